@@ -1,0 +1,91 @@
+// The addon's surface as docs/native-api.md states it. The generated
+// bindings/native/native.d.ts is the source of truth; these types are written
+// by hand so that the library (and its published .d.ts) type-checks without a
+// Rust build, and test/native-types.test.ts checks that they agree.
+
+export interface NativeFormatOptions {
+  sizeBytes?: number;
+  maxEntryBytes?: number;
+  clusterId?: string;
+  unitId?: number;
+  force?: boolean;
+}
+
+export interface SuperblockInfo {
+  formatVersion: number;
+  /** Hex string: stamps the device so a unit never serves another cluster's disk. */
+  clusterId: string;
+  unitId: number;
+  epoch: number;
+  /** Every address below this is trimmed. */
+  trimMark: number;
+  pageBytes: number;
+  logicalBlockBytes: number;
+  deviceBytes: number;
+  dataPages: number;
+  maxEntryBytes: number;
+  headSeq: number;
+  usedPages: number;
+  freePages: number;
+  generation: number;
+  kind: string;
+}
+
+export type SyncMode = 'always' | 'none';
+
+export interface NativeOpenOptions {
+  sync?: SyncMode;
+}
+
+export interface NativeWriteResult {
+  /** One status byte per entry (the error table). */
+  status: Buffer;
+  /** Per entry: 0 n/a, 1 same bytes, 2 different bytes, 3 junk. */
+  written: Buffer;
+}
+
+export interface NativeReadResult {
+  status: Buffer;
+  /** Per entry: 1 data, 2 junk (0 when the status is not OK). */
+  kinds: Buffer;
+  lengths: Uint32Array;
+  /** Payloads of the status-OK data entries, concatenated in request order. */
+  data: Buffer;
+}
+
+/** Engine counters; the shape is the engine's to define, so keep it open. */
+export type StoreStats = Record<string, unknown>;
+
+export interface NativeStoreInstance {
+  write(epoch: number, addresses: Float64Array, lengths: Uint32Array, data: Buffer): Promise<NativeWriteResult>;
+  fill(epoch: number, addresses: Float64Array): Promise<NativeWriteResult>;
+  read(epoch: number, addresses: Float64Array): Promise<NativeReadResult>;
+  trim(epoch: number, addresses: Float64Array): Promise<Buffer>;
+  prefixTrim(epoch: number, address: number): Promise<void>;
+  seal(newEpoch: number): Promise<number>;
+  tail(epoch: number): Promise<number>;
+  stats(): Promise<StoreStats>;
+  close(): Promise<void>;
+}
+
+export interface NativeStoreClass {
+  open(path: string, options?: NativeOpenOptions): NativeStoreInstance;
+}
+
+export interface NativeTokenCounterInstance {
+  next(n: number): number;
+  peek(): number;
+}
+
+export interface NativeTokenCounterClass {
+  new (start?: number): NativeTokenCounterInstance;
+  shared(name: string, start?: number): NativeTokenCounterInstance;
+}
+
+export interface NativeAddon {
+  format(path: string, options: NativeFormatOptions): SuperblockInfo;
+  inspect(path: string): SuperblockInfo;
+  errorCodes(): Array<{ code: number; name: string }>;
+  NativeStore: NativeStoreClass;
+  TokenCounter: NativeTokenCounterClass;
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// The `corfu` command. Expected failures end in one line on stderr and a
+// meaningful exit code: 2 for usage (bad flags, impossible requests), 1 for a
+// CorfuError (`error ERR_X: message`). Only a bug prints a stack trace.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { Command, CommanderError } from 'commander';
+
+import { NativeLoadError, isCorfuError } from '../../bindings/index.js';
+import { packageRoot } from '../../bindings/native.js';
+import { demoVerb } from './demo.js';
+import { formatVerb } from './format.js';
+import { inspectVerb } from './inspect.js';
+import { countArg, hexArg, positiveCountArg, sizeArg, syncArg } from './options.js';
+import { UsageError } from './usage-error.js';
+
+const EXIT_ERROR = 1;
+const EXIT_USAGE = 2;
+
+function version(): string {
+  const { version: v } = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown };
+  return typeof v === 'string' ? v : 'unknown';
+}
+
+function buildProgram(): Command {
+  const program = new Command('corfu')
+    .description('CORFU-style shared log: storage engine tools (the network log is not built yet)')
+    .version(version())
+    // Throw instead of process.exit so main() picks the exit code; set before
+    // adding commands, which copy these settings.
+    .exitOverride()
+    .showHelpAfterError(false)
+    .configureOutput({ outputError: (message, write) => write(message.trimEnd().split('\n')[0] + '\n') });
+
+  program
+    .command('format')
+    .description('write fresh superblocks to a block device or file')
+    .argument('<path>', 'block device or regular file')
+    .option('--size <bytes>', 'size of a regular file (created if missing), e.g. 1G', sizeArg)
+    .option('--max-entry-bytes <n>', 'largest payload the unit accepts, e.g. 64K', sizeArg)
+    .option('--cluster-id <hex>', 'cluster id stamped on the device (random if omitted)', hexArg)
+    .option('--unit-id <n>', 'this unit\'s id within the cluster', countArg)
+    .option('--force', 'overwrite an existing Corfu superblock')
+    .action((path: string, flags) => formatVerb(path, flags));
+
+  program
+    .command('inspect')
+    .description('print the superblock of a formatted device')
+    .argument('<path>', 'block device or regular file')
+    .option('--json', 'print JSON instead of a table')
+    .action((path: string, flags) => inspectVerb(path, flags));
+
+  program
+    .command('demo')
+    .description('append N entries to a local file-backed unit, read them back, verify and time both')
+    .option('--dir <dir>', 'where the demo device file lives', '.corfu')
+    .option('--entries <n>', 'entries to append', positiveCountArg, 100_000)
+    .option('--entry-bytes <b>', 'payload bytes per entry', sizeArg, 128)
+    .option('--size <bytes>', 'size of the device file when it is created', sizeArg, 256 * 1024 * 1024)
+    .option('--sync <mode>', "'always' (durable before ack) or 'none' (benchmarks only)", syncArg, 'always')
+    .action((flags) => demoVerb(flags));
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    // commander has already printed its one line (or the help text).
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (isCorfuError(err)) {
+      process.stderr.write(`error ${err.code}: ${err.message}\n`);
+      return EXIT_ERROR;
+    }
+    if (err instanceof NativeLoadError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return EXIT_ERROR;
+    }
+    throw err;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,120 @@
+// The built `corfu` command, run as a user runs it: node dist/src/cli/main.js.
+// Checks output, exit codes (0 ok, 1 CorfuError, 2 usage) and that expected
+// errors are one line without a stack trace.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'corfu-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function corfu(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** An expected failure: exactly one line on stderr, no stack frames. */
+function oneLine(stderr: string): string {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  expect(stderr).not.toMatch(/^\s+at /m);
+  return lines[0]!;
+}
+
+describe('corfu format / inspect', () => {
+  const dev = join(dir, 'unit.img');
+
+  it('formats a new file with the given size and ids and prints the superblock', () => {
+    const r = corfu('format', dev, '--size', '8M', '--max-entry-bytes', '16K', '--cluster-id', 'ABCDEF0123456789abcdef0123456789', '--unit-id', '4');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`formatted ${dev}`);
+    expect(r.stdout).toMatch(/cluster id\s+abcdef0123456789abcdef0123456789/);
+    expect(r.stdout).toMatch(/unit id\s+4\n/);
+    expect(r.stdout).toMatch(/max entry\s+16 KiB/);
+    expect(r.stdout).toMatch(/device\s+8 MiB \(8,388,608 bytes\)/);
+  });
+
+  it('inspects it as a table and as JSON', () => {
+    const table = corfu('inspect', dev);
+    expect(table.code).toBe(0);
+    for (const label of ['format version', 'cluster id', 'unit id', 'epoch', 'trim mark', 'device', 'data region', 'max entry', 'used / free']) {
+      expect(table.stdout).toContain(label);
+    }
+    const json = corfu('inspect', dev, '--json');
+    expect(json.code).toBe(0);
+    const info = JSON.parse(json.stdout) as Record<string, unknown>;
+    expect(info).toMatchObject({ path: dev, formatVersion: 1, unitId: 4, epoch: 0, trimMark: 0, deviceBytes: 8 * 1024 * 1024, maxEntryBytes: 16 * 1024, kind: 'file' });
+  });
+
+  it('refuses to format twice without --force (exit 1, typed error), and --force works', () => {
+    const again = corfu('format', dev);
+    expect(again.code).toBe(1);
+    expect(oneLine(again.stderr)).toMatch(/^error ERR_ALREADY_FORMATTED: .*force/);
+    const forced = corfu('format', dev, '--force', '--unit-id', '5');
+    expect(forced.code).toBe(0);
+    expect(JSON.parse(corfu('inspect', dev, '--json').stdout)).toMatchObject({ unitId: 5 });
+  });
+
+  it('reports a missing path as ERR_NO_DEVICE and a too-small file as ERR_DEVICE_TOO_SMALL', () => {
+    const missing = corfu('inspect', join(dir, 'nope.img'));
+    expect(missing.code).toBe(1);
+    expect(oneLine(missing.stderr)).toMatch(/^error ERR_NO_DEVICE: /);
+    const small = corfu('format', join(dir, 'small.img'), '--size', '64K');
+    expect(small.code).toBe(1);
+    expect(oneLine(small.stderr)).toMatch(/^error ERR_DEVICE_TOO_SMALL: /);
+  });
+});
+
+describe('corfu usage errors exit 2 with one line', () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['an unknown option', ['inspect', 'x.img', '--bogus'], /unknown option '--bogus'/],
+    ['a missing argument', ['format'], /missing required argument 'path'/],
+    ['an unknown verb', ['frobnicate'], /unknown command 'frobnicate'/],
+    ['a bad size', ['format', 'x.img', '--size', '12X'], /--size .*12X.* invalid/],
+    ['a bad cluster id', ['format', 'x.img', '--cluster-id', 'xyz'], /--cluster-id .*invalid.*hex/],
+    ['a bad unit id', ['format', 'x.img', '--unit-id', '-3'], /--unit-id .*invalid/],
+    ['a bad sync mode', ['demo', '--sync', 'sometimes'], /--sync .*invalid/],
+    ['zero entries', ['demo', '--entries', '0'], /--entries .*invalid/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(`on ${what}`, () => {
+      const r = corfu(...args);
+      expect(r.code).toBe(2);
+      expect(oneLine(r.stderr)).toMatch(message);
+      expect(r.stdout).toBe('');
+    });
+  }
+});
+
+describe('corfu demo', () => {
+  it('appends, reads back and verifies, then reuses the device on a second run', () => {
+    const demoDir = join(dir, 'demo');
+    const first = corfu('demo', '--dir', demoDir, '--entries', '3000', '--entry-bytes', '200', '--size', '16M');
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/formatted now/);
+    expect(first.stdout).toMatch(/sync\s+always/);
+    expect(first.stdout).toMatch(/[\d,]+ appends\/s/);
+    expect(first.stdout).toMatch(/[\d,]+ reads\/s, every byte verified/);
+
+    const second = corfu('demo', '--dir', demoDir, '--entries', '3000', '--entry-bytes', '200', '--sync', 'none');
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/reused/);
+    expect(second.stdout).toMatch(/sync\s+none: BENCHMARK MODE/);
+    expect(second.stdout).toMatch(/last one re-read and verified/);
+    expect(second.stdout).toMatch(/append\s+3,000 .* at 3,000\.\./);
+  });
+
+  it('refuses a run that cannot fit, before writing (exit 2)', () => {
+    const r = corfu('demo', '--dir', join(dir, 'tiny'), '--entries', '100000', '--entry-bytes', '64K', '--size', '2M');
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr)).toMatch(/do not fit|in memory/);
+  });
+});

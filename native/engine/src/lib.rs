@@ -1,1 +1,19 @@
-pub fn x() {}
+//! Corfu's storage-unit engine: a write-once page store on a raw block device or file,
+//! O_DIRECT through io_uring, with group commit, crash recovery and a circular data
+//! region. No napi here: `cargo test` drives it directly.
+
+pub mod aligned;
+pub mod device;
+pub mod error;
+pub mod flush;
+pub mod index;
+pub mod layout;
+pub mod path;
+pub mod reader;
+pub mod recovery;
+pub mod store;
+pub mod token;
+
+pub use error::{Code, EngineError, Result};
+pub use store::{format, read_superblock, FormatOptions, ReadOutcome, Request, Response, Stats, Store, SyncMode, WriteOutcome};
+pub use token::TokenCounter;

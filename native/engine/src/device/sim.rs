@@ -1,0 +1,161 @@
+//! A simulated device for crash testing. Writes land in a volatile cache; `sync` makes
+//! them durable. At a chosen write the power goes out: that write and every later call
+//! fail, and the cache is lost — either entirely, or (torn mode) sector by sector at
+//! random, which is what a real disk may leave behind.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use super::{Batch, Device, DeviceInfo, DeviceKind};
+
+pub const SECTOR_BYTES: usize = 512;
+
+/// SplitMix64: small, seeded, good enough to pick torn sectors.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LossMode {
+    /// Everything not synced is gone.
+    DropUnsynced,
+    /// Each unsynced sector independently survives or not.
+    TornSectors,
+}
+
+pub struct SimState {
+    pub durable: Vec<u8>,
+    cache: Vec<(u64, Vec<u8>)>,
+    writes_until_power_loss: Option<u64>,
+    pub powered: bool,
+    pub mode: LossMode,
+    rng: SplitMix64,
+    pub writes: u64,
+    pub syncs: u64,
+}
+
+impl SimState {
+    fn lose_power(&mut self) {
+        let cache = std::mem::take(&mut self.cache);
+        if self.mode == LossMode::TornSectors {
+            for (offset, data) in cache {
+                for (i, sector) in data.chunks(SECTOR_BYTES).enumerate() {
+                    if self.rng.below(2) == 0 {
+                        let at = offset as usize + i * SECTOR_BYTES;
+                        self.durable[at..at + sector.len()].copy_from_slice(sector);
+                    }
+                }
+            }
+        }
+        self.powered = false;
+    }
+}
+
+/// A handle the test keeps to arm a power cut and to restart the device.
+#[derive(Clone)]
+pub struct SimDevice {
+    pub state: Arc<Mutex<SimState>>,
+    size_bytes: u64,
+}
+
+impl SimDevice {
+    pub fn new(size_bytes: u64, seed: u64) -> Self {
+        SimDevice {
+            state: Arc::new(Mutex::new(SimState {
+                durable: vec![0; size_bytes as usize],
+                cache: Vec::new(),
+                writes_until_power_loss: None,
+                powered: true,
+                mode: LossMode::DropUnsynced,
+                rng: SplitMix64(seed),
+                writes: 0,
+                syncs: 0,
+            })),
+            size_bytes,
+        }
+    }
+
+    /// The power goes out at the `n`th write from now (0: the next one).
+    pub fn arm_power_loss(&self, n: u64, mode: LossMode) {
+        let mut s = self.state.lock().unwrap();
+        s.writes_until_power_loss = Some(n);
+        s.mode = mode;
+    }
+
+    /// Power back on: the device holds exactly what was durable.
+    pub fn restart(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.cache.clear();
+        s.writes_until_power_loss = None;
+        s.powered = true;
+    }
+
+    pub fn powered(&self) -> bool {
+        self.state.lock().unwrap().powered
+    }
+}
+
+fn power_off() -> io::Error {
+    io::Error::other("simulated power loss")
+}
+
+impl Device for SimDevice {
+    fn info(&self) -> DeviceInfo {
+        DeviceInfo { size_bytes: self.size_bytes, logical_block_bytes: SECTOR_BYTES as u32, kind: DeviceKind::Simulated }
+    }
+
+    fn submit(&mut self, batch: Batch<'_, '_, '_>) -> io::Result<()> {
+        let mut s = self.state.lock().unwrap();
+        if !s.powered {
+            return Err(power_off());
+        }
+        for w in batch.writes {
+            assert!(w.offset % SECTOR_BYTES as u64 == 0 && w.buf.len() % SECTOR_BYTES == 0, "unaligned write");
+            assert!(w.offset + w.buf.len() as u64 <= self.size_bytes, "write past the device");
+            if let Some(n) = s.writes_until_power_loss {
+                if n == 0 {
+                    // The write in progress may itself be partly on the platter.
+                    s.cache.push((w.offset, w.buf.to_vec()));
+                    s.lose_power();
+                    return Err(power_off());
+                }
+                s.writes_until_power_loss = Some(n - 1);
+            }
+            s.writes += 1;
+            s.cache.push((w.offset, w.buf.to_vec()));
+        }
+        for r in batch.reads.iter_mut() {
+            assert!(r.offset % SECTOR_BYTES as u64 == 0 && r.buf.len() % SECTOR_BYTES == 0, "unaligned read");
+            let (lo, hi) = (r.offset as usize, r.offset as usize + r.buf.len());
+            assert!(hi as u64 <= self.size_bytes, "read past the device");
+            r.buf.copy_from_slice(&s.durable[lo..hi]);
+            for (off, data) in &s.cache {
+                let (wlo, whi) = (*off as usize, *off as usize + data.len());
+                let (a, b) = (lo.max(wlo), hi.min(whi));
+                if a < b {
+                    r.buf[a - lo..b - lo].copy_from_slice(&data[a - wlo..b - wlo]);
+                }
+            }
+        }
+        if batch.sync && !batch.writes.is_empty() {
+            let cache = std::mem::take(&mut s.cache);
+            for (off, data) in cache {
+                s.durable[off as usize..off as usize + data.len()].copy_from_slice(&data);
+            }
+            s.syncs += 1;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,118 @@
+//! The engine on a path: format, inspect and open a block device or a file.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::device::open::{open_path, Create};
+use crate::device::uring::UringDevice;
+use crate::device::{DeviceInfo, DeviceKind};
+use crate::error::{EngineError, Result};
+use crate::layout::{Superblock, DEFAULT_MAX_ENTRY_BYTES, MIN_DEVICE_BYTES, PAGE_BYTES};
+use crate::store::{format, read_superblock, FormatOptions, Store, SyncMode};
+
+pub struct FormatRequest {
+    /// Create (or resize) a regular file of this size; for a block device, use only
+    /// this many bytes of it. `None`: the whole existing device or file.
+    pub size_bytes: Option<u64>,
+    pub max_entry_bytes: Option<u32>,
+    pub cluster_id: Option<[u8; 16]>,
+    pub unit_id: u64,
+    pub force: bool,
+}
+
+pub fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom fills the buffer we own.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, 0) };
+    assert_eq!(n, 8, "getrandom failed");
+    u64::from_le_bytes(b)
+}
+
+fn device_for(path: &Path, create: Create) -> Result<(UringDevice, DeviceKind)> {
+    let opened = open_path(path, create)?;
+    let info = DeviceInfo { size_bytes: opened.size_bytes, logical_block_bytes: opened.logical_block_bytes, kind: opened.kind };
+    let dev = UringDevice::new(opened.file, info).map_err(|e| EngineError::io("cannot set up io_uring", e))?;
+    Ok((dev, opened.kind))
+}
+
+pub fn format_path(path: &Path, req: &FormatRequest) -> Result<Superblock> {
+    let create = match req.size_bytes {
+        Some(size) if size < MIN_DEVICE_BYTES => {
+            return Err(EngineError::DeviceTooSmall(format!(
+                "--size {size} is below the minimum of {MIN_DEVICE_BYTES} bytes"
+            )))
+        }
+        Some(size) => Create::FileOfSize(size / PAGE_BYTES as u64 * PAGE_BYTES as u64),
+        None => Create::No,
+    };
+    let (mut dev, kind) = device_for(path, if kind_is_block(path) { Create::No } else { create })?;
+    if kind == DeviceKind::Block {
+        if let Some(size) = req.size_bytes {
+            if size > dev_size(&dev) {
+                return Err(EngineError::BadRequest(format!(
+                    "--size {size} is larger than the device ({} bytes)",
+                    dev_size(&dev)
+                )));
+            }
+            dev = shrink(dev, size);
+        }
+    }
+    let mut cluster_id = [0u8; 16];
+    match req.cluster_id {
+        Some(id) => cluster_id = id,
+        None => {
+            cluster_id[..8].copy_from_slice(&random_u64().to_le_bytes());
+            cluster_id[8..].copy_from_slice(&random_u64().to_le_bytes());
+        }
+    }
+    let opts = FormatOptions {
+        max_entry_bytes: req.max_entry_bytes.unwrap_or(DEFAULT_MAX_ENTRY_BYTES),
+        cluster_id,
+        unit_id: req.unit_id,
+        force: req.force,
+        format_id: random_u64(),
+        created_unix_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+    };
+    format(&mut dev, &opts)
+}
+
+fn kind_is_block(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_block_device())
+}
+
+fn dev_size(dev: &UringDevice) -> u64 {
+    use crate::device::Device;
+    dev.info().size_bytes
+}
+
+fn shrink(dev: UringDevice, size: u64) -> UringDevice {
+    dev.with_size(size / PAGE_BYTES as u64 * PAGE_BYTES as u64)
+}
+
+pub struct Inspection {
+    pub superblock: Superblock,
+    pub kind: DeviceKind,
+    pub used_pages: u64,
+}
+
+/// Reads the superblock and scans the live pages (read-only), to report usage.
+pub fn inspect_path(path: &Path) -> Result<Inspection> {
+    let (mut dev, kind) = device_for(path, Create::No)?;
+    let sb = read_superblock(&mut dev)?
+        .ok_or_else(|| EngineError::NotFormatted(format!("{} holds no Corfu superblock; run `corfu format {}`", path.display(), path.display())))?;
+    let recovered = crate::recovery::recover(&mut dev, &sb)?;
+    Ok(Inspection { used_pages: recovered.next_seq - sb.head_seq, superblock: sb, kind })
+}
+
+pub fn open_store(path: &Path, sync: SyncMode) -> Result<Store<UringDevice>> {
+    let (dev, _) = device_for(path, Create::No)?;
+    Store::open(dev, sync).map_err(|e| match e {
+        EngineError::NotFormatted(_) => EngineError::NotFormatted(format!(
+            "{} holds no Corfu superblock; run `corfu format {}` first",
+            path.display(),
+            path.display()
+        )),
+        other => other,
+    })
+}

@@ -1,0 +1,631 @@
+//! The write-once page store. Work arrives in rounds: `execute` takes every request that
+//! queued up while the previous round was on the device, stages all writes into one
+//! flush, submits that flush and all reads in one batch, syncs once (group commit), and
+//! only then answers. No answer leaves a round before everything it depends on is durable.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::time::Instant;
+
+use crate::aligned::AlignedBuf;
+use crate::device::{Batch, Device, WriteOp};
+use crate::error::{Code, EngineError, Result};
+use crate::flush::FlushBuilder;
+use crate::index::{Index, Slot, SlotKind};
+use crate::layout::{
+    pick_superblock, RecordHeader, RecordKind, Superblock, DATA_START_BYTES, FORMAT_VERSION, MAX_MAX_ENTRY_BYTES,
+    MIN_DEVICE_BYTES, PAGE_BODY_BYTES, PAGE_BYTES, SUPERBLOCK_BYTES,
+};
+use crate::reader::{Geometry, RecordReads};
+use crate::recovery::{recover, FlushMeta};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncMode {
+    /// An acknowledged write is on stable storage (fdatasync, shared by the round).
+    Always,
+    /// Benchmarks only: acknowledged writes may be lost on power failure.
+    None,
+}
+
+impl SyncMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncMode::Always => "always",
+            SyncMode::None => "none",
+        }
+    }
+}
+
+/// `written` detail for an `ERR_WRITTEN` entry.
+pub const WRITTEN_SAME: u8 = 1;
+pub const WRITTEN_DIFFERENT: u8 = 2;
+pub const WRITTEN_JUNK: u8 = 3;
+
+pub const KIND_DATA: u8 = 1;
+pub const KIND_JUNK: u8 = 2;
+
+pub enum Request<P> {
+    Write { epoch: u64, addresses: Vec<u64>, lengths: Vec<u32>, data: P },
+    Fill { epoch: u64, addresses: Vec<u64> },
+    Read { epoch: u64, addresses: Vec<u64> },
+    Trim { epoch: u64, addresses: Vec<u64> },
+    PrefixTrim { epoch: u64, address: u64 },
+    Seal { epoch: u64 },
+    Tail { epoch: u64 },
+    Stats,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriteOutcome {
+    pub status: Vec<u8>,
+    pub written: Vec<u8>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReadOutcome {
+    pub status: Vec<u8>,
+    pub kinds: Vec<u8>,
+    pub lengths: Vec<u32>,
+    /// Payloads of the OK data entries, concatenated in request order.
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub epoch: u64,
+    pub trim_mark: u64,
+    pub tail: u64,
+    pub generation: u64,
+    pub head_seq: u64,
+    pub next_seq: u64,
+    pub data_pages: u64,
+    pub used_pages: u64,
+    pub free_pages: u64,
+    pub addresses: u64,
+    pub index_bytes: u64,
+    pub flushes: u64,
+    pub pages_written: u64,
+    pub entries_written: u64,
+    pub payload_bytes_written: u64,
+    pub rounds: u64,
+    pub recovery_pages: u64,
+    pub recovery_micros: u64,
+    pub sync_always: bool,
+}
+
+#[derive(Debug)]
+pub enum Response {
+    Write(Result<WriteOutcome>),
+    Read(Result<ReadOutcome>),
+    Trim(Result<Vec<u8>>),
+    PrefixTrim(Result<()>),
+    Seal(Result<u64>),
+    Tail(Result<u64>),
+    Stats(Stats),
+}
+
+impl Response {
+    fn failed(kind: &Request<impl AsRef<[u8]>>, e: impl Fn() -> EngineError) -> Response {
+        match kind {
+            Request::Write { .. } | Request::Fill { .. } => Response::Write(Err(e())),
+            Request::Read { .. } => Response::Read(Err(e())),
+            Request::Trim { .. } => Response::Trim(Err(e())),
+            Request::PrefixTrim { .. } => Response::PrefixTrim(Err(e())),
+            Request::Seal { .. } => Response::Seal(Err(e())),
+            Request::Tail { .. } => Response::Tail(Err(e())),
+            Request::Stats => Response::Stats(Stats::default()),
+        }
+    }
+}
+
+/// Multiplicative hashing for addresses: they are integers, SipHash is wasted on them.
+#[derive(Default)]
+pub struct AddressHasher(u64);
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Staged {
+    slot: Slot,
+    stream_off: usize,
+}
+
+/// What a request still needs after the round's I/O.
+enum Planned {
+    Done(Response),
+    Read { status: Vec<u8>, kinds: Vec<u8>, jobs: Vec<(usize, usize)> },
+    Write { outcome: WriteOutcome, compares: Vec<Compare> },
+}
+
+struct Compare {
+    entry: usize,
+    job: usize,
+    payload_at: usize,
+    len: usize,
+}
+
+pub struct FormatOptions {
+    pub max_entry_bytes: u32,
+    pub cluster_id: [u8; 16],
+    pub unit_id: u64,
+    pub force: bool,
+    /// Random per format; see `Superblock::format_id`.
+    pub format_id: u64,
+    pub created_unix_ms: u64,
+}
+
+pub fn read_superblock<D: Device>(dev: &mut D) -> Result<Option<Superblock>> {
+    let mut buf = AlignedBuf::zeroed(2 * SUPERBLOCK_BYTES);
+    dev.read_at(0, &mut buf).map_err(|e| EngineError::io("cannot read the superblock", e))?;
+    pick_superblock(&buf[..SUPERBLOCK_BYTES], &buf[SUPERBLOCK_BYTES..])
+}
+
+fn write_superblock<D: Device>(dev: &mut D, sb: &Superblock) -> std::io::Result<()> {
+    let mut buf = AlignedBuf::zeroed(SUPERBLOCK_BYTES);
+    buf.copy_from_slice(&sb.encode());
+    dev.write_at(Superblock::slot_offset(sb.seq), &buf, true)
+}
+
+pub fn format<D: Device>(dev: &mut D, opts: &FormatOptions) -> Result<Superblock> {
+    let info = dev.info();
+    if info.size_bytes < MIN_DEVICE_BYTES {
+        return Err(EngineError::DeviceTooSmall(format!(
+            "the device has {} bytes; a unit needs at least {MIN_DEVICE_BYTES} (64 KiB of metadata and 1 MiB of pages)",
+            info.size_bytes
+        )));
+    }
+    if opts.max_entry_bytes == 0 || opts.max_entry_bytes > MAX_MAX_ENTRY_BYTES {
+        return Err(EngineError::BadRequest(format!(
+            "max entry size must be between 1 and {MAX_MAX_ENTRY_BYTES} bytes, got {}",
+            opts.max_entry_bytes
+        )));
+    }
+    if !opts.force {
+        match read_superblock(dev) {
+            Ok(None) => {}
+            Ok(Some(sb)) => {
+                return Err(EngineError::AlreadyFormatted(format!(
+                    "the device already holds a Corfu unit (cluster {}, unit {}, epoch {}); pass --force to erase it",
+                    sb.cluster_id_hex(),
+                    sb.unit_id,
+                    sb.epoch
+                )))
+            }
+            Err(_) => {
+                return Err(EngineError::AlreadyFormatted(
+                    "the device holds a damaged Corfu superblock; pass --force to erase it".into(),
+                ))
+            }
+        }
+    }
+    let data_pages = (info.size_bytes - DATA_START_BYTES) / PAGE_BYTES as u64;
+    if data_pages > u32::MAX as u64 {
+        return Err(EngineError::BadRequest("devices above 16 TiB are not supported; pass a smaller --size".into()));
+    }
+    let mut sb = Superblock {
+        format_version: FORMAT_VERSION,
+        seq: 0,
+        cluster_id: opts.cluster_id,
+        unit_id: opts.unit_id,
+        epoch: 0,
+        trim_mark: 0,
+        head_seq: 0,
+        generation: 0,
+        page_bytes: PAGE_BYTES as u32,
+        logical_block_bytes: info.logical_block_bytes,
+        device_bytes: info.size_bytes,
+        data_start: DATA_START_BYTES,
+        data_pages,
+        max_entry_bytes: opts.max_entry_bytes,
+        format_id: opts.format_id,
+        created_unix_ms: opts.created_unix_ms,
+    };
+    for seq in 0..2 {
+        sb.seq = seq;
+        write_superblock(dev, &sb).map_err(|e| EngineError::io("cannot write the superblock", e))?;
+    }
+    Ok(sb)
+}
+
+pub struct Store<D: Device> {
+    dev: D,
+    /// The superblock as it will next be written: epoch, trim mark and head move here
+    /// first and reach the device before the round that moved them answers.
+    sb: Superblock,
+    sb_dirty: bool,
+    sync: SyncMode,
+    geo: Geometry,
+    index: Index,
+    pending: HashMap<u64, Staged, BuildHasherDefault<AddressHasher>>,
+    flush: FlushBuilder,
+    next_seq: u64,
+    flushes: VecDeque<FlushMeta>,
+    tail: u64,
+    failed: bool,
+    stats: Stats,
+}
+
+impl<D: Device> Store<D> {
+    pub fn open(mut dev: D, sync: SyncMode) -> Result<Self> {
+        let started = Instant::now();
+        let mut sb = read_superblock(&mut dev)?.ok_or_else(|| {
+            EngineError::NotFormatted("the device holds no Corfu superblock; run `corfu format PATH` first".into())
+        })?;
+        let info = dev.info();
+        if info.size_bytes < sb.data_start + sb.data_pages * PAGE_BYTES as u64 {
+            return Err(EngineError::Corrupt(format!(
+                "the device has {} bytes but was formatted for {}",
+                info.size_bytes, sb.device_bytes
+            )));
+        }
+        let recovered = recover(&mut dev, &sb)?;
+        sb.generation += 1;
+        sb.seq += 1;
+        write_superblock(&mut dev, &sb).map_err(|e| EngineError::io("cannot write the superblock", e))?;
+        let geo = Geometry {
+            data_start: sb.data_start,
+            data_pages: sb.data_pages,
+            logical_block_bytes: info.logical_block_bytes as u64,
+        };
+        let stats = Stats {
+            recovery_pages: recovered.scanned_pages,
+            recovery_micros: started.elapsed().as_micros() as u64,
+            sync_always: sync == SyncMode::Always,
+            ..Stats::default()
+        };
+        Ok(Store {
+            dev,
+            sb,
+            sb_dirty: false,
+            sync,
+            geo,
+            index: recovered.index,
+            pending: HashMap::default(),
+            flush: FlushBuilder::new(recovered.next_seq),
+            next_seq: recovered.next_seq,
+            flushes: recovered.flushes,
+            tail: recovered.tail,
+            failed: false,
+            stats,
+        })
+    }
+
+    pub fn superblock(&self) -> &Superblock {
+        &self.sb
+    }
+
+    pub fn device(&self) -> &D {
+        &self.dev
+    }
+
+    pub fn into_device(self) -> D {
+        self.dev
+    }
+
+    pub fn sync_mode(&self) -> SyncMode {
+        self.sync
+    }
+
+    fn check_epoch(&self, epoch: u64) -> Result<()> {
+        if epoch != self.sb.epoch {
+            return Err(EngineError::Sealed { unit_epoch: self.sb.epoch, request_epoch: epoch });
+        }
+        Ok(())
+    }
+
+    fn used_pages(&self) -> u64 {
+        self.next_seq - self.sb.head_seq
+    }
+
+    /// Runs one round. Answers come back in request order.
+    pub fn execute<P: AsRef<[u8]>>(&mut self, requests: &[Request<P>]) -> Vec<Response> {
+        if self.failed {
+            return requests.iter().map(|r| Response::failed(r, || EngineError::Failed)).collect();
+        }
+        self.stats.rounds += 1;
+        let mut reads = RecordReads::default();
+        let mut planned = Vec::with_capacity(requests.len());
+        for req in requests {
+            match self.plan(req, &mut reads) {
+                Ok(p) => planned.push(p),
+                Err(e) if self.failed => {
+                    let msg = e.to_string();
+                    return requests.iter().map(|r| Response::failed(r, || EngineError::RoundFailed(msg.clone()))).collect();
+                }
+                Err(e) => planned.push(Planned::Done(Response::failed(req, || clone_error(&e)))),
+            }
+        }
+        if let Err(e) = self.finish_round(&mut reads) {
+            let msg = e.to_string();
+            return requests.iter().map(|r| Response::failed(r, || EngineError::RoundFailed(msg.clone()))).collect();
+        }
+        planned
+            .into_iter()
+            .zip(requests)
+            .map(|(p, req)| self.answer(p, req, &reads))
+            .collect()
+    }
+
+    fn plan<P: AsRef<[u8]>>(&mut self, req: &Request<P>, reads: &mut RecordReads) -> Result<Planned> {
+        Ok(match req {
+            Request::Write { epoch, addresses, lengths, data } => {
+                self.check_epoch(*epoch)?;
+                let data = data.as_ref();
+                if addresses.len() != lengths.len() {
+                    return Err(EngineError::BadRequest("addresses and lengths differ in count".into()));
+                }
+                if lengths.iter().map(|&l| l as u64).sum::<u64>() != data.len() as u64 {
+                    return Err(EngineError::BadRequest("lengths do not add up to the payload buffer".into()));
+                }
+                let mut outcome = WriteOutcome { status: vec![0; addresses.len()], written: vec![0; addresses.len()] };
+                let mut compares = Vec::new();
+                let mut at = 0usize;
+                for (i, (&address, &len)) in addresses.iter().zip(lengths).enumerate() {
+                    let payload = &data[at..at + len as usize];
+                    let (code, detail, compare) = self.stage(address, RecordKind::Data, payload, reads)?;
+                    outcome.status[i] = code as u8;
+                    outcome.written[i] = detail;
+                    if let Some(job) = compare {
+                        compares.push(Compare { entry: i, job, payload_at: at, len: len as usize });
+                    }
+                    at += len as usize;
+                }
+                Planned::Write { outcome, compares }
+            }
+            Request::Fill { epoch, addresses } => {
+                self.check_epoch(*epoch)?;
+                let mut outcome = WriteOutcome { status: vec![0; addresses.len()], written: vec![0; addresses.len()] };
+                for (i, &address) in addresses.iter().enumerate() {
+                    let (code, detail, _) = self.stage(address, RecordKind::Junk, &[], reads)?;
+                    outcome.status[i] = code as u8;
+                    outcome.written[i] = detail;
+                }
+                Planned::Write { outcome, compares: Vec::new() }
+            }
+            Request::Trim { epoch, addresses } => {
+                self.check_epoch(*epoch)?;
+                let mut status = vec![0; addresses.len()];
+                for (i, &address) in addresses.iter().enumerate() {
+                    status[i] = self.stage(address, RecordKind::Trim, &[], reads)?.0 as u8;
+                }
+                Planned::Done(Response::Trim(Ok(status)))
+            }
+            Request::Read { epoch, addresses } => {
+                self.check_epoch(*epoch)?;
+                let mut status = vec![Code::Ok as u8; addresses.len()];
+                let mut kinds = vec![0; addresses.len()];
+                let mut jobs = Vec::new();
+                for (i, &address) in addresses.iter().enumerate() {
+                    // Reads see only what is durable: a write staged in this round is
+                    // unwritten to a reader ordered before it.
+                    let slot = if address < self.sb.trim_mark { None } else { Some(self.index.get(address)) };
+                    match slot.map(|s| s.kind) {
+                        None | Some(SlotKind::Trimmed) => status[i] = Code::Trimmed as u8,
+                        Some(SlotKind::Empty) => status[i] = Code::Unwritten as u8,
+                        Some(SlotKind::Junk) => kinds[i] = KIND_JUNK,
+                        Some(SlotKind::Data) => {
+                            kinds[i] = KIND_DATA;
+                            jobs.push((i, reads.add(&self.geo, address, slot.unwrap())));
+                        }
+                    }
+                }
+                Planned::Read { status, kinds, jobs }
+            }
+            Request::PrefixTrim { epoch, address } => {
+                self.check_epoch(*epoch)?;
+                if *address > self.sb.trim_mark {
+                    self.sb.trim_mark = *address;
+                    self.tail = self.tail.max(*address);
+                    self.sb_dirty = true;
+                }
+                Planned::Done(Response::PrefixTrim(Ok(())))
+            }
+            Request::Seal { epoch } => {
+                if *epoch <= self.sb.epoch {
+                    return Err(EngineError::Sealed { unit_epoch: self.sb.epoch, request_epoch: *epoch });
+                }
+                self.sb.epoch = *epoch;
+                self.sb_dirty = true;
+                // The tail counts what this round staged before the seal: those writes
+                // carried the old epoch legitimately and will be acknowledged.
+                Planned::Done(Response::Seal(Ok(self.tail)))
+            }
+            Request::Tail { epoch } => {
+                self.check_epoch(*epoch)?;
+                Planned::Done(Response::Tail(Ok(self.tail)))
+            }
+            Request::Stats => Planned::Done(Response::Stats(self.stats())),
+        })
+    }
+
+    /// Stages one record. Returns the entry's status, the `written` detail, and a read
+    /// job when deciding "same or different bytes" needs the stored record.
+    fn stage(&mut self, address: u64, kind: RecordKind, payload: &[u8], reads: &mut RecordReads) -> Result<(Code, u8, Option<usize>)> {
+        if kind != RecordKind::Trim && payload.len() > self.sb.max_entry_bytes as usize {
+            return Ok((Code::TooLarge, 0, None));
+        }
+        if address < self.sb.trim_mark {
+            return Ok((Code::Trimmed, 0, None));
+        }
+        let staged = self.pending.get(&address).copied();
+        let existing = staged.map(|s| s.slot).unwrap_or_else(|| self.index.get(address));
+        match (existing.kind, kind) {
+            (SlotKind::Trimmed, RecordKind::Trim) => return Ok((Code::Ok, 0, None)),
+            (SlotKind::Trimmed, _) => return Ok((Code::Trimmed, 0, None)),
+            (SlotKind::Junk, RecordKind::Data | RecordKind::Junk) => return Ok((Code::Written, WRITTEN_JUNK, None)),
+            (SlotKind::Data, RecordKind::Junk) => return Ok((Code::Written, WRITTEN_DIFFERENT, None)),
+            (SlotKind::Data, RecordKind::Data) => {
+                if existing.len as usize != payload.len() {
+                    return Ok((Code::Written, WRITTEN_DIFFERENT, None));
+                }
+                if let Some(s) = staged {
+                    let same = self.flush.payload(s.stream_off, payload.len()) == payload;
+                    return Ok((Code::Written, if same { WRITTEN_SAME } else { WRITTEN_DIFFERENT }, None));
+                }
+                return Ok((Code::Written, WRITTEN_DIFFERENT, Some(reads.add(&self.geo, address, existing))));
+            }
+            _ => {}
+        }
+        if !self.flush.fits(payload.len()) {
+            self.commit(&mut [])?;
+        }
+        if self.used_pages() + self.flush.pages_with(payload.len()) as u64 > self.sb.data_pages {
+            return Ok((Code::Full, 0, None));
+        }
+        let header = RecordHeader::new(address, kind, payload);
+        let s = self.flush.push(&header, payload);
+        let slot = Slot {
+            pos: ((self.flush.start_seq + (s / PAGE_BODY_BYTES) as u64) % self.sb.data_pages) as u32,
+            off: (s % PAGE_BODY_BYTES) as u16,
+            len: payload.len() as u32,
+            kind: match kind {
+                RecordKind::Data => SlotKind::Data,
+                RecordKind::Junk => SlotKind::Junk,
+                RecordKind::Trim => SlotKind::Trimmed,
+                RecordKind::End => unreachable!("never staged"),
+            },
+        };
+        self.pending.insert(address, Staged { slot, stream_off: s });
+        self.tail = self.tail.max(address + 1);
+        self.stats.entries_written += 1;
+        self.stats.payload_bytes_written += payload.len() as u64;
+        Ok((Code::Ok, 0, None))
+    }
+
+    /// Writes the staged flush (if any) and runs `reads`, in one submission with one sync.
+    fn commit(&mut self, reads: &mut [crate::device::ReadOp<'_>]) -> Result<()> {
+        let has_flush = !self.flush.is_empty();
+        if !has_flush && reads.is_empty() {
+            return Ok(());
+        }
+        let n = if has_flush { self.flush.pages() as u64 } else { 0 };
+        let start_seq = self.flush.start_seq;
+        assert_eq!(start_seq, self.next_seq, "flushes are contiguous");
+        assert!(self.used_pages() + n <= self.sb.data_pages, "a flush never overwrites live pages");
+        let result = {
+            let bytes: &[u8] = if has_flush { self.flush.seal(self.sb.generation, self.sb.format_id) } else { &[] };
+            let pos = start_seq % self.sb.data_pages;
+            let first = n.min(self.sb.data_pages - pos) as usize * PAGE_BYTES;
+            let mut writes = Vec::with_capacity(2);
+            if has_flush {
+                writes.push(WriteOp { offset: self.sb.data_start + pos * PAGE_BYTES as u64, buf: &bytes[..first] });
+                if first < bytes.len() {
+                    writes.push(WriteOp { offset: self.sb.data_start, buf: &bytes[first..] });
+                }
+            }
+            self.dev.submit(Batch { reads, writes: &writes, sync: self.sync == SyncMode::Always })
+        };
+        if let Err(e) = result {
+            // fsyncgate: after a failed write or sync the page cache and device state are
+            // unknown; only a reopen (a fresh recovery scan) may decide what is durable.
+            self.failed = true;
+            return Err(EngineError::io("flush failed", e));
+        }
+        if has_flush {
+            let max_addr = self.flush.max_addr.expect("non-empty flush");
+            for (address, staged) in self.pending.drain() {
+                self.index.set(address, staged.slot);
+            }
+            self.flushes.push_back(FlushMeta { start_seq, pages: n, max_addr });
+            self.next_seq += n;
+            self.flush.reset(self.next_seq);
+            self.stats.flushes += 1;
+            self.stats.pages_written += n;
+        }
+        Ok(())
+    }
+
+    fn finish_round(&mut self, reads: &mut RecordReads) -> Result<()> {
+        {
+            let mut ops = reads.ops();
+            self.commit(&mut ops)?;
+        }
+        if self.sb_dirty {
+            // Free the head: whole flushes whose every address is now below the mark.
+            while let Some(f) = self.flushes.front() {
+                if f.max_addr >= self.sb.trim_mark {
+                    break;
+                }
+                self.sb.head_seq = f.start_seq + f.pages;
+                self.flushes.pop_front();
+            }
+            if self.flushes.is_empty() {
+                self.sb.head_seq = self.next_seq;
+            }
+            self.index.drop_below(self.sb.trim_mark);
+            self.sb.seq += 1;
+            if let Err(e) = write_superblock(&mut self.dev, &self.sb) {
+                self.failed = true;
+                return Err(EngineError::io("superblock write failed", e));
+            }
+            self.sb_dirty = false;
+        }
+        Ok(())
+    }
+
+    fn answer<P: AsRef<[u8]>>(&self, planned: Planned, req: &Request<P>, reads: &RecordReads) -> Response {
+        match planned {
+            Planned::Done(r) => r,
+            Planned::Write { mut outcome, compares } => {
+                if let Request::Write { data, .. } = req {
+                    for c in compares {
+                        let same = reads.payload(&self.geo, c.job).is_some_and(|stored| stored == data.as_ref()[c.payload_at..c.payload_at + c.len]);
+                        outcome.written[c.entry] = if same { WRITTEN_SAME } else { WRITTEN_DIFFERENT };
+                    }
+                }
+                Response::Write(Ok(outcome))
+            }
+            Planned::Read { mut status, kinds, jobs } => {
+                let mut lengths = vec![0u32; status.len()];
+                let mut data = Vec::new();
+                for (entry, job) in jobs {
+                    match reads.payload(&self.geo, job) {
+                        Some(payload) => {
+                            lengths[entry] = payload.len() as u32;
+                            data.extend_from_slice(&payload);
+                        }
+                        None => status[entry] = Code::Corrupt as u8,
+                    }
+                }
+                Response::Read(Ok(ReadOutcome { status, kinds, lengths, data }))
+            }
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        let used = self.used_pages();
+        Stats {
+            epoch: self.sb.epoch,
+            trim_mark: self.sb.trim_mark,
+            tail: self.tail,
+            generation: self.sb.generation,
+            head_seq: self.sb.head_seq,
+            next_seq: self.next_seq,
+            data_pages: self.sb.data_pages,
+            used_pages: used,
+            free_pages: self.sb.data_pages - used,
+            addresses: self.index.len(),
+            index_bytes: self.index.memory_bytes() as u64,
+            ..self.stats.clone()
+        }
+    }
+}
+
+fn clone_error(e: &EngineError) -> EngineError {
+    match e {
+        EngineError::Sealed { unit_epoch, request_epoch } => EngineError::Sealed { unit_epoch: *unit_epoch, request_epoch: *request_epoch },
+        EngineError::BadRequest(m) => EngineError::BadRequest(m.clone()),
+        other => EngineError::BadRequest(other.to_string()),
+    }
+}

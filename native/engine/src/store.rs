@@ -456,7 +456,9 @@ impl<D: Device> Store<D> {
             return Ok((Code::TooLarge, 0, None));
         }
         if address < self.sb.trim_mark {
-            return Ok((Code::Trimmed, 0, None));
+            // Trimming what is already trimmed is done, not an error.
+            let code = if kind == RecordKind::Trim { Code::Ok } else { Code::Trimmed };
+            return Ok((code, 0, None));
         }
         let staged = self.pending.get(&address).copied();
         let existing = staged.map(|s| s.slot).unwrap_or_else(|| self.index.get(address));

@@ -6,6 +6,7 @@
 export interface NativeFormatOptions {
   sizeBytes?: number;
   maxEntryBytes?: number;
+  /** 32 hex digits. */
   clusterId?: string;
   unitId?: number;
   force?: boolean;
@@ -28,6 +29,8 @@ export interface SuperblockInfo {
   usedPages: number;
   freePages: number;
   generation: number;
+  createdUnixMs: number;
+  /** 'file' or 'block'. */
   kind: string;
 }
 
@@ -53,8 +56,31 @@ export interface NativeReadResult {
   data: Buffer;
 }
 
-/** Engine counters; the shape is the engine's to define, so keep it open. */
-export type StoreStats = Record<string, unknown>;
+/** Engine counters, as of the moment the request ran on the I/O thread. */
+export interface StoreStats {
+  epoch: number;
+  trimMark: number;
+  /** One past the highest address written, filled or trimmed-to. */
+  tail: number;
+  generation: number;
+  dataPages: number;
+  usedPages: number;
+  freePages: number;
+  /** Addresses held in the in-memory index. */
+  addresses: number;
+  indexBytes: number;
+  flushes: number;
+  pagesWritten: number;
+  entriesWritten: number;
+  payloadBytesWritten: number;
+  /** Rounds of the I/O thread: each is one submission and, with sync always, one sync. */
+  rounds: number;
+  /** What the last open's recovery scanned, and how long it took. */
+  recoveryPages: number;
+  recoveryMs: number;
+  /** 'always' or 'none'. */
+  sync: string;
+}
 
 export interface NativeStoreInstance {
   write(epoch: number, addresses: Float64Array, lengths: Uint32Array, data: Buffer): Promise<NativeWriteResult>;

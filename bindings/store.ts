@@ -15,7 +15,7 @@ export interface FormatOptions {
   sizeBytes?: number;
   /** Largest payload a write accepts; fixed at format time (engine default 64 KiB). */
   maxEntryBytes?: number;
-  /** Hex id stamped on the device so a unit never serves another cluster's disk. */
+  /** 32 hex digits (16 bytes) stamped on the device so a unit never serves another cluster's disk; random if omitted. */
   clusterId?: string;
   unitId?: number;
   /** Overwrite an existing Corfu superblock. */
@@ -72,8 +72,8 @@ function checkFormatOptions(options: unknown): NativeFormatOptions {
   if (o['unitId'] !== undefined) out.unitId = checkPosition(o['unitId'], 'unitId');
   if (o['clusterId'] !== undefined) {
     const id = o['clusterId'];
-    if (typeof id !== 'string' || !/^[0-9a-fA-F]+$/.test(id)) {
-      throw new CorfuError('ERR_BAD_REQUEST', `clusterId must be a hex string, got ${describe(id)}`);
+    if (typeof id !== 'string' || !/^[0-9a-fA-F]{32}$/.test(id)) {
+      throw new CorfuError('ERR_BAD_REQUEST', `clusterId must be 32 hex digits, got ${describe(id)}`);
     }
     out.clusterId = id.toLowerCase();
   }

@@ -13,7 +13,7 @@ import { packageRoot } from '../../bindings/native.js';
 import { demoVerb } from './demo.js';
 import { formatVerb } from './format.js';
 import { inspectVerb } from './inspect.js';
-import { countArg, hexArg, positiveCountArg, sizeArg, syncArg } from './options.js';
+import { countArg, clusterIdArg, positiveCountArg, sizeArg, syncArg } from './options.js';
 import { UsageError } from './usage-error.js';
 
 const EXIT_ERROR = 1;
@@ -40,7 +40,7 @@ function buildProgram(): Command {
     .argument('<path>', 'block device or regular file')
     .option('--size <bytes>', 'size of a regular file (created if missing), e.g. 1G', sizeArg)
     .option('--max-entry-bytes <n>', 'largest payload the unit accepts, e.g. 64K', sizeArg)
-    .option('--cluster-id <hex>', 'cluster id stamped on the device (random if omitted)', hexArg)
+    .option('--cluster-id <hex>', 'cluster id, 32 hex digits, stamped on the device (random if omitted)', clusterIdArg)
     .option('--unit-id <n>', 'this unit\'s id within the cluster', countArg)
     .option('--force', 'overwrite an existing Corfu superblock')
     .action((path: string, flags) => formatVerb(path, flags));

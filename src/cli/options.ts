@@ -24,8 +24,8 @@ export function positiveCountArg(value: string): number {
   return n;
 }
 
-export function hexArg(value: string): string {
-  if (!/^[0-9a-fA-F]+$/.test(value)) throw new InvalidArgumentError('expected a hex string, like 0badc0ffee.');
+export function clusterIdArg(value: string): string {
+  if (!/^[0-9a-fA-F]{32}$/.test(value)) throw new InvalidArgumentError('expected 32 hex digits (16 bytes).');
   return value.toLowerCase();
 }
 

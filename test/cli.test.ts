@@ -78,7 +78,7 @@ describe('corfu usage errors exit 2 with one line', () => {
     ['a missing argument', ['format'], /missing required argument 'path'/],
     ['an unknown verb', ['frobnicate'], /unknown command 'frobnicate'/],
     ['a bad size', ['format', 'x.img', '--size', '12X'], /--size .*12X.* invalid/],
-    ['a bad cluster id', ['format', 'x.img', '--cluster-id', 'xyz'], /--cluster-id .*invalid.*hex/],
+    ['a bad cluster id', ['format', 'x.img', '--cluster-id', 'abc'], /--cluster-id .*invalid.*32 hex digits/],
     ['a bad unit id', ['format', 'x.img', '--unit-id', '-3'], /--unit-id .*invalid/],
     ['a bad sync mode', ['demo', '--sync', 'sometimes'], /--sync .*invalid/],
     ['zero entries', ['demo', '--entries', '0'], /--entries .*invalid/],

@@ -3,7 +3,7 @@
 // errors are one line without a stack trace.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,9 +112,13 @@ describe('corfu demo', () => {
     expect(second.stdout).toMatch(/append\s+3,000 .* at 3,000\.\./);
   });
 
-  it('refuses a run that cannot fit, before writing (exit 2)', () => {
-    const r = corfu('demo', '--dir', join(dir, 'tiny'), '--entries', '100000', '--entry-bytes', '64K', '--size', '2M');
-    expect(r.code).toBe(2);
-    expect(oneLine(r.stderr)).toMatch(/do not fit|in memory/);
+  it('refuses a run that cannot fit (exit 2), before writing anything', () => {
+    const room = corfu('demo', '--dir', join(dir, 'tiny'), '--entries', '3000', '--entry-bytes', '4K', '--size', '2M');
+    expect(room.code).toBe(2);
+    expect(oneLine(room.stderr)).toMatch(/do not fit/);
+    const memory = corfu('demo', '--dir', join(dir, 'huge'), '--entries', '100000', '--entry-bytes', '64K');
+    expect(memory.code).toBe(2);
+    expect(oneLine(memory.stderr)).toMatch(/in memory/);
+    expect(existsSync(join(dir, 'huge', 'demo.img'))).toBe(false);
   });
 });

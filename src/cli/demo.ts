@@ -39,15 +39,23 @@ function ensureFormatted(path: string, flags: DemoFlags): { info: SuperblockInfo
     if (!isCorfuError(err, 'ERR_NOT_FORMATTED') && !isCorfuError(err, 'ERR_NO_DEVICE')) throw err;
   }
   const maxEntryBytes = Math.max(64 * 1024, flags.entryBytes);
-  return { info: Store.format(path, { sizeBytes: flags.size, maxEntryBytes, force: true }), reused: false };
+  return { info: Store.format(path, { sizeBytes: flags.size, maxEntryBytes }), reused: false };
+}
+
+function bytesNeeded(flags: DemoFlags): number {
+  return flags.entries * (flags.entryBytes + RECORD_OVERHEAD);
+}
+
+function checkMemory(flags: DemoFlags): void {
+  const need = bytesNeeded(flags);
+  if (need > MAX_DEMO_BYTES) throw new UsageError(`the demo keeps its payloads in memory; ${formatBytes(need)} is over ${formatBytes(MAX_DEMO_BYTES)}`);
 }
 
 function checkFits(path: string, info: SuperblockInfo, flags: DemoFlags): void {
   if (flags.entryBytes > info.maxEntryBytes) {
     throw new UsageError(`--entry-bytes ${flags.entryBytes} is over ${path}'s max entry of ${info.maxEntryBytes}; delete the file to reformat`);
   }
-  const need = flags.entries * (flags.entryBytes + RECORD_OVERHEAD);
-  if (need > MAX_DEMO_BYTES) throw new UsageError(`the demo keeps its payloads in memory; ${formatBytes(need)} is over ${formatBytes(MAX_DEMO_BYTES)}`);
+  const need = bytesNeeded(flags);
   const room = info.dataPages * info.pageBytes;
   if (need > room * 0.9) {
     throw new UsageError(`${formatCount(flags.entries)} entries of ${flags.entryBytes} B do not fit in ${formatBytes(room)}; lower --entries or delete ${path} and pass a larger --size`);
@@ -97,6 +105,7 @@ async function checkPrevious(store: Store, epoch: number, info: SuperblockInfo, 
 }
 
 export async function demoVerb(flags: DemoFlags): Promise<void> {
+  checkMemory(flags);
   mkdirSync(flags.dir, { recursive: true });
   const path = join(flags.dir, 'demo.img');
   const { info, reused } = ensureFormatted(path, flags);

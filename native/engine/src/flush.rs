@@ -2,7 +2,7 @@
 //! that goes to the device in one write (two if it wraps the circle).
 
 use crate::aligned::AlignedBuf;
-use crate::layout::{pages_for_stream, PageHeader, RecordHeader, MAX_FLUSH_PAGES, PAGE_BODY_BYTES, PAGE_BYTES, PAGE_HEADER_BYTES, RECORD_HEADER_BYTES};
+use crate::layout::{pages_for_stream, PageHeader, RecordHeader, RecordKind, MAX_FLUSH_PAGES, PAGE_BODY_BYTES, PAGE_BYTES, PAGE_HEADER_BYTES, RECORD_HEADER_BYTES};
 
 pub struct FlushBuilder {
     buf: AlignedBuf,
@@ -16,6 +16,8 @@ pub struct FlushBuilder {
 }
 
 pub const MAX_STREAM_BYTES: usize = MAX_FLUSH_PAGES * PAGE_BODY_BYTES;
+/// Records in one flush at most: bounds the summary a round can add to.
+pub const MAX_FLUSH_RECORDS: usize = 16 * 1024;
 
 /// Copies `src` into a stream laid over `pages` (page headers skipped), starting at `s`.
 pub fn stream_write(pages: &mut [u8], mut s: usize, mut src: &[u8]) {
@@ -60,7 +62,7 @@ impl FlushBuilder {
     }
 
     pub fn fits(&self, payload_bytes: usize) -> bool {
-        self.stream_len + RECORD_HEADER_BYTES + payload_bytes <= MAX_STREAM_BYTES
+        self.records < MAX_FLUSH_RECORDS && self.stream_len + RECORD_HEADER_BYTES + payload_bytes <= MAX_STREAM_BYTES
     }
 
     /// Appends a record; returns its stream offset.
@@ -71,7 +73,9 @@ impl FlushBuilder {
         stream_write(&mut self.buf, s, &header.encode());
         stream_write(&mut self.buf, s + RECORD_HEADER_BYTES, payload);
         self.stream_len += RECORD_HEADER_BYTES + payload.len();
-        self.max_addr = Some(self.max_addr.map_or(header.address, |m| m.max(header.address)));
+        if header.kind != RecordKind::Summary {
+            self.max_addr = Some(self.max_addr.map_or(header.address, |m| m.max(header.address)));
+        }
         self.records += 1;
         s
     }

@@ -70,6 +70,10 @@ pub struct Superblock {
     /// the same device never verify.
     pub format_id: u64,
     pub created_unix_ms: u64,
+    /// The newest index summary whose flush is durable (`summary_seq == u64::MAX`: none).
+    pub summary_seq: u64,
+    pub summary_off: u32,
+    pub summary_len: u32,
 }
 
 impl Superblock {
@@ -92,6 +96,9 @@ impl Superblock {
         put_u32(&mut b, 112, self.max_entry_bytes);
         put_u64(&mut b, 120, self.format_id);
         put_u64(&mut b, 128, self.created_unix_ms);
+        put_u64(&mut b, 136, self.summary_seq);
+        put_u32(&mut b, 144, self.summary_off);
+        put_u32(&mut b, 148, self.summary_len);
         let crc = crc32c::crc32c(&b[12..]);
         put_u32(&mut b, 8, crc);
         b
@@ -124,6 +131,9 @@ impl Superblock {
             max_entry_bytes: get_u32(b, 112),
             format_id: get_u64(b, 120),
             created_unix_ms: get_u64(b, 128),
+            summary_seq: get_u64(b, 136),
+            summary_off: get_u32(b, 144),
+            summary_len: get_u32(b, 148),
         };
         if sb.format_version != FORMAT_VERSION {
             return Err(EngineError::Corrupt(format!(
@@ -205,6 +215,8 @@ pub enum RecordKind {
     Junk = 2,
     /// A single-address trim marker.
     Trim = 3,
+    /// An index summary (see `summary.rs`); its address field is `u64::MAX`.
+    Summary = 4,
 }
 
 impl RecordKind {
@@ -214,6 +226,7 @@ impl RecordKind {
             1 => Some(RecordKind::Data),
             2 => Some(RecordKind::Junk),
             3 => Some(RecordKind::Trim),
+            4 => Some(RecordKind::Summary),
             _ => None,
         }
     }
@@ -289,6 +302,9 @@ mod tests {
             max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
             format_id: 0xdead_beef,
             created_unix_ms: 1,
+            summary_seq: u64::MAX,
+            summary_off: 0,
+            summary_len: 0,
         }
     }
 

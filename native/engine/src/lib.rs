@@ -12,6 +12,7 @@ pub mod path;
 pub mod reader;
 pub mod recovery;
 pub mod store;
+pub mod summary;
 pub mod token;
 
 pub use error::{Code, EngineError, Result};

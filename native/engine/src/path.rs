@@ -101,7 +101,8 @@ pub fn inspect_path(path: &Path) -> Result<Inspection> {
     let (mut dev, kind) = device_for(path, Create::No)?;
     let sb = read_superblock(&mut dev)?
         .ok_or_else(|| EngineError::NotFormatted(format!("{} holds no Corfu superblock; run `corfu format {}`", path.display(), path.display())))?;
-    let recovered = crate::recovery::recover(&mut dev, &sb)?;
+    let geo = crate::reader::Geometry::of(&sb, crate::device::Device::info(&dev).logical_block_bytes);
+    let recovered = crate::recovery::recover(&mut dev, &sb, &geo)?;
     Ok(Inspection { used_pages: recovered.next_seq - sb.head_seq, superblock: sb, kind })
 }
 

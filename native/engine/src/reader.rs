@@ -14,6 +14,10 @@ pub struct Geometry {
 }
 
 impl Geometry {
+    pub fn of(sb: &crate::layout::Superblock, logical_block_bytes: u32) -> Self {
+        Geometry { data_start: sb.data_start, data_pages: sb.data_pages, logical_block_bytes: logical_block_bytes as u64 }
+    }
+
     fn page_offset(&self, pos: u64) -> u64 {
         self.data_start + pos * PAGE_BYTES as u64
     }
@@ -122,7 +126,7 @@ impl RecordReads {
         debug_assert_eq!(copied, total);
         let h = RecordHeader::decode(&record[..RECORD_HEADER_BYTES])?;
         let payload = &record[RECORD_HEADER_BYTES..];
-        let kind_ok = h.kind == RecordKind::Data || h.kind == RecordKind::Junk;
+        let kind_ok = matches!(h.kind, RecordKind::Data | RecordKind::Junk | RecordKind::Summary);
         if !kind_ok || h.address != job.address || h.length as usize != len || h.compute_crc(payload) != h.crc {
             return None;
         }

@@ -1,6 +1,8 @@
-//! Rebuilding the index on open: scan the live flushes from the head, in page order, in
-//! large reads; stop at the first flush that is not whole. Nothing in a torn flush was
-//! ever acknowledged (an ack follows the flush's sync), so discarding it loses nothing.
+//! Rebuilding the index on open. The newest index summary (see `summary.rs`) and its
+//! predecessors describe most of the log without reading it; only pages no summary
+//! covers are scanned, in large reads, flush by flush, stopping at the first flush that
+//! is not whole. Nothing in a torn flush was ever acknowledged (an ack follows the
+//! flush's sync), so discarding it loses nothing.
 
 use std::collections::VecDeque;
 
@@ -10,23 +12,33 @@ use crate::error::{EngineError, Result};
 use crate::flush::stream_read;
 use crate::index::{Index, Slot, SlotKind};
 use crate::layout::{PageHeader, RecordHeader, RecordKind, Superblock, MAX_FLUSH_PAGES, PAGE_BODY_BYTES, PAGE_BYTES, RECORD_HEADER_BYTES};
+use crate::reader::{Geometry, RecordReads};
+use crate::summary::{Summary, SummaryEntry, SummaryPtr, TRIGGER_ENTRIES};
 
 /// A flush that is live on the device: the head can move past it once every address in
 /// it is below the trim mark.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlushMeta {
     pub start_seq: u64,
     pub pages: u64,
     pub max_addr: u64,
 }
 
+#[derive(Default)]
 pub struct Recovered {
     pub index: Index,
     pub flushes: VecDeque<FlushMeta>,
     pub next_seq: u64,
-    /// 1 + the highest address in any live record (0 if none).
+    /// 1 + the highest address in any live record, at least the trim mark.
     pub tail: u64,
+    /// Generation of the last whole flush (0 if none).
+    pub last_generation: u64,
+    /// What the next summary must cover: pages from `cover_from`, these records and flushes.
+    pub cover_from: u64,
+    pub since_entries: Vec<SummaryEntry>,
+    pub since_flushes: Vec<FlushMeta>,
     pub scanned_pages: u64,
+    pub summaries_read: u64,
 }
 
 /// Reads pages by sequence number through a sliding window of large reads.
@@ -76,20 +88,17 @@ impl PageWindow {
     }
 }
 
-/// Verifies a whole flush starting at `seq`; returns its page count.
-fn whole_flush(pages_of: &[u8], sb: &Superblock, seq: u64, min_generation: u64) -> Option<(u32, u64)> {
-    let first = PageHeader::verify(sb.format_id, &pages_of[..PAGE_BYTES])?;
+/// The first page of a whole flush at `seq`: its page count and generation.
+fn flush_start(page: &[u8], sb: &Superblock, seq: u64, min_generation: u64) -> Option<(u32, u64)> {
+    let first = PageHeader::verify(sb.format_id, page)?;
     let n = first.flush_pages;
-    let ok_first = first.seq == seq
+    let ok = first.seq == seq
         && first.page_in_flush == 0
         && n >= 1
         && n as usize <= MAX_FLUSH_PAGES
         && first.generation >= min_generation
         && first.generation <= sb.generation;
-    if !ok_first {
-        return None;
-    }
-    Some((n, first.generation))
+    ok.then_some((n, first.generation))
 }
 
 fn rest_of_flush_intact(pages: &[u8], sb: &Superblock, seq: u64, n: u32, generation: u64) -> bool {
@@ -100,17 +109,30 @@ fn rest_of_flush_intact(pages: &[u8], sb: &Superblock, seq: u64, n: u32, generat
     })
 }
 
-pub fn recover<D: Device>(dev: &mut D, sb: &Superblock) -> Result<Recovered> {
-    let mut index = Index::default();
-    let mut flushes = VecDeque::new();
-    let mut tail = 0u64;
-    let mut seq = sb.head_seq;
-    let mut min_generation = 0u64;
+fn slot_kind(kind: RecordKind) -> Option<SlotKind> {
+    match kind {
+        RecordKind::Data => Some(SlotKind::Data),
+        RecordKind::Junk => Some(SlotKind::Junk),
+        RecordKind::Trim => Some(SlotKind::Trimmed),
+        RecordKind::End | RecordKind::Summary => None,
+    }
+}
+
+fn apply(r: &mut Recovered, sb: &Superblock, e: &SummaryEntry) {
+    if e.address >= sb.trim_mark {
+        r.index.set(e.address, Slot { pos: (e.seq % sb.data_pages) as u32, off: e.off, len: e.len, kind: e.kind });
+    }
+    r.tail = r.tail.max(e.address + 1);
+}
+
+/// Scans whole flushes from `seq` until `stop_at` or the first flush that is not whole.
+/// Returns where it stopped. With `collect`, remembers records and flushes for the next summary.
+fn scan<D: Device>(dev: &mut D, sb: &Superblock, r: &mut Recovered, mut seq: u64, stop_at: u64, collect: bool) -> Result<u64> {
     let mut window = PageWindow::new();
     let mut header = [0u8; RECORD_HEADER_BYTES];
-    while seq - sb.head_seq < sb.data_pages {
+    while seq < stop_at && seq - sb.head_seq < sb.data_pages {
         let first = window.pages(dev, sb, seq, 1)?;
-        let Some((n, generation)) = whole_flush(first, sb, seq, min_generation) else { break };
+        let Some((n, generation)) = flush_start(first, sb, seq, r.last_generation) else { break };
         if seq - sb.head_seq + n as u64 > sb.data_pages {
             break;
         }
@@ -127,28 +149,90 @@ pub fn recover<D: Device>(dev: &mut D, sb: &Superblock) -> Result<Recovered> {
             if h.kind == RecordKind::End || s + RECORD_HEADER_BYTES + h.length as usize > stream_bytes {
                 break;
             }
-            let page = s / PAGE_BODY_BYTES;
-            let slot = Slot {
-                pos: ((seq + page as u64) % sb.data_pages) as u32,
-                off: (s % PAGE_BODY_BYTES) as u16,
-                len: h.length,
-                kind: match h.kind {
-                    RecordKind::Data => SlotKind::Data,
-                    RecordKind::Junk => SlotKind::Junk,
-                    RecordKind::Trim => SlotKind::Trimmed,
-                    RecordKind::End => unreachable!(),
-                },
-            };
-            if h.address >= sb.trim_mark {
-                index.set(h.address, slot);
+            if let Some(kind) = slot_kind(h.kind) {
+                let e = SummaryEntry { address: h.address, seq: seq + (s / PAGE_BODY_BYTES) as u64, off: (s % PAGE_BODY_BYTES) as u16, kind, len: h.length };
+                apply(r, sb, &e);
+                max_addr = max_addr.max(h.address);
+                if collect {
+                    r.since_entries.push(e);
+                }
             }
-            max_addr = max_addr.max(h.address);
-            tail = tail.max(h.address + 1);
             s += RECORD_HEADER_BYTES + h.length as usize;
         }
-        flushes.push_back(FlushMeta { start_seq: seq, pages: n as u64, max_addr });
-        min_generation = generation;
+        let meta = FlushMeta { start_seq: seq, pages: n as u64, max_addr };
+        r.flushes.push_back(meta);
+        if collect {
+            r.since_flushes.push(meta);
+        }
+        r.last_generation = generation;
+        r.scanned_pages += n as u64;
         seq += n as u64;
     }
-    Ok(Recovered { index, flushes, next_seq: seq, tail: tail.max(sb.trim_mark), scanned_pages: seq - sb.head_seq })
+    Ok(seq)
+}
+
+fn read_summary<D: Device>(dev: &mut D, sb: &Superblock, geo: &Geometry, p: SummaryPtr) -> Option<Summary> {
+    let mut reads = RecordReads::default();
+    let job = reads.add(geo, u64::MAX, Slot { pos: (p.seq % sb.data_pages) as u32, off: p.off as u16, len: p.len, kind: SlotKind::Data });
+    {
+        let mut ops = reads.ops();
+        dev.submit(Batch { reads: &mut ops, writes: &[], sync: false }).ok()?;
+    }
+    Summary::decode(&reads.payload(geo, job)?)
+}
+
+/// The summaries still live, oldest first; empty if none (or the chain is unreadable,
+/// in which case a full scan is the safe answer).
+fn summary_chain<D: Device>(dev: &mut D, sb: &Superblock, geo: &Geometry) -> Vec<Summary> {
+    let mut chain = Vec::new();
+    let mut ptr = (sb.summary_seq != u64::MAX).then_some(SummaryPtr { seq: sb.summary_seq, off: sb.summary_off, len: sb.summary_len });
+    while let Some(p) = ptr {
+        if p.seq < sb.head_seq {
+            break;
+        }
+        match read_summary(dev, sb, geo, p) {
+            Some(s) => {
+                ptr = s.prev;
+                chain.push(s);
+            }
+            None => return Vec::new(),
+        }
+    }
+    chain.reverse();
+    chain
+}
+
+pub fn recover<D: Device>(dev: &mut D, sb: &Superblock, geo: &Geometry) -> Result<Recovered> {
+    let chain = summary_chain(dev, sb, geo);
+    let mut r = Recovered { tail: sb.trim_mark, ..Recovered::default() };
+    let Some(newest) = chain.last() else {
+        let end = scan(dev, sb, &mut r, sb.head_seq, u64::MAX, true)?;
+        r.next_seq = end;
+        r.cover_from = sb.head_seq;
+        if r.since_entries.len() > TRIGGER_ENTRIES {
+            // Too much for one summary: leave these pages to be scanned at open (they go
+            // as the head passes them) and summarise from here on.
+            r.since_entries.clear();
+            r.since_flushes.clear();
+            r.cover_from = end;
+        }
+        return Ok(r);
+    };
+    // Pages below the oldest live summary that no summary covers: scan them first, so
+    // every record is applied in log order.
+    let oldest_from = chain[0].cover_from.max(sb.head_seq);
+    if scan(dev, sb, &mut r, sb.head_seq, oldest_from, false)? != oldest_from {
+        return Err(EngineError::Corrupt("a flush below the oldest index summary is damaged".into()));
+    }
+    for s in &chain {
+        r.summaries_read += 1;
+        r.flushes.extend(s.flushes.iter().filter(|f| f.start_seq >= sb.head_seq));
+        for e in s.entries.iter().filter(|e| e.seq >= sb.head_seq) {
+            apply(&mut r, sb, e);
+        }
+    }
+    r.last_generation = r.last_generation.max(newest.last_generation);
+    r.cover_from = newest.cover_to;
+    r.next_seq = scan(dev, sb, &mut r, newest.cover_to, u64::MAX, true)?;
+    Ok(r)
 }

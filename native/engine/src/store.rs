@@ -18,6 +18,7 @@ use crate::layout::{
 };
 use crate::reader::{Geometry, RecordReads};
 use crate::recovery::{recover, FlushMeta};
+use crate::summary::{Summary, SummaryEntry, SummaryPtr, TRIGGER_ENTRIES, TRIGGER_PAGES};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncMode {
@@ -89,6 +90,7 @@ pub struct Stats {
     pub payload_bytes_written: u64,
     pub rounds: u64,
     pub recovery_pages: u64,
+    pub recovery_summaries: u64,
     pub recovery_micros: u64,
     pub sync_always: bool,
 }
@@ -230,6 +232,9 @@ pub fn format<D: Device>(dev: &mut D, opts: &FormatOptions) -> Result<Superblock
         max_entry_bytes: opts.max_entry_bytes,
         format_id: opts.format_id,
         created_unix_ms: opts.created_unix_ms,
+        summary_seq: u64::MAX,
+        summary_off: 0,
+        summary_len: 0,
     };
     for seq in 0..2 {
         sb.seq = seq;
@@ -254,6 +259,13 @@ pub struct Store<D: Device> {
     tail: u64,
     failed: bool,
     stats: Stats,
+    /// Records and flushes committed since the last index summary.
+    since_entries: Vec<SummaryEntry>,
+    since_flushes: Vec<FlushMeta>,
+    cover_from: u64,
+    last_flush_generation: u64,
+    /// A summary staged in `flush`: the superblock points at it once that flush is synced.
+    staged_summary: Option<SummaryPtr>,
 }
 
 impl<D: Device> Store<D> {
@@ -269,17 +281,14 @@ impl<D: Device> Store<D> {
                 info.size_bytes, sb.device_bytes
             )));
         }
-        let recovered = recover(&mut dev, &sb)?;
+        let geo = Geometry::of(&sb, info.logical_block_bytes);
+        let recovered = recover(&mut dev, &sb, &geo)?;
         sb.generation += 1;
         sb.seq += 1;
         write_superblock(&mut dev, &sb).map_err(|e| EngineError::io("cannot write the superblock", e))?;
-        let geo = Geometry {
-            data_start: sb.data_start,
-            data_pages: sb.data_pages,
-            logical_block_bytes: info.logical_block_bytes as u64,
-        };
         let stats = Stats {
             recovery_pages: recovered.scanned_pages,
+            recovery_summaries: recovered.summaries_read,
             recovery_micros: started.elapsed().as_micros() as u64,
             sync_always: sync == SyncMode::Always,
             ..Stats::default()
@@ -298,6 +307,11 @@ impl<D: Device> Store<D> {
             tail: recovered.tail,
             failed: false,
             stats,
+            since_entries: recovered.since_entries,
+            since_flushes: recovered.since_flushes,
+            cover_from: recovered.cover_from,
+            last_flush_generation: recovered.last_generation,
+            staged_summary: None,
         })
     }
 
@@ -481,6 +495,10 @@ impl<D: Device> Store<D> {
         }
         if !self.flush.fits(payload.len()) {
             self.commit(&mut [])?;
+            if !self.flush.fits(payload.len()) {
+                // The flush holds a fresh index summary; write it first.
+                self.commit(&mut [])?;
+            }
         }
         if self.used_pages() + self.flush.pages_with(payload.len()) as u64 > self.sb.data_pages {
             return Ok((Code::Full, 0, None));
@@ -495,7 +513,7 @@ impl<D: Device> Store<D> {
                 RecordKind::Data => SlotKind::Data,
                 RecordKind::Junk => SlotKind::Junk,
                 RecordKind::Trim => SlotKind::Trimmed,
-                RecordKind::End => unreachable!("never staged"),
+                RecordKind::End | RecordKind::Summary => unreachable!("never staged as an entry"),
             },
         };
         self.pending.insert(address, Staged { slot, stream_off: s });
@@ -526,7 +544,10 @@ impl<D: Device> Store<D> {
                     writes.push(WriteOp { offset: self.sb.data_start, buf: &bytes[first..] });
                 }
             }
-            self.dev.submit(Batch { reads, writes: &writes, sync: self.sync == SyncMode::Always })
+            // A flush carrying an index summary is synced even without sync mode: the
+            // superblock will point at it, and must never point at lost pages.
+            let sync = self.sync == SyncMode::Always || self.staged_summary.is_some();
+            self.dev.submit(Batch { reads, writes: &writes, sync })
         };
         if let Err(e) = result {
             // fsyncgate: after a failed write or sync the page cache and device state are
@@ -535,17 +556,63 @@ impl<D: Device> Store<D> {
             return Err(EngineError::io("flush failed", e));
         }
         if has_flush {
-            let max_addr = self.flush.max_addr.expect("non-empty flush");
+            let max_addr = self.flush.max_addr.unwrap_or(0);
             for (address, staged) in self.pending.drain() {
                 self.index.set(address, staged.slot);
+                self.since_entries.push(SummaryEntry {
+                    address,
+                    seq: start_seq + (staged.stream_off / PAGE_BODY_BYTES) as u64,
+                    off: staged.slot.off,
+                    kind: staged.slot.kind,
+                    len: staged.slot.len,
+                });
             }
-            self.flushes.push_back(FlushMeta { start_seq, pages: n, max_addr });
+            let meta = FlushMeta { start_seq, pages: n, max_addr };
+            self.flushes.push_back(meta);
+            self.since_flushes.push(meta);
+            self.last_flush_generation = self.sb.generation;
             self.next_seq += n;
             self.flush.reset(self.next_seq);
             self.stats.flushes += 1;
             self.stats.pages_written += n;
+            if let Some(p) = self.staged_summary.take() {
+                (self.sb.summary_seq, self.sb.summary_off, self.sb.summary_len) = (p.seq, p.off, p.len);
+                self.sb_dirty = true;
+            }
+            if self.since_entries.len() >= TRIGGER_ENTRIES || self.next_seq - self.cover_from >= TRIGGER_PAGES {
+                self.stage_summary();
+            }
+
         }
         Ok(())
+    }
+
+    /// Opens the next flush with an index summary of everything since the last one.
+    fn stage_summary(&mut self) {
+        assert!(self.flush.is_empty(), "a summary opens a fresh flush");
+        let prev = (self.sb.summary_seq != u64::MAX).then_some(SummaryPtr { seq: self.sb.summary_seq, off: self.sb.summary_off, len: self.sb.summary_len });
+        let summary = Summary {
+            cover_from: self.cover_from,
+            cover_to: self.next_seq,
+            prev,
+            last_generation: self.last_flush_generation,
+            flushes: std::mem::take(&mut self.since_flushes),
+            entries: std::mem::take(&mut self.since_entries),
+        };
+        let bytes_len = summary.encoded_len();
+        if self.used_pages() + self.flush.pages_with(bytes_len) as u64 > self.sb.data_pages {
+            // No room while the circle is full: keep accumulating; a later commit (after
+            // a prefix trim frees pages) writes it. Nothing new is written meanwhile.
+            self.since_flushes = summary.flushes;
+            self.since_entries = summary.entries;
+            return;
+        }
+        let bytes = summary.encode();
+        assert!(self.flush.fits(bytes.len()), "a summary is bounded well below one flush");
+        let s = self.flush.push(&RecordHeader::new(u64::MAX, RecordKind::Summary, &bytes), &bytes);
+        assert_eq!(s, 0);
+        self.staged_summary = Some(SummaryPtr { seq: self.next_seq, off: 0, len: bytes.len() as u32 });
+        self.cover_from = self.next_seq;
     }
 
     fn finish_round(&mut self, reads: &mut RecordReads) -> Result<()> {

@@ -79,7 +79,15 @@ pub fn run(mut store: Store<UringDevice>, rx: Receiver<Job>) {
             requests.push(job.request);
             replies.push(job.reply);
         }
-        let responses = store.execute(&requests);
+        // A panic is a broken invariant: crash the process loudly rather than leave
+        // every pending promise hanging on a dead thread.
+        let responses = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.execute(&requests))) {
+            Ok(r) => r,
+            Err(_) => {
+                eprintln!("corfu: engine invariant violated; aborting (see the panic message above)");
+                std::process::abort();
+            }
+        };
         for (reply, response) in replies.into_iter().zip(responses) {
             deliver(reply, response);
         }

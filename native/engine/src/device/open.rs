@@ -14,6 +14,7 @@ const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
 const BLKSSZGET: libc::c_ulong = 0x1268;
 /// Regular files: 4 KiB satisfies O_DIRECT on every filesystem that supports it.
 const FILE_ALIGN_BYTES: u32 = 4096;
+const BUSY_RETRY_MS: u64 = 2000;
 
 pub struct OpenedPath {
     pub file: File,
@@ -74,7 +75,16 @@ pub fn open_path(path: &Path, create: Create) -> Result<OpenedPath> {
         opts.create(true);
     }
     opts.custom_flags(flags);
-    let file = opts.open(path).map_err(|e| match e.raw_os_error() {
+    // After a unit is killed with I/O in flight, the kernel tears its io_uring down in
+    // the background and the exclusive hold on the device lingers for milliseconds:
+    // a restart retries briefly instead of failing. (A mount was refused above.)
+    let mut attempt = opts.open(path);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(BUSY_RETRY_MS);
+    while is_block && matches!(&attempt, Err(e) if e.raw_os_error() == Some(libc::EBUSY)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        attempt = opts.open(path);
+    }
+    let file = attempt.map_err(|e| match e.raw_os_error() {
         Some(libc::EBUSY) => EngineError::DeviceBusy(format!("{shown} is in use (mounted or opened by another unit)")),
         Some(libc::EINVAL) => EngineError::io(format!("{shown}: this filesystem does not support O_DIRECT"), e),
         _ => EngineError::io(format!("cannot open {shown}"), e),

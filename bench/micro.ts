@@ -27,6 +27,7 @@ import { Bench, type Task } from 'tinybench';
 import { Store, TokenCounter, loadNative } from '../bindings/index.js';
 import type { NativeStoreInstance } from '../bindings/native.js';
 import { UsageError, formatCount, formatNs, renderTable, runMain } from './common.js';
+import { StoreChannel } from '../bindings/store-channel.js';
 
 const ENTRY_BYTES = 128;
 const BATCH = 1024;
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
   try {
     const single = Store.open(open('single.img'), { sync: 'none' });
     stores.push(single);
-    const raw: NativeStoreInstance = loadNative().NativeStore.open(open('raw.img'), { sync: 'none' });
+    const raw: NativeStoreInstance = StoreChannel.open((onRound) => loadNative().NativeStore.open(open('raw.img'), { sync: 'none' }, onRound));
     stores.push(raw);
     const batched = Store.open(open('batch.img'), { sync: 'none' });
     stores.push(batched);

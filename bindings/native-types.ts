@@ -77,6 +77,8 @@ export interface StoreStats {
   rounds: number;
   /** What the last open's recovery scanned, and how long it took. */
   recoveryPages: number;
+  /** Index summaries read instead of scanning the pages they describe. */
+  recoverySummaries: number;
   recoveryMs: number;
   /** 'always' or 'none'. */
   sync: string;
@@ -94,8 +96,25 @@ export interface NativeStoreInstance {
   close(): Promise<void>;
 }
 
+/**
+ * The addon's store as it really is: every call takes a request id and returns at once;
+ * answers arrive in round buffers through `onRound` (bindings/store-channel.ts turns
+ * them back into promises, which is the `NativeStoreInstance` above).
+ */
+export interface RawNativeStore {
+  write(id: number, epoch: number, addresses: Float64Array, lengths: Uint32Array, data: Buffer): void;
+  fill(id: number, epoch: number, addresses: Float64Array): void;
+  read(id: number, epoch: number, addresses: Float64Array): void;
+  trim(id: number, epoch: number, addresses: Float64Array): void;
+  prefixTrim(id: number, epoch: number, address: number): void;
+  seal(id: number, newEpoch: number): void;
+  tail(id: number, epoch: number): void;
+  stats(id: number): void;
+  close(id: number): void;
+}
+
 export interface NativeStoreClass {
-  open(path: string, options?: NativeOpenOptions): NativeStoreInstance;
+  open(path: string, options: NativeOpenOptions | undefined, onRound: (round: Buffer) => void): RawNativeStore;
 }
 
 export interface NativeTokenCounterInstance {

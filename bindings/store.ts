@@ -5,6 +5,7 @@
 import { CorfuError, codeName, type StatusName } from './errors.js';
 import { loadNative } from './native.js';
 import { callAsync, callSync } from './native-errors.js';
+import { StoreChannel } from './store-channel.js';
 import type { NativeFormatOptions, NativeStoreInstance, NativeWriteResult, StoreStats, SuperblockInfo, SyncMode } from './native-types.js';
 import { checkBytes, checkPath, checkPosition, checkPositiveInt, describe, toAddressArray } from './validate.js';
 
@@ -135,7 +136,7 @@ export class Store {
   static open(path: string, options: OpenOptions = {}): Store {
     const p = checkPath(path);
     const sync = checkSync(options);
-    const native = callSync(() => loadNative().NativeStore.open(p, { sync }));
+    const native = callSync(() => StoreChannel.open((onRound) => loadNative().NativeStore.open(p, { sync }, onRound)));
     return new Store(native, p, sync);
   }
 

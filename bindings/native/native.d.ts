@@ -2,27 +2,36 @@
 /* eslint-disable */
 
 export declare class NativeStore {
-  /** Opens and recovers the store (blocking: this is the unit's start-up). */
-  static open(path: string, options?: OpenOptions | undefined | null): NativeStore
+  /**
+   * Opens and recovers the store (blocking: this is the unit's start-up). `onRound`
+   * receives one Buffer per round holding every answer of that round. The callback
+   * does not keep Node's event loop alive: the JS side holds a handle while requests
+   * are outstanding, so an idle store never pins the process.
+   */
+  static open(path: string, options: OpenOptions | undefined | null, onRound: (round: Buffer) => void): NativeStore
   get syncMode(): string
-  write(epoch: number, addressesIn: Float64Array, lengths: Uint32Array, data: Buffer): Promise<WriteResult>
-  fill(epoch: number, addressesIn: Float64Array): Promise<WriteResult>
-  read(epoch: number, addressesIn: Float64Array): Promise<ReadResult>
-  trim(epoch: number, addressesIn: Float64Array): Promise<Buffer>
-  prefixTrim(epoch: number, address: number): Promise<void>
+  write(id: number, epoch: number, addressesIn: Float64Array, lengths: Uint32Array, data: Buffer): void
+  fill(id: number, epoch: number, addressesIn: Float64Array): void
+  /** Reads go to the read service, not the write rounds: they never wait for a sync. */
+  read(id: number, epoch: number, addressesIn: Float64Array): void
+  trim(id: number, epoch: number, addressesIn: Float64Array): void
+  prefixTrim(id: number, epoch: number, address: number): void
   /** Moves the unit to `epoch` durably; answers the unit's local tail. */
-  seal(epoch: number): Promise<number>
-  tail(epoch: number): Promise<number>
-  stats(): Promise<StoreStats>
-  /** Finishes what is queued, then closes the device. Later calls fail with ERR_CLOSED. */
-  close(): Promise<void>
+  seal(id: number, epoch: number): void
+  tail(id: number, epoch: number): void
+  stats(id: number): void
+  /**
+   * Finishes what is queued, closes the device, then answers `id` with CLOSED.
+   * Later calls throw ERR_CLOSED.
+   */
+  close(id: number): void
 }
 
 export declare class TokenCounter {
   constructor(start?: number | undefined | null)
   /** The process-wide counter called `name`, created at `start` on first use. */
   static shared(name: string, start?: number | undefined | null): TokenCounter
-  /** The first of `n` consecutive tokens. */
+  /** The first of `n` consecutive tokens (default 1; 0 is refused). */
   next(n?: number | undefined | null): number
   peek(): number
 }
@@ -52,35 +61,6 @@ export interface OpenOptions {
   sync?: string
 }
 
-export interface ReadResult {
-  status: Buffer
-  /** 1 data, 2 junk. */
-  kinds: Buffer
-  lengths: Uint32Array
-  /** Payloads of the OK data entries, concatenated in request order. */
-  data: Buffer
-}
-
-export interface StoreStats {
-  epoch: number
-  trimMark: number
-  tail: number
-  generation: number
-  dataPages: number
-  usedPages: number
-  freePages: number
-  addresses: number
-  indexBytes: number
-  flushes: number
-  pagesWritten: number
-  entriesWritten: number
-  payloadBytesWritten: number
-  rounds: number
-  recoveryPages: number
-  recoveryMs: number
-  sync: string
-}
-
 export interface SuperblockInfo {
   formatVersion: number
   clusterId: string
@@ -99,11 +79,4 @@ export interface SuperblockInfo {
   createdUnixMs: number
   /** "file" or "block". */
   kind: string
-}
-
-export interface WriteResult {
-  /** One error-table byte per entry (0 = OK). */
-  status: Buffer
-  /** Per entry with ERR_WRITTEN: 1 same bytes, 2 different bytes, 3 junk. */
-  written: Buffer
 }

@@ -11,6 +11,8 @@ pub mod layout;
 pub mod path;
 pub mod reader;
 pub mod recovery;
+pub mod read_service;
+pub mod shared;
 pub mod store;
 pub mod summary;
 pub mod token;

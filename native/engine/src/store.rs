@@ -5,13 +5,15 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::aligned::AlignedBuf;
 use crate::device::{Batch, Device, WriteOp};
 use crate::error::{Code, EngineError, Result};
 use crate::flush::FlushBuilder;
-use crate::index::{Index, Slot, SlotKind};
+use crate::index::{Slot, SlotKind};
+use crate::shared::{ReadPlan, Shared};
 use crate::layout::{
     pick_superblock, RecordHeader, RecordKind, Superblock, DATA_START_BYTES, FORMAT_VERSION, MAX_MAX_ENTRY_BYTES,
     MIN_DEVICE_BYTES, PAGE_BODY_BYTES, PAGE_BYTES, SUPERBLOCK_BYTES,
@@ -146,7 +148,7 @@ struct Staged {
 /// What a request still needs after the round's I/O.
 enum Planned {
     Done(Response),
-    Read { status: Vec<u8>, kinds: Vec<u8>, jobs: Vec<(usize, usize)> },
+    Read(ReadPlan),
     Write { outcome: WriteOutcome, compares: Vec<Compare> },
 }
 
@@ -251,7 +253,8 @@ pub struct Store<D: Device> {
     sb_dirty: bool,
     sync: SyncMode,
     geo: Geometry,
-    index: Index,
+    /// The durable index, epoch and trim mark, shared with reader threads.
+    shared: Arc<Shared>,
     pending: HashMap<u64, Staged, BuildHasherDefault<AddressHasher>>,
     flush: FlushBuilder,
     next_seq: u64,
@@ -293,13 +296,14 @@ impl<D: Device> Store<D> {
             sync_always: sync == SyncMode::Always,
             ..Stats::default()
         };
+        let shared = Arc::new(Shared::new(recovered.index, sb.epoch, sb.trim_mark, geo));
         Ok(Store {
             dev,
             sb,
             sb_dirty: false,
             sync,
             geo,
-            index: recovered.index,
+            shared,
             pending: HashMap::default(),
             flush: FlushBuilder::new(recovered.next_seq),
             next_seq: recovered.next_seq,
@@ -417,24 +421,9 @@ impl<D: Device> Store<D> {
             }
             Request::Read { epoch, addresses } => {
                 self.check_epoch(*epoch)?;
-                let mut status = vec![Code::Ok as u8; addresses.len()];
-                let mut kinds = vec![0; addresses.len()];
-                let mut jobs = Vec::new();
-                for (i, &address) in addresses.iter().enumerate() {
-                    // Reads see only what is durable: a write staged in this round is
-                    // unwritten to a reader ordered before it.
-                    let slot = if address < self.sb.trim_mark { None } else { Some(self.index.get(address)) };
-                    match slot.map(|s| s.kind) {
-                        None | Some(SlotKind::Trimmed) => status[i] = Code::Trimmed as u8,
-                        Some(SlotKind::Empty) => status[i] = Code::Unwritten as u8,
-                        Some(SlotKind::Junk) => kinds[i] = KIND_JUNK,
-                        Some(SlotKind::Data) => {
-                            kinds[i] = KIND_DATA;
-                            jobs.push((i, reads.add(&self.geo, address, slot.unwrap())));
-                        }
-                    }
-                }
-                Planned::Read { status, kinds, jobs }
+                // Reads see only what is durable: a write staged in this round is
+                // unwritten to a reader ordered before it.
+                Planned::Read(self.shared.plan_read(self.sb.trim_mark, addresses, reads))
             }
             Request::PrefixTrim { epoch, address } => {
                 self.check_epoch(*epoch)?;
@@ -475,7 +464,7 @@ impl<D: Device> Store<D> {
             return Ok((code, 0, None));
         }
         let staged = self.pending.get(&address).copied();
-        let existing = staged.map(|s| s.slot).unwrap_or_else(|| self.index.get(address));
+        let existing = staged.map(|s| s.slot).unwrap_or_else(|| self.shared.index().get(address));
         match (existing.kind, kind) {
             (SlotKind::Trimmed, RecordKind::Trim) => return Ok((Code::Ok, 0, None)),
             (SlotKind::Trimmed, _) => return Ok((Code::Trimmed, 0, None)),
@@ -557,8 +546,9 @@ impl<D: Device> Store<D> {
         }
         if has_flush {
             let max_addr = self.flush.max_addr.unwrap_or(0);
+            let mut index = self.shared.index_mut();
             for (address, staged) in self.pending.drain() {
-                self.index.set(address, staged.slot);
+                index.set(address, staged.slot);
                 self.since_entries.push(SummaryEntry {
                     address,
                     seq: start_seq + (staged.stream_off / PAGE_BODY_BYTES) as u64,
@@ -567,6 +557,7 @@ impl<D: Device> Store<D> {
                     len: staged.slot.len,
                 });
             }
+            drop(index);
             let meta = FlushMeta { start_seq, pages: n, max_addr };
             self.flushes.push_back(meta);
             self.since_flushes.push(meta);
@@ -632,13 +623,14 @@ impl<D: Device> Store<D> {
             if self.flushes.is_empty() {
                 self.sb.head_seq = self.next_seq;
             }
-            self.index.drop_below(self.sb.trim_mark);
+            self.shared.index_mut().drop_below(self.sb.trim_mark);
             self.sb.seq += 1;
             if let Err(e) = write_superblock(&mut self.dev, &self.sb) {
                 self.failed = true;
                 return Err(EngineError::io("superblock write failed", e));
             }
             self.sb_dirty = false;
+            self.shared.publish(self.sb.epoch, self.sb.trim_mark);
         }
         Ok(())
     }
@@ -655,21 +647,16 @@ impl<D: Device> Store<D> {
                 }
                 Response::Write(Ok(outcome))
             }
-            Planned::Read { mut status, kinds, jobs } => {
-                let mut lengths = vec![0u32; status.len()];
-                let mut data = Vec::new();
-                for (entry, job) in jobs {
-                    match reads.payload(&self.geo, job) {
-                        Some(payload) => {
-                            lengths[entry] = payload.len() as u32;
-                            data.extend_from_slice(&payload);
-                        }
-                        None => status[entry] = Code::Corrupt as u8,
-                    }
-                }
-                Response::Read(Ok(ReadOutcome { status, kinds, lengths, data }))
-            }
+            Planned::Read(plan) => match req {
+                Request::Read { addresses, .. } => Response::Read(Ok(self.shared.finish_read(plan, addresses, reads))),
+                _ => unreachable!("a read plan answers a read"),
+            },
         }
+    }
+
+    /// What readers on other threads share with this store (see `read_service`).
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
     }
 
     pub fn stats(&self) -> Stats {
@@ -684,8 +671,8 @@ impl<D: Device> Store<D> {
             data_pages: self.sb.data_pages,
             used_pages: used,
             free_pages: self.sb.data_pages - used,
-            addresses: self.index.len(),
-            index_bytes: self.index.memory_bytes() as u64,
+            addresses: self.shared.index().len(),
+            index_bytes: self.shared.index().memory_bytes() as u64,
             ..self.stats.clone()
         }
     }

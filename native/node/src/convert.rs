@@ -2,24 +2,54 @@
 //! below 2^53, which every address, epoch and size must be.
 
 use corfu_engine::layout::Superblock;
-use corfu_engine::{EngineError, ReadOutcome, Stats, WriteOutcome};
+use corfu_engine::{EngineError, Stats};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
-/// Errors cross as JSON in the message; `bindings/` turns them into `CorfuError`.
-pub fn js_error(e: &EngineError) -> Error {
-    let mut json = format!(
-        "{{\"code\":\"{}\",\"message\":{}",
-        e.code().name(),
-        json_string(&e.to_string())
-    );
+/// Errors cross as JSON text; `bindings/` turns it into `CorfuError`.
+pub fn js_error_json(e: &EngineError) -> String {
+    let mut json = format!("{{\"code\":\"{}\",\"message\":{}", e.code().name(), json_string(&e.to_string()));
     if let EngineError::Sealed { unit_epoch, .. } = e {
         json.push_str(&format!(",\"unitEpoch\":{unit_epoch}"));
     }
     json.push('}');
-    Error::new(Status::GenericFailure, json)
+    json
+}
+
+/// A synchronous failure (open, format, a refused call) as a thrown JS error.
+pub fn js_error(e: &EngineError) -> Error {
+    Error::new(Status::GenericFailure, js_error_json(e))
+}
+
+pub fn stats_json(s: &Stats) -> String {
+    format!(
+        concat!(
+            "{{\"epoch\":{},\"trimMark\":{},\"tail\":{},\"generation\":{},\"dataPages\":{},\"usedPages\":{},",
+            "\"freePages\":{},\"addresses\":{},\"indexBytes\":{},\"flushes\":{},\"pagesWritten\":{},",
+            "\"entriesWritten\":{},\"payloadBytesWritten\":{},\"rounds\":{},\"recoveryPages\":{},",
+            "\"recoverySummaries\":{},\"recoveryMs\":{},\"sync\":\"{}\"}}"
+        ),
+        s.epoch,
+        s.trim_mark,
+        s.tail,
+        s.generation,
+        s.data_pages,
+        s.used_pages,
+        s.free_pages,
+        s.addresses,
+        s.index_bytes,
+        s.flushes,
+        s.pages_written,
+        s.entries_written,
+        s.payload_bytes_written,
+        s.rounds,
+        s.recovery_pages,
+        s.recovery_summaries,
+        s.recovery_micros as f64 / 1000.0,
+        if s.sync_always { "always" } else { "none" }
+    )
 }
 
 fn json_string(s: &str) -> String {
@@ -52,81 +82,6 @@ pub fn to_js_number(v: u64) -> f64 {
 
 pub fn addresses(a: &[f64]) -> Result<Vec<u64>> {
     a.iter().map(|&x| to_u64("address", x)).collect()
-}
-
-#[napi(object)]
-pub struct WriteResult {
-    /// One error-table byte per entry (0 = OK).
-    pub status: Buffer,
-    /// Per entry with ERR_WRITTEN: 1 same bytes, 2 different bytes, 3 junk.
-    pub written: Buffer,
-}
-
-impl From<WriteOutcome> for WriteResult {
-    fn from(o: WriteOutcome) -> Self {
-        WriteResult { status: o.status.into(), written: o.written.into() }
-    }
-}
-
-#[napi(object)]
-pub struct ReadResult {
-    pub status: Buffer,
-    /// 1 data, 2 junk.
-    pub kinds: Buffer,
-    pub lengths: Uint32Array,
-    /// Payloads of the OK data entries, concatenated in request order.
-    pub data: Buffer,
-}
-
-impl From<ReadOutcome> for ReadResult {
-    fn from(o: ReadOutcome) -> Self {
-        ReadResult { status: o.status.into(), kinds: o.kinds.into(), lengths: Uint32Array::new(o.lengths), data: o.data.into() }
-    }
-}
-
-#[napi(object)]
-pub struct StoreStats {
-    pub epoch: f64,
-    pub trim_mark: f64,
-    pub tail: f64,
-    pub generation: f64,
-    pub data_pages: f64,
-    pub used_pages: f64,
-    pub free_pages: f64,
-    pub addresses: f64,
-    pub index_bytes: f64,
-    pub flushes: f64,
-    pub pages_written: f64,
-    pub entries_written: f64,
-    pub payload_bytes_written: f64,
-    pub rounds: f64,
-    pub recovery_pages: f64,
-    pub recovery_ms: f64,
-    pub sync: String,
-}
-
-impl From<Stats> for StoreStats {
-    fn from(s: Stats) -> Self {
-        StoreStats {
-            epoch: to_js_number(s.epoch),
-            trim_mark: to_js_number(s.trim_mark),
-            tail: to_js_number(s.tail),
-            generation: to_js_number(s.generation),
-            data_pages: to_js_number(s.data_pages),
-            used_pages: to_js_number(s.used_pages),
-            free_pages: to_js_number(s.free_pages),
-            addresses: to_js_number(s.addresses),
-            index_bytes: to_js_number(s.index_bytes),
-            flushes: to_js_number(s.flushes),
-            pages_written: to_js_number(s.pages_written),
-            entries_written: to_js_number(s.entries_written),
-            payload_bytes_written: to_js_number(s.payload_bytes_written),
-            rounds: to_js_number(s.rounds),
-            recovery_pages: to_js_number(s.recovery_pages),
-            recovery_ms: s.recovery_micros as f64 / 1000.0,
-            sync: if s.sync_always { "always" } else { "none" }.to_string(),
-        }
-    }
 }
 
 #[napi(object)]

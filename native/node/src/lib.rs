@@ -9,14 +9,17 @@ mod token;
 
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use corfu_engine::read_service::{ReadRequest, ReadService, Waker};
 
 use corfu_engine::{path, Code, EngineError, Request, SyncMode};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use convert::{addresses, js_error, SuperblockInfo};
-use io_thread::{Job, Payload, Reply};
+use io_thread::{Job, Payload, RoundCallback};
 
 /// Requests queued to one store's I/O thread at most; beyond it calls fail fast with
 /// ERR_OVERLOADED instead of growing a queue without bound.
@@ -92,14 +95,22 @@ pub fn inspect(path: String) -> Result<SuperblockInfo> {
 #[napi]
 pub struct NativeStore {
     tx: Mutex<Option<SyncSender<Job>>>,
+    reads: Mutex<Option<(SyncSender<ReadRequest>, JoinHandle<()>)>>,
+    read_waker: Waker,
     sync_mode: &'static str,
 }
 
+/// Every request method takes a caller-chosen `id` and returns nothing: the answer comes
+/// back through `onRound` (see io_thread.rs for the bytes). A method throws at once only
+/// for bad arguments, a full queue (ERR_OVERLOADED) or a closed store (ERR_CLOSED).
 #[napi]
 impl NativeStore {
-    /// Opens and recovers the store (blocking: this is the unit's start-up).
-    #[napi(factory)]
-    pub fn open(path: String, options: Option<OpenOptions>) -> Result<NativeStore> {
+    /// Opens and recovers the store (blocking: this is the unit's start-up). `onRound`
+    /// receives one Buffer per round holding every answer of that round. The callback
+    /// does not keep Node's event loop alive: the JS side holds a handle while requests
+    /// are outstanding, so an idle store never pins the process.
+    #[napi(factory, ts_args_type = "path: string, options: OpenOptions | undefined | null, onRound: (round: Buffer) => void")]
+    pub fn open(path: String, options: Option<OpenOptions>, on_round: Function<Buffer, ()>) -> Result<NativeStore> {
         let sync = match options.and_then(|o| o.sync).as_deref() {
             None | Some("always") => SyncMode::Always,
             Some("none") => SyncMode::None,
@@ -107,13 +118,21 @@ impl NativeStore {
                 return Err(js_error(&EngineError::BadRequest(format!("sync must be \"always\" or \"none\", got {other:?}"))))
             }
         };
+        let callback: Arc<RoundCallback> = Arc::new(on_round.build_threadsafe_function::<Buffer>().callee_handled::<false>().weak::<true>().build()?);
         let store = path::open_store(Path::new(&path), sync).map_err(|e| js_error(&e))?;
+        let file = store.device().file().try_clone().map_err(|e| js_error(&EngineError::io("cannot duplicate the device fd", e)))?;
+        let service = ReadService::new(store.shared(), file).map_err(|e| js_error(&EngineError::io("cannot set up io_uring", e)))?;
+        let read_waker = service.waker();
+        let spawn_failed = |e| js_error(&EngineError::io("cannot start an I/O thread", e));
+        let (read_tx, read_rx) = sync_channel(MAX_QUEUED_REQUESTS);
+        let read_callback = callback.clone();
+        let reader = std::thread::Builder::new()
+            .name("corfu-read".into())
+            .spawn(move || io_thread::run_reads(service, read_rx, read_callback))
+            .map_err(spawn_failed)?;
         let (tx, rx) = sync_channel(MAX_QUEUED_REQUESTS);
-        std::thread::Builder::new()
-            .name("corfu-io".into())
-            .spawn(move || io_thread::run(store, rx))
-            .map_err(|e| js_error(&EngineError::io("cannot start the I/O thread", e)))?;
-        Ok(NativeStore { tx: Mutex::new(Some(tx)), sync_mode: sync.name() })
+        std::thread::Builder::new().name("corfu-io".into()).spawn(move || io_thread::run(store, rx, callback)).map_err(spawn_failed)?;
+        Ok(NativeStore { tx: Mutex::new(Some(tx)), reads: Mutex::new(Some((read_tx, reader))), read_waker, sync_mode: sync.name() })
     }
 
     #[napi(getter)]
@@ -121,102 +140,103 @@ impl NativeStore {
         self.sync_mode
     }
 
-    fn send(&self, job: Job) -> Result<()> {
+    fn send(&self, id: u32, request: Request<Payload>) -> Result<()> {
         let guard = self.tx.lock().expect("sender lock");
         let Some(tx) = guard.as_ref() else { return Err(js_error(&EngineError::Closed)) };
-        match tx.try_send(job) {
+        match tx.try_send(Job::Request { id, request }) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(js_error(&EngineError::Overloaded(MAX_QUEUED_REQUESTS))),
             Err(TrySendError::Disconnected(_)) => Err(js_error(&EngineError::Closed)),
         }
     }
 
-    #[napi(ts_return_type = "Promise<WriteResult>")]
-    pub fn write<'env>(&self, env: &'env Env, epoch: f64, addresses_in: Float64Array, lengths: Uint32Array, data: Buffer) -> Result<Object<'env>> {
+    #[napi]
+    pub fn write(&self, id: u32, epoch: f64, addresses_in: Float64Array, lengths: Uint32Array, data: Buffer) -> Result<()> {
         let req = Request::Write {
             epoch: convert::to_u64("epoch", epoch)?,
             addresses: addresses(&addresses_in)?,
             lengths: lengths.to_vec(),
             data: Payload(data),
         };
-        let (deferred, promise) = env.create_deferred()?;
-        self.send(Job { request: req, reply: Reply::Write(deferred) })?;
-        Ok(promise)
+        self.send(id, req)
     }
 
-    #[napi(ts_return_type = "Promise<WriteResult>")]
-    pub fn fill<'env>(&self, env: &'env Env, epoch: f64, addresses_in: Float64Array) -> Result<Object<'env>> {
-        let req = Request::Fill { epoch: convert::to_u64("epoch", epoch)?, addresses: addresses(&addresses_in)? };
-        let (deferred, promise) = env.create_deferred()?;
-        self.send(Job { request: req, reply: Reply::Write(deferred) })?;
-        Ok(promise)
+    #[napi]
+    pub fn fill(&self, id: u32, epoch: f64, addresses_in: Float64Array) -> Result<()> {
+        self.send(id, Request::Fill { epoch: convert::to_u64("epoch", epoch)?, addresses: addresses(&addresses_in)? })
     }
 
-    #[napi(ts_return_type = "Promise<ReadResult>")]
-    pub fn read<'env>(&self, env: &'env Env, epoch: f64, addresses_in: Float64Array) -> Result<Object<'env>> {
-        let req = Request::Read { epoch: convert::to_u64("epoch", epoch)?, addresses: addresses(&addresses_in)? };
-        let (deferred, promise) = env.create_deferred()?;
-        self.send(Job { request: req, reply: Reply::Read(deferred) })?;
-        Ok(promise)
+    /// Reads go to the read service, not the write rounds: they never wait for a sync.
+    #[napi]
+    pub fn read(&self, id: u32, epoch: f64, addresses_in: Float64Array) -> Result<()> {
+        let req = ReadRequest { id, epoch: convert::to_u64("epoch", epoch)?, addresses: addresses(&addresses_in)? };
+        let guard = self.reads.lock().expect("reads lock");
+        let Some((tx, _)) = guard.as_ref() else { return Err(js_error(&EngineError::Closed)) };
+        match tx.try_send(req) {
+            Ok(()) => {
+                self.read_waker.wake();
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => Err(js_error(&EngineError::Overloaded(MAX_QUEUED_REQUESTS))),
+            Err(TrySendError::Disconnected(_)) => Err(js_error(&EngineError::Closed)),
+        }
     }
 
-    #[napi(ts_return_type = "Promise<Buffer>")]
-    pub fn trim<'env>(&self, env: &'env Env, epoch: f64, addresses_in: Float64Array) -> Result<Object<'env>> {
-        let req = Request::Trim { epoch: convert::to_u64("epoch", epoch)?, addresses: addresses(&addresses_in)? };
-        let (deferred, promise) = env.create_deferred()?;
-        self.send(Job { request: req, reply: Reply::Bytes(deferred) })?;
-        Ok(promise)
+    #[napi]
+    pub fn trim(&self, id: u32, epoch: f64, addresses_in: Float64Array) -> Result<()> {
+        self.send(id, Request::Trim { epoch: convert::to_u64("epoch", epoch)?, addresses: addresses(&addresses_in)? })
     }
 
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn prefix_trim<'env>(&self, env: &'env Env, epoch: f64, address: f64) -> Result<Object<'env>> {
-        let req = Request::PrefixTrim { epoch: convert::to_u64("epoch", epoch)?, address: convert::to_u64("address", address)? };
-        let (deferred, promise) = env.create_deferred()?;
-        self.send(Job { request: req, reply: Reply::Unit(deferred) })?;
-        Ok(promise)
+    #[napi]
+    pub fn prefix_trim(&self, id: u32, epoch: f64, address: f64) -> Result<()> {
+        self.send(id, Request::PrefixTrim { epoch: convert::to_u64("epoch", epoch)?, address: convert::to_u64("address", address)? })
     }
 
     /// Moves the unit to `epoch` durably; answers the unit's local tail.
-    #[napi(ts_return_type = "Promise<number>")]
-    pub fn seal<'env>(&self, env: &'env Env, epoch: f64) -> Result<Object<'env>> {
-        let req = Request::Seal { epoch: convert::to_u64("epoch", epoch)? };
-        let (deferred, promise) = env.create_deferred()?;
-        self.send(Job { request: req, reply: Reply::Number(deferred) })?;
-        Ok(promise)
+    #[napi]
+    pub fn seal(&self, id: u32, epoch: f64) -> Result<()> {
+        self.send(id, Request::Seal { epoch: convert::to_u64("epoch", epoch)? })
     }
 
-    #[napi(ts_return_type = "Promise<number>")]
-    pub fn tail<'env>(&self, env: &'env Env, epoch: f64) -> Result<Object<'env>> {
-        let req = Request::Tail { epoch: convert::to_u64("epoch", epoch)? };
-        let (deferred, promise) = env.create_deferred()?;
-        self.send(Job { request: req, reply: Reply::Number(deferred) })?;
-        Ok(promise)
+    #[napi]
+    pub fn tail(&self, id: u32, epoch: f64) -> Result<()> {
+        self.send(id, Request::Tail { epoch: convert::to_u64("epoch", epoch)? })
     }
 
-    #[napi(ts_return_type = "Promise<StoreStats>")]
-    pub fn stats<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
-        let (deferred, promise) = env.create_deferred()?;
-        self.send(Job { request: Request::Stats, reply: Reply::Stats(deferred) })?;
-        Ok(promise)
+    #[napi]
+    pub fn stats(&self, id: u32) -> Result<()> {
+        self.send(id, Request::Stats)
     }
 
-    /// Finishes what is queued, then closes the device. Later calls fail with ERR_CLOSED.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn close<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
-        let (deferred, promise) = env.create_deferred()?;
+    /// Finishes what is queued, closes the device, then answers `id` with CLOSED.
+    /// Later calls throw ERR_CLOSED.
+    #[napi]
+    pub fn close(&self, id: u32) -> Result<()> {
         let tx = self.tx.lock().expect("sender lock").take();
-        match tx {
-            Some(tx) => {
-                // A blocking send: close must not be refused because the queue is full.
-                if tx.send(Job { request: Request::Stats, reply: Reply::Close(deferred) }).is_err() {
-                    return Err(js_error(&EngineError::Closed));
-                }
-            }
-            None => deferred.resolve(Box::new(|_| Ok(()))),
-        }
-        Ok(promise)
+        let Some(tx) = tx else { return Err(js_error(&EngineError::Closed)) };
+        // Dropping the read sender lets the read service finish what it has and stop.
+        let reader = self.reads.lock().expect("reads lock").take().map(|(read_tx, handle)| {
+            drop(read_tx);
+            self.read_waker.wake();
+            handle
+        });
+        // A blocking send: close must not be refused because the queue is full.
+        tx.send(Job::Close { id, reader }).map_err(|_| js_error(&EngineError::Closed))
     }
 }
 
-pub use convert::{ReadResult, StoreStats, WriteResult};
 pub use token::TokenCounter;
+
+impl Drop for NativeStore {
+    /// A store collected without close(): stop the read service too (it sleeps in its
+    /// ring, so dropping its channel alone would not wake it), or its fd would keep
+    /// holding the device.
+    fn drop(&mut self) {
+        if let Ok(mut reads) = self.reads.lock() {
+            if let Some((tx, _handle)) = reads.take() {
+                drop(tx);
+                self.read_waker.wake();
+            }
+        }
+    }
+}

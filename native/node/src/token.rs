@@ -37,10 +37,14 @@ impl TokenCounter {
         Ok(TokenCounter { inner })
     }
 
-    /// The first of `n` consecutive tokens.
+    /// The first of `n` consecutive tokens (default 1; 0 is refused).
     #[napi]
-    pub fn next(&self, n: Option<u32>) -> f64 {
-        to_js_number(self.inner.next(n.unwrap_or(1).max(1) as u64))
+    pub fn next(&self, n: Option<u32>) -> Result<f64> {
+        let n = n.unwrap_or(1);
+        if n == 0 {
+            return Err(crate::convert::js_error(&corfu_engine::EngineError::BadRequest("next(n) needs n >= 1".into())));
+        }
+        Ok(to_js_number(self.inner.next(n as u64)))
     }
 
     #[napi]

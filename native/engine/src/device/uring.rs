@@ -144,3 +144,10 @@ impl UringDevice {
         self
     }
 }
+
+impl UringDevice {
+    /// The open device, for a second ring on the same file (the read service).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}

@@ -1,0 +1,250 @@
+//! Reads off the writer's thread. A read needs only the durable index, epoch and trim
+//! mark (`Shared`), so it need not wait for a round of writes and syncs. The service
+//! keeps a rolling window of reads in flight on its own io_uring (same file, separate
+//! ring) and answers each request as soon as its last read completes: the device queue
+//! never drains between requests, as it would in round-at-a-time processing.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::io::AsRawFd;
+use std::sync::Arc;
+
+use io_uring::{opcode, types, IoUring};
+
+use crate::error::{EngineError, Result};
+use crate::reader::RecordReads;
+use crate::shared::{ReadPlan, Shared};
+use crate::store::ReadOutcome;
+
+/// Reads in flight at most (the ring's size).
+pub const READ_RING_ENTRIES: u32 = 128;
+
+pub struct ReadRequest {
+    pub id: u32,
+    pub epoch: u64,
+    pub addresses: Vec<u64>,
+}
+
+struct Active {
+    request: ReadRequest,
+    plan: ReadPlan,
+    reads: RecordReads,
+    remaining: usize,
+    failed: Option<io::Error>,
+}
+
+/// One device read still to do (or to redo, after a short completion).
+struct Op {
+    request: u32,
+    offset: u64,
+    ptr: *mut u8,
+    len: usize,
+}
+
+/// Wakes the service when a request is queued: an eventfd whose read is always armed
+/// in the service's ring, so intake does not wait for some read to complete.
+#[derive(Clone)]
+pub struct Waker(Arc<OwnedFd>);
+
+impl Waker {
+    pub fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: an 8-byte write to an eventfd we own. EAGAIN (counter saturated) is
+        // fine: the service is awake already.
+        unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+}
+
+/// What the request source says when asked for more.
+pub enum Next {
+    Request(ReadRequest),
+    Empty,
+    /// No more requests will come: finish what is in flight and stop.
+    Closed,
+}
+
+const WAKE_UD: u64 = u64::MAX;
+const CANCEL_UD: u64 = u64::MAX - 1;
+
+pub struct ReadService {
+    shared: Arc<Shared>,
+    file: File,
+    ring: IoUring,
+    wake_fd: Arc<OwnedFd>,
+    wake_buf: Box<u64>,
+}
+
+// SAFETY: the raw pointers in `Op` point into buffers owned by `Active` entries that
+// live in the same service; nothing is shared across threads.
+unsafe impl Send for ReadService {}
+
+impl ReadService {
+    pub fn new(shared: Arc<Shared>, file: File) -> io::Result<Self> {
+        // SAFETY: eventfd returns a new fd or -1.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor we own.
+        let wake_fd = Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
+        Ok(ReadService { shared, file, ring: IoUring::new(READ_RING_ENTRIES + 2)?, wake_fd, wake_buf: Box::new(0) })
+    }
+
+    pub fn waker(&self) -> Waker {
+        Waker(self.wake_fd.clone())
+    }
+
+    /// Serves requests from `next` until it says `Closed` and nothing is in flight.
+    /// Whoever queues a request calls `Waker::wake`. `reply` gets every answer that
+    /// completed together, in one call.
+    pub fn run(&mut self, mut next: impl FnMut() -> Next, mut reply: impl FnMut(Vec<(u32, Result<ReadOutcome>)>)) {
+        let fd = types::Fd(self.file.as_raw_fd());
+        let mut active: HashMap<u32, Active> = HashMap::new();
+        let mut queue: Vec<Op> = Vec::new();
+        let mut ops: Vec<Option<Op>> = Vec::new();
+        let mut free_slots: Vec<usize> = Vec::new();
+        let mut in_flight = 0usize;
+        let mut open = true;
+        let mut wake_armed = false;
+        loop {
+            let mut done: Vec<(u32, Result<ReadOutcome>)> = Vec::new();
+            // Take every queued request the window has room for.
+            while open && queue.len() + in_flight < READ_RING_ENTRIES as usize {
+                match next() {
+                    Next::Request(req) => self.start(req, &mut active, &mut queue, &mut done),
+                    Next::Empty => break,
+                    Next::Closed => open = false,
+                }
+            }
+            if !done.is_empty() {
+                reply(std::mem::take(&mut done));
+            }
+            if !open && active.is_empty() {
+                self.disarm(wake_armed);
+                return;
+            }
+            if !wake_armed {
+                let entry = opcode::Read::new(types::Fd(self.wake_fd.as_raw_fd()), (&mut *self.wake_buf as *mut u64).cast(), 8)
+                    .build()
+                    .user_data(WAKE_UD);
+                // SAFETY: wake_buf lives in the service and outlives the read (disarm).
+                unsafe { self.ring.submission().push(&entry) }.expect("the ring has room for the wake read");
+                wake_armed = true;
+            }
+            // Submit what fits.
+            {
+                let mut sq = self.ring.submission();
+                while in_flight < READ_RING_ENTRIES as usize {
+                    let Some(op) = queue.pop() else { break };
+                    let slot = free_slots.pop().unwrap_or_else(|| {
+                        ops.push(None);
+                        ops.len() - 1
+                    });
+                    let entry = opcode::Read::new(fd, op.ptr, op.len as u32).offset(op.offset).build().user_data(slot as u64);
+                    ops[slot] = Some(op);
+                    // SAFETY: the buffer belongs to an Active entry that stays until its
+                    // last read completes.
+                    unsafe { sq.push(&entry) }.expect("in_flight bounds the ring");
+                    in_flight += 1;
+                }
+            }
+            {
+                if let Err(e) = self.ring.submit_and_wait(1) {
+                    if e.raw_os_error() != Some(libc::EINTR) {
+                        panic!("io_uring wait failed: {e}");
+                    }
+                }
+                let completed: Vec<(u64, i32)> = self.ring.completion().map(|c| (c.user_data(), c.result())).collect();
+                for (user_data, res) in completed {
+                    if user_data == WAKE_UD {
+                        wake_armed = false;
+                        continue;
+                    }
+                    in_flight -= 1;
+                    let slot = user_data as usize;
+                    let mut op = ops[slot].take().expect("a completion has its op");
+                    free_slots.push(slot);
+                    let a = active.get_mut(&op.request).expect("an op has its request");
+                    if res == -libc::EINTR || res == -libc::EAGAIN {
+                        queue.push(op);
+                        continue;
+                    }
+                    if res <= 0 {
+                        a.failed.get_or_insert(if res < 0 { io::Error::from_raw_os_error(-res) } else { io::ErrorKind::UnexpectedEof.into() });
+                    } else if (res as usize) < op.len {
+                        op.offset += res as u64;
+                        // SAFETY: stays inside the same buffer.
+                        op.ptr = unsafe { op.ptr.add(res as usize) };
+                        op.len -= res as usize;
+                        queue.push(op);
+                        continue;
+                    }
+                    a.remaining -= 1;
+                    if a.remaining == 0 {
+                        let a = active.remove(&op.request).expect("still active");
+                        done.push((a.request.id, self.finish(a)));
+                    }
+                }
+            }
+            if !done.is_empty() {
+                reply(done);
+            }
+        }
+    }
+
+    /// Cancels the armed wake read and waits for it, so the kernel never writes into
+    /// `wake_buf` after the service is gone.
+    fn disarm(&mut self, armed: bool) {
+        if !armed {
+            return;
+        }
+        let cancel = opcode::AsyncCancel::new(WAKE_UD).build().user_data(CANCEL_UD);
+        // SAFETY: no buffers.
+        unsafe { self.ring.submission().push(&cancel) }.expect("room for the cancel");
+        let mut wake_done = false;
+        let mut cancel_done = false;
+        while !(wake_done && cancel_done) {
+            if self.ring.submit_and_wait(1).is_err() {
+                continue;
+            }
+            for c in self.ring.completion() {
+                match c.user_data() {
+                    WAKE_UD => wake_done = true,
+                    CANCEL_UD => cancel_done = true,
+                    _ => unreachable!("nothing else is in flight"),
+                }
+            }
+        }
+    }
+
+    fn start(&self, request: ReadRequest, active: &mut HashMap<u32, Active>, queue: &mut Vec<Op>, done: &mut Vec<(u32, Result<ReadOutcome>)>) {
+        let epoch = self.shared.epoch();
+        if request.epoch != epoch {
+            done.push((request.id, Err(EngineError::Sealed { unit_epoch: epoch, request_epoch: request.epoch })));
+            return;
+        }
+        let mut reads = RecordReads::default();
+        let plan = self.shared.plan_read(self.shared.trim_mark(), &request.addresses, &mut reads);
+        let ops: Vec<(u64, *mut u8, usize)> = reads.ops().into_iter().map(|o| (o.offset, o.buf.as_mut_ptr(), o.buf.len())).collect();
+        if ops.is_empty() {
+            let outcome = self.shared.finish_read(plan, &request.addresses, &reads);
+            done.push((request.id, Ok(outcome)));
+            return;
+        }
+        assert!(!active.contains_key(&request.id), "request ids are unique while in flight");
+        let id = request.id;
+        for (offset, ptr, len) in ops.iter().copied().rev() {
+            queue.push(Op { request: id, offset, ptr, len });
+        }
+        active.insert(id, Active { remaining: ops.len(), request, plan, reads, failed: None });
+    }
+
+    fn finish(&self, a: Active) -> Result<ReadOutcome> {
+        if let Some(e) = a.failed {
+            return Err(EngineError::io("read failed", e));
+        }
+        Ok(self.shared.finish_read(a.plan, &a.request.addresses, &a.reads))
+    }
+}

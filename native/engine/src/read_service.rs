@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::io::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use io_uring::{opcode, types, IoUring};
@@ -45,15 +46,24 @@ struct Op {
 
 /// Wakes the service when a request is queued: an eventfd whose read is always armed
 /// in the service's ring, so intake does not wait for some read to complete.
+/// Only an idle service is woken: under load it takes new requests at every
+/// completion anyway, and a wake per request costs a syscall and a context switch.
 #[derive(Clone)]
-pub struct Waker(Arc<OwnedFd>);
+pub struct Waker {
+    fd: Arc<OwnedFd>,
+    idle: Arc<AtomicBool>,
+}
 
 impl Waker {
+    /// Call after queueing a request (or closing the queue).
     pub fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: an 8-byte write to an eventfd we own. EAGAIN (counter saturated) is
-        // fine: the service is awake already.
-        unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        // Pairs with the service's "set idle, then look at the queue again" (SeqCst on
+        // both sides): either it sees our request, or we see it idle.
+        if self.idle.swap(false, Ordering::SeqCst) {
+            let one: u64 = 1;
+            // SAFETY: an 8-byte write to an eventfd we own.
+            unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        }
     }
 }
 
@@ -74,6 +84,7 @@ pub struct ReadService {
     ring: IoUring,
     wake_fd: Arc<OwnedFd>,
     wake_buf: Box<u64>,
+    idle: Arc<AtomicBool>,
 }
 
 // SAFETY: the raw pointers in `Op` point into buffers owned by `Active` entries that
@@ -89,11 +100,11 @@ impl ReadService {
         }
         // SAFETY: fd is a fresh descriptor we own.
         let wake_fd = Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
-        Ok(ReadService { shared, file, ring: IoUring::new(READ_RING_ENTRIES + 2)?, wake_fd, wake_buf: Box::new(0) })
+        Ok(ReadService { shared, file, ring: IoUring::new(READ_RING_ENTRIES + 2)?, wake_fd, wake_buf: Box::new(0), idle: Arc::new(AtomicBool::new(false)) })
     }
 
     pub fn waker(&self) -> Waker {
-        Waker(self.wake_fd.clone())
+        Waker { fd: self.wake_fd.clone(), idle: self.idle.clone() }
     }
 
     /// Serves requests from `next` until it says `Closed` and nothing is in flight.
@@ -132,6 +143,27 @@ impl ReadService {
                 // SAFETY: wake_buf lives in the service and outlives the read (disarm).
                 unsafe { self.ring.submission().push(&entry) }.expect("the ring has room for the wake read");
                 wake_armed = true;
+            }
+            // About to sleep with nothing to wait for but new requests: say so, then look
+            // once more (a request queued before the flag was seen would otherwise wait).
+            if in_flight == 0 && queue.is_empty() && open {
+                self.idle.store(true, Ordering::SeqCst);
+                match next() {
+                    Next::Request(req) => {
+                        self.idle.store(false, Ordering::SeqCst);
+                        self.start(req, &mut active, &mut queue, &mut done);
+                        if !done.is_empty() {
+                            reply(std::mem::take(&mut done));
+                        }
+                        continue;
+                    }
+                    Next::Closed => {
+                        self.idle.store(false, Ordering::SeqCst);
+                        open = false;
+                        continue;
+                    }
+                    Next::Empty => {}
+                }
             }
             // Submit what fits.
             {

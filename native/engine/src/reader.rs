@@ -103,34 +103,54 @@ impl RecordReads {
     }
 
     /// The verified payload of job `j`; `None` if the bytes on the device do not match
-    /// what the index says is there (damage).
+    /// what the index says is there (damage, or a page reused after a trim).
     pub fn payload(&self, geo: &Geometry, j: usize) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.payload_into(geo, j, &mut out).then_some(out)
+    }
+
+    /// Appends the verified payload of job `j` to `out` (nothing on failure).
+    pub fn payload_into(&self, geo: &Geometry, j: usize, out: &mut Vec<u8>) -> bool {
         let job = &self.jobs[j];
         let buf = self.buf.as_ref().expect("ops() ran");
         let (off, len) = (job.slot.off as usize, job.slot.len as usize);
         let total = RECORD_HEADER_BYTES + len;
-        let mut record = vec![0u8; total];
         let k = pages_spanned(off, len);
-        let mut copied = 0usize;
-        for j in 0..k as usize {
-            let p = (job.slot.pos as u64 + j as u64) % geo.data_pages;
-            let from = if j == 0 { off } else { 0 };
-            let to = PAGE_BODY_BYTES.min(off + total - j * PAGE_BODY_BYTES);
+        let start = out.len();
+        out.reserve(len);
+        let mut header = [0u8; RECORD_HEADER_BYTES];
+        let mut s = 0usize; // position in the record stream
+        for p_i in 0..k as usize {
+            let p = (job.slot.pos as u64 + p_i as u64) % geo.data_pages;
+            let from = if p_i == 0 { off } else { 0 };
+            let to = PAGE_BODY_BYTES.min(off + total - p_i * PAGE_BODY_BYTES);
             let disk = geo.page_offset(p) + (PAGE_HEADER_BYTES + from) as u64;
             let n = to - from;
-            let seg = job.segments.iter().flatten().find(|s| disk >= s.disk && disk + n as u64 <= s.disk + s.len as u64)?;
+            let Some(seg) = job.segments.iter().flatten().find(|sg| disk >= sg.disk && disk + n as u64 <= sg.disk + sg.len as u64) else {
+                out.truncate(start);
+                return false;
+            };
             let at = seg.buf_at + (disk - seg.disk) as usize;
-            record[copied..copied + n].copy_from_slice(&buf[at..at + n]);
-            copied += n;
+            let mut piece = &buf[at..at + n];
+            if s < RECORD_HEADER_BYTES {
+                let h = (RECORD_HEADER_BYTES - s).min(piece.len());
+                header[s..s + h].copy_from_slice(&piece[..h]);
+                piece = &piece[h..];
+                s += h;
+            }
+            out.extend_from_slice(piece);
+            s += piece.len();
         }
-        debug_assert_eq!(copied, total);
-        let h = RecordHeader::decode(&record[..RECORD_HEADER_BYTES])?;
-        let payload = &record[RECORD_HEADER_BYTES..];
-        let kind_ok = matches!(h.kind, RecordKind::Data | RecordKind::Junk | RecordKind::Summary);
-        if !kind_ok || h.address != job.address || h.length as usize != len || h.compute_crc(payload) != h.crc {
-            return None;
+        debug_assert_eq!(s, total);
+        let ok = RecordHeader::decode(&header).is_some_and(|h| {
+            matches!(h.kind, RecordKind::Data | RecordKind::Junk | RecordKind::Summary)
+                && h.address == job.address
+                && h.length as usize == len
+                && h.compute_crc(&out[start..]) == h.crc
+        });
+        if !ok {
+            out.truncate(start);
         }
-        record.drain(..RECORD_HEADER_BYTES);
-        Some(record)
+        ok
     }
 }

@@ -77,15 +77,13 @@ impl Shared {
         let mut lengths = vec![0u32; status.len()];
         let mut data = Vec::new();
         for (entry, job) in jobs {
-            match reads.payload(&self.geo, job) {
-                Some(payload) => {
-                    lengths[entry] = payload.len() as u32;
-                    data.extend_from_slice(&payload);
-                }
-                None if addresses[entry] < self.trim_mark() || self.index().get(addresses[entry]).kind == SlotKind::Trimmed => {
+            let before = data.len();
+            match reads.payload_into(&self.geo, job, &mut data) {
+                true => lengths[entry] = (data.len() - before) as u32,
+                false if addresses[entry] < self.trim_mark() || self.index().get(addresses[entry]).kind == SlotKind::Trimmed => {
                     status[entry] = Code::Trimmed as u8
                 }
-                None => status[entry] = Code::Corrupt as u8,
+                false => status[entry] = Code::Corrupt as u8,
             }
         }
         crate::store::ReadOutcome { status, kinds, lengths, data }

@@ -6,7 +6,7 @@
 //!
 //! DEVICE is formatted (with force) and filled first. Prints reads/s.
 
-use std::sync::mpsc::{channel, sync_channel, TryRecvError};
+use std::sync::mpsc::{channel, sync_channel};
 use std::time::{Duration, Instant};
 
 use corfu_engine::device::sim::SplitMix64;
@@ -40,11 +40,7 @@ fn main() {
     let (done_tx, done_rx) = channel::<usize>();
     let worker = std::thread::spawn(move || {
         service.run(
-            || match rx.try_recv() {
-                Ok(r) => Next::Request(r),
-                Err(TryRecvError::Empty) => Next::Empty,
-                Err(TryRecvError::Disconnected) => Next::Closed,
-            },
+            || Next::from_channel(&rx),
             |done| {
                 for (_, r) in &done {
                     assert!(r.as_ref().is_ok_and(|o| o.status[0] == 0 && o.data.len() == PAYLOAD));

@@ -4,12 +4,13 @@
 //! ring) and answers each request as soon as its last read completes: the device queue
 //! never drains between requests, as it would in round-at-a-time processing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::io::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 
 use io_uring::{opcode, types, IoUring};
@@ -75,6 +76,17 @@ pub enum Next {
     Closed,
 }
 
+impl Next {
+    /// The usual source: a std channel of requests.
+    pub fn from_channel(rx: &Receiver<ReadRequest>) -> Next {
+        match rx.try_recv() {
+            Ok(r) => Next::Request(r),
+            Err(TryRecvError::Empty) => Next::Empty,
+            Err(TryRecvError::Disconnected) => Next::Closed,
+        }
+    }
+}
+
 const WAKE_UD: u64 = u64::MAX;
 const CANCEL_UD: u64 = u64::MAX - 1;
 
@@ -113,7 +125,8 @@ impl ReadService {
     pub fn run(&mut self, mut next: impl FnMut() -> Next, mut reply: impl FnMut(Vec<(u32, Result<ReadOutcome>)>)) {
         let fd = types::Fd(self.file.as_raw_fd());
         let mut active: HashMap<u32, Active> = HashMap::new();
-        let mut queue: Vec<Op> = Vec::new();
+        // FIFO: under a full ring, older requests' reads go first (no starvation).
+        let mut queue: VecDeque<Op> = VecDeque::new();
         let mut ops: Vec<Option<Op>> = Vec::new();
         let mut free_slots: Vec<usize> = Vec::new();
         let mut in_flight = 0usize;
@@ -169,7 +182,7 @@ impl ReadService {
             {
                 let mut sq = self.ring.submission();
                 while in_flight < READ_RING_ENTRIES as usize {
-                    let Some(op) = queue.pop() else { break };
+                    let Some(op) = queue.pop_front() else { break };
                     let slot = free_slots.pop().unwrap_or_else(|| {
                         ops.push(None);
                         ops.len() - 1
@@ -200,7 +213,7 @@ impl ReadService {
                     free_slots.push(slot);
                     let a = active.get_mut(&op.request).expect("an op has its request");
                     if res == -libc::EINTR || res == -libc::EAGAIN {
-                        queue.push(op);
+                        queue.push_front(op);
                         continue;
                     }
                     if res <= 0 {
@@ -210,7 +223,7 @@ impl ReadService {
                         // SAFETY: stays inside the same buffer.
                         op.ptr = unsafe { op.ptr.add(res as usize) };
                         op.len -= res as usize;
-                        queue.push(op);
+                        queue.push_front(op);
                         continue;
                     }
                     a.remaining -= 1;
@@ -251,7 +264,7 @@ impl ReadService {
         }
     }
 
-    fn start(&self, request: ReadRequest, active: &mut HashMap<u32, Active>, queue: &mut Vec<Op>, done: &mut Vec<(u32, Result<ReadOutcome>)>) {
+    fn start(&self, request: ReadRequest, active: &mut HashMap<u32, Active>, queue: &mut VecDeque<Op>, done: &mut Vec<(u32, Result<ReadOutcome>)>) {
         let epoch = self.shared.epoch();
         if request.epoch != epoch {
             done.push((request.id, Err(EngineError::Sealed { unit_epoch: epoch, request_epoch: request.epoch })));
@@ -267,8 +280,8 @@ impl ReadService {
         }
         assert!(!active.contains_key(&request.id), "request ids are unique while in flight");
         let id = request.id;
-        for (offset, ptr, len) in ops.iter().copied().rev() {
-            queue.push(Op { request: id, offset, ptr, len });
+        for &(offset, ptr, len) in &ops {
+            queue.push_back(Op { request: id, offset, ptr, len });
         }
         active.insert(id, Active { remaining: ops.len(), request, plan, reads, failed: None });
     }

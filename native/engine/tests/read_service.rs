@@ -2,7 +2,7 @@
 //! reads, a request that needs no I/O is answered without waiting for another request,
 //! epochs are checked, and the service stops when its sender goes away.
 
-use std::sync::mpsc::{channel, sync_channel, TryRecvError};
+use std::sync::mpsc::{channel, sync_channel};
 use std::time::Duration;
 
 use corfu_engine::path::{format_path, open_store, FormatRequest};
@@ -32,11 +32,7 @@ fn answers_reads_as_they_complete() {
     let waker = service.waker();
     let worker = std::thread::spawn(move || {
         service.run(
-            || match rx.try_recv() {
-                Ok(r) => Next::Request(r),
-                Err(TryRecvError::Empty) => Next::Empty,
-                Err(TryRecvError::Disconnected) => Next::Closed,
-            },
+            || Next::from_channel(&rx),
             |done| out_tx.send(done).unwrap(),
         )
     });

@@ -13,7 +13,7 @@
 //!   UNIT:  empty            NUMBER: f64            STATS: JSON text
 //!   CLOSED: empty (the store is closed; the last reply this store sends)
 
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -130,11 +130,7 @@ fn encode(out: &mut Out, id: u32, response: Response) {
 /// completed together into one round buffer.
 pub fn run_reads(mut service: ReadService, rx: Receiver<ReadRequest>, callback: Arc<RoundCallback>) {
     service.run(
-        || match rx.try_recv() {
-            Ok(r) => Next::Request(r),
-            Err(TryRecvError::Empty) => Next::Empty,
-            Err(TryRecvError::Disconnected) => Next::Closed,
-        },
+        || Next::from_channel(&rx),
         |done| {
             let mut out = Out(Vec::with_capacity(64 * done.len()));
             for (id, r) in done {

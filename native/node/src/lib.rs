@@ -92,6 +92,15 @@ pub fn inspect(path: String) -> Result<SuperblockInfo> {
     Ok(SuperblockInfo::new(&ins.superblock, ins.kind.name(), ins.used_pages))
 }
 
+/// Queues without blocking the JS thread: a full queue is ERR_OVERLOADED, not a wait.
+fn enqueue<T>(tx: &SyncSender<T>, item: T) -> Result<()> {
+    match tx.try_send(item) {
+        Ok(()) => Ok(()),
+        Err(TrySendError::Full(_)) => Err(js_error(&EngineError::Overloaded(MAX_QUEUED_REQUESTS))),
+        Err(TrySendError::Disconnected(_)) => Err(js_error(&EngineError::Closed)),
+    }
+}
+
 #[napi]
 pub struct NativeStore {
     tx: Mutex<Option<SyncSender<Job>>>,
@@ -143,11 +152,7 @@ impl NativeStore {
     fn send(&self, id: u32, request: Request<Payload>) -> Result<()> {
         let guard = self.tx.lock().expect("sender lock");
         let Some(tx) = guard.as_ref() else { return Err(js_error(&EngineError::Closed)) };
-        match tx.try_send(Job::Request { id, request }) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(js_error(&EngineError::Overloaded(MAX_QUEUED_REQUESTS))),
-            Err(TrySendError::Disconnected(_)) => Err(js_error(&EngineError::Closed)),
-        }
+        enqueue(tx, Job::Request { id, request })
     }
 
     #[napi]
@@ -172,14 +177,9 @@ impl NativeStore {
         let req = ReadRequest { id, epoch: convert::to_u64("epoch", epoch)?, addresses: addresses(&addresses_in)? };
         let guard = self.reads.lock().expect("reads lock");
         let Some((tx, _)) = guard.as_ref() else { return Err(js_error(&EngineError::Closed)) };
-        match tx.try_send(req) {
-            Ok(()) => {
-                self.read_waker.wake();
-                Ok(())
-            }
-            Err(TrySendError::Full(_)) => Err(js_error(&EngineError::Overloaded(MAX_QUEUED_REQUESTS))),
-            Err(TrySendError::Disconnected(_)) => Err(js_error(&EngineError::Closed)),
-        }
+        enqueue(tx, req)?;
+        self.read_waker.wake();
+        Ok(())
     }
 
     #[napi]

@@ -1,0 +1,148 @@
+// Typed requests and responses (docs/protocol.md, "Bodies").
+//
+// Every message carries the frame header's `requestId` (u32) and `epoch` (the
+// sender's epoch, a safe integer). Numbers that are u64 on the wire are safe
+// integers here; per-entry status bytes stay bytes (the error table's bytes,
+// as bindings/store-channel.ts hands them out), so a unit can answer with the
+// engine's buffers as they are.
+
+import type { ErrorCode } from '../../bindings/errors.js';
+import type { Op } from './frame.js';
+
+/** `written[i]` in a WRITE or FILL response. */
+export const WRITTEN = { NA: 0, SAME: 1, DIFFERENT: 2, JUNK: 3 } as const;
+export type WrittenByte = (typeof WRITTEN)[keyof typeof WRITTEN];
+
+/** `kinds[i]` in a READ response: 1 data, 2 junk, 0 for an entry whose status is not OK. */
+export const KIND = { NONE: 0, DATA: 1, JUNK: 2 } as const;
+export type KindByte = (typeof KIND)[keyof typeof KIND];
+
+interface Envelope {
+  readonly requestId: number;
+  readonly epoch: number;
+}
+
+// ---- requests -------------------------------------------------------------
+
+export interface WriteEntry {
+  readonly address: number;
+  readonly payload: Uint8Array;
+}
+
+export interface WriteRequest extends Envelope {
+  readonly type: 'request';
+  readonly op: 'WRITE';
+  readonly entries: readonly WriteEntry[];
+}
+
+export interface AddressesRequest extends Envelope {
+  readonly type: 'request';
+  readonly op: 'READ' | 'FILL' | 'TRIM';
+  readonly addresses: readonly number[];
+}
+
+export interface PrefixTrimRequest extends Envelope {
+  readonly type: 'request';
+  readonly op: 'PREFIX_TRIM';
+  /** Everything below this address is trimmed. */
+  readonly address: number;
+}
+
+export interface EmptyRequest extends Envelope {
+  readonly type: 'request';
+  readonly op: 'TAIL' | 'PING';
+}
+
+export interface SealRequest extends Envelope {
+  readonly type: 'request';
+  readonly op: 'SEAL';
+  readonly newEpoch: number;
+}
+
+export interface TokenRequest extends Envelope {
+  readonly type: 'request';
+  readonly op: 'TOKEN';
+  /** How many consecutive tokens; >= 1. */
+  readonly count: number;
+}
+
+export type Request =
+  | WriteRequest
+  | AddressesRequest
+  | PrefixTrimRequest
+  | EmptyRequest
+  | SealRequest
+  | TokenRequest;
+
+// ---- responses ------------------------------------------------------------
+
+/** A whole-request failure; any operation can answer with one. */
+export interface ErrorResponse extends Envelope {
+  readonly type: 'response';
+  readonly op: Op;
+  readonly status: ErrorCode;
+  /** The unit's epoch for ERR_SEALED; 0 otherwise. */
+  readonly unitEpoch: number;
+  /** At most 65,535 UTF-8 bytes on the wire (the encoder truncates at a character boundary). */
+  readonly message: string;
+}
+
+export interface WriteResponse extends Envelope {
+  readonly type: 'response';
+  readonly op: 'WRITE' | 'FILL';
+  readonly status: 'OK';
+  /** One status byte per entry, in request order. */
+  readonly statuses: Uint8Array;
+  /** One WRITTEN byte per entry. */
+  readonly written: Uint8Array;
+}
+
+export interface TrimResponse extends Envelope {
+  readonly type: 'response';
+  readonly op: 'TRIM';
+  readonly status: 'OK';
+  readonly statuses: Uint8Array;
+}
+
+export interface ReadResponse extends Envelope {
+  readonly type: 'response';
+  readonly op: 'READ';
+  readonly status: 'OK';
+  readonly statuses: Uint8Array;
+  /** KIND per entry: DATA or JUNK where the status is OK, NONE elsewhere. */
+  readonly kinds: Uint8Array;
+  /**
+   * The payload of each OK data entry, null for every other entry. Decoded
+   * payloads are views into the received bytes, not copies.
+   */
+  readonly payloads: ReadonlyArray<Uint8Array | null>;
+}
+
+export interface EmptyResponse extends Envelope {
+  readonly type: 'response';
+  readonly op: 'PREFIX_TRIM' | 'PING';
+  readonly status: 'OK';
+}
+
+export interface TailResponse extends Envelope {
+  readonly type: 'response';
+  /** SEAL answers with the unit's tail too. */
+  readonly op: 'TAIL' | 'SEAL';
+  readonly status: 'OK';
+  readonly tail: number;
+}
+
+export interface TokenResponse extends Envelope {
+  readonly type: 'response';
+  readonly op: 'TOKEN';
+  readonly status: 'OK';
+  /** The first of `count` consecutive tokens. */
+  readonly first: number;
+}
+
+export type OkResponse = WriteResponse | TrimResponse | ReadResponse | EmptyResponse | TailResponse | TokenResponse;
+
+export type Response = OkResponse | ErrorResponse;
+
+/** What a decoded frame holds. */
+export type Message = Request | Response;

@@ -14,6 +14,7 @@ import { demoVerb } from './demo.js';
 import { formatVerb } from './format.js';
 import { inspectVerb } from './inspect.js';
 import { countArg, clusterIdArg, positiveCountArg, sizeArg, syncArg } from './options.js';
+import { listenArg as unitListenArg, unitVerb } from './unit.js';
 import { UsageError } from './usage-error.js';
 
 const EXIT_ERROR = 1;
@@ -61,6 +62,14 @@ function buildProgram(): Command {
     .option('--size <bytes>', 'size of the device file when it is created', sizeArg, 256 * 1024 * 1024)
     .option('--sync <mode>', "'always' (durable before ack) or 'none' (benchmarks only)", syncArg, 'always')
     .action((flags) => demoVerb(flags));
+
+  program
+    .command('unit')
+    .description('serve one formatted device over TCP as a storage unit (until SIGTERM/SIGINT)')
+    .requiredOption('--device <path>', 'formatted block device or file (see `corfu format`)')
+    .requiredOption('--listen <host:port>', 'address to listen on; a bare PORT means 127.0.0.1, port 0 picks a free one', unitListenArg)
+    .option('--sync <mode>', "'always' (durable before ack) or 'none' (benchmarks only)", syncArg, 'always')
+    .action((flags) => unitVerb(flags));
 
   return program;
 }

@@ -1,0 +1,61 @@
+// `corfu unit --device PATH --listen HOST:PORT [--sync always|none]`: serve one
+// formatted device over TCP until SIGTERM or SIGINT.
+//
+// Prints `listening HOST:PORT` (the actual port when 0 was asked for) on
+// stdout once it accepts connections. An unformatted device is the engine's
+// ERR_NOT_FORMATTED (its message names `corfu format`); a port in use is
+// ERR_IO; both end in one line on stderr and exit 1. On a signal: stop
+// accepting, finish and answer what is in flight, close the store, exit 0.
+
+import { InvalidArgumentError } from 'commander';
+
+import { Store, type SyncMode } from '../../bindings/index.js';
+import { UnitServer } from '../unit/server.js';
+
+export interface UnitFlags {
+  device: string;
+  listen: { host: string; port: number };
+  sync: SyncMode;
+}
+
+/** Parses `HOST:PORT`, `:PORT` or `PORT` (host 127.0.0.1); `[::1]:PORT` for IPv6. */
+export function listenArg(value: string): { host: string; port: number } {
+  const m = /^(?:(\[[^\]]+\]|[^:]*):)?(\d{1,5})$/.exec(value);
+  const port = m === null ? NaN : Number(m[2]);
+  if (m === null || port > 65535) throw new InvalidArgumentError('expected HOST:PORT (or PORT), with a port of 0..65535.');
+  const rawHost = m[1] ?? '';
+  const host = rawHost === '' ? '127.0.0.1' : rawHost.replace(/^\[(.*)\]$/, '$1');
+  return { host, port };
+}
+
+export async function unitVerb(flags: UnitFlags): Promise<void> {
+  const store = Store.open(flags.device, { sync: flags.sync });
+  let server: UnitServer;
+  try {
+    server = await UnitServer.listen(store, { host: flags.listen.host, port: flags.listen.port });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const { host, port } = server.address();
+  const shown = host.includes(':') ? `[${host}]` : host;
+  process.stdout.write(`listening ${shown}:${port}\n`);
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  // A second signal while shutting down: leave at once.
+  const force = (): void => process.exit(1);
+  process.on('SIGTERM', force);
+  process.on('SIGINT', force);
+  await server.shutdown();
+  await store.close();
+  process.off('SIGTERM', force);
+  process.off('SIGINT', force);
+}

@@ -1,0 +1,356 @@
+// A client connection to one server (unit or sequencer) over TCP, speaking the
+// wire frames of src/wire. This is a driver: it owns the socket and the timers.
+//
+//   const conn = new Connection({ host: '127.0.0.1', port: 7000 });
+//   const res = await conn.request({ type: 'request', op: 'TAIL', epoch: 1 });
+//   await conn.close();
+//
+// - Every request gets a fresh request id; many are in flight at once and each
+//   response is matched to its request by id (pipelining).
+// - At most `maxInFlight` requests are on the wire. Further calls wait in a
+//   FIFO queue; a call that would make more than `maxInFlight + maxQueued`
+//   outstanding (on the wire or waiting, e.g. while reconnecting) fails at
+//   once with ERR_OVERLOADED (backpressure, not an unbounded queue).
+// - Each call has a deadline (`timeoutMs`, counted from the call, queueing
+//   included). A call that misses it fails with ERR_IO; a late answer to it is
+//   dropped.
+// - When the socket drops, the requests on the wire fail with ERR_IO (they may
+//   or may not have been executed: the caller decides whether to retry);
+//   queued requests stay queued, and the connection reconnects with
+//   exponential backoff (`reconnectMinMs` doubling up to `reconnectMaxMs`).
+// - Error *responses* (ERR_SEALED, ERR_WRITTEN, ...) are answers, not
+//   failures: `request` resolves with them; `call` turns them into a thrown
+//   CorfuError.
+// - A frame from the server that does not decode, is not a response, or
+//   answers with the wrong operation is a protocol error: the socket is
+//   dropped (ERR_IO for what was on the wire) and the connection reconnects.
+// - `close()` fails everything outstanding with ERR_IO and releases the socket
+//   and every timer.
+
+import { Socket } from 'node:net';
+
+import { CorfuError } from '../../bindings/errors.js';
+import { FrameDecoder, encodeRequest } from '../wire/index.js';
+import type { OkResponse, Request, Response } from '../wire/index.js';
+
+/** A request without its id: the connection assigns one. */
+export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'requestId'> : never) : never;
+
+export interface ConnectionOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Requests on the wire at once. Default 256. */
+  readonly maxInFlight?: number;
+  /** Calls that may wait beyond the in-flight ones; one more fails at once with ERR_OVERLOADED. Default 4096. */
+  readonly maxQueued?: number;
+  /** Deadline of each call, from the call to its answer. Default 5000 ms. */
+  readonly timeoutMs?: number;
+  /** First reconnect delay after a drop or a failed connect. Default 50 ms. */
+  readonly reconnectMinMs?: number;
+  /** Cap of the doubling reconnect delay. Default 2000 ms. */
+  readonly reconnectMaxMs?: number;
+}
+
+export interface CallOptions {
+  /** Overrides the connection's `timeoutMs` for this call. */
+  readonly timeoutMs?: number;
+}
+
+export type ConnectionState = 'connecting' | 'open' | 'backoff' | 'closed';
+
+interface Call {
+  readonly body: RequestBody;
+  readonly resolve: (response: Response) => void;
+  readonly reject: (error: CorfuError) => void;
+  timer: NodeJS.Timeout | undefined;
+  /** Set once the call is on the wire. */
+  requestId: number | undefined;
+  done: boolean;
+}
+
+const MAX_REQUEST_ID = 0xffff_ffff;
+
+function positiveInt(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) throw new CorfuError('ERR_BAD_REQUEST', `${what} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** The delay before reconnect attempt `attempt` (0-based): min * 2^attempt, capped. Pure. */
+export function backoffDelayMs(attempt: number, minMs: number, maxMs: number): number {
+  return Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+}
+
+export class Connection {
+  readonly host: string;
+  readonly port: number;
+  readonly maxInFlight: number;
+  readonly maxQueued: number;
+  readonly timeoutMs: number;
+  readonly reconnectMinMs: number;
+  readonly reconnectMaxMs: number;
+
+  #state: ConnectionState = 'connecting';
+  #socket: Socket | undefined;
+  #decoder = new FrameDecoder();
+  /** False after socket.write returned false, until 'drain'. */
+  #writable = true;
+  #nextId = 1;
+  readonly #inFlight = new Map<number, Call>();
+  /** FIFO of calls waiting for a slot (or for the socket). Head index instead of shift(). */
+  #queue: Call[] = [];
+  #queueHead = 0;
+  /** Calls in the queue that are still waiting (timed-out ones stay in the array until skipped). */
+  #waiting = 0;
+  #attempt = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #closed: Promise<void> | undefined;
+  /** Connects made, for observers and tests. */
+  #connects = 0;
+  #lastError: string | undefined;
+
+  constructor(options: ConnectionOptions) {
+    if (typeof options.host !== 'string' || options.host === '') throw new CorfuError('ERR_BAD_REQUEST', 'host must be a non-empty string');
+    if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) {
+      throw new CorfuError('ERR_BAD_REQUEST', `port must be 1..65535, got ${options.port}`);
+    }
+    this.host = options.host;
+    this.port = options.port;
+    this.maxInFlight = positiveInt(options.maxInFlight, 256, 'maxInFlight');
+    this.maxQueued = positiveInt(options.maxQueued, 4096, 'maxQueued');
+    this.timeoutMs = positiveInt(options.timeoutMs, 5000, 'timeoutMs');
+    this.reconnectMinMs = positiveInt(options.reconnectMinMs, 50, 'reconnectMinMs');
+    this.reconnectMaxMs = Math.max(this.reconnectMinMs, positiveInt(options.reconnectMaxMs, 2000, 'reconnectMaxMs'));
+    this.#open();
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** Requests on the wire now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Calls waiting for a slot now. */
+  get queued(): number {
+    return this.#waiting;
+  }
+
+  /** How many times a socket has been connected (1 after the first connect). */
+  get connects(): number {
+    return this.#connects;
+  }
+
+  get address(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  /**
+   * Sends a request and resolves with its response, error responses included.
+   * Rejects with ERR_OVERLOADED (queue full), ERR_IO (timeout, connection lost
+   * or closed), or the encoder's error for a request that cannot be framed.
+   */
+  request(body: RequestBody, options: CallOptions = {}): Promise<Response> {
+    return new Promise<Response>((resolve, reject) => {
+      if (this.#state === 'closed') {
+        reject(new CorfuError('ERR_IO', `connection to ${this.address} is closed`));
+        return;
+      }
+      if (this.#waiting + this.#inFlight.size >= this.maxInFlight + this.maxQueued) {
+        reject(new CorfuError('ERR_OVERLOADED', `connection to ${this.address}: ${this.#inFlight.size} calls in flight and ${this.#waiting} waiting (at most ${this.maxInFlight} + ${this.maxQueued})`));
+        return;
+      }
+      const timeoutMs = positiveInt(options.timeoutMs, this.timeoutMs, 'timeoutMs');
+      const call: Call = { body, resolve, reject, timer: undefined, requestId: undefined, done: false };
+      call.timer = setTimeout(() => {
+        const where = call.requestId === undefined ? 'waiting to be sent' : 'waiting for the answer';
+        this.#fail(call, new CorfuError('ERR_IO', `${body.op} to ${this.address} timed out after ${timeoutMs} ms (${where})`));
+      }, timeoutMs);
+      if (this.#queue.length > 2 * this.maxQueued) this.#compact();
+      this.#queue.push(call);
+      this.#waiting++;
+      this.#pump();
+    });
+  }
+
+  /** Like `request`, but an error response rejects with its CorfuError (ERR_SEALED carries unitEpoch). */
+  async call(body: RequestBody, options: CallOptions = {}): Promise<OkResponse> {
+    return throwIfError(await this.request(body, options));
+  }
+
+  /** Fails everything outstanding with ERR_IO, closes the socket, stops reconnecting. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closed !== undefined) return this.#closed;
+    this.#state = 'closed';
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    const error = (): CorfuError => new CorfuError('ERR_IO', `connection to ${this.address} was closed`);
+    for (const call of [...this.#inFlight.values()]) this.#fail(call, error());
+    for (let i = this.#queueHead; i < this.#queue.length; i++) this.#fail(this.#queue[i]!, error());
+    this.#queue = [];
+    this.#queueHead = 0;
+    this.#waiting = 0;
+    const socket = this.#socket;
+    this.#socket = undefined;
+    this.#closed = new Promise<void>((resolve) => {
+      if (socket === undefined || socket.destroyed) {
+        resolve();
+        return;
+      }
+      socket.once('close', () => resolve());
+      socket.destroy();
+    });
+    return this.#closed;
+  }
+
+  // ---- the socket -----------------------------------------------------------
+
+  #open(): void {
+    this.#state = 'connecting';
+    this.#decoder = new FrameDecoder();
+    this.#writable = true;
+    const socket = new Socket();
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.on('connect', () => {
+      if (this.#socket !== socket) return;
+      this.#state = 'open';
+      this.#attempt = 0;
+      this.#connects++;
+      this.#pump();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (this.#socket === socket) this.#onData(chunk);
+    });
+    socket.on('drain', () => {
+      if (this.#socket !== socket) return;
+      this.#writable = true;
+      this.#pump();
+    });
+    socket.on('error', (err) => {
+      this.#lastError = err.message;
+    });
+    socket.on('close', () => {
+      if (this.#socket === socket) this.#dropped(`connection to ${this.address} lost${this.#lastError === undefined ? '' : `: ${this.#lastError}`}`);
+    });
+    socket.connect({ host: this.host, port: this.port });
+  }
+
+  /** The socket is gone (closed by the peer, an error, or a protocol error): fail what was on the wire, back off, reconnect. */
+  #dropped(reason: string): void {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    this.#lastError = undefined;
+    socket?.destroy();
+    for (const call of [...this.#inFlight.values()]) {
+      this.#fail(call, new CorfuError('ERR_IO', `${call.body.op} to ${this.address} failed: ${reason}`));
+    }
+    if (this.#state === 'closed') return;
+    this.#state = 'backoff';
+    const delay = backoffDelayMs(this.#attempt, this.reconnectMinMs, this.reconnectMaxMs);
+    this.#attempt++;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#state === 'backoff') this.#open();
+    }, delay);
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#decoder.push(chunk);
+    for (;;) {
+      const r = this.#decoder.pull();
+      if (r.kind === 'need') return;
+      if (r.kind === 'error') {
+        this.#dropped(`protocol error from ${this.address}: ${r.error.message}`);
+        return;
+      }
+      const frame = r.frame;
+      if (frame.type !== 'response') {
+        this.#dropped(`protocol error from ${this.address}: a ${frame.op} request where a response was expected`);
+        return;
+      }
+      const call = this.#inFlight.get(frame.requestId);
+      if (call === undefined) continue; // a late answer to a call that timed out
+      if (call.body.op !== frame.op) {
+        this.#dropped(`protocol error from ${this.address}: request ${frame.requestId} was ${call.body.op}, answered as ${frame.op}`);
+        return;
+      }
+      this.#settle(call);
+      call.resolve(frame);
+      if (this.#socket === undefined) return; // a resolve handler closed us
+    }
+  }
+
+  /** Sends queued calls while there are free slots and the socket takes more. */
+  #pump(): void {
+    const socket = this.#socket;
+    while (this.#state === 'open' && socket !== undefined && this.#writable && this.#inFlight.size < this.maxInFlight && this.#queueHead < this.#queue.length) {
+      const call = this.#queue[this.#queueHead]!;
+      this.#queue[this.#queueHead] = undefined as unknown as Call;
+      this.#queueHead++;
+      if (call.done) continue;
+      this.#waiting--;
+      const requestId = this.#freshId();
+      call.requestId = requestId; // no longer waiting, whatever happens next
+      let frame: Buffer;
+      try {
+        frame = encodeRequest({ ...call.body, requestId } as Request);
+      } catch (err) {
+        this.#fail(call, err instanceof CorfuError ? err : new CorfuError('ERR_BAD_REQUEST', String(err)));
+        continue;
+      }
+      this.#inFlight.set(requestId, call);
+      this.#writable = socket.write(frame);
+    }
+    if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) this.#compact();
+  }
+
+  /** Drops sent and timed-out calls from the queue array. */
+  #compact(): void {
+    const live: Call[] = [];
+    for (let i = this.#queueHead; i < this.#queue.length; i++) {
+      const call = this.#queue[i]!;
+      if (!call.done) live.push(call);
+    }
+    this.#queue = live;
+    this.#queueHead = 0;
+  }
+
+  #freshId(): number {
+    for (;;) {
+      const id = this.#nextId;
+      this.#nextId = id === MAX_REQUEST_ID ? 1 : id + 1;
+      if (!this.#inFlight.has(id)) return id;
+    }
+  }
+
+  /** Marks a call finished: clears its timer and frees its slot. */
+  #settle(call: Call): void {
+    if (call.requestId === undefined && !call.done && this.#state !== 'closed') this.#waiting--;
+    call.done = true;
+    if (call.timer !== undefined) clearTimeout(call.timer);
+    call.timer = undefined;
+    if (call.requestId !== undefined && this.#inFlight.get(call.requestId) === call) {
+      this.#inFlight.delete(call.requestId);
+      queueMicrotask(() => this.#pump());
+    }
+  }
+
+  #fail(call: Call, error: CorfuError): void {
+    if (call.done) return;
+    this.#settle(call);
+    call.reject(error);
+  }
+}
+
+/** The OK response, or the response's error as a thrown CorfuError (ERR_SEALED carries unitEpoch). */
+export function throwIfError(response: Response): OkResponse {
+  if (response.status === 'OK') return response;
+  throw new CorfuError(
+    response.status,
+    response.message,
+    response.status === 'ERR_SEALED' ? { unitEpoch: response.unitEpoch } : {},
+  );
+}

@@ -1,0 +1,124 @@
+// A storage unit's request handling: one decoded request in, one response out.
+// No sockets, no timers, no clocks: the engine sits behind `UnitEngine` (the
+// Store methods used here), so a simulator can drive this with a fake engine.
+//
+// - Status codes come straight from the engine: whole-request failures
+//   (ERR_SEALED with the unit's epoch, ERR_IO, ...) become an error response;
+//   per-entry statuses (ERR_WRITTEN, ERR_TOO_LARGE, ERR_UNWRITTEN,
+//   ERR_TRIMMED, ...) are passed through byte for byte.
+// - The epoch check is the engine's: every call carries the request's epoch.
+//   SEAL carries the new epoch instead and answers with the unit's tail.
+// - PING is answered without touching the engine (a liveness probe carries
+//   no state). TOKEN is the sequencer's: ERR_BAD_REQUEST.
+// - The response header echoes the request's id and epoch.
+// - Anything thrown that is not a CorfuError is a bug (a broken contract with
+//   the engine) and propagates: the server crashes rather than answer it.
+
+import { CorfuError, codeByte } from '../../bindings/errors.js';
+import type { ReadOutcome, TrimOutcome, WriteOutcome } from '../../bindings/store.js';
+import { KIND, WRITTEN, errorResponse } from '../wire/index.js';
+import type { AddressesRequest, Request, Response, WriteRequest } from '../wire/index.js';
+
+/** What the handler needs of the engine: exactly these Store methods. */
+export interface UnitEngine {
+  writePacked(epoch: number, addresses: Float64Array, lengths: Uint32Array, data: Buffer): Promise<{ status: Uint8Array; written: Uint8Array }>;
+  fill(epoch: number, addresses: Float64Array): Promise<WriteOutcome[]>;
+  read(epoch: number, addresses: Float64Array): Promise<ReadOutcome[]>;
+  trim(epoch: number, addresses: Float64Array): Promise<TrimOutcome[]>;
+  prefixTrim(epoch: number, address: number): Promise<void>;
+  seal(newEpoch: number): Promise<number>;
+  tail(epoch: number): Promise<number>;
+}
+
+const WRITTEN_BYTE = { same: WRITTEN.SAME, different: WRITTEN.DIFFERENT, junk: WRITTEN.JUNK } as const;
+
+/** Handles one request. Resolves with the response to send; rejects only on a bug. */
+export async function handleRequest(engine: UnitEngine, req: Request): Promise<Response> {
+  try {
+    return await dispatch(engine, req);
+  } catch (err) {
+    if (err instanceof CorfuError) return errorResponse(req.op, req.requestId, req.epoch, err);
+    throw err;
+  }
+}
+
+async function dispatch(engine: UnitEngine, req: Request): Promise<Response> {
+  const { requestId, epoch } = req;
+  switch (req.op) {
+    case 'WRITE': {
+      const { addresses, lengths, data } = packWrite(req);
+      const { status, written } = await engine.writePacked(epoch, addresses, lengths, data);
+      return { type: 'response', op: 'WRITE', requestId, epoch, status: 'OK', statuses: status, written };
+    }
+    case 'FILL': {
+      const outcomes = await engine.fill(epoch, addressArray(req));
+      const statuses = new Uint8Array(outcomes.length);
+      const written = new Uint8Array(outcomes.length);
+      outcomes.forEach((o, i) => {
+        statuses[i] = codeByte(o.status);
+        written[i] = o.written === undefined ? WRITTEN.NA : WRITTEN_BYTE[o.written];
+      });
+      return { type: 'response', op: 'FILL', requestId, epoch, status: 'OK', statuses, written };
+    }
+    case 'READ': {
+      const outcomes = await engine.read(epoch, addressArray(req));
+      const statuses = new Uint8Array(outcomes.length);
+      const kinds = new Uint8Array(outcomes.length);
+      const payloads = new Array<Uint8Array | null>(outcomes.length);
+      outcomes.forEach((o, i) => {
+        statuses[i] = codeByte(o.status);
+        kinds[i] = o.status !== 'OK' ? KIND.NONE : o.kind === 'junk' ? KIND.JUNK : KIND.DATA;
+        payloads[i] = kinds[i] === KIND.DATA ? (o.payload ?? new Uint8Array(0)) : null;
+      });
+      return { type: 'response', op: 'READ', requestId, epoch, status: 'OK', statuses, kinds, payloads };
+    }
+    case 'TRIM': {
+      const outcomes = await engine.trim(epoch, addressArray(req));
+      const statuses = Uint8Array.from(outcomes, (o) => codeByte(o.status));
+      return { type: 'response', op: 'TRIM', requestId, epoch, status: 'OK', statuses };
+    }
+    case 'PREFIX_TRIM':
+      await engine.prefixTrim(epoch, req.address);
+      return { type: 'response', op: 'PREFIX_TRIM', requestId, epoch, status: 'OK' };
+    case 'TAIL':
+      return { type: 'response', op: 'TAIL', requestId, epoch, status: 'OK', tail: await engine.tail(epoch) };
+    case 'SEAL':
+      return { type: 'response', op: 'SEAL', requestId, epoch, status: 'OK', tail: await engine.seal(req.newEpoch) };
+    case 'PING':
+      return { type: 'response', op: 'PING', requestId, epoch, status: 'OK' };
+    case 'TOKEN':
+      throw new CorfuError('ERR_BAD_REQUEST', 'a storage unit does not hand out tokens; ask the sequencer');
+  }
+}
+
+function addressArray(req: AddressesRequest): Float64Array {
+  return Float64Array.from(req.addresses);
+}
+
+/**
+ * The engine's packed form of a WRITE. The decoder hands out payloads as views
+ * into the received frame, back to back; when they are, `data` is one view
+ * over all of them (no copy), else one concatenation.
+ */
+export function packWrite(req: WriteRequest): { addresses: Float64Array; lengths: Uint32Array; data: Buffer } {
+  const n = req.entries.length;
+  const addresses = new Float64Array(n);
+  const lengths = new Uint32Array(n);
+  let total = 0;
+  let contiguous = true;
+  let prev: Uint8Array | undefined;
+  for (let i = 0; i < n; i++) {
+    const { address, payload } = req.entries[i]!;
+    addresses[i] = address;
+    lengths[i] = payload.length;
+    total += payload.length;
+    if (prev !== undefined && (prev.buffer !== payload.buffer || prev.byteOffset + prev.length !== payload.byteOffset)) contiguous = false;
+    prev = payload;
+  }
+  const first = req.entries[0]?.payload;
+  let data: Buffer;
+  if (first === undefined) data = Buffer.alloc(0);
+  else if (contiguous) data = Buffer.from(first.buffer, first.byteOffset, total);
+  else data = Buffer.concat(req.entries.map((e) => e.payload), total);
+  return { addresses, lengths, data };
+}

@@ -1,0 +1,208 @@
+// The storage unit's TCP driver: sockets in, `handleRequest` in the middle,
+// the engine behind it. It owns the listener, the connections and shutdown.
+//
+// - One FrameDecoder per connection. Requests on a connection are pipelined:
+//   each is handed to the engine as soon as it is decoded and answered by id
+//   when it completes, in whatever order that is. The engine batches
+//   concurrent writes from all connections into group commits on its own.
+// - Backpressure: at most `maxInFlightPerConnection` requests of one
+//   connection are with the engine; at the bound the server stops reading
+//   that socket (frames already received wait in the decoder) until one
+//   completes.
+// - A frame that does not decode, or a response frame sent to the unit: that
+//   connection gets nothing more and is closed; the others are untouched.
+// - shutdown(): stop accepting, stop reading, let what is with the engine
+//   finish and its answers be written, then close the connections. Closing
+//   the engine is the caller's (the CLI closes the store after this).
+
+import { Server, type Socket, createServer } from 'node:net';
+
+import { CorfuError } from '../../bindings/errors.js';
+import { FrameDecoder, encodeResponse } from '../wire/index.js';
+import type { Request } from '../wire/index.js';
+import { handleRequest, type UnitEngine } from './handler.js';
+
+export interface UnitServerOptions {
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** 0 picks a free port; `address()` says which. */
+  readonly port: number;
+  /** Requests of one connection with the engine at once. Default 256. */
+  readonly maxInFlightPerConnection?: number;
+  /** Where to report closed connections and such; default stderr. */
+  readonly log?: (line: string) => void;
+}
+
+class UnitConnection {
+  readonly decoder = new FrameDecoder();
+  inFlight = 0;
+  paused = false;
+  /** No more requests are started (shutdown, or the connection is dead). */
+  stopped = false;
+  dead = false;
+  readonly idle: Array<() => void> = [];
+
+  constructor(
+    readonly socket: Socket,
+    readonly name: string,
+  ) {}
+}
+
+export class UnitServer {
+  readonly #engine: UnitEngine;
+  readonly #server: Server;
+  readonly #maxInFlight: number;
+  readonly #log: (line: string) => void;
+  readonly #connections = new Set<UnitConnection>();
+  #shutdown: Promise<void> | undefined;
+
+  private constructor(engine: UnitEngine, server: Server, maxInFlight: number, log: (line: string) => void) {
+    this.#engine = engine;
+    this.#server = server;
+    this.#maxInFlight = maxInFlight;
+    this.#log = log;
+  }
+
+  /** Listens; a port in use (or any listen failure) rejects with ERR_IO and a one-line reason. */
+  static async listen(engine: UnitEngine, options: UnitServerOptions): Promise<UnitServer> {
+    const host = options.host ?? '127.0.0.1';
+    const maxInFlight = options.maxInFlightPerConnection ?? 256;
+    if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) throw new CorfuError('ERR_BAD_REQUEST', `maxInFlightPerConnection must be a positive integer, got ${maxInFlight}`);
+    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const server = createServer({ noDelay: true });
+    const unit = new UnitServer(engine, server, maxInFlight, log);
+    server.on('connection', (socket) => unit.#accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
+        reject(new CorfuError('ERR_IO', `cannot listen on ${host}:${options.port}: ${why}`, { cause: err }));
+      };
+      server.once('error', onError);
+      server.listen({ host, port: options.port, exclusive: true }, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    server.on('error', (err) => log(`unit: listener error: ${err.message}`));
+    return unit;
+  }
+
+  /** Where the server listens (the actual port when 0 was asked for). */
+  address(): { host: string; port: number } {
+    const a = this.#server.address();
+    if (a === null || typeof a === 'string') throw new Error('corfu: unit server is not listening on TCP');
+    return { host: a.address, port: a.port };
+  }
+
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  /** Stops accepting, finishes what is in flight, answers it, closes every connection. Idempotent. */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#doShutdown();
+    return this.#shutdown;
+  }
+
+  async #doShutdown(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await Promise.all(
+      [...this.#connections].map(async (c) => {
+        c.stopped = true;
+        c.socket.pause();
+        if (c.inFlight > 0) await new Promise<void>((resolve) => c.idle.push(resolve));
+        await new Promise<void>((resolve) => {
+          if (c.socket.destroyed) {
+            resolve();
+            return;
+          }
+          c.socket.once('close', () => resolve());
+          // end() flushes the answers already written; the peer's close (or
+          // ours, after the flush) completes it.
+          c.socket.end(() => c.socket.destroy());
+        });
+      }),
+    );
+    await closed;
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#shutdown !== undefined) {
+      socket.destroy();
+      return;
+    }
+    const c = new UnitConnection(socket, `${socket.remoteAddress}:${socket.remotePort}`);
+    this.#connections.add(c);
+    socket.on('data', (chunk: Buffer) => {
+      if (c.stopped) return;
+      c.decoder.push(chunk);
+      this.#drain(c);
+    });
+    socket.on('error', () => {
+      // 'close' follows; a peer that resets is not the unit's problem.
+    });
+    socket.on('close', () => {
+      c.dead = true;
+      c.stopped = true;
+      this.#connections.delete(c);
+      if (c.inFlight === 0) this.#wakeIdle(c);
+    });
+  }
+
+  /** Starts every whole request the decoder holds, up to the in-flight bound. */
+  #drain(c: UnitConnection): void {
+    while (!c.stopped && c.inFlight < this.#maxInFlight) {
+      const r = c.decoder.pull();
+      if (r.kind === 'need') {
+        if (c.paused) {
+          c.paused = false;
+          c.socket.resume();
+        }
+        return;
+      }
+      if (r.kind === 'error') {
+        this.#kill(c, `protocol error: ${r.error.message}`);
+        return;
+      }
+      if (r.frame.type !== 'request') {
+        this.#kill(c, `protocol error: a ${r.frame.op} response sent to a unit`);
+        return;
+      }
+      this.#start(c, r.frame);
+    }
+    if (!c.stopped && !c.paused) {
+      c.paused = true;
+      c.socket.pause();
+    }
+  }
+
+  #start(c: UnitConnection, req: Request): void {
+    c.inFlight++;
+    handleRequest(this.#engine, req).then(
+      (response) => {
+        c.inFlight--;
+        if (!c.dead) c.socket.write(encodeResponse(response));
+        if (c.inFlight === 0) this.#wakeIdle(c);
+        if (!c.stopped) this.#drain(c);
+      },
+      (err: unknown) => {
+        // Not a CorfuError: the engine broke its contract. Crash loudly.
+        queueMicrotask(() => {
+          throw err;
+        });
+      },
+    );
+  }
+
+  /** Sends nothing more on this connection and closes it; in-flight answers are dropped. */
+  #kill(c: UnitConnection, reason: string): void {
+    this.#log(`unit: closing connection from ${c.name}: ${reason}`);
+    c.dead = true;
+    c.stopped = true;
+    c.socket.destroy();
+  }
+
+  #wakeIdle(c: UnitConnection): void {
+    for (const wake of c.idle.splice(0)) wake();
+  }
+}

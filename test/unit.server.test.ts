@@ -226,7 +226,7 @@ describe('corfu unit', () => {
 
   it('seals to a higher epoch, answering its tail; the old epoch is refused after', async () => {
     const seal = await a.call({ type: 'request', op: 'SEAL', epoch: EPOCH, newEpoch: EPOCH + 1 });
-    expect(seal).toMatchObject({ op: 'SEAL', tail: 2002 });
+    expect(seal).toMatchObject({ op: 'SEAL', tail: 2002, epoch: EPOCH + 1 });
     await expect(write(b, EPOCH, [{ address: 4000, payload: payload(4) }])).rejects.toMatchObject({ code: 'ERR_SEALED', unitEpoch: EPOCH + 1 });
     const r = await read(b, EPOCH + 1, [0]);
     expect([...r.statuses]).toEqual([0]);

@@ -10,7 +10,10 @@
 //   SEAL carries the new epoch instead and answers with the unit's tail.
 // - PING is answered without touching the engine (a liveness probe carries
 //   no state). TOKEN is the sequencer's: ERR_BAD_REQUEST.
-// - The response header echoes the request's id and epoch.
+// - The response header carries the request's id. Its epoch is the request's:
+//   an OK answer passed the engine's epoch check, so that is the unit's epoch
+//   too; a SEAL answer carries the new epoch; an error answer echoes the
+//   request's epoch (ERR_SEALED says the unit's in `unitEpoch`); PING echoes.
 // - Anything thrown that is not a CorfuError is a bug (a broken contract with
 //   the engine) and propagates: the server crashes rather than answer it.
 
@@ -83,7 +86,7 @@ async function dispatch(engine: UnitEngine, req: Request): Promise<Response> {
     case 'TAIL':
       return { type: 'response', op: 'TAIL', requestId, epoch, status: 'OK', tail: await engine.tail(epoch) };
     case 'SEAL':
-      return { type: 'response', op: 'SEAL', requestId, epoch, status: 'OK', tail: await engine.seal(req.newEpoch) };
+      return { type: 'response', op: 'SEAL', requestId, epoch: req.newEpoch, status: 'OK', tail: await engine.seal(req.newEpoch) };
     case 'PING':
       return { type: 'response', op: 'PING', requestId, epoch, status: 'OK' };
     case 'TOKEN':

@@ -1,0 +1,23 @@
+// The client library. For now: the chain protocol for one address as pure
+// state machines (append, read, fill) and the chain lookup they use.
+
+export { AppendOp, FillOp, ReadOp, isTerminal } from './chain.js';
+export type {
+  AppendResult,
+  ChainAction,
+  ChainEvent,
+  ChainOp,
+  ChainOpName,
+  ChainPhase,
+  Failed,
+  NewToken,
+  ReadResult,
+  RefreshProjection,
+  TerminalAction,
+  UnitRequest,
+  UnitResponse,
+  Value,
+  WrittenAs,
+} from './chain.js';
+export { chainTarget } from './target.js';
+export type { ChainTarget } from './target.js';

@@ -1,0 +1,489 @@
+// The client's chain protocol (src/client/chain.ts), driven one event at a
+// time against in-memory write-once units. FakeUnit is a test double of a
+// unit's *storage* (the engine's write-once semantics and status codes, as in
+// native/engine/src/store.rs `stage`), never of the protocol: every protocol
+// decision is made by the machines under test. No sockets, no timers.
+
+import { AssertionError } from 'node:assert';
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import { CorfuError, type ErrorCode } from '../bindings/errors.js';
+import {
+  AppendOp,
+  FillOp,
+  ReadOp,
+  chainTarget,
+  isTerminal,
+  type ChainAction,
+  type ChainOp,
+  type ReadResult,
+  type UnitRequest,
+  type UnitResponse,
+} from '../src/client/index.js';
+import { parseProjection, type Projection } from '../src/layout/index.js';
+
+// ---- the storage double ------------------------------------------------------
+
+type Slot = { kind: 'data'; payload: Uint8Array } | { kind: 'junk' } | { kind: 'trimmed' };
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** One unit's write-once address space, answering with the engine's codes. */
+class FakeUnit {
+  readonly slots = new Map<number, Slot>();
+  /** Answer every request with this error (ERR_IO, ...), as a failing device would. */
+  failWith: ErrorCode | undefined;
+
+  constructor(
+    readonly name: string,
+    public epoch = 1,
+  ) {}
+
+  handle(req: UnitRequest): UnitResponse {
+    const base = { unit: this.name, id: req.id };
+    if (this.failWith !== undefined) return { ...base, status: this.failWith };
+    if (req.epoch !== this.epoch) return { ...base, status: 'ERR_SEALED', unitEpoch: this.epoch };
+    const slot = this.slots.get(req.address);
+    if (slot?.kind === 'trimmed') return { ...base, status: 'ERR_TRIMMED' };
+    switch (req.op) {
+      case 'READ':
+        if (slot === undefined) return { ...base, status: 'ERR_UNWRITTEN' };
+        if (slot.kind === 'junk') return { ...base, status: 'OK', kind: 'junk' };
+        return { ...base, status: 'OK', kind: 'data', payload: Uint8Array.from(slot.payload) };
+      case 'WRITE': {
+        const payload = req.payload;
+        if (payload === undefined) throw new Error('WRITE without payload');
+        if (slot === undefined) {
+          this.slots.set(req.address, { kind: 'data', payload: Uint8Array.from(payload) });
+          return { ...base, status: 'OK' };
+        }
+        if (slot.kind === 'junk') return { ...base, status: 'ERR_WRITTEN', written: 'junk' };
+        return { ...base, status: 'ERR_WRITTEN', written: sameBytes(slot.payload, payload) ? 'same' : 'different' };
+      }
+      case 'FILL':
+        if (req.payload !== undefined) throw new Error('FILL with a payload');
+        if (slot === undefined) {
+          this.slots.set(req.address, { kind: 'junk' });
+          return { ...base, status: 'OK' };
+        }
+        return { ...base, status: 'ERR_WRITTEN', written: slot.kind === 'junk' ? 'junk' : 'different' };
+    }
+  }
+}
+
+// ---- a cluster and drivers ----------------------------------------------------
+
+const ADDRESS = 7;
+
+function projectionOf(chains: string[][], epoch = 1): Projection {
+  return parseProjection({
+    epoch,
+    sequencer: 'seq:9000',
+    units: chains.flat(),
+    segments: [{ start: 0, end: null, stripes: chains.map((chain) => ({ chain })) }],
+  });
+}
+
+function cluster(replicas: number): { projection: Projection; units: Map<string, FakeUnit>; chain: string[] } {
+  const chain = Array.from({ length: replicas }, (_, i) => `u${i}:${7000 + i}`);
+  return { projection: projectionOf([chain]), units: new Map(chain.map((n) => [n, new FakeUnit(n)])), chain };
+}
+
+function sendsOf<R>(actions: ChainAction<R>[]): UnitRequest[] {
+  return actions.flatMap((a) => ('send' in a ? [a.send] : []));
+}
+
+/** Runs `op` to its end, answering every send at once; fires the hole timer when asked. Returns every action. */
+function run(op: ChainOp, units: Map<string, FakeUnit>): ChainAction<unknown>[] {
+  const log: ChainAction<unknown>[] = [];
+  let actions: ChainAction<unknown>[] = op.start();
+  for (let guard = 0; guard < 100; guard++) {
+    log.push(...actions);
+    const next: ChainAction<unknown>[] = [];
+    for (const a of actions) {
+      if ('send' in a) next.push(...op.step({ response: units.get(a.send.unit)!.handle(a.send) }));
+      else if ('wait' in a) next.push(...op.step({ timeout: 'hole-timeout' }));
+    }
+    if (next.length === 0) return log;
+    actions = next;
+  }
+  throw new Error('operation did not finish');
+}
+
+function valueKey(v: Slot | ReadResult | undefined): string {
+  if (v === undefined) return 'unwritten';
+  if (v.kind === 'data') return `data:${Buffer.from(v.payload).toString('hex')}`;
+  return v.kind;
+}
+
+function replicaKeys(units: Map<string, FakeUnit>, chain: string[], address = ADDRESS): string[] {
+  return chain.map((n) => valueKey(units.get(n)!.slots.get(address)));
+}
+
+const bytes = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
+
+// ---- tests ----------------------------------------------------------------------
+
+describe('chainTarget', () => {
+  it('picks the stripe that locate() maps the address to', () => {
+    const p = projectionOf([
+      ['a:1', 'b:1'],
+      ['c:1', 'd:1', 'e:1'],
+    ]);
+    expect(chainTarget(p, 4)).toEqual({ address: 4, epoch: 1, chain: ['a:1', 'b:1'], head: 'a:1', tail: 'b:1' });
+    expect(chainTarget(p, 5)).toEqual({ address: 5, epoch: 1, chain: ['c:1', 'd:1', 'e:1'], head: 'c:1', tail: 'e:1' });
+    const op = new ReadOp(p, 5);
+    expect(op.start()).toEqual([{ send: { id: 1, unit: 'e:1', op: 'READ', epoch: 1, address: 5 } }]);
+  });
+
+  it('refuses an address outside every segment with a CorfuError', () => {
+    const p = parseProjection({ epoch: 3, sequencer: 's:1', units: ['a:1'], segments: [{ start: 0, end: 10, stripes: [{ chain: ['a:1'] }] }] });
+    expect(() => new AppendOp(p, 10, bytes(1))).toThrow(CorfuError);
+  });
+});
+
+describe('append', () => {
+  it('writes head -> tail in order and acknowledges only after the tail (chains of 1..3)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.uint8Array({ maxLength: 64 }), (replicas, payload) => {
+        const { projection, units, chain } = cluster(replicas);
+        const op = new AppendOp(projection, ADDRESS, payload);
+        let actions = op.start();
+        for (let i = 0; i < replicas; i++) {
+          // Exactly one request out, to replica i, and nothing acknowledged yet.
+          expect(actions).toHaveLength(1);
+          const [req] = sendsOf(actions);
+          expect(req).toMatchObject({ unit: chain[i], op: 'WRITE', epoch: 1, address: ADDRESS });
+          expect(op.outcome).toBeUndefined();
+          // The replicas after i are still empty: the chain is written in order.
+          expect(replicaKeys(units, chain).slice(i)).toEqual(Array(replicas - i).fill('unwritten'));
+          actions = op.step({ response: units.get(req!.unit)!.handle(req!) });
+        }
+        expect(actions).toEqual([{ done: { address: ADDRESS } }]);
+        expect(op.finished).toBe(true);
+        expect(new Set(replicaKeys(units, chain))).toEqual(new Set([valueKey({ kind: 'data', payload })]));
+      }),
+    );
+  });
+
+  it('gets a new token when a filler took the head', () => {
+    const { projection, units } = cluster(2);
+    run(new FillOp(projection, ADDRESS), units);
+    const op = new AppendOp(projection, ADDRESS, bytes(1, 2));
+    expect(run(op, units).at(-1)).toEqual({ newToken: { address: ADDRESS, holder: 'junk' } });
+  });
+
+  it('treats ERR_WRITTEN "same" at the head as its own earlier attempt (a lost answer, resent)', () => {
+    const { projection, units, chain } = cluster(2);
+    const op = new AppendOp(projection, ADDRESS, bytes(9));
+    const [first] = sendsOf(op.start());
+    units.get(first!.unit)!.handle(first!); // the head stores it; the answer is lost
+    const [again] = sendsOf(op.step({ resend: true }));
+    expect(again).toMatchObject({ id: 2, unit: chain[0], op: 'WRITE' });
+    // The late answer to the first attempt is ignored (wrong id)...
+    expect(op.step({ response: { unit: chain[0]!, id: 1, status: 'OK' } })).toEqual([]);
+    // ...and the resend's ERR_WRITTEN 'same' moves on down the chain.
+    const [next] = sendsOf(op.step({ response: units.get(again!.unit)!.handle(again!) }));
+    expect(next).toMatchObject({ unit: chain[1], op: 'WRITE' });
+    expect(op.step({ response: units.get(next!.unit)!.handle(next!) })).toEqual([{ done: { address: ADDRESS } }]);
+  });
+
+  it('asserts (AssertionError, not CorfuError) when a replica below the head holds another value', () => {
+    for (const planted of [{ kind: 'junk' } as const, { kind: 'data', payload: bytes(6, 6) } as const]) {
+      const { projection, units, chain } = cluster(3);
+      units.get(chain[2]!)!.slots.set(ADDRESS, planted);
+      const op = new AppendOp(projection, ADDRESS, bytes(1));
+      let err: unknown;
+      try {
+        run(op, units);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(AssertionError);
+      expect(err).not.toBeInstanceOf(CorfuError);
+    }
+  });
+
+  it('ignores responses from other units, duplicates and anything after the end', () => {
+    const { projection, units, chain } = cluster(2);
+    const op = new AppendOp(projection, ADDRESS, bytes(3));
+    const [req] = sendsOf(op.start());
+    expect(op.step({ response: { unit: chain[1]!, status: 'OK' } })).toEqual([]);
+    expect(op.step({ timeout: 'hole-timeout' })).toEqual([]);
+    const answer = units.get(req!.unit)!.handle(req!);
+    const [second] = sendsOf(op.step({ response: answer }));
+    expect(op.step({ response: answer })).toEqual([]); // a duplicate of the head's answer
+    op.step({ response: units.get(second!.unit)!.handle(second!) });
+    expect(op.finished).toBe(true);
+    expect(op.step({ response: answer })).toEqual([]);
+    expect(op.step({ resend: true })).toEqual([]);
+  });
+});
+
+describe('read', () => {
+  it('returns the tail value, data or junk, in one request', () => {
+    const { projection, units, chain } = cluster(3);
+    for (const n of chain) units.get(n)!.slots.set(ADDRESS, { kind: 'data', payload: bytes(4, 2) });
+    const log = run(new ReadOp(projection, ADDRESS), units);
+    expect(sendsOf(log)).toHaveLength(1);
+    expect(log.at(-1)).toEqual({ done: { address: ADDRESS, kind: 'data', payload: bytes(4, 2) } });
+  });
+
+  it('completes the chain with the value of a writer that died after the head, without waiting', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 3 }), fc.uint8Array({ minLength: 1, maxLength: 32 }), fc.nat(), (replicas, payload, k) => {
+        const { projection, units, chain } = cluster(replicas);
+        // The writer gets 1..replicas-1 replicas written, then stops for good.
+        const reached = 1 + (k % (replicas - 1));
+        const writer = new AppendOp(projection, ADDRESS, payload);
+        let actions = writer.start();
+        for (let i = 0; i < reached; i++) {
+          const [req] = sendsOf(actions);
+          actions = writer.step({ response: units.get(req!.unit)!.handle(req!) });
+        }
+        expect(writer.finished).toBe(false);
+
+        const log = run(new ReadOp(projection, ADDRESS), units);
+        expect(log.some((a) => 'wait' in a)).toBe(false);
+        expect(log.at(-1)).toEqual({ done: { address: ADDRESS, kind: 'data', payload } });
+        // tail (unwritten), head (the value), then every replica after the head in order.
+        expect(sendsOf(log).map((s) => `${s.op} ${s.unit}`)).toEqual([
+          `READ ${chain.at(-1)}`,
+          `READ ${chain[0]}`,
+          ...chain.slice(1).map((n) => `WRITE ${n}`),
+        ]);
+        expect(new Set(replicaKeys(units, chain))).toEqual(new Set([valueKey({ kind: 'data', payload })]));
+      }),
+    );
+  });
+
+  it('finds the head empty, waits for the hole timeout, then fills: junk everywhere', () => {
+    for (const replicas of [1, 2, 3]) {
+      const { projection, units, chain } = cluster(replicas);
+      const op = new ReadOp(projection, ADDRESS);
+      let actions = op.start();
+      // Ask the tail, then (for chains longer than one) the head; both are empty.
+      while (!actions.some((a) => 'wait' in a)) {
+        const [req] = sendsOf(actions);
+        expect(req!.op).toBe('READ');
+        actions = op.step({ response: units.get(req!.unit)!.handle(req!) });
+      }
+      expect(actions).toEqual([{ wait: 'hole-timeout' }]);
+      expect(op.waiting).toBe(true);
+      expect(op.pending).toBeUndefined();
+      actions = op.step({ timeout: 'hole-timeout' });
+      expect(sendsOf(actions)[0]).toMatchObject({ unit: chain[0], op: 'FILL' });
+      while (!op.finished) {
+        const [req] = sendsOf(actions);
+        actions = op.step({ response: units.get(req!.unit)!.handle(req!) });
+      }
+      expect(op.outcome).toEqual({ done: { address: ADDRESS, kind: 'junk' } });
+      expect(replicaKeys(units, chain)).toEqual(Array(replicas).fill('junk'));
+      // A late writer with that token must take a new one.
+      expect(run(new AppendOp(projection, ADDRESS, bytes(1)), units).at(-1)).toEqual({ newToken: { address: ADDRESS, holder: 'junk' } });
+    }
+  });
+
+  it('ends with a trimmed result when the address was trimmed', () => {
+    const { projection, units, chain } = cluster(2);
+    for (const n of chain) units.get(n)!.slots.set(ADDRESS, { kind: 'trimmed' });
+    expect(run(new ReadOp(projection, ADDRESS), units).at(-1)).toEqual({ done: { address: ADDRESS, kind: 'trimmed' } });
+    expect(run(new AppendOp(projection, ADDRESS, bytes(1)), units).at(-1)).toEqual({ newToken: { address: ADDRESS, holder: 'trimmed' } });
+  });
+});
+
+describe('fill', () => {
+  it('lets the data at the head win and copies it down the chain', () => {
+    const { projection, units, chain } = cluster(3);
+    units.get(chain[0]!)!.slots.set(ADDRESS, { kind: 'data', payload: bytes(5) });
+    const log = run(new FillOp(projection, ADDRESS), units);
+    expect(sendsOf(log).map((s) => `${s.op} ${s.unit}`)).toEqual([`FILL ${chain[0]}`, `READ ${chain[0]}`, `WRITE ${chain[1]}`, `WRITE ${chain[2]}`]);
+    expect(log.at(-1)).toEqual({ done: { address: ADDRESS, kind: 'data', payload: bytes(5) } });
+  });
+
+  it('asserts when a replica holds data behind a junk head', () => {
+    const { projection, units, chain } = cluster(2);
+    units.get(chain[1]!)!.slots.set(ADDRESS, { kind: 'data', payload: bytes(5) });
+    expect(() => run(new FillOp(projection, ADDRESS), units)).toThrow(AssertionError);
+  });
+});
+
+describe('sealed units and failures', () => {
+  it('asks for a new projection on ERR_SEALED at any replica', () => {
+    for (const sealedAt of [0, 1, 2]) {
+      for (const make of [
+        (p: Projection) => new AppendOp(p, ADDRESS, bytes(1)),
+        (p: Projection) => new ReadOp(p, ADDRESS),
+        (p: Projection) => new FillOp(p, ADDRESS),
+      ]) {
+        const { projection, units, chain } = cluster(3);
+        units.get(chain[sealedAt]!)!.epoch = 2;
+        const log = run(make(projection), units);
+        const last = log.at(-1)!;
+        if ('refreshProjection' in last) {
+          expect(last).toEqual({ refreshProjection: { epoch: 1, unit: chain[sealedAt], unitEpoch: 2 } });
+        } else {
+          // A read that never reached the sealed unit (e.g. a junk-filled chain). Not here: every path touches it.
+          throw new Error(`expected refreshProjection, got ${JSON.stringify(last)}`);
+        }
+      }
+    }
+  });
+
+  it('stops with the unit error for anything else (ERR_IO)', () => {
+    const { projection, units, chain } = cluster(2);
+    units.get(chain[1]!)!.failWith = 'ERR_IO';
+    expect(run(new AppendOp(projection, ADDRESS, bytes(1)), units).at(-1)).toEqual({ failed: { unit: chain[1], op: 'WRITE', code: 'ERR_IO' } });
+  });
+});
+
+// ---- racing operations under chosen schedules -----------------------------------
+
+interface Actor {
+  readonly name: string;
+  readonly op: ChainOp;
+  /** The message on the wire: a request not yet at its unit, or an answer not yet at the client. */
+  inflight: { request: UnitRequest } | { response: UnitResponse } | undefined;
+  waiting: boolean;
+  dead: boolean;
+  ended: ChainAction<unknown> | undefined;
+}
+
+interface Move {
+  actor: Actor;
+  kind: 'request' | 'response' | 'timeout';
+}
+
+function absorb(actor: Actor, actions: ChainAction<unknown>[]): void {
+  for (const a of actions) {
+    if ('send' in a) actor.inflight = { request: a.send };
+    else if ('wait' in a) actor.waiting = true;
+    else if (isTerminal(a)) actor.ended = a;
+  }
+}
+
+function moves(actors: Actor[]): Move[] {
+  const out: Move[] = [];
+  for (const actor of actors) {
+    if (actor.dead || actor.ended !== undefined) continue;
+    if (actor.inflight !== undefined) out.push({ actor, kind: 'request' in actor.inflight ? 'request' : 'response' });
+    else if (actor.waiting) out.push({ actor, kind: 'timeout' });
+  }
+  return out;
+}
+
+interface Race {
+  replicas: number;
+  payload: Uint8Array;
+  /** The competitors besides the writer: a reader goes tail -> head -> wait -> fill; a filler fills at once. */
+  others: Array<'reader' | 'filler'>;
+  /** Each step: which eligible move (mod their count), and whether to lose that message (then it is resent). */
+  schedule: Array<{ pick: number; lose: boolean }>;
+  /** The writer stops for good after this many of its own moves (null: it lives). */
+  writerDiesAfter: number | null;
+}
+
+const raceArb: fc.Arbitrary<Race> = fc.record({
+  replicas: fc.integer({ min: 1, max: 3 }),
+  payload: fc.uint8Array({ minLength: 1, maxLength: 8 }),
+  others: fc.array(fc.constantFrom<'reader' | 'filler'>('reader', 'filler'), { minLength: 1, maxLength: 3 }),
+  schedule: fc.array(fc.record({ pick: fc.nat(), lose: fc.boolean() }), { maxLength: 60 }),
+  writerDiesAfter: fc.option(fc.integer({ min: 0, max: 8 }), { nil: null }),
+});
+
+function runRace(race: Race): { actors: Actor[]; units: Map<string, FakeUnit>; chain: string[]; trace: string[] } {
+  const { projection, units, chain } = cluster(race.replicas);
+  const mk = (name: string, op: ChainOp): Actor => ({ name, op, inflight: undefined, waiting: false, dead: false, ended: undefined });
+  const writer = mk('writer', new AppendOp(projection, ADDRESS, race.payload));
+  const actors = [writer, ...race.others.map((kind, i) => mk(`${kind}${i}`, kind === 'reader' ? new ReadOp(projection, ADDRESS) : new FillOp(projection, ADDRESS)))];
+  for (const a of actors) absorb(a, a.op.start());
+  const trace: string[] = [];
+  const seen = new Map<string, string>(); // actor -> the value it was given
+  let writerMoves = 0;
+  let losses = 0;
+  for (let step = 0; step < 500; step++) {
+    if (race.writerDiesAfter !== null && writerMoves >= race.writerDiesAfter) writer.dead = true;
+    const eligible = moves(actors);
+    if (eligible.length === 0) break;
+    // Past the end of the chosen schedule, run the rest in a fixed order.
+    const choice = race.schedule[step] ?? { pick: 0, lose: false };
+    const move = eligible[choice.pick % eligible.length]!;
+    const { actor } = move;
+    if (actor === writer) writerMoves++;
+    if (move.kind === 'timeout') {
+      actor.waiting = false;
+      trace.push(`${actor.name}: hole timeout`);
+      absorb(actor, actor.op.step({ timeout: 'hole-timeout' }));
+    } else if (choice.lose && losses < 4) {
+      // The request or its answer is lost (the request may already have been served).
+      losses++;
+      trace.push(`${actor.name}: lost ${move.kind}`);
+      actor.inflight = undefined;
+      absorb(actor, actor.op.step({ resend: true }));
+    } else if (move.kind === 'request') {
+      const req = (actor.inflight as { request: UnitRequest }).request;
+      const response = units.get(req.unit)!.handle(req);
+      trace.push(`${actor.name}: ${req.op} ${req.unit} -> ${response.status}${response.written ? ` (${response.written})` : ''}`);
+      actor.inflight = { response };
+    } else {
+      const response = (actor.inflight as { response: UnitResponse }).response;
+      actor.inflight = undefined;
+      absorb(actor, actor.op.step({ response }));
+    }
+    // Checker after every step: no two actors were ever given different values.
+    if (actor.ended !== undefined && 'done' in actor.ended && actor !== writer) {
+      seen.set(actor.name, valueKey(actor.ended.done as ReadResult));
+      if (new Set(seen.values()).size > 1) throw new Error(`two values at one address: ${JSON.stringify([...seen])}\n${trace.join('\n')}`);
+    }
+  }
+  return { actors, units, chain, trace };
+}
+
+describe('a writer racing fillers and readers (fast-check schedules)', () => {
+  it('ends with one value on every replica; the writer either won (its data) or got a new token (junk)', () => {
+    fc.assert(
+      fc.property(raceArb, (race) => {
+        const { actors, units, chain, trace } = runRace(race);
+        const why = `\n${trace.join('\n')}`;
+        const [writer, ...others] = actors;
+        // Everyone alive finished.
+        for (const o of others) expect(o.ended, `${o.name} did not finish${why}`).toBeDefined();
+        if (!writer!.dead) expect(writer!.ended, `writer did not finish${why}`).toBeDefined();
+
+        // One value on every replica.
+        const keys = replicaKeys(units, chain);
+        expect(new Set(keys).size, `replicas disagree: ${keys.join(', ')}${why}`).toBe(1);
+        const final = keys[0]!;
+        const data = valueKey({ kind: 'data', payload: race.payload });
+        expect([data, 'junk']).toContain(final);
+
+        // The writer's fate matches the value.
+        const ended = writer!.ended;
+        if (ended !== undefined && 'done' in ended) expect(final, why).toBe(data);
+        else if (ended !== undefined) expect(ended, why).toEqual({ newToken: { address: ADDRESS, holder: 'junk' } });
+
+        // Every reader and filler was given that same value, and so is a reader that comes later.
+        for (const o of others) expect(valueKey((o.ended as { done: ReadResult }).done), why).toBe(final);
+        const late = run(new ReadOp(projectionOf([chain]), ADDRESS), units).at(-1) as { done: ReadResult };
+        expect(valueKey(late.done)).toBe(final);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('covers both outcomes: some schedules let the writer win, some let a filler win', () => {
+    const outcomes = new Set<string>();
+    fc.assert(
+      fc.property(raceArb, (race) => {
+        const ended = runRace({ ...race, writerDiesAfter: null }).actors[0]!.ended!;
+        outcomes.add(Object.keys(ended)[0]!);
+      }),
+      { numRuns: 300, seed: 42 },
+    );
+    expect(outcomes).toEqual(new Set(['done', 'newToken']));
+  });
+});

@@ -11,9 +11,11 @@ import { Command, CommanderError } from 'commander';
 import { NativeLoadError, isCorfuError } from '../../bindings/index.js';
 import { packageRoot } from '../../bindings/native.js';
 import { demoVerb } from './demo.js';
+import { FatalError } from './fatal-error.js';
 import { formatVerb } from './format.js';
 import { inspectVerb } from './inspect.js';
 import { countArg, clusterIdArg, positiveCountArg, sizeArg, syncArg } from './options.js';
+import { listenArg, sequencerVerb } from './sequencer.js';
 import { listenArg as unitListenArg, unitVerb } from './unit.js';
 import { UsageError } from './usage-error.js';
 
@@ -64,6 +66,14 @@ function buildProgram(): Command {
     .action((flags) => demoVerb(flags));
 
   program
+    .command('sequencer')
+    .description('serve tokens (TOKEN, TAIL, SEAL, PING) over TCP until SIGTERM')
+    .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:0; port 0 picks a free one)', listenArg)
+    .option('--epoch <e>', 'the epoch to start in', countArg, 0)
+    .option('--start-tail <t>', 'the first token: above every address written on any unit', countArg, 0)
+    .action((flags) => sequencerVerb(flags));
+
+  program
     .command('unit')
     .description('serve one formatted device over TCP as a storage unit (until SIGTERM/SIGINT)')
     .requiredOption('--device <path>', 'formatted block device or file (see `corfu format`)')
@@ -87,6 +97,10 @@ async function main(argv: string[]): Promise<number> {
     }
     if (isCorfuError(err)) {
       process.stderr.write(`error ${err.code}: ${err.message}\n`);
+      return EXIT_ERROR;
+    }
+    if (err instanceof FatalError) {
+      process.stderr.write(`error: ${err.message}\n`);
       return EXIT_ERROR;
     }
     if (err instanceof NativeLoadError) {

@@ -1,0 +1,149 @@
+// The sequencer's TCP driver: a thin shell around the pure Sequencer
+// (state.ts). It owns the sockets and the native counter; every decision is
+// the state machine's.
+//
+// Per connection: one FrameDecoder. A malformed frame (or a response frame
+// sent to the server) closes that connection only. Requests are answered in
+// arrival order, synchronously, so nothing is ever queued inside this process
+// but the socket's own write buffer; that buffer is the per-connection
+// in-flight bound: while more than `maxBufferedBytes` of answers wait to be
+// sent, the connection stops being read (TCP pushes back on the client) and
+// resumes on 'drain'.
+
+import { createServer } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+
+import { encodeResponse } from '../wire/codec.js';
+import { FrameDecoder } from '../wire/decoder.js';
+import { NativeTokenSource } from './native-token-source.js';
+import { Sequencer } from './state.js';
+import type { TokenSource } from './state.js';
+
+/** Default bound on answers buffered per connection: ~9,000 TOKEN answers. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024;
+
+/** How long close() lets connections finish sending before it cuts them. */
+const CLOSE_GRACE_MS = 1_000;
+
+export interface SequencerServerOptions {
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 0: an ephemeral port. */
+  readonly port?: number;
+  readonly epoch?: number;
+  /** The first token; must be above every address written on any unit. */
+  readonly startTail?: number;
+  /** Default: the native lock-free counter. */
+  readonly tokens?: TokenSource;
+  readonly maxBufferedBytes?: number;
+}
+
+/** The server could not listen (address in use, no such interface, no permission). */
+export class ListenError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+    this.name = 'ListenError';
+  }
+}
+
+export class SequencerServer {
+  readonly sequencer: Sequencer;
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  readonly #maxBuffered: number;
+  #closing: Promise<void> | undefined;
+
+  private constructor(sequencer: Sequencer, maxBuffered: number) {
+    this.sequencer = sequencer;
+    this.#maxBuffered = maxBuffered;
+    this.#server = createServer({ noDelay: true }, (socket) => this.#serve(socket));
+  }
+
+  /** Starts listening; rejects with ListenError if the address cannot be bound. */
+  static async start(options: SequencerServerOptions = {}): Promise<SequencerServer> {
+    const tokens = options.tokens ?? new NativeTokenSource(options.startTail ?? 0);
+    const sequencer = new Sequencer({ epoch: options.epoch ?? 0, startTail: options.startTail ?? 0, tokens });
+    const s = new SequencerServer(sequencer, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
+    const host = options.host ?? '127.0.0.1';
+    const port = options.port ?? 0;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EADDRNOTAVAIL' ? 'address not available' : err.message;
+        reject(new ListenError(`cannot listen on ${formatHostPort(host, port)}: ${why}`, err.code));
+      };
+      s.#server.once('error', onError);
+      s.#server.listen({ host, port, exclusive: true }, () => {
+        s.#server.off('error', onError);
+        resolve();
+      });
+    });
+    return s;
+  }
+
+  /** The bound address (the real port when started with port 0). */
+  get address(): { host: string; port: number } {
+    const a = this.#server.address() as AddressInfo;
+    return { host: a.address, port: a.port };
+  }
+
+  /** Open client connections. */
+  get connections(): number {
+    return this.#sockets.size;
+  }
+
+  /** Stops accepting, lets connections flush what they were sent, then closes them. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      for (const socket of this.#sockets) socket.end();
+      const timer = setTimeout(() => {
+        for (const socket of this.#sockets) socket.destroy();
+      }, CLOSE_GRACE_MS);
+      timer.unref();
+    });
+    return this.#closing;
+  }
+
+  #serve(socket: Socket): void {
+    if (this.#closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    this.#sockets.add(socket);
+    socket.on('close', () => this.#sockets.delete(socket));
+    // A reset by the peer is its business; the socket closes either way.
+    socket.on('error', () => {});
+    const decoder = new FrameDecoder();
+    socket.on('data', (chunk: Buffer) => {
+      decoder.push(chunk);
+      socket.cork();
+      try {
+        for (;;) {
+          const r = decoder.pull();
+          if (r.kind === 'need') break;
+          if (r.kind === 'error' || r.frame.type !== 'request') {
+            // The stream's framing is lost (or the peer is not a client): this connection only.
+            socket.destroy();
+            return;
+          }
+          // A SequencerInvariantError propagates and crashes the process, by design.
+          socket.write(encodeResponse(this.sequencer.handle(r.frame)));
+        }
+      } finally {
+        socket.uncork();
+      }
+      if (socket.writableLength > this.#maxBuffered && !socket.isPaused()) {
+        socket.pause();
+        socket.once('drain', () => socket.resume());
+      }
+    });
+  }
+}
+
+/** `host:port`, with brackets around an IPv6 host. */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

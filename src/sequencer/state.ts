@@ -1,0 +1,219 @@
+// The sequencer as a pure state machine (DESIGN.md, "Layers"; invariants 5 and 6).
+//
+// Input: a decoded request. Output: the one response to send. No clocks, no
+// randomness, no sockets: the driver (server.ts) owns those, and a simulator
+// can run this same code on a plain JS counter.
+//
+// State: the epoch, the token counter (behind TokenSource, so the driver can
+// plug in the native lock-free counter) and per-stream tails (a placeholder:
+// the wire has no stream fields yet).
+//
+// Rules:
+// - Every request except PING and SEAL must carry the sequencer's epoch;
+//   otherwise ERR_SEALED with the sequencer's epoch, and nothing changes.
+// - TOKEN(n) returns the first of n consecutive tokens; 1 <= n <= MAX_TOKENS_PER_REQUEST.
+//   A token is never handed out twice (asserted: every range starts at or
+//   above the end of the previous one).
+// - TAIL returns the next token: every token handed out so far is below it.
+// - SEAL(newEpoch) / bootstrap(newEpoch, startTail): newEpoch must be above the
+//   current epoch; the next token becomes max(next, startTail), so the counter
+//   never moves down. Over the wire the start tail is the current next token
+//   (the wire has no field for it yet), which is safe for this process; a
+//   fresh process after failover gets its start tail at construction.
+//
+// Response headers follow the unit's convention (src/unit/handler.ts): the
+// request's id; the epoch of an OK answer is the sequencer's (equal to the
+// request's), a SEAL answer's is the new epoch, an error answer and PING echo
+// the request's epoch (ERR_SEALED carries the sequencer's in `unitEpoch`).
+//
+// A broken invariant is not an error code: it throws SequencerInvariantError,
+// and the driver crashes.
+
+import { CorfuError } from '../../bindings/errors.js';
+import { errorResponse } from '../wire/codec.js';
+import type { Request, Response } from '../wire/messages.js';
+
+/** The most tokens one TOKEN request may take. */
+export const MAX_TOKENS_PER_REQUEST = 65_536;
+
+/** Where tokens come from: a plain JS counter in tests and simulation, the native AtomicU64 in the server. */
+export interface TokenSource {
+  /** Reserves `n` (>= 1) consecutive tokens and returns the first. */
+  next(n: number): number;
+  /** The next token that would be handed out, without taking it. */
+  peek(): number;
+  /** Makes `start` the next token. The sequencer only ever moves it up. */
+  reset(start: number): void;
+}
+
+/** A plain, single-threaded counter. */
+export class CounterTokenSource implements TokenSource {
+  #next: number;
+
+  constructor(start = 0) {
+    this.#next = checkPosition(start, 'start');
+  }
+
+  next(n: number): number {
+    const first = this.#next;
+    this.#next += n;
+    return first;
+  }
+
+  peek(): number {
+    return this.#next;
+  }
+
+  reset(start: number): void {
+    this.#next = checkPosition(start, 'start');
+  }
+}
+
+/** A broken sequencer invariant: a bug, never peer input. */
+export class SequencerInvariantError extends Error {
+  constructor(message: string) {
+    super(`sequencer invariant broken: ${message}`);
+    this.name = 'SequencerInvariantError';
+  }
+}
+
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new SequencerInvariantError(message);
+}
+
+function checkPosition(value: number, what: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new CorfuError('ERR_BAD_REQUEST', `${what} must be a non-negative safe integer, got ${value}`);
+  }
+  return value;
+}
+
+export interface SequencerOptions {
+  /** The epoch this sequencer serves (default 0). */
+  readonly epoch?: number;
+  /** The first token to hand out; must be above every address written on any unit (default 0). */
+  readonly startTail?: number;
+  /** The counter (default: a CounterTokenSource). It is moved up to startTail, never down. */
+  readonly tokens?: TokenSource;
+}
+
+/** A read-only view of the state, for tests, simulation checkers and status output. */
+export interface SequencerSnapshot {
+  readonly epoch: number;
+  readonly nextToken: number;
+  readonly tokensIssued: number;
+  readonly streamTails: ReadonlyMap<number, number>;
+}
+
+export class Sequencer {
+  #epoch: number;
+  readonly #tokens: TokenSource;
+  /** Everything below this was handed out by this machine (or skipped by a bootstrap). */
+  #issuedEnd: number;
+  #tokensIssued = 0;
+  /** Placeholder: per-stream tails, keyed by stream id. Not on the wire yet. */
+  readonly #streamTails = new Map<number, number>();
+
+  constructor(options: SequencerOptions = {}) {
+    this.#epoch = checkPosition(options.epoch ?? 0, 'epoch');
+    const startTail = checkPosition(options.startTail ?? 0, 'startTail');
+    this.#tokens = options.tokens ?? new CounterTokenSource(startTail);
+    if (this.#tokens.peek() < startTail) this.#tokens.reset(startTail);
+    this.#issuedEnd = this.#tokens.peek();
+    assert(this.#issuedEnd >= startTail, `counter at ${this.#issuedEnd} after starting at ${startTail}`);
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** The next token: the log's tail as this sequencer knows it. */
+  get nextToken(): number {
+    return this.#tokens.peek();
+  }
+
+  snapshot(): SequencerSnapshot {
+    return {
+      epoch: this.#epoch,
+      nextToken: this.#tokens.peek(),
+      tokensIssued: this.#tokensIssued,
+      streamTails: new Map(this.#streamTails),
+    };
+  }
+
+  /** Answers one request. Never throws on peer input; throws SequencerInvariantError on a bug. */
+  handle(req: Request): Response {
+    const { requestId } = req;
+    if (req.op === 'PING') {
+      return { type: 'response', op: 'PING', requestId, epoch: req.epoch, status: 'OK' };
+    }
+    if (req.op === 'SEAL') {
+      const result = this.bootstrap(req.newEpoch, this.#tokens.peek());
+      if (result instanceof CorfuError) return errorResponse('SEAL', requestId, req.epoch, result);
+      return { type: 'response', op: 'SEAL', requestId, epoch: this.#epoch, status: 'OK', tail: result };
+    }
+    if (req.epoch !== this.#epoch) {
+      return errorResponse(req.op, requestId, req.epoch, this.sealed(`request epoch ${req.epoch}`));
+    }
+    switch (req.op) {
+      case 'TOKEN': {
+        const result = this.take(req.count);
+        if (result instanceof CorfuError) return errorResponse('TOKEN', requestId, req.epoch, result);
+        return { type: 'response', op: 'TOKEN', requestId, epoch: this.#epoch, status: 'OK', first: result };
+      }
+      case 'TAIL':
+        return { type: 'response', op: 'TAIL', requestId, epoch: this.#epoch, status: 'OK', tail: this.#tokens.peek() };
+      default:
+        return errorResponse(
+          req.op,
+          requestId,
+          req.epoch,
+          new CorfuError('ERR_BAD_REQUEST', `${req.op} is not a sequencer operation (TOKEN, TAIL, SEAL, PING)`),
+        );
+    }
+  }
+
+  /**
+   * Installs `newEpoch` (which must be above the current epoch) and moves the
+   * next token up to `startTail` if it is below. Returns the next token, or
+   * ERR_SEALED carrying the current epoch.
+   */
+  bootstrap(newEpoch: number, startTail: number): number | CorfuError {
+    if (!Number.isSafeInteger(newEpoch) || newEpoch < 0 || !Number.isSafeInteger(startTail) || startTail < 0) {
+      return new CorfuError('ERR_BAD_REQUEST', `bootstrap(${newEpoch}, ${startTail}): expected non-negative safe integers`);
+    }
+    if (newEpoch <= this.#epoch) return this.sealed(`new epoch ${newEpoch} is not above it`);
+    const before = this.#tokens.peek();
+    assert(before >= this.#issuedEnd, `counter at ${before} is below the issued end ${this.#issuedEnd}`);
+    if (startTail > before) this.#tokens.reset(startTail);
+    const after = this.#tokens.peek();
+    assert(after === Math.max(before, startTail), `counter at ${after} after bootstrap from ${before} to ${startTail}`);
+    this.#issuedEnd = after;
+    this.#epoch = newEpoch;
+    return after;
+  }
+
+  /** Takes `count` consecutive tokens; returns the first, or an error for a bad count or an exhausted space. */
+  take(count: number): number | CorfuError {
+    if (!Number.isInteger(count) || count < 1) {
+      return new CorfuError('ERR_BAD_REQUEST', `token count ${count}: expected at least 1`);
+    }
+    if (count > MAX_TOKENS_PER_REQUEST) {
+      return new CorfuError('ERR_TOO_LARGE', `token count ${count}: at most ${MAX_TOKENS_PER_REQUEST} per request`);
+    }
+    if (this.#tokens.peek() + count > Number.MAX_SAFE_INTEGER) {
+      return new CorfuError('ERR_FULL', 'the token space (2^53) is exhausted');
+    }
+    const first = this.#tokens.next(count);
+    // Never hand out an address twice: each range starts at or above where the last one ended.
+    assert(Number.isSafeInteger(first) && first >= this.#issuedEnd, `token ${first} handed out below ${this.#issuedEnd}`);
+    this.#issuedEnd = first + count;
+    this.#tokensIssued += count;
+    assert(this.#tokens.peek() >= this.#issuedEnd, `counter at ${this.#tokens.peek()} below the issued end ${this.#issuedEnd}`);
+    return first;
+  }
+
+  private sealed(what: string): CorfuError {
+    return new CorfuError('ERR_SEALED', `${what}; the sequencer is at epoch ${this.#epoch}`, { unitEpoch: this.#epoch });
+  }
+}

@@ -1,0 +1,222 @@
+// The sequencer as a pure state machine, driven directly (no sockets): token
+// ranges from any interleaving of clients are disjoint and gapless, epochs are
+// checked, bootstrap only moves forward, and a broken counter is caught.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import { encodeResponse } from '../src/wire/codec.js';
+import type { Request, Response } from '../src/wire/messages.js';
+import {
+  CounterTokenSource,
+  MAX_TOKENS_PER_REQUEST,
+  Sequencer,
+  SequencerInvariantError,
+} from '../src/sequencer/state.js';
+import type { TokenSource } from '../src/sequencer/state.js';
+import { NativeTokenSource } from '../src/sequencer/native-token-source.js';
+
+let nextId = 1;
+function token(epoch: number, count: number): Request {
+  return { type: 'request', op: 'TOKEN', requestId: nextId++ >>> 0, epoch, count };
+}
+function tail(epoch: number): Request {
+  return { type: 'request', op: 'TAIL', requestId: nextId++ >>> 0, epoch };
+}
+function seal(epoch: number, newEpoch: number): Request {
+  return { type: 'request', op: 'SEAL', requestId: nextId++ >>> 0, epoch, newEpoch };
+}
+
+function firstOf(r: Response): number {
+  if (r.op !== 'TOKEN' || r.status !== 'OK') throw new Error(`expected a TOKEN answer, got ${JSON.stringify(r)}`);
+  // Every answer must also be encodable on the wire.
+  encodeResponse(r);
+  return r.first;
+}
+
+function tailOf(r: Response): number {
+  if ((r.op !== 'TAIL' && r.op !== 'SEAL') || r.status !== 'OK') throw new Error(`expected a tail, got ${JSON.stringify(r)}`);
+  return r.tail;
+}
+
+/** Sorts ranges and checks they are disjoint; returns them sorted. */
+function disjoint(ranges: Array<[number, number]>): Array<[number, number]> {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < sorted.length; i++) {
+    expect(sorted[i]![0], `range ${sorted[i]} overlaps ${sorted[i - 1]}`).toBeGreaterThanOrEqual(sorted[i - 1]![0] + sorted[i - 1]![1]);
+  }
+  return sorted;
+}
+
+describe('Sequencer: tokens', () => {
+  it('any interleaving of TOKEN requests from several clients yields disjoint, gapless ranges', () => {
+    fc.assert(
+      fc.property(
+        fc.nat({ max: 1_000_000 }),
+        fc.array(fc.record({ client: fc.nat({ max: 5 }), count: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: MAX_TOKENS_PER_REQUEST })) }), {
+          minLength: 1,
+          maxLength: 200,
+        }),
+        (start, requests) => {
+          const seq = new Sequencer({ epoch: 3, startTail: start });
+          const perClient = new Map<number, Array<[number, number]>>();
+          for (const { client, count } of requests) {
+            const first = firstOf(seq.handle(token(3, count)));
+            const mine = perClient.get(client) ?? [];
+            // Each client sees its own ranges strictly increasing.
+            if (mine.length > 0) expect(first).toBeGreaterThan(mine[mine.length - 1]![0]);
+            mine.push([first, count]);
+            perClient.set(client, mine);
+          }
+          const sorted = disjoint([...perClient.values()].flat());
+          // Gapless: the ranges tile [start, start + total) exactly.
+          let at = start;
+          for (const [first, count] of sorted) {
+            expect(first).toBe(at);
+            at += count;
+          }
+          expect(tailOf(seq.handle(tail(3)))).toBe(at);
+          expect(seq.snapshot().tokensIssued).toBe(at - start);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses a count of 0 or above the per-request bound, and an exhausted token space, without moving', () => {
+    const seq = new Sequencer({ epoch: 1, startTail: 10 });
+    expect(seq.handle(token(1, 0))).toMatchObject({ status: 'ERR_BAD_REQUEST' });
+    expect(seq.handle(token(1, MAX_TOKENS_PER_REQUEST + 1))).toMatchObject({ status: 'ERR_TOO_LARGE' });
+    expect(seq.nextToken).toBe(10);
+    expect(firstOf(seq.handle(token(1, MAX_TOKENS_PER_REQUEST)))).toBe(10);
+    expect(seq.nextToken).toBe(10 + MAX_TOKENS_PER_REQUEST);
+
+    const full = new Sequencer({ startTail: Number.MAX_SAFE_INTEGER - 2 });
+    expect(firstOf(full.handle(token(0, 2)))).toBe(Number.MAX_SAFE_INTEGER - 2);
+    expect(full.handle(token(0, 1))).toMatchObject({ status: 'ERR_FULL' });
+    expect(full.nextToken).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('answers PING at any epoch and refuses operations that are not the sequencer\'s', () => {
+    const seq = new Sequencer({ epoch: 4 });
+    expect(seq.handle({ type: 'request', op: 'PING', requestId: 9, epoch: 0 })).toMatchObject({ op: 'PING', status: 'OK', requestId: 9, epoch: 0 });
+    const write = seq.handle({ type: 'request', op: 'WRITE', requestId: 10, epoch: 4, entries: [{ address: 0, payload: new Uint8Array(1) }] });
+    expect(write).toMatchObject({ op: 'WRITE', status: 'ERR_BAD_REQUEST', requestId: 10 });
+    encodeResponse(write);
+    expect(seq.nextToken).toBe(0);
+  });
+});
+
+describe('Sequencer: epochs', () => {
+  it('refuses TOKEN and TAIL at any other epoch with ERR_SEALED carrying its own epoch, and changes nothing', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 1000 }), fc.nat({ max: 1000 }), fc.integer({ min: 1, max: 100 }), (mine, theirs, count) => {
+        fc.pre(mine !== theirs);
+        const seq = new Sequencer({ epoch: mine, startTail: 5 });
+        for (const req of [token(theirs, count), tail(theirs)]) {
+          const r = seq.handle(req);
+          expect(r).toMatchObject({ op: req.op, requestId: req.requestId, status: 'ERR_SEALED', unitEpoch: mine, epoch: theirs });
+          encodeResponse(r);
+        }
+        expect(seq.snapshot()).toMatchObject({ epoch: mine, nextToken: 5, tokensIssued: 0 });
+      }),
+    );
+  });
+
+  it('bootstrap and SEAL refuse an epoch at or below the current one', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1000 }), fc.nat(), fc.nat({ max: 1_000_000 }), (current, below, startTail) => {
+        const lower = below % (current + 1); // 0..current
+        const seq = new Sequencer({ epoch: current, startTail: 7 });
+        const refused = seq.bootstrap(lower, startTail);
+        expect(refused).toMatchObject({ code: 'ERR_SEALED', unitEpoch: current });
+        expect(seq.handle(seal(current, lower))).toMatchObject({ op: 'SEAL', status: 'ERR_SEALED', unitEpoch: current });
+        expect(seq.snapshot()).toMatchObject({ epoch: current, nextToken: 7 });
+      }),
+    );
+  });
+
+  it('after bootstrap(e, startTail) every token is >= startTail and none is handed out twice; old-epoch requests are sealed', () => {
+    type Op = { kind: 'token'; count: number } | { kind: 'bootstrap'; startTail: number } | { kind: 'seal' };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: 1, max: 300 }).map((count) => ({ kind: 'token' as const, count })) },
+      { weight: 1, arbitrary: fc.nat({ max: 20_000 }).map((startTail) => ({ kind: 'bootstrap' as const, startTail })) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'seal' as const }) },
+    );
+    fc.assert(
+      fc.property(fc.nat({ max: 5_000 }), fc.array(op, { maxLength: 120 }), (start, ops) => {
+        const seq = new Sequencer({ epoch: 1, startTail: start });
+        const ranges: Array<[number, number]> = [];
+        let floor = start;
+        for (const o of ops) {
+          const epoch = seq.epoch;
+          if (o.kind === 'token') {
+            const first = firstOf(seq.handle(token(epoch, o.count)));
+            expect(first).toBeGreaterThanOrEqual(floor);
+            ranges.push([first, o.count]);
+          } else {
+            const before = seq.nextToken;
+            const next = o.kind === 'bootstrap' ? seq.bootstrap(epoch + 1, o.startTail) : tailOf(seq.handle(seal(epoch, epoch + 1)));
+            const startTail = o.kind === 'bootstrap' ? o.startTail : before;
+            expect(next).toBe(Math.max(before, startTail));
+            expect(seq.epoch).toBe(epoch + 1);
+            floor = Math.max(floor, startTail);
+            // The old epoch is now refused.
+            expect(seq.handle(token(epoch, 1))).toMatchObject({ status: 'ERR_SEALED', unitEpoch: epoch + 1 });
+          }
+        }
+        disjoint(ranges);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a fresh sequencer starts at its start tail; a counter already above it is never moved down', () => {
+    expect(new Sequencer({ epoch: 2, startTail: 1234 }).nextToken).toBe(1234);
+    const ahead = new CounterTokenSource(5000);
+    const seq = new Sequencer({ epoch: 2, startTail: 1234, tokens: ahead });
+    expect(seq.nextToken).toBe(5000);
+    expect(seq.bootstrap(3, 100)).toBe(5000);
+    expect(firstOf(seq.handle(token(3, 1)))).toBe(5000);
+  });
+});
+
+describe('Sequencer: invariants', () => {
+  it('asserts (throws SequencerInvariantError) when the counter hands out a token twice', () => {
+    /** A broken counter: counts, but always answers 0. */
+    let counted = 0;
+    const broken: TokenSource = {
+      next: (n) => {
+        counted += n;
+        return 0;
+      },
+      peek: () => counted,
+      reset: () => {},
+    };
+    const seq = new Sequencer({ tokens: broken });
+    firstOf(seq.handle(token(0, 1)));
+    expect(() => seq.handle(token(0, 1))).toThrow(SequencerInvariantError);
+  });
+
+  it('asserts when the counter does not advance past what it handed out', () => {
+    const stuck: TokenSource = { next: () => 0, peek: () => 0, reset: () => {} };
+    const seq = new Sequencer({ tokens: stuck });
+    expect(() => seq.handle(token(0, 1))).toThrow(SequencerInvariantError);
+  });
+
+  it('asserts when a bootstrap reset does not take', () => {
+    const stuck: TokenSource = { next: () => 0, peek: () => 0, reset: () => {} };
+    const seq = new Sequencer({ tokens: stuck });
+    expect(() => seq.bootstrap(1, 10)).toThrow(SequencerInvariantError);
+  });
+
+  it('runs the same on the native counter', () => {
+    const seq = new Sequencer({ epoch: 1, startTail: 100, tokens: new NativeTokenSource(0) });
+    expect(seq.nextToken).toBe(100);
+    expect(firstOf(seq.handle(token(1, 10)))).toBe(100);
+    expect(seq.bootstrap(2, 500)).toBe(500);
+    expect(firstOf(seq.handle(token(2, 3)))).toBe(500);
+    expect(seq.bootstrap(3, 0)).toBe(503);
+    expect(tailOf(seq.handle(tail(3)))).toBe(503);
+  });
+});

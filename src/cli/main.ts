@@ -14,9 +14,11 @@ import { demoVerb } from './demo.js';
 import { FatalError } from './fatal-error.js';
 import { formatVerb } from './format.js';
 import { inspectVerb } from './inspect.js';
+import { hostPortArg, layoutInitVerb, layoutShowVerb, stripeArg } from './layout.js';
 import { countArg, clusterIdArg, positiveCountArg, sizeArg, syncArg } from './options.js';
 import { listenArg, sequencerVerb } from './sequencer.js';
 import { listenArg as unitListenArg, unitVerb } from './unit.js';
+import { upVerb } from './up.js';
 import { UsageError } from './usage-error.js';
 
 const EXIT_ERROR = 1;
@@ -80,6 +82,33 @@ function buildProgram(): Command {
     .requiredOption('--listen <host:port>', 'address to listen on; a bare PORT means 127.0.0.1, port 0 picks a free one', unitListenArg)
     .option('--sync <mode>', "'always' (durable before ack) or 'none' (benchmarks only)", syncArg, 'always')
     .action((flags) => unitVerb(flags));
+
+  const layout = program.command('layout').description('projections: write and show the layout of the log');
+
+  layout
+    .command('init')
+    .description('seal the units and the sequencer to epoch 1 and write projection epoch 1 (one open segment from 0)')
+    .requiredOption('--store <url>', 'projection store, file:DIR')
+    .requiredOption('--sequencer <host:port>', 'the sequencer (started with --start-tail above any written address)', hostPortArg)
+    .requiredOption('--stripe <host:port,...>', 'a chain of units, head first (repeat for each stripe)', stripeArg)
+    .action((flags) => layoutInitVerb(flags));
+
+  layout
+    .command('show')
+    .description('print the latest projection')
+    .requiredOption('--store <url>', 'projection store, file:DIR')
+    .option('--json', 'print JSON instead of a table')
+    .action((flags) => layoutShowVerb(flags));
+
+  program
+    .command('up')
+    .description('run a local cluster (units + sequencer on loopback, files as devices) until SIGINT/SIGTERM')
+    .option('--dir <dir>', 'where the device files, the layout and the logs live', '.corfu')
+    .option('--units <n>', 'storage units', positiveCountArg, 4)
+    .option('--replicas <n>', 'units per chain (units must be a multiple)', positiveCountArg, 2)
+    .option('--size <bytes>', 'size of each device file when it is created', sizeArg, 256 * 1024 * 1024)
+    .option('--sync <mode>', "'always' (durable before ack) or 'none' (benchmarks only)", syncArg, 'always')
+    .action((flags) => upVerb(flags));
 
   return program;
 }

@@ -1,0 +1,212 @@
+// `corfu layout init` and `corfu layout show`, and the installation of a new
+// epoch that `corfu up` shares with them.
+//
+// Installing epoch E (DESIGN.md: seal, then propose):
+//   1. SEAL every unit to E over the wire and collect the tail each answers.
+//      A unit already at E (a retried install that sealed it before dying)
+//      answers ERR_SEALED with unitEpoch E: accepted, and its tail is asked
+//      with TAIL at E. A unit above E is an error: someone installed a later
+//      epoch.
+//   2. SEAL the sequencer to E. The wire's SEAL carries no start tail: the
+//      sequencer keeps max(its next token, nothing), so a sequencer that has
+//      to start above the units' tails must be started with
+//      `--start-tail T` (what `corfu up` does, T = the largest sealed tail).
+//      A sequencer started with `--epoch E` answers ERR_SEALED with epoch E:
+//      accepted as already there. `layout init` checks that the sequencer's
+//      next token is not below the units' largest tail and refuses if it is.
+//   3. Propose E to the projection store. If another proposal won, that is
+//      the layout: print it and fail (exit 1).
+
+import { connect as netConnect } from 'node:net';
+
+import { InvalidArgumentError } from 'commander';
+
+import { CorfuError } from '../../bindings/errors.js';
+import { canonicalJson, openProjectionStore, parseProjection, projectionsEqual } from '../layout/index.js';
+import type { Projection } from '../layout/index.js';
+import { Connection, throwIfError } from '../transport/connection.js';
+import { FatalError } from './fatal-error.js';
+
+const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
+
+function checkHostPort(value: string): string {
+  const m = HOST_PORT.exec(value);
+  const port = m === null ? NaN : Number(m[1]);
+  if (m === null || port < 1 || port > 65535) throw new InvalidArgumentError(`expected HOST:PORT with a port of 1..65535, got '${value}'.`);
+  return value;
+}
+
+/** `--sequencer HOST:PORT`. */
+export function hostPortArg(value: string): string {
+  return checkHostPort(value);
+}
+
+/** `--stripe HOST:PORT,HOST:PORT` (repeatable): one chain per flag, head first. */
+export function stripeArg(value: string, previous: string[][] | undefined): string[][] {
+  const chain = value.split(',').map((part) => part.trim());
+  if (chain.length === 0 || chain.some((unit) => unit === '')) {
+    throw new InvalidArgumentError(`expected HOST:PORT[,HOST:PORT...] (a chain, head first), got '${value}'.`);
+  }
+  for (const unit of chain) checkHostPort(unit);
+  if (new Set(chain).size !== chain.length) throw new InvalidArgumentError(`a unit is repeated in the chain '${value}'.`);
+  return [...(previous ?? []), chain];
+}
+
+/** Epoch 1-style projection: one open segment from 0 with these chains; units are all listed, in order. */
+export function buildProjection(epoch: number, sequencer: string, stripes: readonly (readonly string[])[]): Projection {
+  const units = [...new Set(stripes.flat())];
+  return parseProjection({ epoch, sequencer, units, segments: [{ start: 0, end: null, stripes: stripes.map((chain) => ({ chain: [...chain] })) }] });
+}
+
+function splitHostPort(value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  return { host: value.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(value.slice(i + 1)) };
+}
+
+/** Fails fast (ECONNREFUSED, ...) instead of letting a Connection retry until its deadline. */
+function probe(address: string, timeoutMs: number): Promise<void> {
+  const { host, port } = splitHostPort(address);
+  return new Promise<void>((resolve, reject) => {
+    const socket = netConnect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    });
+  });
+}
+
+const TIMEOUT_MS = 3000;
+
+async function withConnection<T>(role: string, address: string, epoch: number, fn: (conn: Connection) => Promise<T>): Promise<T> {
+  try {
+    await probe(address, TIMEOUT_MS);
+  } catch (err) {
+    throw new CorfuError('ERR_IO', `cannot seal ${role} ${address} to epoch ${epoch}: it is not reachable (${(err as Error).message})`);
+  }
+  const { host, port } = splitHostPort(address);
+  const conn = new Connection({ host, port, timeoutMs: TIMEOUT_MS });
+  try {
+    return await fn(conn);
+  } catch (err) {
+    if (err instanceof CorfuError) throw new CorfuError(err.code, `cannot seal ${role} ${address} to epoch ${epoch}: ${err.message}`);
+    throw err;
+  } finally {
+    await conn.close();
+  }
+}
+
+/** SEALs one unit to `epoch`; answers its tail (accepts a unit already at `epoch`). */
+export function sealUnit(address: string, epoch: number): Promise<number> {
+  return withConnection('unit', address, epoch, async (conn) => {
+    const res = await conn.request({ type: 'request', op: 'SEAL', epoch, newEpoch: epoch });
+    if (res.status === 'ERR_SEALED' && res.unitEpoch === epoch) {
+      const tail = throwIfError(await conn.request({ type: 'request', op: 'TAIL', epoch }));
+      if (tail.op !== 'TAIL') throw new CorfuError('ERR_IO', `unexpected ${tail.op} answer to TAIL`);
+      return tail.tail;
+    }
+    const ok = throwIfError(res);
+    if (ok.op !== 'SEAL') throw new CorfuError('ERR_IO', `unexpected ${ok.op} answer to SEAL`);
+    return ok.tail;
+  });
+}
+
+/** SEALs every unit to `epoch` (in parallel); answers each unit's tail. */
+export async function sealUnits(units: readonly string[], epoch: number): Promise<Map<string, number>> {
+  const tails = await Promise.all(units.map((unit) => sealUnit(unit, epoch)));
+  return new Map(units.map((unit, i) => [unit, tails[i]!]));
+}
+
+/** SEALs the sequencer to `epoch` (accepts one already at `epoch`); answers its next token. */
+export function sealSequencer(address: string, epoch: number): Promise<number> {
+  return withConnection('sequencer', address, epoch, async (conn) => {
+    const res = await conn.request({ type: 'request', op: 'SEAL', epoch, newEpoch: epoch });
+    if (res.status === 'ERR_SEALED' && res.unitEpoch === epoch) {
+      const tail = throwIfError(await conn.request({ type: 'request', op: 'TAIL', epoch }));
+      if (tail.op !== 'TAIL') throw new CorfuError('ERR_IO', `unexpected ${tail.op} answer to TAIL`);
+      return tail.tail;
+    }
+    const ok = throwIfError(res);
+    if (ok.op !== 'SEAL') throw new CorfuError('ERR_IO', `unexpected ${ok.op} answer to SEAL`);
+    return ok.tail;
+  });
+}
+
+export interface InstallResult {
+  readonly projection: Projection;
+  /** Each unit's tail as answered to SEAL. */
+  readonly tails: ReadonlyMap<string, number>;
+}
+
+/**
+ * Seals the sequencer of `projection` (its units must already be sealed, with
+ * their tails in `tails`) and proposes it. Throws if the sequencer's next
+ * token is below a unit's tail, or if another proposal holds the slot.
+ */
+export async function sealSequencerAndPropose(storeUrl: string, projection: Projection, tails: ReadonlyMap<string, number>): Promise<InstallResult> {
+  const maxTail = Math.max(0, ...tails.values());
+  const next = await sealSequencer(projection.sequencer, projection.epoch);
+  if (next < maxTail) {
+    throw new FatalError(
+      `sequencer ${projection.sequencer} would hand out token ${next}, below the units' tail ${maxTail}; restart it with --start-tail ${maxTail} (the SEAL on the wire cannot carry a start tail)`,
+    );
+  }
+  const store = await openProjectionStore(storeUrl);
+  try {
+    const result = await store.propose(projection);
+    if (!result.accepted && !projectionsEqual(result.winner, projection)) {
+      process.stdout.write(`${layoutTable(result.winner)}\n`);
+      throw new FatalError(`another projection won epoch ${projection.epoch} (shown above)`);
+    }
+  } finally {
+    await store.close();
+  }
+  return { projection, tails };
+}
+
+export interface LayoutInitFlags {
+  readonly store: string;
+  readonly sequencer: string;
+  readonly stripe: string[][];
+}
+
+export async function layoutInitVerb(flags: LayoutInitFlags): Promise<void> {
+  const projection = buildProjection(1, flags.sequencer, flags.stripe);
+  const tails = await sealUnits(projection.units, projection.epoch);
+  await sealSequencerAndPropose(flags.store, projection, tails);
+  process.stdout.write(`${layoutTable(projection)}\n`);
+}
+
+export async function layoutShowVerb(flags: { store: string; json?: boolean }): Promise<void> {
+  const store = await openProjectionStore(flags.store);
+  let latest: Projection | undefined;
+  try {
+    latest = await store.latest();
+  } finally {
+    await store.close();
+  }
+  if (latest === undefined) throw new FatalError(`no projection in ${flags.store} yet (see \`corfu layout init\` or \`corfu up\`)`);
+  process.stdout.write(flags.json === true ? `${JSON.stringify(JSON.parse(canonicalJson(latest)), null, 2)}\n` : `${layoutTable(latest)}\n`);
+}
+
+/** The projection as a readable table. */
+export function layoutTable(p: Projection): string {
+  const lines = [`epoch      ${p.epoch}`, `sequencer  ${p.sequencer}`, `units      ${p.units.length}: ${p.units.join(' ')}`];
+  for (const [s, segment] of p.segments.entries()) {
+    const end = segment.end === null ? 'open' : String(segment.end);
+    lines.push(`segment ${s}  [${segment.start}, ${end})  ${segment.stripes.length} stripe${segment.stripes.length === 1 ? '' : 's'}`);
+    for (const [t, stripe] of segment.stripes.entries()) {
+      lines.push(`  stripe ${t}  ${stripe.chain.join(' -> ')}  (head -> tail)`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,193 @@
+// `corfu up [--dir .corfu] [--units 4] [--replicas 2] [--size 256M] [--sync always|none]`:
+// the embedded default. One machine, loopback, files as devices.
+//
+// - First run: formats DIR/unit-N.img (one random cluster id for all, unit id
+//   N). Later runs reuse the files (and their data).
+// - Starts N `corfu unit` children on 127.0.0.1:0 and waits for their
+//   `listening` lines; their stderr goes to DIR/logs/unit-N.log.
+// - The new epoch is one above both the store's latest and every unit's
+//   superblock epoch. Units are sealed to it (the largest answered tail T),
+//   then the `corfu sequencer` child is started with `--epoch E --start-tail T`
+//   (the wire's SEAL cannot carry a start tail), so tokens never go below an
+//   address written before a restart.
+// - The projection (units/replicas stripes, each a chain of `replicas` units:
+//   stripe k is units k*replicas .. k*replicas+replicas-1, so addresses map to
+//   the same files on every run) is proposed to file:DIR/layout.
+// - Serves until SIGINT/SIGTERM, then SIGTERMs the children, waits for them and
+//   exits 0. A child that dies on its own stops the cluster with exit 1.
+//
+// Limitation: the layout is rebuilt as a single segment from 0 on each run; a
+// layout reconfigured into several segments is not carried over.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { Store } from '../../bindings/index.js';
+import { openProjectionStore } from '../layout/index.js';
+import { FatalError } from './fatal-error.js';
+import { buildProjection, layoutTable, sealSequencerAndPropose, sealUnits } from './layout.js';
+import { UsageError } from './usage-error.js';
+
+export interface UpFlags {
+  readonly dir: string;
+  readonly units: number;
+  readonly replicas: number;
+  readonly size: number;
+  readonly sync: 'always' | 'none';
+}
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+const LISTEN_TIMEOUT_MS = 15_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+interface Child {
+  readonly name: string;
+  readonly log: string;
+  readonly proc: ChildProcess;
+  readonly exited: Promise<number | null>;
+  address?: string;
+}
+
+function lastLine(path: string): string {
+  try {
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+    return lines[lines.length - 1] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function startChild(name: string, args: string[], logDir: string, registry: Child[]): Promise<Child> {
+  const log = join(logDir, `${name}.log`);
+  const fd = openSync(log, 'a');
+  let proc: ChildProcess;
+  try {
+    proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', fd] });
+  } finally {
+    closeSync(fd);
+  }
+  const exited = new Promise<number | null>((res) => proc.once('exit', (code, signal) => res(code ?? (signal === null ? null : -1))));
+  const child: Child = { name, log, proc, exited };
+  registry.push(child);
+  return new Promise<Child>((resolveChild, reject) => {
+    const timer = setTimeout(() => reject(new FatalError(`${name} did not print 'listening' within ${LISTEN_TIMEOUT_MS} ms; see ${log}`)), LISTEN_TIMEOUT_MS);
+    const lines = createInterface({ input: proc.stdout! });
+    lines.on('line', (line) => {
+      const m = /^listening (\S+)$/.exec(line);
+      if (m !== null && child.address === undefined) {
+        child.address = m[1]!;
+        clearTimeout(timer);
+        resolveChild(child);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      if (child.address === undefined) {
+        const why = lastLine(log);
+        reject(new FatalError(`${name} exited (code ${String(code)}) before listening${why === '' ? '' : `: ${why}`} (see ${log})`));
+      }
+    });
+    // Keep draining stdout so the child never blocks on a full pipe.
+    proc.stdout!.resume();
+  });
+}
+
+async function stopAll(children: readonly Child[]): Promise<void> {
+  await Promise.all(
+    children.map(async (child) => {
+      if (child.proc.exitCode !== null || child.proc.signalCode !== null) return;
+      child.proc.kill('SIGTERM');
+      const timer = setTimeout(() => child.proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await child.exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
+export async function upVerb(flags: UpFlags): Promise<void> {
+  if (flags.units < 1) throw new UsageError('--units must be at least 1');
+  if (flags.replicas < 1) throw new UsageError('--replicas must be at least 1');
+  if (flags.units % flags.replicas !== 0) throw new UsageError(`--units (${flags.units}) must be a multiple of --replicas (${flags.replicas})`);
+  const dir = resolve(flags.dir);
+  const logDir = join(dir, 'logs');
+  const layoutDir = join(dir, 'layout');
+  const storeUrl = `file:${layoutDir}`;
+  mkdirSync(logDir, { recursive: true });
+  mkdirSync(layoutDir, { recursive: true });
+
+  // Devices: reuse what is there, format what is missing.
+  const store = await openProjectionStore(storeUrl);
+  const previous = await store.latest();
+  await store.close();
+  if (previous !== undefined && previous.units.length !== flags.units) {
+    throw new UsageError(`${dir} holds a cluster of ${previous.units.length} units; run with --units ${previous.units.length} or use another --dir`);
+  }
+  if (previous !== undefined && previous.segments.at(-1)!.stripes[0]!.chain.length !== flags.replicas) {
+    throw new UsageError(`${dir} holds a cluster with ${previous.segments.at(-1)!.stripes[0]!.chain.length} replicas; run with that --replicas or use another --dir`);
+  }
+  const devices = Array.from({ length: flags.units }, (_, i) => join(dir, `unit-${i}.img`));
+  const clusterId = randomBytes(16).toString('hex');
+  let maxEpoch = previous?.epoch ?? 0;
+  for (const [i, path] of devices.entries()) {
+    if (existsSync(path)) {
+      maxEpoch = Math.max(maxEpoch, Store.inspect(path).epoch);
+    } else {
+      Store.format(path, { sizeBytes: flags.size, clusterId, unitId: i });
+      process.stdout.write(`formatted ${path}\n`);
+    }
+  }
+  const epoch = maxEpoch + 1;
+
+  const children: Child[] = [];
+  let stopping = false;
+  const onSignal = (): void => {
+    stopping = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const units = await Promise.all(
+      devices.map((path, i) => startChild(`unit-${i}`, ['unit', '--device', path, '--listen', '127.0.0.1:0', '--sync', flags.sync], logDir, children)),
+    );
+    const unitAddresses = units.map((c) => c.address!);
+    const tails = await sealUnits(unitAddresses, epoch);
+    const startTail = Math.max(0, ...tails.values());
+    const sequencer = await startChild('sequencer', ['sequencer', '--listen', '127.0.0.1:0', '--epoch', String(epoch), '--start-tail', String(startTail)], logDir, children);
+
+    const stripes: string[][] = [];
+    for (let k = 0; k < flags.units / flags.replicas; k++) stripes.push(unitAddresses.slice(k * flags.replicas, (k + 1) * flags.replicas));
+    const projection = buildProjection(epoch, sequencer.address!, stripes);
+    await sealSequencerAndPropose(storeUrl, projection, tails);
+
+    process.stdout.write(
+      `${layoutTable(projection)}\n\n` +
+        `layout URL: ${storeUrl}\n` +
+        `connect:    CorfuClient.connect({ layout: '${storeUrl}' })\n` +
+        `tail:       ${startTail} (entries below it were written before this run)\n` +
+        `logs:       ${logDir}\n` +
+        `serving; Ctrl-C (SIGINT) or SIGTERM stops the cluster\n`,
+    );
+
+    // Serve until a signal, or until a child dies on its own.
+    const died = await new Promise<Child | undefined>((res) => {
+      if (stopping) return res(undefined);
+      const stop = (): void => res(undefined);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      for (const child of children) void child.exited.then(() => res(child));
+    });
+    if (died !== undefined && !stopping) {
+      throw new FatalError(`${died.name} exited unexpectedly (code ${String(died.proc.exitCode)}); stopping the cluster (see ${died.log})`);
+    }
+    process.stdout.write('stopping\n');
+  } finally {
+    await stopAll(children);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  process.stdout.write('stopped\n');
+}

@@ -1,0 +1,194 @@
+// `corfu up` and `corfu layout init/show` as a user runs them: real processes
+// (node dist/src/cli/main.js), temp dirs, ephemeral ports on 127.0.0.1.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { chainFor, headOf, tailOf, type Projection } from '../src/layout/index.js';
+import { Connection, throwIfError } from '../src/transport/connection.js';
+
+const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'corfu-cluster-'));
+const procs: ChildProcess[] = [];
+
+afterAll(async () => {
+  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function corfu(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function oneLine(stderr: string): string {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  expect(stderr).not.toMatch(/^\s+at /m);
+  return lines[0]!;
+}
+
+/** Starts a long-running `corfu ...` and resolves with its stdout so far once a line matches `ready`. */
+function startCorfu(args: string[], ready: RegExp): Promise<{ proc: ChildProcess; out: string[]; exited: Promise<number | null> }> {
+  const proc = spawn(process.execPath, [CLI, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(proc);
+  const out: string[] = [];
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timeout waiting for ${ready}; out: ${out.join('\n')}; err: ${err}`)), 20_000);
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      out.push(line);
+      if (ready.test(line)) {
+        clearTimeout(timer);
+        resolve({ proc, out, exited });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${String(code)} before ready; out: ${out.join('\n')}; err: ${err}`));
+    });
+  });
+}
+
+function conn(address: string): Connection {
+  const i = address.lastIndexOf(':');
+  return new Connection({ host: address.slice(0, i), port: Number(address.slice(i + 1)), timeoutMs: 3000 });
+}
+
+function refuses(address: string): Promise<boolean> {
+  const i = address.lastIndexOf(':');
+  return new Promise((res) => {
+    const s = connect({ host: address.slice(0, i), port: Number(address.slice(i + 1)) });
+    s.once('connect', () => {
+      s.destroy();
+      res(false);
+    });
+    s.once('error', () => res(true));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((res) => server.close(() => res()));
+  return port;
+}
+
+function showJson(store: string): Projection {
+  const r = corfu('layout', 'show', '--store', store, '--json');
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as Projection;
+}
+
+describe('corfu up', () => {
+  const cluster = join(dir, 'cluster');
+  const store = `file:${join(cluster, 'layout')}`;
+  const payload = Buffer.from('written before the restart');
+  let first: Projection;
+
+  it('formats, starts 4 units and a sequencer, prints 2 stripes of 2 and a file: URL', async () => {
+    const up = await startCorfu(['up', '--dir', cluster, '--units', '4', '--replicas', '2', '--size', '16M'], /^serving/);
+    const text = up.out.join('\n');
+    expect(text).toMatch(/^epoch\s+1$/m);
+    const stripes = text.split('\n').filter((l) => /^\s+stripe \d+\s+\S+ -> \S+\s/.test(l));
+    expect(stripes).toHaveLength(2);
+    expect(text).toContain(`layout URL: ${store}`);
+    expect(text).toContain(`CorfuClient.connect({ layout: '${store}' })`);
+
+    first = showJson(store);
+    expect(first.epoch).toBe(1);
+    expect(first.units).toHaveLength(4);
+    expect(first.segments).toHaveLength(1);
+    expect(first.segments[0]!.stripes.map((s) => s.chain.length)).toEqual([2, 2]);
+
+    // A raw chain write of address 0: head, then tail.
+    const chain = chainFor(first, 0);
+    for (const unit of [headOf(chain), tailOf(chain)]) {
+      const c = conn(unit);
+      const res = throwIfError(await c.request({ type: 'request', op: 'WRITE', epoch: 1, entries: [{ address: 0, payload }] }));
+      await c.close();
+      expect(res.op).toBe('WRITE');
+      if (res.op === 'WRITE') expect(res.statuses[0]).toBe(0);
+    }
+
+    up.proc.kill('SIGTERM');
+    expect(await up.exited).toBe(0);
+    for (const unit of first.units) expect(await refuses(unit)).toBe(true);
+    expect(await refuses(first.sequencer)).toBe(true);
+  });
+
+  it('a second run reuses the files, writes epoch 2 and serves what was written before', async () => {
+    const up = await startCorfu(['up', '--dir', cluster, '--units', '4', '--replicas', '2', '--size', '16M'], /^serving/);
+    const text = up.out.join('\n');
+    expect(text).not.toContain('formatted');
+    expect(text).toMatch(/^epoch\s+2$/m);
+    const second = showJson(store);
+    expect(second.epoch).toBe(2);
+    expect(second.units).toHaveLength(4);
+
+    const tail = conn(tailOf(chainFor(second, 0)));
+    const read = throwIfError(await tail.request({ type: 'request', op: 'READ', epoch: 2, addresses: [0] }));
+    await tail.close();
+    expect(read.op).toBe('READ');
+    if (read.op === 'READ') expect(Buffer.from(read.payloads[0]!).toString()).toBe(payload.toString());
+
+    // The sequencer starts above what the units hold.
+    const seq = conn(second.sequencer);
+    const t = throwIfError(await seq.request({ type: 'request', op: 'TAIL', epoch: 2 }));
+    await seq.close();
+    if (t.op === 'TAIL') expect(t.tail).toBeGreaterThanOrEqual(1);
+
+    up.proc.kill('SIGINT');
+    expect(await up.exited).toBe(0);
+  });
+});
+
+describe('corfu layout init', () => {
+  it('rejects a malformed --stripe with exit 2 and one line', () => {
+    const r = corfu('layout', 'init', '--store', `file:${join(dir, 'bad')}`, '--sequencer', '127.0.0.1:7000', '--stripe', '127.0.0.1:7001,nonsense');
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr)).toMatch(/--stripe.*HOST:PORT/);
+  });
+
+  it('fails with exit 1 naming a unit that is not listening', async () => {
+    const port = await freePort();
+    const r = corfu('layout', 'init', '--store', `file:${join(dir, 'down')}`, '--sequencer', '127.0.0.1:7000', '--stripe', `127.0.0.1:${port}`);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toMatch(new RegExp(`^error ERR_IO: cannot seal unit 127\\.0\\.0\\.1:${port} to epoch 1: it is not reachable`));
+  });
+
+  it('seals a running unit and sequencer and writes epoch 1; show prints it', async () => {
+    const dev = join(dir, 'solo.img');
+    expect(corfu('format', dev, '--size', '16M').code).toBe(0);
+    const unit = await startCorfu(['unit', '--device', dev, '--listen', '127.0.0.1:0'], /^listening /);
+    const seq = await startCorfu(['sequencer', '--listen', '127.0.0.1:0'], /^listening /);
+    const unitAddr = unit.out[0]!.split(' ')[1]!;
+    const seqAddr = seq.out[0]!.split(' ')[1]!;
+    const storeUrl = `file:${join(dir, 'solo-layout')}`;
+    const r = corfu('layout', 'init', '--store', storeUrl, '--sequencer', seqAddr, '--stripe', unitAddr);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const show = corfu('layout', 'show', '--store', storeUrl);
+    expect(show.stdout).toMatch(/^epoch\s+1$/m);
+    expect(show.stdout).toContain(`stripe 0  ${unitAddr}`);
+    // The same init again is an idempotent retry: everything is already at epoch 1 with this projection.
+    const again = corfu('layout', 'init', '--store', storeUrl, '--sequencer', seqAddr, '--stripe', unitAddr);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    unit.proc.kill('SIGTERM');
+    seq.proc.kill('SIGTERM');
+    expect(await unit.exited).toBe(0);
+    expect(await seq.exited).toBe(0);
+  });
+});

@@ -1,5 +1,6 @@
-// The `corfu` library entry. Today it exposes the storage engine; the network
-// log (CorfuClient, units, sequencer) arrives with the next issue.
+// The `corfu` library entry: the network log client (CorfuClient) and the
+// storage engine. Importing it does not load the native addon (the engine
+// loads it on first use; the client is pure TypeScript over TCP).
 
 export { CorfuError, ERROR_TABLE, STATUS_NAMES, Store, TokenCounter, codeByte, codeName, isCorfuError, isErrorCode } from '../bindings/index.js';
 export type {
@@ -18,3 +19,6 @@ export type {
   WriteOutcome,
   WrittenAs,
 } from '../bindings/index.js';
+
+export { CorfuClient } from './client/index.js';
+export type { ConnectOptions, LogEntry } from './client/index.js';

@@ -21,3 +21,5 @@ export type {
 } from './chain.js';
 export { chainTarget } from './target.js';
 export type { ChainTarget } from './target.js';
+export { CorfuClient } from './client.js';
+export type { ConnectOptions, Entry as LogEntry } from './client.js';

@@ -98,11 +98,14 @@ fn encode(out: &mut Out, id: u32, response: Response) {
             b.extend_from_slice(&o.written);
         }),
         Response::Read(Ok(o)) => out.reply(id, tag, true, |b| {
+            // Padding is relative to the start of this body: a round buffer holds many
+            // replies, and the decoder aligns within the body, not the buffer.
+            let body_start = b.len();
             let n = o.status.len();
             b.extend_from_slice(&(n as u32).to_le_bytes());
             b.extend_from_slice(&o.status);
             b.extend_from_slice(&o.kinds);
-            while b.len() % 4 != 0 {
+            while (b.len() - body_start) % 4 != 0 {
                 b.push(0);
             }
             for l in &o.lengths {

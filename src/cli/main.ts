@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 
 import { NativeLoadError, isCorfuError } from '../../bindings/index.js';
 import { packageRoot } from '../../bindings/native.js';
+import { benchAppendVerb, secondsArg, warmupArg } from './bench.js';
 import { demoVerb } from './demo.js';
 import { FatalError } from './fatal-error.js';
 import { formatVerb } from './format.js';
@@ -109,6 +110,21 @@ function buildProgram(): Command {
     .option('--size <bytes>', 'size of each device file when it is created', sizeArg, 256 * 1024 * 1024)
     .option('--sync <mode>', "'always' (durable before ack) or 'none' (benchmarks only)", syncArg, 'always')
     .action((flags) => upVerb(flags));
+
+  program
+    .command('bench')
+    .description('benchmarks on a running cluster (figures, not tests)')
+    .command('append')
+    .description('N in-process clients each keeping D appends in flight for S seconds: appends/s and latency percentiles')
+    .requiredOption('--layout <url>', 'projection store of the cluster, file:DIR (see `corfu up`)')
+    .option('--clients <n>', 'CorfuClient instances (in this process)', positiveCountArg, 1)
+    .option('--depth <d>', 'appends in flight per client', positiveCountArg, 1)
+    .option('--entry-size <bytes>', 'payload bytes per entry', sizeArg, 128)
+    .option('--seconds <s>', 'measured duration', secondsArg, 10)
+    .option('--warmup <s>', 'warm-up before measuring, excluded from the figures', warmupArg, 1)
+    .option('--sync-label <mode>', "the units' sync mode to report, when it cannot be read from the local unit processes")
+    .option('--json <file>', 'also write the figures and the configuration as JSON')
+    .action((flags) => benchAppendVerb(flags));
 
   return program;
 }

@@ -1,0 +1,202 @@
+// `corfu bench append --layout URL [--clients N] [--depth D] [--entry-size B]
+//  [--seconds S] [--warmup S] [--sync-label MODE] [--json FILE]`:
+// a benchmark of appends on a running cluster (not a test).
+//
+// - N CorfuClient instances in this process (one event loop, no
+//   worker_threads), each keeping D appends in flight (D loops of
+//   `await client.append(payload)`), entries of B bytes.
+// - A warm-up (default 1 s) runs first and is excluded from the figures. Then
+//   for S seconds every append that completes is counted and its latency
+//   (from the call of `append` to its resolution, in microseconds) goes into
+//   an hdr-histogram-js histogram. Appends still in flight at the end are
+//   awaited but not counted.
+// - The sync mode of the units is not on the wire. It is read from the
+//   command lines of the local `corfu unit` processes serving devices in the
+//   directory above a `file:DIR/layout` store (what `corfu up` starts), or
+//   taken from --sync-label (which wins); otherwise it is reported 'unknown'.
+
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+import { InvalidArgumentError } from 'commander';
+import * as hdr from 'hdr-histogram-js';
+
+import { CorfuClient } from '../client/client.js';
+import { UsageError } from './usage-error.js';
+
+export interface BenchAppendFlags {
+  readonly layout: string;
+  readonly clients: number;
+  readonly depth: number;
+  readonly entrySize: number;
+  readonly seconds: number;
+  readonly warmup: number;
+  readonly syncLabel?: string;
+  readonly json?: string;
+}
+
+export interface BenchAppendResult {
+  readonly appends_per_s: number;
+  readonly latency_ms: { readonly p50: number; readonly p99: number; readonly p999: number; readonly max: number };
+  readonly appends: number;
+  readonly elapsed_s: number;
+  readonly config: {
+    readonly layout: string;
+    readonly clients: number;
+    readonly depth: number;
+    readonly entry_size: number;
+    readonly seconds: number;
+    readonly warmup_s: number;
+    readonly sync: string;
+    readonly sync_source: string;
+    readonly stripes: number;
+    readonly replicas: number;
+    readonly mode: 'in-process';
+    readonly cpus: number;
+    readonly node: string;
+  };
+}
+
+/** The `--sync` of the local unit processes serving `file:DIR/layout`'s DIR, if they can be found. */
+function learnSync(layout: string): string | undefined {
+  if (!layout.startsWith('file:')) return undefined;
+  const clusterDir = dirname(resolve(layout.slice('file:'.length)));
+  const modes = new Set<string>();
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return undefined;
+  }
+  for (const pid of pids) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const u = argv.indexOf('unit');
+    const d = argv.indexOf('--device');
+    if (u < 0 || d < 0 || argv[d + 1] === undefined || dirname(resolve(argv[d + 1]!)) !== clusterDir) continue;
+    const s = argv.indexOf('--sync');
+    modes.add(s >= 0 && argv[s + 1] !== undefined ? argv[s + 1]! : 'always');
+  }
+  if (modes.size === 0) return undefined;
+  return [...modes].sort().join('+');
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+export async function benchAppend(flags: BenchAppendFlags): Promise<BenchAppendResult> {
+  if (!flags.layout.startsWith('file:')) throw new UsageError(`--layout must be a file: URL, got '${flags.layout}'`);
+  const payload = new Uint8Array(flags.entrySize);
+  for (let i = 0; i < payload.length; i++) payload[i] = i & 0xff;
+
+  const clients: CorfuClient[] = [];
+  try {
+    for (let i = 0; i < flags.clients; i++) clients.push(await CorfuClient.connect({ layout: flags.layout }));
+    const projection = clients[0]!.projection;
+    const segment = projection.segments.at(-1)!;
+
+    // 1 µs .. 60 s, 3 significant digits.
+    const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+    let measuring = false;
+    let stopped = false;
+    let measureStart = 0;
+    let measureEnd = Infinity;
+    let appends = 0;
+
+    const loop = async (client: CorfuClient): Promise<void> => {
+      while (!stopped) {
+        const t0 = performance.now();
+        await client.append(payload);
+        const t1 = performance.now();
+        if (measuring && t0 >= measureStart && t1 <= measureEnd) {
+          appends++;
+          histogram.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)));
+        }
+      }
+    };
+    const loops: Promise<void>[] = [];
+    for (const client of clients) for (let d = 0; d < flags.depth; d++) loops.push(loop(client));
+    // A failing append ends the benchmark: stop everyone and surface it.
+    const failed = Promise.all(loops).then(
+      () => undefined,
+      (err: unknown) => {
+        stopped = true;
+        throw err;
+      },
+    );
+    const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
+    await Promise.race([sleep(flags.warmup * 1000), failed]);
+    measureStart = performance.now();
+    measuring = true;
+    await Promise.race([sleep(flags.seconds * 1000), failed]);
+    measureEnd = performance.now();
+    stopped = true;
+    await failed;
+
+    const elapsed = (measureEnd - measureStart) / 1000;
+    const ms = (us: number): number => round3(us / 1000);
+    const learned = learnSync(flags.layout);
+    const result: BenchAppendResult = {
+      appends_per_s: Math.round(appends / elapsed),
+      latency_ms: {
+        p50: ms(histogram.getValueAtPercentile(50)),
+        p99: ms(histogram.getValueAtPercentile(99)),
+        p999: ms(histogram.getValueAtPercentile(99.9)),
+        max: ms(histogram.maxValue),
+      },
+      appends,
+      elapsed_s: round3(elapsed),
+      config: {
+        layout: flags.layout,
+        clients: flags.clients,
+        depth: flags.depth,
+        entry_size: flags.entrySize,
+        seconds: flags.seconds,
+        warmup_s: flags.warmup,
+        sync: flags.syncLabel ?? learned ?? 'unknown',
+        sync_source: flags.syncLabel !== undefined ? '--sync-label' : learned !== undefined ? 'unit command lines' : 'unknown',
+        stripes: segment.stripes.length,
+        replicas: segment.stripes[0]?.chain.length ?? 0,
+        mode: 'in-process',
+        cpus: cpus().length,
+        node: process.version,
+      },
+    };
+    histogram.destroy();
+    return result;
+  } finally {
+    await Promise.allSettled(clients.map((c) => c.close()));
+  }
+}
+
+export async function benchAppendVerb(flags: BenchAppendFlags): Promise<void> {
+  const r = await benchAppend(flags);
+  const c = r.config;
+  process.stdout.write(
+    `bench append: ${c.clients} client(s) x depth ${c.depth}, ${c.entry_size}-byte entries, ${c.seconds} s (+${c.warmup_s} s warm-up), ` +
+      `${c.stripes} stripe(s) x ${c.replicas} replica(s), sync ${c.sync} (${c.sync_source}), clients in-process\n` +
+      `appends:    ${r.appends} in ${r.elapsed_s} s\n` +
+      `appends/s:  ${r.appends_per_s}\n` +
+      `latency ms: p50 ${r.latency_ms.p50}  p99 ${r.latency_ms.p99}  p99.9 ${r.latency_ms.p999}  max ${r.latency_ms.max}\n`,
+  );
+  if (flags.json !== undefined) writeFileSync(flags.json, JSON.stringify(r, null, 2) + '\n');
+}
+
+export function secondsArg(value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds, like 10 or 0.5.');
+  return n;
+}
+
+export function warmupArg(value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number of seconds (0 for none).');
+  return n;
+}

@@ -11,6 +11,7 @@ import { Command, CommanderError } from 'commander';
 import { NativeLoadError, isCorfuError } from '../../bindings/index.js';
 import { packageRoot } from '../../bindings/native.js';
 import { benchAppendVerb, secondsArg, warmupArg } from './bench.js';
+import { DEFAULT_LAYOUT, addressArg, appendVerb, fillVerb, readVerb, statusVerb, tailVerb, trimVerb } from './debug.js';
 import { demoVerb } from './demo.js';
 import { FatalError } from './fatal-error.js';
 import { formatVerb } from './format.js';
@@ -109,7 +110,18 @@ function buildProgram(): Command {
     .option('--replicas <n>', 'units per chain (units must be a multiple)', positiveCountArg, 2)
     .option('--size <bytes>', 'size of each device file when it is created', sizeArg, 256 * 1024 * 1024)
     .option('--sync <mode>', "'always' (durable before ack) or 'none' (benchmarks only)", syncArg, 'always')
+    .option('--demo <n>', 'once up, append N entries, read them back, verify and print appends/s and latency', positiveCountArg)
+    .option('--entry-bytes <b>', 'payload bytes per demo entry', sizeArg, 128)
     .action((flags) => upVerb(flags));
+
+  // Debug verbs against a running log (see debug.ts).
+  const layoutOption = ['--layout <url>', 'projection store of the log, file:DIR (default: the one `corfu up` made in ./.corfu)', DEFAULT_LAYOUT] as const;
+  program.command('append').description('append one entry (DATA, or stdin) and print its address').argument('[data]', 'the payload as UTF-8 text').option(...layoutOption).action((data: string | undefined, flags) => appendVerb(data, flags));
+  program.command('read').description('print the entry at ADDR (kind; payload as UTF-8 if printable, else hex)').argument('<addr>', 'log address', addressArg).option(...layoutOption).option('--json', 'print JSON').action((addr: number, flags) => readVerb(addr, flags));
+  program.command('tail').description("print the sequencer's tail (the next address)").option(...layoutOption).action((flags) => tailVerb(flags));
+  program.command('fill').description('fill ADDR with junk unless it already holds data').argument('<addr>', 'log address', addressArg).option(...layoutOption).action((addr: number, flags) => fillVerb(addr, flags));
+  program.command('trim').description('trim ADDR on every unit of its chain').argument('<addr>', 'log address', addressArg).option(...layoutOption).action((addr: number, flags) => trimVerb(addr, flags));
+  program.command('status').description('the projection epoch; the sequencer and each unit: up/down, epoch, tail').option(...layoutOption).option('--json', 'print JSON').action((flags) => statusVerb(flags));
 
   program
     .command('bench')

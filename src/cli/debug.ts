@@ -1,0 +1,227 @@
+// Debug verbs against a running log: `corfu append [DATA]`, `corfu read ADDR`,
+// `corfu tail`, `corfu fill ADDR`, `corfu trim ADDR`, `corfu status`.
+// Each takes `--layout URL`; the default is the layout `corfu up` writes in
+// ./.corfu. A layout that holds no projection is exit 1 with a hint to run
+// `corfu up`.
+//
+// `read` does not fill: an address at or above the sequencer's tail is
+// ERR_UNWRITTEN (reading it through the client would fill it with junk after
+// the hole timeout). An address below the tail that nobody wrote is a hole and
+// is filled, as CORFU readers do. `fill ADDR` fills on purpose.
+//
+// `status` asks every server with TAIL at the projection's epoch (no SEAL):
+// OK gives the tail; ERR_SEALED gives the server's own epoch (and its tail is
+// asked again at that epoch); a refused or silent connection is `down`.
+
+import { connect as netConnect } from 'node:net';
+
+import { InvalidArgumentError } from 'commander';
+
+import { CorfuError } from '../../bindings/errors.js';
+import { CorfuClient, type Entry } from '../client/client.js';
+import { openProjectionStore, type Projection } from '../layout/index.js';
+import { Connection } from '../transport/connection.js';
+import { FatalError } from './fatal-error.js';
+import { UsageError } from './usage-error.js';
+
+export const DEFAULT_LAYOUT = 'file:.corfu/layout';
+const STATUS_TIMEOUT_MS = 500;
+
+export interface LayoutFlags {
+  readonly layout: string;
+}
+
+/** `ADDR`: a non-negative safe integer. */
+export function addressArg(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`expected an address (a whole number), got '${value}'.`);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`address ${value} is too large.`);
+  return n;
+}
+
+async function latestProjection(layout: string): Promise<Projection> {
+  if (!layout.startsWith('file:')) throw new UsageError(`--layout must be a file:DIR URL, got '${layout}'`);
+  const store = await openProjectionStore(layout);
+  try {
+    const p = await store.latest();
+    if (p === undefined) throw new FatalError(`no layout at ${layout}; start a cluster with \`corfu up\` (or pass --layout file:DIR)`);
+    return p;
+  } finally {
+    await store.close();
+  }
+}
+
+async function withClient<T>(flags: LayoutFlags, fn: (client: CorfuClient) => Promise<T>): Promise<T> {
+  await latestProjection(flags.layout); // the friendly error for a missing layout
+  const client = await CorfuClient.connect({ layout: flags.layout, timeoutMs: 3000 });
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export async function appendVerb(data: string | undefined, flags: LayoutFlags): Promise<void> {
+  let payload: Buffer;
+  if (data !== undefined) {
+    payload = Buffer.from(data, 'utf8');
+  } else {
+    if (process.stdin.isTTY === true) throw new UsageError('no DATA: pass it as an argument or pipe it on stdin');
+    payload = await readStdin();
+  }
+  const address = await withClient(flags, (client) => client.append(payload));
+  process.stdout.write(`${address}\n`);
+}
+
+/** UTF-8 text without control characters other than tab and newlines, or undefined. */
+function printable(bytes: Uint8Array): string | undefined {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text) ? undefined : text;
+}
+
+function printEntry(entry: Entry, json: boolean): void {
+  if (json) {
+    const out: Record<string, unknown> = { address: entry.address, kind: entry.kind };
+    if (entry.kind === 'data') {
+      const text = printable(entry.payload);
+      out.bytes = entry.payload.length;
+      if (text !== undefined) out.utf8 = text;
+      else out.hex = Buffer.from(entry.payload).toString('hex');
+    }
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return;
+  }
+  if (entry.kind === 'junk') {
+    process.stdout.write(`address ${entry.address}: junk\n`);
+    return;
+  }
+  const text = printable(entry.payload);
+  const how = text === undefined ? 'hex' : 'utf-8';
+  process.stdout.write(`address ${entry.address}: data, ${entry.payload.length} bytes (${how})\n`);
+  process.stdout.write(`${text ?? Buffer.from(entry.payload).toString('hex')}\n`);
+}
+
+export async function readVerb(address: number, flags: LayoutFlags & { json?: boolean }): Promise<void> {
+  const entry = await withClient(flags, async (client) => {
+    const tail = await client.tail();
+    if (address >= tail) throw new CorfuError('ERR_UNWRITTEN', `address ${address} is at or above the tail (${tail}); nothing was appended there yet`);
+    return client.read(address);
+  });
+  printEntry(entry, flags.json === true);
+}
+
+export async function fillVerb(address: number, flags: LayoutFlags): Promise<void> {
+  const entry = await withClient(flags, (client) => client.fill(address));
+  if (entry.kind === 'junk') process.stdout.write(`address ${address}: junk\n`);
+  else process.stdout.write(`address ${address} already held data (${entry.payload.length} bytes); not filled\n`);
+}
+
+export async function trimVerb(address: number, flags: LayoutFlags): Promise<void> {
+  await withClient(flags, (client) => client.trim(address));
+  process.stdout.write(`trimmed ${address}\n`);
+}
+
+export async function tailVerb(flags: LayoutFlags): Promise<void> {
+  const tail = await withClient(flags, (client) => client.tail());
+  process.stdout.write(`${tail}\n`);
+}
+
+// ---- status ---------------------------------------------------------------------
+
+interface ServerStatus {
+  readonly up: boolean;
+  readonly epoch?: number;
+  readonly tail?: number;
+  readonly error?: string;
+}
+
+function splitHostPort(value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  return { host: value.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(value.slice(i + 1)) };
+}
+
+/** Resolves once a TCP connection opens; rejects on refusal or after `timeoutMs`. */
+function probe(address: string, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const socket = netConnect(splitHostPort(address));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    });
+  });
+}
+
+async function askTail(address: string, epoch: number): Promise<ServerStatus> {
+  try {
+    await probe(address, STATUS_TIMEOUT_MS);
+  } catch (err) {
+    return { up: false, error: (err as Error).message };
+  }
+  const conn = new Connection({ ...splitHostPort(address), timeoutMs: STATUS_TIMEOUT_MS });
+  try {
+    let res = await conn.request({ type: 'request', op: 'TAIL', epoch });
+    let at = epoch;
+    if (res.status === 'ERR_SEALED') {
+      at = res.unitEpoch;
+      res = await conn.request({ type: 'request', op: 'TAIL', epoch: at });
+      if (res.status === 'ERR_SEALED') return { up: true, epoch: res.unitEpoch };
+    }
+    if (res.status !== 'OK') return { up: true, error: `${res.status}: ${res.message}` };
+    if (res.op !== 'TAIL') return { up: true, error: `unexpected ${res.op} answer to TAIL` };
+    return { up: true, epoch: at, tail: res.tail };
+  } catch (err) {
+    return { up: false, error: (err as Error).message };
+  } finally {
+    await conn.close();
+  }
+}
+
+function statusLine(name: string, address: string, s: ServerStatus): string {
+  const parts = [name.padEnd(10), address.padEnd(22), s.up ? 'up  ' : 'down'];
+  if (s.epoch !== undefined) parts.push(`epoch ${s.epoch}`);
+  if (s.tail !== undefined) parts.push(`tail ${s.tail}`);
+  if (s.error !== undefined) parts.push(`(${s.error})`);
+  return parts.join('  ');
+}
+
+export async function statusVerb(flags: LayoutFlags & { json?: boolean }): Promise<void> {
+  const p = await latestProjection(flags.layout);
+  const [sequencer, ...units] = await Promise.all([askTail(p.sequencer, p.epoch), ...p.units.map((u) => askTail(u, p.epoch))]);
+  if (flags.json === true) {
+    const json = {
+      layout: flags.layout,
+      epoch: p.epoch,
+      sequencer: { address: p.sequencer, ...sequencer! },
+      units: p.units.map((address, i) => ({ address, ...units[i]! })),
+    };
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    return;
+  }
+  const lines = [`layout     ${flags.layout}`, `epoch      ${p.epoch} (projection)`, statusLine('sequencer', p.sequencer, sequencer!)];
+  for (const [i, address] of p.units.entries()) lines.push(statusLine(`unit ${i}`, address, units[i]!));
+  const up = units.filter((u) => u.up).length;
+  lines.push(`units up   ${up}/${p.units.length}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,163 @@
+// The debug verbs (`corfu append/read/tail/fill/trim/status`) and
+// `corfu up --demo N`, as a user runs them: real processes
+// (node dist/src/cli/main.js), temp dirs, ephemeral ports on 127.0.0.1.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'corfu-debug-'));
+const procs: ChildProcess[] = [];
+
+afterAll(async () => {
+  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function corfu(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir, timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function oneLine(stderr: string): string {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  expect(stderr).not.toMatch(/^\s+at /m);
+  return lines[0]!;
+}
+
+/** Starts a long-running `corfu ...` and resolves once a line matches `ready`. */
+function startCorfu(args: string[], ready: RegExp): Promise<{ proc: ChildProcess; out: string[]; exited: Promise<number | null> }> {
+  const proc = spawn(process.execPath, [CLI, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(proc);
+  const out: string[] = [];
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timeout waiting for ${ready}; out: ${out.join('\n')}; err: ${err}`)), 25_000);
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      out.push(line);
+      if (ready.test(line)) {
+        clearTimeout(timer);
+        resolve({ proc, out, exited });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${String(code)} before ready; out: ${out.join('\n')}; err: ${err}`));
+    });
+  });
+}
+
+describe('debug verbs against `corfu up`', () => {
+  let layout = '';
+  let addr = -1;
+
+  it('starts a cluster and prints its layout URL', async () => {
+    const up = await startCorfu(['up', '--dir', join(dir, 'c1'), '--units', '4', '--replicas', '2', '--size', '16M'], /^serving/);
+    const line = up.out.find((l) => l.startsWith('layout URL:'));
+    expect(line).toBeDefined();
+    layout = line!.replace(/^layout URL:\s*/, '').trim();
+    expect(layout).toMatch(/^file:/);
+  });
+
+  it('append prints an address; read prints the payload; tail is above it', () => {
+    const a = corfu('append', 'hello', '--layout', layout);
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    expect(a.stdout.trim()).toMatch(/^\d+$/);
+    addr = Number(a.stdout.trim());
+
+    const r = corfu('read', String(addr), '--layout', layout);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/data, 5 bytes/);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('hello');
+
+    const j = corfu('read', String(addr), '--layout', layout, '--json');
+    expect(JSON.parse(j.stdout)).toEqual({ address: addr, kind: 'data', bytes: 5, utf8: 'hello' });
+
+    const t = corfu('tail', '--layout', layout);
+    expect(t.code, t.stderr).toBe(0);
+    expect(Number(t.stdout.trim())).toBeGreaterThanOrEqual(addr + 1);
+  });
+
+  it('append reads stdin when no DATA is given; binary payloads print as hex', () => {
+    const r = spawnSync(process.execPath, [CLI, 'append', '--layout', layout], { input: Buffer.from([0, 1, 0xff]), cwd: dir, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const read = corfu('read', r.stdout.trim(), '--layout', layout);
+    expect(read.stdout).toMatch(/3 bytes \(hex\)\n0001ff\n$/);
+  });
+
+  it('fill on an unused address makes it junk', () => {
+    const tail = Number(corfu('tail', '--layout', layout).stdout.trim());
+    const f = corfu('fill', String(tail + 3), '--layout', layout);
+    expect(f.code, f.stderr).toBe(0);
+    expect(f.stdout).toMatch(/junk/);
+    // Once the tail passes it, read shows the junk.
+    for (let i = 0; i < 4; i++) expect(corfu('append', `x${i}`, '--layout', layout).code).toBe(0);
+    const r = corfu('read', String(tail + 3), '--layout', layout);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/junk/);
+  });
+
+  it('trim ADDR, then read ADDR fails with ERR_TRIMMED (exit 1)', () => {
+    const t = corfu('trim', String(addr), '--layout', layout);
+    expect(t.code, t.stderr).toBe(0);
+    const r = corfu('read', String(addr), '--layout', layout);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toMatch(/^error ERR_TRIMMED: /);
+  });
+
+  it('status shows the epoch, the sequencer and 4 units up', () => {
+    const s = corfu('status', '--layout', layout);
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout).toMatch(/^epoch\s+1 /m);
+    expect(s.stdout).toMatch(/^sequencer\s+\S+\s+up\s+epoch 1\s+tail \d+/m);
+    expect(s.stdout.match(/^unit \d+\s+\S+\s+up\s+epoch 1\s+tail \d+/gm)).toHaveLength(4);
+    expect(s.stdout).toMatch(/units up\s+4\/4/);
+    const j = JSON.parse(corfu('status', '--layout', layout, '--json').stdout) as { epoch: number; units: { up: boolean }[] };
+    expect(j.epoch).toBe(1);
+    expect(j.units.filter((u) => u.up)).toHaveLength(4);
+  });
+
+  it('a bad address is a usage error (exit 2); reading past the tail is ERR_UNWRITTEN', () => {
+    for (const bad of ['abc', '-1', '1.5', '99999999999999999999']) {
+      const r = corfu('read', bad, '--layout', layout);
+      expect(r.code, bad).toBe(2);
+      oneLine(r.stderr);
+    }
+    expect(corfu('trim', 'x', '--layout', layout).code).toBe(2);
+    expect(corfu('read', '--bogus', '1', '--layout', layout).code).toBe(2);
+    const r = corfu('read', '1000000', '--layout', layout);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toMatch(/^error ERR_UNWRITTEN: /);
+  });
+
+  it('no layout: exit 1 with a hint to run corfu up', () => {
+    for (const args of [['tail'], ['status'], ['append', 'x', '--layout', `file:${join(dir, 'nothing')}`]]) {
+      const r = corfu(...args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(oneLine(r.stderr)).toMatch(/corfu up/);
+    }
+  });
+});
+
+describe('corfu up --demo', () => {
+  it('appends, verifies, prints appends/s and p50/p99, serves, and stops with exit 0 on SIGTERM', async () => {
+    const up = await startCorfu(['up', '--dir', join(dir, 'c2'), '--units', '4', '--replicas', '2', '--size', '16M', '--demo', '2000', '--entry-bytes', '64'], /^serving/);
+    const text = up.out.join('\n');
+    expect(text).toMatch(/[\d,]+ appends\/s/);
+    expect(text).toMatch(/p50 \d+\.\d+\s+p99 \d+\.\d+/);
+    expect(text).toMatch(/verified 2,000 entries/);
+    expect(text).toMatch(/^append 2000\/2000$/m); // not a TTY: plain progress lines
+    up.proc.kill('SIGTERM');
+    expect(await up.exited).toBe(0);
+  });
+});

@@ -13,6 +13,8 @@
 // - The projection (units/replicas stripes, each a chain of `replicas` units:
 //   stripe k is units k*replicas .. k*replicas+replicas-1, so addresses map to
 //   the same files on every run) is proposed to file:DIR/layout.
+// - With `--demo N [--entry-bytes B]` (npm start), runs the workload of
+//   up-demo.ts against the new layout before serving.
 // - Serves until SIGINT/SIGTERM, then SIGTERMs the children, waits for them and
 //   exits 0. A child that dies on its own stops the cluster with exit 1.
 //
@@ -30,6 +32,7 @@ import { Store } from '../../bindings/index.js';
 import { openProjectionStore } from '../layout/index.js';
 import { FatalError } from './fatal-error.js';
 import { buildProjection, layoutTable, sealSequencerAndPropose, sealUnits } from './layout.js';
+import { MIN_DEMO_ENTRY_BYTES, runUpDemo } from './up-demo.js';
 import { UsageError } from './usage-error.js';
 
 export interface UpFlags {
@@ -38,6 +41,9 @@ export interface UpFlags {
   readonly replicas: number;
   readonly size: number;
   readonly sync: 'always' | 'none';
+  /** `--demo N`: append N entries, verify them and print the figures before serving. */
+  readonly demo?: number;
+  readonly entryBytes?: number;
 }
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -112,6 +118,7 @@ export async function upVerb(flags: UpFlags): Promise<void> {
   if (flags.units < 1) throw new UsageError('--units must be at least 1');
   if (flags.replicas < 1) throw new UsageError('--replicas must be at least 1');
   if (flags.units % flags.replicas !== 0) throw new UsageError(`--units (${flags.units}) must be a multiple of --replicas (${flags.replicas})`);
+  if (flags.demo !== undefined && (flags.entryBytes ?? 128) < MIN_DEMO_ENTRY_BYTES) throw new UsageError(`--entry-bytes must be at least ${MIN_DEMO_ENTRY_BYTES}`);
   const dir = resolve(flags.dir);
   const logDir = join(dir, 'logs');
   const layoutDir = join(dir, 'layout');
@@ -168,9 +175,12 @@ export async function upVerb(flags: UpFlags): Promise<void> {
         `layout URL: ${storeUrl}\n` +
         `connect:    CorfuClient.connect({ layout: '${storeUrl}' })\n` +
         `tail:       ${startTail} (entries below it were written before this run)\n` +
-        `logs:       ${logDir}\n` +
-        `serving; Ctrl-C (SIGINT) or SIGTERM stops the cluster\n`,
+        `logs:       ${logDir}\n`,
     );
+    if (flags.demo !== undefined && !stopping) {
+      await runUpDemo({ dir, layout: storeUrl, entries: flags.demo, entryBytes: flags.entryBytes ?? 128, reused: previous !== undefined, stop: () => stopping });
+    }
+    process.stdout.write('serving; Ctrl-C (SIGINT) or SIGTERM stops the cluster\n');
 
     // Serve until a signal, or until a child dies on its own.
     const died = await new Promise<Child | undefined>((res) => {

@@ -11,6 +11,7 @@
 // resumes on 'drain'.
 
 import { createServer } from 'node:net';
+import { writeBatched } from '../transport/write-batched.js';
 import type { AddressInfo, Server, Socket } from 'node:net';
 
 import { encodeResponse } from '../wire/codec.js';
@@ -130,7 +131,7 @@ export class SequencerServer {
             return;
           }
           // A SequencerInvariantError propagates and crashes the process, by design.
-          socket.write(encodeResponse(this.sequencer.handle(r.frame)));
+          writeBatched(socket, encodeResponse(this.sequencer.handle(r.frame)));
         }
       } finally {
         socket.uncork();

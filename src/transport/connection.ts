@@ -28,6 +28,7 @@
 //   and every timer.
 
 import { Socket } from 'node:net';
+import { writeBatched } from './write-batched.js';
 
 import { CorfuError } from '../../bindings/errors.js';
 import { FrameDecoder, encodeRequest } from '../wire/index.js';
@@ -302,7 +303,7 @@ export class Connection {
         continue;
       }
       this.#inFlight.set(requestId, call);
-      this.#writable = socket.write(frame);
+      this.#writable = writeBatched(socket, frame);
     }
     if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) this.#compact();
   }

@@ -16,6 +16,7 @@
 //   the engine is the caller's (the CLI closes the store after this).
 
 import { Server, type Socket, createServer } from 'node:net';
+import { writeBatched } from '../transport/write-batched.js';
 
 import { CorfuError } from '../../bindings/errors.js';
 import { FrameDecoder, encodeResponse } from '../wire/index.js';
@@ -181,7 +182,7 @@ export class UnitServer {
     handleRequest(this.#engine, req).then(
       (response) => {
         c.inFlight--;
-        if (!c.dead) c.socket.write(encodeResponse(response));
+        if (!c.dead) writeBatched(c.socket, encodeResponse(response));
         if (c.inFlight === 0) this.#wakeIdle(c);
         if (!c.stopped) this.#drain(c);
       },

@@ -152,6 +152,24 @@ describe('corfu up', () => {
     up.proc.kill('SIGINT');
     expect(await up.exited).toBe(0);
   });
+
+  it('when corfu up is killed outright (kill -9), its units and sequencer stop on their own', async () => {
+    const orphanDir = join(dir, 'orphan');
+    const up = await startCorfu(['up', '--dir', orphanDir, '--units', '2', '--replicas', '1', '--size', '16M'], /^serving/);
+    const p = showJson(`file:${join(orphanDir, 'layout')}`);
+    for (const unit of p.units) expect(await refuses(unit)).toBe(false);
+    up.proc.kill('SIGKILL');
+    await up.exited;
+    const addresses = [...p.units, p.sequencer];
+    const deadline = performance.now() + 15_000;
+    let alive = addresses;
+    while (alive.length > 0 && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      const refused = await Promise.all(alive.map(refuses));
+      alive = alive.filter((_, i) => !refused[i]);
+    }
+    expect(alive, 'servers still listening after their corfu up was killed').toEqual([]);
+  });
 });
 
 describe('corfu layout init', () => {

@@ -2,6 +2,7 @@
 // tokens over TCP until SIGTERM or SIGINT, then exits 0.
 
 import { InvalidArgumentError } from 'commander';
+import { exitWithParentIfAsked } from './exit-with-parent.js';
 
 import { ListenError, SequencerServer, formatHostPort } from '../sequencer/server.js';
 import { FatalError } from './fatal-error.js';
@@ -45,6 +46,7 @@ export async function sequencerVerb(flags: SequencerFlags): Promise<void> {
       void server.close().then(resolve);
     };
     process.on('SIGTERM', stop);
+    exitWithParentIfAsked();
     process.on('SIGINT', stop);
   });
 }

@@ -8,6 +8,7 @@
 // accepting, finish and answer what is in flight, close the store, exit 0.
 
 import { InvalidArgumentError } from 'commander';
+import { exitWithParentIfAsked } from './exit-with-parent.js';
 
 import { Store, type SyncMode } from '../../bindings/index.js';
 import { UnitServer } from '../unit/server.js';
@@ -48,6 +49,7 @@ export async function unitVerb(flags: UnitFlags): Promise<void> {
       resolve();
     };
     process.on('SIGTERM', stop);
+    exitWithParentIfAsked();
     process.on('SIGINT', stop);
   });
   // A second signal while shutting down: leave at once.

@@ -22,6 +22,7 @@
 // layout reconfigured into several segments is not carried over.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EXIT_WITH_PARENT_ENV } from './exit-with-parent.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -72,7 +73,7 @@ function startChild(name: string, args: string[], logDir: string, registry: Chil
   const fd = openSync(log, 'a');
   let proc: ChildProcess;
   try {
-    proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', fd] });
+    proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', fd], env: { ...process.env, [EXIT_WITH_PARENT_ENV]: '1' } });
   } finally {
     closeSync(fd);
   }

@@ -13,7 +13,7 @@
 // OK gives the tail; ERR_SEALED gives the server's own epoch (and its tail is
 // asked again at that epoch); a refused or silent connection is `down`.
 
-import { connect as netConnect } from 'node:net';
+import { probe, splitHostPort } from '../transport/address.js';
 
 import { InvalidArgumentError } from 'commander';
 
@@ -147,31 +147,7 @@ interface ServerStatus {
   readonly error?: string;
 }
 
-function splitHostPort(value: string): { host: string; port: number } {
-  const i = value.lastIndexOf(':');
-  return { host: value.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(value.slice(i + 1)) };
-}
 
-/** Resolves once a TCP connection opens; rejects on refusal or after `timeoutMs`. */
-function probe(address: string, timeoutMs: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const socket = netConnect(splitHostPort(address));
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve();
-    });
-    socket.once('error', (err) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(err);
-    });
-  });
-}
 
 async function askTail(address: string, epoch: number): Promise<ServerStatus> {
   try {

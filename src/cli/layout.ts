@@ -17,7 +17,7 @@
 //   3. Propose E to the projection store. If another proposal won, that is
 //      the layout: print it and fail (exit 1).
 
-import { connect as netConnect } from 'node:net';
+import { probe, splitHostPort } from '../transport/address.js';
 
 import { InvalidArgumentError } from 'commander';
 
@@ -58,32 +58,7 @@ export function buildProjection(epoch: number, sequencer: string, stripes: reado
   return parseProjection({ epoch, sequencer, units, segments: [{ start: 0, end: null, stripes: stripes.map((chain) => ({ chain: [...chain] })) }] });
 }
 
-function splitHostPort(value: string): { host: string; port: number } {
-  const i = value.lastIndexOf(':');
-  return { host: value.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(value.slice(i + 1)) };
-}
 
-/** Fails fast (ECONNREFUSED, ...) instead of letting a Connection retry until its deadline. */
-function probe(address: string, timeoutMs: number): Promise<void> {
-  const { host, port } = splitHostPort(address);
-  return new Promise<void>((resolve, reject) => {
-    const socket = netConnect({ host, port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve();
-    });
-    socket.once('error', (err) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(err);
-    });
-  });
-}
 
 const TIMEOUT_MS = 3000;
 
@@ -105,9 +80,12 @@ async function withConnection<T>(role: string, address: string, epoch: number, f
   }
 }
 
-/** SEALs one unit to `epoch`; answers its tail (accepts a unit already at `epoch`). */
-export function sealUnit(address: string, epoch: number): Promise<number> {
-  return withConnection('unit', address, epoch, async (conn) => {
+/**
+ * SEALs a unit or the sequencer to `epoch` and answers its tail (a unit's local tail, the
+ * sequencer's next token). One already at `epoch` counts as sealed (a rerun of init).
+ */
+function sealServer(role: 'unit' | 'sequencer', address: string, epoch: number): Promise<number> {
+  return withConnection(role, address, epoch, async (conn) => {
     const res = await conn.request({ type: 'request', op: 'SEAL', epoch, newEpoch: epoch });
     if (res.status === 'ERR_SEALED' && res.unitEpoch === epoch) {
       const tail = throwIfError(await conn.request({ type: 'request', op: 'TAIL', epoch }));
@@ -122,24 +100,10 @@ export function sealUnit(address: string, epoch: number): Promise<number> {
 
 /** SEALs every unit to `epoch` (in parallel); answers each unit's tail. */
 export async function sealUnits(units: readonly string[], epoch: number): Promise<Map<string, number>> {
-  const tails = await Promise.all(units.map((unit) => sealUnit(unit, epoch)));
+  const tails = await Promise.all(units.map((unit) => sealServer('unit', unit, epoch)));
   return new Map(units.map((unit, i) => [unit, tails[i]!]));
 }
 
-/** SEALs the sequencer to `epoch` (accepts one already at `epoch`); answers its next token. */
-export function sealSequencer(address: string, epoch: number): Promise<number> {
-  return withConnection('sequencer', address, epoch, async (conn) => {
-    const res = await conn.request({ type: 'request', op: 'SEAL', epoch, newEpoch: epoch });
-    if (res.status === 'ERR_SEALED' && res.unitEpoch === epoch) {
-      const tail = throwIfError(await conn.request({ type: 'request', op: 'TAIL', epoch }));
-      if (tail.op !== 'TAIL') throw new CorfuError('ERR_IO', `unexpected ${tail.op} answer to TAIL`);
-      return tail.tail;
-    }
-    const ok = throwIfError(res);
-    if (ok.op !== 'SEAL') throw new CorfuError('ERR_IO', `unexpected ${ok.op} answer to SEAL`);
-    return ok.tail;
-  });
-}
 
 export interface InstallResult {
   readonly projection: Projection;
@@ -154,7 +118,7 @@ export interface InstallResult {
  */
 export async function sealSequencerAndPropose(storeUrl: string, projection: Projection, tails: ReadonlyMap<string, number>): Promise<InstallResult> {
   const maxTail = Math.max(0, ...tails.values());
-  const next = await sealSequencer(projection.sequencer, projection.epoch);
+  const next = await sealServer('sequencer', projection.sequencer, projection.epoch);
   if (next < maxTail) {
     throw new FatalError(
       `sequencer ${projection.sequencer} would hand out token ${next}, below the units' tail ${maxTail}; restart it with --start-tail ${maxTail} (the SEAL on the wire cannot carry a start tail)`,

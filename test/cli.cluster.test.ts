@@ -1,63 +1,17 @@
 // `corfu up` and `corfu layout init/show` as a user runs them: real processes
 // (node dist/src/cli/main.js), temp dirs, ephemeral ports on 127.0.0.1.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+
+import { cliHarness } from './helpers/cli.js';
 
 import { chainFor, headOf, tailOf, type Projection } from '../src/layout/index.js';
 import { Connection, throwIfError } from '../src/transport/connection.js';
 
-const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'corfu-cluster-'));
-const procs: ChildProcess[] = [];
-
-afterAll(async () => {
-  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function corfu(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function oneLine(stderr: string): string {
-  const lines = stderr.trimEnd().split('\n');
-  expect(lines, stderr).toHaveLength(1);
-  expect(stderr).not.toMatch(/^\s+at /m);
-  return lines[0]!;
-}
-
-/** Starts a long-running `corfu ...` and resolves with its stdout so far once a line matches `ready`. */
-function startCorfu(args: string[], ready: RegExp): Promise<{ proc: ChildProcess; out: string[]; exited: Promise<number | null> }> {
-  const proc = spawn(process.execPath, [CLI, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(proc);
-  const out: string[] = [];
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timeout waiting for ${ready}; out: ${out.join('\n')}; err: ${err}`)), 20_000);
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      out.push(line);
-      if (ready.test(line)) {
-        clearTimeout(timer);
-        resolve({ proc, out, exited });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited ${String(code)} before ready; out: ${out.join('\n')}; err: ${err}`));
-    });
-  });
-}
+const { dir, corfu, oneLine, startCorfu } = cliHarness('corfu-cluster-', { runTimeoutMs: 30000, readyTimeoutMs: 20000 });
 
 function conn(address: string): Connection {
   const i = address.lastIndexOf(':');

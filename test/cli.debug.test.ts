@@ -2,59 +2,14 @@
 // `corfu up --demo N`, as a user runs them: real processes
 // (node dist/src/cli/main.js), temp dirs, ephemeral ports on 127.0.0.1.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'corfu-debug-'));
-const procs: ChildProcess[] = [];
+import { CLI, cliHarness } from './helpers/cli.js';
 
-afterAll(async () => {
-  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function corfu(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir, timeout: 20_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function oneLine(stderr: string): string {
-  const lines = stderr.trimEnd().split('\n');
-  expect(lines, stderr).toHaveLength(1);
-  expect(stderr).not.toMatch(/^\s+at /m);
-  return lines[0]!;
-}
-
-/** Starts a long-running `corfu ...` and resolves once a line matches `ready`. */
-function startCorfu(args: string[], ready: RegExp): Promise<{ proc: ChildProcess; out: string[]; exited: Promise<number | null> }> {
-  const proc = spawn(process.execPath, [CLI, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(proc);
-  const out: string[] = [];
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timeout waiting for ${ready}; out: ${out.join('\n')}; err: ${err}`)), 25_000);
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      out.push(line);
-      if (ready.test(line)) {
-        clearTimeout(timer);
-        resolve({ proc, out, exited });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited ${String(code)} before ready; out: ${out.join('\n')}; err: ${err}`));
-    });
-  });
-}
+const { dir, corfu, oneLine, startCorfu } = cliHarness('corfu-debug-', { runTimeoutMs: 20000, readyTimeoutMs: 25000 });
 
 describe('debug verbs against `corfu up`', () => {
   let layout = '';

@@ -2,30 +2,14 @@
 // Checks output, exit codes (0 ok, 1 CorfuError, 2 usage) and that expected
 // errors are one line without a stack trace.
 
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'corfu-cli-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+import { cliHarness } from './helpers/cli.js';
 
-function corfu(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir, timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** An expected failure: exactly one line on stderr, no stack frames. */
-function oneLine(stderr: string): string {
-  const lines = stderr.trimEnd().split('\n');
-  expect(lines, stderr).toHaveLength(1);
-  expect(stderr).not.toMatch(/^\s+at /m);
-  return lines[0]!;
-}
+const { dir, corfu, oneLine } = cliHarness('corfu-cli-', { runTimeoutMs: 60_000, readyTimeoutMs: 20_000 });
 
 describe('corfu format / inspect', () => {
   const dev = join(dir, 'unit.img');

@@ -27,6 +27,10 @@ function seal(epoch: number, newEpoch: number): Request {
   return { type: 'request', op: 'SEAL', requestId: nextId++ >>> 0, epoch, newEpoch };
 }
 
+function bootstrapReq(epoch: number, newEpoch: number, startTail: number): Request {
+  return { type: 'request', op: 'BOOTSTRAP', requestId: nextId++ >>> 0, epoch, newEpoch, startTail };
+}
+
 function firstOf(r: Response): number {
   if (r.op !== 'TOKEN' || r.status !== 'OK') throw new Error(`expected a TOKEN answer, got ${JSON.stringify(r)}`);
   // Every answer must also be encodable on the wire.
@@ -35,7 +39,8 @@ function firstOf(r: Response): number {
 }
 
 function tailOf(r: Response): number {
-  if ((r.op !== 'TAIL' && r.op !== 'SEAL') || r.status !== 'OK') throw new Error(`expected a tail, got ${JSON.stringify(r)}`);
+  if ((r.op !== 'TAIL' && r.op !== 'SEAL' && r.op !== 'BOOTSTRAP') || r.status !== 'OK') throw new Error(`expected a tail, got ${JSON.stringify(r)}`);
+  encodeResponse(r);
   return r.tail;
 }
 
@@ -131,6 +136,7 @@ describe('Sequencer: epochs', () => {
         const refused = seq.bootstrap(lower, startTail);
         expect(refused).toMatchObject({ code: 'ERR_SEALED', unitEpoch: current });
         expect(seq.handle(seal(current, lower))).toMatchObject({ op: 'SEAL', status: 'ERR_SEALED', unitEpoch: current });
+        expect(seq.handle(bootstrapReq(current, lower, startTail))).toMatchObject({ op: 'BOOTSTRAP', status: 'ERR_SEALED', unitEpoch: current });
         expect(seq.snapshot()).toMatchObject({ epoch: current, nextToken: 7 });
       }),
     );
@@ -156,7 +162,13 @@ describe('Sequencer: epochs', () => {
             ranges.push([first, o.count]);
           } else {
             const before = seq.nextToken;
-            const next = o.kind === 'bootstrap' ? seq.bootstrap(epoch + 1, o.startTail) : tailOf(seq.handle(seal(epoch, epoch + 1)));
+            // BOOTSTRAP over the wire half the time, the method the other half.
+            const next =
+              o.kind === 'seal'
+                ? tailOf(seq.handle(seal(epoch, epoch + 1)))
+                : o.startTail % 2 === 0
+                  ? tailOf(seq.handle(bootstrapReq(epoch, epoch + 1, o.startTail)))
+                  : seq.bootstrap(epoch + 1, o.startTail);
             const startTail = o.kind === 'bootstrap' ? o.startTail : before;
             expect(next).toBe(Math.max(before, startTail));
             expect(seq.epoch).toBe(epoch + 1);

@@ -146,6 +146,13 @@ const sealRequest = fc.record({
   ...envelope,
   newEpoch: u64,
 });
+const bootstrapRequest = fc.record({
+  type: fc.constant('request' as const),
+  op: fc.constant('BOOTSTRAP' as const),
+  ...envelope,
+  newEpoch: u64,
+  startTail: u64,
+});
 const tokenRequest = fc.record({
   type: fc.constant('request' as const),
   op: fc.constant('TOKEN' as const),
@@ -158,6 +165,7 @@ const requestArb: fc.Arbitrary<Request> = fc.oneof(
   prefixTrimRequest,
   emptyRequest,
   sealRequest,
+  bootstrapRequest,
   tokenRequest,
 );
 
@@ -203,7 +211,7 @@ const emptyResponse = fc.record({
 });
 const tailResponse = fc.record({
   type: fc.constant('response' as const),
-  op: fc.constantFrom('TAIL' as const, 'SEAL' as const),
+  op: fc.constantFrom('TAIL' as const, 'SEAL' as const, 'BOOTSTRAP' as const),
   ...envelope,
   status: fc.constant('OK' as const),
   tail: u64,
@@ -302,8 +310,18 @@ describe('exact bytes (docs/protocol.md)', () => {
     expect(decoded).toEqual({ type: 'response', op: 'WRITE', requestId: 1, epoch: 2, status: 'ERR_SEALED', unitEpoch: 7, message: 'hi' });
   });
 
+  it('encodes BOOTSTRAP as newEpoch then startTail', () => {
+    const buf = encodeRequest({ type: 'request', op: 'BOOTSTRAP', requestId: 5, epoch: 1, newEpoch: 2, startTail: 0x0102 });
+    expect(buf.toString('hex')).toBe(
+      '20000000' + '01' + '0a' + '0000' + '05000000' + '0100000000000000' + '0200000000000000' + '0201000000000000',
+    );
+    const answer = encodeResponse({ type: 'response', op: 'BOOTSTRAP', requestId: 5, epoch: 2, status: 'OK', tail: 0x0102 });
+    expect(answer[5]).toBe(0x8a);
+    expect(decodeOk(answer).frame).toEqual({ type: 'response', op: 'BOOTSTRAP', requestId: 5, epoch: 2, status: 'OK', tail: 0x0102 });
+  });
+
   it('uses the opcode table and 0x80 | opcode for responses', () => {
-    expect(OPCODES).toEqual({ WRITE: 1, READ: 2, FILL: 3, TRIM: 4, PREFIX_TRIM: 5, TAIL: 6, SEAL: 7, TOKEN: 8, PING: 9 });
+    expect(OPCODES).toEqual({ WRITE: 1, READ: 2, FILL: 3, TRIM: 4, PREFIX_TRIM: 5, TAIL: 6, SEAL: 7, TOKEN: 8, PING: 9, BOOTSTRAP: 10 });
     const ping = encodeRequest({ type: 'request', op: 'PING', requestId: 0, epoch: 0 });
     expect(ping.toString('hex')).toBe('10000000' + '01' + '09' + '0000' + '00000000' + '0000000000000000');
     const pong = encodeResponse({ type: 'response', op: 'PING', requestId: 0, epoch: 0, status: 'OK' });

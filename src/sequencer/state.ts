@@ -9,21 +9,22 @@
 // the wire has no stream fields yet).
 //
 // Rules:
-// - Every request except PING and SEAL must carry the sequencer's epoch;
-//   otherwise ERR_SEALED with the sequencer's epoch, and nothing changes.
+// - Every request except PING, SEAL and BOOTSTRAP must carry the sequencer's
+//   epoch; otherwise ERR_SEALED with the sequencer's epoch, and nothing changes.
 // - TOKEN(n) returns the first of n consecutive tokens; 1 <= n <= MAX_TOKENS_PER_REQUEST.
 //   A token is never handed out twice (asserted: every range starts at or
 //   above the end of the previous one).
 // - TAIL returns the next token: every token handed out so far is below it.
-// - SEAL(newEpoch) / bootstrap(newEpoch, startTail): newEpoch must be above the
-//   current epoch; the next token becomes max(next, startTail), so the counter
-//   never moves down. Over the wire the start tail is the current next token
-//   (the wire has no field for it yet), which is safe for this process; a
-//   fresh process after failover gets its start tail at construction.
+// - BOOTSTRAP(newEpoch, startTail): newEpoch must be above the current epoch;
+//   the next token becomes max(next, startTail), so the counter never moves
+//   down. A reconfiguration sends it with the largest tail the units answered
+//   to their SEAL, so a fresh sequencer after failover starts above every
+//   written address. SEAL(newEpoch) is BOOTSTRAP with no start tail (it only
+//   stops a sequencer that is being replaced).
 //
 // Response headers follow the unit's convention (src/unit/handler.ts): the
 // request's id; the epoch of an OK answer is the sequencer's (equal to the
-// request's), a SEAL answer's is the new epoch, an error answer and PING echo
+// request's), a SEAL or BOOTSTRAP answer's is the new epoch, an error answer and PING echo
 // the request's epoch (ERR_SEALED carries the sequencer's in `unitEpoch`).
 //
 // A broken invariant is not an error code: it throws SequencerInvariantError,
@@ -152,6 +153,11 @@ export class Sequencer {
       if (result instanceof CorfuError) return errorResponse('SEAL', requestId, req.epoch, result);
       return { type: 'response', op: 'SEAL', requestId, epoch: this.#epoch, status: 'OK', tail: result };
     }
+    if (req.op === 'BOOTSTRAP') {
+      const result = this.bootstrap(req.newEpoch, req.startTail);
+      if (result instanceof CorfuError) return errorResponse('BOOTSTRAP', requestId, req.epoch, result);
+      return { type: 'response', op: 'BOOTSTRAP', requestId, epoch: this.#epoch, status: 'OK', tail: result };
+    }
     if (req.epoch !== this.#epoch) {
       return errorResponse(req.op, requestId, req.epoch, this.sealed(`request epoch ${req.epoch}`));
     }
@@ -168,7 +174,7 @@ export class Sequencer {
           req.op,
           requestId,
           req.epoch,
-          new CorfuError('ERR_BAD_REQUEST', `${req.op} is not a sequencer operation (TOKEN, TAIL, SEAL, PING)`),
+          new CorfuError('ERR_BAD_REQUEST', `${req.op} is not a sequencer operation (TOKEN, TAIL, SEAL, BOOTSTRAP, PING)`),
         );
     }
   }

@@ -9,7 +9,7 @@
 // - The epoch check is the engine's: every call carries the request's epoch.
 //   SEAL carries the new epoch instead and answers with the unit's tail.
 // - PING is answered without touching the engine (a liveness probe carries
-//   no state). TOKEN is the sequencer's: ERR_BAD_REQUEST.
+//   no state). TOKEN and BOOTSTRAP are the sequencer's: ERR_BAD_REQUEST.
 // - The response header carries the request's id. Its epoch is the request's:
 //   an OK answer passed the engine's epoch check, so that is the unit's epoch
 //   too; a SEAL answer carries the new epoch; an error answer echoes the
@@ -91,6 +91,8 @@ async function dispatch(engine: UnitEngine, req: Request): Promise<Response> {
       return { type: 'response', op: 'PING', requestId, epoch, status: 'OK' };
     case 'TOKEN':
       throw new CorfuError('ERR_BAD_REQUEST', 'a storage unit does not hand out tokens; ask the sequencer');
+    case 'BOOTSTRAP':
+      throw new CorfuError('ERR_BAD_REQUEST', 'BOOTSTRAP is for the sequencer; a storage unit is sealed with SEAL');
   }
 }
 

@@ -180,6 +180,10 @@ function decodeRequest(h: FrameHeader, r: Reader): Request {
       return { type: 'request', op: h.op, requestId, epoch };
     case 'SEAL':
       return { type: 'request', op: 'SEAL', requestId, epoch, newEpoch: r.u64('the new epoch') };
+    case 'BOOTSTRAP': {
+      const newEpoch = r.u64('the new epoch');
+      return { type: 'request', op: 'BOOTSTRAP', requestId, epoch, newEpoch, startTail: r.u64('the start tail') };
+    }
     case 'TOKEN': {
       const count = r.u32('the token count');
       if (count < 1) throw new Malformed('token count 0');
@@ -252,6 +256,7 @@ function decodeResponse(h: FrameHeader, r: Reader): Response {
       return { type: 'response', op: h.op, requestId, epoch, status: 'OK' };
     case 'TAIL':
     case 'SEAL':
+    case 'BOOTSTRAP':
       return { type: 'response', op: h.op, requestId, epoch, status: 'OK', tail: r.u64('the tail') };
     case 'TOKEN':
       return { type: 'response', op: 'TOKEN', requestId, epoch, status: 'OK', first: r.u64('the first token') };
@@ -344,6 +349,14 @@ export function encodeRequest(msg: Request): Buffer {
       checkU64(msg.newEpoch, 'newEpoch');
       const buf = allocFrame(8, opcode, requestId, epoch, msg.op);
       writeU64(buf, msg.newEpoch, HEADER_BYTES);
+      return buf;
+    }
+    case 'BOOTSTRAP': {
+      checkU64(msg.newEpoch, 'newEpoch');
+      checkU64(msg.startTail, 'startTail');
+      const buf = allocFrame(16, opcode, requestId, epoch, msg.op);
+      writeU64(buf, msg.newEpoch, HEADER_BYTES);
+      writeU64(buf, msg.startTail, HEADER_BYTES + 8);
       return buf;
     }
     case 'TOKEN': {
@@ -444,7 +457,8 @@ export function encodeResponse(msg: Response): Buffer {
       return buf;
     }
     case 'TAIL':
-    case 'SEAL': {
+    case 'SEAL':
+    case 'BOOTSTRAP': {
       checkU64(msg.tail, 'tail');
       const buf = allocFrame(9, opcode, requestId, epoch, msg.op);
       buf[HEADER_BYTES] = 0;

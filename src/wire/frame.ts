@@ -50,6 +50,7 @@ export const OPCODES = {
   SEAL: 7,
   TOKEN: 8,
   PING: 9,
+  BOOTSTRAP: 10,
 } as const;
 
 export type Op = keyof typeof OPCODES;
@@ -58,7 +59,7 @@ const OP_BY_CODE: ReadonlyMap<number, Op> = new Map(
   (Object.keys(OPCODES) as Op[]).map((op) => [OPCODES[op], op]),
 );
 
-/** The operation of a request opcode (1..9), or undefined. */
+/** The operation of a request opcode (1..10), or undefined. */
 export function opOfCode(code: number): Op | undefined {
   return OP_BY_CODE.get(code);
 }

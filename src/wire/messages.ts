@@ -59,6 +59,18 @@ export interface SealRequest extends Envelope {
   readonly newEpoch: number;
 }
 
+/**
+ * The sequencer's seal: install `newEpoch` and hand out no token below
+ * `startTail` (the largest tail the units answered to their SEAL). A
+ * reconfiguration sends it; units answer ERR_BAD_REQUEST.
+ */
+export interface BootstrapRequest extends Envelope {
+  readonly type: 'request';
+  readonly op: 'BOOTSTRAP';
+  readonly newEpoch: number;
+  readonly startTail: number;
+}
+
 export interface TokenRequest extends Envelope {
   readonly type: 'request';
   readonly op: 'TOKEN';
@@ -72,6 +84,7 @@ export type Request =
   | PrefixTrimRequest
   | EmptyRequest
   | SealRequest
+  | BootstrapRequest
   | TokenRequest;
 
 // ---- responses ------------------------------------------------------------
@@ -126,8 +139,8 @@ export interface EmptyResponse extends Envelope {
 
 export interface TailResponse extends Envelope {
   readonly type: 'response';
-  /** SEAL answers with the unit's tail too. */
-  readonly op: 'TAIL' | 'SEAL';
+  /** SEAL answers with the unit's tail too; BOOTSTRAP with the sequencer's next token. */
+  readonly op: 'TAIL' | 'SEAL' | 'BOOTSTRAP';
   readonly status: 'OK';
   readonly tail: number;
 }

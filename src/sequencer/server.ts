@@ -9,11 +9,18 @@
 // in-flight bound: while more than `maxBufferedBytes` of answers wait to be
 // sent, the connection stops being read (TCP pushes back on the client) and
 // resumes on 'drain'.
+//
+// Limits (src/transport/server-limits.ts, docs/protocol.md "Server limits"):
+// at most `maxConnections` connections (one more is closed on accept), and a
+// frame must arrive whole within `frameTimeoutMs` of its first byte. A
+// listener error (such as running out of descriptors on accept) is logged,
+// never fatal.
 
 import { createServer } from 'node:net';
 import { writeBatched } from '../transport/write-batched.js';
 import type { AddressInfo, Server, Socket } from 'node:net';
 
+import { FrameDeadline, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
 import { encodeResponse } from '../wire/codec.js';
 import { FrameDecoder } from '../wire/decoder.js';
 import { NativeTokenSource } from './native-token-source.js';
@@ -26,7 +33,7 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024;
 /** How long close() lets connections finish sending before it cuts them. */
 const CLOSE_GRACE_MS = 1_000;
 
-export interface SequencerServerOptions {
+export interface SequencerServerOptions extends ServerLimitOptions {
   /** Default 127.0.0.1. */
   readonly host?: string;
   /** Default 0: an ephemeral port. */
@@ -37,6 +44,8 @@ export interface SequencerServerOptions {
   /** Default: the native lock-free counter. */
   readonly tokens?: TokenSource;
   readonly maxBufferedBytes?: number;
+  /** Where to report refused connections and listener errors; default stderr. */
+  readonly log?: (line: string) => void;
 }
 
 /** The server could not listen (address in use, no such interface, no permission). */
@@ -55,19 +64,25 @@ export class SequencerServer {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #maxBuffered: number;
+  readonly #limits: ServerLimits;
   #closing: Promise<void> | undefined;
 
-  private constructor(sequencer: Sequencer, maxBuffered: number) {
+  private constructor(sequencer: Sequencer, maxBuffered: number, limits: ServerLimits, log: (line: string) => void) {
     this.sequencer = sequencer;
     this.#maxBuffered = maxBuffered;
-    this.#server = createServer({ noDelay: true }, (socket) => this.#serve(socket));
+    this.#limits = limits;
+    this.#server = createServer({ noDelay: true });
+    capConnections(this.#server, limits.maxConnections, () => log(`sequencer: ${limits.maxConnections} connections open (the cap): closing new ones until one ends`));
+    this.#server.on('connection', (socket) => this.#serve(socket));
   }
 
   /** Starts listening; rejects with ListenError if the address cannot be bound. */
   static async start(options: SequencerServerOptions = {}): Promise<SequencerServer> {
+    const limits = serverLimits(options);
+    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     const tokens = options.tokens ?? new NativeTokenSource(options.startTail ?? 0);
     const sequencer = new Sequencer({ epoch: options.epoch ?? 0, startTail: options.startTail ?? 0, tokens });
-    const s = new SequencerServer(sequencer, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
+    const s = new SequencerServer(sequencer, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, limits, log);
     const host = options.host ?? '127.0.0.1';
     const port = options.port ?? 0;
     await new Promise<void>((resolve, reject) => {
@@ -81,6 +96,8 @@ export class SequencerServer {
         resolve();
       });
     });
+    // Without a listener an accept error (EMFILE) would be thrown and crash the process.
+    s.#server.on('error', (err) => log(`sequencer: listener error: ${err.message}`));
     return s;
   }
 
@@ -114,12 +131,18 @@ export class SequencerServer {
       return;
     }
     this.#sockets.add(socket);
-    socket.on('close', () => this.#sockets.delete(socket));
+    // A slowloris peer, or a length field promising bytes that never come: cut it.
+    const deadline = new FrameDeadline(this.#limits.frameTimeoutMs, () => socket.destroy());
+    socket.on('close', () => {
+      deadline.clear();
+      this.#sockets.delete(socket);
+    });
     // A reset by the peer is its business; the socket closes either way.
     socket.on('error', () => {});
     const decoder = new FrameDecoder();
     socket.on('data', (chunk: Buffer) => {
       decoder.push(chunk);
+      let progressed = false;
       socket.cork();
       try {
         for (;;) {
@@ -130,6 +153,7 @@ export class SequencerServer {
             socket.destroy();
             return;
           }
+          progressed = true;
           // A SequencerInvariantError propagates and crashes the process, by design.
           writeBatched(socket, encodeResponse(this.sequencer.handle(r.frame)));
         }
@@ -137,9 +161,16 @@ export class SequencerServer {
         socket.uncork();
       }
       if (socket.writableLength > this.#maxBuffered && !socket.isPaused()) {
+        // Not reading until the peer reads its answers: that wait is not the peer's frame time.
+        deadline.clear();
         socket.pause();
-        socket.once('drain', () => socket.resume());
+        socket.once('drain', () => {
+          socket.resume();
+          deadline.update(decoder.buffered > 0, false);
+        });
+        return;
       }
+      deadline.update(decoder.buffered > 0, progressed);
     });
   }
 }

@@ -6,11 +6,17 @@
 //   when it completes, in whatever order that is. The engine batches
 //   concurrent writes from all connections into group commits on its own.
 // - Backpressure: at most `maxInFlightPerConnection` requests of one
-//   connection are with the engine; at the bound the server stops reading
-//   that socket (frames already received wait in the decoder) until one
-//   completes.
+//   connection are with the engine, and no new one starts while more than
+//   `maxBufferedBytes` of answers wait in the socket (a peer that does not
+//   read them); at either bound the server stops reading that socket (frames
+//   already received wait in the decoder) until it is below again.
 // - A frame that does not decode, or a response frame sent to the unit: that
 //   connection gets nothing more and is closed; the others are untouched.
+// - Limits (src/transport/server-limits.ts, docs/protocol.md "Server limits"):
+//   at most `maxConnections` connections (one more is closed on accept), and
+//   a frame must arrive whole within `frameTimeoutMs` of its first byte.
+// - An answer too big for one frame (a READ of many large entries) is sent
+//   as ERR_TOO_LARGE for that request: the peer must ask for fewer entries.
 // - shutdown(): stop accepting, stop reading, let what is with the engine
 //   finish and its answers be written, then close the connections. Closing
 //   the engine is the caller's (the CLI closes the store after this).
@@ -19,17 +25,23 @@ import { Server, type Socket, createServer } from 'node:net';
 import { writeBatched } from '../transport/write-batched.js';
 
 import { CorfuError } from '../../bindings/errors.js';
-import { FrameDecoder, encodeResponse } from '../wire/index.js';
-import type { Request } from '../wire/index.js';
+import { FrameDeadline, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
+import { FrameDecoder, encodeResponse, errorResponse } from '../wire/index.js';
+import type { Request, Response } from '../wire/index.js';
 import { handleRequest, type UnitEngine } from './handler.js';
 
-export interface UnitServerOptions {
+/** Default bound on answers waiting in one connection's socket before it stops being read. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+export interface UnitServerOptions extends ServerLimitOptions {
   /** Default 127.0.0.1. */
   readonly host?: string;
   /** 0 picks a free port; `address()` says which. */
   readonly port: number;
   /** Requests of one connection with the engine at once. Default 256. */
   readonly maxInFlightPerConnection?: number;
+  /** Bytes of answers waiting in one socket above which no new request of it starts. Default DEFAULT_MAX_BUFFERED_BYTES. */
+  readonly maxBufferedBytes?: number;
   /** Where to report closed connections and such; default stderr. */
   readonly log?: (line: string) => void;
 }
@@ -38,6 +50,8 @@ class UnitConnection {
   readonly decoder = new FrameDecoder();
   inFlight = 0;
   paused = false;
+  /** A 'drain' listener is waiting to resume reading. */
+  awaitingDrain = false;
   /** No more requests are started (shutdown, or the connection is dead). */
   stopped = false;
   dead = false;
@@ -46,6 +60,7 @@ class UnitConnection {
   constructor(
     readonly socket: Socket,
     readonly name: string,
+    readonly deadline: FrameDeadline,
   ) {}
 }
 
@@ -53,14 +68,18 @@ export class UnitServer {
   readonly #engine: UnitEngine;
   readonly #server: Server;
   readonly #maxInFlight: number;
+  readonly #maxBuffered: number;
+  readonly #limits: ServerLimits;
   readonly #log: (line: string) => void;
   readonly #connections = new Set<UnitConnection>();
   #shutdown: Promise<void> | undefined;
 
-  private constructor(engine: UnitEngine, server: Server, maxInFlight: number, log: (line: string) => void) {
+  private constructor(engine: UnitEngine, server: Server, maxInFlight: number, maxBuffered: number, limits: ServerLimits, log: (line: string) => void) {
     this.#engine = engine;
     this.#server = server;
     this.#maxInFlight = maxInFlight;
+    this.#maxBuffered = maxBuffered;
+    this.#limits = limits;
     this.#log = log;
   }
 
@@ -69,9 +88,13 @@ export class UnitServer {
     const host = options.host ?? '127.0.0.1';
     const maxInFlight = options.maxInFlightPerConnection ?? 256;
     if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) throw new CorfuError('ERR_BAD_REQUEST', `maxInFlightPerConnection must be a positive integer, got ${maxInFlight}`);
+    const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    if (!Number.isSafeInteger(maxBuffered) || maxBuffered < 1) throw new CorfuError('ERR_BAD_REQUEST', `maxBufferedBytes must be a positive integer, got ${maxBuffered}`);
+    const limits = serverLimits(options);
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     const server = createServer({ noDelay: true });
-    const unit = new UnitServer(engine, server, maxInFlight, log);
+    const unit = new UnitServer(engine, server, maxInFlight, maxBuffered, limits, log);
+    capConnections(server, limits.maxConnections, () => log(`unit: ${limits.maxConnections} connections open (the cap): closing new ones until one ends`));
     server.on('connection', (socket) => unit.#accept(socket));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
@@ -110,6 +133,7 @@ export class UnitServer {
     await Promise.all(
       [...this.#connections].map(async (c) => {
         c.stopped = true;
+        c.deadline.clear();
         c.socket.pause();
         if (c.inFlight > 0) await new Promise<void>((resolve) => c.idle.push(resolve));
         await new Promise<void>((resolve) => {
@@ -132,7 +156,9 @@ export class UnitServer {
       socket.destroy();
       return;
     }
-    const c = new UnitConnection(socket, `${socket.remoteAddress}:${socket.remotePort}`);
+    const name = `${socket.remoteAddress}:${socket.remotePort}`;
+    const ms = this.#limits.frameTimeoutMs;
+    const c: UnitConnection = new UnitConnection(socket, name, new FrameDeadline(ms, () => this.#kill(c, `no whole frame within ${ms} ms of its first byte`)));
     this.#connections.add(c);
     socket.on('data', (chunk: Buffer) => {
       if (c.stopped) return;
@@ -145,20 +171,23 @@ export class UnitServer {
     socket.on('close', () => {
       c.dead = true;
       c.stopped = true;
+      c.deadline.clear();
       this.#connections.delete(c);
       if (c.inFlight === 0) this.#wakeIdle(c);
     });
   }
 
-  /** Starts every whole request the decoder holds, up to the in-flight bound. */
+  /** Starts every whole request the decoder holds, up to the in-flight and buffered-answer bounds. */
   #drain(c: UnitConnection): void {
-    while (!c.stopped && c.inFlight < this.#maxInFlight) {
+    let progressed = false;
+    while (!c.stopped && c.inFlight < this.#maxInFlight && c.socket.writableLength <= this.#maxBuffered) {
       const r = c.decoder.pull();
       if (r.kind === 'need') {
         if (c.paused) {
           c.paused = false;
           c.socket.resume();
         }
+        c.deadline.update(c.decoder.buffered > 0, progressed);
         return;
       }
       if (r.kind === 'error') {
@@ -169,11 +198,22 @@ export class UnitServer {
         this.#kill(c, `protocol error: a ${r.frame.op} response sent to a unit`);
         return;
       }
+      progressed = true;
       this.#start(c, r.frame);
     }
-    if (!c.stopped && !c.paused) {
+    // Not reading (a bound, or stopped): the time until it reads again is the server's, not the peer's.
+    c.deadline.clear();
+    if (c.stopped) return;
+    if (!c.paused) {
       c.paused = true;
       c.socket.pause();
+    }
+    if (c.socket.writableLength > this.#maxBuffered && !c.awaitingDrain) {
+      c.awaitingDrain = true;
+      c.socket.once('drain', () => {
+        c.awaitingDrain = false;
+        this.#drain(c);
+      });
     }
   }
 
@@ -182,7 +222,7 @@ export class UnitServer {
     handleRequest(this.#engine, req).then(
       (response) => {
         c.inFlight--;
-        if (!c.dead) writeBatched(c.socket, encodeResponse(response));
+        if (!c.dead) writeBatched(c.socket, encodeAnswer(req, response));
         if (c.inFlight === 0) this.#wakeIdle(c);
         if (!c.stopped) this.#drain(c);
       },
@@ -205,5 +245,15 @@ export class UnitServer {
 
   #wakeIdle(c: UnitConnection): void {
     for (const wake of c.idle.splice(0)) wake();
+  }
+}
+
+/** The answer's frame; one the encoder refuses (over the frame cap) becomes that request's ERR_TOO_LARGE. */
+function encodeAnswer(req: Request, response: Response): Buffer {
+  try {
+    return encodeResponse(response);
+  } catch (err) {
+    if (!(err instanceof CorfuError)) throw err;
+    return encodeResponse(errorResponse(req.op, req.requestId, req.epoch, new CorfuError(err.code, `the answer cannot be sent (${err.message}); ask for fewer entries`)));
   }
 }

@@ -1,5 +1,6 @@
-// `corfu layout init` and `corfu layout show`, and the installation of a new
-// epoch that `corfu up` shares with them.
+// `corfu layout init`, `show` and `reconfigure`, and the installation of a
+// new epoch that `corfu up` shares with them. Reconfiguration itself is the
+// client's (src/client/reconfigure.ts); this file only parses its flags.
 //
 // Installing epoch E (DESIGN.md: seal, then propose):
 //   1. SEAL every unit to E over the wire and collect the tail each answers.
@@ -7,13 +8,9 @@
 //      answers ERR_SEALED with unitEpoch E: accepted, and its tail is asked
 //      with TAIL at E. A unit above E is an error: someone installed a later
 //      epoch.
-//   2. SEAL the sequencer to E. The wire's SEAL carries no start tail: the
-//      sequencer keeps max(its next token, nothing), so a sequencer that has
-//      to start above the units' tails must be started with
-//      `--start-tail T` (what `corfu up` does, T = the largest sealed tail).
-//      A sequencer started with `--epoch E` answers ERR_SEALED with epoch E:
-//      accepted as already there. `layout init` checks that the sequencer's
-//      next token is not below the units' largest tail and refuses if it is.
+//   2. BOOTSTRAP the sequencer to E with the largest sealed tail T: it hands
+//      out no token below T. One already at E (a rerun) is accepted if its
+//      next token is not below T, and refused otherwise.
 //   3. Propose E to the projection store. If another proposal won, that is
 //      the layout: print it and fail (exit 1).
 
@@ -24,8 +21,11 @@ import { InvalidArgumentError } from 'commander';
 import { CorfuError } from '../../bindings/errors.js';
 import { canonicalJson, openProjectionStore, parseProjection, projectionsEqual } from '../layout/index.js';
 import type { Projection } from '../layout/index.js';
+import { reconfigure } from '../client/reconfigure-driver.js';
+import type { Change } from '../layout/next.js';
 import { Connection, throwIfError } from '../transport/connection.js';
 import { FatalError } from './fatal-error.js';
+import { UsageError } from './usage-error.js';
 
 const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
 
@@ -81,19 +81,24 @@ async function withConnection<T>(role: string, address: string, epoch: number, f
 }
 
 /**
- * SEALs a unit or the sequencer to `epoch` and answers its tail (a unit's local tail, the
- * sequencer's next token). One already at `epoch` counts as sealed (a rerun of init).
+ * SEALs a unit (or BOOTSTRAPs the sequencer with `startTail`) to `epoch` and
+ * answers its tail (a unit's local tail, the sequencer's next token). One
+ * already at `epoch` counts as sealed (a rerun of init): its TAIL is asked.
  */
-function sealServer(role: 'unit' | 'sequencer', address: string, epoch: number): Promise<number> {
+function sealServer(role: 'unit' | 'sequencer', address: string, epoch: number, startTail = 0): Promise<number> {
   return withConnection(role, address, epoch, async (conn) => {
-    const res = await conn.request({ type: 'request', op: 'SEAL', epoch, newEpoch: epoch });
+    const res = await conn.request(
+      role === 'unit'
+        ? { type: 'request', op: 'SEAL', epoch, newEpoch: epoch }
+        : { type: 'request', op: 'BOOTSTRAP', epoch, newEpoch: epoch, startTail },
+    );
     if (res.status === 'ERR_SEALED' && res.unitEpoch === epoch) {
       const tail = throwIfError(await conn.request({ type: 'request', op: 'TAIL', epoch }));
       if (tail.op !== 'TAIL') throw new CorfuError('ERR_IO', `unexpected ${tail.op} answer to TAIL`);
       return tail.tail;
     }
     const ok = throwIfError(res);
-    if (ok.op !== 'SEAL') throw new CorfuError('ERR_IO', `unexpected ${ok.op} answer to SEAL`);
+    if (ok.op !== 'SEAL' && ok.op !== 'BOOTSTRAP') throw new CorfuError('ERR_IO', `unexpected ${ok.op} answer to ${res.op}`);
     return ok.tail;
   });
 }
@@ -112,17 +117,16 @@ export interface InstallResult {
 }
 
 /**
- * Seals the sequencer of `projection` (its units must already be sealed, with
+ * Bootstraps the sequencer of `projection` (its units must already be sealed, with
  * their tails in `tails`) and proposes it. Throws if the sequencer's next
  * token is below a unit's tail, or if another proposal holds the slot.
  */
 export async function sealSequencerAndPropose(storeUrl: string, projection: Projection, tails: ReadonlyMap<string, number>): Promise<InstallResult> {
   const maxTail = Math.max(0, ...tails.values());
-  const next = await sealServer('sequencer', projection.sequencer, projection.epoch);
+  const next = await sealServer('sequencer', projection.sequencer, projection.epoch, maxTail);
   if (next < maxTail) {
-    throw new FatalError(
-      `sequencer ${projection.sequencer} would hand out token ${next}, below the units' tail ${maxTail}; restart it with --start-tail ${maxTail} (the SEAL on the wire cannot carry a start tail)`,
-    );
+    // Only a sequencer that some other install already moved to this epoch can be here.
+    throw new FatalError(`sequencer ${projection.sequencer} is at epoch ${projection.epoch} but would hand out token ${next}, below the units' tail ${maxTail}`);
   }
   const store = await openProjectionStore(storeUrl);
   try {
@@ -135,6 +139,45 @@ export async function sealSequencerAndPropose(storeUrl: string, projection: Proj
     await store.close();
   }
   return { projection, tails };
+}
+
+/** `--replace OLD=NEW` (repeatable). */
+export function replaceArg(value: string, previous: Change[] | undefined): Change[] {
+  const parts = value.split('=');
+  if (parts.length !== 2) throw new InvalidArgumentError(`expected OLD=NEW (two HOST:PORT), got '${value}'.`);
+  const [old, replacement] = parts.map((part) => checkHostPort(part.trim())) as [string, string];
+  if (old === replacement) throw new InvalidArgumentError(`'${value}' replaces a unit by itself.`);
+  return [...(previous ?? []), { kind: 'replace-unit', old, replacement }];
+}
+
+export interface LayoutReconfigureFlags {
+  readonly store: string;
+  readonly replace?: Change[];
+  readonly addSegment?: boolean;
+  readonly stripe?: string[][];
+  readonly sequencer?: string;
+}
+
+/** The changes the flags ask for, in a fixed order: replacements, then the new segment, then the sequencer. */
+export function reconfigureChanges(flags: LayoutReconfigureFlags): Change[] {
+  if (flags.addSegment === true && flags.stripe === undefined) throw new UsageError('--add-segment needs its stripes: --stripe HOST:PORT,HOST:PORT (repeat per stripe)');
+  if (flags.addSegment !== true && flags.stripe !== undefined) throw new UsageError('--stripe belongs to --add-segment');
+  const changes: Change[] = [...(flags.replace ?? [])];
+  if (flags.addSegment === true) changes.push({ kind: 'add-segment', stripes: flags.stripe! });
+  if (flags.sequencer !== undefined) changes.push({ kind: 'move-sequencer', sequencer: flags.sequencer });
+  return changes;
+}
+
+export async function layoutReconfigureVerb(flags: LayoutReconfigureFlags): Promise<void> {
+  const changes = reconfigureChanges(flags);
+  const store = await openProjectionStore(flags.store);
+  try {
+    const result = await reconfigure(store, changes, { timeoutMs: TIMEOUT_MS });
+    process.stdout.write(`${layoutTable(result.projection)}\n`);
+    if (result.adopted) throw new FatalError(`another reconfiguration won epoch ${result.projection.epoch} (shown above); these changes were not applied`);
+  } finally {
+    await store.close();
+  }
 }
 
 export interface LayoutInitFlags {

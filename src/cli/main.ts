@@ -16,7 +16,7 @@ import { demoVerb } from './demo.js';
 import { FatalError } from './fatal-error.js';
 import { formatVerb } from './format.js';
 import { inspectVerb } from './inspect.js';
-import { hostPortArg, layoutInitVerb, layoutShowVerb, stripeArg } from './layout.js';
+import { hostPortArg, layoutInitVerb, layoutReconfigureVerb, layoutShowVerb, replaceArg, stripeArg } from './layout.js';
 import { countArg, clusterIdArg, positiveCountArg, sizeArg, syncArg } from './options.js';
 import { listenArg, sequencerVerb } from './sequencer.js';
 import { listenArg as unitListenArg, unitVerb } from './unit.js';
@@ -33,7 +33,7 @@ function version(): string {
 
 function buildProgram(): Command {
   const program = new Command('corfu')
-    .description('CORFU-style shared log: storage engine tools (the network log is not built yet)')
+    .description('CORFU-style shared log: storage units, sequencer, layouts, a local cluster and a client')
     .version(version())
     // Throw instead of process.exit so main() picks the exit code; set before
     // adding commands, which copy these settings.
@@ -91,7 +91,7 @@ function buildProgram(): Command {
     .command('init')
     .description('seal the units and the sequencer to epoch 1 and write projection epoch 1 (one open segment from 0)')
     .requiredOption('--store <url>', 'projection store, file:DIR')
-    .requiredOption('--sequencer <host:port>', 'the sequencer (started with --start-tail above any written address)', hostPortArg)
+    .requiredOption('--sequencer <host:port>', 'the sequencer (bootstrapped above every written address)', hostPortArg)
     .requiredOption('--stripe <host:port,...>', 'a chain of units, head first (repeat for each stripe)', stripeArg)
     .action((flags) => layoutInitVerb(flags));
 
@@ -101,6 +101,16 @@ function buildProgram(): Command {
     .requiredOption('--store <url>', 'projection store, file:DIR')
     .option('--json', 'print JSON instead of a table')
     .action((flags) => layoutShowVerb(flags));
+
+  layout
+    .command('reconfigure')
+    .description('install the next epoch: seal every unit, bootstrap the sequencer above their tails, propose')
+    .requiredOption('--store <url>', 'projection store, file:DIR')
+    .option('--replace <old=new>', 'replace unit OLD by NEW from the tail on; OLD leaves the older chains (repeatable)', replaceArg)
+    .option('--add-segment', 'stripe the log over new chains from the tail on (give them with --stripe)')
+    .option('--stripe <host:port,...>', 'a chain of the new segment, head first (repeat for each stripe)', stripeArg)
+    .option('--sequencer <host:port>', 'move the sequencer here (it is bootstrapped above every written address)', hostPortArg)
+    .action((flags) => layoutReconfigureVerb(flags));
 
   program
     .command('up')

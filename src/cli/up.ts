@@ -7,9 +7,8 @@
 //   `listening` lines; their stderr goes to DIR/logs/unit-N.log.
 // - The new epoch is one above both the store's latest and every unit's
 //   superblock epoch. Units are sealed to it (the largest answered tail T),
-//   then the `corfu sequencer` child is started with `--epoch E --start-tail T`
-//   (the wire's SEAL cannot carry a start tail), so tokens never go below an
-//   address written before a restart.
+//   then a fresh `corfu sequencer` child is BOOTSTRAPped to it with T, so
+//   tokens never go below an address written before a restart.
 // - The projection (units/replicas stripes, each a chain of `replicas` units:
 //   stripe k is units k*replicas .. k*replicas+replicas-1, so addresses map to
 //   the same files on every run) is proposed to file:DIR/layout.
@@ -164,7 +163,7 @@ export async function upVerb(flags: UpFlags): Promise<void> {
     const unitAddresses = units.map((c) => c.address!);
     const tails = await sealUnits(unitAddresses, epoch);
     const startTail = Math.max(0, ...tails.values());
-    const sequencer = await startChild('sequencer', ['sequencer', '--listen', '127.0.0.1:0', '--epoch', String(epoch), '--start-tail', String(startTail)], logDir, children);
+    const sequencer = await startChild('sequencer', ['sequencer', '--listen', '127.0.0.1:0'], logDir, children);
 
     const stripes: string[][] = [];
     for (let k = 0; k < flags.units / flags.replicas; k++) stripes.push(unitAddresses.slice(k * flags.replicas, (k + 1) * flags.replicas));

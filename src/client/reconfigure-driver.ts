@@ -1,0 +1,99 @@
+// Runs a Reconfiguration (reconfigure.ts) against real servers and a real
+// projection store: the machine decides, this owns the connections.
+//
+// Requests go out in parallel; answers are fed back in the order they arrive.
+// A server that refuses the connection is reported lost at once (a probe),
+// rather than after the Connection's reconnect loop runs out its deadline, so
+// replacing a dead unit does not wait `timeoutMs` for it.
+
+import { CorfuError } from '../../bindings/errors.js';
+import type { Change } from '../layout/next.js';
+import type { Projection, ProjectionStore } from '../layout/index.js';
+import { probe, splitHostPort } from '../transport/address.js';
+import { Connection } from '../transport/connection.js';
+import { Reconfiguration } from './reconfigure.js';
+import type { ReconfigAction, ReconfigEvent, ReconfigSend } from './reconfigure.js';
+
+export interface ReconfigureOptions {
+  /** Per request, and for the reachability probe. Default 3000. */
+  readonly timeoutMs?: number;
+}
+
+export interface ReconfigureResult {
+  /** The projection that holds the new epoch: ours, or the winner we adopted. */
+  readonly projection: Projection;
+  /** Another proposal won the epoch; `projection` is that one, and our changes were not applied. */
+  readonly adopted: boolean;
+  readonly previous: Projection;
+  /** Each unit's tail as answered to the seal. */
+  readonly tails: ReadonlyMap<string, number>;
+}
+
+/** Installs the latest projection's epoch+1 with `changes`. Rejects with a CorfuError. */
+export async function reconfigure(store: ProjectionStore, changes: readonly Change[], options: ReconfigureOptions = {}): Promise<ReconfigureResult> {
+  const timeoutMs = options.timeoutMs ?? 3000;
+  const previous = await store.latest();
+  if (previous === undefined) throw new CorfuError('ERR_BAD_REQUEST', 'the projection store is empty: nothing to reconfigure (see `corfu layout init`)');
+  const machine = new Reconfiguration(previous, changes);
+  const connections = new Map<string, Connection>();
+  // Events in arrival order; `wake` resolves the loop's wait when one arrives.
+  const events: ReconfigEvent[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let wake: (() => void) | undefined;
+  let failure: unknown; // the store failed (the servers' failures are events)
+
+  const connection = (target: string): Connection => {
+    let c = connections.get(target);
+    if (c === undefined) {
+      c = new Connection({ ...splitHostPort(target), timeoutMs });
+      connections.set(target, c);
+    }
+    return c;
+  };
+  const call = async (send: ReconfigSend): Promise<ReconfigEvent> => {
+    try {
+      if (!connections.has(send.target)) await probe(send.target, timeoutMs);
+      const response = await connection(send.target).request(send.request, { timeoutMs });
+      return { response: { id: send.id, response } };
+    } catch {
+      return { lost: { id: send.id } };
+    }
+  };
+  const track = (p: Promise<ReconfigEvent>): void => {
+    const tracked = p.then(
+      (event) => {
+        inFlight.delete(tracked);
+        events.push(event);
+        wake?.();
+      },
+      (err: unknown) => {
+        inFlight.delete(tracked);
+        failure ??= err;
+        wake?.();
+      },
+    );
+    inFlight.add(tracked);
+  };
+
+  try {
+    let actions: ReconfigAction[] = machine.start();
+    for (;;) {
+      for (const action of actions) {
+        if ('send' in action) track(call(action.send));
+        else if ('propose' in action) track(store.propose(action.propose).then((proposed) => ({ proposed })));
+        else if ('done' in action) return { ...action.done, previous, tails: machine.tails };
+        else throw new CorfuError(action.failed.code, `reconfigure epoch ${machine.epoch}: ${action.failed.message}`, action.failed.unitEpoch === undefined ? undefined : { unitEpoch: action.failed.unitEpoch });
+      }
+      if (events.length === 0 && failure === undefined) {
+        if (inFlight.size === 0) throw new Error('reconfiguration: the machine is waiting on nothing');
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+      if (failure !== undefined) throw failure;
+      actions = machine.step(events.shift()!);
+    }
+  } finally {
+    await Promise.allSettled([...inFlight]);
+    await Promise.all([...connections.values()].map((c) => c.close()));
+  }
+}

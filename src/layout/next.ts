@@ -1,0 +1,120 @@
+// The next projection: pure projection math for a reconfiguration
+// (DESIGN.md, "The client protocol": seal with epoch+1, then propose).
+//
+// `nextProjection(current, changes, sealedTail)` is epoch+1 with the changes
+// applied. `sealedTail` is the largest tail the sealed units answered: every
+// address written under the old epoch is below it, so the old open segment can
+// be closed there without cutting any written address out of its chains.
+//
+// Changes:
+//   replace-unit OLD NEW  Addresses below the split keep their data where it
+//                         is: OLD leaves their chains and the surviving
+//                         replicas serve them (copying OLD's data onto NEW is
+//                         a rebuild, not done here). From the split on, NEW
+//                         takes OLD's place in its chain.
+//   add-segment STRIPES   From the split on, the log is striped over these
+//                         chains instead.
+//   move-sequencer ADDR   The next epoch's sequencer (bootstrapped above
+//                         `sealedTail` by the reconfiguration).
+// No change at all is a plain epoch bump (for a sequencer restarted in place).
+//
+// The split is max(sealedTail, start of the open segment): the open segment is
+// closed at the split and a new one opens there, unless the open segment is
+// still empty (start >= sealedTail), which is then changed in place.
+
+import { CorfuError } from '../../bindings/errors.js';
+import { parseProjection } from './projection.js';
+import type { Projection, Segment, Stripe } from './projection.js';
+
+export type Change =
+  | { readonly kind: 'replace-unit'; readonly old: string; readonly replacement: string }
+  | { readonly kind: 'add-segment'; readonly stripes: readonly (readonly string[])[] }
+  | { readonly kind: 'move-sequencer'; readonly sequencer: string };
+
+function bad(message: string): never {
+  throw new CorfuError('ERR_BAD_REQUEST', message);
+}
+
+/** Units a change brings in: they must be sealed to the new epoch before it is proposed. */
+export function unitsAdded(current: Projection, changes: readonly Change[]): string[] {
+  const known = new Set(current.units);
+  const added: string[] = [];
+  const add = (unit: string): void => {
+    if (!known.has(unit)) {
+      known.add(unit);
+      added.push(unit);
+    }
+  };
+  for (const change of changes) {
+    if (change.kind === 'replace-unit') add(change.replacement);
+    else if (change.kind === 'add-segment') change.stripes.flat().forEach(add);
+  }
+  return added;
+}
+
+/** Units a change takes out of the log: they need not answer the seal (they may be dead). */
+export function unitsReplaced(changes: readonly Change[]): Set<string> {
+  return new Set(changes.flatMap((c) => (c.kind === 'replace-unit' ? [c.old] : [])));
+}
+
+/** Epoch+1 of `current` with `changes` applied; ERR_BAD_REQUEST when they do not make sense together. */
+export function nextProjection(current: Projection, changes: readonly Change[], sealedTail: number): Projection {
+  if (!Number.isSafeInteger(sealedTail) || sealedTail < 0) bad(`sealed tail ${sealedTail}: expected a non-negative safe integer`);
+  const open = current.segments[current.segments.length - 1]!;
+  if (open.end !== null) bad(`the last segment of epoch ${current.epoch} is closed at ${open.end}; nothing can be appended`);
+
+  let sequencer = current.sequencer;
+  const closed: Segment[] = current.segments.slice(0, -1).map(copySegment);
+  let below: Segment | undefined; // the open segment's addresses below the split
+  let from: Stripe[] = open.stripes.map((s) => ({ chain: [...s.chain] }));
+  const split = Math.max(sealedTail, open.start);
+  const splits = changes.some((c) => c.kind !== 'move-sequencer');
+  if (splits && split > open.start) below = { start: open.start, end: split, stripes: open.stripes.map((s) => ({ chain: [...s.chain] })) };
+
+  for (const change of changes) {
+    switch (change.kind) {
+      case 'move-sequencer':
+        sequencer = change.sequencer;
+        break;
+      case 'add-segment':
+        if (change.stripes.length === 0) bad('add-segment: a segment needs at least one stripe');
+        from = change.stripes.map((chain) => ({ chain: [...chain] }));
+        break;
+      case 'replace-unit': {
+        const { old, replacement } = change;
+        if (old === replacement) bad(`replace ${old} by itself`);
+        if (!current.units.includes(old)) bad(`replace ${old}: it is not a unit of epoch ${current.epoch}`);
+        for (const segment of below === undefined ? closed : [...closed, below]) dropUnit(segment, old);
+        if (!from.some((s) => s.chain.includes(old))) bad(`replace ${old}: it holds no stripe of the open segment`);
+        for (const stripe of from) {
+          const at = stripe.chain.indexOf(old);
+          if (at < 0) continue;
+          if (stripe.chain.includes(replacement)) bad(`replace ${old} by ${replacement}: ${replacement} is already in the chain ${stripe.chain.join(',')}`);
+          (stripe.chain as string[])[at] = replacement;
+        }
+        break;
+      }
+    }
+  }
+
+  const segments: Segment[] = [...closed];
+  if (below !== undefined) segments.push(below);
+  segments.push({ start: below === undefined ? open.start : split, end: null, stripes: from });
+  const units = [...new Set(segments.flatMap((s) => s.stripes.flatMap((t) => t.chain)))];
+  return parseProjection({ epoch: current.epoch + 1, sequencer, units, segments });
+}
+
+function copySegment(s: Segment): Segment {
+  return { start: s.start, end: s.end, stripes: s.stripes.map((t) => ({ chain: [...t.chain] })) };
+}
+
+/** Takes `unit` out of every chain of `segment`; its last replica cannot go. */
+function dropUnit(segment: Segment, unit: string): void {
+  for (const [t, stripe] of segment.stripes.entries()) {
+    if (!stripe.chain.includes(unit)) continue;
+    if (stripe.chain.length === 1) {
+      bad(`replace ${unit}: it is the only replica of stripe ${t} of [${segment.start}, ${segment.end ?? 'open'}); its data would be lost`);
+    }
+    (segment.stripes as Stripe[])[t] = { chain: stripe.chain.filter((u) => u !== unit) };
+  }
+}

@@ -1,0 +1,207 @@
+// The reconfiguration machine (src/client/reconfigure.ts), driven directly:
+// a small world of unit models, the real Sequencer state machine and an
+// in-memory write-once projection store, with deliveries in any order.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import { CorfuError } from '../bindings/errors.js';
+import { Reconfiguration, type ReconfigAction, type ReconfigEvent, type ReconfigSend } from '../src/client/reconfigure.js';
+import { parseProjection, projectionsEqual, type Projection, type ProposeResult } from '../src/layout/index.js';
+import type { Change } from '../src/layout/next.js';
+import { Sequencer } from '../src/sequencer/state.js';
+import { errorResponse } from '../src/wire/codec.js';
+import type { Response } from '../src/wire/messages.js';
+
+const u = (i: number): string => `127.0.0.1:${7000 + i}`;
+const SEQ = '127.0.0.1:6000';
+
+const epoch1: Projection = parseProjection({
+  epoch: 1,
+  sequencer: SEQ,
+  units: [u(0), u(1), u(2), u(3)],
+  segments: [{ start: 0, end: null, stripes: [{ chain: [u(0), u(1)] }, { chain: [u(2), u(3)] }] }],
+});
+
+/** A unit as the reconfiguration sees it: an epoch that only moves up, and a tail. */
+class UnitModel {
+  constructor(
+    public epoch: number,
+    public tail: number,
+    public up = true,
+  ) {}
+  answer(send: ReconfigSend): Response {
+    const r = send.request;
+    const sealed = (): Response => errorResponse(r.op, 0, r.epoch, new CorfuError('ERR_SEALED', `unit at ${this.epoch}`, { unitEpoch: this.epoch }));
+    if (r.op === 'SEAL') {
+      if (r.newEpoch <= this.epoch) return sealed();
+      this.epoch = r.newEpoch;
+      return { type: 'response', op: 'SEAL', requestId: 0, epoch: r.newEpoch, status: 'OK', tail: this.tail };
+    }
+    if (r.op === 'TAIL') return r.epoch === this.epoch ? { type: 'response', op: 'TAIL', requestId: 0, epoch: r.epoch, status: 'OK', tail: this.tail } : sealed();
+    return errorResponse(r.op, 0, r.epoch, new CorfuError('ERR_BAD_REQUEST', `${r.op} is not for a unit`));
+  }
+}
+
+class World {
+  readonly units = new Map<string, UnitModel>();
+  readonly sequencers = new Map<string, Sequencer>();
+  readonly slots = new Map<number, Projection>();
+
+  constructor(tails: number[], extra: number[] = []) {
+    tails.forEach((tail, i) => this.units.set(u(i), new UnitModel(1, tail)));
+    for (const i of extra) this.units.set(u(i), new UnitModel(0, 0));
+    this.sequencers.set(SEQ, new Sequencer({ epoch: 1, startTail: Math.max(...tails) }));
+    this.slots.set(1, epoch1);
+  }
+
+  deliver(send: ReconfigSend): ReconfigEvent {
+    if (send.role === 'sequencer') {
+      const seq = this.sequencers.get(send.target);
+      if (seq === undefined) return { lost: { id: send.id } };
+      return { response: { id: send.id, response: seq.handle({ ...send.request, requestId: 0 }) } };
+    }
+    const unit = this.units.get(send.target);
+    if (unit === undefined || !unit.up) return { lost: { id: send.id } };
+    return { response: { id: send.id, response: unit.answer(send) } };
+  }
+
+  propose(p: Projection): ProposeResult {
+    const winner = this.slots.get(p.epoch);
+    if (winner !== undefined) return { accepted: false, winner };
+    this.slots.set(p.epoch, p);
+    return { accepted: true, winner: p };
+  }
+}
+
+type Terminal = Extract<ReconfigAction, { done: unknown } | { failed: unknown }>;
+
+/** Runs one machine to the end, delivering every action at once, in order. */
+function run(world: World, machine: Reconfiguration): Terminal {
+  const queue: ReconfigAction[] = machine.start();
+  while (queue.length > 0) {
+    const action = queue.shift()!;
+    if ('send' in action) queue.push(...machine.step(world.deliver(action.send)));
+    else if ('propose' in action) queue.push(...machine.step({ proposed: world.propose(action.propose) }));
+    else return action;
+  }
+  throw new Error('the machine stopped without a terminal action');
+}
+
+describe('Reconfiguration', () => {
+  it('replaces a dead unit: seals the living, bootstraps the sequencer above every tail, proposes the split layout', () => {
+    const world = new World([120, 0, 80, 80], [9]);
+    world.units.get(u(1))!.up = false;
+    const machine = new Reconfiguration(epoch1, [{ kind: 'replace-unit', old: u(1), replacement: u(9) }]);
+    const end = run(world, machine);
+    expect(end).toHaveProperty('done.adopted', false);
+    const next = (end as { done: { projection: Projection } }).done.projection;
+    expect(next.epoch).toBe(2);
+    expect(next.segments.map((s) => [s.start, s.end])).toEqual([
+      [0, 120],
+      [120, null],
+    ]);
+    expect(next.segments[1]!.stripes[0]!.chain).toEqual([u(0), u(9)]);
+    expect(world.slots.get(2)).toBe(next);
+    for (const i of [0, 2, 3, 9]) expect(world.units.get(u(i))!.epoch).toBe(2);
+    const seq = world.sequencers.get(SEQ)!;
+    expect(seq.epoch).toBe(2);
+    expect(seq.nextToken).toBeGreaterThanOrEqual(120);
+  });
+
+  it('a fresh sequencer elsewhere starts at the largest sealed tail; the old one is sealed on the way', () => {
+    const world = new World([5, 5, 700, 690]);
+    world.sequencers.set('127.0.0.1:6001', new Sequencer());
+    const end = run(world, new Reconfiguration(epoch1, [{ kind: 'move-sequencer', sequencer: '127.0.0.1:6001' }]));
+    expect(end).toHaveProperty('done.projection.sequencer', '127.0.0.1:6001');
+    expect(world.sequencers.get('127.0.0.1:6001')!.snapshot()).toMatchObject({ epoch: 2, nextToken: 700 });
+    expect(world.sequencers.get(SEQ)!.epoch).toBe(2);
+  });
+
+  it('moving away from a dead sequencer works; a dead sequencer that stays fails the reconfiguration', () => {
+    const world = new World([5, 5, 5, 5]);
+    world.sequencers.delete(SEQ);
+    const stay = run(world, new Reconfiguration(epoch1, []));
+    expect(stay).toMatchObject({ failed: { code: 'ERR_IO' } });
+    expect((stay as { failed: { message: string } }).failed.message).toMatch(/sequencer 127.0.0.1:6000 did not answer BOOTSTRAP/);
+    expect(world.slots.has(2)).toBe(false);
+
+    const world2 = new World([5, 5, 5, 5]);
+    world2.sequencers.delete(SEQ);
+    world2.sequencers.set('127.0.0.1:6001', new Sequencer());
+    expect(run(world2, new Reconfiguration(epoch1, [{ kind: 'move-sequencer', sequencer: '127.0.0.1:6001' }]))).toHaveProperty('done.adopted', false);
+  });
+
+  it('a unit that does not answer and is not being replaced fails it, naming the unit; nothing is proposed', () => {
+    const world = new World([5, 5, 5, 5]);
+    world.units.get(u(2))!.up = false;
+    const end = run(world, new Reconfiguration(epoch1, []));
+    expect(end).toMatchObject({ failed: { code: 'ERR_IO' } });
+    expect((end as { failed: { message: string } }).failed.message).toMatch(/unit 127\.0\.0\.1:7002 did not answer SEAL \(replace it\)/);
+    expect(world.slots.has(2)).toBe(false);
+  });
+
+  it('a unit already above the new epoch means a later projection exists: ERR_SEALED with that epoch', () => {
+    const world = new World([5, 5, 5, 5]);
+    world.units.get(u(3))!.epoch = 7;
+    expect(run(world, new Reconfiguration(epoch1, []))).toMatchObject({ failed: { code: 'ERR_SEALED', unitEpoch: 7 } });
+  });
+
+  it('ignores duplicate and late answers', () => {
+    const world = new World([5, 5, 5, 5]);
+    const machine = new Reconfiguration(epoch1, []);
+    const sends = machine.start().map((a) => (a as { send: ReconfigSend }).send);
+    const first = world.deliver(sends[0]!);
+    expect(machine.step(first)).toEqual([]);
+    expect(machine.step(first)).toEqual([]); // a duplicate
+    expect(machine.step({ lost: { id: 999 } })).toEqual([]); // never sent
+  });
+
+  it('property: two reconfigurations racing in any order install exactly one projection, and the sequencer starts above every tail', () => {
+    const changesArb: fc.Arbitrary<Change[]> = fc.constantFrom<Change[]>(
+      [],
+      [{ kind: 'replace-unit', old: u(1), replacement: u(8) }],
+      [{ kind: 'replace-unit', old: u(3), replacement: u(9) }],
+      [{ kind: 'add-segment', stripes: [[u(8), u(9)]] }],
+      [{ kind: 'move-sequencer', sequencer: '127.0.0.1:6001' }],
+    );
+    const arb = fc.record({
+      tails: fc.array(fc.nat({ max: 1000 }), { minLength: 4, maxLength: 4 }),
+      a: changesArb,
+      b: changesArb,
+      order: fc.array(fc.nat(), { minLength: 64, maxLength: 64 }),
+    });
+    fc.assert(
+      fc.property(arb, ({ tails, a, b, order }) => {
+        const world = new World(tails, [8, 9]);
+        world.sequencers.set('127.0.0.1:6001', new Sequencer());
+        const machines = [new Reconfiguration(epoch1, a), new Reconfiguration(epoch1, b)];
+        // Pending deliveries per machine; the schedule picks which goes next.
+        const pending: ReconfigAction[][] = machines.map((m) => m.start());
+        const ends: (Terminal | undefined)[] = [undefined, undefined];
+        let k = 0;
+        while (pending.some((p) => p.length > 0)) {
+          const live = [0, 1].filter((i) => pending[i]!.length > 0);
+          const i = live[order[k++ % order.length]! % live.length]!;
+          const queue = pending[i]!;
+          const action = queue.splice(order[k++ % order.length]! % queue.length, 1)[0]!;
+          if ('send' in action) queue.push(...machines[i]!.step(world.deliver(action.send)));
+          else if ('propose' in action) queue.push(...machines[i]!.step({ proposed: world.propose(action.propose) }));
+          else ends[i] = action;
+        }
+        const winner = world.slots.get(2)!;
+        expect(winner).toBeDefined();
+        for (const end of ends) {
+          expect(end).toBeDefined();
+          expect(end).toHaveProperty('done');
+          const done = (end as { done: { projection: Projection; adopted: boolean } }).done;
+          expect(projectionsEqual(done.projection, winner)).toBe(true);
+        }
+        const seq = world.sequencers.get(winner.sequencer)!;
+        expect(seq.epoch).toBe(2);
+        expect(seq.nextToken).toBeGreaterThanOrEqual(Math.max(...tails));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,120 @@
+// nextProjection (src/layout/next.ts): the projection math of a
+// reconfiguration. The property that matters: no address below the sealed
+// tail changes chains except by losing a replaced unit, and every address from
+// the split on maps to the new chains.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import { chainFor, parseProjection, type Projection } from '../src/layout/index.js';
+import { nextProjection, unitsAdded, unitsReplaced, type Change } from '../src/layout/next.js';
+import { throwsWith } from './helpers/expect-error.js';
+
+const u = (i: number): string => `127.0.0.1:${7000 + i}`;
+
+/** Epoch 3: [0, 100) on u0->u1, then open from 100 on (u0->u1 | u2->u3). */
+const base: Projection = parseProjection({
+  epoch: 3,
+  sequencer: '127.0.0.1:6000',
+  units: [u(0), u(1), u(2), u(3)],
+  segments: [
+    { start: 0, end: 100, stripes: [{ chain: [u(0), u(1)] }] },
+    { start: 100, end: null, stripes: [{ chain: [u(0), u(1)] }, { chain: [u(2), u(3)] }] },
+  ],
+});
+
+describe('nextProjection', () => {
+  it('a plain bump keeps the layout and moves only the epoch', () => {
+    const next = nextProjection(base, [], 500);
+    expect(next).toEqual({ ...base, epoch: 4 });
+  });
+
+  it('moving the sequencer changes only the sequencer', () => {
+    const next = nextProjection(base, [{ kind: 'move-sequencer', sequencer: '127.0.0.1:6001' }], 500);
+    expect(next).toEqual({ ...base, epoch: 4, sequencer: '127.0.0.1:6001' });
+  });
+
+  it('replacing a unit splits the open segment at the sealed tail: older chains drop it, newer ones take the replacement', () => {
+    const next = nextProjection(base, [{ kind: 'replace-unit', old: u(1), replacement: u(9) }], 250);
+    expect(next.segments).toEqual([
+      { start: 0, end: 100, stripes: [{ chain: [u(0)] }] },
+      { start: 100, end: 250, stripes: [{ chain: [u(0)] }, { chain: [u(2), u(3)] }] },
+      { start: 250, end: null, stripes: [{ chain: [u(0), u(9)] }, { chain: [u(2), u(3)] }] },
+    ]);
+    expect(next.units).toEqual([u(0), u(2), u(3), u(9)]);
+    expect(next.epoch).toBe(4);
+  });
+
+  it('an empty open segment (tail at or below its start) is changed in place, not split', () => {
+    const next = nextProjection(base, [{ kind: 'replace-unit', old: u(3), replacement: u(9) }], 60);
+    expect(next.segments).toHaveLength(2);
+    expect(next.segments[1]).toEqual({ start: 100, end: null, stripes: [{ chain: [u(0), u(1)] }, { chain: [u(2), u(9)] }] });
+  });
+
+  it('adding a segment stripes the log over the new chains from the tail on', () => {
+    const next = nextProjection(base, [{ kind: 'add-segment', stripes: [[u(4), u(5)], [u(6), u(7)], [u(8), u(9)]] }], 1000);
+    expect(next.segments.map((s) => [s.start, s.end, s.stripes.length])).toEqual([
+      [0, 100, 1],
+      [100, 1000, 2],
+      [1000, null, 3],
+    ]);
+    expect(chainFor(next, 1002)).toEqual([u(8), u(9)]);
+    expect(chainFor(next, 999)).toEqual(chainFor(base, 999));
+  });
+
+  it('refuses what would lose data or makes no sense, with ERR_BAD_REQUEST', () => {
+    const single = parseProjection({ epoch: 1, sequencer: '127.0.0.1:6000', units: [u(0)], segments: [{ start: 0, end: null, stripes: [{ chain: [u(0)] }] }] });
+    expect(throwsWith(() => nextProjection(single, [{ kind: 'replace-unit', old: u(0), replacement: u(1) }], 10), 'ERR_BAD_REQUEST').message).toMatch(/only replica/);
+    expect(throwsWith(() => nextProjection(base, [{ kind: 'replace-unit', old: u(8), replacement: u(9) }], 10), 'ERR_BAD_REQUEST').message).toMatch(/not a unit of epoch 3/);
+    expect(throwsWith(() => nextProjection(base, [{ kind: 'replace-unit', old: u(0), replacement: u(1) }], 10), 'ERR_BAD_REQUEST').message).toMatch(/already in the chain/);
+    expect(throwsWith(() => nextProjection(base, [{ kind: 'add-segment', stripes: [] }], 10), 'ERR_BAD_REQUEST').message).toMatch(/at least one stripe/);
+    expect(throwsWith(() => nextProjection(base, [], -1), 'ERR_BAD_REQUEST').message).toMatch(/sealed tail/);
+  });
+
+  it('names the units to seal and the units that may be dead', () => {
+    const changes: Change[] = [
+      { kind: 'replace-unit', old: u(1), replacement: u(9) },
+      { kind: 'add-segment', stripes: [[u(9), u(4)]] },
+    ];
+    expect(unitsAdded(base, changes)).toEqual([u(9), u(4)]);
+    expect([...unitsReplaced(changes)]).toEqual([u(1)]);
+  });
+
+  it('property: below the split every address keeps its chain minus replaced units; from the split on, the new chains', () => {
+    const arb = fc.record({
+      tail: fc.integer({ min: 0, max: 2000 }),
+      replace: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+      segment: fc.option(fc.array(fc.uniqueArray(fc.integer({ min: 4, max: 9 }), { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 3 }), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(arb, ({ tail, replace, segment }) => {
+        const changes: Change[] = [];
+        if (replace !== undefined) changes.push({ kind: 'replace-unit', old: u(replace), replacement: u(10) });
+        if (segment !== undefined) changes.push({ kind: 'add-segment', stripes: segment.map((chain) => chain.map(u)) });
+        let next: Projection;
+        try {
+          next = nextProjection(base, changes, tail);
+        } catch {
+          return; // refusals are covered above
+        }
+        const split = Math.max(tail, 100);
+        for (let a = 0; a < split + 50; a++) {
+          const before = chainFor(base, a);
+          const after = chainFor(next, a);
+          if (a < tail || (changes.length > 0 && a < split)) {
+            // Written data stays where it is; only a replaced unit leaves.
+            expect(after).toEqual(before.filter((unit) => replace === undefined || unit !== u(replace)));
+          } else if (segment !== undefined) {
+            expect(segment.map((chain) => chain.map(u))).toContainEqual(after);
+          } else if (replace !== undefined) {
+            // A new segment from the split: stripes count from its start.
+            const stripes = base.segments[1]!.stripes;
+            const was = stripes[(a - split) % stripes.length]!.chain;
+            expect(after).toEqual(was.map((unit) => (unit === u(replace) ? u(10) : unit)));
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

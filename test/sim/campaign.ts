@@ -1,0 +1,91 @@
+// Many seeds: a campaign's summary (seeds, ops, acked appends, faults by kind,
+// violations by kind, seeds/s) and the hunt for a planted bug.
+
+import { performance } from 'node:perf_hooks';
+
+import type { Violation } from './checkers.js';
+import { FAULT_KINDS, noFaults, type FaultCounts } from './faults.js';
+import { runSeed, type RunResult } from './run.js';
+
+export interface CampaignOptions {
+  readonly seeds: number;
+  readonly from?: number;
+  readonly bugs?: readonly string[];
+  readonly ops?: number;
+  readonly fixes?: boolean;
+}
+
+export interface Summary {
+  seeds: number;
+  ops: number;
+  okOps: number;
+  ackedAppends: number;
+  messages: number;
+  events: number;
+  reconfigurations: number;
+  faults: FaultCounts;
+  violations: Record<string, number>;
+  failedSeeds: number[];
+  seconds: number;
+}
+
+export async function campaign(options: CampaignOptions, onResult?: (r: RunResult) => void): Promise<Summary> {
+  const from = options.from ?? 1;
+  const s: Summary = {
+    seeds: 0, ops: 0, okOps: 0, ackedAppends: 0, messages: 0, events: 0, reconfigurations: 0,
+    faults: noFaults(), violations: {}, failedSeeds: [], seconds: 0,
+  };
+  const t0 = performance.now();
+  for (let seed = from; seed < from + options.seeds; seed++) {
+    const r = await runSeed({ seed, bugs: options.bugs ?? [], fixes: options.fixes ?? false, ...(options.ops === undefined ? {} : { ops: options.ops }) });
+    s.seeds++;
+    s.ops += r.stats.ops;
+    s.okOps += r.stats.okOps;
+    s.ackedAppends += r.stats.ackedAppends;
+    s.messages += r.stats.messages;
+    s.events += r.stats.events;
+    s.reconfigurations += r.stats.reconfigurations;
+    for (const k of FAULT_KINDS) s.faults[k] += r.stats.faults[k];
+    for (const v of r.violations) s.violations[v.kind] = (s.violations[v.kind] ?? 0) + 1;
+    if (r.violations.length > 0) s.failedSeeds.push(seed);
+    onResult?.(r);
+  }
+  s.seconds = (performance.now() - t0) / 1000;
+  return s;
+}
+
+export function formatSummary(s: Summary): string {
+  const rows: Array<[string, string]> = [
+    ['seeds', `${s.seeds}`],
+    ['seeds/s', (s.seeds / Math.max(s.seconds, 1e-9)).toFixed(1)],
+    ['client ops', `${s.ops} (${s.okOps} ok)`],
+    ['acked appends', `${s.ackedAppends}`],
+    ['messages', `${s.messages}`],
+    ['events', `${s.events}`],
+    ['reconfigurations', `${s.reconfigurations}`],
+  ];
+  for (const k of FAULT_KINDS) rows.push([`fault: ${k}`, `${s.faults[k]}`]);
+  const kinds = Object.keys(s.violations);
+  if (kinds.length === 0) rows.push(['violations', '0']);
+  for (const k of kinds) rows.push([`violations: ${k}`, `${s.violations[k]}`]);
+  rows.push(['failing seeds', s.failedSeeds.length === 0 ? 'none' : `${s.failedSeeds.length}: ${s.failedSeeds.slice(0, 20).join(' ')}${s.failedSeeds.length > 20 ? ' ...' : ''}`]);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}
+
+export interface Hunt {
+  readonly bug: string;
+  readonly seed: number | undefined;
+  readonly tried: number;
+  readonly violation: Violation | undefined;
+}
+
+/** Runs seeds with `bug` on until a checker catches it (or maxSeeds pass). */
+export async function huntBug(bug: string, options: { maxSeeds: number; from?: number; ops?: number }): Promise<Hunt> {
+  const from = options.from ?? 1;
+  for (let i = 0; i < options.maxSeeds; i++) {
+    const r = await runSeed({ seed: from + i, bugs: [bug], ...(options.ops === undefined ? {} : { ops: options.ops }) });
+    if (r.violations.length > 0) return { bug, seed: from + i, tried: i + 1, violation: r.violations[0] };
+  }
+  return { bug, seed: undefined, tried: options.maxSeeds, violation: undefined };
+}

@@ -1,0 +1,209 @@
+// The invariant checkers (DESIGN.md "Invariants"). They are called from the
+// simulated actors at the moment something observable happens, so every step
+// of a run is checked as it happens; `finalChecks` runs once more at the end.
+//
+//  1 write-once     no address yields two different values (a filled hole is
+//                   a value); once read as trimmed, never read as a value by
+//                   an operation that started later.
+//  2 durability     an acknowledged append reads back with its bytes (or
+//                   trimmed, if a trim of it was issued); every value a client
+//                   was given is on every replica of its chain, durably.
+//  3 epochs         no unit or sequencer answers OK to a request whose epoch
+//                   is not its own, or below an epoch it acknowledged a seal for.
+//  4 projections    one projection per epoch: everything the store ever
+//                   returned and every projection a client adopted agree.
+//  5 tokens         no sequencer hands out a token twice; a token handed out
+//                   at epoch e is above every address written at an epoch < e.
+//  6 order          tail() is above every address acknowledged before the call.
+//  7 liveness       (run.ts) after every fault heals, every client can append,
+//                   read and ask the tail again.
+
+import { canonicalJson } from '../../src/layout/projection.js';
+import type { Projection } from '../../src/layout/projection.js';
+import type { Request, Response } from '../../src/wire/messages.js';
+import type { Disk } from './engine.js';
+
+export interface Violation {
+  readonly kind: string;
+  readonly time: number;
+  readonly message: string;
+}
+
+type ValueKey = string; // 'J' for junk, 'D' + latin1 bytes for data
+
+export function keyOf(value: { kind: 'junk' } | { kind: 'data'; payload: Uint8Array }): ValueKey {
+  return value.kind === 'junk' ? 'J' : 'D' + Buffer.from(value.payload.buffer, value.payload.byteOffset, value.payload.length).toString('latin1');
+}
+
+function show(key: ValueKey): string {
+  return key === 'J' ? 'junk' : `data "${key.slice(1)}"`;
+}
+
+export class Checkers {
+  readonly violations: Violation[] = [];
+  now: () => number = () => 0;
+  disks: () => ReadonlyMap<string, Disk> = () => new Map();
+
+  // 1, 2
+  readonly #values = new Map<number, { key: ValueKey; by: string }>();
+  readonly #trimmedSeenAt = new Map<number, number>();
+  readonly #trimIssued = new Set<number>();
+  #prefixTrimIssued = 0;
+  readonly acked = new Map<number, { key: ValueKey; by: string }>();
+  maxAcked = -1;
+  // 3
+  readonly #sealAcked = new Map<string, number>();
+  // 4
+  readonly #projections = new Map<number, string>();
+  // 5
+  readonly #issued = new Map<string, Array<[number, number]>>();
+  maxToken = -1;
+
+  fail(kind: string, message: string): void {
+    this.violations.push({ kind, time: this.now(), message });
+  }
+
+  get ok(): boolean {
+    return this.violations.length === 0;
+  }
+
+  // ---- 1, 2: values ------------------------------------------------------------
+
+  trimIssued(address: number): void {
+    this.#trimIssued.add(address);
+  }
+
+  prefixTrimIssued(address: number): void {
+    if (address > this.#prefixTrimIssued) this.#prefixTrimIssued = address;
+  }
+
+  /** Whether some client asked for `address` to be trimmed. */
+  mayBeTrimmed(address: number): boolean {
+    return address < this.#prefixTrimIssued || this.#trimIssued.has(address);
+  }
+
+  /**
+   * A client was given `key` at `address` (an acknowledged append, a read or a
+   * fill) by an operation invoked at `invokedAt`, on chain `chain`.
+   */
+  observe(address: number, key: ValueKey, by: string, invokedAt: number, chain: readonly string[]): void {
+    const prev = this.#values.get(address);
+    if (prev === undefined) this.#values.set(address, { key, by });
+    else if (prev.key !== key) {
+      this.fail('write-once', `address ${address}: ${by} got ${show(key)} but ${prev.by} got ${show(prev.key)}`);
+    }
+    const trimmedAt = this.#trimmedSeenAt.get(address);
+    if (trimmedAt !== undefined && invokedAt > trimmedAt) {
+      this.fail('write-once', `address ${address}: ${by} (invoked at ${invokedAt}) got ${show(key)} after it read as trimmed at ${trimmedAt}`);
+    }
+    const acked = this.acked.get(address);
+    if (acked !== undefined && acked.key !== key) {
+      this.fail('durability', `address ${address}: acknowledged ${show(acked.key)} to ${acked.by}, but ${by} got ${show(key)}`);
+    }
+    this.#checkReplicated(address, key, by, chain);
+  }
+
+  appendAcked(address: number, key: ValueKey, by: string, invokedAt: number, chain: readonly string[]): void {
+    const prev = this.acked.get(address);
+    if (prev !== undefined) this.fail('durability', `address ${address} acknowledged to two appends: ${prev.by} and ${by}`);
+    this.acked.set(address, { key, by });
+    if (address > this.maxAcked) this.maxAcked = address;
+    this.observe(address, key, by, invokedAt, chain);
+  }
+
+  /** A read or fill found `address` trimmed. */
+  observeTrimmed(address: number, by: string): void {
+    if (!this.mayBeTrimmed(address)) {
+      this.fail('durability', `address ${address}: ${by} found it trimmed, but no client ever trimmed it`);
+    }
+    if (!this.#trimmedSeenAt.has(address)) this.#trimmedSeenAt.set(address, this.now());
+  }
+
+  /** Every replica of `chain` holds `key` at `address` durably (unless a trim of it was issued). */
+  #checkReplicated(address: number, key: ValueKey, by: string, chain: readonly string[]): void {
+    if (this.mayBeTrimmed(address)) return;
+    const disks = this.disks();
+    for (const unit of chain) {
+      const disk = disks.get(unit);
+      if (disk === undefined) continue;
+      const slot = disk.valueAt(address);
+      const held = slot === 'unwritten' ? 'nothing' : slot.kind === 'trimmed' ? 'trimmed' : show(keyOf(slot));
+      if (slot === 'unwritten' || slot.kind === 'trimmed' || keyOf(slot) !== key) {
+        this.fail('durability', `address ${address}: ${by} was given ${show(key)} but replica ${unit} durably holds ${held}`);
+        return;
+      }
+    }
+  }
+
+  // ---- 3: epochs -----------------------------------------------------------------
+
+  /** A unit or sequencer answered `req` with `res` while at `epochAtService`. */
+  served(node: string, req: Request, res: Response, epochAtService: number): void {
+    if (res.status !== 'OK') return;
+    if (req.op === 'SEAL' || req.op === 'BOOTSTRAP') {
+      if (req.newEpoch > (this.#sealAcked.get(node) ?? 0)) this.#sealAcked.set(node, req.newEpoch);
+      return;
+    }
+    if (req.op === 'PING') return;
+    if (req.epoch !== epochAtService) {
+      this.fail('epoch', `${node} served ${req.op} #${req.requestId} of epoch ${req.epoch} while at epoch ${epochAtService}`);
+      return;
+    }
+    const sealed = this.#sealAcked.get(node) ?? 0;
+    if (req.epoch < sealed) {
+      this.fail('epoch', `${node} served ${req.op} #${req.requestId} of epoch ${req.epoch} after acknowledging a seal to epoch ${sealed}`);
+    }
+  }
+
+  // ---- 4: projections --------------------------------------------------------------
+
+  /** `p` came out of the store, or a client adopted it (`by`). */
+  projection(p: Projection, by: string): void {
+    const text = canonicalJson(p);
+    const prev = this.#projections.get(p.epoch);
+    if (prev === undefined) this.#projections.set(p.epoch, text);
+    else if (prev !== text) this.fail('projection', `epoch ${p.epoch}: ${by} has ${text} but ${prev} was seen before`);
+  }
+
+  // ---- 5: tokens -----------------------------------------------------------------
+
+  tokens(sequencer: string, epoch: number, first: number, count: number): void {
+    const end = first + count;
+    let ranges = this.#issued.get(sequencer);
+    if (ranges === undefined) this.#issued.set(sequencer, (ranges = []));
+    for (const [a, b] of ranges) {
+      if (first < b && a < end) {
+        this.fail('tokens', `${sequencer} handed out [${first}, ${end}) at epoch ${epoch}, overlapping [${a}, ${b}) it handed out before`);
+        break;
+      }
+    }
+    ranges.push([first, end]);
+    if (end - 1 > this.maxToken) this.maxToken = end - 1;
+    const written = this.maxWrittenBelow(epoch);
+    if (first <= written) {
+      this.fail('tokens', `${sequencer} handed out token ${first} at epoch ${epoch}, but address ${written} was written at an earlier epoch`);
+    }
+  }
+
+  /** The highest address written (data or junk) on any unit at an epoch below `epoch`; -1 if none. */
+  maxWrittenBelow(epoch: number): number {
+    let max = -1;
+    for (const disk of this.disks().values()) {
+      for (const [e, a] of disk.maxWrittenByEpoch) if (e < epoch && a > max) max = a;
+    }
+    return max;
+  }
+
+  // ---- 6: tail ----------------------------------------------------------------------
+
+  /** Call when a tail() starts; pass the result to tailReturned. */
+  tailInvoked(): number {
+    return this.maxAcked;
+  }
+
+  tailReturned(maxAckedAtInvoke: number, tail: number, by: string, detail: string): void {
+    if (tail <= maxAckedAtInvoke) {
+      this.fail('order', `${by}: tail() answered ${tail}, but address ${maxAckedAtInvoke} was acknowledged before the call (${detail})`);
+    }
+  }
+}

@@ -1,0 +1,245 @@
+// An in-memory storage engine with the real engine's semantics (bindings/store.ts,
+// native/engine/src/store.rs), behind the UnitEngine interface that
+// src/unit/handler.ts drives:
+//
+// - epoch check on every data call: ERR_SEALED carrying the unit's epoch;
+// - seal(newEpoch): strictly upward, durable before the answer, answers the
+//   unit's tail (highest address written or trimmed + 1, at least the trim mark);
+// - write-once: WRITE over data answers ERR_WRITTEN same/different, over junk
+//   ERR_WRITTEN junk; FILL over data ERR_WRITTEN different, over junk junk;
+// - TRIM marks an address trimmed (written or not; trimming a trimmed one is OK);
+//   PREFIX_TRIM moves the trim mark up (never down); reads, writes and fills
+//   at or below a trimmed address answer ERR_TRIMMED;
+// - sync `always`: every answer is given after its effect is durable.
+//
+// The durable state (`Disk`) is explicit: a crash throws the engine away and a
+// restart opens a new one over the same Disk, so what survives a crash is
+// exactly what the Disk holds. Every call resolves at once (no timers), so
+// awaiting the handler is deterministic.
+//
+// Planted engine bugs (bugs.ts) are switched on here.
+
+import { CorfuError } from '../../bindings/errors.js';
+import type { ReadOutcome, TrimOutcome, WriteOutcome } from '../../bindings/store.js';
+import type { UnitEngine } from '../../src/unit/handler.js';
+import type { Bugs } from './bugs.js';
+
+export type Slot =
+  | { readonly kind: 'data'; readonly payload: Uint8Array; readonly epoch: number }
+  | { readonly kind: 'junk'; readonly epoch: number }
+  | { readonly kind: 'trimmed'; readonly epoch: number };
+
+/** What survives a crash: the superblock (epoch, trim mark) and the records. */
+export class Disk {
+  epoch = 0;
+  trimMark = 0;
+  readonly slots = new Map<number, Slot>();
+  /** The highest address durably written with data or junk, per epoch of the write: the failover checker reads it. */
+  readonly maxWrittenByEpoch = new Map<number, number>();
+
+  put(address: number, slot: Slot): void {
+    this.slots.set(address, slot);
+    if (slot.kind !== 'trimmed') {
+      const m = this.maxWrittenByEpoch.get(slot.epoch);
+      if (m === undefined || address > m) this.maxWrittenByEpoch.set(slot.epoch, address);
+    }
+  }
+
+  /** What a reader with the real engine's rules sees at `address` (durable state only). */
+  valueAt(address: number): Slot | 'unwritten' {
+    if (address < this.trimMark) return { kind: 'trimmed', epoch: this.epoch };
+    return this.slots.get(address) ?? 'unwritten';
+  }
+
+  /** The tail a freshly opened engine computes (recovery.rs): max(trim mark, highest record + 1). */
+  recoveredTail(): number {
+    let tail = this.trimMark;
+    for (const a of this.slots.keys()) if (a + 1 > tail) tail = a + 1;
+    return tail;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const WRITE_CACHE_FLUSH = 3;
+
+export class MemEngine implements UnitEngine {
+  readonly disk: Disk;
+  readonly #bugs: Bugs;
+  /** Volatile copies of the superblock fields (equal to the Disk's unless a bug keeps them apart). */
+  #epoch: number;
+  #trimMark: number;
+  #tail: number;
+  /** lose-acked-write: acknowledged records not on the Disk yet. */
+  readonly #cache = new Map<number, Slot>();
+  #closed = false;
+
+  constructor(disk: Disk, bugs: Bugs) {
+    this.disk = disk;
+    this.#bugs = bugs;
+    this.#epoch = disk.epoch;
+    this.#trimMark = disk.trimMark;
+    this.#tail = disk.recoveredTail();
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  get tailNow(): number {
+    return this.#tail;
+  }
+
+  /** The engine is gone (its unit crashed): any later call is a simulator bug. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  // ---- UnitEngine ------------------------------------------------------------
+
+  async writePacked(epoch: number, addresses: Float64Array, lengths: Uint32Array, data: Buffer): Promise<{ status: Uint8Array; written: Uint8Array }> {
+    this.#checkEpoch(epoch);
+    const status = new Uint8Array(addresses.length);
+    const written = new Uint8Array(addresses.length);
+    let at = 0;
+    for (let i = 0; i < addresses.length; i++) {
+      const len = lengths[i]!;
+      // A copy: the handler may pass a view into a frame that is reused.
+      const payload = Uint8Array.prototype.slice.call(data, at, at + len);
+      at += len;
+      const r = this.#stage(addresses[i]!, { kind: 'data', payload, epoch });
+      status[i] = r.status;
+      written[i] = r.written;
+    }
+    return { status, written };
+  }
+
+  async fill(epoch: number, addresses: Float64Array): Promise<WriteOutcome[]> {
+    this.#checkEpoch(epoch);
+    return Array.from(addresses, (address) => {
+      const r = this.#stage(address, { kind: 'junk', epoch });
+      const status = STATUS[r.status]!;
+      return r.written === 0 ? { address, status } : { address, status, written: WRITTEN_AS[r.written]! };
+    });
+  }
+
+  async read(epoch: number, addresses: Float64Array): Promise<ReadOutcome[]> {
+    this.#checkEpoch(epoch);
+    return Array.from(addresses, (address): ReadOutcome => {
+      const below = address < this.#trimMark;
+      const slot = below && !this.#bugs.has('read-ignores-trim-mark') ? undefined : this.#slot(address);
+      if (below && slot === undefined) return { address, status: 'ERR_TRIMMED' };
+      if (slot === undefined) return { address, status: 'ERR_UNWRITTEN' };
+      if (slot.kind === 'trimmed') return { address, status: 'ERR_TRIMMED' };
+      if (slot.kind === 'junk') return { address, status: 'OK', kind: 'junk' };
+      return { address, status: 'OK', kind: 'data', payload: Buffer.from(slot.payload) };
+    });
+  }
+
+  async trim(epoch: number, addresses: Float64Array): Promise<TrimOutcome[]> {
+    this.#checkEpoch(epoch);
+    return Array.from(addresses, (address): TrimOutcome => {
+      if (address < this.#trimMark) return { address, status: 'OK' };
+      this.#put(address, { kind: 'trimmed', epoch });
+      this.#tail = Math.max(this.#tail, address + 1);
+      return { address, status: 'OK' };
+    });
+  }
+
+  async prefixTrim(epoch: number, address: number): Promise<void> {
+    this.#checkEpoch(epoch);
+    if (address > this.#trimMark) {
+      this.#trimMark = address;
+      this.#tail = Math.max(this.#tail, address);
+      if (!this.#bugs.has('trim-mark-not-durable')) this.disk.trimMark = address;
+    }
+  }
+
+  async seal(newEpoch: number): Promise<number> {
+    this.#live();
+    const refused = this.#bugs.has('seal-not-monotonic') ? newEpoch === this.#epoch : newEpoch <= this.#epoch;
+    if (refused) {
+      throw new CorfuError('ERR_SEALED', `unit is at epoch ${this.#epoch}, seal asked for ${newEpoch}`, { unitEpoch: this.#epoch });
+    }
+    this.#flushCache();
+    this.#epoch = newEpoch;
+    if (!this.#bugs.has('seal-not-durable')) this.disk.epoch = newEpoch;
+    if (this.#bugs.has('seal-tail-off-by-one')) return Math.max(0, this.#tail - 1);
+    return this.#tail;
+  }
+
+  async tail(epoch: number): Promise<number> {
+    this.#checkEpoch(epoch);
+    return this.#tail;
+  }
+
+  // ---- internals ---------------------------------------------------------------
+
+  #live(): void {
+    if (this.#closed) throw new Error('sim engine: call after crash');
+  }
+
+  #checkEpoch(epoch: number): void {
+    this.#live();
+    if (epoch !== this.#epoch && !this.#bugs.has('skip-epoch-check')) {
+      throw new CorfuError('ERR_SEALED', `unit is at epoch ${this.#epoch}, request carried ${epoch}`, { unitEpoch: this.#epoch });
+    }
+  }
+
+  #slot(address: number): Slot | undefined {
+    return this.#cache.get(address) ?? this.disk.slots.get(address);
+  }
+
+  #put(address: number, slot: Slot): void {
+    if (this.#bugs.has('lose-acked-write') && slot.kind !== 'trimmed') {
+      this.#cache.set(address, slot);
+      if (this.#cache.size >= WRITE_CACHE_FLUSH) this.#flushCache();
+    } else {
+      this.disk.put(address, slot);
+    }
+  }
+
+  #flushCache(): void {
+    for (const [a, s] of this.#cache) this.disk.put(a, s);
+    this.#cache.clear();
+  }
+
+  /** One WRITE or FILL entry: [status byte, written byte]. */
+  #stage(address: number, slot: Slot & { kind: 'data' | 'junk' }): { status: number; written: number } {
+    const ignoreTrim = this.#bugs.has('write-ignores-trim');
+    if (address < this.#trimMark && !ignoreTrim) return { status: TRIMMED, written: 0 };
+    const existing = this.#slot(address);
+    if (existing !== undefined) {
+      if (existing.kind === 'trimmed') {
+        if (!ignoreTrim) return { status: TRIMMED, written: 0 };
+      } else if (slot.kind === 'data' && this.#bugs.has('overwrite')) {
+        // falls through to the write below
+      } else if (slot.kind === 'junk' && existing.kind === 'data' && this.#bugs.has('fill-overwrites')) {
+        // falls through
+      } else if (existing.kind === 'junk') {
+        return { status: WRITTEN, written: W_JUNK };
+      } else if (slot.kind === 'junk') {
+        return { status: WRITTEN, written: W_DIFFERENT };
+      } else {
+        const same = this.#bugs.has('written-same-always') || sameBytes(existing.payload, slot.payload);
+        return { status: WRITTEN, written: same ? W_SAME : W_DIFFERENT };
+      }
+    }
+    this.#put(address, slot);
+    if (slot.kind === 'data' || !this.#bugs.has('tail-ignores-junk')) this.#tail = Math.max(this.#tail, address + 1);
+    return { status: OK, written: 0 };
+  }
+}
+
+const OK = 0;
+const WRITTEN = 1;
+const TRIMMED = 3;
+const W_SAME = 1;
+const W_DIFFERENT = 2;
+const W_JUNK = 3;
+const STATUS = ['OK', 'ERR_WRITTEN', 'ERR_UNWRITTEN', 'ERR_TRIMMED'] as const;
+const WRITTEN_AS = [undefined, 'same', 'different', 'junk'] as const;

@@ -156,6 +156,7 @@ export interface LayoutReconfigureFlags {
   readonly addSegment?: boolean;
   readonly stripe?: string[][];
   readonly sequencer?: string;
+  readonly expectEpoch?: number;
 }
 
 /** The changes the flags ask for, in a fixed order: replacements, then the new segment, then the sequencer. */
@@ -172,7 +173,7 @@ export async function layoutReconfigureVerb(flags: LayoutReconfigureFlags): Prom
   const changes = reconfigureChanges(flags);
   const store = await openProjectionStore(flags.store);
   try {
-    const result = await reconfigure(store, changes, { timeoutMs: TIMEOUT_MS });
+    const result = await reconfigure(store, changes, { timeoutMs: TIMEOUT_MS, ...(flags.expectEpoch === undefined ? {} : { expectEpoch: flags.expectEpoch }) });
     process.stdout.write(`${layoutTable(result.projection)}\n`);
     if (result.adopted) throw new FatalError(`another reconfiguration won epoch ${result.projection.epoch} (shown above); these changes were not applied`);
   } finally {

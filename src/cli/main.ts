@@ -110,6 +110,7 @@ function buildProgram(): Command {
     .option('--add-segment', 'stripe the log over new chains from the tail on (give them with --stripe)')
     .option('--stripe <host:port,...>', 'a chain of the new segment, head first (repeat for each stripe)', stripeArg)
     .option('--sequencer <host:port>', 'move the sequencer here (it is bootstrapped above every written address)', hostPortArg)
+    .option('--expect-epoch <n>', 'only if the latest projection is epoch N (refuse to change a layout you have not seen)', positiveCountArg)
     .action((flags) => layoutReconfigureVerb(flags));
 
   program

@@ -20,7 +20,9 @@
 //   An append keeps its address across a refresh (a half-written chain is
 //   completed under the new epoch rather than abandoned).
 // - A request lost to the transport (ERR_IO: timeout, dropped socket) is
-//   resent a bounded number of times (every chain request is idempotent).
+//   resent a bounded number of times (every chain request is idempotent),
+//   after a look at the store: a unit or sequencer that does not answer may
+//   have been replaced by a reconfiguration, and then the new layout is used.
 // - ERR_TRIMMED is terminal for reads; every failure is a CorfuError.
 
 import { CorfuError, codeName } from '../../bindings/errors.js';
@@ -420,6 +422,9 @@ export class CorfuClient {
         if ('send' in action) {
           const response = await this.#send(action.send);
           if (response === undefined) {
+            // A unit that does not answer may have been replaced: if the layout moved on, go with it.
+            await this.#refresh();
+            if (this.#projection.epoch > action.send.epoch) return { refreshProjection: { epoch: action.send.epoch, unit: action.send.unit } };
             if (++resends > MAX_RESENDS) {
               return { failed: { unit: action.send.unit, op: action.send.op, code: 'ERR_IO' } };
             }
@@ -503,6 +508,10 @@ export class CorfuClient {
       } catch (err) {
         if (!(err instanceof CorfuError) || (err.code !== 'ERR_IO' && err.code !== 'ERR_OVERLOADED') || this.#closed || ++attempts > MAX_RESENDS) throw err;
         this.stats.resends++;
+        // A sequencer that does not answer may have been replaced: the next try goes to the
+        // latest projection's (under the old epoch, which it refuses with ERR_SEALED: the
+        // caller then retries under the new one).
+        await this.#refresh();
         await sleep(Math.min(1000, 10 * 2 ** attempts));
       }
     }

@@ -17,6 +17,11 @@ import type { ReconfigAction, ReconfigEvent, ReconfigSend } from './reconfigure.
 export interface ReconfigureOptions {
   /** Per request, and for the reachability probe. Default 3000. */
   readonly timeoutMs?: number;
+  /**
+   * Reconfigure only if the latest projection is this epoch (a compare-and-set:
+   * an operator's change is not applied on top of a layout they have not seen).
+   */
+  readonly expectEpoch?: number;
 }
 
 export interface ReconfigureResult {
@@ -34,6 +39,9 @@ export async function reconfigure(store: ProjectionStore, changes: readonly Chan
   const timeoutMs = options.timeoutMs ?? 3000;
   const previous = await store.latest();
   if (previous === undefined) throw new CorfuError('ERR_BAD_REQUEST', 'the projection store is empty: nothing to reconfigure (see `corfu layout init`)');
+  if (options.expectEpoch !== undefined && previous.epoch !== options.expectEpoch) {
+    throw new CorfuError('ERR_SEALED', `the layout is at epoch ${previous.epoch}, not ${options.expectEpoch}: look at it again (corfu layout show)`, { unitEpoch: previous.epoch });
+  }
   const machine = new Reconfiguration(previous, changes);
   const connections = new Map<string, Connection>();
   // Events in arrival order; `wake` resolves the loop's wait when one arrives.

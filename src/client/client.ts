@@ -32,10 +32,11 @@ import type { Projection } from '../layout/projection.js';
 import type { ProjectionStore } from '../layout/store.js';
 import { Connection, type RequestBody } from '../transport/connection.js';
 import { KIND, WRITTEN } from '../wire/messages.js';
-import type { ReadResponse, Response, TailResponse, TokenResponse, TrimResponse, WriteResponse } from '../wire/messages.js';
+import type { Response, TailResponse, TokenResponse, TrimResponse } from '../wire/messages.js';
 import { AppendOp, FillOp, ReadOp } from './chain.js';
 import type { ChainAction, ChainEvent, TerminalAction, UnitRequest, UnitResponse, WrittenAs } from './chain.js';
 import { chainTarget } from './target.js';
+import { UnitBatcher, type EntryAnswer } from './unit-batcher.js';
 
 export interface ConnectOptions {
   /** The projection store: `file:DIR`. */
@@ -122,6 +123,7 @@ export class CorfuClient {
   readonly #store: ProjectionStore;
   #projection: Projection;
   readonly #connections = new Map<string, Connection>();
+  readonly #batchers = new Map<string, UnitBatcher>();
   #closed = false;
   #refreshing: Promise<void> | undefined;
 
@@ -408,6 +410,7 @@ export class CorfuClient {
     for (const w of waiters) w.reject(new CorfuError('ERR_CLOSED', 'the client was closed'));
     await Promise.all([...this.#connections.values()].map((c) => c.close()));
     this.#connections.clear();
+    this.#batchers.clear();
     await this.#store.close();
   }
 
@@ -447,48 +450,40 @@ export class CorfuClient {
     }
   }
 
-  /** One chain request as a wire request; undefined when it was lost to the transport (resend it). */
+  /** One chain request, batched with the others to its unit; undefined when it was lost to the transport (resend it). */
   async #send(req: UnitRequest): Promise<UnitResponse | undefined> {
-    let body: RequestBody;
-    if (req.op === 'WRITE') {
-      body = { type: 'request', op: 'WRITE', epoch: req.epoch, entries: [{ address: req.address, payload: req.payload! }] };
-    } else {
-      body = { type: 'request', op: req.op, epoch: req.epoch, addresses: [req.address] };
-    }
-    let res: Response;
+    let answer: EntryAnswer;
     try {
-      res = await this.#connection(req.unit).request(body, { timeoutMs: this.timeoutMs });
+      answer = await this.#batcher(req.unit).submit(req.op, req.epoch, req.address, req.payload);
     } catch (err) {
       if (err instanceof CorfuError && (err.code === 'ERR_IO' || err.code === 'ERR_OVERLOADED') && !this.#closed) return undefined;
       throw err;
     }
-    if (res.status !== 'OK') {
-      return res.status === 'ERR_SEALED'
-        ? { unit: req.unit, id: req.id, status: res.status, unitEpoch: res.unitEpoch }
-        : { unit: req.unit, id: req.id, status: res.status };
+    const { unit, id } = req;
+    if (answer.kind === 'error') {
+      const res = answer.response;
+      return res.status === 'ERR_SEALED' ? { unit, id, status: res.status, unitEpoch: res.unitEpoch } : { unit, id, status: res.status };
     }
-    switch (res.op) {
-      case 'WRITE':
-      case 'FILL': {
-        const w = res as WriteResponse;
-        const status = codeName(w.statuses[0] ?? 0);
-        const written = writtenAs(w.written[0]);
-        return written === undefined ? { unit: req.unit, id: req.id, status } : { unit: req.unit, id: req.id, status, written };
-      }
-      case 'READ': {
-        const r = res as ReadResponse;
-        const status = codeName(r.statuses[0] ?? 0);
-        if (status !== 'OK') return { unit: req.unit, id: req.id, status };
-        if (r.kinds[0] === KIND.JUNK) return { unit: req.unit, id: req.id, status, kind: 'junk' };
-        const payload = r.payloads[0];
-        // A copy: the decoded payload is a view into the received bytes.
-        return payload == null
-          ? { unit: req.unit, id: req.id, status, kind: 'data' }
-          : { unit: req.unit, id: req.id, status, kind: 'data', payload: Uint8Array.prototype.slice.call(payload) };
-      }
-      default:
-        throw new Error(`corfu client: ${req.op} answered as ${res.op}`);
+    const status = codeName(answer.status);
+    if (answer.kind === 'write') {
+      const written = writtenAs(answer.written);
+      return written === undefined ? { unit, id, status } : { unit, id, status, written };
     }
+    if (status !== 'OK') return { unit, id, status };
+    if (answer.entryKind === KIND.JUNK) return { unit, id, status, kind: 'junk' };
+    // A copy: the decoded payload is a view into the received frame, which holds other entries too.
+    return answer.payload === null
+      ? { unit, id, status, kind: 'data' }
+      : { unit, id, status, kind: 'data', payload: Uint8Array.prototype.slice.call(answer.payload) };
+  }
+
+  #batcher(hostPort: string): UnitBatcher {
+    let b = this.#batchers.get(hostPort);
+    if (b === undefined) {
+      b = new UnitBatcher(this.#connection(hostPort), this.timeoutMs);
+      this.#batchers.set(hostPort, b);
+    }
+    return b;
   }
 
   /** A unit request whose OK is required; ERR_SEALED throws Sealed, other errors a CorfuError. */

@@ -1,0 +1,129 @@
+// Per-unit batching of the client's one-address requests (the issue's "writes
+// to one unit are batched per tick").
+//
+// Every WRITE, READ and FILL the chain machines send to a unit in one turn of
+// the event loop goes out as one vectored frame per (op, epoch): the unit
+// hands it to its engine as one call, one group commit. The frame's answer is
+// split back per entry. Flushed with setImmediate, not a microtask: the chain
+// operations woken by one answer frame reach their next send through several
+// awaits each, and all of them must land in the same batch.
+//
+// A whole-frame failure (ERR_IO: timeout, lost connection; ERR_OVERLOADED)
+// rejects every entry of the frame; a whole-frame error response (ERR_SEALED,
+// ...) becomes every entry's answer.
+
+import { CorfuError } from '../../bindings/errors.js';
+import type { Connection } from '../transport/connection.js';
+import { MAX_ENTRIES, MAX_FRAME_BYTES } from '../wire/frame.js';
+import type { ErrorResponse, ReadResponse, Response, WriteResponse } from '../wire/messages.js';
+
+/** One entry's share of a frame's answer. */
+export type EntryAnswer =
+  | { readonly kind: 'error'; readonly response: ErrorResponse }
+  | { readonly kind: 'write'; readonly status: number; readonly written: number }
+  | { readonly kind: 'read'; readonly status: number; readonly entryKind: number; readonly payload: Uint8Array | null };
+
+type Op = 'WRITE' | 'READ' | 'FILL';
+
+interface Pending {
+  readonly address: number;
+  readonly payload: Uint8Array | undefined;
+  readonly resolve: (answer: EntryAnswer) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+interface Batch {
+  readonly op: Op;
+  readonly epoch: number;
+  readonly entries: Pending[];
+  bytes: number;
+}
+
+/** Entries per frame; well under MAX_ENTRIES so one slow frame does not hold up thousands of operations. */
+export const MAX_BATCH_ENTRIES = Math.min(1024, MAX_ENTRIES);
+/** Payload bytes per WRITE frame, well under the frame cap. */
+export const MAX_BATCH_BYTES = Math.min(4 * 1024 * 1024, MAX_FRAME_BYTES / 2);
+
+export class UnitBatcher {
+  readonly #connection: Connection;
+  readonly #timeoutMs: number;
+  /** Open batches by `${op}/${epoch}`, sent at the next setImmediate. */
+  readonly #open = new Map<string, Batch>();
+  #scheduled = false;
+
+  constructor(connection: Connection, timeoutMs: number) {
+    this.#connection = connection;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Queues one entry; resolves with its answer once its frame is answered. */
+  submit(op: Op, epoch: number, address: number, payload?: Uint8Array): Promise<EntryAnswer> {
+    return new Promise<EntryAnswer>((resolve, reject) => {
+      const key = `${op}/${epoch}`;
+      let batch = this.#open.get(key);
+      const size = payload?.length ?? 0;
+      if (batch !== undefined && (batch.entries.length >= MAX_BATCH_ENTRIES || batch.bytes + size > MAX_BATCH_BYTES)) {
+        this.#open.delete(key);
+        this.#send(batch);
+        batch = undefined;
+      }
+      if (batch === undefined) {
+        batch = { op, epoch, entries: [], bytes: 0 };
+        this.#open.set(key, batch);
+      }
+      batch.entries.push({ address, payload, resolve, reject });
+      batch.bytes += size;
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const batches = [...this.#open.values()];
+    this.#open.clear();
+    for (const batch of batches) this.#send(batch);
+  }
+
+  #send(batch: Batch): void {
+    const { op, epoch, entries } = batch;
+    const request =
+      op === 'WRITE'
+        ? this.#connection.request({ type: 'request', op, epoch, entries: entries.map((e) => ({ address: e.address, payload: e.payload! })) }, { timeoutMs: this.#timeoutMs })
+        : this.#connection.request({ type: 'request', op, epoch, addresses: entries.map((e) => e.address) }, { timeoutMs: this.#timeoutMs });
+    request.then(
+      (res) => split(res, entries),
+      (err: unknown) => {
+        for (const e of entries) e.reject(err);
+      },
+    );
+  }
+}
+
+function split(res: Response, entries: readonly Pending[]): void {
+  if (res.status !== 'OK') {
+    for (const e of entries) e.resolve({ kind: 'error', response: res as ErrorResponse });
+    return;
+  }
+  const n = entries.length;
+  if (res.op === 'WRITE' || res.op === 'FILL') {
+    const w = res as WriteResponse;
+    if (w.statuses.length !== n) return mismatch(entries, res.op, w.statuses.length);
+    entries.forEach((e, i) => e.resolve({ kind: 'write', status: w.statuses[i]!, written: w.written[i]! }));
+    return;
+  }
+  if (res.op === 'READ') {
+    const r = res as ReadResponse;
+    if (r.statuses.length !== n) return mismatch(entries, 'READ', r.statuses.length);
+    entries.forEach((e, i) => e.resolve({ kind: 'read', status: r.statuses[i]!, entryKind: r.kinds[i]!, payload: r.payloads[i] ?? null }));
+    return;
+  }
+  for (const e of entries) e.reject(new CorfuError('ERR_IO', `a vectored request was answered as ${res.op}`));
+}
+
+function mismatch(entries: readonly Pending[], op: string, got: number): void {
+  const err = new CorfuError('ERR_IO', `${op} of ${entries.length} entries answered with ${got} statuses`);
+  for (const e of entries) e.reject(err);
+}

@@ -53,7 +53,8 @@ function connect(hostPort: string): Connection {
 }
 
 async function client(): Promise<CorfuClient> {
-  const c = await CorfuClient.connect({ layout: LAYOUT, holeTimeoutMs: 100 });
+  // Every other client keeps its own connections; the rest share the process's.
+  const c = await CorfuClient.connect({ layout: LAYOUT, holeTimeoutMs: 100, shareConnections: clients.length % 2 === 0 });
   clients.push(c);
   return c;
 }

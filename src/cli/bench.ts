@@ -4,7 +4,9 @@
 //
 // - N CorfuClient instances in this process (one event loop, no
 //   worker_threads), each keeping D appends in flight (D loops of
-//   `await client.append(payload)`), entries of B bytes.
+//   `await client.append(payload)`), entries of B bytes. Like any clients of
+//   one process they share one connection per server, so their requests to a
+//   unit are batched together; `--separate-connections` gives each its own.
 // - A warm-up (default 1 s) runs first and is excluded from the figures. Then
 //   for S seconds every append that completes is counted and its latency
 //   (from the call of `append` to its resolution, in microseconds) goes into
@@ -34,6 +36,8 @@ export interface BenchAppendFlags {
   readonly seconds: number;
   readonly warmup: number;
   readonly syncLabel?: string;
+  /** `--separate-connections`: each client its own sockets (default: shared per process, as CorfuClient does). */
+  readonly separateConnections?: boolean;
   readonly json?: string;
 }
 
@@ -54,6 +58,8 @@ export interface BenchAppendResult {
     readonly stripes: number;
     readonly replicas: number;
     readonly mode: 'in-process';
+    /** 'shared': the clients share one connection per server (CorfuClient's default); 'per-client': their own. */
+    readonly connections: 'shared' | 'per-client';
     readonly cpus: number;
     readonly node: string;
   };
@@ -98,7 +104,7 @@ export async function benchAppend(flags: BenchAppendFlags): Promise<BenchAppendR
 
   const clients: CorfuClient[] = [];
   try {
-    for (let i = 0; i < flags.clients; i++) clients.push(await CorfuClient.connect({ layout: flags.layout }));
+    for (let i = 0; i < flags.clients; i++) clients.push(await CorfuClient.connect({ layout: flags.layout, shareConnections: flags.separateConnections !== true }));
     const projection = clients[0]!.projection;
     const segment = projection.segments.at(-1)!;
 
@@ -165,6 +171,7 @@ export async function benchAppend(flags: BenchAppendFlags): Promise<BenchAppendR
         stripes: segment.stripes.length,
         replicas: segment.stripes[0]?.chain.length ?? 0,
         mode: 'in-process',
+        connections: flags.separateConnections === true ? 'per-client' : 'shared',
         cpus: cpus().length,
         node: process.version,
       },
@@ -181,7 +188,7 @@ export async function benchAppendVerb(flags: BenchAppendFlags): Promise<void> {
   const c = r.config;
   process.stdout.write(
     `bench append: ${c.clients} client(s) x depth ${c.depth}, ${c.entry_size}-byte entries, ${c.seconds} s (+${c.warmup_s} s warm-up), ` +
-      `${c.stripes} stripe(s) x ${c.replicas} replica(s), sync ${c.sync} (${c.sync_source}), clients in-process\n` +
+      `${c.stripes} stripe(s) x ${c.replicas} replica(s), sync ${c.sync} (${c.sync_source}), clients in-process, connections ${c.connections}\n` +
       `appends:    ${r.appends} in ${r.elapsed_s} s\n` +
       `appends/s:  ${r.appends_per_s}\n` +
       `latency ms: p50 ${r.latency_ms.p50}  p99 ${r.latency_ms.p99}  p99.9 ${r.latency_ms.p999}  max ${r.latency_ms.max}\n`,

@@ -146,6 +146,7 @@ function buildProgram(): Command {
     .option('--seconds <s>', 'measured duration', secondsArg, 10)
     .option('--warmup <s>', 'warm-up before measuring, excluded from the figures', warmupArg, 1)
     .option('--sync-label <mode>', "the units' sync mode to report, when it cannot be read from the local unit processes")
+    .option('--separate-connections', 'give each client its own connections (default: shared per process, batched together)')
     .option('--json <file>', 'also write the figures and the configuration as JSON')
     .action((flags) => benchAppendVerb(flags));
 

@@ -11,8 +11,10 @@
 // - Tokens are coalesced: every append waiting while no TOKEN request is in
 //   flight (at least: every append started in the same tick) shares one
 //   TOKEN(n) request to the sequencer.
-// - Each address is driven through AppendOp / ReadOp / FillOp. Requests to
-//   one unit share one pipelined connection (opened lazily).
+// - Each address is driven through AppendOp / ReadOp / FillOp. Their
+//   requests to one unit in one event-loop turn go out as one vectored frame
+//   (unit-batcher.ts) on one pipelined connection, opened lazily and shared
+//   with the process's other clients (server-pool.ts).
 // - `newToken` (a filler or a trim took the address): a new token, transparently.
 // - `refreshProjection` (ERR_SEALED): reload the latest projection from the
 //   store; when it is not newer yet (a reconfiguration in progress) wait a
@@ -30,13 +32,14 @@ import type { ErrorCode } from '../../bindings/errors.js';
 import { openProjectionStore } from '../layout/file-store.js';
 import type { Projection } from '../layout/projection.js';
 import type { ProjectionStore } from '../layout/store.js';
-import { Connection, type RequestBody } from '../transport/connection.js';
+import type { Connection, RequestBody } from '../transport/connection.js';
 import { KIND, WRITTEN } from '../wire/messages.js';
 import type { Response, TailResponse, TokenResponse, TrimResponse } from '../wire/messages.js';
 import { AppendOp, FillOp, ReadOp } from './chain.js';
 import type { ChainAction, ChainEvent, TerminalAction, UnitRequest, UnitResponse, WrittenAs } from './chain.js';
 import { chainTarget } from './target.js';
-import { UnitBatcher, type EntryAnswer } from './unit-batcher.js';
+import { ServerPool, sharedServers, type Lease } from './server-pool.js';
+import type { EntryAnswer, UnitBatcher } from './unit-batcher.js';
 
 export interface ConnectOptions {
   /** The projection store: `file:DIR`. */
@@ -53,6 +56,12 @@ export interface ConnectOptions {
   readonly maxRefreshes?: number;
   /** The wait between refresh attempts when the store has nothing newer yet. Default 20 ms. */
   readonly refreshDelayMs?: number;
+  /**
+   * Share one connection per server with the other clients of this process
+   * that use the same timeoutMs and maxInFlight (src/client/server-pool.ts), so
+   * their requests to a unit go out in the same frames. Default true.
+   */
+  readonly shareConnections?: boolean;
 }
 
 /** What `read` returns: the value at an address (a trimmed address throws ERR_TRIMMED instead). */
@@ -78,12 +87,6 @@ interface Driveable<R> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function splitHostPort(hostPort: string): { host: string; port: number } {
-  const i = hostPort.lastIndexOf(':');
-  const host = hostPort.slice(0, i).replace(/^\[(.*)\]$/, '$1');
-  return { host, port: Number(hostPort.slice(i + 1)) };
 }
 
 function writtenAs(byte: number | undefined): WrittenAs | undefined {
@@ -122,8 +125,9 @@ export class CorfuClient {
 
   readonly #store: ProjectionStore;
   #projection: Projection;
-  readonly #connections = new Map<string, Connection>();
-  readonly #batchers = new Map<string, UnitBatcher>();
+  /** This client's lease on each server it has talked to. */
+  readonly #servers = new Map<string, Lease>();
+  readonly #pool: ServerPool;
   #closed = false;
   #refreshing: Promise<void> | undefined;
 
@@ -143,6 +147,7 @@ export class CorfuClient {
     this.maxRefreshes = positive(options.maxRefreshes, 100, 'maxRefreshes');
     this.refreshDelayMs = positive(options.refreshDelayMs, 20, 'refreshDelayMs');
     this.maxInFlight = positive(options.maxInFlight, 256, 'maxInFlight');
+    this.#pool = options.shareConnections === false ? new ServerPool() : sharedServers;
   }
 
   /** Reads the latest projection from the store named by `options.layout`. Connections open lazily. */
@@ -408,9 +413,9 @@ export class CorfuClient {
     const waiters = this.#tokenWaiters;
     this.#tokenWaiters = [];
     for (const w of waiters) w.reject(new CorfuError('ERR_CLOSED', 'the client was closed'));
-    await Promise.all([...this.#connections.values()].map((c) => c.close()));
-    this.#connections.clear();
-    this.#batchers.clear();
+    const leases = [...this.#servers.values()];
+    this.#servers.clear();
+    await Promise.all(leases.map((lease) => this.#pool.release(lease)));
     await this.#store.close();
   }
 
@@ -478,12 +483,7 @@ export class CorfuClient {
   }
 
   #batcher(hostPort: string): UnitBatcher {
-    let b = this.#batchers.get(hostPort);
-    if (b === undefined) {
-      b = new UnitBatcher(this.#connection(hostPort), this.timeoutMs);
-      this.#batchers.set(hostPort, b);
-    }
-    return b;
+    return this.#server(hostPort).batcher;
   }
 
   /** A unit request whose OK is required; ERR_SEALED throws Sealed, other errors a CorfuError. */
@@ -513,13 +513,16 @@ export class CorfuClient {
   }
 
   #connection(hostPort: string): Connection {
-    let c = this.#connections.get(hostPort);
-    if (c === undefined) {
-      const { host, port } = splitHostPort(hostPort);
-      c = new Connection({ host, port, timeoutMs: this.timeoutMs, maxInFlight: this.maxInFlight, maxQueued: 1 << 16 });
-      this.#connections.set(hostPort, c);
+    return this.#server(hostPort).connection;
+  }
+
+  #server(hostPort: string): Lease {
+    let lease = this.#servers.get(hostPort);
+    if (lease === undefined) {
+      lease = this.#pool.acquire(hostPort, { timeoutMs: this.timeoutMs, maxInFlight: this.maxInFlight, maxQueued: 1 << 16 });
+      this.#servers.set(hostPort, lease);
     }
-    return c;
+    return lease;
   }
 
   // ---- projections ------------------------------------------------------------------

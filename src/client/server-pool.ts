@@ -1,0 +1,61 @@
+// One connection (and one request batcher) per server per process, shared by
+// every CorfuClient in the process that asks for the same settings — as an
+// HTTP agent shares sockets. A service that opens several clients, or a
+// benchmark running 16 of them, then sends each unit one vectored frame per
+// event-loop turn instead of one per client: on loopback every frame costs the
+// sender the receiver's TCP processing too, and that dominated the client's
+// CPU (docs/benchmarks.md).
+//
+// Leases are counted; the connection closes when its last client releases it.
+// A client that wants its own sockets passes `shareConnections: false`.
+
+import { splitHostPort } from '../transport/address.js';
+import { Connection } from '../transport/connection.js';
+import { UnitBatcher } from './unit-batcher.js';
+
+export interface ServerSettings {
+  readonly timeoutMs: number;
+  readonly maxInFlight: number;
+  /** Calls that may wait for a free in-flight slot. */
+  readonly maxQueued: number;
+}
+
+export interface Lease {
+  readonly connection: Connection;
+  readonly batcher: UnitBatcher;
+}
+
+interface Entry extends Lease {
+  leases: number;
+}
+
+export class ServerPool {
+  readonly #entries = new Map<string, Entry>();
+
+  /** The shared connection to `hostPort` under `settings`; release it with `release`. */
+  acquire(hostPort: string, settings: ServerSettings): Lease {
+    const key = `${hostPort}/${settings.timeoutMs}/${settings.maxInFlight}/${settings.maxQueued}`;
+    let entry = this.#entries.get(key);
+    if (entry === undefined || entry.connection.state === 'closed') {
+      const connection = new Connection({ ...splitHostPort(hostPort), ...settings });
+      entry = { connection, batcher: new UnitBatcher(connection, settings.timeoutMs), leases: 0 };
+      this.#entries.set(key, entry);
+    }
+    entry.leases++;
+    return entry;
+  }
+
+  /** Gives back one lease; the last one closes the connection. */
+  async release(lease: Lease): Promise<void> {
+    for (const [key, entry] of this.#entries) {
+      if (entry.connection !== lease.connection) continue;
+      if (--entry.leases > 0) return;
+      this.#entries.delete(key);
+      await entry.connection.close();
+      return;
+    }
+  }
+}
+
+/** The process's pool. */
+export const sharedServers = new ServerPool();

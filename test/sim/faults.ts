@@ -10,6 +10,8 @@ export interface FaultProfile {
   /** Expected events per 100 ms of virtual time. */
   readonly partitionRate: number;
   readonly unitCrashRate: number;
+  /** A unit's device lost for good (replaced by a fresh unit). */
+  readonly unitLossRate: number;
   readonly clientCrashRate: number;
   readonly reconfigRate: number;
   /** Probability per fault tick of arming a crash between two replicas / after a token. */
@@ -30,6 +32,7 @@ export const FAULT_KINDS = [
   'partition-symmetric',
   'partition-one-way',
   'unit-crash',
+  'unit-lost',
   'sequencer-crash',
   'client-crash',
   'client-crash-mid-chain',
@@ -56,6 +59,7 @@ export function drawProfile(rng: Prng): FaultProfile {
       net: { drop: 0, duplicate: 0, spike: 0, spikeMaxMs: 0, codec: 0.2 },
       partitionRate: 0,
       unitCrashRate: 0,
+      unitLossRate: 0,
       clientCrashRate: 0,
       reconfigRate: 0,
       midChainCrashRate: 0,
@@ -76,6 +80,7 @@ export function drawProfile(rng: Prng): FaultProfile {
     },
     partitionRate: on(0.5) ? rng.float() * 1.5 : 0,
     unitCrashRate: on(0.5) ? rng.float() * 1.5 : 0,
+    unitLossRate: on(0.3) ? rng.float() * 0.3 : 0,
     clientCrashRate: on(0.4) ? rng.float() * 0.8 : 0,
     reconfigRate: on(0.6) ? rng.float() * 1.5 : 0,
     midChainCrashRate: on(0.4) ? rng.float() * 0.1 : 0,

@@ -24,7 +24,7 @@ import { History } from './history.js';
 import { Network } from './network.js';
 import { Prng } from './prng.js';
 import { EventQueue } from './queue.js';
-import type { Change } from './reconfig.js';
+import { nextProjection, type Change } from '../../src/layout/next.js';
 import { SimSequencer } from './sequencer.js';
 import { MemProjectionStore } from './store.js';
 import { Trace } from './trace.js';
@@ -109,6 +109,8 @@ class Sim implements World {
   readonly #armedMidChain = new Set<string>();
   readonly #armedAfterToken = new Set<string>();
   #setup = '';
+  /** Destroyed unit -> its replacement. */
+  readonly #replacements = new Map<string, string>();
 
   constructor(options: RunOptions) {
     this.seed = options.seed;
@@ -124,7 +126,7 @@ class Sim implements World {
     this.net.onCodecMismatch = (what) => this.check.fail('codec', what);
     this.store = new MemProjectionStore(this.bugs, this.check);
     this.check.now = () => this.queue.now;
-    this.check.disks = () => new Map([...this.units].map(([n, u]) => [n, u.disk]));
+    this.check.disks = () => new Map([...this.units].filter(([, u]) => !u.destroyed).map(([n, u]) => [n, u.disk]));
     this.profile = drawProfile(this.#setupRng);
     this.net.faults = { ...this.profile.net };
   }
@@ -161,11 +163,11 @@ class Sim implements World {
     const rng = this.#setupRng;
     const nUnits = rng.between(3, 5);
     const units = Array.from({ length: nUnits }, (_, i) => `u${i}:7000`);
-    const chainLen = Math.min(nUnits, rng.pick([1, 2, 2, 2, 3, 3]));
+    const chainLen = Math.min(nUnits, this.profile.unitLossRate > 0 ? rng.pick([2, 2, 3]) : rng.pick([1, 2, 2, 2, 3, 3]));
     const stripes = randomStripes(rng, units, chainLen);
     const p1 = parseProjection({ epoch: 1, sequencer: 'seq0:6000', units, segments: [{ start: 0, end: null, stripes: stripes.map((chain) => ({ chain })) }] });
     for (const u of units) this.units.set(u, new SimUnit(u, 1, this.net, this.bugs, this.check));
-    this.sequencers.set('seq0:6000', new SimSequencer('seq0:6000', 1, this.net, this.bugs, this.check));
+    this.sequencers.set('seq0:6000', new SimSequencer('seq0:6000', 1, this.net, this.bugs, this.check, this.fixes));
     this.store.proposeSync(p1);
     const nClients = rng.between(2, 5);
     for (let i = 0; i < nClients; i++) this.clients.push(new SimClient(this, `c${i}`, p1));
@@ -243,8 +245,9 @@ class Sim implements World {
   #usable(): boolean {
     const latest = this.store.latestSync();
     if (latest === undefined) return false;
-    if (this.sequencers.get(latest.sequencer)?.alive !== true) return false;
-    return [...this.units.values()].every((u) => u.up && u.disk.epoch <= latest.epoch);
+    const seq = this.sequencers.get(latest.sequencer);
+    if (seq?.alive !== true || seq.epoch !== latest.epoch) return false;
+    return latest.units.every((name) => this.units.get(name)?.up === true) && [...this.units.values()].every((u) => u.disk.epoch <= latest.epoch);
   }
 
   // ---- workload ------------------------------------------------------------------------------
@@ -303,6 +306,7 @@ class Sim implements World {
     if (per(p.unitCrashRate)) this.#crashUnit();
     if (per(p.clientCrashRate)) this.#crashClient();
     if (per(p.reconfigRate)) this.#voluntaryReconfig();
+    if (per(p.unitLossRate)) this.#loseUnit();
     if (rng.chance(p.midChainCrashRate)) {
       const c = rng.pick(this.clients);
       if (c.alive) this.#armedMidChain.add(c.node);
@@ -342,14 +346,14 @@ class Sim implements World {
 
   #crashUnit(): void {
     const rng = this.#faultRng;
-    const up = [...this.units.values()].filter((u) => u.up);
+    const up = [...this.units.values()].filter((u) => u.up && !u.destroyed);
     if (up.length === 0) return;
     const u = rng.pick(up);
     u.crash();
     this.faults['unit-crash']++;
     this.trace.event(this.queue.now, ['crash', u.name]);
     this.queue.after(rng.between(5, 200), () => {
-      if (u.up) return;
+      if (u.up || u.destroyed) return;
       u.restart();
       this.trace.event(this.queue.now, ['restart', u.name]);
     });
@@ -392,7 +396,7 @@ class Sim implements World {
 
   #newSequencer(): string {
     const name = `seq${this.#nextSequencer++}:6000`;
-    this.sequencers.set(name, new SimSequencer(name, 0, this.net, this.bugs, this.check));
+    this.sequencers.set(name, new SimSequencer(name, 0, this.net, this.bugs, this.check, this.fixes));
     return name;
   }
 
@@ -401,9 +405,12 @@ class Sim implements World {
     const change = (): Change[] => {
       const x = rng.float();
       if (x < 0.3) return [];
-      if (x < 0.5) return [{ sequencer: this.#newSequencer() }];
-      const units = [...this.units.keys()];
-      return [{ stripes: randomStripes(rng, units, Math.min(units.length, rng.pick([1, 2, 2, 3]))) }];
+      if (x < 0.5) return [{ kind: 'move-sequencer', sequencer: this.#newSequencer() }];
+      const live = this.#liveUnits();
+      if (live.length === 0) return [];
+      // Seeds that lose units keep two replicas everywhere (one lost replica must not be all of them).
+      const len = this.profile.unitLossRate > 0 ? rng.pick([2, 2, 3]) : rng.pick([1, 2, 2, 3]);
+      return [{ kind: 'add-segment', stripes: randomStripes(rng, live, Math.min(live.length, len)) }];
     };
     this.faults.reconfigure++;
     this.#startReconfig(change());
@@ -411,6 +418,34 @@ class Sim implements World {
       this.faults['reconfigure-concurrent']++;
       this.#startReconfig(change());
     }
+  }
+
+  /** The units of the latest projection that are not destroyed. */
+  #liveUnits(): string[] {
+    const latest = this.store.latestSync();
+    return (latest?.units ?? []).filter((u) => this.units.get(u)?.destroyed === false);
+  }
+
+  /** A unit's device is lost for good; the manager replaces it with a fresh unit (replace-unit). */
+  #loseUnit(): void {
+    const rng = this.#faultRng;
+    const latest = this.store.latestSync();
+    if (latest === undefined) return;
+    const candidates = this.#liveUnits();
+    if (this.#reconfiguring > 0 || candidates.length < 2 || [...this.units.values()].some((u) => u.destroyed && latest.units.includes(u.name))) return;
+    const victim = rng.pick(candidates);
+    const replacement = `u${this.units.size}:7000`;
+    try {
+      // Only when every address it holds has another replica (nextProjection refuses otherwise).
+      nextProjection(latest, [{ kind: 'replace-unit', old: victim, replacement }], this.check.maxToken + 1_000_000);
+    } catch {
+      return;
+    }
+    this.units.get(victim)!.destroy();
+    this.units.set(replacement, new SimUnit(replacement, 0, this.net, this.bugs, this.check));
+    this.#replacements.set(victim, replacement);
+    this.faults['unit-lost']++;
+    this.trace.event(this.queue.now, ['lost', victim, replacement]);
   }
 
   /** Runs a reconfiguration on a random live client. */
@@ -422,10 +457,14 @@ class Sim implements World {
     this.#reconfigurations++;
     const incarnation = c.incarnation;
     let ended = false;
-    const end = (): void => {
+    const end = (r?: { ok: true; value: unknown } | { ok: false; error: unknown }): void => {
       if (ended) return;
       ended = true;
       this.#reconfiguring--;
+      if (r !== undefined) {
+        const what = r.ok ? `epoch ${(r.value as Projection).epoch}` : String((r.error as Error).message);
+        this.trace.event(this.queue.now, ['reconfigured', c.node, r.ok ? 1 : 0], () => `reconfigure by ${c.node} ${JSON.stringify(changes)}: ${what}`);
+      }
     };
     c.run('reconfigure', JSON.stringify(changes), () => c.reconfigure(changes), end);
     // A client that dies mid-reconfiguration never calls back.
@@ -444,17 +483,28 @@ class Sim implements World {
     if (this.#reconfiguring > 0) return;
     const latest = this.store.latestSync();
     if (latest === undefined) return;
-    if (this.sequencers.get(latest.sequencer)?.alive !== true) {
+    // Everything that keeps the layout from working, fixed in one reconfiguration
+    // (a failover alone would wait forever on a lost unit's seal, and the other way round).
+    const changes: Change[] = latest.units
+      .filter((u) => this.units.get(u)?.destroyed === true)
+      .map((old) => ({ kind: 'replace-unit', old, replacement: this.#replacements.get(old)! }));
+    const seqDead = this.sequencers.get(latest.sequencer)?.alive !== true;
+    if (seqDead) {
       this.faults.failover++;
       const seq = this.#newSequencer();
-      this.#startReconfig([{ sequencer: seq }]);
+      this.#startReconfig([...changes, { kind: 'move-sequencer', sequencer: seq }]);
       if (this.#phase === 'workload' && this.#faultRng.chance(this.profile.concurrentReconfig)) {
         this.faults['reconfigure-concurrent']++;
-        this.#startReconfig([{ sequencer: this.#faultRng.chance(0.5) ? seq : this.#newSequencer() }]);
+        this.#startReconfig([...changes, { kind: 'move-sequencer', sequencer: this.#faultRng.chance(0.5) ? seq : this.#newSequencer() }]);
       }
       return;
     }
-    const ahead = [...this.units.values()].some((u) => u.disk.epoch > latest.epoch);
+    if (changes.length > 0) {
+      this.#startReconfig(changes);
+      return;
+    }
+    // A reconfiguration that died (or failed) half-way: units or the sequencer sealed past the latest epoch.
+    const ahead = [...this.units.values()].some((u) => u.disk.epoch > latest.epoch) || (this.sequencers.get(latest.sequencer)?.epoch ?? 0) > latest.epoch;
     if (!ahead) {
       this.#unitsAheadSince = undefined;
       return;
@@ -471,7 +521,7 @@ class Sim implements World {
     this.net.healAll();
     this.#armedAfterToken.clear();
     this.#armedMidChain.clear();
-    for (const u of this.units.values()) if (!u.up) u.restart();
+    for (const u of this.units.values()) if (!u.up && !u.destroyed) u.restart();
     for (const c of this.clients) if (!c.alive) this.#restartClient(c.node);
     this.trace.event(this.queue.now, ['heal-all']);
   }

@@ -19,6 +19,8 @@ export class SimUnit {
   readonly #bugs: Bugs;
   readonly #check: Checkers;
   crashes = 0;
+  /** Its device is gone for good: it never restarts (a reconfiguration replaces it). */
+  destroyed = false;
 
   constructor(name: string, epoch: number, net: Network, bugs: Bugs, check: Checkers) {
     this.name = name;
@@ -45,6 +47,11 @@ export class SimUnit {
     this.#engine = undefined;
     this.crashes++;
     this.#net.detach(this.name);
+  }
+
+  destroy(): void {
+    this.crash();
+    this.destroyed = true;
   }
 
   restart(): void {

@@ -17,9 +17,9 @@ import { FatalError } from './fatal-error.js';
 import { formatVerb } from './format.js';
 import { inspectVerb } from './inspect.js';
 import { hostPortArg, layoutInitVerb, layoutReconfigureVerb, layoutShowVerb, replaceArg, stripeArg } from './layout.js';
-import { countArg, clusterIdArg, positiveCountArg, sizeArg, syncArg } from './options.js';
-import { listenArg, sequencerVerb } from './sequencer.js';
-import { listenArg as unitListenArg, unitVerb } from './unit.js';
+import { countArg, clusterIdArg, listenArg, positiveCountArg, sizeArg, syncArg } from './options.js';
+import { sequencerVerb } from './sequencer.js';
+import { unitVerb } from './unit.js';
 import { upVerb } from './up.js';
 import { UsageError } from './usage-error.js';
 
@@ -81,7 +81,7 @@ function buildProgram(): Command {
     .command('unit')
     .description('serve one formatted device over TCP as a storage unit (until SIGTERM/SIGINT)')
     .requiredOption('--device <path>', 'formatted block device or file (see `corfu format`)')
-    .requiredOption('--listen <host:port>', 'address to listen on; a bare PORT means 127.0.0.1, port 0 picks a free one', unitListenArg)
+    .requiredOption('--listen <host:port>', 'address to listen on; a bare PORT means 127.0.0.1, port 0 picks a free one', listenArg)
     .option('--sync <mode>', "'always' (durable before ack) or 'none' (benchmarks only)", syncArg, 'always')
     .action((flags) => unitVerb(flags));
 

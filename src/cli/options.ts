@@ -33,3 +33,16 @@ export function syncArg(value: string): 'always' | 'none' {
   if (value !== 'always' && value !== 'none') throw new InvalidArgumentError("expected 'always' or 'none'.");
   return value;
 }
+
+/**
+ * `--listen`: `HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `PORT` (host 127.0.0.1:
+ * servers listen on loopback unless told otherwise); port 0..65535, 0 for an
+ * ephemeral one. An unbracketed IPv6 address is refused: `::1:7000` is ambiguous.
+ */
+export function listenArg(value: string): { host: string; port: number } {
+  const m = /^(?:(\[[0-9A-Fa-f:.]+\]|[^:[\]]*):)?(\d{1,5})$/.exec(value);
+  const port = m === null ? NaN : Number(m[2]);
+  if (m === null || port > 65535) throw new InvalidArgumentError('expected HOST:PORT, [IPv6]:PORT or PORT, with a port of 0..65535, like 127.0.0.1:7000.');
+  const rawHost = m[1] ?? '';
+  return { host: rawHost === '' ? '127.0.0.1' : rawHost.replace(/^\[(.*)\]$/, '$1'), port };
+}

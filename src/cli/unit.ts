@@ -7,7 +7,6 @@
 // ERR_IO; both end in one line on stderr and exit 1. On a signal: stop
 // accepting, finish and answer what is in flight, close the store, exit 0.
 
-import { InvalidArgumentError } from 'commander';
 import { exitWithParentIfAsked } from './exit-with-parent.js';
 
 import { Store, type SyncMode } from '../../bindings/index.js';
@@ -17,16 +16,6 @@ export interface UnitFlags {
   device: string;
   listen: { host: string; port: number };
   sync: SyncMode;
-}
-
-/** Parses `HOST:PORT`, `:PORT` or `PORT` (host 127.0.0.1); `[::1]:PORT` for IPv6. */
-export function listenArg(value: string): { host: string; port: number } {
-  const m = /^(?:(\[[^\]]+\]|[^:]*):)?(\d{1,5})$/.exec(value);
-  const port = m === null ? NaN : Number(m[2]);
-  if (m === null || port > 65535) throw new InvalidArgumentError('expected HOST:PORT (or PORT), with a port of 0..65535.');
-  const rawHost = m[1] ?? '';
-  const host = rawHost === '' ? '127.0.0.1' : rawHost.replace(/^\[(.*)\]$/, '$1');
-  return { host, port };
 }
 
 export async function unitVerb(flags: UnitFlags): Promise<void> {

@@ -22,3 +22,8 @@ export type {
 
 export { CorfuClient } from './client/index.js';
 export type { ConnectOptions, LogEntry } from './client/index.js';
+
+export { reconfigure } from './client/reconfigure-driver.js';
+export type { ReconfigureOptions, ReconfigureResult } from './client/reconfigure-driver.js';
+export type { Change } from './layout/next.js';
+export type { Projection, Segment, Stripe } from './layout/index.js';

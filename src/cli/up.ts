@@ -17,19 +17,23 @@
 // - Serves until SIGINT/SIGTERM, then SIGTERMs the children, waits for them and
 //   exits 0. A child that dies on its own stops the cluster with exit 1.
 //
-// Limitation: the layout is rebuilt as a single segment from 0 on each run; a
-// layout reconfigured into several segments is not carried over.
+// - A later run carries the previous layout over, segments and all (a
+//   `corfu layout reconfigure` among up's own units survives a restart):
+//   DIR/units.json records which unit file served which address, and each
+//   chain is moved to the file's new address. A layout that names units up
+//   does not run is refused.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EXIT_WITH_PARENT_ENV } from './exit-with-parent.js';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import { Store } from '../../bindings/index.js';
-import { openProjectionStore } from '../layout/index.js';
+import { openProjectionStore, parseProjection } from '../layout/index.js';
+import type { Projection } from '../layout/index.js';
 import { FatalError } from './fatal-error.js';
 import { buildProjection, layoutTable, sealSequencerAndPropose, sealUnits } from './layout.js';
 import { MIN_DEMO_ENTRY_BYTES, runUpDemo } from './up-demo.js';
@@ -114,6 +118,48 @@ async function stopAll(children: readonly Child[]): Promise<void> {
   );
 }
 
+const UNIT_FILES = 'units.json';
+
+/** DIR/units.json: the address each unit-N.img was served at in the last run (N by address). */
+function readUnitFiles(dir: string): Map<string, number> | undefined {
+  try {
+    const raw = JSON.parse(readFileSync(join(dir, UNIT_FILES), 'utf8')) as unknown;
+    if (typeof raw !== 'object' || raw === null) return undefined;
+    return new Map(Object.entries(raw).filter((e): e is [string, number] => Number.isSafeInteger(e[1])));
+  } catch {
+    return undefined;
+  }
+}
+
+function writeUnitFiles(dir: string, addresses: readonly string[]): void {
+  const tmp = join(dir, `${UNIT_FILES}.tmp`);
+  writeFileSync(tmp, `${JSON.stringify(Object.fromEntries(addresses.map((a, i) => [a, i])), null, 2)}\n`);
+  renameSync(tmp, join(dir, UNIT_FILES));
+}
+
+/**
+ * The previous layout (its segments, perhaps reconfigured) moved onto this
+ * run's addresses, so every address maps to the same unit files as before.
+ * Undefined when the layout is the plain single segment `up` builds anyway.
+ * Refuses a layout naming units `up` does not run (added by a reconfiguration).
+ */
+function carryOver(previous: Projection, files: Map<string, number> | undefined, dir: string): ((epoch: number, sequencer: string, addresses: readonly string[]) => Projection) | undefined {
+  if (files === undefined && previous.segments.length === 1) return undefined; // a layout from before units.json: the plain shape
+  const foreign = previous.units.filter((u) => files?.get(u) === undefined);
+  if (foreign.length > 0) {
+    throw new FatalError(`the layout in ${dir} uses units that corfu up does not run (${foreign.join(', ')}); start them and the cluster yourself, then use corfu layout reconfigure`);
+  }
+  return (epoch, sequencer, addresses) => {
+    const moved = (u: string): string => addresses[files!.get(u)!]!;
+    return parseProjection({
+      epoch,
+      sequencer,
+      units: previous.units.map(moved),
+      segments: previous.segments.map((s) => ({ start: s.start, end: s.end, stripes: s.stripes.map((t) => ({ chain: t.chain.map(moved) })) })),
+    });
+  };
+}
+
 export async function upVerb(flags: UpFlags): Promise<void> {
   if (flags.units < 1) throw new UsageError('--units must be at least 1');
   if (flags.replicas < 1) throw new UsageError('--replicas must be at least 1');
@@ -130,13 +176,16 @@ export async function upVerb(flags: UpFlags): Promise<void> {
   const store = await openProjectionStore(storeUrl);
   const previous = await store.latest();
   await store.close();
-  if (previous !== undefined && previous.units.length !== flags.units) {
-    throw new UsageError(`${dir} holds a cluster of ${previous.units.length} units; run with --units ${previous.units.length} or use another --dir`);
+  const devices = Array.from({ length: flags.units }, (_, i) => join(dir, `unit-${i}.img`));
+  const formatted = readdirSync(dir).filter((f) => /^unit-\d+\.img$/.test(f)).length;
+  if (previous !== undefined && formatted !== flags.units) {
+    throw new UsageError(`${dir} holds a cluster of ${formatted} units; run with --units ${formatted} or use another --dir`);
   }
+  // Which unit file served each address of the previous layout: it is carried over to this run's ports.
+  const carried = previous === undefined ? undefined : carryOver(previous, readUnitFiles(dir), dir);
   if (previous !== undefined && previous.segments.at(-1)!.stripes[0]!.chain.length !== flags.replicas) {
     throw new UsageError(`${dir} holds a cluster with ${previous.segments.at(-1)!.stripes[0]!.chain.length} replicas; run with that --replicas or use another --dir`);
   }
-  const devices = Array.from({ length: flags.units }, (_, i) => join(dir, `unit-${i}.img`));
   const clusterId = randomBytes(16).toString('hex');
   let maxEpoch = previous?.epoch ?? 0;
   for (const [i, path] of devices.entries()) {
@@ -165,9 +214,15 @@ export async function upVerb(flags: UpFlags): Promise<void> {
     const startTail = Math.max(0, ...tails.values());
     const sequencer = await startChild('sequencer', ['sequencer', '--listen', '127.0.0.1:0'], logDir, children);
 
-    const stripes: string[][] = [];
-    for (let k = 0; k < flags.units / flags.replicas; k++) stripes.push(unitAddresses.slice(k * flags.replicas, (k + 1) * flags.replicas));
-    const projection = buildProjection(epoch, sequencer.address!, stripes);
+    writeUnitFiles(dir, unitAddresses);
+    let projection: Projection;
+    if (carried !== undefined) {
+      projection = carried(epoch, sequencer.address!, unitAddresses);
+    } else {
+      const stripes: string[][] = [];
+      for (let k = 0; k < flags.units / flags.replicas; k++) stripes.push(unitAddresses.slice(k * flags.replicas, (k + 1) * flags.replicas));
+      projection = buildProjection(epoch, sequencer.address!, stripes);
+    }
     await sealSequencerAndPropose(storeUrl, projection, tails);
 
     process.stdout.write(

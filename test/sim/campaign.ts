@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 
 import type { Violation } from './checkers.js';
 import { FAULT_KINDS, noFaults, type FaultCounts } from './faults.js';
+import { KNOWN_ISSUE_NAMES } from './known-issues.js';
 import { runSeed, type RunResult } from './run.js';
 
 export interface CampaignOptions {
@@ -12,7 +13,7 @@ export interface CampaignOptions {
   readonly from?: number;
   readonly bugs?: readonly string[];
   readonly ops?: number;
-  readonly fixes?: boolean;
+  readonly fixes?: readonly string[];
 }
 
 export interface Summary {
@@ -37,7 +38,7 @@ export async function campaign(options: CampaignOptions, onResult?: (r: RunResul
   };
   const t0 = performance.now();
   for (let seed = from; seed < from + options.seeds; seed++) {
-    const r = await runSeed({ seed, bugs: options.bugs ?? [], fixes: options.fixes ?? false, ...(options.ops === undefined ? {} : { ops: options.ops }) });
+    const r = await runSeed({ seed, bugs: options.bugs ?? [], fixes: options.fixes ?? [], ...(options.ops === undefined ? {} : { ops: options.ops }) });
     s.seeds++;
     s.ops += r.stats.ops;
     s.okOps += r.stats.okOps;
@@ -80,12 +81,27 @@ export interface Hunt {
   readonly violation: Violation | undefined;
 }
 
-/** Runs seeds with `bug` on until a checker catches it (or maxSeeds pass). */
+/**
+ * Runs seeds with `bug` on until a checker catches it (or maxSeeds pass).
+ * Every proposed fix is on (known-issues.ts), so the baseline has no
+ * violations and whatever is caught is the bug's doing.
+ */
 export async function huntBug(bug: string, options: { maxSeeds: number; from?: number; ops?: number }): Promise<Hunt> {
   const from = options.from ?? 1;
   for (let i = 0; i < options.maxSeeds; i++) {
-    const r = await runSeed({ seed: from + i, bugs: [bug], ...(options.ops === undefined ? {} : { ops: options.ops }) });
+    const r = await runSeed({ seed: from + i, bugs: [bug], fixes: KNOWN_ISSUE_NAMES, ...(options.ops === undefined ? {} : { ops: options.ops }) });
     if (r.violations.length > 0) return { bug, seed: from + i, tried: i + 1, violation: r.violations[0] };
   }
   return { bug, seed: undefined, tried: options.maxSeeds, violation: undefined };
+}
+
+/** Runs seeds with every fix on but `issue`'s until one fails: a seed that shows the src/ bug. */
+export async function huntKnown(issue: string, options: { maxSeeds: number; from?: number; ops?: number }): Promise<Hunt> {
+  const from = options.from ?? 1;
+  const fixes = KNOWN_ISSUE_NAMES.filter((n) => n !== issue);
+  for (let i = 0; i < options.maxSeeds; i++) {
+    const r = await runSeed({ seed: from + i, fixes, ...(options.ops === undefined ? {} : { ops: options.ops }) });
+    if (r.violations.length > 0) return { bug: issue, seed: from + i, tried: i + 1, violation: r.violations[0] };
+  }
+  return { bug: issue, seed: undefined, tried: options.maxSeeds, violation: undefined };
 }

@@ -175,7 +175,7 @@ export class SimClient {
     let headHolds = false;
     for (;;) {
       const projection = this.projection;
-      if (this.#w.fixes && projection.epoch !== tokenEpoch && !headHolds) {
+      if (this.#w.fixes.has('address-outlives-epoch') && projection.epoch !== tokenEpoch && !headHolds) {
         ({ first: address, epoch: tokenEpoch } = yield* this.#token(1));
         continue;
       }
@@ -233,7 +233,7 @@ export class SimClient {
   }
 
   #fixed(op: Driveable<ReadResult> & { readonly pending?: UnitRequest | undefined }): Driveable<ReadResult> {
-    if (!this.#w.fixes || !('pending' in op)) return op;
+    if (!this.#w.fixes.has('trim-flicker') || !('pending' in op)) return op;
     return fixTrimFlicker(op as Driveable<ReadResult> & { readonly pending: UnitRequest | undefined });
   }
 
@@ -309,7 +309,7 @@ export class SimClient {
         if (res === undefined) {
           // Fix (known-issues.ts, partial-prefix-trim): a lost PREFIX_TRIM is sent
           // again instead of leaving the units trimmed to different marks.
-          if (this.#w.fixes && ++resends <= 4 * MAX_RESENDS) {
+          if (this.#w.fixes.has('partial-prefix-trim') && ++resends <= 4 * MAX_RESENDS) {
             yield* sleep(Math.min(1000, 10 * 2 ** Math.min(resends, 6)));
             handles.set(yield* send(unit, { type: 'request', op: 'PREFIX_TRIM', epoch: projection.epoch, address }, this.#w.timings.timeoutMs), unit);
             continue;
@@ -338,7 +338,7 @@ export class SimClient {
         continue;
       }
       if (res.status !== 'OK' || res.op !== 'TAIL') throw new CorfuError(res.status === 'OK' ? 'ERR_BAD_REQUEST' : res.status, `TAIL: ${res.status}`);
-      if (this.#w.fixes) {
+      if (this.#w.fixes.has('stale-sequencer-tail')) {
         // Fix (known-issues.ts, stale-sequencer-tail): the answer counts only if its
         // epoch is still the latest after it (a replaced sequencer may still answer).
         yield* this.#refresh();
@@ -482,8 +482,8 @@ export class SimClient {
     for (;;) {
       const res = yield* rpc(this.projection.sequencer, body, this.#w.timings.timeoutMs);
       if (res !== undefined) return res;
-      if (this.#w.fixes) {
-        // Fix (known-issues.ts, no-refresh-on-lost-sequencer): a sequencer that does not
+      if (this.#w.fixes.has('refresh-on-lost-sequencer')) {
+        // Fix (known-issues.ts, refresh-on-lost-sequencer): a sequencer that does not
         // answer may have been replaced: look for a newer projection.
         yield* this.#refresh();
         if (this.projection.epoch > body.epoch) {

@@ -1,12 +1,19 @@
-// The simulator's command line.
+// The simulator's command line (npm run sim -- ARGS).
 //
-//   npm run sim -- --seed S [--bug NAME] [--trace N] [--ops N]   one seed, replayed exactly; prints its trace hash
-//   npm run sim -- --seeds N [--from S] [--bug NAME] [--ops N]    a campaign: a summary table; failing seeds listed
-//   npm run sim -- --bugs [--seeds N]                             every planted bug: caught or not
-//   npm run sim -- --list-bugs
+//   --seed S [--trace N]        one seed, replayed exactly: its setup, stats, violations and trace hash
+//                               (--trace N also prints the last N trace lines)
+//   --seeds N [--from S]        a campaign of N seeds: failing seeds (with a replay command) and a summary table
+//   --bug NAME                  plant a bug (repeatable; --list-bugs lists them)
+//   --fixes | --fix NAME        switch on the simulator's proposed fixes for the src/ bugs it found
+//                               (all, or one; repeatable). Without them src/ runs as it is.
+//   --unfix NAME                after --fixes: all but this one
+//   --bugs [--seeds N]          every planted bug: caught or not, and by which seed (all fixes on)
+//   --known [--seeds N]         every src/ bug found: a seed that shows it (all other fixes on)
+//   --ops N                     client operations per seed (default 100)
 
 import { BUGS } from './bugs.js';
-import { campaign, formatSummary, huntBug } from './campaign.js';
+import { campaign, formatSummary, huntBug, huntKnown, type Hunt } from './campaign.js';
+import { KNOWN_ISSUES, KNOWN_ISSUE_NAMES } from './known-issues.js';
 import { runSeed } from './run.js';
 
 interface Args {
@@ -14,15 +21,16 @@ interface Args {
   seeds?: number;
   from: number;
   bugs: string[];
+  fixes: string[];
   ops?: number;
   trace: number;
   allBugs: boolean;
-  fixes: boolean;
+  known: boolean;
   listBugs: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { from: 1, bugs: [], trace: 0, allBugs: false, listBugs: false, fixes: false };
+  const a: Args = { from: 1, bugs: [], fixes: [], trace: 0, allBugs: false, known: false, listBugs: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = (): string => {
@@ -39,38 +47,60 @@ function parseArgs(argv: readonly string[]): Args {
     else if (k === '--seeds') a.seeds = int();
     else if (k === '--from') a.from = int();
     else if (k === '--bug') a.bugs.push(v());
+    else if (k === '--fix') a.fixes.push(v());
+    else if (k === '--fixes') a.fixes.push(...KNOWN_ISSUE_NAMES);
+    else if (k === '--unfix') {
+      const name = v();
+      a.fixes = a.fixes.filter((f) => f !== name);
+    }
     else if (k === '--ops') a.ops = int();
     else if (k === '--trace') a.trace = int();
     else if (k === '--bugs') a.allBugs = true;
+    else if (k === '--known') a.known = true;
     else if (k === '--list-bugs') a.listBugs = true;
-    else if (k === '--fixes') a.fixes = true;
-    else throw new Error(`unknown argument ${k}`);
+    else throw new Error(`unknown argument ${k} (see the header of test/sim/main.ts)`);
   }
   return a;
 }
 
+function huntLine(h: Hunt): string {
+  const v = h.violation;
+  return `${h.bug.padEnd(28)} ${(h.seed !== undefined ? 'yes' : 'NO').padEnd(7)} ${String(h.seed ?? '-').padStart(6)} ${String(h.tried).padStart(6)}  ${v === undefined ? '' : `${v.kind}: ${v.message.split('\n')[0]!.slice(0, 120)}`}`;
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
+  const ops = args.ops === undefined ? {} : { ops: args.ops };
   if (args.listBugs) {
     for (const b of BUGS) console.log(`${b.name.padEnd(28)} ${b.layer.padEnd(10)} ${b.description}`);
     return 0;
   }
-  if (args.allBugs) {
-    let caught = 0;
-    console.log(`${'bug'.padEnd(28)} ${'caught'.padEnd(7)} ${'seed'.padStart(6)} ${'tried'.padStart(6)}  first violation`);
-    for (const b of BUGS) {
-      const r = await huntBug(b.name, { maxSeeds: args.seeds ?? 300, from: args.from, ...(args.ops === undefined ? {} : { ops: args.ops }) });
-      if (r.seed !== undefined) caught++;
-      const v = r.violation;
-      console.log(`${b.name.padEnd(28)} ${(r.seed !== undefined ? 'yes' : 'NO').padEnd(7)} ${String(r.seed ?? '-').padStart(6)} ${String(r.tried).padStart(6)}  ${v === undefined ? '' : `${v.kind}: ${v.message.slice(0, 110)}`}`);
+  if (args.allBugs || args.known) {
+    const names = args.allBugs ? BUGS.map((b) => b.name) : KNOWN_ISSUE_NAMES;
+    let found = 0;
+    console.log(`${(args.allBugs ? 'planted bug' : 'src/ bug').padEnd(28)} ${'caught'.padEnd(7)} ${'seed'.padStart(6)} ${'tried'.padStart(6)}  first violation`);
+    for (const name of names) {
+      const h = args.allBugs
+        ? await huntBug(name, { maxSeeds: args.seeds ?? 300, from: args.from, ...ops })
+        : await huntKnown(name, { maxSeeds: args.seeds ?? 3000, from: args.from, ...ops });
+      if (h.seed !== undefined) found++;
+      console.log(huntLine(h));
     }
-    console.log(`caught ${caught}/${BUGS.length}`);
-    return caught === BUGS.length ? 0 : 1;
+    console.log(`caught ${found}/${names.length}`);
+    if (args.known) {
+      console.log('replay one: npm run sim -- --seed SEED --fixes --unfix NAME');
+      for (const k of KNOWN_ISSUES) console.log(`\n${k.name} (${k.where})\n  ${k.what}\n  fix: ${k.fix}`);
+    }
+    return found === names.length ? 0 : 1;
   }
+  const unfixed = KNOWN_ISSUE_NAMES.filter((n) => !args.fixes.includes(n));
+  const fixNote =
+    args.fixes.length === 0 ? '' : unfixed.length <= 2 ? ` --fixes${unfixed.map((f) => ` --unfix ${f}`).join('')}` : args.fixes.map((f) => ` --fix ${f}`).join('');
+  const bugNote = args.bugs.map((b) => ` --bug ${b}`).join('');
   if (args.seed !== undefined) {
-    const r = await runSeed({ seed: args.seed, bugs: args.bugs, keepTrace: args.trace, fixes: args.fixes, ...(args.ops === undefined ? {} : { ops: args.ops }) });
+    const r = await runSeed({ seed: args.seed, bugs: args.bugs, keepTrace: args.trace, fixes: args.fixes, ...ops });
     if (args.trace > 0) for (const line of r.traceTail) console.log(line);
-    console.log(`seed ${r.seed}${args.bugs.length > 0 ? ` bugs ${args.bugs.join(',')}` : ''}: ${r.setup}`);
+    console.log(`seed ${r.seed}${bugNote}${fixNote}: ${r.setup}`);
     const s = r.stats;
     console.log(
       `  ${s.ops} ops (${s.okOps} ok, ${s.failedOps} failed, ${s.unknownOps} unknown), ${s.ackedAppends} acked appends, ` +
@@ -83,10 +113,10 @@ async function main(): Promise<number> {
     return r.violations.length === 0 ? 0 : 1;
   }
   const n = args.seeds ?? 1000;
-  const summary = await campaign({ seeds: n, from: args.from, bugs: args.bugs, fixes: args.fixes, ...(args.ops === undefined ? {} : { ops: args.ops }) }, (r) => {
+  const summary = await campaign({ seeds: n, from: args.from, bugs: args.bugs, fixes: args.fixes, ...ops }, (r) => {
     if (r.violations.length > 0) {
       const v = r.violations[0]!;
-      console.log(`FAIL seed ${r.seed} trace ${r.traceHash}: ${v.kind}: ${v.message.split('\n')[0]}  (replay: npm run sim -- --seed ${r.seed}${args.bugs.map((b) => ` --bug ${b}`).join('')})`);
+      console.log(`FAIL seed ${r.seed} trace ${r.traceHash}: ${v.kind}: ${v.message.split('\n')[0]}  (replay: npm run sim -- --seed ${r.seed}${bugNote}${fixNote})`);
     }
   });
   console.log(formatSummary(summary));

@@ -21,6 +21,7 @@ import { SimClient } from './client.js';
 import type { ClientTimings, World } from './context.js';
 import { drawProfile, noFaults, type FaultCounts, type FaultProfile } from './faults.js';
 import { History } from './history.js';
+import { Fixes } from './known-issues.js';
 import { Network } from './network.js';
 import { Prng } from './prng.js';
 import { EventQueue } from './queue.js';
@@ -38,8 +39,8 @@ export interface RunOptions {
   readonly ops?: number;
   /** Keep the last N trace lines for the report (default 0). */
   readonly keepTrace?: number;
-  /** Turn on the simulator's proposed fixes for the src/ bugs it found (known-issues.ts). */
-  readonly fixes?: boolean;
+  /** The simulator's proposed fixes for the src/ bugs it found to switch on (known-issues.ts); default none. */
+  readonly fixes?: readonly string[];
 }
 
 export interface RunStats {
@@ -87,7 +88,7 @@ class Sim implements World {
   readonly history = new History();
   readonly store: MemProjectionStore;
   readonly timings = TIMINGS;
-  readonly fixes: boolean;
+  readonly fixes: Fixes;
   readonly units = new Map<string, SimUnit>();
   readonly sequencers = new Map<string, SimSequencer>();
   readonly clients: SimClient[] = [];
@@ -114,7 +115,7 @@ class Sim implements World {
 
   constructor(options: RunOptions) {
     this.seed = options.seed;
-    this.fixes = options.fixes ?? false;
+    this.fixes = new Fixes(options.fixes ?? []);
     this.bugs = new Bugs(options.bugs ?? []);
     this.trace = new Trace(options.keepTrace ?? 0);
     this.#targetOps = options.ops ?? 100;

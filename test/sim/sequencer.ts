@@ -8,13 +8,14 @@ import { CounterTokenSource, Sequencer } from '../../src/sequencer/state.js';
 import type { Request, Response } from '../../src/wire/messages.js';
 import type { Bugs } from './bugs.js';
 import type { Checkers } from './checkers.js';
+import type { Fixes } from './known-issues.js';
 import type { Envelope, Network } from './network.js';
 
 export class SimSequencer {
   readonly name: string;
   readonly #seq: Sequencer;
   readonly #tokens = new CounterTokenSource(0);
-  readonly #fixes: boolean;
+  readonly #fixes: Fixes;
   readonly #net: Network;
   readonly #bugs: Bugs;
   readonly #check: Checkers;
@@ -23,7 +24,7 @@ export class SimSequencer {
   #lastFirst: number | undefined;
   #lastTail: number | undefined;
 
-  constructor(name: string, epoch: number, net: Network, bugs: Bugs, check: Checkers, fixes = false) {
+  constructor(name: string, epoch: number, net: Network, bugs: Bugs, check: Checkers, fixes: Fixes) {
     this.name = name;
     this.#fixes = fixes;
     this.#seq = new Sequencer({ epoch, tokens: this.#tokens });
@@ -68,7 +69,7 @@ export class SimSequencer {
     if (this.#bugs.has('sequencer-skip-epoch-check') && (req.op === 'TOKEN' || req.op === 'TAIL') && req.epoch !== this.#seq.epoch) {
       return this.#handle({ ...req, epoch: this.#seq.epoch });
     }
-    if (this.#fixes && req.op === 'BOOTSTRAP' && req.newEpoch === this.#seq.epoch) {
+    if (this.#fixes.has('bootstrap-after-seal') && req.op === 'BOOTSTRAP' && req.newEpoch === this.#seq.epoch) {
       // Fix (known-issues.ts, bootstrap-after-seal): a BOOTSTRAP at the epoch the
       // sequencer is already at (it was SEALed there, or bootstrapped by a
       // concurrent reconfiguration) raises the counter to the start tail

@@ -1,0 +1,94 @@
+// Bugs the simulator found in src/ (not planted), each with the fix the
+// simulator proposes. The simulated client, reconfiguration and sequencer run
+// src/ faithfully by default; `--fixes` (or `--fix NAME`) switches on the
+// proposed fix inside the simulator (src/ is never edited), so a campaign can
+// show each finding's seeds and that its fix makes them pass.
+//
+// `npm run sim -- --known` runs, for each issue, seeds with every fix on
+// except that one, until one fails: the seed to replay it.
+
+export interface KnownIssue {
+  readonly name: string;
+  /** Where the bug is. */
+  readonly where: string;
+  readonly what: string;
+  readonly fix: string;
+}
+
+export const KNOWN_ISSUES: readonly KnownIssue[] = [
+  {
+    name: 'address-outlives-epoch',
+    where: 'src/client/client.ts #appendAt (an append keeps its address across a refresh) with #token',
+    what:
+      'An address taken from the sequencer of epoch e is written under a later epoch. If the head never took it under e, no unit counted it in ' +
+      'its seal tail, so the next sequencer may start at or below it: tail() then answers at or below an acknowledged address (invariant 6), ' +
+      'and the new sequencer hands the address out again (invariant 5; the second writer gets ERR_WRITTEN). It happens after ERR_SEALED at ' +
+      "the head, and also without any ERR_SEALED when the client adopted a newer projection while its TOKEN was in flight.",
+    fix: 'remember the epoch of each token; under a newer projection keep the address only if the head already took the write (ERR_SEALED came from a later replica), else take a new token',
+  },
+  {
+    name: 'refresh-on-lost-sequencer',
+    where: 'src/client/client.ts #sequencerRequest (TOKEN, TAIL)',
+    what:
+      'A client only reloads the projection on ERR_SEALED. When its sequencer dies and a reconfiguration moves it, a client whose next requests ' +
+      'go to the sequencer (appends, tail) gets ERR_IO forever: nothing it does ever answers ERR_SEALED.',
+    fix: 'when a sequencer request is lost, reload the projection; if it is newer, retry under it',
+  },
+  {
+    name: 'stale-sequencer-tail',
+    where: 'src/client/client.ts tail()',
+    what:
+      'tail() trusts the answer of the sequencer its projection names. A replaced sequencer that the reconfiguration could not seal (it seals ' +
+      'the old one best-effort) still answers TAIL at the old epoch, below appends acknowledged under the new one (invariant 6).',
+    fix: 'after the TAIL answer, check that its epoch is still the latest (reload the projection); if not, ask again under the newer one',
+  },
+  {
+    name: 'trim-flicker',
+    where: 'src/client/chain.ts (ReadOp/FillOp on ERR_TRIMMED below the tail)',
+    what:
+      'A read or fill that meets ERR_TRIMMED at a replica other than the tail answers "trimmed" for good, but trims reach the replicas one at a ' +
+      'time (trim walks head -> tail, prefixTrim asks all units at once) and can stop half-way: the tail still serves the value, or still takes a ' +
+      'write from a writer that passed the head before the trim. A fill answers trimmed, a later read answers the value (invariant 1).',
+    fix: 'treat a trim like a value decided at the head: on ERR_TRIMMED below the tail, copy the trim down the chain (TRIM each later replica in order), then answer trimmed',
+  },
+  {
+    name: 'bootstrap-after-seal',
+    where: 'src/client/reconfigure.ts (BOOTSTRAP answered ERR_SEALED at the new epoch is accepted) with src/sequencer/state.ts',
+    what:
+      'Two reconfigurations to epoch E: one moves the sequencer and SEALs the old one to E (SEAL sets no start tail), the other keeps it and ' +
+      'sends BOOTSTRAP(E, T); the sequencer refuses (already at E) and the machine takes that as "bootstrapped by a concurrent reconfiguration". ' +
+      'If the keeper wins, the sequencer hands out tokens below T: addresses already written (filled) under the old epoch (invariant 5).',
+    fix: 'Sequencer: BOOTSTRAP at the epoch it is already at raises the counter to the start tail (never down) instead of refusing',
+  },
+  {
+    name: 'partial-prefix-trim',
+    where: 'src/client/client.ts prefixTrim()',
+    what:
+      'prefixTrim sends PREFIX_TRIM to every unit once; a lost request fails the call with ERR_IO and leaves the units trimmed to different ' +
+      'marks. A reader sees trimmed at one replica; when that replica is later lost and replaced, the survivor serves the old value again.',
+    fix: 'resend a lost PREFIX_TRIM (as chain requests are) before failing; longer term the reconfiguration should carry the trim mark',
+  },
+];
+
+export const KNOWN_ISSUE_NAMES: readonly string[] = KNOWN_ISSUES.map((k) => k.name);
+
+export class Fixes {
+  readonly #on: ReadonlySet<string>;
+
+  constructor(names: readonly string[] = []) {
+    for (const n of names) if (!KNOWN_ISSUE_NAMES.includes(n)) throw new Error(`unknown fix ${n}; known: ${KNOWN_ISSUE_NAMES.join(', ')}`);
+    this.#on = new Set(names);
+  }
+
+  static all(): Fixes {
+    return new Fixes(KNOWN_ISSUE_NAMES);
+  }
+
+  has(name: string): boolean {
+    return this.#on.has(name);
+  }
+
+  get names(): string[] {
+    return [...this.#on];
+  }
+}

@@ -46,6 +46,7 @@ export interface BenchAppendResult {
   readonly latency_ms: { readonly p50: number; readonly p99: number; readonly p999: number; readonly max: number };
   readonly appends: number;
   readonly elapsed_s: number;
+  readonly cpu_us_per_append: { readonly client: number | null; readonly units: number | null; readonly sequencer: number | null };
   readonly config: {
     readonly layout: string;
     readonly clients: number;
@@ -93,6 +94,52 @@ function learnSync(layout: string): string | undefined {
   return [...modes].sort().join('+');
 }
 
+/** Pids of the local `corfu up` cluster serving `file:DIR/layout`: its units and its sequencer (children of the same `up`). */
+function clusterPids(layout: string): { units: number[]; sequencer: number[] } {
+  const none = { units: [], sequencer: [] };
+  if (!layout.startsWith('file:')) return none;
+  const clusterDir = dirname(resolve(layout.slice('file:'.length)));
+  let pids: number[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number);
+  } catch {
+    return none;
+  }
+  const info = new Map<number, { argv: string[]; ppid: number }>();
+  for (const pid of pids) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      info.set(pid, { argv, ppid });
+    } catch {
+      continue;
+    }
+  }
+  const units = [...info].filter(([, { argv }]) => {
+    const d = argv.indexOf('--device');
+    return argv.includes('unit') && d >= 0 && argv[d + 1] !== undefined && dirname(resolve(argv[d + 1]!)) === clusterDir;
+  });
+  const parents = new Set(units.map(([, i]) => i.ppid));
+  const sequencer = [...info].filter(([, i]) => parents.has(i.ppid) && i.argv.includes('sequencer')).map(([pid]) => pid);
+  return { units: units.map(([pid]) => pid), sequencer };
+}
+
+/** User + system CPU seconds of `pid` so far (/proc/PID/stat), or NaN once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the command.
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+  } catch {
+    return NaN;
+  }
+}
+
+/** USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK) is not reachable from Node). */
+const CLOCK_TICKS_PER_S = 100;
+
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
@@ -139,14 +186,20 @@ export async function benchAppend(flags: BenchAppendFlags): Promise<BenchAppendR
     );
     const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
     await Promise.race([sleep(flags.warmup * 1000), failed]);
+    const pids = clusterPids(flags.layout);
+    const sumCpu = (list: number[]): number => list.reduce((a, pid) => a + cpuSeconds(pid), 0);
+    const cpuBefore = { client: process.cpuUsage(), units: sumCpu(pids.units), sequencer: sumCpu(pids.sequencer) };
     measureStart = performance.now();
     measuring = true;
     await Promise.race([sleep(flags.seconds * 1000), failed]);
     measureEnd = performance.now();
+    const clientCpu = process.cpuUsage(cpuBefore.client);
+    const cpuAfter = { units: sumCpu(pids.units), sequencer: sumCpu(pids.sequencer) };
     stopped = true;
     await failed;
 
     const elapsed = (measureEnd - measureStart) / 1000;
+    const perAppend = (cpuS: number): number | null => (Number.isFinite(cpuS) && appends > 0 ? Math.round((cpuS / appends) * 1e7) / 10 : null);
     const ms = (us: number): number => round3(us / 1000);
     const learned = learnSync(flags.layout);
     const result: BenchAppendResult = {
@@ -159,6 +212,12 @@ export async function benchAppend(flags: BenchAppendFlags): Promise<BenchAppendR
       },
       appends,
       elapsed_s: round3(elapsed),
+      // Where the time goes: CPU microseconds per append, by process (null: not found on this machine).
+      cpu_us_per_append: {
+        client: perAppend((clientCpu.user + clientCpu.system) / 1e6),
+        units: pids.units.length === 0 ? null : perAppend(cpuAfter.units - cpuBefore.units),
+        sequencer: pids.sequencer.length === 0 ? null : perAppend(cpuAfter.sequencer - cpuBefore.sequencer),
+      },
       config: {
         layout: flags.layout,
         clients: flags.clients,
@@ -191,7 +250,8 @@ export async function benchAppendVerb(flags: BenchAppendFlags): Promise<void> {
       `${c.stripes} stripe(s) x ${c.replicas} replica(s), sync ${c.sync} (${c.sync_source}), clients in-process, connections ${c.connections}\n` +
       `appends:    ${r.appends} in ${r.elapsed_s} s\n` +
       `appends/s:  ${r.appends_per_s}\n` +
-      `latency ms: p50 ${r.latency_ms.p50}  p99 ${r.latency_ms.p99}  p99.9 ${r.latency_ms.p999}  max ${r.latency_ms.max}\n`,
+      `latency ms: p50 ${r.latency_ms.p50}  p99 ${r.latency_ms.p99}  p99.9 ${r.latency_ms.p999}  max ${r.latency_ms.max}\n` +
+      `cpu µs/append: client ${r.cpu_us_per_append.client ?? 'n/a'}  units ${r.cpu_us_per_append.units ?? 'n/a'}  sequencer ${r.cpu_us_per_append.sequencer ?? 'n/a'}\n`,
   );
   if (flags.json !== undefined) writeFileSync(flags.json, JSON.stringify(r, null, 2) + '\n');
 }

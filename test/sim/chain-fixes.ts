@@ -81,3 +81,41 @@ class TrimFlickerFix implements Driveable<ReadResult> {
     return { send: req };
   }
 }
+
+// append-trimmed-below-head: AppendOp takes a new token on ERR_TRIMMED from any
+// replica. But once the head took our write, the address is ours (the head
+// decides): a trim that reaches the next replica first, or the head itself
+// after a refresh restarted the chain walk (client.ts starts a new AppendOp at
+// the same address), destroys the evidence, and the new token appends the
+// payload a second time — while a reader may already have copied it down and
+// returned it at the first address. The fix: remember that the head took the
+// write (across refreshes, for this address) and, after that, ERR_TRIMMED
+// anywhere acknowledges the append at its address (written, then trimmed).
+
+interface AppendMachine extends Driveable<{ address: number }> {
+  readonly pending: UnitRequest | undefined;
+}
+
+/** Per address of one append, kept across the AppendOps of successive projections. */
+export interface AppendState {
+  headTook: boolean;
+}
+
+export function fixAppendTrimmed(op: AppendMachine, state: AppendState): Driveable<{ address: number }> {
+  return {
+    get target() {
+      return op.target;
+    },
+    start: () => op.start(),
+    step: (event) => {
+      if ('response' in event) {
+        const r = event.response;
+        const p = op.pending;
+        const ours = p?.op === 'WRITE' && r.unit === p.unit && (r.id === undefined || r.id === p.id);
+        if (ours && p.unit === op.target.head && (r.status === 'OK' || (r.status === 'ERR_WRITTEN' && r.written === 'same'))) state.headTook = true;
+        if (ours && r.status === 'ERR_TRIMMED' && state.headTook) return [{ done: { address: op.target.address } }];
+      }
+      return op.step(event);
+    },
+  };
+}

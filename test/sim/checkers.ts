@@ -50,6 +50,14 @@ export class Checkers {
   readonly #trimIssued = new Set<number>();
   #prefixTrimIssued = 0;
   readonly acked = new Map<number, { key: ValueKey; by: string }>();
+  /**
+   * Addresses whose fate is settled: an acknowledged append's, or junk. The
+   * workload trims only these (an application trims what it has consumed): a
+   * trim of an address whose writer is still in flight can make the writer
+   * append again elsewhere, which no client protocol can rule out when the
+   * writer's acknowledgement was lost.
+   */
+  readonly settled = new Set<number>();
   maxAcked = -1;
   // 3
   readonly #sealAcked = new Map<string, number>();
@@ -87,6 +95,7 @@ export class Checkers {
    * fill) by an operation invoked at `invokedAt`, on chain `chain`.
    */
   observe(address: number, key: ValueKey, by: string, invokedAt: number, chain: readonly string[]): void {
+    if (key === 'J') this.settled.add(address);
     const prev = this.#values.get(address);
     if (prev === undefined) this.#values.set(address, { key, by });
     else if (prev.key !== key) {
@@ -107,6 +116,7 @@ export class Checkers {
     const prev = this.acked.get(address);
     if (prev !== undefined) this.fail('durability', `address ${address} acknowledged to two appends: ${prev.by} and ${by}`);
     this.acked.set(address, { key, by });
+    this.settled.add(address);
     if (address > this.maxAcked) this.maxAcked = address;
     this.observe(address, key, by, invokedAt, chain);
   }

@@ -28,7 +28,7 @@ import type { RequestBody } from '../../src/transport/connection.js';
 import { KIND, WRITTEN } from '../../src/wire/messages.js';
 import type { Response } from '../../src/wire/messages.js';
 import { plant, type Driveable } from './chain-bugs.js';
-import { fixTrimFlicker } from './chain-fixes.js';
+import { fixAppendTrimmed, fixTrimFlicker, type AppendState } from './chain-fixes.js';
 import { keyOf } from './checkers.js';
 import type { World } from './context.js';
 import type { OpKind, OpRecord } from './history.js';
@@ -168,15 +168,26 @@ export class SimClient {
     let stalls = 0;
     let address = token.first;
     // Fix (known-issues.ts, address-outlives-epoch): an address taken from the
-    // sequencer of epoch e is ours under a later epoch only if the head took our
-    // write under e (its seal tail then counts it); otherwise the next sequencer
-    // may start at or below it.
+    // sequencer of epoch e is kept under a later epoch only if it is below that
+    // epoch's sequencer tail (then no token at or above it is lost, and a write
+    // that reached the head under e was counted by its seal); otherwise nothing
+    // of ours can be there (a sealed head would have counted it): take a new one.
     let tokenEpoch = token.epoch;
-    let headHolds = false;
+    let appendState: AppendState = { headTook: false };
     for (;;) {
       const projection = this.projection;
-      if (this.#w.fixes.has('address-outlives-epoch') && projection.epoch !== tokenEpoch && !headHolds) {
-        ({ first: address, epoch: tokenEpoch } = yield* this.#token(1));
+      if (this.#w.fixes.has('address-outlives-epoch') && projection.epoch !== tokenEpoch) {
+        const res = yield* this.#sequencerRequest({ type: 'request', op: 'TAIL', epoch: projection.epoch });
+        if (res.status === 'ERR_SEALED') {
+          stalls = yield* this.#afterSealed(projection.epoch, stalls, `append at ${address}`);
+          continue;
+        }
+        if (res.status !== 'OK' || res.op !== 'TAIL') throw new CorfuError(res.status === 'OK' ? 'ERR_BAD_REQUEST' : res.status, `TAIL: ${res.status}`);
+        if (address < res.tail) tokenEpoch = projection.epoch;
+        else {
+          ({ first: address, epoch: tokenEpoch } = yield* this.#token(1));
+          appendState = { headTook: false };
+        }
         continue;
       }
       let op: AppendOp;
@@ -185,12 +196,13 @@ export class SimClient {
       } catch (err) {
         if (err instanceof CorfuError && err.code === 'ERR_BAD_REQUEST') {
           ({ first: address, epoch: tokenEpoch } = yield* this.#token(1));
-          headHolds = false;
+          appendState = { headTook: false };
           continue;
         }
         throw err;
       }
-      const driven = plant<{ address: number }>(op, 'append', this.#w.bugs);
+      const planted = plant<{ address: number }>(op, 'append', this.#w.bugs);
+      const driven = this.#w.fixes.has('append-trimmed-below-head') && 'pending' in planted ? fixAppendTrimmed(planted as Parameters<typeof fixAppendTrimmed>[0], appendState) : planted;
       const outcome = yield* this.#drive(driven);
       if ('done' in outcome) {
         this.#w.check.appendAcked(outcome.done.address, keyOf({ kind: 'data', payload }), caller.by, caller.invokedAt, driven.target.chain);
@@ -199,11 +211,10 @@ export class SimClient {
       if ('newToken' in outcome) {
         this.stats.newTokens++;
         ({ first: address, epoch: tokenEpoch } = yield* this.#token(1));
-        headHolds = false;
+        appendState = { headTook: false };
         continue;
       }
       if ('refreshProjection' in outcome) {
-        if (outcome.refreshProjection.unit !== driven.target.head) headHolds = true;
         stalls = yield* this.#afterSealed(projection.epoch, stalls, `append at ${address}`);
         continue;
       }

@@ -24,7 +24,9 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
       'its seal tail, so the next sequencer may start at or below it: tail() then answers at or below an acknowledged address (invariant 6), ' +
       'and the new sequencer hands the address out again (invariant 5; the second writer gets ERR_WRITTEN). It happens after ERR_SEALED at ' +
       "the head, and also without any ERR_SEALED when the client adopted a newer projection while its TOKEN was in flight.",
-    fix: 'remember the epoch of each token; under a newer projection keep the address only if the head already took the write (ERR_SEALED came from a later replica), else take a new token',
+    fix:
+      "remember the epoch of each token; under a newer projection keep the address only if it is below the new sequencer's TAIL, else take a new " +
+      'token (at or above that tail, no sealed head took our write, so abandoning the address duplicates nothing)',
   },
   {
     name: 'refresh-on-lost-sequencer',
@@ -67,6 +69,18 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
       'prefixTrim sends PREFIX_TRIM to every unit once; a lost request fails the call with ERR_IO and leaves the units trimmed to different ' +
       'marks. A reader sees trimmed at one replica; when that replica is later lost and replaced, the survivor serves the old value again.',
     fix: 'resend a lost PREFIX_TRIM (as chain requests are) before failing; longer term the reconfiguration should carry the trim mark',
+  },
+  {
+    name: 'append-trimmed-below-head',
+    where: 'src/client/chain.ts AppendOp (trimmed() -> newToken, whichever replica answered) with client.ts #appendAt (a refresh restarts the walk)',
+    what:
+      'An append whose value won the head meets ERR_TRIMMED later — at a replica further down (a trim reached it first), or at the head itself ' +
+      'when a refresh restarted the chain walk after the head had taken the write — and takes a new token. But its value was already decided ' +
+      'at the old address, and a reader may have copied it down and returned it: the payload is appended twice, at two addresses (found by ' +
+      'the linearizability checker of test/check).',
+    fix:
+      'remember, across refreshes, that the head took the write at this address; after that, ERR_TRIMMED anywhere acknowledges the append at ' +
+      'its address (written, then trimmed). Without that knowledge ERR_TRIMMED still means a new token',
   },
 ];
 

@@ -213,7 +213,7 @@ class Sim implements World {
     this.#finalRead(() => (reading = false));
     await this.#runUntil(() => !reading);
     this.#phase = 'done';
-    for (const v of checkHistory(this.history.ops, this.check.acked)) this.check.fail(v.kind, v.message);
+    for (const v of checkHistory(this.history.ops)) this.check.fail(v.kind, v.message);
   }
 
   #stopped(): boolean {
@@ -278,13 +278,17 @@ class Sim implements World {
       } else if (x < 0.91) {
         const a = anyAddress();
         c.run('fill', a, (caller) => c.fill(a, caller), next);
-      } else if (x < 0.96 && trims) {
-        const a = rng.below(Math.max(1, this.check.maxToken));
+      } else if (x < 0.96 && trims && this.check.settled.size > 0) {
+        // Trims touch settled addresses only (see Checkers.settled).
+        const settled = [...this.check.settled];
+        const a = settled[rng.below(settled.length)]!;
         this.faults.trim++;
         c.run('trim', a, () => c.trim(a), next);
-      } else if (x < 0.98 && trims) {
-        const a = Math.min(Math.max(0, this.check.maxToken), this.#prefixMark + rng.between(1, 4));
-        this.#prefixMark = Math.max(this.#prefixMark, a);
+      } else if (x < 0.98 && trims && this.check.settled.has(this.#prefixMark)) {
+        let a = this.#prefixMark;
+        const limit = a + rng.between(1, 4);
+        while (a < limit && this.check.settled.has(a)) a++;
+        this.#prefixMark = a;
         this.faults['prefix-trim']++;
         c.run('prefixTrim', a, () => c.prefixTrim(a), next);
       } else {

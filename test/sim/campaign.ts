@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 
 import type { Violation } from './checkers.js';
 import { FAULT_KINDS, noFaults, type FaultCounts } from './faults.js';
-import { KNOWN_ISSUE_NAMES } from './known-issues.js';
+import { KNOWN_ISSUES, KNOWN_ISSUE_NAMES } from './known-issues.js';
 import { runSeed, type RunResult } from './run.js';
 
 export interface CampaignOptions {
@@ -14,6 +14,7 @@ export interface CampaignOptions {
   readonly bugs?: readonly string[];
   readonly ops?: number;
   readonly fixes?: readonly string[];
+  readonly wildTrims?: boolean;
 }
 
 export interface Summary {
@@ -38,7 +39,7 @@ export async function campaign(options: CampaignOptions, onResult?: (r: RunResul
   };
   const t0 = performance.now();
   for (let seed = from; seed < from + options.seeds; seed++) {
-    const r = await runSeed({ seed, bugs: options.bugs ?? [], fixes: options.fixes ?? [], ...(options.ops === undefined ? {} : { ops: options.ops }) });
+    const r = await runSeed({ seed, bugs: options.bugs ?? [], fixes: options.fixes ?? [], wildTrims: options.wildTrims ?? false, ...(options.ops === undefined ? {} : { ops: options.ops }) });
     s.seeds++;
     s.ops += r.stats.ops;
     s.okOps += r.stats.okOps;
@@ -95,13 +96,20 @@ export async function huntBug(bug: string, options: { maxSeeds: number; from?: n
   return { bug, seed: undefined, tried: options.maxSeeds, violation: undefined };
 }
 
-/** Runs seeds with every fix on but `issue`'s until one fails: a seed that shows the src/ bug. */
+/**
+ * A seed that shows the src/ bug `issue`: it fails with every fix on but
+ * that one, and passes with all of them (so the failure is this bug's).
+ */
 export async function huntKnown(issue: string, options: { maxSeeds: number; from?: number; ops?: number }): Promise<Hunt> {
   const from = options.from ?? 1;
   const fixes = KNOWN_ISSUE_NAMES.filter((n) => n !== issue);
+  const wildTrims = KNOWN_ISSUES.find((k) => k.name === issue)?.wildTrims ?? false;
   for (let i = 0; i < options.maxSeeds; i++) {
-    const r = await runSeed({ seed: from + i, fixes, ...(options.ops === undefined ? {} : { ops: options.ops }) });
-    if (r.violations.length > 0) return { bug: issue, seed: from + i, tried: i + 1, violation: r.violations[0] };
+    const ops = options.ops === undefined ? {} : { ops: options.ops };
+    const r = await runSeed({ seed: from + i, fixes, wildTrims, ...ops });
+    if (r.violations.length === 0) continue;
+    const fixed = await runSeed({ seed: from + i, fixes: KNOWN_ISSUE_NAMES, wildTrims, ...ops });
+    if (fixed.violations.length === 0) return { bug: issue, seed: from + i, tried: i + 1, violation: r.violations[0] };
   }
   return { bug: issue, seed: undefined, tried: options.maxSeeds, violation: undefined };
 }

@@ -13,6 +13,8 @@ export interface KnownIssue {
   readonly where: string;
   readonly what: string;
   readonly fix: string;
+  /** Shows only with trims of addresses still being written (RunOptions.wildTrims). */
+  readonly wildTrims?: boolean;
 }
 
 export const KNOWN_ISSUES: readonly KnownIssue[] = [
@@ -81,6 +83,7 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
     fix:
       'remember, across refreshes, that the head took the write at this address; after that, ERR_TRIMMED anywhere acknowledges the append at ' +
       'its address (written, then trimmed). Without that knowledge ERR_TRIMMED still means a new token',
+    wildTrims: true,
   },
 ];
 

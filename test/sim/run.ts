@@ -39,6 +39,13 @@ export interface RunOptions {
   readonly ops?: number;
   /** Keep the last N trace lines for the report (default 0). */
   readonly keepTrace?: number;
+  /**
+   * Trims pick any address below the tail, even one an append is still
+   * writing (default: settled addresses only, see Checkers.settled). Then an
+   * append whose acknowledgement was lost can land twice, which no client
+   * protocol can rule out: expect linearizability/payload-at-two-addresses.
+   */
+  readonly wildTrims?: boolean;
   /** The simulator's proposed fixes for the src/ bugs it found to switch on (known-issues.ts); default none. */
   readonly fixes?: readonly string[];
 }
@@ -99,6 +106,7 @@ class Sim implements World {
   readonly #workRng: Prng;
   readonly #miscRng: Prng;
   readonly #targetOps: number;
+  readonly #wildTrims: boolean;
   #opsIssued = 0;
   #requestId = 1;
   #phase: 'workload' | 'heal' | 'probe' | 'final' | 'done' = 'workload';
@@ -119,6 +127,7 @@ class Sim implements World {
     this.bugs = new Bugs(options.bugs ?? []);
     this.trace = new Trace(options.keepTrace ?? 0);
     this.#targetOps = options.ops ?? 100;
+    this.#wildTrims = options.wildTrims ?? false;
     this.#setupRng = new Prng(this.seed, 0);
     this.#faultRng = new Prng(this.seed, 2);
     this.#workRng = new Prng(this.seed, 3);
@@ -278,6 +287,15 @@ class Sim implements World {
       } else if (x < 0.91) {
         const a = anyAddress();
         c.run('fill', a, (caller) => c.fill(a, caller), next);
+      } else if (x < 0.96 && trims && this.#wildTrims) {
+        const a = rng.below(Math.max(1, this.check.maxToken));
+        this.faults.trim++;
+        c.run('trim', a, () => c.trim(a), next);
+      } else if (x < 0.98 && trims && this.#wildTrims) {
+        const a = Math.min(Math.max(0, this.check.maxToken), this.#prefixMark + rng.between(1, 4));
+        this.#prefixMark = Math.max(this.#prefixMark, a);
+        this.faults['prefix-trim']++;
+        c.run('prefixTrim', a, () => c.prefixTrim(a), next);
       } else if (x < 0.96 && trims && this.check.settled.size > 0) {
         // Trims touch settled addresses only (see Checkers.settled).
         const settled = [...this.check.settled];

@@ -1,0 +1,228 @@
+// The simulated world of one seed: the clock, the network, the units, the
+// sequencers, the projection store, the clients, the checkers, the planted
+// bugs and proposed fixes, and the seed's random streams (one per concern, so
+// drawing more in one place does not shift the others). The actors reach it
+// through the World interface (context.ts); the workload, the fault injector
+// and the operator (workload.ts, inject.ts, operator.ts) act on it.
+
+import { parseProjection } from '../../src/layout/projection.js';
+import type { Projection } from '../../src/layout/projection.js';
+import type { Change } from '../../src/layout/next.js';
+import { Bugs } from './bugs.js';
+import { Checkers } from './checkers.js';
+import { SimClient } from './client.js';
+import type { ClientTimings, World } from './context.js';
+import { drawProfile, noFaults, type FaultProfile } from './faults.js';
+import { History } from './history.js';
+import { Fixes } from './known-issues.js';
+import { Network } from './network.js';
+import { Prng } from './prng.js';
+import { EventQueue } from './queue.js';
+import { SimSequencer } from './sequencer.js';
+import { MemProjectionStore } from './store.js';
+import { Trace } from './trace.js';
+import { SimUnit } from './unit.js';
+
+export interface ClusterOptions {
+  readonly seed: number;
+  readonly bugs?: readonly string[];
+  readonly fixes?: readonly string[];
+  readonly keepTrace?: number;
+}
+
+export const TIMINGS: ClientTimings = { timeoutMs: 40, holeTimeoutMs: 15, maxRefreshes: 100, refreshDelayMs: 5 };
+/** How often the operator looks at the layout. */
+export const MANAGER_TICK_MS = 25;
+
+export type Phase = 'workload' | 'heal' | 'probe' | 'final' | 'done';
+
+export class Cluster implements World {
+  readonly seed: number;
+  readonly queue = new EventQueue();
+  readonly trace: Trace;
+  readonly net: Network;
+  readonly check = new Checkers();
+  readonly bugs: Bugs;
+  readonly fixes: Fixes;
+  readonly history = new History();
+  readonly store: MemProjectionStore;
+  readonly timings = TIMINGS;
+  readonly units = new Map<string, SimUnit>();
+  readonly sequencers = new Map<string, SimSequencer>();
+  readonly clients: SimClient[] = [];
+  readonly profile: FaultProfile;
+  /** Faults injected, by kind (network counts are filled in at the end). */
+  readonly faults = noFaults();
+  readonly setupRng: Prng;
+  readonly faultRng: Prng;
+  readonly workRng: Prng;
+  readonly #miscRng: Prng;
+  phase: Phase = 'workload';
+  /** Reconfigurations running now, and started in all. */
+  reconfiguring = 0;
+  reconfigurations = 0;
+  /** Destroyed unit -> its replacement. */
+  readonly replacements = new Map<string, string>();
+  readonly armedMidChain = new Set<string>();
+  readonly armedAfterToken = new Set<string>();
+  /** Called when a client restarts (the workload resumes it). */
+  onClientRestart: (c: SimClient) => void = () => {};
+  setup = '';
+  #requestId = 1;
+  #nextSequencer = 1;
+
+  constructor(options: ClusterOptions) {
+    this.seed = options.seed;
+    this.fixes = new Fixes(options.fixes ?? []);
+    this.bugs = new Bugs(options.bugs ?? []);
+    this.trace = new Trace(options.keepTrace ?? 0);
+    this.setupRng = new Prng(this.seed, 0);
+    this.faultRng = new Prng(this.seed, 2);
+    this.workRng = new Prng(this.seed, 3);
+    this.#miscRng = new Prng(this.seed, 4);
+    this.net = new Network(this.queue, new Prng(this.seed, 1), this.trace);
+    this.net.onCodecMismatch = (what) => this.check.fail('codec', what);
+    this.store = new MemProjectionStore(this.bugs, this.check);
+    this.check.now = () => this.queue.now;
+    this.check.disks = () => new Map([...this.units].filter(([, u]) => !u.destroyed).map(([n, u]) => [n, u.disk]));
+    this.profile = drawProfile(this.setupRng);
+    this.net.faults = { ...this.profile.net };
+  }
+
+  // ---- World ----------------------------------------------------------------------
+
+  nextRequestId(): number {
+    const id = this.#requestId;
+    this.#requestId = (this.#requestId + 1) >>> 0 || 1;
+    return id;
+  }
+
+  storeDelay(): number {
+    return 0.1 + this.#miscRng.below(20) / 10;
+  }
+
+  crashAfterToken(client: string): boolean {
+    if (!this.armedAfterToken.delete(client)) return false;
+    this.faults['client-crash-after-token']++;
+    this.scheduleClientRestart(client);
+    return true;
+  }
+
+  crashMidChain(client: string): boolean {
+    if (!this.armedMidChain.delete(client)) return false;
+    this.faults['client-crash-mid-chain']++;
+    this.scheduleClientRestart(client);
+    return true;
+  }
+
+  // ---- setup ------------------------------------------------------------------------
+
+  /** 3-5 units, chains of 1-3 (2-3 when units may be lost), a sequencer, 2-5 clients, projection epoch 1. */
+  build(): void {
+    const rng = this.setupRng;
+    const nUnits = rng.between(3, 5);
+    const units = Array.from({ length: nUnits }, (_, i) => `u${i}:7000`);
+    const chainLen = Math.min(nUnits, this.profile.unitLossRate > 0 ? rng.pick([2, 2, 3]) : rng.pick([1, 2, 2, 2, 3, 3]));
+    const stripes = randomStripes(rng, units, chainLen);
+    const p1 = parseProjection({ epoch: 1, sequencer: 'seq0:6000', units, segments: [{ start: 0, end: null, stripes: stripes.map((chain) => ({ chain })) }] });
+    for (const u of units) this.units.set(u, new SimUnit(u, 1, this.net, this.bugs, this.check));
+    this.sequencers.set('seq0:6000', new SimSequencer('seq0:6000', 1, this.net, this.bugs, this.check, this.fixes));
+    this.store.proposeSync(p1);
+    const nClients = rng.between(2, 5);
+    for (let i = 0; i < nClients; i++) this.clients.push(new SimClient(this, `c${i}`, p1));
+    const p = this.profile;
+    this.setup =
+      `${nUnits} units, chains of ${chainLen} x ${stripes.length} stripes, ${nClients} clients; ` +
+      `drop ${pct(p.net.drop)} dup ${pct(p.net.duplicate)} spike ${pct(p.net.spike)}; partitions ${p.partitionRate.toFixed(2)} ` +
+      `unit crashes ${p.unitCrashRate.toFixed(2)} losses ${p.unitLossRate.toFixed(2)} client crashes ${p.clientCrashRate.toFixed(2)} ` +
+      `reconfigs ${p.reconfigRate.toFixed(2)} /100ms; sequencer crash ${p.sequencerCrash > 0 ? 'yes' : 'no'}; trims ${p.trims ? 'yes' : 'no'}`;
+  }
+
+  // ---- helpers for the workload, the injector and the operator -----------------------
+
+  /** No client operation and no reconfiguration is running. */
+  idle(): boolean {
+    return this.clients.every((c) => !c.alive || c.busy === 0) && this.reconfiguring === 0;
+  }
+
+  /** The latest projection works: its sequencer is alive at its epoch, its units are up, no unit is sealed past it. */
+  usable(): boolean {
+    const latest = this.store.latestSync();
+    if (latest === undefined) return false;
+    const seq = this.sequencers.get(latest.sequencer);
+    if (seq?.alive !== true || seq.epoch !== latest.epoch) return false;
+    return latest.units.every((name) => this.units.get(name)?.up === true) && [...this.units.values()].every((u) => u.disk.epoch <= latest.epoch);
+  }
+
+  /** The units of the latest projection that are not destroyed. */
+  liveUnits(): string[] {
+    const latest = this.store.latestSync();
+    return (latest?.units ?? []).filter((u) => this.units.get(u)?.destroyed === false);
+  }
+
+  /** A fresh sequencer process (epoch 0, counter 0): a reconfiguration bootstraps it. */
+  newSequencer(): string {
+    const name = `seq${this.#nextSequencer++}:6000`;
+    this.sequencers.set(name, new SimSequencer(name, 0, this.net, this.bugs, this.check, this.fixes));
+    return name;
+  }
+
+  scheduleClientRestart(node: string): void {
+    this.trace.event(this.queue.now, ['client-crash', node]);
+    this.queue.after(this.faultRng.between(5, 100), () => this.restartClient(node));
+  }
+
+  /** A crashed client comes back as a new process: it reads the latest projection and goes on. */
+  restartClient(node: string): void {
+    const c = this.clients.find((x) => x.node === node);
+    if (c === undefined || c.alive) return;
+    const latest = this.store.latestSync();
+    if (latest === undefined) return;
+    c.restart(latest);
+    this.trace.event(this.queue.now, ['client-restart', node]);
+    this.onClientRestart(c);
+  }
+
+  /** Runs a reconfiguration on a random live client (as `corfu layout reconfigure` would). */
+  startReconfig(changes: Change[]): void {
+    const alive = this.clients.filter((c) => c.alive);
+    if (alive.length === 0) return;
+    const c = this.faultRng.pick(alive);
+    this.reconfiguring++;
+    this.reconfigurations++;
+    const incarnation = c.incarnation;
+    let ended = false;
+    const end = (r?: { ok: true; value: unknown } | { ok: false; error: unknown }): void => {
+      if (ended) return;
+      ended = true;
+      this.reconfiguring--;
+      if (r !== undefined) {
+        const what = r.ok ? `epoch ${(r.value as Projection).epoch}` : String((r.error as Error).message);
+        this.trace.event(this.queue.now, ['reconfigured', c.node, r.ok ? 1 : 0], () => `reconfigure by ${c.node} ${JSON.stringify(changes)}: ${what}`);
+      }
+    };
+    c.run('reconfigure', JSON.stringify(changes), () => c.reconfigure(changes), end);
+    // A client that dies mid-reconfiguration never calls back.
+    const watch = (): void => {
+      if (ended) return;
+      if (!c.alive || c.incarnation !== incarnation) end();
+      else this.queue.after(MANAGER_TICK_MS, watch);
+    };
+    this.queue.after(MANAGER_TICK_MS, watch);
+  }
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
+}
+
+/** Stripes over `units`, each a chain of `chainLen` distinct units (head first), in a random rotation. */
+export function randomStripes(rng: Prng, units: readonly string[], chainLen: number): string[][] {
+  const order = [...units];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.below(i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const n = rng.between(1, units.length);
+  return Array.from({ length: n }, (_, s) => Array.from({ length: chainLen }, (_, j) => order[(s * chainLen + j) % order.length]!));
+}

@@ -1,0 +1,125 @@
+// The clients' workload, the liveness probe and the final read of the log.
+//
+// Each client runs one operation at a time, a few virtual ms apart, until the
+// run's budget of operations is spent: appends 50%, reads 27%, tail 10%,
+// fills 4%, trims 5% and prefix trims 2% when the seed trims (else reads).
+// Reads and fills pick addresses near or below the highest token handed out,
+// and sometimes beyond it (a fill there makes a later append's token taken).
+// Trims touch settled addresses only (Checkers.settled) unless `wildTrims`.
+
+import type { Cluster } from './cluster.js';
+import type { SimClient } from './client.js';
+
+export class Workload {
+  readonly #cl: Cluster;
+  readonly #targetOps: number;
+  readonly #wildTrims: boolean;
+  #issued = 0;
+  #prefixMark = 0;
+
+  constructor(cl: Cluster, targetOps: number, wildTrims: boolean) {
+    this.#cl = cl;
+    this.#targetOps = targetOps;
+    this.#wildTrims = wildTrims;
+  }
+
+  get done(): boolean {
+    return this.#issued >= this.#targetOps;
+  }
+
+  start(): void {
+    for (const c of this.#cl.clients) this.resume(c);
+  }
+
+  /** Runs the client's next operation (after a think time), and so on. */
+  resume(c: SimClient): void {
+    const cl = this.#cl;
+    if (cl.phase !== 'workload' || !c.alive || this.done) return;
+    const rng = cl.workRng;
+    const incarnation = c.incarnation;
+    cl.queue.after(rng.below(40) / 10, () => {
+      if (!c.alive || c.incarnation !== incarnation || this.done) return;
+      this.#issued++;
+      const next = (): void => {
+        if (c.alive && c.incarnation === incarnation) this.resume(c);
+      };
+      const x = rng.float();
+      const hi = cl.check.maxToken + 2;
+      const anyAddress = (): number => (rng.chance(0.5) ? Math.max(0, hi - rng.below(8)) : rng.below(hi + 1));
+      const trims = cl.profile.trims;
+      const settled = cl.check.settled;
+      if (x < 0.5) {
+        const payload = Buffer.from(`${c.node}.${c.incarnation}.${this.#issued}`);
+        c.run('append', payload.toString('latin1'), (caller) => c.append(payload, caller), next);
+      } else if (x < 0.77) {
+        const a = anyAddress();
+        c.run('read', a, (caller) => c.read(a, caller), next);
+      } else if (x < 0.87) {
+        c.run('tail', undefined, (caller) => c.tail(caller), next);
+      } else if (x < 0.91) {
+        const a = anyAddress();
+        c.run('fill', a, (caller) => c.fill(a, caller), next);
+      } else if (x < 0.96 && trims && (this.#wildTrims || settled.size > 0)) {
+        const a = this.#wildTrims ? rng.below(Math.max(1, cl.check.maxToken)) : [...settled][rng.below(settled.size)]!;
+        cl.faults.trim++;
+        c.run('trim', a, () => c.trim(a), next);
+      } else if (x < 0.98 && trims && (this.#wildTrims || settled.has(this.#prefixMark))) {
+        let a = this.#prefixMark;
+        const limit = a + rng.between(1, 4);
+        if (this.#wildTrims) a = Math.min(Math.max(0, cl.check.maxToken), limit);
+        else while (a < limit && settled.has(a)) a++;
+        this.#prefixMark = Math.max(this.#prefixMark, a);
+        cl.faults['prefix-trim']++;
+        c.run('prefixTrim', a, () => c.prefixTrim(a), next);
+      } else {
+        const a = anyAddress();
+        c.run('read', a, (caller) => c.read(a, caller), next);
+      }
+    });
+  }
+
+  /** Liveness: after every fault healed, `c` appends, reads it back and asks the tail; each must succeed. */
+  probe(c: SimClient, done: () => void): void {
+    const cl = this.#cl;
+    const payload = Buffer.from(`${c.node}.${c.incarnation}.probe`);
+    const failed = (what: string, r: { ok: false; error: unknown }): void => {
+      const e = r.error as { code?: string; message?: string };
+      cl.check.fail('liveness', `${c.node}: ${what} failed after every fault healed: ${e.code ?? ''} ${e.message ?? String(r.error)}`);
+      done();
+    };
+    c.run('append', payload.toString('latin1'), (caller) => c.append(payload, caller), (r) => {
+      if (!r.ok) return failed('append', r);
+      const address = r.value;
+      c.run('read', address, (caller) => c.read(address, caller), (r2) => {
+        if (!r2.ok) return failed(`read ${address}`, r2);
+        c.run('tail', undefined, (caller) => c.tail(caller), (r3) => {
+          if (!r3.ok) return failed('tail', r3);
+          done();
+        });
+      });
+    });
+  }
+
+  /** A fresh client reads every address below the tail (and every acknowledged one): the checkers see each value. */
+  finalRead(reader: SimClient, done: () => void): void {
+    const cl = this.#cl;
+    reader.run('tail', undefined, (caller) => reader.tail(caller), (r) => {
+      if (!r.ok) {
+        cl.check.fail('liveness', `final reader: tail() failed: ${String((r.error as Error).message)}`);
+        return done();
+      }
+      const end = Math.max(r.value, cl.check.maxAcked + 1);
+      const next = (a: number): void => {
+        if (a >= end) return done();
+        reader.run('read', a, (caller) => reader.read(a, caller), (rr) => {
+          if (!rr.ok) {
+            const code = (rr.error as { code?: string }).code;
+            if (code !== 'ERR_TRIMMED') cl.check.fail('liveness', `final reader: read ${a} failed: ${code ?? String(rr.error)}`);
+          }
+          next(a + 1);
+        });
+      };
+      next(0);
+    });
+  }
+}

@@ -1,0 +1,247 @@
+// The client side of a fault run: one process in a client network namespace
+// running K CorfuClients, every operation recorded for the linearizability
+// checker (test/check/history.ts) on the machine-wide monotonic clock.
+//
+//   node dist-faults/test/faults/driver.js --mode load --store file:DIR --label c0 \
+//        --clients 3 --depth 2 --rate 150 --seed 7 --out FILE [--timeout-ms 1000 --hole-timeout-ms 200]
+//   node dist-faults/test/faults/driver.js --mode final --store file:DIR --label final --out FILE [--upto N]
+//
+// load: each client runs `depth` workers; a shared pacer holds the whole
+// process to `rate` operations a second. The mix: appends of unique payloads,
+// reads of random earlier addresses, tail(), and fills of addresses just
+// beyond the tail (racing the appenders who will get those tokens). Prints
+// `ready`, then `progress ACKED OPS` every second; on `stop` (stdin) it stops
+// starting operations, waits up to --drain-ms for those in flight (the rest
+// stay pending: unknown to the checker), writes --out and prints `done`.
+//
+// final: one fresh client reads tail() and then every address in
+// [0, max(tail, --upto)), 32 at a time (holes get filled: readsMayFill), a
+// failed read retried up to 5 times; every attempt is recorded.
+//
+// How an error is recorded (history.ts: 'fail' = certainly no effect,
+// 'unknown' = may have taken effect):
+//   append: ERR_TOO_LARGE / ERR_BAD_REQUEST are refusals before anything is
+//     written: fail. Everything else is unknown: an append that got a token
+//     may have written the chain head before failing (ERR_IO after resends,
+//     ERR_SEALED after maxRefreshes, ...), and a reader may then complete the
+//     chain with its value. A failed TOKEN request cannot be told apart from
+//     the outside (its ERR_IO looks like a write's), so it is unknown too.
+//   read / fill: ERR_TRIMMED is a result (trimmed; we never trim, so it
+//     would be flagged); ERR_BAD_REQUEST is fail; anything else is unknown
+//     (a read may fill a hole before failing).
+//   tail: fail (TAIL changes nothing).
+// A thrown value that is not a CorfuError is a client bug: counted in `bugs`.
+
+import { writeFileSync } from 'node:fs';
+
+import { CorfuError } from '../../bindings/errors.js';
+import { CorfuClient } from '../../src/client/index.js';
+import { HistoryRecorder } from '../check/history.js';
+import type { PendingOp } from '../check/history.js';
+import { serializeOps, type DriverOutput } from './history-io.js';
+import { exitWithParent, flags, nowMs, Rng, sleep, stdinLines } from './util.js';
+
+const args = flags(process.argv.slice(2));
+const need = (name: string): string => {
+  const v = args.get(name);
+  if (v === undefined) throw new Error(`--${name} is required`);
+  return v;
+};
+const num = (name: string, fallback: number): number => (args.has(name) ? Number(args.get(name)) : fallback);
+
+const mode = need('mode') as 'load' | 'final';
+const store = need('store');
+const label = need('label');
+const out = need('out');
+const timeoutMs = num('timeout-ms', 1000);
+const holeTimeoutMs = num('hole-timeout-ms', 200);
+
+const history = new HistoryRecorder(nowMs);
+const errors: Record<string, number> = {};
+const bugs: string[] = [];
+
+function countError(op: string, err: unknown): string {
+  const code = err instanceof CorfuError ? err.code : 'BUG';
+  const key = `${op} ${code}`;
+  errors[key] = (errors[key] ?? 0) + 1;
+  if (!(err instanceof CorfuError) && bugs.length < 50) bugs.push(`${op}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  return err instanceof CorfuError ? `${err.code}: ${err.message}`.slice(0, 300) : String(err).slice(0, 300);
+}
+
+function failOrUnknown(pending: PendingOp<'append'> | PendingOp<'read'> | PendingOp<'fill'>, op: 'append' | 'read' | 'fill', err: unknown): void {
+  const text = countError(op, err);
+  const code = err instanceof CorfuError ? err.code : undefined;
+  const refusal = code === 'ERR_BAD_REQUEST' || (op === 'append' && code === 'ERR_TOO_LARGE');
+  if (refusal) pending.fail(text);
+  else pending.unknown(text);
+}
+
+function write(extra: Partial<DriverOutput> = {}): void {
+  const output: DriverOutput = { label, mode, ops: serializeOps(history.operations()), errors, bugs, ...extra };
+  writeFileSync(out, JSON.stringify(output));
+}
+
+process.on('unhandledRejection', (err) => {
+  bugs.push(`unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+});
+
+// ---- load ------------------------------------------------------------------------
+
+async function load(): Promise<void> {
+  const clientCount = num('clients', 3);
+  const depth = num('depth', 2);
+  const rate = num('rate', 150);
+  const drainMs = num('drain-ms', 8000);
+  const rng = new Rng(num('seed', 1));
+  const clients = await Promise.all(
+    Array.from({ length: clientCount }, () => CorfuClient.connect({ layout: store, timeoutMs, holeTimeoutMs, shareConnections: false })),
+  );
+  let stopping = false;
+  let acked = 0;
+  let ops = 0;
+  /** Every address known to hold a value or to have been handed out: reads pick below it. */
+  let known = 0;
+  let nextSlot = 0;
+  const interval = 1000 / rate;
+  /** The pacer: one slot per operation, never bunched up after a stall. */
+  const pace = async (): Promise<void> => {
+    const now = nowMs();
+    nextSlot = Math.max(nextSlot + interval, now);
+    const wait = nextSlot - now;
+    if (wait > 0) await sleep(wait);
+  };
+
+  const worker = async (c: CorfuClient, name: string, wrng: Rng): Promise<void> => {
+    for (let i = 0; !stopping; i++) {
+      await pace();
+      if (stopping) break;
+      ops++;
+      const r = wrng.float();
+      if (r < 0.62 || known === 0) {
+        const text = `${name}#${i} `;
+        const payload = Buffer.from(text.padEnd(text.length + wrng.int(8, 160), String.fromCharCode(97 + wrng.int(0, 25))));
+        const p = history.invoke(name, { op: 'append', payload });
+        try {
+          const a = await c.append(payload);
+          p.ok(a);
+          acked++;
+          known = Math.max(known, a + 1);
+        } catch (err) {
+          failOrUnknown(p, 'append', err);
+        }
+      } else if (r < 0.82) {
+        const address = wrng.int(0, known - 1);
+        const p = history.invoke(name, { op: 'read', address });
+        try {
+          const e = await c.read(address);
+          p.ok(e.kind === 'data' ? { kind: 'data', payload: e.payload } : { kind: 'junk' });
+        } catch (err) {
+          if (err instanceof CorfuError && err.code === 'ERR_TRIMMED') p.ok({ kind: 'trimmed' });
+          else failOrUnknown(p, 'read', err);
+        }
+      } else if (r < 0.86) {
+        const address = known + wrng.int(0, 3);
+        const p = history.invoke(name, { op: 'fill', address });
+        try {
+          const e = await c.fill(address);
+          p.ok(e.kind === 'data' ? { kind: 'data', payload: e.payload } : { kind: 'junk' });
+          known = Math.max(known, address + 1);
+        } catch (err) {
+          if (err instanceof CorfuError && err.code === 'ERR_TRIMMED') p.ok({ kind: 'trimmed' });
+          else failOrUnknown(p, 'fill', err);
+        }
+      } else {
+        const p = history.invoke(name, { op: 'tail' });
+        try {
+          const t = await c.tail();
+          p.ok(t);
+          known = Math.max(known, t);
+        } catch (err) {
+          p.fail(countError('tail', err));
+        }
+      }
+    }
+  };
+
+  const done = clients.flatMap((c, k) => Array.from({ length: depth }, (_, d) => worker(c, `${label}.${k}.${d}`, new Rng(rng.u32()))));
+  process.stdout.write('ready\n');
+  const progress = setInterval(() => process.stdout.write(`progress ${acked} ${ops}\n`), 1000);
+
+  await new Promise<void>((resolve) => {
+    stdinLines((line) => {
+      if (line.trim() === 'stop') resolve();
+    });
+    process.stdin.once('end', () => resolve());
+  });
+  stopping = true;
+  clearInterval(progress);
+  const all = Promise.allSettled(done);
+  await Promise.race([all, sleep(drainMs)]);
+  write();
+  process.stdout.write(`done ${acked} ${ops}\n`);
+  // Operations still in flight stay pending in the file; closing fails them with ERR_CLOSED here.
+  await Promise.race([Promise.all(clients.map((c) => c.close())), sleep(2000)]);
+  process.exit(0);
+}
+
+// ---- final ---------------------------------------------------------------------------
+
+async function final(): Promise<void> {
+  const upto = num('upto', 0);
+  const c = await CorfuClient.connect({ layout: store, timeoutMs: Math.max(timeoutMs, 2000), holeTimeoutMs, shareConnections: false });
+  let tail = -1;
+  for (let attempt = 0; attempt < 5 && tail < 0; attempt++) {
+    const p = history.invoke(label, { op: 'tail' });
+    try {
+      tail = await c.tail();
+      p.ok(tail);
+    } catch (err) {
+      p.fail(countError('tail', err));
+      await sleep(500);
+    }
+  }
+  if (tail < 0) throw new Error('final read: tail() failed 5 times');
+  const end = Math.max(tail, upto);
+  const unreadable: number[] = [];
+  let next = 0;
+  const reader = async (): Promise<void> => {
+    for (;;) {
+      const address = next++;
+      if (address >= end) return;
+      let okay = false;
+      for (let attempt = 0; attempt < 5 && !okay; attempt++) {
+        const p = history.invoke(label, { op: 'read', address });
+        try {
+          const e = await c.read(address);
+          p.ok(e.kind === 'data' ? { kind: 'data', payload: e.payload } : { kind: 'junk' });
+          okay = true;
+        } catch (err) {
+          if (err instanceof CorfuError && err.code === 'ERR_TRIMMED') {
+            p.ok({ kind: 'trimmed' });
+            okay = true;
+          } else {
+            failOrUnknown(p, 'read', err);
+            await sleep(200);
+          }
+        }
+      }
+      if (!okay) unreadable.push(address);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, reader));
+  write({ tail, unreadable });
+  process.stdout.write(`done ${tail} ${end} ${unreadable.length}\n`);
+  await Promise.race([c.close(), sleep(2000)]);
+  process.exit(0);
+}
+
+exitWithParent();
+(mode === 'load' ? load() : final()).catch((err: unknown) => {
+  process.stderr.write(`driver ${label}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  try {
+    write();
+  } catch {
+    // nothing more to save
+  }
+  process.exit(1);
+});

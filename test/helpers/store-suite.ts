@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
-import { CorfuError, Store, isCorfuError, type WriteEntry } from '../../bindings/index.js';
+import { CorfuError, Store, isCorfuError, type ReadOutcome, type WriteEntry } from '../../bindings/index.js';
 import { patternFor } from '../../src/cli/pattern.js';
 import { lengthFor } from '../fixtures/crash-plan.mjs';
 import { MiB, type DeviceProvider } from './devices.js';
@@ -283,6 +283,20 @@ export function storeSuite(devices: DeviceProvider): void {
     });
   });
 
+  describe('read budget', () => {
+    it('a READ that would answer more than 16 MiB is ERR_TOO_LARGE before anything is read; the store stays usable', async () => {
+      const store = openStore(formatted());
+      await store.write(0, [entry(0, MAX_ENTRY)]);
+      // 257 x 64 KiB is just above 16 MiB; 256 x 64 KiB is exactly the budget.
+      const refused = await rejectsWith(store.read(0, new Array<number>(257).fill(0)), 'ERR_TOO_LARGE');
+      expect(refused.message).toMatch(/ask for fewer entries/);
+      const served = await store.read(0, new Array<number>(256).fill(0));
+      expect(served.every((r) => r.status === 'OK' && r.payload?.length === MAX_ENTRY)).toBe(true);
+      await stillUsable(store, 0, 1);
+      await closeStore(store);
+    });
+  });
+
   describe('epochs and seal', () => {
     it('seal answers the local tail; the old epoch then fails with ERR_SEALED carrying the unit epoch', async () => {
       const path = formatted();
@@ -435,6 +449,13 @@ export function storeSuite(devices: DeviceProvider): void {
       }
     }
 
+    /** One READ answers at most 16 MiB of payload (the engine's budget): read in slices. */
+    const readChunked = async (store: Store, addresses: number[]): Promise<ReadOutcome[]> => {
+      const out: ReadOutcome[] = [];
+      for (let i = 0; i < addresses.length; i += 256) out.push(...(await store.read(0, addresses.slice(i, i + 256))));
+      return out;
+    };
+
     it('keeps every acknowledged entry through repeated kill -9, and never shows torn data', async () => {
       const path = formatted(64 * MiB, MAX_CRASH_ENTRY);
       const acked: number[] = [];
@@ -443,13 +464,13 @@ export function storeSuite(devices: DeviceProvider): void {
         acked.push(...(await writeUntilKilled(path, acks)));
 
         const store = await reopenAfterCrash(path);
-        const reads = await store.read(0, acked);
+        const reads = await readChunked(store, acked);
         const lost = reads.filter((r) => r.status !== 'OK' || r.payload === undefined || !r.payload.equals(patternFor(r.address, lengthFor(r.address, MAX_CRASH_ENTRY))));
         expect(lost.map((r) => `${r.address}:${r.status}`)).toEqual([]);
         // Unacknowledged addresses below the tail may or may not have made it,
         // but whatever reads back as data is exactly what was written there.
         const tail = await store.tail(0);
-        const all = await store.read(0, Array.from({ length: tail }, (_, a) => a));
+        const all = await readChunked(store, Array.from({ length: tail }, (_, a) => a));
         const torn = all.filter((r) => !(r.status === 'ERR_UNWRITTEN' || (r.status === 'OK' && r.payload?.equals(patternFor(r.address, lengthFor(r.address, MAX_CRASH_ENTRY))))));
         expect(torn.map((r) => `${r.address}:${r.status}`)).toEqual([]);
         await closeStore(store);

@@ -109,6 +109,8 @@ pub enum EngineError {
     Closed,
     #[error("too many requests in flight ({0}); retry later")]
     Overloaded(usize),
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl EngineError {
@@ -125,6 +127,7 @@ impl EngineError {
             EngineError::Io { .. } | EngineError::Failed | EngineError::RoundFailed(_) => Code::Io,
             EngineError::Closed => Code::Closed,
             EngineError::Overloaded(_) => Code::Overloaded,
+            EngineError::TooLarge(_) => Code::TooLarge,
         }
     }
 

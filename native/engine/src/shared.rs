@@ -5,10 +5,15 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::error::Code;
+use crate::error::{Code, EngineError};
 use crate::index::{Index, SlotKind};
 use crate::reader::{Geometry, RecordReads};
 use crate::store::{KIND_DATA, KIND_JUNK};
+
+/// The most payload bytes one READ may answer: the wire's frame cap (16 MiB + 64 KiB)
+/// less room for the per-entry fields. Larger asks are ERR_TOO_LARGE, refused before
+/// any buffer is allocated for them.
+pub const MAX_READ_PAYLOAD_BYTES: u64 = 16 * 1024 * 1024;
 
 pub struct Shared {
     index: RwLock<Index>,
@@ -52,8 +57,25 @@ impl Shared {
         self.trim_mark.store(trim_mark, Ordering::Release);
     }
 
-    pub fn plan_read(&self, trim_mark: u64, addresses: &[u64], reads: &mut RecordReads) -> ReadPlan {
+    pub fn plan_read(&self, trim_mark: u64, addresses: &[u64], reads: &mut RecordReads) -> Result<ReadPlan, EngineError> {
         let index = self.index();
+        // The answer's payload bytes, checked before anything is allocated for them: a
+        // READ naming one large entry 65,536 times must not make the unit build 64 GiB.
+        let mut payload_bytes: u64 = 0;
+        for &address in addresses {
+            if address >= trim_mark {
+                let slot = index.get(address);
+                if slot.kind == SlotKind::Data {
+                    payload_bytes += u64::from(slot.len);
+                }
+            }
+        }
+        if payload_bytes > MAX_READ_PAYLOAD_BYTES {
+            return Err(EngineError::TooLarge(format!(
+                "a READ of {} entries would answer {payload_bytes} bytes, above {MAX_READ_PAYLOAD_BYTES}; ask for fewer entries",
+                addresses.len()
+            )));
+        }
         let mut plan = ReadPlan { status: vec![Code::Ok as u8; addresses.len()], kinds: vec![0; addresses.len()], jobs: Vec::new() };
         for (i, &address) in addresses.iter().enumerate() {
             let slot = if address < trim_mark { None } else { Some(index.get(address)) };
@@ -67,7 +89,7 @@ impl Shared {
                 }
             }
         }
-        plan
+        Ok(plan)
     }
 
     /// Turns a plan whose reads completed into the answer. A record that no longer

@@ -423,7 +423,7 @@ impl<D: Device> Store<D> {
                 self.check_epoch(*epoch)?;
                 // Reads see only what is durable: a write staged in this round is
                 // unwritten to a reader ordered before it.
-                Planned::Read(self.shared.plan_read(self.sb.trim_mark, addresses, reads))
+                Planned::Read(self.shared.plan_read(self.sb.trim_mark, addresses, reads)?)
             }
             Request::PrefixTrim { epoch, address } => {
                 self.check_epoch(*epoch)?;
@@ -682,6 +682,7 @@ fn clone_error(e: &EngineError) -> EngineError {
     match e {
         EngineError::Sealed { unit_epoch, request_epoch } => EngineError::Sealed { unit_epoch: *unit_epoch, request_epoch: *request_epoch },
         EngineError::BadRequest(m) => EngineError::BadRequest(m.clone()),
+        EngineError::TooLarge(m) => EngineError::TooLarge(m.clone()),
         other => EngineError::BadRequest(other.to_string()),
     }
 }

@@ -68,6 +68,20 @@ fn answers_reads_as_they_complete() {
         }
     }
 
+    // A READ whose answer would exceed the byte budget is refused before any buffer is
+    // built for it; one just under it is served. Entry 499 is 10 + 499*37 % 5000 bytes.
+    let len = payload(499).len() as u64;
+    let over = (corfu_engine::shared::MAX_READ_PAYLOAD_BYTES / len + 1) as usize;
+    send(ReadRequest { id: 97, epoch: 0, addresses: vec![499; over] });
+    let done = out_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(matches!(&done[0].1, Err(EngineError::TooLarge(m)) if m.contains("ask for fewer entries")), "{:?}", done[0].1.as_ref().err());
+    send(ReadRequest { id: 98, epoch: 0, addresses: vec![499; over - 1] });
+    let done = out_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(done[0].1.as_ref().unwrap().data.len() as u64, (over as u64 - 1) * len);
+    // The store's own reads keep the same budget.
+    let r = store.execute::<Vec<u8>>(&[Request::Read { epoch: 0, addresses: vec![499; over] }]);
+    assert!(matches!(&r[0], Response::Read(Err(EngineError::TooLarge(_)))), "the store's read path refuses the same READ");
+
     // A stale epoch is refused with the unit's epoch.
     send(ReadRequest { id: 99, epoch: 3, addresses: vec![1] });
     let done = out_rx.recv_timeout(Duration::from_secs(5)).unwrap();

@@ -23,8 +23,12 @@ import type { Resources } from './resources.js';
 import { run, sleep, type RunResult } from './util.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-/** The compiled CLI (npm run build:ts), as the brief's processes use it. */
-export const CLI = fileURLToPath(new URL('../../../dist/src/cli/main.js', import.meta.url));
+/**
+ * The `corfu` CLI compiled with the harness (tsconfig.faults.json), from the same
+ * sources as dist/src/cli/main.js: a rebuild of dist/ by someone else mid-run
+ * cannot hand a unit or a reconfiguration a half-written module.
+ */
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 export const DRIVER = join(here, 'driver.js');
 export const AGENT = join(here, 'agent.js');
 export const PROXY = join(here, 'proxy.js');

@@ -15,6 +15,7 @@
 //   --clients K       CorfuClients per driver (two drivers: c0, c1), default 3
 //   --depth D         concurrent operations per client, default 2
 //   --rate R          operations a second per driver, default 150
+//   --kinds K,K,...   only these fault kinds (see nemesis.ts)
 //   --json FILE       write the whole result (every fault with its evidence) as JSON
 //   --keep            keep every run's logs and histories (failed runs' are always kept)
 // Exit status: 0 when every check passed, 1 otherwise, 2 on a usage error.
@@ -22,10 +23,11 @@
 import { writeFileSync } from 'node:fs';
 
 import { campaign, formatCampaign } from './campaign.js';
+import { FAULT_KINDS, type FaultKind } from './nemesis.js';
 import { flags } from './util.js';
 
 function usage(msg: string): never {
-  process.stderr.write(`faults: ${msg}\nusage: npm run faults -- --schedules N --seconds S [--seed X] [--only I] [--units N] [--clients K] [--depth D] [--rate R] [--json FILE] [--keep]\n`);
+  process.stderr.write(`faults: ${msg}\nusage: npm run faults -- --schedules N --seconds S [--seed X] [--only I] [--units N] [--clients K] [--depth D] [--rate R] [--kinds K,K] [--json FILE] [--keep]\n`);
   process.exit(2);
 }
 
@@ -36,7 +38,7 @@ async function main(): Promise<void> {
   } catch (err) {
     usage((err as Error).message);
   }
-  const known = new Set(['schedules', 'seconds', 'seed', 'only', 'units', 'clients', 'depth', 'rate', 'json', 'keep']);
+  const known = new Set(['schedules', 'seconds', 'seed', 'only', 'units', 'clients', 'depth', 'rate', 'json', 'keep', 'kinds']);
   for (const k of args.keys()) if (!known.has(k)) usage(`unknown option --${k}`);
   const int = (name: string, fallback: number | undefined, min: number, max: number): number | undefined => {
     const v = args.get(name);
@@ -50,12 +52,16 @@ async function main(): Promise<void> {
   const only = int('only', undefined, 0, 10_000);
   const units = int('units', undefined, 3, 5);
   const schedules = int('schedules', 3, 1, 10_000)!;
+  const kindsArg = args.get('kinds');
+  const kinds = kindsArg === undefined ? undefined : (kindsArg.split(',') as FaultKind[]);
+  for (const k of kinds ?? []) if (!(FAULT_KINDS as readonly string[]).includes(k)) usage(`unknown fault kind ${k}; kinds: ${FAULT_KINDS.join(', ')}`);
   const result = await campaign({
     schedules: only === undefined ? schedules : Math.max(schedules, only + 1),
     seconds: int('seconds', 20, 5, 3600)!,
     seed,
     ...(only === undefined ? {} : { only }),
     ...(units === undefined ? {} : { units }),
+    ...(kinds === undefined ? {} : { kinds }),
     clientsPerDriver: int('clients', 3, 1, 32)!,
     depth: int('depth', 2, 1, 32)!,
     rate: int('rate', 150, 1, 100_000)!,

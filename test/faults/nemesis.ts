@@ -18,6 +18,9 @@
 //   slow-disk          the unit's process in a blkio cgroup with write_iops / write_bps limits on its device
 //   delay              the unit's proxy holds every chunk D ms (+ jitter), both ways
 //   sequencer-failover kill -9 the sequencer, start a new one, `corfu layout reconfigure --sequencer NEW`
+//   sequencer-move     the same with the old sequencer alive and serving (optionally with every unit's
+//                      proxy delaying, so appends hold tokens of the old epoch across the seal); the old
+//                      one is stopped after the hold
 //
 // Effect evidence: partitions and link-down: a TCP connect from the cut-off
 // namespace fails (and succeeds again after the heal); loss and reset: the
@@ -43,6 +46,7 @@ export const FAULT_KINDS = [
   'slow-disk',
   'delay',
   'sequencer-failover',
+  'sequencer-move',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -57,6 +61,8 @@ export interface PlannedFault {
   readonly jitterMs?: number;
   readonly iops?: number;
   readonly bps?: number;
+  /** sequencer-move: delay every unit's proxy by this much during the move. */
+  readonly slowHeadsMs?: number;
   readonly holdMs: number;
   readonly gapMs: number;
 }
@@ -91,6 +97,8 @@ export function describeFault(f: PlannedFault): string {
       return `${f.target} ${f.delayMs}±${f.jitterMs} ms`;
     case 'slow-disk':
       return `${f.target} ${f.iops} IOPS ${Math.round(f.bps! / 1024)} KiB/s`;
+    case 'sequencer-move':
+      return f.slowHeadsMs ? `sq, every unit delayed ${f.slowHeadsMs} ms` : 'sq';
     default:
       return f.target;
   }
@@ -101,7 +109,7 @@ export function describeFault(f: PlannedFault): string {
  * shuffled deck of all kinds (refilled when empty) across the whole campaign,
  * so a campaign with at least FAULT_KINDS.length faults schedules every kind.
  */
-export function plan(seed: number, schedules: number, seconds: number, units: (schedule: number) => number): PlannedFault[][] {
+export function plan(seed: number, schedules: number, seconds: number, units: (schedule: number) => number, kinds: readonly FaultKind[] = FAULT_KINDS): PlannedFault[][] {
   const rng = new Rng(seed);
   let deck: FaultKind[] = [];
   const out: PlannedFault[][] = [];
@@ -117,7 +125,7 @@ export function plan(seed: number, schedules: number, seconds: number, units: (s
       const gapMs = rng.int(600, 1800);
       if (budget < holdMs + gapMs + 1500 && faults.length > 0) break;
       budget -= holdMs + gapMs + 1500;
-      if (deck.length === 0) deck = rng.shuffle(FAULT_KINDS);
+      if (deck.length === 0) deck = rng.shuffle(kinds);
       const kind = deck.pop()!;
       const somePeers = (): string[] => rng.pick([['c0'], ['c1'], ['c0', 'c1']]);
       const base = { kind, holdMs, gapMs };
@@ -158,6 +166,9 @@ export function plan(seed: number, schedules: number, seconds: number, units: (s
         case 'sequencer-failover':
           faults.push({ ...base, target: 'sq', peers: [] });
           break;
+        case 'sequencer-move':
+          faults.push({ ...base, target: 'sq', peers: [], slowHeadsMs: rng.pick([0, 100, 300]) });
+          break;
       }
     }
     out.push(faults);
@@ -167,9 +178,13 @@ export function plan(seed: number, schedules: number, seconds: number, units: (s
 
 /** Stale-epoch probes: a WRITE at epoch-1 that every unit must refuse with ERR_SEALED. */
 export interface ProbeStats {
+  /** Unit WRITE probes. */
   sent: number;
   refused: number;
   accepted: number;
+  /** Sequencer TOKEN probes at the old epoch after a failover or move (a new and, for a move, the old sequencer). */
+  tokenProbes: number;
+  tokensHandedOut: number;
   /** No clear answer (unreachable, ERR_IO from a failed engine): not counted either way. */
   inconclusive: number;
   /** A unit answering TAIL at the current epoch with ERR_SEALED below it: its epoch went back. */
@@ -178,7 +193,7 @@ export interface ProbeStats {
 }
 
 export function newProbeStats(): ProbeStats {
-  return { sent: 0, refused: 0, accepted: 0, inconclusive: 0, epochRegressions: 0, notes: [] };
+  return { sent: 0, refused: 0, accepted: 0, tokenProbes: 0, tokensHandedOut: 0, inconclusive: 0, epochRegressions: 0, notes: [] };
 }
 
 const PROBE_PAYLOAD = Buffer.from('stale-epoch-probe (must be refused)').toString('hex');
@@ -235,11 +250,8 @@ export class Nemesis {
         }
         case 'loss': {
           const set = `{ ${f.peers.map((p) => net.ip(p)).join(', ')} }`;
-          await net.nft(
-            f.target,
-            `add rule inet cf in ip saddr ${set} numgen random mod 100 < ${f.percent} counter drop\n` +
-              `add rule inet cf out ip daddr ${set} numgen random mod 100 < ${f.percent} counter drop\n`,
-          );
+          const some = f.percent! >= 100 ? '' : `numgen random mod 100 < ${f.percent} `;
+          await net.nft(f.target, `add rule inet cf in ip saddr ${set} ${some}counter drop\nadd rule inet cf out ip daddr ${set} ${some}counter drop\n`);
           rec.appliedAt = nowMs();
           await this.#holdRest(rec, f);
           const dropped = await net.counted(f.target);
@@ -251,7 +263,8 @@ export class Nemesis {
         }
         case 'tcp-reset': {
           const set = `{ ${f.peers.map((p) => net.ip(p)).join(', ')} }`;
-          await net.nft(f.target, `add rule inet cf in ip saddr ${set} meta l4proto tcp numgen random mod 100 < ${f.percent} counter reject with tcp reset\n`);
+          const some = f.percent! >= 100 ? '' : `numgen random mod 100 < ${f.percent} `;
+          await net.nft(f.target, `add rule inet cf in ip saddr ${set} meta l4proto tcp ${some}counter reject with tcp reset\n`);
           rec.appliedAt = nowMs();
           await this.#holdRest(rec, f);
           const resets = await net.counted(f.target);
@@ -384,6 +397,37 @@ export class Nemesis {
           this.#countProbe(`${address} TOKEN@${before.epoch}`, tok);
           break;
         }
+        case 'sequencer-move': {
+          const before = await this.cluster.projection();
+          const old = this.cluster.sequencer;
+          const oldAddress = this.cluster.sequencerAddress;
+          const slow = f.slowHeadsMs ?? 0;
+          if (slow > 0) {
+            for (const p of this.cluster.proxies) p.send(`delay ${slow} 0`);
+            await Promise.all(this.cluster.proxies.map((p) => p.waitLine(/^ok$/, 5000)));
+            await sleep(400);
+          }
+          const address = await this.cluster.startSequencer();
+          rec.appliedAt = nowMs();
+          const r = await this.cluster.corfuCtl(['layout', 'reconfigure', '--store', this.cluster.store, '--sequencer', address], 60_000);
+          const after = await this.cluster.projection();
+          rec.effect = r.code === 0 && after.epoch === before.epoch + 1 && after.sequencer === address;
+          ev(`reconfigure exit ${r.code}${r.code === 0 ? '' : `: ${r.stderr.trim().slice(0, 300)}`}; epoch ${before.epoch} -> ${after.epoch}, sequencer ${after.sequencer}`);
+          // The old sequencer, still running, was sealed (best effort) by the reconfiguration.
+          const oldTok = await this.cluster.request(oldAddress, { type: 'request', op: 'TOKEN', epoch: before.epoch, count: 1 });
+          this.#countProbe(`old sequencer ${oldAddress} TOKEN@${before.epoch}`, oldTok);
+          const tok = await this.cluster.request(address, { type: 'request', op: 'TOKEN', epoch: before.epoch, count: 1 });
+          this.#countProbe(`${address} TOKEN@${before.epoch}`, tok);
+          await this.#holdRest(rec, f);
+          if (slow > 0) {
+            for (const p of this.cluster.proxies) p.send('delay 0 0');
+            await Promise.all(this.cluster.proxies.map((p) => p.waitLine(/^ok$/, 5000)));
+          }
+          await old.stop(3000);
+          rec.healed = r.code === 0;
+          rec.healedAt = nowMs();
+          break;
+        }
       }
     } catch (err) {
       rec.error = err instanceof Error ? err.message : String(err);
@@ -450,6 +494,14 @@ export class Nemesis {
   }
 
   #countProbe(what: string, r: { ok: boolean; response?: Record<string, unknown>; error?: string }): void {
+    if (what.includes('TOKEN@')) {
+      this.probes.tokenProbes++;
+      if (r.ok && String(r.response!['status']) === 'OK') {
+        this.probes.tokensHandedOut++;
+        this.probes.notes.push(`${what} handed out a token: ${JSON.stringify(r.response)}`);
+      }
+      return;
+    }
     this.probes.sent++;
     if (!r.ok) {
       this.probes.inconclusive++;

@@ -37,6 +37,10 @@ export interface CampaignOptions {
   readonly rate: number;
   /** Keep every run's logs and histories (failed runs' are always kept). */
   readonly keep: boolean;
+  /** Probability that a fault overlaps the next one (default 0: one at a time). */
+  readonly overlap?: number;
+  /** How long each fault holds, ms (default 1000-3000). */
+  readonly hold?: readonly [number, number];
   /** Only these fault kinds (default: all). */
   readonly kinds?: readonly FaultKind[];
   readonly log: (line: string) => void;
@@ -127,7 +131,7 @@ export async function campaign(opts: CampaignOptions): Promise<CampaignResult> {
   if (removed.length > 0) opts.log(`swept leftovers of dead runs: ${removed.join(', ')}`);
   const shapeRng = new Rng(opts.seed ^ 0x5eed);
   const shapes = Array.from({ length: opts.schedules }, () => shapeFor(shapeRng, opts.units ?? shapeRng.int(3, 5)));
-  const plans = plan(opts.seed, opts.schedules, opts.seconds, (s) => shapes[s]!.units, opts.kinds);
+  const plans = plan(opts.seed, opts.schedules, opts.seconds, (s) => shapes[s]!.units, opts.kinds, opts.overlap ?? 0, opts.hold ?? [1000, 3000]);
   opts.log(`fault campaign: seed ${opts.seed}, ${opts.schedules} schedule(s) of ~${opts.seconds} s${opts.only === undefined ? '' : `, only #${opts.only}`}`);
   const results: ScheduleResult[] = [];
   for (let s = 0; s < opts.schedules; s++) {
@@ -143,7 +147,7 @@ async function runSchedule(index: number, shape: ClusterShape, faults: readonly 
   const art = join(res.dir, 'art');
   mkdirSync(art);
   const log = (line: string): void => opts.log(line);
-  const planned = faults.map((f) => `${f.kind} ${describeFault(f)} (hold ${f.holdMs} ms)`);
+  const planned = faults.map((f) => `${f.kind} ${describeFault(f)} (hold ${f.holdMs} ms${f.overlapNextMs === undefined ? '' : `, next starts after ${f.overlapNextMs} ms`})`);
   log(`schedule ${index} [${res.id}]: ${shape.units} units, chains ${shape.stripes.map((c) => c.map((i) => `u${i}`).join('>')).join(' ')}; ${faults.length} faults: ${faults.map((f) => f.kind).join(', ')}`);
   const result: ScheduleResult = {
     index,
@@ -208,10 +212,20 @@ async function runSchedule(index: number, shape: ClusterShape, faults: readonly 
     await waitFor(() => [...acked.values()].every((n) => n >= 30), 30_000, 'warm-up: both drivers acknowledge 30 appends');
 
     const phaseEnd = nowMs() + opts.seconds * 1000;
-    for (const [i, f] of faults.entries()) {
+    for (let i = 0; i < faults.length; i++) {
+      const f = faults[i]!;
       if (nowMs() + f.gapMs + f.holdMs > phaseEnd + 2000) break;
       await sleep(f.gapMs);
-      result.faults.push(await nemesis.run(i, f));
+      const next = faults[i + 1];
+      if (f.overlapNextMs !== undefined && next !== undefined) {
+        const first = nemesis.run(i, f);
+        await sleep(f.overlapNextMs);
+        log(`  fault ${i + 1} starts while fault ${i} holds`);
+        await Promise.all([first, nemesis.run(i + 1, next)]);
+        i++;
+      } else {
+        await nemesis.run(i, f);
+      }
       for (const d of drivers) if (!d.alive) throw new Error(`${d.name} exited (${d.exit?.code ?? d.exit?.signal}): ${d.stderrTail.slice(-800)}`);
     }
     // Settle: every client namespace appends again after the last heal.

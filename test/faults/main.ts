@@ -15,6 +15,9 @@
 //   --clients K       CorfuClients per driver (two drivers: c0, c1), default 3
 //   --depth D         concurrent operations per client, default 2
 //   --rate R          operations a second per driver, default 150
+//   --hold MIN-MAX    how long each fault holds, ms, default 1000-3000 (the clients give up
+//                     on an operation after ~6 s of resends: longer holds make them fail)
+//   --overlap P       probability (0..1) that a fault overlaps the next one, default 0
 //   --kinds K,K,...   only these fault kinds (see nemesis.ts)
 //   --json FILE       write the whole result (every fault with its evidence) as JSON
 //   --keep            keep every run's logs and histories (failed runs' are always kept)
@@ -27,8 +30,20 @@ import { FAULT_KINDS, type FaultKind } from './nemesis.js';
 import { flags } from './util.js';
 
 function usage(msg: string): never {
-  process.stderr.write(`faults: ${msg}\nusage: npm run faults -- --schedules N --seconds S [--seed X] [--only I] [--units N] [--clients K] [--depth D] [--rate R] [--kinds K,K] [--json FILE] [--keep]\n`);
+  process.stderr.write(`faults: ${msg}\nusage: npm run faults -- --schedules N --seconds S [--seed X] [--only I] [--units N] [--clients K] [--depth D] [--rate R] [--hold MIN-MAX] [--overlap P] [--kinds K,K] [--json FILE] [--keep]\n`);
   process.exit(2);
+}
+
+function overlapArg(v: string): number {
+  const p = Number(v);
+  if (!(p >= 0 && p <= 1)) usage(`--overlap must be a probability in 0..1, got ${v}`);
+  return p;
+}
+
+function holdArg(v: string): [number, number] {
+  const m = /^(\d+)-(\d+)$/.exec(v);
+  if (m === null || Number(m[1]) < 200 || Number(m[1]) > Number(m[2]) || Number(m[2]) > 600_000) usage(`--hold must be MIN-MAX in ms (200 <= MIN <= MAX), got ${v}`);
+  return [Number(m[1]), Number(m[2])];
 }
 
 async function main(): Promise<void> {
@@ -38,7 +53,7 @@ async function main(): Promise<void> {
   } catch (err) {
     usage((err as Error).message);
   }
-  const known = new Set(['schedules', 'seconds', 'seed', 'only', 'units', 'clients', 'depth', 'rate', 'json', 'keep', 'kinds']);
+  const known = new Set(['schedules', 'seconds', 'seed', 'only', 'units', 'clients', 'depth', 'rate', 'json', 'keep', 'kinds', 'overlap', 'hold']);
   for (const k of args.keys()) if (!known.has(k)) usage(`unknown option --${k}`);
   const int = (name: string, fallback: number | undefined, min: number, max: number): number | undefined => {
     const v = args.get(name);
@@ -62,6 +77,8 @@ async function main(): Promise<void> {
     ...(only === undefined ? {} : { only }),
     ...(units === undefined ? {} : { units }),
     ...(kinds === undefined ? {} : { kinds }),
+    ...(args.has('overlap') ? { overlap: overlapArg(args.get('overlap')!) } : {}),
+    ...(args.has('hold') ? { hold: holdArg(args.get('hold')!) } : {}),
     clientsPerDriver: int('clients', 3, 1, 32)!,
     depth: int('depth', 2, 1, 32)!,
     rate: int('rate', 150, 1, 100_000)!,

@@ -3,6 +3,8 @@
 //
 // One fault at a time: wait a gap, apply, hold, check the effect (before the
 // heal), heal, check the heal, then probe every unit with a stale-epoch WRITE.
+// With --overlap P a fault may start while the previous one holds (two at
+// most, different targets, no reconfiguration while a server is away).
 // Every check records its evidence; a fault whose effect could not be shown
 // counts as `effect: false` (the CI test fails on it).
 //
@@ -65,6 +67,22 @@ export interface PlannedFault {
   readonly slowHeadsMs?: number;
   readonly holdMs: number;
   readonly gapMs: number;
+  /** With --overlap: the next fault starts this many ms after this one, while this one holds. */
+  readonly overlapNextMs?: number;
+}
+
+/** Faults that take a unit or the sequencer away from the control namespace (a reconfiguration needs them all). */
+const AWAY: readonly FaultKind[] = ['link-down', 'kill-unit', 'pause', 'disk-readonly'];
+
+/** Whether two faults may run at once: different targets, and no reconfiguration while a server is away. */
+export function compatible(a: PlannedFault, b: PlannedFault): boolean {
+  if (a.target === b.target) return false;
+  const seqA = a.kind.startsWith('sequencer-');
+  const seqB = b.kind.startsWith('sequencer-');
+  if (seqA && seqB) return false;
+  if ((seqA && AWAY.includes(b.kind)) || (seqB && AWAY.includes(a.kind))) return false;
+  if ((a.kind === 'sequencer-move' && b.kind === 'delay') || (b.kind === 'sequencer-move' && a.kind === 'delay')) return false;
+  return true;
 }
 
 export interface FaultRecord {
@@ -109,7 +127,15 @@ export function describeFault(f: PlannedFault): string {
  * shuffled deck of all kinds (refilled when empty) across the whole campaign,
  * so a campaign with at least FAULT_KINDS.length faults schedules every kind.
  */
-export function plan(seed: number, schedules: number, seconds: number, units: (schedule: number) => number, kinds: readonly FaultKind[] = FAULT_KINDS): PlannedFault[][] {
+export function plan(
+  seed: number,
+  schedules: number,
+  seconds: number,
+  units: (schedule: number) => number,
+  kinds: readonly FaultKind[] = FAULT_KINDS,
+  overlap = 0,
+  hold: readonly [number, number] = [1000, 3000],
+): PlannedFault[][] {
   const rng = new Rng(seed);
   let deck: FaultKind[] = [];
   const out: PlannedFault[][] = [];
@@ -121,7 +147,7 @@ export function plan(seed: number, schedules: number, seconds: number, units: (s
     // Leave ~1.5 s per fault for applying, checking and healing.
     let budget = seconds * 1000;
     for (;;) {
-      const holdMs = rng.int(1000, 3000);
+      const holdMs = rng.int(hold[0], hold[1]);
       const gapMs = rng.int(600, 1800);
       if (budget < holdMs + gapMs + 1500 && faults.length > 0) break;
       budget -= holdMs + gapMs + 1500;
@@ -169,6 +195,16 @@ export function plan(seed: number, schedules: number, seconds: number, units: (s
         case 'sequencer-move':
           faults.push({ ...base, target: 'sq', peers: [], slowHeadsMs: rng.pick([0, 100, 300]) });
           break;
+      }
+    }
+    if (overlap > 0) {
+      const orng = new Rng(seed ^ (0x0f0f * (s + 1)));
+      for (let i = 0; i + 1 < faults.length; i++) {
+        const [a, b] = [faults[i]!, faults[i + 1]!];
+        if (orng.chance(overlap) && compatible(a, b)) {
+          faults[i] = { ...a, overlapNextMs: orng.int(200, Math.max(300, a.holdMs - 300)) };
+          i++; // at most two at once
+        }
       }
     }
     out.push(faults);

@@ -97,19 +97,23 @@ export async function huntBug(bug: string, options: { maxSeeds: number; from?: n
 }
 
 /**
- * A seed that shows the src/ bug `issue`: it fails with every fix on but
- * that one, and passes with all of them (so the failure is this bug's).
+ * A seed that shows the src/ bug `issue`: with every fix on but that one it
+ * fails with a violation of the kind the bug causes, and with all of them it
+ * passes.
  */
 export async function huntKnown(issue: string, options: { maxSeeds: number; from?: number; ops?: number }): Promise<Hunt> {
   const from = options.from ?? 1;
   const fixes = KNOWN_ISSUE_NAMES.filter((n) => n !== issue);
-  const wildTrims = KNOWN_ISSUES.find((k) => k.name === issue)?.wildTrims ?? false;
+  const known = KNOWN_ISSUES.find((k) => k.name === issue);
+  if (known === undefined) throw new Error(`unknown issue ${issue}`);
+  const wildTrims = known.wildTrims ?? false;
   for (let i = 0; i < options.maxSeeds; i++) {
     const ops = options.ops === undefined ? {} : { ops: options.ops };
     const r = await runSeed({ seed: from + i, fixes, wildTrims, ...ops });
-    if (r.violations.length === 0) continue;
+    const shown = r.violations.find((v) => known.shows.test(`${v.kind}: ${v.message}`));
+    if (shown === undefined) continue;
     const fixed = await runSeed({ seed: from + i, fixes: KNOWN_ISSUE_NAMES, wildTrims, ...ops });
-    if (fixed.violations.length === 0) return { bug: issue, seed: from + i, tried: i + 1, violation: r.violations[0] };
+    if (fixed.violations.length === 0) return { bug: issue, seed: from + i, tried: i + 1, violation: shown };
   }
   return { bug: issue, seed: undefined, tried: options.maxSeeds, violation: undefined };
 }

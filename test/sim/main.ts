@@ -9,6 +9,7 @@
 //   --unfix NAME                after --fixes: all but this one
 //   --bugs [--seeds N]          every planted bug: caught or not, and by which seed (all fixes on)
 //   --known [--seeds N]         every src/ bug found: a seed that shows it (all other fixes on)
+//   --only NAME                 with --bugs or --known: just this one (repeatable)
 //   --ops N                     client operations per seed (default 100)
 //   --wild-trims                trims may hit addresses still being written (default: settled ones only)
 
@@ -29,10 +30,11 @@ interface Args {
   known: boolean;
   listBugs: boolean;
   wildTrims: boolean;
+  only: string[];
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { from: 1, bugs: [], fixes: [], trace: 0, allBugs: false, known: false, listBugs: false, wildTrims: false };
+  const a: Args = { from: 1, bugs: [], fixes: [], trace: 0, allBugs: false, known: false, listBugs: false, wildTrims: false, only: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = (): string => {
@@ -61,6 +63,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (k === '--known') a.known = true;
     else if (k === '--list-bugs') a.listBugs = true;
     else if (k === '--wild-trims') a.wildTrims = true;
+    else if (k === '--only') a.only.push(v());
     else throw new Error(`unknown argument ${k} (see the header of test/sim/main.ts)`);
   }
   return a;
@@ -79,7 +82,8 @@ async function main(): Promise<number> {
     return 0;
   }
   if (args.allBugs || args.known) {
-    const names = args.allBugs ? BUGS.map((b) => b.name) : KNOWN_ISSUE_NAMES;
+    const all = args.allBugs ? BUGS.map((b) => b.name) : KNOWN_ISSUE_NAMES;
+    const names = args.only.length > 0 ? all.filter((n) => args.only.includes(n)) : all;
     let found = 0;
     console.log(`${(args.allBugs ? 'planted bug' : 'src/ bug').padEnd(28)} ${'caught'.padEnd(7)} ${'seed'.padStart(6)} ${'tried'.padStart(6)}  first violation`);
     for (const name of names) {
@@ -92,7 +96,7 @@ async function main(): Promise<number> {
     console.log(`caught ${found}/${names.length}`);
     if (args.known) {
       console.log('replay one: npm run sim -- --seed SEED --fixes --unfix NAME (add --wild-trims for append-trimmed-below-head); the same seed passes with --fixes');
-      for (const k of KNOWN_ISSUES) console.log(`\n${k.name} (${k.where})\n  ${k.what}\n  fix: ${k.fix}`);
+      for (const k of KNOWN_ISSUES.filter((x) => names.includes(x.name))) console.log(`\n${k.name} (${k.where})\n  ${k.what}\n  fix: ${k.fix}`);
     }
     return found === names.length ? 0 : 1;
   }

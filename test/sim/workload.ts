@@ -1,8 +1,9 @@
 // The clients' workload, the liveness probe and the final read of the log.
 //
 // Each client runs one operation at a time, a few virtual ms apart, until the
-// run's budget of operations is spent: appends 50%, reads 27%, tail 10%,
-// fills 4%, trims 5% and prefix trims 2% when the seed trims (else reads).
+// run's budget of operations is spent. Half the seeds use the balanced mix
+// (appends 50%, reads 27%, tail 10%, fills 4%, trims 5% and prefix trims 2%
+// when the seed trims, else reads); the others draw their own weights.
 // Reads and fills pick addresses near or below the highest token handed out,
 // and sometimes beyond it (a fill there makes a later append's token taken).
 // Trims touch settled addresses only (Checkers.settled) unless `wildTrims`.
@@ -16,11 +17,18 @@ export class Workload {
   readonly #wildTrims: boolean;
   #issued = 0;
   #prefixMark = 0;
+  /** Cumulative thresholds: append, read, tail, fill, trim, prefix trim (then read). */
+  readonly #mix: readonly number[];
 
   constructor(cl: Cluster, targetOps: number, wildTrims: boolean) {
     this.#cl = cl;
     this.#targetOps = targetOps;
     this.#wildTrims = wildTrims;
+    const rng = cl.workRng;
+    const weights = rng.chance(0.5) ? [50, 27, 10, 4, 5, 2, 2] : [rng.between(10, 60), rng.between(5, 40), rng.between(2, 40), rng.between(0, 8), rng.between(0, 8), rng.between(0, 4), 0];
+    const total = weights.reduce((a, b) => a + b, 0);
+    let acc = 0;
+    this.#mix = weights.map((w) => (acc += w / total));
   }
 
   get done(): boolean {
@@ -44,26 +52,27 @@ export class Workload {
         if (c.alive && c.incarnation === incarnation) this.resume(c);
       };
       const x = rng.float();
+      const [ap, rd, tl, fl, tr, pt] = this.#mix as [number, number, number, number, number, number];
       const hi = cl.check.maxToken + 2;
       const anyAddress = (): number => (rng.chance(0.5) ? Math.max(0, hi - rng.below(8)) : rng.below(hi + 1));
       const trims = cl.profile.trims;
       const settled = cl.check.settled;
-      if (x < 0.5) {
+      if (x < ap) {
         const payload = Buffer.from(`${c.node}.${c.incarnation}.${this.#issued}`);
         c.run('append', payload.toString('latin1'), (caller) => c.append(payload, caller), next);
-      } else if (x < 0.77) {
+      } else if (x < rd) {
         const a = anyAddress();
         c.run('read', a, (caller) => c.read(a, caller), next);
-      } else if (x < 0.87) {
+      } else if (x < tl) {
         c.run('tail', undefined, (caller) => c.tail(caller), next);
-      } else if (x < 0.91) {
+      } else if (x < fl) {
         const a = anyAddress();
         c.run('fill', a, (caller) => c.fill(a, caller), next);
-      } else if (x < 0.96 && trims && (this.#wildTrims || settled.size > 0)) {
+      } else if (x < tr && trims && (this.#wildTrims || settled.size > 0)) {
         const a = this.#wildTrims ? rng.below(Math.max(1, cl.check.maxToken)) : [...settled][rng.below(settled.size)]!;
         cl.faults.trim++;
         c.run('trim', a, () => c.trim(a), next);
-      } else if (x < 0.98 && trims && (this.#wildTrims || settled.has(this.#prefixMark))) {
+      } else if (x < pt && trims && (this.#wildTrims || settled.has(this.#prefixMark))) {
         let a = this.#prefixMark;
         const limit = a + rng.between(1, 4);
         if (this.#wildTrims) a = Math.min(Math.max(0, cl.check.maxToken), limit);

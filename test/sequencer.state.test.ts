@@ -128,18 +128,30 @@ describe('Sequencer: epochs', () => {
     );
   });
 
-  it('bootstrap and SEAL refuse an epoch at or below the current one', () => {
+  it('SEAL refuses an epoch at or below the current one; bootstrap refuses one below it', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 1000 }), fc.nat(), fc.nat({ max: 1_000_000 }), (current, below, startTail) => {
-        const lower = below % (current + 1); // 0..current
+        const atOrBelow = below % (current + 1); // 0..current
+        const lower = below % current; // 0..current-1
         const seq = new Sequencer({ epoch: current, startTail: 7 });
-        const refused = seq.bootstrap(lower, startTail);
-        expect(refused).toMatchObject({ code: 'ERR_SEALED', unitEpoch: current });
-        expect(seq.handle(seal(current, lower))).toMatchObject({ op: 'SEAL', status: 'ERR_SEALED', unitEpoch: current });
+        expect(seq.bootstrap(lower, startTail)).toMatchObject({ code: 'ERR_SEALED', unitEpoch: current });
+        expect(seq.handle(seal(current, atOrBelow))).toMatchObject({ op: 'SEAL', status: 'ERR_SEALED', unitEpoch: current });
         expect(seq.handle(bootstrapReq(current, lower, startTail))).toMatchObject({ op: 'BOOTSTRAP', status: 'ERR_SEALED', unitEpoch: current });
         expect(seq.snapshot()).toMatchObject({ epoch: current, nextToken: 7 });
       }),
     );
+  });
+
+  it('BOOTSTRAP at the current epoch only raises the counter (two reconfigurations racing to one epoch)', () => {
+    const seq = new Sequencer({ epoch: 1, startTail: 10 });
+    // One reconfiguration SEALs it to 2 (it moves the sequencer away) ...
+    expect(tailOf(seq.handle(seal(1, 2)))).toBe(10);
+    // ... the other BOOTSTRAPs it to 2 with the sealed tail 500, and its projection wins.
+    expect(tailOf(seq.handle(bootstrapReq(1, 2, 500)))).toBe(500);
+    expect(firstOf(seq.handle(token(2, 1)))).toBe(500);
+    // A lower start tail at the same epoch never moves it down.
+    expect(tailOf(seq.handle(bootstrapReq(2, 2, 3)))).toBe(501);
+    expect(seq.epoch).toBe(2);
   });
 
   it('after bootstrap(e, startTail) every token is >= startTail and none is handed out twice; old-epoch requests are sealed', () => {

@@ -15,9 +15,10 @@
 //   A token is never handed out twice (asserted: every range starts at or
 //   above the end of the previous one).
 // - TAIL returns the next token: every token handed out so far is below it.
-// - BOOTSTRAP(newEpoch, startTail): newEpoch must be above the current epoch;
-//   the next token becomes max(next, startTail), so the counter never moves
-//   down. A reconfiguration sends it with the largest tail the units answered
+// - BOOTSTRAP(newEpoch, startTail): newEpoch must be at or above the current
+//   epoch (the current one again only raises the counter: two reconfigurations
+//   may race to it); the next token becomes max(next, startTail), so the
+//   counter never moves down. A reconfiguration sends it with the largest tail the units answered
 //   to their SEAL, so a fresh sequencer after failover starts above every
 //   written address. SEAL(newEpoch) is BOOTSTRAP with no start tail (it only
 //   stops a sequencer that is being replaced).
@@ -149,6 +150,7 @@ export class Sequencer {
       return { type: 'response', op: 'PING', requestId, epoch: req.epoch, status: 'OK' };
     }
     if (req.op === 'SEAL') {
+      if (req.newEpoch <= this.#epoch) return errorResponse('SEAL', requestId, req.epoch, this.sealed(`new epoch ${req.newEpoch} is not above it`));
       const result = this.bootstrap(req.newEpoch, this.#tokens.peek());
       if (result instanceof CorfuError) return errorResponse('SEAL', requestId, req.epoch, result);
       return { type: 'response', op: 'SEAL', requestId, epoch: this.#epoch, status: 'OK', tail: result };
@@ -180,15 +182,22 @@ export class Sequencer {
   }
 
   /**
-   * Installs `newEpoch` (which must be above the current epoch) and moves the
-   * next token up to `startTail` if it is below. Returns the next token, or
-   * ERR_SEALED carrying the current epoch.
+   * Installs `newEpoch` (at or above the current epoch) and moves the next
+   * token up to `startTail` if it is below. Returns the next token, or
+   * ERR_SEALED carrying the current epoch for an older epoch.
+   *
+   * The current epoch again is accepted and only raises the counter: two
+   * reconfigurations to one epoch may reach this sequencer in either order
+   * (one SEALs it on its way to moving the sequencer, the other BOOTSTRAPs it
+   * with the sealed tail), and the projection that wins may be the one that
+   * keeps it. Refusing the second start tail would let it hand out addresses
+   * already written (found by the simulator, test/sim, seed 14).
    */
   bootstrap(newEpoch: number, startTail: number): number | CorfuError {
     if (!Number.isSafeInteger(newEpoch) || newEpoch < 0 || !Number.isSafeInteger(startTail) || startTail < 0) {
       return new CorfuError('ERR_BAD_REQUEST', `bootstrap(${newEpoch}, ${startTail}): expected non-negative safe integers`);
     }
-    if (newEpoch <= this.#epoch) return this.sealed(`new epoch ${newEpoch} is not above it`);
+    if (newEpoch < this.#epoch) return this.sealed(`new epoch ${newEpoch} is below it`);
     const before = this.#tokens.peek();
     assert(before >= this.#issuedEnd, `counter at ${before} is below the issued end ${this.#issuedEnd}`);
     if (startTail > before) this.#tokens.reset(startTail);

@@ -18,7 +18,7 @@ import { checkHistory, formatViolations } from '../check/linearizability.js';
 import type { Operation } from '../check/history.js';
 import { Cluster, CTL, DRIVER, type ClusterShape, type Crash } from './cluster.js';
 import { deserializeOps, type DriverOutput } from './history-io.js';
-import { FAULT_KINDS, Nemesis, newProbeStats, plan, describeFault, type FaultKind, type FaultRecord, type PlannedFault, type ProbeStats } from './nemesis.js';
+import { ALL_KINDS, Nemesis, newProbeStats, plan, describeFault, type FaultKind, type FaultRecord, type PlannedFault, type ProbeStats } from './nemesis.js';
 import { Proc } from './procs.js';
 import { Resources, ROOT, exitOnSignals, sweep } from './resources.js';
 import { nowMs, percentile, Rng, run, sleep } from './util.js';
@@ -416,7 +416,7 @@ function summarize(opts: CampaignOptions, schedules: ScheduleResult[]): Campaign
   const sum = (f: (r: ScheduleResult) => number): number => schedules.reduce((a, r) => a + f(r), 0);
   const faults = schedules.flatMap((r) => r.faults);
   const recovery: Partial<Record<FaultKind, RecoveryStats>> = {};
-  for (const kind of FAULT_KINDS) {
+  for (const kind of ALL_KINDS) {
     const fs = faults.filter((f) => f.kind === kind);
     if (fs.length === 0) continue;
     const times = fs.map((f) => f.recoverMs).filter((t): t is number => typeof t === 'number').sort((a, b) => a - b);
@@ -479,6 +479,9 @@ export function formatCampaign(c: CampaignResult): string {
     ['schedule errors', String(t.errors)],
     ['faults (no effect / not healed)', `${t.faults} (${t.faultsWithoutEffect} / ${t.faultsNotHealed})`],
   ];
+  const kinds: Record<string, number> = {};
+  for (const r of c.schedules) for (const [k, n] of Object.entries(r.violationKinds)) kinds[k] = (kinds[k] ?? 0) + n;
+  if (Object.keys(kinds).length > 0) rows.push(['violations by kind', Object.entries(kinds).map(([k, n]) => `${k} ${n}`).join(', ')]);
   const w = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`);
   lines.push('');

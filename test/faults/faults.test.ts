@@ -95,4 +95,27 @@ describe.skipIf(skip !== undefined)(`fault runs${skip === undefined ? '' : ` (sk
     expect(scheduled.size).toBeGreaterThanOrEqual(Math.min(FAULT_KINDS.length, faults.length) - 1);
     expect(result.ok).toBe(true);
   }, 240_000);
+
+  // KNOWN BUG (src/client/client.ts #appendAt / #token; the simulator's `address-outlives-epoch`),
+  // reproduced on a real cluster. Move the sequencer while the old one is cut off from the
+  // reconfiguring process only (it cannot be sealed; clients still reach it): appends that got
+  // tokens from the old sequencer meet ERR_SEALED at the head, refresh, and write the SAME
+  // address under the new epoch. No unit counted it in its seal tail, so the new sequencer
+  // starts below it: tail() answers at or below an acknowledged address (invariant 6), and the
+  // address is handed out again (invariant 5; the second writer gets ERR_WRITTEN, so nothing is
+  // acknowledged twice or lost). Every schedule of
+  //   npm run faults -- --schedules 3 --seconds 30 --seed 99 --kinds sequencer-move-unsealed
+  // reports tail-too-low violations at data addresses. Unskip once the client remembers each
+  // token's epoch and takes a new token when a newer projection's sequencer is at or below it.
+  it.skip('KNOWN BUG: a sequencer move the old sequencer did not see: tail() stays above every acknowledged append', async () => {
+    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+    execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.faults.json')], { cwd: root, stdio: 'inherit' });
+    const json = join(scratch, 'unsealed.json');
+    const args = ['--schedules', '1', '--seconds', '20', '--seed', '99', '--kinds', 'sequencer-move-unsealed', '--json', json];
+    const child = spawn(process.execPath, [join(root, 'dist-faults/test/faults/main.js'), ...args], { cwd: root, stdio: 'inherit' });
+    await new Promise((resolve) => child.once('close', resolve));
+    const result = JSON.parse(readFileSync(json, 'utf8')) as CampaignResult;
+    expect(result.schedules[0]!.faults.every((f) => f.effect)).toBe(true);
+    expect(result.totals.violations).toBe(0);
+  }, 120_000);
 });

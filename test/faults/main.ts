@@ -26,7 +26,7 @@
 import { writeFileSync } from 'node:fs';
 
 import { campaign, formatCampaign } from './campaign.js';
-import { FAULT_KINDS, type FaultKind } from './nemesis.js';
+import { ALL_KINDS, type FaultKind } from './nemesis.js';
 import { flags } from './util.js';
 
 function usage(msg: string): never {
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   const schedules = int('schedules', 3, 1, 10_000)!;
   const kindsArg = args.get('kinds');
   const kinds = kindsArg === undefined ? undefined : (kindsArg.split(',') as FaultKind[]);
-  for (const k of kinds ?? []) if (!(FAULT_KINDS as readonly string[]).includes(k)) usage(`unknown fault kind ${k}; kinds: ${FAULT_KINDS.join(', ')}`);
+  for (const k of kinds ?? []) if (!(ALL_KINDS as readonly string[]).includes(k)) usage(`unknown fault kind ${k}; kinds: ${ALL_KINDS.join(', ')}`);
   const result = await campaign({
     schedules: only === undefined ? schedules : Math.max(schedules, only + 1),
     seconds: int('seconds', 20, 5, 3600)!,

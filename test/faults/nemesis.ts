@@ -23,6 +23,10 @@
 //   sequencer-move     the same with the old sequencer alive and serving (optionally with every unit's
 //                      proxy delaying, so appends hold tokens of the old epoch across the seal); the old
 //                      one is stopped after the hold
+//   sequencer-move-unsealed (opt-in, --kinds) the same, but the control namespace cannot reach the old
+//                      sequencer (nft: its port dropped from ctl), so the reconfiguration cannot seal it
+//                      (it seals the old one best-effort) while the clients still can: they get tokens
+//                      and tails of the old epoch until they refresh
 //
 // Effect evidence: partitions and link-down: a TCP connect from the cut-off
 // namespace fails (and succeeds again after the heal); loss and reset: the
@@ -50,7 +54,10 @@ export const FAULT_KINDS = [
   'sequencer-failover',
   'sequencer-move',
 ] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/** Opt-in kinds (--kinds): not in the default deck. */
+export const EXTRA_KINDS = ['sequencer-move-unsealed'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number] | (typeof EXTRA_KINDS)[number];
+export const ALL_KINDS: readonly FaultKind[] = [...FAULT_KINDS, ...EXTRA_KINDS];
 
 export interface PlannedFault {
   readonly kind: FaultKind;
@@ -74,9 +81,19 @@ export interface PlannedFault {
 /** Faults that take a unit or the sequencer away from the control namespace (a reconfiguration needs them all). */
 const AWAY: readonly FaultKind[] = ['link-down', 'kill-unit', 'pause', 'disk-readonly'];
 
+/** Faults that stop every append while they hold. */
+function stopsAppends(f: PlannedFault): boolean {
+  return f.kind === 'sequencer-failover' || (f.target === 'sq' && (f.kind === 'pause' || f.kind === 'link-down' || (f.kind === 'partition' && f.peers.length === 2)));
+}
+
+/** Faults whose effect can only be shown by traffic through them. */
+const NEEDS_TRAFFIC: readonly FaultKind[] = ['slow-disk', 'delay', 'loss', 'tcp-reset', 'disk-readonly'];
+
 /** Whether two faults may run at once: different targets, and no reconfiguration while a server is away. */
 export function compatible(a: PlannedFault, b: PlannedFault): boolean {
   if (a.target === b.target) return false;
+  if ((stopsAppends(a) && NEEDS_TRAFFIC.includes(b.kind)) || (stopsAppends(b) && NEEDS_TRAFFIC.includes(a.kind))) return false;
+  // Reconfigurations (they need every unit to answer its SEAL).
   const seqA = a.kind.startsWith('sequencer-');
   const seqB = b.kind.startsWith('sequencer-');
   if (seqA && seqB) return false;
@@ -194,6 +211,9 @@ export function plan(
           break;
         case 'sequencer-move':
           faults.push({ ...base, target: 'sq', peers: [], slowHeadsMs: rng.pick([0, 100, 300]) });
+          break;
+        case 'sequencer-move-unsealed':
+          faults.push({ ...base, target: 'sq', peers: [] });
           break;
       }
     }
@@ -459,6 +479,30 @@ export class Nemesis {
             for (const p of this.cluster.proxies) p.send('delay 0 0');
             await Promise.all(this.cluster.proxies.map((p) => p.waitLine(/^ok$/, 5000)));
           }
+          await old.stop(3000);
+          rec.healed = r.code === 0;
+          rec.healedAt = nowMs();
+          break;
+        }
+        case 'sequencer-move-unsealed': {
+          const before = await this.cluster.projection();
+          const old = this.cluster.sequencer;
+          const oldAddress = this.cluster.sequencerAddress;
+          const oldPort = oldAddress.slice(oldAddress.lastIndexOf(':') + 1);
+          await net.nft('sq', `add rule inet cf in ip saddr ${net.ip(CTL)} tcp dport ${oldPort} counter drop\n`);
+          const cut = !(await net.canConnect(CTL, oldAddress, 700));
+          const clientsReach = await net.canConnect('c0', oldAddress, 700);
+          ev(`ctl->${oldAddress} ${cut ? 'blocked' : 'OPEN'}, c0->${oldAddress} ${clientsReach ? 'open' : 'BLOCKED'}`);
+          const address = await this.cluster.startSequencer();
+          rec.appliedAt = nowMs();
+          const r = await this.cluster.corfuCtl(['layout', 'reconfigure', '--store', this.cluster.store, '--sequencer', address], 60_000);
+          const after = await this.cluster.projection();
+          rec.effect = cut && clientsReach && r.code === 0 && after.epoch === before.epoch + 1 && after.sequencer === address;
+          ev(`reconfigure exit ${r.code}${r.code === 0 ? '' : `: ${r.stderr.trim().slice(0, 300)}`}; epoch ${before.epoch} -> ${after.epoch}, sequencer ${after.sequencer}`);
+          const tok = await this.cluster.request(address, { type: 'request', op: 'TOKEN', epoch: before.epoch, count: 1 });
+          this.#countProbe(`${address} TOKEN@${before.epoch}`, tok);
+          await this.#holdRest(rec, f);
+          await net.flushRules('sq');
           await old.stop(3000);
           rec.healed = r.code === 0;
           rec.healedAt = nowMs();

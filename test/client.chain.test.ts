@@ -71,6 +71,10 @@ class FakeUnit {
           return { ...base, status: 'OK' };
         }
         return { ...base, status: 'ERR_WRITTEN', written: slot.kind === 'junk' ? 'junk' : 'different' };
+      case 'TRIM':
+        // The engine records a trim whether or not the address held anything.
+        this.slots.set(req.address, { kind: 'trimmed' });
+        return { ...base, status: 'OK' };
     }
   }
 }
@@ -286,6 +290,35 @@ describe('read', () => {
       // A late writer with that token must take a new one.
       expect(run(new AppendOp(projection, ADDRESS, bytes(1)), units).at(-1)).toEqual({ newToken: { address: ADDRESS, holder: 'junk' } });
     }
+  });
+
+  it('a trim met above the tail is copied down the chain before a read or fill answers trimmed (no flicker)', () => {
+    for (const make of [(p: Projection) => new ReadOp(p, ADDRESS), (p: Projection) => new FillOp(p, ADDRESS)]) {
+      const { projection, units, chain } = cluster(3);
+      // A trim walking head -> tail stopped after the head; the rest still holds the value.
+      units.get(chain[0]!)!.slots.set(ADDRESS, { kind: 'trimmed' });
+      for (const n of chain.slice(1)) units.get(n)!.slots.set(ADDRESS, { kind: 'data', payload: bytes(5) });
+      if (make(projection) instanceof ReadOp) units.get(chain[2]!)!.slots.delete(ADDRESS); // the tail is empty: the read asks the head
+      const log = run(make(projection), units);
+      expect(log.at(-1)).toEqual({ done: { address: ADDRESS, kind: 'trimmed' } });
+      expect(sendsOf(log).filter((r) => r.op === 'TRIM').map((r) => r.unit)).toEqual(chain.slice(1));
+      // Every replica is trimmed now: any later read agrees.
+      expect(replicaKeys(units, chain)).toEqual(['trimmed', 'trimmed', 'trimmed']);
+      expect(run(new ReadOp(projection, ADDRESS), units).at(-1)).toEqual({ done: { address: ADDRESS, kind: 'trimmed' } });
+    }
+  });
+
+  it('an append whose write the head took is acknowledged when a trim meets it further down, even after a refresh', () => {
+    const { projection, units, chain } = cluster(3);
+    units.get(chain[1]!)!.slots.set(ADDRESS, { kind: 'trimmed' });
+    const op = new AppendOp(projection, ADDRESS, bytes(4));
+    expect(run(op, units).at(-1)).toEqual({ done: { address: ADDRESS } });
+    expect(op.progress.headTook).toBe(true);
+    // A refresh restarts the walk at the head, which is trimmed by now: still ours, not a new token.
+    units.get(chain[0]!)!.slots.set(ADDRESS, { kind: 'trimmed' });
+    expect(run(new AppendOp(projection, ADDRESS, bytes(4), op.progress), units).at(-1)).toEqual({ done: { address: ADDRESS } });
+    // Without the head's word, a trim means a new token.
+    expect(run(new AppendOp(projection, ADDRESS, bytes(4)), units).at(-1)).toEqual({ newToken: { address: ADDRESS, holder: 'trimmed' } });
   });
 
   it('ends with a trimmed result when the address was trimmed', () => {

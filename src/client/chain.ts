@@ -14,10 +14,16 @@
 //   fill    FILL junk at the head; if the head already holds a value, that
 //           value wins (read it when it is data); then walk the rest of the
 //           chain in order writing the winner.
+//   trims   A read or fill that meets ERR_TRIMMED above the tail copies the
+//           trim down (TRIM each later replica in order) before it answers
+//           trimmed, as it would copy a value. An append that meets it takes a
+//           new token — unless the head already took its write (it remembers
+//           that across refreshes, AppendProgress): then the address is its,
+//           and the append is acknowledged there (written, then trimmed).
 //
 // Every request an operation sends is idempotent under write-once storage (a
 // repeated WRITE answers ERR_WRITTEN 'same', a repeated FILL answers
-// ERR_WRITTEN 'junk'), so a lost message is handled by feeding `{ resend: true }`:
+// ERR_WRITTEN 'junk', a repeated TRIM ERR_TRIMMED), so a lost message is handled by feeding `{ resend: true }`:
 // the outstanding request goes out again under a new id.
 //
 // At most one request is outstanding per operation: a chain is walked in
@@ -34,7 +40,7 @@ import type { Projection } from '../layout/index.js';
 import { chainTarget, type ChainTarget } from './target.js';
 
 /** The unit operations the chain protocol uses. */
-export type ChainOpName = 'WRITE' | 'READ' | 'FILL';
+export type ChainOpName = 'WRITE' | 'READ' | 'FILL' | 'TRIM';
 
 /** One request to one unit. `id` is local to the operation (1, 2, ...). */
 export interface UnitRequest {
@@ -130,12 +136,15 @@ export type ChainPhase =
   | 'hole-wait'
   | 'fill-head'
   | 'read-winner'
+  | 'trim-chain'
   | 'finished';
 
 type State =
   | { readonly name: 'new' | 'read-tail' | 'read-head' | 'hole-wait' | 'fill-head' | 'read-winner' | 'finished' }
   /** Writing `value` to chain[index], then on down to the tail. */
-  | { readonly name: 'write-chain'; readonly index: number; readonly value: Value };
+  | { readonly name: 'write-chain'; readonly index: number; readonly value: Value }
+  /** Copying a trim met above the tail down to chain[index], then on to the tail. */
+  | { readonly name: 'trim-chain'; readonly index: number };
 
 const JUNK: Value = { kind: 'junk' };
 
@@ -238,13 +247,41 @@ abstract class ChainOperation<R> {
   /** The result once `value` is on every replica. */
   protected abstract result(value: Value): R;
 
+  /** Append overrides: the head took the value this operation writes (OK, or ERR_WRITTEN 'same'). */
+  protected onHeadWrite(): void {}
+
   /** Append overrides: ERR_WRITTEN at the head means the address is someone else's. */
   protected headTaken(_written: WrittenAs): ChainAction<R>[] | undefined {
     return undefined;
   }
 
-  /** ERR_TRIMMED anywhere: terminal. A read's result; a new-token case for an append. */
-  protected abstract trimmed(): ChainAction<R>[];
+  /** ERR_TRIMMED from `request`'s replica: a read's result; a new token or an acknowledgement for an append. */
+  protected abstract trimmed(request: UnitRequest): ChainAction<R>[];
+
+  /**
+   * A read or a fill met ERR_TRIMMED at `unit`. Trims reach the replicas one at
+   * a time (trim walks head -> tail; prefix trims go to every unit at once) and
+   * can stop part-way, so a replica below may still serve the value, or still
+   * take it from a writer that passed the head before the trim. Like a value
+   * decided at the head, the trim is copied down the chain before the answer:
+   * once the tail is trimmed, every reader agrees (invariant 1; found by the
+   * simulator, test/sim, seed 43).
+   */
+  protected trimDown(unit: string): ChainAction<R>[] {
+    const index = this.target.chain.indexOf(unit);
+    return this.#trimChain(index + 1);
+  }
+
+  #trimChain(index: number): ChainAction<R>[] {
+    if (index >= this.target.chain.length) return this.#finish({ done: this.trimmedResult() });
+    this.#state = { name: 'trim-chain', index };
+    return [this.#send(this.target.chain[index]!, 'TRIM')];
+  }
+
+  /** What a trimmed address answers, once the trim is on every replica below where it was met. */
+  protected trimmedResult(): R {
+    throw new Error('corfu chain: this operation does not copy trims down');
+  }
 
   protected finish(action: TerminalAction<R>): ChainAction<R>[] {
     return this.#finish(action);
@@ -298,7 +335,8 @@ abstract class ChainOperation<R> {
         return this.#finish({ refreshProjection: refresh });
       }
       case 'ERR_TRIMMED':
-        return this.trimmed();
+        // A replica below, already trimmed, while a trim is copied down: the walk goes on.
+        return this.#state.name === 'trim-chain' ? undefined : this.trimmed(request);
       case 'OK':
       case 'ERR_WRITTEN':
       case 'ERR_UNWRITTEN':
@@ -335,12 +373,16 @@ abstract class ChainOperation<R> {
     const { chain, head } = this.target;
     switch (state.name) {
       case 'write-chain': {
-        if (response.status === 'OK') return this.writeChain(state.value, state.index + 1);
+        if (response.status === 'OK') {
+          if (state.index === 0) this.onHeadWrite();
+          return this.writeChain(state.value, state.index + 1);
+        }
         if (response.status !== 'ERR_WRITTEN') return this.#unexpected(request, response);
         const written = this.#written(response);
         if (state.index === 0) {
           const taken = this.headTaken(written);
           if (taken !== undefined) return taken;
+          this.onHeadWrite();
         }
         const same = state.value.kind === 'data' ? written === 'same' : written === 'junk' || written === 'same';
         if (!same) {
@@ -386,6 +428,11 @@ abstract class ChainOperation<R> {
         if (value.kind !== 'data') throw broken(`head ${head} refused a fill at ${this.address} as data, then read junk`);
         return this.writeChain(value, 1);
       }
+      case 'trim-chain': {
+        // Trimmed now, already trimmed, or (an engine that trims only written addresses) nothing there.
+        if (response.status !== 'OK' && response.status !== 'ERR_TRIMMED' && response.status !== 'ERR_UNWRITTEN') return this.#unexpected(request, response);
+        return this.#trimChain(state.index + 1);
+      }
       case 'new':
       case 'hole-wait':
       case 'finished':
@@ -395,14 +442,29 @@ abstract class ChainOperation<R> {
   }
 }
 
+/**
+ * What one append learned about its address, kept by the driver across the
+ * AppendOps of successive projections (a refresh restarts the chain walk).
+ */
+export interface AppendProgress {
+  /** The head took our write: the address is ours, whatever happens to it next. */
+  headTook: boolean;
+}
+
 /** Writes one payload at one address (a token), head -> tail; done only after the tail. */
 export class AppendOp extends ChainOperation<AppendResult> {
   readonly payload: Uint8Array;
+  readonly progress: AppendProgress;
 
-  constructor(projection: Projection, address: number, payload: Uint8Array) {
+  constructor(projection: Projection, address: number, payload: Uint8Array, progress: AppendProgress = { headTook: false }) {
     super(projection, address);
     if (!(payload instanceof Uint8Array)) throw new TypeError('corfu append: payload must be a Uint8Array');
     this.payload = payload;
+    this.progress = progress;
+  }
+
+  protected override onHeadWrite(): void {
+    this.progress.headTook = true;
   }
 
   protected begin(): ChainAction<AppendResult>[] {
@@ -420,7 +482,16 @@ export class AppendOp extends ChainOperation<AppendResult> {
     return this.finish({ newToken: { address: this.address, holder: written === 'junk' ? 'junk' : 'data' } });
   }
 
+  /**
+   * Before the head took our write, a trim took the address: a new token. After
+   * it, the value was decided here (a reader may have copied it down and
+   * returned it already), so a trim met anywhere — further down, or at the head
+   * after a refresh restarted the walk — acknowledges the append at this
+   * address: written, then trimmed. A new token would append the payload twice
+   * (found by the simulator's linearizability check, test/sim, seed 437).
+   */
   protected trimmed(): ChainAction<AppendResult>[] {
+    if (this.progress.headTook) return this.finish({ done: { address: this.address } });
     return this.finish({ newToken: { address: this.address, holder: 'trimmed' } });
   }
 }
@@ -443,8 +514,12 @@ export class ReadOp extends ChainOperation<ReadResult> {
     return valueResult(this.address, value);
   }
 
-  protected trimmed(): ChainAction<ReadResult>[] {
-    return this.finish({ done: { address: this.address, kind: 'trimmed' } });
+  protected trimmed(request: UnitRequest): ChainAction<ReadResult>[] {
+    return this.trimDown(request.unit);
+  }
+
+  protected override trimmedResult(): ReadResult {
+    return { address: this.address, kind: 'trimmed' };
   }
 }
 
@@ -462,8 +537,12 @@ export class FillOp extends ChainOperation<ReadResult> {
     return valueResult(this.address, value);
   }
 
-  protected trimmed(): ChainAction<ReadResult>[] {
-    return this.finish({ done: { address: this.address, kind: 'trimmed' } });
+  protected trimmed(request: UnitRequest): ChainAction<ReadResult>[] {
+    return this.trimDown(request.unit);
+  }
+
+  protected override trimmedResult(): ReadResult {
+    return { address: this.address, kind: 'trimmed' };
   }
 }
 

@@ -36,7 +36,7 @@ import type { Connection, RequestBody } from '../transport/connection.js';
 import { KIND, WRITTEN } from '../wire/messages.js';
 import type { Response, TailResponse, TokenResponse, TrimResponse } from '../wire/messages.js';
 import { AppendOp, FillOp, ReadOp } from './chain.js';
-import type { ChainAction, ChainEvent, TerminalAction, UnitRequest, UnitResponse, WrittenAs } from './chain.js';
+import type { AppendProgress, ChainAction, ChainEvent, TerminalAction, UnitRequest, UnitResponse, WrittenAs } from './chain.js';
 import { chainTarget } from './target.js';
 import { ServerPool, sharedServers, type Lease } from './server-pool.js';
 import type { EntryAnswer, UnitBatcher } from './unit-batcher.js';
@@ -69,9 +69,15 @@ export type Entry =
   | { readonly address: number; readonly kind: 'data'; readonly payload: Uint8Array }
   | { readonly address: number; readonly kind: 'junk' };
 
+/** The first of a range of tokens, and the epoch of the sequencer that handed it out. */
+interface Token {
+  readonly first: number;
+  readonly epoch: number;
+}
+
 interface TokenWaiter {
   readonly count: number;
-  readonly resolve: (first: number) => void;
+  readonly resolve: (token: Token) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -130,6 +136,11 @@ export class CorfuClient {
   readonly #pool: ServerPool;
   #closed = false;
   #refreshing: Promise<void> | undefined;
+  /** Projection loads started, and the last one finished: #refreshFresh waits for a load that started after it. */
+  #loadsStarted = 0;
+  #loadsDone = 0;
+  /** The TAIL of the sequencer of one epoch, shared by the appends that outlived an older one. */
+  #epochTail: { readonly epoch: number; readonly tail: Promise<number | undefined> } | undefined;
 
   #tokenWaiters: TokenWaiter[] = [];
   #tokenScheduled = false;
@@ -186,21 +197,53 @@ export class CorfuClient {
     for (const p of payloads) {
       if (!(p instanceof Uint8Array)) throw new CorfuError('ERR_BAD_REQUEST', 'appendBatch: every payload must be a Uint8Array');
     }
-    const first = await this.#token(payloads.length);
-    return Promise.all(payloads.map((p, i) => this.#appendAt(p, first + i)));
+    const { first, epoch } = await this.#token(payloads.length);
+    return Promise.all(payloads.map((p, i) => this.#appendAt(p, { first: first + i, epoch })));
   }
 
-  async #appendAt(payload: Uint8Array, address: number): Promise<number> {
+  /**
+   * Drives one append at `token.first`, across refreshes, until it is acknowledged.
+   *
+   * An address handed out under epoch e and written under a later one is kept
+   * only if it is below the new sequencer's TAIL. At or above it, no sealed
+   * unit counted it in the tail the new sequencer started from (our write
+   * never reached a surviving head under e), so the new sequencer may hand it
+   * out again and `tail()` may answer below it: take a new token instead
+   * (found by the simulator, test/sim, seed 50).
+   */
+  async #appendAt(payload: Uint8Array, token: Token): Promise<number> {
+    let address = token.first;
+    let tokenEpoch = token.epoch;
+    // What this append learned about its address, across the AppendOps of successive projections.
+    let progress: AppendProgress = { headTook: false };
+    const renew = async (): Promise<void> => {
+      ({ first: address, epoch: tokenEpoch } = await this.#token(1));
+      progress = { headTook: false };
+    };
     let stalls = 0;
     for (;;) {
       const projection = this.#projection;
+      if (projection.epoch > tokenEpoch) {
+        const tail = await this.#tailUnder(projection.epoch);
+        if (tail === undefined) {
+          // The sequencer is past this projection already: find the newer one.
+          stalls = await this.#afterSealed(projection.epoch, stalls, `append at ${address}`);
+          continue;
+        }
+        if (address >= tail) {
+          this.stats.newTokens++;
+          await renew();
+          continue;
+        }
+        tokenEpoch = projection.epoch;
+      }
       let op: AppendOp;
       try {
-        op = new AppendOp(projection, address, payload);
+        op = new AppendOp(projection, address, payload, progress);
       } catch (err) {
         // The address is outside the (new) projection's segments: take a new one.
         if (err instanceof CorfuError && err.code === 'ERR_BAD_REQUEST') {
-          address = await this.#token(1);
+          await renew();
           continue;
         }
         throw err;
@@ -209,7 +252,7 @@ export class CorfuClient {
       if ('done' in outcome) return outcome.done.address;
       if ('newToken' in outcome) {
         this.stats.newTokens++;
-        address = await this.#token(1);
+        await renew();
         continue;
       }
       if ('refreshProjection' in outcome) {
@@ -220,9 +263,34 @@ export class CorfuClient {
     }
   }
 
+  /**
+   * The sequencer's TAIL asked under `epoch`, one request shared by every caller
+   * of that epoch (a lower bound of its counter, which only grows). Undefined
+   * when the sequencer is past `epoch`.
+   */
+  async #tailUnder(epoch: number): Promise<number | undefined> {
+    let asked = this.#epochTail;
+    if (asked === undefined || asked.epoch !== epoch) {
+      const tail = (async (): Promise<number | undefined> => {
+        const res = await this.#sequencerRequest({ type: 'request', op: 'TAIL', epoch });
+        if (res.status === 'ERR_SEALED') return undefined;
+        if (res.status !== 'OK') throw new CorfuError(res.status, `TAIL at ${this.#projection.sequencer}: ${res.message}`);
+        return (res as TailResponse).tail;
+      })();
+      asked = { epoch, tail };
+      this.#epochTail = asked;
+      tail.catch(() => {
+        if (this.#epochTail === asked) this.#epochTail = undefined;
+      });
+    }
+    const tail = await asked.tail;
+    if (tail === undefined && this.#epochTail === asked) this.#epochTail = undefined;
+    return tail;
+  }
+
   /** One token range for `count` consecutive addresses, coalesced with every other waiter. */
-  #token(count: number): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
+  #token(count: number): Promise<Token> {
+    return new Promise<Token>((resolve, reject) => {
       this.#tokenWaiters.push({ count, resolve, reject });
       this.#scheduleTokens();
     });
@@ -252,6 +320,7 @@ export class CorfuClient {
     this.#tokenInFlight = true;
     try {
       let first: number;
+      let tokenEpoch: number;
       let stalls = 0;
       for (;;) {
         const epoch = this.#projection.epoch;
@@ -262,13 +331,14 @@ export class CorfuClient {
         }
         if (res.status !== 'OK') throw new CorfuError(res.status, `TOKEN(${total}) at ${this.#projection.sequencer}: ${res.message}`);
         first = (res as TokenResponse).first;
+        tokenEpoch = epoch;
         break;
       }
       this.stats.tokenRequests++;
       this.stats.tokens += total;
       let next = first;
       for (const w of batch) {
-        w.resolve(next);
+        w.resolve({ first: next, epoch: tokenEpoch });
         next += w.count;
       }
     } catch (err) {
@@ -402,6 +472,11 @@ export class CorfuClient {
         continue;
       }
       if (res.status !== 'OK') throw new CorfuError(res.status, `TAIL at ${this.#projection.sequencer}: ${res.message}`);
+      // A replaced sequencer that the reconfiguration could not seal still answers at the
+      // old epoch, below appends acknowledged under the new one: the answer counts only
+      // if its epoch is still the latest (found by the simulator, test/sim, seed 18509).
+      await this.#refreshFresh();
+      if (this.#projection.epoch > epoch) continue;
       return (res as TailResponse).tail;
     }
   }
@@ -470,6 +545,7 @@ export class CorfuClient {
       return res.status === 'ERR_SEALED' ? { unit, id, status: res.status, unitEpoch: res.unitEpoch } : { unit, id, status: res.status };
     }
     const status = codeName(answer.status);
+    if (answer.kind === 'trim') return { unit, id, status };
     if (answer.kind === 'write') {
       const written = writtenAs(answer.written);
       return written === undefined ? { unit, id, status } : { unit, id, status, written };
@@ -486,9 +562,24 @@ export class CorfuClient {
     return this.#server(hostPort).batcher;
   }
 
-  /** A unit request whose OK is required; ERR_SEALED throws Sealed, other errors a CorfuError. */
+  /**
+   * A unit request whose OK is required; ERR_SEALED throws Sealed, other errors a CorfuError.
+   * Lost to the transport, it is resent (TRIM and PREFIX_TRIM are idempotent) a bounded
+   * number of times: a prefix trim that reached only some units leaves them disagreeing
+   * (found by the simulator, test/sim, seed 7812).
+   */
   async #unitCall(unit: string, body: RequestBody): Promise<Response> {
-    const res = await this.#connection(unit).request(body, { timeoutMs: this.timeoutMs });
+    let res: Response;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await this.#connection(unit).request(body, { timeoutMs: this.timeoutMs });
+        break;
+      } catch (err) {
+        if (!(err instanceof CorfuError) || (err.code !== 'ERR_IO' && err.code !== 'ERR_OVERLOADED') || this.#closed || attempt >= MAX_RESENDS) throw err;
+        this.stats.resends++;
+        await sleep(Math.min(1000, 10 * 2 ** attempt));
+      }
+    }
     if (res.status === 'ERR_SEALED') throw new Sealed('ERR_SEALED', `${body.op} at ${unit}: ${res.message}`, { unitEpoch: res.unitEpoch });
     if (res.status !== 'OK') throw new CorfuError(res.status, `${body.op} at ${unit}: ${res.message}`);
     return res;
@@ -547,17 +638,25 @@ export class CorfuClient {
   /** Reloads the latest projection (one load at a time; concurrent callers share it). */
   #refresh(): Promise<void> {
     if (this.#refreshing === undefined) {
+      const seq = ++this.#loadsStarted;
       this.#refreshing = (async () => {
         try {
           const latest = await this.#store.latest();
           this.stats.refreshes++;
           if (latest !== undefined && latest.epoch > this.#projection.epoch) this.#projection = latest;
+          this.#loadsDone = seq;
         } finally {
           this.#refreshing = undefined;
         }
       })();
     }
     return this.#refreshing;
+  }
+
+  /** Like #refresh, but the load it waits for starts after this call: it sees every projection stored before it. */
+  async #refreshFresh(): Promise<void> {
+    const want = this.#loadsStarted + 1;
+    while (this.#loadsDone < want) await this.#refresh();
   }
 
   // ---- helpers ------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 export { AppendOp, FillOp, ReadOp, isTerminal } from './chain.js';
 export type {
+  AppendProgress,
   AppendResult,
   ChainAction,
   ChainEvent,

@@ -1,7 +1,7 @@
 // Per-unit batching of the client's one-address requests (the issue's "writes
 // to one unit are batched per tick").
 //
-// Every WRITE, READ and FILL the chain machines send to a unit in one turn of
+// Every WRITE, READ, FILL and TRIM the chain machines send to a unit in one turn of
 // the event loop goes out as one vectored frame per (op, epoch): the unit
 // hands it to its engine as one call, one group commit. The frame's answer is
 // split back per entry. Flushed with setImmediate, not a microtask: the chain
@@ -15,15 +15,16 @@
 import { CorfuError } from '../../bindings/errors.js';
 import type { Connection } from '../transport/connection.js';
 import { MAX_ENTRIES, MAX_FRAME_BYTES } from '../wire/frame.js';
-import type { ErrorResponse, ReadResponse, Response, WriteResponse } from '../wire/messages.js';
+import type { ErrorResponse, ReadResponse, Response, TrimResponse, WriteResponse } from '../wire/messages.js';
 
 /** One entry's share of a frame's answer. */
 export type EntryAnswer =
   | { readonly kind: 'error'; readonly response: ErrorResponse }
   | { readonly kind: 'write'; readonly status: number; readonly written: number }
+  | { readonly kind: 'trim'; readonly status: number }
   | { readonly kind: 'read'; readonly status: number; readonly entryKind: number; readonly payload: Uint8Array | null };
 
-type Op = 'WRITE' | 'READ' | 'FILL';
+type Op = 'WRITE' | 'READ' | 'FILL' | 'TRIM';
 
 interface Pending {
   readonly address: number;
@@ -112,6 +113,12 @@ function split(res: Response, entries: readonly Pending[]): void {
     const w = res as WriteResponse;
     if (w.statuses.length !== n) return mismatch(entries, res.op, w.statuses.length);
     entries.forEach((e, i) => e.resolve({ kind: 'write', status: w.statuses[i]!, written: w.written[i]! }));
+    return;
+  }
+  if (res.op === 'TRIM') {
+    const t = res as TrimResponse;
+    if (t.statuses.length !== n) return mismatch(entries, 'TRIM', t.statuses.length);
+    entries.forEach((e, i) => e.resolve({ kind: 'trim', status: t.statuses[i]! }));
     return;
   }
   if (res.op === 'READ') {

@@ -11,8 +11,11 @@
 // append 30 s after the last heal, or a final read that does not finish) and
 // client bugs (a thrown value that is not a CorfuError).
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { checkHistory, formatViolations } from '../check/linearizability.js';
 import type { Operation } from '../check/history.js';
@@ -44,6 +47,45 @@ export interface CampaignOptions {
   /** Only these fault kinds (default: all). */
   readonly kinds?: readonly FaultKind[];
   readonly log: (line: string) => void;
+  /** Set by campaign(): the version of the code under test. */
+  readonly source?: string;
+}
+
+/**
+ * The code under test: the compiled client, servers and CLI in dist-faults/
+ * (a hash of their JS), and the git commit of the checkout with the source
+ * files that differed from it. The checkout is shared with other engineers,
+ * so a run may test someone's uncommitted change: this says so.
+ */
+export function sourceVersion(): string {
+  const dist = fileURLToPath(new URL('../..', import.meta.url)); // dist-faults/
+  const repo = join(dist, '..');
+  const hash = createHash('sha256');
+  const walk = (dir: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name.endsWith('.js')) hash.update(name).update(readFileSync(path));
+    }
+  };
+  walk(join(dist, 'src'));
+  walk(join(dist, 'bindings'));
+  const git = spawnSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  const commit = git.status === 0 ? git.stdout.trim() : 'no git checkout';
+  const dirty =
+    git.status === 0
+      ? spawnSync('git', ['-C', repo, 'status', '--porcelain', '--', 'src', 'bindings'], { encoding: 'utf8' })
+          .stdout.split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l) => l.slice(3))
+      : [];
+  return `commit ${commit}${dirty.length > 0 ? ` + uncommitted ${dirty.join(', ')}` : ''}; compiled src sha256 ${hash.digest('hex').slice(0, 12)}`;
 }
 
 export interface ScheduleResult {
@@ -87,6 +129,8 @@ export interface RecoveryStats {
 }
 
 export interface CampaignResult {
+  /** What was tested: see sourceVersion(). */
+  source: string;
   seed: number;
   seconds: number;
   schedules: ScheduleResult[];
@@ -132,6 +176,9 @@ export async function campaign(opts: CampaignOptions): Promise<CampaignResult> {
   const shapeRng = new Rng(opts.seed ^ 0x5eed);
   const shapes = Array.from({ length: opts.schedules }, () => shapeFor(shapeRng, opts.units ?? shapeRng.int(3, 5)));
   const plans = plan(opts.seed, opts.schedules, opts.seconds, (s) => shapes[s]!.units, opts.kinds, opts.overlap ?? 0, opts.hold ?? [1000, 3000]);
+  const source = sourceVersion();
+  opts = { ...opts, source };
+  opts.log(`code under test: ${source}`);
   opts.log(`fault campaign: seed ${opts.seed}, ${opts.schedules} schedule(s) of ~${opts.seconds} s${opts.only === undefined ? '' : `, only #${opts.only}`}`);
   const results: ScheduleResult[] = [];
   for (let s = 0; s < opts.schedules; s++) {
@@ -452,7 +499,7 @@ function summarize(opts: CampaignOptions, schedules: ScheduleResult[]): Campaign
     faultsWithoutEffect: faults.filter((f) => !f.effect).length,
     faultsNotHealed: faults.filter((f) => !f.healed).length,
   };
-  return { seed: opts.seed, seconds: opts.seconds, schedules, totals, recovery, ok: schedules.every(scheduleOk) };
+  return { source: opts.source ?? sourceVersion(), seed: opts.seed, seconds: opts.seconds, schedules, totals, recovery, ok: schedules.every(scheduleOk) };
 }
 
 /** The campaign's figures as text tables. */
@@ -460,6 +507,7 @@ export function formatCampaign(c: CampaignResult): string {
   const t = c.totals;
   const stale = t.staleProbes === 0 ? 'n/a' : `${t.staleAccepted} (of ${t.staleProbes} probes)`;
   const rows: Array<[string, string]> = [
+    ['code under test', c.source],
     ['seed', String(c.seed)],
     ['schedules', `${t.schedules} x ~${c.seconds} s`],
     ['operations', String(t.operations)],

@@ -5,7 +5,6 @@ import { performance } from 'node:perf_hooks';
 
 import type { Violation } from './checkers.js';
 import { FAULT_KINDS, noFaults, type FaultCounts } from './faults.js';
-import { KNOWN_ISSUES, KNOWN_ISSUE_NAMES } from './known-issues.js';
 import { runSeed, type RunResult } from './run.js';
 
 export interface CampaignOptions {
@@ -13,7 +12,6 @@ export interface CampaignOptions {
   readonly from?: number;
   readonly bugs?: readonly string[];
   readonly ops?: number;
-  readonly fixes?: readonly string[];
   readonly wildTrims?: boolean;
 }
 
@@ -39,7 +37,7 @@ export async function campaign(options: CampaignOptions, onResult?: (r: RunResul
   };
   const t0 = performance.now();
   for (let seed = from; seed < from + options.seeds; seed++) {
-    const r = await runSeed({ seed, bugs: options.bugs ?? [], fixes: options.fixes ?? [], wildTrims: options.wildTrims ?? false, ...(options.ops === undefined ? {} : { ops: options.ops }) });
+    const r = await runSeed({ seed, bugs: options.bugs ?? [], wildTrims: options.wildTrims ?? false, ...(options.ops === undefined ? {} : { ops: options.ops }) });
     s.seeds++;
     s.ops += r.stats.ops;
     s.okOps += r.stats.okOps;
@@ -90,30 +88,8 @@ export interface Hunt {
 export async function huntBug(bug: string, options: { maxSeeds: number; from?: number; ops?: number }): Promise<Hunt> {
   const from = options.from ?? 1;
   for (let i = 0; i < options.maxSeeds; i++) {
-    const r = await runSeed({ seed: from + i, bugs: [bug], fixes: KNOWN_ISSUE_NAMES, ...(options.ops === undefined ? {} : { ops: options.ops }) });
+    const r = await runSeed({ seed: from + i, bugs: [bug], ...(options.ops === undefined ? {} : { ops: options.ops }) });
     if (r.violations.length > 0) return { bug, seed: from + i, tried: i + 1, violation: r.violations[0] };
   }
   return { bug, seed: undefined, tried: options.maxSeeds, violation: undefined };
-}
-
-/**
- * A seed that shows the src/ bug `issue`: with every fix on but that one it
- * fails with a violation of the kind the bug causes, and with all of them it
- * passes.
- */
-export async function huntKnown(issue: string, options: { maxSeeds: number; from?: number; ops?: number }): Promise<Hunt> {
-  const from = options.from ?? 1;
-  const fixes = KNOWN_ISSUE_NAMES.filter((n) => n !== issue);
-  const known = KNOWN_ISSUES.find((k) => k.name === issue);
-  if (known === undefined) throw new Error(`unknown issue ${issue}`);
-  const wildTrims = known.wildTrims ?? false;
-  for (let i = 0; i < options.maxSeeds; i++) {
-    const ops = options.ops === undefined ? {} : { ops: options.ops };
-    const r = await runSeed({ seed: from + i, fixes, wildTrims, ...ops });
-    const shown = r.violations.find((v) => known.shows.test(`${v.kind}: ${v.message}`));
-    if (shown === undefined) continue;
-    const fixed = await runSeed({ seed: from + i, fixes: KNOWN_ISSUE_NAMES, wildTrims, ...ops });
-    if (fixed.violations.length === 0) return { bug: issue, seed: from + i, tried: i + 1, violation: shown };
-  }
-  return { bug: issue, seed: undefined, tried: options.maxSeeds, violation: undefined };
 }

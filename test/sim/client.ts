@@ -2,18 +2,27 @@
 // written as coroutines on the virtual clock, driving the REAL chain machines
 // (AppendOp / ReadOp / FillOp of src/client/chain.ts):
 //
-// - append: a token from the sequencer, then AppendOp; `newToken` takes a new
-//   token; `refreshProjection` reloads the projection and retries at the same
-//   address; an address outside the new projection's segments takes a new token.
+// - append: a token (and its epoch) from the sequencer, then AppendOp with the
+//   append's AppendProgress; `newToken` takes a new token; `refreshProjection`
+//   reloads the projection and retries at the same address, kept under a newer
+//   epoch only below that epoch's sequencer TAIL; an address outside the new
+//   projection's segments takes a new token.
 // - read / fill: ReadOp / FillOp; `wait` sleeps the hole timeout then fills;
 //   trimmed is terminal (ERR_TRIMMED).
 // - a chain request lost to the transport is resent after 10 * 2^n ms, at most
 //   MAX_RESENDS times, then the operation fails ERR_IO; the sequencer likewise.
+//   Before each resend the projection is reloaded (a398a4e): a newer one ends a
+//   chain operation with refreshProjection, and sends the next sequencer try
+//   to the new sequencer.
 // - ERR_SEALED: if the projection is not newer already, reload it from the
 //   store; if the store has nothing newer, sleep refreshDelayMs and try again,
 //   failing ERR_SEALED after maxRefreshes stalls.
-// - trim walks the chain; prefixTrim asks every unit at once; neither resends.
-// Token coalescing is left out (one TOKEN per append).
+// - trim walks the chain; prefixTrim asks every unit at once; a lost TRIM or
+//   PREFIX_TRIM is resent (at most MAX_RESENDS times), then ERR_IO.
+// - tail() counts an answer only if its epoch is still the latest after it.
+// Token coalescing, the shared TAIL per epoch and per-unit batching into
+// vectored frames are left out (one request per chain request).
+// This mirrors src/client/client.ts as of 8ec2d36.
 //
 // Checker hooks report every value a client is given, every acknowledged
 // append, every trim issued and every tail() answer. Planted client bugs:
@@ -21,19 +30,18 @@
 
 import { CorfuError, codeName } from '../../bindings/errors.js';
 import { AppendOp, FillOp, ReadOp } from '../../src/client/chain.js';
-import type { ChainEvent, ReadResult, TerminalAction, UnitRequest, UnitResponse, WrittenAs } from '../../src/client/chain.js';
+import type { AppendProgress, ChainEvent, ReadResult, TerminalAction, UnitRequest, UnitResponse, WrittenAs } from '../../src/client/chain.js';
 import { chainTarget } from '../../src/client/target.js';
 import type { Projection } from '../../src/layout/projection.js';
 import type { RequestBody } from '../../src/transport/connection.js';
 import { KIND, WRITTEN } from '../../src/wire/messages.js';
 import type { Response } from '../../src/wire/messages.js';
 import { plant, type Driveable } from './chain-bugs.js';
-import { fixAppendTrimmed, fixTrimFlicker, type AppendState } from './chain-fixes.js';
 import { keyOf } from './checkers.js';
 import type { World } from './context.js';
 import type { OpKind, OpRecord } from './history.js';
 import { SimReconfiguration, type Change, type ReconfigEvent } from './reconfig.js';
-import { TaskRunner, rpc, send, sleep, waitAny, withStore, type Co, type Task } from './tasks.js';
+import { TaskRunner, rpc, send, sleep, timer, waitAny, withStore, type Co, type Task } from './tasks.js';
 
 /** As in client.ts. */
 const MAX_RESENDS = 5;
@@ -165,44 +173,43 @@ export class SimClient {
   }
 
   *#appendAt(payload: Uint8Array, token: Token, caller: Caller): Co<number> {
-    let stalls = 0;
     let address = token.first;
-    // Fix (known-issues.ts, address-outlives-epoch): an address taken from the
-    // sequencer of epoch e is kept under a later epoch only if it is below that
-    // epoch's sequencer tail (then no token at or above it is lost, and a write
-    // that reached the head under e was counted by its seal); otherwise nothing
-    // of ours can be there (a sealed head would have counted it): take a new one.
     let tokenEpoch = token.epoch;
-    let appendState: AppendState = { headTook: false };
+    // What this append learned about its address, across the AppendOps of successive projections.
+    let progress: AppendProgress = { headTook: false };
+    const self = this;
+    function* renew(): Co<void> {
+      ({ first: address, epoch: tokenEpoch } = yield* self.#token(1));
+      progress = { headTook: false };
+    }
+    let stalls = 0;
     for (;;) {
       const projection = this.projection;
-      if (this.#w.fixes.has('address-outlives-epoch') && projection.epoch !== tokenEpoch) {
-        const res = yield* this.#sequencerRequest({ type: 'request', op: 'TAIL', epoch: projection.epoch });
-        if (res.status === 'ERR_SEALED') {
+      if (projection.epoch > tokenEpoch) {
+        // Kept under a newer epoch only below its sequencer's TAIL (client.ts #appendAt).
+        const tail = yield* this.#tailUnder(projection.epoch);
+        if (tail === undefined) {
           stalls = yield* this.#afterSealed(projection.epoch, stalls, `append at ${address}`);
           continue;
         }
-        if (res.status !== 'OK' || res.op !== 'TAIL') throw new CorfuError(res.status === 'OK' ? 'ERR_BAD_REQUEST' : res.status, `TAIL: ${res.status}`);
-        if (address < res.tail) tokenEpoch = projection.epoch;
-        else {
-          ({ first: address, epoch: tokenEpoch } = yield* this.#token(1));
-          appendState = { headTook: false };
+        if (address >= tail) {
+          this.stats.newTokens++;
+          yield* renew();
+          continue;
         }
-        continue;
+        tokenEpoch = projection.epoch;
       }
       let op: AppendOp;
       try {
-        op = new AppendOp(projection, address, payload);
+        op = new AppendOp(projection, address, payload, progress);
       } catch (err) {
         if (err instanceof CorfuError && err.code === 'ERR_BAD_REQUEST') {
-          ({ first: address, epoch: tokenEpoch } = yield* this.#token(1));
-          appendState = { headTook: false };
+          yield* renew();
           continue;
         }
         throw err;
       }
-      const planted = plant<{ address: number }>(op, 'append', this.#w.bugs);
-      const driven = this.#w.fixes.has('append-trimmed-below-head') && 'pending' in planted ? fixAppendTrimmed(planted as Parameters<typeof fixAppendTrimmed>[0], appendState) : planted;
+      const driven = plant<{ address: number }>(op, 'append', this.#w.bugs);
       const outcome = yield* this.#drive(driven);
       if ('done' in outcome) {
         this.#w.check.appendAcked(outcome.done.address, keyOf({ kind: 'data', payload }), caller.by, caller.invokedAt, driven.target.chain);
@@ -210,8 +217,7 @@ export class SimClient {
       }
       if ('newToken' in outcome) {
         this.stats.newTokens++;
-        ({ first: address, epoch: tokenEpoch } = yield* this.#token(1));
-        appendState = { headTook: false };
+        yield* renew();
         continue;
       }
       if ('refreshProjection' in outcome) {
@@ -220,6 +226,14 @@ export class SimClient {
       }
       throw failure(outcome, `append at ${address}`);
     }
+  }
+
+  /** The sequencer's TAIL asked under `epoch`; undefined when the sequencer is past it. */
+  *#tailUnder(epoch: number): Co<number | undefined> {
+    const res = yield* this.#sequencerRequest({ type: 'request', op: 'TAIL', epoch });
+    if (res.status === 'ERR_SEALED') return undefined;
+    if (res.status !== 'OK' || res.op !== 'TAIL') throw new CorfuError(res.status === 'OK' ? 'ERR_BAD_REQUEST' : res.status, `TAIL: ${res.status}`);
+    return res.tail;
   }
 
   /** `count` tokens: the first, and the epoch of the sequencer that handed them out. */
@@ -240,16 +254,11 @@ export class SimClient {
   // ---- read, fill ------------------------------------------------------------------
 
   *read(address: number, caller: Caller): Co<Entry> {
-    return yield* this.#readLike(address, (p) => this.#fixed(plant(new ReadOp(p, address), 'read', this.#w.bugs)), 'read', caller);
-  }
-
-  #fixed(op: Driveable<ReadResult> & { readonly pending?: UnitRequest | undefined }): Driveable<ReadResult> {
-    if (!this.#w.fixes.has('trim-flicker') || !('pending' in op)) return op;
-    return fixTrimFlicker(op as Driveable<ReadResult> & { readonly pending: UnitRequest | undefined });
+    return yield* this.#readLike(address, (p) => plant(new ReadOp(p, address), 'read', this.#w.bugs), 'read', caller);
   }
 
   *fill(address: number, caller: Caller): Co<Entry> {
-    return yield* this.#readLike(address, (p) => this.#fixed(plant(new FillOp(p, address), 'fill', this.#w.bugs)), 'fill', caller);
+    return yield* this.#readLike(address, (p) => plant(new FillOp(p, address), 'fill', this.#w.bugs), 'fill', caller);
   }
 
   *#readLike(address: number, make: (p: Projection) => Driveable<ReadResult>, what: string, caller: Caller): Co<Entry> {
@@ -305,27 +314,28 @@ export class SimClient {
     let stalls = 0;
     for (;;) {
       const projection = this.projection;
-      const handles = new Map<number, string>();
-      for (const unit of projection.units) {
-        handles.set(yield* send(unit, { type: 'request', op: 'PREFIX_TRIM', epoch: projection.epoch, address }, this.#w.timings.timeoutMs), unit);
-      }
-      // Promise.all: the first failure decides; otherwise all must answer OK.
+      const body: RequestBody = { type: 'request', op: 'PREFIX_TRIM', epoch: projection.epoch, address };
+      // Promise.all over #unitCall: each unit's request is resent on its own; the first failure decides.
+      const requests = new Map<number, { unit: string; attempt: number }>();
+      const timers = new Map<number, { unit: string; attempt: number }>();
+      for (const unit of projection.units) requests.set(yield* send(unit, body, this.#w.timings.timeoutMs), { unit, attempt: 0 });
       let sealed = false;
-      let resends = 0;
-      while (handles.size > 0) {
-        const c = yield* waitAny([...handles.keys()]);
-        const unit = handles.get(c.handle)!;
-        handles.delete(c.handle);
+      while (requests.size + timers.size > 0) {
+        const c = yield* waitAny([...requests.keys(), ...timers.keys()]);
+        const wake = timers.get(c.handle);
+        if (wake !== undefined) {
+          timers.delete(c.handle);
+          requests.set(yield* send(wake.unit, body, this.#w.timings.timeoutMs), wake);
+          continue;
+        }
+        const { unit, attempt } = requests.get(c.handle)!;
+        requests.delete(c.handle);
         const res = c.response;
         if (res === undefined) {
-          // Fix (known-issues.ts, partial-prefix-trim): a lost PREFIX_TRIM is sent
-          // again instead of leaving the units trimmed to different marks.
-          if (this.#w.fixes.has('partial-prefix-trim') && ++resends <= 4 * MAX_RESENDS) {
-            yield* sleep(Math.min(1000, 10 * 2 ** Math.min(resends, 6)));
-            handles.set(yield* send(unit, { type: 'request', op: 'PREFIX_TRIM', epoch: projection.epoch, address }, this.#w.timings.timeoutMs), unit);
-            continue;
-          }
-          throw new CorfuError('ERR_IO', `PREFIX_TRIM at ${unit}: request timed out`);
+          if (attempt >= MAX_RESENDS) throw new CorfuError('ERR_IO', `PREFIX_TRIM at ${unit}: request timed out`);
+          this.stats.resends++;
+          timers.set(yield* timer(Math.min(1000, 10 * 2 ** attempt)), { unit, attempt: attempt + 1 });
+          continue;
         }
         if (res.status === 'ERR_SEALED') {
           sealed = true;
@@ -349,12 +359,10 @@ export class SimClient {
         continue;
       }
       if (res.status !== 'OK' || res.op !== 'TAIL') throw new CorfuError(res.status === 'OK' ? 'ERR_BAD_REQUEST' : res.status, `TAIL: ${res.status}`);
-      if (this.#w.fixes.has('stale-sequencer-tail')) {
-        // Fix (known-issues.ts, stale-sequencer-tail): the answer counts only if its
-        // epoch is still the latest after it (a replaced sequencer may still answer).
-        yield* this.#refresh();
-        if (this.projection.epoch > epoch) continue;
-      }
+      // As client.ts: the answer counts only if its epoch is still the latest after it
+      // (a load that starts now; each simulated refresh is one).
+      yield* this.#refresh();
+      if (this.projection.epoch > epoch) continue;
       const latest = this.#w.store.latestSync()?.epoch;
       this.#w.check.tailReturned(before, res.tail, caller.by, `answered by ${this.projection.sequencer} at epoch ${epoch}; the store's latest epoch is ${latest}`);
       return res.tail;
@@ -413,6 +421,9 @@ export class SimClient {
         if ('send' in action) {
           const response = yield* this.#send(action.send, op);
           if (response === undefined) {
+            // As client.ts since a398a4e: a unit that does not answer may have been replaced.
+            yield* this.#refresh();
+            if (this.projection.epoch > action.send.epoch) return { refreshProjection: { epoch: action.send.epoch, unit: action.send.unit } };
             if (++resends > MAX_RESENDS) return { failed: { unit: action.send.unit, op: action.send.op, code: 'ERR_IO' } };
             this.stats.resends++;
             yield* sleep(Math.min(1000, 10 * 2 ** resends));
@@ -439,8 +450,8 @@ export class SimClient {
       yield* sleep(0);
     }
     let body: RequestBody;
-    if ((req.op as string) === 'TRIM') {
-      // Only the trim-flicker fix (chain-fixes.ts) sends these.
+    if (req.op === 'TRIM') {
+      // A read or fill copying a trim down the chain.
       const res = yield* rpc(req.unit, { type: 'request', op: 'TRIM', epoch: req.epoch, addresses: [req.address] }, this.#w.timings.timeoutMs);
       if (res === undefined) return undefined;
       if (res.status !== 'OK') return res.status === 'ERR_SEALED' ? { unit: req.unit, id: req.id, status: res.status, unitEpoch: res.unitEpoch } : { unit: req.unit, id: req.id, status: res.status };
@@ -479,10 +490,16 @@ export class SimClient {
     }
   }
 
-  /** A unit request whose OK is required: 'sealed' on ERR_SEALED; other errors and a lost request throw. */
+  /** A unit request whose OK is required: 'sealed' on ERR_SEALED; other errors throw; a lost one is resent MAX_RESENDS times. */
   *#unitCall(unit: string, body: RequestBody): Co<Response | 'sealed'> {
-    const res = yield* rpc(unit, body, this.#w.timings.timeoutMs);
-    if (res === undefined) throw new CorfuError('ERR_IO', `${body.op} at ${unit}: request timed out`);
+    let res: Response | undefined;
+    for (let attempt = 0; ; attempt++) {
+      res = yield* rpc(unit, body, this.#w.timings.timeoutMs);
+      if (res !== undefined) break;
+      if (attempt >= MAX_RESENDS) throw new CorfuError('ERR_IO', `${body.op} at ${unit}: request timed out`);
+      this.stats.resends++;
+      yield* sleep(Math.min(1000, 10 * 2 ** attempt));
+    }
     if (res.status === 'ERR_SEALED') return 'sealed';
     if (res.status !== 'OK') throw new CorfuError(res.status, `${body.op} at ${unit}: ${res.status}`);
     return res;
@@ -493,16 +510,11 @@ export class SimClient {
     for (;;) {
       const res = yield* rpc(this.projection.sequencer, body, this.#w.timings.timeoutMs);
       if (res !== undefined) return res;
-      if (this.#w.fixes.has('refresh-on-lost-sequencer')) {
-        // Fix (known-issues.ts, refresh-on-lost-sequencer): a sequencer that does not
-        // answer may have been replaced: look for a newer projection.
-        yield* this.#refresh();
-        if (this.projection.epoch > body.epoch) {
-          return { type: 'response', op: body.op, requestId: 0, epoch: body.epoch, status: 'ERR_SEALED', unitEpoch: this.projection.epoch, message: 'replaced' };
-        }
-      }
       if (++attempts > MAX_RESENDS) throw new CorfuError('ERR_IO', `${body.op} at ${this.projection.sequencer}: request timed out`);
       this.stats.resends++;
+      // As client.ts since a398a4e: the next try goes to the latest projection's sequencer
+      // (under the old epoch, which it refuses with ERR_SEALED: the caller retries under the new one).
+      yield* this.#refresh();
       yield* sleep(Math.min(1000, 10 * 2 ** attempts));
     }
   }

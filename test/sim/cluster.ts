@@ -1,6 +1,6 @@
 // The simulated world of one seed: the clock, the network, the units, the
 // sequencers, the projection store, the clients, the checkers, the planted
-// bugs and proposed fixes, and the seed's random streams (one per concern, so
+// bugs, and the seed's random streams (one per concern, so
 // drawing more in one place does not shift the others). The actors reach it
 // through the World interface (context.ts); the workload, the fault injector
 // and the operator (workload.ts, inject.ts, operator.ts) act on it.
@@ -14,7 +14,6 @@ import { SimClient } from './client.js';
 import type { ClientTimings, World } from './context.js';
 import { drawProfile, noFaults, type FaultProfile } from './faults.js';
 import { History } from './history.js';
-import { Fixes } from './known-issues.js';
 import { Network } from './network.js';
 import { Prng } from './prng.js';
 import { EventQueue } from './queue.js';
@@ -26,7 +25,6 @@ import { SimUnit } from './unit.js';
 export interface ClusterOptions {
   readonly seed: number;
   readonly bugs?: readonly string[];
-  readonly fixes?: readonly string[];
   readonly keepTrace?: number;
 }
 
@@ -43,7 +41,6 @@ export class Cluster implements World {
   readonly net: Network;
   readonly check = new Checkers();
   readonly bugs: Bugs;
-  readonly fixes: Fixes;
   readonly history = new History();
   readonly store: MemProjectionStore;
   readonly timings = TIMINGS;
@@ -73,7 +70,6 @@ export class Cluster implements World {
 
   constructor(options: ClusterOptions) {
     this.seed = options.seed;
-    this.fixes = new Fixes(options.fixes ?? []);
     this.bugs = new Bugs(options.bugs ?? []);
     this.trace = new Trace(options.keepTrace ?? 0);
     this.setupRng = new Prng(this.seed, 0);
@@ -126,7 +122,7 @@ export class Cluster implements World {
     const stripes = randomStripes(rng, units, chainLen);
     const p1 = parseProjection({ epoch: 1, sequencer: 'seq0:6000', units, segments: [{ start: 0, end: null, stripes: stripes.map((chain) => ({ chain })) }] });
     for (const u of units) this.units.set(u, new SimUnit(u, 1, this.net, this.bugs, this.check));
-    this.sequencers.set('seq0:6000', new SimSequencer('seq0:6000', 1, this.net, this.bugs, this.check, this.fixes));
+    this.sequencers.set('seq0:6000', new SimSequencer('seq0:6000', 1, this.net, this.bugs, this.check));
     this.store.proposeSync(p1);
     const nClients = rng.between(2, 5);
     for (let i = 0; i < nClients; i++) this.clients.push(new SimClient(this, `c${i}`, p1));
@@ -163,7 +159,7 @@ export class Cluster implements World {
   /** A fresh sequencer process (epoch 0, counter 0): a reconfiguration bootstraps it. */
   newSequencer(): string {
     const name = `seq${this.#nextSequencer++}:6000`;
-    this.sequencers.set(name, new SimSequencer(name, 0, this.net, this.bugs, this.check, this.fixes));
+    this.sequencers.set(name, new SimSequencer(name, 0, this.net, this.bugs, this.check));
     return name;
   }
 

@@ -4,7 +4,6 @@
 import type { UnitRequest } from '../../src/client/chain.js';
 import type { ChainTarget } from '../../src/client/target.js';
 import type { Bugs } from './bugs.js';
-import type { Fixes } from './known-issues.js';
 import type { Checkers } from './checkers.js';
 import type { History } from './history.js';
 import type { Network } from './network.js';
@@ -27,8 +26,6 @@ export interface World {
   readonly bugs: Bugs;
   readonly history: History;
   readonly timings: ClientTimings;
-  /** The simulator's proposed fixes for the src/ bugs it found (known-issues.ts) that are on. */
-  readonly fixes: Fixes;
   nextRequestId(): number;
   storeDelay(): number;
   /** Fault hook: crash `client` right after it took a token? */

@@ -4,18 +4,15 @@
 //                               (--trace N also prints the last N trace lines)
 //   --seeds N [--from S]        a campaign of N seeds: failing seeds (with a replay command) and a summary table
 //   --bug NAME                  plant a bug (repeatable; --list-bugs lists them)
-//   --fixes | --fix NAME        switch on the simulator's proposed fixes for the src/ bugs it found
-//                               (all, or one; repeatable). Without them src/ runs as it is.
-//   --unfix NAME                after --fixes: all but this one
-//   --bugs [--seeds N]          every planted bug: caught or not, and by which seed (all fixes on)
-//   --known [--seeds N]         every src/ bug found: a seed that shows it (all other fixes on)
-//   --only NAME                 with --bugs or --known: just this one (repeatable)
+//   --bugs [--seeds N]          every planted bug: caught or not, and by which seed
+//   --only NAME                 with --bugs: just this one (repeatable)
+//   --known                     the src/ bugs the simulator found (known-issues.ts): replays each one's seed (they pass now)
 //   --ops N                     client operations per seed (default 100)
 //   --wild-trims                trims may hit addresses still being written (default: settled ones only)
 
 import { BUGS } from './bugs.js';
-import { campaign, formatSummary, huntBug, huntKnown, type Hunt } from './campaign.js';
-import { KNOWN_ISSUES, KNOWN_ISSUE_NAMES } from './known-issues.js';
+import { campaign, formatSummary, huntBug, type Hunt } from './campaign.js';
+import { FOUND_BUGS } from './known-issues.js';
 import { runSeed } from './run.js';
 
 interface Args {
@@ -23,7 +20,6 @@ interface Args {
   seeds?: number;
   from: number;
   bugs: string[];
-  fixes: string[];
   ops?: number;
   trace: number;
   allBugs: boolean;
@@ -34,7 +30,7 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { from: 1, bugs: [], fixes: [], trace: 0, allBugs: false, known: false, listBugs: false, wildTrims: false, only: [] };
+  const a: Args = { from: 1, bugs: [], trace: 0, allBugs: false, known: false, listBugs: false, wildTrims: false, only: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = (): string => {
@@ -51,12 +47,6 @@ function parseArgs(argv: readonly string[]): Args {
     else if (k === '--seeds') a.seeds = int();
     else if (k === '--from') a.from = int();
     else if (k === '--bug') a.bugs.push(v());
-    else if (k === '--fix') a.fixes.push(v());
-    else if (k === '--fixes') a.fixes.push(...KNOWN_ISSUE_NAMES);
-    else if (k === '--unfix') {
-      const name = v();
-      a.fixes = a.fixes.filter((f) => f !== name);
-    }
     else if (k === '--ops') a.ops = int();
     else if (k === '--trace') a.trace = int();
     else if (k === '--bugs') a.allBugs = true;
@@ -81,31 +71,34 @@ async function main(): Promise<number> {
     for (const b of BUGS) console.log(`${b.name.padEnd(28)} ${b.layer.padEnd(10)} ${b.description}`);
     return 0;
   }
-  if (args.allBugs || args.known) {
-    const all = args.allBugs ? BUGS.map((b) => b.name) : KNOWN_ISSUE_NAMES;
-    const names = args.only.length > 0 ? all.filter((n) => args.only.includes(n)) : all;
+  if (args.known) {
+    let passing = 0;
+    for (const k of FOUND_BUGS) {
+      const r = await runSeed({ seed: k.seed, wildTrims: k.wildTrims ?? false, ...(k.ops === undefined ? {} : { ops: k.ops }) });
+      if (r.violations.length === 0) passing++;
+      const replay = `--seed ${k.seed}${k.ops === undefined ? '' : ` --ops ${k.ops}`}${k.wildTrims === true ? ' --wild-trims' : ''}`;
+      console.log(`${k.name.padEnd(28)} ${r.violations.length === 0 ? 'passes' : `FAILS (${r.violations[0]!.kind})`}  ${replay}  fixed in ${k.fixedIn}`);
+      console.log(`  ${k.where}\n  ${k.what}\n  showed: ${k.showed}\n  fix: ${k.fix}`);
+    }
+    console.log(`${passing}/${FOUND_BUGS.length} seeds pass`);
+    return passing === FOUND_BUGS.length ? 0 : 1;
+  }
+  if (args.allBugs) {
+    const names = args.only.length > 0 ? BUGS.map((b) => b.name).filter((n) => args.only.includes(n)) : BUGS.map((b) => b.name);
     let found = 0;
-    console.log(`${(args.allBugs ? 'planted bug' : 'src/ bug').padEnd(28)} ${'caught'.padEnd(7)} ${'seed'.padStart(6)} ${'tried'.padStart(6)}  first violation`);
+    console.log(`${'planted bug'.padEnd(28)} ${'caught'.padEnd(7)} ${'seed'.padStart(6)} ${'tried'.padStart(6)}  first violation`);
     for (const name of names) {
-      const h = args.allBugs
-        ? await huntBug(name, { maxSeeds: args.seeds ?? 300, from: args.from, ...ops })
-        : await huntKnown(name, { maxSeeds: args.seeds ?? 3000, from: args.from, ...ops });
+      const h = await huntBug(name, { maxSeeds: args.seeds ?? 300, from: args.from, ...ops });
       if (h.seed !== undefined) found++;
       console.log(huntLine(h));
     }
     console.log(`caught ${found}/${names.length}`);
-    if (args.known) {
-      console.log('replay one: npm run sim -- --seed SEED --fixes --unfix NAME (add --wild-trims for append-trimmed-below-head); the same seed passes with --fixes');
-      for (const k of KNOWN_ISSUES.filter((x) => names.includes(x.name))) console.log(`\n${k.name} (${k.where})\n  ${k.what}\n  fix: ${k.fix}`);
-    }
     return found === names.length ? 0 : 1;
   }
-  const unfixed = KNOWN_ISSUE_NAMES.filter((n) => !args.fixes.includes(n));
-  const fixNote =
-    args.fixes.length === 0 ? '' : unfixed.length <= 2 ? ` --fixes${unfixed.map((f) => ` --unfix ${f}`).join('')}` : args.fixes.map((f) => ` --fix ${f}`).join('');
+  const fixNote = args.ops === undefined ? '' : ` --ops ${args.ops}`;
   const bugNote = args.bugs.map((b) => ` --bug ${b}`).join('') + (args.wildTrims ? ' --wild-trims' : '');
   if (args.seed !== undefined) {
-    const r = await runSeed({ seed: args.seed, bugs: args.bugs, keepTrace: args.trace, fixes: args.fixes, wildTrims: args.wildTrims, ...ops });
+    const r = await runSeed({ seed: args.seed, bugs: args.bugs, keepTrace: args.trace, wildTrims: args.wildTrims, ...ops });
     if (args.trace > 0) for (const line of r.traceTail) console.log(line);
     console.log(`seed ${r.seed}${bugNote}${fixNote}: ${r.setup}`);
     const s = r.stats;
@@ -120,7 +113,7 @@ async function main(): Promise<number> {
     return r.violations.length === 0 ? 0 : 1;
   }
   const n = args.seeds ?? 1000;
-  const summary = await campaign({ seeds: n, from: args.from, bugs: args.bugs, fixes: args.fixes, wildTrims: args.wildTrims, ...ops }, (r) => {
+  const summary = await campaign({ seeds: n, from: args.from, bugs: args.bugs, wildTrims: args.wildTrims, ...ops }, (r) => {
     if (r.violations.length > 0) {
       const v = r.violations[0]!;
       console.log(`FAIL seed ${r.seed} trace ${r.traceHash}: ${v.kind}: ${v.message.split('\n')[0]}  (replay: npm run sim -- --seed ${r.seed}${bugNote}${fixNote})`);

@@ -41,8 +41,6 @@ export interface RunOptions {
    * protocol can rule out: expect linearizability/payload-at-two-addresses.
    */
   readonly wildTrims?: boolean;
-  /** The simulator's proposed fixes for the src/ bugs it found to switch on (known-issues.ts); default none. */
-  readonly fixes?: readonly string[];
 }
 
 export interface RunStats {

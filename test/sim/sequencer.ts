@@ -8,14 +8,12 @@ import { CounterTokenSource, Sequencer } from '../../src/sequencer/state.js';
 import type { Request, Response } from '../../src/wire/messages.js';
 import type { Bugs } from './bugs.js';
 import type { Checkers } from './checkers.js';
-import type { Fixes } from './known-issues.js';
 import type { Envelope, Network } from './network.js';
 
 export class SimSequencer {
   readonly name: string;
   readonly #seq: Sequencer;
   readonly #tokens = new CounterTokenSource(0);
-  readonly #fixes: Fixes;
   readonly #net: Network;
   readonly #bugs: Bugs;
   readonly #check: Checkers;
@@ -24,9 +22,8 @@ export class SimSequencer {
   #lastFirst: number | undefined;
   #lastTail: number | undefined;
 
-  constructor(name: string, epoch: number, net: Network, bugs: Bugs, check: Checkers, fixes: Fixes) {
+  constructor(name: string, epoch: number, net: Network, bugs: Bugs, check: Checkers) {
     this.name = name;
-    this.#fixes = fixes;
     this.#seq = new Sequencer({ epoch, tokens: this.#tokens });
     this.#net = net;
     this.#bugs = bugs;
@@ -68,14 +65,6 @@ export class SimSequencer {
   #handle(req: Request): Response {
     if (this.#bugs.has('sequencer-skip-epoch-check') && (req.op === 'TOKEN' || req.op === 'TAIL') && req.epoch !== this.#seq.epoch) {
       return this.#handle({ ...req, epoch: this.#seq.epoch });
-    }
-    if (this.#fixes.has('bootstrap-after-seal') && req.op === 'BOOTSTRAP' && req.newEpoch === this.#seq.epoch) {
-      // Fix (known-issues.ts, bootstrap-after-seal): a BOOTSTRAP at the epoch the
-      // sequencer is already at (it was SEALed there, or bootstrapped by a
-      // concurrent reconfiguration) raises the counter to the start tail
-      // instead of being refused. The counter still never moves down.
-      if (req.startTail > this.#tokens.peek()) this.#tokens.reset(req.startTail);
-      return { type: 'response', op: 'BOOTSTRAP', requestId: req.requestId, epoch: this.#seq.epoch, status: 'OK', tail: this.#tokens.peek() };
     }
     const res = this.#seq.handle(req);
     if (res.status !== 'OK') return res;

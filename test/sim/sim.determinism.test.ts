@@ -4,13 +4,12 @@
 
 import { describe, expect, it } from 'vitest';
 
-import { KNOWN_ISSUE_NAMES } from './known-issues.js';
 import { runSeed } from './run.js';
 
 describe('simulator determinism', () => {
-  it('the same seed gives the same trace hash twice (faithful, fixed, with a planted bug)', async () => {
+  it('the same seed gives the same trace hash twice (clean, wild trims, with a planted bug)', async () => {
     for (const seed of [1, 7, 42, 1234, 99_999]) {
-      for (const options of [{}, { fixes: KNOWN_ISSUE_NAMES }, { bugs: ['overwrite'] }]) {
+      for (const options of [{}, { wildTrims: true }, { bugs: ['overwrite'] }]) {
         const a = await runSeed({ seed, ...options });
         const b = await runSeed({ seed, ...options });
         expect(b.traceHash).toBe(a.traceHash);
@@ -22,14 +21,14 @@ describe('simulator determinism', () => {
 
   it('different seeds give different trace hashes', async () => {
     const hashes = new Set<string>();
-    for (let seed = 1; seed <= 50; seed++) hashes.add((await runSeed({ seed, fixes: KNOWN_ISSUE_NAMES })).traceHash);
+    for (let seed = 1; seed <= 50; seed++) hashes.add((await runSeed({ seed })).traceHash);
     expect(hashes.size).toBe(50);
   }, 120_000);
 
   it('a seed is replayed identically after other seeds ran (no state leaks between runs)', async () => {
-    const first = await runSeed({ seed: 31337, fixes: KNOWN_ISSUE_NAMES });
+    const first = await runSeed({ seed: 31337 });
     for (let seed = 1; seed <= 5; seed++) await runSeed({ seed, bugs: ['skip-epoch-check'] });
-    expect((await runSeed({ seed: 31337, fixes: KNOWN_ISSUE_NAMES })).traceHash).toBe(first.traceHash);
+    expect((await runSeed({ seed: 31337 })).traceHash).toBe(first.traceHash);
   }, 120_000);
 
   it('no simulated code reads Date.now, performance.now, Math.random or sets a timer', async () => {
@@ -55,7 +54,7 @@ describe('simulator determinism', () => {
       trap(globalThis, 'setInterval'),
     ];
     try {
-      for (const seed of [3, 5, 8]) await runSeed({ seed, fixes: KNOWN_ISSUE_NAMES });
+      for (const seed of [3, 5, 8]) await runSeed({ seed });
       await runSeed({ seed: 13 });
     } finally {
       for (const r of restore) r();

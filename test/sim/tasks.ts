@@ -15,6 +15,8 @@ export type Effect =
   /** Resumes when one of these handles completes: with its answer, or undefined when it timed out. */
   | { readonly wait: readonly number[] }
   | { readonly sleep: number }
+  /** Starts a timer; resumes at once with a handle that completes (with no answer) after `ms`. */
+  | { readonly timer: number }
   /** Calls the projection store (after a small delay); resumes with the result. */
   | { readonly store: (store: MemProjectionStore) => unknown };
 
@@ -41,6 +43,10 @@ export function* waitAny(handles: readonly number[]): Co<Completion> {
 export function* rpc(to: string, body: RequestBody, timeoutMs: number): Co<Response | undefined> {
   const h = yield* send(to, body, timeoutMs);
   return (yield* waitAny([h])).response;
+}
+
+export function* timer(ms: number): Co<number> {
+  return (yield { timer: ms }) as number;
 }
 
 export function* withStore<T>(fn: (store: MemProjectionStore) => T): Co<T> {
@@ -165,6 +171,12 @@ export class TaskRunner {
         }
         task.waitingFor = effect.wait;
         return;
+      }
+      if ('timer' in effect) {
+        const handle = this.#nextHandle++;
+        this.#host.after(effect.timer, () => this.#complete(task, { handle, response: undefined }));
+        input = handle;
+        continue;
       }
       if ('sleep' in effect) {
         this.#host.after(effect.sleep, () => this.#resume(task, undefined, false));

@@ -118,6 +118,22 @@ describe('Reconfiguration', () => {
     expect(world.sequencers.get(SEQ)!.epoch).toBe(2);
   });
 
+  it('a move that fails or loses leaves the old sequencer unsealed: the current layout keeps working', () => {
+    const failing = new World([5, 5, 5, 5]);
+    failing.sequencers.set('127.0.0.1:6001', new Sequencer());
+    failing.units.get(u(2))!.up = false;
+    expect(run(failing, new Reconfiguration(epoch1, [{ kind: 'move-sequencer', sequencer: '127.0.0.1:6001' }]))).toMatchObject({ failed: { code: 'ERR_IO' } });
+    expect(failing.sequencers.get(SEQ)!.epoch).toBe(1);
+
+    const losing = new World([5, 5, 5, 5]);
+    losing.sequencers.set('127.0.0.1:6001', new Sequencer());
+    expect(run(losing, new Reconfiguration(epoch1, []))).toHaveProperty('done.adopted', false); // keeps SEQ at epoch 2
+    const late = new Reconfiguration(epoch1, [{ kind: 'move-sequencer', sequencer: '127.0.0.1:6001' }]);
+    expect(run(losing, late)).toMatchObject({ done: { adopted: true, projection: { sequencer: SEQ } } });
+    // The winner's sequencer was not sealed past epoch 2 by the loser.
+    expect(losing.sequencers.get(SEQ)!.epoch).toBe(2);
+  });
+
   it('moving away from a dead sequencer works; a dead sequencer that stays fails the reconfiguration', () => {
     const world = new World([5, 5, 5, 5]);
     world.sequencers.delete(SEQ);

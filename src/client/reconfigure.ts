@@ -12,8 +12,6 @@
 //      E instead. A unit above E means a later epoch exists: fail with
 //      ERR_SEALED, the caller reloads and starts over. A unit that does not
 //      answer fails the reconfiguration unless the changes replace it.
-//      When the sequencer moves, the old one is sealed too, on a best-effort
-//      basis (it may be the reason for the move).
 //   2. Once every seal has settled, no write under the old epoch can be
 //      acknowledged any more (each chain's tail refuses it), and T = the
 //      largest answered tail is above every address written under it.
@@ -22,6 +20,10 @@
 //      concurrent reconfiguration from the same sealed tails: accepted.
 //   4. Propose the next projection (layout/next.ts). Accepted, or an equal
 //      one already there: done. Another one won: done, adopting the winner.
+//   5. When our projection moved the sequencer, SEAL the old one, best effort
+//      (it may be dead, which may be why it moved). Only now: a move that
+//      failed earlier must not leave the current layout's sequencer sealed
+//      with no newer projection to go to.
 
 import type { ErrorCode } from '../../bindings/errors.js';
 import { CorfuError } from '../../bindings/errors.js';
@@ -55,7 +57,7 @@ export type ReconfigEvent =
   | { readonly lost: { readonly id: number } }
   | { readonly proposed: ProposeResult };
 
-type Phase = 'new' | 'sealing' | 'bootstrapping' | 'proposing' | 'finished';
+type Phase = 'new' | 'sealing' | 'bootstrapping' | 'proposing' | 'sealing-old-sequencer' | 'finished';
 
 interface Outstanding {
   readonly send: ReconfigSend;
@@ -97,10 +99,6 @@ export class Reconfiguration {
     const actions: ReconfigAction[] = [];
     for (const unit of [...this.current.units, ...unitsAdded(this.current, this.changes)]) {
       actions.push(this.#send(unit, 'unit', { type: 'request', op: 'SEAL', epoch: this.current.epoch, newEpoch: this.epoch }, replaced.has(unit)));
-    }
-    const moved = this.changes.some((c) => c.kind === 'move-sequencer' && c.sequencer !== this.current.sequencer);
-    if (moved) {
-      actions.push(this.#send(this.current.sequencer, 'sequencer', { type: 'request', op: 'SEAL', epoch: this.current.epoch, newEpoch: this.epoch }, true));
     }
     return actions;
   }
@@ -156,13 +154,27 @@ export class Reconfiguration {
       this.#phase = 'proposing';
       return [{ propose: this.#next! }];
     }
+    if (this.#phase === 'sealing-old-sequencer') {
+      this.#phase = 'finished';
+      return [{ done: { projection: this.#next!, adopted: false } }];
+    }
     throw new Error(`reconfiguration: a request settled in phase ${this.#phase}`);
   }
 
   #onProposed(result: ProposeResult): ReconfigAction[] {
     if (this.#phase !== 'proposing') throw new Error(`reconfiguration: a proposal result in phase ${this.#phase}`);
-    this.#phase = 'finished';
     const mine = result.accepted || projectionsEqual(result.winner, this.#next!);
+    const old = this.current.sequencer;
+    if (mine && this.#next!.sequencer !== old) {
+      // Stop the sequencer we moved away from, now that the move is installed (best effort:
+      // it may be dead, which may be why it moved). Not earlier: a move that fails must not
+      // leave the current layout with a sealed sequencer and no newer projection. Clients
+      // still on it meanwhile are safe: their tokens are checked against the new
+      // sequencer's TAIL, and tail() counts only under the latest epoch.
+      this.#phase = 'sealing-old-sequencer';
+      return [this.#send(old, 'sequencer', { type: 'request', op: 'SEAL', epoch: this.current.epoch, newEpoch: this.epoch }, true)];
+    }
+    this.#phase = 'finished';
     return [{ done: { projection: mine ? this.#next! : result.winner, adopted: !mine } }];
   }
 

@@ -86,13 +86,20 @@ function stopsAppends(f: PlannedFault): boolean {
   return f.kind === 'sequencer-failover' || (f.target === 'sq' && (f.kind === 'pause' || f.kind === 'link-down' || (f.kind === 'partition' && f.peers.length === 2)));
 }
 
-/** Faults whose effect can only be shown by traffic through them. */
-const NEEDS_TRAFFIC: readonly FaultKind[] = ['slow-disk', 'delay', 'loss', 'tcp-reset', 'disk-readonly'];
+/**
+ * Faults whose effect only the clients' writes can show (a probe cannot write
+ * without changing the log): they never overlap another fault, which could
+ * stall every append (a head partitioned, the sequencer paused, ...). Loss,
+ * resets and delay have probes of their own when the clients sent nothing.
+ */
+const NEEDS_WRITES: readonly FaultKind[] = ['slow-disk', 'disk-readonly'];
 
 /** Whether two faults may run at once: different targets, and no reconfiguration while a server is away. */
 export function compatible(a: PlannedFault, b: PlannedFault): boolean {
   if (a.target === b.target) return false;
-  if ((stopsAppends(a) && NEEDS_TRAFFIC.includes(b.kind)) || (stopsAppends(b) && NEEDS_TRAFFIC.includes(a.kind))) return false;
+  if (NEEDS_WRITES.includes(a.kind) || NEEDS_WRITES.includes(b.kind)) return false;
+  // A move or failover with every append stopped anyway shows nothing new; keep them apart too.
+  if ((stopsAppends(a) && b.kind.startsWith('sequencer-')) || (stopsAppends(b) && a.kind.startsWith('sequencer-'))) return false;
   // Reconfigurations (they need every unit to answer its SEAL).
   const seqA = a.kind.startsWith('sequencer-');
   const seqB = b.kind.startsWith('sequencer-');
@@ -310,7 +317,8 @@ export class Nemesis {
           await net.nft(f.target, `add rule inet cf in ip saddr ${set} ${some}counter drop\nadd rule inet cf out ip daddr ${set} ${some}counter drop\n`);
           rec.appliedAt = nowMs();
           await this.#holdRest(rec, f);
-          const dropped = await net.counted(f.target);
+          let dropped = await net.counted(f.target);
+          if (dropped === 0) dropped = await this.#probeTraffic(f, ev);
           rec.effect = dropped > 0;
           ev(`dropped ${dropped} packets`);
           await net.flushRules(f.target);
@@ -323,7 +331,8 @@ export class Nemesis {
           await net.nft(f.target, `add rule inet cf in ip saddr ${set} meta l4proto tcp ${some}counter reject with tcp reset\n`);
           rec.appliedAt = nowMs();
           await this.#holdRest(rec, f);
-          const resets = await net.counted(f.target);
+          let resets = await net.counted(f.target);
+          if (resets === 0) resets = await this.#probeTraffic(f, ev);
           rec.effect = resets > 0;
           ev(`answered ${resets} packets with a reset`);
           await net.flushRules(f.target);
@@ -425,7 +434,13 @@ export class Nemesis {
           await proxy.waitLine(/^ok$/, 5000);
           rec.appliedAt = nowMs();
           await this.#holdRest(rec, f);
-          const after = await this.#proxyStats(i);
+          let after = await this.#proxyStats(i);
+          if (after === before) {
+            // No client traffic went through (another fault stalled them): a PING through the proxy.
+            const ping = await this.cluster.request(this.cluster.unitAddress(i), { type: 'request', op: 'PING', epoch: 0 }, 3000);
+            after = await this.#proxyStats(i);
+            ev(`no client traffic: a PING through the proxy ${ping.ok ? 'answered' : `failed (${ping.error})`}`);
+          }
           rec.effect = after - before > 0;
           ev(`proxy delayed ${after - before} chunks`);
           proxy.send('delay 0 0');
@@ -564,6 +579,26 @@ export class Nemesis {
       return `ERR_SEALED unitEpoch ${unitEpoch}`;
     }
     return status === 'OK' ? 'OK' : `${status}: ${String(r.response!['message'] ?? '')}`;
+  }
+
+  /**
+   * When the clients sent nothing through a loss or reset rule during the hold
+   * (another fault stalled them): TCP connects from the namespaces the rule
+   * names, until the rule's counter moves (at most ~40 tries). Returns the counter.
+   */
+  async #probeTraffic(f: PlannedFault, ev: (s: string) => void): Promise<number> {
+    const net = this.cluster.net;
+    const client = f.target.startsWith('c');
+    const pairs = client ? f.peers.filter((p) => p !== 'sq').map((p) => [f.target, this.#serviceAddress(p)] as const) : f.peers.map((p) => [p, this.#serviceAddress(f.target)] as const);
+    let counted = 0;
+    let tries = 0;
+    for (; tries < 40 && counted === 0; tries++) {
+      const [from, to] = pairs[tries % pairs.length]!;
+      await net.canConnect(from, to, 300);
+      counted = await net.counted(f.target);
+    }
+    ev(`no client traffic: ${tries} probe connects`);
+    return counted;
   }
 
   async #proxyStats(i: number): Promise<number> {

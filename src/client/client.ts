@@ -474,7 +474,7 @@ export class CorfuClient {
       if (res.status !== 'OK') throw new CorfuError(res.status, `TAIL at ${this.#projection.sequencer}: ${res.message}`);
       // A replaced sequencer that the reconfiguration could not seal still answers at the
       // old epoch, below appends acknowledged under the new one: the answer counts only
-      // if its epoch is still the latest (found by the simulator, test/sim, seed 18509).
+      // if its epoch is still the latest (found by the simulator, test/sim, seed 3254 with --ops 400).
       await this.#refreshFresh();
       if (this.#projection.epoch > epoch) continue;
       return (res as TailResponse).tail;
@@ -566,7 +566,7 @@ export class CorfuClient {
    * A unit request whose OK is required; ERR_SEALED throws Sealed, other errors a CorfuError.
    * Lost to the transport, it is resent (TRIM and PREFIX_TRIM are idempotent) a bounded
    * number of times: a prefix trim that reached only some units leaves them disagreeing
-   * (found by the simulator, test/sim, seed 7812).
+   * (found by the simulator, test/sim, seed 2459).
    */
   async #unitCall(unit: string, body: RequestBody): Promise<Response> {
     let res: Response;

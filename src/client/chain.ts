@@ -37,6 +37,7 @@ import { AssertionError } from 'node:assert';
 
 import type { ErrorCode, StatusName } from '../../bindings/errors.js';
 import type { Projection } from '../layout/index.js';
+import { WRITTEN } from '../wire/messages.js';
 import { chainTarget, type ChainTarget } from './target.js';
 
 /** The unit operations the chain protocol uses. */
@@ -56,6 +57,20 @@ export interface UnitRequest {
 
 /** What an address already held when a WRITE or FILL was refused (the engine's `written` byte 1, 2, 3). */
 export type WrittenAs = 'same' | 'different' | 'junk';
+
+/** The wire's `written` byte as a WrittenAs; undefined for WRITTEN.NA. */
+export function writtenAs(byte: number | undefined): WrittenAs | undefined {
+  switch (byte) {
+    case WRITTEN.SAME:
+      return 'same';
+    case WRITTEN.DIFFERENT:
+      return 'different';
+    case WRITTEN.JUNK:
+      return 'junk';
+    default:
+      return undefined;
+  }
+}
 
 /** A unit's answer for the one address of a request. */
 export interface UnitResponse {

@@ -33,10 +33,10 @@ import { openProjectionStore } from '../layout/file-store.js';
 import type { Projection } from '../layout/projection.js';
 import type { ProjectionStore } from '../layout/store.js';
 import type { Connection, RequestBody } from '../transport/connection.js';
-import { KIND, WRITTEN } from '../wire/messages.js';
+import { KIND } from '../wire/messages.js';
 import type { Response, TailResponse, TokenResponse, TrimResponse } from '../wire/messages.js';
-import { AppendOp, FillOp, ReadOp } from './chain.js';
-import type { AppendProgress, ChainAction, ChainEvent, TerminalAction, UnitRequest, UnitResponse, WrittenAs } from './chain.js';
+import { AppendOp, FillOp, ReadOp, writtenAs } from './chain.js';
+import type { AppendProgress, ChainAction, ChainEvent, TerminalAction, UnitRequest, UnitResponse } from './chain.js';
 import { chainTarget } from './target.js';
 import { ServerPool, sharedServers, type Lease } from './server-pool.js';
 import type { EntryAnswer, UnitBatcher } from './unit-batcher.js';
@@ -95,18 +95,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function writtenAs(byte: number | undefined): WrittenAs | undefined {
-  switch (byte) {
-    case WRITTEN.SAME:
-      return 'same';
-    case WRITTEN.DIFFERENT:
-      return 'different';
-    case WRITTEN.JUNK:
-      return 'junk';
-    default:
-      return undefined;
-  }
-}
 
 function positive(value: number | undefined, fallback: number, what: string): number {
   if (value === undefined) return fallback;

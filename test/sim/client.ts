@@ -29,12 +29,12 @@
 // chain-bugs.ts, and `client-no-refresh` / `refresh-epoch-only` below.
 
 import { CorfuError, codeName } from '../../bindings/errors.js';
-import { AppendOp, FillOp, ReadOp } from '../../src/client/chain.js';
-import type { AppendProgress, ChainEvent, ReadResult, TerminalAction, UnitRequest, UnitResponse, WrittenAs } from '../../src/client/chain.js';
+import { AppendOp, FillOp, ReadOp, writtenAs } from '../../src/client/chain.js';
+import type { AppendProgress, ChainEvent, ReadResult, TerminalAction, UnitRequest, UnitResponse } from '../../src/client/chain.js';
 import { chainTarget } from '../../src/client/target.js';
 import type { Projection } from '../../src/layout/projection.js';
 import type { RequestBody } from '../../src/transport/connection.js';
-import { KIND, WRITTEN } from '../../src/wire/messages.js';
+import { KIND } from '../../src/wire/messages.js';
 import type { Response } from '../../src/wire/messages.js';
 import { plant, type Driveable } from './chain-bugs.js';
 import { keyOf } from './checkers.js';
@@ -59,18 +59,6 @@ interface Caller {
   readonly invokedAt: number;
 }
 
-function writtenAs(byte: number | undefined): WrittenAs | undefined {
-  switch (byte) {
-    case WRITTEN.SAME:
-      return 'same';
-    case WRITTEN.DIFFERENT:
-      return 'different';
-    case WRITTEN.JUNK:
-      return 'junk';
-    default:
-      return undefined;
-  }
-}
 
 export class SimClient {
   readonly node: string;

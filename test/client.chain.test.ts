@@ -313,12 +313,16 @@ describe('read', () => {
     units.get(chain[1]!)!.slots.set(ADDRESS, { kind: 'trimmed' });
     const op = new AppendOp(projection, ADDRESS, bytes(4));
     expect(run(op, units).at(-1)).toEqual({ done: { address: ADDRESS } });
-    expect(op.progress.headTook).toBe(true);
+    expect(op.progress.head).toBe(chain[0]);
     // A refresh restarts the walk at the head, which is trimmed by now: still ours, not a new token.
     units.get(chain[0]!)!.slots.set(ADDRESS, { kind: 'trimmed' });
     expect(run(new AppendOp(projection, ADDRESS, bytes(4), op.progress), units).at(-1)).toEqual({ done: { address: ADDRESS } });
     // Without the head's word, a trim means a new token.
     expect(run(new AppendOp(projection, ADDRESS, bytes(4)), units).at(-1)).toEqual({ newToken: { address: ADDRESS, holder: 'trimmed' } });
+    // So it does when the unit that took the write is no longer the head (replaced: its copy may be gone).
+    const replaced = projectionOf([[chain[1]!, chain[2]!]], 2);
+    for (const n of chain) units.get(n)!.epoch = 2;
+    expect(run(new AppendOp(replaced, ADDRESS, bytes(4), op.progress), units).at(-1)).toEqual({ newToken: { address: ADDRESS, holder: 'trimmed' } });
   });
 
   it('ends with a trimmed result when the address was trimmed', () => {

@@ -18,8 +18,9 @@
 //           trim down (TRIM each later replica in order) before it answers
 //           trimmed, as it would copy a value. An append that meets it takes a
 //           new token — unless the head already took its write (it remembers
-//           that across refreshes, AppendProgress): then the address is its,
-//           and the append is acknowledged there (written, then trimmed).
+//           that across refreshes, AppendProgress) and is still the head: then
+//           the address is its, and the append is acknowledged there
+//           (written, then trimmed).
 //
 // Every request an operation sends is idempotent under write-once storage (a
 // repeated WRITE answers ERR_WRITTEN 'same', a repeated FILL answers
@@ -462,8 +463,13 @@ abstract class ChainOperation<R> {
  * AppendOps of successive projections (a refresh restarts the chain walk).
  */
 export interface AppendProgress {
-  /** The head took our write: the address is ours, whatever happens to it next. */
-  headTook: boolean;
+  /**
+   * The unit that took our write as the chain's head. While it is still the
+   * head, the address is ours whatever happens to it next: nobody can have
+   * filled it. If a reconfiguration replaced it, that knowledge is gone (its
+   * copy may have died with it and a filler may have taken the new head).
+   */
+  head: string | undefined;
 }
 
 /** Writes one payload at one address (a token), head -> tail; done only after the tail. */
@@ -471,7 +477,7 @@ export class AppendOp extends ChainOperation<AppendResult> {
   readonly payload: Uint8Array;
   readonly progress: AppendProgress;
 
-  constructor(projection: Projection, address: number, payload: Uint8Array, progress: AppendProgress = { headTook: false }) {
+  constructor(projection: Projection, address: number, payload: Uint8Array, progress: AppendProgress = { head: undefined }) {
     super(projection, address);
     if (!(payload instanceof Uint8Array)) throw new TypeError('corfu append: payload must be a Uint8Array');
     this.payload = payload;
@@ -479,7 +485,7 @@ export class AppendOp extends ChainOperation<AppendResult> {
   }
 
   protected override onHeadWrite(): void {
-    this.progress.headTook = true;
+    this.progress.head = this.target.head;
   }
 
   protected begin(): ChainAction<AppendResult>[] {
@@ -503,10 +509,13 @@ export class AppendOp extends ChainOperation<AppendResult> {
    * returned it already), so a trim met anywhere — further down, or at the head
    * after a refresh restarted the walk — acknowledges the append at this
    * address: written, then trimmed. A new token would append the payload twice
-   * (found by the simulator's linearizability check, test/sim, seed 437).
+   * (found by the simulator's linearizability check, test/sim, seed 437). That
+   * holds only while the unit that took it is still the head: a replaced head
+   * may have taken our only copy with it, and a filler the new head (seed
+   * 109815 of a later campaign).
    */
   protected trimmed(): ChainAction<AppendResult>[] {
-    if (this.progress.headTook) return this.finish({ done: { address: this.address } });
+    if (this.progress.head === this.target.head) return this.finish({ done: { address: this.address } });
     return this.finish({ newToken: { address: this.address, holder: 'trimmed' } });
   }
 }

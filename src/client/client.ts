@@ -203,10 +203,10 @@ export class CorfuClient {
     let address = token.first;
     let tokenEpoch = token.epoch;
     // What this append learned about its address, across the AppendOps of successive projections.
-    let progress: AppendProgress = { headTook: false };
+    let progress: AppendProgress = { head: undefined };
     const renew = async (): Promise<void> => {
       ({ first: address, epoch: tokenEpoch } = await this.#token(1));
-      progress = { headTook: false };
+      progress = { head: undefined };
     };
     let stalls = 0;
     for (;;) {

@@ -164,11 +164,11 @@ export class SimClient {
     let address = token.first;
     let tokenEpoch = token.epoch;
     // What this append learned about its address, across the AppendOps of successive projections.
-    let progress: AppendProgress = { headTook: false };
+    let progress: AppendProgress = { head: undefined };
     const self = this;
     function* renew(): Co<void> {
       ({ first: address, epoch: tokenEpoch } = yield* self.#token(1));
-      progress = { headTook: false };
+      progress = { head: undefined };
     }
     let stalls = 0;
     for (;;) {

@@ -24,7 +24,9 @@ export class Operator {
 
   #tick(): void {
     const cl = this.#cl;
-    if (cl.phase === 'done' || cl.phase === 'final') return;
+    // It keeps watching through the final read: a reconfiguration that failed half-way just
+    // before it leaves units sealed past the latest epoch, and only the operator bumps it.
+    if (cl.phase === 'done') return;
     cl.queue.after(MANAGER_TICK_MS, () => this.#tick());
     if (cl.reconfiguring > 0) return;
     const latest = cl.store.latestSync();

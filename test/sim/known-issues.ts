@@ -110,4 +110,16 @@ export const FOUND_BUGS: readonly FoundBug[] = [
     wildTrims: true,
     showed: 'linearizability/payload-at-two-addresses',
   },
+  {
+    name: 'append-acked-after-head-replaced',
+    where: 'src/client/chain.ts AppendOp.trimmed (the append-trimmed-below-head fix)',
+    what:
+      'The head took an append\'s write and was then lost and replaced; a filler put junk at the new head and a reader returned it; the ' +
+      'address was trimmed; the append, retried under the new projection, met ERR_TRIMMED and was acknowledged there with its data: two ' +
+      'values at one address (write-once broken).',
+    fix: 'AppendProgress remembers which unit took the write as head; ERR_TRIMMED acknowledges only while that unit is still the head',
+    fixedIn: 'eaf8df3',
+    seed: 109815,
+    showed: 'write-once + linearizability/conflicting-values',
+  },
 ];

@@ -292,7 +292,7 @@ describe('read', () => {
     }
   });
 
-  it('a trim met above the tail is copied down the chain before a read or fill answers trimmed (no flicker)', () => {
+  it('a trim met above the tail is copied to the rest of the chain before a read or fill answers trimmed (no flicker)', () => {
     for (const make of [(p: Projection) => new ReadOp(p, ADDRESS), (p: Projection) => new FillOp(p, ADDRESS)]) {
       const { projection, units, chain } = cluster(3);
       // A trim walking head -> tail stopped after the head; the rest still holds the value.
@@ -306,6 +306,19 @@ describe('read', () => {
       expect(replicaKeys(units, chain)).toEqual(['trimmed', 'trimmed', 'trimmed']);
       expect(run(new ReadOp(projection, ADDRESS), units).at(-1)).toEqual({ done: { address: ADDRESS, kind: 'trimmed' } });
     }
+  });
+
+  it('a trim met at the tail goes up the chain too: once a read answered trimmed, losing the tail resurrects nothing', () => {
+    const { projection, units, chain } = cluster(3);
+    // A prefix trim reached only the tail; the head and the middle still hold the value.
+    for (const n of chain.slice(0, 2)) units.get(n)!.slots.set(ADDRESS, { kind: 'data', payload: bytes(8) });
+    units.get(chain[2]!)!.slots.set(ADDRESS, { kind: 'trimmed' });
+    const log = run(new ReadOp(projection, ADDRESS), units);
+    expect(log.at(-1)).toEqual({ done: { address: ADDRESS, kind: 'trimmed' } });
+    expect(sendsOf(log).filter((r) => r.op === 'TRIM').map((r) => r.unit)).toEqual(chain.slice(0, 2));
+    // The tail is lost and replaced: the survivors answer trimmed, not the old value.
+    const survivors = projectionOf([chain.slice(0, 2)]);
+    expect(run(new ReadOp(survivors, ADDRESS), units).at(-1)).toEqual({ done: { address: ADDRESS, kind: 'trimmed' } });
   });
 
   it('an append whose write the head took is acknowledged when a trim meets it further down, even after a refresh', () => {

@@ -14,9 +14,9 @@
 //   fill    FILL junk at the head; if the head already holds a value, that
 //           value wins (read it when it is data); then walk the rest of the
 //           chain in order writing the winner.
-//   trims   A read or fill that meets ERR_TRIMMED above the tail copies the
-//           trim down (TRIM each later replica in order) before it answers
-//           trimmed, as it would copy a value. An append that meets it takes a
+//   trims   A read or fill that meets ERR_TRIMMED at one replica copies the
+//           trim to every other replica (TRIM in chain order) before it
+//           answers trimmed, as it would copy a value. An append that meets it takes a
 //           new token — unless the head already took its write (it remembers
 //           that across refreshes, AppendProgress) and is still the head: then
 //           the address is its, and the append is acknowledged there
@@ -159,8 +159,8 @@ type State =
   | { readonly name: 'new' | 'read-tail' | 'read-head' | 'hole-wait' | 'fill-head' | 'read-winner' | 'finished' }
   /** Writing `value` to chain[index], then on down to the tail. */
   | { readonly name: 'write-chain'; readonly index: number; readonly value: Value }
-  /** Copying a trim met above the tail down to chain[index], then on to the tail. */
-  | { readonly name: 'trim-chain'; readonly index: number };
+  /** Copying a trim met at `skip` to chain[index], then on to the tail. */
+  | { readonly name: 'trim-chain'; readonly index: number; readonly skip: string };
 
 const JUNK: Value = { kind: 'junk' };
 
@@ -277,24 +277,28 @@ abstract class ChainOperation<R> {
   /**
    * A read or a fill met ERR_TRIMMED at `unit`. Trims reach the replicas one at
    * a time (trim walks head -> tail; prefix trims go to every unit at once) and
-   * can stop part-way, so a replica below may still serve the value, or still
-   * take it from a writer that passed the head before the trim. Like a value
-   * decided at the head, the trim is copied down the chain before the answer:
-   * once the tail is trimmed, every reader agrees (invariant 1; found by the
-   * simulator, test/sim, seed 43).
+   * can stop part-way. A replica below may still serve the value, or still
+   * take it from a writer that passed the head before the trim (found by the
+   * simulator, test/sim, seed 43). A replica above may hold the value too, and
+   * serve it once the trimmed one is lost and replaced (seed 2459). So before
+   * answering "trimmed", the trim goes to every other replica, in chain order:
+   * from then on no replica, nor any survivor of a lost one, answers a value
+   * (invariant 1). It costs one TRIM per other replica, on reads of trimmed
+   * addresses only.
    */
-  protected trimDown(unit: string): ChainAction<R>[] {
-    const index = this.target.chain.indexOf(unit);
-    return this.#trimChain(index + 1);
+  protected trimEverywhere(unit: string): ChainAction<R>[] {
+    return this.#trimChain(0, unit);
   }
 
-  #trimChain(index: number): ChainAction<R>[] {
-    if (index >= this.target.chain.length) return this.#finish({ done: this.trimmedResult() });
-    this.#state = { name: 'trim-chain', index };
-    return [this.#send(this.target.chain[index]!, 'TRIM')];
+  #trimChain(index: number, skip: string): ChainAction<R>[] {
+    const chain = this.target.chain;
+    while (index < chain.length && chain[index] === skip) index++;
+    if (index >= chain.length) return this.#finish({ done: this.trimmedResult() });
+    this.#state = { name: 'trim-chain', index, skip };
+    return [this.#send(chain[index]!, 'TRIM')];
   }
 
-  /** What a trimmed address answers, once the trim is on every replica below where it was met. */
+  /** What a trimmed address answers, once the trim is on every replica. */
   protected trimmedResult(): R {
     throw new Error('corfu chain: this operation does not copy trims down');
   }
@@ -447,7 +451,7 @@ abstract class ChainOperation<R> {
       case 'trim-chain': {
         // Trimmed now, already trimmed, or (an engine that trims only written addresses) nothing there.
         if (response.status !== 'OK' && response.status !== 'ERR_TRIMMED' && response.status !== 'ERR_UNWRITTEN') return this.#unexpected(request, response);
-        return this.#trimChain(state.index + 1);
+        return this.#trimChain(state.index + 1, state.skip);
       }
       case 'new':
       case 'hole-wait':
@@ -539,7 +543,7 @@ export class ReadOp extends ChainOperation<ReadResult> {
   }
 
   protected trimmed(request: UnitRequest): ChainAction<ReadResult>[] {
-    return this.trimDown(request.unit);
+    return this.trimEverywhere(request.unit);
   }
 
   protected override trimmedResult(): ReadResult {
@@ -562,7 +566,7 @@ export class FillOp extends ChainOperation<ReadResult> {
   }
 
   protected trimmed(request: UnitRequest): ChainAction<ReadResult>[] {
-    return this.trimDown(request.unit);
+    return this.trimEverywhere(request.unit);
   }
 
   protected override trimmedResult(): ReadResult {

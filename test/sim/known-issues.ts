@@ -88,13 +88,14 @@ export const FOUND_BUGS: readonly FoundBug[] = [
   },
   {
     name: 'partial-prefix-trim',
-    where: 'src/client/client.ts prefixTrim(), trim()',
+    where: 'src/client/client.ts prefixTrim(), trim(); src/client/chain.ts (reads of trimmed addresses)',
     what:
       'prefixTrim sent PREFIX_TRIM to every unit once; a lost request failed the call and left the units trimmed to different marks. A reader ' +
       'saw trimmed at one replica; when that replica was later lost and replaced, the survivor served the old value again (invariant 1).',
-    fix: 'resend a lost TRIM or PREFIX_TRIM (bounded). Still open: a client that dies half-way leaves the same state; SEAL would have to answer ' +
-      "the trim mark, and a reconfiguration prefix-trim the next projection's units to the largest",
-    fixedIn: '8ec2d36 (in part)',
+    fix:
+      'resend a lost TRIM or PREFIX_TRIM (bounded); and, for a client that dies half-way, a read or fill that meets ERR_TRIMMED at any ' +
+      'replica trims the address on every replica of its chain before answering, so losing the trimmed replica brings nothing back',
+    fixedIn: '8ec2d36, e7f19dd',
     seed: 2459,
     showed: 'write-once: address 3: read(3) got data after it read as trimmed',
   },

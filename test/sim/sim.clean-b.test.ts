@@ -1,25 +1,5 @@
-// The clean simulator (src/ as it is, every planted bug off) over seeds 5001..10000: no
-// violations. Seeds 1..10,000 are split over sim.clean-a and sim.clean-b so
-// the two files run on two workers.
+// Seeds 5001..10000 of the clean campaign (clean-seeds.ts); sim.clean-a has 1..5000.
 
-import { describe, expect, it } from 'vitest';
+import { cleanSeeds } from './clean-seeds.js';
 
-import { campaign, formatSummary } from './campaign.js';
-
-const FROM = 5001;
-const SEEDS_PER_CASE = 1000;
-
-describe('clean simulator: seeds 5001..10000', () => {
-  for (let i = 0; i < 5; i++) {
-    const from = FROM + i * SEEDS_PER_CASE;
-    it(`seeds ${from}..${from + SEEDS_PER_CASE - 1}: no violations`, async () => {
-      const failures: string[] = [];
-      const s = await campaign({ seeds: SEEDS_PER_CASE, from }, (r) => {
-        for (const v of r.violations) failures.push(`seed ${r.seed} (trace ${r.traceHash}): ${v.kind}: ${v.message.split('\n')[0]} -- replay: npm run sim -- --seed ${r.seed}`);
-      });
-      if (failures.length > 0) console.log(formatSummary(s));
-      expect(failures).toEqual([]);
-      expect(s.ackedAppends).toBeGreaterThan(SEEDS_PER_CASE * 10);
-    }, 600_000);
-  }
-});
+cleanSeeds(5001, 5000);

@@ -12,10 +12,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { Connection } from '../src/transport/connection.js';
 import { FRAME_TIMEOUT_MS, MAX_CONNECTIONS } from '../src/transport/server-limits.js';
-import { MAX_LENGTH_FIELD, OPCODES, encodeRequest, encodeResponse } from '../src/wire/index.js';
+import { OPCODES, encodeRequest, encodeResponse } from '../src/wire/index.js';
 import type { Response } from '../src/wire/index.js';
 import { cliHarness, type Started } from './helpers/cli.js';
-import { RawPeer, keepServing, listeningPort, openIdle, rawHeader, rssMiB, sleep } from './helpers/raw-socket.js';
+import { idleConnections, lengthOutOfBounds, refusedFrames, slowPeers, whileServing, type Target } from './helpers/hostile-attacks.js';
+import { RawPeer, listeningPort, rawHeader } from './helpers/raw-socket.js';
 
 const harness = cliHarness('corfu-hostile-seq-', { runTimeoutMs: 30_000, readyTimeoutMs: 30_000 });
 const EPOCH = 5;
@@ -61,15 +62,14 @@ async function goodStep(): Promise<void> {
   issuedEnd = r.first + count;
 }
 
-async function during<T>(attack: () => Promise<T>): Promise<T> {
-  const client = keepServing(goodStep);
-  try {
-    return await attack();
-  } finally {
-    const { steps, errors } = await client.stop();
-    expect(errors).toEqual([]);
-    expect(steps).toBeGreaterThan(0);
-  }
+/** The sequencer as the shared attacks (helpers/hostile-attacks.ts) see it. */
+function target(): Target {
+  return { name: 'sequencer', pid: seq.proc.pid!, port: seq.port, stderr: () => seq.stderr(), peer, peers, during, goodStep };
+}
+
+/** Runs `attack` while a well-behaved client works; that client must never fail. */
+function during<T>(attack: () => Promise<T>): Promise<T> {
+  return whileServing(goodStep, attack);
 }
 
 /** Up, at EPOCH, handing out fresh tokens, nobody else took any. */
@@ -97,19 +97,9 @@ afterAll(async () => {
 
 describe('the sequencer under hostile input', () => {
   it('closes a connection whose length field is over the cap (or under the header) after 4 bytes, sending nothing', async () => {
-    await during(async () => {
-      for (const length of [MAX_LENGTH_FIELD + 1, 0xffff_ffff, 2 ** 31, 15, 0]) {
-        const p = await peer();
-        const b = Buffer.alloc(4);
-        b.writeUInt32LE(length, 0);
-        p.send(b);
-        expect(await p.closedWithin(5_000), `length ${length}`).toBe(true);
-        expect(p.received).toBe(0);
-      }
-    });
+    await lengthOutOfBounds(target());
     await expectHealthy();
   });
-
   it('closes a connection whose length field says less than the frame holds, and takes no token for it', async () => {
     await during(async () => {
       const token = encodeRequest({ type: 'request', op: 'TOKEN', requestId: 1, epoch: EPOCH, count: 100 });
@@ -140,14 +130,7 @@ describe('the sequencer under hostile input', () => {
       { type: 'response', op: 'BOOTSTRAP', requestId: 3, epoch: MAX_SAFE, status: 'OK', tail: MAX_SAFE },
       { type: 'response', op: 'TOKEN', requestId: 4, epoch: EPOCH, status: 'ERR_SEALED', unitEpoch: MAX_SAFE, message: 'sealed' },
     ];
-    await during(async () => {
-      for (const frame of [...bad, ...responses.map(encodeResponse)]) {
-        const p = await peer();
-        p.send(frame);
-        expect(await p.closedWithin(5_000)).toBe(true);
-        expect(p.received).toBe(0);
-      }
-    });
+    await refusedFrames(target(), [...bad, ...responses.map(encodeResponse)]);
     await expectHealthy();
   });
 
@@ -185,56 +168,13 @@ describe('the sequencer under hostile input', () => {
   });
 
   it(`cuts a slowloris peer and peers whose frame never arrives whole after the frame timeout (${FRAME_TIMEOUT_MS} ms); memory stays bounded`, async () => {
-    const rssBefore = rssMiB(seq.proc.pid!);
-    const { cutPeers, rssHeld } = await during(async () => {
-      const slow = await peer();
-      const frame = Buffer.concat([rawHeader({ length: 1_000, opcode: OPCODES.TOKEN, epoch: EPOCH }), Buffer.alloc(1_000)]);
-      let sent = 0;
-      const drip = setInterval(() => slow.send(frame.subarray(sent, ++sent)), 100);
-      const stalled = await peer();
-      stalled.send(encodeRequest({ type: 'request', op: 'TOKEN', requestId: 1, epoch: EPOCH, count: 1 }).subarray(0, 22));
-      const huge = await Promise.all(Array.from({ length: 200 }, () => peer()));
-      for (const h of huge) h.send(rawHeader({ length: MAX_LENGTH_FIELD, opcode: OPCODES.TOKEN, epoch: EPOCH }));
-      await sleep(2_000);
-      const rssHeld = rssMiB(seq.proc.pid!);
-      expect(slow.isClosed).toBe(false);
-      const cutPeers = [slow, stalled, ...huge];
-      const cut = await Promise.all(cutPeers.map((p) => p.closedWithin(FRAME_TIMEOUT_MS + 10_000)));
-      clearInterval(drip);
-      expect(cut.every(Boolean)).toBe(true);
-      return { cutPeers, rssHeld };
-    });
-    for (const p of cutPeers) expect(p.received).toBe(0);
-    const rssAfter = rssMiB(seq.proc.pid!);
-    console.log(`sequencer RSS: ${rssBefore} MiB before, ${rssHeld} MiB holding a slowloris + 201 unfinished frames (200 announcing 16 MiB), ${rssAfter} MiB after they were cut`);
-    expect(rssHeld).toBeLessThan(300);
+    // The stalled peer sends 22 of a TOKEN frame's bytes, then silence.
+    const stalled = encodeRequest({ type: 'request', op: 'TOKEN', requestId: 1, epoch: EPOCH, count: 1 }).subarray(0, 22);
+    await slowPeers(target(), OPCODES.TOKEN, EPOCH, stalled);
     await expectHealthy();
   }, 60_000);
-
   it(`holds 2,000 idle connections up to its cap (${MAX_CONNECTIONS}), closing the rest at once, and keeps serving`, async () => {
-    const rssBefore = rssMiB(seq.proc.pid!);
-    const { idle, rssHeld } = await during(async () => {
-      const idle = await openIdle(seq.port, 2_000);
-      peers.push(...idle);
-      await sleep(1_000);
-      return { idle, rssHeld: rssMiB(seq.proc.pid!) };
-    });
-    const open = idle.filter((p) => !p.isClosed).length;
-    console.log(`sequencer RSS: ${rssBefore} MiB before, ${rssHeld} MiB with ${idle.length} idle connections attempted (${open} held open, ${idle.length - open} closed by the cap)`);
-    expect(idle.length).toBe(2_000);
-    expect(open).toBeLessThanOrEqual(MAX_CONNECTIONS - 1);
-    expect(open).toBeGreaterThanOrEqual(MAX_CONNECTIONS - 10);
-    expect(idle.every((p) => p.received === 0)).toBe(true);
-    expect(rssHeld).toBeLessThan(300);
-    const late = await peer();
-    expect(await late.closedWithin(5_000)).toBe(true);
-    await goodStep();
-    expect(seq.stderr()).toMatch(/connections open \(the cap\)/);
-    await Promise.all(peers.splice(0).map((p) => p.destroy()));
-    await sleep(500);
-    const fresh = await peer();
-    expect(await fresh.request({ type: 'request', op: 'PING', epoch: 0 })).toMatchObject({ op: 'PING', status: 'OK' });
-    console.log(`sequencer RSS: ${rssMiB(seq.proc.pid!)} MiB after the idle connections closed`);
+    await idleConnections(target(), { type: 'request', op: 'PING', epoch: 0 });
     await expectHealthy();
   }, 60_000);
 });

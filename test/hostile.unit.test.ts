@@ -16,10 +16,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../bindings/index.js';
 import { FRAME_TIMEOUT_MS, MAX_CONNECTIONS } from '../src/transport/server-limits.js';
 import { Connection } from '../src/transport/connection.js';
-import { MAX_LENGTH_FIELD, OPCODES, encodeRequest, encodeResponse } from '../src/wire/index.js';
+import { OPCODES, encodeRequest, encodeResponse } from '../src/wire/index.js';
 import type { ReadResponse, Response, WriteResponse } from '../src/wire/index.js';
 import { cliHarness, type Started } from './helpers/cli.js';
-import { RawPeer, keepServing, listeningPort, openIdle, rawHeader, rssMiB, sleep } from './helpers/raw-socket.js';
+import { idleConnections, lengthOutOfBounds, refusedFrames, slowPeers, whileServing, type Target } from './helpers/hostile-attacks.js';
+import { RawPeer, listeningPort, rawHeader, rssMiB, sleep } from './helpers/raw-socket.js';
 
 const harness = cliHarness('corfu-hostile-unit-', { runTimeoutMs: 30_000, readyTimeoutMs: 30_000 });
 const EPOCH = 3;
@@ -76,16 +77,14 @@ async function goodStep(): Promise<void> {
   if (r.statuses[0] !== 0 || !Buffer.from(r.payloads[0]!).equals(payload(address))) throw new Error(`read ${address}: wrong answer`);
 }
 
+/** The unit as the shared attacks (helpers/hostile-attacks.ts) see it. */
+function target(): Target {
+  return { name: 'unit', pid: unit.proc.pid!, port: unit.port, stderr: () => unit.stderr(), peer, peers, during, goodStep };
+}
+
 /** Runs `attack` while a well-behaved client works; that client must never fail. */
-async function during<T>(attack: () => Promise<T>): Promise<T> {
-  const client = keepServing(goodStep);
-  try {
-    return await attack();
-  } finally {
-    const { steps, errors } = await client.stop();
-    expect(errors).toEqual([]);
-    expect(steps).toBeGreaterThan(0);
-  }
+function during<T>(attack: () => Promise<T>): Promise<T> {
+  return whileServing(goodStep, attack);
 }
 
 /** The unit is up, at EPOCH, serving, and everything written before the attacks is intact. */
@@ -120,20 +119,10 @@ afterAll(async () => {
 
 describe('a storage unit under hostile input', () => {
   it('closes a connection whose length field is over the cap (or under the header) after 4 bytes, sending nothing', async () => {
-    await during(async () => {
-      for (const length of [MAX_LENGTH_FIELD + 1, 0xffff_ffff, 2 ** 31, 15, 0]) {
-        const p = await peer();
-        const b = Buffer.alloc(4);
-        b.writeUInt32LE(length, 0);
-        p.send(b); // no more bytes: the length alone must be refused
-        expect(await p.closedWithin(5_000), `length ${length}`).toBe(true);
-        expect(p.received).toBe(0);
-      }
-    });
+    await lengthOutOfBounds(target());
     expect(unit.stderr()).toMatch(/protocol error/);
     await expectHealthy();
   });
-
   it('closes a connection whose length field says less than the frame holds, and executes nothing of it', async () => {
     await during(async () => {
       const address = 5_000;
@@ -167,14 +156,7 @@ describe('a storage unit under hostile input', () => {
       { type: 'response', op: 'SEAL', requestId: 3, epoch: MAX_SAFE, status: 'OK', tail: 0 },
       { type: 'response', op: 'READ', requestId: 4, epoch: EPOCH, status: 'ERR_SEALED', unitEpoch: MAX_SAFE, message: 'sealed' },
     ];
-    await during(async () => {
-      for (const frame of [...bad, ...responses.map(encodeResponse)]) {
-        const p = await peer();
-        p.send(frame);
-        expect(await p.closedWithin(5_000)).toBe(true);
-        expect(p.received).toBe(0);
-      }
-    });
+    await refusedFrames(target(), [...bad, ...responses.map(encodeResponse)]);
     await expectHealthy(); // a SEAL *response* at 2^53-1 moved nothing
   });
 
@@ -209,65 +191,16 @@ describe('a storage unit under hostile input', () => {
   });
 
   it(`cuts a slowloris peer and peers whose frame never arrives whole after the frame timeout (${FRAME_TIMEOUT_MS} ms); memory stays bounded`, async () => {
-    const rssBefore = rssMiB(unit.proc.pid!);
-    const { slow, stalled, huge, rssHeld } = await during(async () => {
-      // One byte every 100 ms of a WRITE that says 1,000 bytes, forever.
-      const slow = await peer();
-      const frame = Buffer.concat([rawHeader({ length: 1_000, opcode: OPCODES.WRITE, epoch: EPOCH }), Buffer.alloc(1_000)]);
-      let sent = 0;
-      const drip = setInterval(() => slow.send(frame.subarray(sent, ++sent)), 100);
-      // A length that promises more than is sent, then silence.
-      const stalled = await peer();
-      stalled.send(Buffer.concat([rawHeader({ length: 1_000, opcode: OPCODES.WRITE, epoch: EPOCH }), Buffer.alloc(30)]));
-      // 200 peers announcing the largest legal frame (16 MiB) and sending only its header.
-      const huge = await Promise.all(Array.from({ length: 200 }, () => peer()));
-      for (const h of huge) h.send(rawHeader({ length: MAX_LENGTH_FIELD, opcode: OPCODES.WRITE, epoch: EPOCH }));
-      await sleep(2_000);
-      const rssHeld = rssMiB(unit.proc.pid!);
-      expect(slow.isClosed).toBe(false); // still dripping, not yet cut
-      const bound = FRAME_TIMEOUT_MS + 10_000;
-      const cut = await Promise.all([slow, stalled, ...huge].map((p) => p.closedWithin(bound)));
-      clearInterval(drip);
-      expect(cut.every(Boolean)).toBe(true);
-      return { slow, stalled, huge, rssHeld, sent };
-    });
-    for (const p of [slow, stalled, ...huge]) expect(p.received).toBe(0);
-    const rssAfter = rssMiB(unit.proc.pid!);
-    console.log(`unit RSS: ${rssBefore} MiB before, ${rssHeld} MiB holding a slowloris + 201 unfinished frames (200 announcing 16 MiB), ${rssAfter} MiB after they were cut`);
-    expect(rssHeld).toBeLessThan(300); // 200 x 16 MiB announced: nothing is allocated from a length
+    // The stalled peer's length promises more than it sends, then silence.
+    const stalled = Buffer.concat([rawHeader({ length: 1_000, opcode: OPCODES.WRITE, epoch: EPOCH }), Buffer.alloc(30)]);
+    await slowPeers(target(), OPCODES.WRITE, EPOCH, stalled);
     expect(unit.stderr()).toMatch(new RegExp(`no whole frame within ${FRAME_TIMEOUT_MS} ms`));
     await expectHealthy();
   }, 60_000);
-
   it(`holds 2,000 idle connections up to its cap (${MAX_CONNECTIONS}), closing the rest at once, and keeps serving`, async () => {
-    const rssBefore = rssMiB(unit.proc.pid!);
-    const { idle, rssHeld } = await during(async () => {
-      const idle = await openIdle(unit.port, 2_000);
-      peers.push(...idle);
-      await sleep(1_000);
-      return { idle, rssHeld: rssMiB(unit.proc.pid!) };
-    });
-    const open = idle.filter((p) => !p.isClosed).length;
-    console.log(`unit RSS: ${rssBefore} MiB before, ${rssHeld} MiB with ${idle.length} idle connections attempted (${open} held open, ${idle.length - open} closed by the cap)`);
-    expect(idle.length).toBe(2_000); // every TCP connect succeeded (the kernel accepts; the unit closes)
-    expect(open).toBeLessThanOrEqual(MAX_CONNECTIONS - 1); // the well-behaved client holds one slot
-    expect(open).toBeGreaterThanOrEqual(MAX_CONNECTIONS - 10);
-    expect(idle.every((p) => p.received === 0)).toBe(true);
-    expect(rssHeld).toBeLessThan(300);
-    // While full, a new connection is closed at once; the old client still works.
-    const late = await peer();
-    expect(await late.closedWithin(5_000)).toBe(true);
-    await goodStep();
-    expect(unit.stderr()).toMatch(/connections open \(the cap\)/);
-    // Once they go, new connections are served again.
-    await Promise.all(peers.splice(0).map((p) => p.destroy()));
-    await sleep(500);
-    const fresh = await peer();
-    expect(await fresh.request({ type: 'request', op: 'TAIL', epoch: EPOCH })).toMatchObject({ op: 'TAIL', status: 'OK' });
-    console.log(`unit RSS: ${rssMiB(unit.proc.pid!)} MiB after the idle connections closed`);
+    await idleConnections(target(), { type: 'request', op: 'TAIL', epoch: EPOCH });
     await expectHealthy();
   }, 60_000);
-
   it('stops reading a peer that never reads its answers (384 MiB of READ answers asked for); memory stays bounded', async () => {
     const FRAMES = 1_500;
     const addresses = Array.from({ length: 64 }, (_, i) => BIG[i % BIG.length]!); // 64 x 4 KiB = 256 KiB per answer

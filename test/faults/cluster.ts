@@ -24,7 +24,7 @@ import { run, sleep, type RunResult } from './util.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 /**
- * The `corfu` CLI compiled with the harness (tsconfig.faults.json), from the same
+ * The `corfu` CLI compiled with the harness (test/faults/tsconfig.json), from the same
  * sources as dist/src/cli/main.js: a rebuild of dist/ by someone else mid-run
  * cannot hand a unit or a reconfiguration a half-written module.
  */

@@ -1,7 +1,7 @@
 // A CI-sized fault campaign (docs/reliability.md, "Fault runs"): real `corfu
 // unit` / `corfu sequencer` processes and CorfuClients in network namespaces,
 // units on loop devices, a seeded nemesis. It runs the campaign as a user
-// would (`npm run faults`, compiled with tsconfig.faults.json) and asserts on
+// would (`npm run faults`, compiled with test/faults/tsconfig.json) and asserts on
 // its JSON: nothing acknowledged is lost, the histories are linearizable,
 // every fault that was scheduled took effect and was healed, no server
 // crashed, nothing hung. Needs root; skipped (with the reason) otherwise.
@@ -46,7 +46,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 describe.skipIf(skip !== undefined)(`fault runs${skip === undefined ? '' : ` (skipped: ${skip})`}`, () => {
   it(`${SCHEDULES} schedules x ${SECONDS} s (seed ${SEED}): nothing acknowledged lost, linearizable, every scheduled fault took effect`, async () => {
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.faults.json')], { cwd: root, stdio: 'inherit' });
+    execFileSync(process.execPath, [tsc, '-p', join(root, 'test', 'faults', 'tsconfig.json')], { cwd: root, stdio: 'inherit' });
     const json = join(scratch, 'campaign.json');
     const child = spawn(
       process.execPath,
@@ -107,7 +107,7 @@ describe.skipIf(skip !== undefined)(`fault runs${skip === undefined ? '' : ` (sk
   // reported tail-too-low violations at data addresses (19-34 per run); from 8ec2d36 none.
   it('a sequencer move the old sequencer did not see: tail() stays above every acknowledged append', async () => {
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.faults.json')], { cwd: root, stdio: 'inherit' });
+    execFileSync(process.execPath, [tsc, '-p', join(root, 'test', 'faults', 'tsconfig.json')], { cwd: root, stdio: 'inherit' });
     const json = join(scratch, 'unsealed.json');
     const args = ['--schedules', '1', '--seconds', '20', '--seed', String(SEED), '--kinds', 'sequencer-move-unsealed', '--json', json];
     const child = spawn(process.execPath, [join(root, 'dist-faults/test/faults/main.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });

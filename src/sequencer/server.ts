@@ -96,7 +96,8 @@ export class SequencerServer {
         resolve();
       });
     });
-    // Without a listener an accept error (EMFILE) would be thrown and crash the process.
+    // A safeguard: an 'error' on a listener without a handler would crash the process.
+    // (Node already absorbs running out of descriptors at accept, EMFILE.)
     s.#server.on('error', (err) => log(`sequencer: listener error: ${err.message}`));
     return s;
   }

@@ -528,16 +528,8 @@ function valueResult(address: number, value: Value): ReadResult {
   return value.kind === 'data' ? { address, kind: 'data', payload: value.payload } : { address, kind: 'junk' };
 }
 
-/** Reads one address from the tail, completing a half-written chain or filling a hole. */
-export class ReadOp extends ChainOperation<ReadResult> {
-  constructor(projection: Projection, address: number) {
-    super(projection, address);
-  }
-
-  protected begin(): ChainAction<ReadResult>[] {
-    return this.readTail();
-  }
-
+/** A read or a fill: answers the address's value, or "trimmed" once the trim is on every replica. */
+abstract class ValueOperation extends ChainOperation<ReadResult> {
   protected result(value: Value): ReadResult {
     return valueResult(this.address, value);
   }
@@ -551,26 +543,25 @@ export class ReadOp extends ChainOperation<ReadResult> {
   }
 }
 
+/** Reads one address from the tail, completing a half-written chain or filling a hole. */
+export class ReadOp extends ValueOperation {
+  constructor(projection: Projection, address: number) {
+    super(projection, address);
+  }
+
+  protected begin(): ChainAction<ReadResult>[] {
+    return this.readTail();
+  }
+}
+
 /** Fills one address with junk unless a value already won its head; returns the winner. */
-export class FillOp extends ChainOperation<ReadResult> {
+export class FillOp extends ValueOperation {
   constructor(projection: Projection, address: number) {
     super(projection, address);
   }
 
   protected begin(): ChainAction<ReadResult>[] {
     return this.startFill();
-  }
-
-  protected result(value: Value): ReadResult {
-    return valueResult(this.address, value);
-  }
-
-  protected trimmed(request: UnitRequest): ChainAction<ReadResult>[] {
-    return this.trimEverywhere(request.unit);
-  }
-
-  protected override trimmedResult(): ReadResult {
-    return { address: this.address, kind: 'trimmed' };
   }
 }
 

@@ -557,36 +557,36 @@ export class CorfuClient {
    * (found by the simulator, test/sim, seed 2459).
    */
   async #unitCall(unit: string, body: RequestBody): Promise<Response> {
-    let res: Response;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        res = await this.#connection(unit).request(body, { timeoutMs: this.timeoutMs });
-        break;
-      } catch (err) {
-        if (!(err instanceof CorfuError) || (err.code !== 'ERR_IO' && err.code !== 'ERR_OVERLOADED') || this.#closed || attempt >= MAX_RESENDS) throw err;
-        this.stats.resends++;
-        await sleep(Math.min(1000, 10 * 2 ** attempt));
-      }
-    }
+    const res = await this.#requestWithResends(() => unit, body);
     if (res.status === 'ERR_SEALED') throw new Sealed('ERR_SEALED', `${body.op} at ${unit}: ${res.message}`, { unitEpoch: res.unitEpoch });
     if (res.status !== 'OK') throw new CorfuError(res.status, `${body.op} at ${unit}: ${res.message}`);
     return res;
   }
 
-  async #sequencerRequest(body: RequestBody): Promise<Response> {
-    let attempts = 0;
-    for (;;) {
+  /**
+   * A sequencer that does not answer may have been replaced: each resend goes to the
+   * latest projection's (under the old epoch, which it refuses with ERR_SEALED: the
+   * caller then retries under the new one).
+   */
+  #sequencerRequest(body: RequestBody): Promise<Response> {
+    return this.#requestWithResends(() => this.#projection.sequencer, body, () => this.#refresh());
+  }
+
+  /**
+   * Sends `body` to the server `target()` names, resending it when the transport
+   * loses it (ERR_IO, ERR_OVERLOADED) up to MAX_RESENDS times with backoff;
+   * `beforeResend` runs before each resend.
+   */
+  async #requestWithResends(target: () => string, body: RequestBody, beforeResend?: () => Promise<void>): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
       this.#checkOpen();
       try {
-        return await this.#connection(this.#projection.sequencer).request(body, { timeoutMs: this.timeoutMs });
+        return await this.#connection(target()).request(body, { timeoutMs: this.timeoutMs });
       } catch (err) {
-        if (!(err instanceof CorfuError) || (err.code !== 'ERR_IO' && err.code !== 'ERR_OVERLOADED') || this.#closed || ++attempts > MAX_RESENDS) throw err;
+        if (!(err instanceof CorfuError) || (err.code !== 'ERR_IO' && err.code !== 'ERR_OVERLOADED') || this.#closed || attempt > MAX_RESENDS) throw err;
         this.stats.resends++;
-        // A sequencer that does not answer may have been replaced: the next try goes to the
-        // latest projection's (under the old epoch, which it refuses with ERR_SEALED: the
-        // caller then retries under the new one).
-        await this.#refresh();
-        await sleep(Math.min(1000, 10 * 2 ** attempts));
+        await beforeResend?.();
+        await sleep(Math.min(1000, 10 * 2 ** attempt));
       }
     }
   }

@@ -21,6 +21,8 @@ export interface ServerSettings {
 }
 
 export interface Lease {
+  /** The server and settings this connection is shared under. */
+  readonly key: string;
   readonly connection: Connection;
   readonly batcher: UnitBatcher;
 }
@@ -38,7 +40,7 @@ export class ServerPool {
     let entry = this.#entries.get(key);
     if (entry === undefined || entry.connection.state === 'closed') {
       const connection = new Connection({ ...splitHostPort(hostPort), ...settings });
-      entry = { connection, batcher: new UnitBatcher(connection, settings.timeoutMs), leases: 0 };
+      entry = { key, connection, batcher: new UnitBatcher(connection, settings.timeoutMs), leases: 0 };
       this.#entries.set(key, entry);
     }
     entry.leases++;
@@ -47,13 +49,12 @@ export class ServerPool {
 
   /** Gives back one lease; the last one closes the connection. */
   async release(lease: Lease): Promise<void> {
-    for (const [key, entry] of this.#entries) {
-      if (entry.connection !== lease.connection) continue;
-      if (--entry.leases > 0) return;
-      this.#entries.delete(key);
-      await entry.connection.close();
-      return;
-    }
+    const entry = this.#entries.get(lease.key);
+    // Gone, or replaced after its connection closed: this lease holds nothing here any more.
+    if (entry === undefined || entry.connection !== lease.connection) return;
+    if (--entry.leases > 0) return;
+    this.#entries.delete(lease.key);
+    await entry.connection.close();
   }
 }
 

@@ -66,36 +66,27 @@ export interface BenchAppendResult {
   };
 }
 
-/** The `--sync` of the local unit processes serving `file:DIR/layout`'s DIR, if they can be found. */
-function learnSync(layout: string): string | undefined {
-  if (!layout.startsWith('file:')) return undefined;
-  const clusterDir = dirname(resolve(layout.slice('file:'.length)));
-  const modes = new Set<string>();
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
-  } catch {
-    return undefined;
-  }
-  for (const pid of pids) {
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    const u = argv.indexOf('unit');
-    const d = argv.indexOf('--device');
-    if (u < 0 || d < 0 || argv[d + 1] === undefined || dirname(resolve(argv[d + 1]!)) !== clusterDir) continue;
+/** The `--sync` of the cluster's unit processes (their command lines), if any were found. */
+function syncOf(units: readonly UnitProcess[]): string | undefined {
+  if (units.length === 0) return undefined;
+  const modes = new Set(units.map(({ argv }) => {
     const s = argv.indexOf('--sync');
-    modes.add(s >= 0 && argv[s + 1] !== undefined ? argv[s + 1]! : 'always');
-  }
-  if (modes.size === 0) return undefined;
+    return s >= 0 && argv[s + 1] !== undefined ? argv[s + 1]! : 'always';
+  }));
   return [...modes].sort().join('+');
 }
 
-/** Pids of the local `corfu up` cluster serving `file:DIR/layout`: its units and its sequencer (children of the same `up`). */
-function clusterPids(layout: string): { units: number[]; sequencer: number[] } {
+interface UnitProcess {
+  readonly pid: number;
+  readonly argv: readonly string[];
+}
+
+/**
+ * The local `corfu unit` processes serving devices in the directory above a
+ * `file:DIR/layout` store (what `corfu up` starts), and the sequencer started
+ * by the same parent.
+ */
+function clusterProcesses(layout: string): { units: UnitProcess[]; sequencer: number[] } {
   const none = { units: [], sequencer: [] };
   if (!layout.startsWith('file:')) return none;
   const clusterDir = dirname(resolve(layout.slice('file:'.length)));
@@ -122,7 +113,7 @@ function clusterPids(layout: string): { units: number[]; sequencer: number[] } {
   });
   const parents = new Set(units.map(([, i]) => i.ppid));
   const sequencer = [...info].filter(([, i]) => parents.has(i.ppid) && i.argv.includes('sequencer')).map(([pid]) => pid);
-  return { units: units.map(([pid]) => pid), sequencer };
+  return { units: units.map(([pid, { argv }]) => ({ pid, argv })), sequencer };
 }
 
 /** User + system CPU seconds of `pid` so far (/proc/PID/stat), or NaN once it is gone. */
@@ -186,7 +177,8 @@ export async function benchAppend(flags: BenchAppendFlags): Promise<BenchAppendR
     );
     const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
     await Promise.race([sleep(flags.warmup * 1000), failed]);
-    const pids = clusterPids(flags.layout);
+    const cluster = clusterProcesses(flags.layout);
+    const pids = { units: cluster.units.map((u) => u.pid), sequencer: cluster.sequencer };
     const sumCpu = (list: number[]): number => list.reduce((a, pid) => a + cpuSeconds(pid), 0);
     const cpuBefore = { client: process.cpuUsage(), units: sumCpu(pids.units), sequencer: sumCpu(pids.sequencer) };
     measureStart = performance.now();
@@ -201,7 +193,7 @@ export async function benchAppend(flags: BenchAppendFlags): Promise<BenchAppendR
     const elapsed = (measureEnd - measureStart) / 1000;
     const perAppend = (cpuS: number): number | null => (Number.isFinite(cpuS) && appends > 0 ? Math.round((cpuS / appends) * 1e7) / 10 : null);
     const ms = (us: number): number => round3(us / 1000);
-    const learned = learnSync(flags.layout);
+    const learned = syncOf(cluster.units);
     const result: BenchAppendResult = {
       appends_per_s: Math.round(appends / elapsed),
       latency_ms: {

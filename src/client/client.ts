@@ -32,18 +32,23 @@ import type { ErrorCode } from '../../bindings/errors.js';
 import { openProjectionStore } from '../layout/file-store.js';
 import type { Projection } from '../layout/projection.js';
 import type { ProjectionStore } from '../layout/store.js';
+import { sleepOn } from '../transport/clock.js';
 import type { Connection, RequestBody } from '../transport/connection.js';
 import { KIND } from '../wire/messages.js';
 import type { Response, TailResponse, TokenResponse, TrimResponse } from '../wire/messages.js';
 import { AppendOp, FillOp, ReadOp, writtenAs } from './chain.js';
 import type { AppendProgress, ChainAction, ChainEvent, TerminalAction, UnitRequest, UnitResponse } from './chain.js';
 import { chainTarget } from './target.js';
-import { ServerPool, sharedServers, type Lease } from './server-pool.js';
+import { nodeRuntime, type ClientRuntime } from './runtime.js';
+import { ServerPool, sharedPool, type Lease } from './server-pool.js';
 import type { EntryAnswer, UnitBatcher } from './unit-batcher.js';
 
 export interface ConnectOptions {
-  /** The projection store: `file:DIR`. */
-  readonly layout: string;
+  /**
+   * The projection store: a layout URL (`file:DIR`), or a ProjectionStore the
+   * caller opened (and closes: `close()` leaves it open).
+   */
+  readonly layout: string | ProjectionStore;
   /** Deadline of each request to a unit or the sequencer. Default 5000 ms. */
   readonly timeoutMs?: number;
   /** How long a read waits on a hole before filling it. Default 200 ms. */
@@ -62,6 +67,11 @@ export interface ConnectOptions {
    * their requests to a unit go out in the same frames. Default true.
    */
   readonly shareConnections?: boolean;
+  /**
+   * Clock, timers and the way to reach servers. Default: Node's (TCP, the
+   * system clock). The seeded simulator passes a virtual one.
+   */
+  readonly runtime?: ClientRuntime;
 }
 
 /** What `read` returns: the value at an address (a trimmed address throws ERR_TRIMMED instead). */
@@ -91,10 +101,6 @@ interface Driveable<R> {
   step(event: ChainEvent): ChainAction<R>[];
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 
 function positive(value: number | undefined, fallback: number, what: string): number {
   if (value === undefined) return fallback;
@@ -118,6 +124,9 @@ export class CorfuClient {
   readonly maxInFlight: number;
 
   readonly #store: ProjectionStore;
+  /** Whether close() closes the store (we opened it from a URL). */
+  readonly #ownsStore: boolean;
+  readonly #runtime: ClientRuntime;
   #projection: Projection;
   /** This client's lease on each server it has talked to. */
   readonly #servers = new Map<string, Lease>();
@@ -137,27 +146,30 @@ export class CorfuClient {
   /** Counters, for tests and observers. */
   readonly stats = { tokenRequests: 0, tokens: 0, refreshes: 0, newTokens: 0, resends: 0 };
 
-  private constructor(store: ProjectionStore, projection: Projection, options: ConnectOptions) {
+  private constructor(store: ProjectionStore, ownsStore: boolean, projection: Projection, options: ConnectOptions) {
     this.#store = store;
+    this.#ownsStore = ownsStore;
     this.#projection = projection;
+    this.#runtime = options.runtime ?? nodeRuntime;
     this.timeoutMs = positive(options.timeoutMs, 5000, 'timeoutMs');
     this.holeTimeoutMs = positive(options.holeTimeoutMs, 200, 'holeTimeoutMs');
     this.readAhead = positive(options.readAhead, 64, 'readAhead');
     this.maxRefreshes = positive(options.maxRefreshes, 100, 'maxRefreshes');
     this.refreshDelayMs = positive(options.refreshDelayMs, 20, 'refreshDelayMs');
     this.maxInFlight = positive(options.maxInFlight, 256, 'maxInFlight');
-    this.#pool = options.shareConnections === false ? new ServerPool() : sharedServers;
+    this.#pool = options.shareConnections === false ? new ServerPool(this.#runtime) : sharedPool(this.#runtime);
   }
 
   /** Reads the latest projection from the store named by `options.layout`. Connections open lazily. */
   static async connect(options: ConnectOptions): Promise<CorfuClient> {
-    const store = await openProjectionStore(options.layout);
+    const owns = typeof options.layout === 'string';
+    const store = typeof options.layout === 'string' ? await openProjectionStore(options.layout) : options.layout;
     const projection = await store.latest();
     if (projection === undefined) {
-      await store.close();
-      throw new CorfuError('ERR_BAD_REQUEST', `projection store ${options.layout} holds no projection (run corfu layout first)`);
+      if (owns) await store.close();
+      throw new CorfuError('ERR_BAD_REQUEST', `projection store ${typeof options.layout === 'string' ? options.layout : ''} holds no projection (run corfu layout first)`);
     }
-    return new CorfuClient(store, projection, options);
+    return new CorfuClient(store, owns, projection, options);
   }
 
   /** The projection the client works under now. */
@@ -479,7 +491,7 @@ export class CorfuClient {
     const leases = [...this.#servers.values()];
     this.#servers.clear();
     await Promise.all(leases.map((lease) => this.#pool.release(lease)));
-    await this.#store.close();
+    if (this.#ownsStore) await this.#store.close();
   }
 
   // ---- the driver -----------------------------------------------------------------
@@ -500,13 +512,13 @@ export class CorfuClient {
               return { failed: { unit: action.send.unit, op: action.send.op, code: 'ERR_IO' } };
             }
             this.stats.resends++;
-            await sleep(Math.min(1000, 10 * 2 ** resends));
+            await this.#sleep(Math.min(1000, 10 * 2 ** resends));
             event = { resend: true };
           } else {
             event = { response };
           }
         } else if ('wait' in action) {
-          await sleep(this.holeTimeoutMs);
+          await this.#sleep(this.holeTimeoutMs);
           event = { timeout: 'hole-timeout' };
         } else {
           return action;
@@ -586,7 +598,7 @@ export class CorfuClient {
         if (!(err instanceof CorfuError) || (err.code !== 'ERR_IO' && err.code !== 'ERR_OVERLOADED') || this.#closed || attempt > MAX_RESENDS) throw err;
         this.stats.resends++;
         await beforeResend?.();
-        await sleep(Math.min(1000, 10 * 2 ** attempt));
+        await this.#sleep(Math.min(1000, 10 * 2 ** attempt));
       }
     }
   }
@@ -619,7 +631,7 @@ export class CorfuClient {
     if (stalls + 1 > this.maxRefreshes) {
       throw new CorfuError('ERR_SEALED', `${what}: sealed at epoch ${staleEpoch} and the store has no newer projection after ${stalls} tries`);
     }
-    await sleep(this.refreshDelayMs);
+    await this.#sleep(this.refreshDelayMs);
     return stalls + 1;
   }
 
@@ -648,6 +660,10 @@ export class CorfuClient {
   }
 
   // ---- helpers ------------------------------------------------------------------------
+
+  #sleep(ms: number): Promise<void> {
+    return sleepOn(this.#runtime.clock, ms);
+  }
 
   #checkOpen(): void {
     if (this.#closed) throw new CorfuError('ERR_CLOSED', 'the client is closed');

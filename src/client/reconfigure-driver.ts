@@ -12,6 +12,7 @@ import type { Projection, ProjectionStore } from '../layout/index.js';
 import { probe, splitHostPort } from '../transport/address.js';
 import { Connection } from '../transport/connection.js';
 import { Reconfiguration } from './reconfigure.js';
+import { nodeRuntime, type ClientRuntime } from './runtime.js';
 import type { ReconfigAction, ReconfigEvent, ReconfigSend } from './reconfigure.js';
 
 export interface ReconfigureOptions {
@@ -22,6 +23,8 @@ export interface ReconfigureOptions {
    * an operator's change is not applied on top of a layout they have not seen).
    */
   readonly expectEpoch?: number;
+  /** Clock, timers and the way to reach servers (the simulator's, in test/sim). Default: Node's. */
+  readonly runtime?: ClientRuntime;
 }
 
 export interface ReconfigureResult {
@@ -37,6 +40,7 @@ export interface ReconfigureResult {
 /** Installs the latest projection's epoch+1 with `changes`. Rejects with a CorfuError. */
 export async function reconfigure(store: ProjectionStore, changes: readonly Change[], options: ReconfigureOptions = {}): Promise<ReconfigureResult> {
   const timeoutMs = options.timeoutMs ?? 3000;
+  const { clock, dialer } = options.runtime ?? nodeRuntime;
   const previous = await store.latest();
   if (previous === undefined) throw new CorfuError('ERR_BAD_REQUEST', 'the projection store is empty: nothing to reconfigure (see `corfu layout init`)');
   if (options.expectEpoch !== undefined && previous.epoch !== options.expectEpoch) {
@@ -53,14 +57,14 @@ export async function reconfigure(store: ProjectionStore, changes: readonly Chan
   const connection = (target: string): Connection => {
     let c = connections.get(target);
     if (c === undefined) {
-      c = new Connection({ ...splitHostPort(target), timeoutMs });
+      c = new Connection({ ...splitHostPort(target), timeoutMs, clock, dialer });
       connections.set(target, c);
     }
     return c;
   };
   const call = async (send: ReconfigSend): Promise<ReconfigEvent> => {
     try {
-      if (!connections.has(send.target)) await probe(send.target, timeoutMs);
+      if (!connections.has(send.target)) await probe(send.target, timeoutMs, dialer, clock);
       const response = await connection(send.target).request(send.request, { timeoutMs });
       return { response: { id: send.id, response } };
     } catch {

@@ -7,10 +7,13 @@
 // CPU (docs/benchmarks.md).
 //
 // Leases are counted; the connection closes when its last client releases it.
-// A client that wants its own sockets passes `shareConnections: false`.
+// A client that wants its own sockets passes `shareConnections: false`. A pool
+// belongs to one runtime (runtime.ts): clients on another runtime (the
+// simulator's) never share its connections.
 
 import { splitHostPort } from '../transport/address.js';
 import { Connection } from '../transport/connection.js';
+import { nodeRuntime, type ClientRuntime } from './runtime.js';
 import { UnitBatcher } from './unit-batcher.js';
 
 export interface ServerSettings {
@@ -31,16 +34,32 @@ interface Entry extends Lease {
   leases: number;
 }
 
+/**
+ * Reconnect backoff scaled to the request deadline: from 1% of it (at most
+ * 50 ms) doubling up to half of it (at most 2 s), so a dropped server is
+ * retried several times within one call's deadline whatever the deadline is.
+ */
+function reconnectDelays(timeoutMs: number): { reconnectMinMs: number; reconnectMaxMs: number } {
+  const reconnectMinMs = Math.max(1, Math.min(50, Math.floor(timeoutMs / 100)));
+  return { reconnectMinMs, reconnectMaxMs: Math.max(reconnectMinMs, Math.min(2000, Math.floor(timeoutMs / 2))) };
+}
+
 export class ServerPool {
   readonly #entries = new Map<string, Entry>();
+  readonly #runtime: ClientRuntime;
+
+  constructor(runtime: ClientRuntime = nodeRuntime) {
+    this.#runtime = runtime;
+  }
 
   /** The shared connection to `hostPort` under `settings`; release it with `release`. */
   acquire(hostPort: string, settings: ServerSettings): Lease {
     const key = `${hostPort}/${settings.timeoutMs}/${settings.maxInFlight}/${settings.maxQueued}`;
     let entry = this.#entries.get(key);
     if (entry === undefined || entry.connection.state === 'closed') {
-      const connection = new Connection({ ...splitHostPort(hostPort), ...settings });
-      entry = { key, connection, batcher: new UnitBatcher(connection, settings.timeoutMs), leases: 0 };
+      const { clock, dialer, defer } = this.#runtime;
+      const connection = new Connection({ ...splitHostPort(hostPort), ...settings, ...reconnectDelays(settings.timeoutMs), clock, dialer });
+      entry = { key, connection, batcher: new UnitBatcher(connection, settings.timeoutMs, defer), leases: 0 };
       this.#entries.set(key, entry);
     }
     entry.leases++;
@@ -58,5 +77,11 @@ export class ServerPool {
   }
 }
 
-/** The process's pool. */
-export const sharedServers = new ServerPool();
+const pools = new WeakMap<ClientRuntime, ServerPool>();
+
+/** The pool every client on `runtime` shares (one per process for Node's runtime). */
+export function sharedPool(runtime: ClientRuntime): ServerPool {
+  let pool = pools.get(runtime);
+  if (pool === undefined) pools.set(runtime, (pool = new ServerPool(runtime)));
+  return pool;
+}

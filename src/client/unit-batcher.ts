@@ -6,7 +6,8 @@
 // hands it to its engine as one call, one group commit. The frame's answer is
 // split back per entry. Flushed with setImmediate, not a microtask: the chain
 // operations woken by one answer frame reach their next send through several
-// awaits each, and all of them must land in the same batch.
+// awaits each, and all of them must land in the same batch. (The runtime's
+// `defer`: setImmediate in Node, the simulator's own turn in test/sim.)
 //
 // A whole-frame failure (ERR_IO: timeout, lost connection; ERR_OVERLOADED)
 // rejects every entry of the frame; a whole-frame error response (ERR_SEALED,
@@ -48,13 +49,15 @@ export const MAX_BATCH_BYTES = Math.min(4 * 1024 * 1024, MAX_FRAME_BYTES / 2);
 export class UnitBatcher {
   readonly #connection: Connection;
   readonly #timeoutMs: number;
+  readonly #defer: (fn: () => void) => void;
   /** Open batches by `${op}/${epoch}`, sent at the next setImmediate. */
   readonly #open = new Map<string, Batch>();
   #scheduled = false;
 
-  constructor(connection: Connection, timeoutMs: number) {
+  constructor(connection: Connection, timeoutMs: number, defer: (fn: () => void) => void) {
     this.#connection = connection;
     this.#timeoutMs = timeoutMs;
+    this.#defer = defer;
   }
 
   /** Queues one entry; resolves with its answer once its frame is answered. */
@@ -76,7 +79,7 @@ export class UnitBatcher {
       batch.bytes += size;
       if (!this.#scheduled) {
         this.#scheduled = true;
-        setImmediate(() => this.#flush());
+        this.#defer(() => this.#flush());
       }
     });
   }

@@ -1,6 +1,7 @@
 // `host:port` strings as the projection stores them, and a quick reachability check.
 
-import { connect as netConnect } from 'node:net';
+import { systemClock, type Clock } from './clock.js';
+import { tcpDialer, type Dialer } from './dialer.js';
 
 /** Splits `HOST:PORT` (or `[v6]:PORT`) at the last colon. */
 export function splitHostPort(value: string): { host: string; port: number } {
@@ -9,25 +10,27 @@ export function splitHostPort(value: string): { host: string; port: number } {
 }
 
 /**
- * Resolves once a TCP connection opens; rejects on refusal or after `timeoutMs`. Fails
+ * Resolves once a connection opens; rejects on refusal or after `timeoutMs`. Fails
  * fast (ECONNREFUSED) where a Connection would keep retrying until its deadline.
  */
-export function probe(address: string, timeoutMs: number): Promise<void> {
+export function probe(address: string, timeoutMs: number, dialer: Dialer = tcpDialer, clock: Clock = systemClock): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const socket = netConnect(splitHostPort(address));
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve();
+    const { host, port } = splitHostPort(address);
+    let settled = false;
+    const settle = (err: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clock.clearTimeout(timer);
+      link.destroy();
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const link = dialer.dial(host, port, {
+      onConnect: () => settle(undefined),
+      onData: () => {},
+      onDrain: () => {},
+      onClose: (err) => settle(err ?? new Error(`connection to ${address} closed`)),
     });
-    socket.once('error', (err) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(err);
-    });
+    const timer = clock.setTimeout(() => settle(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
   });
 }

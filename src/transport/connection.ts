@@ -1,5 +1,6 @@
 // A client connection to one server (unit or sequencer) over TCP, speaking the
-// wire frames of src/wire. This is a driver: it owns the socket and the timers.
+// wire frames of src/wire. This is a driver: it owns the link and the timers,
+// both injectable (a Dialer and a Clock) so the seeded simulator runs it too.
 //
 //   const conn = new Connection({ host: '127.0.0.1', port: 7000 });
 //   const res = await conn.request({ type: 'request', op: 'TAIL', epoch: 1 });
@@ -14,6 +15,9 @@
 // - Each call has a deadline (`timeoutMs`, counted from the call, queueing
 //   included). A call that misses it fails with ERR_IO; a late answer to it is
 //   dropped.
+// - A connect that does not complete within `connectTimeoutMs` is abandoned
+//   and retried like a dropped one (a SYN lost to a partition must not leave
+//   the connection waiting forever).
 // - When the socket drops, the requests on the wire fail with ERR_IO (they may
 //   or may not have been executed: the caller decides whether to retry);
 //   queued requests stay queued, and the connection reconnects with
@@ -22,13 +26,13 @@
 //   failures: `request` resolves with them; `call` turns them into a thrown
 //   CorfuError.
 // - A frame from the server that does not decode, is not a response, or
-//   answers with the wrong operation is a protocol error: the socket is
+//   answers with the wrong operation is a protocol error: the link is
 //   dropped (ERR_IO for what was on the wire) and the connection reconnects.
-// - `close()` fails everything outstanding with ERR_IO and releases the socket
+// - `close()` fails everything outstanding with ERR_IO and releases the link
 //   and every timer.
 
-import { Socket } from 'node:net';
-import { writeBatched } from './write-batched.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { tcpDialer, type Dialer, type Link } from './dialer.js';
 
 import { CorfuError } from '../../bindings/errors.js';
 import { FrameDecoder, encodeRequest } from '../wire/index.js';
@@ -50,6 +54,12 @@ export interface ConnectionOptions {
   readonly reconnectMinMs?: number;
   /** Cap of the doubling reconnect delay. Default 2000 ms. */
   readonly reconnectMaxMs?: number;
+  /** How long one connect attempt may take before it is abandoned and retried. Default: `timeoutMs`. */
+  readonly connectTimeoutMs?: number;
+  /** How the connection reaches the server. Default: TCP. */
+  readonly dialer?: Dialer;
+  /** Time and timers. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 export interface CallOptions {
@@ -63,7 +73,7 @@ interface Call {
   readonly body: RequestBody;
   readonly resolve: (response: Response) => void;
   readonly reject: (error: CorfuError) => void;
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
   /** Set once the call is on the wire. */
   requestId: number | undefined;
   done: boolean;
@@ -90,25 +100,30 @@ export class Connection {
   readonly timeoutMs: number;
   readonly reconnectMinMs: number;
   readonly reconnectMaxMs: number;
+  readonly connectTimeoutMs: number;
+  readonly #dialer: Dialer;
+  readonly #clock: Clock;
 
   #state: ConnectionState = 'connecting';
-  #socket: Socket | undefined;
+  #link: Link | undefined;
+  /** Resolves once the current link reported onClose. */
+  #linkClosed: Promise<void> = Promise.resolve();
+  #connectTimer: TimerHandle | undefined;
   #decoder = new FrameDecoder();
-  /** False after socket.write returned false, until 'drain'. */
+  /** False after link.write returned false, until onDrain. */
   #writable = true;
   #nextId = 1;
   readonly #inFlight = new Map<number, Call>();
-  /** FIFO of calls waiting for a slot (or for the socket). Head index instead of shift(). */
+  /** FIFO of calls waiting for a slot (or for the link). Head index instead of shift(). */
   #queue: Call[] = [];
   #queueHead = 0;
   /** Calls in the queue that are still waiting (timed-out ones stay in the array until skipped). */
   #waiting = 0;
   #attempt = 0;
-  #reconnectTimer: NodeJS.Timeout | undefined;
+  #reconnectTimer: TimerHandle | undefined;
   #closed: Promise<void> | undefined;
   /** Connects made, for observers and tests. */
   #connects = 0;
-  #lastError: string | undefined;
 
   constructor(options: ConnectionOptions) {
     if (typeof options.host !== 'string' || options.host === '') throw new CorfuError('ERR_BAD_REQUEST', 'host must be a non-empty string');
@@ -122,6 +137,9 @@ export class Connection {
     this.timeoutMs = positiveInt(options.timeoutMs, 5000, 'timeoutMs');
     this.reconnectMinMs = positiveInt(options.reconnectMinMs, 50, 'reconnectMinMs');
     this.reconnectMaxMs = Math.max(this.reconnectMinMs, positiveInt(options.reconnectMaxMs, 2000, 'reconnectMaxMs'));
+    this.connectTimeoutMs = positiveInt(options.connectTimeoutMs, this.timeoutMs, 'connectTimeoutMs');
+    this.#dialer = options.dialer ?? tcpDialer;
+    this.#clock = options.clock ?? systemClock;
     this.#open();
   }
 
@@ -139,7 +157,7 @@ export class Connection {
     return this.#waiting;
   }
 
-  /** How many times a socket has been connected (1 after the first connect). */
+  /** How many times a link has been connected (1 after the first connect). */
   get connects(): number {
     return this.#connects;
   }
@@ -165,7 +183,7 @@ export class Connection {
       }
       const timeoutMs = positiveInt(options.timeoutMs, this.timeoutMs, 'timeoutMs');
       const call: Call = { body, resolve, reject, timer: undefined, requestId: undefined, done: false };
-      call.timer = setTimeout(() => {
+      call.timer = this.#clock.setTimeout(() => {
         const where = call.requestId === undefined ? 'waiting to be sent' : 'waiting for the answer';
         this.#fail(call, new CorfuError('ERR_IO', `${body.op} to ${this.address} timed out after ${timeoutMs} ms (${where})`));
       }, timeoutMs);
@@ -181,70 +199,74 @@ export class Connection {
     return throwIfError(await this.request(body, options));
   }
 
-  /** Fails everything outstanding with ERR_IO, closes the socket, stops reconnecting. Idempotent. */
+  /** Fails everything outstanding with ERR_IO, closes the link, stops reconnecting. Idempotent. */
   close(): Promise<void> {
     if (this.#closed !== undefined) return this.#closed;
     this.#state = 'closed';
-    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    if (this.#reconnectTimer !== undefined) this.#clock.clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
+    this.#clearConnectTimer();
     const error = (): CorfuError => new CorfuError('ERR_IO', `connection to ${this.address} was closed`);
     for (const call of [...this.#inFlight.values()]) this.#fail(call, error());
     for (let i = this.#queueHead; i < this.#queue.length; i++) this.#fail(this.#queue[i]!, error());
     this.#queue = [];
     this.#queueHead = 0;
     this.#waiting = 0;
-    const socket = this.#socket;
-    this.#socket = undefined;
-    this.#closed = new Promise<void>((resolve) => {
-      if (socket === undefined || socket.destroyed) {
-        resolve();
-        return;
-      }
-      socket.once('close', () => resolve());
-      socket.destroy();
-    });
+    const link = this.#link;
+    this.#link = undefined;
+    link?.destroy();
+    this.#closed = this.#linkClosed;
     return this.#closed;
   }
 
-  // ---- the socket -----------------------------------------------------------
+  // ---- the link -------------------------------------------------------------
 
   #open(): void {
     this.#state = 'connecting';
     this.#decoder = new FrameDecoder();
     this.#writable = true;
-    const socket = new Socket();
-    this.#socket = socket;
-    socket.setNoDelay(true);
-    socket.on('connect', () => {
-      if (this.#socket !== socket) return;
-      this.#state = 'open';
-      this.#attempt = 0;
-      this.#connects++;
-      this.#pump();
+    let closed!: () => void;
+    this.#linkClosed = new Promise<void>((resolve) => (closed = resolve));
+    const link: Link = this.#dialer.dial(this.host, this.port, {
+      onConnect: () => {
+        if (this.#link !== link) return;
+        this.#clearConnectTimer();
+        this.#state = 'open';
+        this.#attempt = 0;
+        this.#connects++;
+        this.#pump();
+      },
+      onData: (chunk) => {
+        if (this.#link === link) this.#onData(chunk);
+      },
+      onDrain: () => {
+        if (this.#link !== link) return;
+        this.#writable = true;
+        this.#pump();
+      },
+      onClose: (err) => {
+        closed();
+        if (this.#link === link) this.#dropped(`connection to ${this.address} lost${err === undefined ? '' : `: ${err.message}`}`);
+      },
     });
-    socket.on('data', (chunk: Buffer) => {
-      if (this.#socket === socket) this.#onData(chunk);
-    });
-    socket.on('drain', () => {
-      if (this.#socket !== socket) return;
-      this.#writable = true;
-      this.#pump();
-    });
-    socket.on('error', (err) => {
-      this.#lastError = err.message;
-    });
-    socket.on('close', () => {
-      if (this.#socket === socket) this.#dropped(`connection to ${this.address} lost${this.#lastError === undefined ? '' : `: ${this.#lastError}`}`);
-    });
-    socket.connect({ host: this.host, port: this.port });
+    this.#link = link;
+    this.#connectTimer = this.#clock.setTimeout(() => {
+      this.#connectTimer = undefined;
+      if (this.#link === link && this.#state === 'connecting') this.#dropped(`connect to ${this.address} timed out after ${this.connectTimeoutMs} ms`);
+    }, this.connectTimeoutMs);
   }
 
-  /** The socket is gone (closed by the peer, an error, or a protocol error): fail what was on the wire, back off, reconnect. */
+  #clearConnectTimer(): void {
+    if (this.#connectTimer !== undefined) this.#clock.clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+  }
+
+  /** The link is gone (closed by the peer, an error, a protocol error, a connect timeout): fail what was on the wire, back off, reconnect. */
   #dropped(reason: string): void {
-    const socket = this.#socket;
-    this.#socket = undefined;
-    this.#lastError = undefined;
-    socket?.destroy();
+    const link = this.#link;
+    this.#link = undefined;
+    this.#clearConnectTimer();
+    link?.destroy();
     for (const call of [...this.#inFlight.values()]) {
       this.#fail(call, new CorfuError('ERR_IO', `${call.body.op} to ${this.address} failed: ${reason}`));
     }
@@ -252,13 +274,13 @@ export class Connection {
     this.#state = 'backoff';
     const delay = backoffDelayMs(this.#attempt, this.reconnectMinMs, this.reconnectMaxMs);
     this.#attempt++;
-    this.#reconnectTimer = setTimeout(() => {
+    this.#reconnectTimer = this.#clock.setTimeout(() => {
       this.#reconnectTimer = undefined;
       if (this.#state === 'backoff') this.#open();
     }, delay);
   }
 
-  #onData(chunk: Buffer): void {
+  #onData(chunk: Uint8Array): void {
     this.#decoder.push(chunk);
     for (;;) {
       const r = this.#decoder.pull();
@@ -280,14 +302,14 @@ export class Connection {
       }
       this.#settle(call);
       call.resolve(frame);
-      if (this.#socket === undefined) return; // a resolve handler closed us
+      if (this.#link === undefined) return; // a resolve handler closed us
     }
   }
 
-  /** Sends queued calls while there are free slots and the socket takes more. */
+  /** Sends queued calls while there are free slots and the link takes more. */
   #pump(): void {
-    const socket = this.#socket;
-    while (this.#state === 'open' && socket !== undefined && this.#writable && this.#inFlight.size < this.maxInFlight && this.#queueHead < this.#queue.length) {
+    const link = this.#link;
+    while (this.#state === 'open' && link !== undefined && this.#writable && this.#inFlight.size < this.maxInFlight && this.#queueHead < this.#queue.length) {
       const call = this.#queue[this.#queueHead]!;
       this.#queue[this.#queueHead] = undefined as unknown as Call;
       this.#queueHead++;
@@ -303,7 +325,7 @@ export class Connection {
         continue;
       }
       this.#inFlight.set(requestId, call);
-      this.#writable = writeBatched(socket, frame);
+      this.#writable = link.write(frame);
     }
     if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) this.#compact();
   }
@@ -331,7 +353,7 @@ export class Connection {
   #settle(call: Call): void {
     if (call.requestId === undefined && !call.done && this.#state !== 'closed') this.#waiting--;
     call.done = true;
-    if (call.timer !== undefined) clearTimeout(call.timer);
+    if (call.timer !== undefined) this.#clock.clearTimeout(call.timer);
     call.timer = undefined;
     if (call.requestId !== undefined && this.#inFlight.get(call.requestId) === call) {
       this.#inFlight.delete(call.requestId);

@@ -57,9 +57,9 @@ export class ServerPool {
     const key = `${hostPort}/${settings.timeoutMs}/${settings.maxInFlight}/${settings.maxQueued}`;
     let entry = this.#entries.get(key);
     if (entry === undefined || entry.connection.state === 'closed') {
-      const { clock, dialer, defer } = this.#runtime;
-      const connection = new Connection({ ...splitHostPort(hostPort), ...settings, ...reconnectDelays(settings.timeoutMs), clock, dialer });
-      entry = { key, connection, batcher: new UnitBatcher(connection, settings.timeoutMs, defer), leases: 0 };
+      const runtime = this.#runtime;
+      const connection = new Connection({ ...splitHostPort(hostPort), ...settings, ...reconnectDelays(settings.timeoutMs), clock: runtime.clock, dialer: runtime.dialer });
+      entry = { key, connection, batcher: new UnitBatcher(connection, settings.timeoutMs, (fn) => runtime.defer(fn)), leases: 0 };
       this.#entries.set(key, entry);
     }
     entry.leases++;

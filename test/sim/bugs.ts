@@ -1,50 +1,60 @@
 // Planted bugs: deliberately broken variants of the system, each switched on
-// by name (`--bug NAME`). They live here and in the simulator's own wrappers
-// (engine, sequencer, store, client driver, reconfiguration); src/ is never
-// touched. The bug tests run each one over a bounded number of seeds and
-// assert the checkers catch it.
+// by name (`--bug NAME`). They live in the simulator's stand-ins (engine.ts,
+// sequencer.ts, store.ts), in patches over the real client machines
+// (patches.ts) and in the client's view of the store (client.ts); src/ is
+// never edited (mutation testing, `npm run mutate`, plants bugs in src/). The
+// bug tests run each one over a bounded number of seeds and assert that the
+// invariant it breaks is the one a checker reports (`targets`: violation
+// kinds; 'linearizability' also matches every 'linearizability/...').
 
 export interface BugInfo {
   readonly name: string;
   readonly layer: 'engine' | 'unit' | 'sequencer' | 'store' | 'client' | 'reconfig';
   readonly description: string;
+  /** The violation kinds that show this bug ('linearizability' matches 'linearizability/...'). */
+  readonly targets: readonly string[];
+}
+
+/** Whether a violation of `kind` is one `bug` targets. */
+export function targets(bug: BugInfo, kind: string): boolean {
+  return bug.targets.some((t) => kind === t || kind.startsWith(`${t}/`));
 }
 
 export const BUGS: readonly BugInfo[] = [
   // storage engine / unit
-  { name: 'skip-epoch-check', layer: 'engine', description: 'the unit serves reads, writes, fills and trims whatever epoch they carry' },
-  { name: 'overwrite', layer: 'engine', description: 'writes are not write-once: a WRITE replaces data or junk already there' },
-  { name: 'fill-overwrites', layer: 'engine', description: 'a FILL replaces data already written with junk' },
-  { name: 'written-same-always', layer: 'engine', description: 'ERR_WRITTEN to a WRITE always says "same bytes", even when they differ' },
-  { name: 'seal-not-durable', layer: 'engine', description: 'a seal moves the epoch in memory only: a restarted unit is back at its old epoch' },
-  { name: 'seal-not-monotonic', layer: 'engine', description: 'a seal to any epoch other than the current one is accepted, even a lower one' },
-  { name: 'lose-acked-write', layer: 'engine', description: 'writes are acknowledged from a write-back cache; a crash loses what was not flushed' },
-  { name: 'seal-tail-off-by-one', layer: 'engine', description: "a seal answers the unit's highest address instead of the address after it" },
-  { name: 'tail-ignores-junk', layer: 'engine', description: "junk fills do not move the unit's tail" },
-  { name: 'write-ignores-trim', layer: 'engine', description: 'writes and fills land in trimmed addresses' },
-  { name: 'read-ignores-trim-mark', layer: 'engine', description: 'reads below the prefix-trim mark still return the old values' },
-  { name: 'trim-mark-not-durable', layer: 'engine', description: 'a prefix trim moves the trim mark in memory only' },
+  { name: 'skip-epoch-check', layer: 'engine', description: 'the unit serves reads, writes, fills and trims whatever epoch they carry', targets: ['epoch'] },
+  { name: 'overwrite', layer: 'engine', description: 'writes are not write-once: a WRITE replaces data or junk already there', targets: ['write-once', 'durability', 'linearizability'] },
+  { name: 'fill-overwrites', layer: 'engine', description: 'a FILL replaces data already written with junk', targets: ['write-once', 'durability', 'linearizability'] },
+  { name: 'written-same-always', layer: 'engine', description: 'ERR_WRITTEN to a WRITE always says "same bytes", even when they differ', targets: ['durability', 'write-once', 'linearizability'] },
+  { name: 'seal-not-durable', layer: 'engine', description: 'a seal moves the epoch in memory only: a restarted unit is back at its old epoch', targets: ['epoch'] },
+  { name: 'seal-not-monotonic', layer: 'engine', description: 'a seal to any epoch other than the current one is accepted, even a lower one', targets: ['epoch'] },
+  { name: 'lose-acked-write', layer: 'engine', description: 'writes are acknowledged from a write-back cache; a crash loses what was not flushed', targets: ['durability'] },
+  { name: 'seal-tail-off-by-one', layer: 'engine', description: "a seal answers the unit's highest address instead of the address after it", targets: ['tokens', 'order'] },
+  { name: 'tail-ignores-junk', layer: 'engine', description: "junk fills do not move the unit's tail", targets: ['tokens', 'order'] },
+  { name: 'write-ignores-trim', layer: 'engine', description: 'writes and fills land in trimmed addresses', targets: ['write-once', 'linearizability'] },
+  { name: 'read-ignores-trim-mark', layer: 'engine', description: 'reads below the prefix-trim mark still return the old values', targets: ['write-once', 'linearizability'] },
+  { name: 'trim-mark-not-durable', layer: 'engine', description: 'a prefix trim moves the trim mark in memory only', targets: ['write-once', 'linearizability'] },
   // sequencer
-  { name: 'sequencer-duplicate-token', layer: 'sequencer', description: 'every fifth TOKEN answer repeats the previous first token' },
-  { name: 'tail-stale', layer: 'sequencer', description: 'TAIL answers the value of the previous TAIL request' },
-  { name: 'sequencer-skip-epoch-check', layer: 'sequencer', description: 'the sequencer hands out tokens to requests of any epoch' },
+  { name: 'sequencer-duplicate-token', layer: 'sequencer', description: 'every fifth TOKEN answer repeats the previous first token', targets: ['tokens'] },
+  { name: 'tail-stale', layer: 'sequencer', description: 'TAIL answers the value of the previous TAIL request', targets: ['order'] },
+  { name: 'sequencer-skip-epoch-check', layer: 'sequencer', description: 'the sequencer hands out tokens to requests of any epoch', targets: ['epoch'] },
   // projection store
-  { name: 'store-accepts-second', layer: 'store', description: 'the store accepts a second proposal for an epoch, replacing the first' },
+  { name: 'store-accepts-second', layer: 'store', description: 'the store accepts a second proposal for an epoch, replacing the first', targets: ['projection'] },
   // client chain driver
-  { name: 'ack-after-head', layer: 'client', description: 'an append is acknowledged once the head has it, before the rest of the chain' },
-  { name: 'fill-without-reading-head', layer: 'client', description: "a fill that finds data at the head copies junk down instead of the head's value" },
-  { name: 'read-from-head', layer: 'client', description: 'reads go to the head of the chain instead of the tail' },
-  { name: 'junk-not-propagated', layer: 'client', description: 'a fill writes junk at the head only and does not copy it down the chain' },
-  { name: 'chain-reversed', layer: 'client', description: 'appends write the chain tail -> head' },
-  { name: 'append-ignores-newtoken', layer: 'client', description: 'an append whose address another value took (ERR_WRITTEN at the head) is acknowledged anyway' },
-  { name: 'client-no-refresh', layer: 'client', description: 'a client never reloads the projection on ERR_SEALED: it keeps its old epoch forever' },
-  { name: 'refresh-epoch-only', layer: 'client', description: "on ERR_SEALED a client takes the unit's epoch number but keeps its old layout" },
+  { name: 'ack-after-head', layer: 'client', description: 'an append is acknowledged once the head has it, before the rest of the chain', targets: ['durability'] },
+  { name: 'fill-without-reading-head', layer: 'client', description: "a fill that finds data at the head copies junk down instead of the head's value", targets: ['chain-invariant', 'write-once', 'durability'] },
+  { name: 'read-from-head', layer: 'client', description: 'reads go to the head of the chain instead of the tail', targets: ['durability'] },
+  { name: 'junk-not-propagated', layer: 'client', description: 'a fill writes junk at the head only and does not copy it down the chain', targets: ['durability'] },
+  { name: 'chain-reversed', layer: 'client', description: 'appends write the chain tail -> head', targets: ['durability'] },
+  { name: 'append-ignores-newtoken', layer: 'client', description: 'an append whose address another value took (ERR_WRITTEN at the head) is acknowledged anyway', targets: ['write-once', 'linearizability'] },
+  { name: 'client-no-refresh', layer: 'client', description: 'a client never reloads the projection on ERR_SEALED: it keeps its old epoch forever', targets: ['liveness'] },
+  { name: 'refresh-epoch-only', layer: 'client', description: "on ERR_SEALED a client takes the unit's epoch number but keeps its old layout", targets: ['projection'] },
   // reconfiguration
-  { name: 'bootstrap-at-zero', layer: 'reconfig', description: 'a new sequencer is bootstrapped with start tail 0 (tokens are reused after failover)' },
-  { name: 'reconfig-min-tail', layer: 'reconfig', description: "the new sequencer starts at the smallest of the units' tails, not the largest" },
-  { name: 'reconfig-skip-seal', layer: 'reconfig', description: 'a reconfiguration asks the units for their tails without sealing them' },
-  { name: 'reconfig-no-adopt', layer: 'reconfig', description: 'a reconfiguration that lost the proposal race uses its own projection anyway' },
-  { name: 'reconfig-ignore-sealed-unit', layer: 'reconfig', description: 'a unit already sealed by a competing reconfiguration counts with tail 0' },
+  { name: 'bootstrap-at-zero', layer: 'reconfig', description: 'a new sequencer is bootstrapped with start tail 0 (tokens are reused after failover)', targets: ['tokens'] },
+  { name: 'reconfig-min-tail', layer: 'reconfig', description: "the new sequencer starts at the smallest of the units' tails, not the largest", targets: ['tokens'] },
+  { name: 'reconfig-skip-seal', layer: 'reconfig', description: 'a reconfiguration asks the units for their tails without sealing them', targets: ['order', 'tokens'] },
+  { name: 'reconfig-no-adopt', layer: 'reconfig', description: 'a reconfiguration that lost the proposal race uses its own projection anyway', targets: ['projection'] },
+  { name: 'reconfig-ignore-sealed-unit', layer: 'reconfig', description: 'a unit already sealed by a competing reconfiguration counts with tail 0', targets: ['tokens'] },
 ];
 
 export const BUG_NAMES: readonly string[] = BUGS.map((b) => b.name);

@@ -3,6 +3,7 @@
 
 import { performance } from 'node:perf_hooks';
 
+import { BUGS, targets } from './bugs.js';
 import type { Violation } from './checkers.js';
 import { FAULT_KINDS, noFaults, type FaultCounts } from './faults.js';
 import { runSeed, type RunResult } from './run.js';
@@ -77,19 +78,28 @@ export interface Hunt {
   readonly bug: string;
   readonly seed: number | undefined;
   readonly tried: number;
+  /** The targeted violation that caught it. */
   readonly violation: Violation | undefined;
+  /** The first violation of another kind seen on the way, if any. */
+  readonly other: Violation | undefined;
 }
 
 /**
- * Runs seeds with `bug` on until a checker catches it (or maxSeeds pass).
- * Every proposed fix is on (known-issues.ts), so the baseline has no
- * violations and whatever is caught is the bug's doing.
+ * Runs seeds with `bug` on until a checker reports a violation of a kind the
+ * bug targets (bugs.ts), or maxSeeds pass. The clean campaigns show the
+ * baseline has no violations; a violation of another kind is reported but
+ * does not count as catching the bug.
  */
 export async function huntBug(bug: string, options: { maxSeeds: number; from?: number; ops?: number }): Promise<Hunt> {
+  const info = BUGS.find((b) => b.name === bug);
+  if (info === undefined) throw new Error(`unknown bug ${bug}`);
   const from = options.from ?? 1;
+  let other: Violation | undefined;
   for (let i = 0; i < options.maxSeeds; i++) {
     const r = await runSeed({ seed: from + i, bugs: [bug], ...(options.ops === undefined ? {} : { ops: options.ops }) });
-    if (r.violations.length > 0) return { bug, seed: from + i, tried: i + 1, violation: r.violations[0] };
+    const hit = r.violations.find((v) => targets(info, v.kind));
+    if (hit !== undefined) return { bug, seed: from + i, tried: i + 1, violation: hit, other };
+    other ??= r.violations[0];
   }
-  return { bug, seed: undefined, tried: options.maxSeeds, violation: undefined };
+  return { bug, seed: undefined, tried: options.maxSeeds, violation: undefined, other };
 }

@@ -63,6 +63,7 @@ export class Checkers {
   readonly #sealAcked = new Map<string, number>();
   // 4
   readonly #projections = new Map<number, string>();
+  readonly #checkedProjections = new WeakSet<Projection>();
   // 5
   readonly #issued = new Map<string, Array<[number, number]>>();
   maxToken = -1;
@@ -169,6 +170,9 @@ export class Checkers {
 
   /** `p` came out of the store, or a client adopted it (`by`). */
   projection(p: Projection, by: string): void {
+    // The store hands out the same objects again and again: each is checked once.
+    if (this.#checkedProjections.has(p)) return;
+    this.#checkedProjections.add(p);
     const text = canonicalJson(p);
     const prev = this.#projections.get(p.epoch);
     if (prev === undefined) this.#projections.set(p.epoch, text);

@@ -65,7 +65,6 @@ export class Cluster implements World {
   /** Called when a client restarts (the workload resumes it). */
   onClientRestart: (c: SimClient) => void = () => {};
   setup = '';
-  #requestId = 1;
   #nextSequencer = 1;
 
   constructor(options: ClusterOptions) {
@@ -77,7 +76,6 @@ export class Cluster implements World {
     this.workRng = new Prng(this.seed, 3);
     this.#miscRng = new Prng(this.seed, 4);
     this.net = new Network(this.queue, new Prng(this.seed, 1), this.trace);
-    this.net.onCodecMismatch = (what) => this.check.fail('codec', what);
     this.store = new MemProjectionStore(this.bugs, this.check);
     this.check.now = () => this.queue.now;
     this.check.disks = () => new Map([...this.units].filter(([, u]) => !u.destroyed).map(([n, u]) => [n, u.disk]));
@@ -85,12 +83,13 @@ export class Cluster implements World {
     this.net.faults = { ...this.profile.net };
   }
 
+  /** Set by wake(); run.ts drains the microtasks before the next event. */
+  woken = false;
+
   // ---- World ----------------------------------------------------------------------
 
-  nextRequestId(): number {
-    const id = this.#requestId;
-    this.#requestId = (this.#requestId + 1) >>> 0 || 1;
-    return id;
+  wake(): void {
+    this.woken = true;
   }
 
   storeDelay(): number {
@@ -125,7 +124,7 @@ export class Cluster implements World {
     this.sequencers.set('seq0:6000', new SimSequencer('seq0:6000', 1, this.net, this.bugs, this.check));
     this.store.proposeSync(p1);
     const nClients = rng.between(2, 5);
-    for (let i = 0; i < nClients; i++) this.clients.push(new SimClient(this, `c${i}`, p1));
+    for (let i = 0; i < nClients; i++) this.clients.push(new SimClient(this, `c${i}`));
     const p = this.profile;
     this.setup =
       `${nUnits} units, chains of ${chainLen} x ${stripes.length} stripes, ${nClients} clients; ` +
@@ -172,9 +171,7 @@ export class Cluster implements World {
   restartClient(node: string): void {
     const c = this.clients.find((x) => x.node === node);
     if (c === undefined || c.alive) return;
-    const latest = this.store.latestSync();
-    if (latest === undefined) return;
-    c.restart(latest);
+    c.restart();
     this.trace.event(this.queue.now, ['client-restart', node]);
     this.onClientRestart(c);
   }
@@ -197,7 +194,7 @@ export class Cluster implements World {
         this.trace.event(this.queue.now, ['reconfigured', c.node, r.ok ? 1 : 0], () => `reconfigure by ${c.node} ${JSON.stringify(changes)}: ${what}`);
       }
     };
-    c.run('reconfigure', JSON.stringify(changes), () => c.reconfigure(changes), end);
+    c.reconfigure(changes, end);
     // A client that dies mid-reconfiguration never calls back.
     const watch = (): void => {
       if (ended) return;

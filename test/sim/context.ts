@@ -1,8 +1,6 @@
 // What the simulated actors share: the clock, the network, the store, the
 // checkers, the planted bugs, and the fault hooks the fault injector arms.
 
-import type { UnitRequest } from '../../src/client/chain.js';
-import type { ChainTarget } from '../../src/client/target.js';
 import type { Bugs } from './bugs.js';
 import type { Checkers } from './checkers.js';
 import type { History } from './history.js';
@@ -10,6 +8,7 @@ import type { Network } from './network.js';
 import type { EventQueue } from './queue.js';
 import type { MemProjectionStore } from './store.js';
 
+/** The simulated clients' options (CorfuClient's ConnectOptions), in virtual ms. */
 export interface ClientTimings {
   /** Deadline of one request (the transport's timeout). */
   readonly timeoutMs: number;
@@ -26,10 +25,15 @@ export interface World {
   readonly bugs: Bugs;
   readonly history: History;
   readonly timings: ClientTimings;
-  nextRequestId(): number;
+  /** Clients armed to crash right after a token / instead of writing below the head. */
+  readonly armedAfterToken: ReadonlySet<string>;
+  readonly armedMidChain: ReadonlySet<string>;
+  /** Client code was started outside a runtime's own events: let its promises run before the next event (run.ts). */
+  wake(): void;
+  /** A simulated round trip to the projection store, ms. */
   storeDelay(): number;
-  /** Fault hook: crash `client` right after it took a token? */
+  /** Fault hook: crash `client` now (it was handed a token)? Disarms it. */
   crashAfterToken(client: string): boolean;
-  /** Fault hook: crash `client` instead of sending this request to a replica below the head? */
-  crashMidChain(client: string, req: UnitRequest, target: ChainTarget): boolean;
+  /** Fault hook: crash `client` now (it is about to write below the head)? Disarms it. */
+  crashMidChain(client: string): boolean;
 }

@@ -56,7 +56,7 @@ export function drawProfile(rng: Prng): FaultProfile {
   if (rng.chance(0.1)) {
     // A calm seed: the protocol without faults (still concurrent clients).
     return {
-      net: { drop: 0, duplicate: 0, spike: 0, spikeMaxMs: 0, codec: 0.2 },
+      net: { drop: 0, duplicate: 0, spike: 0, spikeMaxMs: 0 },
       partitionRate: 0,
       unitCrashRate: 0,
       unitLossRate: 0,
@@ -76,7 +76,6 @@ export function drawProfile(rng: Prng): FaultProfile {
       duplicate: on(0.5) ? rng.float() * 0.08 : 0,
       spike: on(0.6) ? rng.float() * 0.1 : 0,
       spikeMaxMs: rng.between(5, 80),
-      codec: rng.float() * 0.3,
     },
     partitionRate: on(0.5) ? rng.float() * 1.5 : 0,
     unitCrashRate: on(0.5) ? rng.float() * 1.5 : 0,

@@ -1,39 +1,51 @@
-// The simulated network: every message between two nodes goes through here,
+// The simulated network: every packet between two nodes goes through here,
 // and the seed decides its fate — delivered after a latency, delayed by a
-// spike (which reorders it past later messages), dropped, duplicated, or
-// blocked by a partition (symmetric or one-way) or a crashed receiver.
-// With some probability a wire message is also encoded and decoded through
-// src/wire on the way, so the codec is exercised with everything the
-// simulation sends.
+// spike (which reorders it past later packets), dropped, duplicated, or
+// blocked by a partition (symmetric or one-way).
+//
+// Clients reach servers over links, as the real Connection reaches them over
+// TCP (src/transport/dialer.ts): a link opens (`open` answered by `accept`),
+// carries wire frames — the bytes of src/wire, encoded and decoded by the real
+// codec — both ways, and ends with `reset` (a crashed server), `refuse` (no
+// process listening) or `fin` (the client closed it). A packet to a node whose
+// process is down is answered by its host, as a kernel would: `refuse` to an
+// `open`, `reset` to a `frame`. A partition answers nothing.
+//
+// The faults are harsher than TCP's: a frame in the middle of a live link can
+// be lost or duplicated, and frames can overtake each other. The protocol must
+// survive that anyway (every request is idempotent and matched by its id).
 
-import { decodeFrame, encodeRequest, encodeResponse } from '../../src/wire/codec.js';
-import type { Request, Response } from '../../src/wire/messages.js';
+import { checkHeader } from '../../src/wire/frame.js';
 import type { Prng } from './prng.js';
 import type { EventQueue } from './queue.js';
 import type { Trace } from './trace.js';
 
-export type Payload = { readonly kind: 'request'; readonly body: Request } | { readonly kind: 'response'; readonly body: Response };
+export type Packet =
+  | { readonly kind: 'open'; readonly link: number }
+  | { readonly kind: 'accept'; readonly link: number }
+  | { readonly kind: 'refuse'; readonly link: number }
+  | { readonly kind: 'frame'; readonly link: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'reset'; readonly link: number }
+  | { readonly kind: 'fin'; readonly link: number };
 
 export interface Envelope {
   readonly from: string;
   readonly to: string;
-  readonly payload: Payload;
+  readonly packet: Packet;
 }
 
 export interface NetworkFaults {
-  /** Probability a message is lost. */
+  /** Probability a packet is lost. */
   drop: number;
-  /** Probability a message is delivered twice. */
+  /** Probability a packet is delivered twice. */
   duplicate: number;
-  /** Probability a message is held back by a latency spike (reordering it). */
+  /** Probability a packet is held back by a latency spike (reordering it). */
   spike: number;
   /** The longest spike, ms. */
   spikeMaxMs: number;
-  /** Probability a message goes through encode/decode. */
-  codec: number;
 }
 
-export const CALM: NetworkFaults = { drop: 0, duplicate: 0, spike: 0, spikeMaxMs: 0, codec: 0.1 };
+export const CALM: NetworkFaults = { drop: 0, duplicate: 0, spike: 0, spikeMaxMs: 0 };
 
 export interface NetworkStats {
   sent: number;
@@ -42,16 +54,16 @@ export interface NetworkStats {
   duplicated: number;
   spiked: number;
   blocked: number;
-  codec: number;
 }
 
+/** A node's packet handler; a promise is awaited before the next event runs. */
 export type Receiver = (env: Envelope) => void | Promise<void>;
 
 export class Network {
   faults: NetworkFaults = { ...CALM };
   /** Whether faults apply at all (the final phase turns them off). */
   faulty = true;
-  readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, spiked: 0, blocked: 0, codec: 0 };
+  readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, spiked: 0, blocked: 0 };
   readonly #receivers = new Map<string, Receiver>();
   readonly #down = new Set<string>();
   /** Directed edges `from>to` that are cut, with a count (partitions may overlap). */
@@ -59,8 +71,7 @@ export class Network {
   readonly #queue: EventQueue;
   readonly #rng: Prng;
   readonly #trace: Trace;
-  /** Called when a codec round trip does not give back the message (a wire bug). */
-  onCodecMismatch: (what: string) => void = () => {};
+  #nextLink = 1;
 
   constructor(queue: EventQueue, rng: Prng, trace: Trace) {
     this.#queue = queue;
@@ -68,12 +79,17 @@ export class Network {
     this.#trace = trace;
   }
 
+  /** A fresh link id (deterministic: ids are handed out in event order). */
+  newLink(): number {
+    return this.#nextLink++;
+  }
+
   attach(node: string, receiver: Receiver): void {
     this.#receivers.set(node, receiver);
     this.#down.delete(node);
   }
 
-  /** A crashed node: messages to it are lost until it is attached again. */
+  /** A crashed process: its host answers for it until it is attached again. */
   detach(node: string): void {
     this.#down.add(node);
   }
@@ -102,7 +118,7 @@ export class Network {
     return this.#cut.has(`${from}>${to}`);
   }
 
-  send(from: string, to: string, payload: Payload): void {
+  send(from: string, to: string, packet: Packet): void {
     this.stats.sent++;
     const f = this.faults;
     if (this.faulty && this.#rng.chance(f.drop)) {
@@ -117,58 +133,44 @@ export class Network {
         this.stats.spiked++;
         delay += this.#rng.between(5, Math.max(5, f.spikeMaxMs));
       }
-      let p = payload;
-      if (this.#rng.chance(f.codec)) p = this.#roundTrip(p);
-      const env: Envelope = { from, to, payload: p };
+      const env: Envelope = { from, to, packet };
       this.#queue.after(delay, () => this.#deliver(env));
     }
   }
 
   #deliver(env: Envelope): void | Promise<void> {
-    const { from, to, payload } = env;
-    const body = payload.body;
-    if (this.#cut.has(`${from}>${to}`) || this.#down.has(to)) {
+    const { from, to, packet } = env;
+    if (this.#cut.has(`${from}>${to}`)) {
       this.stats.blocked++;
-      this.#trace.event(this.#queue.now, ['lost', from, to, body.op, body.requestId]);
+      this.#trace.event(this.#queue.now, ['lost', from, to, packet.kind, packet.link]);
       return;
     }
     const receiver = this.#receivers.get(to);
-    if (receiver === undefined) {
+    if (receiver === undefined || this.#down.has(to)) {
+      // The host is up, the process is not: its kernel answers.
       this.stats.blocked++;
+      this.#trace.event(this.#queue.now, ['down', from, to, packet.kind, packet.link]);
+      if (packet.kind === 'open') this.send(to, from, { kind: 'refuse', link: packet.link });
+      else if (packet.kind === 'frame') this.send(to, from, { kind: 'reset', link: packet.link });
       return;
     }
     this.stats.delivered++;
-    this.#trace.event(this.#queue.now, [payload.kind, from, to, body.op, body.requestId, 'status' in body ? body.status : '-'], () =>
-      `${payload.kind} ${from} -> ${to} ${body.op} #${body.requestId} e${body.epoch}${'status' in body ? ` ${body.status}` : ''}${describe(body)}`,
-    );
+    this.#trace.event(this.#queue.now, [packet.kind, from, to, packet.link, ...frameParts(packet)], () => `${packet.kind} ${from} -> ${to} link ${packet.link}${describe(packet)}`);
     return receiver(env);
-  }
-
-  #roundTrip(p: Payload): Payload {
-    this.stats.codec++;
-    const bytes = p.kind === 'request' ? encodeRequest(p.body) : encodeResponse(p.body);
-    const decoded = decodeFrame(bytes);
-    if (decoded.kind !== 'frame' || decoded.bytes !== bytes.length) {
-      this.onCodecMismatch(`${p.kind} ${p.body.op}: decoded as ${decoded.kind}`);
-      return p;
-    }
-    const frame = decoded.frame;
-    if (frame.type !== p.kind || frame.op !== p.body.op || frame.requestId !== p.body.requestId || frame.epoch !== p.body.epoch) {
-      this.onCodecMismatch(`${p.kind} ${p.body.op}: header changed in a round trip`);
-      return p;
-    }
-    return frame.type === 'request' ? { kind: 'request', body: frame } : { kind: 'response', body: frame };
   }
 }
 
-function describe(body: Request | Response): string {
-  const b = body as unknown as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const k of ['addresses', 'address', 'newEpoch', 'startTail', 'count', 'first', 'tail', 'unitEpoch']) {
-    if (b[k] !== undefined) parts.push(`${k}=${Array.isArray(b[k]) ? (b[k] as unknown[]).join(',') : String(b[k])}`);
-  }
-  if (Array.isArray(b['entries'])) parts.push(`entries=${(b['entries'] as Array<{ address: number }>).map((e) => e.address).join(',')}`);
-  if (b['statuses'] instanceof Uint8Array) parts.push(`statuses=${Array.from(b['statuses'] as Uint8Array).join(',')}`);
-  if (b['written'] instanceof Uint8Array) parts.push(`written=${Array.from(b['written'] as Uint8Array).join(',')}`);
-  return parts.length > 0 ? ` ${parts.join(' ')}` : '';
+/** A frame's operation, direction and request id, for the trace hash. */
+function frameParts(packet: Packet): Array<number | string> {
+  if (packet.kind !== 'frame') return [];
+  const h = checkHeader(packet.bytes);
+  return h.kind === 'header' ? [h.header.op, h.header.isResponse ? 1 : 0, h.header.requestId, h.header.epoch] : ['?'];
+}
+
+function describe(packet: Packet): string {
+  if (packet.kind !== 'frame') return '';
+  const h = checkHeader(packet.bytes);
+  if (h.kind !== 'header') return ' (not a frame)';
+  const { op, isResponse, requestId, epoch } = h.header;
+  return ` ${isResponse ? 'answer' : 'request'} ${op} #${requestId} e${epoch} ${packet.bytes.length} B`;
 }

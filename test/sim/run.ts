@@ -15,8 +15,9 @@
 //             whole history goes to the linearizability checker (test/check).
 //
 // The loop pops one event at a time (virtual time, then scheduling order) and
-// awaits it only when it returns a promise (a unit's handler); the in-memory
-// engine resolves at once, so nothing else runs in between.
+// awaits it when it returns a promise (a unit's handler; a client process's
+// event, which drains the promise continuations it caused), and drains after
+// an event that started client code (World.wake). Nothing else runs in between.
 
 import type { Violation } from './checkers.js';
 import { SimClient } from './client.js';
@@ -25,6 +26,8 @@ import type { FaultCounts } from './faults.js';
 import { FaultInjector } from './inject.js';
 import { checkHistory } from './linearizability.js';
 import { Operator } from './operator.js';
+import { installPatches } from './patches.js';
+import { drain } from './runtime.js';
 import { Workload } from './workload.js';
 
 export interface RunOptions {
@@ -71,6 +74,20 @@ const MAX_EVENTS = 3_000_000;
 
 export async function runSeed(options: RunOptions): Promise<RunResult> {
   const cl = new Cluster(options);
+  const unpatch = installPatches(cl.bugs);
+  // Stack traces cost more than the rest of a run: every lost request, refused
+  // connection and timeout makes an error. They are kept when a trace is asked for.
+  const stackTraceLimit = Error.stackTraceLimit;
+  if ((options.keepTrace ?? 0) === 0) Error.stackTraceLimit = 0;
+  try {
+    return await run(cl, options);
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+    unpatch();
+  }
+}
+
+async function run(cl: Cluster, options: RunOptions): Promise<RunResult> {
   const workload = new Workload(cl, options.ops ?? 100, options.wildTrims ?? false);
   const injector = new FaultInjector(cl);
   const operator = new Operator(cl);
@@ -94,7 +111,7 @@ async function phases(cl: Cluster, workload: Workload, operator: Operator): Prom
   if (!(await runUntil(cl, () => probing === 0))) return;
   cl.phase = 'final';
   let reading = true;
-  const reader = new SimClient(cl, 'final', cl.store.latestSync()!);
+  const reader = new SimClient(cl, 'final');
   cl.clients.push(reader);
   workload.finalRead(reader, () => (reading = false));
   if (!(await runUntil(cl, () => !reading))) return;
@@ -118,6 +135,10 @@ async function runUntil(cl: Cluster, done: () => boolean): Promise<boolean> {
     }
     const r = ev.run();
     if (r !== undefined) await r;
+    if (cl.woken) {
+      cl.woken = false;
+      await drain();
+    }
   }
   return true;
 }

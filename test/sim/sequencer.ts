@@ -1,20 +1,21 @@
 // A simulated sequencer: the real pure Sequencer (src/sequencer/state.ts) on
-// a CounterTokenSource, on the simulated network. A crash is permanent (its
-// soft state is gone); a replacement is a new node at a new address,
-// bootstrapped by a reconfiguration. Token ranges and every answer go to the
-// checkers. Planted sequencer bugs wrap `handle`.
+// a CounterTokenSource, behind a LinkServer on the simulated network. A crash
+// is permanent (its soft state is gone); a replacement is a new node at a new
+// address, bootstrapped by a reconfiguration. Token ranges and every answer go
+// to the checkers. Planted sequencer bugs wrap `handle`.
 
 import { CounterTokenSource, Sequencer } from '../../src/sequencer/state.js';
 import type { Request, Response } from '../../src/wire/messages.js';
 import type { Bugs } from './bugs.js';
 import type { Checkers } from './checkers.js';
-import type { Envelope, Network } from './network.js';
+import type { Network } from './network.js';
+import { LinkServer } from './server.js';
 
 export class SimSequencer {
   readonly name: string;
   readonly #seq: Sequencer;
   readonly #tokens = new CounterTokenSource(0);
-  readonly #net: Network;
+  readonly #server: LinkServer;
   readonly #bugs: Bugs;
   readonly #check: Checkers;
   #alive = true;
@@ -25,10 +26,10 @@ export class SimSequencer {
   constructor(name: string, epoch: number, net: Network, bugs: Bugs, check: Checkers) {
     this.name = name;
     this.#seq = new Sequencer({ epoch, tokens: this.#tokens });
-    this.#net = net;
     this.#bugs = bugs;
     this.#check = check;
-    net.attach(name, (env) => this.#receive(env));
+    this.#server = new LinkServer(name, net);
+    this.#server.start((req) => this.#serve(req));
   }
 
   get alive(): boolean {
@@ -41,12 +42,10 @@ export class SimSequencer {
 
   crash(): void {
     this.#alive = false;
-    this.#net.detach(this.name);
+    this.#server.stop();
   }
 
-  #receive(env: Envelope): void {
-    if (!this.#alive || env.payload.kind !== 'request') return;
-    const req = env.payload.body;
+  #serve(req: Request): Response | undefined {
     const epochAtService = this.#seq.epoch;
     let res: Response;
     try {
@@ -55,11 +54,11 @@ export class SimSequencer {
       // SequencerInvariantError: the real server crashes. So does this one.
       this.#check.fail('sequencer-invariant', `${this.name}: ${(err as Error).message}`);
       this.crash();
-      return;
+      return undefined;
     }
     this.#check.served(this.name, req, res, epochAtService);
     if (res.status === 'OK' && res.op === 'TOKEN' && req.op === 'TOKEN') this.#check.tokens(this.name, this.#seq.epoch, res.first, req.count);
-    this.#net.send(this.name, env.from, { kind: 'response', body: res });
+    return res;
   }
 
   #handle(req: Request): Response {

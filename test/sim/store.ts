@@ -1,12 +1,13 @@
 // The projection store in memory: one write-once slot per epoch, the first
 // proposal wins and every later one (even an identical one) gets
 // `accepted: false` and the winner — the semantics of src/layout/store.ts.
-// The simulator calls the synchronous methods (after a simulated delay); the
-// async ProjectionStore interface is implemented on top of them.
+// The simulator's own actors call the synchronous methods; simulated processes
+// (clients, reconfigurations) reach it through a SimStoreView, with a delay.
 
 import { parseProjection } from '../../src/layout/projection.js';
 import type { Projection } from '../../src/layout/projection.js';
 import type { ProjectionStore, ProposeResult } from '../../src/layout/store.js';
+import type { Clock } from '../../src/transport/clock.js';
 import type { Bugs } from './bugs.js';
 import type { Checkers } from './checkers.js';
 
@@ -58,6 +59,55 @@ export class MemProjectionStore implements ProjectionStore {
 
   async propose(projection: Projection): Promise<ProposeResult> {
     return this.proposeSync(projection);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * One process's view of the store: every call takes a simulated round trip on
+ * that process's clock (a crashed process never gets its answer). `view`
+ * rewrites what `latest` returns — the planted client bugs that keep a client
+ * on an old layout (patches.ts).
+ */
+export class SimStoreView implements ProjectionStore {
+  readonly #store: MemProjectionStore;
+  readonly #clock: Clock;
+  readonly #delay: () => number;
+  readonly #view: ((latest: Projection | undefined) => Projection | undefined) | undefined;
+
+  constructor(store: MemProjectionStore, clock: Clock, delay: () => number, view?: (latest: Projection | undefined) => Projection | undefined) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#delay = delay;
+    this.#view = view;
+  }
+
+  #later<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#clock.setTimeout(() => {
+        try {
+          resolve(fn());
+        } catch (err) {
+          reject(err);
+        }
+      }, this.#delay());
+    });
+  }
+
+  get(epoch: number): Promise<Projection | undefined> {
+    return this.#later(() => this.#store.getSync(epoch));
+  }
+
+  latest(): Promise<Projection | undefined> {
+    return this.#later(() => {
+      const latest = this.#store.latestSync();
+      return this.#view === undefined ? latest : this.#view(latest);
+    });
+  }
+
+  propose(projection: Projection): Promise<ProposeResult> {
+    return this.#later(() => this.#store.proposeSync(projection));
   }
 
   async close(): Promise<void> {}

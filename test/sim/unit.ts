@@ -1,21 +1,22 @@
 // A simulated storage unit: the real request handler (src/unit/handler.ts)
-// over the in-memory engine, on the simulated network. It can crash (the
-// engine and every message in flight to it are lost; the Disk stays) and
-// restart (a new engine opened over the same Disk, as recovery does).
-// Every answer is reported to the epoch checker.
+// over the in-memory engine, behind a LinkServer on the simulated network. It
+// can crash (the engine, its links and every packet in flight to it are lost;
+// the Disk stays) and restart (a new engine opened over the same Disk, as
+// recovery does). Every answer is reported to the epoch checker.
 
 import { handleRequest } from '../../src/unit/handler.js';
-import type { Request } from '../../src/wire/messages.js';
+import type { Request, Response } from '../../src/wire/messages.js';
 import type { Bugs } from './bugs.js';
 import type { Checkers } from './checkers.js';
 import { Disk, MemEngine } from './engine.js';
-import type { Envelope, Network } from './network.js';
+import type { Network } from './network.js';
+import { LinkServer } from './server.js';
 
 export class SimUnit {
   readonly name: string;
   readonly disk = new Disk();
   #engine: MemEngine | undefined;
-  readonly #net: Network;
+  readonly #server: LinkServer;
   readonly #bugs: Bugs;
   readonly #check: Checkers;
   crashes = 0;
@@ -25,11 +26,10 @@ export class SimUnit {
   constructor(name: string, epoch: number, net: Network, bugs: Bugs, check: Checkers) {
     this.name = name;
     this.disk.epoch = epoch;
-    this.#net = net;
     this.#bugs = bugs;
     this.#check = check;
-    this.#engine = new MemEngine(this.disk, bugs);
-    net.attach(name, (env) => this.#receive(env));
+    this.#server = new LinkServer(name, net);
+    this.restart();
   }
 
   get up(): boolean {
@@ -46,7 +46,7 @@ export class SimUnit {
     this.#engine.close();
     this.#engine = undefined;
     this.crashes++;
-    this.#net.detach(this.name);
+    this.#server.stop();
   }
 
   destroy(): void {
@@ -55,18 +55,16 @@ export class SimUnit {
   }
 
   restart(): void {
-    if (this.#engine !== undefined) return;
-    this.#engine = new MemEngine(this.disk, this.#bugs);
-    this.#net.attach(this.name, (env) => this.#receive(env));
+    if (this.#engine !== undefined || this.destroyed) return;
+    const engine = new MemEngine(this.disk, this.#bugs);
+    this.#engine = engine;
+    this.#server.start((req) => this.#serve(engine, req));
   }
 
-  async #receive(env: Envelope): Promise<void> {
-    const engine = this.#engine;
-    if (engine === undefined || env.payload.kind !== 'request') return;
-    const req: Request = env.payload.body;
+  async #serve(engine: MemEngine, req: Request): Promise<Response> {
     const epochAtService = engine.epoch;
     const res = await handleRequest(engine, req);
     this.#check.served(this.name, req, res, epochAtService);
-    this.#net.send(this.name, env.from, { kind: 'response', body: res });
+    return res;
   }
 }

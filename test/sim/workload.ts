@@ -58,20 +58,19 @@ export class Workload {
       const trims = cl.profile.trims;
       const settled = cl.check.settled;
       if (x < ap) {
-        const payload = Buffer.from(`${c.node}.${c.incarnation}.${this.#issued}`);
-        c.run('append', payload.toString('latin1'), (caller) => c.append(payload, caller), next);
+        c.append(Buffer.from(`${c.node}.${c.incarnation}.${this.#issued}`), next);
       } else if (x < rd) {
         const a = anyAddress();
-        c.run('read', a, (caller) => c.read(a, caller), next);
+        c.read(a, next);
       } else if (x < tl) {
-        c.run('tail', undefined, (caller) => c.tail(caller), next);
+        c.tail(next);
       } else if (x < fl) {
         const a = anyAddress();
-        c.run('fill', a, (caller) => c.fill(a, caller), next);
+        c.fill(a, next);
       } else if (x < tr && trims && (this.#wildTrims || settled.size > 0)) {
         const a = this.#wildTrims ? rng.below(Math.max(1, cl.check.maxToken)) : [...settled][rng.below(settled.size)]!;
         cl.faults.trim++;
-        c.run('trim', a, () => c.trim(a), next);
+        c.trim(a, next);
       } else if (x < pt && trims && (this.#wildTrims || settled.has(this.#prefixMark))) {
         let a = this.#prefixMark;
         const limit = a + rng.between(1, 4);
@@ -79,10 +78,10 @@ export class Workload {
         else while (a < limit && settled.has(a)) a++;
         this.#prefixMark = Math.max(this.#prefixMark, a);
         cl.faults['prefix-trim']++;
-        c.run('prefixTrim', a, () => c.prefixTrim(a), next);
+        c.prefixTrim(a, next);
       } else {
         const a = anyAddress();
-        c.run('read', a, (caller) => c.read(a, caller), next);
+        c.read(a, next);
       }
     });
   }
@@ -96,12 +95,12 @@ export class Workload {
       cl.check.fail('liveness', `${c.node}: ${what} failed after every fault healed: ${e.code ?? ''} ${e.message ?? String(r.error)}`);
       done();
     };
-    c.run('append', payload.toString('latin1'), (caller) => c.append(payload, caller), (r) => {
+    c.append(payload, (r) => {
       if (!r.ok) return failed('append', r);
       const address = r.value;
-      c.run('read', address, (caller) => c.read(address, caller), (r2) => {
+      c.read(address, (r2) => {
         if (!r2.ok) return failed(`read ${address}`, r2);
-        c.run('tail', undefined, (caller) => c.tail(caller), (r3) => {
+        c.tail((r3) => {
           if (!r3.ok) return failed('tail', r3);
           done();
         });
@@ -112,7 +111,7 @@ export class Workload {
   /** A fresh client reads every address below the tail (and every acknowledged one): the checkers see each value. */
   finalRead(reader: SimClient, done: () => void): void {
     const cl = this.#cl;
-    reader.run('tail', undefined, (caller) => reader.tail(caller), (r) => {
+    reader.tail((r) => {
       if (!r.ok) {
         cl.check.fail('liveness', `final reader: tail() failed: ${String((r.error as Error).message)}`);
         return done();
@@ -120,7 +119,7 @@ export class Workload {
       const end = Math.max(r.value, cl.check.maxAcked + 1);
       const next = (a: number): void => {
         if (a >= end) return done();
-        reader.run('read', a, (caller) => reader.read(a, caller), (rr) => {
+        reader.read(a, (rr) => {
           if (!rr.ok) {
             const code = (rr.error as { code?: string }).code;
             if (code !== 'ERR_TRIMMED') cl.check.fail('liveness', `final reader: read ${a} failed: ${code ?? String(rr.error)}`);

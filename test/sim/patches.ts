@@ -1,0 +1,225 @@
+// Planted bugs in the client's machines, switched on for one seed by patching
+// the REAL classes the real CorfuClient and reconfiguration driver construct
+// (src/client/chain.ts AppendOp/ReadOp/FillOp, src/client/reconfigure.ts
+// Reconfiguration): each patch rewrites the actions a machine returns or the
+// events fed to it, the way a broken driver would. `installPatches` returns
+// the function that takes them out again; runs never overlap (one seed at a time).
+
+import { AppendOp, FillOp, ReadOp } from '../../src/client/chain.js';
+import type { ChainAction, ChainEvent, UnitRequest } from '../../src/client/chain.js';
+import { Reconfiguration } from '../../src/client/reconfigure.js';
+import type { ReconfigAction, ReconfigEvent, ReconfigRequest } from '../../src/client/reconfigure.js';
+import type { ChainTarget } from '../../src/client/target.js';
+import { nextProjection } from '../../src/layout/next.js';
+import type { Bugs } from './bugs.js';
+
+const CHAIN_BUGS = ['ack-after-head', 'fill-without-reading-head', 'read-from-head', 'junk-not-propagated', 'chain-reversed', 'append-ignores-newtoken'];
+const RECONFIG_BUGS = ['reconfig-skip-seal', 'reconfig-min-tail', 'bootstrap-at-zero', 'reconfig-no-adopt', 'reconfig-ignore-sealed-unit'];
+
+type Kind = 'append' | 'read' | 'fill';
+
+/** A machine as the planted wrappers see it: its original methods, bound. */
+interface Machine<R> {
+  readonly target: ChainTarget;
+  readonly pending: UnitRequest | undefined;
+  start(): ChainAction<R>[];
+  step(event: ChainEvent): ChainAction<R>[];
+}
+
+/** Replaces `proto[name]` with `make(original)`; returns the undo. */
+function patch<T extends object>(proto: T, name: keyof T & string, make: (original: (...args: never[]) => unknown) => (...args: never[]) => unknown): () => void {
+  const own = Object.prototype.hasOwnProperty.call(proto, name);
+  const original = proto[name] as (...args: never[]) => unknown;
+  (proto as Record<string, unknown>)[name] = make(original);
+  return () => {
+    if (own) (proto as Record<string, unknown>)[name] = original;
+    else delete (proto as Record<string, unknown>)[name];
+  };
+}
+
+/** Plants the chain and reconfiguration bugs of `bugs`; returns the undo. */
+export function installPatches(bugs: Bugs): () => void {
+  const undo: Array<() => void> = [];
+  if (CHAIN_BUGS.some((b) => bugs.has(b))) {
+    for (const [cls, kind] of [[AppendOp, 'append'], [ReadOp, 'read'], [FillOp, 'fill']] as const) undo.push(...patchChain(cls.prototype, kind, bugs));
+  }
+  if (RECONFIG_BUGS.some((b) => bugs.has(b))) undo.push(...patchReconfiguration(bugs));
+  return () => {
+    for (const u of undo.reverse()) u();
+  };
+}
+
+function patchChain(proto: AppendOp | ReadOp | FillOp, kind: Kind, bugs: Bugs): Array<() => void> {
+  const planted = new WeakMap<object, Planted<unknown>>();
+  let start: (...a: never[]) => unknown = () => undefined;
+  let step: (...a: never[]) => unknown = () => undefined;
+  const wrapperOf = (op: Machine<unknown>): Planted<unknown> => {
+    let p = planted.get(op);
+    if (p === undefined) {
+      const machine: Machine<unknown> = {
+        get target() {
+          return op.target;
+        },
+        get pending() {
+          return op.pending;
+        },
+        start: () => start.call(op) as ChainAction<unknown>[],
+        step: (e) => (step as (e: ChainEvent) => unknown).call(op, e) as ChainAction<unknown>[],
+      };
+      planted.set(op, (p = new Planted(machine, kind, bugs)));
+    }
+    return p;
+  };
+  return [
+    patch(proto as unknown as Machine<unknown>, 'start', (original) => {
+      start = original;
+      return function (this: Machine<unknown>) {
+        return wrapperOf(this).start();
+      };
+    }),
+    patch(proto as unknown as Machine<unknown>, 'step', (original) => {
+      step = original;
+      return function (this: Machine<unknown>, e: ChainEvent) {
+        return wrapperOf(this).step(e);
+      } as (...args: never[]) => unknown;
+    }),
+  ];
+}
+
+class Planted<R> {
+  readonly #op: Machine<R>;
+  readonly #kind: Kind;
+  readonly #bugs: Bugs;
+  /** Request id -> the unit the machine meant, for requests sent elsewhere. */
+  readonly #redirected = new Map<number, string>();
+  #finished = false;
+
+  constructor(op: Machine<R>, kind: Kind, bugs: Bugs) {
+    this.#op = op;
+    this.#kind = kind;
+    this.#bugs = bugs;
+  }
+
+  get target(): ChainTarget {
+    return this.#op.target;
+  }
+
+  start(): ChainAction<R>[] {
+    return this.#actions(this.#op.start());
+  }
+
+  step(event: ChainEvent): ChainAction<R>[] {
+    if (this.#finished) return [];
+    let e = event;
+    const { head, chain } = this.target;
+    if ('response' in e) {
+      let r = e.response;
+      const meant = r.id === undefined ? undefined : this.#redirected.get(r.id);
+      if (meant !== undefined) r = { ...r, unit: meant };
+      const pending = this.#op.pending;
+      if (this.#bugs.has('fill-without-reading-head') && pending?.op === 'FILL' && pending.unit === head && r.status === 'ERR_WRITTEN' && r.written === 'different') {
+        r = { ...r, written: 'junk' };
+      }
+      e = { response: r };
+      const actions = this.#op.step(e);
+      if (this.#bugs.has('ack-after-head') && this.#kind === 'append' && chain.length > 1 && pending?.op === 'WRITE' && pending.unit === head && r.status === 'OK') {
+        this.#finished = true;
+        return [{ done: { address: this.target.address } as R }];
+      }
+      return this.#actions(actions);
+    }
+    return this.#actions(this.#op.step(e));
+  }
+
+  #mirror(unit: string): string {
+    if (!this.#bugs.has('chain-reversed') || this.#kind !== 'append') return unit;
+    const chain = this.target.chain;
+    const i = chain.indexOf(unit);
+    return i < 0 ? unit : chain[chain.length - 1 - i]!;
+  }
+
+  #actions(actions: ChainAction<R>[]): ChainAction<R>[] {
+    const out: ChainAction<R>[] = [];
+    const { head, tail, address } = this.target;
+    for (const a of actions) {
+      if ('send' in a) {
+        const req = a.send;
+        if (this.#bugs.has('junk-not-propagated') && req.op === 'FILL' && req.unit !== head) {
+          this.#finished = true;
+          out.push({ done: { address, kind: 'junk' } as R });
+          return out;
+        }
+        let to = req.unit;
+        if (this.#bugs.has('read-from-head') && this.#kind === 'read' && req.op === 'READ' && req.unit === tail) to = head;
+        to = this.#mirror(to);
+        if (to !== req.unit) {
+          this.#redirected.set(req.id, req.unit);
+          out.push({ send: { ...req, unit: to } });
+        } else out.push(a);
+        continue;
+      }
+      if ('newToken' in a && this.#bugs.has('append-ignores-newtoken') && a.newToken.holder !== 'trimmed') {
+        this.#finished = true;
+        out.push({ done: { address } as R });
+        continue;
+      }
+      if ('done' in a || 'refreshProjection' in a || 'newToken' in a || 'failed' in a) this.#finished = true;
+      out.push(a);
+    }
+    return out;
+  }
+}
+
+// ---- reconfiguration ---------------------------------------------------------------
+
+function patchReconfiguration(bugs: Bugs): Array<() => void> {
+  const proto = Reconfiguration.prototype;
+  /** Per machine: the ids of its BOOTSTRAP sends. */
+  const bootstraps = new WeakMap<Reconfiguration, Set<number>>();
+  const ids = (m: Reconfiguration): Set<number> => {
+    let s = bootstraps.get(m);
+    if (s === undefined) bootstraps.set(m, (s = new Set()));
+    return s;
+  };
+  const rewrite = (m: Reconfiguration, actions: ReconfigAction[]): ReconfigAction[] =>
+    actions.map((a): ReconfigAction => {
+      if ('send' in a) {
+        let request: ReconfigRequest = a.send.request;
+        if (request.op === 'SEAL' && a.send.role === 'unit' && bugs.has('reconfig-skip-seal')) {
+          request = { type: 'request', op: 'TAIL', epoch: m.current.epoch };
+        }
+        if (request.op === 'BOOTSTRAP') {
+          const tails = [...m.tails.values()];
+          if (bugs.has('reconfig-min-tail') && tails.length > 0) request = { ...request, startTail: Math.min(...tails) };
+          if (bugs.has('bootstrap-at-zero')) request = { ...request, startTail: 0 };
+          ids(m).add(a.send.id);
+        }
+        return request === a.send.request ? a : { send: { ...a.send, request } };
+      }
+      if ('done' in a && a.done.adopted && bugs.has('reconfig-no-adopt')) {
+        // Use what we proposed, not the winner.
+        const mine = nextProjection(m.current, m.changes, Math.max(0, ...m.tails.values()));
+        return { done: { projection: mine, adopted: false } };
+      }
+      return a;
+    });
+  return [
+    patch(proto, 'start', (original) =>
+      function (this: Reconfiguration) {
+        return rewrite(this, original.call(this) as ReconfigAction[]);
+      },
+    ),
+    patch(proto, 'step', (original) =>
+      function (this: Reconfiguration, event: ReconfigEvent) {
+        const step = (e: ReconfigEvent): ReconfigAction[] => rewrite(this, (original as (e: ReconfigEvent) => unknown).call(this, e) as ReconfigAction[]);
+        if ('response' in event) {
+          const { id, response } = event.response;
+          if (bugs.has('reconfig-ignore-sealed-unit') && response.status === 'ERR_SEALED' && response.unitEpoch === this.epoch && response.op === 'SEAL' && !ids(this).has(id)) {
+            return step({ response: { id, response: { type: 'response', op: 'SEAL', requestId: response.requestId, epoch: this.epoch, status: 'OK', tail: 0 } } });
+          }
+        }
+        return step(event);
+      } as (...args: never[]) => unknown,
+    ),
+  ];
+}

@@ -15,9 +15,9 @@
 //             whole history goes to the linearizability checker (test/check).
 //
 // The loop pops one event at a time (virtual time, then scheduling order) and
-// awaits it when it returns a promise (a unit's handler; a client process's
-// event, which drains the promise continuations it caused), and drains after
-// an event that started client code (World.wake). Nothing else runs in between.
+// awaits it when it returns a promise (a unit's handler). An event that woke
+// client code (World.wake) is followed by a drain: every promise continuation
+// it caused runs then, at its instant. Nothing else runs in between.
 
 import type { Violation } from './checkers.js';
 import { SimClient } from './client.js';
@@ -135,6 +135,7 @@ async function runUntil(cl: Cluster, done: () => boolean): Promise<boolean> {
     }
     const r = ev.run();
     if (r !== undefined) await r;
+    // Client code this event woke runs to the end before the next event.
     if (cl.woken) {
       cl.woken = false;
       await drain();

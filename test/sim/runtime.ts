@@ -5,9 +5,10 @@
 // crash — its timers never fire, its links go silent, and whatever its
 // promises were waiting for never comes.
 //
-// Determinism: everything that wakes client code is an event of the queue;
-// after it runs, `drain()` lets the promise continuations it caused run to the
-// end (they are microtasks: deterministic, FIFO) before the next event.
+// Determinism: everything that wakes client code is an event of the queue,
+// and tells `wake` so. The loop (run.ts) then drains — lets the promise
+// continuations it caused run to the end (microtasks: deterministic, FIFO) —
+// before the next event.
 
 import type { ClientRuntime } from '../../src/client/runtime.js';
 import type { Clock, TimerHandle } from '../../src/transport/clock.js';
@@ -50,10 +51,12 @@ export class SimRuntime implements ClientRuntime {
   readonly #queue: EventQueue;
   readonly #net: Network;
   readonly #hooks: SimProcessHooks;
+  readonly #wake: () => void;
   readonly #links = new Map<number, ClientLink>();
 
-  constructor(node: string, queue: EventQueue, net: Network, hooks: SimProcessHooks = {}) {
+  constructor(node: string, queue: EventQueue, net: Network, wake: () => void, hooks: SimProcessHooks = {}) {
     this.node = node;
+    this.#wake = wake;
     this.#queue = queue;
     this.#net = net;
     this.#hooks = hooks;
@@ -88,10 +91,10 @@ export class SimRuntime implements ClientRuntime {
     this.#net.detach(this.node);
   }
 
-  #run(fn: () => void): Promise<void> | undefined {
-    if (!this.#alive) return undefined;
+  #run(fn: () => void): void {
+    if (!this.#alive) return;
     fn();
-    return drain();
+    this.#wake();
   }
 
   #crash(): void {
@@ -126,21 +129,21 @@ export class SimRuntime implements ClientRuntime {
     };
   }
 
-  #receive(env: Envelope): Promise<void> | undefined {
-    if (!this.#alive) return undefined;
+  #receive(env: Envelope): void {
+    if (!this.#alive) return;
     const { packet } = env;
     const l = this.#links.get(packet.link);
-    if (l === undefined || l.to !== env.from) return undefined; // a link this process closed or never had
+    if (l === undefined || l.to !== env.from) return; // a link this process closed or never had
     switch (packet.kind) {
       case 'accept':
-        if (l.connected) return undefined; // a duplicated accept
+        if (l.connected) return; // a duplicated accept
         l.connected = true;
         l.handlers.onConnect();
         break;
       case 'frame':
         if (this.#hooks.beforeReceive?.(env.from, packet.bytes) === true) {
           this.#crash();
-          return undefined;
+          return;
         }
         l.handlers.onData(packet.bytes);
         break;
@@ -153,8 +156,8 @@ export class SimRuntime implements ClientRuntime {
         l.handlers.onClose(Object.assign(new Error(`read ECONNRESET ${l.to}`), { code: 'ECONNRESET' }));
         break;
       default:
-        return undefined;
+        return;
     }
-    return drain();
+    this.#wake();
   }
 }

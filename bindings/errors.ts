@@ -21,6 +21,15 @@ export const STATUS_NAMES = [
   'ERR_DEVICE_TOO_SMALL',
   'ERR_CORRUPT',
   'ERR_CLOSED',
+  // Client-side codes (never produced by a unit or the engine):
+  /** No answer or no connection; the call had no effect. Retryable. */
+  'ERR_UNAVAILABLE',
+  /** The call's deadline passed; for a write the outcome is unknown. */
+  'ERR_TIMEOUT',
+  /** The caller's AbortSignal fired; for a write the outcome is unknown. */
+  'ERR_ABORTED',
+  /** The projection store holds no projection (or does not exist). */
+  'ERR_NO_LAYOUT',
 ] as const;
 
 /** A per-entry status: success or one of the error codes. */

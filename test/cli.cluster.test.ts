@@ -168,7 +168,7 @@ describe('corfu layout init', () => {
     const port = await freePort();
     const r = corfu('layout', 'init', '--store', `file:${join(dir, 'down')}`, '--sequencer', '127.0.0.1:7000', '--stripe', `127.0.0.1:${port}`);
     expect(r.code).toBe(1);
-    expect(oneLine(r.stderr)).toMatch(new RegExp(`^error ERR_IO: cannot seal unit 127\\.0\\.0\\.1:${port} to epoch 1: it is not reachable`));
+    expect(oneLine(r.stderr)).toMatch(new RegExp(`^error ERR_UNAVAILABLE: cannot seal unit 127\\.0\\.0\\.1:${port} to epoch 1: it is not reachable`));
   });
 
   it('seals a running unit and sequencer and writes epoch 1; show prints it', async () => {

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import { splitHostPort } from '../src/transport/address.js';
+import { Connection } from '../src/transport/connection.js';
 import { CLI, cliHarness } from './helpers/cli.js';
 
 const { dir, corfu, oneLine, startCorfu } = cliHarness('corfu-debug-', { runTimeoutMs: 20000, readyTimeoutMs: 25000 });
@@ -50,16 +52,25 @@ describe('debug verbs against `corfu up`', () => {
     expect(read.stdout).toMatch(/3 bytes \(hex\)\n0001ff\n$/);
   });
 
-  it('fill on an unused address makes it junk', () => {
+  it('fill past the tail is ERR_UNWRITTEN and writes nothing; fill of a hole below the tail makes it junk', async () => {
     const tail = Number(corfu('tail', '--layout', layout).stdout.trim());
-    const f = corfu('fill', String(tail + 3), '--layout', layout);
+    const past = corfu('fill', String(tail + 3), '--layout', layout);
+    expect(past.code).toBe(1);
+    expect(oneLine(past.stderr)).toMatch(/^error ERR_UNWRITTEN: fill \d+: the address is at or above the tail/);
+    // Nothing was written there: the next appends take tail .. tail+3, all of them data.
+    const appended = [0, 1, 2, 3].map((i) => Number(corfu('append', `x${i}`, '--layout', layout).stdout.trim()));
+    expect(appended).toEqual([tail, tail + 1, tail + 2, tail + 3]);
+    expect(corfu('read', String(tail + 3), '--layout', layout).stdout.trimEnd().split('\n').at(-1)).toBe('x3');
+    // A hole: a token taken from the sequencer and never written.
+    const p = JSON.parse(corfu('layout', 'show', '--store', layout, '--json').stdout) as { epoch: number; sequencer: string };
+    const conn = new Connection({ ...splitHostPort(p.sequencer), timeoutMs: 5000 });
+    const token = await conn.call({ type: 'request', op: 'TOKEN', epoch: p.epoch, count: 1 });
+    await conn.close();
+    const hole = token.op === 'TOKEN' ? token.first : -1;
+    const f = corfu('fill', String(hole), '--layout', layout);
     expect(f.code, f.stderr).toBe(0);
     expect(f.stdout).toMatch(/junk/);
-    // Once the tail passes it, read shows the junk.
-    for (let i = 0; i < 4; i++) expect(corfu('append', `x${i}`, '--layout', layout).code).toBe(0);
-    const r = corfu('read', String(tail + 3), '--layout', layout);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/junk/);
+    expect(corfu('read', String(hole), '--layout', layout).stdout).toMatch(/junk/);
   });
 
   it('trim ADDR, then read ADDR fails with ERR_TRIMMED (exit 1)', () => {

@@ -122,7 +122,7 @@ describe('Reconfiguration', () => {
     const failing = new World([5, 5, 5, 5]);
     failing.sequencers.set('127.0.0.1:6001', new Sequencer());
     failing.units.get(u(2))!.up = false;
-    expect(run(failing, new Reconfiguration(epoch1, [{ kind: 'move-sequencer', sequencer: '127.0.0.1:6001' }]))).toMatchObject({ failed: { code: 'ERR_IO' } });
+    expect(run(failing, new Reconfiguration(epoch1, [{ kind: 'move-sequencer', sequencer: '127.0.0.1:6001' }]))).toMatchObject({ failed: { code: 'ERR_UNAVAILABLE' } });
     expect(failing.sequencers.get(SEQ)!.epoch).toBe(1);
 
     const losing = new World([5, 5, 5, 5]);
@@ -138,7 +138,7 @@ describe('Reconfiguration', () => {
     const world = new World([5, 5, 5, 5]);
     world.sequencers.delete(SEQ);
     const stay = run(world, new Reconfiguration(epoch1, []));
-    expect(stay).toMatchObject({ failed: { code: 'ERR_IO' } });
+    expect(stay).toMatchObject({ failed: { code: 'ERR_UNAVAILABLE' } });
     expect((stay as { failed: { message: string } }).failed.message).toMatch(/sequencer 127.0.0.1:6000 did not answer BOOTSTRAP/);
     expect(world.slots.has(2)).toBe(false);
 
@@ -152,7 +152,7 @@ describe('Reconfiguration', () => {
     const world = new World([5, 5, 5, 5]);
     world.units.get(u(2))!.up = false;
     const end = run(world, new Reconfiguration(epoch1, []));
-    expect(end).toMatchObject({ failed: { code: 'ERR_IO' } });
+    expect(end).toMatchObject({ failed: { code: 'ERR_UNAVAILABLE' } });
     expect((end as { failed: { message: string } }).failed.message).toMatch(/unit 127\.0\.0\.1:7002 did not answer SEAL \(replace it\)/);
     expect(world.slots.has(2)).toBe(false);
   });

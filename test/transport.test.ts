@@ -1,6 +1,7 @@
 // The client connection (src/transport) against tiny servers this test
 // controls: one that never answers, one that drops the socket, one that
-// answers out of order. Timeouts, ERR_OVERLOADED, reconnect, clean close.
+// answers out of order, and a port nobody listens on. Timeouts, fail-fast on
+// refused connects, ERR_OVERLOADED, reconnect, clean close.
 
 import { createServer, type Server, type Socket } from 'node:net';
 
@@ -75,6 +76,15 @@ function connect(port: number, options: Partial<ConstructorParameters<typeof Con
   return c;
 }
 
+/** Polls `condition` until it holds (bounded: fails the test after 5 s). */
+async function waitFor(condition: () => boolean): Promise<void> {
+  const until = performance.now() + 5000;
+  while (!condition()) {
+    if (performance.now() > until) throw new Error('condition not met within 5 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 afterEach(async () => {
   await Promise.all(connections.splice(0).map((c) => c.close()));
 });
@@ -105,13 +115,13 @@ describe('Connection', () => {
     await expect(c.call({ type: 'request', op: 'READ', epoch: 1, addresses: [0] })).rejects.toMatchObject({ code: 'ERR_SEALED', unitEpoch: 9 });
   });
 
-  it('times out a request the server never answers with ERR_IO, and frees its slot', async () => {
+  it('fails a request the server never answers with ERR_UNAVAILABLE after its timeout, and frees its slot', async () => {
     const fake = await fakeServer('silent');
     const c = connect(fake.port, { maxInFlight: 1 });
     const started = performance.now();
     await expect(c.request({ type: 'request', op: 'PING', epoch: 0 }, { timeoutMs: 100 })).rejects.toMatchObject({
-      code: 'ERR_IO',
-      message: expect.stringMatching(/timed out after 100 ms/),
+      code: 'ERR_UNAVAILABLE',
+      message: expect.stringMatching(/no answer within 100 ms/),
     });
     expect(performance.now() - started).toBeGreaterThanOrEqual(90);
     expect(c.inFlight).toBe(0);
@@ -120,7 +130,7 @@ describe('Connection', () => {
     await expect(c.call({ type: 'request', op: 'PING', epoch: 0 })).resolves.toMatchObject({ op: 'PING', status: 'OK' });
   });
 
-  it('fails calls beyond maxInFlight + maxQueued at once with ERR_OVERLOADED; close() fails the rest with ERR_IO', async () => {
+  it('fails calls beyond maxInFlight + maxQueued at once with ERR_OVERLOADED; close() fails the rest with ERR_CLOSED', async () => {
     const fake = await fakeServer('silent');
     const c = connect(fake.port, { maxInFlight: 1, maxQueued: 2 });
     const ping = () => c.request({ type: 'request', op: 'PING', epoch: 0 });
@@ -130,16 +140,16 @@ describe('Connection', () => {
     expect(c.inFlight).toBe(1);
     expect(c.queued).toBe(2);
     await c.close();
-    for (const e of await Promise.all(outstanding)) expect(e).toMatchObject({ code: 'ERR_IO', message: expect.stringMatching(/closed/) });
-    await expect(ping()).rejects.toMatchObject({ code: 'ERR_IO' });
+    for (const e of await Promise.all(outstanding)) expect(e).toMatchObject({ code: 'ERR_CLOSED', message: expect.stringMatching(/closed/) });
+    await expect(ping()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     expect(c.state).toBe('closed');
   });
 
-  it('fails in-flight requests with ERR_IO when the socket drops, then reconnects', async () => {
+  it('fails in-flight requests with ERR_UNAVAILABLE when the socket drops, then reconnects', async () => {
     const fake = await fakeServer('drop');
     const c = connect(fake.port);
     await expect(c.request({ type: 'request', op: 'PING', epoch: 0 })).rejects.toMatchObject({
-      code: 'ERR_IO',
+      code: 'ERR_UNAVAILABLE',
       message: expect.stringMatching(/lost/),
     });
     fake.mode = 'answer';
@@ -148,16 +158,38 @@ describe('Connection', () => {
     expect(fake.accepted).toBe(2);
   });
 
-  it('keeps calls queued while the server is down and sends them once it is up', async () => {
+  it('opens no connection until the first call', async () => {
+    const fake = await fakeServer('answer');
+    const c = connect(fake.port);
+    expect(c.state).toBe('idle');
+    await expect(c.call({ type: 'request', op: 'PING', epoch: 0 })).resolves.toMatchObject({ status: 'OK' });
+    expect(fake.accepted).toBe(1);
+    expect(c.state).toBe('open');
+  });
+
+  it('fails fast when the connection is refused: ERR_UNAVAILABLE with the refusal as its cause, not a timeout', async () => {
+    const gone = await fakeServer('answer');
+    const port = gone.port;
+    await stop(gone);
+    const c = connect(port, { timeoutMs: 60_000, reconnectMinMs: 60_000, reconnectMaxMs: 60_000 });
+    const err = (await c.request({ type: 'request', op: 'TAIL', epoch: 4 }).catch((e: unknown) => e)) as { code: string; cause: { code: string } };
+    expect(err).toMatchObject({ code: 'ERR_UNAVAILABLE', message: expect.stringMatching(/ECONNREFUSED/) });
+    expect(err.cause.code).toBe('ECONNREFUSED');
+    // During the backoff after a refusal, calls fail at once the same way, without dialling.
+    expect(c.state).toBe('backoff');
+    await expect(c.request({ type: 'request', op: 'PING', epoch: 0 })).rejects.toMatchObject({ code: 'ERR_UNAVAILABLE', cause: { code: 'ECONNREFUSED' } });
+  });
+
+  it('dials again after the backoff and serves a server that came up meanwhile', async () => {
     const probe = await fakeServer('answer');
     const port = probe.port;
     await stop(probe);
-    const c = connect(port);
-    const pending = c.call({ type: 'request', op: 'TAIL', epoch: 4 }, { timeoutMs: 3000 });
-    await new Promise((r) => setTimeout(r, 150)); // a few refused connects with backoff
-    expect(c.state).not.toBe('open');
-    await fakeServer('answer', port);
-    await expect(pending).resolves.toMatchObject({ op: 'TAIL', tail: 40 });
+    const c = connect(port, { reconnectMinMs: 20, reconnectMaxMs: 20 });
+    await expect(c.request({ type: 'request', op: 'TAIL', epoch: 4 })).rejects.toMatchObject({ code: 'ERR_UNAVAILABLE' });
+    const fake = await fakeServer('answer', port);
+    await waitFor(() => c.state === 'idle');
+    await expect(c.call({ type: 'request', op: 'TAIL', epoch: 4 })).resolves.toMatchObject({ op: 'TAIL', tail: 40 });
+    expect(fake.accepted).toBe(1);
   });
 
   it('drops the socket on a frame that is not a response (protocol error)', async () => {
@@ -169,7 +201,7 @@ describe('Connection', () => {
     const a = server.address();
     const c = connect(typeof a === 'object' && a !== null ? a.port : 0);
     await expect(c.request({ type: 'request', op: 'PING', epoch: 0 })).rejects.toMatchObject({
-      code: 'ERR_IO',
+      code: 'ERR_UNAVAILABLE',
       message: expect.stringMatching(/protocol error/),
     });
     await c.close();

@@ -66,7 +66,7 @@ async function withConnection<T>(role: string, address: string, epoch: number, f
   try {
     await probe(address, TIMEOUT_MS);
   } catch (err) {
-    throw new CorfuError('ERR_IO', `cannot seal ${role} ${address} to epoch ${epoch}: it is not reachable (${(err as Error).message})`);
+    throw new CorfuError('ERR_UNAVAILABLE', `cannot seal ${role} ${address} to epoch ${epoch}: it is not reachable (${(err as Error).message})`);
   }
   const { host, port } = splitHostPort(address);
   const conn = new Connection({ host, port, timeoutMs: TIMEOUT_MS });

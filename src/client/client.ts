@@ -1,13 +1,18 @@
-// CorfuClient: the library API over the network log (DESIGN.md "The client
-// protocol"). This is the driver of the pure chain state machines of
+// CorfuClient: the library API over the network log (docs/architecture.md,
+// "The client"). This is the driver of the pure chain state machines of
 // ./chain.ts: it owns the connections (src/transport), the timers and the
-// retry policy.
+// retry policy — all taken from a ClientRuntime, so the seeded simulator runs
+// this very code on virtual time.
 //
 //   const log = await CorfuClient.connect({ layout: 'file:/var/lib/corfu/layout' });
 //   const address = await log.append(Buffer.from('hello'));
 //   const entry = await log.read(address); // { address, kind: 'data', payload }
 //   await log.close();
 //
+// - Every call has a budget (budget.ts): a deadline (`deadlineMs`, the client's
+//   default or the call's own) and an optional AbortSignal; the whole call,
+//   resends and refreshes included, ends by then with ERR_TIMEOUT,
+//   ERR_UNAVAILABLE or ERR_ABORTED.
 // - Tokens are coalesced: every append waiting while no TOKEN request is in
 //   flight (at least: every append started in the same tick) shares one
 //   TOKEN(n) request to the sequencer.
@@ -21,10 +26,14 @@
 //   little and try again, a bounded number of times, then fail ERR_SEALED.
 //   An append keeps its address across a refresh (a half-written chain is
 //   completed under the new epoch rather than abandoned).
-// - A request lost to the transport (ERR_IO: timeout, dropped socket) is
-//   resent a bounded number of times (every chain request is idempotent),
-//   after a look at the store: a unit or sequencer that does not answer may
-//   have been replaced by a reconfiguration, and then the new layout is used.
+// - A request that got no answer (ERR_UNAVAILABLE: refused, timed out, link
+//   dropped; or ERR_OVERLOADED) is resent with backoff until the deadline
+//   (every chain request is idempotent), after a look at the store: a unit or
+//   sequencer that does not answer may have been replaced by a
+//   reconfiguration, and then the new layout is used.
+// - Reads never write past the tail: a hole is filled only when its address
+//   is below the sequencer's tail; at or above it, read and fill answer
+//   ERR_UNWRITTEN and write nothing.
 // - ERR_TRIMMED is terminal for reads; every failure is a CorfuError.
 
 import { CorfuError, codeName } from '../../bindings/errors.js';
@@ -32,16 +41,19 @@ import type { ErrorCode } from '../../bindings/errors.js';
 import { openProjectionStore } from '../layout/file-store.js';
 import type { Projection } from '../layout/projection.js';
 import type { ProjectionStore } from '../layout/store.js';
-import { sleepOn } from '../transport/clock.js';
 import type { Connection, RequestBody } from '../transport/connection.js';
 import { KIND } from '../wire/messages.js';
 import type { Response, TailResponse, TokenResponse, TrimResponse } from '../wire/messages.js';
+import { CallBudget, type CallOptions } from './budget.js';
 import { AppendOp, FillOp, ReadOp, writtenAs } from './chain.js';
 import type { AppendProgress, ChainAction, ChainEvent, TerminalAction, UnitRequest, UnitResponse } from './chain.js';
-import { chainTarget } from './target.js';
 import { nodeRuntime, type ClientRuntime } from './runtime.js';
-import { ServerPool, sharedPool, type Lease } from './server-pool.js';
+import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED, ServerPool, sharedPool, type Lease } from './server-pool.js';
+import { chainTarget } from './target.js';
 import type { EntryAnswer, UnitBatcher } from './unit-batcher.js';
+import { describeValue } from './validate.js';
+
+export type { CallOptions } from './budget.js';
 
 export interface ConnectOptions {
   /**
@@ -49,9 +61,11 @@ export interface ConnectOptions {
    * caller opened (and closes: `close()` leaves it open).
    */
   readonly layout: string | ProjectionStore;
-  /** Deadline of each request to a unit or the sequencer. Default 5000 ms. */
+  /** The default deadline of a whole call (every method's `deadlineMs`). Default 5000 ms. */
+  readonly deadlineMs?: number;
+  /** The longest wait for one answer from a unit or the sequencer before resending. Default 2000 ms. */
   readonly timeoutMs?: number;
-  /** How long a read waits on a hole before filling it. Default 200 ms. */
+  /** How long a read waits on a hole below the tail before filling it. Default 200 ms. */
   readonly holeTimeoutMs?: number;
   /** How many addresses `readRange` reads ahead. Default 64. */
   readonly readAhead?: number;
@@ -67,6 +81,8 @@ export interface ConnectOptions {
    * their requests to a unit go out in the same frames. Default true.
    */
   readonly shareConnections?: boolean;
+  /** Check at connect that the sequencer and every unit answer (`ping()`); fail ERR_UNAVAILABLE otherwise. */
+  readonly verify?: boolean;
   /**
    * Clock, timers and the way to reach servers. Default: Node's (TCP, the
    * system clock). The seeded simulator passes a virtual one.
@@ -74,7 +90,11 @@ export interface ConnectOptions {
   readonly runtime?: ClientRuntime;
 }
 
-/** What `read` returns: the value at an address (a trimmed address throws ERR_TRIMMED instead). */
+/**
+ * What `read`, `fill` and `readRange` return: the value at an address (a
+ * trimmed address throws ERR_TRIMMED instead). `payload` is the caller's: a
+ * fresh copy no other entry shares.
+ */
 export type Entry =
   | { readonly address: number; readonly kind: 'data'; readonly payload: Uint8Array }
   | { readonly address: number; readonly kind: 'junk' };
@@ -87,35 +107,43 @@ interface Token {
 
 interface TokenWaiter {
   readonly count: number;
+  readonly budget: CallBudget;
   readonly resolve: (token: Token) => void;
   readonly reject: (error: unknown) => void;
 }
 
 /** The most tokens one TOKEN request may take (the sequencer's limit). */
 const MAX_TOKENS = 65_536;
-/** Resends of one chain request lost to the transport before the operation fails. */
-const MAX_RESENDS = 5;
+/** The longest backoff between resends of a request that got no answer. */
+const MAX_RESEND_BACKOFF_MS = 500;
 
 interface Driveable<R> {
+  readonly address: number;
   start(): ChainAction<R>[];
   step(event: ChainEvent): ChainAction<R>[];
 }
 
-
 function positive(value: number | undefined, fallback: number, what: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) throw new CorfuError('ERR_BAD_REQUEST', `${what} must be a positive integer, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 1) throw new CorfuError('ERR_BAD_REQUEST', `${what} must be a positive integer, got ${describeValue(value)}`);
   return value;
 }
 
-function checkAddress(address: number, what = 'address'): void {
-  if (!Number.isSafeInteger(address) || address < 0) throw new CorfuError('ERR_BAD_REQUEST', `${what} must be a non-negative safe integer, got ${address}`);
+function checkAddress(address: unknown, what = 'address'): asserts address is number {
+  if (typeof address !== 'number' || !Number.isSafeInteger(address) || address < 0) {
+    throw new CorfuError('ERR_BAD_REQUEST', `${what} must be a non-negative safe integer, got ${describeValue(address)}`);
+  }
+}
+
+function resendBackoffMs(attempt: number): number {
+  return Math.min(MAX_RESEND_BACKOFF_MS, 10 * 2 ** Math.min(attempt, 16));
 }
 
 /** The ERR_SEALED of the sequencer or a unit, as a CorfuError. */
 class Sealed extends CorfuError {}
 
 export class CorfuClient {
+  readonly deadlineMs: number;
   readonly timeoutMs: number;
   readonly holeTimeoutMs: number;
   readonly readAhead: number;
@@ -138,38 +166,60 @@ export class CorfuClient {
   #loadsDone = 0;
   /** The TAIL of the sequencer of one epoch, shared by the appends that outlived an older one. */
   #epochTail: { readonly epoch: number; readonly tail: Promise<number | undefined> } | undefined;
+  /** A lower bound of the log's tail learned under one epoch (TOKEN and TAIL answers): below it, a hole is a hole. */
+  #tailSeen = { epoch: 0, tail: 0 };
 
   #tokenWaiters: TokenWaiter[] = [];
   #tokenScheduled = false;
   #tokenInFlight = false;
 
   /** Counters, for tests and observers. */
-  readonly stats = { tokenRequests: 0, tokens: 0, refreshes: 0, newTokens: 0, resends: 0 };
+  readonly stats = { tokenRequests: 0, tokens: 0, refreshes: 0, newTokens: 0, resends: 0, fills: 0 };
 
   private constructor(store: ProjectionStore, ownsStore: boolean, projection: Projection, options: ConnectOptions) {
     this.#store = store;
     this.#ownsStore = ownsStore;
     this.#projection = projection;
     this.#runtime = options.runtime ?? nodeRuntime;
-    this.timeoutMs = positive(options.timeoutMs, 5000, 'timeoutMs');
+    this.deadlineMs = positive(options.deadlineMs, 5000, 'deadlineMs');
+    this.timeoutMs = positive(options.timeoutMs, 2000, 'timeoutMs');
     this.holeTimeoutMs = positive(options.holeTimeoutMs, 200, 'holeTimeoutMs');
     this.readAhead = positive(options.readAhead, 64, 'readAhead');
     this.maxRefreshes = positive(options.maxRefreshes, 100, 'maxRefreshes');
     this.refreshDelayMs = positive(options.refreshDelayMs, 20, 'refreshDelayMs');
-    this.maxInFlight = positive(options.maxInFlight, 256, 'maxInFlight');
+    this.maxInFlight = positive(options.maxInFlight, DEFAULT_MAX_IN_FLIGHT, 'maxInFlight');
     this.#pool = options.shareConnections === false ? new ServerPool(this.#runtime) : sharedPool(this.#runtime);
   }
 
-  /** Reads the latest projection from the store named by `options.layout`. Connections open lazily. */
+  /**
+   * Reads the latest projection from the store named by `options.layout`.
+   * Connections open lazily; with `verify: true` every server of the
+   * projection must answer first (ERR_UNAVAILABLE otherwise).
+   */
   static async connect(options: ConnectOptions): Promise<CorfuClient> {
-    const owns = typeof options.layout === 'string';
-    const store = typeof options.layout === 'string' ? await openProjectionStore(options.layout) : options.layout;
-    const projection = await store.latest();
-    if (projection === undefined) {
-      if (owns) await store.close();
-      throw new CorfuError('ERR_BAD_REQUEST', `projection store ${typeof options.layout === 'string' ? options.layout : ''} holds no projection (run corfu layout first)`);
+    if (typeof options !== 'object' || options === null) {
+      throw new CorfuError('ERR_BAD_REQUEST', `connect: options must be an object with a layout, got ${describeValue(options)}`);
     }
-    return new CorfuClient(store, owns, projection, options);
+    const { layout } = options;
+    if (typeof layout !== 'string' && (typeof layout !== 'object' || layout === null || typeof (layout as ProjectionStore).latest !== 'function')) {
+      throw new CorfuError('ERR_BAD_REQUEST', `connect: layout must be a layout URL (file:DIR) or a ProjectionStore, got ${describeValue(layout)}`);
+    }
+    const owns = typeof layout === 'string';
+    const store = typeof layout === 'string' ? await openProjectionStore(layout) : layout;
+    let client: CorfuClient | undefined;
+    try {
+      const projection = await store.latest();
+      if (projection === undefined) {
+        throw new CorfuError('ERR_NO_LAYOUT', `the projection store ${typeof layout === 'string' ? layout : ''} holds no projection (create one with corfu layout init, or start a cluster with corfu up)`);
+      }
+      client = new CorfuClient(store, owns, projection, options);
+      if (options.verify === true) await client.ping();
+      return client;
+    } catch (err) {
+      if (client !== undefined) await client.close();
+      else if (owns) await store.close();
+      throw err;
+    }
   }
 
   /** The projection the client works under now. */
@@ -184,21 +234,25 @@ export class CorfuClient {
   // ---- append ----------------------------------------------------------------
 
   /** Appends one entry; resolves with its address once every replica of its chain holds it. */
-  async append(payload: Uint8Array): Promise<number> {
+  async append(payload: Uint8Array, options?: CallOptions): Promise<number> {
     this.#checkOpen();
-    if (!(payload instanceof Uint8Array)) throw new CorfuError('ERR_BAD_REQUEST', 'append: payload must be a Uint8Array');
-    return this.#appendAt(payload, await this.#token(1));
+    if (!(payload instanceof Uint8Array)) throw new CorfuError('ERR_BAD_REQUEST', `append: payload must be a Uint8Array, got ${describeValue(payload)}`);
+    return this.#withBudget('append', options, async (b) => this.#appendAt(payload, await this.#token(1, b), b));
   }
 
   /** Appends several entries (one TOKEN for all of them, driven concurrently); resolves with their addresses in order. */
-  async appendBatch(payloads: readonly Uint8Array[]): Promise<number[]> {
+  async appendBatch(payloads: readonly Uint8Array[], options?: CallOptions): Promise<number[]> {
     this.#checkOpen();
+    if (!Array.isArray(payloads)) throw new CorfuError('ERR_BAD_REQUEST', `appendBatch: payloads must be an array of Uint8Array, got ${describeValue(payloads)}`);
     if (payloads.length === 0) return [];
-    for (const p of payloads) {
-      if (!(p instanceof Uint8Array)) throw new CorfuError('ERR_BAD_REQUEST', 'appendBatch: every payload must be a Uint8Array');
-    }
-    const { first, epoch } = await this.#token(payloads.length);
-    return Promise.all(payloads.map((p, i) => this.#appendAt(p, { first: first + i, epoch })));
+    if (payloads.length > MAX_TOKENS) throw new CorfuError('ERR_BAD_REQUEST', `appendBatch: at most ${MAX_TOKENS} entries per call, got ${payloads.length}`);
+    payloads.forEach((p, i) => {
+      if (!(p instanceof Uint8Array)) throw new CorfuError('ERR_BAD_REQUEST', `appendBatch: payloads[${i}] must be a Uint8Array, got ${describeValue(p)}`);
+    });
+    return this.#withBudget('appendBatch', options, async (b) => {
+      const { first, epoch } = await this.#token(payloads.length, b);
+      return Promise.all(payloads.map((p, i) => this.#appendAt(p, { first: first + i, epoch }, b)));
+    });
   }
 
   /**
@@ -209,25 +263,25 @@ export class CorfuClient {
    * unit counted it in the tail the new sequencer started from (our write
    * never reached a surviving head under e), so the new sequencer may hand it
    * out again and `tail()` may answer below it: take a new token instead
-   * (found by the simulator, test/sim, seed 50).
+   * (the simulator's `address-outlives-epoch`, test/sim/known-issues.ts).
    */
-  async #appendAt(payload: Uint8Array, token: Token): Promise<number> {
+  async #appendAt(payload: Uint8Array, token: Token, b: CallBudget): Promise<number> {
     let address = token.first;
     let tokenEpoch = token.epoch;
     // What this append learned about its address, across the AppendOps of successive projections.
     let progress: AppendProgress = { head: undefined };
     const renew = async (): Promise<void> => {
-      ({ first: address, epoch: tokenEpoch } = await this.#token(1));
+      ({ first: address, epoch: tokenEpoch } = await this.#token(1, b));
       progress = { head: undefined };
     };
     let stalls = 0;
     for (;;) {
       const projection = this.#projection;
       if (projection.epoch > tokenEpoch) {
-        const tail = await this.#tailUnder(projection.epoch);
+        const tail = await this.#tailUnder(projection.epoch, b);
         if (tail === undefined) {
           // The sequencer is past this projection already: find the newer one.
-          stalls = await this.#afterSealed(projection.epoch, stalls, `append at ${address}`);
+          stalls = await this.#afterSealed(projection.epoch, stalls, `append at ${address}`, b);
           continue;
         }
         if (address >= tail) {
@@ -248,7 +302,7 @@ export class CorfuClient {
         }
         throw err;
       }
-      const outcome = await this.#drive(op);
+      const outcome = await this.#drive(op, b);
       if ('done' in outcome) return outcome.done.address;
       if ('newToken' in outcome) {
         this.stats.newTokens++;
@@ -256,7 +310,7 @@ export class CorfuClient {
         continue;
       }
       if ('refreshProjection' in outcome) {
-        stalls = await this.#afterSealed(projection.epoch, stalls, `append at ${address}`);
+        stalls = await this.#afterSealed(projection.epoch, stalls, `append at ${address}`, b);
         continue;
       }
       throw this.#failure(outcome, `append at ${address}`);
@@ -268,32 +322,64 @@ export class CorfuClient {
    * of that epoch (a lower bound of its counter, which only grows). Undefined
    * when the sequencer is past `epoch`.
    */
-  async #tailUnder(epoch: number): Promise<number | undefined> {
+  async #tailUnder(epoch: number, b: CallBudget): Promise<number | undefined> {
     let asked = this.#epochTail;
     if (asked === undefined || asked.epoch !== epoch) {
-      const tail = (async (): Promise<number | undefined> => {
-        const res = await this.#sequencerRequest({ type: 'request', op: 'TAIL', epoch });
+      // Shared by calls with different budgets: it runs on the client's default one.
+      const tail = this.#withBudget(`TAIL at epoch ${epoch}`, undefined, async (own) => {
+        const res = await this.#sequencerRequest({ type: 'request', op: 'TAIL', epoch }, own);
         if (res.status === 'ERR_SEALED') return undefined;
         if (res.status !== 'OK') throw new CorfuError(res.status, `TAIL at ${this.#projection.sequencer}: ${res.message}`);
-        return (res as TailResponse).tail;
-      })();
+        const t = (res as TailResponse).tail;
+        this.#sawTail(epoch, t);
+        return t;
+      });
       asked = { epoch, tail };
       this.#epochTail = asked;
       tail.catch(() => {
         if (this.#epochTail === asked) this.#epochTail = undefined;
       });
     }
-    const tail = await asked.tail;
+    const tail = await b.race(asked.tail);
     if (tail === undefined && this.#epochTail === asked) this.#epochTail = undefined;
     return tail;
   }
 
+  /** Records that the log's tail under `epoch` is at least `tail`. */
+  #sawTail(epoch: number, tail: number): void {
+    if (epoch > this.#tailSeen.epoch || (epoch === this.#tailSeen.epoch && tail > this.#tailSeen.tail)) this.#tailSeen = { epoch, tail };
+  }
+
+  /**
+   * Whether `address` is below the log's tail: a token was handed out for it,
+   * so an empty address there is a hole to wait for and fill. Asks the
+   * sequencer (under the latest epoch) only when what this client already
+   * saw does not settle it.
+   */
+  async #belowTail(address: number, b: CallBudget): Promise<boolean> {
+    let stalls = 0;
+    for (;;) {
+      const epoch = this.#projection.epoch;
+      if (this.#tailSeen.epoch === epoch && address < this.#tailSeen.tail) return true;
+      const tail = await this.#tailUnder(epoch, b);
+      if (tail !== undefined) {
+        // As tail(): a stale sequencer's answer counts only under the latest epoch.
+        await this.#refreshFresh(b);
+        if (this.#projection.epoch === epoch) return address < tail;
+        continue;
+      }
+      stalls = await this.#afterSealed(epoch, stalls, `tail check for ${address}`, b);
+    }
+  }
+
   /** One token range for `count` consecutive addresses, coalesced with every other waiter. */
-  #token(count: number): Promise<Token> {
-    return new Promise<Token>((resolve, reject) => {
-      this.#tokenWaiters.push({ count, resolve, reject });
-      this.#scheduleTokens();
-    });
+  #token(count: number, b: CallBudget): Promise<Token> {
+    return b.race(
+      new Promise<Token>((resolve, reject) => {
+        this.#tokenWaiters.push({ count, budget: b, resolve, reject });
+        this.#scheduleTokens();
+      }),
+    );
   }
 
   #scheduleTokens(): void {
@@ -310,40 +396,43 @@ export class CorfuClient {
     // Take waiters up to MAX_TOKENS in all (a single waiter above it is refused by the sequencer).
     const batch: TokenWaiter[] = [];
     let total = 0;
+    let remaining = 0;
     while (this.#tokenWaiters.length > 0) {
       const w = this.#tokenWaiters[0]!;
       if (batch.length > 0 && total + w.count > MAX_TOKENS) break;
       this.#tokenWaiters.shift();
       batch.push(w);
       total += w.count;
+      remaining = Math.max(remaining, w.budget.remaining());
     }
     this.#tokenInFlight = true;
+    // The shared request lives as long as its longest-lived waiter; each waiter still ends at its own deadline.
+    const budget = new CallBudget(this.#runtime.clock, `TOKEN(${total})`, Math.max(1, Math.ceil(remaining)));
     try {
-      let first: number;
-      let tokenEpoch: number;
       let stalls = 0;
       for (;;) {
         const epoch = this.#projection.epoch;
-        const res = await this.#sequencerRequest({ type: 'request', op: 'TOKEN', epoch, count: total });
+        const res = await this.#sequencerRequest({ type: 'request', op: 'TOKEN', epoch, count: total }, budget);
         if (res.status === 'ERR_SEALED') {
-          stalls = await this.#afterSealed(epoch, stalls, 'TOKEN');
+          stalls = await this.#afterSealed(epoch, stalls, 'TOKEN', budget);
           continue;
         }
         if (res.status !== 'OK') throw new CorfuError(res.status, `TOKEN(${total}) at ${this.#projection.sequencer}: ${res.message}`);
-        first = (res as TokenResponse).first;
-        tokenEpoch = epoch;
-        break;
-      }
-      this.stats.tokenRequests++;
-      this.stats.tokens += total;
-      let next = first;
-      for (const w of batch) {
-        w.resolve({ first: next, epoch: tokenEpoch });
-        next += w.count;
+        const first = (res as TokenResponse).first;
+        this.#sawTail(epoch, first + total);
+        this.stats.tokenRequests++;
+        this.stats.tokens += total;
+        let next = first;
+        for (const w of batch) {
+          w.resolve({ first: next, epoch });
+          next += w.count;
+        }
+        return;
       }
     } catch (err) {
       for (const w of batch) w.reject(err);
     } finally {
+      budget.done();
       this.#tokenInFlight = false;
       this.#scheduleTokens();
     }
@@ -352,35 +441,42 @@ export class CorfuClient {
   // ---- read, fill -------------------------------------------------------------
 
   /**
-   * The value at `address`. A hole (a token taken and never written) is
-   * filled with junk after `holeTimeoutMs`; a half-written chain is completed.
-   * A trimmed address throws ERR_TRIMMED.
+   * The value at `address`. A hole below the tail (a token taken and never
+   * written) is filled with junk after `holeTimeoutMs`; a half-written chain
+   * is completed. At or above the tail: ERR_UNWRITTEN, nothing written. A
+   * trimmed address throws ERR_TRIMMED.
    */
-  async read(address: number): Promise<Entry> {
+  async read(address: number, options?: CallOptions): Promise<Entry> {
     this.#checkOpen();
     checkAddress(address);
-    return this.#readLike(address, (p) => new ReadOp(p, address), 'read');
+    return this.#withBudget(`read ${address}`, options, (b) => this.#readLike(address, (p) => new ReadOp(p, address), 'read', b));
   }
 
-  /** Fills `address` with junk unless a value already won its head; returns the value it holds. */
-  async fill(address: number): Promise<Entry> {
+  /**
+   * Fills `address` with junk unless a value already won its head; returns
+   * the value it holds. At or above the tail: ERR_UNWRITTEN, nothing written.
+   */
+  async fill(address: number, options?: CallOptions): Promise<Entry> {
     this.#checkOpen();
     checkAddress(address);
-    return this.#readLike(address, (p) => new FillOp(p, address), 'fill');
+    return this.#withBudget(`fill ${address}`, options, async (b) => {
+      if (!(await this.#belowTail(address, b))) throw this.#pastTail('fill', address);
+      return this.#readLike(address, (p) => new FillOp(p, address), 'fill', b);
+    });
   }
 
-  async #readLike(address: number, make: (p: Projection) => ReadOp | FillOp, what: string): Promise<Entry> {
+  async #readLike(address: number, make: (p: Projection) => ReadOp | FillOp, what: string, b: CallBudget): Promise<Entry> {
     let stalls = 0;
     for (;;) {
       const projection = this.#projection;
-      const outcome = await this.#drive(make(projection));
+      const outcome = await this.#drive(make(projection), b);
       if ('done' in outcome) {
         const r = outcome.done;
         if (r.kind === 'trimmed') throw new CorfuError('ERR_TRIMMED', `${what} ${address}: the address is trimmed`);
         return r;
       }
       if ('refreshProjection' in outcome) {
-        stalls = await this.#afterSealed(projection.epoch, stalls, `${what} ${address}`);
+        stalls = await this.#afterSealed(projection.epoch, stalls, `${what} ${address}`, b);
         continue;
       }
       if ('newToken' in outcome) throw new Error('corfu client: a read asked for a new token');
@@ -388,20 +484,27 @@ export class CorfuClient {
     }
   }
 
+  #pastTail(what: string, address: number): CorfuError {
+    return new CorfuError('ERR_UNWRITTEN', `${what} ${address}: the address is at or above the tail (${this.#tailSeen.tail}); nothing was written`);
+  }
+
   /**
    * The entries at addresses `from` (inclusive) to `to` (exclusive), in
    * address order, reading up to `readAhead` addresses ahead concurrently.
-   * Holes are filled (junk entries are yielded); a trimmed address throws ERR_TRIMMED.
+   * Holes are filled (junk entries are yielded); a trimmed address throws
+   * ERR_TRIMMED; an address at or above the tail throws ERR_UNWRITTEN. The
+   * options apply to each read.
    */
-  async *readRange(from: number, to: number): AsyncGenerator<Entry, void, undefined> {
+  async *readRange(from: number, to: number, options?: CallOptions): AsyncGenerator<Entry, void, undefined> {
     this.#checkOpen();
     checkAddress(from, 'from');
     checkAddress(to, 'to');
+    if (from > to) throw new CorfuError('ERR_BAD_REQUEST', `readRange: from (${from}) must not be above to (${to})`);
     const window: Array<Promise<Entry>> = [];
     let next = from;
     const refill = (): void => {
       while (next < to && window.length < this.readAhead) {
-        const p = this.read(next++);
+        const p = this.read(next++, options);
         p.catch(() => {}); // observed when it is yielded; an early stop must not leave it unhandled
         window.push(p);
       }
@@ -414,74 +517,112 @@ export class CorfuClient {
     }
   }
 
-  // ---- trim, tail ---------------------------------------------------------------
+  // ---- trim, tail, ping ---------------------------------------------------------
 
   /** Trims `address` on every unit of its chain. */
-  async trim(address: number): Promise<void> {
+  async trim(address: number, options?: CallOptions): Promise<void> {
     this.#checkOpen();
     checkAddress(address);
-    let stalls = 0;
-    for (;;) {
-      const projection = this.#projection;
-      const { chain, epoch } = chainTarget(projection, address);
-      try {
-        for (const unit of chain) {
-          const res = await this.#unitCall(unit, { type: 'request', op: 'TRIM', epoch, addresses: [address] });
-          const status = codeName((res as TrimResponse).statuses[0] ?? 0);
-          // ERR_TRIMMED: already trimmed there; ERR_UNWRITTEN is the engine's call, not ours.
-          if (status !== 'OK' && status !== 'ERR_TRIMMED' && status !== 'ERR_UNWRITTEN') {
-            throw new CorfuError(status, `trim ${address} at ${unit}: ${status}`);
+    return this.#withBudget(`trim ${address}`, options, async (b) => {
+      let stalls = 0;
+      for (;;) {
+        const projection = this.#projection;
+        const { chain, epoch } = chainTarget(projection, address);
+        try {
+          for (const unit of chain) {
+            const res = await this.#unitCall(unit, { type: 'request', op: 'TRIM', epoch, addresses: [address] }, b);
+            const status = codeName((res as TrimResponse).statuses[0] ?? 0);
+            // ERR_TRIMMED: already trimmed there; ERR_UNWRITTEN is the engine's call, not ours.
+            if (status !== 'OK' && status !== 'ERR_TRIMMED' && status !== 'ERR_UNWRITTEN') {
+              throw new CorfuError(status, `trim ${address} at ${unit}: ${status}`);
+            }
           }
+          return;
+        } catch (err) {
+          if (!(err instanceof Sealed)) throw err;
+          stalls = await this.#afterSealed(epoch, stalls, `trim ${address}`, b);
         }
-        return;
-      } catch (err) {
-        if (!(err instanceof Sealed)) throw err;
-        stalls = await this.#afterSealed(epoch, stalls, `trim ${address}`);
       }
-    }
+    });
   }
 
   /** Trims every address below `address` on every unit. */
-  async prefixTrim(address: number): Promise<void> {
+  async prefixTrim(address: number, options?: CallOptions): Promise<void> {
     this.#checkOpen();
     checkAddress(address);
-    let stalls = 0;
-    for (;;) {
-      const projection = this.#projection;
-      try {
-        await Promise.all(
-          projection.units.map((unit) => this.#unitCall(unit, { type: 'request', op: 'PREFIX_TRIM', epoch: projection.epoch, address })),
-        );
-        return;
-      } catch (err) {
-        if (!(err instanceof Sealed)) throw err;
-        stalls = await this.#afterSealed(projection.epoch, stalls, `prefixTrim ${address}`);
+    return this.#withBudget(`prefixTrim ${address}`, options, async (b) => {
+      let stalls = 0;
+      for (;;) {
+        const projection = this.#projection;
+        try {
+          await Promise.all(
+            projection.units.map((unit) => this.#unitCall(unit, { type: 'request', op: 'PREFIX_TRIM', epoch: projection.epoch, address }, b)),
+          );
+          return;
+        } catch (err) {
+          if (!(err instanceof Sealed)) throw err;
+          stalls = await this.#afterSealed(projection.epoch, stalls, `prefixTrim ${address}`, b);
+        }
       }
-    }
+    });
   }
 
   /** The sequencer's tail (the next token), asked under the current epoch: every address handed out so far is below it. */
-  async tail(): Promise<number> {
+  async tail(options?: CallOptions): Promise<number> {
     this.#checkOpen();
-    let stalls = 0;
-    for (;;) {
-      const epoch = this.#projection.epoch;
-      const res = await this.#sequencerRequest({ type: 'request', op: 'TAIL', epoch });
-      if (res.status === 'ERR_SEALED') {
-        stalls = await this.#afterSealed(epoch, stalls, 'tail');
-        continue;
+    return this.#withBudget('tail', options, async (b) => {
+      let stalls = 0;
+      for (;;) {
+        const epoch = this.#projection.epoch;
+        const res = await this.#sequencerRequest({ type: 'request', op: 'TAIL', epoch }, b);
+        if (res.status === 'ERR_SEALED') {
+          stalls = await this.#afterSealed(epoch, stalls, 'tail', b);
+          continue;
+        }
+        if (res.status !== 'OK') throw new CorfuError(res.status, `TAIL at ${this.#projection.sequencer}: ${res.message}`);
+        // A replaced sequencer that the reconfiguration could not seal still answers at the
+        // old epoch, below appends acknowledged under the new one: the answer counts only
+        // if its epoch is still the latest (the simulator's `stale-sequencer-tail`).
+        await this.#refreshFresh(b);
+        if (this.#projection.epoch > epoch) continue;
+        const tail = (res as TailResponse).tail;
+        this.#sawTail(epoch, tail);
+        return tail;
       }
-      if (res.status !== 'OK') throw new CorfuError(res.status, `TAIL at ${this.#projection.sequencer}: ${res.message}`);
-      // A replaced sequencer that the reconfiguration could not seal still answers at the
-      // old epoch, below appends acknowledged under the new one: the answer counts only
-      // if its epoch is still the latest (found by the simulator, test/sim, seed 3254 with --ops 400).
-      await this.#refreshFresh();
-      if (this.#projection.epoch > epoch) continue;
-      return (res as TailResponse).tail;
-    }
+    });
   }
 
-  /** Closes every connection and the store. Outstanding calls fail with ERR_IO. Idempotent. */
+  /**
+   * Checks that the sequencer and every unit of the projection answer (one
+   * PING each, no resends): a readiness probe for a service. Throws
+   * ERR_UNAVAILABLE naming every server that did not answer.
+   */
+  async ping(options?: CallOptions): Promise<void> {
+    this.#checkOpen();
+    return this.#withBudget('ping', options, async (b) => {
+      const p = this.#projection;
+      const servers = [p.sequencer, ...p.units];
+      const silent: string[] = [];
+      let cause: unknown;
+      await Promise.all(
+        servers.map(async (server) => {
+          try {
+            const res = await b.race(this.#connection(server).request({ type: 'request', op: 'PING', epoch: p.epoch }, { timeoutMs: b.requestTimeout(this.timeoutMs) }));
+            if (res.status !== 'OK') throw new CorfuError(res.status, `PING at ${server}: ${res.message}`);
+          } catch (err) {
+            if (err instanceof CorfuError && (err.code === 'ERR_TIMEOUT' || err.code === 'ERR_ABORTED')) throw err;
+            silent.push(server);
+            cause ??= err;
+          }
+        }),
+      );
+      if (silent.length > 0) {
+        throw new CorfuError('ERR_UNAVAILABLE', `ping: ${silent.length} of ${servers.length} servers did not answer: ${silent.join(', ')}`, { cause });
+      }
+    });
+  }
+
+  /** Closes every connection and the store (when the client opened it). Outstanding calls fail with ERR_CLOSED. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -496,29 +637,47 @@ export class CorfuClient {
 
   // ---- the driver -----------------------------------------------------------------
 
-  async #drive<R>(op: Driveable<R>): Promise<TerminalAction<R>> {
+  /** Runs `body` with the call's budget; releases the budget's timer however it ends. */
+  async #withBudget<T>(what: string, options: CallOptions | undefined, body: (b: CallBudget) => Promise<T>): Promise<T> {
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      throw new CorfuError('ERR_BAD_REQUEST', `${what}: options must be an object, got ${describeValue(options)}`);
+    }
+    const deadlineMs = positive(options?.deadlineMs, this.deadlineMs, 'deadlineMs');
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new CorfuError('ERR_BAD_REQUEST', `${what}: signal must be an AbortSignal, got ${describeValue(signal)}`);
+    }
+    const b = new CallBudget(this.#runtime.clock, what, deadlineMs, signal);
+    try {
+      return await b.race(body(b));
+    } finally {
+      b.done();
+    }
+  }
+
+  async #drive<R>(op: Driveable<R>, b: CallBudget): Promise<TerminalAction<R>> {
     let actions = op.start();
     let resends = 0;
     for (;;) {
       let event: ChainEvent | undefined;
       for (const action of actions) {
         if ('send' in action) {
-          const response = await this.#send(action.send);
+          const response = await this.#send(action.send, b);
           if (response === undefined) {
             // A unit that does not answer may have been replaced: if the layout moved on, go with it.
-            await this.#refresh();
+            await this.#refresh(b);
             if (this.#projection.epoch > action.send.epoch) return { refreshProjection: { epoch: action.send.epoch, unit: action.send.unit } };
-            if (++resends > MAX_RESENDS) {
-              return { failed: { unit: action.send.unit, op: action.send.op, code: 'ERR_IO' } };
-            }
             this.stats.resends++;
-            await this.#sleep(Math.min(1000, 10 * 2 ** resends));
+            await b.sleep(resendBackoffMs(resends++));
             event = { resend: true };
           } else {
             event = { response };
           }
         } else if ('wait' in action) {
-          await this.#sleep(this.holeTimeoutMs);
+          // The head is empty too: a hole only below the tail (a read never writes past it).
+          if (!(await this.#belowTail(op.address, b))) throw this.#pastTail('read', op.address);
+          await b.sleep(this.holeTimeoutMs);
+          this.stats.fills++;
           event = { timeout: 'hole-timeout' };
         } else {
           return action;
@@ -530,13 +689,17 @@ export class CorfuClient {
     }
   }
 
-  /** One chain request, batched with the others to its unit; undefined when it was lost to the transport (resend it). */
-  async #send(req: UnitRequest): Promise<UnitResponse | undefined> {
+  /** One chain request, batched with the others to its unit; undefined when it got no answer (resend it). */
+  async #send(req: UnitRequest, b: CallBudget): Promise<UnitResponse | undefined> {
+    if (req.op !== 'READ') b.mayHaveEffect = true;
     let answer: EntryAnswer;
     try {
-      answer = await this.#batcher(req.unit).submit(req.op, req.epoch, req.address, req.payload);
+      answer = await b.race(this.#batcher(req.unit).submit(req.op, req.epoch, req.address, req.payload));
     } catch (err) {
-      if (err instanceof CorfuError && (err.code === 'ERR_IO' || err.code === 'ERR_OVERLOADED') && !this.#closed) return undefined;
+      if (err instanceof CorfuError && (err.code === 'ERR_UNAVAILABLE' || err.code === 'ERR_OVERLOADED') && !this.#closed) {
+        b.lastUnavailable = err;
+        return undefined;
+      }
       throw err;
     }
     const { unit, id } = req;
@@ -564,12 +727,13 @@ export class CorfuClient {
 
   /**
    * A unit request whose OK is required; ERR_SEALED throws Sealed, other errors a CorfuError.
-   * Lost to the transport, it is resent (TRIM and PREFIX_TRIM are idempotent) a bounded
-   * number of times: a prefix trim that reached only some units leaves them disagreeing
-   * (found by the simulator, test/sim, seed 2459).
+   * Without an answer it is resent until the deadline (TRIM and PREFIX_TRIM are idempotent):
+   * a prefix trim that reached only some units leaves them disagreeing (the simulator's
+   * `partial-prefix-trim`).
    */
-  async #unitCall(unit: string, body: RequestBody): Promise<Response> {
-    const res = await this.#requestWithResends(() => unit, body);
+  async #unitCall(unit: string, body: RequestBody, b: CallBudget): Promise<Response> {
+    b.mayHaveEffect = true;
+    const res = await this.#requestWithResends(() => unit, body, b);
     if (res.status === 'ERR_SEALED') throw new Sealed('ERR_SEALED', `${body.op} at ${unit}: ${res.message}`, { unitEpoch: res.unitEpoch });
     if (res.status !== 'OK') throw new CorfuError(res.status, `${body.op} at ${unit}: ${res.message}`);
     return res;
@@ -580,25 +744,26 @@ export class CorfuClient {
    * latest projection's (under the old epoch, which it refuses with ERR_SEALED: the
    * caller then retries under the new one).
    */
-  #sequencerRequest(body: RequestBody): Promise<Response> {
-    return this.#requestWithResends(() => this.#projection.sequencer, body, () => this.#refresh());
+  #sequencerRequest(body: RequestBody, b: CallBudget): Promise<Response> {
+    return this.#requestWithResends(() => this.#projection.sequencer, body, b, () => this.#refresh(b));
   }
 
   /**
-   * Sends `body` to the server `target()` names, resending it when the transport
-   * loses it (ERR_IO, ERR_OVERLOADED) up to MAX_RESENDS times with backoff;
-   * `beforeResend` runs before each resend.
+   * Sends `body` to the server `target()` names, resending it with backoff
+   * while it gets no answer (ERR_UNAVAILABLE, ERR_OVERLOADED) until the
+   * budget runs out; `beforeResend` runs before each resend.
    */
-  async #requestWithResends(target: () => string, body: RequestBody, beforeResend?: () => Promise<void>): Promise<Response> {
-    for (let attempt = 1; ; attempt++) {
+  async #requestWithResends(target: () => string, body: RequestBody, b: CallBudget, beforeResend?: () => Promise<void>): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
       this.#checkOpen();
       try {
-        return await this.#connection(target()).request(body, { timeoutMs: this.timeoutMs });
+        return await b.race(this.#connection(target()).request(body, { timeoutMs: b.requestTimeout(this.timeoutMs) }));
       } catch (err) {
-        if (!(err instanceof CorfuError) || (err.code !== 'ERR_IO' && err.code !== 'ERR_OVERLOADED') || this.#closed || attempt > MAX_RESENDS) throw err;
+        if (!(err instanceof CorfuError) || (err.code !== 'ERR_UNAVAILABLE' && err.code !== 'ERR_OVERLOADED') || this.#closed) throw err;
+        b.lastUnavailable = err;
         this.stats.resends++;
         await beforeResend?.();
-        await this.#sleep(Math.min(1000, 10 * 2 ** attempt));
+        await b.sleep(resendBackoffMs(attempt));
       }
     }
   }
@@ -610,7 +775,7 @@ export class CorfuClient {
   #server(hostPort: string): Lease {
     let lease = this.#servers.get(hostPort);
     if (lease === undefined) {
-      lease = this.#pool.acquire(hostPort, { timeoutMs: this.timeoutMs, maxInFlight: this.maxInFlight, maxQueued: 1 << 16 });
+      lease = this.#pool.acquire(hostPort, { timeoutMs: this.timeoutMs, maxInFlight: this.maxInFlight, maxQueued: DEFAULT_MAX_QUEUED });
       this.#servers.set(hostPort, lease);
     }
     return lease;
@@ -623,20 +788,20 @@ export class CorfuClient {
    * store, or wait `refreshDelayMs` when there is none yet. Returns the new
    * count of refreshes without progress; throws ERR_SEALED past `maxRefreshes`.
    */
-  async #afterSealed(staleEpoch: number, stalls: number, what: string): Promise<number> {
+  async #afterSealed(staleEpoch: number, stalls: number, what: string, b: CallBudget): Promise<number> {
     this.#checkOpen();
     if (this.#projection.epoch > staleEpoch) return 0; // someone else refreshed already
-    await this.#refresh();
+    await this.#refresh(b);
     if (this.#projection.epoch > staleEpoch) return 0;
     if (stalls + 1 > this.maxRefreshes) {
       throw new CorfuError('ERR_SEALED', `${what}: sealed at epoch ${staleEpoch} and the store has no newer projection after ${stalls} tries`);
     }
-    await this.#sleep(this.refreshDelayMs);
+    await b.sleep(this.refreshDelayMs);
     return stalls + 1;
   }
 
   /** Reloads the latest projection (one load at a time; concurrent callers share it). */
-  #refresh(): Promise<void> {
+  #refresh(b: CallBudget): Promise<void> {
     if (this.#refreshing === undefined) {
       const seq = ++this.#loadsStarted;
       this.#refreshing = (async () => {
@@ -650,20 +815,16 @@ export class CorfuClient {
         }
       })();
     }
-    return this.#refreshing;
+    return b.race(this.#refreshing);
   }
 
   /** Like #refresh, but the load it waits for starts after this call: it sees every projection stored before it. */
-  async #refreshFresh(): Promise<void> {
+  async #refreshFresh(b: CallBudget): Promise<void> {
     const want = this.#loadsStarted + 1;
-    while (this.#loadsDone < want) await this.#refresh();
+    while (this.#loadsDone < want) await this.#refresh(b);
   }
 
   // ---- helpers ------------------------------------------------------------------------
-
-  #sleep(ms: number): Promise<void> {
-    return sleepOn(this.#runtime.clock, ms);
-  }
 
   #checkOpen(): void {
     if (this.#closed) throw new CorfuError('ERR_CLOSED', 'the client is closed');

@@ -2,17 +2,17 @@
 // projection store: the machine decides, this owns the connections.
 //
 // Requests go out in parallel; answers are fed back in the order they arrive.
-// A server that refuses the connection is reported lost at once (a probe),
-// rather than after the Connection's reconnect loop runs out its deadline, so
-// replacing a dead unit does not wait `timeoutMs` for it.
+// A server that refuses the connection is reported lost at once (the
+// Connection fails fast), so replacing a dead unit does not wait `timeoutMs`
+// for it. Connections come from the runtime's pool: a process that
+// reconfigures again (a manager) reuses them, and so do its clients.
 
 import { CorfuError } from '../../bindings/errors.js';
 import type { Change } from '../layout/next.js';
 import type { Projection, ProjectionStore } from '../layout/index.js';
-import { probe, splitHostPort } from '../transport/address.js';
-import { Connection } from '../transport/connection.js';
 import { Reconfiguration } from './reconfigure.js';
 import { nodeRuntime, type ClientRuntime } from './runtime.js';
+import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED, sharedPool, type Lease } from './server-pool.js';
 import type { ReconfigAction, ReconfigEvent, ReconfigSend } from './reconfigure.js';
 
 export interface ReconfigureOptions {
@@ -40,32 +40,31 @@ export interface ReconfigureResult {
 /** Installs the latest projection's epoch+1 with `changes`. Rejects with a CorfuError. */
 export async function reconfigure(store: ProjectionStore, changes: readonly Change[], options: ReconfigureOptions = {}): Promise<ReconfigureResult> {
   const timeoutMs = options.timeoutMs ?? 3000;
-  const { clock, dialer } = options.runtime ?? nodeRuntime;
+  const pool = sharedPool(options.runtime ?? nodeRuntime);
   const previous = await store.latest();
   if (previous === undefined) throw new CorfuError('ERR_BAD_REQUEST', 'the projection store is empty: nothing to reconfigure (see `corfu layout init`)');
   if (options.expectEpoch !== undefined && previous.epoch !== options.expectEpoch) {
     throw new CorfuError('ERR_SEALED', `the layout is at epoch ${previous.epoch}, not ${options.expectEpoch}: look at it again (corfu layout show)`, { unitEpoch: previous.epoch });
   }
   const machine = new Reconfiguration(previous, changes);
-  const connections = new Map<string, Connection>();
+  const leases = new Map<string, Lease>();
   // Events in arrival order; `wake` resolves the loop's wait when one arrives.
   const events: ReconfigEvent[] = [];
   const inFlight = new Set<Promise<void>>();
   let wake: (() => void) | undefined;
   let failure: unknown; // the store failed (the servers' failures are events)
 
-  const connection = (target: string): Connection => {
-    let c = connections.get(target);
-    if (c === undefined) {
-      c = new Connection({ ...splitHostPort(target), timeoutMs, clock, dialer });
-      connections.set(target, c);
+  const connection = (target: string): Lease => {
+    let lease = leases.get(target);
+    if (lease === undefined) {
+      lease = pool.acquire(target, { timeoutMs, maxInFlight: DEFAULT_MAX_IN_FLIGHT, maxQueued: DEFAULT_MAX_QUEUED });
+      leases.set(target, lease);
     }
-    return c;
+    return lease;
   };
   const call = async (send: ReconfigSend): Promise<ReconfigEvent> => {
     try {
-      if (!connections.has(send.target)) await probe(send.target, timeoutMs, dialer, clock);
-      const response = await connection(send.target).request(send.request, { timeoutMs });
+      const response = await connection(send.target).connection.request(send.request, { timeoutMs });
       return { response: { id: send.id, response } };
     } catch {
       return { lost: { id: send.id } };
@@ -106,6 +105,6 @@ export async function reconfigure(store: ProjectionStore, changes: readonly Chan
     }
   } finally {
     await Promise.allSettled([...inFlight]);
-    await Promise.all([...connections.values()].map((c) => c.close()));
+    await Promise.all([...leases.values()].map((lease) => pool.release(lease)));
   }
 }

@@ -112,7 +112,7 @@ export class Reconfiguration {
     this.#outstanding.delete(id);
     const { send } = out;
     if ('lost' in event) {
-      if (!out.optional) return this.#fail('ERR_IO', `${send.role} ${send.target} did not answer ${send.request.op}${send.role === 'unit' ? ' (replace it)' : ' (move the sequencer)'}`);
+      if (!out.optional) return this.#fail('ERR_UNAVAILABLE', `${send.role} ${send.target} did not answer ${send.request.op}${send.role === 'unit' ? ' (replace it)' : ' (move the sequencer)'}`);
       return this.#afterSettled();
     }
     const res = event.response.response;

@@ -16,6 +16,10 @@ import { Connection } from '../transport/connection.js';
 import { nodeRuntime, type ClientRuntime } from './runtime.js';
 import { UnitBatcher } from './unit-batcher.js';
 
+/** A client's requests on the wire per server, and calls that may wait beyond them. */
+export const DEFAULT_MAX_IN_FLIGHT = 256;
+export const DEFAULT_MAX_QUEUED = 1 << 16;
+
 export interface ServerSettings {
   readonly timeoutMs: number;
   readonly maxInFlight: number;

@@ -6,30 +6,34 @@
 //   const res = await conn.request({ type: 'request', op: 'TAIL', epoch: 1 });
 //   await conn.close();
 //
+// - The link is opened on demand: by the first call, and again by the first
+//   call after it dropped. An idle connection to a dead server costs nothing.
 // - Every request gets a fresh request id; many are in flight at once and each
 //   response is matched to its request by id (pipelining).
 // - At most `maxInFlight` requests are on the wire. Further calls wait in a
 //   FIFO queue; a call that would make more than `maxInFlight + maxQueued`
-//   outstanding (on the wire or waiting, e.g. while reconnecting) fails at
-//   once with ERR_OVERLOADED (backpressure, not an unbounded queue).
+//   outstanding fails at once with ERR_OVERLOADED (backpressure, not an
+//   unbounded queue).
 // - Each call has a deadline (`timeoutMs`, counted from the call, queueing
-//   included). A call that misses it fails with ERR_IO; a late answer to it is
-//   dropped.
-// - A connect that does not complete within `connectTimeoutMs` is abandoned
-//   and retried like a dropped one (a SYN lost to a partition must not leave
-//   the connection waiting forever).
-// - When the socket drops, the requests on the wire fail with ERR_IO (they may
-//   or may not have been executed: the caller decides whether to retry);
-//   queued requests stay queued, and the connection reconnects with
-//   exponential backoff (`reconnectMinMs` doubling up to `reconnectMaxMs`).
+//   included). A call that misses it fails with ERR_UNAVAILABLE; a late answer
+//   to it is dropped.
+// - Failing fast: a connect that is refused, reset or not completed within
+//   `connectTimeoutMs` fails every waiting call at once with ERR_UNAVAILABLE,
+//   the connect error as its `cause` — refused is not a timeout. For a backoff
+//   (`reconnectMinMs` doubling up to `reconnectMaxMs`) after each failed
+//   connect, new calls fail the same way at once; the next call after it dials
+//   again.
+// - When an open link drops, the requests on it fail with ERR_UNAVAILABLE (they
+//   may or may not have been executed: the caller decides whether to retry);
+//   queued requests stay queued and a new connect starts at once.
 // - Error *responses* (ERR_SEALED, ERR_WRITTEN, ...) are answers, not
 //   failures: `request` resolves with them; `call` turns them into a thrown
 //   CorfuError.
 // - A frame from the server that does not decode, is not a response, or
-//   answers with the wrong operation is a protocol error: the link is
-//   dropped (ERR_IO for what was on the wire) and the connection reconnects.
-// - `close()` fails everything outstanding with ERR_IO and releases the link
-//   and every timer.
+//   answers with the wrong operation is a protocol error: the link is dropped
+//   as above.
+// - `close()` fails everything outstanding with ERR_CLOSED and releases the
+//   link and every timer.
 
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { tcpDialer, type Dialer, type Link } from './dialer.js';
@@ -50,11 +54,11 @@ export interface ConnectionOptions {
   readonly maxQueued?: number;
   /** Deadline of each call, from the call to its answer. Default 5000 ms. */
   readonly timeoutMs?: number;
-  /** First reconnect delay after a drop or a failed connect. Default 50 ms. */
+  /** The backoff after a first failed connect, during which calls fail at once. Default 50 ms. */
   readonly reconnectMinMs?: number;
-  /** Cap of the doubling reconnect delay. Default 2000 ms. */
+  /** Cap of the doubling backoff. Default 2000 ms. */
   readonly reconnectMaxMs?: number;
-  /** How long one connect attempt may take before it is abandoned and retried. Default: `timeoutMs`. */
+  /** How long one connect attempt may take before it counts as failed. Default: `timeoutMs`. */
   readonly connectTimeoutMs?: number;
   /** How the connection reaches the server. Default: TCP. */
   readonly dialer?: Dialer;
@@ -67,7 +71,8 @@ export interface CallOptions {
   readonly timeoutMs?: number;
 }
 
-export type ConnectionState = 'connecting' | 'open' | 'backoff' | 'closed';
+/** idle: no link (none needed yet, or the last one dropped); backoff: a connect just failed, calls fail at once. */
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'backoff' | 'closed';
 
 interface Call {
   readonly body: RequestBody;
@@ -104,7 +109,7 @@ export class Connection {
   readonly #dialer: Dialer;
   readonly #clock: Clock;
 
-  #state: ConnectionState = 'connecting';
+  #state: ConnectionState = 'idle';
   #link: Link | undefined;
   /** Resolves once the current link reported onClose. */
   #linkClosed: Promise<void> = Promise.resolve();
@@ -119,8 +124,11 @@ export class Connection {
   #queueHead = 0;
   /** Calls in the queue that are still waiting (timed-out ones stay in the array until skipped). */
   #waiting = 0;
+  /** Failed connects in a row: the backoff's exponent. */
   #attempt = 0;
-  #reconnectTimer: TimerHandle | undefined;
+  #backoffTimer: TimerHandle | undefined;
+  /** Why the last connect failed: the cause of calls refused during the backoff. */
+  #connectError: Error | undefined;
   #closed: Promise<void> | undefined;
   /** Connects made, for observers and tests. */
   #connects = 0;
@@ -140,7 +148,6 @@ export class Connection {
     this.connectTimeoutMs = positiveInt(options.connectTimeoutMs, this.timeoutMs, 'connectTimeoutMs');
     this.#dialer = options.dialer ?? tcpDialer;
     this.#clock = options.clock ?? systemClock;
-    this.#open();
   }
 
   get state(): ConnectionState {
@@ -168,13 +175,18 @@ export class Connection {
 
   /**
    * Sends a request and resolves with its response, error responses included.
-   * Rejects with ERR_OVERLOADED (queue full), ERR_IO (timeout, connection lost
-   * or closed), or the encoder's error for a request that cannot be framed.
+   * Rejects with ERR_OVERLOADED (queue full), ERR_UNAVAILABLE (no connection,
+   * no answer in time, or the link dropped), ERR_CLOSED, or the encoder's
+   * error for a request that cannot be framed.
    */
   request(body: RequestBody, options: CallOptions = {}): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
       if (this.#state === 'closed') {
-        reject(new CorfuError('ERR_IO', `connection to ${this.address} is closed`));
+        reject(new CorfuError('ERR_CLOSED', `connection to ${this.address} is closed`));
+        return;
+      }
+      if (this.#state === 'backoff') {
+        reject(this.#unreachable(body.op));
         return;
       }
       if (this.#waiting + this.#inFlight.size >= this.maxInFlight + this.maxQueued) {
@@ -185,12 +197,13 @@ export class Connection {
       const call: Call = { body, resolve, reject, timer: undefined, requestId: undefined, done: false };
       call.timer = this.#clock.setTimeout(() => {
         const where = call.requestId === undefined ? 'waiting to be sent' : 'waiting for the answer';
-        this.#fail(call, new CorfuError('ERR_IO', `${body.op} to ${this.address} timed out after ${timeoutMs} ms (${where})`));
+        this.#fail(call, new CorfuError('ERR_UNAVAILABLE', `${body.op} to ${this.address}: no answer within ${timeoutMs} ms (${where})`));
       }, timeoutMs);
       if (this.#queue.length > 2 * this.maxQueued) this.#compact();
       this.#queue.push(call);
       this.#waiting++;
-      this.#pump();
+      if (this.#state === 'idle') this.#open();
+      else this.#pump();
     });
   }
 
@@ -199,19 +212,16 @@ export class Connection {
     return throwIfError(await this.request(body, options));
   }
 
-  /** Fails everything outstanding with ERR_IO, closes the link, stops reconnecting. Idempotent. */
+  /** Fails everything outstanding with ERR_CLOSED, closes the link, stops reconnecting. Idempotent. */
   close(): Promise<void> {
     if (this.#closed !== undefined) return this.#closed;
     this.#state = 'closed';
-    if (this.#reconnectTimer !== undefined) this.#clock.clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = undefined;
+    if (this.#backoffTimer !== undefined) this.#clock.clearTimeout(this.#backoffTimer);
+    this.#backoffTimer = undefined;
     this.#clearConnectTimer();
-    const error = (): CorfuError => new CorfuError('ERR_IO', `connection to ${this.address} was closed`);
+    const error = (): CorfuError => new CorfuError('ERR_CLOSED', `connection to ${this.address} was closed`);
     for (const call of [...this.#inFlight.values()]) this.#fail(call, error());
-    for (let i = this.#queueHead; i < this.#queue.length; i++) this.#fail(this.#queue[i]!, error());
-    this.#queue = [];
-    this.#queueHead = 0;
-    this.#waiting = 0;
+    this.#failQueued(error);
     const link = this.#link;
     this.#link = undefined;
     link?.destroy();
@@ -233,6 +243,7 @@ export class Connection {
         this.#clearConnectTimer();
         this.#state = 'open';
         this.#attempt = 0;
+        this.#connectError = undefined;
         this.#connects++;
         this.#pump();
       },
@@ -246,13 +257,15 @@ export class Connection {
       },
       onClose: (err) => {
         closed();
-        if (this.#link === link) this.#dropped(`connection to ${this.address} lost${err === undefined ? '' : `: ${err.message}`}`);
+        if (this.#link !== link) return;
+        if (this.#state === 'connecting') this.#connectFailed(err ?? new Error(`connection to ${this.address} closed before it opened`));
+        else this.#dropped(`connection to ${this.address} lost${err === undefined ? '' : `: ${err.message}`}`, err);
       },
     });
     this.#link = link;
     this.#connectTimer = this.#clock.setTimeout(() => {
       this.#connectTimer = undefined;
-      if (this.#link === link && this.#state === 'connecting') this.#dropped(`connect to ${this.address} timed out after ${this.connectTimeoutMs} ms`);
+      if (this.#link === link && this.#state === 'connecting') this.#connectFailed(new Error(`connect to ${this.address} timed out after ${this.connectTimeoutMs} ms`));
     }, this.connectTimeoutMs);
   }
 
@@ -261,23 +274,40 @@ export class Connection {
     this.#connectTimer = undefined;
   }
 
-  /** The link is gone (closed by the peer, an error, a protocol error, a connect timeout): fail what was on the wire, back off, reconnect. */
-  #dropped(reason: string): void {
+  /** Why a call cannot be sent now: the last connect failed. */
+  #unreachable(op: string): CorfuError {
+    const why = this.#connectError?.message ?? 'no connection';
+    return new CorfuError('ERR_UNAVAILABLE', `${op} to ${this.address}: cannot connect (${why})`, { cause: this.#connectError });
+  }
+
+  /** A connect was refused, reset or timed out: fail what waits, back off. */
+  #connectFailed(err: Error): void {
     const link = this.#link;
     this.#link = undefined;
     this.#clearConnectTimer();
     link?.destroy();
-    for (const call of [...this.#inFlight.values()]) {
-      this.#fail(call, new CorfuError('ERR_IO', `${call.body.op} to ${this.address} failed: ${reason}`));
-    }
-    if (this.#state === 'closed') return;
+    this.#connectError = err;
+    this.#failQueued(() => this.#unreachable('request'));
     this.#state = 'backoff';
     const delay = backoffDelayMs(this.#attempt, this.reconnectMinMs, this.reconnectMaxMs);
     this.#attempt++;
-    this.#reconnectTimer = this.#clock.setTimeout(() => {
-      this.#reconnectTimer = undefined;
-      if (this.#state === 'backoff') this.#open();
+    this.#backoffTimer = this.#clock.setTimeout(() => {
+      this.#backoffTimer = undefined;
+      if (this.#state === 'backoff') this.#state = 'idle';
     }, delay);
+  }
+
+  /** An open link is gone (closed by the peer, an error, a protocol error): fail what was on it; reconnect if calls wait. */
+  #dropped(reason: string, cause?: Error): void {
+    const link = this.#link;
+    this.#link = undefined;
+    link?.destroy();
+    for (const call of [...this.#inFlight.values()]) {
+      this.#fail(call, new CorfuError('ERR_UNAVAILABLE', `${call.body.op} to ${this.address} failed: ${reason}`, { cause }));
+    }
+    if (this.#state === 'closed') return;
+    this.#state = 'idle';
+    if (this.#waiting > 0) this.#open();
   }
 
   #onData(chunk: Uint8Array): void {
@@ -330,6 +360,16 @@ export class Connection {
     if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) this.#compact();
   }
 
+  /** Fails every call still waiting in the queue. */
+  #failQueued(error: () => CorfuError): void {
+    const queue = this.#queue;
+    const head = this.#queueHead;
+    this.#queue = [];
+    this.#queueHead = 0;
+    for (let i = head; i < queue.length; i++) this.#fail(queue[i]!, error());
+    this.#waiting = 0;
+  }
+
   /** Drops sent and timed-out calls from the queue array. */
   #compact(): void {
     const live: Call[] = [];
@@ -351,7 +391,7 @@ export class Connection {
 
   /** Marks a call finished: clears its timer and frees its slot. */
   #settle(call: Call): void {
-    if (call.requestId === undefined && !call.done && this.#state !== 'closed') this.#waiting--;
+    if (call.requestId === undefined && !call.done) this.#waiting--;
     call.done = true;
     if (call.timer !== undefined) this.#clock.clearTimeout(call.timer);
     call.timer = undefined;

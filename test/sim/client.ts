@@ -95,6 +95,7 @@ export class SimClient {
     const connecting = CorfuClient.connect({
       layout: store,
       runtime,
+      deadlineMs: t.deadlineMs,
       timeoutMs: t.timeoutMs,
       holeTimeoutMs: t.holeTimeoutMs,
       maxRefreshes: t.maxRefreshes,

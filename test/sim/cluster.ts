@@ -28,7 +28,7 @@ export interface ClusterOptions {
   readonly keepTrace?: number;
 }
 
-export const TIMINGS: ClientTimings = { timeoutMs: 40, holeTimeoutMs: 15, maxRefreshes: 100, refreshDelayMs: 5 };
+export const TIMINGS: ClientTimings = { deadlineMs: 1000, timeoutMs: 40, holeTimeoutMs: 15, maxRefreshes: 100, refreshDelayMs: 5 };
 /** How often the operator looks at the layout. */
 export const MANAGER_TICK_MS = 25;
 

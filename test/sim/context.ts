@@ -10,7 +10,9 @@ import type { MemProjectionStore } from './store.js';
 
 /** The simulated clients' options (CorfuClient's ConnectOptions), in virtual ms. */
 export interface ClientTimings {
-  /** Deadline of one request (the transport's timeout). */
+  /** Deadline of a whole call. */
+  readonly deadlineMs: number;
+  /** The longest wait for one answer (the transport's timeout). */
   readonly timeoutMs: number;
   readonly holeTimeoutMs: number;
   readonly maxRefreshes: number;

@@ -23,10 +23,16 @@ pub enum Code {
     DeviceTooSmall = 14,
     Corrupt = 15,
     Closed = 16,
+    // Client-side codes: no unit or engine produces them (the table is shared so a
+    // client error and a wire status never collide).
+    Unavailable = 17,
+    Timeout = 18,
+    Aborted = 19,
+    NoLayout = 20,
 }
 
 impl Code {
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 21] = [
         Code::Ok,
         Code::Written,
         Code::Unwritten,
@@ -44,6 +50,10 @@ impl Code {
         Code::DeviceTooSmall,
         Code::Corrupt,
         Code::Closed,
+        Code::Unavailable,
+        Code::Timeout,
+        Code::Aborted,
+        Code::NoLayout,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +75,10 @@ impl Code {
             Code::DeviceTooSmall => "ERR_DEVICE_TOO_SMALL",
             Code::Corrupt => "ERR_CORRUPT",
             Code::Closed => "ERR_CLOSED",
+            Code::Unavailable => "ERR_UNAVAILABLE",
+            Code::Timeout => "ERR_TIMEOUT",
+            Code::Aborted => "ERR_ABORTED",
+            Code::NoLayout => "ERR_NO_LAYOUT",
         }
     }
 

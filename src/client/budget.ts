@@ -1,0 +1,118 @@
+// The time budget of one client call: its deadline and the caller's
+// AbortSignal. Every wait inside the call (a request, a backoff, the hole
+// timer, a token shared with other calls) races the budget, so the whole call
+// — resends and refreshes included — ends by its deadline.
+//
+// How a call that runs out ends says what the caller may assume:
+// - ERR_ABORTED: the signal fired (its reason is the cause);
+// - ERR_UNAVAILABLE: no server could be reached and nothing that changes state
+//   was sent: the call had no effect, retrying is safe;
+// - ERR_TIMEOUT: anything else; if a write, fill or trim was sent without a
+//   final answer, its outcome is unknown.
+
+import { CorfuError } from '../../bindings/errors.js';
+import type { Clock, TimerHandle } from '../transport/clock.js';
+
+/** Per-call options of every CorfuClient method. */
+export interface CallOptions {
+  /** Abandons the call when it fires (ERR_ABORTED). */
+  readonly signal?: AbortSignal;
+  /** The whole call's time, ms; default: the client's `deadlineMs`. */
+  readonly deadlineMs?: number;
+}
+
+export class CallBudget {
+  readonly what: string;
+  readonly deadlineMs: number;
+  /** When the call must end, on the clock's time line. */
+  readonly deadline: number;
+  /** A request that changes state (write, fill, trim) was sent without a final answer. */
+  mayHaveEffect = false;
+  /** The last "no server answered" of this call, the cause if it runs out. */
+  lastUnavailable: CorfuError | undefined;
+  readonly #clock: Clock;
+  readonly #signal: AbortSignal | undefined;
+  readonly #ended: Promise<never>;
+  #reject!: (err: CorfuError) => void;
+  #timer: TimerHandle | undefined;
+  #onAbort: (() => void) | undefined;
+  #error: CorfuError | undefined;
+
+  constructor(clock: Clock, what: string, deadlineMs: number, signal?: AbortSignal) {
+    this.what = what;
+    this.deadlineMs = deadlineMs;
+    this.#clock = clock;
+    this.#signal = signal;
+    this.deadline = clock.now() + deadlineMs;
+    this.#ended = new Promise<never>((_, reject) => (this.#reject = reject));
+    this.#ended.catch(() => {}); // observed by race(); a call that never races must not leave it unhandled
+    if (signal?.aborted === true) {
+      this.#end(this.#aborted());
+      return;
+    }
+    this.#timer = clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#end(this.#expired());
+    }, deadlineMs);
+    if (signal !== undefined) {
+      this.#onAbort = () => this.#end(this.#aborted());
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
+
+  /** Milliseconds left (0 once the deadline passed). */
+  remaining(): number {
+    return Math.max(0, this.deadline - this.#clock.now());
+  }
+
+  /** Throws the budget's error if it has run out. */
+  check(): void {
+    if (this.#error !== undefined) throw this.#error;
+  }
+
+  /** `p`, unless the budget runs out first. */
+  race<T>(p: Promise<T>): Promise<T> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    return Promise.race([p, this.#ended]);
+  }
+
+  /** Waits `ms`, or until the budget runs out (then rejects). */
+  sleep(ms: number): Promise<void> {
+    return this.race(new Promise<void>((resolve) => this.#clock.setTimeout(resolve, Math.min(ms, this.remaining()))));
+  }
+
+  /** A request timeout that ends by the deadline: the smaller of `timeoutMs` and what is left. */
+  requestTimeout(timeoutMs: number): number {
+    this.check();
+    return Math.max(1, Math.min(timeoutMs, Math.ceil(this.remaining())));
+  }
+
+  /** Releases the timer and the abort listener; call when the call is over. */
+  done(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#onAbort = undefined;
+  }
+
+  #end(error: CorfuError): void {
+    if (this.#error !== undefined) return;
+    this.#error = error;
+    this.done();
+    this.#reject(error);
+  }
+
+  #aborted(): CorfuError {
+    const effect = this.mayHaveEffect ? '; what it sent may have taken effect' : '';
+    return new CorfuError('ERR_ABORTED', `${this.what}: aborted${effect}`, { cause: this.#signal?.reason });
+  }
+
+  #expired(): CorfuError {
+    const cause = this.lastUnavailable;
+    if (!this.mayHaveEffect && cause !== undefined) {
+      return new CorfuError('ERR_UNAVAILABLE', `${this.what}: no answer within its deadline of ${this.deadlineMs} ms (last: ${cause.message})`, { cause });
+    }
+    const effect = this.mayHaveEffect ? '; what it sent may have taken effect' : '';
+    return new CorfuError('ERR_TIMEOUT', `${this.what}: its deadline of ${this.deadlineMs} ms passed${effect}`, cause === undefined ? {} : { cause });
+  }
+}

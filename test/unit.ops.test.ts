@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Store } from '../bindings/index.js';
 import { Connection } from '../src/transport/connection.js';
+import { MAX_FILL_AHEAD } from '../src/unit/handler.js';
 import type { OkResponse, ReadResponse, TrimResponse, WriteResponse } from '../src/wire/index.js';
 import { cliHarness, type Started } from './helpers/cli.js';
 import { listeningPort } from './helpers/raw-socket.js';
@@ -184,6 +185,22 @@ describe('FILL, TRIM and PREFIX_TRIM over the wire', () => {
     for (const a of [106, 201, 200]) model.set(a, { kind: 'trimmed' });
     model.set(202, { kind: 'unwritten' });
     await expectModel();
+  });
+
+  it('refuses a FILL reaching far above the unit\'s tail (ERR_BAD_REQUEST) and writes nothing: the tail stays', async () => {
+    const before = await c.call({ type: 'request', op: 'TAIL', epoch: EPOCH });
+    const tail = before.op === 'TAIL' ? before.tail : -1;
+    for (const far of [tail + MAX_FILL_AHEAD, tail + 1_000_000_000, Number.MAX_SAFE_INTEGER - 1]) {
+      const res = await c.request({ type: 'request', op: 'FILL', epoch: EPOCH, addresses: [tail + 1, far] });
+      expect(res).toMatchObject({ status: 'ERR_BAD_REQUEST', message: expect.stringMatching(/above this unit's tail/) });
+    }
+    expect(await c.call({ type: 'request', op: 'TAIL', epoch: EPOCH })).toMatchObject({ tail });
+    const r = (await c.call({ type: 'request', op: 'READ', epoch: EPOCH, addresses: [tail + 1] })) as ReadResponse;
+    expect(r.statuses[0]).toBe(ERR_UNWRITTEN);
+    // Just within reach is a hole fill like any other.
+    const near = (await c.call({ type: 'request', op: 'FILL', epoch: EPOCH, addresses: [tail + MAX_FILL_AHEAD - 1] })) as WriteResponse;
+    expect(near.statuses[0]).toBe(OK);
+    model.set(tail + MAX_FILL_AHEAD - 1, { kind: 'junk' });
   });
 
   it('refuses FILL, TRIM and PREFIX_TRIM at a wrong epoch with ERR_SEALED carrying the unit epoch, and changes nothing', async () => {

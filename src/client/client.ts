@@ -353,23 +353,12 @@ export class CorfuClient {
   /**
    * Whether `address` is below the log's tail: a token was handed out for it,
    * so an empty address there is a hole to wait for and fill. Asks the
-   * sequencer (under the latest epoch) only when what this client already
-   * saw does not settle it.
+   * sequencer for its tail now when what this client already saw under the
+   * latest epoch does not settle it (an older answer is only a lower bound).
    */
   async #belowTail(address: number, b: CallBudget): Promise<boolean> {
-    let stalls = 0;
-    for (;;) {
-      const epoch = this.#projection.epoch;
-      if (this.#tailSeen.epoch === epoch && address < this.#tailSeen.tail) return true;
-      const tail = await this.#tailUnder(epoch, b);
-      if (tail !== undefined) {
-        // As tail(): a stale sequencer's answer counts only under the latest epoch.
-        await this.#refreshFresh(b);
-        if (this.#projection.epoch === epoch) return address < tail;
-        continue;
-      }
-      stalls = await this.#afterSealed(epoch, stalls, `tail check for ${address}`, b);
-    }
+    if (this.#tailSeen.epoch === this.#projection.epoch && address < this.#tailSeen.tail) return true;
+    return address < (await this.#freshTail(b));
   }
 
   /** One token range for `count` consecutive addresses, coalesced with every other waiter. */
@@ -570,26 +559,29 @@ export class CorfuClient {
   /** The sequencer's tail (the next token), asked under the current epoch: every address handed out so far is below it. */
   async tail(options?: CallOptions): Promise<number> {
     this.#checkOpen();
-    return this.#withBudget('tail', options, async (b) => {
-      let stalls = 0;
-      for (;;) {
-        const epoch = this.#projection.epoch;
-        const res = await this.#sequencerRequest({ type: 'request', op: 'TAIL', epoch }, b);
-        if (res.status === 'ERR_SEALED') {
-          stalls = await this.#afterSealed(epoch, stalls, 'tail', b);
-          continue;
-        }
-        if (res.status !== 'OK') throw new CorfuError(res.status, `TAIL at ${this.#projection.sequencer}: ${res.message}`);
-        // A replaced sequencer that the reconfiguration could not seal still answers at the
-        // old epoch, below appends acknowledged under the new one: the answer counts only
-        // if its epoch is still the latest (the simulator's `stale-sequencer-tail`).
-        await this.#refreshFresh(b);
-        if (this.#projection.epoch > epoch) continue;
-        const tail = (res as TailResponse).tail;
-        this.#sawTail(epoch, tail);
-        return tail;
+    return this.#withBudget('tail', options, (b) => this.#freshTail(b));
+  }
+
+  /** The tail, from a TAIL request sent now under the latest epoch. */
+  async #freshTail(b: CallBudget): Promise<number> {
+    let stalls = 0;
+    for (;;) {
+      const epoch = this.#projection.epoch;
+      const res = await this.#sequencerRequest({ type: 'request', op: 'TAIL', epoch }, b);
+      if (res.status === 'ERR_SEALED') {
+        stalls = await this.#afterSealed(epoch, stalls, 'tail', b);
+        continue;
       }
-    });
+      if (res.status !== 'OK') throw new CorfuError(res.status, `TAIL at ${this.#projection.sequencer}: ${res.message}`);
+      // A replaced sequencer that the reconfiguration could not seal still answers at the
+      // old epoch, below appends acknowledged under the new one: the answer counts only
+      // if its epoch is still the latest (the simulator's `stale-sequencer-tail`).
+      await this.#refreshFresh(b);
+      if (this.#projection.epoch > epoch) continue;
+      const tail = (res as TailResponse).tail;
+      this.#sawTail(epoch, tail);
+      return tail;
+    }
   }
 
   /**

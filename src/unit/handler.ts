@@ -8,6 +8,8 @@
 //   ERR_TRIMMED, ...) are passed through byte for byte.
 // - The epoch check is the engine's: every call carries the request's epoch.
 //   SEAL carries the new epoch instead and answers with the unit's tail.
+// - A FILL reaching more than MAX_FILL_AHEAD above the unit's tail is refused
+//   (ERR_BAD_REQUEST): a read never writes past the log's tail.
 // - PING is answered without touching the engine (a liveness probe carries
 //   no state). TOKEN and BOOTSTRAP are the sequencer's: ERR_BAD_REQUEST.
 // - The response header carries the request's id. Its epoch is the request's:
@@ -54,7 +56,9 @@ async function dispatch(engine: UnitEngine, req: Request): Promise<Response> {
       return { type: 'response', op: 'WRITE', requestId, epoch, status: 'OK', statuses: status, written };
     }
     case 'FILL': {
-      const outcomes = await engine.fill(epoch, addressArray(req));
+      const addresses = addressArray(req);
+      await checkFillReach(engine, epoch, addresses);
+      const outcomes = await engine.fill(epoch, addresses);
       const statuses = new Uint8Array(outcomes.length);
       const written = new Uint8Array(outcomes.length);
       outcomes.forEach((o, i) => {
@@ -93,6 +97,25 @@ async function dispatch(engine: UnitEngine, req: Request): Promise<Response> {
       throw new CorfuError('ERR_BAD_REQUEST', 'a storage unit does not hand out tokens; ask the sequencer');
     case 'BOOTSTRAP':
       throw new CorfuError('ERR_BAD_REQUEST', 'BOOTSTRAP is for the sequencer; a storage unit is sealed with SEAL');
+  }
+}
+
+/**
+ * How far above a unit's tail a FILL may reach. Clients fill only holes below
+ * the sequencer's tail, which runs ahead of a unit's own tail by the appends
+ * still in flight and the tokens abandoned; a FILL further out comes from a
+ * buggy or hostile peer and would push the unit's tail, and so the log's
+ * after the next reconfiguration, arbitrarily far.
+ */
+export const MAX_FILL_AHEAD = 1 << 24;
+
+async function checkFillReach(engine: UnitEngine, epoch: number, addresses: Float64Array): Promise<void> {
+  let highest = -1;
+  for (const a of addresses) if (a > highest) highest = a;
+  if (highest < MAX_FILL_AHEAD) return; // within reach of any tail
+  const tail = await engine.tail(epoch);
+  if (highest >= tail + MAX_FILL_AHEAD) {
+    throw new CorfuError('ERR_BAD_REQUEST', `FILL at ${highest} is ${highest - tail} above this unit's tail ${tail}; the most a FILL may reach is ${MAX_FILL_AHEAD} above it`);
   }
 }
 

@@ -37,6 +37,7 @@ export const BUGS: readonly BugInfo[] = [
   // sequencer
   { name: 'sequencer-duplicate-token', layer: 'sequencer', description: 'every fifth TOKEN answer repeats the previous first token', targets: ['tokens'] },
   { name: 'tail-stale', layer: 'sequencer', description: 'TAIL answers the value of the previous TAIL request', targets: ['order'] },
+  { name: 'sequencer-tail-inflated', layer: 'sequencer', description: 'TAIL answers 1,000 above the next token (a reader then fills past the tail)', targets: ['past-tail'] },
   { name: 'sequencer-skip-epoch-check', layer: 'sequencer', description: 'the sequencer hands out tokens to requests of any epoch', targets: ['epoch'] },
   // projection store
   { name: 'store-accepts-second', layer: 'store', description: 'the store accepts a second proposal for an epoch, replacing the first', targets: ['projection'] },

@@ -14,7 +14,11 @@
 //                   returned and every projection a client adopted agree.
 //  5 tokens         no sequencer hands out a token twice; a token handed out
 //                   at epoch e is above every address written at an epoch < e.
-//  6 order          tail() is above every address acknowledged before the call.
+//  6 order          tail() is above every address acknowledged before the call;
+//                   a read answers ERR_UNWRITTEN only for an address no append
+//                   had been acknowledged at before the read began.
+//  - past-tail      no unit accepts a write or fill at an address no sequencer
+//                   has handed out yet (a read never writes past the tail).
 //  7 liveness       (run.ts) after every fault heals, every client can append,
 //                   read and ask the tail again.
 
@@ -49,7 +53,7 @@ export class Checkers {
   readonly #trimmedSeenAt = new Map<number, number>();
   readonly #trimIssued = new Set<number>();
   #prefixTrimIssued = 0;
-  readonly acked = new Map<number, { key: ValueKey; by: string }>();
+  readonly acked = new Map<number, { key: ValueKey; by: string; at: number }>();
   /**
    * Addresses whose fate is settled: an acknowledged append's, or junk. The
    * workload trims only these (an application trims what it has consumed): a
@@ -116,10 +120,18 @@ export class Checkers {
   appendAcked(address: number, key: ValueKey, by: string, invokedAt: number, chain: readonly string[]): void {
     const prev = this.acked.get(address);
     if (prev !== undefined) this.fail('durability', `address ${address} acknowledged to two appends: ${prev.by} and ${by}`);
-    this.acked.set(address, { key, by });
+    this.acked.set(address, { key, by, at: this.now() });
     this.settled.add(address);
     if (address > this.maxAcked) this.maxAcked = address;
     this.observe(address, key, by, invokedAt, chain);
+  }
+
+  /** A read or fill of `address`, invoked at `invokedAt`, answered ERR_UNWRITTEN (at or above the tail). */
+  observeUnwritten(address: number, by: string, invokedAt: number): void {
+    const acked = this.acked.get(address);
+    if (acked !== undefined && acked.at < invokedAt) {
+      this.fail('order', `address ${address}: ${by} (invoked at ${invokedAt}) answered ERR_UNWRITTEN, but ${acked.by} was acknowledged there at ${acked.at}`);
+    }
   }
 
   /** A read or fill found `address` trimmed. */
@@ -151,6 +163,12 @@ export class Checkers {
   /** A unit or sequencer answered `req` with `res` while at `epochAtService`. */
   served(node: string, req: Request, res: Response, epochAtService: number): void {
     if (res.status !== 'OK') return;
+    if ((req.op === 'WRITE' || req.op === 'FILL') && (res.op === 'WRITE' || res.op === 'FILL')) {
+      const addresses = req.op === 'WRITE' ? req.entries.map((e) => e.address) : req.addresses;
+      addresses.forEach((a, i) => {
+        if (res.statuses[i] === 0 && a > this.maxToken) this.fail('past-tail', `${node} took a ${req.op} at ${a}, but no sequencer has handed out a token above ${this.maxToken}`);
+      });
+    }
     if (req.op === 'SEAL' || req.op === 'BOOTSTRAP') {
       if (req.newEpoch > (this.#sealAcked.get(node) ?? 0)) this.#sealAcked.set(node, req.newEpoch);
       return;

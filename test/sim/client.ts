@@ -188,6 +188,7 @@ export class SimClient {
       (entry, caller) => w.check.observe(address, keyOf(entry), caller.by, caller.invokedAt, this.#chainOf(address)),
       (error, caller) => {
         if (error instanceof CorfuError && error.code === 'ERR_TRIMMED') w.check.observeTrimmed(address, caller.by);
+        if (error instanceof CorfuError && error.code === 'ERR_UNWRITTEN') w.check.observeUnwritten(address, caller.by, caller.invokedAt);
       },
     );
   }

@@ -73,6 +73,7 @@ export class SimSequencer {
       this.#lastFirst = res.first;
       if (this.#tokenAnswers % 5 === 0 && previous !== undefined) return { ...res, first: previous };
     }
+    if (res.op === 'TAIL' && this.#bugs.has('sequencer-tail-inflated')) return { ...res, tail: res.tail + 1000 };
     if (res.op === 'TAIL' && this.#bugs.has('tail-stale')) {
       const previous = this.#lastTail;
       this.#lastTail = res.tail;

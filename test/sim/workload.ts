@@ -5,7 +5,7 @@
 // (appends 50%, reads 27%, tail 10%, fills 4%, trims 5% and prefix trims 2%
 // when the seed trims, else reads); the others draw their own weights.
 // Reads and fills pick addresses near or below the highest token handed out,
-// and sometimes beyond it (a fill there makes a later append's token taken).
+// and sometimes past it (they must answer ERR_UNWRITTEN and write nothing).
 // Trims touch settled addresses only (Checkers.settled) unless `wildTrims`.
 
 import type { Cluster } from './cluster.js';
@@ -54,7 +54,13 @@ export class Workload {
       const x = rng.float();
       const [ap, rd, tl, fl, tr, pt] = this.#mix as [number, number, number, number, number, number];
       const hi = cl.check.maxToken + 2;
-      const anyAddress = (): number => (rng.chance(0.5) ? Math.max(0, hi - rng.below(8)) : rng.below(hi + 1));
+      // Near the tail, anywhere below it, or past it (a read there must answer ERR_UNWRITTEN and write nothing).
+      const anyAddress = (): number => {
+        const x = rng.float();
+        if (x < 0.45) return Math.max(0, hi - rng.below(8));
+        if (x < 0.9) return rng.below(hi + 1);
+        return hi + (rng.chance(0.5) ? rng.between(1, 1000) : 1_000_000);
+      };
       const trims = cl.profile.trims;
       const settled = cl.check.settled;
       if (x < ap) {

@@ -13,6 +13,8 @@ export interface BugInfo {
   readonly description: string;
   /** The violation kinds that show this bug ('linearizability' matches 'linearizability/...'). */
   readonly targets: readonly string[];
+  /** Seeds the bug test may take to catch it (default 400): some bugs need a rare interleaving. */
+  readonly huntSeeds?: number;
 }
 
 /** Whether a violation of `kind` is one `bug` targets. */
@@ -27,7 +29,8 @@ export const BUGS: readonly BugInfo[] = [
   { name: 'fill-overwrites', layer: 'engine', description: 'a FILL replaces data already written with junk', targets: ['write-once', 'durability', 'linearizability'] },
   { name: 'written-same-always', layer: 'engine', description: 'ERR_WRITTEN to a WRITE always says "same bytes", even when they differ', targets: ['durability', 'write-once', 'linearizability'] },
   { name: 'seal-not-durable', layer: 'engine', description: 'a seal moves the epoch in memory only: a restarted unit is back at its old epoch', targets: ['epoch'] },
-  { name: 'seal-not-monotonic', layer: 'engine', description: 'a seal to any epoch other than the current one is accepted, even a lower one', targets: ['epoch'] },
+  // Shows only when a SEAL for an older epoch arrives after a newer one (a delayed or duplicated packet).
+  { name: 'seal-not-monotonic', layer: 'engine', description: 'a seal to any epoch other than the current one is accepted, even a lower one', targets: ['epoch'], huntSeeds: 1000 },
   { name: 'lose-acked-write', layer: 'engine', description: 'writes are acknowledged from a write-back cache; a crash loses what was not flushed', targets: ['durability'] },
   { name: 'seal-tail-off-by-one', layer: 'engine', description: "a seal answers the unit's highest address instead of the address after it", targets: ['tokens', 'order'] },
   { name: 'tail-ignores-junk', layer: 'engine', description: "junk fills do not move the unit's tail", targets: ['tokens', 'order'] },
@@ -53,7 +56,7 @@ export const BUGS: readonly BugInfo[] = [
   // reconfiguration
   { name: 'bootstrap-at-zero', layer: 'reconfig', description: 'a new sequencer is bootstrapped with start tail 0 (tokens are reused after failover)', targets: ['tokens'] },
   { name: 'reconfig-min-tail', layer: 'reconfig', description: "the new sequencer starts at the smallest of the units' tails, not the largest", targets: ['tokens'] },
-  { name: 'reconfig-skip-seal', layer: 'reconfig', description: 'a reconfiguration asks the units for their tails without sealing them', targets: ['order', 'tokens'] },
+  { name: 'reconfig-skip-seal', layer: 'reconfig', description: 'a reconfiguration asks the units for their tails without sealing them', targets: ['order', 'tokens', 'liveness'] },
   { name: 'reconfig-no-adopt', layer: 'reconfig', description: 'a reconfiguration that lost the proposal race uses its own projection anyway', targets: ['projection'] },
   { name: 'reconfig-ignore-sealed-unit', layer: 'reconfig', description: 'a unit already sealed by a competing reconfiguration counts with tail 0', targets: ['tokens'] },
 ];

@@ -292,6 +292,44 @@ describe('read', () => {
     }
   });
 
+  it('while waiting on a hole, a recheck asks the head again: still empty, it waits again; written meanwhile, the value is copied down without a fill', () => {
+    for (const replicas of [1, 2, 3]) {
+      const { projection, units, chain } = cluster(replicas);
+      const op = new ReadOp(projection, ADDRESS);
+      let actions = op.start();
+      while (!actions.some((a) => 'wait' in a)) {
+        const [req] = sendsOf(actions);
+        actions = op.step({ response: units.get(req!.unit)!.handle(req!) });
+      }
+      // Still empty: READ of the head, then wait again.
+      actions = op.step({ timeout: 'recheck' });
+      expect(sendsOf(actions)).toMatchObject([{ unit: chain[0], op: 'READ' }]);
+      actions = op.step({ response: units.get(chain[0]!)!.handle(sendsOf(actions)[0]!) });
+      expect(actions).toEqual([{ wait: 'hole-timeout' }]);
+      // A writer reaches the head meanwhile: the next recheck finds it and copies it down.
+      const payload = bytes(9);
+      units.get(chain[0]!)!.handle({ id: 99, unit: chain[0]!, op: 'WRITE', epoch: 1, address: ADDRESS, payload });
+      actions = op.step({ timeout: 'recheck' });
+      const sent: UnitRequest[] = [];
+      while (!op.finished) {
+        const [req] = sendsOf(actions);
+        sent.push(req!);
+        actions = op.step({ response: units.get(req!.unit)!.handle(req!) });
+      }
+      expect(sent.some((r) => r.op === 'FILL')).toBe(false);
+      expect(op.outcome).toEqual({ done: { address: ADDRESS, kind: 'data', payload } });
+      expect(replicaKeys(units, chain)).toEqual(Array(replicas).fill(valueKey({ kind: 'data', payload })));
+    }
+  });
+
+  it('ignores a recheck or a hole timeout when it is not waiting', () => {
+    const { projection } = cluster(2);
+    const op = new ReadOp(projection, ADDRESS);
+    op.start();
+    expect(op.step({ timeout: 'recheck' })).toEqual([]);
+    expect(op.step({ timeout: 'hole-timeout' })).toEqual([]);
+  });
+
   it('a trim met above the tail is copied to the rest of the chain before a read or fill answers trimmed (no flicker)', () => {
     for (const make of [(p: Projection) => new ReadOp(p, ADDRESS), (p: Projection) => new FillOp(p, ADDRESS)]) {
       const { projection, units, chain } = cluster(3);

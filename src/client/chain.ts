@@ -9,8 +9,9 @@
 //
 //   append  WRITE head -> tail in order; `done` only after the tail answered.
 //   read    READ the tail; on ERR_UNWRITTEN ask the head at once and copy its
-//           value down; if the head is empty too, `wait` for the hole timeout,
-//           then fill.
+//           value down; if the head is empty too, `wait`: the driver feeds
+//           `recheck` (READ the head again, and wait again if it is still
+//           empty) as often as it likes, then `hole-timeout` to fill.
 //   fill    FILL junk at the head; if the head already holds a value, that
 //           value wins (read it when it is data); then walk the rest of the
 //           chain in order writing the winner.
@@ -140,7 +141,8 @@ export type ChainAction<R> =
 
 export type ChainEvent =
   | { readonly response: UnitResponse }
-  | { readonly timeout: 'hole-timeout' }
+  /** While waiting on a hole: 'recheck' asks the head again, 'hole-timeout' gives up waiting and fills. */
+  | { readonly timeout: 'hole-timeout' | 'recheck' }
   /** The outstanding request or its answer was lost: send it again. */
   | { readonly resend: true };
 
@@ -251,6 +253,11 @@ abstract class ChainOperation<R> {
     }
     if ('timeout' in event) {
       if (this.#state.name !== 'hole-wait') return [];
+      if (event.timeout === 'recheck') {
+        // The writer may have got there meanwhile: a reader near the tail need not wait out the whole timeout.
+        this.#state = { name: 'read-head' };
+        return [this.#send(this.target.head, 'READ')];
+      }
       return this.#fill();
     }
     const request = this.#pending;

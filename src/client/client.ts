@@ -650,6 +650,9 @@ export class CorfuClient {
   async #drive<R>(op: Driveable<R>, b: CallBudget): Promise<TerminalAction<R>> {
     let actions = op.start();
     let resends = 0;
+    /** When this operation found its address empty at the head, and how often it looked again since. */
+    let holeSince: number | undefined;
+    let rechecks = 0;
     for (;;) {
       let event: ChainEvent | undefined;
       for (const action of actions) {
@@ -667,10 +670,20 @@ export class CorfuClient {
           }
         } else if ('wait' in action) {
           // The head is empty too: a hole only below the tail (a read never writes past it).
-          if (!(await this.#belowTail(op.address, b))) throw this.#pastTail('read', op.address);
-          await b.sleep(this.holeTimeoutMs);
-          this.stats.fills++;
-          event = { timeout: 'hole-timeout' };
+          if (holeSince === undefined) {
+            if (!(await this.#belowTail(op.address, b))) throw this.#pastTail('read', op.address);
+            holeSince = this.#runtime.clock.now();
+          }
+          // Ask the head again at growing intervals: a writer in flight usually lands within
+          // a millisecond or two, and a reader at the tail should not wait out the whole timeout.
+          const left = holeSince + this.holeTimeoutMs - this.#runtime.clock.now();
+          if (left > 0) {
+            await b.sleep(Math.min(left, 2 ** rechecks++));
+            event = { timeout: 'recheck' };
+          } else {
+            this.stats.fills++;
+            event = { timeout: 'hole-timeout' };
+          }
         } else {
           return action;
         }

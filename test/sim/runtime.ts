@@ -64,7 +64,8 @@ export class SimRuntime implements ClientRuntime {
       now: () => queue.now,
       setTimeout: (fn, ms) => {
         const t: Timer = { cancelled: false };
-        queue.after(Math.max(0, ms), () => (t.cancelled ? undefined : this.#run(fn)));
+        // As Node's setTimeout: a delay below 1 ms (or not a number) is 1 ms, so time always moves.
+        queue.after(ms >= 1 ? ms : 1, () => (t.cancelled ? undefined : this.#run(fn)));
         return t;
       },
       clearTimeout: (handle: TimerHandle) => {

@@ -1,12 +1,13 @@
 // `corfu up` and `corfu layout init/show` as a user runs them: real processes
 // (node dist/src/cli/main.js), temp dirs, ephemeral ports on 127.0.0.1.
 
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { cliHarness } from './helpers/cli.js';
+import { refusedAddress } from './helpers/ports.js';
 
 import { chainFor, headOf, tailOf, type Projection } from '../src/layout/index.js';
 import { Connection, throwIfError } from '../src/transport/connection.js';
@@ -28,14 +29,6 @@ function refuses(address: string): Promise<boolean> {
     });
     s.once('error', () => res(true));
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((res) => server.close(() => res()));
-  return port;
 }
 
 function showJson(store: string): Projection {
@@ -165,10 +158,14 @@ describe('corfu layout init', () => {
   });
 
   it('fails with exit 1 naming a unit that is not listening', async () => {
-    const port = await freePort();
-    const r = corfu('layout', 'init', '--store', `file:${join(dir, 'down')}`, '--sequencer', '127.0.0.1:7000', '--stripe', `127.0.0.1:${port}`);
-    expect(r.code).toBe(1);
-    expect(oneLine(r.stderr)).toMatch(new RegExp(`^error ERR_UNAVAILABLE: cannot seal unit 127\\.0\\.0\\.1:${port} to epoch 1: it is not reachable`));
+    const down = await refusedAddress();
+    try {
+      const r = corfu('layout', 'init', '--store', `file:${join(dir, 'down')}`, '--sequencer', '127.0.0.1:7000', '--stripe', down.address);
+      expect(r.code).toBe(1);
+      expect(oneLine(r.stderr)).toMatch(new RegExp(`^error ERR_UNAVAILABLE: cannot seal unit ${down.address.replaceAll('.', '\\.')} to epoch 1: it is not reachable`));
+    } finally {
+      await down.close();
+    }
   });
 
   it('seals a running unit and sequencer and writes epoch 1; show prints it', async () => {

@@ -16,6 +16,8 @@ import { FileProjectionStore } from '../src/layout/index.js';
 import { splitHostPort } from '../src/transport/address.js';
 import { Connection } from '../src/transport/connection.js';
 import { CLI } from './helpers/cli.js';
+import { ownLoopback } from './helpers/ports.js';
+import { until } from './helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'corfu-reconf-'));
 const layoutDir = join(dir, 'layout');
@@ -45,7 +47,10 @@ function spawnListening(args: string[]): Promise<{ address: string; proc: ChildP
   });
 }
 
-async function startUnit(i: number, listen = '127.0.0.1:0'): Promise<string> {
+/** Units listen on a loopback address of this process's own, so a killed one can come back on its port. */
+const UNIT_HOST = ownLoopback();
+
+async function startUnit(i: number, listen = `${UNIT_HOST}:0`): Promise<string> {
   const { address, proc } = await spawnListening(['unit', '--device', devices[i]!, '--listen', listen]);
   unitProcs.set(address, proc);
   return address;
@@ -175,9 +180,11 @@ describe('a cluster under load', () => {
     const load = new Load(await clientsN(4), 8);
     await load.progress(500);
     const victim = units[1]!; // the tail of stripe 0: every append to it waits on it
+    const resendsBefore = clients.reduce((n, c) => n + c.stats.resends, 0);
     await kill9(unitProcs.get(victim)!);
     const down = load.acked.size;
-    await new Promise((r) => setTimeout(r, 300));
+    // Down until the appends have noticed: requests to it lost and resent.
+    await until(() => clients.reduce((n, c) => n + c.stats.resends, 0) > resendsBefore, 'appends resending to the dead unit');
     await startUnit(1, victim);
     await load.progress(500);
     await load.stop();

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { encodeRequest, encodeResponse } from '../src/wire/codec.js';
 import { FrameDecoder } from '../src/wire/decoder.js';
 import type { Request, Response } from '../src/wire/messages.js';
+import { until } from './helpers/until.js';
 
 const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 const children = new Set<ChildProcess>();
@@ -192,12 +193,26 @@ describe('corfu sequencer', () => {
       frame.copy(burst, i * frame.length);
     }
     const answers = Array.from({ length: N }, (_, i) => slow.answerTo(i + 1));
-    slow.socket.write(burst);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    // The server stopped taking requests: part of the burst still waits on the client's side
-    // (without the pause the server swallows all of it well within 1.5 s, answers piling up in its memory).
-    expect(slow.socket.writableLength).toBeGreaterThan(0);
     const other = await RawClient.connect(seq.port);
+    slow.socket.write(burst);
+    // The tokens handed out (TAIL, asked on another connection: the server's own counter)
+    // stop growing once the server stops reading the slow connection. Without that pause it
+    // would swallow the whole burst, answers piling up in its memory, and stop only at N.
+    let handedOut = -1;
+    await until(
+      async () => {
+        const res = await other.request({ type: 'request', op: 'TAIL', epoch: 0 });
+        if (res.op !== 'TAIL' || res.status !== 'OK') throw new Error(`TAIL answered ${JSON.stringify(res)}`);
+        const stopped = res.tail > 0 && res.tail === handedOut;
+        handedOut = res.tail;
+        return stopped;
+      },
+      'the sequencer to stop taking requests from the connection that does not read',
+      { everyMs: 100, timeoutMs: 30_000 },
+    );
+    expect(handedOut).toBeLessThan(N);
+    // Part of the burst still waits on the client's side.
+    expect(slow.socket.writableLength).toBeGreaterThan(0);
     expect(await other.request({ type: 'request', op: 'PING', epoch: 0 })).toMatchObject({ status: 'OK' });
     slow.socket.resume();
     const firsts = (await Promise.all(answers)).map(first).sort((a, b) => a - b);

@@ -10,6 +10,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Connection, backoffDelayMs } from '../src/transport/connection.js';
 import { FrameDecoder, encodeResponse } from '../src/wire/index.js';
 import type { Request } from '../src/wire/index.js';
+import { refusedAddress } from './helpers/ports.js';
+import { until } from './helpers/until.js';
 
 type Mode = 'silent' | 'drop' | 'answer' | 'reverse3';
 
@@ -18,6 +20,8 @@ interface FakeServer {
   port: number;
   mode: Mode;
   accepted: number;
+  /** Request frames received, for tests to wait on. */
+  received: number;
   sockets: Set<Socket>;
 }
 
@@ -30,8 +34,8 @@ function answer(req: Request): Buffer {
   return encodeResponse({ type: 'response', op: req.op, requestId: req.requestId, epoch: req.epoch, status: 'ERR_SEALED', unitEpoch: 9, message: 'sealed' });
 }
 
-async function fakeServer(mode: Mode, port = 0): Promise<FakeServer> {
-  const fake: FakeServer = { server: createServer(), port: 0, mode, accepted: 0, sockets: new Set() };
+async function fakeServer(mode: Mode, port = 0, host = '127.0.0.1'): Promise<FakeServer> {
+  const fake: FakeServer = { server: createServer(), port: 0, mode, accepted: 0, received: 0, sockets: new Set() };
   fake.server.on('connection', (socket) => {
     fake.accepted++;
     fake.sockets.add(socket);
@@ -47,6 +51,7 @@ async function fakeServer(mode: Mode, port = 0): Promise<FakeServer> {
       decoder.push(chunk);
       for (let r = decoder.pull(); r.kind === 'frame'; r = decoder.pull()) {
         const req = r.frame as Request;
+        fake.received++;
         if (fake.mode === 'answer') socket.write(answer(req));
         else if (fake.mode === 'reverse3') {
           held.push(req);
@@ -58,7 +63,7 @@ async function fakeServer(mode: Mode, port = 0): Promise<FakeServer> {
       }
     });
   });
-  await new Promise<void>((resolve) => fake.server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => fake.server.listen(port, host, resolve));
   const a = fake.server.address();
   fake.port = typeof a === 'object' && a !== null ? a.port : 0;
   servers.push(fake);
@@ -76,17 +81,12 @@ function connect(port: number, options: Partial<ConstructorParameters<typeof Con
   return c;
 }
 
-/** Polls `condition` until it holds (bounded: fails the test after 5 s). */
-async function waitFor(condition: () => boolean): Promise<void> {
-  const until = performance.now() + 5000;
-  while (!condition()) {
-    if (performance.now() > until) throw new Error('condition not met within 5 s');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** Cleanups of the current test. */
+const after: Array<() => Promise<void>> = [];
 
 afterEach(async () => {
   await Promise.all(connections.splice(0).map((c) => c.close()));
+  await Promise.all(after.splice(0).map((f) => f()));
 });
 afterAll(async () => {
   await Promise.all(servers.splice(0).map(stop));
@@ -136,7 +136,7 @@ describe('Connection', () => {
     const ping = () => c.request({ type: 'request', op: 'PING', epoch: 0 });
     const outstanding = [ping(), ping(), ping()].map((p) => p.catch((e: unknown) => e));
     await expect(ping()).rejects.toMatchObject({ code: 'ERR_OVERLOADED' });
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => fake.received === 1, 'the first request to reach the server');
     expect(c.inFlight).toBe(1);
     expect(c.queued).toBe(2);
     await c.close();
@@ -168,10 +168,10 @@ describe('Connection', () => {
   });
 
   it('fails fast when the connection is refused: ERR_UNAVAILABLE with the refusal as its cause, not a timeout', async () => {
-    const gone = await fakeServer('answer');
-    const port = gone.port;
-    await stop(gone);
-    const c = connect(port, { timeoutMs: 60_000, reconnectMinMs: 60_000, reconnectMaxMs: 60_000 });
+    // An address that refuses connections and that no other test file can listen on.
+    const gone = await refusedAddress();
+    after.push(() => gone.close());
+    const c = connect(gone.port, { host: gone.host, timeoutMs: 60_000, reconnectMinMs: 60_000, reconnectMaxMs: 60_000 });
     const err = (await c.request({ type: 'request', op: 'TAIL', epoch: 4 }).catch((e: unknown) => e)) as { code: string; cause: { code: string } };
     expect(err).toMatchObject({ code: 'ERR_UNAVAILABLE', message: expect.stringMatching(/ECONNREFUSED/) });
     expect(err.cause.code).toBe('ECONNREFUSED');
@@ -181,13 +181,13 @@ describe('Connection', () => {
   });
 
   it('dials again after the backoff and serves a server that came up meanwhile', async () => {
-    const probe = await fakeServer('answer');
-    const port = probe.port;
-    await stop(probe);
-    const c = connect(port, { reconnectMinMs: 20, reconnectMaxMs: 20 });
+    // Down: refused, and no other test file can take the port; then this test listens there.
+    const down = await refusedAddress();
+    after.push(() => down.close());
+    const c = connect(down.port, { host: down.host, reconnectMinMs: 20, reconnectMaxMs: 20 });
     await expect(c.request({ type: 'request', op: 'TAIL', epoch: 4 })).rejects.toMatchObject({ code: 'ERR_UNAVAILABLE' });
-    const fake = await fakeServer('answer', port);
-    await waitFor(() => c.state === 'idle');
+    const fake = await fakeServer('answer', down.port, down.host);
+    await until(() => c.state === 'idle', 'the backoff to end');
     await expect(c.call({ type: 'request', op: 'TAIL', epoch: 4 })).resolves.toMatchObject({ op: 'TAIL', tail: 40 });
     expect(fake.accepted).toBe(1);
   });

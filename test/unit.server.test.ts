@@ -15,6 +15,7 @@ import { Connection } from '../src/transport/connection.js';
 import type { UnitEngine } from '../src/unit/handler.js';
 import { UnitServer } from '../src/unit/server.js';
 import type { ReadResponse, WriteResponse } from '../src/wire/index.js';
+import { until } from './helpers/until.js';
 
 const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 const MAX_ENTRY = 4096;
@@ -289,9 +290,20 @@ describe('corfu unit: startup and shutdown', () => {
 describe('UnitServer backpressure (in process, a fake engine)', () => {
   it('hands at most maxInFlightPerConnection requests of a connection to the engine, the rest wait in the socket', async () => {
     const waiting: Array<() => void> = [];
+    // The engine counts what it holds: the bound is checked at every call, not at a moment picked by a sleep.
+    let held = 0;
+    let mostHeld = 0;
     const never = (): Promise<never> => Promise.reject(new Error('not used'));
     const engine: UnitEngine = {
-      tail: () => new Promise<number>((resolve) => waiting.push(() => resolve(42))),
+      tail: () => {
+        mostHeld = Math.max(mostHeld, ++held);
+        return new Promise<number>((resolve) =>
+          waiting.push(() => {
+            held--;
+            resolve(42);
+          }),
+        );
+      },
       writePacked: never,
       fill: never,
       read: never,
@@ -301,15 +313,16 @@ describe('UnitServer backpressure (in process, a fake engine)', () => {
     };
     const server = await UnitServer.listen(engine, { port: 0, maxInFlightPerConnection: 4, log: () => {} });
     const c = connect(server.address().port);
-    const answers = Array.from({ length: 10 }, () => c.call({ type: 'request', op: 'TAIL', epoch: 1 }));
-    await new Promise((r) => setTimeout(r, 100));
-    expect(waiting).toHaveLength(4);
-    for (let round = 0; round < 3; round++) {
-      const batch = waiting.splice(0);
-      batch.forEach((go) => go());
-      await new Promise((r) => setTimeout(r, 50));
+    let answered = 0;
+    const answers = Array.from({ length: 10 }, () => c.call({ type: 'request', op: 'TAIL', epoch: 1 }).then((r) => (answered++, r)));
+    await until(() => waiting.length >= 4, 'the engine to hold 4 requests');
+    // Release whatever the engine holds, round after round, until all 10 are answered.
+    while (answered < 10) {
+      waiting.splice(0).forEach((go) => go());
+      await until(() => waiting.length > 0 || answered === 10, 'the next requests to reach the engine, or the last answers');
     }
     expect(await Promise.all(answers)).toHaveLength(10);
+    expect(mostHeld).toBe(4);
     await c.close();
     await server.shutdown();
   });

@@ -270,6 +270,19 @@ describe('violations', () => {
     expectOk(new H().fill('c1', 7, [0, 1], 'junk').tail('c3', [4, 5], 8));
   });
 
+  it('tail-too-low: an address that holds a value was trimmed before tail began (the write preceded the trim)', () => {
+    // Found by the brute-force cross-check: nothing read the value, but the append was
+    // acknowledged at 1, so it wrote before the prefix trim (a trimmed address refuses writes).
+    const h = new H().append('c1', 'a', [0, 0], 0).append('c2', 'b', [0, 2], 1).prefixTrim('c3', 2, [1, 1]).tail('c4', [2, 2], 1);
+    const [v] = expectViolations(h, ['tail-too-low']);
+    expect(v!.message).toContain('prefixTrim(2)');
+    expectViolations(new H().append('c1', 'a', [0, 9], 5).trim('c2', 5, [1, 2]).tail('c3', [3, 4], 5), ['tail-too-low']);
+    expectViolations(new H().append('c1', 'a', [0, 9], 5).trim('c4', 5, [0, 0], 'unknown').read('c2', 5, [1, 2], 'trimmed').tail('c3', [3, 4], 5), ['tail-too-low']);
+    // Concurrent with the trim, or at an address that may never have held a value: no proof.
+    expectOk(new H().append('c1', 'a', [0, 9], 5).trim('c2', 5, [1, 4]).tail('c3', [3, 4], 5));
+    expectOk(new H().append('c1', 'a', [0, 9], 'unknown').trim('c2', 5, [1, 2]).tail('c3', [3, 4], 5));
+  });
+
   it('a prefix of a run (pending operations) already shows a violation', () => {
     const h = new H().append('c1', 'a', [0, 1], 0).read('c2', 0, [2, 3], 'a').read('c3', 0, [4, 0], 'pending').read('c4', 0, [5, 6], 'unwritten');
     expectViolations(h, ['stale-read']);

@@ -67,7 +67,12 @@
 // lands at one address only: two addresses holding one payload is reported).
 // Cross-address checks: no two appends acknowledged at one address; tail()
 // must exceed every address whose value was known to exist (append acked,
-// fill or read returned a value) before the tail call began. Tails are NOT
+// fill or read returned a value, or, at an address that certainly holds a
+// value, a trim or trimmed read completed: the write came before the first
+// trim) before the tail call began. The brute force of agreement.test.ts,
+// where tail() at its point must be above every address holding a value,
+// found that last case missing (an append acknowledged at 1 after a prefix
+// trim past 1 had completed, then tail() -> 1). Tails are NOT
 // required to be monotonic among themselves: after a sequencer failover the
 // new tail only has to be above every written address (DESIGN.md invariant 5),
 // so it may drop below a tail that counted tokens never written.
@@ -366,10 +371,10 @@ function checkAddresses(ops: Normalized, out: Violation[]): Known {
     const d = dense.get(address)!;
     s.reset();
     for (let j = start[d]!; j < start[d + 1]!; j++) s.add(ops, order[j]!);
-    known.resp[k] = s.knownResp;
-    known.op[k] = s.knownOp;
     const v = judge(address, s, ops, order.subarray(start[d]!, start[d + 1]!), pinned);
     if (v !== undefined) out.push(v);
+    known.resp[k] = s.knownResp;
+    known.op[k] = s.knownOp;
   }
   return known;
 }
@@ -540,6 +545,14 @@ function judge(address: number, s: Summary, ops: Normalized, range: Int32Array, 
   if (s.firstTrimmed < 0 && !s.hasOkTrim && prefixDone < 0) trim = -1; // nothing needs a trim: leave unknown ones out
   else if (trim < 0) return fail('trimmed-from-nowhere', `${describeOp(op(s.firstTrimmed))} saw trimmed but nothing trimmed the address`, s.firstTrimmed);
 
+  // For tail: a write that happened must precede the first trim (a trimmed address refuses
+  // writes), so an operation that completed after seeing or making a trim also proves the
+  // value existed, even if nothing ever read the value.
+  if (write >= 0 && g2.minOp >= 0 && g2.minResp < s.knownResp) {
+    s.knownResp = g2.minResp;
+    s.knownOp = g2.minOp;
+  }
+
   // The chain G0 < W < G1 < T < G2: the largest invoke so far against each group's earliest end.
   // (An ok fill chosen as W also stays in G1: harmless, it adds only constraints W already has.)
   let runInv = -Infinity;
@@ -625,7 +638,7 @@ function checkTails(ops: Normalized, known: Known, out: Violation[]): void {
     out.push({
       kind: 'tail-too-low',
       address,
-      message: `${describeOp(tail)} returned ${r}, but address ${address} was written before it began (${describeOp(witness)}); tail must be > ${address}`,
+      message: `${describeOp(tail)} returned ${r}, but address ${address} was known written before it began (${describeOp(witness)} proves it); tail must be > ${address}`,
       ops: [tail, witness],
     });
   }

@@ -3,6 +3,8 @@
 // another, then a heal, a full read of the log through a fresh client, and
 // the checks:
 //   lost            acknowledged appends whose address does not hold their bytes in the final read
+//                   (reading trimmed is no loss where a trim or prefix trim of it was issued:
+//                   the drivers trim what they consumed; the checker judges when it happened)
 //   inconsistent    addresses with a linearizability violation (test/check, readsMayFill)
 //   reused tokens   addresses acknowledged to two appends (the checker's duplicate-address)
 //   stale writes    stale-epoch WRITE probes a unit accepted (see nemesis.ts); 'n/a' when none was sent
@@ -98,6 +100,10 @@ export interface ScheduleResult {
   appends: number;
   acked: number;
   unknownAppends: number;
+  /** Trims and prefix trims acknowledged, and acknowledged appends the final read found trimmed by them. */
+  trims: number;
+  prefixTrims: number;
+  ackedTrimmed: number;
   lost: number;
   lostExamples: string[];
   unreadable: number;
@@ -139,6 +145,9 @@ export interface CampaignResult {
     operations: number;
     acked: number;
     unknownAppends: number;
+    trims: number;
+    prefixTrims: number;
+    ackedTrimmed: number;
     lost: number;
     inconsistentAddresses: number;
     reusedTokens: number;
@@ -206,6 +215,9 @@ async function runSchedule(index: number, shape: ClusterShape, faults: readonly 
     appends: 0,
     acked: 0,
     unknownAppends: 0,
+    trims: 0,
+    prefixTrims: 0,
+    ackedTrimmed: 0,
     lost: 0,
     lostExamples: [],
     unreadable: 0,
@@ -337,7 +349,7 @@ async function runSchedule(index: number, shape: ClusterShape, faults: readonly 
     res.release();
   }
   log(
-    `  schedule ${index}: ${result.operations} ops, ${result.acked} acked, lost ${result.lost}, inconsistent ${result.inconsistentAddresses}, reused ${result.reusedTokens}, ` +
+    `  schedule ${index}: ${result.operations} ops, ${result.acked} acked, ${result.trims}+${result.prefixTrims} trims, lost ${result.lost}, inconsistent ${result.inconsistentAddresses}, reused ${result.reusedTokens}, ` +
       `stale ${result.probes.accepted}/${result.probes.sent}, crashes ${result.crashes.length}, hangs ${result.hangs.length}, ${(result.durationMs / 1000).toFixed(1)} s` +
       (result.artifacts ? ` — kept ${result.artifacts}` : ''),
   );
@@ -375,6 +387,16 @@ function analyze(result: ScheduleResult, outputs: readonly DriverOutput[], nemes
   // The final read: the last ok result at each address.
   const finalAt = new Map<number, Operation>();
   for (const op of ops) if (op.client === 'final' && op.op === 'read' && op.end?.status === 'ok') finalAt.set(op.address, op);
+  // Where a trim may have reached: single trims, and the highest prefix trim (ok or unknown).
+  const trimIssued = new Set<number>();
+  let prefixIssued = 0;
+  for (const op of load) {
+    if (op.op !== 'trim' && op.op !== 'prefixTrim') continue;
+    if (op.end?.status === 'ok') result[op.op === 'trim' ? 'trims' : 'prefixTrims']++;
+    if (op.end?.status === 'fail') continue;
+    if (op.op === 'trim') trimIssued.add(op.address);
+    else prefixIssued = Math.max(prefixIssued, op.address);
+  }
   const ackTimes = new Map<string, number[]>();
   for (const op of load) {
     if (op.op !== 'append') continue;
@@ -392,7 +414,9 @@ function analyze(result: ScheduleResult, outputs: readonly DriverOutput[], nemes
     const seen = finalAt.get(address);
     const r = seen?.op === 'read' && seen.end?.status === 'ok' ? seen.end.result : undefined;
     const same = r !== undefined && r.kind === 'data' && Buffer.from(r.payload).equals(Buffer.from(op.payload));
-    if (!same) {
+    if (r?.kind === 'trimmed' && (trimIssued.has(address) || address < prefixIssued)) {
+      result.ackedTrimmed++;
+    } else if (!same) {
       result.lost++;
       if (result.lostExamples.length < 10) {
         const what = r === undefined ? 'unreadable' : r.kind === 'data' ? `other data ${Buffer.from(r.payload).toString('latin1').slice(0, 40)}` : r.kind;
@@ -481,6 +505,9 @@ function summarize(opts: CampaignOptions, schedules: ScheduleResult[]): Campaign
     operations: sum((r) => r.operations),
     acked: sum((r) => r.acked),
     unknownAppends: sum((r) => r.unknownAppends),
+    trims: sum((r) => r.trims),
+    prefixTrims: sum((r) => r.prefixTrims),
+    ackedTrimmed: sum((r) => r.ackedTrimmed),
     lost: sum((r) => r.lost),
     inconsistentAddresses: sum((r) => r.inconsistentAddresses),
     reusedTokens: sum((r) => r.reusedTokens),
@@ -513,6 +540,8 @@ export function formatCampaign(c: CampaignResult): string {
     ['operations', String(t.operations)],
     ['acknowledged appends', String(t.acked)],
     ['unknown appends', String(t.unknownAppends)],
+    ['trims / prefix trims acknowledged', `${t.trims} / ${t.prefixTrims}`],
+    ['acknowledged appends trimmed since', String(t.ackedTrimmed)],
     ['lost', String(t.lost)],
     ['inconsistent addresses', String(t.inconsistentAddresses)],
     ['stale-epoch writes accepted', stale],

@@ -8,8 +8,11 @@
 //
 // load: each client runs `depth` workers; a shared pacer holds the whole
 // process to `rate` operations a second. The mix: appends of unique payloads,
-// reads of random earlier addresses, tail(), and fills of addresses just
-// beyond the tail (racing the appenders who will get those tokens). Prints
+// reads of random earlier addresses, a consumer reading the addresses it has
+// not consumed yet in order, tail(), fills of addresses just beyond the tail
+// (racing the appenders who will get those tokens), trims of addresses
+// acknowledged to this driver and prefix trims of what it consumed
+// (consumed.ts: acknowledged to it, or read by it with a result). Prints
 // `ready`, then `progress ACKED OPS` every second; on `stop` (stdin) it stops
 // starting operations, waits up to --drain-ms for those in flight (the rest
 // stay pending: unknown to the checker), writes --out and prints `done`.
@@ -26,9 +29,9 @@
 //     ERR_SEALED after maxRefreshes, ...), and a reader may then complete the
 //     chain with its value. A failed TOKEN request cannot be told apart from
 //     the outside (its ERR_IO looks like a write's), so it is unknown too.
-//   read / fill: ERR_TRIMMED is a result (trimmed; we never trim, so it
-//     would be flagged); ERR_BAD_REQUEST is fail; anything else is unknown
-//     (a read may fill a hole before failing).
+//   read / fill: ERR_TRIMMED is a result (trimmed); ERR_BAD_REQUEST is fail;
+//     anything else is unknown (a read may fill a hole before failing).
+//   trim / prefixTrim: unknown (some replicas or units may be trimmed already).
 //   tail: fail (TAIL changes nothing).
 // A thrown value that is not a CorfuError is a client bug: counted in `bugs`.
 
@@ -38,6 +41,7 @@ import { CorfuError } from '../../bindings/errors.js';
 import { CorfuClient } from '../../src/client/index.js';
 import { HistoryRecorder } from '../check/history.js';
 import type { PendingOp } from '../check/history.js';
+import { Consumed } from './consumed.js';
 import { serializeOps, type DriverOutput } from './history-io.js';
 import { exitWithParent, flags, nowMs, Rng, sleep, stdinLines } from './util.js';
 
@@ -111,13 +115,40 @@ async function load(): Promise<void> {
     if (wait > 0) await sleep(wait);
   };
 
+  const consumed = new Consumed();
+  // Prefix trims stay behind the consumed mark by 40 %: the newer part of the log is left
+  // for the final read, whose check that nothing acknowledged was lost skips trimmed addresses.
+  const prefixLimit = (): number => Math.floor(consumed.mark * 0.6);
+  const read = async (c: CorfuClient, name: string, address: number): Promise<void> => {
+    const p = history.invoke(name, { op: 'read', address });
+    try {
+      const e = await c.read(address);
+      p.ok(e.kind === 'data' ? { kind: 'data', payload: e.payload } : { kind: 'junk' });
+      consumed.resolved(address);
+    } catch (err) {
+      if (err instanceof CorfuError && err.code === 'ERR_TRIMMED') {
+        p.ok({ kind: 'trimmed' });
+        consumed.resolved(address);
+      } else failOrUnknown(p, 'read', err);
+    }
+  };
+  const trim = async (c: CorfuClient, name: string, op: 'trim' | 'prefixTrim', address: number): Promise<void> => {
+    const p = history.invoke(name, { op, address });
+    try {
+      await (op === 'trim' ? c.trim(address) : c.prefixTrim(address));
+      p.ok();
+    } catch (err) {
+      p.unknown(countError(op, err));
+    }
+  };
+
   const worker = async (c: CorfuClient, name: string, wrng: Rng): Promise<void> => {
     for (let i = 0; !stopping; i++) {
       await pace();
       if (stopping) break;
       ops++;
       const r = wrng.float();
-      if (r < 0.62 || known === 0) {
+      if (r < 0.56 || known === 0) {
         const text = `${name}#${i} `;
         const payload = Buffer.from(text.padEnd(text.length + wrng.int(8, 160), String.fromCharCode(97 + wrng.int(0, 25))));
         const p = history.invoke(name, { op: 'append', payload });
@@ -126,30 +157,36 @@ async function load(): Promise<void> {
           p.ok(a);
           acked++;
           known = Math.max(known, a + 1);
+          consumed.ack(a);
         } catch (err) {
           failOrUnknown(p, 'append', err);
         }
-      } else if (r < 0.82) {
-        const address = wrng.int(0, known - 1);
-        const p = history.invoke(name, { op: 'read', address });
-        try {
-          const e = await c.read(address);
-          p.ok(e.kind === 'data' ? { kind: 'data', payload: e.payload } : { kind: 'junk' });
-        } catch (err) {
-          if (err instanceof CorfuError && err.code === 'ERR_TRIMMED') p.ok({ kind: 'trimmed' });
-          else failOrUnknown(p, 'read', err);
-        }
-      } else if (r < 0.86) {
+      } else if (r < 0.72) {
+        await read(c, name, wrng.int(0, known - 1));
+      } else if (r < 0.76) {
+        // The consumer: the next addresses this driver has not consumed, read together.
+        await Promise.all(consumed.next(8, known).map((a) => read(c, name, a)));
+      } else if (r < 0.79) {
         const address = known + wrng.int(0, 3);
         const p = history.invoke(name, { op: 'fill', address });
         try {
           const e = await c.fill(address);
           p.ok(e.kind === 'data' ? { kind: 'data', payload: e.payload } : { kind: 'junk' });
           known = Math.max(known, address + 1);
+          consumed.resolved(address);
         } catch (err) {
           if (err instanceof CorfuError && err.code === 'ERR_TRIMMED') p.ok({ kind: 'trimmed' });
           else failOrUnknown(p, 'fill', err);
         }
+      } else if (r < 0.84 && consumed.acked.length > 0) {
+        // Mostly recent: where reads and appends meet the trim.
+        const n = consumed.acked.length;
+        const k = wrng.float() < 0.7 ? n - 1 - wrng.int(0, Math.min(n, 50) - 1) : wrng.int(0, n - 1);
+        await trim(c, name, 'trim', consumed.acked[k]!);
+      } else if (r < 0.87 && prefixLimit() > consumed.prefixIssued) {
+        const bound = wrng.int(consumed.prefixIssued + 1, prefixLimit());
+        consumed.prefixIssued = bound;
+        await trim(c, name, 'prefixTrim', bound);
       } else {
         const p = history.invoke(name, { op: 'tail' });
         try {

@@ -68,6 +68,10 @@ describe.skipIf(skip !== undefined)(`fault runs${skip === undefined ? '' : ` (sk
     expect(t.schedules).toBe(SCHEDULES);
     expect(t.errors, 'schedules that failed to run').toBe(0);
     expect(t.acked).toBeGreaterThan(500);
+    // The load trims what it consumed: the checks below cover trims and prefix trims too.
+    expect(t.trims, 'trims acknowledged').toBeGreaterThan(0);
+    expect(t.prefixTrims, 'prefix trims acknowledged').toBeGreaterThan(0);
+    expect(t.ackedTrimmed, 'acknowledged appends the final read found trimmed').toBeGreaterThan(0);
     expect(t.lost, 'acknowledged appends missing from the final read').toBe(0);
     expect(t.violations, 'linearizability violations').toBe(0);
     expect(t.inconsistentAddresses).toBe(0);

@@ -310,6 +310,7 @@ describe('UnitServer backpressure (in process, a fake engine)', () => {
       trim: never,
       prefixTrim: never,
       seal: never,
+      info: never,
     };
     const server = await UnitServer.listen(engine, { port: 0, maxInFlightPerConnection: 4, log: () => {} });
     const c = connect(server.address().port);

@@ -17,6 +17,8 @@ import {
   KIND,
   MAX_ENTRIES,
   MAX_FRAME_BYTES,
+  MAX_WAIT_TAIL_MS,
+  SYNC,
   MAX_LENGTH_FIELD,
   MAX_MESSAGE_BYTES,
   OPCODES,
@@ -137,8 +139,15 @@ const prefixTrimRequest = fc.record({
 });
 const emptyRequest = fc.record({
   type: fc.constant('request' as const),
-  op: fc.constantFrom('TAIL' as const, 'PING' as const),
+  op: fc.constantFrom('TAIL' as const, 'PING' as const, 'INFO' as const),
   ...envelope,
+});
+const waitTailRequest = fc.record({
+  type: fc.constant('request' as const),
+  op: fc.constant('WAIT_TAIL' as const),
+  ...envelope,
+  after: u64,
+  waitMs: fc.integer({ min: 1, max: MAX_WAIT_TAIL_MS }),
 });
 const sealRequest = fc.record({
   type: fc.constant('request' as const),
@@ -164,6 +173,7 @@ const requestArb: fc.Arbitrary<Request> = fc.oneof(
   addressesRequest,
   prefixTrimRequest,
   emptyRequest,
+  waitTailRequest,
   sealRequest,
   bootstrapRequest,
   tokenRequest,
@@ -211,10 +221,26 @@ const emptyResponse = fc.record({
 });
 const tailResponse = fc.record({
   type: fc.constant('response' as const),
-  op: fc.constantFrom('TAIL' as const, 'SEAL' as const, 'BOOTSTRAP' as const),
+  op: fc.constantFrom('TAIL' as const, 'SEAL' as const, 'BOOTSTRAP' as const, 'WAIT_TAIL' as const),
   ...envelope,
   status: fc.constant('OK' as const),
   tail: u64,
+});
+const infoResponse = fc.record({
+  type: fc.constant('response' as const),
+  op: fc.constant('INFO' as const),
+  ...envelope,
+  status: fc.constant('OK' as const),
+  unitEpoch: u64,
+  tail: u64,
+  trimMark: u64,
+  maxEntryBytes: fc.integer({ min: 0, max: 0xffff_ffff }),
+  pageBytes: fc.integer({ min: 0, max: 0xffff_ffff }),
+  dataPages: u64,
+  usedPages: u64,
+  unitId: fc.integer({ min: 0, max: 0xffff_ffff }),
+  sync: fc.constantFrom(SYNC.NONE, SYNC.ALWAYS),
+  clusterId: fc.stringMatching(/^[0-9a-f]{0,64}$/),
 });
 const tokenResponse = fc.record({
   type: fc.constant('response' as const),
@@ -238,6 +264,7 @@ const responseArb: fc.Arbitrary<Response> = fc.oneof(
   emptyResponse,
   tailResponse,
   tokenResponse,
+  infoResponse,
   errorResponseArb,
 );
 const messageArb: fc.Arbitrary<Message> = fc.oneof(requestArb, responseArb);
@@ -321,13 +348,38 @@ describe('exact bytes (docs/protocol.md)', () => {
   });
 
   it('uses the opcode table and 0x80 | opcode for responses', () => {
-    expect(OPCODES).toEqual({ WRITE: 1, READ: 2, FILL: 3, TRIM: 4, PREFIX_TRIM: 5, TAIL: 6, SEAL: 7, TOKEN: 8, PING: 9, BOOTSTRAP: 10 });
+    expect(OPCODES).toEqual({ WRITE: 1, READ: 2, FILL: 3, TRIM: 4, PREFIX_TRIM: 5, TAIL: 6, SEAL: 7, TOKEN: 8, PING: 9, BOOTSTRAP: 10, INFO: 11, WAIT_TAIL: 12 });
     const ping = encodeRequest({ type: 'request', op: 'PING', requestId: 0, epoch: 0 });
     expect(ping.toString('hex')).toBe('10000000' + '01' + '09' + '0000' + '00000000' + '0000000000000000');
     const pong = encodeResponse({ type: 'response', op: 'PING', requestId: 0, epoch: 0, status: 'OK' });
     expect(pong[5]).toBe(0x89);
     expect(pong.length).toBe(HEADER_BYTES + 1);
     expect(MAX_FRAME_BYTES).toBe(16 * 1024 * 1024 + 64 * 1024);
+  });
+
+  it('encodes WAIT_TAIL and an INFO answer as documented', () => {
+    const wait = encodeRequest({ type: 'request', op: 'WAIT_TAIL', requestId: 1, epoch: 2, after: 0x0102, waitMs: 500 });
+    expect(wait.subarray(HEADER_BYTES).toString('hex')).toBe('0201000000000000' + 'f4010000');
+    const info = encodeResponse({
+      type: 'response', op: 'INFO', requestId: 1, epoch: 0, status: 'OK',
+      unitEpoch: 3, tail: 4, trimMark: 5, maxEntryBytes: 65_536, pageBytes: 4096, dataPages: 6, usedPages: 7, unitId: 8, sync: SYNC.ALWAYS, clusterId: 'ab',
+    });
+    expect(info[5]).toBe(0x80 | 11);
+    expect(info.subarray(HEADER_BYTES).toString('hex')).toBe(
+      '00' + '0300000000000000' + '0400000000000000' + '0500000000000000' + '00000100' + '00100000' + '0600000000000000' + '0700000000000000' + '08000000' + '01' + '02' + '6162',
+    );
+  });
+
+  it('refuses a WAIT_TAIL asking to wait 0 ms or more than the maximum, and an INFO with a cluster id that is not hex', () => {
+    for (const waitMs of [0, MAX_WAIT_TAIL_MS + 1]) {
+      expect(() => encodeRequest({ type: 'request', op: 'WAIT_TAIL', requestId: 1, epoch: 1, after: 0, waitMs })).toThrow(CorfuError);
+      const good = encodeRequest({ type: 'request', op: 'WAIT_TAIL', requestId: 1, epoch: 1, after: 0, waitMs: 1 });
+      good.writeUInt32LE(waitMs, HEADER_BYTES + 8);
+      expect(decodeFrame(good)).toMatchObject({ kind: 'error' });
+    }
+    const info = encodeResponse({ type: 'response', op: 'INFO', requestId: 1, epoch: 0, status: 'OK', unitEpoch: 0, tail: 0, trimMark: 0, maxEntryBytes: 1, pageBytes: 1, dataPages: 0, usedPages: 0, unitId: 0, sync: SYNC.NONE, clusterId: 'ab' });
+    info[info.length - 1] = 0x47; // 'G'
+    expect(decodeFrame(info)).toMatchObject({ kind: 'error' });
   });
 
   it('error responses carry the byte of bindings/errors.ts for every code', () => {

@@ -53,9 +53,9 @@ export function stripeArg(value: string, previous: string[][] | undefined): stri
 }
 
 /** Epoch 1-style projection: one open segment from 0 with these chains; units are all listed, in order. */
-export function buildProjection(epoch: number, sequencer: string, stripes: readonly (readonly string[])[]): Projection {
+export function buildProjection(epoch: number, sequencer: string, stripes: readonly (readonly string[])[], maxEntryBytes: number): Projection {
   const units = [...new Set(stripes.flat())];
-  return parseProjection({ epoch, sequencer, units, segments: [{ start: 0, end: null, stripes: stripes.map((chain) => ({ chain: [...chain] })) }] });
+  return parseProjection({ epoch, sequencer, units, segments: [{ start: 0, end: null, stripes: stripes.map((chain) => ({ chain: [...chain] })) }], maxEntryBytes });
 }
 
 
@@ -103,10 +103,32 @@ function sealServer(role: 'unit' | 'sequencer', address: string, epoch: number, 
   });
 }
 
-/** SEALs every unit to `epoch` (in parallel); answers each unit's tail. */
-export async function sealUnits(units: readonly string[], epoch: number): Promise<Map<string, number>> {
-  const tails = await Promise.all(units.map((unit) => sealServer('unit', unit, epoch)));
-  return new Map(units.map((unit, i) => [unit, tails[i]!]));
+export interface SealedUnits {
+  /** Each unit's tail as answered to SEAL. */
+  readonly tails: ReadonlyMap<string, number>;
+  /** The smallest of the units' largest entries (INFO): the projection's limit. */
+  readonly maxEntryBytes: number;
+}
+
+/** SEALs every unit to `epoch` (in parallel); answers each unit's tail and the smallest entry limit among them. */
+export async function sealUnits(units: readonly string[], epoch: number): Promise<SealedUnits> {
+  const sealed = await Promise.all(units.map(async (unit) => ({ tail: await sealServer('unit', unit, epoch), limit: await entryLimit(unit) })));
+  return { tails: new Map(units.map((unit, i) => [unit, sealed[i]!.tail])), maxEntryBytes: Math.min(...sealed.map((s) => s.limit)) };
+}
+
+/** A unit's largest entry, as INFO answers it. */
+async function entryLimit(unit: string): Promise<number> {
+  const conn = new Connection({ ...splitHostPort(unit), timeoutMs: TIMEOUT_MS });
+  try {
+    const info = throwIfError(await conn.request({ type: 'request', op: 'INFO', epoch: 0 }));
+    if (info.op !== 'INFO') throw new CorfuError('ERR_IO', `unexpected ${info.op} answer to INFO`);
+    return info.maxEntryBytes;
+  } catch (err) {
+    if (err instanceof CorfuError) throw new CorfuError(err.code, `cannot ask unit ${unit} for its limits: ${err.message}`);
+    throw err;
+  } finally {
+    await conn.close();
+  }
 }
 
 
@@ -188,9 +210,10 @@ export interface LayoutInitFlags {
 }
 
 export async function layoutInitVerb(flags: LayoutInitFlags): Promise<void> {
-  const projection = buildProjection(1, flags.sequencer, flags.stripe);
-  const tails = await sealUnits(projection.units, projection.epoch);
-  await sealSequencerAndPropose(flags.store, projection, tails);
+  const units = [...new Set(flags.stripe.flat())];
+  const sealed = await sealUnits(units, 1);
+  const projection = buildProjection(1, flags.sequencer, flags.stripe, sealed.maxEntryBytes);
+  await sealSequencerAndPropose(flags.store, projection, sealed.tails);
   process.stdout.write(`${layoutTable(projection)}\n`);
 }
 
@@ -209,6 +232,7 @@ export async function layoutShowVerb(flags: { store: string; json?: boolean }): 
 /** The projection as a readable table. */
 export function layoutTable(p: Projection): string {
   const lines = [`epoch      ${p.epoch}`, `sequencer  ${p.sequencer}`, `units      ${p.units.length}: ${p.units.join(' ')}`];
+  lines.push(`max entry  ${p.maxEntryBytes === undefined ? 'not recorded (the units enforce their own)' : `${p.maxEntryBytes} bytes`}`);
   for (const [s, segment] of p.segments.entries()) {
     const end = segment.end === null ? 'open' : String(segment.end);
     lines.push(`segment ${s}  [${segment.start}, ${end})  ${segment.stripes.length} stripe${segment.stripes.length === 1 ? '' : 's'}`);

@@ -120,6 +120,7 @@ function buildProgram(): Command {
     .option('--units <n>', 'storage units', positiveCountArg, 4)
     .option('--replicas <n>', 'units per chain (units must be a multiple)', positiveCountArg, 2)
     .option('--size <bytes>', 'size of each device file when it is created', sizeArg, 256 * 1024 * 1024)
+    .option('--max-entry-bytes <n>', 'largest payload of an entry, for device files created now, e.g. 1M (default 64K)', sizeArg)
     .option('--sync <mode>', "'always' (durable before ack) or 'none' (benchmarks only)", syncArg, 'always')
     .option('--demo <n>', 'once up, append N entries, read them back, verify and print appends/s and latency', positiveCountArg)
     .option('--entry-bytes <b>', 'payload bytes per demo entry', sizeArg, 128)

@@ -11,6 +11,7 @@ import { exitWithParentIfAsked } from './exit-with-parent.js';
 
 import { Store, type SyncMode } from '../../bindings/index.js';
 import { UnitServer } from '../unit/server.js';
+import { storeEngine } from '../unit/store-engine.js';
 
 export interface UnitFlags {
   device: string;
@@ -19,10 +20,12 @@ export interface UnitFlags {
 }
 
 export async function unitVerb(flags: UnitFlags): Promise<void> {
+  // What INFO reports of the device (fixed at format time); read before open takes the device's lock.
+  const superblock = Store.inspect(flags.device);
   const store = Store.open(flags.device, { sync: flags.sync });
   let server: UnitServer;
   try {
-    server = await UnitServer.listen(store, { host: flags.listen.host, port: flags.listen.port });
+    server = await UnitServer.listen(storeEngine(store, superblock), { host: flags.listen.host, port: flags.listen.port });
   } catch (err) {
     await store.close();
     throw err;

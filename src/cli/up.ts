@@ -1,4 +1,4 @@
-// `corfu up [--dir .corfu] [--units 4] [--replicas 2] [--size 256M] [--sync always|none]`:
+// `corfu up [--dir .corfu] [--units 4] [--replicas 2] [--size 256M] [--max-entry-bytes 64K] [--sync always|none]`:
 // the embedded default. One machine, loopback, files as devices.
 //
 // - First run: formats DIR/unit-N.img (one random cluster id for all, unit id
@@ -44,6 +44,8 @@ export interface UpFlags {
   readonly units: number;
   readonly replicas: number;
   readonly size: number;
+  /** The largest entry of newly formatted units (default: the engine's, 64 KiB). */
+  readonly maxEntryBytes?: number;
   readonly sync: 'always' | 'none';
   /** `--demo N`: append N entries, verify them and print the figures before serving. */
   readonly demo?: number;
@@ -143,19 +145,20 @@ function writeUnitFiles(dir: string, addresses: readonly string[]): void {
  * Undefined when the layout is the plain single segment `up` builds anyway.
  * Refuses a layout naming units `up` does not run (added by a reconfiguration).
  */
-function carryOver(previous: Projection, files: Map<string, number> | undefined, dir: string): ((epoch: number, sequencer: string, addresses: readonly string[]) => Projection) | undefined {
+function carryOver(previous: Projection, files: Map<string, number> | undefined, dir: string): ((epoch: number, sequencer: string, addresses: readonly string[], maxEntryBytes: number) => Projection) | undefined {
   if (files === undefined && previous.segments.length === 1) return undefined; // a layout from before units.json: the plain shape
   const foreign = previous.units.filter((u) => files?.get(u) === undefined);
   if (foreign.length > 0) {
     throw new FatalError(`the layout in ${dir} uses units that corfu up does not run (${foreign.join(', ')}); start them and the cluster yourself, then use corfu layout reconfigure`);
   }
-  return (epoch, sequencer, addresses) => {
+  return (epoch, sequencer, addresses, maxEntryBytes) => {
     const moved = (u: string): string => addresses[files!.get(u)!]!;
     return parseProjection({
       epoch,
       sequencer,
       units: previous.units.map(moved),
       segments: previous.segments.map((s) => ({ start: s.start, end: s.end, stripes: s.stripes.map((t) => ({ chain: t.chain.map(moved) })) })),
+      maxEntryBytes,
     });
   };
 }
@@ -192,7 +195,7 @@ export async function upVerb(flags: UpFlags): Promise<void> {
     if (existsSync(path)) {
       maxEpoch = Math.max(maxEpoch, Store.inspect(path).epoch);
     } else {
-      Store.format(path, { sizeBytes: flags.size, clusterId, unitId: i });
+      Store.format(path, { sizeBytes: flags.size, clusterId, unitId: i, ...(flags.maxEntryBytes === undefined ? {} : { maxEntryBytes: flags.maxEntryBytes }) });
       process.stdout.write(`formatted ${path}\n`);
     }
   }
@@ -210,18 +213,19 @@ export async function upVerb(flags: UpFlags): Promise<void> {
       devices.map((path, i) => startChild(`unit-${i}`, ['unit', '--device', path, '--listen', '127.0.0.1:0', '--sync', flags.sync], logDir, children)),
     );
     const unitAddresses = units.map((c) => c.address!);
-    const tails = await sealUnits(unitAddresses, epoch);
+    const sealed = await sealUnits(unitAddresses, epoch);
+    const tails = sealed.tails;
     const startTail = Math.max(0, ...tails.values());
     const sequencer = await startChild('sequencer', ['sequencer', '--listen', '127.0.0.1:0'], logDir, children);
 
     writeUnitFiles(dir, unitAddresses);
     let projection: Projection;
     if (carried !== undefined) {
-      projection = carried(epoch, sequencer.address!, unitAddresses);
+      projection = carried(epoch, sequencer.address!, unitAddresses, sealed.maxEntryBytes);
     } else {
       const stripes: string[][] = [];
       for (let k = 0; k < flags.units / flags.replicas; k++) stripes.push(unitAddresses.slice(k * flags.replicas, (k + 1) * flags.replicas));
-      projection = buildProjection(epoch, sequencer.address!, stripes);
+      projection = buildProjection(epoch, sequencer.address!, stripes, sealed.maxEntryBytes);
     }
     await sealSequencerAndPropose(storeUrl, projection, tails);
 

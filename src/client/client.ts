@@ -43,6 +43,7 @@ import type { Projection } from '../layout/projection.js';
 import type { ProjectionStore } from '../layout/store.js';
 import type { Connection, RequestBody } from '../transport/connection.js';
 import { KIND } from '../wire/messages.js';
+import { MAX_WAIT_TAIL_MS } from '../wire/messages.js';
 import type { Response, TailResponse, TokenResponse, TrimResponse } from '../wire/messages.js';
 import { CallBudget, type CallOptions } from './budget.js';
 import { AppendOp, FillOp, ReadOp, writtenAs } from './chain.js';
@@ -98,6 +99,21 @@ export interface ConnectOptions {
 export type Entry =
   | { readonly address: number; readonly kind: 'data'; readonly payload: Uint8Array }
   | { readonly address: number; readonly kind: 'junk' };
+
+/** Options of `follow`. */
+export interface FollowOptions {
+  /** Ends the iteration (cleanly: the loop just stops) when it fires. */
+  readonly signal?: AbortSignal;
+  /** Leave out junk (filled holes). Default false: every address is yielded, in order. */
+  readonly skipJunk?: boolean;
+  /** How long one wait on the sequencer for new entries lasts before it is renewed. Default 10,000 ms. */
+  readonly pollMs?: number;
+}
+
+/** Codes a follower rides out (it waits and tries again) rather than ending on. */
+const FOLLOW_RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_UNAVAILABLE', 'ERR_TIMEOUT', 'ERR_SEALED', 'ERR_OVERLOADED', 'ERR_UNWRITTEN']);
+/** The pause before a follower tries again after a retryable failure. */
+const FOLLOW_RETRY_MS = 100;
 
 /** The first of a range of tokens, and the epoch of the sequencer that handed it out. */
 interface Token {
@@ -231,12 +247,30 @@ export class CorfuClient {
     return this.#projection.epoch;
   }
 
+  /**
+   * The largest payload an entry may have (the smallest of the units'
+   * limits, recorded in the projection); undefined for a projection that
+   * does not record it (then the units still refuse a larger one).
+   */
+  get maxEntryBytes(): number | undefined {
+    return this.#projection.maxEntryBytes;
+  }
+
+  /** ERR_TOO_LARGE for a payload above the log's limit, before any token is taken or byte sent. */
+  #checkSize(payload: Uint8Array, what: string): void {
+    const limit = this.#projection.maxEntryBytes;
+    if (limit !== undefined && payload.length > limit) {
+      throw new CorfuError('ERR_TOO_LARGE', `${what}: the entry is ${payload.length} bytes, above the log's maximum of ${limit} bytes; nothing was appended`);
+    }
+  }
+
   // ---- append ----------------------------------------------------------------
 
   /** Appends one entry; resolves with its address once every replica of its chain holds it. */
   async append(payload: Uint8Array, options?: CallOptions): Promise<number> {
     this.#checkOpen();
     if (!(payload instanceof Uint8Array)) throw new CorfuError('ERR_BAD_REQUEST', `append: payload must be a Uint8Array, got ${describeValue(payload)}`);
+    this.#checkSize(payload, 'append');
     return this.#withBudget('append', options, async (b) => this.#appendAt(payload, await this.#token(1, b), b));
   }
 
@@ -248,6 +282,7 @@ export class CorfuClient {
     if (payloads.length > MAX_TOKENS) throw new CorfuError('ERR_BAD_REQUEST', `appendBatch: at most ${MAX_TOKENS} entries per call, got ${payloads.length}`);
     payloads.forEach((p, i) => {
       if (!(p instanceof Uint8Array)) throw new CorfuError('ERR_BAD_REQUEST', `appendBatch: payloads[${i}] must be a Uint8Array, got ${describeValue(p)}`);
+      this.#checkSize(p, `appendBatch: payloads[${i}]`);
     });
     return this.#withBudget('appendBatch', options, async (b) => {
       const { first, epoch } = await this.#token(payloads.length, b);
@@ -506,6 +541,91 @@ export class CorfuClient {
     }
   }
 
+  /**
+   * Every entry from `from` on, in address order, as it is appended: a
+   * long-lived iterator for a consumer of the log. It waits for new entries
+   * with a long poll on the sequencer (WAIT_TAIL), not by polling; reads
+   * ahead up to `readAhead` entries when behind; rides out unit failures and
+   * reconfigurations (it waits and reads again); and ends cleanly when
+   * `signal` fires or the client closes. ERR_TRIMMED (the consumer fell
+   * behind a trim) ends it with that error.
+   */
+  async *follow(from: number, options: FollowOptions = {}): AsyncGenerator<Entry, void, undefined> {
+    this.#checkOpen();
+    checkAddress(from, 'from');
+    if (typeof options !== 'object' || options === null) throw new CorfuError('ERR_BAD_REQUEST', `follow: options must be an object, got ${describeValue(options)}`);
+    const { signal, skipJunk = false } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new CorfuError('ERR_BAD_REQUEST', `follow: signal must be an AbortSignal, got ${describeValue(signal)}`);
+    const pollMs = positive(options.pollMs, 10_000, 'pollMs');
+    if (pollMs > MAX_WAIT_TAIL_MS) throw new CorfuError('ERR_BAD_REQUEST', `follow: pollMs must be at most ${MAX_WAIT_TAIL_MS}, got ${pollMs}`);
+    const stopped = (): boolean => signal?.aborted === true || this.#closed;
+    let next = from;
+    /** A tail this follower knows of: every address below it was handed out. */
+    let known = 0;
+    /** Reads in flight for next, next+1, ... (read-ahead). */
+    const window: Array<Promise<Entry>> = [];
+    while (!stopped()) {
+      try {
+        if (window.length === 0 && next >= known) {
+          known = Math.max(known, await this.#waitTail(next, pollMs, signal));
+          continue;
+        }
+        while (window.length < this.readAhead && next + window.length < known) {
+          const p = this.read(next + window.length, signal === undefined ? undefined : { signal });
+          p.catch(() => {}); // observed in order; a stop or a retry must not leave it unhandled
+          window.push(p);
+        }
+        const entry = await window[0]!;
+        window.shift();
+        next++;
+        if (entry.kind === 'junk' && skipJunk) continue;
+        yield entry;
+      } catch (err) {
+        if (stopped()) return;
+        if (!(err instanceof CorfuError) || !FOLLOW_RETRYABLE.has(err.code)) throw err;
+        // The reads ahead may have failed the same way: read them again after a pause.
+        window.length = 0;
+        await this.#pause(FOLLOW_RETRY_MS, signal);
+      }
+    }
+  }
+
+  /** The sequencer's tail once it is above `after`, or after `pollMs` whatever it is then (one long poll). */
+  async #waitTail(after: number, pollMs: number, signal: AbortSignal | undefined): Promise<number> {
+    return this.#withBudget('follow: wait for new entries', { deadlineMs: pollMs + this.timeoutMs, ...(signal === undefined ? {} : { signal }) }, async (b) => {
+      let stalls = 0;
+      for (;;) {
+        const epoch = this.#projection.epoch;
+        const body: RequestBody = { type: 'request', op: 'WAIT_TAIL', epoch, after, waitMs: pollMs };
+        const res = await this.#requestWithResends(() => this.#projection.sequencer, body, b, () => this.#refresh(b), pollMs + this.timeoutMs);
+        if (res.status === 'ERR_SEALED') {
+          stalls = await this.#afterSealed(epoch, stalls, 'follow', b);
+          continue;
+        }
+        if (res.status !== 'OK') throw new CorfuError(res.status, `WAIT_TAIL at ${this.#projection.sequencer}: ${res.message}`);
+        // As tail(): a stale sequencer's answer counts only under the latest epoch.
+        await this.#refreshFresh(b);
+        if (this.#projection.epoch > epoch) continue;
+        const tail = (res as TailResponse).tail;
+        this.#sawTail(epoch, tail);
+        return tail;
+      }
+    });
+  }
+
+  /** Waits `ms` on the runtime's clock, or less if `signal` fires. */
+  #pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.#runtime.clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = this.#runtime.clock.setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
   // ---- trim, tail, ping ---------------------------------------------------------
 
   /** Trims `address` on every unit of its chain. */
@@ -758,11 +878,11 @@ export class CorfuClient {
    * while it gets no answer (ERR_UNAVAILABLE, ERR_OVERLOADED) until the
    * budget runs out; `beforeResend` runs before each resend.
    */
-  async #requestWithResends(target: () => string, body: RequestBody, b: CallBudget, beforeResend?: () => Promise<void>): Promise<Response> {
+  async #requestWithResends(target: () => string, body: RequestBody, b: CallBudget, beforeResend?: () => Promise<void>, timeoutMs = this.timeoutMs): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       this.#checkOpen();
       try {
-        return await b.race(this.#connection(target()).request(body, { timeoutMs: b.requestTimeout(this.timeoutMs) }));
+        return await b.race(this.#connection(target()).request(body, { timeoutMs: b.requestTimeout(timeoutMs) }));
       } catch (err) {
         if (!(err instanceof CorfuError) || (err.code !== 'ERR_UNAVAILABLE' && err.code !== 'ERR_OVERLOADED') || this.#closed) throw err;
         b.lastUnavailable = err;

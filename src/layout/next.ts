@@ -101,7 +101,7 @@ export function nextProjection(current: Projection, changes: readonly Change[], 
   if (below !== undefined) segments.push(below);
   segments.push({ start: below === undefined ? open.start : split, end: null, stripes: from });
   const units = [...new Set(segments.flatMap((s) => s.stripes.flatMap((t) => t.chain)))];
-  return parseProjection({ epoch: current.epoch + 1, sequencer, units, segments });
+  return parseProjection({ epoch: current.epoch + 1, sequencer, units, segments, ...(current.maxEntryBytes === undefined ? {} : { maxEntryBytes: current.maxEntryBytes }) });
 }
 
 function copySegment(s: Segment): Segment {

@@ -30,6 +30,12 @@ export interface Projection {
   readonly units: readonly string[];
   /** Sorted and contiguous; only the last may be open. */
   readonly segments: readonly Segment[];
+  /**
+   * The largest payload an entry may have: the smallest of the units' limits,
+   * so a client can refuse a larger one before it takes a token. Absent in a
+   * projection written before the field existed.
+   */
+  readonly maxEntryBytes?: number;
 }
 
 // host is a DNS name / IPv4 literal, or a bracketed IPv6 literal; port 1..65535.
@@ -68,6 +74,7 @@ export const projectionShape = z.strictObject({
   sequencer: hostPort,
   units: z.array(hostPort).min(1, { error: 'a projection needs at least one unit' }),
   segments: z.array(segmentSchema).min(1, { error: 'a projection needs at least one segment' }),
+  maxEntryBytes: z.int({ error: 'expected a positive safe integer' }).min(1, { error: 'expected a positive safe integer' }).optional(),
 });
 
 function pathText(path: ReadonlyArray<PropertyKey>): string {
@@ -144,7 +151,8 @@ export function parseProjection(value: unknown): Projection {
     const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
     throw new CorfuError('ERR_BAD_REQUEST', `invalid projection: ${shown}${more}`);
   }
-  return deepFreeze(shaped.data);
+  const { maxEntryBytes, ...rest } = shaped.data;
+  return deepFreeze(maxEntryBytes === undefined ? rest : { ...rest, maxEntryBytes });
 }
 
 /** Structural equality (projections are plain data with a fixed key order after parsing). */
@@ -159,5 +167,6 @@ export function canonicalJson(p: Projection): string {
     sequencer: p.sequencer,
     units: p.units,
     segments: p.segments.map((s) => ({ start: s.start, end: s.end, stripes: s.stripes.map((t) => ({ chain: t.chain })) })),
+    ...(p.maxEntryBytes === undefined ? {} : { maxEntryBytes: p.maxEntryBytes }),
   });
 }

@@ -26,6 +26,8 @@ import { FrameDecoder } from '../wire/decoder.js';
 import { NativeTokenSource } from './native-token-source.js';
 import { Sequencer } from './state.js';
 import type { TokenSource } from './state.js';
+import { TailWaiters } from './tail-waiters.js';
+import type { WaitTailRequest } from '../wire/messages.js';
 
 /** Default bound on answers buffered per connection: ~9,000 TOKEN answers. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024;
@@ -63,6 +65,8 @@ export class SequencerServer {
   readonly sequencer: Sequencer;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
+  /** WAIT_TAIL long polls parked until the tail moves (bounded). */
+  readonly #waiters = new TailWaiters<Waiter>();
   readonly #maxBuffered: number;
   readonly #limits: ServerLimits;
   #closing: Promise<void> | undefined;
@@ -137,6 +141,7 @@ export class SequencerServer {
     socket.on('close', () => {
       deadline.clear();
       this.#sockets.delete(socket);
+      for (const p of this.#waiters.remove((w) => w.who.socket === socket)) clearTimeout(p.who.timer);
     });
     // A reset by the peer is its business; the socket closes either way.
     socket.on('error', () => {});
@@ -156,7 +161,13 @@ export class SequencerServer {
           }
           progressed = true;
           // A SequencerInvariantError propagates and crashes the process, by design.
-          writeBatched(socket, encodeResponse(this.sequencer.handle(r.frame)));
+          const req = r.frame;
+          if (req.op === 'WAIT_TAIL') {
+            this.#waitTail(socket, req);
+            continue;
+          }
+          writeBatched(socket, encodeResponse(this.sequencer.handle(req)));
+          if (req.op === 'TOKEN' || req.op === 'SEAL' || req.op === 'BOOTSTRAP') this.#wakeWaiters();
         }
       } finally {
         socket.uncork();
@@ -174,6 +185,40 @@ export class SequencerServer {
       deadline.update(decoder.buffered > 0, progressed);
     });
   }
+
+  /** A long poll: answered now, or parked until a TOKEN moves the tail past it or its wait is over. */
+  #waitTail(socket: Socket, req: WaitTailRequest): void {
+    const now = this.sequencer.waitTail(req);
+    if (now !== undefined) {
+      writeBatched(socket, encodeResponse(now));
+      return;
+    }
+    const who: Waiter = { socket, timer: undefined };
+    if (!this.#waiters.park(req, who)) {
+      // Full: the poller learns the tail now and asks again.
+      writeBatched(socket, encodeResponse(this.sequencer.handle(req)));
+      return;
+    }
+    who.timer = setTimeout(() => {
+      for (const p of this.#waiters.remove((w) => w.who === who)) {
+        if (!socket.destroyed) socket.write(encodeResponse(this.sequencer.handle(p.req)));
+      }
+    }, req.waitMs);
+  }
+
+  /** Answers the parked long polls the last request made answerable. */
+  #wakeWaiters(): void {
+    if (this.#waiters.size === 0) return;
+    for (const p of this.#waiters.ready(this.sequencer)) {
+      clearTimeout(p.who.timer);
+      if (!p.who.socket.destroyed) writeBatched(p.who.socket, encodeResponse(p.res));
+    }
+  }
+}
+
+interface Waiter {
+  readonly socket: Socket;
+  timer: NodeJS.Timeout | undefined;
 }
 
 /** `host:port`, with brackets around an IPv6 host. */

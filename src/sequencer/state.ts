@@ -15,6 +15,9 @@
 //   A token is never handed out twice (asserted: every range starts at or
 //   above the end of the previous one).
 // - TAIL returns the next token: every token handed out so far is below it.
+// - WAIT_TAIL is TAIL held back until the tail passes `after`: waitTail()
+//   says whether it can be answered now; the driver parks it (TailWaiters)
+//   and answers it when a TOKEN moves the tail or its wait is over.
 // - BOOTSTRAP(newEpoch, startTail): newEpoch must be at or above the current
 //   epoch (the current one again only raises the counter: two reconfigurations
 //   may race to it); the next token becomes max(next, startTail), so the
@@ -33,7 +36,7 @@
 
 import { CorfuError } from '../../bindings/errors.js';
 import { errorResponse } from '../wire/codec.js';
-import type { Request, Response } from '../wire/messages.js';
+import type { Request, Response, WaitTailRequest } from '../wire/messages.js';
 
 /** The most tokens one TOKEN request may take. */
 export const MAX_TOKENS_PER_REQUEST = 65_536;
@@ -170,15 +173,26 @@ export class Sequencer {
         return { type: 'response', op: 'TOKEN', requestId, epoch: this.#epoch, status: 'OK', first: result };
       }
       case 'TAIL':
-        return { type: 'response', op: 'TAIL', requestId, epoch: this.#epoch, status: 'OK', tail: this.#tokens.peek() };
+      case 'WAIT_TAIL':
+        // WAIT_TAIL here is its answer when its wait is over (waitTail() decides whether to park it).
+        return { type: 'response', op: req.op, requestId, epoch: this.#epoch, status: 'OK', tail: this.#tokens.peek() };
       default:
         return errorResponse(
           req.op,
           requestId,
           req.epoch,
-          new CorfuError('ERR_BAD_REQUEST', `${req.op} is not a sequencer operation (TOKEN, TAIL, SEAL, BOOTSTRAP, PING)`),
+          new CorfuError('ERR_BAD_REQUEST', `${req.op} is not a sequencer operation (TOKEN, TAIL, WAIT_TAIL, SEAL, BOOTSTRAP, PING)`),
         );
     }
+  }
+
+  /**
+   * A long poll: its answer now if the tail is past `req.after` (or the
+   * request is of another epoch: ERR_SEALED), undefined if it must wait.
+   */
+  waitTail(req: WaitTailRequest): Response | undefined {
+    if (req.epoch !== this.#epoch || this.#tokens.peek() > req.after) return this.handle(req);
+    return undefined;
   }
 
   /**

@@ -11,7 +11,7 @@
 // - A FILL reaching more than MAX_FILL_AHEAD above the unit's tail is refused
 //   (ERR_BAD_REQUEST): a read never writes past the log's tail.
 // - PING is answered without touching the engine (a liveness probe carries
-//   no state). TOKEN and BOOTSTRAP are the sequencer's: ERR_BAD_REQUEST.
+//   no state); INFO (identity, epoch, tail, space, limits) at any epoch too. TOKEN and BOOTSTRAP are the sequencer's: ERR_BAD_REQUEST.
 // - The response header carries the request's id. Its epoch is the request's:
 //   an OK answer passed the engine's epoch check, so that is the unit's epoch
 //   too; a SEAL answer carries the new epoch; an error answer echoes the
@@ -22,7 +22,7 @@
 import { CorfuError, codeByte } from '../../bindings/errors.js';
 import type { ReadOutcome, TrimOutcome, WriteOutcome } from '../../bindings/store.js';
 import { KIND, WRITTEN, errorResponse } from '../wire/index.js';
-import type { AddressesRequest, Request, Response, WriteRequest } from '../wire/index.js';
+import type { AddressesRequest, InfoResponse, Request, Response, WriteRequest } from '../wire/index.js';
 
 /** What the handler needs of the engine: exactly these Store methods. */
 export interface UnitEngine {
@@ -33,7 +33,12 @@ export interface UnitEngine {
   prefixTrim(epoch: number, address: number): Promise<void>;
   seal(newEpoch: number): Promise<number>;
   tail(epoch: number): Promise<number>;
+  /** What INFO answers: the unit's identity, epoch, tail and space (at any epoch). */
+  info(): Promise<UnitInfo>;
 }
+
+/** The body of an INFO answer. */
+export type UnitInfo = Omit<InfoResponse, 'type' | 'op' | 'requestId' | 'epoch' | 'status'>;
 
 const WRITTEN_BYTE = { same: WRITTEN.SAME, different: WRITTEN.DIFFERENT, junk: WRITTEN.JUNK } as const;
 
@@ -93,6 +98,10 @@ async function dispatch(engine: UnitEngine, req: Request): Promise<Response> {
       return { type: 'response', op: 'SEAL', requestId, epoch: req.newEpoch, status: 'OK', tail: await engine.seal(req.newEpoch) };
     case 'PING':
       return { type: 'response', op: 'PING', requestId, epoch, status: 'OK' };
+    case 'INFO':
+      return { type: 'response', op: 'INFO', requestId, epoch, status: 'OK', ...(await engine.info()) };
+    case 'WAIT_TAIL':
+      throw new CorfuError('ERR_BAD_REQUEST', 'WAIT_TAIL is for the sequencer; a storage unit answers TAIL');
     case 'TOKEN':
       throw new CorfuError('ERR_BAD_REQUEST', 'a storage unit does not hand out tokens; ask the sequencer');
     case 'BOOTSTRAP':

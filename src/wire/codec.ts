@@ -23,7 +23,7 @@ import {
   writeU64,
 } from './frame.js';
 import type { FrameHeader, Op } from './frame.js';
-import { KIND, WRITTEN } from './messages.js';
+import { KIND, MAX_CLUSTER_ID_CHARS, MAX_WAIT_TAIL_MS, SYNC, WRITTEN } from './messages.js';
 import type { ErrorResponse, Message, Request, Response } from './messages.js';
 
 export type DecodeResult =
@@ -177,7 +177,14 @@ function decodeRequest(h: FrameHeader, r: Reader): Request {
       return { type: 'request', op: 'PREFIX_TRIM', requestId, epoch, address: r.u64('the address') };
     case 'TAIL':
     case 'PING':
+    case 'INFO':
       return { type: 'request', op: h.op, requestId, epoch };
+    case 'WAIT_TAIL': {
+      const after = r.u64('the tail to wait past');
+      const waitMs = r.u32('the wait');
+      if (waitMs < 1 || waitMs > MAX_WAIT_TAIL_MS) throw new Malformed(`wait of ${waitMs} ms is outside 1..${MAX_WAIT_TAIL_MS}`);
+      return { type: 'request', op: 'WAIT_TAIL', requestId, epoch, after, waitMs };
+    }
     case 'SEAL':
       return { type: 'request', op: 'SEAL', requestId, epoch, newEpoch: r.u64('the new epoch') };
     case 'BOOTSTRAP': {
@@ -257,9 +264,27 @@ function decodeResponse(h: FrameHeader, r: Reader): Response {
     case 'TAIL':
     case 'SEAL':
     case 'BOOTSTRAP':
+    case 'WAIT_TAIL':
       return { type: 'response', op: h.op, requestId, epoch, status: 'OK', tail: r.u64('the tail') };
     case 'TOKEN':
       return { type: 'response', op: 'TOKEN', requestId, epoch, status: 'OK', first: r.u64('the first token') };
+    case 'INFO': {
+      const unitEpoch = r.u64('the unit epoch');
+      const tail = r.u64('the tail');
+      const trimMark = r.u64('the trim mark');
+      const maxEntryBytes = r.u32('the max entry size');
+      const pageBytes = r.u32('the page size');
+      const dataPages = r.u64('the data pages');
+      const usedPages = r.u64('the used pages');
+      const unitId = r.u32('the unit id');
+      const sync = r.u8('the sync mode');
+      if (sync !== SYNC.NONE && sync !== SYNC.ALWAYS) throw new Malformed(`unknown sync mode ${sync}`);
+      const idLength = r.u8('the cluster id length');
+      if (idLength > MAX_CLUSTER_ID_CHARS) throw new Malformed(`cluster id of ${idLength} characters, at most ${MAX_CLUSTER_ID_CHARS}`);
+      const clusterId = r.bytes(idLength, 'the cluster id').toString('latin1');
+      if (!/^[0-9a-f]*$/.test(clusterId)) throw new Malformed('the cluster id is not lower-case hex');
+      return { type: 'response', op: 'INFO', requestId, epoch, status: 'OK', unitEpoch, tail, trimMark, maxEntryBytes, pageBytes, dataPages, usedPages, unitId, sync, clusterId };
+    }
   }
 }
 
@@ -344,7 +369,17 @@ export function encodeRequest(msg: Request): Buffer {
     }
     case 'TAIL':
     case 'PING':
+    case 'INFO':
       return allocFrame(0, opcode, requestId, epoch, msg.op);
+    case 'WAIT_TAIL': {
+      checkU64(msg.after, 'after');
+      checkU32(msg.waitMs, 'waitMs');
+      if (msg.waitMs < 1 || msg.waitMs > MAX_WAIT_TAIL_MS) bad(`WAIT_TAIL: wait of ${msg.waitMs} ms is outside 1..${MAX_WAIT_TAIL_MS}`);
+      const buf = allocFrame(12, opcode, requestId, epoch, msg.op);
+      writeU64(buf, msg.after, HEADER_BYTES);
+      buf.writeUInt32LE(msg.waitMs, HEADER_BYTES + 8);
+      return buf;
+    }
     case 'SEAL': {
       checkU64(msg.newEpoch, 'newEpoch');
       const buf = allocFrame(8, opcode, requestId, epoch, msg.op);
@@ -458,7 +493,8 @@ export function encodeResponse(msg: Response): Buffer {
     }
     case 'TAIL':
     case 'SEAL':
-    case 'BOOTSTRAP': {
+    case 'BOOTSTRAP':
+    case 'WAIT_TAIL': {
       checkU64(msg.tail, 'tail');
       const buf = allocFrame(9, opcode, requestId, epoch, msg.op);
       buf[HEADER_BYTES] = 0;
@@ -470,6 +506,28 @@ export function encodeResponse(msg: Response): Buffer {
       const buf = allocFrame(9, opcode, requestId, epoch, msg.op);
       buf[HEADER_BYTES] = 0;
       writeU64(buf, msg.first, HEADER_BYTES + 1);
+      return buf;
+    }
+    case 'INFO': {
+      for (const [v, what] of [[msg.unitEpoch, 'unitEpoch'], [msg.tail, 'tail'], [msg.trimMark, 'trimMark'], [msg.dataPages, 'dataPages'], [msg.usedPages, 'usedPages']] as const) checkU64(v, what);
+      for (const [v, what] of [[msg.maxEntryBytes, 'maxEntryBytes'], [msg.pageBytes, 'pageBytes'], [msg.unitId, 'unitId']] as const) checkU32(v, what);
+      if (msg.sync !== SYNC.NONE && msg.sync !== SYNC.ALWAYS) bad(`INFO: unknown sync mode ${String(msg.sync)}`);
+      if (msg.clusterId.length > MAX_CLUSTER_ID_CHARS || !/^[0-9a-f]*$/.test(msg.clusterId)) bad(`INFO: the cluster id must be at most ${MAX_CLUSTER_ID_CHARS} lower-case hex characters`);
+      const buf = allocFrame(1 + 8 * 3 + 4 * 2 + 8 * 2 + 4 + 1 + 1 + msg.clusterId.length, opcode, requestId, epoch, msg.op);
+      buf[HEADER_BYTES] = 0;
+      let at = HEADER_BYTES + 1;
+      for (const v of [msg.unitEpoch, msg.tail, msg.trimMark]) {
+        writeU64(buf, v, at);
+        at += 8;
+      }
+      at = buf.writeUInt32LE(msg.maxEntryBytes, at);
+      at = buf.writeUInt32LE(msg.pageBytes, at);
+      writeU64(buf, msg.dataPages, at);
+      writeU64(buf, msg.usedPages, at + 8);
+      at = buf.writeUInt32LE(msg.unitId, at + 16);
+      buf[at++] = msg.sync;
+      buf[at++] = msg.clusterId.length;
+      buf.write(msg.clusterId, at, 'latin1');
       return buf;
     }
   }

@@ -51,6 +51,8 @@ export const OPCODES = {
   TOKEN: 8,
   PING: 9,
   BOOTSTRAP: 10,
+  INFO: 11,
+  WAIT_TAIL: 12,
 } as const;
 
 export type Op = keyof typeof OPCODES;
@@ -59,7 +61,7 @@ const OP_BY_CODE: ReadonlyMap<number, Op> = new Map(
   (Object.keys(OPCODES) as Op[]).map((op) => [OPCODES[op], op]),
 );
 
-/** The operation of a request opcode (1..10), or undefined. */
+/** The operation of a request opcode (1..12), or undefined. */
 export function opOfCode(code: number): Op | undefined {
   return OP_BY_CODE.get(code);
 }

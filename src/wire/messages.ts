@@ -50,8 +50,25 @@ export interface PrefixTrimRequest extends Envelope {
 
 export interface EmptyRequest extends Envelope {
   readonly type: 'request';
-  readonly op: 'TAIL' | 'PING';
+  /** INFO asks a unit about itself (answered at any epoch, like PING). */
+  readonly op: 'TAIL' | 'PING' | 'INFO';
 }
+
+/**
+ * The sequencer's long poll: answer (as TAIL does) once the tail is above
+ * `after`, or after `waitMs` with whatever it is then. A follower waits on
+ * new entries with it instead of polling.
+ */
+export interface WaitTailRequest extends Envelope {
+  readonly type: 'request';
+  readonly op: 'WAIT_TAIL';
+  readonly after: number;
+  /** 1 .. MAX_WAIT_TAIL_MS. */
+  readonly waitMs: number;
+}
+
+/** The longest a WAIT_TAIL may wait. */
+export const MAX_WAIT_TAIL_MS = 60_000;
 
 export interface SealRequest extends Envelope {
   readonly type: 'request';
@@ -83,6 +100,7 @@ export type Request =
   | AddressesRequest
   | PrefixTrimRequest
   | EmptyRequest
+  | WaitTailRequest
   | SealRequest
   | BootstrapRequest
   | TokenRequest;
@@ -139,8 +157,8 @@ export interface EmptyResponse extends Envelope {
 
 export interface TailResponse extends Envelope {
   readonly type: 'response';
-  /** SEAL answers with the unit's tail too; BOOTSTRAP with the sequencer's next token. */
-  readonly op: 'TAIL' | 'SEAL' | 'BOOTSTRAP';
+  /** SEAL answers with the unit's tail too; BOOTSTRAP and WAIT_TAIL with the sequencer's next token. */
+  readonly op: 'TAIL' | 'SEAL' | 'BOOTSTRAP' | 'WAIT_TAIL';
   readonly status: 'OK';
   readonly tail: number;
 }
@@ -153,7 +171,34 @@ export interface TokenResponse extends Envelope {
   readonly first: number;
 }
 
-export type OkResponse = WriteResponse | TrimResponse | ReadResponse | EmptyResponse | TailResponse | TokenResponse;
+/** What a unit says about itself. */
+export interface InfoResponse extends Envelope {
+  readonly type: 'response';
+  readonly op: 'INFO';
+  readonly status: 'OK';
+  /** The unit's epoch (INFO is answered at any epoch). */
+  readonly unitEpoch: number;
+  readonly tail: number;
+  readonly trimMark: number;
+  /** The largest payload one entry may have. */
+  readonly maxEntryBytes: number;
+  readonly pageBytes: number;
+  readonly dataPages: number;
+  readonly usedPages: number;
+  readonly unitId: number;
+  /** SYNC: whether an answer waits for the device to make the write durable. */
+  readonly sync: SyncByte;
+  /** Hex, at most MAX_CLUSTER_ID_CHARS characters. */
+  readonly clusterId: string;
+}
+
+/** `sync` in an INFO response. */
+export const SYNC = { NONE: 0, ALWAYS: 1 } as const;
+export type SyncByte = (typeof SYNC)[keyof typeof SYNC];
+
+export const MAX_CLUSTER_ID_CHARS = 64;
+
+export type OkResponse = WriteResponse | TrimResponse | ReadResponse | EmptyResponse | TailResponse | TokenResponse | InfoResponse;
 
 export type Response = OkResponse | ErrorResponse;
 

@@ -21,7 +21,11 @@
 
 import { CorfuError } from '../../bindings/errors.js';
 import type { ReadOutcome, TrimOutcome, WriteOutcome } from '../../bindings/store.js';
-import type { UnitEngine } from '../../src/unit/handler.js';
+import type { UnitEngine, UnitInfo } from '../../src/unit/handler.js';
+import { SYNC } from '../../src/wire/messages.js';
+
+/** The largest entry a simulated unit takes (the engine's default). */
+export const SIM_MAX_ENTRY_BYTES = 65_536;
 import type { Bugs } from './bugs.js';
 
 export type Slot =
@@ -175,6 +179,12 @@ export class MemEngine implements UnitEngine {
   async tail(epoch: number): Promise<number> {
     this.#checkEpoch(epoch);
     return this.#tail;
+  }
+
+  /** INFO: the simulator's units have no device geometry; what matters to a client is the epoch, tail and entry limit. */
+  async info(): Promise<UnitInfo> {
+    this.#live();
+    return { unitEpoch: this.#epoch, tail: this.#tail, trimMark: this.#trimMark, maxEntryBytes: SIM_MAX_ENTRY_BYTES, pageBytes: 4096, dataPages: 0, usedPages: 0, unitId: 0, sync: SYNC.ALWAYS, clusterId: '' };
   }
 
   // ---- internals ---------------------------------------------------------------

@@ -423,7 +423,7 @@ impl<D: Device> Store<D> {
                 self.check_epoch(*epoch)?;
                 // Reads see only what is durable: a write staged in this round is
                 // unwritten to a reader ordered before it.
-                Planned::Read(self.shared.plan_read(self.sb.trim_mark, addresses, reads)?)
+                Planned::Read(self.shared.plan_read(self.sb.trim_mark, addresses, reads))
             }
             Request::PrefixTrim { epoch, address } => {
                 self.check_epoch(*epoch)?;

@@ -173,8 +173,11 @@ export class CorfuClient {
   #tokenScheduled = false;
   #tokenInFlight = false;
 
-  /** Counters, for tests and observers. */
-  readonly stats = { tokenRequests: 0, tokens: 0, refreshes: 0, newTokens: 0, resends: 0, fills: 0 };
+  /**
+   * Counters, for tests and observers. `readDeferrals`: how many times a unit answered one of
+   * this client's reads "not in this frame, ask again" (its READ answer was full).
+   */
+  readonly stats = { tokenRequests: 0, tokens: 0, refreshes: 0, newTokens: 0, resends: 0, fills: 0, readDeferrals: 0 };
 
   private constructor(store: ProjectionStore, ownsStore: boolean, projection: Projection, options: ConnectOptions) {
     this.#store = store;
@@ -714,6 +717,7 @@ export class CorfuClient {
     }
     const status = codeName(answer.status);
     if (answer.kind === 'trim') return { unit, id, status };
+    if (answer.kind === 'read') this.stats.readDeferrals += answer.deferrals;
     if (answer.kind === 'write') {
       const written = writtenAs(answer.written);
       return written === undefined ? { unit, id, status } : { unit, id, status, written };

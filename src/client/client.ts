@@ -713,7 +713,7 @@ export class CorfuClient {
     const { unit, id } = req;
     if (answer.kind === 'error') {
       const res = answer.response;
-      return res.status === 'ERR_SEALED' ? { unit, id, status: res.status, unitEpoch: res.unitEpoch } : { unit, id, status: res.status };
+      return res.status === 'ERR_SEALED' ? { unit, id, status: res.status, unitEpoch: res.unitEpoch } : { unit, id, status: res.status, message: res.message };
     }
     const status = codeName(answer.status);
     if (answer.kind === 'trim') return { unit, id, status };
@@ -839,10 +839,10 @@ export class CorfuClient {
     if (this.#closed) throw new CorfuError('ERR_CLOSED', 'the client is closed');
   }
 
-  #failure(outcome: { readonly failed: { unit: string; op: string; code: ErrorCode } } | TerminalAction<unknown>, what: string): CorfuError {
+  #failure(outcome: { readonly failed: { unit: string; op: string; code: ErrorCode; message?: string } } | TerminalAction<unknown>, what: string): CorfuError {
     if ('failed' in outcome) {
       const f = outcome.failed;
-      return new CorfuError(f.code, `${what}: ${f.op} at ${f.unit} failed with ${f.code}`);
+      return new CorfuError(f.code, `${what}: ${f.op} at ${f.unit} failed with ${f.code}${f.message === undefined ? '' : ` (${f.message})`}`);
     }
     return new CorfuError('ERR_IO', `${what}: unexpected outcome`);
   }

@@ -20,6 +20,7 @@ import { CorfuError } from '../bindings/errors.js';
 import { CorfuClient } from '../src/client/index.js';
 import { cliHarness, type Started } from './helpers/cli.js';
 import { startOneChain, type OneChain } from './helpers/one-chain.js';
+import { ownLoopback } from './helpers/ports.js';
 
 const MiB = 1024 * 1024;
 const harness = cliHarness('corfu-enospc-', { runTimeoutMs: 30_000, readyTimeoutMs: 30_000 });
@@ -85,7 +86,8 @@ describe.skipIf(skip !== undefined)('a unit on a filesystem that runs out of spa
     let restarted: Started | undefined;
     let client: CorfuClient | undefined;
     try {
-      chain = await startOneChain(harness, 'enospc', [device]);
+      // On this process's own loopback address: the unit is restarted on its HOST:PORT.
+      chain = await startOneChain(harness, 'enospc', [device], ownLoopback());
       client = await CorfuClient.connect({ layout: chain.layout, holeTimeoutMs: 100 });
       const acked = new Map<number, Buffer>();
       const errors: unknown[] = [];

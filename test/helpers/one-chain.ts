@@ -19,9 +19,13 @@ export interface OneChain {
   stop(): Promise<void>;
 }
 
-/** Starts units on `devices` (already formatted) and a sequencer, and installs the chain. */
-export async function startOneChain(harness: CliHarness, name: string, devices: readonly string[]): Promise<OneChain> {
-  const unitProcs = await Promise.all(devices.map((d) => harness.startCorfu(['unit', '--device', d, '--listen', '127.0.0.1:0'], /^listening /)));
+/**
+ * Starts units on `devices` (already formatted) and a sequencer, and installs the chain.
+ * The units listen on `unitHost` (a test that restarts a unit on its address passes its
+ * own loopback address: helpers/ports.ts).
+ */
+export async function startOneChain(harness: CliHarness, name: string, devices: readonly string[], unitHost = '127.0.0.1'): Promise<OneChain> {
+  const unitProcs = await Promise.all(devices.map((d) => harness.startCorfu(['unit', '--device', d, '--listen', `${unitHost}:0`], /^listening /)));
   const sequencer = await harness.startCorfu(['sequencer', '--listen', '127.0.0.1:0'], /^listening /);
   const units = unitProcs.map((u) => listening(u));
   const layout = `file:${join(harness.dir, `${name}-layout`)}`;

@@ -2,7 +2,7 @@
 // Checks output, exit codes (0 ok, 1 CorfuError, 2 usage) and that expected
 // errors are one line without a stack trace.
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -41,6 +41,14 @@ describe('corfu format / inspect', () => {
     const again = corfu('format', dev);
     expect(again.code).toBe(1);
     expect(oneLine(again.stderr)).toMatch(/^error ERR_ALREADY_FORMATTED: .*force/);
+    // With a --size, the refusal comes before any resizing (a refused format once cut the unit's file to the new size).
+    for (const size of ['2M', '16M']) {
+      const resized = corfu('format', dev, '--size', size);
+      expect(resized.code).toBe(1);
+      expect(oneLine(resized.stderr)).toMatch(/^error ERR_ALREADY_FORMATTED: .*force/);
+      expect(statSync(dev).size).toBe(8 * 1024 * 1024);
+      expect(corfu('inspect', dev).code).toBe(0);
+    }
     const forced = corfu('format', dev, '--force', '--unit-id', '5');
     expect(forced.code).toBe(0);
     expect(JSON.parse(corfu('inspect', dev, '--json').stdout)).toMatchObject({ unitId: 5 });

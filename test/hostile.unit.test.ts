@@ -13,9 +13,11 @@ import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
+import { codeByte } from '../bindings/errors.js';
 import { Store } from '../bindings/index.js';
 import { FRAME_TIMEOUT_MS, MAX_CONNECTIONS } from '../src/transport/server-limits.js';
 import { Connection } from '../src/transport/connection.js';
+import { MAX_ENTRIES, MAX_FRAME_BYTES } from '../src/wire/frame.js';
 import { OPCODES, encodeRequest, encodeResponse } from '../src/wire/index.js';
 import type { ReadResponse, Response, WriteResponse } from '../src/wire/index.js';
 import { cliHarness, type Started } from './helpers/cli.js';
@@ -226,21 +228,71 @@ describe('a storage unit under hostile input', () => {
     await expectHealthy();
   }, 90_000);
 
-  it('answers a READ whose answer would exceed the frame cap with ERR_TOO_LARGE, instead of crashing', async () => {
-    // 65,536 x 4 KiB = 256 MiB of answer for a 512 KiB request. (Before: the encoder threw in the unit and killed it.)
-    // Kept to 4,608 entries (18 MiB) so the engine's own reply stays small; the engine has no byte budget for a READ.
-    const addresses = Array.from({ length: 4_608 }, (_, i) => BIG[i % BIG.length]!);
+  it('answers a READ of 65,536 x 4 KiB (256 MiB asked) with the prefix that fits one frame and ERR_OVERLOADED for the rest', async () => {
+    // (First the encoder threw in the unit and killed it; then the whole READ was refused with ERR_TOO_LARGE.)
+    const addresses = Array.from({ length: MAX_ENTRIES }, (_, i) => BIG[i % BIG.length]!);
     const p = await peer();
     await during(async () => {
       const a = await p.request({ type: 'request', op: 'READ', epoch: EPOCH, addresses });
-      expect(a).toMatchObject({ op: 'READ', status: 'ERR_TOO_LARGE' });
-      expect(a.status !== 'OK' && a.message).toMatch(/ask for fewer entries/);
+      expect(a).toMatchObject({ op: 'READ', status: 'OK' });
+      const r = a as ReadResponse;
+      const served = expectServedPrefix(r, (i) => payload(BIG[i % BIG.length]!, 4096));
+      // As much as fits: one entry more would not have fit the frame.
+      expect((served + 1) * 4096 + 6 * MAX_ENTRIES).toBeGreaterThan(MAX_FRAME_BYTES - 64);
     });
     expect(p.isClosed).toBe(false);
-    expect(await p.request({ type: 'request', op: 'PING', epoch: EPOCH })).toMatchObject({ status: 'OK' });
+    expect(p.badFrame).toBeUndefined();
     await expectHealthy();
   });
+
+  it('serves a READ naming one 1 MiB entry 65,536 times with one budget of answer; the unit stays small and serving', async () => {
+    const path = join(harness.dir, 'unit-1mib.img');
+    writeFileSync(path, '');
+    truncateSync(path, 16 * 1024 * 1024);
+    Store.format(path, { maxEntryBytes: 1024 * 1024 });
+    const other = await startUnit(path);
+    const p = await RawPeer.connect(other.port);
+    peers.push(p);
+    try {
+      const big = payload(7, 1024 * 1024);
+      const w = await p.request({ type: 'request', op: 'WRITE', epoch: 0, entries: [{ address: 7, payload: big }] });
+      expect(w.status === 'OK' && [...(w as WriteResponse).statuses]).toEqual([0]);
+      const rssBefore = rssMiB(other.proc.pid!);
+      let rssMax = rssBefore;
+      for (let round = 0; round < 4; round++) {
+        const a = await p.request({ type: 'request', op: 'READ', epoch: 0, addresses: new Array<number>(MAX_ENTRIES).fill(7) });
+        rssMax = Math.max(rssMax, rssMiB(other.proc.pid!));
+        expect(a).toMatchObject({ op: 'READ', status: 'OK' });
+        // 16 MiB + 64 KiB of frame, less 6 bytes per entry: 15 copies of the entry.
+        expect(expectServedPrefix(a as ReadResponse, () => big)).toBe(15);
+      }
+      console.log(`unit RSS: ${rssBefore} MiB before, at most ${rssMax} MiB answering 4 READs of 65,536 x 1 MiB`);
+      // Without a budget one such READ is 64 GiB of answer.
+      expect(rssMax).toBeLessThan(300);
+      expect(other.proc.exitCode).toBeNull();
+      const one = await p.request({ type: 'request', op: 'READ', epoch: 0, addresses: [7] });
+      expect(one.status === 'OK' && Buffer.from((one as ReadResponse).payloads[0]!).equals(big)).toBe(true);
+    } finally {
+      other.proc.kill('SIGTERM');
+      await other.exited;
+    }
+  });
 });
+
+/**
+ * A READ answer that serves a prefix and defers the rest: the first `served`
+ * entries are OK with `expected(i)`'s bytes, every later one ERR_OVERLOADED with
+ * no kind and no bytes. Returns `served` (at least 1).
+ */
+function expectServedPrefix(r: ReadResponse, expected: (i: number) => Buffer): number {
+  const served = r.statuses.findIndex((s) => s !== 0);
+  expect(served).toBeGreaterThan(0);
+  expect(r.statuses.subarray(served).every((s) => s === codeByte('ERR_OVERLOADED'))).toBe(true);
+  expect(r.kinds.subarray(served).every((k) => k === 0)).toBe(true);
+  expect(r.payloads.slice(served).every((pl) => pl === null)).toBe(true);
+  for (let i = 0; i < served; i++) expect(Buffer.from(r.payloads[i]!).equals(expected(i)), `entry ${i}`).toBe(true);
+  return served;
+}
 
 describe('a storage unit sealed to the last epoch', () => {
   it('accepts SEAL to 2^53-1 from any sender (that is the protocol), serves only that epoch after, and can never be sealed again', async () => {

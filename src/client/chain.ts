@@ -88,6 +88,8 @@ export interface UnitResponse {
   readonly payload?: Uint8Array;
   /** The unit's epoch, with ERR_SEALED. */
   readonly unitEpoch?: number;
+  /** The unit's own words, with a whole-request error (e.g. why its store failed). */
+  readonly message?: string;
 }
 
 /** The value an address holds. */
@@ -124,6 +126,8 @@ export interface Failed {
   readonly op: ChainOpName;
   /** The unit's error (ERR_IO, ERR_OVERLOADED, ERR_TOO_LARGE, ...): the caller's retry policy keys on it. */
   readonly code: ErrorCode;
+  /** The unit's message, when it sent one. */
+  readonly message?: string;
 }
 
 /** Ends an operation: exactly one per operation, always the last action it returns. */
@@ -369,7 +373,9 @@ abstract class ChainOperation<R> {
       case 'ERR_UNWRITTEN':
         return undefined;
       default:
-        return this.#finish({ failed: { unit: response.unit, op: request.op, code: response.status } });
+        return this.#finish({
+          failed: response.message === undefined ? { unit: response.unit, op: request.op, code: response.status } : { unit: response.unit, op: request.op, code: response.status, message: response.message },
+        });
     }
   }
 

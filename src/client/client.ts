@@ -189,8 +189,11 @@ export class CorfuClient {
   #tokenScheduled = false;
   #tokenInFlight = false;
 
-  /** Counters, for tests and observers. */
-  readonly stats = { tokenRequests: 0, tokens: 0, refreshes: 0, newTokens: 0, resends: 0, fills: 0 };
+  /**
+   * Counters, for tests and observers. `readDeferrals`: how many times a unit answered one of
+   * this client's reads "not in this frame, ask again" (its READ answer was full).
+   */
+  readonly stats = { tokenRequests: 0, tokens: 0, refreshes: 0, newTokens: 0, resends: 0, fills: 0, readDeferrals: 0 };
 
   private constructor(store: ProjectionStore, ownsStore: boolean, projection: Projection, options: ConnectOptions) {
     this.#store = store;
@@ -830,10 +833,11 @@ export class CorfuClient {
     const { unit, id } = req;
     if (answer.kind === 'error') {
       const res = answer.response;
-      return res.status === 'ERR_SEALED' ? { unit, id, status: res.status, unitEpoch: res.unitEpoch } : { unit, id, status: res.status };
+      return res.status === 'ERR_SEALED' ? { unit, id, status: res.status, unitEpoch: res.unitEpoch } : { unit, id, status: res.status, message: res.message };
     }
     const status = codeName(answer.status);
     if (answer.kind === 'trim') return { unit, id, status };
+    if (answer.kind === 'read') this.stats.readDeferrals += answer.deferrals;
     if (answer.kind === 'write') {
       const written = writtenAs(answer.written);
       return written === undefined ? { unit, id, status } : { unit, id, status, written };
@@ -955,10 +959,10 @@ export class CorfuClient {
     if (this.#closed) throw new CorfuError('ERR_CLOSED', 'the client is closed');
   }
 
-  #failure(outcome: { readonly failed: { unit: string; op: string; code: ErrorCode } } | TerminalAction<unknown>, what: string): CorfuError {
+  #failure(outcome: { readonly failed: { unit: string; op: string; code: ErrorCode; message?: string } } | TerminalAction<unknown>, what: string): CorfuError {
     if ('failed' in outcome) {
       const f = outcome.failed;
-      return new CorfuError(f.code, `${what}: ${f.op} at ${f.unit} failed with ${f.code}`);
+      return new CorfuError(f.code, `${what}: ${f.op} at ${f.unit} failed with ${f.code}${f.message === undefined ? '' : ` (${f.message})`}`);
     }
     return new CorfuError('ERR_IO', `${what}: unexpected outcome`);
   }

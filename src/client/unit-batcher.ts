@@ -12,8 +12,18 @@
 // A whole-frame failure (ERR_IO: timeout, lost connection; ERR_OVERLOADED)
 // rejects every entry of the frame; a whole-frame error response (ERR_SEALED,
 // ...) becomes every entry's answer.
+//
+// A unit answers a READ's entries in order while its answer fits one frame and
+// marks the rest ERR_OVERLOADED, "not served in this frame, ask again"
+// (docs/protocol.md): a batch of large entries must not fail because of its
+// size. Those entries go out again at once, as the next frame, and the chain
+// machines never see the status. The unit serves at least the first entry of
+// every READ, so each round makes progress and an entry is re-asked fewer times
+// than its frame had entries; a unit that serves none gets the frame's entries
+// rejected with ERR_OVERLOADED instead (the caller's resend policy, with
+// backoff, takes over).
 
-import { CorfuError } from '../../bindings/errors.js';
+import { CorfuError, codeByte } from '../../bindings/errors.js';
 import type { Connection } from '../transport/connection.js';
 import { MAX_ENTRIES, MAX_FRAME_BYTES } from '../wire/frame.js';
 import type { ErrorResponse, ReadResponse, Response, TrimResponse, WriteResponse } from '../wire/messages.js';
@@ -23,7 +33,8 @@ export type EntryAnswer =
   | { readonly kind: 'error'; readonly response: ErrorResponse }
   | { readonly kind: 'write'; readonly status: number; readonly written: number }
   | { readonly kind: 'trim'; readonly status: number }
-  | { readonly kind: 'read'; readonly status: number; readonly entryKind: number; readonly payload: Uint8Array | null };
+  /** `deferrals`: how many answers deferred this entry before the one that served it. */
+  | { readonly kind: 'read'; readonly status: number; readonly entryKind: number; readonly payload: Uint8Array | null; readonly deferrals: number };
 
 type Op = 'WRITE' | 'READ' | 'FILL' | 'TRIM';
 
@@ -32,6 +43,8 @@ interface Pending {
   readonly payload: Uint8Array | undefined;
   readonly resolve: (answer: EntryAnswer) => void;
   readonly reject: (err: unknown) => void;
+  /** READ answers that deferred this entry so far. */
+  deferrals: number;
 }
 
 interface Batch {
@@ -75,7 +88,7 @@ export class UnitBatcher {
         batch = { op, epoch, entries: [], bytes: 0 };
         this.#open.set(key, batch);
       }
-      batch.entries.push({ address, payload, resolve, reject });
+      batch.entries.push({ address, payload, resolve, reject, deferrals: 0 });
       batch.bytes += size;
       if (!this.#scheduled) {
         this.#scheduled = true;
@@ -98,7 +111,16 @@ export class UnitBatcher {
         ? this.#connection.request({ type: 'request', op, epoch, entries: entries.map((e) => ({ address: e.address, payload: e.payload! })) }, { timeoutMs: this.#timeoutMs })
         : this.#connection.request({ type: 'request', op, epoch, addresses: entries.map((e) => e.address) }, { timeoutMs: this.#timeoutMs });
     request.then(
-      (res) => split(res, entries),
+      (res) => {
+        const deferred = split(res, entries);
+        if (deferred.length === 0) return;
+        if (deferred.length === entries.length) {
+          const err = new CorfuError('ERR_OVERLOADED', `the unit served none of a READ of ${entries.length} entries`);
+          for (const e of deferred) e.reject(err);
+          return;
+        }
+        this.#send({ op, epoch, entries: deferred, bytes: 0 });
+      },
       (err: unknown) => {
         for (const e of entries) e.reject(err);
       },
@@ -106,34 +128,47 @@ export class UnitBatcher {
   }
 }
 
-function split(res: Response, entries: readonly Pending[]): void {
+const DEFERRED = codeByte('ERR_OVERLOADED');
+
+/** Resolves each entry with its share of the answer; returns the READ entries the unit deferred to a later frame. */
+function split(res: Response, entries: readonly Pending[]): Pending[] {
+  const deferred: Pending[] = [];
   if (res.status !== 'OK') {
     for (const e of entries) e.resolve({ kind: 'error', response: res as ErrorResponse });
-    return;
+    return deferred;
   }
   const n = entries.length;
   if (res.op === 'WRITE' || res.op === 'FILL') {
     const w = res as WriteResponse;
     if (w.statuses.length !== n) return mismatch(entries, res.op, w.statuses.length);
     entries.forEach((e, i) => e.resolve({ kind: 'write', status: w.statuses[i]!, written: w.written[i]! }));
-    return;
+    return deferred;
   }
   if (res.op === 'TRIM') {
     const t = res as TrimResponse;
     if (t.statuses.length !== n) return mismatch(entries, 'TRIM', t.statuses.length);
     entries.forEach((e, i) => e.resolve({ kind: 'trim', status: t.statuses[i]! }));
-    return;
+    return deferred;
   }
   if (res.op === 'READ') {
     const r = res as ReadResponse;
     if (r.statuses.length !== n) return mismatch(entries, 'READ', r.statuses.length);
-    entries.forEach((e, i) => e.resolve({ kind: 'read', status: r.statuses[i]!, entryKind: r.kinds[i]!, payload: r.payloads[i] ?? null }));
-    return;
+    entries.forEach((e, i) => {
+      if (r.statuses[i] === DEFERRED) {
+        e.deferrals++;
+        deferred.push(e);
+      } else {
+        e.resolve({ kind: 'read', status: r.statuses[i]!, entryKind: r.kinds[i]!, payload: r.payloads[i] ?? null, deferrals: e.deferrals });
+      }
+    });
+    return deferred;
   }
   for (const e of entries) e.reject(new CorfuError('ERR_IO', `a vectored request was answered as ${res.op}`));
+  return deferred;
 }
 
-function mismatch(entries: readonly Pending[], op: string, got: number): void {
+function mismatch(entries: readonly Pending[], op: string, got: number): Pending[] {
   const err = new CorfuError('ERR_IO', `${op} of ${entries.length} entries answered with ${got} statuses`);
   for (const e of entries) e.reject(err);
+  return [];
 }

@@ -15,8 +15,10 @@
 // - Limits (src/transport/server-limits.ts, docs/protocol.md "Server limits"):
 //   at most `maxConnections` connections (one more is closed on accept), and
 //   a frame must arrive whole within `frameTimeoutMs` of its first byte.
-// - An answer too big for one frame (a READ of many large entries) is sent
-//   as ERR_TOO_LARGE for that request: the peer must ask for fewer entries.
+// - The engine keeps a READ's answer within one frame (it defers the entries
+//   that do not fit: docs/protocol.md, READ). An answer the encoder still
+//   refuses (an engine without that budget) is sent as ERR_TOO_LARGE for that
+//   request rather than crash the unit.
 // - shutdown(): stop accepting, stop reading, let what is with the engine
 //   finish and its answers be written, then close the connections. Closing
 //   the engine is the caller's (the CLI closes the store after this).

@@ -284,15 +284,22 @@ export function storeSuite(devices: DeviceProvider): void {
   });
 
   describe('read budget', () => {
-    it('a READ that would answer more than 16 MiB is ERR_TOO_LARGE before anything is read; the store stays usable', async () => {
+    it('a READ past its answer budget serves a prefix and defers the rest as ERR_OVERLOADED; asking again gets them', async () => {
       const store = openStore(formatted());
-      await store.write(0, [entry(0, MAX_ENTRY)]);
-      // 257 x 64 KiB is just above 16 MiB; 256 x 64 KiB is exactly the budget.
-      const refused = await rejectsWith(store.read(0, new Array<number>(257).fill(0)), 'ERR_TOO_LARGE');
-      expect(refused.message).toMatch(/ask for fewer entries/);
-      const served = await store.read(0, new Array<number>(256).fill(0));
-      expect(served.every((r) => r.status === 'OK' && r.payload?.length === MAX_ENTRY)).toBe(true);
-      await stillUsable(store, 0, 1);
+      await store.write(0, [entry(0, MAX_ENTRY), entry(1, 10)]);
+      await store.fill(0, [2]);
+      // The budget is one frame: 16 MiB + 64 KiB - 64 bytes, less 6 per entry. 256 x 64 KiB fit; the 257th does not,
+      // and from there on every entry is deferred, the small, junk and unwritten ones too.
+      const reads = await store.read(0, [...new Array<number>(257).fill(0), 1, 2, 3]);
+      const served = reads.slice(0, 256);
+      expect(served.every((r) => r.status === 'OK' && r.payload?.equals(patternFor(0, MAX_ENTRY)))).toBe(true);
+      expect(reads.slice(256).map((r) => r.status)).toEqual(['ERR_OVERLOADED', 'ERR_OVERLOADED', 'ERR_OVERLOADED', 'ERR_OVERLOADED']);
+      expect(reads.slice(256).every((r) => r.payload === undefined)).toBe(true);
+      const again = await store.read(0, [0, 1, 2, 3]);
+      expect(again.map((r) => r.status)).toEqual(['OK', 'OK', 'OK', 'ERR_UNWRITTEN']);
+      expect(again[1]?.payload?.equals(patternFor(1, 10))).toBe(true);
+      expect(again[2]?.kind).toBe('junk');
+      await stillUsable(store, 0, 3);
       await closeStore(store);
     });
   });
@@ -449,7 +456,7 @@ export function storeSuite(devices: DeviceProvider): void {
       }
     }
 
-    /** One READ answers at most 16 MiB of payload (the engine's budget): read in slices. */
+    /** One READ answers at most one frame of payload (the engine's budget): read in slices. */
     const readChunked = async (store: Store, addresses: number[]): Promise<ReadOutcome[]> => {
       const out: ReadOutcome[] = [];
       for (let i = 0; i < addresses.length; i += 256) out.push(...(await store.read(0, addresses.slice(i, i + 256))));

@@ -3,12 +3,12 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::device::open::{open_path, Create};
+use crate::device::open::{open_path, size_file, Create};
 use crate::device::uring::UringDevice;
 use crate::device::{DeviceInfo, DeviceKind};
 use crate::error::{EngineError, Result};
-use crate::layout::{Superblock, DEFAULT_MAX_ENTRY_BYTES, MIN_DEVICE_BYTES, PAGE_BYTES};
-use crate::store::{format, read_superblock, FormatOptions, Store, SyncMode};
+use crate::layout::{Superblock, DEFAULT_MAX_ENTRY_BYTES, MIN_DEVICE_BYTES, PAGE_BYTES, SUPERBLOCK_BYTES};
+use crate::store::{format, read_superblock, refuse_formatted, FormatOptions, Store, SyncMode};
 
 pub struct FormatRequest {
     /// Create (or resize) a regular file of this size; for a block device, use only
@@ -28,24 +28,33 @@ pub fn random_u64() -> u64 {
     u64::from_le_bytes(b)
 }
 
-fn device_for(path: &Path, create: Create) -> Result<(UringDevice, DeviceKind)> {
+fn device_for(path: &Path, create: Create) -> Result<(UringDevice, DeviceKind, bool)> {
     let opened = open_path(path, create)?;
     let info = DeviceInfo { size_bytes: opened.size_bytes, logical_block_bytes: opened.logical_block_bytes, kind: opened.kind };
     let dev = UringDevice::new(opened.file, info).map_err(|e| EngineError::io("cannot set up io_uring", e))?;
-    Ok((dev, opened.kind))
+    Ok((dev, opened.kind, opened.created))
 }
 
 pub fn format_path(path: &Path, req: &FormatRequest) -> Result<Superblock> {
-    let create = match req.size_bytes {
+    let file_size = match req.size_bytes {
         Some(size) if size < MIN_DEVICE_BYTES => {
             return Err(EngineError::DeviceTooSmall(format!(
                 "--size {size} is below the minimum of {MIN_DEVICE_BYTES} bytes"
             )))
         }
-        Some(size) => Create::FileOfSize(size / PAGE_BYTES as u64 * PAGE_BYTES as u64),
-        None => Create::No,
+        Some(size) => Some(size / PAGE_BYTES as u64 * PAGE_BYTES as u64),
+        None => None,
     };
-    let (mut dev, kind) = device_for(path, if kind_is_block(path) { Create::No } else { create })?;
+    let create = if file_size.is_some() && !kind_is_block(path) { Create::File } else { Create::No };
+    let (mut dev, kind, created) = device_for(path, create)?;
+    if let (DeviceKind::File, Some(size)) = (kind, file_size) {
+        // Refuse a formatted file before resizing it: a refused format leaves it as it was.
+        if !req.force && dev_size(&dev) >= 2 * SUPERBLOCK_BYTES as u64 {
+            refuse_formatted(&mut dev)?;
+        }
+        size_file(path, dev.file(), size, created)?;
+        dev = dev.with_size(size);
+    }
     if kind == DeviceKind::Block {
         if let Some(size) = req.size_bytes {
             if size > dev_size(&dev) {
@@ -98,7 +107,7 @@ pub struct Inspection {
 
 /// Reads the superblock and scans the live pages (read-only), to report usage.
 pub fn inspect_path(path: &Path) -> Result<Inspection> {
-    let (mut dev, kind) = device_for(path, Create::No)?;
+    let (mut dev, kind, _) = device_for(path, Create::No)?;
     let sb = read_superblock(&mut dev)?
         .ok_or_else(|| EngineError::NotFormatted(format!("{} holds no Corfu superblock; run `corfu format {}`", path.display(), path.display())))?;
     let geo = crate::reader::Geometry::of(&sb, crate::device::Device::info(&dev).logical_block_bytes);
@@ -107,7 +116,7 @@ pub fn inspect_path(path: &Path) -> Result<Inspection> {
 }
 
 pub fn open_store(path: &Path, sync: SyncMode) -> Result<Store<UringDevice>> {
-    let (dev, _) = device_for(path, Create::No)?;
+    let (dev, _, _) = device_for(path, Create::No)?;
     Store::open(dev, sync).map_err(|e| match e {
         EngineError::NotFormatted(_) => EngineError::NotFormatted(format!(
             "{} holds no Corfu superblock; run `corfu format {}` first",

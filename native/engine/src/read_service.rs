@@ -271,13 +271,7 @@ impl ReadService {
             return;
         }
         let mut reads = RecordReads::default();
-        let plan = match self.shared.plan_read(self.shared.trim_mark(), &request.addresses, &mut reads) {
-            Ok(plan) => plan,
-            Err(e) => {
-                done.push((request.id, Err(e)));
-                return;
-            }
-        };
+        let plan = self.shared.plan_read(self.shared.trim_mark(), &request.addresses, &mut reads);
         let ops: Vec<(u64, *mut u8, usize)> = reads.ops().into_iter().map(|o| (o.offset, o.buf.as_mut_ptr(), o.buf.len())).collect();
         if ops.is_empty() {
             let outcome = self.shared.finish_read(plan, &request.addresses, &reads);

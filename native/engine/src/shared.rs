@@ -5,15 +5,23 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::error::{Code, EngineError};
+use crate::error::Code;
 use crate::index::{Index, SlotKind};
 use crate::reader::{Geometry, RecordReads};
 use crate::store::{KIND_DATA, KIND_JUNK};
 
-/// The most payload bytes one READ may answer: the wire's frame cap (16 MiB + 64 KiB)
-/// less room for the per-entry fields. Larger asks are ERR_TOO_LARGE, refused before
-/// any buffer is allocated for them.
-pub const MAX_READ_PAYLOAD_BYTES: u64 = 16 * 1024 * 1024;
+/// The most bytes one READ's answer may hold: the wire's frame cap (16 MiB + 64 KiB) less
+/// 64 bytes for the frame header and the answer's status and count.
+pub const MAX_READ_ANSWER_BYTES: u64 = 16 * 1024 * 1024 + 64 * 1024 - 64;
+/// What every entry named costs the answer besides its payload: status, kind, length.
+pub const READ_ANSWER_ENTRY_BYTES: u64 = 6;
+
+/// The payload bytes a READ of `entries` addresses may answer: its entries' own fields
+/// come off the top, so the answer fits one frame whatever the count (at least 15.6 MiB
+/// for the wire's 65,536 entries: an entry, at most 1 MiB, always fits).
+pub fn read_payload_budget(entries: usize) -> u64 {
+    MAX_READ_ANSWER_BYTES.saturating_sub(READ_ANSWER_ENTRY_BYTES.saturating_mul(entries as u64))
+}
 
 pub struct Shared {
     index: RwLock<Index>,
@@ -57,25 +65,17 @@ impl Shared {
         self.trim_mark.store(trim_mark, Ordering::Release);
     }
 
-    pub fn plan_read(&self, trim_mark: u64, addresses: &[u64], reads: &mut RecordReads) -> Result<ReadPlan, EngineError> {
+    /// Plans a READ in entry order while its payload fits `read_payload_budget`: the
+    /// first entry that would take it over, and every entry after it, are answered
+    /// ERR_OVERLOADED ("not served in this answer, ask again"), so one large entry never
+    /// fails its neighbours and the reader re-asks for the rest. The first data entry is
+    /// always served, so every READ makes progress. Lengths come from the index before
+    /// any buffer is allocated: a READ naming one large entry 65,536 times costs the unit
+    /// one budget, not 64 GiB.
+    pub fn plan_read(&self, trim_mark: u64, addresses: &[u64], reads: &mut RecordReads) -> ReadPlan {
         let index = self.index();
-        // The answer's payload bytes, checked before anything is allocated for them: a
-        // READ naming one large entry 65,536 times must not make the unit build 64 GiB.
+        let budget = read_payload_budget(addresses.len());
         let mut payload_bytes: u64 = 0;
-        for &address in addresses {
-            if address >= trim_mark {
-                let slot = index.get(address);
-                if slot.kind == SlotKind::Data {
-                    payload_bytes += u64::from(slot.len);
-                }
-            }
-        }
-        if payload_bytes > MAX_READ_PAYLOAD_BYTES {
-            return Err(EngineError::TooLarge(format!(
-                "a READ of {} entries would answer {payload_bytes} bytes, above {MAX_READ_PAYLOAD_BYTES}; ask for fewer entries",
-                addresses.len()
-            )));
-        }
         let mut plan = ReadPlan { status: vec![Code::Ok as u8; addresses.len()], kinds: vec![0; addresses.len()], jobs: Vec::new() };
         for (i, &address) in addresses.iter().enumerate() {
             let slot = if address < trim_mark { None } else { Some(index.get(address)) };
@@ -84,12 +84,20 @@ impl Shared {
                 Some(SlotKind::Empty) => plan.status[i] = Code::Unwritten as u8,
                 Some(SlotKind::Junk) => plan.kinds[i] = KIND_JUNK,
                 Some(SlotKind::Data) => {
+                    let slot = slot.unwrap();
+                    let len = u64::from(slot.len);
+                    if !plan.jobs.is_empty() && payload_bytes + len > budget {
+                        plan.status[i..].fill(Code::Overloaded as u8);
+                        plan.kinds[i..].fill(0);
+                        break;
+                    }
+                    payload_bytes += len;
                     plan.kinds[i] = KIND_DATA;
-                    plan.jobs.push((i, reads.add(&self.geo, address, slot.unwrap())));
+                    plan.jobs.push((i, reads.add(&self.geo, address, slot)));
                 }
             }
         }
-        Ok(plan)
+        plan
     }
 
     /// Turns a plan whose reads completed into the answer. A record that no longer

@@ -181,6 +181,20 @@ fn write_superblock<D: Device>(dev: &mut D, sb: &Superblock) -> std::io::Result<
     dev.write_at(Superblock::slot_offset(sb.seq), &buf, true)
 }
 
+/// ERR_ALREADY_FORMATTED if the device holds a Corfu superblock (valid or damaged).
+pub fn refuse_formatted<D: Device>(dev: &mut D) -> Result<()> {
+    match read_superblock(dev) {
+        Ok(None) => Ok(()),
+        Ok(Some(sb)) => Err(EngineError::AlreadyFormatted(format!(
+            "the device already holds a Corfu unit (cluster {}, unit {}, epoch {}); pass --force to erase it",
+            sb.cluster_id_hex(),
+            sb.unit_id,
+            sb.epoch
+        ))),
+        Err(_) => Err(EngineError::AlreadyFormatted("the device holds a damaged Corfu superblock; pass --force to erase it".into())),
+    }
+}
+
 pub fn format<D: Device>(dev: &mut D, opts: &FormatOptions) -> Result<Superblock> {
     let info = dev.info();
     if info.size_bytes < MIN_DEVICE_BYTES {
@@ -196,22 +210,7 @@ pub fn format<D: Device>(dev: &mut D, opts: &FormatOptions) -> Result<Superblock
         )));
     }
     if !opts.force {
-        match read_superblock(dev) {
-            Ok(None) => {}
-            Ok(Some(sb)) => {
-                return Err(EngineError::AlreadyFormatted(format!(
-                    "the device already holds a Corfu unit (cluster {}, unit {}, epoch {}); pass --force to erase it",
-                    sb.cluster_id_hex(),
-                    sb.unit_id,
-                    sb.epoch
-                )))
-            }
-            Err(_) => {
-                return Err(EngineError::AlreadyFormatted(
-                    "the device holds a damaged Corfu superblock; pass --force to erase it".into(),
-                ))
-            }
-        }
+        refuse_formatted(dev)?;
     }
     let data_pages = (info.size_bytes - DATA_START_BYTES) / PAGE_BYTES as u64;
     if data_pages > u32::MAX as u64 {
@@ -423,7 +422,7 @@ impl<D: Device> Store<D> {
                 self.check_epoch(*epoch)?;
                 // Reads see only what is durable: a write staged in this round is
                 // unwritten to a reader ordered before it.
-                Planned::Read(self.shared.plan_read(self.sb.trim_mark, addresses, reads)?)
+                Planned::Read(self.shared.plan_read(self.sb.trim_mark, addresses, reads))
             }
             Request::PrefixTrim { epoch, address } => {
                 self.check_epoch(*epoch)?;

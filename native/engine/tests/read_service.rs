@@ -8,7 +8,9 @@ use std::time::Duration;
 use corfu_engine::path::{format_path, open_store, FormatRequest};
 use corfu_engine::read_service::{Next, ReadRequest, ReadService};
 use corfu_engine::store::{Request, Response};
-use corfu_engine::{EngineError, SyncMode};
+use corfu_engine::error::Code;
+use corfu_engine::shared::{read_payload_budget, MAX_READ_ANSWER_BYTES, READ_ANSWER_ENTRY_BYTES};
+use corfu_engine::{EngineError, ReadOutcome, SyncMode};
 
 #[test]
 fn answers_reads_as_they_complete() {
@@ -68,19 +70,25 @@ fn answers_reads_as_they_complete() {
         }
     }
 
-    // A READ whose answer would exceed the byte budget is refused before any buffer is
-    // built for it; one just under it is served. Entry 499 is 10 + 499*37 % 5000 bytes.
+    // A READ whose answer would exceed the byte budget serves a prefix and answers the
+    // rest ERR_OVERLOADED (ask again), with no buffer built for them; one just under it
+    // is served whole. Entry 499 is 10 + 499*37 % 5000 bytes.
     let len = payload(499).len() as u64;
-    let over = (corfu_engine::shared::MAX_READ_PAYLOAD_BYTES / len + 1) as usize;
+    let whole = (read_payload_budget(1) / len) as usize;
+    let over = whole + 1;
+    let served = (read_payload_budget(over) / len) as usize;
+    assert!(served < over);
     send(ReadRequest { id: 97, epoch: 0, addresses: vec![499; over] });
     let done = out_rx.recv_timeout(Duration::from_secs(5)).unwrap();
-    assert!(matches!(&done[0].1, Err(EngineError::TooLarge(m)) if m.contains("ask for fewer entries")), "{:?}", done[0].1.as_ref().err());
-    send(ReadRequest { id: 98, epoch: 0, addresses: vec![499; over - 1] });
+    assert_prefix_served(done[0].1.as_ref().unwrap(), served, len);
+    let under = (read_payload_budget(whole) / len) as usize;
+    send(ReadRequest { id: 98, epoch: 0, addresses: vec![499; under] });
     let done = out_rx.recv_timeout(Duration::from_secs(5)).unwrap();
-    assert_eq!(done[0].1.as_ref().unwrap().data.len() as u64, (over as u64 - 1) * len);
+    assert_prefix_served(done[0].1.as_ref().unwrap(), under, len);
     // The store's own reads keep the same budget.
     let r = store.execute::<Vec<u8>>(&[Request::Read { epoch: 0, addresses: vec![499; over] }]);
-    assert!(matches!(&r[0], Response::Read(Err(EngineError::TooLarge(_)))), "the store's read path refuses the same READ");
+    let Response::Read(Ok(o)) = &r[0] else { panic!("the store's read path answers the same READ: {r:?}") };
+    assert_prefix_served(o, served, len);
 
     // A stale epoch is refused with the unit's epoch.
     send(ReadRequest { id: 99, epoch: 3, addresses: vec![1] });
@@ -90,4 +98,85 @@ fn answers_reads_as_they_complete() {
     drop(tx);
     waker.wake();
     worker.join().unwrap();
+}
+
+/// The first `served` entries are OK data of `len` bytes each; every later one is
+/// ERR_OVERLOADED with no kind and no bytes.
+fn assert_prefix_served(o: &ReadOutcome, served: usize, len: u64) {
+    let n = o.status.len();
+    assert_eq!(o.status[..served], vec![Code::Ok as u8; served][..]);
+    assert_eq!(o.kinds[..served], vec![1; served][..]);
+    assert_eq!(o.status[served..], vec![Code::Overloaded as u8; n - served][..]);
+    assert_eq!(o.kinds[served..], vec![0; n - served][..]);
+    assert!(o.lengths[served..].iter().all(|&l| l == 0));
+    assert_eq!(o.data.len() as u64, served as u64 * len);
+}
+
+/// A reader that asks again for what a READ deferred, as the client's batcher does.
+fn read_all<D: corfu_engine::device::Device>(store: &mut corfu_engine::Store<D>, addresses: &[u64]) -> (Vec<Vec<u8>>, usize) {
+    let mut out = Vec::new();
+    let mut rest = addresses.to_vec();
+    let mut rounds = 0;
+    while !rest.is_empty() {
+        rounds += 1;
+        let r = store.execute::<Vec<u8>>(&[Request::Read { epoch: 0, addresses: rest.clone() }]);
+        let Response::Read(Ok(o)) = r.into_iter().next().unwrap() else { panic!("read failed") };
+        let answered = o.status.iter().take_while(|&&s| s != Code::Overloaded as u8).count();
+        assert!(answered > 0, "a READ made no progress");
+        assert!(o.status[answered..].iter().all(|&s| s == Code::Overloaded as u8), "deferred entries are a suffix");
+        let mut at = 0;
+        for i in 0..answered {
+            assert_eq!(o.status[i], Code::Ok as u8);
+            let l = o.lengths[i] as usize;
+            out.push(o.data[at..at + l].to_vec());
+            at += l;
+        }
+        rest.drain(..answered);
+    }
+    (out, rounds)
+}
+
+#[test]
+fn a_read_of_large_entries_serves_what_fits_and_defers_the_rest() {
+    const MIB: usize = 1 << 20;
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let path = dir.path().join("unit.img");
+    format_path(&path, &FormatRequest { size_bytes: Some(48 << 20), max_entry_bytes: Some(MIB as u32), cluster_id: None, unit_id: 0, force: false }).unwrap();
+    let mut store = open_store(&path, SyncMode::Always).unwrap();
+    // Addresses 0..20 hold 1 MiB entries, 20 holds junk; 21 is never written.
+    let big = |a: u64| vec![(a * 7 + 3) as u8; MIB];
+    let entries: Vec<u64> = (0..20).collect();
+    let data: Vec<u8> = entries.iter().flat_map(|&a| big(a)).collect();
+    let r = store.execute(&[Request::Write { epoch: 0, addresses: entries.clone(), lengths: vec![MIB as u32; 20], data }]);
+    assert!(matches!(&r[0], Response::Write(Ok(o)) if o.status.iter().all(|&s| s == 0)));
+    store.execute::<Vec<u8>>(&[Request::Fill { epoch: 0, addresses: vec![20] }]);
+
+    // 22 entries: the 1 MiB ones up to the budget, then everything from the first that
+    // does not fit is deferred, junk and unwritten entries too (the served part is a prefix).
+    let mut ask: Vec<u64> = (0..22).collect();
+    ask.swap(0, 21); // an unwritten entry first: it costs nothing
+    let r = store.execute::<Vec<u8>>(&[Request::Read { epoch: 0, addresses: ask.clone() }]);
+    let Response::Read(Ok(o)) = &r[0] else { panic!("{r:?}") };
+    let fit = (read_payload_budget(22) / MIB as u64) as usize;
+    assert_eq!(fit, 16);
+    assert_eq!(o.status[0], Code::Unwritten as u8);
+    assert!(o.status[1..=fit].iter().all(|&s| s == Code::Ok as u8));
+    assert!(o.status[fit + 1..].iter().all(|&s| s == Code::Overloaded as u8), "{:?}", o.status);
+    assert_eq!(o.data.len(), fit * MIB);
+
+    // Asking again for what was deferred reads everything back, exact bytes, in few rounds.
+    let (got, rounds) = read_all(&mut store, &entries);
+    assert_eq!(rounds, 2);
+    for (a, bytes) in entries.iter().zip(&got) {
+        assert!(bytes == &big(*a), "address {a}");
+    }
+
+    // One 1 MiB entry named 65,536 times (the wire's most): one budget of answer, never
+    // more; the answer with its per-entry fields fits the answer cap.
+    let n = 65_536;
+    let r = store.execute::<Vec<u8>>(&[Request::Read { epoch: 0, addresses: vec![5; n] }]);
+    let Response::Read(Ok(o)) = &r[0] else { panic!("{r:?}") };
+    let fit = (read_payload_budget(n) / MIB as u64) as usize;
+    assert_prefix_served(o, fit, MIB as u64);
+    assert!(o.data.len() as u64 + READ_ANSWER_ENTRY_BYTES * n as u64 <= MAX_READ_ANSWER_BYTES);
 }

@@ -21,13 +21,16 @@ pub struct OpenedPath {
     pub kind: DeviceKind,
     pub size_bytes: u64,
     pub logical_block_bytes: u32,
+    /// This open created the file (it did not exist before).
+    pub created: bool,
 }
 
 pub enum Create {
     /// The path must exist.
     No,
-    /// Create or resize a regular file to this many bytes (format only).
-    FileOfSize(u64),
+    /// A regular file may be created, empty (format only: `size_file` gives it its size
+    /// once format has checked what the file held).
+    File,
 }
 
 fn is_mounted(path: &Path) -> bool {
@@ -71,7 +74,7 @@ pub fn open_path(path: &Path, create: Create) -> Result<OpenedPath> {
         // Exclusive open: the kernel refuses it while the device is mounted or held by
         // another unit, so two units can never share one disk.
         flags |= libc::O_EXCL;
-    } else if matches!(create, Create::FileOfSize(_)) {
+    } else if matches!(create, Create::File) {
         opts.create(true);
     }
     opts.custom_flags(flags);
@@ -112,18 +115,6 @@ pub fn open_path(path: &Path, create: Create) -> Result<OpenedPath> {
         }
         (size, lbs as u32)
     } else {
-        if let Create::FileOfSize(size) = create {
-            file.set_len(size).map_err(|e| EngineError::io(format!("cannot size {shown}"), e))?;
-            // Reserve the blocks now: a unit must never hit ENOSPC halfway through a flush.
-            // SAFETY: fallocate on a valid fd.
-            let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, size as libc::off_t) };
-            if rc != 0 {
-                let err = io::Error::last_os_error();
-                if err.raw_os_error() != Some(libc::EOPNOTSUPP) {
-                    return Err(EngineError::io(format!("cannot allocate {size} bytes for {shown}"), err));
-                }
-            }
-        }
         let len = file.metadata().map_err(|e| EngineError::io(format!("cannot stat {shown}"), e))?.len();
         (len, FILE_ALIGN_BYTES)
     };
@@ -137,5 +128,36 @@ pub fn open_path(path: &Path, create: Create) -> Result<OpenedPath> {
         kind: if is_block { DeviceKind::Block } else { DeviceKind::File },
         size_bytes,
         logical_block_bytes,
+        created: meta.is_none(),
     })
+}
+
+/// Sizes a unit's regular file to `size` bytes and reserves its blocks, so that a unit
+/// never meets ENOSPC halfway through a flush. When the filesystem cannot hold it, the
+/// file gets its old length back (a file this format created is removed): a refused
+/// format must not leave the filesystem full.
+pub fn size_file(path: &Path, file: &File, size: u64, created: bool) -> Result<()> {
+    let shown = path.display();
+    let old_len = file.metadata().map_err(|e| EngineError::io(format!("cannot stat {shown}"), e))?.len();
+    let undo = || {
+        if created {
+            let _ = std::fs::remove_file(path);
+        } else {
+            let _ = file.set_len(old_len);
+        }
+    };
+    if let Err(e) = file.set_len(size) {
+        undo();
+        return Err(EngineError::io(format!("cannot size {shown}"), e));
+    }
+    // SAFETY: fallocate on a valid fd.
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, size as libc::off_t) };
+    if rc != 0 {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EOPNOTSUPP) {
+            undo();
+            return Err(EngineError::io(format!("cannot allocate {size} bytes for {shown}"), err));
+        }
+    }
+    Ok(())
 }

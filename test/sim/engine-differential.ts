@@ -104,15 +104,15 @@ export const opArb: fc.Arbitrary<Op> = fc
       arbitrary: fc.record({
         op: fc.constant('flood' as const),
         at: fc.integer({ min: 0, max: 24 }),
-        count: fc.integer({ min: 6, max: 24 }),
-        bytes: fc.integer({ min: 8000, max: MAX_ENTRY_BYTES }),
+        count: fc.integer({ min: 8, max: 64 }),
+        bytes: fc.integer({ min: 12_000, max: MAX_ENTRY_BYTES }),
       }),
     },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('resend' as const), flip: fc.boolean() }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant('fill' as const), epoch: epochArb, at: addressesArb(4) }) },
     { weight: 6, arbitrary: fc.record({ op: fc.constant('read' as const), epoch: epochArb, at: fc.array(fc.integer({ min: -8, max: 28 }), { minLength: 1, maxLength: 8 }) }) },
     // Above 16 MiB of payload when the entry is 8000 bytes or more: the whole READ is refused.
-    { weight: 1, arbitrary: fc.record({ op: fc.constant('readMany' as const), at: fc.integer({ min: -2, max: 24 }), times: fc.integer({ min: 1030, max: 2100 }) }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('readMany' as const), at: fc.integer({ min: -2, max: 24 }), times: fc.integer({ min: 1030, max: 2100 }) }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('trim' as const), epoch: epochArb, at: addressesArb(3) }) },
     {
       weight: 3,
@@ -123,20 +123,25 @@ export const opArb: fc.Arbitrary<Op> = fc
       }),
     },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('seal' as const), to: fc.constantFrom('up' as const, 'same' as const, 'down' as const), by: fc.integer({ min: 1, max: 3 }) }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant('tail' as const), epoch: epochArb }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('tail' as const), epoch: fc.constantFrom('current' as const, 'stale' as const, 'future' as const) }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('reopen' as const) }) },
   )
   .map(printable);
 
-export const MAX_OPS = 120;
+export const MAX_OPS = Number(process.env["CORFU_DIFF_MAX_OPS"] ?? 120);
 export const opsArb: fc.Arbitrary<Op[]> = fc.array(opArb, { minLength: 1, maxLength: MAX_OPS, size: 'max' });
 
 // ---- running ----------------------------------------------------------------------
 
-/** What one run reached, for the coverage check. */
+/** What the runs reached, for the coverage check: per label, how many runs saw it. */
 export interface Facts {
-  readonly seen: Set<string>;
+  runs: number;
   ops: number;
+  readonly runsSeeing: Map<string, number>;
+}
+
+export function newFacts(): Facts {
+  return { runs: 0, ops: 0, runsSeeing: new Map() };
 }
 
 export function payloadOf(bytes: number, fill: number): Buffer {
@@ -224,7 +229,7 @@ function concrete(op: Op, c: Cursor): { text: string; call: Call; after?: (agree
           : op.op === 'flood'
             ? Array.from({ length: op.count }, (_, i) => ({ address: addr(op.at + i), payload: payloadOf(op.bytes, 0) }))
             : c.lastWrite.map((e, i) => ({ address: e.address, payload: op.flip && i === c.lastWrite.length - 1 ? flipLast(e.payload) : e.payload }));
-      if (entries.length === 0) return { text: 'resend (no write yet)', call: async () => ({ text: 'nothing', payloads: [] }) };
+      if (entries.length === 0) return { text: 'resend (no write yet)', call: async () => ({ text: 'nothing to resend', payloads: [] }) };
       c.lastWrite = entries;
       return { text: `write e${epoch} [${entries.map((e) => `${e.address}:${fingerprint(e.payload)}`).join(' ')}]`, call: writeCall(epoch, entries) };
     }
@@ -297,9 +302,9 @@ function samePayloads(a: readonly Uint8Array[], b: readonly Uint8Array[]): boole
 }
 
 /** What the answers show, for the coverage check (labels like "write ERR_WRITTEN/same"). */
-function note(facts: Facts, op: Op, a: Answer): void {
-  const kind = op.op === 'flood' || op.op === 'resend' ? 'write' : op.op;
-  for (const part of new Set(a.text.split(', '))) facts.seen.add(`${kind} ${part.replace(/^data .*/, 'data').replace(/^tail \d+$/, 'tail').replace(/ \(unit epoch \d+\)$/, '')}`);
+function note(seen: Set<string>, op: Op, a: Answer): void {
+  const kind = op.op === 'flood' || op.op === 'resend' ? 'write' : op.op === 'seal' ? `seal ${op.to}` : op.op;
+  for (const part of new Set(a.text.split(', '))) seen.add(`${kind} ${part.replace(/^data .*/, 'data').replace(/^tail \d+$/, 'tail').replace(/ \(unit epoch \d+\)$/, '')}`);
 }
 
 /**
@@ -315,6 +320,8 @@ export async function runDifferential(ops: readonly Op[], path: string, bugNames
   let real = Store.open(path, { sync: 'always' });
   const cursor: Cursor = { base: 0, epoch: 0, lastWrite: [] };
   const trace: string[] = [];
+  const seen = new Set<string>();
+  facts.runs++;
   const fail = (what: string, m: string, r: string): never => {
     throw new Error(`MemEngine and the real engine differ at ${what}\n  real:  ${r}\n  model: ${m}\ntrace (absolute addresses; payloads as length:fnv32):\n${trace.map((t) => `  ${t}`).join('\n')}`);
   };
@@ -335,20 +342,23 @@ export async function runDifferential(ops: readonly Op[], path: string, bugNames
         real = Store.open(path, { sync: 'always' });
         model.close();
         model = new MemEngine(disk, bugs);
-        if (space.nextSeq > space.dataPages) facts.seen.add('reopen after wrap');
+        if (space.nextSeq > space.dataPages) seen.add('reopen after wrap');
       } else {
+        if (op.op === 'prefixTrim' && op.epoch === 'current' && Math.max(0, cursor.base + op.at) > model.tailNow) seen.add('prefixTrim above the tail');
+        if (op.op === 'write' && new Set(op.entries.map((e) => e.at)).size < op.entries.length) seen.add('write repeating an address');
         const a = await ask(req.text, req.call);
         trace.push(`${req.text} -> ${a.text.length > 300 ? `${a.text.slice(0, 300)}...` : a.text}`);
         req.after?.(a);
-        note(facts, op, a);
+        note(seen, op, a);
       }
       const tailText = `tail e${cursor.epoch} (after every operation)`;
       await ask(tailText, async (engine) => ({ text: `tail ${await engine.tail(cursor.epoch)}`, payloads: [] }));
       const used = (await real.stats()).usedPages;
       if (used !== space.usedPages) fail('the pages in use (after every operation)', `${space.usedPages}`, `${used}`);
-      if (space.nextSeq > space.dataPages) facts.seen.add('wrapped');
+      if (space.nextSeq > space.dataPages) seen.add('wrapped');
     }
   } finally {
+    for (const label of seen) facts.runsSeeing.set(label, (facts.runsSeeing.get(label) ?? 0) + 1);
     model.close();
     await real.close();
   }

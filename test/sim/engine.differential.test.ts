@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { type Facts, opsArb, runDifferential } from './engine-differential.js';
+import { BUGS } from './bugs.js';
+import { newFacts, opsArb, runDifferential } from './engine-differential.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'corfu-engine-diff-'));
 const device = join(dir, 'unit.img');
@@ -39,8 +40,11 @@ const MUST_SEE = [
   'readMany ERR_TOO_LARGE',
   'trim OK',
   'prefixTrim OK',
-  'seal tail',
-  'seal ERR_SEALED',
+  'prefixTrim above the tail',
+  'write repeating an address',
+  'seal up tail',
+  'seal same ERR_SEALED',
+  'seal down ERR_SEALED',
   'tail ERR_SEALED',
   'wrapped',
   'reopen after wrap',
@@ -48,16 +52,25 @@ const MUST_SEE = [
 
 describe('MemEngine against the real engine', () => {
   it(`answers every operation alike (${RUNS} random sequences)`, async () => {
-    const facts: Facts = { seen: new Set(), ops: 0 };
-    let runs = 0;
+    const facts = newFacts();
     await fc.assert(
-      fc.asyncProperty(opsArb, async (ops) => {
-        runs++;
-        await runDifferential(ops, device, [], facts);
-      }),
+      fc.asyncProperty(opsArb, (ops) => runDifferential(ops, device, [], facts)),
       { numRuns: RUNS },
     );
-    console.log(`engine differential: ${runs} runs, ${facts.ops} operations (${(facts.ops / runs).toFixed(1)} per run)`);
-    expect(MUST_SEE.filter((s) => !facts.seen.has(s)), `never reached; seen: ${[...facts.seen].sort().join(' | ')}`).toEqual([]);
+    const reached = [...facts.runsSeeing].sort(([a], [b]) => a.localeCompare(b)).map(([label, runs]) => `${label}: ${runs}`);
+    console.log(`engine differential: ${facts.runs} runs, ${facts.ops} operations (${(facts.ops / facts.runs).toFixed(1)} per run); runs reaching each outcome:\n  ${reached.join('\n  ')}`);
+    expect(MUST_SEE.filter((s) => !facts.runsSeeing.has(s)), 'never reached').toEqual([]);
+  }, 300_000);
+
+  const engineBugs = BUGS.filter((b) => b.layer === 'engine').map((b) => b.name);
+  it.each(engineBugs)('fails with the planted engine bug %s', async (bug) => {
+    const facts = newFacts();
+    const r = await fc.check(
+      fc.asyncProperty(opsArb, (ops) => runDifferential(ops, device, [bug], facts)),
+      { numRuns: RUNS, endOnFailure: true },
+    );
+    console.log(`${bug}: caught=${r.failed} after ${r.numRuns} runs, ${facts.ops} ops`);
+    expect(r.failed, `${bug} survived ${RUNS} sequences`).toBe(true);
+    expect(String(r.errorInstance)).toMatch(/MemEngine and the real engine differ/);
   }, 300_000);
 });

@@ -41,13 +41,21 @@ export type Op =
   | { readonly op: 'readMany'; readonly at: number; readonly times: number }
   | { readonly op: 'trim'; readonly epoch: EpochChoice; readonly at: readonly number[] }
   | { readonly op: 'prefixTrim'; readonly epoch: EpochChoice; readonly at: number }
-  | { readonly op: 'seal'; readonly to: 'up' | 'same' | 'down'; readonly by: number }
+  | { readonly op: 'seal'; readonly to: 'up' | 'same' | 'down' | 'top'; readonly by: number }
   | { readonly op: 'tail'; readonly epoch: EpochChoice }
   | { readonly op: 'reopen' };
 
 // ---- generation -----------------------------------------------------------------
 
-const rel = (n: number): string => (n < 0 ? `${n}` : `+${n}`);
+/**
+ * Offsets from TOP on name the top of the address range instead (MAX_SAFE_INTEGER - k),
+ * where the engine's u64 addresses meet JS numbers. Addresses and epochs are clamped
+ * to MAX_SAFE_INTEGER, the most the bindings accept.
+ */
+const TOP = 1_000_000_000;
+const top = (off: number): number => Number.MAX_SAFE_INTEGER - (off - TOP);
+const clamp = (n: number): number => Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, n));
+const rel = (n: number): string => (n >= TOP ? `top-${n - TOP}` : n < 0 ? `${n}` : `+${n}`);
 const epochText = (e: EpochChoice): string => (e === 'current' ? '' : `@${e}`);
 
 /** How an operation prints in a counterexample: offsets from the base, sizes, fills. */
@@ -64,7 +72,7 @@ export function opText(o: Op): string {
     case 'prefixTrim':
       return `prefixTrim${epochText(o.epoch)}(${rel(o.at)})`;
     case 'seal':
-      return `seal(${o.to}${o.to === 'same' ? '' : ` ${o.by}`})`;
+      return `seal(${o.to}${o.to === 'same' ? '' : o.to === 'top' ? `-${o.by}` : ` ${o.by}`})`;
     case 'tail':
       return `tail${epochText(o.epoch)}`;
     case 'reopen':
@@ -83,8 +91,13 @@ const epochArb: fc.Arbitrary<EpochChoice> = fc.oneof(
   { weight: 1, arbitrary: fc.constant('stale' as const) },
   { weight: 1, arbitrary: fc.constant('future' as const) },
 );
-/** Mostly near the base; now and then in the next 4096-address index chunk. */
-const offsetArb = fc.oneof({ weight: 30, arbitrary: fc.integer({ min: -4, max: 24 }) }, { weight: 1, arbitrary: fc.integer({ min: 4090, max: 4100 }) });
+const topArb = fc.integer({ min: TOP, max: TOP + 2 });
+/** Mostly near the base; now and then in the next 4096-address index chunk, rarely at the top of the range. */
+const offsetArb = fc.oneof(
+  { weight: 90, arbitrary: fc.integer({ min: -4, max: 24 }) },
+  { weight: 3, arbitrary: fc.integer({ min: 4090, max: 4100 }) },
+  { weight: 1, arbitrary: topArb },
+);
 const sizeArb = fc.oneof(
   // A few lengths again and again: equal lengths are where "same" and "different" bytes are told apart.
   { weight: 3, arbitrary: fc.constantFrom(0, 8, 64) },
@@ -119,10 +132,14 @@ export const opArb: fc.Arbitrary<Op> = fc
       arbitrary: fc.record({
         op: fc.constant('prefixTrim' as const),
         epoch: epochArb,
-        at: fc.oneof({ weight: 12, arbitrary: fc.integer({ min: -4, max: 30 }) }, { weight: 1, arbitrary: fc.integer({ min: 31, max: 5000 }) }),
+        at: fc.oneof(
+          { weight: 36, arbitrary: fc.integer({ min: -4, max: 30 }) },
+          { weight: 3, arbitrary: fc.integer({ min: 31, max: 5000 }) },
+          { weight: 1, arbitrary: topArb },
+        ),
       }),
     },
-    { weight: 2, arbitrary: fc.record({ op: fc.constant('seal' as const), to: fc.constantFrom('up' as const, 'same' as const, 'down' as const), by: fc.integer({ min: 1, max: 3 }) }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('seal' as const), to: fc.oneof({ weight: 20, arbitrary: fc.constantFrom('up' as const, 'same' as const, 'down' as const) }, { weight: 1, arbitrary: fc.constant('top' as const) }), by: fc.integer({ min: 1, max: 3 }) }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('tail' as const), epoch: fc.constantFrom('current' as const, 'stale' as const, 'future' as const) }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('reopen' as const) }) },
   )
@@ -212,12 +229,12 @@ interface Cursor {
 function epochFor(c: Cursor, choice: EpochChoice): number {
   if (choice === 'current') return c.epoch;
   if (choice === 'stale' && c.epoch > 0) return c.epoch - 1;
-  return c.epoch + 1;
+  return clamp(c.epoch + 1);
 }
 
 /** The concrete request for `op` (absolute addresses, payloads), its description, and what it moves. */
 function concrete(op: Op, c: Cursor): { text: string; call: Call; after?: (agreed: Answer) => void } | 'reopen' {
-  const addr = (off: number): number => Math.max(0, c.base + off);
+  const addr = (off: number): number => (off >= TOP ? top(off) : clamp(c.base + off));
   switch (op.op) {
     case 'write':
     case 'flood':
@@ -279,7 +296,7 @@ function concrete(op: Op, c: Cursor): { text: string; call: Call; after?: (agree
       };
     }
     case 'seal': {
-      const to = op.to === 'up' ? c.epoch + op.by : op.to === 'same' ? c.epoch : Math.max(0, c.epoch - op.by);
+      const to = clamp(op.to === 'up' ? c.epoch + op.by : op.to === 'same' ? c.epoch : op.to === 'top' ? Number.MAX_SAFE_INTEGER - op.by : c.epoch - op.by);
       return {
         text: `seal ${to}`,
         call: async (engine) => ({ text: `tail ${await engine.seal(to)}`, payloads: [] }),
@@ -344,7 +361,7 @@ export async function runDifferential(ops: readonly Op[], path: string, bugNames
         model = new MemEngine(disk, bugs);
         if (space.nextSeq > space.dataPages) seen.add('reopen after wrap');
       } else {
-        if (op.op === 'prefixTrim' && op.epoch === 'current' && Math.max(0, cursor.base + op.at) > model.tailNow) seen.add('prefixTrim above the tail');
+        if (op.op === 'prefixTrim' && op.epoch === 'current' && (op.at >= TOP ? top(op.at) : clamp(cursor.base + op.at)) > model.tailNow) seen.add('prefixTrim above the tail');
         if (op.op === 'write' && new Set(op.entries.map((e) => e.at)).size < op.entries.length) seen.add('write repeating an address');
         const a = await ask(req.text, req.call);
         trace.push(`${req.text} -> ${a.text.length > 300 ? `${a.text.slice(0, 300)}...` : a.text}`);

@@ -7,6 +7,9 @@
 //   unit's tail (highest address written or trimmed + 1, at least the trim mark);
 // - write-once: WRITE over data answers ERR_WRITTEN same/different, over junk
 //   ERR_WRITTEN junk; FILL over data ERR_WRITTEN different, over junk junk;
+// - a WRITE, FILL or TRIM naming an address above 2^53 - 2 is refused whole
+//   (ERR_BAD_REQUEST; the tail after it would not be a safe integer), and so is a
+//   PREFIX_TRIM mark above 2^53 - 1;
 // - a WRITE entry above the max entry size is ERR_TOO_LARGE (checked first);
 //   a READ that would answer more than 16 MiB of payload is refused whole;
 // - TRIM marks an address trimmed (written or not; trimming a trimmed one is OK);
@@ -38,6 +41,8 @@ export type Slot =
 
 /** The real engine's default (layout.rs DEFAULT_MAX_ENTRY_BYTES). */
 export const DEFAULT_MAX_ENTRY_BYTES = 64 * 1024;
+/** The highest address a write, fill or trim may name (store.rs MAX_ADDRESS). */
+export const MAX_ADDRESS = 2 ** 53 - 2;
 /** The most payload one READ answers (shared.rs MAX_READ_PAYLOAD_BYTES). */
 export const MAX_READ_PAYLOAD_BYTES = 16 * 1024 * 1024;
 
@@ -85,6 +90,12 @@ export class Disk {
   }
 }
 
+function checkAddresses(addresses: Float64Array): void {
+  for (const a of addresses) {
+    if (a > MAX_ADDRESS) throw new CorfuError('ERR_BAD_REQUEST', `address ${a} is above the highest address, ${MAX_ADDRESS}`);
+  }
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -129,6 +140,7 @@ export class MemEngine implements UnitEngine {
 
   async writePacked(epoch: number, addresses: Float64Array, lengths: Uint32Array, data: Buffer): Promise<{ status: Uint8Array; written: Uint8Array }> {
     this.#checkEpoch(epoch);
+    checkAddresses(addresses);
     const status = new Uint8Array(addresses.length);
     const written = new Uint8Array(addresses.length);
     const flush = this.#flush();
@@ -153,6 +165,7 @@ export class MemEngine implements UnitEngine {
 
   async fill(epoch: number, addresses: Float64Array): Promise<WriteOutcome[]> {
     this.#checkEpoch(epoch);
+    checkAddresses(addresses);
     const flush = this.#flush();
     const out = Array.from(addresses, (address): WriteOutcome => {
       const r = this.#stage(address, { kind: 'junk', epoch }, flush);
@@ -186,6 +199,7 @@ export class MemEngine implements UnitEngine {
 
   async trim(epoch: number, addresses: Float64Array): Promise<TrimOutcome[]> {
     this.#checkEpoch(epoch);
+    checkAddresses(addresses);
     const flush = this.#flush();
     const out = Array.from(addresses, (address): TrimOutcome => ({ address, status: codeName(this.#stage(address, { kind: 'trimmed', epoch }, flush).status) }));
     flush?.commit();
@@ -194,6 +208,7 @@ export class MemEngine implements UnitEngine {
 
   async prefixTrim(epoch: number, address: number): Promise<void> {
     this.#checkEpoch(epoch);
+    if (address > MAX_ADDRESS + 1) throw new CorfuError('ERR_BAD_REQUEST', `prefix trim mark ${address} is above ${MAX_ADDRESS + 1}`);
     if (address > this.#trimMark) {
       this.#trimMark = address;
       this.#tail = Math.max(this.#tail, address);

@@ -367,6 +367,25 @@ export function storeSuite(devices: DeviceProvider): void {
       await stillUsable(store, 0, 0);
     });
 
+    it('refuses writes, fills and trims at 2^53 - 1, whose tail would not be a safe integer, and keeps answering tail and seal', async () => {
+      // Regression: a write there was accepted; the next TAIL or SEAL then ended the
+      // store's I/O thread, and every later call on the store hung.
+      const store = openStore(formatted());
+      const top = Number.MAX_SAFE_INTEGER;
+      await rejectsWith(store.write(0, [entry(3, 10), { address: top, payload: Buffer.alloc(1) }]), 'ERR_BAD_REQUEST');
+      await rejectsWith(store.fill(0, [4, top]), 'ERR_BAD_REQUEST');
+      await rejectsWith(store.trim(0, [top]), 'ERR_BAD_REQUEST');
+      expect(await store.tail(0)).toBe(0);
+      expect(await store.read(0, [3, 4])).toEqual([
+        { address: 3, status: 'ERR_UNWRITTEN' },
+        { address: 4, status: 'ERR_UNWRITTEN' },
+      ]);
+      expect(await store.write(0, [{ address: top - 1, payload: Buffer.alloc(1) }])).toEqual([{ address: top - 1, status: 'OK' }]);
+      expect(await store.tail(0)).toBe(top);
+      expect(await store.seal(1)).toBe(top);
+      await stillUsable(store, 1, 5);
+    });
+
     it('fails calls on a closed store with ERR_CLOSED', async () => {
       const store = openStore(formatted());
       await closeStore(store);

@@ -7,19 +7,28 @@
 //   unit's tail (highest address written or trimmed + 1, at least the trim mark);
 // - write-once: WRITE over data answers ERR_WRITTEN same/different, over junk
 //   ERR_WRITTEN junk; FILL over data ERR_WRITTEN different, over junk junk;
+// - a WRITE, FILL or TRIM naming an address above 2^53 - 2 is refused whole
+//   (ERR_BAD_REQUEST; the tail after it would not be a safe integer), and so is a
+//   PREFIX_TRIM mark above 2^53 - 1;
+// - a WRITE entry above the max entry size is ERR_TOO_LARGE (checked first);
+//   a READ that would answer more than 16 MiB of payload is refused whole;
 // - TRIM marks an address trimmed (written or not; trimming a trimmed one is OK);
 //   PREFIX_TRIM moves the trim mark up (never down); reads, writes and fills
 //   at or below a trimmed address answer ERR_TRIMMED;
+// - with a bounded Disk, space is the real engine's circle of pages
+//   (engine-space.ts): entries that do not fit answer ERR_FULL;
 // - sync `always`: every answer is given after its effect is durable.
 //
 // The durable state (`Disk`) is explicit: a crash throws the engine away and a
 // restart opens a new one over the same Disk, so what survives a crash is
 // exactly what the Disk holds. Every call resolves at once (no timers), so
-// awaiting the handler is deterministic.
+// awaiting the handler is deterministic. Each call is one round of the real
+// engine: test/sim/engine.differential.test.ts drives this and a real Store
+// through the same random sequences and compares every answer.
 //
 // Planted engine bugs (bugs.ts) are switched on here.
 
-import { CorfuError } from '../../bindings/errors.js';
+import { CorfuError, codeName } from '../../bindings/errors.js';
 import type { ReadOutcome, TrimOutcome, WriteOutcome } from '../../bindings/store.js';
 import type { UnitEngine, UnitInfo } from '../../src/unit/handler.js';
 import { SYNC } from '../../src/wire/messages.js';
@@ -27,19 +36,41 @@ import { SYNC } from '../../src/wire/messages.js';
 /** The largest entry a simulated unit takes (the engine's default). */
 export const SIM_MAX_ENTRY_BYTES = 65_536;
 import type { Bugs } from './bugs.js';
+import { FlushStager, SpaceLog } from './engine-space.js';
 
 export type Slot =
   | { readonly kind: 'data'; readonly payload: Uint8Array; readonly epoch: number }
   | { readonly kind: 'junk'; readonly epoch: number }
   | { readonly kind: 'trimmed'; readonly epoch: number };
 
-/** What survives a crash: the superblock (epoch, trim mark) and the records. */
+/** The real engine's default (layout.rs DEFAULT_MAX_ENTRY_BYTES). */
+export const DEFAULT_MAX_ENTRY_BYTES = 64 * 1024;
+/** The highest address a write, fill or trim may name (store.rs MAX_ADDRESS). */
+export const MAX_ADDRESS = 2 ** 53 - 2;
+/** The most payload one READ answers (shared.rs MAX_READ_PAYLOAD_BYTES). */
+export const MAX_READ_PAYLOAD_BYTES = 16 * 1024 * 1024;
+
+export interface DiskGeometry {
+  /** Pages of the data region (as `corfu format` computes them); unbounded if omitted. */
+  dataPages?: number;
+  maxEntryBytes?: number;
+}
+
+/** What survives a crash: the superblock (epoch, trim mark), the records and the pages they take. */
 export class Disk {
   epoch = 0;
   trimMark = 0;
+  readonly maxEntryBytes: number;
+  /** The circle of pages; undefined: the disk never fills (the simulator's units). */
+  readonly space: SpaceLog | undefined;
   readonly slots = new Map<number, Slot>();
   /** The highest address durably written with data or junk, per epoch of the write: the failover checker reads it. */
   readonly maxWrittenByEpoch = new Map<number, number>();
+
+  constructor(geometry: DiskGeometry = {}) {
+    this.maxEntryBytes = geometry.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
+    this.space = geometry.dataPages === undefined ? undefined : new SpaceLog(geometry.dataPages);
+  }
 
   put(address: number, slot: Slot): void {
     this.slots.set(address, slot);
@@ -60,6 +91,12 @@ export class Disk {
     let tail = this.trimMark;
     for (const a of this.slots.keys()) if (a + 1 > tail) tail = a + 1;
     return tail;
+  }
+}
+
+function checkAddresses(addresses: Float64Array): void {
+  for (const a of addresses) {
+    if (a > MAX_ADDRESS) throw new CorfuError('ERR_BAD_REQUEST', `address ${a} is above the highest address, ${MAX_ADDRESS}`);
   }
 }
 
@@ -107,32 +144,52 @@ export class MemEngine implements UnitEngine {
 
   async writePacked(epoch: number, addresses: Float64Array, lengths: Uint32Array, data: Buffer): Promise<{ status: Uint8Array; written: Uint8Array }> {
     this.#checkEpoch(epoch);
+    checkAddresses(addresses);
     const status = new Uint8Array(addresses.length);
     const written = new Uint8Array(addresses.length);
+    const flush = this.#flush();
     let at = 0;
     for (let i = 0; i < addresses.length; i++) {
       const len = lengths[i]!;
-      // A copy: the handler may pass a view into a frame that is reused.
-      const payload = Uint8Array.prototype.slice.call(data, at, at + len);
+      const from = at;
       at += len;
-      const r = this.#stage(addresses[i]!, { kind: 'data', payload, epoch });
+      if (len > this.disk.maxEntryBytes) {
+        status[i] = TOO_LARGE;
+        continue;
+      }
+      // A copy: the handler may pass a view into a frame that is reused.
+      const payload = Uint8Array.prototype.slice.call(data, from, at);
+      const r = this.#stage(addresses[i]!, { kind: 'data', payload, epoch }, flush);
       status[i] = r.status;
       written[i] = r.written;
     }
+    flush?.commit();
     return { status, written };
   }
 
   async fill(epoch: number, addresses: Float64Array): Promise<WriteOutcome[]> {
     this.#checkEpoch(epoch);
-    return Array.from(addresses, (address) => {
-      const r = this.#stage(address, { kind: 'junk', epoch });
-      const status = STATUS[r.status]!;
+    checkAddresses(addresses);
+    const flush = this.#flush();
+    const out = Array.from(addresses, (address): WriteOutcome => {
+      const r = this.#stage(address, { kind: 'junk', epoch }, flush);
+      const status = codeName(r.status);
       return r.written === 0 ? { address, status } : { address, status, written: WRITTEN_AS[r.written]! };
     });
+    flush?.commit();
+    return out;
   }
 
   async read(epoch: number, addresses: Float64Array): Promise<ReadOutcome[]> {
     this.#checkEpoch(epoch);
+    let payloadBytes = 0;
+    for (const address of addresses) {
+      const slot = address < this.#trimMark ? undefined : this.#slot(address);
+      if (slot?.kind === 'data') payloadBytes += slot.payload.length;
+    }
+    if (payloadBytes > MAX_READ_PAYLOAD_BYTES) {
+      throw new CorfuError('ERR_TOO_LARGE', `a READ of ${addresses.length} entries would answer ${payloadBytes} bytes, above ${MAX_READ_PAYLOAD_BYTES}`);
+    }
     return Array.from(addresses, (address): ReadOutcome => {
       const below = address < this.#trimMark;
       const slot = below && !this.#bugs.has('read-ignores-trim-mark') ? undefined : this.#slot(address);
@@ -146,20 +203,21 @@ export class MemEngine implements UnitEngine {
 
   async trim(epoch: number, addresses: Float64Array): Promise<TrimOutcome[]> {
     this.#checkEpoch(epoch);
-    return Array.from(addresses, (address): TrimOutcome => {
-      if (address < this.#trimMark) return { address, status: 'OK' };
-      this.#put(address, { kind: 'trimmed', epoch });
-      this.#tail = Math.max(this.#tail, address + 1);
-      return { address, status: 'OK' };
-    });
+    checkAddresses(addresses);
+    const flush = this.#flush();
+    const out = Array.from(addresses, (address): TrimOutcome => ({ address, status: codeName(this.#stage(address, { kind: 'trimmed', epoch }, flush).status) }));
+    flush?.commit();
+    return out;
   }
 
   async prefixTrim(epoch: number, address: number): Promise<void> {
     this.#checkEpoch(epoch);
+    if (address > MAX_ADDRESS + 1) throw new CorfuError('ERR_BAD_REQUEST', `prefix trim mark ${address} is above ${MAX_ADDRESS + 1}`);
     if (address > this.#trimMark) {
       this.#trimMark = address;
       this.#tail = Math.max(this.#tail, address);
       if (!this.#bugs.has('trim-mark-not-durable')) this.disk.trimMark = address;
+      this.disk.space?.freeBelow(this.#trimMark);
     }
   }
 
@@ -172,6 +230,7 @@ export class MemEngine implements UnitEngine {
     this.#flushCache();
     this.#epoch = newEpoch;
     if (!this.#bugs.has('seal-not-durable')) this.disk.epoch = newEpoch;
+    this.disk.space?.freeBelow(this.#trimMark);
     if (this.#bugs.has('seal-tail-off-by-one')) return Math.max(0, this.#tail - 1);
     return this.#tail;
   }
@@ -213,19 +272,30 @@ export class MemEngine implements UnitEngine {
     }
   }
 
+  /** The flush a write, fill or trim request stages into (none on an unbounded Disk). */
+  #flush(): FlushStager | undefined {
+    return this.disk.space === undefined ? undefined : new FlushStager(this.disk.space);
+  }
+
   #flushCache(): void {
     for (const [a, s] of this.#cache) this.disk.put(a, s);
     this.#cache.clear();
   }
 
-  /** One WRITE or FILL entry: [status byte, written byte]. */
-  #stage(address: number, slot: Slot & { kind: 'data' | 'junk' }): { status: number; written: number } {
-    const ignoreTrim = this.#bugs.has('write-ignores-trim');
-    if (address < this.#trimMark && !ignoreTrim) return { status: TRIMMED, written: 0 };
+  /**
+   * One WRITE, FILL or TRIM entry: [status byte, written byte]. The checks run in
+   * store.rs `stage`'s order: trim mark, what the address holds, then space.
+   */
+  #stage(address: number, slot: Slot, flush: FlushStager | undefined): { status: number; written: number } {
+    const ignoreTrim = slot.kind !== 'trimmed' && this.#bugs.has('write-ignores-trim');
+    if (address < this.#trimMark && !ignoreTrim) return { status: slot.kind === 'trimmed' ? OK : TRIMMED, written: 0 };
     const existing = this.#slot(address);
     if (existing !== undefined) {
       if (existing.kind === 'trimmed') {
+        if (slot.kind === 'trimmed') return { status: OK, written: 0 };
         if (!ignoreTrim) return { status: TRIMMED, written: 0 };
+      } else if (slot.kind === 'trimmed') {
+        // falls through: a trim record replaces data or junk
       } else if (slot.kind === 'data' && this.#bugs.has('overwrite')) {
         // falls through to the write below
       } else if (slot.kind === 'junk' && existing.kind === 'data' && this.#bugs.has('fill-overwrites')) {
@@ -239,8 +309,9 @@ export class MemEngine implements UnitEngine {
         return { status: WRITTEN, written: same ? W_SAME : W_DIFFERENT };
       }
     }
+    if (flush !== undefined && !flush.stage(address, slot.kind === 'data' ? slot.payload.length : 0)) return { status: FULL, written: 0 };
     this.#put(address, slot);
-    if (slot.kind === 'data' || !this.#bugs.has('tail-ignores-junk')) this.#tail = Math.max(this.#tail, address + 1);
+    if (slot.kind !== 'junk' || !this.#bugs.has('tail-ignores-junk')) this.#tail = Math.max(this.#tail, address + 1);
     return { status: OK, written: 0 };
   }
 }
@@ -248,8 +319,9 @@ export class MemEngine implements UnitEngine {
 const OK = 0;
 const WRITTEN = 1;
 const TRIMMED = 3;
+const TOO_LARGE = 5;
+const FULL = 9;
 const W_SAME = 1;
 const W_DIFFERENT = 2;
 const W_JUNK = 3;
-const STATUS = ['OK', 'ERR_WRITTEN', 'ERR_UNWRITTEN', 'ERR_TRIMMED'] as const;
 const WRITTEN_AS = [undefined, 'same', 'different', 'junk'] as const;

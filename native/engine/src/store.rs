@@ -44,6 +44,13 @@ pub const WRITTEN_SAME: u8 = 1;
 pub const WRITTEN_DIFFERENT: u8 = 2;
 pub const WRITTEN_JUNK: u8 = 3;
 
+/// The highest address a write, fill or trim may name. The unit's tail (the address after
+/// the highest one written or trimmed) is answered to JavaScript as a number, exact only
+/// up to 2^53 - 1, so the address before that is the last one. A higher address is
+/// refused with the whole request (`ERR_BAD_REQUEST`), before anything is staged: once
+/// written, it would make every later TAIL and SEAL unanswerable.
+pub const MAX_ADDRESS: u64 = (1 << 53) - 2;
+
 pub const KIND_DATA: u8 = 1;
 pub const KIND_JUNK: u8 = 2;
 
@@ -341,6 +348,13 @@ impl<D: Device> Store<D> {
         Ok(())
     }
 
+    fn check_addresses(addresses: &[u64]) -> Result<()> {
+        match addresses.iter().find(|&&a| a > MAX_ADDRESS) {
+            Some(a) => Err(EngineError::BadRequest(format!("address {a} is above the highest address, {MAX_ADDRESS}"))),
+            None => Ok(()),
+        }
+    }
+
     fn used_pages(&self) -> u64 {
         self.next_seq - self.sb.head_seq
     }
@@ -378,6 +392,7 @@ impl<D: Device> Store<D> {
         Ok(match req {
             Request::Write { epoch, addresses, lengths, data } => {
                 self.check_epoch(*epoch)?;
+                Self::check_addresses(addresses)?;
                 let data = data.as_ref();
                 if addresses.len() != lengths.len() {
                     return Err(EngineError::BadRequest("addresses and lengths differ in count".into()));
@@ -402,6 +417,7 @@ impl<D: Device> Store<D> {
             }
             Request::Fill { epoch, addresses } => {
                 self.check_epoch(*epoch)?;
+                Self::check_addresses(addresses)?;
                 let mut outcome = WriteOutcome { status: vec![0; addresses.len()], written: vec![0; addresses.len()] };
                 for (i, &address) in addresses.iter().enumerate() {
                     let (code, detail, _) = self.stage(address, RecordKind::Junk, &[], reads)?;
@@ -412,6 +428,7 @@ impl<D: Device> Store<D> {
             }
             Request::Trim { epoch, addresses } => {
                 self.check_epoch(*epoch)?;
+                Self::check_addresses(addresses)?;
                 let mut status = vec![0; addresses.len()];
                 for (i, &address) in addresses.iter().enumerate() {
                     status[i] = self.stage(address, RecordKind::Trim, &[], reads)?.0 as u8;
@@ -426,6 +443,10 @@ impl<D: Device> Store<D> {
             }
             Request::PrefixTrim { epoch, address } => {
                 self.check_epoch(*epoch)?;
+                // The mark becomes the tail when it passes it: the same bound, one above.
+                if *address > MAX_ADDRESS + 1 {
+                    return Err(EngineError::BadRequest(format!("prefix trim mark {address} is above {}", MAX_ADDRESS + 1)));
+                }
                 if *address > self.sb.trim_mark {
                     self.sb.trim_mark = *address;
                     self.tail = self.tail.max(*address);

@@ -166,19 +166,25 @@ pub fn run(mut store: Store<UringDevice>, rx: Receiver<Job>, callback: Arc<Round
             }
         }
         // A panic is a broken invariant: crash the process loudly rather than leave
-        // every pending promise hanging on a dead thread.
-        let responses = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.execute(&requests))) {
-            Ok(r) => r,
+        // every pending promise hanging on a dead thread. Encoding is inside too: an
+        // answer that cannot cross to JS (a number above 2^53 - 1) must abort as well,
+        // not end this thread quietly and leave every later call on the store hanging.
+        let round = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let responses = store.execute(&requests);
+            let mut out = Out(Vec::with_capacity(64 * responses.len()));
+            for (id, response) in ids.into_iter().zip(responses) {
+                encode(&mut out, id, response);
+            }
+            out
+        }));
+        let out = match round {
+            Ok(out) => out,
             Err(_) => {
                 eprintln!("corfu: engine invariant violated; aborting (see the panic message above)");
                 std::process::abort();
             }
         };
         drop(requests);
-        let mut out = Out(Vec::with_capacity(64 * responses.len()));
-        for (id, response) in ids.into_iter().zip(responses) {
-            encode(&mut out, id, response);
-        }
         if close.is_some() {
             // Answer the round, then close the device, then say so.
             if !out.0.is_empty() {

@@ -204,8 +204,8 @@ async function answer(call: () => Promise<Answer>): Promise<Answer> {
   }
 }
 
-/** A request with absolute addresses, asked of one engine. */
-type Call = (engine: UnitEngine) => Promise<Answer>;
+/** A request with absolute addresses, asked of one engine (INFO is the unit server's, from the superblock: not compared). */
+type Call = (engine: Omit<UnitEngine, 'info'>) => Promise<Answer>;
 
 function writeCall(epoch: number, entries: ReadonlyArray<{ address: number; payload: Buffer }>): Call {
   const addresses = Float64Array.from(entries, (e) => e.address);

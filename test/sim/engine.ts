@@ -33,8 +33,6 @@ import type { ReadOutcome, TrimOutcome, WriteOutcome } from '../../bindings/stor
 import type { UnitEngine, UnitInfo } from '../../src/unit/handler.js';
 import { SYNC } from '../../src/wire/messages.js';
 
-/** The largest entry a simulated unit takes (the engine's default). */
-export const SIM_MAX_ENTRY_BYTES = 65_536;
 import type { Bugs } from './bugs.js';
 import { FlushStager, SpaceLog } from './engine-space.js';
 
@@ -47,8 +45,9 @@ export type Slot =
 export const DEFAULT_MAX_ENTRY_BYTES = 64 * 1024;
 /** The highest address a write, fill or trim may name (store.rs MAX_ADDRESS). */
 export const MAX_ADDRESS = 2 ** 53 - 2;
-/** The most payload one READ answers (shared.rs MAX_READ_PAYLOAD_BYTES). */
-export const MAX_READ_PAYLOAD_BYTES = 16 * 1024 * 1024;
+/** One READ's answer fits a frame (shared.rs MAX_READ_ANSWER_BYTES, READ_ANSWER_ENTRY_BYTES). */
+export const MAX_READ_ANSWER_BYTES = 16 * 1024 * 1024 + 64 * 1024 - 64;
+export const READ_ANSWER_ENTRY_BYTES = 6;
 
 export interface DiskGeometry {
   /** Pages of the data region (as `corfu format` computes them); unbounded if omitted. */
@@ -180,23 +179,31 @@ export class MemEngine implements UnitEngine {
     return out;
   }
 
+  /**
+   * As the engine's plan_read: entries are served in order while their
+   * payloads fit one frame's answer; from the first data entry that does not
+   * (never the first one served), every entry is deferred with ERR_OVERLOADED.
+   */
   async read(epoch: number, addresses: Float64Array): Promise<ReadOutcome[]> {
     this.#checkEpoch(epoch);
+    const budget = Math.max(0, MAX_READ_ANSWER_BYTES - READ_ANSWER_ENTRY_BYTES * addresses.length);
     let payloadBytes = 0;
-    for (const address of addresses) {
-      const slot = address < this.#trimMark ? undefined : this.#slot(address);
-      if (slot?.kind === 'data') payloadBytes += slot.payload.length;
-    }
-    if (payloadBytes > MAX_READ_PAYLOAD_BYTES) {
-      throw new CorfuError('ERR_TOO_LARGE', `a READ of ${addresses.length} entries would answer ${payloadBytes} bytes, above ${MAX_READ_PAYLOAD_BYTES}`);
-    }
+    let served = 0;
+    let deferred = false;
     return Array.from(addresses, (address): ReadOutcome => {
+      if (deferred) return { address, status: 'ERR_OVERLOADED' };
       const below = address < this.#trimMark;
       const slot = below && !this.#bugs.has('read-ignores-trim-mark') ? undefined : this.#slot(address);
       if (below && slot === undefined) return { address, status: 'ERR_TRIMMED' };
       if (slot === undefined) return { address, status: 'ERR_UNWRITTEN' };
       if (slot.kind === 'trimmed') return { address, status: 'ERR_TRIMMED' };
       if (slot.kind === 'junk') return { address, status: 'OK', kind: 'junk' };
+      if (served > 0 && payloadBytes + slot.payload.length > budget) {
+        deferred = true;
+        return { address, status: 'ERR_OVERLOADED' };
+      }
+      served++;
+      payloadBytes += slot.payload.length;
       return { address, status: 'OK', kind: 'data', payload: Buffer.from(slot.payload) };
     });
   }
@@ -243,7 +250,7 @@ export class MemEngine implements UnitEngine {
   /** INFO: the simulator's units have no device geometry; what matters to a client is the epoch, tail and entry limit. */
   async info(): Promise<UnitInfo> {
     this.#live();
-    return { unitEpoch: this.#epoch, tail: this.#tail, trimMark: this.#trimMark, maxEntryBytes: SIM_MAX_ENTRY_BYTES, pageBytes: 4096, dataPages: 0, usedPages: 0, unitId: 0, sync: SYNC.ALWAYS, clusterId: '' };
+    return { unitEpoch: this.#epoch, tail: this.#tail, trimMark: this.#trimMark, maxEntryBytes: this.disk.maxEntryBytes, pageBytes: 4096, dataPages: 0, usedPages: 0, unitId: 0, sync: SYNC.ALWAYS, clusterId: '' };
   }
 
   // ---- internals ---------------------------------------------------------------

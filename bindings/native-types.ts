@@ -1,3 +1,7 @@
+// The engine's API passes Buffers (napi-rs takes and gives them without a copy): its
+// declarations need Node's types, which the package depends on (@types/node).
+/// <reference types="node" preserve="true" />
+
 // The addon's surface as docs/native-api.md states it. The generated
 // bindings/native/native.d.ts is the source of truth; these types are written
 // by hand so that the library (and its published .d.ts) type-checks without a

@@ -1,3 +1,7 @@
+// The engine's API passes Buffers (napi-rs takes and gives them without a copy): its
+// declarations need Node's types, which the package depends on (@types/node).
+/// <reference types="node" preserve="true" />
+
 // The typed API over one storage unit's device. Every batch crosses N-API
 // once: entries are packed into (Float64Array, Uint32Array, Buffer) on the way
 // in, and results come back as status byte arrays that are decoded here.

@@ -5,7 +5,8 @@
 export { CorfuError, ERROR_TABLE, STATUS_NAMES, Store, TokenCounter, codeByte, codeName, isCorfuError, isErrorCode } from '../bindings/index.js';
 export type {
   CorfuErrorOptions,
-  Entry,
+  /** The engine's entry (Store.readOne); a log entry from CorfuClient is a LogEntry. */
+  Entry as StoreEntry,
   ErrorCode,
   FormatOptions,
   OpenOptions,
@@ -21,7 +22,7 @@ export type {
 } from '../bindings/index.js';
 
 export { CorfuClient } from './client/index.js';
-export type { ConnectOptions, LogEntry } from './client/index.js';
+export type { CallOptions, ClientErrorCode, ConnectOptions, FollowOptions, LogEntry } from './client/index.js';
 
 export { reconfigure } from './client/reconfigure-driver.js';
 export type { ReconfigureOptions, ReconfigureResult } from './client/reconfigure-driver.js';

@@ -56,6 +56,28 @@ import { describeValue } from './validate.js';
 
 export type { CallOptions } from './budget.js';
 
+/**
+ * The codes a CorfuClient method can fail with (every failure is a CorfuError
+ * with one of these). Which are safe to retry, and what each means, is in the
+ * README's client section.
+ */
+export type ClientErrorCode = Extract<
+  ErrorCode,
+  | 'ERR_UNWRITTEN'
+  | 'ERR_TRIMMED'
+  | 'ERR_SEALED'
+  | 'ERR_TOO_LARGE'
+  | 'ERR_BAD_REQUEST'
+  | 'ERR_FULL'
+  | 'ERR_IO'
+  | 'ERR_CORRUPT'
+  | 'ERR_CLOSED'
+  | 'ERR_UNAVAILABLE'
+  | 'ERR_TIMEOUT'
+  | 'ERR_ABORTED'
+  | 'ERR_NO_LAYOUT'
+>;
+
 export interface ConnectOptions {
   /**
    * The projection store: a layout URL (`file:DIR`), or a ProjectionStore the
@@ -831,6 +853,11 @@ export class CorfuClient {
       throw err;
     }
     const { unit, id } = req;
+    if (answer.kind === 'error' && answer.response.status === 'ERR_OVERLOADED') {
+      // The unit's queue is full: back off and send again, as for no answer.
+      b.lastUnavailable = new CorfuError('ERR_OVERLOADED', `${req.op} at ${unit}: ${answer.response.message}`);
+      return undefined;
+    }
     if (answer.kind === 'error') {
       const res = answer.response;
       return res.status === 'ERR_SEALED' ? { unit, id, status: res.status, unitEpoch: res.unitEpoch } : { unit, id, status: res.status, message: res.message };

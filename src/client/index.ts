@@ -1,5 +1,5 @@
-// The client library. For now: the chain protocol for one address as pure
-// state machines (append, read, fill) and the chain lookup they use.
+// The client library: CorfuClient, and the chain protocol for one address as
+// pure state machines (append, read, fill) with the chain lookup they use.
 
 export { AppendOp, FillOp, ReadOp, isTerminal } from './chain.js';
 export type {
@@ -23,4 +23,4 @@ export type {
 export { chainTarget } from './target.js';
 export type { ChainTarget } from './target.js';
 export { CorfuClient } from './client.js';
-export type { ConnectOptions, Entry as LogEntry } from './client.js';
+export type { CallOptions, ClientErrorCode, ConnectOptions, Entry as LogEntry, FollowOptions } from './client.js';

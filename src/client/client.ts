@@ -36,6 +36,8 @@
 //   ERR_UNWRITTEN and write nothing.
 // - ERR_TRIMMED is terminal for reads; every failure is a CorfuError.
 
+import { setMaxListeners } from 'node:events';
+
 import { CorfuError, codeName } from '../../bindings/errors.js';
 import type { ErrorCode } from '../../bindings/errors.js';
 import { openProjectionStore } from '../layout/file-store.js';
@@ -583,7 +585,23 @@ export class CorfuClient {
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new CorfuError('ERR_BAD_REQUEST', `follow: signal must be an AbortSignal, got ${describeValue(signal)}`);
     const pollMs = positive(options.pollMs, 10_000, 'pollMs');
     if (pollMs > MAX_WAIT_TAIL_MS) throw new CorfuError('ERR_BAD_REQUEST', `follow: pollMs must be at most ${MAX_WAIT_TAIL_MS}, got ${pollMs}`);
-    const stopped = (): boolean => signal?.aborted === true || this.#closed;
+    // One signal for the reads and waits in flight (up to readAhead + 1 listeners: not a leak),
+    // tied to the caller's.
+    const inner = new AbortController();
+    setMaxListeners(0, inner.signal);
+    const forward = (): void => inner.abort(signal?.reason);
+    if (signal?.aborted === true) forward();
+    else signal?.addEventListener('abort', forward, { once: true });
+    try {
+      yield* this.#followFrom(from, skipJunk, pollMs, inner.signal);
+    } finally {
+      signal?.removeEventListener('abort', forward);
+      inner.abort();
+    }
+  }
+
+  async *#followFrom(from: number, skipJunk: boolean, pollMs: number, signal: AbortSignal): AsyncGenerator<Entry, void, undefined> {
+    const stopped = (): boolean => signal.aborted || this.#closed;
     let next = from;
     /** A tail this follower knows of: every address below it was handed out. */
     let known = 0;
@@ -596,7 +614,7 @@ export class CorfuClient {
           continue;
         }
         while (window.length < this.readAhead && next + window.length < known) {
-          const p = this.read(next + window.length, signal === undefined ? undefined : { signal });
+          const p = this.read(next + window.length, { signal });
           p.catch(() => {}); // observed in order; a stop or a retry must not leave it unhandled
           window.push(p);
         }
@@ -616,8 +634,8 @@ export class CorfuClient {
   }
 
   /** The sequencer's tail once it is above `after`, or after `pollMs` whatever it is then (one long poll). */
-  async #waitTail(after: number, pollMs: number, signal: AbortSignal | undefined): Promise<number> {
-    return this.#withBudget('follow: wait for new entries', { deadlineMs: pollMs + this.timeoutMs, ...(signal === undefined ? {} : { signal }) }, async (b) => {
+  async #waitTail(after: number, pollMs: number, signal: AbortSignal): Promise<number> {
+    return this.#withBudget('follow: wait for new entries', { deadlineMs: pollMs + this.timeoutMs, signal }, async (b) => {
       let stalls = 0;
       for (;;) {
         const epoch = this.#projection.epoch;

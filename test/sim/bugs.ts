@@ -51,6 +51,7 @@ export const BUGS: readonly BugInfo[] = [
   { name: 'junk-not-propagated', layer: 'client', description: 'a fill writes junk at the head only and does not copy it down the chain', targets: ['durability'] },
   { name: 'chain-reversed', layer: 'client', description: 'appends write the chain tail -> head', targets: ['durability'] },
   { name: 'append-ignores-newtoken', layer: 'client', description: 'an append whose address another value took (ERR_WRITTEN at the head) is acknowledged anyway', targets: ['write-once', 'linearizability'] },
+  { name: 'budget-not-raced', layer: 'client', description: "a call's waits do not end at its deadline (only the checks between them do)", targets: ['deadline'] },
   { name: 'client-no-refresh', layer: 'client', description: 'a client never reloads the projection on ERR_SEALED: it keeps its old epoch forever', targets: ['liveness'] },
   { name: 'refresh-epoch-only', layer: 'client', description: "on ERR_SEALED a client takes the unit's epoch number but keeps its old layout", targets: ['projection'] },
   // reconfiguration

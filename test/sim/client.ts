@@ -49,6 +49,7 @@ export class SimClient {
   #connected: CorfuClient | undefined;
   /** Operations of this incarnation still running. */
   readonly #running = new Set<OpRecord>();
+  #following: AbortController | undefined;
 
   constructor(world: World, node: string) {
     this.#w = world;
@@ -167,6 +168,39 @@ export class SimClient {
     });
   }
 
+  /**
+   * Follows the log from `from` in this incarnation (client.follow): every
+   * entry goes to the checkers, then to `onEntry`; `onEnd` hears how it ended
+   * (not at all if the process dies). `stopFollowing()` ends it.
+   */
+  follow(from: number, onEntry: (e: Entry) => void, onEnd: (error: unknown) => void): void {
+    const w = this.#w;
+    const runtime = this.#runtime;
+    const controller = new AbortController();
+    this.#following = controller;
+    const by = `${this.node} follow(${from})`;
+    const live = (): boolean => runtime === this.#runtime && runtime.alive;
+    w.wake();
+    void this.#client.then(async (c) => {
+      try {
+        for await (const e of c.follow(from, { signal: controller.signal })) {
+          if (!live()) return;
+          w.check.observe(e.address, keyOf(e), by, w.queue.now, this.#chainOf(e.address));
+          onEntry(e);
+        }
+        if (live()) onEnd(undefined);
+      } catch (err) {
+        if (live()) onEnd(err);
+      }
+    });
+  }
+
+  stopFollowing(): void {
+    this.#following?.abort();
+    this.#following = undefined;
+    this.#w.wake();
+  }
+
   /** Reconfigures with the real driver from this process (as the CLI would); the client itself is not told. */
   reconfigure(changes: readonly Change[], done?: Done<Projection>): void {
     const w = this.#w;
@@ -207,15 +241,29 @@ export class SimClient {
     w.wake();
     // Whatever settles after this incarnation died was never seen by anyone.
     const current = (): boolean => runtime === this.#runtime && runtime.alive && this.#running.delete(op);
-    this.#client.then(call).then(
+    let startedAt: number | undefined;
+    // Every client call ends by its deadline (a reconfiguration is the driver's, with its own timeouts).
+    const inTime = (): void => {
+      if (kind === 'reconfigure' || startedAt === undefined) return;
+      const took = w.queue.now - startedAt;
+      if (took > w.timings.deadlineMs + 1) w.check.fail('deadline', `${caller.by} took ${took.toFixed(1)} ms, past its deadline of ${w.timings.deadlineMs} ms`);
+    };
+    this.#client
+      .then((c) => {
+        startedAt = w.queue.now;
+        return call(c);
+      })
+      .then(
       (value) => {
         if (!current()) return;
+        inTime();
         onOk?.(value, caller);
         w.history.end(op, 'ok', summarize(value), w.queue.now);
         done?.({ ok: true, value });
       },
       (error: unknown) => {
         if (!current()) return;
+        inTime();
         if (error instanceof CorfuError) {
           onError?.(error, caller);
           w.history.end(op, 'fail', error.code, w.queue.now);

@@ -47,6 +47,10 @@ export class Cluster implements World {
   readonly units = new Map<string, SimUnit>();
   readonly sequencers = new Map<string, SimSequencer>();
   readonly clients: SimClient[] = [];
+  /** Every address below this was read by the final reader (the follower must get there too). */
+  finalTail = 0;
+  /** The client that also follows the log from 0 (workload.ts), on half the seeds. */
+  follower: SimClient | undefined;
   readonly profile: FaultProfile;
   /** Faults injected, by kind (network counts are filled in at the end). */
   readonly faults = noFaults();
@@ -121,16 +125,18 @@ export class Cluster implements World {
     const stripes = randomStripes(rng, units, chainLen);
     const p1 = parseProjection({ epoch: 1, sequencer: 'seq0:6000', units, segments: [{ start: 0, end: null, stripes: stripes.map((chain) => ({ chain })) }] });
     for (const u of units) this.units.set(u, new SimUnit(u, 1, this.net, this.bugs, this.check));
-    this.sequencers.set('seq0:6000', new SimSequencer('seq0:6000', 1, this.net, this.bugs, this.check));
+    this.sequencers.set('seq0:6000', new SimSequencer('seq0:6000', 1, this.net, this.queue, this.bugs, this.check));
     this.store.proposeSync(p1);
     const nClients = rng.between(2, 5);
     for (let i = 0; i < nClients; i++) this.clients.push(new SimClient(this, `c${i}`));
+    if (rng.chance(0.5)) this.follower = this.clients[0];
     const p = this.profile;
     this.setup =
       `${nUnits} units, chains of ${chainLen} x ${stripes.length} stripes, ${nClients} clients; ` +
       `drop ${pct(p.net.drop)} dup ${pct(p.net.duplicate)} spike ${pct(p.net.spike)}; partitions ${p.partitionRate.toFixed(2)} ` +
       `unit crashes ${p.unitCrashRate.toFixed(2)} losses ${p.unitLossRate.toFixed(2)} client crashes ${p.clientCrashRate.toFixed(2)} ` +
-      `reconfigs ${p.reconfigRate.toFixed(2)} /100ms; sequencer crash ${p.sequencerCrash > 0 ? 'yes' : 'no'}; trims ${p.trims ? 'yes' : 'no'}`;
+      `reconfigs ${p.reconfigRate.toFixed(2)} /100ms; sequencer crash ${p.sequencerCrash > 0 ? 'yes' : 'no'}; trims ${p.trims ? 'yes' : 'no'}; ` +
+      `follower ${this.follower === undefined ? 'no' : this.follower.node}`;
   }
 
   // ---- helpers for the workload, the injector and the operator -----------------------
@@ -158,7 +164,7 @@ export class Cluster implements World {
   /** A fresh sequencer process (epoch 0, counter 0): a reconfiguration bootstraps it. */
   newSequencer(): string {
     const name = `seq${this.#nextSequencer++}:6000`;
-    this.sequencers.set(name, new SimSequencer(name, 0, this.net, this.bugs, this.check));
+    this.sequencers.set(name, new SimSequencer(name, 0, this.net, this.queue, this.bugs, this.check));
     return name;
   }
 

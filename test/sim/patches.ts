@@ -1,10 +1,11 @@
 // Planted bugs in the client's machines, switched on for one seed by patching
 // the REAL classes the real CorfuClient and reconfiguration driver construct
 // (src/client/chain.ts AppendOp/ReadOp/FillOp, src/client/reconfigure.ts
-// Reconfiguration): each patch rewrites the actions a machine returns or the
+// Reconfiguration, src/client/budget.ts CallBudget): each patch rewrites the actions a machine returns or the
 // events fed to it, the way a broken driver would. `installPatches` returns
 // the function that takes them out again; runs never overlap (one seed at a time).
 
+import { CallBudget } from '../../src/client/budget.js';
 import { AppendOp, FillOp, ReadOp } from '../../src/client/chain.js';
 import type { ChainAction, ChainEvent, UnitRequest } from '../../src/client/chain.js';
 import { Reconfiguration } from '../../src/client/reconfigure.js';
@@ -44,6 +45,12 @@ export function installPatches(bugs: Bugs): () => void {
     for (const [cls, kind] of [[AppendOp, 'append'], [ReadOp, 'read'], [FillOp, 'fill']] as const) undo.push(...patchChain(cls.prototype, kind, bugs));
   }
   if (RECONFIG_BUGS.some((b) => bugs.has(b))) undo.push(...patchReconfiguration(bugs));
+  if (bugs.has('budget-not-raced')) {
+    // Waits no longer end at the deadline: only the checks between them do.
+    undo.push(patch(CallBudget.prototype, 'race', () => function <T>(this: CallBudget, p: Promise<T>): Promise<T> {
+      return p;
+    } as (...args: never[]) => unknown));
+  }
   return () => {
     for (const u of undo.reverse()) u();
   };

@@ -57,6 +57,8 @@ export interface RunStats {
   messages: number;
   reconfigurations: number;
   epochs: number;
+  /** Entries the follower delivered (0 without one). */
+  followed: number;
   faults: FaultCounts;
 }
 
@@ -91,13 +93,13 @@ async function run(cl: Cluster, options: RunOptions): Promise<RunResult> {
   const workload = new Workload(cl, options.ops ?? 100, options.wildTrims ?? false);
   const injector = new FaultInjector(cl);
   const operator = new Operator(cl);
-  cl.onClientRestart = (c) => workload.resume(c);
+  cl.onClientRestart = (c) => workload.restarted(c);
   cl.build();
   workload.start();
   injector.start();
   operator.start();
   await phases(cl, workload, operator);
-  return result(cl);
+  return result(cl, workload.followed);
 }
 
 async function phases(cl: Cluster, workload: Workload, operator: Operator): Promise<void> {
@@ -115,6 +117,12 @@ async function phases(cl: Cluster, workload: Workload, operator: Operator): Prom
   cl.clients.push(reader);
   workload.finalRead(reader, () => (reading = false));
   if (!(await runUntil(cl, () => !reading))) return;
+  if (cl.follower !== undefined) {
+    // The follower catches up with everything below the tail the final reader saw.
+    const end = cl.finalTail;
+    if (!(await runUntil(cl, () => workload.followed >= end))) return;
+    workload.stopFollowing();
+  }
   cl.phase = 'done';
   for (const v of checkHistory(cl.history.ops)) cl.check.fail(v.kind, v.message);
 }
@@ -144,7 +152,7 @@ async function runUntil(cl: Cluster, done: () => boolean): Promise<boolean> {
   return true;
 }
 
-function result(cl: Cluster): RunResult {
+function result(cl: Cluster, followed: number): RunResult {
   const ops = cl.history.ops;
   const latest = cl.store.latestSync();
   const stats: RunStats = {
@@ -158,6 +166,7 @@ function result(cl: Cluster): RunResult {
     messages: cl.net.stats.sent,
     reconfigurations: cl.reconfigurations,
     epochs: latest?.epoch ?? 0,
+    followed,
     faults: { ...cl.faults, drop: cl.net.stats.dropped, duplicate: cl.net.stats.duplicated, 'delay-spike': cl.net.stats.spiked },
   };
   cl.trace.mix(cl.check.violations.length);

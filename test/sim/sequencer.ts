@@ -5,11 +5,18 @@
 // to the checkers. Planted sequencer bugs wrap `handle`.
 
 import { CounterTokenSource, Sequencer } from '../../src/sequencer/state.js';
+import { TailWaiters } from '../../src/sequencer/tail-waiters.js';
 import type { Request, Response } from '../../src/wire/messages.js';
 import type { Bugs } from './bugs.js';
 import type { Checkers } from './checkers.js';
 import type { Network } from './network.js';
+import type { EventQueue } from './queue.js';
 import { LinkServer } from './server.js';
+
+/** A parked WAIT_TAIL: how to answer it, and whether its wait is still on. */
+interface Waiter {
+  readonly reply: (res: Response) => void;
+}
 
 export class SimSequencer {
   readonly name: string;
@@ -18,18 +25,22 @@ export class SimSequencer {
   readonly #server: LinkServer;
   readonly #bugs: Bugs;
   readonly #check: Checkers;
+  readonly #queue: EventQueue;
+  /** The product's parking of long polls, driven here on the virtual clock. */
+  readonly #waiters = new TailWaiters<Waiter>();
   #alive = true;
   #tokenAnswers = 0;
   #lastFirst: number | undefined;
   #lastTail: number | undefined;
 
-  constructor(name: string, epoch: number, net: Network, bugs: Bugs, check: Checkers) {
+  constructor(name: string, epoch: number, net: Network, queue: EventQueue, bugs: Bugs, check: Checkers) {
     this.name = name;
+    this.#queue = queue;
     this.#seq = new Sequencer({ epoch, tokens: this.#tokens });
     this.#bugs = bugs;
     this.#check = check;
     this.#server = new LinkServer(name, net);
-    this.#server.start((req) => this.#serve(req));
+    this.#server.start((req, reply) => this.#serve(req, reply));
   }
 
   get alive(): boolean {
@@ -42,14 +53,41 @@ export class SimSequencer {
 
   crash(): void {
     this.#alive = false;
+    this.#waiters.remove(() => true);
     this.#server.stop();
   }
 
-  #serve(req: Request): Response | undefined {
+  #serve(req: Request, reply: (res: Response) => void): Response | undefined {
+    if (req.op === 'WAIT_TAIL') {
+      const now = this.#seq.waitTail(req);
+      if (now !== undefined) return this.#answered(req, now);
+      const who: Waiter = { reply };
+      if (!this.#waiters.park(req, who)) return this.#answered(req, this.#seq.handle(req));
+      this.#queue.after(req.waitMs, () => {
+        for (const p of this.#waiters.remove((w) => w.who === who)) p.who.reply(this.#answered(p.req, this.#seq.handle(p.req)));
+      });
+      return undefined;
+    }
+    const res = this.#handle(req);
+    if (res === undefined) return undefined;
+    if (req.op === 'TOKEN' || req.op === 'SEAL' || req.op === 'BOOTSTRAP') {
+      for (const p of this.#waiters.ready(this.#seq)) p.who.reply(this.#answered(p.req, p.res));
+    }
+    return res;
+  }
+
+  /** Reports an answer to the checkers. */
+  #answered(req: Request, res: Response): Response {
+    this.#check.served(this.name, req, res, this.#seq.epoch);
+    return res;
+  }
+
+  /** Answers one request, the checkers told; undefined when it crashes on it. */
+  #handle(req: Request): Response | undefined {
     const epochAtService = this.#seq.epoch;
     let res: Response;
     try {
-      res = this.#handle(req);
+      res = this.#planted(req);
     } catch (err) {
       // SequencerInvariantError: the real server crashes. So does this one.
       this.#check.fail('sequencer-invariant', `${this.name}: ${(err as Error).message}`);
@@ -61,9 +99,10 @@ export class SimSequencer {
     return res;
   }
 
-  #handle(req: Request): Response {
+  /** The Sequencer's answer, with the planted sequencer bugs. */
+  #planted(req: Request): Response {
     if (this.#bugs.has('sequencer-skip-epoch-check') && (req.op === 'TOKEN' || req.op === 'TAIL') && req.epoch !== this.#seq.epoch) {
-      return this.#handle({ ...req, epoch: this.#seq.epoch });
+      return this.#planted({ ...req, epoch: this.#seq.epoch });
     }
     const res = this.#seq.handle(req);
     if (res.status !== 'OK') return res;

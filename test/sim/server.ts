@@ -9,8 +9,12 @@ import { decodeFrame, encodeResponse } from '../../src/wire/codec.js';
 import type { Request, Response } from '../../src/wire/messages.js';
 import type { Envelope, Network } from './network.js';
 
-/** Answers one request; undefined when the node dies on it (it crashed instead of answering). */
-export type Serve = (req: Request) => Response | undefined | Promise<Response | undefined>;
+/**
+ * Answers one request: with its response, or undefined when there is no answer
+ * now — the node died on it, or it will answer later through `reply` (a
+ * parked long poll). `reply` sends only while the process and the link live.
+ */
+export type Serve = (req: Request, reply: (res: Response) => void) => Response | undefined | Promise<Response | undefined>;
 
 export class LinkServer {
   readonly #node: string;
@@ -30,7 +34,7 @@ export class LinkServer {
     this.#net.attach(this.#node, (env) => this.#receive(env, serve));
   }
 
-  /** The process dies: every link it had is reset. */
+  /** The process dies: every link it had is reset (a reply to a request it took before is dropped). */
   stop(): void {
     if (!this.#up) return;
     this.#up = false;
@@ -60,10 +64,14 @@ export class LinkServer {
           this.#net.send(this.#node, from, { kind: 'reset', link: packet.link });
           return;
         }
-        const res = await serve(decoded.frame);
-        // Dead by now (it crashed on this request), or the link was reset meanwhile.
-        if (res === undefined || !this.#up || !this.#links.has(packet.link)) return;
-        this.#net.send(this.#node, from, { kind: 'frame', link: packet.link, bytes: encodeResponse(res) });
+        const link = packet.link;
+        const reply = (res: Response): void => {
+          // Dead by now (it crashed on this request), or the link was reset meanwhile.
+          if (!this.#up || !this.#links.has(link)) return;
+          this.#net.send(this.#node, from, { kind: 'frame', link, bytes: encodeResponse(res) });
+        };
+        const res = await serve(decoded.frame, reply);
+        if (res !== undefined) reply(res);
         return;
       }
       default:

@@ -35,8 +35,47 @@ export class Workload {
     return this.#issued >= this.#targetOps;
   }
 
+  /** The next address the follower must deliver. */
+  followed = 0;
+
   start(): void {
     for (const c of this.#cl.clients) this.resume(c);
+    if (this.#cl.follower !== undefined) this.#follow(this.#cl.follower);
+  }
+
+  /**
+   * The follower: client.follow from where it got to, its entries checked to
+   * come exactly once and in order. A trimmed address (a prefix trim passed
+   * it) is skipped; a new incarnation follows on from where the old one was.
+   */
+  #follow(c: SimClient): void {
+    const cl = this.#cl;
+    c.follow(
+      this.followed,
+      (e) => {
+        if (e.address !== this.followed) cl.check.fail('follow', `${c.node} follow delivered ${e.address} where ${this.followed} was next`);
+        this.followed = e.address + 1;
+      },
+      (err) => {
+        if ((err as { code?: string } | undefined)?.code === 'ERR_TRIMMED') {
+          this.followed++;
+          this.#follow(c);
+        } else if (cl.phase !== 'done') {
+          cl.check.fail('follow', `${c.node} follow ended at ${this.followed}: ${String((err as Error | undefined)?.message ?? 'without an error')}`);
+        }
+      },
+    );
+  }
+
+  /** The follower stops (the end of the run). */
+  stopFollowing(): void {
+    this.#cl.follower?.stopFollowing();
+  }
+
+  /** A restarted client: its next operation, and if it is the follower, its following. */
+  restarted(c: SimClient): void {
+    if (c === this.#cl.follower) this.#follow(c);
+    this.resume(c);
   }
 
   /** Runs the client's next operation (after a think time), and so on. */
@@ -123,6 +162,7 @@ export class Workload {
         return done();
       }
       const end = Math.max(r.value, cl.check.maxAcked + 1);
+      cl.finalTail = end;
       const next = (a: number): void => {
         if (a >= end) return done();
         reader.read(a, (rr) => {

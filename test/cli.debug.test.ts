@@ -81,16 +81,18 @@ describe('debug verbs against `corfu up`', () => {
     expect(oneLine(r.stderr)).toMatch(/^error ERR_TRIMMED: /);
   });
 
-  it('status shows the epoch, the sequencer and 4 units up', () => {
+  it('status shows the epoch, the entry limit, the sequencer and 4 units up with their tails and space', () => {
     const s = corfu('status', '--layout', layout);
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout).toMatch(/^epoch\s+1 /m);
+    expect(s.stdout).toMatch(/^max entry\s+65536 bytes$/m);
     expect(s.stdout).toMatch(/^sequencer\s+\S+\s+up\s+epoch 1\s+tail \d+/m);
-    expect(s.stdout.match(/^unit \d+\s+\S+\s+up\s+epoch 1\s+tail \d+/gm)).toHaveLength(4);
+    expect(s.stdout.match(/^unit \d+\s+\S+\s+up\s+epoch 1\s+tail \d+\s+trim mark \d+\s+used [\d.]+ MiB of [\d.]+ MiB\s+sync always/gm)).toHaveLength(4);
     expect(s.stdout).toMatch(/units up\s+4\/4/);
-    const j = JSON.parse(corfu('status', '--layout', layout, '--json').stdout) as { epoch: number; units: { up: boolean }[] };
+    const j = JSON.parse(corfu('status', '--layout', layout, '--json').stdout) as { epoch: number; maxEntryBytes: number; units: { up: boolean; maxEntryBytes: number }[] };
     expect(j.epoch).toBe(1);
-    expect(j.units.filter((u) => u.up)).toHaveLength(4);
+    expect(j.maxEntryBytes).toBe(65536);
+    expect(j.units.filter((u) => u.up && u.maxEntryBytes === 65536)).toHaveLength(4);
   });
 
   it('a bad address is a usage error (exit 2); reading past the tail is ERR_UNWRITTEN', () => {

@@ -21,6 +21,7 @@ import { CorfuError } from '../../bindings/errors.js';
 import { CorfuClient, type Entry } from '../client/client.js';
 import { openProjectionStore, type Projection } from '../layout/index.js';
 import { Connection } from '../transport/connection.js';
+import { SYNC } from '../wire/messages.js';
 import { FatalError } from './fatal-error.js';
 import { UsageError } from './usage-error.js';
 
@@ -147,9 +148,16 @@ interface ServerStatus {
   readonly error?: string;
 }
 
+interface UnitStatus extends ServerStatus {
+  readonly trimMark?: number;
+  readonly maxEntryBytes?: number;
+  readonly usedBytes?: number;
+  readonly capacityBytes?: number;
+  readonly sync?: 'always' | 'none';
+}
 
-
-async function askTail(address: string, epoch: number): Promise<ServerStatus> {
+/** `fn` over a connection to `address`; down (with why) when it cannot connect or answer. */
+async function ask<T extends ServerStatus>(address: string, fn: (conn: Connection) => Promise<T>): Promise<T | ServerStatus> {
   try {
     await probe(address, STATUS_TIMEOUT_MS);
   } catch (err) {
@@ -157,6 +165,17 @@ async function askTail(address: string, epoch: number): Promise<ServerStatus> {
   }
   const conn = new Connection({ ...splitHostPort(address), timeoutMs: STATUS_TIMEOUT_MS });
   try {
+    return await fn(conn);
+  } catch (err) {
+    return { up: false, error: (err as Error).message };
+  } finally {
+    await conn.close();
+  }
+}
+
+/** The sequencer: its epoch and tail (TAIL, asked again at its own epoch when it is elsewhere). */
+function askSequencer(address: string, epoch: number): Promise<ServerStatus> {
+  return ask(address, async (conn) => {
     let res = await conn.request({ type: 'request', op: 'TAIL', epoch });
     let at = epoch;
     if (res.status === 'ERR_SEALED') {
@@ -167,35 +186,63 @@ async function askTail(address: string, epoch: number): Promise<ServerStatus> {
     if (res.status !== 'OK') return { up: true, error: `${res.status}: ${res.message}` };
     if (res.op !== 'TAIL') return { up: true, error: `unexpected ${res.op} answer to TAIL` };
     return { up: true, epoch: at, tail: res.tail };
-  } catch (err) {
-    return { up: false, error: (err as Error).message };
-  } finally {
-    await conn.close();
-  }
+  });
 }
 
-function statusLine(name: string, address: string, s: ServerStatus): string {
+/** A unit: what INFO says (answered at any epoch). */
+function askUnit(address: string): Promise<UnitStatus> {
+  return ask(address, async (conn) => {
+    const res = await conn.request({ type: 'request', op: 'INFO', epoch: 0 });
+    if (res.status !== 'OK') return { up: true, error: `${res.status}: ${res.message}` };
+    if (res.op !== 'INFO') return { up: true, error: `unexpected ${res.op} answer to INFO` };
+    return {
+      up: true,
+      epoch: res.unitEpoch,
+      tail: res.tail,
+      trimMark: res.trimMark,
+      maxEntryBytes: res.maxEntryBytes,
+      usedBytes: res.usedPages * res.pageBytes,
+      capacityBytes: res.dataPages * res.pageBytes,
+      sync: res.sync === SYNC.ALWAYS ? 'always' : 'none',
+    };
+  });
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+function statusLine(name: string, address: string, s: UnitStatus): string {
   const parts = [name.padEnd(10), address.padEnd(22), s.up ? 'up  ' : 'down'];
   if (s.epoch !== undefined) parts.push(`epoch ${s.epoch}`);
   if (s.tail !== undefined) parts.push(`tail ${s.tail}`);
+  if (s.trimMark !== undefined) parts.push(`trim mark ${s.trimMark}`);
+  if (s.usedBytes !== undefined && s.capacityBytes !== undefined) parts.push(`used ${mib(s.usedBytes)} of ${mib(s.capacityBytes)}`);
+  if (s.sync !== undefined) parts.push(`sync ${s.sync}`);
   if (s.error !== undefined) parts.push(`(${s.error})`);
   return parts.join('  ');
 }
 
 export async function statusVerb(flags: LayoutFlags & { json?: boolean }): Promise<void> {
   const p = await latestProjection(flags.layout);
-  const [sequencer, ...units] = await Promise.all([askTail(p.sequencer, p.epoch), ...p.units.map((u) => askTail(u, p.epoch))]);
+  const [sequencer, units] = await Promise.all([askSequencer(p.sequencer, p.epoch), Promise.all(p.units.map((u) => askUnit(u)))]);
   if (flags.json === true) {
     const json = {
       layout: flags.layout,
       epoch: p.epoch,
-      sequencer: { address: p.sequencer, ...sequencer! },
+      maxEntryBytes: p.maxEntryBytes ?? null,
+      sequencer: { address: p.sequencer, ...sequencer },
       units: p.units.map((address, i) => ({ address, ...units[i]! })),
     };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     return;
   }
-  const lines = [`layout     ${flags.layout}`, `epoch      ${p.epoch} (projection)`, statusLine('sequencer', p.sequencer, sequencer!)];
+  const lines = [
+    `layout     ${flags.layout}`,
+    `epoch      ${p.epoch} (projection)`,
+    `max entry  ${p.maxEntryBytes === undefined ? 'not recorded (the units enforce their own)' : `${p.maxEntryBytes} bytes`}`,
+    statusLine('sequencer', p.sequencer, sequencer),
+  ];
   for (const [i, address] of p.units.entries()) lines.push(statusLine(`unit ${i}`, address, units[i]!));
   const up = units.filter((u) => u.up).length;
   lines.push(`units up   ${up}/${p.units.length}`);

@@ -175,6 +175,11 @@ function checkAddress(address: unknown, what = 'address'): asserts address is nu
   }
 }
 
+/** The wait before the n-th look at the head of a hole (from 0): 1 ms ten times, then doubling. */
+function recheckDelayMs(n: number): number {
+  return n < 10 ? 1 : 2 ** Math.min(n - 9, 16);
+}
+
 function resendBackoffMs(attempt: number): number {
   return Math.min(MAX_RESEND_BACKOFF_MS, 10 * 2 ** Math.min(attempt, 16));
 }
@@ -837,11 +842,12 @@ export class CorfuClient {
             if (!(await this.#belowTail(op.address, b))) throw this.#pastTail('read', op.address);
             holeSince = this.#runtime.clock.now();
           }
-          // Ask the head again at growing intervals: a writer in flight usually lands within
-          // a millisecond or two, and a reader at the tail should not wait out the whole timeout.
+          // Ask the head again, every millisecond at first, then at doubling intervals: a writer
+          // in flight usually lands within a few milliseconds (its sync), and a reader at the
+          // tail (a follower) should see it then, not after the whole timeout.
           const left = holeSince + this.holeTimeoutMs - this.#runtime.clock.now();
           if (left > 0) {
-            await b.sleep(Math.min(left, 2 ** rechecks++));
+            await b.sleep(Math.min(left, recheckDelayMs(rechecks++)));
             event = { timeout: 'recheck' };
           } else {
             this.stats.fills++;

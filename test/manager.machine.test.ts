@@ -1,0 +1,188 @@
+// The manager's pure state machine (src/manager/machine.ts), driven one event
+// at a time: probes in, reconfigurations, re-seals and probes out. No sockets,
+// no timers.
+
+import { describe, expect, it } from 'vitest';
+
+import { parseProjection, type Projection } from '../src/layout/index.js';
+import { Manager, type ManagerAction, type ManagerOptions } from '../src/manager/machine.js';
+
+const U = ['u0:1', 'u1:1', 'u2:1', 'u3:1'];
+const SEQ = 'seq:1';
+
+function layout(epoch = 1, units = U, sequencer = SEQ): Projection {
+  return parseProjection({
+    epoch,
+    sequencer,
+    units,
+    segments: [{ start: 0, end: null, stripes: [{ chain: units.slice(0, 2) }, { chain: units.slice(2, 4) }] }],
+  });
+}
+
+function manager(options: Partial<ManagerOptions> = {}, p = layout()): Manager {
+  return new Manager(p, {
+    probeIntervalMs: 1000,
+    misses: 3,
+    graceMs: 0,
+    maxEpochsPerMinute: 6,
+    backoffMinMs: 500,
+    backoffMaxMs: 500,
+    spares: ['spare:1'],
+    standbySequencers: ['seq:2'],
+    random: () => 0.5,
+    ...options,
+  });
+}
+
+const probes = (actions: ManagerAction[]): string[] => actions.flatMap((a) => ('probe' in a ? [a.probe.server] : []));
+const reconfigurations = (actions: ManagerAction[]): ManagerAction[] => actions.filter((a) => 'reconfigure' in a);
+
+/** One probe round at `now`: every server answers at `epoch` except those in `silent`. */
+function round(m: Manager, now: number, silent: readonly string[] = [], epochOf: (s: string) => number = () => m.layout.epoch): ManagerAction[] {
+  const out: ManagerAction[] = [];
+  for (const a of m.step({ tick: { now } })) {
+    if (!('probe' in a)) {
+      out.push(a);
+      continue;
+    }
+    const s = a.probe.server;
+    out.push(...m.step({ probed: { server: s, now, answer: silent.includes(s) ? undefined : { epoch: epochOf(s), tail: 10 } } }));
+  }
+  return out;
+}
+
+describe('the manager machine', () => {
+  it('probes the sequencer, the units, the spares and the standbys once per interval, one probe at a time each', () => {
+    const m = manager();
+    const first = m.step({ tick: { now: 0 } });
+    expect(probes(first).sort()).toEqual([...U, 'seq:1', 'seq:2', 'spare:1'].sort());
+    expect(probes(m.step({ tick: { now: 500 } }))).toEqual([]);
+    // Still unanswered at the next interval: no second probe of the same server.
+    expect(probes(m.step({ tick: { now: 1000 } }))).toEqual([]);
+    m.step({ probed: { server: 'u0:1', now: 1000, answer: { epoch: 1, tail: 0 } } });
+    expect(probes(m.step({ tick: { now: 1000 } }))).toEqual(['u0:1']);
+  });
+
+  it('does nothing about a unit that misses fewer probes than it takes to be down (a short stop)', () => {
+    const m = manager();
+    let t = 0;
+    for (let i = 0; i < 2; i++) expect(reconfigurations(round(m, (t += 1000), ['u1:1']))).toEqual([]);
+    expect(reconfigurations(round(m, (t += 1000)))).toEqual([]);
+    for (let i = 0; i < 2; i++) expect(reconfigurations(round(m, (t += 1000), ['u1:1']))).toEqual([]);
+  });
+
+  it('replaces a unit down for `misses` probes with a spare that answers, once, and not again while it runs', () => {
+    const m = manager();
+    let t = 0;
+    round(m, t);
+    const seen: ManagerAction[] = [];
+    for (let i = 0; i < 3; i++) seen.push(...round(m, (t += 1000), ['u1:1']));
+    expect(reconfigurations(seen)).toEqual([{ reconfigure: { changes: [{ kind: 'replace-unit', old: 'u1:1', replacement: 'spare:1' }], reason: expect.stringMatching(/u1:1 is down/) } }]);
+    expect(m.reconfiguring).toBe(true);
+    expect(reconfigurations(round(m, (t += 1000), ['u1:1']))).toEqual([]);
+  });
+
+  it('waits out the grace period: a unit that comes back within it keeps its place', () => {
+    const m = manager({ graceMs: 5000 });
+    let t = 0;
+    round(m, t);
+    for (let i = 0; i < 5; i++) expect(reconfigurations(round(m, (t += 1000), ['u1:1']))).toEqual([]);
+    expect(reconfigurations(round(m, (t += 1000)))).toEqual([]);
+    // Down at its third miss, replaced 5 s later.
+    for (let i = 0; i < 7; i++) round(m, (t += 1000), ['u1:1']);
+    expect(m.reconfiguring).toBe(false);
+    round(m, (t += 1000), ['u1:1']);
+    expect(m.reconfiguring).toBe(true);
+  });
+
+  it('moves a dead sequencer to a standby, in the same reconfiguration as a dead unit', () => {
+    const m = manager();
+    let t = 0;
+    round(m, t);
+    const seen: ManagerAction[] = [];
+    for (let i = 0; i < 3; i++) seen.push(...round(m, (t += 1000), ['u2:1', 'seq:1']));
+    expect(reconfigurations(seen)).toEqual([
+      {
+        reconfigure: {
+          changes: [
+            { kind: 'replace-unit', old: 'u2:1', replacement: 'spare:1' },
+            { kind: 'move-sequencer', sequencer: 'seq:2' },
+          ],
+          reason: expect.any(String),
+        },
+      },
+    ]);
+  });
+
+  it('does not reconfigure without a spare or a standby that answers, and says why once', () => {
+    const m = manager({ spares: [], standbySequencers: [] });
+    let t = 0;
+    round(m, t);
+    const seen: ManagerAction[] = [];
+    for (let i = 0; i < 6; i++) seen.push(...round(m, (t += 1000), ['u1:1', 'seq:1']));
+    expect(reconfigurations(seen)).toEqual([]);
+    const warnings = seen.filter((a) => 'log' in a && a.log.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ log: { message: expect.stringMatching(/no spare answers.*no standby answers/) } });
+  });
+
+  it('never reconfigures while it cannot reach a majority of the units', () => {
+    const m = manager({ spares: ['spare:1', 'spare:2', 'spare:3'] });
+    let t = 0;
+    round(m, t);
+    const seen: ManagerAction[] = [];
+    for (let i = 0; i < 6; i++) seen.push(...round(m, (t += 1000), ['u0:1', 'u1:1', 'u2:1']));
+    expect(reconfigurations(seen)).toEqual([]);
+    expect(seen.some((a) => 'log' in a && /may be the one cut off/.test(a.log.message))).toBe(true);
+  });
+
+  it('backs off after a failed reconfiguration and after another one won the epoch', () => {
+    const m = manager({ spares: ['spare:1', 'spare:2'] });
+    let t = 0;
+    round(m, t);
+    for (let i = 0; i < 3; i++) round(m, (t += 1000), ['u1:1']);
+    expect(m.reconfiguring).toBe(true);
+    m.step({ reconfigureFailed: { now: t, message: 'sealed elsewhere' } });
+    // The backoff is 500 ms: nothing at t + 100, a retry once it passed.
+    expect(reconfigurations(m.step({ probed: { server: 'u0:1', now: t + 100, answer: { epoch: 1, tail: 1 } } }))).toEqual([]);
+    expect(reconfigurations(round(m, (t += 1000), ['u1:1']))).toHaveLength(1);
+    const won = layout(2, ['u0:1', 'spare:2', 'u2:1', 'u3:1']);
+    m.step({ reconfigured: { now: t, projection: won, adopted: true } });
+    expect(m.layout.epoch).toBe(2);
+    expect(m.reconfiguring).toBe(false);
+  });
+
+  it('starts at most maxEpochsPerMinute reconfigurations a minute', () => {
+    const spares = ['s1:1', 's2:1', 's3:1', 's4:1'];
+    const m = manager({ maxEpochsPerMinute: 2, spares, backoffMinMs: 0, backoffMaxMs: 0 });
+    let t = 0;
+    let current = m.layout;
+    let installed = 0;
+    round(m, t);
+    for (let i = 0; i < 20; i++) {
+      // Whatever unit is at index 1 of the layout is always down: it keeps being replaced.
+      const victim = current.units[1]!;
+      for (const a of round(m, (t += 1000), [victim])) {
+        if (!('reconfigure' in a)) continue;
+        const change = a.reconfigure.changes[0]!;
+        if (change.kind !== 'replace-unit') throw new Error('expected a replacement');
+        current = layout(current.epoch + 1, current.units.map((u) => (u === change.old ? change.replacement : u)));
+        m.step({ reconfigured: { now: t, projection: current, adopted: false } });
+        installed++;
+      }
+    }
+    expect(installed).toBe(2);
+    expect(t).toBeLessThan(60_000);
+  });
+
+  it('seals again a unit found at an older epoch, and bumps the epoch for units sealed past it with no projection', () => {
+    const m = manager();
+    const behind = round(m, 0, [], (s) => (s === 'u3:1' ? 0 : 1));
+    expect(behind.filter((a) => 'reseal' in a)).toEqual([{ reseal: { unit: 'u3:1', epoch: 1 } }]);
+    m.step({ resealed: { unit: 'u3:1', now: 0, ok: true } });
+    let t = 0;
+    const ahead: ManagerAction[] = [];
+    for (let i = 0; i < 3; i++) ahead.push(...round(m, (t += 1000), [], (s) => (s === 'u0:1' ? 2 : 1)));
+    expect(reconfigurations(ahead)).toEqual([{ reconfigure: { changes: [], reason: expect.stringMatching(/sealed past epoch 1/) } }]);
+  });
+});

@@ -16,12 +16,18 @@ import { demoVerb } from './demo.js';
 import { FatalError } from './fatal-error.js';
 import { formatVerb } from './format.js';
 import { inspectVerb } from './inspect.js';
+import { managerVerb } from './manager.js';
 import { hostPortArg, layoutInitVerb, layoutReconfigureVerb, layoutShowVerb, replaceArg, stripeArg } from './layout.js';
 import { countArg, clusterIdArg, listenArg, positiveCountArg, sizeArg, syncArg } from './options.js';
 import { sequencerVerb } from './sequencer.js';
 import { unitVerb } from './unit.js';
 import { upVerb } from './up.js';
 import { UsageError } from './usage-error.js';
+
+/** A repeatable HOST:PORT option. */
+function hostPorts(value: string, previous: string[]): string[] {
+  return [...previous, hostPortArg(value)];
+}
 
 const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
@@ -76,6 +82,19 @@ function buildProgram(): Command {
     .option('--epoch <e>', 'the epoch to start in', countArg, 0)
     .option('--start-tail <t>', 'the first token: above every address written on any unit', countArg, 0)
     .action((flags) => sequencerVerb(flags));
+
+  program
+    .command('manager')
+    .description('watch the cluster and heal it: replace dead units with spares, move a dead sequencer to a standby (until SIGTERM)')
+    .requiredOption('--layout <url>', 'projection store of the cluster, file:DIR')
+    .option('--spare <host:port>', 'a unit that can replace a dead one (repeatable)', hostPorts, [] as string[])
+    .option('--standby-sequencer <host:port>', 'a sequencer that can replace a dead one (repeatable)', hostPorts, [] as string[])
+    .option('--probe-interval <ms>', 'between two probes of a server', positiveCountArg, 1000)
+    .option('--probe-timeout <ms>', 'a probe without an answer within this is a miss', positiveCountArg, 1000)
+    .option('--misses <n>', 'consecutive misses before a server counts as dead', positiveCountArg, 3)
+    .option('--grace <ms>', 'how long a dead unit stays dead before it is replaced', countArg, 0)
+    .option('--max-epochs-per-minute <n>', 'reconfigurations started per minute, at most', positiveCountArg, 6)
+    .action((flags) => managerVerb(flags));
 
   program
     .command('unit')

@@ -181,6 +181,8 @@ export class Manager {
     if (this.#reconfiguring) return [];
     const p = this.#layout;
     const d = this.detector;
+    // Nothing is known before every unit was probed once.
+    if (p.units.some((u) => d.health(u).last === undefined && d.health(u).misses === 0)) return [];
     const reachable = p.units.filter((u) => d.isUp(u)).length;
     if (reachable * 2 <= p.units.length) return this.#idle(`only ${reachable} of ${p.units.length} units answer: not reconfiguring (this manager may be the one cut off)`);
     if (this.#now < this.#backoffUntil) return [];

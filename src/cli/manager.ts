@@ -1,0 +1,75 @@
+// `corfu manager --layout URL [--spare HOST:PORT]... [--standby-sequencer HOST:PORT]...`:
+// the cluster's manager (src/manager). It campaigns to be the one active
+// manager (a lock beside a file: store's projections); a standby prints
+// `manager: standby` and waits. Once active (`manager: active`), it probes
+// every server, replaces dead units and a dead sequencer, and re-seals units
+// that fell behind, until SIGTERM or SIGINT. Its decisions are logged one a
+// line on stderr.
+
+import { exitWithParentIfAsked } from './exit-with-parent.js';
+
+import { FileProjectionStore, openProjectionStore } from '../layout/file-store.js';
+import { ManagerDriver } from '../manager/driver.js';
+import { FileLockElection, type Election } from '../manager/election.js';
+import { MANAGER_DEFAULTS } from '../manager/machine.js';
+import { FatalError } from './fatal-error.js';
+
+export interface ManagerFlags {
+  readonly layout: string;
+  readonly spare: readonly string[];
+  readonly standbySequencer: readonly string[];
+  readonly probeInterval: number;
+  readonly probeTimeout: number;
+  readonly misses: number;
+  readonly grace: number;
+  readonly maxEpochsPerMinute: number;
+}
+
+function log(level: 'info' | 'warn', message: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
+}
+
+export async function managerVerb(flags: ManagerFlags): Promise<void> {
+  const store = await openProjectionStore(flags.layout);
+  let election: Election;
+  if (store instanceof FileProjectionStore) election = new FileLockElection(store.dir);
+  else throw new FatalError(`corfu manager: no election for the store ${flags.layout}`);
+
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  exitWithParentIfAsked();
+  process.stdout.write('manager: standby\n');
+  let leadership;
+  try {
+    leadership = await election.campaign(stop.signal);
+  } catch (err) {
+    await store.close();
+    if (stop.signal.aborted) return;
+    throw err;
+  }
+  process.stdout.write('manager: active\n');
+  const driver = await ManagerDriver.start(store, {
+    ...MANAGER_DEFAULTS,
+    probeIntervalMs: flags.probeInterval,
+    probeTimeoutMs: flags.probeTimeout,
+    misses: flags.misses,
+    graceMs: flags.grace,
+    maxEpochsPerMinute: flags.maxEpochsPerMinute,
+    reconfigureTimeoutMs: Math.max(flags.probeTimeout, 1000),
+    spares: flags.spare,
+    standbySequencers: flags.standbySequencer,
+    random: Math.random,
+    log,
+  });
+  // (A signal may have come while the driver started: then the wait is already over.)
+  const stopped = stop.signal.aborted ? Promise.resolve() : new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+  await Promise.race([stopped, leadership.lost]);
+  if (!stop.signal.aborted) log('warn', 'lost the manager lock: stopping');
+  await driver.stop();
+  await leadership.release();
+  await store.close();
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+}

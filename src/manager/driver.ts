@@ -1,0 +1,161 @@
+// Runs the manager machine (machine.ts) against real servers and a real
+// projection store: the machine decides, this owns the clock, the probes, the
+// reconfigurations and the store. Its clock and connections come from a
+// ClientRuntime, so the seeded simulator runs this same driver on virtual time.
+//
+// - A tick every `tickMs` (a quarter of the probe interval): the machine
+//   answers with the probes that are due. A unit is probed with INFO (its
+//   epoch and tail, at any epoch); the sequencer with TAIL at the latest
+//   epoch (ERR_SEALED still tells its epoch). No answer within
+//   `probeTimeoutMs` is a miss.
+// - The latest projection is read from the store every tick (a watch will
+//   tell sooner once the store offers one).
+// - Reconfigurations run the ordinary driver (src/client/reconfigure-driver.ts),
+//   one at a time.
+
+import { CorfuError } from '../../bindings/errors.js';
+import { reconfigure } from '../client/reconfigure-driver.js';
+import { nodeRuntime, type ClientRuntime } from '../client/runtime.js';
+import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED, sharedPool, type Lease, type ServerPool } from '../client/server-pool.js';
+import type { Projection } from '../layout/projection.js';
+import type { ProjectionStore } from '../layout/store.js';
+import type { TimerHandle } from '../transport/clock.js';
+import type { RequestBody } from '../transport/connection.js';
+import type { ProbeAnswer } from './detector.js';
+import { Manager, type ManagerAction, type ManagerOptions, type ServerRole } from './machine.js';
+
+export interface ManagerDriverOptions extends ManagerOptions {
+  /** How long a probe waits for its answer before it counts as a miss. */
+  readonly probeTimeoutMs: number;
+  /** The per-request timeout of a reconfiguration. */
+  readonly reconfigureTimeoutMs: number;
+  readonly runtime?: ClientRuntime;
+  readonly log: (level: 'info' | 'warn', message: string) => void;
+}
+
+export class ManagerDriver {
+  readonly #store: ProjectionStore;
+  readonly #options: ManagerDriverOptions;
+  readonly #runtime: ClientRuntime;
+  readonly #pool: ServerPool;
+  readonly #leases = new Map<string, Lease>();
+  readonly #machine: Manager;
+  #timer: TimerHandle | undefined;
+  #stopped = false;
+  #reading = false;
+
+  private constructor(store: ProjectionStore, layout: Projection, options: ManagerDriverOptions) {
+    this.#store = store;
+    this.#options = options;
+    this.#runtime = options.runtime ?? nodeRuntime;
+    this.#pool = sharedPool(this.#runtime);
+    this.#machine = new Manager(layout, options);
+  }
+
+  /** Reads the latest projection and starts managing it. */
+  static async start(store: ProjectionStore, options: ManagerDriverOptions): Promise<ManagerDriver> {
+    const layout = await store.latest();
+    if (layout === undefined) throw new CorfuError('ERR_NO_LAYOUT', 'the projection store holds no projection: nothing to manage (corfu layout init first)');
+    const d = new ManagerDriver(store, layout, options);
+    d.#tick();
+    return d;
+  }
+
+  get machine(): Manager {
+    return this.#machine;
+  }
+
+  /** Stops ticking and releases the connections; what is in flight finishes on its own. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#runtime.clock.clearTimeout(this.#timer);
+    const leases = [...this.#leases.values()];
+    this.#leases.clear();
+    await Promise.all(leases.map((l) => this.#pool.release(l)));
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
+    const now = this.#runtime.clock.now();
+    this.#apply(this.#machine.step({ tick: { now } }));
+    this.#readLayout();
+    this.#timer = this.#runtime.clock.setTimeout(() => this.#tick(), Math.max(1, Math.floor(this.#options.probeIntervalMs / 4)));
+  }
+
+  #readLayout(): void {
+    if (this.#reading) return;
+    this.#reading = true;
+    this.#store.latest().then(
+      (p) => {
+        this.#reading = false;
+        if (p !== undefined && !this.#stopped) this.#apply(this.#machine.step({ layout: p }));
+      },
+      (err: unknown) => {
+        this.#reading = false;
+        this.#options.log('warn', `cannot read the projection store: ${(err as Error).message}`);
+      },
+    );
+  }
+
+  #apply(actions: readonly ManagerAction[]): void {
+    if (this.#stopped) return;
+    for (const a of actions) {
+      if ('probe' in a) void this.#probe(a.probe.server, a.probe.role, a.probe.epoch);
+      else if ('reconfigure' in a) void this.#reconfigure(a.reconfigure.changes);
+      else if ('reseal' in a) void this.#reseal(a.reseal.unit, a.reseal.epoch);
+      else this.#options.log(a.log.level, a.log.message);
+    }
+  }
+
+  #connection(server: string): Lease {
+    let lease = this.#leases.get(server);
+    if (lease === undefined) {
+      lease = this.#pool.acquire(server, { timeoutMs: this.#options.probeTimeoutMs, maxInFlight: DEFAULT_MAX_IN_FLIGHT, maxQueued: DEFAULT_MAX_QUEUED });
+      this.#leases.set(server, lease);
+    }
+    return lease;
+  }
+
+  async #request(server: string, body: RequestBody) {
+    return this.#connection(server).connection.request(body, { timeoutMs: this.#options.probeTimeoutMs });
+  }
+
+  async #probe(server: string, role: ServerRole, epoch: number): Promise<void> {
+    let answer: ProbeAnswer | undefined;
+    try {
+      if (role === 'unit') {
+        const res = await this.#request(server, { type: 'request', op: 'INFO', epoch: 0 });
+        if (res.status === 'OK' && res.op === 'INFO') answer = { epoch: res.unitEpoch, tail: res.tail };
+      } else {
+        const res = await this.#request(server, { type: 'request', op: 'TAIL', epoch });
+        if (res.status === 'OK' && res.op === 'TAIL') answer = { epoch, tail: res.tail };
+        else if (res.status === 'ERR_SEALED') answer = { epoch: res.unitEpoch, tail: 0 };
+      }
+    } catch {
+      answer = undefined; // no answer in time, refused, reset: a miss
+    }
+    this.#apply(this.#machine.step({ probed: { server, now: this.#runtime.clock.now(), answer } }));
+  }
+
+  async #reconfigure(changes: Parameters<typeof reconfigure>[1]): Promise<void> {
+    try {
+      const r = await reconfigure(this.#store, changes, { timeoutMs: this.#options.reconfigureTimeoutMs, runtime: this.#runtime });
+      this.#apply(this.#machine.step({ reconfigured: { now: this.#runtime.clock.now(), projection: r.projection, adopted: r.adopted } }));
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.#apply(this.#machine.step({ reconfigureFailed: { now: this.#runtime.clock.now(), message } }));
+    }
+  }
+
+  async #reseal(unit: string, epoch: number): Promise<void> {
+    let ok = false;
+    try {
+      const res = await this.#request(unit, { type: 'request', op: 'SEAL', epoch: epoch - 1, newEpoch: epoch });
+      ok = res.status === 'OK' || (res.status === 'ERR_SEALED' && res.unitEpoch >= epoch);
+      if (!ok) this.#options.log('warn', `sealing unit ${unit} to epoch ${epoch}: ${res.status}`);
+    } catch (err) {
+      this.#options.log('warn', `sealing unit ${unit} to epoch ${epoch}: ${(err as Error).message}`);
+    }
+    this.#apply(this.#machine.step({ resealed: { unit, now: this.#runtime.clock.now(), ok } }));
+  }
+}

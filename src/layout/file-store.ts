@@ -12,16 +12,24 @@
 // A projection is returned (from propose, get or latest) only after its
 // directory entry has been fsynced, so nobody acts on a slot that a power cut
 // could still take back and hand to a different proposal.
+//
+// watch() polls: a timer every `pollMs` lists the directory (fs.watch misses
+// events on some filesystems and across hard links) and reads the slots above
+// the last one reported. The timer exists only while someone watches, and is
+// unref'd: a watch never keeps the process alive.
 
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { link, mkdir, open, readFile, readdir, stat, unlink } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { link, mkdir, open, readFile, readdir, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 
 import { CorfuError } from '../../bindings/errors.js';
 import { canonicalJson, parseProjection, projectionProblems, type Projection } from './projection.js';
-import type { ProjectionStore, ProposeResult } from './store.js';
+import type { ProjectionStore, ProposeResult, WatchErrorHandler } from './store.js';
+import { WatchCursor } from './watch-cursor.js';
+
+/** How often a watch lists the directory, by default. */
+export const DEFAULT_POLL_MS = 100;
 
 const EPOCH_DIGITS = 12;
 const EPOCH_FILE = /^epoch-([0-9]{12,16})\.json$/;
@@ -77,20 +85,33 @@ function processGone(pid: number): boolean {
   }
 }
 
+export interface FileStoreOptions {
+  /** How often a watch lists the directory. Default 100 ms. */
+  readonly pollMs?: number;
+}
+
 export class FileProjectionStore implements ProjectionStore {
   /** Absolute path of the directory holding the epoch files. */
   readonly dir: string;
+  readonly pollMs: number;
+  readonly #watches = new Set<() => void>();
+  #closed = false;
 
-  constructor(dir: string) {
+  constructor(dir: string, options: FileStoreOptions = {}) {
     this.dir = resolve(dir);
+    const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+    if (!Number.isSafeInteger(pollMs) || pollMs < 1) throw new CorfuError('ERR_BAD_REQUEST', `pollMs must be a whole number of milliseconds >= 1, got ${String(pollMs)}`);
+    this.pollMs = pollMs;
   }
 
   async get(epoch: number): Promise<Projection | undefined> {
+    this.checkOpen();
     checkEpoch(epoch);
     return this.readSlot(epoch);
   }
 
   async latest(): Promise<Projection | undefined> {
+    this.checkOpen();
     const names = await this.list();
     let highest = 0;
     for (const name of names) {
@@ -106,6 +127,7 @@ export class FileProjectionStore implements ProjectionStore {
   }
 
   async propose(projection: Projection): Promise<ProposeResult> {
+    this.checkOpen();
     const proposal = parseProjection(projection);
     const name = epochFileName(proposal.epoch);
     const final = join(this.dir, name);
@@ -149,8 +171,63 @@ export class FileProjectionStore implements ProjectionStore {
     }
   }
 
+  watch(onProjection: (projection: Projection) => void, onError?: WatchErrorHandler): () => void {
+    this.checkOpen();
+    const cursor = new WatchCursor(onProjection, onError);
+    // The first poll reports only the latest slot; later ones every slot above the cursor.
+    let first = true;
+    let polling = false;
+    const poll = async (): Promise<void> => {
+      if (polling || cursor.stopped) return;
+      polling = true;
+      try {
+        const above = (await this.list())
+          .map(epochOfFileName)
+          .filter((epoch): epoch is number => epoch !== undefined && epoch > cursor.passed)
+          .sort((a, b) => a - b);
+        for (const epoch of first ? above.slice(-1) : above) {
+          if (cursor.stopped) return;
+          let projection: Projection | undefined;
+          try {
+            projection = await this.readSlot(epoch);
+          } catch (err) {
+            if (err instanceof CorfuError && err.code === 'ERR_CORRUPT') {
+              cursor.skip(epoch, err);
+              continue;
+            }
+            throw err;
+          }
+          if (projection === undefined) break; // listed but gone: look again next time
+          cursor.offer(projection);
+        }
+        first = false;
+        cursor.recovered();
+      } catch (err) {
+        cursor.error(err instanceof CorfuError ? err : ioError('watch', err));
+      } finally {
+        polling = false;
+      }
+    };
+    const timer = setInterval(() => void poll(), this.pollMs);
+    timer.unref();
+    void poll();
+    const unsubscribe = (): void => {
+      cursor.stop();
+      clearInterval(timer);
+      this.#watches.delete(unsubscribe);
+    };
+    this.#watches.add(unsubscribe);
+    return unsubscribe;
+  }
+
   async close(): Promise<void> {
-    // Nothing held open between calls.
+    // Nothing else is held open between calls.
+    this.#closed = true;
+    for (const unsubscribe of [...this.#watches]) unsubscribe();
+  }
+
+  private checkOpen(): void {
+    if (this.#closed) throw new CorfuError('ERR_CLOSED', `projection store file:${this.dir} is closed`);
   }
 
   /** Removes temp files left by proposers that crashed (their process is gone). */
@@ -233,41 +310,5 @@ export class FileProjectionStore implements ProjectionStore {
   }
 }
 
-/**
- * Opens the projection store named by `url`: `file:DIR` (DIR relative to the
- * working directory or absolute) or `file:///abs/dir`. The directory is made
- * on the first proposal. `etcd://...` is reserved and not supported yet.
- */
-export async function openProjectionStore(url: string): Promise<ProjectionStore> {
-  if (typeof url !== 'string' || url === '') {
-    throw new CorfuError('ERR_BAD_REQUEST', 'projection store URL is empty; expected file:DIR');
-  }
-  if (/^etcd:/i.test(url)) {
-    throw new CorfuError('ERR_BAD_REQUEST', `projection store ${url}: etcd is not supported yet; use file:DIR`);
-  }
-  if (!url.startsWith('file:')) {
-    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1];
-    const hint = scheme === undefined ? ` (did you mean file:${url}?)` : ` (unsupported scheme ${scheme}:)`;
-    throw new CorfuError('ERR_BAD_REQUEST', `projection store ${url}: expected file:DIR${hint}`);
-  }
-  let dir: string;
-  if (url.startsWith('file://')) {
-    try {
-      dir = fileURLToPath(url);
-    } catch (err) {
-      throw new CorfuError('ERR_BAD_REQUEST', `projection store ${url}: ${(err as Error).message}`, { cause: err });
-    }
-  } else {
-    dir = url.slice('file:'.length);
-  }
-  if (dir === '') throw new CorfuError('ERR_BAD_REQUEST', `projection store ${url}: no directory given; expected file:DIR`);
-  const absolute = isAbsolute(dir) ? dir : resolve(dir);
-  try {
-    const s = await stat(absolute);
-    if (!s.isDirectory()) throw new CorfuError('ERR_BAD_REQUEST', `projection store ${url}: ${absolute} is not a directory`);
-  } catch (err) {
-    if (err instanceof CorfuError) throw err;
-    if (errno(err) !== 'ENOENT') throw ioError(`cannot stat ${absolute}`, err);
-  }
-  return new FileProjectionStore(absolute);
-}
+// Kept for modules that import it from here (the client does); it lives in open.ts.
+export { openProjectionStore } from './open.js';

@@ -1,7 +1,10 @@
 // The projection store: the sequence of projections, one write-once slot per
 // epoch (DESIGN.md invariant 4, "One projection per epoch"). This is the
-// CORFU paper's auxiliary; `file:DIR` is the embedded store, etcd comes later.
+// CORFU paper's auxiliary. `file:DIR` is the embedded store (file-store.ts),
+// `etcd://...` keeps the slots in etcd (etcd-store.ts); both pass one
+// conformance suite (test/helpers/projection-store-suite.ts).
 
+import type { CorfuError } from '../../bindings/errors.js';
 import type { Projection } from './projection.js';
 
 export interface ProposeResult {
@@ -28,6 +31,21 @@ export interface ProjectionStore {
    * the caller proposes `latest().epoch + 1`.
    */
   propose(projection: Projection): Promise<ProposeResult>;
-  /** Releases resources (connections); a no-op for the file store. */
+  /**
+   * Reports new projections as they are proposed, without waiting for an
+   * ERR_SEALED: first the latest one (if any), then every projection that
+   * becomes the latest after it, each at least once and in epoch order (a
+   * slot filled below an epoch already reported was never the latest and is
+   * not reported). A caller ignores epochs it already has. Lost connections,
+   * etcd compactions and restarts are handled inside: the store re-reads and
+   * goes on. `onError` (optional) hears what could not be reported: a
+   * corrupt slot (ERR_CORRUPT, then skipped), a store it cannot reach
+   * (ERR_UNAVAILABLE, while it keeps trying). Returns the unsubscribe
+   * function (idempotent); close() ends every watch of the store.
+   */
+  watch(onProjection: (projection: Projection) => void, onError?: WatchErrorHandler): () => void;
+  /** Ends every watch and releases connections. Idempotent; later calls fail with ERR_CLOSED. */
   close(): Promise<void>;
 }
+
+export type WatchErrorHandler = (error: CorfuError) => void;

@@ -1,12 +1,10 @@
 // The file-backed projection store (file:DIR): write-once epoch slots, atomic
 // first-wins across processes, crash leftovers ignored, corruption reported.
 
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { createInterface, type Interface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -20,8 +18,7 @@ import {
   type Projection,
 } from '../src/layout/index.js';
 import { rejectsWith } from './helpers/expect-error.js';
-
-const PROPOSER = fileURLToPath(new URL('./fixtures/projection-proposer.mjs', import.meta.url));
+import { startProposers } from './helpers/proposers.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -113,43 +110,15 @@ describe('FileProjectionStore', () => {
 
   it('concurrent proposals from several processes: exactly one accepted, all get the same winner', async () => {
     const dir = tempDir();
-    const PROPOSERS = 6;
     const EPOCHS = 8;
-    const children: Array<{ child: ChildProcessWithoutNullStreams; lines: Interface; next: () => Promise<string> }> = [];
+    const proposers = await startProposers(`file:${dir}`, 6);
     try {
-      for (let id = 0; id < PROPOSERS; id++) {
-        const child = spawn(process.execPath, [PROPOSER, dir, String(id)], { stdio: ['pipe', 'pipe', 'pipe'] });
-        let stderr = '';
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        const lines = createInterface({ input: child.stdout });
-        const queue: string[] = [];
-        const waiters: Array<(line: string) => void> = [];
-        lines.on('line', (line) => {
-          const w = waiters.shift();
-          if (w) w(line);
-          else queue.push(line);
-        });
-        const exited = new Promise<never>((_, reject) =>
-          child.on('exit', (code) => reject(new Error(`proposer ${id} exited (${code}): ${stderr}`))),
-        );
-        exited.catch(() => undefined);
-        const next = (): Promise<string> =>
-          Promise.race([
-            queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise<string>((res) => waiters.push(res)),
-            exited,
-          ]);
-        children.push({ child, lines, next });
-      }
-      for (const c of children) expect(await c.next()).toBe('ready');
-
       for (let epoch = 1; epoch <= EPOCHS; epoch++) {
-        // Release every proposer at once for this epoch.
-        for (const c of children) c.child.stdin.write(`go ${epoch}\n`);
-        const results = await Promise.all(children.map(async (c) => JSON.parse(await c.next())));
+        const results = await proposers.race(epoch);
         for (const r of results) expect(r.error).toBeUndefined();
         const accepted = results.filter((r) => r.accepted === true);
         expect(accepted).toHaveLength(1);
-        const winner = accepted[0].winner;
+        const winner = accepted[0]!.winner;
         for (const r of results) {
           expect(r.epoch).toBe(epoch);
           expect(r.winner).toEqual(winner);
@@ -161,11 +130,7 @@ describe('FileProjectionStore', () => {
       expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
       expect(readdirSync(dir)).toHaveLength(EPOCHS);
     } finally {
-      for (const c of children) {
-        c.child.stdin.end();
-        c.lines.close();
-      }
-      await Promise.all(children.map((c) => (c.child.exitCode !== null ? undefined : new Promise((res) => c.child.on('exit', res)))));
+      await proposers.close();
     }
   });
 
@@ -254,11 +219,9 @@ describe('openProjectionStore', () => {
     expect(await c.latest()).toEqual(projection(1));
   });
 
-  it('rejects etcd, other schemes, bare paths, an empty directory and a regular file', async () => {
-    let err = await rejectsWith(openProjectionStore('etcd://127.0.0.1:2379'), 'ERR_BAD_REQUEST');
-    expect(err.message).toMatch(/etcd is not supported yet/);
-    err = await rejectsWith(openProjectionStore('http://example.com/layout'), 'ERR_BAD_REQUEST');
-    expect(err.message).toMatch(/expected file:DIR/);
+  it('rejects other schemes, bare paths, an empty directory and a regular file (etcd URLs: layout.store-url.test.ts)', async () => {
+    let err = await rejectsWith(openProjectionStore('http://example.com/layout'), 'ERR_BAD_REQUEST');
+    expect(err.message).toMatch(/expected file:DIR or etcd:\/\/HOST:PORT/);
     err = await rejectsWith(openProjectionStore('/var/lib/corfu'), 'ERR_BAD_REQUEST');
     expect(err.message).toMatch(/did you mean file:\/var\/lib\/corfu/);
     await rejectsWith(openProjectionStore('file:'), 'ERR_BAD_REQUEST');

@@ -25,6 +25,9 @@ export interface EtcdServer {
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same ports and data directory; resolves once it is healthy. */
   start(): Promise<void>;
+  /** SIGSTOP: etcd keeps its connections but answers nothing until resume(). */
+  pause(): void;
+  resume(): void;
   /** Stops it and removes its data directory. */
   close(): Promise<void>;
 }
@@ -116,6 +119,8 @@ export async function startEtcd(): Promise<EtcdServer> {
     url: (prefix) => `etcd://${endpoint}/${prefix}`,
     stop,
     start,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     close: async () => {
       await stop();
       rmSync(dataDir, { recursive: true, force: true });

@@ -29,3 +29,22 @@ it('importing corfu does not load the native addon; the first Store call does', 
   expect(r.stderr).toBe('');
   expect(JSON.parse(r.stdout)).toEqual({ afterImport: 0, afterUse: 1, code: 'ERR_NO_DEVICE' });
 });
+
+// The etcd store brings gRPC (about a second to load): only an etcd:// URL loads it.
+const GRPC_PROBE = `
+import { createRequire } from 'node:module';
+const corfu = await import(${JSON.stringify(ENTRY)});
+const layout = await import(${JSON.stringify(fileURLToPath(new URL('../dist/src/layout/index.js', import.meta.url)))});
+const grpc = () => Object.keys(createRequire(import.meta.url).cache).filter((k) => /[\\\\/]node_modules[\\\\/](etcd3|@grpc)[\\\\/]/.test(k)).length > 0;
+const afterImport = grpc();
+await (await layout.openProjectionStore('file:/nonexistent/corfu-lazy-probe')).close();
+const afterFile = grpc();
+await (await layout.openProjectionStore('etcd://127.0.0.1:2379/corfu-lazy-probe')).close();
+console.log(JSON.stringify({ client: typeof corfu.CorfuClient, afterImport, afterFile, afterEtcd: grpc() }));
+`;
+
+it('importing corfu or opening a file: store does not load etcd3/gRPC; opening an etcd:// store does', () => {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', GRPC_PROBE], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(JSON.parse(r.stdout)).toEqual({ client: 'function', afterImport: false, afterFile: false, afterEtcd: true });
+});

@@ -26,7 +26,6 @@ import { InvalidArgumentError } from 'commander';
 import * as hdr from 'hdr-histogram-js';
 
 import { CorfuClient } from '../client/client.js';
-import { UsageError } from './usage-error.js';
 
 export interface BenchAppendFlags {
   readonly layout: string;
@@ -136,7 +135,6 @@ function round3(x: number): number {
 }
 
 export async function benchAppend(flags: BenchAppendFlags): Promise<BenchAppendResult> {
-  if (!flags.layout.startsWith('file:')) throw new UsageError(`--layout must be a file: URL, got '${flags.layout}'`);
   const payload = new Uint8Array(flags.entrySize);
   for (let i = 0; i < payload.length; i++) payload[i] = i & 0xff;
 

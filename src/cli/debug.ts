@@ -1,7 +1,7 @@
 // Debug verbs against a running log: `corfu append [DATA]`, `corfu read ADDR`,
 // `corfu tail`, `corfu fill ADDR`, `corfu trim ADDR`, `corfu status`.
-// Each takes `--layout URL`; the default is the layout `corfu up` writes in
-// ./.corfu. A layout that holds no projection is exit 1 with a hint to run
+// Each takes `--layout URL` (file:DIR or etcd://HOST:PORT[,...]/PREFIX); the
+// default is the layout `corfu up` writes in ./.corfu. A layout that holds no projection is exit 1 with a hint to run
 // `corfu up`.
 //
 // `read` does not fill: an address at or above the sequencer's tail is
@@ -41,11 +41,10 @@ export function addressArg(value: string): number {
 }
 
 async function latestProjection(layout: string): Promise<Projection> {
-  if (!layout.startsWith('file:')) throw new UsageError(`--layout must be a file:DIR URL, got '${layout}'`);
   const store = await openProjectionStore(layout);
   try {
     const p = await store.latest();
-    if (p === undefined) throw new FatalError(`no layout at ${layout}; start a cluster with \`corfu up\` (or pass --layout file:DIR)`);
+    if (p === undefined) throw new FatalError(`no layout at ${layout}; start a cluster with \`corfu up\` (or pass --layout URL)`);
     return p;
   } finally {
     await store.close();

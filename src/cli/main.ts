@@ -18,7 +18,7 @@ import { formatVerb } from './format.js';
 import { inspectVerb } from './inspect.js';
 import { managerVerb } from './manager.js';
 import { hostPortArg, layoutInitVerb, layoutReconfigureVerb, layoutShowVerb, replaceArg, stripeArg } from './layout.js';
-import { countArg, clusterIdArg, listenArg, positiveCountArg, sizeArg, syncArg } from './options.js';
+import { countArg, clusterIdArg, listenArg, positiveCountArg, sizeArg, storeUrlArg, syncArg } from './options.js';
 import { sequencerVerb } from './sequencer.js';
 import { unitVerb } from './unit.js';
 import { upVerb } from './up.js';
@@ -109,7 +109,7 @@ function buildProgram(): Command {
   layout
     .command('init')
     .description('seal the units and the sequencer to epoch 1 and write projection epoch 1 (one open segment from 0)')
-    .requiredOption('--store <url>', 'projection store, file:DIR')
+    .requiredOption('--store <url>', 'projection store: file:DIR or etcd://HOST:PORT[,HOST:PORT...]/PREFIX', storeUrlArg)
     .requiredOption('--sequencer <host:port>', 'the sequencer (bootstrapped above every written address)', hostPortArg)
     .requiredOption('--stripe <host:port,...>', 'a chain of units, head first (repeat for each stripe)', stripeArg)
     .action((flags) => layoutInitVerb(flags));
@@ -117,14 +117,14 @@ function buildProgram(): Command {
   layout
     .command('show')
     .description('print the latest projection')
-    .requiredOption('--store <url>', 'projection store, file:DIR')
+    .requiredOption('--store <url>', 'projection store: file:DIR or etcd://HOST:PORT[,HOST:PORT...]/PREFIX', storeUrlArg)
     .option('--json', 'print JSON instead of a table')
     .action((flags) => layoutShowVerb(flags));
 
   layout
     .command('reconfigure')
     .description('install the next epoch: seal every unit, bootstrap the sequencer above their tails, propose')
-    .requiredOption('--store <url>', 'projection store, file:DIR')
+    .requiredOption('--store <url>', 'projection store: file:DIR or etcd://HOST:PORT[,HOST:PORT...]/PREFIX', storeUrlArg)
     .option('--replace <old=new>', 'replace unit OLD by NEW from the tail on; OLD leaves the older chains (repeatable)', replaceArg)
     .option('--add-segment', 'stripe the log over new chains from the tail on (give them with --stripe)')
     .option('--stripe <host:port,...>', 'a chain of the new segment, head first (repeat for each stripe)', stripeArg)
@@ -136,6 +136,7 @@ function buildProgram(): Command {
     .command('up')
     .description('run a local cluster (units + sequencer on loopback, files as devices) until SIGINT/SIGTERM')
     .option('--dir <dir>', 'where the device files, the layout and the logs live', '.corfu')
+    .option('--store <url>', 'keep the layout in this projection store (e.g. etcd://127.0.0.1:2379/corfu) instead of file:DIR/layout', storeUrlArg)
     .option('--units <n>', 'storage units', positiveCountArg, 4)
     .option('--replicas <n>', 'units per chain (units must be a multiple)', positiveCountArg, 2)
     .option('--size <bytes>', 'size of each device file when it is created', sizeArg, 256 * 1024 * 1024)
@@ -146,7 +147,7 @@ function buildProgram(): Command {
     .action((flags) => upVerb(flags));
 
   // Debug verbs against a running log (see debug.ts).
-  const layoutOption = ['--layout <url>', 'projection store of the log, file:DIR (default: the one `corfu up` made in ./.corfu)', DEFAULT_LAYOUT] as const;
+  const layoutOption = ['--layout <url>', 'projection store of the log, file:DIR or etcd://HOST:PORT[,...]/PREFIX (default: the one `corfu up` made in ./.corfu)', storeUrlArg, DEFAULT_LAYOUT] as const;
   program.command('append').description('append one entry (DATA, or stdin) and print its address').argument('[data]', 'the payload as UTF-8 text').option(...layoutOption).action((data: string | undefined, flags) => appendVerb(data, flags));
   program.command('read').description('print the entry at ADDR (kind; payload as UTF-8 if printable, else hex)').argument('<addr>', 'log address', addressArg).option(...layoutOption).option('--json', 'print JSON').action((addr: number, flags) => readVerb(addr, flags));
   program.command('tail').description("print the sequencer's tail (the next address)").option(...layoutOption).action((flags) => tailVerb(flags));
@@ -159,7 +160,7 @@ function buildProgram(): Command {
     .description('benchmarks on a running cluster (figures, not tests)')
     .command('append')
     .description('N in-process clients each keeping D appends in flight for S seconds: appends/s and latency percentiles')
-    .requiredOption('--layout <url>', 'projection store of the cluster, file:DIR (see `corfu up`)')
+    .requiredOption('--layout <url>', 'projection store of the cluster, file:DIR or etcd://HOST:PORT[,...]/PREFIX (see `corfu up`)', storeUrlArg)
     .option('--clients <n>', 'CorfuClient instances (in this process)', positiveCountArg, 1)
     .option('--depth <d>', 'appends in flight per client', positiveCountArg, 1)
     .option('--entry-size <bytes>', 'payload bytes per entry', sizeArg, 128)

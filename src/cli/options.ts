@@ -3,7 +3,20 @@
 
 import { InvalidArgumentError } from 'commander';
 
+import { CorfuError } from '../../bindings/errors.js';
+import { parseStoreUrl } from '../layout/store-url.js';
 import { parseSize } from './units.js';
+
+/** `--store` / `--layout`: a layout URL, file:DIR or etcd://HOST:PORT[,HOST:PORT...]/PREFIX. */
+export function storeUrlArg(value: string): string {
+  try {
+    parseStoreUrl(value);
+  } catch (err) {
+    if (err instanceof CorfuError) throw new InvalidArgumentError(`${err.message}.`);
+    throw err;
+  }
+  return value;
+}
 
 export function sizeArg(value: string): number {
   const bytes = parseSize(value);

@@ -1,4 +1,4 @@
-// `corfu up [--dir .corfu] [--units 4] [--replicas 2] [--size 256M] [--max-entry-bytes 64K] [--sync always|none]`:
+// `corfu up [--dir .corfu] [--store URL] [--units 4] [--replicas 2] [--size 256M] [--max-entry-bytes 64K] [--sync always|none]`:
 // the embedded default. One machine, loopback, files as devices.
 //
 // - First run: formats DIR/unit-N.img (one random cluster id for all, unit id
@@ -41,6 +41,8 @@ import { UsageError } from './usage-error.js';
 
 export interface UpFlags {
   readonly dir: string;
+  /** The projection store; default file:DIR/layout. */
+  readonly store?: string;
   readonly units: number;
   readonly replicas: number;
   readonly size: number;
@@ -145,11 +147,11 @@ function writeUnitFiles(dir: string, addresses: readonly string[]): void {
  * Undefined when the layout is the plain single segment `up` builds anyway.
  * Refuses a layout naming units `up` does not run (added by a reconfiguration).
  */
-function carryOver(previous: Projection, files: Map<string, number> | undefined, dir: string): ((epoch: number, sequencer: string, addresses: readonly string[], maxEntryBytes: number) => Projection) | undefined {
+function carryOver(previous: Projection, files: Map<string, number> | undefined, storeUrl: string): ((epoch: number, sequencer: string, addresses: readonly string[], maxEntryBytes: number) => Projection) | undefined {
   if (files === undefined && previous.segments.length === 1) return undefined; // a layout from before units.json: the plain shape
   const foreign = previous.units.filter((u) => files?.get(u) === undefined);
   if (foreign.length > 0) {
-    throw new FatalError(`the layout in ${dir} uses units that corfu up does not run (${foreign.join(', ')}); start them and the cluster yourself, then use corfu layout reconfigure`);
+    throw new FatalError(`the layout in ${storeUrl} uses units that corfu up does not run (${foreign.join(', ')}); start them and the cluster yourself, then use corfu layout reconfigure`);
   }
   return (epoch, sequencer, addresses, maxEntryBytes) => {
     const moved = (u: string): string => addresses[files!.get(u)!]!;
@@ -170,22 +172,28 @@ export async function upVerb(flags: UpFlags): Promise<void> {
   if (flags.demo !== undefined && (flags.entryBytes ?? 128) < MIN_DEMO_ENTRY_BYTES) throw new UsageError(`--entry-bytes must be at least ${MIN_DEMO_ENTRY_BYTES}`);
   const dir = resolve(flags.dir);
   const logDir = join(dir, 'logs');
-  const layoutDir = join(dir, 'layout');
-  const storeUrl = `file:${layoutDir}`;
+  const storeUrl = flags.store ?? `file:${join(dir, 'layout')}`;
   mkdirSync(logDir, { recursive: true });
-  mkdirSync(layoutDir, { recursive: true });
+  if (flags.store === undefined) mkdirSync(join(dir, 'layout'), { recursive: true });
 
   // Devices: reuse what is there, format what is missing.
   const store = await openProjectionStore(storeUrl);
-  const previous = await store.latest();
-  await store.close();
+  let previous: Projection | undefined;
+  try {
+    previous = await store.latest();
+  } finally {
+    await store.close();
+  }
   const devices = Array.from({ length: flags.units }, (_, i) => join(dir, `unit-${i}.img`));
   const formatted = readdirSync(dir).filter((f) => /^unit-\d+\.img$/.test(f)).length;
+  if (previous !== undefined && formatted === 0) {
+    throw new UsageError(`${storeUrl} already holds a layout (epoch ${previous.epoch}) but ${dir} has no unit files; use the --dir it was made with, or another store`);
+  }
   if (previous !== undefined && formatted !== flags.units) {
     throw new UsageError(`${dir} holds a cluster of ${formatted} units; run with --units ${formatted} or use another --dir`);
   }
   // Which unit file served each address of the previous layout: it is carried over to this run's ports.
-  const carried = previous === undefined ? undefined : carryOver(previous, readUnitFiles(dir), dir);
+  const carried = previous === undefined ? undefined : carryOver(previous, readUnitFiles(dir), storeUrl);
   if (previous !== undefined && previous.segments.at(-1)!.stripes[0]!.chain.length !== flags.replicas) {
     throw new UsageError(`${dir} holds a cluster with ${previous.segments.at(-1)!.stripes[0]!.chain.length} replicas; run with that --replicas or use another --dir`);
   }

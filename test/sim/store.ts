@@ -3,10 +3,13 @@
 // `accepted: false` and the winner — the semantics of src/layout/store.ts.
 // The simulator's own actors call the synchronous methods; simulated processes
 // (clients, reconfigurations) reach it through a SimStoreView, with a delay.
+// watch: the store tells its watchers of each new latest projection at once;
+// a view delivers them one after another, each after a simulated delay.
 
 import { parseProjection } from '../../src/layout/projection.js';
 import type { Projection } from '../../src/layout/projection.js';
-import type { ProjectionStore, ProposeResult } from '../../src/layout/store.js';
+import type { ProjectionStore, ProposeResult, WatchErrorHandler } from '../../src/layout/store.js';
+import { WatchCursor } from '../../src/layout/watch-cursor.js';
 import type { Clock } from '../../src/transport/clock.js';
 import type { Bugs } from './bugs.js';
 import type { Checkers } from './checkers.js';
@@ -16,6 +19,7 @@ export class MemProjectionStore implements ProjectionStore {
   #latest: Projection | undefined;
   readonly #bugs: Bugs;
   readonly #check: Checkers;
+  readonly #watchers = new Set<(projection: Projection) => void>();
   proposals = 0;
 
   constructor(bugs: Bugs, check: Checkers) {
@@ -44,9 +48,27 @@ export class MemProjectionStore implements ProjectionStore {
       return { accepted: false, winner: existing };
     }
     this.#slots.set(p.epoch, p);
-    if (this.#latest === undefined || p.epoch >= this.#latest.epoch) this.#latest = p;
+    const newLatest = this.#latest === undefined || p.epoch >= this.#latest.epoch;
+    if (newLatest) this.#latest = p;
     this.#check.projection(p, 'store.propose (accepted)');
+    if (newLatest) for (const watcher of [...this.#watchers]) watcher(p);
     return { accepted: true, winner: p };
+  }
+
+  /** Calls `onProjection` with the latest projection now (if any), then with each new latest as it is proposed. */
+  watchSync(onProjection: (projection: Projection) => void): () => void {
+    this.#watchers.add(onProjection);
+    if (this.#latest !== undefined) onProjection(this.#latest);
+    return () => this.#watchers.delete(onProjection);
+  }
+
+  watch(onProjection: (projection: Projection) => void, onError?: WatchErrorHandler): () => void {
+    const cursor = new WatchCursor(onProjection, onError);
+    const unsubscribe = this.watchSync((p) => cursor.offer(p));
+    return () => {
+      cursor.stop();
+      unsubscribe();
+    };
   }
 
   async get(epoch: number): Promise<Projection | undefined> {
@@ -110,5 +132,35 @@ export class SimStoreView implements ProjectionStore {
     return this.#later(() => this.#store.proposeSync(projection));
   }
 
+  watch(onProjection: (projection: Projection) => void, onError?: WatchErrorHandler): () => void {
+    const cursor = new WatchCursor(onProjection, onError);
+    // In order, one simulated delay each; a bounded backlog keeps the newest.
+    const backlog: Projection[] = [];
+    let sending = false;
+    const pump = (): void => {
+      if (sending || cursor.stopped) return;
+      const next = backlog.shift();
+      if (next === undefined) return;
+      sending = true;
+      this.#clock.setTimeout(() => {
+        sending = false;
+        const seen = this.#view === undefined ? next : this.#view(next);
+        if (seen !== undefined) cursor.offer(seen);
+        pump();
+      }, this.#delay());
+    };
+    const unsubscribe = this.#store.watchSync((p) => {
+      if (backlog.length >= WATCH_BACKLOG) backlog.shift();
+      backlog.push(p);
+      pump();
+    });
+    return () => {
+      cursor.stop();
+      unsubscribe();
+    };
+  }
+
   async close(): Promise<void> {}
 }
+
+const WATCH_BACKLOG = 64;

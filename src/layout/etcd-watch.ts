@@ -45,7 +45,7 @@ export class EtcdWatch {
 
   stop(): void {
     this.#cursor.stop();
-    this.#stream?.cancel();
+    if (this.#stream !== undefined) closeStream(this.#stream);
     this.#stream = undefined;
     if (this.#pauseTimer !== undefined) clearTimeout(this.#pauseTimer);
     this.#endPause?.();
@@ -90,7 +90,7 @@ export class EtcdWatch {
   async #follow(fromRevision: string): Promise<Outcome> {
     const stream = await this.#store.client.watchClient.watch();
     if (this.#cursor.stopped) {
-      stream.cancel();
+      closeStream(stream);
       return 'lost';
     }
     this.#stream = stream;
@@ -101,7 +101,7 @@ export class EtcdWatch {
         if (done) return;
         done = true;
         if (this.#stream === stream) this.#stream = undefined;
-        stream.cancel();
+        closeStream(stream);
         if (error !== undefined) this.#cursor.error(error);
         resolve(outcome);
       };
@@ -151,4 +151,16 @@ export class EtcdWatch {
     this.#endPause = undefined;
     this.#pauseTimer = undefined;
   }
+}
+
+// Half-close before cancelling: the etcd3 library takes an error on a stream
+// that is still writable (our own cancel included) for a failed host and
+// closes every channel to it, under other calls in flight.
+function closeStream(stream: IDuplexStream<IWatchRequest, IWatchResponse>): void {
+  try {
+    stream.end();
+  } catch {
+    // Already ended or failed: cancelling is all that is left.
+  }
+  stream.cancel();
 }

@@ -21,9 +21,10 @@
 //   (unit-batcher.ts) on one pipelined connection, opened lazily and shared
 //   with the process's other clients (server-pool.ts).
 // - `newToken` (a filler or a trim took the address): a new token, transparently.
-// - `refreshProjection` (ERR_SEALED): reload the latest projection from the
-//   store; when it is not newer yet (a reconfiguration in progress) wait a
-//   little and try again, a bounded number of times, then fail ERR_SEALED.
+// - The store's watch tells the client of a new projection as soon as it is
+//   proposed. `refreshProjection` (ERR_SEALED): reload the latest projection
+//   from the store; when it is not newer yet (a reconfiguration in progress)
+//   wait a little and try again, a bounded number of times, then fail ERR_SEALED.
 //   An append keeps its address across a refresh (a half-written chain is
 //   completed under the new epoch rather than abandoned).
 // - A request that got no answer (ERR_UNAVAILABLE: refused, timed out, link
@@ -40,7 +41,7 @@ import { setMaxListeners } from 'node:events';
 
 import { CorfuError, codeName } from '../../bindings/errors.js';
 import type { ErrorCode } from '../../bindings/errors.js';
-import { openProjectionStore } from '../layout/file-store.js';
+import { openProjectionStore } from '../layout/open.js';
 import type { Projection } from '../layout/projection.js';
 import type { ProjectionStore } from '../layout/store.js';
 import type { Connection, RequestBody } from '../transport/connection.js';
@@ -205,6 +206,8 @@ export class CorfuClient {
   readonly #servers = new Map<string, Lease>();
   readonly #pool: ServerPool;
   #closed = false;
+  /** Stops the store's watch (it tells the client of a new epoch as soon as it is proposed). */
+  readonly #unwatch: () => void;
   #refreshing: Promise<void> | undefined;
   /** Projection loads started, and the last one finished: #refreshFresh waits for a load that started after it. */
   #loadsStarted = 0;
@@ -237,6 +240,14 @@ export class CorfuClient {
     this.refreshDelayMs = positive(options.refreshDelayMs, 20, 'refreshDelayMs');
     this.maxInFlight = positive(options.maxInFlight, DEFAULT_MAX_IN_FLIGHT, 'maxInFlight');
     this.#pool = options.shareConnections === false ? new ServerPool(this.#runtime) : sharedPool(this.#runtime);
+    // A new epoch is known as soon as it is proposed, not only when a unit answers ERR_SEALED.
+    // (Contact lost with the store is the store's to retry; a refresh reads it anyway.)
+    this.#unwatch = store.watch(
+      (p) => {
+        if (p.epoch > this.#projection.epoch) this.#projection = p;
+      },
+      () => {},
+    );
   }
 
   /**
@@ -789,6 +800,7 @@ export class CorfuClient {
     const waiters = this.#tokenWaiters;
     this.#tokenWaiters = [];
     for (const w of waiters) w.reject(new CorfuError('ERR_CLOSED', 'the client was closed'));
+    this.#unwatch();
     const leases = [...this.#servers.values()];
     this.#servers.clear();
     await Promise.all(leases.map((lease) => this.#pool.release(lease)));

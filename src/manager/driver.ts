@@ -8,8 +8,8 @@
 //   epoch and tail, at any epoch); the sequencer with TAIL at the latest
 //   epoch (ERR_SEALED still tells its epoch). No answer within
 //   `probeTimeoutMs` is a miss.
-// - The latest projection is read from the store every tick (a watch will
-//   tell sooner once the store offers one).
+// - The store's watch tells it of every new projection as it is proposed (an
+//   operator's, or another manager's).
 // - Reconfigurations run the ordinary driver (src/client/reconfigure-driver.ts),
 //   one at a time.
 
@@ -42,7 +42,7 @@ export class ManagerDriver {
   readonly #machine: Manager;
   #timer: TimerHandle | undefined;
   #stopped = false;
-  #reading = false;
+  #unwatch: (() => void) | undefined;
 
   private constructor(store: ProjectionStore, layout: Projection, options: ManagerDriverOptions) {
     this.#store = store;
@@ -57,6 +57,10 @@ export class ManagerDriver {
     const layout = await store.latest();
     if (layout === undefined) throw new CorfuError('ERR_NO_LAYOUT', 'the projection store holds no projection: nothing to manage (corfu layout init first)');
     const d = new ManagerDriver(store, layout, options);
+    d.#unwatch = store.watch(
+      (p) => d.#apply(d.#machine.step({ layout: p })),
+      (err) => options.log('warn', `projection store: ${err.message}`),
+    );
     d.#tick();
     return d;
   }
@@ -68,6 +72,7 @@ export class ManagerDriver {
   /** Stops ticking and releases the connections; what is in flight finishes on its own. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#unwatch?.();
     if (this.#timer !== undefined) this.#runtime.clock.clearTimeout(this.#timer);
     const leases = [...this.#leases.values()];
     this.#leases.clear();
@@ -78,23 +83,7 @@ export class ManagerDriver {
     if (this.#stopped) return;
     const now = this.#runtime.clock.now();
     this.#apply(this.#machine.step({ tick: { now } }));
-    this.#readLayout();
     this.#timer = this.#runtime.clock.setTimeout(() => this.#tick(), Math.max(1, Math.floor(this.#options.probeIntervalMs / 4)));
-  }
-
-  #readLayout(): void {
-    if (this.#reading) return;
-    this.#reading = true;
-    this.#store.latest().then(
-      (p) => {
-        this.#reading = false;
-        if (p !== undefined && !this.#stopped) this.#apply(this.#machine.step({ layout: p }));
-      },
-      (err: unknown) => {
-        this.#reading = false;
-        this.#options.log('warn', `cannot read the projection store: ${(err as Error).message}`);
-      },
-    );
   }
 
   #apply(actions: readonly ManagerAction[]): void {

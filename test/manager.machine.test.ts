@@ -126,11 +126,12 @@ describe('the manager machine', () => {
     expect(warnings[0]).toMatchObject({ log: { message: expect.stringMatching(/no spare answers.*no standby answers/) } });
   });
 
-  it('never reconfigures while it cannot reach a majority of the units', () => {
-    const m = manager({ spares: ['spare:1', 'spare:2', 'spare:3'] });
+  it('never reconfigures while it cannot reach a majority of the units it knows (the layout\'s and the spares)', () => {
+    const m = manager({ spares: ['spare:1', 'spare:2'] });
     let t = 0;
     round(m, t);
     const seen: ManagerAction[] = [];
+    // 3 of 6 answer (u3 and both spares): not a majority.
     for (let i = 0; i < 6; i++) seen.push(...round(m, (t += 1000), ['u0:1', 'u1:1', 'u2:1']));
     expect(reconfigurations(seen)).toEqual([]);
     expect(seen.some((a) => 'log' in a && /may be the one cut off/.test(a.log.message))).toBe(true);

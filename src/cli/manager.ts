@@ -1,6 +1,7 @@
 // `corfu manager --layout URL [--spare HOST:PORT]... [--standby-sequencer HOST:PORT]...`:
 // the cluster's manager (src/manager). It campaigns to be the one active
-// manager (a lock beside a file: store's projections); a standby prints
+// manager (a lock beside a file: store's projections; etcd's election on a
+// lease with an etcd store); a standby prints
 // `manager: standby` and waits. Once active (`manager: active`), it probes
 // every server, replaces dead units and a dead sequencer, and re-seals units
 // that fell behind, until SIGTERM or SIGINT. Its decisions are logged one a
@@ -8,7 +9,9 @@
 
 import { exitWithParentIfAsked } from './exit-with-parent.js';
 
-import { FileProjectionStore, openProjectionStore } from '../layout/file-store.js';
+import type { EtcdProjectionStore } from '../layout/etcd-store.js';
+import { FileProjectionStore } from '../layout/file-store.js';
+import { openProjectionStore } from '../layout/open.js';
 import { ManagerDriver } from '../manager/driver.js';
 import { FileLockElection, type Election } from '../manager/election.js';
 import { MANAGER_DEFAULTS } from '../manager/machine.js';
@@ -33,6 +36,11 @@ export async function managerVerb(flags: ManagerFlags): Promise<void> {
   const store = await openProjectionStore(flags.layout);
   let election: Election;
   if (store instanceof FileProjectionStore) election = new FileLockElection(store.dir);
+  else if (flags.layout.startsWith('etcd://')) {
+    // Loaded only for etcd: etcd3 and gRPC take most of a second to load.
+    const { EtcdElection } = await import('../manager/etcd-election.js');
+    election = new EtcdElection(store as EtcdProjectionStore);
+  }
   else throw new FatalError(`corfu manager: no election for the store ${flags.layout}`);
 
   const stop = new AbortController();

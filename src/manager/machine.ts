@@ -18,7 +18,7 @@
 //   3. A unit found at an older epoch than the latest (it missed a seal while
 //      away) is sealed to the latest epoch again: no partial seal is left.
 // Storm guards: it never reconfigures while it cannot reach a majority of the
-// units (it may be the one cut off); after losing a proposal race, or a
+// units it knows (the layout's and the spares: it may be the one cut off); after losing a proposal race, or a
 // failed reconfiguration, it backs off for a random time; it starts at most
 // `maxEpochsPerMinute` reconfigurations a minute.
 //
@@ -183,8 +183,12 @@ export class Manager {
     const d = this.detector;
     // Nothing is known before every unit was probed once.
     if (p.units.some((u) => d.health(u).last === undefined && d.health(u).misses === 0)) return [];
-    const reachable = p.units.filter((u) => d.isUp(u)).length;
-    if (reachable * 2 <= p.units.length) return this.#idle(`only ${reachable} of ${p.units.length} units answer: not reconfiguring (this manager may be the one cut off)`);
+    // The units it knows of (the layout's and the spares): with fewer than half of them
+    // answering, this manager may be the one cut off, and a replacement it made would
+    // take the place of live units.
+    const known = [...new Set([...p.units, ...this.options.spares])];
+    const reachable = known.filter((u) => d.isUp(u)).length;
+    if (reachable * 2 <= known.length) return this.#idle(`only ${reachable} of ${known.length} units answer: not reconfiguring (this manager may be the one cut off)`);
     if (this.#now < this.#backoffUntil) return [];
 
     const changes: Change[] = [];

@@ -11,7 +11,8 @@
 //                         is: OLD leaves their chains and the surviving
 //                         replicas serve them (copying OLD's data onto NEW is
 //                         a rebuild, not done here). From the split on, NEW
-//                         takes OLD's place in its chain.
+//                         takes OLD's place in its chain. OLD must not be the
+//                         only replica of any chain: its data would be lost.
 //   add-segment STRIPES   From the split on, the log is striped over these
 //                         chains instead.
 //   move-sequencer ADDR   The next epoch's sequencer (bootstrapped above
@@ -52,6 +53,15 @@ export function unitsAdded(current: Projection, changes: readonly Change[]): str
   return added;
 }
 
+/**
+ * Whether `unit` can be replaced without losing data: every chain holding it,
+ * in every segment, has another replica (which has every acknowledged entry
+ * of the chain, and whose tail the seal counts).
+ */
+export function replaceable(p: Projection, unit: string): boolean {
+  return p.segments.every((s) => s.stripes.every((t) => !t.chain.includes(unit) || t.chain.length > 1));
+}
+
 /** Units a change takes out of the log: they need not answer the seal (they may be dead). */
 export function unitsReplaced(changes: readonly Change[]): Set<string> {
   return new Set(changes.flatMap((c) => (c.kind === 'replace-unit' ? [c.old] : [])));
@@ -86,9 +96,12 @@ export function nextProjection(current: Projection, changes: readonly Change[], 
         if (!current.units.includes(old)) bad(`replace ${old}: it is not a unit of epoch ${current.epoch}`);
         for (const segment of below === undefined ? closed : [...closed, below]) dropUnit(segment, old);
         if (!from.some((s) => s.chain.includes(old))) bad(`replace ${old}: it holds no stripe of the open segment`);
-        for (const stripe of from) {
+        for (const [t, stripe] of from.entries()) {
           const at = stripe.chain.indexOf(old);
           if (at < 0) continue;
+          // Its only replica: the sealed tail (the other units') does not count its writes, so the
+          // new segment could start below them and its acknowledged entries would be lost.
+          if (stripe.chain.length === 1) bad(`replace ${old}: it is the only replica of stripe ${t} of the open segment; its data would be lost`);
           if (stripe.chain.includes(replacement)) bad(`replace ${old} by ${replacement}: ${replacement} is already in the chain ${stripe.chain.join(',')}`);
           (stripe.chain as string[])[at] = replacement;
         }

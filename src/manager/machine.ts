@@ -11,14 +11,16 @@
 //   1. A sequencer down (`misses` probes in a row) moves to a standby that
 //      answers; units down past `graceMs` are replaced by spares that answer —
 //      in ONE reconfiguration (a move alone would wait forever on a dead unit's
-//      seal). A dead unit with no spare left stays until one answers.
+//      seal). A dead unit with no spare left stays until one answers; one that
+//      is the only replica of a chain is never replaced (its entries are
+//      nowhere else): the manager waits for it to come back.
 //   2. Units or the sequencer sealed past the latest epoch (a reconfiguration
 //      that died half-way): bump the epoch, once they have been seen so for two
 //      probe rounds (the reconfiguration may still be finishing).
 //   3. A unit found at an older epoch than the latest (it missed a seal while
 //      away) is sealed to the latest epoch again: no partial seal is left.
 // Storm guards: it never reconfigures while it cannot reach a majority of the
-// units it knows (the layout's and the spares: it may be the one cut off); after losing a proposal race, or a
+// layout's units and the spares that answer (it may be the one cut off); after losing a proposal race, or a
 // failed reconfiguration, it backs off for a random time; it starts at most
 // `maxEpochsPerMinute` reconfigurations a minute.
 //
@@ -26,7 +28,7 @@
 // manager (after the active one died at any step) finishes whatever the state
 // says is unfinished: there is no manager state to recover.
 
-import type { Change } from '../layout/next.js';
+import { replaceable, type Change } from '../layout/next.js';
 import type { Projection } from '../layout/projection.js';
 import { FailureDetector, type ProbeAnswer } from './detector.js';
 
@@ -183,10 +185,11 @@ export class Manager {
     const d = this.detector;
     // Nothing is known before every unit was probed once.
     if (p.units.some((u) => d.health(u).last === undefined && d.health(u).misses === 0)) return [];
-    // The units it knows of (the layout's and the spares): with fewer than half of them
+    // The layout's units and the spares that answer: with fewer than half of them
     // answering, this manager may be the one cut off, and a replacement it made would
-    // take the place of live units.
-    const known = [...new Set([...p.units, ...this.options.spares])];
+    // take the place of live units. (A spare that does not answer is not counted: a box
+    // gone for good must not keep the cluster from healing.)
+    const known = [...new Set([...p.units, ...this.options.spares.filter((s) => d.isUp(s))])];
     const reachable = known.filter((u) => d.isUp(u)).length;
     if (reachable * 2 <= known.length) return this.#idle(`only ${reachable} of ${known.length} units answer: not reconfiguring (this manager may be the one cut off)`);
     if (this.#now < this.#backoffUntil) return [];
@@ -197,6 +200,10 @@ export class Manager {
     for (const unit of p.units) {
       const h = d.health(unit);
       if (h.downSince === undefined || this.#now - h.downSince < this.options.graceMs) continue;
+      if (!replaceable(p, unit)) {
+        reasons.push(`unit ${unit} is down and it is the only replica of a chain: waiting for it to come back`);
+        continue;
+      }
       const spare = spares.shift();
       if (spare === undefined) {
         reasons.push(`unit ${unit} is down and no spare answers`);

@@ -47,6 +47,8 @@ export class Checkers {
   readonly violations: Violation[] = [];
   now: () => number = () => 0;
   disks: () => ReadonlyMap<string, Disk> = () => new Map();
+  /** The units of epoch `e`'s projection, when the store holds it. */
+  unitsOf: (epoch: number) => readonly string[] | undefined = () => undefined;
 
   // 1, 2
   readonly #values = new Map<number, { key: ValueKey; by: string }>();
@@ -173,7 +175,7 @@ export class Checkers {
       if (req.newEpoch > (this.#sealAcked.get(node) ?? 0)) this.#sealAcked.set(node, req.newEpoch);
       return;
     }
-    if (req.op === 'PING') return;
+    if (req.op === 'PING' || req.op === 'INFO') return; // answered at any epoch, by design
     if (req.epoch !== epochAtService) {
       this.fail('epoch', `${node} served ${req.op} #${req.requestId} of epoch ${req.epoch} while at epoch ${epochAtService}`);
       return;
@@ -217,10 +219,19 @@ export class Checkers {
     }
   }
 
-  /** The highest address written (data or junk) on any unit at an epoch below `epoch`; -1 if none. */
+  /**
+   * The highest address written (data or junk) at an epoch below `epoch` on a
+   * unit of epoch `epoch`'s layout (on any unit when that layout is unknown);
+   * -1 if none. A unit the layout left behind (a dead unit the manager
+   * replaced) may hold a write no survivor has: never acknowledged, never read
+   * (a value reaches a reader only from a chain's tail), and served by nobody
+   * any more, so a new sequencer may hand its address out again.
+   */
   maxWrittenBelow(epoch: number): number {
+    const units = this.unitsOf(epoch);
     let max = -1;
-    for (const disk of this.disks().values()) {
+    for (const [name, disk] of this.disks()) {
+      if (units !== undefined && !units.includes(name)) continue;
       for (const [e, a] of disk.maxWrittenByEpoch) if (e < epoch && a > max) max = a;
     }
     return max;

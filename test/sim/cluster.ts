@@ -3,7 +3,8 @@
 // bugs, and the seed's random streams (one per concern, so
 // drawing more in one place does not shift the others). The actors reach it
 // through the World interface (context.ts); the workload, the fault injector
-// and the operator (workload.ts, inject.ts, operator.ts) act on it.
+// and the healer (workload.ts, inject.ts, operator.ts) act on it; the manager
+// (manager.ts) heals the layout.
 
 import { parseProjection } from '../../src/layout/projection.js';
 import type { Projection } from '../../src/layout/projection.js';
@@ -11,6 +12,7 @@ import type { Change } from '../../src/layout/next.js';
 import { Bugs } from './bugs.js';
 import { Checkers } from './checkers.js';
 import { SimClient } from './client.js';
+import { SimManager } from './manager.js';
 import type { ClientTimings, World } from './context.js';
 import { drawProfile, noFaults, type FaultProfile } from './faults.js';
 import { History } from './history.js';
@@ -62,8 +64,10 @@ export class Cluster implements World {
   /** Reconfigurations running now, and started in all. */
   reconfiguring = 0;
   reconfigurations = 0;
-  /** Destroyed unit -> its replacement. */
-  readonly replacements = new Map<string, string>();
+  /** Units the manager may put in place of dead ones, and sequencers it may fail over to. */
+  readonly spares: string[] = [];
+  readonly standbySequencers: string[] = [];
+  manager!: SimManager;
   readonly armedMidChain = new Set<string>();
   readonly armedAfterToken = new Set<string>();
   /** Called when a client restarts (the workload resumes it). */
@@ -83,6 +87,7 @@ export class Cluster implements World {
     this.store = new MemProjectionStore(this.bugs, this.check);
     this.check.now = () => this.queue.now;
     this.check.disks = () => new Map([...this.units].filter(([, u]) => !u.destroyed).map(([n, u]) => [n, u.disk]));
+    this.check.unitsOf = (epoch) => this.store.getSync(epoch)?.units;
     this.profile = drawProfile(this.setupRng);
     this.net.faults = { ...this.profile.net };
   }
@@ -130,29 +135,64 @@ export class Cluster implements World {
     const nClients = rng.between(2, 5);
     for (let i = 0; i < nClients; i++) this.clients.push(new SimClient(this, `c${i}`));
     if (rng.chance(0.5)) this.follower = this.clients[0];
+    // Spares and standbys for the manager; more spares when the seed loses units.
+    const nSpares = this.profile.unitLossRate > 0 ? rng.between(2, 3) : rng.between(1, 2);
+    for (let i = 0; i < nSpares; i++) {
+      const name = `s${i}:7000`;
+      this.units.set(name, new SimUnit(name, 0, this.net, this.bugs, this.check));
+      this.spares.push(name);
+    }
+    for (let i = 0; i < rng.between(1, 2); i++) {
+      const name = `sb${i}:6000`;
+      this.sequencers.set(name, new SimSequencer(name, 0, this.net, this.queue, this.bugs, this.check));
+      this.standbySequencers.push(name);
+    }
+    this.manager = new SimManager(this, { probeIntervalMs: 50, probeTimeoutMs: 30, misses: 3, graceMs: rng.pick([0, 0, 20, 60]) }, new Prng(this.seed, 5));
     const p = this.profile;
     this.setup =
       `${nUnits} units, chains of ${chainLen} x ${stripes.length} stripes, ${nClients} clients; ` +
       `drop ${pct(p.net.drop)} dup ${pct(p.net.duplicate)} spike ${pct(p.net.spike)}; partitions ${p.partitionRate.toFixed(2)} ` +
       `unit crashes ${p.unitCrashRate.toFixed(2)} losses ${p.unitLossRate.toFixed(2)} client crashes ${p.clientCrashRate.toFixed(2)} ` +
       `reconfigs ${p.reconfigRate.toFixed(2)} /100ms; sequencer crash ${p.sequencerCrash > 0 ? 'yes' : 'no'}; trims ${p.trims ? 'yes' : 'no'}; ` +
-      `follower ${this.follower === undefined ? 'no' : this.follower.node}`;
+      `follower ${this.follower === undefined ? 'no' : this.follower.node}; ${nSpares} spares, ${this.standbySequencers.length} standby sequencers`;
   }
 
   // ---- helpers for the workload, the injector and the operator -----------------------
 
-  /** No client operation and no reconfiguration is running. */
+  /** No client operation and no reconfiguration (an operator's or the manager's) is running. */
   idle(): boolean {
-    return this.clients.every((c) => !c.alive || c.busy === 0) && this.reconfiguring === 0;
+    return this.clients.every((c) => !c.alive || c.busy === 0) && this.reconfiguring === 0 && !this.manager.reconfiguring;
   }
 
-  /** The latest projection works: its sequencer is alive at its epoch, its units are up, no unit is sealed past it. */
+  /** The latest projection works: its sequencer is alive at its epoch, its units are up and at its epoch. */
   usable(): boolean {
     const latest = this.store.latestSync();
     if (latest === undefined) return false;
     const seq = this.sequencers.get(latest.sequencer);
     if (seq?.alive !== true || seq.epoch !== latest.epoch) return false;
-    return latest.units.every((name) => this.units.get(name)?.up === true) && [...this.units.values()].every((u) => u.disk.epoch <= latest.epoch);
+    return latest.units.every((name) => this.units.get(name)?.up === true && this.units.get(name)!.disk.epoch === latest.epoch);
+  }
+
+  /** A new spare unit (an operator brings a box); the manager learns of it when it (re)starts. */
+  addSpare(): string {
+    const name = `s${this.spares.length}:7000`;
+    this.units.set(name, new SimUnit(name, 0, this.net, this.bugs, this.check));
+    this.spares.push(name);
+    return name;
+  }
+
+  /** The layout and every server's state, for a report. */
+  describe(): string {
+    const latest = this.store.latestSync();
+    const units = [...this.units.values()].map((u) => `${u.name}${u.destroyed ? ' lost' : u.up ? '' : ' down'} e${u.disk.epoch}`);
+    const seqs = [...this.sequencers.values()].map((s) => `${s.name}${s.alive ? '' : ' dead'} e${s.epoch}`);
+    return `layout ${latest === undefined ? 'none' : JSON.stringify(latest)}; units ${units.join(', ')}; sequencers ${seqs.join(', ')}; manager ${this.manager.alive ? 'up' : 'down'}`;
+  }
+
+  /** Spares the manager has not put in the layout yet, not destroyed. */
+  freeSpares(): string[] {
+    const latest = this.store.latestSync();
+    return this.spares.filter((s) => latest?.units.includes(s) !== true && this.units.get(s)?.destroyed === false);
   }
 
   /** The units of the latest projection that are not destroyed. */

@@ -40,6 +40,7 @@ export const FAULT_KINDS = [
   'reconfigure',
   'reconfigure-concurrent',
   'failover',
+  'manager-crash',
   'trim',
   'prefix-trim',
 ] as const;

@@ -1,14 +1,15 @@
 // The fault injector: every FAULT_TICK_MS of the workload phase it draws, from
 // the seed's fault stream and profile (faults.ts), which faults happen now —
 // partitions (symmetric or one-way, healed later), unit crashes (restarted
-// later) and losses (replaced by the operator), client crashes (anywhere, or
+// later) and losses (replaced by the manager), client crashes (anywhere, or
 // armed to hit right after a token or between two replicas), voluntary
-// reconfigurations (some with a concurrent competitor) — and the one
-// sequencer crash of the run, if the seed has one.
+// reconfigurations (some with a concurrent competitor), crashes of the
+// manager's process — and the one sequencer crash of the run, if the seed has
+// one. Lost units and a dead sequencer are for the manager to heal.
 
 import { nextProjection, type Change } from '../../src/layout/next.js';
 import { randomStripes, type Cluster } from './cluster.js';
-import { SimUnit } from './unit.js';
+import { MANAGER_NODE } from './manager.js';
 
 export const FAULT_TICK_MS = 5;
 
@@ -36,6 +37,7 @@ export class FaultInjector {
     if (per(p.clientCrashRate)) this.#crashClient();
     if (per(p.reconfigRate)) this.#voluntaryReconfig();
     if (per(p.unitLossRate)) this.#loseUnit();
+    if (per(p.clientCrashRate / 2)) this.#crashManager();
     if (rng.chance(p.midChainCrashRate)) {
       const c = rng.pick(cl.clients);
       if (c.alive) cl.armedMidChain.add(c.node);
@@ -50,7 +52,7 @@ export class FaultInjector {
   #partition(): void {
     const cl = this.#cl;
     const rng = cl.faultRng;
-    const nodes = [...cl.units.keys(), ...[...cl.sequencers.values()].filter((s) => s.alive).map((s) => s.name), ...cl.clients.map((c) => c.node)];
+    const nodes = [...cl.units.keys(), ...[...cl.sequencers.values()].filter((s) => s.alive).map((s) => s.name), ...cl.clients.map((c) => c.node), MANAGER_NODE];
     const victim = rng.pick(nodes);
     const others = nodes.filter((n) => n !== victim && (rng.chance(0.5) || nodes.length < 4));
     if (others.length === 0) return;
@@ -86,27 +88,39 @@ export class FaultInjector {
     });
   }
 
-  /** A unit's device is lost for good; the operator replaces it with a fresh unit (replace-unit). */
+  /** A unit's device is lost for good; the manager replaces it with a spare (and then there is one spare fewer). */
   #loseUnit(): void {
     const cl = this.#cl;
     const rng = cl.faultRng;
     const latest = cl.store.latestSync();
     if (latest === undefined) return;
     const candidates = cl.liveUnits();
-    if (cl.reconfiguring > 0 || candidates.length < 2 || [...cl.units.values()].some((u) => u.destroyed && latest.units.includes(u.name))) return;
+    // One lost unit at a time, and only while a spare is left to replace it.
+    if (cl.reconfiguring > 0 || candidates.length < 2 || cl.freeSpares().length === 0 || [...cl.units.values()].some((u) => u.destroyed && latest.units.includes(u.name))) return;
     const victim = rng.pick(candidates);
-    const replacement = `u${cl.units.size}:7000`;
     try {
       // Only when every address it holds has another replica (nextProjection refuses otherwise).
-      nextProjection(latest, [{ kind: 'replace-unit', old: victim, replacement }], cl.check.maxToken + 1_000_000);
+      nextProjection(latest, [{ kind: 'replace-unit', old: victim, replacement: cl.freeSpares()[0]! }], cl.check.maxToken + 1_000_000);
     } catch {
       return;
     }
     cl.units.get(victim)!.destroy();
-    cl.units.set(replacement, new SimUnit(replacement, 0, cl.net, cl.bugs, cl.check));
-    cl.replacements.set(victim, replacement);
     cl.faults['unit-lost']++;
-    cl.trace.event(cl.queue.now, ['lost', victim, replacement]);
+    cl.trace.event(cl.queue.now, ['lost', victim]);
+  }
+
+  /** The manager's process dies (at any step, a reconfiguration included) and comes back a little later. */
+  #crashManager(): void {
+    const cl = this.#cl;
+    if (!cl.manager.alive) return;
+    cl.manager.crash();
+    cl.faults['manager-crash']++;
+    cl.trace.event(cl.queue.now, ['crash', 'mgr']);
+    cl.queue.after(cl.faultRng.between(5, 150), () => {
+      if (cl.phase !== 'workload') return; // healEverything restarts it
+      cl.manager.restart();
+      cl.trace.event(cl.queue.now, ['restart', 'mgr']);
+    });
   }
 
   #crashClient(): void {

@@ -97,7 +97,7 @@ async function run(cl: Cluster, options: RunOptions): Promise<RunResult> {
   cl.build();
   workload.start();
   injector.start();
-  operator.start();
+  cl.manager.start();
   await phases(cl, workload, operator);
   return result(cl, workload.followed);
 }
@@ -124,6 +124,7 @@ async function phases(cl: Cluster, workload: Workload, operator: Operator): Prom
     workload.stopFollowing();
   }
   cl.phase = 'done';
+  cl.manager.crash(); // nothing more to heal; its timers stop with it
   for (const v of checkHistory(cl.history.ops)) cl.check.fail(v.kind, v.message);
 }
 
@@ -137,7 +138,7 @@ async function runUntil(cl: Cluster, done: () => boolean): Promise<boolean> {
       return false;
     }
     if (cl.queue.now > MAX_VIRTUAL_MS || cl.trace.events > MAX_EVENTS) {
-      cl.check.fail('stuck', `phase ${cl.phase} did not finish by ${cl.queue.now.toFixed(0)} ms / ${cl.trace.events} events`);
+      cl.check.fail('stuck', `phase ${cl.phase} did not finish by ${cl.queue.now.toFixed(0)} ms / ${cl.trace.events} events; ${cl.describe()}`);
       cl.phase = 'done';
       return false;
     }

@@ -1,0 +1,99 @@
+// The cluster's manager in the simulator: the REAL ManagerDriver and Manager
+// machine (src/manager) in a process of its own ('mgr'), on a SimRuntime
+// (virtual timers, links over the simulated network) with a view of the
+// projection store. It can crash (the process dies at once, whatever it was
+// doing, a reconfiguration half-way included) and come back as a new
+// incarnation, which reads the store and goes on from what it finds. Its
+// timings are the real defaults scaled down to the simulator's clock.
+
+import { ManagerDriver } from '../../src/manager/driver.js';
+import { MANAGER_DEFAULTS } from '../../src/manager/machine.js';
+import type { Cluster } from './cluster.js';
+import type { Prng } from './prng.js';
+import { SimRuntime } from './runtime.js';
+import { SimStoreView } from './store.js';
+
+export const MANAGER_NODE = 'mgr';
+
+export interface SimManagerTimings {
+  readonly probeIntervalMs: number;
+  readonly probeTimeoutMs: number;
+  readonly misses: number;
+  readonly graceMs: number;
+}
+
+export class SimManager {
+  readonly #cl: Cluster;
+  readonly #timings: SimManagerTimings;
+  readonly #rng: Prng;
+  #runtime: SimRuntime | undefined;
+  #driver: ManagerDriver | undefined;
+  incarnation = 0;
+  /** Reconfigurations it started, and installed. */
+  started = 0;
+  installed = 0;
+
+  constructor(cl: Cluster, timings: SimManagerTimings, rng: Prng) {
+    this.#cl = cl;
+    this.#timings = timings;
+    this.#rng = rng;
+  }
+
+  get alive(): boolean {
+    return this.#runtime?.alive === true;
+  }
+
+  /** Whether it is in the middle of a reconfiguration. */
+  get reconfiguring(): boolean {
+    return this.alive && this.#driver?.machine.reconfiguring === true;
+  }
+
+  start(): void {
+    const cl = this.#cl;
+    const runtime = new SimRuntime(MANAGER_NODE, cl.queue, cl.net, () => cl.wake());
+    this.#runtime = runtime;
+    this.#driver = undefined;
+    const store = new SimStoreView(cl.store, runtime.clock, () => cl.storeDelay());
+    const t = this.#timings;
+    cl.wake();
+    void ManagerDriver.start(store, {
+      ...MANAGER_DEFAULTS,
+      probeIntervalMs: t.probeIntervalMs,
+      probeTimeoutMs: t.probeTimeoutMs,
+      misses: t.misses,
+      graceMs: t.graceMs,
+      // The simulator's minutes are short: the guard still bounds a storm.
+      maxEpochsPerMinute: 600,
+      backoffMinMs: 5,
+      backoffMaxMs: 60,
+      reconfigureTimeoutMs: cl.timings.timeoutMs,
+      spares: cl.spares,
+      standbySequencers: cl.standbySequencers,
+      random: () => this.#rng.float(),
+      runtime,
+      log: (level, message) => {
+        if (/^reconfiguring/.test(message)) this.started++;
+        if (/^installed epoch/.test(message)) this.installed++;
+        cl.trace.event(cl.queue.now, ['mgr', level], () => `mgr ${level} ${message}`);
+      },
+    }).then(
+      (d) => {
+        if (runtime === this.#runtime && runtime.alive) this.#driver = d;
+        else void d.stop();
+      },
+      (err: unknown) => cl.check.fail('exception', `manager failed to start: ${String((err as Error).stack ?? err)}`),
+    );
+  }
+
+  /** The process dies; `restart` brings a new one. */
+  crash(): void {
+    if (!this.alive) return;
+    this.#runtime!.kill();
+    this.incarnation++;
+  }
+
+  restart(): void {
+    if (this.alive) return;
+    this.start();
+  }
+}

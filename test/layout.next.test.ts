@@ -1,13 +1,15 @@
 // nextProjection (src/layout/next.ts): the projection math of a
 // reconfiguration. The property that matters: no address below the sealed
-// tail changes chains except by losing a replaced unit, and every address from
-// the split on maps to the new chains.
+// tail changes chains except by a replaced unit giving way to its replacement
+// (at the tail, serving no read until rebuilt), and every address from the
+// split on maps to the new chains.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { chainFor, parseProjection, type Projection } from '../src/layout/index.js';
-import { nextProjection, unitsAdded, unitsReplaced, type Change } from '../src/layout/next.js';
+import { nextProjection, replaceable, unitsAdded, unitsReplaced, type Change } from '../src/layout/next.js';
+import { chainTarget } from '../src/client/target.js';
 import { throwsWith } from './helpers/expect-error.js';
 
 const u = (i: number): string => `127.0.0.1:${7000 + i}`;
@@ -34,15 +36,58 @@ describe('nextProjection', () => {
     expect(next).toEqual({ ...base, epoch: 4, sequencer: '127.0.0.1:6001' });
   });
 
-  it('replacing a unit splits the open segment at the sealed tail: older chains drop it, newer ones take the replacement', () => {
+  it('replacing a unit splits the open segment at the sealed tail: older chains lose it and take the replacement at the tail, to be rebuilt; newer ones take it in place', () => {
     const next = nextProjection(base, [{ kind: 'replace-unit', old: u(1), replacement: u(9) }], 250);
+    const rebuilt = { chain: [u(0), u(9)], rebuilding: [u(9)] };
     expect(next.segments).toEqual([
-      { start: 0, end: 100, stripes: [{ chain: [u(0)] }] },
-      { start: 100, end: 250, stripes: [{ chain: [u(0)] }, { chain: [u(2), u(3)] }] },
+      { start: 0, end: 100, stripes: [rebuilt] },
+      { start: 100, end: 250, stripes: [rebuilt, { chain: [u(2), u(3)] }] },
       { start: 250, end: null, stripes: [{ chain: [u(0), u(9)] }, { chain: [u(2), u(3)] }] },
     ]);
-    expect(next.units).toEqual([u(0), u(2), u(3), u(9)]);
+    expect(next.units).toEqual([u(0), u(9), u(2), u(3)]);
     expect(next.epoch).toBe(4);
+    // Writes walk the whole chain; reads come from the last whole replica until the rebuild is done.
+    expect(chainTarget(next, 50)).toMatchObject({ chain: [u(0), u(9)], head: u(0), tail: u(0) });
+    expect(chainTarget(next, 300)).toMatchObject({ chain: [u(0), u(9)], head: u(0), tail: u(9) });
+  });
+
+  it('a rebuilt unit becomes a whole replica of every chain it was rebuilt in (reads come from it); the open segment is not split', () => {
+    const replaced = nextProjection(base, [{ kind: 'replace-unit', old: u(1), replacement: u(9) }], 250);
+    const whole = nextProjection(replaced, [{ kind: 'rebuilt', unit: u(9) }], 400);
+    expect(whole.segments.map((s) => [s.start, s.end, s.stripes])).toEqual([
+      [0, 100, [{ chain: [u(0), u(9)] }]],
+      [100, 250, [{ chain: [u(0), u(9)] }, { chain: [u(2), u(3)] }]],
+      [250, null, [{ chain: [u(0), u(9)] }, { chain: [u(2), u(3)] }]],
+    ]);
+    expect(chainTarget(whole, 50).tail).toBe(u(9));
+    expect(throwsWith(() => nextProjection(whole, [{ kind: 'rebuilt', unit: u(9) }], 400), 'ERR_BAD_REQUEST').message).toMatch(/no chain is being rebuilt/);
+  });
+
+  it('a unit being rebuilt is not a whole replica: the one it is copied from cannot be replaced; it can, and its replacement takes its place in the rebuild', () => {
+    const replaced = nextProjection(base, [{ kind: 'replace-unit', old: u(1), replacement: u(9) }], 250);
+    // u(0) is the only replica holding [0, 250)'s older entries.
+    expect(replaceable(replaced, u(0))).toBe(false);
+    expect(throwsWith(() => nextProjection(replaced, [{ kind: 'replace-unit', old: u(0), replacement: u(8) }], 400), 'ERR_BAD_REQUEST').message).toMatch(
+      /only whole replica/,
+    );
+    expect(replaceable(replaced, u(9))).toBe(true);
+    const moved = nextProjection(replaced, [{ kind: 'replace-unit', old: u(9), replacement: u(8) }], 400);
+    expect(moved.segments[0]!.stripes[0]).toEqual({ chain: [u(0), u(8)], rebuilding: [u(8)] });
+    // Two rebuilds in one chain at once: a 3-replica chain that lost two units.
+    const three = parseProjection({ epoch: 1, sequencer: base.sequencer, units: [u(0), u(1), u(2)], segments: [{ start: 0, end: null, stripes: [{ chain: [u(0), u(1), u(2)] }] }] });
+    const both = nextProjection(nextProjection(three, [{ kind: 'replace-unit', old: u(1), replacement: u(8) }], 10), [{ kind: 'replace-unit', old: u(2), replacement: u(9) }], 20);
+    expect(both.segments[0]!.stripes[0]).toEqual({ chain: [u(0), u(8), u(9)], rebuilding: [u(8), u(9)] });
+    expect(chainTarget(both, 5).tail).toBe(u(0));
+    expect(nextProjection(both, [{ kind: 'rebuilt', unit: u(9) }], 20).segments[0]!.stripes[0]).toEqual({ chain: [u(0), u(8), u(9)], rebuilding: [u(8)] });
+  });
+
+  it('a projection is refused with units being rebuilt in the open segment, outside the chain, or in place of every replica', () => {
+    const at = (stripe: object, end: number | null = 10): unknown => ({ epoch: 1, sequencer: base.sequencer, units: [u(0), u(1)], segments: [{ start: 0, end, stripes: [stripe] }, ...(end === null ? [] : [{ start: end, end: null, stripes: [{ chain: [u(0)] }] }])] });
+    expect(() => parseProjection(at({ chain: [u(0), u(1)], rebuilding: [u(1)] }))).not.toThrow();
+    expect(throwsWith(() => parseProjection(at({ chain: [u(0), u(1)], rebuilding: [u(1)] }, null)), 'ERR_BAD_REQUEST').message).toMatch(/open segment/);
+    expect(throwsWith(() => parseProjection(at({ chain: [u(0)], rebuilding: [u(1)] })), 'ERR_BAD_REQUEST').message).toMatch(/not in the chain/);
+    expect(throwsWith(() => parseProjection(at({ chain: [u(0), u(1)], rebuilding: [u(0), u(1)] })), 'ERR_BAD_REQUEST').message).toMatch(/one whole replica/);
+    expect(throwsWith(() => parseProjection(at({ chain: [u(0), u(1)], rebuilding: [] })), 'ERR_BAD_REQUEST').message).toMatch(/absent, not empty/);
   });
 
   it('an empty open segment (tail at or below its start) is changed in place, not split', () => {
@@ -64,7 +109,7 @@ describe('nextProjection', () => {
 
   it('refuses what would lose data or makes no sense, with ERR_BAD_REQUEST', () => {
     const single = parseProjection({ epoch: 1, sequencer: '127.0.0.1:6000', units: [u(0)], segments: [{ start: 0, end: null, stripes: [{ chain: [u(0)] }] }] });
-    expect(throwsWith(() => nextProjection(single, [{ kind: 'replace-unit', old: u(0), replacement: u(1) }], 10), 'ERR_BAD_REQUEST').message).toMatch(/only replica/);
+    expect(throwsWith(() => nextProjection(single, [{ kind: 'replace-unit', old: u(0), replacement: u(1) }], 10), 'ERR_BAD_REQUEST').message).toMatch(/only (whole )?replica/);
     expect(throwsWith(() => nextProjection(base, [{ kind: 'replace-unit', old: u(8), replacement: u(9) }], 10), 'ERR_BAD_REQUEST').message).toMatch(/not a unit of epoch 3/);
     expect(throwsWith(() => nextProjection(base, [{ kind: 'replace-unit', old: u(0), replacement: u(1) }], 10), 'ERR_BAD_REQUEST').message).toMatch(/already in the chain/);
     expect(throwsWith(() => nextProjection(base, [{ kind: 'add-segment', stripes: [] }], 10), 'ERR_BAD_REQUEST').message).toMatch(/at least one stripe/);
@@ -80,7 +125,7 @@ describe('nextProjection', () => {
     expect([...unitsReplaced(changes)]).toEqual([u(1)]);
   });
 
-  it('property: below the split every address keeps its chain minus replaced units; from the split on, the new chains', () => {
+  it('property: below the split every address keeps its chain (a replaced unit is swapped for its replacement at the tail, and reads come from the survivors); from the split on, the new chains', () => {
     const arb = fc.record({
       tail: fc.integer({ min: 0, max: 2000 }),
       replace: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
@@ -102,8 +147,12 @@ describe('nextProjection', () => {
           const before = chainFor(base, a);
           const after = chainFor(next, a);
           if (a < tail || (changes.length > 0 && a < split)) {
-            // Written data stays where it is; only a replaced unit leaves.
-            expect(after).toEqual(before.filter((unit) => replace === undefined || unit !== u(replace)));
+            // Written data stays where it is: only a replaced unit leaves; its replacement joins at the tail, and
+            // reads come from the survivors until it is rebuilt.
+            const old = replace === undefined ? undefined : u(replace);
+            const survivors = before.filter((unit) => unit !== old);
+            expect(after).toEqual(old !== undefined && before.includes(old) ? [...survivors, u(10)] : before);
+            expect(chainTarget(next, a).tail).toBe(survivors.at(-1));
           } else if (segment !== undefined) {
             expect(segment.map((chain) => chain.map(u))).toContainEqual(after);
           } else if (replace !== undefined) {

@@ -37,8 +37,14 @@ function manager(options: Partial<ManagerOptions> = {}, p = layout()): Manager {
 const probes = (actions: ManagerAction[]): string[] => actions.flatMap((a) => ('probe' in a ? [a.probe.server] : []));
 const reconfigurations = (actions: ManagerAction[]): ManagerAction[] => actions.filter((a) => 'reconfigure' in a);
 
-/** One probe round at `now`: every server answers at `epoch` except those in `silent`. */
-function round(m: Manager, now: number, silent: readonly string[] = [], epochOf: (s: string) => number = () => m.layout.epoch): ManagerAction[] {
+/** One probe round at `now`: every server answers at `epoch` except those in `silent`; units outside the layout are empty. */
+function round(
+  m: Manager,
+  now: number,
+  silent: readonly string[] = [],
+  epochOf: (s: string) => number = () => m.layout.epoch,
+  tailOf: (s: string) => number = (s) => (m.layout.units.includes(s) ? 10 : 0),
+): ManagerAction[] {
   const out: ManagerAction[] = [];
   for (const a of m.step({ tick: { now } })) {
     if (!('probe' in a)) {
@@ -46,7 +52,7 @@ function round(m: Manager, now: number, silent: readonly string[] = [], epochOf:
       continue;
     }
     const s = a.probe.server;
-    out.push(...m.step({ probed: { server: s, now, answer: silent.includes(s) ? undefined : { epoch: epochOf(s), tail: 10 } } }));
+    out.push(...m.step({ probed: { server: s, now, answer: silent.includes(s) ? undefined : { epoch: epochOf(s), tail: tailOf(s) } } }));
   }
   return out;
 }
@@ -123,7 +129,23 @@ describe('the manager machine', () => {
     expect(reconfigurations(seen)).toEqual([]);
     const warnings = seen.filter((a) => 'log' in a && a.log.level === 'warn');
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatchObject({ log: { message: expect.stringMatching(/no spare answers.*no standby answers/) } });
+    expect(warnings[0]).toMatchObject({ log: { message: expect.stringMatching(/no empty spare answers.*no standby answers/) } });
+  });
+
+  it('uses only an empty spare: one that holds entries (a replaced unit come back) is named, not used', () => {
+    const m = manager({ spares: ['old:1', 'spare:1'] });
+    let t = 0;
+    const tails = (s: string): number => (s === 'old:1' || m.layout.units.includes(s) ? 10 : 0);
+    round(m, t, [], undefined, tails);
+    const seen: ManagerAction[] = [];
+    for (let i = 0; i < 4; i++) seen.push(...round(m, (t += 1000), ['u1:1', 'spare:1'], undefined, tails));
+    expect(reconfigurations(seen)).toEqual([]);
+    expect(seen.filter((a) => 'log' in a && a.log.level === 'warn')).toEqual([
+      { log: { level: 'warn', message: expect.stringMatching(/no empty spare answers \(old:1 hold entries: format them/) } },
+    ]);
+    // The empty spare answers again: it is the one used.
+    for (let i = 0; i < 2 && reconfigurations(seen).length === 0; i++) seen.push(...round(m, (t += 1000), ['u1:1'], undefined, tails));
+    expect(reconfigurations(seen)).toEqual([{ reconfigure: { changes: [{ kind: 'replace-unit', old: 'u1:1', replacement: 'spare:1' }], reason: expect.any(String) } }]);
   });
 
   it('never reconfigures while it cannot reach a majority of the units it knows (the layout\'s and the spares)', () => {

@@ -19,7 +19,7 @@ import { probe, splitHostPort } from '../transport/address.js';
 import { InvalidArgumentError } from 'commander';
 
 import { CorfuError } from '../../bindings/errors.js';
-import { canonicalJson, openProjectionStore, parseProjection, projectionsEqual } from '../layout/index.js';
+import { canonicalJson, openProjectionStore, parseProjection, projectionsEqual, wholeReplicas } from '../layout/index.js';
 import type { Projection } from '../layout/index.js';
 import { reconfigure } from '../client/reconfigure-driver.js';
 import type { Change } from '../layout/next.js';
@@ -237,7 +237,8 @@ export function layoutTable(p: Projection): string {
     const end = segment.end === null ? 'open' : String(segment.end);
     lines.push(`segment ${s}  [${segment.start}, ${end})  ${segment.stripes.length} stripe${segment.stripes.length === 1 ? '' : 's'}`);
     for (const [t, stripe] of segment.stripes.entries()) {
-      lines.push(`  stripe ${t}  ${stripe.chain.join(' -> ')}  (head -> tail)`);
+      const rebuilding = stripe.rebuilding === undefined ? '' : `  rebuilding ${stripe.rebuilding.join(' ')} (reads from ${wholeReplicas(stripe).at(-1)})`;
+      lines.push(`  stripe ${t}  ${stripe.chain.join(' -> ')}  (head -> tail)${rebuilding}`);
     }
   }
   return lines.join('\n');

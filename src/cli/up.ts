@@ -159,7 +159,7 @@ function carryOver(previous: Projection, files: Map<string, number> | undefined,
       epoch,
       sequencer,
       units: previous.units.map(moved),
-      segments: previous.segments.map((s) => ({ start: s.start, end: s.end, stripes: s.stripes.map((t) => ({ chain: t.chain.map(moved) })) })),
+      segments: previous.segments.map((s) => ({ start: s.start, end: s.end, stripes: s.stripes.map((t) => ({ chain: t.chain.map(moved), ...(t.rebuilding === undefined ? {} : { rebuilding: t.rebuilding.map(moved) }) })) })),
       maxEntryBytes,
     });
   };

@@ -1,16 +1,20 @@
 // Which chain a chain operation talks to: one log address under one
 // projection, resolved through the pure address mapping of src/layout. Pure.
 
-import { headOf, locate, tailOf, type Projection } from '../layout/index.js';
+import { headOf, locate, type Projection } from '../layout/index.js';
 
 /** One log address pinned to the chain (and epoch) that holds it. */
 export interface ChainTarget {
   readonly address: number;
   /** The projection's epoch: every request of the operation carries it. */
   readonly epoch: number;
-  /** Head first, tail last. */
+  /** Head first, tail last: writes, fills and trims walk all of it. */
   readonly chain: readonly string[];
   readonly head: string;
+  /**
+   * Where reads go: the chain's last whole replica — its tail, unless units
+   * at the tail end are still being rebuilt (Stripe.rebuilding).
+   */
   readonly tail: string;
 }
 
@@ -20,6 +24,6 @@ export interface ChainTarget {
  * `locate` does).
  */
 export function chainTarget(projection: Projection, address: number): ChainTarget {
-  const { chain } = locate(projection, address);
-  return { address, epoch: projection.epoch, chain, head: headOf(chain), tail: tailOf(chain) };
+  const { chain, readFrom } = locate(projection, address);
+  return { address, epoch: projection.epoch, chain, head: headOf(chain), tail: readFrom };
 }

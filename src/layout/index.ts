@@ -5,7 +5,7 @@
 
 export { canonicalJson, parseProjection, projectionProblems, projectionShape, projectionsEqual } from './projection.js';
 export type { Projection, Segment, Stripe } from './projection.js';
-export { chainFor, headOf, locate, segmentContains, segmentIndexOf, stripeAddresses, tailOf } from './mapping.js';
+export { chainFor, headOf, locate, segmentContains, segmentIndexOf, stripeAddresses, tailOf, wholeReplicas } from './mapping.js';
 export type { Location } from './mapping.js';
 export type { ProjectionStore, ProposeResult, WatchErrorHandler } from './store.js';
 export { DEFAULT_POLL_MS, FileProjectionStore, epochFileName, epochOfFileName } from './file-store.js';

@@ -4,13 +4,15 @@
 // that stripe. Pure: no I/O, no clocks; property-tested.
 
 import { CorfuError } from '../../bindings/errors.js';
-import type { Projection, Segment } from './projection.js';
+import type { Projection, Segment, Stripe } from './projection.js';
 
 export interface Location {
   readonly segmentIndex: number;
   readonly stripeIndex: number;
   /** The stripe's chain, head first. */
   readonly chain: readonly string[];
+  /** The last whole replica of the chain: where reads go (see Stripe.rebuilding). */
+  readonly readFrom: string;
   /** The address's position within its stripe of this segment: `floor((address - start) / stripes)`. */
   readonly offset: number;
 }
@@ -61,7 +63,8 @@ export function locate(projection: Projection, address: number): Location {
   const n = segment.stripes.length;
   const rel = address - segment.start;
   const stripeIndex = rel % n;
-  return { segmentIndex, stripeIndex, chain: segment.stripes[stripeIndex]!.chain, offset: Math.floor(rel / n) };
+  const stripe = segment.stripes[stripeIndex]!;
+  return { segmentIndex, stripeIndex, chain: stripe.chain, readFrom: tailOf(wholeReplicas(stripe)), offset: Math.floor(rel / n) };
 }
 
 /** The chain holding `address` (head first). */
@@ -76,7 +79,16 @@ export function headOf(chain: readonly string[]): string {
   return head;
 }
 
-/** The last unit of a chain: where reads go and where a write is acknowledged. */
+/**
+ * The replicas of `stripe` that hold every acknowledged entry of the chain,
+ * head first: the chain without the units still being rebuilt.
+ */
+export function wholeReplicas(stripe: Stripe): readonly string[] {
+  const r = stripe.rebuilding;
+  return r === undefined ? stripe.chain : stripe.chain.filter((u) => !r.includes(u));
+}
+
+/** The last unit of a chain: where a write is acknowledged (and where reads go when every replica is whole). */
 export function tailOf(chain: readonly string[]): string {
   const tail = chain[chain.length - 1];
   if (tail === undefined) throw new RangeError('empty chain (a validated projection never has one)');

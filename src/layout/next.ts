@@ -1,5 +1,5 @@
 // The next projection: pure projection math for a reconfiguration
-// (DESIGN.md, "The client protocol": seal with epoch+1, then propose).
+// (docs/design.md, "The client protocol": seal with epoch+1, then propose).
 //
 // `nextProjection(current, changes, sealedTail)` is epoch+1 with the changes
 // applied. `sealedTail` is the largest tail the sealed units answered: every
@@ -9,14 +9,20 @@
 // Changes:
 //   replace-unit OLD NEW  Addresses below the split keep their data where it
 //                         is: OLD leaves their chains and the surviving
-//                         replicas serve them (copying OLD's data onto NEW is
-//                         a rebuild, not done here). From the split on, NEW
-//                         takes OLD's place in its chain. OLD must not be the
-//                         only replica of any chain: its data would be lost.
+//                         replicas serve them; NEW joins each of those chains
+//                         at its tail, marked as being rebuilt
+//                         (Stripe.rebuilding): it takes the chain's writes
+//                         from now on, and serves no read until a rebuild
+//                         (src/manager/rebuild.ts) has copied the older
+//                         entries onto it. From the split on, NEW takes OLD's
+//                         place in its chain. OLD must not be the only whole
+//                         replica of any chain: its data would be lost.
 //   add-segment STRIPES   From the split on, the log is striped over these
 //                         chains instead.
 //   move-sequencer ADDR   The next epoch's sequencer (bootstrapped above
 //                         `sealedTail` by the reconfiguration).
+//   rebuilt UNIT          UNIT has a copy of every chain it is being rebuilt
+//                         in: it is a whole replica of them (it serves reads).
 // No change at all is a plain epoch bump (for a sequencer restarted in place).
 //
 // The split is max(sealedTail, start of the open segment): the open segment is
@@ -24,13 +30,16 @@
 // still empty (start >= sealedTail), which is then changed in place.
 
 import { CorfuError } from '../../bindings/errors.js';
+import { wholeReplicas } from './mapping.js';
 import { parseProjection } from './projection.js';
 import type { Projection, Segment, Stripe } from './projection.js';
 
 export type Change =
   | { readonly kind: 'replace-unit'; readonly old: string; readonly replacement: string }
   | { readonly kind: 'add-segment'; readonly stripes: readonly (readonly string[])[] }
-  | { readonly kind: 'move-sequencer'; readonly sequencer: string };
+  | { readonly kind: 'move-sequencer'; readonly sequencer: string }
+  /** A rebuild copied every chain `unit` is being rebuilt in onto it: it is a whole replica of them. */
+  | { readonly kind: 'rebuilt'; readonly unit: string };
 
 function bad(message: string): never {
   throw new CorfuError('ERR_BAD_REQUEST', message);
@@ -54,12 +63,17 @@ export function unitsAdded(current: Projection, changes: readonly Change[]): str
 }
 
 /**
- * Whether `unit` can be replaced without losing data: every chain holding it,
- * in every segment, has another replica (which has every acknowledged entry
- * of the chain, and whose tail the seal counts).
+ * Whether `unit` can be replaced without losing data: every chain it is a
+ * whole replica of, in every segment, has another whole replica (whose tail
+ * the seal counts).
  */
 export function replaceable(p: Projection, unit: string): boolean {
-  return p.segments.every((s) => s.stripes.every((t) => !t.chain.includes(unit) || t.chain.length > 1));
+  return p.segments.every((s) =>
+    s.stripes.every((t) => {
+      const whole = wholeReplicas(t);
+      return !whole.includes(unit) || whole.length > 1;
+    }),
+  );
 }
 
 /** Units a change takes out of the log: they need not answer the seal (they may be dead). */
@@ -78,7 +92,8 @@ export function nextProjection(current: Projection, changes: readonly Change[], 
   let below: Segment | undefined; // the open segment's addresses below the split
   let from: Stripe[] = open.stripes.map((s) => ({ chain: [...s.chain] }));
   const split = Math.max(sealedTail, open.start);
-  const splits = changes.some((c) => c.kind !== 'move-sequencer');
+  // Only a change to who holds the open segment splits it.
+  const splits = changes.some((c) => c.kind === 'replace-unit' || c.kind === 'add-segment');
   if (splits && split > open.start) below = { start: open.start, end: split, stripes: open.stripes.map((s) => ({ chain: [...s.chain] })) };
 
   for (const change of changes) {
@@ -94,7 +109,7 @@ export function nextProjection(current: Projection, changes: readonly Change[], 
         const { old, replacement } = change;
         if (old === replacement) bad(`replace ${old} by itself`);
         if (!current.units.includes(old)) bad(`replace ${old}: it is not a unit of epoch ${current.epoch}`);
-        for (const segment of below === undefined ? closed : [...closed, below]) dropUnit(segment, old);
+        for (const segment of below === undefined ? closed : [...closed, below]) dropUnit(segment, old, replacement);
         if (!from.some((s) => s.chain.includes(old))) bad(`replace ${old}: it holds no stripe of the open segment`);
         for (const [t, stripe] of from.entries()) {
           const at = stripe.chain.indexOf(old);
@@ -105,6 +120,20 @@ export function nextProjection(current: Projection, changes: readonly Change[], 
           if (stripe.chain.includes(replacement)) bad(`replace ${old} by ${replacement}: ${replacement} is already in the chain ${stripe.chain.join(',')}`);
           (stripe.chain as string[])[at] = replacement;
         }
+        break;
+      }
+      case 'rebuilt': {
+        const { unit } = change;
+        let marked = 0;
+        for (const segment of below === undefined ? closed : [...closed, below]) {
+          for (const [t, stripe] of segment.stripes.entries()) {
+            if (stripe.rebuilding?.includes(unit) !== true) continue;
+            marked++;
+            const rest = stripe.rebuilding.filter((u) => u !== unit);
+            (segment.stripes as Stripe[])[t] = rest.length === 0 ? { chain: stripe.chain } : { chain: stripe.chain, rebuilding: rest };
+          }
+        }
+        if (marked === 0) bad(`rebuilt ${unit}: no chain is being rebuilt onto it`);
         break;
       }
     }
@@ -118,16 +147,24 @@ export function nextProjection(current: Projection, changes: readonly Change[], 
 }
 
 function copySegment(s: Segment): Segment {
-  return { start: s.start, end: s.end, stripes: s.stripes.map((t) => ({ chain: [...t.chain] })) };
+  return { start: s.start, end: s.end, stripes: s.stripes.map((t) => ({ ...t, chain: [...t.chain] })) };
 }
 
-/** Takes `unit` out of every chain of `segment`; its last replica cannot go. */
-function dropUnit(segment: Segment, unit: string): void {
+/**
+ * Replaces `unit` by `replacement` in every chain of `segment` (a closed one):
+ * the replacement joins at the tail, to be rebuilt. A chain `unit` is the only
+ * whole replica of cannot lose it.
+ */
+function dropUnit(segment: Segment, unit: string, replacement: string): void {
   for (const [t, stripe] of segment.stripes.entries()) {
     if (!stripe.chain.includes(unit)) continue;
-    if (stripe.chain.length === 1) {
-      bad(`replace ${unit}: it is the only replica of stripe ${t} of [${segment.start}, ${segment.end ?? 'open'}); its data would be lost`);
+    const whole = wholeReplicas(stripe);
+    if (whole.length === 1 && whole[0] === unit) {
+      bad(`replace ${unit}: it is the only whole replica of stripe ${t} of [${segment.start}, ${segment.end ?? 'open'}); its data would be lost`);
     }
-    (segment.stripes as Stripe[])[t] = { chain: stripe.chain.filter((u) => u !== unit) };
+    if (stripe.chain.includes(replacement)) bad(`replace ${unit} by ${replacement}: ${replacement} is already in the chain ${stripe.chain.join(',')} of [${segment.start}, ${segment.end ?? 'open'})`);
+    const chain = [...stripe.chain.filter((u) => u !== unit), replacement];
+    const rebuilding = [...(stripe.rebuilding ?? []).filter((u) => u !== unit), replacement];
+    (segment.stripes as Stripe[])[t] = { chain, rebuilding };
   }
 }

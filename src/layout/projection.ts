@@ -13,6 +13,14 @@ import { CorfuError } from '../../bindings/errors.js';
 /** One replication chain: head first, tail last. Writes go head -> tail; reads come from the tail. */
 export interface Stripe {
   readonly chain: readonly string[];
+  /**
+   * Units of the chain being rebuilt (each took a replaced unit's place in a
+   * closed segment, and a rebuild copies the chain's older entries onto it).
+   * They take every write, fill and trim like any replica, at the tail end of
+   * the chain, but serve no read until their rebuild is done: reads come from
+   * the last whole replica. Absent when every replica is whole.
+   */
+  readonly rebuilding?: readonly string[];
 }
 
 /** Addresses `[start, end)`; `end === null` means open-ended (only the last segment). */
@@ -55,6 +63,7 @@ const address = z.int({ error: 'expected a non-negative safe integer' }).min(0, 
 
 const stripeSchema = z.strictObject({
   chain: z.array(hostPort).min(1, { error: 'a chain needs at least one unit' }),
+  rebuilding: z.array(hostPort).min(1, { error: 'absent, not empty, when every replica is whole' }).optional(),
 });
 
 const segmentSchema = z.strictObject({
@@ -110,6 +119,14 @@ function semanticProblems(p: z.infer<typeof projectionShape>): string[] {
       }
     }
     segment.stripes.forEach((stripe, t) => {
+      const rebuilding = stripe.rebuilding ?? [];
+      const field = `${at}.stripes[${t}].rebuilding`;
+      if (rebuilding.length > 0 && last) problems.push(`${field}: the open segment has no units being rebuilt (a replacement holds every address it serves there)`);
+      rebuilding.forEach((unit, r) => {
+        if (!stripe.chain.includes(unit)) problems.push(`${field}[${r}]: unit ${unit} is not in the chain`);
+        if (rebuilding.indexOf(unit) !== r) problems.push(`${field}[${r}]: unit ${unit} is repeated`);
+      });
+      if (rebuilding.length > 0 && stripe.chain.every((u) => rebuilding.includes(u))) problems.push(`${field}: the chain needs one whole replica`);
       const seen = new Set<string>();
       stripe.chain.forEach((unit, c) => {
         const field = `${at}.stripes[${t}].chain[${c}]`;
@@ -151,8 +168,18 @@ export function parseProjection(value: unknown): Projection {
     const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
     throw new CorfuError('ERR_BAD_REQUEST', `invalid projection: ${shown}${more}`);
   }
-  const { maxEntryBytes, ...rest } = shaped.data;
-  return deepFreeze(maxEntryBytes === undefined ? rest : { ...rest, maxEntryBytes });
+  // Optional fields are absent, never `undefined` (exactOptionalPropertyTypes, and canonicalJson).
+  const { maxEntryBytes, segments, ...rest } = shaped.data;
+  const p: Projection = {
+    ...rest,
+    segments: segments.map((seg) => ({
+      start: seg.start,
+      end: seg.end,
+      stripes: seg.stripes.map((t) => (t.rebuilding === undefined ? { chain: t.chain } : { chain: t.chain, rebuilding: t.rebuilding })),
+    })),
+    ...(maxEntryBytes === undefined ? {} : { maxEntryBytes }),
+  };
+  return deepFreeze(p);
 }
 
 /** Structural equality (projections are plain data with a fixed key order after parsing). */
@@ -166,7 +193,11 @@ export function canonicalJson(p: Projection): string {
     epoch: p.epoch,
     sequencer: p.sequencer,
     units: p.units,
-    segments: p.segments.map((s) => ({ start: s.start, end: s.end, stripes: s.stripes.map((t) => ({ chain: t.chain })) })),
+    segments: p.segments.map((s) => ({
+      start: s.start,
+      end: s.end,
+      stripes: s.stripes.map((t) => (t.rebuilding === undefined ? { chain: t.chain } : { chain: t.chain, rebuilding: t.rebuilding })),
+    })),
     ...(p.maxEntryBytes === undefined ? {} : { maxEntryBytes: p.maxEntryBytes }),
   });
 }

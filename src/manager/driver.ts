@@ -11,7 +11,7 @@
 // - The store's watch tells it of every new projection as it is proposed (an
 //   operator's, or another manager's).
 // - Reconfigurations run the ordinary driver (src/client/reconfigure-driver.ts),
-//   one at a time.
+//   one at a time; rebuilds run rebuild.ts under the latest layout.
 
 import { CorfuError } from '../../bindings/errors.js';
 import { reconfigure } from '../client/reconfigure-driver.js';
@@ -23,6 +23,7 @@ import type { TimerHandle } from '../transport/clock.js';
 import type { RequestBody } from '../transport/connection.js';
 import type { ProbeAnswer } from './detector.js';
 import { Manager, type ManagerAction, type ManagerOptions, type ServerRole } from './machine.js';
+import { Rebuild } from './rebuild.js';
 
 export interface ManagerDriverOptions extends ManagerOptions {
   /** How long a probe waits for its answer before it counts as a miss. */
@@ -31,6 +32,10 @@ export interface ManagerDriverOptions extends ManagerOptions {
   readonly reconfigureTimeoutMs: number;
   readonly runtime?: ClientRuntime;
   readonly log: (level: 'info' | 'warn', message: string) => void;
+  /** The rebuild's copy rate, payload bytes per second; unbounded when absent. */
+  readonly rebuildRateBytesPerSec?: number;
+  /** Log a rebuild's progress every this many addresses. Default 10,000. */
+  readonly rebuildProgressEvery?: number;
 }
 
 export class ManagerDriver {
@@ -92,6 +97,7 @@ export class ManagerDriver {
       if ('probe' in a) void this.#probe(a.probe.server, a.probe.role, a.probe.epoch);
       else if ('reconfigure' in a) void this.#reconfigure(a.reconfigure.changes);
       else if ('reseal' in a) void this.#reseal(a.reseal.unit, a.reseal.epoch);
+      else if ('rebuild' in a) void this.#rebuild(a.rebuild.unit);
       else this.#options.log(a.log.level, a.log.message);
     }
   }
@@ -134,6 +140,32 @@ export class ManagerDriver {
       const message = err instanceof Error ? err.message : String(err);
       this.#apply(this.#machine.step({ reconfigureFailed: { now: this.#runtime.clock.now(), message } }));
     }
+  }
+
+  async #rebuild(unit: string): Promise<void> {
+    let ok = false;
+    let message: string;
+    const step = Math.max(1, this.#options.rebuildProgressEvery ?? 10_000);
+    let reported = 0;
+    try {
+      const r = await new Rebuild(this.#machine.layout, unit, {
+        timeoutMs: this.#options.probeTimeoutMs,
+        runtime: this.#runtime,
+        pool: this.#pool,
+        ...(this.#options.rebuildRateBytesPerSec === undefined ? {} : { rateBytesPerSec: this.#options.rebuildRateBytesPerSec }),
+        onProgress: (p) => {
+          if (p.addressesDone - reported < step && p.addressesDone < p.addressesTotal) return;
+          reported = p.addressesDone;
+          this.#options.log('info', `rebuild of ${unit}: ${p.addressesDone} of ${p.addressesTotal} addresses, ${p.bytesCopied} bytes copied`);
+        },
+      }).run();
+      ok = true;
+      message = `${r.addresses} addresses, ${r.bytes} bytes copied${r.trimMark > 0 ? `, trimmed below ${r.trimMark}` : ''}`;
+    } catch (err) {
+      if (!(err instanceof CorfuError)) throw err; // a broken invariant: crash rather than go on
+      message = err.message;
+    }
+    this.#apply(this.#machine.step({ rebuildDone: { unit, now: this.#runtime.clock.now(), ok, message } }));
   }
 
   async #reseal(unit: string, epoch: number): Promise<void> {

@@ -17,7 +17,12 @@
 //   2. Units or the sequencer sealed past the latest epoch (a reconfiguration
 //      that died half-way): bump the epoch, once they have been seen so for two
 //      probe rounds (the reconfiguration may still be finishing).
-//   3. A unit found at an older epoch than the latest (it missed a seal while
+//   3. Rebuilds: a unit that replaced a dead one joined the closed chains the
+//      dead one left as a replica being rebuilt; their older entries are
+//      copied onto it (rebuild.ts), one unit at a time, and then it is made a
+//      whole replica (`rebuilt`). A rebuild cut short (a new layout, a
+//      failure) is run again later: every copy is idempotent.
+//   4. A unit found at an older epoch than the latest (it missed a seal while
 //      away) is sealed to the latest epoch again: no partial seal is left.
 // Storm guards: it never reconfigures while it cannot reach a majority of the
 // layout's units and the spares that answer (it may be the one cut off); after losing a proposal race, or a
@@ -64,7 +69,9 @@ export type ManagerEvent =
   | { readonly layout: Projection }
   | { readonly reconfigured: { readonly now: number; readonly projection: Projection; readonly adopted: boolean } }
   | { readonly reconfigureFailed: { readonly now: number; readonly message: string } }
-  | { readonly resealed: { readonly unit: string; readonly now: number; readonly ok: boolean } };
+  | { readonly resealed: { readonly unit: string; readonly now: number; readonly ok: boolean } }
+  /** A rebuild finished (ok) or stopped (a layout change, a failure: it is started again later). */
+  | { readonly rebuildDone: { readonly unit: string; readonly now: number; readonly ok: boolean; readonly message: string } };
 
 export type ManagerAction =
   /** Ask `server` how it is (a unit: INFO; the sequencer: TAIL at `epoch`); answer with a `probed` event. */
@@ -73,6 +80,8 @@ export type ManagerAction =
   | { readonly reconfigure: { readonly changes: readonly Change[]; readonly reason: string } }
   /** SEAL `unit` to `epoch` (it is behind); answer with `resealed`. */
   | { readonly reseal: { readonly unit: string; readonly epoch: number } }
+  /** Rebuild `unit` (rebuild.ts) under the latest layout; answer with `rebuildDone`. */
+  | { readonly rebuild: { readonly unit: string } }
   | { readonly log: { readonly level: 'info' | 'warn'; readonly message: string } };
 
 const MINUTE_MS = 60_000;
@@ -95,6 +104,11 @@ export class Manager {
   #aheadSince: number | undefined;
   /** What was last logged as the reason for doing nothing (logged once, not every tick). */
   #idleReason = '';
+  /** The unit being rebuilt now (one at a time), and one whose rebuild finished and waits for its projection. */
+  #rebuilding: string | undefined;
+  #rebuilt: string | undefined;
+  /** When a unit's rebuild stopped short, it is tried again a backoff later: from when. */
+  readonly #rebuildRetryAt = new Map<string, number>();
 
   constructor(layout: Projection, options: ManagerOptions) {
     this.options = options;
@@ -146,10 +160,43 @@ export class Manager {
       this.#backoff(message);
       return [{ log: { level: 'warn', message: `reconfiguration failed: ${message}; backing off` } }];
     }
+    if ('rebuildDone' in event) {
+      const { unit, now, ok, message } = event.rebuildDone;
+      this.#now = Math.max(this.#now, now);
+      this.#rebuilding = undefined;
+      if (ok) {
+        this.#rebuilt = unit;
+        return [{ log: { level: 'info', message: `rebuild of ${unit} done (${message})` } }, ...this.#decide()];
+      }
+      const { backoffMinMs: min, backoffMaxMs: max } = this.options;
+      this.#rebuildRetryAt.set(unit, this.#now + min + this.options.random() * (max - min));
+      return [{ log: { level: 'warn', message: `rebuild of ${unit} stopped: ${message}; trying again later` } }];
+    }
     const { unit, now } = event.resealed;
     this.#now = Math.max(this.#now, now);
     this.#resealing.delete(unit);
     return [];
+  }
+
+  /** The units being rebuilt in some chain of the latest layout. */
+  #rebuildTargets(): string[] {
+    return [...new Set(this.#layout.segments.flatMap((s) => s.stripes.flatMap((t) => t.rebuilding ?? [])))];
+  }
+
+  /** Rebuilds: a finished one gets its projection; else one starts, on a unit that answers. */
+  #rebuildActions(): ManagerAction[] {
+    const targets = this.#rebuildTargets();
+    const done = this.#rebuilt;
+    if (done !== undefined) {
+      this.#rebuilt = undefined;
+      // Still a target: no new layout took it out meanwhile (then it is rebuilt again, or not at all).
+      if (targets.includes(done)) return this.#reconfigure([{ kind: 'rebuilt', unit: done }], `rebuild of ${done} done`);
+    }
+    if (this.#rebuilding !== undefined) return [];
+    const next = targets.find((u) => this.detector.isUp(u) && (this.#rebuildRetryAt.get(u) ?? 0) <= this.#now);
+    if (next === undefined) return [];
+    this.#rebuilding = next;
+    return [{ rebuild: { unit: next } }, { log: { level: 'info', message: `rebuild of ${next} starting` } }];
   }
 
   // ---- probes ------------------------------------------------------------------------
@@ -196,17 +243,21 @@ export class Manager {
 
     const changes: Change[] = [];
     const reasons: string[] = [];
-    const spares = this.options.spares.filter((s) => !p.units.includes(s) && d.isUp(s));
+    // A spare must be empty: one that held addresses (a unit replaced earlier that came back) would
+    // answer its stale entries for them. It is a spare again once formatted.
+    const answering = this.options.spares.filter((s) => !p.units.includes(s) && d.isUp(s));
+    const spares = answering.filter((s) => d.health(s).last?.tail === 0);
+    const used = answering.filter((s) => !spares.includes(s));
     for (const unit of p.units) {
       const h = d.health(unit);
       if (h.downSince === undefined || this.#now - h.downSince < this.options.graceMs) continue;
       if (!replaceable(p, unit)) {
-        reasons.push(`unit ${unit} is down and it is the only replica of a chain: waiting for it to come back`);
+        reasons.push(`unit ${unit} is down and it is the only whole replica of a chain: waiting for it to come back`);
         continue;
       }
       const spare = spares.shift();
       if (spare === undefined) {
-        reasons.push(`unit ${unit} is down and no spare answers`);
+        reasons.push(`unit ${unit} is down and no empty spare answers${used.length === 0 ? '' : ` (${used.join(', ')} hold entries: format them to make them spares)`}`);
         continue;
       }
       changes.push({ kind: 'replace-unit', old: unit, replacement: spare });
@@ -223,20 +274,23 @@ export class Manager {
     if (changes.length > 0) return this.#reconfigure(changes, reasons.join('; '));
     if (reasons.length > 0) return this.#idle(reasons.join('; '));
 
+    const rebuilds = this.#rebuildActions();
+    if (this.#reconfiguring) return rebuilds;
+
     // Sealed past the latest epoch: a reconfiguration died half-way. Give a live one two rounds to finish.
     const ahead = [...p.units, p.sequencer].filter((s) => (d.health(s).last?.epoch ?? 0) > p.epoch);
     if (ahead.length > 0) {
       this.#aheadSince ??= this.#now;
       if (this.#now - this.#aheadSince >= 2 * this.options.probeIntervalMs) {
         this.#aheadSince = undefined;
-        return this.#reconfigure([], `${ahead.join(', ')} sealed past epoch ${p.epoch} with no projection: a new epoch`);
+        return [...rebuilds, ...this.#reconfigure([], `${ahead.join(', ')} sealed past epoch ${p.epoch} with no projection: a new epoch`)];
       }
     } else {
       this.#aheadSince = undefined;
     }
 
     // Behind the latest epoch: it missed a seal while away. Seal it again.
-    const out: ManagerAction[] = [];
+    const out: ManagerAction[] = [...rebuilds];
     for (const unit of p.units) {
       const last = d.health(unit).last;
       if (!d.isUp(unit) || last === undefined || last.epoch >= p.epoch || this.#resealing.has(unit)) continue;

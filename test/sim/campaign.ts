@@ -24,6 +24,8 @@ export interface Summary {
   messages: number;
   events: number;
   reconfigurations: number;
+  /** Chains a rebuilt unit was made a whole replica of (each checked by the rebuild checker). */
+  rebuilds: number;
   faults: FaultCounts;
   violations: Record<string, number>;
   failedSeeds: number[];
@@ -33,7 +35,7 @@ export interface Summary {
 export async function campaign(options: CampaignOptions, onResult?: (r: RunResult) => void): Promise<Summary> {
   const from = options.from ?? 1;
   const s: Summary = {
-    seeds: 0, ops: 0, okOps: 0, ackedAppends: 0, messages: 0, events: 0, reconfigurations: 0,
+    seeds: 0, ops: 0, okOps: 0, ackedAppends: 0, messages: 0, events: 0, reconfigurations: 0, rebuilds: 0,
     faults: noFaults(), violations: {}, failedSeeds: [], seconds: 0,
   };
   const t0 = performance.now();
@@ -46,6 +48,7 @@ export async function campaign(options: CampaignOptions, onResult?: (r: RunResul
     s.messages += r.stats.messages;
     s.events += r.stats.events;
     s.reconfigurations += r.stats.reconfigurations;
+    s.rebuilds += r.stats.rebuilds;
     for (const k of FAULT_KINDS) s.faults[k] += r.stats.faults[k];
     for (const v of r.violations) s.violations[v.kind] = (s.violations[v.kind] ?? 0) + 1;
     if (r.violations.length > 0) s.failedSeeds.push(seed);
@@ -64,6 +67,7 @@ export function formatSummary(s: Summary): string {
     ['messages', `${s.messages}`],
     ['events', `${s.events}`],
     ['reconfigurations', `${s.reconfigurations}`],
+    ['chains rebuilt', `${s.rebuilds}`],
   ];
   for (const k of FAULT_KINDS) rows.push([`fault: ${k}`, `${s.faults[k]}`]);
   const kinds = Object.keys(s.violations);

@@ -19,9 +19,14 @@
 //                   had been acknowledged at before the read began.
 //  - past-tail      no unit accepts a write or fill at an address no sequencer
 //                   has handed out yet (a read never writes past the tail).
+//  - rebuild        when a projection makes a unit being rebuilt in a chain a
+//                   whole replica of it, the unit durably holds every append
+//                   acknowledged at the chain's addresses before then (or it
+//                   may be trimmed).
 //  7 liveness       (run.ts) after every fault heals, every client can append,
 //                   read and ask the tail again.
 
+import { locate } from '../../src/layout/mapping.js';
 import { canonicalJson } from '../../src/layout/projection.js';
 import type { Projection } from '../../src/layout/projection.js';
 import type { Request, Response } from '../../src/wire/messages.js';
@@ -69,6 +74,9 @@ export class Checkers {
   readonly #sealAcked = new Map<string, number>();
   // 4
   readonly #projections = new Map<number, string>();
+  readonly #projectionOf = new Map<number, Projection>();
+  /** Chains a projection made a rebuilt unit a whole replica of. */
+  rebuilds = 0;
   readonly #checkedProjections = new WeakSet<Projection>();
   // 5
   readonly #issued = new Map<string, Array<[number, number]>>();
@@ -195,8 +203,48 @@ export class Checkers {
     this.#checkedProjections.add(p);
     const text = canonicalJson(p);
     const prev = this.#projections.get(p.epoch);
-    if (prev === undefined) this.#projections.set(p.epoch, text);
-    else if (prev !== text) this.fail('projection', `epoch ${p.epoch}: ${by} has ${text} but ${prev} was seen before`);
+    if (prev === undefined) {
+      this.#projections.set(p.epoch, text);
+      this.#projectionOf.set(p.epoch, p);
+      this.#checkRebuilt(p);
+    } else if (prev !== text) this.fail('projection', `epoch ${p.epoch}: ${by} has ${text} but ${prev} was seen before`);
+  }
+
+  /** Units that `p` makes whole replicas of chains they were being rebuilt in hold the chains' acknowledged appends. */
+  #checkRebuilt(p: Projection): void {
+    const before = this.#projectionOf.get(p.epoch - 1);
+    if (before === undefined) return;
+    before.segments.forEach((seg, i) =>
+      seg.stripes.forEach((t, j) => {
+        const after = p.segments[i]?.stripes[j];
+        if (p.segments[i]?.start === seg.start && p.segments[i]?.end === seg.end && after !== undefined)
+          this.rebuilds += (t.rebuilding ?? []).filter((u) => after.chain.includes(u) && after.rebuilding?.includes(u) !== true).length;
+      }),
+    );
+    const disks = this.disks();
+    for (const [address, { key, by }] of this.acked) {
+      if (this.mayBeTrimmed(address)) continue;
+      let was: ReturnType<typeof locate>;
+      let now: ReturnType<typeof locate>;
+      try {
+        was = locate(before, address);
+        now = locate(p, address);
+      } catch {
+        continue; // outside the segments of one of them
+      }
+      const wasRebuilding = before.segments[was.segmentIndex]!.stripes[was.stripeIndex]!.rebuilding ?? [];
+      const stillRebuilding = p.segments[now.segmentIndex]!.stripes[now.stripeIndex]!.rebuilding ?? [];
+      for (const unit of wasRebuilding) {
+        if (!now.chain.includes(unit) || stillRebuilding.includes(unit)) continue;
+        const slot = disks.get(unit)?.valueAt(address);
+        if (slot === undefined) continue;
+        const held = slot === 'unwritten' ? 'nothing' : slot.kind === 'trimmed' ? 'trimmed' : show(keyOf(slot));
+        if (slot === 'unwritten' || slot.kind === 'trimmed' || keyOf(slot) !== key) {
+          this.fail('rebuild', `epoch ${p.epoch} makes ${unit} a whole replica of address ${address}, acknowledged to ${by} as ${show(key)}, but it durably holds ${held}`);
+          return;
+        }
+      }
+    }
   }
 
   // ---- 5: tokens -----------------------------------------------------------------

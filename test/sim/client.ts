@@ -20,6 +20,7 @@ import { CorfuError } from '../../bindings/errors.js';
 import { CorfuClient, type Entry } from '../../src/client/client.js';
 import { reconfigure } from '../../src/client/reconfigure-driver.js';
 import { chainTarget } from '../../src/client/target.js';
+import { locate, wholeReplicas } from '../../src/layout/mapping.js';
 import type { Change } from '../../src/layout/next.js';
 import type { Projection } from '../../src/layout/projection.js';
 import { decodeFrame } from '../../src/wire/codec.js';
@@ -280,12 +281,17 @@ export class SimClient {
 
   // ---- helpers --------------------------------------------------------------------
 
-  /** The chain holding `address` under the client's projection (every replica the checkers look at). */
+  /**
+   * The replicas of `address` under the client's projection that the checkers
+   * expect a value on: its whole replicas (a unit being rebuilt may not have it
+   * yet; the rebuild checker looks at it when it becomes whole).
+   */
   #chainOf(address: number): readonly string[] {
     const p = this.projection;
     if (p === undefined) return [];
     try {
-      return chainTarget(p, address).chain;
+      const { segmentIndex, stripeIndex } = locate(p, address);
+      return wholeReplicas(p.segments[segmentIndex]!.stripes[stripeIndex]!);
     } catch {
       return [];
     }

@@ -34,7 +34,7 @@ export const TIMINGS: ClientTimings = { deadlineMs: 1000, timeoutMs: 40, holeTim
 /** How often the operator looks at the layout. */
 export const MANAGER_TICK_MS = 25;
 
-export type Phase = 'workload' | 'heal' | 'probe' | 'final' | 'done';
+export type Phase = 'workload' | 'heal' | 'probe' | 'rebuild' | 'final' | 'done';
 
 export class Cluster implements World {
   readonly seed: number;
@@ -173,6 +173,12 @@ export class Cluster implements World {
     return latest.units.every((name) => this.units.get(name)?.up === true && this.units.get(name)!.disk.epoch === latest.epoch);
   }
 
+  /** The latest layout has no unit being rebuilt: every chain's replicas are whole. */
+  rebuilt(): boolean {
+    const latest = this.store.latestSync();
+    return latest !== undefined && latest.segments.every((s) => s.stripes.every((t) => t.rebuilding === undefined));
+  }
+
   /** A new spare unit (an operator brings a box); the manager learns of it when it (re)starts. */
   addSpare(): string {
     const name = `s${this.spares.length}:7000`;
@@ -189,10 +195,10 @@ export class Cluster implements World {
     return `layout ${latest === undefined ? 'none' : JSON.stringify(latest)}; units ${units.join(', ')}; sequencers ${seqs.join(', ')}; manager ${this.manager.alive ? 'up' : 'down'}`;
   }
 
-  /** Spares the manager has not put in the layout yet, not destroyed. */
+  /** Spares the manager can still use: outside the layout, not destroyed, and empty (one that served in a chain is not). */
   freeSpares(): string[] {
     const latest = this.store.latestSync();
-    return this.spares.filter((s) => latest?.units.includes(s) !== true && this.units.get(s)?.destroyed === false);
+    return this.spares.filter((s) => latest?.units.includes(s) !== true && this.units.get(s)?.destroyed === false && this.units.get(s)?.empty === true);
   }
 
   /** The units of the latest projection that are not destroyed. */

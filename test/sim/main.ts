@@ -104,7 +104,7 @@ async function main(): Promise<number> {
     const s = r.stats;
     console.log(
       `  ${s.ops} ops (${s.okOps} ok, ${s.failedOps} failed, ${s.unknownOps} unknown), ${s.ackedAppends} acked appends, ` +
-        `${s.messages} messages, ${s.events} events, ${s.virtualMs} virtual ms, ${s.reconfigurations} reconfigurations, final epoch ${s.epochs}, ${s.followed} followed`,
+        `${s.messages} messages, ${s.events} events, ${s.virtualMs} virtual ms, ${s.reconfigurations} reconfigurations, ${s.rebuilds} chains rebuilt, final epoch ${s.epochs}, ${s.followed} followed`,
     );
     const f = Object.entries(s.faults).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
     console.log(`  faults: ${f.length > 0 ? f.join(', ') : 'none'}`);

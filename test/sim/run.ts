@@ -11,6 +11,8 @@
 //   heal      faults stop, partitions heal, crashed units and clients restart,
 //             in-flight operations finish; the operator makes the layout usable.
 //   probe     every client appends, reads it back and asks the tail (liveness).
+//   rebuild   the manager finishes rebuilding every replica a lost unit left
+//             (liveness); the final read then reads from the rebuilt units.
 //   final     a fresh client reads every address below the tail; then the
 //             whole history goes to the linearizability checker (test/check).
 //
@@ -56,6 +58,8 @@ export interface RunStats {
   virtualMs: number;
   messages: number;
   reconfigurations: number;
+  /** Chains a rebuilt unit was made a whole replica of. */
+  rebuilds: number;
   epochs: number;
   /** Entries the follower delivered (0 without one). */
   followed: number;
@@ -111,6 +115,9 @@ async function phases(cl: Cluster, workload: Workload, operator: Operator): Prom
   let probing = cl.clients.length;
   for (const c of [...cl.clients]) workload.probe(c, () => probing--);
   if (!(await runUntil(cl, () => probing === 0))) return;
+  // The manager rebuilds every replica a lost unit left (liveness), and the final read goes to them.
+  cl.phase = 'rebuild';
+  if (!(await runUntil(cl, () => cl.rebuilt() && cl.idle()))) return;
   cl.phase = 'final';
   let reading = true;
   const reader = new SimClient(cl, 'final');
@@ -166,6 +173,7 @@ function result(cl: Cluster, followed: number): RunResult {
     virtualMs: Math.round(cl.queue.now),
     messages: cl.net.stats.sent,
     reconfigurations: cl.reconfigurations,
+    rebuilds: cl.check.rebuilds,
     epochs: latest?.epoch ?? 0,
     followed,
     faults: { ...cl.faults, drop: cl.net.stats.dropped, duplicate: cl.net.stats.duplicated, 'delay-spike': cl.net.stats.spiked },

@@ -36,6 +36,11 @@ export class SimUnit {
     return this.#engine !== undefined;
   }
 
+  /** Holds no address at all (what INFO's tail 0 says): usable as a spare. */
+  get empty(): boolean {
+    return (this.#engine?.tailNow ?? this.disk.recoveredTail()) === 0;
+  }
+
   /** The epoch the running engine serves (undefined while down). */
   get epoch(): number | undefined {
     return this.#engine?.epoch;

@@ -116,6 +116,21 @@ describe('nextProjection', () => {
     expect(throwsWith(() => nextProjection(base, [], -1), 'ERR_BAD_REQUEST').message).toMatch(/sealed tail/);
   });
 
+  it('refuses to replace every replica of a chain in one reconfiguration, even where the sealed tail says the open segment is empty', () => {
+    // The seal counts only the units that stay: with u2 and u3 both replaced, a tail of 60
+    // says nothing about what u2->u3 acknowledged from 100 on.
+    const both: Change[] = [
+      { kind: 'replace-unit', old: u(2), replacement: u(8) },
+      { kind: 'replace-unit', old: u(3), replacement: u(9) },
+    ];
+    expect(throwsWith(() => nextProjection(base, both, 60), 'ERR_BAD_REQUEST').message).toMatch(/every replica of stripe 1 of the open segment/);
+    expect(throwsWith(() => nextProjection(base, both, 500), 'ERR_BAD_REQUEST').message).toMatch(/only whole replica/);
+    // What the manager asks before it adds a second replacement to the same reconfiguration.
+    expect(replaceable(base, u(3))).toBe(true);
+    expect(replaceable(base, u(3), new Set([u(2)]))).toBe(false);
+    expect(replaceable(base, u(3), new Set([u(0)]))).toBe(true);
+  });
+
   it('names the units to seal and the units that may be dead', () => {
     const changes: Change[] = [
       { kind: 'replace-unit', old: u(1), replacement: u(9) },

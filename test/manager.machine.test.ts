@@ -148,6 +148,17 @@ describe('the manager machine', () => {
     expect(reconfigurations(seen)).toEqual([{ reconfigure: { changes: [{ kind: 'replace-unit', old: 'u1:1', replacement: 'spare:1' }], reason: expect.any(String) } }]);
   });
 
+  it('replaces at most all but one replica of a chain in one reconfiguration: the seal must count the tail of one that stays', () => {
+    const m = manager({ spares: ['spare:1', 'spare:2', 'spare:3'] });
+    let t = 0;
+    round(m, t);
+    const seen: ManagerAction[] = [];
+    for (let i = 0; i < 3; i++) seen.push(...round(m, (t += 1000), ['u0:1', 'u1:1']));
+    expect(reconfigurations(seen)).toEqual([
+      { reconfigure: { changes: [{ kind: 'replace-unit', old: 'u0:1', replacement: 'spare:1' }], reason: expect.stringMatching(/u1:1 is down and it is the only whole replica of a chain left/) } },
+    ]);
+  });
+
   it('never reconfigures while it cannot reach a majority of the units it knows (the layout\'s and the spares)', () => {
     const m = manager({ spares: ['spare:1', 'spare:2'] });
     let t = 0;

@@ -65,13 +65,14 @@ export function unitsAdded(current: Projection, changes: readonly Change[]): str
 /**
  * Whether `unit` can be replaced without losing data: every chain it is a
  * whole replica of, in every segment, has another whole replica (whose tail
- * the seal counts).
+ * the seal counts) that is not among `alsoReplaced` (the units the same
+ * reconfiguration replaces).
  */
-export function replaceable(p: Projection, unit: string): boolean {
+export function replaceable(p: Projection, unit: string, alsoReplaced: ReadonlySet<string> = new Set()): boolean {
   return p.segments.every((s) =>
     s.stripes.every((t) => {
       const whole = wholeReplicas(t);
-      return !whole.includes(unit) || whole.length > 1;
+      return !whole.includes(unit) || whole.some((u) => u !== unit && !alsoReplaced.has(u));
     }),
   );
 }
@@ -114,9 +115,6 @@ export function nextProjection(current: Projection, changes: readonly Change[], 
         for (const [t, stripe] of from.entries()) {
           const at = stripe.chain.indexOf(old);
           if (at < 0) continue;
-          // Its only replica: the sealed tail (the other units') does not count its writes, so the
-          // new segment could start below them and its acknowledged entries would be lost.
-          if (stripe.chain.length === 1) bad(`replace ${old}: it is the only replica of stripe ${t} of the open segment; its data would be lost`);
           if (stripe.chain.includes(replacement)) bad(`replace ${old} by ${replacement}: ${replacement} is already in the chain ${stripe.chain.join(',')}`);
           (stripe.chain as string[])[at] = replacement;
         }
@@ -136,6 +134,17 @@ export function nextProjection(current: Projection, changes: readonly Change[], 
         if (marked === 0) bad(`rebuilt ${unit}: no chain is being rebuilt onto it`);
         break;
       }
+    }
+  }
+
+  // The sealed tail counts the writes of the units that answered the seal, not of the ones
+  // replaced: a stripe of the open segment whose every replica is replaced could be split
+  // below its acknowledged entries, and they would be lost.
+  const replaced = unitsReplaced(changes);
+  for (const [t, stripe] of open.stripes.entries()) {
+    if (stripe.chain.every((u) => replaced.has(u))) {
+      const what = stripe.chain.length === 1 ? `it is the only replica` : `they are every replica`;
+      bad(`replace ${stripe.chain.join(', ')}: ${what} of stripe ${t} of the open segment; its data would be lost`);
     }
   }
 

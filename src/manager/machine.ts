@@ -248,11 +248,12 @@ export class Manager {
     const answering = this.options.spares.filter((s) => !p.units.includes(s) && d.isUp(s));
     const spares = answering.filter((s) => d.health(s).last?.tail === 0);
     const used = answering.filter((s) => !spares.includes(s));
+    const leaving = new Set<string>();
     for (const unit of p.units) {
       const h = d.health(unit);
       if (h.downSince === undefined || this.#now - h.downSince < this.options.graceMs) continue;
-      if (!replaceable(p, unit)) {
-        reasons.push(`unit ${unit} is down and it is the only whole replica of a chain: waiting for it to come back`);
+      if (!replaceable(p, unit, leaving)) {
+        reasons.push(`unit ${unit} is down and it is the only whole replica of a chain left: waiting for it to come back`);
         continue;
       }
       const spare = spares.shift();
@@ -261,6 +262,7 @@ export class Manager {
         continue;
       }
       changes.push({ kind: 'replace-unit', old: unit, replacement: spare });
+      leaving.add(unit);
       reasons.push(`unit ${unit} is down: replaced by ${spare}`);
     }
     if (d.isDown(p.sequencer)) {

@@ -181,12 +181,17 @@ export class SimClient {
     this.#following = controller;
     const by = `${this.node} follow(${from})`;
     const live = (): boolean => runtime === this.#runtime && runtime.alive;
+    // The follower reads ahead: an entry yielded now may have been read long
+    // before. When its read was sent is not visible from here, so the checks
+    // that compare it with other operations ("read as trimmed earlier") take
+    // the latest time it certainly was not sent before: when follow began.
+    const startedAt = w.queue.now;
     w.wake();
     void this.#client.then(async (c) => {
       try {
         for await (const e of c.follow(from, { signal: controller.signal })) {
           if (!live()) return;
-          w.check.observe(e.address, keyOf(e), by, w.queue.now, this.#chainOf(e.address));
+          w.check.observe(e.address, keyOf(e), by, startedAt, this.#chainOf(e.address));
           onEntry(e);
         }
         if (live()) onEnd(undefined);

@@ -187,6 +187,14 @@ export class Cluster implements World {
     return name;
   }
 
+  /** A new standby sequencer (an operator starts one); the manager learns of it when it (re)starts. */
+  addStandbySequencer(): string {
+    const name = `sb${this.standbySequencers.length}:6000`;
+    this.sequencers.set(name, new SimSequencer(name, 0, this.net, this.queue, this.bugs, this.check));
+    this.standbySequencers.push(name);
+    return name;
+  }
+
   /** The layout and every server's state, for a report. */
   describe(): string {
     const latest = this.store.latestSync();

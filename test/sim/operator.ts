@@ -23,14 +23,23 @@ export class Operator {
     cl.armedMidChain.clear();
     for (const u of cl.units.values()) if (!u.up && !u.destroyed) u.restart();
     for (const c of cl.clients) if (!c.alive) cl.restartClient(c.node);
-    // A unit lost for good with no spare left (crashed units took them): bring a spare and
-    // restart the manager with it, as an operator would.
+    // A unit lost for good with no spare left (crashed units took them), or a dead sequencer
+    // with no standby left: bring a spare or a standby and restart the manager with it, as an
+    // operator would.
     const latest = cl.store.latestSync();
     const lost = (latest?.units ?? []).filter((u) => cl.units.get(u)?.destroyed === true).length;
+    let restartManager = false;
     if (lost > cl.freeSpares().length) {
       for (let i = cl.freeSpares().length; i < lost; i++) cl.addSpare();
-      cl.manager.crash();
+      restartManager = true;
     }
+    // The layout's sequencer died for good and no standby is left alive: bring one.
+    const sequencerAlive = (name: string): boolean => cl.sequencers.get(name)?.alive === true;
+    if (latest !== undefined && !sequencerAlive(latest.sequencer) && !cl.standbySequencers.some((s) => s !== latest.sequencer && sequencerAlive(s))) {
+      cl.addStandbySequencer();
+      restartManager = true;
+    }
+    if (restartManager) cl.manager.crash();
     cl.manager.restart();
     cl.trace.event(cl.queue.now, ['heal-all']);
   }

@@ -33,14 +33,17 @@
 // decides the value for the whole chain" true.
 //
 // A broken invariant (a replica below the head holding a value other than the
-// head's) is not an error code: it throws node:assert's AssertionError.
+// head's, a unit answering outside the protocol) is not an error code: it throws
+// InvariantError (bindings/invariant.ts).
 
-import { AssertionError } from 'node:assert';
-
+import type { WrittenAs } from '../../bindings/entry-codes.js';
 import type { ErrorCode, StatusName } from '../../bindings/errors.js';
+import { InvariantError, invariant } from '../../bindings/invariant.js';
 import type { Projection } from '../layout/index.js';
-import { WRITTEN } from '../wire/messages.js';
 import { chainTarget, type ChainTarget } from './target.js';
+
+export { writtenAs } from '../../bindings/entry-codes.js';
+export type { WrittenAs } from '../../bindings/entry-codes.js';
 
 /** The unit operations the chain protocol uses. */
 export type ChainOpName = 'WRITE' | 'READ' | 'FILL' | 'TRIM';
@@ -55,23 +58,6 @@ export interface UnitRequest {
   readonly address: number;
   /** WRITE only. */
   readonly payload?: Uint8Array;
-}
-
-/** What an address already held when a WRITE or FILL was refused (the engine's `written` byte 1, 2, 3). */
-export type WrittenAs = 'same' | 'different' | 'junk';
-
-/** The wire's `written` byte as a WrittenAs; undefined for WRITTEN.NA. */
-export function writtenAs(byte: number | undefined): WrittenAs | undefined {
-  switch (byte) {
-    case WRITTEN.SAME:
-      return 'same';
-    case WRITTEN.DIFFERENT:
-      return 'different';
-    case WRITTEN.JUNK:
-      return 'junk';
-    default:
-      return undefined;
-  }
 }
 
 /** A unit's answer for the one address of a request. */
@@ -174,13 +160,16 @@ function describeValue(v: Value): string {
   return v.kind === 'junk' ? 'junk' : `data (${v.payload.length} bytes)`;
 }
 
-function broken(message: string): AssertionError {
-  return new AssertionError({ message: `corfu chain invariant broken: ${message}` });
+function broken(message: string): InvariantError {
+  return new InvariantError(`chain: ${message}`);
 }
 
-/** A unit answered outside the protocol (a missing field): the server or the wire is wrong. */
-function protocolViolation(message: string): TypeError {
-  return new TypeError(`corfu chain protocol: ${message}`);
+/**
+ * A unit answered outside the protocol (a missing field, a status its operation
+ * never answers): the unit or the wire is wrong, and the machine cannot go on.
+ */
+function protocolViolation(message: string): InvariantError {
+  return new InvariantError(`chain protocol: ${message}`);
 }
 
 function isTerminal<R>(action: ChainAction<R>): action is TerminalAction<R> {
@@ -234,7 +223,7 @@ abstract class ChainOperation<R> {
 
   /** The first actions. Call once. */
   start(): ChainAction<R>[] {
-    if (this.#state.name !== 'new') throw new Error('corfu chain: operation already started');
+    invariant(this.#state.name === 'new', 'chain: start() called twice');
     return this.begin();
   }
 
@@ -245,7 +234,7 @@ abstract class ChainOperation<R> {
    * return no actions.
    */
   step(event: ChainEvent): ChainAction<R>[] {
-    if (this.#state.name === 'new') throw new Error('corfu chain: step() before start()');
+    invariant(this.#state.name !== 'new', 'chain: step() before start()');
     if (this.#outcome !== undefined) return [];
     if ('response' in event) {
       const response = event.response;
@@ -311,7 +300,7 @@ abstract class ChainOperation<R> {
 
   /** What a trimmed address answers, once the trim is on every replica. */
   protected trimmedResult(): R {
-    throw new Error('corfu chain: this operation does not copy trims down');
+    throw broken('this operation does not copy trims down');
   }
 
   protected finish(action: TerminalAction<R>): ChainAction<R>[] {
@@ -470,7 +459,7 @@ abstract class ChainOperation<R> {
       case 'hole-wait':
       case 'finished':
         // No request is outstanding in these phases, so step() never gets here.
-        throw new Error(`corfu chain: response in phase ${state.name}`);
+        throw broken(`a response in phase ${state.name}`);
     }
   }
 }

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use crate::aligned::AlignedBuf;
 use crate::device::{Batch, Device, WriteOp};
+use crate::entry_codes::Written;
 use crate::error::{Code, EngineError, Result};
 use crate::flush::FlushBuilder;
 use crate::index::{Slot, SlotKind};
@@ -39,20 +40,12 @@ impl SyncMode {
     }
 }
 
-/// `written` detail for an `ERR_WRITTEN` entry.
-pub const WRITTEN_SAME: u8 = 1;
-pub const WRITTEN_DIFFERENT: u8 = 2;
-pub const WRITTEN_JUNK: u8 = 3;
-
 /// The highest address a write, fill or trim may name. The unit's tail (the address after
 /// the highest one written or trimmed) is answered to JavaScript as a number, exact only
 /// up to 2^53 - 1, so the address before that is the last one. A higher address is
 /// refused with the whole request (`ERR_BAD_REQUEST`), before anything is staged: once
 /// written, it would make every later TAIL and SEAL unanswerable.
 pub const MAX_ADDRESS: u64 = (1 << 53) - 2;
-
-pub const KIND_DATA: u8 = 1;
-pub const KIND_JUNK: u8 = 2;
 
 pub enum Request<P> {
     Write { epoch: u64, addresses: Vec<u64>, lengths: Vec<u32>, data: P },
@@ -400,14 +393,14 @@ impl<D: Device> Store<D> {
                 if lengths.iter().map(|&l| l as u64).sum::<u64>() != data.len() as u64 {
                     return Err(EngineError::BadRequest("lengths do not add up to the payload buffer".into()));
                 }
-                let mut outcome = WriteOutcome { status: vec![0; addresses.len()], written: vec![0; addresses.len()] };
+                let mut outcome = WriteOutcome { status: vec![0; addresses.len()], written: vec![Written::Na as u8; addresses.len()] };
                 let mut compares = Vec::new();
                 let mut at = 0usize;
                 for (i, (&address, &len)) in addresses.iter().zip(lengths).enumerate() {
                     let payload = &data[at..at + len as usize];
                     let (code, detail, compare) = self.stage(address, RecordKind::Data, payload, reads)?;
                     outcome.status[i] = code as u8;
-                    outcome.written[i] = detail;
+                    outcome.written[i] = detail as u8;
                     if let Some(job) = compare {
                         compares.push(Compare { entry: i, job, payload_at: at, len: len as usize });
                     }
@@ -418,11 +411,11 @@ impl<D: Device> Store<D> {
             Request::Fill { epoch, addresses } => {
                 self.check_epoch(*epoch)?;
                 Self::check_addresses(addresses)?;
-                let mut outcome = WriteOutcome { status: vec![0; addresses.len()], written: vec![0; addresses.len()] };
+                let mut outcome = WriteOutcome { status: vec![0; addresses.len()], written: vec![Written::Na as u8; addresses.len()] };
                 for (i, &address) in addresses.iter().enumerate() {
                     let (code, detail, _) = self.stage(address, RecordKind::Junk, &[], reads)?;
                     outcome.status[i] = code as u8;
-                    outcome.written[i] = detail;
+                    outcome.written[i] = detail as u8;
                 }
                 Planned::Write { outcome, compares: Vec::new() }
             }
@@ -474,31 +467,31 @@ impl<D: Device> Store<D> {
 
     /// Stages one record. Returns the entry's status, the `written` detail, and a read
     /// job when deciding "same or different bytes" needs the stored record.
-    fn stage(&mut self, address: u64, kind: RecordKind, payload: &[u8], reads: &mut RecordReads) -> Result<(Code, u8, Option<usize>)> {
+    fn stage(&mut self, address: u64, kind: RecordKind, payload: &[u8], reads: &mut RecordReads) -> Result<(Code, Written, Option<usize>)> {
         if kind != RecordKind::Trim && payload.len() > self.sb.max_entry_bytes as usize {
-            return Ok((Code::TooLarge, 0, None));
+            return Ok((Code::TooLarge, Written::Na, None));
         }
         if address < self.sb.trim_mark {
             // Trimming what is already trimmed is done, not an error.
             let code = if kind == RecordKind::Trim { Code::Ok } else { Code::Trimmed };
-            return Ok((code, 0, None));
+            return Ok((code, Written::Na, None));
         }
         let staged = self.pending.get(&address).copied();
         let existing = staged.map(|s| s.slot).unwrap_or_else(|| self.shared.index().get(address));
         match (existing.kind, kind) {
-            (SlotKind::Trimmed, RecordKind::Trim) => return Ok((Code::Ok, 0, None)),
-            (SlotKind::Trimmed, _) => return Ok((Code::Trimmed, 0, None)),
-            (SlotKind::Junk, RecordKind::Data | RecordKind::Junk) => return Ok((Code::Written, WRITTEN_JUNK, None)),
-            (SlotKind::Data, RecordKind::Junk) => return Ok((Code::Written, WRITTEN_DIFFERENT, None)),
+            (SlotKind::Trimmed, RecordKind::Trim) => return Ok((Code::Ok, Written::Na, None)),
+            (SlotKind::Trimmed, _) => return Ok((Code::Trimmed, Written::Na, None)),
+            (SlotKind::Junk, RecordKind::Data | RecordKind::Junk) => return Ok((Code::Written, Written::Junk, None)),
+            (SlotKind::Data, RecordKind::Junk) => return Ok((Code::Written, Written::Different, None)),
             (SlotKind::Data, RecordKind::Data) => {
                 if existing.len as usize != payload.len() {
-                    return Ok((Code::Written, WRITTEN_DIFFERENT, None));
+                    return Ok((Code::Written, Written::Different, None));
                 }
                 if let Some(s) = staged {
                     let same = self.flush.payload(s.stream_off, payload.len()) == payload;
-                    return Ok((Code::Written, if same { WRITTEN_SAME } else { WRITTEN_DIFFERENT }, None));
+                    return Ok((Code::Written, if same { Written::Same } else { Written::Different }, None));
                 }
-                return Ok((Code::Written, WRITTEN_DIFFERENT, Some(reads.add(&self.geo, address, existing))));
+                return Ok((Code::Written, Written::Different, Some(reads.add(&self.geo, address, existing))));
             }
             _ => {}
         }
@@ -510,7 +503,7 @@ impl<D: Device> Store<D> {
             }
         }
         if self.used_pages() + self.flush.pages_with(payload.len()) as u64 > self.sb.data_pages {
-            return Ok((Code::Full, 0, None));
+            return Ok((Code::Full, Written::Na, None));
         }
         let header = RecordHeader::new(address, kind, payload);
         let s = self.flush.push(&header, payload);
@@ -529,7 +522,7 @@ impl<D: Device> Store<D> {
         self.tail = self.tail.max(address + 1);
         self.stats.entries_written += 1;
         self.stats.payload_bytes_written += payload.len() as u64;
-        Ok((Code::Ok, 0, None))
+        Ok((Code::Ok, Written::Na, None))
     }
 
     /// Writes the staged flush (if any) and runs `reads`, in one submission with one sync.
@@ -662,7 +655,7 @@ impl<D: Device> Store<D> {
                 if let Request::Write { data, .. } = req {
                     for c in compares {
                         let same = reads.payload(&self.geo, c.job).is_some_and(|stored| stored == data.as_ref()[c.payload_at..c.payload_at + c.len]);
-                        outcome.written[c.entry] = if same { WRITTEN_SAME } else { WRITTEN_DIFFERENT };
+                        outcome.written[c.entry] = if same { Written::Same } else { Written::Different } as u8;
                     }
                 }
                 Response::Write(Ok(outcome))

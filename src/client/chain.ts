@@ -4,7 +4,7 @@
 // An operation is constructed with its inputs (projection, address, payload),
 // started, and then fed events one at a time; every call returns the actions
 // the caller must perform next. The caller — the real client's driver, or the
-// seeded simulator of issue 4 — owns sockets, timers and retries. Nothing here
+// seeded simulator (test/sim) — owns sockets, timers and retries. Nothing here
 // reads a clock, draws a random number or does I/O, so one seed replays a run.
 //
 //   append  WRITE head -> tail in order; `done` only after the tail answered.
@@ -278,9 +278,10 @@ abstract class ChainOperation<R> {
    * A read or a fill met ERR_TRIMMED at `unit`. Trims reach the replicas one at
    * a time (trim walks head -> tail; prefix trims go to every unit at once) and
    * can stop part-way. A replica below may still serve the value, or still
-   * take it from a writer that passed the head before the trim (found by the
-   * simulator, test/sim, seed 43). A replica above may hold the value too, and
-   * serve it once the trimmed one is lost and replaced (seed 2459). So before
+   * take it from a writer that passed the head before the trim (the simulator's
+   * `trim-flicker`, test/sim/known-issues.ts). A replica above may hold the value
+   * too, and serve it once the trimmed one is lost and replaced
+   * (`partial-prefix-trim`). So before
    * answering "trimmed", the trim goes to every other replica, in chain order:
    * from then on no replica, nor any survivor of a lost one, answers a value
    * (invariant 1). It costs one TRIM per other replica, on reads of trimmed
@@ -515,10 +516,10 @@ export class AppendOp extends ChainOperation<AppendResult> {
    * returned it already), so a trim met anywhere — further down, or at the head
    * after a refresh restarted the walk — acknowledges the append at this
    * address: written, then trimmed. A new token would append the payload twice
-   * (found by the simulator's linearizability check, test/sim, seed 437). That
-   * holds only while the unit that took it is still the head: a replaced head
-   * may have taken our only copy with it, and a filler the new head (seed
-   * 109815 of a later campaign).
+   * (the simulator's `append-trimmed-below-head`, test/sim/known-issues.ts).
+   * That holds only while the unit that took it is still the head: a replaced
+   * head may have taken our only copy with it, and a filler the new head
+   * (`append-acked-after-head-replaced`).
    */
   protected trimmed(): ChainAction<AppendResult>[] {
     if (this.progress.head === this.target.head) return this.finish({ done: { address: this.address } });

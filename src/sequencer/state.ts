@@ -194,7 +194,7 @@ export class Sequencer {
    * (one SEALs it on its way to moving the sequencer, the other BOOTSTRAPs it
    * with the sealed tail), and the projection that wins may be the one that
    * keeps it. Refusing the second start tail would let it hand out addresses
-   * already written (found by the simulator, test/sim, seed 14).
+   * already written (the simulator's `bootstrap-after-seal`, test/sim/known-issues.ts).
    */
   bootstrap(newEpoch: number, startTail: number): number | CorfuError {
     if (!Number.isSafeInteger(newEpoch) || newEpoch < 0 || !Number.isSafeInteger(startTail) || startTail < 0) {

@@ -191,6 +191,8 @@ pub fn refuse_formatted<D: Device>(dev: &mut D) -> Result<()> {
             sb.unit_id,
             sb.epoch
         ))),
+        // An I/O error is not a damaged superblock: say what it is rather than offer --force.
+        Err(e @ EngineError::Io { .. }) => Err(e),
         Err(_) => Err(EngineError::AlreadyFormatted("the device holds a damaged Corfu superblock; pass --force to erase it".into())),
     }
 }
@@ -296,7 +298,7 @@ impl<D: Device> Store<D> {
             ..Stats::default()
         };
         let shared = Arc::new(Shared::new(recovered.index, sb.epoch, sb.trim_mark, geo));
-        Ok(Store {
+        let store = Store {
             dev,
             sb,
             sb_dirty: false,
@@ -315,7 +317,68 @@ impl<D: Device> Store<D> {
             cover_from: recovered.cover_from,
             last_flush_generation: recovered.last_generation,
             staged_summary: None,
-        })
+        };
+        store.assert_recovered();
+        Ok(store)
+    }
+
+    /// What recovery must have rebuilt, checked once at open (O(live flushes), plus the
+    /// index's last chunk): the live flushes tile the pages from the head to the next
+    /// page without a gap, and the tail is above every indexed address (a SEAL answers
+    /// the tail: one at or below an acknowledged entry would let the next sequencer hand
+    /// that address out again). Then the checks every round makes.
+    fn assert_recovered(&self) {
+        let mut at = self.sb.head_seq;
+        for f in &self.flushes {
+            assert!(f.start_seq == at && f.pages >= 1, "recovery: a live flush at {} ({} pages) where page {at} was expected", f.start_seq, f.pages);
+            at += f.pages;
+        }
+        assert_eq!(at, self.next_seq, "recovery: the live flushes end at {at}, the log at {}", self.next_seq);
+        if let Some(highest) = self.shared.index().max_address() {
+            assert!(highest < self.tail, "recovery: address {highest} is indexed but the tail is {}", self.tail);
+        }
+        self.assert_invariants();
+    }
+
+    /// The store's invariants between rounds, checked after recovery and after every
+    /// round that succeeded; O(1) (the index walk only with debug assertions). A failure
+    /// is a bug: it panics, and the addon aborts the process rather than answer.
+    fn assert_invariants(&self) {
+        let (head, next, pages) = (self.sb.head_seq, self.next_seq, self.sb.data_pages);
+        assert!(head <= next && next - head <= pages, "pages {head}..{next} are in use of {pages}");
+        match (self.flushes.front(), self.flushes.back()) {
+            (Some(first), Some(last)) => assert!(
+                first.start_seq == head && last.start_seq + last.pages == next,
+                "the live flushes span {}..{}, the used pages {head}..{next}",
+                first.start_seq,
+                last.start_seq + last.pages
+            ),
+            _ => assert_eq!(head, next, "no live flush, yet pages {head}..{next} are in use"),
+        }
+        // Every record of the round reached the index, which answers reads and the next
+        // round's write-once checks: none is left staged.
+        assert!(self.pending.is_empty(), "{} staged records outlived their round", self.pending.len());
+        assert_eq!(self.flush.start_seq, next, "the next flush does not start at the next page");
+        assert_eq!(self.flush.records, usize::from(self.staged_summary.is_some()), "the open flush holds more than a staged summary");
+        assert!(self.tail >= self.sb.trim_mark, "the tail {} is below the trim mark {}", self.tail, self.sb.trim_mark);
+        assert!(self.cover_from <= next, "summaries cover up to {}, past the log's end {next}", self.cover_from);
+        assert!(self.last_flush_generation <= self.sb.generation, "a flush of generation {} under generation {}", self.last_flush_generation, self.sb.generation);
+        assert!(!self.sb_dirty, "a superblock change outlived its round");
+        assert!(
+            self.sb.summary_seq == u64::MAX || self.sb.summary_seq < next,
+            "the superblock points at a summary at page {}, past the log's end {next}",
+            self.sb.summary_seq
+        );
+        assert_eq!(
+            (self.shared.epoch(), self.shared.trim_mark()),
+            (self.sb.epoch, self.sb.trim_mark),
+            "readers see another epoch or trim mark than the durable superblock"
+        );
+        debug_assert!(
+            self.shared.index().max_address().is_none_or(|a| a < self.tail),
+            "an indexed address is at or above the tail {}",
+            self.tail
+        );
     }
 
     pub fn superblock(&self) -> &Superblock {
@@ -374,6 +437,7 @@ impl<D: Device> Store<D> {
             let msg = e.to_string();
             return requests.iter().map(|r| Response::failed(r, || EngineError::RoundFailed(msg.clone()))).collect();
         }
+        self.assert_invariants();
         planned
             .into_iter()
             .zip(requests)
@@ -558,6 +622,10 @@ impl<D: Device> Store<D> {
             return Err(EngineError::io("flush failed", e));
         }
         if has_flush {
+            if let Some(highest) = self.flush.max_addr {
+                // SEAL and TAIL answer the tail: it must count every record made durable.
+                assert!(highest < self.tail, "a flush holds address {highest} but the tail is {}", self.tail);
+            }
             let max_addr = self.flush.max_addr.unwrap_or(0);
             let mut index = self.shared.index_mut();
             for (address, staged) in self.pending.drain() {
@@ -691,11 +759,14 @@ impl<D: Device> Store<D> {
     }
 }
 
+/// A request's refusal, for each response it answers. Planning refuses only these three;
+/// any other error fails the store (`execute` answers the whole round with it), so one
+/// here is a bug, not a bad request.
 fn clone_error(e: &EngineError) -> EngineError {
     match e {
         EngineError::Sealed { unit_epoch, request_epoch } => EngineError::Sealed { unit_epoch: *unit_epoch, request_epoch: *request_epoch },
         EngineError::BadRequest(m) => EngineError::BadRequest(m.clone()),
         EngineError::TooLarge(m) => EngineError::TooLarge(m.clone()),
-        other => EngineError::BadRequest(other.to_string()),
+        other => panic!("planning a request failed with {other} ({:?}) without failing the store", other.code()),
     }
 }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { KIND, KIND_TABLE, WRITTEN, WRITTEN_TABLE, isWrittenByte, writtenAs, writtenByte } from '../bindings/entry-codes.js';
 import { CorfuError, ERROR_TABLE, STATUS_NAMES, codeByte, codeName, isCorfuError, isErrorCode, loadNative } from '../bindings/index.js';
-import { InvariantError } from '../bindings/invariant.js';
+import { InvariantError, invariant } from '../bindings/invariant.js';
 import { fromNativeError } from '../bindings/native-errors.js';
 import * as wire from '../src/wire/index.js';
 
@@ -65,6 +65,29 @@ describe('written and kind tables', () => {
     expect(isWrittenByte(WRITTEN_TABLE.length)).toBe(false);
     expect(() => writtenAs(WRITTEN_TABLE.length)).toThrow(InvariantError);
     expect(() => writtenAs(-1)).toThrow(InvariantError);
+  });
+});
+
+describe('invariant', () => {
+  it('returns on a true condition and throws InvariantError, never a CorfuError, on a false one', () => {
+    expect(() => invariant(1 + 1 === 2, 'arithmetic')).not.toThrow();
+    let err: unknown;
+    try {
+      invariant(false, 'the head said junk, then data');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvariantError);
+    expect(err).not.toBeInstanceOf(CorfuError);
+    expect(err).toMatchObject({ name: 'InvariantError', message: 'corfu invariant broken: the head said junk, then data' });
+  });
+
+  it('builds a message function only when the condition fails', () => {
+    let built = 0;
+    const message = (): string => `built ${++built}`;
+    invariant(true, message);
+    expect(built).toBe(0);
+    expect(() => invariant(0, message)).toThrow('corfu invariant broken: built 1');
   });
 });
 

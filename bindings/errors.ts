@@ -2,6 +2,8 @@
 // `#[repr(u8)]` discriminant and the wire status byte; test/errors.test.ts
 // checks this table against the addon's `errorCodes()` so the three cannot drift.
 
+import { InvariantError } from './invariant.js';
+
 /** Status bytes, indexed by byte. Order matters: index === byte. */
 export const STATUS_NAMES = [
   'OK',
@@ -46,19 +48,20 @@ const BYTE_BY_NAME: ReadonlyMap<string, number> = new Map(STATUS_NAMES.map((name
 
 /**
  * The name of a status byte. An unknown byte means the addon and this table
- * disagree — a broken invariant, not a recoverable error — so it throws a
- * plain RangeError instead of inventing a code.
+ * disagree (the wire decoder refuses unknown bytes before they get here) — a
+ * broken invariant, not a recoverable error — so it throws InvariantError
+ * instead of inventing a code.
  */
 export function codeName(byte: number): StatusName {
   const name = STATUS_NAMES[byte];
-  if (name === undefined) throw new RangeError(`unknown Corfu status byte ${byte}`);
+  if (name === undefined) throw new InvariantError(`unknown Corfu status byte ${byte}`);
   return name;
 }
 
 /** The byte of a status name (inverse of `codeName`). */
 export function codeByte(name: StatusName): number {
   const byte = BYTE_BY_NAME.get(name);
-  if (byte === undefined) throw new RangeError(`unknown Corfu status name ${String(name)}`);
+  if (byte === undefined) throw new InvariantError(`unknown Corfu status name ${String(name)}`);
   return byte;
 }
 

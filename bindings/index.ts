@@ -3,6 +3,7 @@
 
 export { CorfuError, ERROR_TABLE, STATUS_NAMES, codeByte, codeName, isCorfuError, isErrorCode } from './errors.js';
 export type { CorfuErrorOptions, ErrorCode, StatusName } from './errors.js';
+export { InvariantError } from './invariant.js';
 export { NativeLoadError, addonPath, loadNative } from './native.js';
 export { Store } from './store.js';
 export type { Entry, FormatOptions, OpenOptions, ReadOutcome, StoreStats, SuperblockInfo, SyncMode, TrimOutcome, WriteEntry, WriteOutcome, WrittenAs } from './store.js';

@@ -131,10 +131,29 @@ export interface NativeTokenCounterClass {
   shared(name: string, start?: number): NativeTokenCounterInstance;
 }
 
+/** The engine's limits TypeScript relies on too (test/limits.test.ts checks them). */
+export interface EngineLimits {
+  wireMaxFrameBytes: number;
+  maxReadAnswerBytes: number;
+  readAnswerEntryBytes: number;
+  defaultMaxEntryBytes: number;
+  maxMaxEntryBytes: number;
+  maxAddress: number;
+  pageBodyBytes: number;
+  recordHeaderBytes: number;
+  maxFlushPages: number;
+  maxFlushRecords: number;
+  summaryTriggerPages: number;
+  summaryTriggerRecords: number;
+}
+
 export interface NativeAddon {
   format(path: string, options: NativeFormatOptions): SuperblockInfo;
   inspect(path: string): SuperblockInfo;
   errorCodes(): Array<{ code: number; name: string }>;
+  writtenCodes(): Array<{ code: number; name: string }>;
+  kindCodes(): Array<{ code: number; name: string }>;
+  engineLimits(): EngineLimits;
   NativeStore: NativeStoreClass;
   TokenCounter: NativeTokenCounterClass;
 }

@@ -4,6 +4,7 @@
 // here, in JS: a per-call threadsafe function and per-result external buffers cost more
 // CPU than the I/O itself. Read payloads stay views into the round buffer (no copies).
 
+import { InvariantError, invariant } from './invariant.js';
 import type { NativeReadResult, NativeStoreInstance, NativeWriteResult, RawNativeStore, StoreStats } from './native-types.js';
 
 const TAG_WRITE = 1;
@@ -49,7 +50,7 @@ function decode(tag: number, body: Buffer): unknown {
     case TAG_STATS:
       return JSON.parse(body.toString('utf8')) as StoreStats;
     default:
-      throw new Error(`corfu: unknown reply tag ${tag} from the addon`);
+      throw new InvariantError(`unknown reply tag ${tag} from the addon`);
   }
 }
 
@@ -83,7 +84,7 @@ export class StoreChannel implements NativeStoreInstance {
       const body = round.subarray(at + HEADER_BYTES, at + HEADER_BYTES + len);
       at += HEADER_BYTES + len;
       const p = this.#pending.get(id);
-      if (p === undefined) throw new Error(`corfu: the addon answered unknown request ${id}`);
+      if (p === undefined) throw new InvariantError(`the addon answered unknown request ${id}`);
       this.#pending.delete(id);
       if (this.#pending.size === 0 && this.#keepAlive !== undefined) {
         clearInterval(this.#keepAlive);
@@ -96,7 +97,7 @@ export class StoreChannel implements NativeStoreInstance {
 
   #call<T>(send: (raw: RawNativeStore, id: number) => void): Promise<T> {
     const raw = this.#raw;
-    if (raw === undefined) throw new Error('corfu: store channel used before open');
+    invariant(raw !== undefined, 'store channel used before open');
     const id = this.#nextId;
     this.#nextId = (id + 1) % ID_LIMIT;
     // A synchronous throw (bad argument, ERR_OVERLOADED, ERR_CLOSED) becomes a rejection.

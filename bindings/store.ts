@@ -6,7 +6,9 @@
 // once: entries are packed into (Float64Array, Uint32Array, Buffer) on the way
 // in, and results come back as status byte arrays that are decoded here.
 
+import { KIND, writtenAs, type WrittenAs } from './entry-codes.js';
 import { CorfuError, codeName, type StatusName } from './errors.js';
+import { InvariantError, invariant } from './invariant.js';
 import { loadNative } from './native.js';
 import { callAsync, callSync } from './native-errors.js';
 import { StoreChannel } from './store-channel.js';
@@ -37,8 +39,7 @@ export interface WriteEntry {
   payload: Uint8Array;
 }
 
-/** What an address already held when a write or fill was refused with ERR_WRITTEN. */
-export type WrittenAs = 'same' | 'different' | 'junk';
+export type { WrittenAs } from './entry-codes.js';
 
 export interface WriteOutcome {
   address: number;
@@ -64,7 +65,6 @@ export interface TrimOutcome {
 /** The value at one address, as `readOne` returns it. */
 export type Entry = { kind: 'data'; payload: Buffer } | { kind: 'junk' };
 
-const WRITTEN_AS: ReadonlyArray<WrittenAs | undefined> = [undefined, 'same', 'different', 'junk'];
 const MAX_U32 = 0xffff_ffff;
 
 function checkFormatOptions(options: unknown): NativeFormatOptions {
@@ -98,10 +98,12 @@ function checkSync(options: unknown): SyncMode {
 }
 
 function decodeWrite(addresses: Float64Array, result: NativeWriteResult): WriteOutcome[] {
-  const out = new Array<WriteOutcome>(addresses.length);
-  for (let i = 0; i < addresses.length; i++) {
-    const status = codeName(result.status[i] ?? Number.NaN);
-    const written = WRITTEN_AS[result.written[i] ?? 0];
+  const n = addresses.length;
+  invariant(result.status.length === n && result.written.length === n, () => `the addon answered ${result.status.length} statuses and ${result.written.length} written bytes for ${n} entries`);
+  const out = new Array<WriteOutcome>(n);
+  for (let i = 0; i < n; i++) {
+    const status = codeName(result.status[i]!);
+    const written = writtenAs(result.written[i]!);
     out[i] = written === undefined ? { address: addresses[i]!, status } : { address: addresses[i]!, status, written };
   }
   return out;
@@ -207,34 +209,39 @@ export class Store {
     const addrs = toAddressArray(addresses);
     if (addrs.length === 0) return [];
     const { status, kinds, lengths, data } = await callAsync(() => this.#native.read(epoch, addrs));
-    const out = new Array<ReadOutcome>(addrs.length);
+    const n = addrs.length;
+    invariant(status.length === n && kinds.length === n && lengths.length === n, () => `the addon answered ${status.length} statuses, ${kinds.length} kinds and ${lengths.length} lengths for ${n} entries`);
+    const out = new Array<ReadOutcome>(n);
     let offset = 0;
-    for (let i = 0; i < addrs.length; i++) {
+    for (let i = 0; i < n; i++) {
       const address = addrs[i]!;
-      const code = codeName(status[i] ?? Number.NaN);
+      const code = codeName(status[i]!);
+      const kind = kinds[i]!;
       if (code !== 'OK') {
+        if (kind !== KIND.NONE) throw new InvariantError(`the addon answered kind ${kind} for ${address}, status ${code}`);
         out[i] = { address, status: code };
-      } else if (kinds[i] === 2) {
+      } else if (kind === KIND.JUNK) {
         out[i] = { address, status: code, kind: 'junk' };
       } else {
-        const length = lengths[i] ?? 0;
+        if (kind !== KIND.DATA) throw new InvariantError(`the addon answered kind ${kind} for ${address}, status OK`);
+        const length = lengths[i]!;
         out[i] = { address, status: code, kind: 'data', payload: data.subarray(offset, offset + length) };
         offset += length;
       }
     }
-    if (offset !== data.length) {
-      // The addon broke its contract; nothing sensible to return.
-      throw new Error(`corfu: read result holds ${data.length} payload bytes but lengths account for ${offset}`);
-    }
+    // The addon broke its contract otherwise; nothing sensible to return.
+    invariant(offset === data.length, () => `a read result holds ${data.length} payload bytes but its lengths account for ${offset}`);
     return out;
   }
 
   /** Reads one address; a non-OK status (ERR_UNWRITTEN, ERR_TRIMMED, ...) throws a CorfuError. */
   async readOne(epoch: number, address: number): Promise<Entry> {
     const [outcome] = await this.read(epoch, [address]);
-    if (outcome === undefined) throw new Error('corfu: read of one address returned nothing');
+    invariant(outcome !== undefined, 'a read of one address answered nothing');
     if (outcome.status !== 'OK') throw new CorfuError(outcome.status, `address ${address}: ${outcome.status}`);
-    return outcome.kind === 'data' && outcome.payload !== undefined ? { kind: 'data', payload: outcome.payload } : { kind: 'junk' };
+    if (outcome.kind === 'junk') return { kind: 'junk' };
+    invariant(outcome.payload !== undefined, () => `a read of ${address} answered data without a payload`);
+    return { kind: 'data', payload: outcome.payload };
   }
 
   /** Trims single addresses: they read as ERR_TRIMMED from now on; space is reclaimed later. */
@@ -243,7 +250,8 @@ export class Store {
     const addrs = toAddressArray(addresses);
     if (addrs.length === 0) return [];
     const status = await callAsync(() => this.#native.trim(epoch, addrs));
-    return Array.from(addrs, (address, i) => ({ address, status: codeName(status[i] ?? Number.NaN) }));
+    invariant(status.length === addrs.length, () => `the addon answered ${status.length} statuses for ${addrs.length} trims`);
+    return Array.from(addrs, (address, i) => ({ address, status: codeName(status[i]!) }));
   }
 
   /** Trims every address below `address`, durably, and frees that space for reuse. */

@@ -2,7 +2,7 @@
 // storage engine. Importing it does not load the native addon (the engine
 // loads it on first use; the client is pure TypeScript over TCP).
 
-export { CorfuError, ERROR_TABLE, STATUS_NAMES, Store, TokenCounter, codeByte, codeName, isCorfuError, isErrorCode } from '../bindings/index.js';
+export { CorfuError, ERROR_TABLE, InvariantError, STATUS_NAMES, Store, TokenCounter, codeByte, codeName, isCorfuError, isErrorCode } from '../bindings/index.js';
 export type {
   CorfuErrorOptions,
   /** The engine's entry (Store.readOne); a log entry from CorfuClient is a LogEntry. */

@@ -4,12 +4,12 @@
 // native/engine/src/store.rs `stage`), never of the protocol: every protocol
 // decision is made by the machines under test. No sockets, no timers.
 
-import { AssertionError } from 'node:assert';
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { CorfuError, type ErrorCode } from '../bindings/errors.js';
+import { InvariantError } from '../bindings/invariant.js';
 import {
   AppendOp,
   FillOp,
@@ -196,7 +196,7 @@ describe('append', () => {
     expect(op.step({ response: units.get(next!.unit)!.handle(next!) })).toEqual([{ done: { address: ADDRESS } }]);
   });
 
-  it('asserts (AssertionError, not CorfuError) when a replica below the head holds another value', () => {
+  it('asserts (InvariantError, not CorfuError) when a replica below the head holds another value', () => {
     for (const planted of [{ kind: 'junk' } as const, { kind: 'data', payload: bytes(6, 6) } as const]) {
       const { projection, units, chain } = cluster(3);
       units.get(chain[2]!)!.slots.set(ADDRESS, planted);
@@ -207,7 +207,7 @@ describe('append', () => {
       } catch (e) {
         err = e;
       }
-      expect(err).toBeInstanceOf(AssertionError);
+      expect(err).toBeInstanceOf(InvariantError);
       expect(err).not.toBeInstanceOf(CorfuError);
     }
   });
@@ -396,7 +396,7 @@ describe('fill', () => {
   it('asserts when a replica holds data behind a junk head', () => {
     const { projection, units, chain } = cluster(2);
     units.get(chain[1]!)!.slots.set(ADDRESS, { kind: 'data', payload: bytes(5) });
-    expect(() => run(new FillOp(projection, ADDRESS), units)).toThrow(AssertionError);
+    expect(() => run(new FillOp(projection, ADDRESS), units)).toThrow(InvariantError);
   });
 });
 

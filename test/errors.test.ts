@@ -1,10 +1,14 @@
 // One error table, three encodings: the Rust enum (via the addon's
 // errorCodes()), this TS table, and the wire byte. They must agree exactly.
+// So must the per-entry `written` and `kind` tables (writtenCodes(), kindCodes()).
 
 import { describe, expect, it } from 'vitest';
 
-import { CorfuError, ERROR_TABLE, codeByte, codeName, isCorfuError, isErrorCode, loadNative } from '../bindings/index.js';
+import { KIND, KIND_TABLE, WRITTEN, WRITTEN_TABLE, isWrittenByte, writtenAs, writtenByte } from '../bindings/entry-codes.js';
+import { CorfuError, ERROR_TABLE, STATUS_NAMES, codeByte, codeName, isCorfuError, isErrorCode, loadNative } from '../bindings/index.js';
+import { InvariantError, invariant } from '../bindings/invariant.js';
 import { fromNativeError } from '../bindings/native-errors.js';
+import * as wire from '../src/wire/index.js';
 
 describe('error table', () => {
   it('equals the Rust table byte for byte and name for name', () => {
@@ -23,8 +27,8 @@ describe('error table', () => {
   });
 
   it('throws on a byte outside the table instead of inventing a code', () => {
-    expect(() => codeName(21)).toThrow(RangeError);
-    expect(() => codeName(-1)).toThrow(RangeError);
+    expect(() => codeName(STATUS_NAMES.length)).toThrow(InvariantError);
+    expect(() => codeName(-1)).toThrow(InvariantError);
   });
 
   it('knows which strings are error codes', () => {
@@ -32,6 +36,58 @@ describe('error table', () => {
     expect(isErrorCode('OK')).toBe(false);
     expect(isErrorCode('ERR_NOPE')).toBe(false);
     expect(isErrorCode(3)).toBe(false);
+  });
+});
+
+describe('written and kind tables', () => {
+  it('equal the Rust tables byte for byte and name for name', () => {
+    const native = loadNative();
+    expect(native.writtenCodes().map(({ code, name }) => ({ code, name }))).toEqual(WRITTEN_TABLE.map(({ code, name }) => ({ code, name })));
+    expect(native.kindCodes().map(({ code, name }) => ({ code, name }))).toEqual(KIND_TABLE.map(({ code, name }) => ({ code, name })));
+  });
+
+  it('are the tables the wire uses, not copies of them', () => {
+    expect(wire.WRITTEN).toBe(WRITTEN);
+    expect(wire.KIND).toBe(KIND);
+  });
+
+  it('map written bytes to what the API says and back', () => {
+    for (const { code } of WRITTEN_TABLE) {
+      expect(isWrittenByte(code)).toBe(true);
+      expect(writtenByte(writtenAs(code))).toBe(code);
+    }
+    expect(writtenAs(WRITTEN.NA)).toBeUndefined();
+    expect(writtenAs(WRITTEN.SAME)).toBe('same');
+    expect(writtenAs(WRITTEN.JUNK)).toBe('junk');
+  });
+
+  it('refuse a written byte outside the table as a broken invariant', () => {
+    expect(isWrittenByte(WRITTEN_TABLE.length)).toBe(false);
+    expect(() => writtenAs(WRITTEN_TABLE.length)).toThrow(InvariantError);
+    expect(() => writtenAs(-1)).toThrow(InvariantError);
+  });
+});
+
+describe('invariant', () => {
+  it('returns on a true condition and throws InvariantError, never a CorfuError, on a false one', () => {
+    expect(() => invariant(1 + 1 === 2, 'arithmetic')).not.toThrow();
+    let err: unknown;
+    try {
+      invariant(false, 'the head said junk, then data');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvariantError);
+    expect(err).not.toBeInstanceOf(CorfuError);
+    expect(err).toMatchObject({ name: 'InvariantError', message: 'corfu invariant broken: the head said junk, then data' });
+  });
+
+  it('builds a message function only when the condition fails', () => {
+    let built = 0;
+    const message = (): string => `built ${++built}`;
+    invariant(true, message);
+    expect(built).toBe(0);
+    expect(() => invariant(0, message)).toThrow('corfu invariant broken: built 1');
   });
 });
 

@@ -18,6 +18,9 @@ import { cliHarness, type Started } from './helpers/cli.js';
 import { idleConnections, lengthOutOfBounds, refusedFrames, slowPeers, whileServing, type Target } from './helpers/hostile-attacks.js';
 import { RawPeer, listeningPort, rawHeader } from './helpers/raw-socket.js';
 
+/** The first opcode past the protocol's last one (the list grows: INFO, WAIT_TAIL, ...). */
+const UNUSED_OPCODE = Math.max(...Object.values(OPCODES)) + 1;
+
 const harness = cliHarness('corfu-hostile-seq-', { runTimeoutMs: 30_000, readyTimeoutMs: 30_000 });
 const EPOCH = 5;
 const START = 1_000;
@@ -119,7 +122,7 @@ describe('the sequencer under hostile input', () => {
 
   it('closes a connection that sends an unknown opcode, version or flags, or a response frame, sending nothing', async () => {
     const bad: Buffer[] = [
-      ...[0, 11, 0x30, 0x7f, 0x80, 0x8b, 0xff].map((opcode) => rawHeader({ opcode, epoch: EPOCH })),
+      ...[0, UNUSED_OPCODE, 0x30, 0x7f, 0x80, 0x80 | UNUSED_OPCODE, 0xff].map((opcode) => rawHeader({ opcode, epoch: EPOCH })),
       rawHeader({ opcode: OPCODES.TOKEN, version: 0 }),
       rawHeader({ opcode: OPCODES.TOKEN, version: 2 }),
       rawHeader({ opcode: OPCODES.PING, flags: 0x8000 }),

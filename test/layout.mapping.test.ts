@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { CorfuError } from '../bindings/errors.js';
+import { InvariantError } from '../bindings/invariant.js';
 import {
   chainFor,
   headOf,
@@ -177,8 +178,8 @@ describe('mapping helpers', () => {
     expect(tailOf(chainFor(p, 100))).toBe('b:2');
     expect(headOf(chainFor(p, 101))).toBe('c:3');
     expect(tailOf(chainFor(p, 1_000_000))).toBe('b:2');
-    expect(() => headOf([])).toThrow(RangeError);
-    expect(() => tailOf([])).toThrow(RangeError);
+    expect(() => headOf([])).toThrow(InvariantError);
+    expect(() => tailOf([])).toThrow(InvariantError);
   });
 
   it('stripeAddresses clips to the segment and needs a real segment and stripe', () => {

@@ -5,14 +5,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
+import { InvariantError } from '../bindings/invariant.js';
 import { encodeResponse } from '../src/wire/codec.js';
+import { MAX_TOKENS_PER_REQUEST } from '../src/wire/messages.js';
 import type { Request, Response } from '../src/wire/messages.js';
-import {
-  CounterTokenSource,
-  MAX_TOKENS_PER_REQUEST,
-  Sequencer,
-  SequencerInvariantError,
-} from '../src/sequencer/state.js';
+import { CounterTokenSource, Sequencer } from '../src/sequencer/state.js';
 import type { TokenSource } from '../src/sequencer/state.js';
 import { NativeTokenSource } from '../src/sequencer/native-token-source.js';
 
@@ -206,7 +203,7 @@ describe('Sequencer: epochs', () => {
 });
 
 describe('Sequencer: invariants', () => {
-  it('asserts (throws SequencerInvariantError) when the counter hands out a token twice', () => {
+  it('asserts (throws InvariantError) when the counter hands out a token twice', () => {
     /** A broken counter: counts, but always answers 0. */
     let counted = 0;
     const broken: TokenSource = {
@@ -219,19 +216,19 @@ describe('Sequencer: invariants', () => {
     };
     const seq = new Sequencer({ tokens: broken });
     firstOf(seq.handle(token(0, 1)));
-    expect(() => seq.handle(token(0, 1))).toThrow(SequencerInvariantError);
+    expect(() => seq.handle(token(0, 1))).toThrow(InvariantError);
   });
 
   it('asserts when the counter does not advance past what it handed out', () => {
     const stuck: TokenSource = { next: () => 0, peek: () => 0, reset: () => {} };
     const seq = new Sequencer({ tokens: stuck });
-    expect(() => seq.handle(token(0, 1))).toThrow(SequencerInvariantError);
+    expect(() => seq.handle(token(0, 1))).toThrow(InvariantError);
   });
 
   it('asserts when a bootstrap reset does not take', () => {
     const stuck: TokenSource = { next: () => 0, peek: () => 0, reset: () => {} };
     const seq = new Sequencer({ tokens: stuck });
-    expect(() => seq.bootstrap(1, 10)).toThrow(SequencerInvariantError);
+    expect(() => seq.bootstrap(1, 10)).toThrow(InvariantError);
   });
 
   it('runs the same on the native counter', () => {

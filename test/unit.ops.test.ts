@@ -10,7 +10,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Store } from '../bindings/index.js';
+import { KIND, WRITTEN } from '../bindings/entry-codes.js';
+import { Store, codeByte } from '../bindings/index.js';
 import { Connection } from '../src/transport/connection.js';
 import { MAX_FILL_AHEAD } from '../src/unit/handler.js';
 import type { OkResponse, ReadResponse, TrimResponse, WriteResponse } from '../src/wire/index.js';
@@ -20,18 +21,14 @@ import { listeningPort } from './helpers/raw-socket.js';
 const harness = cliHarness('corfu-unit-ops-', { runTimeoutMs: 30_000, readyTimeoutMs: 30_000 });
 const EPOCH = 2;
 
-// Status bytes (docs/protocol.md, "Error codes") and the `written` and `kinds` tables.
-const OK = 0;
-const ERR_WRITTEN = 1;
-const ERR_UNWRITTEN = 2;
-const ERR_TRIMMED = 3;
-const NA = 0;
-const SAME = 1;
-const DIFFERENT = 2;
-const JUNK = 3;
-const KIND_NONE = 0;
-const KIND_DATA = 1;
-const KIND_JUNK = 2;
+// Status bytes (docs/protocol.md, "Error codes") and the `written` and `kinds` tables:
+// the one table of each (test/errors.test.ts checks them against the engine's).
+const OK = codeByte('OK');
+const ERR_WRITTEN = codeByte('ERR_WRITTEN');
+const ERR_UNWRITTEN = codeByte('ERR_UNWRITTEN');
+const ERR_TRIMMED = codeByte('ERR_TRIMMED');
+const { NA, SAME, DIFFERENT, JUNK } = WRITTEN;
+const { NONE: KIND_NONE, DATA: KIND_DATA, JUNK: KIND_JUNK } = KIND;
 
 type Held = { kind: 'data'; payload: Buffer } | { kind: 'junk' } | { kind: 'trimmed' } | { kind: 'unwritten' };
 

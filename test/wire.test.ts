@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 
 import { CorfuError, STATUS_NAMES } from '../bindings/errors.js';
+import { InvariantError } from '../bindings/invariant.js';
 import type { ErrorCode } from '../bindings/errors.js';
 import {
   FrameDecoder,
@@ -813,24 +814,32 @@ describe('FrameDecoder', () => {
 
     const e = new FrameDecoder();
     e.push(Buffer.alloc(MAX_FRAME_BYTES)); // zeros: length 0, never pulled
-    expect(() => e.push(Buffer.alloc(1))).toThrow(RangeError);
+    expect(() => e.push(Buffer.alloc(1))).toThrow(InvariantError);
   });
 });
 
 // ---- purity -------------------------------------------------------------------------
 
 describe('src/wire is pure', () => {
-  it('imports only itself and bindings/errors.ts (which imports nothing: no addon), and no clock, randomness or I/O', () => {
+  /** The bindings modules wire may import: the code tables and the invariant helper, which import only each other (no addon). */
+  const PURE_BINDINGS = ['errors.js', 'entry-codes.js', 'invariant.js'];
+
+  it('imports only itself and the pure tables of bindings/ (no addon), and no clock, randomness or I/O', () => {
     const dir = fileURLToPath(new URL('../src/wire/', import.meta.url));
     const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
     expect(files.sort()).toEqual(['codec.ts', 'decoder.ts', 'frame.ts', 'index.ts', 'messages.ts']);
+    const allowed = new Set(PURE_BINDINGS.map((f) => `../../bindings/${f}`));
     for (const f of files) {
       const text = readFileSync(dir + f, 'utf8');
       const specifiers = [...text.matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
-      for (const s of specifiers) expect(s === '../../bindings/errors.js' || /^\.\/[a-z]+\.js$/.test(s), `${f}: ${s}`).toBe(true);
+      for (const s of specifiers) expect(allowed.has(s) || /^\.\/[a-z]+\.js$/.test(s), `${f}: ${s}`).toBe(true);
       expect(text).not.toMatch(/Date\.|Math\.random|node:|process\.|setTimeout|require\(/);
     }
-    const errors = readFileSync(fileURLToPath(new URL('../bindings/errors.ts', import.meta.url)), 'utf8');
-    expect(errors).not.toMatch(/^\s*import\s/m);
+    for (const f of PURE_BINDINGS) {
+      const text = readFileSync(fileURLToPath(new URL(`../bindings/${f.replace(/\.js$/, '.ts')}`, import.meta.url)), 'utf8');
+      const specifiers = [...text.matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
+      for (const s of specifiers) expect(PURE_BINDINGS.map((p) => `./${p}`).includes(s), `bindings/${f}: ${s}`).toBe(true);
+      expect(text).not.toMatch(/Date\.|Math\.random|node:|process\.|setTimeout|require\(/);
+    }
   });
 });

@@ -36,12 +36,36 @@ export declare class TokenCounter {
   peek(): number
 }
 
-export interface ErrorCodeEntry {
+/** A byte and its name in one of the code tables (error, written, kind). */
+export interface CodeEntry {
   code: number
   name: string
 }
 
-export declare function errorCodes(): Array<ErrorCodeEntry>
+export declare function engineLimits(): EngineLimits
+
+/**
+ * The engine's limits and geometry that TypeScript relies on too (the wire's frame cap,
+ * the READ answer budget, entry sizes, the highest address, and what the simulator's
+ * space model copies); test/limits.test.ts checks the TypeScript constants against them.
+ */
+export interface EngineLimits {
+  wireMaxFrameBytes: number
+  maxReadAnswerBytes: number
+  readAnswerEntryBytes: number
+  defaultMaxEntryBytes: number
+  maxMaxEntryBytes: number
+  /** 2^53 - 2: exact as a JS number. */
+  maxAddress: number
+  pageBodyBytes: number
+  recordHeaderBytes: number
+  maxFlushPages: number
+  maxFlushRecords: number
+  summaryTriggerPages: number
+  summaryTriggerRecords: number
+}
+
+export declare function errorCodes(): Array<CodeEntry>
 
 export declare function format(path: string, options?: FormatOptions | undefined | null): SuperblockInfo
 
@@ -55,6 +79,9 @@ export interface FormatOptions {
 }
 
 export declare function inspect(path: string): SuperblockInfo
+
+/** The `kind` bytes of a READ answer (entry_codes.rs), for the drift test. */
+export declare function kindCodes(): Array<CodeEntry>
 
 export interface OpenOptions {
   /** "always" (default) or "none". */
@@ -80,3 +107,6 @@ export interface SuperblockInfo {
   /** "file" or "block". */
   kind: string
 }
+
+/** The `written` bytes of a WRITE or FILL answer (entry_codes.rs), for the drift test. */
+export declare function writtenCodes(): Array<CodeEntry>

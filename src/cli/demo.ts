@@ -112,7 +112,7 @@ export async function demoVerb(flags: DemoFlags): Promise<void> {
   checkFits(path, info, flags);
 
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
-  out('corfu demo: the storage engine alone (one unit, no network, no replication; the distributed log is the next issue)');
+  out('corfu demo: the storage engine alone (one unit, no network, no replication; `corfu up` runs the distributed log)');
   out(`device   ${path} (${info.kind}, ${formatBytes(info.deviceBytes)}, ${reused ? 'reused' : 'formatted now'}, epoch ${info.epoch})`);
   out(
     flags.sync === 'always'

@@ -124,15 +124,32 @@ async function stopAll(children: readonly Child[]): Promise<void> {
 
 const UNIT_FILES = 'units.json';
 
-/** DIR/units.json: the address each unit-N.img was served at in the last run (N by address). */
+/**
+ * DIR/units.json: the address each unit-N.img was served at in the last run (N by
+ * address); undefined when there is none (a directory from before the file). It is
+ * written whole (a rename), so one that does not parse was damaged: refuse it rather
+ * than map the unit files to the wrong addresses.
+ */
 function readUnitFiles(dir: string): Map<string, number> | undefined {
+  const path = join(dir, UNIT_FILES);
+  let text: string;
   try {
-    const raw = JSON.parse(readFileSync(join(dir, UNIT_FILES), 'utf8')) as unknown;
-    if (typeof raw !== 'object' || raw === null) return undefined;
-    return new Map(Object.entries(raw).filter((e): e is [string, number] => Number.isSafeInteger(e[1])));
-  } catch {
-    return undefined;
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    raw = undefined;
+  }
+  const entries = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? Object.entries(raw) : undefined;
+  if (entries === undefined || !entries.every(([, n]) => Number.isSafeInteger(n) && (n as number) >= 0)) {
+    throw new FatalError(`${path} is damaged: expected {"HOST:PORT": N, ...}, the address each unit-N.img was served at`);
+  }
+  return new Map(entries as Array<[string, number]>);
 }
 
 function writeUnitFiles(dir: string, addresses: readonly string[]): void {

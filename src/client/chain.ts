@@ -4,7 +4,7 @@
 // An operation is constructed with its inputs (projection, address, payload),
 // started, and then fed events one at a time; every call returns the actions
 // the caller must perform next. The caller — the real client's driver, or the
-// seeded simulator of issue 4 — owns sockets, timers and retries. Nothing here
+// seeded simulator (test/sim) — owns sockets, timers and retries. Nothing here
 // reads a clock, draws a random number or does I/O, so one seed replays a run.
 //
 //   append  WRITE head -> tail in order; `done` only after the tail answered.
@@ -33,14 +33,17 @@
 // decides the value for the whole chain" true.
 //
 // A broken invariant (a replica below the head holding a value other than the
-// head's) is not an error code: it throws node:assert's AssertionError.
+// head's, a unit answering outside the protocol) is not an error code: it throws
+// InvariantError (bindings/invariant.ts).
 
-import { AssertionError } from 'node:assert';
-
+import type { WrittenAs } from '../../bindings/entry-codes.js';
 import type { ErrorCode, StatusName } from '../../bindings/errors.js';
+import { InvariantError, invariant } from '../../bindings/invariant.js';
 import type { Projection } from '../layout/index.js';
-import { WRITTEN } from '../wire/messages.js';
 import { chainTarget, type ChainTarget } from './target.js';
+
+export { writtenAs } from '../../bindings/entry-codes.js';
+export type { WrittenAs } from '../../bindings/entry-codes.js';
 
 /** The unit operations the chain protocol uses. */
 export type ChainOpName = 'WRITE' | 'READ' | 'FILL' | 'TRIM';
@@ -55,23 +58,6 @@ export interface UnitRequest {
   readonly address: number;
   /** WRITE only. */
   readonly payload?: Uint8Array;
-}
-
-/** What an address already held when a WRITE or FILL was refused (the engine's `written` byte 1, 2, 3). */
-export type WrittenAs = 'same' | 'different' | 'junk';
-
-/** The wire's `written` byte as a WrittenAs; undefined for WRITTEN.NA. */
-export function writtenAs(byte: number | undefined): WrittenAs | undefined {
-  switch (byte) {
-    case WRITTEN.SAME:
-      return 'same';
-    case WRITTEN.DIFFERENT:
-      return 'different';
-    case WRITTEN.JUNK:
-      return 'junk';
-    default:
-      return undefined;
-  }
 }
 
 /** A unit's answer for the one address of a request. */
@@ -174,13 +160,16 @@ function describeValue(v: Value): string {
   return v.kind === 'junk' ? 'junk' : `data (${v.payload.length} bytes)`;
 }
 
-function broken(message: string): AssertionError {
-  return new AssertionError({ message: `corfu chain invariant broken: ${message}` });
+function broken(message: string): InvariantError {
+  return new InvariantError(`chain: ${message}`);
 }
 
-/** A unit answered outside the protocol (a missing field): the server or the wire is wrong. */
-function protocolViolation(message: string): TypeError {
-  return new TypeError(`corfu chain protocol: ${message}`);
+/**
+ * A unit answered outside the protocol (a missing field, a status its operation
+ * never answers): the unit or the wire is wrong, and the machine cannot go on.
+ */
+function protocolViolation(message: string): InvariantError {
+  return new InvariantError(`chain protocol: ${message}`);
 }
 
 function isTerminal<R>(action: ChainAction<R>): action is TerminalAction<R> {
@@ -234,7 +223,7 @@ abstract class ChainOperation<R> {
 
   /** The first actions. Call once. */
   start(): ChainAction<R>[] {
-    if (this.#state.name !== 'new') throw new Error('corfu chain: operation already started');
+    invariant(this.#state.name === 'new', 'chain: start() called twice');
     return this.begin();
   }
 
@@ -245,7 +234,7 @@ abstract class ChainOperation<R> {
    * return no actions.
    */
   step(event: ChainEvent): ChainAction<R>[] {
-    if (this.#state.name === 'new') throw new Error('corfu chain: step() before start()');
+    invariant(this.#state.name !== 'new', 'chain: step() before start()');
     if (this.#outcome !== undefined) return [];
     if ('response' in event) {
       const response = event.response;
@@ -289,9 +278,10 @@ abstract class ChainOperation<R> {
    * A read or a fill met ERR_TRIMMED at `unit`. Trims reach the replicas one at
    * a time (trim walks head -> tail; prefix trims go to every unit at once) and
    * can stop part-way. A replica below may still serve the value, or still
-   * take it from a writer that passed the head before the trim (found by the
-   * simulator, test/sim, seed 43). A replica above may hold the value too, and
-   * serve it once the trimmed one is lost and replaced (seed 2459). So before
+   * take it from a writer that passed the head before the trim (the simulator's
+   * `trim-flicker`, test/sim/known-issues.ts). A replica above may hold the value
+   * too, and serve it once the trimmed one is lost and replaced
+   * (`partial-prefix-trim`). So before
    * answering "trimmed", the trim goes to every other replica, in chain order:
    * from then on no replica, nor any survivor of a lost one, answers a value
    * (invariant 1). It costs one TRIM per other replica, on reads of trimmed
@@ -311,7 +301,7 @@ abstract class ChainOperation<R> {
 
   /** What a trimmed address answers, once the trim is on every replica. */
   protected trimmedResult(): R {
-    throw new Error('corfu chain: this operation does not copy trims down');
+    throw broken('this operation does not copy trims down');
   }
 
   protected finish(action: TerminalAction<R>): ChainAction<R>[] {
@@ -470,7 +460,7 @@ abstract class ChainOperation<R> {
       case 'hole-wait':
       case 'finished':
         // No request is outstanding in these phases, so step() never gets here.
-        throw new Error(`corfu chain: response in phase ${state.name}`);
+        throw broken(`a response in phase ${state.name}`);
     }
   }
 }
@@ -526,10 +516,10 @@ export class AppendOp extends ChainOperation<AppendResult> {
    * returned it already), so a trim met anywhere — further down, or at the head
    * after a refresh restarted the walk — acknowledges the append at this
    * address: written, then trimmed. A new token would append the payload twice
-   * (found by the simulator's linearizability check, test/sim, seed 437). That
-   * holds only while the unit that took it is still the head: a replaced head
-   * may have taken our only copy with it, and a filler the new head (seed
-   * 109815 of a later campaign).
+   * (the simulator's `append-trimmed-below-head`, test/sim/known-issues.ts).
+   * That holds only while the unit that took it is still the head: a replaced
+   * head may have taken our only copy with it, and a filler the new head
+   * (`append-acked-after-head-replaced`).
    */
   protected trimmed(): ChainAction<AppendResult>[] {
     if (this.progress.head === this.target.head) return this.finish({ done: { address: this.address } });

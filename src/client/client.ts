@@ -41,12 +41,13 @@ import { setMaxListeners } from 'node:events';
 
 import { CorfuError, codeName } from '../../bindings/errors.js';
 import type { ErrorCode } from '../../bindings/errors.js';
+import { InvariantError, invariant } from '../../bindings/invariant.js';
 import { openProjectionStore } from '../layout/open.js';
 import type { Projection } from '../layout/projection.js';
 import type { ProjectionStore } from '../layout/store.js';
 import type { Connection, RequestBody } from '../transport/connection.js';
 import { KIND } from '../wire/messages.js';
-import { MAX_WAIT_TAIL_MS } from '../wire/messages.js';
+import { MAX_TOKENS_PER_REQUEST as MAX_TOKENS, MAX_WAIT_TAIL_MS } from '../wire/messages.js';
 import type { Response, TailResponse, TokenResponse, TrimResponse } from '../wire/messages.js';
 import { CallBudget, type CallOptions } from './budget.js';
 import { AppendOp, FillOp, ReadOp, writtenAs } from './chain.js';
@@ -153,8 +154,6 @@ interface TokenWaiter {
   readonly reject: (error: unknown) => void;
 }
 
-/** The most tokens one TOKEN request may take (the sequencer's limit). */
-const MAX_TOKENS = 65_536;
 /** The longest backoff between resends of a request that got no answer. */
 const MAX_RESEND_BACKOFF_MS = 500;
 
@@ -546,7 +545,7 @@ export class CorfuClient {
         stalls = await this.#afterSealed(projection.epoch, stalls, `${what} ${address}`, b);
         continue;
       }
-      if ('newToken' in outcome) throw new Error('corfu client: a read asked for a new token');
+      if ('newToken' in outcome) throw new InvariantError(`client: ${what} ${address} asked for a new token`);
       throw this.#failure(outcome, `${what} ${address}`);
     }
   }
@@ -699,7 +698,7 @@ export class CorfuClient {
         try {
           for (const unit of chain) {
             const res = await this.#unitCall(unit, { type: 'request', op: 'TRIM', epoch, addresses: [address] }, b);
-            const status = codeName((res as TrimResponse).statuses[0] ?? 0);
+            const status = codeName((res as TrimResponse).statuses[0]!);
             // ERR_TRIMMED: already trimmed there; ERR_UNWRITTEN is the engine's call, not ours.
             if (status !== 'OK' && status !== 'ERR_TRIMMED' && status !== 'ERR_UNWRITTEN') {
               throw new CorfuError(status, `trim ${address} at ${unit}: ${status}`);
@@ -869,7 +868,7 @@ export class CorfuClient {
           return action;
         }
       }
-      if (event === undefined) throw new Error('corfu client: a chain operation returned no action');
+      invariant(event !== undefined, 'client: a chain operation returned no action');
       this.#checkOpen();
       actions = op.step(event);
     }
@@ -1023,10 +1022,9 @@ export class CorfuClient {
   }
 
   #failure(outcome: { readonly failed: { unit: string; op: string; code: ErrorCode; message?: string } } | TerminalAction<unknown>, what: string): CorfuError {
-    if ('failed' in outcome) {
-      const f = outcome.failed;
-      return new CorfuError(f.code, `${what}: ${f.op} at ${f.unit} failed with ${f.code}${f.message === undefined ? '' : ` (${f.message})`}`);
-    }
-    return new CorfuError('ERR_IO', `${what}: unexpected outcome`);
+    // The callers handled every other outcome: one left over is a bug here, not a retryable failure.
+    invariant('failed' in outcome, () => `client: ${what}: unhandled outcome ${JSON.stringify(Object.keys(outcome))}`);
+    const f = outcome.failed;
+    return new CorfuError(f.code, `${what}: ${f.op} at ${f.unit} failed with ${f.code}${f.message === undefined ? '' : ` (${f.message})`}`);
   }
 }

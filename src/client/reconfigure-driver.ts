@@ -8,6 +8,7 @@
 // reconfigures again (a manager) reuses them, and so do its clients.
 
 import { CorfuError } from '../../bindings/errors.js';
+import { invariant } from '../../bindings/invariant.js';
 import type { Change } from '../layout/next.js';
 import type { Projection, ProjectionStore } from '../layout/index.js';
 import { Reconfiguration } from './reconfigure.js';
@@ -66,8 +67,11 @@ export async function reconfigure(store: ProjectionStore, changes: readonly Chan
     try {
       const response = await connection(send.target).connection.request(send.request, { timeoutMs });
       return { response: { id: send.id, response } };
-    } catch {
-      return { lost: { id: send.id } };
+    } catch (err) {
+      // A server that does not answer is an event the machine decides on; anything but a
+      // CorfuError is a bug here, and fails the reconfiguration (through `track`).
+      if (err instanceof CorfuError) return { lost: { id: send.id } };
+      throw err;
     }
   };
   const track = (p: Promise<ReconfigEvent>): void => {
@@ -96,7 +100,7 @@ export async function reconfigure(store: ProjectionStore, changes: readonly Chan
         else throw new CorfuError(action.failed.code, `reconfigure epoch ${machine.epoch}: ${action.failed.message}`, action.failed.unitEpoch === undefined ? undefined : { unitEpoch: action.failed.unitEpoch });
       }
       if (events.length === 0 && failure === undefined) {
-        if (inFlight.size === 0) throw new Error('reconfiguration: the machine is waiting on nothing');
+        invariant(inFlight.size > 0, 'reconfiguration: the machine is waiting on nothing');
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
       }

@@ -27,6 +27,7 @@
 
 import type { ErrorCode } from '../../bindings/errors.js';
 import { CorfuError } from '../../bindings/errors.js';
+import { InvariantError, invariant } from '../../bindings/invariant.js';
 import { nextProjection, unitsAdded, unitsReplaced } from '../layout/next.js';
 import type { Change } from '../layout/next.js';
 import { projectionsEqual } from '../layout/projection.js';
@@ -93,7 +94,7 @@ export class Reconfiguration {
   }
 
   start(): ReconfigAction[] {
-    if (this.#phase !== 'new') throw new Error('reconfiguration: start() called twice');
+    invariant(this.#phase === 'new', 'reconfiguration: start() called twice');
     this.#phase = 'sealing';
     const replaced = unitsReplaced(this.changes);
     const actions: ReconfigAction[] = [];
@@ -158,11 +159,11 @@ export class Reconfiguration {
       this.#phase = 'finished';
       return [{ done: { projection: this.#next!, adopted: false } }];
     }
-    throw new Error(`reconfiguration: a request settled in phase ${this.#phase}`);
+    throw new InvariantError(`reconfiguration: a request settled in phase ${this.#phase}`);
   }
 
   #onProposed(result: ProposeResult): ReconfigAction[] {
-    if (this.#phase !== 'proposing') throw new Error(`reconfiguration: a proposal result in phase ${this.#phase}`);
+    invariant(this.#phase === 'proposing', () => `reconfiguration: a proposal result in phase ${this.#phase}`);
     const mine = result.accepted || projectionsEqual(result.winner, this.#next!);
     const old = this.current.sequencer;
     if (mine && this.#next!.sequencer !== old) {

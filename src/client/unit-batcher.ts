@@ -1,4 +1,4 @@
-// Per-unit batching of the client's one-address requests (the issue's "writes
+// Per-unit batching of the client's one-address requests ("writes
 // to one unit are batched per tick").
 //
 // Every WRITE, READ, FILL and TRIM the chain machines send to a unit in one turn of

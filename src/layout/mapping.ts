@@ -4,6 +4,7 @@
 // that stripe. Pure: no I/O, no clocks; property-tested.
 
 import { CorfuError } from '../../bindings/errors.js';
+import { invariant } from '../../bindings/invariant.js';
 import type { Projection, Segment, Stripe } from './projection.js';
 
 export interface Location {
@@ -75,7 +76,7 @@ export function chainFor(projection: Projection, address: number): readonly stri
 /** The first unit of a chain: where writes and fills start. */
 export function headOf(chain: readonly string[]): string {
   const head = chain[0];
-  if (head === undefined) throw new RangeError('empty chain (a validated projection never has one)');
+  invariant(head !== undefined, 'an empty chain (a validated projection never has one)');
   return head;
 }
 
@@ -91,7 +92,7 @@ export function wholeReplicas(stripe: Stripe): readonly string[] {
 /** The last unit of a chain: where a write is acknowledged (and where reads go when every replica is whole). */
 export function tailOf(chain: readonly string[]): string {
   const tail = chain[chain.length - 1];
-  if (tail === undefined) throw new RangeError('empty chain (a validated projection never has one)');
+  invariant(tail !== undefined, 'an empty chain (a validated projection never has one)');
   return tail;
 }
 

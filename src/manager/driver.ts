@@ -126,8 +126,11 @@ export class ManagerDriver {
         if (res.status === 'OK' && res.op === 'TAIL') answer = { epoch, tail: res.tail };
         else if (res.status === 'ERR_SEALED') answer = { epoch: res.unitEpoch, tail: 0 };
       }
-    } catch {
-      answer = undefined; // no answer in time, refused, reset: a miss
+    } catch (err) {
+      // No answer in time, refused, reset: a miss. Anything but a CorfuError is a bug
+      // here, not a sign the server is down: it must not count toward replacing it.
+      if (!(err instanceof CorfuError)) throw err;
+      answer = undefined;
     }
     this.#apply(this.#machine.step({ probed: { server, now: this.#runtime.clock.now(), answer } }));
   }

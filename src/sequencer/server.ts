@@ -160,7 +160,7 @@ export class SequencerServer {
             return;
           }
           progressed = true;
-          // A SequencerInvariantError propagates and crashes the process, by design.
+          // An InvariantError propagates and crashes the process, by design.
           const req = r.frame;
           if (req.op === 'WAIT_TAIL') {
             this.#waitTail(socket, req);

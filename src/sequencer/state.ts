@@ -31,15 +31,15 @@
 // request's), a SEAL or BOOTSTRAP answer's is the new epoch, an error answer and PING echo
 // the request's epoch (ERR_SEALED carries the sequencer's in `unitEpoch`).
 //
-// A broken invariant is not an error code: it throws SequencerInvariantError,
-// and the driver crashes.
+// A broken invariant is not an error code: it throws InvariantError
+// (bindings/invariant.ts), and the driver crashes.
 
 import { CorfuError } from '../../bindings/errors.js';
+import { invariant } from '../../bindings/invariant.js';
 import { errorResponse } from '../wire/codec.js';
+import { MAX_TOKENS_PER_REQUEST } from '../wire/messages.js';
 import type { Request, Response, WaitTailRequest } from '../wire/messages.js';
 
-/** The most tokens one TOKEN request may take. */
-export const MAX_TOKENS_PER_REQUEST = 65_536;
 
 /** Where tokens come from: a plain JS counter in tests and simulation, the native AtomicU64 in the server. */
 export interface TokenSource {
@@ -74,17 +74,6 @@ export class CounterTokenSource implements TokenSource {
   }
 }
 
-/** A broken sequencer invariant: a bug, never peer input. */
-export class SequencerInvariantError extends Error {
-  constructor(message: string) {
-    super(`sequencer invariant broken: ${message}`);
-    this.name = 'SequencerInvariantError';
-  }
-}
-
-function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new SequencerInvariantError(message);
-}
 
 function checkPosition(value: number, what: string): number {
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -125,7 +114,7 @@ export class Sequencer {
     this.#tokens = options.tokens ?? new CounterTokenSource(startTail);
     if (this.#tokens.peek() < startTail) this.#tokens.reset(startTail);
     this.#issuedEnd = this.#tokens.peek();
-    assert(this.#issuedEnd >= startTail, `counter at ${this.#issuedEnd} after starting at ${startTail}`);
+    invariant(this.#issuedEnd >= startTail, () => `sequencer: counter at ${this.#issuedEnd} after starting at ${startTail}`);
   }
 
   get epoch(): number {
@@ -146,7 +135,7 @@ export class Sequencer {
     };
   }
 
-  /** Answers one request. Never throws on peer input; throws SequencerInvariantError on a bug. */
+  /** Answers one request. Never throws on peer input; throws InvariantError on a bug. */
   handle(req: Request): Response {
     const { requestId } = req;
     if (req.op === 'PING') {
@@ -205,7 +194,7 @@ export class Sequencer {
    * (one SEALs it on its way to moving the sequencer, the other BOOTSTRAPs it
    * with the sealed tail), and the projection that wins may be the one that
    * keeps it. Refusing the second start tail would let it hand out addresses
-   * already written (found by the simulator, test/sim, seed 14).
+   * already written (the simulator's `bootstrap-after-seal`, test/sim/known-issues.ts).
    */
   bootstrap(newEpoch: number, startTail: number): number | CorfuError {
     if (!Number.isSafeInteger(newEpoch) || newEpoch < 0 || !Number.isSafeInteger(startTail) || startTail < 0) {
@@ -213,10 +202,10 @@ export class Sequencer {
     }
     if (newEpoch < this.#epoch) return this.sealed(`new epoch ${newEpoch} is below it`);
     const before = this.#tokens.peek();
-    assert(before >= this.#issuedEnd, `counter at ${before} is below the issued end ${this.#issuedEnd}`);
+    invariant(before >= this.#issuedEnd, () => `sequencer: counter at ${before} is below the issued end ${this.#issuedEnd}`);
     if (startTail > before) this.#tokens.reset(startTail);
     const after = this.#tokens.peek();
-    assert(after === Math.max(before, startTail), `counter at ${after} after bootstrap from ${before} to ${startTail}`);
+    invariant(after === Math.max(before, startTail), () => `sequencer: counter at ${after} after bootstrap from ${before} to ${startTail}`);
     this.#issuedEnd = after;
     this.#epoch = newEpoch;
     return after;
@@ -235,10 +224,10 @@ export class Sequencer {
     }
     const first = this.#tokens.next(count);
     // Never hand out an address twice: each range starts at or above where the last one ended.
-    assert(Number.isSafeInteger(first) && first >= this.#issuedEnd, `token ${first} handed out below ${this.#issuedEnd}`);
+    invariant(Number.isSafeInteger(first) && first >= this.#issuedEnd, () => `sequencer: token ${first} handed out below ${this.#issuedEnd}`);
     this.#issuedEnd = first + count;
     this.#tokensIssued += count;
-    assert(this.#tokens.peek() >= this.#issuedEnd, `counter at ${this.#tokens.peek()} below the issued end ${this.#issuedEnd}`);
+    invariant(this.#tokens.peek() >= this.#issuedEnd, () => `sequencer: counter at ${this.#tokens.peek()} below the issued end ${this.#issuedEnd}`);
     return first;
   }
 

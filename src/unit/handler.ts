@@ -17,11 +17,14 @@
 //   too; a SEAL answer carries the new epoch; an error answer echoes the
 //   request's epoch (ERR_SEALED says the unit's in `unitEpoch`); PING echoes.
 // - Anything thrown that is not a CorfuError is a bug (a broken contract with
-//   the engine) and propagates: the server crashes rather than answer it.
+//   the engine, InvariantError) and propagates: the server crashes rather than
+//   answer it.
 
+import { writtenByte } from '../../bindings/entry-codes.js';
 import { CorfuError, codeByte } from '../../bindings/errors.js';
+import { InvariantError } from '../../bindings/invariant.js';
 import type { ReadOutcome, TrimOutcome, WriteOutcome } from '../../bindings/store.js';
-import { KIND, WRITTEN, errorResponse } from '../wire/index.js';
+import { KIND, errorResponse } from '../wire/index.js';
 import type { AddressesRequest, InfoResponse, Request, Response, WriteRequest } from '../wire/index.js';
 
 /** What the handler needs of the engine: exactly these Store methods. */
@@ -39,8 +42,6 @@ export interface UnitEngine {
 
 /** The body of an INFO answer. */
 export type UnitInfo = Omit<InfoResponse, 'type' | 'op' | 'requestId' | 'epoch' | 'status'>;
-
-const WRITTEN_BYTE = { same: WRITTEN.SAME, different: WRITTEN.DIFFERENT, junk: WRITTEN.JUNK } as const;
 
 /** Handles one request. Resolves with the response to send; rejects only on a bug. */
 export async function handleRequest(engine: UnitEngine, req: Request): Promise<Response> {
@@ -68,7 +69,7 @@ async function dispatch(engine: UnitEngine, req: Request): Promise<Response> {
       const written = new Uint8Array(outcomes.length);
       outcomes.forEach((o, i) => {
         statuses[i] = codeByte(o.status);
-        written[i] = o.written === undefined ? WRITTEN.NA : WRITTEN_BYTE[o.written];
+        written[i] = writtenByte(o.written);
       });
       return { type: 'response', op: 'FILL', requestId, epoch, status: 'OK', statuses, written };
     }
@@ -79,8 +80,19 @@ async function dispatch(engine: UnitEngine, req: Request): Promise<Response> {
       const payloads = new Array<Uint8Array | null>(outcomes.length);
       outcomes.forEach((o, i) => {
         statuses[i] = codeByte(o.status);
-        kinds[i] = o.status !== 'OK' ? KIND.NONE : o.kind === 'junk' ? KIND.JUNK : KIND.DATA;
-        payloads[i] = kinds[i] === KIND.DATA ? (o.payload ?? new Uint8Array(0)) : null;
+        if (o.status !== 'OK') {
+          kinds[i] = KIND.NONE;
+          payloads[i] = null;
+        } else if (o.kind === 'junk') {
+          kinds[i] = KIND.JUNK;
+          payloads[i] = null;
+        } else {
+          // An OK data entry always has its payload (an empty one is a zero-length view):
+          // answering one without would invent an empty entry.
+          if (o.kind !== 'data' || o.payload === undefined) throw new InvariantError(`the engine read ${o.address} as OK but gave ${o.kind === undefined ? 'no kind' : `kind ${o.kind}`} and ${o.payload === undefined ? 'no payload' : 'a payload'}`);
+          kinds[i] = KIND.DATA;
+          payloads[i] = o.payload;
+        }
       });
       return { type: 'response', op: 'READ', requestId, epoch, status: 'OK', statuses, kinds, payloads };
     }

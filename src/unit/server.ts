@@ -27,6 +27,7 @@ import { Server, type Socket, createServer } from 'node:net';
 import { writeBatched } from '../transport/write-batched.js';
 
 import { CorfuError } from '../../bindings/errors.js';
+import { invariant } from '../../bindings/invariant.js';
 import { FrameDeadline, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
 import { FrameDecoder, encodeResponse, errorResponse } from '../wire/index.js';
 import type { Request, Response } from '../wire/index.js';
@@ -116,7 +117,7 @@ export class UnitServer {
   /** Where the server listens (the actual port when 0 was asked for). */
   address(): { host: string; port: number } {
     const a = this.#server.address();
-    if (a === null || typeof a === 'string') throw new Error('corfu: unit server is not listening on TCP');
+    invariant(a !== null && typeof a !== 'string', 'unit server: not listening on TCP');
     return { host: a.address, port: a.port };
   }
 

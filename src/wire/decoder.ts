@@ -13,10 +13,11 @@
 // there, so an oversized length field fails at once. What it holds is bounded:
 // after the caller pulls until `need`, less than one frame (< MAX_FRAME_BYTES);
 // pushing while MAX_FRAME_BYTES or more are already held is a caller bug and
-// throws a RangeError. After a protocol error the decoder stays failed: the
+// throws InvariantError. After a protocol error the decoder stays failed: the
 // stream has lost its framing and the connection must be closed.
 
 import { CorfuError } from '../../bindings/errors.js';
+import { invariant } from '../../bindings/invariant.js';
 import { decodeFrame } from './codec.js';
 import { HEADER_BYTES, MAX_FRAME_BYTES, checkHeader } from './frame.js';
 import type { Message } from './messages.js';
@@ -51,9 +52,7 @@ export class FrameDecoder {
   /** Adds received bytes. The chunk is kept, not copied: do not reuse its memory. */
   push(chunk: Uint8Array): void {
     if (this.failure !== undefined || chunk.length === 0) return;
-    if (this.held >= MAX_FRAME_BYTES) {
-      throw new RangeError(`FrameDecoder holds ${this.held} bytes: pull frames before pushing more`);
-    }
+    invariant(this.held < MAX_FRAME_BYTES, () => `FrameDecoder holds ${this.held} bytes: pull frames before pushing more`);
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.chunks.push(buf);
     this.held += buf.length;

@@ -28,6 +28,17 @@ export const HEADER_BYTES = 20;
  */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024 + 64 * 1024;
 
+/**
+ * The most bytes one READ answer may hold: the frame cap less 64 bytes for the
+ * frame header and the answer's status and count (docs/protocol.md, READ). The
+ * unit's engine plans every READ against it (native/engine/src/shared.rs, checked
+ * equal by test/limits.test.ts).
+ */
+export const MAX_READ_ANSWER_BYTES = MAX_FRAME_BYTES - 64;
+
+/** What each entry a READ names costs its answer besides the payload: status, kind, length. */
+export const READ_ANSWER_ENTRY_BYTES = 6;
+
 /** The largest legal value of the length field. */
 export const MAX_LENGTH_FIELD = MAX_FRAME_BYTES - LENGTH_PREFIX_BYTES;
 

@@ -9,13 +9,10 @@
 import type { ErrorCode } from '../../bindings/errors.js';
 import type { Op } from './frame.js';
 
-/** `written[i]` in a WRITE or FILL response. */
-export const WRITTEN = { NA: 0, SAME: 1, DIFFERENT: 2, JUNK: 3 } as const;
-export type WrittenByte = (typeof WRITTEN)[keyof typeof WRITTEN];
-
-/** `kinds[i]` in a READ response: 1 data, 2 junk, 0 for an entry whose status is not OK. */
-export const KIND = { NONE: 0, DATA: 1, JUNK: 2 } as const;
-export type KindByte = (typeof KIND)[keyof typeof KIND];
+// `written[i]` in a WRITE or FILL response and `kinds[i]` in a READ response: the one
+// table of these bytes, shared with the engine (bindings/entry-codes.ts).
+export { KIND, WRITTEN } from '../../bindings/entry-codes.js';
+export type { KindByte, WrittenByte } from '../../bindings/entry-codes.js';
 
 interface Envelope {
   readonly requestId: number;
@@ -91,9 +88,16 @@ export interface BootstrapRequest extends Envelope {
 export interface TokenRequest extends Envelope {
   readonly type: 'request';
   readonly op: 'TOKEN';
-  /** How many consecutive tokens; >= 1. */
+  /** How many consecutive tokens: 1 .. MAX_TOKENS_PER_REQUEST. */
   readonly count: number;
 }
+
+/**
+ * The most tokens one TOKEN request may take: the sequencer refuses more
+ * (ERR_TOO_LARGE), and the client never asks for more (it caps appendBatch and
+ * its coalesced TOKEN requests here).
+ */
+export const MAX_TOKENS_PER_REQUEST = 65_536;
 
 export type Request =
   | WriteRequest

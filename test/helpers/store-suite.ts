@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
-import { CorfuError, Store, isCorfuError, type ReadOutcome, type WriteEntry } from '../../bindings/index.js';
+import { WRITTEN } from '../../bindings/entry-codes.js';
+import { CorfuError, Store, codeByte, isCorfuError, type ReadOutcome, type WriteEntry } from '../../bindings/index.js';
 import { patternFor } from '../../src/cli/pattern.js';
 import { lengthFor } from '../fixtures/crash-plan.mjs';
 import { MiB, type DeviceProvider } from './devices.js';
@@ -241,10 +242,10 @@ export function storeSuite(devices: DeviceProvider): void {
       const a = patternFor(0, 10);
       const b = patternFor(1, 20);
       const result = await store.writePacked(0, Float64Array.of(0, 1), Uint32Array.of(10, 20), Buffer.concat([a, b]));
-      expect([...result.status]).toEqual([0, 0]);
+      expect([...result.status]).toEqual([codeByte('OK'), codeByte('OK')]);
       const again = await store.writePacked(0, Float64Array.of(1), Uint32Array.of(20), b);
-      expect([...again.status]).toEqual([1]); // ERR_WRITTEN
-      expect([...again.written]).toEqual([1]); // same bytes
+      expect([...again.status]).toEqual([codeByte('ERR_WRITTEN')]);
+      expect([...again.written]).toEqual([WRITTEN.SAME]);
       const reads = await store.read(0, Float64Array.of(0, 1));
       expect(reads[1]?.payload?.equals(b)).toBe(true);
       await rejectsWith(store.writePacked(0, Float64Array.of(2), Uint32Array.of(5), Buffer.alloc(4)), 'ERR_BAD_REQUEST');

@@ -17,6 +17,7 @@
 // store views below (`client-no-refresh`, `refresh-epoch-only`).
 
 import { CorfuError } from '../../bindings/errors.js';
+import { InvariantError } from '../../bindings/invariant.js';
 import { CorfuClient, type Entry } from '../../src/client/client.js';
 import { reconfigure } from '../../src/client/reconfigure-driver.js';
 import { chainTarget } from '../../src/client/target.js';
@@ -276,8 +277,9 @@ export class SimClient {
         } else {
           const e = error as Error;
           w.history.end(op, 'fail', e?.name ?? 'Error', w.queue.now);
-          // A thrown AssertionError is a chain invariant the machine itself caught; anything else is a bug too.
-          w.check.fail(e?.name === 'AssertionError' ? 'chain-invariant' : 'exception', `${caller.by}: ${e?.stack ?? String(e)}`);
+          // A thrown InvariantError is an invariant the client's own machines caught (the chain's,
+          // or a unit answering outside the protocol); anything else is a bug too.
+          w.check.fail(error instanceof InvariantError ? 'chain-invariant' : 'exception', `${caller.by}: ${e?.stack ?? String(e)}`);
         }
         done?.({ ok: false, error });
       },

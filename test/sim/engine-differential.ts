@@ -12,7 +12,8 @@
 
 import fc from 'fast-check';
 
-import { CorfuError } from '../../bindings/errors.js';
+import { WRITTEN, isWrittenByte, writtenAs } from '../../bindings/entry-codes.js';
+import { CorfuError, STATUS_NAMES } from '../../bindings/errors.js';
 import { Store } from '../../bindings/store.js';
 import type { UnitEngine } from '../../src/unit/handler.js';
 import { Bugs } from './bugs.js';
@@ -181,12 +182,11 @@ function fingerprint(b: Uint8Array): string {
   return `${b.length}B:${h.toString(16).padStart(8, '0')}`;
 }
 
-const STATUS_NAMES = ['OK', 'ERR_WRITTEN', 'ERR_UNWRITTEN', 'ERR_TRIMMED', 'ERR_SEALED', 'ERR_TOO_LARGE', 'ERR_BAD_REQUEST', 'ERR_OVERLOADED', 'ERR_IO', 'ERR_FULL'];
-const WRITTEN_NAMES = ['', '/same', '/different', '/junk'];
-
+/** An entry's answer as text; bytes outside the tables are shown, not refused: the two engines' answers are compared as text. */
 function entryStatus(status: number, written: number): string {
   const name = STATUS_NAMES[status] ?? `status ${status}`;
-  return written === 0 ? name : `${name}${WRITTEN_NAMES[written] ?? `/written ${written}`}`;
+  if (written === WRITTEN.NA) return name;
+  return isWrittenByte(written) ? `${name}/${writtenAs(written)}` : `${name}/written ${written}`;
 }
 
 /** One engine's answer: text to compare and show, plus payloads compared byte for byte. */

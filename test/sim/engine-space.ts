@@ -17,13 +17,26 @@
 // pages or 32 Ki records; the model does not follow them, and throws rather than
 // answer wrongly once a run could reach them.
 
-const PAGE_BODY_BYTES = 4064;
-const RECORD_HEADER_BYTES = 24;
-const MAX_FLUSH_PAGES = 1024;
-const MAX_FLUSH_RECORDS = 16 * 1024;
+/**
+ * The engine's geometry this model copies (layout.rs, flush.rs, summary.rs);
+ * test/limits.test.ts checks it against the addon's `engineLimits()`.
+ */
+export const SPACE_MODEL = {
+  pageBodyBytes: 4064,
+  recordHeaderBytes: 24,
+  maxFlushPages: 1024,
+  maxFlushRecords: 16 * 1024,
+  summaryTriggerPages: 16 * 1024,
+  summaryTriggerRecords: 32 * 1024,
+} as const;
+
+const PAGE_BODY_BYTES = SPACE_MODEL.pageBodyBytes;
+const RECORD_HEADER_BYTES = SPACE_MODEL.recordHeaderBytes;
+const MAX_FLUSH_PAGES = SPACE_MODEL.maxFlushPages;
+const MAX_FLUSH_RECORDS = SPACE_MODEL.maxFlushRecords;
 const MAX_STREAM_BYTES = MAX_FLUSH_PAGES * PAGE_BODY_BYTES;
-const SUMMARY_TRIGGER_PAGES = 16 * 1024;
-const SUMMARY_TRIGGER_RECORDS = 32 * 1024;
+const SUMMARY_TRIGGER_PAGES = SPACE_MODEL.summaryTriggerPages;
+const SUMMARY_TRIGGER_RECORDS = SPACE_MODEL.summaryTriggerRecords;
 
 interface FlushMeta {
   readonly startSeq: number;

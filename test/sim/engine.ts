@@ -28,9 +28,12 @@
 //
 // Planted engine bugs (bugs.ts) are switched on here.
 
-import { CorfuError, codeName } from '../../bindings/errors.js';
+import { WRITTEN, writtenAs } from '../../bindings/entry-codes.js';
+import { CorfuError, codeByte, codeName } from '../../bindings/errors.js';
+import { DEFAULT_MAX_ENTRY_BYTES, MAX_ADDRESS } from '../../bindings/limits.js';
 import type { ReadOutcome, TrimOutcome, WriteOutcome } from '../../bindings/store.js';
 import type { UnitEngine, UnitInfo } from '../../src/unit/handler.js';
+import { MAX_READ_ANSWER_BYTES, READ_ANSWER_ENTRY_BYTES } from '../../src/wire/frame.js';
 import { SYNC } from '../../src/wire/messages.js';
 
 import type { Bugs } from './bugs.js';
@@ -41,13 +44,6 @@ export type Slot =
   | { readonly kind: 'junk'; readonly epoch: number }
   | { readonly kind: 'trimmed'; readonly epoch: number };
 
-/** The real engine's default (layout.rs DEFAULT_MAX_ENTRY_BYTES). */
-export const DEFAULT_MAX_ENTRY_BYTES = 64 * 1024;
-/** The highest address a write, fill or trim may name (store.rs MAX_ADDRESS). */
-export const MAX_ADDRESS = 2 ** 53 - 2;
-/** One READ's answer fits a frame (shared.rs MAX_READ_ANSWER_BYTES, READ_ANSWER_ENTRY_BYTES). */
-export const MAX_READ_ANSWER_BYTES = 16 * 1024 * 1024 + 64 * 1024 - 64;
-export const READ_ANSWER_ENTRY_BYTES = 6;
 
 export interface DiskGeometry {
   /** Pages of the data region (as `corfu format` computes them); unbounded if omitted. */
@@ -173,7 +169,8 @@ export class MemEngine implements UnitEngine {
     const out = Array.from(addresses, (address): WriteOutcome => {
       const r = this.#stage(address, { kind: 'junk', epoch }, flush);
       const status = codeName(r.status);
-      return r.written === 0 ? { address, status } : { address, status, written: WRITTEN_AS[r.written]! };
+      const written = writtenAs(r.written);
+      return written === undefined ? { address, status } : { address, status, written };
     });
     flush?.commit();
     return out;
@@ -295,12 +292,12 @@ export class MemEngine implements UnitEngine {
    */
   #stage(address: number, slot: Slot, flush: FlushStager | undefined): { status: number; written: number } {
     const ignoreTrim = slot.kind !== 'trimmed' && this.#bugs.has('write-ignores-trim');
-    if (address < this.#trimMark && !ignoreTrim) return { status: slot.kind === 'trimmed' ? OK : TRIMMED, written: 0 };
+    if (address < this.#trimMark && !ignoreTrim) return { status: slot.kind === 'trimmed' ? OK : TRIMMED, written: WRITTEN.NA };
     const existing = this.#slot(address);
     if (existing !== undefined) {
       if (existing.kind === 'trimmed') {
-        if (slot.kind === 'trimmed') return { status: OK, written: 0 };
-        if (!ignoreTrim) return { status: TRIMMED, written: 0 };
+        if (slot.kind === 'trimmed') return { status: OK, written: WRITTEN.NA };
+        if (!ignoreTrim) return { status: TRIMMED, written: WRITTEN.NA };
       } else if (slot.kind === 'trimmed') {
         // falls through: a trim record replaces data or junk
       } else if (slot.kind === 'data' && this.#bugs.has('overwrite')) {
@@ -308,27 +305,23 @@ export class MemEngine implements UnitEngine {
       } else if (slot.kind === 'junk' && existing.kind === 'data' && this.#bugs.has('fill-overwrites')) {
         // falls through
       } else if (existing.kind === 'junk') {
-        return { status: WRITTEN, written: W_JUNK };
+        return { status: ERR_WRITTEN, written: WRITTEN.JUNK };
       } else if (slot.kind === 'junk') {
-        return { status: WRITTEN, written: W_DIFFERENT };
+        return { status: ERR_WRITTEN, written: WRITTEN.DIFFERENT };
       } else {
         const same = this.#bugs.has('written-same-always') || sameBytes(existing.payload, slot.payload);
-        return { status: WRITTEN, written: same ? W_SAME : W_DIFFERENT };
+        return { status: ERR_WRITTEN, written: same ? WRITTEN.SAME : WRITTEN.DIFFERENT };
       }
     }
-    if (flush !== undefined && !flush.stage(address, slot.kind === 'data' ? slot.payload.length : 0)) return { status: FULL, written: 0 };
+    if (flush !== undefined && !flush.stage(address, slot.kind === 'data' ? slot.payload.length : 0)) return { status: FULL, written: WRITTEN.NA };
     this.#put(address, slot);
     if (slot.kind !== 'junk' || !this.#bugs.has('tail-ignores-junk')) this.#tail = Math.max(this.#tail, address + 1);
-    return { status: OK, written: 0 };
+    return { status: OK, written: WRITTEN.NA };
   }
 }
 
-const OK = 0;
-const WRITTEN = 1;
-const TRIMMED = 3;
-const TOO_LARGE = 5;
-const FULL = 9;
-const W_SAME = 1;
-const W_DIFFERENT = 2;
-const W_JUNK = 3;
-const WRITTEN_AS = [undefined, 'same', 'different', 'junk'] as const;
+const OK = codeByte('OK');
+const ERR_WRITTEN = codeByte('ERR_WRITTEN');
+const TRIMMED = codeByte('ERR_TRIMMED');
+const TOO_LARGE = codeByte('ERR_TOO_LARGE');
+const FULL = codeByte('ERR_FULL');

@@ -4,6 +4,7 @@
 // address, bootstrapped by a reconfiguration. Token ranges and every answer go
 // to the checkers. Planted sequencer bugs wrap `handle`.
 
+import { InvariantError } from '../../bindings/invariant.js';
 import { CounterTokenSource, Sequencer } from '../../src/sequencer/state.js';
 import { TailWaiters } from '../../src/sequencer/tail-waiters.js';
 import type { Request, Response } from '../../src/wire/messages.js';
@@ -89,8 +90,9 @@ export class SimSequencer {
     try {
       res = this.#planted(req);
     } catch (err) {
-      // SequencerInvariantError: the real server crashes. So does this one.
-      this.#check.fail('sequencer-invariant', `${this.name}: ${(err as Error).message}`);
+      // An InvariantError: the real server crashes. So does this one. Anything else
+      // thrown is a bug too, but not one the sequencer's own assertions caught.
+      this.#check.fail(err instanceof InvariantError ? 'sequencer-invariant' : 'exception', `${this.name}: ${(err as Error).message}`);
       this.crash();
       return undefined;
     }

@@ -64,6 +64,15 @@ impl Index {
         self.chunks = keep;
     }
 
+    /// The highest address with a slot. Looks at the last chunks only: O(one chunk)
+    /// unless whole chunks at the top hold nothing (they never do: a chunk is made for a
+    /// slot and only freed whole).
+    pub fn max_address(&self) -> Option<u64> {
+        self.chunks.iter().rev().find_map(|(&c, chunk)| {
+            chunk.iter().rposition(|s| s.kind != SlotKind::Empty).map(|i| (c << CHUNK_BITS) + i as u64)
+        })
+    }
+
     /// Addresses with any slot (data, junk or trimmed).
     pub fn len(&self) -> u64 {
         self.live
@@ -92,6 +101,7 @@ mod tests {
         assert_eq!(ix.get(5), s);
         assert_eq!(ix.get(6).kind, SlotKind::Empty);
         assert_eq!(ix.len(), 3);
+        assert_eq!(ix.max_address(), Some(1 << 40));
         ix.drop_below(4096);
         assert_eq!(ix.get(5).kind, SlotKind::Empty);
         assert_eq!(ix.get(5000), s);

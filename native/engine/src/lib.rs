@@ -4,6 +4,7 @@
 
 pub mod aligned;
 pub mod device;
+pub mod entry_codes;
 pub mod error;
 pub mod flush;
 pub mod index;
@@ -17,6 +18,7 @@ pub mod store;
 pub mod summary;
 pub mod token;
 
+pub use entry_codes::{EntryKind, Written};
 pub use error::{Code, EngineError, Result};
 pub use store::{format, read_superblock, FormatOptions, ReadOutcome, Request, Response, Stats, Store, SyncMode, WriteOutcome};
 pub use token::TokenCounter;

@@ -171,39 +171,56 @@ fn scan<D: Device>(dev: &mut D, sb: &Superblock, r: &mut Recovered, mut seq: u64
     Ok(seq)
 }
 
-fn read_summary<D: Device>(dev: &mut D, sb: &Superblock, geo: &Geometry, p: SummaryPtr) -> Option<Summary> {
+/// The summary at `p`; `Ok(None)` if its bytes do not verify or do not decode.
+fn read_summary<D: Device>(dev: &mut D, sb: &Superblock, geo: &Geometry, p: SummaryPtr) -> Result<Option<Summary>> {
     let mut reads = RecordReads::default();
     let job = reads.add(geo, u64::MAX, Slot { pos: (p.seq % sb.data_pages) as u32, off: p.off as u16, len: p.len, kind: SlotKind::Data });
     {
         let mut ops = reads.ops();
-        dev.submit(Batch { reads: &mut ops, writes: &[], sync: false }).ok()?;
+        dev.submit(Batch { reads: &mut ops, writes: &[], sync: false }).map_err(|e| EngineError::io("cannot read an index summary", e))?;
     }
-    Summary::decode(&reads.payload(geo, job)?)
+    Ok(reads.payload(geo, job).and_then(|b| Summary::decode(&b)))
 }
 
-/// The summaries still live, oldest first; empty if none (or the chain is unreadable,
-/// in which case a full scan is the safe answer).
-fn summary_chain<D: Device>(dev: &mut D, sb: &Superblock, geo: &Geometry) -> Vec<Summary> {
+/// The summaries still live, oldest first (empty if there are none).
+///
+/// A live summary that does not verify fails the open with ERR_CORRUPT. It is never
+/// legitimate: its flush was synced before the superblock pointed at it, and a page at
+/// or above the head is never overwritten, so the device gave back other bytes than it
+/// took (or a bug wrote them). Falling back to a full scan would look safe (a summary
+/// only repeats what the log holds) but is not: the damaged bytes sit in a page of the
+/// log, the scan stops at the first page that does not verify, and every record after it
+/// would be dropped without a word, its addresses free to be written again. The unit
+/// must be replaced instead; its chain's other replicas hold its entries. An I/O error
+/// reading a summary fails the open with ERR_IO, as the scan's own reads do.
+fn summary_chain<D: Device>(dev: &mut D, sb: &Superblock, geo: &Geometry) -> Result<Vec<Summary>> {
     let mut chain = Vec::new();
     let mut ptr = (sb.summary_seq != u64::MAX).then_some(SummaryPtr { seq: sb.summary_seq, off: sb.summary_off, len: sb.summary_len });
     while let Some(p) = ptr {
         if p.seq < sb.head_seq {
             break;
         }
-        match read_summary(dev, sb, geo, p) {
+        match read_summary(dev, sb, geo, p)? {
             Some(s) => {
                 ptr = s.prev;
                 chain.push(s);
             }
-            None => return Vec::new(),
+            None => {
+                return Err(EngineError::Corrupt(format!(
+                    "the index summary at page {} does not verify: the device returned other bytes than were synced there; \
+                     a scan would stop at that page and drop every record after it, so the store refuses to open \
+                     (replace this unit: its chain's other replicas hold its entries)",
+                    p.seq
+                )))
+            }
         }
     }
     chain.reverse();
-    chain
+    Ok(chain)
 }
 
 pub fn recover<D: Device>(dev: &mut D, sb: &Superblock, geo: &Geometry) -> Result<Recovered> {
-    let chain = summary_chain(dev, sb, geo);
+    let chain = summary_chain(dev, sb, geo)?;
     let mut r = Recovered { tail: sb.trim_mark, ..Recovered::default() };
     let Some(newest) = chain.last() else {
         let end = scan(dev, sb, &mut r, sb.head_seq, u64::MAX, true)?;
@@ -234,5 +251,11 @@ pub fn recover<D: Device>(dev: &mut D, sb: &Superblock, geo: &Geometry) -> Resul
     r.last_generation = r.last_generation.max(newest.last_generation);
     r.cover_from = newest.cover_to;
     r.next_seq = scan(dev, sb, &mut r, newest.cover_to, u64::MAX, true)?;
+    if r.next_seq == newest.cover_to {
+        // The newest summary is the first record of the flush at `cover_to`, synced before
+        // the superblock pointed at it: a scan that cannot pass that flush met damage, and
+        // writing on from there would overwrite the summary the superblock points at.
+        return Err(EngineError::Corrupt(format!("the flush at page {} holding the newest index summary does not verify", newest.cover_to)));
+    }
     Ok(r)
 }

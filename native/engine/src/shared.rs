@@ -8,11 +8,14 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::error::Code;
 use crate::index::{Index, SlotKind};
 use crate::reader::{Geometry, RecordReads};
-use crate::store::{KIND_DATA, KIND_JUNK};
+use crate::entry_codes::EntryKind;
 
-/// The most bytes one READ's answer may hold: the wire's frame cap (16 MiB + 64 KiB) less
-/// 64 bytes for the frame header and the answer's status and count.
-pub const MAX_READ_ANSWER_BYTES: u64 = 16 * 1024 * 1024 + 64 * 1024 - 64;
+/// The wire's cap on a whole frame, length field included (src/wire/frame.ts
+/// `MAX_FRAME_BYTES`; the addon's `engineLimits()` lets a test check they agree).
+pub const WIRE_MAX_FRAME_BYTES: u64 = 16 * 1024 * 1024 + 64 * 1024;
+/// The most bytes one READ's answer may hold: the wire's frame cap less 64 bytes for the
+/// frame header and the answer's status and count.
+pub const MAX_READ_ANSWER_BYTES: u64 = WIRE_MAX_FRAME_BYTES - 64;
 /// What every entry named costs the answer besides its payload: status, kind, length.
 pub const READ_ANSWER_ENTRY_BYTES: u64 = 6;
 
@@ -76,23 +79,23 @@ impl Shared {
         let index = self.index();
         let budget = read_payload_budget(addresses.len());
         let mut payload_bytes: u64 = 0;
-        let mut plan = ReadPlan { status: vec![Code::Ok as u8; addresses.len()], kinds: vec![0; addresses.len()], jobs: Vec::new() };
+        let mut plan = ReadPlan { status: vec![Code::Ok as u8; addresses.len()], kinds: vec![EntryKind::None as u8; addresses.len()], jobs: Vec::new() };
         for (i, &address) in addresses.iter().enumerate() {
             let slot = if address < trim_mark { None } else { Some(index.get(address)) };
             match slot.map(|s| s.kind) {
                 None | Some(SlotKind::Trimmed) => plan.status[i] = Code::Trimmed as u8,
                 Some(SlotKind::Empty) => plan.status[i] = Code::Unwritten as u8,
-                Some(SlotKind::Junk) => plan.kinds[i] = KIND_JUNK,
+                Some(SlotKind::Junk) => plan.kinds[i] = EntryKind::Junk as u8,
                 Some(SlotKind::Data) => {
                     let slot = slot.unwrap();
                     let len = u64::from(slot.len);
                     if !plan.jobs.is_empty() && payload_bytes + len > budget {
                         plan.status[i..].fill(Code::Overloaded as u8);
-                        plan.kinds[i..].fill(0);
+                        plan.kinds[i..].fill(EntryKind::None as u8);
                         break;
                     }
                     payload_bytes += len;
-                    plan.kinds[i] = KIND_DATA;
+                    plan.kinds[i] = EntryKind::Data as u8;
                     plan.jobs.push((i, reads.add(&self.geo, address, slot)));
                 }
             }

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use crate::aligned::AlignedBuf;
 use crate::device::{Batch, Device, WriteOp};
+use crate::entry_codes::Written;
 use crate::error::{Code, EngineError, Result};
 use crate::flush::FlushBuilder;
 use crate::index::{Slot, SlotKind};
@@ -39,20 +40,12 @@ impl SyncMode {
     }
 }
 
-/// `written` detail for an `ERR_WRITTEN` entry.
-pub const WRITTEN_SAME: u8 = 1;
-pub const WRITTEN_DIFFERENT: u8 = 2;
-pub const WRITTEN_JUNK: u8 = 3;
-
 /// The highest address a write, fill or trim may name. The unit's tail (the address after
 /// the highest one written or trimmed) is answered to JavaScript as a number, exact only
 /// up to 2^53 - 1, so the address before that is the last one. A higher address is
 /// refused with the whole request (`ERR_BAD_REQUEST`), before anything is staged: once
 /// written, it would make every later TAIL and SEAL unanswerable.
 pub const MAX_ADDRESS: u64 = (1 << 53) - 2;
-
-pub const KIND_DATA: u8 = 1;
-pub const KIND_JUNK: u8 = 2;
 
 pub enum Request<P> {
     Write { epoch: u64, addresses: Vec<u64>, lengths: Vec<u32>, data: P },
@@ -198,6 +191,8 @@ pub fn refuse_formatted<D: Device>(dev: &mut D) -> Result<()> {
             sb.unit_id,
             sb.epoch
         ))),
+        // An I/O error is not a damaged superblock: say what it is rather than offer --force.
+        Err(e @ EngineError::Io { .. }) => Err(e),
         Err(_) => Err(EngineError::AlreadyFormatted("the device holds a damaged Corfu superblock; pass --force to erase it".into())),
     }
 }
@@ -303,7 +298,7 @@ impl<D: Device> Store<D> {
             ..Stats::default()
         };
         let shared = Arc::new(Shared::new(recovered.index, sb.epoch, sb.trim_mark, geo));
-        Ok(Store {
+        let store = Store {
             dev,
             sb,
             sb_dirty: false,
@@ -322,7 +317,68 @@ impl<D: Device> Store<D> {
             cover_from: recovered.cover_from,
             last_flush_generation: recovered.last_generation,
             staged_summary: None,
-        })
+        };
+        store.assert_recovered();
+        Ok(store)
+    }
+
+    /// What recovery must have rebuilt, checked once at open (O(live flushes), plus the
+    /// index's last chunk): the live flushes tile the pages from the head to the next
+    /// page without a gap, and the tail is above every indexed address (a SEAL answers
+    /// the tail: one at or below an acknowledged entry would let the next sequencer hand
+    /// that address out again). Then the checks every round makes.
+    fn assert_recovered(&self) {
+        let mut at = self.sb.head_seq;
+        for f in &self.flushes {
+            assert!(f.start_seq == at && f.pages >= 1, "recovery: a live flush at {} ({} pages) where page {at} was expected", f.start_seq, f.pages);
+            at += f.pages;
+        }
+        assert_eq!(at, self.next_seq, "recovery: the live flushes end at {at}, the log at {}", self.next_seq);
+        if let Some(highest) = self.shared.index().max_address() {
+            assert!(highest < self.tail, "recovery: address {highest} is indexed but the tail is {}", self.tail);
+        }
+        self.assert_invariants();
+    }
+
+    /// The store's invariants between rounds, checked after recovery and after every
+    /// round that succeeded; O(1) (the index walk only with debug assertions). A failure
+    /// is a bug: it panics, and the addon aborts the process rather than answer.
+    fn assert_invariants(&self) {
+        let (head, next, pages) = (self.sb.head_seq, self.next_seq, self.sb.data_pages);
+        assert!(head <= next && next - head <= pages, "pages {head}..{next} are in use of {pages}");
+        match (self.flushes.front(), self.flushes.back()) {
+            (Some(first), Some(last)) => assert!(
+                first.start_seq == head && last.start_seq + last.pages == next,
+                "the live flushes span {}..{}, the used pages {head}..{next}",
+                first.start_seq,
+                last.start_seq + last.pages
+            ),
+            _ => assert_eq!(head, next, "no live flush, yet pages {head}..{next} are in use"),
+        }
+        // Every record of the round reached the index, which answers reads and the next
+        // round's write-once checks: none is left staged.
+        assert!(self.pending.is_empty(), "{} staged records outlived their round", self.pending.len());
+        assert_eq!(self.flush.start_seq, next, "the next flush does not start at the next page");
+        assert_eq!(self.flush.records, usize::from(self.staged_summary.is_some()), "the open flush holds more than a staged summary");
+        assert!(self.tail >= self.sb.trim_mark, "the tail {} is below the trim mark {}", self.tail, self.sb.trim_mark);
+        assert!(self.cover_from <= next, "summaries cover up to {}, past the log's end {next}", self.cover_from);
+        assert!(self.last_flush_generation <= self.sb.generation, "a flush of generation {} under generation {}", self.last_flush_generation, self.sb.generation);
+        assert!(!self.sb_dirty, "a superblock change outlived its round");
+        assert!(
+            self.sb.summary_seq == u64::MAX || self.sb.summary_seq < next,
+            "the superblock points at a summary at page {}, past the log's end {next}",
+            self.sb.summary_seq
+        );
+        assert_eq!(
+            (self.shared.epoch(), self.shared.trim_mark()),
+            (self.sb.epoch, self.sb.trim_mark),
+            "readers see another epoch or trim mark than the durable superblock"
+        );
+        debug_assert!(
+            self.shared.index().max_address().is_none_or(|a| a < self.tail),
+            "an indexed address is at or above the tail {}",
+            self.tail
+        );
     }
 
     pub fn superblock(&self) -> &Superblock {
@@ -381,6 +437,7 @@ impl<D: Device> Store<D> {
             let msg = e.to_string();
             return requests.iter().map(|r| Response::failed(r, || EngineError::RoundFailed(msg.clone()))).collect();
         }
+        self.assert_invariants();
         planned
             .into_iter()
             .zip(requests)
@@ -400,14 +457,14 @@ impl<D: Device> Store<D> {
                 if lengths.iter().map(|&l| l as u64).sum::<u64>() != data.len() as u64 {
                     return Err(EngineError::BadRequest("lengths do not add up to the payload buffer".into()));
                 }
-                let mut outcome = WriteOutcome { status: vec![0; addresses.len()], written: vec![0; addresses.len()] };
+                let mut outcome = WriteOutcome { status: vec![0; addresses.len()], written: vec![Written::Na as u8; addresses.len()] };
                 let mut compares = Vec::new();
                 let mut at = 0usize;
                 for (i, (&address, &len)) in addresses.iter().zip(lengths).enumerate() {
                     let payload = &data[at..at + len as usize];
                     let (code, detail, compare) = self.stage(address, RecordKind::Data, payload, reads)?;
                     outcome.status[i] = code as u8;
-                    outcome.written[i] = detail;
+                    outcome.written[i] = detail as u8;
                     if let Some(job) = compare {
                         compares.push(Compare { entry: i, job, payload_at: at, len: len as usize });
                     }
@@ -418,11 +475,11 @@ impl<D: Device> Store<D> {
             Request::Fill { epoch, addresses } => {
                 self.check_epoch(*epoch)?;
                 Self::check_addresses(addresses)?;
-                let mut outcome = WriteOutcome { status: vec![0; addresses.len()], written: vec![0; addresses.len()] };
+                let mut outcome = WriteOutcome { status: vec![0; addresses.len()], written: vec![Written::Na as u8; addresses.len()] };
                 for (i, &address) in addresses.iter().enumerate() {
                     let (code, detail, _) = self.stage(address, RecordKind::Junk, &[], reads)?;
                     outcome.status[i] = code as u8;
-                    outcome.written[i] = detail;
+                    outcome.written[i] = detail as u8;
                 }
                 Planned::Write { outcome, compares: Vec::new() }
             }
@@ -474,31 +531,31 @@ impl<D: Device> Store<D> {
 
     /// Stages one record. Returns the entry's status, the `written` detail, and a read
     /// job when deciding "same or different bytes" needs the stored record.
-    fn stage(&mut self, address: u64, kind: RecordKind, payload: &[u8], reads: &mut RecordReads) -> Result<(Code, u8, Option<usize>)> {
+    fn stage(&mut self, address: u64, kind: RecordKind, payload: &[u8], reads: &mut RecordReads) -> Result<(Code, Written, Option<usize>)> {
         if kind != RecordKind::Trim && payload.len() > self.sb.max_entry_bytes as usize {
-            return Ok((Code::TooLarge, 0, None));
+            return Ok((Code::TooLarge, Written::Na, None));
         }
         if address < self.sb.trim_mark {
             // Trimming what is already trimmed is done, not an error.
             let code = if kind == RecordKind::Trim { Code::Ok } else { Code::Trimmed };
-            return Ok((code, 0, None));
+            return Ok((code, Written::Na, None));
         }
         let staged = self.pending.get(&address).copied();
         let existing = staged.map(|s| s.slot).unwrap_or_else(|| self.shared.index().get(address));
         match (existing.kind, kind) {
-            (SlotKind::Trimmed, RecordKind::Trim) => return Ok((Code::Ok, 0, None)),
-            (SlotKind::Trimmed, _) => return Ok((Code::Trimmed, 0, None)),
-            (SlotKind::Junk, RecordKind::Data | RecordKind::Junk) => return Ok((Code::Written, WRITTEN_JUNK, None)),
-            (SlotKind::Data, RecordKind::Junk) => return Ok((Code::Written, WRITTEN_DIFFERENT, None)),
+            (SlotKind::Trimmed, RecordKind::Trim) => return Ok((Code::Ok, Written::Na, None)),
+            (SlotKind::Trimmed, _) => return Ok((Code::Trimmed, Written::Na, None)),
+            (SlotKind::Junk, RecordKind::Data | RecordKind::Junk) => return Ok((Code::Written, Written::Junk, None)),
+            (SlotKind::Data, RecordKind::Junk) => return Ok((Code::Written, Written::Different, None)),
             (SlotKind::Data, RecordKind::Data) => {
                 if existing.len as usize != payload.len() {
-                    return Ok((Code::Written, WRITTEN_DIFFERENT, None));
+                    return Ok((Code::Written, Written::Different, None));
                 }
                 if let Some(s) = staged {
                     let same = self.flush.payload(s.stream_off, payload.len()) == payload;
-                    return Ok((Code::Written, if same { WRITTEN_SAME } else { WRITTEN_DIFFERENT }, None));
+                    return Ok((Code::Written, if same { Written::Same } else { Written::Different }, None));
                 }
-                return Ok((Code::Written, WRITTEN_DIFFERENT, Some(reads.add(&self.geo, address, existing))));
+                return Ok((Code::Written, Written::Different, Some(reads.add(&self.geo, address, existing))));
             }
             _ => {}
         }
@@ -510,7 +567,7 @@ impl<D: Device> Store<D> {
             }
         }
         if self.used_pages() + self.flush.pages_with(payload.len()) as u64 > self.sb.data_pages {
-            return Ok((Code::Full, 0, None));
+            return Ok((Code::Full, Written::Na, None));
         }
         let header = RecordHeader::new(address, kind, payload);
         let s = self.flush.push(&header, payload);
@@ -529,7 +586,7 @@ impl<D: Device> Store<D> {
         self.tail = self.tail.max(address + 1);
         self.stats.entries_written += 1;
         self.stats.payload_bytes_written += payload.len() as u64;
-        Ok((Code::Ok, 0, None))
+        Ok((Code::Ok, Written::Na, None))
     }
 
     /// Writes the staged flush (if any) and runs `reads`, in one submission with one sync.
@@ -565,6 +622,10 @@ impl<D: Device> Store<D> {
             return Err(EngineError::io("flush failed", e));
         }
         if has_flush {
+            if let Some(highest) = self.flush.max_addr {
+                // SEAL and TAIL answer the tail: it must count every record made durable.
+                assert!(highest < self.tail, "a flush holds address {highest} but the tail is {}", self.tail);
+            }
             let max_addr = self.flush.max_addr.unwrap_or(0);
             let mut index = self.shared.index_mut();
             for (address, staged) in self.pending.drain() {
@@ -662,7 +723,7 @@ impl<D: Device> Store<D> {
                 if let Request::Write { data, .. } = req {
                     for c in compares {
                         let same = reads.payload(&self.geo, c.job).is_some_and(|stored| stored == data.as_ref()[c.payload_at..c.payload_at + c.len]);
-                        outcome.written[c.entry] = if same { WRITTEN_SAME } else { WRITTEN_DIFFERENT };
+                        outcome.written[c.entry] = if same { Written::Same } else { Written::Different } as u8;
                     }
                 }
                 Response::Write(Ok(outcome))
@@ -698,11 +759,14 @@ impl<D: Device> Store<D> {
     }
 }
 
+/// A request's refusal, for each response it answers. Planning refuses only these three;
+/// any other error fails the store (`execute` answers the whole round with it), so one
+/// here is a bug, not a bad request.
 fn clone_error(e: &EngineError) -> EngineError {
     match e {
         EngineError::Sealed { unit_epoch, request_epoch } => EngineError::Sealed { unit_epoch: *unit_epoch, request_epoch: *request_epoch },
         EngineError::BadRequest(m) => EngineError::BadRequest(m.clone()),
         EngineError::TooLarge(m) => EngineError::TooLarge(m.clone()),
-        other => EngineError::BadRequest(other.to_string()),
+        other => panic!("planning a request failed with {other} ({:?}) without failing the store", other.code()),
     }
 }

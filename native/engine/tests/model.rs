@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use common::*;
 use corfu_engine::layout::{PAGE_BODY_BYTES, RECORD_HEADER_BYTES};
-use corfu_engine::store::{Request, Response, WRITTEN_DIFFERENT, WRITTEN_JUNK, WRITTEN_SAME};
+use corfu_engine::store::{Request, Response};
+use corfu_engine::Written;
 use corfu_engine::{Code, EngineError, SyncMode};
 use proptest::prelude::*;
 
@@ -87,9 +88,9 @@ fn run(ops: Vec<Op>, sync: SyncMode) {
                     }
                     match m.get(*a).cloned() {
                         Some(V::Trimmed) => assert_eq!(status, Code::Trimmed as u8),
-                        Some(V::Junk) => assert_eq!((status, detail), (Code::Written as u8, WRITTEN_JUNK)),
+                        Some(V::Junk) => assert_eq!((status, detail), (Code::Written as u8, Written::Junk as u8)),
                         Some(V::Data(d)) => {
-                            let expect = if &d == bytes { WRITTEN_SAME } else { WRITTEN_DIFFERENT };
+                            let expect = if &d == bytes { Written::Same as u8 } else { Written::Different as u8 };
                             assert_eq!((status, detail), (Code::Written as u8, expect), "address {a}");
                         }
                         None if status == Code::Full as u8 => {
@@ -109,8 +110,8 @@ fn run(ops: Vec<Op>, sync: SyncMode) {
                 let out = r.unwrap();
                 match m.get(a).cloned() {
                     Some(V::Trimmed) => assert_eq!(out.status[0], Code::Trimmed as u8),
-                    Some(V::Junk) => assert_eq!((out.status[0], out.written[0]), (Code::Written as u8, WRITTEN_JUNK)),
-                    Some(V::Data(_)) => assert_eq!((out.status[0], out.written[0]), (Code::Written as u8, WRITTEN_DIFFERENT)),
+                    Some(V::Junk) => assert_eq!((out.status[0], out.written[0]), (Code::Written as u8, Written::Junk as u8)),
+                    Some(V::Data(_)) => assert_eq!((out.status[0], out.written[0]), (Code::Written as u8, Written::Different as u8)),
                     None if out.status[0] == Code::Full as u8 => {}
                     None => {
                         assert_eq!(out.status[0], Code::Ok as u8);

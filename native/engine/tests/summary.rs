@@ -1,14 +1,16 @@
 //! Index summaries: reopening uses them (few pages scanned), they stay right across the
 //! circle's wrap and prefix trims, and a power cut at any write — including the flush
-//! that carries a summary and the superblock that points at it — loses nothing acked.
+//! that carries a summary and the superblock that points at it — loses nothing acked. A
+//! summary the device gives back damaged, or cannot read, fails the open loudly.
 
 mod common;
 
 use common::*;
 use corfu_engine::device::sim::{LossMode, SimDevice, SplitMix64};
+use corfu_engine::layout::{PAGE_BODY_BYTES, PAGE_BYTES, PAGE_HEADER_BYTES, RECORD_HEADER_BYTES};
 use corfu_engine::store::{Request, Response};
 use corfu_engine::summary::TRIGGER_PAGES;
-use corfu_engine::{Store, SyncMode};
+use corfu_engine::{Code, Store, SyncMode};
 
 const ENTRY: usize = 8;
 
@@ -137,4 +139,53 @@ fn power_cuts_around_summaries_lose_nothing_acknowledged() {
             }
         }
     }
+}
+
+/// A store with a few index summaries, closed; returns the device and the next address.
+fn with_summaries() -> (SimDevice, u64) {
+    let dev = fresh_sim(32 * 1024 * 1024, 9, 4096);
+    let mut store = open(&dev, SyncMode::Always);
+    let mut next = 0;
+    for _ in 0..80 {
+        next = append(&mut store, next, 1000).unwrap();
+    }
+    assert_ne!(store.superblock().summary_seq, u64::MAX, "a summary was written");
+    (dev, next)
+}
+
+/// The device bytes of the newest summary's record payload (it starts its flush's first page).
+fn newest_summary_bytes(dev: &SimDevice) -> std::ops::Range<u64> {
+    let sb = open(dev, SyncMode::Always).superblock().clone();
+    let page = sb.data_start + (sb.summary_seq % sb.data_pages) * PAGE_BYTES as u64;
+    let at = page + (PAGE_HEADER_BYTES + sb.summary_off as usize + RECORD_HEADER_BYTES) as u64;
+    at..at + u64::from(sb.summary_len).min((PAGE_BODY_BYTES - RECORD_HEADER_BYTES) as u64)
+}
+
+#[test]
+fn a_damaged_summary_fails_the_open_instead_of_truncating_the_log() {
+    let (dev, next) = with_summaries();
+    let bytes = newest_summary_bytes(&dev);
+    dev.state.lock().unwrap().durable[bytes.start as usize + 5] ^= 0x40;
+    match Store::open(dev.clone(), SyncMode::Always) {
+        Err(e) => assert_eq!(e.code(), Code::Corrupt, "{e}"),
+        Ok(_) => panic!("a store whose index summary does not verify opened"),
+    }
+    // Put the byte back: every acknowledged entry is still there, nothing was rewritten.
+    dev.state.lock().unwrap().durable[bytes.start as usize + 5] ^= 0x40;
+    let mut store = open(&dev, SyncMode::Always);
+    verify(&mut store, 0, next);
+}
+
+#[test]
+fn a_read_error_on_a_summary_fails_the_open_with_err_io() {
+    let (dev, next) = with_summaries();
+    let bytes = newest_summary_bytes(&dev);
+    dev.state.lock().unwrap().failing_reads = Some(bytes);
+    match Store::open(dev.clone(), SyncMode::Always) {
+        Err(e) => assert_eq!(e.code(), Code::Io, "{e}"),
+        Ok(_) => panic!("a store whose index summary cannot be read opened"),
+    }
+    dev.state.lock().unwrap().failing_reads = None;
+    let mut store = open(&dev, SyncMode::Always);
+    verify(&mut store, 0, next);
 }

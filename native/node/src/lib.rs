@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 
 use corfu_engine::read_service::{ReadRequest, ReadService, Waker};
 
-use corfu_engine::{path, Code, EngineError, Request, SyncMode};
+use corfu_engine::{path, Code, EngineError, EntryKind, Request, SyncMode, Written};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -41,15 +41,70 @@ pub struct OpenOptions {
     pub sync: Option<String>,
 }
 
+/// A byte and its name in one of the code tables (error, written, kind).
 #[napi(object)]
-pub struct ErrorCodeEntry {
+pub struct CodeEntry {
     pub code: u32,
     pub name: String,
 }
 
 #[napi]
-pub fn error_codes() -> Vec<ErrorCodeEntry> {
-    Code::ALL.iter().map(|c| ErrorCodeEntry { code: *c as u32, name: c.name().to_string() }).collect()
+pub fn error_codes() -> Vec<CodeEntry> {
+    Code::ALL.iter().map(|c| CodeEntry { code: *c as u32, name: c.name().to_string() }).collect()
+}
+
+/// The engine's limits and geometry that TypeScript relies on too (the wire's frame cap,
+/// the READ answer budget, entry sizes, the highest address, and what the simulator's
+/// space model copies); test/limits.test.ts checks the TypeScript constants against them.
+#[napi(object)]
+pub struct EngineLimits {
+    pub wire_max_frame_bytes: u32,
+    pub max_read_answer_bytes: u32,
+    pub read_answer_entry_bytes: u32,
+    pub default_max_entry_bytes: u32,
+    pub max_max_entry_bytes: u32,
+    /// 2^53 - 2: exact as a JS number.
+    pub max_address: f64,
+    pub page_body_bytes: u32,
+    pub record_header_bytes: u32,
+    pub max_flush_pages: u32,
+    pub max_flush_records: u32,
+    pub summary_trigger_pages: u32,
+    pub summary_trigger_records: u32,
+}
+
+#[napi]
+pub fn engine_limits() -> EngineLimits {
+    use corfu_engine::flush::MAX_FLUSH_RECORDS;
+    use corfu_engine::layout::{DEFAULT_MAX_ENTRY_BYTES, MAX_FLUSH_PAGES, MAX_MAX_ENTRY_BYTES, PAGE_BODY_BYTES, RECORD_HEADER_BYTES};
+    use corfu_engine::shared::{MAX_READ_ANSWER_BYTES, READ_ANSWER_ENTRY_BYTES, WIRE_MAX_FRAME_BYTES};
+    use corfu_engine::summary::{TRIGGER_ENTRIES, TRIGGER_PAGES};
+    EngineLimits {
+        wire_max_frame_bytes: WIRE_MAX_FRAME_BYTES as u32,
+        max_read_answer_bytes: MAX_READ_ANSWER_BYTES as u32,
+        read_answer_entry_bytes: READ_ANSWER_ENTRY_BYTES as u32,
+        default_max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
+        max_max_entry_bytes: MAX_MAX_ENTRY_BYTES,
+        max_address: corfu_engine::store::MAX_ADDRESS as f64,
+        page_body_bytes: PAGE_BODY_BYTES as u32,
+        record_header_bytes: RECORD_HEADER_BYTES as u32,
+        max_flush_pages: MAX_FLUSH_PAGES as u32,
+        max_flush_records: MAX_FLUSH_RECORDS as u32,
+        summary_trigger_pages: TRIGGER_PAGES as u32,
+        summary_trigger_records: TRIGGER_ENTRIES as u32,
+    }
+}
+
+/// The `written` bytes of a WRITE or FILL answer (entry_codes.rs), for the drift test.
+#[napi]
+pub fn written_codes() -> Vec<CodeEntry> {
+    Written::ALL.iter().map(|w| CodeEntry { code: *w as u32, name: w.name().to_string() }).collect()
+}
+
+/// The `kind` bytes of a READ answer (entry_codes.rs), for the drift test.
+#[napi]
+pub fn kind_codes() -> Vec<CodeEntry> {
+    EntryKind::ALL.iter().map(|k| CodeEntry { code: *k as u32, name: k.name().to_string() }).collect()
 }
 
 fn parse_cluster_id(hex: &str) -> Result<[u8; 16]> {

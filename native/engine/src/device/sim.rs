@@ -44,6 +44,8 @@ pub struct SimState {
     rng: SplitMix64,
     pub writes: u64,
     pub syncs: u64,
+    /// Device bytes whose reads fail with an I/O error (a bad sector), if any.
+    pub failing_reads: Option<std::ops::Range<u64>>,
 }
 
 impl SimState {
@@ -82,6 +84,7 @@ impl SimDevice {
                 rng: SplitMix64(seed),
                 writes: 0,
                 syncs: 0,
+                failing_reads: None,
             })),
             size_bytes,
         }
@@ -138,6 +141,11 @@ impl Device for SimDevice {
         }
         for r in batch.reads.iter_mut() {
             assert!(r.offset % SECTOR_BYTES as u64 == 0 && r.buf.len() % SECTOR_BYTES == 0, "unaligned read");
+            if let Some(bad) = &s.failing_reads {
+                if r.offset < bad.end && bad.start < r.offset + r.buf.len() as u64 {
+                    return Err(io::Error::other("simulated read error"));
+                }
+            }
             let (lo, hi) = (r.offset as usize, r.offset as usize + r.buf.len());
             assert!(hi as u64 <= self.size_bytes, "read past the device");
             r.buf.copy_from_slice(&s.durable[lo..hi]);

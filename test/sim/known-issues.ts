@@ -149,11 +149,12 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'a reader had already copied the value down and returned it: one payload at two addresses (found by test/check\'s linearizability checker).',
     fix: 'AppendProgress: once the head took the write, ERR_TRIMMED anywhere acknowledges the append at its address',
     fixedIn: '8ec2d36',
-    seed: 437,
+    seed: 201,
     wildTrims: true,
     kind: 'linearizability/payload-at-two-addresses',
-    hunted: 'TODO',
-    showed: 'linearizability/payload-at-two-addresses',
+    hunted: 'seeds 1..201 with --wild-trims, no other violation',
+    showed:
+      'linearizability/payload-at-two-addresses: payload "c2.0.32" is at address 9 (#24 c2 append("c2.0.32") -> 9) and at address 5 (#25 c3 read(5) -> data "c2.0.32")',
   },
   {
     name: 'append-acked-after-head-replaced',

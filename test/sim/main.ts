@@ -5,7 +5,7 @@
 //   --seeds N [--from S]        a campaign of N seeds: failing seeds (with a replay command) and a summary table
 //   --bug NAME                  plant a bug (repeatable; --list-bugs lists them)
 //   --bugs [--seeds N]          every planted bug: caught or not, and by which seed
-//   --only NAME                 with --bugs or --known --verify: just this one (repeatable)
+//   --only NAME                 with --bugs, --known --verify or --known --hunt: just this one (repeatable)
 //   --known                     the src/ bugs the simulator found (known-issues.ts): replays each one's seed (they pass now)
 //   --known --verify            ... and proves each seed still catches its bug: applies its revert (known-reverts/) to a
 //                               copy of the tree, compiles it, expects the recorded violation, then expects a pass as is

@@ -1,14 +1,35 @@
-// Bugs the simulator found in src/ (not planted), how they showed, and the
-// seed that showed each. All are fixed in src/ now; the simulated client
-// (client.ts) mirrors src/client/client.ts's policy as of 8ec2d36. Each seed is
-// kept as a regression test (sim.known.test.ts: it must pass now), and
-// `npm run sim -- --known` replays them.
+// Bugs the simulator found in src/ (not planted), each a regression check
+// against the product itself. All are fixed in src/ now. For each one:
 //
-// The seeds were found against the code of their time (the simulator then
-// carried the fix as an option, run with all other fixes on); a later change
-// anywhere in the simulator or src/ changes what a seed does, so a passing
-// seed here is a regression check, not a proof the bug cannot come back:
-// the clean campaigns (sim.clean-*.test.ts) are that.
+// - known-reverts/<name>.patch is the smallest revert of its fix: a `git diff`
+//   against src/ as it is, which puts the bug back.
+// - `seed` (with `ops` and `wildTrims`) is the first seed, counting from 1,
+//   that shows the bug on the product's code with that revert applied:
+//   the run reports a violation of `kind`. `showed` is what that run said.
+//   A bug no hunt reproduced keeps its entry with `seed: undefined`, and
+//   `hunted` says how far the hunt went.
+//
+// Checked three ways:
+// - sim.known.test.ts (CI): each seed passes on the code as it is, and each
+//   revert still applies to src/ (a refactor that leaves one stale fails it).
+// - `npm run sim -- --known --verify` (slow, not CI): applies each revert to
+//   a copy of the tree, compiles the simulator there, and expects the seed to
+//   show `kind`; then expects the same seed to pass on the tree as it is.
+// - `npm run sim -- --known`: replays each seed on the tree as it is.
+//
+// A seed is a regression check, not a proof that the bug cannot come back:
+// a change anywhere in the simulator or src/ changes what a seed does (rerun
+// --verify after one; when it reports MISSED, hunt again with the revert
+// applied and record the new seed). The clean campaigns (sim.clean-*.test.ts)
+// are the broader net. src/ comments cite these bugs by name, never by seed.
+
+/** Where the reverts live, relative to the repository root. */
+export const REVERTS_DIR = 'test/sim/known-reverts';
+
+/** The revert of `name`'s fix, relative to the repository root. */
+export function revertFile(name: string): string {
+  return `${REVERTS_DIR}/${name}.patch`;
+}
 
 export interface FoundBug {
   readonly name: string;
@@ -18,11 +39,19 @@ export interface FoundBug {
   /** The fix, and the commit that made it. */
   readonly fix: string;
   readonly fixedIn: string;
-  /** The seed that showed it (with these options), and how it showed. */
-  readonly seed: number;
+  /**
+   * The first seed (from 1) that shows the bug with its revert applied, run
+   * with these options; undefined when the hunt found none.
+   */
+  readonly seed: number | undefined;
   readonly ops?: number;
   readonly wildTrims?: boolean;
+  /** The violation kind the seed reports with the revert applied (and not without it). */
+  readonly kind: string;
+  /** What that run reported (with the revert applied). */
   readonly showed: string;
+  /** How the hunt went: the seeds tried (from 1), and what else it met on the way. */
+  readonly hunted: string;
 }
 
 export const FOUND_BUGS: readonly FoundBug[] = [
@@ -36,8 +65,11 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'while its TOKEN was in flight.',
     fix: "remember each token's epoch; under a newer projection keep the address only below the new sequencer's TAIL, else take a new token",
     fixedIn: '8ec2d36',
-    seed: 50,
-    showed: 'order: tail() answered 13, but address 13 was acknowledged before the call',
+    seed: 23,
+    kind: 'order',
+    hunted: 'seeds 1..23, no other violation',
+    showed:
+      "order: c3#15 tail(): tail() answered 0, but address 1 was acknowledged before the call (the client is at epoch 2; the store's latest epoch is 2 with sequencer seq1:6000)",
   },
   {
     name: 'refresh-on-lost-sequencer',
@@ -48,7 +80,9 @@ export const FOUND_BUGS: readonly FoundBug[] = [
     fix: 'reload the projection when a unit or the sequencer does not answer; go on under a newer one',
     fixedIn: 'a398a4e',
     seed: 7,
-    showed: 'liveness: append failed after every fault healed: ERR_IO TOKEN at seq0:6000: request timed out',
+    kind: 'liveness',
+    hunted: 'seeds 1..7, no other violation',
+    showed: 'liveness: c1: append failed after every fault healed: ERR_TIMEOUT append: its deadline of 1000 ms passed (c3 too)',
   },
   {
     name: 'stale-sequencer-tail',
@@ -60,6 +94,8 @@ export const FOUND_BUGS: readonly FoundBug[] = [
     fixedIn: '8ec2d36',
     seed: 3254,
     ops: 400,
+    kind: 'order',
+    hunted: 'TODO',
     showed: "order: tail() answered 74, but address 74 was acknowledged before the call (answered by seq8:6000 at epoch 16; the store's latest epoch is 17)",
   },
   {
@@ -71,8 +107,10 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'answered trimmed, a later read the value (invariant 1).',
     fix: 'treat a trim like a value decided at the head: copy it down the chain (TRIM each later replica) before answering trimmed',
     fixedIn: '8ec2d36',
-    seed: 43,
-    showed: 'write-once: address 0: read(0) got junk after it read as trimmed',
+    seed: 189,
+    kind: 'write-once',
+    hunted: 'seeds 1..189, no other violation',
+    showed: 'write-once: address 0: c1#38 read(0) got data "c0.0.11" after it read as trimmed at 195.4 (and linearizability/stale-read)',
   },
   {
     name: 'bootstrap-after-seal',
@@ -83,8 +121,15 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'sequencer handed out addresses already written (filled) under the old epoch (invariant 5).',
     fix: 'the Sequencer accepts BOOTSTRAP at its current epoch and only raises the counter',
     fixedIn: 'cc58cf7',
-    seed: 14,
-    showed: 'tokens: seq2:6000 handed out token 26 at epoch 7, but address 26 was written at an earlier epoch',
+    seed: undefined,
+    kind: 'tokens',
+    hunted:
+      'seeds 1..20000: no violation of any kind. Likely why: since 1a78dc7 a move SEALs the old sequencer only after its own ' +
+      'projection won, so the keeper it races no longer wins against a sequencer that move sealed. The refusal still matters if two ' +
+      'reconfigurations to one epoch bootstrap the same sequencer from different sealed tails; no seed reached that.',
+    showed:
+      'not reproduced with its revert. Seen once with the simulator\'s old hand-written client: tokens: seq2:6000 handed out ' +
+      'token 26 at epoch 7, but address 26 was written at an earlier epoch',
   },
   {
     name: 'partial-prefix-trim',
@@ -96,8 +141,11 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'resend a lost TRIM or PREFIX_TRIM (bounded); and, for a client that dies half-way, a read or fill that meets ERR_TRIMMED at any ' +
       'replica trims the address on every replica of its chain before answering, so losing the trimmed replica brings nothing back',
     fixedIn: '8ec2d36, e7f19dd',
-    seed: 2459,
-    showed: 'write-once: address 3: read(3) got data after it read as trimmed',
+    seed: 3969,
+    kind: 'write-once',
+    hunted:
+      'seeds 1..3969 with both halves reverted, no other violation; with only the first half reverted (trims copied down only), seeds 1..6000 showed nothing',
+    showed: 'write-once: address 0: final#154 read(0) got data "c0.0.1" after it read as trimmed at 935 (and linearizability/stale-read)',
   },
   {
     name: 'append-trimmed-below-head',
@@ -107,9 +155,12 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'a reader had already copied the value down and returned it: one payload at two addresses (found by test/check\'s linearizability checker).',
     fix: 'AppendProgress: once the head took the write, ERR_TRIMMED anywhere acknowledges the append at its address',
     fixedIn: '8ec2d36',
-    seed: 437,
+    seed: 201,
     wildTrims: true,
-    showed: 'linearizability/payload-at-two-addresses',
+    kind: 'linearizability/payload-at-two-addresses',
+    hunted: 'seeds 1..201 with --wild-trims, no other violation',
+    showed:
+      'linearizability/payload-at-two-addresses: payload "c2.0.32" is at address 9 (#24 c2 append("c2.0.32") -> 9) and at address 5 (#25 c3 read(5) -> data "c2.0.32")',
   },
   {
     name: 'append-acked-after-head-replaced',
@@ -120,7 +171,13 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'values at one address (write-once broken).',
     fix: 'AppendProgress remembers which unit took the write as head; ERR_TRIMMED acknowledges only while that unit is still the head',
     fixedIn: 'eaf8df3',
-    seed: 109815,
-    showed: 'write-once + linearizability/conflicting-values',
+    seed: undefined,
+    kind: 'write-once',
+    hunted:
+      'seeds 1..20000: no violation of any kind. With --wild-trims, seeds 1..10000: none that passes without the revert ' +
+      '(seed 1154 --wild-trims fails write-once and durability with and without it: a separate open question, not this bug).',
+    showed:
+      'not reproduced with its revert. Seen once with the simulator\'s old hand-written client, past seed 100,000: write-once + ' +
+      'linearizability/conflicting-values',
   },
 ];

@@ -5,8 +5,14 @@
 //   --seeds N [--from S]        a campaign of N seeds: failing seeds (with a replay command) and a summary table
 //   --bug NAME                  plant a bug (repeatable; --list-bugs lists them)
 //   --bugs [--seeds N]          every planted bug: caught or not, and by which seed
-//   --only NAME                 with --bugs: just this one (repeatable)
+//   --only NAME                 with --bugs, --known --verify or --known --hunt: just this one (repeatable)
 //   --known                     the src/ bugs the simulator found (known-issues.ts): replays each one's seed (they pass now)
+//   --known --verify            ... and proves each seed still catches its bug: applies its revert (known-reverts/) to a
+//                               copy of the tree, compiles it, expects the recorded violation, then expects a pass as is
+//                               (slow; --only NAME for one)
+//   --known --hunt --only NAME [--seeds N] [--from S]
+//                               with NAME's revert applied, the first seed (of N from S) that shows its bug and
+//                               passes as is (record it in known-issues.ts); --ops, --wild-trims override the entry's
 //   --ops N                     client operations per seed (default 100)
 //   --wild-trims                trims may hit addresses still being written (default: settled ones only)
 
@@ -14,6 +20,7 @@ import { BUGS } from './bugs.js';
 import { campaign, formatSummary, huntBug, type Hunt } from './campaign.js';
 import { FOUND_BUGS } from './known-issues.js';
 import { runSeed } from './run.js';
+import { huntKnown, replayArgs, seedOptions, verifyKnown } from './verify-known.js';
 
 interface Args {
   seed?: number;
@@ -25,12 +32,14 @@ interface Args {
   allBugs: boolean;
   known: boolean;
   listBugs: boolean;
+  verify: boolean;
+  hunt: boolean;
   wildTrims: boolean;
   only: string[];
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { from: 1, bugs: [], trace: 0, allBugs: false, known: false, listBugs: false, wildTrims: false, only: [] };
+  const a: Args = { from: 1, bugs: [], trace: 0, allBugs: false, known: false, listBugs: false, verify: false, hunt: false, wildTrims: false, only: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = (): string => {
@@ -52,6 +61,8 @@ function parseArgs(argv: readonly string[]): Args {
     else if (k === '--bugs') a.allBugs = true;
     else if (k === '--known') a.known = true;
     else if (k === '--list-bugs') a.listBugs = true;
+    else if (k === '--verify') a.verify = true;
+    else if (k === '--hunt') a.hunt = true;
     else if (k === '--wild-trims') a.wildTrims = true;
     else if (k === '--only') a.only.push(v());
     else throw new Error(`unknown argument ${k} (see the header of test/sim/main.ts)`);
@@ -71,17 +82,30 @@ async function main(): Promise<number> {
     for (const b of BUGS) console.log(`${b.name.padEnd(28)} ${b.layer.padEnd(10)} ${b.description}`);
     return 0;
   }
+  if (args.known && args.verify) return (await verifyKnown(args.only)) ? 0 : 1;
+  if (args.known && args.hunt) {
+    const bugs = FOUND_BUGS.filter((b) => args.only.includes(b.name));
+    if (bugs.length === 0) throw new Error(`--known --hunt needs --only NAME (one of ${FOUND_BUGS.map((b) => b.name).join(', ')})`);
+    let found = 0;
+    for (const b of bugs) {
+      // --ops and --wild-trims override the entry's options (to hunt under others).
+      const hunted = { ...b, ...(args.ops === undefined ? {} : { ops: args.ops }), ...(args.wildTrims ? { wildTrims: true } : {}) };
+      if ((await huntKnown(hunted, args.from, args.seeds ?? 20_000)) !== undefined) found++;
+    }
+    return found === bugs.length ? 0 : 1;
+  }
   if (args.known) {
     let passing = 0;
+    const seeded = FOUND_BUGS.filter((k) => k.seed !== undefined);
     for (const k of FOUND_BUGS) {
-      const r = await runSeed({ seed: k.seed, wildTrims: k.wildTrims ?? false, ...(k.ops === undefined ? {} : { ops: k.ops }) });
-      if (r.violations.length === 0) passing++;
-      const replay = `--seed ${k.seed}${k.ops === undefined ? '' : ` --ops ${k.ops}`}${k.wildTrims === true ? ' --wild-trims' : ''}`;
-      console.log(`${k.name.padEnd(28)} ${r.violations.length === 0 ? 'passes' : `FAILS (${r.violations[0]!.kind})`}  ${replay}  fixed in ${k.fixedIn}`);
-      console.log(`  ${k.where}\n  ${k.what}\n  showed: ${k.showed}\n  fix: ${k.fix}`);
+      const r = k.seed === undefined ? undefined : await runSeed(seedOptions(k, k.seed));
+      if (r !== undefined && r.violations.length === 0) passing++;
+      const status = r === undefined ? 'NO SEED' : r.violations.length === 0 ? 'passes' : `FAILS (${r.violations[0]!.kind})`;
+      console.log(`${k.name.padEnd(32)} ${status}  ${replayArgs(k)}  fixed in ${k.fixedIn}`);
+      console.log(`  ${k.where}\n  ${k.what}\n  with its revert: ${k.showed}\n  fix: ${k.fix}`);
     }
-    console.log(`${passing}/${FOUND_BUGS.length} seeds pass`);
-    return passing === FOUND_BUGS.length ? 0 : 1;
+    console.log(`${passing}/${seeded.length} seeds pass (${FOUND_BUGS.length - seeded.length} of ${FOUND_BUGS.length} known issues have no seed)`);
+    return passing === seeded.length ? 0 : 1;
   }
   if (args.allBugs) {
     const names = args.only.length > 0 ? BUGS.map((b) => b.name).filter((n) => args.only.includes(n)) : BUGS.map((b) => b.name);

@@ -23,9 +23,12 @@ const store = new FileProjectionStore(layoutDir);
 const procs = new Map<string, Started>();
 let units: string[] = [];
 let spare = '';
+let spare2 = '';
 let sequencer = '';
 let standby = '';
 const clients: CorfuClient[] = [];
+/** Appends acknowledged by the earlier tests, read again after later failures. */
+const everAcked = new Map<number, string>();
 /** Fast detection for the test: a probe every 200 ms, dead after 3 misses. */
 const MANAGER_FLAGS = ['--probe-interval', '200', '--probe-timeout', '200', '--misses', '3'];
 
@@ -54,7 +57,7 @@ async function kill9(address: string): Promise<void> {
 
 /** A manager process, once it printed that it campaigns (`manager: standby`). */
 function startManager(): Promise<Started> {
-  return harness.startCorfu(['manager', '--layout', layout, '--spare', spare, '--standby-sequencer', standby, ...MANAGER_FLAGS], /^manager: standby/);
+  return harness.startCorfu(['manager', '--layout', layout, '--spare', spare, '--spare', spare2, '--standby-sequencer', standby, ...MANAGER_FLAGS], /^manager: standby/);
 }
 
 const leads = (m: Started): boolean => m.out.includes('manager: active');
@@ -112,6 +115,7 @@ async function verify(acked: ReadonlyMap<number, string>): Promise<void> {
 beforeAll(async () => {
   units = await Promise.all([0, 1, 2, 3].map((i) => startUnit(i)));
   spare = await startUnit(4);
+  spare2 = await startUnit(5);
   sequencer = await start(['sequencer', '--listen', '127.0.0.1:0']);
   standby = await start(['sequencer', '--listen', '127.0.0.1:0']);
   const r = harness.corfu('layout', 'init', '--store', layout, '--sequencer', sequencer, '--stripe', units.slice(0, 2).join(','), '--stripe', units.slice(2).join(','));
@@ -163,7 +167,34 @@ describe('corfu manager', () => {
     expect(p.units).not.toContain(victim);
     console.log(`unit kill -9 -> replaced in epoch ${p.epoch} within ${replacedMs.toFixed(0)} ms (first append ${firstAfter.toFixed(0)} ms after the replacement was seen); ${load.failures} appends failed`);
     await verify(load.acked);
+    for (const [a, v] of load.acked) everAcked.set(a, v);
   }, 90_000);
+
+  it('rebuilds the replacement from the surviving replica; then a kill -9 of that survivor loses nothing either', async () => {
+    // The previous test replaced units[0] by the spare: the older entries of units[0]'s chain
+    // are on units[1] alone until the manager copies them onto the spare.
+    await until(async () => (await store.latest())!.segments.every((s) => s.stripes.every((t) => t.rebuilding === undefined)), 'the manager to rebuild the spare', {
+      timeoutMs: 30_000,
+    });
+    const manager = procs.get('manager')!;
+    expect(manager.err.some((l) => /rebuild of .* done/.test(l)), manager.err.join('\n')).toBe(true);
+    const cs = await Promise.all([0, 1].map(() => CorfuClient.connect({ layout })));
+    clients.push(...cs);
+    const load = new Load(cs);
+    await load.progress(200, 'appends before the second kill');
+    // The survivor of the first failure: the only replica that held the chain's oldest entries.
+    await kill9(units[1]!);
+    await until(async () => (await store.latest())!.units.includes(spare2), 'the manager to replace the second unit', { timeoutMs: 30_000 });
+    await load.progress(200, 'appends after the second replacement');
+    await load.stop();
+    await until(async () => (await store.latest())!.segments.every((s) => s.stripes.every((t) => t.rebuilding === undefined)), 'the second rebuild', { timeoutMs: 30_000 });
+    const p = (await store.latest())!;
+    expect(p.units).not.toContain(units[0]);
+    expect(p.units).not.toContain(units[1]);
+    // Every entry acknowledged since the first test, the oldest ones now only on the two rebuilt spares.
+    await verify(load.acked);
+    await verify(everAcked);
+  }, 120_000);
 
   it('moves a sequencer killed with kill -9 to the standby; no token below an acknowledged address', async () => {
     const cs = await Promise.all([0, 1].map(() => CorfuClient.connect({ layout })));

@@ -85,8 +85,8 @@ function buildProgram(): Command {
 
   program
     .command('manager')
-    .description('watch the cluster and heal it: replace dead units with spares, move a dead sequencer to a standby (until SIGTERM)')
-    .requiredOption('--layout <url>', 'projection store of the cluster, file:DIR')
+    .description('watch the cluster and heal it: replace dead units with empty spares and rebuild their copies, move a dead sequencer to a standby (until SIGTERM)')
+    .requiredOption('--layout <url>', 'projection store of the cluster, file:DIR or etcd://HOST:PORT[,...]/PREFIX', storeUrlArg)
     .option('--spare <host:port>', 'a unit that can replace a dead one (repeatable)', hostPorts, [] as string[])
     .option('--standby-sequencer <host:port>', 'a sequencer that can replace a dead one (repeatable)', hostPorts, [] as string[])
     .option('--probe-interval <ms>', 'between two probes of a server', positiveCountArg, 1000)
@@ -94,6 +94,7 @@ function buildProgram(): Command {
     .option('--misses <n>', 'consecutive misses before a server counts as dead', positiveCountArg, 3)
     .option('--grace <ms>', 'how long a dead unit stays dead before it is replaced', countArg, 0)
     .option('--max-epochs-per-minute <n>', 'reconfigurations started per minute, at most', positiveCountArg, 6)
+    .option('--rebuild-rate <bytes/s>', "a rebuild's copy rate, at most (default: as fast as the units answer)", positiveCountArg)
     .action((flags) => managerVerb(flags));
 
   program

@@ -3,8 +3,9 @@
 // manager (a lock beside a file: store's projections; etcd's election on a
 // lease with an etcd store); a standby prints
 // `manager: standby` and waits. Once active (`manager: active`), it probes
-// every server, replaces dead units and a dead sequencer, and re-seals units
-// that fell behind, until SIGTERM or SIGINT. Its decisions are logged one a
+// every server, replaces dead units (by empty spares) and a dead sequencer,
+// copies a replaced unit's older entries onto its replacement (rebuild), and
+// re-seals units that fell behind, until SIGTERM or SIGINT. Its decisions are logged one a
 // line on stderr.
 
 import { exitWithParentIfAsked } from './exit-with-parent.js';
@@ -26,6 +27,7 @@ export interface ManagerFlags {
   readonly misses: number;
   readonly grace: number;
   readonly maxEpochsPerMinute: number;
+  readonly rebuildRate?: number;
 }
 
 function log(level: 'info' | 'warn', message: string): void {
@@ -68,6 +70,7 @@ export async function managerVerb(flags: ManagerFlags): Promise<void> {
     reconfigureTimeoutMs: Math.max(flags.probeTimeout, 1000),
     spares: flags.spare,
     standbySequencers: flags.standbySequencer,
+    ...(flags.rebuildRate === undefined ? {} : { rebuildRateBytesPerSec: flags.rebuildRate }),
     random: Math.random,
     log,
   });

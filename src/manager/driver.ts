@@ -36,6 +36,12 @@ export interface ManagerDriverOptions extends ManagerOptions {
   readonly rebuildRateBytesPerSec?: number;
   /** Log a rebuild's progress every this many addresses. Default 10,000. */
   readonly rebuildProgressEvery?: number;
+  /**
+   * Hears a broken invariant (anything thrown that is not a CorfuError, such as a rebuild
+   * finding different data on the unit than on its source): the driver stops acting first.
+   * Without it the error is rethrown, and the process crashes, as a bug should.
+   */
+  readonly onFatal?: (error: unknown) => void;
 }
 
 export class ManagerDriver {
@@ -93,13 +99,23 @@ export class ManagerDriver {
 
   #apply(actions: readonly ManagerAction[]): void {
     if (this.#stopped) return;
+    const fatal = (err: unknown): void => this.#fatal(err);
     for (const a of actions) {
-      if ('probe' in a) void this.#probe(a.probe.server, a.probe.role, a.probe.epoch);
-      else if ('reconfigure' in a) void this.#reconfigure(a.reconfigure.changes);
-      else if ('reseal' in a) void this.#reseal(a.reseal.unit, a.reseal.epoch);
-      else if ('rebuild' in a) void this.#rebuild(a.rebuild.unit);
+      if ('probe' in a) this.#probe(a.probe.server, a.probe.role, a.probe.epoch).catch(fatal);
+      else if ('reconfigure' in a) this.#reconfigure(a.reconfigure.changes).catch(fatal);
+      else if ('reseal' in a) this.#reseal(a.reseal.unit, a.reseal.epoch).catch(fatal);
+      else if ('rebuild' in a) this.#rebuild(a.rebuild.unit).catch(fatal);
       else this.#options.log(a.log.level, a.log.message);
     }
+  }
+
+  /** A broken invariant: stop acting on a state that cannot be trusted, then tell onFatal (or crash). */
+  #fatal(err: unknown): void {
+    const first = !this.#stopped;
+    void this.stop();
+    if (!first) return;
+    if (this.#options.onFatal === undefined) throw err;
+    this.#options.onFatal(err);
   }
 
   #connection(server: string): Lease {

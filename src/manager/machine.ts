@@ -11,9 +11,12 @@
 //   1. A sequencer down (`misses` probes in a row) moves to a standby that
 //      answers; units down past `graceMs` are replaced by spares that answer —
 //      in ONE reconfiguration (a move alone would wait forever on a dead unit's
-//      seal). A dead unit with no spare left stays until one answers; one that
-//      is the only replica of a chain is never replaced (its entries are
-//      nowhere else): the manager waits for it to come back.
+//      seal). A spare must be empty (INFO tail 0): one that served in a
+//      chain before still answers its old entries. A dead unit with no empty
+//      spare left stays until one answers; one that is the only whole replica
+//      of a chain — counting the units the same reconfiguration replaces — is
+//      never replaced (its entries are nowhere else, and the seal could not
+//      count its tail): the manager waits for it to come back.
 //   2. Units or the sequencer sealed past the latest epoch (a reconfiguration
 //      that died half-way): bump the epoch, once they have been seen so for two
 //      probe rounds (the reconfiguration may still be finishing).

@@ -101,13 +101,18 @@ export class Rebuild {
     this.#options = options;
   }
 
+  /** The chains this pass copies (rebuildPlan of its layout and unit). */
+  plan(): RebuildChain[] {
+    return rebuildPlan(this.layout, this.unit);
+  }
+
   /**
    * Copies every chain the unit is being rebuilt in. Rejects with a CorfuError
    * when a request fails (ERR_SEALED: the layout moved on; ERR_UNAVAILABLE: a
    * server stopped answering); the manager runs it again later.
    */
   async run(): Promise<RebuildResult> {
-    const plan = rebuildPlan(this.layout, this.unit);
+    const plan = this.plan();
     const total = plan.reduce((n, c) => n + c.addresses.length, 0);
     this.#startedAt = this.#options.runtime.clock.now();
     const batch = this.#options.batchAddresses ?? 256;

@@ -15,6 +15,8 @@ export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.me
 export interface Started {
   proc: ChildProcess;
   out: string[];
+  /** What it printed on stderr so far, one line each. */
+  err: string[];
   exited: Promise<number | null>;
 }
 
@@ -52,21 +54,22 @@ export function cliHarness(prefix: string, opts: { runTimeoutMs: number; readyTi
     const proc = spawn(process.execPath, [CLI, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     procs.push(proc);
     const out: string[] = [];
-    let err = '';
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const errLines: string[] = [];
+    createInterface({ input: proc.stderr! }).on('line', (line) => errLines.push(line));
+    const err = (): string => errLines.join('\n');
     const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timeout waiting for ${ready}; out: ${out.join('\n')}; err: ${err}`)), opts.readyTimeoutMs);
+      const timer = setTimeout(() => reject(new Error(`timeout waiting for ${ready}; out: ${out.join('\n')}; err: ${err()}`)), opts.readyTimeoutMs);
       createInterface({ input: proc.stdout! }).on('line', (line) => {
         out.push(line);
         if (ready.test(line)) {
           clearTimeout(timer);
-          resolve({ proc, out, exited });
+          resolve({ proc, out, err: errLines, exited });
         }
       });
       void exited.then((code) => {
         clearTimeout(timer);
-        reject(new Error(`exited ${String(code)} before ready; out: ${out.join('\n')}; err: ${err}`));
+        reject(new Error(`exited ${String(code)} before ready; out: ${out.join('\n')}; err: ${err()}`));
       });
     });
   }

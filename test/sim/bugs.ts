@@ -9,7 +9,7 @@
 
 export interface BugInfo {
   readonly name: string;
-  readonly layer: 'engine' | 'unit' | 'sequencer' | 'store' | 'client' | 'reconfig';
+  readonly layer: 'engine' | 'unit' | 'sequencer' | 'store' | 'client' | 'reconfig' | 'manager';
   readonly description: string;
   /** The violation kinds that show this bug ('linearizability' matches 'linearizability/...'). */
   readonly targets: readonly string[];
@@ -60,6 +60,13 @@ export const BUGS: readonly BugInfo[] = [
   { name: 'reconfig-skip-seal', layer: 'reconfig', description: 'a reconfiguration asks the units for their tails without sealing them', targets: ['order', 'tokens', 'liveness'] },
   { name: 'reconfig-no-adopt', layer: 'reconfig', description: 'a reconfiguration that lost the proposal race uses its own projection anyway', targets: ['projection'] },
   { name: 'reconfig-ignore-sealed-unit', layer: 'reconfig', description: 'a unit already sealed by a competing reconfiguration counts with tail 0', targets: ['tokens'] },
+  // manager: failure detector, replacement and rebuild
+  { name: 'rebuild-skip-copy', layer: 'manager', description: 'a rebuild pass reports every chain copied without copying anything', targets: ['rebuild'] },
+  { name: 'rebuild-drops-last', layer: 'manager', description: 'a rebuild pass copies each chain but its last address (an off-by-one in the plan)', targets: ['rebuild'] },
+  { name: 'rebuild-copies-from-tail', layer: 'manager', description: "a rebuild copies from the chain's last unit (one being rebuilt) instead of its last whole replica", targets: ['rebuild'] },
+  { name: 'rebuild-done-on-failure', layer: 'manager', description: 'a rebuild pass that stopped short (a failed request) is taken for a finished one', targets: ['rebuild'] },
+  { name: 'rebuild-never-retries', layer: 'manager', description: 'a rebuild pass that stopped short is forgotten: the manager waits for it forever', targets: ['stuck'] },
+  { name: 'spare-not-empty', layer: 'manager', description: 'the manager takes any spare that answers, even one that still holds entries from an earlier life in the log', targets: ['write-once', 'durability', 'linearizability', 'rebuild', 'invariant'], huntSeeds: 1200 },
 ];
 
 export const BUG_NAMES: readonly string[] = BUGS.map((b) => b.name);

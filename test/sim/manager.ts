@@ -6,6 +6,7 @@
 // incarnation, which reads the store and goes on from what it finds. Its
 // timings are the real defaults scaled down to the simulator's clock.
 
+import { InvariantError } from '../../bindings/invariant.js';
 import { ManagerDriver } from '../../src/manager/driver.js';
 import { MANAGER_DEFAULTS } from '../../src/manager/machine.js';
 import type { Cluster } from './cluster.js';
@@ -71,6 +72,10 @@ export class SimManager {
       standbySequencers: cl.standbySequencers,
       random: () => this.#rng.float(),
       runtime,
+      onFatal: (err) => {
+        cl.check.fail(err instanceof InvariantError ? 'invariant' : 'exception', `manager: ${String((err as Error).stack ?? err)}`);
+        this.crash();
+      },
       log: (level, message) => {
         if (/^reconfiguring/.test(message)) this.started++;
         if (/^installed epoch/.test(message)) this.installed++;

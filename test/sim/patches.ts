@@ -11,10 +11,15 @@ import type { ChainAction, ChainEvent, UnitRequest } from '../../src/client/chai
 import { Reconfiguration } from '../../src/client/reconfigure.js';
 import type { ReconfigAction, ReconfigEvent, ReconfigRequest } from '../../src/client/reconfigure.js';
 import type { ChainTarget } from '../../src/client/target.js';
+import { locate } from '../../src/layout/mapping.js';
 import { nextProjection } from '../../src/layout/next.js';
+import { FailureDetector, type ProbeAnswer } from '../../src/manager/detector.js';
+import { Manager, type ManagerAction, type ManagerEvent } from '../../src/manager/machine.js';
+import { Rebuild, type RebuildChain, type RebuildResult } from '../../src/manager/rebuild.js';
 import type { Bugs } from './bugs.js';
 
 const CHAIN_BUGS = ['ack-after-head', 'fill-without-reading-head', 'read-from-head', 'junk-not-propagated', 'chain-reversed', 'append-ignores-newtoken'];
+const MANAGER_BUGS = ['rebuild-skip-copy', 'rebuild-done-on-failure', 'rebuild-never-retries', 'rebuild-drops-last', 'rebuild-copies-from-tail', 'spare-not-empty'];
 const RECONFIG_BUGS = ['reconfig-skip-seal', 'reconfig-min-tail', 'bootstrap-at-zero', 'reconfig-no-adopt', 'reconfig-ignore-sealed-unit'];
 
 type Kind = 'append' | 'read' | 'fill';
@@ -45,6 +50,7 @@ export function installPatches(bugs: Bugs): () => void {
     for (const [cls, kind] of [[AppendOp, 'append'], [ReadOp, 'read'], [FillOp, 'fill']] as const) undo.push(...patchChain(cls.prototype, kind, bugs));
   }
   if (RECONFIG_BUGS.some((b) => bugs.has(b))) undo.push(...patchReconfiguration(bugs));
+  if (MANAGER_BUGS.some((b) => bugs.has(b))) undo.push(...patchManager(bugs));
   if (bugs.has('budget-not-raced')) {
     // Waits no longer end at the deadline: only the checks between them do.
     undo.push(patch(CallBudget.prototype, 'race', () => function <T>(this: CallBudget, p: Promise<T>): Promise<T> {
@@ -229,4 +235,47 @@ function patchReconfiguration(bugs: Bugs): Array<() => void> {
       } as (...args: never[]) => unknown,
     ),
   ];
+}
+
+/** The manager's planted bugs: in its machine (src/manager/machine.ts), its failure detector and its rebuild pass. */
+function patchManager(bugs: Bugs): Array<() => void> {
+  const undo: Array<() => void> = [];
+  if (bugs.has('rebuild-skip-copy')) {
+    // Reports every chain copied without reading or writing anything.
+    undo.push(patch(Rebuild.prototype, 'run', () => async function (this: Rebuild): Promise<RebuildResult> {
+      return { addresses: this.plan().reduce((n, c) => n + c.addresses.length, 0), bytes: 0, trimMark: 0 };
+    } as (...args: never[]) => unknown));
+  }
+  if (bugs.has('rebuild-drops-last') || bugs.has('rebuild-copies-from-tail')) {
+    undo.push(patch(Rebuild.prototype, 'plan', (original) => function (this: Rebuild): RebuildChain[] {
+      const plan = (original as () => RebuildChain[]).call(this);
+      if (bugs.has('rebuild-drops-last')) return plan.map((c) => ({ ...c, addresses: c.addresses.slice(0, -1) }));
+      // The chain's last unit (one being rebuilt, maybe the unit itself) instead of its last whole replica.
+      return plan.map((c) => {
+        const chain = chainHolding(this.layout, c.addresses[0]);
+        return chain === undefined ? c : { ...c, source: chain[chain.length - 1]! };
+      });
+    } as (...args: never[]) => unknown));
+  }
+  if (bugs.has('rebuild-done-on-failure') || bugs.has('rebuild-never-retries')) {
+    undo.push(patch(Manager.prototype, 'step', (original) => function (this: Manager, event: ManagerEvent): ManagerAction[] {
+      const step = original as (e: ManagerEvent) => ManagerAction[];
+      if (!('rebuildDone' in event) || event.rebuildDone.ok) return step.call(this, event);
+      // A pass that stopped short is taken for a finished one, or forgotten (the machine waits for it forever).
+      if (bugs.has('rebuild-done-on-failure')) return step.call(this, { rebuildDone: { ...event.rebuildDone, ok: true } });
+      return [];
+    } as (...args: never[]) => unknown));
+  }
+  if (bugs.has('spare-not-empty')) {
+    // Every probe answer reads as an empty unit: a spare that holds entries is used as if it were formatted.
+    undo.push(patch(FailureDetector.prototype, 'record', (original) => function (this: FailureDetector, server: string, now: number, answer: ProbeAnswer | undefined) {
+      return (original as (s: string, n: number, a: ProbeAnswer | undefined) => unknown).call(this, server, now, answer === undefined ? undefined : { ...answer, tail: 0 });
+    } as (...args: never[]) => unknown));
+  }
+  return undo;
+}
+
+/** The chain of `layout` that holds `address`. */
+function chainHolding(layout: Rebuild['layout'], address: number | undefined): readonly string[] | undefined {
+  return address === undefined ? undefined : locate(layout, address).chain;
 }

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { splitHostPort } from '../src/transport/address.js';
 import { Connection } from '../src/transport/connection.js';
 import { CLI, cliHarness } from './helpers/cli.js';
+import { until } from './helpers/until.js';
 
 const { dir, corfu, oneLine, startCorfu } = cliHarness('corfu-debug-', { runTimeoutMs: 20000, readyTimeoutMs: 25000 });
 
@@ -89,6 +90,7 @@ describe('debug verbs against `corfu up`', () => {
     expect(s.stdout).toMatch(/^sequencer\s+\S+\s+up\s+epoch 1\s+tail \d+/m);
     expect(s.stdout.match(/^unit \d+\s+\S+\s+up\s+epoch 1\s+tail \d+\s+trim mark \d+\s+used [\d.]+ MiB of [\d.]+ MiB\s+sync always/gm)).toHaveLength(4);
     expect(s.stdout).toMatch(/units up\s+4\/4/);
+    expect(s.stdout).toMatch(/^redundancy every chain is whole$/m);
     const j = JSON.parse(corfu('status', '--layout', layout, '--json').stdout) as { epoch: number; maxEntryBytes: number; units: { up: boolean; maxEntryBytes: number }[] };
     expect(j.epoch).toBe(1);
     expect(j.maxEntryBytes).toBe(65536);
@@ -128,4 +130,29 @@ describe('corfu up --demo', () => {
     up.proc.kill('SIGTERM');
     expect(await up.exited).toBe(0);
   });
+
+  it('--chaos: a unit killed with kill -9 halfway is replaced by the spare, every entry verifies; the next run reuses the layout and formats the dead unit\'s file as the spare', async () => {
+    const c3 = join(dir, 'c3');
+    const args = ['up', '--dir', c3, '--units', '2', '--replicas', '2', '--spares', '1', '--size', '16M', '--entry-bytes', '64'];
+    const up = await startCorfu([...args, '--demo', '3000', '--chaos'], /^serving/);
+    const text = up.out.join('\n');
+    expect(text).toMatch(/^manager: {4}active, 1 spare unit \(127\.0\.0\.1:\d+\)/m);
+    expect(text).toMatch(/^chaos: killed unit-0 \(127\.0\.0\.1:\d+\) with kill -9 after 1,500 appends/m);
+    expect(text).toMatch(/verified 3,000 entries/);
+    expect(text).toMatch(/^chaos: the manager moved the log from epoch \d+ to \d+/m);
+    // Until the manager has copied the old chain onto the spare, status says so; then every chain is whole.
+    const layoutUrl = `file:${join(c3, 'layout')}`;
+    await until(() => /^redundancy every chain is whole$/m.test(corfu('status', '--layout', layoutUrl).stdout), 'the rebuild of the spare', { timeoutMs: 30_000 });
+    up.proc.kill('SIGTERM');
+    expect(await up.exited).toBe(0);
+
+    // The layout names the spare's file now; unit-0.img, out of it, becomes the spare.
+    const again = await startCorfu([...args, '--demo', '100'], /^serving/);
+    const out = again.out.join('\n');
+    expect(out).toMatch(/unit-0\.img again: the layout no longer uses it, it is a spare now/);
+    expect(out).toMatch(/the previous run's first entry \(address \d+\) was re-read and verified/);
+    expect(out).toMatch(/verified 100 entries/);
+    again.proc.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+  }, 60_000);
 });

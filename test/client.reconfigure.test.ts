@@ -109,6 +109,20 @@ describe('Reconfiguration', () => {
     expect(seq.nextToken).toBeGreaterThanOrEqual(120);
   });
 
+  it('does not wait for the seal of a unit it replaces (a hung one would hold the new epoch back a whole timeout); a late answer is ignored', () => {
+    const world = new World([120, 120, 80, 80], [9]);
+    const machine = new Reconfiguration(epoch1, [{ kind: 'replace-unit', old: u(1), replacement: u(9) }]);
+    const sends = machine.start().map((a) => (a as { send: ReconfigSend }).send);
+    const hung = sends.find((s) => s.target === u(1))!;
+    // Every unit answers but the one being replaced: the machine goes on to BOOTSTRAP.
+    const next: ReconfigAction[] = [];
+    for (const s of sends) if (s !== hung) next.push(...machine.step(world.deliver(s)));
+    expect(next).toEqual([{ send: expect.objectContaining({ role: 'sequencer', request: expect.objectContaining({ op: 'BOOTSTRAP', startTail: 120 }) }) }]);
+    // Its answer, when it comes, changes nothing.
+    expect(machine.step(world.deliver(hung))).toEqual([]);
+    expect(machine.phase).toBe('bootstrapping');
+  });
+
   it('a fresh sequencer elsewhere starts at the largest sealed tail; the old one is sealed on the way', () => {
     const world = new World([5, 5, 700, 690]);
     world.sequencers.set('127.0.0.1:6001', new Sequencer());

@@ -20,6 +20,7 @@ import { InvalidArgumentError } from 'commander';
 import { CorfuError } from '../../bindings/errors.js';
 import { CorfuClient, type Entry } from '../client/client.js';
 import { openProjectionStore, type Projection } from '../layout/index.js';
+import { rebuildPlan } from '../manager/rebuild.js';
 import { Connection } from '../transport/connection.js';
 import { SYNC } from '../wire/messages.js';
 import { FatalError } from './fatal-error.js';
@@ -225,6 +226,11 @@ function statusLine(name: string, address: string, s: UnitStatus): string {
 export async function statusVerb(flags: LayoutFlags & { json?: boolean }): Promise<void> {
   const p = await latestProjection(flags.layout);
   const [sequencer, units] = await Promise.all([askSequencer(p.sequencer, p.epoch), Promise.all(p.units.map((u) => askUnit(u)))]);
+  // Replicas being rebuilt (the manager copies their chains onto them; its log has the progress).
+  const rebuilding = [...new Set(p.segments.flatMap((s) => s.stripes.flatMap((t) => t.rebuilding ?? [])))].map((unit) => {
+    const plan = rebuildPlan(p, unit);
+    return { unit, chains: plan.length, addresses: plan.reduce((n, c) => n + c.addresses.length, 0), from: [...new Set(plan.map((c) => c.source))] };
+  });
   if (flags.json === true) {
     const json = {
       layout: flags.layout,
@@ -232,6 +238,7 @@ export async function statusVerb(flags: LayoutFlags & { json?: boolean }): Promi
       maxEntryBytes: p.maxEntryBytes ?? null,
       sequencer: { address: p.sequencer, ...sequencer },
       units: p.units.map((address, i) => ({ address, ...units[i]! })),
+      rebuilding,
     };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     return;
@@ -245,5 +252,9 @@ export async function statusVerb(flags: LayoutFlags & { json?: boolean }): Promi
   for (const [i, address] of p.units.entries()) lines.push(statusLine(`unit ${i}`, address, units[i]!));
   const up = units.filter((u) => u.up).length;
   lines.push(`units up   ${up}/${p.units.length}`);
+  for (const r of rebuilding) {
+    lines.push(`rebuilding ${r.unit}: ${r.chains} chain${r.chains === 1 ? '' : 's'}, ${r.addresses} addresses to copy from ${r.from.join(', ')} (it serves no reads until done; the manager's log shows the progress)`);
+  }
+  if (rebuilding.length === 0) lines.push('redundancy every chain is whole');
   process.stdout.write(`${lines.join('\n')}\n`);
 }

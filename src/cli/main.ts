@@ -135,7 +135,7 @@ function buildProgram(): Command {
 
   program
     .command('up')
-    .description('run a local cluster (units + sequencer on loopback, files as devices) until SIGINT/SIGTERM')
+    .description('run a local cluster (units, spares, a sequencer and a standby, a manager; loopback, files as devices) until SIGINT/SIGTERM')
     .option('--dir <dir>', 'where the device files, the layout and the logs live', '.corfu')
     .option('--store <url>', 'keep the layout in this projection store (e.g. etcd://127.0.0.1:2379/corfu) instead of file:DIR/layout', storeUrlArg)
     .option('--units <n>', 'storage units', positiveCountArg, 4)
@@ -145,6 +145,8 @@ function buildProgram(): Command {
     .option('--sync <mode>', "'always' (durable before ack) or 'none' (benchmarks only)", syncArg, 'always')
     .option('--demo <n>', 'once up, append N entries, read them back, verify and print appends/s and latency', positiveCountArg)
     .option('--entry-bytes <b>', 'payload bytes per demo entry', sizeArg, 128)
+    .option('--spares <n>', 'empty units the manager may replace a dead one with', countArg, 1)
+    .option('--chaos', 'with --demo: kill -9 a unit halfway through the appends (the manager heals the cluster)')
     .action((flags) => upVerb(flags));
 
   // Debug verbs against a running log (see debug.ts).

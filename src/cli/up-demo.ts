@@ -80,7 +80,16 @@ async function pool(count: number, depth: number, stop: () => boolean, fn: (i: n
 }
 
 /** Runs the demo; `stop()` true (a signal) ends it early. Throws ERR_CORRUPT on any byte that reads back wrong. */
-export async function runUpDemo(opts: { dir: string; layout: string; entries: number; entryBytes: number; reused: boolean; stop: () => boolean }): Promise<void> {
+export async function runUpDemo(opts: {
+  dir: string;
+  layout: string;
+  entries: number;
+  entryBytes: number;
+  reused: boolean;
+  stop: () => boolean;
+  /** Called once, halfway through the appends: kills a unit and says which. */
+  chaos?: () => string;
+}): Promise<void> {
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   const notePath = join(opts.dir, 'demo-last.json');
   const client = await CorfuClient.connect({ layout: opts.layout });
@@ -110,6 +119,7 @@ export async function runUpDemo(opts: { dir: string; layout: string; entries: nu
 
     // Append.
     let appended = 0;
+    let epochBefore: number | undefined;
     const bar = progress('append', opts.entries);
     const t0 = performance.now();
     try {
@@ -118,6 +128,10 @@ export async function runUpDemo(opts: { dir: string; layout: string; entries: nu
         addresses[i] = await client.append(payloads[i]!);
         histogram.recordValue(Math.max(1, Math.round((performance.now() - start) * 1000)));
         bar.tick(++appended);
+        if (opts.chaos !== undefined && appended === Math.floor(opts.entries / 2)) {
+          epochBefore = client.epoch;
+          out(`${opts.chaos()} after ${formatCount(appended)} appends; the appends go on`);
+        }
       });
     } finally {
       bar.done();
@@ -155,6 +169,14 @@ export async function runUpDemo(opts: { dir: string; layout: string; entries: nu
     out(`appended ${formatCount(opts.entries)} entries at addresses ${first}..${Math.max(...addresses)} in ${appendSeconds.toFixed(2)} s: ${formatCount(Math.round(opts.entries / appendSeconds))} appends/s`);
     out(`append latency (ms): p50 ${ms(50)}  p99 ${ms(99)}  max ${(histogram.maxValue / 1000).toFixed(3)}`);
     out(`verified ${formatCount(verified)} entries byte for byte in ${readSeconds.toFixed(2)} s (${formatCount(Math.round(verified / readSeconds))} reads/s)`);
+    if (epochBefore !== undefined) {
+      const p = client.projection;
+      const rebuilding = [...new Set(p.segments.flatMap((s) => s.stripes.flatMap((t) => t.rebuilding ?? [])))];
+      out(
+        `chaos: the manager moved the log from epoch ${epochBefore} to ${p.epoch} (units now ${p.units.join(', ')}); the max append latency above is the stall; ` +
+          (rebuilding.length === 0 ? 'every chain is whole' : `rebuilding ${rebuilding.join(', ')} (corfu status shows it)`),
+      );
+    }
     out(`run \`npm start\` (or \`corfu up --demo N\`) again: the entries stay, and the next run re-reads address ${addresses[0]!}`);
   } finally {
     await client.close();

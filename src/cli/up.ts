@@ -1,5 +1,6 @@
-// `corfu up [--dir .corfu] [--store URL] [--units 4] [--replicas 2] [--size 256M] [--max-entry-bytes 64K] [--sync always|none]`:
-// the embedded default. One machine, loopback, files as devices.
+// `corfu up [--dir .corfu] [--store URL] [--units 4] [--replicas 2] [--spares 1] [--size 256M] [--max-entry-bytes 64K]
+//           [--sync always|none] [--demo N [--chaos]]`:
+// the embedded default. One machine, loopback, files as devices, healing itself.
 //
 // - First run: formats DIR/unit-N.img (one random cluster id for all, unit id
 //   N). Later runs reuse the files (and their data).
@@ -12,10 +13,16 @@
 // - The projection (units/replicas stripes, each a chain of `replicas` units:
 //   stripe k is units k*replicas .. k*replicas+replicas-1, so addresses map to
 //   the same files on every run) is proposed to file:DIR/layout.
+// - Spares (DIR/spare-K.img, and any unit file the layout no longer uses,
+//   formatted again), a standby sequencer and a `corfu manager` (probing every
+//   500 ms) run beside them: a unit or sequencer that dies is replaced and
+//   rebuilt without anyone at the keyboard.
 // - With `--demo N [--entry-bytes B]` (npm start), runs the workload of
-//   up-demo.ts against the new layout before serving.
+//   up-demo.ts against the new layout before serving; `--chaos` kills a unit
+//   with kill -9 halfway through it.
 // - Serves until SIGINT/SIGTERM, then SIGTERMs the children, waits for them and
-//   exits 0. A child that dies on its own stops the cluster with exit 1.
+//   exits 0. A unit or sequencer that dies is the manager's to heal (it is
+//   reported); if the manager itself dies, the cluster stops with exit 1.
 //
 // - A later run carries the previous layout over, segments and all (a
 //   `corfu layout reconfigure` among up's own units survives a restart):
@@ -27,7 +34,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EXIT_WITH_PARENT_ENV } from './exit-with-parent.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -52,6 +59,10 @@ export interface UpFlags {
   /** `--demo N`: append N entries, verify them and print the figures before serving. */
   readonly demo?: number;
   readonly entryBytes?: number;
+  /** Empty units the manager may use to replace dead ones (DIR/spare-K.img). */
+  readonly spares: number;
+  /** With --demo: kill -9 a unit halfway through the appends (the manager heals the cluster). */
+  readonly chaos?: boolean;
 }
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -75,7 +86,7 @@ function lastLine(path: string): string {
   }
 }
 
-function startChild(name: string, args: string[], logDir: string, registry: Child[]): Promise<Child> {
+function startChild(name: string, args: string[], logDir: string, registry: Child[], ready = /^listening (\S+)$/): Promise<Child> {
   const log = join(logDir, `${name}.log`);
   const fd = openSync(log, 'a');
   let proc: ChildProcess;
@@ -88,12 +99,12 @@ function startChild(name: string, args: string[], logDir: string, registry: Chil
   const child: Child = { name, log, proc, exited };
   registry.push(child);
   return new Promise<Child>((resolveChild, reject) => {
-    const timer = setTimeout(() => reject(new FatalError(`${name} did not print 'listening' within ${LISTEN_TIMEOUT_MS} ms; see ${log}`)), LISTEN_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(new FatalError(`${name} did not print ${String(ready)} within ${LISTEN_TIMEOUT_MS} ms; see ${log}`)), LISTEN_TIMEOUT_MS);
     const lines = createInterface({ input: proc.stdout! });
     lines.on('line', (line) => {
-      const m = /^listening (\S+)$/.exec(line);
+      const m = ready.exec(line);
       if (m !== null && child.address === undefined) {
-        child.address = m[1]!;
+        child.address = m[1] ?? name;
         clearTimeout(timer);
         resolveChild(child);
       }
@@ -182,10 +193,23 @@ function carryOver(previous: Projection, files: Map<string, number> | undefined,
   };
 }
 
+/** The local manager's detection: loopback answers in microseconds, so a faster probe than the default 1 s. */
+const MANAGER_FLAGS = ['--probe-interval', '500', '--probe-timeout', '500', '--misses', '3'];
+
+/** `--chaos`: kill -9 the first unit of the first chain (the manager replaces and rebuilds it). */
+function chaosKill(children: readonly Child[], projection: Projection): string {
+  const victim = projection.segments.at(-1)!.stripes[0]!.chain[0]!;
+  const child = children.find((c) => c.address === victim);
+  if (child === undefined) return `chaos: no child serves ${victim}`;
+  child.proc.kill('SIGKILL');
+  return `chaos: killed ${child.name} (${victim}) with kill -9`;
+}
+
 export async function upVerb(flags: UpFlags): Promise<void> {
   if (flags.units < 1) throw new UsageError('--units must be at least 1');
   if (flags.replicas < 1) throw new UsageError('--replicas must be at least 1');
   if (flags.units % flags.replicas !== 0) throw new UsageError(`--units (${flags.units}) must be a multiple of --replicas (${flags.replicas})`);
+  if (flags.chaos === true && flags.demo === undefined) throw new UsageError('--chaos needs --demo N (it kills a unit halfway through the demo)');
   if (flags.demo !== undefined && (flags.entryBytes ?? 128) < MIN_DEMO_ENTRY_BYTES) throw new UsageError(`--entry-bytes must be at least ${MIN_DEMO_ENTRY_BYTES}`);
   const dir = resolve(flags.dir);
   const logDir = join(dir, 'logs');
@@ -201,7 +225,13 @@ export async function upVerb(flags: UpFlags): Promise<void> {
   } finally {
     await store.close();
   }
-  const devices = Array.from({ length: flags.units }, (_, i) => join(dir, `unit-${i}.img`));
+  const existingSpares = readdirSync(dir).filter((f) => /^spare-\d+\.img$/.test(f)).length;
+  const spareCount = Math.max(flags.spares, existingSpares);
+  // Unit files first, then spares: a file's index (units.json) is its place in this list.
+  const devices = [
+    ...Array.from({ length: flags.units }, (_, i) => join(dir, `unit-${i}.img`)),
+    ...Array.from({ length: spareCount }, (_, k) => join(dir, `spare-${k}.img`)),
+  ];
   const formatted = readdirSync(dir).filter((f) => /^unit-\d+\.img$/.test(f)).length;
   if (previous !== undefined && formatted === 0) {
     throw new UsageError(`${storeUrl} already holds a layout (epoch ${previous.epoch}) but ${dir} has no unit files; use the --dir it was made with, or another store`);
@@ -210,14 +240,23 @@ export async function upVerb(flags: UpFlags): Promise<void> {
     throw new UsageError(`${dir} holds a cluster of ${formatted} units; run with --units ${formatted} or use another --dir`);
   }
   // Which unit file served each address of the previous layout: it is carried over to this run's ports.
-  const carried = previous === undefined ? undefined : carryOver(previous, readUnitFiles(dir), storeUrl);
+  const files = readUnitFiles(dir);
+  const carried = previous === undefined ? undefined : carryOver(previous, files, storeUrl);
   if (previous !== undefined && previous.segments.at(-1)!.stripes[0]!.chain.length !== flags.replicas) {
     throw new UsageError(`${dir} holds a cluster with ${previous.segments.at(-1)!.stripes[0]!.chain.length} replicas; run with that --replicas or use another --dir`);
   }
   const clusterId = randomBytes(16).toString('hex');
   let maxEpoch = previous?.epoch ?? 0;
+  // A file the previous layout no longer names (a unit the manager replaced) holds entries no
+  // chain reads: it is formatted again and serves as a spare (the manager takes only empty ones).
+  const inLayout = new Set(previous === undefined || files === undefined ? [] : previous.units.map((u) => files.get(u)));
   for (const [i, path] of devices.entries()) {
-    if (existsSync(path)) {
+    if (existsSync(path) && previous !== undefined && files !== undefined && !inLayout.has(i) && Store.inspect(path).usedPages > 0) {
+      maxEpoch = Math.max(maxEpoch, Store.inspect(path).epoch);
+      const old = Store.inspect(path);
+      Store.format(path, { force: true, unitId: old.unitId, maxEntryBytes: old.maxEntryBytes });
+      process.stdout.write(`formatted ${path} again: the layout no longer uses it, it is a spare now\n`);
+    } else if (existsSync(path)) {
       maxEpoch = Math.max(maxEpoch, Store.inspect(path).epoch);
     } else {
       Store.format(path, { sizeBytes: flags.size, clusterId, unitId: i, ...(flags.maxEntryBytes === undefined ? {} : { maxEntryBytes: flags.maxEntryBytes }) });
@@ -234,45 +273,61 @@ export async function upVerb(flags: UpFlags): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const units = await Promise.all(
-      devices.map((path, i) => startChild(`unit-${i}`, ['unit', '--device', path, '--listen', '127.0.0.1:0', '--sync', flags.sync], logDir, children)),
+    const servers = await Promise.all(
+      devices.map((path, i) => startChild(basename(path, '.img'), ['unit', '--device', path, '--listen', '127.0.0.1:0', '--sync', flags.sync], logDir, children)),
     );
-    const unitAddresses = units.map((c) => c.address!);
-    const sealed = await sealUnits(unitAddresses, epoch);
+    const allAddresses = servers.map((c) => c.address!);
+    const unitAddresses = allAddresses.slice(0, flags.units);
+    // The units the layout uses: the first `units` files on a first run, the carried layout's after.
+    const layoutAddresses = carried === undefined ? unitAddresses : allAddresses.filter((_, i) => inLayout.has(i));
+    const sealed = await sealUnits(layoutAddresses, epoch);
     const tails = sealed.tails;
     const startTail = Math.max(0, ...tails.values());
     const sequencer = await startChild('sequencer', ['sequencer', '--listen', '127.0.0.1:0'], logDir, children);
+    const standby = await startChild('sequencer-standby', ['sequencer', '--listen', '127.0.0.1:0'], logDir, children);
 
-    writeUnitFiles(dir, unitAddresses);
+    writeUnitFiles(dir, allAddresses);
     let projection: Projection;
     if (carried !== undefined) {
-      projection = carried(epoch, sequencer.address!, unitAddresses, sealed.maxEntryBytes);
+      projection = carried(epoch, sequencer.address!, allAddresses, sealed.maxEntryBytes);
     } else {
       const stripes: string[][] = [];
       for (let k = 0; k < flags.units / flags.replicas; k++) stripes.push(unitAddresses.slice(k * flags.replicas, (k + 1) * flags.replicas));
       projection = buildProjection(epoch, sequencer.address!, stripes, sealed.maxEntryBytes);
     }
     await sealSequencerAndPropose(storeUrl, projection, tails);
+    // The manager heals the cluster: every file the layout does not use is its spare.
+    const spares = allAddresses.filter((a) => !projection.units.includes(a));
+    const managerArgs = ['manager', '--layout', storeUrl, ...spares.flatMap((a) => ['--spare', a]), '--standby-sequencer', standby.address!, ...MANAGER_FLAGS];
+    await startChild('manager', managerArgs, logDir, children, /^manager: (active)$/);
 
     process.stdout.write(
       `${layoutTable(projection)}\n\n` +
         `layout URL: ${storeUrl}\n` +
         `connect:    CorfuClient.connect({ layout: '${storeUrl}' })\n` +
         `tail:       ${startTail} (entries below it were written before this run)\n` +
+        `manager:    active, ${spares.length} spare unit${spares.length === 1 ? '' : 's'}${spares.length === 0 ? '' : ` (${spares.join(', ')})`}, standby sequencer ${standby.address!}\n` +
         `logs:       ${logDir}\n`,
     );
     if (flags.demo !== undefined && !stopping) {
-      await runUpDemo({ dir, layout: storeUrl, entries: flags.demo, entryBytes: flags.entryBytes ?? 128, reused: previous !== undefined, stop: () => stopping });
+      const chaos = flags.chaos === true ? (): string => chaosKill(children, projection) : undefined;
+      await runUpDemo({ dir, layout: storeUrl, entries: flags.demo, entryBytes: flags.entryBytes ?? 128, reused: previous !== undefined, stop: () => stopping, ...(chaos === undefined ? {} : { chaos }) });
     }
     process.stdout.write('serving; Ctrl-C (SIGINT) or SIGTERM stops the cluster\n');
 
-    // Serve until a signal, or until a child dies on its own.
+    // Serve until a signal, or until the manager dies: a unit or sequencer that dies is its to heal.
+    for (const child of children) {
+      if (child.name === 'manager') continue;
+      void child.exited.then((code) => {
+        if (!stopping) process.stdout.write(`${child.name} (${child.address ?? '?'}) exited (code ${String(code)}); the manager heals the cluster (see ${join(logDir, 'manager.log')})\n`);
+      });
+    }
     const died = await new Promise<Child | undefined>((res) => {
       if (stopping) return res(undefined);
       const stop = (): void => res(undefined);
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
-      for (const child of children) void child.exited.then(() => res(child));
+      for (const child of children) if (child.name === 'manager') void child.exited.then(() => res(child));
     });
     if (died !== undefined && !stopping) {
       throw new FatalError(`${died.name} exited unexpectedly (code ${String(died.proc.exitCode)}); stopping the cluster (see ${died.log})`);

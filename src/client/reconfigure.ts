@@ -64,6 +64,8 @@ interface Outstanding {
   readonly send: ReconfigSend;
   /** A failure here does not stop the reconfiguration. */
   readonly optional: boolean;
+  /** The phase it was sent in: an answer that comes after its phase is over is ignored. */
+  readonly phase: Phase;
 }
 
 export class Reconfiguration {
@@ -111,6 +113,8 @@ export class Reconfiguration {
     const out = this.#outstanding.get(id);
     if (out === undefined) return []; // a duplicate or a late answer to a settled request
     this.#outstanding.delete(id);
+    // A replaced unit's seal the sealing phase did not wait for (see #afterSettled).
+    if (out.phase !== this.#phase) return [];
     const { send } = out;
     if ('lost' in event) {
       if (!out.optional) return this.#fail('ERR_UNAVAILABLE', `${send.role} ${send.target} did not answer ${send.request.op}${send.role === 'unit' ? ' (replace it)' : ' (move the sequencer)'}`);
@@ -138,7 +142,12 @@ export class Reconfiguration {
   }
 
   #afterSettled(): ReconfigAction[] {
-    if (this.#outstanding.size > 0) return [];
+    // The seal does not wait for the units being replaced: they may be dead or hung (a hung
+    // one would hold the new epoch back by a whole request timeout), and the tail that
+    // counts is the other replicas' (nextProjection refuses to replace every whole replica
+    // of a chain). A replaced unit that answers in time still has its tail counted.
+    const waiting = [...this.#outstanding.values()].some((o) => o.phase === this.#phase && !(o.optional && this.#phase === 'sealing'));
+    if (waiting) return [];
     if (this.#phase === 'sealing') {
       const sealedTail = Math.max(0, ...this.#tails.values());
       try {
@@ -181,7 +190,7 @@ export class Reconfiguration {
 
   #send(target: string, role: 'unit' | 'sequencer', request: ReconfigRequest, optional: boolean): ReconfigAction {
     const send: ReconfigSend = { id: this.#nextId++, target, role, request };
-    this.#outstanding.set(send.id, { send, optional });
+    this.#outstanding.set(send.id, { send, optional, phase: this.#phase });
     return { send };
   }
 

@@ -54,6 +54,8 @@ export interface RebuildOptions {
   readonly timeoutMs: number;
   /** Addresses per batch. Default 256. */
   readonly batchAddresses?: number;
+  /** Batches copied at once. Default 4. */
+  readonly batchesInFlight?: number;
   /** Payload bytes copied per second, at most; unbounded when undefined. */
   readonly rateBytesPerSec?: number;
   readonly runtime: ClientRuntime;
@@ -116,20 +118,37 @@ export class Rebuild {
     const total = plan.reduce((n, c) => n + c.addresses.length, 0);
     this.#startedAt = this.#options.runtime.clock.now();
     const batch = this.#options.batchAddresses ?? 256;
+    const depth = this.#options.batchesInFlight ?? 4;
     try {
       const trimMark = await this.#copyTrimMark(plan);
+      const batches: Array<{ source: string; addresses: readonly number[] }> = [];
       for (const chain of plan) {
         const below = chain.addresses.findIndex((a) => a >= trimMark);
         const first = below < 0 ? chain.addresses.length : below;
         this.#done += first;
-        for (let i = first; i < chain.addresses.length; i += batch) {
-          const addresses = chain.addresses.slice(i, i + batch);
-          await this.#copy(chain.source, addresses);
-          this.#done += addresses.length;
+        for (let i = first; i < chain.addresses.length; i += batch) batches.push({ source: chain.source, addresses: chain.addresses.slice(i, i + batch) });
+      }
+      // Up to `depth` batches in flight: a READ at the source and a WRITE at the unit each
+      // wait on a device, and every copy is independent of the others (write-once makes a
+      // repeat or a reordering harmless). The first failure stops the rest.
+      let next = 0;
+      let failure: unknown;
+      const worker = async (): Promise<void> => {
+        while (failure === undefined && next < batches.length) {
+          const b = batches[next++]!;
+          try {
+            await this.#copy(b.source, b.addresses);
+          } catch (err) {
+            failure ??= err;
+            return;
+          }
+          this.#done += b.addresses.length;
           this.#options.onProgress?.({ unit: this.unit, addressesDone: this.#done, addressesTotal: total, bytesCopied: this.#bytes });
           await this.#throttle();
         }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(depth, batches.length)) }, worker));
+      if (failure !== undefined) throw failure;
       return { addresses: total, bytes: this.#bytes, trimMark };
     } finally {
       const leases = [...this.#leases.values()];

@@ -66,6 +66,9 @@ export const BUGS: readonly BugInfo[] = [
   { name: 'rebuild-copies-from-tail', layer: 'manager', description: "a rebuild copies from the chain's last unit (one being rebuilt) instead of its last whole replica", targets: ['rebuild'] },
   { name: 'rebuild-done-on-failure', layer: 'manager', description: 'a rebuild pass that stopped short (a failed request) is taken for a finished one', targets: ['rebuild'] },
   { name: 'rebuild-never-retries', layer: 'manager', description: 'a rebuild pass that stopped short is forgotten: the manager waits for it forever', targets: ['stuck'] },
+  { name: 'rebuilt-marks-all', layer: 'manager', description: "when one unit's rebuild is done, every unit being rebuilt is marked whole", targets: ['rebuild'] },
+  { name: 'rebuilt-on-start', layer: 'manager', description: 'a unit is marked whole when its rebuild starts, not when the copy is done', targets: ['rebuild'] },
+  { name: 'epoch-storm', layer: 'manager', description: 'the manager starts a new epoch at every tick, past its per-minute guard', targets: ['epoch-rate'] },
   { name: 'spare-not-empty', layer: 'manager', description: 'the manager takes any spare that answers, even one that still holds entries from an earlier life in the log', targets: ['write-once', 'durability', 'linearizability', 'rebuild', 'invariant'], huntSeeds: 1200 },
 ];
 

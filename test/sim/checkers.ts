@@ -23,6 +23,8 @@
 //                   whole replica of it, the unit durably holds every append
 //                   acknowledged at the chain's addresses before then (or it
 //                   may be trimmed).
+//  - epoch-rate   an incarnation of the manager proposes at most its bound of
+//                   projections in any minute (no epoch storm under flapping).
 //  7 liveness       (run.ts) after every fault heals, every client can append,
 //                   read and ask the tail again.
 
@@ -77,10 +79,31 @@ export class Checkers {
   readonly #projectionOf = new Map<number, Projection>();
   /** Chains a projection made a rebuilt unit a whole replica of. */
   rebuilds = 0;
+  readonly #proposals: number[] = [];
+  #proposalsOf = -1;
   readonly #checkedProjections = new WeakSet<Projection>();
   // 5
   readonly #issued = new Map<string, Array<[number, number]>>();
   maxToken = -1;
+
+  /**
+   * The manager proposed a projection: one incarnation of it proposes at most
+   * `perMinute` in any minute of virtual time (the epoch count stays bounded
+   * however the servers flap).
+   */
+  managerProposed(incarnation: number, perMinute: number): void {
+    const now = this.now();
+    if (incarnation !== this.#proposalsOf) {
+      this.#proposalsOf = incarnation;
+      this.#proposals.length = 0;
+    }
+    this.#proposals.push(now);
+    while (this.#proposals[0]! <= now - 60_000) this.#proposals.shift();
+    if (this.#proposals.length > perMinute) {
+      this.fail('epoch-rate', `the manager proposed ${this.#proposals.length} projections in the last minute (its bound is ${perMinute})`);
+      this.#proposals.length = 0;
+    }
+  }
 
   fail(kind: string, message: string): void {
     this.violations.push({ kind, time: this.now(), message });

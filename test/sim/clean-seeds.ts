@@ -1,6 +1,6 @@
 // The clean simulator (src/ as it is, every planted bug off) over a range of
 // seeds, as vitest cases of 1,000 seeds each: no violations. Seeds 1..10,000
-// are split over sim.clean-a and sim.clean-b so the two files run on two workers.
+// are split over sim.clean-1 .. sim.clean-5 so vitest spreads them over its workers.
 
 import { describe, expect, it } from 'vitest';
 

@@ -23,6 +23,9 @@ export interface SimManagerTimings {
   readonly graceMs: number;
 }
 
+/** The manager's storm guard in the simulator (epochs it may start in a minute). */
+const MAX_EPOCHS_PER_MINUTE = 120;
+
 export class SimManager {
   readonly #cl: Cluster;
   readonly #timings: SimManagerTimings;
@@ -55,6 +58,13 @@ export class SimManager {
     this.#runtime = runtime;
     this.#driver = undefined;
     const store = new SimStoreView(cl.store, runtime.clock, () => cl.storeDelay());
+    // Every projection this incarnation proposes, for the epoch-rate invariant.
+    const propose = store.propose.bind(store);
+    const incarnation = this.incarnation;
+    store.propose = (p) => {
+      cl.check.managerProposed(incarnation, MAX_EPOCHS_PER_MINUTE);
+      return propose(p);
+    };
     const t = this.#timings;
     cl.wake();
     void ManagerDriver.start(store, {
@@ -63,8 +73,8 @@ export class SimManager {
       probeTimeoutMs: t.probeTimeoutMs,
       misses: t.misses,
       graceMs: t.graceMs,
-      // The simulator's minutes are short: the guard still bounds a storm.
-      maxEpochsPerMinute: 600,
+      // The simulator's runs last seconds: a bound it can reach, so the checker sees a storm.
+      maxEpochsPerMinute: MAX_EPOCHS_PER_MINUTE,
       backoffMinMs: 5,
       backoffMaxMs: 60,
       reconfigureTimeoutMs: cl.timings.timeoutMs,

@@ -19,7 +19,8 @@ import { Rebuild, type RebuildChain, type RebuildResult } from '../../src/manage
 import type { Bugs } from './bugs.js';
 
 const CHAIN_BUGS = ['ack-after-head', 'fill-without-reading-head', 'read-from-head', 'junk-not-propagated', 'chain-reversed', 'append-ignores-newtoken'];
-const MANAGER_BUGS = ['rebuild-skip-copy', 'rebuild-done-on-failure', 'rebuild-never-retries', 'rebuild-drops-last', 'rebuild-copies-from-tail', 'spare-not-empty'];
+const MANAGER_BUGS = ['rebuild-skip-copy', 'rebuild-done-on-failure', 'rebuild-never-retries', 'rebuild-drops-last', 'rebuild-copies-from-tail', 'spare-not-empty', 'epoch-storm', 'rebuilt-on-start', 'rebuilt-marks-all'];
+const STEP_BUGS = ['rebuild-done-on-failure', 'rebuild-never-retries', 'epoch-storm', 'rebuilt-on-start', 'rebuilt-marks-all'];
 const RECONFIG_BUGS = ['reconfig-skip-seal', 'reconfig-min-tail', 'bootstrap-at-zero', 'reconfig-no-adopt', 'reconfig-ignore-sealed-unit'];
 
 type Kind = 'append' | 'read' | 'fill';
@@ -257,13 +258,34 @@ function patchManager(bugs: Bugs): Array<() => void> {
       });
     } as (...args: never[]) => unknown));
   }
-  if (bugs.has('rebuild-done-on-failure') || bugs.has('rebuild-never-retries')) {
+  if (STEP_BUGS.some((b) => bugs.has(b))) {
     undo.push(patch(Manager.prototype, 'step', (original) => function (this: Manager, event: ManagerEvent): ManagerAction[] {
       const step = original as (e: ManagerEvent) => ManagerAction[];
-      if (!('rebuildDone' in event) || event.rebuildDone.ok) return step.call(this, event);
-      // A pass that stopped short is taken for a finished one, or forgotten (the machine waits for it forever).
-      if (bugs.has('rebuild-done-on-failure')) return step.call(this, { rebuildDone: { ...event.rebuildDone, ok: true } });
-      return [];
+      if ('rebuildDone' in event && !event.rebuildDone.ok) {
+        // A pass that stopped short is taken for a finished one, or forgotten (the machine waits for it forever).
+        if (bugs.has('rebuild-done-on-failure')) return step.call(this, { rebuildDone: { ...event.rebuildDone, ok: true } });
+        if (bugs.has('rebuild-never-retries')) return [];
+      }
+      let actions = step.call(this, event);
+      // The unit is marked whole as its copy starts, not when it ends.
+      if (bugs.has('rebuilt-on-start') && !this.reconfiguring) {
+        const started = actions.find((a): a is Extract<ManagerAction, { rebuild: unknown }> => 'rebuild' in a);
+        if (started !== undefined) actions = [...actions, { reconfigure: { changes: [{ kind: 'rebuilt', unit: started.rebuild.unit }], reason: `rebuild of ${started.rebuild.unit} started` } }];
+      }
+      // When one unit's rebuild is done, every unit being rebuilt is marked whole.
+      if (bugs.has('rebuilt-marks-all')) {
+        const rebuilding = [...new Set(this.layout.segments.flatMap((s) => s.stripes.flatMap((t) => t.rebuilding ?? [])))];
+        actions = actions.map((a) =>
+          'reconfigure' in a && a.reconfigure.changes.some((c) => c.kind === 'rebuilt')
+            ? { reconfigure: { ...a.reconfigure, changes: rebuilding.map((unit) => ({ kind: 'rebuilt' as const, unit })) } }
+            : a,
+        );
+      }
+      // Flapping taken for a reason to move: a new epoch at every tick, past the per-minute guard.
+      if (bugs.has('epoch-storm') && 'tick' in event && !this.reconfiguring && !actions.some((a) => 'reconfigure' in a)) {
+        actions = [...actions, { reconfigure: { changes: [], reason: 'storm' } }];
+      }
+      return actions;
     } as (...args: never[]) => unknown));
   }
   if (bugs.has('spare-not-empty')) {

@@ -10,19 +10,22 @@
 //   1. clients append 4 KiB entries continuously (--clients x --depth in flight)
 //      until --fill-bytes are acknowledged, then for --window seconds more (the
 //      baseline rate);
-//   2. kill -9 units[0]. Measured: kill -> the manager's `reconfiguring epoch`
-//      line (detection) -> its `installed epoch` line (seal, bootstrap, propose)
-//      -> the first acknowledged append at an address >= the start of the new
-//      open segment on the chain units[0] served (client refresh). The
-//      manager's lines carry ISO timestamps; this process stamps each ack with
-//      the same wall clock;
+//   2. kill -9 units[0] (--failure stop: SIGSTOP it, a hung host). Measured:
+//      kill -> the manager's `reconfiguring epoch` line (detection) -> its
+//      `installed epoch` line (seal, bootstrap, propose) -> the first
+//      acknowledged append at an address >= the start of the new open segment
+//      on the chain units[0] served (client refresh). The manager's lines carry
+//      ISO timestamps; this process stamps each ack with the same wall clock;
 //   3. the manager rebuilds the spare from the surviving replica: its `rebuild
 //      of X starting` and `rebuild of X done (N addresses, B bytes copied)`
 //      lines give B / seconds; appends go on, and their rate inside that window
-//      is compared with the baseline;
-//   4. the appends stop; every acknowledged address is read back and compared
+//      (from when the clients were back, if the rebuild started before) is
+//      compared with the baseline;
+//   4. the manager installs `rebuilt` (one more epoch): the longest pause in
+//      acks around it is noted;
+//   5. the appends stop; every acknowledged address is read back and compared
 //      byte for byte (a lost or changed entry fails the benchmark, exit 1);
-//   5. the cluster is stopped, and fio writes the same number of bytes the
+//   6. the cluster is stopped, and fio writes the same number of bytes the
 //      rebuild copied, sequential 4 KiB at QD 32 with O_DIRECT, to a file in the
 //      same directory: the reference for the rebuild rate.
 //
@@ -61,6 +64,8 @@ const USAGE = `usage: npm run bench:heal -- [--runs K] [--fill-bytes B] [--entry
   --dir DIR         put the run directories (device files, layout, fio's file) under DIR (default: the OS temp dir)
   --run-timeout S   give up on a run after this many seconds (default 300)
   --json FILE       also write the figures as JSON
+  --failure F       kill (default): kill -9 units[0], its port then refuses connections at once;
+                    stop: SIGSTOP it instead, a hung or cut-off host whose probes each wait out their timeout
   --idle-rebuild    a diagnostic: stop the appends once the first one after the kill is acknowledged,
                     so the rebuild runs on an idle cluster (appends during the rebuild are then not measured)
 
@@ -79,6 +84,7 @@ interface Args {
   runTimeoutS: number;
   json: string | undefined;
   idleRebuild: boolean;
+  failure: 'kill' | 'stop';
 }
 
 function args(): Args {
@@ -97,6 +103,7 @@ function args(): Args {
         'run-timeout': { type: 'string', default: '300' },
         json: { type: 'string' },
         'idle-rebuild': { type: 'boolean', default: false },
+        failure: { type: 'string', default: 'kill' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -119,6 +126,7 @@ function args(): Args {
     if (n === undefined || n < min) throw new UsageError(`--${name} must be a size of at least ${min} bytes (e.g. 256M), got '${text}'`);
     return n;
   };
+  if (values.failure !== 'kill' && values.failure !== 'stop') throw new UsageError(`--failure must be kill or stop, got '${values.failure}'`);
   const dir = values.dir ?? tmpdir();
   try {
     if (!statSync(dir).isDirectory()) throw new UsageError(`--dir ${dir} is not a directory`);
@@ -138,6 +146,7 @@ function args(): Args {
     runTimeoutS: count('run-timeout', values['run-timeout']),
     json: values.json,
     idleRebuild: values['idle-rebuild'],
+    failure: values.failure,
   };
   if (a.entrySize > 64 * 1024) throw new UsageError(`--entry-size must be at most 64K (the units' default entry limit), got ${a.entrySize}`);
   // Each chain holds about half the fill, plus what is appended during the run.
@@ -544,14 +553,18 @@ async function oneRun(a: Args, run: number): Promise<RunResult> {
     const baseTo = wall();
     const appendsPerSecBefore = load.countBetween(baseFrom, baseTo) / ((baseTo - baseFrom) / 1000);
 
-    // ---- kill -9 units[0]
+    // ---- kill -9 units[0] (or SIGSTOP it: --failure stop)
     const victim = units[0]!;
     const victimProc = unitProcs[0]!;
     const linesBefore = manager.err.length;
     const killedAt = wall();
-    victimProc.proc.kill('SIGKILL');
-    await victimProc.exited;
-    note(`run ${run}: killed ${victim} (kill -9); waiting for the manager`);
+    if (a.failure === 'kill') {
+      victimProc.proc.kill('SIGKILL');
+      await victimProc.exited;
+    } else {
+      victimProc.proc.kill('SIGSTOP');
+    }
+    note(`run ${run}: ${a.failure === 'kill' ? 'killed' : 'stopped'} ${victim} (${a.failure === 'kill' ? 'kill -9' : 'SIGSTOP'}); waiting for the manager`);
 
     const reconf = await waitManager(manager, new RegExp(`^reconfiguring epoch (\\d+) -> (\\d+): .*unit ${escape(victim)} is down: replaced by ${escape(spare)}`), linesBefore, 'the manager to replace the killed unit', Math.min(left(), 60_000));
     const newEpoch = Number(reconf.match[2]);
@@ -594,6 +607,7 @@ async function oneRun(a: Args, run: number): Promise<RunResult> {
 
     // ---- stop, check
     await load.stop();
+    if (alive(victimProc)) victimProc.proc.kill('SIGKILL'); // --failure stop: it is out of the layout now
     const acked = load.acked;
     if (!alive(manager)) throw new Error(`the manager exited during the run; its last lines:\n${manager.err.slice(-20).join('\n')}`);
     note(`run ${run}: reading back ${formatCount(acked)} acknowledged entries`);
@@ -722,11 +736,11 @@ runMain(async () => {
   const pauses = runs.map((r) => r.rebuiltReconfigPauseMs).filter((x): x is number => x !== null);
   const rows: string[][] = [
     ['figure', 'median (range)', 'target'],
-    ['kill -9 -> next ack on its chain, s', secs(killToAck), `<= 4 s: ${killToAck.median <= 4000 ? 'met' : 'MISSED'}`],
+    [`${a.failure === 'kill' ? 'kill -9' : 'SIGSTOP'} -> next ack on its chain, s`, secs(killToAck), `<= 4 s: ${killToAck.median <= 4000 ? 'met' : 'MISSED'}`],
     ['  detection (-> reconfiguring), s', secs(f('detectionMs')), ''],
     ['  reconfiguration (-> installed), s', secs(f('reconfigurationMs')), ''],
     ['  client refresh (-> first ack), s', secs(f('clientRefreshMs')), ''],
-    ['kill -9 -> first ack >= new segment, any chain, s', secs(f('killToAckAnyChainMs')), ''],
+    [`${a.failure === 'kill' ? 'kill -9' : 'SIGSTOP'} -> first ack >= new segment, any chain, s`, secs(f('killToAckAnyChainMs')), ''],
     ['rebuild, MiB/s (payload)', rate(f('rebuildBytesPerSec')), ''],
     ['  rebuilt, MiB', `${(f('rebuildBytes').median / 2 ** 20).toFixed(1)}`, ''],
     ['fio seq write 4k QD32 direct, MiB/s', rate(f('fioBytesPerSec')), ''],
@@ -746,7 +760,7 @@ runMain(async () => {
   ];
   const failed = runs.map((r) => Object.entries(r.failedAppends).map(([k, v]) => `${k} ${v}`).join(', ') || 'none');
   process.stdout.write(
-    `${a.runs} runs, each a fresh cluster (4 units as 2x2, 1 spare, 2 sequencers, corfu manager with default settings);\n` +
+    `${a.runs} runs, each a fresh cluster (4 units as 2x2, 1 spare, 2 sequencers, corfu manager with default settings); units[0] ${a.failure === 'kill' ? 'killed with kill -9' : 'stopped with SIGSTOP'};\n` +
       `${formatBytes(a.fillBytes)} of ${a.entrySize}-byte entries before the kill, ${a.clients} clients x ${a.depth} in flight; device files under ${a.dir}\n` +
       `${renderTable(rows)}\n` +
       `appends that failed (not acknowledged, not counted), per run: ${failed.join(' | ')}\n` +

@@ -721,7 +721,8 @@ runMain(async () => {
       return;
     }
     note(
-      `run ${run}: kill -> ack ${(r.killToAckMs / 1000).toFixed(2)} s (detect ${(r.detectionMs / 1000).toFixed(2)}, reconfigure ${(r.reconfigurationMs / 1000).toFixed(3)}, refresh ${(r.clientRefreshMs / 1000).toFixed(3)}); rebuild ${formatBytes(r.rebuildBytesPerSec)}/s vs fio ${formatBytes(r.fioBytesPerSec)}/s; appends ${formatCount(r.appendsPerSecDuringRebuild)}/s during rebuild vs ${formatCount(r.appendsPerSecBefore)}/s before; ${formatCount(r.acked)} acked, 0 lost; load average ${r.loadAverage}`,
+      `run ${run}: ${a.failure} -> ack ${(r.killToAckMs / 1000).toFixed(2)} s (detect ${(r.detectionMs / 1000).toFixed(2)}, reconfigure ${(r.reconfigurationMs / 1000).toFixed(3)}, refresh ${(r.clientRefreshMs / 1000).toFixed(3)}); rebuild ${formatBytes(r.rebuildBytesPerSec)}/s vs fio ${formatBytes(r.fioBytesPerSec)}/s; ` +
+        `appends ${a.idleRebuild ? 'not measured' : `${formatCount(r.appendsPerSecDuringRebuild)}/s`} during rebuild vs ${formatCount(r.appendsPerSecBefore)}/s before; ${formatCount(r.acked)} acked, 0 lost; load average ${r.loadAverage}`,
     );
     runs.push(r);
   }

@@ -66,6 +66,8 @@ export class Cluster implements World {
   reconfigurations = 0;
   /** Units the manager may put in place of dead ones, and sequencers it may fail over to. */
   readonly spares: string[] = [];
+  /** The units of the first projection. */
+  firstUnits: readonly string[] = [];
   readonly standbySequencers: string[] = [];
   manager!: SimManager;
   readonly armedMidChain = new Set<string>();
@@ -126,6 +128,7 @@ export class Cluster implements World {
     const rng = this.setupRng;
     const nUnits = rng.between(3, 5);
     const units = Array.from({ length: nUnits }, (_, i) => `u${i}:7000`);
+    this.firstUnits = units;
     const chainLen = Math.min(nUnits, this.profile.unitLossRate > 0 ? rng.pick([2, 2, 3]) : rng.pick([1, 2, 2, 2, 3, 3]));
     const stripes = randomStripes(rng, units, chainLen);
     const p1 = parseProjection({ epoch: 1, sequencer: 'seq0:6000', units, segments: [{ start: 0, end: null, stripes: stripes.map((chain) => ({ chain })) }] });

@@ -78,7 +78,9 @@ export class SimManager {
       backoffMinMs: 5,
       backoffMaxMs: 60,
       reconfigureTimeoutMs: cl.timings.timeoutMs,
-      spares: cl.spares,
+      // The spares, and every unit the cluster started with: an operator may list every box.
+      // A unit back from a replacement holds entries, and the manager must pass it over.
+      spares: [...cl.spares, ...cl.firstUnits],
       standbySequencers: cl.standbySequencers,
       random: () => this.#rng.float(),
       runtime,

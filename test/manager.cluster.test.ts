@@ -178,6 +178,10 @@ describe('corfu manager', () => {
     });
     const manager = procs.get('manager')!;
     expect(manager.err.some((l) => /rebuild of .* done/.test(l)), manager.err.join('\n')).toBe(true);
+    // Its last progress report, for corfu status: the spare, every address copied.
+    const report = (await store.getStatus('rebuild')) as { unit: string; done: boolean; addressesDone: number; addressesTotal: number };
+    expect(report).toMatchObject({ unit: spare, done: true });
+    expect(report.addressesDone).toBe(report.addressesTotal);
     const cs = await Promise.all([0, 1].map(() => CorfuClient.connect({ layout })));
     clients.push(...cs);
     const load = new Load(cs);

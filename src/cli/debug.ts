@@ -20,6 +20,7 @@ import { InvalidArgumentError } from 'commander';
 import { CorfuError } from '../../bindings/errors.js';
 import { CorfuClient, type Entry } from '../client/client.js';
 import { openProjectionStore, type Projection } from '../layout/index.js';
+import { REBUILD_STATUS, type RebuildStatus } from '../manager/driver.js';
 import { rebuildPlan } from '../manager/rebuild.js';
 import { Connection } from '../transport/connection.js';
 import { SYNC } from '../wire/messages.js';
@@ -223,13 +224,30 @@ function statusLine(name: string, address: string, s: UnitStatus): string {
   return parts.join('  ');
 }
 
+/** The manager's last rebuild report in the store, if it is well formed (a report is never trusted for more than display). */
+async function rebuildReport(layout: string): Promise<(RebuildStatus & { at: string }) | undefined> {
+  const store = await openProjectionStore(layout);
+  try {
+    const r = (await store.getStatus(REBUILD_STATUS)) as Partial<RebuildStatus & { at: string }> | undefined;
+    if (r === undefined || typeof r.unit !== 'string' || typeof r.at !== 'string' || ![r.addressesDone, r.addressesTotal, r.bytesCopied].every((n) => Number.isSafeInteger(n))) return undefined;
+    return r as RebuildStatus & { at: string };
+  } catch (err) {
+    if (err instanceof CorfuError) return undefined;
+    throw err;
+  } finally {
+    await store.close();
+  }
+}
+
 export async function statusVerb(flags: LayoutFlags & { json?: boolean }): Promise<void> {
   const p = await latestProjection(flags.layout);
   const [sequencer, units] = await Promise.all([askSequencer(p.sequencer, p.epoch), Promise.all(p.units.map((u) => askUnit(u)))]);
-  // Replicas being rebuilt (the manager copies their chains onto them; its log has the progress).
+  // Replicas being rebuilt, with the manager's last progress report for the one it is copying.
+  const report = await rebuildReport(flags.layout);
   const rebuilding = [...new Set(p.segments.flatMap((s) => s.stripes.flatMap((t) => t.rebuilding ?? [])))].map((unit) => {
     const plan = rebuildPlan(p, unit);
-    return { unit, chains: plan.length, addresses: plan.reduce((n, c) => n + c.addresses.length, 0), from: [...new Set(plan.map((c) => c.source))] };
+    const progress = report?.unit === unit && !report.done ? { addressesDone: report.addressesDone, bytesCopied: report.bytesCopied, at: report.at } : null;
+    return { unit, chains: plan.length, addresses: plan.reduce((n, c) => n + c.addresses.length, 0), from: [...new Set(plan.map((c) => c.source))], progress };
   });
   if (flags.json === true) {
     const json = {
@@ -253,7 +271,11 @@ export async function statusVerb(flags: LayoutFlags & { json?: boolean }): Promi
   const up = units.filter((u) => u.up).length;
   lines.push(`units up   ${up}/${p.units.length}`);
   for (const r of rebuilding) {
-    lines.push(`rebuilding ${r.unit}: ${r.chains} chain${r.chains === 1 ? '' : 's'}, ${r.addresses} addresses to copy from ${r.from.join(', ')} (it serves no reads until done; the manager's log shows the progress)`);
+    const progress =
+      r.progress === null
+        ? 'not started or not reported yet'
+        : `${r.progress.addressesDone} copied, ${r.addresses - r.progress.addressesDone} to go, ${(r.progress.bytesCopied / 2 ** 20).toFixed(1)} MiB so far (as of ${r.progress.at})`;
+    lines.push(`rebuilding ${r.unit}: ${r.addresses} addresses in ${r.chains} chain${r.chains === 1 ? '' : 's'}, from ${r.from.join(', ')}: ${progress}; it serves no reads until done`);
   }
   if (rebuilding.length === 0) lines.push('redundancy every chain is whole');
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -29,7 +29,7 @@ import { ClientClosedError, Etcd3, GRPCDeadlineExceededError, castGrpcError, isR
 import { CorfuError } from '../../bindings/errors.js';
 import { EtcdWatch } from './etcd-watch.js';
 import { canonicalJson, parseProjection, projectionProblems, type Projection } from './projection.js';
-import type { ProjectionStore, ProposeResult, WatchErrorHandler } from './store.js';
+import { checkStatusName, type ProjectionStore, type ProposeResult, type WatchErrorHandler } from './store.js';
 import { WatchCursor } from './watch-cursor.js';
 
 const EPOCH_DIGITS = 16;
@@ -172,6 +172,34 @@ export class EtcdProjectionStore implements ProjectionStore {
     this.#watches.add(unsubscribe);
     loop.start();
     return unsubscribe;
+  }
+
+  /** PREFIX/status/NAME: outside PREFIX/epochs/, so no slot read or watch sees it. */
+  async putStatus(name: string, value: unknown): Promise<void> {
+    this.#checkOpen();
+    const key = `${this.prefix}/status/${checkStatusName(name)}`;
+    try {
+      await this.client.put(key).value(JSON.stringify(value)).exec();
+    } catch (err) {
+      throw this.failure(`cannot write ${key}`, err, 'read');
+    }
+  }
+
+  async getStatus(name: string): Promise<unknown> {
+    this.#checkOpen();
+    const key = `${this.prefix}/status/${checkStatusName(name)}`;
+    let kvs: IKeyValue[];
+    try {
+      kvs = (await this.client.get(key).exec()).kvs;
+    } catch (err) {
+      throw this.failure(`cannot read ${key}`, err, 'read');
+    }
+    if (kvs[0] === undefined) return undefined;
+    try {
+      return JSON.parse(kvs[0].value.toString()) as unknown;
+    } catch {
+      throw new CorfuError('ERR_CORRUPT', `projection store ${this.url}: ${key} is not JSON`);
+    }
   }
 
   async close(): Promise<void> {

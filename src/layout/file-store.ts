@@ -20,12 +20,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { link, mkdir, open, readFile, readdir, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import { CorfuError } from '../../bindings/errors.js';
 import { canonicalJson, parseProjection, projectionProblems, type Projection } from './projection.js';
-import type { ProjectionStore, ProposeResult, WatchErrorHandler } from './store.js';
+import { checkStatusName, type ProjectionStore, type ProposeResult, type WatchErrorHandler } from './store.js';
 import { WatchCursor } from './watch-cursor.js';
 
 /** How often a watch lists the directory, by default. */
@@ -218,6 +218,37 @@ export class FileProjectionStore implements ProjectionStore {
     };
     this.#watches.add(unsubscribe);
     return unsubscribe;
+  }
+
+  /** DIR/status-NAME.json, replaced whole by a rename (a reader never sees half of one). */
+  async putStatus(name: string, value: unknown): Promise<void> {
+    this.checkOpen();
+    const file = join(this.dir, `status-${checkStatusName(name)}.json`);
+    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await writeFile(tmp, `${JSON.stringify(value)}\n`);
+      await rename(tmp, file);
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw ioError(`cannot write ${file}`, err);
+    }
+  }
+
+  async getStatus(name: string): Promise<unknown> {
+    this.checkOpen();
+    const file = join(this.dir, `status-${checkStatusName(name)}.json`);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw ioError(`cannot read ${file}`, err);
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new CorfuError('ERR_CORRUPT', `${file} is not JSON`);
+    }
   }
 
   async close(): Promise<void> {

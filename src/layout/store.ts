@@ -4,7 +4,7 @@
 // `etcd://...` keeps the slots in etcd (etcd-store.ts); both pass one
 // conformance suite (test/helpers/projection-store-suite.ts).
 
-import type { CorfuError } from '../../bindings/errors.js';
+import { CorfuError } from '../../bindings/errors.js';
 import type { Projection } from './projection.js';
 
 export interface ProposeResult {
@@ -44,8 +44,24 @@ export interface ProjectionStore {
    * function (idempotent); close() ends every watch of the store.
    */
   watch(onProjection: (projection: Projection) => void, onError?: WatchErrorHandler): () => void;
+  /**
+   * A status record beside the projections, last writer wins (not write-once): progress a
+   * process reports for others to show (the manager's rebuild, for `corfu status`). Never
+   * an input to a decision. `name` is lowercase letters and dashes; `value` is JSON.
+   */
+  putStatus(name: string, value: unknown): Promise<void>;
+  /** The last status record put under `name`, or undefined. A damaged one is ERR_CORRUPT. */
+  getStatus(name: string): Promise<unknown>;
   /** Ends every watch and releases connections. Idempotent; later calls fail with ERR_CLOSED. */
   close(): Promise<void>;
+}
+
+/** Checks a status record's name (`putStatus`, `getStatus`): lowercase letters and dashes. */
+export function checkStatusName(name: unknown): string {
+  if (typeof name !== 'string' || !/^[a-z][a-z-]{0,63}$/.test(name)) {
+    throw new CorfuError('ERR_BAD_REQUEST', `a status name is 1 to 64 lowercase letters and dashes, got ${JSON.stringify(name)}`);
+  }
+  return name;
 }
 
 export type WatchErrorHandler = (error: CorfuError) => void;

@@ -44,6 +44,21 @@ export interface ManagerDriverOptions extends ManagerOptions {
   readonly onFatal?: (error: unknown) => void;
 }
 
+/** The status record (ProjectionStore.putStatus) the manager reports a rebuild's progress in. */
+export const REBUILD_STATUS = 'rebuild';
+/** How often a rebuild's progress is written there, at most. */
+const STATUS_EVERY_MS = 1000;
+
+export interface RebuildStatus {
+  readonly unit: string;
+  /** The epoch of the layout the pass copies under. */
+  readonly epoch: number;
+  readonly addressesDone: number;
+  readonly addressesTotal: number;
+  readonly bytesCopied: number;
+  readonly done: boolean;
+}
+
 export class ManagerDriver {
   readonly #store: ProjectionStore;
   readonly #options: ManagerDriverOptions;
@@ -166,6 +181,8 @@ export class ManagerDriver {
     let message: string;
     const step = Math.max(1, this.#options.rebuildProgressEvery ?? 10_000);
     let reported = 0;
+    let statusAt = -Infinity;
+    const epoch = this.#machine.layout.epoch;
     try {
       const r = await new Rebuild(this.#machine.layout, unit, {
         timeoutMs: this.#options.probeTimeoutMs,
@@ -173,11 +190,17 @@ export class ManagerDriver {
         pool: this.#pool,
         ...(this.#options.rebuildRateBytesPerSec === undefined ? {} : { rateBytesPerSec: this.#options.rebuildRateBytesPerSec }),
         onProgress: (p) => {
+          const now = this.#runtime.clock.now();
+          if (now - statusAt >= STATUS_EVERY_MS || p.addressesDone === p.addressesTotal) {
+            statusAt = now;
+            this.#status({ unit, epoch, addressesDone: p.addressesDone, addressesTotal: p.addressesTotal, bytesCopied: p.bytesCopied, done: false });
+          }
           if (p.addressesDone - reported < step && p.addressesDone < p.addressesTotal) return;
           reported = p.addressesDone;
           this.#options.log('info', `rebuild of ${unit}: ${p.addressesDone} of ${p.addressesTotal} addresses, ${p.bytesCopied} bytes copied`);
         },
       }).run();
+      this.#status({ unit, epoch, addressesDone: r.addresses, addressesTotal: r.addresses, bytesCopied: r.bytes, done: true });
       ok = true;
       message = `${r.addresses} addresses, ${r.bytes} bytes copied${r.trimMark > 0 ? `, trimmed below ${r.trimMark}` : ''}`;
     } catch (err) {
@@ -185,6 +208,13 @@ export class ManagerDriver {
       message = err.message;
     }
     this.#apply(this.#machine.step({ rebuildDone: { unit, now: this.#runtime.clock.now(), ok, message } }));
+  }
+
+  /** The rebuild's progress, for `corfu status` (best effort: a store that fails only loses a report). */
+  #status(value: RebuildStatus): void {
+    this.#store.putStatus(REBUILD_STATUS, { ...value, at: new Date(this.#runtime.clock.now()).toISOString() }).catch((err: unknown) => {
+      if (!(err instanceof CorfuError)) this.#fatal(err);
+    });
   }
 
   async #reseal(unit: string, epoch: number): Promise<void> {

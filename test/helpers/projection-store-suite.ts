@@ -178,6 +178,22 @@ export function projectionStoreSuite(kind: StoreKind): void {
       expect(await store.get(9)).toBeUndefined();
     });
 
+    it('status records: last writer wins, seen by another store on the URL, beside the slots without touching them; bad names are refused', async () => {
+      const { fixture, store } = await fresh();
+      await store.propose(projection(1));
+      expect(await store.getStatus('rebuild')).toBeUndefined();
+      await store.putStatus('rebuild', { unit: 'a', addressesDone: 1 });
+      await store.putStatus('rebuild', { unit: 'a', addressesDone: 2 });
+      const again = await open(fixture.url);
+      expect(await again.getStatus('rebuild')).toEqual({ unit: 'a', addressesDone: 2 });
+      expect(await again.latest()).toEqual(projection(1));
+      expect(await again.get(2)).toBeUndefined();
+      for (const bad of ['', 'Rebuild', '../x', 'a/b', 'x'.repeat(65)]) {
+        await rejectsWith(store.putStatus(bad, {}), 'ERR_BAD_REQUEST');
+        await rejectsWith(store.getStatus(bad), 'ERR_BAD_REQUEST');
+      }
+    });
+
     it('close() ends the store: calls fail with ERR_CLOSED; close is idempotent', async () => {
       const { store } = await fresh();
       await store.propose(projection(1));

@@ -8,7 +8,7 @@
 
 import { parseProjection } from '../../src/layout/projection.js';
 import type { Projection } from '../../src/layout/projection.js';
-import type { ProjectionStore, ProposeResult, WatchErrorHandler } from '../../src/layout/store.js';
+import { checkStatusName, type ProjectionStore, type ProposeResult, type WatchErrorHandler } from '../../src/layout/store.js';
 import { WatchCursor } from '../../src/layout/watch-cursor.js';
 import type { Clock } from '../../src/transport/clock.js';
 import type { Bugs } from './bugs.js';
@@ -83,6 +83,25 @@ export class MemProjectionStore implements ProjectionStore {
     return this.proposeSync(projection);
   }
 
+  readonly #status = new Map<string, string>();
+
+  statusSync(name: string): unknown {
+    const text = this.#status.get(checkStatusName(name));
+    return text === undefined ? undefined : (JSON.parse(text) as unknown);
+  }
+
+  putStatusSync(name: string, value: unknown): void {
+    this.#status.set(checkStatusName(name), JSON.stringify(value));
+  }
+
+  async putStatus(name: string, value: unknown): Promise<void> {
+    this.putStatusSync(name, value);
+  }
+
+  async getStatus(name: string): Promise<unknown> {
+    return this.statusSync(name);
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -130,6 +149,14 @@ export class SimStoreView implements ProjectionStore {
 
   propose(projection: Projection): Promise<ProposeResult> {
     return this.#later(() => this.#store.proposeSync(projection));
+  }
+
+  putStatus(name: string, value: unknown): Promise<void> {
+    return this.#later(() => this.#store.putStatusSync(name, value));
+  }
+
+  getStatus(name: string): Promise<unknown> {
+    return this.#later(() => this.#store.statusSync(name));
   }
 
   watch(onProjection: (projection: Projection) => void, onError?: WatchErrorHandler): () => void {

@@ -309,19 +309,21 @@ export async function upVerb(flags: UpFlags): Promise<void> {
         `manager:    active, ${spares.length} spare unit${spares.length === 1 ? '' : 's'}${spares.length === 0 ? '' : ` (${spares.join(', ')})`}, standby sequencer ${standby.address!}\n` +
         `logs:       ${logDir}\n`,
     );
+    // A unit or sequencer that dies is the manager's to heal: say so when it happens.
+    for (const child of children) {
+      if (child.name === 'manager') continue;
+      void child.exited.then((code) => {
+        const how = child.proc.signalCode ?? `code ${String(code)}`;
+        if (!stopping) process.stdout.write(`${child.name} (${child.address ?? '?'}) exited (${how}); the manager heals the cluster (see ${join(logDir, 'manager.log')})\n`);
+      });
+    }
     if (flags.demo !== undefined && !stopping) {
       const chaos = flags.chaos === true ? (): string => chaosKill(children, projection) : undefined;
       await runUpDemo({ dir, layout: storeUrl, entries: flags.demo, entryBytes: flags.entryBytes ?? 128, reused: previous !== undefined, stop: () => stopping, ...(chaos === undefined ? {} : { chaos }) });
     }
     process.stdout.write('serving; Ctrl-C (SIGINT) or SIGTERM stops the cluster\n');
 
-    // Serve until a signal, or until the manager dies: a unit or sequencer that dies is its to heal.
-    for (const child of children) {
-      if (child.name === 'manager') continue;
-      void child.exited.then((code) => {
-        if (!stopping) process.stdout.write(`${child.name} (${child.address ?? '?'}) exited (code ${String(code)}); the manager heals the cluster (see ${join(logDir, 'manager.log')})\n`);
-      });
-    }
+    // Serve until a signal, or until the manager dies.
     const died = await new Promise<Child | undefined>((res) => {
       if (stopping) return res(undefined);
       const stop = (): void => res(undefined);

@@ -308,7 +308,7 @@ async function onePageWrites(target: Target, args: Args): Promise<EngineFigure> 
   const payloads = Array.from({ length: args.queueDepth }, (_, w) => Buffer.alloc(ONE_PAGE_PAYLOAD, 0x41 + (w % 26)));
   const addresses = Array.from({ length: args.queueDepth }, () => new Float64Array(1));
   // Tokens are taken the way the design's client takes them: coalesced, one
-  // next(n) serving n appends (DESIGN.md, "The client protocol"), so the
+  // next(n) serving n appends (docs/design.md, "The client protocol"), so the
   // figure is the store's and not one extra N-API call per entry. Addresses
   // are still handed out in order.
   let pool = 0;

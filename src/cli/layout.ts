@@ -2,7 +2,7 @@
 // new epoch that `corfu up` shares with them. Reconfiguration itself is the
 // client's (src/client/reconfigure.ts); this file only parses its flags.
 //
-// Installing epoch E (DESIGN.md: seal, then propose):
+// Installing epoch E (docs/design.md: seal, then propose):
 //   1. SEAL every unit to E over the wire and collect the tail each answers.
 //      A unit already at E (a retried install that sealed it before dying)
 //      answers ERR_SEALED with unitEpoch E: accepted, and its tail is asked

@@ -1,5 +1,5 @@
 // The client's chain protocol for ONE log address, as pure state machines
-// (the etcd-raft habit, DESIGN.md "Layers" and "The client protocol").
+// (the etcd-raft habit, docs/design.md "Layers" and "The client protocol").
 //
 // An operation is constructed with its inputs (projection, address, payload),
 // started, and then fed events one at a time; every call returns the actions

@@ -1,4 +1,4 @@
-// Reconfiguration as a pure state machine (DESIGN.md, "The client protocol":
+// Reconfiguration as a pure state machine (docs/design.md, "The client protocol":
 // seal with epoch+1, then propose; if another proposal won, adopt it).
 //
 // Like the chain machines (chain.ts): construct it with its inputs, call

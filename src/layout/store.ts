@@ -1,5 +1,5 @@
 // The projection store: the sequence of projections, one write-once slot per
-// epoch (DESIGN.md invariant 4, "One projection per epoch"). This is the
+// epoch (docs/design.md invariant 4, "One projection per epoch"). This is the
 // CORFU paper's auxiliary. `file:DIR` is the embedded store (file-store.ts),
 // `etcd://...` keeps the slots in etcd (etcd-store.ts); both pass one
 // conformance suite (test/helpers/projection-store-suite.ts).

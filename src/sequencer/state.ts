@@ -1,4 +1,4 @@
-// The sequencer as a pure state machine (DESIGN.md, "Layers"; invariants 5 and 6).
+// The sequencer as a pure state machine (docs/design.md, "Layers"; invariants 5 and 6).
 //
 // Input: a decoded request. Output: the one response to send. No clocks, no
 // randomness, no sockets: the driver (server.ts) owns those, and a simulator

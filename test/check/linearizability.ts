@@ -1,4 +1,4 @@
-// Linearizability checker for the shared log (DESIGN.md "Invariants" 1 and 6),
+// Linearizability checker for the shared log (docs/design.md "Invariants" 1 and 6),
 // over a history recorded with ./history.ts.
 //
 //   const result = checkHistory(recorder.operations());   // { ok: true } | { ok: false, violations }
@@ -74,7 +74,7 @@
 // found that last case missing (an append acknowledged at 1 after a prefix
 // trim past 1 had completed, then tail() -> 1). Tails are NOT
 // required to be monotonic among themselves: after a sequencer failover the
-// new tail only has to be above every written address (DESIGN.md invariant 5),
+// new tail only has to be above every written address (docs/design.md invariant 5),
 // so it may drop below a tail that counted tokens never written.
 // Reported: at most one violation per address (the first problem found),
 // plus the cross-address ones; a malformed history gets only 'usage' reports.

@@ -1,4 +1,4 @@
-// The invariant checkers (DESIGN.md "Invariants"). They are called from the
+// The invariant checkers (docs/design.md "Invariants"). They are called from the
 // simulated actors at the moment something observable happens, so every step
 // of a run is checked as it happens; `finalChecks` runs once more at the end.
 //

@@ -52,7 +52,7 @@ export function toOperations(ops: readonly OpRecord[]): Operation[] {
       case 'tail':
         // Left out: test/check requires tail() above every address known to hold a
         // value, fills included, but the workload reads and fills addresses beyond
-        // the tail on purpose; DESIGN.md's invariant 6 (acknowledged appends only)
+        // the tail on purpose; docs/design.md's invariant 6 (acknowledged appends only)
         // is checked by checkers.ts instead.
         break;
     }

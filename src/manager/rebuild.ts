@@ -54,7 +54,7 @@ export interface RebuildOptions {
   readonly timeoutMs: number;
   /** Addresses per batch. Default 256. */
   readonly batchAddresses?: number;
-  /** Batches copied at once. Default 4. */
+  /** Batches copied at once. Default 8. */
   readonly batchesInFlight?: number;
   /** Payload bytes copied per second, at most; unbounded when undefined. */
   readonly rateBytesPerSec?: number;
@@ -118,7 +118,7 @@ export class Rebuild {
     const total = plan.reduce((n, c) => n + c.addresses.length, 0);
     this.#startedAt = this.#options.runtime.clock.now();
     const batch = this.#options.batchAddresses ?? 256;
-    const depth = this.#options.batchesInFlight ?? 4;
+    const depth = this.#options.batchesInFlight ?? 8;
     try {
       const trimMark = await this.#copyTrimMark(plan);
       const batches: Array<{ source: string; addresses: readonly number[] }> = [];

@@ -265,6 +265,29 @@ describe('read', () => {
     );
   });
 
+  it('with a replica still being rebuilt, reads the last whole one and copies the value onto the rebuilding ones before answering', () => {
+    // [0, 100) of u0 -> u1 -> s9, s9 being rebuilt; the open segment after it does not matter here.
+    const projection = parseProjection({
+      epoch: 1,
+      sequencer: 'seq:9000',
+      units: ['u0:7000', 'u1:7001', 's9:7009'],
+      segments: [
+        { start: 0, end: 100, stripes: [{ chain: ['u0:7000', 'u1:7001', 's9:7009'], rebuilding: ['s9:7009'] }] },
+        { start: 100, end: null, stripes: [{ chain: ['u0:7000', 'u1:7001', 's9:7009'] }] },
+      ],
+    });
+    const units = new Map(['u0:7000', 'u1:7001', 's9:7009'].map((n) => [n, new FakeUnit(n)]));
+    for (const value of [{ kind: 'data' as const, payload: bytes(4, 2) }, { kind: 'junk' as const }]) {
+      // A writer (or filler) got the whole replicas and died before the one being rebuilt.
+      const address = value.kind === 'data' ? ADDRESS : ADDRESS + 1;
+      for (const n of ['u0:7000', 'u1:7001']) units.get(n)!.slots.set(address, value);
+      const log = run(new ReadOp(projection, address), units);
+      expect(sendsOf(log).map((r) => `${r.op} ${r.unit}`)).toEqual([`READ u1:7001`, `${value.kind === 'data' ? 'WRITE' : 'FILL'} s9:7009`]);
+      expect(log.at(-1)).toEqual({ done: { address, ...value } });
+      expect(replicaKeys(units, ['u0:7000', 'u1:7001', 's9:7009'], address)).toEqual(Array(3).fill(valueKey(value)));
+    }
+  });
+
   it('finds the head empty, waits for the hole timeout, then fills: junk everywhere', () => {
     for (const replicas of [1, 2, 3]) {
       const { projection, units, chain } = cluster(replicas);

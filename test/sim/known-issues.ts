@@ -180,4 +180,18 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'not reproduced with its revert. Seen once with the simulator\'s old hand-written client, past seed 100,000: write-once + ' +
       'linearizability/conflicting-values',
   },
+  {
+    name: 'read-ahead-of-rebuild',
+    where: 'src/client/chain.ts ReadOp (read-tail): reads from the last whole replica while later ones are being rebuilt',
+    what:
+      'A read answered from the last whole replica a value (here a filler\'s junk) that had not reached the replica being rebuilt after it; ' +
+      'the rebuild had already passed the address while it was a hole, and the filler died before the rebuilt unit. The unit was then made ' +
+      'whole without the value a reader had been given: one more failure of the chain and a later reader could be given another value.',
+    fix: 'a read served by a replica before others still being rebuilt copies the value onto them (WRITE or FILL) before it answers',
+    fixedIn: 'b60d734',
+    seed: 3924,
+    kind: 'durability',
+    hunted: 'found by the clean campaign (seeds 1..10,000) in CI-sized runs; seed 3924 is the first one it failed',
+    showed: 'durability: address 24: c0 follow(21) was given junk but replica s1:7000 durably holds nothing',
+  },
 ];

@@ -124,7 +124,7 @@ describe('EtcdProjectionStore', () => {
     const url = etcd.url(freshPrefix());
     const store = await open(url, { timeoutMs: 300 });
     await store.propose(projection(1));
-    etcd.pause();
+    await etcd.pause();
     try {
       await rejectsWith(store.latest(), 'ERR_UNAVAILABLE');
       const err = await rejectsWith(store.propose(projection(2)), 'ERR_TIMEOUT');

@@ -4,7 +4,7 @@
 // and stop/start to kill it and bring it back on the same data.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,11 +25,25 @@ export interface EtcdServer {
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same ports and data directory; resolves once it is healthy. */
   start(): Promise<void>;
-  /** SIGSTOP: etcd keeps its connections but answers nothing until resume(). */
-  pause(): void;
+  /**
+   * SIGSTOP: etcd keeps its connections but answers nothing until resume().
+   * Resolves once the kernel shows every thread stopped (on a loaded machine the
+   * stop is not done when kill() returns, and a request sent then could still be served).
+   */
+  pause(): Promise<void>;
   resume(): void;
   /** Stops it and removes its data directory. */
   close(): Promise<void>;
+}
+
+/** Whether every thread of `pid` is stopped (state T in /proc/PID/task/TID/stat). */
+function stoppedThreads(pid: number): boolean {
+  const tasks = readdirSync(`/proc/${pid}/task`);
+  return tasks.every((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    // The state is the field after the command name, which is in parentheses and may hold spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
+  });
 }
 
 /** A port free on `host` now (bound and released; the host is this process's own, so it stays free). */
@@ -119,7 +133,12 @@ export async function startEtcd(): Promise<EtcdServer> {
     url: (prefix) => `etcd://${endpoint}/${prefix}`,
     stop,
     start,
-    pause: () => void child?.kill('SIGSTOP'),
+    pause: async () => {
+      const proc = child;
+      if (proc?.pid === undefined) throw new Error('etcd is not running');
+      proc.kill('SIGSTOP');
+      await until(() => stoppedThreads(proc.pid!), `etcd (pid ${proc.pid}) to stop`, { timeoutMs: 10_000, everyMs: 5 });
+    },
     resume: () => void child?.kill('SIGCONT'),
     close: async () => {
       await stop();

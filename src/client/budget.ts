@@ -37,6 +37,8 @@ export class CallBudget {
   #timer: TimerHandle | undefined;
   #onAbort: (() => void) | undefined;
   #error: CorfuError | undefined;
+  /** The races in progress: each rejects when the budget ends. */
+  readonly #waiters = new Set<(err: CorfuError) => void>();
 
   constructor(clock: Clock, what: string, deadlineMs: number, signal?: AbortSignal) {
     this.what = what;
@@ -70,10 +72,26 @@ export class CallBudget {
     if (this.#error !== undefined) throw this.#error;
   }
 
-  /** `p`, unless the budget runs out first. */
+  /**
+   * `p`, unless the budget runs out first. Not Promise.race with the pending end: each call
+   * would leave a reaction on it for the budget's whole life (a long call that resends for
+   * minutes piled up gigabytes in the simulator); a waiter is removed as soon as `p` settles.
+   */
   race<T>(p: Promise<T>): Promise<T> {
     if (this.#error !== undefined) return Promise.reject(this.#error);
-    return Promise.race([p, this.#ended]);
+    return new Promise<T>((resolve, reject) => {
+      this.#waiters.add(reject);
+      p.then(
+        (value) => {
+          this.#waiters.delete(reject);
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.#waiters.delete(reject);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** Waits `ms`, or until the budget runs out (then rejects). */
@@ -100,6 +118,8 @@ export class CallBudget {
     this.#error = error;
     this.done();
     this.#reject(error);
+    for (const reject of this.#waiters) reject(error);
+    this.#waiters.clear();
   }
 
   #aborted(): CorfuError {

@@ -210,6 +210,7 @@ export async function upVerb(flags: UpFlags): Promise<void> {
   if (flags.replicas < 1) throw new UsageError('--replicas must be at least 1');
   if (flags.units % flags.replicas !== 0) throw new UsageError(`--units (${flags.units}) must be a multiple of --replicas (${flags.replicas})`);
   if (flags.chaos === true && flags.demo === undefined) throw new UsageError('--chaos needs --demo N (it kills a unit halfway through the demo)');
+  if (flags.chaos === true && flags.replicas < 2) throw new UsageError('--chaos needs --replicas 2 or more (a chain of one unit cannot lose it)');
   if (flags.demo !== undefined && (flags.entryBytes ?? 128) < MIN_DEMO_ENTRY_BYTES) throw new UsageError(`--entry-bytes must be at least ${MIN_DEMO_ENTRY_BYTES}`);
   const dir = resolve(flags.dir);
   const logDir = join(dir, 'logs');

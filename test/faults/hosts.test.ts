@@ -42,10 +42,11 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe.skipIf(skip !== undefined)(`multi-host fault runs${skip === undefined ? '' : ` (skipped: ${skip})`}`, () => {
   it('a box powered off (kill -9 of its units, spare and sequencer) and back: replaced in one epoch, rebuilt, nothing acknowledged lost', async () => {
+    // Its own output directory: faults.test.ts compiles dist-faults/ and runs from it, maybe at the same time.
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    execFileSync(process.execPath, [tsc, '-p', join(root, 'test', 'faults', 'tsconfig.json')], { cwd: root, stdio: 'inherit' });
+    execFileSync(process.execPath, [tsc, '-p', join(root, 'test', 'faults', 'tsconfig.json'), '--outDir', join(root, 'dist-faults-hosts')], { cwd: root, stdio: 'inherit' });
     const json = join(scratch, 'hosts.json');
-    const child = spawn(process.execPath, [join(root, 'dist-faults/test/faults/hosts-main.js'), '--scenarios', 'box-power', '--prefill', '4M', '--seed', '11', '--timeout', '110', '--json', json], {
+    const child = spawn(process.execPath, [join(root, 'dist-faults-hosts/test/faults/hosts-main.js'), '--scenarios', 'box-power', '--prefill', '4M', '--seed', '11', '--timeout', '110', '--json', json], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

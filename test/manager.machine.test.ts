@@ -170,6 +170,43 @@ describe('the manager machine', () => {
     expect(seen.some((a) => 'log' in a && /may be the one cut off/.test(a.log.message))).toBe(true);
   });
 
+  // KNOWN BUG, not fixed (docs/reliability.md, "Fault runs across machines", findings): `.fails`
+  // until it is; then drop `.fails`. Found by the multi-host fault runs (test/faults/hosts-run.ts,
+  // scenario `partition`): the manager cut off from every box, then the partition heals. The
+  // servers answer again one probe at a time; at a tick where most already had, the others were
+  // still down on what it saw while cut off, and it replaced live units and moved a live
+  // sequencer (3 of 6 runs). Here it replaces u0 and moves the sequencer.
+  it.fails('once it reaches a majority again, replaces nothing on what it saw while cut off [known bug]', () => {
+    const spares = ['spare:1', 'spare:2'];
+    const m = manager({ spares });
+    const everyone = [...U, SEQ, 'seq:2', ...spares];
+    let t = 0;
+    round(m, t);
+    const seen: ManagerAction[] = [];
+    for (let i = 0; i < 4; i++) seen.push(...round(m, (t += 1000), everyone));
+    // The partition heals: this round's answers come in one by one, and a tick comes
+    // after every spare and most units answered, before u0 and the sequencer did.
+    t += 1000;
+    const late = ['u0:1', SEQ];
+    for (const a of m.step({ tick: { now: t } })) {
+      if (!('probe' in a) || late.includes(a.probe.server)) continue;
+      const s = a.probe.server;
+      seen.push(...m.step({ probed: { server: s, now: t + 10, answer: { epoch: 1, tail: U.includes(s) ? 10 : 0 } } }));
+    }
+    seen.push(...m.step({ tick: { now: t + 250 } }));
+    for (const s of late) seen.push(...m.step({ probed: { server: s, now: t + 300, answer: { epoch: 1, tail: s === SEQ ? 0 : 10 } } }));
+    for (let i = 0; i < 3; i++) seen.push(...round(m, (t += 1000)));
+    expect(reconfigurations(seen)).toEqual([]);
+
+    // A unit that died while the manager was cut off is still replaced: after `misses` fresh misses.
+    for (let i = 0; i < 4; i++) round(m, (t += 1000), everyone);
+    const after: ManagerAction[] = [];
+    for (let i = 0; i < 4; i++) after.push(...round(m, (t += 1000), ['u0:1']));
+    expect(reconfigurations(after)).toEqual([
+      { reconfigure: { changes: [{ kind: 'replace-unit', old: 'u0:1', replacement: 'spare:1' }], reason: expect.stringMatching(/u0:1 is down/) } },
+    ]);
+  });
+
   it('backs off after a failed reconfiguration and after another one won the epoch', () => {
     const m = manager({ spares: ['spare:1', 'spare:2'] });
     let t = 0;
@@ -218,5 +255,22 @@ describe('the manager machine', () => {
     const ahead: ManagerAction[] = [];
     for (let i = 0; i < 3; i++) ahead.push(...round(m, (t += 1000), [], (s) => (s === 'u0:1' ? 2 : 1)));
     expect(reconfigurations(ahead)).toEqual([{ reconfigure: { changes: [], reason: expect.stringMatching(/sealed past epoch 1/) } }]);
+  });
+
+  // KNOWN WEAKNESS, not fixed (docs/reliability.md, "Fault runs across machines", findings):
+  // `.fails` until it is. Found by the multi-host fault runs (step 3c): a manager killed half-way
+  // through replacing a dead unit left the others sealed to the next epoch. The manager that took
+  // over saw them ahead before the dead unit had missed enough probes to be down, and started a
+  // new epoch without replacing it: a reconfiguration must seal every unit it keeps, so it failed
+  // on the dead one, and the replacement came a backoff (up to 2 s) later.
+  it.fails('bumps the epoch for units sealed past it only while every unit answers; a silent one is replaced in that epoch [known weakness]', () => {
+    const m = manager();
+    let t = 0;
+    const seen: ManagerAction[] = [];
+    // u0 died; the others were sealed to epoch 2 by a reconfiguration that never proposed it.
+    for (let i = 0; i < 4; i++) seen.push(...round(m, (t += 1000), ['u0:1'], () => 2));
+    expect(reconfigurations(seen)).toEqual([
+      { reconfigure: { changes: [{ kind: 'replace-unit', old: 'u0:1', replacement: 'spare:1' }], reason: expect.stringMatching(/u0:1 is down: replaced by spare:1/) } },
+    ]);
   });
 });

@@ -197,17 +197,11 @@ export async function campaign(opts: CampaignOptions): Promise<CampaignResult> {
   return summarize(opts, results);
 }
 
-async function runSchedule(index: number, shape: ClusterShape, faults: readonly PlannedFault[], opts: CampaignOptions): Promise<ScheduleResult> {
-  const t0 = nowMs();
-  const res = new Resources();
-  const art = join(res.dir, 'art');
-  mkdirSync(art);
-  const log = (line: string): void => opts.log(line);
-  const planned = faults.map((f) => `${f.kind} ${describeFault(f)} (hold ${f.holdMs} ms${f.overlapNextMs === undefined ? '' : `, next starts after ${f.overlapNextMs} ms`})`);
-  log(`schedule ${index} [${res.id}]: ${shape.units} units, chains ${shape.stripes.map((c) => c.map((i) => `u${i}`).join('>')).join(' ')}; ${faults.length} faults: ${faults.map((f) => f.kind).join(', ')}`);
-  const result: ScheduleResult = {
+/** A result with nothing counted yet. */
+export function newScheduleResult(index: number, id: string, shape: ClusterShape, planned: string[]): ScheduleResult {
+  return {
     index,
-    id: res.id,
+    id,
     shape,
     planned,
     faults: [],
@@ -235,6 +229,17 @@ async function runSchedule(index: number, shape: ClusterShape, faults: readonly 
     finalTail: -1,
     durationMs: 0,
   };
+}
+
+async function runSchedule(index: number, shape: ClusterShape, faults: readonly PlannedFault[], opts: CampaignOptions): Promise<ScheduleResult> {
+  const t0 = nowMs();
+  const res = new Resources();
+  const art = join(res.dir, 'art');
+  mkdirSync(art);
+  const log = (line: string): void => opts.log(line);
+  const planned = faults.map((f) => `${f.kind} ${describeFault(f)} (hold ${f.holdMs} ms${f.overlapNextMs === undefined ? '' : `, next starts after ${f.overlapNextMs} ms`})`);
+  log(`schedule ${index} [${res.id}]: ${shape.units} units, chains ${shape.stripes.map((c) => c.map((i) => `u${i}`).join('>')).join(' ')}; ${faults.length} faults: ${faults.map((f) => f.kind).join(', ')}`);
+  const result = newScheduleResult(index, res.id, shape, planned);
   const cluster = new Cluster(res, shape, art);
   const nemesis = new Nemesis(cluster, log);
   const drivers: Proc[] = [];
@@ -324,7 +329,7 @@ async function runSchedule(index: number, shape: ClusterShape, faults: readonly 
     writeFileSync(join(art, 'final.log'), `${fin.stdout}\n${fin.stderr}`);
     if (fin.code !== 0) throw new Error(`final read failed (${fin.code ?? fin.signal}): ${fin.stderr.slice(-800)}`);
     const final = JSON.parse(readFileSync(finalOut, 'utf8')) as DriverOutput;
-    analyze(result, [...outputs, final], nemesis);
+    analyze(result, [...outputs, final], nemesis.records);
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
     log(`  schedule ${index} error: ${result.error}`);
@@ -372,7 +377,13 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Pr
   return true;
 }
 
-function analyze(result: ScheduleResult, outputs: readonly DriverOutput[], nemesis: Nemesis): void {
+/**
+ * The checks of one run over the drivers' histories and the final read: lost
+ * acknowledged appends, the linearizability checker, and each fault's recovery
+ * (from its heal to every client namespace's next acknowledged append).
+ * Also used by the multi-host runs (hosts-run.ts).
+ */
+export function analyze(result: ScheduleResult, outputs: readonly DriverOutput[], records: readonly FaultRecord[]): void {
   const ops: Operation[] = [];
   for (const o of outputs) {
     ops.push(...deserializeOps(o.ops, ops.length));
@@ -450,7 +461,7 @@ function analyze(result: ScheduleResult, outputs: readonly DriverOutput[], nemes
   }
   // Recovery: per fault, the slowest client namespace's first acknowledged append after the heal.
   for (const times of ackTimes.values()) times.sort((a, b) => a - b);
-  for (const rec of nemesis.records) {
+  for (const rec of records) {
     if (Number.isNaN(rec.healedAt)) {
       rec.recoverMs = null;
       continue;

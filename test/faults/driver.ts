@@ -5,6 +5,16 @@
 //   node dist-faults/test/faults/driver.js --mode load --store file:DIR --label c0 \
 //        --clients 3 --depth 2 --rate 150 --seed 7 --out FILE [--timeout-ms 1000 --hole-timeout-ms 200]
 //   node dist-faults/test/faults/driver.js --mode final --store file:DIR --label final --out FILE [--upto N]
+//   node dist-faults/test/faults/driver.js --mode prefill --store URL --label pf --out FILE --bytes B [--entry-bytes 4096]
+//
+// prefill (test/faults/hosts-run.ts): before the load, appends B bytes of random
+// entries (--clients x --depth in flight) so that a rebuild has something to
+// copy. They are not in the history (megabytes of payload as hex would swamp
+// it): the output lists each acknowledged entry's address, sha256 and length,
+// and the log's tail after it. The load is then started with --low TAIL (its
+// reads and its consumer stay at or above it), and the final read with
+// --low TAIL --prefill FILE checks every prefilled entry's bytes against its
+// sha256 instead of recording those reads.
 //
 // load: each client runs `depth` workers; a shared pacer holds the whole
 // process to `rate` operations a second. The mix: appends of unique payloads,
@@ -33,9 +43,12 @@
 //     anything else is unknown (a read may fill a hole before failing).
 //   trim / prefixTrim: unknown (some replicas or units may be trimmed already).
 //   tail: fail (TAIL changes nothing).
+// --trims off leaves trims and prefix trims out of the load (every
+// acknowledged append must then read back with its bytes).
 // A thrown value that is not a CorfuError is a client bug: counted in `bugs`.
 
-import { writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 import { CorfuError } from '../../bindings/errors.js';
 import { CorfuClient } from '../../src/client/index.js';
@@ -53,12 +66,14 @@ const need = (name: string): string => {
 };
 const num = (name: string, fallback: number): number => (args.has(name) ? Number(args.get(name)) : fallback);
 
-const mode = need('mode') as 'load' | 'final';
+const mode = need('mode') as 'load' | 'final' | 'prefill';
 const store = need('store');
 const label = need('label');
 const out = need('out');
 const timeoutMs = num('timeout-ms', 1000);
 const holeTimeoutMs = num('hole-timeout-ms', 200);
+/** The load and the final read leave the addresses below this (a prefill) out of the history. */
+const low = num('low', 0);
 
 const history = new HistoryRecorder(nowMs);
 const errors: Record<string, number> = {};
@@ -97,6 +112,7 @@ async function load(): Promise<void> {
   const rate = num('rate', 150);
   const drainMs = num('drain-ms', 8000);
   const rng = new Rng(num('seed', 1));
+  const trims = args.get('trims') !== 'off';
   const clients = await Promise.all(
     Array.from({ length: clientCount }, () => CorfuClient.connect({ layout: store, timeoutMs, holeTimeoutMs, shareConnections: false })),
   );
@@ -104,7 +120,7 @@ async function load(): Promise<void> {
   let acked = 0;
   let ops = 0;
   /** Every address known to hold a value or to have been handed out: reads pick below it. */
-  let known = 0;
+  let known = low;
   let nextSlot = 0;
   const interval = 1000 / rate;
   /** The pacer: one slot per operation, never bunched up after a stall. */
@@ -116,9 +132,11 @@ async function load(): Promise<void> {
   };
 
   const consumed = new Consumed();
+  consumed.mark = low;
+  consumed.prefixIssued = low;
   // Prefix trims stay behind the consumed mark by 40 %: the newer part of the log is left
   // for the final read, whose check that nothing acknowledged was lost skips trimmed addresses.
-  const prefixLimit = (): number => Math.floor(consumed.mark * 0.6);
+  const prefixLimit = (): number => low + Math.floor((consumed.mark - low) * 0.6);
   const read = async (c: CorfuClient, name: string, address: number): Promise<void> => {
     const p = history.invoke(name, { op: 'read', address });
     try {
@@ -148,7 +166,7 @@ async function load(): Promise<void> {
       if (stopping) break;
       ops++;
       const r = wrng.float();
-      if (r < 0.56 || known === 0) {
+      if (r < 0.56 || known <= low) {
         const text = `${name}#${i} `;
         const payload = Buffer.from(text.padEnd(text.length + wrng.int(8, 160), String.fromCharCode(97 + wrng.int(0, 25))));
         const p = history.invoke(name, { op: 'append', payload });
@@ -162,7 +180,7 @@ async function load(): Promise<void> {
           failOrUnknown(p, 'append', err);
         }
       } else if (r < 0.72) {
-        await read(c, name, wrng.int(0, known - 1));
+        await read(c, name, wrng.int(low, known - 1));
       } else if (r < 0.76) {
         // The consumer: the next addresses this driver has not consumed, read together.
         await Promise.all(consumed.next(8, known).map((a) => read(c, name, a)));
@@ -178,12 +196,12 @@ async function load(): Promise<void> {
           if (err instanceof CorfuError && err.code === 'ERR_TRIMMED') p.ok({ kind: 'trimmed' });
           else failOrUnknown(p, 'fill', err);
         }
-      } else if (r < 0.84 && consumed.acked.length > 0) {
+      } else if (trims && r < 0.84 && consumed.acked.length > 0) {
         // Mostly recent: where reads and appends meet the trim.
         const n = consumed.acked.length;
         const k = wrng.float() < 0.7 ? n - 1 - wrng.int(0, Math.min(n, 50) - 1) : wrng.int(0, n - 1);
         await trim(c, name, 'trim', consumed.acked[k]!);
-      } else if (r < 0.87 && prefixLimit() > consumed.prefixIssued) {
+      } else if (trims && r < 0.87 && prefixLimit() > consumed.prefixIssued) {
         const bound = wrng.int(consumed.prefixIssued + 1, prefixLimit());
         consumed.prefixIssued = bound;
         await trim(c, name, 'prefixTrim', bound);
@@ -240,11 +258,44 @@ async function final(): Promise<void> {
   if (tail < 0) throw new Error('final read: tail() failed 5 times');
   const end = Math.max(tail, upto);
   const unreadable: number[] = [];
+  // Prefilled entries (below --low): checked against their sha256, not recorded.
+  const expected = new Map<number, [string, number]>();
+  const prefillFile = args.get('prefill');
+  if (prefillFile !== undefined) {
+    for (const [a, sha, len] of (JSON.parse(readFileSync(prefillFile, 'utf8')) as DriverOutput).prefill ?? []) expected.set(a, [sha, len]);
+  }
+  let prefillChecked = 0;
+  const prefillLost: string[] = [];
+  const checkPrefilled = async (address: number): Promise<void> => {
+    const want = expected.get(address);
+    let got = 'unreadable';
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const e = await c.read(address);
+        got = e.kind === 'data' ? createHash('sha256').update(e.payload).digest('hex') : e.kind;
+        break;
+      } catch (err) {
+        countError('read', err);
+        if (err instanceof CorfuError && err.code === 'ERR_TRIMMED') {
+          got = 'trimmed';
+          break;
+        }
+        await sleep(200);
+      }
+    }
+    if (want === undefined) return; // a hole of the prefill (an append that failed): anything goes
+    prefillChecked++;
+    if (got !== want[0]) prefillLost.push(`prefilled entry at ${address} (${want[1]} bytes): read ${got === 'unreadable' || got === 'junk' || got === 'trimmed' ? got : 'other bytes'}`);
+  };
   let next = 0;
   const reader = async (): Promise<void> => {
     for (;;) {
       const address = next++;
       if (address >= end) return;
+      if (address < low) {
+        await checkPrefilled(address);
+        continue;
+      }
       let okay = false;
       for (let attempt = 0; attempt < 5 && !okay; attempt++) {
         const p = history.invoke(label, { op: 'read', address });
@@ -266,14 +317,52 @@ async function final(): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: 32 }, reader));
-  write({ tail, unreadable });
-  process.stdout.write(`done ${tail} ${end} ${unreadable.length}\n`);
+  write({ tail, unreadable, ...(prefillFile === undefined ? {} : { prefillChecked, prefillLost }) });
+  process.stdout.write(`done ${tail} ${end} ${unreadable.length}${prefillFile === undefined ? '' : ` prefill ${prefillChecked} checked ${prefillLost.length} lost`}\n`);
   await Promise.race([c.close(), sleep(2000)]);
   process.exit(0);
 }
 
+// ---- prefill -------------------------------------------------------------------------
+
+async function prefill(): Promise<void> {
+  const bytes = num('bytes', 16 * 1024 * 1024);
+  const entryBytes = num('entry-bytes', 4096);
+  const clientCount = num('clients', 4);
+  const depth = num('depth', 16);
+  const clients = await Promise.all(
+    Array.from({ length: clientCount }, () => CorfuClient.connect({ layout: store, timeoutMs, holeTimeoutMs, shareConnections: false })),
+  );
+  const entries: Array<[number, string, number]> = [];
+  let issued = 0;
+  let failed = 0;
+  const worker = async (c: CorfuClient, name: string): Promise<void> => {
+    for (let i = 0; issued < bytes; i++) {
+      issued += entryBytes;
+      const head = Buffer.from(`${name}#${i} `);
+      const payload = Buffer.concat([head, randomBytes(Math.max(0, entryBytes - head.length))]);
+      try {
+        const a = await c.append(payload);
+        entries.push([a, createHash('sha256').update(payload).digest('hex'), payload.length]);
+      } catch (err) {
+        countError('append', err);
+        failed++;
+      }
+    }
+  };
+  const t0 = nowMs();
+  await Promise.all(clients.flatMap((c, k) => Array.from({ length: depth }, (_, d) => worker(c, `${label}.${k}.${d}`))));
+  const ms = nowMs() - t0;
+  const tail = await clients[0]!.tail();
+  entries.sort((a, b) => a[0] - b[0]);
+  write({ tail, prefill: entries });
+  process.stdout.write(`done ${entries.length} ${failed} ${tail} ${Math.round(ms)}\n`);
+  await Promise.race([Promise.all(clients.map((c) => c.close())), sleep(2000)]);
+  process.exit(0);
+}
+
 exitWithParent();
-(mode === 'load' ? load() : final()).catch((err: unknown) => {
+(mode === 'load' ? load() : mode === 'final' ? final() : prefill()).catch((err: unknown) => {
   process.stderr.write(`driver ${label}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   try {
     write();

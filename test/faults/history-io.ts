@@ -68,7 +68,7 @@ export function deserializeOps(ops: readonly SerializedOp[], firstId: number): O
 /** What a driver (or the final reader) writes at the end. */
 export interface DriverOutput {
   label: string;
-  mode: 'load' | 'final';
+  mode: 'load' | 'final' | 'prefill';
   ops: SerializedOp[];
   /** Errors by code, per operation kind: `append ERR_IO` -> count. */
   errors: Record<string, number>;
@@ -77,4 +77,9 @@ export interface DriverOutput {
   /** Final reader only: the tail it read up to, and addresses it could not read. */
   tail?: number;
   unreadable?: number[];
+  /** Prefill only: every acknowledged entry as [address, sha256 hex, length], by address. */
+  prefill?: Array<[number, string, number]>;
+  /** Final reader with --prefill: prefilled entries checked, and those that did not read back. */
+  prefillChecked?: number;
+  prefillLost?: string[];
 }

@@ -1,7 +1,8 @@
 // Child processes of a fault run, each started inside a network namespace
 // with `ip netns exec NS node ...` (ip execs the command, so the pid we hold
-// is node's own: kill -9 / -STOP / -CONT reach it directly). stdout is read
-// line by line (control channels, `listening`), stdout and stderr are also
+// is node's own: kill -9 / -STOP / -CONT reach it directly; another program,
+// such as etcd, with `command`). stdout and stderr are read line by line
+// (control channels, `listening`, a manager's decisions), both are also
 // logged to a file, and an exit nobody asked for is remembered as a crash.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,6 +17,8 @@ export interface Exit {
 
 export class Proc {
   readonly name: string;
+  /** The network namespace it runs in. */
+  readonly ns: string;
   readonly child: ChildProcess;
   readonly pid: number;
   readonly exited: Promise<Exit>;
@@ -27,12 +30,15 @@ export class Proc {
   readonly #lines: string[] = [];
   readonly #waiters: Array<{ re: RegExp; resolve: (m: RegExpExecArray) => void }> = [];
   readonly #listeners: Array<(line: string) => void> = [];
+  readonly #errListeners: Array<(line: string) => void> = [];
   readonly #log: WriteStream;
 
-  constructor(name: string, ns: string, args: readonly string[], logDir: string, env: NodeJS.ProcessEnv = {}) {
+  /** `command` defaults to this node binary (`args` then start with a script). */
+  constructor(name: string, ns: string, args: readonly string[], logDir: string, env: NodeJS.ProcessEnv = {}, command: string = process.execPath) {
     this.name = name;
+    this.ns = ns;
     this.#log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], {
+    this.child = spawn('ip', ['netns', 'exec', ns, command, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
@@ -57,6 +63,9 @@ export class Proc {
     this.child.stderr!.setEncoding('utf8').on('data', (s: string) => {
       this.#log.write(s);
       this.#stderrTail = (this.#stderrTail + s).slice(-4000);
+    });
+    createInterface({ input: this.child.stderr! }).on('line', (line) => {
+      for (const l of this.#errListeners) l(line);
     });
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
@@ -103,9 +112,19 @@ export class Proc {
     });
   }
 
+  /** Whether one of its last 200 stdout lines was `line`. */
+  sawLine(line: string): boolean {
+    return this.#lines.includes(line);
+  }
+
   /** Calls `fn` with every later stdout line. */
   onLine(fn: (line: string) => void): void {
     this.#listeners.push(fn);
+  }
+
+  /** Calls `fn` with every later stderr line. */
+  onErrLine(fn: (line: string) => void): void {
+    this.#errListeners.push(fn);
   }
 
   send(line: string): void {

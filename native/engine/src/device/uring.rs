@@ -60,7 +60,7 @@ impl UringDevice {
                     in_flight += 1;
                 }
             }
-            self.ring.submit_and_wait(1)?;
+            self.wait_one()?;
             let mut failed: Option<io::Error> = None;
             for cqe in self.ring.completion() {
                 in_flight -= 1;
@@ -88,7 +88,7 @@ impl UringDevice {
             if let Some(e) = failed {
                 // Drain what is still in flight before the buffers go away.
                 while in_flight > 0 {
-                    self.ring.submit_and_wait(1)?;
+                    self.wait_one()?;
                     in_flight -= self.ring.completion().count();
                 }
                 return Err(e);
@@ -102,12 +102,32 @@ impl UringDevice {
         let entry = opcode::Fsync::new(fd).flags(types::FsyncFlags::DATASYNC).build().user_data(u64::MAX);
         // SAFETY: no buffers involved.
         unsafe { self.ring.submission().push(&entry) }.expect("ring is empty between batches");
-        self.ring.submit_and_wait(1)?;
-        let cqe = self.ring.completion().next().expect("one completion");
+        // The wait can end before the sync completes (a signal: see wait_one); wait again.
+        let cqe = loop {
+            self.wait_one()?;
+            if let Some(cqe) = self.ring.completion().next() {
+                break cqe;
+            }
+        };
         if cqe.result() < 0 {
             return Err(io::Error::from_raw_os_error(-cqe.result()));
         }
         Ok(())
+    }
+
+    /// Submits what is queued and waits for at least one completion, or for a signal.
+    /// io_uring_enter returns when a signal interrupts its wait: the count of entries it
+    /// submitted if there were any (no completion need have arrived), else EINTR (what was
+    /// queued stays queued and goes with the next call). A SIGSTOP and SIGCONT of the
+    /// process does that; the first version took an early return for a completion and
+    /// aborted the unit ("one completion"), found by the fault runs' `pause`. Callers loop
+    /// until the completions they wait for have arrived.
+    fn wait_one(&mut self) -> io::Result<()> {
+        match self.ring.submit_and_wait(1) {
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -303,19 +303,7 @@ async function runSchedule(index: number, shape: ClusterShape, faults: readonly 
     await sleep(500);
 
     // Stop the load, collect the histories.
-    for (const d of drivers) d.send('stop');
-    await Promise.all(
-      drivers.map(async (d) => {
-        try {
-          await d.waitLine(/^done /, 25_000);
-        } catch (err) {
-          result.hangs.push(`${d.name} did not stop: ${String(err).slice(0, 300)}`);
-        }
-        d.expectExit = true;
-        await d.stop(3000);
-      }),
-    );
-    const outputs = ['c0', 'c1'].map((l) => JSON.parse(readFileSync(join(art, `history-${l}.json`), 'utf8')) as DriverOutput);
+    const outputs = await stopDrivers(drivers, art, ['c0', 'c1'], result.hangs);
     let maxAcked = -1;
     for (const o of outputs) for (const op of o.ops) if (op.op === 'append' && op.end?.status === 'ok') maxAcked = Math.max(maxAcked, op.end.result as number);
 
@@ -383,6 +371,26 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Pr
  * (from its heal to every client namespace's next acknowledged append).
  * Also used by the multi-host runs (hosts-run.ts).
  */
+/**
+ * Stops the client drivers (a driver that does not say `done` in 25 s is a hang) and reads
+ * the history each wrote to ART/history-LABEL.json.
+ */
+export async function stopDrivers(drivers: readonly Proc[], art: string, labels: readonly string[], hangs: string[]): Promise<DriverOutput[]> {
+  for (const d of drivers) d.send('stop');
+  await Promise.all(
+    drivers.map(async (d) => {
+      try {
+        await d.waitLine(/^done /, 25_000);
+      } catch (err) {
+        hangs.push(`${d.name} did not stop: ${String(err).slice(0, 300)}`);
+      }
+      d.expectExit = true;
+      await d.stop(3000);
+    }),
+  );
+  return labels.map((l) => JSON.parse(readFileSync(join(art, `history-${l}.json`), 'utf8')) as DriverOutput);
+}
+
 export function analyze(result: ScheduleResult, outputs: readonly DriverOutput[], records: readonly FaultRecord[]): void {
   const ops: Operation[] = [];
   for (const o of outputs) {

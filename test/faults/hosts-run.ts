@@ -41,7 +41,7 @@ import { join } from 'node:path';
 import type { Operation } from '../check/history.js';
 import { locate } from '../../src/layout/mapping.js';
 import type { Projection } from '../../src/layout/index.js';
-import { analyze, newScheduleResult, sourceVersion } from './campaign.js';
+import { analyze, newScheduleResult, sourceVersion, stopDrivers } from './campaign.js';
 import { CTL, DRIVER, type Crash } from './cluster.js';
 import { deserializeOps, type DriverOutput } from './history-io.js';
 import { BOXES, CLIENT_ROLES, HostsCluster, type ManagerLine } from './hosts.js';
@@ -690,19 +690,7 @@ export async function runScenario(name: ScenarioName, opts: HostsRunOptions): Pr
     } catch (err) {
       result.hangs.push(String(err));
     }
-    for (const d of drivers) d.send('stop');
-    await Promise.all(
-      drivers.map(async (d) => {
-        try {
-          await d.waitLine(/^done /, 25_000);
-        } catch (err) {
-          result.hangs.push(`${d.name} did not stop: ${String(err).slice(0, 300)}`);
-        }
-        d.expectExit = true;
-        await d.stop(3000);
-      }),
-    );
-    const outputs = CLIENT_ROLES.map((l) => JSON.parse(readFileSync(join(art, `history-${l}.json`), 'utf8')) as DriverOutput);
+    const outputs = await stopDrivers(drivers, art, CLIENT_ROLES, result.hangs);
     let maxAcked = -1;
     for (const o of outputs) for (const op of o.ops) if (op.op === 'append' && op.end?.status === 'ok') maxAcked = Math.max(maxAcked, op.end.result as number);
     const last = await cluster.latest();

@@ -67,6 +67,18 @@ export class FailureDetector {
     return h.misses === 0 && h.last !== undefined;
   }
 
+  /**
+   * Forgets the current run of misses of `server` (its last answer stays): they say
+   * nothing about it, e.g. they were seen while the prober itself was cut off. It is
+   * down again only after `misses` new ones.
+   */
+  forgetMisses(server: string): void {
+    const h = this.health(server);
+    h.misses = 0;
+    h.missingSince = undefined;
+    h.downSince = undefined;
+  }
+
   /** Stops tracking `server` (it left the cluster). */
   forget(server: string): void {
     this.#servers.delete(server);

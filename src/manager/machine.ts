@@ -19,7 +19,8 @@
 //      count its tail): the manager waits for it to come back.
 //   2. Units or the sequencer sealed past the latest epoch (a reconfiguration
 //      that died half-way): bump the epoch, once they have been seen so for two
-//      probe rounds (the reconfiguration may still be finishing).
+//      probe rounds (the reconfiguration may still be finishing) and while no
+//      unit misses probes (a dying one is replaced in that same new epoch).
 //   3. Rebuilds: a unit that replaced a dead one joined the closed chains the
 //      dead one left as a replica being rebuilt; their older entries are
 //      copied onto it (rebuild.ts), one unit at a time, and then it is made a
@@ -28,7 +29,8 @@
 //   4. A unit found at an older epoch than the latest (it missed a seal while
 //      away) is sealed to the latest epoch again: no partial seal is left.
 // Storm guards: it never reconfigures while it cannot reach a majority of the
-// layout's units and the spares that answer (it may be the one cut off); after losing a proposal race, or a
+// layout's units and the spares that answer (it may be the one cut off), and
+// when a majority answers again it forgets the misses seen meanwhile; after losing a proposal race, or a
 // failed reconfiguration, it backs off for a random time; it starts at most
 // `maxEpochsPerMinute` reconfigurations a minute.
 //
@@ -103,6 +105,8 @@ export class Manager {
   /** When the reconfigurations of the last minute started. */
   #starts: number[] = [];
   #backoffUntil = 0;
+  /** Fewer than a majority of units answered at the last decision: its misses may be its own partition. */
+  #cutOff = false;
   /** Since when something was seen sealed past the latest epoch. */
   #aheadSince: number | undefined;
   /** What was last logged as the reason for doing nothing (logged once, not every tick). */
@@ -241,7 +245,20 @@ export class Manager {
     // gone for good must not keep the cluster from healing.)
     const known = [...new Set([...p.units, ...this.options.spares.filter((s) => d.isUp(s))])];
     const reachable = known.filter((u) => d.isUp(u)).length;
-    if (reachable * 2 <= known.length) return this.#idle(`only ${reachable} of ${known.length} units answer: not reconfiguring (this manager may be the one cut off)`);
+    if (reachable * 2 <= known.length) {
+      this.#cutOff = true;
+      return this.#idle(`only ${reachable} of ${known.length} units answer: not reconfiguring (this manager may be the one cut off)`);
+    }
+    if (this.#cutOff) {
+      // A majority answers again. The misses seen meanwhile may have been the manager's own
+      // partition, and the answers of one round come in one by one: a server not heard from
+      // yet must miss `misses` probes anew before it is down (else a live unit is replaced).
+      this.#cutOff = false;
+      const silent = this.#watched().map(([s]) => s).filter((s) => d.health(s).misses > 0);
+      for (const s of silent) d.forgetMisses(s);
+      this.#idleReason = '';
+      return silent.length === 0 ? [] : [{ log: { level: 'info', message: `a majority answers again: ${silent.join(', ')} must miss ${this.options.misses} new probes to be down` } }];
+    }
     if (this.#now < this.#backoffUntil) return [];
 
     const changes: Change[] = [];
@@ -283,8 +300,13 @@ export class Manager {
     if (this.#reconfiguring) return rebuilds;
 
     // Sealed past the latest epoch: a reconfiguration died half-way. Give a live one two rounds to finish.
+    // Not while a unit or the sequencer is missing probes: if it is dying, the reconfiguration that
+    // replaces it bumps the epoch too, and one bump before it would only delay it by a backoff.
     const ahead = [...p.units, p.sequencer].filter((s) => (d.health(s).last?.epoch ?? 0) > p.epoch);
-    if (ahead.length > 0) {
+    const missing = [...p.units, p.sequencer].some((s) => d.health(s).misses > 0);
+    if (ahead.length > 0 && missing) {
+      this.#aheadSince ??= this.#now;
+    } else if (ahead.length > 0) {
       this.#aheadSince ??= this.#now;
       if (this.#now - this.#aheadSince >= 2 * this.options.probeIntervalMs) {
         this.#aheadSince = undefined;

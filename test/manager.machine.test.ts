@@ -170,12 +170,10 @@ describe('the manager machine', () => {
     expect(seen.some((a) => 'log' in a && /may be the one cut off/.test(a.log.message))).toBe(true);
   });
 
-  // KNOWN BUG, not fixed (docs/reliability.md, "Fault runs across machines", findings): `.fails`
-  // until it is; then drop `.fails`. Found by the multi-host fault runs (test/faults/hosts-run.ts,
-  // scenario `partition`): the manager cut off from every box, then the partition heals. The
-  // servers answer again one probe at a time; at a tick where most already had, the others were
-  // still down on what it saw while cut off, and it replaced live units and moved a live
-  // sequencer (3 of 6 runs). Here it replaces u0 and moves the sequencer.
+  // Found by the multi-host fault runs (test/faults/hosts-run.ts, scenario `partition`): the
+  // manager cut off from every box, then the partition heals. The servers answer again one probe
+  // at a time; at a tick where most already had, the others were still down on what it saw while
+  // cut off, and it replaced live units and moved a live sequencer (3 of 6 runs).
   it('once it reaches a majority again, replaces nothing on what it saw while cut off', () => {
     const spares = ['spare:1', 'spare:2'];
     const m = manager({ spares });
@@ -250,19 +248,20 @@ describe('the manager machine', () => {
     const m = manager();
     const behind = round(m, 0, [], (s) => (s === 'u3:1' ? 0 : 1));
     expect(behind.filter((a) => 'reseal' in a)).toEqual([{ reseal: { unit: 'u3:1', epoch: 1 } }]);
-    m.step({ resealed: { unit: 'u3:1', now: 0, ok: true } });
+    m.step({ resealed: { unit: 'u3:1', epoch: 1, now: 0, ok: true } });
+    // Sealed: the ticks before its next probe do not seal it again.
+    expect(m.step({ tick: { now: 10 } }).filter((a) => 'reseal' in a)).toEqual([]);
     let t = 0;
     const ahead: ManagerAction[] = [];
     for (let i = 0; i < 3; i++) ahead.push(...round(m, (t += 1000), [], (s) => (s === 'u0:1' ? 2 : 1)));
     expect(reconfigurations(ahead)).toEqual([{ reconfigure: { changes: [], reason: expect.stringMatching(/sealed past epoch 1/) } }]);
   });
 
-  // KNOWN WEAKNESS, not fixed (docs/reliability.md, "Fault runs across machines", findings):
-  // `.fails` until it is. Found by the multi-host fault runs (step 3c): a manager killed half-way
-  // through replacing a dead unit left the others sealed to the next epoch. The manager that took
-  // over saw them ahead before the dead unit had missed enough probes to be down, and started a
-  // new epoch without replacing it: a reconfiguration must seal every unit it keeps, so it failed
-  // on the dead one, and the replacement came a backoff (up to 2 s) later.
+  // Found by the multi-host fault runs: a manager killed half-way through replacing a dead unit
+  // left the others sealed to the next epoch. The manager that took over saw them ahead before the
+  // dead unit had missed enough probes to be down, and started a new epoch without replacing it: a
+  // reconfiguration must seal every unit it keeps, so it failed on the dead one, and the
+  // replacement came a backoff (up to 2 s) later.
   it('bumps the epoch for units sealed past it only while every unit answers; a silent one is replaced in that epoch', () => {
     const m = manager();
     let t = 0;

@@ -226,6 +226,6 @@ export class ManagerDriver {
     } catch (err) {
       this.#options.log('warn', `sealing unit ${unit} to epoch ${epoch}: ${(err as Error).message}`);
     }
-    this.#apply(this.#machine.step({ resealed: { unit, now: this.#runtime.clock.now(), ok } }));
+    this.#apply(this.#machine.step({ resealed: { unit, epoch, now: this.#runtime.clock.now(), ok } }));
   }
 }

@@ -74,7 +74,7 @@ export type ManagerEvent =
   | { readonly layout: Projection }
   | { readonly reconfigured: { readonly now: number; readonly projection: Projection; readonly adopted: boolean } }
   | { readonly reconfigureFailed: { readonly now: number; readonly message: string } }
-  | { readonly resealed: { readonly unit: string; readonly now: number; readonly ok: boolean } }
+  | { readonly resealed: { readonly unit: string; readonly epoch: number; readonly now: number; readonly ok: boolean } }
   /** A rebuild finished (ok) or stopped (a layout change, a failure: it is started again later). */
   | { readonly rebuildDone: { readonly unit: string; readonly now: number; readonly ok: boolean; readonly message: string } };
 
@@ -179,9 +179,13 @@ export class Manager {
       this.#rebuildRetryAt.set(unit, this.#now + min + this.options.random() * (max - min));
       return [{ log: { level: 'warn', message: `rebuild of ${unit} stopped: ${message}; trying again later` } }];
     }
-    const { unit, now } = event.resealed;
+    const { unit, epoch, now, ok } = event.resealed;
     this.#now = Math.max(this.#now, now);
     this.#resealing.delete(unit);
+    // Sealed: until its next probe says otherwise, it is at that epoch (else every tick before
+    // that probe would seal it again).
+    const last = this.detector.health(unit).last;
+    if (ok && last !== undefined && last.epoch < epoch) this.detector.health(unit).last = { ...last, epoch };
     return [];
   }
 

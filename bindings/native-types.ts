@@ -34,6 +34,8 @@ export interface SuperblockInfo {
   freePages: number;
   generation: number;
   createdUnixMs: number;
+  /** Random per format, 16 lower-case hex digits: tells one format of a device from another. */
+  formatId: string;
   /** 'file' or 'block'. */
   kind: string;
 }

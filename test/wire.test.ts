@@ -241,6 +241,7 @@ const infoResponse = fc.record({
   usedPages: u64,
   unitId: fc.integer({ min: 0, max: 0xffff_ffff }),
   sync: fc.constantFrom(SYNC.NONE, SYNC.ALWAYS),
+  formatId: fc.stringMatching(/^[0-9a-f]{16}$/),
   clusterId: fc.stringMatching(/^[0-9a-f]{0,64}$/),
 });
 const tokenResponse = fc.record({
@@ -363,24 +364,28 @@ describe('exact bytes (docs/protocol.md)', () => {
     expect(wait.subarray(HEADER_BYTES).toString('hex')).toBe('0201000000000000' + 'f4010000');
     const info = encodeResponse({
       type: 'response', op: 'INFO', requestId: 1, epoch: 0, status: 'OK',
-      unitEpoch: 3, tail: 4, trimMark: 5, maxEntryBytes: 65_536, pageBytes: 4096, dataPages: 6, usedPages: 7, unitId: 8, sync: SYNC.ALWAYS, clusterId: 'ab',
+      unitEpoch: 3, tail: 4, trimMark: 5, maxEntryBytes: 65_536, pageBytes: 4096, dataPages: 6, usedPages: 7, unitId: 8, sync: SYNC.ALWAYS, formatId: '0102030405060708', clusterId: 'ab',
     });
     expect(info[5]).toBe(0x80 | 11);
+    expect(decodeOk(info).frame).toMatchObject({ formatId: '0102030405060708', clusterId: 'ab' });
     expect(info.subarray(HEADER_BYTES).toString('hex')).toBe(
-      '00' + '0300000000000000' + '0400000000000000' + '0500000000000000' + '00000100' + '00100000' + '0600000000000000' + '0700000000000000' + '08000000' + '01' + '02' + '6162',
+      '00' + '0300000000000000' + '0400000000000000' + '0500000000000000' + '00000100' + '00100000' + '0600000000000000' + '0700000000000000' + '08000000' + '01' + '0807060504030201' + '02' + '6162',
     );
   });
 
-  it('refuses a WAIT_TAIL asking to wait 0 ms or more than the maximum, and an INFO with a cluster id that is not hex', () => {
+  it('refuses a WAIT_TAIL asking to wait 0 ms or more than the maximum, and an INFO with a cluster id that is not hex or a format id that is not 16 hex digits', () => {
     for (const waitMs of [0, MAX_WAIT_TAIL_MS + 1]) {
       expect(() => encodeRequest({ type: 'request', op: 'WAIT_TAIL', requestId: 1, epoch: 1, after: 0, waitMs })).toThrow(CorfuError);
       const good = encodeRequest({ type: 'request', op: 'WAIT_TAIL', requestId: 1, epoch: 1, after: 0, waitMs: 1 });
       good.writeUInt32LE(waitMs, HEADER_BYTES + 8);
       expect(decodeFrame(good)).toMatchObject({ kind: 'error' });
     }
-    const info = encodeResponse({ type: 'response', op: 'INFO', requestId: 1, epoch: 0, status: 'OK', unitEpoch: 0, tail: 0, trimMark: 0, maxEntryBytes: 1, pageBytes: 1, dataPages: 0, usedPages: 0, unitId: 0, sync: SYNC.NONE, clusterId: 'ab' });
+    const info = encodeResponse({ type: 'response', op: 'INFO', requestId: 1, epoch: 0, status: 'OK', unitEpoch: 0, tail: 0, trimMark: 0, maxEntryBytes: 1, pageBytes: 1, dataPages: 0, usedPages: 0, unitId: 0, sync: SYNC.NONE, formatId: '00000000000000ff', clusterId: 'ab' });
     info[info.length - 1] = 0x47; // 'G'
     expect(decodeFrame(info)).toMatchObject({ kind: 'error' });
+    for (const formatId of ['ff', '00000000000000FF', '00000000000000fg']) {
+      expect(() => encodeResponse({ type: 'response', op: 'INFO', requestId: 1, epoch: 0, status: 'OK', unitEpoch: 0, tail: 0, trimMark: 0, maxEntryBytes: 1, pageBytes: 1, dataPages: 0, usedPages: 0, unitId: 0, sync: SYNC.NONE, formatId, clusterId: '' })).toThrow(CorfuError);
+    }
   });
 
   it('error responses carry the byte of bindings/errors.ts for every code', () => {

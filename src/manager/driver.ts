@@ -13,6 +13,8 @@
 // - Reconfigurations run the ordinary driver (src/client/reconfigure-driver.ts),
 //   one at a time; rebuilds run rebuild.ts under the latest layout.
 
+import { z } from 'zod';
+
 import { CorfuError } from '../../bindings/errors.js';
 import { reconfigure } from '../client/reconfigure-driver.js';
 import { nodeRuntime, type ClientRuntime } from '../client/runtime.js';
@@ -23,7 +25,7 @@ import type { TimerHandle } from '../transport/clock.js';
 import type { RequestBody } from '../transport/connection.js';
 import type { ProbeAnswer } from './detector.js';
 import { Manager, type ManagerAction, type ManagerOptions, type ServerRole } from './machine.js';
-import { Rebuild } from './rebuild.js';
+import { Rebuild, type RebuildResume } from './rebuild.js';
 
 export interface ManagerDriverOptions extends ManagerOptions {
   /** How long a probe waits for its answer before it counts as a miss. */
@@ -34,6 +36,10 @@ export interface ManagerDriverOptions extends ManagerOptions {
   readonly log: (level: 'info' | 'warn', message: string) => void;
   /** The rebuild's copy rate, payload bytes per second; unbounded when absent. */
   readonly rebuildRateBytesPerSec?: number;
+  /** Addresses a rebuild copies per batch (rebuild.ts). Default 256. */
+  readonly rebuildBatchAddresses?: number;
+  /** How often a rebuild's progress (and resume point) is written to the store, at most. Default 1000 ms. */
+  readonly rebuildStatusEveryMs?: number;
   /** Log a rebuild's progress every this many addresses. Default 10,000. */
   readonly rebuildProgressEvery?: number;
   /**
@@ -46,7 +52,7 @@ export interface ManagerDriverOptions extends ManagerOptions {
 
 /** The status record (ProjectionStore.putStatus) the manager reports a rebuild's progress in. */
 export const REBUILD_STATUS = 'rebuild';
-/** How often a rebuild's progress is written there, at most. */
+/** How often a rebuild's progress is written there, at most, by default. */
 const STATUS_EVERY_MS = 1000;
 
 export interface RebuildStatus {
@@ -57,7 +63,20 @@ export interface RebuildStatus {
   readonly addressesTotal: number;
   readonly bytesCopied: number;
   readonly done: boolean;
+  /** What is certainly copied: a pass started again on this format of the unit resumes there. */
+  readonly resume?: RebuildResume;
 }
+
+/** The resume point a status record holds for `unit`, if it holds a well-formed one. */
+function resumeOf(record: unknown, unit: string): RebuildResume | undefined {
+  const parsed = RESUME_RECORD.safeParse(record);
+  return parsed.success && parsed.data.unit === unit ? parsed.data.resume : undefined;
+}
+
+const RESUME_RECORD = z.object({
+  unit: z.string(),
+  resume: z.object({ formatId: z.string(), copiedBelow: z.record(z.string(), z.number().int().nonnegative()) }),
+});
 
 export class ManagerDriver {
   readonly #store: ProjectionStore;
@@ -184,25 +203,30 @@ export class ManagerDriver {
     let statusAt = -Infinity;
     const epoch = this.#machine.layout.epoch;
     try {
+      // Where an earlier pass on this unit got to (this manager's, or the one before it died).
+      // Without it (none, or the store fails) the pass copies everything again: only slower.
+      const resume = resumeOf(await this.#store.getStatus(REBUILD_STATUS).catch(() => undefined), unit);
       const r = await new Rebuild(this.#machine.layout, unit, {
+        ...(resume === undefined ? {} : { resume }),
+        ...(this.#options.rebuildBatchAddresses === undefined ? {} : { batchAddresses: this.#options.rebuildBatchAddresses }),
         timeoutMs: this.#options.probeTimeoutMs,
         runtime: this.#runtime,
         pool: this.#pool,
         ...(this.#options.rebuildRateBytesPerSec === undefined ? {} : { rateBytesPerSec: this.#options.rebuildRateBytesPerSec }),
         onProgress: (p) => {
           const now = this.#runtime.clock.now();
-          if (now - statusAt >= STATUS_EVERY_MS || p.addressesDone === p.addressesTotal) {
+          if (now - statusAt >= (this.#options.rebuildStatusEveryMs ?? STATUS_EVERY_MS) || p.addressesDone === p.addressesTotal) {
             statusAt = now;
-            this.#status({ unit, epoch, addressesDone: p.addressesDone, addressesTotal: p.addressesTotal, bytesCopied: p.bytesCopied, done: false });
+            this.#status({ unit, epoch, addressesDone: p.addressesDone, addressesTotal: p.addressesTotal, bytesCopied: p.bytesCopied, done: false, resume: p.resume });
           }
           if (p.addressesDone - reported < step && p.addressesDone < p.addressesTotal) return;
           reported = p.addressesDone;
           this.#options.log('info', `rebuild of ${unit}: ${p.addressesDone} of ${p.addressesTotal} addresses, ${p.bytesCopied} bytes copied`);
         },
       }).run();
-      this.#status({ unit, epoch, addressesDone: r.addresses, addressesTotal: r.addresses, bytesCopied: r.bytes, done: true });
+      this.#status({ unit, epoch, addressesDone: r.addresses, addressesTotal: r.addresses, bytesCopied: r.bytes, done: true, resume: r.resume });
       ok = true;
-      message = `${r.addresses} addresses, ${r.bytes} bytes copied${r.trimMark > 0 ? `, trimmed below ${r.trimMark}` : ''}`;
+      message = `${r.addresses} addresses, ${r.bytes} bytes copied${r.trimMark > 0 ? `, trimmed below ${r.trimMark}` : ''}${r.resumed > 0 ? `, ${r.resumed} copied by an earlier pass` : ''}`;
     } catch (err) {
       if (!(err instanceof CorfuError)) throw err; // a broken invariant: crash rather than go on
       message = err.message;

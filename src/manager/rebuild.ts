@@ -20,6 +20,13 @@
 // ever) through the chain. The rate is bounded (`rateBytesPerSec`); a request
 // without an answer is sent again, a bounded number of times; progress is
 // reported.
+//
+// Resumable: progress carries, per chain, the address below which every copy
+// is done (batches finish out of order: the lowest one not done bounds it),
+// and the unit's format id. The manager keeps that in the store's status
+// record; a pass started again (by it or by the next manager) skips what the
+// record says is copied, but only onto the same format of the same unit: a
+// unit formatted again holds none of it.
 
 import { CorfuError, codeByte } from '../../bindings/errors.js';
 import { invariant } from '../../bindings/invariant.js';
@@ -38,6 +45,16 @@ export interface RebuildProgress {
   readonly addressesDone: number;
   readonly addressesTotal: number;
   readonly bytesCopied: number;
+  /** Where a pass started again may resume. */
+  readonly resume: RebuildResume;
+}
+
+/** What a pass has certainly copied: a later pass onto the same format of the unit skips it. */
+export interface RebuildResume {
+  /** The unit's format id (INFO): another format of the unit holds none of the copies. */
+  readonly formatId: string;
+  /** Per chain (RebuildChain.key): every address of the chain below this one is copied. */
+  readonly copiedBelow: Readonly<Record<string, number>>;
 }
 
 export interface RebuildResult {
@@ -47,6 +64,10 @@ export interface RebuildResult {
   readonly bytes: number;
   /** The prefix trim copied onto the unit (0: none). */
   readonly trimMark: number;
+  /** Addresses not copied again because an earlier pass had (the resume record). */
+  readonly resumed: number;
+  /** Every chain copied to its end. */
+  readonly resume: RebuildResume;
 }
 
 export interface RebuildOptions {
@@ -61,10 +82,14 @@ export interface RebuildOptions {
   readonly runtime: ClientRuntime;
   readonly pool: ServerPool;
   readonly onProgress?: (p: RebuildProgress) => void;
+  /** An earlier pass's progress (the status record): skipped if it is for this format of the unit. */
+  readonly resume?: RebuildResume;
 }
 
 /** One chain to rebuild: its addresses and the replica they are copied from. */
 export interface RebuildChain {
+  /** `SEGMENT_START/STRIPE`: names the chain in a resume record (a closed segment never changes). */
+  readonly key: string;
   readonly source: string;
   readonly addresses: readonly number[];
 }
@@ -79,10 +104,44 @@ export function rebuildPlan(layout: Projection, unit: string): RebuildChain[] {
       const whole = wholeReplicas(stripe);
       // parseProjection refuses a chain without a whole replica.
       invariant(whole.length > 0, `stripe ${t} of [${segment.start}, ${segment.end}) has no whole replica`);
-      out.push({ source: whole[whole.length - 1]!, addresses: [...stripeAddresses(layout, i, t, segment.start, segment.end!)] });
+      out.push({ key: `${segment.start}/${t}`, source: whole[whole.length - 1]!, addresses: [...stripeAddresses(layout, i, t, segment.start, segment.end!)] });
     });
   });
   return out;
+}
+
+/**
+ * One chain's batches in a pass, which finish in any order: every address
+ * below the first batch not done yet is copied (or was before the pass).
+ */
+export class ChainProgress {
+  readonly batches: ReadonlyArray<readonly number[]>;
+  readonly #done: boolean[];
+  /** The first batch not done. */
+  #low = 0;
+  /** One past the chain's last address: all of it copied. */
+  readonly end: number;
+  /** Where the pass began (an earlier pass or the trim mark copied what is below). */
+  readonly #from: number;
+
+  constructor(batches: ReadonlyArray<readonly number[]>, end: number, from: number) {
+    this.batches = batches;
+    this.#done = batches.map(() => false);
+    this.end = end;
+    this.#from = from;
+  }
+
+  done(index: number): void {
+    invariant(!this.#done[index], `batch ${index} of a chain copied twice`);
+    this.#done[index] = true;
+    while (this.#low < this.#done.length && this.#done[this.#low]) this.#low++;
+  }
+
+  /** Every address of the chain below this one is copied. */
+  copiedBelow(): number {
+    if (this.#low === this.batches.length) return Math.max(this.end, this.#from);
+    return Math.max(this.batches[this.#low]![0]!, this.#from);
+  }
 }
 
 /** How many times a request without an answer is sent again before the pass gives up (it is started again later). */
@@ -120,14 +179,25 @@ export class Rebuild {
     const batch = this.#options.batchAddresses ?? 256;
     const depth = this.#options.batchesInFlight ?? 8;
     try {
+      const formatId = ((await this.#ask(this.unit, { type: 'request', op: 'INFO', epoch: 0 })) as InfoResponse).formatId;
+      const resume = this.#options.resume?.formatId === formatId ? this.#options.resume.copiedBelow : {};
       const trimMark = await this.#copyTrimMark(plan);
-      const batches: Array<{ source: string; addresses: readonly number[] }> = [];
+      const progress = new Map<string, ChainProgress>();
+      let resumed = 0;
+      const batches: Array<{ chain: ChainProgress; index: number; source: string; addresses: readonly number[] }> = [];
       for (const chain of plan) {
-        const below = chain.addresses.findIndex((a) => a >= trimMark);
+        const from = Math.max(trimMark, resume[chain.key] ?? 0);
+        const below = chain.addresses.findIndex((a) => a >= from);
         const first = below < 0 ? chain.addresses.length : below;
         this.#done += first;
-        for (let i = first; i < chain.addresses.length; i += batch) batches.push({ source: chain.source, addresses: chain.addresses.slice(i, i + batch) });
+        resumed += chain.addresses.slice(0, first).filter((a) => a >= trimMark).length;
+        const mine: Array<readonly number[]> = [];
+        for (let i = first; i < chain.addresses.length; i += batch) mine.push(chain.addresses.slice(i, i + batch));
+        const p = new ChainProgress(mine, chain.addresses.length === 0 ? 0 : chain.addresses[chain.addresses.length - 1]! + 1, from);
+        progress.set(chain.key, p);
+        mine.forEach((addresses, index) => batches.push({ chain: p, index, source: chain.source, addresses }));
       }
+      const resumeNow = (): RebuildResume => ({ formatId, copiedBelow: Object.fromEntries([...progress].map(([k, p]) => [k, p.copiedBelow()])) });
       // Up to `depth` batches in flight: a READ at the source and a WRITE at the unit each
       // wait on a device, and every copy is independent of the others (write-once makes a
       // repeat or a reordering harmless). The first failure stops the rest.
@@ -142,14 +212,15 @@ export class Rebuild {
             failure ??= err;
             return;
           }
+          b.chain.done(b.index);
           this.#done += b.addresses.length;
-          this.#options.onProgress?.({ unit: this.unit, addressesDone: this.#done, addressesTotal: total, bytesCopied: this.#bytes });
+          this.#options.onProgress?.({ unit: this.unit, addressesDone: this.#done, addressesTotal: total, bytesCopied: this.#bytes, resume: resumeNow() });
           await this.#throttle();
         }
       };
       await Promise.all(Array.from({ length: Math.max(1, Math.min(depth, batches.length)) }, worker));
       if (failure !== undefined) throw failure;
-      return { addresses: total, bytes: this.#bytes, trimMark };
+      return { addresses: total, bytes: this.#bytes, trimMark, resumed, resume: resumeNow() };
     } finally {
       const leases = [...this.#leases.values()];
       this.#leases.clear();

@@ -31,6 +31,7 @@ export function unitInfo(stats: StoreStats, superblock: SuperblockInfo): UnitInf
     usedPages: stats.usedPages,
     unitId: superblock.unitId,
     sync: stats.sync === 'always' ? SYNC.ALWAYS : SYNC.NONE,
+    formatId: superblock.formatId,
     clusterId: superblock.clusterId,
   };
 }

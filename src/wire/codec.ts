@@ -279,11 +279,13 @@ function decodeResponse(h: FrameHeader, r: Reader): Response {
       const unitId = r.u32('the unit id');
       const sync = r.u8('the sync mode');
       if (sync !== SYNC.NONE && sync !== SYNC.ALWAYS) throw new Malformed(`unknown sync mode ${sync}`);
+      // Not a number: 64 random bits do not fit one.
+      const formatId = Buffer.from(r.bytes(8, 'the format id')).reverse().toString('hex');
       const idLength = r.u8('the cluster id length');
       if (idLength > MAX_CLUSTER_ID_CHARS) throw new Malformed(`cluster id of ${idLength} characters, at most ${MAX_CLUSTER_ID_CHARS}`);
       const clusterId = r.bytes(idLength, 'the cluster id').toString('latin1');
       if (!/^[0-9a-f]*$/.test(clusterId)) throw new Malformed('the cluster id is not lower-case hex');
-      return { type: 'response', op: 'INFO', requestId, epoch, status: 'OK', unitEpoch, tail, trimMark, maxEntryBytes, pageBytes, dataPages, usedPages, unitId, sync, clusterId };
+      return { type: 'response', op: 'INFO', requestId, epoch, status: 'OK', unitEpoch, tail, trimMark, maxEntryBytes, pageBytes, dataPages, usedPages, unitId, sync, formatId, clusterId };
     }
   }
 }
@@ -512,8 +514,9 @@ export function encodeResponse(msg: Response): Buffer {
       for (const [v, what] of [[msg.unitEpoch, 'unitEpoch'], [msg.tail, 'tail'], [msg.trimMark, 'trimMark'], [msg.dataPages, 'dataPages'], [msg.usedPages, 'usedPages']] as const) checkU64(v, what);
       for (const [v, what] of [[msg.maxEntryBytes, 'maxEntryBytes'], [msg.pageBytes, 'pageBytes'], [msg.unitId, 'unitId']] as const) checkU32(v, what);
       if (msg.sync !== SYNC.NONE && msg.sync !== SYNC.ALWAYS) bad(`INFO: unknown sync mode ${String(msg.sync)}`);
+      if (!FORMAT_ID.test(msg.formatId)) bad(`INFO: the format id must be 16 lower-case hex digits, got ${JSON.stringify(msg.formatId)}`);
       if (msg.clusterId.length > MAX_CLUSTER_ID_CHARS || !/^[0-9a-f]*$/.test(msg.clusterId)) bad(`INFO: the cluster id must be at most ${MAX_CLUSTER_ID_CHARS} lower-case hex characters`);
-      const buf = allocFrame(1 + 8 * 3 + 4 * 2 + 8 * 2 + 4 + 1 + 1 + msg.clusterId.length, opcode, requestId, epoch, msg.op);
+      const buf = allocFrame(1 + 8 * 3 + 4 * 2 + 8 * 2 + 4 + 1 + 8 + 1 + msg.clusterId.length, opcode, requestId, epoch, msg.op);
       buf[HEADER_BYTES] = 0;
       let at = HEADER_BYTES + 1;
       for (const v of [msg.unitEpoch, msg.tail, msg.trimMark]) {
@@ -526,12 +529,17 @@ export function encodeResponse(msg: Response): Buffer {
       writeU64(buf, msg.usedPages, at + 8);
       at = buf.writeUInt32LE(msg.unitId, at + 16);
       buf[at++] = msg.sync;
+      // Little-endian like every integer on the wire; the hex reads most significant digit first.
+      Buffer.from(msg.formatId, 'hex').reverse().copy(buf, at);
+      at += 8;
       buf[at++] = msg.clusterId.length;
       buf.write(msg.clusterId, at, 'latin1');
       return buf;
     }
   }
 }
+
+const FORMAT_ID = /^[0-9a-f]{16}$/;
 
 /** The error response that carries `error` (code, message, and unitEpoch for ERR_SEALED). */
 export function errorResponse(

@@ -192,6 +192,8 @@ export interface InfoResponse extends Envelope {
   readonly unitId: number;
   /** SYNC: whether an answer waits for the device to make the write durable. */
   readonly sync: SyncByte;
+  /** Random per format of the unit's device, 16 lower-case hex digits: a unit formatted again is another unit. */
+  readonly formatId: string;
   /** Hex, at most MAX_CLUSTER_ID_CHARS characters. */
   readonly clusterId: string;
 }

@@ -93,7 +93,11 @@ export function storeSuite(devices: DeviceProvider): void {
       const again = openStore(path);
       expect((await again.readOne(0, 3)).kind).toBe('data');
       await closeStore(again);
-      Store.format(path, { force: true });
+      const before = Store.inspect(path).formatId;
+      const after = Store.format(path, { force: true }).formatId;
+      // Another format is another unit (a rebuild's resume record must not apply to it).
+      expect(after).toMatch(/^[0-9a-f]{16}$/);
+      expect(after).not.toBe(before);
       const fresh = openStore(path);
       await rejectsWith(fresh.readOne(0, 3), 'ERR_UNWRITTEN');
     });

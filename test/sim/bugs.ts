@@ -62,6 +62,7 @@ export const BUGS: readonly BugInfo[] = [
   { name: 'reconfig-ignore-sealed-unit', layer: 'reconfig', description: 'a unit already sealed by a competing reconfiguration counts with tail 0', targets: ['tokens'] },
   // manager: failure detector, replacement and rebuild
   { name: 'rebuild-skip-copy', layer: 'manager', description: 'a rebuild pass reports every chain copied without copying anything', targets: ['rebuild'] },
+  { name: 'rebuild-resume-past-gap', layer: 'manager', description: 'a rebuild\'s resume point follows the highest batch copied, not the lowest still copying: a pass started again skips what had not finished', targets: ['rebuild'] },
   { name: 'rebuild-drops-last', layer: 'manager', description: 'a rebuild pass copies each chain but its last address (an off-by-one in the plan)', targets: ['rebuild'] },
   { name: 'rebuild-copies-from-tail', layer: 'manager', description: "a rebuild copies from the chain's last unit (one being rebuilt) instead of its last whole replica", targets: ['rebuild'] },
   { name: 'rebuild-done-on-failure', layer: 'manager', description: 'a rebuild pass that stopped short (a failed request) is taken for a finished one', targets: ['rebuild'] },

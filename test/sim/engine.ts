@@ -49,6 +49,8 @@ export interface DiskGeometry {
   /** Pages of the data region (as `corfu format` computes them); unbounded if omitted. */
   dataPages?: number;
   maxEntryBytes?: number;
+  /** INFO's format id: 16 lower-case hex digits (random per format in the real engine). */
+  formatId?: string;
 }
 
 /** What survives a crash: the superblock (epoch, trim mark), the records and the pages they take. */
@@ -56,6 +58,7 @@ export class Disk {
   epoch = 0;
   trimMark = 0;
   readonly maxEntryBytes: number;
+  readonly formatId: string;
   /** The circle of pages; undefined: the disk never fills (the simulator's units). */
   readonly space: SpaceLog | undefined;
   readonly slots = new Map<number, Slot>();
@@ -64,6 +67,7 @@ export class Disk {
 
   constructor(geometry: DiskGeometry = {}) {
     this.maxEntryBytes = geometry.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
+    this.formatId = geometry.formatId ?? '0'.repeat(16);
     this.space = geometry.dataPages === undefined ? undefined : new SpaceLog(geometry.dataPages);
   }
 
@@ -247,7 +251,7 @@ export class MemEngine implements UnitEngine {
   /** INFO: the simulator's units have no device geometry; what matters to a client is the epoch, tail and entry limit. */
   async info(): Promise<UnitInfo> {
     this.#live();
-    return { unitEpoch: this.#epoch, tail: this.#tail, trimMark: this.#trimMark, maxEntryBytes: this.disk.maxEntryBytes, pageBytes: 4096, dataPages: 0, usedPages: 0, unitId: 0, sync: SYNC.ALWAYS, clusterId: '' };
+    return { unitEpoch: this.#epoch, tail: this.#tail, trimMark: this.#trimMark, maxEntryBytes: this.disk.maxEntryBytes, pageBytes: 4096, dataPages: 0, usedPages: 0, unitId: 0, sync: SYNC.ALWAYS, formatId: this.disk.formatId, clusterId: '' };
   }
 
   // ---- internals ---------------------------------------------------------------

@@ -20,6 +20,7 @@ export interface SimManagerTimings {
   readonly probeIntervalMs: number;
   readonly probeTimeoutMs: number;
   readonly misses: number;
+  readonly rebuildBatchAddresses: number;
   readonly graceMs: number;
 }
 
@@ -78,6 +79,10 @@ export class SimManager {
       backoffMinMs: 5,
       backoffMaxMs: 60,
       reconfigureTimeoutMs: cl.timings.timeoutMs,
+      // Small batches and a status record after each: a rebuild cut short leaves a resume
+      // point with gaps behind it (batches finish out of order), and the next pass uses it.
+      rebuildBatchAddresses: t.rebuildBatchAddresses,
+      rebuildStatusEveryMs: 0,
       // The spares, and every unit the cluster started with: an operator may list every box.
       // A unit back from a replacement holds entries, and the manager must pass it over.
       spares: [...cl.spares, ...cl.firstUnits],

@@ -15,11 +15,11 @@ import { locate } from '../../src/layout/mapping.js';
 import { nextProjection } from '../../src/layout/next.js';
 import { FailureDetector, type ProbeAnswer } from '../../src/manager/detector.js';
 import { Manager, type ManagerAction, type ManagerEvent } from '../../src/manager/machine.js';
-import { Rebuild, type RebuildChain, type RebuildResult } from '../../src/manager/rebuild.js';
+import { ChainProgress, Rebuild, type RebuildChain, type RebuildResult } from '../../src/manager/rebuild.js';
 import type { Bugs } from './bugs.js';
 
 const CHAIN_BUGS = ['ack-after-head', 'fill-without-reading-head', 'read-from-head', 'junk-not-propagated', 'chain-reversed', 'append-ignores-newtoken'];
-const MANAGER_BUGS = ['rebuild-skip-copy', 'rebuild-done-on-failure', 'rebuild-never-retries', 'rebuild-drops-last', 'rebuild-copies-from-tail', 'spare-not-empty', 'epoch-storm', 'rebuilt-on-start', 'rebuilt-marks-all'];
+const MANAGER_BUGS = ['rebuild-resume-past-gap', 'rebuild-skip-copy', 'rebuild-done-on-failure', 'rebuild-never-retries', 'rebuild-drops-last', 'rebuild-copies-from-tail', 'spare-not-empty', 'epoch-storm', 'rebuilt-on-start', 'rebuilt-marks-all'];
 const STEP_BUGS = ['rebuild-done-on-failure', 'rebuild-never-retries', 'epoch-storm', 'rebuilt-on-start', 'rebuilt-marks-all'];
 const RECONFIG_BUGS = ['reconfig-skip-seal', 'reconfig-min-tail', 'bootstrap-at-zero', 'reconfig-no-adopt', 'reconfig-ignore-sealed-unit'];
 
@@ -244,7 +244,7 @@ function patchManager(bugs: Bugs): Array<() => void> {
   if (bugs.has('rebuild-skip-copy')) {
     // Reports every chain copied without reading or writing anything.
     undo.push(patch(Rebuild.prototype, 'run', () => async function (this: Rebuild): Promise<RebuildResult> {
-      return { addresses: this.plan().reduce((n, c) => n + c.addresses.length, 0), bytes: 0, trimMark: 0 };
+      return { addresses: this.plan().reduce((n, c) => n + c.addresses.length, 0), bytes: 0, trimMark: 0, resumed: 0, resume: { formatId: '', copiedBelow: {} } };
     } as (...args: never[]) => unknown));
   }
   if (bugs.has('rebuild-drops-last') || bugs.has('rebuild-copies-from-tail')) {
@@ -286,6 +286,20 @@ function patchManager(bugs: Bugs): Array<() => void> {
         actions = [...actions, { reconfigure: { changes: [], reason: 'storm' } }];
       }
       return actions;
+    } as (...args: never[]) => unknown));
+  }
+  if (bugs.has('rebuild-resume-past-gap')) {
+    // The resume point follows the highest batch done, not the lowest one still copying:
+    // a pass cut short leaves a record that skips the batches that had not finished.
+    const highest = new WeakMap<ChainProgress, number>();
+    undo.push(patch(ChainProgress.prototype, 'done', (original) => function (this: ChainProgress, index: number) {
+      highest.set(this, Math.max(index, highest.get(this) ?? -1));
+      return (original as (i: number) => unknown).call(this, index);
+    } as (...args: never[]) => unknown));
+    undo.push(patch(ChainProgress.prototype, 'copiedBelow', (original) => function (this: ChainProgress): number {
+      const h = highest.get(this);
+      const right = (original as () => number).call(this);
+      return h === undefined ? right : Math.max(right, this.batches[h + 1]?.[0] ?? this.end);
     } as (...args: never[]) => unknown));
   }
   if (bugs.has('spare-not-empty')) {

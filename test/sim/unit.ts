@@ -14,7 +14,7 @@ import { LinkServer } from './server.js';
 
 export class SimUnit {
   readonly name: string;
-  readonly disk = new Disk();
+  readonly disk: Disk;
   #engine: MemEngine | undefined;
   readonly #server: LinkServer;
   readonly #bugs: Bugs;
@@ -25,6 +25,8 @@ export class SimUnit {
 
   constructor(name: string, epoch: number, net: Network, bugs: Bugs, check: Checkers) {
     this.name = name;
+    // A unit's device is formatted once (a simulated unit never comes back formatted again).
+    this.disk = new Disk({ formatId: formatIdOf(name) });
     this.disk.epoch = epoch;
     this.#bugs = bugs;
     this.#check = check;
@@ -72,4 +74,11 @@ export class SimUnit {
     this.#check.served(this.name, req, res, epochAtService);
     return res;
   }
+}
+
+/** A format id derived from the unit's name (FNV-1a, 64 bits): deterministic, one per simulated unit. */
+function formatIdOf(name: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (const c of Buffer.from(name)) h = ((h ^ BigInt(c)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  return h.toString(16).padStart(16, '0');
 }

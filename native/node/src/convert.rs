@@ -101,6 +101,8 @@ pub struct SuperblockInfo {
     pub free_pages: f64,
     pub generation: f64,
     pub created_unix_ms: f64,
+    /// Random per format, 16 lower-case hex digits: tells one format of a device from another.
+    pub format_id: String,
     /// "file" or "block".
     pub kind: String,
 }
@@ -123,6 +125,7 @@ impl SuperblockInfo {
             free_pages: to_js_number(sb.data_pages - used_pages),
             generation: to_js_number(sb.generation),
             created_unix_ms: to_js_number(sb.created_unix_ms),
+            format_id: format!("{:016x}", sb.format_id),
             kind: kind.to_string(),
         }
     }

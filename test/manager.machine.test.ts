@@ -205,6 +205,20 @@ describe('the manager machine', () => {
     ]);
   });
 
+  it('takes a spare on a box the dead unit\'s chain partners are not on, if one answers', () => {
+    const boxes = ['a:1', 'b:1', 'c:1', 'd:1'];
+    const replaced = (spares: string[]): ManagerAction[] => {
+      const m = manager({ spares }, layout(1, boxes));
+      const seen: ManagerAction[] = [];
+      for (let t = 0; t <= 3000; t += 1000) seen.push(...round(m, t, ['a:1']));
+      return reconfigurations(seen);
+    };
+    // b:9 shares box b with a:1's partner b:1: one power cut would take both replicas.
+    expect(replaced(['b:9', 'e:9'])).toEqual([{ reconfigure: { changes: [{ kind: 'replace-unit', old: 'a:1', replacement: 'e:9' }], reason: expect.any(String) } }]);
+    // With no other spare, that one still beats waiting.
+    expect(replaced(['b:9'])).toEqual([{ reconfigure: { changes: [{ kind: 'replace-unit', old: 'a:1', replacement: 'b:9' }], reason: expect.any(String) } }]);
+  });
+
   it('backs off after a failed reconfiguration and after another one won the epoch', () => {
     const m = manager({ spares: ['spare:1', 'spare:2'] });
     let t = 0;

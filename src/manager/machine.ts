@@ -11,7 +11,8 @@
 //   1. A sequencer down (`misses` probes in a row) moves to a standby that
 //      answers; units down past `graceMs` are replaced by spares that answer —
 //      in ONE reconfiguration (a move alone would wait forever on a dead unit's
-//      seal). A spare must be empty (INFO tail 0): one that served in a
+//      seal). A spare on a host (box) none of the dead unit's chain partners is
+//      on is taken first. A spare must be empty (INFO tail 0): one that served in a
 //      chain before still answers its old entries. A dead unit with no empty
 //      spare left stays until one answers; one that is the only whole replica
 //      of a chain — counting the units the same reconfiguration replaces — is
@@ -280,7 +281,7 @@ export class Manager {
         reasons.push(`unit ${unit} is down and it is the only whole replica of a chain left: waiting for it to come back`);
         continue;
       }
-      const spare = spares.shift();
+      const spare = takeSpare(spares, hostsBeside(p, unit, leaving));
       if (spare === undefined) {
         reasons.push(`unit ${unit} is down and no empty spare answers${used.length === 0 ? '' : ` (${used.join(', ')} hold entries: format them to make them spares)`}`);
         continue;
@@ -363,4 +364,30 @@ export class Manager {
     const watched = new Set(this.#watched().map(([s]) => s));
     for (const s of [...before.units, before.sequencer]) if (!watched.has(s)) this.detector.forget(s);
   }
+}
+
+/** The host of a `host:port` address: what a box is to the manager. */
+function hostOf(address: string): string {
+  return address.slice(0, address.lastIndexOf(':'));
+}
+
+/** The hosts of the replicas that stay beside `unit` in its chains (not those `leaving`). */
+function hostsBeside(p: Projection, unit: string, leaving: ReadonlySet<string>): Set<string> {
+  const hosts = new Set<string>();
+  for (const segment of p.segments) {
+    for (const stripe of segment.stripes) {
+      if (!stripe.chain.includes(unit)) continue;
+      for (const u of stripe.chain) if (u !== unit && !leaving.has(u)) hosts.add(hostOf(u));
+    }
+  }
+  return hosts;
+}
+
+/**
+ * Takes the first spare on a host none of `avoid` is on (so a chain's replicas do not end up
+ * on one box, where one power cut takes both), else the first spare; removes it from `spares`.
+ */
+function takeSpare(spares: string[], avoid: ReadonlySet<string>): string | undefined {
+  const i = spares.findIndex((s) => !avoid.has(hostOf(s)));
+  return spares.splice(i < 0 ? 0 : i, 1)[0];
 }

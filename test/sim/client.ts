@@ -190,7 +190,9 @@ export class SimClient {
     w.wake();
     void this.#client.then(async (c) => {
       try {
-        for await (const e of c.follow(from, { signal: controller.signal })) {
+        // A 1 s long poll, not the default 10 s: a lost WAIT_TAIL is resent after the poll plus
+        // the timeout, and the run idles (the manager probing) until then.
+        for await (const e of c.follow(from, { signal: controller.signal, pollMs: 1000 })) {
           if (!live()) return;
           w.check.observe(e.address, keyOf(e), by, startedAt, this.#chainOf(e.address));
           onEntry(e);

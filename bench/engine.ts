@@ -238,6 +238,7 @@ class HeadTrimmer {
   }
 
   check(): void {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the prefix trim rejected with
     if (this.#failure !== undefined) throw this.#failure;
   }
 }

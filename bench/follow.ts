@@ -176,7 +176,7 @@ async function redisRun(a: Args, port: number, run: number): Promise<Latency> {
     let last = '$';
     const following = (async () => {
       while (seen < a.entries) {
-        const got = (await reader.xreadBuffer('BLOCK', 0, 'STREAMS', stream, last)) as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
+        const got = (await reader.xreadBuffer('BLOCK', 0, 'STREAMS', stream, last));
         for (const [, entries] of got ?? []) {
           for (const [id, fields] of entries) {
             last = id.toString();

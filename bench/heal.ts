@@ -225,13 +225,13 @@ function startCorfu(name: string, cliArgs: string[], ready: RegExp, log?: WriteS
   };
   void child.exited.then(() => (child.exitedAt = wall()));
   children.add(child);
-  createInterface({ input: proc.stderr! }).on('line', (line) => {
+  createInterface({ input: proc.stderr }).on('line', (line) => {
     child.err.push(line);
     if (log !== undefined && !log.writableEnded) log.write(`${line}\n`);
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not print ${String(ready)} within 30 s; stderr: ${child.err.slice(-10).join('\n')}`)), 30_000);
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
+    createInterface({ input: proc.stdout }).on('line', (line) => {
       child.out.push(line);
       if (ready.test(line)) {
         clearTimeout(timer);

@@ -103,7 +103,7 @@ export class StoreChannel implements NativeStoreInstance {
     // A synchronous throw (bad argument, ERR_OVERLOADED, ERR_CLOSED) becomes a rejection.
     return new Promise<T>((resolve, reject) => {
       send(raw, id);
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#pending.set(id, { resolve: resolve, reject });
       this.#keepAlive ??= setInterval(keepAliveTick, KEEP_ALIVE_MS);
     });
   }

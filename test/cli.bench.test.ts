@@ -38,11 +38,11 @@ describe('corfu bench append', () => {
     const proc = spawn(process.execPath, [CLI, 'up', '--dir', join(dir, 'cluster'), '--units', '4', '--replicas', '2', '--size', '16M'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     procs.push(proc);
     let err = '';
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
     layout = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`corfu up not serving in time: ${err}`)), 30_000);
       let url = '';
-      createInterface({ input: proc.stdout! }).on('line', (line) => {
+      createInterface({ input: proc.stdout }).on('line', (line) => {
         const m = /^layout URL: (\S+)$/.exec(line);
         if (m !== null) url = m[1]!;
         if (line.startsWith('serving')) {

@@ -32,9 +32,9 @@ function spawnListening(args: string[]): Promise<string> {
   children.add(child);
   let stdout = '';
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   return new Promise<string>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
       stdout += s;
       const m = /^listening (\S+)$/m.exec(stdout);
       if (m) resolve(m[1]!);

@@ -50,7 +50,7 @@ function projection(epoch: number, sequencer = '127.0.0.1:9000'): Projection {
 function deadPid(): number {
   const r = spawnSync(process.execPath, ['-e', '']);
   expect(r.pid).toBeGreaterThan(0);
-  return r.pid!;
+  return r.pid;
 }
 
 describe('FileProjectionStore', () => {

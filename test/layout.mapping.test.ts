@@ -197,8 +197,17 @@ describe('mapping helpers', () => {
   });
 });
 
+/** A projection as the JSON parseProjection is given: the tests below break it on purpose. */
+interface RawProjection {
+  epoch: unknown;
+  sequencer?: unknown;
+  units: unknown[];
+  segment?: unknown;
+  segments: Array<{ start: unknown; end: unknown; stripes: Array<{ chain: unknown[] }> }>;
+}
+
 describe('projection schema', () => {
-  const valid = (): any => ({
+  const valid = (): RawProjection => ({
     epoch: 1,
     sequencer: '127.0.0.1:9000',
     units: ['127.0.0.1:7001', '127.0.0.1:7002', 'unit-3.example:7003', '[::1]:7004'],
@@ -211,14 +220,14 @@ describe('projection schema', () => {
   it('accepts valid projections, including one starting past 0 (after a trim)', () => {
     expect(parseProjection(valid()).epoch).toBe(1);
     const trimmed = valid();
-    trimmed.segments[0].start = 40;
+    trimmed.segments[0]!.start = 40;
     expect(parseProjection(trimmed).segments[0]!.start).toBe(40);
     const closed = valid();
-    closed.segments[1].end = 500;
+    closed.segments[1]!.end = 500;
     expect(parseProjection(closed).segments[1]!.end).toBe(500);
   });
 
-  function rejects(mutate: (p: any) => void, ...patterns: RegExp[]): CorfuError {
+  function rejects(mutate: (p: RawProjection) => void, ...patterns: RegExp[]): CorfuError {
     const p = valid();
     mutate(p);
     const err = throwsWith(() => parseProjection(p), 'ERR_BAD_REQUEST');
@@ -227,32 +236,32 @@ describe('projection schema', () => {
   }
 
   it('rejects a gap between segments', () => {
-    rejects((p) => (p.segments[1].start = 101), /segments\[1\]\.start/, /gap between segments/, /expected 100/);
+    rejects((p) => (p.segments[1]!.start = 101), /segments\[1\]\.start/, /gap between segments/, /expected 100/);
   });
 
   it('rejects overlapping segments', () => {
-    rejects((p) => (p.segments[1].start = 90), /segments\[1\]\.start/, /overlap/);
+    rejects((p) => (p.segments[1]!.start = 90), /segments\[1\]\.start/, /overlap/);
   });
 
   it('rejects a chain unit not listed in units', () => {
-    rejects((p) => p.segments[0].stripes[0].chain.push('127.0.0.1:7999'), /segments\[0\]\.stripes\[0\]\.chain\[2\]/, /127\.0\.0\.1:7999 is not listed in units/);
+    rejects((p) => p.segments[0]!.stripes[0]!.chain.push('127.0.0.1:7999'), /segments\[0\]\.stripes\[0\]\.chain\[2\]/, /127\.0\.0\.1:7999 is not listed in units/);
   });
 
   it('rejects a unit repeated in one chain', () => {
-    rejects((p) => p.segments[1].stripes[1].chain.push('[::1]:7004'), /segments\[1\]\.stripes\[1\]\.chain\[2\]/, /repeated in the chain/);
+    rejects((p) => p.segments[1]!.stripes[1]!.chain.push('[::1]:7004'), /segments\[1\]\.stripes\[1\]\.chain\[2\]/, /repeated in the chain/);
   });
 
   it('rejects an empty chain and a segment with no stripes', () => {
-    rejects((p) => (p.segments[0].stripes[0].chain = []), /segments\[0\]\.stripes\[0\]\.chain/, /at least one unit/);
-    rejects((p) => (p.segments[0].stripes = []), /segments\[0\]\.stripes/, /at least one stripe/);
+    rejects((p) => (p.segments[0]!.stripes[0]!.chain = []), /segments\[0\]\.stripes\[0\]\.chain/, /at least one unit/);
+    rejects((p) => (p.segments[0]!.stripes = []), /segments\[0\]\.stripes/, /at least one stripe/);
   });
 
   it('rejects two open segments (only the last may be open)', () => {
-    rejects((p) => (p.segments[0].end = null), /segments\[0\]\.end/, /only the last segment may be open/);
+    rejects((p) => (p.segments[0]!.end = null), /segments\[0\]\.end/, /only the last segment may be open/);
   });
 
   it('rejects end <= start', () => {
-    rejects((p) => (p.segments[0].end = 0), /segments\[0\]\.end/, /greater than start/);
+    rejects((p) => (p.segments[0]!.end = 0), /segments\[0\]\.end/, /greater than start/);
   });
 
   it('rejects non-integer, zero and unsafe epochs', () => {
@@ -263,9 +272,9 @@ describe('projection schema', () => {
   });
 
   it('rejects non-integer and unsafe addresses', () => {
-    rejects((p) => (p.segments[1].start = 100.5), /segments\[1\]\.start/);
-    rejects((p) => (p.segments[0].start = -1), /segments\[0\]\.start/);
-    rejects((p) => (p.segments[1].end = 2 ** 60), /segments\[1\]\.end/);
+    rejects((p) => (p.segments[1]!.start = 100.5), /segments\[1\]\.start/);
+    rejects((p) => (p.segments[0]!.start = -1), /segments\[0\]\.start/);
+    rejects((p) => (p.segments[1]!.end = 2 ** 60), /segments\[1\]\.end/);
   });
 
   it('rejects duplicate units, bad host:port, unknown keys and missing fields', () => {

@@ -44,8 +44,8 @@ describe("the README's service example", () => {
     stops.push(() => proc.kill('SIGKILL'));
     let out = '';
     let err = '';
-    proc.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-    proc.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+    proc.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    proc.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
     await until(() => /listening \d+/.test(out) || proc.exitCode !== null, 'the service to listen', { timeoutMs: 20_000 });
     expect(err).toBe('');
     const base = `http://127.0.0.1:${/listening (\d+)/.exec(out)![1]}`;

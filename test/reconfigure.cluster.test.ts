@@ -36,9 +36,9 @@ function spawnListening(args: string[]): Promise<{ address: string; proc: ChildP
   proc.once('exit', () => children.delete(proc));
   let stdout = '';
   let stderr = '';
-  proc.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  proc.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   return new Promise((resolve, reject) => {
-    proc.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    proc.stdout.setEncoding('utf8').on('data', (s: string) => {
       stdout += s;
       const m = /^listening (\S+)$/m.exec(stdout);
       if (m) resolve({ address: m[1]!, proc });
@@ -68,8 +68,8 @@ function corfu(...args: string[]): Promise<{ code: number | null; stdout: string
   const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  proc.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  proc.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  proc.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  proc.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   return new Promise((resolve) => proc.once('close', (code) => resolve({ code, stdout, stderr })));
 }
 

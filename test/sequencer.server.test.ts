@@ -32,11 +32,11 @@ function startSequencer(...args: string[]): Promise<Running> {
   const child = spawn(process.execPath, [CLI, 'sequencer', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
   return new Promise((resolve, reject) => {
     let stdout = '';
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
       stdout += s;
       const m = /^listening 127\.0\.0\.1:(\d+)$/m.exec(stdout);
       if (m) resolve({ child, port: Number(m[1]), exited });
@@ -83,7 +83,7 @@ class RawClient {
   request(body: Body): Promise<Response> {
     const requestId = this.#nextId++;
     const answer = this.answerTo(requestId);
-    this.socket.write(encodeRequest({ ...body, requestId } as Request));
+    this.socket.write(encodeRequest({ ...body, requestId }));
     return answer;
   }
 

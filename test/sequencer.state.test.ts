@@ -45,7 +45,7 @@ function tailOf(r: Response): number {
 function disjoint(ranges: Array<[number, number]>): Array<[number, number]> {
   const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < sorted.length; i++) {
-    expect(sorted[i]![0], `range ${sorted[i]} overlaps ${sorted[i - 1]}`).toBeGreaterThanOrEqual(sorted[i - 1]![0] + sorted[i - 1]![1]);
+    expect(sorted[i]![0], `range ${String(sorted[i])} overlaps ${String(sorted[i - 1])}`).toBeGreaterThanOrEqual(sorted[i - 1]![0] + sorted[i - 1]![1]);
   }
   return sorted;
 }

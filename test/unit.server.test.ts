@@ -50,8 +50,8 @@ function run(args: string[]): { child: ChildProcess; exited: Promise<Exit>; outp
   children.add(child);
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = new Promise<Exit>((resolve) =>
     child.on('close', (code, signal) => {
       children.delete(child);

@@ -116,7 +116,6 @@ const u64 = fc.oneof(
 const envelope = { requestId: u32, epoch: u64 };
 const payload = fc.uint8Array({ maxLength: 48 });
 const entryCount = { minLength: 1, maxLength: 12 };
-const statusByte = fc.integer({ min: 0, max: STATUS_NAMES.length - 1 });
 const errorCode = fc.constantFrom(...(STATUS_NAMES.filter((n) => n !== 'OK') as ErrorCode[]));
 const ops = Object.keys(OPCODES) as (keyof typeof OPCODES)[];
 
@@ -198,9 +197,9 @@ const trimResponse = fc.record({
   statuses: fc.uint8Array({ minLength: 1, maxLength: 12, min: 0, max: STATUS_NAMES.length - 1 }),
 });
 const readEntry = fc.oneof(
-  payload.map((p) => ({ status: 0, kind: KIND.DATA as number, payload: p as Uint8Array | null })),
-  fc.constant({ status: 0, kind: KIND.JUNK as number, payload: null }),
-  fc.integer({ min: 1, max: STATUS_NAMES.length - 1 }).map((s) => ({ status: s, kind: KIND.NONE as number, payload: null })),
+  payload.map((p) => ({ status: 0, kind: KIND.DATA, payload: p })),
+  fc.constant({ status: 0, kind: KIND.JUNK, payload: null }),
+  fc.integer({ min: 1, max: STATUS_NAMES.length - 1 }).map((s) => ({ status: s, kind: KIND.NONE, payload: null })),
 );
 const readResponse = fc.record({ ...envelope, entries: fc.array(readEntry, entryCount) }).map(
   ({ requestId, epoch, entries }): Response => ({
@@ -528,7 +527,7 @@ describe('malformed bodies are protocol errors', () => {
     expectError(decodeFrame(frameWith(OPCODES.TOKEN, le32(0))), /token count 0/);
     expectError(decodeFrame(frameWith(OPCODES.READ, le32(0))), /entry count 0/);
     // WRITE: one entry announcing 5 bytes, 4 present.
-    expectError(decodeFrame(frameWith(OPCODES.WRITE, [...le32(1), ...Array(8).fill(0), ...le32(5), 1, 2, 3, 4])), /add up to 5 but 4/);
+    expectError(decodeFrame(frameWith(OPCODES.WRITE, [...le32(1), ...new Array<number>(8).fill(0), ...le32(5), 1, 2, 3, 4])), /add up to 5 but 4/);
     // WRITE: a count of 2^32-1 with no descriptors: refused before anything is sized by it.
     expectError(decodeFrame(frameWith(OPCODES.WRITE, le32(0xffff_ffff))), /entry count/);
     expectError(decodeFrame(frameWith(OPCODES.WRITE, le32(1000))), /ends inside the entry descriptors/);
@@ -540,7 +539,7 @@ describe('malformed bodies are protocol errors', () => {
     expectError(decodeFrame(frameWith(0x80 | OPCODES.READ, [0, ...le32(1), 3, 1, ...le32(0)])), /failed entry with kind 1/);
     expectError(decodeFrame(frameWith(0x80 | OPCODES.READ, [0, ...le32(1), 0, 2, ...le32(1), 0x41])), /length 1 on an entry without data/);
     expectError(decodeFrame(frameWith(0x80 | OPCODES.READ, [0, ...le32(1), 0, 1, ...le32(2), 0x41])), /add up to 2 but 1/);
-    expectError(decodeFrame(frameWith(0x80 | OPCODES.PING, [6, ...Array(8).fill(0), 5, 0, 0x41])), /ends inside the message/);
+    expectError(decodeFrame(frameWith(0x80 | OPCODES.PING, [6, ...new Array<number>(8).fill(0), 5, 0, 0x41])), /ends inside the message/);
   });
 });
 
@@ -766,7 +765,7 @@ describe('FrameDecoder', () => {
         };
         for (let i = 0; i + 1 < bounds.length; i++) {
           // Copies, so views into one chunk cannot alias another.
-          d.push(Buffer.from(stream.subarray(bounds[i]!, bounds[i + 1]!)));
+          d.push(Buffer.from(stream.subarray(bounds[i], bounds[i + 1])));
           if (drainEach) drain();
         }
         drain();

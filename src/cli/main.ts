@@ -10,18 +10,18 @@ import { Command, CommanderError } from 'commander';
 
 import { NativeLoadError, isCorfuError } from '../../bindings/index.js';
 import { packageRoot } from '../../bindings/native.js';
-import { benchAppendVerb, secondsArg, warmupArg } from './bench.js';
-import { DEFAULT_LAYOUT, addressArg, appendVerb, fillVerb, readVerb, statusVerb, tailVerb, trimVerb } from './debug.js';
-import { demoVerb } from './demo.js';
+import { benchAppendVerb, secondsArg, warmupArg, type BenchAppendFlags } from './bench.js';
+import { DEFAULT_LAYOUT, addressArg, appendVerb, fillVerb, readVerb, statusVerb, tailVerb, trimVerb, type LayoutFlags } from './debug.js';
+import { demoVerb, type DemoFlags } from './demo.js';
 import { FatalError } from './fatal-error.js';
-import { formatVerb } from './format.js';
+import { formatVerb, type FormatFlags } from './format.js';
 import { inspectVerb } from './inspect.js';
-import { managerVerb } from './manager.js';
-import { hostPortArg, layoutInitVerb, layoutReconfigureVerb, layoutShowVerb, replaceArg, stripeArg } from './layout.js';
+import { managerVerb, type ManagerFlags } from './manager.js';
+import { hostPortArg, layoutInitVerb, layoutReconfigureVerb, layoutShowVerb, replaceArg, stripeArg, type LayoutInitFlags, type LayoutReconfigureFlags } from './layout.js';
 import { countArg, clusterIdArg, listenArg, positiveCountArg, sizeArg, storeUrlArg, syncArg } from './options.js';
-import { sequencerVerb } from './sequencer.js';
-import { unitVerb } from './unit.js';
-import { upVerb } from './up.js';
+import { sequencerVerb, type SequencerFlags } from './sequencer.js';
+import { unitVerb, type UnitFlags } from './unit.js';
+import { upVerb, type UpFlags } from './up.js';
 import { UsageError } from './usage-error.js';
 
 /** A repeatable HOST:PORT option. */
@@ -56,14 +56,14 @@ function buildProgram(): Command {
     .option('--cluster-id <hex>', 'cluster id, 32 hex digits, stamped on the device (random if omitted)', clusterIdArg)
     .option('--unit-id <n>', 'this unit\'s id within the cluster', countArg)
     .option('--force', 'overwrite an existing Corfu superblock')
-    .action((path: string, flags) => formatVerb(path, flags));
+    .action((path: string, flags: FormatFlags) => formatVerb(path, flags));
 
   program
     .command('inspect')
     .description('print the superblock of a formatted device')
     .argument('<path>', 'block device or regular file')
     .option('--json', 'print JSON instead of a table')
-    .action((path: string, flags) => inspectVerb(path, flags));
+    .action((path: string, flags: { json?: boolean }) => inspectVerb(path, flags));
 
   program
     .command('demo')
@@ -73,7 +73,7 @@ function buildProgram(): Command {
     .option('--entry-bytes <b>', 'payload bytes per entry', sizeArg, 128)
     .option('--size <bytes>', 'size of the device file when it is created', sizeArg, 256 * 1024 * 1024)
     .option('--sync <mode>', "'always' (durable before ack) or 'none' (benchmarks only)", syncArg, 'always')
-    .action((flags) => demoVerb(flags));
+    .action((flags: DemoFlags) => demoVerb(flags));
 
   program
     .command('sequencer')
@@ -81,7 +81,7 @@ function buildProgram(): Command {
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:0; port 0 picks a free one)', listenArg)
     .option('--epoch <e>', 'the epoch to start in', countArg, 0)
     .option('--start-tail <t>', 'the first token: above every address written on any unit', countArg, 0)
-    .action((flags) => sequencerVerb(flags));
+    .action((flags: SequencerFlags) => sequencerVerb(flags));
 
   program
     .command('manager')
@@ -95,7 +95,7 @@ function buildProgram(): Command {
     .option('--grace <ms>', 'how long a dead unit stays dead before it is replaced', countArg, 0)
     .option('--max-epochs-per-minute <n>', 'reconfigurations started per minute, at most', positiveCountArg, 6)
     .option('--rebuild-rate <bytes/s>', "a rebuild's copy rate, at most (default: as fast as the units answer)", positiveCountArg)
-    .action((flags) => managerVerb(flags));
+    .action((flags: ManagerFlags) => managerVerb(flags));
 
   program
     .command('unit')
@@ -103,7 +103,7 @@ function buildProgram(): Command {
     .requiredOption('--device <path>', 'formatted block device or file (see `corfu format`)')
     .requiredOption('--listen <host:port>', 'address to listen on; a bare PORT means 127.0.0.1, port 0 picks a free one', listenArg)
     .option('--sync <mode>', "'always' (durable before ack) or 'none' (benchmarks only)", syncArg, 'always')
-    .action((flags) => unitVerb(flags));
+    .action((flags: UnitFlags) => unitVerb(flags));
 
   const layout = program.command('layout').description('projections: write and show the layout of the log');
 
@@ -113,14 +113,14 @@ function buildProgram(): Command {
     .requiredOption('--store <url>', 'projection store: file:DIR or etcd://HOST:PORT[,HOST:PORT...]/PREFIX', storeUrlArg)
     .requiredOption('--sequencer <host:port>', 'the sequencer (bootstrapped above every written address)', hostPortArg)
     .requiredOption('--stripe <host:port,...>', 'a chain of units, head first (repeat for each stripe)', stripeArg)
-    .action((flags) => layoutInitVerb(flags));
+    .action((flags: LayoutInitFlags) => layoutInitVerb(flags));
 
   layout
     .command('show')
     .description('print the latest projection')
     .requiredOption('--store <url>', 'projection store: file:DIR or etcd://HOST:PORT[,HOST:PORT...]/PREFIX', storeUrlArg)
     .option('--json', 'print JSON instead of a table')
-    .action((flags) => layoutShowVerb(flags));
+    .action((flags: { store: string; json?: boolean }) => layoutShowVerb(flags));
 
   layout
     .command('reconfigure')
@@ -131,7 +131,7 @@ function buildProgram(): Command {
     .option('--stripe <host:port,...>', 'a chain of the new segment, head first (repeat for each stripe)', stripeArg)
     .option('--sequencer <host:port>', 'move the sequencer here (it is bootstrapped above every written address)', hostPortArg)
     .option('--expect-epoch <n>', 'only if the latest projection is epoch N (refuse to change a layout you have not seen)', positiveCountArg)
-    .action((flags) => layoutReconfigureVerb(flags));
+    .action((flags: LayoutReconfigureFlags) => layoutReconfigureVerb(flags));
 
   program
     .command('up')
@@ -147,16 +147,16 @@ function buildProgram(): Command {
     .option('--entry-bytes <b>', 'payload bytes per demo entry', sizeArg, 128)
     .option('--spares <n>', 'empty units the manager may replace a dead one with', countArg, 1)
     .option('--chaos', 'with --demo: kill -9 a unit halfway through the appends (the manager heals the cluster)')
-    .action((flags) => upVerb(flags));
+    .action((flags: UpFlags) => upVerb(flags));
 
   // Debug verbs against a running log (see debug.ts).
   const layoutOption = ['--layout <url>', 'projection store of the log, file:DIR or etcd://HOST:PORT[,...]/PREFIX (default: the one `corfu up` made in ./.corfu)', storeUrlArg, DEFAULT_LAYOUT] as const;
-  program.command('append').description('append one entry (DATA, or stdin) and print its address').argument('[data]', 'the payload as UTF-8 text').option(...layoutOption).action((data: string | undefined, flags) => appendVerb(data, flags));
-  program.command('read').description('print the entry at ADDR (kind; payload as UTF-8 if printable, else hex)').argument('<addr>', 'log address', addressArg).option(...layoutOption).option('--json', 'print JSON').action((addr: number, flags) => readVerb(addr, flags));
-  program.command('tail').description("print the sequencer's tail (the next address)").option(...layoutOption).action((flags) => tailVerb(flags));
-  program.command('fill').description('fill ADDR with junk unless it already holds data').argument('<addr>', 'log address', addressArg).option(...layoutOption).action((addr: number, flags) => fillVerb(addr, flags));
-  program.command('trim').description('trim ADDR on every unit of its chain').argument('<addr>', 'log address', addressArg).option(...layoutOption).action((addr: number, flags) => trimVerb(addr, flags));
-  program.command('status').description('the projection epoch; the sequencer and each unit: up/down, epoch, tail').option(...layoutOption).option('--json', 'print JSON').action((flags) => statusVerb(flags));
+  program.command('append').description('append one entry (DATA, or stdin) and print its address').argument('[data]', 'the payload as UTF-8 text').option(...layoutOption).action((data: string | undefined, flags: LayoutFlags) => appendVerb(data, flags));
+  program.command('read').description('print the entry at ADDR (kind; payload as UTF-8 if printable, else hex)').argument('<addr>', 'log address', addressArg).option(...layoutOption).option('--json', 'print JSON').action((addr: number, flags: LayoutFlags & { json?: boolean }) => readVerb(addr, flags));
+  program.command('tail').description("print the sequencer's tail (the next address)").option(...layoutOption).action((flags: LayoutFlags) => tailVerb(flags));
+  program.command('fill').description('fill ADDR with junk unless it already holds data').argument('<addr>', 'log address', addressArg).option(...layoutOption).action((addr: number, flags: LayoutFlags) => fillVerb(addr, flags));
+  program.command('trim').description('trim ADDR on every unit of its chain').argument('<addr>', 'log address', addressArg).option(...layoutOption).action((addr: number, flags: LayoutFlags) => trimVerb(addr, flags));
+  program.command('status').description('the projection epoch; the sequencer and each unit: up/down, epoch, tail').option(...layoutOption).option('--json', 'print JSON').action((flags: LayoutFlags & { json?: boolean }) => statusVerb(flags));
 
   program
     .command('bench')
@@ -172,7 +172,7 @@ function buildProgram(): Command {
     .option('--sync-label <mode>', "the units' sync mode to report, when it cannot be read from the local unit processes")
     .option('--separate-connections', 'give each client its own connections (default: shared per process, batched together)')
     .option('--json <file>', 'also write the figures and the configuration as JSON')
-    .action((flags) => benchAppendVerb(flags));
+    .action((flags: BenchAppendFlags) => benchAppendVerb(flags));
 
   return program;
 }

@@ -275,7 +275,7 @@ export async function upVerb(flags: UpFlags): Promise<void> {
   process.on('SIGTERM', onSignal);
   try {
     const servers = await Promise.all(
-      devices.map((path, i) => startChild(basename(path, '.img'), ['unit', '--device', path, '--listen', '127.0.0.1:0', '--sync', flags.sync], logDir, children)),
+      devices.map((path) => startChild(basename(path, '.img'), ['unit', '--device', path, '--listen', '127.0.0.1:0', '--sync', flags.sync], logDir, children)),
     );
     const allAddresses = servers.map((c) => c.address!);
     const unitAddresses = allAddresses.slice(0, flags.units);

@@ -259,7 +259,7 @@ export class CorfuClient {
       throw new CorfuError('ERR_BAD_REQUEST', `connect: options must be an object with a layout, got ${describeValue(options)}`);
     }
     const { layout } = options;
-    if (typeof layout !== 'string' && (typeof layout !== 'object' || layout === null || typeof (layout as ProjectionStore).latest !== 'function')) {
+    if (typeof layout !== 'string' && (typeof layout !== 'object' || layout === null || typeof (layout).latest !== 'function')) {
       throw new CorfuError('ERR_BAD_REQUEST', `connect: layout must be a layout URL (file:DIR) or a ProjectionStore, got ${describeValue(layout)}`);
     }
     const owns = typeof layout === 'string';
@@ -328,7 +328,7 @@ export class CorfuClient {
     });
     return this.#withBudget('appendBatch', options, async (b) => {
       const { first, epoch } = await this.#token(payloads.length, b);
-      return Promise.all(payloads.map((p, i) => this.#appendAt(p, { first: first + i, epoch }, b)));
+      return Promise.all(payloads.map((p: Uint8Array, i) => this.#appendAt(p, { first: first + i, epoch }, b)));
     });
   }
 
@@ -634,7 +634,7 @@ export class CorfuClient {
           window.push(p);
         }
         const entry = await window[0]!;
-        window.shift();
+        void window.shift(); // the promise just awaited
         next++;
         if (entry.kind === 'junk' && skipJunk) continue;
         yield entry;

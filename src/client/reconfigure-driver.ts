@@ -104,6 +104,7 @@ export async function reconfigure(store: ProjectionStore, changes: readonly Chan
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
       }
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the store threw
       if (failure !== undefined) throw failure;
       actions = machine.step(events.shift()!);
     }

@@ -26,7 +26,7 @@
 import { CorfuError, codeByte } from '../../bindings/errors.js';
 import type { Connection } from '../transport/connection.js';
 import { MAX_ENTRIES, MAX_FRAME_BYTES } from '../wire/frame.js';
-import type { ErrorResponse, ReadResponse, Response, TrimResponse, WriteResponse } from '../wire/messages.js';
+import type { ErrorResponse, Response } from '../wire/messages.js';
 
 /** One entry's share of a frame's answer. */
 export type EntryAnswer =
@@ -134,24 +134,24 @@ const DEFERRED = codeByte('ERR_OVERLOADED');
 function split(res: Response, entries: readonly Pending[]): Pending[] {
   const deferred: Pending[] = [];
   if (res.status !== 'OK') {
-    for (const e of entries) e.resolve({ kind: 'error', response: res as ErrorResponse });
+    for (const e of entries) e.resolve({ kind: 'error', response: res });
     return deferred;
   }
   const n = entries.length;
   if (res.op === 'WRITE' || res.op === 'FILL') {
-    const w = res as WriteResponse;
+    const w = res;
     if (w.statuses.length !== n) return mismatch(entries, res.op, w.statuses.length);
     entries.forEach((e, i) => e.resolve({ kind: 'write', status: w.statuses[i]!, written: w.written[i]! }));
     return deferred;
   }
   if (res.op === 'TRIM') {
-    const t = res as TrimResponse;
+    const t = res;
     if (t.statuses.length !== n) return mismatch(entries, 'TRIM', t.statuses.length);
     entries.forEach((e, i) => e.resolve({ kind: 'trim', status: t.statuses[i]! }));
     return deferred;
   }
   if (res.op === 'READ') {
-    const r = res as ReadResponse;
+    const r = res;
     if (r.statuses.length !== n) return mismatch(entries, 'READ', r.statuses.length);
     entries.forEach((e, i) => {
       if (r.statuses[i] === DEFERRED) {

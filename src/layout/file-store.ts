@@ -51,7 +51,7 @@ export function epochOfFileName(name: string): number | undefined {
 }
 
 function errno(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err).code) : undefined;
 }
 
 function checkEpoch(epoch: number): void {
@@ -62,6 +62,7 @@ function checkEpoch(epoch: number): void {
 
 function ioError(what: string, err: unknown): CorfuError {
   if (err === undefined) return new CorfuError('ERR_IO', `projection store: ${what}`);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a thrown non-Error: its String() is all there is to say
   const detail = err instanceof Error ? err.message : String(err);
   return new CorfuError('ERR_IO', `projection store: ${what}: ${detail}`, { cause: err });
 }

@@ -112,7 +112,7 @@ export function nextProjection(current: Projection, changes: readonly Change[], 
         if (!current.units.includes(old)) bad(`replace ${old}: it is not a unit of epoch ${current.epoch}`);
         for (const segment of below === undefined ? closed : [...closed, below]) dropUnit(segment, old, replacement);
         if (!from.some((s) => s.chain.includes(old))) bad(`replace ${old}: it holds no stripe of the open segment`);
-        for (const [t, stripe] of from.entries()) {
+        for (const stripe of from) {
           const at = stripe.chain.indexOf(old);
           if (at < 0) continue;
           if (stripe.chain.includes(replacement)) bad(`replace ${old} by ${replacement}: ${replacement} is already in the chain ${stripe.chain.join(',')}`);

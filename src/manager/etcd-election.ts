@@ -38,7 +38,7 @@ export class EtcdElection implements Election {
     });
     aborted.catch(() => {});
     try {
-      await Promise.race([campaign.wait(), aborted, lost.then(() => Promise.reject(failed))]);
+      await Promise.race([campaign.wait(), aborted, lost.then(() => Promise.reject(failed!))]);
     } catch (err) {
       await campaign.resign().catch(() => {});
       if (err instanceof CorfuError) throw err;

@@ -219,6 +219,7 @@ export class Rebuild {
         }
       };
       await Promise.all(Array.from({ length: Math.max(1, Math.min(depth, batches.length)) }, worker));
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what a worker caught
       if (failure !== undefined) throw failure;
       return { addresses: total, bytes: this.#bytes, trimMark, resumed, resume: resumeNow() };
     } finally {

@@ -349,7 +349,7 @@ export class Connection {
       call.requestId = requestId; // no longer waiting, whatever happens next
       let frame: Buffer;
       try {
-        frame = encodeRequest({ ...call.body, requestId } as Request);
+        frame = encodeRequest({ ...call.body, requestId });
       } catch (err) {
         this.#fail(call, err instanceof CorfuError ? err : new CorfuError('ERR_BAD_REQUEST', String(err)));
         continue;

@@ -157,7 +157,7 @@ function mutate(ops: Operation[], m: Mutation, addresses: number): Operation[] {
       if (end === undefined) return ops;
       const status = (['ok', 'unknown', 'fail'] as const)[m.pick % 3]!;
       if (status === 'ok') return ops; // an ok needs a result; the other way round is covered
-      out[i] = { ...op, end: { status, at: end.at } } as Operation;
+      out[i] = { ...op, end: { status, at: end.at } };
       return out;
     }
     case 'time': {

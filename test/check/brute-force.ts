@@ -74,7 +74,7 @@ function steps(history: readonly Operation[], readsMayFill: boolean): Timed[] {
   for (const op of history) {
     if (op.end?.status === 'fail') continue;
     const required = op.end?.status === 'ok';
-    const base = { inv: op.invoke, resp: required ? op.end!.at : Infinity, required, observer: false };
+    const base = { inv: op.invoke, resp: required ? op.end.at : Infinity, required, observer: false };
     const add = (apply: (s: State) => State[], observer = false): void => void out.push({ ...base, observer, apply });
     switch (op.op) {
       case 'append': {

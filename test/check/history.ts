@@ -106,7 +106,7 @@ export class HistoryRecorder {
       ok: (...result: unknown[]) => complete({ status: 'ok', result: checkedResult(call, result[0]) }),
       fail: (error?: string) => complete(error === undefined ? { status: 'fail' } : { status: 'fail', error }),
       unknown: (error?: string) => complete(error === undefined ? { status: 'unknown' } : { status: 'unknown', error }),
-    } as PendingOp<C['op']>;
+    };
   }
 
   /** The history so far (the same objects; later completions show up in them). */

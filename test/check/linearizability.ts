@@ -371,7 +371,7 @@ function checkAddresses(ops: Normalized, out: Violation[]): Known {
     const d = dense.get(address)!;
     s.reset();
     for (let j = start[d]!; j < start[d + 1]!; j++) s.add(ops, order[j]!);
-    const v = judge(address, s, ops, order.subarray(start[d]!, start[d + 1]!), pinned);
+    const v = judge(address, s, ops, order.subarray(start[d], start[d + 1]), pinned);
     if (v !== undefined) out.push(v);
     known.resp[k] = s.knownResp;
     known.op[k] = s.knownOp;
@@ -502,7 +502,7 @@ function judge(address: number, s: Summary, ops: Normalized, range: Int32Array, 
     for (const i of range) {
       const r = ops.role[i];
       if (r !== ACKED && r !== DATA && r !== JUNK && r !== JUNK_FILLED) continue;
-      const key = ops.payload[i] === undefined ? 'junk' : `d:${payloadKey(ops.payload[i]!)}`;
+      const key = ops.payload[i] === undefined ? 'junk' : `d:${payloadKey(ops.payload[i])}`;
       if (!distinct.has(key)) distinct.set(key, i);
     }
     const is = [...distinct.values()];

@@ -35,7 +35,7 @@ function bigHistory(ops: number, seed: number): readonly Operation[] {
   const steps = [...planned].sort((a, b) => a.point - b.point);
   const cells = new Map<number, ReadResult>();
   let tail = 0;
-  const calls: Array<{ call: Call; result: unknown; status: 'ok' | 'unknown' }> = new Array(ops);
+  const calls = new Array<{ call: Call; result: unknown; status: 'ok' | 'unknown' }>(ops);
   for (const p of steps) {
     const target = Math.floor(p.pick * (tail + 2)); // sometimes just past the tail: unwritten
     let call: Call;

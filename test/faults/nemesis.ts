@@ -578,6 +578,7 @@ export class Nemesis {
       }
       return `ERR_SEALED unitEpoch ${unitEpoch}`;
     }
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a decoded error response's message is a string
     return status === 'OK' ? 'OK' : `${status}: ${String(r.response!['message'] ?? '')}`;
   }
 

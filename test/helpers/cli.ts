@@ -23,11 +23,11 @@ export interface Started {
 export interface CliHarness {
   dir: string;
   /** Runs `corfu ARGS` to completion. */
-  corfu(...args: string[]): { code: number | null; stdout: string; stderr: string };
+  corfu: (...args: string[]) => { code: number | null; stdout: string; stderr: string };
   /** Asserts `stderr` is exactly one line and no stack trace; returns it. */
-  oneLine(stderr: string): string;
+  oneLine: (stderr: string) => string;
   /** Starts a long-running `corfu ...`; resolves once a stdout line matches `ready`. */
-  startCorfu(args: string[], ready: RegExp): Promise<Started>;
+  startCorfu: (args: string[], ready: RegExp) => Promise<Started>;
 }
 
 export function cliHarness(prefix: string, opts: { runTimeoutMs: number; readyTimeoutMs: number }): CliHarness {
@@ -55,12 +55,12 @@ export function cliHarness(prefix: string, opts: { runTimeoutMs: number; readyTi
     procs.push(proc);
     const out: string[] = [];
     const errLines: string[] = [];
-    createInterface({ input: proc.stderr! }).on('line', (line) => errLines.push(line));
+    createInterface({ input: proc.stderr }).on('line', (line) => errLines.push(line));
     const err = (): string => errLines.join('\n');
     const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timeout waiting for ${ready}; out: ${out.join('\n')}; err: ${err()}`)), opts.readyTimeoutMs);
-      createInterface({ input: proc.stdout! }).on('line', (line) => {
+      createInterface({ input: proc.stdout }).on('line', (line) => {
         out.push(line);
         if (ready.test(line)) {
           clearTimeout(timer);

@@ -99,7 +99,7 @@ export async function startEtcd(): Promise<EtcdServer> {
     child = proc;
     let failed: Error | undefined;
     proc.on('error', (err) => (failed = err));
-    proc.stderr!.on('data', (chunk: Buffer) => {
+    proc.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-STDERR_KEEP_BYTES);
     });
     exited = new Promise<void>((resolve) => {

@@ -53,7 +53,7 @@ export async function startProposers(url: string, count: number): Promise<Propos
       c.child.stdin.end();
       c.lines.close();
     }
-    await Promise.all(children.map((c) => (c.child.exitCode !== null || c.child.signalCode !== null ? undefined : new Promise((res) => c.child.on('exit', res)))));
+    await Promise.all(children.filter((c) => c.child.exitCode === null && c.child.signalCode === null).map((c) => new Promise((res) => c.child.on('exit', res))));
   };
   try {
     for (const c of children) {

@@ -72,7 +72,7 @@ export class RawPeer {
   request(body: Body): Promise<Response> {
     const requestId = this.#nextId++;
     const answer = new Promise<Response>((resolve) => this.#pending.set(requestId, resolve));
-    this.send(encodeRequest({ ...body, requestId } as Request));
+    this.send(encodeRequest({ ...body, requestId }));
     return answer;
   }
 

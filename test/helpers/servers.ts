@@ -23,9 +23,9 @@ export class Servers {
     proc.once('exit', () => this.#procs.delete(proc));
     let stdout = '';
     let stderr = '';
-    proc.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    proc.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     return new Promise((resolve, reject) => {
-      proc.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      proc.stdout.setEncoding('utf8').on('data', (s: string) => {
         stdout += s;
         const m = /^listening (\S+)$/m.exec(stdout);
         if (m) resolve({ address: m[1]!, proc });

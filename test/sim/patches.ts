@@ -56,7 +56,7 @@ export function installPatches(bugs: Bugs): () => void {
     // Waits no longer end at the deadline: only the checks between them do.
     undo.push(patch(CallBudget.prototype, 'race', () => function <T>(this: CallBudget, p: Promise<T>): Promise<T> {
       return p;
-    } as (...args: never[]) => unknown));
+    }));
   }
   return () => {
     for (const u of undo.reverse()) u();
@@ -95,7 +95,7 @@ function patchChain(proto: AppendOp | ReadOp | FillOp, kind: Kind, bugs: Bugs): 
       step = original;
       return function (this: Machine<unknown>, e: ChainEvent) {
         return wrapperOf(this).step(e);
-      } as (...args: never[]) => unknown;
+      };
     }),
   ];
 }
@@ -233,7 +233,7 @@ function patchReconfiguration(bugs: Bugs): Array<() => void> {
           }
         }
         return step(event);
-      } as (...args: never[]) => unknown,
+      },
     ),
   ];
 }
@@ -245,7 +245,7 @@ function patchManager(bugs: Bugs): Array<() => void> {
     // Reports every chain copied without reading or writing anything.
     undo.push(patch(Rebuild.prototype, 'run', () => async function (this: Rebuild): Promise<RebuildResult> {
       return { addresses: this.plan().reduce((n, c) => n + c.addresses.length, 0), bytes: 0, trimMark: 0, resumed: 0, resume: { formatId: '', copiedBelow: {} } };
-    } as (...args: never[]) => unknown));
+    }));
   }
   if (bugs.has('rebuild-drops-last') || bugs.has('rebuild-copies-from-tail')) {
     undo.push(patch(Rebuild.prototype, 'plan', (original) => function (this: Rebuild): RebuildChain[] {
@@ -256,7 +256,7 @@ function patchManager(bugs: Bugs): Array<() => void> {
         const chain = chainHolding(this.layout, c.addresses[0]);
         return chain === undefined ? c : { ...c, source: chain[chain.length - 1]! };
       });
-    } as (...args: never[]) => unknown));
+    }));
   }
   if (STEP_BUGS.some((b) => bugs.has(b))) {
     undo.push(patch(Manager.prototype, 'step', (original) => function (this: Manager, event: ManagerEvent): ManagerAction[] {
@@ -286,7 +286,7 @@ function patchManager(bugs: Bugs): Array<() => void> {
         actions = [...actions, { reconfigure: { changes: [], reason: 'storm' } }];
       }
       return actions;
-    } as (...args: never[]) => unknown));
+    }));
   }
   if (bugs.has('rebuild-resume-past-gap')) {
     // The resume point follows the highest batch done, not the lowest one still copying:
@@ -295,18 +295,18 @@ function patchManager(bugs: Bugs): Array<() => void> {
     undo.push(patch(ChainProgress.prototype, 'done', (original) => function (this: ChainProgress, index: number) {
       highest.set(this, Math.max(index, highest.get(this) ?? -1));
       return (original as (i: number) => unknown).call(this, index);
-    } as (...args: never[]) => unknown));
+    }));
     undo.push(patch(ChainProgress.prototype, 'copiedBelow', (original) => function (this: ChainProgress): number {
       const h = highest.get(this);
       const right = (original as () => number).call(this);
       return h === undefined ? right : Math.max(right, this.batches[h + 1]?.[0] ?? this.end);
-    } as (...args: never[]) => unknown));
+    }));
   }
   if (bugs.has('spare-not-empty')) {
     // Every probe answer reads as an empty unit: a spare that holds entries is used as if it were formatted.
     undo.push(patch(FailureDetector.prototype, 'record', (original) => function (this: FailureDetector, server: string, now: number, answer: ProbeAnswer | undefined) {
       return (original as (s: string, n: number, a: ProbeAnswer | undefined) => unknown).call(this, server, now, answer === undefined ? undefined : { ...answer, tail: 0 });
-    } as (...args: never[]) => unknown));
+    }));
   }
   return undo;
 }

@@ -29,7 +29,12 @@ fn main() {
     while n < capacity {
         let k = 1024.min(capacity - n);
         let addresses: Vec<u64> = (n..n + k).collect();
-        let r = store.execute(&[Request::Write { epoch: 0, lengths: vec![PAYLOAD as u32; k as usize], data: vec![7u8; PAYLOAD * k as usize], addresses }]);
+        let r = store.execute(&[Request::Write {
+            epoch: 0,
+            lengths: vec![PAYLOAD as u32; k as usize],
+            data: vec![7u8; PAYLOAD * k as usize],
+            addresses,
+        }]);
         assert!(matches!(&r[0], Response::Write(Ok(o)) if o.status.iter().all(|&s| s == 0)), "prefill");
         n += k;
     }

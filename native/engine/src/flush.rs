@@ -2,7 +2,9 @@
 //! that goes to the device in one write (two if it wraps the circle).
 
 use crate::aligned::AlignedBuf;
-use crate::layout::{pages_for_stream, PageHeader, RecordHeader, RecordKind, MAX_FLUSH_PAGES, PAGE_BODY_BYTES, PAGE_BYTES, PAGE_HEADER_BYTES, RECORD_HEADER_BYTES};
+use crate::layout::{
+    pages_for_stream, PageHeader, RecordHeader, RecordKind, MAX_FLUSH_PAGES, PAGE_BODY_BYTES, PAGE_BYTES, PAGE_HEADER_BYTES, RECORD_HEADER_BYTES,
+};
 
 pub struct FlushBuilder {
     buf: AlignedBuf,

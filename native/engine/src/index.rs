@@ -35,17 +35,11 @@ pub struct Index {
 
 impl Index {
     pub fn get(&self, address: u64) -> Slot {
-        self.chunks
-            .get(&(address >> CHUNK_BITS))
-            .map(|c| c[(address as usize) & (CHUNK_SLOTS - 1)])
-            .unwrap_or_default()
+        self.chunks.get(&(address >> CHUNK_BITS)).map(|c| c[(address as usize) & (CHUNK_SLOTS - 1)]).unwrap_or_default()
     }
 
     pub fn set(&mut self, address: u64, slot: Slot) {
-        let chunk = self
-            .chunks
-            .entry(address >> CHUNK_BITS)
-            .or_insert_with(|| vec![Slot::default(); CHUNK_SLOTS].into_boxed_slice());
+        let chunk = self.chunks.entry(address >> CHUNK_BITS).or_insert_with(|| vec![Slot::default(); CHUNK_SLOTS].into_boxed_slice());
         let cell = &mut chunk[(address as usize) & (CHUNK_SLOTS - 1)];
         match (cell.kind == SlotKind::Empty, slot.kind == SlotKind::Empty) {
             (true, false) => self.live += 1,
@@ -68,9 +62,10 @@ impl Index {
     /// unless whole chunks at the top hold nothing (they never do: a chunk is made for a
     /// slot and only freed whole).
     pub fn max_address(&self) -> Option<u64> {
-        self.chunks.iter().rev().find_map(|(&c, chunk)| {
-            chunk.iter().rposition(|s| s.kind != SlotKind::Empty).map(|i| (c << CHUNK_BITS) + i as u64)
-        })
+        self.chunks
+            .iter()
+            .rev()
+            .find_map(|(&c, chunk)| chunk.iter().rposition(|s| s.kind != SlotKind::Empty).map(|i| (c << CHUNK_BITS) + i as u64))
     }
 
     /// Addresses with any slot (data, junk or trimmed).

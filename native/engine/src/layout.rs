@@ -266,12 +266,7 @@ impl RecordHeader {
     }
 
     pub fn decode(b: &[u8]) -> Option<RecordHeader> {
-        Some(RecordHeader {
-            address: get_u64(b, 0),
-            length: get_u32(b, 8),
-            crc: get_u32(b, 12),
-            kind: RecordKind::from_u8(b[16])?,
-        })
+        Some(RecordHeader { address: get_u64(b, 0), length: get_u32(b, 8), crc: get_u32(b, 12), kind: RecordKind::from_u8(b[16])? })
     }
 }
 

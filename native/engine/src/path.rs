@@ -38,9 +38,7 @@ fn device_for(path: &Path, create: Create) -> Result<(UringDevice, DeviceKind, b
 pub fn format_path(path: &Path, req: &FormatRequest) -> Result<Superblock> {
     let file_size = match req.size_bytes {
         Some(size) if size < MIN_DEVICE_BYTES => {
-            return Err(EngineError::DeviceTooSmall(format!(
-                "--size {size} is below the minimum of {MIN_DEVICE_BYTES} bytes"
-            )))
+            return Err(EngineError::DeviceTooSmall(format!("--size {size} is below the minimum of {MIN_DEVICE_BYTES} bytes")))
         }
         Some(size) => Some(size / PAGE_BYTES as u64 * PAGE_BYTES as u64),
         None => None,
@@ -58,10 +56,7 @@ pub fn format_path(path: &Path, req: &FormatRequest) -> Result<Superblock> {
     if kind == DeviceKind::Block {
         if let Some(size) = req.size_bytes {
             if size > dev_size(&dev) {
-                return Err(EngineError::BadRequest(format!(
-                    "--size {size} is larger than the device ({} bytes)",
-                    dev_size(&dev)
-                )));
+                return Err(EngineError::BadRequest(format!("--size {size} is larger than the device ({} bytes)", dev_size(&dev))));
             }
             dev = shrink(dev, size);
         }
@@ -108,8 +103,9 @@ pub struct Inspection {
 /// Reads the superblock and scans the live pages (read-only), to report usage.
 pub fn inspect_path(path: &Path) -> Result<Inspection> {
     let (mut dev, kind, _) = device_for(path, Create::No)?;
-    let sb = read_superblock(&mut dev)?
-        .ok_or_else(|| EngineError::NotFormatted(format!("{} holds no Corfu superblock; run `corfu format {}`", path.display(), path.display())))?;
+    let sb = read_superblock(&mut dev)?.ok_or_else(|| {
+        EngineError::NotFormatted(format!("{} holds no Corfu superblock; run `corfu format {}`", path.display(), path.display()))
+    })?;
     let geo = crate::reader::Geometry::of(&sb, crate::device::Device::info(&dev).logical_block_bytes);
     let recovered = crate::recovery::recover(&mut dev, &sb, &geo)?;
     Ok(Inspection { used_pages: recovered.next_seq - sb.head_seq, superblock: sb, kind })
@@ -118,11 +114,9 @@ pub fn inspect_path(path: &Path) -> Result<Inspection> {
 pub fn open_store(path: &Path, sync: SyncMode) -> Result<Store<UringDevice>> {
     let (dev, _, _) = device_for(path, Create::No)?;
     Store::open(dev, sync).map_err(|e| match e {
-        EngineError::NotFormatted(_) => EngineError::NotFormatted(format!(
-            "{} holds no Corfu superblock; run `corfu format {}` first",
-            path.display(),
-            path.display()
-        )),
+        EngineError::NotFormatted(_) => {
+            EngineError::NotFormatted(format!("{} holds no Corfu superblock; run `corfu format {}` first", path.display(), path.display()))
+        }
         other => other,
     })
 }

@@ -112,7 +112,14 @@ impl ReadService {
         }
         // SAFETY: fd is a fresh descriptor we own.
         let wake_fd = Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
-        Ok(ReadService { shared, file, ring: IoUring::new(READ_RING_ENTRIES + 2)?, wake_fd, wake_buf: Box::new(0), idle: Arc::new(AtomicBool::new(false)) })
+        Ok(ReadService {
+            shared,
+            file,
+            ring: IoUring::new(READ_RING_ENTRIES + 2)?,
+            wake_fd,
+            wake_buf: Box::new(0),
+            idle: Arc::new(AtomicBool::new(false)),
+        })
     }
 
     pub fn waker(&self) -> Waker {
@@ -264,7 +271,13 @@ impl ReadService {
         }
     }
 
-    fn start(&self, request: ReadRequest, active: &mut HashMap<u32, Active>, queue: &mut VecDeque<Op>, done: &mut Vec<(u32, Result<ReadOutcome>)>) {
+    fn start(
+        &self,
+        request: ReadRequest,
+        active: &mut HashMap<u32, Active>,
+        queue: &mut VecDeque<Op>,
+        done: &mut Vec<(u32, Result<ReadOutcome>)>,
+    ) {
         let epoch = self.shared.epoch();
         if request.epoch != epoch {
             done.push((request.id, Err(EngineError::Sealed { unit_epoch: epoch, request_epoch: request.epoch })));

@@ -80,8 +80,7 @@ impl PageWindow {
             rest = tail;
             s += len;
         }
-        dev.submit(Batch { reads: &mut ops, writes: &[], sync: false })
-            .map_err(|e| EngineError::io("recovery scan read failed", e))?;
+        dev.submit(Batch { reads: &mut ops, writes: &[], sync: false }).map_err(|e| EngineError::io("recovery scan read failed", e))?;
         self.first_seq = seq;
         self.loaded = n;
         Ok(())
@@ -150,7 +149,13 @@ fn scan<D: Device>(dev: &mut D, sb: &Superblock, r: &mut Recovered, mut seq: u64
                 break;
             }
             if let Some(kind) = slot_kind(h.kind) {
-                let e = SummaryEntry { address: h.address, seq: seq + (s / PAGE_BODY_BYTES) as u64, off: (s % PAGE_BODY_BYTES) as u16, kind, len: h.length };
+                let e = SummaryEntry {
+                    address: h.address,
+                    seq: seq + (s / PAGE_BODY_BYTES) as u64,
+                    off: (s % PAGE_BODY_BYTES) as u16,
+                    kind,
+                    len: h.length,
+                };
                 apply(r, sb, &e);
                 max_addr = max_addr.max(h.address);
                 if collect {

@@ -5,10 +5,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::entry_codes::EntryKind;
 use crate::error::Code;
 use crate::index::{Index, SlotKind};
 use crate::reader::{Geometry, RecordReads};
-use crate::entry_codes::EntryKind;
 
 /// The wire's cap on a whole frame, length field included (src/wire/frame.ts
 /// `MAX_FRAME_BYTES`; the addon's `engineLimits()` lets a test check they agree).
@@ -79,7 +79,8 @@ impl Shared {
         let index = self.index();
         let budget = read_payload_budget(addresses.len());
         let mut payload_bytes: u64 = 0;
-        let mut plan = ReadPlan { status: vec![Code::Ok as u8; addresses.len()], kinds: vec![EntryKind::None as u8; addresses.len()], jobs: Vec::new() };
+        let mut plan =
+            ReadPlan { status: vec![Code::Ok as u8; addresses.len()], kinds: vec![EntryKind::None as u8; addresses.len()], jobs: Vec::new() };
         for (i, &address) in addresses.iter().enumerate() {
             let slot = if address < trim_mark { None } else { Some(index.get(address)) };
             match slot.map(|s| s.kind) {

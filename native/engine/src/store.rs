@@ -14,13 +14,13 @@ use crate::entry_codes::Written;
 use crate::error::{Code, EngineError, Result};
 use crate::flush::FlushBuilder;
 use crate::index::{Slot, SlotKind};
-use crate::shared::{ReadPlan, Shared};
 use crate::layout::{
-    pick_superblock, RecordHeader, RecordKind, Superblock, DATA_START_BYTES, FORMAT_VERSION, MAX_MAX_ENTRY_BYTES,
-    MIN_DEVICE_BYTES, PAGE_BODY_BYTES, PAGE_BYTES, SUPERBLOCK_BYTES,
+    pick_superblock, RecordHeader, RecordKind, Superblock, DATA_START_BYTES, FORMAT_VERSION, MAX_MAX_ENTRY_BYTES, MIN_DEVICE_BYTES,
+    PAGE_BODY_BYTES, PAGE_BYTES, SUPERBLOCK_BYTES,
 };
 use crate::reader::{Geometry, RecordReads};
 use crate::recovery::{recover, FlushMeta};
+use crate::shared::{ReadPlan, Shared};
 use crate::summary::{Summary, SummaryEntry, SummaryPtr, TRIGGER_ENTRIES, TRIGGER_PAGES};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,15 +275,11 @@ pub struct Store<D: Device> {
 impl<D: Device> Store<D> {
     pub fn open(mut dev: D, sync: SyncMode) -> Result<Self> {
         let started = Instant::now();
-        let mut sb = read_superblock(&mut dev)?.ok_or_else(|| {
-            EngineError::NotFormatted("the device holds no Corfu superblock; run `corfu format PATH` first".into())
-        })?;
+        let mut sb = read_superblock(&mut dev)?
+            .ok_or_else(|| EngineError::NotFormatted("the device holds no Corfu superblock; run `corfu format PATH` first".into()))?;
         let info = dev.info();
         if info.size_bytes < sb.data_start + sb.data_pages * PAGE_BYTES as u64 {
-            return Err(EngineError::Corrupt(format!(
-                "the device has {} bytes but was formatted for {}",
-                info.size_bytes, sb.device_bytes
-            )));
+            return Err(EngineError::Corrupt(format!("the device has {} bytes but was formatted for {}", info.size_bytes, sb.device_bytes)));
         }
         let geo = Geometry::of(&sb, info.logical_block_bytes);
         let recovered = recover(&mut dev, &sb, &geo)?;
@@ -330,7 +326,12 @@ impl<D: Device> Store<D> {
     fn assert_recovered(&self) {
         let mut at = self.sb.head_seq;
         for f in &self.flushes {
-            assert!(f.start_seq == at && f.pages >= 1, "recovery: a live flush at {} ({} pages) where page {at} was expected", f.start_seq, f.pages);
+            assert!(
+                f.start_seq == at && f.pages >= 1,
+                "recovery: a live flush at {} ({} pages) where page {at} was expected",
+                f.start_seq,
+                f.pages
+            );
             at += f.pages;
         }
         assert_eq!(at, self.next_seq, "recovery: the live flushes end at {at}, the log at {}", self.next_seq);
@@ -362,7 +363,12 @@ impl<D: Device> Store<D> {
         assert_eq!(self.flush.records, usize::from(self.staged_summary.is_some()), "the open flush holds more than a staged summary");
         assert!(self.tail >= self.sb.trim_mark, "the tail {} is below the trim mark {}", self.tail, self.sb.trim_mark);
         assert!(self.cover_from <= next, "summaries cover up to {}, past the log's end {next}", self.cover_from);
-        assert!(self.last_flush_generation <= self.sb.generation, "a flush of generation {} under generation {}", self.last_flush_generation, self.sb.generation);
+        assert!(
+            self.last_flush_generation <= self.sb.generation,
+            "a flush of generation {} under generation {}",
+            self.last_flush_generation,
+            self.sb.generation
+        );
         assert!(!self.sb_dirty, "a superblock change outlived its round");
         assert!(
             self.sb.summary_seq == u64::MAX || self.sb.summary_seq < next,
@@ -438,11 +444,7 @@ impl<D: Device> Store<D> {
             return requests.iter().map(|r| Response::failed(r, || EngineError::RoundFailed(msg.clone()))).collect();
         }
         self.assert_invariants();
-        planned
-            .into_iter()
-            .zip(requests)
-            .map(|(p, req)| self.answer(p, req, &reads))
-            .collect()
+        planned.into_iter().zip(requests).map(|(p, req)| self.answer(p, req, &reads)).collect()
     }
 
     fn plan<P: AsRef<[u8]>>(&mut self, req: &Request<P>, reads: &mut RecordReads) -> Result<Planned> {
@@ -654,7 +656,6 @@ impl<D: Device> Store<D> {
             if self.since_entries.len() >= TRIGGER_ENTRIES || self.next_seq - self.cover_from >= TRIGGER_PAGES {
                 self.stage_summary();
             }
-
         }
         Ok(())
     }
@@ -662,7 +663,11 @@ impl<D: Device> Store<D> {
     /// Opens the next flush with an index summary of everything since the last one.
     fn stage_summary(&mut self) {
         assert!(self.flush.is_empty(), "a summary opens a fresh flush");
-        let prev = (self.sb.summary_seq != u64::MAX).then_some(SummaryPtr { seq: self.sb.summary_seq, off: self.sb.summary_off, len: self.sb.summary_len });
+        let prev = (self.sb.summary_seq != u64::MAX).then_some(SummaryPtr {
+            seq: self.sb.summary_seq,
+            off: self.sb.summary_off,
+            len: self.sb.summary_len,
+        });
         let summary = Summary {
             cover_from: self.cover_from,
             cover_to: self.next_seq,
@@ -722,7 +727,8 @@ impl<D: Device> Store<D> {
             Planned::Write { mut outcome, compares } => {
                 if let Request::Write { data, .. } = req {
                     for c in compares {
-                        let same = reads.payload(&self.geo, c.job).is_some_and(|stored| stored == data.as_ref()[c.payload_at..c.payload_at + c.len]);
+                        let same =
+                            reads.payload(&self.geo, c.job).is_some_and(|stored| stored == data.as_ref()[c.payload_at..c.payload_at + c.len]);
                         outcome.written[c.entry] = if same { Written::Same } else { Written::Different } as u8;
                     }
                 }

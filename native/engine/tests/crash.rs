@@ -61,8 +61,18 @@ fn round(rng: &mut SplitMix64, next_addr: &mut u64, epoch: u64, t: &mut Truth) -
                 let entries: Vec<(u64, Vec<u8>)> = (0..n)
                     .map(|_| {
                         // Mostly fresh addresses; sometimes one already used (ERR_WRITTEN).
-                        let a = if rng.below(10) == 0 && *next_addr > 0 { rng.below(*next_addr) } else { *next_addr += 1; *next_addr - 1 };
-                        let len = match rng.below(4) { 0 => rng.below(16), 1 => 100 + rng.below(200), 2 => 4000 + rng.below(200), _ => rng.below(9000) } as usize;
+                        let a = if rng.below(10) == 0 && *next_addr > 0 {
+                            rng.below(*next_addr)
+                        } else {
+                            *next_addr += 1;
+                            *next_addr - 1
+                        };
+                        let len = match rng.below(4) {
+                            0 => rng.below(16),
+                            1 => 100 + rng.below(200),
+                            2 => 4000 + rng.below(200),
+                            _ => rng.below(9000),
+                        } as usize;
                         (a, payload(a, rng.next_u64(), len))
                     })
                     .collect();

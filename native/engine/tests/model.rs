@@ -95,7 +95,10 @@ fn run(ops: Vec<Op>, sync: SyncMode) {
                         }
                         None if status == Code::Full as u8 => {
                             let free = store.stats().free_pages as usize;
-                            assert!(free * PAGE_BODY_BYTES < 2 * (RECORD_HEADER_BYTES + bytes.len()) + 2 * PAGE_BODY_BYTES, "ERR_FULL with {free} free pages");
+                            assert!(
+                                free * PAGE_BODY_BYTES < 2 * (RECORD_HEADER_BYTES + bytes.len()) + 2 * PAGE_BODY_BYTES,
+                                "ERR_FULL with {free} free pages"
+                            );
                         }
                         None => {
                             assert_eq!(status, Code::Ok as u8, "address {a}");

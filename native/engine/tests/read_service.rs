@@ -5,18 +5,19 @@
 use std::sync::mpsc::{channel, sync_channel};
 use std::time::Duration;
 
+use corfu_engine::error::Code;
 use corfu_engine::path::{format_path, open_store, FormatRequest};
 use corfu_engine::read_service::{Next, ReadRequest, ReadService};
-use corfu_engine::store::{Request, Response};
-use corfu_engine::error::Code;
 use corfu_engine::shared::{read_payload_budget, MAX_READ_ANSWER_BYTES, READ_ANSWER_ENTRY_BYTES};
+use corfu_engine::store::{Request, Response};
 use corfu_engine::{EngineError, ReadOutcome, SyncMode};
 
 #[test]
 fn answers_reads_as_they_complete() {
     let dir = tempfile::tempdir_in("/var/tmp").unwrap();
     let path = dir.path().join("unit.img");
-    format_path(&path, &FormatRequest { size_bytes: Some(16 << 20), max_entry_bytes: None, cluster_id: None, unit_id: 0, force: false }).unwrap();
+    format_path(&path, &FormatRequest { size_bytes: Some(16 << 20), max_entry_bytes: None, cluster_id: None, unit_id: 0, force: false })
+        .unwrap();
     let mut store = open_store(&path, SyncMode::Always).unwrap();
     let entries: Vec<u64> = (0..500).collect();
     let payload = |a: u64| vec![(a % 251) as u8; 10 + (a as usize * 37) % 5000];
@@ -32,12 +33,7 @@ fn answers_reads_as_they_complete() {
     let (tx, rx) = sync_channel::<ReadRequest>(64);
     let (out_tx, out_rx) = channel();
     let waker = service.waker();
-    let worker = std::thread::spawn(move || {
-        service.run(
-            || Next::from_channel(&rx),
-            |done| out_tx.send(done).unwrap(),
-        )
-    });
+    let worker = std::thread::spawn(move || service.run(|| Next::from_channel(&rx), |done| out_tx.send(done).unwrap()));
     let send = |r: ReadRequest| {
         tx.send(r).unwrap();
         waker.wake();
@@ -141,7 +137,11 @@ fn a_read_of_large_entries_serves_what_fits_and_defers_the_rest() {
     const MIB: usize = 1 << 20;
     let dir = tempfile::tempdir_in("/var/tmp").unwrap();
     let path = dir.path().join("unit.img");
-    format_path(&path, &FormatRequest { size_bytes: Some(48 << 20), max_entry_bytes: Some(MIB as u32), cluster_id: None, unit_id: 0, force: false }).unwrap();
+    format_path(
+        &path,
+        &FormatRequest { size_bytes: Some(48 << 20), max_entry_bytes: Some(MIB as u32), cluster_id: None, unit_id: 0, force: false },
+    )
+    .unwrap();
     let mut store = open_store(&path, SyncMode::Always).unwrap();
     // Addresses 0..20 hold 1 MiB entries, 20 holds junk; 21 is never written.
     let big = |a: u64| vec![(a * 7 + 3) as u8; MIB];

@@ -50,9 +50,15 @@ impl AsRef<[u8]> for Payload {
 }
 
 pub enum Job {
-    Request { id: u32, request: Request<Payload> },
+    Request {
+        id: u32,
+        request: Request<Payload>,
+    },
     /// Close the store once the read service (its own fd on the device) has stopped.
-    Close { id: u32, reader: Option<JoinHandle<()>> },
+    Close {
+        id: u32,
+        reader: Option<JoinHandle<()>>,
+    },
 }
 
 struct Out(Vec<u8>);
@@ -118,13 +124,9 @@ fn encode(out: &mut Out, id: u32, response: Response) {
             b.extend_from_slice(&status);
         }),
         Response::PrefixTrim(Ok(())) => out.reply(id, tag, true, |_| {}),
-        Response::Seal(Ok(v)) | Response::Tail(Ok(v)) => {
-            out.reply(id, tag, true, |b| b.extend_from_slice(&to_js_number(v).to_le_bytes()))
-        }
+        Response::Seal(Ok(v)) | Response::Tail(Ok(v)) => out.reply(id, tag, true, |b| b.extend_from_slice(&to_js_number(v).to_le_bytes())),
         Response::Stats(s) => out.reply(id, tag, true, |b| b.extend_from_slice(stats_json(&s).as_bytes())),
-        Response::Write(Err(e)) | Response::Read(Err(e)) | Response::Trim(Err(e)) | Response::PrefixTrim(Err(e)) => {
-            out.error(id, tag, &e)
-        }
+        Response::Write(Err(e)) | Response::Read(Err(e)) | Response::Trim(Err(e)) | Response::PrefixTrim(Err(e)) => out.error(id, tag, &e),
         Response::Seal(Err(e)) | Response::Tail(Err(e)) => out.error(id, tag, &e),
     }
 }

@@ -178,11 +178,10 @@ impl NativeStore {
         let sync = match options.and_then(|o| o.sync).as_deref() {
             None | Some("always") => SyncMode::Always,
             Some("none") => SyncMode::None,
-            Some(other) => {
-                return Err(js_error(&EngineError::BadRequest(format!("sync must be \"always\" or \"none\", got {other:?}"))))
-            }
+            Some(other) => return Err(js_error(&EngineError::BadRequest(format!("sync must be \"always\" or \"none\", got {other:?}")))),
         };
-        let callback: Arc<RoundCallback> = Arc::new(on_round.build_threadsafe_function::<Buffer>().callee_handled::<false>().weak::<true>().build()?);
+        let callback: Arc<RoundCallback> =
+            Arc::new(on_round.build_threadsafe_function::<Buffer>().callee_handled::<false>().weak::<true>().build()?);
         let store = path::open_store(Path::new(&path), sync).map_err(|e| js_error(&e))?;
         let file = store.device().file().try_clone().map_err(|e| js_error(&EngineError::io("cannot duplicate the device fd", e)))?;
         let service = ReadService::new(store.shared(), file).map_err(|e| js_error(&EngineError::io("cannot set up io_uring", e)))?;

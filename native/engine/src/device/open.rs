@@ -36,12 +36,7 @@ pub enum Create {
 fn is_mounted(path: &Path) -> bool {
     let Ok(canon) = std::fs::canonicalize(path) else { return false };
     let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else { return false };
-    mounts.lines().any(|l| {
-        l.split_whitespace()
-            .next()
-            .and_then(|dev| std::fs::canonicalize(dev).ok())
-            .is_some_and(|d| d == canon)
-    })
+    mounts.lines().any(|l| l.split_whitespace().next().and_then(|dev| std::fs::canonicalize(dev).ok()).is_some_and(|d| d == canon))
 }
 
 pub fn open_path(path: &Path, create: Create) -> Result<OpenedPath> {
@@ -54,9 +49,7 @@ pub fn open_path(path: &Path, create: Create) -> Result<OpenedPath> {
     let is_block = meta.as_ref().is_some_and(|m| m.file_type().is_block_device());
     match (&meta, &create) {
         (None, Create::No) => {
-            return Err(EngineError::NoDevice(format!(
-                "{shown} does not exist; give a block device, or pass --size to create a file"
-            )))
+            return Err(EngineError::NoDevice(format!("{shown} does not exist; give a block device, or pass --size to create a file")))
         }
         (Some(m), _) if !is_block && !m.file_type().is_file() => {
             return Err(EngineError::BadRequest(format!("{shown} is neither a block device nor a regular file")))
@@ -119,9 +112,7 @@ pub fn open_path(path: &Path, create: Create) -> Result<OpenedPath> {
         (len, FILE_ALIGN_BYTES)
     };
     if logical_block_bytes == 0 || logical_block_bytes as usize > crate::layout::PAGE_BYTES {
-        return Err(EngineError::BadRequest(format!(
-            "{shown} has a logical block size of {logical_block_bytes} bytes; pages are 4096"
-        )));
+        return Err(EngineError::BadRequest(format!("{shown} has a logical block size of {logical_block_bytes} bytes; pages are 4096")));
     }
     Ok(OpenedPath {
         file,

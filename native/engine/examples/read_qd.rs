@@ -74,7 +74,6 @@ fn main() {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    drop(send);
     drop(tx);
     waker.wake();
     while done_rx.recv_timeout(Duration::from_millis(200)).is_ok() {}

@@ -92,7 +92,7 @@ impl FlushBuilder {
     /// Seals every page (header + checksum) and returns the bytes to write.
     pub fn seal(&mut self, generation: u64, format_id: u64) -> &[u8] {
         let n = self.pages();
-        assert!(n >= 1 && n <= MAX_FLUSH_PAGES);
+        assert!((1..=MAX_FLUSH_PAGES).contains(&n));
         for i in 0..n {
             let h = PageHeader { seq: self.start_seq + i as u64, generation, flush_pages: n as u32, page_in_flush: i as u32 };
             h.seal_page(format_id, &mut self.buf[i * PAGE_BYTES..(i + 1) * PAGE_BYTES]);

@@ -68,7 +68,7 @@ fn json_string(s: &str) -> String {
 }
 
 pub fn to_u64(what: &str, v: f64) -> Result<u64> {
-    if v.is_finite() && v >= 0.0 && v <= MAX_SAFE_INTEGER && v.fract() == 0.0 {
+    if v.is_finite() && (0.0..=MAX_SAFE_INTEGER).contains(&v) && v.fract() == 0.0 {
         Ok(v as u64)
     } else {
         Err(js_error(&EngineError::BadRequest(format!("{what} must be a non-negative safe integer, got {v}"))))

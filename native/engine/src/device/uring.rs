@@ -140,11 +140,11 @@ impl Device for UringDevice {
         let align = self.info.logical_block_bytes as u64;
         let mut ops = Vec::with_capacity(batch.reads.len() + batch.writes.len());
         for r in batch.reads.iter_mut() {
-            debug_assert!(r.offset % align == 0 && r.buf.len() as u64 % align == 0);
+            debug_assert!(r.offset.is_multiple_of(align) && (r.buf.len() as u64).is_multiple_of(align));
             ops.push(Pending { write: false, offset: r.offset, ptr: r.buf.as_mut_ptr(), len: r.buf.len() });
         }
         for w in batch.writes.iter() {
-            debug_assert!(w.offset % align == 0 && w.buf.len() as u64 % align == 0);
+            debug_assert!(w.offset.is_multiple_of(align) && (w.buf.len() as u64).is_multiple_of(align));
             ops.push(Pending { write: true, offset: w.offset, ptr: w.buf.as_ptr() as *mut u8, len: w.buf.len() });
         }
         if !ops.is_empty() {

@@ -9,18 +9,7 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   {
     // Generated or built: compiled output, the napi-generated declarations, reports.
-    ignores: [
-      'dist/',
-      'dist-*/',
-      'native/target/',
-      'bindings/native/',
-      'node_modules/',
-      'reports/',
-      '.stryker-tmp/',
-      'mutants.out/',
-      'mutants.out.old/',
-      '.corfu/',
-    ],
+    ignores: ['dist/', 'dist-*/', 'native/target/', 'bindings/native/', 'node_modules/', 'reports/', '.stryker-tmp/', 'mutants.out/', 'mutants.out.old/', '.corfu/'],
   },
   eslint.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
@@ -33,10 +22,7 @@ export default tseslint.config(
     },
     rules: {
       // A leading _ marks a parameter or a destructured field left unused on purpose.
-      '@typescript-eslint/no-unused-vars': [
-        'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
-      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       // Implementations of Promise-returning interfaces (stores, fakes, the simulated engine) stay async without an await, so a throw in one is a rejection like in the others.
       '@typescript-eslint/require-await': 'off',
       // Wrappers forward a rejection reason as they received it (a catch's unknown), Error or not.

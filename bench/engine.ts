@@ -366,7 +366,6 @@ async function prefill(store: Store, count: number): Promise<void> {
 }
 
 interface ReadFigure extends EngineFigure {
-
   span: number;
   spanBytes: number;
   prefillSeconds: number;
@@ -472,8 +471,7 @@ async function main(): Promise<void> {
   const first = format(target);
   const deviceBytes = first.deviceBytes;
   log(`${target.path}: ${target.kind}, ${formatBytes(deviceBytes)}, logical block ${first.logicalBlockBytes} B; ${args.seconds} s per figure after ${args.warmup} s of warm-up`);
-  const fio = (rw: 'write' | 'randread', size: number): FioResult | undefined =>
-    args.fio ? runFio(target.path, rw, size, args.seconds, args.warmup, args.queueDepth) : undefined;
+  const fio = (rw: 'write' | 'randread', size: number): FioResult | undefined => (args.fio ? runFio(target.path, rw, size, args.seconds, args.warmup, args.queueDepth) : undefined);
 
   let w: EngineFigure | undefined;
   let fioW: FioResult | undefined;
@@ -521,8 +519,10 @@ async function main(): Promise<void> {
   out.push('');
   const rows: Row[] = [['figure', 'sync', 'engine', 'fio', 'ratio', 'target']];
   const small = `${SMALL_ENTRY_BYTES} B appends, ${args.batch}/call, ${args.inFlight} in flight (entries/s)`;
-  if (w) rows.push([`4 KiB writes, QD ${args.queueDepth}, sequential (IOPS)`, 'none', count(w.rate), count(fioW?.iops), figures.write_ratio?.toFixed(3) ?? '', verdict(figures.write_ratio, 0.9, '>= 0.9')]);
-  if (r) rows.push([`4 KiB random reads, QD ${args.queueDepth} (IOPS)`, 'n/a (reads)', count(r.rate), count(fioR?.iops), figures.read_ratio?.toFixed(3) ?? '', verdict(figures.read_ratio, 0.9, '>= 0.9')]);
+  if (w)
+    rows.push([`4 KiB writes, QD ${args.queueDepth}, sequential (IOPS)`, 'none', count(w.rate), count(fioW?.iops), figures.write_ratio?.toFixed(3) ?? '', verdict(figures.write_ratio, 0.9, '>= 0.9')]);
+  if (r)
+    rows.push([`4 KiB random reads, QD ${args.queueDepth} (IOPS)`, 'n/a (reads)', count(r.rate), count(fioR?.iops), figures.read_ratio?.toFixed(3) ?? '', verdict(figures.read_ratio, 0.9, '>= 0.9')]);
   if (sSync) rows.push([small, 'always', count(sSync.rate), '', '', verdict(figures.small_appends_per_s_sync, 300_000, '>= 300,000')]);
   if (sNone) rows.push([small, 'none', count(sNone.rate), '', '', verdict(figures.small_appends_per_s_nosync, 1_000_000, '>= 1,000,000')]);
   out.push(renderTable(rows));
@@ -542,9 +542,12 @@ async function main(): Promise<void> {
   for (const s of [sSync, sNone]) if (s) cpuRows.push([`${SMALL_ENTRY_BYTES} B appends, sync ${s.sync} (per entry)`, s.cpuUsPerEntry.toFixed(3), '']);
   out.push('');
   out.push(renderTable(cpuRows));
-  out.push('(kernel work done by the loop device\'s worker threads is charged to neither.)');
+  out.push("(kernel work done by the loop device's worker threads is charged to neither.)");
   if (fioW) out.push(`fio write: mean completion latency ${fioW.clatMeanUs.toFixed(1)} µs.`);
-  if (r) out.push(`Reads span ${formatBytes(r.spanBytes)} of the device on both sides (the engine's prefill of it took ${r.prefillSeconds.toFixed(1)} s).${fioR ? ` fio randread: mean completion latency ${fioR.clatMeanUs.toFixed(1)} µs.` : ''}`);
+  if (r)
+    out.push(
+      `Reads span ${formatBytes(r.spanBytes)} of the device on both sides (the engine's prefill of it took ${r.prefillSeconds.toFixed(1)} s).${fioR ? ` fio randread: mean completion latency ${fioR.clatMeanUs.toFixed(1)} µs.` : ''}`,
+    );
   process.stdout.write(`${out.join('\n')}\n`);
 
   if (args.json) {

@@ -176,7 +176,7 @@ async function redisRun(a: Args, port: number, run: number): Promise<Latency> {
     let last = '$';
     const following = (async () => {
       while (seen < a.entries) {
-        const got = (await reader.xreadBuffer('BLOCK', 0, 'STREAMS', stream, last));
+        const got = await reader.xreadBuffer('BLOCK', 0, 'STREAMS', stream, last);
         for (const [, entries] of got ?? []) {
           for (const [id, fields] of entries) {
             last = id.toString();
@@ -235,7 +235,18 @@ runMain(async () => {
   }
   process.stdout.write(`${a.entries} entries of ${a.entrySize} B at ${a.rate}/s, ${a.runs} runs each (median, range)\n${renderTable(rows)}\n`);
   if (a.json !== undefined) {
-    const out = { entries: a.entries, rate: a.rate, entrySize: a.entrySize, runs: a.runs, corfu, redis, medians: { corfu: { p50Ms: figure(corfu, 'p50Ms').median, p99Ms: figure(corfu, 'p99Ms').median }, redis: a.redis ? { p50Ms: figure(redis, 'p50Ms').median, p99Ms: figure(redis, 'p99Ms').median } : null } };
+    const out = {
+      entries: a.entries,
+      rate: a.rate,
+      entrySize: a.entrySize,
+      runs: a.runs,
+      corfu,
+      redis,
+      medians: {
+        corfu: { p50Ms: figure(corfu, 'p50Ms').median, p99Ms: figure(corfu, 'p99Ms').median },
+        redis: a.redis ? { p50Ms: figure(redis, 'p50Ms').median, p99Ms: figure(redis, 'p99Ms').median } : null,
+      },
+    };
     writeFileSync(a.json, `${JSON.stringify(out, null, 2)}\n`);
   }
 }, 'bench:follow');

@@ -566,7 +566,13 @@ async function oneRun(a: Args, run: number): Promise<RunResult> {
     }
     note(`run ${run}: ${a.failure === 'kill' ? 'killed' : 'stopped'} ${victim} (${a.failure === 'kill' ? 'kill -9' : 'SIGSTOP'}); waiting for the manager`);
 
-    const reconf = await waitManager(manager, new RegExp(`^reconfiguring epoch (\\d+) -> (\\d+): .*unit ${escape(victim)} is down: replaced by ${escape(spare)}`), linesBefore, 'the manager to replace the killed unit', Math.min(left(), 60_000));
+    const reconf = await waitManager(
+      manager,
+      new RegExp(`^reconfiguring epoch (\\d+) -> (\\d+): .*unit ${escape(victim)} is down: replaced by ${escape(spare)}`),
+      linesBefore,
+      'the manager to replace the killed unit',
+      Math.min(left(), 60_000),
+    );
     const newEpoch = Number(reconf.match[2]);
     const installed = await waitManager(manager, new RegExp(`^installed epoch ${newEpoch}$`), reconf.line.index, `the manager to install epoch ${newEpoch}`, Math.min(left(), 60_000));
     const after: Projection | undefined = await store.get(newEpoch);
@@ -591,14 +597,27 @@ async function oneRun(a: Args, run: number): Promise<RunResult> {
     // Appends during the rebuild: from its start, or from when the clients were back if that
     // was later (the seconds before belong to the kill, figure 1).
     const duringFrom = Math.max(rebuildStart.at, first.at);
-    const appendsPerSecDuringRebuild = a.idleRebuild || duringFrom >= rebuildDone.line.at ? Number.NaN : load.countBetween(duringFrom, rebuildDone.line.at) / ((rebuildDone.line.at - duringFrom) / 1000);
+    const appendsPerSecDuringRebuild =
+      a.idleRebuild || duringFrom >= rebuildDone.line.at ? Number.NaN : load.countBetween(duringFrom, rebuildDone.line.at) / ((rebuildDone.line.at - duringFrom) / 1000);
     const appendsPerSecWholeRebuild = a.idleRebuild ? Number.NaN : load.countBetween(rebuildStart.at, rebuildDone.line.at) / (rebuildMs / 1000);
     note(`run ${run}: rebuild of ${spare}: ${formatBytes(rebuildBytes)} in ${(rebuildMs / 1000).toFixed(2)} s`);
 
     // The manager then makes the spare a whole replica (`rebuilt`): one more epoch, and a seal the clients ride through.
     let rebuiltReconfigPauseMs: number | null = null;
-    const rebuiltReconf = await waitManager(manager, new RegExp(`^reconfiguring epoch \\d+ -> (\\d+): rebuild of ${escape(spare)} done`), rebuildDone.line.index, 'the `rebuilt` reconfiguration', Math.min(left(), 30_000));
-    const rebuiltInstalled = await waitManager(manager, new RegExp(`^installed epoch ${rebuiltReconf.match[1]}$`), rebuiltReconf.line.index, 'the `rebuilt` epoch to be installed', Math.min(left(), 30_000));
+    const rebuiltReconf = await waitManager(
+      manager,
+      new RegExp(`^reconfiguring epoch \\d+ -> (\\d+): rebuild of ${escape(spare)} done`),
+      rebuildDone.line.index,
+      'the `rebuilt` reconfiguration',
+      Math.min(left(), 30_000),
+    );
+    const rebuiltInstalled = await waitManager(
+      manager,
+      new RegExp(`^installed epoch ${rebuiltReconf.match[1]}$`),
+      rebuiltReconf.line.index,
+      'the `rebuilt` epoch to be installed',
+      Math.min(left(), 30_000),
+    );
     if (!a.idleRebuild) {
       const to = rebuiltInstalled.line.at + 2000;
       await until(() => (wall() >= to ? true : undefined), 'two seconds of appends after the `rebuilt` epoch', Math.min(left(), 10_000), 50);
@@ -708,7 +727,9 @@ function figure(xs: readonly number[]): Figure {
 runMain(async () => {
   const a = args();
   const fioVersion = checkFio();
-  note(`${a.runs} runs; fill ${formatBytes(a.fillBytes)} of ${a.entrySize}-byte entries, ${a.clients} clients x ${a.depth} in flight; device files under ${a.dir}; ${fioVersion}; load average ${loadAverage()}`);
+  note(
+    `${a.runs} runs; fill ${formatBytes(a.fillBytes)} of ${a.entrySize}-byte entries, ${a.clients} clients x ${a.depth} in flight; device files under ${a.dir}; ${fioVersion}; load average ${loadAverage()}`,
+  );
   const runs: RunResult[] = [];
   for (let run = 1; run <= a.runs; run++) {
     let r: RunResult;
@@ -759,7 +780,12 @@ runMain(async () => {
     ['acknowledged entries lost', String(runs.reduce((n, r) => n + r.lost, 0)), 'must be 0'],
     ['epochs used per run', runs.map((r) => String(r.epochs.to - r.epochs.from)).join(', '), ''],
   ];
-  const failed = runs.map((r) => Object.entries(r.failedAppends).map(([k, v]) => `${k} ${v}`).join(', ') || 'none');
+  const failed = runs.map(
+    (r) =>
+      Object.entries(r.failedAppends)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none',
+  );
   process.stdout.write(
     `${a.runs} runs, each a fresh cluster (4 units as 2x2, 1 spare, 2 sequencers, corfu manager with default settings); units[0] ${a.failure === 'kill' ? 'killed with kill -9' : 'stopped with SIGSTOP'};\n` +
       `${formatBytes(a.fillBytes)} of ${a.entrySize}-byte entries before the kill, ${a.clients} clients x ${a.depth} in flight; device files under ${a.dir}\n` +
@@ -769,7 +795,22 @@ runMain(async () => {
   );
   if (a.json !== undefined) {
     const medians = Object.fromEntries(
-      (['killToAckMs', 'detectionMs', 'reconfigurationMs', 'clientRefreshMs', 'killToAckAnyChainMs', 'rebuildBytesPerSec', 'fioBytesPerSec', 'rebuildVsFio', 'appendsPerSecBefore', 'appendsPerSecDuringRebuild', 'duringVsBefore', 'appendsPerSecWholeRebuild'] as const).map((k) => [k, f(k)]),
+      (
+        [
+          'killToAckMs',
+          'detectionMs',
+          'reconfigurationMs',
+          'clientRefreshMs',
+          'killToAckAnyChainMs',
+          'rebuildBytesPerSec',
+          'fioBytesPerSec',
+          'rebuildVsFio',
+          'appendsPerSecBefore',
+          'appendsPerSecDuringRebuild',
+          'duringVsBefore',
+          'appendsPerSecWholeRebuild',
+        ] as const
+      ).map((k) => [k, f(k)]),
     );
     const out = { config: { ...a, dir: a.dir, managerSettings: 'defaults: probe interval 1000 ms, timeout 1000 ms, misses 3' }, fio: fioVersion, figures: medians, runs };
     writeFileSync(a.json, `${JSON.stringify(out, null, 2)}\n`);

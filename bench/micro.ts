@@ -227,9 +227,7 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(`node ${process.version}; writes are 128 B entries with sync 'none' on a temporary file (O_DIRECT); awaited = one call at a time.\n`);
     process.stdout.write(`${renderTable(table)}\n`);
-    process.stdout.write(
-      `pipelined run: ${(pipeStats.rounds > 0 ? pipeStats.entriesWritten / pipeStats.rounds : 0).toFixed(1)} single-entry calls per engine round on average.\n`,
-    );
+    process.stdout.write(`pipelined run: ${(pipeStats.rounds > 0 ? pipeStats.entriesWritten / pipeStats.rounds : 0).toFixed(1)} single-entry calls per engine round on average.\n`);
   } finally {
     for (const s of stores) await s.close().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });

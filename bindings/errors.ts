@@ -41,8 +41,7 @@ export type StatusName = (typeof STATUS_NAMES)[number];
 export type ErrorCode = Exclude<StatusName, 'OK'>;
 
 /** Byte -> name pairs, in byte order (the shape `errorCodes()` returns natively). */
-export const ERROR_TABLE: ReadonlyArray<{ readonly code: number; readonly name: StatusName }> =
-  STATUS_NAMES.map((name, code) => ({ code, name }));
+export const ERROR_TABLE: ReadonlyArray<{ readonly code: number; readonly name: StatusName }> = STATUS_NAMES.map((name, code) => ({ code, name }));
 
 const BYTE_BY_NAME: ReadonlyMap<string, number> = new Map(STATUS_NAMES.map((name, code) => [name, code]));
 

@@ -34,11 +34,7 @@ export function fromNativeError(err: unknown): unknown {
   if (!(err instanceof Error)) return err;
   const body = parseBody(err.message);
   if (body === undefined || !isErrorCode(body.code)) return err;
-  return new CorfuError(
-    body.code,
-    body.message,
-    body.unitEpoch === undefined ? { cause: err } : { unitEpoch: body.unitEpoch, cause: err },
-  );
+  return new CorfuError(body.code, body.message, body.unitEpoch === undefined ? { cause: err } : { unitEpoch: body.unitEpoch, cause: err });
 }
 
 /** Runs a synchronous native call, converting its throw. */

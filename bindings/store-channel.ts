@@ -66,9 +66,7 @@ export class StoreChannel implements NativeStoreInstance {
 
   private constructor() {}
 
-  static open(
-    open: (onRound: (round: Buffer) => void) => RawNativeStore,
-  ): StoreChannel {
+  static open(open: (onRound: (round: Buffer) => void) => RawNativeStore): StoreChannel {
     const channel = new StoreChannel();
     channel.#raw = open((round) => channel.#onRound(round));
     return channel;

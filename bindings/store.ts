@@ -210,7 +210,10 @@ export class Store {
     if (addrs.length === 0) return [];
     const { status, kinds, lengths, data } = await callAsync(() => this.#native.read(epoch, addrs));
     const n = addrs.length;
-    invariant(status.length === n && kinds.length === n && lengths.length === n, () => `the addon answered ${status.length} statuses, ${kinds.length} kinds and ${lengths.length} lengths for ${n} entries`);
+    invariant(
+      status.length === n && kinds.length === n && lengths.length === n,
+      () => `the addon answered ${status.length} statuses, ${kinds.length} kinds and ${lengths.length} lengths for ${n} entries`,
+    );
     const out = new Array<ReadOutcome>(n);
     let offset = 0;
     for (let i = 0; i < n; i++) {

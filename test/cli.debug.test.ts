@@ -61,7 +61,12 @@ describe('debug verbs against `corfu up`', () => {
     // Nothing was written there: the next appends take tail .. tail+3, all of them data.
     const appended = [0, 1, 2, 3].map((i) => Number(corfu('append', `x${i}`, '--layout', layout).stdout.trim()));
     expect(appended).toEqual([tail, tail + 1, tail + 2, tail + 3]);
-    expect(corfu('read', String(tail + 3), '--layout', layout).stdout.trimEnd().split('\n').at(-1)).toBe('x3');
+    expect(
+      corfu('read', String(tail + 3), '--layout', layout)
+        .stdout.trimEnd()
+        .split('\n')
+        .at(-1),
+    ).toBe('x3');
     // A hole: a token taken from the sequencer and never written.
     const p = JSON.parse(corfu('layout', 'show', '--store', layout, '--json').stdout) as { epoch: number; sequencer: string };
     const conn = new Connection({ ...splitHostPort(p.sequencer), timeoutMs: 5000 });
@@ -131,7 +136,7 @@ describe('corfu up --demo', () => {
     expect(await up.exited).toBe(0);
   });
 
-  it('--chaos: a unit killed with kill -9 halfway is replaced by the spare, every entry verifies; the next run reuses the layout and formats the dead unit\'s file as the spare', async () => {
+  it("--chaos: a unit killed with kill -9 halfway is replaced by the spare, every entry verifies; the next run reuses the layout and formats the dead unit's file as the spare", async () => {
     const c3 = join(dir, 'c3');
     const args = ['up', '--dir', c3, '--units', '2', '--replicas', '2', '--spares', '1', '--size', '16M', '--entry-bytes', '64'];
     const up = await startCorfu([...args, '--demo', '3000', '--chaos'], /^serving/);

@@ -4,24 +4,12 @@
 // native/engine/src/store.rs `stage`), never of the protocol: every protocol
 // decision is made by the machines under test. No sockets, no timers.
 
-
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { CorfuError, type ErrorCode } from '../bindings/errors.js';
 import { InvariantError } from '../bindings/invariant.js';
-import {
-  AppendOp,
-  FillOp,
-  ReadOp,
-  chainTarget,
-  isTerminal,
-  type ChainAction,
-  type ChainOp,
-  type ReadResult,
-  type UnitRequest,
-  type UnitResponse,
-} from '../src/client/index.js';
+import { AppendOp, FillOp, ReadOp, chainTarget, isTerminal, type ChainAction, type ChainOp, type ReadResult, type UnitRequest, type UnitResponse } from '../src/client/index.js';
 import { parseProjection, type Projection } from '../src/layout/index.js';
 
 // ---- the storage double ------------------------------------------------------
@@ -255,11 +243,7 @@ describe('read', () => {
         expect(log.some((a) => 'wait' in a)).toBe(false);
         expect(log.at(-1)).toEqual({ done: { address: ADDRESS, kind: 'data', payload } });
         // tail (unwritten), head (the value), then every replica after the head in order.
-        expect(sendsOf(log).map((s) => `${s.op} ${s.unit}`)).toEqual([
-          `READ ${chain.at(-1)}`,
-          `READ ${chain[0]}`,
-          ...chain.slice(1).map((n) => `WRITE ${n}`),
-        ]);
+        expect(sendsOf(log).map((s) => `${s.op} ${s.unit}`)).toEqual([`READ ${chain.at(-1)}`, `READ ${chain[0]}`, ...chain.slice(1).map((n) => `WRITE ${n}`)]);
         expect(new Set(replicaKeys(units, chain))).toEqual(new Set([valueKey({ kind: 'data', payload })]));
       }),
     );
@@ -362,7 +346,11 @@ describe('read', () => {
       if (make(projection) instanceof ReadOp) units.get(chain[2]!)!.slots.delete(ADDRESS); // the tail is empty: the read asks the head
       const log = run(make(projection), units);
       expect(log.at(-1)).toEqual({ done: { address: ADDRESS, kind: 'trimmed' } });
-      expect(sendsOf(log).filter((r) => r.op === 'TRIM').map((r) => r.unit)).toEqual(chain.slice(1));
+      expect(
+        sendsOf(log)
+          .filter((r) => r.op === 'TRIM')
+          .map((r) => r.unit),
+      ).toEqual(chain.slice(1));
       // Every replica is trimmed now: any later read agrees.
       expect(replicaKeys(units, chain)).toEqual(['trimmed', 'trimmed', 'trimmed']);
       expect(run(new ReadOp(projection, ADDRESS), units).at(-1)).toEqual({ done: { address: ADDRESS, kind: 'trimmed' } });
@@ -376,7 +364,11 @@ describe('read', () => {
     units.get(chain[2]!)!.slots.set(ADDRESS, { kind: 'trimmed' });
     const log = run(new ReadOp(projection, ADDRESS), units);
     expect(log.at(-1)).toEqual({ done: { address: ADDRESS, kind: 'trimmed' } });
-    expect(sendsOf(log).filter((r) => r.op === 'TRIM').map((r) => r.unit)).toEqual(chain.slice(0, 2));
+    expect(
+      sendsOf(log)
+        .filter((r) => r.op === 'TRIM')
+        .map((r) => r.unit),
+    ).toEqual(chain.slice(0, 2));
     // The tail is lost and replaced: the survivors answer trimmed, not the old value.
     const survivors = projectionOf([chain.slice(0, 2)]);
     expect(run(new ReadOp(survivors, ADDRESS), units).at(-1)).toEqual({ done: { address: ADDRESS, kind: 'trimmed' } });
@@ -426,11 +418,7 @@ describe('fill', () => {
 describe('sealed units and failures', () => {
   it('asks for a new projection on ERR_SEALED at any replica', () => {
     for (const sealedAt of [0, 1, 2]) {
-      for (const make of [
-        (p: Projection) => new AppendOp(p, ADDRESS, bytes(1)),
-        (p: Projection) => new ReadOp(p, ADDRESS),
-        (p: Projection) => new FillOp(p, ADDRESS),
-      ]) {
+      for (const make of [(p: Projection) => new AppendOp(p, ADDRESS, bytes(1)), (p: Projection) => new ReadOp(p, ADDRESS), (p: Projection) => new FillOp(p, ADDRESS)]) {
         const { projection, units, chain } = cluster(3);
         units.get(chain[sealedAt]!)!.epoch = 2;
         const log = run(make(projection), units);

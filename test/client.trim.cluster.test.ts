@@ -280,6 +280,11 @@ describe('trim, prefixTrim and appendBatch on a real cluster', () => {
     const check = checkHistory(log.operations(), { readsMayFill: true });
     if (!check.ok) throw new Error(`not linearizable:\n${formatViolations(check.violations)}`);
     // The history holds what the assertions above saw (the checker saw every one of these calls).
-    expect(log.operations().filter((op) => op.end?.status !== 'ok').map(describeOp)).toEqual([]);
+    expect(
+      log
+        .operations()
+        .filter((op) => op.end?.status !== 'ok')
+        .map(describeOp),
+    ).toEqual([]);
   }, 60_000);
 });

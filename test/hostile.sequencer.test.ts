@@ -108,7 +108,13 @@ describe('the sequencer under hostile input', () => {
       const token = encodeRequest({ type: 'request', op: 'TOKEN', requestId: 1, epoch: EPOCH, count: 100 });
       const bootstrap = encodeRequest({ type: 'request', op: 'BOOTSTRAP', requestId: 2, epoch: EPOCH, newEpoch: EPOCH + 1, startTail: MAX_SAFE });
       const seal = encodeRequest({ type: 'request', op: 'SEAL', requestId: 3, epoch: EPOCH, newEpoch: EPOCH + 1 });
-      for (const [frame, less] of [[token, 1], [token, 4], [bootstrap, 8], [bootstrap, 1], [seal, 8]] as const) {
+      for (const [frame, less] of [
+        [token, 1],
+        [token, 4],
+        [bootstrap, 8],
+        [bootstrap, 1],
+        [seal, 8],
+      ] as const) {
         const lying = Buffer.from(frame);
         lying.writeUInt32LE(frame.length - 4 - less, 0);
         const p = await peer();

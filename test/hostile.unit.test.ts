@@ -134,7 +134,13 @@ describe('a storage unit under hostile input', () => {
       const write = encodeRequest({ type: 'request', op: 'WRITE', requestId: 1, epoch: EPOCH, entries: [{ address, payload: payload(address) }] });
       const read = encodeRequest({ type: 'request', op: 'READ', requestId: 2, epoch: EPOCH, addresses: [0, 1, 2] });
       const trim = encodeRequest({ type: 'request', op: 'PREFIX_TRIM', requestId: 3, epoch: EPOCH, address: 40 });
-      for (const [frame, less] of [[write, 5], [write, 1], [read, 8], [read, 3], [trim, 4]] as const) {
+      for (const [frame, less] of [
+        [write, 5],
+        [write, 1],
+        [read, 8],
+        [read, 3],
+        [trim, 4],
+      ] as const) {
         const lying = Buffer.from(frame);
         lying.writeUInt32LE(frame.length - 4 - less, 0);
         const p = await peer();
@@ -170,7 +176,15 @@ describe('a storage unit under hostile input', () => {
     await during(async () => {
       for (const epoch of [MAX_SAFE, 2 ** 32, EPOCH + 1, EPOCH - 1, 0]) {
         const answers = await Promise.all([
-          p.request({ type: 'request', op: 'WRITE', epoch, entries: [{ address: 6_000, payload: payload(6_000) }, { address: 0, payload: Buffer.from('x') }] }),
+          p.request({
+            type: 'request',
+            op: 'WRITE',
+            epoch,
+            entries: [
+              { address: 6_000, payload: payload(6_000) },
+              { address: 0, payload: Buffer.from('x') },
+            ],
+          }),
           p.request({ type: 'request', op: 'READ', epoch, addresses: [0, 1] }),
           p.request({ type: 'request', op: 'FILL', epoch, addresses: [6_001, 2] }),
           p.request({ type: 'request', op: 'TRIM', epoch, addresses: [3, MAX_SAFE] }),

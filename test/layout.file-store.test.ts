@@ -8,15 +8,7 @@ import { join, relative } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import {
-  FileProjectionStore,
-  epochFileName,
-  epochOfFileName,
-  openProjectionStore,
-  parseProjection,
-  projectionsEqual,
-  type Projection,
-} from '../src/layout/index.js';
+import { FileProjectionStore, epochFileName, epochOfFileName, openProjectionStore, parseProjection, projectionsEqual, type Projection } from '../src/layout/index.js';
 import { rejectsWith } from './helpers/expect-error.js';
 import { startProposers } from './helpers/proposers.js';
 

@@ -6,16 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { CorfuError } from '../bindings/errors.js';
 import { InvariantError } from '../bindings/invariant.js';
-import {
-  chainFor,
-  headOf,
-  locate,
-  parseProjection,
-  projectionsEqual,
-  stripeAddresses,
-  tailOf,
-  type Projection,
-} from '../src/layout/index.js';
+import { chainFor, headOf, locate, parseProjection, projectionsEqual, stripeAddresses, tailOf, type Projection } from '../src/layout/index.js';
 import { throwsWith } from './helpers/expect-error.js';
 
 /** How far past `start` the tests walk in an open last segment. */

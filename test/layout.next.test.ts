@@ -67,9 +67,7 @@ describe('nextProjection', () => {
     const replaced = nextProjection(base, [{ kind: 'replace-unit', old: u(1), replacement: u(9) }], 250);
     // u(0) is the only replica holding [0, 250)'s older entries.
     expect(replaceable(replaced, u(0))).toBe(false);
-    expect(throwsWith(() => nextProjection(replaced, [{ kind: 'replace-unit', old: u(0), replacement: u(8) }], 400), 'ERR_BAD_REQUEST').message).toMatch(
-      /only whole replica/,
-    );
+    expect(throwsWith(() => nextProjection(replaced, [{ kind: 'replace-unit', old: u(0), replacement: u(8) }], 400), 'ERR_BAD_REQUEST').message).toMatch(/only whole replica/);
     expect(replaceable(replaced, u(9))).toBe(true);
     const moved = nextProjection(replaced, [{ kind: 'replace-unit', old: u(9), replacement: u(8) }], 400);
     expect(moved.segments[0]!.stripes[0]).toEqual({ chain: [u(0), u(8)], rebuilding: [u(8)] });
@@ -82,7 +80,12 @@ describe('nextProjection', () => {
   });
 
   it('a projection is refused with units being rebuilt in the open segment, outside the chain, or in place of every replica', () => {
-    const at = (stripe: object, end: number | null = 10): unknown => ({ epoch: 1, sequencer: base.sequencer, units: [u(0), u(1)], segments: [{ start: 0, end, stripes: [stripe] }, ...(end === null ? [] : [{ start: end, end: null, stripes: [{ chain: [u(0)] }] }])] });
+    const at = (stripe: object, end: number | null = 10): unknown => ({
+      epoch: 1,
+      sequencer: base.sequencer,
+      units: [u(0), u(1)],
+      segments: [{ start: 0, end, stripes: [stripe] }, ...(end === null ? [] : [{ start: end, end: null, stripes: [{ chain: [u(0)] }] }])],
+    });
     expect(() => parseProjection(at({ chain: [u(0), u(1)], rebuilding: [u(1)] }))).not.toThrow();
     expect(throwsWith(() => parseProjection(at({ chain: [u(0), u(1)], rebuilding: [u(1)] }, null)), 'ERR_BAD_REQUEST').message).toMatch(/open segment/);
     expect(throwsWith(() => parseProjection(at({ chain: [u(0)], rebuilding: [u(1)] })), 'ERR_BAD_REQUEST').message).toMatch(/not in the chain/);
@@ -97,7 +100,20 @@ describe('nextProjection', () => {
   });
 
   it('adding a segment stripes the log over the new chains from the tail on', () => {
-    const next = nextProjection(base, [{ kind: 'add-segment', stripes: [[u(4), u(5)], [u(6), u(7)], [u(8), u(9)]] }], 1000);
+    const next = nextProjection(
+      base,
+      [
+        {
+          kind: 'add-segment',
+          stripes: [
+            [u(4), u(5)],
+            [u(6), u(7)],
+            [u(8), u(9)],
+          ],
+        },
+      ],
+      1000,
+    );
     expect(next.segments.map((s) => [s.start, s.end, s.stripes.length])).toEqual([
       [0, 100, 1],
       [100, 1000, 2],

@@ -12,7 +12,7 @@ import { SPACE_MODEL } from './sim/engine-space.js';
 
 const native = loadNative().engineLimits();
 
-it('the wire frame cap and the READ answer budget are the engine\'s', () => {
+it("the wire frame cap and the READ answer budget are the engine's", () => {
   expect({ wireMaxFrameBytes: MAX_FRAME_BYTES, maxReadAnswerBytes: MAX_READ_ANSWER_BYTES, readAnswerEntryBytes: READ_ANSWER_ENTRY_BYTES }).toEqual({
     wireMaxFrameBytes: native.wireMaxFrameBytes,
     maxReadAnswerBytes: native.maxReadAnswerBytes,
@@ -20,7 +20,7 @@ it('the wire frame cap and the READ answer budget are the engine\'s', () => {
   });
 });
 
-it('entry sizes and the highest address are the engine\'s', () => {
+it("entry sizes and the highest address are the engine's", () => {
   expect({ defaultMaxEntryBytes: DEFAULT_MAX_ENTRY_BYTES, maxMaxEntryBytes: MAX_MAX_ENTRY_BYTES, maxAddress: MAX_ADDRESS }).toEqual({
     defaultMaxEntryBytes: native.defaultMaxEntryBytes,
     maxMaxEntryBytes: native.maxMaxEntryBytes,

@@ -165,7 +165,9 @@ describe('corfu manager', () => {
     await load.stop();
     const p = (await store.latest())!;
     expect(p.units).not.toContain(victim);
-    console.log(`unit kill -9 -> replaced in epoch ${p.epoch} within ${replacedMs.toFixed(0)} ms (first append ${firstAfter.toFixed(0)} ms after the replacement was seen); ${load.failures} appends failed`);
+    console.log(
+      `unit kill -9 -> replaced in epoch ${p.epoch} within ${replacedMs.toFixed(0)} ms (first append ${firstAfter.toFixed(0)} ms after the replacement was seen); ${load.failures} appends failed`,
+    );
     await verify(load.acked);
     for (const [a, v] of load.acked) everAcked.set(a, v);
   }, 90_000);
@@ -177,7 +179,10 @@ describe('corfu manager', () => {
       timeoutMs: 30_000,
     });
     const manager = procs.get('manager')!;
-    expect(manager.err.some((l) => /rebuild of .* done/.test(l)), manager.err.join('\n')).toBe(true);
+    expect(
+      manager.err.some((l) => /rebuild of .* done/.test(l)),
+      manager.err.join('\n'),
+    ).toBe(true);
     // Its last progress report, for corfu status: the spare, every address copied.
     const report = (await store.getStatus('rebuild')) as { unit: string; done: boolean; addressesDone: number; addressesTotal: number };
     expect(report).toMatchObject({ unit: spare, done: true });

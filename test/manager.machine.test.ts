@@ -140,9 +140,7 @@ describe('the manager machine', () => {
     const seen: ManagerAction[] = [];
     for (let i = 0; i < 4; i++) seen.push(...round(m, (t += 1000), ['u1:1', 'spare:1'], undefined, tails));
     expect(reconfigurations(seen)).toEqual([]);
-    expect(seen.filter((a) => 'log' in a && a.log.level === 'warn')).toEqual([
-      { log: { level: 'warn', message: expect.stringMatching(/no empty spare answers \(old:1 hold entries: format them/) } },
-    ]);
+    expect(seen.filter((a) => 'log' in a && a.log.level === 'warn')).toEqual([{ log: { level: 'warn', message: expect.stringMatching(/no empty spare answers \(old:1 hold entries: format them/) } }]);
     // The empty spare answers again: it is the one used.
     for (let i = 0; i < 2 && reconfigurations(seen).length === 0; i++) seen.push(...round(m, (t += 1000), ['u1:1'], undefined, tails));
     expect(reconfigurations(seen)).toEqual([{ reconfigure: { changes: [{ kind: 'replace-unit', old: 'u1:1', replacement: 'spare:1' }], reason: expect.any(String) } }]);
@@ -159,7 +157,7 @@ describe('the manager machine', () => {
     ]);
   });
 
-  it('never reconfigures while it cannot reach a majority of the units it knows (the layout\'s and the spares)', () => {
+  it("never reconfigures while it cannot reach a majority of the units it knows (the layout's and the spares)", () => {
     const m = manager({ spares: ['spare:1', 'spare:2'] });
     let t = 0;
     round(m, t);
@@ -200,12 +198,10 @@ describe('the manager machine', () => {
     for (let i = 0; i < 4; i++) round(m, (t += 1000), everyone);
     const after: ManagerAction[] = [];
     for (let i = 0; i < 4; i++) after.push(...round(m, (t += 1000), ['u0:1']));
-    expect(reconfigurations(after)).toEqual([
-      { reconfigure: { changes: [{ kind: 'replace-unit', old: 'u0:1', replacement: 'spare:1' }], reason: expect.stringMatching(/u0:1 is down/) } },
-    ]);
+    expect(reconfigurations(after)).toEqual([{ reconfigure: { changes: [{ kind: 'replace-unit', old: 'u0:1', replacement: 'spare:1' }], reason: expect.stringMatching(/u0:1 is down/) } }]);
   });
 
-  it('takes a spare on a box the dead unit\'s chain partners are not on, if one answers', () => {
+  it("takes a spare on a box the dead unit's chain partners are not on, if one answers", () => {
     const boxes = ['a:1', 'b:1', 'c:1', 'd:1'];
     const replaced = (spares: string[]): ManagerAction[] => {
       const m = manager({ spares }, layout(1, boxes));
@@ -249,7 +245,10 @@ describe('the manager machine', () => {
         if (!('reconfigure' in a)) continue;
         const change = a.reconfigure.changes[0]!;
         if (change.kind !== 'replace-unit') throw new Error('expected a replacement');
-        current = layout(current.epoch + 1, current.units.map((u) => (u === change.old ? change.replacement : u)));
+        current = layout(
+          current.epoch + 1,
+          current.units.map((u) => (u === change.old ? change.replacement : u)),
+        );
         m.step({ reconfigured: { now: t, projection: current, adopted: false } });
         installed++;
       }

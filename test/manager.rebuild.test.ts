@@ -53,7 +53,9 @@ async function contents(server: string): Promise<string[]> {
 beforeAll(async () => {
   [source, target] = await Promise.all([startUnit('source'), startUnit('target')]);
   for (const u of [source, target]) expect((await ask(u, { type: 'request', op: 'SEAL', epoch: 0, newEpoch: 1 })).status).toBe('OK');
-  const entries = Array.from({ length: CLOSED }, (_, a) => a).filter((a) => a !== JUNK).map((address) => ({ address, payload: payloadOf(address) }));
+  const entries = Array.from({ length: CLOSED }, (_, a) => a)
+    .filter((a) => a !== JUNK)
+    .map((address) => ({ address, payload: payloadOf(address) }));
   expect((await ask(source, { type: 'request', op: 'WRITE', epoch: 1, entries })).status).toBe('OK');
   expect((await ask(source, { type: 'request', op: 'FILL', epoch: 1, addresses: [JUNK] })).status).toBe('OK');
   layout = parseProjection({
@@ -89,7 +91,9 @@ describe('a rebuild pass on real units', () => {
     expect(formatId).toMatch(/^[0-9a-f]{16}$/);
     const progress: RebuildProgress[] = [];
     const r = await rebuild({ formatId, copiedBelow: { '0/0': 40 } }, progress).run();
-    const copiedBytes = Array.from({ length: CLOSED - 40 }, (_, i) => 40 + i).filter((a) => a !== JUNK).reduce((n, a) => n + payloadOf(a).length, 0);
+    const copiedBytes = Array.from({ length: CLOSED - 40 }, (_, i) => 40 + i)
+      .filter((a) => a !== JUNK)
+      .reduce((n, a) => n + payloadOf(a).length, 0);
     expect(r).toMatchObject({ addresses: CLOSED, resumed: 40, bytes: copiedBytes, resume: { formatId, copiedBelow: { '0/0': CLOSED } } });
     const held = await contents(target);
     // Skipped: the record said an earlier pass had copied them (here it had not, to show the skip).
@@ -110,7 +114,7 @@ describe('a rebuild pass on real units', () => {
   });
 });
 
-describe('a chain\'s progress in a pass', () => {
+describe("a chain's progress in a pass", () => {
   it('says copied only below the first batch not done, whatever order the batches finish in', () => {
     const batches = [[0, 4], [8, 12], [16, 20], [24]];
     const p = new ChainProgress(batches, 25, 0);

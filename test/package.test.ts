@@ -37,7 +37,10 @@ describe("import from 'corfu'", () => {
     const check = (source: string): { ok: boolean; out: string } => {
       writeFileSync(join(project, 'use.ts'), source);
       try {
-        const out = execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', 'false', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', 'use.ts'], { cwd: project, encoding: 'utf8' });
+        const out = execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', 'false', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', 'use.ts'], {
+          cwd: project,
+          encoding: 'utf8',
+        });
         return { ok: true, out };
       } catch (err) {
         return { ok: false, out: String((err as { stdout?: string }).stdout) };

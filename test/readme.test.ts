@@ -33,7 +33,10 @@ describe("the README's service example", () => {
     const code = serviceExample();
     expect(code.split('\n').length).toBeLessThanOrEqual(32);
     const up = await harness.startCorfu(['up', '--dir', join(harness.dir, 'cluster'), '--units', '2', '--replicas', '2', '--size', '16M'], /^serving/);
-    const layout = up.out.find((l) => l.startsWith('layout URL:'))!.replace(/^layout URL:\s*/, '').trim();
+    const layout = up.out
+      .find((l) => l.startsWith('layout URL:'))!
+      .replace(/^layout URL:\s*/, '')
+      .trim();
 
     const project = join(harness.dir, 'service');
     mkdirSync(join(project, 'node_modules'), { recursive: true });

@@ -259,13 +259,7 @@ describe('a cluster under load', () => {
 
 describe('corfu layout reconfigure: bad input', () => {
   it('bad flags are usage errors (exit 2, one line); an empty store or a stale --expect-epoch is exit 1', async () => {
-    for (const args of [
-      ['--replace', 'nonsense'],
-      ['--replace', '127.0.0.1:1=127.0.0.1:1'],
-      ['--add-segment'],
-      ['--stripe', '127.0.0.1:1,127.0.0.1:2'],
-      ['--expect-epoch', 'zero'],
-    ]) {
+    for (const args of [['--replace', 'nonsense'], ['--replace', '127.0.0.1:1=127.0.0.1:1'], ['--add-segment'], ['--stripe', '127.0.0.1:1,127.0.0.1:2'], ['--expect-epoch', 'zero']]) {
       const r = await corfu('layout', 'reconfigure', '--store', STORE, ...args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);

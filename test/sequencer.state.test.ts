@@ -99,7 +99,7 @@ describe('Sequencer: tokens', () => {
     expect(full.nextToken).toBe(Number.MAX_SAFE_INTEGER);
   });
 
-  it('answers PING at any epoch and refuses operations that are not the sequencer\'s', () => {
+  it("answers PING at any epoch and refuses operations that are not the sequencer's", () => {
     const seq = new Sequencer({ epoch: 4 });
     expect(seq.handle({ type: 'request', op: 'PING', requestId: 9, epoch: 0 })).toMatchObject({ op: 'PING', status: 'OK', requestId: 9, epoch: 0 });
     const write = seq.handle({ type: 'request', op: 'WRITE', requestId: 10, epoch: 4, entries: [{ address: 0, payload: new Uint8Array(1) }] });

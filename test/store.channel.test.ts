@@ -30,9 +30,7 @@ it('answers hundreds of concurrent reads and writes, each with its own bytes', a
 
     for (let round = 0; round < 5; round++) {
       // Mixed batch sizes, all in flight at once, including unwritten addresses.
-      const reads = await Promise.all(
-        addresses.map((a) => store.read(0, a % 3 === 0 ? [a, a + 1000] : [a])),
-      );
+      const reads = await Promise.all(addresses.map((a) => store.read(0, a % 3 === 0 ? [a, a + 1000] : [a])));
       reads.forEach((outcomes, i) => {
         const first = outcomes[0]!;
         expect(first.status).toBe('OK');

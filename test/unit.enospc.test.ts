@@ -92,7 +92,7 @@ describe.skipIf(skip !== undefined)('a unit on a filesystem that runs out of spa
       const acked = new Map<number, Buffer>();
       const errors: unknown[] = [];
       for (let i = 0; errors.length === 0; i += 8) {
-        expect(i).toBeLessThan(8 * MiB / 4000); // the file is larger than the room: ENOSPC comes first
+        expect(i).toBeLessThan((8 * MiB) / 4000); // the file is larger than the room: ENOSPC comes first
         const payloads = Array.from({ length: 8 }, (_, k) => Buffer.alloc(4000, (i + k) & 0xff));
         const results = await Promise.allSettled(payloads.map((p) => client!.append(p)));
         results.forEach((r, k) => (r.status === 'fulfilled' ? acked.set(r.value, payloads[k]!) : errors.push(r.reason)));

@@ -184,7 +184,7 @@ describe('FILL, TRIM and PREFIX_TRIM over the wire', () => {
     await expectModel();
   });
 
-  it('refuses a FILL reaching far above the unit\'s tail (ERR_BAD_REQUEST) and writes nothing: the tail stays', async () => {
+  it("refuses a FILL reaching far above the unit's tail (ERR_BAD_REQUEST) and writes nothing: the tail stays", async () => {
     const before = await c.call({ type: 'request', op: 'TAIL', epoch: EPOCH });
     const tail = before.op === 'TAIL' ? before.tail : -1;
     for (const far of [tail + MAX_FILL_AHEAD, tail + 1_000_000_000, Number.MAX_SAFE_INTEGER - 1]) {

@@ -120,9 +120,7 @@ describe('kill -9 of a unit during single-address TRIMs', () => {
 
     // The trimmed addresses stay trimmed for writers too, and the unit takes new work.
     const someTrimmed = [...acked].slice(0, 3);
-    const w = ok<WriteResponse>(
-      await restarted.conn.request({ type: 'request', op: 'WRITE', epoch: 0, entries: [...someTrimmed, ENTRIES].map((a) => ({ address: a, payload: valueOf(a) })) }),
-    );
+    const w = ok<WriteResponse>(await restarted.conn.request({ type: 'request', op: 'WRITE', epoch: 0, entries: [...someTrimmed, ENTRIES].map((a) => ({ address: a, payload: valueOf(a) })) }));
     expect([...w.statuses]).toEqual([TRIMMED, TRIMMED, TRIMMED, OK]);
     restarted.unit.proc.kill('SIGTERM');
     expect(await restarted.unit.exited).toBe(0);

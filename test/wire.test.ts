@@ -108,11 +108,7 @@ function setU64(buf: Buffer, offset: number, high: number, low: number): void {
 // ---- arbitraries ----------------------------------------------------------------
 
 const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
-const u64 = fc.oneof(
-  fc.maxSafeNat(),
-  fc.nat(1000),
-  fc.constantFrom(0, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER),
-);
+const u64 = fc.oneof(fc.maxSafeNat(), fc.nat(1000), fc.constantFrom(0, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER));
 const envelope = { requestId: u32, epoch: u64 };
 const payload = fc.uint8Array({ maxLength: 48 });
 const entryCount = { minLength: 1, maxLength: 12 };
@@ -168,16 +164,7 @@ const tokenRequest = fc.record({
   ...envelope,
   count: fc.integer({ min: 1, max: 0xffff_ffff }),
 });
-const requestArb: fc.Arbitrary<Request> = fc.oneof(
-  writeRequest,
-  addressesRequest,
-  prefixTrimRequest,
-  emptyRequest,
-  waitTailRequest,
-  sealRequest,
-  bootstrapRequest,
-  tokenRequest,
-);
+const requestArb: fc.Arbitrary<Request> = fc.oneof(writeRequest, addressesRequest, prefixTrimRequest, emptyRequest, waitTailRequest, sealRequest, bootstrapRequest, tokenRequest);
 
 const writeResponse = fc.integer({ min: 1, max: 12 }).chain((n) =>
   fc.record({
@@ -201,18 +188,16 @@ const readEntry = fc.oneof(
   fc.constant({ status: 0, kind: KIND.JUNK, payload: null }),
   fc.integer({ min: 1, max: STATUS_NAMES.length - 1 }).map((s) => ({ status: s, kind: KIND.NONE, payload: null })),
 );
-const readResponse = fc.record({ ...envelope, entries: fc.array(readEntry, entryCount) }).map(
-  ({ requestId, epoch, entries }): Response => ({
-    type: 'response',
-    op: 'READ',
-    requestId,
-    epoch,
-    status: 'OK',
-    statuses: Uint8Array.from(entries.map((e) => e.status)),
-    kinds: Uint8Array.from(entries.map((e) => e.kind)),
-    payloads: entries.map((e) => e.payload),
-  }),
-);
+const readResponse = fc.record({ ...envelope, entries: fc.array(readEntry, entryCount) }).map(({ requestId, epoch, entries }): Response => ({
+  type: 'response',
+  op: 'READ',
+  requestId,
+  epoch,
+  status: 'OK',
+  statuses: Uint8Array.from(entries.map((e) => e.status)),
+  kinds: Uint8Array.from(entries.map((e) => e.kind)),
+  payloads: entries.map((e) => e.payload),
+}));
 const emptyResponse = fc.record({
   type: fc.constant('response' as const),
   op: fc.constantFrom('PREFIX_TRIM' as const, 'PING' as const),
@@ -258,16 +243,7 @@ const errorResponseArb = fc.record({
   unitEpoch: u64,
   message: fc.string({ unit: 'binary', maxLength: 40 }),
 });
-const responseArb: fc.Arbitrary<Response> = fc.oneof(
-  writeResponse,
-  trimResponse,
-  readResponse,
-  emptyResponse,
-  tailResponse,
-  tokenResponse,
-  infoResponse,
-  errorResponseArb,
-);
+const responseArb: fc.Arbitrary<Response> = fc.oneof(writeResponse, trimResponse, readResponse, emptyResponse, tailResponse, tokenResponse, infoResponse, errorResponseArb);
 const messageArb: fc.Arbitrary<Message> = fc.oneof(requestArb, responseArb);
 
 // ---- exact bytes ----------------------------------------------------------------
@@ -293,8 +269,10 @@ describe('exact bytes (docs/protocol.md)', () => {
         '04030201', // requestId
         '0500000001000000', // epoch 2^32 + 5
         '02000000', // n
-        '0700000000000000', '02000000', // address 7, length 2
-        '0000000000010000', '01000000', // address 2^40, length 1
+        '0700000000000000',
+        '02000000', // address 7, length 2
+        '0000000000010000',
+        '01000000', // address 2^40, length 1
         '616263', // payloads
       ].join(''),
     );
@@ -313,12 +291,19 @@ describe('exact bytes (docs/protocol.md)', () => {
     });
     expect(read.toString('hex')).toBe(
       [
-        '2a000000', '01', '82', '0000', '09000000', '0300000000000000', // header: length 16 + 26, READ response
+        '2a000000',
+        '01',
+        '82',
+        '0000',
+        '09000000',
+        '0300000000000000', // header: length 16 + 26, READ response
         '00', // status OK
         '03000000', // n
         '000002', // statuses: OK, OK, ERR_UNWRITTEN
         '010200', // kinds: data, junk, none
-        '03000000', '00000000', '00000000', // lengths
+        '03000000',
+        '00000000',
+        '00000000', // lengths
         '78797a', // data of the OK data entries
       ].join(''),
     );
@@ -331,18 +316,14 @@ describe('exact bytes (docs/protocol.md)', () => {
       unitEpoch: 7,
       message: 'hi',
     });
-    expect(sealed.toString('hex')).toBe(
-      ['1d000000', '01', '81', '0000', '01000000', '0200000000000000', '04', '0700000000000000', '0200', '6869'].join(''),
-    );
+    expect(sealed.toString('hex')).toBe(['1d000000', '01', '81', '0000', '01000000', '0200000000000000', '04', '0700000000000000', '0200', '6869'].join(''));
     const decoded = decodeOk(sealed).frame;
     expect(decoded).toEqual({ type: 'response', op: 'WRITE', requestId: 1, epoch: 2, status: 'ERR_SEALED', unitEpoch: 7, message: 'hi' });
   });
 
   it('encodes BOOTSTRAP as newEpoch then startTail', () => {
     const buf = encodeRequest({ type: 'request', op: 'BOOTSTRAP', requestId: 5, epoch: 1, newEpoch: 2, startTail: 0x0102 });
-    expect(buf.toString('hex')).toBe(
-      '20000000' + '01' + '0a' + '0000' + '05000000' + '0100000000000000' + '0200000000000000' + '0201000000000000',
-    );
+    expect(buf.toString('hex')).toBe('20000000' + '01' + '0a' + '0000' + '05000000' + '0100000000000000' + '0200000000000000' + '0201000000000000');
     const answer = encodeResponse({ type: 'response', op: 'BOOTSTRAP', requestId: 5, epoch: 2, status: 'OK', tail: 0x0102 });
     expect(answer[5]).toBe(0x8a);
     expect(decodeOk(answer).frame).toEqual({ type: 'response', op: 'BOOTSTRAP', requestId: 5, epoch: 2, status: 'OK', tail: 0x0102 });
@@ -362,8 +343,22 @@ describe('exact bytes (docs/protocol.md)', () => {
     const wait = encodeRequest({ type: 'request', op: 'WAIT_TAIL', requestId: 1, epoch: 2, after: 0x0102, waitMs: 500 });
     expect(wait.subarray(HEADER_BYTES).toString('hex')).toBe('0201000000000000' + 'f4010000');
     const info = encodeResponse({
-      type: 'response', op: 'INFO', requestId: 1, epoch: 0, status: 'OK',
-      unitEpoch: 3, tail: 4, trimMark: 5, maxEntryBytes: 65_536, pageBytes: 4096, dataPages: 6, usedPages: 7, unitId: 8, sync: SYNC.ALWAYS, formatId: '0102030405060708', clusterId: 'ab',
+      type: 'response',
+      op: 'INFO',
+      requestId: 1,
+      epoch: 0,
+      status: 'OK',
+      unitEpoch: 3,
+      tail: 4,
+      trimMark: 5,
+      maxEntryBytes: 65_536,
+      pageBytes: 4096,
+      dataPages: 6,
+      usedPages: 7,
+      unitId: 8,
+      sync: SYNC.ALWAYS,
+      formatId: '0102030405060708',
+      clusterId: 'ab',
     });
     expect(info[5]).toBe(0x80 | 11);
     expect(decodeOk(info).frame).toMatchObject({ formatId: '0102030405060708', clusterId: 'ab' });
@@ -379,11 +374,47 @@ describe('exact bytes (docs/protocol.md)', () => {
       good.writeUInt32LE(waitMs, HEADER_BYTES + 8);
       expect(decodeFrame(good)).toMatchObject({ kind: 'error' });
     }
-    const info = encodeResponse({ type: 'response', op: 'INFO', requestId: 1, epoch: 0, status: 'OK', unitEpoch: 0, tail: 0, trimMark: 0, maxEntryBytes: 1, pageBytes: 1, dataPages: 0, usedPages: 0, unitId: 0, sync: SYNC.NONE, formatId: '00000000000000ff', clusterId: 'ab' });
+    const info = encodeResponse({
+      type: 'response',
+      op: 'INFO',
+      requestId: 1,
+      epoch: 0,
+      status: 'OK',
+      unitEpoch: 0,
+      tail: 0,
+      trimMark: 0,
+      maxEntryBytes: 1,
+      pageBytes: 1,
+      dataPages: 0,
+      usedPages: 0,
+      unitId: 0,
+      sync: SYNC.NONE,
+      formatId: '00000000000000ff',
+      clusterId: 'ab',
+    });
     info[info.length - 1] = 0x47; // 'G'
     expect(decodeFrame(info)).toMatchObject({ kind: 'error' });
     for (const formatId of ['ff', '00000000000000FF', '00000000000000fg']) {
-      expect(() => encodeResponse({ type: 'response', op: 'INFO', requestId: 1, epoch: 0, status: 'OK', unitEpoch: 0, tail: 0, trimMark: 0, maxEntryBytes: 1, pageBytes: 1, dataPages: 0, usedPages: 0, unitId: 0, sync: SYNC.NONE, formatId, clusterId: '' })).toThrow(CorfuError);
+      expect(() =>
+        encodeResponse({
+          type: 'response',
+          op: 'INFO',
+          requestId: 1,
+          epoch: 0,
+          status: 'OK',
+          unitEpoch: 0,
+          tail: 0,
+          trimMark: 0,
+          maxEntryBytes: 1,
+          pageBytes: 1,
+          dataPages: 0,
+          usedPages: 0,
+          unitId: 0,
+          sync: SYNC.NONE,
+          formatId,
+          clusterId: '',
+        }),
+      ).toThrow(CorfuError);
     }
   });
 
@@ -457,9 +488,7 @@ describe('round trips', () => {
     const frame = decodeOk(buf).frame;
     expect(frame.type === 'request' && frame.op === 'READ' && frame.addresses[MAX_ENTRIES - 1]).toBe((MAX_ENTRIES - 1) * 3);
 
-    expect(() => encodeRequest({ type: 'request', op: 'READ', requestId: 1, epoch: 1, addresses: [...addresses, 1] })).toThrow(
-      expect.objectContaining({ code: 'ERR_TOO_LARGE' }),
-    );
+    expect(() => encodeRequest({ type: 'request', op: 'READ', requestId: 1, epoch: 1, addresses: [...addresses, 1] })).toThrow(expect.objectContaining({ code: 'ERR_TOO_LARGE' }));
     // Hand-made: n = 65,537 with all the address bytes present.
     const n = MAX_ENTRIES + 1;
     const big = Buffer.alloc(HEADER_BYTES + 4 + 8 * n);
@@ -478,9 +507,7 @@ describe('round trips', () => {
     const frame = decodeOk(buf).frame;
     expect(frame.type === 'request' && frame.op === 'WRITE' && frame.entries[0]!.payload.length).toBe(fits.length);
     const tooBig = Buffer.alloc(fits.length + 1);
-    expect(() => encodeRequest({ type: 'request', op: 'WRITE', requestId: 1, epoch: 1, entries: [{ address: 0, payload: tooBig }] })).toThrow(
-      expect.objectContaining({ code: 'ERR_TOO_LARGE' }),
-    );
+    expect(() => encodeRequest({ type: 'request', op: 'WRITE', requestId: 1, epoch: 1, entries: [{ address: 0, payload: tooBig }] })).toThrow(expect.objectContaining({ code: 'ERR_TOO_LARGE' }));
   });
 
   it('the encoder refuses ill-formed values', () => {
@@ -735,17 +762,15 @@ describe('the decoder is total', () => {
 
 describe('FrameDecoder', () => {
   it('returns exactly the frames in order, whatever the chunk boundaries', () => {
-    const arb = fc
-      .array(messageArb, { minLength: 1, maxLength: 12 })
-      .chain((messages) => {
-        const stream = Buffer.concat(messages.map(encode));
-        return fc.record({
-          messages: fc.constant(messages),
-          stream: fc.constant(stream),
-          cuts: fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, stream.length - 1) }), { maxLength: 24 }),
-          drainEach: fc.boolean(),
-        });
+    const arb = fc.array(messageArb, { minLength: 1, maxLength: 12 }).chain((messages) => {
+      const stream = Buffer.concat(messages.map(encode));
+      return fc.record({
+        messages: fc.constant(messages),
+        stream: fc.constant(stream),
+        cuts: fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, stream.length - 1) }), { maxLength: 24 }),
+        drainEach: fc.boolean(),
       });
+    });
     fc.assert(
       fc.property(arb, ({ messages, stream, cuts, drainEach }) => {
         fuzzedFrames += messages.length;

@@ -68,10 +68,12 @@ export interface BenchAppendResult {
 /** The `--sync` of the cluster's unit processes (their command lines), if any were found. */
 function syncOf(units: readonly UnitProcess[]): string | undefined {
   if (units.length === 0) return undefined;
-  const modes = new Set(units.map(({ argv }) => {
-    const s = argv.indexOf('--sync');
-    return s >= 0 && argv[s + 1] !== undefined ? argv[s + 1]! : 'always';
-  }));
+  const modes = new Set(
+    units.map(({ argv }) => {
+      const s = argv.indexOf('--sync');
+      return s >= 0 && argv[s + 1] !== undefined ? argv[s + 1]! : 'always';
+    }),
+  );
   return [...modes].sort().join('+');
 }
 
@@ -91,7 +93,9 @@ function clusterProcesses(layout: string): { units: UnitProcess[]; sequencer: nu
   const clusterDir = dirname(resolve(layout.slice('file:'.length)));
   let pids: number[];
   try {
-    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number);
+    pids = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .map(Number);
   } catch {
     return none;
   }

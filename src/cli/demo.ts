@@ -114,11 +114,7 @@ export async function demoVerb(flags: DemoFlags): Promise<void> {
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   out('corfu demo: the storage engine alone (one unit, no network, no replication; `corfu up` runs the distributed log)');
   out(`device   ${path} (${info.kind}, ${formatBytes(info.deviceBytes)}, ${reused ? 'reused' : 'formatted now'}, epoch ${info.epoch})`);
-  out(
-    flags.sync === 'always'
-      ? 'sync     always: an append is acknowledged only once it is durable on the device'
-      : 'sync     none: BENCHMARK MODE, acknowledged appends can be lost on a power cut',
-  );
+  out(flags.sync === 'always' ? 'sync     always: an append is acknowledged only once it is durable on the device' : 'sync     none: BENCHMARK MODE, acknowledged appends can be lost on a power cut');
 
   const store = Store.open(path, { sync: flags.sync });
   try {

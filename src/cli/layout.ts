@@ -58,8 +58,6 @@ export function buildProjection(epoch: number, sequencer: string, stripes: reado
   return parseProjection({ epoch, sequencer, units, segments: [{ start: 0, end: null, stripes: stripes.map((chain) => ({ chain: [...chain] })) }], maxEntryBytes });
 }
 
-
-
 const TIMEOUT_MS = 3000;
 
 async function withConnection<T>(role: string, address: string, epoch: number, fn: (conn: Connection) => Promise<T>): Promise<T> {
@@ -87,11 +85,7 @@ async function withConnection<T>(role: string, address: string, epoch: number, f
  */
 function sealServer(role: 'unit' | 'sequencer', address: string, epoch: number, startTail = 0): Promise<number> {
   return withConnection(role, address, epoch, async (conn) => {
-    const res = await conn.request(
-      role === 'unit'
-        ? { type: 'request', op: 'SEAL', epoch, newEpoch: epoch }
-        : { type: 'request', op: 'BOOTSTRAP', epoch, newEpoch: epoch, startTail },
-    );
+    const res = await conn.request(role === 'unit' ? { type: 'request', op: 'SEAL', epoch, newEpoch: epoch } : { type: 'request', op: 'BOOTSTRAP', epoch, newEpoch: epoch, startTail });
     if (res.status === 'ERR_SEALED' && res.unitEpoch === epoch) {
       const tail = throwIfError(await conn.request({ type: 'request', op: 'TAIL', epoch }));
       if (tail.op !== 'TAIL') throw new CorfuError('ERR_IO', `unexpected ${tail.op} answer to TAIL`);
@@ -130,7 +124,6 @@ async function entryLimit(unit: string): Promise<number> {
     await conn.close();
   }
 }
-
 
 export interface InstallResult {
   readonly projection: Projection;

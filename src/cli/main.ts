@@ -54,7 +54,7 @@ function buildProgram(): Command {
     .option('--size <bytes>', 'size of a regular file (created if missing), e.g. 1G', sizeArg)
     .option('--max-entry-bytes <n>', 'largest payload the unit accepts, e.g. 64K', sizeArg)
     .option('--cluster-id <hex>', 'cluster id, 32 hex digits, stamped on the device (random if omitted)', clusterIdArg)
-    .option('--unit-id <n>', 'this unit\'s id within the cluster', countArg)
+    .option('--unit-id <n>', "this unit's id within the cluster", countArg)
     .option('--force', 'overwrite an existing Corfu superblock')
     .action((path: string, flags: FormatFlags) => formatVerb(path, flags));
 
@@ -150,13 +150,48 @@ function buildProgram(): Command {
     .action((flags: UpFlags) => upVerb(flags));
 
   // Debug verbs against a running log (see debug.ts).
-  const layoutOption = ['--layout <url>', 'projection store of the log, file:DIR or etcd://HOST:PORT[,...]/PREFIX (default: the one `corfu up` made in ./.corfu)', storeUrlArg, DEFAULT_LAYOUT] as const;
-  program.command('append').description('append one entry (DATA, or stdin) and print its address').argument('[data]', 'the payload as UTF-8 text').option(...layoutOption).action((data: string | undefined, flags: LayoutFlags) => appendVerb(data, flags));
-  program.command('read').description('print the entry at ADDR (kind; payload as UTF-8 if printable, else hex)').argument('<addr>', 'log address', addressArg).option(...layoutOption).option('--json', 'print JSON').action((addr: number, flags: LayoutFlags & { json?: boolean }) => readVerb(addr, flags));
-  program.command('tail').description("print the sequencer's tail (the next address)").option(...layoutOption).action((flags: LayoutFlags) => tailVerb(flags));
-  program.command('fill').description('fill ADDR with junk unless it already holds data').argument('<addr>', 'log address', addressArg).option(...layoutOption).action((addr: number, flags: LayoutFlags) => fillVerb(addr, flags));
-  program.command('trim').description('trim ADDR on every unit of its chain').argument('<addr>', 'log address', addressArg).option(...layoutOption).action((addr: number, flags: LayoutFlags) => trimVerb(addr, flags));
-  program.command('status').description('the projection epoch; the sequencer and each unit: up/down, epoch, tail').option(...layoutOption).option('--json', 'print JSON').action((flags: LayoutFlags & { json?: boolean }) => statusVerb(flags));
+  const layoutOption = [
+    '--layout <url>',
+    'projection store of the log, file:DIR or etcd://HOST:PORT[,...]/PREFIX (default: the one `corfu up` made in ./.corfu)',
+    storeUrlArg,
+    DEFAULT_LAYOUT,
+  ] as const;
+  program
+    .command('append')
+    .description('append one entry (DATA, or stdin) and print its address')
+    .argument('[data]', 'the payload as UTF-8 text')
+    .option(...layoutOption)
+    .action((data: string | undefined, flags: LayoutFlags) => appendVerb(data, flags));
+  program
+    .command('read')
+    .description('print the entry at ADDR (kind; payload as UTF-8 if printable, else hex)')
+    .argument('<addr>', 'log address', addressArg)
+    .option(...layoutOption)
+    .option('--json', 'print JSON')
+    .action((addr: number, flags: LayoutFlags & { json?: boolean }) => readVerb(addr, flags));
+  program
+    .command('tail')
+    .description("print the sequencer's tail (the next address)")
+    .option(...layoutOption)
+    .action((flags: LayoutFlags) => tailVerb(flags));
+  program
+    .command('fill')
+    .description('fill ADDR with junk unless it already holds data')
+    .argument('<addr>', 'log address', addressArg)
+    .option(...layoutOption)
+    .action((addr: number, flags: LayoutFlags) => fillVerb(addr, flags));
+  program
+    .command('trim')
+    .description('trim ADDR on every unit of its chain')
+    .argument('<addr>', 'log address', addressArg)
+    .option(...layoutOption)
+    .action((addr: number, flags: LayoutFlags) => trimVerb(addr, flags));
+  program
+    .command('status')
+    .description('the projection epoch; the sequencer and each unit: up/down, epoch, tail')
+    .option(...layoutOption)
+    .option('--json', 'print JSON')
+    .action((flags: LayoutFlags & { json?: boolean }) => statusVerb(flags));
 
   program
     .command('bench')

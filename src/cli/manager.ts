@@ -42,8 +42,7 @@ export async function managerVerb(flags: ManagerFlags): Promise<void> {
     // Loaded only for etcd: etcd3 and gRPC take most of a second to load.
     const { EtcdElection } = await import('../manager/etcd-election.js');
     election = new EtcdElection(store as EtcdProjectionStore);
-  }
-  else throw new FatalError(`corfu manager: no election for the store ${flags.layout}`);
+  } else throw new FatalError(`corfu manager: no election for the store ${flags.layout}`);
 
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();

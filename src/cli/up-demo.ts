@@ -166,7 +166,9 @@ export async function runUpDemo(opts: {
     }
 
     const ms = (p: number): string => (histogram.getValueAtPercentile(p) / 1000).toFixed(3);
-    out(`appended ${formatCount(opts.entries)} entries at addresses ${first}..${Math.max(...addresses)} in ${appendSeconds.toFixed(2)} s: ${formatCount(Math.round(opts.entries / appendSeconds))} appends/s`);
+    out(
+      `appended ${formatCount(opts.entries)} entries at addresses ${first}..${Math.max(...addresses)} in ${appendSeconds.toFixed(2)} s: ${formatCount(Math.round(opts.entries / appendSeconds))} appends/s`,
+    );
     out(`append latency (ms): p50 ${ms(50)}  p99 ${ms(99)}  max ${(histogram.maxValue / 1000).toFixed(3)}`);
     out(`verified ${formatCount(verified)} entries byte for byte in ${readSeconds.toFixed(2)} s (${formatCount(Math.round(verified / readSeconds))} reads/s)`);
     if (epochBefore !== undefined) {

@@ -175,7 +175,11 @@ function writeUnitFiles(dir: string, addresses: readonly string[]): void {
  * Undefined when the layout is the plain single segment `up` builds anyway.
  * Refuses a layout naming units `up` does not run (added by a reconfiguration).
  */
-function carryOver(previous: Projection, files: Map<string, number> | undefined, storeUrl: string): ((epoch: number, sequencer: string, addresses: readonly string[], maxEntryBytes: number) => Projection) | undefined {
+function carryOver(
+  previous: Projection,
+  files: Map<string, number> | undefined,
+  storeUrl: string,
+): ((epoch: number, sequencer: string, addresses: readonly string[], maxEntryBytes: number) => Projection) | undefined {
   if (files === undefined && previous.segments.length === 1) return undefined; // a layout from before units.json: the plain shape
   const foreign = previous.units.filter((u) => files?.get(u) === undefined);
   if (foreign.length > 0) {
@@ -187,7 +191,11 @@ function carryOver(previous: Projection, files: Map<string, number> | undefined,
       epoch,
       sequencer,
       units: previous.units.map(moved),
-      segments: previous.segments.map((s) => ({ start: s.start, end: s.end, stripes: s.stripes.map((t) => ({ chain: t.chain.map(moved), ...(t.rebuilding === undefined ? {} : { rebuilding: t.rebuilding.map(moved) }) })) })),
+      segments: previous.segments.map((s) => ({
+        start: s.start,
+        end: s.end,
+        stripes: s.stripes.map((t) => ({ chain: t.chain.map(moved), ...(t.rebuilding === undefined ? {} : { rebuilding: t.rebuilding.map(moved) }) })),
+      })),
       maxEntryBytes,
     });
   };
@@ -229,10 +237,7 @@ export async function upVerb(flags: UpFlags): Promise<void> {
   const existingSpares = readdirSync(dir).filter((f) => /^spare-\d+\.img$/.test(f)).length;
   const spareCount = Math.max(flags.spares, existingSpares);
   // Unit files first, then spares: a file's index (units.json) is its place in this list.
-  const devices = [
-    ...Array.from({ length: flags.units }, (_, i) => join(dir, `unit-${i}.img`)),
-    ...Array.from({ length: spareCount }, (_, k) => join(dir, `spare-${k}.img`)),
-  ];
+  const devices = [...Array.from({ length: flags.units }, (_, i) => join(dir, `unit-${i}.img`)), ...Array.from({ length: spareCount }, (_, k) => join(dir, `spare-${k}.img`))];
   const formatted = readdirSync(dir).filter((f) => /^unit-\d+\.img$/.test(f)).length;
   if (previous !== undefined && formatted === 0) {
     throw new UsageError(`${storeUrl} already holds a layout (epoch ${previous.epoch}) but ${dir} has no unit files; use the --dir it was made with, or another store`);
@@ -274,9 +279,7 @@ export async function upVerb(flags: UpFlags): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const servers = await Promise.all(
-      devices.map((path) => startChild(basename(path, '.img'), ['unit', '--device', path, '--listen', '127.0.0.1:0', '--sync', flags.sync], logDir, children)),
-    );
+    const servers = await Promise.all(devices.map((path) => startChild(basename(path, '.img'), ['unit', '--device', path, '--listen', '127.0.0.1:0', '--sync', flags.sync], logDir, children)));
     const allAddresses = servers.map((c) => c.address!);
     const unitAddresses = allAddresses.slice(0, flags.units);
     // The units the layout uses: the first `units` files on a first run, the carried layout's after.
@@ -320,7 +323,15 @@ export async function upVerb(flags: UpFlags): Promise<void> {
     }
     if (flags.demo !== undefined && !stopping) {
       const chaos = flags.chaos === true ? (): string => chaosKill(children, projection) : undefined;
-      await runUpDemo({ dir, layout: storeUrl, entries: flags.demo, entryBytes: flags.entryBytes ?? 128, reused: previous !== undefined, stop: () => stopping, ...(chaos === undefined ? {} : { chaos }) });
+      await runUpDemo({
+        dir,
+        layout: storeUrl,
+        entries: flags.demo,
+        entryBytes: flags.entryBytes ?? 128,
+        reused: previous !== undefined,
+        stop: () => stopping,
+        ...(chaos === undefined ? {} : { chaos }),
+      });
     }
     process.stdout.write('serving; Ctrl-C (SIGINT) or SIGTERM stops the cluster\n');
 

@@ -83,9 +83,7 @@ export type Value = { readonly kind: 'data'; readonly payload: Uint8Array } | { 
 
 /** What a read or a fill returns: the address's value, or that it was trimmed (terminal). */
 export type ReadResult =
-  | { readonly address: number; readonly kind: 'data'; readonly payload: Uint8Array }
-  | { readonly address: number; readonly kind: 'junk' }
-  | { readonly address: number; readonly kind: 'trimmed' };
+  { readonly address: number; readonly kind: 'data'; readonly payload: Uint8Array } | { readonly address: number; readonly kind: 'junk' } | { readonly address: number; readonly kind: 'trimmed' };
 
 /** An acknowledged append: every replica of the chain holds the payload. */
 export interface AppendResult {
@@ -117,11 +115,7 @@ export interface Failed {
 }
 
 /** Ends an operation: exactly one per operation, always the last action it returns. */
-export type TerminalAction<R> =
-  | { readonly done: R }
-  | { readonly refreshProjection: RefreshProjection }
-  | { readonly newToken: NewToken }
-  | { readonly failed: Failed };
+export type TerminalAction<R> = { readonly done: R } | { readonly refreshProjection: RefreshProjection } | { readonly newToken: NewToken } | { readonly failed: Failed };
 
 export type ChainAction<R> =
   | { readonly send: UnitRequest }
@@ -136,16 +130,7 @@ export type ChainEvent =
   /** The outstanding request or its answer was lost: send it again. */
   | { readonly resend: true };
 
-export type ChainPhase =
-  | 'new'
-  | 'write-chain'
-  | 'read-tail'
-  | 'read-head'
-  | 'hole-wait'
-  | 'fill-head'
-  | 'read-winner'
-  | 'trim-chain'
-  | 'finished';
+export type ChainPhase = 'new' | 'write-chain' | 'read-tail' | 'read-head' | 'hole-wait' | 'fill-head' | 'read-winner' | 'trim-chain' | 'finished';
 
 type State =
   | { readonly name: 'new' | 'read-tail' | 'read-head' | 'hole-wait' | 'fill-head' | 'read-winner' | 'finished' }
@@ -350,9 +335,7 @@ abstract class ChainOperation<R> {
     switch (response.status) {
       case 'ERR_SEALED': {
         const refresh: RefreshProjection =
-          response.unitEpoch === undefined
-            ? { epoch: this.target.epoch, unit: response.unit }
-            : { epoch: this.target.epoch, unit: response.unit, unitEpoch: response.unitEpoch };
+          response.unitEpoch === undefined ? { epoch: this.target.epoch, unit: response.unit } : { epoch: this.target.epoch, unit: response.unit, unitEpoch: response.unitEpoch };
         return this.#finish({ refreshProjection: refresh });
       }
       case 'ERR_TRIMMED':
@@ -364,7 +347,8 @@ abstract class ChainOperation<R> {
         return undefined;
       default:
         return this.#finish({
-          failed: response.message === undefined ? { unit: response.unit, op: request.op, code: response.status } : { unit: response.unit, op: request.op, code: response.status, message: response.message },
+          failed:
+            response.message === undefined ? { unit: response.unit, op: request.op, code: response.status } : { unit: response.unit, op: request.op, code: response.status, message: response.message },
         });
     }
   }

@@ -122,9 +122,7 @@ export interface ConnectOptions {
  * trimmed address throws ERR_TRIMMED instead). `payload` is the caller's: a
  * fresh copy no other entry shares.
  */
-export type Entry =
-  | { readonly address: number; readonly kind: 'data'; readonly payload: Uint8Array }
-  | { readonly address: number; readonly kind: 'junk' };
+export type Entry = { readonly address: number; readonly kind: 'data'; readonly payload: Uint8Array } | { readonly address: number; readonly kind: 'junk' };
 
 /** Options of `follow`. */
 export interface FollowOptions {
@@ -259,7 +257,7 @@ export class CorfuClient {
       throw new CorfuError('ERR_BAD_REQUEST', `connect: options must be an object with a layout, got ${describeValue(options)}`);
     }
     const { layout } = options;
-    if (typeof layout !== 'string' && (typeof layout !== 'object' || layout === null || typeof (layout).latest !== 'function')) {
+    if (typeof layout !== 'string' && (typeof layout !== 'object' || layout === null || typeof layout.latest !== 'function')) {
       throw new CorfuError('ERR_BAD_REQUEST', `connect: layout must be a layout URL (file:DIR) or a ProjectionStore, got ${describeValue(layout)}`);
     }
     const owns = typeof layout === 'string';
@@ -268,7 +266,10 @@ export class CorfuClient {
     try {
       const projection = await store.latest();
       if (projection === undefined) {
-        throw new CorfuError('ERR_NO_LAYOUT', `the projection store ${typeof layout === 'string' ? layout : ''} holds no projection (create one with corfu layout init, or start a cluster with corfu up)`);
+        throw new CorfuError(
+          'ERR_NO_LAYOUT',
+          `the projection store ${typeof layout === 'string' ? layout : ''} holds no projection (create one with corfu layout init, or start a cluster with corfu up)`,
+        );
       }
       client = new CorfuClient(store, owns, projection, options);
       if (options.verify === true) await client.ping();
@@ -655,7 +656,13 @@ export class CorfuClient {
       for (;;) {
         const epoch = this.#projection.epoch;
         const body: RequestBody = { type: 'request', op: 'WAIT_TAIL', epoch, after, waitMs: pollMs };
-        const res = await this.#requestWithResends(() => this.#projection.sequencer, body, b, () => this.#refresh(b), pollMs + this.timeoutMs);
+        const res = await this.#requestWithResends(
+          () => this.#projection.sequencer,
+          body,
+          b,
+          () => this.#refresh(b),
+          pollMs + this.timeoutMs,
+        );
         if (res.status === 'ERR_SEALED') {
           stalls = await this.#afterSealed(epoch, stalls, 'follow', b);
           continue;
@@ -722,9 +729,7 @@ export class CorfuClient {
       for (;;) {
         const projection = this.#projection;
         try {
-          await Promise.all(
-            projection.units.map((unit) => this.#unitCall(unit, { type: 'request', op: 'PREFIX_TRIM', epoch: projection.epoch, address }, b)),
-          );
+          await Promise.all(projection.units.map((unit) => this.#unitCall(unit, { type: 'request', op: 'PREFIX_TRIM', epoch: projection.epoch, address }, b)));
           return;
         } catch (err) {
           if (!(err instanceof Sealed)) throw err;
@@ -907,9 +912,7 @@ export class CorfuClient {
     if (status !== 'OK') return { unit, id, status };
     if (answer.entryKind === KIND.JUNK) return { unit, id, status, kind: 'junk' };
     // A copy: the decoded payload is a view into the received frame, which holds other entries too.
-    return answer.payload === null
-      ? { unit, id, status, kind: 'data' }
-      : { unit, id, status, kind: 'data', payload: Uint8Array.prototype.slice.call(answer.payload) };
+    return answer.payload === null ? { unit, id, status, kind: 'data' } : { unit, id, status, kind: 'data', payload: Uint8Array.prototype.slice.call(answer.payload) };
   }
 
   #batcher(hostPort: string): UnitBatcher {
@@ -936,7 +939,12 @@ export class CorfuClient {
    * caller then retries under the new one).
    */
   #sequencerRequest(body: RequestBody, b: CallBudget): Promise<Response> {
-    return this.#requestWithResends(() => this.#projection.sequencer, body, b, () => this.#refresh(b));
+    return this.#requestWithResends(
+      () => this.#projection.sequencer,
+      body,
+      b,
+      () => this.#refresh(b),
+    );
   }
 
   /**

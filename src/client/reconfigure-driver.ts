@@ -97,7 +97,12 @@ export async function reconfigure(store: ProjectionStore, changes: readonly Chan
         if ('send' in action) track(call(action.send));
         else if ('propose' in action) track(store.propose(action.propose).then((proposed) => ({ proposed })));
         else if ('done' in action) return { ...action.done, previous, tails: machine.tails };
-        else throw new CorfuError(action.failed.code, `reconfigure epoch ${machine.epoch}: ${action.failed.message}`, action.failed.unitEpoch === undefined ? undefined : { unitEpoch: action.failed.unitEpoch });
+        else
+          throw new CorfuError(
+            action.failed.code,
+            `reconfigure epoch ${machine.epoch}: ${action.failed.message}`,
+            action.failed.unitEpoch === undefined ? undefined : { unitEpoch: action.failed.unitEpoch },
+          );
       }
       if (events.length === 0 && failure === undefined) {
         invariant(inFlight.size > 0, 'reconfiguration: the machine is waiting on nothing');

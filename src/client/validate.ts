@@ -22,6 +22,6 @@ export function describeValue(value: unknown): string {
       return 'a function';
     default:
       if (Array.isArray(value)) return `an array of ${value.length}`;
-      return `an object (${(value).constructor?.name ?? 'no prototype'})`;
+      return `an object (${value.constructor?.name ?? 'no prototype'})`;
   }
 }

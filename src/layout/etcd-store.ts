@@ -271,7 +271,9 @@ export class EtcdProjectionStore implements ProjectionStore {
     const where = `projection store ${this.url}`;
     if (err instanceof ClientClosedError) return new CorfuError('ERR_CLOSED', `${where} is closed`, { cause: err });
     if (op === 'propose' && err instanceof GRPCDeadlineExceededError) {
-      return new CorfuError('ERR_TIMEOUT', `${where}: ${what}: no answer within ${this.timeoutMs} ms; it may have been stored, so propose it again (an identical winner is yours) (${detail})`, { cause: err });
+      return new CorfuError('ERR_TIMEOUT', `${where}: ${what}: no answer within ${this.timeoutMs} ms; it may have been stored, so propose it again (an identical winner is yours) (${detail})`, {
+        cause: err,
+      });
     }
     if (typeof err === 'object' && err !== null && isRecoverableError(err as Error)) {
       return new CorfuError('ERR_UNAVAILABLE', `${where}: ${what}: etcd at ${this.endpoints.join(',')} is not reachable (${detail})`, { cause: err });

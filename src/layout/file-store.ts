@@ -51,7 +51,7 @@ export function epochOfFileName(name: string): number | undefined {
 }
 
 function errno(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err).code) : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
 }
 
 function checkEpoch(epoch: number): void {

@@ -55,10 +55,7 @@ export function locate(projection: Projection, address: number): Location {
   checkAddress(address);
   const segmentIndex = segmentIndexOf(projection, address);
   if (segmentIndex < 0) {
-    throw new CorfuError(
-      'ERR_BAD_REQUEST',
-      `address ${address} is outside every segment of projection epoch ${projection.epoch} (covers ${describeRange(projection)})`,
-    );
+    throw new CorfuError('ERR_BAD_REQUEST', `address ${address} is outside every segment of projection epoch ${projection.epoch} (covers ${describeRange(projection)})`);
   }
   const segment = projection.segments[segmentIndex]!;
   const n = segment.stripes.length;
@@ -101,13 +98,7 @@ export function tailOf(chain: readonly string[]): string {
  * segment `segmentIndex`, ascending. The range is clipped to the segment;
  * `to` must be finite even for an open segment.
  */
-export function* stripeAddresses(
-  projection: Projection,
-  segmentIndex: number,
-  stripeIndex: number,
-  from: number,
-  to: number,
-): Generator<number, void, undefined> {
+export function* stripeAddresses(projection: Projection, segmentIndex: number, stripeIndex: number, from: number, to: number): Generator<number, void, undefined> {
   const segment = projection.segments[segmentIndex];
   if (segment === undefined || !Number.isInteger(segmentIndex)) {
     throw new CorfuError('ERR_BAD_REQUEST', `no segment ${segmentIndex} in projection epoch ${projection.epoch}`);

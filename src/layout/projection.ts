@@ -160,9 +160,7 @@ export function projectionProblems(value: unknown): string[] {
  */
 export function parseProjection(value: unknown): Projection {
   const shaped = projectionShape.safeParse(value);
-  const problems = shaped.success
-    ? semanticProblems(shaped.data)
-    : shaped.error.issues.map((issue) => `${pathText(issue.path)}: ${issue.message}`);
+  const problems = shaped.success ? semanticProblems(shaped.data) : shaped.error.issues.map((issue) => `${pathText(issue.path)}: ${issue.message}`);
   if (problems.length > 0 || !shaped.success) {
     const shown = problems.slice(0, 3).join('; ');
     const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';

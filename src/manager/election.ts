@@ -23,7 +23,7 @@ export interface Election {
 }
 
 function errno(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err).code) : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
 }
 
 function alive(pid: number): boolean {

@@ -259,7 +259,9 @@ export class Manager {
       // partition, and the answers of one round come in one by one: a server not heard from
       // yet must miss `misses` probes anew before it is down (else a live unit is replaced).
       this.#cutOff = false;
-      const silent = this.#watched().map(([s]) => s).filter((s) => d.health(s).misses > 0);
+      const silent = this.#watched()
+        .map(([s]) => s)
+        .filter((s) => d.health(s).misses > 0);
       for (const s of silent) d.forgetMisses(s);
       this.#idleReason = '';
       return silent.length === 0 ? [] : [{ log: { level: 'info', message: `a majority answers again: ${silent.join(', ')} must miss ${this.options.misses} new probes to be down` } }];

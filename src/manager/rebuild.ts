@@ -278,7 +278,9 @@ export class Rebuild {
     }
     if (trims.length > 0) {
       const res = (await this.#ask(this.unit, { type: 'request', op: 'TRIM', epoch, addresses: trims })) as TrimResponse;
-      trims.forEach((a, i) => invariant(res.statuses[i] === STATUS_OK || res.statuses[i] === STATUS_TRIMMED || res.statuses[i] === STATUS_UNWRITTEN, `rebuild of ${this.unit}: TRIM of ${a} answered ${res.statuses[i]}`));
+      trims.forEach((a, i) =>
+        invariant(res.statuses[i] === STATUS_OK || res.statuses[i] === STATUS_TRIMMED || res.statuses[i] === STATUS_UNWRITTEN, `rebuild of ${this.unit}: TRIM of ${a} answered ${res.statuses[i]}`),
+      );
     }
     if (deferred.length > 0) {
       const half = Math.max(1, Math.floor(deferred.length / 2));

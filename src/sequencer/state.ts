@@ -40,7 +40,6 @@ import { errorResponse } from '../wire/codec.js';
 import { MAX_TOKENS_PER_REQUEST } from '../wire/messages.js';
 import type { Request, Response, WaitTailRequest } from '../wire/messages.js';
 
-
 /** Where tokens come from: a plain JS counter in tests and simulation, the native AtomicU64 in the server. */
 export interface TokenSource {
   /** Reserves `n` (>= 1) consecutive tokens and returns the first. */
@@ -73,7 +72,6 @@ export class CounterTokenSource implements TokenSource {
     this.#next = checkPosition(start, 'start');
   }
 }
-
 
 function checkPosition(value: number, what: string): number {
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -166,12 +164,7 @@ export class Sequencer {
         // WAIT_TAIL here is its answer when its wait is over (waitTail() decides whether to park it).
         return { type: 'response', op: req.op, requestId, epoch: this.#epoch, status: 'OK', tail: this.#tokens.peek() };
       default:
-        return errorResponse(
-          req.op,
-          requestId,
-          req.epoch,
-          new CorfuError('ERR_BAD_REQUEST', `${req.op} is not a sequencer operation (TOKEN, TAIL, WAIT_TAIL, SEAL, BOOTSTRAP, PING)`),
-        );
+        return errorResponse(req.op, requestId, req.epoch, new CorfuError('ERR_BAD_REQUEST', `${req.op} is not a sequencer operation (TOKEN, TAIL, WAIT_TAIL, SEAL, BOOTSTRAP, PING)`));
     }
   }
 

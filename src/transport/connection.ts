@@ -190,7 +190,9 @@ export class Connection {
         return;
       }
       if (this.#waiting + this.#inFlight.size >= this.maxInFlight + this.maxQueued) {
-        reject(new CorfuError('ERR_OVERLOADED', `connection to ${this.address}: ${this.#inFlight.size} calls in flight and ${this.#waiting} waiting (at most ${this.maxInFlight} + ${this.maxQueued})`));
+        reject(
+          new CorfuError('ERR_OVERLOADED', `connection to ${this.address}: ${this.#inFlight.size} calls in flight and ${this.#waiting} waiting (at most ${this.maxInFlight} + ${this.maxQueued})`),
+        );
         return;
       }
       const timeoutMs = positiveInt(options.timeoutMs, this.timeoutMs, 'timeoutMs');
@@ -411,9 +413,5 @@ export class Connection {
 /** The OK response, or the response's error as a thrown CorfuError (ERR_SEALED carries unitEpoch). */
 export function throwIfError(response: Response): OkResponse {
   if (response.status === 'OK') return response;
-  throw new CorfuError(
-    response.status,
-    response.message,
-    response.status === 'ERR_SEALED' ? { unitEpoch: response.unitEpoch } : {},
-  );
+  throw new CorfuError(response.status, response.message, response.status === 'ERR_SEALED' ? { unitEpoch: response.unitEpoch } : {});
 }

@@ -89,7 +89,8 @@ async function dispatch(engine: UnitEngine, req: Request): Promise<Response> {
         } else {
           // An OK data entry always has its payload (an empty one is a zero-length view):
           // answering one without would invent an empty entry.
-          if (o.kind !== 'data' || o.payload === undefined) throw new InvariantError(`the engine read ${o.address} as OK but gave ${o.kind === undefined ? 'no kind' : `kind ${o.kind}`} and ${o.payload === undefined ? 'no payload' : 'a payload'}`);
+          if (o.kind !== 'data' || o.payload === undefined)
+            throw new InvariantError(`the engine read ${o.address} as OK but gave ${o.kind === undefined ? 'no kind' : `kind ${o.kind}`} and ${o.payload === undefined ? 'no payload' : 'a payload'}`);
           kinds[i] = KIND.DATA;
           payloads[i] = o.payload;
         }
@@ -168,6 +169,10 @@ export function packWrite(req: WriteRequest): { addresses: Float64Array; lengths
   let data: Buffer;
   if (first === undefined) data = Buffer.alloc(0);
   else if (contiguous) data = Buffer.from(first.buffer, first.byteOffset, total);
-  else data = Buffer.concat(req.entries.map((e) => e.payload), total);
+  else
+    data = Buffer.concat(
+      req.entries.map((e) => e.payload),
+      total,
+    );
   return { addresses, lengths, data };
 }

@@ -11,17 +11,7 @@
 
 import { CorfuError, STATUS_NAMES, codeByte, codeName, isErrorCode } from '../../bindings/errors.js';
 import type { ErrorCode } from '../../bindings/errors.js';
-import {
-  HEADER_BYTES,
-  MAX_ENTRIES,
-  MAX_FRAME_BYTES,
-  MAX_SAFE_HIGH,
-  OPCODES,
-  RESPONSE_BIT,
-  checkHeader,
-  writeHeader,
-  writeU64,
-} from './frame.js';
+import { HEADER_BYTES, MAX_ENTRIES, MAX_FRAME_BYTES, MAX_SAFE_HIGH, OPCODES, RESPONSE_BIT, checkHeader, writeHeader, writeU64 } from './frame.js';
 import type { FrameHeader, Op } from './frame.js';
 import { KIND, MAX_CLUSTER_ID_CHARS, MAX_WAIT_TAIL_MS, SYNC, WRITTEN } from './messages.js';
 import type { ErrorResponse, Message, Request, Response } from './messages.js';
@@ -511,8 +501,20 @@ export function encodeResponse(msg: Response): Buffer {
       return buf;
     }
     case 'INFO': {
-      for (const [v, what] of [[msg.unitEpoch, 'unitEpoch'], [msg.tail, 'tail'], [msg.trimMark, 'trimMark'], [msg.dataPages, 'dataPages'], [msg.usedPages, 'usedPages']] as const) checkU64(v, what);
-      for (const [v, what] of [[msg.maxEntryBytes, 'maxEntryBytes'], [msg.pageBytes, 'pageBytes'], [msg.unitId, 'unitId']] as const) checkU32(v, what);
+      for (const [v, what] of [
+        [msg.unitEpoch, 'unitEpoch'],
+        [msg.tail, 'tail'],
+        [msg.trimMark, 'trimMark'],
+        [msg.dataPages, 'dataPages'],
+        [msg.usedPages, 'usedPages'],
+      ] as const)
+        checkU64(v, what);
+      for (const [v, what] of [
+        [msg.maxEntryBytes, 'maxEntryBytes'],
+        [msg.pageBytes, 'pageBytes'],
+        [msg.unitId, 'unitId'],
+      ] as const)
+        checkU32(v, what);
       if (msg.sync !== SYNC.NONE && msg.sync !== SYNC.ALWAYS) bad(`INFO: unknown sync mode ${String(msg.sync)}`);
       if (!FORMAT_ID.test(msg.formatId)) bad(`INFO: the format id must be 16 lower-case hex digits, got ${JSON.stringify(msg.formatId)}`);
       if (msg.clusterId.length > MAX_CLUSTER_ID_CHARS || !/^[0-9a-f]*$/.test(msg.clusterId)) bad(`INFO: the cluster id must be at most ${MAX_CLUSTER_ID_CHARS} lower-case hex characters`);
@@ -542,11 +544,6 @@ export function encodeResponse(msg: Response): Buffer {
 const FORMAT_ID = /^[0-9a-f]{16}$/;
 
 /** The error response that carries `error` (code, message, and unitEpoch for ERR_SEALED). */
-export function errorResponse(
-  op: Op,
-  requestId: number,
-  epoch: number,
-  error: CorfuError,
-): ErrorResponse {
+export function errorResponse(op: Op, requestId: number, epoch: number, error: CorfuError): ErrorResponse {
   return { type: 'response', op, requestId, epoch, status: error.code, unitEpoch: error.unitEpoch ?? 0, message: error.message };
 }

@@ -68,9 +68,7 @@ export const OPCODES = {
 
 export type Op = keyof typeof OPCODES;
 
-const OP_BY_CODE: ReadonlyMap<number, Op> = new Map(
-  (Object.keys(OPCODES) as Op[]).map((op) => [OPCODES[op], op]),
-);
+const OP_BY_CODE: ReadonlyMap<number, Op> = new Map((Object.keys(OPCODES) as Op[]).map((op) => [OPCODES[op], op]));
 
 /** The operation of a request opcode (1..12), or undefined. */
 export function opOfCode(code: number): Op | undefined {

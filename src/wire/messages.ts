@@ -99,15 +99,7 @@ export interface TokenRequest extends Envelope {
  */
 export const MAX_TOKENS_PER_REQUEST = 65_536;
 
-export type Request =
-  | WriteRequest
-  | AddressesRequest
-  | PrefixTrimRequest
-  | EmptyRequest
-  | WaitTailRequest
-  | SealRequest
-  | BootstrapRequest
-  | TokenRequest;
+export type Request = WriteRequest | AddressesRequest | PrefixTrimRequest | EmptyRequest | WaitTailRequest | SealRequest | BootstrapRequest | TokenRequest;
 
 // ---- responses ------------------------------------------------------------
 

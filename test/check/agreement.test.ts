@@ -79,8 +79,7 @@ function legalHistory(raw: readonly RawOp[], addresses: number): Operation[] {
     const client = `c${id}`;
     const common = { id, client, invoke: r.inv };
     // The end for this op's status; `result` is only used when it is ok.
-    const endWith = <R>(result: R, ok = r.status === 'ok'): End<R> =>
-      ok ? { status: 'ok', at: p.end, result } : { status: r.status === 'fail' ? 'fail' : 'unknown', at: p.end };
+    const endWith = <R>(result: R, ok = r.status === 'ok'): End<R> => (ok ? { status: 'ok', at: p.end, result } : { status: r.status === 'fail' ? 'fail' : 'unknown', at: p.end });
     switch (r.kind) {
       case 'append': {
         const payload = payloadOf(id);

@@ -146,7 +146,7 @@ export function bruteForceLinearizable(history: readonly Operation[], readsMayFi
   const search = (doneIn: bigint, s: State): boolean => {
     let done = doneIn;
     // Observers first (see the header): to a fixpoint, since one may enable another.
-    for (let again = true; again; ) {
+    for (let again = true; again;) {
       again = false;
       for (let i = 0; i < n; i++) {
         if (all[i]!.observer && enabled(done, i) && all[i]!.apply(s).length > 0) {

@@ -20,11 +20,7 @@
 // payload so a caller reusing its buffer cannot rewrite history.
 
 /** What a read can report. 'unwritten' only from a raw read (CorfuClient.read fills holes instead). */
-export type ReadResult =
-  | { readonly kind: 'data'; readonly payload: Uint8Array }
-  | { readonly kind: 'junk' }
-  | { readonly kind: 'trimmed' }
-  | { readonly kind: 'unwritten' };
+export type ReadResult = { readonly kind: 'data'; readonly payload: Uint8Array } | { readonly kind: 'junk' } | { readonly kind: 'trimmed' } | { readonly kind: 'unwritten' };
 
 /** What a fill reports: the value the address holds after the fill (its own junk, or the value that won), or trimmed. */
 export type FillResult = Exclude<ReadResult, { readonly kind: 'unwritten' }>;

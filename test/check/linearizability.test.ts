@@ -74,13 +74,7 @@ function expectViolations(h: H, kinds: ViolationKind[], options?: CheckOptions) 
 
 describe('legal histories', () => {
   it('sequential append, read, fill and tail', () => {
-    expectOk(
-      new H()
-        .append('c1', 'a', [0, 1], 0)
-        .read('c2', 0, [2, 3], 'a')
-        .fill('c3', 0, [4, 5], 'a')
-        .tail('c1', [6, 7], 1),
-    );
+    expectOk(new H().append('c1', 'a', [0, 1], 0).read('c2', 0, [2, 3], 'a').fill('c3', 0, [4, 5], 'a').tail('c1', [6, 7], 1));
   });
 
   it('a concurrent read sees the value before the append is acknowledged', () => {
@@ -130,37 +124,16 @@ describe('legal histories', () => {
   });
 
   it('failed operations have no effect', () => {
-    expectOk(
-      new H()
-        .append('c1', 'a', [0, 1], 'fail')
-        .fill('c1', 0, [0, 1], 'fail')
-        .trim('c1', 0, [0, 1], 'fail')
-        .read('c2', 0, [2, 3], 'unwritten')
-        .read('c2', 0, [2, 3], 'fail'),
-    );
+    expectOk(new H().append('c1', 'a', [0, 1], 'fail').fill('c1', 0, [0, 1], 'fail').trim('c1', 0, [0, 1], 'fail').read('c2', 0, [2, 3], 'unwritten').read('c2', 0, [2, 3], 'fail'));
   });
 
   it('reads concurrent with a trim may see the value or trimmed, then trimmed', () => {
-    expectOk(
-      new H()
-        .append('c1', 'a', [0, 1], 0)
-        .trim('c2', 0, [5, 10])
-        .read('c3', 0, [6, 7], 'a')
-        .read('c4', 0, [7, 8], 'trimmed')
-        .read('c3', 0, [11, 12], 'trimmed'),
-    );
+    expectOk(new H().append('c1', 'a', [0, 1], 0).trim('c2', 0, [5, 10]).read('c3', 0, [6, 7], 'a').read('c4', 0, [7, 8], 'trimmed').read('c3', 0, [11, 12], 'trimmed'));
   });
 
   it('an unknown trim may explain trimmed; a prefix trim trims every address below its bound', () => {
     expectOk(new H().trim('c1', 3, [0, 1], 'unknown').read('c2', 3, [20, 21], 'trimmed'));
-    expectOk(
-      new H()
-        .append('c1', 'a', [0, 1], 4)
-        .prefixTrim('c2', 5, [2, 3])
-        .read('c3', 4, [4, 5], 'trimmed')
-        .fill('c3', 0, [4, 5], 'trimmed')
-        .read('c3', 5, [4, 5], 'unwritten'),
-    );
+    expectOk(new H().append('c1', 'a', [0, 1], 4).prefixTrim('c2', 5, [2, 3]).read('c3', 4, [4, 5], 'trimmed').fill('c3', 0, [4, 5], 'trimmed').read('c3', 5, [4, 5], 'unwritten'));
   });
 
   it('a trimmed address that was never written', () => {
@@ -206,16 +179,11 @@ describe('violations', () => {
 
   it('payload-at-two-addresses: acknowledged at one address and read at another, or an unknown append seen twice', () => {
     expectViolations(new H().append('c1', 'a', [0, 1], 3).read('c2', 4, [2, 3], 'a'), ['payload-at-two-addresses']);
-    expectViolations(new H().append('c1', 'a', [0, 1], 'unknown').read('c2', 4, [2, 3], 'a').fill('c3', 5, [2, 3], 'a'), [
-      'payload-at-two-addresses',
-    ]);
+    expectViolations(new H().append('c1', 'a', [0, 1], 'unknown').read('c2', 4, [2, 3], 'a').fill('c3', 5, [2, 3], 'a'), ['payload-at-two-addresses']);
   });
 
   it('conflicting-values: two reads disagree; a fill beat the append that was still acknowledged there', () => {
-    const [v] = expectViolations(
-      new H().append('c1', 'a', [0, 1], 'unknown').append('c1', 'b', [0, 1], 'unknown').read('c2', 0, [2, 3], 'a').read('c3', 0, [4, 5], 'b'),
-      ['conflicting-values'],
-    );
+    const [v] = expectViolations(new H().append('c1', 'a', [0, 1], 'unknown').append('c1', 'b', [0, 1], 'unknown').read('c2', 0, [2, 3], 'a').read('c3', 0, [4, 5], 'b'), ['conflicting-values']);
     expect(v!.message).toMatch(/address 0: holds 2 different values.*c2 read\(0\) -> data "a".*c3 read\(0\) -> data "b"/);
     expectViolations(new H().append('c1', 'a', [0, 10], 0).fill('c2', 0, [2, 3], 'junk'), ['conflicting-values']);
   });
@@ -230,24 +198,16 @@ describe('violations', () => {
 
   it('stale-read: unwritten after the value was written or seen', () => {
     const [v] = expectViolations(new H().append('c1', 'a', [0, 1], 0).read('c2', 0, [2, 3], 'unwritten'), ['stale-read']);
-    expect(v!.message).toBe(
-      'address 0: #1 c2 read(0) -> unwritten [t 2..3] returned unwritten, but it began after #0 c1 append("a") -> 0 [t 0..1] had completed, which wrote it',
-    );
+    expect(v!.message).toBe('address 0: #1 c2 read(0) -> unwritten [t 2..3] returned unwritten, but it began after #0 c1 append("a") -> 0 [t 0..1] had completed, which wrote it');
     // The value was seen while the append was still in flight: a later unwritten is stale all the same.
     expectViolations(new H().append('c1', 'a', [0, 10], 0).read('c2', 0, [1, 2], 'a').read('c3', 0, [3, 4], 'unwritten'), ['stale-read']);
   });
 
   it('stale-read: a value after the trim completed, or after another read saw trimmed', () => {
     expectViolations(new H().append('c1', 'a', [0, 1], 0).trim('c2', 0, [2, 3]).read('c3', 0, [4, 5], 'a'), ['stale-read']);
-    expectViolations(
-      new H().append('c1', 'a', [0, 1], 0).trim('c2', 0, [2, 10]).read('c3', 0, [3, 4], 'trimmed').read('c4', 0, [5, 6], 'a'),
-      ['stale-read'],
-    );
+    expectViolations(new H().append('c1', 'a', [0, 1], 0).trim('c2', 0, [2, 10]).read('c3', 0, [3, 4], 'trimmed').read('c4', 0, [5, 6], 'a'), ['stale-read']);
     // An earlier unknown trim may be the first trim, but the acknowledged prefix trim still bounds the read.
-    expectViolations(
-      new H().append('c1', 'a', [0, 1], 0).trim('c2', 0, [2, 3], 'unknown').prefixTrim('c3', 5, [3, 4]).read('c4', 0, [5, 6], 'a'),
-      ['stale-read'],
-    );
+    expectViolations(new H().append('c1', 'a', [0, 1], 0).trim('c2', 0, [2, 3], 'unknown').prefixTrim('c3', 5, [3, 4]).read('c4', 0, [5, 6], 'a'), ['stale-read']);
   });
 
   it('trimmed-from-nowhere: trimmed with no trim, or before any trim began', () => {
@@ -289,11 +249,7 @@ describe('violations', () => {
   });
 
   it('one violation per address; independent addresses report independently', () => {
-    const h = new H()
-      .append('c1', 'a', [0, 1], 0)
-      .read('c2', 0, [2, 3], 'unwritten')
-      .read('c2', 0, [4, 5], 'unwritten')
-      .read('c3', 1, [0, 1], 'trimmed');
+    const h = new H().append('c1', 'a', [0, 1], 0).read('c2', 0, [2, 3], 'unwritten').read('c2', 0, [4, 5], 'unwritten').read('c3', 1, [0, 1], 'trimmed');
     const vs = expectViolations(h, ['stale-read', 'trimmed-from-nowhere']);
     expect(vs.map((v) => v.address)).toEqual([0, 1]);
   });

@@ -186,7 +186,10 @@ class Normalized {
   readonly tails: number[] = [];
   readonly usage: Violation[] = [];
 
-  constructor(readonly history: readonly Operation[], readsMayFill: boolean) {
+  constructor(
+    readonly history: readonly Operation[],
+    readsMayFill: boolean,
+  ) {
     const n = (this.n = history.length);
     this.status = new Uint8Array(n);
     this.role = new Uint8Array(n);
@@ -542,7 +545,8 @@ function judge(address: number, s: Summary, ops: Normalized, range: Int32Array, 
   const prefixDone = ops.prefixTrims.firstDone(address);
   const g2 = s.g2;
   if (prefixDone >= 0) g2.add(prefixDone, ops.inv[prefixDone]!, ops.resp[prefixDone]!);
-  if (s.firstTrimmed < 0 && !s.hasOkTrim && prefixDone < 0) trim = -1; // nothing needs a trim: leave unknown ones out
+  if (s.firstTrimmed < 0 && !s.hasOkTrim && prefixDone < 0)
+    trim = -1; // nothing needs a trim: leave unknown ones out
   else if (trim < 0) return fail('trimmed-from-nowhere', `${describeOp(op(s.firstTrimmed))} saw trimmed but nothing trimmed the address`, s.firstTrimmed);
 
   // For tail: a write that happened must precede the first trim (a trimmed address refuses
@@ -580,9 +584,7 @@ function judge(address: number, s: Summary, ops: Normalized, range: Int32Array, 
 /** `early` must come first in the phase order, but `late` completed before `early` began. */
 function explain(address: number, earlyTag: Tag, early: Operation, lateTag: Tag, late: Operation): Violation {
   const did = (tag: Tag, op: Operation): string =>
-    op.op === 'trim' || op.op === 'prefixTrim'
-      ? 'trimmed it'
-      : { unwritten: 'read it unwritten', write: 'wrote it', value: 'saw its value', trim: 'trimmed it', trimmed: 'saw it trimmed' }[tag];
+    op.op === 'trim' || op.op === 'prefixTrim' ? 'trimmed it' : { unwritten: 'read it unwritten', write: 'wrote it', value: 'saw its value', trim: 'trimmed it', trimmed: 'saw it trimmed' }[tag];
   const a = describeOp(early);
   const b = describeOp(late);
   let kind: ViolationKind;

@@ -94,10 +94,7 @@ describe('checker performance', () => {
     const cpu = process.cpuUsage(cpu0);
     const ms = performance.now() - t0;
     // CPU time too: on a shared 2-vCPU box the wall clock mostly measures the neighbours.
-    console.log(
-      `checked ${history.length} operations over ${addresses.size} appended addresses in ${ms.toFixed(0)} ms ` +
-        `(${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU, cold)`,
-    );
+    console.log(`checked ${history.length} operations over ${addresses.size} appended addresses in ${ms.toFixed(0)} ms ` + `(${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU, cold)`);
     expect(result).toEqual({ ok: true });
   });
 

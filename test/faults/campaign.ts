@@ -238,7 +238,9 @@ async function runSchedule(index: number, shape: ClusterShape, faults: readonly 
   mkdirSync(art);
   const log = (line: string): void => opts.log(line);
   const planned = faults.map((f) => `${f.kind} ${describeFault(f)} (hold ${f.holdMs} ms${f.overlapNextMs === undefined ? '' : `, next starts after ${f.overlapNextMs} ms`})`);
-  log(`schedule ${index} [${res.id}]: ${shape.units} units, chains ${shape.stripes.map((c) => c.map((i) => `u${i}`).join('>')).join(' ')}; ${faults.length} faults: ${faults.map((f) => f.kind).join(', ')}`);
+  log(
+    `schedule ${index} [${res.id}]: ${shape.units} units, chains ${shape.stripes.map((c) => c.map((i) => `u${i}`).join('>')).join(' ')}; ${faults.length} faults: ${faults.map((f) => f.kind).join(', ')}`,
+  );
   const result = newScheduleResult(index, res.id, shape, planned);
   const cluster = new Cluster(res, shape, art);
   const nemesis = new Nemesis(cluster, log);
@@ -246,7 +248,13 @@ async function runSchedule(index: number, shape: ClusterShape, faults: readonly 
   try {
     await cluster.start();
     // Both client namespaces reach every server before the load starts.
-    const servers = [...shape.stripes.flat().filter((v, i, a) => a.indexOf(v) === i).map((i) => cluster.unitAddress(i)), cluster.sequencerAddress];
+    const servers = [
+      ...shape.stripes
+        .flat()
+        .filter((v, i, a) => a.indexOf(v) === i)
+        .map((i) => cluster.unitAddress(i)),
+      cluster.sequencerAddress,
+    ];
     for (const c of ['c0', 'c1']) {
       for (const s of servers) if (!(await cluster.net.canConnect(c, s, 2000))) throw new Error(`setup: ${c} cannot reach ${s}`);
     }
@@ -311,7 +319,25 @@ async function runSchedule(index: number, shape: ClusterShape, faults: readonly 
     const finalOut = join(art, 'history-final.json');
     const fin = await run(
       'ip',
-      ['netns', 'exec', cluster.net.ns(CTL), process.execPath, DRIVER, '--mode', 'final', '--store', cluster.store, '--label', 'final', '--out', finalOut, '--upto', String(maxAcked + 1), '--timeout-ms', '2000'],
+      [
+        'netns',
+        'exec',
+        cluster.net.ns(CTL),
+        process.execPath,
+        DRIVER,
+        '--mode',
+        'final',
+        '--store',
+        cluster.store,
+        '--label',
+        'final',
+        '--out',
+        finalOut,
+        '--upto',
+        String(maxAcked + 1),
+        '--timeout-ms',
+        '2000',
+      ],
       { timeoutMs: 180_000 },
     );
     writeFileSync(join(art, 'final.log'), `${fin.stdout}\n${fin.stderr}`);
@@ -509,7 +535,10 @@ function summarize(opts: CampaignOptions, schedules: ScheduleResult[]): Campaign
   for (const kind of ALL_KINDS) {
     const fs = faults.filter((f) => f.kind === kind);
     if (fs.length === 0) continue;
-    const times = fs.map((f) => f.recoverMs).filter((t): t is number => typeof t === 'number').sort((a, b) => a - b);
+    const times = fs
+      .map((f) => f.recoverMs)
+      .filter((t): t is number => typeof t === 'number')
+      .sort((a, b) => a - b);
     recovery[kind] = {
       scheduled: fs.length,
       tookEffect: fs.filter((f) => f.effect).length,
@@ -577,7 +606,13 @@ export function formatCampaign(c: CampaignResult): string {
   ];
   const kinds: Record<string, number> = {};
   for (const r of c.schedules) for (const [k, n] of Object.entries(r.violationKinds)) kinds[k] = (kinds[k] ?? 0) + n;
-  if (Object.keys(kinds).length > 0) rows.push(['violations by kind', Object.entries(kinds).map(([k, n]) => `${k} ${n}`).join(', ')]);
+  if (Object.keys(kinds).length > 0)
+    rows.push([
+      'violations by kind',
+      Object.entries(kinds)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', '),
+    ]);
   const w = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`);
   lines.push('');

@@ -108,7 +108,9 @@ export class Throttle {
 export function removeCgroup(path: string): void {
   if (!existsSync(path)) return;
   try {
-    const pids = readFileSync(join(path, 'cgroup.procs'), 'utf8').split('\n').filter((p) => p !== '');
+    const pids = readFileSync(join(path, 'cgroup.procs'), 'utf8')
+      .split('\n')
+      .filter((p) => p !== '');
     for (const pid of pids) {
       try {
         writeFileSync(join(BLKIO, 'cgroup.procs'), `${pid}\n`);

@@ -113,9 +113,7 @@ async function load(): Promise<void> {
   const drainMs = num('drain-ms', 8000);
   const rng = new Rng(num('seed', 1));
   const trims = args.get('trims') !== 'off';
-  const clients = await Promise.all(
-    Array.from({ length: clientCount }, () => CorfuClient.connect({ layout: store, timeoutMs, holeTimeoutMs, shareConnections: false })),
-  );
+  const clients = await Promise.all(Array.from({ length: clientCount }, () => CorfuClient.connect({ layout: store, timeoutMs, holeTimeoutMs, shareConnections: false })));
   let stopping = false;
   let acked = 0;
   let ops = 0;
@@ -330,9 +328,7 @@ async function prefill(): Promise<void> {
   const entryBytes = num('entry-bytes', 4096);
   const clientCount = num('clients', 4);
   const depth = num('depth', 16);
-  const clients = await Promise.all(
-    Array.from({ length: clientCount }, () => CorfuClient.connect({ layout: store, timeoutMs, holeTimeoutMs, shareConnections: false })),
-  );
+  const clients = await Promise.all(Array.from({ length: clientCount }, () => CorfuClient.connect({ layout: store, timeoutMs, holeTimeoutMs, shareConnections: false })));
   const entries: Array<[number, string, number]> = [];
   let issued = 0;
   let failed = 0;

@@ -48,11 +48,10 @@ describe.skipIf(skip !== undefined)(`fault runs${skip === undefined ? '' : ` (sk
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
     execFileSync(process.execPath, [tsc, '-p', join(root, 'test', 'faults', 'tsconfig.json')], { cwd: root, stdio: 'inherit' });
     const json = join(scratch, 'campaign.json');
-    const child = spawn(
-      process.execPath,
-      [join(root, 'dist-faults/test/faults/main.js'), '--schedules', String(SCHEDULES), '--seconds', String(SECONDS), '--seed', String(SEED), '--json', json],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [join(root, 'dist-faults/test/faults/main.js'), '--schedules', String(SCHEDULES), '--seconds', String(SECONDS), '--seed', String(SEED), '--json', json], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
     child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));

@@ -403,7 +403,10 @@ async function manager(ctx: Ctx): Promise<void> {
   await standby.exited;
   ctx.note(s, `unit killed ${Math.round(k2.at - unit2KilledAt)} ms before the manager; its last line: ${k2.line.replace(/^\S+ \S+ /, '')}`);
   const pk2 = await c.latest();
-  ctx.note(s, `where the kill landed: epoch ${pk2.epoch}, being rebuilt: ${[...new Set(pk2.segments.flatMap((g) => g.stripes.flatMap((t) => t.rebuilding ?? [])))].map((u) => c.short(u)).join(', ') || 'none'}`);
+  ctx.note(
+    s,
+    `where the kill landed: epoch ${pk2.epoch}, being rebuilt: ${[...new Set(pk2.segments.flatMap((g) => g.stripes.flatMap((t) => t.rebuilding ?? [])))].map((u) => c.short(u)).join(', ') || 'none'}`,
+  );
   await untilActive(fresh, 30_000);
   ctx.note(s, `${fresh.name} active ${Math.round(nowMs() - k2.at)} ms after the kill`);
   const p3 = await ctx.waitLayout((p) => !p.units.includes(victim2) && noRebuilding(p), 120_000, 'the new manager to finish the rebuild');
@@ -488,10 +491,18 @@ async function partition(ctx: Ctx): Promise<void> {
   await sleep(Math.max(3000, 8 * ctx.opts.probeIntervalMs));
   const p1 = await c.latest();
   ctx.check(s, 'no new epoch after the heal', p1.epoch === p0.epoch, `epoch ${p1.epoch} ${Math.round(nowMs() - healedAt)} ms after the heal`);
-  const saw = c.managerLines.slice(linesBefore).filter((l) => l.manager === active.name).map((l) => l.text);
+  const saw = c.managerLines
+    .slice(linesBefore)
+    .filter((l) => l.manager === active.name)
+    .map((l) => l.text);
   const idle = saw.find((t) => /not reconfiguring/.test(t));
   ctx.check(s, 'the manager said why it did nothing', idle !== undefined, idle?.replace(/^\S+ \S+ /, '') ?? `its lines: ${saw.join(' | ') || 'none'}`);
-  ctx.check(s, 'the partitioned manager stayed the active one', active.alive && c.activeManager() === active && !saw.some((t) => /lost the manager lock/.test(t)), `${active.name} ${active.alive ? 'alive' : 'exited'}`);
+  ctx.check(
+    s,
+    'the partitioned manager stayed the active one',
+    active.alive && c.activeManager() === active && !saw.some((t) => /lost the manager lock/.test(t)),
+    `${active.name} ${active.alive ? 'alive' : 'exited'}`,
+  );
   ctx.end(s, p1);
 }
 
@@ -509,7 +520,8 @@ async function boxPower(ctx: Ctx): Promise<void> {
   // (The layout read may already be a later epoch, a rebuild's: the manager's log says what epoch p0 + 1 did.)
   const first = c.managerLines.find((l) => l.at >= s.faultAt && /reconfiguring epoch/.test(l.text));
   const boxServers = [...p0.units.filter(onBox), p0.sequencer];
-  const all = first !== undefined && first.text.includes(`epoch ${p0.epoch} -> ${p0.epoch + 1}:`) && boxServers.every((u) => first.text.includes(`${u} is down: ${u === p0.sequencer ? 'moved' : 'replaced'}`));
+  const all =
+    first !== undefined && first.text.includes(`epoch ${p0.epoch} -> ${p0.epoch + 1}:`) && boxServers.every((u) => first.text.includes(`${u} is down: ${u === p0.sequencer ? 'moved' : 'replaced'}`));
   ctx.check(s, 'one reconfiguration replaced every server of the box', all, first === undefined ? 'no reconfiguration logged' : first.text.replace(/^\S+ \S+ /, ''));
 
   // The box comes back: its units restart on the same devices, its sequencer too.
@@ -522,7 +534,12 @@ async function boxPower(ctx: Ctx): Promise<void> {
   await sleep(Math.max(2000, 8 * ctx.opts.probeIntervalMs));
   const p3 = await c.latest();
   const taken = p3.units.filter((u) => onBox(u) && p0.units.includes(u));
-  ctx.check(s, 'the returned units (holding old entries) are not taken back', taken.length === 0 && p3.epoch === p2.epoch, `epoch ${p2.epoch} -> ${p3.epoch}${taken.length > 0 ? `; taken back: ${taken.join(', ')}` : ''}`);
+  ctx.check(
+    s,
+    'the returned units (holding old entries) are not taken back',
+    taken.length === 0 && p3.epoch === p2.epoch,
+    `epoch ${p2.epoch} -> ${p3.epoch}${taken.length > 0 ? `; taken back: ${taken.join(', ')}` : ''}`,
+  );
   const same = ctx.sameBoxChains(p3);
   if (same.length > 0) ctx.note(s, `chains with every replica on one box after the replacement: ${same.join(', ')} (the manager picks spares in the order given, not by box)`);
   ctx.end(s, p3);
@@ -558,7 +575,8 @@ function rebuildsOf(lines: readonly ManagerLine[]): Array<RebuildRecord & { at: 
   return out;
 }
 
-const DECISIONS = /reconfiguring epoch|installed epoch|was installed by another|sealed past|not reconfiguring|reconfiguration failed|rebuild of \S+ (starting|done|stopped)|hold entries|answer again|no empty spare|only whole replica|lost the manager lock|sealing it/;
+const DECISIONS =
+  /reconfiguring epoch|installed epoch|was installed by another|sealed past|not reconfiguring|reconfiguration failed|rebuild of \S+ (starting|done|stopped)|hold entries|answer again|no empty spare|only whole replica|lost the manager lock|sealing it/;
 
 /** Fills in each step's recovery times, events and rebuilds. */
 function measure(steps: StepResult[], ops: readonly Operation[], last: Projection, c: HostsCluster): void {
@@ -584,11 +602,11 @@ function measure(steps: StepResult[], ops: readonly Operation[], last: Projectio
     const window = c.managerLines.filter((l) => l.at >= Math.max(from, s.faultAt - 2000) && l.at < Math.min(until, (Number.isNaN(s.endedAt) ? Infinity : s.endedAt) + 1000) && DECISIONS.test(l.text));
     // Re-seals come one a unit a tick until the next probe: counted, not listed.
     const reseals = window.filter((l) => /sealing it$/.test(l.text));
-    s.events = window
-      .filter((l) => !/sealing it$/.test(l.text))
-      .map((l) => `${l.at >= s.faultAt ? '+' : ''}${Math.round(l.at - s.faultAt)} ms ${l.manager}: ${l.text.replace(/^\S+ \S+ /, '')}`);
+    s.events = window.filter((l) => !/sealing it$/.test(l.text)).map((l) => `${l.at >= s.faultAt ? '+' : ''}${Math.round(l.at - s.faultAt)} ms ${l.manager}: ${l.text.replace(/^\S+ \S+ /, '')}`);
     if (reseals.length > 0) {
-      s.events.push(`(${reseals.length} 'unit … is at epoch N, behind M: sealing it' lines, +${Math.round(reseals[0]!.at - s.faultAt)} to +${Math.round(reseals[reseals.length - 1]!.at - s.faultAt)} ms)`);
+      s.events.push(
+        `(${reseals.length} 'unit … is at epoch N, behind M: sealing it' lines, +${Math.round(reseals[0]!.at - s.faultAt)} to +${Math.round(reseals[reseals.length - 1]!.at - s.faultAt)} ms)`,
+      );
     }
   }
 }
@@ -646,7 +664,27 @@ export async function runScenario(name: ScenarioName, opts: HostsRunOptions): Pr
     if (opts.prefillBytes > 0) {
       const pf = await run(
         'ip',
-        ['netns', 'exec', cluster.net.ns('c0'), process.execPath, DRIVER, '--mode', 'prefill', '--store', cluster.layout, '--label', 'pf', '--out', prefillOut, '--bytes', String(opts.prefillBytes), '--entry-bytes', '4096', '--timeout-ms', '2000'],
+        [
+          'netns',
+          'exec',
+          cluster.net.ns('c0'),
+          process.execPath,
+          DRIVER,
+          '--mode',
+          'prefill',
+          '--store',
+          cluster.layout,
+          '--label',
+          'pf',
+          '--out',
+          prefillOut,
+          '--bytes',
+          String(opts.prefillBytes),
+          '--entry-bytes',
+          '4096',
+          '--timeout-ms',
+          '2000',
+        ],
         { timeoutMs: 300_000 },
       );
       if (pf.code !== 0) throw new Error(`prefill failed (${pf.code ?? pf.signal}): ${pf.stderr.slice(-800)}`);
@@ -757,7 +795,9 @@ export async function runScenario(name: ScenarioName, opts: HostsRunOptions): Pr
     res.release();
   }
   for (const s of result.steps) {
-    opts.log(`  ${s.step}: first ack ${fmtMs(s.firstAckMs)}, every stripe ${fmtMs(s.everyStripeMs)}; epochs ${s.epochBefore} -> ${s.epochAfter}${s.rebuilds.length > 0 ? `; ${s.rebuilds.map(fmtRebuild).join(', ')}` : ''}`);
+    opts.log(
+      `  ${s.step}: first ack ${fmtMs(s.firstAckMs)}, every stripe ${fmtMs(s.everyStripeMs)}; epochs ${s.epochBefore} -> ${s.epochAfter}${s.rebuilds.length > 0 ? `; ${s.rebuilds.map(fmtRebuild).join(', ')}` : ''}`,
+    );
     for (const e of s.events) opts.log(`      ${e}`);
   }
   opts.log(
@@ -833,7 +873,11 @@ export function formatHosts(r: HostsRunResult, short: (a: string) => string = (a
     }
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const fmt = (row: string[]): string => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  const fmt = (row: string[]): string =>
+    row
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const lines = [fmt(head), fmt(widths.map((n) => '-'.repeat(n))), ...rows.map(fmt)];
   lines.push('');
   for (const s of r.scenarios) {

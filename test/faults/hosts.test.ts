@@ -46,10 +46,14 @@ describe.skipIf(skip !== undefined)(`multi-host fault runs${skip === undefined ?
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
     execFileSync(process.execPath, [tsc, '-p', join(root, 'test', 'faults', 'tsconfig.json'), '--outDir', join(root, 'dist-faults-hosts')], { cwd: root, stdio: 'inherit' });
     const json = join(scratch, 'hosts.json');
-    const child = spawn(process.execPath, [join(root, 'dist-faults-hosts/test/faults/hosts-main.js'), '--scenarios', 'box-power', '--prefill', '4M', '--seed', '11', '--timeout', '110', '--json', json], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(root, 'dist-faults-hosts/test/faults/hosts-main.js'), '--scenarios', 'box-power', '--prefill', '4M', '--seed', '11', '--timeout', '110', '--json', json],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
     child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));

@@ -154,21 +154,21 @@ export class HostsCluster {
     const etcdDir = join(this.res.dir, 'etcd');
     mkdirSync(etcdDir);
     const peer = `http://${SUBNET}.50:${ETCD_PEER_PORT}`;
-    this.etcd = this.#spawn('etcd', CTL, [
-      ...['--name', 'corfu-faults', '--data-dir', etcdDir],
-      ...['--listen-client-urls', `http://${this.etcdAddress}`, '--advertise-client-urls', `http://${this.etcdAddress}`],
-      ...['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `corfu-faults=${peer}`],
-      ...['--initial-cluster-state', 'new', '--logger', 'zap', '--log-level', 'error'],
-    ], {}, 'etcd');
+    this.etcd = this.#spawn(
+      'etcd',
+      CTL,
+      [
+        ...['--name', 'corfu-faults', '--data-dir', etcdDir],
+        ...['--listen-client-urls', `http://${this.etcdAddress}`, '--advertise-client-urls', `http://${this.etcdAddress}`],
+        ...['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `corfu-faults=${peer}`],
+        ...['--initial-cluster-state', 'new', '--logger', 'zap', '--log-level', 'error'],
+      ],
+      {},
+      'etcd',
+    );
     this.agent = this.#spawn('agent', CTL, [AGENT]);
     this.agent.onLine((line) => this.#agentLine(line));
-    await Promise.all([
-      ...[...this.slots.keys()].map((a) => this.startUnit(a)),
-      this.startSequencer(0),
-      this.startSequencer(1),
-      this.agent.waitLine(/^ready$/, 20_000),
-      this.#etcdHealthy(30_000),
-    ]);
+    await Promise.all([...[...this.slots.keys()].map((a) => this.startUnit(a)), this.startSequencer(0), this.startSequencer(1), this.agent.waitLine(/^ready$/, 20_000), this.#etcdHealthy(30_000)]);
     const stripes = this.stripes().flatMap((chain) => ['--stripe', chain.join(',')]);
     const init = await this.corfuCtl(['layout', 'init', '--store', this.layout, '--sequencer', this.sequencerAddress(0), ...stripes]);
     if (init.code !== 0) throw new Error(`layout init: ${init.stderr}`);
@@ -259,7 +259,9 @@ export class HostsCluster {
     const ns = this.net.ns(this.boxRole(box));
     const ours = this.procs.filter((p) => p.alive && p.ns === ns);
     for (const p of ours) p.expectExit = true;
-    const pids = runSync('ip', ['netns', 'pids', ns]).stdout.split(/\s+/).filter((p) => /^\d+$/.test(p));
+    const pids = runSync('ip', ['netns', 'pids', ns])
+      .stdout.split(/\s+/)
+      .filter((p) => /^\d+$/.test(p));
     for (const pid of pids) {
       try {
         process.kill(Number(pid), 'SIGKILL');

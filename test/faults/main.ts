@@ -30,7 +30,9 @@ import { ALL_KINDS, type FaultKind } from './nemesis.js';
 import { flags } from './util.js';
 
 function usage(msg: string): never {
-  process.stderr.write(`faults: ${msg}\nusage: npm run faults -- --schedules N --seconds S [--seed X] [--only I] [--units N] [--clients K] [--depth D] [--rate R] [--hold MIN-MAX] [--overlap P] [--kinds K,K] [--json FILE] [--keep]\n`);
+  process.stderr.write(
+    `faults: ${msg}\nusage: npm run faults -- --schedules N --seconds S [--seed X] [--only I] [--units N] [--clients K] [--depth D] [--rate R] [--hold MIN-MAX] [--overlap P] [--kinds K,K] [--json FILE] [--keep]\n`,
+  );
   process.exit(2);
 }
 

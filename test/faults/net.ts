@@ -116,7 +116,9 @@ export class Network {
 /** Synchronous (usable from exit handlers): SIGKILL every process in each namespace, delete it. */
 export function destroyNamespaces(namespaces: readonly string[]): void {
   for (const ns of namespaces) {
-    const pids = runSync('ip', ['netns', 'pids', ns]).stdout.split(/\s+/).filter((p) => /^\d+$/.test(p));
+    const pids = runSync('ip', ['netns', 'pids', ns])
+      .stdout.split(/\s+/)
+      .filter((p) => /^\d+$/.test(p));
     for (const pid of pids) {
       try {
         process.kill(Number(pid), 'SIGKILL');

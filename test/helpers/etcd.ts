@@ -76,16 +76,26 @@ export async function startEtcd(): Promise<EtcdServer> {
   const peer = `http://${host}:${peerPort}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'corfu-etcd-'));
   const args = [
-    '--name', 'corfu-test',
-    '--data-dir', dataDir,
-    '--listen-client-urls', `http://${endpoint}`,
-    '--advertise-client-urls', `http://${endpoint}`,
-    '--listen-peer-urls', peer,
-    '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `corfu-test=${peer}`,
-    '--initial-cluster-state', 'new',
-    '--logger', 'zap',
-    '--log-level', 'error',
+    '--name',
+    'corfu-test',
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    `http://${endpoint}`,
+    '--advertise-client-urls',
+    `http://${endpoint}`,
+    '--listen-peer-urls',
+    peer,
+    '--initial-advertise-peer-urls',
+    peer,
+    '--initial-cluster',
+    `corfu-test=${peer}`,
+    '--initial-cluster-state',
+    'new',
+    '--logger',
+    'zap',
+    '--log-level',
+    'error',
   ];
 
   let child: ChildProcess | undefined;
@@ -107,11 +117,15 @@ export async function startEtcd(): Promise<EtcdServer> {
       proc.once('error', () => resolve());
     });
     try {
-      await until(async () => {
-        if (failed !== undefined) throw new Error(`cannot start ${ETCD} (is the etcd-server package installed?): ${failed.message}`);
-        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`etcd exited (${proc.exitCode ?? proc.signalCode}) before serving: ${stderr}`);
-        return healthy(endpoint);
-      }, `etcd at ${endpoint} to serve`, { timeoutMs: 30_000, everyMs: 50 });
+      await until(
+        async () => {
+          if (failed !== undefined) throw new Error(`cannot start ${ETCD} (is the etcd-server package installed?): ${failed.message}`);
+          if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`etcd exited (${proc.exitCode ?? proc.signalCode}) before serving: ${stderr}`);
+          return healthy(endpoint);
+        },
+        `etcd at ${endpoint} to serve`,
+        { timeoutMs: 30_000, everyMs: 50 },
+      );
     } catch (err) {
       await stop();
       throw err;

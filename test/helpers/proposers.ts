@@ -40,8 +40,7 @@ function startOne(url: string, id: number): Child {
   });
   const exited = new Promise<never>((_, reject) => child.on('exit', (code) => reject(new Error(`proposer ${id} exited (${code}): ${stderr}`))));
   exited.catch(() => undefined);
-  const next = (): Promise<string> =>
-    Promise.race([queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise<string>((res) => waiters.push(res)), exited]);
+  const next = (): Promise<string> => Promise.race([queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise<string>((res) => waiters.push(res)), exited]);
   return { child, lines, next };
 }
 

@@ -141,7 +141,10 @@ export function storeSuite(devices: DeviceProvider): void {
       const results = await store.write(0, entries);
       expect(results).toEqual(entries.map((e) => ({ address: e.address, status: 'OK' })));
 
-      const reads = await store.read(0, entries.map((e) => e.address));
+      const reads = await store.read(
+        0,
+        entries.map((e) => e.address),
+      );
       reads.forEach((r, i) => {
         expect(r.status).toBe('OK');
         expect(r.kind).toBe('data');
@@ -271,7 +274,10 @@ export function storeSuite(devices: DeviceProvider): void {
     it('prefix-trims durably: everything below the mark is ERR_TRIMMED, also after reopen', async () => {
       const path = formatted();
       const store = openStore(path);
-      await store.write(0, Array.from({ length: 10 }, (_, a) => entry(a, 500)));
+      await store.write(
+        0,
+        Array.from({ length: 10 }, (_, a) => entry(a, 500)),
+      );
       await store.prefixTrim(0, 5);
       const reads = await store.read(0, [0, 4, 5, 9]);
       expect(reads.map((r) => r.status)).toEqual(['ERR_TRIMMED', 'ERR_TRIMMED', 'OK', 'OK']);
@@ -313,7 +319,10 @@ export function storeSuite(devices: DeviceProvider): void {
     it('seal answers the local tail; the old epoch then fails with ERR_SEALED carrying the unit epoch', async () => {
       const path = formatted();
       const store = openStore(path);
-      await store.write(0, Array.from({ length: 10 }, (_, a) => entry(a, 10)));
+      await store.write(
+        0,
+        Array.from({ length: 10 }, (_, a) => entry(a, 10)),
+      );
       expect(await store.seal(1)).toBe(10);
 
       const sealed = await rejectsWith(store.write(0, [entry(10, 10)]), 'ERR_SEALED');
@@ -501,7 +510,10 @@ export function storeSuite(devices: DeviceProvider): void {
         // Unacknowledged addresses below the tail may or may not have made it,
         // but whatever reads back as data is exactly what was written there.
         const tail = await store.tail(0);
-        const all = await readChunked(store, Array.from({ length: tail }, (_, a) => a));
+        const all = await readChunked(
+          store,
+          Array.from({ length: tail }, (_, a) => a),
+        );
         const torn = all.filter((r) => !(r.status === 'ERR_UNWRITTEN' || (r.status === 'OK' && r.payload?.equals(patternFor(r.address, lengthFor(r.address, MAX_CRASH_ENTRY))))));
         expect(torn.map((r) => `${r.address}:${r.status}`)).toEqual([]);
         await closeStore(store);

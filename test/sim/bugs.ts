@@ -46,11 +46,21 @@ export const BUGS: readonly BugInfo[] = [
   { name: 'store-accepts-second', layer: 'store', description: 'the store accepts a second proposal for an epoch, replacing the first', targets: ['projection'] },
   // client chain driver
   { name: 'ack-after-head', layer: 'client', description: 'an append is acknowledged once the head has it, before the rest of the chain', targets: ['durability'] },
-  { name: 'fill-without-reading-head', layer: 'client', description: "a fill that finds data at the head copies junk down instead of the head's value", targets: ['chain-invariant', 'write-once', 'durability'] },
+  {
+    name: 'fill-without-reading-head',
+    layer: 'client',
+    description: "a fill that finds data at the head copies junk down instead of the head's value",
+    targets: ['chain-invariant', 'write-once', 'durability'],
+  },
   { name: 'read-from-head', layer: 'client', description: 'reads go to the head of the chain instead of the tail', targets: ['durability'] },
   { name: 'junk-not-propagated', layer: 'client', description: 'a fill writes junk at the head only and does not copy it down the chain', targets: ['durability'] },
   { name: 'chain-reversed', layer: 'client', description: 'appends write the chain tail -> head', targets: ['durability'] },
-  { name: 'append-ignores-newtoken', layer: 'client', description: 'an append whose address another value took (ERR_WRITTEN at the head) is acknowledged anyway', targets: ['write-once', 'linearizability'] },
+  {
+    name: 'append-ignores-newtoken',
+    layer: 'client',
+    description: 'an append whose address another value took (ERR_WRITTEN at the head) is acknowledged anyway',
+    targets: ['write-once', 'linearizability'],
+  },
   { name: 'budget-not-raced', layer: 'client', description: "a call's waits do not end at its deadline (only the checks between them do)", targets: ['deadline'] },
   { name: 'client-no-refresh', layer: 'client', description: 'a client never reloads the projection on ERR_SEALED: it keeps its old epoch forever', targets: ['liveness'] },
   { name: 'refresh-epoch-only', layer: 'client', description: "on ERR_SEALED a client takes the unit's epoch number but keeps its old layout", targets: ['projection'] },
@@ -62,7 +72,12 @@ export const BUGS: readonly BugInfo[] = [
   { name: 'reconfig-ignore-sealed-unit', layer: 'reconfig', description: 'a unit already sealed by a competing reconfiguration counts with tail 0', targets: ['tokens'] },
   // manager: failure detector, replacement and rebuild
   { name: 'rebuild-skip-copy', layer: 'manager', description: 'a rebuild pass reports every chain copied without copying anything', targets: ['rebuild'] },
-  { name: 'rebuild-resume-past-gap', layer: 'manager', description: 'a rebuild\'s resume point follows the highest batch copied, not the lowest still copying: a pass started again skips what had not finished', targets: ['rebuild'] },
+  {
+    name: 'rebuild-resume-past-gap',
+    layer: 'manager',
+    description: "a rebuild's resume point follows the highest batch copied, not the lowest still copying: a pass started again skips what had not finished",
+    targets: ['rebuild'],
+  },
   { name: 'rebuild-drops-last', layer: 'manager', description: 'a rebuild pass copies each chain but its last address (an off-by-one in the plan)', targets: ['rebuild'] },
   { name: 'rebuild-copies-from-tail', layer: 'manager', description: "a rebuild copies from the chain's last unit (one being rebuilt) instead of its last whole replica", targets: ['rebuild'] },
   { name: 'rebuild-done-on-failure', layer: 'manager', description: 'a rebuild pass that stopped short (a failed request) is taken for a finished one', targets: ['rebuild'] },
@@ -70,7 +85,12 @@ export const BUGS: readonly BugInfo[] = [
   { name: 'rebuilt-marks-all', layer: 'manager', description: "when one unit's rebuild is done, every unit being rebuilt is marked whole", targets: ['rebuild'] },
   { name: 'rebuilt-on-start', layer: 'manager', description: 'a unit is marked whole when its rebuild starts, not when the copy is done', targets: ['rebuild'] },
   { name: 'epoch-storm', layer: 'manager', description: 'the manager starts a new epoch at every tick, past its per-minute guard', targets: ['epoch-rate'] },
-  { name: 'spare-not-empty', layer: 'manager', description: 'the manager takes any spare that answers, even one that still holds entries from an earlier life in the log', targets: ['write-once', 'durability', 'linearizability', 'rebuild', 'invariant'] },
+  {
+    name: 'spare-not-empty',
+    layer: 'manager',
+    description: 'the manager takes any spare that answers, even one that still holds entries from an earlier life in the log',
+    targets: ['write-once', 'durability', 'linearizability', 'rebuild', 'invariant'],
+  },
 ];
 
 export const BUG_NAMES: readonly string[] = BUGS.map((b) => b.name);

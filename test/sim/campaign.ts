@@ -35,8 +35,18 @@ export interface Summary {
 export async function campaign(options: CampaignOptions, onResult?: (r: RunResult) => void): Promise<Summary> {
   const from = options.from ?? 1;
   const s: Summary = {
-    seeds: 0, ops: 0, okOps: 0, ackedAppends: 0, messages: 0, events: 0, reconfigurations: 0, rebuilds: 0,
-    faults: noFaults(), violations: {}, failedSeeds: [], seconds: 0,
+    seeds: 0,
+    ops: 0,
+    okOps: 0,
+    ackedAppends: 0,
+    messages: 0,
+    events: 0,
+    reconfigurations: 0,
+    rebuilds: 0,
+    faults: noFaults(),
+    violations: {},
+    failedSeeds: [],
+    seconds: 0,
   };
   const t0 = performance.now();
   for (let seed = from; seed < from + options.seeds; seed++) {

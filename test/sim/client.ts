@@ -89,11 +89,16 @@ export class SimClient {
     let first: Projection | undefined;
     if (w.bugs.has('client-no-refresh')) view = (latest) => (first ??= latest);
     else if (w.bugs.has('refresh-epoch-only')) view = (latest) => (first === undefined || latest === undefined ? (first = latest) : { ...first, epoch: latest.epoch });
-    const store = new SimStoreView(w.store, runtime.clock, () => w.storeDelay(), (latest) => {
-      const seen = view === undefined ? latest : view(latest);
-      if (seen !== undefined) w.check.projection(seen, `${this.node} (store.latest)`);
-      return seen;
-    });
+    const store = new SimStoreView(
+      w.store,
+      runtime.clock,
+      () => w.storeDelay(),
+      (latest) => {
+        const seen = view === undefined ? latest : view(latest);
+        if (seen !== undefined) w.check.projection(seen, `${this.node} (store.latest)`);
+        return seen;
+      },
+    );
     const t = w.timings;
     const connecting = CorfuClient.connect({
       layout: store,
@@ -137,9 +142,15 @@ export class SimClient {
 
   append(payload: Uint8Array, done?: Done<number>): void {
     const key = keyOf({ kind: 'data', payload });
-    this.#run('append', Buffer.from(payload).toString('latin1'), (c) => c.append(payload), done, (address, caller) => {
-      this.#w.check.appendAcked(address, key, caller.by, caller.invokedAt, this.#chainOf(address));
-    });
+    this.#run(
+      'append',
+      Buffer.from(payload).toString('latin1'),
+      (c) => c.append(payload),
+      done,
+      (address, caller) => {
+        this.#w.check.appendAcked(address, key, caller.by, caller.invokedAt, this.#chainOf(address));
+      },
+    );
   }
 
   read(address: number, done?: Done<Entry>): void {
@@ -163,11 +174,17 @@ export class SimClient {
   tail(done?: Done<number>): void {
     const w = this.#w;
     const before = w.check.tailInvoked();
-    this.#run('tail', undefined, (c) => c.tail(), done, (tail, caller) => {
-      const latest = w.store.latestSync();
-      const detail = `the client is at epoch ${this.projection?.epoch}; the store's latest epoch is ${latest?.epoch} with sequencer ${latest?.sequencer}`;
-      w.check.tailReturned(before, tail, caller.by, detail);
-    });
+    this.#run(
+      'tail',
+      undefined,
+      (c) => c.tail(),
+      done,
+      (tail, caller) => {
+        const latest = w.store.latestSync();
+        const detail = `the client is at epoch ${this.projection?.epoch}; the store's latest epoch is ${latest?.epoch} with sequencer ${latest?.sequencer}`;
+        w.check.tailReturned(before, tail, caller.by, detail);
+      },
+    );
   }
 
   /**
@@ -216,9 +233,15 @@ export class SimClient {
     const runtime = this.#runtime;
     const store = new SimStoreView(w.store, runtime.clock, () => w.storeDelay());
     // The driver's answer is what an operator is told the new layout is: it must be the one the store holds.
-    this.#run('reconfigure', JSON.stringify(changes), async () => (await reconfigure(store, changes, { timeoutMs: w.timings.timeoutMs, runtime })).projection, done, (p) => {
-      w.check.projection(p, `${this.node} (reconfigure result)`);
-    });
+    this.#run(
+      'reconfigure',
+      JSON.stringify(changes),
+      async () => (await reconfigure(store, changes, { timeoutMs: w.timings.timeoutMs, runtime })).projection,
+      done,
+      (p) => {
+        w.check.projection(p, `${this.node} (reconfigure result)`);
+      },
+    );
   }
 
   #readLike(kind: 'read' | 'fill', address: number, call: (c: CorfuClient) => Promise<Entry>, done?: Done<Entry>): void {
@@ -237,7 +260,14 @@ export class SimClient {
   }
 
   /** Runs one operation against this incarnation's client, recorded in the history. */
-  #run<R>(kind: OpKind, arg: number | string | undefined, call: (c: CorfuClient) => Promise<R>, done?: Done<R>, onOk?: (value: R, caller: Caller) => void, onError?: (error: unknown, caller: Caller) => void): void {
+  #run<R>(
+    kind: OpKind,
+    arg: number | string | undefined,
+    call: (c: CorfuClient) => Promise<R>,
+    done?: Done<R>,
+    onOk?: (value: R, caller: Caller) => void,
+    onError?: (error: unknown, caller: Caller) => void,
+  ): void {
     const w = this.#w;
     const op = w.history.invoke(this.node, kind, arg, w.queue.now);
     const caller: Caller = { by: `${this.node}#${op.id} ${kind}(${arg ?? ''})`, invokedAt: op.invokedAt };
@@ -263,29 +293,29 @@ export class SimClient {
         return call(c);
       })
       .then(
-      (value) => {
-        if (!current()) return;
-        inTime();
-        onOk?.(value, caller);
-        w.history.end(op, 'ok', summarize(value), w.queue.now);
-        done?.({ ok: true, value });
-      },
-      (error: unknown) => {
-        if (!current()) return;
-        inTime();
-        if (error instanceof CorfuError) {
-          onError?.(error, caller);
-          w.history.end(op, 'fail', error.code, w.queue.now);
-        } else {
-          const e = error as Error;
-          w.history.end(op, 'fail', e?.name ?? 'Error', w.queue.now);
-          // A thrown InvariantError is an invariant the client's own machines caught (the chain's,
-          // or a unit answering outside the protocol); anything else is a bug too.
-          w.check.fail(error instanceof InvariantError ? 'chain-invariant' : 'exception', `${caller.by}: ${e?.stack ?? String(e)}`);
-        }
-        done?.({ ok: false, error });
-      },
-    );
+        (value) => {
+          if (!current()) return;
+          inTime();
+          onOk?.(value, caller);
+          w.history.end(op, 'ok', summarize(value), w.queue.now);
+          done?.({ ok: true, value });
+        },
+        (error: unknown) => {
+          if (!current()) return;
+          inTime();
+          if (error instanceof CorfuError) {
+            onError?.(error, caller);
+            w.history.end(op, 'fail', error.code, w.queue.now);
+          } else {
+            const e = error as Error;
+            w.history.end(op, 'fail', e?.name ?? 'Error', w.queue.now);
+            // A thrown InvariantError is an invariant the client's own machines caught (the chain's,
+            // or a unit answering outside the protocol); anything else is a bug too.
+            w.check.fail(error instanceof InvariantError ? 'chain-invariant' : 'exception', `${caller.by}: ${e?.stack ?? String(e)}`);
+          }
+          done?.({ ok: false, error });
+        },
+      );
   }
 
   // ---- helpers --------------------------------------------------------------------

@@ -150,7 +150,11 @@ export class Cluster implements World {
       this.sequencers.set(name, new SimSequencer(name, 0, this.net, this.queue, this.bugs, this.check));
       this.standbySequencers.push(name);
     }
-    this.manager = new SimManager(this, { probeIntervalMs: 50, probeTimeoutMs: 30, misses: 3, graceMs: rng.pick([0, 0, 20, 60]), rebuildBatchAddresses: rng.pick([2, 8, 256]) }, new Prng(this.seed, 5));
+    this.manager = new SimManager(
+      this,
+      { probeIntervalMs: 50, probeTimeoutMs: 30, misses: 3, graceMs: rng.pick([0, 0, 20, 60]), rebuildBatchAddresses: rng.pick([2, 8, 256]) },
+      new Prng(this.seed, 5),
+    );
     const p = this.profile;
     this.setup =
       `${nUnits} units, chains of ${chainLen} x ${stripes.length} stripes, ${nClients} clients; ` +

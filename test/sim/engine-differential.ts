@@ -95,11 +95,7 @@ const epochArb: fc.Arbitrary<EpochChoice> = fc.oneof(
 /** Mostly 2^53 - 1 itself (refused); the two below it are written, and stay live until a prefix trim passes them. */
 const topArb = fc.oneof({ weight: 4, arbitrary: fc.constant(TOP) }, { weight: 1, arbitrary: fc.integer({ min: TOP + 1, max: TOP + 2 }) });
 /** Mostly near the base; now and then in the next 4096-address index chunk, rarely at the top of the range. */
-const offsetArb = fc.oneof(
-  { weight: 90, arbitrary: fc.integer({ min: -4, max: 24 }) },
-  { weight: 3, arbitrary: fc.integer({ min: 4090, max: 4100 }) },
-  { weight: 2, arbitrary: topArb },
-);
+const offsetArb = fc.oneof({ weight: 90, arbitrary: fc.integer({ min: -4, max: 24 }) }, { weight: 3, arbitrary: fc.integer({ min: 4090, max: 4100 }) }, { weight: 2, arbitrary: topArb });
 const sizeArb = fc.oneof(
   // A few lengths again and again: equal lengths are where "same" and "different" bytes are told apart.
   { weight: 3, arbitrary: fc.constantFrom(0, 8, 64) },
@@ -134,20 +130,23 @@ export const opArb: fc.Arbitrary<Op> = fc
       arbitrary: fc.record({
         op: fc.constant('prefixTrim' as const),
         epoch: epochArb,
-        at: fc.oneof(
-          { weight: 36, arbitrary: fc.integer({ min: -4, max: 30 }) },
-          { weight: 3, arbitrary: fc.integer({ min: 31, max: 5000 }) },
-          { weight: 1, arbitrary: topArb },
-        ),
+        at: fc.oneof({ weight: 36, arbitrary: fc.integer({ min: -4, max: 30 }) }, { weight: 3, arbitrary: fc.integer({ min: 31, max: 5000 }) }, { weight: 1, arbitrary: topArb }),
       }),
     },
-    { weight: 2, arbitrary: fc.record({ op: fc.constant('seal' as const), to: fc.oneof({ weight: 20, arbitrary: fc.constantFrom('up' as const, 'same' as const, 'down' as const) }, { weight: 1, arbitrary: fc.constant('top' as const) }), by: fc.integer({ min: 1, max: 3 }) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        op: fc.constant('seal' as const),
+        to: fc.oneof({ weight: 20, arbitrary: fc.constantFrom('up' as const, 'same' as const, 'down' as const) }, { weight: 1, arbitrary: fc.constant('top' as const) }),
+        by: fc.integer({ min: 1, max: 3 }),
+      }),
+    },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('tail' as const), epoch: fc.constantFrom('current' as const, 'stale' as const, 'future' as const) }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('reopen' as const) }) },
   )
   .map(printable);
 
-export const MAX_OPS = Number(process.env["CORFU_DIFF_MAX_OPS"] ?? 120);
+export const MAX_OPS = Number(process.env['CORFU_DIFF_MAX_OPS'] ?? 120);
 export const opsArb: fc.Arbitrary<Op[]> = fc.array(opArb, { minLength: 1, maxLength: MAX_OPS, size: 'max' });
 
 // ---- running ----------------------------------------------------------------------
@@ -322,7 +321,13 @@ function samePayloads(a: readonly Uint8Array[], b: readonly Uint8Array[]): boole
 /** What the answers show, for the coverage check (labels like "write ERR_WRITTEN/same"). */
 function note(seen: Set<string>, op: Op, a: Answer): void {
   const kind = op.op === 'flood' || op.op === 'resend' ? 'write' : op.op === 'seal' ? `seal ${op.to}` : op.op;
-  for (const part of new Set(a.text.split(', '))) seen.add(`${kind} ${part.replace(/^data .*/, 'data').replace(/^tail \d+$/, 'tail').replace(/ \(unit epoch \d+\)$/, '')}`);
+  for (const part of new Set(a.text.split(', ')))
+    seen.add(
+      `${kind} ${part
+        .replace(/^data .*/, 'data')
+        .replace(/^tail \d+$/, 'tail')
+        .replace(/ \(unit epoch \d+\)$/, '')}`,
+    );
 }
 
 /**

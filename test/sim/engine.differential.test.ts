@@ -71,14 +71,18 @@ describe('MemEngine against the real engine', () => {
   }, 300_000);
 
   const engineBugs = BUGS.filter((b) => b.layer === 'engine').map((b) => b.name);
-  it.each(engineBugs)('fails with the planted engine bug %s', async (bug) => {
-    const facts = newFacts();
-    const r = await fc.check(
-      fc.asyncProperty(opsArb, (ops) => runDifferential(ops, device, [bug], facts)),
-      { numRuns: RUNS, endOnFailure: true },
-    );
-    console.log(`${bug}: caught=${r.failed} after ${r.numRuns} runs, ${facts.ops} ops`);
-    expect(r.failed, `${bug} survived ${RUNS} sequences`).toBe(true);
-    expect(String(r.errorInstance)).toMatch(/MemEngine and the real engine differ/);
-  }, 300_000);
+  it.each(engineBugs)(
+    'fails with the planted engine bug %s',
+    async (bug) => {
+      const facts = newFacts();
+      const r = await fc.check(
+        fc.asyncProperty(opsArb, (ops) => runDifferential(ops, device, [bug], facts)),
+        { numRuns: RUNS, endOnFailure: true },
+      );
+      console.log(`${bug}: caught=${r.failed} after ${r.numRuns} runs, ${facts.ops} ops`);
+      expect(r.failed, `${bug} survived ${RUNS} sequences`).toBe(true);
+      expect(String(r.errorInstance)).toMatch(/MemEngine and the real engine differ/);
+    },
+    300_000,
+  );
 });

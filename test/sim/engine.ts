@@ -40,10 +40,7 @@ import type { Bugs } from './bugs.js';
 import { FlushStager, SpaceLog } from './engine-space.js';
 
 export type Slot =
-  | { readonly kind: 'data'; readonly payload: Uint8Array; readonly epoch: number }
-  | { readonly kind: 'junk'; readonly epoch: number }
-  | { readonly kind: 'trimmed'; readonly epoch: number };
-
+  { readonly kind: 'data'; readonly payload: Uint8Array; readonly epoch: number } | { readonly kind: 'junk'; readonly epoch: number } | { readonly kind: 'trimmed'; readonly epoch: number };
 
 export interface DiskGeometry {
   /** Pages of the data region (as `corfu format` computes them); unbounded if omitted. */
@@ -251,7 +248,19 @@ export class MemEngine implements UnitEngine {
   /** INFO: the simulator's units have no device geometry; what matters to a client is the epoch, tail and entry limit. */
   async info(): Promise<UnitInfo> {
     this.#live();
-    return { unitEpoch: this.#epoch, tail: this.#tail, trimMark: this.#trimMark, maxEntryBytes: this.disk.maxEntryBytes, pageBytes: 4096, dataPages: 0, usedPages: 0, unitId: 0, sync: SYNC.ALWAYS, formatId: this.disk.formatId, clusterId: '' };
+    return {
+      unitEpoch: this.#epoch,
+      tail: this.#tail,
+      trimMark: this.#trimMark,
+      maxEntryBytes: this.disk.maxEntryBytes,
+      pageBytes: 4096,
+      dataPages: 0,
+      usedPages: 0,
+      unitId: 0,
+      sync: SYNC.ALWAYS,
+      formatId: this.disk.formatId,
+      clusterId: '',
+    };
   }
 
   // ---- internals ---------------------------------------------------------------

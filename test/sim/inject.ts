@@ -98,7 +98,8 @@ export class FaultInjector {
     // One lost unit at a time, only while a spare is left to replace it, and not while a
     // reconfiguration runs (the layout it installs may leave the victim the only whole replica
     // of a chain: losing it then would be more failures than the chain has replicas).
-    if (cl.reconfiguring > 0 || cl.manager.reconfiguring || candidates.length < 2 || cl.freeSpares().length === 0 || [...cl.units.values()].some((u) => u.destroyed && latest.units.includes(u.name))) return;
+    if (cl.reconfiguring > 0 || cl.manager.reconfiguring || candidates.length < 2 || cl.freeSpares().length === 0 || [...cl.units.values()].some((u) => u.destroyed && latest.units.includes(u.name)))
+      return;
     const victim = rng.pick(candidates);
     try {
       // Only when every address it holds has another replica (nextProjection refuses otherwise).

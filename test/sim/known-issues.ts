@@ -68,8 +68,7 @@ export const FOUND_BUGS: readonly FoundBug[] = [
     seed: 23,
     kind: 'order',
     hunted: 'seeds 1..23, no other violation',
-    showed:
-      "order: c3#15 tail(): tail() answered 0, but address 1 was acknowledged before the call (the client is at epoch 2; the store's latest epoch is 2 with sequencer seq1:6000)",
+    showed: "order: c3#15 tail(): tail() answered 0, but address 1 was acknowledged before the call (the client is at epoch 2; the store's latest epoch is 2 with sequencer seq1:6000)",
   },
   {
     name: 'refresh-on-lost-sequencer',
@@ -128,8 +127,7 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'projection won, so the keeper it races no longer wins against a sequencer that move sealed. The refusal still matters if two ' +
       'reconfigurations to one epoch bootstrap the same sequencer from different sealed tails; no seed reached that.',
     showed:
-      'not reproduced with its revert. Seen once with the simulator\'s old hand-written client: tokens: seq2:6000 handed out ' +
-      'token 26 at epoch 7, but address 26 was written at an earlier epoch',
+      "not reproduced with its revert. Seen once with the simulator's old hand-written client: tokens: seq2:6000 handed out " + 'token 26 at epoch 7, but address 26 was written at an earlier epoch',
   },
   {
     name: 'partial-prefix-trim',
@@ -143,8 +141,7 @@ export const FOUND_BUGS: readonly FoundBug[] = [
     fixedIn: '8ec2d36, e7f19dd',
     seed: 3969,
     kind: 'write-once',
-    hunted:
-      'seeds 1..3969 with both halves reverted, no other violation; with only the first half reverted (trims copied down only), seeds 1..6000 showed nothing',
+    hunted: 'seeds 1..3969 with both halves reverted, no other violation; with only the first half reverted (trims copied down only), seeds 1..6000 showed nothing',
     showed: 'write-once: address 0: final#154 read(0) got data "c0.0.1" after it read as trimmed at 935 (and linearizability/stale-read)',
   },
   {
@@ -152,21 +149,20 @@ export const FOUND_BUGS: readonly FoundBug[] = [
     where: 'src/client/chain.ts AppendOp (trimmed -> newToken from any replica) with client.ts #appendAt (a refresh restarted the walk)',
     what:
       'An append whose value the head had taken met ERR_TRIMMED later (further down, or at the head after a refresh) and took a new token; ' +
-      'a reader had already copied the value down and returned it: one payload at two addresses (found by test/check\'s linearizability checker).',
+      "a reader had already copied the value down and returned it: one payload at two addresses (found by test/check's linearizability checker).",
     fix: 'AppendProgress: once the head took the write, ERR_TRIMMED anywhere acknowledges the append at its address',
     fixedIn: '8ec2d36',
     seed: 201,
     wildTrims: true,
     kind: 'linearizability/payload-at-two-addresses',
     hunted: 'seeds 1..201 with --wild-trims, no other violation',
-    showed:
-      'linearizability/payload-at-two-addresses: payload "c2.0.32" is at address 9 (#24 c2 append("c2.0.32") -> 9) and at address 5 (#25 c3 read(5) -> data "c2.0.32")',
+    showed: 'linearizability/payload-at-two-addresses: payload "c2.0.32" is at address 9 (#24 c2 append("c2.0.32") -> 9) and at address 5 (#25 c3 read(5) -> data "c2.0.32")',
   },
   {
     name: 'append-acked-after-head-replaced',
     where: 'src/client/chain.ts AppendOp.trimmed (the append-trimmed-below-head fix)',
     what:
-      'The head took an append\'s write and was then lost and replaced; a filler put junk at the new head and a reader returned it; the ' +
+      "The head took an append's write and was then lost and replaced; a filler put junk at the new head and a reader returned it; the " +
       'address was trimmed; the append, retried under the new projection, met ERR_TRIMMED and was acknowledged there with its data: two ' +
       'values at one address (write-once broken).',
     fix: 'AppendProgress remembers which unit took the write as head; ERR_TRIMMED acknowledges only while that unit is still the head',
@@ -176,15 +172,13 @@ export const FOUND_BUGS: readonly FoundBug[] = [
     hunted:
       'seeds 1..20000: no violation of any kind. With --wild-trims, seeds 1..10000: none that passes without the revert ' +
       '(seed 1154 --wild-trims fails write-once and durability with and without it: a separate open question, not this bug).',
-    showed:
-      'not reproduced with its revert. Seen once with the simulator\'s old hand-written client, past seed 100,000: write-once + ' +
-      'linearizability/conflicting-values',
+    showed: "not reproduced with its revert. Seen once with the simulator's old hand-written client, past seed 100,000: write-once + " + 'linearizability/conflicting-values',
   },
   {
     name: 'read-ahead-of-rebuild',
     where: 'src/client/chain.ts ReadOp (read-tail): reads from the last whole replica while later ones are being rebuilt',
     what:
-      'A read answered from the last whole replica a value (here a filler\'s junk) that had not reached the replica being rebuilt after it; ' +
+      "A read answered from the last whole replica a value (here a filler's junk) that had not reached the replica being rebuilt after it; " +
       'the rebuild had already passed the address while it was a hole, and the filler died before the rebuilt unit. The unit was then made ' +
       'whole without the value a reader had been given: one more failure of the chain and a later reader could be given another value.',
     fix: 'a read served by a replica before others still being rebuilt copies the value onto them (WRITE or FILL) before it answers',

@@ -130,7 +130,9 @@ async function main(): Promise<number> {
       `  ${s.ops} ops (${s.okOps} ok, ${s.failedOps} failed, ${s.unknownOps} unknown), ${s.ackedAppends} acked appends, ` +
         `${s.messages} messages, ${s.events} events, ${s.virtualMs} virtual ms, ${s.reconfigurations} reconfigurations, ${s.rebuilds} chains rebuilt, final epoch ${s.epochs}, ${s.followed} followed`,
     );
-    const f = Object.entries(s.faults).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
+    const f = Object.entries(s.faults)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`);
     console.log(`  faults: ${f.length > 0 ? f.join(', ') : 'none'}`);
     for (const v of r.violations) console.log(`  VIOLATION ${v.kind} at ${v.time.toFixed(3)} ms: ${v.message}`);
     console.log(`trace hash ${r.traceHash}`);

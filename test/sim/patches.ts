@@ -19,7 +19,18 @@ import { ChainProgress, Rebuild, type RebuildChain, type RebuildResult } from '.
 import type { Bugs } from './bugs.js';
 
 const CHAIN_BUGS = ['ack-after-head', 'fill-without-reading-head', 'read-from-head', 'junk-not-propagated', 'chain-reversed', 'append-ignores-newtoken'];
-const MANAGER_BUGS = ['rebuild-resume-past-gap', 'rebuild-skip-copy', 'rebuild-done-on-failure', 'rebuild-never-retries', 'rebuild-drops-last', 'rebuild-copies-from-tail', 'spare-not-empty', 'epoch-storm', 'rebuilt-on-start', 'rebuilt-marks-all'];
+const MANAGER_BUGS = [
+  'rebuild-resume-past-gap',
+  'rebuild-skip-copy',
+  'rebuild-done-on-failure',
+  'rebuild-never-retries',
+  'rebuild-drops-last',
+  'rebuild-copies-from-tail',
+  'spare-not-empty',
+  'epoch-storm',
+  'rebuilt-on-start',
+  'rebuilt-marks-all',
+];
 const STEP_BUGS = ['rebuild-done-on-failure', 'rebuild-never-retries', 'epoch-storm', 'rebuilt-on-start', 'rebuilt-marks-all'];
 const RECONFIG_BUGS = ['reconfig-skip-seal', 'reconfig-min-tail', 'bootstrap-at-zero', 'reconfig-no-adopt', 'reconfig-ignore-sealed-unit'];
 
@@ -48,15 +59,27 @@ function patch<T extends object>(proto: T, name: keyof T & string, make: (origin
 export function installPatches(bugs: Bugs): () => void {
   const undo: Array<() => void> = [];
   if (CHAIN_BUGS.some((b) => bugs.has(b))) {
-    for (const [cls, kind] of [[AppendOp, 'append'], [ReadOp, 'read'], [FillOp, 'fill']] as const) undo.push(...patchChain(cls.prototype, kind, bugs));
+    for (const [cls, kind] of [
+      [AppendOp, 'append'],
+      [ReadOp, 'read'],
+      [FillOp, 'fill'],
+    ] as const)
+      undo.push(...patchChain(cls.prototype, kind, bugs));
   }
   if (RECONFIG_BUGS.some((b) => bugs.has(b))) undo.push(...patchReconfiguration(bugs));
   if (MANAGER_BUGS.some((b) => bugs.has(b))) undo.push(...patchManager(bugs));
   if (bugs.has('budget-not-raced')) {
     // Waits no longer end at the deadline: only the checks between them do.
-    undo.push(patch(CallBudget.prototype, 'race', () => function <T>(this: CallBudget, p: Promise<T>): Promise<T> {
-      return p;
-    }));
+    undo.push(
+      patch(
+        CallBudget.prototype,
+        'race',
+        () =>
+          function <T>(this: CallBudget, p: Promise<T>): Promise<T> {
+            return p;
+          },
+      ),
+    );
   }
   return () => {
     for (const u of undo.reverse()) u();
@@ -218,22 +241,28 @@ function patchReconfiguration(bugs: Bugs): Array<() => void> {
       return a;
     });
   return [
-    patch(proto, 'start', (original) =>
-      function (this: Reconfiguration) {
-        return rewrite(this, original.call(this) as ReconfigAction[]);
-      },
+    patch(
+      proto,
+      'start',
+      (original) =>
+        function (this: Reconfiguration) {
+          return rewrite(this, original.call(this) as ReconfigAction[]);
+        },
     ),
-    patch(proto, 'step', (original) =>
-      function (this: Reconfiguration, event: ReconfigEvent) {
-        const step = (e: ReconfigEvent): ReconfigAction[] => rewrite(this, (original as (e: ReconfigEvent) => unknown).call(this, e) as ReconfigAction[]);
-        if ('response' in event) {
-          const { id, response } = event.response;
-          if (bugs.has('reconfig-ignore-sealed-unit') && response.status === 'ERR_SEALED' && response.unitEpoch === this.epoch && response.op === 'SEAL' && !ids(this).has(id)) {
-            return step({ response: { id, response: { type: 'response', op: 'SEAL', requestId: response.requestId, epoch: this.epoch, status: 'OK', tail: 0 } } });
+    patch(
+      proto,
+      'step',
+      (original) =>
+        function (this: Reconfiguration, event: ReconfigEvent) {
+          const step = (e: ReconfigEvent): ReconfigAction[] => rewrite(this, (original as (e: ReconfigEvent) => unknown).call(this, e) as ReconfigAction[]);
+          if ('response' in event) {
+            const { id, response } = event.response;
+            if (bugs.has('reconfig-ignore-sealed-unit') && response.status === 'ERR_SEALED' && response.unitEpoch === this.epoch && response.op === 'SEAL' && !ids(this).has(id)) {
+              return step({ response: { id, response: { type: 'response', op: 'SEAL', requestId: response.requestId, epoch: this.epoch, status: 'OK', tail: 0 } } });
+            }
           }
-        }
-        return step(event);
-      },
+          return step(event);
+        },
     ),
   ];
 }
@@ -243,70 +272,112 @@ function patchManager(bugs: Bugs): Array<() => void> {
   const undo: Array<() => void> = [];
   if (bugs.has('rebuild-skip-copy')) {
     // Reports every chain copied without reading or writing anything.
-    undo.push(patch(Rebuild.prototype, 'run', () => async function (this: Rebuild): Promise<RebuildResult> {
-      return { addresses: this.plan().reduce((n, c) => n + c.addresses.length, 0), bytes: 0, trimMark: 0, resumed: 0, resume: { formatId: '', copiedBelow: {} } };
-    }));
+    undo.push(
+      patch(
+        Rebuild.prototype,
+        'run',
+        () =>
+          async function (this: Rebuild): Promise<RebuildResult> {
+            return { addresses: this.plan().reduce((n, c) => n + c.addresses.length, 0), bytes: 0, trimMark: 0, resumed: 0, resume: { formatId: '', copiedBelow: {} } };
+          },
+      ),
+    );
   }
   if (bugs.has('rebuild-drops-last') || bugs.has('rebuild-copies-from-tail')) {
-    undo.push(patch(Rebuild.prototype, 'plan', (original) => function (this: Rebuild): RebuildChain[] {
-      const plan = (original as () => RebuildChain[]).call(this);
-      if (bugs.has('rebuild-drops-last')) return plan.map((c) => ({ ...c, addresses: c.addresses.slice(0, -1) }));
-      // The chain's last unit (one being rebuilt, maybe the unit itself) instead of its last whole replica.
-      return plan.map((c) => {
-        const chain = chainHolding(this.layout, c.addresses[0]);
-        return chain === undefined ? c : { ...c, source: chain[chain.length - 1]! };
-      });
-    }));
+    undo.push(
+      patch(
+        Rebuild.prototype,
+        'plan',
+        (original) =>
+          function (this: Rebuild): RebuildChain[] {
+            const plan = (original as () => RebuildChain[]).call(this);
+            if (bugs.has('rebuild-drops-last')) return plan.map((c) => ({ ...c, addresses: c.addresses.slice(0, -1) }));
+            // The chain's last unit (one being rebuilt, maybe the unit itself) instead of its last whole replica.
+            return plan.map((c) => {
+              const chain = chainHolding(this.layout, c.addresses[0]);
+              return chain === undefined ? c : { ...c, source: chain[chain.length - 1]! };
+            });
+          },
+      ),
+    );
   }
   if (STEP_BUGS.some((b) => bugs.has(b))) {
-    undo.push(patch(Manager.prototype, 'step', (original) => function (this: Manager, event: ManagerEvent): ManagerAction[] {
-      const step = original as (e: ManagerEvent) => ManagerAction[];
-      if ('rebuildDone' in event && !event.rebuildDone.ok) {
-        // A pass that stopped short is taken for a finished one, or forgotten (the machine waits for it forever).
-        if (bugs.has('rebuild-done-on-failure')) return step.call(this, { rebuildDone: { ...event.rebuildDone, ok: true } });
-        if (bugs.has('rebuild-never-retries')) return [];
-      }
-      let actions = step.call(this, event);
-      // The unit is marked whole as its copy starts, not when it ends.
-      if (bugs.has('rebuilt-on-start') && !this.reconfiguring) {
-        const started = actions.find((a): a is Extract<ManagerAction, { rebuild: unknown }> => 'rebuild' in a);
-        if (started !== undefined) actions = [...actions, { reconfigure: { changes: [{ kind: 'rebuilt', unit: started.rebuild.unit }], reason: `rebuild of ${started.rebuild.unit} started` } }];
-      }
-      // When one unit's rebuild is done, every unit being rebuilt is marked whole.
-      if (bugs.has('rebuilt-marks-all')) {
-        const rebuilding = [...new Set(this.layout.segments.flatMap((s) => s.stripes.flatMap((t) => t.rebuilding ?? [])))];
-        actions = actions.map((a) =>
-          'reconfigure' in a && a.reconfigure.changes.some((c) => c.kind === 'rebuilt')
-            ? { reconfigure: { ...a.reconfigure, changes: rebuilding.map((unit) => ({ kind: 'rebuilt' as const, unit })) } }
-            : a,
-        );
-      }
-      // Flapping taken for a reason to move: a new epoch at every tick, past the per-minute guard.
-      if (bugs.has('epoch-storm') && 'tick' in event && !this.reconfiguring && !actions.some((a) => 'reconfigure' in a)) {
-        actions = [...actions, { reconfigure: { changes: [], reason: 'storm' } }];
-      }
-      return actions;
-    }));
+    undo.push(
+      patch(
+        Manager.prototype,
+        'step',
+        (original) =>
+          function (this: Manager, event: ManagerEvent): ManagerAction[] {
+            const step = original as (e: ManagerEvent) => ManagerAction[];
+            if ('rebuildDone' in event && !event.rebuildDone.ok) {
+              // A pass that stopped short is taken for a finished one, or forgotten (the machine waits for it forever).
+              if (bugs.has('rebuild-done-on-failure')) return step.call(this, { rebuildDone: { ...event.rebuildDone, ok: true } });
+              if (bugs.has('rebuild-never-retries')) return [];
+            }
+            let actions = step.call(this, event);
+            // The unit is marked whole as its copy starts, not when it ends.
+            if (bugs.has('rebuilt-on-start') && !this.reconfiguring) {
+              const started = actions.find((a): a is Extract<ManagerAction, { rebuild: unknown }> => 'rebuild' in a);
+              if (started !== undefined) actions = [...actions, { reconfigure: { changes: [{ kind: 'rebuilt', unit: started.rebuild.unit }], reason: `rebuild of ${started.rebuild.unit} started` } }];
+            }
+            // When one unit's rebuild is done, every unit being rebuilt is marked whole.
+            if (bugs.has('rebuilt-marks-all')) {
+              const rebuilding = [...new Set(this.layout.segments.flatMap((s) => s.stripes.flatMap((t) => t.rebuilding ?? [])))];
+              actions = actions.map((a) =>
+                'reconfigure' in a && a.reconfigure.changes.some((c) => c.kind === 'rebuilt')
+                  ? { reconfigure: { ...a.reconfigure, changes: rebuilding.map((unit) => ({ kind: 'rebuilt' as const, unit })) } }
+                  : a,
+              );
+            }
+            // Flapping taken for a reason to move: a new epoch at every tick, past the per-minute guard.
+            if (bugs.has('epoch-storm') && 'tick' in event && !this.reconfiguring && !actions.some((a) => 'reconfigure' in a)) {
+              actions = [...actions, { reconfigure: { changes: [], reason: 'storm' } }];
+            }
+            return actions;
+          },
+      ),
+    );
   }
   if (bugs.has('rebuild-resume-past-gap')) {
     // The resume point follows the highest batch done, not the lowest one still copying:
     // a pass cut short leaves a record that skips the batches that had not finished.
     const highest = new WeakMap<ChainProgress, number>();
-    undo.push(patch(ChainProgress.prototype, 'done', (original) => function (this: ChainProgress, index: number) {
-      highest.set(this, Math.max(index, highest.get(this) ?? -1));
-      return (original as (i: number) => unknown).call(this, index);
-    }));
-    undo.push(patch(ChainProgress.prototype, 'copiedBelow', (original) => function (this: ChainProgress): number {
-      const h = highest.get(this);
-      const right = (original as () => number).call(this);
-      return h === undefined ? right : Math.max(right, this.batches[h + 1]?.[0] ?? this.end);
-    }));
+    undo.push(
+      patch(
+        ChainProgress.prototype,
+        'done',
+        (original) =>
+          function (this: ChainProgress, index: number) {
+            highest.set(this, Math.max(index, highest.get(this) ?? -1));
+            return (original as (i: number) => unknown).call(this, index);
+          },
+      ),
+    );
+    undo.push(
+      patch(
+        ChainProgress.prototype,
+        'copiedBelow',
+        (original) =>
+          function (this: ChainProgress): number {
+            const h = highest.get(this);
+            const right = (original as () => number).call(this);
+            return h === undefined ? right : Math.max(right, this.batches[h + 1]?.[0] ?? this.end);
+          },
+      ),
+    );
   }
   if (bugs.has('spare-not-empty')) {
     // Every probe answer reads as an empty unit: a spare that holds entries is used as if it were formatted.
-    undo.push(patch(FailureDetector.prototype, 'record', (original) => function (this: FailureDetector, server: string, now: number, answer: ProbeAnswer | undefined) {
-      return (original as (s: string, n: number, a: ProbeAnswer | undefined) => unknown).call(this, server, now, answer === undefined ? undefined : { ...answer, tail: 0 });
-    }));
+    undo.push(
+      patch(
+        FailureDetector.prototype,
+        'record',
+        (original) =>
+          function (this: FailureDetector, server: string, now: number, answer: ProbeAnswer | undefined) {
+            return (original as (s: string, n: number, a: ProbeAnswer | undefined) => unknown).call(this, server, now, answer === undefined ? undefined : { ...answer, tail: 0 });
+          },
+      ),
+    );
   }
   return undo;
 }

@@ -45,14 +45,7 @@ describe('simulator determinism', () => {
         (obj as Record<K, unknown>)[key] = original;
       };
     };
-    const restore = [
-      trap(Date, 'now'),
-      trap(Math, 'random'),
-      trap(performance, 'now'),
-      trap(globalThis, 'setTimeout'),
-      trap(globalThis, 'setImmediate'),
-      trap(globalThis, 'setInterval'),
-    ];
+    const restore = [trap(Date, 'now'), trap(Math, 'random'), trap(performance, 'now'), trap(globalThis, 'setTimeout'), trap(globalThis, 'setImmediate'), trap(globalThis, 'setInterval')];
     try {
       for (const seed of [3, 5, 8]) await runSeed({ seed });
       await runSeed({ seed: 13 });

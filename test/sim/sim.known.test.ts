@@ -19,10 +19,14 @@ const root = repoRoot();
 
 describe('src/ bugs found by the simulator stay fixed', () => {
   for (const bug of FOUND_BUGS) {
-    it.skipIf(bug.seed === undefined)(`${bug.name} (seed ${bug.seed}, fixed in ${bug.fixedIn})`, async () => {
-      const r = await runSeed(seedOptions(bug, bug.seed!));
-      expect(r.violations).toEqual([]);
-    }, 120_000);
+    it.skipIf(bug.seed === undefined)(
+      `${bug.name} (seed ${bug.seed}, fixed in ${bug.fixedIn})`,
+      async () => {
+        const r = await runSeed(seedOptions(bug, bug.seed!));
+        expect(r.violations).toEqual([]);
+      },
+      120_000,
+    );
   }
 });
 

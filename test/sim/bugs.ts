@@ -90,6 +90,7 @@ export const BUGS: readonly BugInfo[] = [
     layer: 'manager',
     description: 'the manager takes any spare that answers, even one that still holds entries from an earlier life in the log',
     targets: ['write-once', 'durability', 'linearizability', 'rebuild', 'invariant'],
+    huntSeeds: 1000,
   },
 ];
 

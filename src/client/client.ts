@@ -134,6 +134,9 @@ export interface FollowOptions {
   readonly pollMs?: number;
 }
 
+/** What #unlessLeft answers when the server left the layout while its request was in flight. */
+const LEFT = Symbol('left');
+
 /** Codes a follower rides out (it waits and tries again) rather than ending on. */
 const FOLLOW_RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_UNAVAILABLE', 'ERR_TIMEOUT', 'ERR_SEALED', 'ERR_OVERLOADED', 'ERR_UNWRITTEN']);
 /** The pause before a follower tries again after a retryable failure. */
@@ -206,6 +209,8 @@ export class CorfuClient {
   /** Stops the store's watch (it tells the client of a new epoch as soon as it is proposed). */
   readonly #unwatch: () => void;
   #refreshing: Promise<void> | undefined;
+  /** Requests in flight that end when a new projection drops their server (#unlessLeft). */
+  readonly #onNewProjection = new Set<() => void>();
   /** Projection loads started, and the last one finished: #refreshFresh waits for a load that started after it. */
   #loadsStarted = 0;
   #loadsDone = 0;
@@ -221,8 +226,10 @@ export class CorfuClient {
   /**
    * Counters, for tests and observers. `readDeferrals`: how many times a unit answered one of
    * this client's reads "not in this frame, ask again" (its READ answer was full).
+   * `abandoned`: requests given up without an answer because a new projection dropped their
+   * server (they are sent again under it).
    */
-  readonly stats = { tokenRequests: 0, tokens: 0, refreshes: 0, newTokens: 0, resends: 0, fills: 0, readDeferrals: 0 };
+  readonly stats = { tokenRequests: 0, tokens: 0, refreshes: 0, newTokens: 0, resends: 0, fills: 0, readDeferrals: 0, abandoned: 0 };
 
   private constructor(store: ProjectionStore, ownsStore: boolean, projection: Projection, options: ConnectOptions) {
     this.#store = store;
@@ -240,9 +247,7 @@ export class CorfuClient {
     // A new epoch is known as soon as it is proposed, not only when a unit answers ERR_SEALED.
     // (Contact lost with the store is the store's to retry; a refresh reads it anyway.)
     this.#unwatch = store.watch(
-      (p) => {
-        if (p.epoch > this.#projection.epoch) this.#projection = p;
-      },
+      (p) => this.#adopt(p),
       () => {},
     );
   }
@@ -884,7 +889,12 @@ export class CorfuClient {
     if (req.op !== 'READ') b.mayHaveEffect = true;
     let answer: EntryAnswer;
     try {
-      answer = await b.race(this.#batcher(req.unit).submit(req.op, req.epoch, req.address, req.payload));
+      const got = await b.race(this.#unlessLeft(req.unit, req.epoch, this.#batcher(req.unit).submit(req.op, req.epoch, req.address, req.payload)));
+      if (got === LEFT) {
+        b.lastUnavailable = new CorfuError('ERR_UNAVAILABLE', `${req.op} at ${req.unit}: the unit left the layout (epoch ${this.#projection.epoch})`);
+        return undefined;
+      }
+      answer = got;
     } catch (err) {
       if (err instanceof CorfuError && (err.code === 'ERR_UNAVAILABLE' || err.code === 'ERR_OVERLOADED') && !this.#closed) {
         b.lastUnavailable = err;
@@ -956,7 +966,10 @@ export class CorfuClient {
     for (let attempt = 0; ; attempt++) {
       this.#checkOpen();
       try {
-        return await b.race(this.#connection(target()).request(body, { timeoutMs: b.requestTimeout(timeoutMs) }));
+        const server = target();
+        const res = await b.race(this.#unlessLeft(server, body.epoch, this.#connection(server).request(body, { timeoutMs: b.requestTimeout(timeoutMs) })));
+        if (res !== LEFT) return res;
+        throw new CorfuError('ERR_UNAVAILABLE', `${body.op} at ${server}: it left the layout (epoch ${this.#projection.epoch})`);
       } catch (err) {
         if (!(err instanceof CorfuError) || (err.code !== 'ERR_UNAVAILABLE' && err.code !== 'ERR_OVERLOADED') || this.#closed) throw err;
         b.lastUnavailable = err;
@@ -981,6 +994,42 @@ export class CorfuClient {
   }
 
   // ---- projections ------------------------------------------------------------------
+
+  /** Takes `p` if it is newer, and tells the requests waiting on servers it no longer has. */
+  #adopt(p: Projection): void {
+    if (p.epoch <= this.#projection.epoch) return;
+    this.#projection = p;
+    for (const w of [...this.#onNewProjection]) w();
+  }
+
+  /**
+   * `p`, or LEFT as soon as a newer projection than `epoch` no longer names `server` (a unit
+   * or the sequencer it replaced): a hung server's request is then abandoned at once, not
+   * after its timeout, and sent again under the new layout. (A waiter set, not Promise.race
+   * on a shared promise: that would pile up one reaction per request between epochs.)
+   */
+  #unlessLeft<T>(server: string, epoch: number, p: Promise<T>): Promise<T | typeof LEFT> {
+    return new Promise<T | typeof LEFT>((resolve, reject) => {
+      const check = (): void => {
+        const q = this.#projection;
+        if (q.epoch <= epoch || q.sequencer === server || q.units.includes(server)) return;
+        this.#onNewProjection.delete(check);
+        this.stats.abandoned++;
+        resolve(LEFT);
+      };
+      this.#onNewProjection.add(check);
+      p.then(
+        (value) => {
+          this.#onNewProjection.delete(check);
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.#onNewProjection.delete(check);
+          reject(err);
+        },
+      );
+    });
+  }
 
   /**
    * After ERR_SEALED under `staleEpoch`: adopt a newer projection from the
@@ -1007,7 +1056,7 @@ export class CorfuClient {
         try {
           const latest = await this.#store.latest();
           this.stats.refreshes++;
-          if (latest !== undefined && latest.epoch > this.#projection.epoch) this.#projection = latest;
+          if (latest !== undefined) this.#adopt(latest);
           this.#loadsDone = seq;
         } finally {
           this.#refreshing = undefined;

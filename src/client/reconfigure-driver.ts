@@ -114,7 +114,9 @@ export async function reconfigure(store: ProjectionStore, changes: readonly Chan
       actions = machine.step(events.shift()!);
     }
   } finally {
-    await Promise.allSettled([...inFlight]);
-    await Promise.all([...leases.values()].map((lease) => pool.release(lease)));
+    // What is still in flight (a replaced unit's seal the machine did not wait for: a hung
+    // one answers after a whole timeout, if ever) settles on its own, and the connections
+    // are released then; the caller does not wait for it (a manager's next step did, 1 s).
+    void Promise.allSettled([...inFlight]).then(() => Promise.allSettled([...leases.values()].map((lease) => pool.release(lease))));
   }
 }

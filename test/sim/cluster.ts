@@ -154,6 +154,7 @@ export class Cluster implements World {
       this,
       { probeIntervalMs: 50, probeTimeoutMs: 30, misses: 3, graceMs: rng.pick([0, 0, 20, 60]), rebuildBatchAddresses: rng.pick([2, 8, 256]) },
       new Prng(this.seed, 5),
+      new Prng(this.seed, 6),
     );
     const p = this.profile;
     this.setup =

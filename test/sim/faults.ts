@@ -41,6 +41,7 @@ export const FAULT_KINDS = [
   'reconfigure-concurrent',
   'failover',
   'manager-crash',
+  'manager-crash-mid-rebuild',
   'trim',
   'prefix-trim',
 ] as const;

@@ -24,6 +24,9 @@ export interface SimManagerTimings {
   readonly graceMs: number;
 }
 
+/** The chance the manager dies right after a rebuild's progress record. */
+const MID_REBUILD_CRASH = 0.15;
+
 /** The manager's storm guard in the simulator (epochs it may start in a minute). */
 const MAX_EPOCHS_PER_MINUTE = 120;
 
@@ -38,10 +41,14 @@ export class SimManager {
   started = 0;
   installed = 0;
 
-  constructor(cl: Cluster, timings: SimManagerTimings, rng: Prng) {
+  /** Decides the crashes right after a rebuild's progress record (its own stream: the manager's decisions keep theirs). */
+  readonly #crashRng: Prng;
+
+  constructor(cl: Cluster, timings: SimManagerTimings, rng: Prng, crashRng: Prng) {
     this.#cl = cl;
     this.#timings = timings;
     this.#rng = rng;
+    this.#crashRng = crashRng;
   }
 
   get alive(): boolean {
@@ -65,6 +72,21 @@ export class SimManager {
     store.propose = (p) => {
       cl.check.managerProposed(incarnation, MAX_EPOCHS_PER_MINUTE);
       return propose(p);
+    };
+    // Sometimes the manager dies right after it recorded a rebuild's progress: the next
+    // incarnation resumes from that record (a random crash rarely lands inside a rebuild).
+    const putStatus = store.putStatus.bind(store);
+    store.putStatus = async (name, value) => {
+      await putStatus(name, value);
+      if ((value as { done?: unknown }).done !== false || runtime !== this.#runtime || !runtime.alive || this.#crashRng.float() >= MID_REBUILD_CRASH) return;
+      this.crash();
+      cl.faults['manager-crash-mid-rebuild']++;
+      cl.trace.event(cl.queue.now, ['crash', 'mgr', 'mid-rebuild']);
+      cl.queue.after(this.#crashRng.between(5, 100), () => {
+        if (cl.phase === 'done' || this.alive) return;
+        this.restart();
+        cl.trace.event(cl.queue.now, ['restart', 'mgr']);
+      });
     };
     const t = this.#timings;
     cl.wake();

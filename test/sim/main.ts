@@ -112,7 +112,8 @@ async function main(): Promise<number> {
     let found = 0;
     console.log(`${'planted bug'.padEnd(28)} ${'caught'.padEnd(7)} ${'seed'.padStart(6)} ${'tried'.padStart(6)}  first violation`);
     for (const name of names) {
-      const h = await huntBug(name, { maxSeeds: args.seeds ?? 300, from: args.from, ...ops });
+      // The same bound as sim.bugs.test.ts unless told: a bug's own, else 400 seeds.
+      const h = await huntBug(name, { maxSeeds: args.seeds ?? BUGS.find((b) => b.name === name)?.huntSeeds ?? 400, from: args.from, ...ops });
       if (h.seed !== undefined) found++;
       console.log(huntLine(h));
     }

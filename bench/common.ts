@@ -57,6 +57,21 @@ export class UsageError extends Error {
   }
 }
 
+/** The value of `--NAME`, which must be a positive integer (or, with `integer` false, any positive number). */
+export function positiveFlag(name: string, text: string, integer = true): number {
+  const n = Number(text);
+  const ok = integer ? Number.isSafeInteger(n) && n >= 1 : Number.isFinite(n) && n > 0;
+  if (!ok) throw new UsageError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got '${text}'`);
+  return n;
+}
+
+/** The value of `--NAME`, which must be a size (parseSize) of at least `min` bytes. */
+export function sizeFlag(name: string, text: string, min: number): number {
+  const n = parseSize(text);
+  if (n === undefined || n < min) throw new UsageError(`--${name} must be a size of at least ${min} bytes (e.g. 256M), got '${text}'`);
+  return n;
+}
+
 /** Runs `main`, printing a usage or setup error as one line instead of a stack. */
 export function runMain(main: () => Promise<void>, name: string): void {
   main().catch((err: unknown) => {

@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
 import { Store, TokenCounter, type FormatOptions, type StoreStats, type SuperblockInfo, type SyncMode } from '../bindings/index.js';
-import { UsageError, formatBytes, formatCount, parseSize, renderTable, runMain } from './common.js';
+import { UsageError, formatBytes, formatCount, parseSize, positiveFlag, renderTable, runMain } from './common.js';
 
 // The engine's page layout (native/engine/src/layout.rs): a 4096-byte page is a
 // 32-byte header and a 4064-byte body; a record is a 24-byte header and its
@@ -64,10 +64,7 @@ type Phase = 'write' | 'read' | 'small';
 const PHASES: readonly Phase[] = ['write', 'read', 'small'];
 
 function positive(text: string | undefined, name: string, fallback: number, integer = true): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(text)}`);
-  return n;
+  return text === undefined ? fallback : positiveFlag(name, text, integer);
 }
 
 function parse(argv: string[]): Args {

@@ -22,7 +22,7 @@ import * as hdr from 'hdr-histogram-js';
 import { Redis } from 'ioredis';
 
 import { CorfuClient } from '../src/client/client.js';
-import { UsageError, parseSize, renderTable, runMain } from './common.js';
+import { UsageError, positiveFlag, renderTable, runMain, sizeFlag } from './common.js';
 
 const USAGE = `usage: npm run bench:follow -- --layout URL [--entries N] [--rate R] [--entry-size B] [--runs K] [--json FILE] [--no-redis]
   --layout URL      the log to use (corfu up prints it); appends go to its tail
@@ -61,13 +61,8 @@ function args(): Args {
     process.exit(0);
   }
   if (values.layout === undefined) throw new UsageError(`--layout is required\n${USAGE}`);
-  const count = (name: string, text: string): number => {
-    const n = Number(text);
-    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got '${text}'`);
-    return n;
-  };
-  const entrySize = parseSize(values['entry-size']);
-  if (entrySize === undefined || entrySize < 8) throw new UsageError(`--entry-size must be a size of at least 8 bytes, got '${values['entry-size']}'`);
+  const count = positiveFlag;
+  const entrySize = sizeFlag('entry-size', values['entry-size'], 8);
   return {
     layout: values.layout,
     entries: count('entries', values.entries),

@@ -48,7 +48,7 @@ import { CorfuClient } from '../src/client/client.js';
 import { chainFor } from '../src/layout/mapping.js';
 import { FileProjectionStore } from '../src/layout/file-store.js';
 import type { Projection } from '../src/layout/projection.js';
-import { UsageError, formatBytes, formatCount, parseSize, renderTable, runMain } from './common.js';
+import { UsageError, formatBytes, formatCount, positiveFlag, renderTable, runMain, sizeFlag } from './common.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -116,16 +116,8 @@ function args(): Args {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  const count = (name: string, text: string): number => {
-    const n = Number(text);
-    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got '${text}'`);
-    return n;
-  };
-  const size = (name: string, text: string, min: number): number => {
-    const n = parseSize(text);
-    if (n === undefined || n < min) throw new UsageError(`--${name} must be a size of at least ${min} bytes (e.g. 256M), got '${text}'`);
-    return n;
-  };
+  const count = positiveFlag;
+  const size = sizeFlag;
   if (values.failure !== 'kill' && values.failure !== 'stop') throw new UsageError(`--failure must be kill or stop, got '${values.failure}'`);
   const dir = values.dir ?? tmpdir();
   try {

@@ -147,6 +147,74 @@ describe('nextProjection', () => {
     expect(replaceable(base, u(3), new Set([u(0)]))).toBe(true);
   });
 
+  it("carries the log's entry limit to the next epoch (a projection without one stays without)", () => {
+    const limited = parseProjection({ ...base, maxEntryBytes: 65_536 });
+    expect(nextProjection(limited, [{ kind: 'replace-unit', old: u(1), replacement: u(9) }], 250).maxEntryBytes).toBe(65_536);
+    expect(nextProjection(limited, [], 250).maxEntryBytes).toBe(65_536);
+    expect('maxEntryBytes' in nextProjection(base, [], 250)).toBe(false);
+  });
+
+  it('says exactly what it refuses and where: the chain, the stripe, the segment', () => {
+    const message = (p: Projection, changes: Change[], tail: number): string => throwsWith(() => nextProjection(p, changes, tail), 'ERR_BAD_REQUEST').message;
+    const layout = (closed: string[], open: string[][]): Projection =>
+      parseProjection({
+        epoch: 3,
+        sequencer: '127.0.0.1:6000',
+        units: [...new Set([...closed, ...open.flat()])],
+        segments: [
+          { start: 0, end: 100, stripes: [{ chain: closed }] },
+          { start: 100, end: null, stripes: open.map((chain) => ({ chain })) },
+        ],
+      });
+    // A unit that serves only closed segments is not replaced (the open segment would keep nothing of the change).
+    expect(message(layout([u(4), u(1)], [[u(0), u(1)]]), [{ kind: 'replace-unit', old: u(4), replacement: u(9) }], 100)).toBe(`replace ${u(4)}: it holds no stripe of the open segment`);
+    // The replacement already in the open segment's chain, not in the closed one's; then the other way round.
+    expect(message(layout([u(0), u(1)], [[u(0), u(5)]]), [{ kind: 'replace-unit', old: u(0), replacement: u(5) }], 100)).toBe(
+      `replace ${u(0)} by ${u(5)}: ${u(5)} is already in the chain ${u(0)},${u(5)}`,
+    );
+    expect(message(layout([u(0), u(5)], [[u(0), u(1)]]), [{ kind: 'replace-unit', old: u(0), replacement: u(5) }], 100)).toBe(
+      `replace ${u(0)} by ${u(5)}: ${u(5)} is already in the chain ${u(0)},${u(5)} of [0, 100)`,
+    );
+    expect(message(base, [{ kind: 'replace-unit', old: u(0), replacement: u(0) }], 100)).toBe(`replace ${u(0)} by itself`);
+    // Every replica of an open stripe; the only replica of a one-unit stripe.
+    const both: Change[] = [
+      { kind: 'replace-unit', old: u(2), replacement: u(8) },
+      { kind: 'replace-unit', old: u(3), replacement: u(9) },
+    ];
+    expect(message(base, both, 60)).toBe(`replace ${u(2)}, ${u(3)}: they are every replica of stripe 1 of the open segment; its data would be lost`);
+    expect(message(base, both, 500)).toBe(`replace ${u(3)}: it is the only whole replica of stripe 1 of [100, 500); its data would be lost`);
+    const single = parseProjection({ epoch: 1, sequencer: '127.0.0.1:6000', units: [u(0)], segments: [{ start: 0, end: null, stripes: [{ chain: [u(0)] }] }] });
+    expect(message(single, [{ kind: 'replace-unit', old: u(0), replacement: u(1) }], 0)).toBe(`replace ${u(0)}: it is the only replica of stripe 0 of the open segment; its data would be lost`);
+    // A projection whose last segment is closed (parseProjection never makes one) has nowhere to append.
+    const closedLast = { ...base, segments: base.segments.slice(0, 1) } as Projection;
+    expect(message(closedLast, [], 100)).toBe('the last segment of epoch 3 is closed at 100; nothing can be appended');
+  });
+
+  it('a replacement may serve another stripe of the open segment already', () => {
+    const next = nextProjection(base, [{ kind: 'replace-unit', old: u(1), replacement: u(2) }], 100);
+    expect(next.segments.at(-1)!.stripes.map((s) => s.chain)).toEqual([
+      [u(0), u(2)],
+      [u(2), u(3)],
+    ]);
+  });
+
+  it('applies changes in order: a replacement and its `rebuilt` in one list leave no replica being rebuilt, below the split too', () => {
+    const next = nextProjection(
+      base,
+      [
+        { kind: 'replace-unit', old: u(1), replacement: u(9) },
+        { kind: 'rebuilt', unit: u(9) },
+      ],
+      250,
+    );
+    expect(next.segments.map((s) => [s.start, s.end])).toEqual([
+      [0, 100],
+      [100, 250],
+      [250, null],
+    ]);
+    expect(next.segments.flatMap((s) => s.stripes.flatMap((t) => t.rebuilding ?? []))).toEqual([]);
+  });
+
   it('names the units to seal and the units that may be dead', () => {
     const changes: Change[] = [
       { kind: 'replace-unit', old: u(1), replacement: u(9) },

@@ -19,7 +19,7 @@ import { InvalidArgumentError } from 'commander';
 
 import { CorfuError } from '../../bindings/errors.js';
 import { CorfuClient, type Entry } from '../client/client.js';
-import { openProjectionStore, type Projection } from '../layout/index.js';
+import { openProjectionStore, type Projection, type ProjectionStore } from '../layout/index.js';
 import { REBUILD_STATUS, type RebuildStatus } from '../manager/driver.js';
 import { rebuildPlan } from '../manager/rebuild.js';
 import { Connection } from '../transport/connection.js';
@@ -42,12 +42,16 @@ export function addressArg(value: string): number {
   return n;
 }
 
+async function latestIn(store: ProjectionStore, layout: string): Promise<Projection> {
+  const p = await store.latest();
+  if (p === undefined) throw new FatalError(`no layout at ${layout}; start a cluster with \`corfu up\` (or pass --layout URL)`);
+  return p;
+}
+
 async function latestProjection(layout: string): Promise<Projection> {
   const store = await openProjectionStore(layout);
   try {
-    const p = await store.latest();
-    if (p === undefined) throw new FatalError(`no layout at ${layout}; start a cluster with \`corfu up\` (or pass --layout URL)`);
-    return p;
+    return await latestIn(store, layout);
   } finally {
     await store.close();
   }
@@ -225,8 +229,7 @@ function statusLine(name: string, address: string, s: UnitStatus): string {
 }
 
 /** The manager's last rebuild report in the store, if it is well formed (a report is never trusted for more than display). */
-async function rebuildReport(layout: string): Promise<(RebuildStatus & { at: string }) | undefined> {
-  const store = await openProjectionStore(layout);
+async function rebuildReport(store: ProjectionStore): Promise<(RebuildStatus & { at: string }) | undefined> {
   try {
     const r = (await store.getStatus(REBUILD_STATUS)) as Partial<RebuildStatus & { at: string }> | undefined;
     if (r === undefined || typeof r.unit !== 'string' || typeof r.at !== 'string' || ![r.addressesDone, r.addressesTotal, r.bytesCopied].every((n) => Number.isSafeInteger(n))) return undefined;
@@ -234,16 +237,22 @@ async function rebuildReport(layout: string): Promise<(RebuildStatus & { at: str
   } catch (err) {
     if (err instanceof CorfuError) return undefined;
     throw err;
-  } finally {
-    await store.close();
   }
 }
 
 export async function statusVerb(flags: LayoutFlags & { json?: boolean }): Promise<void> {
-  const p = await latestProjection(flags.layout);
+  // One store connection for the projection and the manager's last rebuild report.
+  const store = await openProjectionStore(flags.layout);
+  let p: Projection;
+  let report: Awaited<ReturnType<typeof rebuildReport>>;
+  try {
+    p = await latestIn(store, flags.layout);
+    report = await rebuildReport(store);
+  } finally {
+    await store.close();
+  }
   const [sequencer, units] = await Promise.all([askSequencer(p.sequencer, p.epoch), Promise.all(p.units.map((u) => askUnit(u)))]);
-  // Replicas being rebuilt, with the manager's last progress report for the one it is copying.
-  const report = await rebuildReport(flags.layout);
+  // Replicas being rebuilt, with that report for the one the manager is copying.
   const rebuilding = [...new Set(p.segments.flatMap((s) => s.stripes.flatMap((t) => t.rebuilding ?? [])))].map((unit) => {
     const plan = rebuildPlan(p, unit);
     const progress = report?.unit === unit && !report.done ? { addressesDone: report.addressesDone, bytesCopied: report.bytesCopied, at: report.at } : null;

@@ -374,48 +374,29 @@ describe('exact bytes (docs/protocol.md)', () => {
       good.writeUInt32LE(waitMs, HEADER_BYTES + 8);
       expect(decodeFrame(good)).toMatchObject({ kind: 'error' });
     }
-    const info = encodeResponse({
-      type: 'response',
-      op: 'INFO',
-      requestId: 1,
-      epoch: 0,
-      status: 'OK',
-      unitEpoch: 0,
-      tail: 0,
-      trimMark: 0,
-      maxEntryBytes: 1,
-      pageBytes: 1,
-      dataPages: 0,
-      usedPages: 0,
-      unitId: 0,
-      sync: SYNC.NONE,
-      formatId: '00000000000000ff',
-      clusterId: 'ab',
-    });
-    info[info.length - 1] = 0x47; // 'G'
-    expect(decodeFrame(info)).toMatchObject({ kind: 'error' });
-    for (const formatId of ['ff', '00000000000000FF', '00000000000000fg']) {
-      expect(() =>
-        encodeResponse({
-          type: 'response',
-          op: 'INFO',
-          requestId: 1,
-          epoch: 0,
-          status: 'OK',
-          unitEpoch: 0,
-          tail: 0,
-          trimMark: 0,
-          maxEntryBytes: 1,
-          pageBytes: 1,
-          dataPages: 0,
-          usedPages: 0,
-          unitId: 0,
-          sync: SYNC.NONE,
-          formatId,
-          clusterId: '',
-        }),
-      ).toThrow(CorfuError);
-    }
+    const info = (formatId: string, clusterId: string): Uint8Array =>
+      encodeResponse({
+        type: 'response',
+        op: 'INFO',
+        requestId: 1,
+        epoch: 0,
+        status: 'OK',
+        unitEpoch: 0,
+        tail: 0,
+        trimMark: 0,
+        maxEntryBytes: 1,
+        pageBytes: 1,
+        dataPages: 0,
+        usedPages: 0,
+        unitId: 0,
+        sync: SYNC.NONE,
+        formatId,
+        clusterId,
+      });
+    const notHex = info('00000000000000ff', 'ab');
+    notHex[notHex.length - 1] = 0x47; // 'G'
+    expect(decodeFrame(notHex)).toMatchObject({ kind: 'error' });
+    for (const formatId of ['ff', '00000000000000FF', '00000000000000fg']) expect(() => info(formatId, '')).toThrow(CorfuError);
   });
 
   it('error responses carry the byte of bindings/errors.ts for every code', () => {

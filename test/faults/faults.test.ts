@@ -9,19 +9,17 @@
 // FAULTS_SEED=N picks another plan (the default is fixed, so CI runs the same
 // faults every time; the faults themselves are real, so timings still vary).
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
 import type { CampaignResult } from './campaign.js';
+import { runCompiled } from './run-compiled.js';
 import { FAULT_KINDS } from './nemesis.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 function missingTool(): string | undefined {
   for (const tool of ['ip', 'nft', 'losetup', 'blockdev']) {
@@ -45,20 +43,8 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe.skipIf(skip !== undefined)(`fault runs${skip === undefined ? '' : ` (skipped: ${skip})`}`, () => {
   it(`${SCHEDULES} schedules x ${SECONDS} s (seed ${SEED}): nothing acknowledged lost, linearizable, every scheduled fault took effect`, async () => {
-    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    execFileSync(process.execPath, [tsc, '-p', join(root, 'test', 'faults', 'tsconfig.json')], { cwd: root, stdio: 'inherit' });
     const json = join(scratch, 'campaign.json');
-    const child = spawn(process.execPath, [join(root, 'dist-faults/test/faults/main.js'), '--schedules', String(SCHEDULES), '--seconds', String(SECONDS), '--seed', String(SEED), '--json', json], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
-    // SIGTERM makes the campaign clean up (namespaces, loop devices) before it exits.
-    const timer = setTimeout(() => child.kill('SIGTERM'), 200_000);
-    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-    clearTimeout(timer);
+    const { code, out } = await runCompiled('dist-faults', 'main.js', ['--schedules', String(SCHEDULES), '--seconds', String(SECONDS), '--seed', String(SEED), '--json', json], 200_000);
     console.log(out);
     expect(code === 0 || code === 1, `the campaign itself failed (exit ${code}):\n${out.slice(-3000)}`).toBe(true);
 
@@ -109,17 +95,9 @@ describe.skipIf(skip !== undefined)(`fault runs${skip === undefined ? '' : ` (sk
   //   npm run faults -- --schedules 3 --seconds 30 --seed 99 --kinds sequencer-move-unsealed
   // reported tail-too-low violations at data addresses (19-34 per run); from 8ec2d36 none.
   it('a sequencer move the old sequencer did not see: tail() stays above every acknowledged append', async () => {
-    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    execFileSync(process.execPath, [tsc, '-p', join(root, 'test', 'faults', 'tsconfig.json')], { cwd: root, stdio: 'inherit' });
     const json = join(scratch, 'unsealed.json');
     const args = ['--schedules', '1', '--seconds', '20', '--seed', String(SEED), '--kinds', 'sequencer-move-unsealed', '--json', json];
-    const child = spawn(process.execPath, [join(root, 'dist-faults/test/faults/main.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
-    const timer = setTimeout(() => child.kill('SIGTERM'), 100_000);
-    await new Promise((resolve) => child.once('close', resolve));
-    clearTimeout(timer);
+    const { out } = await runCompiled('dist-faults', 'main.js', args, 100_000);
     console.log(out);
     const result = JSON.parse(readFileSync(json, 'utf8')) as CampaignResult;
     const faults = result.schedules[0]!.faults;

@@ -11,18 +11,16 @@
 // (unit-rebuild, sequencer, manager, partition) stay in the npm script: CI time.
 // Needs root and Debian's etcd-server; skipped (with the reason) otherwise.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
 import type { HostsRunResult } from './hosts-run.js';
+import { runCompiled } from './run-compiled.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 function missingTool(): string | undefined {
   for (const tool of ['ip', 'nft', 'losetup', 'etcd', 'curl']) {
@@ -43,24 +41,8 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 describe.skipIf(skip !== undefined)(`multi-host fault runs${skip === undefined ? '' : ` (skipped: ${skip})`}`, () => {
   it('a box powered off (kill -9 of its units, spare and sequencer) and back: replaced in one epoch, rebuilt, nothing acknowledged lost', async () => {
     // Its own output directory: faults.test.ts compiles dist-faults/ and runs from it, maybe at the same time.
-    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    execFileSync(process.execPath, [tsc, '-p', join(root, 'test', 'faults', 'tsconfig.json'), '--outDir', join(root, 'dist-faults-hosts')], { cwd: root, stdio: 'inherit' });
     const json = join(scratch, 'hosts.json');
-    const child = spawn(
-      process.execPath,
-      [join(root, 'dist-faults-hosts/test/faults/hosts-main.js'), '--scenarios', 'box-power', '--prefill', '4M', '--seed', '11', '--timeout', '110', '--json', json],
-      {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
-    // SIGTERM makes the run clean up (namespaces, loop devices, etcd's data) before it exits.
-    const timer = setTimeout(() => child.kill('SIGTERM'), 115_000);
-    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-    clearTimeout(timer);
+    const { code, out } = await runCompiled('dist-faults-hosts', 'hosts-main.js', ['--scenarios', 'box-power', '--prefill', '4M', '--seed', '11', '--timeout', '110', '--json', json], 115_000);
     console.log(out);
     expect(code === 0 || code === 1, `the run itself failed (exit ${code}):\n${out.slice(-3000)}`).toBe(true);
 

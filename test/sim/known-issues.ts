@@ -65,10 +65,10 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'while its TOKEN was in flight.',
     fix: "remember each token's epoch; under a newer projection keep the address only below the new sequencer's TAIL, else take a new token",
     fixedIn: '8ec2d36',
-    seed: 23,
+    seed: 14,
     kind: 'order',
-    hunted: 'seeds 1..23, no other violation',
-    showed: "order: c3#15 tail(): tail() answered 0, but address 1 was acknowledged before the call (the client is at epoch 2; the store's latest epoch is 2 with sequencer seq1:6000)",
+    hunted: 'seeds 1..14 at aaffd8b, no other violation (seed 23 before it)',
+    showed: "order: c0#43 tail(): tail() answered 10, but address 10 was acknowledged before the call (the client is at epoch 4; the store's latest epoch is 4 with sequencer seq1:6000)",
   },
   {
     name: 'refresh-on-lost-sequencer',
@@ -78,10 +78,12 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       '(appends, tail) got ERR_IO forever: nothing it did ever answered ERR_SEALED.',
     fix: 'reload the projection when a unit or the sequencer does not answer; go on under a newer one',
     fixedIn: 'a398a4e',
-    seed: 7,
+    seed: undefined,
     kind: 'liveness',
-    hunted: 'seeds 1..7, no other violation',
-    showed: 'liveness: c1: append failed after every fault healed: ERR_TIMEOUT append: its deadline of 1000 ms passed (c3 too)',
+    hunted:
+      "seeds 1..6000 at aaffd8b with the revert: no violation at all (seed 7 showed it before; likely hidden now by the store's watch " +
+      'and by abandoning requests to servers a new projection drops, which reach the new sequencer without a reload; not verified)',
+    showed: 'liveness (seed 7, before): c1: append failed after every fault healed: ERR_TIMEOUT append: its deadline of 1000 ms passed (c3 too)',
   },
   {
     name: 'stale-sequencer-tail',

@@ -5,10 +5,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
+import { CorfuError } from '../bindings/errors.js';
 import { InvariantError } from '../bindings/invariant.js';
 import { encodeResponse } from '../src/wire/codec.js';
 import { MAX_TOKENS_PER_REQUEST } from '../src/wire/messages.js';
-import type { Request, Response } from '../src/wire/messages.js';
+import type { Request, Response, WaitTailRequest } from '../src/wire/messages.js';
 import { CounterTokenSource, Sequencer } from '../src/sequencer/state.js';
 import type { TokenSource } from '../src/sequencer/state.js';
 import { NativeTokenSource } from '../src/sequencer/native-token-source.js';
@@ -202,6 +203,67 @@ describe('Sequencer: epochs', () => {
   });
 });
 
+describe('Sequencer: long polls, bad input and its answers', () => {
+  const waitReq = (epoch: number, after: number): WaitTailRequest => ({ type: 'request', op: 'WAIT_TAIL', requestId: nextId++ >>> 0, epoch, after, waitMs: 100 });
+
+  it('WAIT_TAIL waits while the tail is at or below `after`, is answered once it passes, and is sealed at another epoch', () => {
+    const seq = new Sequencer({ epoch: 2, startTail: 10 });
+    expect(seq.waitTail(waitReq(2, 10))).toBeUndefined();
+    expect(seq.waitTail(waitReq(2, 11))).toBeUndefined();
+    expect(seq.waitTail(waitReq(2, 9))).toMatchObject({ type: 'response', op: 'WAIT_TAIL', status: 'OK', epoch: 2, tail: 10 });
+    firstOf(seq.handle(token(2, 1)));
+    expect(seq.waitTail(waitReq(2, 10))).toMatchObject({ op: 'WAIT_TAIL', status: 'OK', tail: 11 });
+    expect(seq.waitTail(waitReq(1, 100))).toMatchObject({ op: 'WAIT_TAIL', status: 'ERR_SEALED', unitEpoch: 2, epoch: 1 });
+    expect(seq.waitTail(waitReq(3, 0))).toMatchObject({ op: 'WAIT_TAIL', status: 'ERR_SEALED', unitEpoch: 2 });
+  });
+
+  it('refuses a start, an epoch or a bootstrap that is not a non-negative safe integer', () => {
+    for (const bad of [-1, 1.5, Number.MAX_SAFE_INTEGER + 1]) {
+      expect(() => new CounterTokenSource(bad)).toThrow(/start must be a non-negative safe integer/);
+      expect(() => new Sequencer({ epoch: bad })).toThrow(/epoch must be a non-negative safe integer/);
+      expect(() => new Sequencer({ startTail: bad })).toThrow(/startTail must be a non-negative safe integer/);
+      const seq = new Sequencer({ epoch: 1 });
+      for (const [e, t] of [
+        [bad, 0],
+        [2, bad],
+      ] as const) {
+        const r = seq.bootstrap(e, t);
+        expect(r).toBeInstanceOf(CorfuError);
+        expect((r as CorfuError).code).toBe('ERR_BAD_REQUEST');
+        expect((r as CorfuError).message).toMatch(/expected non-negative safe integers/);
+      }
+      expect(seq.epoch).toBe(1);
+    }
+    // SEAL to an epoch past the safe integers: refused, nothing changes.
+    const seq = new Sequencer({ epoch: 1 });
+    expect(seq.handle(seal(1, Number.MAX_SAFE_INTEGER + 1))).toMatchObject({ op: 'SEAL', status: 'ERR_BAD_REQUEST', epoch: 1 });
+    expect(seq.epoch).toBe(1);
+  });
+
+  it("answers are responses of the request's operation, and errors say why", () => {
+    const seq = new Sequencer({ epoch: 1, startTail: 7 });
+    const ping: Request = { type: 'request', op: 'PING', requestId: 9, epoch: 5 };
+    expect(seq.handle(ping)).toEqual({ type: 'response', op: 'PING', requestId: 9, epoch: 5, status: 'OK' });
+    expect(seq.handle(token(1, 2))).toMatchObject({ type: 'response', op: 'TOKEN', status: 'OK', first: 7 });
+    expect(seq.handle(tail(1))).toMatchObject({ type: 'response', op: 'TAIL', status: 'OK', tail: 9 });
+    expect(seq.handle(token(0, 1))).toMatchObject({ type: 'response', op: 'TOKEN', status: 'ERR_SEALED', message: 'request epoch 0; the sequencer is at epoch 1' });
+    expect(seq.handle(token(1, 0))).toMatchObject({ op: 'TOKEN', status: 'ERR_BAD_REQUEST', message: 'token count 0: expected at least 1' });
+    expect(seq.handle(token(1, MAX_TOKENS_PER_REQUEST + 1))).toMatchObject({
+      op: 'TOKEN',
+      status: 'ERR_TOO_LARGE',
+      message: `token count ${MAX_TOKENS_PER_REQUEST + 1}: at most ${MAX_TOKENS_PER_REQUEST} per request`,
+    });
+    const read: Request = { type: 'request', op: 'READ', requestId: 3, epoch: 1, addresses: [0] };
+    expect(seq.handle(read)).toMatchObject({ op: 'READ', status: 'ERR_BAD_REQUEST', message: 'READ is not a sequencer operation (TOKEN, TAIL, WAIT_TAIL, SEAL, BOOTSTRAP, PING)' });
+    expect(seq.handle(seal(1, 1))).toMatchObject({ op: 'SEAL', status: 'ERR_SEALED', message: 'new epoch 1 is not above it; the sequencer is at epoch 1' });
+    expect(seq.handle(seal(1, 2))).toMatchObject({ type: 'response', op: 'SEAL', status: 'OK', epoch: 2, tail: 9 });
+    expect(seq.handle(bootstrapReq(2, 3, 20))).toMatchObject({ type: 'response', op: 'BOOTSTRAP', status: 'OK', epoch: 3, tail: 20 });
+    expect(seq.handle(bootstrapReq(3, 2, 30))).toMatchObject({ op: 'BOOTSTRAP', status: 'ERR_SEALED', message: 'new epoch 2 is below it; the sequencer is at epoch 3' });
+    const full = new Sequencer({ startTail: Number.MAX_SAFE_INTEGER - 1 });
+    expect(full.handle(token(0, 2))).toMatchObject({ op: 'TOKEN', status: 'ERR_FULL', message: 'the token space (2^53) is exhausted' });
+  });
+});
+
 describe('Sequencer: invariants', () => {
   it('asserts (throws InvariantError) when the counter hands out a token twice', () => {
     /** A broken counter: counts, but always answers 0. */
@@ -217,18 +279,40 @@ describe('Sequencer: invariants', () => {
     const seq = new Sequencer({ tokens: broken });
     firstOf(seq.handle(token(0, 1)));
     expect(() => seq.handle(token(0, 1))).toThrow(InvariantError);
+    expect(() => seq.handle(token(0, 1))).toThrow(/token 0 handed out below/);
   });
 
   it('asserts when the counter does not advance past what it handed out', () => {
     const stuck: TokenSource = { next: () => 0, peek: () => 0, reset: () => {} };
     const seq = new Sequencer({ tokens: stuck });
     expect(() => seq.handle(token(0, 1))).toThrow(InvariantError);
+    expect(() => new Sequencer({ tokens: stuck }).handle(token(0, 1))).toThrow(/counter at 0 below the issued end 1/);
   });
 
   it('asserts when a bootstrap reset does not take', () => {
     const stuck: TokenSource = { next: () => 0, peek: () => 0, reset: () => {} };
     const seq = new Sequencer({ tokens: stuck });
     expect(() => seq.bootstrap(1, 10)).toThrow(InvariantError);
+    expect(() => new Sequencer({ tokens: stuck }).bootstrap(1, 10)).toThrow(/counter at 0 after bootstrap from 0 to 10/);
+    // Nor at the start: a fresh sequencer must start at its start tail.
+    expect(() => new Sequencer({ startTail: 10, tokens: stuck })).toThrow(/counter at 0 after starting at 10/);
+  });
+
+  it('asserts when the counter moved below what it handed out before a bootstrap', () => {
+    let at = 5;
+    const slipping: TokenSource = {
+      next: (n) => {
+        const first = at;
+        at += n;
+        return first;
+      },
+      peek: () => at,
+      reset: (start) => (at = start),
+    };
+    const seq = new Sequencer({ tokens: slipping });
+    firstOf(seq.handle(token(0, 5)));
+    at = 3; // the counter went back
+    expect(() => seq.bootstrap(1, 0)).toThrow(/counter at 3 is below the issued end 10/);
   });
 
   it('runs the same on the native counter', () => {

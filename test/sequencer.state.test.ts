@@ -13,6 +13,7 @@ import type { Request, Response, WaitTailRequest } from '../src/wire/messages.js
 import { CounterTokenSource, Sequencer } from '../src/sequencer/state.js';
 import type { TokenSource } from '../src/sequencer/state.js';
 import { NativeTokenSource } from '../src/sequencer/native-token-source.js';
+import { throwsWith } from './helpers/expect-error.js';
 
 let nextId = 1;
 function token(epoch: number, count: number): Request {
@@ -220,6 +221,7 @@ describe('Sequencer: long polls, bad input and its answers', () => {
   it('refuses a start, an epoch or a bootstrap that is not a non-negative safe integer', () => {
     for (const bad of [-1, 1.5, Number.MAX_SAFE_INTEGER + 1]) {
       expect(() => new CounterTokenSource(bad)).toThrow(/start must be a non-negative safe integer/);
+      expect(throwsWith(() => new CounterTokenSource(0).reset(bad), 'ERR_BAD_REQUEST').message).toBe(`start must be a non-negative safe integer, got ${bad}`);
       expect(() => new Sequencer({ epoch: bad })).toThrow(/epoch must be a non-negative safe integer/);
       expect(() => new Sequencer({ startTail: bad })).toThrow(/startTail must be a non-negative safe integer/);
       const seq = new Sequencer({ epoch: 1 });

@@ -58,6 +58,45 @@ export interface AgentReply {
   readonly error?: string;
 }
 
+/**
+ * The control agent's request/answer link: each command goes out as a JSON line with an id,
+ * and the answer line with that id resolves it (or a miss, if none comes in time).
+ */
+export class AgentLink {
+  readonly proc: Proc;
+  #nextId = 0;
+  readonly #waiters = new Map<number, (r: AgentReply) => void>();
+
+  constructor(proc: Proc) {
+    this.proc = proc;
+    proc.onLine((line) => {
+      if (!line.startsWith('{')) return;
+      const r = JSON.parse(line) as AgentReply & { id: number };
+      const w = this.#waiters.get(r.id);
+      if (w !== undefined) {
+        this.#waiters.delete(r.id);
+        w(r);
+      }
+    });
+  }
+
+  /** Sends `command`; resolves with the agent's answer, or a miss 5 s past `timeoutMs`. */
+  ask(command: Record<string, unknown>, timeoutMs: number): Promise<AgentReply> {
+    const id = ++this.#nextId;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(id);
+        resolve({ ok: false, error: 'agent did not answer' });
+      }, timeoutMs + 5000);
+      this.#waiters.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      this.proc.send(JSON.stringify({ id, ...command }));
+    });
+  }
+}
+
 export class Cluster {
   readonly res: Resources;
   readonly net: Network;
@@ -71,9 +110,7 @@ export class Cluster {
   sequencer!: Proc;
   sequencerAddress = '';
   #seqGeneration = 0;
-  agent!: Proc;
-  #agentId = 0;
-  readonly #agentWaiters = new Map<number, (r: AgentReply) => void>();
+  agent!: AgentLink;
   /** Every process ever started (restarts included). */
   readonly procs: Proc[] = [];
   readonly crashes: Crash[] = [];
@@ -120,15 +157,14 @@ export class Cluster {
       const f = await run(process.execPath, [CLI, 'format', d.dev, '--unit-id', String(i)], { timeoutMs: 30_000 });
       if (f.code !== 0) throw new Error(`format ${d.dev}: ${f.stderr}`);
     }
-    this.agent = this.#spawn('agent', CTL, [AGENT]);
-    this.agent.onLine((line) => this.#agentLine(line));
+    this.agent = new AgentLink(this.#spawn('agent', CTL, [AGENT]));
     await Promise.all([
       ...this.devices.map(async (_, i) => {
         await this.startUnit(i);
         await this.#startProxy(i);
       }),
       this.startSequencer(),
-      this.agent.waitLine(/^ready$/, 20_000),
+      this.agent.proc.waitLine(/^ready$/, 20_000),
     ]);
     const stripes = this.shape.stripes.flatMap((chain) => ['--stripe', chain.map((i) => this.unitAddress(i)).join(',')]);
     const init = await this.corfuCtl(['layout', 'init', '--store', this.store, '--sequencer', this.sequencerAddress, ...stripes]);
@@ -199,30 +235,9 @@ export class Cluster {
 
   // ---- the agent --------------------------------------------------------------------
 
-  #agentLine(line: string): void {
-    if (!line.startsWith('{')) return;
-    const r = JSON.parse(line) as AgentReply & { id: number };
-    const w = this.#agentWaiters.get(r.id);
-    if (w !== undefined) {
-      this.#agentWaiters.delete(r.id);
-      w(r);
-    }
-  }
-
   /** One raw wire request from the control namespace. */
   request(target: string, request: Record<string, unknown>, timeoutMs = 1000): Promise<AgentReply> {
-    const id = ++this.#agentId;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#agentWaiters.delete(id);
-        resolve({ ok: false, error: 'agent did not answer' });
-      }, timeoutMs + 5000);
-      this.#agentWaiters.set(id, (r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
-      this.agent.send(JSON.stringify({ id, target, request, timeoutMs }));
-    });
+    return this.agent.ask({ target, request, timeoutMs }, timeoutMs);
   }
 
   // ---- the end -------------------------------------------------------------------------

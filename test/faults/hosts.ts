@@ -24,7 +24,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Projection } from '../../src/layout/index.js';
-import { AGENT, CLI, CTL, type AgentReply, type Crash } from './cluster.js';
+import { AGENT, AgentLink, CLI, CTL, type AgentReply, type Crash } from './cluster.js';
 import { createLoop, type LoopDevice } from './disk.js';
 import { Network, SUBNET, type NodeSpec } from './net.js';
 import { Proc } from './procs.js';
@@ -80,9 +80,7 @@ export class HostsCluster {
   readonly procs: Proc[] = [];
   readonly crashes: Crash[] = [];
   etcd!: Proc;
-  agent!: Proc;
-  #agentId = 0;
-  readonly #agentWaiters = new Map<number, (r: AgentReply) => void>();
+  agent!: AgentLink;
   #managerSeq = 0;
 
   constructor(res: Resources, logDir: string, opts: HostsOptions) {
@@ -166,9 +164,14 @@ export class HostsCluster {
       {},
       'etcd',
     );
-    this.agent = this.#spawn('agent', CTL, [AGENT]);
-    this.agent.onLine((line) => this.#agentLine(line));
-    await Promise.all([...[...this.slots.keys()].map((a) => this.startUnit(a)), this.startSequencer(0), this.startSequencer(1), this.agent.waitLine(/^ready$/, 20_000), this.#etcdHealthy(30_000)]);
+    this.agent = new AgentLink(this.#spawn('agent', CTL, [AGENT]));
+    await Promise.all([
+      ...[...this.slots.keys()].map((a) => this.startUnit(a)),
+      this.startSequencer(0),
+      this.startSequencer(1),
+      this.agent.proc.waitLine(/^ready$/, 20_000),
+      this.#etcdHealthy(30_000),
+    ]);
     const stripes = this.stripes().flatMap((chain) => ['--stripe', chain.join(',')]);
     const init = await this.corfuCtl(['layout', 'init', '--store', this.layout, '--sequencer', this.sequencerAddress(0), ...stripes]);
     if (init.code !== 0) throw new Error(`layout init: ${init.stderr}`);
@@ -280,39 +283,14 @@ export class HostsCluster {
 
   // ---- the agent --------------------------------------------------------------------
 
-  #agentLine(line: string): void {
-    if (!line.startsWith('{')) return;
-    const r = JSON.parse(line) as AgentReply & { id: number };
-    const w = this.#agentWaiters.get(r.id);
-    if (w !== undefined) {
-      this.#agentWaiters.delete(r.id);
-      w(r);
-    }
-  }
-
-  #ask(command: Record<string, unknown>, timeoutMs: number): Promise<AgentReply> {
-    const id = ++this.#agentId;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#agentWaiters.delete(id);
-        resolve({ ok: false, error: 'agent did not answer' });
-      }, timeoutMs + 5000);
-      this.#agentWaiters.set(id, (r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
-      this.agent.send(JSON.stringify({ id, ...command }));
-    });
-  }
-
   /** One raw wire request from the control namespace. */
   request(target: string, request: Record<string, unknown>, timeoutMs = 1000): Promise<AgentReply> {
-    return this.#ask({ target, request, timeoutMs }, timeoutMs);
+    return this.agent.ask({ target, request, timeoutMs }, timeoutMs);
   }
 
   /** The latest projection in etcd (read from the control namespace). */
   async latest(): Promise<Projection> {
-    const r = await this.#ask({ layout: this.layout }, 5000);
+    const r = await this.agent.ask({ layout: this.layout }, 5000);
     if (!r.ok || r.response === undefined) throw new Error(`reading the layout: ${r.error ?? 'the store is empty'}`);
     return r.response as unknown as Projection;
   }

@@ -7,6 +7,18 @@ use corfu_engine::{format, FormatOptions, ReadOutcome, Store, SyncMode, WriteOut
 
 pub type Req = Request<Vec<u8>>;
 
+/// How many seeds a seeded campaign runs: `full` times CORFU_TEST_SEED_SCALE (default 1, at
+/// least one seed). The mutation runs (native/mutants.sh) first test every mutant against a
+/// quarter of each campaign, then rerun the survivors against the whole one; CI runs it whole.
+pub fn seeds(full: u64) -> u64 {
+    let scale: f64 = match std::env::var("CORFU_TEST_SEED_SCALE") {
+        Ok(v) => v.parse().unwrap_or_else(|_| panic!("CORFU_TEST_SEED_SCALE={v:?} is not a number")),
+        Err(_) => 1.0,
+    };
+    assert!(scale > 0.0 && scale <= 1.0, "CORFU_TEST_SEED_SCALE={scale} is outside (0, 1]");
+    ((full as f64 * scale).ceil() as u64).max(1)
+}
+
 pub fn fresh_sim(size_bytes: u64, seed: u64, max_entry_bytes: u32) -> SimDevice {
     let mut dev = SimDevice::new(size_bytes, seed);
     format(

@@ -204,13 +204,15 @@ fn campaign(seed: u64, mode: LossMode) -> usize {
 
 #[test]
 fn power_loss_dropping_unsynced_writes() {
-    let acked_trims: usize = (0..600).map(|seed| campaign(seed, LossMode::DropUnsynced)).sum();
+    let n = seeds(600);
+    let acked_trims: usize = (0..n).map(|seed| campaign(seed, LossMode::DropUnsynced)).sum();
     // The campaign did check trims that were acknowledged before a cut.
-    assert!(acked_trims > 1_000, "only {acked_trims} acknowledged trims checked");
+    assert!(acked_trims as u64 > n * 5 / 3, "only {acked_trims} acknowledged trims checked");
 }
 
 #[test]
 fn power_loss_tearing_unsynced_sectors() {
-    let acked_trims: usize = (1000..1600).map(|seed| campaign(seed, LossMode::TornSectors)).sum();
-    assert!(acked_trims > 1_000, "only {acked_trims} acknowledged trims checked");
+    let n = seeds(600);
+    let acked_trims: usize = (1000..1000 + n).map(|seed| campaign(seed, LossMode::TornSectors)).sum();
+    assert!(acked_trims as u64 > n * 5 / 3, "only {acked_trims} acknowledged trims checked");
 }

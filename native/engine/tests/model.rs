@@ -178,7 +178,7 @@ fn run(ops: Vec<Op>, sync: SyncMode) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: seeds(200) as u32, ..ProptestConfig::default() })]
     #[test]
     fn store_matches_model(ops in prop::collection::vec(op(), 1..120)) {
         run(ops, SyncMode::Always);

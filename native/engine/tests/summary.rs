@@ -82,7 +82,7 @@ fn reopen_reads_summaries_not_the_whole_log() {
 
 #[test]
 fn power_cuts_around_summaries_lose_nothing_acknowledged() {
-    for seed in 0..40u64 {
+    for seed in 0..seeds(40) {
         let mut rng = SplitMix64(seed);
         let dev = fresh_sim(16 * 1024 * 1024, seed, 4096);
         let mut acked = 0u64;

@@ -8,6 +8,7 @@
 
 import { describe, expect, it } from 'vitest';
 
+import { codeByte } from '../bindings/errors.js';
 import { MAX_FILL_AHEAD, handleRequest } from '../src/unit/handler.js';
 import type { Request } from '../src/wire/messages.js';
 import { Bugs } from './sim/bugs.js';
@@ -48,14 +49,42 @@ describe('the unit handler over an engine', () => {
     expect(await handleRequest(e, { type: 'request', op: 'SEAL', requestId: 6, epoch: 1, newEpoch: 3 })).toEqual({ type: 'response', op: 'SEAL', requestId: 6, epoch: 3, status: 'OK', tail: 0 });
   });
 
-  it('a FILL may reach at most MAX_FILL_AHEAD past the tail', async () => {
+  it('a FILL may reach at most MAX_FILL_AHEAD past the tail, judged by the highest of its addresses', async () => {
     const e = engine();
-    const fill = (address: number): Request => ({ type: 'request', op: 'FILL', requestId: 8, epoch: 1, addresses: [address] });
-    expect(await handleRequest(e, fill(MAX_FILL_AHEAD - 1))).toMatchObject({ op: 'FILL', status: 'OK' });
-    expect(await handleRequest(e, fill(2 * MAX_FILL_AHEAD + 5))).toMatchObject({
+    const M = MAX_FILL_AHEAD;
+    const fill = (...addresses: number[]): Request => ({ type: 'request', op: 'FILL', requestId: 8, epoch: 1, addresses });
+    const filled = (n: number) => ({ type: 'response', op: 'FILL', requestId: 8, epoch: 1, status: 'OK', statuses: new Uint8Array(n), written: new Uint8Array(n) });
+    const refused = (highest: number, tail: number) => ({
+      type: 'response',
       op: 'FILL',
+      requestId: 8,
+      epoch: 1,
       status: 'ERR_BAD_REQUEST',
-      message: `FILL at ${2 * MAX_FILL_AHEAD + 5} is ${MAX_FILL_AHEAD + 5} above this unit's tail ${MAX_FILL_AHEAD}; the most a FILL may reach is ${MAX_FILL_AHEAD} above it`,
+      unitEpoch: 0,
+      message: `FILL at ${highest} is ${highest - tail} above this unit's tail ${tail}; the most a FILL may reach is ${M} above it`,
     });
+    // Tail 0: MAX_FILL_AHEAD itself is one too far, one below is within reach.
+    expect(await handleRequest(e, fill(M))).toEqual(refused(M, 0));
+    expect(await handleRequest(e, fill(M - 1))).toEqual(filled(1));
+    expect(e.tailNow).toBe(M);
+    // Tail M: tail + M is refused wherever it sits in the request, and nothing of the request is filled.
+    for (const addresses of [[2 * M], [1, 2 * M, 2], [2 * M, 1], [1, 2 * M]]) {
+      expect(await handleRequest(e, fill(...addresses))).toEqual(refused(2 * M, M));
+    }
+    const unwritten = Uint8Array.from([1, 2, 3], () => codeByte('ERR_UNWRITTEN'));
+    expect(await handleRequest(e, { type: 'request', op: 'READ', requestId: 9, epoch: 1, addresses: [1, 2, 2 * M] })).toEqual({
+      type: 'response',
+      op: 'READ',
+      requestId: 9,
+      epoch: 1,
+      status: 'OK',
+      statuses: unwritten,
+      kinds: new Uint8Array(3),
+      payloads: [null, null, null],
+    });
+    expect(await handleRequest(e, fill(2 * M + 5))).toEqual(refused(2 * M + 5, M));
+    // One below tail + M is within reach, though far above MAX_FILL_AHEAD.
+    expect(await handleRequest(e, fill(1, 2 * M - 1, 2))).toEqual(filled(3));
+    expect(e.tailNow).toBe(2 * M);
   });
 });

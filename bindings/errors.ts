@@ -32,6 +32,9 @@ export const STATUS_NAMES = [
   'ERR_ABORTED',
   /** The projection store holds no projection (or does not exist). */
   'ERR_NO_LAYOUT',
+  // Produced by the sequencer:
+  /** The sequencer is rebuilding its stream tails from the log; retry once they are seeded (STREAM_SEED). */
+  'ERR_RECOVERING',
 ] as const;
 
 /** A per-entry status: success or one of the error codes. */

@@ -106,7 +106,7 @@ describe('the sequencer under hostile input', () => {
   it('closes a connection whose length field says less than the frame holds, and takes no token for it', async () => {
     await during(async () => {
       const token = encodeRequest({ type: 'request', op: 'TOKEN', requestId: 1, epoch: EPOCH, count: 100 });
-      const bootstrap = encodeRequest({ type: 'request', op: 'BOOTSTRAP', requestId: 2, epoch: EPOCH, newEpoch: EPOCH + 1, startTail: MAX_SAFE });
+      const bootstrap = encodeRequest({ type: 'request', op: 'BOOTSTRAP', requestId: 2, epoch: EPOCH, newEpoch: EPOCH + 1, startTail: MAX_SAFE, resetStreams: false });
       const seal = encodeRequest({ type: 'request', op: 'SEAL', requestId: 3, epoch: EPOCH, newEpoch: EPOCH + 1 });
       for (const [frame, less] of [
         [token, 1],
@@ -164,7 +164,7 @@ describe('the sequencer under hostile input', () => {
         for (const newEpoch of [0, EPOCH - 1, EPOCH]) {
           expect(await p.request({ type: 'request', op: 'SEAL', epoch, newEpoch })).toMatchObject({ status: 'ERR_SEALED', unitEpoch: EPOCH });
           if (newEpoch < EPOCH) {
-            expect(await p.request({ type: 'request', op: 'BOOTSTRAP', epoch, newEpoch, startTail: MAX_SAFE })).toMatchObject({ status: 'ERR_SEALED', unitEpoch: EPOCH });
+            expect(await p.request({ type: 'request', op: 'BOOTSTRAP', epoch, newEpoch, startTail: MAX_SAFE, resetStreams: false })).toMatchObject({ status: 'ERR_SEALED', unitEpoch: EPOCH });
           }
         }
       }
@@ -198,7 +198,7 @@ describe('a sequencer sealed to the last epoch or bootstrapped to the last token
     const c = new Connection({ host: '127.0.0.1', port: other.port, timeoutMs: 10_000 });
     try {
       expect(await c.call({ type: 'request', op: 'TOKEN', epoch: 1, count: 10 })).toMatchObject({ first: 0 });
-      expect(await c.call({ type: 'request', op: 'BOOTSTRAP', epoch: 0, newEpoch: 2, startTail: MAX_SAFE })).toMatchObject({ op: 'BOOTSTRAP', epoch: 2, tail: MAX_SAFE });
+      expect(await c.call({ type: 'request', op: 'BOOTSTRAP', epoch: 0, newEpoch: 2, startTail: MAX_SAFE, resetStreams: false })).toMatchObject({ op: 'BOOTSTRAP', epoch: 2, tail: MAX_SAFE });
       await expect(c.call({ type: 'request', op: 'TOKEN', epoch: 2, count: 1 })).rejects.toMatchObject({ code: 'ERR_FULL' });
       expect(await c.call({ type: 'request', op: 'SEAL', epoch: 0, newEpoch: MAX_SAFE })).toMatchObject({ op: 'SEAL', epoch: MAX_SAFE, tail: MAX_SAFE });
       await expect(c.call({ type: 'request', op: 'SEAL', epoch: MAX_SAFE, newEpoch: MAX_SAFE })).rejects.toMatchObject({ code: 'ERR_SEALED', unitEpoch: MAX_SAFE });

@@ -27,7 +27,7 @@ function seal(epoch: number, newEpoch: number): Request {
 }
 
 function bootstrapReq(epoch: number, newEpoch: number, startTail: number): Request {
-  return { type: 'request', op: 'BOOTSTRAP', requestId: nextId++ >>> 0, epoch, newEpoch, startTail };
+  return { type: 'request', op: 'BOOTSTRAP', requestId: nextId++ >>> 0, epoch, newEpoch, startTail, resetStreams: false };
 }
 
 function firstOf(r: Response): number {
@@ -256,7 +256,11 @@ describe('Sequencer: long polls, bad input and its answers', () => {
       message: `token count ${MAX_TOKENS_PER_REQUEST + 1}: at most ${MAX_TOKENS_PER_REQUEST} per request`,
     });
     const read: Request = { type: 'request', op: 'READ', requestId: 3, epoch: 1, addresses: [0] };
-    expect(seq.handle(read)).toMatchObject({ op: 'READ', status: 'ERR_BAD_REQUEST', message: 'READ is not a sequencer operation (TOKEN, TAIL, WAIT_TAIL, SEAL, BOOTSTRAP, PING)' });
+    expect(seq.handle(read)).toMatchObject({
+      op: 'READ',
+      status: 'ERR_BAD_REQUEST',
+      message: 'READ is not a sequencer operation (TOKEN, TAIL, WAIT_TAIL, STREAM_TOKEN, STREAM_TAILS, STREAM_SEED, SEAL, BOOTSTRAP, PING)',
+    });
     expect(seq.handle(seal(1, 1))).toMatchObject({ op: 'SEAL', status: 'ERR_SEALED', message: 'new epoch 1 is not above it; the sequencer is at epoch 1' });
     expect(seq.handle(seal(1, 2))).toMatchObject({ type: 'response', op: 'SEAL', status: 'OK', epoch: 2, tail: 9 });
     expect(seq.handle(bootstrapReq(2, 3, 20))).toMatchObject({ type: 'response', op: 'BOOTSTRAP', status: 'OK', epoch: 3, tail: 20 });

@@ -26,7 +26,7 @@ describe('the unit handler over an engine', () => {
     const cases: Array<[Request, string]> = [
       [{ type: 'request', op: 'WAIT_TAIL', requestId: 1, epoch: 1, after: 0, waitMs: 10 }, 'WAIT_TAIL is for the sequencer; a storage unit answers TAIL'],
       [{ type: 'request', op: 'TOKEN', requestId: 2, epoch: 1, count: 1 }, 'a storage unit does not hand out tokens; ask the sequencer'],
-      [{ type: 'request', op: 'BOOTSTRAP', requestId: 3, epoch: 1, newEpoch: 2, startTail: 0 }, 'BOOTSTRAP is for the sequencer; a storage unit is sealed with SEAL'],
+      [{ type: 'request', op: 'BOOTSTRAP', requestId: 3, epoch: 1, newEpoch: 2, startTail: 0, resetStreams: false }, 'BOOTSTRAP is for the sequencer; a storage unit is sealed with SEAL'],
     ];
     for (const [req, message] of cases) {
       expect(await handleRequest(e, req)).toMatchObject({ type: 'response', op: req.op, requestId: req.requestId, epoch: 1, status: 'ERR_BAD_REQUEST', message });

@@ -18,7 +18,9 @@ import {
   KIND,
   MAX_ENTRIES,
   MAX_FRAME_BYTES,
+  MAX_STREAMS_PER_ENTRY,
   MAX_WAIT_TAIL_MS,
+  STREAM_BACKPOINTERS,
   SYNC,
   MAX_LENGTH_FIELD,
   MAX_MESSAGE_BYTES,
@@ -27,6 +29,7 @@ import {
   encodeRequest,
   encodeResponse,
   errorResponse,
+  writeU64,
 } from '../src/wire/index.js';
 import type { DecodeResult, Message, Request, Response } from '../src/wire/index.js';
 
@@ -157,14 +160,46 @@ const bootstrapRequest = fc.record({
   ...envelope,
   newEpoch: u64,
   startTail: u64,
+  resetStreams: fc.boolean(),
 });
+const streamIdArb = fc.stringMatching(/^[0-9a-f]{32}$/);
+/** 0..max strictly decreasing addresses (a stream's latest, newest first). */
+const streamAddresses = (min: number): fc.Arbitrary<number[]> => fc.uniqueArray(u64, { minLength: min, maxLength: STREAM_BACKPOINTERS }).map((a) => [...a].sort((x, y) => y - x));
+const streamTokenRequest = fc.record({
+  type: fc.constant('request' as const),
+  op: fc.constant('STREAM_TOKEN' as const),
+  ...envelope,
+  count: fc.integer({ min: 1, max: 0xffff_ffff }),
+  streams: fc.array(streamIdArb, { minLength: 1, maxLength: 5 }),
+});
+const streamTailsRequest = fc.record({
+  type: fc.constant('request' as const),
+  op: fc.constant('STREAM_TAILS' as const),
+  ...envelope,
+  streams: fc.array(streamIdArb, { minLength: 1, maxLength: 5 }),
+});
+const streamSeedRequest = fc
+  .record({ ...envelope, a: u64, b: u64, done: fc.boolean(), entries: fc.array(fc.record({ stream: streamIdArb, addresses: streamAddresses(1) }), { maxLength: 4 }) })
+  .map(({ requestId, epoch, a, b, done, entries }): Request => ({ type: 'request', op: 'STREAM_SEED', requestId, epoch, from: Math.min(a, b), to: Math.max(a, b), done, entries }));
 const tokenRequest = fc.record({
   type: fc.constant('request' as const),
   op: fc.constant('TOKEN' as const),
   ...envelope,
   count: fc.integer({ min: 1, max: 0xffff_ffff }),
 });
-const requestArb: fc.Arbitrary<Request> = fc.oneof(writeRequest, addressesRequest, prefixTrimRequest, emptyRequest, waitTailRequest, sealRequest, bootstrapRequest, tokenRequest);
+const requestArb: fc.Arbitrary<Request> = fc.oneof(
+  writeRequest,
+  addressesRequest,
+  prefixTrimRequest,
+  emptyRequest,
+  waitTailRequest,
+  sealRequest,
+  bootstrapRequest,
+  tokenRequest,
+  streamTokenRequest,
+  streamTailsRequest,
+  streamSeedRequest,
+);
 
 const writeResponse = fc.integer({ min: 1, max: 12 }).chain((n) =>
   fc.record({
@@ -235,6 +270,30 @@ const tokenResponse = fc.record({
   status: fc.constant('OK' as const),
   first: u64,
 });
+const streamTokenResponse = fc.record({
+  type: fc.constant('response' as const),
+  op: fc.constant('STREAM_TOKEN' as const),
+  ...envelope,
+  status: fc.constant('OK' as const),
+  first: u64,
+  backpointers: fc.array(streamAddresses(0), { minLength: 1, maxLength: 5 }),
+});
+const streamTailsResponse = fc.record({
+  type: fc.constant('response' as const),
+  op: fc.constant('STREAM_TAILS' as const),
+  ...envelope,
+  status: fc.constant('OK' as const),
+  tail: u64,
+  latest: fc.array(streamAddresses(0), { minLength: 1, maxLength: 5 }),
+});
+const streamSeedResponse = fc.record({
+  type: fc.constant('response' as const),
+  op: fc.constant('STREAM_SEED' as const),
+  ...envelope,
+  status: fc.constant('OK' as const),
+  streamsFrom: u64,
+  recovered: fc.boolean(),
+});
 const errorResponseArb = fc.record({
   type: fc.constant('response' as const),
   op: fc.constantFrom(...ops),
@@ -243,7 +302,19 @@ const errorResponseArb = fc.record({
   unitEpoch: u64,
   message: fc.string({ unit: 'binary', maxLength: 40 }),
 });
-const responseArb: fc.Arbitrary<Response> = fc.oneof(writeResponse, trimResponse, readResponse, emptyResponse, tailResponse, tokenResponse, infoResponse, errorResponseArb);
+const responseArb: fc.Arbitrary<Response> = fc.oneof(
+  writeResponse,
+  trimResponse,
+  readResponse,
+  emptyResponse,
+  tailResponse,
+  tokenResponse,
+  infoResponse,
+  streamTokenResponse,
+  streamTailsResponse,
+  streamSeedResponse,
+  errorResponseArb,
+);
 const messageArb: fc.Arbitrary<Message> = fc.oneof(requestArb, responseArb);
 
 // ---- exact bytes ----------------------------------------------------------------
@@ -321,16 +392,69 @@ describe('exact bytes (docs/protocol.md)', () => {
     expect(decoded).toEqual({ type: 'response', op: 'WRITE', requestId: 1, epoch: 2, status: 'ERR_SEALED', unitEpoch: 7, message: 'hi' });
   });
 
-  it('encodes BOOTSTRAP as newEpoch then startTail', () => {
-    const buf = encodeRequest({ type: 'request', op: 'BOOTSTRAP', requestId: 5, epoch: 1, newEpoch: 2, startTail: 0x0102 });
-    expect(buf.toString('hex')).toBe('20000000' + '01' + '0a' + '0000' + '05000000' + '0100000000000000' + '0200000000000000' + '0201000000000000');
+  it('encodes BOOTSTRAP as newEpoch, startTail, then the flags byte (bit 0: resetStreams)', () => {
+    const buf = encodeRequest({ type: 'request', op: 'BOOTSTRAP', requestId: 5, epoch: 1, newEpoch: 2, startTail: 0x0102, resetStreams: false });
+    expect(buf.toString('hex')).toBe('21000000' + '01' + '0a' + '0000' + '05000000' + '0100000000000000' + '0200000000000000' + '0201000000000000' + '00');
+    const reset = encodeRequest({ type: 'request', op: 'BOOTSTRAP', requestId: 5, epoch: 1, newEpoch: 2, startTail: 0x0102, resetStreams: true });
+    expect(reset.at(-1)).toBe(1);
+    expect(decodeOk(reset).frame).toMatchObject({ op: 'BOOTSTRAP', resetStreams: true });
+    const unknownFlag = Buffer.from(reset);
+    unknownFlag[unknownFlag.length - 1] = 3;
+    expect(decodeFrame(unknownFlag)).toMatchObject({ kind: 'error', error: { code: 'ERR_BAD_REQUEST', message: 'request BOOTSTRAP: unknown BOOTSTRAP flags 0x3' } });
     const answer = encodeResponse({ type: 'response', op: 'BOOTSTRAP', requestId: 5, epoch: 2, status: 'OK', tail: 0x0102 });
     expect(answer[5]).toBe(0x8a);
     expect(decodeOk(answer).frame).toEqual({ type: 'response', op: 'BOOTSTRAP', requestId: 5, epoch: 2, status: 'OK', tail: 0x0102 });
   });
 
+  it('encodes the stream operations as documented', () => {
+    const id = 'a1'.repeat(16);
+    const token = encodeRequest({ type: 'request', op: 'STREAM_TOKEN', requestId: 1, epoch: 2, count: 3, streams: [id] });
+    expect(token.toString('hex')).toBe('26000000' + '01' + '0d' + '0000' + '01000000' + '0200000000000000' + '03000000' + '0100' + id);
+    const tokenAnswer = encodeResponse({ type: 'response', op: 'STREAM_TOKEN', requestId: 1, epoch: 2, status: 'OK', first: 9, backpointers: [[7, 2], []] });
+    expect(tokenAnswer.subarray(HEADER_BYTES).toString('hex')).toBe('00' + '0900000000000000' + '0200' + '02' + '0700000000000000' + '0200000000000000' + '00');
+    const tails = encodeRequest({ type: 'request', op: 'STREAM_TAILS', requestId: 1, epoch: 2, streams: [id, id] });
+    expect(tails.subarray(HEADER_BYTES).toString('hex')).toBe('0200' + id + id);
+    const seed = encodeRequest({ type: 'request', op: 'STREAM_SEED', requestId: 1, epoch: 2, from: 4, to: 10, done: true, entries: [{ stream: id, addresses: [8] }] });
+    expect(seed.subarray(HEADER_BYTES).toString('hex')).toBe('0400000000000000' + '0a00000000000000' + '01' + '01000000' + id + '01' + '0800000000000000');
+    const seedAnswer = encodeResponse({ type: 'response', op: 'STREAM_SEED', requestId: 1, epoch: 2, status: 'OK', streamsFrom: 4, recovered: false });
+    expect(seedAnswer.subarray(HEADER_BYTES).toString('hex')).toBe('00' + '0400000000000000' + '00');
+  });
+
+  it('refuses stream operations with no streams, too many, a bad id, or too many addresses', () => {
+    expect(() => encodeRequest({ type: 'request', op: 'STREAM_TOKEN', requestId: 1, epoch: 0, count: 1, streams: [] })).toThrow(/STREAM_TOKEN: no streams/);
+    expect(() => encodeRequest({ type: 'request', op: 'STREAM_TOKEN', requestId: 1, epoch: 0, count: 1, streams: new Array<string>(MAX_STREAMS_PER_ENTRY + 1).fill('0'.repeat(32)) })).toThrow(
+      expect.objectContaining({ code: 'ERR_TOO_LARGE' }),
+    );
+    expect(() => encodeRequest({ type: 'request', op: 'STREAM_TAILS', requestId: 1, epoch: 0, streams: ['XYZ'] })).toThrow(/32 lower-case hex digits/);
+    expect(() => encodeResponse({ type: 'response', op: 'STREAM_TAILS', requestId: 1, epoch: 0, status: 'OK', tail: 9, latest: [[5, 4, 3, 2, 1]] })).toThrow(/5 stream addresses, expected 0..4/);
+    // A STREAM_SEED range that ends before it starts, on the wire.
+    const seed = encodeRequest({ type: 'request', op: 'STREAM_SEED', requestId: 1, epoch: 0, from: 1, to: 2, done: false, entries: [] });
+    writeU64(seed, 3, HEADER_BYTES);
+    expect(decodeFrame(seed)).toMatchObject({ kind: 'error', error: { message: 'request STREAM_SEED: seed range [3, 2) ends before it starts' } });
+    // A STREAM_TOKEN whose stream count promises more ids than follow.
+    const token = encodeRequest({ type: 'request', op: 'STREAM_TOKEN', requestId: 1, epoch: 0, count: 1, streams: ['0'.repeat(32)] });
+    token.writeUInt16LE(2, HEADER_BYTES + 4);
+    expect(decodeFrame(token)).toMatchObject({ kind: 'error', error: { message: 'request STREAM_TOKEN: body ends inside the stream ids' } });
+  });
+
   it('uses the opcode table and 0x80 | opcode for responses', () => {
-    expect(OPCODES).toEqual({ WRITE: 1, READ: 2, FILL: 3, TRIM: 4, PREFIX_TRIM: 5, TAIL: 6, SEAL: 7, TOKEN: 8, PING: 9, BOOTSTRAP: 10, INFO: 11, WAIT_TAIL: 12 });
+    expect(OPCODES).toEqual({
+      WRITE: 1,
+      READ: 2,
+      FILL: 3,
+      TRIM: 4,
+      PREFIX_TRIM: 5,
+      TAIL: 6,
+      SEAL: 7,
+      TOKEN: 8,
+      PING: 9,
+      BOOTSTRAP: 10,
+      INFO: 11,
+      WAIT_TAIL: 12,
+      STREAM_TOKEN: 13,
+      STREAM_TAILS: 14,
+      STREAM_SEED: 15,
+    });
     const ping = encodeRequest({ type: 'request', op: 'PING', requestId: 0, epoch: 0 });
     expect(ping.toString('hex')).toBe('10000000' + '01' + '09' + '0000' + '00000000' + '0000000000000000');
     const pong = encodeResponse({ type: 'response', op: 'PING', requestId: 0, epoch: 0, status: 'OK' });

@@ -82,10 +82,14 @@ async function withConnection<T>(role: string, address: string, epoch: number, f
  * SEALs a unit (or BOOTSTRAPs the sequencer with `startTail`) to `epoch` and
  * answers its tail (a unit's local tail, the sequencer's next token). One
  * already at `epoch` counts as sealed (a rerun of init): its TAIL is asked.
+ * The sequencer forgets any stream tails it holds (resetStreams): it is not known
+ * to have been the sequencer of the epoch before.
  */
 function sealServer(role: 'unit' | 'sequencer', address: string, epoch: number, startTail = 0): Promise<number> {
   return withConnection(role, address, epoch, async (conn) => {
-    const res = await conn.request(role === 'unit' ? { type: 'request', op: 'SEAL', epoch, newEpoch: epoch } : { type: 'request', op: 'BOOTSTRAP', epoch, newEpoch: epoch, startTail });
+    const res = await conn.request(
+      role === 'unit' ? { type: 'request', op: 'SEAL', epoch, newEpoch: epoch } : { type: 'request', op: 'BOOTSTRAP', epoch, newEpoch: epoch, startTail, resetStreams: true },
+    );
     if (res.status === 'ERR_SEALED' && res.unitEpoch === epoch) {
       const tail = throwIfError(await conn.request({ type: 'request', op: 'TAIL', epoch }));
       if (tail.op !== 'TAIL') throw new CorfuError('ERR_IO', `unexpected ${tail.op} answer to TAIL`);

@@ -20,6 +20,7 @@ import { managerVerb, type ManagerFlags } from './manager.js';
 import { hostPortArg, layoutInitVerb, layoutReconfigureVerb, layoutShowVerb, replaceArg, stripeArg, type LayoutInitFlags, type LayoutReconfigureFlags } from './layout.js';
 import { countArg, clusterIdArg, listenArg, positiveCountArg, sizeArg, storeUrlArg, syncArg } from './options.js';
 import { sequencerVerb, type SequencerFlags } from './sequencer.js';
+import { DEFAULT_MAX_STREAMS } from '../sequencer/streams.js';
 import { unitVerb, type UnitFlags } from './unit.js';
 import { upVerb, type UpFlags } from './up.js';
 import { UsageError } from './usage-error.js';
@@ -77,10 +78,11 @@ function buildProgram(): Command {
 
   program
     .command('sequencer')
-    .description('serve tokens (TOKEN, TAIL, SEAL, PING) over TCP until SIGTERM')
+    .description('serve tokens and stream tails (TOKEN, TAIL, WAIT_TAIL, STREAM_TOKEN, STREAM_TAILS, STREAM_SEED, SEAL, BOOTSTRAP, PING) over TCP until SIGTERM')
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:0; port 0 picks a free one)', listenArg)
     .option('--epoch <e>', 'the epoch to start in', countArg, 0)
     .option('--start-tail <t>', 'the first token: above every address written on any unit', countArg, 0)
+    .option('--max-streams <n>', 'the most streams it keeps tails for (a STREAM_TOKEN for one more is refused with ERR_FULL)', positiveCountArg, DEFAULT_MAX_STREAMS)
     .action((flags: SequencerFlags) => sequencerVerb(flags));
 
   program

@@ -1,5 +1,5 @@
-// `corfu sequencer --listen HOST:PORT [--epoch E] [--start-tail T]`: serves
-// tokens over TCP until SIGTERM or SIGINT, then exits 0.
+// `corfu sequencer --listen HOST:PORT [--epoch E] [--start-tail T] [--max-streams N]`:
+// serves tokens and stream tails over TCP until SIGTERM or SIGINT, then exits 0.
 
 import { exitWithParentIfAsked } from './exit-with-parent.js';
 
@@ -11,12 +11,13 @@ export interface SequencerFlags {
   readonly listen?: { readonly host: string; readonly port: number };
   readonly epoch: number;
   readonly startTail: number;
+  readonly maxStreams: number;
 }
 
 export async function sequencerVerb(flags: SequencerFlags): Promise<void> {
   let server: SequencerServer;
   try {
-    server = await SequencerServer.start({ ...(flags.listen ?? { host: '127.0.0.1', port: 0 }), epoch: flags.epoch, startTail: flags.startTail });
+    server = await SequencerServer.start({ ...(flags.listen ?? { host: '127.0.0.1', port: 0 }), epoch: flags.epoch, startTail: flags.startTail, maxStreams: flags.maxStreams });
   } catch (err) {
     if (err instanceof ListenError) throw new FatalError(err.message);
     throw err;

@@ -36,6 +36,11 @@
 //   is below the sequencer's tail; at or above it, read and fill answer
 //   ERR_UNWRITTEN and write nothing.
 // - ERR_TRIMMED is terminal for reads; every failure is a CorfuError.
+// - Streams (docs/streams.md): appendTo() takes a STREAM_TOKEN, which carries the
+//   streams' backpointers, and writes a stream entry through the same append path;
+//   stream(name) reads one stream by its backpointers (stream-reader.ts). A sequencer
+//   rebuilding its stream tails (ERR_RECOVERING) is seeded by the client that meets
+//   it (stream-recovery.ts).
 
 import { setMaxListeners } from 'node:events';
 
@@ -46,14 +51,29 @@ import { openProjectionStore } from '../layout/open.js';
 import type { Projection } from '../layout/projection.js';
 import type { ProjectionStore } from '../layout/store.js';
 import type { Connection, RequestBody } from '../transport/connection.js';
-import { KIND } from '../wire/messages.js';
+import { KIND, MAX_STREAMS_PER_ENTRY, MAX_STREAMS_PER_QUERY, STREAM_BACKPOINTERS } from '../wire/messages.js';
 import { MAX_TOKENS_PER_REQUEST as MAX_TOKENS, MAX_WAIT_TAIL_MS } from '../wire/messages.js';
-import type { Response, TailResponse, TokenResponse, TrimResponse } from '../wire/messages.js';
+import type {
+  InfoResponse,
+  Response,
+  SeedEntry,
+  StreamAddresses,
+  StreamId,
+  StreamSeedResponse,
+  StreamTailsResponse,
+  StreamTokenResponse,
+  TailResponse,
+  TokenResponse,
+  TrimResponse,
+} from '../wire/messages.js';
+import { encodeStreamEntry, streamHeaderBytes, streamId } from './stream-entry.js';
 import { CallBudget, type CallOptions } from './budget.js';
 import { AppendOp, FillOp, ReadOp, writtenAs } from './chain.js';
 import type { AppendProgress, ChainAction, ChainEvent, TerminalAction, UnitRequest, UnitResponse } from './chain.js';
 import { nodeRuntime, type ClientRuntime } from './runtime.js';
 import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED, ServerPool, sharedPool, type Lease } from './server-pool.js';
+import { StreamReader } from './stream-reader.js';
+import { recoverStreamTails } from './stream-recovery.js';
 import { chainTarget } from './target.js';
 import type { EntryAnswer, UnitBatcher } from './unit-batcher.js';
 import { describeValue } from './validate.js';
@@ -148,6 +168,19 @@ interface Token {
   readonly epoch: number;
 }
 
+/** An address to write and what goes there (a stream entry's bytes depend on its token: its backpointers). */
+interface Placed extends Token {
+  readonly payload: Uint8Array;
+}
+
+/** The streams' latest addresses and the log's tail, answered together (CorfuClient.streamTails). */
+export interface StreamTails {
+  /** The log's tail when the sequencer answered: every listed address is below it. */
+  readonly tail: number;
+  /** Per stream, in the order asked: its latest addresses, newest first (empty: no entry yet). */
+  readonly latest: readonly StreamAddresses[];
+}
+
 interface TokenWaiter {
   readonly count: number;
   readonly budget: CallBudget;
@@ -187,6 +220,14 @@ function resendBackoffMs(attempt: number): number {
 
 /** The ERR_SEALED of the sequencer or a unit, as a CorfuError. */
 class Sealed extends CorfuError {}
+
+/** The ids of 1..max stream names (ERR_BAD_REQUEST for anything else). */
+function streamIds(streams: readonly string[], max: number, what: string): StreamId[] {
+  if (!Array.isArray(streams) || streams.length === 0) throw new CorfuError('ERR_BAD_REQUEST', `${what}: streams must be a non-empty array of names, got ${describeValue(streams)}`);
+  if (streams.length > max) throw new CorfuError('ERR_BAD_REQUEST', `${what}: at most ${max} streams, got ${streams.length}`);
+  // streamId checks each name (a caller's array may hold anything).
+  return (streams as readonly unknown[]).map((name) => streamId(name as string));
+}
 
 export class CorfuClient {
   readonly deadlineMs: number;
@@ -229,7 +270,24 @@ export class CorfuClient {
    * `abandoned`: requests given up without an answer because a new projection dropped their
    * server (they are sent again under it).
    */
-  readonly stats = { tokenRequests: 0, tokens: 0, refreshes: 0, newTokens: 0, resends: 0, fills: 0, readDeferrals: 0, abandoned: 0 };
+  readonly stats = {
+    tokenRequests: 0,
+    tokens: 0,
+    refreshes: 0,
+    newTokens: 0,
+    resends: 0,
+    fills: 0,
+    readDeferrals: 0,
+    abandoned: 0,
+    /** READ requests sent to units, one per address and attempt. */
+    unitReads: 0,
+    /** STREAM_TOKEN requests answered. */
+    streamTokens: 0,
+    /** Addresses this client read to rebuild a sequencer's stream tails. */
+    streamRecoveryReads: 0,
+  };
+  /** One stream recovery at a time per client: every call that meets ERR_RECOVERING waits for it. */
+  #recovering: Promise<void> | undefined;
 
   private constructor(store: ProjectionStore, ownsStore: boolean, projection: Projection, options: ConnectOptions) {
     this.#store = store;
@@ -319,7 +377,10 @@ export class CorfuClient {
     this.#checkOpen();
     if (!(payload instanceof Uint8Array)) throw new CorfuError('ERR_BAD_REQUEST', `append: payload must be a Uint8Array, got ${describeValue(payload)}`);
     this.#checkSize(payload, 'append');
-    return this.#withBudget('append', options, async (b) => this.#appendAt(payload, await this.#token(1, b), b));
+    return this.#withBudget('append', options, async (b) => {
+      const renew = async (): Promise<Placed> => ({ ...(await this.#token(1, b)), payload });
+      return this.#appendAt(await renew(), renew, b);
+    });
   }
 
   /** Appends several entries (one TOKEN for all of them, driven concurrently); resolves with their addresses in order. */
@@ -334,7 +395,153 @@ export class CorfuClient {
     });
     return this.#withBudget('appendBatch', options, async (b) => {
       const { first, epoch } = await this.#token(payloads.length, b);
-      return Promise.all(payloads.map((p: Uint8Array, i) => this.#appendAt(p, { first: first + i, epoch }, b)));
+      return Promise.all(payloads.map((payload: Uint8Array, i) => this.#appendAt({ first: first + i, epoch, payload }, async () => ({ ...(await this.#token(1, b)), payload }), b)));
+    });
+  }
+
+  /**
+   * Appends one entry that belongs to every stream named (atomically: it is one log
+   * entry); resolves with its address once every replica of its chain holds it. Read
+   * it back with stream(name), or as a plain entry whose payload starts with the stream
+   * header (docs/streams.md).
+   */
+  async appendTo(streams: readonly string[], payload: Uint8Array, options?: CallOptions): Promise<number> {
+    this.#checkOpen();
+    const ids = streamIds(streams, MAX_STREAMS_PER_ENTRY, 'appendTo');
+    if (!(payload instanceof Uint8Array)) throw new CorfuError('ERR_BAD_REQUEST', `appendTo: payload must be a Uint8Array, got ${describeValue(payload)}`);
+    if (new Set(ids).size !== ids.length) throw new CorfuError('ERR_BAD_REQUEST', `appendTo: a stream is named twice in ${JSON.stringify(streams)}`);
+    // Checked with the largest header (every stream with all its backpointers), so a
+    // stream's length never decides whether an entry fits.
+    const header = streamHeaderBytes(ids.map((id) => ({ id, backpointers: new Array<number>(STREAM_BACKPOINTERS).fill(0) })));
+    const limit = this.#projection.maxEntryBytes;
+    if (limit !== undefined && header + payload.length > limit) {
+      throw new CorfuError('ERR_TOO_LARGE', `appendTo: the entry is ${payload.length} bytes plus a ${header}-byte stream header, above the log's maximum of ${limit} bytes; nothing was appended`);
+    }
+    return this.#withBudget('appendTo', options, async (b) => {
+      const renew = (): Promise<Placed> => this.#streamToken(ids, payload, b);
+      return this.#appendAt(await renew(), renew, b);
+    });
+  }
+
+  /** A reader of the stream `name` (docs/streams.md): readNext, readUpTo, seek, tail. */
+  stream(name: string): StreamReader {
+    this.#checkOpen();
+    const id = streamId(name);
+    return new StreamReader(
+      {
+        latest: async (stream, options) => (await this.streamTails([name], options)).latest[0]!,
+        read: (address, options) => this.read(address, options),
+      },
+      name,
+      id,
+    );
+  }
+
+  /** The latest addresses of each named stream (newest first) and the log's tail, asked now under the latest epoch. */
+  async streamTails(streams: readonly string[], options?: CallOptions): Promise<StreamTails> {
+    this.#checkOpen();
+    const ids = streamIds(streams, MAX_STREAMS_PER_QUERY, 'streamTails');
+    return this.#withBudget('streamTails', options, async (b) => {
+      let stalls = 0;
+      for (;;) {
+        const epoch = this.#projection.epoch;
+        const res = await this.#sequencerRequest({ type: 'request', op: 'STREAM_TAILS', epoch, streams: ids }, b);
+        if (res.status === 'ERR_SEALED') {
+          stalls = await this.#afterSealed(epoch, stalls, 'streamTails', b);
+          continue;
+        }
+        if (res.status === 'ERR_RECOVERING') {
+          await b.race(this.#recoverStreams());
+          continue;
+        }
+        if (res.status !== 'OK') throw new CorfuError(res.status, `STREAM_TAILS at ${this.#projection.sequencer}: ${res.message}`);
+        // As tail(): a replaced sequencer still answering at the old epoch may be behind.
+        await this.#refreshFresh(b);
+        if (this.#projection.epoch > epoch) continue;
+        const { tail, latest } = res as StreamTailsResponse;
+        this.#sawTail(epoch, tail);
+        return { tail, latest };
+      }
+    });
+  }
+
+  /** One STREAM_TOKEN, and the stream entry to write there. */
+  async #streamToken(ids: readonly StreamId[], body: Uint8Array, b: CallBudget): Promise<Placed> {
+    let stalls = 0;
+    for (;;) {
+      const epoch = this.#projection.epoch;
+      const res = await this.#sequencerRequest({ type: 'request', op: 'STREAM_TOKEN', epoch, count: 1, streams: ids }, b);
+      if (res.status === 'ERR_SEALED') {
+        stalls = await this.#afterSealed(epoch, stalls, 'STREAM_TOKEN', b);
+        continue;
+      }
+      if (res.status === 'ERR_RECOVERING') {
+        await b.race(this.#recoverStreams());
+        continue;
+      }
+      if (res.status !== 'OK') throw new CorfuError(res.status, `STREAM_TOKEN at ${this.#projection.sequencer}: ${res.message}`);
+      const { first, backpointers } = res as StreamTokenResponse;
+      this.#sawTail(epoch, first + 1);
+      this.stats.streamTokens++;
+      const payload = encodeStreamEntry(
+        ids.map((id, i) => ({ id, backpointers: backpointers[i]! })),
+        body,
+      );
+      return { first, epoch, payload };
+    }
+  }
+
+  /**
+   * Seeds the sequencer's stream tails from the log (stream-recovery.ts); shared by every
+   * call of this client that meets ERR_RECOVERING. It runs on its own budget: reading the
+   * log down to its floor may take longer than one call's deadline, and the calls waiting
+   * on it end at their own.
+   */
+  #recoverStreams(): Promise<void> {
+    this.#recovering ??= (async () => {
+      try {
+        const result = await recoverStreamTails({
+          seed: (from, to, done, entries) => this.#streamSeed(from, to, done, entries),
+          floor: () => this.#trimFloor(),
+          read: (address) => this.read(address),
+        });
+        this.stats.streamRecoveryReads += result.read;
+      } finally {
+        this.#recovering = undefined;
+      }
+    })();
+    return this.#recovering;
+  }
+
+  async #streamSeed(from: number, to: number, done: boolean, entries: readonly SeedEntry[]): Promise<{ streamsFrom: number; recovered: boolean }> {
+    return this.#withBudget(`STREAM_SEED [${from}, ${to})`, undefined, async (b) => {
+      let stalls = 0;
+      for (;;) {
+        const epoch = this.#projection.epoch;
+        const res = await this.#sequencerRequest({ type: 'request', op: 'STREAM_SEED', epoch, from, to, done, entries }, b);
+        if (res.status === 'ERR_SEALED') {
+          stalls = await this.#afterSealed(epoch, stalls, 'STREAM_SEED', b);
+          continue;
+        }
+        if (res.status !== 'OK') throw new CorfuError(res.status, `STREAM_SEED at ${this.#projection.sequencer}: ${res.message}`);
+        const { streamsFrom, recovered } = res as StreamSeedResponse;
+        return { streamsFrom, recovered };
+      }
+    });
+  }
+
+  /** The lowest trim mark among the units (INFO): nothing below it can be read, so recovery stops there. */
+  async #trimFloor(): Promise<number> {
+    return this.#withBudget('INFO', undefined, async (b) => {
+      const units = this.#projection.units;
+      const marks = await Promise.all(
+        units.map(async (unit) => {
+          const res = await this.#requestWithResends(() => unit, { type: 'request', op: 'INFO', epoch: this.#projection.epoch }, b);
+          if (res.status !== 'OK') throw new CorfuError(res.status, `INFO at ${unit}: ${res.message}`);
+          return (res as InfoResponse).trimMark;
+        }),
+      );
+      return Math.min(...marks);
     });
   }
 
@@ -348,13 +555,12 @@ export class CorfuClient {
    * out again and `tail()` may answer below it: take a new token instead
    * (the simulator's `address-outlives-epoch`, test/sim/known-issues.ts).
    */
-  async #appendAt(payload: Uint8Array, token: Token, b: CallBudget): Promise<number> {
-    let address = token.first;
-    let tokenEpoch = token.epoch;
+  async #appendAt(placed: Placed, newPlace: () => Promise<Placed>, b: CallBudget): Promise<number> {
+    let { first: address, epoch: tokenEpoch, payload } = placed;
     // What this append learned about its address, across the AppendOps of successive projections.
     let progress: AppendProgress = { head: undefined };
     const renew = async (): Promise<void> => {
-      ({ first: address, epoch: tokenEpoch } = await this.#token(1, b));
+      ({ first: address, epoch: tokenEpoch, payload } = await newPlace());
       progress = { head: undefined };
     };
     let stalls = 0;
@@ -887,6 +1093,7 @@ export class CorfuClient {
   /** One chain request, batched with the others to its unit; undefined when it got no answer (resend it). */
   async #send(req: UnitRequest, b: CallBudget): Promise<UnitResponse | undefined> {
     if (req.op !== 'READ') b.mayHaveEffect = true;
+    else this.stats.unitReads++;
     let answer: EntryAnswer;
     try {
       const got = await b.race(this.#unlessLeft(req.unit, req.epoch, this.#batcher(req.unit).submit(req.op, req.epoch, req.address, req.payload)));

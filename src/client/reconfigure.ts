@@ -157,7 +157,10 @@ export class Reconfiguration {
         throw err;
       }
       this.#phase = 'bootstrapping';
-      const request: ReconfigRequest = { type: 'request', op: 'BOOTSTRAP', epoch: this.current.epoch, newEpoch: this.epoch, startTail: sealedTail };
+      // A sequencer that did not serve the current epoch may hold stream tails from an
+      // older one it served, missing every stream token handed out since: it rebuilds them.
+      const resetStreams = this.#next.sequencer !== this.current.sequencer;
+      const request: ReconfigRequest = { type: 'request', op: 'BOOTSTRAP', epoch: this.current.epoch, newEpoch: this.epoch, startTail: sealedTail, resetStreams };
       return [this.#send(this.#next.sequencer, 'sequencer', request, false)];
     }
     if (this.#phase === 'bootstrapping') {

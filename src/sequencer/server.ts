@@ -45,6 +45,8 @@ export interface SequencerServerOptions extends ServerLimitOptions {
   readonly startTail?: number;
   /** Default: the native lock-free counter. */
   readonly tokens?: TokenSource;
+  /** The most streams it keeps tails for (default DEFAULT_MAX_STREAMS). */
+  readonly maxStreams?: number;
   readonly maxBufferedBytes?: number;
   /** Where to report refused connections and listener errors; default stderr. */
   readonly log?: (line: string) => void;
@@ -85,7 +87,7 @@ export class SequencerServer {
     const limits = serverLimits(options);
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     const tokens = options.tokens ?? new NativeTokenSource(options.startTail ?? 0);
-    const sequencer = new Sequencer({ epoch: options.epoch ?? 0, startTail: options.startTail ?? 0, tokens });
+    const sequencer = new Sequencer({ epoch: options.epoch ?? 0, startTail: options.startTail ?? 0, tokens, ...(options.maxStreams === undefined ? {} : { maxStreams: options.maxStreams }) });
     const s = new SequencerServer(sequencer, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, limits, log);
     const host = options.host ?? '127.0.0.1';
     const port = options.port ?? 0;

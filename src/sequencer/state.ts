@@ -5,8 +5,7 @@
 // can run this same code on a plain JS counter.
 //
 // State: the epoch, the token counter (behind TokenSource, so the driver can
-// plug in the native lock-free counter) and per-stream tails (a placeholder:
-// the wire has no stream fields yet).
+// plug in the native lock-free counter) and the stream tails (streams.ts).
 //
 // Rules:
 // - Every request except PING, SEAL and BOOTSTRAP must carry the sequencer's
@@ -25,6 +24,13 @@
 //   to their SEAL, so a fresh sequencer after failover starts above every
 //   written address. SEAL(newEpoch) is BOOTSTRAP with no start tail (it only
 //   stops a sequencer that is being replaced).
+// - STREAM_TOKEN(n, streams) is TOKEN(n) for entries of those streams: it answers
+//   each stream's latest addresses (the first entry's backpointers) and records
+//   the new ones. STREAM_TAILS answers the streams' latest addresses and the tail.
+//   Both are refused with ERR_RECOVERING while the stream tails are being rebuilt
+//   (STREAM_SEED). A BOOTSTRAP forgets them when it says so (resetStreams: another
+//   sequencer served in between) or when its start tail is above everything this
+//   machine handed out (a fresh process over an old log).
 //
 // Response headers follow the unit's convention (src/unit/handler.ts): the
 // request's id; the epoch of an OK answer is the sequencer's (equal to the
@@ -39,6 +45,8 @@ import { invariant } from '../../bindings/invariant.js';
 import { errorResponse } from '../wire/codec.js';
 import { MAX_TOKENS_PER_REQUEST } from '../wire/messages.js';
 import type { Request, Response, WaitTailRequest } from '../wire/messages.js';
+import { StreamTails } from './streams.js';
+import type { StreamTailsSnapshot } from './streams.js';
 
 /** Where tokens come from: a plain JS counter in tests and simulation, the native AtomicU64 in the server. */
 export interface TokenSource {
@@ -87,6 +95,8 @@ export interface SequencerOptions {
   readonly startTail?: number;
   /** The counter (default: a CounterTokenSource). It is moved up to startTail, never down. */
   readonly tokens?: TokenSource;
+  /** The most streams it keeps tails for (default DEFAULT_MAX_STREAMS); a STREAM_TOKEN for one more is ERR_FULL. */
+  readonly maxStreams?: number;
 }
 
 /** A read-only view of the state, for tests, simulation checkers and status output. */
@@ -94,7 +104,7 @@ export interface SequencerSnapshot {
   readonly epoch: number;
   readonly nextToken: number;
   readonly tokensIssued: number;
-  readonly streamTails: ReadonlyMap<number, number>;
+  readonly streams: StreamTailsSnapshot;
 }
 
 export class Sequencer {
@@ -103,8 +113,7 @@ export class Sequencer {
   /** Everything below this was handed out by this machine (or skipped by a bootstrap). */
   #issuedEnd: number;
   #tokensIssued = 0;
-  /** Placeholder: per-stream tails, keyed by stream id. Not on the wire yet. */
-  readonly #streamTails = new Map<number, number>();
+  readonly #streams: StreamTails;
 
   constructor(options: SequencerOptions = {}) {
     this.#epoch = checkPosition(options.epoch ?? 0, 'epoch');
@@ -113,6 +122,7 @@ export class Sequencer {
     if (this.#tokens.peek() < startTail) this.#tokens.reset(startTail);
     this.#issuedEnd = this.#tokens.peek();
     invariant(this.#issuedEnd >= startTail, () => `sequencer: counter at ${this.#issuedEnd} after starting at ${startTail}`);
+    this.#streams = new StreamTails(this.#issuedEnd, options.maxStreams);
   }
 
   get epoch(): number {
@@ -129,7 +139,7 @@ export class Sequencer {
       epoch: this.#epoch,
       nextToken: this.#tokens.peek(),
       tokensIssued: this.#tokensIssued,
-      streamTails: new Map(this.#streamTails),
+      streams: this.#streams.snapshot(),
     };
   }
 
@@ -146,7 +156,7 @@ export class Sequencer {
       return { type: 'response', op: 'SEAL', requestId, epoch: this.#epoch, status: 'OK', tail: result };
     }
     if (req.op === 'BOOTSTRAP') {
-      const result = this.bootstrap(req.newEpoch, req.startTail);
+      const result = this.bootstrap(req.newEpoch, req.startTail, req.resetStreams);
       if (result instanceof CorfuError) return errorResponse('BOOTSTRAP', requestId, req.epoch, result);
       return { type: 'response', op: 'BOOTSTRAP', requestId, epoch: this.#epoch, status: 'OK', tail: result };
     }
@@ -163,8 +173,39 @@ export class Sequencer {
       case 'WAIT_TAIL':
         // WAIT_TAIL here is its answer when its wait is over (waitTail() decides whether to park it).
         return { type: 'response', op: req.op, requestId, epoch: this.#epoch, status: 'OK', tail: this.#tokens.peek() };
+      case 'STREAM_TOKEN': {
+        const refused = this.#streams.unlessRecovered() ?? this.#streams.checkToken(req.streams);
+        if (refused !== undefined) return errorResponse('STREAM_TOKEN', requestId, req.epoch, refused);
+        const first = this.take(req.count);
+        if (first instanceof CorfuError) return errorResponse('STREAM_TOKEN', requestId, req.epoch, first);
+        const backpointers = this.#streams.issue(first, req.count, req.streams);
+        return { type: 'response', op: 'STREAM_TOKEN', requestId, epoch: this.#epoch, status: 'OK', first, backpointers };
+      }
+      case 'STREAM_TAILS': {
+        const refused = this.#streams.unlessRecovered();
+        if (refused !== undefined) return errorResponse('STREAM_TAILS', requestId, req.epoch, refused);
+        return { type: 'response', op: 'STREAM_TAILS', requestId, epoch: this.#epoch, status: 'OK', tail: this.#tokens.peek(), latest: this.#streams.latest(req.streams) };
+      }
+      case 'STREAM_SEED': {
+        if (req.from > this.#tokens.peek()) {
+          return errorResponse(
+            'STREAM_SEED',
+            requestId,
+            req.epoch,
+            new CorfuError('ERR_BAD_REQUEST', `STREAM_SEED of [${req.from}, ${req.to}): nothing at or above the tail ${this.#tokens.peek()} is written`),
+          );
+        }
+        const result = this.#streams.seed(req.from, req.to, req.done, req.entries);
+        if (result instanceof CorfuError) return errorResponse('STREAM_SEED', requestId, req.epoch, result);
+        return { type: 'response', op: 'STREAM_SEED', requestId, epoch: this.#epoch, status: 'OK', streamsFrom: result.from, recovered: result.recovered };
+      }
       default:
-        return errorResponse(req.op, requestId, req.epoch, new CorfuError('ERR_BAD_REQUEST', `${req.op} is not a sequencer operation (TOKEN, TAIL, WAIT_TAIL, SEAL, BOOTSTRAP, PING)`));
+        return errorResponse(
+          req.op,
+          requestId,
+          req.epoch,
+          new CorfuError('ERR_BAD_REQUEST', `${req.op} is not a sequencer operation (TOKEN, TAIL, WAIT_TAIL, STREAM_TOKEN, STREAM_TAILS, STREAM_SEED, SEAL, BOOTSTRAP, PING)`),
+        );
     }
   }
 
@@ -188,8 +229,13 @@ export class Sequencer {
    * with the sealed tail), and the projection that wins may be the one that
    * keeps it. Refusing the second start tail would let it hand out addresses
    * already written (the simulator's `bootstrap-after-seal`, test/sim/known-issues.ts).
+   *
+   * The stream tails are forgotten when `resetStreams` says another sequencer served
+   * since this one last did, and when `startTail` is above everything this one handed
+   * out (it cannot know the stream entries there); they are then known from the new
+   * next token up, and rebuilt below it by STREAM_SEED.
    */
-  bootstrap(newEpoch: number, startTail: number): number | CorfuError {
+  bootstrap(newEpoch: number, startTail: number, resetStreams = false): number | CorfuError {
     if (!Number.isSafeInteger(newEpoch) || newEpoch < 0 || !Number.isSafeInteger(startTail) || startTail < 0) {
       return new CorfuError('ERR_BAD_REQUEST', `bootstrap(${newEpoch}, ${startTail}): expected non-negative safe integers`);
     }
@@ -199,6 +245,7 @@ export class Sequencer {
     if (startTail > before) this.#tokens.reset(startTail);
     const after = this.#tokens.peek();
     invariant(after === Math.max(before, startTail), () => `sequencer: counter at ${after} after bootstrap from ${before} to ${startTail}`);
+    if (resetStreams || startTail > this.#issuedEnd) this.#streams.reset(after);
     this.#issuedEnd = after;
     this.#epoch = newEpoch;
     return after;

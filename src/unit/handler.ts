@@ -119,6 +119,10 @@ async function dispatch(engine: UnitEngine, req: Request): Promise<Response> {
       throw new CorfuError('ERR_BAD_REQUEST', 'a storage unit does not hand out tokens; ask the sequencer');
     case 'BOOTSTRAP':
       throw new CorfuError('ERR_BAD_REQUEST', 'BOOTSTRAP is for the sequencer; a storage unit is sealed with SEAL');
+    case 'STREAM_TOKEN':
+    case 'STREAM_TAILS':
+    case 'STREAM_SEED':
+      throw new CorfuError('ERR_BAD_REQUEST', `${req.op} is for the sequencer, which keeps the stream tails; a storage unit knows no streams`);
   }
 }
 

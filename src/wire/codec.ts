@@ -13,8 +13,8 @@ import { CorfuError, STATUS_NAMES, codeByte, codeName, isErrorCode } from '../..
 import type { ErrorCode } from '../../bindings/errors.js';
 import { HEADER_BYTES, MAX_ENTRIES, MAX_FRAME_BYTES, MAX_SAFE_HIGH, OPCODES, RESPONSE_BIT, checkHeader, writeHeader, writeU64 } from './frame.js';
 import type { FrameHeader, Op } from './frame.js';
-import { KIND, MAX_CLUSTER_ID_CHARS, MAX_WAIT_TAIL_MS, SYNC, WRITTEN } from './messages.js';
-import type { ErrorResponse, Message, Request, Response } from './messages.js';
+import { KIND, MAX_CLUSTER_ID_CHARS, MAX_SEED_STREAMS, MAX_STREAMS_PER_ENTRY, MAX_STREAMS_PER_QUERY, MAX_WAIT_TAIL_MS, STREAM_BACKPOINTERS, STREAM_ID_BYTES, SYNC, WRITTEN } from './messages.js';
+import type { ErrorResponse, Message, Request, Response, SeedEntry, StreamAddresses, StreamId } from './messages.js';
 
 export type DecodeResult =
   /** A whole frame; `bytes` is its size, to be consumed from the input. */
@@ -137,6 +137,28 @@ function addressList(r: Reader): number[] {
   return addresses;
 }
 
+function streamCount(r: Reader, max: number, what: string): number {
+  const n = r.u16(`the ${what} count`);
+  if (n < 1 || n > max) throw new Malformed(`${what} count ${n} is outside 1..${max}`);
+  return n;
+}
+
+function streamIds(r: Reader, n: number): StreamId[] {
+  r.expect(n * STREAM_ID_BYTES, 'the stream ids');
+  const ids = new Array<StreamId>(n);
+  for (let i = 0; i < n; i++) ids[i] = r.bytes(STREAM_ID_BYTES, 'a stream id').toString('hex');
+  return ids;
+}
+
+/** A count byte (min..STREAM_BACKPOINTERS) and that many addresses. */
+function streamAddresses(r: Reader, min: number): number[] {
+  const k = r.u8('the address count');
+  if (k < min || k > STREAM_BACKPOINTERS) throw new Malformed(`stream address count ${k} is outside ${min}..${STREAM_BACKPOINTERS}`);
+  const addresses = new Array<number>(k);
+  for (let i = 0; i < k; i++) addresses[i] = r.u64('a stream address');
+  return addresses;
+}
+
 function decodeRequest(h: FrameHeader, r: Reader): Request {
   const { requestId, epoch } = h;
   switch (h.op) {
@@ -179,15 +201,46 @@ function decodeRequest(h: FrameHeader, r: Reader): Request {
       return { type: 'request', op: 'SEAL', requestId, epoch, newEpoch: r.u64('the new epoch') };
     case 'BOOTSTRAP': {
       const newEpoch = r.u64('the new epoch');
-      return { type: 'request', op: 'BOOTSTRAP', requestId, epoch, newEpoch, startTail: r.u64('the start tail') };
+      const startTail = r.u64('the start tail');
+      const flags = r.u8('the flags');
+      if ((flags & ~BOOTSTRAP_RESET_STREAMS) !== 0) throw new Malformed(`unknown BOOTSTRAP flags 0x${flags.toString(16)}`);
+      return { type: 'request', op: 'BOOTSTRAP', requestId, epoch, newEpoch, startTail, resetStreams: flags === BOOTSTRAP_RESET_STREAMS };
     }
     case 'TOKEN': {
       const count = r.u32('the token count');
       if (count < 1) throw new Malformed('token count 0');
       return { type: 'request', op: 'TOKEN', requestId, epoch, count };
     }
+    case 'STREAM_TOKEN': {
+      const count = r.u32('the token count');
+      if (count < 1) throw new Malformed('token count 0');
+      const streams = streamIds(r, streamCount(r, MAX_STREAMS_PER_ENTRY, 'stream'));
+      return { type: 'request', op: 'STREAM_TOKEN', requestId, epoch, count, streams };
+    }
+    case 'STREAM_TAILS':
+      return { type: 'request', op: 'STREAM_TAILS', requestId, epoch, streams: streamIds(r, streamCount(r, MAX_STREAMS_PER_QUERY, 'stream')) };
+    case 'STREAM_SEED': {
+      const from = r.u64('the range start');
+      const to = r.u64('the range end');
+      if (from > to) throw new Malformed(`seed range [${from}, ${to}) ends before it starts`);
+      const done = r.u8('the done flag');
+      if (done > 1) throw new Malformed(`done flag ${done} is not 0 or 1`);
+      const n = r.u32('the stream count');
+      if (n > MAX_SEED_STREAMS) throw new Malformed(`stream count ${n} is above ${MAX_SEED_STREAMS}`);
+      // Each entry takes at least an id, a count and one address.
+      r.expect(n * (STREAM_ID_BYTES + 1 + 8), 'the seed entries');
+      const entries = new Array<SeedEntry>(n);
+      for (let i = 0; i < n; i++) {
+        const stream = r.bytes(STREAM_ID_BYTES, 'a stream id').toString('hex');
+        entries[i] = { stream, addresses: streamAddresses(r, 1) };
+      }
+      return { type: 'request', op: 'STREAM_SEED', requestId, epoch, from, to, done: done === 1, entries };
+    }
   }
 }
+
+/** Bit 0 of BOOTSTRAP's flags byte: the sequencer rebuilds its stream tails (BootstrapRequest.resetStreams). */
+const BOOTSTRAP_RESET_STREAMS = 1;
 
 function statusBytes(r: Reader, n: number): Buffer {
   const statuses = r.bytes(n, 'the statuses');
@@ -258,6 +311,26 @@ function decodeResponse(h: FrameHeader, r: Reader): Response {
       return { type: 'response', op: h.op, requestId, epoch, status: 'OK', tail: r.u64('the tail') };
     case 'TOKEN':
       return { type: 'response', op: 'TOKEN', requestId, epoch, status: 'OK', first: r.u64('the first token') };
+    case 'STREAM_TOKEN': {
+      const first = r.u64('the first token');
+      const n = streamCount(r, MAX_STREAMS_PER_ENTRY, 'stream');
+      const backpointers = new Array<StreamAddresses>(n);
+      for (let i = 0; i < n; i++) backpointers[i] = streamAddresses(r, 0);
+      return { type: 'response', op: 'STREAM_TOKEN', requestId, epoch, status: 'OK', first, backpointers };
+    }
+    case 'STREAM_TAILS': {
+      const tail = r.u64('the tail');
+      const n = streamCount(r, MAX_STREAMS_PER_QUERY, 'stream');
+      const latest = new Array<StreamAddresses>(n);
+      for (let i = 0; i < n; i++) latest[i] = streamAddresses(r, 0);
+      return { type: 'response', op: 'STREAM_TAILS', requestId, epoch, status: 'OK', tail, latest };
+    }
+    case 'STREAM_SEED': {
+      const streamsFrom = r.u64('where the stream tails begin');
+      const recovered = r.u8('the recovered flag');
+      if (recovered > 1) throw new Malformed(`recovered flag ${recovered} is not 0 or 1`);
+      return { type: 'response', op: 'STREAM_SEED', requestId, epoch, status: 'OK', streamsFrom, recovered: recovered === 1 };
+    }
     case 'INFO': {
       const unitEpoch = r.u64('the unit epoch');
       const tail = r.u64('the tail');
@@ -381,9 +454,10 @@ export function encodeRequest(msg: Request): Buffer {
     case 'BOOTSTRAP': {
       checkU64(msg.newEpoch, 'newEpoch');
       checkU64(msg.startTail, 'startTail');
-      const buf = allocFrame(16, opcode, requestId, epoch, msg.op);
+      const buf = allocFrame(17, opcode, requestId, epoch, msg.op);
       writeU64(buf, msg.newEpoch, HEADER_BYTES);
       writeU64(buf, msg.startTail, HEADER_BYTES + 8);
+      buf[HEADER_BYTES + 16] = msg.resetStreams ? BOOTSTRAP_RESET_STREAMS : 0;
       return buf;
     }
     case 'TOKEN': {
@@ -393,7 +467,71 @@ export function encodeRequest(msg: Request): Buffer {
       buf.writeUInt32LE(msg.count, HEADER_BYTES);
       return buf;
     }
+    case 'STREAM_TOKEN': {
+      checkU32(msg.count, 'token count');
+      if (msg.count < 1) bad('token count 0');
+      checkStreamCount(msg.streams.length, MAX_STREAMS_PER_ENTRY, msg.op);
+      const buf = allocFrame(4 + 2 + STREAM_ID_BYTES * msg.streams.length, opcode, requestId, epoch, msg.op);
+      let at = buf.writeUInt32LE(msg.count, HEADER_BYTES);
+      at = buf.writeUInt16LE(msg.streams.length, at);
+      for (const id of msg.streams) at = writeStreamId(buf, id, at);
+      return buf;
+    }
+    case 'STREAM_TAILS': {
+      checkStreamCount(msg.streams.length, MAX_STREAMS_PER_QUERY, msg.op);
+      const buf = allocFrame(2 + STREAM_ID_BYTES * msg.streams.length, opcode, requestId, epoch, msg.op);
+      let at = buf.writeUInt16LE(msg.streams.length, HEADER_BYTES);
+      for (const id of msg.streams) at = writeStreamId(buf, id, at);
+      return buf;
+    }
+    case 'STREAM_SEED': {
+      checkU64(msg.from, 'from');
+      checkU64(msg.to, 'to');
+      if (msg.from > msg.to) bad(`STREAM_SEED: range [${msg.from}, ${msg.to}) ends before it starts`);
+      if (msg.entries.length > MAX_SEED_STREAMS) throw new CorfuError('ERR_TOO_LARGE', `STREAM_SEED: ${msg.entries.length} streams, at most ${MAX_SEED_STREAMS} per frame`);
+      let bodyBytes = 8 + 8 + 1 + 4;
+      for (const e of msg.entries) bodyBytes += STREAM_ID_BYTES + addressesBytes(e.addresses, 1, msg.op);
+      const buf = allocFrame(bodyBytes, opcode, requestId, epoch, msg.op);
+      writeU64(buf, msg.from, HEADER_BYTES);
+      writeU64(buf, msg.to, HEADER_BYTES + 8);
+      buf[HEADER_BYTES + 16] = msg.done ? 1 : 0;
+      let at = buf.writeUInt32LE(msg.entries.length, HEADER_BYTES + 17);
+      for (const e of msg.entries) {
+        at = writeStreamId(buf, e.stream, at);
+        at = writeAddresses(buf, e.addresses, at);
+      }
+      return buf;
+    }
   }
+}
+
+const STREAM_ID = /^[0-9a-f]{32}$/;
+
+function checkStreamCount(n: number, max: number, what: string): void {
+  if (n < 1) bad(`${what}: no streams`);
+  if (n > max) throw new CorfuError('ERR_TOO_LARGE', `${what}: ${n} streams, at most ${max}`);
+}
+
+function writeStreamId(buf: Buffer, id: StreamId, at: number): number {
+  if (!STREAM_ID.test(id)) bad(`a stream id must be ${2 * STREAM_ID_BYTES} lower-case hex digits, got ${JSON.stringify(id)}`);
+  buf.write(id, at, 'hex');
+  return at + STREAM_ID_BYTES;
+}
+
+/** The bytes of a count byte and its addresses, after checking them. */
+function addressesBytes(addresses: StreamAddresses, min: number, what: string): number {
+  if (addresses.length < min || addresses.length > STREAM_BACKPOINTERS) bad(`${what}: ${addresses.length} stream addresses, expected ${min}..${STREAM_BACKPOINTERS}`);
+  for (const a of addresses) checkU64(a, 'stream address');
+  return 1 + 8 * addresses.length;
+}
+
+function writeAddresses(buf: Buffer, addresses: StreamAddresses, at: number): number {
+  buf[at++] = addresses.length;
+  for (const a of addresses) {
+    writeU64(buf, a, at);
+    at += 8;
+  }
+  return at;
 }
 
 function checkStatuses(statuses: Uint8Array, n: number, what: string): void {
@@ -498,6 +636,29 @@ export function encodeResponse(msg: Response): Buffer {
       const buf = allocFrame(9, opcode, requestId, epoch, msg.op);
       buf[HEADER_BYTES] = 0;
       writeU64(buf, msg.first, HEADER_BYTES + 1);
+      return buf;
+    }
+    case 'STREAM_TOKEN':
+    case 'STREAM_TAILS': {
+      const lists = msg.op === 'STREAM_TOKEN' ? msg.backpointers : msg.latest;
+      const value = msg.op === 'STREAM_TOKEN' ? msg.first : msg.tail;
+      checkU64(value, msg.op === 'STREAM_TOKEN' ? 'first token' : 'tail');
+      checkStreamCount(lists.length, msg.op === 'STREAM_TOKEN' ? MAX_STREAMS_PER_ENTRY : MAX_STREAMS_PER_QUERY, msg.op);
+      let bodyBytes = 1 + 8 + 2;
+      for (const l of lists) bodyBytes += addressesBytes(l, 0, msg.op);
+      const buf = allocFrame(bodyBytes, opcode, requestId, epoch, msg.op);
+      buf[HEADER_BYTES] = 0;
+      writeU64(buf, value, HEADER_BYTES + 1);
+      let at = buf.writeUInt16LE(lists.length, HEADER_BYTES + 9);
+      for (const l of lists) at = writeAddresses(buf, l, at);
+      return buf;
+    }
+    case 'STREAM_SEED': {
+      checkU64(msg.streamsFrom, 'streamsFrom');
+      const buf = allocFrame(10, opcode, requestId, epoch, msg.op);
+      buf[HEADER_BYTES] = 0;
+      writeU64(buf, msg.streamsFrom, HEADER_BYTES + 1);
+      buf[HEADER_BYTES + 9] = msg.recovered ? 1 : 0;
       return buf;
     }
     case 'INFO': {

@@ -64,6 +64,9 @@ export const OPCODES = {
   BOOTSTRAP: 10,
   INFO: 11,
   WAIT_TAIL: 12,
+  STREAM_TOKEN: 13,
+  STREAM_TAILS: 14,
+  STREAM_SEED: 15,
 } as const;
 
 export type Op = keyof typeof OPCODES;

@@ -83,6 +83,13 @@ export interface BootstrapRequest extends Envelope {
   readonly op: 'BOOTSTRAP';
   readonly newEpoch: number;
   readonly startTail: number;
+  /**
+   * The sequencer's stream state cannot be trusted: it was not the previous epoch's
+   * sequencer (another one may have handed out stream tokens since it last did). It
+   * forgets its stream tails and rebuilds them from the log (STREAM_SEED) before it
+   * answers STREAM_TOKEN or STREAM_TAILS again.
+   */
+  readonly resetStreams: boolean;
 }
 
 export interface TokenRequest extends Envelope {
@@ -99,7 +106,75 @@ export interface TokenRequest extends Envelope {
  */
 export const MAX_TOKENS_PER_REQUEST = 65_536;
 
-export type Request = WriteRequest | AddressesRequest | PrefixTrimRequest | EmptyRequest | WaitTailRequest | SealRequest | BootstrapRequest | TokenRequest;
+// ---- streams (docs/streams.md) ----------------------------------------------
+
+/** A stream's id on the wire: 16 bytes (the first half of SHA-256 of its name), here as 32 lower-case hex digits. */
+export type StreamId = string;
+export const STREAM_ID_BYTES = 16;
+/**
+ * How many of a stream's previous addresses travel with each of its entries (its
+ * backpointers) and with a STREAM_TAILS answer. A reader walks a stream backwards
+ * through them; K junk entries in a row of one stream break the walk (docs/streams.md).
+ */
+export const STREAM_BACKPOINTERS = 4;
+/** The most streams one entry may belong to (one STREAM_TOKEN request). */
+export const MAX_STREAMS_PER_ENTRY = 256;
+/** The most streams one STREAM_TAILS request may ask about. */
+export const MAX_STREAMS_PER_QUERY = 4096;
+/** The most streams one STREAM_SEED request may carry. */
+export const MAX_SEED_STREAMS = 65_536;
+
+/** A stream's latest addresses, newest first, at most STREAM_BACKPOINTERS. */
+export type StreamAddresses = readonly number[];
+
+/**
+ * `count` consecutive tokens for entries that belong to every stream in `streams`
+ * (distinct ids). The answer carries each stream's latest addresses before the first
+ * token: the backpointers of the first entry.
+ */
+export interface StreamTokenRequest extends Envelope {
+  readonly type: 'request';
+  readonly op: 'STREAM_TOKEN';
+  /** 1 .. MAX_TOKENS_PER_REQUEST. */
+  readonly count: number;
+  /** 1 .. MAX_STREAMS_PER_ENTRY distinct ids. */
+  readonly streams: readonly StreamId[];
+}
+
+/** The latest addresses of each stream in `streams`, and the log's tail, in one answer. */
+export interface StreamTailsRequest extends Envelope {
+  readonly type: 'request';
+  readonly op: 'STREAM_TAILS';
+  /** 1 .. MAX_STREAMS_PER_QUERY ids. */
+  readonly streams: readonly StreamId[];
+}
+
+/** One stream's latest addresses in a seeded range. */
+export interface SeedEntry {
+  readonly stream: StreamId;
+  /** 1 .. STREAM_BACKPOINTERS addresses in [from, to), newest first. */
+  readonly addresses: StreamAddresses;
+}
+
+/**
+ * Rebuilds a reset sequencer's stream tails from the log, range by range downwards:
+ * every stream's latest addresses in [from, to), read from the units by a client. The
+ * sequencer takes it only if `to` is where its knowledge begins (its `streamsFrom`);
+ * `done` says nothing below `from` holds a stream entry still needed (the log's start
+ * or its trim mark was reached).
+ */
+export interface StreamSeedRequest extends Envelope {
+  readonly type: 'request';
+  readonly op: 'STREAM_SEED';
+  readonly from: number;
+  readonly to: number;
+  readonly done: boolean;
+  /** 0 .. MAX_SEED_STREAMS entries, distinct streams. */
+  readonly entries: readonly SeedEntry[];
+}
+
+export type Request =
+  WriteRequest | AddressesRequest | PrefixTrimRequest | EmptyRequest | WaitTailRequest | SealRequest | BootstrapRequest | TokenRequest | StreamTokenRequest | StreamTailsRequest | StreamSeedRequest;
 
 // ---- responses ------------------------------------------------------------
 
@@ -167,6 +242,36 @@ export interface TokenResponse extends Envelope {
   readonly first: number;
 }
 
+export interface StreamTokenResponse extends Envelope {
+  readonly type: 'response';
+  readonly op: 'STREAM_TOKEN';
+  readonly status: 'OK';
+  /** The first of `count` consecutive tokens. */
+  readonly first: number;
+  /** Per requested stream, in request order: its latest addresses below `first`, newest first. */
+  readonly backpointers: readonly StreamAddresses[];
+}
+
+export interface StreamTailsResponse extends Envelope {
+  readonly type: 'response';
+  readonly op: 'STREAM_TAILS';
+  readonly status: 'OK';
+  /** The log's tail (the next token) when the answer was made: every listed address is below it. */
+  readonly tail: number;
+  /** Per requested stream, in request order: its latest addresses, newest first (empty: no entry yet). */
+  readonly latest: readonly StreamAddresses[];
+}
+
+export interface StreamSeedResponse extends Envelope {
+  readonly type: 'response';
+  readonly op: 'STREAM_SEED';
+  readonly status: 'OK';
+  /** Where the sequencer's stream knowledge now begins: the next seed must end here. */
+  readonly streamsFrom: number;
+  /** The stream tails are whole again: STREAM_TOKEN and STREAM_TAILS are answered. */
+  readonly recovered: boolean;
+}
+
 /** What a unit says about itself. */
 export interface InfoResponse extends Envelope {
   readonly type: 'response';
@@ -196,7 +301,7 @@ export type SyncByte = (typeof SYNC)[keyof typeof SYNC];
 
 export const MAX_CLUSTER_ID_CHARS = 64;
 
-export type OkResponse = WriteResponse | TrimResponse | ReadResponse | EmptyResponse | TailResponse | TokenResponse | InfoResponse;
+export type OkResponse = WriteResponse | TrimResponse | ReadResponse | EmptyResponse | TailResponse | TokenResponse | InfoResponse | StreamTokenResponse | StreamTailsResponse | StreamSeedResponse;
 
 export type Response = OkResponse | ErrorResponse;
 

@@ -29,10 +29,12 @@ pub enum Code {
     Timeout = 18,
     Aborted = 19,
     NoLayout = 20,
+    // The sequencer's: its stream tails are being rebuilt from the log.
+    Recovering = 21,
 }
 
 impl Code {
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 22] = [
         Code::Ok,
         Code::Written,
         Code::Unwritten,
@@ -54,6 +56,7 @@ impl Code {
         Code::Timeout,
         Code::Aborted,
         Code::NoLayout,
+        Code::Recovering,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +82,7 @@ impl Code {
             Code::Timeout => "ERR_TIMEOUT",
             Code::Aborted => "ERR_ABORTED",
             Code::NoLayout => "ERR_NO_LAYOUT",
+            Code::Recovering => "ERR_RECOVERING",
         }
     }
 

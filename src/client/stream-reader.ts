@@ -1,0 +1,248 @@
+// Reading one stream (docs/streams.md, "Reading a stream"): `client.stream(name)`.
+//
+// A stream of k entries costs O(k) unit reads, never a scan of the log. The
+// sequencer knows each stream's latest STREAM_BACKPOINTERS addresses; every stream
+// entry carries its stream's previous ones. A reader asks for the latest, reads them,
+// and follows the backpointers down to what it has already delivered; then it hands
+// the entries out in address order.
+//
+// What is not the stream's is skipped: junk (a filled hole: its writer died, or took
+// a new token after ERR_WRITTEN), and an entry of other streams (an address handed out
+// again after a reconfiguration). Such entries carry no backpointers for this stream,
+// so STREAM_BACKPOINTERS of them in a row cut the walk; the reader then scans the log
+// downwards from the cut until it finds the stream again (counted in `stats.scanned`).
+//
+// A trimmed address of the stream is never a silent gap: delivering it throws
+// ERR_TRIMMED, naming the address, and telling the reader to load a checkpoint; seek()
+// past it to go on.
+
+import { CorfuError } from '../../bindings/errors.js';
+import { invariant } from '../../bindings/invariant.js';
+import type { StreamAddresses, StreamId } from '../wire/messages.js';
+import { STREAM_BACKPOINTERS } from '../wire/messages.js';
+import { decodeStreamEntry } from './stream-entry.js';
+import type { CallOptions } from './budget.js';
+
+/** A stream entry as a reader gets it. */
+export interface StreamEntry {
+  readonly address: number;
+  /** The bytes the writer passed to appendTo (without the stream header). */
+  readonly payload: Uint8Array;
+  /** The ids of every stream this entry belongs to (it may belong to several). */
+  readonly streams: readonly StreamId[];
+}
+
+/** A log entry as CorfuClient.read answers it. */
+export type LogRead = { readonly address: number; readonly kind: 'data'; readonly payload: Uint8Array } | { readonly address: number; readonly kind: 'junk' };
+
+/** What a reader needs from the client. */
+export interface StreamReaderIO {
+  /** The stream's latest addresses, newest first, asked now (linearizable). */
+  latest(id: StreamId, options?: CallOptions): Promise<StreamAddresses>;
+  /** CorfuClient.read: fills a hole below the tail, throws ERR_TRIMMED for a trimmed address. */
+  read(address: number, options?: CallOptions): Promise<LogRead>;
+}
+
+/** How many addresses the downward scan reads at once when the backpointers are cut. */
+const SCAN_BATCH = 256;
+/** Entries a reader keeps between finding and delivering them; beyond that it reads them again. */
+const MAX_CACHED_ENTRIES = 4096;
+
+/** What a reader found at an address of its stream. */
+type Found = { readonly kind: 'entry'; readonly entry: StreamEntry; readonly backpointers: StreamAddresses } | { readonly kind: 'skip' } | { readonly kind: 'trimmed' };
+
+export interface StreamReaderStats {
+  /** Log addresses read to find and deliver entries (each one a unit READ, or a fill of a hole). */
+  reads: number;
+  /** Of those, the addresses read by a downward scan after a cut. */
+  scanned: number;
+}
+
+export class StreamReader {
+  readonly name: string;
+  readonly id: StreamId;
+  readonly stats: StreamReaderStats = { reads: 0, scanned: 0 };
+  readonly #io: StreamReaderIO;
+  /** The last address delivered (or skipped by seek), -1 before the first. */
+  #position = -1;
+  /** Every address of the stream in (#position, #known] is in #pending. */
+  #known = -1;
+  /** Addresses of the stream above #position not yet delivered, ascending. */
+  #pending: number[] = [];
+  readonly #cache = new Map<number, Found>();
+
+  constructor(io: StreamReaderIO, name: string, id: StreamId) {
+    this.#io = io;
+    this.name = name;
+    this.id = id;
+  }
+
+  /** The last address delivered, -1 before the first. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /** The next readNext() answers the first entry at or above `address`. */
+  seek(address: number): void {
+    if (!Number.isSafeInteger(address) || address < 0) throw new CorfuError('ERR_BAD_REQUEST', `seek: address must be a non-negative safe integer, got ${address}`);
+    this.#position = address - 1;
+    this.#known = Math.max(this.#known, this.#position);
+    this.#pending = this.#pending.filter((a) => a >= address);
+    for (const a of this.#cache.keys()) if (a < address) this.#cache.delete(a);
+  }
+
+  /** The stream's last address now (-1: no entry yet). */
+  async tail(options?: CallOptions): Promise<number> {
+    const latest = await this.#io.latest(this.id, options);
+    return latest[0] ?? -1;
+  }
+
+  /** The next entry of the stream, or undefined when the reader has everything up to the stream's tail now. */
+  async readNext(options?: CallOptions): Promise<StreamEntry | undefined> {
+    for (;;) {
+      if (this.#pending.length === 0 && !(await this.#sync(Number.MAX_SAFE_INTEGER, options))) return undefined;
+      const entry = await this.#deliver(Number.MAX_SAFE_INTEGER, options);
+      if (entry !== undefined) return entry;
+    }
+  }
+
+  /** Every entry of the stream above the position and at or below `address`, in order; the position moves to the last. */
+  async readUpTo(address: number, options?: CallOptions): Promise<StreamEntry[]> {
+    if (!Number.isSafeInteger(address) || address < 0) throw new CorfuError('ERR_BAD_REQUEST', `readUpTo: address must be a non-negative safe integer, got ${address}`);
+    const out: StreamEntry[] = [];
+    if (this.#known < address) await this.#sync(address, options);
+    for (;;) {
+      const entry = await this.#deliver(address, options);
+      if (entry === undefined) break;
+      out.push(entry);
+    }
+    return out;
+  }
+
+  /** The next pending entry at or below `limit`, skipping what is not the stream's; undefined when none is left. */
+  async #deliver(limit: number, options?: CallOptions): Promise<StreamEntry | undefined> {
+    while (this.#pending.length > 0 && this.#pending[0]! <= limit) {
+      const address = this.#pending[0]!;
+      const found = this.#cache.get(address) ?? (await this.#look(address, options));
+      if (found.kind === 'trimmed') {
+        throw new CorfuError('ERR_TRIMMED', `stream ${this.name}: its entry at ${address} was trimmed; load a checkpoint of what the stream holds, then seek past ${address} to go on`);
+      }
+      this.#pending.shift();
+      this.#cache.delete(address);
+      this.#position = address;
+      if (found.kind === 'entry') return found.entry;
+    }
+    return undefined;
+  }
+
+  /**
+   * Finds the stream's addresses in (#known, newest] by walking backpointers down from
+   * the sequencer's latest ones; true when there is something new. `limit` only says
+   * whether the walk is worth it.
+   */
+  async #sync(limit: number, options?: CallOptions): Promise<boolean> {
+    const latest = await this.#io.latest(this.id, options);
+    const floor = this.#known;
+    const fresh = latest.filter((a) => a > floor);
+    if (fresh.length === 0 || limit <= floor) return false;
+    const found = new Set<number>(fresh);
+    let frontier = fresh;
+    /** The lowest address read that holds an entry of the stream, and its backpointers. */
+    let lowest: { address: number; backpointers: StreamAddresses } | undefined;
+    for (;;) {
+      while (frontier.length > 0) {
+        const looked = await Promise.all(frontier.map(async (a) => [a, this.#cache.get(a) ?? (await this.#look(a, options))] as const));
+        const next: number[] = [];
+        for (const [a, f] of looked) {
+          this.#keep(a, f);
+          if (f.kind !== 'entry') continue;
+          const { backpointers } = f;
+          if (lowest === undefined || a < lowest.address) lowest = { address: a, backpointers };
+          for (const b of backpointers) {
+            if (b > floor && !found.has(b)) {
+              found.add(b);
+              next.push(b);
+            }
+          }
+        }
+        frontier = next;
+      }
+      // Complete when the lowest entry of the stream lists everything below it down to the
+      // floor: fewer backpointers than the most (the stream's first entries) or one at or
+      // below the floor. Otherwise every address it lists (all found and read) was not the
+      // stream's: the walk is cut there; scan down for the stream's next entry below.
+      const bottom = lowest === undefined ? Math.min(...found) : lowest.backpointers[lowest.backpointers.length - 1]!;
+      const complete = lowest !== undefined && (lowest.backpointers.length < STREAM_BACKPOINTERS || bottom <= floor);
+      if (complete) break;
+      const resumed = await this.#scanDown(bottom - 1, floor, found, options);
+      if (resumed === undefined) break;
+      lowest = undefined;
+      frontier = [resumed];
+      found.add(resumed);
+      // The scan read it already (cached): the loop above takes its backpointers.
+    }
+    invariant(
+      [...found].every((a) => a > floor),
+      () => `stream ${this.name}: found an address at or below ${floor}`,
+    );
+    const added = [...found].sort((x, y) => x - y);
+    this.#pending = [...this.#pending, ...added];
+    this.#known = Math.max(this.#known, ...added);
+    return true;
+  }
+
+  /**
+   * Reads downwards from `from` to above `floor` for the stream's next entry; answers
+   * its address (looked at and cached), or undefined when none is left above the floor.
+   * A trimmed address on the way is kept as pending, so delivery stops there with
+   * ERR_TRIMMED instead of passing over entries a trim may have taken.
+   */
+  async #scanDown(from: number, floor: number, found: Set<number>, options?: CallOptions): Promise<number | undefined> {
+    for (let top = from; top > floor; top -= SCAN_BATCH) {
+      const addresses: number[] = [];
+      for (let a = top; a > floor && a > top - SCAN_BATCH; a--) addresses.push(a);
+      const looked = await Promise.all(addresses.map(async (a) => [a, await this.#look(a, options)] as const));
+      this.stats.scanned += addresses.length;
+      for (const [a, f] of looked) {
+        if (f.kind === 'trimmed') {
+          found.add(a);
+          this.#keep(a, f);
+          return undefined;
+        }
+        if (f.kind === 'entry') {
+          this.#keep(a, f);
+          return a;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** What `address` holds for this stream. */
+  async #look(address: number, options?: CallOptions): Promise<Found> {
+    this.stats.reads++;
+    let read: LogRead;
+    try {
+      read = await this.#io.read(address, options);
+    } catch (err) {
+      if (err instanceof CorfuError && err.code === 'ERR_TRIMMED') return { kind: 'trimmed' };
+      throw err;
+    }
+    if (read.kind === 'junk') return { kind: 'skip' };
+    const decoded = decodeStreamEntry(read.payload);
+    if (decoded === undefined) return { kind: 'skip' };
+    const mine = decoded.streams.find((s) => s.id === this.id);
+    if (mine === undefined) return { kind: 'skip' };
+    let above = address;
+    for (const b of mine.backpointers) {
+      if (b >= above) throw new CorfuError('ERR_CORRUPT', `stream ${this.name}: the entry at ${address} lists backpointers ${mine.backpointers.join(', ')}, not all below it and newest first`);
+      above = b;
+    }
+    const entry: StreamEntry = { address, payload: decoded.body, streams: decoded.streams.map((s) => s.id) };
+    return { kind: 'entry', entry, backpointers: mine.backpointers };
+  }
+
+  #keep(address: number, found: Found): void {
+    if (this.#cache.size < MAX_CACHED_ENTRIES || found.kind === 'trimmed') this.#cache.set(address, found);
+  }
+}

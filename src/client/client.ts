@@ -431,6 +431,8 @@ export class CorfuClient {
       {
         latest: async (stream, options) => (await this.streamTails([name], options)).latest[0]!,
         read: (address, options) => this.read(address, options),
+        now: () => this.#runtime.clock.now(),
+        deadlineMs: this.deadlineMs,
       },
       name,
       id,

@@ -210,7 +210,7 @@ export class StreamReader {
       const bottom = lowest === undefined ? Math.min(...found) : lowest.backpointers[lowest.backpointers.length - 1]!;
       const complete = lowest !== undefined && (lowest.backpointers.length < STREAM_BACKPOINTERS || bottom <= floor);
       if (complete) break;
-      const resumed = await this.#scanDown(bottom - 1, floor, found, call);
+      const resumed = await this.scanDown(bottom - 1, floor, found, call);
       if (resumed === undefined) break;
       lowest = undefined;
       frontier = [resumed];
@@ -232,8 +232,11 @@ export class StreamReader {
    * its address (looked at and cached), or undefined when none is left above the floor.
    * A trimmed address on the way is kept as pending, so delivery stops there with
    * ERR_TRIMMED instead of passing over entries a trim may have taken.
+   *
+   * TypeScript-private rather than #private only so that the simulator can plant a bug
+   * in it (test/sim/patches.ts, `reader-no-scan`); nothing else calls it.
    */
-  async #scanDown(from: number, floor: number, found: Set<number>, call: Call): Promise<number | undefined> {
+  private async scanDown(from: number, floor: number, found: Set<number>, call: Call): Promise<number | undefined> {
     for (let top = from; top > floor; top -= SCAN_BATCH) {
       const addresses: number[] = [];
       for (let a = top; a > floor && a > top - SCAN_BATCH; a--) addresses.push(a);

@@ -429,7 +429,10 @@ export class CorfuClient {
     const id = streamId(name);
     return new StreamReader(
       {
-        latest: async (stream, options) => (await this.streamTails([name], options)).latest[0]!,
+        latest: async (stream, options) => {
+          const { tail, latest } = await this.streamTails([name], options);
+          return { tail, latest: latest[0]! };
+        },
         read: (address, options) => this.read(address, options),
       },
       name,

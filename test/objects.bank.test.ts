@@ -103,7 +103,7 @@ it('transfers under kill -9 of a unit and of the sequencer: every snapshot adds 
   let reading = true;
   const reader = (async () => {
     while (reading) {
-      const sum = await rt!.transaction(async (tx) => {
+      const sum = await rt.transaction(async (tx) => {
         let s = 0;
         for (let i = 0; i < ACCOUNTS; i++) s += (await tx.get(balances, `acct${i}`)) ?? 0;
         return s;

@@ -344,6 +344,11 @@ export class CorfuClient {
     }
   }
 
+  /** The time on the client's clock (ms; virtual in the simulator): for layers above that keep time. */
+  now(): number {
+    return this.#runtime.clock.now();
+  }
+
   /** The projection the client works under now. */
   get projection(): Projection {
     return this.#projection;
@@ -535,16 +540,36 @@ export class CorfuClient {
 
   /** The lowest trim mark among the units (INFO): nothing below it can be read, so recovery stops there. */
   async #trimFloor(): Promise<number> {
-    return this.#withBudget('INFO', undefined, async (b) => {
-      const units = this.#projection.units;
-      const marks = await Promise.all(
-        units.map(async (unit) => {
-          const res = await this.#requestWithResends(() => unit, { type: 'request', op: 'INFO', epoch: this.#projection.epoch }, b);
-          if (res.status !== 'OK') throw new CorfuError(res.status, `INFO at ${unit}: ${res.message}`);
-          return (res as InfoResponse).trimMark;
-        }),
-      );
-      return Math.min(...marks);
+    return this.#withBudget('INFO', undefined, async (b) => Math.min(...(await this.#infos(b)).map((i) => i.trimMark)));
+  }
+
+  /** INFO from every unit of the projection. */
+  #infos(b: CallBudget): Promise<InfoResponse[]> {
+    const units = this.#projection.units;
+    return Promise.all(
+      units.map(async (unit) => {
+        const res = await this.#requestWithResends(() => unit, { type: 'request', op: 'INFO', epoch: this.#projection.epoch }, b);
+        if (res.status !== 'OK') throw new CorfuError(res.status, `INFO at ${unit}: ${res.message}`);
+        return res as InfoResponse;
+      }),
+    );
+  }
+
+  /**
+   * How full the log is: the fullest unit's used bytes and its capacity (INFO from every
+   * unit). A unit's space is freed by prefix trims (trim marks), so this is what a
+   * compaction policy watches.
+   */
+  async usage(options?: CallOptions): Promise<{ readonly usedBytes: number; readonly capacityBytes: number; readonly fullest: string }> {
+    this.#checkOpen();
+    return this.#withBudget('usage', options, async (b) => {
+      const infos = await this.#infos(b);
+      let fullest = 0;
+      infos.forEach((info, i) => {
+        if (info.usedPages / info.dataPages > infos[fullest]!.usedPages / infos[fullest]!.dataPages) fullest = i;
+      });
+      const f = infos[fullest]!;
+      return { usedBytes: f.usedPages * f.pageBytes, capacityBytes: f.dataPages * f.pageBytes, fullest: this.#projection.units[fullest]! };
     });
   }
 

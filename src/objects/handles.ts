@@ -63,7 +63,9 @@ export abstract class ObjectHandle<S, U> {
   protected async append(update: U, options?: CallOptions): Promise<number> {
     const type = this.type;
     const keys = type.keys(update);
-    return this.runtime.client.appendTo([objectStream(this.name)], encodeRecord({ kind: 'update', keys, update: type.codec.encode(update) }), options);
+    const address = await this.runtime.client.appendTo([objectStream(this.name)], encodeRecord({ kind: 'update', keys, update: type.codec.encode(update) }), options);
+    this.runtime.wrote();
+    return address;
   }
 }
 

@@ -18,7 +18,8 @@ import { CorfuError } from '../../bindings/errors.js';
 import type { CallOptions } from '../client/budget.js';
 import { CorfuClient, type ConnectOptions } from '../client/client.js';
 import { decide } from './decide.js';
-import { CorfuCounter, CorfuMap, CorfuObject } from './handles.js';
+import { loadCheckpoint, writeCheckpoint, type WrittenCheckpoint } from './checkpoint.js';
+import { CorfuCounter, CorfuMap, CorfuObject, type ObjectHandle } from './handles.js';
 import { KvStore } from './kv.js';
 import type { CommitRecord } from './records.js';
 import { Transaction, type TransactionOptions } from './transaction.js';
@@ -28,6 +29,15 @@ import { DEFAULT_RETAINED_SNAPSHOTS, ObjectView, versionOf, type Decision, type 
 export interface RuntimeOptions extends ConnectOptions {
   /** Snapshots each object's view keeps for reads in the past (default 10,000). */
   readonly retainSnapshots?: number;
+  /**
+   * Compaction policy: when the fullest unit holds more than this many bytes, checkpoint
+   * every object this runtime opened and trim the log below them (compact()). Looked at
+   * after this runtime's writes, at most once per `compactCheckMs`. Off by default: the
+   * trim takes everything else below the checkpoints too.
+   */
+  readonly compactAboveBytes?: number;
+  /** Default 1000 ms. */
+  readonly compactCheckMs?: number;
 }
 
 /** The stream an object's updates go to. */
@@ -44,23 +54,61 @@ export class CorfuRuntime {
   readonly #views = new Map<string, ObjectView<unknown, unknown>>();
   readonly #decisions = new Map<number, Promise<Decision>>();
   /** Counters for tests and observers. */
-  readonly stats = { replayed: 0, decided: 0, committed: 0, aborted: 0, rebuilds: 0 };
+  readonly stats = { replayed: 0, decided: 0, committed: 0, aborted: 0, rebuilds: 0, checkpointsWritten: 0, checkpointsLoaded: 0, compactions: 0 };
+  /** The last failure of an automatic compaction (it is tried again at the next check). */
+  lastCompactionError: unknown;
+  readonly #compactAbove: number | undefined;
+  readonly #compactCheckMs: number;
+  #lastCheck = -Infinity;
+  #compacting: Promise<void> | undefined;
   readonly #host: ViewHost = {
     decide: (address, record) => this.#decide(address, record),
     replayed: (n) => {
       this.stats.replayed += n;
     },
+    loadCheckpoint: async (name, type, options) => {
+      const snap = await loadCheckpoint(this.client, name, type, options);
+      if (snap !== undefined) this.stats.checkpointsLoaded++;
+      return snap;
+    },
+    reader: (name) => this.client.stream(objectStream(name)),
   };
 
-  private constructor(client: CorfuClient, retain: number) {
+  private constructor(client: CorfuClient, retain: number, compactAbove: number | undefined, compactCheckMs: number) {
     this.client = client;
     this.#retain = retain;
+    this.#compactAbove = compactAbove;
+    this.#compactCheckMs = compactCheckMs;
   }
 
   static async connect(options: RuntimeOptions): Promise<CorfuRuntime> {
     const retain = options.retainSnapshots ?? DEFAULT_RETAINED_SNAPSHOTS;
     if (!Number.isSafeInteger(retain) || retain < 1) throw new CorfuError('ERR_BAD_REQUEST', `retainSnapshots must be a positive integer, got ${String(retain)}`);
-    return new CorfuRuntime(await CorfuClient.connect(options), retain);
+    const { compactAboveBytes, compactCheckMs = 1000 } = options;
+    if (compactAboveBytes !== undefined && (!Number.isSafeInteger(compactAboveBytes) || compactAboveBytes < 1)) {
+      throw new CorfuError('ERR_BAD_REQUEST', `compactAboveBytes must be a positive integer, got ${String(compactAboveBytes)}`);
+    }
+    if (!Number.isSafeInteger(compactCheckMs) || compactCheckMs < 0) throw new CorfuError('ERR_BAD_REQUEST', `compactCheckMs must be a non-negative integer, got ${String(compactCheckMs)}`);
+    return new CorfuRuntime(await CorfuClient.connect(options), retain, compactAboveBytes, compactCheckMs);
+  }
+
+  /** @internal Called after each write of this runtime: runs the compaction policy. */
+  wrote(): void {
+    if (this.#compactAbove === undefined || this.#compacting !== undefined) return;
+    const now = this.client.now();
+    if (now - this.#lastCheck < this.#compactCheckMs) return;
+    this.#lastCheck = now;
+    const above = this.#compactAbove;
+    this.#compacting = (async () => {
+      try {
+        const { usedBytes } = await this.client.usage();
+        if (usedBytes > above) await this.compact();
+      } catch (err) {
+        this.lastCompactionError = err;
+      } finally {
+        this.#compacting = undefined;
+      }
+    })();
   }
 
   /** A replicated map with string keys; values go through the codec (JSON by default). */
@@ -102,8 +150,49 @@ export class CorfuRuntime {
     }
   }
 
-  /** Closes the client; views stop with it. */
+  /**
+   * Writes a checkpoint of the object (checkpoint.ts): its state and versions as of the
+   * log's tail now. A runtime that opens it later starts there. Resolves with the
+   * snapshot address it holds.
+   */
+  async checkpoint(object: ObjectHandle<unknown, unknown> | ObjectHandle<never, never>, options?: CallOptions): Promise<WrittenCheckpoint> {
+    const handle = object as ObjectHandle<unknown, unknown>;
+    if (handle.runtime !== this) throw new CorfuError('ERR_BAD_REQUEST', 'checkpoint takes an object of this runtime');
+    await handle.view.sync(options);
+    const written = await writeCheckpoint(this.client, handle.name, handle.type, handle.view.current(), options);
+    this.stats.checkpointsWritten++;
+    return written;
+  }
+
+  /**
+   * Checkpoints every object at one snapshot address and trims the log below it
+   * (docs/objects.md, "Compaction"). The objects are those given, by default every
+   * object this runtime has opened: **whatever else the log holds below the snapshot is
+   * trimmed too**, so run it from a runtime that opens every object of the log. Resolves
+   * with the address everything below which was trimmed.
+   */
+  async compact(options: CallOptions & { readonly objects?: ReadonlyArray<ObjectHandle<never, never> | ObjectHandle<unknown, unknown>> } = {}): Promise<number> {
+    const { objects, ...call } = options;
+    const views = objects === undefined ? [...this.#views.values()].filter((v) => v.type !== undefined) : objects.map((h) => (h as ObjectHandle<unknown, unknown>).view);
+    if (views.length === 0) throw new CorfuError('ERR_BAD_REQUEST', 'compact: no objects to checkpoint');
+    // One snapshot for all: every object played through the same address.
+    const snapshot = (await this.client.tail(call)) - 1;
+    await Promise.all(views.map((v) => v.applyThrough(snapshot, call)));
+    for (const v of views) {
+      const snap = v.snapshotAt(snapshot);
+      if (snap === undefined) throw new CorfuError('ERR_TRIMMED', `compact: object ${v.name} keeps no snapshot at ${snapshot}`);
+      await writeCheckpoint(this.client, v.name, v.type, { ...snap, at: snapshot }, call);
+      this.stats.checkpointsWritten++;
+    }
+    // Everything at or below the snapshot is in the checkpoints; the markers and parts are above it.
+    await this.client.prefixTrim(snapshot + 1, call);
+    this.stats.compactions++;
+    return snapshot + 1;
+  }
+
+  /** Closes the client (after a compaction in progress ends); views stop with it. */
   async close(): Promise<void> {
+    await this.#compacting;
     await this.client.close();
   }
 
@@ -118,7 +207,7 @@ export class CorfuRuntime {
       if (existing.type !== undefined) throw new CorfuError('ERR_BAD_REQUEST', `object ${name} is a ${existing.type.kind} in this runtime; it cannot be opened as a ${type.kind}`);
       // A view kept only for versions (to decide transactions): replay it again with the type.
     }
-    const view = new ObjectView<S, U>(this.#host, name, this.client.stream(objectStream(name)), type, this.#retain);
+    const view = new ObjectView<S, U>(this.#host, name, type, this.#retain);
     this.#views.set(name, view as ObjectView<unknown, unknown>);
     return view;
   }
@@ -129,7 +218,7 @@ export class CorfuRuntime {
     const kept = view.snapshotAt(address);
     if (kept !== undefined) return kept;
     this.stats.rebuilds++;
-    const fresh = new ObjectView<S, U>(this.#host, view.name, this.client.stream(objectStream(view.name)), view.type, 1);
+    const fresh = new ObjectView<S, U>({ ...this.#host, loadCheckpoint: () => Promise.resolve(undefined) }, view.name, view.type, 1);
     await fresh.applyThrough(address, options);
     return fresh.snapshotAt(address)!;
   }

@@ -124,6 +124,7 @@ export class Transaction {
     const objects = [...new Set([...reads.map((r) => r.object), ...writes.map((w) => w.object)])];
     const record = { kind: 'commit', snapshot: this.snapshot, reads, writes } as const;
     const address = await this.#rt.client.appendTo(objects.map(objectStream), encodeRecord(record), this.#options);
+    this.#rt.wrote();
     const decision = await this.#rt.decideAt(address, record);
     if (!decision.committed) throw new CorfuError('ERR_CONFLICT', `transaction aborted: ${decision.why}`);
     this.address = address;

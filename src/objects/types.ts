@@ -31,6 +31,8 @@ export interface ObjectType<S, U> {
   /** The conflict keys the update writes; [] means the whole object. */
   keys(update: U): readonly string[];
   readonly codec: Codec<U>;
+  /** The whole state as bytes, for a checkpoint (checkpoint.ts), and back. */
+  readonly stateCodec: Codec<S>;
 }
 
 // ---- the map -------------------------------------------------------------------
@@ -47,6 +49,16 @@ export function mapType<V>(codec: Codec<MapUpdate<V>> = jsonCodec()): ObjectType
   return {
     kind: 'map',
     codec,
+    // A map's state is one putAll of every entry, in the map's own update codec (so a
+    // caller's codec for values serves its checkpoints too).
+    stateCodec: {
+      encode: (state) => codec.encode({ op: 'putAll', entries: [...state.entries()] }),
+      decode: (bytes) => {
+        const u = codec.decode(bytes);
+        if (u.op !== 'putAll') throw new CorfuError('ERR_CORRUPT', `a map checkpoint holds a ${u.op} update, not a putAll`);
+        return ImmutableMap<string, V>(u.entries.map(([k, v]) => [k, v] as [string, V]));
+      },
+    },
     initial: () => ImmutableMap<string, V>(),
     apply: (state, u) => {
       switch (u.op) {
@@ -82,6 +94,7 @@ export function counterType(): ObjectType<number, CounterUpdate> {
   return {
     kind: 'counter',
     codec: jsonCodec(),
+    stateCodec: jsonCodec(),
     initial: () => 0,
     apply: (state, u) => state + u.add,
     keys: () => [],
@@ -97,6 +110,8 @@ export interface ObjectDefinition<S, U> {
   readonly apply: (state: S, update: U) => S;
   /** Default JSON. */
   readonly codec?: Codec<U>;
+  /** The state as bytes, for checkpoints; default JSON. */
+  readonly stateCodec?: Codec<S>;
 }
 
 export function customType<S, U>(def: ObjectDefinition<S, U>): ObjectType<S, U> {
@@ -104,5 +119,5 @@ export function customType<S, U>(def: ObjectDefinition<S, U>): ObjectType<S, U> 
     throw new CorfuError('ERR_BAD_REQUEST', 'an object definition needs a kind (a non-empty string), initial() and apply(state, update)');
   }
   if (def.kind === 'map' || def.kind === 'counter') throw new CorfuError('ERR_BAD_REQUEST', `the kind ${def.kind} is the runtime's own; name yours differently`);
-  return { kind: def.kind, initial: def.initial, apply: def.apply, keys: () => [], codec: def.codec ?? jsonCodec() };
+  return { kind: def.kind, initial: def.initial, apply: def.apply, keys: () => [], codec: def.codec ?? jsonCodec(), stateCodec: def.stateCodec ?? jsonCodec() };
 }

@@ -55,6 +55,10 @@ export interface ViewHost {
   decide(address: number, record: CommitRecord): Promise<Decision>;
   /** Counts entries this runtime replayed. */
   replayed(n: number): void;
+  /** The object's newest whole checkpoint, if it has one (checkpoint.ts). */
+  loadCheckpoint<S>(name: string, type: ObjectType<S, unknown> | undefined, options?: CallOptions): Promise<Snapshot<S> | undefined>;
+  /** A fresh reader of the object's stream. */
+  reader(name: string): StreamReader;
 }
 
 /** Snapshots a view keeps by default. */
@@ -64,7 +68,9 @@ export class ObjectView<S, U> {
   readonly name: string;
   readonly type: ObjectType<S, U> | undefined;
   readonly #host: ViewHost;
-  readonly #reader: StreamReader;
+  #reader: StreamReader;
+  /** Whether the newest checkpoint was looked for (on first use). */
+  #started = false;
   readonly #retain: number;
   /** Ascending by `at`; never empty. */
   #snapshots: List<Snapshot<S>>;
@@ -76,12 +82,12 @@ export class ObjectView<S, U> {
   /** An entry whose decision failed (a timeout, say): applied first by the next read. */
   #retry: StreamEntry | undefined;
 
-  constructor(host: ViewHost, name: string, reader: StreamReader, type: ObjectType<S, U> | undefined, retain = DEFAULT_RETAINED_SNAPSHOTS) {
+  constructor(host: ViewHost, name: string, type: ObjectType<S, U> | undefined, retain = DEFAULT_RETAINED_SNAPSHOTS) {
     invariant(Number.isSafeInteger(retain) && retain >= 1, () => `object view: retain ${retain}`);
     this.#host = host;
     this.name = name;
     this.type = type;
-    this.#reader = reader;
+    this.#reader = host.reader(name);
     this.#retain = retain;
     this.#snapshots = List([{ at: -1, state: type?.initial(), versions: ImmutableMap<string, number>(), wholeVersion: -1, objectVersion: -1 }]);
   }
@@ -112,7 +118,7 @@ export class ObjectView<S, U> {
 
   /** Plays the stream forward to its tail now: a linearizable read follows. Answers the address it is applied through. */
   sync(options?: CallOptions): Promise<number> {
-    return this.#exclusive(async () => {
+    return this.#exclusive(options, async () => {
       for (let e = await this.#reader.readNext(options); e !== undefined; e = await this.#reader.readNext(options)) await this.#apply(e);
       // readNext found nothing more: no entry of the stream lies below the log's tail it saw.
       this.#appliedThrough = Math.max(this.#appliedThrough, this.#reader.syncedBelow - 1);
@@ -122,27 +128,57 @@ export class ObjectView<S, U> {
 
   /** Plays the stream forward through `address`. */
   async applyThrough(address: number, options?: CallOptions): Promise<void> {
-    if (this.#appliedThrough >= address) return;
-    await this.#exclusive(async () => {
+    if (this.#appliedThrough >= address && this.#started) return;
+    await this.#exclusive(options, async () => {
       if (this.#appliedThrough >= address) return;
       for (const e of await this.#reader.readUpTo(address, options)) await this.#apply(e);
       this.#appliedThrough = Math.max(this.#appliedThrough, address);
     });
   }
 
-  #exclusive<T>(body: () => Promise<T>): Promise<T> {
+  #exclusive<T>(options: CallOptions | undefined, body: () => Promise<T>): Promise<T> {
     const run = this.#tail.then(async () => {
       if (this.#broken !== undefined) throw this.#broken;
+      if (!this.#started) {
+        // A new view starts from the object's newest checkpoint, if any: only what follows it is replayed.
+        const snap = await this.#host.loadCheckpoint(this.name, this.type, options);
+        this.#started = true;
+        if (snap !== undefined && snap.at > this.#appliedThrough) this.#restartAt(snap);
+      }
       const retry = this.#retry;
       this.#retry = undefined;
       if (retry !== undefined) await this.#apply(retry);
-      return body();
+      try {
+        return await body();
+      } catch (err) {
+        if (!(err instanceof CorfuError) || err.code !== 'ERR_TRIMMED') throw err;
+        // The stream was trimmed past this view: go on from a newer checkpoint, once.
+        const snap = await this.#host.loadCheckpoint(this.name, this.type, options);
+        if (snap === undefined || snap.at <= this.#appliedThrough) {
+          throw new CorfuError('ERR_TRIMMED', `object ${this.name}: its stream is trimmed past this view (applied through ${this.#appliedThrough}) and no newer checkpoint is there: ${err.message}`, {
+            cause: err,
+          });
+        }
+        this.#restartAt(snap);
+        return body();
+      }
     });
     this.#tail = run.then(
       () => undefined,
       () => undefined,
     );
     return run;
+  }
+
+  /** Continues from a checkpoint's snapshot: a fresh reader from just after it. */
+  #restartAt(snap: Snapshot<S>): void {
+    invariant(snap.at > this.#appliedThrough, () => `object ${this.name}: a checkpoint at ${snap.at} is not past ${this.#appliedThrough}`);
+    // What lies between the snapshots kept and the checkpoint is unknown here: a read there rebuilds.
+    this.#snapshots = List([snap]);
+    this.#appliedThrough = snap.at;
+    this.#reader = this.#host.reader(this.name);
+    this.#reader.seek(snap.at + 1);
+    this.#retry = undefined;
   }
 
   async #apply(e: StreamEntry): Promise<void> {

@@ -6,7 +6,7 @@
 // transfer a worker saw commit is applied exactly once, none that aborted is, and the
 // balances are the opening ones plus the transfers that took effect.
 
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +18,9 @@ import { afterAll, expect, it } from 'vitest';
 import { reconfigure } from '../src/client/reconfigure-driver.js';
 import { FileProjectionStore } from '../src/layout/index.js';
 import { CorfuRuntime } from '../src/objects/index.js';
-import { CLI } from './helpers/cli.js';
+import { startCluster } from './helpers/cluster.js';
 import { ownLoopback } from './helpers/ports.js';
-import { Servers, type Server } from './helpers/servers.js';
+import { Servers } from './helpers/servers.js';
 
 const WORKER = fileURLToPath(new URL('./fixtures/bank-worker.mjs', import.meta.url));
 const ACCOUNTS = 8;
@@ -29,7 +29,7 @@ const WORKERS = 3;
 const TRANSFERS = 60;
 
 const dir = mkdtempSync(join(tmpdir(), 'corfu-bank-'));
-const LAYOUT = `file:${join(dir, 'layout')}`;
+let LAYOUT = '';
 const HOST = ownLoopback();
 const servers = new Servers();
 const workers = new Set<ChildProcess>();
@@ -76,16 +76,10 @@ function startWorker(id: number, onLine: () => void): { ready: Promise<void>; do
 }
 
 it('transfers under kill -9 of a unit and of the sequencer: every snapshot adds up, every committed transfer is applied exactly once', async () => {
-  const devices = [0, 1, 2, 3].map((i) => join(dir, `unit-${i}.img`));
-  for (const [i, d] of devices.entries()) execFileSync(process.execPath, [CLI, 'format', d, '--size', '64M', '--unit-id', String(i)], { stdio: 'ignore' });
-  const units: Server[] = await Promise.all(devices.map((d) => servers.start(['unit', '--device', d, '--listen', `${HOST}:0`])));
-  const [sequencer, standby] = await Promise.all([0, 1].map(() => servers.start(['sequencer', '--listen', `${HOST}:0`])));
-  const a = units.map((u) => u.address);
-  const init = spawnSync(process.execPath, [CLI, 'layout', 'init', '--store', LAYOUT, '--sequencer', sequencer!.address, '--stripe', `${a[0]},${a[1]}`, '--stripe', `${a[2]},${a[3]}`], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  expect(init.status, init.stderr).toBe(0);
+  const c = await startCluster(servers, dir, { name: 'bank', chains: 2, replicas: 2, sequencers: 2, host: HOST });
+  const { units, devices } = c;
+  const [sequencer, standby] = c.sequencers;
+  LAYOUT = c.layout;
 
   rt = await CorfuRuntime.connect({ layout: LAYOUT, deadlineMs: 30_000, holeTimeoutMs: 100 });
   const balances = rt.map<number>('balances');
@@ -124,7 +118,7 @@ it('transfers under kill -9 of a unit and of the sequencer: every snapshot adds 
   // The sequencer dies; a reconfiguration moves it to the standby, which rebuilds its stream tails.
   await waitFor((2 * all) / 3);
   await servers.kill9(sequencer!.proc);
-  await reconfigure(new FileProjectionStore(join(dir, 'layout')), [{ kind: 'move-sequencer', sequencer: standby!.address }], { timeoutMs: 3000 });
+  await reconfigure(new FileProjectionStore(c.layoutDir), [{ kind: 'move-sequencer', sequencer: standby!.address }], { timeoutMs: 3000 });
 
   const results = (await Promise.all(started.map((w) => w.done))).flat();
   reading = false;

@@ -4,7 +4,6 @@
 // views behind the trim reload from the checkpoints; a compaction policy keeps a
 // steady workload on small devices from ever filling them.
 
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { CorfuRuntime, objectStream, type RuntimeOptions } from '../src/objects/index.js';
-import { CLI } from './helpers/cli.js';
+import { startCluster } from './helpers/cluster.js';
 import { ownLoopback } from './helpers/ports.js';
 import { Servers } from './helpers/servers.js';
 
@@ -29,17 +28,7 @@ afterAll(async () => {
 
 /** A one-chain cluster (two units, a sequencer) on devices of `size`; answers its layout URL. */
 async function cluster(name: string, size: string): Promise<string> {
-  const devices = [0, 1].map((i) => join(dir, `${name}-${i}.img`));
-  for (const [i, d] of devices.entries()) execFileSync(process.execPath, [CLI, 'format', d, '--size', size, '--unit-id', String(i)], { stdio: 'ignore' });
-  const units = await Promise.all(devices.map((d) => servers.start(['unit', '--device', d, '--listen', `${HOST}:0`])));
-  const sequencer = await servers.start(['sequencer', '--listen', `${HOST}:0`]);
-  const layout = `file:${join(dir, `${name}-layout`)}`;
-  const init = spawnSync(process.execPath, [CLI, 'layout', 'init', '--store', layout, '--sequencer', sequencer.address, '--stripe', units.map((u) => u.address).join(',')], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  expect(init.status, init.stderr).toBe(0);
-  return layout;
+  return (await startCluster(servers, dir, { name, chains: 1, replicas: 2, size, host: HOST })).layout;
 }
 
 async function runtime(layout: string, options: Partial<RuntimeOptions> = {}): Promise<CorfuRuntime> {

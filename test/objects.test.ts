@@ -3,7 +3,6 @@
 // own client, play the same streams: maps, counters and a custom object, transactions
 // across them decided the same way by every runtime, and the KV store.
 
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,12 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CorfuRuntime, type Codec, type RuntimeOptions } from '../src/objects/index.js';
 import type { Transaction } from '../src/objects/index.js';
-import { CLI } from './helpers/cli.js';
+import { startCluster } from './helpers/cluster.js';
 import { ownLoopback } from './helpers/ports.js';
 import { Servers } from './helpers/servers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'corfu-objects-'));
-const LAYOUT = `file:${join(dir, 'layout')}`;
+let LAYOUT = '';
 const HOST = ownLoopback();
 const servers = new Servers();
 const runtimes: CorfuRuntime[] = [];
@@ -36,15 +35,7 @@ function gate(): { wait: Promise<void>; open: () => void } {
 }
 
 beforeAll(async () => {
-  const devices = [0, 1].map((i) => join(dir, `unit-${i}.img`));
-  for (const [i, d] of devices.entries()) execFileSync(process.execPath, [CLI, 'format', d, '--size', '64M', '--unit-id', String(i)], { stdio: 'ignore' });
-  const units = await Promise.all(devices.map((d) => servers.start(['unit', '--device', d, '--listen', `${HOST}:0`])));
-  const sequencer = await servers.start(['sequencer', '--listen', `${HOST}:0`]);
-  const init = spawnSync(process.execPath, [CLI, 'layout', 'init', '--store', LAYOUT, '--sequencer', sequencer.address, '--stripe', units.map((u) => u.address).join(',')], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  expect(init.status, init.stderr).toBe(0);
+  LAYOUT = (await startCluster(servers, dir, { name: 'objects', chains: 1, replicas: 2, host: HOST })).layout;
 }, 60_000);
 
 afterAll(async () => {

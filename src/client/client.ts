@@ -450,19 +450,8 @@ export class CorfuClient {
     this.#checkOpen();
     const ids = streamIds(streams, MAX_STREAMS_PER_QUERY, 'streamTails');
     return this.#withBudget('streamTails', options, async (b) => {
-      let stalls = 0;
       for (;;) {
-        const epoch = this.#projection.epoch;
-        const res = await this.#sequencerRequest({ type: 'request', op: 'STREAM_TAILS', epoch, streams: ids }, b);
-        if (res.status === 'ERR_SEALED') {
-          stalls = await this.#afterSealed(epoch, stalls, 'streamTails', b);
-          continue;
-        }
-        if (res.status === 'ERR_RECOVERING') {
-          await b.race(this.#recoverStreams());
-          continue;
-        }
-        if (res.status !== 'OK') throw new CorfuError(res.status, `STREAM_TAILS at ${this.#projection.sequencer}: ${res.message}`);
+        const { res, epoch } = await this.#streamCall('STREAM_TAILS', (e) => ({ type: 'request', op: 'STREAM_TAILS', epoch: e, streams: ids }), b);
         // As tail(): a replaced sequencer still answering at the old epoch may be behind.
         await this.#refreshFresh(b);
         if (this.#projection.epoch > epoch) continue;
@@ -475,27 +464,37 @@ export class CorfuClient {
 
   /** One STREAM_TOKEN, and the stream entry to write there. */
   async #streamToken(ids: readonly StreamId[], body: Uint8Array, b: CallBudget): Promise<Placed> {
+    const { res, epoch } = await this.#streamCall('STREAM_TOKEN', (e) => ({ type: 'request', op: 'STREAM_TOKEN', epoch: e, count: 1, streams: ids }), b);
+    const { first, backpointers } = res as StreamTokenResponse;
+    this.#sawTail(epoch, first + 1);
+    this.stats.streamTokens++;
+    const payload = encodeStreamEntry(
+      ids.map((id, i) => ({ id, backpointers: backpointers[i]! })),
+      body,
+    );
+    return { first, epoch, payload };
+  }
+
+  /**
+   * A stream request to the sequencer under the latest epoch: after ERR_SEALED with the
+   * newer projection, after ERR_RECOVERING once this client has seeded the stream tails.
+   * Answers the OK response and the epoch it was asked under.
+   */
+  async #streamCall(what: string, request: (epoch: number) => RequestBody, b: CallBudget): Promise<{ res: Response; epoch: number }> {
     let stalls = 0;
     for (;;) {
       const epoch = this.#projection.epoch;
-      const res = await this.#sequencerRequest({ type: 'request', op: 'STREAM_TOKEN', epoch, count: 1, streams: ids }, b);
+      const res = await this.#sequencerRequest(request(epoch), b);
       if (res.status === 'ERR_SEALED') {
-        stalls = await this.#afterSealed(epoch, stalls, 'STREAM_TOKEN', b);
+        stalls = await this.#afterSealed(epoch, stalls, what, b);
         continue;
       }
       if (res.status === 'ERR_RECOVERING') {
         await b.race(this.#recoverStreams());
         continue;
       }
-      if (res.status !== 'OK') throw new CorfuError(res.status, `STREAM_TOKEN at ${this.#projection.sequencer}: ${res.message}`);
-      const { first, backpointers } = res as StreamTokenResponse;
-      this.#sawTail(epoch, first + 1);
-      this.stats.streamTokens++;
-      const payload = encodeStreamEntry(
-        ids.map((id, i) => ({ id, backpointers: backpointers[i]! })),
-        body,
-      );
-      return { first, epoch, payload };
+      if (res.status !== 'OK') throw new CorfuError(res.status, `${what} at ${this.#projection.sequencer}: ${res.message}`);
+      return { res, epoch };
     }
   }
 

@@ -96,15 +96,9 @@ export async function loadCheckpoint<S>(client: CorfuClient, name: string, type:
 
 /** The marker at `address`; undefined for junk (its writer died holding the token) or a trimmed one. */
 async function readMarker(client: CorfuClient, name: string, address: number, options?: CallOptions): Promise<Marker | undefined> {
-  let entry;
-  try {
-    entry = await client.read(address, options);
-  } catch (err) {
-    if (err instanceof CorfuError && err.code === 'ERR_TRIMMED') return undefined;
-    throw err;
-  }
-  if (entry.kind !== 'data') return undefined;
-  const decoded = decodeStreamEntry(entry.payload);
+  const payload = await readData(client, address, options);
+  if (payload === undefined) return undefined;
+  const decoded = decodeStreamEntry(payload);
   if (decoded === undefined) return undefined; // the address was handed out again to a plain append
   const m = JSON.parse(Buffer.from(decoded.body).toString('utf8')) as Marker;
   if (m.v !== 1 || m.object !== name) throw new CorfuError('ERR_CORRUPT', `the checkpoint stream of ${name} holds a marker of ${JSON.stringify(m.object)} (version ${String(m.v)})`);
@@ -114,17 +108,22 @@ async function readMarker(client: CorfuClient, name: string, address: number, op
 async function readParts(client: CorfuClient, m: Marker, options?: CallOptions): Promise<Buffer | undefined> {
   const parts: Buffer[] = [];
   for (const address of m.parts) {
-    let entry;
-    try {
-      entry = await client.read(address, options);
-    } catch (err) {
-      if (err instanceof CorfuError && err.code === 'ERR_TRIMMED') return undefined;
-      throw err;
-    }
-    if (entry.kind !== 'data') return undefined;
-    parts.push(Buffer.from(entry.payload));
+    const part = await readData(client, address, options);
+    if (part === undefined) return undefined;
+    parts.push(Buffer.from(part));
   }
   const payload = Buffer.concat(parts);
   if (payload.length !== m.bytes || createHash('sha256').update(payload).digest('hex') !== m.sha256) return undefined;
   return payload;
+}
+
+/** The payload at `address`; undefined for junk or a trimmed address. */
+async function readData(client: CorfuClient, address: number, options?: CallOptions): Promise<Uint8Array | undefined> {
+  try {
+    const entry = await client.read(address, options);
+    return entry.kind === 'data' ? entry.payload : undefined;
+  } catch (err) {
+    if (err instanceof CorfuError && err.code === 'ERR_TRIMMED') return undefined;
+    throw err;
+  }
 }

@@ -98,6 +98,16 @@ describe('checkpoints', () => {
     // The view left behind the trim reloads from the checkpoint by itself.
     expect(await behind.map<number>('accounts').get('x')).toBe(11);
     expect(behind.stats.checkpointsLoaded).toBe(1);
+
+    // A transaction that read the counter, then a newer checkpoint of the counter alone:
+    // deciding it again needs the counter as it was below the commit, older than that
+    // checkpoint and below nothing trimmed: the compaction's checkpoint serves.
+    await a.transaction(async (tx) => tx.put(accounts, 'ops-seen', await tx.read(ops)));
+    await ops.add(100);
+    await a.checkpoint(ops);
+    const later = await runtime(layout);
+    expect(await later.map<number>('accounts').get('ops-seen')).toBe(31);
+    expect(later.stats).toMatchObject({ committed: 2, aborted: 0, rebuilds: 1 });
   });
 
   it('with a compaction policy, a steady workload on 4 MiB devices never fills them', async () => {

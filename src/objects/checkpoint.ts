@@ -70,16 +70,23 @@ export async function writeCheckpoint<S>(client: CorfuClient, name: string, type
 }
 
 /**
- * The newest whole checkpoint of `name`, as a snapshot; undefined when it has none. A
- * marker whose parts do not read back whole (trimmed, or not what the marker says) is
- * passed over for the next older one.
+ * The newest whole checkpoint of `name` at or below `atMost`, as a snapshot; undefined
+ * when it has none among the stream's latest four markers. A marker whose parts do not
+ * read back whole (trimmed, or not what the marker says) is passed over for the next
+ * older one.
  */
-export async function loadCheckpoint<S>(client: CorfuClient, name: string, type: ObjectType<S, unknown> | undefined, options?: CallOptions): Promise<Snapshot<S> | undefined> {
+export async function loadCheckpoint<S>(
+  client: CorfuClient,
+  name: string,
+  type: ObjectType<S, unknown> | undefined,
+  options?: CallOptions,
+  atMost = Number.MAX_SAFE_INTEGER,
+): Promise<Snapshot<S> | undefined> {
   // The newest markers only (the sequencer's latest addresses of the stream), newest first.
   const { latest } = await client.streamTails([checkpointStream(name)], options);
   for (const address of latest[0]!) {
     const m = await readMarker(client, name, address, options);
-    if (m === undefined) continue;
+    if (m === undefined || m.snapshot > atMost) continue;
     if (type !== undefined && m.kind !== null && m.kind !== type.kind) {
       throw new CorfuError('ERR_BAD_REQUEST', `object ${name}'s checkpoint is of a ${m.kind}; it cannot be opened as a ${type.kind}`);
     }

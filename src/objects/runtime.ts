@@ -66,8 +66,8 @@ export class CorfuRuntime {
     replayed: (n) => {
       this.stats.replayed += n;
     },
-    loadCheckpoint: async (name, type, options) => {
-      const snap = await loadCheckpoint(this.client, name, type, options);
+    loadCheckpoint: async (name, type, options, atMost) => {
+      const snap = await loadCheckpoint(this.client, name, type, options, atMost);
       if (snap !== undefined) this.stats.checkpointsLoaded++;
       return snap;
     },
@@ -218,7 +218,8 @@ export class CorfuRuntime {
     const kept = view.snapshotAt(address);
     if (kept !== undefined) return kept;
     this.stats.rebuilds++;
-    const fresh = new ObjectView<S, U>({ ...this.#host, loadCheckpoint: () => Promise.resolve(undefined) }, view.name, view.type, 1);
+    // From the newest checkpoint at or below the address, if there is one, else from the stream's start.
+    const fresh = new ObjectView<S, U>({ ...this.#host, loadCheckpoint: (n, t, o) => this.#host.loadCheckpoint(n, t, o, address) }, view.name, view.type, 1);
     await fresh.applyThrough(address, options);
     return fresh.snapshotAt(address)!;
   }

@@ -55,8 +55,8 @@ export interface ViewHost {
   decide(address: number, record: CommitRecord): Promise<Decision>;
   /** Counts entries this runtime replayed. */
   replayed(n: number): void;
-  /** The object's newest whole checkpoint, if it has one (checkpoint.ts). */
-  loadCheckpoint<S>(name: string, type: ObjectType<S, unknown> | undefined, options?: CallOptions): Promise<Snapshot<S> | undefined>;
+  /** The object's newest whole checkpoint, if it has one (checkpoint.ts); at or below `atMost` when given. */
+  loadCheckpoint<S>(name: string, type: ObjectType<S, unknown> | undefined, options?: CallOptions, atMost?: number): Promise<Snapshot<S> | undefined>;
   /** A fresh reader of the object's stream. */
   reader(name: string): StreamReader;
 }

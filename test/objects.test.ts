@@ -257,3 +257,28 @@ describe('the KV store', () => {
     expect(await reader.get('b')).toBe(24);
   });
 });
+
+describe('concurrency in one runtime', () => {
+  it('many transactions at once in one runtime on the same keys all finish (none waits on another forever)', async () => {
+    const rt = await runtime();
+    const m = rt.map<number>('busy');
+    await m.putAll({ a: 0, b: 0 });
+    let conflicts = 0;
+    const one = async (i: number): Promise<void> => {
+      for (let n = 0; n < 6; n++) {
+        try {
+          await rt.transaction(async (tx) => {
+            const key = (i + n) % 2 === 0 ? 'a' : 'b';
+            tx.put(m, key, ((await tx.get(m, key)) ?? 0) + 1);
+          });
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'ERR_CONFLICT') throw err;
+          conflicts++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, i) => one(i)));
+    const total = ((await m.get('a')) ?? 0) + ((await m.get('b')) ?? 0);
+    expect(total).toBe(48 - conflicts);
+  }, 60_000);
+});

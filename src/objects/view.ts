@@ -13,8 +13,10 @@
 //
 // Deadlock freedom: a commit at address c is decided from the versions of the objects
 // it read as of c - 1, so deciding one entry waits only on entries below it. A view
-// answers "applied through a" without its lock when it already is, and marks itself
-// applied through c - 1 before it waits on c's decision.
+// marks itself applied through c - 1 before it waits on c's decision, and a wait for
+// "applied through a" ends as soon as that holds, whoever holds the view's lock: it is
+// never queued behind a replay that is itself waiting on a decision (two transactions
+// at once in one runtime once deadlocked exactly so: test/objects.test.ts).
 
 import { List, Map as ImmutableMap } from 'immutable';
 
@@ -81,6 +83,8 @@ export class ObjectView<S, U> {
   #broken: CorfuError | undefined;
   /** An entry whose decision failed (a timeout, say): applied first by the next read. */
   #retry: StreamEntry | undefined;
+  /** Waits for "applied through address", resolved as the view advances. */
+  #waiting: Array<{ readonly address: number; readonly resolve: () => void }> = [];
 
   constructor(host: ViewHost, name: string, type: ObjectType<S, U> | undefined, retain = DEFAULT_RETAINED_SNAPSHOTS) {
     invariant(Number.isSafeInteger(retain) && retain >= 1, () => `object view: retain ${retain}`);
@@ -121,19 +125,37 @@ export class ObjectView<S, U> {
     return this.#exclusive(options, async () => {
       for (let e = await this.#reader.readNext(options); e !== undefined; e = await this.#reader.readNext(options)) await this.#apply(e);
       // readNext found nothing more: no entry of the stream lies below the log's tail it saw.
-      this.#appliedThrough = Math.max(this.#appliedThrough, this.#reader.syncedBelow - 1);
+      this.#advance(this.#reader.syncedBelow - 1);
       return this.#appliedThrough;
     });
   }
 
-  /** Plays the stream forward through `address`. */
+  /** Plays the stream forward through `address` (or waits for whoever is playing it to get there). */
   async applyThrough(address: number, options?: CallOptions): Promise<void> {
     if (this.#appliedThrough >= address && this.#started) return;
-    await this.#exclusive(options, async () => {
+    const work = this.#exclusive(options, async () => {
       if (this.#appliedThrough >= address) return;
       for (const e of await this.#reader.readUpTo(address, options)) await this.#apply(e);
-      this.#appliedThrough = Math.max(this.#appliedThrough, address);
+      this.#advance(address);
     });
+    // Whichever comes first: our own turn, or the replay in progress passing the address.
+    await Promise.race([work, this.#until(address)]);
+  }
+
+  /** Resolves once the view is applied through `address`. */
+  #until(address: number): Promise<void> {
+    if (this.#appliedThrough >= address) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.push({ address, resolve }));
+  }
+
+  /** Moves "applied through" up to `to` (never down) and wakes the waits it satisfies. */
+  #advance(to: number): void {
+    if (to <= this.#appliedThrough) return;
+    this.#appliedThrough = to;
+    if (this.#waiting.length === 0) return;
+    const woken = this.#waiting.filter((w) => w.address <= to);
+    this.#waiting = this.#waiting.filter((w) => w.address > to);
+    for (const w of woken) w.resolve();
   }
 
   #exclusive<T>(options: CallOptions | undefined, body: () => Promise<T>): Promise<T> {
@@ -175,7 +197,7 @@ export class ObjectView<S, U> {
     invariant(snap.at > this.#appliedThrough, () => `object ${this.name}: a checkpoint at ${snap.at} is not past ${this.#appliedThrough}`);
     // What lies between the snapshots kept and the checkpoint is unknown here: a read there rebuilds.
     this.#snapshots = List([snap]);
-    this.#appliedThrough = snap.at;
+    this.#advance(snap.at);
     this.#reader = this.#host.reader(this.name);
     this.#reader.seek(snap.at + 1);
     this.#retry = undefined;
@@ -184,7 +206,7 @@ export class ObjectView<S, U> {
   async #apply(e: StreamEntry): Promise<void> {
     invariant(e.address > this.#appliedThrough, () => `object ${this.name}: entry ${e.address} delivered after ${this.#appliedThrough} was applied`);
     // Everything below this entry is applied: a decision waiting on it may go on.
-    this.#appliedThrough = e.address - 1;
+    this.#advance(e.address - 1);
     this.#host.replayed(1);
     try {
       await this.#applyRecord(e);
@@ -202,7 +224,7 @@ export class ObjectView<S, U> {
           : new CorfuError('ERR_CORRUPT', `object ${this.name}: applying its entry at ${e.address} threw: ${String(err)}`, { cause: err });
       throw this.#broken;
     }
-    this.#appliedThrough = e.address;
+    this.#advance(e.address);
   }
 
   async #applyRecord(e: StreamEntry): Promise<void> {

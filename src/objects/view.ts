@@ -83,6 +83,8 @@ export class ObjectView<S, U> {
   #broken: CorfuError | undefined;
   /** An entry whose decision failed (a timeout, say): applied first by the next read. */
   #retry: StreamEntry | undefined;
+  /** A sync waiting for its turn, which reads arriving meanwhile share (sync()). */
+  #queuedSync: Promise<number> | undefined;
   /** Waits for "applied through address", resolved as the view advances. */
   #waiting: Array<{ readonly address: number; readonly resolve: () => void }> = [];
 
@@ -120,14 +122,32 @@ export class ObjectView<S, U> {
     return snaps.get(lo);
   }
 
-  /** Plays the stream forward to its tail now: a linearizable read follows. Answers the address it is applied through. */
+  /**
+   * Plays the stream forward to its tail now: a linearizable read follows. Answers the
+   * address it is applied through. Reads that arrive while a sync waits for its turn
+   * share it: it has not asked the sequencer yet, so its answer is fresh for them too
+   * (one STREAM_TAILS serves a whole burst of reads instead of one each).
+   */
   sync(options?: CallOptions): Promise<number> {
-    return this.#exclusive(options, async () => {
+    if (this.#queuedSync !== undefined) return this.#queuedSync;
+    const queued = this.#exclusive(options, async () => {
+      // From here on it is asking: a read arriving now needs a sync of its own.
+      if (this.#queuedSync === queued) this.#queuedSync = undefined;
       for (let e = await this.#reader.readNext(options); e !== undefined; e = await this.#reader.readNext(options)) await this.#apply(e);
       // readNext found nothing more: no entry of the stream lies below the log's tail it saw.
       this.#advance(this.#reader.syncedBelow - 1);
       return this.#appliedThrough;
     });
+    this.#queuedSync = queued;
+    void queued.then(
+      () => {
+        if (this.#queuedSync === queued) this.#queuedSync = undefined;
+      },
+      () => {
+        if (this.#queuedSync === queued) this.#queuedSync = undefined;
+      },
+    );
+    return queued;
   }
 
   /** Plays the stream forward through `address` (or waits for whoever is playing it to get there). */

@@ -10,11 +10,7 @@
 // Each figure is the median of --runs runs, with the range. A benchmark, not a
 // test: it prints figures and exits 0.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
@@ -23,6 +19,7 @@ import { Redis } from 'ioredis';
 
 import { CorfuClient } from '../src/client/client.js';
 import { UsageError, positiveFlag, renderTable, runMain, sizeFlag } from './common.js';
+import { startRedis } from './servers.js';
 
 const USAGE = `usage: npm run bench:follow -- --layout URL [--entries N] [--rate R] [--entry-size B] [--runs K] [--json FILE] [--no-redis]
   --layout URL      the log to use (corfu up prints it); appends go to its tail
@@ -131,36 +128,6 @@ async function corfuRun(a: Args): Promise<Latency> {
   }
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
-/** redis-server on loopback with an append-only file synced on every write, in a temp dir. */
-async function startRedis(): Promise<{ port: number; proc: ChildProcess; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'corfu-bench-redis-'));
-  const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
-  // Ready once it answers a PING (bounded: it starts in well under a second).
-  for (let tries = 0; ; tries++) {
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-      await probe.quit();
-      return { port, proc, dir };
-    } catch (err) {
-      probe.disconnect();
-      if (tries >= 100) throw new Error(`redis-server did not start on port ${port}: ${String(err)}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
 async function redisRun(a: Args, port: number, run: number): Promise<Latency> {
   const writer = new Redis({ port, host: '127.0.0.1' });
   const reader = new Redis({ port, host: '127.0.0.1' });
@@ -214,8 +181,7 @@ runMain(async () => {
       if (server !== undefined) redis.push(await redisRun(a, server.port, run));
     }
   } finally {
-    server?.proc.kill('SIGTERM');
-    if (server !== undefined) rmSync(server.dir, { recursive: true, force: true });
+    await server?.stop();
   }
   const show = (f: { median: number; min: number; max: number }): string => `${f.median.toFixed(3)} (${f.min.toFixed(3)}–${f.max.toFixed(3)})`;
   const rows: string[][] = [['append -> delivery, ms', 'Corfu', ...(a.redis ? ['Redis XADD/XREAD BLOCK', 'ratio'] : [])]];

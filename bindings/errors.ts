@@ -35,6 +35,9 @@ export const STATUS_NAMES = [
   // Produced by the sequencer:
   /** The sequencer is rebuilding its stream tails from the log; retry once they are seeded (STREAM_SEED). */
   'ERR_RECOVERING',
+  // Client-side (the object layer, src/objects):
+  /** A transaction aborted: something it read was changed by a write committed before it (the message names it). */
+  'ERR_CONFLICT',
 ] as const;
 
 /** A per-entry status: success or one of the error codes. */

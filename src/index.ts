@@ -24,6 +24,11 @@ export type {
 export { CorfuClient } from './client/index.js';
 export type { CallOptions, ClientErrorCode, ConnectOptions, FollowOptions, LogEntry } from './client/index.js';
 
+export { CorfuRuntime, CorfuCounter, CorfuMap, CorfuObject, KvStore, Transaction, jsonCodec, objectStream } from './objects/index.js';
+export type { Codec, CounterUpdate, MapUpdate, ObjectDefinition, ReadOptions, RuntimeOptions, TransactionOptions } from './objects/index.js';
+export type { StreamEntry, StreamReader } from './client/stream-reader.js';
+export type { StreamTails } from './client/client.js';
+
 export { reconfigure } from './client/reconfigure-driver.js';
 export type { ReconfigureOptions, ReconfigureResult } from './client/reconfigure-driver.js';
 export type { Change } from './layout/next.js';

@@ -115,6 +115,28 @@ describe('debug verbs against `corfu up`', () => {
     expect(oneLine(r.stderr)).toMatch(/^error ERR_UNWRITTEN: /);
   });
 
+  it('kv put/get/del/dump: several pairs are one multiPut, several keys one snapshot; missing keys exit 1; bad arguments exit 2', () => {
+    const put = corfu('kv', 'put', 'colour', 'blue', 'size', 'L', '--layout', layout);
+    expect(put.stderr).toBe('');
+    expect(put.stdout.trim()).toMatch(/^\d+$/);
+    expect(corfu('kv', 'put', 'shape', 'round', '--layout', layout).code).toBe(0);
+    const one = corfu('kv', 'get', 'colour', '--layout', layout);
+    expect(one.stdout).toBe('blue\n');
+    const many = corfu('kv', 'get', 'size', 'colour', '--layout', layout, '--json');
+    expect(JSON.parse(many.stdout)).toEqual({ size: 'L', colour: 'blue' });
+    expect(corfu('kv', 'del', 'shape', '--layout', layout).code).toBe(0);
+    const missing = corfu('kv', 'get', 'shape', 'size', '--layout', layout);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe('shape\t\nsize\tL\n');
+    expect(missing.stderr).toBe('corfu: not found: shape\n');
+    expect(corfu('kv', 'dump', '--layout', layout).stdout).toBe('colour\tblue\nsize\tL\n');
+    // Another store is another object.
+    expect(corfu('kv', 'dump', '--layout', layout, '--store', 'other', '--json').stdout).toBe('{}\n');
+    const odd = corfu('kv', 'put', 'lonely', '--layout', layout);
+    expect(odd.code).toBe(2);
+    expect(oneLine(odd.stderr)).toMatch(/kv put takes KEY VALUE pairs, got 1 argument/);
+  });
+
   it('no layout: exit 1 with a hint to run corfu up', () => {
     for (const args of [['tail'], ['status'], ['append', 'x', '--layout', `file:${join(dir, 'nothing')}`]]) {
       const r = corfu(...args);

@@ -5,7 +5,6 @@
 // trim with ERR_TRIMMED, and keeps working after the sequencer is killed and its
 // stream tails are rebuilt from the log by the client.
 
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,12 +17,13 @@ import { reconfigure } from '../src/client/reconfigure-driver.js';
 import { FileProjectionStore } from '../src/layout/index.js';
 import { splitHostPort } from '../src/transport/address.js';
 import { Connection } from '../src/transport/connection.js';
-import { CLI } from './helpers/cli.js';
+import { startCluster } from './helpers/cluster.js';
 import { ownLoopback } from './helpers/ports.js';
 import { Servers, type Server } from './helpers/servers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'corfu-streams-'));
-const LAYOUT = `file:${join(dir, 'layout')}`;
+let LAYOUT = '';
+let layoutDir = '';
 const HOST = ownLoopback();
 const servers = new Servers();
 const clients: CorfuClient[] = [];
@@ -63,19 +63,10 @@ async function abandonStreamToken(name: string, epoch: number): Promise<number> 
 }
 
 beforeAll(async () => {
-  const devices = [0, 1, 2, 3].map((i) => join(dir, `unit-${i}.img`));
-  for (const [i, d] of devices.entries()) execFileSync(process.execPath, [CLI, 'format', d, '--size', '64M', '--unit-id', String(i)], { stdio: 'ignore' });
-  const [units, seqs] = await Promise.all([
-    Promise.all(devices.map((d) => servers.start(['unit', '--device', d, '--listen', `${HOST}:0`]))),
-    Promise.all([0, 1].map(() => servers.start(['sequencer', '--listen', `${HOST}:0`]))),
-  ]);
-  [sequencer, standby] = seqs as [Server, Server];
-  const a = units.map((u) => u.address);
-  const init = spawnSync(process.execPath, [CLI, 'layout', 'init', '--store', LAYOUT, '--sequencer', sequencer.address, '--stripe', `${a[0]},${a[1]}`, '--stripe', `${a[2]},${a[3]}`], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  expect(init.status, init.stderr).toBe(0);
+  const c = await startCluster(servers, dir, { name: 'streams', chains: 2, replicas: 2, sequencers: 2, host: HOST });
+  LAYOUT = c.layout;
+  layoutDir = c.layoutDir;
+  [sequencer, standby] = c.sequencers as [Server, Server];
 }, 60_000);
 
 afterAll(async () => {
@@ -189,7 +180,7 @@ describe('streams on a real cluster', () => {
     const before: number[] = [];
     for (let i = 0; i < 12; i++) before.push(await c.appendTo(['survivor', i % 2 === 0 ? 'even' : 'odd'], Buffer.from(`before ${i}`)));
     await servers.kill9(sequencer.proc);
-    await reconfigure(new FileProjectionStore(join(dir, 'layout')), [{ kind: 'move-sequencer', sequencer: standby.address }]);
+    await reconfigure(new FileProjectionStore(layoutDir), [{ kind: 'move-sequencer', sequencer: standby.address }]);
     // The first stream request meets ERR_RECOVERING; the client seeds the tails and goes on.
     const after = await c.appendTo(['survivor'], Buffer.from('after'));
     expect(c.stats.streamRecoveryReads).toBeGreaterThanOrEqual(before.at(-1)!);

@@ -48,7 +48,7 @@ async function latestIn(store: ProjectionStore, layout: string): Promise<Project
   return p;
 }
 
-async function latestProjection(layout: string): Promise<Projection> {
+export async function latestProjection(layout: string): Promise<Projection> {
   const store = await openProjectionStore(layout);
   try {
     return await latestIn(store, layout);

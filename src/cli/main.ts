@@ -19,6 +19,7 @@ import { inspectVerb } from './inspect.js';
 import { managerVerb, type ManagerFlags } from './manager.js';
 import { hostPortArg, layoutInitVerb, layoutReconfigureVerb, layoutShowVerb, replaceArg, stripeArg, type LayoutInitFlags, type LayoutReconfigureFlags } from './layout.js';
 import { countArg, clusterIdArg, listenArg, positiveCountArg, sizeArg, storeUrlArg, syncArg } from './options.js';
+import { kvDelVerb, kvDumpVerb, kvGetVerb, kvPutVerb, type KvFlags } from './kv.js';
 import { sequencerVerb, type SequencerFlags } from './sequencer.js';
 import { DEFAULT_MAX_STREAMS } from '../sequencer/streams.js';
 import { unitVerb, type UnitFlags } from './unit.js';
@@ -188,6 +189,34 @@ function buildProgram(): Command {
     .argument('<addr>', 'log address', addressArg)
     .option(...layoutOption)
     .action((addr: number, flags: LayoutFlags) => trimVerb(addr, flags));
+  const kv = program.command('kv').description('the key-value store on the log: put, get, del, dump (values are UTF-8 strings)');
+  const storeOption = ['--store <name>', 'which store (an object name)', 'kv'] as const;
+  kv.command('put')
+    .description('put KEY VALUE; several pairs are one atomic multiPut (one log entry); prints its address')
+    .argument('<pairs...>', 'KEY VALUE [KEY VALUE ...]')
+    .option(...layoutOption)
+    .option(...storeOption)
+    .action((pairs: string[], flags: KvFlags) => kvPutVerb(pairs, flags));
+  kv.command('get')
+    .description('print the value of each KEY, all read from one snapshot (exit 1 if one is missing)')
+    .argument('<keys...>', 'KEY [KEY ...]')
+    .option(...layoutOption)
+    .option(...storeOption)
+    .option('--json', 'print one JSON object (null for a missing key)')
+    .action((keys: string[], flags: KvFlags) => kvGetVerb(keys, flags));
+  kv.command('del')
+    .description('delete KEY; prints the address of the delete')
+    .argument('<key>', 'KEY')
+    .option(...layoutOption)
+    .option(...storeOption)
+    .action((key: string, flags: KvFlags) => kvDelVerb(key, flags));
+  kv.command('dump')
+    .description('print every KEY<TAB>VALUE in key order')
+    .option(...layoutOption)
+    .option(...storeOption)
+    .option('--json', 'print one JSON object')
+    .action((flags: KvFlags) => kvDumpVerb(flags));
+
   program
     .command('status')
     .description('the projection epoch; the sequencer and each unit: up/down, epoch, tail')
@@ -217,7 +246,8 @@ function buildProgram(): Command {
 async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
-    return 0;
+    // A verb that finished its output but failed its purpose (kv get of a missing key) set it.
+    return Number(process.exitCode ?? 0);
   } catch (err) {
     // commander has already printed its one line (or the help text).
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;

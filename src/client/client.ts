@@ -351,6 +351,11 @@ export class CorfuClient {
     }
   }
 
+  /** The time on the client's clock (ms; virtual in the simulator): for layers above that keep time. */
+  now(): number {
+    return this.#runtime.clock.now();
+  }
+
   /** The projection the client works under now. */
   get projection(): Projection {
     return this.#projection;
@@ -436,7 +441,10 @@ export class CorfuClient {
     const id = streamId(name);
     return new StreamReader(
       {
-        latest: async (stream, options) => (await this.streamTails([name], options)).latest[0]!,
+        latest: async (stream, options) => {
+          const { tail, latest } = await this.streamTails([name], options);
+          return { tail, latest: latest[0]! };
+        },
         read: (address, options) => this.read(address, options),
         now: () => this.#runtime.clock.now(),
         deadlineMs: this.deadlineMs,
@@ -451,19 +459,8 @@ export class CorfuClient {
     this.#checkOpen();
     const ids = streamIds(streams, MAX_STREAMS_PER_QUERY, 'streamTails');
     return this.#withBudget('streamTails', options, async (b) => {
-      let stalls = 0;
       for (;;) {
-        const epoch = this.#projection.epoch;
-        const res = await this.#sequencerRequest({ type: 'request', op: 'STREAM_TAILS', epoch, streams: ids }, b);
-        if (res.status === 'ERR_SEALED') {
-          stalls = await this.#afterSealed(epoch, stalls, 'streamTails', b);
-          continue;
-        }
-        if (res.status === 'ERR_RECOVERING') {
-          await b.race(this.#recoverStreams());
-          continue;
-        }
-        if (res.status !== 'OK') throw new CorfuError(res.status, `STREAM_TAILS at ${this.#projection.sequencer}: ${res.message}`);
+        const { res, epoch } = await this.#streamCall('STREAM_TAILS', (e) => ({ type: 'request', op: 'STREAM_TAILS', epoch: e, streams: ids }), b);
         // As tail(): a replaced sequencer still answering at the old epoch may be behind.
         await this.#refreshFresh(b);
         if (this.#projection.epoch > epoch) continue;
@@ -476,27 +473,37 @@ export class CorfuClient {
 
   /** One STREAM_TOKEN, and the stream entry to write there. */
   async #streamToken(ids: readonly StreamId[], body: Uint8Array, b: CallBudget): Promise<Placed> {
+    const { res, epoch } = await this.#streamCall('STREAM_TOKEN', (e) => ({ type: 'request', op: 'STREAM_TOKEN', epoch: e, count: 1, streams: ids }), b);
+    const { first, backpointers } = res as StreamTokenResponse;
+    this.#sawTail(epoch, first + 1);
+    this.stats.streamTokens++;
+    const payload = encodeStreamEntry(
+      ids.map((id, i) => ({ id, backpointers: backpointers[i]! })),
+      body,
+    );
+    return { first, epoch, payload };
+  }
+
+  /**
+   * A stream request to the sequencer under the latest epoch: after ERR_SEALED with the
+   * newer projection, after ERR_RECOVERING once this client has seeded the stream tails.
+   * Answers the OK response and the epoch it was asked under.
+   */
+  async #streamCall(what: string, request: (epoch: number) => RequestBody, b: CallBudget): Promise<{ res: Response; epoch: number }> {
     let stalls = 0;
     for (;;) {
       const epoch = this.#projection.epoch;
-      const res = await this.#sequencerRequest({ type: 'request', op: 'STREAM_TOKEN', epoch, count: 1, streams: ids }, b);
+      const res = await this.#sequencerRequest(request(epoch), b);
       if (res.status === 'ERR_SEALED') {
-        stalls = await this.#afterSealed(epoch, stalls, 'STREAM_TOKEN', b);
+        stalls = await this.#afterSealed(epoch, stalls, what, b);
         continue;
       }
       if (res.status === 'ERR_RECOVERING') {
         await b.race(this.#recoverStreams());
         continue;
       }
-      if (res.status !== 'OK') throw new CorfuError(res.status, `STREAM_TOKEN at ${this.#projection.sequencer}: ${res.message}`);
-      const { first, backpointers } = res as StreamTokenResponse;
-      this.#sawTail(epoch, first + 1);
-      this.stats.streamTokens++;
-      const payload = encodeStreamEntry(
-        ids.map((id, i) => ({ id, backpointers: backpointers[i]! })),
-        body,
-      );
-      return { first, epoch, payload };
+      if (res.status !== 'OK') throw new CorfuError(res.status, `${what} at ${this.#projection.sequencer}: ${res.message}`);
+      return { res, epoch };
     }
   }
 
@@ -544,16 +551,36 @@ export class CorfuClient {
 
   /** The lowest trim mark among the units (INFO): nothing below it can be read, so recovery stops there. */
   async #trimFloor(): Promise<number> {
-    return this.#withBudget('INFO', undefined, async (b) => {
-      const units = this.#projection.units;
-      const marks = await Promise.all(
-        units.map(async (unit) => {
-          const res = await this.#requestWithResends(() => unit, { type: 'request', op: 'INFO', epoch: this.#projection.epoch }, b);
-          if (res.status !== 'OK') throw new CorfuError(res.status, `INFO at ${unit}: ${res.message}`);
-          return (res as InfoResponse).trimMark;
-        }),
-      );
-      return Math.min(...marks);
+    return this.#withBudget('INFO', undefined, async (b) => Math.min(...(await this.#infos(b)).map((i) => i.trimMark)));
+  }
+
+  /** INFO from every unit of the projection. */
+  #infos(b: CallBudget): Promise<InfoResponse[]> {
+    const units = this.#projection.units;
+    return Promise.all(
+      units.map(async (unit) => {
+        const res = await this.#requestWithResends(() => unit, { type: 'request', op: 'INFO', epoch: this.#projection.epoch }, b);
+        if (res.status !== 'OK') throw new CorfuError(res.status, `INFO at ${unit}: ${res.message}`);
+        return res as InfoResponse;
+      }),
+    );
+  }
+
+  /**
+   * How full the log is: the fullest unit's used bytes and its capacity (INFO from every
+   * unit). A unit's space is freed by prefix trims (trim marks), so this is what a
+   * compaction policy watches.
+   */
+  async usage(options?: CallOptions): Promise<{ readonly usedBytes: number; readonly capacityBytes: number; readonly fullest: string }> {
+    this.#checkOpen();
+    return this.#withBudget('usage', options, async (b) => {
+      const infos = await this.#infos(b);
+      let fullest = 0;
+      infos.forEach((info, i) => {
+        if (info.usedPages / info.dataPages > infos[fullest]!.usedPages / infos[fullest]!.dataPages) fullest = i;
+      });
+      const f = infos[fullest]!;
+      return { usedBytes: f.usedPages * f.pageBytes, capacityBytes: f.dataPages * f.pageBytes, fullest: this.#projection.units[fullest]! };
     });
   }
 

@@ -42,8 +42,8 @@ export type LogRead = { readonly address: number; readonly kind: 'data'; readonl
 
 /** What a reader needs from the client. */
 export interface StreamReaderIO {
-  /** The stream's latest addresses, newest first, asked now (linearizable). */
-  latest(id: StreamId, options?: CallOptions): Promise<StreamAddresses>;
+  /** The stream's latest addresses, newest first, and the log's tail, asked now (linearizable). */
+  latest(id: StreamId, options?: CallOptions): Promise<{ readonly tail: number; readonly latest: StreamAddresses }>;
   /** CorfuClient.read: fills a hole below the tail, throws ERR_TRIMMED for a trimmed address. */
   read(address: number, options?: CallOptions): Promise<LogRead>;
   /** The client's clock, ms: each call of a reader ends by its deadline, the steps inside it included. */
@@ -82,6 +82,8 @@ export class StreamReader {
   #position = -1;
   /** Every address of the stream in (#position, #known] is in #pending. */
   #known = -1;
+  /** Every stream address below this is at or below #known: the log's tail at the last sync. */
+  #syncedBelow = 0;
   /** Addresses of the stream above #position not yet delivered, ascending. */
   #pending: number[] = [];
   readonly #cache = new Map<number, Found>();
@@ -97,6 +99,14 @@ export class StreamReader {
     return this.#position;
   }
 
+  /**
+   * Once readNext() has answered undefined, the reader holds every entry of the stream
+   * below this address: the log's tail when it last asked the sequencer.
+   */
+  get syncedBelow(): number {
+    return this.#syncedBelow;
+  }
+
   /** The next readNext() answers the first entry at or above `address`. */
   seek(address: number): void {
     if (!Number.isSafeInteger(address) || address < 0) throw new CorfuError('ERR_BAD_REQUEST', `seek: address must be a non-negative safe integer, got ${address}`);
@@ -109,7 +119,7 @@ export class StreamReader {
   /** The stream's last address now (-1: no entry yet). */
   async tail(options?: CallOptions): Promise<number> {
     const call = this.#begin('tail', options);
-    const latest = await this.#io.latest(this.id, this.#step(call));
+    const { latest } = await this.#io.latest(this.id, this.#step(call));
     return latest[0] ?? -1;
   }
 
@@ -177,10 +187,14 @@ export class StreamReader {
    * whether the walk is worth it.
    */
   async #sync(limit: number, call: Call): Promise<boolean> {
-    const latest = await this.#io.latest(this.id, this.#step(call));
+    const { tail, latest } = await this.#io.latest(this.id, this.#step(call));
     const floor = this.#known;
     const fresh = latest.filter((a) => a > floor);
-    if (fresh.length === 0 || limit <= floor) return false;
+    if (fresh.length === 0) {
+      this.#syncedBelow = Math.max(this.#syncedBelow, tail);
+      return false;
+    }
+    if (limit <= floor) return false;
     const found = new Set<number>(fresh);
     let frontier = fresh;
     /** The lowest address read that holds an entry of the stream, and its backpointers. */
@@ -224,6 +238,7 @@ export class StreamReader {
     const added = [...found].sort((x, y) => x - y);
     this.#pending = [...this.#pending, ...added];
     this.#known = Math.max(this.#known, ...added);
+    this.#syncedBelow = Math.max(this.#syncedBelow, tail);
     return true;
   }
 

@@ -31,10 +31,12 @@ pub enum Code {
     NoLayout = 20,
     // The sequencer's: its stream tails are being rebuilt from the log.
     Recovering = 21,
+    // The object layer's (client-side): a transaction aborted on a conflict.
+    Conflict = 22,
 }
 
 impl Code {
-    pub const ALL: [Code; 22] = [
+    pub const ALL: [Code; 23] = [
         Code::Ok,
         Code::Written,
         Code::Unwritten,
@@ -57,6 +59,7 @@ impl Code {
         Code::Aborted,
         Code::NoLayout,
         Code::Recovering,
+        Code::Conflict,
     ];
 
     pub fn name(self) -> &'static str {
@@ -83,6 +86,7 @@ impl Code {
             Code::Aborted => "ERR_ABORTED",
             Code::NoLayout => "ERR_NO_LAYOUT",
             Code::Recovering => "ERR_RECOVERING",
+            Code::Conflict => "ERR_CONFLICT",
         }
     }
 

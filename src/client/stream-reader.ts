@@ -87,6 +87,8 @@ export class StreamReader {
   /** Addresses of the stream above #position not yet delivered, ascending. */
   #pending: number[] = [];
   readonly #cache = new Map<number, Found>();
+  /** The floor #trimmedAbove last found untrimmed above (-2: none yet). */
+  #trimCheckedAt = -2;
 
   constructor(io: StreamReaderIO, name: string, id: StreamId) {
     this.#io = io;
@@ -167,8 +169,14 @@ export class StreamReader {
 
   /** The next pending entry at or below `limit`, skipping what is not the stream's; undefined when none is left. */
   async #deliver(limit: number, call: Call): Promise<StreamEntry | undefined> {
-    while (this.#pending.length > 0 && this.#pending[0]! <= limit) {
-      const address = this.#pending[0]!;
+    for (;;) {
+      const address = this.#pending[0];
+      if (address === undefined) return undefined;
+      // Above the limit, only a trim matters: what lies between here and it is unknown (no
+      // backpointer is read past a trimmed address, a scan stops at one), and the trims that
+      // take a stream's entries take every address below them: the entries up to the limit
+      // may be gone too (the simulator's `stream-forgotten-after-trim`).
+      if (address > limit && this.#cache.get(address)?.kind !== 'trimmed') return undefined;
       const found = this.#cache.get(address) ?? (await this.#look(address, call));
       if (found.kind === 'trimmed') {
         throw new CorfuError('ERR_TRIMMED', `stream ${this.name}: its entry at ${address} was trimmed; load a checkpoint of what the stream holds, then seek past ${address} to go on`);
@@ -178,7 +186,6 @@ export class StreamReader {
       this.#position = address;
       if (found.kind === 'entry') return found.entry;
     }
-    return undefined;
   }
 
   /**
@@ -189,17 +196,25 @@ export class StreamReader {
   async #sync(limit: number, call: Call): Promise<boolean> {
     const { tail, latest } = await this.#io.latest(this.id, this.#step(call));
     const floor = this.#known;
-    const fresh = latest.filter((a) => a > floor);
-    if (fresh.length === 0) {
+    let fresh = latest.filter((a) => a > floor);
+    const found = new Set<number>(fresh);
+    // The sequencer knows no entry of the stream at all, and the log is trimmed above where
+    // this reader got to: its tails may have been rebuilt after the trim took the stream's
+    // entries. Scan down, so that the trim is named.
+    if (latest.length === 0 && (await this.#trimmedAbove(floor, tail, call))) {
+      const resumed = await this.scanDown(tail - 1, floor, found, call);
+      if (resumed !== undefined) found.add(resumed);
+      fresh = resumed === undefined ? [] : [resumed];
+    }
+    if (found.size === 0) {
       this.#syncedBelow = Math.max(this.#syncedBelow, tail);
       return false;
     }
     if (limit <= floor) return false;
-    const found = new Set<number>(fresh);
     let frontier = fresh;
     /** The lowest address read that holds an entry of the stream, and its backpointers. */
     let lowest: { address: number; backpointers: StreamAddresses } | undefined;
-    for (;;) {
+    while (frontier.length > 0) {
       while (frontier.length > 0) {
         const looked = await Promise.all(frontier.map(async (a) => [a, this.#cache.get(a) ?? (await this.#look(a, call))] as const));
         const next: number[] = [];
@@ -221,8 +236,13 @@ export class StreamReader {
       // floor: fewer backpointers than the most (the stream's first entries) or one at or
       // below the floor. Otherwise every address it lists (all found and read) was not the
       // stream's: the walk is cut there; scan down for the stream's next entry below.
-      const bottom = lowest === undefined ? Math.min(...found) : lowest.backpointers[lowest.backpointers.length - 1]!;
-      const complete = lowest !== undefined && (lowest.backpointers.length < STREAM_BACKPOINTERS || bottom <= floor);
+      // Fewer backpointers than the most, ending above the floor, while the log is trimmed
+      // just above the floor: the sequencer's tails may have been rebuilt after the trim took
+      // entries between: scan down too, so that the trim is named (ERR_TRIMMED), not passed
+      // over as the stream's start (the simulator's `stream-forgotten-after-trim`).
+      const bottom = lowest === undefined ? Math.min(...found) : (lowest.backpointers[lowest.backpointers.length - 1] ?? lowest.address);
+      const short = lowest !== undefined && lowest.backpointers.length < STREAM_BACKPOINTERS;
+      const complete = lowest !== undefined && ((short && !(bottom > floor && (await this.#trimmedAbove(floor, bottom, call)))) || bottom <= floor);
       if (complete) break;
       const resumed = await this.scanDown(bottom - 1, floor, found, call);
       if (resumed === undefined) break;
@@ -240,6 +260,21 @@ export class StreamReader {
     this.#known = Math.max(this.#known, ...added);
     this.#syncedBelow = Math.max(this.#syncedBelow, tail);
     return true;
+  }
+
+  /**
+   * Whether the address just above `floor` (where this reader got to: -1 at the start) is
+   * trimmed, when the sequencer's knowledge of the stream ends above it, below `below`.
+   * Trims that take a stream's entries are prefix trims (compactions): one read tells
+   * whether one reached past the floor. Asked once per floor.
+   */
+  async #trimmedAbove(floor: number, below: number, call: Call): Promise<boolean> {
+    if (floor + 1 >= below || this.#trimCheckedAt === floor) return false;
+    const f = await this.#look(floor + 1, call);
+    if (f.kind === 'trimmed') return true;
+    this.#keep(floor + 1, f);
+    this.#trimCheckedAt = floor;
+    return false;
   }
 
   /**

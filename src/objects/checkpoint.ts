@@ -10,7 +10,8 @@
 //      the snapshot address, every part's address, the payload's size and SHA-256.
 // A checkpoint without its marker (the writer died half-way) is never seen: torn
 // checkpoints are ignored by construction. Loading reads the newest markers (the
-// stream's latest addresses) and takes the first whose parts read back whole.
+// stream's latest addresses) and takes the one of the highest snapshot whose parts read
+// back whole.
 //
 // Payload: u32 length of a JSON header { snapshot, wholeVersion, objectVersion,
 // versions: [[key, version], ...] }, the header, then the state (the type's stateCodec).
@@ -70,10 +71,10 @@ export async function writeCheckpoint<S>(client: CorfuClient, name: string, type
 }
 
 /**
- * The newest whole checkpoint of `name` at or below `atMost`, as a snapshot; undefined
- * when it has none among the stream's latest four markers. A marker whose parts do not
- * read back whole (trimmed, or not what the marker says) is passed over for the next
- * older one.
+ * The whole checkpoint of `name` with the highest snapshot at or below `atMost` among the
+ * stream's latest four markers, as a snapshot; undefined when there is none. A marker
+ * whose parts do not read back whole (trimmed, or not what the marker says) is passed
+ * over for the next one.
  */
 export async function loadCheckpoint<S>(
   client: CorfuClient,
@@ -82,11 +83,17 @@ export async function loadCheckpoint<S>(
   options?: CallOptions,
   atMost = Number.MAX_SAFE_INTEGER,
 ): Promise<Snapshot<S> | undefined> {
-  // The newest markers only (the sequencer's latest addresses of the stream), newest first.
+  // The newest markers only (the sequencer's latest addresses of the stream), the highest
+  // snapshot first: a marker written later may hold an older snapshot (its writer played the
+  // object less far), older than a compaction's trim.
   const { latest } = await client.streamTails([checkpointStream(name)], options);
+  const markers: Marker[] = [];
   for (const address of latest[0]!) {
     const m = await readMarker(client, name, address, options);
-    if (m === undefined || m.snapshot > atMost) continue;
+    if (m !== undefined && m.snapshot <= atMost) markers.push(m);
+  }
+  markers.sort((x, y) => y.snapshot - x.snapshot);
+  for (const m of markers) {
     if (type !== undefined && m.kind !== null && m.kind !== type.kind) {
       throw new CorfuError('ERR_BAD_REQUEST', `object ${name}'s checkpoint is of a ${m.kind}; it cannot be opened as a ${type.kind}`);
     }

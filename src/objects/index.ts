@@ -3,7 +3,7 @@
 // uses CorfuClient's public API only.
 
 export { CorfuRuntime, objectStream } from './runtime.js';
-export type { RuntimeOptions } from './runtime.js';
+export type { RuntimeOptions, RuntimeSettings } from './runtime.js';
 export { CorfuCounter, CorfuMap, CorfuObject } from './handles.js';
 export type { ReadOptions } from './handles.js';
 export { KvStore } from './kv.js';

@@ -26,7 +26,8 @@ import { Transaction, type TransactionOptions } from './transaction.js';
 import { counterType, customType, mapType, type Codec, type MapUpdate, type ObjectDefinition, type ObjectType } from './types.js';
 import { DEFAULT_RETAINED_SNAPSHOTS, ObjectView, versionOf, type Decision, type Snapshot, type ViewHost } from './view.js';
 
-export interface RuntimeOptions extends ConnectOptions {
+/** The runtime's own options (RuntimeOptions without the client's): also for CorfuRuntime.wrap. */
+export interface RuntimeSettings {
   /** Snapshots each object's view keeps for reads in the past (default 10,000). */
   readonly retainSnapshots?: number;
   /**
@@ -38,7 +39,15 @@ export interface RuntimeOptions extends ConnectOptions {
   readonly compactAboveBytes?: number;
   /** Default 1000 ms. */
   readonly compactCheckMs?: number;
+  /**
+   * Told of every decision this runtime reaches on a commit record (each time it decides
+   * one: a decision dropped from its cache is decided again). For observers and tests:
+   * every runtime must reach the same decision on the same record.
+   */
+  readonly onDecision?: (address: number, record: CommitRecord, decision: Decision) => void;
 }
+
+export interface RuntimeOptions extends ConnectOptions, RuntimeSettings {}
 
 /** The stream an object's updates go to. */
 export function objectStream(name: string): string {
@@ -61,35 +70,53 @@ export class CorfuRuntime {
   readonly #compactCheckMs: number;
   #lastCheck = -Infinity;
   #compacting: Promise<void> | undefined;
+  readonly #onDecision: RuntimeSettings['onDecision'];
   readonly #host: ViewHost = {
     decide: (address, record) => this.#decide(address, record),
     replayed: (n) => {
       this.stats.replayed += n;
     },
     loadCheckpoint: async (name, type, options, atMost) => {
-      const snap = await loadCheckpoint(this.client, name, type, options, atMost);
+      const snap = await this.loadCheckpointOf(name, type, options, atMost);
       if (snap !== undefined) this.stats.checkpointsLoaded++;
       return snap;
     },
     reader: (name) => this.client.stream(objectStream(name)),
+    epoch: () => this.client.epoch,
   };
 
-  private constructor(client: CorfuClient, retain: number, compactAbove: number | undefined, compactCheckMs: number) {
+  private constructor(client: CorfuClient, retain: number, compactAbove: number | undefined, compactCheckMs: number, onDecision: RuntimeSettings['onDecision']) {
     this.client = client;
     this.#retain = retain;
     this.#compactAbove = compactAbove;
     this.#compactCheckMs = compactCheckMs;
+    this.#onDecision = onDecision;
   }
 
   static async connect(options: RuntimeOptions): Promise<CorfuRuntime> {
-    const retain = options.retainSnapshots ?? DEFAULT_RETAINED_SNAPSHOTS;
+    CorfuRuntime.#check(options);
+    return CorfuRuntime.wrap(await CorfuClient.connect(options), options);
+  }
+
+  /**
+   * A runtime over a client already connected (the deterministic simulator gives each
+   * simulated process one client, test/sim/client.ts). close() closes the client.
+   */
+  static wrap(client: CorfuClient, settings: RuntimeSettings = {}): CorfuRuntime {
+    const { retain, compactAboveBytes, compactCheckMs } = CorfuRuntime.#check(settings);
+    if (settings.onDecision !== undefined && typeof settings.onDecision !== 'function') throw new CorfuError('ERR_BAD_REQUEST', 'onDecision must be a function');
+    return new CorfuRuntime(client, retain, compactAboveBytes, compactCheckMs, settings.onDecision);
+  }
+
+  static #check(settings: RuntimeSettings): { retain: number; compactAboveBytes: number | undefined; compactCheckMs: number } {
+    const retain = settings.retainSnapshots ?? DEFAULT_RETAINED_SNAPSHOTS;
     if (!Number.isSafeInteger(retain) || retain < 1) throw new CorfuError('ERR_BAD_REQUEST', `retainSnapshots must be a positive integer, got ${String(retain)}`);
-    const { compactAboveBytes, compactCheckMs = 1000 } = options;
+    const { compactAboveBytes, compactCheckMs = 1000 } = settings;
     if (compactAboveBytes !== undefined && (!Number.isSafeInteger(compactAboveBytes) || compactAboveBytes < 1)) {
       throw new CorfuError('ERR_BAD_REQUEST', `compactAboveBytes must be a positive integer, got ${String(compactAboveBytes)}`);
     }
     if (!Number.isSafeInteger(compactCheckMs) || compactCheckMs < 0) throw new CorfuError('ERR_BAD_REQUEST', `compactCheckMs must be a non-negative integer, got ${String(compactCheckMs)}`);
-    return new CorfuRuntime(await CorfuClient.connect(options), retain, compactAboveBytes, compactCheckMs);
+    return { retain, compactAboveBytes, compactCheckMs };
   }
 
   /** @internal Called after each write of this runtime: runs the compaction policy. */
@@ -158,8 +185,12 @@ export class CorfuRuntime {
   async checkpoint(object: ObjectHandle<unknown, unknown> | ObjectHandle<never, never>, options?: CallOptions): Promise<WrittenCheckpoint> {
     const handle = object as ObjectHandle<unknown, unknown>;
     if (handle.runtime !== this) throw new CorfuError('ERR_BAD_REQUEST', 'checkpoint takes an object of this runtime');
-    await handle.view.sync(options);
-    const written = await writeCheckpoint(this.client, handle.name, handle.type, handle.view.current(), options);
+    // The state as of everything the sync played, not only as of the last entry that changed it: a
+    // checkpoint at that older address would lose to a compaction's for the loader, below its trim
+    // (the simulator's `checkpoint-at-last-change`).
+    const through = await handle.view.sync(options);
+    const snap = await this.snapshotAt(handle.view, through, options);
+    const written = await writeCheckpoint(this.client, handle.name, handle.type, { ...snap, at: through }, options);
     this.stats.checkpointsWritten++;
     return written;
   }
@@ -177,9 +208,11 @@ export class CorfuRuntime {
     if (views.length === 0) throw new CorfuError('ERR_BAD_REQUEST', 'compact: no objects to checkpoint');
     // One snapshot for all: every object played through the same address.
     const snapshot = (await this.client.tail(call)) - 1;
-    await Promise.all(views.map((v) => v.applyThrough(snapshot, call)));
-    for (const v of views) {
-      const snap = v.snapshotAt(snapshot);
+    do await Promise.all(views.map((v) => v.playThrough(snapshot, call)));
+    while (views.some((v) => v.appliedThrough < snapshot));
+    const snaps = views.map((v) => v.snapshotAt(snapshot));
+    for (const [i, v] of views.entries()) {
+      const snap = snaps[i];
       if (snap === undefined) throw new CorfuError('ERR_TRIMMED', `compact: object ${v.name} keeps no snapshot at ${snapshot}`);
       await writeCheckpoint(this.client, v.name, v.type, { ...snap, at: snapshot }, call);
       this.stats.checkpointsWritten++;
@@ -214,13 +247,13 @@ export class CorfuRuntime {
 
   /** The snapshot of `view` at `address` (replayed into a throwaway view when older than the view keeps). */
   async snapshotAt<S, U>(view: ObjectView<S, U>, address: number, options?: CallOptions): Promise<Snapshot<S>> {
-    await view.applyThrough(address, options);
+    await view.playThrough(address, options);
     const kept = view.snapshotAt(address);
     if (kept !== undefined) return kept;
     this.stats.rebuilds++;
     // From the newest checkpoint at or below the address, if there is one, else from the stream's start.
     const fresh = new ObjectView<S, U>({ ...this.#host, loadCheckpoint: (n, t, o) => this.#host.loadCheckpoint(n, t, o, address) }, view.name, view.type, 1);
-    await fresh.applyThrough(address, options);
+    await fresh.playThrough(address, options);
     return fresh.snapshotAt(address)!;
   }
 
@@ -232,13 +265,14 @@ export class CorfuRuntime {
   #decide(address: number, record: CommitRecord): Promise<Decision> {
     let decision = this.#decisions.get(address);
     if (decision === undefined) {
-      decision = decide(address, record, async (object, key, at) => versionOf(await this.snapshotAt(this.view(object, undefined), at), key));
+      decision = this.decideRecord(address, record);
       this.#decisions.set(address, decision);
       void decision.then(
         (d) => {
           this.stats.decided++;
           if (d.committed) this.stats.committed++;
           else this.stats.aborted++;
+          this.#onDecision?.(address, record, d);
         },
         // A failed decision (the log unreachable) is not kept: the next replay asks again.
         () => this.#decisions.delete(address),
@@ -246,5 +280,18 @@ export class CorfuRuntime {
       if (this.#decisions.size > MAX_DECISIONS) this.#decisions.delete(this.#decisions.keys().next().value!);
     }
     return decision;
+  }
+
+  // TypeScript-private rather than #private only so that the simulator can plant bugs in
+  // them (test/sim/patches.ts); nothing else calls them.
+
+  /** A fresh decision on the commit at `address` (decide.ts), from versions as of the entry below it. */
+  private decideRecord(address: number, record: CommitRecord): Promise<Decision> {
+    return decide(address, record, async (object, key, at) => versionOf(await this.snapshotAt(this.view(object, undefined), at), key));
+  }
+
+  /** The newest whole checkpoint of `name` (at or below `atMost`), as a snapshot (checkpoint.ts). */
+  private loadCheckpointOf<S>(name: string, type: ObjectType<S, unknown> | undefined, options?: CallOptions, atMost?: number): Promise<Snapshot<S> | undefined> {
+    return loadCheckpoint(this.client, name, type, options, atMost);
   }
 }

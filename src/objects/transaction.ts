@@ -11,7 +11,9 @@
 //   runtime decides it as every replaying client will (decide.ts): committed if nothing
 //   read changed between the snapshot and the record. An abort throws ERR_CONFLICT
 //   naming what changed; its writes are never applied by anyone.
-// - A read-only transaction appends nothing: its snapshot is consistent by itself.
+// - A read-only transaction appends nothing: its snapshot is consistent by itself. If the
+//   layout changed while it read (a new sequencer may hand out again addresses below its
+//   snapshot: view.ts, "Failover"), it throws ERR_CONFLICT: retry it.
 // - A write-only transaction read nothing, so it always commits.
 
 import { CorfuError } from '../../bindings/errors.js';
@@ -40,6 +42,8 @@ export class Transaction {
   address: number | undefined;
   readonly #rt: CorfuRuntime;
   readonly #options: CallOptions;
+  /** The layout epoch its snapshot was taken under. */
+  readonly #epoch: number;
   readonly #reads = new Map<string, ReadVersion>();
   readonly #writes: BufferedWrite[] = [];
   #finished = false;
@@ -48,6 +52,12 @@ export class Transaction {
     this.#rt = rt;
     this.snapshot = snapshot;
     this.#options = options;
+    this.#epoch = rt.client.epoch;
+  }
+
+  /** What the transaction read so far: each key (or whole object, key '') once, at its version at the snapshot. */
+  get readSet(): readonly ReadVersion[] {
+    return [...this.#reads.values()];
   }
 
   /** @internal */
@@ -62,7 +72,7 @@ export class Transaction {
   async get<V>(map: CorfuMap<V>, key: string): Promise<V | undefined> {
     this.#check(map);
     checkKey(key);
-    const own = this.#ownValue(map, key);
+    const own = this.ownValue(map, key);
     if (own !== undefined) return own.value;
     const snap = await this.#read(map, key);
     return (snap.state as MapState<V>).get(key);
@@ -71,7 +81,7 @@ export class Transaction {
   async has<V>(map: CorfuMap<V>, key: string): Promise<boolean> {
     this.#check(map);
     checkKey(key);
-    const own = this.#ownValue(map, key);
+    const own = this.ownValue(map, key);
     if (own !== undefined) return own.value !== undefined;
     return ((await this.#read(map, key)).state as MapState<V>).has(key);
   }
@@ -118,7 +128,15 @@ export class Transaction {
   async commit(): Promise<void> {
     this.#checkOpen();
     this.#finished = true;
-    if (this.#writes.length === 0) return;
+    if (this.#writes.length === 0) {
+      // A new layout may have put a new sequencer below the snapshot (it starts at the units'
+      // tails): entries can then appear at or below it that reads before the change did not
+      // see, and reads after it did (views read their streams again). Such reads are not one
+      // snapshot: try again. (A writing transaction is decided on the log itself.)
+      if (this.#rt.client.epoch !== this.#epoch)
+        throw new CorfuError('ERR_CONFLICT', `transaction aborted: the layout changed under it (epoch ${this.#epoch} -> ${this.#rt.client.epoch}) while it read`);
+      return;
+    }
     const writes: WriteOp[] = this.#writes.map(({ handle, update }) => ({ object: handle.name, keys: handle.type.keys(update), update: handle.type.codec.encode(update) }));
     const reads = [...this.#reads.values()];
     const objects = [...new Set([...reads.map((r) => r.object), ...writes.map((w) => w.object)])];
@@ -161,8 +179,12 @@ export class Transaction {
     return state;
   }
 
-  /** What this transaction's own writes say `key` of `map` holds (value undefined: deleted); undefined when they do not touch it. */
-  #ownValue<V>(map: CorfuMap<V>, key: string): { value: V | undefined } | undefined {
+  /**
+   * What this transaction's own writes say `key` of `map` holds (value undefined: deleted);
+   * undefined when they do not touch it. TypeScript-private rather than #private only so
+   * that the simulator can plant a bug in it (test/sim/patches.ts); nothing else calls it.
+   */
+  private ownValue<V>(map: CorfuMap<V>, key: string): { value: V | undefined } | undefined {
     let own: { value: V | undefined } | undefined;
     for (const w of this.#writes) {
       if (w.handle.name !== map.name) continue;

@@ -17,6 +17,13 @@
 // "applied through a" ends as soon as that holds, whoever holds the view's lock: it is
 // never queued behind a replay that is itself waiting on a decision (two transactions
 // at once in one runtime once deadlocked exactly so: test/objects.test.ts).
+//
+// Failover: "applied through a" past the last entry applied is a claim from what the
+// sequencer knew (its stream tails, its tail). A sequencer that replaces it starts at the
+// units' tails, and may hand out again addresses the old one handed out but nobody
+// wrote: entries can appear below such a claim. A claim made under an older layout epoch
+// than the client's is dropped and the stream read again from the last entry applied
+// (#revalidate); what lies at or below an entry applied is final (#finalThrough).
 
 import { List, Map as ImmutableMap } from 'immutable';
 
@@ -24,7 +31,7 @@ import { CorfuError } from '../../bindings/errors.js';
 import { invariant } from '../../bindings/invariant.js';
 import type { CallOptions } from '../client/budget.js';
 import type { StreamEntry, StreamReader } from '../client/stream-reader.js';
-import { decodeRecord, WHOLE_OBJECT, type CommitRecord } from './records.js';
+import { decodeRecord, WHOLE_OBJECT, type CommitRecord, type ObjectRecord } from './records.js';
 import type { ObjectType } from './types.js';
 
 export interface Snapshot<S> {
@@ -61,6 +68,8 @@ export interface ViewHost {
   loadCheckpoint<S>(name: string, type: ObjectType<S, unknown> | undefined, options?: CallOptions, atMost?: number): Promise<Snapshot<S> | undefined>;
   /** A fresh reader of the object's stream. */
   reader(name: string): StreamReader;
+  /** The epoch of the layout the runtime's client works under now. */
+  epoch(): number;
 }
 
 /** Snapshots a view keeps by default. */
@@ -76,13 +85,29 @@ export class ObjectView<S, U> {
   readonly #retain: number;
   /** Ascending by `at`; never empty. */
   #snapshots: List<Snapshot<S>>;
-  /** Every entry of the stream at or below this address is applied. */
+  /** Every entry of the stream at or below this address is applied (above #finalThrough: a claim, see there). */
   #appliedThrough = -1;
+  /**
+   * Of that, what no later layout can change: at or below an entry applied (or a
+   * checkpoint's snapshot), addresses are written or will never be handed out again.
+   * Above it, "applied through" only says what the sequencer of epoch #claimEpoch knew:
+   * a sequencer that replaces it may start lower (at the units' tails) and hand out again
+   * addresses the old one handed out but nobody wrote. Such a claim is dropped (the view
+   * reads the stream again from here) once the runtime's client is at a newer epoch (the
+   * simulator's `claims-outlive-failover`).
+   */
+  #finalThrough = -1;
+  #claimEpoch = -1;
   #tail: Promise<void> = Promise.resolve();
   /** Set when an entry could not be applied: the view stops there for good (its reader has moved past it). */
   #broken: CorfuError | undefined;
-  /** An entry whose decision failed (a timeout, say): applied first by the next read. */
-  #retry: StreamEntry | undefined;
+  /**
+   * Entries the reader delivered that are not applied yet, in order: a decision failed (a
+   * timeout, say) at the first of them. Applied first by the next read. (Only that one
+   * entry used to be kept: the rest of a readUpTo's batch was lost, and the view later
+   * went past them as applied: the simulator's `view-drops-batch`.)
+   */
+  #unapplied: StreamEntry[] = [];
   /** A sync waiting for its turn, which reads arriving meanwhile share (sync()). */
   #queuedSync: Promise<number> | undefined;
   /** Waits for "applied through address", resolved as the view advances. */
@@ -133,9 +158,10 @@ export class ObjectView<S, U> {
     const queued = this.#exclusive(options, async () => {
       // From here on it is asking: a read arriving now needs a sync of its own.
       if (this.#queuedSync === queued) this.#queuedSync = undefined;
-      for (let e = await this.#reader.readNext(options); e !== undefined; e = await this.#reader.readNext(options)) await this.#apply(e);
+      const epoch = this.#host.epoch();
+      for (let e = await this.#reader.readNext(options); e !== undefined; e = await this.#reader.readNext(options)) await this.#applyAll([e]);
       // readNext found nothing more: no entry of the stream lies below the log's tail it saw.
-      this.#advance(this.#reader.syncedBelow - 1);
+      this.#claim(this.#reader.syncedBelow - 1, epoch);
       return this.#appliedThrough;
     });
     this.#queuedSync = queued;
@@ -152,14 +178,25 @@ export class ObjectView<S, U> {
 
   /** Plays the stream forward through `address` (or waits for whoever is playing it to get there). */
   async applyThrough(address: number, options?: CallOptions): Promise<void> {
-    if (this.#appliedThrough >= address && this.#started) return;
+    if (this.#appliedThrough >= address && this.#started && (address <= this.#finalThrough || this.#claimEpoch >= this.#host.epoch())) return;
     const work = this.#exclusive(options, async () => {
       if (this.#appliedThrough >= address) return;
-      for (const e of await this.#reader.readUpTo(address, options)) await this.#apply(e);
-      this.#advance(address);
+      const epoch = this.#host.epoch();
+      await this.#applyAll(await this.#reader.readUpTo(address, options));
+      this.#claim(address, epoch);
     });
     // Whichever comes first: our own turn, or the replay in progress passing the address.
     await Promise.race([work, this.#until(address)]);
+  }
+
+  /**
+   * applyThrough until the view is applied through `address` when it returns: a claim
+   * made under an older epoch may be dropped meanwhile (#revalidate), between the wait and
+   * its caller's next step. Then snapshotAt(address) may follow.
+   */
+  async playThrough(address: number, options?: CallOptions): Promise<void> {
+    do await this.applyThrough(address, options);
+    while (this.#appliedThrough < address);
   }
 
   /** Resolves once the view is applied through `address`. */
@@ -168,7 +205,23 @@ export class ObjectView<S, U> {
     return new Promise((resolve) => this.#waiting.push({ address, resolve }));
   }
 
-  /** Moves "applied through" up to `to` (never down) and wakes the waits it satisfies. */
+  /** "Applied through `to`", from what the sequencer of `epoch` knew (#finalThrough). */
+  #claim(to: number, epoch: number): void {
+    if (to <= this.#appliedThrough) return;
+    this.#claimEpoch = epoch;
+    this.#advance(to);
+  }
+
+  /** Drops a claim beyond what is final that an older epoch's sequencer made: the stream is read again from there. */
+  #revalidate(): void {
+    if (this.#appliedThrough <= this.#finalThrough || this.#claimEpoch >= this.#host.epoch()) return;
+    this.#appliedThrough = this.#finalThrough;
+    this.#reader = this.#host.reader(this.name);
+    this.#reader.seek(this.#finalThrough + 1);
+    this.#unapplied = [];
+  }
+
+  /** Moves "applied through" up to `to` (never down: only #revalidate drops a claim) and wakes the waits it satisfies. */
   #advance(to: number): void {
     if (to <= this.#appliedThrough) return;
     this.#appliedThrough = to;
@@ -187,9 +240,8 @@ export class ObjectView<S, U> {
         this.#started = true;
         if (snap !== undefined && snap.at > this.#appliedThrough) this.#restartAt(snap);
       }
-      const retry = this.#retry;
-      this.#retry = undefined;
-      if (retry !== undefined) await this.#apply(retry);
+      this.#revalidate();
+      await this.#applyAll([]);
       try {
         return await body();
       } catch (err) {
@@ -217,54 +269,68 @@ export class ObjectView<S, U> {
     invariant(snap.at > this.#appliedThrough, () => `object ${this.name}: a checkpoint at ${snap.at} is not past ${this.#appliedThrough}`);
     // What lies between the snapshots kept and the checkpoint is unknown here: a read there rebuilds.
     this.#snapshots = List([snap]);
+    // Its parts and marker were written above it: it is final.
+    this.#finalThrough = Math.max(this.#finalThrough, snap.at);
     this.#advance(snap.at);
     this.#reader = this.#host.reader(this.name);
     this.#reader.seek(snap.at + 1);
-    this.#retry = undefined;
+    this.#unapplied = [];
+  }
+
+  /** Applies what is left unapplied, then `entries` (delivered by the reader), in order; what a failure leaves stays for the next read. */
+  async #applyAll(entries: readonly StreamEntry[]): Promise<void> {
+    this.#unapplied.push(...entries);
+    while (this.#unapplied.length > 0) {
+      await this.#apply(this.#unapplied[0]!);
+      this.#unapplied.shift();
+    }
   }
 
   async #apply(e: StreamEntry): Promise<void> {
     invariant(e.address > this.#appliedThrough, () => `object ${this.name}: entry ${e.address} delivered after ${this.#appliedThrough} was applied`);
-    // Everything below this entry is applied: a decision waiting on it may go on.
+    // Everything below this entry is applied: a decision waiting on it may go on. Below a
+    // written address, nothing is handed out again: final.
+    this.#finalThrough = Math.max(this.#finalThrough, e.address - 1);
     this.#advance(e.address - 1);
     this.#host.replayed(1);
     try {
       await this.#applyRecord(e);
     } catch (err) {
-      // The reader has delivered this entry: it is applied again first next time, or,
-      // when it cannot be applied at all, the view stops here for good (going on would
-      // skip it silently).
-      if (err instanceof CorfuError && !UNAPPLICABLE.has(err.code)) {
-        this.#retry = e;
-        throw err;
-      }
+      // The reader has delivered this entry: it stays first in #unapplied and is applied
+      // again next time, or, when it cannot be applied at all, the view stops here for
+      // good (going on would skip it silently).
+      if (err instanceof CorfuError && !UNAPPLICABLE.has(err.code)) throw err;
       this.#broken =
         err instanceof CorfuError
           ? new CorfuError(err.code, `object ${this.name} cannot go past its entry at ${e.address}: ${err.message}`, { cause: err })
           : new CorfuError('ERR_CORRUPT', `object ${this.name}: applying its entry at ${e.address} threw: ${String(err)}`, { cause: err });
       throw this.#broken;
     }
+    this.#finalThrough = Math.max(this.#finalThrough, e.address);
     this.#advance(e.address);
   }
 
   async #applyRecord(e: StreamEntry): Promise<void> {
     const record = decodeRecord(e.payload);
-    const prev = this.current();
-    let next: Snapshot<S> | undefined;
-    if (record.kind === 'update') {
-      next = this.#write(prev, e.address, record.keys, record.update);
-    } else {
-      const decision = await this.#host.decide(e.address, record);
-      if (decision.committed) {
-        next = prev;
-        for (const w of record.writes) if (w.object === this.name) next = this.#write(next, e.address, w.keys, w.update);
-        if (next === prev) next = undefined;
-      }
-    }
+    const decision = record.kind === 'commit' ? await this.#host.decide(e.address, record) : undefined;
+    const next = this.next(this.current(), e.address, record, decision);
     if (next !== undefined) {
       this.#snapshots = this.#snapshots.push(next);
       if (this.#snapshots.size > this.#retain) this.#snapshots = this.#snapshots.shift();
     }
+  }
+
+  /**
+   * The snapshot after the record at `at` (a commit with its decision); undefined when it
+   * changes nothing here. TypeScript-private rather than #private only so that the
+   * simulator can plant bugs in it (test/sim/patches.ts); nothing else calls it.
+   */
+  private next(prev: Snapshot<S>, at: number, record: ObjectRecord, decision: Decision | undefined): Snapshot<S> | undefined {
+    if (record.kind === 'update') return this.#write(prev, at, record.keys, record.update);
+    if (decision?.committed !== true) return undefined;
+    let next = prev;
+    for (const w of record.writes) if (w.object === this.name) next = this.#write(next, at, w.keys, w.update);
+    return next === prev ? undefined : next;
   }
 
   #write(prev: Snapshot<S>, at: number, keys: readonly string[], update: Uint8Array): Snapshot<S> {

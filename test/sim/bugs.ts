@@ -9,7 +9,7 @@
 
 export interface BugInfo {
   readonly name: string;
-  readonly layer: 'engine' | 'unit' | 'sequencer' | 'store' | 'client' | 'reconfig' | 'manager';
+  readonly layer: 'engine' | 'unit' | 'sequencer' | 'store' | 'client' | 'reconfig' | 'manager' | 'objects';
   readonly description: string;
   /** The violation kinds that show this bug ('linearizability' matches 'linearizability/...'). */
   readonly targets: readonly string[];
@@ -64,6 +64,45 @@ export const BUGS: readonly BugInfo[] = [
   },
   { name: 'recovery-done-early', layer: 'client', description: 'a stream recovery says done one range early: the lowest range of the log is never seeded', targets: ['stream'] },
   { name: 'reader-no-scan', layer: 'client', description: 'a stream reader whose backpointer walk is cut does not scan down for the stream: it takes the cut for its start', targets: ['stream'] },
+  // transactions and objects (docs/objects.md): hunted with transactions on every seed (campaign.ts huntBug)
+  { name: 'tx-decide-always-commits', layer: 'objects', description: 'every runtime decides every commit record committed', targets: ['tx/serializability', 'tx/bank'] },
+  {
+    name: 'tx-decide-skips-prev',
+    layer: 'objects',
+    description: 'a commit record at c is decided on versions as of c - 2: a conflicting write committed just below it is missed',
+    targets: ['tx/serializability', 'tx/bank'],
+  },
+  {
+    name: 'tx-decide-ignores-whole',
+    layer: 'objects',
+    description: 'reads of a whole object (a counter, entries, size) are not checked when a commit record is decided',
+    targets: ['tx/serializability'],
+  },
+  {
+    name: 'tx-decision-wrong-address',
+    layer: 'objects',
+    description: "the writer asks (and caches) the decision under the address below its commit record's",
+    targets: ['tx/agreement', 'tx/bank'],
+  },
+  { name: 'tx-writer-assumes-commit', layer: 'objects', description: 'the writer takes its appended commit record for committed without deciding it', targets: ['tx/agreement', 'tx/bank'] },
+  { name: 'tx-snapshot-stale', layer: 'objects', description: "a transaction's snapshot is the log's tail minus two, not minus one", targets: ['tx/strict'] },
+  { name: 'tx-has-no-read', layer: 'objects', description: 'has() reads the snapshot without recording the read in the read set', targets: ['tx/reads'] },
+  { name: 'tx-ryw-snapshot', layer: 'objects', description: "a transaction's read of a key it wrote answers the snapshot's value (no read-your-writes)", targets: ['tx/bank'] },
+  { name: 'tx-view-applies-aborted', layer: 'objects', description: "a view applies aborted commit records' writes too", targets: ['tx/serializability', 'tx/bank', 'tx/reads'] },
+  { name: 'tx-view-applies-everywhere', layer: 'objects', description: "a view applies every write of a committed record as its own object's", targets: ['tx/bank', 'tx/reads', 'tx/corrupt'] },
+  {
+    name: 'tx-object-version-keyed',
+    layer: 'objects',
+    description: "a write of some keys does not move the whole object's version: a read of the whole object (entries) misses it",
+    targets: ['tx/reads', 'tx/serializability'],
+  },
+  {
+    name: 'tx-update-no-version',
+    layer: 'objects',
+    description: 'a plain update (a put, a multiPut) changes the state but no version: a transaction that read its key commits anyway',
+    targets: ['tx/serializability', 'tx/reads'],
+  },
+  { name: 'tx-checkpoint-drops-versions', layer: 'objects', description: 'a checkpoint loads with its state but every version at -1', targets: ['tx/agreement', 'tx/reads'] },
   // projection store
   { name: 'store-accepts-second', layer: 'store', description: 'the store accepts a second proposal for an epoch, replacing the first', targets: ['projection'] },
   // client chain driver

@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 
 import { BUGS, targets } from './bugs.js';
-import type { StreamStats, Violation } from './checkers.js';
+import { noTxStats, type StreamStats, type TxStats, type Violation } from './checkers.js';
 import { FAULT_KINDS, noFaults, type FaultCounts } from './faults.js';
 import { runSeed, type RunResult } from './run.js';
 
@@ -14,6 +14,7 @@ export interface CampaignOptions {
   readonly bugs?: readonly string[];
   readonly ops?: number;
   readonly wildTrims?: boolean;
+  readonly transactions?: boolean;
 }
 
 export interface Summary {
@@ -30,6 +31,9 @@ export interface Summary {
   /** Seeds with streams, and the stream checks' counts summed. */
   streamSeeds: number;
   streams: StreamStats;
+  /** Seeds with transactions, and the transaction checks' counts summed. */
+  txSeeds: number;
+  tx: TxStats;
   violations: Record<string, number>;
   failedSeeds: number[];
   seconds: number;
@@ -49,13 +53,21 @@ export async function campaign(options: CampaignOptions, onResult?: (r: RunResul
     faults: noFaults(),
     streamSeeds: 0,
     streams: { appends: 0, acked: 0, syncs: 0, delivered: 0, trimmed: 0, scanned: 0, recovering: 0, recoveries: 0, seeds: 0 },
+    txSeeds: 0,
+    tx: noTxStats(),
     violations: {},
     failedSeeds: [],
     seconds: 0,
   };
   const t0 = performance.now();
   for (let seed = from; seed < from + options.seeds; seed++) {
-    const r = await runSeed({ seed, bugs: options.bugs ?? [], wildTrims: options.wildTrims ?? false, ...(options.ops === undefined ? {} : { ops: options.ops }) });
+    const r = await runSeed({
+      seed,
+      bugs: options.bugs ?? [],
+      wildTrims: options.wildTrims ?? false,
+      ...(options.ops === undefined ? {} : { ops: options.ops }),
+      ...(options.transactions === undefined ? {} : { transactions: options.transactions }),
+    });
     s.seeds++;
     s.ops += r.stats.ops;
     s.okOps += r.stats.okOps;
@@ -67,6 +79,8 @@ export async function campaign(options: CampaignOptions, onResult?: (r: RunResul
     for (const k of FAULT_KINDS) s.faults[k] += r.stats.faults[k];
     if (r.stats.streams.appends + r.stats.streams.syncs > 0) s.streamSeeds++;
     for (const k of Object.keys(s.streams) as Array<keyof StreamStats>) s.streams[k] += r.stats.streams[k];
+    if (r.stats.tx.runtimes > 0) s.txSeeds++;
+    for (const k of Object.keys(s.tx) as Array<keyof TxStats>) s.tx[k] += r.stats.tx[k];
     for (const v of r.violations) s.violations[v.kind] = (s.violations[v.kind] ?? 0) + 1;
     if (r.violations.length > 0) s.failedSeeds.push(seed);
     onResult?.(r);
@@ -92,6 +106,13 @@ export function formatSummary(s: Summary): string {
   rows.push(['stream appends', `${st.appends} (${st.acked} acked)`]);
   rows.push(['stream syncs', `${st.syncs} (${st.delivered} entries delivered, ${st.trimmed} ERR_TRIMMED, ${st.scanned} addresses scanned past cuts)`]);
   rows.push(['stream recoveries', `${st.recoveries} (${st.seeds} STREAM_SEEDs taken, ${st.recovering} ERR_RECOVERING answers)`]);
+  const tx = s.tx;
+  rows.push(['transaction seeds', `${s.txSeeds}`]);
+  rows.push(['transactions', `${tx.transactions} (${tx.committed} committed, ${tx.aborted} aborted, ${tx.unknown} unknown; ${tx.diedMidCommit} writers died mid-commit), ${tx.readOnly} read-only`]);
+  rows.push([
+    'object operations',
+    `${tx.updates} updates, ${tx.multiGets} multiGets, ${tx.checkpoints} checkpoints, ${tx.compactions} compactions; ${tx.decisions} decisions by ${tx.runtimes} runtimes`,
+  ]);
   const kinds = Object.keys(s.violations);
   if (kinds.length === 0) rows.push(['violations', '0']);
   for (const k of kinds) rows.push([`violations: ${k}`, `${s.violations[k]}`]);
@@ -116,13 +137,15 @@ export interface Hunt {
  * baseline has no violations; a violation of another kind is reported but
  * does not count as catching the bug.
  */
-export async function huntBug(bug: string, options: { maxSeeds: number; from?: number; ops?: number }): Promise<Hunt> {
+export async function huntBug(bug: string, options: { maxSeeds: number; from?: number; ops?: number; transactions?: boolean }): Promise<Hunt> {
   const info = BUGS.find((b) => b.name === bug);
   if (info === undefined) throw new Error(`unknown bug ${bug}`);
   const from = options.from ?? 1;
   let other: Violation | undefined;
   for (let i = 0; i < options.maxSeeds; i++) {
-    const r = await runSeed({ seed: from + i, bugs: [bug], ...(options.ops === undefined ? {} : { ops: options.ops }) });
+    // A transaction bug is hunted with transactions on every seed (only those seeds reach it).
+    const transactions = options.transactions ?? (info.layer === 'objects' ? true : undefined);
+    const r = await runSeed({ seed: from + i, bugs: [bug], ...(options.ops === undefined ? {} : { ops: options.ops }), ...(transactions === undefined ? {} : { transactions }) });
     const hit = r.violations.find((v) => targets(info, v.kind));
     if (hit !== undefined) return { bug, seed: from + i, tried: i + 1, violation: hit, other };
     other ??= r.violations[0];

@@ -45,7 +45,11 @@
 // its key is taken from the replicas that hold it, or, when none does, is its body only
 // ('B' + body), which agrees with any entry of that body.
 
+import { checkSerializable, type CommittedTx, type TxKey } from '../check/serializability.js';
 import { decodeStreamEntry, streamId, type StreamEntryPayload } from '../../src/client/stream-entry.js';
+import { decodeRecord, WHOLE_OBJECT, type CommitRecord, type ObjectRecord, type ReadVersion } from '../../src/objects/records.js';
+import type { MapState, ObjectType } from '../../src/objects/types.js';
+import type { Decision } from '../../src/objects/view.js';
 import { locate } from '../../src/layout/mapping.js';
 import { canonicalJson } from '../../src/layout/projection.js';
 import type { Projection } from '../../src/layout/projection.js';
@@ -224,6 +228,16 @@ export class Checkers {
     if (address > this.#prefixTrimIssued) this.#prefixTrimIssued = address;
   }
 
+  /**
+   * Whether two sequencers handed out `address` (a new one started at the units' tails, below
+   * tokens the old one handed out that nobody wrote).
+   */
+  reissued(address: number): boolean {
+    let n = 0;
+    for (const ranges of this.#issued.values()) if (ranges.some(([a, b]) => a <= address && address < b) && ++n > 1) return true;
+    return false;
+  }
+
   /** Whether some client asked for `address` to be trimmed. */
   mayBeTrimmed(address: number): boolean {
     return address < this.#prefixTrimIssued || this.#trimIssued.has(address);
@@ -251,11 +265,12 @@ export class Checkers {
     this.#checkReplicated(address, key, by, chain);
   }
 
-  appendAcked(address: number, key: ValueKey, by: string, invokedAt: number, chain: readonly string[]): void {
+  /** `settle`: the workload may trim it (false for the object layer's entries: only a compaction trims those). */
+  appendAcked(address: number, key: ValueKey, by: string, invokedAt: number, chain: readonly string[], settle = true): void {
     const prev = this.acked.get(address);
     if (prev !== undefined) this.fail('durability', `address ${address} acknowledged to two appends: ${prev.by} and ${by}`);
     this.acked.set(address, { key, by, at: this.now() });
-    this.settled.add(address);
+    if (settle) this.settled.add(address);
     if (address > this.maxAcked) this.maxAcked = address;
     this.observe(address, key, by, invokedAt, chain);
   }
@@ -450,6 +465,11 @@ export class Checkers {
     this.appendAcked(address, this.#streamKey(address, body, chain), by, invokedAt, chain);
   }
 
+  /** An object layer's appendTo of `body` (a record of src/objects/records.ts) was acknowledged at `address`. Not settled: only a compaction trims it. */
+  objectAppendAcked(address: number, body: string, by: string, invokedAt: number, chain: readonly string[]): void {
+    this.appendAcked(address, this.#streamKey(address, body, chain), by, invokedAt, chain, false);
+  }
+
   /** The whole entry of body `body` at `address`, from a replica of `chain` that holds it; else a key of its body only. */
   #streamKey(address: number, body: string, chain: readonly string[]): ValueKey {
     const disks = this.disks();
@@ -547,5 +567,269 @@ export class Checkers {
         return;
       }
     }
+  }
+}
+
+// ---- tx: transactions and objects (docs/objects.md) ------------------------------------
+
+/** What the transaction checks counted in a run (all 0 on a seed without transactions). */
+export interface TxStats {
+  /** CorfuRuntimes started (one per client incarnation that ran an object operation, and the final one). */
+  runtimes: number;
+  /** Writing transactions (transfers, audits) begun, and how they ended for their client. */
+  transactions: number;
+  committed: number;
+  aborted: number;
+  /** Ended otherwise (a timeout, the process died): the outcome is unknown to the client. */
+  unknown: number;
+  readOnly: number;
+  /** Plain updates (map puts, KV multiPuts) and KV multiGets. */
+  updates: number;
+  multiGets: number;
+  checkpoints: number;
+  compactions: number;
+  /** Decisions runtimes reported (onDecision), and commit records whose writer died with the append in flight. */
+  decisions: number;
+  diedMidCommit: number;
+}
+
+export function noTxStats(): TxStats {
+  return { runtimes: 0, transactions: 0, committed: 0, aborted: 0, unknown: 0, readOnly: 0, updates: 0, multiGets: 0, checkpoints: 0, compactions: 0, decisions: 0, diedMidCommit: 0 };
+}
+
+/** A read a transaction's body made from its snapshot (not of its own writes), and what it saw. */
+export type BodyRead =
+  | { readonly object: string; readonly key: string; readonly kind: 'get'; readonly value: unknown }
+  | { readonly object: string; readonly key: string; readonly kind: 'has'; readonly value: boolean }
+  | { readonly object: string; readonly key: ''; readonly kind: 'entries'; readonly value: ReadonlyArray<readonly [string, unknown]> }
+  | { readonly object: string; readonly key: ''; readonly kind: 'size'; readonly value: number }
+  | { readonly object: string; readonly key: ''; readonly kind: 'counter'; readonly value: number };
+
+/** A transaction a client saw end well: read-only, or committed (rt.transaction resolved). */
+export interface TxObservation {
+  readonly by: string;
+  readonly snapshot: number;
+  /** TxChecks.floor when it began: the highest object write acknowledged before. */
+  readonly floor: number;
+  /** The runtime's read set (Transaction.readSet): what its commit record carries. */
+  readonly reads: readonly ReadVersion[];
+  readonly bodyReads: readonly BodyRead[];
+  /** Its commit record's address; undefined for a read-only transaction. */
+  readonly address: number | undefined;
+}
+
+/**
+ * The transaction invariants (tx/...). Fed by the simulated clients: every object record
+ * an acknowledged appendTo wrote and every one a view replayed (the records in the log),
+ * every decision a runtime reached (onDecision), every transaction a client saw commit or
+ * read. Checked online (agreement, strict) and at the end (finish):
+ *
+ *  - tx/agreement      every runtime that decides the commit record at an address reaches
+ *                      the same decision; a writer told COMMIT is told what they decided.
+ *  - tx/strict         a transaction (or KV multiGet) that began after an object write was
+ *                      acknowledged reads at a snapshot at or above that write's address.
+ *  - tx/reads          each version in a read set is that of the last committed write to the
+ *                      key (or object) at or below the snapshot; each value the body saw is
+ *                      what the committed writes up to that version make of it (so every
+ *                      runtime that reads after a commit sees its writes); every key the body
+ *                      read from the snapshot is in the read set (its commit is validated
+ *                      against it).
+ *  - tx/serializability  the committed transactions, the plain updates and the read-only
+ *                      transactions, as test/check/serializability.ts's graph: no cycle, no
+ *                      read of a version no committed write made.
+ *
+ * "Committed" is what the runtimes decided: a commit record at least one runtime decided
+ * committed (with agreement, all). Every version any read saw was applied by some view
+ * (a checkpoint's by its writer's), so the records and decisions reported are complete for
+ * the checks.
+ */
+export class TxChecks {
+  readonly stats = noTxStats();
+  readonly #fail: (kind: string, message: string) => void;
+  /** The object types, by object name, to replay values (tx/reads). */
+  readonly #types: ReadonlyMap<string, ObjectType<unknown, unknown>>;
+  /** Object records in the log, by address; an update with the object whose stream holds it. */
+  readonly #records = new Map<number, ObjectRecord>();
+  readonly #updateOf = new Map<number, string>();
+  readonly #decisions = new Map<number, { readonly committed: boolean; readonly by: string; readonly why: string }>();
+  /** Commit addresses whose writer was told COMMIT, and by which operation. */
+  readonly #told = new Map<number, string>();
+  readonly #observed: TxObservation[] = [];
+  /** Checkpoint parts' payloads (latin1): plain entries that may repeat, left out of the linearizability history. */
+  readonly parts = new Set<string>();
+  /** The highest address of an object write a client was told took effect. */
+  floor = -1;
+  #reported = new Map<string, number>();
+
+  readonly #reissued: (address: number) => boolean;
+
+  constructor(fail: (kind: string, message: string) => void, types: ReadonlyMap<string, ObjectType<unknown, unknown>>, reissued: (address: number) => boolean) {
+    this.#fail = fail;
+    this.#types = types;
+    this.#reissued = reissued;
+  }
+
+  /** At most a few reports of one kind per run: the first ones say it. */
+  #report(kind: string, message: string): void {
+    const n = this.#reported.get(kind) ?? 0;
+    this.#reported.set(kind, n + 1);
+    if (n < 3) this.#fail(kind, message);
+  }
+
+  /** An object record `payload` is in the log at `address`, in the stream of `object` (an acknowledged appendTo, or a view replayed it). */
+  record(address: number, payload: Uint8Array, object: string): void {
+    if (this.#records.has(address)) return;
+    let record: ObjectRecord;
+    try {
+      record = decodeRecord(payload);
+    } catch {
+      return; // not an object record (views never apply one either)
+    }
+    this.#records.set(address, record);
+    if (record.kind === 'update') this.#updateOf.set(address, object);
+  }
+
+  /** A client was told its object update at `address` took effect (an update's append, or a transaction's commit). */
+  acknowledged(address: number): void {
+    if (address > this.floor) this.floor = address;
+  }
+
+  /** Runtime `by` decided the commit record at `address`. */
+  decided(by: string, address: number, record: CommitRecord, decision: Decision): void {
+    this.stats.decisions++;
+    if (!this.#records.has(address)) this.#records.set(address, record);
+    const prev = this.#decisions.get(address);
+    const why = decision.committed ? 'commit' : `abort (${decision.why})`;
+    if (prev === undefined) this.#decisions.set(address, { committed: decision.committed, by, why });
+    else if (prev.committed !== decision.committed) this.#report('tx/agreement', `the commit record at ${address}: ${prev.by} decided ${prev.why}, ${by} decided ${why}`);
+  }
+
+  /** A transaction ended well for its client: committed (`address`) or read-only. */
+  observed(t: TxObservation): void {
+    if (t.address !== undefined) {
+      this.#told.set(t.address, t.by);
+      this.acknowledged(t.address);
+    }
+    this.#observed.push(t);
+    if (t.snapshot < t.floor) this.#report('tx/strict', `${t.by} read at snapshot ${t.snapshot}, below the object write at ${t.floor} acknowledged before it began`);
+  }
+
+  #committed(address: number): boolean {
+    const r = this.#records.get(address);
+    return r !== undefined && (r.kind === 'update' || this.#decisions.get(address)?.committed === true);
+  }
+
+  /** Per object: its committed writes in address order, each with its keys ([]: the whole object) and update bytes. */
+  #writes(): Map<string, Array<{ readonly address: number; readonly keys: readonly string[]; readonly update: Uint8Array }>> {
+    const out = new Map<string, Array<{ address: number; keys: readonly string[]; update: Uint8Array }>>();
+    const add = (object: string, address: number, keys: readonly string[], update: Uint8Array): void => {
+      let list = out.get(object);
+      if (list === undefined) out.set(object, (list = []));
+      list.push({ address, keys, update });
+    };
+    for (const address of [...this.#records.keys()].sort((a, b) => a - b)) {
+      if (!this.#committed(address)) continue;
+      const r = this.#records.get(address)!;
+      if (r.kind === 'commit') for (const w of r.writes) add(w.object, address, w.keys, w.update);
+      else add(this.#updateOf.get(address)!, address, r.keys, r.update);
+    }
+    return out;
+  }
+
+  /** The end of the run: the writers' outcomes against the decisions, every read, and the serialization graph. */
+  finish(): void {
+    for (const [address, by] of this.#told) {
+      const d = this.#decisions.get(address);
+      if (d?.committed !== true)
+        this.#report('tx/agreement', `${by} was told its transaction committed at ${address}, but ${d === undefined ? 'no runtime decided that record' : `${d.by} decided abort`}`);
+    }
+    const writes = this.#writes();
+    this.#checkReads(writes);
+    this.#checkGraph(writes);
+  }
+
+  #checkReads(writes: Map<string, Array<{ readonly address: number; readonly keys: readonly string[]; readonly update: Uint8Array }>>): void {
+    /** The last committed write to the key at or below `at`, passing over those above `after` at addresses handed out twice. */
+    const latest = (object: string, key: string, at: number, after: number): number => {
+      let v = -1;
+      for (const w of writes.get(object) ?? []) {
+        if (w.address > at) break;
+        if (w.address > after && this.#reissued(w.address)) continue;
+        if (key === WHOLE_OBJECT || w.keys.length === 0 || w.keys.includes(WHOLE_OBJECT) || w.keys.includes(key)) v = w.address;
+      }
+      return v;
+    };
+    const states = new Map<string, unknown>();
+    const stateAt = (object: string, at: number): unknown => {
+      const type = this.#types.get(object);
+      if (type === undefined) return undefined;
+      const k = `${object}\u0000${at}`;
+      if (states.has(k)) return states.get(k);
+      let state = type.initial();
+      for (const w of writes.get(object) ?? []) {
+        if (w.address > at) break;
+        state = type.apply(state, type.codec.decode(w.update));
+      }
+      states.set(k, state);
+      return state;
+    };
+    for (const t of this.#observed) {
+      const set = new Map(t.reads.map((r) => [`${r.object}\u0000${r.key}`, r]));
+      // A committed transaction's reads are as of just below its commit record (decide.ts); after a
+      // sequencer failover that may be below its snapshot (its commit took an address handed out
+      // again). A write at an address handed out again after the read may have landed after it:
+      // the read does not see it (a read-only transaction that saw the layout change aborts).
+      const at = t.address === undefined ? t.snapshot : Math.min(t.snapshot, t.address - 1);
+      for (const r of t.reads) {
+        const want = latest(r.object, r.key, at, r.version);
+        if (r.version !== want) {
+          this.#report('tx/reads', `${t.by} read ${r.object}/${r.key || '*'} at version ${r.version} at snapshot ${t.snapshot}, but the last committed write to it there is ${want}`);
+        }
+      }
+      for (const b of t.bodyReads) {
+        const r = set.get(`${b.object}\u0000${b.key}`);
+        if (r === undefined) {
+          this.#report('tx/reads', `${t.by} read ${b.object}/${b.key || '*'} (${b.kind}) from its snapshot, but its read set does not have it`);
+          continue;
+        }
+        const state = stateAt(b.object, r.version);
+        if (state === undefined) continue;
+        let want: unknown;
+        if (b.kind === 'get') want = (state as MapState<unknown>).get(b.key);
+        else if (b.kind === 'has') want = (state as MapState<unknown>).has(b.key);
+        else if (b.kind === 'entries') want = [...(state as MapState<unknown>).entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+        else if (b.kind === 'size') want = (state as MapState<unknown>).size;
+        else want = state;
+        const got = b.kind === 'entries' ? [...b.value] : b.value;
+        if (JSON.stringify(got) !== JSON.stringify(want)) {
+          this.#report(
+            'tx/reads',
+            `${t.by} read ${b.object}/${b.key || '*'} (${b.kind}) at version ${r.version}: ${JSON.stringify(got)}, but the committed writes up to it make ${JSON.stringify(want)}`,
+          );
+        }
+      }
+    }
+  }
+
+  #checkGraph(writes: Map<string, Array<{ readonly address: number; readonly keys: readonly string[] }>>): void {
+    const byAddress = new Map<number, { reads: readonly ReadVersion[]; writes: TxKey[] }>();
+    for (const [object, list] of writes) {
+      for (const w of list) {
+        let t = byAddress.get(w.address);
+        if (t === undefined) {
+          const r = this.#records.get(w.address)!;
+          byAddress.set(w.address, (t = { reads: r.kind === 'commit' ? r.reads : [], writes: [] }));
+        }
+        const keys = w.keys.length === 0 ? [WHOLE_OBJECT] : w.keys;
+        for (const key of keys) t.writes.push({ object, key });
+      }
+    }
+    const txs: CommittedTx[] = [...byAddress].map(([address, t]) => ({ id: `${this.#records.get(address)!.kind}@${address}`, commit: address, reads: t.reads, writes: t.writes }));
+    // A committed transaction that wrote nothing here (every write of its own objects) still counts by its reads.
+    for (const [address, r] of this.#records) {
+      if (r.kind === 'commit' && this.#committed(address) && !byAddress.has(address)) txs.push({ id: `commit@${address}`, commit: address, reads: r.reads, writes: [] });
+    }
+    for (const t of this.#observed) if (t.address === undefined && t.reads.length > 0) txs.push({ id: t.by, commit: undefined, reads: t.reads, writes: [] });
+    for (const v of checkSerializable(txs)) this.#report('tx/serializability', `${v.kind}: ${v.message}`);
   }
 }

@@ -18,21 +18,32 @@
 // ERR_TRIMMED names and going on. Each call must end by its deadline; every
 // delivery, ERR_TRIMMED and the sync's end go to the stream checks (checkers.ts).
 //
+// Objects (transaction seeds, bank.ts): each incarnation has one real CorfuRuntime
+// (src/objects) over its own CorfuClient, made at its first object operation and dying
+// with the process. The runtime's log calls go through a recording view of the client:
+// appendTo (update and commit records, checkpoint markers), appendBatch (checkpoint
+// parts), read (checkpoint loads) and prefixTrim (compaction) are operations of the
+// history like the workload's own, checked the same way (deadlines, values, trims); what
+// its views replay and what it decides go to the transaction checks (TxChecks).
+//
 // Fault hooks: the client crashes right after it is handed a token (TOKEN or
-// STREAM_TOKEN), or instead of sending a WRITE to a replica below the head,
-// when the injector armed it.
+// STREAM_TOKEN: a commit record's too, so clients die mid-commit), or instead of sending
+// a WRITE to a replica below the head, when the injector armed it.
 // Planted client bugs: patches.ts (chain and reconfiguration machines) and the
 // store views below (`client-no-refresh`, `refresh-epoch-only`).
 
 import { CorfuError } from '../../bindings/errors.js';
 import { InvariantError } from '../../bindings/invariant.js';
+import type { CallOptions } from '../../src/client/budget.js';
 import { CorfuClient, type Entry } from '../../src/client/client.js';
 import { reconfigure } from '../../src/client/reconfigure-driver.js';
-import type { StreamReader } from '../../src/client/stream-reader.js';
+import type { StreamEntry, StreamReader } from '../../src/client/stream-reader.js';
 import { chainTarget } from '../../src/client/target.js';
 import { locate, wholeReplicas } from '../../src/layout/mapping.js';
 import type { Change } from '../../src/layout/next.js';
 import type { Projection } from '../../src/layout/projection.js';
+import { decodeRecord } from '../../src/objects/records.js';
+import { CorfuRuntime, objectStream } from '../../src/objects/runtime.js';
 import { decodeFrame } from '../../src/wire/codec.js';
 import { checkHeader } from '../../src/wire/frame.js';
 import { keyOf, StreamReaderCheck } from './checkers.js';
@@ -63,6 +74,10 @@ export class SimClient {
   #following: AbortController | undefined;
   /** This incarnation's stream readers, by stream name. */
   #readers = new Map<string, SimStreamReader>();
+  /** This incarnation's CorfuRuntime, once an object operation asked for it. */
+  #objects: Promise<CorfuRuntime> | undefined;
+  /** Its appends of commit records still running (a crash then is a death mid-commit). */
+  readonly #commits = new Set<OpRecord>();
 
   constructor(world: World, node: string) {
     this.#w = world;
@@ -140,6 +155,8 @@ export class SimClient {
     const w = this.#w;
     for (const op of this.#running) w.history.end(op, 'unknown', undefined, w.queue.now);
     this.#running.clear();
+    w.tx.stats.diedMidCommit += this.#commits.size;
+    this.#commits.clear();
   }
 
   /** A new incarnation: a fresh process that connects (reads the latest projection). */
@@ -147,6 +164,7 @@ export class SimClient {
     this.incarnation++;
     this.#connected = undefined;
     this.#readers = new Map();
+    this.#objects = undefined;
     this.#runtime = this.#newRuntime();
     this.#client = this.#connect();
   }
@@ -362,6 +380,215 @@ export class SimClient {
     );
   }
 
+  // ---- objects (transaction seeds) ----------------------------------------------------
+
+  /** This incarnation's CorfuRuntime over its client (made at the first call). */
+  runtime(): Promise<CorfuRuntime> {
+    const w = this.#w;
+    const name = `${this.node}.${this.incarnation}`;
+    const runtime = this.#runtime;
+    this.#objects ??= this.#client.then((c) => {
+      w.tx.stats.runtimes++;
+      return CorfuRuntime.wrap(this.#recording(c, runtime), { onDecision: (address, record, decision) => w.tx.decided(name, address, record, decision) });
+    });
+    return this.#objects;
+  }
+
+  /** One object operation with this incarnation's runtime (bank.ts), recorded in the history as 'tx'. `by` names it for the checks. */
+  objects<R>(label: string, body: (rt: CorfuRuntime, by: string) => Promise<R>, done?: Done<R>): void {
+    const w = this.#w;
+    this.#run(
+      'tx',
+      label,
+      async (_c, caller) => body(await this.runtime(), caller.by),
+      done,
+      undefined,
+      (error, caller) => {
+        // A view that meets an entry it cannot apply stops for good: never, with a correct writer.
+        if (error instanceof CorfuError && error.code === 'ERR_CORRUPT') w.check.fail('tx/corrupt', `${caller.by}: ${error.message}`);
+      },
+    );
+  }
+
+  /**
+   * The client as the runtime of this incarnation sees it: the real one, with its log
+   * calls recorded as operations and checked like the workload's (see the header), and
+   * its stream readers' deliveries reported.
+   */
+  #recording(c: CorfuClient, runtime: SimRuntime): CorfuClient {
+    const w = this.#w;
+    const chainOf = (address: number): readonly string[] => this.#chainOf(address);
+    const overrides: Partial<Record<keyof CorfuClient, unknown>> = {
+      appendTo: (streams: readonly string[], payload: Uint8Array, options?: CallOptions): Promise<number> => {
+        const body = Buffer.from(payload).toString('latin1');
+        const object = streams.length === 1 ? objectOf(streams[0]!) : undefined;
+        let commit = false;
+        try {
+          commit = decodeRecord(payload).kind === 'commit';
+        } catch {
+          // a checkpoint's marker
+        }
+        return this.#track(
+          runtime,
+          'appendTo',
+          body,
+          () => c.appendTo(streams, payload, options),
+          (address, caller) => {
+            w.check.objectAppendAcked(address, body, caller.by, caller.invokedAt, chainOf(address));
+            if (object !== undefined || commit) w.tx.record(address, payload, object ?? '');
+            if (!commit && object !== undefined) w.tx.acknowledged(address);
+          },
+          undefined,
+          commit,
+        );
+      },
+      appendBatch: (payloads: readonly Uint8Array[], options?: CallOptions): Promise<number[]> => {
+        const keys = payloads.map((p) => keyOf({ kind: 'data', payload: p }));
+        for (const k of keys) w.tx.parts.add(k.slice(1));
+        return this.#track(
+          runtime,
+          'appendBatch',
+          payloads.length,
+          () => c.appendBatch(payloads, options),
+          (addresses, caller) => addresses.forEach((a, i) => w.check.appendAcked(a, keys[i]!, caller.by, caller.invokedAt, chainOf(a), false)),
+        );
+      },
+      read: (address: number, options?: CallOptions): Promise<Entry> =>
+        this.#track(
+          runtime,
+          'read',
+          address,
+          () => c.read(address, options),
+          (entry, caller) => w.check.observe(address, keyOf(entry), caller.by, caller.invokedAt, chainOf(address)),
+          (error, caller) => this.#readFailed(address, error, caller),
+        ),
+      prefixTrim: (address: number, options?: CallOptions): Promise<void> => {
+        w.check.prefixTrimIssued(address);
+        return this.#track(runtime, 'prefixTrim', address, () => c.prefixTrim(address, options));
+      },
+      stream: (name: string): StreamReader => this.#objectReader(c.stream(name), runtime),
+    };
+    return new Proxy(c, {
+      get: (target, prop) => {
+        if (Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop as keyof CorfuClient];
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  }
+
+  /** A view's reader of an object stream: what it delivers is in the log (TxChecks.record, and a value for the write-once checks). */
+  #objectReader(reader: StreamReader, runtime: SimRuntime): StreamReader {
+    const w = this.#w;
+    const object = objectOf(reader.name) ?? '';
+    const by = `${this.node}.${this.incarnation} view ${object}`;
+    // The reader may deliver what it read in an earlier call: its reads were sent after it was made.
+    const since = w.queue.now;
+    const live = (): boolean => runtime === this.#runtime && runtime.alive;
+    const seen = (e: StreamEntry): void => {
+      if (!live()) return;
+      w.check.observe(e.address, 'B' + Buffer.from(e.payload).toString('latin1'), by, since, this.#chainOf(e.address));
+      w.tx.record(e.address, e.payload, object);
+    };
+    const failed = (error: unknown): void => {
+      if (!live() || !(error instanceof CorfuError) || error.code !== 'ERR_TRIMMED') return;
+      const named = /entry at (\d+) was trimmed/.exec(error.message);
+      if (named !== null && !w.check.mayBeTrimmed(Number(named[1]))) w.check.fail('stream/trimmed', `${by}: ERR_TRIMMED named ${named[1]}, which no client trimmed`);
+    };
+    const overrides = {
+      readNext: async (options?: CallOptions): Promise<StreamEntry | undefined> => {
+        try {
+          const e = await reader.readNext(options);
+          if (e !== undefined) seen(e);
+          return e;
+        } catch (error) {
+          failed(error);
+          throw error;
+        }
+      },
+      readUpTo: async (address: number, options?: CallOptions): Promise<StreamEntry[]> => {
+        try {
+          const entries = await reader.readUpTo(address, options);
+          for (const e of entries) seen(e);
+          return entries;
+        } catch (error) {
+          failed(error);
+          throw error;
+        }
+      },
+    };
+    return new Proxy(reader, {
+      get: (target, prop) => {
+        if (prop === 'readNext' || prop === 'readUpTo') return overrides[prop];
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  }
+
+  /**
+   * One log call of this incarnation's runtime, recorded in the history and checked to
+   * end by its deadline; resolves or rejects as the call does. `commit`: the append of a
+   * commit record (a crash while it runs is a death mid-commit).
+   */
+  #track<R>(
+    runtime: SimRuntime,
+    kind: OpKind,
+    arg: number | string | undefined,
+    call: () => Promise<R>,
+    onOk?: (value: R, caller: Caller) => void,
+    onError?: (error: unknown, caller: Caller) => void,
+    commit = false,
+  ): Promise<R> {
+    const w = this.#w;
+    const op = w.history.invoke(this.node, kind, arg, w.queue.now);
+    const caller: Caller = { by: `${this.node}#${op.id} ${kind}(${typeof arg === 'string' ? `${arg.length} bytes` : (arg ?? '')})`, invokedAt: op.invokedAt };
+    if (runtime !== this.#runtime || !runtime.alive) {
+      w.history.end(op, 'unknown', undefined, w.queue.now);
+      return call();
+    }
+    this.#running.add(op);
+    if (commit) this.#commits.add(op);
+    w.wake();
+    const current = (): boolean => {
+      this.#commits.delete(op);
+      return runtime === this.#runtime && runtime.alive && this.#running.delete(op);
+    };
+    const startedAt = w.queue.now;
+    const inTime = (): void => {
+      const took = w.queue.now - startedAt;
+      if (took > w.timings.deadlineMs + 1) w.check.fail('deadline', `${caller.by} took ${took.toFixed(1)} ms, past its deadline of ${w.timings.deadlineMs} ms`);
+    };
+    const p = call();
+    p.then(
+      (value) => {
+        if (!current()) return;
+        inTime();
+        onOk?.(value, caller);
+        w.history.end(op, 'ok', summarize(value), w.queue.now);
+      },
+      (error: unknown) => {
+        if (!current()) return;
+        inTime();
+        if (error instanceof CorfuError) {
+          onError?.(error, caller);
+          w.history.end(op, 'fail', error.code, w.queue.now);
+        } else {
+          const e = error as Error;
+          w.history.end(op, 'fail', e?.name ?? 'Error', w.queue.now);
+          w.check.fail(error instanceof InvariantError ? (kind === 'appendTo' ? 'stream/invariant' : 'chain-invariant') : 'exception', `${caller.by}: ${e?.stack ?? String(e)}`);
+        }
+      },
+    );
+    return p;
+  }
+
+  #readFailed(address: number, error: unknown, caller: Caller): void {
+    const w = this.#w;
+    if (error instanceof CorfuError && error.code === 'ERR_TRIMMED') w.check.observeTrimmed(address, caller.by);
+    if (error instanceof CorfuError && error.code === 'ERR_UNWRITTEN') w.check.observeUnwritten(address, caller.by, caller.invokedAt);
+  }
+
   #readLike(kind: 'read' | 'fill', address: number, call: (c: CorfuClient) => Promise<Entry>, done?: Done<Entry>): void {
     const w = this.#w;
     this.#run(
@@ -370,10 +597,7 @@ export class SimClient {
       call,
       done,
       (entry, caller) => w.check.observe(address, keyOf(entry), caller.by, caller.invokedAt, this.#chainOf(address)),
-      (error, caller) => {
-        if (error instanceof CorfuError && error.code === 'ERR_TRIMMED') w.check.observeTrimmed(address, caller.by);
-        if (error instanceof CorfuError && error.code === 'ERR_UNWRITTEN') w.check.observeUnwritten(address, caller.by, caller.invokedAt);
-      },
+      (error, caller) => this.#readFailed(address, error, caller),
     );
   }
 
@@ -381,7 +605,7 @@ export class SimClient {
   #run<R>(
     kind: OpKind,
     arg: number | string | undefined,
-    call: (c: CorfuClient) => Promise<R>,
+    call: (c: CorfuClient, caller: Caller) => Promise<R>,
     done?: Done<R>,
     onOk?: (value: R, caller: Caller) => void,
     onError?: (error: unknown, caller: Caller) => void,
@@ -399,16 +623,17 @@ export class SimClient {
     // Whatever settles after this incarnation died was never seen by anyone.
     const current = (): boolean => runtime === this.#runtime && runtime.alive && this.#running.delete(op);
     let startedAt: number | undefined;
-    // Every client call ends by its deadline (a reconfiguration is the driver's, with its own timeouts).
+    // Every client call ends by its deadline (a reconfiguration is the driver's, with its own timeouts;
+    // an object operation makes many calls, each recorded and checked by itself).
     const inTime = (): void => {
-      if (kind === 'reconfigure' || startedAt === undefined) return;
+      if (kind === 'reconfigure' || kind === 'tx' || startedAt === undefined) return;
       const took = w.queue.now - startedAt;
       if (took > w.timings.deadlineMs + 1) w.check.fail('deadline', `${caller.by} took ${took.toFixed(1)} ms, past its deadline of ${w.timings.deadlineMs} ms`);
     };
     this.#client
       .then((c) => {
         startedAt = w.queue.now;
-        return call(c);
+        return call(c, caller);
       })
       .then(
         (value) => {
@@ -429,7 +654,7 @@ export class SimClient {
             w.history.end(op, 'fail', e?.name ?? 'Error', w.queue.now);
             // A thrown InvariantError is an invariant the client's own machines caught (the chain's,
             // the stream recovery's, or a unit answering outside the protocol); anything else is a bug too.
-            const invariantKind = kind === 'appendTo' ? 'stream/invariant' : 'chain-invariant';
+            const invariantKind = kind === 'appendTo' ? 'stream/invariant' : kind === 'tx' ? 'tx/invariant' : 'chain-invariant';
             w.check.fail(error instanceof InvariantError ? invariantKind : 'exception', `${caller.by}: ${e?.stack ?? String(e)}`);
           }
           done?.({ ok: false, error });
@@ -482,6 +707,13 @@ interface SimStreamReader {
   /** reader.stats.scanned already counted. */
   scanned: number;
 }
+
+/** The object whose stream `stream` is (corfu.object.NAME); undefined for any other stream. */
+function objectOf(stream: string): string | undefined {
+  return stream.startsWith(OBJECT_STREAM_PREFIX) ? stream.slice(OBJECT_STREAM_PREFIX.length) : undefined;
+}
+
+const OBJECT_STREAM_PREFIX = objectStream('');
 
 /** Whether `bytes` is an OK answer to TOKEN or STREAM_TOKEN. */
 function isToken(bytes: Uint8Array): boolean {

@@ -9,8 +9,9 @@
 import { parseProjection } from '../../src/layout/projection.js';
 import type { Projection } from '../../src/layout/projection.js';
 import type { Change } from '../../src/layout/next.js';
+import { Bank, BANK_TYPES, drawTx, type TxProfile } from './bank.js';
 import { Bugs } from './bugs.js';
-import { Checkers } from './checkers.js';
+import { Checkers, TxChecks } from './checkers.js';
 import { SimClient } from './client.js';
 import { SimManager } from './manager.js';
 import type { ClientTimings, World } from './context.js';
@@ -28,6 +29,8 @@ export interface ClusterOptions {
   readonly seed: number;
   readonly bugs?: readonly string[];
   readonly keepTrace?: number;
+  /** Transactions on (or off) whatever the seed draws (the planted transaction bugs are hunted with them on). */
+  readonly transactions?: boolean;
 }
 
 export const TIMINGS: ClientTimings = { deadlineMs: 1000, timeoutMs: 40, holeTimeoutMs: 15, maxRefreshes: 100, refreshDelayMs: 5 };
@@ -87,6 +90,11 @@ export class Cluster implements World {
    */
   readonly streamRng: Prng;
   readonly streams: StreamProfile;
+  /** Transactions (bank.ts): on about a fifth of the seeds, drawn from another stream forked off the seed. */
+  readonly txRng: Prng;
+  readonly txProfile: TxProfile;
+  readonly tx: TxChecks;
+  readonly bank: Bank | undefined;
   readonly #miscRng: Prng;
   phase: Phase = 'workload';
   /** Reconfigurations running now, and started in all. */
@@ -114,6 +122,15 @@ export class Cluster implements World {
     this.workRng = new Prng(this.seed, 3);
     this.streamRng = this.workRng.fork(this.seed, 7);
     this.streams = drawStreams(this.streamRng);
+    this.txRng = this.workRng.fork(this.seed, 8);
+    const drawn = drawTx(this.txRng);
+    this.txProfile = options.transactions === undefined ? drawn : { ...drawn, on: options.transactions };
+    this.tx = new TxChecks(
+      (kind, message) => this.check.fail(kind, message),
+      BANK_TYPES,
+      (address) => this.check.reissued(address),
+    );
+    this.bank = this.txProfile.on ? new Bank(this.txProfile, this.txRng, this.tx, (kind, message) => this.check.fail(kind, message)) : undefined;
     this.#miscRng = new Prng(this.seed, 4);
     this.net = new Network(this.queue, new Prng(this.seed, 1), this.trace);
     this.store = new MemProjectionStore(this.bugs, this.check);
@@ -193,7 +210,8 @@ export class Cluster implements World {
       `unit crashes ${p.unitCrashRate.toFixed(2)} losses ${p.unitLossRate.toFixed(2)} client crashes ${p.clientCrashRate.toFixed(2)} ` +
       `reconfigs ${p.reconfigRate.toFixed(2)} /100ms; sequencer crash ${p.sequencerCrash > 0 ? 'yes' : 'no'}; trims ${p.trims ? 'yes' : 'no'}; ` +
       `follower ${this.follower === undefined ? 'no' : this.follower.node}; ${nSpares} spares, ${this.standbySequencers.length} standby sequencers; ` +
-      `streams ${this.streams.on ? `${pct(this.streams.appendShare)} of appends, ${pct(this.streams.readShare)} of reads, recovery range ${this.streams.recoveryRange}` : 'no'}`;
+      `streams ${this.streams.on ? `${pct(this.streams.appendShare)} of appends, ${pct(this.streams.readShare)} of reads, recovery range ${this.streams.recoveryRange}` : 'no'}; ` +
+      `transactions ${this.txProfile.on ? `${pct(this.txProfile.share)} of operations, accounts ${this.txProfile.accounts.join(' ')}` : 'no'}`;
   }
 
   // ---- helpers for the workload, the injector and the operator -----------------------

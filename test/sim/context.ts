@@ -2,7 +2,7 @@
 // checkers, the planted bugs, and the fault hooks the fault injector arms.
 
 import type { Bugs } from './bugs.js';
-import type { Checkers } from './checkers.js';
+import type { Checkers, TxChecks } from './checkers.js';
 import type { History } from './history.js';
 import type { Network } from './network.js';
 import type { EventQueue } from './queue.js';
@@ -24,6 +24,8 @@ export interface World {
   readonly net: Network;
   readonly store: MemProjectionStore;
   readonly check: Checkers;
+  /** The transaction checks (transaction seeds; idle elsewhere). */
+  readonly tx: TxChecks;
   readonly bugs: Bugs;
   readonly history: History;
   readonly timings: ClientTimings;

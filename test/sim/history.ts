@@ -2,7 +2,10 @@
 // linearizability checker reads. `unknown` is an operation whose client died
 // before it completed (it may or may not have taken effect).
 
-export type OpKind = 'append' | 'appendTo' | 'read' | 'fill' | 'trim' | 'prefixTrim' | 'tail' | 'streamRead' | 'reconfigure';
+// 'tx' is one object operation of a CorfuRuntime (a transaction, a put, a checkpoint...);
+// the log calls its runtime makes are recorded as operations of their own ('appendTo',
+// 'appendBatch' for a checkpoint's parts, 'read', 'prefixTrim').
+export type OpKind = 'append' | 'appendTo' | 'appendBatch' | 'read' | 'fill' | 'trim' | 'prefixTrim' | 'tail' | 'streamRead' | 'reconfigure' | 'tx';
 
 /** An entry a stream reader delivered: a read of `address` that happened in [since, at]. */
 export interface StreamDelivery {

@@ -15,6 +15,7 @@
 //                               passes as is (record it in known-issues.ts); --ops, --wild-trims override the entry's
 //   --ops N                     client operations per seed (default 100)
 //   --wild-trims                trims may hit addresses still being written (default: settled ones only)
+//   --transactions              transactions (bank.ts) on every seed (default: about a fifth of the seeds)
 
 import { BUGS } from './bugs.js';
 import { campaign, formatSummary, huntBug, type Hunt } from './campaign.js';
@@ -35,11 +36,12 @@ interface Args {
   verify: boolean;
   hunt: boolean;
   wildTrims: boolean;
+  transactions: boolean;
   only: string[];
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { from: 1, bugs: [], trace: 0, allBugs: false, known: false, listBugs: false, verify: false, hunt: false, wildTrims: false, only: [] };
+  const a: Args = { from: 1, bugs: [], trace: 0, allBugs: false, known: false, listBugs: false, verify: false, hunt: false, wildTrims: false, transactions: false, only: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = (): string => {
@@ -64,6 +66,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (k === '--verify') a.verify = true;
     else if (k === '--hunt') a.hunt = true;
     else if (k === '--wild-trims') a.wildTrims = true;
+    else if (k === '--transactions') a.transactions = true;
     else if (k === '--only') a.only.push(v());
     else throw new Error(`unknown argument ${k} (see the header of test/sim/main.ts)`);
   }
@@ -77,7 +80,7 @@ function huntLine(h: Hunt): string {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const ops = args.ops === undefined ? {} : { ops: args.ops };
+  const ops = { ...(args.ops === undefined ? {} : { ops: args.ops }), ...(args.transactions ? { transactions: true } : {}) };
   if (args.listBugs) {
     for (const b of BUGS) console.log(`${b.name.padEnd(28)} ${b.layer.padEnd(10)} ${b.description}`);
     return 0;
@@ -121,7 +124,7 @@ async function main(): Promise<number> {
     return found === names.length ? 0 : 1;
   }
   const fixNote = args.ops === undefined ? '' : ` --ops ${args.ops}`;
-  const bugNote = args.bugs.map((b) => ` --bug ${b}`).join('') + (args.wildTrims ? ' --wild-trims' : '');
+  const bugNote = args.bugs.map((b) => ` --bug ${b}`).join('') + (args.wildTrims ? ' --wild-trims' : '') + (args.transactions ? ' --transactions' : '');
   if (args.seed !== undefined) {
     const r = await runSeed({ seed: args.seed, bugs: args.bugs, keepTrace: args.trace, wildTrims: args.wildTrims, ...ops });
     if (args.trace > 0) for (const line of r.traceTail) console.log(line);
@@ -140,6 +143,12 @@ async function main(): Promise<number> {
       console.log(
         `  streams: ${st.appends} appendTo (${st.acked} acked), ${st.syncs} syncs, ${st.delivered} delivered, ${st.trimmed} ERR_TRIMMED, ${st.scanned} scanned, ` +
           `${st.recoveries} recoveries (${st.seeds} seeds taken, ${st.recovering} ERR_RECOVERING)`,
+      );
+    const tx = s.tx;
+    if (tx.runtimes > 0)
+      console.log(
+        `  transactions: ${tx.transactions} (${tx.committed} committed, ${tx.aborted} aborted, ${tx.unknown} unknown), ${tx.readOnly} read-only, ${tx.updates} updates, ` +
+          `${tx.multiGets} multiGets, ${tx.checkpoints} checkpoints, ${tx.compactions} compactions, ${tx.decisions} decisions by ${tx.runtimes} runtimes, ${tx.diedMidCommit} died mid-commit`,
       );
     for (const v of r.violations) console.log(`  VIOLATION ${v.kind} at ${v.time.toFixed(3)} ms: ${v.message}`);
     console.log(`trace hash ${r.traceHash}`);

@@ -3,7 +3,8 @@
 // (src/client/chain.ts AppendOp/ReadOp/FillOp, src/client/reconfigure.ts
 // Reconfiguration, src/client/budget.ts CallBudget): each patch rewrites the actions a machine returns or the
 // events fed to it, the way a broken driver would. The stream bugs patch the
-// sequencer's StreamTails and Sequencer and the client's StreamReader. `installPatches` returns
+// sequencer's StreamTails and Sequencer and the client's StreamReader; the transaction bugs
+// the object layer's CorfuRuntime, Transaction and ObjectView. `installPatches` returns
 // the function that takes them out again; runs never overlap (one seed at a time).
 
 import { CallBudget } from '../../src/client/budget.js';
@@ -18,9 +19,15 @@ import { FailureDetector, type ProbeAnswer } from '../../src/manager/detector.js
 import { Manager, type ManagerAction, type ManagerEvent } from '../../src/manager/machine.js';
 import { ChainProgress, Rebuild, type RebuildChain, type RebuildResult } from '../../src/manager/rebuild.js';
 import { StreamReader } from '../../src/client/stream-reader.js';
+import { WHOLE_OBJECT, type CommitRecord, type ObjectRecord } from '../../src/objects/records.js';
+import { CorfuRuntime } from '../../src/objects/runtime.js';
+import { Transaction } from '../../src/objects/transaction.js';
+import { ObjectView, type Decision, type Snapshot } from '../../src/objects/view.js';
 import { Sequencer } from '../../src/sequencer/state.js';
 import { StreamTails } from '../../src/sequencer/streams.js';
 import type { Request, Response, SeedEntry, StreamAddresses, StreamId } from '../../src/wire/messages.js';
+import type { CorfuMap } from '../../src/objects/handles.js';
+import type { MapState } from '../../src/objects/types.js';
 import type { Bugs } from './bugs.js';
 import type { Checkers } from './checkers.js';
 
@@ -40,6 +47,21 @@ const MANAGER_BUGS = [
 const STEP_BUGS = ['rebuild-done-on-failure', 'rebuild-never-retries', 'epoch-storm', 'rebuilt-on-start', 'rebuilt-marks-all'];
 const RECONFIG_BUGS = ['reconfig-skip-seal', 'reconfig-min-tail', 'bootstrap-at-zero', 'reconfig-no-adopt', 'reconfig-ignore-sealed-unit'];
 const STREAM_BUGS = ['streams-never-reset', 'stream-tails-while-recovering', 'backpointers-drop-newest', 'seed-skips-contiguity', 'recovery-done-early', 'reader-no-scan'];
+const OBJECT_BUGS = [
+  'tx-decide-always-commits',
+  'tx-decide-skips-prev',
+  'tx-decide-ignores-whole',
+  'tx-decision-wrong-address',
+  'tx-writer-assumes-commit',
+  'tx-snapshot-stale',
+  'tx-has-no-read',
+  'tx-ryw-snapshot',
+  'tx-view-applies-aborted',
+  'tx-view-applies-everywhere',
+  'tx-object-version-keyed',
+  'tx-update-no-version',
+  'tx-checkpoint-drops-versions',
+];
 
 type Kind = 'append' | 'read' | 'fill';
 
@@ -109,6 +131,7 @@ export function installPatches(bugs: Bugs): () => void {
   if (RECONFIG_BUGS.some((b) => bugs.has(b))) undo.push(...patchReconfiguration(bugs));
   if (MANAGER_BUGS.some((b) => bugs.has(b))) undo.push(...patchManager(bugs));
   if (STREAM_BUGS.some((b) => bugs.has(b))) undo.push(...patchStreams(bugs));
+  if (OBJECT_BUGS.some((b) => bugs.has(b))) undo.push(...patchObjects(bugs));
   if (bugs.has('budget-not-raced')) {
     // Waits no longer end at the deadline: only the checks between them do.
     undo.push(
@@ -516,6 +539,171 @@ function patchStreams(bugs: Bugs): Array<() => void> {
     // A reader whose backpointer walk is cut (four addresses in a row not the stream's) does
     // not scan down for the stream's next entry: it takes the cut for the stream's start.
     undo.push(patch(StreamReader.prototype as unknown as { scanDown: () => Promise<number | undefined> }, 'scanDown', () => async () => undefined));
+  }
+  return undo;
+}
+
+// ---- objects and transactions ------------------------------------------------------------
+
+type DecideRecord = (this: CorfuRuntime, address: number, record: CommitRecord) => Promise<Decision>;
+type Next = (this: ObjectView<unknown, unknown>, prev: Snapshot<unknown>, at: number, record: ObjectRecord, decision: Decision | undefined) => Snapshot<unknown> | undefined;
+
+/**
+ * The transaction bugs (src/objects): in how a runtime decides a commit record
+ * (CorfuRuntime's decideRecord, decideAt), where a transaction reads (Transaction.begin,
+ * has, ownValue), how a view applies a record (ObjectView's next) and what a checkpoint
+ * brings back (CorfuRuntime's loadCheckpointOf).
+ */
+function patchObjects(bugs: Bugs): Array<() => void> {
+  const undo: Array<() => void> = [];
+  const runtime = CorfuRuntime.prototype as unknown as { decideRecord: DecideRecord; decideAt: DecideRecord; loadCheckpointOf: (...a: unknown[]) => Promise<Snapshot<unknown> | undefined> };
+  if (bugs.has('tx-decide-always-commits')) {
+    // Every replaying runtime decides every commit record committed (so does its writer).
+    undo.push(patch(runtime, 'decideRecord', () => async () => ({ committed: true })));
+  }
+  if (bugs.has('tx-decide-skips-prev')) {
+    // Versions as of c - 2 instead of c - 1: a write committed just below the record is missed.
+    undo.push(
+      patch(
+        runtime,
+        'decideRecord',
+        (original) =>
+          function (this: CorfuRuntime, address: number, record: CommitRecord) {
+            return (original as DecideRecord).call(this, address - 1, record);
+          },
+      ),
+    );
+  }
+  if (bugs.has('tx-decide-ignores-whole')) {
+    // Reads of a whole object (a counter, entries(), size()) are not checked.
+    undo.push(
+      patch(
+        runtime,
+        'decideRecord',
+        (original) =>
+          function (this: CorfuRuntime, address: number, record: CommitRecord) {
+            return (original as DecideRecord).call(this, address, { ...record, reads: record.reads.filter((r) => r.key !== WHOLE_OBJECT) });
+          },
+      ),
+    );
+  }
+  if (bugs.has('tx-decision-wrong-address')) {
+    // The writer looks its decision up (and caches it) under the address below its record's.
+    undo.push(
+      patch(
+        runtime,
+        'decideAt',
+        (original) =>
+          function (this: CorfuRuntime, address: number, record: CommitRecord) {
+            return (original as DecideRecord).call(this, address - 1, record);
+          },
+      ),
+    );
+  }
+  if (bugs.has('tx-writer-assumes-commit')) {
+    // The writer takes its append for a commit without deciding it (replaying runtimes decide).
+    undo.push(patch(runtime, 'decideAt', () => async () => ({ committed: true })));
+  }
+  if (bugs.has('tx-checkpoint-drops-versions')) {
+    // A checkpoint comes back with its state but without its versions (every key at -1).
+    undo.push(
+      patch(
+        runtime,
+        'loadCheckpointOf',
+        (original) =>
+          async function (this: CorfuRuntime, ...args: unknown[]) {
+            const snap = await (original as (...a: unknown[]) => Promise<Snapshot<unknown> | undefined>).apply(this, args);
+            return snap === undefined ? undefined : { ...snap, versions: snap.versions.clear(), wholeVersion: -1, objectVersion: -1 };
+          },
+      ),
+    );
+  }
+  if (bugs.has('tx-snapshot-stale')) {
+    // The snapshot is the tail minus two: the last address below the tail is left out.
+    undo.push(
+      patch(Transaction as unknown as { begin: (...a: unknown[]) => Promise<Transaction> }, 'begin', (original) => async (...args: unknown[]) => {
+        const tx = await (original as (...a: unknown[]) => Promise<Transaction>)(...args);
+        (tx as { snapshot: number }).snapshot -= 1;
+        return tx;
+      }),
+    );
+  }
+  const tx = Transaction.prototype as unknown as { has: (...a: unknown[]) => Promise<boolean>; ownValue: (...a: unknown[]) => unknown };
+  if (bugs.has('tx-has-no-read')) {
+    // has() reads the snapshot without recording the read: its commit is not checked against it.
+    undo.push(
+      patch(
+        tx,
+        'has',
+        () =>
+          async function (this: Transaction, map: CorfuMap<unknown>, key: string) {
+            const own = (this as unknown as { ownValue: (m: unknown, k: string) => { value: unknown } | undefined }).ownValue(map, key);
+            if (own !== undefined) return own.value !== undefined;
+            return ((await map.runtime.snapshotAt(map.view, this.snapshot)).state as MapState<unknown>).has(key);
+          },
+      ),
+    );
+  }
+  if (bugs.has('tx-ryw-snapshot')) {
+    // A read of a key the transaction wrote answers the snapshot's value, not its own write.
+    undo.push(patch(tx, 'ownValue', () => () => undefined));
+  }
+  const view = ObjectView.prototype as unknown as { next: Next };
+  if (bugs.has('tx-view-applies-aborted')) {
+    // A view applies every commit record's writes, aborted ones too.
+    undo.push(
+      patch(
+        view,
+        'next',
+        (original) =>
+          function (this: ObjectView<unknown, unknown>, prev: Snapshot<unknown>, at: number, record: ObjectRecord) {
+            return (original as Next).call(this, prev, at, record, { committed: true });
+          },
+      ),
+    );
+  }
+  if (bugs.has('tx-view-applies-everywhere')) {
+    // A view applies every write of a committed transaction as its own, whatever object it is for.
+    undo.push(
+      patch(
+        view,
+        'next',
+        (original) =>
+          function (this: ObjectView<unknown, unknown>, prev: Snapshot<unknown>, at: number, record: ObjectRecord, decision: Decision | undefined) {
+            const mine = record.kind === 'commit' ? { ...record, writes: record.writes.map((w) => ({ ...w, object: this.name })) } : record;
+            return (original as Next).call(this, prev, at, mine, decision);
+          },
+      ),
+    );
+  }
+  if (bugs.has('tx-object-version-keyed')) {
+    // A write of some keys moves their versions but not the whole object's: a read of the whole object misses it.
+    undo.push(
+      patch(
+        view,
+        'next',
+        (original) =>
+          function (this: ObjectView<unknown, unknown>, prev: Snapshot<unknown>, at: number, record: ObjectRecord, decision: Decision | undefined) {
+            const next = (original as Next).call(this, prev, at, record, decision);
+            const keyed = record.kind === 'update' ? record.keys.length > 0 : record.writes.some((w) => w.object === this.name && w.keys.length > 0);
+            return next !== undefined && keyed ? { ...next, objectVersion: prev.objectVersion } : next;
+          },
+      ),
+    );
+  }
+  if (bugs.has('tx-update-no-version')) {
+    // A plain update (not a transaction's) changes the state but no version: transactions that read what it wrote commit anyway.
+    undo.push(
+      patch(
+        view,
+        'next',
+        (original) =>
+          function (this: ObjectView<unknown, unknown>, prev: Snapshot<unknown>, at: number, record: ObjectRecord, decision: Decision | undefined) {
+            const next = (original as Next).call(this, prev, at, record, decision);
+            return next !== undefined && record.kind === 'update' ? { ...next, versions: prev.versions, wholeVersion: prev.wholeVersion, objectVersion: prev.objectVersion } : next;
+          },
+      ),
+    );
   }
   return undo;
 }

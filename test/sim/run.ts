@@ -14,16 +14,17 @@
 //   rebuild   the manager finishes rebuilding every replica a lost unit left
 //             (liveness); the final read then reads from the rebuilt units.
 //   final     a fresh client reads every address below the tail; on a seed with
-//             streams, a fresh reader per stream reads it whole; the follower
-//             catches up; then the whole history goes to the linearizability
-//             checker (test/check).
+//             streams, a fresh reader per stream reads it whole; on a seed with
+//             transactions, a fresh runtime reads the whole bank (bank.ts); the
+//             follower catches up; then the transaction checks end (TxChecks.finish)
+//             and the whole history goes to the linearizability checker (test/check).
 //
 // The loop pops one event at a time (virtual time, then scheduling order) and
 // awaits it when it returns a promise (a unit's handler). An event that woke
 // client code (World.wake) is followed by a drain: every promise continuation
 // it caused runs then, at its instant. Nothing else runs in between.
 
-import type { StreamStats, Violation } from './checkers.js';
+import type { StreamStats, TxStats, Violation } from './checkers.js';
 import { SimClient } from './client.js';
 import { Cluster } from './cluster.js';
 import type { FaultCounts } from './faults.js';
@@ -48,6 +49,8 @@ export interface RunOptions {
    * protocol can rule out: expect linearizability/payload-at-two-addresses.
    */
   readonly wildTrims?: boolean;
+  /** Transactions on every seed (true) or none (false); default: about a quarter of the seeds (bank.ts). */
+  readonly transactions?: boolean;
 }
 
 export interface RunStats {
@@ -68,6 +71,8 @@ export interface RunStats {
   faults: FaultCounts;
   /** What the stream checks counted (all 0 on a seed without streams). */
   streams: StreamStats;
+  /** What the transaction checks counted (all 0 on a seed without transactions). */
+  tx: TxStats;
 }
 
 export interface RunResult {
@@ -133,6 +138,9 @@ async function phases(cl: Cluster, workload: Workload, operator: Operator): Prom
   reading = true;
   workload.finalStreamReads(reader, () => (reading = false));
   if (!(await runUntil(cl, () => !reading))) return;
+  reading = true;
+  workload.finalObjects(reader, () => (reading = false));
+  if (!(await runUntil(cl, () => !reading))) return;
   if (cl.follower !== undefined) {
     // The follower catches up with everything below the tail the final reader saw.
     const end = cl.finalTail;
@@ -141,7 +149,8 @@ async function phases(cl: Cluster, workload: Workload, operator: Operator): Prom
   }
   cl.phase = 'done';
   cl.manager.crash(); // nothing more to heal; its timers stop with it
-  for (const v of checkHistory(cl.history.ops)) cl.check.fail(v.kind, v.message);
+  if (cl.bank !== undefined) cl.tx.finish();
+  for (const v of checkHistory(cl.history.ops, cl.tx.parts)) cl.check.fail(v.kind, v.message);
 }
 
 /** Runs events until `done()`; false (and a 'stuck' violation) when the queue empties or a bound is hit first. */
@@ -187,6 +196,7 @@ function result(cl: Cluster, followed: number): RunResult {
     followed,
     faults: { ...cl.faults, drop: cl.net.stats.dropped, duplicate: cl.net.stats.duplicated, 'delay-spike': cl.net.stats.spiked },
     streams: { ...cl.check.streamStats },
+    tx: { ...cl.tx.stats },
   };
   cl.trace.mix(cl.check.violations.length);
   return { seed: cl.seed, traceHash: cl.trace.hash, violations: cl.check.violations, stats, setup: cl.setup, traceTail: cl.trace.tail() };

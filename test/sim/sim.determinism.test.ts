@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { runSeed } from './run.js';
 
 describe('simulator determinism', () => {
-  it('the same seed gives the same trace hash twice (clean, wild trims, with a planted bug)', async () => {
+  it('the same seed gives the same trace hash twice (clean, wild trims, with a planted bug, with transactions)', async () => {
     for (const seed of [1, 7, 42, 1234, 99_999]) {
-      for (const options of [{}, { wildTrims: true }, { bugs: ['overwrite'] }]) {
+      for (const options of [{}, { wildTrims: true }, { bugs: ['overwrite'] }, { transactions: true }]) {
         const a = await runSeed({ seed, ...options });
         const b = await runSeed({ seed, ...options });
         expect(b.traceHash).toBe(a.traceHash);
@@ -49,6 +49,7 @@ describe('simulator determinism', () => {
     try {
       for (const seed of [3, 5, 8]) await runSeed({ seed });
       await runSeed({ seed: 13 });
+      await runSeed({ seed: 13, transactions: true });
     } finally {
       for (const r of restore) r();
     }

@@ -13,6 +13,17 @@
 // the client's reader of a stream. Those draws come from the seed's stream random
 // stream, so the rest of the mix draws what it drew without streams. At the end a
 // fresh reader per stream reads each stream whole (the stream checks' final part).
+//
+// Transactions (about a fifth of the seeds, bank.ts): a share of the operations are
+// object operations of the client's CorfuRuntime, drawn from the seed's transaction
+// stream (so the other seeds draw what they drew before). On those seeds the workload's
+// own trims are off: an object's replay may scan down past addresses that are not its
+// own (a cut backpointer walk), and a trim met there stops it for good unless a newer
+// checkpoint is there (docs/objects.md); the log is trimmed by compactions instead, on
+// the seeds that trim. A compaction trims every address below its snapshot, an append
+// still in flight there too (its writer may then append it again elsewhere: see
+// `wildTrims`), so it runs once no other operation is in flight: the other clients
+// wait for it (faults go on). At the end a fresh runtime reads the whole bank.
 
 import { STREAM_NAMES, type Cluster } from './cluster.js';
 import type { SimClient } from './client.js';
@@ -25,6 +36,8 @@ export class Workload {
   #prefixMark = 0;
   /** Cumulative thresholds: append, read, tail, fill, trim, prefix trim (then read). */
   readonly #mix: readonly number[];
+  /** A compaction waiting for the other operations to end, or running: clients park here meanwhile. */
+  #barrier: { readonly parked: Array<{ readonly c: SimClient; readonly incarnation: number }> } | undefined;
 
   constructor(cl: Cluster, targetOps: number, wildTrims: boolean) {
     this.#cl = cl;
@@ -92,6 +105,10 @@ export class Workload {
     const incarnation = c.incarnation;
     cl.queue.after(rng.below(40) / 10, () => {
       if (!c.alive || c.incarnation !== incarnation || this.done) return;
+      if (this.#barrier !== undefined) {
+        this.#barrier.parked.push({ c, incarnation });
+        return;
+      }
       this.#issued++;
       const next = (): void => {
         if (c.alive && c.incarnation === incarnation) this.resume(c);
@@ -106,7 +123,16 @@ export class Workload {
         if (x < 0.9) return rng.below(hi + 1);
         return hi + (rng.chance(0.5) ? rng.between(1, 1000) : 1_000_000);
       };
-      const trims = cl.profile.trims;
+      const bank = cl.bank;
+      if (bank !== undefined && cl.txRng.chance(bank.profile.share)) {
+        // An object operation makes several log calls: it counts as two of the run's operations.
+        this.#issued++;
+        const op = bank.pick(cl.profile.trims);
+        if (op === 'compact') this.#compact(c, incarnation, next);
+        else bank.run(c, op, next);
+        return;
+      }
+      const trims = cl.profile.trims && bank === undefined;
       const settled = cl.check.settled;
       const streams = cl.streams;
       if (x < ap) {
@@ -139,6 +165,46 @@ export class Workload {
         c.read(a, next);
       }
     });
+  }
+
+  /**
+   * A compaction by `c`: the other clients park (resume), and once no operation or
+   * reconfiguration is in flight (Cluster.idle) it runs; then everyone goes on. Given up
+   * when `c` dies, or when the run does not get idle within 2 s.
+   */
+  #compact(c: SimClient, incarnation: number, next: () => void): void {
+    const cl = this.#cl;
+    const barrier = { parked: [] as Array<{ readonly c: SimClient; readonly incarnation: number }> };
+    this.#barrier = barrier;
+    const started = cl.queue.now;
+    let running = false;
+    let lifted = false;
+    const lift = (): void => {
+      if (lifted) return;
+      lifted = true;
+      this.#barrier = undefined;
+      for (const p of barrier.parked) if (p.c.alive && p.c.incarnation === p.incarnation) this.resume(p.c);
+      next();
+    };
+    const watch = (): void => {
+      if (lifted) return;
+      if (!c.alive || c.incarnation !== incarnation) return lift();
+      if (!running) {
+        if (cl.idle()) {
+          running = true;
+          cl.bank!.run(c, 'compact', lift);
+        } else if (cl.queue.now - started > 2000) return lift();
+      }
+      cl.queue.after(5, watch);
+    };
+    watch();
+  }
+
+  /** At the end, on a transaction seed: a fresh runtime reads the whole bank (Bank.final). */
+  finalObjects(reader: SimClient, done: () => void): void {
+    const bank = this.#cl.bank;
+    if (bank === undefined) return done();
+    bank.final(reader, () => done());
   }
 
   /** One or two of the streams, distinct. */

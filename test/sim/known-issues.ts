@@ -46,6 +46,8 @@ export interface FoundBug {
   readonly seed: number | undefined;
   readonly ops?: number;
   readonly wildTrims?: boolean;
+  /** Transactions on (RunOptions.transactions): the object layer's bugs. */
+  readonly transactions?: boolean;
   /** The violation kind the seed reports with the revert applied (and not without it). */
   readonly kind: string;
   /** What that run reported (with the revert applied). */
@@ -190,5 +192,66 @@ export const FOUND_BUGS: readonly FoundBug[] = [
     kind: 'durability',
     hunted: 'found by the clean campaign (seeds 1..10,000) in CI-sized runs at seed 3924; re-hunted with the revert at aaffd8b: seeds 1..727, no other violation',
     showed: 'durability: address 16: c0 follow(0) was given data "c3.6.28" but replica s1:7000 durably holds nothing',
+  },
+  {
+    name: 'view-drops-batch',
+    where: 'src/objects/view.ts (applying the entries a readUpTo delivered)',
+    what:
+      "Applying one entry of a batch a view's reader had delivered failed (its decision timed out); only that entry was kept for the next " +
+      'read, the rest of the batch was lost, and the view later went past them as applied: its runtime decided later commit records on ' +
+      'versions that missed them, differently from every other runtime.',
+    fix: 'keep every delivered entry not yet applied, in order (#unapplied), and apply them first at the next read',
+    fixedIn: '7d1fd08',
+    seed: 42,
+    transactions: true,
+    kind: 'tx/agreement',
+    hunted: 'seeds 1..42 with --transactions at d1d52c1, no other violation (seed 146 of the plain mix before the fix)',
+    showed: 'tx/agreement: the commit record at 6: c3.0 decided commit, c0.0 decided abort (it read the whole object of bank.a at version 2, and the write at 5 committed before it)',
+  },
+  {
+    name: 'checkpoint-at-last-change',
+    where: 'src/objects/runtime.ts checkpoint() with src/objects/checkpoint.ts loadCheckpoint()',
+    what:
+      'rt.checkpoint wrote the state as of the last entry that changed the object, not as of everything it had played. After a compaction, ' +
+      "such a checkpoint written later held a snapshot older than the compaction's, and the loader took the newest marker first: views " +
+      'restarted below the trim and stopped with ERR_TRIMMED for good.',
+    fix: 'checkpoint the state as of the address the sync reached; load the highest snapshot among the latest markers',
+    fixedIn: '7d1fd08',
+    seed: 115,
+    transactions: true,
+    kind: 'tx/liveness',
+    hunted: 'seeds 1..115 with --transactions at d1d52c1, no other violation (seed 39 with --transactions before the fix)',
+    showed:
+      'tx/liveness: the final runtime could not read the bank after every fault healed: ERR_TRIMMED object bank.log: its stream is trimmed past this view (applied through 40) and no newer checkpoint is there',
+  },
+  {
+    name: 'stream-forgotten-after-trim',
+    where: 'src/client/stream-reader.ts #sync, #deliver',
+    what:
+      "After a compaction and a sequencer failover, the new sequencer's stream tails no longer listed the trimmed entries, so a reader behind " +
+      "the trim (a view, or a rebuild replaying an object from its stream's start) took the first entry after it for the stream's start: " +
+      'it passed over the trim without ERR_TRIMMED, and its object missed what the trim took (versions, values, decisions).',
+    fix: "when the sequencer's knowledge of a stream ends above where the reader got to, read the address above it: if trimmed, scan down and name the trim; readUpTo also throws for a trim found above its limit",
+    fixedIn: '7d1fd08',
+    seed: 154,
+    transactions: true,
+    kind: 'tx/agreement',
+    hunted: 'seeds 1..154 with --transactions at d1d52c1; one seed before it showed tx/bank and tx/reads with the revert (seed 214 with --transactions before the fix)',
+    showed: 'tx/agreement: the commit record at 26: c0.0 decided commit, c1.0 decided abort (it read the whole object of bank.count at version 11, and the write at -1 committed before it)',
+  },
+  {
+    name: 'claims-outlive-failover',
+    where: 'src/objects/view.ts (applied-through claims) with src/objects/transaction.ts (read-only commit)',
+    what:
+      'A view\'s "applied through a" past its last entry came from what the sequencer knew. A replacement sequencer starts at the units\' tails ' +
+      "and hands out again addresses the old one handed out but nobody wrote: entries appeared below a view's claim (an InvariantError: the " +
+      'view broke for good), and runtimes decided commit records differently.',
+    fix: 'stamp claims with the layout epoch and drop them (read the stream again from the last entry) once the client is at a newer one; a read-only transaction during which the layout changed throws ERR_CONFLICT',
+    fixedIn: '7d1fd08',
+    seed: 138,
+    transactions: true,
+    kind: 'tx/invariant',
+    hunted: 'seeds 1..138 with --transactions at d1d52c1, no other violation (seed 296 with --transactions before the fix)',
+    showed: 'tx/invariant: InvariantError: corfu invariant broken: object bank.a: entry 29 delivered after 29 was applied (and tx/agreement, tx/corrupt)',
   },
 ];

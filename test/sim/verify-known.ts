@@ -39,13 +39,13 @@ export function repoRoot(): string {
 }
 
 export function seedOptions(bug: FoundBug, seed: number): RunOptions {
-  return { seed, wildTrims: bug.wildTrims ?? false, ...(bug.ops === undefined ? {} : { ops: bug.ops }) };
+  return { seed, wildTrims: bug.wildTrims ?? false, ...(bug.ops === undefined ? {} : { ops: bug.ops }), ...(bug.transactions === true ? { transactions: true } : {}) };
 }
 
 /** The command line that replays `bug`'s seed. */
 export function replayArgs(bug: FoundBug): string {
   if (bug.seed === undefined) return '(no seed)';
-  return `--seed ${bug.seed}${bug.ops === undefined ? '' : ` --ops ${bug.ops}`}${bug.wildTrims === true ? ' --wild-trims' : ''}`;
+  return `--seed ${bug.seed}${bug.ops === undefined ? '' : ` --ops ${bug.ops}`}${bug.wildTrims === true ? ' --wild-trims' : ''}${bug.transactions === true ? ' --transactions' : ''}`;
 }
 
 /** Whether `kinds` holds the violation `bug` is recorded to show. */

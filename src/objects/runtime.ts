@@ -167,8 +167,9 @@ export class CorfuRuntime {
     if (!Number.isSafeInteger(retries) || retries < 0) throw new CorfuError('ERR_BAD_REQUEST', `retries must be a non-negative integer, got ${String(retries)}`);
     for (let attempt = 0; ; attempt++) {
       const tx = await Transaction.begin(this, options);
-      const result = await body(tx);
       try {
+        // A read can meet a conflict too: its snapshot past the tail after a failover (view.ts).
+        const result = await body(tx);
         await tx.commit();
         return result;
       } catch (err) {
@@ -209,7 +210,7 @@ export class CorfuRuntime {
     // One snapshot for all: every object played through the same address.
     const snapshot = (await this.client.tail(call)) - 1;
     do await Promise.all(views.map((v) => v.playThrough(snapshot, call)));
-    while (views.some((v) => v.appliedThrough < snapshot));
+    while (views.some((v) => !v.holds(snapshot)));
     const snaps = views.map((v) => v.snapshotAt(snapshot));
     for (const [i, v] of views.entries()) {
       const snap = snaps[i];

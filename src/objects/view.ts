@@ -178,11 +178,16 @@ export class ObjectView<S, U> {
 
   /** Plays the stream forward through `address` (or waits for whoever is playing it to get there). */
   async applyThrough(address: number, options?: CallOptions): Promise<void> {
-    if (this.#appliedThrough >= address && this.#started && (address <= this.#finalThrough || this.#claimEpoch >= this.#host.epoch())) return;
+    if (this.#started && this.holds(address)) return;
     const work = this.#exclusive(options, async () => {
       if (this.#appliedThrough >= address) return;
       const epoch = this.#host.epoch();
       await this.#applyAll(await this.#reader.readUpTo(address, options));
+      // After a failover, a snapshot taken under the old sequencer may lie at or above the new
+      // one's tail: it may hand those addresses out again. Nothing can be said of them yet.
+      if (address > this.#finalThrough && address >= this.#reader.syncedBelow) {
+        throw new CorfuError('ERR_CONFLICT', `object ${this.name}: ${address} is not below the log's tail (${this.#reader.syncedBelow}) after a sequencer failover; read at a newer snapshot`);
+      }
       this.#claim(address, epoch);
     });
     // Whichever comes first: our own turn, or the replay in progress passing the address.
@@ -196,38 +201,49 @@ export class ObjectView<S, U> {
    */
   async playThrough(address: number, options?: CallOptions): Promise<void> {
     do await this.applyThrough(address, options);
-    while (this.#appliedThrough < address);
+    while (!this.holds(address));
   }
 
-  /** Resolves once the view is applied through `address`. */
+  /** Whether the view is applied through `address`, by entries applied or by a claim of the client's epoch now. */
+  holds(address: number): boolean {
+    return this.#appliedThrough >= address && (address <= this.#finalThrough || this.#claimEpoch >= this.#host.epoch());
+  }
+
+  /** Resolves once the view is applied through `address` (a claim of an older epoch does not count: see #finalThrough). */
   #until(address: number): Promise<void> {
-    if (this.#appliedThrough >= address) return Promise.resolve();
+    if (this.holds(address)) return Promise.resolve();
     return new Promise((resolve) => this.#waiting.push({ address, resolve }));
   }
 
   /** "Applied through `to`", from what the sequencer of `epoch` knew (#finalThrough). */
   #claim(to: number, epoch: number): void {
-    if (to <= this.#appliedThrough) return;
+    if (to < this.#appliedThrough) return;
     this.#claimEpoch = epoch;
     this.#advance(to);
   }
 
-  /** Drops a claim beyond what is final that an older epoch's sequencer made: the stream is read again from there. */
+  /** Once the client is at a newer epoch: drops a claim beyond what is final (an older epoch's sequencer made it); the stream is read again from there. */
   #revalidate(): void {
-    if (this.#appliedThrough <= this.#finalThrough || this.#claimEpoch >= this.#host.epoch()) return;
+    const epoch = this.#host.epoch();
+    if (this.#claimEpoch >= epoch) return;
+    // The reader's knowledge (the tail it last saw, what it found no entry at) is the old
+    // sequencer's too: a fresh one, from the last entry applied.
+    this.#claimEpoch = epoch;
     this.#appliedThrough = this.#finalThrough;
     this.#reader = this.#host.reader(this.name);
     this.#reader.seek(this.#finalThrough + 1);
     this.#unapplied = [];
   }
 
-  /** Moves "applied through" up to `to` (never down: only #revalidate drops a claim) and wakes the waits it satisfies. */
+  /** Moves "applied through" up to `to` (never down: only #revalidate drops a claim) and wakes the waits that hold now. */
   #advance(to: number): void {
-    if (to <= this.#appliedThrough) return;
-    this.#appliedThrough = to;
+    if (to > this.#appliedThrough) this.#appliedThrough = to;
+    // Also when it did not move: what was a claim of an older epoch may hold now (an entry
+    // applied made it final, or a claim of this epoch renewed it).
     if (this.#waiting.length === 0) return;
-    const woken = this.#waiting.filter((w) => w.address <= to);
-    this.#waiting = this.#waiting.filter((w) => w.address > to);
+    const woken = this.#waiting.filter((w) => this.holds(w.address));
+    if (woken.length === 0) return;
+    this.#waiting = this.#waiting.filter((w) => !this.holds(w.address));
     for (const w of woken) w.resolve();
   }
 

@@ -202,11 +202,12 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'versions that missed them, differently from every other runtime.',
     fix: 'keep every delivered entry not yet applied, in order (#unapplied), and apply them first at the next read',
     fixedIn: '7d1fd08',
-    seed: 42,
+    seed: 1693,
     transactions: true,
     kind: 'tx/agreement',
-    hunted: 'seeds 1..42 with --transactions at d1d52c1, no other violation (seed 146 of the plain mix before the fix)',
-    showed: 'tx/agreement: the commit record at 6: c3.0 decided commit, c0.0 decided abort (it read the whole object of bank.a at version 2, and the write at 5 committed before it)',
+    hunted:
+      'seeds 1..1693 with --transactions at 69494fc (seed 42 at d1d52c1); one seed before it showed stream/missed and stream/final with the revert and without it: seed 1408, docs/streams.md "Open"',
+    showed: 'tx/agreement: the commit record at 22: c1.3 decided commit, c0.2 decided abort (it read key "a2" of bank.a at version 12, and the write at 1 committed before it)',
   },
   {
     name: 'checkpoint-at-last-change',
@@ -220,7 +221,7 @@ export const FOUND_BUGS: readonly FoundBug[] = [
     seed: 115,
     transactions: true,
     kind: 'tx/liveness',
-    hunted: 'seeds 1..115 with --transactions at d1d52c1, no other violation (seed 39 with --transactions before the fix)',
+    hunted: 'seeds 1..115 with --transactions at 69494fc, no other violation (seed 39 with --transactions before the fix)',
     showed:
       'tx/liveness: the final runtime could not read the bank after every fault healed: ERR_TRIMMED object bank.log: its stream is trimmed past this view (applied through 40) and no newer checkpoint is there',
   },
@@ -233,11 +234,12 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'it passed over the trim without ERR_TRIMMED, and its object missed what the trim took (versions, values, decisions).',
     fix: "when the sequencer's knowledge of a stream ends above where the reader got to, read the address above it: if trimmed, scan down and name the trim; readUpTo also throws for a trim found above its limit",
     fixedIn: '7d1fd08',
-    seed: 154,
+    seed: 214,
     transactions: true,
     kind: 'tx/agreement',
-    hunted: 'seeds 1..154 with --transactions at d1d52c1; one seed before it showed tx/bank and tx/reads with the revert (seed 214 with --transactions before the fix)',
-    showed: 'tx/agreement: the commit record at 26: c0.0 decided commit, c1.0 decided abort (it read the whole object of bank.count at version 11, and the write at -1 committed before it)',
+    hunted: 'seeds 1..214 with --transactions at 69494fc, no other violation (seed 154 at d1d52c1)',
+    showed:
+      'tx/agreement: the commit record at 77: c3.0 decided commit, c0.0 decided abort (it read the whole object of bank.count at version 33, and the write at 29 committed before it); tx/bank: the final balances add up to 606, not 600',
   },
   {
     name: 'claims-outlive-failover',
@@ -246,12 +248,14 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'A view\'s "applied through a" past its last entry came from what the sequencer knew. A replacement sequencer starts at the units\' tails ' +
       "and hands out again addresses the old one handed out but nobody wrote: entries appeared below a view's claim (an InvariantError: the " +
       'view broke for good), and runtimes decided commit records differently.',
-    fix: 'stamp claims with the layout epoch and drop them (read the stream again from the last entry) once the client is at a newer one; a read-only transaction during which the layout changed throws ERR_CONFLICT',
-    fixedIn: '7d1fd08',
-    seed: 138,
+    fix:
+      'stamp claims with the layout epoch and drop them (a fresh reader from the last entry) once the client is at a newer one, and do not let a wait ' +
+      'count such a claim; a read at or past the new tail, and a read-only transaction during which the layout changed, throw ERR_CONFLICT',
+    fixedIn: '7d1fd08, 69494fc',
+    seed: 154,
     transactions: true,
     kind: 'tx/invariant',
-    hunted: 'seeds 1..138 with --transactions at d1d52c1, no other violation (seed 296 with --transactions before the fix)',
-    showed: 'tx/invariant: InvariantError: corfu invariant broken: object bank.a: entry 29 delivered after 29 was applied (and tx/agreement, tx/corrupt)',
+    hunted: 'seeds 1..154 with --transactions at 69494fc with the revert of both commits (the runtime tells views one epoch), no other violation (seed 296 with --transactions before the fix)',
+    showed: 'tx/invariant: InvariantError: corfu invariant broken: object bank.a: entry 21 delivered after 22 was applied (and tx/corrupt)',
   },
 ];

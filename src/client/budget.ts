@@ -21,6 +21,9 @@ export interface CallOptions {
   readonly deadlineMs?: number;
 }
 
+/** What a call's leftover work meets once the call is over (nobody waits for it: one shared error). */
+const CALL_OVER = new CorfuError('ERR_ABORTED', 'the call is over: its remaining work is abandoned');
+
 export class CallBudget {
   readonly what: string;
   readonly deadlineMs: number;
@@ -105,12 +108,24 @@ export class CallBudget {
     return Math.max(1, Math.min(timeoutMs, Math.ceil(this.remaining())));
   }
 
-  /** Releases the timer and the abort listener; call when the call is over. */
+  /**
+   * Releases the timer and the abort listener; call when the call is over. Whatever the
+   * call still has running ends too: a branch of a Promise.all that failed fast (one unit
+   * answered an error while another does not answer) has its waits rejected and sends
+   * nothing more. Before, such a branch resent every millisecond forever: its deadline had
+   * passed, but with the timer released the budget never ran out (the simulator's
+   * `budget-outlives-call`).
+   */
   done(): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#onAbort = undefined;
+    if (this.#error === undefined) {
+      this.#error = CALL_OVER;
+      for (const reject of this.#waiters) reject(CALL_OVER);
+      this.#waiters.clear();
+    }
   }
 
   #end(error: CorfuError): void {

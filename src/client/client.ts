@@ -73,7 +73,7 @@ import type { AppendProgress, ChainAction, ChainEvent, TerminalAction, UnitReque
 import { nodeRuntime, type ClientRuntime } from './runtime.js';
 import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED, ServerPool, sharedPool, type Lease } from './server-pool.js';
 import { StreamReader } from './stream-reader.js';
-import { recoverStreamTails } from './stream-recovery.js';
+import { RECOVERY_RANGE, recoverStreamTails } from './stream-recovery.js';
 import { chainTarget } from './target.js';
 import type { EntryAnswer, UnitBatcher } from './unit-batcher.js';
 import { describeValue } from './validate.js';
@@ -116,6 +116,11 @@ export interface ConnectOptions {
   readonly holeTimeoutMs?: number;
   /** How many addresses `readRange` reads ahead. Default 64. */
   readonly readAhead?: number;
+  /**
+   * Addresses a stream recovery reads and seeds per STREAM_SEED (stream-recovery.ts).
+   * Default 4,096. The simulator uses small ones so that its short logs take several.
+   */
+  readonly streamRecoveryRange?: number;
   /** Requests on the wire per connection (unit or sequencer). Default 256. */
   readonly maxInFlight?: number;
   /** Consecutive ERR_SEALED refreshes without progress before giving up. Default 100. */
@@ -234,6 +239,7 @@ export class CorfuClient {
   readonly timeoutMs: number;
   readonly holeTimeoutMs: number;
   readonly readAhead: number;
+  readonly streamRecoveryRange: number;
   readonly maxRefreshes: number;
   readonly refreshDelayMs: number;
   readonly maxInFlight: number;
@@ -298,6 +304,7 @@ export class CorfuClient {
     this.timeoutMs = positive(options.timeoutMs, 2000, 'timeoutMs');
     this.holeTimeoutMs = positive(options.holeTimeoutMs, 200, 'holeTimeoutMs');
     this.readAhead = positive(options.readAhead, 64, 'readAhead');
+    this.streamRecoveryRange = positive(options.streamRecoveryRange, RECOVERY_RANGE, 'streamRecoveryRange');
     this.maxRefreshes = positive(options.maxRefreshes, 100, 'maxRefreshes');
     this.refreshDelayMs = positive(options.refreshDelayMs, 20, 'refreshDelayMs');
     this.maxInFlight = positive(options.maxInFlight, DEFAULT_MAX_IN_FLIGHT, 'maxInFlight');
@@ -439,6 +446,8 @@ export class CorfuClient {
           return { tail, latest: latest[0]! };
         },
         read: (address, options) => this.read(address, options),
+        now: () => this.#runtime.clock.now(),
+        deadlineMs: this.deadlineMs,
       },
       name,
       id,
@@ -507,11 +516,14 @@ export class CorfuClient {
   #recoverStreams(): Promise<void> {
     this.#recovering ??= (async () => {
       try {
-        const result = await recoverStreamTails({
-          seed: (from, to, done, entries) => this.#streamSeed(from, to, done, entries),
-          floor: () => this.#trimFloor(),
-          read: (address) => this.read(address),
-        });
+        const result = await recoverStreamTails(
+          {
+            seed: (from, to, done, entries) => this.#streamSeed(from, to, done, entries),
+            floor: () => this.#trimFloor(),
+            read: (address) => this.read(address),
+          },
+          this.streamRecoveryRange,
+        );
         this.stats.streamRecoveryReads += result.read;
       } finally {
         this.#recovering = undefined;

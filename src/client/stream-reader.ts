@@ -15,6 +15,11 @@
 // A trimmed address of the stream is never a silent gap: delivering it throws
 // ERR_TRIMMED, naming the address, and telling the reader to load a checkpoint; seek()
 // past it to go on.
+//
+// Each call (readNext, readUpTo, tail) ends by its deadline (its deadlineMs, else the
+// client's) however many STREAM_TAILS and reads it takes: each of them gets what is left
+// of it. (Each used to get a whole deadline of its own, so a readNext that walked and
+// waited on holes ran past it: the simulator's `stream-call-deadline`.)
 
 import { CorfuError } from '../../bindings/errors.js';
 import { invariant } from '../../bindings/invariant.js';
@@ -41,6 +46,16 @@ export interface StreamReaderIO {
   latest(id: StreamId, options?: CallOptions): Promise<{ readonly tail: number; readonly latest: StreamAddresses }>;
   /** CorfuClient.read: fills a hole below the tail, throws ERR_TRIMMED for a trimmed address. */
   read(address: number, options?: CallOptions): Promise<LogRead>;
+  /** The client's clock, ms: each call of a reader ends by its deadline, the steps inside it included. */
+  now(): number;
+  /** The client's default deadline of a whole call (CorfuClient.deadlineMs). */
+  readonly deadlineMs: number;
+}
+
+/** One call of a reader (readNext, readUpTo, tail): when it must end, and the caller's signal. */
+interface Call {
+  readonly deadline: number;
+  readonly signal: AbortSignal | undefined;
 }
 
 /** How many addresses the downward scan reads at once when the backpointers are cut. */
@@ -103,15 +118,17 @@ export class StreamReader {
 
   /** The stream's last address now (-1: no entry yet). */
   async tail(options?: CallOptions): Promise<number> {
-    const { latest } = await this.#io.latest(this.id, options);
+    const call = this.#begin('tail', options);
+    const { latest } = await this.#io.latest(this.id, this.#step(call));
     return latest[0] ?? -1;
   }
 
   /** The next entry of the stream, or undefined when the reader has everything up to the stream's tail now. */
   async readNext(options?: CallOptions): Promise<StreamEntry | undefined> {
+    const call = this.#begin('readNext', options);
     for (;;) {
-      if (this.#pending.length === 0 && !(await this.#sync(Number.MAX_SAFE_INTEGER, options))) return undefined;
-      const entry = await this.#deliver(Number.MAX_SAFE_INTEGER, options);
+      if (this.#pending.length === 0 && !(await this.#sync(Number.MAX_SAFE_INTEGER, call))) return undefined;
+      const entry = await this.#deliver(Number.MAX_SAFE_INTEGER, call);
       if (entry !== undefined) return entry;
     }
   }
@@ -119,21 +136,40 @@ export class StreamReader {
   /** Every entry of the stream above the position and at or below `address`, in order; the position moves to the last. */
   async readUpTo(address: number, options?: CallOptions): Promise<StreamEntry[]> {
     if (!Number.isSafeInteger(address) || address < 0) throw new CorfuError('ERR_BAD_REQUEST', `readUpTo: address must be a non-negative safe integer, got ${address}`);
+    const call = this.#begin('readUpTo', options);
     const out: StreamEntry[] = [];
-    if (this.#known < address) await this.#sync(address, options);
+    if (this.#known < address) await this.#sync(address, call);
     for (;;) {
-      const entry = await this.#deliver(address, options);
+      const entry = await this.#deliver(address, call);
       if (entry === undefined) break;
       out.push(entry);
     }
     return out;
   }
 
+  /**
+   * A call's deadline: its own `deadlineMs` or the client's, for the whole call. Each step
+   * (STREAM_TAILS, a read) gets what is left of it, so a call of many steps still ends by it.
+   */
+  #begin(what: string, options: CallOptions | undefined): Call {
+    if (options !== undefined && (typeof options !== 'object' || options === null)) throw new CorfuError('ERR_BAD_REQUEST', `${what}: options must be an object`);
+    const ms = options?.deadlineMs ?? this.#io.deadlineMs;
+    if (!Number.isSafeInteger(ms) || ms < 1) throw new CorfuError('ERR_BAD_REQUEST', `${what}: deadlineMs must be a positive integer, got ${String(ms)}`);
+    return { deadline: this.#io.now() + ms, signal: options?.signal };
+  }
+
+  /** The options of one step of `call`: the time left of its deadline (ERR_TIMEOUT when none is). */
+  #step(call: Call): CallOptions {
+    const left = Math.floor(call.deadline - this.#io.now());
+    if (left < 1) throw new CorfuError('ERR_TIMEOUT', `stream ${this.name}: the call's deadline passed`);
+    return call.signal === undefined ? { deadlineMs: left } : { deadlineMs: left, signal: call.signal };
+  }
+
   /** The next pending entry at or below `limit`, skipping what is not the stream's; undefined when none is left. */
-  async #deliver(limit: number, options?: CallOptions): Promise<StreamEntry | undefined> {
+  async #deliver(limit: number, call: Call): Promise<StreamEntry | undefined> {
     while (this.#pending.length > 0 && this.#pending[0]! <= limit) {
       const address = this.#pending[0]!;
-      const found = this.#cache.get(address) ?? (await this.#look(address, options));
+      const found = this.#cache.get(address) ?? (await this.#look(address, call));
       if (found.kind === 'trimmed') {
         throw new CorfuError('ERR_TRIMMED', `stream ${this.name}: its entry at ${address} was trimmed; load a checkpoint of what the stream holds, then seek past ${address} to go on`);
       }
@@ -150,8 +186,8 @@ export class StreamReader {
    * the sequencer's latest ones; true when there is something new. `limit` only says
    * whether the walk is worth it.
    */
-  async #sync(limit: number, options?: CallOptions): Promise<boolean> {
-    const { tail, latest } = await this.#io.latest(this.id, options);
+  async #sync(limit: number, call: Call): Promise<boolean> {
+    const { tail, latest } = await this.#io.latest(this.id, this.#step(call));
     const floor = this.#known;
     const fresh = latest.filter((a) => a > floor);
     if (fresh.length === 0) {
@@ -165,7 +201,7 @@ export class StreamReader {
     let lowest: { address: number; backpointers: StreamAddresses } | undefined;
     for (;;) {
       while (frontier.length > 0) {
-        const looked = await Promise.all(frontier.map(async (a) => [a, this.#cache.get(a) ?? (await this.#look(a, options))] as const));
+        const looked = await Promise.all(frontier.map(async (a) => [a, this.#cache.get(a) ?? (await this.#look(a, call))] as const));
         const next: number[] = [];
         for (const [a, f] of looked) {
           this.#keep(a, f);
@@ -188,7 +224,7 @@ export class StreamReader {
       const bottom = lowest === undefined ? Math.min(...found) : lowest.backpointers[lowest.backpointers.length - 1]!;
       const complete = lowest !== undefined && (lowest.backpointers.length < STREAM_BACKPOINTERS || bottom <= floor);
       if (complete) break;
-      const resumed = await this.#scanDown(bottom - 1, floor, found, options);
+      const resumed = await this.scanDown(bottom - 1, floor, found, call);
       if (resumed === undefined) break;
       lowest = undefined;
       frontier = [resumed];
@@ -211,12 +247,15 @@ export class StreamReader {
    * its address (looked at and cached), or undefined when none is left above the floor.
    * A trimmed address on the way is kept as pending, so delivery stops there with
    * ERR_TRIMMED instead of passing over entries a trim may have taken.
+   *
+   * TypeScript-private rather than #private only so that the simulator can plant a bug
+   * in it (test/sim/patches.ts, `reader-no-scan`); nothing else calls it.
    */
-  async #scanDown(from: number, floor: number, found: Set<number>, options?: CallOptions): Promise<number | undefined> {
+  private async scanDown(from: number, floor: number, found: Set<number>, call: Call): Promise<number | undefined> {
     for (let top = from; top > floor; top -= SCAN_BATCH) {
       const addresses: number[] = [];
       for (let a = top; a > floor && a > top - SCAN_BATCH; a--) addresses.push(a);
-      const looked = await Promise.all(addresses.map(async (a) => [a, await this.#look(a, options)] as const));
+      const looked = await Promise.all(addresses.map(async (a) => [a, await this.#look(a, call)] as const));
       this.stats.scanned += addresses.length;
       for (const [a, f] of looked) {
         if (f.kind === 'trimmed') {
@@ -234,11 +273,11 @@ export class StreamReader {
   }
 
   /** What `address` holds for this stream. */
-  async #look(address: number, options?: CallOptions): Promise<Found> {
+  async #look(address: number, call: Call): Promise<Found> {
     this.stats.reads++;
     let read: LogRead;
     try {
-      read = await this.#io.read(address, options);
+      read = await this.#io.read(address, this.#step(call));
     } catch (err) {
       if (err instanceof CorfuError && err.code === 'ERR_TRIMMED') return { kind: 'trimmed' };
       throw err;

@@ -26,7 +26,7 @@ import { FrameDecoder } from '../wire/decoder.js';
 import { NativeTokenSource } from './native-token-source.js';
 import { Sequencer } from './state.js';
 import type { TokenSource } from './state.js';
-import { TailWaiters } from './tail-waiters.js';
+import { TailWaiters, wakesWaiters } from './tail-waiters.js';
 import type { WaitTailRequest } from '../wire/messages.js';
 
 /** Default bound on answers buffered per connection: ~9,000 TOKEN answers. */
@@ -169,7 +169,7 @@ export class SequencerServer {
             continue;
           }
           writeBatched(socket, encodeResponse(this.sequencer.handle(req)));
-          if (req.op === 'TOKEN' || req.op === 'SEAL' || req.op === 'BOOTSTRAP') this.#wakeWaiters();
+          if (wakesWaiters(req.op)) this.#wakeWaiters();
         }
       } finally {
         socket.uncork();
@@ -188,7 +188,7 @@ export class SequencerServer {
     });
   }
 
-  /** A long poll: answered now, or parked until a TOKEN moves the tail past it or its wait is over. */
+  /** A long poll: answered now, or parked until a token moves the tail past it or its wait is over. */
   #waitTail(socket: Socket, req: WaitTailRequest): void {
     const now = this.sequencer.waitTail(req);
     if (now !== undefined) {

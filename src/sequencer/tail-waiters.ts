@@ -10,6 +10,16 @@ import type { Sequencer } from './state.js';
 /** Parked long polls per sequencer; one more is answered at once with the current tail. */
 export const MAX_PARKED_WAITS = 4096;
 
+/**
+ * Whether a request of `op` may make parked polls answerable, so the driver looks at them
+ * (TailWaiters.ready) after answering it: a token (TOKEN or STREAM_TOKEN) moves the tail, a
+ * SEAL or BOOTSTRAP the epoch. A STREAM_TOKEN left out kept a follower of a log of stream
+ * entries waiting out its whole poll for each one (the simulator's `stream-token-wakes-no-poll`).
+ */
+export function wakesWaiters(op: string): boolean {
+  return op === 'TOKEN' || op === 'STREAM_TOKEN' || op === 'SEAL' || op === 'BOOTSTRAP';
+}
+
 export interface Parked<T> {
   readonly req: WaitTailRequest;
   /** Who asked: the driver's handle for the connection (and its timer). */

@@ -42,6 +42,28 @@ export const BUGS: readonly BugInfo[] = [
   { name: 'tail-stale', layer: 'sequencer', description: 'TAIL answers the value of the previous TAIL request', targets: ['order'] },
   { name: 'sequencer-tail-inflated', layer: 'sequencer', description: 'TAIL answers 1,000 above the next token (a reader then fills past the tail)', targets: ['past-tail'] },
   { name: 'sequencer-skip-epoch-check', layer: 'sequencer', description: 'the sequencer hands out tokens to requests of any epoch', targets: ['epoch'] },
+  // streams (docs/streams.md)
+  {
+    name: 'streams-never-reset',
+    layer: 'sequencer',
+    description: 'a BOOTSTRAP never resets the stream tails (resetStreams ignored): a new sequencer answers from empty ones at once, cutting every stream at the failover',
+    targets: ['stream'],
+  },
+  {
+    name: 'stream-tails-while-recovering',
+    layer: 'sequencer',
+    description: 'STREAM_TOKEN and STREAM_TAILS are answered while the stream tails are being rebuilt (no ERR_RECOVERING)',
+    targets: ['stream'],
+  },
+  { name: 'backpointers-drop-newest', layer: 'sequencer', description: "a STREAM_TOKEN's backpointers leave out each stream's newest address", targets: ['stream'] },
+  {
+    name: 'seed-skips-contiguity',
+    layer: 'sequencer',
+    description: "a STREAM_SEED is taken even when its range does not end where the sequencer's knowledge begins (a late seeder's addresses are added again)",
+    targets: ['stream'],
+  },
+  { name: 'recovery-done-early', layer: 'client', description: 'a stream recovery says done one range early: the lowest range of the log is never seeded', targets: ['stream'] },
+  { name: 'reader-no-scan', layer: 'client', description: 'a stream reader whose backpointer walk is cut does not scan down for the stream: it takes the cut for its start', targets: ['stream'] },
   // projection store
   { name: 'store-accepts-second', layer: 'store', description: 'the store accepts a second proposal for an epoch, replacing the first', targets: ['projection'] },
   // client chain driver

@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 
 import { BUGS, targets } from './bugs.js';
-import type { Violation } from './checkers.js';
+import type { StreamStats, Violation } from './checkers.js';
 import { FAULT_KINDS, noFaults, type FaultCounts } from './faults.js';
 import { runSeed, type RunResult } from './run.js';
 
@@ -27,6 +27,9 @@ export interface Summary {
   /** Chains a rebuilt unit was made a whole replica of (each checked by the rebuild checker). */
   rebuilds: number;
   faults: FaultCounts;
+  /** Seeds with streams, and the stream checks' counts summed. */
+  streamSeeds: number;
+  streams: StreamStats;
   violations: Record<string, number>;
   failedSeeds: number[];
   seconds: number;
@@ -44,6 +47,8 @@ export async function campaign(options: CampaignOptions, onResult?: (r: RunResul
     reconfigurations: 0,
     rebuilds: 0,
     faults: noFaults(),
+    streamSeeds: 0,
+    streams: { appends: 0, acked: 0, syncs: 0, delivered: 0, trimmed: 0, scanned: 0, recovering: 0, recoveries: 0, seeds: 0 },
     violations: {},
     failedSeeds: [],
     seconds: 0,
@@ -60,6 +65,8 @@ export async function campaign(options: CampaignOptions, onResult?: (r: RunResul
     s.reconfigurations += r.stats.reconfigurations;
     s.rebuilds += r.stats.rebuilds;
     for (const k of FAULT_KINDS) s.faults[k] += r.stats.faults[k];
+    if (r.stats.streams.appends + r.stats.streams.syncs > 0) s.streamSeeds++;
+    for (const k of Object.keys(s.streams) as Array<keyof StreamStats>) s.streams[k] += r.stats.streams[k];
     for (const v of r.violations) s.violations[v.kind] = (s.violations[v.kind] ?? 0) + 1;
     if (r.violations.length > 0) s.failedSeeds.push(seed);
     onResult?.(r);
@@ -80,6 +87,11 @@ export function formatSummary(s: Summary): string {
     ['chains rebuilt', `${s.rebuilds}`],
   ];
   for (const k of FAULT_KINDS) rows.push([`fault: ${k}`, `${s.faults[k]}`]);
+  const st = s.streams;
+  rows.push(['stream seeds', `${s.streamSeeds}`]);
+  rows.push(['stream appends', `${st.appends} (${st.acked} acked)`]);
+  rows.push(['stream syncs', `${st.syncs} (${st.delivered} entries delivered, ${st.trimmed} ERR_TRIMMED, ${st.scanned} addresses scanned past cuts)`]);
+  rows.push(['stream recoveries', `${st.recoveries} (${st.seeds} STREAM_SEEDs taken, ${st.recovering} ERR_RECOVERING answers)`]);
   const kinds = Object.keys(s.violations);
   if (kinds.length === 0) rows.push(['violations', '0']);
   for (const k of kinds) rows.push([`violations: ${k}`, `${s.violations[k]}`]);

@@ -27,7 +27,25 @@
 //                   projections in any minute (no epoch storm under flapping).
 //  7 liveness       (run.ts) after every fault heals, every client can append,
 //                   read and ask the tail again.
+//  - stream         (docs/streams.md) a stream reader delivers strictly increasing
+//                   addresses (so each once); each entry it delivers belongs to its
+//                   stream and is what an appendTo to that stream wrote there
+//                   (acknowledged or in doubt); when a sync ends (readNext answered
+//                   undefined) it has delivered every appendTo to the stream
+//                   acknowledged before the sync began above where the reader was,
+//                   unless ERR_TRIMMED named that address or one above it (the reader
+//                   is told to load a checkpoint of the stream up to there), and every
+//                   ERR_TRIMMED names an address some client trimmed; a fresh reader at
+//                   the end delivers every entry of its stream the log holds (acknowledged,
+//                   or in doubt and read by someone) that was not trimmed. A reader never
+//                   meets a damaged entry (ERR_CORRUPT: backpointers out of order).
+//
+// Values are compared as whole entries ('D' + bytes). A stream entry's bytes depend on
+// its token (the header carries its backpointers), which its appendTo does not return:
+// its key is taken from the replicas that hold it, or, when none does, is its body only
+// ('B' + body), which agrees with any entry of that body.
 
+import { decodeStreamEntry, streamId, type StreamEntryPayload } from '../../src/client/stream-entry.js';
 import { locate } from '../../src/layout/mapping.js';
 import { canonicalJson } from '../../src/layout/projection.js';
 import type { Projection } from '../../src/layout/projection.js';
@@ -40,14 +58,85 @@ export interface Violation {
   readonly message: string;
 }
 
-type ValueKey = string; // 'J' for junk, 'D' + latin1 bytes for data
+type ValueKey = string; // 'J' for junk, 'D' + latin1 bytes for data, 'B' + latin1 body for a stream entry known by its body only
 
 export function keyOf(value: { kind: 'junk' } | { kind: 'data'; payload: Uint8Array }): ValueKey {
   return value.kind === 'junk' ? 'J' : 'D' + Buffer.from(value.payload.buffer, value.payload.byteOffset, value.payload.length).toString('latin1');
 }
 
+/** The stream entry a 'D' key holds; undefined for junk, a plain entry or a damaged header. */
+function entryOfKey(key: ValueKey): StreamEntryPayload | undefined {
+  if (key[0] !== 'D') return undefined;
+  try {
+    return decodeStreamEntry(Buffer.from(key.slice(1), 'latin1'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A stream entry's body (latin1); undefined for junk and plain entries. */
+function bodyOfKey(key: ValueKey): string | undefined {
+  if (key[0] === 'B') return key.slice(1);
+  const e = entryOfKey(key);
+  return e === undefined ? undefined : Buffer.from(e.body).toString('latin1');
+}
+
+/** Two keys name the same value (a body-only key agrees with every stream entry of that body). */
+function agree(a: ValueKey, b: ValueKey): boolean {
+  if (a === b) return true;
+  if (a[0] !== 'B' && b[0] !== 'B') return false;
+  const x = bodyOfKey(a);
+  return x !== undefined && x === bodyOfKey(b);
+}
+
 function show(key: ValueKey): string {
-  return key === 'J' ? 'junk' : `data "${key.slice(1)}"`;
+  if (key === 'J') return 'junk';
+  if (key[0] === 'B') return `stream entry "${key.slice(1)}"`;
+  const e = entryOfKey(key);
+  if (e !== undefined) return `stream entry "${Buffer.from(e.body).toString('latin1')}" (${e.streams.map((s) => `${s.id.slice(0, 8)} [${s.backpointers.join(' ')}]`).join(', ')})`;
+  return `data "${key.slice(1)}"`;
+}
+
+/** What the stream checks counted in a run. */
+export interface StreamStats {
+  /** appendTo calls, and those acknowledged. */
+  appends: number;
+  acked: number;
+  /** Stream reads (one sync each: readNext until it answers undefined) begun, and entries delivered. */
+  syncs: number;
+  delivered: number;
+  /** ERR_TRIMMED from a reader (it sought past the address and went on). */
+  trimmed: number;
+  /** Addresses readers read scanning down from a cut (StreamReader.stats.scanned). */
+  scanned: number;
+  /** STREAM_TOKEN and STREAM_TAILS answered ERR_RECOVERING; stream tails rebuilt whole by STREAM_SEED; seeds taken. */
+  recovering: number;
+  recoveries: number;
+  seeds: number;
+}
+
+/** One stream reader (one client incarnation, one stream) as the stream checks follow it. */
+export class StreamReaderCheck {
+  readonly stream: string;
+  /** The next delivery must be above this: the last address delivered, or sought past after ERR_TRIMMED. */
+  passed = -1;
+  /** The sync running now. */
+  sync: StreamSync | undefined;
+
+  constructor(stream: string) {
+    this.stream = stream;
+  }
+}
+
+interface StreamSync {
+  readonly by: string;
+  /** The reader's position when it began. */
+  readonly position: number;
+  /** How many appends to the stream were acknowledged when it began (a prefix of the stream's acknowledgement order). */
+  readonly acked: number;
+  readonly delivered: Set<number>;
+  /** The highest address an ERR_TRIMMED named in this sync (-1: none). */
+  trimmed: number;
 }
 
 export class Checkers {
@@ -85,6 +174,18 @@ export class Checkers {
   // 5
   readonly #issued = new Map<string, Array<[number, number]>>();
   maxToken = -1;
+  // stream
+  readonly streamStats: StreamStats = { appends: 0, acked: 0, syncs: 0, delivered: 0, trimmed: 0, scanned: 0, recovering: 0, recoveries: 0, seeds: 0 };
+  /** Every appendTo by its body (bodies are unique): the streams it names, and where it was acknowledged. */
+  readonly #streamWrites = new Map<string, { readonly streams: readonly string[]; readonly ids: readonly string[]; address: number | undefined }>();
+  /** Per stream: its acknowledged appends, in acknowledgement order. */
+  readonly #streamAcked = new Map<string, Array<{ readonly address: number; readonly by: string }>>();
+  readonly #streamIds = new Map<string, string>();
+  /**
+   * Per stream: trimmed appends no reader can be told of (see streamTailsRebuilt), excused
+   * from the completeness check.
+   */
+  readonly #streamOrphans = new Map<string, Set<number>>();
 
   /**
    * The manager proposed a projection: one incarnation of it proposes at most
@@ -136,15 +237,15 @@ export class Checkers {
     if (key === 'J') this.settled.add(address);
     const prev = this.#values.get(address);
     if (prev === undefined) this.#values.set(address, { key, by });
-    else if (prev.key !== key) {
+    else if (!agree(prev.key, key)) {
       this.fail('write-once', `address ${address}: ${by} got ${show(key)} but ${prev.by} got ${show(prev.key)}`);
-    }
+    } else if (prev.key[0] === 'B' && key[0] === 'D') this.#values.set(address, { key, by });
     const trimmedAt = this.#trimmedSeenAt.get(address);
     if (trimmedAt !== undefined && invokedAt > trimmedAt) {
       this.fail('write-once', `address ${address}: ${by} (invoked at ${invokedAt}) got ${show(key)} after it read as trimmed at ${trimmedAt}`);
     }
     const acked = this.acked.get(address);
-    if (acked !== undefined && acked.key !== key) {
+    if (acked !== undefined && !agree(acked.key, key)) {
       this.fail('durability', `address ${address}: acknowledged ${show(acked.key)} to ${acked.by}, but ${by} got ${show(key)}`);
     }
     this.#checkReplicated(address, key, by, chain);
@@ -184,7 +285,7 @@ export class Checkers {
       if (disk === undefined) continue;
       const slot = disk.valueAt(address);
       const held = slot === 'unwritten' ? 'nothing' : slot.kind === 'trimmed' ? 'trimmed' : show(keyOf(slot));
-      if (slot === 'unwritten' || slot.kind === 'trimmed' || keyOf(slot) !== key) {
+      if (slot === 'unwritten' || slot.kind === 'trimmed' || !agree(keyOf(slot), key)) {
         this.fail('durability', `address ${address}: ${by} was given ${show(key)} but replica ${unit} durably holds ${held}`);
         return;
       }
@@ -262,7 +363,7 @@ export class Checkers {
         const slot = disks.get(unit)?.valueAt(address);
         if (slot === undefined) continue;
         const held = slot === 'unwritten' ? 'nothing' : slot.kind === 'trimmed' ? 'trimmed' : show(keyOf(slot));
-        if (slot === 'unwritten' || slot.kind === 'trimmed' || keyOf(slot) !== key) {
+        if (slot === 'unwritten' || slot.kind === 'trimmed' || !agree(keyOf(slot), key)) {
           this.fail('rebuild', `epoch ${p.epoch} makes ${unit} a whole replica of address ${address}, acknowledged to ${by} as ${show(key)}, but it durably holds ${held}`);
           return;
         }
@@ -318,6 +419,133 @@ export class Checkers {
   tailReturned(maxAckedAtInvoke: number, tail: number, by: string, detail: string): void {
     if (tail <= maxAckedAtInvoke) {
       this.fail('order', `${by}: tail() answered ${tail}, but address ${maxAckedAtInvoke} was acknowledged before the call (${detail})`);
+    }
+  }
+
+  // ---- stream ------------------------------------------------------------------------
+
+  #idOf(stream: string): string {
+    let id = this.#streamIds.get(stream);
+    if (id === undefined) this.#streamIds.set(stream, (id = streamId(stream)));
+    return id;
+  }
+
+  /** An appendTo of `body` (unique in the run) to `streams` was invoked. */
+  streamAppendInvoked(body: string, streams: readonly string[]): void {
+    this.streamStats.appends++;
+    this.#streamWrites.set(body, { streams, ids: streams.map((s) => this.#idOf(s)), address: undefined });
+  }
+
+  /** The appendTo of `body` was acknowledged at `address`. */
+  streamAppendAcked(address: number, body: string, by: string, invokedAt: number, chain: readonly string[]): void {
+    this.streamStats.acked++;
+    const write = this.#streamWrites.get(body);
+    if (write === undefined) throw new Error(`stream checks: appendTo of "${body}" acknowledged but never invoked`);
+    write.address = address;
+    for (const s of write.streams) {
+      let list = this.#streamAcked.get(s);
+      if (list === undefined) this.#streamAcked.set(s, (list = []));
+      list.push({ address, by });
+    }
+    this.appendAcked(address, this.#streamKey(address, body, chain), by, invokedAt, chain);
+  }
+
+  /** The whole entry of body `body` at `address`, from a replica of `chain` that holds it; else a key of its body only. */
+  #streamKey(address: number, body: string, chain: readonly string[]): ValueKey {
+    const disks = this.disks();
+    for (const unit of chain) {
+      const slot = disks.get(unit)?.valueAt(address);
+      if (slot === undefined || slot === 'unwritten' || slot.kind !== 'data') continue;
+      const key = keyOf(slot);
+      if (bodyOfKey(key) === body) return key;
+    }
+    return 'B' + body;
+  }
+
+  /**
+   * A sequencer's stream tails were rebuilt from the log (STREAM_SEED). The rebuild skips
+   * trimmed addresses: a stream's appends trimmed by then above its newest live one are
+   * listed by no entry and no tail any more, so no reader meets them and none can name them
+   * in an ERR_TRIMMED (docs/streams.md, "Sequencer failover"). They are excused; a trimmed
+   * append below a live one is still reached through that one's backpointers (or the scan
+   * from a cut), and must be named.
+   */
+  streamTailsRebuilt(): void {
+    for (const [stream, acked] of this.#streamAcked) {
+      let orphans = this.#streamOrphans.get(stream);
+      for (const { address } of [...acked].sort((x, y) => y.address - x.address)) {
+        if (!this.mayBeTrimmed(address)) break;
+        if (orphans === undefined) this.#streamOrphans.set(stream, (orphans = new Set()));
+        orphans.add(address);
+      }
+    }
+  }
+
+  /** A reader of `r.stream` begins a sync (readNext until it answers undefined) at `position`. */
+  streamSyncStarted(r: StreamReaderCheck, position: number, by: string): void {
+    this.streamStats.syncs++;
+    r.sync = { by, position, acked: this.#streamAcked.get(r.stream)?.length ?? 0, delivered: new Set(), trimmed: -1 };
+  }
+
+  /** The reader delivered the entry at `address`: `body`, in the streams `ids`; its read was sent at `since` or later. */
+  streamDelivered(r: StreamReaderCheck, address: number, body: string, ids: readonly string[], since: number, chain: readonly string[]): void {
+    this.streamStats.delivered++;
+    const by = r.sync?.by ?? `a reader of ${r.stream}`;
+    if (address <= r.passed) this.fail('stream/order', `${by} delivered ${address}, at or below ${r.passed}, which it had delivered or sought past`);
+    r.passed = Math.max(r.passed, address);
+    r.sync?.delivered.add(address);
+    const write = this.#streamWrites.get(body);
+    const what = `${by} delivered "${body}" at ${address}`;
+    if (!ids.includes(this.#idOf(r.stream))) this.fail('stream/foreign', `${what}, an entry of other streams`);
+    else if (write === undefined) this.fail('stream/foreign', `${what}, which no appendTo wrote`);
+    else if (!write.streams.includes(r.stream)) this.fail('stream/foreign', `${what}, but its appendTo named ${write.streams.join(', ')}`);
+    else if (ids.length !== write.ids.length || !write.ids.every((id) => ids.includes(id)))
+      this.fail('stream/foreign', `${what} in ${ids.length} streams, but its appendTo named ${write.streams.join(', ')}`);
+    else if (write.address !== undefined && write.address !== address) this.fail('stream/foreign', `${what}, but its appendTo was acknowledged at ${write.address}`);
+    this.observe(address, this.#streamKey(address, body, chain), by, since, chain);
+  }
+
+  /** The reader's readNext threw ERR_TRIMMED naming `address` (it seeks past it and goes on). */
+  streamTrimmed(r: StreamReaderCheck, address: number): void {
+    this.streamStats.trimmed++;
+    const by = r.sync?.by ?? `a reader of ${r.stream}`;
+    if (!this.mayBeTrimmed(address)) this.fail('stream/trimmed', `${by}: ERR_TRIMMED named ${address}, which no client trimmed`);
+    if (address <= r.passed) this.fail('stream/order', `${by}: ERR_TRIMMED named ${address}, at or below ${r.passed}, which it had delivered or sought past`);
+    r.passed = Math.max(r.passed, address);
+    if (r.sync !== undefined) r.sync.trimmed = Math.max(r.sync.trimmed, address);
+  }
+
+  /**
+   * The sync ended: readNext answered undefined. It delivered every append to the stream
+   * acknowledged before it began, above the reader's position then, unless ERR_TRIMMED
+   * named that address or one above it. `final`: a fresh reader at the end of the run,
+   * which must also deliver every entry of the stream the log holds that was not trimmed.
+   */
+  streamSyncEnded(r: StreamReaderCheck, final: boolean): void {
+    const sync = r.sync;
+    r.sync = undefined;
+    if (sync === undefined) return;
+    const orphans = this.#streamOrphans.get(r.stream);
+    const missing = (address: number): boolean => !sync.delivered.has(address) && address > sync.trimmed && orphans?.has(address) !== true;
+    const acked = this.#streamAcked.get(r.stream) ?? [];
+    for (let i = 0; i < (final ? acked.length : sync.acked); i++) {
+      const { address, by } = acked[i]!;
+      if (address > sync.position && missing(address)) {
+        const why = sync.trimmed >= 0 ? `, and ERR_TRIMMED named nothing at or above it (highest ${sync.trimmed})` : '';
+        this.fail(final ? 'stream/final' : 'stream/missed', `${sync.by} ended at the stream's end without ${address} (${by}, acknowledged before it began, above its position ${sync.position})${why}`);
+        return;
+      }
+    }
+    if (!final) return;
+    const id = this.#idOf(r.stream);
+    for (const [address, { key, by }] of this.#values) {
+      if (!missing(address) || this.mayBeTrimmed(address)) continue;
+      const e = key[0] === 'D' ? entryOfKey(key) : undefined;
+      const mine = e !== undefined ? e.streams.some((s) => s.id === id) : key[0] === 'B' && this.#streamWrites.get(key.slice(1))?.streams.includes(r.stream) === true;
+      if (mine) {
+        this.fail('stream/final', `${sync.by} read the stream whole without ${address}, which holds ${show(key)} (seen by ${by}) and was never trimmed`);
+        return;
+      }
     }
   }
 }

@@ -11,8 +11,16 @@
 // the runtime (its operations end `unknown`); a restart is a new process that
 // connects again.
 //
-// Fault hooks: the client crashes right after it is handed a token, or instead
-// of sending a WRITE to a replica below the head, when the injector armed it.
+// Streams: appendTo is recorded like append (its body is the payload the
+// linearizability checker sees); a stream read is one sync of a real
+// StreamReader (client.stream(name), one per incarnation and stream, kept across
+// operations): readNext until it answers undefined, seeking past an address
+// ERR_TRIMMED names and going on. Each call must end by its deadline; every
+// delivery, ERR_TRIMMED and the sync's end go to the stream checks (checkers.ts).
+//
+// Fault hooks: the client crashes right after it is handed a token (TOKEN or
+// STREAM_TOKEN), or instead of sending a WRITE to a replica below the head,
+// when the injector armed it.
 // Planted client bugs: patches.ts (chain and reconfiguration machines) and the
 // store views below (`client-no-refresh`, `refresh-epoch-only`).
 
@@ -20,13 +28,14 @@ import { CorfuError } from '../../bindings/errors.js';
 import { InvariantError } from '../../bindings/invariant.js';
 import { CorfuClient, type Entry } from '../../src/client/client.js';
 import { reconfigure } from '../../src/client/reconfigure-driver.js';
+import type { StreamReader } from '../../src/client/stream-reader.js';
 import { chainTarget } from '../../src/client/target.js';
 import { locate, wholeReplicas } from '../../src/layout/mapping.js';
 import type { Change } from '../../src/layout/next.js';
 import type { Projection } from '../../src/layout/projection.js';
 import { decodeFrame } from '../../src/wire/codec.js';
 import { checkHeader } from '../../src/wire/frame.js';
-import { keyOf } from './checkers.js';
+import { keyOf, StreamReaderCheck } from './checkers.js';
 import type { World } from './context.js';
 import type { OpKind, OpRecord } from './history.js';
 import { SimRuntime } from './runtime.js';
@@ -52,6 +61,8 @@ export class SimClient {
   /** Operations of this incarnation still running. */
   readonly #running = new Set<OpRecord>();
   #following: AbortController | undefined;
+  /** This incarnation's stream readers, by stream name. */
+  #readers = new Map<string, SimStreamReader>();
 
   constructor(world: World, node: string) {
     this.#w = world;
@@ -108,6 +119,7 @@ export class SimClient {
       holeTimeoutMs: t.holeTimeoutMs,
       maxRefreshes: t.maxRefreshes,
       refreshDelayMs: t.refreshDelayMs,
+      streamRecoveryRange: w.streamRecoveryRange,
     });
     connecting.then(
       (c) => {
@@ -134,6 +146,7 @@ export class SimClient {
   restart(): void {
     this.incarnation++;
     this.#connected = undefined;
+    this.#readers = new Map();
     this.#runtime = this.#newRuntime();
     this.#client = this.#connect();
   }
@@ -151,6 +164,111 @@ export class SimClient {
         this.#w.check.appendAcked(address, key, caller.by, caller.invokedAt, this.#chainOf(address));
       },
     );
+  }
+
+  /** appendTo(streams, payload): recorded as an append of the payload (the entry's body). */
+  appendTo(streams: readonly string[], payload: Uint8Array, done?: Done<number>): void {
+    const w = this.#w;
+    const body = Buffer.from(payload).toString('latin1');
+    w.check.streamAppendInvoked(body, streams);
+    this.#run(
+      'appendTo',
+      body,
+      (c) => c.appendTo(streams, payload),
+      done,
+      (address, caller) => {
+        w.check.streamAppendAcked(address, body, caller.by, caller.invokedAt, this.#chainOf(address));
+      },
+    );
+  }
+
+  /**
+   * One sync of this incarnation's reader of `stream`: readNext until it answers
+   * undefined (ERR_TRIMMED: seek past the address it names and go on). `done` hears
+   * how many entries it delivered. `final`: a fresh reader at the end of the run (the
+   * stream checks then want the whole stream).
+   */
+  streamRead(stream: string, done?: Done<number>, final = false): void {
+    const w = this.#w;
+    const op = w.history.invoke(this.node, 'streamRead', stream, w.queue.now);
+    const by = `${this.node}#${op.id} streamRead(${stream})`;
+    if (!this.alive) {
+      w.history.end(op, 'unknown', undefined, w.queue.now);
+      return;
+    }
+    const runtime = this.#runtime;
+    const readers = this.#readers;
+    this.#running.add(op);
+    w.wake();
+    const live = (): boolean => runtime === this.#runtime && runtime.alive && this.#running.has(op);
+    const delivered: NonNullable<OpRecord['delivered']> = (op.delivered = []);
+    const end = (result: Outcome<number>, r: SimStreamReader | undefined): void => {
+      this.#running.delete(op);
+      if (r !== undefined) {
+        w.check.streamStats.scanned += r.reader.stats.scanned - r.scanned;
+        r.scanned = r.reader.stats.scanned;
+      }
+      if (result.ok) w.history.end(op, 'ok', result.value, w.queue.now);
+      else w.history.end(op, 'fail', result.error instanceof CorfuError ? result.error.code : ((result.error as Error)?.name ?? 'Error'), w.queue.now);
+      done?.(result);
+    };
+    let r: SimStreamReader | undefined;
+    const run = async (c: CorfuClient): Promise<void> => {
+      r = readers.get(stream);
+      if (r === undefined) readers.set(stream, (r = { reader: c.stream(stream), check: new StreamReaderCheck(stream), since: undefined, scanned: 0 }));
+      // Entries found by an operation that failed are delivered by a later one: their reads were sent since then.
+      r.since ??= op.invokedAt;
+      w.check.streamSyncStarted(r.check, r.reader.position, by);
+      for (;;) {
+        const startedAt = w.queue.now;
+        let entry: Awaited<ReturnType<StreamReader['readNext']>>;
+        try {
+          entry = await r.reader.readNext();
+        } catch (error) {
+          if (!live()) return;
+          this.#streamInTime(by, startedAt);
+          if (error instanceof CorfuError && error.code === 'ERR_TRIMMED') {
+            const named = /entry at (\d+) was trimmed/.exec(error.message);
+            if (named === null) {
+              w.check.fail('stream/trimmed', `${by}: ERR_TRIMMED names no address: ${error.message}`);
+              return end({ ok: false, error }, r);
+            }
+            const address = Number(named[1]);
+            w.check.streamTrimmed(r.check, address);
+            r.reader.seek(address + 1);
+            continue;
+          }
+          if (error instanceof CorfuError && error.code === 'ERR_CORRUPT') w.check.fail('stream/corrupt', `${by}: ${error.message}`);
+          else if (!(error instanceof CorfuError)) {
+            const e = error as Error;
+            w.check.fail(error instanceof InvariantError ? 'stream/invariant' : 'exception', `${by}: ${e?.stack ?? String(e)}`);
+          } else if (final) w.check.fail('liveness', `${by}: the final read of the stream failed: ${error.code} ${error.message}`);
+          return end({ ok: false, error }, r);
+        }
+        if (!live()) return;
+        this.#streamInTime(by, startedAt);
+        if (entry === undefined) {
+          w.check.streamSyncEnded(r.check, final);
+          r.since = undefined;
+          return end({ ok: true, value: delivered.length }, r);
+        }
+        const body = Buffer.from(entry.payload).toString('latin1');
+        w.check.streamDelivered(r.check, entry.address, body, entry.streams, r.since, this.#chainOf(entry.address));
+        delivered.push({ address: entry.address, body, since: r.since, at: w.queue.now });
+      }
+    };
+    this.#client.then(run).catch((error: unknown) => {
+      if (!live()) return;
+      // Connect failed (a CorfuError), or the checks or the loop above threw: a bug.
+      if (!(error instanceof CorfuError)) w.check.fail('exception', `${by}: ${(error as Error)?.stack ?? String(error)}`);
+      end({ ok: false, error }, r);
+    });
+  }
+
+  /** Each readNext ends by the client's deadline. */
+  #streamInTime(by: string, startedAt: number): void {
+    const took = this.#w.queue.now - startedAt;
+    if (took > this.#w.timings.deadlineMs + 1) this.#w.check.fail('deadline', `${by}: a readNext took ${took.toFixed(1)} ms, past its deadline of ${this.#w.timings.deadlineMs} ms`);
   }
 
   read(address: number, done?: Done<Entry>): void {
@@ -310,8 +428,9 @@ export class SimClient {
             const e = error as Error;
             w.history.end(op, 'fail', e?.name ?? 'Error', w.queue.now);
             // A thrown InvariantError is an invariant the client's own machines caught (the chain's,
-            // or a unit answering outside the protocol); anything else is a bug too.
-            w.check.fail(error instanceof InvariantError ? 'chain-invariant' : 'exception', `${caller.by}: ${e?.stack ?? String(e)}`);
+            // the stream recovery's, or a unit answering outside the protocol); anything else is a bug too.
+            const invariantKind = kind === 'appendTo' ? 'stream/invariant' : 'chain-invariant';
+            w.check.fail(error instanceof InvariantError ? invariantKind : 'exception', `${caller.by}: ${e?.stack ?? String(e)}`);
           }
           done?.({ ok: false, error });
         },
@@ -354,10 +473,20 @@ export class SimClient {
   }
 }
 
-/** Whether `bytes` is an OK answer to TOKEN. */
+/** A stream reader of one incarnation, and what the checks keep of it. */
+interface SimStreamReader {
+  readonly reader: StreamReader;
+  readonly check: StreamReaderCheck;
+  /** When the first operation began whose reads the reader may still hold (undefined: none). */
+  since: number | undefined;
+  /** reader.stats.scanned already counted. */
+  scanned: number;
+}
+
+/** Whether `bytes` is an OK answer to TOKEN or STREAM_TOKEN. */
 function isToken(bytes: Uint8Array): boolean {
   const h = checkHeader(bytes);
-  if (h.kind !== 'header' || h.header.op !== 'TOKEN' || !h.header.isResponse) return false;
+  if (h.kind !== 'header' || (h.header.op !== 'TOKEN' && h.header.op !== 'STREAM_TOKEN') || !h.header.isResponse) return false;
   const d = decodeFrame(bytes);
   return d.kind === 'frame' && d.frame.type === 'response' && d.frame.status === 'OK';
 }

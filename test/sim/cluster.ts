@@ -36,6 +36,24 @@ export const MANAGER_TICK_MS = 25;
 
 export type Phase = 'workload' | 'heal' | 'probe' | 'rebuild' | 'final' | 'done';
 
+/** The streams the workload writes and reads (docs/streams.md). */
+export const STREAM_NAMES: readonly string[] = ['red', 'green', 'blue'];
+
+/** Whether and how a seed's workload uses streams (workload.ts), drawn from its own random stream. */
+export interface StreamProfile {
+  readonly on: boolean;
+  /** The share of appends that are appendTo (to 1-2 of STREAM_NAMES), and of reads that are stream reads. */
+  readonly appendShare: number;
+  readonly readShare: number;
+  /** The clients' streamRecoveryRange: small ones make a recovery seed several ranges. */
+  readonly recoveryRange: number;
+}
+
+function drawStreams(rng: Prng): StreamProfile {
+  const on = rng.chance(0.5);
+  return { on, appendShare: rng.pick([0.25, 0.33, 0.5]), readShare: rng.pick([0.2, 0.33]), recoveryRange: rng.pick([4, 16, 64, 4096]) };
+}
+
 export class Cluster implements World {
   readonly seed: number;
   readonly queue = new EventQueue();
@@ -46,6 +64,9 @@ export class Cluster implements World {
   readonly history = new History();
   readonly store: MemProjectionStore;
   readonly timings = TIMINGS;
+  get streamRecoveryRange(): number {
+    return this.streams.recoveryRange;
+  }
   readonly units = new Map<string, SimUnit>();
   readonly sequencers = new Map<string, SimSequencer>();
   readonly clients: SimClient[] = [];
@@ -59,6 +80,13 @@ export class Cluster implements World {
   readonly setupRng: Prng;
   readonly faultRng: Prng;
   readonly workRng: Prng;
+  /**
+   * The workload's stream draws (StreamProfile, which appends become appendTo, which reads
+   * stream reads): a stream forked off the seed, so a seed without streams draws exactly
+   * what it drew before streams were simulated.
+   */
+  readonly streamRng: Prng;
+  readonly streams: StreamProfile;
   readonly #miscRng: Prng;
   phase: Phase = 'workload';
   /** Reconfigurations running now, and started in all. */
@@ -84,6 +112,8 @@ export class Cluster implements World {
     this.setupRng = new Prng(this.seed, 0);
     this.faultRng = new Prng(this.seed, 2);
     this.workRng = new Prng(this.seed, 3);
+    this.streamRng = this.workRng.fork(this.seed, 7);
+    this.streams = drawStreams(this.streamRng);
     this.#miscRng = new Prng(this.seed, 4);
     this.net = new Network(this.queue, new Prng(this.seed, 1), this.trace);
     this.store = new MemProjectionStore(this.bugs, this.check);
@@ -162,7 +192,8 @@ export class Cluster implements World {
       `drop ${pct(p.net.drop)} dup ${pct(p.net.duplicate)} spike ${pct(p.net.spike)}; partitions ${p.partitionRate.toFixed(2)} ` +
       `unit crashes ${p.unitCrashRate.toFixed(2)} losses ${p.unitLossRate.toFixed(2)} client crashes ${p.clientCrashRate.toFixed(2)} ` +
       `reconfigs ${p.reconfigRate.toFixed(2)} /100ms; sequencer crash ${p.sequencerCrash > 0 ? 'yes' : 'no'}; trims ${p.trims ? 'yes' : 'no'}; ` +
-      `follower ${this.follower === undefined ? 'no' : this.follower.node}; ${nSpares} spares, ${this.standbySequencers.length} standby sequencers`;
+      `follower ${this.follower === undefined ? 'no' : this.follower.node}; ${nSpares} spares, ${this.standbySequencers.length} standby sequencers; ` +
+      `streams ${this.streams.on ? `${pct(this.streams.appendShare)} of appends, ${pct(this.streams.readShare)} of reads, recovery range ${this.streams.recoveryRange}` : 'no'}`;
   }
 
   // ---- helpers for the workload, the injector and the operator -----------------------

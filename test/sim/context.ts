@@ -27,6 +27,8 @@ export interface World {
   readonly bugs: Bugs;
   readonly history: History;
   readonly timings: ClientTimings;
+  /** The clients' streamRecoveryRange (addresses per STREAM_SEED) this seed. */
+  readonly streamRecoveryRange: number;
   /** Clients armed to crash right after a token / instead of writing below the head. */
   readonly armedAfterToken: ReadonlySet<string>;
   readonly armedMidChain: ReadonlySet<string>;

@@ -135,6 +135,12 @@ async function main(): Promise<number> {
       .filter(([, n]) => n > 0)
       .map(([k, n]) => `${k} ${n}`);
     console.log(`  faults: ${f.length > 0 ? f.join(', ') : 'none'}`);
+    const st = s.streams;
+    if (st.appends + st.syncs > 0)
+      console.log(
+        `  streams: ${st.appends} appendTo (${st.acked} acked), ${st.syncs} syncs, ${st.delivered} delivered, ${st.trimmed} ERR_TRIMMED, ${st.scanned} scanned, ` +
+          `${st.recoveries} recoveries (${st.seeds} seeds taken, ${st.recovering} ERR_RECOVERING)`,
+      );
     for (const v of r.violations) console.log(`  VIOLATION ${v.kind} at ${v.time.toFixed(3)} ms: ${v.message}`);
     console.log(`trace hash ${r.traceHash}`);
     return r.violations.length === 0 ? 0 : 1;

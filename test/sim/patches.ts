@@ -2,7 +2,8 @@
 // the REAL classes the real CorfuClient and reconfiguration driver construct
 // (src/client/chain.ts AppendOp/ReadOp/FillOp, src/client/reconfigure.ts
 // Reconfiguration, src/client/budget.ts CallBudget): each patch rewrites the actions a machine returns or the
-// events fed to it, the way a broken driver would. `installPatches` returns
+// events fed to it, the way a broken driver would. The stream bugs patch the
+// sequencer's StreamTails and Sequencer and the client's StreamReader. `installPatches` returns
 // the function that takes them out again; runs never overlap (one seed at a time).
 
 import { CallBudget } from '../../src/client/budget.js';
@@ -16,7 +17,12 @@ import { nextProjection } from '../../src/layout/next.js';
 import { FailureDetector, type ProbeAnswer } from '../../src/manager/detector.js';
 import { Manager, type ManagerAction, type ManagerEvent } from '../../src/manager/machine.js';
 import { ChainProgress, Rebuild, type RebuildChain, type RebuildResult } from '../../src/manager/rebuild.js';
+import { StreamReader } from '../../src/client/stream-reader.js';
+import { Sequencer } from '../../src/sequencer/state.js';
+import { StreamTails } from '../../src/sequencer/streams.js';
+import type { Request, Response, SeedEntry, StreamAddresses, StreamId } from '../../src/wire/messages.js';
 import type { Bugs } from './bugs.js';
+import type { Checkers } from './checkers.js';
 
 const CHAIN_BUGS = ['ack-after-head', 'fill-without-reading-head', 'read-from-head', 'junk-not-propagated', 'chain-reversed', 'append-ignores-newtoken'];
 const MANAGER_BUGS = [
@@ -33,6 +39,7 @@ const MANAGER_BUGS = [
 ];
 const STEP_BUGS = ['rebuild-done-on-failure', 'rebuild-never-retries', 'epoch-storm', 'rebuilt-on-start', 'rebuilt-marks-all'];
 const RECONFIG_BUGS = ['reconfig-skip-seal', 'reconfig-min-tail', 'bootstrap-at-zero', 'reconfig-no-adopt', 'reconfig-ignore-sealed-unit'];
+const STREAM_BUGS = ['streams-never-reset', 'stream-tails-while-recovering', 'backpointers-drop-newest', 'seed-skips-contiguity', 'recovery-done-early', 'reader-no-scan'];
 
 type Kind = 'append' | 'read' | 'fill';
 
@@ -55,6 +62,39 @@ function patch<T extends object>(proto: T, name: keyof T & string, make: (origin
   };
 }
 
+/**
+ * Not a bug: a watch over every CallBudget of the run. A call's budget is over once the call
+ * returned (`done`); nothing of the call may send a request after that (`requestTimeout`
+ * is asked for each one). Reported as `deadline`. Returns the undo.
+ */
+export function watchBudgets(check: Checkers): () => void {
+  const over = new WeakSet<CallBudget>();
+  const undo = [
+    patch(
+      CallBudget.prototype,
+      'done',
+      (original) =>
+        function (this: CallBudget) {
+          over.add(this);
+          original.call(this);
+        },
+    ),
+    patch(
+      CallBudget.prototype,
+      'requestTimeout',
+      (original) =>
+        function (this: CallBudget, timeoutMs: number) {
+          const ms = (original as (t: number) => number).call(this, timeoutMs);
+          if (over.has(this)) check.fail('deadline', `${this.what}: a request was sent after the call returned (its budget was over)`);
+          return ms;
+        },
+    ),
+  ];
+  return () => {
+    for (const u of undo.reverse()) u();
+  };
+}
+
 /** Plants the chain and reconfiguration bugs of `bugs`; returns the undo. */
 export function installPatches(bugs: Bugs): () => void {
   const undo: Array<() => void> = [];
@@ -68,6 +108,7 @@ export function installPatches(bugs: Bugs): () => void {
   }
   if (RECONFIG_BUGS.some((b) => bugs.has(b))) undo.push(...patchReconfiguration(bugs));
   if (MANAGER_BUGS.some((b) => bugs.has(b))) undo.push(...patchManager(bugs));
+  if (STREAM_BUGS.some((b) => bugs.has(b))) undo.push(...patchStreams(bugs));
   if (bugs.has('budget-not-raced')) {
     // Waits no longer end at the deadline: only the checks between them do.
     undo.push(
@@ -378,6 +419,103 @@ function patchManager(bugs: Bugs): Array<() => void> {
           },
       ),
     );
+  }
+  return undo;
+}
+
+// ---- streams -----------------------------------------------------------------------
+
+/**
+ * The stream bugs: in the sequencer's stream tails (src/sequencer/streams.ts), in what a
+ * recovering client seeds (rewritten where the Sequencer takes it, src/sequencer/state.ts)
+ * and in the stream reader (src/client/stream-reader.ts).
+ */
+function patchStreams(bugs: Bugs): Array<() => void> {
+  const undo: Array<() => void> = [];
+  if (bugs.has('streams-never-reset')) {
+    // A reset forgets nothing and leaves the tails whole: after a failover the new sequencer
+    // answers from empty tails at once (and a kept one from stale ones), never recovering.
+    undo.push(patch(StreamTails.prototype, 'reset', () => function (this: StreamTails) {}));
+  }
+  if (bugs.has('stream-tails-while-recovering')) {
+    // STREAM_TOKEN and STREAM_TAILS are answered while the tails are being rebuilt.
+    undo.push(patch(StreamTails.prototype, 'unlessRecovered', () => () => undefined));
+  }
+  if (bugs.has('backpointers-drop-newest')) {
+    // A STREAM_TOKEN's backpointers leave out each stream's newest address (the tails themselves are right).
+    undo.push(
+      patch(
+        StreamTails.prototype,
+        'issue',
+        (original) =>
+          function (this: StreamTails, first: number, count: number, streams: readonly StreamId[]) {
+            const before = (original as (f: number, c: number, s: readonly StreamId[]) => StreamAddresses[]).call(this, first, count, streams);
+            return before.map((list) => list.slice(1));
+          },
+      ),
+    );
+  }
+  if (bugs.has('seed-skips-contiguity')) {
+    // A STREAM_SEED is taken even when its range does not end where the sequencer's
+    // knowledge begins (a late or racing seeder): its addresses are added after those
+    // already held. (The class's state is private: what such a seed would have added is
+    // kept beside it and shows through latest(), which issue() reads too.)
+    const added = new WeakMap<StreamTails, Map<StreamId, number[]>>();
+    undo.push(
+      patch(
+        StreamTails.prototype,
+        'seed',
+        (original) =>
+          function (this: StreamTails, from: number, to: number, done: boolean, entries: readonly SeedEntry[]) {
+            const now = this.snapshot();
+            if (!now.recovered && to !== now.from) {
+              let extra = added.get(this);
+              if (extra === undefined) added.set(this, (extra = new Map<StreamId, number[]>()));
+              for (const e of entries) extra.set(e.stream, [...(extra.get(e.stream) ?? []), ...e.addresses]);
+            }
+            return (original as (f: number, t: number, d: boolean, e: readonly SeedEntry[]) => unknown).call(this, from, to, done, entries);
+          },
+      ),
+      patch(
+        StreamTails.prototype,
+        'latest',
+        (original) =>
+          function (this: StreamTails, streams: readonly StreamId[]) {
+            const lists = (original as (s: readonly StreamId[]) => StreamAddresses[]).call(this, streams);
+            const extra = added.get(this);
+            return extra === undefined ? lists : lists.map((l, i) => [...l, ...(extra.get(streams[i]!) ?? [])].slice(0, 4));
+          },
+      ),
+      patch(
+        StreamTails.prototype,
+        'reset',
+        (original) =>
+          function (this: StreamTails, from: number) {
+            added.delete(this);
+            return (original as (f: number) => unknown).call(this, from);
+          },
+      ),
+    );
+  }
+  if (bugs.has('recovery-done-early')) {
+    // The recovering client says `done` one range early: with the range below this one
+    // reaching address 0, this one is taken as the last.
+    undo.push(
+      patch(
+        Sequencer.prototype,
+        'handle',
+        (original) =>
+          function (this: Sequencer, req: Request): Response {
+            const early = req.op === 'STREAM_SEED' && !req.done && req.to > req.from && req.from <= req.to - req.from;
+            return (original as (r: Request) => Response).call(this, early ? { ...req, done: true } : req);
+          },
+      ),
+    );
+  }
+  if (bugs.has('reader-no-scan')) {
+    // A reader whose backpointer walk is cut (four addresses in a row not the stream's) does
+    // not scan down for the stream's next entry: it takes the cut for the stream's start.
+    undo.push(patch(StreamReader.prototype as unknown as { scanDown: () => Promise<number | undefined> }, 'scanDown', () => async () => undefined));
   }
   return undo;
 }

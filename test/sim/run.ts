@@ -13,22 +13,24 @@
 //   probe     every client appends, reads it back and asks the tail (liveness).
 //   rebuild   the manager finishes rebuilding every replica a lost unit left
 //             (liveness); the final read then reads from the rebuilt units.
-//   final     a fresh client reads every address below the tail; then the
-//             whole history goes to the linearizability checker (test/check).
+//   final     a fresh client reads every address below the tail; on a seed with
+//             streams, a fresh reader per stream reads it whole; the follower
+//             catches up; then the whole history goes to the linearizability
+//             checker (test/check).
 //
 // The loop pops one event at a time (virtual time, then scheduling order) and
 // awaits it when it returns a promise (a unit's handler). An event that woke
 // client code (World.wake) is followed by a drain: every promise continuation
 // it caused runs then, at its instant. Nothing else runs in between.
 
-import type { Violation } from './checkers.js';
+import type { StreamStats, Violation } from './checkers.js';
 import { SimClient } from './client.js';
 import { Cluster } from './cluster.js';
 import type { FaultCounts } from './faults.js';
 import { FaultInjector } from './inject.js';
 import { checkHistory } from './linearizability.js';
 import { Operator } from './operator.js';
-import { installPatches } from './patches.js';
+import { installPatches, watchBudgets } from './patches.js';
 import { drain } from './runtime.js';
 import { Workload } from './workload.js';
 
@@ -64,6 +66,8 @@ export interface RunStats {
   /** Entries the follower delivered (0 without one). */
   followed: number;
   faults: FaultCounts;
+  /** What the stream checks counted (all 0 on a seed without streams). */
+  streams: StreamStats;
 }
 
 export interface RunResult {
@@ -81,6 +85,7 @@ const MAX_EVENTS = 3_000_000;
 export async function runSeed(options: RunOptions): Promise<RunResult> {
   const cl = new Cluster(options);
   const unpatch = installPatches(cl.bugs);
+  const unwatch = watchBudgets(cl.check);
   // Stack traces cost more than the rest of a run: every lost request, refused
   // connection and timeout makes an error. They are kept when a trace is asked for.
   const stackTraceLimit = Error.stackTraceLimit;
@@ -89,6 +94,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
     return await run(cl, options);
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
+    unwatch();
     unpatch();
   }
 }
@@ -123,6 +129,9 @@ async function phases(cl: Cluster, workload: Workload, operator: Operator): Prom
   const reader = new SimClient(cl, 'final');
   cl.clients.push(reader);
   workload.finalRead(reader, () => (reading = false));
+  if (!(await runUntil(cl, () => !reading))) return;
+  reading = true;
+  workload.finalStreamReads(reader, () => (reading = false));
   if (!(await runUntil(cl, () => !reading))) return;
   if (cl.follower !== undefined) {
     // The follower catches up with everything below the tail the final reader saw.
@@ -177,6 +186,7 @@ function result(cl: Cluster, followed: number): RunResult {
     epochs: latest?.epoch ?? 0,
     followed,
     faults: { ...cl.faults, drop: cl.net.stats.dropped, duplicate: cl.net.stats.duplicated, 'delay-spike': cl.net.stats.spiked },
+    streams: { ...cl.check.streamStats },
   };
   cl.trace.mix(cl.check.violations.length);
   return { seed: cl.seed, traceHash: cl.trace.hash, violations: cl.check.violations, stats, setup: cl.setup, traceTail: cl.trace.tail() };

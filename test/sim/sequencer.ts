@@ -6,7 +6,7 @@
 
 import { InvariantError } from '../../bindings/invariant.js';
 import { CounterTokenSource, Sequencer } from '../../src/sequencer/state.js';
-import { TailWaiters } from '../../src/sequencer/tail-waiters.js';
+import { TailWaiters, wakesWaiters } from '../../src/sequencer/tail-waiters.js';
 import type { Request, Response } from '../../src/wire/messages.js';
 import type { Bugs } from './bugs.js';
 import type { Checkers } from './checkers.js';
@@ -71,10 +71,23 @@ export class SimSequencer {
     }
     const res = this.#handle(req);
     if (res === undefined) return undefined;
-    if (req.op === 'TOKEN' || req.op === 'SEAL' || req.op === 'BOOTSTRAP') {
+    if (wakesWaiters(req.op)) {
       for (const p of this.#waiters.ready(this.#seq)) p.who.reply(this.#answered(p.req, p.res));
     }
+    if (this.#waiters.size > 0) this.#checkParked(req);
     return res;
+  }
+
+  /** No long poll stays parked once it can be answered: the tail passed what it waits for, or the epoch moved. */
+  #checkParked(after: Request): void {
+    let stale: string | undefined;
+    // remove() with a filter that keeps everything: a look at the parked polls.
+    this.#waiters.remove((p) => {
+      if (stale === undefined && this.#seq.waitTail(p.req) !== undefined) stale = `WAIT_TAIL #${p.req.requestId} (after ${p.req.after}, epoch ${p.req.epoch})`;
+      return false;
+    });
+    if (stale !== undefined)
+      this.#check.fail('long-poll', `${this.name}: ${stale} is still parked after a ${after.op}, though it can be answered (tail ${this.#seq.nextToken}, epoch ${this.#seq.epoch})`);
   }
 
   /** Reports an answer to the checkers. */
@@ -86,6 +99,7 @@ export class SimSequencer {
   /** Answers one request, the checkers told; undefined when it crashes on it. */
   #handle(req: Request): Response | undefined {
     const epochAtService = this.#seq.epoch;
+    const streamsBefore = req.op === 'STREAM_SEED' ? this.#seq.snapshot().streams : undefined;
     let res: Response;
     try {
       res = this.#planted(req);
@@ -97,7 +111,16 @@ export class SimSequencer {
       return undefined;
     }
     this.#check.served(this.name, req, res, epochAtService);
-    if (res.status === 'OK' && res.op === 'TOKEN' && req.op === 'TOKEN') this.#check.tokens(this.name, this.#seq.epoch, res.first, req.count);
+    if (res.status === 'OK' && ((res.op === 'TOKEN' && req.op === 'TOKEN') || (res.op === 'STREAM_TOKEN' && req.op === 'STREAM_TOKEN')))
+      this.#check.tokens(this.name, this.#seq.epoch, res.first, req.count);
+    if (res.status === 'ERR_RECOVERING') this.#check.streamStats.recovering++;
+    if (streamsBefore !== undefined && res.op === 'STREAM_SEED' && res.status === 'OK') {
+      if (res.streamsFrom !== streamsBefore.from || res.recovered !== streamsBefore.recovered) this.#check.streamStats.seeds++;
+      if (res.recovered && !streamsBefore.recovered) {
+        this.#check.streamStats.recoveries++;
+        this.#check.streamTailsRebuilt();
+      }
+    }
     return res;
   }
 

@@ -7,8 +7,14 @@
 // Reads and fills pick addresses near or below the highest token handed out,
 // and sometimes past it (they must answer ERR_UNWRITTEN and write nothing).
 // Trims touch settled addresses only (Checkers.settled) unless `wildTrims`.
+//
+// Streams (about half the seeds, cluster.ts StreamProfile): a share of the appends
+// are appendTo to one or two of three streams, a share of the reads are one sync of
+// the client's reader of a stream. Those draws come from the seed's stream random
+// stream, so the rest of the mix draws what it drew without streams. At the end a
+// fresh reader per stream reads each stream whole (the stream checks' final part).
 
-import type { Cluster } from './cluster.js';
+import { STREAM_NAMES, type Cluster } from './cluster.js';
 import type { SimClient } from './client.js';
 
 export class Workload {
@@ -102,11 +108,15 @@ export class Workload {
       };
       const trims = cl.profile.trims;
       const settled = cl.check.settled;
+      const streams = cl.streams;
       if (x < ap) {
-        c.append(Buffer.from(`${c.node}.${c.incarnation}.${this.#issued}`), next);
+        const payload = Buffer.from(`${c.node}.${c.incarnation}.${this.#issued}`);
+        if (streams.on && cl.streamRng.chance(streams.appendShare)) c.appendTo(this.#someStreams(), payload, next);
+        else c.append(payload, next);
       } else if (x < rd) {
         const a = anyAddress();
-        c.read(a, next);
+        if (streams.on && cl.streamRng.chance(streams.readShare)) c.streamRead(cl.streamRng.pick(STREAM_NAMES), next);
+        else c.read(a, next);
       } else if (x < tl) {
         c.tail(next);
       } else if (x < fl) {
@@ -129,6 +139,25 @@ export class Workload {
         c.read(a, next);
       }
     });
+  }
+
+  /** One or two of the streams, distinct. */
+  #someStreams(): string[] {
+    const rng = this.#cl.streamRng;
+    const first = rng.below(STREAM_NAMES.length);
+    if (rng.chance(0.6)) return [STREAM_NAMES[first]!];
+    return [STREAM_NAMES[first]!, STREAM_NAMES[(first + rng.between(1, STREAM_NAMES.length - 1)) % STREAM_NAMES.length]!];
+  }
+
+  /** A fresh reader per stream reads it whole, one stream after the other (the stream checks' final part). */
+  finalStreamReads(reader: SimClient, done: () => void): void {
+    const cl = this.#cl;
+    if (!cl.streams.on) return done();
+    const next = (i: number): void => {
+      if (i >= STREAM_NAMES.length) return done();
+      reader.streamRead(STREAM_NAMES[i]!, () => next(i + 1), true);
+    };
+    next(0);
   }
 
   /** Liveness: after every fault healed, `c` appends, reads it back and asks the tail; each must succeed. */

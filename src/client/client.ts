@@ -184,6 +184,8 @@ export interface StreamTails {
   readonly tail: number;
   /** Per stream, in the order asked: its latest addresses, newest first (empty: no entry yet). */
   readonly latest: readonly StreamAddresses[];
+  /** Below this address the sequencer knows no stream entry (its tails were rebuilt from a log trimmed there); 0 usually. */
+  readonly floor: number;
 }
 
 interface TokenWaiter {
@@ -442,8 +444,8 @@ export class CorfuClient {
     return new StreamReader(
       {
         latest: async (stream, options) => {
-          const { tail, latest } = await this.streamTails([name], options);
-          return { tail, latest: latest[0]! };
+          const { tail, latest, floor } = await this.streamTails([name], options);
+          return { tail, latest: latest[0]!, floor };
         },
         read: (address, options) => this.read(address, options),
         now: () => this.#runtime.clock.now(),
@@ -464,9 +466,9 @@ export class CorfuClient {
         // As tail(): a replaced sequencer still answering at the old epoch may be behind.
         await this.#refreshFresh(b);
         if (this.#projection.epoch > epoch) continue;
-        const { tail, latest } = res as StreamTailsResponse;
+        const { tail, latest, floor } = res as StreamTailsResponse;
         this.#sawTail(epoch, tail);
-        return { tail, latest };
+        return { tail, latest, floor };
       }
     });
   }

@@ -37,13 +37,22 @@ export interface StreamEntry {
   readonly streams: readonly StreamId[];
 }
 
+/** ERR_TRIMMED from a stream reader: `address` is the trimmed address of the stream it stopped at (seek past it to go on). */
+export class StreamTrimmedError extends CorfuError {
+  readonly address: number;
+  constructor(address: number, message: string) {
+    super('ERR_TRIMMED', message);
+    this.address = address;
+  }
+}
+
 /** A log entry as CorfuClient.read answers it. */
 export type LogRead = { readonly address: number; readonly kind: 'data'; readonly payload: Uint8Array } | { readonly address: number; readonly kind: 'junk' };
 
 /** What a reader needs from the client. */
 export interface StreamReaderIO {
   /** The stream's latest addresses, newest first, and the log's tail, asked now (linearizable). */
-  latest(id: StreamId, options?: CallOptions): Promise<{ readonly tail: number; readonly latest: StreamAddresses }>;
+  latest(id: StreamId, options?: CallOptions): Promise<{ readonly tail: number; readonly latest: StreamAddresses; readonly floor: number }>;
   /** CorfuClient.read: fills a hole below the tail, throws ERR_TRIMMED for a trimmed address. */
   read(address: number, options?: CallOptions): Promise<LogRead>;
   /** The client's clock, ms: each call of a reader ends by its deadline, the steps inside it included. */
@@ -64,7 +73,11 @@ const SCAN_BATCH = 256;
 const MAX_CACHED_ENTRIES = 4096;
 
 /** What a reader found at an address of its stream. */
-type Found = { readonly kind: 'entry'; readonly entry: StreamEntry; readonly backpointers: StreamAddresses } | { readonly kind: 'skip' } | { readonly kind: 'trimmed' };
+type Found =
+  | { readonly kind: 'entry'; readonly entry: StreamEntry; readonly backpointers: StreamAddresses }
+  | { readonly kind: 'skip' }
+  /** `unknown`: not an entry seen trimmed, but the floor below which a rebuilt sequencer knows nothing. */
+  | { readonly kind: 'trimmed'; readonly unknown?: boolean };
 
 export interface StreamReaderStats {
   /** Log addresses read to find and deliver entries (each one a unit READ, or a fill of a hole). */
@@ -170,8 +183,14 @@ export class StreamReader {
     while (this.#pending.length > 0 && this.#pending[0]! <= limit) {
       const address = this.#pending[0]!;
       const found = this.#cache.get(address) ?? (await this.#look(address, call));
+      if (found.kind === 'trimmed' && found.unknown === true) {
+        throw new StreamTrimmedError(
+          address,
+          `stream ${this.name}: the log up to ${address} was trimmed before the sequencer rebuilt its stream tails, so entries of the stream there may be gone unseen; load a checkpoint of what the stream holds, then seek past ${address} to go on`,
+        );
+      }
       if (found.kind === 'trimmed') {
-        throw new CorfuError('ERR_TRIMMED', `stream ${this.name}: its entry at ${address} was trimmed; load a checkpoint of what the stream holds, then seek past ${address} to go on`);
+        throw new StreamTrimmedError(address, `stream ${this.name}: its entry at ${address} was trimmed; load a checkpoint of what the stream holds, then seek past ${address} to go on`);
       }
       this.#pending.shift();
       this.#cache.delete(address);
@@ -187,14 +206,25 @@ export class StreamReader {
    * whether the walk is worth it.
    */
   async #sync(limit: number, call: Call): Promise<boolean> {
-    const { tail, latest } = await this.#io.latest(this.id, this.#step(call));
+    const { tail, latest, floor: unknownBelow } = await this.#io.latest(this.id, this.#step(call));
+    // A sequencer whose tails were rebuilt from a log trimmed at `unknownBelow` knows no
+    // entry of the stream below it: what this reader has not passed there may be gone
+    // unseen. Never a silent gap: delivering this marker throws ERR_TRIMMED.
+    let marked = false;
+    if (unknownBelow > 0 && this.#known < unknownBelow - 1) {
+      const marker = unknownBelow - 1;
+      this.#cache.set(marker, { kind: 'trimmed', unknown: true });
+      this.#pending = [...this.#pending.filter((a) => a < marker), marker];
+      this.#known = marker;
+      marked = true;
+    }
     const floor = this.#known;
     const fresh = latest.filter((a) => a > floor);
     if (fresh.length === 0) {
       this.#syncedBelow = Math.max(this.#syncedBelow, tail);
-      return false;
+      return marked;
     }
-    if (limit <= floor) return false;
+    if (limit <= floor) return marked;
     const found = new Set<number>(fresh);
     let frontier = fresh;
     /** The lowest address read that holds an entry of the stream, and its backpointers. */

@@ -616,10 +616,13 @@ export class CorfuClient {
     let stalls = 0;
     for (;;) {
       const projection = this.#projection;
-      if (projection.epoch > tokenEpoch && stream && progress.head === undefined) {
-        // Did our write reach the head before the seal? Then the sealed tail counted it and
-        // the new sequencer lists it (it handed it out, or rebuilt its tails past it): finish
-        // it here, or it would be appended twice. Otherwise it never landed: a new token.
+      if (projection.epoch > tokenEpoch && stream) {
+        // Does a replica of the new chain hold our bytes? Then a surviving unit had them at
+        // the seal, the sealed tail counted them, and the new sequencer lists the address (it
+        // handed it out, or rebuilt its tails past it): finish it here, or it would be
+        // appended twice. Otherwise (never written, or only on a replaced unit) it is lost
+        // to us: a new token. Even a head write acknowledged under the old epoch counts only
+        // this way (its unit may have been replaced).
         if (await this.#holds(address, payload, b)) {
           tokenEpoch = projection.epoch;
           continue;

@@ -205,7 +205,7 @@ export const FOUND_BUGS: readonly FoundBug[] = [
     fixedIn: '4b90a7c',
     seed: 8997,
     kind: 'stream/missed',
-    hunted: 'seeds 8001..10000 at af67b03: 8997 (stream/missed), 9016 and 9924 (stream/final)',
+    hunted: 'seeds 8001..10000 at af67b03: 8997 (stream/missed), 9016, 9924 and 9048 (stream/final; 9048 kept an address its replaced head had acknowledged)',
     showed: "stream/missed: c4#84 streamRead(red) ended at the stream's end without 35 (c1#82 appendTo(c1.0.66), acknowledged before it began, above its position -1)",
   },
   {

@@ -195,6 +195,20 @@ export const FOUND_BUGS: readonly FoundBug[] = [
     showed: 'durability: address 4: c0 follow(3) was given junk but replica s1:7000 durably holds nothing',
   },
   {
+    name: 'stream-address-outlives-epoch',
+    where: 'src/client/client.ts #appendAt (a stream entry, Placed.stream)',
+    what:
+      "An appendTo whose STREAM_TOKEN was handed out under an older epoch wrote that address under the new one, as a plain append may. The new epoch's " +
+      "sequencer had rebuilt its stream tails below the write, or handed the address out again for something else, so no tail and no later entry's " +
+      'backpointers listed it: readers never reached an acknowledged stream entry.',
+    fix: 'a stream append keeps its old-epoch address only if its bytes already reached the head before the seal (a read shows them); otherwise it takes a new STREAM_TOKEN',
+    fixedIn: '4b90a7c',
+    seed: 8997,
+    kind: 'stream/missed',
+    hunted: 'seeds 8001..10000 at af67b03: 8997 (stream/missed), 9016, 9924 and 9048 (stream/final; 9048 kept an address its replaced head had acknowledged)',
+    showed: "stream/missed: c4#84 streamRead(red) ended at the stream's end without 35 (c1#82 appendTo(c1.0.66), acknowledged before it began, above its position -1)",
+  },
+  {
     name: 'stream-call-deadline',
     where: 'src/client/stream-reader.ts StreamReader (readNext, readUpTo, tail)',
     what:

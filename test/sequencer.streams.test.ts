@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
+import { recoverStreamTails } from '../src/client/stream-recovery.js';
 import { Sequencer } from '../src/sequencer/state.js';
 import { StreamTails } from '../src/sequencer/streams.js';
 import { encodeResponse } from '../src/wire/codec.js';
@@ -202,5 +203,28 @@ describe('StreamTails', () => {
       ]),
     ).toMatchObject({ code: 'ERR_FULL' });
     expect(t.snapshot()).toEqual({ streams: 0, from: 10, recovered: false });
+  });
+});
+
+describe('recoverStreamTails (src/client/stream-recovery.ts)', () => {
+  it('a trim mark past where the sequencer knowledge begins leaves nothing to read: one empty seed, done', async () => {
+    // The sequencer was bootstrapped at 9; a prefix trim reached 12 (trim marks may run ahead of the tail).
+    const seq = new Sequencer({ startTail: 9 });
+    const reads: number[] = [];
+    const result = await recoverStreamTails({
+      seed: async (from, to, done, entries) => {
+        const r = seq.handle(seed(0, from, to, done, [...entries]));
+        if (r.status !== 'OK' || r.op !== 'STREAM_SEED') throw new Error(JSON.stringify(r));
+        return { streamsFrom: r.streamsFrom, recovered: r.recovered };
+      },
+      floor: async () => 12,
+      read: async (address) => {
+        reads.push(address);
+        return { address, kind: 'junk' };
+      },
+    });
+    expect(reads).toEqual([]);
+    expect(result).toEqual({ read: 0, seeded: 1 });
+    expect(seq.snapshot().streams).toMatchObject({ recovered: true });
   });
 });

@@ -440,6 +440,216 @@ describe('sealed units and failures', () => {
   });
 });
 
+// ---- the machines' surface, protocol violations and broken invariants --------------
+
+type Reply = Omit<UnitResponse, 'unit' | 'id'>;
+
+/** Answers the outstanding request by hand, with a reply the test shapes (a storage double cannot answer outside the protocol). */
+function answer(op: ChainOp, reply: Reply): ChainAction<unknown>[] {
+  const req = op.pending;
+  if (req === undefined) throw new Error('no request outstanding');
+  return op.step({ response: { unit: req.unit, id: req.id, ...reply } });
+}
+
+/** Answers the outstanding request from the unit it went to. */
+function serve(op: ChainOp, units: Map<string, FakeUnit>): ChainAction<unknown>[] {
+  const req = op.pending;
+  if (req === undefined) throw new Error('no request outstanding');
+  return op.step({ response: units.get(req.unit)!.handle(req) });
+}
+
+/** The message of the InvariantError (never a CorfuError) that `f` throws. */
+function invariantMessage(f: () => unknown): string {
+  let err: unknown;
+  try {
+    f();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(InvariantError);
+  expect(err).not.toBeInstanceOf(CorfuError);
+  return (err as Error).message;
+}
+
+const req = (id: number, unit: string, op: UnitRequest['op'], payload?: Uint8Array): UnitRequest =>
+  payload === undefined ? { id, unit, op, epoch: 1, address: ADDRESS } : { id, unit, op, epoch: 1, address: ADDRESS, payload };
+
+describe('the operation surface', () => {
+  it('isTerminal is true for done, refreshProjection, newToken and failed, false for send and wait', () => {
+    expect(isTerminal({ done: { address: ADDRESS } })).toBe(true);
+    expect(isTerminal({ refreshProjection: { epoch: 1, unit: 'u0:7000' } })).toBe(true);
+    expect(isTerminal({ newToken: { address: ADDRESS, holder: 'junk' } })).toBe(true);
+    expect(isTerminal({ failed: { unit: 'u0:7000', op: 'READ', code: 'ERR_IO' } })).toBe(true);
+    expect(isTerminal({ send: req(1, 'u0:7000', 'READ') })).toBe(false);
+    expect(isTerminal({ wait: 'hole-timeout' })).toBe(false);
+  });
+
+  it('reports its phase, the pending request, whether it waits, and every request sent, through a read that fills a hole', () => {
+    const { projection, units } = cluster(3);
+    const op = new ReadOp(projection, ADDRESS);
+    expect([op.phase, op.pending, op.waiting, op.sent]).toEqual(['new', undefined, false, []]);
+    expect(op.start()).toEqual([{ send: req(1, 'u2:7002', 'READ') }]);
+    expect([op.phase, op.pending, op.waiting]).toEqual(['read-tail', req(1, 'u2:7002', 'READ'), false]);
+    expect(serve(op, units)).toEqual([{ send: req(2, 'u0:7000', 'READ') }]);
+    expect([op.phase, op.pending, op.waiting]).toEqual(['read-head', req(2, 'u0:7000', 'READ'), false]);
+    expect(serve(op, units)).toEqual([{ wait: 'hole-timeout' }]);
+    expect([op.phase, op.pending, op.waiting]).toEqual(['hole-wait', undefined, true]);
+    // Nothing is outstanding while it waits: a resend sends nothing.
+    expect(op.step({ resend: true })).toEqual([]);
+    expect(op.step({ timeout: 'hole-timeout' })).toEqual([{ send: req(3, 'u0:7000', 'FILL') }]);
+    expect([op.phase, op.waiting]).toEqual(['fill-head', false]);
+    expect(serve(op, units)).toEqual([{ send: req(4, 'u1:7001', 'FILL') }]);
+    expect(op.phase).toBe('write-chain');
+    expect(serve(op, units)).toEqual([{ send: req(5, 'u2:7002', 'FILL') }]);
+    expect(serve(op, units)).toEqual([{ done: { address: ADDRESS, kind: 'junk' } }]);
+    expect([op.phase, op.pending, op.waiting, op.outcome]).toEqual(['finished', undefined, false, { done: { address: ADDRESS, kind: 'junk' } }]);
+    expect(op.sent).toEqual([req(1, 'u2:7002', 'READ'), req(2, 'u0:7000', 'READ'), req(3, 'u0:7000', 'FILL'), req(4, 'u1:7001', 'FILL'), req(5, 'u2:7002', 'FILL')]);
+  });
+
+  it("start() twice and step() before start() are the caller's bugs: InvariantError", () => {
+    const { projection } = cluster(2);
+    const op = new ReadOp(projection, ADDRESS);
+    expect(invariantMessage(() => op.step({ resend: true }))).toBe('corfu invariant broken: chain: step() before start()');
+    op.start();
+    expect(invariantMessage(() => op.start())).toBe('corfu invariant broken: chain: start() called twice');
+  });
+
+  it('an append refuses a payload that is not a Uint8Array (TypeError), and starts with no head known', () => {
+    const { projection } = cluster(2);
+    expect(() => new AppendOp(projection, ADDRESS, 'abc' as unknown as Uint8Array)).toThrow(new TypeError('corfu append: payload must be a Uint8Array'));
+    expect(() => new AppendOp(projection, ADDRESS, 'abc' as unknown as Uint8Array)).toThrow(TypeError);
+    expect(new AppendOp(projection, ADDRESS, bytes(1)).progress).toStrictEqual({ head: undefined });
+  });
+});
+
+describe('terminal actions, exactly', () => {
+  it('ERR_SEALED without the unit epoch asks for a refresh without one', () => {
+    const { projection } = cluster(2);
+    const op = new AppendOp(projection, ADDRESS, bytes(1));
+    op.start();
+    expect(answer(op, { status: 'ERR_SEALED' })).toStrictEqual([{ refreshProjection: { epoch: 1, unit: 'u0:7000' } }]);
+  });
+
+  it("a unit error ends the operation as failed, with the unit's message only when it sent one", () => {
+    const { projection } = cluster(2);
+    const bare = new ReadOp(projection, ADDRESS);
+    bare.start();
+    expect(answer(bare, { status: 'ERR_OVERLOADED' })).toStrictEqual([{ failed: { unit: 'u1:7001', op: 'READ', code: 'ERR_OVERLOADED' } }]);
+    const worded = new FillOp(projection, ADDRESS);
+    worded.start();
+    expect(answer(worded, { status: 'ERR_IO', message: 'disk gone' })).toStrictEqual([{ failed: { unit: 'u0:7000', op: 'FILL', code: 'ERR_IO', message: 'disk gone' } }]);
+  });
+
+  it('an append whose head holds other data gets a new token (holder data)', () => {
+    const { projection, units } = cluster(2);
+    units.get('u0:7000')!.slots.set(ADDRESS, { kind: 'data', payload: bytes(6) });
+    const log = run(new AppendOp(projection, ADDRESS, bytes(1)), units);
+    expect(log).toEqual([{ send: req(1, 'u0:7000', 'WRITE', bytes(1)) }, { newToken: { address: ADDRESS, holder: 'data' } }]);
+  });
+
+  it('a single-replica read of an empty address waits at once (its tail is its head: no second READ)', () => {
+    const { projection } = cluster(1);
+    const op = new ReadOp(projection, ADDRESS);
+    op.start();
+    expect(answer(op, { status: 'ERR_UNWRITTEN' })).toEqual([{ wait: 'hole-timeout' }]);
+    expect(op.sent).toEqual([req(1, 'u0:7000', 'READ')]);
+  });
+
+  it('copying a trim down goes on past a replica that answers ERR_UNWRITTEN (nothing there) or ERR_TRIMMED (trimmed already)', () => {
+    const { projection } = cluster(3);
+    const op = new ReadOp(projection, ADDRESS);
+    op.start();
+    expect(answer(op, { status: 'ERR_TRIMMED' })).toEqual([{ send: req(2, 'u0:7000', 'TRIM') }]);
+    expect(op.phase).toBe('trim-chain');
+    expect(answer(op, { status: 'ERR_UNWRITTEN' })).toEqual([{ send: req(3, 'u1:7001', 'TRIM') }]);
+    expect(answer(op, { status: 'ERR_TRIMMED' })).toEqual([{ done: { address: ADDRESS, kind: 'trimmed' } }]);
+  });
+
+  it('a fill that finds junk at the head (another filler won) copies junk down without reading; ERR_WRITTEN "same" to a FILL counts as junk', () => {
+    // The engine answers a FILL over junk with 'junk'; the machine takes 'same' (the unit holds what was asked) alike, at the head and below.
+    for (const atHead of ['junk', 'same'] as const) {
+      for (const below of ['junk', 'same'] as const) {
+        const { projection } = cluster(3);
+        const op = new FillOp(projection, ADDRESS);
+        expect(op.start()).toEqual([{ send: req(1, 'u0:7000', 'FILL') }]);
+        expect(answer(op, { status: 'ERR_WRITTEN', written: atHead })).toEqual([{ send: req(2, 'u1:7001', 'FILL') }]);
+        expect(answer(op, { status: 'ERR_WRITTEN', written: below })).toEqual([{ send: req(3, 'u2:7002', 'FILL') }]);
+        expect(answer(op, { status: 'OK' })).toEqual([{ done: { address: ADDRESS, kind: 'junk' } }]);
+      }
+    }
+  });
+});
+
+describe('protocol violations and broken invariants (InvariantError, with the words that locate them)', () => {
+  const read = (p: Projection): ChainOp => new ReadOp(p, ADDRESS);
+  const fill = (p: Projection): ChainOp => new FillOp(p, ADDRESS);
+  const append = (p: Projection): ChainOp => new AppendOp(p, ADDRESS, bytes(1));
+  const cases: Array<{ what: string; make: (p: Projection) => ChainOp; before: Reply[]; reply: Reply; message: string }> = [
+    { what: 'OK data without a payload', make: read, before: [], reply: { status: 'OK', kind: 'data' }, message: 'READ of 7 at u2:7002: OK data without a payload' },
+    { what: 'OK without a kind', make: read, before: [], reply: { status: 'OK' }, message: 'READ of 7 at u2:7002: OK without a kind' },
+    { what: 'ERR_WRITTEN to a WRITE without written', make: append, before: [], reply: { status: 'ERR_WRITTEN' }, message: "ERR_WRITTEN at u0:7000 for 7 without the 'written' detail" },
+    { what: 'ERR_WRITTEN to a FILL without written', make: fill, before: [], reply: { status: 'ERR_WRITTEN' }, message: "ERR_WRITTEN at u0:7000 for 7 without the 'written' detail" },
+    { what: 'WRITE answered ERR_UNWRITTEN', make: append, before: [{ status: 'OK' }], reply: { status: 'ERR_UNWRITTEN' }, message: 'WRITE of 7 at u1:7001 answered ERR_UNWRITTEN' },
+    { what: 'READ of the tail answered ERR_WRITTEN', make: read, before: [], reply: { status: 'ERR_WRITTEN', written: 'same' }, message: 'READ of 7 at u2:7002 answered ERR_WRITTEN' },
+    {
+      what: 'READ of the head answered ERR_WRITTEN',
+      make: read,
+      before: [{ status: 'ERR_UNWRITTEN' }],
+      reply: { status: 'ERR_WRITTEN', written: 'same' },
+      message: 'READ of 7 at u0:7000 answered ERR_WRITTEN',
+    },
+    { what: 'FILL answered ERR_UNWRITTEN', make: fill, before: [], reply: { status: 'ERR_UNWRITTEN' }, message: 'FILL of 7 at u0:7000 answered ERR_UNWRITTEN' },
+    {
+      what: 'READ of the winner answered ERR_WRITTEN',
+      make: fill,
+      before: [{ status: 'ERR_WRITTEN', written: 'different' }],
+      reply: { status: 'ERR_WRITTEN', written: 'same' },
+      message: 'READ of 7 at u0:7000 answered ERR_WRITTEN',
+    },
+    { what: 'TRIM answered ERR_WRITTEN', make: read, before: [{ status: 'ERR_TRIMMED' }], reply: { status: 'ERR_WRITTEN', written: 'same' }, message: 'TRIM of 7 at u0:7000 answered ERR_WRITTEN' },
+  ];
+  for (const c of cases) {
+    it(`a unit answering outside the protocol: ${c.what}`, () => {
+      const op = c.make(cluster(3).projection);
+      op.start();
+      for (const r of c.before) expect(answer(op, r)).toHaveLength(1);
+      expect(invariantMessage(() => answer(op, c.reply))).toBe(`corfu invariant broken: chain protocol: ${c.message}`);
+    });
+  }
+
+  it('a head that refused a fill as written, then reads unwritten or junk', () => {
+    for (const [reply, words] of [
+      [{ status: 'ERR_UNWRITTEN' }, 'as written, then read it as unwritten'],
+      [{ status: 'OK', kind: 'junk' }, 'as data, then read junk'],
+    ] as const) {
+      const op = new FillOp(cluster(3).projection, ADDRESS);
+      op.start();
+      expect(answer(op, { status: 'ERR_WRITTEN', written: 'different' })).toEqual([{ send: req(2, 'u0:7000', 'READ') }]);
+      expect(op.phase).toBe('read-winner');
+      expect(invariantMessage(() => answer(op, reply))).toBe(`corfu invariant broken: chain: head u0:7000 refused a fill at 7 ${words}`);
+    }
+  });
+
+  it('a replica below the head holding another value: which replica, what it holds, what the head decided', () => {
+    const planted: Array<{ replicas: number; at: number; slot: Slot; make: (p: Projection) => ChainOp; words: string }> = [
+      { replicas: 3, at: 2, slot: { kind: 'junk' }, make: (p) => new AppendOp(p, ADDRESS, bytes(1)), words: 'u2:7002 (replica 2 of 3) holds junk at 7 where the head decided data (1 bytes)' },
+      {
+        replicas: 3,
+        at: 1,
+        slot: { kind: 'data', payload: bytes(6, 6) },
+        make: (p) => new AppendOp(p, ADDRESS, bytes(1, 2)),
+        words: 'u1:7001 (replica 1 of 3) holds different data at 7 where the head decided data (2 bytes)',
+      },
+      { replicas: 2, at: 1, slot: { kind: 'data', payload: bytes(5) }, make: (p) => new FillOp(p, ADDRESS), words: 'u1:7001 (replica 1 of 2) holds different data at 7 where the head decided junk' },
+    ];
+    for (const c of planted) {
+      const { projection, units, chain } = cluster(c.replicas);
+      units.get(chain[c.at]!)!.slots.set(ADDRESS, c.slot);
+      expect(invariantMessage(() => run(c.make(projection), units))).toBe(`corfu invariant broken: chain: ${c.words}`);
+    }
+  });
+});
+
 // ---- racing operations under chosen schedules -----------------------------------
 
 interface Actor {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CorfuClient } from '../src/client/index.js';
 import { streamId } from '../src/client/stream-entry.js';
+import { StreamTrimmedError } from '../src/client/stream-reader.js';
 import { reconfigure } from '../src/client/reconfigure-driver.js';
 import { FileProjectionStore } from '../src/layout/index.js';
 import { splitHostPort } from '../src/transport/address.js';
@@ -29,6 +30,7 @@ const servers = new Servers();
 const clients: CorfuClient[] = [];
 let sequencer: Server;
 let standby: Server;
+let spareSequencer: Server;
 
 async function client(options: { holeTimeoutMs?: number } = {}): Promise<CorfuClient> {
   const c = await CorfuClient.connect({ layout: LAYOUT, shareConnections: false, holeTimeoutMs: options.holeTimeoutMs ?? 50 });
@@ -63,10 +65,10 @@ async function abandonStreamToken(name: string, epoch: number): Promise<number> 
 }
 
 beforeAll(async () => {
-  const c = await startCluster(servers, dir, { name: 'streams', chains: 2, replicas: 2, sequencers: 2, host: HOST });
+  const c = await startCluster(servers, dir, { name: 'streams', chains: 2, replicas: 2, sequencers: 3, host: HOST });
   LAYOUT = c.layout;
   layoutDir = c.layoutDir;
-  [sequencer, standby] = c.sequencers as [Server, Server];
+  [sequencer, standby, spareSequencer] = c.sequencers as [Server, Server, Server];
 }, 60_000);
 
 afterAll(async () => {
@@ -192,5 +194,31 @@ describe('streams on a real cluster', () => {
     expect(even.payloads).toEqual(before.filter((_, i) => i % 2 === 0).map((_, j) => `before ${2 * j}`));
     // Streams written only before the failover are known too.
     expect(await c.stream('odd').tail()).toBe(before[11]);
+  });
+
+  it('a stream trimmed away before a failover is not a silent gap: a reader below the rebuilt floor gets ERR_TRIMMED', async () => {
+    const c = await client();
+    const doomed = [];
+    for (let i = 0; i < 3; i++) doomed.push(await c.appendTo(['doomed'], Buffer.from(`doomed ${i}`)));
+    const kept = await c.appendTo(['kept'], Buffer.from('kept'));
+    // Everything below `kept` goes: the doomed stream has no entry left, and no tail will list one.
+    await c.prefixTrim(kept);
+    await servers.kill9(standby.proc);
+    await reconfigure(new FileProjectionStore(layoutDir), [{ kind: 'move-sequencer', sequencer: spareSequencer.address }]);
+    const reader = (await client()).stream('doomed');
+    const err = await reader.readNext().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StreamTrimmedError);
+    expect(err).toMatchObject({ code: 'ERR_TRIMMED', address: kept - 1, message: expect.stringMatching(/trimmed before the sequencer rebuilt its stream tails/) });
+    reader.seek(kept);
+    expect(await reader.readNext()).toBeUndefined();
+    expect(doomed.every((a) => a < kept)).toBe(true);
+    // A stream with a live entry above the floor reads it after the same notice.
+    const keptReader = (await client()).stream('kept');
+    await expect(keptReader.readNext()).rejects.toMatchObject({ code: 'ERR_TRIMMED', address: kept - 1 });
+    keptReader.seek(kept);
+    expect(text((await keptReader.readNext())!.payload)).toBe('kept');
   });
 });

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
+import { recoverStreamTails } from '../src/client/stream-recovery.js';
 import { Sequencer } from '../src/sequencer/state.js';
 import { StreamTails } from '../src/sequencer/streams.js';
 import { encodeResponse } from '../src/wire/codec.js';
@@ -127,7 +128,7 @@ describe('Sequencer: stream tails after a failover', () => {
         'STREAM_SEED',
       ),
     ).toMatchObject({ streamsFrom: 0, recovered: true });
-    expect(ok(seq.handle(streamTails(1, [A, B, C])), 'STREAM_TAILS')).toMatchObject({ tail: 101, latest: [[99, 70, 50, 40], [65], [3]] });
+    expect(ok(seq.handle(streamTails(1, [A, B, C])), 'STREAM_TAILS')).toMatchObject({ tail: 101, latest: [[99, 70, 50, 40], [65], [3]], floor: 0 });
     expect(ok(seq.handle(streamToken(1, [B])), 'STREAM_TOKEN')).toMatchObject({ first: 101, backpointers: [[65]] });
   });
 
@@ -137,10 +138,11 @@ describe('Sequencer: stream tails after a failover', () => {
     ok(seq.handle(seed(0, 20, 50, false, [{ stream: A, addresses: [30] }])), 'STREAM_SEED');
     // A second recoverer seeding the same range late: ignored.
     expect(ok(seq.handle(seed(0, 20, 50, false, [{ stream: A, addresses: [49] }])), 'STREAM_SEED')).toMatchObject({ streamsFrom: 20, recovered: false });
-    ok(seq.handle(seed(0, 0, 20, true, [])), 'STREAM_SEED');
-    expect(ok(seq.handle(streamTails(0, [A])), 'STREAM_TAILS').latest).toEqual([[30]]);
+    // The last range stops at the log's floor, 5 here (a trim mark): nothing below it is known.
+    ok(seq.handle(seed(0, 5, 20, true, [])), 'STREAM_SEED');
+    expect(ok(seq.handle(streamTails(0, [A])), 'STREAM_TAILS')).toMatchObject({ latest: [[30]], floor: 5 });
     // Once whole, every seed is a no-op.
-    expect(ok(seq.handle(seed(0, 0, 0, true, [{ stream: B, addresses: [] as number[] }].slice(0, 0))), 'STREAM_SEED')).toMatchObject({ streamsFrom: 0, recovered: true });
+    expect(ok(seq.handle(seed(0, 0, 0, true, [])), 'STREAM_SEED')).toMatchObject({ streamsFrom: 5, recovered: true });
   });
 
   it('refuses a seed with addresses outside its range, out of order, a stream twice, or starting above the tail', () => {
@@ -201,5 +203,28 @@ describe('StreamTails', () => {
       ]),
     ).toMatchObject({ code: 'ERR_FULL' });
     expect(t.snapshot()).toEqual({ streams: 0, from: 10, recovered: false });
+  });
+});
+
+describe('recoverStreamTails (src/client/stream-recovery.ts)', () => {
+  it('a trim mark past where the sequencer knowledge begins leaves nothing to read: one empty seed, done', async () => {
+    // The sequencer was bootstrapped at 9; a prefix trim reached 12 (trim marks may run ahead of the tail).
+    const seq = new Sequencer({ startTail: 9 });
+    const reads: number[] = [];
+    const result = await recoverStreamTails({
+      seed: async (from, to, done, entries) => {
+        const r = seq.handle(seed(0, from, to, done, [...entries]));
+        if (r.status !== 'OK' || r.op !== 'STREAM_SEED') throw new Error(JSON.stringify(r));
+        return { streamsFrom: r.streamsFrom, recovered: r.recovered };
+      },
+      floor: async () => 12,
+      read: async (address) => {
+        reads.push(address);
+        return { address, kind: 'junk' };
+      },
+    });
+    expect(reads).toEqual([]);
+    expect(result).toEqual({ read: 0, seeded: 1 });
+    expect(seq.snapshot().streams).toMatchObject({ recovered: true });
   });
 });

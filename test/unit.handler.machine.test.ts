@@ -27,6 +27,15 @@ describe('the unit handler over an engine', () => {
       [{ type: 'request', op: 'WAIT_TAIL', requestId: 1, epoch: 1, after: 0, waitMs: 10 }, 'WAIT_TAIL is for the sequencer; a storage unit answers TAIL'],
       [{ type: 'request', op: 'TOKEN', requestId: 2, epoch: 1, count: 1 }, 'a storage unit does not hand out tokens; ask the sequencer'],
       [{ type: 'request', op: 'BOOTSTRAP', requestId: 3, epoch: 1, newEpoch: 2, startTail: 0, resetStreams: false }, 'BOOTSTRAP is for the sequencer; a storage unit is sealed with SEAL'],
+      [
+        { type: 'request', op: 'STREAM_TOKEN', requestId: 6, epoch: 1, count: 1, streams: ['0'.repeat(32)] },
+        'STREAM_TOKEN is for the sequencer, which keeps the stream tails; a storage unit knows no streams',
+      ],
+      [{ type: 'request', op: 'STREAM_TAILS', requestId: 7, epoch: 1, streams: ['0'.repeat(32)] }, 'STREAM_TAILS is for the sequencer, which keeps the stream tails; a storage unit knows no streams'],
+      [
+        { type: 'request', op: 'STREAM_SEED', requestId: 8, epoch: 1, from: 0, to: 0, done: false, entries: [] },
+        'STREAM_SEED is for the sequencer, which keeps the stream tails; a storage unit knows no streams',
+      ],
     ];
     for (const [req, message] of cases) {
       expect(await handleRequest(e, req)).toMatchObject({ type: 'response', op: req.op, requestId: req.requestId, epoch: 1, status: 'ERR_BAD_REQUEST', message });

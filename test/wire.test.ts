@@ -285,6 +285,7 @@ const streamTailsResponse = fc.record({
   status: fc.constant('OK' as const),
   tail: u64,
   latest: fc.array(streamAddresses(0), { minLength: 1, maxLength: 5 }),
+  floor: u64,
 });
 const streamSeedResponse = fc.record({
   type: fc.constant('response' as const),
@@ -414,6 +415,8 @@ describe('exact bytes (docs/protocol.md)', () => {
     expect(tokenAnswer.subarray(HEADER_BYTES).toString('hex')).toBe('00' + '0900000000000000' + '0200' + '02' + '0700000000000000' + '0200000000000000' + '00');
     const tails = encodeRequest({ type: 'request', op: 'STREAM_TAILS', requestId: 1, epoch: 2, streams: [id, id] });
     expect(tails.subarray(HEADER_BYTES).toString('hex')).toBe('0200' + id + id);
+    const tailsAnswer = encodeResponse({ type: 'response', op: 'STREAM_TAILS', requestId: 1, epoch: 2, status: 'OK', tail: 12, latest: [[3], []], floor: 2 });
+    expect(tailsAnswer.subarray(HEADER_BYTES).toString('hex')).toBe('00' + '0c00000000000000' + '0200' + '01' + '0300000000000000' + '00' + '0200000000000000');
     const seed = encodeRequest({ type: 'request', op: 'STREAM_SEED', requestId: 1, epoch: 2, from: 4, to: 10, done: true, entries: [{ stream: id, addresses: [8] }] });
     expect(seed.subarray(HEADER_BYTES).toString('hex')).toBe('0400000000000000' + '0a00000000000000' + '01' + '01000000' + id + '01' + '0800000000000000');
     const seedAnswer = encodeResponse({ type: 'response', op: 'STREAM_SEED', requestId: 1, epoch: 2, status: 'OK', streamsFrom: 4, recovered: false });
@@ -426,7 +429,9 @@ describe('exact bytes (docs/protocol.md)', () => {
       expect.objectContaining({ code: 'ERR_TOO_LARGE' }),
     );
     expect(() => encodeRequest({ type: 'request', op: 'STREAM_TAILS', requestId: 1, epoch: 0, streams: ['XYZ'] })).toThrow(/32 lower-case hex digits/);
-    expect(() => encodeResponse({ type: 'response', op: 'STREAM_TAILS', requestId: 1, epoch: 0, status: 'OK', tail: 9, latest: [[5, 4, 3, 2, 1]] })).toThrow(/5 stream addresses, expected 0..4/);
+    expect(() => encodeResponse({ type: 'response', op: 'STREAM_TAILS', requestId: 1, epoch: 0, status: 'OK', tail: 9, latest: [[5, 4, 3, 2, 1]], floor: 0 })).toThrow(
+      /5 stream addresses, expected 0..4/,
+    );
     // A STREAM_SEED range that ends before it starts, on the wire.
     const seed = encodeRequest({ type: 'request', op: 'STREAM_SEED', requestId: 1, epoch: 0, from: 1, to: 2, done: false, entries: [] });
     writeU64(seed, 3, HEADER_BYTES);

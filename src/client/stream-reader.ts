@@ -37,13 +37,22 @@ export interface StreamEntry {
   readonly streams: readonly StreamId[];
 }
 
+/** ERR_TRIMMED from a stream reader: `address` is the trimmed address of the stream it stopped at (seek past it to go on). */
+export class StreamTrimmedError extends CorfuError {
+  readonly address: number;
+  constructor(address: number, message: string) {
+    super('ERR_TRIMMED', message);
+    this.address = address;
+  }
+}
+
 /** A log entry as CorfuClient.read answers it. */
 export type LogRead = { readonly address: number; readonly kind: 'data'; readonly payload: Uint8Array } | { readonly address: number; readonly kind: 'junk' };
 
 /** What a reader needs from the client. */
 export interface StreamReaderIO {
   /** The stream's latest addresses, newest first, and the log's tail, asked now (linearizable). */
-  latest(id: StreamId, options?: CallOptions): Promise<{ readonly tail: number; readonly latest: StreamAddresses }>;
+  latest(id: StreamId, options?: CallOptions): Promise<{ readonly tail: number; readonly latest: StreamAddresses; readonly floor: number }>;
   /** CorfuClient.read: fills a hole below the tail, throws ERR_TRIMMED for a trimmed address. */
   read(address: number, options?: CallOptions): Promise<LogRead>;
   /** The client's clock, ms: each call of a reader ends by its deadline, the steps inside it included. */
@@ -64,7 +73,11 @@ const SCAN_BATCH = 256;
 const MAX_CACHED_ENTRIES = 4096;
 
 /** What a reader found at an address of its stream. */
-type Found = { readonly kind: 'entry'; readonly entry: StreamEntry; readonly backpointers: StreamAddresses } | { readonly kind: 'skip' } | { readonly kind: 'trimmed' };
+type Found =
+  | { readonly kind: 'entry'; readonly entry: StreamEntry; readonly backpointers: StreamAddresses }
+  | { readonly kind: 'skip' }
+  /** `unknown`: not an entry seen trimmed, but the floor below which a rebuilt sequencer knows nothing. */
+  | { readonly kind: 'trimmed'; readonly unknown?: boolean };
 
 export interface StreamReaderStats {
   /** Log addresses read to find and deliver entries (each one a unit READ, or a fill of a hole). */
@@ -87,8 +100,6 @@ export class StreamReader {
   /** Addresses of the stream above #position not yet delivered, ascending. */
   #pending: number[] = [];
   readonly #cache = new Map<number, Found>();
-  /** The floor #trimmedAbove last found untrimmed above (-2: none yet). */
-  #trimCheckedAt = -2;
 
   constructor(io: StreamReaderIO, name: string, id: StreamId) {
     this.#io = io;
@@ -178,8 +189,14 @@ export class StreamReader {
       // may be gone too (the simulator's `stream-forgotten-after-trim`).
       if (address > limit && this.#cache.get(address)?.kind !== 'trimmed') return undefined;
       const found = this.#cache.get(address) ?? (await this.#look(address, call));
+      if (found.kind === 'trimmed' && found.unknown === true) {
+        throw new StreamTrimmedError(
+          address,
+          `stream ${this.name}: the log up to ${address} was trimmed before the sequencer rebuilt its stream tails, so entries of the stream there may be gone unseen; load a checkpoint of what the stream holds, then seek past ${address} to go on`,
+        );
+      }
       if (found.kind === 'trimmed') {
-        throw new CorfuError('ERR_TRIMMED', `stream ${this.name}: its entry at ${address} was trimmed; load a checkpoint of what the stream holds, then seek past ${address} to go on`);
+        throw new StreamTrimmedError(address, `stream ${this.name}: its entry at ${address} was trimmed; load a checkpoint of what the stream holds, then seek past ${address} to go on`);
       }
       this.#pending.shift();
       this.#cache.delete(address);
@@ -194,27 +211,30 @@ export class StreamReader {
    * whether the walk is worth it.
    */
   async #sync(limit: number, call: Call): Promise<boolean> {
-    const { tail, latest } = await this.#io.latest(this.id, this.#step(call));
+    const { tail, latest, floor: unknownBelow } = await this.#io.latest(this.id, this.#step(call));
+    // A sequencer whose tails were rebuilt from a log trimmed at `unknownBelow` knows no
+    // entry of the stream below it: what this reader has not passed there may be gone
+    // unseen. Never a silent gap: delivering this marker throws ERR_TRIMMED.
+    let marked = false;
+    if (unknownBelow > 0 && this.#known < unknownBelow - 1) {
+      const marker = unknownBelow - 1;
+      this.#cache.set(marker, { kind: 'trimmed', unknown: true });
+      this.#pending = [...this.#pending.filter((a) => a < marker), marker];
+      this.#known = marker;
+      marked = true;
+    }
     const floor = this.#known;
-    let fresh = latest.filter((a) => a > floor);
-    const found = new Set<number>(fresh);
-    // The sequencer knows no entry of the stream at all, and the log is trimmed above where
-    // this reader got to: its tails may have been rebuilt after the trim took the stream's
-    // entries. Scan down, so that the trim is named.
-    if (latest.length === 0 && (await this.#trimmedAbove(floor, tail, call))) {
-      const resumed = await this.scanDown(tail - 1, floor, found, call);
-      if (resumed !== undefined) found.add(resumed);
-      fresh = resumed === undefined ? [] : [resumed];
-    }
-    if (found.size === 0) {
+    const fresh = latest.filter((a) => a > floor);
+    if (fresh.length === 0) {
       this.#syncedBelow = Math.max(this.#syncedBelow, tail);
-      return false;
+      return marked;
     }
-    if (limit <= floor) return false;
+    if (limit <= floor) return marked;
+    const found = new Set<number>(fresh);
     let frontier = fresh;
     /** The lowest address read that holds an entry of the stream, and its backpointers. */
     let lowest: { address: number; backpointers: StreamAddresses } | undefined;
-    while (frontier.length > 0) {
+    for (;;) {
       while (frontier.length > 0) {
         const looked = await Promise.all(frontier.map(async (a) => [a, this.#cache.get(a) ?? (await this.#look(a, call))] as const));
         const next: number[] = [];
@@ -236,13 +256,8 @@ export class StreamReader {
       // floor: fewer backpointers than the most (the stream's first entries) or one at or
       // below the floor. Otherwise every address it lists (all found and read) was not the
       // stream's: the walk is cut there; scan down for the stream's next entry below.
-      // Fewer backpointers than the most, ending above the floor, while the log is trimmed
-      // just above the floor: the sequencer's tails may have been rebuilt after the trim took
-      // entries between: scan down too, so that the trim is named (ERR_TRIMMED), not passed
-      // over as the stream's start (the simulator's `stream-forgotten-after-trim`).
       const bottom = lowest === undefined ? Math.min(...found) : (lowest.backpointers[lowest.backpointers.length - 1] ?? lowest.address);
-      const short = lowest !== undefined && lowest.backpointers.length < STREAM_BACKPOINTERS;
-      const complete = lowest !== undefined && ((short && !(bottom > floor && (await this.#trimmedAbove(floor, bottom, call)))) || bottom <= floor);
+      const complete = lowest !== undefined && (lowest.backpointers.length < STREAM_BACKPOINTERS || bottom <= floor);
       if (complete) break;
       const resumed = await this.scanDown(bottom - 1, floor, found, call);
       if (resumed === undefined) break;
@@ -260,21 +275,6 @@ export class StreamReader {
     this.#known = Math.max(this.#known, ...added);
     this.#syncedBelow = Math.max(this.#syncedBelow, tail);
     return true;
-  }
-
-  /**
-   * Whether the address just above `floor` (where this reader got to: -1 at the start) is
-   * trimmed, when the sequencer's knowledge of the stream ends above it, below `below`.
-   * Trims that take a stream's entries are prefix trims (compactions): one read tells
-   * whether one reached past the floor. Asked once per floor.
-   */
-  async #trimmedAbove(floor: number, below: number, call: Call): Promise<boolean> {
-    if (floor + 1 >= below || this.#trimCheckedAt === floor) return false;
-    const f = await this.#look(floor + 1, call);
-    if (f.kind === 'trimmed') return true;
-    this.#keep(floor + 1, f);
-    this.#trimCheckedAt = floor;
-    return false;
   }
 
   /**

@@ -47,8 +47,10 @@ export async function recoverStreamTails(io: RecoveryIO, range = RECOVERY_RANGE)
   let seeded = 0;
   while (!state.recovered) {
     const to = state.streamsFrom;
-    const from = Math.max(floor, to - range, 0);
-    const done = from <= floor;
+    // A prefix trim may reach past where the sequencer's knowledge begins (trim marks can
+    // run ahead of the tail): then there is nothing left to read, and the range is empty.
+    const from = Math.min(to, Math.max(floor, to - range, 0));
+    const done = from <= floor || from === to;
     const addresses: number[] = [];
     for (let a = to - 1; a >= from; a--) addresses.push(a);
     const found = await Promise.all(addresses.map((a) => readForSeed(io, a)));

@@ -184,7 +184,16 @@ export class Sequencer {
       case 'STREAM_TAILS': {
         const refused = this.#streams.unlessRecovered();
         if (refused !== undefined) return errorResponse('STREAM_TAILS', requestId, req.epoch, refused);
-        return { type: 'response', op: 'STREAM_TAILS', requestId, epoch: this.#epoch, status: 'OK', tail: this.#tokens.peek(), latest: this.#streams.latest(req.streams) };
+        return {
+          type: 'response',
+          op: 'STREAM_TAILS',
+          requestId,
+          epoch: this.#epoch,
+          status: 'OK',
+          tail: this.#tokens.peek(),
+          latest: this.#streams.latest(req.streams),
+          floor: this.#streams.floor,
+        };
       }
       case 'STREAM_SEED': {
         if (req.from > this.#tokens.peek()) {

@@ -35,6 +35,8 @@ export class StreamTails {
   readonly #maxStreams: number;
   #from: number;
   #recovered: boolean;
+  /** Where the last rebuild stopped (the log's trim floor then): no stream entry below it is known. */
+  #floor = 0;
 
   /** Starts knowing nothing below `from`: whole at once only for an empty log (0). */
   constructor(from: number, maxStreams = DEFAULT_MAX_STREAMS) {
@@ -48,9 +50,15 @@ export class StreamTails {
     return { streams: this.#latest.size, from: this.#from, recovered: this.#recovered };
   }
 
+  /** Below this no stream entry is known: a rebuild stopped at a trimmed log's floor (0: none). */
+  get floor(): number {
+    return this.#floor;
+  }
+
   /** Forgets every tail: nothing below `from` is known until it is seeded again. */
   reset(from: number): void {
     this.#latest.clear();
+    this.#floor = 0;
     this.#from = from;
     this.#recovered = from === 0;
   }
@@ -120,7 +128,10 @@ export class StreamTails {
       this.#latest.set(e.stream, [...held, ...e.addresses].slice(0, STREAM_BACKPOINTERS));
     }
     this.#from = from;
-    if (done) this.#recovered = true;
+    if (done) {
+      this.#recovered = true;
+      this.#floor = from;
+    }
     return { from: this.#from, recovered: this.#recovered };
   }
 

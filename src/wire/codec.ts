@@ -323,7 +323,7 @@ function decodeResponse(h: FrameHeader, r: Reader): Response {
       const n = streamCount(r, MAX_STREAMS_PER_QUERY, 'stream');
       const latest = new Array<StreamAddresses>(n);
       for (let i = 0; i < n; i++) latest[i] = streamAddresses(r, 0);
-      return { type: 'response', op: 'STREAM_TAILS', requestId, epoch, status: 'OK', tail, latest };
+      return { type: 'response', op: 'STREAM_TAILS', requestId, epoch, status: 'OK', tail, latest, floor: r.u64('the floor') };
     }
     case 'STREAM_SEED': {
       const streamsFrom = r.u64('where the stream tails begin');
@@ -644,13 +644,16 @@ export function encodeResponse(msg: Response): Buffer {
       const value = msg.op === 'STREAM_TOKEN' ? msg.first : msg.tail;
       checkU64(value, msg.op === 'STREAM_TOKEN' ? 'first token' : 'tail');
       checkStreamCount(lists.length, msg.op === 'STREAM_TOKEN' ? MAX_STREAMS_PER_ENTRY : MAX_STREAMS_PER_QUERY, msg.op);
-      let bodyBytes = 1 + 8 + 2;
+      // STREAM_TAILS ends with the floor.
+      if (msg.op === 'STREAM_TAILS') checkU64(msg.floor, 'floor');
+      let bodyBytes = 1 + 8 + 2 + (msg.op === 'STREAM_TAILS' ? 8 : 0);
       for (const l of lists) bodyBytes += addressesBytes(l, 0, msg.op);
       const buf = allocFrame(bodyBytes, opcode, requestId, epoch, msg.op);
       buf[HEADER_BYTES] = 0;
       writeU64(buf, value, HEADER_BYTES + 1);
       let at = buf.writeUInt16LE(lists.length, HEADER_BYTES + 9);
       for (const l of lists) at = writeAddresses(buf, l, at);
+      if (msg.op === 'STREAM_TAILS') writeU64(buf, msg.floor, at);
       return buf;
     }
     case 'STREAM_SEED': {

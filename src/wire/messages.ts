@@ -260,6 +260,12 @@ export interface StreamTailsResponse extends Envelope {
   readonly tail: number;
   /** Per requested stream, in request order: its latest addresses, newest first (empty: no entry yet). */
   readonly latest: readonly StreamAddresses[];
+  /**
+   * Below this address the sequencer knows no stream entry: its tails were rebuilt from
+   * a log trimmed there (0: nothing below is unknown). A reader not yet past it may have
+   * missed entries the trim took, and is told so (ERR_TRIMMED).
+   */
+  readonly floor: number;
 }
 
 export interface StreamSeedResponse extends Envelope {

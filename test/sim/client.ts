@@ -37,7 +37,7 @@ import { InvariantError } from '../../bindings/invariant.js';
 import type { CallOptions } from '../../src/client/budget.js';
 import { CorfuClient, type Entry } from '../../src/client/client.js';
 import { reconfigure } from '../../src/client/reconfigure-driver.js';
-import type { StreamEntry, StreamReader } from '../../src/client/stream-reader.js';
+import { StreamTrimmedError, type StreamEntry, type StreamReader } from '../../src/client/stream-reader.js';
 import { chainTarget } from '../../src/client/target.js';
 import { locate, wholeReplicas } from '../../src/layout/mapping.js';
 import type { Change } from '../../src/layout/next.js';
@@ -246,12 +246,11 @@ export class SimClient {
           if (!live()) return;
           this.#streamInTime(by, startedAt);
           if (error instanceof CorfuError && error.code === 'ERR_TRIMMED') {
-            const named = /entry at (\d+) was trimmed/.exec(error.message);
-            if (named === null) {
+            if (!(error instanceof StreamTrimmedError)) {
               w.check.fail('stream/trimmed', `${by}: ERR_TRIMMED names no address: ${error.message}`);
               return end({ ok: false, error }, r);
             }
-            const address = Number(named[1]);
+            const address = error.address;
             w.check.streamTrimmed(r.check, address);
             r.reader.seek(address + 1);
             continue;

@@ -188,10 +188,68 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'whole without the value a reader had been given: one more failure of the chain and a later reader could be given another value.',
     fix: 'a read served by a replica before others still being rebuilt copies the value onto them (WRITE or FILL) before it answers',
     fixedIn: 'b60d734',
-    seed: 727,
+    seed: 2370,
     kind: 'durability',
-    hunted: 'found by the clean campaign (seeds 1..10,000) in CI-sized runs at seed 3924; re-hunted with the revert at aaffd8b: seeds 1..727, no other violation',
-    showed: 'durability: address 16: c0 follow(0) was given data "c3.6.28" but replica s1:7000 durably holds nothing',
+    hunted:
+      'found by the clean campaign (seeds 1..10,000) in CI-sized runs at seed 3924; re-hunted with the revert at aaffd8b: seeds 1..727; ' +
+      'at 2d70ee6 seed 727 uses streams and no longer shows it: re-hunted, seeds 1..2370 (before it, with the revert: stream/missed, ' +
+      'stream/final and liveness in a few seeds, the same lost values seen by stream readers)',
+    showed: 'durability: address 4: c0 follow(3) was given junk but replica s1:7000 durably holds nothing',
+  },
+  {
+    name: 'stream-address-outlives-epoch',
+    where: 'src/client/client.ts #appendAt (a stream entry, Placed.stream)',
+    what:
+      "An appendTo whose STREAM_TOKEN was handed out under an older epoch wrote that address under the new one, as a plain append may. The new epoch's " +
+      "sequencer had rebuilt its stream tails below the write, or handed the address out again for something else, so no tail and no later entry's " +
+      'backpointers listed it: readers never reached an acknowledged stream entry.',
+    fix: 'a stream append keeps its old-epoch address only if its bytes already reached the head before the seal (a read shows them); otherwise it takes a new STREAM_TOKEN',
+    fixedIn: '4b90a7c',
+    seed: 8997,
+    kind: 'stream/missed',
+    hunted: 'seeds 8001..10000 at af67b03: 8997 (stream/missed), 9016, 9924 and 9048 (stream/final; 9048 kept an address its replaced head had acknowledged)',
+    showed: "stream/missed: c4#84 streamRead(red) ended at the stream's end without 35 (c1#82 appendTo(c1.0.66), acknowledged before it began, above its position -1)",
+  },
+  {
+    name: 'stream-call-deadline',
+    where: 'src/client/stream-reader.ts StreamReader (readNext, readUpTo, tail)',
+    what:
+      "A reader's call passed its options to every STREAM_TAILS and read inside it, so each got a whole deadline of its own: a readNext " +
+      'that walked backpointers and waited on holes ran past the deadline of the call (found when streams joined the simulator).',
+    fix: "a reader's call takes one deadline (its deadlineMs, else the client's) and gives each step what is left of it",
+    fixedIn: '45932d8',
+    seed: 1,
+    kind: 'deadline',
+    hunted: 'seeds 1..1 at 2d70ee6 (the first stream seed with a stream read that waited on holes)',
+    showed: 'deadline: c0#90 streamRead(blue): a readNext took 1005.3 ms, past its deadline of 1000 ms',
+  },
+  {
+    name: 'stream-token-wakes-no-poll',
+    where: 'src/sequencer/server.ts (the parked WAIT_TAILs were looked at after TOKEN, SEAL and BOOTSTRAP only); the simulator ran the same rule',
+    what:
+      'A STREAM_TOKEN moves the tail but did not answer the long polls it made answerable: a follower of a log of stream entries waited ' +
+      'out its whole poll (10 s by default) for each one (found when streams joined the simulator, which now checks that no answerable poll stays parked).',
+    fix: 'tail-waiters.ts wakesWaiters(op), used by the server and the simulator, includes STREAM_TOKEN',
+    fixedIn: '45932d8',
+    seed: 1,
+    kind: 'long-poll',
+    hunted: 'seeds 1..1 at 2d70ee6',
+    showed: 'long-poll: seq0:6000: WAIT_TAIL #1 (after 0, epoch 1) is still parked after a STREAM_TOKEN, though it can be answered (tail 1, epoch 1)',
+  },
+  {
+    name: 'budget-outlives-call',
+    where: 'src/client/budget.ts CallBudget.done (with every Promise.all of requests in a call: prefixTrim, appendBatch)',
+    what:
+      'A call whose Promise.all failed fast (prefixTrim: one unit answered ERR_SEALED while another, lost, did not answer) returned and ' +
+      "released its budget's timer; the other branch went on resending, its deadline passed but never reached, every millisecond forever " +
+      '(found when a stream seed of the simulator spent 35 s of CPU on 4.3 million such requests; the simulator now reports a request sent ' +
+      'under a budget that is over).',
+    fix: 'done() ends the races still in progress and every later wait or request of the budget',
+    fixedIn: '45932d8',
+    seed: 47,
+    kind: 'deadline',
+    hunted: 'seeds 1..47 at 2d70ee6, no other violation',
+    showed: 'deadline: prefixTrim 1: a request was sent after the call returned (its budget was over)',
   },
   {
     name: 'view-drops-batch',

@@ -86,7 +86,8 @@ export class SimSequencer {
       if (stale === undefined && this.#seq.waitTail(p.req) !== undefined) stale = `WAIT_TAIL #${p.req.requestId} (after ${p.req.after}, epoch ${p.req.epoch})`;
       return false;
     });
-    if (stale !== undefined) this.#check.fail('long-poll', `${this.name}: ${stale} is still parked after a ${after.op} made it answerable (tail ${this.#seq.nextToken}, epoch ${this.#seq.epoch})`);
+    if (stale !== undefined)
+      this.#check.fail('long-poll', `${this.name}: ${stale} is still parked after a ${after.op}, though it can be answered (tail ${this.#seq.nextToken}, epoch ${this.#seq.epoch})`);
   }
 
   /** Reports an answer to the checkers. */

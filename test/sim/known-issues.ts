@@ -290,12 +290,16 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       "After a compaction and a sequencer failover, the new sequencer's stream tails no longer listed the trimmed entries, so a reader behind " +
       "the trim (a view, or a rebuild replaying an object from its stream's start) took the first entry after it for the stream's start: " +
       'it passed over the trim without ERR_TRIMMED, and its object missed what the trim took (versions, values, decisions).',
-    fix: "when the sequencer's knowledge of a stream ends above where the reader got to, read the address above it: if trimmed, scan down and name the trim; readUpTo also throws for a trim found above its limit",
-    fixedIn: '7d1fd08',
+    fix:
+      "STREAM_TAILS answers the floor its tails were rebuilt from (the units' trim mark) and a reader not past it gets ERR_TRIMMED at floor - 1 " +
+      '(af67b03; the first fix, 7d1fd08, read the address above and scanned down); readUpTo also throws for a trim found above its limit',
+    fixedIn: 'af67b03, 7d1fd08',
     seed: 214,
     transactions: true,
     kind: 'tx/agreement',
-    hunted: 'seeds 1..214 with --transactions at 69494fc, no other violation (seed 154 at d1d52c1)',
+    hunted:
+      'seeds 1..214 with --transactions after merging main (the floor marker), with the revert of the floor marker and of readUpTo\'s throw; ' +
+      'no other violation (214 at 69494fc too, 154 at d1d52c1). Reverting the throw alone shows in none of 1..1500',
     showed:
       'tx/agreement: the commit record at 77: c3.0 decided commit, c0.0 decided abort (it read the whole object of bank.count at version 33, and the write at 29 committed before it); tx/bank: the final balances add up to 606, not 600',
   },

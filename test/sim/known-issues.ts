@@ -298,7 +298,7 @@ export const FOUND_BUGS: readonly FoundBug[] = [
     transactions: true,
     kind: 'tx/agreement',
     hunted:
-      'seeds 1..214 with --transactions after merging main (the floor marker), with the revert of the floor marker and of readUpTo\'s throw; ' +
+      "seeds 1..214 with --transactions after merging main (the floor marker), with the revert of the floor marker and of readUpTo's throw; " +
       'no other violation (214 at 69494fc too, 154 at d1d52c1). Reverting the throw alone shows in none of 1..1500',
     showed:
       'tx/agreement: the commit record at 77: c3.0 decided commit, c0.0 decided abort (it read the whole object of bank.count at version 33, and the write at 29 committed before it); tx/bank: the final balances add up to 606, not 600',

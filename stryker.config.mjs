@@ -24,6 +24,9 @@ export default {
   // hanging it; a busy machine slows everything. A hang still ends here.
   timeoutFactor: 2,
   timeoutMS: 20_000,
+  // The initial run (every mutation test, with coverage) takes minutes on an idle
+  // machine and far longer beside other work; Stryker's default gives it 5.
+  dryRunTimeoutMinutes: 45,
   reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/ts/index.html' },
   jsonReporter: { fileName: 'reports/mutation/ts/mutation.json' },

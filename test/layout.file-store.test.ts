@@ -68,6 +68,12 @@ describe('FileProjectionStore', () => {
     // A second store over the same directory (another process, in effect) sees the same.
     const again = new FileProjectionStore(dir);
     expect(await again.latest()).toEqual(two);
+    // latest() keeps the highest slot it read (slots are write-once) but still lists the
+    // directory each time: a projection another store proposes since is seen at once.
+    const three = projection(3, '127.0.0.1:9002');
+    expect((await again.propose(three)).accepted).toBe(true);
+    expect(await store.latest()).toEqual(three);
+    expect(await again.latest()).toEqual(three);
     await store.close();
   });
 

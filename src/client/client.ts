@@ -470,9 +470,10 @@ export class CorfuClient {
     const ids = streamIds(streams, MAX_STREAMS_PER_QUERY, 'streamTails');
     return this.#withBudget('streamTails', options, async (b) => {
       for (;;) {
-        const { res, epoch } = await this.#streamCall('STREAM_TAILS', (e) => ({ type: 'request', op: 'STREAM_TAILS', epoch: e, streams: ids }), b);
         // As tail(): a replaced sequencer still answering at the old epoch may be behind.
-        await this.#refreshFresh(b);
+        const latestLoad = this.#latestSinceNow(b);
+        const { res, epoch } = await this.#streamCall('STREAM_TAILS', (e) => ({ type: 'request', op: 'STREAM_TAILS', epoch: e, streams: ids }), b);
+        await latestLoad;
         if (this.#projection.epoch > epoch) continue;
         const { tail, latest, floor } = res as StreamTailsResponse;
         this.#sawTail(epoch, tail);
@@ -1037,16 +1038,17 @@ export class CorfuClient {
     let stalls = 0;
     for (;;) {
       const epoch = this.#projection.epoch;
+      // A replaced sequencer that the reconfiguration could not seal still answers at the
+      // old epoch, below appends acknowledged under the new one: the answer counts only
+      // if its epoch is still the latest (the simulator's `stale-sequencer-tail`).
+      const latest = this.#latestSinceNow(b);
       const res = await this.#sequencerRequest({ type: 'request', op: 'TAIL', epoch }, b);
       if (res.status === 'ERR_SEALED') {
         stalls = await this.#afterSealed(epoch, stalls, 'tail', b);
         continue;
       }
       if (res.status !== 'OK') throw new CorfuError(res.status, `TAIL at ${this.#projection.sequencer}: ${res.message}`);
-      // A replaced sequencer that the reconfiguration could not seal still answers at the
-      // old epoch, below appends acknowledged under the new one: the answer counts only
-      // if its epoch is still the latest (the simulator's `stale-sequencer-tail`).
-      await this.#refreshFresh(b);
+      await latest;
       if (this.#projection.epoch > epoch) continue;
       const tail = (res as TailResponse).tail;
       this.#sawTail(epoch, tail);
@@ -1353,6 +1355,20 @@ export class CorfuClient {
   async #refreshFresh(b: CallBudget): Promise<void> {
     const want = this.#loadsStarted + 1;
     while (this.#loadsDone < want) await this.#refresh(b);
+  }
+
+  /**
+   * #refreshFresh started now, to be awaited after a sequencer's answer: the load sees
+   * every projection stored before the call began, which is all a linearizable answer
+   * needs (an append acknowledged under a newer epoch before the call began was acked
+   * after that epoch's projection was stored). Running it beside the request, not after
+   * the answer, saves a projection-store round trip per call. If the caller never awaits
+   * it (the request failed), its failure is not an unhandled rejection.
+   */
+  #latestSinceNow(b: CallBudget): Promise<void> {
+    const load = this.#refreshFresh(b);
+    load.catch(() => undefined);
+    return load;
   }
 
   // ---- helpers ------------------------------------------------------------------------

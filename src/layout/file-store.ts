@@ -97,6 +97,14 @@ export class FileProjectionStore implements ProjectionStore {
   readonly pollMs: number;
   readonly #watches = new Set<() => void>();
   #closed = false;
+  /**
+   * The highest slot read and verified so far. Slots are write-once, so while the
+   * directory's highest epoch is still this one, latest() answers it after one readdir:
+   * a linearizable read of the log asks for the latest projection every time
+   * (client.tail), and reading, parsing and fsyncing the same file again cost more than
+   * the read of the log itself.
+   */
+  #newest: Projection | undefined;
 
   constructor(dir: string, options: FileStoreOptions = {}) {
     this.dir = resolve(dir);
@@ -120,10 +128,12 @@ export class FileProjectionStore implements ProjectionStore {
       if (epoch !== undefined && epoch > highest) highest = epoch;
     }
     if (highest === 0) return undefined;
+    if (this.#newest?.epoch === highest) return this.#newest;
     // The highest slot decides: a corrupt one throws rather than falling back
     // to an older epoch, which would be a wrong projection.
     const p = await this.readSlot(highest);
     if (p === undefined) throw ioError(`${epochFileName(highest)} vanished while reading`, undefined);
+    if (p.epoch > (this.#newest?.epoch ?? 0)) this.#newest = p;
     return p;
   }
 

@@ -16,7 +16,9 @@ export interface ManagerState {
   storeOpen: boolean;
   /** The latest projection epoch seen (read at start, then the store's watch). */
   epoch: number | undefined;
-  /** Set once this manager won the election. */
+  /** This manager holds the lock (won the election, not lost it since). */
+  active: boolean;
+  /** Set once the active manager's driver runs. */
   driver: ManagerDriver | undefined;
   /** The last error the store's watch reported, cleared by the next projection. */
   storeError: string | undefined;
@@ -40,14 +42,14 @@ export function managerAdmin(state: ManagerState, layout: string): ManagerAdmin 
   const rebuilds = new Counter({ name: 'corfu_manager_rebuilds_total', help: 'rebuild passes ended, by outcome (done; stopped: it runs again later)', labelNames: ['outcome'], registers });
   const rebuildBytes = new Counter({ name: 'corfu_manager_rebuild_copied_bytes_total', help: 'payload bytes rebuild passes copied onto replacement units', registers });
   const rebuildDone = new Gauge({ name: 'corfu_manager_rebuild_addresses_done', help: 'addresses the current (or last) rebuild pass has copied', registers });
-  const rebuildTotal = new Gauge({ name: 'corfu_manager_rebuild_addresses_total', help: 'addresses the current (or last) rebuild pass copies in all', registers });
+  const rebuildTotal = new Gauge({ name: 'corfu_manager_rebuild_addresses', help: 'addresses the current (or last) rebuild pass copies in all', registers });
   const rebuilding = new Gauge({ name: 'corfu_manager_rebuilding', help: '1 while a rebuild pass runs', registers });
   new Gauge({
     name: 'corfu_manager_active',
     help: '1 when this manager holds the lock (active), 0 when standby',
     registers,
     collect(this: Gauge) {
-      this.set(state.driver === undefined ? 0 : 1);
+      this.set(state.active ? 1 : 0);
     },
   });
   new Gauge({
@@ -108,7 +110,7 @@ export function managerAdmin(state: ManagerState, layout: string): ManagerAdmin 
       return {
         role: 'manager',
         layout,
-        leadership: state.driver === undefined ? 'standby' : 'active',
+        leadership: state.active ? 'active' : 'standby',
         epoch: state.epoch ?? null,
         reconfiguring: m?.reconfiguring ?? false,
         down: m === undefined ? [] : [...m.layout.units, m.layout.sequencer].filter((s) => m.detector.isDown(s)),

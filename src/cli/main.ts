@@ -11,7 +11,7 @@ import { Command, CommanderError } from 'commander';
 import { NativeLoadError, isCorfuError } from '../../bindings/index.js';
 import { packageRoot } from '../../bindings/native.js';
 import { benchAppendVerb, secondsArg, warmupArg, type BenchAppendFlags } from './bench.js';
-import { DEFAULT_LAYOUT, addressArg, appendVerb, fillVerb, readVerb, statusVerb, tailVerb, trimVerb, type LayoutFlags } from './debug.js';
+import { DEFAULT_LAYOUT, addressArg, appendVerb, fillVerb, outputArg, readVerb, statusVerb, tailVerb, trimVerb, type LayoutFlags, type StatusFlags } from './debug.js';
 import { demoVerb, type DemoFlags } from './demo.js';
 import { FatalError } from './fatal-error.js';
 import { formatVerb, type FormatFlags } from './format.js';
@@ -229,10 +229,11 @@ function buildProgram(): Command {
 
   program
     .command('status')
-    .description('the projection epoch; the sequencer and each unit: up/down, epoch, tail')
+    .description("the cluster: the projection epoch; the sequencer and each unit (up/down, epoch, tail, trim mark, space, sync); each segment's chains and the under-replicated ones; rebuilds")
     .option(...layoutOption)
-    .option('--json', 'print JSON')
-    .action((flags: LayoutFlags & { json?: boolean }) => statusVerb(flags));
+    .option('-o, --output <format>', "'table' or 'json'", outputArg, 'table')
+    .option('--json', 'print JSON (-o json)')
+    .action((flags: StatusFlags) => statusVerb(flags));
 
   program
     .command('bench')

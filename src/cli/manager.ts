@@ -40,7 +40,7 @@ function log(level: 'info' | 'warn', message: string): void {
 }
 
 export async function managerVerb(flags: ManagerFlags): Promise<void> {
-  const state: ManagerState = { storeOpen: false, epoch: undefined, driver: undefined, storeError: undefined };
+  const state: ManagerState = { storeOpen: false, epoch: undefined, active: false, driver: undefined, storeError: undefined };
   const admin = managerAdmin(state, flags.layout);
   const listener = await startAdmin(flags, admin);
   try {
@@ -96,6 +96,7 @@ async function manage(flags: ManagerFlags, state: ManagerState, observer: Manage
     if (stop.signal.aborted) return;
     throw err;
   }
+  state.active = true;
   process.stdout.write('manager: active\n');
   const driver = await ManagerDriver.start(store, {
     ...MANAGER_DEFAULTS,
@@ -118,6 +119,7 @@ async function manage(flags: ManagerFlags, state: ManagerState, observer: Manage
   await Promise.race([stopped, leadership.lost]);
   if (!stop.signal.aborted) {
     log('warn', 'lost the manager lock: stopping');
+    state.active = false;
     listener?.drain('lost the manager lock');
   }
   await driver.stop();

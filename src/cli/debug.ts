@@ -12,6 +12,9 @@
 // `status` asks every server with TAIL at the projection's epoch (no SEAL):
 // OK gives the tail; ERR_SEALED gives the server's own epoch (and its tail is
 // asked again at that epoch); a refused or silent connection is `down`.
+//
+// It also shows each segment's stripes and which are under-replicated (a replica
+// down or being rebuilt: replication.ts); `-o json` (or `--json`) prints all of it as JSON.
 
 import { probe, splitHostPort } from '../transport/address.js';
 

@@ -23,6 +23,8 @@ export type {
 
 export { CorfuClient } from './client/index.js';
 export type { CallOptions, ClientErrorCode, ConnectOptions, FollowOptions, LogEntry } from './client/index.js';
+export { clientMetrics } from './client/metrics.js';
+export type { CallObserver, ObservedCall } from './client/client.js';
 
 export { CorfuRuntime, CorfuCounter, CorfuMap, CorfuObject, KvStore, Transaction, jsonCodec, objectStream } from './objects/index.js';
 export type { Codec, CounterUpdate, MapUpdate, ObjectDefinition, ReadOptions, RuntimeOptions, TransactionOptions } from './objects/index.js';

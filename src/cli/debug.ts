@@ -12,6 +12,9 @@
 // `status` asks every server with TAIL at the projection's epoch (no SEAL):
 // OK gives the tail; ERR_SEALED gives the server's own epoch (and its tail is
 // asked again at that epoch); a refused or silent connection is `down`.
+//
+// It also shows each segment's stripes and which are under-replicated (a replica
+// down or being rebuilt: replication.ts); `-o json` (or `--json`) prints all of it as JSON.
 
 import { probe, splitHostPort } from '../transport/address.js';
 
@@ -25,6 +28,7 @@ import { rebuildPlan } from '../manager/rebuild.js';
 import { Connection } from '../transport/connection.js';
 import { SYNC } from '../wire/messages.js';
 import { FatalError } from './fatal-error.js';
+import { replicationLines, segmentReplication } from './replication.js';
 import { UsageError } from './usage-error.js';
 
 export const DEFAULT_LAYOUT = 'file:.corfu/layout';
@@ -240,7 +244,19 @@ async function rebuildReport(store: ProjectionStore): Promise<(RebuildStatus & {
   }
 }
 
-export async function statusVerb(flags: LayoutFlags & { json?: boolean }): Promise<void> {
+export interface StatusFlags extends LayoutFlags {
+  readonly json?: boolean;
+  /** `-o table|json`; `--json` is `-o json`. */
+  readonly output?: 'table' | 'json';
+}
+
+/** `-o`: the output format of `corfu status`. */
+export function outputArg(value: string): 'table' | 'json' {
+  if (value !== 'table' && value !== 'json') throw new InvalidArgumentError("expected 'table' or 'json'.");
+  return value;
+}
+
+export async function statusVerb(flags: StatusFlags): Promise<void> {
   // One store connection for the projection and the manager's last rebuild report.
   const store = await openProjectionStore(flags.layout);
   let p: Projection;
@@ -258,13 +274,17 @@ export async function statusVerb(flags: LayoutFlags & { json?: boolean }): Promi
     const progress = report?.unit === unit && !report.done ? { addressesDone: report.addressesDone, bytesCopied: report.bytesCopied, at: report.at } : null;
     return { unit, chains: plan.length, addresses: plan.reduce((n, c) => n + c.addresses.length, 0), from: [...new Set(plan.map((c) => c.source))], progress };
   });
-  if (flags.json === true) {
+  const down = new Set(p.units.filter((_, i) => !units[i]!.up));
+  const segments = segmentReplication(p, down);
+  if (flags.json === true || flags.output === 'json') {
     const json = {
       layout: flags.layout,
       epoch: p.epoch,
       maxEntryBytes: p.maxEntryBytes ?? null,
       sequencer: { address: p.sequencer, ...sequencer },
       units: p.units.map((address, i) => ({ address, ...units[i]! })),
+      segments,
+      underReplicated: segments.flatMap((seg, s) => seg.stripes.flatMap((t, k) => (t.underReplicated ? [{ segment: s, stripe: k }] : []))),
       rebuilding,
     };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
@@ -279,6 +299,7 @@ export async function statusVerb(flags: LayoutFlags & { json?: boolean }): Promi
   for (const [i, address] of p.units.entries()) lines.push(statusLine(`unit ${i}`, address, units[i]!));
   const up = units.filter((u) => u.up).length;
   lines.push(`units up   ${up}/${p.units.length}`);
+  lines.push(...replicationLines(segments));
   for (const r of rebuilding) {
     const progress =
       r.progress === null

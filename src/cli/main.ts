@@ -11,7 +11,7 @@ import { Command, CommanderError } from 'commander';
 import { NativeLoadError, isCorfuError } from '../../bindings/index.js';
 import { packageRoot } from '../../bindings/native.js';
 import { benchAppendVerb, secondsArg, warmupArg, type BenchAppendFlags } from './bench.js';
-import { DEFAULT_LAYOUT, addressArg, appendVerb, fillVerb, readVerb, statusVerb, tailVerb, trimVerb, type LayoutFlags } from './debug.js';
+import { DEFAULT_LAYOUT, addressArg, appendVerb, fillVerb, outputArg, readVerb, statusVerb, tailVerb, trimVerb, type LayoutFlags, type StatusFlags } from './debug.js';
 import { demoVerb, type DemoFlags } from './demo.js';
 import { FatalError } from './fatal-error.js';
 import { formatVerb, type FormatFlags } from './format.js';
@@ -30,6 +30,10 @@ import { UsageError } from './usage-error.js';
 function hostPorts(value: string, previous: string[]): string[] {
   return [...previous, hostPortArg(value)];
 }
+
+// The servers' admin listener (src/cli/admin.ts).
+const adminOption = ['--admin <host:port>', 'serve /livez, /readyz, /metrics and /status over HTTP here (a bare PORT means 127.0.0.1, port 0 picks a free one; none when absent)', listenArg] as const;
+const drainOption = ['--drain <ms>', 'after SIGTERM, serve on this long while /readyz answers 503 (draining)', countArg, 0] as const;
 
 const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
@@ -84,6 +88,8 @@ function buildProgram(): Command {
     .option('--epoch <e>', 'the epoch to start in', countArg, 0)
     .option('--start-tail <t>', 'the first token: above every address written on any unit', countArg, 0)
     .option('--max-streams <n>', 'the most streams it keeps tails for (a STREAM_TOKEN for one more is refused with ERR_FULL)', positiveCountArg, DEFAULT_MAX_STREAMS)
+    .option(...adminOption)
+    .option(...drainOption)
     .action((flags: SequencerFlags) => sequencerVerb(flags));
 
   program
@@ -98,6 +104,8 @@ function buildProgram(): Command {
     .option('--grace <ms>', 'how long a dead unit stays dead before it is replaced', countArg, 0)
     .option('--max-epochs-per-minute <n>', 'reconfigurations started per minute, at most', positiveCountArg, 6)
     .option('--rebuild-rate <bytes/s>', "a rebuild's copy rate, at most (default: as fast as the units answer)", positiveCountArg)
+    .option(...adminOption)
+    .option(...drainOption)
     .action((flags: ManagerFlags) => managerVerb(flags));
 
   program
@@ -106,6 +114,8 @@ function buildProgram(): Command {
     .requiredOption('--device <path>', 'formatted block device or file (see `corfu format`)')
     .requiredOption('--listen <host:port>', 'address to listen on; a bare PORT means 127.0.0.1, port 0 picks a free one', listenArg)
     .option('--sync <mode>', "'always' (durable before ack) or 'none' (benchmarks only)", syncArg, 'always')
+    .option(...adminOption)
+    .option(...drainOption)
     .action((flags: UnitFlags) => unitVerb(flags));
 
   const layout = program.command('layout').description('projections: write and show the layout of the log');
@@ -219,10 +229,11 @@ function buildProgram(): Command {
 
   program
     .command('status')
-    .description('the projection epoch; the sequencer and each unit: up/down, epoch, tail')
+    .description("the cluster: the projection epoch; the sequencer and each unit (up/down, epoch, tail, trim mark, space, sync); each segment's chains and the under-replicated ones; rebuilds")
     .option(...layoutOption)
-    .option('--json', 'print JSON')
-    .action((flags: LayoutFlags & { json?: boolean }) => statusVerb(flags));
+    .option('-o, --output <format>', "'table' or 'json'", outputArg, 'table')
+    .option('--json', 'print JSON (-o json)')
+    .action((flags: StatusFlags) => statusVerb(flags));
 
   program
     .command('bench')

@@ -1,12 +1,16 @@
-// `corfu sequencer --listen HOST:PORT [--epoch E] [--start-tail T] [--max-streams N]`:
+// `corfu sequencer --listen HOST:PORT [--epoch E] [--start-tail T] [--max-streams N] [--admin HOST:PORT] [--drain MS]`:
 // serves tokens and stream tails over TCP until SIGTERM or SIGINT, then exits 0.
+// With --admin it prints `admin HOST:PORT` before `listening HOST:PORT`; on a
+// signal /readyz turns 503 and it serves on for --drain ms before closing.
 
 import { exitWithParentIfAsked } from './exit-with-parent.js';
 
+import { sequencerAdmin } from '../admin/sequencer.js';
 import { ListenError, SequencerServer, formatHostPort } from '../sequencer/server.js';
+import { drain, startAdmin, type AdminFlags } from './admin.js';
 import { FatalError } from './fatal-error.js';
 
-export interface SequencerFlags {
+export interface SequencerFlags extends AdminFlags {
   /** Default 127.0.0.1:0. */
   readonly listen?: { readonly host: string; readonly port: number };
   readonly epoch: number;
@@ -15,23 +19,37 @@ export interface SequencerFlags {
 }
 
 export async function sequencerVerb(flags: SequencerFlags): Promise<void> {
-  let server: SequencerServer;
+  let server: SequencerServer | undefined;
+  const admin = sequencerAdmin(() => server, flags.epoch);
+  const listener = await startAdmin(flags, admin);
   try {
-    server = await SequencerServer.start({ ...(flags.listen ?? { host: '127.0.0.1', port: 0 }), epoch: flags.epoch, startTail: flags.startTail, maxStreams: flags.maxStreams });
-  } catch (err) {
-    if (err instanceof ListenError) throw new FatalError(err.message);
-    throw err;
+    try {
+      server = await SequencerServer.start({
+        ...(flags.listen ?? { host: '127.0.0.1', port: 0 }),
+        epoch: flags.epoch,
+        startTail: flags.startTail,
+        maxStreams: flags.maxStreams,
+        observer: admin.observer,
+      });
+    } catch (err) {
+      if (err instanceof ListenError) throw new FatalError(err.message);
+      throw err;
+    }
+    const { host, port } = server.address;
+    process.stdout.write(`listening ${formatHostPort(host, port)}\n`);
+    const signal = await new Promise<string>((resolve) => {
+      const stop = (sig: string): void => {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        resolve(sig);
+      };
+      process.on('SIGTERM', stop);
+      exitWithParentIfAsked();
+      process.on('SIGINT', stop);
+    });
+    await drain(listener, flags.drain, signal);
+    await server.close();
+  } finally {
+    await listener?.close();
   }
-  const { host, port } = server.address;
-  process.stdout.write(`listening ${formatHostPort(host, port)}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      void server.close().then(resolve);
-    };
-    process.on('SIGTERM', stop);
-    exitWithParentIfAsked();
-    process.on('SIGINT', stop);
-  });
 }

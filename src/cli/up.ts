@@ -13,6 +13,9 @@
 // - The projection (units/replicas stripes, each a chain of `replicas` units:
 //   stripe k is units k*replicas .. k*replicas+replicas-1, so addresses map to
 //   the same files on every run) is proposed to file:DIR/layout.
+// - Every unit, sequencer and the manager gets an admin listener on a free
+//   loopback port (--admin 127.0.0.1:0): printed, and written to DIR/admin.json
+//   as Prometheus file_sd targets.
 // - Spares (DIR/spare-K.img, and any unit file the layout no longer uses,
 //   formatted again), a standby sequencer and a `corfu manager` (probing every
 //   500 ms) run beside them: a unit or sequencer that dies is replaced and
@@ -75,6 +78,8 @@ interface Child {
   readonly proc: ChildProcess;
   readonly exited: Promise<number | null>;
   address?: string;
+  /** Its admin listener (`admin HOST:PORT`, printed before it is ready). */
+  admin?: string;
 }
 
 function lastLine(path: string): string {
@@ -102,6 +107,8 @@ function startChild(name: string, args: string[], logDir: string, registry: Chil
     const timer = setTimeout(() => reject(new FatalError(`${name} did not print ${String(ready)} within ${LISTEN_TIMEOUT_MS} ms; see ${log}`)), LISTEN_TIMEOUT_MS);
     const lines = createInterface({ input: proc.stdout! });
     lines.on('line', (line) => {
+      const admin = /^admin (\S+)$/.exec(line);
+      if (admin?.[1] !== undefined) child.admin = admin[1];
       const m = ready.exec(line);
       if (m !== null && child.address === undefined) {
         child.address = m[1] ?? name;
@@ -201,6 +208,30 @@ function carryOver(
   };
 }
 
+/** Every server gets an admin listener on a free loopback port (printed, and in DIR/admin.json). */
+const ADMIN_FLAGS = ['--admin', '127.0.0.1:0'];
+const ADMIN_TARGETS = 'admin.json';
+
+/**
+ * DIR/admin.json: the admin listeners as a Prometheus file_sd target list, so a
+ * local Prometheus can scrape the cluster (file_sd_configs: [{ files: [DIR/admin.json] }]).
+ */
+function writeAdminTargets(dir: string, children: readonly Child[]): void {
+  const targets = children
+    .filter((c) => c.admin !== undefined)
+    .map((c) => ({ targets: [c.admin!], labels: { corfu_server: c.name, corfu_role: c.name.startsWith('sequencer') ? 'sequencer' : c.name === 'manager' ? 'manager' : 'unit' } }));
+  const tmp = join(dir, `${ADMIN_TARGETS}.tmp`);
+  writeFileSync(tmp, `${JSON.stringify(targets, null, 2)}\n`);
+  renameSync(tmp, join(dir, ADMIN_TARGETS));
+}
+
+function adminTable(children: readonly Child[]): string {
+  return children
+    .filter((c) => c.admin !== undefined)
+    .map((c) => `  ${c.name.padEnd(18)} http://${c.admin!}`)
+    .join('\n');
+}
+
 /** The local manager's detection: loopback answers in microseconds, so a faster probe than the default 1 s. */
 const MANAGER_FLAGS = ['--probe-interval', '500', '--probe-timeout', '500', '--misses', '3'];
 
@@ -279,7 +310,9 @@ export async function upVerb(flags: UpFlags): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const servers = await Promise.all(devices.map((path) => startChild(basename(path, '.img'), ['unit', '--device', path, '--listen', '127.0.0.1:0', '--sync', flags.sync], logDir, children)));
+    const servers = await Promise.all(
+      devices.map((path) => startChild(basename(path, '.img'), ['unit', '--device', path, '--listen', '127.0.0.1:0', '--sync', flags.sync, ...ADMIN_FLAGS], logDir, children)),
+    );
     const allAddresses = servers.map((c) => c.address!);
     const unitAddresses = allAddresses.slice(0, flags.units);
     // The units the layout uses: the first `units` files on a first run, the carried layout's after.
@@ -287,8 +320,8 @@ export async function upVerb(flags: UpFlags): Promise<void> {
     const sealed = await sealUnits(layoutAddresses, epoch);
     const tails = sealed.tails;
     const startTail = Math.max(0, ...tails.values());
-    const sequencer = await startChild('sequencer', ['sequencer', '--listen', '127.0.0.1:0'], logDir, children);
-    const standby = await startChild('sequencer-standby', ['sequencer', '--listen', '127.0.0.1:0'], logDir, children);
+    const sequencer = await startChild('sequencer', ['sequencer', '--listen', '127.0.0.1:0', ...ADMIN_FLAGS], logDir, children);
+    const standby = await startChild('sequencer-standby', ['sequencer', '--listen', '127.0.0.1:0', ...ADMIN_FLAGS], logDir, children);
 
     writeUnitFiles(dir, allAddresses);
     let projection: Projection;
@@ -302,8 +335,9 @@ export async function upVerb(flags: UpFlags): Promise<void> {
     await sealSequencerAndPropose(storeUrl, projection, tails);
     // The manager heals the cluster: every file the layout does not use is its spare.
     const spares = allAddresses.filter((a) => !projection.units.includes(a));
-    const managerArgs = ['manager', '--layout', storeUrl, ...spares.flatMap((a) => ['--spare', a]), '--standby-sequencer', standby.address!, ...MANAGER_FLAGS];
+    const managerArgs = ['manager', '--layout', storeUrl, ...spares.flatMap((a) => ['--spare', a]), '--standby-sequencer', standby.address!, ...MANAGER_FLAGS, ...ADMIN_FLAGS];
     await startChild('manager', managerArgs, logDir, children, /^manager: (active)$/);
+    writeAdminTargets(dir, children);
 
     process.stdout.write(
       `${layoutTable(projection)}\n\n` +
@@ -311,7 +345,8 @@ export async function upVerb(flags: UpFlags): Promise<void> {
         `connect:    CorfuClient.connect({ layout: '${storeUrl}' })\n` +
         `tail:       ${startTail} (entries below it were written before this run)\n` +
         `manager:    active, ${spares.length} spare unit${spares.length === 1 ? '' : 's'}${spares.length === 0 ? '' : ` (${spares.join(', ')})`}, standby sequencer ${standby.address!}\n` +
-        `logs:       ${logDir}\n`,
+        `logs:       ${logDir}\n` +
+        `admin:      GET /livez /readyz /metrics /status (targets in ${join(dir, ADMIN_TARGETS)})\n${adminTable(children)}\n`,
     );
     // A unit or sequencer that dies is the manager's to heal: say so when it happens.
     for (const child of children) {

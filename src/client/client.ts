@@ -244,6 +244,17 @@ function streamIds(streams: readonly string[], max: number, what: string): Strea
   return (streams as readonly unknown[]).map((name) => streamId(name as string));
 }
 
+/** The calls a CallObserver hears of: the public API, a fixed set (metric labels). */
+export const OBSERVED_CALLS = ['append', 'appendBatch', 'appendTo', 'read', 'fill', 'trim', 'prefixTrim', 'tail', 'streamTails', 'usage', 'ping'] as const;
+export type ObservedCall = (typeof OBSERVED_CALLS)[number];
+const OBSERVED = new Set<string>(OBSERVED_CALLS);
+
+/**
+ * Hears the end of every public call (src/client/metrics.ts): how long it took
+ * and how it failed (a CorfuError's code, 'unknown' for anything else), or undefined when it did not.
+ */
+export type CallObserver = (call: ObservedCall, seconds: number, failure: ErrorCode | 'unknown' | undefined) => void;
+
 export class CorfuClient {
   readonly deadlineMs: number;
   readonly timeoutMs: number;
@@ -302,6 +313,8 @@ export class CorfuClient {
     /** Addresses this client read to rebuild a sequencer's stream tails. */
     streamRecoveryReads: 0,
   };
+  #callObserver: CallObserver | undefined;
+
   /** One stream recovery at a time per client: every call that meets ERR_RECOVERING waits for it. */
   #recovering: Promise<void> | undefined;
 
@@ -359,6 +372,14 @@ export class CorfuClient {
       else if (owns) await store.close();
       throw err;
     }
+  }
+
+  /**
+   * Sets (or, with undefined, removes) the one observer of this client's calls. Without one
+   * no call reads the clock for it. clientMetrics() sets it.
+   */
+  observeCalls(observer: CallObserver | undefined): void {
+    this.#callObserver = observer;
   }
 
   /** The time on the client's clock (ms; virtual in the simulator): for layers above that keep time. */
@@ -1113,8 +1134,17 @@ export class CorfuClient {
       throw new CorfuError('ERR_BAD_REQUEST', `${what}: signal must be an AbortSignal, got ${describeValue(signal)}`);
     }
     const b = new CallBudget(this.#runtime.clock, what, deadlineMs, signal);
+    const space = what.indexOf(' ');
+    const call = space < 0 ? what : what.slice(0, space);
+    const observer = OBSERVED.has(call) ? this.#callObserver : undefined;
+    const startedMs = observer === undefined ? 0 : this.#runtime.clock.now();
     try {
-      return await b.race(body(b));
+      const value = await b.race(body(b));
+      observer?.(call as ObservedCall, (this.#runtime.clock.now() - startedMs) / 1000, undefined);
+      return value;
+    } catch (err) {
+      observer?.(call as ObservedCall, (this.#runtime.clock.now() - startedMs) / 1000, err instanceof CorfuError ? err.code : 'unknown');
+      throw err;
     } finally {
       b.done();
     }

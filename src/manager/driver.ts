@@ -25,6 +25,7 @@ import type { TimerHandle } from '../transport/clock.js';
 import type { RequestBody } from '../transport/connection.js';
 import type { ProbeAnswer } from './detector.js';
 import { Manager, type ManagerAction, type ManagerOptions, type ServerRole } from './machine.js';
+import type { ManagerObserver } from './observer.js';
 import { Rebuild, type RebuildResume } from './rebuild.js';
 
 export interface ManagerDriverOptions extends ManagerOptions {
@@ -48,6 +49,8 @@ export interface ManagerDriverOptions extends ManagerOptions {
    * Without it the error is rethrown, and the process crashes, as a bug should.
    */
   readonly onFatal?: (error: unknown) => void;
+  /** Hears probes, reconfigurations, re-seals and rebuild progress (metrics). */
+  readonly observer?: ManagerObserver;
 }
 
 /** The status record (ProjectionStore.putStatus) the manager reports a rebuild's progress in. */
@@ -182,15 +185,18 @@ export class ManagerDriver {
       if (!(err instanceof CorfuError)) throw err;
       answer = undefined;
     }
+    this.#options.observer?.probed?.(role, answer !== undefined);
     this.#apply(this.#machine.step({ probed: { server, now: this.#runtime.clock.now(), answer } }));
   }
 
   async #reconfigure(changes: Parameters<typeof reconfigure>[1]): Promise<void> {
     try {
       const r = await reconfigure(this.#store, changes, { timeoutMs: this.#options.reconfigureTimeoutMs, runtime: this.#runtime });
+      this.#options.observer?.reconfigured?.(r.adopted ? 'adopted' : 'installed');
       this.#apply(this.#machine.step({ reconfigured: { now: this.#runtime.clock.now(), projection: r.projection, adopted: r.adopted } }));
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
+      this.#options.observer?.reconfigured?.('failed');
       this.#apply(this.#machine.step({ reconfigureFailed: { now: this.#runtime.clock.now(), message } }));
     }
   }
@@ -214,6 +220,7 @@ export class ManagerDriver {
         pool: this.#pool,
         ...(this.#options.rebuildRateBytesPerSec === undefined ? {} : { rateBytesPerSec: this.#options.rebuildRateBytesPerSec }),
         onProgress: (p) => {
+          this.#options.observer?.rebuildProgress?.(unit, p.addressesDone, p.addressesTotal, p.bytesCopied);
           const now = this.#runtime.clock.now();
           if (now - statusAt >= (this.#options.rebuildStatusEveryMs ?? STATUS_EVERY_MS) || p.addressesDone === p.addressesTotal) {
             statusAt = now;
@@ -231,6 +238,7 @@ export class ManagerDriver {
       if (!(err instanceof CorfuError)) throw err; // a broken invariant: crash rather than go on
       message = err.message;
     }
+    this.#options.observer?.rebuildEnded?.(unit, ok);
     this.#apply(this.#machine.step({ rebuildDone: { unit, now: this.#runtime.clock.now(), ok, message } }));
   }
 
@@ -250,6 +258,7 @@ export class ManagerDriver {
     } catch (err) {
       this.#options.log('warn', `sealing unit ${unit} to epoch ${epoch}: ${(err as Error).message}`);
     }
+    this.#options.observer?.resealed?.(ok);
     this.#apply(this.#machine.step({ resealed: { unit, epoch, now: this.#runtime.clock.now(), ok } }));
   }
 }

@@ -14,7 +14,8 @@
 // at most `maxConnections` connections (one more is closed on accept), and a
 // frame must arrive whole within `frameTimeoutMs` of its first byte. A
 // listener error (such as running out of descriptors on accept) is logged,
-// never fatal.
+// never fatal. An observer (the admin listener's metrics) hears every answer,
+// a parked WAIT_TAIL's when it is sent.
 
 import { createServer } from 'node:net';
 import { writeBatched } from '../transport/write-batched.js';
@@ -27,7 +28,7 @@ import { NativeTokenSource } from './native-token-source.js';
 import { Sequencer } from './state.js';
 import type { TokenSource } from './state.js';
 import { TailWaiters, wakesWaiters } from './tail-waiters.js';
-import type { WaitTailRequest } from '../wire/messages.js';
+import type { Response, WaitTailRequest } from '../wire/messages.js';
 
 /** Default bound on answers buffered per connection: ~9,000 TOKEN answers. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024;
@@ -50,6 +51,13 @@ export interface SequencerServerOptions extends ServerLimitOptions {
   readonly maxBufferedBytes?: number;
   /** Where to report refused connections and listener errors; default stderr. */
   readonly log?: (line: string) => void;
+  /** Hears every answer sent (metrics). */
+  readonly observer?: SequencerObserver;
+}
+
+/** Hears what the sequencer answers; called on the hot path, so it must be cheap. */
+export interface SequencerObserver {
+  answered(res: Response): void;
 }
 
 /** The server could not listen (address in use, no such interface, no permission). */
@@ -71,10 +79,12 @@ export class SequencerServer {
   readonly #waiters = new TailWaiters<Waiter>();
   readonly #maxBuffered: number;
   readonly #limits: ServerLimits;
+  readonly #observer: SequencerObserver | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(sequencer: Sequencer, maxBuffered: number, limits: ServerLimits, log: (line: string) => void) {
+  private constructor(sequencer: Sequencer, maxBuffered: number, limits: ServerLimits, log: (line: string) => void, observer: SequencerObserver | undefined) {
     this.sequencer = sequencer;
+    this.#observer = observer;
     this.#maxBuffered = maxBuffered;
     this.#limits = limits;
     this.#server = createServer({ noDelay: true });
@@ -88,7 +98,7 @@ export class SequencerServer {
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     const tokens = options.tokens ?? new NativeTokenSource(options.startTail ?? 0);
     const sequencer = new Sequencer({ epoch: options.epoch ?? 0, startTail: options.startTail ?? 0, tokens, ...(options.maxStreams === undefined ? {} : { maxStreams: options.maxStreams }) });
-    const s = new SequencerServer(sequencer, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, limits, log);
+    const s = new SequencerServer(sequencer, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, limits, log, options.observer);
     const host = options.host ?? '127.0.0.1';
     const port = options.port ?? 0;
     await new Promise<void>((resolve, reject) => {
@@ -117,6 +127,11 @@ export class SequencerServer {
   /** Open client connections. */
   get connections(): number {
     return this.#sockets.size;
+  }
+
+  /** WAIT_TAIL long polls parked now. */
+  get waiting(): number {
+    return this.#waiters.size;
   }
 
   /** Stops accepting, lets connections flush what they were sent, then closes them. Idempotent. */
@@ -168,7 +183,7 @@ export class SequencerServer {
             this.#waitTail(socket, req);
             continue;
           }
-          writeBatched(socket, encodeResponse(this.sequencer.handle(req)));
+          this.#send(socket, this.sequencer.handle(req));
           if (wakesWaiters(req.op)) this.#wakeWaiters();
         }
       } finally {
@@ -192,18 +207,22 @@ export class SequencerServer {
   #waitTail(socket: Socket, req: WaitTailRequest): void {
     const now = this.sequencer.waitTail(req);
     if (now !== undefined) {
-      writeBatched(socket, encodeResponse(now));
+      this.#send(socket, now);
       return;
     }
     const who: Waiter = { socket, timer: undefined };
     if (!this.#waiters.park(req, who)) {
       // Full: the poller learns the tail now and asks again.
-      writeBatched(socket, encodeResponse(this.sequencer.handle(req)));
+      this.#send(socket, this.sequencer.handle(req));
       return;
     }
     who.timer = setTimeout(() => {
       for (const p of this.#waiters.remove((w) => w.who === who)) {
-        if (!socket.destroyed) socket.write(encodeResponse(this.sequencer.handle(p.req)));
+        if (!socket.destroyed) {
+          const res = this.sequencer.handle(p.req);
+          this.#observer?.answered(res);
+          socket.write(encodeResponse(res));
+        }
       }
     }, req.waitMs);
   }
@@ -213,8 +232,13 @@ export class SequencerServer {
     if (this.#waiters.size === 0) return;
     for (const p of this.#waiters.ready(this.sequencer)) {
       clearTimeout(p.who.timer);
-      if (!p.who.socket.destroyed) writeBatched(p.who.socket, encodeResponse(p.res));
+      if (!p.who.socket.destroyed) this.#send(p.who.socket, p.res);
     }
+  }
+
+  #send(socket: Socket, res: Response): void {
+    this.#observer?.answered(res);
+    writeBatched(socket, encodeResponse(res));
   }
 }
 

@@ -21,7 +21,11 @@
 //   request rather than crash the unit.
 // - shutdown(): stop accepting, stop reading, let what is with the engine
 //   finish and its answers be written, then close the connections. Closing
-//   the engine is the caller's (the CLI closes the store after this).
+//   the engine is the caller's (the CLI closes the store after this). With a
+//   grace, connections still open when it is over are cut (a peer that reads
+//   nothing must not hold a shutdown forever).
+// - An observer (the admin listener's metrics) hears every answer with the
+//   time the request took; without one no clock is read.
 
 import { Server, type Socket, createServer } from 'node:net';
 import { writeBatched } from '../transport/write-batched.js';
@@ -47,6 +51,14 @@ export interface UnitServerOptions extends ServerLimitOptions {
   readonly maxBufferedBytes?: number;
   /** Where to report closed connections and such; default stderr. */
   readonly log?: (line: string) => void;
+  /** Hears every answer sent (metrics). */
+  readonly observer?: UnitObserver;
+}
+
+/** Hears what the unit answers; called on the hot path, so it must be cheap. */
+export interface UnitObserver {
+  /** `seconds`: from the request's decoding to its answer. */
+  answered(req: Request, res: Response, seconds: number): void;
 }
 
 class UnitConnection {
@@ -75,10 +87,12 @@ export class UnitServer {
   readonly #limits: ServerLimits;
   readonly #log: (line: string) => void;
   readonly #connections = new Set<UnitConnection>();
+  readonly #observer: UnitObserver | undefined;
   #shutdown: Promise<void> | undefined;
 
-  private constructor(engine: UnitEngine, server: Server, maxInFlight: number, maxBuffered: number, limits: ServerLimits, log: (line: string) => void) {
+  private constructor(engine: UnitEngine, server: Server, maxInFlight: number, maxBuffered: number, limits: ServerLimits, log: (line: string) => void, observer: UnitObserver | undefined) {
     this.#engine = engine;
+    this.#observer = observer;
     this.#server = server;
     this.#maxInFlight = maxInFlight;
     this.#maxBuffered = maxBuffered;
@@ -96,7 +110,7 @@ export class UnitServer {
     const limits = serverLimits(options);
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     const server = createServer({ noDelay: true });
-    const unit = new UnitServer(engine, server, maxInFlight, maxBuffered, limits, log);
+    const unit = new UnitServer(engine, server, maxInFlight, maxBuffered, limits, log, options.observer);
     capConnections(server, limits.maxConnections, () => log(`unit: ${limits.maxConnections} connections open (the cap): closing new ones until one ends`));
     server.on('connection', (socket) => unit.#accept(socket));
     await new Promise<void>((resolve, reject) => {
@@ -125,14 +139,24 @@ export class UnitServer {
     return this.#connections.size;
   }
 
-  /** Stops accepting, finishes what is in flight, answers it, closes every connection. Idempotent. */
-  shutdown(): Promise<void> {
-    this.#shutdown ??= this.#doShutdown();
+  /**
+   * Stops accepting, finishes what is in flight, answers it, closes every connection.
+   * After `graceMs` (default: no limit) the connections still open are cut; what the
+   * engine was doing still finishes before this resolves. Idempotent (the first grace stays).
+   */
+  shutdown(graceMs?: number): Promise<void> {
+    this.#shutdown ??= this.#doShutdown(graceMs);
     return this.#shutdown;
   }
 
-  async #doShutdown(): Promise<void> {
+  async #doShutdown(graceMs: number | undefined): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const cut =
+      graceMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            for (const c of this.#connections) c.socket.destroy();
+          }, graceMs);
     await Promise.all(
       [...this.#connections].map(async (c) => {
         c.stopped = true;
@@ -151,6 +175,7 @@ export class UnitServer {
         });
       }),
     );
+    clearTimeout(cut);
     await closed;
   }
 
@@ -222,9 +247,12 @@ export class UnitServer {
 
   #start(c: UnitConnection, req: Request): void {
     c.inFlight++;
+    const observer = this.#observer;
+    const startedMs = observer === undefined ? 0 : performance.now();
     handleRequest(this.#engine, req).then(
       (response) => {
         c.inFlight--;
+        observer?.answered(req, response, (performance.now() - startedMs) / 1000);
         if (!c.dead) writeBatched(c.socket, encodeAnswer(req, response));
         if (c.inFlight === 0) this.#wakeIdle(c);
         if (!c.stopped) this.#drain(c);

@@ -1,0 +1,198 @@
+// The unit's admin sources: its metrics (an observer of every answer, and
+// gauges read from the engine at scrape time), its readiness checks and its
+// /status. The CLI (src/cli/unit.ts) wires them to the store and the server.
+
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+import { codeName } from '../../bindings/errors.js';
+import type { UnitInfo } from '../unit/handler.js';
+import type { UnitObserver } from '../unit/server.js';
+import type { Request, Response } from '../wire/messages.js';
+import { SYNC } from '../wire/messages.js';
+import type { AdminSources } from './listener.js';
+import { LATENCY_BUCKETS_SECONDS, serverRegistry } from './registry.js';
+
+export interface UnitAdminSource {
+  /** What INFO answers; undefined while the store is not open. */
+  info(): Promise<UnitInfo> | undefined;
+  /** The wire listener's address; undefined until it listens. */
+  listening(): { host: string; port: number } | undefined;
+  connections(): number;
+}
+
+/** The operations whose entries are counted and timed one by one. */
+type EntryOp = 'WRITE' | 'READ' | 'FILL' | 'TRIM';
+
+export interface UnitAdmin extends AdminSources {
+  readonly observer: UnitObserver;
+}
+
+export function unitAdmin(source: UnitAdminSource): UnitAdmin {
+  const registry = serverRegistry();
+  // One INFO per scrape, shared by every gauge that reads it (they are collected concurrently).
+  let pending: Promise<UnitInfo | undefined> | undefined;
+  const info = (): Promise<UnitInfo | undefined> => {
+    pending ??= (source.info() ?? Promise.resolve(undefined)).catch(() => undefined).finally(() => (pending = undefined));
+    return pending;
+  };
+  const gauge = (name: string, help: string, read: (i: UnitInfo) => number): Gauge =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect(this: Gauge) {
+        const i = await info();
+        // A store that is not open has no value: the series is absent rather than a made-up 0.
+        this.reset();
+        if (i !== undefined) this.set(read(i));
+      },
+    });
+  gauge('corfu_unit_epoch', "the unit's epoch: requests of an older one are refused with ERR_SEALED", (i) => i.unitEpoch);
+  gauge('corfu_unit_tail', 'one past the highest address written, filled or trimmed-to on this unit', (i) => i.tail);
+  gauge('corfu_unit_trim_mark', 'every address below it is trimmed (prefix trim)', (i) => i.trimMark);
+  gauge('corfu_unit_used_bytes', 'bytes of the data region holding live pages', (i) => i.usedPages * i.pageBytes);
+  gauge('corfu_unit_free_bytes', 'bytes of the data region free for writes (a prefix trim frees more)', (i) => (i.dataPages - i.usedPages) * i.pageBytes);
+  gauge('corfu_unit_capacity_bytes', 'bytes of the data region', (i) => i.dataPages * i.pageBytes);
+  new Gauge({
+    name: 'corfu_unit_info',
+    help: "always 1; the unit's identity in its labels",
+    labelNames: ['cluster_id', 'unit_id', 'sync'],
+    registers: [registry],
+    async collect(this: Gauge<'cluster_id' | 'unit_id' | 'sync'>) {
+      const i = await info();
+      this.reset();
+      if (i !== undefined) this.set({ cluster_id: i.clusterId, unit_id: String(i.unitId), sync: i.sync === SYNC.ALWAYS ? 'always' : 'none' }, 1);
+    },
+  });
+  new Gauge({
+    name: 'corfu_unit_connections',
+    help: 'client connections open',
+    registers: [registry],
+    collect(this: Gauge) {
+      this.set(source.connections());
+    },
+  });
+
+  const observer = new UnitMetrics(registry);
+  return {
+    registry,
+    observer,
+    checks: [
+      { name: 'listener', check: () => (source.listening() === undefined ? 'not listening for requests yet' : undefined) },
+      {
+        name: 'store',
+        check: async () => {
+          const p = source.info();
+          if (p === undefined) return 'the store is not open';
+          await p;
+          return undefined;
+        },
+      },
+      {
+        name: 'epoch',
+        check: async () => {
+          const i = await info();
+          return i === undefined ? 'unknown until the store answers' : undefined;
+        },
+      },
+    ],
+    status: async () => {
+      const i = await info();
+      const l = source.listening();
+      return {
+        role: 'unit',
+        listen: l === undefined ? null : `${l.host}:${l.port}`,
+        connections: source.connections(),
+        ...(i === undefined
+          ? { storeOpen: false }
+          : {
+              storeOpen: true,
+              clusterId: i.clusterId,
+              unitId: i.unitId,
+              formatId: i.formatId,
+              epoch: i.unitEpoch,
+              tail: i.tail,
+              trimMark: i.trimMark,
+              usedBytes: i.usedPages * i.pageBytes,
+              freeBytes: (i.dataPages - i.usedPages) * i.pageBytes,
+              capacityBytes: i.dataPages * i.pageBytes,
+              maxEntryBytes: i.maxEntryBytes,
+              sync: i.sync === SYNC.ALWAYS ? 'always' : 'none',
+            }),
+      };
+    },
+  };
+}
+
+/** Counts and times every answer; label values come only from the opcode and status tables. */
+class UnitMetrics implements UnitObserver {
+  readonly #requests: Counter<'op'>;
+  readonly #requestErrors: Counter<'op' | 'code'>;
+  readonly #entryErrors: Counter<'op' | 'code'>;
+  readonly #entries: Record<EntryOp, Counter>;
+  readonly #latency: Record<EntryOp, Histogram>;
+  readonly #writeBytes: Counter;
+  readonly #readBytes: Counter;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.#requests = new Counter({ name: 'corfu_unit_requests_total', help: 'requests answered, by opcode', labelNames: ['op'], registers });
+    this.#requestErrors = new Counter({
+      name: 'corfu_unit_request_errors_total',
+      help: 'requests refused as a whole (ERR_SEALED, ERR_IO, ERR_BAD_REQUEST, ...), by opcode and code',
+      labelNames: ['op', 'code'],
+      registers,
+    });
+    this.#entryErrors = new Counter({
+      name: 'corfu_unit_entry_errors_total',
+      help: 'entries of answered requests whose status was not OK (ERR_WRITTEN, ERR_UNWRITTEN, ERR_TRIMMED, ERR_FULL, ...), by opcode and code',
+      labelNames: ['op', 'code'],
+      registers,
+    });
+    const entries = (op: string, what: string): Counter => new Counter({ name: `corfu_unit_${op}_entries_total`, help: `entries asked to ${what}, in answered requests`, registers });
+    this.#entries = { WRITE: entries('write', 'write'), READ: entries('read', 'read'), FILL: entries('fill', 'fill with junk'), TRIM: entries('trim', 'trim (single addresses)') };
+    const latency = (op: string): Histogram =>
+      new Histogram({ name: `corfu_unit_${op}_latency_seconds`, help: `${op.toUpperCase()} requests: from decoding to the answer`, buckets: LATENCY_BUCKETS_SECONDS, registers });
+    this.#latency = { WRITE: latency('write'), READ: latency('read'), FILL: latency('fill'), TRIM: latency('trim') };
+    this.#writeBytes = new Counter({ name: 'corfu_unit_write_bytes_total', help: 'payload bytes of entries in answered WRITE requests', registers });
+    this.#readBytes = new Counter({ name: 'corfu_unit_read_bytes_total', help: 'payload bytes of data entries answered to READ requests', registers });
+  }
+
+  answered(req: Request, res: Response, seconds: number): void {
+    this.#requests.inc({ op: req.op });
+    if (res.status !== 'OK') {
+      this.#requestErrors.inc({ op: req.op, code: res.status });
+      return;
+    }
+    switch (req.op) {
+      case 'WRITE': {
+        let bytes = 0;
+        for (const e of req.entries) bytes += e.payload.length;
+        this.#writeBytes.inc(bytes);
+        this.#entry('WRITE', req.entries.length, seconds, res);
+        return;
+      }
+      case 'READ': {
+        if (res.op === 'READ') {
+          let bytes = 0;
+          for (const p of res.payloads) if (p !== null) bytes += p.length;
+          this.#readBytes.inc(bytes);
+        }
+        this.#entry('READ', req.addresses.length, seconds, res);
+        return;
+      }
+      case 'FILL':
+      case 'TRIM':
+        this.#entry(req.op, req.addresses.length, seconds, res);
+        return;
+      default:
+    }
+  }
+
+  #entry(op: EntryOp, count: number, seconds: number, res: Response): void {
+    this.#entries[op].inc(count);
+    this.#latency[op].observe(seconds);
+    if (!('statuses' in res)) return;
+    for (const byte of res.statuses) if (byte !== 0) this.#entryErrors.inc({ op, code: codeName(byte) });
+  }
+}

@@ -17,6 +17,7 @@ import { ManagerDriver } from '../manager/driver.js';
 import { FileLockElection, type Election } from '../manager/election.js';
 import { MANAGER_DEFAULTS } from '../manager/machine.js';
 import { FatalError } from './fatal-error.js';
+import { cliRuntime, cliStoreOptions } from './security.js';
 
 export interface ManagerFlags {
   readonly layout: string;
@@ -35,7 +36,7 @@ function log(level: 'info' | 'warn', message: string): void {
 }
 
 export async function managerVerb(flags: ManagerFlags): Promise<void> {
-  const store = await openProjectionStore(flags.layout);
+  const store = await openProjectionStore(flags.layout, cliStoreOptions());
   let election: Election;
   if (store instanceof FileProjectionStore) election = new FileLockElection(store.dir);
   else if (flags.layout.startsWith('etcd://')) {
@@ -72,6 +73,8 @@ export async function managerVerb(flags: ManagerFlags): Promise<void> {
     ...(flags.rebuildRate === undefined ? {} : { rebuildRateBytesPerSec: flags.rebuildRate }),
     random: Math.random,
     log,
+    // The manager seals, bootstraps and rebuilds: its credentials must carry the admin role.
+    runtime: cliRuntime(),
   });
   // (A signal may have come while the driver started: then the wait is already over.)
   const stopped = stop.signal.aborted ? Promise.resolve() : new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));

@@ -5,8 +5,9 @@ import { exitWithParentIfAsked } from './exit-with-parent.js';
 
 import { ListenError, SequencerServer, formatHostPort } from '../sequencer/server.js';
 import { FatalError } from './fatal-error.js';
+import { serverSecurity, type ServerSecurityFlags } from './security.js';
 
-export interface SequencerFlags {
+export interface SequencerFlags extends ServerSecurityFlags {
   /** Default 127.0.0.1:0. */
   readonly listen?: { readonly host: string; readonly port: number };
   readonly epoch: number;
@@ -15,9 +16,11 @@ export interface SequencerFlags {
 }
 
 export async function sequencerVerb(flags: SequencerFlags): Promise<void> {
+  const listen = flags.listen ?? { host: '127.0.0.1', port: 0 };
+  const security = serverSecurity(flags, listen.host, 'sequencer');
   let server: SequencerServer;
   try {
-    server = await SequencerServer.start({ ...(flags.listen ?? { host: '127.0.0.1', port: 0 }), epoch: flags.epoch, startTail: flags.startTail, maxStreams: flags.maxStreams });
+    server = await SequencerServer.start({ ...listen, ...security, epoch: flags.epoch, startTail: flags.startTail, maxStreams: flags.maxStreams });
   } catch (err) {
     if (err instanceof ListenError) throw new FatalError(err.message);
     throw err;

@@ -12,20 +12,23 @@ import { exitWithParentIfAsked } from './exit-with-parent.js';
 import { Store, type SyncMode } from '../../bindings/index.js';
 import { UnitServer } from '../unit/server.js';
 import { storeEngine } from '../unit/store-engine.js';
+import { serverSecurity, type ServerSecurityFlags } from './security.js';
 
-export interface UnitFlags {
+export interface UnitFlags extends ServerSecurityFlags {
   device: string;
   listen: { host: string; port: number };
   sync: SyncMode;
 }
 
 export async function unitVerb(flags: UnitFlags): Promise<void> {
+  // Before the device is opened: a refused flag leaves nothing to undo.
+  const security = serverSecurity(flags, flags.listen.host, 'unit');
   // What INFO reports of the device (fixed at format time); read before open takes the device's lock.
   const superblock = Store.inspect(flags.device);
   const store = Store.open(flags.device, { sync: flags.sync });
   let server: UnitServer;
   try {
-    server = await UnitServer.listen(storeEngine(store, superblock), { host: flags.listen.host, port: flags.listen.port });
+    server = await UnitServer.listen(storeEngine(store, superblock), { host: flags.listen.host, port: flags.listen.port, ...security });
   } catch (err) {
     await store.close();
     throw err;

@@ -21,6 +21,7 @@ import { Server, type Socket, createServer, isIP } from 'node:net';
 import * as tls from 'node:tls';
 
 import { CorfuError } from '../../bindings/errors.js';
+import { FrameDecoder, encodeResponse, errorResponse } from '../wire/index.js';
 import type { Dialer } from './dialer.js';
 import { writeBatched } from './write-batched.js';
 
@@ -169,16 +170,56 @@ export function createListener(options: ServerTlsOptions | undefined, handshakeT
     key: options.key as tls.SecureContextOptions['key'],
     ...(options.ca === undefined ? {} : { ca: options.ca as tls.SecureContextOptions['ca'] }),
     requestCert: options.clientCertAuth === true,
-    rejectUnauthorized: options.clientCertAuth === true,
+    // Checked below instead: with TLS 1.3 a refused certificate is only a close on the
+    // client's side (the handshake looked done to it), so the refusal is sent as an answer.
+    rejectUnauthorized: false,
     minVersion: versionArg(options.minVersion),
     handshakeTimeout: handshakeTimeoutMs,
   });
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     socket.setNoDelay(true);
+    if (options.clientCertAuth === true && !socket.authorized) {
+      const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+      const cert = socket.getPeerCertificate();
+      const why = cert === null || Object.keys(cert).length === 0 ? 'no client certificate' : `client certificate refused (${String(socket.authorizationError)})`;
+      onHandshakeError(new Error(why), remote);
+      refuseConnection(socket, why, handshakeTimeoutMs);
+      return;
+    }
     onSocket(socket);
   });
   server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => onHandshakeError(err, `${socket.remoteAddress}:${socket.remotePort}`));
   return server;
+}
+
+/** The most bytes read from a refused peer while waiting for its first frame. */
+const REFUSED_READ_BYTES = 4096;
+
+/**
+ * A peer whose certificate was refused: its first frame (the client's AUTH) is answered
+ * ERR_UNAUTHORIZED with the reason, and the connection closed. Nothing else is read or
+ * served; a peer that sends no frame in time, or a bigger one, is cut.
+ */
+function refuseConnection(socket: tls.TLSSocket, why: string, timeoutMs: number): void {
+  const decoder = new FrameDecoder();
+  let read = 0;
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  timer.unref();
+  socket.on('error', () => {});
+  socket.on('close', () => clearTimeout(timer));
+  socket.on('data', (chunk: Buffer) => {
+    read += chunk.length;
+    decoder.push(chunk);
+    const r = decoder.pull();
+    if (r.kind === 'frame' && r.frame.type === 'request') {
+      const req = r.frame;
+      socket.removeAllListeners('data');
+      socket.pause();
+      socket.end(encodeResponse(errorResponse(req.op, req.requestId, req.epoch, new CorfuError('ERR_UNAUTHORIZED', `TLS: ${why}`))));
+    } else if (r.kind !== 'need' || read > REFUSED_READ_BYTES) {
+      socket.destroy();
+    }
+  });
 }
 
 /** Checks a server's TLS options now (bad PEM, a key that is not the certificate's), so a server refuses to start rather than every handshake failing. */

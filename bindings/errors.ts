@@ -38,6 +38,9 @@ export const STATUS_NAMES = [
   // Client-side (the object layer, src/objects):
   /** A transaction aborted: something it read was changed by a write committed before it (the message names it). */
   'ERR_CONFLICT',
+  // Produced by a unit or the sequencer (src/transport/auth.ts):
+  /** The peer has not authenticated, or its role (client, admin) may not send this request. Not retryable. */
+  'ERR_UNAUTHORIZED',
 ] as const;
 
 /** A per-entry status: success or one of the error codes. */

@@ -187,7 +187,14 @@ const tokenRequest = fc.record({
   ...envelope,
   count: fc.integer({ min: 1, max: 0xffff_ffff }),
 });
+const authRequest = fc.record({
+  type: fc.constant('request' as const),
+  op: fc.constant('AUTH' as const),
+  ...envelope,
+  token: fc.uint8Array({ maxLength: 64 }),
+});
 const requestArb: fc.Arbitrary<Request> = fc.oneof(
+  authRequest,
   writeRequest,
   addressesRequest,
   prefixTrimRequest,
@@ -303,7 +310,15 @@ const errorResponseArb = fc.record({
   unitEpoch: u64,
   message: fc.string({ unit: 'binary', maxLength: 40 }),
 });
+const authResponse = fc.record({
+  type: fc.constant('response' as const),
+  op: fc.constant('AUTH' as const),
+  ...envelope,
+  status: fc.constant('OK' as const),
+  role: fc.constantFrom('client' as const, 'admin' as const),
+});
 const responseArb: fc.Arbitrary<Response> = fc.oneof(
+  authResponse,
   writeResponse,
   trimResponse,
   readResponse,
@@ -442,6 +457,23 @@ describe('exact bytes (docs/protocol.md)', () => {
     expect(decodeFrame(token)).toMatchObject({ kind: 'error', error: { message: 'request STREAM_TOKEN: body ends inside the stream ids' } });
   });
 
+  it('encodes AUTH and its answer as documented, and refuses an oversized token or an unknown role', () => {
+    const auth = encodeRequest({ type: 'request', op: 'AUTH', requestId: 0, epoch: 0, token: Buffer.from('s3cret') });
+    expect(auth.toString('hex')).toBe('18000000' + '01' + '10' + '0000' + '00000000' + '0000000000000000' + '0600' + Buffer.from('s3cret').toString('hex'));
+    const ok = encodeResponse({ type: 'response', op: 'AUTH', requestId: 0, epoch: 0, status: 'OK', role: 'admin' });
+    expect(ok.toString('hex')).toBe('12000000' + '01' + '90' + '0000' + '00000000' + '0000000000000000' + '00' + '02');
+    expect(decodeFrame(ok)).toMatchObject({ kind: 'frame', frame: { op: 'AUTH', role: 'admin' } });
+    const client = Buffer.from(ok);
+    client[HEADER_BYTES + 1] = 1;
+    expect(decodeFrame(client)).toMatchObject({ kind: 'frame', frame: { op: 'AUTH', role: 'client' } });
+    client[HEADER_BYTES + 1] = 3;
+    expect(decodeFrame(client)).toMatchObject({ kind: 'error', error: { message: 'response AUTH: unknown role byte 3' } });
+    expect(() => encodeRequest({ type: 'request', op: 'AUTH', requestId: 0, epoch: 0, token: new Uint8Array(1025) })).toThrow(/at most 1024/);
+    const long = encodeRequest({ type: 'request', op: 'AUTH', requestId: 0, epoch: 0, token: new Uint8Array(1024) });
+    long.writeUInt16LE(1025, HEADER_BYTES);
+    expect(decodeFrame(long)).toMatchObject({ kind: 'error', error: { message: 'request AUTH: token of 1025 bytes, at most 1024' } });
+  });
+
   it('uses the opcode table and 0x80 | opcode for responses', () => {
     expect(OPCODES).toEqual({
       WRITE: 1,
@@ -459,6 +491,7 @@ describe('exact bytes (docs/protocol.md)', () => {
       STREAM_TOKEN: 13,
       STREAM_TAILS: 14,
       STREAM_SEED: 15,
+      AUTH: 16,
     });
     const ping = encodeRequest({ type: 'request', op: 'PING', requestId: 0, epoch: 0 });
     expect(ping.toString('hex')).toBe('10000000' + '01' + '09' + '0000' + '00000000' + '0000000000000000');
@@ -966,7 +999,7 @@ describe('src/wire is pure', () => {
   it('imports only itself and the pure tables of bindings/ (no addon), and no clock, randomness or I/O', () => {
     const dir = fileURLToPath(new URL('../src/wire/', import.meta.url));
     const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
-    expect(files.sort()).toEqual(['codec.ts', 'decoder.ts', 'frame.ts', 'index.ts', 'messages.ts']);
+    expect(files.sort()).toEqual(['codec.ts', 'decoder.ts', 'frame.ts', 'index.ts', 'messages.ts', 'roles.ts']);
     const allowed = new Set(PURE_BINDINGS.map((f) => `../../bindings/${f}`));
     for (const f of files) {
       const text = readFileSync(dir + f, 'utf8');

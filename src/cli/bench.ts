@@ -26,6 +26,7 @@ import { InvalidArgumentError } from 'commander';
 import * as hdr from 'hdr-histogram-js';
 
 import { CorfuClient } from '../client/client.js';
+import { cliConnectOptions } from './security.js';
 
 export interface BenchAppendFlags {
   readonly layout: string;
@@ -144,7 +145,7 @@ export async function benchAppend(flags: BenchAppendFlags): Promise<BenchAppendR
 
   const clients: CorfuClient[] = [];
   try {
-    for (let i = 0; i < flags.clients; i++) clients.push(await CorfuClient.connect({ layout: flags.layout, shareConnections: flags.separateConnections !== true }));
+    for (let i = 0; i < flags.clients; i++) clients.push(await CorfuClient.connect({ layout: flags.layout, shareConnections: flags.separateConnections !== true, ...cliConnectOptions() }));
     const projection = clients[0]!.projection;
     const segment = projection.segments.at(-1)!;
 

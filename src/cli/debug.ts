@@ -29,6 +29,7 @@ import { Connection } from '../transport/connection.js';
 import { SYNC } from '../wire/messages.js';
 import { FatalError } from './fatal-error.js';
 import { replicationLines, segmentReplication } from './replication.js';
+import { cliConnectOptions, cliRuntime, cliStoreOptions } from './security.js';
 import { UsageError } from './usage-error.js';
 
 export const DEFAULT_LAYOUT = 'file:.corfu/layout';
@@ -53,7 +54,7 @@ async function latestIn(store: ProjectionStore, layout: string): Promise<Project
 }
 
 export async function latestProjection(layout: string): Promise<Projection> {
-  const store = await openProjectionStore(layout);
+  const store = await openProjectionStore(layout, cliStoreOptions());
   try {
     return await latestIn(store, layout);
   } finally {
@@ -63,7 +64,7 @@ export async function latestProjection(layout: string): Promise<Projection> {
 
 async function withClient<T>(flags: LayoutFlags, fn: (client: CorfuClient) => Promise<T>): Promise<T> {
   await latestProjection(flags.layout); // the friendly error for a missing layout
-  const client = await CorfuClient.connect({ layout: flags.layout, timeoutMs: 3000 });
+  const client = await CorfuClient.connect({ layout: flags.layout, timeoutMs: 3000, ...cliConnectOptions() });
   try {
     return await fn(client);
   } finally {
@@ -168,11 +169,11 @@ interface UnitStatus extends ServerStatus {
 /** `fn` over a connection to `address`; down (with why) when it cannot connect or answer. */
 async function ask<T extends ServerStatus>(address: string, fn: (conn: Connection) => Promise<T>): Promise<T | ServerStatus> {
   try {
-    await probe(address, STATUS_TIMEOUT_MS);
+    await probe(address, STATUS_TIMEOUT_MS, cliRuntime().dialer);
   } catch (err) {
     return { up: false, error: (err as Error).message };
   }
-  const conn = new Connection({ ...splitHostPort(address), timeoutMs: STATUS_TIMEOUT_MS });
+  const conn = new Connection({ ...splitHostPort(address), timeoutMs: STATUS_TIMEOUT_MS, dialer: cliRuntime().dialer });
   try {
     return await fn(conn);
   } catch (err) {
@@ -258,7 +259,7 @@ export function outputArg(value: string): 'table' | 'json' {
 
 export async function statusVerb(flags: StatusFlags): Promise<void> {
   // One store connection for the projection and the manager's last rebuild report.
-  const store = await openProjectionStore(flags.layout);
+  const store = await openProjectionStore(flags.layout, cliStoreOptions());
   let p: Projection;
   let report: Awaited<ReturnType<typeof rebuildReport>>;
   try {

@@ -8,6 +8,7 @@ import { CorfuRuntime } from '../objects/index.js';
 import type { LayoutFlags } from './debug.js';
 import { latestProjection } from './debug.js';
 import { UsageError } from './usage-error.js';
+import { cliConnectOptions } from './security.js';
 
 export interface KvFlags extends LayoutFlags {
   /** The store's name (an object name). */
@@ -17,7 +18,7 @@ export interface KvFlags extends LayoutFlags {
 
 async function withKv<T>(flags: KvFlags, fn: (rt: CorfuRuntime) => Promise<T>): Promise<T> {
   await latestProjection(flags.layout); // the friendly error for a missing layout
-  const rt = await CorfuRuntime.connect({ layout: flags.layout, timeoutMs: 3000 });
+  const rt = await CorfuRuntime.connect({ layout: flags.layout, timeoutMs: 3000, ...cliConnectOptions() });
   try {
     return await fn(rt);
   } finally {

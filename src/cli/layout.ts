@@ -25,6 +25,7 @@ import { reconfigure } from '../client/reconfigure-driver.js';
 import type { Change } from '../layout/next.js';
 import { Connection, throwIfError } from '../transport/connection.js';
 import { FatalError } from './fatal-error.js';
+import { cliRuntime, cliStoreOptions } from './security.js';
 import { UsageError } from './usage-error.js';
 
 const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
@@ -62,12 +63,13 @@ const TIMEOUT_MS = 3000;
 
 async function withConnection<T>(role: string, address: string, epoch: number, fn: (conn: Connection) => Promise<T>): Promise<T> {
   try {
-    await probe(address, TIMEOUT_MS);
+    await probe(address, TIMEOUT_MS, cliRuntime().dialer);
   } catch (err) {
+    if (err instanceof CorfuError && err.code === 'ERR_UNAUTHORIZED') throw new CorfuError(err.code, `cannot seal ${role} ${address} to epoch ${epoch}: ${err.message}`);
     throw new CorfuError('ERR_UNAVAILABLE', `cannot seal ${role} ${address} to epoch ${epoch}: it is not reachable (${(err as Error).message})`);
   }
   const { host, port } = splitHostPort(address);
-  const conn = new Connection({ host, port, timeoutMs: TIMEOUT_MS });
+  const conn = new Connection({ host, port, timeoutMs: TIMEOUT_MS, dialer: cliRuntime().dialer });
   try {
     return await fn(conn);
   } catch (err) {
@@ -116,7 +118,7 @@ export async function sealUnits(units: readonly string[], epoch: number): Promis
 
 /** A unit's largest entry, as INFO answers it. */
 async function entryLimit(unit: string): Promise<number> {
-  const conn = new Connection({ ...splitHostPort(unit), timeoutMs: TIMEOUT_MS });
+  const conn = new Connection({ ...splitHostPort(unit), timeoutMs: TIMEOUT_MS, dialer: cliRuntime().dialer });
   try {
     const info = throwIfError(await conn.request({ type: 'request', op: 'INFO', epoch: 0 }));
     if (info.op !== 'INFO') throw new CorfuError('ERR_IO', `unexpected ${info.op} answer to INFO`);
@@ -147,7 +149,7 @@ export async function sealSequencerAndPropose(storeUrl: string, projection: Proj
     // Only a sequencer that some other install already moved to this epoch can be here.
     throw new FatalError(`sequencer ${projection.sequencer} is at epoch ${projection.epoch} but would hand out token ${next}, below the units' tail ${maxTail}`);
   }
-  const store = await openProjectionStore(storeUrl);
+  const store = await openProjectionStore(storeUrl, cliStoreOptions());
   try {
     const result = await store.propose(projection);
     if (!result.accepted && !projectionsEqual(result.winner, projection)) {
@@ -190,9 +192,9 @@ export function reconfigureChanges(flags: LayoutReconfigureFlags): Change[] {
 
 export async function layoutReconfigureVerb(flags: LayoutReconfigureFlags): Promise<void> {
   const changes = reconfigureChanges(flags);
-  const store = await openProjectionStore(flags.store);
+  const store = await openProjectionStore(flags.store, cliStoreOptions());
   try {
-    const result = await reconfigure(store, changes, { timeoutMs: TIMEOUT_MS, ...(flags.expectEpoch === undefined ? {} : { expectEpoch: flags.expectEpoch }) });
+    const result = await reconfigure(store, changes, { timeoutMs: TIMEOUT_MS, runtime: cliRuntime(), ...(flags.expectEpoch === undefined ? {} : { expectEpoch: flags.expectEpoch }) });
     process.stdout.write(`${layoutTable(result.projection)}\n`);
     if (result.adopted) throw new FatalError(`another reconfiguration won epoch ${result.projection.epoch} (shown above); these changes were not applied`);
   } finally {
@@ -215,7 +217,7 @@ export async function layoutInitVerb(flags: LayoutInitFlags): Promise<void> {
 }
 
 export async function layoutShowVerb(flags: { store: string; json?: boolean }): Promise<void> {
-  const store = await openProjectionStore(flags.store);
+  const store = await openProjectionStore(flags.store, cliStoreOptions());
   let latest: Projection | undefined;
   try {
     latest = await store.latest();

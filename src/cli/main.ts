@@ -20,6 +20,7 @@ import { managerVerb, type ManagerFlags } from './manager.js';
 import { hostPortArg, layoutInitVerb, layoutReconfigureVerb, layoutShowVerb, replaceArg, stripeArg, type LayoutInitFlags, type LayoutReconfigureFlags } from './layout.js';
 import { countArg, clusterIdArg, listenArg, positiveCountArg, sizeArg, storeUrlArg, syncArg } from './options.js';
 import { kvDelVerb, kvDumpVerb, kvGetVerb, kvPutVerb, type KvFlags } from './kv.js';
+import { applySecurityOptions } from './security.js';
 import { sequencerVerb, type SequencerFlags } from './sequencer.js';
 import { DEFAULT_MAX_STREAMS } from '../sequencer/streams.js';
 import { unitVerb, type UnitFlags } from './unit.js';
@@ -251,6 +252,8 @@ function buildProgram(): Command {
     .option('--json <file>', 'also write the figures and the configuration as JSON')
     .action((flags: BenchAppendFlags) => benchAppendVerb(flags));
 
+  // TLS and authorization flags on every verb that serves or connects (security.ts).
+  applySecurityOptions(program);
   return program;
 }
 

@@ -22,6 +22,7 @@ import { MANAGER_DEFAULTS } from '../manager/machine.js';
 import { managerAdmin, type ManagerState } from '../admin/manager.js';
 import { drain, startAdmin, type AdminFlags } from './admin.js';
 import { FatalError } from './fatal-error.js';
+import { cliRuntime, cliStoreOptions } from './security.js';
 
 export interface ManagerFlags extends AdminFlags {
   readonly layout: string;
@@ -51,7 +52,7 @@ export async function managerVerb(flags: ManagerFlags): Promise<void> {
 }
 
 async function manage(flags: ManagerFlags, state: ManagerState, observer: ManagerObserver, listener: AdminListener | undefined): Promise<void> {
-  const store = await openProjectionStore(flags.layout);
+  const store = await openProjectionStore(flags.layout, cliStoreOptions());
   state.storeOpen = true;
   // The epoch for /readyz and /status, standby or active: the store's latest, then its watch.
   const unwatch = store.watch(
@@ -112,6 +113,8 @@ async function manage(flags: ManagerFlags, state: ManagerState, observer: Manage
     random: Math.random,
     log,
     observer,
+    // The manager seals, bootstraps and rebuilds: its credentials must carry the admin role.
+    runtime: cliRuntime(),
   });
   state.driver = driver;
   // (A signal may have come while the driver started: then the wait is already over.)

@@ -9,8 +9,9 @@ import { sequencerAdmin } from '../admin/sequencer.js';
 import { ListenError, SequencerServer, formatHostPort } from '../sequencer/server.js';
 import { drain, startAdmin, type AdminFlags } from './admin.js';
 import { FatalError } from './fatal-error.js';
+import { serverSecurity, type ServerSecurityFlags } from './security.js';
 
-export interface SequencerFlags extends AdminFlags {
+export interface SequencerFlags extends AdminFlags, ServerSecurityFlags {
   /** Default 127.0.0.1:0. */
   readonly listen?: { readonly host: string; readonly port: number };
   readonly epoch: number;
@@ -19,13 +20,17 @@ export interface SequencerFlags extends AdminFlags {
 }
 
 export async function sequencerVerb(flags: SequencerFlags): Promise<void> {
+  const listen = flags.listen ?? { host: '127.0.0.1', port: 0 };
+  // Refused flags (a public address with no TLS or token) end here, before any port opens.
+  const security = serverSecurity(flags, listen.host, 'sequencer');
   let server: SequencerServer | undefined;
   const admin = sequencerAdmin(() => server, flags.epoch);
   const listener = await startAdmin(flags, admin);
   try {
     try {
       server = await SequencerServer.start({
-        ...(flags.listen ?? { host: '127.0.0.1', port: 0 }),
+        ...listen,
+        ...security,
         epoch: flags.epoch,
         startTail: flags.startTail,
         maxStreams: flags.maxStreams,

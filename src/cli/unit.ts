@@ -18,14 +18,17 @@ import { UnitServer } from '../unit/server.js';
 import { storeEngine } from '../unit/store-engine.js';
 import type { UnitEngine } from '../unit/handler.js';
 import { SHUTDOWN_GRACE_MS, drain, startAdmin, type AdminFlags } from './admin.js';
+import { serverSecurity, type ServerSecurityFlags } from './security.js';
 
-export interface UnitFlags extends AdminFlags {
+export interface UnitFlags extends AdminFlags, ServerSecurityFlags {
   device: string;
   listen: { host: string; port: number };
   sync: SyncMode;
 }
 
 export async function unitVerb(flags: UnitFlags): Promise<void> {
+  // Before the device is opened: a refused flag leaves nothing to undo.
+  const security = serverSecurity(flags, flags.listen.host, 'unit');
   // What the admin listener reads; each is set once it exists and cleared as it goes.
   let engine: UnitEngine | undefined;
   let server: UnitServer | undefined;
@@ -41,7 +44,7 @@ export async function unitVerb(flags: UnitFlags): Promise<void> {
     const store = Store.open(flags.device, { sync: flags.sync });
     engine = storeEngine(store, superblock);
     try {
-      server = await UnitServer.listen(engine, { host: flags.listen.host, port: flags.listen.port, observer: admin.observer });
+      server = await UnitServer.listen(engine, { host: flags.listen.host, port: flags.listen.port, ...security, observer: admin.observer });
     } catch (err) {
       engine = undefined;
       await store.close();

@@ -20,6 +20,7 @@ import { CorfuError } from '../../bindings/errors.js';
 import { CorfuClient } from '../client/client.js';
 import { fillPattern } from './pattern.js';
 import { formatCount } from './units.js';
+import { cliConnectOptions } from './security.js';
 
 const DEPTH = 64;
 const HEADER = 8;
@@ -92,7 +93,7 @@ export async function runUpDemo(opts: {
 }): Promise<void> {
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   const notePath = join(opts.dir, 'demo-last.json');
-  const client = await CorfuClient.connect({ layout: opts.layout });
+  const client = await CorfuClient.connect({ layout: opts.layout, ...cliConnectOptions() });
   try {
     out('');
     out(`demo: ${formatCount(opts.entries)} appends of ${opts.entryBytes} B, ${DEPTH} in flight, through CorfuClient over loopback (every chain replica written before the ack)`);

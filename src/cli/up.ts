@@ -47,9 +47,10 @@ import type { Projection } from '../layout/index.js';
 import { FatalError } from './fatal-error.js';
 import { buildProjection, layoutTable, sealSequencerAndPropose, sealUnits } from './layout.js';
 import { MIN_DEMO_ENTRY_BYTES, runUpDemo } from './up-demo.js';
+import { upSecurity, type UpSecurityFlags } from './security.js';
 import { UsageError } from './usage-error.js';
 
-export interface UpFlags {
+export interface UpFlags extends UpSecurityFlags {
   readonly dir: string;
   /** The projection store; default file:DIR/layout. */
   readonly store?: string;
@@ -251,6 +252,8 @@ export async function upVerb(flags: UpFlags): Promise<void> {
   if (flags.chaos === true && flags.demo === undefined) throw new UsageError('--chaos needs --demo N (it kills a unit halfway through the demo)');
   if (flags.chaos === true && flags.replicas < 2) throw new UsageError('--chaos needs --replicas 2 or more (a chain of one unit cannot lose it)');
   if (flags.demo !== undefined && (flags.entryBytes ?? 128) < MIN_DEMO_ENTRY_BYTES) throw new UsageError(`--entry-bytes must be at least ${MIN_DEMO_ENTRY_BYTES}`);
+  // TLS and tokens: what the servers and the manager are started with; up's own links take the admin credentials.
+  const security = upSecurity(flags);
   const dir = resolve(flags.dir);
   const logDir = join(dir, 'logs');
   const storeUrl = flags.store ?? `file:${join(dir, 'layout')}`;
@@ -311,7 +314,7 @@ export async function upVerb(flags: UpFlags): Promise<void> {
   process.on('SIGTERM', onSignal);
   try {
     const servers = await Promise.all(
-      devices.map((path) => startChild(basename(path, '.img'), ['unit', '--device', path, '--listen', '127.0.0.1:0', '--sync', flags.sync, ...ADMIN_FLAGS], logDir, children)),
+      devices.map((path) => startChild(basename(path, '.img'), ['unit', '--device', path, '--listen', '127.0.0.1:0', '--sync', flags.sync, ...ADMIN_FLAGS, ...security.serverArgs], logDir, children)),
     );
     const allAddresses = servers.map((c) => c.address!);
     const unitAddresses = allAddresses.slice(0, flags.units);
@@ -320,8 +323,8 @@ export async function upVerb(flags: UpFlags): Promise<void> {
     const sealed = await sealUnits(layoutAddresses, epoch);
     const tails = sealed.tails;
     const startTail = Math.max(0, ...tails.values());
-    const sequencer = await startChild('sequencer', ['sequencer', '--listen', '127.0.0.1:0', ...ADMIN_FLAGS], logDir, children);
-    const standby = await startChild('sequencer-standby', ['sequencer', '--listen', '127.0.0.1:0', ...ADMIN_FLAGS], logDir, children);
+    const sequencer = await startChild('sequencer', ['sequencer', '--listen', '127.0.0.1:0', ...ADMIN_FLAGS, ...security.serverArgs], logDir, children);
+    const standby = await startChild('sequencer-standby', ['sequencer', '--listen', '127.0.0.1:0', ...ADMIN_FLAGS, ...security.serverArgs], logDir, children);
 
     writeUnitFiles(dir, allAddresses);
     let projection: Projection;
@@ -335,7 +338,7 @@ export async function upVerb(flags: UpFlags): Promise<void> {
     await sealSequencerAndPropose(storeUrl, projection, tails);
     // The manager heals the cluster: every file the layout does not use is its spare.
     const spares = allAddresses.filter((a) => !projection.units.includes(a));
-    const managerArgs = ['manager', '--layout', storeUrl, ...spares.flatMap((a) => ['--spare', a]), '--standby-sequencer', standby.address!, ...MANAGER_FLAGS, ...ADMIN_FLAGS];
+    const managerArgs = ['manager', '--layout', storeUrl, ...spares.flatMap((a) => ['--spare', a]), '--standby-sequencer', standby.address!, ...MANAGER_FLAGS, ...security.managerArgs, ...ADMIN_FLAGS];
     await startChild('manager', managerArgs, logDir, children, /^manager: (active)$/);
     writeAdminTargets(dir, children);
 

@@ -71,6 +71,9 @@ import { CallBudget, type CallOptions } from './budget.js';
 import { AppendOp, FillOp, ReadOp, writtenAs } from './chain.js';
 import type { AppendProgress, ChainAction, ChainEvent, TerminalAction, UnitRequest, UnitResponse } from './chain.js';
 import { nodeRuntime, type ClientRuntime } from './runtime.js';
+import { securedRuntime } from './secure-runtime.js';
+import type { ClientTlsOptions } from '../transport/tls.js';
+import type { EtcdTlsOptions } from '../layout/open.js';
 import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED, ServerPool, sharedPool, type Lease } from './server-pool.js';
 import { StreamReader } from './stream-reader.js';
 import { RECOVERY_RANGE, recoverStreamTails } from './stream-recovery.js';
@@ -100,6 +103,7 @@ export type ClientErrorCode = Extract<
   | 'ERR_TIMEOUT'
   | 'ERR_ABORTED'
   | 'ERR_NO_LAYOUT'
+  | 'ERR_UNAUTHORIZED'
 >;
 
 export interface ConnectOptions {
@@ -140,6 +144,15 @@ export interface ConnectOptions {
    * system clock). The seeded simulator passes a virtual one.
    */
   readonly runtime?: ClientRuntime;
+  /**
+   * TLS to every unit and the sequencer: `ca` (PEM) to trust, and `cert` and `key` for
+   * servers that want a client certificate (docs/operations.md, "TLS and authorization").
+   */
+  readonly tls?: ClientTlsOptions;
+  /** The token for servers that want one (sent in AUTH when each connection opens). */
+  readonly authToken?: string | Uint8Array;
+  /** TLS to an etcd projection store (`layout` an etcd:// URL): its CA, and a client certificate if etcd wants one. */
+  readonly storeTls?: EtcdTlsOptions;
 }
 
 /**
@@ -322,7 +335,7 @@ export class CorfuClient {
     this.#store = store;
     this.#ownsStore = ownsStore;
     this.#projection = projection;
-    this.#runtime = options.runtime ?? nodeRuntime;
+    this.#runtime = securedRuntime(options.runtime ?? nodeRuntime, options);
     this.deadlineMs = positive(options.deadlineMs, 5000, 'deadlineMs');
     this.timeoutMs = positive(options.timeoutMs, 2000, 'timeoutMs');
     this.holeTimeoutMs = positive(options.holeTimeoutMs, 200, 'holeTimeoutMs');
@@ -354,7 +367,9 @@ export class CorfuClient {
       throw new CorfuError('ERR_BAD_REQUEST', `connect: layout must be a layout URL (file:DIR) or a ProjectionStore, got ${describeValue(layout)}`);
     }
     const owns = typeof layout === 'string';
-    const store = typeof layout === 'string' ? await openProjectionStore(layout) : layout;
+    // Credentials are checked (and a bad PEM refused) before anything is opened.
+    securedRuntime(options.runtime ?? nodeRuntime, options);
+    const store = typeof layout === 'string' ? await openProjectionStore(layout, options.storeTls === undefined ? {} : { tls: options.storeTls }) : layout;
     let client: CorfuClient | undefined;
     try {
       const projection = await store.latest();

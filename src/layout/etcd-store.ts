@@ -41,6 +41,11 @@ export interface EtcdStoreOptions {
   /** The deadline of each request to etcd. Default 5,000 ms. */
   readonly timeoutMs?: number;
   /**
+   * TLS (https) to every endpoint: `ca` the etcd certificate chains to (default: the
+   * public roots), `cert` and `key` when etcd checks client certificates.
+   */
+  readonly tls?: { readonly ca?: string | Buffer; readonly cert?: string | Buffer; readonly key?: string | Buffer };
+  /**
    * Tests only: called with the revision a watch stream is about to start
    * from, before it is opened (to compact etcd past it, for one).
    */
@@ -80,8 +85,20 @@ export class EtcdProjectionStore implements ProjectionStore {
     this.timeoutMs = timeoutMs;
     this.beforeWatch = options.beforeWatch;
     this.#epochsDir = `${prefix}/epochs/`;
+    const tls = options.tls;
+    if (tls !== undefined && (tls.cert === undefined) !== (tls.key === undefined)) throw new CorfuError('ERR_BAD_REQUEST', 'etcd TLS: a client certificate needs its key (and a key its certificate)');
+    const pem = (v: string | Buffer | undefined): Buffer | undefined => (v === undefined ? undefined : Buffer.from(v));
     this.client = new Etcd3({
-      hosts: endpoints.map((e) => `http://${e}`),
+      hosts: endpoints.map((e) => `${tls === undefined ? 'http' : 'https'}://${e}`),
+      // grpc's createSsl takes null for "the public roots".
+      ...(tls === undefined || (tls.ca === undefined && tls.cert === undefined)
+        ? {}
+        : {
+            credentials: {
+              rootCertificate: pem(tls.ca) as Buffer,
+              ...(tls.cert === undefined ? {} : { certChain: pem(tls.cert)!, privateKey: pem(tls.key)! }),
+            },
+          }),
       dialTimeout: timeoutMs,
       // Each call has its own deadline; a watch stream has none.
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),

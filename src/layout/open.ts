@@ -9,7 +9,16 @@ import { FileProjectionStore } from './file-store.js';
 import type { ProjectionStore } from './store.js';
 import { parseStoreUrl } from './store-url.js';
 
+/** TLS to etcd (PEM): the CA its certificate chains to, and a client certificate when etcd runs with --client-cert-auth. Never in a layout URL. */
+export interface EtcdTlsOptions {
+  readonly ca?: string | Buffer;
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+}
+
 export interface OpenStoreOptions {
+  /** etcd: speak TLS (https) to the endpoints. */
+  readonly tls?: EtcdTlsOptions;
   /** etcd: the deadline of each request to etcd. Default 5,000 ms. */
   readonly timeoutMs?: number;
   /** file: how often a watch lists the directory. Default 100 ms. */
@@ -29,7 +38,10 @@ export async function openProjectionStore(url: string, options: OpenStoreOptions
   const location = parseStoreUrl(url);
   if (location.kind === 'etcd') {
     const { EtcdProjectionStore } = await import('./etcd-store.js');
-    return new EtcdProjectionStore(location.endpoints, location.prefix, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
+    return new EtcdProjectionStore(location.endpoints, location.prefix, {
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+    });
   }
   try {
     const s = await stat(location.dir);

@@ -16,19 +16,25 @@
 // listener error (such as running out of descriptors on accept) is logged,
 // never fatal. An observer (the admin listener's metrics) hears every answer,
 // a parked WAIT_TAIL's when it is sent.
+//
+// Security (src/transport/tls.ts, auth.ts): with `tls` the listener speaks only TLS;
+// with `auth` each connection has a role, and a request it may not send (SEAL and
+// BOOTSTRAP need admin) is answered ERR_UNAUTHORIZED without reaching the state
+// machine. AUTH is answered here.
 
-import { createServer } from 'node:net';
+import { ServerAuth, encodeAuthAnswer, refusal } from '../transport/auth.js';
+import { type ServerTlsOptions, checkServerTls, createListener } from '../transport/tls.js';
 import { writeBatched } from '../transport/write-batched.js';
 import type { AddressInfo, Server, Socket } from 'node:net';
 
 import { FrameDeadline, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
-import { encodeResponse } from '../wire/codec.js';
+import { encodeResponse, errorResponse } from '../wire/codec.js';
 import { FrameDecoder } from '../wire/decoder.js';
 import { NativeTokenSource } from './native-token-source.js';
 import { Sequencer } from './state.js';
 import type { TokenSource } from './state.js';
 import { TailWaiters, wakesWaiters } from './tail-waiters.js';
-import type { Response, WaitTailRequest } from '../wire/messages.js';
+import type { Response, Role, WaitTailRequest } from '../wire/messages.js';
 
 /** Default bound on answers buffered per connection: ~9,000 TOKEN answers. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024;
@@ -51,6 +57,10 @@ export interface SequencerServerOptions extends ServerLimitOptions {
   readonly maxBufferedBytes?: number;
   /** Where to report refused connections and listener errors; default stderr. */
   readonly log?: (line: string) => void;
+  /** Listen with TLS (only TLS). */
+  readonly tls?: ServerTlsOptions;
+  /** Who may send what; default: every peer is admin. */
+  readonly auth?: ServerAuth;
   /** Hears every answer sent (metrics). */
   readonly observer?: SequencerObserver;
 }
@@ -80,25 +90,42 @@ export class SequencerServer {
   readonly #maxBuffered: number;
   readonly #limits: ServerLimits;
   readonly #observer: SequencerObserver | undefined;
+  readonly #auth: ServerAuth;
+  readonly #log: (line: string) => void;
   #closing: Promise<void> | undefined;
 
-  private constructor(sequencer: Sequencer, maxBuffered: number, limits: ServerLimits, log: (line: string) => void, observer: SequencerObserver | undefined) {
+  private constructor(
+    sequencer: Sequencer,
+    maxBuffered: number,
+    limits: ServerLimits,
+    log: (line: string) => void,
+    tls: ServerTlsOptions | undefined,
+    auth: ServerAuth,
+    observer: SequencerObserver | undefined,
+  ) {
     this.sequencer = sequencer;
     this.#observer = observer;
     this.#maxBuffered = maxBuffered;
     this.#limits = limits;
-    this.#server = createServer({ noDelay: true });
+    this.#auth = auth;
+    this.#log = log;
+    this.#server = createListener(
+      tls,
+      limits.frameTimeoutMs,
+      (socket) => this.#serve(socket),
+      (err, remote) => log(`sequencer: TLS handshake with ${remote} failed: ${err.message}`),
+    );
     capConnections(this.#server, limits.maxConnections, () => log(`sequencer: ${limits.maxConnections} connections open (the cap): closing new ones until one ends`));
-    this.#server.on('connection', (socket) => this.#serve(socket));
   }
 
   /** Starts listening; rejects with ListenError if the address cannot be bound. */
   static async start(options: SequencerServerOptions = {}): Promise<SequencerServer> {
     const limits = serverLimits(options);
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    if (options.tls !== undefined) checkServerTls(options.tls);
     const tokens = options.tokens ?? new NativeTokenSource(options.startTail ?? 0);
     const sequencer = new Sequencer({ epoch: options.epoch ?? 0, startTail: options.startTail ?? 0, tokens, ...(options.maxStreams === undefined ? {} : { maxStreams: options.maxStreams }) });
-    const s = new SequencerServer(sequencer, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, limits, log, options.observer);
+    const s = new SequencerServer(sequencer, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, limits, log, options.tls, options.auth ?? new ServerAuth(), options.observer);
     const host = options.host ?? '127.0.0.1';
     const port = options.port ?? 0;
     await new Promise<void>((resolve, reject) => {
@@ -163,6 +190,7 @@ export class SequencerServer {
     // A reset by the peer is its business; the socket closes either way.
     socket.on('error', () => {});
     const decoder = new FrameDecoder();
+    let role: Role | undefined = this.#auth.initialRole(socket);
     socket.on('data', (chunk: Buffer) => {
       decoder.push(chunk);
       let progressed = false;
@@ -179,6 +207,28 @@ export class SequencerServer {
           progressed = true;
           // An InvariantError propagates and crashes the process, by design.
           const req = r.frame;
+          if (req.op === 'AUTH') {
+            const outcome = this.#auth.authenticate(role, req.token);
+            writeBatched(socket, encodeAuthAnswer(req, outcome));
+            if ('role' in outcome) {
+              role = outcome.role;
+              continue;
+            }
+            // One guess per connection.
+            this.#log(`sequencer: closing connection from ${socket.remoteAddress}:${socket.remotePort}: AUTH refused (${outcome.refused.message})`);
+            role = undefined;
+            socket.pause();
+            socket.end();
+            return;
+          }
+          // An admin may send anything: the open server's path stops at this comparison.
+          if (role !== 'admin') {
+            const refused = refusal(role, req.op);
+            if (refused !== undefined) {
+              writeBatched(socket, encodeResponse(errorResponse(req.op, req.requestId, req.epoch, refused)));
+              continue;
+            }
+          }
           if (req.op === 'WAIT_TAIL') {
             this.#waitTail(socket, req);
             continue;

@@ -279,7 +279,9 @@ export class Connection {
   /** Why a call cannot be sent now: the last connect failed. */
   #unreachable(op: string): CorfuError {
     const why = this.#connectError?.message ?? 'no connection';
-    return new CorfuError('ERR_UNAVAILABLE', `${op} to ${this.address}: cannot connect (${why})`, { cause: this.#connectError });
+    // A refusal of the credentials (auth.ts, tls.ts) stays what it is: resending cannot fix it.
+    const code = this.#connectError instanceof CorfuError && this.#connectError.code === 'ERR_UNAUTHORIZED' ? 'ERR_UNAUTHORIZED' : 'ERR_UNAVAILABLE';
+    return new CorfuError(code, `${op} to ${this.address}: cannot connect (${why})`, { cause: this.#connectError });
   }
 
   /** A connect was refused, reset or timed out: fail what waits, back off. */

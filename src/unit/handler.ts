@@ -123,6 +123,10 @@ async function dispatch(engine: UnitEngine, req: Request): Promise<Response> {
     case 'STREAM_TAILS':
     case 'STREAM_SEED':
       throw new CorfuError('ERR_BAD_REQUEST', `${req.op} is for the sequencer, which keeps the stream tails; a storage unit knows no streams`);
+    case 'AUTH':
+      // The server answers AUTH itself (it changes the connection, not the unit); one
+      // that reaches the handler came from a driver without authentication.
+      throw new CorfuError('ERR_BAD_REQUEST', 'AUTH is answered by the server, not the unit');
   }
 }
 

@@ -19,6 +19,10 @@
 //   that do not fit: docs/protocol.md, READ). An answer the encoder still
 //   refuses (an engine without that budget) is sent as ERR_TOO_LARGE for that
 //   request rather than crash the unit.
+// - Security (src/transport/tls.ts, auth.ts): with `tls` the listener speaks only TLS;
+//   with `auth` each connection has a role and a request it may not send is answered
+//   ERR_UNAUTHORIZED before it reaches the engine. AUTH is answered here. Without
+//   either, every peer is admin and a request pays one string comparison for it.
 // - shutdown(): stop accepting, stop reading, let what is with the engine
 //   finish and its answers be written, then close the connections. Closing
 //   the engine is the caller's (the CLI closes the store after this). With a
@@ -27,14 +31,16 @@
 // - An observer (the admin listener's metrics) hears every answer with the
 //   time the request took; without one no clock is read.
 
-import { Server, type Socket, createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { writeBatched } from '../transport/write-batched.js';
 
 import { CorfuError } from '../../bindings/errors.js';
 import { invariant } from '../../bindings/invariant.js';
 import { FrameDeadline, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
+import { ServerAuth, encodeAuthAnswer, refusal } from '../transport/auth.js';
+import { type ServerTlsOptions, checkServerTls, createListener } from '../transport/tls.js';
 import { FrameDecoder, encodeResponse, errorResponse } from '../wire/index.js';
-import type { Request, Response } from '../wire/index.js';
+import type { AuthRequest, Request, Response, Role } from '../wire/index.js';
 import { handleRequest, type UnitEngine } from './handler.js';
 
 /** Default bound on answers waiting in one connection's socket before it stops being read. */
@@ -51,6 +57,10 @@ export interface UnitServerOptions extends ServerLimitOptions {
   readonly maxBufferedBytes?: number;
   /** Where to report closed connections and such; default stderr. */
   readonly log?: (line: string) => void;
+  /** Listen with TLS (only TLS). */
+  readonly tls?: ServerTlsOptions;
+  /** Who may send what; default: every peer is admin. */
+  readonly auth?: ServerAuth;
   /** Hears every answer sent (metrics). */
   readonly observer?: UnitObserver;
 }
@@ -76,6 +86,8 @@ class UnitConnection {
     readonly socket: Socket,
     readonly name: string,
     readonly deadline: FrameDeadline,
+    /** Undefined: not authenticated yet. */
+    public role: Role | undefined,
   ) {}
 }
 
@@ -86,14 +98,21 @@ export class UnitServer {
   readonly #maxBuffered: number;
   readonly #limits: ServerLimits;
   readonly #log: (line: string) => void;
+  readonly #auth: ServerAuth;
   readonly #connections = new Set<UnitConnection>();
   readonly #observer: UnitObserver | undefined;
   #shutdown: Promise<void> | undefined;
 
-  private constructor(engine: UnitEngine, server: Server, maxInFlight: number, maxBuffered: number, limits: ServerLimits, log: (line: string) => void, observer: UnitObserver | undefined) {
+  private constructor(engine: UnitEngine, options: UnitServerOptions, maxInFlight: number, maxBuffered: number, limits: ServerLimits, log: (line: string) => void) {
     this.#engine = engine;
-    this.#observer = observer;
-    this.#server = server;
+    this.#observer = options.observer;
+    this.#auth = options.auth ?? new ServerAuth();
+    this.#server = createListener(
+      options.tls,
+      limits.frameTimeoutMs,
+      (socket) => this.#accept(socket),
+      (err, remote) => log(`unit: TLS handshake with ${remote} failed: ${err.message}`),
+    );
     this.#maxInFlight = maxInFlight;
     this.#maxBuffered = maxBuffered;
     this.#limits = limits;
@@ -109,10 +128,10 @@ export class UnitServer {
     if (!Number.isSafeInteger(maxBuffered) || maxBuffered < 1) throw new CorfuError('ERR_BAD_REQUEST', `maxBufferedBytes must be a positive integer, got ${maxBuffered}`);
     const limits = serverLimits(options);
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-    const server = createServer({ noDelay: true });
-    const unit = new UnitServer(engine, server, maxInFlight, maxBuffered, limits, log, options.observer);
+    if (options.tls !== undefined) checkServerTls(options.tls);
+    const unit = new UnitServer(engine, options, maxInFlight, maxBuffered, limits, log);
+    const server = unit.#server;
     capConnections(server, limits.maxConnections, () => log(`unit: ${limits.maxConnections} connections open (the cap): closing new ones until one ends`));
-    server.on('connection', (socket) => unit.#accept(socket));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
@@ -186,7 +205,7 @@ export class UnitServer {
     }
     const name = `${socket.remoteAddress}:${socket.remotePort}`;
     const ms = this.#limits.frameTimeoutMs;
-    const c: UnitConnection = new UnitConnection(socket, name, new FrameDeadline(ms, () => this.#kill(c, `no whole frame within ${ms} ms of its first byte`)));
+    const c: UnitConnection = new UnitConnection(socket, name, new FrameDeadline(ms, () => this.#kill(c, `no whole frame within ${ms} ms of its first byte`)), this.#auth.initialRole(socket));
     this.#connections.add(c);
     socket.on('data', (chunk: Buffer) => {
       if (c.stopped) return;
@@ -227,7 +246,20 @@ export class UnitServer {
         return;
       }
       progressed = true;
-      this.#start(c, r.frame);
+      const req = r.frame;
+      if (req.op === 'AUTH') {
+        this.#authenticate(c, req);
+        continue;
+      }
+      // An admin may send anything: the open server's path stops at this comparison.
+      if (c.role !== 'admin') {
+        const refused = refusal(c.role, req.op);
+        if (refused !== undefined) {
+          writeBatched(c.socket, encodeResponse(errorResponse(req.op, req.requestId, req.epoch, refused)));
+          continue;
+        }
+      }
+      this.#start(c, req);
     }
     // Not reading (a bound, or stopped): the time until it reads again is the server's, not the peer's.
     c.deadline.clear();
@@ -264,6 +296,21 @@ export class UnitServer {
         });
       },
     );
+  }
+
+  /** AUTH: the connection takes the role its token (or certificate) gives; a refused one is answered and closed. */
+  #authenticate(c: UnitConnection, req: AuthRequest): void {
+    const outcome = this.#auth.authenticate(c.role, req.token);
+    writeBatched(c.socket, encodeAuthAnswer(req, outcome));
+    if ('role' in outcome) {
+      c.role = outcome.role;
+      return;
+    }
+    this.#log(`unit: closing connection from ${c.name}: AUTH refused (${outcome.refused.message})`);
+    c.role = undefined;
+    c.dead = true;
+    c.stopped = true;
+    c.socket.end();
   }
 
   /** Sends nothing more on this connection and closes it; in-flight answers are dropped. */

@@ -13,8 +13,21 @@ import { CorfuError, STATUS_NAMES, codeByte, codeName, isErrorCode } from '../..
 import type { ErrorCode } from '../../bindings/errors.js';
 import { HEADER_BYTES, MAX_ENTRIES, MAX_FRAME_BYTES, MAX_SAFE_HIGH, OPCODES, RESPONSE_BIT, checkHeader, writeHeader, writeU64 } from './frame.js';
 import type { FrameHeader, Op } from './frame.js';
-import { KIND, MAX_CLUSTER_ID_CHARS, MAX_SEED_STREAMS, MAX_STREAMS_PER_ENTRY, MAX_STREAMS_PER_QUERY, MAX_WAIT_TAIL_MS, STREAM_BACKPOINTERS, STREAM_ID_BYTES, SYNC, WRITTEN } from './messages.js';
-import type { ErrorResponse, Message, Request, Response, SeedEntry, StreamAddresses, StreamId } from './messages.js';
+import {
+  KIND,
+  MAX_AUTH_TOKEN_BYTES,
+  MAX_CLUSTER_ID_CHARS,
+  MAX_SEED_STREAMS,
+  MAX_STREAMS_PER_ENTRY,
+  MAX_STREAMS_PER_QUERY,
+  MAX_WAIT_TAIL_MS,
+  STREAM_BACKPOINTERS,
+  ROLE_BYTES,
+  STREAM_ID_BYTES,
+  SYNC,
+  WRITTEN,
+} from './messages.js';
+import type { ErrorResponse, Message, Request, Response, Role, SeedEntry, StreamAddresses, StreamId } from './messages.js';
 
 export type DecodeResult =
   /** A whole frame; `bytes` is its size, to be consumed from the input. */
@@ -162,6 +175,11 @@ function streamAddresses(r: Reader, min: number): number[] {
 function decodeRequest(h: FrameHeader, r: Reader): Request {
   const { requestId, epoch } = h;
   switch (h.op) {
+    case 'AUTH': {
+      const n = r.u16('the token length');
+      if (n > MAX_AUTH_TOKEN_BYTES) throw new Malformed(`token of ${n} bytes, at most ${MAX_AUTH_TOKEN_BYTES}`);
+      return { type: 'request', op: 'AUTH', requestId, epoch, token: r.bytes(n, 'the token') };
+    }
     case 'WRITE': {
       const n = entryCount(r, 1);
       r.expect(n * 12, 'the entry descriptors');
@@ -239,6 +257,8 @@ function decodeRequest(h: FrameHeader, r: Reader): Request {
   }
 }
 
+const ROLE_BY_BYTE: ReadonlyMap<number, Role> = new Map((Object.keys(ROLE_BYTES) as Role[]).map((role) => [ROLE_BYTES[role], role]));
+
 /** Bit 0 of BOOTSTRAP's flags byte: the sequencer rebuilds its stream tails (BootstrapRequest.resetStreams). */
 const BOOTSTRAP_RESET_STREAMS = 1;
 
@@ -261,6 +281,12 @@ function decodeResponse(h: FrameHeader, r: Reader): Response {
     return { type: 'response', op: h.op, requestId, epoch, status: codeName(status) as ErrorCode, unitEpoch, message };
   }
   switch (h.op) {
+    case 'AUTH': {
+      const byte = r.u8('the role');
+      const role = ROLE_BY_BYTE.get(byte);
+      if (role === undefined) throw new Malformed(`unknown role byte ${byte}`);
+      return { type: 'response', op: 'AUTH', requestId, epoch, status: 'OK', role };
+    }
     case 'WRITE':
     case 'FILL': {
       const n = entryCount(r, 1);
@@ -395,6 +421,14 @@ export function encodeRequest(msg: Request): Buffer {
   const opcode = OPCODES[msg.op];
   const { requestId, epoch } = msg;
   switch (msg.op) {
+    case 'AUTH': {
+      if (!(msg.token instanceof Uint8Array)) bad('AUTH: the token must be bytes');
+      if (msg.token.length > MAX_AUTH_TOKEN_BYTES) bad(`AUTH: a token of ${msg.token.length} bytes, at most ${MAX_AUTH_TOKEN_BYTES}`);
+      const buf = allocFrame(2 + msg.token.length, opcode, requestId, epoch, msg.op);
+      buf.writeUInt16LE(msg.token.length, HEADER_BYTES);
+      copyInto(buf, msg.token, HEADER_BYTES + 2);
+      return buf;
+    }
     case 'WRITE': {
       const n = msg.entries.length;
       checkCount(n, 'WRITE');
@@ -566,6 +600,14 @@ export function encodeResponse(msg: Response): Buffer {
   if (msg.status !== 'OK') return encodeError(msg, opcode);
   const { requestId, epoch } = msg;
   switch (msg.op) {
+    case 'AUTH': {
+      const byte = ROLE_BYTES[msg.role];
+      if (byte === undefined) bad(`AUTH: unknown role ${String(msg.role)}`);
+      const buf = allocFrame(2, opcode, requestId, epoch, msg.op);
+      buf[HEADER_BYTES] = 0;
+      buf[HEADER_BYTES + 1] = byte;
+      return buf;
+    }
     case 'WRITE':
     case 'FILL': {
       const n = msg.statuses.length;

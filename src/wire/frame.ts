@@ -67,13 +67,14 @@ export const OPCODES = {
   STREAM_TOKEN: 13,
   STREAM_TAILS: 14,
   STREAM_SEED: 15,
+  AUTH: 16,
 } as const;
 
 export type Op = keyof typeof OPCODES;
 
 const OP_BY_CODE: ReadonlyMap<number, Op> = new Map((Object.keys(OPCODES) as Op[]).map((op) => [OPCODES[op], op]));
 
-/** The operation of a request opcode (1..12), or undefined. */
+/** The operation of a request opcode (1..16), or undefined. */
 export function opOfCode(code: number): Op | undefined {
   return OP_BY_CODE.get(code);
 }

@@ -4,3 +4,4 @@ export * from './frame.js';
 export * from './messages.js';
 export * from './codec.js';
 export * from './decoder.js';
+export * from './roles.js';

@@ -173,8 +173,42 @@ export interface StreamSeedRequest extends Envelope {
   readonly entries: readonly SeedEntry[];
 }
 
+// ---- authentication (docs/protocol.md, AUTH; src/transport/auth.ts) ---------------
+
+/** The roles a peer can have: what each may send is `OP_ROLES` (roles.ts). */
+export type Role = 'client' | 'admin';
+
+/** A role on the wire (the AUTH answer). */
+export const ROLE_BYTES: Readonly<Record<Role, number>> = { client: 1, admin: 2 };
+
+/** The longest AUTH token, in bytes. */
+export const MAX_AUTH_TOKEN_BYTES = 1024;
+
+/**
+ * The first frame of a connection to a server that wants a token, or to a TLS server
+ * (it confirms the server took the client's certificate). An empty token asks only for
+ * the role the connection already has (from its certificate).
+ */
+export interface AuthRequest extends Envelope {
+  readonly type: 'request';
+  readonly op: 'AUTH';
+  /** 0 .. MAX_AUTH_TOKEN_BYTES bytes. */
+  readonly token: Uint8Array;
+}
+
 export type Request =
-  WriteRequest | AddressesRequest | PrefixTrimRequest | EmptyRequest | WaitTailRequest | SealRequest | BootstrapRequest | TokenRequest | StreamTokenRequest | StreamTailsRequest | StreamSeedRequest;
+  | AuthRequest
+  | WriteRequest
+  | AddressesRequest
+  | PrefixTrimRequest
+  | EmptyRequest
+  | WaitTailRequest
+  | SealRequest
+  | BootstrapRequest
+  | TokenRequest
+  | StreamTokenRequest
+  | StreamTailsRequest
+  | StreamSeedRequest;
 
 // ---- responses ------------------------------------------------------------
 
@@ -278,6 +312,14 @@ export interface StreamSeedResponse extends Envelope {
   readonly recovered: boolean;
 }
 
+/** The role the connection has from now on. */
+export interface AuthResponse extends Envelope {
+  readonly type: 'response';
+  readonly op: 'AUTH';
+  readonly status: 'OK';
+  readonly role: Role;
+}
+
 /** What a unit says about itself. */
 export interface InfoResponse extends Envelope {
   readonly type: 'response';
@@ -307,7 +349,8 @@ export type SyncByte = (typeof SYNC)[keyof typeof SYNC];
 
 export const MAX_CLUSTER_ID_CHARS = 64;
 
-export type OkResponse = WriteResponse | TrimResponse | ReadResponse | EmptyResponse | TailResponse | TokenResponse | InfoResponse | StreamTokenResponse | StreamTailsResponse | StreamSeedResponse;
+export type OkResponse =
+  AuthResponse | WriteResponse | TrimResponse | ReadResponse | EmptyResponse | TailResponse | TokenResponse | InfoResponse | StreamTokenResponse | StreamTailsResponse | StreamSeedResponse;
 
 export type Response = OkResponse | ErrorResponse;
 

@@ -33,10 +33,13 @@ pub enum Code {
     Recovering = 21,
     // The object layer's (client-side): a transaction aborted on a conflict.
     Conflict = 22,
+    // A server's: the peer's role (client or admin, from its certificate or AUTH token)
+    // may not send this request, or it has not authenticated.
+    Unauthorized = 23,
 }
 
 impl Code {
-    pub const ALL: [Code; 23] = [
+    pub const ALL: [Code; 24] = [
         Code::Ok,
         Code::Written,
         Code::Unwritten,
@@ -60,6 +63,7 @@ impl Code {
         Code::NoLayout,
         Code::Recovering,
         Code::Conflict,
+        Code::Unauthorized,
     ];
 
     pub fn name(self) -> &'static str {
@@ -87,6 +91,7 @@ impl Code {
             Code::NoLayout => "ERR_NO_LAYOUT",
             Code::Recovering => "ERR_RECOVERING",
             Code::Conflict => "ERR_CONFLICT",
+            Code::Unauthorized => "ERR_UNAUTHORIZED",
         }
     }
 

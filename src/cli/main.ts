@@ -13,6 +13,7 @@ import { packageRoot } from '../../bindings/native.js';
 import { benchAppendVerb, secondsArg, warmupArg, type BenchAppendFlags } from './bench.js';
 import { DEFAULT_LAYOUT, addressArg, appendVerb, fillVerb, readVerb, statusVerb, tailVerb, trimVerb, type LayoutFlags } from './debug.js';
 import { demoVerb, type DemoFlags } from './demo.js';
+import { installConfig } from './config.js';
 import { FatalError } from './fatal-error.js';
 import { formatVerb, type FormatFlags } from './format.js';
 import { inspectVerb } from './inspect.js';
@@ -20,6 +21,7 @@ import { managerVerb, type ManagerFlags } from './manager.js';
 import { hostPortArg, layoutInitVerb, layoutReconfigureVerb, layoutShowVerb, replaceArg, stripeArg, type LayoutInitFlags, type LayoutReconfigureFlags } from './layout.js';
 import { countArg, clusterIdArg, listenArg, positiveCountArg, sizeArg, storeUrlArg, syncArg } from './options.js';
 import { kvDelVerb, kvDumpVerb, kvGetVerb, kvPutVerb, type KvFlags } from './kv.js';
+import { ReportedError } from './log.js';
 import { sequencerVerb, type SequencerFlags } from './sequencer.js';
 import { DEFAULT_MAX_STREAMS } from '../sequencer/streams.js';
 import { unitVerb, type UnitFlags } from './unit.js';
@@ -240,6 +242,8 @@ function buildProgram(): Command {
     .option('--json <file>', 'also write the figures and the configuration as JSON')
     .action((flags: BenchAppendFlags) => benchAppendVerb(flags));
 
+  // Every option of a server verb is settable from --config FILE and CORFU_* too.
+  installConfig(program);
   return program;
 }
 
@@ -251,6 +255,8 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     // commander has already printed its one line (or the help text).
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    // A server verb's failure, already in its log.
+    if (err instanceof ReportedError) return err.exitCode;
     if (err instanceof UsageError) {
       process.stderr.write(`error: ${err.message}\n`);
       return EXIT_USAGE;

@@ -5,8 +5,9 @@
 // `manager: standby` and waits. Once active (`manager: active`), it probes
 // every server, replaces dead units (by empty spares) and a dead sequencer,
 // copies a replaced unit's older entries onto its replacement (rebuild), and
-// re-seals units that fell behind, until SIGTERM or SIGINT. Its decisions are logged one a
-// line on stderr.
+// re-seals units that fell behind, until SIGTERM or SIGINT. Its decisions (and, at
+// debug, every probe miss) are logged on stderr (src/cli/log.ts), each with the epoch of
+// the layout it acted on.
 
 import { exitWithParentIfAsked } from './exit-with-parent.js';
 
@@ -17,8 +18,10 @@ import { ManagerDriver } from '../manager/driver.js';
 import { FileLockElection, type Election } from '../manager/election.js';
 import { MANAGER_DEFAULTS } from '../manager/machine.js';
 import { FatalError } from './fatal-error.js';
+import { runServer, type LogFlags, type ServerLogger } from './log.js';
+import { armStopDeadline } from './stop-signal.js';
 
-export interface ManagerFlags {
+export interface ManagerFlags extends LogFlags {
   readonly layout: string;
   readonly spare: readonly string[];
   readonly standbySequencer: readonly string[];
@@ -30,11 +33,11 @@ export interface ManagerFlags {
   readonly rebuildRate?: number;
 }
 
-function log(level: 'info' | 'warn', message: string): void {
-  process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
+export async function managerVerb(flags: ManagerFlags): Promise<void> {
+  await runServer('manager', flags, (log) => manage(flags, log));
 }
 
-export async function managerVerb(flags: ManagerFlags): Promise<void> {
+async function manage(flags: ManagerFlags, logger: ServerLogger): Promise<void> {
   const store = await openProjectionStore(flags.layout);
   let election: Election;
   if (store instanceof FileProjectionStore) election = new FileLockElection(store.dir);
@@ -45,20 +48,41 @@ export async function managerVerb(flags: ManagerFlags): Promise<void> {
   } else throw new FatalError(`corfu manager: no election for the store ${flags.layout}`);
 
   const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
+  let stopSignal: string | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    stopSignal = signal;
+    if (!stop.signal.aborted) {
+      logger.info({ signal }, `${signal}: stopping`);
+      armStopDeadline(logger);
+    }
+    stop.abort();
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   exitWithParentIfAsked();
+  logger.info(
+    { layout: flags.layout, spares: flags.spare.join(','), standbySequencers: flags.standbySequencer.join(','), probeIntervalMs: flags.probeInterval, misses: flags.misses },
+    `standby: campaigning to manage ${flags.layout} (${flags.spare.length} spare(s), ${flags.standbySequencer.length} standby sequencer(s))`,
+  );
   process.stdout.write('manager: standby\n');
   let leadership;
   try {
     leadership = await election.campaign(stop.signal);
   } catch (err) {
     await store.close();
-    if (stop.signal.aborted) return;
+    if (stop.signal.aborted) {
+      logger.info({}, 'stopped (was standby)');
+      return;
+    }
     throw err;
   }
+  logger.info({}, 'active: this manager holds the lock');
   process.stdout.write('manager: active\n');
+  // The epoch of the layout each decision was made on: set once the driver exists.
+  const current: { driver?: ManagerDriver } = {};
+  const log = (level: 'debug' | 'info' | 'warn', message: string, fields: Readonly<Record<string, string | number>> = {}): void => {
+    logger[level]({ ...(current.driver === undefined ? {} : { epoch: current.driver.machine.layout.epoch }), ...fields }, message);
+  };
   const driver = await ManagerDriver.start(store, {
     ...MANAGER_DEFAULTS,
     probeIntervalMs: flags.probeInterval,
@@ -73,13 +97,18 @@ export async function managerVerb(flags: ManagerFlags): Promise<void> {
     random: Math.random,
     log,
   });
+  current.driver = driver;
+  log('info', `managing epoch ${driver.machine.layout.epoch}: ${driver.machine.layout.units.length} unit(s), sequencer ${driver.machine.layout.sequencer}`);
   // (A signal may have come while the driver started: then the wait is already over.)
   const stopped = stop.signal.aborted ? Promise.resolve() : new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
   await Promise.race([stopped, leadership.lost]);
   if (!stop.signal.aborted) log('warn', 'lost the manager lock: stopping');
   await driver.stop();
+  log('info', 'stopped probing and acting');
   await leadership.release();
+  log('info', 'released the manager lock');
   await store.close();
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
+  log('info', `stopped (${stopSignal ?? 'lost the lock'})`);
 }

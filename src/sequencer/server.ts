@@ -15,6 +15,10 @@
 // frame must arrive whole within `frameTimeoutMs` of its first byte. A
 // listener error (such as running out of descriptors on accept) is logged,
 // never fatal.
+//
+// Logs (a Logger, no-op by default): connections at debug, a SEAL or
+// BOOTSTRAP that moves the epoch at info (with the start tail), an error
+// answer at debug, a cut connection at warn.
 
 import { createServer } from 'node:net';
 import { writeBatched } from '../transport/write-batched.js';
@@ -27,7 +31,8 @@ import { NativeTokenSource } from './native-token-source.js';
 import { Sequencer } from './state.js';
 import type { TokenSource } from './state.js';
 import { TailWaiters, wakesWaiters } from './tail-waiters.js';
-import type { WaitTailRequest } from '../wire/messages.js';
+import type { Request, Response, WaitTailRequest } from '../wire/messages.js';
+import { noopLogger, type Logger } from '../log/logger.js';
 
 /** Default bound on answers buffered per connection: ~9,000 TOKEN answers. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024;
@@ -48,8 +53,8 @@ export interface SequencerServerOptions extends ServerLimitOptions {
   /** The most streams it keeps tails for (default DEFAULT_MAX_STREAMS). */
   readonly maxStreams?: number;
   readonly maxBufferedBytes?: number;
-  /** Where to report refused connections and listener errors; default stderr. */
-  readonly log?: (line: string) => void;
+  /** Where connections, epoch changes and refusals are reported; default: nowhere. */
+  readonly logger?: Logger;
 }
 
 /** The server could not listen (address in use, no such interface, no permission). */
@@ -71,21 +76,27 @@ export class SequencerServer {
   readonly #waiters = new TailWaiters<Waiter>();
   readonly #maxBuffered: number;
   readonly #limits: ServerLimits;
+  readonly #log: Logger;
+  readonly #debug: boolean;
   #closing: Promise<void> | undefined;
 
-  private constructor(sequencer: Sequencer, maxBuffered: number, limits: ServerLimits, log: (line: string) => void) {
+  private constructor(sequencer: Sequencer, maxBuffered: number, limits: ServerLimits, log: Logger) {
     this.sequencer = sequencer;
     this.#maxBuffered = maxBuffered;
     this.#limits = limits;
+    this.#log = log;
+    this.#debug = log.isLevelEnabled('debug');
     this.#server = createServer({ noDelay: true });
-    capConnections(this.#server, limits.maxConnections, () => log(`sequencer: ${limits.maxConnections} connections open (the cap): closing new ones until one ends`));
+    capConnections(this.#server, limits.maxConnections, () =>
+      log.warn({ maxConnections: limits.maxConnections }, `${limits.maxConnections} connections open (the cap): closing new ones until one ends`),
+    );
     this.#server.on('connection', (socket) => this.#serve(socket));
   }
 
   /** Starts listening; rejects with ListenError if the address cannot be bound. */
   static async start(options: SequencerServerOptions = {}): Promise<SequencerServer> {
     const limits = serverLimits(options);
-    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const log = options.logger ?? noopLogger;
     const tokens = options.tokens ?? new NativeTokenSource(options.startTail ?? 0);
     const sequencer = new Sequencer({ epoch: options.epoch ?? 0, startTail: options.startTail ?? 0, tokens, ...(options.maxStreams === undefined ? {} : { maxStreams: options.maxStreams }) });
     const s = new SequencerServer(sequencer, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, limits, log);
@@ -104,7 +115,7 @@ export class SequencerServer {
     });
     // A safeguard: an 'error' on a listener without a handler would crash the process.
     // (Node already absorbs running out of descriptors at accept, EMFILE.)
-    s.#server.on('error', (err) => log(`sequencer: listener error: ${err.message}`));
+    s.#server.on('error', (err) => log.error({ err: err.message }, `listener error: ${err.message}`));
     return s;
   }
 
@@ -119,12 +130,14 @@ export class SequencerServer {
     return this.#sockets.size;
   }
 
-  /** Stops accepting, lets connections flush what they were sent, then closes them. Idempotent. */
+  /** Stops accepting, lets connections flush what they were sent, then closes them (cut after a grace). Idempotent. */
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       for (const socket of this.#sockets) socket.end();
       const timer = setTimeout(() => {
+        if (this.#sockets.size > 0)
+          this.#log.warn({ connections: this.#sockets.size, graceMs: CLOSE_GRACE_MS }, `close: ${this.#sockets.size} connection(s) not closed by their peer after ${CLOSE_GRACE_MS} ms: cut`);
         for (const socket of this.#sockets) socket.destroy();
       }, CLOSE_GRACE_MS);
       timer.unref();
@@ -138,9 +151,15 @@ export class SequencerServer {
       return;
     }
     this.#sockets.add(socket);
+    const conn = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.#debug) this.#log.debug({ conn }, 'connection opened');
     // A slowloris peer, or a length field promising bytes that never come: cut it.
-    const deadline = new FrameDeadline(this.#limits.frameTimeoutMs, () => socket.destroy());
+    const deadline = new FrameDeadline(this.#limits.frameTimeoutMs, () => {
+      this.#log.warn({ conn }, `closing connection from ${conn}: no whole frame within ${this.#limits.frameTimeoutMs} ms of its first byte`);
+      socket.destroy();
+    });
     socket.on('close', () => {
+      if (this.#debug) this.#log.debug({ conn }, 'connection closed');
       deadline.clear();
       this.#sockets.delete(socket);
       for (const p of this.#waiters.remove((w) => w.who.socket === socket)) clearTimeout(p.who.timer);
@@ -158,6 +177,7 @@ export class SequencerServer {
           if (r.kind === 'need') break;
           if (r.kind === 'error' || r.frame.type !== 'request') {
             // The stream's framing is lost (or the peer is not a client): this connection only.
+            this.#log.warn({ conn }, `closing connection from ${conn}: protocol error: ${r.kind === 'error' ? r.error.message : `a ${r.frame.op} response sent to the sequencer`}`);
             socket.destroy();
             return;
           }
@@ -168,7 +188,9 @@ export class SequencerServer {
             this.#waitTail(socket, req);
             continue;
           }
-          writeBatched(socket, encodeResponse(this.sequencer.handle(req)));
+          const res = this.sequencer.handle(req);
+          if (res.status !== 'OK' || req.op === 'SEAL' || req.op === 'BOOTSTRAP') this.#logAnswer(conn, req, res);
+          writeBatched(socket, encodeResponse(res));
           if (wakesWaiters(req.op)) this.#wakeWaiters();
         }
       } finally {
@@ -186,6 +208,21 @@ export class SequencerServer {
       }
       deadline.update(decoder.buffered > 0, progressed);
     });
+  }
+
+  #logAnswer(conn: string, req: Request, res: Response): void {
+    if (res.status === 'OK') {
+      // SEAL and BOOTSTRAP: the epoch moved (a no-op repeat of the same one says so too).
+      const tail = req.op === 'BOOTSTRAP' ? ` from tail ${req.startTail}` : '';
+      this.#log.info(
+        { conn, req: req.requestId, op: req.op, epoch: this.sequencer.epoch, nextToken: this.sequencer.nextToken },
+        `${req.op === 'SEAL' ? 'sealed' : 'bootstrapped'} to epoch ${this.sequencer.epoch}${tail}`,
+      );
+      return;
+    }
+    if (!this.#debug) return;
+    const message = 'message' in res ? res.message : '';
+    this.#log.debug({ conn, req: req.requestId, op: req.op, epoch: req.epoch, status: res.status }, `${req.op} answered ${res.status}${message === '' ? '' : `: ${message}`}`);
   }
 
   /** A long poll: answered now, or parked until a token moves the tail past it or its wait is over. */

@@ -21,7 +21,13 @@
 //   request rather than crash the unit.
 // - shutdown(): stop accepting, stop reading, let what is with the engine
 //   finish and its answers be written, then close the connections. Closing
-//   the engine is the caller's (the CLI closes the store after this).
+//   the engine is the caller's (the CLI closes the store after this). A peer
+//   that never reads its answers would hold that up for ever: after
+//   `graceMs` the connections still open are cut.
+// - Logs (a Logger, no-op by default): connections opened and closed and
+//   every error answered at debug (one line per request, with its id; never a
+//   payload), the unusual errors (I/O, corruption, malformed requests) and
+//   cut connections at warn, and each SEAL that moves the unit's epoch at info.
 
 import { Server, type Socket, createServer } from 'node:net';
 import { writeBatched } from '../transport/write-batched.js';
@@ -31,6 +37,7 @@ import { invariant } from '../../bindings/invariant.js';
 import { FrameDeadline, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
 import { FrameDecoder, encodeResponse, errorResponse } from '../wire/index.js';
 import type { Request, Response } from '../wire/index.js';
+import { noopLogger, type Logger } from '../log/logger.js';
 import { handleRequest, type UnitEngine } from './handler.js';
 
 /** Default bound on answers waiting in one connection's socket before it stops being read. */
@@ -45,9 +52,18 @@ export interface UnitServerOptions extends ServerLimitOptions {
   readonly maxInFlightPerConnection?: number;
   /** Bytes of answers waiting in one socket above which no new request of it starts. Default DEFAULT_MAX_BUFFERED_BYTES. */
   readonly maxBufferedBytes?: number;
-  /** Where to report closed connections and such; default stderr. */
-  readonly log?: (line: string) => void;
+  /** Where connections, errors answered and seals are reported; default: nowhere. */
+  readonly logger?: Logger;
 }
+
+/** How long shutdown() waits for a connection's answers to drain before it cuts it, by default. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+
+/**
+ * Errors a unit answers in normal operation (a reconfiguration, a read racing a write, a
+ * full answer frame): debug. Any other whole-request error is worth an operator's look.
+ */
+const ROUTINE_ERRORS: ReadonlySet<string> = new Set(['ERR_SEALED', 'ERR_WRITTEN', 'ERR_UNWRITTEN', 'ERR_TRIMMED', 'ERR_OVERLOADED']);
 
 class UnitConnection {
   readonly decoder = new FrameDecoder();
@@ -73,17 +89,20 @@ export class UnitServer {
   readonly #maxInFlight: number;
   readonly #maxBuffered: number;
   readonly #limits: ServerLimits;
-  readonly #log: (line: string) => void;
+  readonly #log: Logger;
+  /** Per-request lines are built only when someone reads them. */
+  readonly #debug: boolean;
   readonly #connections = new Set<UnitConnection>();
   #shutdown: Promise<void> | undefined;
 
-  private constructor(engine: UnitEngine, server: Server, maxInFlight: number, maxBuffered: number, limits: ServerLimits, log: (line: string) => void) {
+  private constructor(engine: UnitEngine, server: Server, maxInFlight: number, maxBuffered: number, limits: ServerLimits, log: Logger) {
     this.#engine = engine;
     this.#server = server;
     this.#maxInFlight = maxInFlight;
     this.#maxBuffered = maxBuffered;
     this.#limits = limits;
     this.#log = log;
+    this.#debug = log.isLevelEnabled('debug');
   }
 
   /** Listens; a port in use (or any listen failure) rejects with ERR_IO and a one-line reason. */
@@ -94,10 +113,10 @@ export class UnitServer {
     const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     if (!Number.isSafeInteger(maxBuffered) || maxBuffered < 1) throw new CorfuError('ERR_BAD_REQUEST', `maxBufferedBytes must be a positive integer, got ${maxBuffered}`);
     const limits = serverLimits(options);
-    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const log = options.logger ?? noopLogger;
     const server = createServer({ noDelay: true });
     const unit = new UnitServer(engine, server, maxInFlight, maxBuffered, limits, log);
-    capConnections(server, limits.maxConnections, () => log(`unit: ${limits.maxConnections} connections open (the cap): closing new ones until one ends`));
+    capConnections(server, limits.maxConnections, () => log.warn({ maxConnections: limits.maxConnections }, `${limits.maxConnections} connections open (the cap): closing new ones until one ends`));
     server.on('connection', (socket) => unit.#accept(socket));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
@@ -110,7 +129,7 @@ export class UnitServer {
         resolve();
       });
     });
-    server.on('error', (err) => log(`unit: listener error: ${err.message}`));
+    server.on('error', (err) => log.error({ err: err.message }, `listener error: ${err.message}`));
     return unit;
   }
 
@@ -125,16 +144,31 @@ export class UnitServer {
     return this.#connections.size;
   }
 
-  /** Stops accepting, finishes what is in flight, answers it, closes every connection. Idempotent. */
-  shutdown(): Promise<void> {
-    this.#shutdown ??= this.#doShutdown();
+  /**
+   * Stops accepting, finishes what is in flight, answers it, closes every connection.
+   * A connection whose answers have not drained within `graceMs` (a peer that does not
+   * read) is cut. Idempotent.
+   */
+  shutdown(graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> {
+    this.#shutdown ??= this.#doShutdown(graceMs);
     return this.#shutdown;
   }
 
-  async #doShutdown(): Promise<void> {
+  async #doShutdown(graceMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const open = [...this.#connections];
+    let cut = 0;
+    const grace = setTimeout(() => {
+      for (const c of open) {
+        if (c.socket.destroyed) continue;
+        cut++;
+        c.socket.destroy();
+      }
+      if (cut > 0) this.#log.warn({ connections: cut, graceMs }, `shutdown: ${cut} connection(s) still not drained after ${graceMs} ms: cut`);
+    }, graceMs);
+    grace.unref();
     await Promise.all(
-      [...this.#connections].map(async (c) => {
+      open.map(async (c) => {
         c.stopped = true;
         c.deadline.clear();
         c.socket.pause();
@@ -152,6 +186,7 @@ export class UnitServer {
       }),
     );
     await closed;
+    clearTimeout(grace);
   }
 
   #accept(socket: Socket): void {
@@ -163,6 +198,7 @@ export class UnitServer {
     const ms = this.#limits.frameTimeoutMs;
     const c: UnitConnection = new UnitConnection(socket, name, new FrameDeadline(ms, () => this.#kill(c, `no whole frame within ${ms} ms of its first byte`)));
     this.#connections.add(c);
+    if (this.#debug) this.#log.debug({ conn: name }, 'connection opened');
     socket.on('data', (chunk: Buffer) => {
       if (c.stopped) return;
       c.decoder.push(chunk);
@@ -176,6 +212,7 @@ export class UnitServer {
       c.stopped = true;
       c.deadline.clear();
       this.#connections.delete(c);
+      if (this.#debug) this.#log.debug({ conn: c.name }, 'connection closed');
       if (c.inFlight === 0) this.#wakeIdle(c);
     });
   }
@@ -225,6 +262,8 @@ export class UnitServer {
     handleRequest(this.#engine, req).then(
       (response) => {
         c.inFlight--;
+        if (response.status !== 'OK') this.#logError(c, req, response);
+        else if (req.op === 'SEAL') this.#log.info({ epoch: req.newEpoch, conn: c.name, req: req.requestId }, `sealed to epoch ${req.newEpoch}`);
         if (!c.dead) writeBatched(c.socket, encodeAnswer(req, response));
         if (c.inFlight === 0) this.#wakeIdle(c);
         if (!c.stopped) this.#drain(c);
@@ -238,9 +277,26 @@ export class UnitServer {
     );
   }
 
+  #logError(c: UnitConnection, req: Request, response: Response): void {
+    const routine = ROUTINE_ERRORS.has(response.status);
+    if (routine && !this.#debug) return;
+    const message = 'message' in response ? response.message : '';
+    const fields = {
+      conn: c.name,
+      req: req.requestId,
+      op: req.op,
+      epoch: req.epoch,
+      status: response.status,
+      ...('unitEpoch' in response && response.status === 'ERR_SEALED' ? { unitEpoch: response.unitEpoch } : {}),
+    };
+    const line = `${req.op} answered ${response.status}${message === '' ? '' : `: ${message}`}`;
+    if (routine) this.#log.debug(fields, line);
+    else this.#log.warn(fields, line);
+  }
+
   /** Sends nothing more on this connection and closes it; in-flight answers are dropped. */
   #kill(c: UnitConnection, reason: string): void {
-    this.#log(`unit: closing connection from ${c.name}: ${reason}`);
+    this.#log.warn({ conn: c.name }, `closing connection from ${c.name}: ${reason}`);
     c.dead = true;
     c.stopped = true;
     c.socket.destroy();

@@ -50,7 +50,16 @@ export function createServerLogger(component: string, flags: LogFlags, fd = 2): 
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (human) {
-    const stream = pretty({ destination: fd, sync: true, colorize: fd === 2 && process.stderr.isTTY, ignore: 'pid,hostname', translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l' });
+    // One line an event, as the JSON is: the message first, the fields after it.
+    const stream = pretty({
+      destination: fd,
+      sync: true,
+      colorize: fd === 2 && process.stderr.isTTY,
+      singleLine: true,
+      messageFormat: '{component}: {msg}',
+      ignore: 'pid,hostname,component',
+      translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
+    });
     return pino(options, stream);
   }
   // Level names, not pino's numbers: journald, grep and people read them.

@@ -59,7 +59,7 @@ function buildProgram(): Command {
     .option('--max-entry-bytes <n>', 'largest payload the unit accepts, e.g. 64K', sizeArg)
     .option('--cluster-id <hex>', 'cluster id, 32 hex digits, stamped on the device (random if omitted)', clusterIdArg)
     .option('--unit-id <n>', "this unit's id within the cluster", countArg)
-    .option('--force', 'overwrite an existing Corfu superblock')
+    .option('--force', 'erase whatever the device holds: a Corfu unit, a filesystem, a partition table')
     .action((path: string, flags: FormatFlags) => formatVerb(path, flags));
 
   program

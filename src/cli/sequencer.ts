@@ -20,6 +20,8 @@ export interface SequencerFlags extends LogFlags {
 
 export async function sequencerVerb(flags: SequencerFlags): Promise<void> {
   await runServer('sequencer', flags, async (log) => {
+    // Before anything is printed: a supervisor that sees `listening` may stop us at once.
+    const stopped = waitForStopSignal(exitWithParentIfAsked, log);
     let server: SequencerServer;
     try {
       server = await SequencerServer.start({ ...(flags.listen ?? { host: '127.0.0.1', port: 0 }), epoch: flags.epoch, startTail: flags.startTail, maxStreams: flags.maxStreams, logger: log });
@@ -34,7 +36,7 @@ export async function sequencerVerb(flags: SequencerFlags): Promise<void> {
       `listening on ${address}: epoch ${flags.epoch}, start tail ${flags.startTail} (a reconfiguration bootstraps it to the layout's)`,
     );
     process.stdout.write(`listening ${address}\n`);
-    const signal = await waitForStopSignal(exitWithParentIfAsked, log);
+    const signal = await stopped;
     log.info(
       { signal, connections: server.connections, epoch: server.sequencer.epoch, nextToken: server.sequencer.nextToken },
       `${signal}: stopping: no new connections; closing ${server.connections} connection(s)`,

@@ -31,6 +31,8 @@ export async function unitVerb(flags: UnitFlags): Promise<void> {
     // What INFO reports of the device (fixed at format time); read before open takes the device's lock.
     const superblock = Store.inspect(flags.device);
     const log = root.child({ unit: superblock.unitId });
+    // Before anything is printed: a supervisor that sees `listening` may stop us at once.
+    const stopped = waitForStopSignal(exitWithParentIfAsked, log);
     const store = Store.open(flags.device, { sync: flags.sync });
     let server: UnitServer;
     try {
@@ -57,7 +59,7 @@ export async function unitVerb(flags: UnitFlags): Promise<void> {
     );
     process.stdout.write(`listening ${shown}:${port}\n`);
 
-    const signal = await waitForStopSignal(exitWithParentIfAsked, log);
+    const signal = await stopped;
     log.info({ signal, connections: server.connections }, `${signal}: stopping: no new connections; answering what is in flight (${server.connections} connection(s))`);
     await server.shutdown(SHUTDOWN_GRACE_MS);
     log.info({}, 'connections closed');

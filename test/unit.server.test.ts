@@ -312,7 +312,7 @@ describe('UnitServer backpressure (in process, a fake engine)', () => {
       seal: never,
       info: never,
     };
-    const server = await UnitServer.listen(engine, { port: 0, maxInFlightPerConnection: 4, log: () => {} });
+    const server = await UnitServer.listen(engine, { port: 0, maxInFlightPerConnection: 4 });
     const c = connect(server.address().port);
     let answered = 0;
     const answers = Array.from({ length: 10 }, () => c.call({ type: 'request', op: 'TAIL', epoch: 1 }).then((r) => (answered++, r)));

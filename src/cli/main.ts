@@ -13,6 +13,7 @@ import { packageRoot } from '../../bindings/native.js';
 import { benchAppendVerb, secondsArg, warmupArg, type BenchAppendFlags } from './bench.js';
 import { DEFAULT_LAYOUT, addressArg, appendVerb, fillVerb, outputArg, readVerb, statusVerb, tailVerb, trimVerb, type LayoutFlags, type StatusFlags } from './debug.js';
 import { demoVerb, type DemoFlags } from './demo.js';
+import { installConfig } from './config.js';
 import { FatalError } from './fatal-error.js';
 import { formatVerb, type FormatFlags } from './format.js';
 import { inspectVerb } from './inspect.js';
@@ -21,6 +22,7 @@ import { hostPortArg, layoutInitVerb, layoutReconfigureVerb, layoutShowVerb, rep
 import { countArg, clusterIdArg, listenArg, positiveCountArg, sizeArg, storeUrlArg, syncArg } from './options.js';
 import { kvDelVerb, kvDumpVerb, kvGetVerb, kvPutVerb, type KvFlags } from './kv.js';
 import { applySecurityOptions } from './security.js';
+import { ReportedError } from './log.js';
 import { sequencerVerb, type SequencerFlags } from './sequencer.js';
 import { DEFAULT_MAX_STREAMS } from '../sequencer/streams.js';
 import { unitVerb, type UnitFlags } from './unit.js';
@@ -62,7 +64,7 @@ function buildProgram(): Command {
     .option('--max-entry-bytes <n>', 'largest payload the unit accepts, e.g. 64K', sizeArg)
     .option('--cluster-id <hex>', 'cluster id, 32 hex digits, stamped on the device (random if omitted)', clusterIdArg)
     .option('--unit-id <n>', "this unit's id within the cluster", countArg)
-    .option('--force', 'overwrite an existing Corfu superblock')
+    .option('--force', 'erase whatever the device holds: a Corfu unit, a filesystem, a partition table')
     .action((path: string, flags: FormatFlags) => formatVerb(path, flags));
 
   program
@@ -254,6 +256,9 @@ function buildProgram(): Command {
 
   // TLS and authorization flags on every verb that serves or connects (security.ts).
   applySecurityOptions(program);
+  // Every option of a server verb is settable from --config FILE and CORFU_* too (after
+  // the security flags are added, so they are too).
+  installConfig(program);
   return program;
 }
 
@@ -265,6 +270,8 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     // commander has already printed its one line (or the help text).
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    // A server verb's failure, already in its log.
+    if (err instanceof ReportedError) return err.exitCode;
     if (err instanceof UsageError) {
       process.stderr.write(`error: ${err.message}\n`);
       return EXIT_USAGE;

@@ -9,6 +9,8 @@
 // on stderr and exit 1. On a signal: /readyz turns 503, serve on for --drain
 // ms, stop accepting, finish and answer what is in flight (cutting connections
 // still open after SHUTDOWN_GRACE_MS), close the store, exit 0.
+// Everything but those two lines is the log on stderr (src/cli/log.ts), each
+// shutdown step included.
 
 import { exitWithParentIfAsked } from './exit-with-parent.js';
 
@@ -18,9 +20,11 @@ import { UnitServer } from '../unit/server.js';
 import { storeEngine } from '../unit/store-engine.js';
 import type { UnitEngine } from '../unit/handler.js';
 import { SHUTDOWN_GRACE_MS, drain, startAdmin, type AdminFlags } from './admin.js';
+import { runServer, type LogFlags } from './log.js';
 import { serverSecurity, type ServerSecurityFlags } from './security.js';
+import { waitForStopSignal } from './stop-signal.js';
 
-export interface UnitFlags extends AdminFlags, ServerSecurityFlags {
+export interface UnitFlags extends AdminFlags, ServerSecurityFlags, LogFlags {
   device: string;
   listen: { host: string; port: number };
   sync: SyncMode;
@@ -29,52 +33,59 @@ export interface UnitFlags extends AdminFlags, ServerSecurityFlags {
 export async function unitVerb(flags: UnitFlags): Promise<void> {
   // Before the device is opened: a refused flag leaves nothing to undo.
   const security = serverSecurity(flags, flags.listen.host, 'unit');
-  // What the admin listener reads; each is set once it exists and cleared as it goes.
-  let engine: UnitEngine | undefined;
-  let server: UnitServer | undefined;
-  const admin = unitAdmin({
-    info: () => engine?.info(),
-    listening: () => server?.address(),
-    connections: () => server?.connections ?? 0,
-  });
-  const listener = await startAdmin(flags, admin);
-  try {
-    // What INFO reports of the device (fixed at format time); read before open takes the device's lock.
-    const superblock = Store.inspect(flags.device);
-    const store = Store.open(flags.device, { sync: flags.sync });
-    engine = storeEngine(store, superblock);
-    try {
-      server = await UnitServer.listen(engine, { host: flags.listen.host, port: flags.listen.port, ...security, observer: admin.observer });
-    } catch (err) {
-      engine = undefined;
-      await store.close();
-      throw err;
-    }
-    const { host, port } = server.address();
-    const shown = host.includes(':') ? `[${host}]` : host;
-    process.stdout.write(`listening ${shown}:${port}\n`);
-
-    const signal = await new Promise<string>((resolve) => {
-      const stop = (sig: string): void => {
-        process.off('SIGTERM', stop);
-        process.off('SIGINT', stop);
-        resolve(sig);
-      };
-      process.on('SIGTERM', stop);
-      exitWithParentIfAsked();
-      process.on('SIGINT', stop);
+  await runServer('unit', flags, async (root) => {
+    // Before anything is printed: a supervisor that sees `listening` may stop us at once.
+    const stopped = waitForStopSignal(exitWithParentIfAsked, root, flags.drain);
+    // What the admin listener reads; each is set once it exists and cleared as it goes.
+    let engine: UnitEngine | undefined;
+    let server: UnitServer | undefined;
+    const admin = unitAdmin({
+      info: () => engine?.info(),
+      listening: () => server?.address(),
+      connections: () => server?.connections ?? 0,
     });
-    // A second signal while shutting down: leave at once.
-    const force = (): void => process.exit(1);
-    process.on('SIGTERM', force);
-    process.on('SIGINT', force);
-    await drain(listener, flags.drain, signal);
-    await server.shutdown(SHUTDOWN_GRACE_MS);
-    engine = undefined;
-    await store.close();
-    process.off('SIGTERM', force);
-    process.off('SIGINT', force);
-  } finally {
-    await listener?.close();
-  }
+    const listener = await startAdmin(flags, admin);
+    try {
+      // What INFO reports of the device (fixed at format time); read before open takes the device's lock.
+      const superblock = Store.inspect(flags.device);
+      const log = root.child({ unit: superblock.unitId });
+      const store = Store.open(flags.device, { sync: flags.sync });
+      engine = storeEngine(store, superblock);
+      try {
+        server = await UnitServer.listen(engine, { host: flags.listen.host, port: flags.listen.port, ...security, observer: admin.observer, logger: log });
+      } catch (err) {
+        engine = undefined;
+        await store.close();
+        throw err;
+      }
+      const { host, port } = server.address();
+      const shown = host.includes(':') ? `[${host}]` : host;
+      const stats = await store.stats();
+      log.info(
+        {
+          listen: `${shown}:${port}`,
+          device: flags.device,
+          sync: flags.sync,
+          clusterId: superblock.clusterId,
+          epoch: stats.epoch,
+          tail: stats.tail,
+          trimMark: stats.trimMark,
+          maxEntryBytes: superblock.maxEntryBytes,
+        },
+        `listening on ${shown}:${port}: device ${flags.device}, sync ${flags.sync}, cluster ${superblock.clusterId}, epoch ${stats.epoch}, tail ${stats.tail}`,
+      );
+      process.stdout.write(`listening ${shown}:${port}\n`);
+
+      const signal = await stopped;
+      log.info({ signal, connections: server.connections }, `${signal}: stopping: no new connections; answering what is in flight (${server.connections} connection(s))`);
+      await drain(listener, flags.drain, signal);
+      await server.shutdown(SHUTDOWN_GRACE_MS);
+      engine = undefined;
+      log.info({}, 'connections closed');
+      await store.close();
+      log.info({}, 'store closed; stopped');
+    } finally {
+      await listener?.close();
+    }
+  });
 }

@@ -83,13 +83,22 @@ interface Child {
   admin?: string;
 }
 
+/** The last line of a child's log; its message when it is a JSON log line (src/cli/log.ts). */
 function lastLine(path: string): string {
+  let line: string;
   try {
     const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
-    return lines[lines.length - 1] ?? '';
+    line = lines[lines.length - 1] ?? '';
   } catch {
     return '';
   }
+  try {
+    const o = JSON.parse(line) as { msg?: unknown; code?: unknown };
+    if (typeof o.msg === 'string') return typeof o.code === 'string' ? `${o.code}: ${o.msg}` : o.msg;
+  } catch {
+    // Not a log line (a crash's stack): as it is.
+  }
+  return line;
 }
 
 function startChild(name: string, args: string[], logDir: string, registry: Child[], ready = /^listening (\S+)$/): Promise<Child> {

@@ -34,7 +34,11 @@ export interface ManagerDriverOptions extends ManagerOptions {
   /** The per-request timeout of a reconfiguration. */
   readonly reconfigureTimeoutMs: number;
   readonly runtime?: ClientRuntime;
-  readonly log: (level: 'info' | 'warn', message: string) => void;
+  /**
+   * Hears every decision (the machine's `log` actions), probe misses (debug) and rebuild
+   * progress; `fields` carries what a structured logger keys on (the unit's address).
+   */
+  readonly log: (level: 'debug' | 'info' | 'warn', message: string, fields?: Readonly<Record<string, string | number>>) => void;
   /** The rebuild's copy rate, payload bytes per second; unbounded when absent. */
   readonly rebuildRateBytesPerSec?: number;
   /** Addresses a rebuild copies per batch (rebuild.ts). Default 256. */
@@ -184,6 +188,7 @@ export class ManagerDriver {
       // here, not a sign the server is down: it must not count toward replacing it.
       if (!(err instanceof CorfuError)) throw err;
       answer = undefined;
+      this.#options.log('debug', `probe of ${role} ${server} missed: ${err.code}: ${err.message}`, { [role]: server, code: err.code });
     }
     this.#options.observer?.probed?.(role, answer !== undefined);
     this.#apply(this.#machine.step({ probed: { server, now: this.#runtime.clock.now(), answer } }));
@@ -228,7 +233,12 @@ export class ManagerDriver {
           }
           if (p.addressesDone - reported < step && p.addressesDone < p.addressesTotal) return;
           reported = p.addressesDone;
-          this.#options.log('info', `rebuild of ${unit}: ${p.addressesDone} of ${p.addressesTotal} addresses, ${p.bytesCopied} bytes copied`);
+          this.#options.log('info', `rebuild of ${unit}: ${p.addressesDone} of ${p.addressesTotal} addresses, ${p.bytesCopied} bytes copied`, {
+            unit,
+            addressesDone: p.addressesDone,
+            addressesTotal: p.addressesTotal,
+            bytesCopied: p.bytesCopied,
+          });
         },
       }).run();
       this.#status({ unit, epoch, addressesDone: r.addresses, addressesTotal: r.addresses, bytesCopied: r.bytes, done: true, resume: r.resume });
@@ -254,9 +264,9 @@ export class ManagerDriver {
     try {
       const res = await this.#request(unit, { type: 'request', op: 'SEAL', epoch: epoch - 1, newEpoch: epoch });
       ok = res.status === 'OK' || (res.status === 'ERR_SEALED' && res.unitEpoch >= epoch);
-      if (!ok) this.#options.log('warn', `sealing unit ${unit} to epoch ${epoch}: ${res.status}`);
+      if (!ok) this.#options.log('warn', `sealing unit ${unit} to epoch ${epoch}: ${res.status}`, { unit });
     } catch (err) {
-      this.#options.log('warn', `sealing unit ${unit} to epoch ${epoch}: ${(err as Error).message}`);
+      this.#options.log('warn', `sealing unit ${unit} to epoch ${epoch}: ${(err as Error).message}`, { unit });
     }
     this.#options.observer?.resealed?.(ok);
     this.#apply(this.#machine.step({ resealed: { unit, epoch, now: this.#runtime.clock.now(), ok } }));

@@ -21,6 +21,10 @@
 // with `auth` each connection has a role, and a request it may not send (SEAL and
 // BOOTSTRAP need admin) is answered ERR_UNAUTHORIZED without reaching the state
 // machine. AUTH is answered here.
+//
+// Logs (a Logger, no-op by default): connections at debug, a SEAL or
+// BOOTSTRAP that moves the epoch at info (with the start tail), an error
+// answer at debug, a cut connection at warn.
 
 import { ServerAuth, encodeAuthAnswer, refusal } from '../transport/auth.js';
 import { type ServerTlsOptions, checkServerTls, createListener } from '../transport/tls.js';
@@ -34,7 +38,8 @@ import { NativeTokenSource } from './native-token-source.js';
 import { Sequencer } from './state.js';
 import type { TokenSource } from './state.js';
 import { TailWaiters, wakesWaiters } from './tail-waiters.js';
-import type { Response, Role, WaitTailRequest } from '../wire/messages.js';
+import type { Request, Response, Role, WaitTailRequest } from '../wire/messages.js';
+import { noopLogger, type Logger } from '../log/logger.js';
 
 /** Default bound on answers buffered per connection: ~9,000 TOKEN answers. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024;
@@ -55,8 +60,8 @@ export interface SequencerServerOptions extends ServerLimitOptions {
   /** The most streams it keeps tails for (default DEFAULT_MAX_STREAMS). */
   readonly maxStreams?: number;
   readonly maxBufferedBytes?: number;
-  /** Where to report refused connections and listener errors; default stderr. */
-  readonly log?: (line: string) => void;
+  /** Where connections, epoch changes and refusals are reported; default: nowhere. */
+  readonly logger?: Logger;
   /** Listen with TLS (only TLS). */
   readonly tls?: ServerTlsOptions;
   /** Who may send what; default: every peer is admin. */
@@ -91,37 +96,33 @@ export class SequencerServer {
   readonly #limits: ServerLimits;
   readonly #observer: SequencerObserver | undefined;
   readonly #auth: ServerAuth;
-  readonly #log: (line: string) => void;
+  readonly #log: Logger;
+  readonly #debug: boolean;
   #closing: Promise<void> | undefined;
 
-  private constructor(
-    sequencer: Sequencer,
-    maxBuffered: number,
-    limits: ServerLimits,
-    log: (line: string) => void,
-    tls: ServerTlsOptions | undefined,
-    auth: ServerAuth,
-    observer: SequencerObserver | undefined,
-  ) {
+  private constructor(sequencer: Sequencer, maxBuffered: number, limits: ServerLimits, log: Logger, tls: ServerTlsOptions | undefined, auth: ServerAuth, observer: SequencerObserver | undefined) {
     this.sequencer = sequencer;
     this.#observer = observer;
     this.#maxBuffered = maxBuffered;
     this.#limits = limits;
     this.#auth = auth;
     this.#log = log;
+    this.#debug = log.isLevelEnabled('debug');
     this.#server = createListener(
       tls,
       limits.frameTimeoutMs,
       (socket) => this.#serve(socket),
-      (err, remote) => log(`sequencer: TLS handshake with ${remote} failed: ${err.message}`),
+      (err, remote) => log.warn({ remote }, `TLS handshake with ${remote} failed: ${err.message}`),
     );
-    capConnections(this.#server, limits.maxConnections, () => log(`sequencer: ${limits.maxConnections} connections open (the cap): closing new ones until one ends`));
+    capConnections(this.#server, limits.maxConnections, () =>
+      log.warn({ maxConnections: limits.maxConnections }, `${limits.maxConnections} connections open (the cap): closing new ones until one ends`),
+    );
   }
 
   /** Starts listening; rejects with ListenError if the address cannot be bound. */
   static async start(options: SequencerServerOptions = {}): Promise<SequencerServer> {
     const limits = serverLimits(options);
-    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const log = options.logger ?? noopLogger;
     if (options.tls !== undefined) checkServerTls(options.tls);
     const tokens = options.tokens ?? new NativeTokenSource(options.startTail ?? 0);
     const sequencer = new Sequencer({ epoch: options.epoch ?? 0, startTail: options.startTail ?? 0, tokens, ...(options.maxStreams === undefined ? {} : { maxStreams: options.maxStreams }) });
@@ -141,7 +142,7 @@ export class SequencerServer {
     });
     // A safeguard: an 'error' on a listener without a handler would crash the process.
     // (Node already absorbs running out of descriptors at accept, EMFILE.)
-    s.#server.on('error', (err) => log(`sequencer: listener error: ${err.message}`));
+    s.#server.on('error', (err) => log.error({ err: err.message }, `listener error: ${err.message}`));
     return s;
   }
 
@@ -161,12 +162,14 @@ export class SequencerServer {
     return this.#waiters.size;
   }
 
-  /** Stops accepting, lets connections flush what they were sent, then closes them. Idempotent. */
+  /** Stops accepting, lets connections flush what they were sent, then closes them (cut after a grace). Idempotent. */
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       for (const socket of this.#sockets) socket.end();
       const timer = setTimeout(() => {
+        if (this.#sockets.size > 0)
+          this.#log.warn({ connections: this.#sockets.size, graceMs: CLOSE_GRACE_MS }, `close: ${this.#sockets.size} connection(s) not closed by their peer after ${CLOSE_GRACE_MS} ms: cut`);
         for (const socket of this.#sockets) socket.destroy();
       }, CLOSE_GRACE_MS);
       timer.unref();
@@ -180,9 +183,15 @@ export class SequencerServer {
       return;
     }
     this.#sockets.add(socket);
+    const conn = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.#debug) this.#log.debug({ conn }, 'connection opened');
     // A slowloris peer, or a length field promising bytes that never come: cut it.
-    const deadline = new FrameDeadline(this.#limits.frameTimeoutMs, () => socket.destroy());
+    const deadline = new FrameDeadline(this.#limits.frameTimeoutMs, () => {
+      this.#log.warn({ conn }, `closing connection from ${conn}: no whole frame within ${this.#limits.frameTimeoutMs} ms of its first byte`);
+      socket.destroy();
+    });
     socket.on('close', () => {
+      if (this.#debug) this.#log.debug({ conn }, 'connection closed');
       deadline.clear();
       this.#sockets.delete(socket);
       for (const p of this.#waiters.remove((w) => w.who.socket === socket)) clearTimeout(p.who.timer);
@@ -201,6 +210,7 @@ export class SequencerServer {
           if (r.kind === 'need') break;
           if (r.kind === 'error' || r.frame.type !== 'request') {
             // The stream's framing is lost (or the peer is not a client): this connection only.
+            this.#log.warn({ conn }, `closing connection from ${conn}: protocol error: ${r.kind === 'error' ? r.error.message : `a ${r.frame.op} response sent to the sequencer`}`);
             socket.destroy();
             return;
           }
@@ -215,7 +225,7 @@ export class SequencerServer {
               continue;
             }
             // One guess per connection.
-            this.#log(`sequencer: closing connection from ${socket.remoteAddress}:${socket.remotePort}: AUTH refused (${outcome.refused.message})`);
+            this.#log.warn({ conn }, `closing connection from ${conn}: AUTH refused (${outcome.refused.message})`);
             role = undefined;
             socket.pause();
             socket.end();
@@ -233,7 +243,9 @@ export class SequencerServer {
             this.#waitTail(socket, req);
             continue;
           }
-          this.#send(socket, this.sequencer.handle(req));
+          const res = this.sequencer.handle(req);
+          if (res.status !== 'OK' || req.op === 'SEAL' || req.op === 'BOOTSTRAP') this.#logAnswer(conn, req, res);
+          this.#send(socket, res);
           if (wakesWaiters(req.op)) this.#wakeWaiters();
         }
       } finally {
@@ -251,6 +263,21 @@ export class SequencerServer {
       }
       deadline.update(decoder.buffered > 0, progressed);
     });
+  }
+
+  #logAnswer(conn: string, req: Request, res: Response): void {
+    if (res.status === 'OK') {
+      // SEAL and BOOTSTRAP: the epoch moved (a no-op repeat of the same one says so too).
+      const tail = req.op === 'BOOTSTRAP' ? ` from tail ${req.startTail}` : '';
+      this.#log.info(
+        { conn, req: req.requestId, op: req.op, epoch: this.sequencer.epoch, nextToken: this.sequencer.nextToken },
+        `${req.op === 'SEAL' ? 'sealed' : 'bootstrapped'} to epoch ${this.sequencer.epoch}${tail}`,
+      );
+      return;
+    }
+    if (!this.#debug) return;
+    const message = 'message' in res ? res.message : '';
+    this.#log.debug({ conn, req: req.requestId, op: req.op, epoch: req.epoch, status: res.status }, `${req.op} answered ${res.status}${message === '' ? '' : `: ${message}`}`);
   }
 
   /** A long poll: answered now, or parked until a token moves the tail past it or its wait is over. */

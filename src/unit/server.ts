@@ -25,9 +25,13 @@
 //   either, every peer is admin and a request pays one string comparison for it.
 // - shutdown(): stop accepting, stop reading, let what is with the engine
 //   finish and its answers be written, then close the connections. Closing
-//   the engine is the caller's (the CLI closes the store after this). With a
-//   grace, connections still open when it is over are cut (a peer that reads
-//   nothing must not hold a shutdown forever).
+//   the engine is the caller's (the CLI closes the store after this). A peer
+//   that never reads its answers would hold that up for ever: after
+//   `graceMs` the connections still open are cut.
+// - Logs (a Logger, no-op by default): connections opened and closed and
+//   every error answered at debug (one line per request, with its id; never a
+//   payload), the unusual errors (I/O, corruption, malformed requests) and
+//   cut connections at warn, and each SEAL that moves the unit's epoch at info.
 // - An observer (the admin listener's metrics) hears every answer with the
 //   time the request took; without one no clock is read.
 
@@ -41,6 +45,7 @@ import { ServerAuth, encodeAuthAnswer, refusal } from '../transport/auth.js';
 import { type ServerTlsOptions, checkServerTls, createListener } from '../transport/tls.js';
 import { FrameDecoder, encodeResponse, errorResponse } from '../wire/index.js';
 import type { AuthRequest, Request, Response, Role } from '../wire/index.js';
+import { noopLogger, type Logger } from '../log/logger.js';
 import { handleRequest, type UnitEngine } from './handler.js';
 
 /** Default bound on answers waiting in one connection's socket before it stops being read. */
@@ -55,8 +60,8 @@ export interface UnitServerOptions extends ServerLimitOptions {
   readonly maxInFlightPerConnection?: number;
   /** Bytes of answers waiting in one socket above which no new request of it starts. Default DEFAULT_MAX_BUFFERED_BYTES. */
   readonly maxBufferedBytes?: number;
-  /** Where to report closed connections and such; default stderr. */
-  readonly log?: (line: string) => void;
+  /** Where connections, errors answered and seals are reported; default: nowhere. */
+  readonly logger?: Logger;
   /** Listen with TLS (only TLS). */
   readonly tls?: ServerTlsOptions;
   /** Who may send what; default: every peer is admin. */
@@ -70,6 +75,15 @@ export interface UnitObserver {
   /** `seconds`: from the request's decoding to its answer. */
   answered(req: Request, res: Response, seconds: number): void;
 }
+
+/** How long shutdown() waits for a connection's answers to drain before it cuts it, by default. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+
+/**
+ * Errors a unit answers in normal operation (a reconfiguration, a read racing a write, a
+ * full answer frame): debug. Any other whole-request error is worth an operator's look.
+ */
+const ROUTINE_ERRORS: ReadonlySet<string> = new Set(['ERR_SEALED', 'ERR_WRITTEN', 'ERR_UNWRITTEN', 'ERR_TRIMMED', 'ERR_OVERLOADED']);
 
 class UnitConnection {
   readonly decoder = new FrameDecoder();
@@ -97,13 +111,15 @@ export class UnitServer {
   readonly #maxInFlight: number;
   readonly #maxBuffered: number;
   readonly #limits: ServerLimits;
-  readonly #log: (line: string) => void;
+  readonly #log: Logger;
+  /** Per-request lines are built only when someone reads them. */
+  readonly #debug: boolean;
   readonly #auth: ServerAuth;
   readonly #connections = new Set<UnitConnection>();
   readonly #observer: UnitObserver | undefined;
   #shutdown: Promise<void> | undefined;
 
-  private constructor(engine: UnitEngine, options: UnitServerOptions, maxInFlight: number, maxBuffered: number, limits: ServerLimits, log: (line: string) => void) {
+  private constructor(engine: UnitEngine, options: UnitServerOptions, maxInFlight: number, maxBuffered: number, limits: ServerLimits, log: Logger) {
     this.#engine = engine;
     this.#observer = options.observer;
     this.#auth = options.auth ?? new ServerAuth();
@@ -111,12 +127,13 @@ export class UnitServer {
       options.tls,
       limits.frameTimeoutMs,
       (socket) => this.#accept(socket),
-      (err, remote) => log(`unit: TLS handshake with ${remote} failed: ${err.message}`),
+      (err, remote) => log.warn({ remote }, `TLS handshake with ${remote} failed: ${err.message}`),
     );
     this.#maxInFlight = maxInFlight;
     this.#maxBuffered = maxBuffered;
     this.#limits = limits;
     this.#log = log;
+    this.#debug = log.isLevelEnabled('debug');
   }
 
   /** Listens; a port in use (or any listen failure) rejects with ERR_IO and a one-line reason. */
@@ -127,11 +144,11 @@ export class UnitServer {
     const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     if (!Number.isSafeInteger(maxBuffered) || maxBuffered < 1) throw new CorfuError('ERR_BAD_REQUEST', `maxBufferedBytes must be a positive integer, got ${maxBuffered}`);
     const limits = serverLimits(options);
-    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const log = options.logger ?? noopLogger;
     if (options.tls !== undefined) checkServerTls(options.tls);
     const unit = new UnitServer(engine, options, maxInFlight, maxBuffered, limits, log);
     const server = unit.#server;
-    capConnections(server, limits.maxConnections, () => log(`unit: ${limits.maxConnections} connections open (the cap): closing new ones until one ends`));
+    capConnections(server, limits.maxConnections, () => log.warn({ maxConnections: limits.maxConnections }, `${limits.maxConnections} connections open (the cap): closing new ones until one ends`));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
@@ -143,7 +160,7 @@ export class UnitServer {
         resolve();
       });
     });
-    server.on('error', (err) => log(`unit: listener error: ${err.message}`));
+    server.on('error', (err) => log.error({ err: err.message }, `listener error: ${err.message}`));
     return unit;
   }
 
@@ -160,24 +177,29 @@ export class UnitServer {
 
   /**
    * Stops accepting, finishes what is in flight, answers it, closes every connection.
-   * After `graceMs` (default: no limit) the connections still open are cut; what the
-   * engine was doing still finishes before this resolves. Idempotent (the first grace stays).
+   * A connection whose answers have not drained within `graceMs` (a peer that does not
+   * read) is cut. Idempotent.
    */
-  shutdown(graceMs?: number): Promise<void> {
+  shutdown(graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> {
     this.#shutdown ??= this.#doShutdown(graceMs);
     return this.#shutdown;
   }
 
-  async #doShutdown(graceMs: number | undefined): Promise<void> {
+  async #doShutdown(graceMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    const cut =
-      graceMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            for (const c of this.#connections) c.socket.destroy();
-          }, graceMs);
+    const open = [...this.#connections];
+    let cut = 0;
+    const grace = setTimeout(() => {
+      for (const c of open) {
+        if (c.socket.destroyed) continue;
+        cut++;
+        c.socket.destroy();
+      }
+      if (cut > 0) this.#log.warn({ connections: cut, graceMs }, `shutdown: ${cut} connection(s) still not drained after ${graceMs} ms: cut`);
+    }, graceMs);
+    grace.unref();
     await Promise.all(
-      [...this.#connections].map(async (c) => {
+      open.map(async (c) => {
         c.stopped = true;
         c.deadline.clear();
         c.socket.pause();
@@ -194,8 +216,8 @@ export class UnitServer {
         });
       }),
     );
-    clearTimeout(cut);
     await closed;
+    clearTimeout(grace);
   }
 
   #accept(socket: Socket): void {
@@ -207,6 +229,7 @@ export class UnitServer {
     const ms = this.#limits.frameTimeoutMs;
     const c: UnitConnection = new UnitConnection(socket, name, new FrameDeadline(ms, () => this.#kill(c, `no whole frame within ${ms} ms of its first byte`)), this.#auth.initialRole(socket));
     this.#connections.add(c);
+    if (this.#debug) this.#log.debug({ conn: name }, 'connection opened');
     socket.on('data', (chunk: Buffer) => {
       if (c.stopped) return;
       c.decoder.push(chunk);
@@ -220,6 +243,7 @@ export class UnitServer {
       c.stopped = true;
       c.deadline.clear();
       this.#connections.delete(c);
+      if (this.#debug) this.#log.debug({ conn: c.name }, 'connection closed');
       if (c.inFlight === 0) this.#wakeIdle(c);
     });
   }
@@ -285,6 +309,8 @@ export class UnitServer {
       (response) => {
         c.inFlight--;
         observer?.answered(req, response, (performance.now() - startedMs) / 1000);
+        if (response.status !== 'OK') this.#logError(c, req, response);
+        else if (req.op === 'SEAL') this.#log.info({ epoch: req.newEpoch, conn: c.name, req: req.requestId }, `sealed to epoch ${req.newEpoch}`);
         if (!c.dead) writeBatched(c.socket, encodeAnswer(req, response));
         if (c.inFlight === 0) this.#wakeIdle(c);
         if (!c.stopped) this.#drain(c);
@@ -306,16 +332,33 @@ export class UnitServer {
       c.role = outcome.role;
       return;
     }
-    this.#log(`unit: closing connection from ${c.name}: AUTH refused (${outcome.refused.message})`);
+    this.#log.warn({ conn: c.name }, `closing connection from ${c.name}: AUTH refused (${outcome.refused.message})`);
     c.role = undefined;
     c.dead = true;
     c.stopped = true;
     c.socket.end();
   }
 
+  #logError(c: UnitConnection, req: Request, response: Response): void {
+    const routine = ROUTINE_ERRORS.has(response.status);
+    if (routine && !this.#debug) return;
+    const message = 'message' in response ? response.message : '';
+    const fields = {
+      conn: c.name,
+      req: req.requestId,
+      op: req.op,
+      epoch: req.epoch,
+      status: response.status,
+      ...('unitEpoch' in response && response.status === 'ERR_SEALED' ? { unitEpoch: response.unitEpoch } : {}),
+    };
+    const line = `${req.op} answered ${response.status}${message === '' ? '' : `: ${message}`}`;
+    if (routine) this.#log.debug(fields, line);
+    else this.#log.warn(fields, line);
+  }
+
   /** Sends nothing more on this connection and closes it; in-flight answers are dropped. */
   #kill(c: UnitConnection, reason: string): void {
-    this.#log(`unit: closing connection from ${c.name}: ${reason}`);
+    this.#log.warn({ conn: c.name }, `closing connection from ${c.name}: ${reason}`);
     c.dead = true;
     c.stopped = true;
     c.socket.destroy();

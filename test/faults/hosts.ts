@@ -246,7 +246,8 @@ export class HostsCluster {
   async startManager(role: (typeof MANAGER_ROLES)[number]): Promise<Proc> {
     const name = `manager-${role}-${this.#managerSeq++}`;
     const p = this.#spawn(name, role, [CLI, ...this.managerArgs()], { CORFU_EXIT_WITH_PARENT: '1' });
-    p.onErrLine((text) => this.managerLines.push({ at: nowMs(), manager: name, text }));
+    // The manager logs JSON (src/cli/log.ts); the checks read `TIME LEVEL message`.
+    p.onErrLine((text) => this.managerLines.push({ at: nowMs(), manager: name, text: plainLogLine(text) }));
     this.managers.push(p);
     await p.waitLine(/^manager: standby/, 30_000);
     return p;
@@ -312,4 +313,15 @@ export class HostsCluster {
     await Promise.all(this.procs.map((p) => p.stop(3000)));
     await Promise.all(this.procs.map((p) => p.closeLog()));
   }
+}
+
+/** A JSON log line as `TIME LEVEL message`; any other line as it is. */
+function plainLogLine(line: string): string {
+  try {
+    const o = JSON.parse(line) as { time?: unknown; level?: unknown; msg?: unknown };
+    if (typeof o.time === 'string' && typeof o.level === 'string' && typeof o.msg === 'string') return `${o.time} ${o.level} ${o.msg}`;
+  } catch {
+    // not JSON
+  }
+  return line;
 }

@@ -253,7 +253,10 @@ describe('--admin flag errors', () => {
     try {
       const r = corfu('sequencer', '--admin', addressOf(first, 'admin'));
       expect(r.code).toBe(1);
-      expect(oneLine(r.stderr)).toMatch(/^error: cannot listen for admin requests on 127\.0\.0\.1:\d+: the address is already in use$/);
+      // One fatal line in the server's JSON log (src/cli/log.ts).
+      const line = JSON.parse(oneLine(r.stderr)) as { level: string; msg: string; exitCode: number };
+      expect(line).toMatchObject({ level: 'fatal', exitCode: 1 });
+      expect(line.msg).toMatch(/^cannot listen for admin requests on 127\.0\.0\.1:\d+: the address is already in use$/);
     } finally {
       first.proc.kill('SIGTERM');
       expect(await first.exited).toBe(0);

@@ -477,7 +477,10 @@ describe('listening', () => {
     expect(h.oneLine(version.stderr)).toMatch(/--tls-min-version must be 1.2 or 1.3/);
     const mismatched = h.corfu('sequencer', '--cert-file', pki.server.cert, '--key-file', clientCert.key);
     expect(mismatched.code).toBe(1);
-    expect(h.oneLine(mismatched.stderr)).toMatch(/^error ERR_BAD_REQUEST: TLS: .*key values mismatch/);
+    // One fatal line in the server's JSON log (src/cli/log.ts).
+    const fatal = JSON.parse(h.oneLine(mismatched.stderr)) as { level: string; code: string; msg: string };
+    expect(fatal).toMatchObject({ level: 'fatal', code: 'ERR_BAD_REQUEST' });
+    expect(fatal.msg).toMatch(/^TLS: .*key values mismatch/);
   });
 });
 

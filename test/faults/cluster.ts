@@ -22,6 +22,13 @@ import { Proc } from './procs.js';
 import type { Resources } from './resources.js';
 import { run, sleep, type RunResult } from './util.js';
 
+/**
+ * The servers listen on addresses of network namespaces this harness made, reachable by
+ * nothing else: plaintext without credentials there is the point (the CLI refuses a
+ * non-loopback address without TLS or a token unless told --insecure).
+ */
+const PRIVATE_NET = ['--insecure'];
+
 const here = fileURLToPath(new URL('.', import.meta.url));
 /**
  * The `corfu` CLI compiled with the harness (test/faults/tsconfig.json), from the same
@@ -184,7 +191,7 @@ export class Cluster {
   async startUnit(i: number): Promise<void> {
     const listen = `${this.net.ip(this.unitRole(i))}:${UNIT_PORT}`;
     for (let attempt = 0; ; attempt++) {
-      const p = this.#spawn(`unit${i}`, this.unitRole(i), [CLI, 'unit', '--device', this.devices[i]!.dev, '--listen', listen], { CORFU_EXIT_WITH_PARENT: '1' });
+      const p = this.#spawn(`unit${i}`, this.unitRole(i), [CLI, 'unit', '--device', this.devices[i]!.dev, '--listen', listen, ...PRIVATE_NET], { CORFU_EXIT_WITH_PARENT: '1' });
       try {
         await p.waitLine(/^listening /, 30_000);
         this.units[i] = p;
@@ -209,7 +216,7 @@ export class Cluster {
   /** Starts the next sequencer (a fresh port each time); returns its address. */
   async startSequencer(): Promise<string> {
     const address = `${this.net.ip('sq')}:${SEQ_PORT + this.#seqGeneration}`;
-    const p = this.#spawn(`sequencer${this.#seqGeneration}`, 'sq', [CLI, 'sequencer', '--listen', address], { CORFU_EXIT_WITH_PARENT: '1' });
+    const p = this.#spawn(`sequencer${this.#seqGeneration}`, 'sq', [CLI, 'sequencer', '--listen', address, ...PRIVATE_NET], { CORFU_EXIT_WITH_PARENT: '1' });
     this.#seqGeneration++;
     await p.waitLine(/^listening /, 30_000);
     this.sequencer = p;

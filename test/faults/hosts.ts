@@ -31,6 +31,13 @@ import { Proc } from './procs.js';
 import type { Resources } from './resources.js';
 import { nowMs, run, runSync, sleep, type RunResult } from './util.js';
 
+/**
+ * The servers listen on addresses of network namespaces this harness made, reachable by
+ * nothing else: plaintext without credentials there is the point (the CLI refuses a
+ * non-loopback address without TLS or a token unless told --insecure).
+ */
+const PRIVATE_NET = ['--insecure'];
+
 export const BOXES = 3;
 export const MANAGER_ROLES = ['m0', 'm1'] as const;
 export const CLIENT_ROLES = ['c0', 'c1'] as const;
@@ -201,7 +208,7 @@ export class HostsCluster {
   async startUnit(address: string): Promise<Proc> {
     const slot = this.slots.get(address)!;
     for (let attempt = 0; ; attempt++) {
-      const p = this.#spawn(slot.name, this.boxRole(slot.box), [CLI, 'unit', '--device', slot.device.dev, '--listen', address], { CORFU_EXIT_WITH_PARENT: '1' });
+      const p = this.#spawn(slot.name, this.boxRole(slot.box), [CLI, 'unit', '--device', slot.device.dev, '--listen', address, ...PRIVATE_NET], { CORFU_EXIT_WITH_PARENT: '1' });
       try {
         await p.waitLine(/^listening /, 30_000);
         slot.proc = p;
@@ -218,7 +225,7 @@ export class HostsCluster {
   async startSequencer(box: number): Promise<Proc> {
     const address = this.sequencerAddress(box);
     for (let attempt = 0; ; attempt++) {
-      const p = this.#spawn(`sequencer-b${box}`, this.boxRole(box), [CLI, 'sequencer', '--listen', address], { CORFU_EXIT_WITH_PARENT: '1' });
+      const p = this.#spawn(`sequencer-b${box}`, this.boxRole(box), [CLI, 'sequencer', '--listen', address, ...PRIVATE_NET], { CORFU_EXIT_WITH_PARENT: '1' });
       try {
         await p.waitLine(/^listening /, 30_000);
         this.sequencers.set(address, { box, proc: p });

@@ -407,6 +407,49 @@ describe('corfu up --tls', () => {
     expect(await again.exited).toBe(0);
   }, 180_000);
 
+  it("with certificate flags of the caller's own instead of --tls, runs on them and prints the CA a client trusts", async () => {
+    const own = (await initCerts(join(h.dir, 'own-certs'))).files;
+    const up = await h.startCorfu(
+      [
+        'up',
+        '--dir',
+        join(h.dir, 'up-own'),
+        '--units',
+        '1',
+        '--replicas',
+        '1',
+        '--spares',
+        '0',
+        '--size',
+        '16M',
+        '--cert-file',
+        own['server.crt'],
+        '--key-file',
+        own['server.key'],
+        '--trusted-ca-file',
+        own['ca.crt'],
+        '--client-cert-auth',
+        '--admin-cert-file',
+        own['admin.crt'],
+        '--admin-key-file',
+        own['admin.key'],
+      ],
+      /^serving/,
+    );
+    const text = up.out.join('\n');
+    expect(text).toContain(`tls: { ca: readFileSync('${own['ca.crt']}'), cert, key } /* a certificate of that CA with OU=client */`);
+    expect(text).not.toContain('made a development CA');
+    const client = await CorfuClient.connect({ layout: `file:${join(h.dir, 'up-own', 'layout')}`, tls: creds(join(h.dir, 'own-certs'), 'client') });
+    try {
+      const at = await client.append(Buffer.from('own certificates'));
+      expect(await client.read(at)).toMatchObject({ kind: 'data', payload: Buffer.from('own certificates') });
+    } finally {
+      await client.close();
+    }
+    up.proc.kill('SIGTERM');
+    expect(await up.exited).toBe(0);
+  });
+
   it('refuses --tls with certificate flags of its own, and a certs directory missing files, with one line (exit 2)', () => {
     const mixed = h.corfu('up', '--dir', join(h.dir, 'up-mixed'), '--tls', '--cert-file', join(certs(), 'server.crt'), '--key-file', join(certs(), 'server.key'));
     expect(mixed.code).toBe(2);

@@ -311,6 +311,13 @@ function tlsHowTo(storeUrl: string, files: Record<CertFile, string>): string {
   );
 }
 
+/** With the caller's own --cert-file: what a client adds to connect (up knows the CA, not the client's certificate). */
+function ownTlsHint(flags: UpFlags): string {
+  if (flags.certFile === undefined || flags.trustedCaFile === undefined) return '';
+  const ca = `ca: readFileSync(${JSON.stringify(flags.trustedCaFile).replace(/^"|"$/g, "'")})`;
+  return flags.clientCertAuth === true ? `, tls: { ${ca}, cert, key } /* a certificate of that CA with OU=client */` : `, tls: { ${ca} }`;
+}
+
 export async function upVerb(flags: UpFlags): Promise<void> {
   if (flags.units < 1) throw new UsageError('--units must be at least 1');
   if (flags.replicas < 1) throw new UsageError('--replicas must be at least 1');
@@ -413,7 +420,7 @@ export async function upVerb(flags: UpFlags): Promise<void> {
     process.stdout.write(
       `${layoutTable(projection)}\n\n` +
         `layout URL: ${storeUrl}\n` +
-        (tls === undefined ? `connect:    CorfuClient.connect({ layout: '${storeUrl}' })\n` : tlsHowTo(storeUrl, tls.files)) +
+        (tls !== undefined ? tlsHowTo(storeUrl, tls.files) : `connect:    CorfuClient.connect({ layout: '${storeUrl}'${ownTlsHint(flags)} })\n`) +
         `tail:       ${startTail} (entries below it were written before this run)\n` +
         `manager:    active, ${spares.length} spare unit${spares.length === 1 ? '' : 's'}${spares.length === 0 ? '' : ` (${spares.join(', ')})`}, standby sequencer ${standby.address!}\n` +
         `logs:       ${logDir}\n` +

@@ -48,3 +48,18 @@ it('importing corfu or opening a file: store does not load etcd3/gRPC; opening a
   expect(r.stderr).toBe('');
   expect(JSON.parse(r.stdout)).toEqual({ client: 'function', afterImport: false, afterFile: false, afterEtcd: true });
 });
+
+// `corfu certs init` and `corfu up --tls` make certificates with @peculiar/x509, which needs
+// the Reflect metadata polyfill (a global): the library never loads either; the certs code does.
+const REFLECT_PROBE = `
+const corfu = await import(${JSON.stringify(ENTRY)});
+const afterImport = typeof Reflect.getMetadata;
+await import(${JSON.stringify(fileURLToPath(new URL('../dist/src/cli/certs.js', import.meta.url)))});
+console.log(JSON.stringify({ client: typeof corfu.CorfuClient, afterImport, afterCerts: typeof Reflect.getMetadata }));
+`;
+
+it('importing corfu does not install the Reflect metadata polyfill; the certificate code does', () => {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', REFLECT_PROBE], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(JSON.parse(r.stdout)).toEqual({ client: 'function', afterImport: 'undefined', afterCerts: 'function' });
+});

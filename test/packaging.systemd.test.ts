@@ -59,6 +59,8 @@ describe('packaging/systemd', () => {
       expect(text, f).toMatch(/^ExecStart=\/usr\/bin\/corfu (unit|sequencer|manager) --config \/etc\/corfu\/\S+\.yaml$/m);
     }
     expect(readFileSync(join(SYSTEMD, 'corfu-unit@.service'), 'utf8')).toContain('\nDeviceAllow=/dev/%i rw\n');
+    // systemctl reload rotates a server's TLS certificate (SIGHUP, src/cli/reload.ts).
+    for (const f of ['corfu-unit@.service', 'corfu-sequencer.service']) expect(readFileSync(join(SYSTEMD, f), 'utf8'), f).toContain('\nExecReload=/bin/kill -HUP $MAINPID\n');
   });
 });
 

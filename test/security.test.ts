@@ -1,6 +1,6 @@
 // TLS, mutual TLS and roles on real processes (`corfu unit`, `corfu sequencer`,
-// `corfu layout init`, `corfu append`) on 127.0.0.1, with certificates made by
-// openssl for this run (helpers/certs.ts). docs/operations.md, "TLS and
+// `corfu layout init`, `corfu append`) on 127.0.0.1, with certificates made for this
+// run by `corfu certs init`'s code (helpers/certs.ts). docs/operations.md, "TLS and
 // authorization", is the contract; src/wire/roles.ts the table of who may send what.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -134,11 +134,11 @@ async function sendEach(conn: Connection, ops: readonly Op[], epoch: number): Pr
 const ADMIN_OPS = OPS.filter((op) => OP_ROLES[op] === 'admin');
 const CLIENT_OPS = OPS.filter((op) => OP_ROLES[op] === 'client');
 
-beforeAll(() => {
-  pki = makePki([ownLoopback()]);
-  clientCert = pki.client('client', '/O=corfu/OU=client/CN=app');
-  adminCert = pki.client('admin', '/O=corfu/OU=admin/CN=operator');
-  foreignCert = pki.client('foreign', '/O=corfu/OU=admin/CN=stranger', 'other');
+beforeAll(async () => {
+  pki = await makePki([ownLoopback()]);
+  clientCert = await pki.client('client', 'O=corfu, OU=client, CN=app');
+  adminCert = await pki.client('admin', 'O=corfu, OU=admin, CN=operator');
+  foreignCert = await pki.client('foreign', 'O=corfu, OU=admin, CN=stranger', 'other');
 });
 afterAll(() => pki?.cleanup());
 

@@ -12,6 +12,7 @@ import { NativeLoadError, isCorfuError } from '../../bindings/index.js';
 import { packageRoot } from '../../bindings/native.js';
 import { benchAppendVerb, secondsArg, warmupArg, type BenchAppendFlags } from './bench.js';
 import { DEFAULT_LAYOUT, addressArg, appendVerb, fillVerb, outputArg, readVerb, statusVerb, tailVerb, trimVerb, type LayoutFlags, type StatusFlags } from './debug.js';
+import type { CertsInitFlags } from './certs.js';
 import { demoVerb, type DemoFlags } from './demo.js';
 import { installConfig } from './config.js';
 import { FatalError } from './fatal-error.js';
@@ -19,7 +20,7 @@ import { formatVerb, type FormatFlags } from './format.js';
 import { inspectVerb } from './inspect.js';
 import { managerVerb, type ManagerFlags } from './manager.js';
 import { hostPortArg, layoutInitVerb, layoutReconfigureVerb, layoutShowVerb, replaceArg, stripeArg, type LayoutInitFlags, type LayoutReconfigureFlags } from './layout.js';
-import { countArg, clusterIdArg, listenArg, positiveCountArg, sizeArg, storeUrlArg, syncArg } from './options.js';
+import { certHostArg, countArg, clusterIdArg, listenArg, positiveCountArg, sizeArg, storeUrlArg, syncArg } from './options.js';
 import { kvDelVerb, kvDumpVerb, kvGetVerb, kvPutVerb, type KvFlags } from './kv.js';
 import { applySecurityOptions } from './security.js';
 import { ReportedError } from './log.js';
@@ -163,7 +164,19 @@ function buildProgram(): Command {
     .option('--entry-bytes <b>', 'payload bytes per demo entry', sizeArg, 128)
     .option('--spares <n>', 'empty units the manager may replace a dead one with', countArg, 1)
     .option('--chaos', 'with --demo: kill -9 a unit halfway through the appends (the manager heals the cluster)')
+    .option('--tls', 'mutual TLS everywhere, with the certificates of `corfu certs init DIR/certs` (made on the first run, reused after)')
     .action((flags: UpFlags) => upVerb(flags));
+
+  const certs = program.command('certs').description('certificates for TLS and mutual TLS (docs/operations.md, "TLS and authorization")');
+  certs
+    .command('init')
+    .description('make a development CA and its certificates in DIR: ca, server (SAN 127.0.0.1, localhost, --host), client (OU=client), admin (OU=admin); keys mode 0600')
+    .argument('<dir>', 'where to write ca.crt, ca.key, server.crt, server.key, client.crt, client.key, admin.crt, admin.key (created if missing)')
+    .option('--host <host>', "another name for the server certificate's subjectAltName: an IP address or a DNS name (repeatable)", certHostArg, [] as string[])
+    .option('--days <n>', 'how long the certificates are valid', positiveCountArg, 365)
+    .option('--force', 'replace the files if DIR already holds some (a new CA: every server and client needs the new files)')
+    // Loaded only here (and by `up --tls`): the X.509 code and its Reflect polyfill stay out of every other verb.
+    .action(async (dir: string, flags: CertsInitFlags) => (await import('./certs.js')).certsInitVerb(dir, flags));
 
   // Debug verbs against a running log (see debug.ts).
   const layoutOption = [

@@ -1,6 +1,8 @@
 // commander argument parsers: each rejects bad input with InvalidArgumentError,
 // which commander prints as one line and main.ts turns into exit code 2.
 
+import { isIP } from 'node:net';
+
 import { InvalidArgumentError } from 'commander';
 
 import { CorfuError } from '../../bindings/errors.js';
@@ -58,4 +60,13 @@ export function listenArg(value: string): { host: string; port: number } {
   if (m === null || port > 65535) throw new InvalidArgumentError('expected HOST:PORT, [IPv6]:PORT or PORT, with a port of 0..65535, like 127.0.0.1:7000.');
   const rawHost = m[1] ?? '';
   return { host: rawHost === '' ? '127.0.0.1' : rawHost.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+const DNS_NAME = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** `corfu certs init --host`: an IP address (IPv6 with or without brackets) or a DNS name (`*.` for a wildcard); repeatable. */
+export function certHostArg(value: string, previous: string[] = []): string[] {
+  const host = value.replace(/^\[(.*)\]$/, '$1');
+  if (isIP(host) === 0 && !(DNS_NAME.test(host) && host.length <= 253)) throw new InvalidArgumentError('expected an IP address or a DNS name, like 10.0.0.1 or node1.example.com.');
+  return [...previous, host];
 }

@@ -26,7 +26,7 @@ import { securedRuntime, type ClientCredentials } from '../client/secure-runtime
 import { nodeRuntime, type ClientRuntime } from '../client/runtime.js';
 import type { EtcdTlsOptions, OpenStoreOptions } from '../layout/open.js';
 import { ServerAuth, readRoleMapFile, readTokenFile } from '../transport/auth.js';
-import { readPemFile, tlsVersion, type ClientTlsOptions, type ServerTlsOptions } from '../transport/tls.js';
+import { readPemFile, tlsVersion, type ClientTlsOptions, type ServerCredentials, type ServerTlsOptions } from '../transport/tls.js';
 import { UsageError } from './usage-error.js';
 
 export interface ServerSecurityFlags {
@@ -101,15 +101,7 @@ export function serverSecurity(flags: ServerSecurityFlags, listenHost: string, v
   } catch {
     throw new UsageError(`corfu ${verb}: --tls-min-version must be 1.2 or 1.3, got '${flags.tlsMinVersion}'`);
   }
-  const tls: ServerTlsOptions | undefined = tlsOn
-    ? {
-        cert: readPemFile(flags.certFile, '--cert-file'),
-        key: readPemFile(flags.keyFile!, '--key-file'),
-        ...(flags.trustedCaFile === undefined ? {} : { ca: readPemFile(flags.trustedCaFile, '--trusted-ca-file') }),
-        clientCertAuth: flags.clientCertAuth === true,
-        minVersion,
-      }
-    : undefined;
+  const tls: ServerTlsOptions | undefined = tlsOn ? { ...readServerCredentials(flags)!, clientCertAuth: flags.clientCertAuth === true, minVersion } : undefined;
   const auth = new ServerAuth({
     ...(flags.authTokenFile === undefined ? {} : { clientToken: readTokenFile(flags.authTokenFile, '--auth-token-file') }),
     ...(flags.adminTokenFile === undefined ? {} : { adminToken: readTokenFile(flags.adminTokenFile, '--admin-token-file') }),
@@ -117,6 +109,20 @@ export function serverSecurity(flags: ServerSecurityFlags, listenHost: string, v
     ...(flags.roleMapFile === undefined ? {} : { roleMap: readRoleMapFile(flags.roleMapFile) }),
   });
   return { ...(tls === undefined ? {} : { tls }), auth };
+}
+
+/**
+ * The server certificate, key and CA the flags name, read now (at start, and again on
+ * SIGHUP); undefined without --cert-file. A missing or non-PEM file is ERR_BAD_REQUEST
+ * naming the flag.
+ */
+export function readServerCredentials(flags: ServerSecurityFlags): ServerCredentials | undefined {
+  if (flags.certFile === undefined || flags.keyFile === undefined) return undefined;
+  return {
+    cert: readPemFile(flags.certFile, '--cert-file'),
+    key: readPemFile(flags.keyFile, '--key-file'),
+    ...(flags.trustedCaFile === undefined ? {} : { ca: readPemFile(flags.trustedCaFile, '--trusted-ca-file') }),
+  };
 }
 
 /** The credentials a connecting verb's flags give. */

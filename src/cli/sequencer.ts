@@ -3,7 +3,8 @@
 // With --admin it prints `admin HOST:PORT` before `listening HOST:PORT`; on a
 // signal /readyz turns 503 and it serves on for --drain ms before closing.
 // `listening HOST:PORT` on stdout; the log (start, seals and bootstraps, shutdown) on
-// stderr (src/cli/log.ts).
+// stderr (src/cli/log.ts). SIGHUP re-reads --cert-file, --key-file and --trusted-ca-file
+// for new connections (src/cli/reload.ts).
 
 import { exitWithParentIfAsked } from './exit-with-parent.js';
 
@@ -12,6 +13,7 @@ import { ListenError, SequencerServer, formatHostPort } from '../sequencer/serve
 import { drain, startAdmin, type AdminFlags } from './admin.js';
 import { FatalError } from './fatal-error.js';
 import { runServer, type LogFlags } from './log.js';
+import { reloadTlsOnSighup } from './reload.js';
 import { serverSecurity, type ServerSecurityFlags } from './security.js';
 import { waitForStopSignal } from './stop-signal.js';
 
@@ -31,6 +33,8 @@ export async function sequencerVerb(flags: SequencerFlags): Promise<void> {
     // Before anything is printed: a supervisor that sees `listening` may stop us at once.
     const stopped = waitForStopSignal(exitWithParentIfAsked, log, flags.drain);
     let server: SequencerServer | undefined;
+    // Before `listening` too: from then on a SIGHUP rotates the certificate, never stops the sequencer.
+    reloadTlsOnSighup(flags, log, () => server);
     const admin = sequencerAdmin(() => server, flags.epoch);
     const listener = await startAdmin(flags, admin);
     try {

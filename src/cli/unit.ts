@@ -10,7 +10,8 @@
 // ms, stop accepting, finish and answer what is in flight (cutting connections
 // still open after SHUTDOWN_GRACE_MS), close the store, exit 0.
 // Everything but those two lines is the log on stderr (src/cli/log.ts), each
-// shutdown step included.
+// shutdown step included. SIGHUP re-reads --cert-file, --key-file and
+// --trusted-ca-file for new connections (src/cli/reload.ts).
 
 import { exitWithParentIfAsked } from './exit-with-parent.js';
 
@@ -21,6 +22,7 @@ import { storeEngine } from '../unit/store-engine.js';
 import type { UnitEngine } from '../unit/handler.js';
 import { SHUTDOWN_GRACE_MS, drain, startAdmin, type AdminFlags } from './admin.js';
 import { runServer, type LogFlags } from './log.js';
+import { reloadTlsOnSighup } from './reload.js';
 import { serverSecurity, type ServerSecurityFlags } from './security.js';
 import { waitForStopSignal } from './stop-signal.js';
 
@@ -39,6 +41,8 @@ export async function unitVerb(flags: UnitFlags): Promise<void> {
     // What the admin listener reads; each is set once it exists and cleared as it goes.
     let engine: UnitEngine | undefined;
     let server: UnitServer | undefined;
+    // Before `listening` too: from then on a SIGHUP rotates the certificate, never stops the unit.
+    reloadTlsOnSighup(flags, root, () => server);
     const admin = unitAdmin({
       info: () => engine?.info(),
       listening: () => server?.address(),

@@ -1,5 +1,5 @@
 // `corfu up [--dir .corfu] [--store URL] [--units 4] [--replicas 2] [--spares 1] [--size 256M] [--max-entry-bytes 64K]
-//           [--sync always|none] [--demo N [--chaos]]`:
+//           [--sync always|none] [--demo N [--chaos]] [--tls]`:
 // the embedded default. One machine, loopback, files as devices, healing itself.
 //
 // - First run: formats DIR/unit-N.img (one random cluster id for all, unit id
@@ -23,6 +23,10 @@
 // - With `--demo N [--entry-bytes B]` (npm start), runs the workload of
 //   up-demo.ts against the new layout before serving; `--chaos` kills a unit
 //   with kill -9 halfway through it.
+// - `--tls`: mutual TLS on every link, with `corfu certs init DIR/certs`'s files (made
+//   on the first run, reused after): the servers get server.crt/key, ca.crt and
+//   --client-cert-auth; up and its manager connect with admin.crt (OU=admin). It prints
+//   how a client connects (client.crt, OU=client).
 // - Serves until SIGINT/SIGTERM, then SIGTERMs the children, waits for them and
 //   exits 0. A unit or sequencer that dies is the manager's to heal (it is
 //   reported); if the manager itself dies, the cluster stops with exit 1.
@@ -48,6 +52,7 @@ import { FatalError } from './fatal-error.js';
 import { buildProjection, layoutTable, sealSequencerAndPropose, sealUnits } from './layout.js';
 import { MIN_DEMO_ENTRY_BYTES, runUpDemo } from './up-demo.js';
 import { upSecurity, type UpSecurityFlags } from './security.js';
+import type { CertFile } from './certs.js';
 import { UsageError } from './usage-error.js';
 
 export interface UpFlags extends UpSecurityFlags {
@@ -67,6 +72,8 @@ export interface UpFlags extends UpSecurityFlags {
   readonly spares: number;
   /** With --demo: kill -9 a unit halfway through the appends (the manager heals the cluster). */
   readonly chaos?: boolean;
+  /** Mutual TLS with the certificates of `corfu certs init DIR/certs` (made on the first run). */
+  readonly tls?: boolean;
 }
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -254,6 +261,63 @@ function chaosKill(children: readonly Child[], projection: Projection): string {
   return `chaos: killed ${child.name} (${victim}) with kill -9`;
 }
 
+/** Where `--tls` keeps its certificates, under DIR. */
+const CERTS_DIR = 'certs';
+/** What up and its servers need of them (ca.key may be moved off the machine: it is not needed to run). */
+const NEEDED: readonly CertFile[] = ['ca.crt', 'server.crt', 'server.key', 'client.crt', 'client.key', 'admin.crt', 'admin.key'];
+
+/**
+ * `--tls`: the certificates of `corfu certs init CERTS` (made now if CERTS holds none,
+ * reused as they are otherwise), as the flags `--tls` stands for.
+ */
+async function upCertificates(flags: UpFlags, certsDir: string): Promise<{ files: Record<CertFile, string>; flags: UpSecurityFlags }> {
+  const own = (['certFile', 'keyFile', 'trustedCaFile', 'clientCertAuth', 'adminCertFile', 'adminKeyFile'] as const).filter((k) => flags[k] !== undefined);
+  if (own.length > 0) {
+    const names = own.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    throw new UsageError(`--tls uses the certificates in ${certsDir}; leave out ${names.join(', ')} (or drop --tls and give all of them)`);
+  }
+  // Loaded only with --tls: the X.509 code stays out of a plaintext up.
+  const { CERT_FILES, certPaths, initCerts } = await import('./certs.js');
+  const files = certPaths(certsDir);
+  const present = CERT_FILES.filter((f) => existsSync(files[f]));
+  if (present.length === 0) {
+    await initCerts(certsDir);
+    process.stdout.write(`made a development CA and certificates in ${certsDir} (corfu certs init; reused on the next run)\n`);
+  } else {
+    const missing = NEEDED.filter((f) => !present.includes(f));
+    if (missing.length > 0) throw new UsageError(`${certsDir} lacks ${missing.join(', ')}: restore them, or make new ones with corfu certs init ${certsDir} --force`);
+  }
+  return {
+    files,
+    flags: {
+      certFile: files['server.crt'],
+      keyFile: files['server.key'],
+      trustedCaFile: files['ca.crt'],
+      clientCertAuth: true,
+      adminCertFile: files['admin.crt'],
+      adminKeyFile: files['admin.key'],
+    },
+  };
+}
+
+/** How a client connects to a `--tls` cluster: the library's options and the CLI's flags. */
+function tlsHowTo(storeUrl: string, files: Record<CertFile, string>): string {
+  const q = (p: string): string => JSON.stringify(p).replace(/^"|"$/g, "'");
+  return (
+    `tls:        mutual TLS; the servers take certificates of ${files['ca.crt']} (OU=client: appends and reads; OU=admin: also seals and prefix trims)\n` +
+    `connect:    CorfuClient.connect({ layout: '${storeUrl}', tls: { ca: readFileSync(${q(files['ca.crt'])}), cert: readFileSync(${q(files['client.crt'])}), key: readFileSync(${q(files['client.key'])}) } })\n` +
+    `cli:        corfu append hello --layout ${storeUrl} --ca-file ${files['ca.crt']} --cert-file ${files['client.crt']} --key-file ${files['client.key']}\n` +
+    `admin cli:  --ca-file ${files['ca.crt']} --cert-file ${files['admin.crt']} --key-file ${files['admin.key']} (corfu layout, corfu manager)\n`
+  );
+}
+
+/** With the caller's own --cert-file: what a client adds to connect (up knows the CA, not the client's certificate). */
+function ownTlsHint(flags: UpFlags): string {
+  if (flags.certFile === undefined || flags.trustedCaFile === undefined) return '';
+  const ca = `ca: readFileSync(${JSON.stringify(flags.trustedCaFile).replace(/^"|"$/g, "'")})`;
+  return flags.clientCertAuth === true ? `, tls: { ${ca}, cert, key } /* a certificate of that CA with OU=client */` : `, tls: { ${ca} }`;
+}
+
 export async function upVerb(flags: UpFlags): Promise<void> {
   if (flags.units < 1) throw new UsageError('--units must be at least 1');
   if (flags.replicas < 1) throw new UsageError('--replicas must be at least 1');
@@ -261,9 +325,11 @@ export async function upVerb(flags: UpFlags): Promise<void> {
   if (flags.chaos === true && flags.demo === undefined) throw new UsageError('--chaos needs --demo N (it kills a unit halfway through the demo)');
   if (flags.chaos === true && flags.replicas < 2) throw new UsageError('--chaos needs --replicas 2 or more (a chain of one unit cannot lose it)');
   if (flags.demo !== undefined && (flags.entryBytes ?? 128) < MIN_DEMO_ENTRY_BYTES) throw new UsageError(`--entry-bytes must be at least ${MIN_DEMO_ENTRY_BYTES}`);
-  // TLS and tokens: what the servers and the manager are started with; up's own links take the admin credentials.
-  const security = upSecurity(flags);
   const dir = resolve(flags.dir);
+  // --tls: the certificates in DIR/certs, made now on a first run.
+  const tls = flags.tls === true ? await upCertificates(flags, join(dir, CERTS_DIR)) : undefined;
+  // TLS and tokens: what the servers and the manager are started with; up's own links take the admin credentials.
+  const security = upSecurity(tls === undefined ? flags : { ...flags, ...tls.flags });
   const logDir = join(dir, 'logs');
   const storeUrl = flags.store ?? `file:${join(dir, 'layout')}`;
   mkdirSync(logDir, { recursive: true });
@@ -354,7 +420,7 @@ export async function upVerb(flags: UpFlags): Promise<void> {
     process.stdout.write(
       `${layoutTable(projection)}\n\n` +
         `layout URL: ${storeUrl}\n` +
-        `connect:    CorfuClient.connect({ layout: '${storeUrl}' })\n` +
+        (tls !== undefined ? tlsHowTo(storeUrl, tls.files) : `connect:    CorfuClient.connect({ layout: '${storeUrl}'${ownTlsHint(flags)} })\n`) +
         `tail:       ${startTail} (entries below it were written before this run)\n` +
         `manager:    active, ${spares.length} spare unit${spares.length === 1 ? '' : 's'}${spares.length === 0 ? '' : ` (${spares.join(', ')})`}, standby sequencer ${standby.address!}\n` +
         `logs:       ${logDir}\n` +

@@ -27,7 +27,7 @@
 // answer at debug, a cut connection at warn.
 
 import { ServerAuth, encodeAuthAnswer, refusal } from '../transport/auth.js';
-import { type ServerTlsOptions, checkServerTls, createListener } from '../transport/tls.js';
+import { type ServerCredentials, type ServerTlsOptions, checkServerTls, createListener, reloadListenerTls } from '../transport/tls.js';
 import { writeBatched } from '../transport/write-batched.js';
 import type { AddressInfo, Server, Socket } from 'node:net';
 
@@ -98,6 +98,8 @@ export class SequencerServer {
   readonly #auth: ServerAuth;
   readonly #log: Logger;
   readonly #debug: boolean;
+  /** The TLS options in force (a reload replaces them); undefined: plaintext. */
+  #tls: ServerTlsOptions | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(sequencer: Sequencer, maxBuffered: number, limits: ServerLimits, log: Logger, tls: ServerTlsOptions | undefined, auth: ServerAuth, observer: SequencerObserver | undefined) {
@@ -108,6 +110,7 @@ export class SequencerServer {
     this.#auth = auth;
     this.#log = log;
     this.#debug = log.isLevelEnabled('debug');
+    this.#tls = tls;
     this.#server = createListener(
       tls,
       limits.frameTimeoutMs,
@@ -155,6 +158,15 @@ export class SequencerServer {
   /** Open client connections. */
   get connections(): number {
     return this.#sockets.size;
+  }
+
+  /**
+   * A new certificate, key and CA for the connections from now on (`corfu sequencer`
+   * on SIGHUP); those open keep theirs. A bad one is ERR_BAD_REQUEST and changes
+   * nothing, and so is a server started without TLS.
+   */
+  reloadTls(next: ServerCredentials): void {
+    this.#tls = reloadListenerTls(this.#server, this.#tls, next);
   }
 
   /** WAIT_TAIL long polls parked now. */

@@ -10,6 +10,10 @@
 // - Server side: `createListener` is net.createServer when TLS is off (the plaintext
 //   path is exactly what it was: same sockets, no wrapper, no copy) and
 //   tls.createServer when it is on; either way the server's code sees a Socket.
+// - Reload (SIGHUP, `reloadListenerTls`): a TLS listener takes a new certificate, key
+//   and CA for the handshakes that come next (tls.Server#setSecureContext). Connections
+//   already open keep the context they were made with: a rotation drops nobody. The new
+//   files are checked as at start first; a bad one changes nothing.
 // - A handshake that fails on a certificate (unknown CA, wrong name, expired, the
 //   server wanting a client certificate the client lacks) is ERR_UNAUTHORIZED with the
 //   reason, not ERR_UNAVAILABLE: retrying cannot fix it, and a client that resent
@@ -240,4 +244,40 @@ export function checkServerTls(options: ServerTlsOptions): void {
     if (err instanceof CorfuError) throw err;
     throw new CorfuError('ERR_BAD_REQUEST', `the server certificate does not parse: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** What a TLS server re-reads to rotate its certificate: the rest of its options stay as started. */
+export interface ServerCredentials {
+  readonly cert: Pem;
+  readonly key: Pem;
+  readonly ca?: Pem;
+}
+
+/**
+ * Gives `server` (a TLS listener from createListener, started with `current`) a new
+ * certificate, key and CA for every handshake from now on; open connections are not
+ * touched. Checked first like at start (checkServerTls): a file that does not parse, a
+ * key that is not the certificate's, an expired certificate, or no CA while client
+ * certificates are checked is ERR_BAD_REQUEST and the old context stays. Returns the
+ * options now in force.
+ */
+export function reloadListenerTls(server: Server, current: ServerTlsOptions | undefined, next: ServerCredentials): ServerTlsOptions {
+  if (current === undefined || !(server instanceof tls.Server)) throw new CorfuError('ERR_BAD_REQUEST', 'this server was started without TLS: there is no certificate to reload');
+  const options: ServerTlsOptions = {
+    cert: next.cert,
+    key: next.key,
+    ...(next.ca === undefined ? {} : { ca: next.ca }),
+    ...(current.clientCertAuth === undefined ? {} : { clientCertAuth: current.clientCertAuth }),
+    ...(current.minVersion === undefined ? {} : { minVersion: current.minVersion }),
+  };
+  checkServerTls(options);
+  // setSecureContext resets every option it is not given (minVersion among them): give
+  // what createListener gave. requestCert and the handshake timeout are the server's own.
+  server.setSecureContext({
+    cert: options.cert as tls.SecureContextOptions['cert'],
+    key: options.key as tls.SecureContextOptions['key'],
+    ...(options.ca === undefined ? {} : { ca: options.ca as tls.SecureContextOptions['ca'] }),
+    minVersion: versionArg(options.minVersion),
+  });
+  return options;
 }

@@ -42,7 +42,7 @@ import { CorfuError } from '../../bindings/errors.js';
 import { invariant } from '../../bindings/invariant.js';
 import { FrameDeadline, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
 import { ServerAuth, encodeAuthAnswer, refusal } from '../transport/auth.js';
-import { type ServerTlsOptions, checkServerTls, createListener } from '../transport/tls.js';
+import { type ServerCredentials, type ServerTlsOptions, checkServerTls, createListener, reloadListenerTls } from '../transport/tls.js';
 import { FrameDecoder, encodeResponse, errorResponse } from '../wire/index.js';
 import type { AuthRequest, Request, Response, Role } from '../wire/index.js';
 import { noopLogger, type Logger } from '../log/logger.js';
@@ -117,12 +117,15 @@ export class UnitServer {
   readonly #auth: ServerAuth;
   readonly #connections = new Set<UnitConnection>();
   readonly #observer: UnitObserver | undefined;
+  /** The TLS options in force (a reload replaces them); undefined: plaintext. */
+  #tls: ServerTlsOptions | undefined;
   #shutdown: Promise<void> | undefined;
 
   private constructor(engine: UnitEngine, options: UnitServerOptions, maxInFlight: number, maxBuffered: number, limits: ServerLimits, log: Logger) {
     this.#engine = engine;
     this.#observer = options.observer;
     this.#auth = options.auth ?? new ServerAuth();
+    this.#tls = options.tls;
     this.#server = createListener(
       options.tls,
       limits.frameTimeoutMs,
@@ -173,6 +176,15 @@ export class UnitServer {
 
   get connections(): number {
     return this.#connections.size;
+  }
+
+  /**
+   * A new certificate, key and CA for the connections from now on (`corfu unit` on
+   * SIGHUP); those open keep theirs. A bad one is ERR_BAD_REQUEST and changes nothing,
+   * and so is a server started without TLS.
+   */
+  reloadTls(next: ServerCredentials): void {
+    this.#tls = reloadListenerTls(this.#server, this.#tls, next);
   }
 
   /**

@@ -1,12 +1,14 @@
-// Test certificates, made with `openssl` at test time in a temp dir: a CA, a server
-// certificate for 127.0.0.1 (and any other IPs asked), client certificates with a
-// subject the roles are read from (OU=client, OU=admin, ...), and a second CA that
-// signs nothing the servers trust.
+// Test certificates, made at test time in a temp dir by the code of `corfu certs init`
+// (src/cli/certs.ts: @peculiar/x509 over Node's WebCrypto, ECDSA P-256): a CA, a server
+// certificate for 127.0.0.1 and localhost (and any other IPs asked), client
+// certificates with a subject the roles are read from (OU=client, OU=admin, ...), and a
+// second CA that signs nothing the servers trust.
 
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+import { createCa, issueCertificate, type Issued } from '../../src/cli/certs.js';
 
 export interface CertPair {
   readonly cert: string;
@@ -23,36 +25,28 @@ export interface TestPki {
   readonly otherCa: string;
   readonly otherCaPem: Buffer;
   readonly server: CertPair;
-  /** A certificate signed by the trusted CA for `subject` (e.g. "/O=corfu/OU=client/CN=app"). */
-  client(name: string, subject: string, signer?: 'ca' | 'other'): CertPair;
+  /** A client certificate signed by the trusted CA (or the other) for `subject` (e.g. "O=corfu, OU=client, CN=app"). */
+  client(name: string, subject: string, signer?: 'ca' | 'other'): Promise<CertPair>;
   cleanup(): void;
 }
 
-function openssl(dir: string, ...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-}
+const DAYS = 2;
 
-const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-
-function makeCa(dir: string, name: string): void {
-  openssl(dir, 'req', '-x509', ...EC, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=corfu test ${name}`);
-}
-
-function sign(dir: string, name: string, subject: string, signer: string, ext: string): CertPair {
-  openssl(dir, 'req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
-  writeFileSync(join(dir, `${name}.ext`), ext);
-  openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', `${signer}.crt`, '-CAkey', `${signer}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`);
+function save(dir: string, name: string, issued: Issued): CertPair {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
+  writeFileSync(cert, issued.certPem);
+  writeFileSync(key, issued.keyPem, { mode: 0o600 });
   return { cert, key, certPem: readFileSync(cert), keyPem: readFileSync(key) };
 }
 
-export function makePki(serverIps: readonly string[] = []): TestPki {
+export async function makePki(serverIps: readonly string[] = []): Promise<TestPki> {
   const dir = mkdtempSync(join(tmpdir(), 'corfu-pki-'));
-  makeCa(dir, 'ca');
-  makeCa(dir, 'other');
-  const sans = ['127.0.0.1', ...serverIps].map((ip) => `IP:${ip}`).join(',');
-  const server = sign(dir, 'server', '/O=corfu/CN=corfu server', 'ca', `subjectAltName=${sans}\nextendedKeyUsage=serverAuth\n`);
+  const ca = await createCa('CN=corfu test ca', { days: DAYS });
+  const other = await createCa('CN=corfu test other', { days: DAYS });
+  save(dir, 'ca', ca);
+  save(dir, 'other', other);
+  const server = save(dir, 'server', await issueCertificate(ca, { subject: 'O=corfu, CN=corfu server', usage: 'server', hosts: ['127.0.0.1', 'localhost', ...serverIps], days: DAYS }));
   return {
     dir,
     ca: join(dir, 'ca.crt'),
@@ -60,7 +54,7 @@ export function makePki(serverIps: readonly string[] = []): TestPki {
     otherCa: join(dir, 'other.crt'),
     otherCaPem: readFileSync(join(dir, 'other.crt')),
     server,
-    client: (name, subject, signer = 'ca') => sign(dir, name, subject, signer, 'extendedKeyUsage=clientAuth\n'),
+    client: async (name, subject, signer = 'ca') => save(dir, name, await issueCertificate(signer === 'ca' ? ca : other, { subject, usage: 'client', days: DAYS })),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

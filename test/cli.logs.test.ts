@@ -141,7 +141,7 @@ describe('corfu sequencer logs', () => {
   it('logs a BOOTSTRAP with its epoch and start tail, and prints pretty lines when asked', async () => {
     const seq = await start(['sequencer', '--log-format', 'pretty']);
     const peer = await RawPeer.connect(seq.port);
-    expect(await peer.request({ type: 'request', op: 'BOOTSTRAP', epoch: 0, newEpoch: 4, startTail: 100 })).toMatchObject({ status: 'OK' });
+    expect(await peer.request({ type: 'request', op: 'BOOTSTRAP', epoch: 0, newEpoch: 4, startTail: 100, resetStreams: false })).toMatchObject({ status: 'OK' });
     peer.socket.destroy();
     await until(() => /bootstrapped/.test(seq.stderr()), 'the bootstrap to be logged');
     seq.proc.kill('SIGTERM');

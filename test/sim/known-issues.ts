@@ -110,10 +110,10 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'answered trimmed, a later read the value (invariant 1).',
     fix: 'treat a trim like a value decided at the head: copy it down the chain (TRIM each later replica) before answering trimmed',
     fixedIn: '8ec2d36',
-    seed: 496,
+    seed: 822,
     kind: 'write-once',
-    hunted: 'seeds 1..496 at aaffd8b, no other violation (seed 189 before it)',
-    showed: 'write-once: address 33: final#140 read(33) (invoked at 8037.4) got data "c0.9.64" after it read as trimmed at 5808.4 (and linearizability/stale-read)',
+    hunted: 'seeds 1..822 at a356d08, no other violation (seed 496 before the projection check ran beside the sequencer request)',
+    showed: 'write-once: address 28: final#148 read(28) (invoked at 827.5999999999997) got junk after it read as trimmed at 508.7 (and 1 more)',
   },
   {
     name: 'bootstrap-after-seal',
@@ -143,11 +143,11 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'resend a lost TRIM or PREFIX_TRIM (bounded); and, for a client that dies half-way, a read or fill that meets ERR_TRIMMED at any ' +
       'replica trims the address on every replica of its chain before answering, so losing the trimmed replica brings nothing back',
     fixedIn: '8ec2d36, e7f19dd',
-    seed: 380,
+    seed: 1067,
     kind: 'write-once',
-    hunted:
-      'seeds 1..380 at aaffd8b with both halves reverted, no other violation (seed 3969 before it); with only the first half reverted (trims copied down only), seeds 1..6000 showed nothing (earlier)',
-    showed: 'write-once: address 1: final#111 read(1) (invoked at 2817.9) got data "c0.0.12" after it read as trimmed at 99.6 (and linearizability/stale-read)',
+    hunted: 'seeds 1..1067 at a356d08, no other violation (seed 380 before the projection check ran beside the sequencer request)',
+    showed:
+      'write-once: address 34: c2#158 streamRead(green) (invoked at 4839.000000000001) got stream entry "c1.0.38" (16477688 [], ba4788b2 [18 5]) after it read as trimmed at 4180.600000000002 (and 14 more)',
   },
   {
     name: 'append-trimmed-below-head',
@@ -157,11 +157,12 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       "a reader had already copied the value down and returned it: one payload at two addresses (found by test/check's linearizability checker).",
     fix: 'AppendProgress: once the head took the write, ERR_TRIMMED anywhere acknowledges the append at its address',
     fixedIn: '8ec2d36',
-    seed: 12,
+    seed: 212,
     wildTrims: true,
     kind: 'linearizability/payload-at-two-addresses',
-    hunted: 'seeds 1..12 with --wild-trims at aaffd8b, no other violation (seed 201 before it)',
-    showed: 'linearizability/payload-at-two-addresses: payload "c2.0.35" is at address 18 (#28 c2 append("c2.0.35") -> 18) and at address 13 (#31 c3 read(13) -> data "c2.0.35")',
+    hunted: 'seeds 1..212 at a356d08, no other violation (seed 12 before the projection check ran beside the sequencer request)',
+    showed:
+      'linearizability/payload-at-two-addresses: payload "c1.0.4" is at address 3 (#2 c1 append("c1.0.4") -> 3 [t 4.3..177.50000000000003]) and at address 0 (#1 c2 read(0) -> data "c1.0.4" [t 3.1..66.5]); one append lands at one address',
   },
   {
     name: 'append-acked-after-head-replaced',
@@ -218,10 +219,10 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'that walked backpointers and waited on holes ran past the deadline of the call (found when streams joined the simulator).',
     fix: "a reader's call takes one deadline (its deadlineMs, else the client's) and gives each step what is left of it",
     fixedIn: '45932d8',
-    seed: 5,
+    seed: 1,
     kind: 'deadline',
-    hunted: 'seeds 1..5 at 919be60, no other violation (seed 1 before the merge of transactions into the simulator)',
-    showed: 'deadline: c2#58 streamRead(blue): a readNext took 1428.9 ms, past its deadline of 1000 ms',
+    hunted: 'seeds 1..1 at a356d08, no other violation (seed 5 before the projection check ran beside the sequencer request)',
+    showed: 'deadline: c1#90 streamRead(green): a readNext took 1002.8 ms, past its deadline of 1000 ms (and 2 more)',
   },
   {
     name: 'stream-token-wakes-no-poll',
@@ -276,12 +277,12 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'restarted below the trim and stopped with ERR_TRIMMED for good.',
     fix: 'checkpoint the state as of the address the sync reached; load the highest snapshot among the latest markers',
     fixedIn: '7d1fd08',
-    seed: 39,
+    seed: 68,
     transactions: true,
     kind: 'tx/liveness',
-    hunted: 'seeds 1..39 at 919be60, no other violation (seed 115 before the merge of transactions into the simulator)',
+    hunted: 'seeds 1..68 at a356d08, no other violation (seed 39 before the projection check ran beside the sequencer request)',
     showed:
-      'tx/liveness: the final runtime could not read the bank after every fault healed: ERR_TRIMMED object bank.b: its stream is trimmed past this view (applied through 31) and no newer checkpoint is there: stream corfu.object.bank.b: its entry at 33 was trimmed; load a checkpoint of what the stream holds, then seek past 33 to go on',
+      'tx/liveness: the final runtime could not read the bank after every fault healed: ERR_TRIMMED object bank.a: its stream is trimmed past this view (applied through 18) and no newer checkpoint is there: stream corfu.object.bank.a: its entry at 19 was trimmed; load a checkpoint of what the stream holds, then seek past 19 to go on',
   },
   {
     name: 'stream-forgotten-after-trim',
@@ -294,14 +295,14 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       "STREAM_TAILS answers the floor its tails were rebuilt from (the units' trim mark) and a reader not past it gets ERR_TRIMMED at floor - 1 " +
       '(af67b03; the first fix, 7d1fd08, read the address above and scanned down); readUpTo also throws for a trim found above its limit',
     fixedIn: 'af67b03, 7d1fd08',
-    seed: 214,
+    seed: 178,
     transactions: true,
     kind: 'tx/agreement',
     hunted:
       "seeds 1..214 with --transactions after merging main (the floor marker), with the revert of the floor marker and of readUpTo's throw; " +
       'no other violation (214 at 69494fc too, 154 at d1d52c1). Reverting the throw alone shows in none of 1..1500',
     showed:
-      'tx/agreement: the commit record at 77: c3.0 decided commit, c0.0 decided abort (it read the whole object of bank.count at version 33, and the write at 29 committed before it); tx/bank: the final balances add up to 606, not 600',
+      'tx/agreement: the commit record at 10: c2.0 decided abort (it read key "b0" of bank.b before any write, and the write at 9 committed before it (its commit record is at 10)), c1.0 decided commit',
   },
   {
     name: 'claims-outlive-failover',
@@ -314,10 +315,10 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'stamp claims with the layout epoch and drop them (a fresh reader from the last entry) once the client is at a newer one, and do not let a wait ' +
       'count such a claim; a read at or past the new tail, and a read-only transaction during which the layout changed, throw ERR_CONFLICT',
     fixedIn: '7d1fd08, 69494fc',
-    seed: 154,
+    seed: 160,
     transactions: true,
     kind: 'tx/invariant',
-    hunted: 'seeds 1..154 with --transactions at 69494fc with the revert of both commits (the runtime tells views one epoch), no other violation (seed 296 with --transactions before the fix)',
-    showed: 'tx/invariant: InvariantError: corfu invariant broken: object bank.a: entry 21 delivered after 22 was applied (and tx/corrupt)',
+    hunted: 'seeds 1..160 at a356d08, no other violation (seed 154 before the projection check ran beside the sequencer request)',
+    showed: 'tx/invariant: c0#65 tx(transfer.c0.0.9): InvariantError: corfu invariant broken: object bank.log: entry 6 delivered after 6 was applied (and 3 more)',
   },
 ];

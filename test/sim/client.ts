@@ -563,20 +563,12 @@ export class SimClient {
       (value) => {
         if (!current()) return;
         inTime();
-        onOk?.(value, caller);
-        w.history.end(op, 'ok', summarize(value), w.queue.now);
+        this.#answered(op, caller, value, onOk);
       },
       (error: unknown) => {
         if (!current()) return;
         inTime();
-        if (error instanceof CorfuError) {
-          onError?.(error, caller);
-          w.history.end(op, 'fail', error.code, w.queue.now);
-        } else {
-          const e = error as Error;
-          w.history.end(op, 'fail', e?.name ?? 'Error', w.queue.now);
-          w.check.fail(error instanceof InvariantError ? (kind === 'appendTo' ? 'stream/invariant' : 'chain-invariant') : 'exception', `${caller.by}: ${e?.stack ?? String(e)}`);
-        }
+        this.#failed(op, kind, caller, error, onError);
       },
     );
     return p;
@@ -638,27 +630,38 @@ export class SimClient {
         (value) => {
           if (!current()) return;
           inTime();
-          onOk?.(value, caller);
-          w.history.end(op, 'ok', summarize(value), w.queue.now);
+          this.#answered(op, caller, value, onOk);
           done?.({ ok: true, value });
         },
         (error: unknown) => {
           if (!current()) return;
           inTime();
-          if (error instanceof CorfuError) {
-            onError?.(error, caller);
-            w.history.end(op, 'fail', error.code, w.queue.now);
-          } else {
-            const e = error as Error;
-            w.history.end(op, 'fail', e?.name ?? 'Error', w.queue.now);
-            // A thrown InvariantError is an invariant the client's own machines caught (the chain's,
-            // the stream recovery's, or a unit answering outside the protocol); anything else is a bug too.
-            const invariantKind = kind === 'appendTo' ? 'stream/invariant' : kind === 'tx' ? 'tx/invariant' : 'chain-invariant';
-            w.check.fail(error instanceof InvariantError ? invariantKind : 'exception', `${caller.by}: ${e?.stack ?? String(e)}`);
-          }
+          this.#failed(op, kind, caller, error, onError);
           done?.({ ok: false, error });
         },
       );
+  }
+
+  /** A recorded call answered: the caller's check, then its end in the history. */
+  #answered<R>(op: OpRecord, caller: Caller, value: R, onOk: ((value: R, caller: Caller) => void) | undefined): void {
+    onOk?.(value, caller);
+    this.#w.history.end(op, 'ok', summarize(value), this.#w.queue.now);
+  }
+
+  /** A recorded call failed: a CorfuError is an answer (the caller's check); anything else fails the run. */
+  #failed(op: OpRecord, kind: OpKind, caller: Caller, error: unknown, onError: ((error: unknown, caller: Caller) => void) | undefined): void {
+    const w = this.#w;
+    if (error instanceof CorfuError) {
+      onError?.(error, caller);
+      w.history.end(op, 'fail', error.code, w.queue.now);
+      return;
+    }
+    const e = error as Error;
+    w.history.end(op, 'fail', e?.name ?? 'Error', w.queue.now);
+    // A thrown InvariantError is an invariant the client's own machines caught (the chain's,
+    // the stream recovery's, or a unit answering outside the protocol); anything else is a bug too.
+    const invariantKind = kind === 'appendTo' ? 'stream/invariant' : kind === 'tx' ? 'tx/invariant' : 'chain-invariant';
+    w.check.fail(error instanceof InvariantError ? invariantKind : 'exception', `${caller.by}: ${e?.stack ?? String(e)}`);
   }
 
   // ---- helpers --------------------------------------------------------------------

@@ -359,7 +359,7 @@ export class Bank {
       rt,
       by,
       async (r) => {
-        const sum = this.#sum(await r.entries(h.a)) + (await this.#sumOfGets(r, h.b));
+        const sum = this.#sum(await r.entries(h.a), 'a') + (await this.#sumOfGets(r, h.b));
         return checkCount ? { sum, count: await r.read(h.count), size: await r.size(h.log) } : { sum, count: 0, size: 0 };
       },
       0,
@@ -369,12 +369,15 @@ export class Bank {
     return sum;
   }
 
-  /** The accounts of bank.a in `entries`, with OPENING for one never written, and any account key found there that is not bank.a's. */
-  #sum(entries: ReadonlyArray<readonly [string, unknown]>): number {
+  /**
+   * The accounts of one map (bank.a's start with 'a', bank.b's with 'b') in `entries`, with
+   * OPENING for one never written, and any account key found there that is not that map's.
+   */
+  #sum(entries: ReadonlyArray<readonly [string, unknown]>, map: 'a' | 'b'): number {
     const held = new Map(entries);
     let sum = 0;
     for (const acct of this.profile.accounts) {
-      if (acct.startsWith('a')) sum += (held.get(acct) as number | undefined) ?? OPENING;
+      if (acct.startsWith(map)) sum += (held.get(acct) as number | undefined) ?? OPENING;
       else if (held.has(acct)) sum += held.get(acct) as number;
     }
     return sum;
@@ -399,7 +402,7 @@ export class Bank {
           by,
           async (r) => {
             const entriesB = await r.entries(h.b);
-            const sum = this.#sum(await r.entries(h.a)) + this.#sumB(entriesB);
+            const sum = this.#sum(await r.entries(h.a), 'a') + this.#sum(entriesB, 'b');
             r.put(h.audit, id, sum);
             return sum;
           },
@@ -415,16 +418,6 @@ export class Bank {
         done();
       },
     );
-  }
-
-  #sumB(entries: ReadonlyArray<readonly [string, unknown]>): number {
-    const held = new Map(entries);
-    let sum = 0;
-    for (const acct of this.profile.accounts) {
-      if (acct.startsWith('b')) sum += (held.get(acct) as number | undefined) ?? OPENING;
-      else if (held.has(acct)) sum += held.get(acct) as number;
-    }
-    return sum;
   }
 
   /**
@@ -466,7 +459,7 @@ export class Bank {
     },
   ): void {
     const fail = (message: string): void => this.#fail('tx/bank', `${by}: ${message}`);
-    const sum = this.#sum(seen.a) + this.#sumB(seen.b);
+    const sum = this.#sum(seen.a, 'a') + this.#sum(seen.b, 'b');
     if (sum !== this.total) fail(`the final balances add up to ${sum}, not ${this.total}`);
     // The opening balances plus every logged transfer, each once.
     const expected = new Map(this.profile.accounts.map((acct) => [acct, OPENING]));

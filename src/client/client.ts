@@ -331,11 +331,11 @@ export class CorfuClient {
   /** One stream recovery at a time per client: every call that meets ERR_RECOVERING waits for it. */
   #recovering: Promise<void> | undefined;
 
-  private constructor(store: ProjectionStore, ownsStore: boolean, projection: Projection, options: ConnectOptions) {
+  private constructor(store: ProjectionStore, ownsStore: boolean, projection: Projection, runtime: ClientRuntime, options: ConnectOptions) {
     this.#store = store;
     this.#ownsStore = ownsStore;
     this.#projection = projection;
-    this.#runtime = securedRuntime(options.runtime ?? nodeRuntime, options);
+    this.#runtime = runtime;
     this.deadlineMs = positive(options.deadlineMs, 5000, 'deadlineMs');
     this.timeoutMs = positive(options.timeoutMs, 2000, 'timeoutMs');
     this.holeTimeoutMs = positive(options.holeTimeoutMs, 200, 'holeTimeoutMs');
@@ -368,7 +368,7 @@ export class CorfuClient {
     }
     const owns = typeof layout === 'string';
     // Credentials are checked (and a bad PEM refused) before anything is opened.
-    securedRuntime(options.runtime ?? nodeRuntime, options);
+    const runtime = securedRuntime(options.runtime ?? nodeRuntime, options);
     const store = typeof layout === 'string' ? await openProjectionStore(layout, options.storeTls === undefined ? {} : { tls: options.storeTls }) : layout;
     let client: CorfuClient | undefined;
     try {
@@ -379,7 +379,7 @@ export class CorfuClient {
           `the projection store ${typeof layout === 'string' ? layout : ''} holds no projection (create one with corfu layout init, or start a cluster with corfu up)`,
         );
       }
-      client = new CorfuClient(store, owns, projection, options);
+      client = new CorfuClient(store, owns, projection, runtime, options);
       if (options.verify === true) await client.ping();
       return client;
     } catch (err) {

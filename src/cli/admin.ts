@@ -27,9 +27,6 @@ export async function startAdmin(flags: AdminFlags, sources: AdminSources): Prom
   return admin;
 }
 
-/** How long a unit waits for peers to take their answers before it cuts them (after the drain). */
-export const SHUTDOWN_GRACE_MS = 5_000;
-
 /**
  * The first part of a shutdown: /readyz turns 503 at once, then the server keeps serving
  * for `drainMs` (peers and load balancers see it leave before it stops answering). The

@@ -8,7 +8,7 @@
 // message names `corfu format`); a port in use is ERR_IO; both end in one line
 // on stderr and exit 1. On a signal: /readyz turns 503, serve on for --drain
 // ms, stop accepting, finish and answer what is in flight (cutting connections
-// still open after SHUTDOWN_GRACE_MS), close the store, exit 0.
+// still open after the server's DEFAULT_SHUTDOWN_GRACE_MS), close the store, exit 0.
 // Everything but those two lines is the log on stderr (src/cli/log.ts), each
 // shutdown step included. SIGHUP re-reads --cert-file, --key-file and
 // --trusted-ca-file for new connections (src/cli/reload.ts).
@@ -20,7 +20,7 @@ import { unitAdmin } from '../admin/unit.js';
 import { UnitServer } from '../unit/server.js';
 import { storeEngine } from '../unit/store-engine.js';
 import type { UnitEngine } from '../unit/handler.js';
-import { SHUTDOWN_GRACE_MS, drain, startAdmin, type AdminFlags } from './admin.js';
+import { drain, startAdmin, type AdminFlags } from './admin.js';
 import { runServer, type LogFlags } from './log.js';
 import { reloadTlsOnSighup } from './reload.js';
 import { serverSecurity, type ServerSecurityFlags } from './security.js';
@@ -83,7 +83,7 @@ export async function unitVerb(flags: UnitFlags): Promise<void> {
       const signal = await stopped;
       log.info({ signal, connections: server.connections }, `${signal}: stopping: no new connections; answering what is in flight (${server.connections} connection(s))`);
       await drain(listener, flags.drain, signal);
-      await server.shutdown(SHUTDOWN_GRACE_MS);
+      await server.shutdown();
       engine = undefined;
       log.info({}, 'connections closed');
       await store.close();

@@ -6,7 +6,7 @@
 // (the admin listener starts before the store opens: /readyz says what is not
 // ready yet). An unformatted device is the engine's ERR_NOT_FORMATTED (its
 // message names `corfu format`); a port in use is ERR_IO; both end in one line
-// on stderr and exit 1. On a signal: /readyz turns 503, serve on for --drain
+// of the log on stderr (level fatal) and exit 1. On a signal: /readyz turns 503, serve on for --drain
 // ms, stop accepting, finish and answer what is in flight (cutting connections
 // still open after the server's DEFAULT_SHUTDOWN_GRACE_MS), close the store, exit 0.
 // Everything but those two lines is the log on stderr (src/cli/log.ts), each

@@ -145,7 +145,13 @@ export async function huntBug(bug: string, options: { maxSeeds: number; from?: n
   for (let i = 0; i < options.maxSeeds; i++) {
     // A transaction bug is hunted with transactions on every seed (only those seeds reach it).
     const transactions = options.transactions ?? (info.layer === 'objects' ? true : undefined);
-    const r = await runSeed({ seed: from + i, bugs: [bug], ...(options.ops === undefined ? {} : { ops: options.ops }), ...(transactions === undefined ? {} : { transactions }) });
+    const r = await runSeed({
+      seed: from + i,
+      bugs: [bug],
+      stopAt: (v) => targets(info, v.kind),
+      ...(options.ops === undefined ? {} : { ops: options.ops }),
+      ...(transactions === undefined ? {} : { transactions }),
+    });
     const hit = r.violations.find((v) => targets(info, v.kind));
     if (hit !== undefined) return { bug, seed: from + i, tried: i + 1, violation: hit, other };
     other ??= r.violations[0];

@@ -118,7 +118,10 @@ async function main(): Promise<number> {
       // The same bound as sim.bugs.test.ts unless told: a bug's own, else 400 seeds.
       const h = await huntBug(name, { maxSeeds: args.seeds ?? BUGS.find((b) => b.name === name)?.huntSeeds ?? 400, from: args.from, ...ops });
       if (h.seed !== undefined) found++;
-      console.log(huntLine(h));
+      // The bug test starts at the recorded seed: say when a hunt from 1 no longer agrees.
+      const recorded = BUGS.find((b) => b.name === name)!.firstSeed;
+      const drift = args.from === 1 && h.seed !== undefined && h.seed !== recorded ? `  (bugs.ts records firstSeed ${recorded}: update it)` : '';
+      console.log(huntLine(h) + drift);
     }
     console.log(`caught ${found}/${names.length}`);
     return found === names.length ? 0 : 1;

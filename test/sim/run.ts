@@ -51,6 +51,8 @@ export interface RunOptions {
   readonly wildTrims?: boolean;
   /** Transactions on every seed (true) or none (false); default: about a quarter of the seeds (bank.ts). */
   readonly transactions?: boolean;
+  /** Ends the run at the first violation this matches: a hunt needs nothing after it (default: run to the end). */
+  readonly stopAt?: (v: Violation) => boolean;
 }
 
 export interface RunStats {
@@ -113,38 +115,39 @@ async function run(cl: Cluster, options: RunOptions): Promise<RunResult> {
   workload.start();
   injector.start();
   cl.manager.start();
-  await phases(cl, workload, operator);
+  await phases(cl, workload, operator, options.stopAt);
   return result(cl, workload.followed);
 }
 
-async function phases(cl: Cluster, workload: Workload, operator: Operator): Promise<void> {
-  if (!(await runUntil(cl, () => workload.done && cl.idle()))) return;
+async function phases(cl: Cluster, workload: Workload, operator: Operator, stopAt: ((v: Violation) => boolean) | undefined): Promise<void> {
+  const runUntil = (done: () => boolean): Promise<boolean> => runEvents(cl, done, stopAt);
+  if (!(await runUntil(() => workload.done && cl.idle()))) return;
   cl.phase = 'heal';
   operator.healEverything();
-  if (!(await runUntil(cl, () => cl.idle() && cl.usable()))) return;
+  if (!(await runUntil(() => cl.idle() && cl.usable()))) return;
   cl.phase = 'probe';
   let probing = cl.clients.length;
   for (const c of [...cl.clients]) workload.probe(c, () => probing--);
-  if (!(await runUntil(cl, () => probing === 0))) return;
+  if (!(await runUntil(() => probing === 0))) return;
   // The manager rebuilds every replica a lost unit left (liveness), and the final read goes to them.
   cl.phase = 'rebuild';
-  if (!(await runUntil(cl, () => cl.rebuilt() && cl.idle()))) return;
+  if (!(await runUntil(() => cl.rebuilt() && cl.idle()))) return;
   cl.phase = 'final';
   let reading = true;
   const reader = new SimClient(cl, 'final');
   cl.clients.push(reader);
   workload.finalRead(reader, () => (reading = false));
-  if (!(await runUntil(cl, () => !reading))) return;
+  if (!(await runUntil(() => !reading))) return;
   reading = true;
   workload.finalStreamReads(reader, () => (reading = false));
-  if (!(await runUntil(cl, () => !reading))) return;
+  if (!(await runUntil(() => !reading))) return;
   reading = true;
   workload.finalObjects(reader, () => (reading = false));
-  if (!(await runUntil(cl, () => !reading))) return;
+  if (!(await runUntil(() => !reading))) return;
   if (cl.follower !== undefined) {
     // The follower catches up with everything below the tail the final reader saw.
     const end = cl.finalTail;
-    if (!(await runUntil(cl, () => workload.followed >= end))) return;
+    if (!(await runUntil(() => workload.followed >= end))) return;
     workload.stopFollowing();
   }
   cl.phase = 'done';
@@ -153,9 +156,21 @@ async function phases(cl: Cluster, workload: Workload, operator: Operator): Prom
   for (const v of checkHistory(cl.history.ops, cl.tx.parts)) cl.check.fail(v.kind, v.message);
 }
 
-/** Runs events until `done()`; false (and a 'stuck' violation) when the queue empties or a bound is hit first. */
-async function runUntil(cl: Cluster, done: () => boolean): Promise<boolean> {
+/**
+ * Runs events until `done()`; false (and a 'stuck' violation) when the queue empties or a
+ * bound is hit first, and false when a violation matches `stopAt`.
+ */
+async function runEvents(cl: Cluster, done: () => boolean, stopAt: ((v: Violation) => boolean) | undefined): Promise<boolean> {
+  const violations = cl.check.violations;
+  let looked = violations.length;
   while (!done()) {
+    if (stopAt !== undefined && violations.length > looked) {
+      if (violations.slice(looked).some(stopAt)) {
+        cl.phase = 'done';
+        return false;
+      }
+      looked = violations.length;
+    }
     const ev = cl.queue.pop();
     if (ev === undefined) {
       cl.check.fail('stuck', `nothing left to happen in phase ${cl.phase}`);

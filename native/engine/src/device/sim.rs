@@ -44,6 +44,8 @@ pub struct SimState {
     rng: SplitMix64,
     pub writes: u64,
     pub syncs: u64,
+    /// Bytes read since the device was made (the recovery scan's cost, for its tests).
+    pub read_bytes: u64,
     /// Device bytes whose reads fail with an I/O error (a bad sector), if any.
     pub failing_reads: Option<std::ops::Range<u64>>,
 }
@@ -84,6 +86,7 @@ impl SimDevice {
                 rng: SplitMix64(seed),
                 writes: 0,
                 syncs: 0,
+                read_bytes: 0,
                 failing_reads: None,
             })),
             size_bytes,
@@ -149,6 +152,7 @@ impl Device for SimDevice {
             let (lo, hi) = (r.offset as usize, r.offset as usize + r.buf.len());
             assert!(hi as u64 <= self.size_bytes, "read past the device");
             r.buf.copy_from_slice(&s.durable[lo..hi]);
+            s.read_bytes += r.buf.len() as u64;
             for (off, data) in &s.cache {
                 let (wlo, whi) = (*off as usize, *off as usize + data.len());
                 let (a, b) = (lo.max(wlo), hi.min(whi));

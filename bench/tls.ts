@@ -24,7 +24,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import type { BenchAppendResult } from '../src/cli/bench.js';
+import type { BenchResult, RunFigures } from '../src/bench/schema.js';
 import { UsageError, formatCount, positiveFlag, renderTable, runMain, sizeFlag } from './common.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -139,7 +139,7 @@ function startCluster(mode: Mode, dir: string, a: Args, children: ChildProcess[]
 }
 
 /** One `corfu bench append` run against `c`, in its own process. */
-function benchOnce(c: Cluster, a: Args, jsonFile: string): BenchAppendResult {
+function benchOnce(c: Cluster, a: Args, jsonFile: string): AppendFigures {
   const certs = join(c.dir, 'certs');
   const tls = c.mode === 'tls' ? ['--ca-file', join(certs, 'ca.crt'), '--cert-file', join(certs, 'client.crt'), '--key-file', join(certs, 'client.key')] : [];
   const args = [
@@ -163,7 +163,7 @@ function benchOnce(c: Cluster, a: Args, jsonFile: string): BenchAppendResult {
   ];
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: (a.seconds + a.warmup + 60) * 1000 });
   if (r.status !== 0) throw new Error(`bench append (${c.mode}) failed (exit ${String(r.status)}): ${r.stderr.trim()}`);
-  return JSON.parse(readFileSync(jsonFile, 'utf8')) as BenchAppendResult;
+  return appendFigures(JSON.parse(readFileSync(jsonFile, 'utf8')) as BenchResult);
 }
 
 interface Figure {
@@ -179,8 +179,29 @@ function figure(xs: readonly number[]): Figure {
   return { median, min: s[0]!, max: s.at(-1)! };
 }
 
-function figures(runs: readonly BenchAppendResult[]): Record<'appendsPerS' | 'p50Ms' | 'p99Ms' | 'clientCpuUs' | 'unitsCpuUs' | 'sequencerCpuUs', Figure> {
-  const of = (f: (r: BenchAppendResult) => number | null): Figure => figure(runs.map((r) => f(r) ?? NaN));
+/** What this benchmark takes from a `corfu bench append` result (src/bench/schema.ts). */
+interface AppendFigures {
+  readonly appends_per_s: number;
+  readonly latency_ms: { readonly p50: number; readonly p99: number };
+  readonly cpu_us_per_append: { readonly client: number | null; readonly units: number | null; readonly sequencer: number | null };
+}
+
+function appendFigures(r: BenchResult): AppendFigures {
+  const run: RunFigures = r.runs[0]!;
+  // CPU per append of a role: the sum over its processes (null when none was found on this machine).
+  const cpu = (role: string): number | null => {
+    const rows = run.cpu.filter((c) => c.role === role && c.cpu_us_per_op !== null);
+    return rows.length === 0 ? null : Math.round(rows.reduce((a, c) => a + c.cpu_us_per_op!, 0) * 10) / 10;
+  };
+  return {
+    appends_per_s: Math.round(run.ops_per_s),
+    latency_ms: { p50: (run.latency_us?.p50_us ?? NaN) / 1000, p99: (run.latency_us?.p99_us ?? NaN) / 1000 },
+    cpu_us_per_append: { client: cpu('bench'), units: cpu('unit'), sequencer: cpu('sequencer') },
+  };
+}
+
+function figures(runs: readonly AppendFigures[]): Record<'appendsPerS' | 'p50Ms' | 'p99Ms' | 'clientCpuUs' | 'unitsCpuUs' | 'sequencerCpuUs', Figure> {
+  const of = (f: (r: AppendFigures) => number | null): Figure => figure(runs.map((r) => f(r) ?? NaN));
   return {
     appendsPerS: of((r) => r.appends_per_s),
     p50Ms: of((r) => r.latency_ms.p50),
@@ -220,7 +241,7 @@ async function main(): Promise<void> {
       `bench:tls: ${a.runs} round(s) of ${a.clients} clients x depth ${a.depth}, ${a.entrySize}-byte entries, ${a.seconds} s (+${a.warmup} s warm-up), ` +
         `${a.units / a.replicas} stripe(s) x ${a.replicas} replica(s), sync ${a.sync}; ${cpus().length} CPUs, load average ${load.toFixed(2)} at start\n`,
     );
-    const results: Record<Mode, BenchAppendResult[]> = { plain: [], tls: [] };
+    const results: Record<Mode, AppendFigures[]> = { plain: [], tls: [] };
     const order: Array<{ round: number; mode: Mode }> = [];
     for (let round = 0; round < a.runs; round++) {
       const modes: Mode[] = round % 2 === 0 ? ['plain', 'tls'] : ['tls', 'plain'];

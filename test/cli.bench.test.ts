@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { resultSchema } from '../src/bench/schema.js';
+
 const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'corfu-bench-test-'));
 const procs: ChildProcess[] = [];
@@ -61,15 +63,14 @@ describe('corfu bench append', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^appends\/s: +\d+$/m);
     expect(r.stdout).toMatch(/p50 [\d.]+ +p99 [\d.]+ +p99\.9 [\d.]+ +max [\d.]+/);
-    const out = JSON.parse(readFileSync(json, 'utf8')) as {
-      appends_per_s: number;
-      latency_ms: Record<string, number>;
-      config: Record<string, unknown>;
-    };
-    expect(out.appends_per_s).toBeGreaterThan(0);
-    for (const k of ['p50', 'p99', 'p999', 'max']) expect(out.latency_ms[k], k).toBeGreaterThan(0);
-    expect(out.latency_ms.p50).toBeLessThanOrEqual(out.latency_ms.max!);
-    expect(out.config).toMatchObject({ clients: 2, depth: 4, entry_size: 128, seconds: 1, stripes: 2, replicas: 2, sync: 'always' });
+    const out = resultSchema.parse(JSON.parse(readFileSync(json, 'utf8')));
+    const run = out.runs[0]!;
+    expect(run.op).toBe('append');
+    expect(run.ops_per_s).toBeGreaterThan(0);
+    for (const k of ['p50_us', 'p99_us', 'p999_us', 'max_us'] as const) expect(run.latency_us![k], k).toBeGreaterThan(0);
+    expect(run.latency_us!.p50_us).toBeLessThanOrEqual(run.latency_us!.max_us);
+    expect(out.config).toMatchObject({ clients: 2, depth: 4, entry_size_bytes: 128, duration_s: 1 });
+    expect(out.target).toMatchObject({ kind: 'layout', stripes: 2, replicas: 2, sync: 'always' });
   });
 
   it.each([

@@ -10,7 +10,7 @@ import { Command, CommanderError } from 'commander';
 
 import { NativeLoadError, isCorfuError } from '../../bindings/index.js';
 import { packageRoot } from '../../bindings/native.js';
-import { benchAppendVerb, secondsArg, warmupArg, type BenchAppendFlags } from './bench.js';
+import { addBenchCommands } from './bench.js';
 import { DEFAULT_LAYOUT, addressArg, appendVerb, fillVerb, outputArg, readVerb, statusVerb, tailVerb, trimVerb, type LayoutFlags, type StatusFlags } from './debug.js';
 import type { CertsInitFlags } from './certs.js';
 import { demoVerb, type DemoFlags } from './demo.js';
@@ -251,21 +251,7 @@ function buildProgram(): Command {
     .option('--json', 'print JSON (-o json)')
     .action((flags: StatusFlags) => statusVerb(flags));
 
-  program
-    .command('bench')
-    .description('benchmarks on a running cluster (figures, not tests)')
-    .command('append')
-    .description('N in-process clients each keeping D appends in flight for S seconds: appends/s and latency percentiles')
-    .requiredOption('--layout <url>', 'projection store of the cluster, file:DIR or etcd://HOST:PORT[,...]/PREFIX (see `corfu up`)', storeUrlArg)
-    .option('--clients <n>', 'CorfuClient instances (in this process)', positiveCountArg, 1)
-    .option('--depth <d>', 'appends in flight per client', positiveCountArg, 1)
-    .option('--entry-size <bytes>', 'payload bytes per entry', sizeArg, 128)
-    .option('--seconds <s>', 'measured duration', secondsArg, 10)
-    .option('--warmup <s>', 'warm-up before measuring, excluded from the figures', warmupArg, 1)
-    .option('--sync-label <mode>', "the units' sync mode to report, when it cannot be read from the local unit processes")
-    .option('--separate-connections', 'give each client its own connections (default: shared per process, batched together)')
-    .option('--json <file>', 'also write the figures and the configuration as JSON')
-    .action((flags: BenchAppendFlags) => benchAppendVerb(flags));
+  addBenchCommands(program);
 
   // TLS and authorization flags on every verb that serves or connects (security.ts).
   applySecurityOptions(program);

@@ -195,6 +195,10 @@ const CLIENT_VERBS = new Set([
   'kv del',
   'kv dump',
   'bench append',
+  'bench read',
+  'bench mixed',
+  'bench tokens',
+  'bench compare',
 ]);
 const SERVER_VERBS = new Set(['unit', 'sequencer']);
 

@@ -37,15 +37,12 @@
 //   chain is moved to the file's new address. A layout that names units up
 //   does not run is refused.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { EXIT_WITH_PARENT_ENV } from './exit-with-parent.js';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
 import { Store } from '../../bindings/index.js';
+import { startChild, stopAll, type Child } from './children.js';
 import { openProjectionStore, parseProjection } from '../layout/index.js';
 import type { Projection } from '../layout/index.js';
 import { FatalError } from './fatal-error.js';
@@ -74,87 +71,6 @@ export interface UpFlags extends UpSecurityFlags {
   readonly chaos?: boolean;
   /** Mutual TLS with the certificates of `corfu certs init DIR/certs` (made on the first run). */
   readonly tls?: boolean;
-}
-
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
-const LISTEN_TIMEOUT_MS = 15_000;
-const STOP_TIMEOUT_MS = 10_000;
-
-interface Child {
-  readonly name: string;
-  readonly log: string;
-  readonly proc: ChildProcess;
-  readonly exited: Promise<number | null>;
-  address?: string;
-  /** Its admin listener (`admin HOST:PORT`, printed before it is ready). */
-  admin?: string;
-}
-
-/** The last line of a child's log; its message when it is a JSON log line (src/cli/log.ts). */
-function lastLine(path: string): string {
-  let line: string;
-  try {
-    const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
-    line = lines[lines.length - 1] ?? '';
-  } catch {
-    return '';
-  }
-  try {
-    const o = JSON.parse(line) as { msg?: unknown; code?: unknown };
-    if (typeof o.msg === 'string') return typeof o.code === 'string' ? `${o.code}: ${o.msg}` : o.msg;
-  } catch {
-    // Not a log line (a crash's stack): as it is.
-  }
-  return line;
-}
-
-function startChild(name: string, args: string[], logDir: string, registry: Child[], ready = /^listening (\S+)$/): Promise<Child> {
-  const log = join(logDir, `${name}.log`);
-  const fd = openSync(log, 'a');
-  let proc: ChildProcess;
-  try {
-    proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', fd], env: { ...process.env, [EXIT_WITH_PARENT_ENV]: '1' } });
-  } finally {
-    closeSync(fd);
-  }
-  const exited = new Promise<number | null>((res) => proc.once('exit', (code, signal) => res(code ?? (signal === null ? null : -1))));
-  const child: Child = { name, log, proc, exited };
-  registry.push(child);
-  return new Promise<Child>((resolveChild, reject) => {
-    const timer = setTimeout(() => reject(new FatalError(`${name} did not print ${String(ready)} within ${LISTEN_TIMEOUT_MS} ms; see ${log}`)), LISTEN_TIMEOUT_MS);
-    const lines = createInterface({ input: proc.stdout! });
-    lines.on('line', (line) => {
-      const admin = /^admin (\S+)$/.exec(line);
-      if (admin?.[1] !== undefined) child.admin = admin[1];
-      const m = ready.exec(line);
-      if (m !== null && child.address === undefined) {
-        child.address = m[1] ?? name;
-        clearTimeout(timer);
-        resolveChild(child);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      if (child.address === undefined) {
-        const why = lastLine(log);
-        reject(new FatalError(`${name} exited (code ${String(code)}) before listening${why === '' ? '' : `: ${why}`} (see ${log})`));
-      }
-    });
-    // Keep draining stdout so the child never blocks on a full pipe.
-    proc.stdout!.resume();
-  });
-}
-
-async function stopAll(children: readonly Child[]): Promise<void> {
-  await Promise.all(
-    children.map(async (child) => {
-      if (child.proc.exitCode !== null || child.proc.signalCode !== null) return;
-      child.proc.kill('SIGTERM');
-      const timer = setTimeout(() => child.proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      await child.exited;
-      clearTimeout(timer);
-    }),
-  );
 }
 
 const UNIT_FILES = 'units.json';

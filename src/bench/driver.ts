@@ -1,0 +1,115 @@
+// The closed loop every Corfu workload runs: `workers` loops, each starting its next
+// operation when its last one ends (so `workers` operations are in flight at all
+// times), a warm-up that is not counted, then a measured window of `seconds` or of
+// `count` operations. While it runs: the progress bar, and a CPU sample of every
+// process once a second. An operation that fails stops every loop and fails the run:
+// a benchmark that swallowed errors would report the speed of failing.
+
+import { performance } from 'node:perf_hooks';
+
+import { CpuMeter, type ProcessCpu, type ProcessRef, type CpuSecond } from './cpu.js';
+import { startProgress } from './progress.js';
+import type { Window } from './recorder.js';
+
+export type Goal = { readonly seconds: number } | { readonly count: number };
+
+export interface LoopOptions {
+  readonly label: string;
+  readonly workers: number;
+  readonly warmupS: number;
+  readonly goal: Goal;
+  readonly window: Window;
+  readonly processes: readonly ProcessRef[];
+  readonly progress: boolean;
+  /** Operations measured so far (progress; with a count goal, also when to stop is decided by `issued`). */
+  readonly measured: () => number;
+  /** One operation of worker `w`. */
+  readonly op: (w: number) => Promise<void>;
+  /** Work beside the loops (a follower): started with them, told to stop at the end, awaited. */
+  readonly background?: ReadonlyArray<{ run: () => Promise<void>; stop: () => void }>;
+  /** Called once the loops have stopped and before the window's figures are final (followers catch up here). */
+  readonly drain?: () => Promise<void>;
+}
+
+export interface LoopResult {
+  readonly duration_s: number;
+  readonly cpu: ProcessCpu[];
+  readonly cpu_series: CpuSecond[];
+}
+
+const TICK_MS = 250;
+
+export async function closedLoop(o: LoopOptions): Promise<LoopResult> {
+  const w = o.window;
+  const cpu = new CpuMeter(o.processes);
+  const progress = startProgress(o.label, o.goal, o.progress);
+  const count = 'count' in o.goal ? o.goal.count : Infinity;
+  let stopped = false;
+  let issued = 0;
+  let failure: { err: unknown } | undefined;
+  const fail = (err: unknown): void => {
+    failure ??= { err };
+    stopped = true;
+  };
+
+  const loop = async (worker: number): Promise<void> => {
+    while (!stopped) {
+      if (w.isOpen) {
+        if (issued >= count) return;
+        issued++;
+      }
+      await o.op(worker);
+    }
+  };
+  const loops = Array.from({ length: o.workers }, (_, i) => loop(i).catch(fail));
+  const background = (o.background ?? []).map((b) => b.run().catch(fail));
+
+  let lastCpuSample = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    progress.update(o.measured(), w.seconds(now), w.start === Infinity);
+    if (w.isOpen && now - lastCpuSample >= 1000) {
+      cpu.sample(now);
+      lastCpuSample = now;
+    }
+  }, TICK_MS);
+  let rows: ProcessCpu[] = [];
+  // The window ends when the time is up (or, with a count, when its last operation is
+  // in): the CPU figures end there too, before stragglers and followers catch up.
+  const closeWindow = (): void => {
+    if (w.start === Infinity || w.end !== Infinity) return;
+    const now = performance.now();
+    w.close(now);
+    rows = cpu.stop(now, o.measured());
+  };
+  try {
+    await Promise.race([sleep(o.warmupS * 1000), Promise.all(loops)]);
+    if (!stopped) {
+      const now = performance.now();
+      w.open(now);
+      cpu.start(now);
+      lastCpuSample = now;
+      if ('seconds' in o.goal) {
+        await Promise.race([sleep(o.goal.seconds * 1000), Promise.all(loops)]);
+        closeWindow();
+        stopped = true;
+      }
+    }
+    await Promise.all(loops);
+    closeWindow();
+    stopped = true;
+    if (o.drain !== undefined && failure === undefined) await o.drain().catch(fail);
+    for (const b of o.background ?? []) b.stop();
+    await Promise.all(background);
+    if (failure !== undefined) throw failure.err;
+    return { duration_s: Math.round(w.seconds(Infinity) * 1e6) / 1e6, cpu: rows, cpu_series: cpu.seconds };
+  } finally {
+    clearInterval(ticker);
+    progress.update(o.measured(), w.seconds(performance.now()), false);
+    progress.stop();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((res) => setTimeout(res, ms));
+}

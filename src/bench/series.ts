@@ -1,0 +1,57 @@
+// The per-second series of one kind of operation: how many completed in each second
+// of the measured window, and their median and p99. A steady throughput line says the
+// figure is a rate; a sawtooth or a cliff (a device filling up, GC, a neighbour) says
+// the average hides something.
+
+import type * as hdr from 'hdr-histogram-js';
+
+import { newHistogram, recordUs } from './histogram.js';
+
+export interface SecondPoint {
+  /** Seconds since the window opened (the second this bucket ends at). */
+  readonly t_s: number;
+  readonly ops: number;
+  /** Operations per second of this bucket (the last, partial bucket is scaled to its length). */
+  readonly ops_per_s: number;
+  readonly p50_us: number;
+  readonly p99_us: number;
+}
+
+export class PerSecondSeries {
+  readonly #points: SecondPoint[] = [];
+  #bucket = 0;
+  #ops = 0;
+  #h: hdr.Histogram = newHistogram();
+
+  /** `atMs`: milliseconds since the window opened. */
+  record(atMs: number, latencyUs: number): void {
+    const bucket = Math.floor(atMs / 1000);
+    while (bucket > this.#bucket) this.#roll(1);
+    this.#ops++;
+    recordUs(this.#h, latencyUs);
+  }
+
+  /** Closes the series at `endMs` (the window's length): empty seconds count as zeros. */
+  finish(endMs: number): SecondPoint[] {
+    const last = Math.max(0, Math.ceil(endMs / 1000) - 1);
+    while (this.#bucket < last) this.#roll(1);
+    const tail = endMs / 1000 - this.#bucket;
+    if (tail > 0.05 || this.#ops > 0) this.#roll(Math.max(tail, 0.05));
+    this.#h.destroy();
+    return this.#points;
+  }
+
+  #roll(lengthS: number): void {
+    const n = this.#h.totalCount;
+    this.#points.push({
+      t_s: Math.round((this.#bucket + lengthS) * 1000) / 1000,
+      ops: this.#ops,
+      ops_per_s: Math.round(this.#ops / lengthS),
+      p50_us: n === 0 ? 0 : this.#h.getValueAtPercentile(50),
+      p99_us: n === 0 ? 0 : this.#h.getValueAtPercentile(99),
+    });
+    this.#bucket++;
+    this.#ops = 0;
+    this.#h.reset();
+  }
+}

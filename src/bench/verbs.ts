@@ -1,0 +1,77 @@
+// The Corfu workload verbs: each checks its own flags, names its configuration for the
+// JSON, and hands its workload to runCorfuWorkload.
+
+import type { MixedExtra, ReadExtra, TokensExtra } from '../cli/bench.js';
+import { UsageError } from '../cli/usage-error.js';
+import { STAMP_BYTES } from './payload.js';
+import { baseConfig, clientFlags, describeTarget, goalOf, runCorfuWorkload, type WorkloadFlags } from './run.js';
+import { appendWorkload } from './workloads/append.js';
+import { followWorkload } from './workloads/follow.js';
+import { mixedWorkload } from './workloads/mixed.js';
+import { randomReadWorkload } from './workloads/read.js';
+import { tokensWorkload } from './workloads/tokens.js';
+
+function shape(f: WorkloadFlags): string {
+  return `${f.clients} client(s) x depth ${f.depth}, ${f.entrySize}-byte entries, ${f.count !== undefined ? `${f.count} operations` : `${f.seconds ?? 10} s`} (+${f.warmup} s warm-up)`;
+}
+
+/** Readers check the entries' stamps: an entry must hold one. */
+function checkEntrySize(f: WorkloadFlags, why: string): void {
+  if (f.entrySize < STAMP_BYTES) throw new UsageError(`--entry-size must be at least ${STAMP_BYTES} bytes ${why} (each entry carries its run and sequence number)`);
+}
+
+export async function appendVerb(f: WorkloadFlags): Promise<void> {
+  if (f.verify === true) checkEntrySize(f, 'with --verify');
+  const c = clientFlags(f);
+  await runCorfuWorkload(f, {
+    workload: 'append',
+    config: baseConfig(f, c),
+    heading: (t) => `bench append: ${shape(f)}, ${describeTarget(t)}, clients in-process, connections ${c.separateConnections ? 'per-client' : 'shared'}`,
+    run: (ctx) => appendWorkload(ctx, c),
+  });
+}
+
+export async function readVerb(f: WorkloadFlags & ReadExtra): Promise<void> {
+  checkEntrySize(f, 'to read');
+  const c = clientFlags(f);
+  const config = { ...baseConfig(f, c), pattern: f.pattern, ...(f.pattern === 'random' ? { prefill_entries: f.prefill } : { followers: f.followers }) };
+  await runCorfuWorkload(f, {
+    workload: 'read',
+    config,
+    heading: (t) =>
+      f.pattern === 'random'
+        ? `bench read (random over ${f.prefill} entries appended first): ${shape(f)}, ${describeTarget(t)}`
+        : `bench read (tail: ${f.followers} follower(s) while appending): ${shape(f)}, ${describeTarget(t)}`,
+    run: (ctx) => (f.pattern === 'random' ? randomReadWorkload(ctx, c, f.prefill) : followWorkload(ctx, c, f.followers)),
+  });
+}
+
+export async function mixedVerb(f: WorkloadFlags & MixedExtra): Promise<void> {
+  checkEntrySize(f, 'to read');
+  const c = clientFlags(f);
+  await runCorfuWorkload(f, {
+    workload: 'mixed',
+    config: { ...baseConfig(f, c), read_fraction: f.readFraction, prefill_entries: f.prefill },
+    heading: (t) => `bench mixed (${Math.round(f.readFraction * 100)}% reads): ${shape(f)}, ${describeTarget(t)}`,
+    run: (ctx) => mixedWorkload(ctx, c, f.readFraction, f.prefill),
+  });
+}
+
+export async function tokensVerb(f: WorkloadFlags & TokensExtra): Promise<void> {
+  const goal = goalOf(f);
+  await runCorfuWorkload(f, {
+    workload: 'tokens',
+    config: {
+      connections: f.clients,
+      depth: f.depth,
+      in_flight: f.clients * f.depth,
+      batch: f.batch,
+      ...('seconds' in goal ? { duration_s: goal.seconds, count: null } : { duration_s: null, count: goal.count }),
+      warmup_s: f.warmup,
+      local: f.local === true,
+      generator: 'in-process',
+    },
+    heading: (t) => `bench tokens: ${f.clients} connection(s) x depth ${f.depth}, TOKEN(${f.batch}), ${describeTarget(t)}`,
+    run: (ctx) => tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: f.batch, goal, warmupS: f.warmup }),
+  });
+}

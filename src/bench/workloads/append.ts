@@ -1,0 +1,46 @@
+// `append`: N clients in this process, each keeping D appends in flight, entries of B
+// bytes. Latency is from the call of `append` to its resolution: a token from the
+// sequencer, the write down the chain (head, then each replica to the tail), with the
+// units' sync mode. Like any clients of one process they share one connection per
+// server unless --separate-connections, so their requests to a unit leave together.
+
+import { performance } from 'node:perf_hooks';
+
+import { closedLoop } from '../driver.js';
+import { Acked, Payloads } from '../payload.js';
+import { OpRecorder, Window } from '../recorder.js';
+import { readBack } from '../verify.js';
+import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput } from './common.js';
+
+export async function appendWorkload(ctx: WorkloadContext, f: ClientFlags): Promise<WorkloadOutput> {
+  const clients = await connectClients(ctx.layout, f.clients, f.separateConnections);
+  try {
+    const payloads = new Payloads(f.entrySizeBytes);
+    const acked = new Acked();
+    const window = new Window();
+    const rec = new OpRecorder(window);
+    let seq = 0;
+    const loop = await closedLoop({
+      label: 'append',
+      workers: f.clients * f.depth,
+      warmupS: f.warmupS,
+      goal: f.goal,
+      window,
+      processes: ctx.processes,
+      progress: ctx.progress,
+      measured: () => rec.ops,
+      op: async (w) => {
+        const s = seq++;
+        const t0 = performance.now();
+        const address = await clients[w % f.clients]!.append(payloads.make(s));
+        rec.record(t0, performance.now());
+        if (f.verify) acked.push(address, s);
+      },
+    });
+    const verify = f.verify ? await readBack(clients[0]!, acked, payloads) : null;
+    const run = toRun({ label: 'corfu append', system: 'corfu', op: 'append', bytesPerOp: f.entrySizeBytes }, rec.finish(), loop);
+    return { runs: [run], verify, extra: {} };
+  } finally {
+    await closeClients(clients);
+  }
+}

@@ -1,0 +1,24 @@
+// Appends `count` stamped entries before a read workload's window (untimed), so the
+// reads have entries of this run to read and check.
+
+import type { CorfuClient } from '../../client/client.js';
+import type { Acked, Payloads } from '../payload.js';
+
+export async function prefill(clients: readonly CorfuClient[], inFlight: number, count: number, payloads: Payloads, acked: Acked, nextSeq: () => number): Promise<number> {
+  const t0 = performance.now();
+  let issued = 0;
+  const loop = async (w: number): Promise<void> => {
+    while (issued < count) {
+      issued++;
+      const seq = nextSeq();
+      acked.push(await clients[w % clients.length]!.append(payloads.make(seq)), seq);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, (_, w) => loop(w)));
+  return (performance.now() - t0) / 1000;
+}
+
+/** A uniformly random index below `n` (n >= 1). */
+export function randomIndex(n: number): number {
+  return Math.floor(Math.random() * n);
+}

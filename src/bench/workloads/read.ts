@@ -1,0 +1,52 @@
+// `read --pattern random`: the run first appends --prefill entries (untimed), then N
+// clients x D reads in flight, each at a uniformly random address among them. Every
+// answer is checked byte for byte against what was appended there; a wrong one stops
+// the run. Latency is from the call of `read` to its resolution (a READ at the chain's
+// tail replica).
+
+import { performance } from 'node:perf_hooks';
+
+import { CorfuError } from '../../../bindings/errors.js';
+import { closedLoop } from '../driver.js';
+import { Acked, Payloads } from '../payload.js';
+import { OpRecorder, Window } from '../recorder.js';
+import { readBack } from '../verify.js';
+import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput } from './common.js';
+import { prefill, randomIndex } from './prefill.js';
+
+export async function randomReadWorkload(ctx: WorkloadContext, f: ClientFlags, prefillCount: number): Promise<WorkloadOutput> {
+  const clients = await connectClients(ctx.layout, f.clients, f.separateConnections);
+  try {
+    const payloads = new Payloads(f.entrySizeBytes);
+    const acked = new Acked();
+    let seq = 0;
+    const prefillS = await prefill(clients, f.clients * f.depth, prefillCount, payloads, acked, () => seq++);
+    const window = new Window();
+    const rec = new OpRecorder(window);
+    const loop = await closedLoop({
+      label: 'read',
+      workers: f.clients * f.depth,
+      warmupS: f.warmupS,
+      goal: f.goal,
+      window,
+      processes: ctx.processes,
+      progress: ctx.progress,
+      measured: () => rec.ops,
+      op: async (w) => {
+        const i = randomIndex(acked.length);
+        const address = acked.address(i);
+        const t0 = performance.now();
+        const entry = await clients[w % f.clients]!.read(address);
+        rec.record(t0, performance.now());
+        if (entry.kind !== 'data' || !payloads.matches(acked.seq(i), entry.payload)) {
+          throw new CorfuError('ERR_IO', `read ${address}: ${entry.kind === 'data' ? 'the bytes differ from what this run appended there' : `${entry.kind} instead of the entry this run appended`}`);
+        }
+      },
+    });
+    const verify = f.verify ? await readBack(clients[0]!, acked, payloads) : null;
+    const run = toRun({ label: 'corfu read (random)', system: 'corfu', op: 'read', bytesPerOp: f.entrySizeBytes }, rec.finish(), loop);
+    return { runs: [run], verify, extra: { prefill_entries: prefillCount, prefill_s: Math.round(prefillS * 1000) / 1000 } };
+  } finally {
+    await closeClients(clients);
+  }
+}

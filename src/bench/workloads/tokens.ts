@@ -1,0 +1,73 @@
+// `tokens`: the sequencer alone. --clients connections to it, --depth TOKEN requests in
+// flight on each, --batch tokens per request. Nothing is written: this measures how
+// fast the sequencer hands out positions, and what each costs it. (The tokens are
+// never written, so on a cluster that is kept these addresses become holes, filled
+// with junk by the first reader that reaches one.)
+
+import { performance } from 'node:perf_hooks';
+
+import { CorfuError } from '../../../bindings/errors.js';
+import { CorfuClient } from '../../client/client.js';
+import { cliConnectOptions, cliRuntime } from '../../cli/security.js';
+import { splitHostPort } from '../../transport/address.js';
+import { Connection } from '../../transport/connection.js';
+import { closedLoop, type Goal } from '../driver.js';
+import { OpRecorder, Window } from '../recorder.js';
+import { toRun, type WorkloadContext, type WorkloadOutput } from './common.js';
+
+export interface TokensFlags {
+  readonly connections: number;
+  readonly depth: number;
+  readonly batch: number;
+  readonly goal: Goal;
+  readonly warmupS: number;
+}
+
+export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Promise<WorkloadOutput> {
+  const client = await CorfuClient.connect({ layout: ctx.layout, ...cliConnectOptions() });
+  const { sequencer, epoch } = client.projection;
+  await client.close();
+  const conns = Array.from(
+    { length: f.connections },
+    () => new Connection({ ...splitHostPort(sequencer), maxInFlight: Math.max(256, f.depth), timeoutMs: 10_000, dialer: cliRuntime().dialer }),
+  );
+  try {
+    const window = new Window();
+    const rec = new OpRecorder(window);
+    let first: number | undefined;
+    let last = 0;
+    const loop = await closedLoop({
+      label: 'tokens',
+      workers: f.connections * f.depth,
+      warmupS: f.warmupS,
+      goal: f.goal,
+      window,
+      processes: ctx.processes,
+      progress: ctx.progress,
+      measured: () => rec.ops,
+      op: async (w) => {
+        const t0 = performance.now();
+        const res = await conns[w % f.connections]!.request({ type: 'request', op: 'TOKEN', epoch, count: f.batch });
+        rec.record(t0, performance.now());
+        if (res.status !== 'OK' || res.op !== 'TOKEN') throw new CorfuError(res.status === 'OK' ? 'ERR_IO' : res.status, `TOKEN(${f.batch}) at ${sequencer}: ${'message' in res ? res.message : res.op}`);
+        first ??= res.first;
+        last = Math.max(last, res.first + f.batch);
+      },
+    });
+    const run = toRun(
+      {
+        label: `corfu sequencer TOKEN(${f.batch})`,
+        system: 'corfu',
+        op: 'token-request',
+        itemsPerOp: f.batch,
+        bytesPerOp: null,
+        notes: ['the tokens are not written: on a cluster that is kept they are holes, junk-filled by the first reader to reach one'],
+      },
+      rec.finish(),
+      loop,
+    );
+    return { runs: [run], verify: null, extra: { sequencer, epoch, first_token: first ?? null, tail_after: last } };
+  } finally {
+    await Promise.allSettled(conns.map((c) => c.close()));
+  }
+}

@@ -36,7 +36,12 @@ export class PerSecondSeries {
     const last = Math.max(0, Math.ceil(endMs / 1000) - 1);
     while (this.#bucket < last) this.#roll(1);
     const tail = endMs / 1000 - this.#bucket;
-    if (tail > 0.05 || this.#ops > 0) this.#roll(Math.max(tail, 0.05));
+    const prev = this.#points.at(-1);
+    if (tail < 0.1 && prev !== undefined) {
+      // A sliver of a second at the end (timer slack): folded into the last whole second.
+      const ops = prev.ops + this.#ops;
+      this.#points[this.#points.length - 1] = { ...prev, t_s: Math.round((this.#bucket + tail) * 1000) / 1000, ops, ops_per_s: Math.round(ops / (1 + tail)) };
+    } else if (tail > 0 || this.#ops > 0) this.#roll(Math.max(tail, 0.1));
     this.#h.destroy();
     return this.#points;
   }

@@ -41,7 +41,7 @@ function runText(r: RunFigures): string {
     out.push(
       `cpu: ${r.cpu.map((c) => `${c.name} ${c.cpu_s.toFixed(2)} s = ${pct(c.cpu_share)}${c.cpu_us_per_op === null ? '' : ` (${c.cpu_us_per_op} µs/op)`}`).join(', ')}`,
     );
-    out.push(`busiest process: ${busiest.name} (${busiest.role}) at ${pct(busiest.cpu_share)} of one CPU${busiest.cpu_share >= 0.9 ? ': it is the bottleneck' : ''}`);
+    out.push(`busiest process: ${busiest.name}${busiest.name === busiest.role ? '' : ` (${busiest.role})`} at ${pct(busiest.cpu_share)} of one CPU${busiest.cpu_share >= 0.9 ? ': it is the bottleneck' : ''}`);
   }
   for (const note of r.notes) out.push(`note: ${note}`);
   return out.join('\n');

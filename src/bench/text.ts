@@ -38,10 +38,10 @@ function runText(r: RunFigures): string {
   if (r.series.length > 0) out.push(`per second: ${r.series.map((s) => n0(s.ops_per_s)).join(' ')}`);
   if (r.cpu.length > 0) {
     const busiest = [...r.cpu].sort((a, b) => b.cpu_share - a.cpu_share)[0]!;
+    out.push(`cpu: ${r.cpu.map((c) => `${c.name} ${c.cpu_s.toFixed(2)} s = ${pct(c.cpu_share)}${c.cpu_us_per_op === null ? '' : ` (${c.cpu_us_per_op} µs/op)`}`).join(', ')}`);
     out.push(
-      `cpu: ${r.cpu.map((c) => `${c.name} ${c.cpu_s.toFixed(2)} s = ${pct(c.cpu_share)}${c.cpu_us_per_op === null ? '' : ` (${c.cpu_us_per_op} µs/op)`}`).join(', ')}`,
+      `busiest process: ${busiest.name}${busiest.name === busiest.role ? '' : ` (${busiest.role})`} at ${pct(busiest.cpu_share)} of one CPU${busiest.cpu_share >= 0.9 ? ': it is the bottleneck' : ''}`,
     );
-    out.push(`busiest process: ${busiest.name}${busiest.name === busiest.role ? '' : ` (${busiest.role})`} at ${pct(busiest.cpu_share)} of one CPU${busiest.cpu_share >= 0.9 ? ': it is the bottleneck' : ''}`);
   }
   for (const note of r.notes) out.push(`note: ${note}`);
   return out.join('\n');
@@ -50,7 +50,15 @@ function runText(r: RunFigures): string {
 export function comparisonText(rows: readonly ComparisonRow[]): string {
   const head = ['pair', 'Corfu', 'peer', 'ratio', 'p50 ms Corfu / peer', 'p99 ms Corfu / peer', 'copies Corfu / peer'];
   const lat = (a: number | null, b: number | null): string => `${a === null ? '-' : ms(a)} / ${b === null ? '-' : ms(b)}`;
-  const body = rows.map((r) => [r.pair, `${n0(r.corfu_per_s)}/s`, `${n0(r.peer_per_s)}/s`, r.ratio.toFixed(3), lat(r.corfu_p50_us, r.peer_p50_us), lat(r.corfu_p99_us, r.peer_p99_us), `${r.corfu_copies} / ${r.peer_copies}`]);
+  const body = rows.map((r) => [
+    r.pair,
+    `${n0(r.corfu_per_s)}/s`,
+    `${n0(r.peer_per_s)}/s`,
+    r.ratio.toFixed(3),
+    lat(r.corfu_p50_us, r.peer_p50_us),
+    lat(r.corfu_p99_us, r.peer_p99_us),
+    `${r.corfu_copies} / ${r.peer_copies}`,
+  ]);
   const notes = rows.map((r) => `- ${r.pair}: ${r.measure}; ${r.conditions}`);
   return `${table([head, ...body])}\n${notes.join('\n')}`;
 }
@@ -60,7 +68,10 @@ export function resultText(res: BenchResult, heading: string): string {
   for (const r of res.runs) out.push('', runText(r));
   if (res.verify !== null) {
     const v = res.verify;
-    out.push('', `read back: ${n0(v.read_back)} of ${n0(v.appended)} appended entries, byte for byte (${v.missing} missing, ${v.mismatched} different)${v.first_problem === null ? '' : `; first: ${v.first_problem}`}`);
+    out.push(
+      '',
+      `read back: ${n0(v.read_back)} of ${n0(v.appended)} appended entries, byte for byte (${v.missing} missing, ${v.mismatched} different)${v.first_problem === null ? '' : `; first: ${v.first_problem}`}`,
+    );
   }
   if (res.comparison.length > 0) out.push('', comparisonText(res.comparison));
   return `${out.join('\n')}\n`;

@@ -73,13 +73,7 @@ export function addBenchCommands(program: Command): void {
 
   outputOptions(
     entryOptions(
-      loadOptions(
-        targetOptions(
-          bench
-            .command('append')
-            .description('N in-process clients each keeping D appends in flight: appends/s, latency percentiles, per-second series, CPU by process'),
-        ),
-      ),
+      loadOptions(targetOptions(bench.command('append').description('N in-process clients each keeping D appends in flight: appends/s, latency percentiles, per-second series, CPU by process'))),
     ),
   )
     .option('--sync-label <mode>', "the units' sync mode to report, whatever they say")
@@ -88,15 +82,13 @@ export function addBenchCommands(program: Command): void {
   outputOptions(
     entryOptions(
       loadOptions(
-        targetOptions(
-          bench
-            .command('read')
-            .description('reads of entries this run appended: random (--pattern random), or followers tailing the log while it is appended to (--pattern tail)'),
-        ),
+        targetOptions(bench.command('read').description('reads of entries this run appended: random (--pattern random), or followers tailing the log while it is appended to (--pattern tail)')),
       ),
     ),
   )
-    .addOption(new Option('--pattern <p>', "'random': reads at random over the entries appended first; 'tail': followers deliver entries as clients append them").choices(['random', 'tail']).default('random'))
+    .addOption(
+      new Option('--pattern <p>', "'random': reads at random over the entries appended first; 'tail': followers deliver entries as clients append them").choices(['random', 'tail']).default('random'),
+    )
     .option('--prefill <n>', "'random': entries appended before the reads", positiveCountArg, 10_000)
     .option('--followers <n>', "'tail': followers, each reading every entry", positiveCountArg, 1)
     .action((flags: WorkloadFlags & ReadExtra) => readVerb(flags));
@@ -106,7 +98,9 @@ export function addBenchCommands(program: Command): void {
     .option('--prefill <n>', 'entries appended before the window, so reads have something to read', positiveCountArg, 1000)
     .action((flags: WorkloadFlags & MixedExtra) => mixedVerb(flags));
 
-  outputOptions(loadOptions(targetOptions(bench.command('tokens').description('the sequencer alone: TOKEN requests over --clients connections, --depth in flight each')), 'connections to the sequencer'))
+  outputOptions(
+    loadOptions(targetOptions(bench.command('tokens').description('the sequencer alone: TOKEN requests over --clients connections, --depth in flight each')), 'connections to the sequencer'),
+  )
     .option('--batch <n>', 'tokens per TOKEN request', positiveCountArg, 1)
     .action((flags: WorkloadFlags & TokensExtra) => tokensVerb(flags));
 }

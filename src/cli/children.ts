@@ -92,4 +92,3 @@ export async function stopAll(children: readonly Child[]): Promise<void> {
     }),
   );
 }
-

@@ -110,7 +110,13 @@ export async function followWorkload(ctx: WorkloadContext, f: ClientFlags, follo
     if (f.verify && verify.missing === 0) verify = await readBack(clients[0]!, acked, payloads);
     const runs = [
       toRun(
-        { label: 'corfu follow (tail)', system: 'corfu', op: 'delivery', bytesPerOp: f.entrySizeBytes, notes: [`${followerCount} follower(s); latency is from the call of append to a follower holding the entry`] },
+        {
+          label: 'corfu follow (tail)',
+          system: 'corfu',
+          op: 'delivery',
+          bytesPerOp: f.entrySizeBytes,
+          notes: [`${followerCount} follower(s); latency is from the call of append to a follower holding the entry`],
+        },
         deliveries.finish(),
         loop,
       ),

@@ -27,10 +27,7 @@ export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Prom
   const client = await CorfuClient.connect({ layout: ctx.layout, ...cliConnectOptions() });
   const { sequencer, epoch } = client.projection;
   await client.close();
-  const conns = Array.from(
-    { length: f.connections },
-    () => new Connection({ ...splitHostPort(sequencer), maxInFlight: Math.max(256, f.depth), timeoutMs: 10_000, dialer: cliRuntime().dialer }),
-  );
+  const conns = Array.from({ length: f.connections }, () => new Connection({ ...splitHostPort(sequencer), maxInFlight: Math.max(256, f.depth), timeoutMs: 10_000, dialer: cliRuntime().dialer }));
   try {
     const window = new Window();
     const rec = new OpRecorder(window);
@@ -49,7 +46,8 @@ export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Prom
         const t0 = performance.now();
         const res = await conns[w % f.connections]!.request({ type: 'request', op: 'TOKEN', epoch, count: f.batch });
         rec.record(t0, performance.now());
-        if (res.status !== 'OK' || res.op !== 'TOKEN') throw new CorfuError(res.status === 'OK' ? 'ERR_IO' : res.status, `TOKEN(${f.batch}) at ${sequencer}: ${'message' in res ? res.message : res.op}`);
+        if (res.status !== 'OK' || res.op !== 'TOKEN')
+          throw new CorfuError(res.status === 'OK' ? 'ERR_IO' : res.status, `TOKEN(${f.batch}) at ${sequencer}: ${'message' in res ? res.message : res.op}`);
         first ??= res.first;
         last = Math.max(last, res.first + f.batch);
       },

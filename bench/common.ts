@@ -2,6 +2,9 @@
 // a text table. Benchmarks are not tests: they measure and print, and exit 0
 // whether or not a target is met.
 
+import { FatalError } from '../src/cli/fatal-error.js';
+import { UsageError } from '../src/cli/usage-error.js';
+
 /** Parses `4096`, `64K`, `2G`, `1.5MiB` into bytes (binary suffixes); undefined if it is not a size. */
 export function parseSize(text: string): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$/i.exec(text);
@@ -49,13 +52,11 @@ export function renderTable(rows: readonly (readonly string[])[]): string {
   return [line(head), rule, ...body.map(line)].join('\n');
 }
 
-/** A usage problem: printed as one line, exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+/**
+ * A usage problem: printed as one line, exit code 2. The CLI's own class, so code shared
+ * with `corfu bench` (bench/engine-phases.ts, bench/peers/) fails the same way in both.
+ */
+export { UsageError };
 
 /** The value of `--NAME`, which must be a positive integer (or, with `integer` false, any positive number). */
 export function positiveFlag(name: string, text: string, integer = true): number {
@@ -78,6 +79,12 @@ export function runMain(main: () => Promise<void>, name: string): void {
     if (err instanceof UsageError) {
       process.stderr.write(`${name}: ${err.message}\n`);
       process.exitCode = 2;
+      return;
+    }
+    // An expected failure (a peer not installed): one line too.
+    if (err instanceof FatalError) {
+      process.stderr.write(`${name}: ${err.message}\n`);
+      process.exitCode = 1;
       return;
     }
     process.stderr.write(`${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

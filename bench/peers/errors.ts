@@ -26,7 +26,8 @@ export class PeerNotInstalledError extends FatalError {
 
 /** Whether `program` runs from PATH. */
 export function onPath(program: string): boolean {
-  const r = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', program], { stdio: 'ignore' });
+  // /bin/sh by its path: PATH is what is being searched, and may not lead to a shell.
+  const r = spawnSync('/bin/sh', ['-c', 'command -v "$1"', 'sh', program], { stdio: 'ignore' });
   return r.status === 0;
 }
 

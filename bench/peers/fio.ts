@@ -37,6 +37,8 @@ export interface FioResult {
   clatPercentilesUs: Array<{ percentile: number; latency_us: number }>;
   /** The command line, for the record. */
   args: string[];
+  /** fio's process id (gone by now: for the record). */
+  pid: number;
 }
 
 export function fioArgs(path: string, rw: 'write' | 'randread', sizeBytes: number, seconds: number, warmup: number, queueDepth: number): string[] {
@@ -89,5 +91,6 @@ export function runFio(path: string, rw: 'write' | 'randread', sizeBytes: number
       .map(([p, ns]) => ({ percentile: Number(p), latency_us: ns / 1000 }))
       .sort((a, b) => a.percentile - b.percentile),
     args,
+    pid: r.pid ?? 0,
   };
 }

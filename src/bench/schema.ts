@@ -20,9 +20,10 @@ export const latencySchema = z.object({
   min_us: finite,
   mean_us: finite,
   p50_us: finite,
-  p90_us: finite,
+  /** Null where the tool measuring it does not report it (redis-benchmark: p50, p95, p99 only). */
+  p90_us: finite.nullable(),
   p99_us: finite,
-  p999_us: finite,
+  p999_us: finite.nullable(),
   max_us: finite,
 });
 

@@ -6,11 +6,12 @@
 import type { BenchResult, ComparisonRow, RunFigures } from './schema.js';
 
 const n0 = (x: number): string => Math.round(x).toLocaleString('en-US');
-const ms = (us: number): string => String(Math.round(us) / 1000);
+const ms = (us: number | null): string => (us === null ? '–' : String(Math.round(us) / 1000));
 const pct = (share: number): string => `${Math.round(share * 100)}%`;
 
 function plural(op: string): string {
-  return op.endsWith('s') ? op : `${op}s`;
+  if (/(s|x|ch|sh)$/.test(op)) return `${op}es`;
+  return `${op}s`;
 }
 
 /** A text table: the first row is the header; columns after the first are right-aligned. */
@@ -48,18 +49,10 @@ function runText(r: RunFigures): string {
 }
 
 export function comparisonText(rows: readonly ComparisonRow[]): string {
-  const head = ['pair', 'Corfu', 'peer', 'ratio', 'p50 ms Corfu / peer', 'p99 ms Corfu / peer', 'copies Corfu / peer'];
-  const lat = (a: number | null, b: number | null): string => `${a === null ? '-' : ms(a)} / ${b === null ? '-' : ms(b)}`;
-  const body = rows.map((r) => [
-    r.pair,
-    `${n0(r.corfu_per_s)}/s`,
-    `${n0(r.peer_per_s)}/s`,
-    r.ratio.toFixed(3),
-    lat(r.corfu_p50_us, r.peer_p50_us),
-    lat(r.corfu_p99_us, r.peer_p99_us),
-    `${r.corfu_copies} / ${r.peer_copies}`,
-  ]);
-  const notes = rows.map((r) => `- ${r.pair}: ${r.measure}; ${r.conditions}`);
+  const head = ['pair', 'Corfu', 'peer', 'ratio', 'p50 ms Corfu / peer', 'p99 ms Corfu / peer'];
+  const lat = (a: number | null, b: number | null): string => `${ms(a)} / ${ms(b)}`;
+  const body = rows.map((r) => [r.pair, `${n0(r.corfu_per_s)}/s`, `${n0(r.peer_per_s)}/s`, r.ratio.toFixed(3), lat(r.corfu_p50_us, r.peer_p50_us), lat(r.corfu_p99_us, r.peer_p99_us)]);
+  const notes = rows.map((r) => `- ${r.pair}: ${r.measure}. Copies: Corfu ${r.corfu_copies}; peer ${r.peer_copies}. ${r.conditions}`);
   return `${table([head, ...body])}\n${notes.join('\n')}`;
 }
 

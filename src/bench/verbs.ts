@@ -3,7 +3,10 @@
 
 import type { MixedExtra, ReadExtra, TokensExtra } from '../cli/bench.js';
 import { UsageError } from '../cli/usage-error.js';
+import { checkDeviceFlags, deviceWorkload, type DevicePhase } from './device.js';
+import { deviceInfo, machineInfo } from './machine.js';
 import { STAMP_BYTES } from './payload.js';
+import { assemble, emit, type OutputFlags } from './result.js';
 import { baseConfig, clientFlags, describeTarget, goalOf, runCorfuWorkload, type WorkloadFlags } from './run.js';
 import { appendWorkload } from './workloads/append.js';
 import { followWorkload } from './workloads/follow.js';
@@ -74,4 +77,50 @@ export async function tokensVerb(f: WorkloadFlags & TokensExtra): Promise<void> 
     heading: (t) => `bench tokens: ${f.clients} connection(s) x depth ${f.depth}, TOKEN(${f.batch}), ${describeTarget(t)}`,
     run: (ctx) => tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: f.batch, goal, warmupS: f.warmup }),
   });
+}
+
+export interface DeviceVerbFlags extends OutputFlags {
+  readonly size?: number;
+  readonly seconds: number;
+  readonly warmup: number;
+  readonly queueDepth: number;
+  readonly batch: number;
+  readonly inFlight: number;
+  readonly only: ReadonlySet<DevicePhase>;
+  readonly fio: boolean;
+  readonly force?: boolean;
+}
+
+export async function deviceVerb(path: string, f: DeviceVerbFlags): Promise<void> {
+  const startedAt = new Date();
+  const flags = { path, ...(f.size === undefined ? {} : { size: f.size }), seconds: f.seconds, warmup: f.warmup, queueDepth: f.queueDepth, batch: f.batch, inFlight: f.inFlight, only: f.only, fio: f.fio, force: f.force === true, progress: f.progress };
+  checkDeviceFlags(flags);
+  // The machine as the run starts (a file that does not exist yet is described once made).
+  const machine = machineInfo([]);
+  const out = await deviceWorkload(flags);
+  const result = assemble(
+    {
+      workload: 'device',
+      startedAt,
+      config: {
+        device: path,
+        size_bytes: f.size ?? null,
+        duration_s: f.seconds,
+        warmup_s: f.warmup,
+        queue_depth: f.queueDepth,
+        batch_entries: f.batch,
+        batches_in_flight: f.inFlight,
+        phases: [...f.only],
+        fio: f.fio,
+      },
+      target: { kind: 'device', layout: null, epoch: null, stripes: 0, replicas: 0, sync: '4 KiB: none (fio: no fsync); 128 B appends: always and none', sync_source: 'the benchmark', units: [], sequencer: null, dir: null },
+      devicePaths: [path],
+      runs: out.runs,
+      verify: null,
+      comparison: out.comparison,
+      extra: out.extra,
+    },
+    { ...machine, devices: [deviceInfo(path)] },
+  );
+  emit(result, `bench device: the engine against ${f.fio ? 'fio' : 'nothing (--no-fio)'} on ${path}, ${f.seconds} s per figure after ${f.warmup} s of warm-up (the device was formatted)`, f);
 }

@@ -11,7 +11,9 @@
 
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
-import { appendVerb, mixedVerb, readVerb, tokensVerb } from '../bench/verbs.js';
+import { COMPARE_PAIRS, compareVerb, type CompareFlags, type ComparePair } from '../bench/compare.js';
+import { DEVICE_PHASES, type DevicePhase } from '../bench/device.js';
+import { appendVerb, deviceVerb, mixedVerb, readVerb, tokensVerb, type DeviceVerbFlags } from '../bench/verbs.js';
 import type { WorkloadFlags } from '../bench/run.js';
 import { positiveCountArg, sizeArg, storeUrlArg, syncArg } from './options.js';
 
@@ -103,6 +105,63 @@ export function addBenchCommands(program: Command): void {
   )
     .option('--batch <n>', 'tokens per TOKEN request', positiveCountArg, 1)
     .action((flags: WorkloadFlags & TokensExtra) => tokensVerb(flags));
+
+  outputOptions(
+    bench
+      .command('device')
+      .description('the storage engine against fio (io_uring, O_DIRECT) on the same device or file: 4 KiB writes and random reads, 128-byte batched appends. ERASES PATH')
+      .argument('<path>', 'a block device or a file; formatted, and overwritten by fio'),
+  )
+    .option('--size <bytes>', 'create (or resize) a file of this size, e.g. 1G', sizeArg)
+    .option('--force', 'erase PATH if it exists (a device, a file, a unit)')
+    .option('--seconds <s>', 'measured seconds per figure', secondsArg, 5)
+    .option('--warmup <s>', 'seconds run before each figure, not counted', warmupArg, 1)
+    .option('--queue-depth <n>', 'calls in flight for the 4 KiB figures (fio --iodepth)', positiveCountArg, 32)
+    .option('--batch <n>', 'entries per call for the 128-byte figures', positiveCountArg, 1024)
+    .option('--in-flight <n>', 'calls in flight for the 128-byte figures', positiveCountArg, 8)
+    .option('--only <phases>', `run only some figures: a list of ${DEVICE_PHASES.join(', ')}`, phasesArg, new Set(DEVICE_PHASES))
+    .option('--no-fio', 'leave fio out (no ratios)')
+    .action((path: string, flags: DeviceVerbFlags) => deviceVerb(path, flags));
+
+  outputOptions(
+    bench
+      .command('compare')
+      .description('Corfu and its peers back to back at the same entry size, concurrency, pipelining and durability: the engine vs fio, the sequencer vs Redis INCR, appends vs Redis XADD'),
+  )
+    .option('--pairs <list>', `which comparisons: a list of ${COMPARE_PAIRS.join(', ')}`, pairsArg, new Set(COMPARE_PAIRS))
+    .option('--layout <url>', 'run the Corfu side against this cluster (default: a --local one, started and removed)', storeUrlArg)
+    .option('--local', 'start a cluster on 127.0.0.1 for the run (the default)')
+    .option('--units <n>', 'local cluster: storage units', positiveCountArg, 4)
+    .option('--replicas <n>', 'local cluster: replicas per chain', positiveCountArg, 2)
+    .option('--unit-size <bytes>', "local cluster: each unit's device file (sparse)", sizeArg, 1024 ** 3)
+    .option('--entry-size <bytes>', 'payload bytes per entry (appends and XADD)', sizeArg, 128)
+    .option('--clients <n>', 'connections (Corfu: in-process clients; Redis: redis-benchmark -c)', positiveCountArg, 16)
+    .option('--depth <d>', 'requests in flight per connection (Redis: redis-benchmark -P)', positiveCountArg, 8)
+    .option('--seconds <s>', 'measured seconds per run', secondsArg, 5)
+    .option('--warmup <s>', 'warm-up before each Corfu run (Redis: a calibration run)', warmupArg, 1)
+    .option('--queue-depth <n>', 'engine pair: calls in flight (fio --iodepth)', positiveCountArg, 32)
+    .option('--device <path>', 'engine pair: the device or file (ERASED; default: a temporary file)')
+    .option('--device-size <bytes>', 'engine pair: size of the temporary file', sizeArg, 1024 ** 3)
+    .option('--force', 'engine pair: erase --device if it exists')
+    .action((flags: CompareFlags) => compareVerb(flags));
+}
+
+export function pairsArg(value: string): Set<ComparePair> {
+  const out = new Set<ComparePair>();
+  for (const p of value.split(',')) {
+    if (!(COMPARE_PAIRS as readonly string[]).includes(p)) throw new InvalidArgumentError(`expected a list of ${COMPARE_PAIRS.join(', ')}.`);
+    out.add(p as ComparePair);
+  }
+  return out;
+}
+
+export function phasesArg(value: string): Set<DevicePhase> {
+  const out = new Set<DevicePhase>();
+  for (const p of value.split(',')) {
+    if (!(DEVICE_PHASES as readonly string[]).includes(p)) throw new InvalidArgumentError(`expected a list of ${DEVICE_PHASES.join(', ')}.`);
+    out.add(p as DevicePhase);
+  }
+  return out;
 }
 
 export interface ReadExtra {

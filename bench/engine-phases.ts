@@ -43,7 +43,6 @@ export interface EngineArgs {
   readonly observe?: (phase: EnginePhase) => LoopObserver | undefined;
 }
 
-
 export interface Target {
   path: string;
   kind: 'block' | 'file';
@@ -197,17 +196,23 @@ export async function onePageWrites(target: Target, args: EngineArgs): Promise<E
     return pool++;
   };
   try {
-    const run = await closedLoop(args.queueDepth, args.warmup, args.seconds, async (w) => {
-      const address = token();
-      const addr = addresses[w]!;
-      const payload = payloads[w]!;
-      addr[0] = address;
-      payload.writeDoubleLE(address, 0);
-      const result = await store.writePacked(EPOCH, addr, lengths, payload);
-      if (result.status[0] !== 0) throw statusFailure('one-page write', result.status, addr);
-      trimmer.after(address + 1);
-      return 1;
-    }, args.observe?.('write'));
+    const run = await closedLoop(
+      args.queueDepth,
+      args.warmup,
+      args.seconds,
+      async (w) => {
+        const address = token();
+        const addr = addresses[w]!;
+        const payload = payloads[w]!;
+        addr[0] = address;
+        payload.writeDoubleLE(address, 0);
+        const result = await store.writePacked(EPOCH, addr, lengths, payload);
+        if (result.status[0] !== 0) throw statusFailure('one-page write', result.status, addr);
+        trimmer.after(address + 1);
+        return 1;
+      },
+      args.observe?.('write'),
+    );
     trimmer.check();
     return { ...run, sync: 'none', trims: trimmer.trims, stats: await store.stats() };
   } finally {
@@ -265,23 +270,29 @@ export async function onePageReads(target: Target, args: EngineArgs): Promise<Re
     const seeds = Uint32Array.from({ length: args.queueDepth }, (_, w) => 0x9e3779b9 ^ ((w + 1) * 0x85ebca6b));
     let bad = 0;
     let firstBad = '';
-    const run = await closedLoop(args.queueDepth, args.warmup, args.seconds, async (w) => {
-      let x = seeds[w]!;
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      seeds[w] = x;
-      const address = (x >>> 0) % span;
-      const addr = addresses[w]!;
-      addr[0] = address;
-      const [outcome] = await store.read(EPOCH, addr);
-      const payload = outcome?.payload;
-      if (outcome?.status !== 'OK' || payload === undefined || payload.length !== ONE_PAGE_PAYLOAD || payload.readDoubleLE(0) !== address) {
-        bad++;
-        firstBad ||= `address ${address}: status ${outcome?.status}, kind ${outcome?.kind}, ${payload?.length} bytes, stamp ${payload?.readDoubleLE(0)}`;
-      }
-      return 1;
-    }, args.observe?.('read'));
+    const run = await closedLoop(
+      args.queueDepth,
+      args.warmup,
+      args.seconds,
+      async (w) => {
+        let x = seeds[w]!;
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        seeds[w] = x;
+        const address = (x >>> 0) % span;
+        const addr = addresses[w]!;
+        addr[0] = address;
+        const [outcome] = await store.read(EPOCH, addr);
+        const payload = outcome?.payload;
+        if (outcome?.status !== 'OK' || payload === undefined || payload.length !== ONE_PAGE_PAYLOAD || payload.readDoubleLE(0) !== address) {
+          bad++;
+          firstBad ||= `address ${address}: status ${outcome?.status}, kind ${outcome?.kind}, ${payload?.length} bytes, stamp ${payload?.readDoubleLE(0)}`;
+        }
+        return 1;
+      },
+      args.observe?.('read'),
+    );
     if (bad > 0) throw new Error(`${bad} reads returned the wrong entry; first: ${firstBad}`);
     const stats = await store.stats();
     return { ...run, sync: 'none', trims: 0, stats, span, spanBytes: DATA_START_BYTES + span * PAGE_BYTES, prefillSeconds };
@@ -302,23 +313,27 @@ export async function smallAppends(target: Target, args: EngineArgs, sync: SyncM
   const ok = Buffer.alloc(args.batch);
   const addresses = Array.from({ length: args.inFlight }, () => new Float64Array(args.batch));
   try {
-    const run = await closedLoop(args.inFlight, args.warmup, args.seconds, async (w) => {
-      const first = tokens.next(args.batch);
-      const addr = addresses[w]!;
-      for (let i = 0; i < addr.length; i++) addr[i] = first + i;
-      const result = await store.writePacked(EPOCH, addr, lengths, data);
-      if (!result.status.equals(ok)) throw statusFailure(`128-byte append (sync ${sync})`, result.status, addr);
-      trimmer.after(first + args.batch);
-      return args.batch;
-    }, args.observe?.(sync === 'always' ? 'small-always' : 'small-none'));
+    const run = await closedLoop(
+      args.inFlight,
+      args.warmup,
+      args.seconds,
+      async (w) => {
+        const first = tokens.next(args.batch);
+        const addr = addresses[w]!;
+        for (let i = 0; i < addr.length; i++) addr[i] = first + i;
+        const result = await store.writePacked(EPOCH, addr, lengths, data);
+        if (!result.status.equals(ok)) throw statusFailure(`128-byte append (sync ${sync})`, result.status, addr);
+        trimmer.after(first + args.batch);
+        return args.batch;
+      },
+      args.observe?.(sync === 'always' ? 'small-always' : 'small-none'),
+    );
     trimmer.check();
     return { ...run, sync, trims: trimmer.trims, stats: await store.stats() };
   } finally {
     await store.close();
   }
 }
-
-
 
 export function ratio(ours: number, theirs: number): number {
   return theirs > 0 ? ours / theirs : Number.NaN;
@@ -336,4 +351,3 @@ export function perRound(stats: StoreStats): number {
 export function pagesPerFlush(stats: StoreStats): number {
   return stats.flushes > 0 ? stats.pagesWritten / stats.flushes : 0;
 }
-

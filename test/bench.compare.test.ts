@@ -33,8 +33,30 @@ describe('corfu bench compare', () => {
     const report = join(dir, 'compare.html');
     const before = redisDirs();
     const r = corfu(
-      'bench', 'compare', '--seconds', '1', '--warmup', '0.2', '--clients', '2', '--depth', '4', '--entry-size', '64',
-      '--device-size', '64M', '--units', '2', '--replicas', '2', '--unit-size', '64M', '--json', json, '--report', report,
+      'bench',
+      'compare',
+      '--seconds',
+      '1',
+      '--warmup',
+      '0.2',
+      '--clients',
+      '2',
+      '--depth',
+      '4',
+      '--entry-size',
+      '64',
+      '--device-size',
+      '64M',
+      '--units',
+      '2',
+      '--replicas',
+      '2',
+      '--unit-size',
+      '64M',
+      '--json',
+      json,
+      '--report',
+      report,
     );
     expect(r.stderr).toBe('');
     expect(r.code, r.stdout).toBe(0);

@@ -41,7 +41,10 @@ function expectComplete(res: BenchResult, workload: BenchResult['workload']): vo
     expect(run.duration_s, run.label).toBeGreaterThan(0);
     expect(run.latency_us!.count, run.label).toBe(run.ops);
     expect(run.series.length, run.label).toBeGreaterThan(0);
-    expect(run.series.reduce((a, s) => a + s.ops, 0), run.label).toBe(run.ops);
+    expect(
+      run.series.reduce((a, s) => a + s.ops, 0),
+      run.label,
+    ).toBe(run.ops);
     expect(run.percentiles.at(-1)!.percentile, run.label).toBe(100);
     expect(run.histogram_hdr, run.label).toMatch(/^[A-Za-z0-9+/=]+$/);
     // The CPU of this process, every unit and the sequencer: all found on this machine.
@@ -179,7 +182,12 @@ describe('corfu bench: bad flags are one line and a non-zero exit', () => {
   it('a peer that is not installed: names it and its install command, before anything runs', () => {
     const empty = mkdtempSync(join(dir, 'no-peers-'));
     writeFileSync(join(empty, 'README'), 'an empty PATH: no redis-server, no fio\n');
-    const r = spawnSync(process.execPath, [CLI, 'bench', 'compare', '--pairs', 'sequencer,engine', '--seconds', '1'], { encoding: 'utf8', cwd: dir, env: { ...process.env, PATH: empty }, timeout: 60_000 });
+    const r = spawnSync(process.execPath, [CLI, 'bench', 'compare', '--pairs', 'sequencer,engine', '--seconds', '1'], {
+      encoding: 'utf8',
+      cwd: dir,
+      env: { ...process.env, PATH: empty },
+      timeout: 60_000,
+    });
     const line = oneLine(r.stderr);
     expect(line).toMatch(/^error: peer not installed: /);
     expect(line).toContain('redis-server not found');

@@ -137,7 +137,16 @@ export function parseRedisBenchmarkCsv(text: string): Omit<RedisBenchmarkResult,
     return v;
   };
   const us = (name: string): number => Math.round(col(name) * 1000 * 10) / 10;
-  return { test: row[0]!, rps: col('rps'), avgUs: us('avg_latency_ms'), minUs: us('min_latency_ms'), p50Us: us('p50_latency_ms'), p95Us: us('p95_latency_ms'), p99Us: us('p99_latency_ms'), maxUs: us('max_latency_ms') };
+  return {
+    test: row[0]!,
+    rps: col('rps'),
+    avgUs: us('avg_latency_ms'),
+    minUs: us('min_latency_ms'),
+    p50Us: us('p50_latency_ms'),
+    p95Us: us('p95_latency_ms'),
+    p99Us: us('p99_latency_ms'),
+    maxUs: us('max_latency_ms'),
+  };
 }
 
 export interface RedisLoad {

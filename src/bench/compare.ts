@@ -191,7 +191,10 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
           test: { command: ['XADD', 'corfu-bench', '*', 'e', 'x'.repeat(f.entrySize)] },
           seconds: f.seconds,
           bytesPerOp: f.entrySize,
-          notes: [durable ? 'appendonly yes, appendfsync always: each XADD is fsynced before its answer' : 'appendonly no (the Corfu units run sync none)', `a ${f.entrySize}-byte field value per entry`],
+          notes: [
+            durable ? 'appendonly yes, appendfsync always: each XADD is fsynced before its answer' : 'appendonly no (the Corfu units run sync none)',
+            `a ${f.entrySize}-byte field value per entry`,
+          ],
         });
         extra['redis_version'] = version;
         runs.push(corfu, peer);

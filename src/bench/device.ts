@@ -134,7 +134,10 @@ function fioRun(label: string, op: string, f: FioResult): RunFigures {
     items_per_s: round(f.iops, 1),
     bytes_per_s: round(f.iops * 4096),
     latency_us: Object.values(latency).every(Number.isFinite) ? latency : null,
-    percentiles: [...f.clatPercentilesUs.filter((p) => p.percentile >= 50).map((p) => ({ percentile: p.percentile, latency_us: round(p.latency_us, 1) })), { percentile: 100, latency_us: round(f.clatMaxUs, 1) }],
+    percentiles: [
+      ...f.clatPercentilesUs.filter((p) => p.percentile >= 50).map((p) => ({ percentile: p.percentile, latency_us: round(p.latency_us, 1) })),
+      { percentile: 100, latency_us: round(f.clatMaxUs, 1) },
+    ],
     series: [],
     histogram_hdr: null,
     cpu: [
@@ -207,7 +210,14 @@ export async function deviceWorkload(f: DeviceFlags): Promise<DeviceOutput> {
   const first = format(target);
   const runs: RunFigures[] = [];
   const comparison: ComparisonRow[] = [];
-  const extra: Record<string, unknown> = { device: f.path, device_kind: target.kind, device_bytes: first.deviceBytes, logical_block_bytes: first.logicalBlockBytes, fio_version: fioVersion, one_page_payload_bytes: ONE_PAGE_PAYLOAD };
+  const extra: Record<string, unknown> = {
+    device: f.path,
+    device_kind: target.kind,
+    device_bytes: first.deviceBytes,
+    logical_block_bytes: first.logicalBlockBytes,
+    fio_version: fioVersion,
+    one_page_payload_bytes: ONE_PAGE_PAYLOAD,
+  };
   const same = `queue depth ${f.queueDepth} on both sides, O_DIRECT and io_uring on both, the same ${target.kind} ${f.path}; 4 KiB: the engine's one-page entry (4040 B payload + 56 B of headers) vs fio --bs=4k`;
   if (f.only.has('write')) {
     const w = await onePageWrites(target, args);

@@ -93,7 +93,19 @@ export interface DeviceVerbFlags extends OutputFlags {
 
 export async function deviceVerb(path: string, f: DeviceVerbFlags): Promise<void> {
   const startedAt = new Date();
-  const flags = { path, ...(f.size === undefined ? {} : { size: f.size }), seconds: f.seconds, warmup: f.warmup, queueDepth: f.queueDepth, batch: f.batch, inFlight: f.inFlight, only: f.only, fio: f.fio, force: f.force === true, progress: f.progress };
+  const flags = {
+    path,
+    ...(f.size === undefined ? {} : { size: f.size }),
+    seconds: f.seconds,
+    warmup: f.warmup,
+    queueDepth: f.queueDepth,
+    batch: f.batch,
+    inFlight: f.inFlight,
+    only: f.only,
+    fio: f.fio,
+    force: f.force === true,
+    progress: f.progress,
+  };
   checkDeviceFlags(flags);
   // The machine as the run starts (a file that does not exist yet is described once made).
   const machine = machineInfo([]);
@@ -113,7 +125,18 @@ export async function deviceVerb(path: string, f: DeviceVerbFlags): Promise<void
         phases: [...f.only],
         fio: f.fio,
       },
-      target: { kind: 'device', layout: null, epoch: null, stripes: 0, replicas: 0, sync: '4 KiB: none (fio: no fsync); 128 B appends: always and none', sync_source: 'the benchmark', units: [], sequencer: null, dir: null },
+      target: {
+        kind: 'device',
+        layout: null,
+        epoch: null,
+        stripes: 0,
+        replicas: 0,
+        sync: '4 KiB: none (fio: no fsync); 128 B appends: always and none',
+        sync_source: 'the benchmark',
+        units: [],
+        sequencer: null,
+        dir: null,
+      },
       devicePaths: [path],
       runs: out.runs,
       verify: null,

@@ -1,5 +1,6 @@
 // `tokens`: the sequencer alone. --clients connections to it, --depth TOKEN requests in
-// flight on each, --batch tokens per request. Nothing is written: this measures how
+// flight on each, --batch tokens per request, from a lean pipelined client (lean-link.ts)
+// so that the generator spends as little CPU per request as it can. Nothing is written: this measures how
 // fast the sequencer hands out positions, and what each costs it. (The tokens are
 // never written, so on a cluster that is kept these addresses become holes, filled
 // with junk by the first reader that reaches one.)
@@ -10,8 +11,8 @@ import { CorfuError } from '../../../bindings/errors.js';
 import { CorfuClient } from '../../client/client.js';
 import { cliConnectOptions, cliRuntime } from '../../cli/security.js';
 import { splitHostPort } from '../../transport/address.js';
-import { Connection } from '../../transport/connection.js';
 import { closedLoop, type Goal } from '../driver.js';
+import { LeanLink } from '../lean-link.js';
 import { OpRecorder, Window } from '../recorder.js';
 import { toRun, type WorkloadContext, type WorkloadOutput } from './common.js';
 
@@ -27,8 +28,11 @@ export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Prom
   const client = await CorfuClient.connect({ layout: ctx.layout, ...cliConnectOptions() });
   const { sequencer, epoch } = client.projection;
   await client.close();
-  const conns = Array.from({ length: f.connections }, () => new Connection({ ...splitHostPort(sequencer), maxInFlight: Math.max(256, f.depth), timeoutMs: 10_000, dialer: cliRuntime().dialer }));
+  const { host, port } = splitHostPort(sequencer);
+  const request = { type: 'request', op: 'TOKEN', requestId: 1, epoch, count: f.batch } as const;
+  const conns: LeanLink[] = [];
   try {
+    for (let i = 0; i < f.connections; i++) conns.push(await LeanLink.open(cliRuntime().dialer, host, port, request));
     const window = new Window();
     const rec = new OpRecorder(window);
     let first: number | undefined;
@@ -44,7 +48,7 @@ export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Prom
       measured: () => rec.ops,
       op: async (w) => {
         const t0 = performance.now();
-        const res = await conns[w % f.connections]!.request({ type: 'request', op: 'TOKEN', epoch, count: f.batch });
+        const res = await conns[w % f.connections]!.call();
         rec.record(t0, performance.now());
         if (res.status !== 'OK' || res.op !== 'TOKEN')
           throw new CorfuError(res.status === 'OK' ? 'ERR_IO' : res.status, `TOKEN(${f.batch}) at ${sequencer}: ${'message' in res ? res.message : res.op}`);
@@ -66,6 +70,6 @@ export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Prom
     );
     return { runs: [run], verify: null, extra: { sequencer, epoch, first_token: first ?? null, tail_after: last } };
   } finally {
-    await Promise.allSettled(conns.map((c) => c.close()));
+    for (const c of conns) c.close();
   }
 }

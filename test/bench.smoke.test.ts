@@ -104,6 +104,17 @@ describe('corfu bench workloads on a running cluster (--layout)', () => {
     expect(res.verify).toBeNull();
   });
 
+  it("tokens --procs 2: the load from two generator processes, merged, each one's CPU shown", () => {
+    const res = run('tokens-procs', 'tokens', '--layout', layout, '--clients', '2', '--depth', '8', '--procs', '2', ...SHORT);
+    const r = res.runs[0]!;
+    expect(r.ops).toBeGreaterThan(0);
+    expect(r.latency_us!.count).toBe(r.ops);
+    expect(r.series.reduce((a, s) => a + s.ops, 0)).toBe(r.ops);
+    expect(r.generator).toBe('2 processes');
+    expect(r.cpu.filter((c) => c.role === 'load-generator').map((c) => c.name)).toEqual(['generator-1', 'generator-2']);
+    expect(res.config).toMatchObject({ generator_processes: 2 });
+  });
+
   it('a layout whose servers are all down: one line, exit 1', async () => {
     cluster.proc.kill('SIGTERM');
     await cluster.exited;
@@ -172,6 +183,7 @@ describe('corfu bench: bad flags are one line and a non-zero exit', () => {
     ['a layout store that holds no layout', ['append', '--layout', `file:${join(tmpdir(), 'corfu-bench-no-such-layout')}`], 1, /^error ERR_NO_LAYOUT: /],
     ['an entry too small to check', ['read', '--local', '--entry-size', '4'], 2, /--entry-size must be at least 8/],
     ['an unknown comparison', ['compare', '--pairs', 'engine,etcd'], 2, /--pairs/],
+    ['more generator processes than connections', ['tokens', '--local', '--clients', '2', '--procs', '3'], 2, /--procs \(3\) cannot exceed/],
   ])('%s', (_what, args, code, message) => {
     const r = corfu('bench', ...args);
     expect(oneLine(r.stderr)).toMatch(message);

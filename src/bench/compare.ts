@@ -31,6 +31,7 @@ import { machineInfo, deviceInfo } from './machine.js';
 import { redisRun } from './redis-run.js';
 import { assemble, emit, type OutputFlags } from './result.js';
 import { describeTarget, withTarget } from './run.js';
+import { checkProcs } from './verbs.js';
 import type { ComparisonRow, RunFigures, TargetFigures } from './schema.js';
 import type { TargetFlags } from './target.js';
 import { appendWorkload } from './workloads/append.js';
@@ -52,6 +53,8 @@ export interface CompareFlags extends OutputFlags {
   readonly seconds: number;
   readonly warmup: number;
   readonly queueDepth: number;
+  /** Load-generator processes of the sequencer pair. */
+  readonly procs: number;
   /** The engine pair's device or file (default: a temporary file of --device-size). */
   readonly device?: string;
   readonly deviceSize: number;
@@ -95,6 +98,7 @@ export function checkCompareFlags(f: CompareFlags): void {
   if (f.device !== undefined && existsSync(f.device) && f.force !== true && f.pairs.has('engine')) {
     throw new UsageError(`${f.device} exists: the engine pair formats it and fio overwrites it; pass --force to erase it`);
   }
+  if (f.pairs.has('sequencer')) checkProcs(f.procs, f.clients);
   // Every peer before anything runs.
   requirePeers([...new Set([...f.pairs].flatMap((p) => NEEDS[p]))]);
 }
@@ -154,7 +158,7 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
       const ctx = { layout: t.layout, processes: t.processes, progress: f.progress };
       const same = `${f.clients} connection(s) x ${f.depth} in flight on each (redis-benchmark -c ${f.clients} -P ${f.depth}), ${f.seconds} s after ${f.warmup} s of warm-up`;
       if (f.pairs.has('sequencer')) {
-        const corfu = (await tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: 1, goal, warmupS: f.warmup })).runs[0]!;
+        const corfu = (await tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: 1, goal, warmupS: f.warmup, procs: f.procs })).runs[0]!;
         const { run: peer, version } = await redisRun({
           label: 'redis INCR',
           op: 'incr',
@@ -228,6 +232,7 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
         duration_s: f.seconds,
         warmup_s: f.warmup,
         queue_depth: f.queueDepth,
+        generator_processes: f.procs,
         device: f.device ?? null,
         device_size_bytes: f.device === undefined ? f.deviceSize : null,
         local: f.layout === undefined,

@@ -43,14 +43,21 @@ export interface Recorded {
   readonly series: SecondPoint[];
   /** The whole distribution, HdrHistogram's compressed base64. */
   readonly histogram_hdr: string;
+  /** With `keepSeconds`: each second's distribution (the same encoding), to merge several processes' series. */
+  readonly series_hdr?: string[];
 }
 
 export class OpRecorder {
   ops = 0;
   readonly #h: hdr.Histogram = newHistogram();
-  readonly #series = new PerSecondSeries();
+  readonly #series: PerSecondSeries;
 
-  constructor(readonly window: Window) {}
+  constructor(
+    readonly window: Window,
+    keepSeconds = false,
+  ) {
+    this.#series = new PerSecondSeries(keepSeconds);
+  }
 
   /** An operation from t0 to t1 (performance.now() ms); counted only inside the window. */
   record(t0: number, t1: number): void {
@@ -73,6 +80,7 @@ export class OpRecorder {
       percentiles: percentileCurve(this.#h),
       series: this.#series.finish(this.window.seconds(Infinity) * 1000),
       histogram_hdr: encodeHistogram(this.#h),
+      ...(this.#series.keep ? { series_hdr: this.#series.encoded } : {}),
     };
     this.#h.destroy();
     return out;

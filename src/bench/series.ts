@@ -5,7 +5,7 @@
 
 import type * as hdr from 'hdr-histogram-js';
 
-import { newHistogram, recordUs } from './histogram.js';
+import { encodeHistogram, newHistogram, recordUs } from './histogram.js';
 
 export interface SecondPoint {
   /** Seconds since the window opened (the second this bucket ends at). */
@@ -19,6 +19,11 @@ export interface SecondPoint {
 
 export class PerSecondSeries {
   readonly #points: SecondPoint[] = [];
+  /** With `keep`: each second's histogram, encoded (a load-generator process hands them to its parent to merge). */
+  readonly encoded: string[] = [];
+
+  constructor(readonly keep = false) {}
+
   #bucket = 0;
   #ops = 0;
   #h: hdr.Histogram = newHistogram();
@@ -48,6 +53,7 @@ export class PerSecondSeries {
 
   #roll(lengthS: number): void {
     const n = this.#h.totalCount;
+    if (this.keep) this.encoded.push(encodeHistogram(this.#h));
     this.#points.push({
       t_s: Math.round((this.#bucket + lengthS) * 1000) / 1000,
       ops: this.#ops,

@@ -2,6 +2,7 @@
 // JSON, and hands its workload to runCorfuWorkload.
 
 import type { MixedExtra, ReadExtra, TokensExtra } from '../cli/bench.js';
+import { cliConnectOptions } from '../cli/security.js';
 import { UsageError } from '../cli/usage-error.js';
 import { checkDeviceFlags, deviceWorkload, type DevicePhase } from './device.js';
 import { deviceInfo, machineInfo } from './machine.js';
@@ -60,8 +61,15 @@ export async function mixedVerb(f: WorkloadFlags & MixedExtra): Promise<void> {
   });
 }
 
+/** `--procs`: each load-generator process needs a connection; children speak plain TCP. */
+export function checkProcs(procs: number, connections: number): void {
+  if (procs > connections) throw new UsageError(`--procs (${procs}) cannot exceed the connections (--clients ${connections}): each process needs one`);
+  if (procs > 1 && Object.keys(cliConnectOptions()).length > 0) throw new UsageError('--procs above 1 runs load generators that speak plain TCP: leave out the TLS and token flags, or use --procs 1');
+}
+
 export async function tokensVerb(f: WorkloadFlags & TokensExtra): Promise<void> {
   const goal = goalOf(f);
+  checkProcs(f.procs, f.clients);
   await runCorfuWorkload(f, {
     workload: 'tokens',
     config: {
@@ -72,10 +80,11 @@ export async function tokensVerb(f: WorkloadFlags & TokensExtra): Promise<void> 
       ...('seconds' in goal ? { duration_s: goal.seconds, count: null } : { duration_s: null, count: goal.count }),
       warmup_s: f.warmup,
       local: f.local === true,
-      generator: 'in-process',
+      generator: f.procs > 1 ? `${f.procs} processes` : 'in-process',
+      generator_processes: f.procs,
     },
     heading: (t) => `bench tokens: ${f.clients} connection(s) x depth ${f.depth}, TOKEN(${f.batch}), ${describeTarget(t)}`,
-    run: (ctx) => tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: f.batch, goal, warmupS: f.warmup }),
+    run: (ctx) => tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: f.batch, goal, warmupS: f.warmup, procs: f.procs }),
   });
 }
 

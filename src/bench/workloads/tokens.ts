@@ -11,9 +11,11 @@ import { CorfuError } from '../../../bindings/errors.js';
 import { CorfuClient } from '../../client/client.js';
 import { cliConnectOptions, cliRuntime } from '../../cli/security.js';
 import { splitHostPort } from '../../transport/address.js';
-import { closedLoop, type Goal } from '../driver.js';
+import { closedLoop, type Goal, type LoopResult } from '../driver.js';
+import { tokensFromProcesses } from '../generators.js';
 import { LeanLink } from '../lean-link.js';
-import { OpRecorder, Window } from '../recorder.js';
+import { OpRecorder, Window, type Recorded } from '../recorder.js';
+import type { RunFigures } from '../schema.js';
 import { toRun, type WorkloadContext, type WorkloadOutput } from './common.js';
 
 export interface TokensFlags {
@@ -22,6 +24,8 @@ export interface TokensFlags {
   readonly batch: number;
   readonly goal: Goal;
   readonly warmupS: number;
+  /** Load-generator processes: 1 runs the load in this process; more run it in children (generators.ts). */
+  readonly procs: number;
 }
 
 export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Promise<WorkloadOutput> {
@@ -29,6 +33,22 @@ export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Prom
   const { sequencer, epoch } = client.projection;
   await client.close();
   const { host, port } = splitHostPort(sequencer);
+  if (f.procs > 1) {
+    const { rec, loop } = await tokensFromProcesses({
+      host,
+      port,
+      epoch,
+      procs: f.procs,
+      connections: f.connections,
+      depth: f.depth,
+      batch: f.batch,
+      warmupS: f.warmupS,
+      goal: f.goal,
+      processes: ctx.processes,
+      progress: ctx.progress,
+    });
+    return { runs: [tokensRun(f, rec, loop, `${f.procs} processes`)], verify: null, extra: { sequencer, epoch, generator_processes: f.procs } };
+  }
   const request = { type: 'request', op: 'TOKEN', requestId: 1, epoch, count: f.batch } as const;
   const conns: LeanLink[] = [];
   try {
@@ -56,20 +76,25 @@ export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Prom
         last = Math.max(last, res.first + f.batch);
       },
     });
-    const run = toRun(
-      {
-        label: `corfu sequencer TOKEN(${f.batch})`,
-        system: 'corfu',
-        op: 'token-request',
-        itemsPerOp: f.batch,
-        bytesPerOp: null,
-        notes: ['the tokens are not written: on a cluster that is kept they are holes, junk-filled by the first reader to reach one'],
-      },
-      rec.finish(),
-      loop,
-    );
+    const run = tokensRun(f, rec.finish(), loop, 'in-process');
     return { runs: [run], verify: null, extra: { sequencer, epoch, first_token: first ?? null, tail_after: last } };
   } finally {
     for (const c of conns) c.close();
   }
+}
+
+function tokensRun(f: TokensFlags, rec: Recorded, loop: LoopResult, generator: string): RunFigures {
+  return toRun(
+    {
+      label: `corfu sequencer TOKEN(${f.batch})`,
+      system: 'corfu',
+      op: 'token-request',
+      itemsPerOp: f.batch,
+      bytesPerOp: null,
+      generator,
+      notes: ['the tokens are not written: on a cluster that is kept they are holes, junk-filled by the first reader to reach one'],
+    },
+    rec,
+    loop,
+  );
 }

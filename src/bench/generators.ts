@@ -38,7 +38,7 @@ function startGenerator(spec: GeneratorSpec): Child {
     result = res;
     failed = rej;
   });
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
+  createInterface({ input: proc.stdout }).on('line', (line) => {
     if (line === 'ready') ready();
     else if (line.startsWith('progress ')) child.progress = Number(line.slice(9));
     else if (line.startsWith('result ')) {

@@ -84,6 +84,15 @@ describe('corfu bench compare', () => {
     const html = readFileSync(report, 'utf8');
     expect(html).toContain('appends vs Redis XADD');
     expect(html).toContain('1 copy on 1 node');
+    // The report draws its charts (Chromium, where installed: test/bench.report.test.ts says more).
+    if (onPath('chromium')) {
+      const dom = spawnSync('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--host-resolver-rules=MAP * ~NOTFOUND', '--virtual-time-budget=10000', '--dump-dom', `file://${report}`], {
+        encoding: 'utf8',
+        timeout: 90_000,
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      expect(dom.stdout).toMatch(/<body[^>]*data-charts-rendered="yes"/);
+    }
     // The Redis servers and their directories are gone.
     expect(redisDirs()).toEqual(before);
   });

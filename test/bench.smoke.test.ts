@@ -73,6 +73,9 @@ describe('corfu bench workloads on a running cluster (--layout)', () => {
     expectComplete(res, 'append');
     expect(res.config).toMatchObject({ clients: 2, depth: 4, entry_size_bytes: 100, duration_s: 1, warmup_s: 0.2, verify: true });
     expect(res.target).toMatchObject({ kind: 'layout', layout, stripes: 2, replicas: 2, sync: 'always' });
+    // The units' device files, found from their processes, are described (one filesystem: one entry).
+    expect(res.machine.devices.length).toBeGreaterThan(0);
+    expect(res.machine.devices[0]!.path).toMatch(/unit-\d\.img$/);
     expect(res.runs.map((r) => r.op)).toEqual(['append']);
     expectReadBack(res);
     // Warm-up appends are read back too.

@@ -4,6 +4,9 @@
 // ERR_UNAVAILABLE line, not a run of failed appends), and each unit is asked its sync
 // mode (INFO), so the result says what durability the figures had.
 
+import { readFileSync, readlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+
 import { CorfuError } from '../../bindings/errors.js';
 import { CorfuClient } from '../client/client.js';
 import { cliConnectOptions, cliRuntime } from '../cli/security.js';
@@ -50,6 +53,23 @@ export interface Target {
   /** Device files of the units, where known (--local): for the machine's device description. */
   readonly devicePaths: readonly string[];
   close(): Promise<void>;
+}
+
+/** The `--device PATH` of each local unit process found (its command line): the devices the machine description names. */
+function unitDevices(pids: ReadonlyArray<number | undefined>): string[] {
+  const out: string[] = [];
+  for (const pid of pids) {
+    if (pid === undefined) continue;
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const i = argv.indexOf('--device');
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
+      if (i >= 0 && argv[i + 1] !== undefined) out.push(resolve(cwd, argv[i + 1]!));
+    } catch {
+      // gone, or not ours to read: not described
+    }
+  }
+  return out;
 }
 
 export function checkTargetFlags(f: TargetFlags): void {
@@ -124,7 +144,7 @@ export async function openTarget(f: TargetFlags): Promise<Target> {
       sequencer: { address: projection.sequencer, pid: seqPid ?? null },
       dir: local?.dir ?? null,
     };
-    const devicePaths = local?.units.map((u) => u.device!) ?? [];
+    const devicePaths = local?.units.map((u) => u.device!) ?? unitDevices(unitAddresses.map((a) => pids.get(a)));
     return { layout, info, processes, devicePaths, close: async () => local?.stop() };
   } catch (err) {
     await local?.stop();

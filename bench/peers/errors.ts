@@ -19,7 +19,7 @@ export class PeerNotInstalledError extends FatalError {
   constructor(readonly missing: readonly PeerBinary[]) {
     const names = missing.map((m) => `${m.peer} (${m.program} not found on PATH)`).join(', ');
     const installs = [...new Set(missing.map((m) => m.install))].join(' && ');
-    super(`peer not installed: ${names}; install with: ${installs}`);
+    super(`peer not installed: ${names}; install with: ${installs} (or npm run bench:peers)`);
     this.name = 'PeerNotInstalledError';
   }
 }

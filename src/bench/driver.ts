@@ -21,13 +21,13 @@ export interface LoopOptions {
   readonly window: Window;
   readonly processes: readonly ProcessRef[];
   readonly progress: boolean;
-  /** Operations measured so far (progress; with a count goal, also when to stop is decided by `issued`). */
+  /** Operations measured so far: the progress bar's count, and the CPU per operation. */
   readonly measured: () => number;
   /** One operation of worker `w`. */
   readonly op: (w: number) => Promise<void>;
   /** Work beside the loops (a follower): started with them, told to stop at the end, awaited. */
   readonly background?: ReadonlyArray<{ run: () => Promise<void>; stop: () => void }>;
-  /** Called once the loops have stopped and before the window's figures are final (followers catch up here). */
+  /** Called once the loops have stopped and the window is closed: followers catch up here. */
   readonly drain?: () => Promise<void>;
 }
 

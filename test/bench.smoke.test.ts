@@ -118,6 +118,12 @@ describe('corfu bench workloads on a running cluster (--layout)', () => {
     expect(res.config).toMatchObject({ generator_processes: 2 });
   });
 
+  it('--sync with --layout asserts what the units run: a mismatch is one line, exit 2', () => {
+    const r = corfu('bench', 'append', '--layout', layout, '--sync', 'none', ...SHORT);
+    expect(oneLine(r.stderr)).toMatch(/run sync always, not none/);
+    expect(r.code).toBe(2);
+  });
+
   it('a layout whose servers are all down: one line, exit 1', async () => {
     cluster.proc.kill('SIGTERM');
     await cluster.exited;

@@ -89,6 +89,16 @@ describe('corfu bench workloads on a running cluster (--layout)', () => {
     expectReadBack(res);
   });
 
+  it('append --procs 2: clients in two generator processes, each reading back its own entries', () => {
+    const res = run('append-procs', 'append', '--layout', layout, '--clients', '2', '--depth', '2', '--procs', '2', ...SHORT, '--verify');
+    const r = res.runs[0]!;
+    expect(r.ops).toBeGreaterThan(0);
+    expect(r.generator).toBe('2 processes');
+    expect(r.cpu.filter((c) => c.role === 'load-generator').map((c) => c.name)).toEqual(['generator-1', 'generator-2']);
+    expectReadBack(res);
+    expect(res.verify!.appended).toBeGreaterThanOrEqual(r.ops);
+  });
+
   it('mixed: appends and reads in one window, every appended entry reads back', () => {
     const res = run('mixed', 'mixed', '--layout', layout, '--clients', '2', '--depth', '4', '--read-fraction', '0.5', '--prefill', '200', ...SHORT, '--verify');
     expectComplete(res, 'mixed');

@@ -53,7 +53,7 @@ export interface CompareFlags extends OutputFlags {
   readonly seconds: number;
   readonly warmup: number;
   readonly queueDepth: number;
-  /** Load-generator processes of the sequencer pair. */
+  /** Load-generator processes of the sequencer and append pairs. */
   readonly procs: number;
   /** The engine pair's device or file (default: a temporary file of --device-size). */
   readonly device?: string;
@@ -98,7 +98,7 @@ export function checkCompareFlags(f: CompareFlags): void {
   if (f.device !== undefined && existsSync(f.device) && f.force !== true && f.pairs.has('engine')) {
     throw new UsageError(`${f.device} exists: the engine pair formats it and fio overwrites it; pass --force to erase it`);
   }
-  if (f.pairs.has('sequencer')) checkProcs(f.procs, f.clients);
+  if (f.pairs.has('sequencer') || f.pairs.has('append')) checkProcs(f.procs, f.clients);
   // Every peer before anything runs.
   requirePeers([...new Set([...f.pairs].flatMap((p) => NEEDS[p]))]);
 }
@@ -185,7 +185,9 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
       }
       if (f.pairs.has('append')) {
         const durable = t.info.sync === 'always';
-        const corfu = (await appendWorkload(ctx, { clients: f.clients, depth: f.depth, entrySizeBytes: f.entrySize, goal, warmupS: f.warmup, separateConnections: false, verify: false })).runs[0]!;
+        const corfu = (
+          await appendWorkload(ctx, { clients: f.clients, depth: f.depth, entrySizeBytes: f.entrySize, goal, warmupS: f.warmup, separateConnections: false, verify: false, procs: f.procs })
+        ).runs[0]!;
         const { run: peer, version } = await redisRun({
           label: 'redis XADD',
           op: 'xadd',

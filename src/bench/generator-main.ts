@@ -1,34 +1,80 @@
-// One load-generator process of `corfu bench tokens --procs K` (its parent is the
-// bench): it opens its share of the connections to the sequencer, says `ready`, waits
-// for `go` on stdin (so the K processes' windows start together), runs the same closed
-// loop as the in-process generator, reports `progress N` lines while it runs and ends
-// with one `result {...}` line: its recording, with each second's histogram so the
-// parent can merge them exactly. It exits when its stdin closes: the parent has read
-// its CPU, or the parent is gone.
+// One load-generator process of `corfu bench tokens|append --procs K` (its parent is
+// the bench): it opens its share of the connections (TOKEN links to the sequencer, or
+// CorfuClients), says `ready`, waits for `go` on stdin (so the K processes' windows
+// start together), runs the same closed loop as the in-process generator, reports
+// `progress N` lines while it runs and ends with one `result {...}` line: its recording,
+// with each second's histogram so the parent can merge them exactly, and with --verify
+// the read-back of the entries it appended. It exits when its stdin closes: the parent
+// has read its CPU, or the parent is gone.
 
 import { createInterface } from 'node:readline';
 
+import { CorfuError } from '../../bindings/errors.js';
 import { tcpDialer } from '../transport/dialer.js';
 import { closedLoop, type Goal } from './driver.js';
 import { LeanLink } from './lean-link.js';
+import { Acked, Payloads } from './payload.js';
 import { OpRecorder, Window } from './recorder.js';
+import type { VerifyFigures } from './schema.js';
+import { readBack } from './verify.js';
+import { closeClients, connectClients } from './workloads/common.js';
 
-export interface GeneratorSpec {
-  readonly host: string;
-  readonly port: number;
-  readonly epoch: number;
-  readonly connections: number;
-  readonly depth: number;
-  readonly batch: number;
+export type GeneratorSpec = {
   readonly warmupS: number;
   readonly goal: Goal;
+  readonly depth: number;
+} & (
+  | { readonly kind: 'tokens'; readonly host: string; readonly port: number; readonly epoch: number; readonly connections: number; readonly batch: number }
+  | { readonly kind: 'append'; readonly layout: string; readonly clients: number; readonly entrySizeBytes: number; readonly verify: boolean }
+);
+
+interface Load {
+  readonly workers: number;
+  readonly op: (w: number, rec: OpRecorder) => Promise<void>;
+  readonly after: () => Promise<VerifyFigures | null>;
+  readonly close: () => Promise<void>;
+}
+
+async function tokensLoad(spec: Extract<GeneratorSpec, { kind: 'tokens' }>): Promise<Load> {
+  const request = { type: 'request', op: 'TOKEN', requestId: 1, epoch: spec.epoch, count: spec.batch } as const;
+  const links: LeanLink[] = [];
+  for (let i = 0; i < spec.connections; i++) links.push(await LeanLink.open(tcpDialer, spec.host, spec.port, request));
+  return {
+    workers: spec.connections * spec.depth,
+    op: async (w, rec) => {
+      const t0 = performance.now();
+      const res = await links[w % links.length]!.call();
+      rec.record(t0, performance.now());
+      if (res.status !== 'OK') throw new CorfuError(res.status, `TOKEN(${spec.batch}) at ${spec.host}:${spec.port}: ${res.status}`);
+    },
+    after: async () => null,
+    close: async () => links.forEach((l) => l.close()),
+  };
+}
+
+async function appendLoad(spec: Extract<GeneratorSpec, { kind: 'append' }>): Promise<Load> {
+  const clients = await connectClients(spec.layout, spec.clients, false);
+  // Each process its own run id: the stamps of two processes never collide.
+  const payloads = new Payloads(spec.entrySizeBytes);
+  const acked = new Acked();
+  let seq = 0;
+  return {
+    workers: spec.clients * spec.depth,
+    op: async (w, rec) => {
+      const s = seq++;
+      const t0 = performance.now();
+      const address = await clients[w % clients.length]!.append(payloads.make(s));
+      rec.record(t0, performance.now());
+      if (spec.verify) acked.push(address, s);
+    },
+    after: async () => (spec.verify ? readBack(clients[0]!, acked, payloads) : null),
+    close: () => closeClients(clients),
+  };
 }
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]!) as GeneratorSpec;
-  const request = { type: 'request', op: 'TOKEN', requestId: 1, epoch: spec.epoch, count: spec.batch } as const;
-  const links: LeanLink[] = [];
-  for (let i = 0; i < spec.connections; i++) links.push(await LeanLink.open(tcpDialer, spec.host, spec.port, request));
+  const load = spec.kind === 'tokens' ? await tokensLoad(spec) : await appendLoad(spec);
   const lines = createInterface({ input: process.stdin });
   let finished = false;
   const go = new Promise<void>((resolve) => lines.on('line', (l) => l === 'go' && resolve()));
@@ -41,23 +87,19 @@ async function main(): Promise<void> {
   const progress = setInterval(() => process.stdout.write(`progress ${rec.ops}\n`), 250);
   const loop = await closedLoop({
     label: 'generator',
-    workers: spec.connections * spec.depth,
+    workers: load.workers,
     warmupS: spec.warmupS,
     goal: spec.goal,
     window,
     processes: [],
     progress: false,
     measured: () => rec.ops,
-    op: async (w) => {
-      const t0 = performance.now();
-      const res = await links[w % links.length]!.call();
-      rec.record(t0, performance.now());
-      if (res.status !== 'OK') throw new Error(`TOKEN(${spec.batch}) at ${spec.host}:${spec.port}: ${res.status}`);
-    },
+    op: (w) => load.op(w, rec),
   }).finally(() => clearInterval(progress));
-  for (const l of links) l.close();
+  const verify = await load.after();
+  await load.close();
   finished = true;
-  process.stdout.write(`result ${JSON.stringify({ ...rec.finish(), duration_s: loop.duration_s, failure: null })}\n`);
+  process.stdout.write(`result ${JSON.stringify({ ...rec.finish(), duration_s: loop.duration_s, verify, failure: null })}\n`);
 }
 
 main().catch((err: unknown) => {

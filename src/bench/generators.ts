@@ -1,8 +1,9 @@
-// `--procs K`: the TOKEN load from K child processes (generator-main.ts) instead of this
-// one, so that one Node process's CPU is not what limits the figure. The connections
-// are split among them; they start their windows together (each says `ready`, then all
-// get `go`), and their recordings are merged exactly (merge.ts). Their CPU is measured
-// from /proc like every other process's, as `load-generator`s.
+// `--procs K`: the load from K child processes (generator-main.ts) instead of this one,
+// so that one Node process's CPU is not what limits the figure. The connections (or
+// clients) are split among them; they start their windows together (each says `ready`,
+// then all get `go`), and their recordings are merged (merge.ts), their read-backs
+// added. Their CPU is measured from /proc like every other process's, as
+// `load-generator`s.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -16,14 +17,17 @@ import type { GeneratorSpec } from './generator-main.js';
 import { mergeRecorded } from './merge.js';
 import { startProgress } from './progress.js';
 import type { Recorded } from './recorder.js';
+import type { VerifyFigures } from './schema.js';
 
 const MAIN = fileURLToPath(new URL('./generator-main.js', import.meta.url));
 const READY_TIMEOUT_MS = 15_000;
 
+type ChildResult = Recorded & { duration_s: number; verify: VerifyFigures | null };
+
 interface Child {
   readonly proc: ChildProcess;
   readonly ready: Promise<void>;
-  readonly result: Promise<Recorded & { duration_s: number }>;
+  readonly result: Promise<ChildResult>;
   progress: number;
 }
 
@@ -31,10 +35,10 @@ function startGenerator(spec: GeneratorSpec): Child {
   const proc = spawn(process.execPath, [MAIN, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const child: Partial<Child> & { progress: number } = { proc, progress: 0 };
   let ready!: () => void;
-  let result!: (r: Recorded & { duration_s: number }) => void;
+  let result!: (r: ChildResult) => void;
   let failed!: (e: Error) => void;
   const readyP = new Promise<void>((res) => (ready = res));
-  const resultP = new Promise<Recorded & { duration_s: number }>((res, rej) => {
+  const resultP = new Promise<ChildResult>((res, rej) => {
     result = res;
     failed = rej;
   });
@@ -42,7 +46,7 @@ function startGenerator(spec: GeneratorSpec): Child {
     if (line === 'ready') ready();
     else if (line.startsWith('progress ')) child.progress = Number(line.slice(9));
     else if (line.startsWith('result ')) {
-      const r = JSON.parse(line.slice(7)) as Recorded & { duration_s: number; failure: string | null };
+      const r = JSON.parse(line.slice(7)) as ChildResult & { failure: string | null };
       if (r.failure !== null) failed(new CorfuError('ERR_IO', `load generator ${proc.pid}: ${r.failure}`));
       else result(r);
     }
@@ -53,29 +57,31 @@ function startGenerator(spec: GeneratorSpec): Child {
   return Object.assign(child, { ready: readyP, result: resultP }) as Child;
 }
 
-export interface MultiProcessLoad {
-  readonly host: string;
-  readonly port: number;
-  readonly epoch: number;
-  readonly procs: number;
-  readonly connections: number;
-  readonly depth: number;
-  readonly batch: number;
+/** `total` split over `parts` as evenly as it goes: part `k`'s share. */
+export function share(total: number, parts: number, k: number): number {
+  return Math.floor(total / parts) + (k < total % parts ? 1 : 0);
+}
+
+/** A count goal split over the processes like the connections; a duration is everyone's. */
+export function goalShare(goal: Goal, parts: number, k: number): Goal {
+  return 'count' in goal ? { count: share(goal.count, parts, k) } : goal;
+}
+
+export interface GeneratorRun {
+  readonly label: string;
+  /** One spec per process. */
+  readonly specs: readonly GeneratorSpec[];
   readonly warmupS: number;
   readonly goal: Goal;
+  /** The other processes to measure (this one, the servers). */
   readonly processes: readonly ProcessRef[];
   readonly progress: boolean;
 }
 
-export async function tokensFromProcesses(o: MultiProcessLoad): Promise<{ rec: Recorded; loop: LoopResult }> {
+export async function runGenerators(o: GeneratorRun): Promise<{ rec: Recorded; loop: LoopResult; verify: VerifyFigures | null }> {
   const children: Child[] = [];
   try {
-    for (let k = 0; k < o.procs; k++) {
-      // Connections split as evenly as they go; a count goal likewise.
-      const connections = Math.floor(o.connections / o.procs) + (k < o.connections % o.procs ? 1 : 0);
-      const goal: Goal = 'count' in o.goal ? { count: Math.floor(o.goal.count / o.procs) + (k < o.goal.count % o.procs ? 1 : 0) } : o.goal;
-      children.push(startGenerator({ host: o.host, port: o.port, epoch: o.epoch, connections, depth: o.depth, batch: o.batch, warmupS: o.warmupS, goal }));
-    }
+    for (const spec of o.specs) children.push(startGenerator(spec));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all(children.map((c) => c.ready)),
@@ -85,7 +91,7 @@ export async function tokensFromProcesses(o: MultiProcessLoad): Promise<{ rec: R
 
     const refs: ProcessRef[] = [...o.processes, ...children.map((c, k) => ({ role: 'load-generator' as const, name: `generator-${k + 1}`, pid: c.proc.pid! }))];
     const cpu = new CpuMeter(refs);
-    const bar = startProgress(`tokens x${o.procs}`, o.goal, o.progress);
+    const bar = startProgress(`${o.label} x${o.specs.length}`, o.goal, o.progress);
     for (const c of children) c.proc.stdin!.write('go\n');
     const go = performance.now();
     let windowOpen = false;
@@ -130,7 +136,18 @@ export async function tokensFromProcesses(o: MultiProcessLoad): Promise<{ rec: R
     if (!windowOpen) cpu.start(performance.now());
     if (!windowClosed) rows = cpu.stop(performance.now(), 0);
     const rec = mergeRecorded(results);
-    return { rec, loop: { duration_s: Math.max(...results.map((r) => r.duration_s)), cpu: rows, cpu_series: cpu.seconds } };
+    const verifies = results.map((r) => r.verify).filter((v): v is VerifyFigures => v !== null);
+    const verify =
+      verifies.length === 0
+        ? null
+        : {
+            appended: verifies.reduce((a, v) => a + v.appended, 0),
+            read_back: verifies.reduce((a, v) => a + v.read_back, 0),
+            missing: verifies.reduce((a, v) => a + v.missing, 0),
+            mismatched: verifies.reduce((a, v) => a + v.mismatched, 0),
+            first_problem: verifies.find((v) => v.first_problem !== null)?.first_problem ?? null,
+          };
+    return { rec, loop: { duration_s: Math.max(...results.map((r) => r.duration_s)), cpu: rows, cpu_series: cpu.seconds }, verify };
   } finally {
     // Each child exits once its stdin closes; one that does not is killed.
     await Promise.all(

@@ -30,6 +30,8 @@ export interface WorkloadFlags extends OutputFlags {
   readonly warmup: number;
   readonly separateConnections?: boolean;
   readonly verify?: boolean;
+  /** `append` and `tokens`: load-generator processes (1: this one). */
+  readonly procs?: number;
 }
 
 /** `--seconds` or `--count` (10 s when neither is given). */
@@ -59,6 +61,7 @@ export function clientFlags(f: WorkloadFlags): ClientFlags {
     warmupS: f.warmup,
     separateConnections: f.separateConnections === true,
     verify: f.verify === true,
+    procs: f.procs ?? 1,
   };
 }
 
@@ -72,7 +75,8 @@ export function baseConfig(f: WorkloadFlags, c: ClientFlags): Record<string, unk
     ...('seconds' in c.goal ? { duration_s: c.goal.seconds, count: null } : { duration_s: null, count: c.goal.count }),
     warmup_s: c.warmupS,
     connections: c.separateConnections ? 'per-client' : 'shared',
-    clients_mode: 'in-process',
+    clients_mode: c.procs > 1 ? `${c.procs} processes` : 'in-process',
+    generator_processes: c.procs,
     verify: c.verify,
     local: f.local === true,
     ...(f.local === true ? { units: f.units, replicas: f.replicas, sync: f.sync ?? 'always', unit_size_bytes: f.unitSize } : {}),

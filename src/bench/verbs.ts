@@ -26,11 +26,13 @@ function checkEntrySize(f: WorkloadFlags, why: string): void {
 
 export async function appendVerb(f: WorkloadFlags): Promise<void> {
   if (f.verify === true) checkEntrySize(f, 'with --verify');
+  checkProcs(f.procs ?? 1, f.clients);
   const c = clientFlags(f);
   await runCorfuWorkload(f, {
     workload: 'append',
     config: baseConfig(f, c),
-    heading: (t) => `bench append: ${shape(f)}, ${describeTarget(t)}, clients in-process, connections ${c.separateConnections ? 'per-client' : 'shared'}`,
+    heading: (t) =>
+      `bench append: ${shape(f)}, ${describeTarget(t)}, clients ${c.procs > 1 ? `in ${c.procs} processes` : 'in-process'}, connections ${c.separateConnections ? 'per-client' : 'shared'}`,
     run: (ctx) => appendWorkload(ctx, c),
   });
 }

@@ -79,6 +79,7 @@ export function addBenchCommands(program: Command): void {
     ),
   )
     .option('--sync-label <mode>', "the units' sync mode to report, whatever they say")
+    .option('--procs <n>', 'load-generator processes the clients are split over (1: this process)', positiveCountArg, 1)
     .action((flags: WorkloadFlags) => appendVerb(flags));
 
   outputOptions(
@@ -140,7 +141,7 @@ export function addBenchCommands(program: Command): void {
     .option('--depth <d>', 'requests in flight per connection (Redis: redis-benchmark -P)', positiveCountArg, 8)
     .option('--seconds <s>', 'measured seconds per run', secondsArg, 5)
     .option('--warmup <s>', 'warm-up before each Corfu run (Redis: a calibration run)', warmupArg, 1)
-    .option('--procs <n>', 'sequencer pair: load-generator processes for the TOKEN requests (1: this process)', positiveCountArg, 1)
+    .option('--procs <n>', 'sequencer and append pairs: load-generator processes (1: this process)', positiveCountArg, 1)
     .option('--queue-depth <n>', 'engine pair: calls in flight (fio --iodepth)', positiveCountArg, 32)
     .option('--device <path>', 'engine pair: the device or file (ERASED; default: a temporary file)')
     .option('--device-size <bytes>', 'engine pair: size of the temporary file', sizeArg, 1024 ** 3)

@@ -3,16 +3,20 @@
 // sequencer, the write down the chain (head, then each replica to the tail), with the
 // units' sync mode. Like any clients of one process they share one connection per
 // server unless --separate-connections, so their requests to a unit leave together.
+// With --procs K the clients are split over K generator processes (each process's
+// clients share its connections).
 
 import { performance } from 'node:perf_hooks';
 
 import { closedLoop } from '../driver.js';
+import { goalShare, runGenerators, share } from '../generators.js';
 import { Acked, Payloads } from '../payload.js';
 import { OpRecorder, Window } from '../recorder.js';
 import { readBack } from '../verify.js';
 import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput } from './common.js';
 
 export async function appendWorkload(ctx: WorkloadContext, f: ClientFlags): Promise<WorkloadOutput> {
+  if (f.procs > 1) return appendFromProcesses(ctx, f);
   const clients = await connectClients(ctx.layout, f.clients, f.separateConnections);
   try {
     const payloads = new Payloads(f.entrySizeBytes);
@@ -43,4 +47,21 @@ export async function appendWorkload(ctx: WorkloadContext, f: ClientFlags): Prom
   } finally {
     await closeClients(clients);
   }
+}
+
+/** `--procs K`: the clients split over K generator processes (generators.ts), each reading back its own entries. */
+async function appendFromProcesses(ctx: WorkloadContext, f: ClientFlags): Promise<WorkloadOutput> {
+  const specs = Array.from({ length: f.procs }, (_, k) => ({
+    kind: 'append' as const,
+    layout: ctx.layout,
+    clients: share(f.clients, f.procs, k),
+    depth: f.depth,
+    entrySizeBytes: f.entrySizeBytes,
+    verify: f.verify,
+    warmupS: f.warmupS,
+    goal: goalShare(f.goal, f.procs, k),
+  }));
+  const { rec, loop, verify } = await runGenerators({ label: 'append', specs, warmupS: f.warmupS, goal: f.goal, processes: ctx.processes, progress: ctx.progress });
+  const run = toRun({ label: 'corfu append', system: 'corfu', op: 'append', bytesPerOp: f.entrySizeBytes, generator: `${f.procs} processes` }, rec, loop);
+  return { runs: [run], verify, extra: { generator_processes: f.procs } };
 }

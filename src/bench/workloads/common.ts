@@ -18,6 +18,8 @@ export interface ClientFlags {
   readonly separateConnections: boolean;
   /** Read back every acknowledged entry after the run. */
   readonly verify: boolean;
+  /** Load-generator processes (`append` only): 1 is this process. */
+  readonly procs: number;
 }
 
 export interface WorkloadContext {

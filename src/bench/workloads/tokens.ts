@@ -12,7 +12,7 @@ import { CorfuClient } from '../../client/client.js';
 import { cliConnectOptions, cliRuntime } from '../../cli/security.js';
 import { splitHostPort } from '../../transport/address.js';
 import { closedLoop, type Goal, type LoopResult } from '../driver.js';
-import { tokensFromProcesses } from '../generators.js';
+import { goalShare, runGenerators, share } from '../generators.js';
 import { LeanLink } from '../lean-link.js';
 import { OpRecorder, Window, type Recorded } from '../recorder.js';
 import type { RunFigures } from '../schema.js';
@@ -34,19 +34,18 @@ export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Prom
   await client.close();
   const { host, port } = splitHostPort(sequencer);
   if (f.procs > 1) {
-    const { rec, loop } = await tokensFromProcesses({
+    const specs = Array.from({ length: f.procs }, (_, k) => ({
+      kind: 'tokens' as const,
       host,
       port,
       epoch,
-      procs: f.procs,
-      connections: f.connections,
+      connections: share(f.connections, f.procs, k),
       depth: f.depth,
       batch: f.batch,
       warmupS: f.warmupS,
-      goal: f.goal,
-      processes: ctx.processes,
-      progress: ctx.progress,
-    });
+      goal: goalShare(f.goal, f.procs, k),
+    }));
+    const { rec, loop } = await runGenerators({ label: 'tokens', specs, warmupS: f.warmupS, goal: f.goal, processes: ctx.processes, progress: ctx.progress });
     return { runs: [tokensRun(f, rec, loop, `${f.procs} processes`)], verify: null, extra: { sequencer, epoch, generator_processes: f.procs } };
   }
   const request = { type: 'request', op: 'TOKEN', requestId: 1, epoch, count: f.batch } as const;

@@ -67,7 +67,9 @@ const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
 
 /** The load generator's share of a CPU in a run, and a warning when it was the limit. */
 function generatorNote(run: RunFigures): string {
-  const gen = run.cpu.filter((c) => c.role === 'bench' || c.role === 'load-generator');
+  // Generator processes when there are some; otherwise the bench process is the generator.
+  const children = run.cpu.filter((c) => c.role === 'load-generator');
+  const gen = children.length > 0 ? children : run.cpu.filter((c) => c.role === 'bench');
   if (gen.length === 0) return `${run.generator}: CPU not measured`;
   return gen.map((g) => `${g.name} (load generator) at ${Math.round(g.cpu_share * 100)}% of a CPU${g.cpu_share >= 0.9 ? ', SATURATED: the figure is a lower bound' : ''}`).join(', ');
 }
@@ -215,7 +217,7 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
               corfu: `${r} ${r === 1 ? 'copy' : 'copies'} on ${r} ${r === 1 ? 'node' : 'nodes'} (a chain of ${r} unit${r === 1 ? '' : 's'}, ${durable ? 'each fsyncs before the ack' : 'sync none'})`,
               peer: `1 copy on 1 node (${durable ? 'appendonly yes, appendfsync always' : 'appendonly no'})`,
             },
-            `${same}; ${durable ? 'durable on both sides' : 'not durable on either side (units sync none, Redis appendonly no)'}`,
+            `${f.clients * f.depth} in flight on both sides: Corfu ${f.clients} CorfuClient(s) x ${f.depth} appends (the clients of one process share one connection per server and their requests leave batched, one frame per unit per event-loop turn${f.procs > 1 ? `; split over ${f.procs} processes` : ''}), Redis ${f.clients} connection(s) x ${f.depth} pipelined (redis-benchmark -c ${f.clients} -P ${f.depth}); ${f.seconds} s after ${f.warmup} s of warm-up; ${durable ? 'durable on both sides' : 'not durable on either side (units sync none, Redis appendonly no)'}`,
           ),
         );
       }

@@ -1,7 +1,6 @@
 // The Corfu workload verbs: each checks its own flags, names its configuration for the
 // JSON, and hands its workload to runCorfuWorkload.
 
-import type { MixedExtra, ReadExtra, TokensExtra } from '../cli/bench.js';
 import { cliConnectOptions } from '../cli/security.js';
 import { UsageError } from '../cli/usage-error.js';
 import { checkDeviceFlags, deviceWorkload, type DevicePhase } from './device.js';
@@ -14,6 +13,23 @@ import { followWorkload } from './workloads/follow.js';
 import { mixedWorkload } from './workloads/mixed.js';
 import { randomReadWorkload } from './workloads/read.js';
 import { tokensWorkload } from './workloads/tokens.js';
+
+/** The flags of one verb beyond those every workload takes (commander's names). */
+export interface ReadExtra {
+  readonly pattern: 'random' | 'tail';
+  readonly prefill: number;
+  readonly followers: number;
+}
+
+export interface MixedExtra {
+  readonly readFraction: number;
+  readonly prefill: number;
+}
+
+export interface TokensExtra {
+  readonly batch: number;
+  readonly procs: number;
+}
 
 function shape(f: WorkloadFlags): string {
   return `${f.clients} client(s) x depth ${f.depth}, ${f.entrySize}-byte entries, ${f.count !== undefined ? `${f.count} operations` : `${f.seconds ?? 10} s`} (+${f.warmup} s warm-up)`;

@@ -13,7 +13,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 
 import { COMPARE_PAIRS, compareVerb, type CompareFlags, type ComparePair } from '../bench/compare.js';
 import { DEVICE_PHASES, type DevicePhase } from '../bench/device.js';
-import { appendVerb, deviceVerb, mixedVerb, readVerb, tokensVerb, type DeviceVerbFlags } from '../bench/verbs.js';
+import { appendVerb, deviceVerb, mixedVerb, readVerb, tokensVerb, type DeviceVerbFlags, type MixedExtra, type ReadExtra, type TokensExtra } from '../bench/verbs.js';
 import type { WorkloadFlags } from '../bench/run.js';
 import { positiveCountArg, sizeArg, storeUrlArg, syncArg } from './options.js';
 
@@ -165,20 +165,4 @@ export function phasesArg(value: string): Set<DevicePhase> {
     out.add(p as DevicePhase);
   }
   return out;
-}
-
-export interface ReadExtra {
-  readonly pattern: 'random' | 'tail';
-  readonly prefill: number;
-  readonly followers: number;
-}
-
-export interface MixedExtra {
-  readonly readFraction: number;
-  readonly prefill: number;
-}
-
-export interface TokensExtra {
-  readonly batch: number;
-  readonly procs: number;
 }

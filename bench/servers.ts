@@ -1,7 +1,8 @@
 // The reference servers the benchmarks start for themselves, each on a free
 // loopback port with its data in a fresh temp dir: redis-server with an
-// append-only file synced on every write, and a single-member etcd (Debian's
-// etcd-server; it fsyncs its WAL before answering a write, as always).
+// append-only file synced on every write (bench/peers/redis.ts), and a
+// single-member etcd (Debian's etcd-server; it fsyncs its WAL before answering a
+// write, as always).
 // stop() kills the process, waits for it to exit and removes its dir.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,11 +11,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Redis } from 'ioredis';
+import { startRedis as startRedisPeer } from './peers/redis.js';
 
 export interface Server {
   readonly port: number;
-  readonly proc: ChildProcess;
+  readonly pid: number;
   readonly dir: string;
   /** SIGTERM, wait for the exit (SIGKILL after 5 s), remove the data dir. */
   stop(): Promise<void>;
@@ -43,30 +44,14 @@ function stopper(proc: ChildProcess, dir: string): () => Promise<void> {
   };
 }
 
-/** redis-server on loopback with an append-only file synced on every write (`appendfsync always`), in a temp dir. */
+/**
+ * redis-server on loopback with an append-only file synced on every write (`appendfsync
+ * always`), in a temp dir: bench/peers/redis.ts, the same peer `corfu bench compare` runs
+ * (a missing redis-server is one line naming its install command).
+ */
 export async function startRedis(): Promise<Server> {
-  const dir = mkdtempSync(join(tmpdir(), 'corfu-bench-redis-'));
-  const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
-  const stop = stopper(proc, dir);
-  // Ready once it answers a PING (bounded: it starts in well under a second).
-  for (let tries = 0; ; tries++) {
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-      await probe.quit();
-      return { port, proc, dir, stop };
-    } catch (err) {
-      probe.disconnect();
-      if (tries >= 100) {
-        await stop();
-        throw new Error(`redis-server did not start on port ${port}: ${String(err)}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const r = await startRedisPeer('aof-always');
+  return { port: r.port, pid: r.pid, dir: r.dir, stop: () => r.stop() };
 }
 
 /** A single-member etcd on loopback (Debian's etcd-server), its data in a temp dir; `port` is the client port. */
@@ -92,7 +77,7 @@ export async function startEtcd(): Promise<Server> {
     }
     try {
       const res = await fetch(`${client}/health`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok && ((await res.json()) as { health?: unknown }).health === 'true') return { port, proc, dir, stop };
+      if (res.ok && ((await res.json()) as { health?: unknown }).health === 'true') return { port, pid: proc.pid!, dir, stop };
     } catch {
       // not serving yet
     }

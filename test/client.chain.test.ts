@@ -494,8 +494,11 @@ describe('the operation surface', () => {
     expect([op.phase, op.pending, op.waiting]).toEqual(['read-head', req(2, 'u0:7000', 'READ'), false]);
     expect(serve(op, units)).toEqual([{ wait: 'hole-timeout' }]);
     expect([op.phase, op.pending, op.waiting]).toEqual(['hole-wait', undefined, true]);
-    // Nothing is outstanding while it waits: a resend sends nothing.
+    // Nothing is outstanding while it waits: a resend sends nothing, and a late copy of
+    // the head's answer (a duplicated packet) is ignored.
     expect(op.step({ resend: true })).toEqual([]);
+    expect(op.step({ response: { unit: 'u0:7000', id: 2, status: 'ERR_UNWRITTEN' } })).toEqual([]);
+    expect([op.phase, op.waiting]).toEqual(['hole-wait', true]);
     expect(op.step({ timeout: 'hole-timeout' })).toEqual([{ send: req(3, 'u0:7000', 'FILL') }]);
     expect([op.phase, op.waiting]).toEqual(['fill-head', false]);
     expect(serve(op, units)).toEqual([{ send: req(4, 'u1:7001', 'FILL') }]);
@@ -503,7 +506,19 @@ describe('the operation surface', () => {
     expect(serve(op, units)).toEqual([{ send: req(5, 'u2:7002', 'FILL') }]);
     expect(serve(op, units)).toEqual([{ done: { address: ADDRESS, kind: 'junk' } }]);
     expect([op.phase, op.pending, op.waiting, op.outcome]).toEqual(['finished', undefined, false, { done: { address: ADDRESS, kind: 'junk' } }]);
-    expect(op.sent).toEqual([req(1, 'u2:7002', 'READ'), req(2, 'u0:7000', 'READ'), req(3, 'u0:7000', 'FILL'), req(4, 'u1:7001', 'FILL'), req(5, 'u2:7002', 'FILL')]);
+    // Exactly these requests: a READ or FILL carries no payload key at all.
+    expect(op.sent).toStrictEqual([req(1, 'u2:7002', 'READ'), req(2, 'u0:7000', 'READ'), req(3, 'u0:7000', 'FILL'), req(4, 'u1:7001', 'FILL'), req(5, 'u2:7002', 'FILL')]);
+  });
+
+  it('an answer without a request id is matched by its unit alone; with an id, only the outstanding one counts', () => {
+    const { projection, units } = cluster(2);
+    const op = new ReadOp(projection, ADDRESS);
+    units.get('u0:7000')!.slots.set(ADDRESS, { kind: 'junk' });
+    units.get('u1:7001')!.slots.set(ADDRESS, { kind: 'junk' });
+    expect(op.start()).toEqual([{ send: req(1, 'u1:7001', 'READ') }]);
+    expect(op.step({ response: { unit: 'u1:7001', id: 9, status: 'OK', kind: 'junk' } })).toEqual([]);
+    expect(op.step({ response: { unit: 'u0:7000', status: 'OK', kind: 'junk' } })).toEqual([]);
+    expect(op.step({ response: { unit: 'u1:7001', status: 'OK', kind: 'junk' } })).toEqual([{ done: { address: ADDRESS, kind: 'junk' } }]);
   });
 
   it("start() twice and step() before start() are the caller's bugs: InvariantError", () => {

@@ -13,7 +13,7 @@ import { goalShare, runGenerators, share } from '../generators.js';
 import { Acked, Payloads } from '../payload.js';
 import { OpRecorder, Window } from '../recorder.js';
 import { readBack } from '../verify.js';
-import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput } from './common.js';
+import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput, loopShape } from './common.js';
 
 export async function appendWorkload(ctx: WorkloadContext, f: ClientFlags): Promise<WorkloadOutput> {
   if (f.procs > 1) return appendFromProcesses(ctx, f);
@@ -25,13 +25,8 @@ export async function appendWorkload(ctx: WorkloadContext, f: ClientFlags): Prom
     const rec = new OpRecorder(window);
     let seq = 0;
     const loop = await closedLoop({
+      ...loopShape(ctx, f, f.clients * f.depth, window),
       label: 'append',
-      workers: f.clients * f.depth,
-      warmupS: f.warmupS,
-      goal: f.goal,
-      window,
-      processes: ctx.processes,
-      progress: ctx.progress,
       measured: () => rec.ops,
       op: async (w) => {
         const s = seq++;

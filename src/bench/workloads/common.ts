@@ -4,8 +4,8 @@
 import { CorfuClient } from '../../client/client.js';
 import { cliConnectOptions } from '../../cli/security.js';
 import type { ProcessRef } from '../cpu.js';
-import type { Goal, LoopResult } from '../driver.js';
-import type { Recorded } from '../recorder.js';
+import type { Goal, LoopOptions, LoopResult } from '../driver.js';
+import type { Recorded, Window } from '../recorder.js';
 import type { RunFigures, VerifyFigures } from '../schema.js';
 
 export interface ClientFlags {
@@ -32,6 +32,16 @@ export interface WorkloadOutput {
   readonly runs: RunFigures[];
   readonly verify: VerifyFigures | null;
   readonly extra: Record<string, unknown>;
+}
+
+/** The loop options every workload sets the same way: `workers` loops over the run's goal, window and processes. */
+export function loopShape(
+  ctx: WorkloadContext,
+  f: Pick<ClientFlags, 'goal' | 'warmupS'>,
+  workers: number,
+  window: Window,
+): Pick<LoopOptions, 'workers' | 'warmupS' | 'goal' | 'window' | 'processes' | 'progress'> {
+  return { workers, warmupS: f.warmupS, goal: f.goal, window, processes: ctx.processes, progress: ctx.progress };
 }
 
 export async function connectClients(layout: string, n: number, separate: boolean): Promise<CorfuClient[]> {

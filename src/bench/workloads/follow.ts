@@ -15,7 +15,7 @@ import { Acked, Payloads } from '../payload.js';
 import { OpRecorder, Window } from '../recorder.js';
 import type { VerifyFigures } from '../schema.js';
 import { readBack } from '../verify.js';
-import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput } from './common.js';
+import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput, loopShape } from './common.js';
 
 /** How long the followers get, after the appends stop, to deliver the last acknowledged entry. */
 const DRAIN_MS = 10_000;
@@ -69,13 +69,8 @@ export async function followWorkload(ctx: WorkloadContext, f: ClientFlags, follo
       }
     };
     const loop = await closedLoop({
+      ...loopShape(ctx, f, f.clients * f.depth, window),
       label: 'follow',
-      workers: f.clients * f.depth,
-      warmupS: f.warmupS,
-      goal: f.goal,
-      window,
-      processes: ctx.processes,
-      progress: ctx.progress,
       measured: () => deliveries.ops,
       op: async (w) => {
         const s = seq++;

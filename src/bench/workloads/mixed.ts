@@ -11,7 +11,7 @@ import { closedLoop } from '../driver.js';
 import { Acked, Payloads } from '../payload.js';
 import { OpRecorder, Window } from '../recorder.js';
 import { readBack } from '../verify.js';
-import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput } from './common.js';
+import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput, loopShape } from './common.js';
 import { prefill, randomIndex } from './prefill.js';
 
 export async function mixedWorkload(ctx: WorkloadContext, f: ClientFlags, readFraction: number, prefillCount: number): Promise<WorkloadOutput> {
@@ -25,13 +25,8 @@ export async function mixedWorkload(ctx: WorkloadContext, f: ClientFlags, readFr
     const appends = new OpRecorder(window);
     const reads = new OpRecorder(window);
     const loop = await closedLoop({
+      ...loopShape(ctx, f, f.clients * f.depth, window),
       label: 'mixed',
-      workers: f.clients * f.depth,
-      warmupS: f.warmupS,
-      goal: f.goal,
-      window,
-      processes: ctx.processes,
-      progress: ctx.progress,
       measured: () => appends.ops + reads.ops,
       op: async (w) => {
         const client = clients[w % f.clients]!;

@@ -11,7 +11,7 @@ import { closedLoop } from '../driver.js';
 import { Acked, Payloads } from '../payload.js';
 import { OpRecorder, Window } from '../recorder.js';
 import { readBack } from '../verify.js';
-import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput } from './common.js';
+import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput, loopShape } from './common.js';
 import { prefill, randomIndex } from './prefill.js';
 
 export async function randomReadWorkload(ctx: WorkloadContext, f: ClientFlags, prefillCount: number): Promise<WorkloadOutput> {
@@ -24,13 +24,8 @@ export async function randomReadWorkload(ctx: WorkloadContext, f: ClientFlags, p
     const window = new Window();
     const rec = new OpRecorder(window);
     const loop = await closedLoop({
+      ...loopShape(ctx, f, f.clients * f.depth, window),
       label: 'read',
-      workers: f.clients * f.depth,
-      warmupS: f.warmupS,
-      goal: f.goal,
-      window,
-      processes: ctx.processes,
-      progress: ctx.progress,
       measured: () => rec.ops,
       op: async (w) => {
         const i = randomIndex(acked.length);

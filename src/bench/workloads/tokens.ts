@@ -16,7 +16,7 @@ import { goalShare, runGenerators, share } from '../generators.js';
 import { LeanLink } from '../lean-link.js';
 import { OpRecorder, Window, type Recorded } from '../recorder.js';
 import type { RunFigures } from '../schema.js';
-import { toRun, type WorkloadContext, type WorkloadOutput } from './common.js';
+import { toRun, type WorkloadContext, type WorkloadOutput, loopShape } from './common.js';
 
 export interface TokensFlags {
   readonly connections: number;
@@ -57,13 +57,8 @@ export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Prom
     let first: number | undefined;
     let last = 0;
     const loop = await closedLoop({
+      ...loopShape(ctx, f, f.connections * f.depth, window),
       label: 'tokens',
-      workers: f.connections * f.depth,
-      warmupS: f.warmupS,
-      goal: f.goal,
-      window,
-      processes: ctx.processes,
-      progress: ctx.progress,
       measured: () => rec.ops,
       op: async (w) => {
         const t0 = performance.now();

@@ -130,7 +130,7 @@ export function addBenchCommands(program: Command): void {
       .command('compare')
       .description('Corfu and its peers back to back at the same entry size, concurrency, pipelining and durability: the engine vs fio, the sequencer vs Redis INCR, appends vs Redis XADD'),
   )
-    .option('--pairs <list>', `which comparisons: a list of ${COMPARE_PAIRS.join(', ')}`, pairsArg, new Set(COMPARE_PAIRS))
+    .addOption(new Option('--pairs <list>', `which comparisons: a comma-separated list of ${COMPARE_PAIRS.join(', ')}`).argParser(pairsArg).default(new Set(COMPARE_PAIRS), 'all of them'))
     .option('--layout <url>', 'run the Corfu side against this cluster (default: a --local one, started and removed)', storeUrlArg)
     .option('--local', 'start a cluster on 127.0.0.1 for the run (the default)')
     .option('--units <n>', 'local cluster: storage units', positiveCountArg, 4)

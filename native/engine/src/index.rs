@@ -1,11 +1,24 @@
-//! Address -> location of its record. A radix of dense chunks: a unit's addresses are
-//! dense or strided (the stripe), so a chunk of 4096 slots beats a hash map on memory
-//! and makes rebuilding on open a store per record, not a hash insert.
+//! Address -> location of its record, sized by the shape of the data, not the entry count.
+//!
+//! A radix of chunks of 4,096 addresses. A unit's addresses arrive mostly in ascending
+//! runs (its stripe's addresses are spaced by the stripe count, and a flush lays its
+//! records back to back), so a chunk holds runs: (first address, stride, count, where the
+//! first record starts, payload length, kind). Record k of a run starts `k * (header +
+//! length)` bytes after the first in the page-body stream, so one run of equal-length
+//! records costs 24 bytes whatever its count. Where the order breaks — an address set a
+//! second time (a trim, a junk fill over a hole), a run that stops extending, too many
+//! runs in one chunk — the chunk turns dense: one `Slot` per address, as before. So the
+//! worst case is the dense index, and the common case is a few runs per chunk.
 
 use std::collections::BTreeMap;
 
+use crate::layout::{PAGE_BODY_BYTES, RECORD_HEADER_BYTES};
+
 pub const CHUNK_BITS: u32 = 12;
 pub const CHUNK_SLOTS: usize = 1 << CHUNK_BITS;
+/// Past this many runs a chunk is dense: a lookup scans a chunk's runs, so their number
+/// bounds its cost, and 64 runs (1.5 KiB) are still far below a dense chunk (48 KiB).
+pub const MAX_RUNS_PER_CHUNK: usize = 64;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(u8)]
@@ -27,45 +40,180 @@ pub struct Slot {
     pub kind: SlotKind,
 }
 
+/// Records of equal length and kind, laid back to back, for addresses `start + k * stride`
+/// (offsets in the chunk), k < count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Run {
+    start: u16,
+    stride: u16,
+    count: u16,
+    off: u16,
+    pos: u32,
+    len: u32,
+    kind: SlotKind,
+}
+
+impl Run {
+    fn one(at: u16, slot: Slot) -> Run {
+        Run { start: at, stride: 0, count: 1, off: slot.off, pos: slot.pos, len: slot.len, kind: slot.kind }
+    }
+
+    /// The run's k-th slot (k < count).
+    fn slot(&self, k: u32) -> Slot {
+        let stream = self.off as u64 + k as u64 * (RECORD_HEADER_BYTES as u64 + self.len as u64);
+        Slot {
+            pos: self.pos + (stream / PAGE_BODY_BYTES as u64) as u32,
+            off: (stream % PAGE_BODY_BYTES as u64) as u16,
+            len: self.len,
+            kind: self.kind,
+        }
+    }
+
+    /// Which element of the run `at` is, if any.
+    fn find(&self, at: u16) -> Option<u32> {
+        if at < self.start {
+            return None;
+        }
+        let d = (at - self.start) as u32;
+        if self.stride == 0 {
+            return (d == 0).then_some(0);
+        }
+        let k = d / self.stride as u32;
+        (d.is_multiple_of(self.stride as u32) && k < self.count as u32).then_some(k)
+    }
+
+    fn last(&self) -> u16 {
+        self.start + (self.count - 1) * self.stride
+    }
+
+    /// Takes `slot` at `at` as its next element if it continues the run: the next address
+    /// at the run's stride (the second element sets the stride), the same length and kind,
+    /// and the record right after the last one.
+    fn extend(&mut self, at: u16, slot: Slot) -> bool {
+        let last = self.last();
+        if at <= last || slot.len != self.len || slot.kind != self.kind || self.count == u16::MAX {
+            return false;
+        }
+        let stride = at - last;
+        if self.count > 1 && stride != self.stride {
+            return false;
+        }
+        if self.slot(self.count as u32) != slot {
+            return false;
+        }
+        self.stride = stride;
+        self.count += 1;
+        true
+    }
+}
+
+enum Chunk {
+    /// Runs that never share an address.
+    Runs(Vec<Run>),
+    Dense(Box<[Slot]>),
+}
+
+impl Chunk {
+    fn get(&self, at: u16) -> Slot {
+        match self {
+            Chunk::Dense(slots) => slots[at as usize],
+            // Newest first: a write usually extends, and a read usually asks for, the last run.
+            Chunk::Runs(runs) => runs.iter().rev().find_map(|r| r.find(at).map(|k| r.slot(k))).unwrap_or_default(),
+        }
+    }
+
+    fn densify(&mut self) {
+        if let Chunk::Runs(runs) = self {
+            let mut slots = vec![Slot::default(); CHUNK_SLOTS].into_boxed_slice();
+            for r in runs.iter() {
+                for k in 0..r.count as u32 {
+                    slots[(r.start as u32 + k * r.stride as u32) as usize] = r.slot(k);
+                }
+            }
+            *self = Chunk::Dense(slots);
+        }
+    }
+
+    /// Sets `at` (it was empty unless `was` says otherwise).
+    fn set(&mut self, at: u16, slot: Slot, was: SlotKind) {
+        if let Chunk::Runs(runs) = self {
+            if was == SlotKind::Empty && slot.kind != SlotKind::Empty {
+                if runs.last_mut().is_some_and(|r| r.extend(at, slot)) {
+                    return;
+                }
+                if runs.len() < MAX_RUNS_PER_CHUNK {
+                    runs.push(Run::one(at, slot));
+                    return;
+                }
+            }
+            // Out of order: a second write of an address, a removal, or too many runs.
+            self.densify();
+        }
+        let Chunk::Dense(slots) = self else { unreachable!("densified above") };
+        slots[at as usize] = slot;
+    }
+
+    fn live(&self) -> u64 {
+        match self {
+            Chunk::Dense(slots) => slots.iter().filter(|s| s.kind != SlotKind::Empty).count() as u64,
+            Chunk::Runs(runs) => runs.iter().map(|r| r.count as u64).sum(),
+        }
+    }
+
+    fn max_offset(&self) -> Option<u16> {
+        match self {
+            Chunk::Dense(slots) => slots.iter().rposition(|s| s.kind != SlotKind::Empty).map(|i| i as u16),
+            Chunk::Runs(runs) => runs.iter().map(Run::last).max(),
+        }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        match self {
+            Chunk::Dense(slots) => slots.len() * std::mem::size_of::<Slot>(),
+            Chunk::Runs(runs) => runs.capacity() * std::mem::size_of::<Run>(),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Index {
-    chunks: BTreeMap<u64, Box<[Slot]>>,
+    chunks: BTreeMap<u64, Chunk>,
     live: u64,
 }
 
 impl Index {
     pub fn get(&self, address: u64) -> Slot {
-        self.chunks.get(&(address >> CHUNK_BITS)).map(|c| c[(address as usize) & (CHUNK_SLOTS - 1)]).unwrap_or_default()
+        self.chunks.get(&(address >> CHUNK_BITS)).map(|c| c.get(offset(address))).unwrap_or_default()
     }
 
     pub fn set(&mut self, address: u64, slot: Slot) {
-        let chunk = self.chunks.entry(address >> CHUNK_BITS).or_insert_with(|| vec![Slot::default(); CHUNK_SLOTS].into_boxed_slice());
-        let cell = &mut chunk[(address as usize) & (CHUNK_SLOTS - 1)];
-        match (cell.kind == SlotKind::Empty, slot.kind == SlotKind::Empty) {
+        // An empty slot is no slot, whatever else it says.
+        let slot = if slot.kind == SlotKind::Empty { Slot::default() } else { slot };
+        let chunk = self.chunks.entry(address >> CHUNK_BITS).or_insert_with(|| Chunk::Runs(Vec::new()));
+        let at = offset(address);
+        let was = chunk.get(at).kind;
+        match (was == SlotKind::Empty, slot.kind == SlotKind::Empty) {
             (true, false) => self.live += 1,
             (false, true) => self.live -= 1,
             _ => {}
         }
-        *cell = slot;
+        chunk.set(at, slot, was);
+        debug_assert_eq!(chunk.get(at), slot, "index: address {address} reads back what was set");
     }
 
     /// Frees every chunk wholly below `mark`: those addresses are trimmed by the mark.
     pub fn drop_below(&mut self, mark: u64) {
         let keep = self.chunks.split_off(&(mark >> CHUNK_BITS));
         for chunk in self.chunks.values() {
-            self.live -= chunk.iter().filter(|s| s.kind != SlotKind::Empty).count() as u64;
+            self.live -= chunk.live();
         }
         self.chunks = keep;
     }
 
-    /// The highest address with a slot. Looks at the last chunks only: O(one chunk)
-    /// unless whole chunks at the top hold nothing (they never do: a chunk is made for a
-    /// slot and only freed whole).
+    /// The highest address with a slot: the last chunk's highest, unless removals emptied
+    /// it (the store never removes: a trim is a slot of its own).
     pub fn max_address(&self) -> Option<u64> {
-        self.chunks
-            .iter()
-            .rev()
-            .find_map(|(&c, chunk)| chunk.iter().rposition(|s| s.kind != SlotKind::Empty).map(|i| (c << CHUNK_BITS) + i as u64))
+        self.chunks.iter().rev().find_map(|(&c, chunk)| chunk.max_offset().map(|i| (c << CHUNK_BITS) + i as u64))
     }
 
     /// Addresses with any slot (data, junk or trimmed).
@@ -77,14 +225,31 @@ impl Index {
         self.live == 0
     }
 
+    /// The index's heap: runs and dense chunks, plus the tree's per-chunk overhead.
     pub fn memory_bytes(&self) -> usize {
-        self.chunks.len() * CHUNK_SLOTS * std::mem::size_of::<Slot>()
+        const TREE_BYTES_PER_CHUNK: usize = 48;
+        self.chunks.values().map(|c| c.memory_bytes() + TREE_BYTES_PER_CHUNK).sum()
     }
+
+    /// Chunks held as runs and as dense slots (`corfu inspect`, tests).
+    pub fn shape(&self) -> (usize, usize) {
+        let runs = self.chunks.values().filter(|c| matches!(c, Chunk::Runs(_))).count();
+        (runs, self.chunks.len() - runs)
+    }
+}
+
+fn offset(address: u64) -> u16 {
+    (address as usize & (CHUNK_SLOTS - 1)) as u16
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn data(pos: u32, off: u16, len: u32) -> Slot {
+        Slot { pos, len, off, kind: SlotKind::Data }
+    }
 
     #[test]
     fn set_get_and_drop_below() {
@@ -101,5 +266,116 @@ mod tests {
         assert_eq!(ix.get(5).kind, SlotKind::Empty);
         assert_eq!(ix.get(5000), s);
         assert_eq!(ix.len(), 2);
+    }
+
+    /// Records of one flush, back to back from (pos, off): what the store hands the index.
+    fn flush(ix: &mut Index, addresses: impl IntoIterator<Item = u64>, pos: u32, len: u32) {
+        let mut stream = 0u64;
+        for a in addresses {
+            ix.set(a, data(pos + (stream / PAGE_BODY_BYTES as u64) as u32, (stream % PAGE_BODY_BYTES as u64) as u16, len));
+            stream += (RECORD_HEADER_BYTES as u32 + len) as u64;
+        }
+    }
+
+    #[test]
+    fn a_strided_flush_of_equal_entries_is_one_run_per_chunk() {
+        let mut ix = Index::default();
+        // Stripe 1 of 2: addresses 1, 3, 5, ... 128-byte entries across many pages.
+        flush(&mut ix, (0..100_000u64).map(|i| 1 + 2 * i), 10, 128);
+        assert_eq!(ix.len(), 100_000);
+        assert_eq!(ix.shape(), (49, 0), "runs only");
+        assert!(ix.memory_bytes() < 49 * 200, "{} bytes", ix.memory_bytes());
+        assert_eq!(ix.max_address(), Some(199_999));
+        let mut stream = 0u64;
+        for i in 0..100_000u64 {
+            let want = data(10 + (stream / PAGE_BODY_BYTES as u64) as u32, (stream % PAGE_BODY_BYTES as u64) as u16, 128);
+            assert_eq!(ix.get(1 + 2 * i), want);
+            assert_eq!(ix.get(2 * i).kind, SlotKind::Empty);
+            stream += RECORD_HEADER_BYTES as u64 + 128;
+        }
+    }
+
+    #[test]
+    fn a_second_write_of_an_address_turns_its_chunk_dense_and_keeps_every_slot() {
+        let mut ix = Index::default();
+        flush(&mut ix, 0..4096, 0, 100);
+        let before: Vec<Slot> = (0..4096).map(|a| ix.get(a)).collect();
+        let trimmed = Slot { pos: 900, len: 0, off: 12, kind: SlotKind::Trimmed };
+        ix.set(77, trimmed);
+        assert_eq!(ix.shape(), (0, 1));
+        for a in 0..4096u64 {
+            assert_eq!(ix.get(a), if a == 77 { trimmed } else { before[a as usize] });
+        }
+        assert_eq!(ix.len(), 4096);
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// A flush: `n` addresses from `first` at `stride`, entries of `len` bytes, from page `pos`.
+        Flush {
+            first: u64,
+            stride: u64,
+            n: u64,
+            len: u32,
+            pos: u32,
+        },
+        /// One record anywhere (a fill, a trim, a rewrite).
+        One {
+            address: u64,
+            slot: Slot,
+        },
+        DropBelow(u64),
+    }
+
+    fn kind() -> impl Strategy<Value = SlotKind> {
+        prop_oneof![Just(SlotKind::Data), Just(SlotKind::Junk), Just(SlotKind::Trimmed), Just(SlotKind::Empty)]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u64..20_000, 1u64..5, 1u64..3000, prop_oneof![Just(0u32), Just(128), Just(4000), 0u32..70_000], 0u32..100_000)
+                .prop_map(|(first, stride, n, len, pos)| Op::Flush { first, stride, n, len, pos }),
+            2 => (0u64..30_000, 0u32..100_000, 0u16..4064, 0u32..70_000, kind())
+                .prop_map(|(address, pos, off, len, kind)| Op::One { address, slot: Slot { pos, len, off, kind } }),
+            1 => (0u64..30_000).prop_map(Op::DropBelow),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// The index answers like a map from address to slot, whatever the order of writes.
+        #[test]
+        fn answers_like_a_map(ops in proptest::collection::vec(op(), 1..40)) {
+            let mut ix = Index::default();
+            let mut model: BTreeMap<u64, Slot> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Flush { first, stride, n, len, pos } => {
+                        let mut stream = 0u64;
+                        for i in 0..n {
+                            let a = first + i * stride;
+                            let s = data(pos + (stream / PAGE_BODY_BYTES as u64) as u32, (stream % PAGE_BODY_BYTES as u64) as u16, len);
+                            ix.set(a, s);
+                            model.insert(a, s);
+                            stream += RECORD_HEADER_BYTES as u64 + len as u64;
+                        }
+                    }
+                    Op::One { address, slot } => {
+                        ix.set(address, slot);
+                        if slot.kind == SlotKind::Empty { model.remove(&address); } else { model.insert(address, slot); }
+                    }
+                    Op::DropBelow(mark) => {
+                        ix.drop_below(mark);
+                        let keep = model.split_off(&((mark >> CHUNK_BITS) << CHUNK_BITS));
+                        model = keep;
+                    }
+                }
+                prop_assert_eq!(ix.len(), model.len() as u64);
+            }
+            for a in 0..50_000u64 {
+                prop_assert_eq!(ix.get(a), model.get(&a).copied().unwrap_or_default(), "address {}", a);
+            }
+            prop_assert_eq!(ix.max_address(), model.keys().next_back().copied());
+        }
     }
 }

@@ -629,8 +629,12 @@ impl<D: Device> Store<D> {
                 assert!(highest < self.tail, "a flush holds address {highest} but the tail is {}", self.tail);
             }
             let max_addr = self.flush.max_addr.unwrap_or(0);
+            // In the flush's own order: the index keeps back-to-back records of ascending
+            // addresses as one run (index.rs), and a hash map's order would break every run.
+            let mut staged_in_order: Vec<(u64, Staged)> = self.pending.drain().collect();
+            staged_in_order.sort_unstable_by_key(|(_, staged)| staged.stream_off);
             let mut index = self.shared.index_mut();
-            for (address, staged) in self.pending.drain() {
+            for (address, staged) in staged_in_order {
                 index.set(address, staged.slot);
                 self.since_entries.push(SummaryEntry {
                     address,

@@ -19,6 +19,7 @@ const MAX_ENTRY: u32 = 16 * 1024;
 const MIB: u64 = 1024 * 1024;
 /// Records of 3,000 bytes straddle page bodies, so a flush of eight is several pages long.
 const ENTRY_BYTES: usize = 3000;
+const _: () = assert!(ENTRY_BYTES < PAGE_BODY_BYTES, "entries smaller than a page body: several to a flush, some straddling two pages");
 const PER_FLUSH: u64 = 8;
 
 fn batch(first: u64, salt: u64) -> Vec<(u64, Vec<u8>)> {
@@ -88,7 +89,6 @@ fn tear(seed: u64) {
     for (a, p) in &again {
         assert_eq!(seen(&read(&mut store, epoch, &[*a])), Seen::Data(p.clone()));
     }
-    assert!(ENTRY_BYTES < PAGE_BODY_BYTES);
 }
 
 #[test]

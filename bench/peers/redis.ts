@@ -81,8 +81,19 @@ export async function redisVersion(): Promise<string> {
 export async function startRedis(durability: RedisDurability): Promise<RedisServer> {
   requirePeers([REDIS_SERVER, REDIS_BENCHMARK]);
   const version = await redisVersion();
+  // redis-server takes no port 0: it gets a port that was free a moment ago, which a test
+  // file running beside this one may take first. Then it exits at once, and another port
+  // is tried.
+  for (let attempt = 1; ; attempt++) {
+    const started = await startOn(await freePort(), durability, version);
+    if (started !== undefined) return started;
+    if (attempt === 5) throw new Error('redis-server did not start on 127.0.0.1 (5 ports tried; is one of its files unwritable?)');
+  }
+}
+
+/** redis-server on `port`; undefined if it exited before answering (the port was taken). */
+async function startOn(port: number, durability: RedisDurability, version: string): Promise<RedisServer | undefined> {
   const dir = mkdtempSync(join(tmpdir(), 'corfu-bench-redis-'));
-  const port = await freePort();
   const persistence = durability === 'aof-always' ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'yes', '--dir', dir, '--save', '', ...persistence], { stdio: 'ignore' });
   const exited = exitOf(proc);
@@ -95,11 +106,14 @@ export async function startRedis(durability: RedisDurability): Promise<RedisServ
   };
   for (let tries = 0; tries < 200; tries++) {
     if (proc.exitCode !== null) break;
-    if (await ping(port)) return { port, pid: proc.pid!, dir, durability, version, stop };
+    // Ours only if it still runs once it answered: a PING may reach another test's server.
+    if ((await ping(port)) && proc.exitCode === null) return { port, pid: proc.pid!, dir, durability, version, stop };
     await new Promise((r) => setTimeout(r, 25));
   }
+  const exitedEarly = proc.exitCode !== null;
   await stop();
-  throw new Error(`redis-server did not start on 127.0.0.1:${port}`);
+  if (exitedEarly) return undefined;
+  throw new Error(`redis-server did not answer on 127.0.0.1:${port} within 5 s`);
 }
 
 export interface RedisBenchmarkResult {

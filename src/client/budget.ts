@@ -35,8 +35,6 @@ export class CallBudget {
   lastUnavailable: CorfuError | undefined;
   readonly #clock: Clock;
   readonly #signal: AbortSignal | undefined;
-  readonly #ended: Promise<never>;
-  #reject!: (err: CorfuError) => void;
   #timer: TimerHandle | undefined;
   #onAbort: (() => void) | undefined;
   #error: CorfuError | undefined;
@@ -49,8 +47,6 @@ export class CallBudget {
     this.#clock = clock;
     this.#signal = signal;
     this.deadline = clock.now() + deadlineMs;
-    this.#ended = new Promise<never>((_, reject) => (this.#reject = reject));
-    this.#ended.catch(() => {}); // observed by race(); a call that never races must not leave it unhandled
     if (signal?.aborted === true) {
       this.#end(this.#aborted());
       return;
@@ -132,7 +128,6 @@ export class CallBudget {
     if (this.#error !== undefined) return;
     this.#error = error;
     this.done();
-    this.#reject(error);
     for (const reject of this.#waiters) reject(error);
     this.#waiters.clear();
   }

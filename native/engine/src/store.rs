@@ -257,6 +257,9 @@ pub struct Store<D: Device> {
     /// The durable index, epoch and trim mark, shared with reader threads.
     shared: Arc<Shared>,
     pending: HashMap<u64, Staged, BuildHasherDefault<AddressHasher>>,
+    /// The staged addresses in the flush's order: the index keeps back-to-back records of
+    /// ascending addresses as one run (index.rs), which the map's order would break.
+    pending_order: Vec<u64>,
     flush: FlushBuilder,
     next_seq: u64,
     flushes: VecDeque<FlushMeta>,
@@ -302,6 +305,7 @@ impl<D: Device> Store<D> {
             geo,
             shared,
             pending: HashMap::default(),
+            pending_order: Vec::new(),
             flush: FlushBuilder::new(recovered.next_seq),
             next_seq: recovered.next_seq,
             flushes: recovered.flushes,
@@ -358,7 +362,7 @@ impl<D: Device> Store<D> {
         }
         // Every record of the round reached the index, which answers reads and the next
         // round's write-once checks: none is left staged.
-        assert!(self.pending.is_empty(), "{} staged records outlived their round", self.pending.len());
+        assert!(self.pending.is_empty() && self.pending_order.is_empty(), "{} staged records outlived their round", self.pending.len());
         assert_eq!(self.flush.start_seq, next, "the next flush does not start at the next page");
         assert_eq!(self.flush.records, usize::from(self.staged_summary.is_some()), "the open flush holds more than a staged summary");
         assert!(self.tail >= self.sb.trim_mark, "the tail {} is below the trim mark {}", self.tail, self.sb.trim_mark);
@@ -585,6 +589,7 @@ impl<D: Device> Store<D> {
             },
         };
         self.pending.insert(address, Staged { slot, stream_off: s });
+        self.pending_order.push(address);
         self.tail = self.tail.max(address + 1);
         self.stats.entries_written += 1;
         self.stats.payload_bytes_written += payload.len() as u64;
@@ -629,12 +634,11 @@ impl<D: Device> Store<D> {
                 assert!(highest < self.tail, "a flush holds address {highest} but the tail is {}", self.tail);
             }
             let max_addr = self.flush.max_addr.unwrap_or(0);
-            // In the flush's own order: the index keeps back-to-back records of ascending
-            // addresses as one run (index.rs), and a hash map's order would break every run.
-            let mut staged_in_order: Vec<(u64, Staged)> = self.pending.drain().collect();
-            staged_in_order.sort_unstable_by_key(|(_, staged)| staged.stream_off);
             let mut index = self.shared.index_mut();
-            for (address, staged) in staged_in_order {
+            for address in self.pending_order.drain(..) {
+                // A trim of an address staged earlier in the round replaced its record in the
+                // map and comes again in the order: the first visit takes the latest record.
+                let Some(staged) = self.pending.remove(&address) else { continue };
                 index.set(address, staged.slot);
                 self.since_entries.push(SummaryEntry {
                     address,

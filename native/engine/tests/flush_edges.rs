@@ -369,3 +369,29 @@ fn a_small_flush_after_a_big_one_brings_nothing_back_at_reopen() {
         assert_eq!(t.unwrap(), 1001);
     }
 }
+
+#[test]
+fn a_trim_in_the_same_round_as_the_write_it_trims_wins_before_and_after_a_reopen() {
+    let dev = fresh_sim(4 * MIB, 9, MAX_ENTRY);
+    let mut store = open(&dev, SyncMode::Always);
+    // One round: writes of 0..8, a trim of 3 (staged after its write), more writes.
+    let rs = store.execute(&[
+        write_req(0, &(0..8u64).map(|a| (a, payload(a, 9, 100))).collect::<Vec<_>>()),
+        Request::Trim { epoch: 0, addresses: vec![3] },
+        write_req(0, &(8..12u64).map(|a| (a, payload(a, 9, 100))).collect::<Vec<_>>()),
+    ]);
+    assert!(
+        rs.iter().all(|r| matches!(r, Response::Write(Ok(o)) if o.status.iter().all(|&s| s == 0))
+            || matches!(r, Response::Trim(Ok(s)) if s.iter().all(|&x| x == 0))),
+        "{rs:?}"
+    );
+    for pass in ["same store", "reopened"] {
+        for a in 0..12u64 {
+            let want = if a == 3 { Seen::Trimmed } else { Seen::Data(payload(a, 9, 100)) };
+            assert_eq!(seen(&read(&mut store, 0, &[a])), want, "{pass}: address {a}");
+        }
+        assert_eq!(store.stats().addresses, 12, "{pass}");
+        drop(store);
+        store = open(&dev, SyncMode::Always);
+    }
+}

@@ -57,7 +57,8 @@ fn reopen_reads_summaries_not_the_whole_log() {
     drop(store);
     let mut store = open(&dev, SyncMode::Always);
     let st = store.stats();
-    assert!(st.recovery_summaries >= 5, "summaries used: {}", st.recovery_summaries);
+    // 300,000 entries make a summary each 32 Ki records: about nine, all still live.
+    assert!((5..=10).contains(&st.recovery_summaries), "summaries used: {}", st.recovery_summaries);
     assert!(st.recovery_pages <= TRIGGER_PAGES + 1024, "scanned {} pages", st.recovery_pages);
     verify(&mut store, 0, next);
 

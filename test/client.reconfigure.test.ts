@@ -235,3 +235,101 @@ describe('Reconfiguration', () => {
     );
   });
 });
+
+// ---- the machine's surface and every refusal, exactly -------------------------------
+
+const ok = (op: 'SEAL' | 'TAIL', tail: number, epoch = 2): Response => ({ type: 'response', op, requestId: 0, epoch, status: 'OK', tail });
+const refused = (op: 'SEAL' | 'TAIL' | 'BOOTSTRAP', code: 'ERR_IO' | 'ERR_SEALED', message: string, unitEpoch?: number): Response =>
+  errorResponse(op, 0, 1, new CorfuError(code, message, unitEpoch === undefined ? {} : { unitEpoch }));
+const sendsOf = (actions: ReconfigAction[]): ReconfigSend[] => actions.map((a) => (a as { send: ReconfigSend }).send);
+
+describe('Reconfiguration, exactly', () => {
+  it('start() seals every unit of the current projection and each unit the changes bring in, at once; twice is an InvariantError', () => {
+    const machine = new Reconfiguration(epoch1, [{ kind: 'replace-unit', old: u(1), replacement: u(9) }]);
+    expect(machine.phase).toBe('new');
+    const sends = sendsOf(machine.start());
+    expect(sends).toStrictEqual([u(0), u(1), u(2), u(3), u(9)].map((target, i) => ({ id: i + 1, target, role: 'unit', request: { type: 'request', op: 'SEAL', epoch: 1, newEpoch: 2 } })));
+    expect(machine.phase).toBe('sealing');
+    expect(() => machine.start()).toThrow('corfu invariant broken: reconfiguration: start() called twice');
+  });
+
+  it('a unit already at the new epoch is asked its TAIL there, and that tail counts; BOOTSTRAP carries the largest tail, resetStreams only when the sequencer moves', () => {
+    const machine = new Reconfiguration(epoch1, []);
+    const sends = sendsOf(machine.start());
+    expect(machine.step({ response: { id: sends[0]!.id, response: ok('SEAL', 10) } })).toEqual([]);
+    const again = machine.step({ response: { id: sends[1]!.id, response: refused('SEAL', 'ERR_SEALED', 'sealed', 2) } });
+    expect(again).toStrictEqual([{ send: { id: 5, target: u(1), role: 'unit', request: { type: 'request', op: 'TAIL', epoch: 2 } } }]);
+    expect(machine.step({ response: { id: sends[2]!.id, response: ok('SEAL', 7) } })).toEqual([]);
+    expect(machine.step({ response: { id: sends[3]!.id, response: ok('SEAL', 3) } })).toEqual([]);
+    expect(machine.phase).toBe('sealing');
+    const boot = machine.step({ response: { id: 5, response: ok('TAIL', 42) } });
+    expect(boot).toStrictEqual([{ send: { id: 6, target: SEQ, role: 'sequencer', request: { type: 'request', op: 'BOOTSTRAP', epoch: 1, newEpoch: 2, startTail: 42, resetStreams: false } } }]);
+    expect([...machine.tails]).toEqual([
+      [u(0), 10],
+      [u(2), 7],
+      [u(3), 3],
+      [u(1), 42],
+    ]);
+    expect(machine.phase).toBe('bootstrapping');
+
+    const moving = new Reconfiguration(epoch1, [{ kind: 'move-sequencer', sequencer: '127.0.0.1:6001' }]);
+    const seals = sendsOf(moving.start());
+    const last = seals.flatMap((s) => moving.step({ response: { id: s.id, response: ok('SEAL', 0) } }));
+    expect(last).toStrictEqual([
+      { send: { id: 5, target: '127.0.0.1:6001', role: 'sequencer', request: { type: 'request', op: 'BOOTSTRAP', epoch: 1, newEpoch: 2, startTail: 0, resetStreams: true } } },
+    ]);
+  });
+
+  it('a unit that answers SEAL with another operation, or refuses it, fails the reconfiguration with its words; a replaced unit that refuses does not', () => {
+    const wrongOp = new Reconfiguration(epoch1, []);
+    const s1 = sendsOf(wrongOp.start());
+    const ping: Response = { type: 'response', op: 'PING', requestId: 0, epoch: 2, status: 'OK' };
+    expect(wrongOp.step({ response: { id: s1[0]!.id, response: ping } })).toStrictEqual([{ failed: { code: 'ERR_IO', message: `${u(0)} answered SEAL with PING` } }]);
+    expect(wrongOp.phase).toBe('finished');
+    expect(wrongOp.step({ response: { id: s1[1]!.id, response: ok('SEAL', 1) } })).toEqual([]);
+
+    const refusing = new Reconfiguration(epoch1, []);
+    const s2 = sendsOf(refusing.start());
+    expect(refusing.step({ response: { id: s2[2]!.id, response: refused('SEAL', 'ERR_IO', 'device failed') } })).toStrictEqual([
+      { failed: { code: 'ERR_IO', message: `unit ${u(2)} refused SEAL: device failed` } },
+    ]);
+
+    const replacing = new Reconfiguration(epoch1, [{ kind: 'replace-unit', old: u(1), replacement: u(9) }]);
+    const s3 = sendsOf(replacing.start());
+    const out = s3.flatMap((s) => replacing.step({ response: { id: s.id, response: s.target === u(1) ? refused('SEAL', 'ERR_IO', 'dying') : ok('SEAL', 4) } }));
+    expect(out).toStrictEqual([{ send: { id: 6, target: SEQ, role: 'sequencer', request: { type: 'request', op: 'BOOTSTRAP', epoch: 1, newEpoch: 2, startTail: 4, resetStreams: false } } }]);
+  });
+
+  it('a refusing or silent sequencer fails it; a change the next projection refuses fails it with that refusal', () => {
+    const machine = new Reconfiguration(epoch1, []);
+    const seals = sendsOf(machine.start());
+    const [boot] = sendsOf(seals.flatMap((s) => machine.step({ response: { id: s.id, response: ok('SEAL', 0) } })));
+    expect(machine.step({ lost: { id: boot!.id } })).toStrictEqual([{ failed: { code: 'ERR_UNAVAILABLE', message: `sequencer ${SEQ} did not answer BOOTSTRAP (move the sequencer)` } }]);
+
+    const bad = new Reconfiguration(epoch1, [{ kind: 'replace-unit', old: '127.0.0.1:7777', replacement: u(9) }]);
+    const s = sendsOf(bad.start());
+    const end = s.flatMap((x) => bad.step({ response: { id: x.id, response: ok('SEAL', 0) } }));
+    expect(end).toHaveLength(1);
+    expect(end[0]).toMatchObject({ failed: { code: 'ERR_BAD_REQUEST' } });
+    expect((end[0] as { failed: { message: string } }).failed.message).toContain('127.0.0.1:7777');
+  });
+
+  it('a proposal result before it proposes is an InvariantError; after the end every event is ignored; a lost proposal race adopts the winner', () => {
+    const early = new Reconfiguration(epoch1, []);
+    early.start();
+    expect(() => early.step({ proposed: { accepted: true, winner: epoch1 } })).toThrow('corfu invariant broken: reconfiguration: a proposal result in phase sealing');
+
+    const machine = new Reconfiguration(epoch1, []);
+    const seals = sendsOf(machine.start());
+    const [boot] = sendsOf(seals.flatMap((s) => machine.step({ response: { id: s.id, response: ok('SEAL', 0) } })));
+    const proposing = machine.step({ response: { id: boot!.id, response: { type: 'response', op: 'BOOTSTRAP', requestId: 0, epoch: 2, status: 'OK' } as Response } });
+    expect(proposing).toHaveLength(1);
+    expect(machine.phase).toBe('proposing');
+    const winner = parseProjection({ ...epoch1, epoch: 2, units: [u(0), u(1), u(2), u(3)] });
+    const theirs = parseProjection({ ...winner, segments: [{ start: 0, end: null, stripes: [{ chain: [u(1), u(0)] }, { chain: [u(2), u(3)] }] }] });
+    expect(machine.step({ proposed: { accepted: false, winner: theirs } })).toStrictEqual([{ done: { projection: theirs, adopted: true } }]);
+    expect(machine.phase).toBe('finished');
+    expect(machine.step({ proposed: { accepted: true, winner } })).toEqual([]);
+    expect(machine.step({ lost: { id: 1 } })).toEqual([]);
+  });
+});

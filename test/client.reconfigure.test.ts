@@ -333,3 +333,58 @@ describe('Reconfiguration, exactly', () => {
     expect(machine.step({ lost: { id: 1 } })).toEqual([]);
   });
 });
+
+describe('Reconfiguration, the sequencer', () => {
+  /** Seals every unit (OK, tail 0) and returns the BOOTSTRAP send. */
+  const toBootstrap = (machine: Reconfiguration): ReconfigSend => {
+    const seals = sendsOf(machine.start());
+    const [boot] = sendsOf(seals.flatMap((s) => machine.step({ response: { id: s.id, response: ok('SEAL', 0) } })));
+    return boot!;
+  };
+  const bootstrapped: Response = { type: 'response', op: 'BOOTSTRAP', requestId: 0, epoch: 2, status: 'OK' } as Response;
+
+  it('one already bootstrapped at the new epoch (a concurrent reconfiguration) is taken as it is: the machine proposes', () => {
+    const machine = new Reconfiguration(epoch1, []);
+    const boot = toBootstrap(machine);
+    const next = machine.step({ response: { id: boot.id, response: refused('BOOTSTRAP', 'ERR_SEALED', 'at 2', 2) } });
+    expect(next).toHaveLength(1);
+    expect(next[0]).toHaveProperty('propose.epoch', 2);
+  });
+
+  it('a move that wins seals the old sequencer (best effort) and ends there; only units count as tails', () => {
+    const machine = new Reconfiguration(epoch1, [{ kind: 'move-sequencer', sequencer: '127.0.0.1:6001' }]);
+    const boot = toBootstrap(machine);
+    const [propose] = machine.step({ response: { id: boot.id, response: bootstrapped } });
+    const mine = (propose as { propose: Projection }).propose;
+    const sealOld = machine.step({ proposed: { accepted: true, winner: mine } });
+    expect(sealOld).toStrictEqual([{ send: { id: 6, target: SEQ, role: 'sequencer', request: { type: 'request', op: 'SEAL', epoch: 1, newEpoch: 2 } } }]);
+    expect(machine.phase).toBe('sealing-old-sequencer');
+    expect(machine.step({ response: { id: 6, response: { type: 'response', op: 'SEAL', requestId: 0, epoch: 2, status: 'OK', tail: 99 } } })).toStrictEqual([
+      { done: { projection: mine, adopted: false } },
+    ]);
+    expect(machine.phase).toBe('finished');
+    expect([...machine.tails.keys()].sort()).toEqual([u(0), u(1), u(2), u(3)]);
+  });
+
+  it('a move that loses adopts the winner and leaves the old sequencer alone; an equal projection already there counts as ours', () => {
+    const losing = new Reconfiguration(epoch1, [{ kind: 'move-sequencer', sequencer: '127.0.0.1:6001' }]);
+    const boot = toBootstrap(losing);
+    const [propose] = losing.step({ response: { id: boot.id, response: bootstrapped } });
+    const theirs = parseProjection({ ...(propose as { propose: Projection }).propose, sequencer: '127.0.0.1:6002' });
+    expect(losing.step({ proposed: { accepted: false, winner: theirs } })).toStrictEqual([{ done: { projection: theirs, adopted: true } }]);
+
+    const retried = new Reconfiguration(epoch1, []);
+    const boot2 = toBootstrap(retried);
+    const [propose2] = retried.step({ response: { id: boot2.id, response: bootstrapped } });
+    const same = parseProjection({ ...(propose2 as { propose: Projection }).propose });
+    expect(retried.step({ proposed: { accepted: false, winner: same } })).toStrictEqual([{ done: { projection: (propose2 as { propose: Projection }).propose, adopted: false } }]);
+  });
+
+  it('a unit above the new epoch fails it with words that name it and the epoch', () => {
+    const machine = new Reconfiguration(epoch1, []);
+    const sends = sendsOf(machine.start());
+    expect(machine.step({ response: { id: sends[3]!.id, response: refused('SEAL', 'ERR_SEALED', 'at 7', 7) } })).toStrictEqual([
+      { failed: { code: 'ERR_SEALED', message: `unit ${u(3)} is at epoch 7: a later projection exists`, unitEpoch: 7 } },
+    ]);
+  });
+});

@@ -388,3 +388,15 @@ describe('Reconfiguration, the sequencer', () => {
     ]);
   });
 });
+
+describe('Reconfiguration, a move racing another', () => {
+  it('the old sequencer already sealed at the new epoch (a concurrent move got there) ends the machine: it is not asked anything more', () => {
+    const machine = new Reconfiguration(epoch1, [{ kind: 'move-sequencer', sequencer: '127.0.0.1:6001' }]);
+    const seals = sendsOf(machine.start());
+    const [boot] = sendsOf(seals.flatMap((s) => machine.step({ response: { id: s.id, response: ok('SEAL', 0) } })));
+    const [propose] = machine.step({ response: { id: boot!.id, response: { type: 'response', op: 'BOOTSTRAP', requestId: 0, epoch: 2, status: 'OK' } as Response } });
+    const mine = (propose as { propose: Projection }).propose;
+    const [sealOld] = sendsOf(machine.step({ proposed: { accepted: true, winner: mine } }));
+    expect(machine.step({ response: { id: sealOld!.id, response: refused('SEAL', 'ERR_SEALED', 'at 2', 2) } })).toStrictEqual([{ done: { projection: mine, adopted: false } }]);
+  });
+});

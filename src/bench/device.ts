@@ -177,7 +177,7 @@ function pairRow(pair: string, engine: RunFigures, fio: RunFigures, conditions: 
   };
 }
 
-export function checkDeviceFlags(f: DeviceFlags): void {
+function checkDeviceFlags(f: DeviceFlags): void {
   if (existsSync(f.path) && !f.force) throw new UsageError(`${f.path} exists: corfu bench device formats it and fio overwrites it; pass --force to erase it`);
   if (!existsSync(f.path) && f.size === undefined) throw new UsageError(`${f.path} does not exist; pass --size BYTES to create a file there, or name a block device`);
 }

@@ -3,7 +3,7 @@
 
 import { cliConnectOptions } from '../cli/security.js';
 import { UsageError } from '../cli/usage-error.js';
-import { checkDeviceFlags, deviceWorkload, type DevicePhase } from './device.js';
+import { deviceWorkload, type DeviceFlags } from './device.js';
 import { deviceInfo, machineInfo } from './machine.js';
 import { STAMP_BYTES } from './payload.js';
 import { assemble, emit, type OutputFlags } from './result.js';
@@ -106,34 +106,14 @@ export async function tokensVerb(f: WorkloadFlags & TokensExtra): Promise<void> 
   });
 }
 
-export interface DeviceVerbFlags extends OutputFlags {
-  readonly size?: number;
-  readonly seconds: number;
-  readonly warmup: number;
-  readonly queueDepth: number;
-  readonly batch: number;
-  readonly inFlight: number;
-  readonly only: ReadonlySet<DevicePhase>;
-  readonly fio: boolean;
+/** The device workload's flags as commander gives them: the path is an argument, --force may be absent. */
+export interface DeviceVerbFlags extends OutputFlags, Omit<DeviceFlags, 'path' | 'force' | 'progress'> {
   readonly force?: boolean;
 }
 
 export async function deviceVerb(path: string, f: DeviceVerbFlags): Promise<void> {
   const startedAt = new Date();
-  const flags = {
-    path,
-    ...(f.size === undefined ? {} : { size: f.size }),
-    seconds: f.seconds,
-    warmup: f.warmup,
-    queueDepth: f.queueDepth,
-    batch: f.batch,
-    inFlight: f.inFlight,
-    only: f.only,
-    fio: f.fio,
-    force: f.force === true,
-    progress: f.progress,
-  };
-  checkDeviceFlags(flags);
+  const flags: DeviceFlags = { ...f, path, force: f.force === true };
   // The machine as the run starts (a file that does not exist yet is described once made).
   const machine = machineInfo([]);
   const out = await deviceWorkload(flags);

@@ -6,13 +6,12 @@
 
 import { performance } from 'node:perf_hooks';
 
-import { CorfuError } from '../../../bindings/errors.js';
 import { closedLoop } from '../driver.js';
 import { Acked, Payloads } from '../payload.js';
 import { OpRecorder, Window } from '../recorder.js';
 import { readBack } from '../verify.js';
 import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput, loopShape } from './common.js';
-import { prefill, randomIndex } from './prefill.js';
+import { prefill, readRandom } from './prefill.js';
 
 export async function mixedWorkload(ctx: WorkloadContext, f: ClientFlags, readFraction: number, prefillCount: number): Promise<WorkloadOutput> {
   const clients = await connectClients(ctx.layout, f.clients, f.separateConnections);
@@ -31,12 +30,7 @@ export async function mixedWorkload(ctx: WorkloadContext, f: ClientFlags, readFr
       op: async (w) => {
         const client = clients[w % f.clients]!;
         if (Math.random() < readFraction) {
-          const i = randomIndex(acked.length);
-          const address = acked.address(i);
-          const t0 = performance.now();
-          const entry = await client.read(address);
-          reads.record(t0, performance.now());
-          if (entry.kind !== 'data' || !payloads.matches(acked.seq(i), entry.payload)) throw new CorfuError('ERR_IO', `read ${address}: not the entry this run appended there`);
+          await readRandom(client, acked, payloads, reads);
         } else {
           const s = seq++;
           const t0 = performance.now();

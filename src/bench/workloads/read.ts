@@ -4,15 +4,12 @@
 // the run. Latency is from the call of `read` to its resolution (a READ at the chain's
 // tail replica).
 
-import { performance } from 'node:perf_hooks';
-
-import { CorfuError } from '../../../bindings/errors.js';
 import { closedLoop } from '../driver.js';
 import { Acked, Payloads } from '../payload.js';
 import { OpRecorder, Window } from '../recorder.js';
 import { readBack } from '../verify.js';
 import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput, loopShape } from './common.js';
-import { prefill, randomIndex } from './prefill.js';
+import { prefill, readRandom } from './prefill.js';
 
 export async function randomReadWorkload(ctx: WorkloadContext, f: ClientFlags, prefillCount: number): Promise<WorkloadOutput> {
   const clients = await connectClients(ctx.layout, f.clients, f.separateConnections);
@@ -27,16 +24,7 @@ export async function randomReadWorkload(ctx: WorkloadContext, f: ClientFlags, p
       ...loopShape(ctx, f, f.clients * f.depth, window),
       label: 'read',
       measured: () => rec.ops,
-      op: async (w) => {
-        const i = randomIndex(acked.length);
-        const address = acked.address(i);
-        const t0 = performance.now();
-        const entry = await clients[w % f.clients]!.read(address);
-        rec.record(t0, performance.now());
-        if (entry.kind !== 'data' || !payloads.matches(acked.seq(i), entry.payload)) {
-          throw new CorfuError('ERR_IO', `read ${address}: ${entry.kind === 'data' ? 'the bytes differ from what this run appended there' : `${entry.kind} instead of the entry this run appended`}`);
-        }
-      },
+      op: (w) => readRandom(clients[w % f.clients]!, acked, payloads, rec),
     });
     const verify = f.verify ? await readBack(clients[0]!, acked, payloads) : null;
     const run = toRun({ label: 'corfu read (random)', system: 'corfu', op: 'read', bytesPerOp: f.entrySizeBytes }, rec.finish(), loop);

@@ -7,10 +7,10 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { freePort } from './peers/port.js';
 import { startRedis as startRedisPeer } from './peers/redis.js';
 
 export interface Server {
@@ -19,14 +19,6 @@ export interface Server {
   readonly dir: string;
   /** SIGTERM, wait for the exit (SIGKILL after 5 s), remove the data dir. */
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 function stopper(proc: ChildProcess, dir: string): () => Promise<void> {

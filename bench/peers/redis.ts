@@ -12,11 +12,12 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { childCpuSeconds } from '../../src/bench/cpu.js';
+import { freePort } from './port.js';
 import { requirePeers, type PeerBinary } from './errors.js';
 
 export const REDIS_SERVER: PeerBinary = { peer: 'redis', program: 'redis-server', install: 'apt-get install -y redis-server' };
@@ -33,14 +34,6 @@ export interface RedisServer {
   readonly version: string;
   /** SIGTERM, wait for the exit (SIGKILL after 5 s), remove the dir. */
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 /** One PING over RESP; true on +PONG. */

@@ -163,4 +163,5 @@ export type RunFigures = z.infer<typeof runSchema>;
 export type VerifyFigures = z.infer<typeof verifySchema>;
 export type ComparisonRow = z.infer<typeof comparisonSchema>;
 export type TargetFigures = z.infer<typeof targetSchema>;
+export type MachineFigures = z.infer<typeof machineSchema>;
 export type BenchResult = z.infer<typeof resultSchema>;

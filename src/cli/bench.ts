@@ -48,7 +48,7 @@ function targetOptions(cmd: Command): Command {
     .option('--units <n>', 'with --local: storage units', positiveCountArg, 4)
     .option('--replicas <n>', 'with --local: replicas per chain (units / replicas stripes)', positiveCountArg, 2)
     .option('--sync <mode>', "with --local: the units' sync mode, 'always' (durable before ack) or 'none'; with --layout, what the units must run", syncArg)
-    .option('--unit-size <bytes>', "with --local: each unit's device file (sparse), e.g. 1G", sizeArg, 1024 ** 3);
+    .option('--unit-size <bytes>', "with --local: each unit's device file (allocated in full at format), e.g. 1G", sizeArg, 1024 ** 3);
 }
 
 /** The closed loop: clients, depth, entries, how long. */
@@ -140,7 +140,7 @@ export function addBenchCommands(program: Command): void {
     .option('--local', 'start a cluster on 127.0.0.1 for the run (the default)')
     .option('--units <n>', 'local cluster: storage units', positiveCountArg, 4)
     .option('--replicas <n>', 'local cluster: replicas per chain', positiveCountArg, 2)
-    .option('--unit-size <bytes>', "local cluster: each unit's device file (sparse)", sizeArg, 1024 ** 3)
+    .option('--unit-size <bytes>', "local cluster: each unit's device file (allocated in full at format)", sizeArg, 1024 ** 3)
     .option('--entry-size <bytes>', 'payload bytes per entry (appends and XADD)', sizeArg, 128)
     .option('--clients <n>', 'connections (Corfu: in-process clients; Redis: redis-benchmark -c)', positiveCountArg, 16)
     .option('--depth <d>', 'requests in flight per connection (Redis: redis-benchmark -P)', positiveCountArg, 8)

@@ -4,6 +4,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import type { z } from 'zod';
+
 import { packageRoot } from '../../bindings/native.js';
 import { FatalError } from '../cli/fatal-error.js';
 import { machineInfo } from './machine.js';
@@ -31,7 +33,7 @@ export interface Assembled {
   readonly extra?: Record<string, unknown>;
 }
 
-function corfuVersion(): string {
+export function corfuVersion(): string {
   try {
     const v = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version;
     return typeof v === 'string' ? v : 'unknown';
@@ -57,10 +59,15 @@ export function assemble(a: Assembled, machine = machineInfo(a.devicePaths)): Be
     comparison: a.comparison ?? [],
     extra: a.extra ?? {},
   };
-  const checked = resultSchema.safeParse(result);
+  return checkedAgainst(resultSchema, result, 'bench');
+}
+
+/** A result is checked before it is written: one that does not match its schema is a bug, not a file. */
+export function checkedAgainst<T>(schema: z.ZodType<T>, result: T, what: string): T {
+  const checked = schema.safeParse(result);
   if (!checked.success) {
     const issue = checked.error.issues[0]!;
-    throw new Error(`bench: the result does not match its schema at ${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`${what}: the result does not match its schema at ${issue.path.join('.')}: ${issue.message}`);
   }
   return result;
 }

@@ -110,7 +110,14 @@ export interface WorkloadSpec {
   readonly run: (ctx: WorkloadContext) => Promise<WorkloadOutput>;
 }
 
-export async function runCorfuWorkload(f: WorkloadFlags, spec: WorkloadSpec): Promise<BenchResult> {
+export interface Measured {
+  readonly result: BenchResult;
+  /** The first line of the text output: what ran against what. */
+  readonly heading: string;
+}
+
+/** Runs one workload against the target of `f` and assembles its result; prints and writes nothing. */
+export async function measureCorfuWorkload(f: WorkloadFlags, spec: WorkloadSpec): Promise<Measured> {
   const startedAt = new Date();
   let heading = '';
   const result = await withTarget(targetFlags(f), async (t) => {
@@ -132,6 +139,11 @@ export async function runCorfuWorkload(f: WorkloadFlags, spec: WorkloadSpec): Pr
       machine,
     );
   });
+  return { result, heading };
+}
+
+export async function runCorfuWorkload(f: WorkloadFlags, spec: WorkloadSpec): Promise<BenchResult> {
+  const { result, heading } = await measureCorfuWorkload(f, spec);
   emit(result, heading, f);
   return result;
 }

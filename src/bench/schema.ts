@@ -163,4 +163,89 @@ export type RunFigures = z.infer<typeof runSchema>;
 export type VerifyFigures = z.infer<typeof verifySchema>;
 export type ComparisonRow = z.infer<typeof comparisonSchema>;
 export type TargetFigures = z.infer<typeof targetSchema>;
+export type MachineFigures = z.infer<typeof machineSchema>;
 export type BenchResult = z.infer<typeof resultSchema>;
+
+// `corfu bench scaling --json FILE`: a study of several cells (a cluster shape or an
+// entry size), each run `repeats` times. Every run is a whole `corfu-bench/1` result;
+// each cell names its runs (indexes into `runs`) and gives the median and the range of
+// their figures.
+
+export const SCALING_SCHEMA_VERSION = 'corfu-bench-scaling/1';
+
+export const SCALING_STUDIES = ['stripes', 'sizes', 'reads'] as const;
+export type ScalingStudy = (typeof SCALING_STUDIES)[number];
+
+/** A figure over a cell's runs: the median (of an even count, the mean of the middle two) and the extremes. */
+export const spreadSchema = z.object({ median: finite, min: finite, max: finite }).refine((s) => s.min <= s.median && s.median <= s.max, 'the median must lie within min..max');
+
+export const scalingCellSchema = z.object({
+  /** Its name in tables and charts: "2x3" (stripes x replicas), "4 KiB". */
+  cell: z.string(),
+  stripes: count,
+  replicas: count,
+  units: count,
+  entry_size_bytes: count,
+  /** Indexes into `runs`, in the order they ran. */
+  runs: z.array(count).min(1),
+  ops_per_s: spreadSchema,
+  /** Payload bytes per second. */
+  bytes_per_s: spreadSchema,
+  /** Null where the runs report no latency distribution. */
+  p50_us: spreadSchema.nullable(),
+  p99_us: spreadSchema.nullable(),
+  /** The run whose operations/s is the median (of an even count, the lower of the middle two): an index into `runs`. */
+  median_run: count,
+  /** The busiest process of that run (its largest share of a CPU): what limited the cell, if anything. */
+  busiest: processCpuSchema.nullable(),
+});
+
+export const scalingStudySchema = z.object({
+  study: z.enum(SCALING_STUDIES),
+  /** The workload every run of the study ran, and its operation ("append", "read"). */
+  workload: z.enum(['append', 'read']),
+  op: z.string(),
+  title: z.string(),
+  cells: z.array(scalingCellSchema).min(1),
+});
+
+export const scalingRunSchema = z.object({
+  study: z.enum(SCALING_STUDIES),
+  cell: z.string(),
+  /** 1..repeats: which sweep of the matrix it belongs to. */
+  repeat: z.number().int().positive(),
+  result: resultSchema,
+});
+
+export const scalingResultSchema = z
+  .object({
+    schema: z.literal(SCALING_SCHEMA_VERSION),
+    started_at: z.string(),
+    finished_at: z.string(),
+    command: z.array(z.string()),
+    corfu_version: z.string(),
+    /** Every option of the study, defaults included. */
+    config: z.record(z.string(), z.unknown()),
+    /** The machine as the study started (each run's result describes it again as that run started). */
+    machine: machineSchema,
+    studies: z.array(scalingStudySchema).min(1),
+    runs: z.array(scalingRunSchema).min(1),
+  })
+  .superRefine((doc, ctx) => {
+    doc.studies.forEach((s, i) =>
+      s.cells.forEach((c, j) => {
+        const path = ['studies', i, 'cells', j];
+        for (const k of [...c.runs, c.median_run]) {
+          const run = doc.runs[k];
+          if (run === undefined || run.study !== s.study || run.cell !== c.cell) ctx.addIssue({ code: 'custom', path, message: `run ${k} is not a run of ${s.study} ${c.cell}` });
+        }
+        if (!c.runs.includes(c.median_run)) ctx.addIssue({ code: 'custom', path, message: 'the median run must be one of the cell’s runs' });
+      }),
+    );
+  });
+
+export type Spread = z.infer<typeof spreadSchema>;
+export type ScalingCell = z.infer<typeof scalingCellSchema>;
+export type ScalingStudyFigures = z.infer<typeof scalingStudySchema>;
+export type ScalingRun = z.infer<typeof scalingRunSchema>;
+export type ScalingResult = z.infer<typeof scalingResultSchema>;

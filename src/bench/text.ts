@@ -5,11 +5,11 @@
 
 import type { BenchResult, ComparisonRow, RunFigures } from './schema.js';
 
-const n0 = (x: number): string => Math.round(x).toLocaleString('en-US');
-const ms = (us: number | null): string => (us === null ? '–' : String(Math.round(us) / 1000));
-const pct = (share: number): string => `${Math.round(share * 100)}%`;
+export const n0 = (x: number): string => Math.round(x).toLocaleString('en-US');
+export const ms = (us: number | null): string => (us === null ? '–' : String(Math.round(us) / 1000));
+export const pct = (share: number): string => `${Math.round(share * 100)}%`;
 
-function plural(op: string): string {
+export function plural(op: string): string {
   if (/(s|x|ch|sh)$/.test(op)) return `${op}es`;
   return `${op}s`;
 }

@@ -7,7 +7,7 @@ import { deviceWorkload, type DeviceFlags } from './device.js';
 import { deviceInfo, machineInfo } from './machine.js';
 import { STAMP_BYTES } from './payload.js';
 import { assemble, emit, type OutputFlags } from './result.js';
-import { baseConfig, clientFlags, describeTarget, goalOf, runCorfuWorkload, type WorkloadFlags } from './run.js';
+import { baseConfig, clientFlags, describeTarget, goalOf, runCorfuWorkload, type WorkloadFlags, type WorkloadSpec } from './run.js';
 import { appendWorkload } from './workloads/append.js';
 import { followWorkload } from './workloads/follow.js';
 import { mixedWorkload } from './workloads/mixed.js';
@@ -40,24 +40,30 @@ function checkEntrySize(f: WorkloadFlags, why: string): void {
   if (f.entrySize < STAMP_BYTES) throw new UsageError(`--entry-size must be at least ${STAMP_BYTES} bytes ${why} (each entry carries its run and sequence number)`);
 }
 
-export async function appendVerb(f: WorkloadFlags): Promise<void> {
+/** `append`'s flags checked, and its workload (`bench scaling` runs it too). */
+export function appendSpec(f: WorkloadFlags): WorkloadSpec {
   if (f.verify === true) checkEntrySize(f, 'with --verify');
   checkProcs(f.procs ?? 1, f.clients);
   const c = clientFlags(f);
-  await runCorfuWorkload(f, {
+  return {
     workload: 'append',
     config: baseConfig(f, c),
     heading: (t) =>
       `bench append: ${shape(f)}, ${describeTarget(t)}, clients ${c.procs > 1 ? `in ${c.procs} processes` : 'in-process'}, connections ${c.separateConnections ? 'per-client' : 'shared'}`,
     run: (ctx) => appendWorkload(ctx, c),
-  });
+  };
 }
 
-export async function readVerb(f: WorkloadFlags & ReadExtra): Promise<void> {
+export async function appendVerb(f: WorkloadFlags): Promise<void> {
+  await runCorfuWorkload(f, appendSpec(f));
+}
+
+/** `read`'s flags checked, and its workload (`bench scaling` runs it too). */
+export function readSpec(f: WorkloadFlags & ReadExtra): WorkloadSpec {
   checkEntrySize(f, 'to read');
   const c = clientFlags(f);
   const config = { ...baseConfig(f, c), pattern: f.pattern, ...(f.pattern === 'random' ? { prefill_entries: f.prefill } : { followers: f.followers }) };
-  await runCorfuWorkload(f, {
+  return {
     workload: 'read',
     config,
     heading: (t) =>
@@ -65,7 +71,11 @@ export async function readVerb(f: WorkloadFlags & ReadExtra): Promise<void> {
         ? `bench read (random over ${f.prefill} entries appended first): ${shape(f)}, ${describeTarget(t)}`
         : `bench read (tail: ${f.followers} follower(s) while appending): ${shape(f)}, ${describeTarget(t)}`,
     run: (ctx) => (f.pattern === 'random' ? randomReadWorkload(ctx, c, f.prefill) : followWorkload(ctx, c, f.followers)),
-  });
+  };
+}
+
+export async function readVerb(f: WorkloadFlags & ReadExtra): Promise<void> {
+  await runCorfuWorkload(f, readSpec(f));
 }
 
 export async function mixedVerb(f: WorkloadFlags & MixedExtra): Promise<void> {

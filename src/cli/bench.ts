@@ -5,6 +5,7 @@
 //   corfu bench append|read|mixed|tokens  (--layout URL | --local [--units N --replicas R --sync MODE])
 //   corfu bench device PATH               the engine against fio on one device
 //   corfu bench compare                   Corfu and its peers (fio, Redis) back to back
+//   corfu bench scaling                   the scaling study: cells of --local clusters, repeated
 //
 // Each takes --json FILE (every figure, the configuration, the machine) and
 // --report FILE.html (one self-contained page of charts); docs/benchmarks.md, "corfu bench".
@@ -15,7 +16,11 @@ import { COMPARE_PAIRS, compareVerb, type CompareFlags, type ComparePair } from 
 import { DEVICE_PHASES, type DevicePhase } from '../bench/device.js';
 import { appendVerb, deviceVerb, mixedVerb, readVerb, tokensVerb, type DeviceVerbFlags, type MixedExtra, type ReadExtra, type TokensExtra } from '../bench/verbs.js';
 import type { WorkloadFlags } from '../bench/run.js';
+import { runScaling, type ScalingFlags, type Shape } from '../bench/scaling.js';
+import { SCALING_STUDIES, type ScalingStudy } from '../bench/schema.js';
+import { DEFAULT_MAX_ENTRY_BYTES } from '../../bindings/limits.js';
 import { positiveCountArg, sizeArg, storeUrlArg, syncArg } from './options.js';
+import { parseSize } from './units.js';
 
 export function secondsArg(value: string): number {
   const n = Number(value);
@@ -43,7 +48,7 @@ function targetOptions(cmd: Command): Command {
     .option('--units <n>', 'with --local: storage units', positiveCountArg, 4)
     .option('--replicas <n>', 'with --local: replicas per chain (units / replicas stripes)', positiveCountArg, 2)
     .option('--sync <mode>', "with --local: the units' sync mode, 'always' (durable before ack) or 'none'; with --layout, what the units must run", syncArg)
-    .option('--unit-size <bytes>', "with --local: each unit's device file (sparse), e.g. 1G", sizeArg, 1024 ** 3);
+    .option('--unit-size <bytes>', "with --local: each unit's device file (allocated in full at format), e.g. 1G", sizeArg, 1024 ** 3);
 }
 
 /** The closed loop: clients, depth, entries, how long. */
@@ -135,7 +140,7 @@ export function addBenchCommands(program: Command): void {
     .option('--local', 'start a cluster on 127.0.0.1 for the run (the default)')
     .option('--units <n>', 'local cluster: storage units', positiveCountArg, 4)
     .option('--replicas <n>', 'local cluster: replicas per chain', positiveCountArg, 2)
-    .option('--unit-size <bytes>', "local cluster: each unit's device file (sparse)", sizeArg, 1024 ** 3)
+    .option('--unit-size <bytes>', "local cluster: each unit's device file (allocated in full at format)", sizeArg, 1024 ** 3)
     .option('--entry-size <bytes>', 'payload bytes per entry (appends and XADD)', sizeArg, 128)
     .option('--clients <n>', 'connections (Corfu: in-process clients; Redis: redis-benchmark -c)', positiveCountArg, 16)
     .option('--depth <d>', 'requests in flight per connection (Redis: redis-benchmark -P)', positiveCountArg, 8)
@@ -147,6 +152,78 @@ export function addBenchCommands(program: Command): void {
     .option('--device-size <bytes>', 'engine pair: size of the temporary file', sizeArg, 1024 ** 3)
     .option('--force', 'engine pair: erase --device if it exists')
     .action((flags: CompareFlags) => compareVerb(flags));
+
+  addScalingCommand(bench);
+}
+
+/** A comma-separated list, each item parsed by `item` (which rejects a bad one), none twice. */
+function listOf<T>(value: string, item: (s: string) => T | undefined, expected: string): T[] {
+  const out = value.split(',').map((s) => item(s.trim()));
+  if (value.trim() === '' || out.some((x) => x === undefined)) throw new InvalidArgumentError(`expected ${expected}.`);
+  if (new Set(out).size !== out.length) throw new InvalidArgumentError(`expected ${expected}, each once.`);
+  return out as T[];
+}
+
+/** `--stripes 1,2,4`: whole numbers of at least 1. */
+export function countListArg(value: string): number[] {
+  return listOf(value, (s) => (/^\d+$/.test(s) && Number(s) >= 1 && Number.isSafeInteger(Number(s)) ? Number(s) : undefined), 'a comma-separated list of whole numbers of at least 1, like 1,2,4');
+}
+
+/** `--sizes 64,256,1K`: entry sizes a freshly formatted unit takes (at most 64 KiB). */
+export function sizeListArg(value: string): number[] {
+  return listOf(
+    value,
+    (s) => {
+      const bytes = parseSize(s);
+      return bytes !== undefined && bytes >= 1 && bytes <= DEFAULT_MAX_ENTRY_BYTES ? bytes : undefined;
+    },
+    "a comma-separated list of entry sizes from 1 byte to 64K (the units' largest entry), like 64,256,1K",
+  );
+}
+
+export function studiesArg(value: string): Set<ScalingStudy> {
+  return new Set(listOf(value, (s) => ((SCALING_STUDIES as readonly string[]).includes(s) ? (s as ScalingStudy) : undefined), `a comma-separated list of ${SCALING_STUDIES.join(', ')}`));
+}
+
+/** `--sizes-cluster 2x2`: stripes x replicas. */
+export function shapeArg(value: string): Shape {
+  const m = /^(\d+)x(\d+)$/.exec(value);
+  const shape = m === null ? undefined : { stripes: Number(m[1]), replicas: Number(m[2]) };
+  if (shape === undefined || shape.stripes < 1 || shape.replicas < 1) throw new InvalidArgumentError('expected STRIPESxREPLICAS, like 2x2.');
+  return shape;
+}
+
+/** An option whose default is shown in --help as it is typed, not as JSON. */
+function typedDefault<T>(flags: string, description: string, parse: (value: string) => T, value: T, shown: string): Option {
+  return new Option(flags, description).argParser(parse).default(value, shown);
+}
+
+function addScalingCommand(bench: Command): void {
+  const cmd = bench
+    .command('scaling')
+    .description(
+      'the scaling study: appends/s against stripes x replicas and against entry size, random reads/s against stripes; every run on a --local cluster of its own, each cell repeated (median and range)',
+    )
+    .addOption(typedDefault('--studies <list>', `which studies: a comma-separated list of ${SCALING_STUDIES.join(', ')}`, studiesArg, new Set(SCALING_STUDIES), SCALING_STUDIES.join(',')))
+    .addOption(typedDefault('--stripes <list>', 'stripes study: stripe counts', countListArg, [1, 2, 4], '1,2,4'))
+    .addOption(typedDefault('--replicas <list>', 'stripes study: replicas per chain (a cell has stripes x replicas units)', countListArg, [1, 2, 3], '1,2,3'))
+    .addOption(typedDefault('--sizes <list>', 'sizes study: entry sizes (at most 64K)', sizeListArg, [64, 256, 1024, 4096, 16384, 65536], '64,256,1K,4K,16K,64K'))
+    .addOption(typedDefault('--sizes-cluster <SxR>', 'sizes study: the cluster, stripes x replicas', shapeArg, { stripes: 2, replicas: 2 }, '2x2'))
+    .addOption(typedDefault('--read-stripes <list>', 'reads study: stripe counts', countListArg, [1, 2, 4], '1,2,4'))
+    .option('--read-replicas <n>', 'reads study: replicas per chain', positiveCountArg, 2)
+    .option('--repeats <n>', 'runs of each cell (the whole matrix once per repeat): the median and the range are reported', positiveCountArg, 3)
+    .option('--seconds <s>', 'measured seconds per run', secondsArg, 10)
+    .option('--warmup <s>', 'warm-up before each run, excluded from the figures', warmupArg, 1)
+    .option('--clients <n>', 'CorfuClient instances, the same in every cell', positiveCountArg, 16)
+    .option('--depth <d>', 'operations in flight per client', positiveCountArg, 8)
+    .option('--entry-size <bytes>', 'stripes and reads studies: payload bytes per entry', sizeArg, 128)
+    .option('--prefill <n>', 'reads study: entries appended (untimed) before the reads', positiveCountArg, 10_000)
+    .option('--procs <n>', 'appends: load-generator processes the clients are split over (1: this process)', positiveCountArg, 1)
+    .addOption(typedDefault('--sync <mode>', "the units' sync mode, 'always' (durable before ack) or 'none'", syncArg, 'always', 'always'))
+    .addOption(typedDefault('--unit-size <bytes>', "each unit's device file, e.g. 1G: it must hold what a run appends", sizeArg, 1024 ** 3, '1G'));
+  outputOptions(cmd).action(async (flags: ScalingFlags) => {
+    await runScaling(flags);
+  });
 }
 
 export function pairsArg(value: string): Set<ComparePair> {

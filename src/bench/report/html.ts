@@ -3,12 +3,13 @@
 // throughput over time, the latency percentile curve, the CPU of every process second
 // by second, the comparison with peers, each run's figures, the configuration and the
 // machine. The tables are HTML written here; the charts are drawn by the page
-// (page-script.ts).
+// (page-script.ts). `pageHtml` is the shell every report page shares (the scaling
+// study's too: scaling-html.ts).
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-import type { BenchResult, RunFigures } from '../schema.js';
+import type { BenchResult, MachineFigures, RunFigures } from '../schema.js';
 import { PAGE_SCRIPT } from './page-script.js';
 
 const require = createRequire(import.meta.url);
@@ -20,7 +21,7 @@ function uplotAssets(): { script: string; css: string; version: string } {
   return { script, css, version };
 }
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
@@ -40,7 +41,7 @@ function scriptText(source: string): string {
 const n0 = (x: number): string => Math.round(x).toLocaleString('en-US');
 const ms = (us: number | null | undefined): string => (us === null || us === undefined ? '–' : String(Math.round(us) / 1000));
 
-function tableHtml(head: readonly string[], rows: readonly (readonly string[])[]): string {
+export function tableHtml(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const th = head.map((h) => `<th>${esc(h)}</th>`).join('');
   const body = rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<td>${esc(c)}</td>` : `<td class="num">${esc(c)}</td>`)).join('')}</tr>`).join('\n');
   return `<table><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
@@ -106,8 +107,46 @@ pre { background: #f7f7f7; padding: 8px; overflow-x: auto; font-size: 0.8em; }
 .notes li { margin: 0.3em 0; } .muted { color: #666; }
 `;
 
-export function reportHtml(res: BenchResult): string {
+/** One line on the machine: CPUs, memory, OS, kernel, node, load at the start. */
+export function machineLine(m: MachineFigures): string {
+  return `${m.cpus} × ${m.cpu_model ?? 'CPU'}, ${(m.memory_bytes / 1024 ** 3).toFixed(1)} GiB, ${m.os ?? 'Linux'}, kernel ${m.kernel}, node ${m.node}, load average ${m.load_average.join(' / ')} at the start`;
+}
+
+export interface Page {
+  readonly title: string;
+  /** The body's HTML, before the render status, the data and the script. */
+  readonly body: string;
+  /** What the page's script draws, as the JSON of #bench-data. */
+  readonly data: unknown;
+  /** The page's own script (page-script.ts). */
+  readonly script: string;
+}
+
+/** A self-contained page: uPlot and its CSS inlined, the data, the script that draws and checks the charts. */
+export function pageHtml(p: Page): string {
   const ui = uplotAssets();
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(p.title)}</title>
+<style>${ui.css}</style>
+<style>${STYLE}</style>
+<script>/* uPlot v${esc(ui.version)} (https://github.com/leeoniya/uPlot), MIT License, Copyright (c) 2022 Leon Sorokin */
+${scriptText(ui.script)}</script>
+</head>
+<body>
+${p.body}
+<div id="render-status" hidden></div>
+<script type="application/json" id="bench-data">${scriptJson(p.data)}</script>
+<script>${scriptText(p.script)}</script>
+</body>
+</html>
+`;
+}
+
+export function reportHtml(res: BenchResult): string {
   // What the charts need (not the encoded histograms).
   // Runs of one window (mixed, a follower and its appenders) share their CPU samples: one chart for them.
   const cpuKeys = res.runs.map((r) => JSON.stringify(r.cpu_series));
@@ -116,27 +155,13 @@ export function reportHtml(res: BenchResult): string {
     runs: res.runs.map((r, k) => ({ label: r.label, series: r.series, percentiles: r.percentiles, cpu_series: cpuOwn[k] ? r.cpu_series : [] })),
   };
   const cpuCharts = res.runs.map((_, k) => (cpuOwn[k] ? `<div id="chart-cpu-${k}" class="chart"></div>` : '')).join('\n');
-  const m = res.machine;
-  const machine = `${m.cpus} × ${m.cpu_model ?? 'CPU'}, ${(m.memory_bytes / 1024 ** 3).toFixed(1)} GiB, ${m.os ?? 'Linux'}, kernel ${m.kernel}, node ${m.node}, load average ${m.load_average.join(' / ')} at the start`;
   const target =
     res.target === null
       ? ''
       : `<p>Target: ${esc(res.target.kind)} ${esc(res.target.layout ?? '')}, ${res.target.stripes} stripe(s) × ${res.target.replicas} replica(s), sync ${esc(res.target.sync)}.</p>`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>corfu bench ${esc(res.workload)} — ${esc(res.started_at)}</title>
-<style>${ui.css}</style>
-<style>${STYLE}</style>
-<script>/* uPlot v${esc(ui.version)} (https://github.com/leeoniya/uPlot), MIT License, Copyright (c) 2022 Leon Sorokin */
-${scriptText(ui.script)}</script>
-</head>
-<body>
-<h1>corfu bench ${esc(res.workload)}</h1>
+  const body = `<h1>corfu bench ${esc(res.workload)}</h1>
 <p class="muted">${esc(res.started_at)} → ${esc(res.finished_at)} · <code>corfu ${esc(res.command.join(' '))}</code> · corfu ${esc(res.corfu_version)}</p>
-<p>${esc(machine)}</p>
+<p>${esc(machineLine(res.machine))}</p>
 ${target}
 <h2>Throughput over time</h2>
 <div id="chart-throughput" class="chart"></div>
@@ -151,13 +176,8 @@ ${runsTable(res.runs)}
 ${cpuTable(res.runs)}
 ${cpuCharts}
 <h2>Configuration, target and machine</h2>
-<pre>${esc(JSON.stringify({ config: res.config, target: res.target, machine: res.machine, verify: res.verify, extra: res.extra }, null, 2))}</pre>
-<div id="render-status" hidden></div>
-<script type="application/json" id="bench-data">${scriptJson(chartData)}</script>
-<script>${scriptText(PAGE_SCRIPT)}</script>
-</body>
-</html>
-`;
+<pre>${esc(JSON.stringify({ config: res.config, target: res.target, machine: res.machine, verify: res.verify, extra: res.extra }, null, 2))}</pre>`;
+  return pageHtml({ title: `corfu bench ${res.workload} — ${res.started_at}`, body, data: chartData, script: PAGE_SCRIPT });
 }
 
 export function writeReport(path: string, res: BenchResult): void {

@@ -1,11 +1,23 @@
-// The report page's own script, as text inlined into the HTML (plain browser
-// JavaScript, no template literals inside). It draws the charts from the data block
+// The report pages' own scripts, as text inlined into the HTML (plain browser
+// JavaScript, no template literals inside). Each draws its charts from the data block
 // with uPlot, then checks what it drew: each chart's canvas has a size, and pixels of
 // each series' colour are on it. The outcome goes into #render-status (JSON) and
 // body[data-charts-rendered], so a headless browser's DOM dump says whether the charts
-// rendered and with how many points.
+// rendered and with how many points. The drawing and the check are shared
+// (`chartPage`); the charts are each page's: PAGE_SCRIPT for one result, the scaling
+// study's in scaling-page-script.ts.
 
-export const PAGE_SCRIPT = String.raw`
+/**
+ * A page script: `charts` (JavaScript) runs with `data` (the parsed #bench-data),
+ * `make(id, title, opts, cols, names, styles)` and `PALETTE` in scope; the check runs
+ * once uPlot has drawn. `styles[i]` (optional) gives series i a palette `colour`
+ * index, a `width`, a `dash` pattern, a `scale`, `points: false` or a `pointSize`.
+ */
+export function chartPage(charts: string): string {
+  return PAGE_HEAD + charts + PAGE_TAIL;
+}
+
+const PAGE_HEAD = String.raw`
 (function () {
   'use strict';
   var data = JSON.parse(document.getElementById('bench-data').textContent);
@@ -15,12 +27,19 @@ export const PAGE_SCRIPT = String.raw`
 
   function hex(c) { return [parseInt(c.slice(1, 3), 16), parseInt(c.slice(3, 5), 16), parseInt(c.slice(5, 7), 16)]; }
 
-  function make(id, title, opts, cols, names) {
+  function make(id, title, opts, cols, names, styles) {
     var el = document.getElementById(id);
     if (!el) return;
     var series = [{}];
+    var colours = [];
     for (var i = 0; i < names.length; i++) {
-      series.push({ label: names[i], stroke: PALETTE[i % PALETTE.length], width: 2, spanGaps: true, points: { show: true, size: 5 } });
+      var st = (styles && styles[i]) || {};
+      var colour = PALETTE[(st.colour === undefined ? i : st.colour) % PALETTE.length];
+      colours.push(colour);
+      var s = { label: names[i], stroke: colour, width: st.width || 2, spanGaps: true, points: { show: st.points !== false, size: st.pointSize || 5 } };
+      if (st.dash) s.dash = st.dash;
+      if (st.scale) s.scale = st.scale;
+      series.push(s);
     }
     opts.title = title;
     opts.width = width;
@@ -30,9 +49,46 @@ export const PAGE_SCRIPT = String.raw`
     var drawn = names.map(function () { return 0; });
     opts.hooks = { drawSeries: [function (u, si) { if (si > 0) drawn[si - 1]++; }] };
     var u = new uPlot(opts, cols, el);
-    charts.push({ id: id, u: u, names: names, drawn: drawn });
+    charts.push({ id: id, u: u, names: names, colours: colours, drawn: drawn });
   }
+`;
 
+const PAGE_TAIL = String.raw`
+  // What was drawn: canvas sizes, points per series, and pixels of each series' colour.
+  function check() {
+    var status = { charts: [] };
+    charts.forEach(function (c) {
+      var cv = c.u.ctx.canvas;
+      var img = cv.width > 0 && cv.height > 0 ? c.u.ctx.getImageData(0, 0, cv.width, cv.height).data : [];
+      // Pixels in any series colour: the lines are on the canvas, not only the axes.
+      var colours = c.colours.map(hex);
+      var pixels = 0;
+      for (var j = 0; j < img.length; j += 4) {
+        if (img[j + 3] < 200) continue;
+        for (var k = 0; k < colours.length; k++) {
+          var rgb = colours[k];
+          if (Math.abs(img[j] - rgb[0]) < 8 && Math.abs(img[j + 1] - rgb[1]) < 8 && Math.abs(img[j + 2] - rgb[2]) < 8) { pixels++; break; }
+        }
+      }
+      var series = c.names.map(function (name, i) {
+        var points = c.u.data[i + 1].filter(function (v) { return v !== null && v !== undefined; }).length;
+        return { name: name, points: points, drawn: c.drawn[i] };
+      });
+      status.charts.push({ id: c.id, canvas_width: cv.width, canvas_height: cv.height, series_pixels: pixels, series: series });
+    });
+    var ok = status.charts.length > 0 && status.charts.every(function (c) {
+      return c.canvas_width > 0 && c.canvas_height > 0 && c.series_pixels > 0 && c.series.every(function (s) { return s.points > 0 && s.drawn > 0; });
+    });
+    document.getElementById('render-status').textContent = JSON.stringify(status);
+    document.body.setAttribute('data-charts-rendered', ok ? 'yes' : 'no');
+  }
+  // uPlot draws on its first commit (a microtask): check once that has run.
+  setTimeout(check, 0);
+})();
+`;
+
+/** One result's page (html.ts): throughput over time, the latency curve, CPU by process. */
+export const PAGE_SCRIPT = chartPage(String.raw`
   // Throughput over time: one line per run that has a per-second series.
   (function () {
     var runs = data.runs.filter(function (r) { return r.series.length > 0; });
@@ -99,35 +155,4 @@ export const PAGE_SCRIPT = String.raw`
     }, cols, names);
   });
 
-  // What was drawn: canvas sizes, points per series, and pixels of each series' colour.
-  function check() {
-    var status = { charts: [] };
-    charts.forEach(function (c) {
-      var cv = c.u.ctx.canvas;
-      var img = cv.width > 0 && cv.height > 0 ? c.u.ctx.getImageData(0, 0, cv.width, cv.height).data : [];
-      // Pixels in any series colour: the lines are on the canvas, not only the axes.
-      var colours = c.names.map(function (n, i) { return hex(PALETTE[i % PALETTE.length]); });
-      var pixels = 0;
-      for (var j = 0; j < img.length; j += 4) {
-        if (img[j + 3] < 200) continue;
-        for (var k = 0; k < colours.length; k++) {
-          var rgb = colours[k];
-          if (Math.abs(img[j] - rgb[0]) < 8 && Math.abs(img[j + 1] - rgb[1]) < 8 && Math.abs(img[j + 2] - rgb[2]) < 8) { pixels++; break; }
-        }
-      }
-      var series = c.names.map(function (name, i) {
-        var points = c.u.data[i + 1].filter(function (v) { return v !== null && v !== undefined; }).length;
-        return { name: name, points: points, drawn: c.drawn[i] };
-      });
-      status.charts.push({ id: c.id, canvas_width: cv.width, canvas_height: cv.height, series_pixels: pixels, series: series });
-    });
-    var ok = status.charts.length > 0 && status.charts.every(function (c) {
-      return c.canvas_width > 0 && c.canvas_height > 0 && c.series_pixels > 0 && c.series.every(function (s) { return s.points > 0 && s.drawn > 0; });
-    });
-    document.getElementById('render-status').textContent = JSON.stringify(status);
-    document.body.setAttribute('data-charts-rendered', ok ? 'yes' : 'no');
-  }
-  // uPlot draws on its first commit (a microtask): check once that has run.
-  setTimeout(check, 0);
-})();
-`;
+`);

@@ -13,6 +13,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: [
+      'test/client.arguments.test.ts',
+      'test/client.budget.test.ts',
       'test/client.chain.test.ts',
       'test/client.reconfigure.test.ts',
       'test/sequencer.state.test.ts',

@@ -77,7 +77,12 @@ export class CallBudget {
    * minutes piled up gigabytes in the simulator); a waiter is removed as soon as `p` settles.
    */
   race<T>(p: Promise<T>): Promise<T> {
-    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#error !== undefined) {
+      // `p` is abandoned, but may still reject: without a handler that would be an
+      // unhandled rejection, which ends a Node process by default.
+      p.catch(() => {});
+      return Promise.reject(this.#error);
+    }
     return new Promise<T>((resolve, reject) => {
       this.#waiters.add(reject);
       p.then(

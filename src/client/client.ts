@@ -1154,6 +1154,8 @@ export class CorfuClient {
     const observer = OBSERVED.has(call) ? this.#callObserver : undefined;
     const startedMs = observer === undefined ? 0 : this.#runtime.clock.now();
     try {
+      // A signal aborted before the call: nothing starts (no token is asked for).
+      b.check();
       const value = await b.race(body(b));
       observer?.(call as ObservedCall, (this.#runtime.clock.now() - startedMs) / 1000, undefined);
       return value;

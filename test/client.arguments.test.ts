@@ -9,6 +9,7 @@ import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
+import { recheckDelayMs, resendBackoffMs } from '../src/client/client.js';
 import { CorfuClient, type ConnectOptions } from '../src/client/index.js';
 import { nodeRuntime, type ClientRuntime } from '../src/client/runtime.js';
 import { DEFAULT_MAX_IN_FLIGHT } from '../src/client/server-pool.js';
@@ -240,5 +241,16 @@ describe('calls refused before anything is sent', () => {
     await expect(d.read(0)).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     await expect(d.appendBatch([new Uint8Array(1)])).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     await expect(d.appendTo(['s'], new Uint8Array(1))).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+  });
+});
+
+describe('the waiting schedules', () => {
+  it('a hole is looked at again every millisecond ten times, then at doubling intervals up to 2^16 ms', () => {
+    expect(Array.from({ length: 10 }, (_, n) => recheckDelayMs(n))).toEqual(Array(10).fill(1));
+    expect([10, 11, 12, 13, 24, 25, 26, 100].map(recheckDelayMs)).toEqual([2, 4, 8, 16, 2 ** 15, 2 ** 16, 2 ** 16, 2 ** 16]);
+  });
+
+  it('a request without an answer is sent again after 10 ms, doubling up to 500 ms', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 20, 1000].map(resendBackoffMs)).toEqual([10, 20, 40, 80, 160, 320, 500, 500, 500, 500]);
   });
 });

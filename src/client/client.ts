@@ -238,11 +238,11 @@ function checkAddress(address: unknown, what = 'address'): asserts address is nu
 }
 
 /** The wait before the n-th look at the head of a hole (from 0): 1 ms ten times, then doubling. */
-function recheckDelayMs(n: number): number {
+export function recheckDelayMs(n: number): number {
   return n < 10 ? 1 : 2 ** Math.min(n - 9, 16);
 }
 
-function resendBackoffMs(attempt: number): number {
+export function resendBackoffMs(attempt: number): number {
   return Math.min(MAX_RESEND_BACKOFF_MS, 10 * 2 ** Math.min(attempt, 16));
 }
 

@@ -89,6 +89,22 @@ describe('corfu bench workloads on a running cluster (--layout)', () => {
     expectReadBack(res);
   });
 
+  it('append --batch: each call an appendBatch, every entry counted, every entry read back', () => {
+    const res = run('batch', 'append', '--layout', layout, '--clients', '2', '--depth', '2', '--batch', '16', ...SHORT, '--verify');
+    expectComplete(res, 'append');
+    expect(res.config).toMatchObject({ batch_entries: 16 });
+    // Entries are counted, 16 per call, and each call's entries all land in the window or none.
+    expect(res.runs[0]!.ops % 16).toBe(0);
+    expectReadBack(res);
+    expect(res.verify!.appended % 16).toBe(0);
+  });
+
+  it('append --procs 2 --batch 4: generator processes append in batches too', () => {
+    const res = run('batch-procs', 'append', '--layout', layout, '--clients', '2', '--depth', '1', '--procs', '2', '--batch', '4', ...SHORT, '--verify');
+    expect(res.runs[0]!.ops % 4).toBe(0);
+    expectReadBack(res);
+  });
+
   it('append --procs 2: clients in two generator processes, each reading back its own entries', () => {
     const res = run('append-procs', 'append', '--layout', layout, '--clients', '2', '--depth', '2', '--procs', '2', ...SHORT, '--verify');
     const r = res.runs[0]!;
@@ -203,6 +219,8 @@ describe('corfu bench: bad flags are one line and a non-zero exit', () => {
     ['an entry too small to check', ['read', '--local', '--entry-size', '4'], 2, /--entry-size must be at least 8/],
     ['an unknown comparison', ['compare', '--pairs', 'engine,etcd'], 2, /--pairs/],
     ['more generator processes than connections', ['tokens', '--local', '--clients', '2', '--procs', '3'], 2, /--procs \(3\) cannot exceed/],
+    ['a batch larger than one token range', ['append', '--local', '--batch', '65537'], 2, /--batch takes at most \d+ entries/],
+    ['a batch of none', ['append', '--local', '--batch', '0'], 2, /--batch/],
   ])('%s', (_what, args, code, message) => {
     const r = corfu('bench', ...args);
     expect(oneLine(r.stderr)).toMatch(message);

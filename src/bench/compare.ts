@@ -188,7 +188,7 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
       if (f.pairs.has('append')) {
         const durable = t.info.sync === 'always';
         const corfu = (
-          await appendWorkload(ctx, { clients: f.clients, depth: f.depth, entrySizeBytes: f.entrySize, goal, warmupS: f.warmup, separateConnections: false, verify: false, procs: f.procs })
+          await appendWorkload(ctx, { clients: f.clients, depth: f.depth, entrySizeBytes: f.entrySize, goal, warmupS: f.warmup, separateConnections: false, verify: false, procs: f.procs, batch: 1 })
         ).runs[0]!;
         const { run: peer, version } = await redisRun({
           label: 'redis XADD',

@@ -17,6 +17,7 @@ import { Acked, Payloads } from './payload.js';
 import { OpRecorder, Window } from './recorder.js';
 import type { VerifyFigures } from './schema.js';
 import { readBack } from './verify.js';
+import { appendEntries } from './workloads/append.js';
 import { closeClients, connectClients } from './workloads/common.js';
 
 export type GeneratorSpec = {
@@ -25,7 +26,7 @@ export type GeneratorSpec = {
   readonly depth: number;
 } & (
   | { readonly kind: 'tokens'; readonly host: string; readonly port: number; readonly epoch: number; readonly connections: number; readonly batch: number }
-  | { readonly kind: 'append'; readonly layout: string; readonly clients: number; readonly entrySizeBytes: number; readonly verify: boolean }
+  | { readonly kind: 'append'; readonly layout: string; readonly clients: number; readonly entrySizeBytes: number; readonly batch: number; readonly verify: boolean }
 );
 
 interface Load {
@@ -60,13 +61,7 @@ async function appendLoad(spec: Extract<GeneratorSpec, { kind: 'append' }>): Pro
   let seq = 0;
   return {
     workers: spec.clients * spec.depth,
-    op: async (w, rec) => {
-      const s = seq++;
-      const t0 = performance.now();
-      const address = await clients[w % clients.length]!.append(payloads.make(s));
-      rec.record(t0, performance.now());
-      if (spec.verify) acked.push(address, s);
-    },
+    op: (w, rec) => appendEntries(clients[w % clients.length]!, payloads, spec.batch, () => seq++, rec, spec.verify ? acked : undefined),
     after: async () => (spec.verify ? readBack(clients[0]!, acked, payloads) : null),
     close: () => closeClients(clients),
   };

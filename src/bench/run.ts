@@ -32,6 +32,8 @@ export interface WorkloadFlags extends OutputFlags {
   readonly verify?: boolean;
   /** `append` and `tokens`: load-generator processes (1: this one). */
   readonly procs?: number;
+  /** `append`: entries per call (1: `append`; more: one `appendBatch` of that many). */
+  readonly batch?: number;
 }
 
 /** `--seconds` or `--count` (10 s when neither is given). */
@@ -62,6 +64,7 @@ export function clientFlags(f: WorkloadFlags): ClientFlags {
     separateConnections: f.separateConnections === true,
     verify: f.verify === true,
     procs: f.procs ?? 1,
+    batch: f.batch ?? 1,
   };
 }
 

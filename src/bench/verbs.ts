@@ -2,6 +2,7 @@
 // JSON, and hands its workload to runCorfuWorkload.
 
 import { cliConnectOptions } from '../cli/security.js';
+import { MAX_TOKENS_PER_REQUEST } from '../wire/messages.js';
 import { UsageError } from '../cli/usage-error.js';
 import { deviceWorkload, type DeviceFlags } from './device.js';
 import { deviceInfo, machineInfo } from './machine.js';
@@ -45,11 +46,12 @@ export function appendSpec(f: WorkloadFlags): WorkloadSpec {
   if (f.verify === true) checkEntrySize(f, 'with --verify');
   checkProcs(f.procs ?? 1, f.clients);
   const c = clientFlags(f);
+  if (c.batch > MAX_TOKENS_PER_REQUEST) throw new UsageError(`--batch takes at most ${MAX_TOKENS_PER_REQUEST} entries (one token range per call), got ${c.batch}`);
   return {
     workload: 'append',
-    config: baseConfig(f, c),
+    config: { ...baseConfig(f, c), batch_entries: c.batch },
     heading: (t) =>
-      `bench append: ${shape(f)}, ${describeTarget(t)}, clients ${c.procs > 1 ? `in ${c.procs} processes` : 'in-process'}, connections ${c.separateConnections ? 'per-client' : 'shared'}`,
+      `bench append: ${shape(f)}${c.batch > 1 ? `, appendBatch of ${c.batch} per call (each entry counts)` : ''}, ${describeTarget(t)}, clients ${c.procs > 1 ? `in ${c.procs} processes` : 'in-process'}, connections ${c.separateConnections ? 'per-client' : 'shared'}`,
     run: (ctx) => appendWorkload(ctx, c),
   };
 }

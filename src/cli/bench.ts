@@ -85,6 +85,7 @@ export function addBenchCommands(program: Command): void {
   )
     .option('--sync-label <mode>', "the units' sync mode to report, whatever they say")
     .option('--procs <n>', 'load-generator processes the clients are split over (1: this process)', positiveCountArg, 1)
+    .option('--batch <n>', 'entries per call: 1 is append, more is one appendBatch of n (each entry counts as an append)', positiveCountArg, 1)
     .action((flags: WorkloadFlags) => appendVerb(flags));
 
   outputOptions(

@@ -4,9 +4,12 @@
 // units' sync mode. Like any clients of one process they share one connection per
 // server unless --separate-connections, so their requests to a unit leave together.
 // With --procs K the clients are split over K generator processes (each process's
-// clients share its connections).
+// clients share its connections). With --batch B each operation is one appendBatch of B
+// entries: every entry counts as an append, with its call's latency.
 
 import { performance } from 'node:perf_hooks';
+
+import type { CorfuClient } from '../../client/index.js';
 
 import { closedLoop } from '../driver.js';
 import { goalShare, runGenerators, share } from '../generators.js';
@@ -14,6 +17,30 @@ import { Acked, Payloads } from '../payload.js';
 import { OpRecorder, Window } from '../recorder.js';
 import { readBack } from '../verify.js';
 import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput, loopShape } from './common.js';
+
+/**
+ * One operation of the append workload on `client`: an append, or with `batch` > 1 one
+ * appendBatch of that many entries. Each entry is recorded with its call's latency, and
+ * pushed to `acked` (for the read-back) when given.
+ */
+export async function appendEntries(client: CorfuClient, payloads: Payloads, batch: number, nextSeq: () => number, rec: OpRecorder, acked: Acked | undefined): Promise<void> {
+  if (batch === 1) {
+    const s = nextSeq();
+    const t0 = performance.now();
+    const address = await client.append(payloads.make(s));
+    rec.record(t0, performance.now());
+    acked?.push(address, s);
+    return;
+  }
+  const seqs = Array.from({ length: batch }, nextSeq);
+  const t0 = performance.now();
+  const addresses = await client.appendBatch(seqs.map((s) => payloads.make(s)));
+  const t1 = performance.now();
+  for (let i = 0; i < batch; i++) {
+    rec.record(t0, t1);
+    acked?.push(addresses[i]!, seqs[i]!);
+  }
+}
 
 export async function appendWorkload(ctx: WorkloadContext, f: ClientFlags): Promise<WorkloadOutput> {
   if (f.procs > 1) return appendFromProcesses(ctx, f);
@@ -28,13 +55,7 @@ export async function appendWorkload(ctx: WorkloadContext, f: ClientFlags): Prom
       ...loopShape(ctx, f, f.clients * f.depth, window),
       label: 'append',
       measured: () => rec.ops,
-      op: async (w) => {
-        const s = seq++;
-        const t0 = performance.now();
-        const address = await clients[w % f.clients]!.append(payloads.make(s));
-        rec.record(t0, performance.now());
-        if (f.verify) acked.push(address, s);
-      },
+      op: (w) => appendEntries(clients[w % f.clients]!, payloads, f.batch, () => seq++, rec, f.verify ? acked : undefined),
     });
     const verify = f.verify ? await readBack(clients[0]!, acked, payloads) : null;
     const run = toRun({ label: 'corfu append', system: 'corfu', op: 'append', bytesPerOp: f.entrySizeBytes }, rec.finish(), loop);
@@ -52,6 +73,7 @@ async function appendFromProcesses(ctx: WorkloadContext, f: ClientFlags): Promis
     clients: share(f.clients, f.procs, k),
     depth: f.depth,
     entrySizeBytes: f.entrySizeBytes,
+    batch: f.batch,
     verify: f.verify,
     warmupS: f.warmupS,
     goal: goalShare(f.goal, f.procs, k),

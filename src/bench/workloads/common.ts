@@ -20,6 +20,8 @@ export interface ClientFlags {
   readonly verify: boolean;
   /** Load-generator processes (`append` only): 1 is this process. */
   readonly procs: number;
+  /** Entries per call (`append` only): 1 is `append`, more is one `appendBatch`. */
+  readonly batch: number;
 }
 
 export interface WorkloadContext {

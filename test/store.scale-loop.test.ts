@@ -44,8 +44,8 @@ const CHUNK_ADDRESSES = 4096; // native/engine/src/index.rs: CHUNK_BITS = 12
  *
  * So at most 48 x chunks + 24 x (2 x chunks + 2 x (chunks + flushes)) bytes: about
  * 0.04 bytes an entry for 128-byte entries, where a dense index (one 12-byte slot per
- * address, what a chunk falls back to when the order breaks) costs 12. A chunk gone
- * dense (48 KiB) would break the bound by itself.
+ * address, what a chunk falls back to when the order breaks) costs 12: one dense chunk
+ * (48 KiB) in a hundred is enough to break the bound.
  */
 function indexBound(entries: number, flushes: number): number {
   const chunks = Math.ceil(entries / CHUNK_ADDRESSES);

@@ -2,6 +2,8 @@
 // a text table. Benchmarks are not tests: they measure and print, and exit 0
 // whether or not a target is met.
 
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
 import { FatalError } from '../src/cli/fatal-error.js';
 import { UsageError } from '../src/cli/usage-error.js';
 
@@ -71,6 +73,29 @@ export function sizeFlag(name: string, text: string, min: number): number {
   const n = parseSize(text);
   if (n === undefined || n < min) throw new UsageError(`--${name} must be a size of at least ${min} bytes (e.g. 256M), got '${text}'`);
   return n;
+}
+
+const HELP = { help: { type: 'boolean', short: 'h', default: false } } as const;
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+/** What `parseArgs` makes of `O` (and --help), strict and without positionals. */
+type Flags<O extends FlagOptions> = ReturnType<typeof parseArgs<{ options: O & typeof HELP; strict: true; allowPositionals: false }>>['values'];
+
+/**
+ * The flags of a benchmark: `parseArgs`, strict and without positionals, plus -h/--help,
+ * which prints `usage` and exits 0. A bad flag is a UsageError that ends with `usage`.
+ */
+export function parseFlags<const O extends FlagOptions>(argv: string[], options: O, usage: string): Flags<O> {
+  let values: Flags<O>;
+  try {
+    values = parseArgs({ args: argv, options: { ...options, ...HELP }, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n${usage}`);
+  }
+  if ((values as { help?: boolean }).help === true) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  return values;
 }
 
 /** Runs `main`, printing a usage or setup error as one line instead of a stack. */

@@ -50,7 +50,7 @@ export interface Target {
   format: FormatOptions;
 }
 
-export function resolveTarget(args: EngineArgs): Target {
+export function resolveTarget(args: Pick<EngineArgs, 'device' | 'size' | 'log'>): Target {
   const path = args.device;
   if (!existsSync(path)) {
     if (args.size === undefined) throw new UsageError(`${path} does not exist; pass --size BYTES to create a file there, or name a block device`);

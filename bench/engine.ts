@@ -1,4 +1,6 @@
 // `npm run bench:engine -- --device PATH [--seconds N] [--json] [--size BYTES]`
+// (`--scale` runs another mode, bench/engine-scale.ts: the index's memory and the
+// reopen time of a full device)
 //
 // The storage engine against fio on one device, in one run (these machines are
 // noisy, so only ratios measured side by side mean much):
@@ -14,9 +16,7 @@
 // several times. Benchmarks are not tests: a missed target is reported, and the
 // exit code is 0.
 
-import { parseArgs } from 'node:util';
-
-import { UsageError, formatBytes, formatCount, parseSize, positiveFlag, renderTable, runMain } from './common.js';
+import { UsageError, formatBytes, formatCount, parseFlags, parseSize, positiveFlag, renderTable, runMain } from './common.js';
 import {
   ONE_PAGE_PAYLOAD,
   SMALL_ENTRY_BYTES,
@@ -32,6 +32,7 @@ import {
   type EngineFigure,
   type ReadFigure,
 } from './engine-phases.js';
+import { scaleMain } from './engine-scale.js';
 import { checkFio, runFio, type FioResult } from './peers/fio.js';
 
 const USAGE = `usage: npm run bench:engine -- --device PATH [--seconds N] [--json] [--size BYTES]
@@ -45,7 +46,9 @@ const USAGE = `usage: npm run bench:engine -- --device PATH [--seconds N] [--jso
   --warmup N         seconds run before each measurement, not counted (default 1)
   --no-fio           skip fio (ratios are then missing; for profiling the engine side)
   --only LIST        run only some figures, for profiling: write,read,small (default all;
-                     a partial run prints only what it measured)`;
+                     a partial run prints only what it measured)
+  --scale            another mode: the index's memory and reopen time of a full device
+                     (npm run bench:engine -- --scale --help)`;
 
 interface Args {
   log: (message: string) => void;
@@ -69,33 +72,22 @@ function positive(text: string | undefined, name: string, fallback: number, inte
 }
 
 function parse(argv: string[]): Args {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        device: { type: 'string' },
-        seconds: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        size: { type: 'string' },
-        'queue-depth': { type: 'string' },
-        batch: { type: 'string' },
-        'in-flight': { type: 'string' },
-        warmup: { type: 'string' },
-        only: { type: 'string' },
-        'no-fio': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n${USAGE}`);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
+  const values = parseFlags(
+    argv,
+    {
+      device: { type: 'string' },
+      seconds: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      size: { type: 'string' },
+      'queue-depth': { type: 'string' },
+      batch: { type: 'string' },
+      'in-flight': { type: 'string' },
+      warmup: { type: 'string' },
+      only: { type: 'string' },
+      'no-fio': { type: 'boolean', default: false },
+    },
+    USAGE,
+  );
   if (values.device === undefined) throw new UsageError(`--device PATH is required\n${USAGE}`);
   let size: number | undefined;
   if (values.size !== undefined) {
@@ -254,4 +246,9 @@ async function main(): Promise<void> {
   }
 }
 
-runMain(main, 'bench:engine');
+const argv = process.argv.slice(2);
+if (argv.includes('--scale')) {
+  runMain(() => scaleMain(argv.filter((a) => a !== '--scale')), 'bench:engine --scale');
+} else {
+  runMain(main, 'bench:engine');
+}

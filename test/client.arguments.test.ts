@@ -254,3 +254,31 @@ describe('the waiting schedules', () => {
     expect([0, 1, 2, 3, 4, 5, 6, 7, 20, 1000].map(resendBackoffMs)).toEqual([10, 20, 40, 80, 160, 320, 500, 500, 500, 500]);
   });
 });
+
+describe('connections', () => {
+  /** Two clients on one runtime read at once; how many connections to the unit did they open? */
+  async function dialsOfTwo(shareConnections: boolean): Promise<number> {
+    let dials = 0;
+    const runtime: ClientRuntime = {
+      ...nodeRuntime,
+      dialer: {
+        dial: (host, port, handlers) => {
+          dials++;
+          return nodeRuntime.dialer.dial(host, port, handlers);
+        },
+      },
+    };
+    // A long request timeout keeps the reconnect backoff (a share of it) above the call's 30 ms.
+    const a = await connect({ runtime, shareConnections, timeoutMs: 10_000, deadlineMs: 30 });
+    const b = await connect({ runtime, shareConnections, timeoutMs: 10_000, deadlineMs: 30 });
+    const reads = await Promise.allSettled([a.read(0), b.read(0)]);
+    expect(reads.map((r) => r.status)).toEqual(['rejected', 'rejected']); // nothing listens there
+    await Promise.all([a.close(), b.close()]);
+    return dials;
+  }
+
+  it('clients of one process share a connection per server by default, and keep their own with shareConnections: false', async () => {
+    expect(await dialsOfTwo(true)).toBe(1);
+    expect(await dialsOfTwo(false)).toBe(2);
+  });
+});

@@ -16,8 +16,9 @@ use std::collections::{HashMap, HashSet};
 
 use common::*;
 use corfu_engine::device::sim::{LossMode, SimDevice, SplitMix64};
+use corfu_engine::layout::{PAGE_HEADER_BYTES, SUPERBLOCK_BYTES};
 use corfu_engine::store::{Request, Response};
-use corfu_engine::{Store, SyncMode};
+use corfu_engine::{CheckpointTrigger, Store, SyncMode};
 
 #[derive(Clone, Debug, PartialEq)]
 enum V {
@@ -128,16 +129,49 @@ fn check(store: &mut Store<SimDevice>, t: &Truth, next_addr: u64, seed: u64) -> 
     acked_trims
 }
 
+/// Where a power cut landed.
+#[derive(Default, Debug)]
+struct Cuts {
+    /// In the first write of a flush holding an index checkpoint (its record opens the flush).
+    checkpoint: usize,
+    /// In a superblock write.
+    superblock: usize,
+    other: usize,
+}
+
+/// What the write the power went out in was.
+fn classify(dev: &SimDevice, cuts: &mut Cuts) {
+    let s = dev.state.lock().unwrap();
+    let Some((offset, bytes)) = &s.cut_write else { return };
+    if *offset < 2 * SUPERBLOCK_BYTES as u64 {
+        cuts.superblock += 1;
+    } else if u32::from_le_bytes(bytes[28..32].try_into().unwrap()) == 0 && bytes[PAGE_HEADER_BYTES + 16] == 5 {
+        // Page 0 of its flush, whose first record is of kind 5 (a checkpoint part).
+        cuts.checkpoint += 1;
+    } else {
+        cuts.other += 1;
+    }
+}
+
 /// Returns how many acknowledged trims its checks found holding.
 fn campaign(seed: u64, mode: LossMode) -> usize {
+    campaign_with(seed, mode, None, &mut Cuts::default())
+}
+
+/// `checkpoints`: the cuts per run, and checkpoints after every one or two flushes (at
+/// random per store), half the recovered stores closed cleanly (a checkpoint at close).
+fn campaign_with(seed: u64, mode: LossMode, checkpoints: Option<u64>, cuts: &mut Cuts) -> usize {
     let mut acked_trims = 0;
     let mut rng = SplitMix64(seed);
     let dev = fresh_sim(3 * 1024 * 1024, seed, 16 * 1024);
     let mut t = Truth::default();
     let mut next_addr = 0u64;
     // Two power cuts per run: the second one lands on a store that already recovered once.
-    for _cut in 0..2 {
+    for _cut in 0..checkpoints.unwrap_or(2) {
         let mut store = open(&dev, SyncMode::Always);
+        if checkpoints.is_some() {
+            store.set_checkpoint_trigger(CheckpointTrigger::EveryFlushes(1 + rng.below(2)));
+        }
         dev.arm_power_loss(rng.below(40), mode);
         let mut epoch = store.superblock().epoch;
         for _ in 0..200 {
@@ -188,6 +222,7 @@ fn campaign(seed: u64, mode: LossMode) -> usize {
         }
         assert!(!dev.powered() || store.stats().rounds > 0);
         drop(store);
+        classify(&dev, cuts);
         dev.restart();
         let mut store = open(&dev, SyncMode::Always);
         acked_trims += check(&mut store, &t, next_addr, seed);
@@ -198,6 +233,12 @@ fn campaign(seed: u64, mode: LossMode) -> usize {
         let out = write(&mut store, epoch, &[(a, payload(a, 9, 50))]);
         assert_eq!(out.status[0], 0, "seed {seed}: recovered store refuses a write");
         t.acked.insert(a, V::Data(payload(a, 9, 50)));
+        if checkpoints.is_some() && rng.below(2) == 0 {
+            store.close().expect("a clean close");
+            let mut store = open(&dev, SyncMode::Always);
+            assert!(store.stats().recovery_checkpoint_bytes > 0, "seed {seed}: the open after a clean close used its checkpoint");
+            acked_trims += check(&mut store, &t, next_addr, seed);
+        }
     }
     acked_trims
 }
@@ -215,4 +256,28 @@ fn power_loss_tearing_unsynced_sectors() {
     let n = seeds(600);
     let acked_trims: usize = (1000..1000 + n).map(|seed| campaign(seed, LossMode::TornSectors)).sum();
     assert!(acked_trims as u64 > n * 5 / 3, "only {acked_trims} acknowledged trims checked");
+}
+
+/// The campaign again with an index checkpoint after every one or two flushes, so that
+/// power cuts land inside checkpoint writes (and in the superblock writes that publish
+/// them), three cuts per run; half the recovered stores also close cleanly (checkpoint at
+/// close) and reopen through that checkpoint.
+fn checkpoint_campaign(mode: LossMode, from_seed: u64) {
+    let n = seeds(500);
+    let mut cuts = Cuts::default();
+    let acked_trims: usize = (from_seed..from_seed + n).map(|seed| campaign_with(seed, mode, Some(3), &mut cuts)).sum();
+    eprintln!("{mode:?}: {n} seeds, {} cuts: {cuts:?}", 3 * n);
+    assert!(acked_trims as u64 > n * 5 / 3, "only {acked_trims} acknowledged trims checked");
+    assert_eq!((cuts.checkpoint + cuts.superblock + cuts.other) as u64, 3 * n, "every run was cut three times");
+    assert!(cuts.checkpoint as u64 * 4 >= n * 3, "only {} of {} cuts landed in a checkpoint write", cuts.checkpoint, 3 * n);
+}
+
+#[test]
+fn power_loss_in_checkpoints_dropping_unsynced_writes() {
+    checkpoint_campaign(LossMode::DropUnsynced, 2000);
+}
+
+#[test]
+fn power_loss_in_checkpoints_tearing_unsynced_sectors() {
+    checkpoint_campaign(LossMode::TornSectors, 3000);
 }

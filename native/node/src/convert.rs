@@ -29,7 +29,8 @@ pub fn stats_json(s: &Stats) -> String {
             "{{\"epoch\":{},\"trimMark\":{},\"tail\":{},\"generation\":{},\"dataPages\":{},\"usedPages\":{},",
             "\"freePages\":{},\"addresses\":{},\"indexBytes\":{},\"flushes\":{},\"pagesWritten\":{},",
             "\"entriesWritten\":{},\"payloadBytesWritten\":{},\"rounds\":{},\"recoveryPages\":{},",
-            "\"recoverySummaries\":{},\"recoveryMs\":{},\"sync\":\"{}\"}}"
+            "\"recoverySummaries\":{},\"recoveryCheckpointBytes\":{},\"recoveryMs\":{},\"checkpointSeq\":{},",
+            "\"checkpointBytes\":{},\"checkpointPages\":{},\"checkpointsWritten\":{},\"sync\":\"{}\"}}"
         ),
         s.epoch,
         s.trim_mark,
@@ -47,7 +48,12 @@ pub fn stats_json(s: &Stats) -> String {
         s.rounds,
         s.recovery_pages,
         s.recovery_summaries,
+        s.recovery_checkpoint_bytes,
         s.recovery_micros as f64 / 1000.0,
+        if s.checkpoint_seq == u64::MAX { "null".to_string() } else { s.checkpoint_seq.to_string() },
+        s.checkpoint_bytes,
+        s.checkpoint_pages,
+        s.checkpoints_written,
         if s.sync_always { "always" } else { "none" }
     )
 }

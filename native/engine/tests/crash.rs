@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 
 use common::*;
 use corfu_engine::device::sim::{LossMode, SimDevice, SplitMix64};
-use corfu_engine::layout::{PAGE_HEADER_BYTES, SUPERBLOCK_BYTES};
+use corfu_engine::layout::{Superblock, PAGE_HEADER_BYTES, SUPERBLOCK_BYTES};
 use corfu_engine::store::{Request, Response};
 use corfu_engine::{CheckpointTrigger, Store, SyncMode};
 
@@ -102,13 +102,34 @@ fn round(rng: &mut SplitMix64, next_addr: &mut u64, epoch: u64, t: &mut Truth) -
     (reqs, sent)
 }
 
+/// What each of `addrs` reads as, from one READ.
+fn read_each(store: &mut Store<SimDevice>, epoch: u64, addrs: &[u64]) -> Vec<Seen> {
+    let o = read(store, epoch, addrs);
+    let mut at = 0usize;
+    (0..addrs.len())
+        .map(|i| match (o.status[i], o.kinds[i]) {
+            (0, 1) => {
+                let len = o.lengths[i] as usize;
+                at += len;
+                Seen::Data(o.data[at - len..at].to_vec())
+            }
+            (0, 2) => Seen::Junk,
+            (2, _) => Seen::Unwritten,
+            (3, _) => Seen::Trimmed,
+            (s, _) => Seen::Other(s),
+        })
+        .collect()
+}
+
 /// Returns how many addresses it found trimmed by an acknowledged trim.
 fn check(store: &mut Store<SimDevice>, t: &Truth, next_addr: u64, seed: u64) -> usize {
     let mut acked_trims = 0;
     let epoch = store.superblock().epoch;
     assert!(epoch >= t.acked_epoch && epoch <= t.issued_epoch, "seed {seed}: epoch {epoch} outside [{}, {}]", t.acked_epoch, t.issued_epoch);
-    for a in 0..next_addr + 4 {
-        let got = seen(&read(store, epoch, &[a]));
+    let addrs: Vec<u64> = (0..next_addr + 4).collect();
+    // 64 addresses a read (each answered on its own, as a single-address read would be).
+    let all: Vec<(u64, Seen)> = addrs.chunks(64).flat_map(|chunk| chunk.iter().copied().zip(read_each(store, epoch, chunk))).collect();
+    for (a, got) in all {
         if t.must_be_trimmed(a) {
             assert!(matches!(got, Seen::Trimmed), "seed {seed}: address {a} reads {got:?} after its trim was acknowledged");
             acked_trims += 1;
@@ -134,7 +155,9 @@ fn check(store: &mut Store<SimDevice>, t: &Truth, next_addr: u64, seed: u64) -> 
 struct Cuts {
     /// In the first write of a flush holding an index checkpoint (its record opens the flush).
     checkpoint: usize,
-    /// In a superblock write.
+    /// In the superblock write that would point at a new checkpoint.
+    publishing: usize,
+    /// In another superblock write.
     superblock: usize,
     other: usize,
 }
@@ -144,7 +167,15 @@ fn classify(dev: &SimDevice, cuts: &mut Cuts) {
     let s = dev.state.lock().unwrap();
     let Some((offset, bytes)) = &s.cut_write else { return };
     if *offset < 2 * SUPERBLOCK_BYTES as u64 {
-        cuts.superblock += 1;
+        // The other slot holds the superblock before it, durable.
+        let other = (SUPERBLOCK_BYTES as u64 - *offset) as usize;
+        let before = Superblock::decode(&s.durable[other..other + SUPERBLOCK_BYTES]).unwrap().unwrap();
+        let cut = Superblock::decode(bytes).unwrap().unwrap();
+        if cut.ckpt_seq != before.ckpt_seq {
+            cuts.publishing += 1;
+        } else {
+            cuts.superblock += 1;
+        }
     } else if u32::from_le_bytes(bytes[28..32].try_into().unwrap()) == 0 && bytes[PAGE_HEADER_BYTES + 16] == 5 {
         // Page 0 of its flush, whose first record is of kind 5 (a checkpoint part).
         cuts.checkpoint += 1;
@@ -262,14 +293,18 @@ fn power_loss_tearing_unsynced_sectors() {
 /// power cuts land inside checkpoint writes (and in the superblock writes that publish
 /// them), three cuts per run; half the recovered stores also close cleanly (checkpoint at
 /// close) and reopen through that checkpoint.
+///
+/// At full scale 600 seeds a mode: 1,800 cuts, of which (measured) about 30 % land in a
+/// checkpoint's flush and 20 % in the superblock write that publishes one.
 fn checkpoint_campaign(mode: LossMode, from_seed: u64) {
-    let n = seeds(500);
+    let n = seeds(600);
     let mut cuts = Cuts::default();
     let acked_trims: usize = (from_seed..from_seed + n).map(|seed| campaign_with(seed, mode, Some(3), &mut cuts)).sum();
     eprintln!("{mode:?}: {n} seeds, {} cuts: {cuts:?}", 3 * n);
     assert!(acked_trims as u64 > n * 5 / 3, "only {acked_trims} acknowledged trims checked");
-    assert_eq!((cuts.checkpoint + cuts.superblock + cuts.other) as u64, 3 * n, "every run was cut three times");
-    assert!(cuts.checkpoint as u64 * 4 >= n * 3, "only {} of {} cuts landed in a checkpoint write", cuts.checkpoint, 3 * n);
+    assert_eq!((cuts.checkpoint + cuts.publishing + cuts.superblock + cuts.other) as u64, 3 * n, "every run was cut three times");
+    assert!(cuts.checkpoint as u64 * 2 >= n, "only {} of {} cuts landed in a checkpoint's flush", cuts.checkpoint, 3 * n);
+    assert!(cuts.publishing as u64 * 4 >= n, "only {} of {} cuts landed in a superblock publishing a checkpoint", cuts.publishing, 3 * n);
 }
 
 #[test]

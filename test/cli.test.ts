@@ -34,7 +34,7 @@ describe('corfu format / inspect', () => {
     const json = corfu('inspect', dev, '--json');
     expect(json.code).toBe(0);
     const info = JSON.parse(json.stdout) as Record<string, unknown>;
-    expect(info).toMatchObject({ path: dev, formatVersion: 1, unitId: 4, epoch: 0, trimMark: 0, deviceBytes: 8 * 1024 * 1024, maxEntryBytes: 16 * 1024, kind: 'file' });
+    expect(info).toMatchObject({ path: dev, formatVersion: 2, unitId: 4, epoch: 0, trimMark: 0, deviceBytes: 8 * 1024 * 1024, maxEntryBytes: 16 * 1024, kind: 'file' });
   });
 
   it('refuses to format twice without --force (exit 1, typed error), and --force works', () => {

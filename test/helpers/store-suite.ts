@@ -65,7 +65,7 @@ export function storeSuite(devices: DeviceProvider): void {
       const path = unformatted();
       const info = Store.format(path, { maxEntryBytes: 32 * 1024, clusterId: CLUSTER_ID.toUpperCase(), unitId: 7 });
       expect(info).toMatchObject({
-        formatVersion: 1,
+        formatVersion: 2,
         clusterId: CLUSTER_ID,
         unitId: 7,
         epoch: 0,

@@ -202,6 +202,26 @@ export function storeSuite(devices: DeviceProvider): void {
       expect(reads[2]).toEqual({ address: 2, status: 'OK', kind: 'junk' });
     });
 
+    it('closes with an index checkpoint: the reopen reads it and no page of the log', async () => {
+      const path = formatted();
+      const first = openStore(path);
+      await first.write(0, [entry(0, 3000), entry(1, 5000)]);
+      expect((await first.stats()).checkpointSeq).toBe(null);
+      await closeStore(first);
+
+      const second = openStore(path);
+      const stats = await second.stats();
+      expect(stats.checkpointSeq).not.toBe(null);
+      expect(stats.checkpointBytes).toBeGreaterThan(0);
+      expect(stats.checkpointPages).toBeGreaterThan(0);
+      expect(stats.recoveryCheckpointBytes).toBe(stats.checkpointBytes);
+      expect(stats.recoveryPages).toBe(0);
+      expect(stats.recoverySummaries).toBe(0);
+      expect(stats.checkpointsWritten).toBe(0);
+      const reads = await second.read(0, [0, 1]);
+      expect(reads[1]?.payload?.equals(patternFor(1, 5000))).toBe(true);
+    });
+
     it('reads a filled address as junk, and fill never overwrites', async () => {
       const store = openStore(formatted());
       await store.write(0, [entry(0, 10)]);

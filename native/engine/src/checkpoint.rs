@@ -168,8 +168,8 @@ fn corrupt(sb: &Superblock, why: impl std::fmt::Display) -> EngineError {
 /// exactly its pages, in reads of at most one part. Returns it and its flushes.
 pub fn read<D: Device>(dev: &mut D, sb: &Superblock) -> Result<(Checkpoint, Vec<FlushMeta>)> {
     let c = sb.ckpt_seq;
-    if pages_for(sb.ckpt_bytes) != sb.ckpt_pages || sb.ckpt_bytes > usize::MAX as u64 / 2 {
-        return Err(corrupt(sb, "the superblock's size and page count disagree"));
+    if sb.ckpt_pages > sb.data_pages || sb.ckpt_bytes > sb.ckpt_pages * PAGE_BYTES as u64 || pages_for(sb.ckpt_bytes) != sb.ckpt_pages {
+        return Err(corrupt(sb, "the superblock's size and page count disagree, or exceed the circle"));
     }
     let mut buf = AlignedBuf::zeroed(MAX_FLUSH_PAGES * PAGE_BYTES);
     let mut bytes = Vec::with_capacity(sb.ckpt_bytes as usize);

@@ -375,3 +375,64 @@ pub fn recover<D: Device>(dev: &mut D, sb: &Superblock, geo: &Geometry) -> Resul
     }
     Ok(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Where the head lands after a prefix trim to `mark`: past every leading flush (or
+    /// segment) whose addresses are all below it, as `Store::finish_round` moves it.
+    fn head_after<'a>(flushes: impl Iterator<Item = &'a FlushMeta>, head: u64, mark: u64) -> u64 {
+        let mut at = head;
+        for f in flushes {
+            if f.max_addr >= mark {
+                break;
+            }
+            at = f.start_seq + f.pages;
+        }
+        at
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Segments tile the flushes; without merging by size (a small circle) the head
+        /// lands exactly where it would over the flushes one by one, for every trim
+        /// mark; with it, never past that, and at most one segment short of it; and the
+        /// list stays within its bound.
+        #[test]
+        fn segments_free_what_the_flushes_free(
+            flushes in proptest::collection::vec((1u64..40, 0u64..1000), 1..300),
+            data_pages in prop_oneof![Just(1000u64), 4096u64 * 2..4096 * 64],
+        ) {
+            let mut list = FlushList::new(data_pages);
+            let mut raw = Vec::new();
+            let mut at = 5u64;
+            for (pages, max_addr) in flushes {
+                let f = FlushMeta { start_seq: at, pages, max_addr };
+                list.push(f);
+                raw.push(f);
+                at += pages;
+            }
+            let mut tiled = 5u64;
+            for s in list.iter() {
+                prop_assert_eq!(s.start_seq, tiled);
+                tiled += s.pages;
+            }
+            prop_assert_eq!(tiled, at);
+            prop_assert!(list.len() <= list.bound(data_pages.max(at)));
+            let min_pages = (data_pages / FLUSH_SEGMENTS).max(1);
+            for mark in 0..1001u64 {
+                let exact = head_after(raw.iter(), 5, mark);
+                let merged = head_after(list.iter(), 5, mark);
+                if min_pages == 1 {
+                    prop_assert_eq!(merged, exact, "mark {}", mark);
+                } else {
+                    prop_assert!(merged <= exact, "mark {}: past what the flushes free", mark);
+                    let short = list.iter().find(|s| s.start_seq == merged).map_or(0, |s| s.pages);
+                    prop_assert!(exact - merged <= short, "mark {}: more than one segment short", mark);
+                }
+            }
+        }
+    }
+}

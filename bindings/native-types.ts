@@ -38,6 +38,11 @@ export interface SuperblockInfo {
   formatId: string;
   /** 'file' or 'block'. */
   kind: string;
+  /** The newest durable index checkpoint: the page seq it starts at (absent: none yet),
+   *  its encoded bytes and the pages it takes. */
+  checkpointSeq?: number;
+  checkpointBytes: number;
+  checkpointPages: number;
 }
 
 export type SyncMode = 'always' | 'none';

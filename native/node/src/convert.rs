@@ -111,6 +111,11 @@ pub struct SuperblockInfo {
     pub format_id: String,
     /// "file" or "block".
     pub kind: String,
+    /// The newest durable index checkpoint: the page seq it starts at (absent: none yet),
+    /// its encoded bytes and the pages it takes.
+    pub checkpoint_seq: Option<f64>,
+    pub checkpoint_bytes: f64,
+    pub checkpoint_pages: f64,
 }
 
 impl SuperblockInfo {
@@ -133,6 +138,9 @@ impl SuperblockInfo {
             created_unix_ms: to_js_number(sb.created_unix_ms),
             format_id: format!("{:016x}", sb.format_id),
             kind: kind.to_string(),
+            checkpoint_seq: (sb.ckpt_seq != u64::MAX).then(|| to_js_number(sb.ckpt_seq)),
+            checkpoint_bytes: to_js_number(sb.ckpt_bytes),
+            checkpoint_pages: to_js_number(sb.ckpt_pages),
         }
     }
 }

@@ -38,6 +38,11 @@ export interface SuperblockInfo {
   formatId: string;
   /** 'file' or 'block'. */
   kind: string;
+  /** The newest durable index checkpoint: the page seq it starts at (absent: none yet),
+   *  its encoded bytes and the pages it takes. */
+  checkpointSeq?: number;
+  checkpointBytes: number;
+  checkpointPages: number;
 }
 
 export type SyncMode = 'always' | 'none';
@@ -85,7 +90,16 @@ export interface StoreStats {
   recoveryPages: number;
   /** Index summaries read instead of scanning the pages they describe. */
   recoverySummaries: number;
+  /** Bytes of the index checkpoint the last open loaded (0: none was live). */
+  recoveryCheckpointBytes: number;
   recoveryMs: number;
+  /** The newest durable index checkpoint: the page seq it starts at (null: none yet), its
+   *  encoded bytes and the pages it takes on the device. */
+  checkpointSeq: number | null;
+  checkpointBytes: number;
+  checkpointPages: number;
+  /** Index checkpoints written since this open (a clean close writes one more). */
+  checkpointsWritten: number;
   /** 'always' or 'none'. */
   sync: string;
 }

@@ -28,13 +28,15 @@ describe('corfu format / inspect', () => {
   it('inspects it as a table and as JSON', () => {
     const table = corfu('inspect', dev);
     expect(table.code).toBe(0);
-    for (const label of ['format version', 'cluster id', 'unit id', 'epoch', 'trim mark', 'device', 'data region', 'max entry', 'used / free']) {
+    for (const label of ['format version', 'cluster id', 'unit id', 'epoch', 'trim mark', 'device', 'data region', 'max entry', 'used / free', 'index checkpoint']) {
       expect(table.stdout).toContain(label);
     }
     const json = corfu('inspect', dev, '--json');
     expect(json.code).toBe(0);
     const info = JSON.parse(json.stdout) as Record<string, unknown>;
-    expect(info).toMatchObject({ path: dev, formatVersion: 1, unitId: 4, epoch: 0, trimMark: 0, deviceBytes: 8 * 1024 * 1024, maxEntryBytes: 16 * 1024, kind: 'file' });
+    expect(info).toMatchObject({ path: dev, formatVersion: 2, unitId: 4, epoch: 0, trimMark: 0, deviceBytes: 8 * 1024 * 1024, maxEntryBytes: 16 * 1024, kind: 'file' });
+    expect(info.checkpointSeq).toBeUndefined();
+    expect(table.stdout).toContain('none yet');
   });
 
   it('refuses to format twice without --force (exit 1, typed error), and --force works', () => {

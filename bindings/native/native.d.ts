@@ -108,6 +108,13 @@ export interface SuperblockInfo {
   formatId: string
   /** "file" or "block". */
   kind: string
+  /**
+   * The newest durable index checkpoint: the page seq it starts at (absent: none yet),
+   * its encoded bytes and the pages it takes.
+   */
+  checkpointSeq?: number
+  checkpointBytes: number
+  checkpointPages: number
 }
 
 /** The `written` bytes of a WRITE or FILL answer (entry_codes.rs), for the drift test. */

@@ -19,6 +19,10 @@ export function superblockTable(path: string, info: SuperblockInfo): string {
     ['used / free', `${formatCount(info.usedPages)} / ${formatCount(info.freePages)} pages (${usedPct.toFixed(1)}% used)`],
     ['head seq', formatCount(info.headSeq)],
     ['generation', String(info.generation)],
+    [
+      'index checkpoint',
+      info.checkpointSeq === undefined ? 'none yet' : `at page ${formatCount(info.checkpointSeq)}, ${formatBytes(info.checkpointBytes)} in ${formatCount(info.checkpointPages)} pages`,
+    ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');

@@ -65,7 +65,7 @@ export function storeSuite(devices: DeviceProvider): void {
       const path = unformatted();
       const info = Store.format(path, { maxEntryBytes: 32 * 1024, clusterId: CLUSTER_ID.toUpperCase(), unitId: 7 });
       expect(info).toMatchObject({
-        formatVersion: 1,
+        formatVersion: 2,
         clusterId: CLUSTER_ID,
         unitId: 7,
         epoch: 0,
@@ -200,6 +200,26 @@ export function storeSuite(devices: DeviceProvider): void {
       expect(reads[0]?.payload?.equals(patternFor(0, 3000))).toBe(true);
       expect(reads[1]?.payload?.equals(patternFor(1, 5000))).toBe(true);
       expect(reads[2]).toEqual({ address: 2, status: 'OK', kind: 'junk' });
+    });
+
+    it('closes with an index checkpoint: the reopen reads it and no page of the log', async () => {
+      const path = formatted();
+      const first = openStore(path);
+      await first.write(0, [entry(0, 3000), entry(1, 5000)]);
+      expect((await first.stats()).checkpointSeq).toBe(null);
+      await closeStore(first);
+
+      const second = openStore(path);
+      const stats = await second.stats();
+      expect(stats.checkpointSeq).not.toBe(null);
+      expect(stats.checkpointBytes).toBeGreaterThan(0);
+      expect(stats.checkpointPages).toBeGreaterThan(0);
+      expect(stats.recoveryCheckpointBytes).toBe(stats.checkpointBytes);
+      expect(stats.recoveryPages).toBe(0);
+      expect(stats.recoverySummaries).toBe(0);
+      expect(stats.checkpointsWritten).toBe(0);
+      const reads = await second.read(0, [0, 1]);
+      expect(reads[1]?.payload?.equals(patternFor(1, 5000))).toBe(true);
     });
 
     it('reads a filled address as junk, and fill never overwrites', async () => {

@@ -75,7 +75,7 @@ impl FlushBuilder {
         stream_write(&mut self.buf, s, &header.encode());
         stream_write(&mut self.buf, s + RECORD_HEADER_BYTES, payload);
         self.stream_len += RECORD_HEADER_BYTES + payload.len();
-        if header.kind != RecordKind::Summary {
+        if !matches!(header.kind, RecordKind::Summary | RecordKind::Checkpoint) {
             self.max_addr = Some(self.max_addr.map_or(header.address, |m| m.max(header.address)));
         }
         self.records += 1;

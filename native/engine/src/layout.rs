@@ -5,13 +5,22 @@
 //! offset 4096     superblock slot 1 (4 KiB)      the newer valid one wins
 //! offset 64 KiB   data region: `data_pages` pages of 4 KiB, used as a circle
 //! ```
+//! Besides entries, the log holds index summaries and index checkpoints (records of
+//! their own kinds, see `summary.rs` and `checkpoint.rs`); the superblock points at the
+//! newest durable one of each.
 //! A page is a 32-byte header and a 4064-byte body. One flush writes a run of new pages;
 //! the bodies of a flush form one byte stream of records `{header 24 B, payload}`, so an
 //! entry may cross page boundaries and small entries pack many to a page.
 
 use crate::error::{EngineError, Result};
 
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added the index checkpoint (its record kind and the superblock's pointer to
+/// it). A version-1 superblock still opens (it has no checkpoint: recovery walks the
+/// summary chain as version 1 did) and is rewritten as version 2 at that open, so a
+/// version-1 build, which cannot skip checkpoint records' meaning, refuses it after.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build opens.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 pub const PAGE_BYTES: usize = 4096;
 pub const PAGE_HEADER_BYTES: usize = 32;
 pub const PAGE_BODY_BYTES: usize = PAGE_BYTES - PAGE_HEADER_BYTES;
@@ -74,6 +83,12 @@ pub struct Superblock {
     pub summary_seq: u64,
     pub summary_off: u32,
     pub summary_len: u32,
+    /// The newest index checkpoint whose flushes are durable (`ckpt_seq == u64::MAX`:
+    /// none): the page seq its first flush starts at, the bytes of its encoding, and the
+    /// pages of its flushes. A version-1 superblock reads as none.
+    pub ckpt_seq: u64,
+    pub ckpt_bytes: u64,
+    pub ckpt_pages: u64,
 }
 
 impl Superblock {
@@ -99,6 +114,9 @@ impl Superblock {
         put_u64(&mut b, 136, self.summary_seq);
         put_u32(&mut b, 144, self.summary_off);
         put_u32(&mut b, 148, self.summary_len);
+        put_u64(&mut b, 152, self.ckpt_seq);
+        put_u64(&mut b, 160, self.ckpt_bytes);
+        put_u64(&mut b, 168, self.ckpt_pages);
         let crc = crc32c::crc32c(&b[12..]);
         put_u32(&mut b, 8, crc);
         b
@@ -114,7 +132,7 @@ impl Superblock {
         if crc32c::crc32c(&b[12..SUPERBLOCK_BYTES]) != get_u32(b, 8) {
             return Err(EngineError::Corrupt("superblock checksum mismatch".into()));
         }
-        let sb = Superblock {
+        let mut sb = Superblock {
             format_version: get_u32(b, 12),
             seq: get_u64(b, 16),
             cluster_id: b[24..40].try_into().unwrap(),
@@ -134,15 +152,25 @@ impl Superblock {
             summary_seq: get_u64(b, 136),
             summary_off: get_u32(b, 144),
             summary_len: get_u32(b, 148),
+            ckpt_seq: get_u64(b, 152),
+            ckpt_bytes: get_u64(b, 160),
+            ckpt_pages: get_u64(b, 168),
         };
-        if sb.format_version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&sb.format_version) {
             return Err(EngineError::Corrupt(format!(
-                "format version {} is not supported (this build reads {FORMAT_VERSION})",
+                "format version {} is not supported (this build reads {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})",
                 sb.format_version
             )));
         }
+        if sb.format_version < 2 {
+            // Bytes 152.. were zero padding in version 1: no checkpoint.
+            (sb.ckpt_seq, sb.ckpt_bytes, sb.ckpt_pages) = (u64::MAX, 0, 0);
+        }
         if sb.page_bytes as usize != PAGE_BYTES || sb.data_start != DATA_START_BYTES || sb.data_pages == 0 {
             return Err(EngineError::Corrupt("superblock geometry is inconsistent".into()));
+        }
+        if sb.ckpt_seq != u64::MAX && (sb.ckpt_bytes == 0 || sb.ckpt_pages == 0) {
+            return Err(EngineError::Corrupt("the superblock points at an empty index checkpoint".into()));
         }
         Ok(Some(sb))
     }
@@ -217,6 +245,8 @@ pub enum RecordKind {
     Trim = 3,
     /// An index summary (see `summary.rs`); its address field is `u64::MAX`.
     Summary = 4,
+    /// A part of an index checkpoint (see `checkpoint.rs`); its address field is `u64::MAX`.
+    Checkpoint = 5,
 }
 
 impl RecordKind {
@@ -227,6 +257,7 @@ impl RecordKind {
             2 => Some(RecordKind::Junk),
             3 => Some(RecordKind::Trim),
             4 => Some(RecordKind::Summary),
+            5 => Some(RecordKind::Checkpoint),
             _ => None,
         }
     }
@@ -300,6 +331,9 @@ mod tests {
             summary_seq: u64::MAX,
             summary_off: 0,
             summary_len: 0,
+            ckpt_seq: u64::MAX,
+            ckpt_bytes: 0,
+            ckpt_pages: 0,
         }
     }
 
@@ -311,6 +345,24 @@ mod tests {
         bytes[50] ^= 1;
         assert!(Superblock::decode(&bytes).is_err());
         assert_eq!(Superblock::decode(&[0u8; SUPERBLOCK_BYTES]).unwrap(), None);
+    }
+
+    #[test]
+    fn a_version_1_superblock_opens_without_a_checkpoint() {
+        let mut sb = sample();
+        sb.format_version = 1;
+        sb.ckpt_seq = 5;
+        sb.ckpt_bytes = 100;
+        sb.ckpt_pages = 1;
+        let mut bytes = sb.encode();
+        // What version 1 wrote: zeros past byte 152.
+        bytes[152..176].fill(0);
+        let crc = crc32c::crc32c(&bytes[12..]);
+        put_u32(&mut bytes, 8, crc);
+        let got = Superblock::decode(&bytes).unwrap().unwrap();
+        assert_eq!((got.format_version, got.ckpt_seq, got.ckpt_bytes, got.ckpt_pages), (1, u64::MAX, 0, 0));
+        sb.format_version = 3;
+        assert!(Superblock::decode(&sb.encode()).is_err(), "a newer format is refused");
     }
 
     #[test]

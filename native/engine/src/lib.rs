@@ -3,6 +3,7 @@
 //! region. No napi here: `cargo test` drives it directly.
 
 pub mod aligned;
+pub mod checkpoint;
 pub mod device;
 pub mod entry_codes;
 pub mod error;
@@ -20,5 +21,7 @@ pub mod token;
 
 pub use entry_codes::{EntryKind, Written};
 pub use error::{Code, EngineError, Result};
-pub use store::{format, read_superblock, FormatOptions, ReadOutcome, Request, Response, Stats, Store, SyncMode, WriteOutcome};
+pub use store::{
+    format, read_superblock, CheckpointTrigger, FormatOptions, ReadOutcome, Request, Response, Stats, Store, SyncMode, WriteOutcome,
+};
 pub use token::TokenCounter;

@@ -46,7 +46,11 @@ pub struct Summary {
 
 impl Summary {
     pub fn encoded_len(&self) -> usize {
-        HEADER_BYTES + self.flushes.len() * FLUSH_BYTES + self.entries.len() * ENTRY_BYTES
+        Self::encoded_len_of(self.flushes.len(), self.entries.len())
+    }
+
+    pub fn encoded_len_of(flushes: usize, entries: usize) -> usize {
+        HEADER_BYTES + flushes * FLUSH_BYTES + entries * ENTRY_BYTES
     }
 
     pub fn encode(&self) -> Vec<u8> {

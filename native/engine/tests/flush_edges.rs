@@ -14,7 +14,7 @@ use corfu_engine::device::sim::{SimDevice, SplitMix64};
 use corfu_engine::flush::MAX_FLUSH_RECORDS;
 use corfu_engine::layout::{MAX_FLUSH_PAGES, MIN_DEVICE_BYTES, PAGE_BODY_BYTES, RECORD_HEADER_BYTES};
 use corfu_engine::store::{Request, Response};
-use corfu_engine::{Code, Store, SyncMode, WriteOutcome, Written};
+use corfu_engine::{CheckpointTrigger, Code, Store, SyncMode, WriteOutcome, Written};
 
 const MAX_ENTRY: u32 = 64 * 1024;
 const MIB: u64 = 1024 * 1024;
@@ -252,12 +252,20 @@ fn small_entries_pack_back_to_back_across_pages() {
 
 #[test]
 fn a_round_of_more_records_than_a_flush_holds_takes_several_flushes() {
+    // With the summary chain alone, then with checkpoints as they fall due.
+    for trigger in [CheckpointTrigger::OnCloseOnly, CheckpointTrigger::Auto] {
+        round_of_more_records_than_a_flush_holds(trigger);
+    }
+}
+
+fn round_of_more_records_than_a_flush_holds(trigger: CheckpointTrigger) {
     let dev = fresh_sim(8 * MIB, 4, MAX_ENTRY);
     let mut store = open(&dev, SyncMode::Always);
+    store.set_checkpoint_trigger(trigger);
     let mut expected = BTreeMap::new();
     let mut next = 0u64;
     // One record more than a flush may hold, then a round long enough that an index
-    // summary is written between its flushes.
+    // summary (or a checkpoint in its place) is written between its flushes.
     for n in [MAX_FLUSH_RECORDS + 1, 40_000] {
         let entries: Vec<(u64, Vec<u8>)> = (next..next + n as u64).map(|a| (a, payload(a, 2, (a % 9) as usize))).collect();
         next += n as u64;
@@ -278,7 +286,11 @@ fn a_round_of_more_records_than_a_flush_holds_takes_several_flushes() {
     check(&mut store, &expected, "written");
     drop(store);
     let mut store = open(&dev, SyncMode::Always);
-    assert!(store.stats().recovery_summaries >= 1, "the reopen used the index summary");
+    if trigger == CheckpointTrigger::OnCloseOnly {
+        assert!(store.stats().recovery_summaries >= 1, "the reopen used the index summary");
+    } else {
+        assert!(store.stats().recovery_checkpoint_bytes > 0, "the reopen used the checkpoint written mid-round");
+    }
     check(&mut store, &expected, "reopened");
 }
 

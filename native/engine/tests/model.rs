@@ -10,20 +10,25 @@ use common::*;
 use corfu_engine::layout::{PAGE_BODY_BYTES, RECORD_HEADER_BYTES};
 use corfu_engine::store::{Request, Response};
 use corfu_engine::Written;
-use corfu_engine::{Code, EngineError, SyncMode};
+use corfu_engine::{CheckpointTrigger, Code, EngineError, SyncMode};
 use proptest::prelude::*;
 
 const MAX_ENTRY: u32 = 6000;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Write { addrs: Vec<(u64, usize, u64)>, stale: bool },
+    Write {
+        addrs: Vec<(u64, usize, u64)>,
+        stale: bool,
+    },
     Fill(u64),
     Trim(u64),
     PrefixTrim(u64),
     Seal,
     Read(Vec<u64>),
     Reopen,
+    /// A clean close (it writes an index checkpoint), then an open.
+    CloseAndOpen,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -36,6 +41,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Seal),
         3 => prop::collection::vec(0u64..220, 1..10).prop_map(Op::Read),
         1 => Just(Op::Reopen),
+        1 => Just(Op::CloseAndOpen),
     ]
 }
 
@@ -63,10 +69,15 @@ impl Model {
     }
 }
 
-fn run(ops: Vec<Op>, sync: SyncMode) {
+fn run(ops: Vec<Op>, sync: SyncMode, trigger: CheckpointTrigger) {
     // 2 MiB: ~240 data pages, so long runs wrap the circle and fill it.
     let dev = fresh_sim(2 * 1024 * 1024 + 64 * 1024, 1, MAX_ENTRY);
-    let mut store = open(&dev, sync);
+    let open = |dev| {
+        let mut store = open(dev, sync);
+        store.set_checkpoint_trigger(trigger);
+        store
+    };
+    let mut store = open(&dev);
     let mut m = Model { cells: HashMap::new(), trim_mark: 0, epoch: 0, tail: 0 };
     for op in ops {
         match op {
@@ -169,7 +180,12 @@ fn run(ops: Vec<Op>, sync: SyncMode) {
             }
             Op::Reopen => {
                 drop(store);
-                store = open(&dev, sync);
+                store = open(&dev);
+            }
+            Op::CloseAndOpen => {
+                store.close().expect("a clean close");
+                // (Store::open asserts it loaded the checkpoint if the close left one.)
+                store = open(&dev);
             }
         }
         let Response::Tail(t) = one(&mut store, Request::Tail { epoch: m.epoch }) else { panic!() };
@@ -181,11 +197,17 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: seeds(200) as u32, ..ProptestConfig::default() })]
     #[test]
     fn store_matches_model(ops in prop::collection::vec(op(), 1..120)) {
-        run(ops, SyncMode::Always);
+        run(ops, SyncMode::Always, CheckpointTrigger::Auto);
     }
 
     #[test]
     fn store_matches_model_without_sync(ops in prop::collection::vec(op(), 1..60)) {
-        run(ops, SyncMode::None);
+        run(ops, SyncMode::None, CheckpointTrigger::Auto);
+    }
+
+    /// With an index checkpoint after every two flushes: reopens go through checkpoints.
+    #[test]
+    fn store_matches_model_with_frequent_checkpoints(ops in prop::collection::vec(op(), 1..120)) {
+        run(ops, SyncMode::Always, CheckpointTrigger::EveryFlushes(2));
     }
 }

@@ -10,9 +10,18 @@ use corfu_engine::device::sim::{LossMode, SimDevice, SplitMix64};
 use corfu_engine::layout::{PAGE_BODY_BYTES, PAGE_BYTES, PAGE_HEADER_BYTES, RECORD_HEADER_BYTES};
 use corfu_engine::store::{Request, Response};
 use corfu_engine::summary::TRIGGER_PAGES;
-use corfu_engine::{Code, Store, SyncMode};
+use corfu_engine::{CheckpointTrigger, Code, Store, SyncMode};
 
 const ENTRY: usize = 8;
+
+/// A store that writes no checkpoint but at a clean close (these tests never close
+/// cleanly): the summary chain alone describes the log, as on a device whose checkpoint
+/// the head has passed. tests/checkpoint.rs runs the same workloads with checkpoints.
+fn open_chain(dev: &SimDevice) -> Store<SimDevice> {
+    let mut store = open(dev, SyncMode::Always);
+    store.set_checkpoint_trigger(CheckpointTrigger::OnCloseOnly);
+    store
+}
 
 fn append(store: &mut Store<SimDevice>, from: u64, n: u64) -> Option<u64> {
     let entries: Vec<(u64, Vec<u8>)> = (from..from + n).map(|a| (a, payload(a, 1, ENTRY))).collect();
@@ -49,13 +58,13 @@ fn verify(store: &mut Store<SimDevice>, lo: u64, hi: u64) {
 #[test]
 fn reopen_reads_summaries_not_the_whole_log() {
     let dev = fresh_sim(32 * 1024 * 1024, 5, 4096);
-    let mut store = open(&dev, SyncMode::Always);
+    let mut store = open_chain(&dev);
     let mut next = 0;
     for _ in 0..300 {
         next = append(&mut store, next, 1000).unwrap();
     }
     drop(store);
-    let mut store = open(&dev, SyncMode::Always);
+    let mut store = open_chain(&dev);
     let st = store.stats();
     // 300,000 entries make a summary each 32 Ki records: about nine, all still live.
     assert!((5..=10).contains(&st.recovery_summaries), "summaries used: {}", st.recovery_summaries);
@@ -74,7 +83,7 @@ fn reopen_reads_summaries_not_the_whole_log() {
             next = append(&mut store, next, 1000).unwrap();
         }
         drop(store);
-        store = open(&dev, SyncMode::Always);
+        store = open_chain(&dev);
         verify(&mut store, lo, next);
     }
     assert!(store.stats().next_seq > 2 * store.stats().data_pages, "the circle wrapped");
@@ -89,7 +98,7 @@ fn power_cuts_around_summaries_lose_nothing_acknowledged() {
         let mut acked = 0u64;
         let mut lo = 0u64;
         for _cut in 0..3 {
-            let mut store = open(&dev, SyncMode::Always);
+            let mut store = open_chain(&dev);
             verify(&mut store, lo, acked);
             dev.arm_power_loss(rng.below(120), if seed % 2 == 0 { LossMode::DropUnsynced } else { LossMode::TornSectors });
             let mut next = acked;
@@ -115,7 +124,7 @@ fn power_cuts_around_summaries_lose_nothing_acknowledged() {
             }
             drop(store);
             dev.restart();
-            let mut store = open(&dev, SyncMode::Always);
+            let mut store = open_chain(&dev);
             verify(&mut store, lo, acked);
             // The batch in doubt: whole or absent per entry, never different bytes.
             let addrs: Vec<u64> = (acked..in_doubt_to).collect();
@@ -145,7 +154,7 @@ fn power_cuts_around_summaries_lose_nothing_acknowledged() {
 /// A store with a few index summaries, closed; returns the device and the next address.
 fn with_summaries() -> (SimDevice, u64) {
     let dev = fresh_sim(32 * 1024 * 1024, 9, 4096);
-    let mut store = open(&dev, SyncMode::Always);
+    let mut store = open_chain(&dev);
     let mut next = 0;
     for _ in 0..80 {
         next = append(&mut store, next, 1000).unwrap();
@@ -156,7 +165,7 @@ fn with_summaries() -> (SimDevice, u64) {
 
 /// The device bytes of the newest summary's record payload (it starts its flush's first page).
 fn newest_summary_bytes(dev: &SimDevice) -> std::ops::Range<u64> {
-    let sb = open(dev, SyncMode::Always).superblock().clone();
+    let sb = open_chain(dev).superblock().clone();
     let page = sb.data_start + (sb.summary_seq % sb.data_pages) * PAGE_BYTES as u64;
     let at = page + (PAGE_HEADER_BYTES + sb.summary_off as usize + RECORD_HEADER_BYTES) as u64;
     at..at + u64::from(sb.summary_len).min((PAGE_BODY_BYTES - RECORD_HEADER_BYTES) as u64)
@@ -173,7 +182,7 @@ fn a_damaged_summary_fails_the_open_instead_of_truncating_the_log() {
     }
     // Put the byte back: every acknowledged entry is still there, nothing was rewritten.
     dev.state.lock().unwrap().durable[bytes.start as usize + 5] ^= 0x40;
-    let mut store = open(&dev, SyncMode::Always);
+    let mut store = open_chain(&dev);
     verify(&mut store, 0, next);
 }
 
@@ -187,6 +196,6 @@ fn a_read_error_on_a_summary_fails_the_open_with_err_io() {
         Ok(_) => panic!("a store whose index summary cannot be read opened"),
     }
     dev.state.lock().unwrap().failing_reads = None;
-    let mut store = open(&dev, SyncMode::Always);
+    let mut store = open_chain(&dev);
     verify(&mut store, 0, next);
 }

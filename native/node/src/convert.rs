@@ -29,7 +29,8 @@ pub fn stats_json(s: &Stats) -> String {
             "{{\"epoch\":{},\"trimMark\":{},\"tail\":{},\"generation\":{},\"dataPages\":{},\"usedPages\":{},",
             "\"freePages\":{},\"addresses\":{},\"indexBytes\":{},\"flushes\":{},\"pagesWritten\":{},",
             "\"entriesWritten\":{},\"payloadBytesWritten\":{},\"rounds\":{},\"recoveryPages\":{},",
-            "\"recoverySummaries\":{},\"recoveryMs\":{},\"sync\":\"{}\"}}"
+            "\"recoverySummaries\":{},\"recoveryCheckpointBytes\":{},\"recoveryMs\":{},\"checkpointSeq\":{},",
+            "\"checkpointBytes\":{},\"checkpointPages\":{},\"checkpointsWritten\":{},\"sync\":\"{}\"}}"
         ),
         s.epoch,
         s.trim_mark,
@@ -47,7 +48,12 @@ pub fn stats_json(s: &Stats) -> String {
         s.rounds,
         s.recovery_pages,
         s.recovery_summaries,
+        s.recovery_checkpoint_bytes,
         s.recovery_micros as f64 / 1000.0,
+        if s.checkpoint_seq == u64::MAX { "null".to_string() } else { s.checkpoint_seq.to_string() },
+        s.checkpoint_bytes,
+        s.checkpoint_pages,
+        s.checkpoints_written,
         if s.sync_always { "always" } else { "none" }
     )
 }
@@ -105,6 +111,11 @@ pub struct SuperblockInfo {
     pub format_id: String,
     /// "file" or "block".
     pub kind: String,
+    /// The newest durable index checkpoint: the page seq it starts at (absent: none yet),
+    /// its encoded bytes and the pages it takes.
+    pub checkpoint_seq: Option<f64>,
+    pub checkpoint_bytes: f64,
+    pub checkpoint_pages: f64,
 }
 
 impl SuperblockInfo {
@@ -127,6 +138,9 @@ impl SuperblockInfo {
             created_unix_ms: to_js_number(sb.created_unix_ms),
             format_id: format!("{:016x}", sb.format_id),
             kind: kind.to_string(),
+            checkpoint_seq: (sb.ckpt_seq != u64::MAX).then(|| to_js_number(sb.ckpt_seq)),
+            checkpoint_bytes: to_js_number(sb.ckpt_bytes),
+            checkpoint_pages: to_js_number(sb.ckpt_pages),
         }
     }
 }

@@ -196,7 +196,16 @@ pub fn run(mut store: Store<UringDevice>, rx: Receiver<Job>, callback: Arc<Round
         }
         callback.call(out.0.into(), ThreadsafeFunctionCallMode::Blocking);
     }
-    drop(store);
+    if close.is_some() {
+        // A clean close leaves an index checkpoint of the whole log: the next open reads
+        // it instead of the summaries and the log. If it fails the store is still whole
+        // (the previous checkpoint, the summaries and the log stand): say so and close.
+        if let Err(e) = store.close() {
+            eprintln!("corfu: closing the store: {e}; the next open recovers from the log");
+        }
+    } else {
+        drop(store);
+    }
     if let Some((id, reader)) = close {
         if let Some(reader) = reader {
             let _ = reader.join();

@@ -48,6 +48,8 @@ pub struct SimState {
     pub read_bytes: u64,
     /// Device bytes whose reads fail with an I/O error (a bad sector), if any.
     pub failing_reads: Option<std::ops::Range<u64>>,
+    /// The write the power went out in (offset, bytes), kept for tests to tell what a cut hit.
+    pub cut_write: Option<(u64, Vec<u8>)>,
 }
 
 impl SimState {
@@ -88,6 +90,7 @@ impl SimDevice {
                 syncs: 0,
                 read_bytes: 0,
                 failing_reads: None,
+                cut_write: None,
             })),
             size_bytes,
         }
@@ -104,6 +107,7 @@ impl SimDevice {
     pub fn restart(&self) {
         let mut s = self.state.lock().unwrap();
         s.cache.clear();
+        s.cut_write = None;
         s.writes_until_power_loss = None;
         s.powered = true;
     }
@@ -134,6 +138,7 @@ impl Device for SimDevice {
                 if n == 0 {
                     // The write in progress may itself be partly on the platter.
                     s.cache.push((w.offset, w.buf.to_vec()));
+                    s.cut_write = Some((w.offset, w.buf.to_vec()));
                     s.lose_power();
                     return Err(power_off());
                 }

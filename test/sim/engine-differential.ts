@@ -361,10 +361,23 @@ export async function runDifferential(ops: readonly Op[], path: string, bugNames
       const req = concrete(op, cursor);
       if (req === 'reopen') {
         trace.push('reopen');
+        const endSeq = space.nextSeq;
         await real.close();
         real = Store.open(path, { sync: 'always' });
         model.close();
         model = new MemEngine(disk, bugs);
+        // A clean close writes an index checkpoint at the log's end when the circle has room
+        // for it (and the live one does not already end the log): a flush of its own, with no
+        // address. Its size follows the index's compressed form, which the model does not
+        // copy: it takes the pages from the engine, and models everything else about them
+        // (the pages in use, ERR_FULL, when the head passes them).
+        // The superblock write that publishes it frees what is below the trim mark, as any
+        // superblock write does (the checkpoint too, when every flush before it goes).
+        const st = await real.stats();
+        if (st.checkpointSeq === endSeq) {
+          space.append({ startSeq: endSeq, pages: st.checkpointPages, maxAddress: 0 }, 1);
+          space.freeBelow(disk.trimMark);
+        }
         if (space.nextSeq > space.dataPages) seen.add('reopen after wrap');
       } else {
         if (op.op === 'prefixTrim' && op.epoch === 'current' && (op.at >= TOP ? top(op.at) : clamp(cursor.base + op.at)) > model.tailNow) seen.add('prefixTrim above the tail');

@@ -4,12 +4,13 @@
 //! the default: a clean close, which writes an index checkpoint) or drops the store
 //! (`drop`: as after kill -9, the last checkpoint and the log since), and reopens.
 //!
-//!   cargo run --release --example index_fill -- DEVICE [ENTRY_BYTES] [STRIDE] [close|drop]
+//!   cargo run --release --example index_fill -- DEVICE [ENTRY_BYTES] [STRIDE] [close|drop] [FILL]
 //!   cargo run --release --example index_fill -- reopen DEVICE
 //!
 //! DEVICE is formatted with force (a file is created at 1 GiB if missing). Prints one
 //! line of JSON: entries, the index's bytes and RSS while full and after the reopen, and
-//! the reopen time. `reopen` only opens DEVICE, in a fresh process: the reopen's time,
+//! the reopen time. FILL (default 1) stops the fill at that fraction of the pages, which
+//! leaves a clean close room for its checkpoint. `reopen` only opens DEVICE, in a fresh process: the reopen's time,
 //! its peak RSS (VmHWM) and what recovery read.
 
 use std::time::Instant;
@@ -58,6 +59,7 @@ fn main() {
         "drop" => false,
         other => panic!("close or drop, not {other}"),
     };
+    let fill: f64 = args.get(5).map_or(1.0, |s| s.parse().expect("fill fraction"));
     let size = if path.exists() { None } else { Some(1u64 << 30) };
     format_path(&path, &FormatRequest { size_bytes: size, max_entry_bytes: None, cluster_id: None, unit_id: 0, force: true }).expect("format");
     let mut store = open_store(&path, SyncMode::None).expect("open");
@@ -65,6 +67,10 @@ fn main() {
     const BATCH: u64 = 4096;
     let mut n = 0u64;
     'fill: loop {
+        let st = store.stats();
+        if st.used_pages as f64 >= fill * st.data_pages as f64 {
+            break;
+        }
         let addresses: Vec<u64> = (n..n + BATCH).map(|i| i * stride).collect();
         let r = store.execute(&[Request::Write {
             epoch: 0,

@@ -14,11 +14,15 @@
 //! does not verify is damage (ERR_CORRUPT), never a reason to fall back.
 //!
 //! ```text
-//! magic u32 "CKP1", version u32, crc32c u32 (over every byte after it), pad u32
+//! magic u32 "CKP1", version u32
 //! seq, format_id, generation, head_seq, trim_mark, tail, last_generation: u64 each
 //! segments u64, then per segment start_seq u64, pages u64, max_addr u64
 //! the index (index.rs `encode_into`)
+//! crc32c u32 of every byte before it
 //! ```
+//! The checksum trails so that the store can stream the encoding to the device part by
+//! part (`encode_to`), holding one part (4 MiB) at a time and never a second copy of a
+//! large index.
 
 use crate::aligned::AlignedBuf;
 use crate::device::{Batch, Device, ReadOp};
@@ -30,7 +34,10 @@ use crate::recovery::{flush_start, rest_of_flush_intact, FlushMeta};
 
 const MAGIC: u32 = 0x3150_4b43; // "CKP1"
 pub const CHECKPOINT_VERSION: u32 = 1;
-const HEAD_BYTES: usize = 16 + 7 * 8 + 8;
+const HEAD_BYTES: usize = 8 + 7 * 8 + 8;
+const TRAILER_BYTES: usize = 4;
+/// The encoding goes to its sink in pieces of about this size.
+const PIECE_BYTES: usize = 64 * 1024;
 const SEGMENT_BYTES: usize = 24;
 /// The payload of one part: a part's record fills its flush exactly.
 pub const PART_BYTES: usize = MAX_STREAM_BYTES - RECORD_HEADER_BYTES;
@@ -58,29 +65,59 @@ pub struct Checkpoint {
     pub index: Index,
 }
 
+/// Bytes of the encoding; O(chunks).
 pub fn encoded_len(segments: usize, index: &Index) -> usize {
-    HEAD_BYTES + segments * SEGMENT_BYTES + index.encoded_len()
+    HEAD_BYTES + segments * SEGMENT_BYTES + index.encoded_len() + TRAILER_BYTES
 }
 
+/// The whole encoding in one buffer (tests; the store streams it with `encode_to`).
 pub fn encode<'a>(head: &CheckpointHead, segments: impl ExactSizeIterator<Item = &'a FlushMeta>, index: &Index) -> Vec<u8> {
-    let n = segments.len();
-    let mut b = Vec::with_capacity(encoded_len(n, index));
+    let mut b = Vec::with_capacity(encoded_len(segments.len(), index));
+    encode_to::<()>(head, segments, index, |piece| {
+        b.extend_from_slice(piece);
+        Ok(())
+    })
+    .expect("no error to return");
+    b
+}
+
+/// Streams the encoding to `out` in pieces of about 64 KiB (a dense chunk's 45 KiB may
+/// push one past that), in order; returns its length, `encoded_len`.
+pub fn encode_to<'a, E>(
+    head: &CheckpointHead,
+    segments: impl ExactSizeIterator<Item = &'a FlushMeta>,
+    index: &Index,
+    mut out: impl FnMut(&[u8]) -> std::result::Result<(), E>,
+) -> std::result::Result<u64, E> {
+    let mut b = Vec::with_capacity(2 * PIECE_BYTES);
+    let mut crc = 0u32;
+    let mut len = 0u64;
+    let mut drain = |b: &mut Vec<u8>, all: bool| {
+        if all || b.len() >= PIECE_BYTES {
+            crc = crc32c::crc32c_append(crc, b);
+            len += b.len() as u64;
+            out(b)?;
+            b.clear();
+        }
+        Ok(())
+    };
     b.extend_from_slice(&MAGIC.to_le_bytes());
     b.extend_from_slice(&CHECKPOINT_VERSION.to_le_bytes());
-    b.extend_from_slice(&[0u8; 8]); // crc, pad
-    for v in [head.seq, head.format_id, head.generation, head.head_seq, head.trim_mark, head.tail, head.last_generation, n as u64] {
+    for v in [head.seq, head.format_id, head.generation, head.head_seq, head.trim_mark, head.tail, head.last_generation, segments.len() as u64] {
         b.extend_from_slice(&v.to_le_bytes());
     }
     for f in segments {
         for v in [f.start_seq, f.pages, f.max_addr] {
             b.extend_from_slice(&v.to_le_bytes());
         }
+        drain(&mut b, false)?;
     }
-    index.encode_into(&mut b);
-    let crc = crc32c::crc32c(&b[12..]);
-    b[8..12].copy_from_slice(&crc.to_le_bytes());
-    debug_assert_eq!(b.len(), encoded_len(n, index));
-    b
+    index.encode_chunked(&mut b, |b| drain(b, false))?;
+    drain(&mut b, true)?;
+    b.extend_from_slice(&crc.to_le_bytes());
+    len += TRAILER_BYTES as u64;
+    out(&b)?;
+    Ok(len)
 }
 
 /// Why bytes are not a checkpoint.
@@ -90,16 +127,18 @@ pub struct Malformed(pub &'static str);
 pub fn decode(b: &[u8], data_pages: u64) -> std::result::Result<Checkpoint, Malformed> {
     let u32_at = |at: usize| b.get(at..at + 4).map(|s| u32::from_le_bytes(s.try_into().unwrap()));
     let u64_at = |at: usize| b.get(at..at + 8).map(|s| u64::from_le_bytes(s.try_into().unwrap()));
-    if b.len() < HEAD_BYTES || u32_at(0) != Some(MAGIC) {
+    if b.len() < HEAD_BYTES + TRAILER_BYTES || u32_at(0) != Some(MAGIC) {
         return Err(Malformed("not a checkpoint (no magic)"));
     }
     if u32_at(4) != Some(CHECKPOINT_VERSION) {
         return Err(Malformed("an unknown checkpoint version"));
     }
-    if u32_at(8) != Some(crc32c::crc32c(&b[12..])) {
+    let body = b.len() - TRAILER_BYTES;
+    if u32_at(body) != Some(crc32c::crc32c(&b[..body])) {
         return Err(Malformed("its checksum does not match"));
     }
-    let f = |i: usize| u64_at(16 + 8 * i).unwrap();
+    let b = &b[..body];
+    let f = |i: usize| u64_at(8 + 8 * i).unwrap();
     let head =
         CheckpointHead { seq: f(0), format_id: f(1), generation: f(2), head_seq: f(3), trim_mark: f(4), tail: f(5), last_generation: f(6) };
     let n = f(7);

@@ -274,6 +274,18 @@ impl Index {
 
     pub fn encode_into(&self, b: &mut Vec<u8>) {
         let at = b.len();
+        self.encode_chunked::<()>(b, |_| Ok(())).expect("no error to return");
+        debug_assert_eq!(b.len() - at, self.encoded_len());
+    }
+
+    /// The same bytes, appended to `b` one chunk at a time, `drain` called after each
+    /// (it may take the bytes out of `b`: a checkpoint streams to the device this way,
+    /// holding one chunk's bytes at a time rather than the whole encoding).
+    pub fn encode_chunked<E>(
+        &self,
+        b: &mut Vec<u8>,
+        mut drain: impl FnMut(&mut Vec<u8>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         b.extend_from_slice(&(self.chunks.len() as u64).to_le_bytes());
         b.extend_from_slice(&self.live.to_le_bytes());
         for (&n, chunk) in &self.chunks {
@@ -301,8 +313,9 @@ impl Index {
                     }
                 }
             }
+            drain(b)?;
         }
-        debug_assert_eq!(b.len() - at, self.encoded_len());
+        Ok(())
     }
 
     /// Decodes what `encode_into` wrote, at the start of `b`; returns the index and the

@@ -822,8 +822,11 @@ impl<D: Device> Store<D> {
             tail: self.tail,
             last_generation: self.last_flush_generation,
         };
-        let bytes = checkpoint::encode(&head, self.flushes.iter(), &self.shared.index());
-        let pages = checkpoint::pages_for(bytes.len() as u64);
+        let shared = self.shared.clone();
+        let index = shared.index();
+        let segments: Vec<FlushMeta> = self.flushes.iter().copied().collect();
+        let bytes = checkpoint::encoded_len(segments.len(), &index) as u64;
+        let pages = checkpoint::pages_for(bytes);
         if self.used_pages() + pages > self.sb.data_pages {
             return Ok(false);
         }
@@ -832,22 +835,47 @@ impl<D: Device> Store<D> {
         self.since_entries.clear();
         self.since_flushes.clear();
         self.cover_from = seq;
-        let parts = checkpoint::parts(bytes.len() as u64);
-        for (i, &(at, len, part_pages)) in parts.iter().enumerate() {
-            assert_eq!(self.next_seq, seq + at, "a checkpoint's parts are back to back");
-            let part = &bytes[i * PART_BYTES..i * PART_BYTES + len];
-            self.flush.push(&RecordHeader::new(u64::MAX, RecordKind::Checkpoint, part), part);
-            assert_eq!(self.flush.pages() as u64, part_pages, "a checkpoint part takes the pages its layout says");
-            // Synced with the last part (even without sync mode): the superblock will point at it.
-            self.write_flush(&mut [], i + 1 == parts.len())?;
-            self.flush_written();
-        }
-        (self.sb.ckpt_seq, self.sb.ckpt_bytes, self.sb.ckpt_pages) = (seq, bytes.len() as u64, pages);
+        // The encoding streams into parts, each written as it fills (the last one synced,
+        // even without sync mode: the superblock will point at it), so a large index is
+        // never held twice. The index stays read-locked meanwhile: readers go on; only
+        // this thread writes it.
+        let parts = checkpoint::parts(bytes);
+        let mut part: Vec<u8> = Vec::with_capacity(PART_BYTES.min(bytes as usize));
+        let mut written = 0usize;
+        let encoded = checkpoint::encode_to(&head, segments.iter(), &index, |mut piece: &[u8]| {
+            while !piece.is_empty() {
+                let take = (parts[written].1 - part.len()).min(piece.len());
+                assert!(take > 0, "a checkpoint encodes past its computed length");
+                part.extend_from_slice(&piece[..take]);
+                piece = &piece[take..];
+                if part.len() == parts[written].1 && written + 1 < parts.len() {
+                    self.write_checkpoint_part(seq, &parts[written], &part, false)?;
+                    part.clear();
+                    written += 1;
+                }
+            }
+            Ok::<(), EngineError>(())
+        })?;
+        assert_eq!(encoded, bytes, "a checkpoint encodes to its computed length");
+        assert_eq!(written + 1, parts.len(), "every part but the last is written");
+        self.write_checkpoint_part(seq, &parts[written], &part, true)?;
+        drop(index);
+        (self.sb.ckpt_seq, self.sb.ckpt_bytes, self.sb.ckpt_pages) = (seq, bytes, pages);
         self.sb_dirty = true;
         self.summary_bytes_since_checkpoint = 0;
         self.flushes_since_checkpoint = 0;
         self.stats.checkpoints_written += 1;
         Ok(true)
+    }
+
+    /// Writes one part of a checkpoint starting at page `seq` as a flush of its own.
+    fn write_checkpoint_part(&mut self, seq: u64, &(at, len, pages): &(u64, usize, u64), part: &[u8], sync: bool) -> Result<()> {
+        assert_eq!((self.next_seq, part.len()), (seq + at, len), "a checkpoint's parts are back to back, each of its length");
+        self.flush.push(&RecordHeader::new(u64::MAX, RecordKind::Checkpoint, part), part);
+        assert_eq!(self.flush.pages() as u64, pages, "a checkpoint part takes the pages its layout says");
+        self.write_flush(&mut [], sync)?;
+        self.flush_written();
+        Ok(())
     }
 
     /// Opens the next flush with an index summary of everything since the last one.

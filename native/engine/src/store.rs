@@ -472,7 +472,7 @@ impl<D: Device> Store<D> {
     }
 
     /// A clean close: writes what a round left staged (an index summary, at most), then
-    /// an index checkpoint unless the live one already describes the whole log, and the
+    /// an index checkpoint unless the log is empty or the live one already describes it, and the
     /// superblock that points at it. The next open then reads the checkpoint and nothing
     /// else. Returns the device. A store that failed refuses (ERR_IO): its state is for
     /// the next open's recovery to decide. Without a close (a crash, or a drop) the next
@@ -484,7 +484,10 @@ impl<D: Device> Store<D> {
         while !self.flush.is_empty() {
             self.commit(&mut [])?;
         }
-        if !(self.checkpoint_live() && self.sb.ckpt_seq + self.sb.ckpt_pages == self.next_seq) {
+        // An empty log has nothing to describe: a spare that never took an entry stays at
+        // zero used pages, which is how `corfu up` tells an empty file from a used one.
+        let described = self.checkpoint_live() && self.sb.ckpt_seq + self.sb.ckpt_pages == self.next_seq;
+        if self.used_pages() > 0 && !described {
             // No room (a full circle) leaves the last checkpoint and the summaries in force.
             self.write_checkpoint()?;
         }

@@ -245,6 +245,19 @@ fn a_clean_close_leaves_a_checkpoint_and_the_open_reads_only_it() {
     assert_eq!(read_superblock(&mut dev.clone()).unwrap().unwrap().ckpt_seq, sb.ckpt_seq);
 }
 
+/// A store that never took an entry closes without a checkpoint: its log stays empty, so
+/// an operator's tools (and `corfu up`, which reformats only used spares) see it unused.
+#[test]
+fn a_clean_close_of_an_empty_store_writes_no_checkpoint() {
+    let dev = fresh_sim(64 * MIB, 3, 4096);
+    let store = open(&dev, SyncMode::Always);
+    let dev_after = store.close().expect("close");
+    let sb = read_superblock(&mut dev_after.clone()).unwrap().unwrap();
+    assert_eq!(sb.ckpt_seq, u64::MAX, "no checkpoint of an empty log");
+    let store = open(&dev, SyncMode::Always);
+    assert_eq!(store.stats().used_pages, 0, "the log is still empty after a close and a reopen");
+}
+
 /// After a crash the open reads the newest checkpoint and the log after it, however long
 /// the log before it: at most the checkpoint, the summaries and pages since, and one scan
 /// window past the log's end.

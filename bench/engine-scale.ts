@@ -1,5 +1,5 @@
 // `npm run bench:engine -- --scale --device PATH [--size BYTES] [--entry-sizes 128,4096]
-//   [--repeats N] [--check all|sample] [--json]`
+//   [--repeats N] [--check all|sample] [--order ascending|descending] [--json]`
 //
 // What a unit's index costs at scale (issue 12). For each entry size, `--repeats` times:
 //
@@ -31,6 +31,8 @@ const USAGE = `usage: npm run bench:engine -- --scale --device PATH [--size BYTE
   --repeats N          fills and reopens per entry size; figures are the median and range (default 3)
   --check all|sample   after the kill -9 reopen, read back every acknowledged entry (default), or a
                        bounded sample of them (quicker on large devices: see docs/benchmarks.md)
+  --order ORDER        ascending (default): each call's addresses in order, as one writer's arrive;
+                       descending: highest first, which breaks every run of the index (its worst case)
   --json               end the output with one JSON line of all figures`;
 
 /** The writer is killed once it has acknowledged this share of what the clean fill held. */
@@ -44,6 +46,7 @@ export interface ScaleArgs {
   entrySizes: number[];
   repeats: number;
   check: Exclude<CheckMode, 'none'>;
+  descending: boolean;
   json: boolean;
 }
 
@@ -56,6 +59,7 @@ function parse(argv: string[]): ScaleArgs {
       'entry-sizes': { type: 'string', default: '128,4096' },
       repeats: { type: 'string', default: '3' },
       check: { type: 'string', default: 'all' },
+      order: { type: 'string', default: 'ascending' },
       json: { type: 'boolean', default: false },
     },
     USAGE,
@@ -66,12 +70,14 @@ function parse(argv: string[]): ScaleArgs {
     if (e < MIN_ENTRY_BYTES || e > MAX_ENTRY_BYTES) throw new UsageError(`--entry-sizes takes sizes from ${MIN_ENTRY_BYTES} to ${MAX_ENTRY_BYTES} bytes, got ${e}`);
   }
   if (values.check !== 'all' && values.check !== 'sample') throw new UsageError(`--check is all or sample, got '${values.check}'`);
+  if (values.order !== 'ascending' && values.order !== 'descending') throw new UsageError(`--order is ascending or descending, got '${values.order}'`);
   return {
     device: values.device,
     size: values.size === undefined ? undefined : sizeFlag('size', values.size, 1),
     entrySizes,
     repeats: positiveFlag('repeats', values.repeats),
     check: values.check,
+    descending: values.order === 'descending',
     json: values.json,
   };
 }
@@ -81,25 +87,28 @@ function log(message: string): void {
 }
 
 /** Step 1: format and fill in this process; step 2: reopen in a child. */
-async function fillAndReopen(target: Target, entryBytes: number): Promise<Pick<Repeat, 'fill' | 'clean'>> {
+async function fillAndReopen(target: Target, entryBytes: number, descending: boolean): Promise<Pick<Repeat, 'fill' | 'clean'>> {
   format(target);
   const store = Store.open(target.path, { sync: 'none' });
   let fill;
   try {
-    fill = await fillUntilFull(store, entryBytes, SCALE_BATCHING);
+    fill = await fillUntilFull(store, entryBytes, { ...SCALE_BATCHING, descending });
   } finally {
     await store.close();
   }
   log(`  filled: ${formatCount(fill.entries)} entries in ${fill.seconds.toFixed(1)} s; reopening in a fresh process`);
-  const clean = reopenInChild({ path: target.path, entryBytes, check: 'none', ranges: [[0, fill.entries]] });
-  expectAll(clean, fill.entries, 'after a clean close');
+  const clean = reopenInChild({ path: target.path, entryBytes, check: 'none', ranges: [] });
+  if (clean.tail !== fill.tail || clean.addresses !== fill.entries) {
+    throw new Error(`after a clean close the store reopened with tail ${clean.tail} and ${clean.addresses} addresses, but ${fill.entries} entries up to ${fill.tail} were acknowledged`);
+  }
   return { fill, clean };
 }
 
 /** Step 3: a writer killed with SIGKILL mid-fill, a reopen in a child, and the read-back. */
-async function killAndReopen(target: Target, entryBytes: number, killAfter: number, check: ScaleArgs['check']): Promise<Pick<Repeat, 'killed' | 'crash'>> {
+async function killAndReopen(target: Target, entryBytes: number, killAfter: number, args: ScaleArgs): Promise<Pick<Repeat, 'killed' | 'crash'>> {
+  const { check } = args;
   format(target);
-  const killed = await killWriterAfter(target.path, entryBytes, killAfter);
+  const killed = await killWriterAfter(target.path, entryBytes, killAfter, args.descending);
   log(`  writer killed after ${formatCount(killed.acked)} acknowledged entries; reopening in a fresh process, then checking ${check === 'all' ? 'every one' : 'a sample'}`);
   const crash = reopenInChild({ path: target.path, entryBytes, check, ranges: killed.ranges });
   const end = Math.max(...killed.ranges.map(([first, count]) => first + count));
@@ -109,10 +118,6 @@ async function killAndReopen(target: Target, entryBytes: number, killAfter: numb
   const c = crash.check;
   if (c === null || c.bad > 0) throw new Error(`after kill -9, ${c?.bad} of ${c?.checked} acknowledged entries did not read back; first: ${c?.firstBad}`);
   return { killed, crash };
-}
-
-function expectAll(r: ReopenReport, entries: number, when: string): void {
-  if (r.tail !== entries || r.addresses !== entries) throw new Error(`${when} the store reopened with tail ${r.tail} and ${r.addresses} addresses, but ${entries} entries were acknowledged`);
 }
 
 export async function scaleMain(argv: string[]): Promise<void> {
@@ -125,12 +130,12 @@ export async function scaleMain(argv: string[]): Promise<void> {
     const repeats: Repeat[] = [];
     for (let i = 0; i < args.repeats; i++) {
       log(`${entryBytes} B entries, repeat ${i + 1} of ${args.repeats}: filling until ERR_FULL`);
-      const first = await fillAndReopen(target, entryBytes);
-      repeats.push({ ...first, ...(await killAndReopen(target, entryBytes, Math.floor(KILL_AT * first.fill.entries), args.check)) });
+      const first = await fillAndReopen(target, entryBytes, args.descending);
+      repeats.push({ ...first, ...(await killAndReopen(target, entryBytes, Math.floor(KILL_AT * first.fill.entries), args)) });
     }
     runs.push({ entryBytes, repeats });
   }
-  const setup = { target, deviceBytes: info.deviceBytes, repeats: args.repeats, check: args.check, killAt: KILL_AT };
+  const setup = { target, deviceBytes: info.deviceBytes, repeats: args.repeats, check: args.check, killAt: KILL_AT, order: args.descending ? ('descending' as const) : ('ascending' as const) };
   process.stdout.write(`${scaleText(setup, runs)}\n`);
   if (args.json) process.stdout.write(`${JSON.stringify(scaleJson(setup, runs))}\n`);
 }

@@ -32,6 +32,7 @@ import {
   type EngineFigure,
   type ReadFigure,
 } from './engine-phases.js';
+import { abMain } from './engine-ab.js';
 import { scaleMain } from './engine-scale.js';
 import { checkFio, runFio, type FioResult } from './peers/fio.js';
 
@@ -48,7 +49,9 @@ const USAGE = `usage: npm run bench:engine -- --device PATH [--seconds N] [--jso
   --only LIST        run only some figures, for profiling: write,read,small (default all;
                      a partial run prints only what it measured)
   --scale            another mode: the index's memory and reopen time of a full device
-                     (npm run bench:engine -- --scale --help)`;
+                     (npm run bench:engine -- --scale --help)
+  --ab DIR           another mode: write throughput of this build against a built checkout
+                     of another commit (npm run bench:engine -- --ab DIR --help)`;
 
 interface Args {
   log: (message: string) => void;
@@ -247,7 +250,9 @@ async function main(): Promise<void> {
 }
 
 const argv = process.argv.slice(2);
-if (argv.includes('--scale')) {
+if (argv.includes('--ab') || argv.some((a) => a.startsWith('--ab='))) {
+  runMain(() => abMain(argv), 'bench:engine --ab');
+} else if (argv.includes('--scale')) {
   runMain(() => scaleMain(argv.filter((a) => a !== '--scale')), 'bench:engine --scale');
 } else {
   runMain(main, 'bench:engine');

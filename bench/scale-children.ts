@@ -31,8 +31,8 @@ export interface Killed {
  * it with SIGKILL as soon as it has acknowledged `killAfter` entries, while its next
  * calls are still in flight.
  */
-export async function killWriterAfter(path: string, entryBytes: number, killAfter: number): Promise<Killed> {
-  const proc = spawn(process.execPath, [WRITER, path, String(entryBytes)], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function killWriterAfter(path: string, entryBytes: number, killAfter: number, descending = false): Promise<Killed> {
+  const proc = spawn(process.execPath, [WRITER, path, String(entryBytes), descending ? 'descending' : 'ascending'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4096)));
   const ranges: [number, number][] = [];

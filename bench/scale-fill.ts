@@ -23,6 +23,11 @@ export interface Batching {
   readonly batch: number;
   /** Calls outstanding. */
   readonly inFlight: number;
+  /**
+   * Each call's addresses highest first. A unit whose writes arrive out of order breaks
+   * every run of its index, which then keeps a slot per address: the worst case.
+   */
+  readonly descending?: boolean;
 }
 
 /** 4,096 entries a call (one index chunk), 4 calls in flight. */
@@ -45,8 +50,10 @@ export function expectedEntry(entryBytes: number, address: number): Buffer {
 }
 
 export interface Fill {
-  /** Entries acknowledged: addresses [0, entries). */
+  /** Entries acknowledged: addresses [0, entries) ascending; with `descending`, the call that met ERR_FULL got its highest addresses in. */
   entries: number;
+  /** One past the highest address acknowledged. */
+  tail: number;
   /** From the first call to the call that met ERR_FULL. */
   seconds: number;
 }
@@ -61,6 +68,7 @@ export async function fillUntilFull(store: Store, entryBytes: number, b: Batchin
   const base = pattern(entryBytes);
   let next = 0;
   let entries = 0;
+  let tail = 0;
   let full = false;
   const start = performance.now();
   let end = start;
@@ -73,15 +81,20 @@ export async function fillUntilFull(store: Store, entryBytes: number, b: Batchin
       const first = next;
       next += b.batch;
       for (let i = 0; i < b.batch; i++) {
-        addr[i] = first + i;
-        stamp(data, i * entryBytes, entryBytes, first + i);
+        addr[i] = b.descending === true ? first + b.batch - 1 - i : first + i;
+        stamp(data, i * entryBytes, entryBytes, addr[i]!);
       }
       const { status } = await store.writePacked(EPOCH, addr, lengths, data);
       // Acknowledged entries, then (once the device is full) ERR_FULL for the rest.
       let ok = 0;
       while (ok < status.length && status[ok] === OK) ok++;
       for (let i = ok; i < status.length; i++) if (status[i] !== FULL) throw statusFailure(`${entryBytes}-byte fill`, status, addr);
-      if (ok > 0) onAck?.(first, ok);
+      // The first `ok` in call order: the lowest addresses, or with `descending` the highest.
+      const low = b.descending === true ? first + b.batch - ok : first;
+      if (ok > 0) {
+        onAck?.(low, ok);
+        tail = Math.max(tail, low + ok);
+      }
       entries += ok;
       if (ok < status.length && !full) {
         full = true;
@@ -90,7 +103,7 @@ export async function fillUntilFull(store: Store, entryBytes: number, b: Batchin
     }
   };
   await Promise.all(Array.from({ length: b.inFlight }, worker));
-  return { entries, seconds: (end - start) / 1000 };
+  return { entries, tail, seconds: (end - start) / 1000 };
 }
 
 export interface Check {

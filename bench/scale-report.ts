@@ -27,6 +27,8 @@ export interface ScaleSetup {
   repeats: number;
   check: 'all' | 'sample';
   killAt: number;
+  /** Each call's addresses in order, or highest first (the index's worst case). */
+  order: 'ascending' | 'descending';
 }
 
 const MiB = 1024 * 1024;
@@ -112,7 +114,7 @@ export function scaleText(setup: ScaleSetup, runs: readonly ScaleRun[]): string 
   const out: string[] = [];
   out.push(`Corfu engine at scale on ${setup.target.path} (${setup.target.kind}, ${formatBytes(setup.deviceBytes)}), node ${process.version}.`);
   out.push(
-    `Fill: entries stamped with their address, ${formatCount(SCALE_BATCHING.batch)} a call, ${SCALE_BATCHING.inFlight} calls in flight, sync none, until ERR_FULL. Reopen: a fresh process runs Store.open (sync always).`,
+    `Fill: entries stamped with their address, ${formatCount(SCALE_BATCHING.batch)} a call (${setup.order === 'ascending' ? 'in address order' : 'highest address first: every run of the index breaks'}), ${SCALE_BATCHING.inFlight} calls in flight, sync none, until ERR_FULL. Reopen: a fresh process runs Store.open (sync always).`,
   );
   out.push(
     `kill -9: a writer process (sync none) refills the device and is killed with SIGKILL once it has acknowledged ${setup.killAt * 100}% of a full fill; ` +
@@ -179,6 +181,7 @@ export function scaleJson(setup: ScaleSetup, runs: readonly ScaleRun[]): object 
     mode: 'scale',
     device: setup.target.path,
     device_kind: setup.target.kind,
+    order: setup.order,
     device_bytes: setup.deviceBytes,
     node: process.version,
     repeats: setup.repeats,

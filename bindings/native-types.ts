@@ -43,6 +43,10 @@ export interface SuperblockInfo {
   checkpointSeq?: number;
   checkpointBytes: number;
   checkpointPages: number;
+  /** The index a unit opening the device now would hold (what `inspect`'s read-only
+   *  recovery rebuilt; 0 from `format`): its heap bytes and its addresses. */
+  indexBytes: number;
+  addresses: number;
 }
 
 export type SyncMode = 'always' | 'none';

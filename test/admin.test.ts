@@ -103,6 +103,10 @@ describe('admin listeners of a one-unit cluster', () => {
     expect(status.clusterId).toMatch(/^[0-9a-f]{32}$/);
     expect(status.usedBytes).toBeGreaterThan(0);
     expect((status.usedBytes as number) + (status.freeBytes as number)).toBe(status.capacityBytes);
+    // The in-memory index: three addresses in one run, no checkpoint yet (one is written at a clean close).
+    const index = status.index as Record<string, unknown>;
+    expect(index).toMatchObject({ addresses: 3, checkpointPage: null, checkpointBytes: 0 });
+    expect(index.bytes).toBeGreaterThan(0);
 
     const m = await get(admin, '/metrics');
     expect(m.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -118,6 +122,9 @@ describe('admin listeners of a one-unit cluster', () => {
     expect(sample(m.body, 'corfu_unit_tail')).toBe(3);
     expect(sample(m.body, 'corfu_unit_used_bytes')).toBe(status.usedBytes);
     expect(sample(m.body, 'corfu_unit_free_bytes')).toBe(status.freeBytes);
+    expect(sample(m.body, 'corfu_unit_index_addresses')).toBe(3);
+    expect(sample(m.body, 'corfu_unit_index_bytes')).toBe(index.bytes);
+    expect(sample(m.body, 'corfu_unit_index_checkpoint_bytes')).toBe(0);
     expect(m.body).toMatch(/^corfu_unit_info\{cluster_id="[0-9a-f]{32}",unit_id="7",sync="always"\} 1$/m);
     expect(m.body).toMatch(/^process_cpu_seconds_total /m);
     expectPromtoolClean(m.body);

@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 
 import { cliHarness } from './helpers/cli.js';
 
+import { Store } from '../bindings/index.js';
+
 const { dir, corfu, oneLine } = cliHarness('corfu-cli-', { runTimeoutMs: 60_000, readyTimeoutMs: 20_000 });
 
 describe('corfu format / inspect', () => {
@@ -37,6 +39,32 @@ describe('corfu format / inspect', () => {
     expect(info).toMatchObject({ path: dev, formatVersion: 2, unitId: 4, epoch: 0, trimMark: 0, deviceBytes: 8 * 1024 * 1024, maxEntryBytes: 16 * 1024, kind: 'file' });
     expect(info.checkpointSeq).toBeUndefined();
     expect(table.stdout).toContain('none yet');
+  });
+
+  it('inspects a device a unit wrote: its addresses, the index it would hold in memory, and the checkpoint of the clean close', async () => {
+    const used = join(dir, 'used.img');
+    expect(corfu('format', used, '--size', '16M').code).toBe(0);
+    const empty = JSON.parse(corfu('inspect', used, '--json').stdout) as Record<string, number>;
+    expect(empty).toMatchObject({ addresses: 0, indexBytes: 0, usedPages: 0 });
+    const store = Store.open(used, { sync: 'none' });
+    const entries = 10_000;
+    // Ascending addresses, as a unit of one stripe gets them: the index keeps runs, not a slot per address.
+    for (let first = 0; first < entries; first += 1000) {
+      await store.write(0, Array.from({ length: 1000 }, (_, i) => ({ address: first + i, payload: Buffer.from(`entry ${first + i}`) })));
+    }
+    const held = (await store.stats()).indexBytes;
+    await store.close();
+    const info = JSON.parse(corfu('inspect', used, '--json').stdout) as Record<string, number>;
+    expect(info.addresses).toBe(entries);
+    // What a unit opening the device would hold: the writer's index, loaded from the
+    // checkpoint into vectors of exact size (the writer's had grown with room to spare).
+    expect(info.indexBytes).toBeGreaterThan(0);
+    expect(info.indexBytes).toBeLessThanOrEqual(held);
+    expect(info.indexBytes).toBeLessThan(entries); // well under a byte an entry
+    expect(info.checkpointSeq).toBeGreaterThan(0);
+    const table = corfu('inspect', used).stdout;
+    expect(table).toMatch(/^index\s+10,000 addresses, \S+ \S+ in memory once opened$/m);
+    expect(table).toMatch(/^index checkpoint\s+at page [\d,]+, \S+ \S+ in [\d,]+ pages$/m);
   });
 
   it('refuses to format twice without --force (exit 1, typed error), and --force works', () => {

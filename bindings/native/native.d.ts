@@ -115,6 +115,9 @@ export interface SuperblockInfo {
   checkpointSeq?: number
   checkpointBytes: number
   checkpointPages: number
+  /** The index a unit opening the device now would hold: its heap bytes and addresses. */
+  indexBytes: number
+  addresses: number
 }
 
 /** The `written` bytes of a WRITE or FILL answer (entry_codes.rs), for the drift test. */

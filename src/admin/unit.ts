@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 import { codeName } from '../../bindings/errors.js';
+import type { StoreStats } from '../../bindings/native-types.js';
 import type { UnitInfo } from '../unit/handler.js';
 import type { UnitObserver } from '../unit/server.js';
 import type { Request, Response } from '../wire/messages.js';
@@ -18,6 +19,8 @@ export interface UnitAdminSource {
   /** The wire listener's address; undefined until it listens. */
   listening(): { host: string; port: number } | undefined;
   connections(): number;
+  /** The engine's counters (the index's size, the last checkpoint); undefined while the store is not open. */
+  stats?(): Promise<StoreStats> | undefined;
 }
 
 /** The operations whose entries are counted and timed one by one. */
@@ -35,6 +38,26 @@ export function unitAdmin(source: UnitAdminSource): UnitAdmin {
     pending ??= (source.info() ?? Promise.resolve(undefined)).catch(() => undefined).finally(() => (pending = undefined));
     return pending;
   };
+  let pendingStats: Promise<StoreStats | undefined> | undefined;
+  const stats = (): Promise<StoreStats | undefined> => {
+    pendingStats ??= (source.stats?.() ?? Promise.resolve(undefined)).catch(() => undefined).finally(() => (pendingStats = undefined));
+    return pendingStats;
+  };
+  const statsGauge = (name: string, help: string, read: (s: StoreStats) => number): Gauge =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect(this: Gauge) {
+        const s = await stats();
+        this.reset();
+        if (s !== undefined) this.set(read(s));
+      },
+    });
+  statsGauge('corfu_unit_index_addresses', 'addresses the in-memory index holds', (s) => s.addresses);
+  statsGauge('corfu_unit_index_bytes', "the in-memory index's heap: runs of addresses, and one slot per address where the order broke", (s) => s.indexBytes);
+  statsGauge('corfu_unit_index_checkpoint_bytes', 'encoded bytes of the newest durable index checkpoint (0: none yet)', (s) => s.checkpointBytes);
+  statsGauge('corfu_unit_index_checkpoints_since_open', 'index checkpoints written since the store was opened (a clean close writes one more)', (s) => s.checkpointsWritten);
   const gauge = (name: string, help: string, read: (i: UnitInfo) => number): Gauge =>
     new Gauge({
       name,
@@ -97,7 +120,7 @@ export function unitAdmin(source: UnitAdminSource): UnitAdmin {
       },
     ],
     status: async () => {
-      const i = await info();
+      const [i, s] = await Promise.all([info(), stats()]);
       const l = source.listening();
       return {
         role: 'unit',
@@ -118,6 +141,17 @@ export function unitAdmin(source: UnitAdminSource): UnitAdmin {
               capacityBytes: i.dataPages * i.pageBytes,
               maxEntryBytes: i.maxEntryBytes,
               sync: i.sync === SYNC.ALWAYS ? 'always' : 'none',
+              ...(s === undefined
+                ? {}
+                : {
+                    index: {
+                      addresses: s.addresses,
+                      bytes: s.indexBytes,
+                      checkpointPage: s.checkpointSeq,
+                      checkpointBytes: s.checkpointBytes,
+                      recoveryMs: s.recoveryMs,
+                    },
+                  }),
             }),
       };
     },

@@ -19,6 +19,7 @@ export function superblockTable(path: string, info: SuperblockInfo): string {
     ['used / free', `${formatCount(info.usedPages)} / ${formatCount(info.freePages)} pages (${usedPct.toFixed(1)}% used)`],
     ['head seq', formatCount(info.headSeq)],
     ['generation', String(info.generation)],
+    ['index', `${formatCount(info.addresses)} addresses, ${formatBytes(info.indexBytes)} in memory once opened`],
     [
       'index checkpoint',
       info.checkpointSeq === undefined ? 'none yet' : `at page ${formatCount(info.checkpointSeq)}, ${formatBytes(info.checkpointBytes)} in ${formatCount(info.checkpointPages)} pages`,

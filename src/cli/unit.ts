@@ -40,6 +40,7 @@ export async function unitVerb(flags: UnitFlags): Promise<void> {
     const stopped = waitForStopSignal(exitWithParentIfAsked, root, flags.drain);
     // What the admin listener reads; each is set once it exists and cleared as it goes.
     let engine: UnitEngine | undefined;
+    let opened: Store | undefined;
     let server: UnitServer | undefined;
     // Before `listening` too: from then on a SIGHUP rotates the certificate, never stops the unit.
     reloadTlsOnSighup(flags, root, () => server);
@@ -47,6 +48,7 @@ export async function unitVerb(flags: UnitFlags): Promise<void> {
       info: () => engine?.info(),
       listening: () => server?.address(),
       connections: () => server?.connections ?? 0,
+      stats: () => (engine === undefined ? undefined : opened?.stats()),
     });
     const listener = await startAdmin(flags, admin);
     try {
@@ -55,6 +57,7 @@ export async function unitVerb(flags: UnitFlags): Promise<void> {
       const log = root.child({ unit: superblock.unitId });
       const store = Store.open(flags.device, { sync: flags.sync });
       engine = storeEngine(store, superblock);
+      opened = store;
       try {
         server = await UnitServer.listen(engine, { host: flags.listen.host, port: flags.listen.port, ...security, observer: admin.observer, logger: log });
       } catch (err) {

@@ -98,9 +98,14 @@ pub struct Inspection {
     pub superblock: Superblock,
     pub kind: DeviceKind,
     pub used_pages: u64,
+    /// What the index rebuilt by the read-only recovery takes in memory, and the
+    /// addresses it holds: what a unit opening the device now would carry.
+    pub index_bytes: u64,
+    pub addresses: u64,
 }
 
-/// Reads the superblock and scans the live pages (read-only), to report usage.
+/// Reads the superblock and recovers the index (read-only: the checkpoint, the summaries
+/// and the pages since), to report usage and the index's size.
 pub fn inspect_path(path: &Path) -> Result<Inspection> {
     let (mut dev, kind, _) = device_for(path, Create::No)?;
     let sb = read_superblock(&mut dev)?.ok_or_else(|| {
@@ -108,7 +113,13 @@ pub fn inspect_path(path: &Path) -> Result<Inspection> {
     })?;
     let geo = crate::reader::Geometry::of(&sb, crate::device::Device::info(&dev).logical_block_bytes);
     let recovered = crate::recovery::recover(&mut dev, &sb, &geo)?;
-    Ok(Inspection { used_pages: recovered.next_seq - sb.head_seq, superblock: sb, kind })
+    Ok(Inspection {
+        used_pages: recovered.next_seq - sb.head_seq,
+        index_bytes: recovered.index.memory_bytes() as u64,
+        addresses: recovered.index.len(),
+        superblock: sb,
+        kind,
+    })
 }
 
 pub fn open_store(path: &Path, sync: SyncMode) -> Result<Store<UringDevice>> {

@@ -116,10 +116,22 @@ pub struct SuperblockInfo {
     pub checkpoint_seq: Option<f64>,
     pub checkpoint_bytes: f64,
     pub checkpoint_pages: f64,
+    /// The index a unit opening the device now would hold: its heap bytes and addresses.
+    pub index_bytes: f64,
+    pub addresses: f64,
+}
+
+/// What the read-only recovery of an inspection found (all zero on a fresh format).
+#[derive(Default)]
+pub struct Usage {
+    pub used_pages: u64,
+    pub index_bytes: u64,
+    pub addresses: u64,
 }
 
 impl SuperblockInfo {
-    pub fn new(sb: &Superblock, kind: &str, used_pages: u64) -> Self {
+    pub fn new(sb: &Superblock, kind: &str, usage: Usage) -> Self {
+        let Usage { used_pages, index_bytes, addresses } = usage;
         SuperblockInfo {
             format_version: sb.format_version,
             cluster_id: sb.cluster_id_hex(),
@@ -141,6 +153,8 @@ impl SuperblockInfo {
             checkpoint_seq: (sb.ckpt_seq != u64::MAX).then(|| to_js_number(sb.ckpt_seq)),
             checkpoint_bytes: to_js_number(sb.ckpt_bytes),
             checkpoint_pages: to_js_number(sb.ckpt_pages),
+            index_bytes: to_js_number(index_bytes),
+            addresses: to_js_number(addresses),
         }
     }
 }

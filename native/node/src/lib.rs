@@ -18,7 +18,7 @@ use corfu_engine::{path, Code, EngineError, EntryKind, Request, SyncMode, Writte
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use convert::{addresses, js_error, SuperblockInfo};
+use convert::{addresses, js_error, SuperblockInfo, Usage};
 use io_thread::{Job, Payload, RoundCallback};
 
 /// Requests queued to one store's I/O thread at most; beyond it calls fail fast with
@@ -130,7 +130,7 @@ pub fn format(path: String, options: Option<FormatOptions>) -> Result<Superblock
         force: o.force.unwrap_or(false),
     };
     let sb = path::format_path(Path::new(&path), &req).map_err(|e| js_error(&e))?;
-    Ok(SuperblockInfo::new(&sb, kind_of(&path), 0))
+    Ok(SuperblockInfo::new(&sb, kind_of(&path), Usage::default()))
 }
 
 fn kind_of(path: &str) -> &'static str {
@@ -144,7 +144,7 @@ fn kind_of(path: &str) -> &'static str {
 #[napi]
 pub fn inspect(path: String) -> Result<SuperblockInfo> {
     let ins = path::inspect_path(Path::new(&path)).map_err(|e| js_error(&e))?;
-    Ok(SuperblockInfo::new(&ins.superblock, ins.kind.name(), ins.used_pages))
+    Ok(SuperblockInfo::new(&ins.superblock, ins.kind.name(), Usage { used_pages: ins.used_pages, index_bytes: ins.index_bytes, addresses: ins.addresses }))
 }
 
 /// Queues without blocking the JS thread: a full queue is ERR_OVERLOADED, not a wait.

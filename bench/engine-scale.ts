@@ -21,7 +21,7 @@ import { UsageError, formatBytes, formatCount, parseFlags, positiveFlag, sizeFla
 import { format, resolveTarget, type Target } from './engine-phases.js';
 import { MIN_ENTRY_BYTES, SCALE_BATCHING, fillUntilFull } from './scale-fill.js';
 import { killWriterAfter, reopenInChild } from './scale-children.js';
-import type { CheckMode, ReopenReport } from './scale-reopen.js';
+import type { CheckMode } from './scale-reopen.js';
 import { scaleJson, scaleText, type Repeat, type ScaleRun } from './scale-report.js';
 
 const USAGE = `usage: npm run bench:engine -- --scale --device PATH [--size BYTES] [--entry-sizes LIST] [--repeats N] [--check all|sample] [--json]

@@ -109,7 +109,14 @@ export async function abMain(argv: string[]): Promise<void> {
   const r = (s: Spread): string => `${formatCount(s.median)} (${formatCount(s.min)}-${formatCount(s.max)})`;
   const rows = [['entry', 'other build, entries/s', 'this build, entries/s', 'this / other', 'pairs', `>= ${TARGET_RATIO}`]];
   for (const x of results) {
-    rows.push([`${x.entry_bytes} B`, r(x.other.entries_per_s), r(x.this.entries_per_s), x.ratio.toFixed(3), `${x.pair_ratios.min.toFixed(3)}-${x.pair_ratios.max.toFixed(3)}`, x.ratio >= TARGET_RATIO ? 'met' : 'MISSED']);
+    rows.push([
+      `${x.entry_bytes} B`,
+      r(x.other.entries_per_s),
+      r(x.this.entries_per_s),
+      x.ratio.toFixed(3),
+      `${x.pair_ratios.min.toFixed(3)}-${x.pair_ratios.max.toFixed(3)}`,
+      x.ratio >= TARGET_RATIO ? 'met' : 'MISSED',
+    ]);
   }
   const device = size === undefined ? values.device : `${values.device} (${formatBytes(size)})`;
   process.stdout.write(`write throughput, ${device}, ${repeats} fill(s) per build and size, median (range):\nother = ${resolve(values.ab)}\n${renderTable(rows)}\n`);

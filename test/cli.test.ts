@@ -50,7 +50,10 @@ describe('corfu format / inspect', () => {
     const entries = 10_000;
     // Ascending addresses, as a unit of one stripe gets them: the index keeps runs, not a slot per address.
     for (let first = 0; first < entries; first += 1000) {
-      await store.write(0, Array.from({ length: 1000 }, (_, i) => ({ address: first + i, payload: Buffer.from(`entry ${first + i}`) })));
+      await store.write(
+        0,
+        Array.from({ length: 1000 }, (_, i) => ({ address: first + i, payload: Buffer.from(`entry ${first + i}`) })),
+      );
     }
     const held = (await store.stats()).indexBytes;
     await store.close();

@@ -33,7 +33,8 @@ use crate::layout::{pages_for_stream, RecordHeader, RecordKind, Superblock, MAX_
 use crate::recovery::{flush_start, rest_of_flush_intact, FlushMeta};
 
 const MAGIC: u32 = 0x3150_4b43; // "CKP1"
-pub const CHECKPOINT_VERSION: u32 = 1;
+/// Version 2 gives each run of the index its step (index.rs); version 1, still read, did not.
+pub const CHECKPOINT_VERSION: u32 = 2;
 const HEAD_BYTES: usize = 8 + 7 * 8 + 8;
 const TRAILER_BYTES: usize = 4;
 /// The encoding goes to its sink in pieces of about this size.
@@ -130,7 +131,8 @@ pub fn decode(b: &[u8], data_pages: u64) -> std::result::Result<Checkpoint, Malf
     if b.len() < HEAD_BYTES + TRAILER_BYTES || u32_at(0) != Some(MAGIC) {
         return Err(Malformed("not a checkpoint (no magic)"));
     }
-    if u32_at(4) != Some(CHECKPOINT_VERSION) {
+    let version = u32_at(4);
+    if version != Some(CHECKPOINT_VERSION) && version != Some(1) {
         return Err(Malformed("an unknown checkpoint version"));
     }
     let body = b.len() - TRAILER_BYTES;
@@ -160,7 +162,7 @@ pub fn decode(b: &[u8], data_pages: u64) -> std::result::Result<Checkpoint, Malf
     if expect != head.seq || head.seq - head.head_seq > data_pages || head.tail < head.trim_mark || head.last_generation > head.generation {
         return Err(Malformed("its head, segments, tail or generations are inconsistent"));
     }
-    let Some((index, used)) = Index::decode(&b[at..], data_pages) else {
+    let Some((index, used)) = Index::decode(&b[at..], data_pages, version == Some(CHECKPOINT_VERSION)) else {
         return Err(Malformed("its index does not decode"));
     };
     if at + used != b.len() {

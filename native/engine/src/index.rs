@@ -3,9 +3,11 @@
 //! A radix of chunks of 4,096 addresses. A unit's addresses arrive mostly in ascending
 //! runs (its stripe's addresses are spaced by the stripe count, and a flush lays its
 //! records back to back), so a chunk holds runs: (first address, stride, count, where the
-//! first record starts, payload length, kind). Record k of a run starts `k * (header +
-//! length)` bytes after the first in the page-body stream, so one run of equal-length
-//! records costs 24 bytes whatever its count. Where the order breaks — an address set a
+//! first record starts, step, payload length, kind). Record k of a run starts `k * step`
+//! bytes after the first in the page-body stream: `step` is header + length for records
+//! back to back in one flush, and a page's body for one record per flush (a unit at low
+//! load, each write its own group commit), so one run of equal-length records costs 24
+//! bytes whatever its count. Where the order breaks — an address set a
 //! second time (a trim, a junk fill over a hole), a run that stops extending, too many
 //! runs in one chunk — the chunk turns dense: one `Slot` per address, as before. So the
 //! worst case is the dense index, and the common case is a few runs per chunk.
@@ -40,8 +42,8 @@ pub struct Slot {
     pub kind: SlotKind,
 }
 
-/// Records of equal length and kind, laid back to back, for addresses `start + k * stride`
-/// (offsets in the chunk), k < count.
+/// Records of equal length and kind, `step` bytes apart in the page-body stream, for
+/// addresses `start + k * stride` (offsets in the chunk), k < count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Run {
     start: u16,
@@ -49,18 +51,20 @@ struct Run {
     count: u16,
     off: u16,
     pos: u32,
+    /// Stream bytes from one record's header to the next (0 while the run holds one).
+    step: u32,
     len: u32,
     kind: SlotKind,
 }
 
 impl Run {
     fn one(at: u16, slot: Slot) -> Run {
-        Run { start: at, stride: 0, count: 1, off: slot.off, pos: slot.pos, len: slot.len, kind: slot.kind }
+        Run { start: at, stride: 0, count: 1, off: slot.off, pos: slot.pos, step: 0, len: slot.len, kind: slot.kind }
     }
 
     /// The run's k-th slot (k < count).
     fn slot(&self, k: u32) -> Slot {
-        let stream = self.off as u64 + k as u64 * (RECORD_HEADER_BYTES as u64 + self.len as u64);
+        let stream = self.off as u64 + k as u64 * self.step as u64;
         Slot {
             pos: self.pos + (stream / PAGE_BODY_BYTES as u64) as u32,
             off: (stream % PAGE_BODY_BYTES as u64) as u16,
@@ -87,20 +91,29 @@ impl Run {
     }
 
     /// Takes `slot` at `at` as its next element if it continues the run: the next address
-    /// at the run's stride (the second element sets the stride), the same length and kind,
-    /// and the record right after the last one.
+    /// at the run's stride and the next record at its step (the second element sets both),
+    /// with the same length and kind.
     fn extend(&mut self, at: u16, slot: Slot) -> bool {
         let last = self.last();
         if at <= last || slot.len != self.len || slot.kind != self.kind || self.count == u16::MAX {
             return false;
         }
         let stride = at - last;
-        if self.count > 1 && stride != self.stride {
-            return false;
+        if self.count > 1 {
+            if stride != self.stride || self.slot(self.count as u32) != slot {
+                return false;
+            }
+        } else {
+            // Later in the stream (a position past the circle's end wraps to a smaller one:
+            // no run spans the wrap), by at least the first record, and within a u32.
+            let stream = |pos: u32, off: u16| pos as u64 * PAGE_BODY_BYTES as u64 + off as u64;
+            let Some(step) = stream(slot.pos, slot.off).checked_sub(stream(self.pos, self.off)) else { return false };
+            if step < RECORD_HEADER_BYTES as u64 + self.len as u64 || step > u32::MAX as u64 {
+                return false;
+            }
+            self.step = step as u32;
         }
-        if self.slot(self.count as u32) != slot {
-            return false;
-        }
+        debug_assert_eq!(self.slot(self.count as u32), slot);
         self.stride = stride;
         self.count += 1;
         true
@@ -246,12 +259,14 @@ impl Index {
 /// ```text
 /// chunks u64, live u64, then per chunk in ascending order:
 ///   chunk number u64 (address >> 12), form u8
-///   form 0 (runs):  count u16, then per run start u16, stride u16, count u16, off u16, pos u32, len u32, kind u8
+///   form 0 (runs):  count u16, then per run start u16, stride u16, count u16, off u16, pos u32, step u32, len u32, kind u8
 ///   form 1 (dense): 4,096 slots of pos u32, len u32, off u16, kind u8
 /// ```
-/// So its size follows the index's memory: 17 bytes a run, 45,056 a dense chunk.
+/// So its size follows the index's memory: 21 bytes a run, 45,056 a dense chunk. In
+/// version 1 of the checkpoint a run had no `step` (17 bytes): its records lay back to
+/// back, `step` = header + length.
 const CHUNK_HEAD_BYTES: usize = 9;
-const RUN_BYTES: usize = 17;
+const RUN_BYTES: usize = 21;
 const SLOT_BYTES: usize = 11;
 const INDEX_HEAD_BYTES: usize = 16;
 
@@ -284,6 +299,17 @@ impl Index {
     pub fn encode_chunked<E>(
         &self,
         b: &mut Vec<u8>,
+        drain: impl FnMut(&mut Vec<u8>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        self.encode_version(b, true, drain)
+    }
+
+    /// `with_steps` false writes version 1's runs (no step): only tests, to check that
+    /// a version-1 checkpoint still decodes, and only of runs laid back to back.
+    fn encode_version<E>(
+        &self,
+        b: &mut Vec<u8>,
+        with_steps: bool,
         mut drain: impl FnMut(&mut Vec<u8>) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
         b.extend_from_slice(&(self.chunks.len() as u64).to_le_bytes());
@@ -299,6 +325,9 @@ impl Index {
                             b.extend_from_slice(&v.to_le_bytes());
                         }
                         b.extend_from_slice(&r.pos.to_le_bytes());
+                        if with_steps {
+                            b.extend_from_slice(&r.step.to_le_bytes());
+                        }
                         b.extend_from_slice(&r.len.to_le_bytes());
                         b.push(r.kind as u8);
                     }
@@ -322,7 +351,8 @@ impl Index {
     /// bytes it took. `None` for anything malformed: a slot or run outside its chunk or
     /// past the circle's `data_pages`, chunks out of order, an unknown form or kind, a
     /// count that does not add up. O(runs + dense chunks' slots), not O(entries).
-    pub fn decode(b: &[u8], data_pages: u64) -> Option<(Index, usize)> {
+    /// `with_steps` false reads version 1's runs, which carry no step.
+    pub fn decode(b: &[u8], data_pages: u64, with_steps: bool) -> Option<(Index, usize)> {
         let mut r = Cursor { b, at: 0 };
         let n_chunks = r.u64()?;
         let live = r.u64()?;
@@ -347,21 +377,21 @@ impl Index {
                     }
                     let mut runs = Vec::with_capacity(count);
                     for _ in 0..count {
-                        let run = Run {
-                            start: r.u16()?,
-                            stride: r.u16()?,
-                            count: r.u16()?,
-                            off: r.u16()?,
-                            pos: r.u32()?,
-                            len: r.u32()?,
-                            kind: kind(r.u8()?)?,
-                        };
+                        let (start, stride, count, off, pos) = (r.u16()?, r.u16()?, r.u16()?, r.u16()?, r.u32()?);
+                        let step = if with_steps { Some(r.u32()?) } else { None };
+                        let (len, kind) = (r.u32()?, kind(r.u8()?)?);
+                        let step = step.unwrap_or(if count > 1 { RECORD_HEADER_BYTES as u32 + len } else { 0 });
+                        let run = Run { start, stride, count, off, pos, step, len, kind };
                         let last = run.start as u32 + (run.count as u32).saturating_sub(1) * run.stride as u32;
-                        let shape_ok = run.count >= 1 && (run.count == 1) == (run.stride == 0) && last < CHUNK_SLOTS as u32;
+                        let shape_ok = run.count >= 1
+                            && (run.count == 1) == (run.stride == 0)
+                            && (run.count == 1) == (run.step == 0)
+                            && (run.count == 1 || run.step as u64 >= RECORD_HEADER_BYTES as u64 + run.len as u64)
+                            && last < CHUNK_SLOTS as u32;
                         if !shape_ok || run.kind == SlotKind::Empty || run.off as usize >= PAGE_BODY_BYTES {
                             return None;
                         }
-                        let last_stream = run.off as u64 + (run.count as u64 - 1) * (RECORD_HEADER_BYTES as u64 + run.len as u64);
+                        let last_stream = run.off as u64 + (run.count as u64 - 1) * run.step as u64;
                         if !pos_ok(run.pos as u64 + last_stream / PAGE_BODY_BYTES as u64) {
                             return None;
                         }
@@ -489,6 +519,57 @@ mod tests {
         }
     }
 
+    /// One record per flush, each flush a page or more after the last (a unit at low
+    /// load: every write is its own group commit and starts a page): runs, not slots.
+    #[test]
+    fn one_record_per_flush_at_a_steady_step_is_one_run_per_chunk() {
+        let mut ix = Index::default();
+        // Stripe 0 of 2, a 128-byte entry at the start of every page from page 7.
+        for k in 0..10_000u32 {
+            ix.set(2 * k as u64, data(7 + k, 0, 128));
+        }
+        assert_eq!(ix.shape(), (5, 0), "one run per chunk of 4,096 addresses (2,048 of them this stripe's)");
+        assert!(ix.memory_bytes() < 5 * 200, "{} bytes", ix.memory_bytes());
+        for k in 0..10_000u32 {
+            assert_eq!(ix.get(2 * k as u64), data(7 + k, 0, 128));
+        }
+        // A flush that breaks the step (two pages on) starts a new run; the next one at the
+        // new step continues that run.
+        let mut ix = Index::default();
+        for (a, pos) in [(0u64, 0u32), (1, 1), (2, 2), (3, 4), (4, 6), (5, 8)] {
+            ix.set(a, data(pos, 0, 100));
+        }
+        for (a, pos) in [(0u64, 0u32), (1, 1), (2, 2), (3, 4), (4, 6), (5, 8)] {
+            assert_eq!(ix.get(a), data(pos, 0, 100));
+        }
+        let Chunk::Runs(runs) = &ix.chunks[&0] else { panic!("runs") };
+        assert_eq!(runs.len(), 2);
+        // A record that would overlap the previous one is no step: it cannot extend a run.
+        let mut ix = Index::default();
+        ix.set(0, data(0, 0, 100));
+        ix.set(1, data(0, 50, 100));
+        let Chunk::Runs(runs) = &ix.chunks[&0] else { panic!("runs") };
+        assert_eq!(runs.len(), 2);
+    }
+
+    /// A version-1 checkpoint's index (runs without a step) still decodes, to the same index.
+    #[test]
+    fn a_version_1_index_still_decodes() {
+        let mut ix = Index::default();
+        flush(&mut ix, (0..10_000u64).map(|i| 3 * i), 5, 200);
+        ix.set(77, data(1, 2, 3));
+        ix.set(9_000_000, data(40, 0, 17));
+        let mut v1 = Vec::new();
+        ix.encode_version::<()>(&mut v1, false, |_| Ok(())).unwrap();
+        let mut v2 = Vec::new();
+        ix.encode_into(&mut v2);
+        assert!(v1.len() < v2.len(), "version 1 has no steps");
+        let (back, used) = Index::decode(&v1, 1 << 20, false).expect("decodes");
+        assert_eq!(used, v1.len());
+        assert!(back == ix);
+        assert!(Index::decode(&v1, 1 << 20, true).is_none_or(|(b, _)| b != ix), "read as version 2 it is not the same index");
+    }
+
     #[test]
     fn a_second_write_of_an_address_turns_its_chunk_dense_and_keeps_every_slot() {
         let mut ix = Index::default();
@@ -513,6 +594,15 @@ mod tests {
             len: u32,
             pos: u32,
         },
+        /// `n` flushes of one record each, `apart` pages from one to the next (a unit at low load).
+        Singles {
+            first: u64,
+            stride: u64,
+            n: u64,
+            len: u32,
+            pos: u32,
+            apart: u32,
+        },
         /// One record anywhere (a fill, a trim, a rewrite).
         One {
             address: u64,
@@ -529,6 +619,8 @@ mod tests {
         prop_oneof![
             4 => (0u64..20_000, 1u64..5, 1u64..3000, prop_oneof![Just(0u32), Just(128), Just(4000), 0u32..70_000], 0u32..100_000)
                 .prop_map(|(first, stride, n, len, pos)| Op::Flush { first, stride, n, len, pos }),
+            2 => (0u64..20_000, 1u64..5, 1u64..600, prop_oneof![Just(0u32), Just(128), 0u32..4000], 0u32..100_000, 1u32..4)
+                .prop_map(|(first, stride, n, len, pos, apart)| Op::Singles { first, stride, n, len, pos, apart }),
             2 => (0u64..30_000, 0u32..100_000, 0u16..4064, 0u32..70_000, kind())
                 .prop_map(|(address, pos, off, len, kind)| Op::One { address, slot: Slot { pos, len, off, kind } }),
             1 => (0u64..30_000).prop_map(Op::DropBelow),
@@ -552,6 +644,13 @@ mod tests {
                             ix.set(a, s);
                             model.insert(a, s);
                             stream += RECORD_HEADER_BYTES as u64 + len as u64;
+                        }
+                    }
+                    Op::Singles { first, stride, n, len, pos, apart } => {
+                        for i in 0..n {
+                            let (a, s) = (first + i * stride, data(pos + i as u32 * apart, 0, len));
+                            ix.set(a, s);
+                            model.insert(a, s);
                         }
                     }
                     Op::One { address, slot } => {
@@ -588,6 +687,11 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Flush { first, stride, n, len, pos } => flush(&mut ix, (0..n).map(|i| first + i * stride), pos, len),
+                    Op::Singles { first, stride, n, len, pos, apart } => {
+                        for i in 0..n {
+                            ix.set(first + i * stride, data(pos + i as u32 * apart, 0, len));
+                        }
+                    }
                     Op::One { address, slot } => ix.set(address, slot),
                     Op::DropBelow(mark) => ix.drop_below(mark),
                 }

@@ -144,7 +144,11 @@ fn kind_of(path: &str) -> &'static str {
 #[napi]
 pub fn inspect(path: String) -> Result<SuperblockInfo> {
     let ins = path::inspect_path(Path::new(&path)).map_err(|e| js_error(&e))?;
-    Ok(SuperblockInfo::new(&ins.superblock, ins.kind.name(), Usage { used_pages: ins.used_pages, index_bytes: ins.index_bytes, addresses: ins.addresses }))
+    Ok(SuperblockInfo::new(
+        &ins.superblock,
+        ins.kind.name(),
+        Usage { used_pages: ins.used_pages, index_bytes: ins.index_bytes, addresses: ins.addresses },
+    ))
 }
 
 /// Queues without blocking the JS thread: a full queue is ERR_OVERLOADED, not a wait.

@@ -6,5 +6,5 @@ export type { CorfuErrorOptions, ErrorCode, StatusName } from './errors.js';
 export { InvariantError } from './invariant.js';
 export { NativeLoadError, addonPath, loadNative } from './native.js';
 export { Store } from './store.js';
-export type { Entry, FormatOptions, OpenOptions, ReadOutcome, StoreStats, SuperblockInfo, SyncMode, TrimOutcome, WriteEntry, WriteOutcome, WrittenAs } from './store.js';
+export type { DeviceIdentity, Entry, FormatOptions, OpenOptions, ReadOutcome, StoreStats, SuperblockInfo, SyncMode, TrimOutcome, WriteEntry, WriteOutcome, WrittenAs } from './store.js';
 export { TokenCounter } from './token-counter.js';

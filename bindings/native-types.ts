@@ -16,6 +16,22 @@ export interface NativeFormatOptions {
   force?: boolean;
 }
 
+/** What a device's superblock says of it, read without recovery (`Store.identity`). */
+export interface DeviceIdentity {
+  formatVersion: number;
+  /** Hex string: stamps the device so a unit never serves another cluster's disk. */
+  clusterId: string;
+  unitId: number;
+  epoch: number;
+  pageBytes: number;
+  maxEntryBytes: number;
+  deviceBytes: number;
+  /** Random per format, 16 lower-case hex digits. */
+  formatId: string;
+  /** 'file' or 'block'. */
+  kind: string;
+}
+
 export interface SuperblockInfo {
   formatVersion: number;
   /** Hex string: stamps the device so a unit never serves another cluster's disk. */
@@ -170,6 +186,7 @@ export interface EngineLimits {
 export interface NativeAddon {
   format(path: string, options: NativeFormatOptions): SuperblockInfo;
   inspect(path: string): SuperblockInfo;
+  identity(path: string): DeviceIdentity;
   errorCodes(): Array<{ code: number; name: string }>;
   writtenCodes(): Array<{ code: number; name: string }>;
   kindCodes(): Array<{ code: number; name: string }>;

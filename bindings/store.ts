@@ -12,10 +12,10 @@ import { InvariantError, invariant } from './invariant.js';
 import { loadNative } from './native.js';
 import { callAsync, callSync } from './native-errors.js';
 import { StoreChannel } from './store-channel.js';
-import type { NativeFormatOptions, NativeStoreInstance, NativeWriteResult, StoreStats, SuperblockInfo, SyncMode } from './native-types.js';
+import type { DeviceIdentity, NativeFormatOptions, NativeStoreInstance, NativeWriteResult, StoreStats, SuperblockInfo, SyncMode } from './native-types.js';
 import { checkBytes, checkPath, checkPosition, checkPositiveInt, describe, toAddressArray } from './validate.js';
 
-export type { StoreStats, SuperblockInfo, SyncMode } from './native-types.js';
+export type { DeviceIdentity, StoreStats, SuperblockInfo, SyncMode } from './native-types.js';
 
 export interface FormatOptions {
   /** Bytes of a regular file to use (created or resized); a block device is used whole. */
@@ -132,10 +132,20 @@ export class Store {
     return callSync(() => loadNative().format(p, o));
   }
 
-  /** Reads the current superblock without opening the store. Blocking. */
+  /**
+   * Reads the current superblock and, read-only, recovers the index (as an open would,
+   * without writing or locking anything) to report the usage and the index's size.
+   * Blocking, and as long as an open's recovery: see `identity` for the superblock alone.
+   */
   static inspect(path: string): SuperblockInfo {
     const p = checkPath(path);
     return callSync(() => loadNative().inspect(p));
+  }
+
+  /** Reads the superblock alone (cluster, unit, format, epoch), without recovery. Blocking. */
+  static identity(path: string): DeviceIdentity {
+    const p = checkPath(path);
+    return callSync(() => loadNative().identity(p));
   }
 
   /** Opens a formatted device and runs recovery (rebuilds the index). Blocking. */

@@ -7,6 +7,7 @@ export type {
   CorfuErrorOptions,
   /** The engine's entry (Store.readOne); a log entry from CorfuClient is a LogEntry. */
   Entry as StoreEntry,
+  DeviceIdentity,
   ErrorCode,
   FormatOptions,
   OpenOptions,

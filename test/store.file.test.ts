@@ -20,6 +20,19 @@ describe('Store on a regular file', () => {
     devices.release(path);
   });
 
+  it('identity reads what the superblock says of the device, and its epoch once sealed; refuses what is not a Corfu device', async () => {
+    const path = devices.missing();
+    const info = Store.format(path, { sizeBytes: 8 * MiB, unitId: 6, maxEntryBytes: 4096 });
+    const { clusterId, unitId, epoch, pageBytes, maxEntryBytes, deviceBytes, formatId, formatVersion, kind } = info;
+    expect(Store.identity(path)).toEqual({ clusterId, unitId, epoch, pageBytes, maxEntryBytes, deviceBytes, formatId, formatVersion, kind });
+    const store = Store.open(path);
+    await store.seal(4);
+    await store.close();
+    expect(Store.identity(path)).toMatchObject({ epoch: 4, unitId: 6, formatId });
+    throwsWith(() => Store.identity(devices.missing()), 'ERR_NO_DEVICE');
+    devices.release(path);
+  });
+
   it('refuses a file size below the minimum with ERR_DEVICE_TOO_SMALL', () => {
     throwsWith(() => Store.format(devices.missing(), { sizeBytes: 64 * 1024 }), 'ERR_DEVICE_TOO_SMALL');
   });

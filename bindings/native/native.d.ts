@@ -42,6 +42,20 @@ export interface CodeEntry {
   name: string
 }
 
+/** What a device's superblock says of it, read without recovery (`Store.identity`). */
+export interface DeviceIdentity {
+  formatVersion: number
+  clusterId: string
+  unitId: number
+  epoch: number
+  pageBytes: number
+  maxEntryBytes: number
+  deviceBytes: number
+  formatId: string
+  /** "file" or "block". */
+  kind: string
+}
+
 export declare function engineLimits(): EngineLimits
 
 /**
@@ -77,6 +91,12 @@ export interface FormatOptions {
   unitId?: number
   force?: boolean
 }
+
+/**
+ * The superblock alone, without the recovery `inspect` runs: a unit reads it before it
+ * opens the device, and an open already recovers once.
+ */
+export declare function identity(path: string): DeviceIdentity
 
 export declare function inspect(path: string): SuperblockInfo
 

@@ -52,8 +52,9 @@ export async function unitVerb(flags: UnitFlags): Promise<void> {
     });
     const listener = await startAdmin(flags, admin);
     try {
-      // What INFO reports of the device (fixed at format time); read before open takes the device's lock.
-      const superblock = Store.inspect(flags.device);
+      // What INFO reports of the device (fixed at format time); read before open takes the
+      // device's lock. The superblock alone: the open recovers the index, once.
+      const superblock = Store.identity(flags.device);
       const log = root.child({ unit: superblock.unitId });
       const store = Store.open(flags.device, { sync: flags.sync });
       engine = storeEngine(store, superblock);

@@ -2,12 +2,12 @@
 // superblock says about the device, behind the UnitEngine interface the
 // request handler drives.
 
-import type { Store, StoreStats, SuperblockInfo } from '../../bindings/index.js';
+import type { DeviceIdentity, Store, StoreStats } from '../../bindings/index.js';
 import { SYNC } from '../wire/messages.js';
 import type { UnitEngine, UnitInfo } from './handler.js';
 
 /** A Store as a UnitEngine; `superblock` is the device's, read when it was opened. */
-export function storeEngine(store: Store, superblock: SuperblockInfo): UnitEngine {
+export function storeEngine(store: Store, superblock: DeviceIdentity): UnitEngine {
   return {
     writePacked: (epoch, addresses, lengths, data) => store.writePacked(epoch, addresses, lengths, data),
     fill: (epoch, addresses) => store.fill(epoch, addresses),
@@ -20,7 +20,7 @@ export function storeEngine(store: Store, superblock: SuperblockInfo): UnitEngin
   };
 }
 
-export function unitInfo(stats: StoreStats, superblock: SuperblockInfo): UnitInfo {
+export function unitInfo(stats: StoreStats, superblock: DeviceIdentity): UnitInfo {
   return {
     unitEpoch: stats.epoch,
     tail: stats.tail,

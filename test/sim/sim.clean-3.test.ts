@@ -1,6 +1,6 @@
-// Seeds 4001..6000 of the clean campaign (clean-seeds.ts): one of five files of
-// 2,000 seeds, so vitest can spread the 10,000 over its workers evenly.
+// Seeds 2,501..3,750 of the clean campaign (clean-seeds.ts): one of four files, so
+// vitest spreads a run's 5,000 seeds over its workers evenly.
 
 import { cleanSeeds } from './clean-seeds.js';
 
-cleanSeeds(4001, 2000);
+cleanSeeds(2501, 1250);

@@ -1,6 +1,7 @@
-// Seeds 6001..8000 of the clean campaign (clean-seeds.ts): one of five files of
-// 2,000 seeds, so vitest can spread the 10,000 over its workers evenly.
+// Seeds 3,751..5,000 of the clean campaign (clean-seeds.ts): one of four files, so
+// vitest spreads a run's 5,000 seeds over its workers evenly.
 
-import { cleanSeeds } from './clean-seeds.js';
+import { ONCE_FOUND, cleanSeedList, cleanSeeds } from './clean-seeds.js';
 
-cleanSeeds(6001, 2000);
+cleanSeeds(3751, 1250);
+cleanSeedList(ONCE_FOUND);

@@ -104,6 +104,16 @@ pub struct Inspection {
     pub addresses: u64,
 }
 
+/// Reads the superblock alone: what a unit needs to know of its device before it opens
+/// it (cluster, unit, format), without the recovery `inspect_path` runs.
+pub fn superblock_path(path: &Path) -> Result<(Superblock, DeviceKind)> {
+    let (mut dev, kind, _) = device_for(path, Create::No)?;
+    let sb = read_superblock(&mut dev)?.ok_or_else(|| {
+        EngineError::NotFormatted(format!("{} holds no Corfu superblock; run `corfu format {}`", path.display(), path.display()))
+    })?;
+    Ok((sb, kind))
+}
+
 /// Reads the superblock and recovers the index (read-only: the checkpoint, the summaries
 /// and the pages since), to report usage and the index's size.
 pub fn inspect_path(path: &Path) -> Result<Inspection> {

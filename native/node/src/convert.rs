@@ -121,6 +121,37 @@ pub struct SuperblockInfo {
     pub addresses: f64,
 }
 
+/// What a device's superblock says of it, read without recovery (`Store.identity`).
+#[napi(object)]
+pub struct DeviceIdentity {
+    pub format_version: u32,
+    pub cluster_id: String,
+    pub unit_id: f64,
+    pub epoch: f64,
+    pub page_bytes: u32,
+    pub max_entry_bytes: u32,
+    pub device_bytes: f64,
+    pub format_id: String,
+    /// "file" or "block".
+    pub kind: String,
+}
+
+impl DeviceIdentity {
+    pub fn new(sb: &Superblock, kind: &str) -> Self {
+        DeviceIdentity {
+            format_version: sb.format_version,
+            cluster_id: sb.cluster_id_hex(),
+            unit_id: to_js_number(sb.unit_id),
+            epoch: to_js_number(sb.epoch),
+            page_bytes: sb.page_bytes,
+            max_entry_bytes: sb.max_entry_bytes,
+            device_bytes: to_js_number(sb.device_bytes),
+            format_id: format!("{:016x}", sb.format_id),
+            kind: kind.to_string(),
+        }
+    }
+}
+
 /// What the read-only recovery of an inspection found (all zero on a fresh format).
 #[derive(Default)]
 pub struct Usage {

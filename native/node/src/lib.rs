@@ -18,7 +18,7 @@ use corfu_engine::{path, Code, EngineError, EntryKind, Request, SyncMode, Writte
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use convert::{addresses, js_error, SuperblockInfo, Usage};
+use convert::{addresses, js_error, DeviceIdentity, SuperblockInfo, Usage};
 use io_thread::{Job, Payload, RoundCallback};
 
 /// Requests queued to one store's I/O thread at most; beyond it calls fail fast with
@@ -139,6 +139,14 @@ fn kind_of(path: &str) -> &'static str {
         Ok(m) if m.file_type().is_block_device() => "block",
         _ => "file",
     }
+}
+
+/// The superblock alone, without the recovery `inspect` runs: a unit reads it before it
+/// opens the device, and an open already recovers once.
+#[napi]
+pub fn identity(path: String) -> Result<DeviceIdentity> {
+    let (sb, kind) = path::superblock_path(Path::new(&path)).map_err(|e| js_error(&e))?;
+    Ok(DeviceIdentity::new(&sb, kind.name()))
 }
 
 #[napi]

@@ -232,8 +232,10 @@ export class StreamReader {
     if (limit <= floor) return marked;
     const found = new Set<number>(fresh);
     let frontier = fresh;
-    /** The lowest address read that holds an entry of the stream, and its backpointers. */
-    let lowest: { address: number; backpointers: StreamAddresses } | undefined;
+    /** The stream's entries read in this walk, with their backpointers. */
+    const entries = new Map<number, StreamAddresses>();
+    /** Entries whose cut (below) was scanned already. */
+    const scanned = new Set<number>();
     for (;;) {
       while (frontier.length > 0) {
         const looked = await Promise.all(frontier.map(async (a) => [a, this.#cache.get(a) ?? (await this.#look(a, call))] as const));
@@ -241,9 +243,8 @@ export class StreamReader {
         for (const [a, f] of looked) {
           this.#keep(a, f);
           if (f.kind !== 'entry') continue;
-          const { backpointers } = f;
-          if (lowest === undefined || a < lowest.address) lowest = { address: a, backpointers };
-          for (const b of backpointers) {
+          entries.set(a, f.backpointers);
+          for (const b of f.backpointers) {
             if (b > floor && !found.has(b)) {
               found.add(b);
               next.push(b);
@@ -252,16 +253,22 @@ export class StreamReader {
         }
         frontier = next;
       }
-      // Complete when the lowest entry of the stream lists everything below it down to the
-      // floor: fewer backpointers than the most (the stream's first entries) or one at or
-      // below the floor. Otherwise every address it lists (all found and read) was not the
-      // stream's: the walk is cut there; scan down for the stream's next entry below.
-      const bottom = lowest === undefined ? Math.min(...found) : (lowest.backpointers[lowest.backpointers.length - 1] ?? lowest.address);
-      const complete = lowest !== undefined && (lowest.backpointers.length < STREAM_BACKPOINTERS || bottom <= floor);
-      if (complete) break;
-      const resumed = await this.scanDown(bottom - 1, floor, found, call);
-      if (resumed === undefined) break;
-      lowest = undefined;
+      const cut = nextCut(entries, scanned, floor);
+      if (cut === undefined && entries.size > 0) break;
+      // A cut: an entry lists the most backpointers, none of them an entry of the stream
+      // (junk, other streams', trimmed), and the lowest above the floor; or no entry was
+      // found at all. The stream's entries below it were not reached through it: scan
+      // down from there to the next entry found below (or the floor) for the next one.
+      // Not only below the lowest entry: a rebuilt sequencer's latest addresses skip the
+      // stream's trimmed entries (it cannot tell whose they were), so the list it gives
+      // may jump over a stretch that only such a scan finds (the simulator's seed
+      // 1222823: an entry trimmed between a cut and an older entry the list named).
+      const { from, to } = cut ?? { from: Math.min(...found) - 1, to: floor };
+      const resumed = await this.scanDown(from, to, found, call);
+      if (resumed === undefined) {
+        if (cut === undefined) break;
+        continue;
+      }
       frontier = [resumed];
       found.add(resumed);
       // The scan read it already (cached): the loop above takes its backpointers.
@@ -334,4 +341,23 @@ export class StreamReader {
   #keep(address: number, found: Found): void {
     if (this.#cache.size < MAX_CACHED_ENTRIES || found.kind === 'trimmed') this.#cache.set(address, found);
   }
+}
+
+/**
+ * The highest entry of the walk whose backpointers are cut (the most of them, none an
+ * entry of the stream, the lowest above `floor`) and not scanned yet: the stretch to scan
+ * below it, from just under its lowest backpointer down to above the next entry found
+ * below that (or `floor`). Marks it scanned. Undefined when no entry is cut.
+ */
+export function nextCut(entries: ReadonlyMap<number, StreamAddresses>, scanned: Set<number>, floor: number): { from: number; to: number } | undefined {
+  const below = [...entries.keys()].sort((x, y) => y - x);
+  for (const [i, address] of below.entries()) {
+    const bps = entries.get(address)!;
+    const bottom = bps[bps.length - 1];
+    if (scanned.has(address) || bps.length < STREAM_BACKPOINTERS || bottom === undefined || bottom <= floor || bps.some((b) => entries.has(b))) continue;
+    scanned.add(address);
+    const next = below.slice(i + 1).find((a) => a < bottom) ?? floor;
+    if (next < bottom - 1) return { from: bottom - 1, to: next };
+  }
+  return undefined;
 }

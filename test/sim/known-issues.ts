@@ -321,4 +321,21 @@ export const FOUND_BUGS: readonly FoundBug[] = [
     hunted: 'seeds 1..160 at a356d08, no other violation (seed 154 before the projection check ran beside the sequencer request)',
     showed: 'tx/invariant: c0#65 tx(transfer.c0.0.9): InvariantError: corfu invariant broken: object bank.log: entry 6 delivered after 6 was applied (and 3 more)',
   },
+  {
+    name: 'reader-skips-rebuilt-gap',
+    where: 'src/client/stream-reader.ts #sync (where the walk down the backpointers is cut)',
+    what:
+      "After a sequencer failover the stream tails are rebuilt from the log, and a trimmed address is nobody's to the rebuild: the latest addresses it " +
+      "lists skip the stream's trimmed entries, and may name older entries below them. The reader scanned down only below its lowest entry, so an " +
+      'entry whose four backpointers were all junk (failed appends) hid the stretch below it: a trimmed entry there was passed silently, where the ' +
+      'reader must throw ERR_TRIMMED naming it.',
+    fix: 'scan below every cut of the walk (an entry whose backpointers hold no entry of the stream), down to the next entry found below it, not only below the lowest',
+    fixedIn: '3a502bb',
+    seed: 1222823,
+    kind: 'stream/final',
+    hunted: 'found by the clean campaign, seeds 1,222,001..1,223,000 at 9171606 (1 of the 1,000); not hunted from seed 1',
+    showed:
+      "stream/final: final#249 streamRead(blue) ended at the stream's end without 11 (c1#20 appendTo(c1.0.20), acknowledged before it began, above its position -1), " +
+      'and ERR_TRIMMED named nothing at or above it (highest 5)',
+  },
 ];

@@ -15,6 +15,7 @@ export default defineConfig({
     include: [
       'test/client.arguments.test.ts',
       'test/client.budget.test.ts',
+      'test/client.stream-reader.test.ts',
       'test/client.chain.test.ts',
       'test/client.reconfigure.test.ts',
       'test/sequencer.state.test.ts',

@@ -42,6 +42,8 @@ export interface CampaignOptions {
   readonly rate: number;
   /** Keep every run's logs and histories (failed runs' are always kept). */
   readonly keep: boolean;
+  /** Run every planned fault, however long the phase takes (default: drop those that would end past it). */
+  readonly everyFault?: boolean;
   /** Probability that a fault overlaps the next one (default 0: one at a time). */
   readonly overlap?: number;
   /** How long each fault holds, ms (default 1000-3000). */
@@ -286,7 +288,7 @@ async function runSchedule(index: number, shape: ClusterShape, faults: readonly 
     const phaseEnd = nowMs() + opts.seconds * 1000;
     for (let i = 0; i < faults.length; i++) {
       const f = faults[i]!;
-      if (nowMs() + f.gapMs + f.holdMs > phaseEnd + 2000) break;
+      if (opts.everyFault !== true && nowMs() + f.gapMs + f.holdMs > phaseEnd + 2000) break;
       await sleep(f.gapMs);
       const next = faults[i + 1];
       if (f.overlapNextMs !== undefined && next !== undefined) {

@@ -21,6 +21,9 @@
 //   --kinds K,K,...   only these fault kinds (see nemesis.ts)
 //   --json FILE       write the whole result (every fault with its evidence) as JSON
 //   --keep            keep every run's logs and histories (failed runs' are always kept)
+//   --every-fault     run every planned fault, however long the phase takes (by default a
+//                     fault that would end past the phase, plus 2 s, is dropped): a test
+//                     that counts faults then does not depend on the machine's load
 // Exit status: 0 when every check passed, 1 otherwise, 2 on a usage error.
 
 import { writeFileSync } from 'node:fs';
@@ -55,7 +58,7 @@ async function main(): Promise<void> {
   } catch (err) {
     usage((err as Error).message);
   }
-  const known = new Set(['schedules', 'seconds', 'seed', 'only', 'units', 'clients', 'depth', 'rate', 'json', 'keep', 'kinds', 'overlap', 'hold']);
+  const known = new Set(['schedules', 'seconds', 'seed', 'only', 'units', 'clients', 'depth', 'rate', 'json', 'keep', 'kinds', 'overlap', 'hold', 'every-fault']);
   for (const k of args.keys()) if (!known.has(k)) usage(`unknown option --${k}`);
   const int = (name: string, fallback: number | undefined, min: number, max: number): number | undefined => {
     const v = args.get(name);
@@ -85,6 +88,7 @@ async function main(): Promise<void> {
     depth: int('depth', 2, 1, 32)!,
     rate: int('rate', 150, 1, 100_000)!,
     keep: args.has('keep'),
+    everyFault: args.has('every-fault'),
     log: (line) => process.stdout.write(`${line}\n`),
   });
   process.stdout.write(`\n${formatCampaign(result)}\n`);

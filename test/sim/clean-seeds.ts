@@ -1,5 +1,5 @@
 // The clean simulator (src/ as it is, every planted bug off) over a range of seeds, as
-// vitest cases of at most 1,000 seeds each: no violations. CI runs seeds 1..5,000 in four
+// vitest cases of at most 1,000 seeds each: no violations. CI runs seeds 1..4,000 in four
 // files, so vitest spreads them over its workers, and the seeds above them that once
 // found a bug. Longer campaigns run outside the tests: `npm run sim -- --seeds 100000
 // --from N`.
@@ -10,7 +10,7 @@ import { campaign, formatSummary } from './campaign.js';
 
 const SEEDS_PER_CASE = 1000;
 /**
- * Seeds above 5,000 that once found a bug in the clean campaign, when CI ran seeds 1 to
+ * Seeds above 4,000 that once found a bug in the clean campaign, when CI ran seeds 1 to
  * 10,000 (docs/reliability.md): 6169 and 9023 each exhausted the heap (a leak in
  * `CallBudget.race`; epochs that could not succeed, started 120 times a virtual minute).
  * The bugs with a regression seed of their own are in known-issues.ts.

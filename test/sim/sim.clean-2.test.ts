@@ -1,6 +1,6 @@
-// Seeds 1,251..2,500 of the clean campaign (clean-seeds.ts): one of four files, so
-// vitest spreads a run's 5,000 seeds over its workers evenly.
+// Seeds 1,001..2,000 of the clean campaign (clean-seeds.ts): one of four files, so
+// vitest spreads a run's 4,000 seeds over its workers evenly.
 
 import { cleanSeeds } from './clean-seeds.js';
 
-cleanSeeds(1251, 1250);
+cleanSeeds(1001, 1000);

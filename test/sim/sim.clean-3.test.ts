@@ -1,6 +1,6 @@
-// Seeds 2,501..3,750 of the clean campaign (clean-seeds.ts): one of four files, so
-// vitest spreads a run's 5,000 seeds over its workers evenly.
+// Seeds 2,001..3,000 of the clean campaign (clean-seeds.ts): one of four files, so
+// vitest spreads a run's 4,000 seeds over its workers evenly.
 
 import { cleanSeeds } from './clean-seeds.js';
 
-cleanSeeds(2501, 1250);
+cleanSeeds(2001, 1000);

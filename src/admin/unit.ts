@@ -32,44 +32,30 @@ export interface UnitAdmin extends AdminSources {
 
 export function unitAdmin(source: UnitAdminSource): UnitAdmin {
   const registry = serverRegistry();
-  // One INFO per scrape, shared by every gauge that reads it (they are collected concurrently).
-  let pending: Promise<UnitInfo | undefined> | undefined;
-  const info = (): Promise<UnitInfo | undefined> => {
-    pending ??= (source.info() ?? Promise.resolve(undefined)).catch(() => undefined).finally(() => (pending = undefined));
-    return pending;
-  };
-  let pendingStats: Promise<StoreStats | undefined> | undefined;
-  const stats = (): Promise<StoreStats | undefined> => {
-    pendingStats ??= (source.stats?.() ?? Promise.resolve(undefined)).catch(() => undefined).finally(() => (pendingStats = undefined));
-    return pendingStats;
-  };
-  const statsGauge = (name: string, help: string, read: (s: StoreStats) => number): Gauge =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      async collect(this: Gauge) {
-        const s = await stats();
-        this.reset();
-        if (s !== undefined) this.set(read(s));
-      },
-    });
+  // One INFO and one stats request per scrape, each shared by every gauge that reads it
+  // (they are collected concurrently).
+  const info = sharedRead(() => source.info());
+  const stats = sharedRead(() => source.stats?.());
+  /** A gauge of what `read` takes from `from`'s answer; a store that is not open has no value: the series is absent rather than a made-up 0. */
+  const gaugeOf =
+    <T>(from: () => Promise<T | undefined>) =>
+    (name: string, help: string, read: (t: T) => number): Gauge =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        async collect(this: Gauge) {
+          const t = await from();
+          this.reset();
+          if (t !== undefined) this.set(read(t));
+        },
+      });
+  const statsGauge = gaugeOf(stats);
   statsGauge('corfu_unit_index_addresses', 'addresses the in-memory index holds', (s) => s.addresses);
   statsGauge('corfu_unit_index_bytes', "the in-memory index's heap: runs of addresses, and one slot per address where the order broke", (s) => s.indexBytes);
   statsGauge('corfu_unit_index_checkpoint_bytes', 'encoded bytes of the newest durable index checkpoint (0: none yet)', (s) => s.checkpointBytes);
   statsGauge('corfu_unit_index_checkpoints_since_open', 'index checkpoints written since the store was opened (a clean close writes one more)', (s) => s.checkpointsWritten);
-  const gauge = (name: string, help: string, read: (i: UnitInfo) => number): Gauge =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      async collect(this: Gauge) {
-        const i = await info();
-        // A store that is not open has no value: the series is absent rather than a made-up 0.
-        this.reset();
-        if (i !== undefined) this.set(read(i));
-      },
-    });
+  const gauge = gaugeOf(info);
   gauge('corfu_unit_epoch', "the unit's epoch: requests of an older one are refused with ERR_SEALED", (i) => i.unitEpoch);
   gauge('corfu_unit_tail', 'one past the highest address written, filled or trimmed-to on this unit', (i) => i.tail);
   gauge('corfu_unit_trim_mark', 'every address below it is trimmed (prefix trim)', (i) => i.trimMark);
@@ -155,6 +141,15 @@ export function unitAdmin(source: UnitAdminSource): UnitAdmin {
             }),
       };
     },
+  };
+}
+
+/** `get` called at most once at a time: callers while one is pending share its answer (undefined on failure). */
+function sharedRead<T>(get: () => Promise<T> | undefined): () => Promise<T | undefined> {
+  let pending: Promise<T | undefined> | undefined;
+  return () => {
+    pending ??= (get() ?? Promise.resolve(undefined)).catch(() => undefined).finally(() => (pending = undefined));
+    return pending;
   };
 }
 

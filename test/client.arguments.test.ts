@@ -210,7 +210,7 @@ describe('calls refused before anything is sent', () => {
       [2 ** 53, `number ${2 ** 53}`],
     ] as const) {
       for (const call of [(a: number) => c.read(a), (a: number) => c.fill(a), (a: number) => c.trim(a), (a: number) => c.prefixTrim(a)]) {
-        await expect(call(bad as never)).rejects.toMatchObject({ code: 'ERR_BAD_REQUEST', message: expect.stringContaining(`must be a non-negative safe integer, got ${shown}`) });
+        await expect(call(bad as never)).rejects.toMatchObject({ code: 'ERR_BAD_REQUEST', message: expect.stringContaining(`address must be a non-negative safe integer, got ${shown}`) });
       }
     }
     expect(c.stats.unitReads).toBe(0);
@@ -280,5 +280,45 @@ describe('connections', () => {
   it('clients of one process share a connection per server by default, and keep their own with shareConnections: false', async () => {
     expect(await dialsOfTwo(true)).toBe(1);
     expect(await dialsOfTwo(false)).toBe(2);
+  });
+});
+
+describe('at the limits, and the projection store', () => {
+  let own: string;
+  let watched: FileProjectionStore;
+  // Room for the stream header of the most streams an entry may name.
+  const layout = (epoch: number) =>
+    parseProjection({ epoch, sequencer: '127.0.0.1:9', units: ['127.0.0.1:9'], segments: [{ start: 0, end: null, stripes: [{ chain: ['127.0.0.1:9'] }] }], maxEntryBytes: 65536 });
+  beforeAll(async () => {
+    own = mkdtempSync(join(tmpdir(), 'corfu-client-args-watch-'));
+    watched = new FileProjectionStore(own);
+    expect((await watched.propose(layout(1))).accepted).toBe(true);
+  });
+  afterAll(async () => {
+    await watched.close();
+    rmSync(own, { recursive: true, force: true });
+  });
+
+  it('exactly the most streams a call may name passes the argument checks and goes on to the sequencer', async () => {
+    const c = await connect({ layout: watched, deadlineMs: 50 });
+    const most = Array.from({ length: MAX_STREAMS_PER_ENTRY }, (_, i) => `s${i}`);
+    const asked = Array.from({ length: MAX_STREAMS_PER_QUERY }, (_, i) => `s${i}`);
+    // Nothing listens at the sequencer's address: the calls end by their deadline, not refused.
+    for (const call of [c.appendTo(most, new Uint8Array(1)), c.streamTails(asked)]) {
+      const err = await call.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ code: expect.stringMatching(/^ERR_(TIMEOUT|UNAVAILABLE)$/) });
+    }
+  });
+
+  it('a projection proposed in the store is adopted without a request: the store is watched', async () => {
+    const c = await connect({ layout: watched });
+    expect(c.epoch).toBe(1);
+    expect((await watched.propose(layout(2))).accepted).toBe(true);
+    for (let waited = 0; c.epoch < 2 && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(c.epoch).toBe(2);
+    expect(c.stats.unitReads + c.stats.tokenRequests).toBe(0);
   });
 });

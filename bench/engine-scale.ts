@@ -24,7 +24,7 @@ import { killWriterAfter, reopenInChild } from './scale-children.js';
 import type { CheckMode } from './scale-reopen.js';
 import { scaleJson, scaleText, type Repeat, type ScaleRun } from './scale-report.js';
 
-const USAGE = `usage: npm run bench:engine -- --scale --device PATH [--size BYTES] [--entry-sizes LIST] [--repeats N] [--check all|sample] [--json]
+const USAGE = `usage: npm run bench:engine -- --scale --device PATH [--size BYTES] [--entry-sizes LIST] [--repeats N] [--check all|sample] [--order ORDER] [--json]
   --device PATH        block device (e.g. a loop device) or regular file; it is FORMATTED (erased)
   --size BYTES         size of the file to create or resize (2G, 16G, ...); files only
   --entry-sizes LIST   payload bytes of the entries, one fill each (default 128,4096)

@@ -134,10 +134,10 @@ describe('CorfuClient.connect', () => {
   });
 });
 
-describe('calls refused before anything is sent', () => {
-  // Every connection the client opens goes through this dialer: none may be opened.
+/** Node's runtime with a dialer that counts the connections opened through it. */
+function countingRuntime(): { runtime: ClientRuntime; dials: () => number } {
   let dials = 0;
-  const counting: ClientRuntime = {
+  const runtime: ClientRuntime = {
     ...nodeRuntime,
     dialer: {
       dial: (host, port, handlers) => {
@@ -146,13 +146,19 @@ describe('calls refused before anything is sent', () => {
       },
     },
   };
+  return { runtime, dials: () => dials };
+}
+
+describe('calls refused before anything is sent', () => {
+  // Every connection the client opens goes through this dialer: none may be opened.
+  const counting = countingRuntime();
   let c: CorfuClient;
   beforeAll(async () => {
-    c = await connect({ deadlineMs: 50, runtime: counting, shareConnections: false });
+    c = await connect({ deadlineMs: 50, runtime: counting.runtime, shareConnections: false });
   });
   afterEach(async () => {
     await new Promise((resolve) => setTimeout(resolve, 5)); // a token flush runs a microtask or an immediate later
-    expect(dials, 'connections opened').toBe(0);
+    expect(counting.dials(), 'connections opened').toBe(0);
   });
 
   it('append: the payload must be a Uint8Array within the log limit', async () => {
@@ -258,23 +264,14 @@ describe('the waiting schedules', () => {
 describe('connections', () => {
   /** Two clients on one runtime read at once; how many connections to the unit did they open? */
   async function dialsOfTwo(shareConnections: boolean): Promise<number> {
-    let dials = 0;
-    const runtime: ClientRuntime = {
-      ...nodeRuntime,
-      dialer: {
-        dial: (host, port, handlers) => {
-          dials++;
-          return nodeRuntime.dialer.dial(host, port, handlers);
-        },
-      },
-    };
+    const { runtime, dials } = countingRuntime();
     // A long request timeout keeps the reconnect backoff (a share of it) above the call's 30 ms.
     const a = await connect({ runtime, shareConnections, timeoutMs: 10_000, deadlineMs: 30 });
     const b = await connect({ runtime, shareConnections, timeoutMs: 10_000, deadlineMs: 30 });
     const reads = await Promise.allSettled([a.read(0), b.read(0)]);
     expect(reads.map((r) => r.status)).toEqual(['rejected', 'rejected']); // nothing listens there
     await Promise.all([a.close(), b.close()]);
-    return dials;
+    return dials();
   }
 
   it('clients of one process share a connection per server by default, and keep their own with shareConnections: false', async () => {

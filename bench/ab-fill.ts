@@ -8,6 +8,7 @@
 import { pathToFileURL } from 'node:url';
 
 import type { Store } from '../bindings/index.js';
+import { runMain } from './common.js';
 import { SCALE_BATCHING, fillUntilFull } from './scale-fill.js';
 
 /** What both builds' bindings offer that the fill uses. */
@@ -29,7 +30,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runMain(main, 'ab-fill');

@@ -19,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import type { Spread } from '../src/bench/schema.js';
 import { spread } from '../src/bench/scaling.js';
 import { UsageError, formatBytes, formatCount, parseFlags, positiveFlag, renderTable, sizeFlag } from './common.js';
-import { MIN_ENTRY_BYTES, type Fill } from './scale-fill.js';
+import { resolveTarget } from './engine-phases.js';
+import { entrySizesFlag, type Fill } from './scale-fill.js';
 
 const USAGE = `usage: npm run bench:engine -- --ab OTHER_CHECKOUT --device PATH [--size BYTES] [--entry-sizes LIST] [--repeats N] [--json]
   --ab DIR             a built checkout of the build to compare with (DIR/dist/bindings/index.js)
@@ -75,10 +76,10 @@ export async function abMain(argv: string[]): Promise<void> {
   if (values.ab === undefined || values.device === undefined) throw new UsageError(`--ab DIR and --device PATH are required\n${USAGE}`);
   const otherBindings = join(resolve(values.ab), 'dist', 'bindings', 'index.js');
   if (!existsSync(otherBindings)) throw new UsageError(`${otherBindings} does not exist: build that checkout first (npm run build there)`);
-  const size = values.size === undefined ? undefined : sizeFlag('size', values.size, 1);
-  if (size === undefined && !existsSync(values.device)) throw new UsageError(`${values.device} does not exist; pass --size BYTES to create a file there`);
-  const entrySizes = values['entry-sizes'].split(',').map((s) => positiveFlag('entry-sizes', s));
-  for (const e of entrySizes) if (e < MIN_ENTRY_BYTES || e > 64 * 1024) throw new UsageError(`--entry-sizes takes sizes from ${MIN_ENTRY_BYTES} to 65536 bytes, got ${e}`);
+  // Each fill (in the build's own process) formats with these options: a file's size, nothing for a block device.
+  const target = resolveTarget({ device: values.device, size: values.size === undefined ? undefined : sizeFlag('size', values.size, 1), log });
+  const size = target.format.sizeBytes;
+  const entrySizes = entrySizesFlag(values['entry-sizes']);
   const repeats = positiveFlag('repeats', values.repeats);
   const other: Build = { name: 'other', bindings: otherBindings };
   const self: Build = { name: 'this', bindings: THIS_BINDINGS };

@@ -19,7 +19,7 @@
 import { Store } from '../bindings/index.js';
 import { UsageError, formatBytes, formatCount, parseFlags, positiveFlag, sizeFlag } from './common.js';
 import { format, resolveTarget, type Target } from './engine-phases.js';
-import { MIN_ENTRY_BYTES, SCALE_BATCHING, fillUntilFull } from './scale-fill.js';
+import { SCALE_BATCHING, entrySizesFlag, fillUntilFull } from './scale-fill.js';
 import { killWriterAfter, reopenInChild } from './scale-children.js';
 import type { CheckMode } from './scale-reopen.js';
 import { scaleJson, scaleText, type Repeat, type ScaleRun } from './scale-report.js';
@@ -37,9 +37,6 @@ const USAGE = `usage: npm run bench:engine -- --scale --device PATH [--size BYTE
 
 /** The writer is killed once it has acknowledged this share of what the clean fill held. */
 export const KILL_AT = 0.9;
-/** The engine's default largest entry (a format option this mode leaves alone). */
-const MAX_ENTRY_BYTES = 64 * 1024;
-
 export interface ScaleArgs {
   device: string;
   size: number | undefined;
@@ -65,10 +62,7 @@ function parse(argv: string[]): ScaleArgs {
     USAGE,
   );
   if (values.device === undefined) throw new UsageError(`--device PATH is required\n${USAGE}`);
-  const entrySizes = values['entry-sizes'].split(',').map((s) => positiveFlag('entry-sizes', s));
-  for (const e of entrySizes) {
-    if (e < MIN_ENTRY_BYTES || e > MAX_ENTRY_BYTES) throw new UsageError(`--entry-sizes takes sizes from ${MIN_ENTRY_BYTES} to ${MAX_ENTRY_BYTES} bytes, got ${e}`);
-  }
+  const entrySizes = entrySizesFlag(values['entry-sizes']);
   if (values.check !== 'all' && values.check !== 'sample') throw new UsageError(`--check is all or sample, got '${values.check}'`);
   if (values.order !== 'ascending' && values.order !== 'descending') throw new UsageError(`--order is ascending or descending, got '${values.order}'`);
   return {

@@ -10,6 +10,7 @@
 import { performance } from 'node:perf_hooks';
 
 import { codeByte, type Store } from '../bindings/index.js';
+import { UsageError, positiveFlag } from './common.js';
 import { statusFailure } from './engine-phases.js';
 
 const EPOCH = 0;
@@ -17,6 +18,17 @@ const OK = codeByte('OK');
 const FULL = codeByte('ERR_FULL');
 /** Room for the two stamps. */
 export const MIN_ENTRY_BYTES = 16;
+/** The engine's default largest entry (a format option the fills leave alone). */
+const MAX_ENTRY_BYTES = 64 * 1024;
+
+/** `--entry-sizes LIST`: payload sizes, comma-separated, each one a fill can write. */
+export function entrySizesFlag(text: string): number[] {
+  const sizes = text.split(',').map((s) => positiveFlag('entry-sizes', s));
+  for (const e of sizes) {
+    if (e < MIN_ENTRY_BYTES || e > MAX_ENTRY_BYTES) throw new UsageError(`--entry-sizes takes sizes from ${MIN_ENTRY_BYTES} to ${MAX_ENTRY_BYTES} bytes, got ${e}`);
+  }
+  return sizes;
+}
 
 export interface Batching {
   /** Entries per call. */
@@ -40,13 +52,6 @@ function pattern(entryBytes: number): Buffer {
 function stamp(buf: Buffer, at: number, entryBytes: number, address: number): void {
   buf.writeDoubleLE(address, at);
   buf.writeDoubleLE(address, at + entryBytes - 8);
-}
-
-/** The entry the fill wrote at `address`. */
-export function expectedEntry(entryBytes: number, address: number): Buffer {
-  const b = pattern(entryBytes);
-  stamp(b, 0, entryBytes, address);
-  return b;
 }
 
 export interface Fill {

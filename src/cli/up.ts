@@ -282,13 +282,16 @@ export async function upVerb(flags: UpFlags): Promise<void> {
   // chain reads: it is formatted again and serves as a spare (the manager takes only empty ones).
   const inLayout = new Set(previous === undefined || files === undefined ? [] : previous.units.map((u) => files.get(u)));
   for (const [i, path] of devices.entries()) {
-    if (existsSync(path) && previous !== undefined && files !== undefined && !inLayout.has(i) && Store.inspect(path).usedPages > 0) {
-      maxEpoch = Math.max(maxEpoch, Store.inspect(path).epoch);
-      const old = Store.inspect(path);
+    // Only a file that may have to become a spare again needs its usage, which takes a
+    // read-only recovery (`inspect`); for the rest the superblock alone says the epoch.
+    const mayBeStale = existsSync(path) && previous !== undefined && files !== undefined && !inLayout.has(i);
+    const old = mayBeStale ? Store.inspect(path) : undefined;
+    if (old !== undefined && old.usedPages > 0) {
+      maxEpoch = Math.max(maxEpoch, old.epoch);
       Store.format(path, { force: true, unitId: old.unitId, maxEntryBytes: old.maxEntryBytes });
       process.stdout.write(`formatted ${path} again: the layout no longer uses it, it is a spare now\n`);
     } else if (existsSync(path)) {
-      maxEpoch = Math.max(maxEpoch, Store.inspect(path).epoch);
+      maxEpoch = Math.max(maxEpoch, (old ?? Store.identity(path)).epoch);
     } else {
       Store.format(path, { sizeBytes: flags.size, clusterId, unitId: i, ...(flags.maxEntryBytes === undefined ? {} : { maxEntryBytes: flags.maxEntryBytes }) });
       process.stdout.write(`formatted ${path}\n`);

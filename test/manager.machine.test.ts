@@ -120,6 +120,68 @@ describe('the manager machine', () => {
     ]);
   });
 
+  it('waits for servers that fail a round later (one box losing power) and replaces them all in one reconfiguration', () => {
+    const m = manager();
+    let t = 0;
+    round(m, t);
+    // The units go silent a round before the sequencer.
+    round(m, (t += 1000), ['u2:1']);
+    round(m, (t += 1000), ['u2:1', 'seq:1']);
+    // u2 is down now, but the sequencer has missed one probe: no epoch for u2 alone.
+    expect(reconfigurations(round(m, (t += 1000), ['u2:1', 'seq:1']))).toEqual([]);
+    expect(reconfigurations(round(m, (t += 1000), ['u2:1', 'seq:1']))).toEqual([
+      {
+        reconfigure: {
+          changes: [
+            { kind: 'replace-unit', old: 'u2:1', replacement: 'spare:1' },
+            { kind: 'move-sequencer', sequencer: 'seq:2' },
+          ],
+          reason: expect.any(String),
+        },
+      },
+    ]);
+  });
+
+  it('goes on without a server that answers again, and waits for one still missing at most one detection period', () => {
+    // u0 misses once with u2, then answers: the wait ends with its answer.
+    const m = manager();
+    let t = 0;
+    round(m, t);
+    round(m, (t += 1000), ['u2:1']);
+    round(m, (t += 1000), ['u2:1']);
+    expect(reconfigurations(round(m, (t += 1000), ['u2:1', 'u0:1']))).toEqual([]);
+    expect(reconfigurations(round(m, (t += 1000), ['u2:1']))).toHaveLength(1);
+
+    // u1 misses once, then its probes go unanswered (a probe still in flight is no miss, so it
+    // never gets to be down): a suspect for ever. The wait for it ends after misses (3) x
+    // the probe interval (1 s).
+    const n = manager();
+    t = 0;
+    round(n, t);
+    round(n, (t += 1000), ['u2:1']);
+    round(n, (t += 1000), ['u2:1', 'u1:1']);
+    const decidedAt: number[] = [];
+    for (let i = 0; i < 6 && !n.reconfiguring; i++) {
+      t += 1000;
+      const actions = n.step({ tick: { now: t } });
+      for (const a of [...actions]) {
+        if (!('probe' in a) || a.probe.server === 'u1:1') continue;
+        const s = a.probe.server;
+        actions.push(...n.step({ probed: { server: s, now: t, answer: s === 'u2:1' ? undefined : { epoch: 1, tail: n.layout.units.includes(s) ? 10 : 0 } } }));
+      }
+      {
+        const r = reconfigurations(actions);
+        if (r.length > 0) {
+          decidedAt.push(t);
+          expect(r).toEqual([{ reconfigure: { changes: [{ kind: 'replace-unit', old: 'u2:1', replacement: 'spare:1' }], reason: expect.any(String) } }]);
+        }
+      }
+    }
+    // u2 was down at its third miss (3000); the next decision, at the tick of 4000, began the
+    // wait, and it ran out 3 s later.
+    expect(decidedAt).toEqual([7000]);
+  });
+
   it('does not reconfigure without a spare or a standby that answers, and says why once', () => {
     const m = manager({ spares: [], standbySequencers: [] });
     let t = 0;

@@ -112,6 +112,8 @@ export class Manager {
   #aheadSince: number | undefined;
   /** What was last logged as the reason for doing nothing (logged once, not every tick). */
   #idleReason = '';
+  /** Since when a reconfiguration waits for servers that miss probes to be down too (see #decide). */
+  #suspectsSince: number | undefined;
   /** The unit being rebuilt now (one at a time), and one whose rebuild finished and waits for its projection. */
   #rebuilding: string | undefined;
   #rebuilt: string | undefined;
@@ -300,7 +302,20 @@ export class Manager {
         reasons.push(`sequencer ${p.sequencer} is down: moved to ${standby}`);
       }
     }
-    if (changes.length > 0) return this.#reconfigure(changes, reasons.join('; '));
+    if (changes.length > 0) {
+      // Servers that fail together (a box losing power) miss their probes a round or two
+      // apart. Replacing the first one found down alone would cost an epoch (a seal, every
+      // client's refresh) per server: while another server of the layout is missing probes
+      // without being down yet, the decision waits, for at most one detection period.
+      const suspects = [...p.units, p.sequencer].filter((s) => d.health(s).misses > 0 && !d.isDown(s));
+      if (suspects.length > 0) {
+        this.#suspectsSince ??= this.#now;
+        if (this.#now - this.#suspectsSince < this.options.misses * this.options.probeIntervalMs) return [];
+      }
+      this.#suspectsSince = undefined;
+      return this.#reconfigure(changes, reasons.join('; '));
+    }
+    this.#suspectsSince = undefined;
     if (reasons.length > 0) return this.#idle(reasons.join('; '));
 
     const rebuilds = this.#rebuildActions();

@@ -20,8 +20,8 @@
 // A seed is a regression check, not a proof that the bug cannot come back:
 // a change anywhere in the simulator or src/ changes what a seed does (rerun
 // --verify after one; when it reports MISSED, hunt again with the revert
-// applied and record the new seed). The clean campaigns (sim.clean-*.test.ts)
-// are the broader net. src/ comments cite these bugs by name, never by seed.
+// applied and record the new seed). The clean campaign (sim.clean.test.ts)
+// is the broader net. src/ comments cite these bugs by name, never by seed.
 
 /** Where the reverts live, relative to the repository root. */
 export const REVERTS_DIR = 'test/sim/known-reverts';

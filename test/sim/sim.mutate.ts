@@ -1,6 +1,6 @@
 // The simulator campaign mutation testing runs (vitest.mutate.config.ts lists
 // this file; it is not named *.test.ts, so npm test does not run it: seeds
-// 1..2000 of sim.clean-1 already include these). Small cases, so that Stryker's
+// 1..10,000 of sim.clean already include these). Small cases, so that Stryker's
 // per-test coverage runs only the cases whose seeds reach a mutant, and each
 // case stops at its first failing seed, so that a killed mutant costs little.
 // A surviving mutant runs every case that reached it, so more seeds cost every

@@ -29,8 +29,13 @@ let standby = '';
 const clients: CorfuClient[] = [];
 /** Appends acknowledged by the earlier tests, read again after later failures. */
 const everAcked = new Map<number, string>();
-/** Fast detection for the test: a probe every 200 ms, dead after 3 misses. */
-const MANAGER_FLAGS = ['--probe-interval', '200', '--probe-timeout', '200', '--misses', '3'];
+/**
+ * Fast detection for the test: a probe every 200 ms, dead after 3 misses. A killed unit's
+ * probes fail at once (refused, reset); the 1 s timeout keeps a live unit that a loaded
+ * machine stalls for a moment from being taken for dead (with 200 ms, one was, beside the
+ * simulator campaign and a mutation run).
+ */
+const MANAGER_FLAGS = ['--probe-interval', '200', '--probe-timeout', '1000', '--misses', '3'];
 
 function listening(s: Started): string {
   return s.out.find((l) => l.startsWith('listening '))!.split(' ')[1]!;

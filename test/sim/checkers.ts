@@ -101,6 +101,11 @@ function show(key: ValueKey): string {
   return `data "${key.slice(1)}"`;
 }
 
+/** What a replica's slot holds, for a message. */
+function held(slot: ReturnType<Disk['valueAt']>): string {
+  return slot === 'unwritten' ? 'nothing' : slot.kind === 'trimmed' ? 'trimmed' : show(keyOf(slot));
+}
+
 /** What the stream checks counted in a run. */
 export interface StreamStats {
   /** appendTo calls, and those acknowledged. */
@@ -147,6 +152,8 @@ export class Checkers {
   readonly violations: Violation[] = [];
   now: () => number = () => 0;
   disks: () => ReadonlyMap<string, Disk> = () => new Map();
+  /** One live unit's disk (checked on every observation: no map of them all built for it). */
+  diskOf: (unit: string) => Disk | undefined = () => undefined;
   /** The units of epoch `e`'s projection, when the store holds it. */
   unitsOf: (epoch: number) => readonly string[] | undefined = () => undefined;
 
@@ -294,14 +301,12 @@ export class Checkers {
   /** Every replica of `chain` holds `key` at `address` durably (unless a trim of it was issued). */
   #checkReplicated(address: number, key: ValueKey, by: string, chain: readonly string[]): void {
     if (this.mayBeTrimmed(address)) return;
-    const disks = this.disks();
     for (const unit of chain) {
-      const disk = disks.get(unit);
+      const disk = this.diskOf(unit);
       if (disk === undefined) continue;
       const slot = disk.valueAt(address);
-      const held = slot === 'unwritten' ? 'nothing' : slot.kind === 'trimmed' ? 'trimmed' : show(keyOf(slot));
       if (slot === 'unwritten' || slot.kind === 'trimmed' || !agree(keyOf(slot), key)) {
-        this.fail('durability', `address ${address}: ${by} was given ${show(key)} but replica ${unit} durably holds ${held}`);
+        this.fail('durability', `address ${address}: ${by} was given ${show(key)} but replica ${unit} durably holds ${held(slot)}`);
         return;
       }
     }
@@ -377,9 +382,8 @@ export class Checkers {
         if (!now.chain.includes(unit) || stillRebuilding.includes(unit)) continue;
         const slot = disks.get(unit)?.valueAt(address);
         if (slot === undefined) continue;
-        const held = slot === 'unwritten' ? 'nothing' : slot.kind === 'trimmed' ? 'trimmed' : show(keyOf(slot));
         if (slot === 'unwritten' || slot.kind === 'trimmed' || !agree(keyOf(slot), key)) {
-          this.fail('rebuild', `epoch ${p.epoch} makes ${unit} a whole replica of address ${address}, acknowledged to ${by} as ${show(key)}, but it durably holds ${held}`);
+          this.fail('rebuild', `epoch ${p.epoch} makes ${unit} a whole replica of address ${address}, acknowledged to ${by} as ${show(key)}, but it durably holds ${held(slot)}`);
           return;
         }
       }
@@ -472,9 +476,8 @@ export class Checkers {
 
   /** The whole entry of body `body` at `address`, from a replica of `chain` that holds it; else a key of its body only. */
   #streamKey(address: number, body: string, chain: readonly string[]): ValueKey {
-    const disks = this.disks();
     for (const unit of chain) {
-      const slot = disks.get(unit)?.valueAt(address);
+      const slot = this.diskOf(unit)?.valueAt(address);
       if (slot === undefined || slot === 'unwritten' || slot.kind !== 'data') continue;
       const key = keyOf(slot);
       if (bodyOfKey(key) === body) return key;

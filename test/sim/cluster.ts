@@ -136,6 +136,10 @@ export class Cluster implements World {
     this.store = new MemProjectionStore(this.bugs, this.check);
     this.check.now = () => this.queue.now;
     this.check.disks = () => new Map([...this.units].filter(([, u]) => !u.destroyed).map(([n, u]) => [n, u.disk]));
+    this.check.diskOf = (name) => {
+      const u = this.units.get(name);
+      return u === undefined || u.destroyed ? undefined : u.disk;
+    };
     this.check.unitsOf = (epoch) => this.store.getSync(epoch)?.units;
     this.profile = drawProfile(this.setupRng);
     this.net.faults = { ...this.profile.net };

@@ -18,6 +18,7 @@ export default defineConfig({
       // The client against a cluster in this process (test/helpers/fake-cluster.ts).
       'test/client.connect.test.ts',
       'test/client.appends.test.ts',
+      'test/client.stream-calls.test.ts',
       'test/client.stream-reader.test.ts',
       'test/client.chain.test.ts',
       'test/client.reconfigure.test.ts',

@@ -100,6 +100,8 @@ describe('appendBatch', () => {
     const c = await (await cluster()).connect();
     expect(await c.appendBatch([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')])).toEqual([0, 1, 2]);
     expect(fake.ops('TOKEN').map((s) => (s.req.op === 'TOKEN' ? s.req.count : 0))).toEqual([3]);
+    // Under the epoch of their token: no TAIL asked.
+    expect(fake.ops('TAIL')).toEqual([]);
     expect((await Promise.all([0, 1, 2].map((a) => c.read(a)))).map(text)).toEqual(['a', 'b', 'c']);
   });
 
@@ -295,8 +297,25 @@ describe('a stream append whose layout moved after its token', () => {
     expect(await c.appendTo(['s'], Buffer.from('mine'))).toBe(1);
     expect(fake.ops('STREAM_TOKEN').map((s) => s.req.epoch)).toEqual([1, 2]);
     expect(c.stats.newTokens).toBe(1);
+    expect(writes()).toEqual(['u1:1 1@2', 'u2:1 1@2']);
     expect(text(await c.read(0))).toBe('<junk>');
     expect(await streamBodies(c, 's')).toEqual(['mine']);
+  });
+
+  it('its address at the tail of a new sequencer (never written anywhere): a new STREAM_TOKEN, nothing filled', async () => {
+    const c = await (await cluster()).connect();
+    // Kept from the watch, or the token's request would be abandoned (its sequencer left): found after the head's ERR_SEALED.
+    fake.store.quiet = true;
+    delayFirst(
+      (_, req) => req.op === 'STREAM_TOKEN',
+      async () => void (await fake.reconfigure({ epoch: 2, sequencer: 'seq2:1', chain: CHAIN })),
+    );
+    // The new sequencer starts at the sealed tail, 0: it hands out 0 again.
+    expect(await c.appendTo(['s'], Buffer.from('mine'))).toBe(0);
+    expect(fake.ops('STREAM_TOKEN').map((s) => `${s.to}@${s.req.epoch}`)).toEqual(['seq:1@1', 'seq2:1@2']);
+    expect(c.stats.newTokens).toBe(1);
+    expect(fake.ops('FILL')).toEqual([]);
+    expect(writes()).toEqual(['u1:1 0@1', 'u1:1 0@2', 'u2:1 0@2']);
   });
 
   it('its address trimmed meanwhile: a new STREAM_TOKEN', async () => {
@@ -310,6 +329,7 @@ describe('a stream append whose layout moved after its token', () => {
     );
     expect(await c.appendTo(['s'], Buffer.from('mine'))).toBe(1);
     expect(c.stats.newTokens).toBe(1);
+    expect(writes()).toEqual(['u1:1 1@2', 'u2:1 1@2']);
   });
 
   it('another entry at its address (the new sequencer handed it out again): a new STREAM_TOKEN, and its bytes are never sent there', async () => {

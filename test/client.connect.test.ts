@@ -177,13 +177,21 @@ describe('the accessors', () => {
       heard.push([call, failure]);
     });
     await c.append(Buffer.from('a'));
+    await c.appendBatch([Buffer.from('b')]);
+    await c.appendTo(['s'], Buffer.from('c'));
+    await c.streamTails(['s']);
+    await c.usage();
     await expect(c.read(5)).rejects.toMatchObject({ code: 'ERR_UNWRITTEN' });
     expect(heard).toEqual([
       ['append', undefined],
+      ['appendBatch', undefined],
+      ['appendTo', undefined],
+      ['streamTails', undefined],
+      ['usage', undefined],
       ['read', 'ERR_UNWRITTEN'],
     ]);
     c.observeCalls(undefined);
-    await c.append(Buffer.from('b'));
-    expect(heard).toHaveLength(2);
+    await c.append(Buffer.from('d'));
+    expect(heard).toHaveLength(6);
   });
 });

@@ -144,6 +144,15 @@ describe('the stream tails recovery after a sequencer failover', () => {
     await expect(c.appendTo(['s'], Buffer.from('c'))).rejects.toMatchObject({ code: 'ERR_IO', message: 'INFO at u2:1: no superblock' });
   });
 
+  it('INFO runs on the client default deadline too, and says so when no unit answers it', async () => {
+    const c = await failedOver({ deadlineMs: 50, timeoutMs: 10 });
+    fake.answer = (_, req) => (req.op === 'INFO' ? 'silent' : undefined);
+    await expect(c.appendTo(['s'], Buffer.from('c'), { deadlineMs: 60_000 })).rejects.toMatchObject({
+      code: 'ERR_UNAVAILABLE',
+      message: expect.stringMatching(/^INFO: no answer within its deadline of 50 ms/),
+    });
+  });
+
   it('STREAM_SEED refused as sealed: seeded again under the projection the store has', async () => {
     const c = await failedOver();
     fake.store.quiet = true;
@@ -227,13 +236,5 @@ describe('usage', () => {
     await expect(c.usage()).rejects.toMatchObject({ code: 'ERR_IO', message: 'INFO at u1:1: no superblock' });
     await c.close();
     await expect(c.usage()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
-  });
-
-  it('is a call its observer hears of', async () => {
-    const c = await (await cluster()).connect();
-    const heard: string[] = [];
-    c.observeCalls((call) => heard.push(call));
-    await c.usage();
-    expect(heard).toEqual(['usage']);
   });
 });

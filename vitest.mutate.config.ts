@@ -15,6 +15,10 @@ export default defineConfig({
     include: [
       'test/client.arguments.test.ts',
       'test/client.budget.test.ts',
+      // The client against a cluster in this process (test/helpers/fake-cluster.ts).
+      'test/client.connect.test.ts',
+      'test/client.appends.test.ts',
+      'test/client.stream-calls.test.ts',
       'test/client.stream-reader.test.ts',
       'test/client.chain.test.ts',
       'test/client.reconfigure.test.ts',

@@ -10,13 +10,13 @@
 // vitest cases, it held a worker for its whole length and slowed the files beside it.)
 // Longer campaigns run outside the tests: `npm run sim -- --seeds 100000 --from N`.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Its own output directory: `npm run sim` (dist-sim/) may be building at the same time. */
@@ -25,6 +25,12 @@ const SEEDS = 10_000;
 const CHUNK_SEEDS = 1_000;
 /** A chunk takes about a minute of CPU on an idle core; this bounds a hung one. */
 const CHUNK_BUDGET_MS = 20 * 60_000;
+
+/** Chunks still running: a test that fails or times out must not leave them behind. */
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
 
 interface Chunk {
   readonly from: number;
@@ -40,12 +46,14 @@ interface Chunk {
 async function runChunk(from: number, seeds: number): Promise<Chunk> {
   const main = join(ROOT, OUT_DIR, 'test', 'sim', 'main.js');
   const child = spawn('nice', ['-n', '19', process.execPath, main, '--seeds', String(seeds), '--from', String(from)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
   const timer = setTimeout(() => child.kill('SIGKILL'), CHUNK_BUDGET_MS);
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   clearTimeout(timer);
+  running.delete(child);
   const failures = out.split('\n').filter((l) => l.startsWith('FAIL seed '));
   const acked = Number(/^acked appends\s+(\d+)/m.exec(out)?.[1] ?? NaN);
   return { from, seeds, failures, acked, code, out };

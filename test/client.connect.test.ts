@@ -105,7 +105,7 @@ describe('connect with a layout URL', () => {
     const empty = new MemStore();
     await expect(CorfuClient.connect({ layout: empty })).rejects.toMatchObject({
       code: 'ERR_NO_LAYOUT',
-      message: 'the projection store  holds no projection (create one with corfu layout init, or start a cluster with corfu up)',
+      message: 'the projection store holds no projection (create one with corfu layout init, or start a cluster with corfu up)',
     });
     expect(empty.closed).toBe(false);
     expect(empty.watchers).toBe(0);

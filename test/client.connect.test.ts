@@ -70,7 +70,7 @@ describe('connect with a layout URL', () => {
 
     const c = await CorfuClient.connect({ layout: url, runtime: fake.runtime, shareConnections: false });
     expect(opened).toHaveBeenCalledTimes(1);
-    expect(opened.mock.calls[0]).toEqual([url, {}]);
+    expect(opened.mock.calls[0]).toStrictEqual([url, {}]);
     expect(c.epoch).toBe(3);
     expect(await c.append(Buffer.from('x'))).toBe(0);
     const store = await openedStore();
@@ -89,7 +89,7 @@ describe('connect with a layout URL', () => {
     const storeTls = { ca: 'a CA' };
     const c = await CorfuClient.connect({ layout: url, runtime: fake.runtime, storeTls });
     await c.close();
-    expect(opened.mock.calls).toEqual([[url, { tls: storeTls }]]);
+    expect(opened.mock.calls).toStrictEqual([[url, { tls: storeTls }]]);
   });
 
   it('an empty store named by a URL: ERR_NO_LAYOUT naming the URL, and the store it opened is closed', async () => {
@@ -105,7 +105,7 @@ describe('connect with a layout URL', () => {
     const empty = new MemStore();
     await expect(CorfuClient.connect({ layout: empty })).rejects.toMatchObject({
       code: 'ERR_NO_LAYOUT',
-      message: 'the projection store  holds no projection (create one with corfu layout init, or start a cluster with corfu up)',
+      message: 'the projection store holds no projection (create one with corfu layout init, or start a cluster with corfu up)',
     });
     expect(empty.closed).toBe(false);
     expect(empty.watchers).toBe(0);

@@ -376,7 +376,7 @@ export class CorfuClient {
       if (projection === undefined) {
         throw new CorfuError(
           'ERR_NO_LAYOUT',
-          `the projection store ${typeof layout === 'string' ? layout : ''} holds no projection (create one with corfu layout init, or start a cluster with corfu up)`,
+          `the projection store${typeof layout === 'string' ? ` ${layout}` : ''} holds no projection (create one with corfu layout init, or start a cluster with corfu up)`,
         );
       }
       client = new CorfuClient(store, owns, projection, runtime, options);

@@ -10,13 +10,15 @@
 // vitest cases, it held a worker for its whole length and slowed the files beside it.)
 // Longer campaigns run outside the tests: `npm run sim -- --seeds 100000 --from N`.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
+
+import { runChild } from '../helpers/run-child.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Its own output directory: `npm run sim` (dist-sim/) may be building at the same time. */
@@ -45,15 +47,17 @@ interface Chunk {
 
 async function runChunk(from: number, seeds: number): Promise<Chunk> {
   const main = join(ROOT, OUT_DIR, 'test', 'sim', 'main.js');
-  const child = spawn('nice', ['-n', '19', process.execPath, main, '--seeds', String(seeds), '--from', String(from)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
-  const timer = setTimeout(() => child.kill('SIGKILL'), CHUNK_BUDGET_MS);
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  clearTimeout(timer);
-  running.delete(child);
+  let child: ChildProcess | undefined;
+  const { code, out } = await runChild('nice', ['-n', '19', process.execPath, main, '--seeds', String(seeds), '--from', String(from)], {
+    cwd: ROOT,
+    budgetMs: CHUNK_BUDGET_MS,
+    budgetSignal: 'SIGKILL',
+    onSpawn: (c) => {
+      child = c;
+      running.add(c);
+    },
+  });
+  if (child !== undefined) running.delete(child);
   const failures = out.split('\n').filter((l) => l.startsWith('FAIL seed '));
   const acked = Number(/^acked appends\s+(\d+)/m.exec(out)?.[1] ?? NaN);
   return { from, seeds, failures, acked, code, out };

@@ -31,18 +31,21 @@ describe('follow', () => {
     await fake.install({ epoch: 1, sequencer: 'seq:1', chain: ['u1:1'] });
     const writer = await fake.connect();
     for (const s of ['a', 'b', 'c']) await writer.append(Buffer.from(s));
-    // Every READ is refused until more than a whole call's deadline has passed.
+    // Every READ is refused for three times a call's deadline from the first one.
     const c = await fake.connect({ timeoutMs: 200 });
-    const refusedUntil = Date.now() + 600;
+    let refusedUntil: number | undefined;
     let refused = 0;
     fake.answer = (_to, req) => {
-      if (req.op !== 'READ' || Date.now() >= refusedUntil) return undefined;
+      if (req.op !== 'READ') return undefined;
+      refusedUntil ??= Date.now() + 600;
+      if (Date.now() >= refusedUntil) return undefined;
       refused++;
       return refuse(req, code, 'busy');
     };
     expect(await firstEntries(c.follow(0, { pollMs: 50 }), 3)).toEqual(['a', 'b', 'c']);
-    // The refusals outlasted a read's own deadline: the follower itself waited and read again.
-    expect(refused).toBeGreaterThan(1);
+    // The entries came after the refusals, which outlasted a read's own deadline: the
+    // follower itself waited and read again.
+    expect(refused).toBeGreaterThan(0);
   });
 
   it('ends on an error it cannot ride out (a read refused as malformed), with that error', async () => {

@@ -24,6 +24,7 @@ export default defineConfig({
       'test/client.chain.test.ts',
       'test/client.reconfigure.test.ts',
       'test/sequencer.state.test.ts',
+      'test/sequencer.streams.test.ts',
       'test/unit.handler.test.ts',
       'test/unit.handler.machine.test.ts',
       // Not the etcd store's tests: they start a real etcd.

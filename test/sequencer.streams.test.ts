@@ -10,7 +10,7 @@ import { recoverStreamTails } from '../src/client/stream-recovery.js';
 import { Sequencer } from '../src/sequencer/state.js';
 import { StreamTails } from '../src/sequencer/streams.js';
 import { encodeResponse } from '../src/wire/codec.js';
-import { STREAM_BACKPOINTERS } from '../src/wire/messages.js';
+import { MAX_TOKENS_PER_REQUEST, STREAM_BACKPOINTERS } from '../src/wire/messages.js';
 import type { Request, Response, SeedEntry } from '../src/wire/messages.js';
 import { streamId } from '../src/client/stream-entry.js';
 
@@ -35,7 +35,7 @@ function bootstrap(epoch: number, newEpoch: number, startTail: number, resetStre
 /** The answer, after checking it encodes on the wire. */
 function ok<T extends Response['op']>(r: Response, op: T): Extract<Response, { op: T; status: 'OK' }> {
   encodeResponse(r);
-  if (r.status !== 'OK' || r.op !== op) throw new Error(`expected an OK ${op}, got ${JSON.stringify(r)}`);
+  if (r.type !== 'response' || r.status !== 'OK' || r.op !== op) throw new Error(`expected an OK ${op} response, got ${JSON.stringify(r)}`);
   return r as Extract<Response, { op: T; status: 'OK' }>;
 }
 
@@ -69,6 +69,14 @@ describe('Sequencer: stream tokens', () => {
     expect(seq.handle(streamToken(0, [A, C]))).toMatchObject({ status: 'ERR_FULL', message: 'the sequencer tracks at most 2 streams (--max-streams); 2 are in use' });
     expect(seq.nextToken).toBe(1);
     ok(seq.handle(streamToken(0, [B, A])), 'STREAM_TOKEN'); // known streams still get tokens
+  });
+
+  it('refuses a STREAM_TOKEN count it may not hand out as a STREAM_TOKEN answer, handing out nothing and leaving the streams as they were', () => {
+    const seq = new Sequencer();
+    ok(seq.handle(streamToken(0, [A])), 'STREAM_TOKEN');
+    expect(seq.handle(streamToken(0, [A], 0))).toMatchObject({ type: 'response', op: 'STREAM_TOKEN', status: 'ERR_BAD_REQUEST', message: 'token count 0: expected at least 1' });
+    expect(seq.handle(streamToken(0, [A], MAX_TOKENS_PER_REQUEST + 1))).toMatchObject({ op: 'STREAM_TOKEN', status: 'ERR_TOO_LARGE' });
+    expect(ok(seq.handle(streamToken(0, [A])), 'STREAM_TOKEN')).toMatchObject({ first: 1, backpointers: [[0]] });
   });
 
   it("property: whatever the interleaving, each stream's backpointers are exactly its previous addresses", () => {
@@ -148,7 +156,7 @@ describe('Sequencer: stream tails after a failover', () => {
   it('refuses a seed with addresses outside its range, out of order, a stream twice, or starting above the tail', () => {
     const seq = new Sequencer({ startTail: 50 });
     const bad = (entries: SeedEntry[], from = 0, to = 50): Response => seq.handle(seed(0, from, to, false, entries));
-    expect(bad([{ stream: A, addresses: [50] }])).toMatchObject({ status: 'ERR_BAD_REQUEST', message: expect.stringMatching(/must lie in \[0, 50\) newest first; got 50/) });
+    expect(bad([{ stream: A, addresses: [50] }])).toMatchObject({ op: 'STREAM_SEED', status: 'ERR_BAD_REQUEST', message: expect.stringMatching(/must lie in \[0, 50\) newest first; got 50/) });
     expect(bad([{ stream: A, addresses: [10, 20] }])).toMatchObject({ status: 'ERR_BAD_REQUEST' });
     expect(bad([{ stream: A, addresses: [5] }], 10)).toMatchObject({ status: 'ERR_BAD_REQUEST' });
     expect(
@@ -157,7 +165,11 @@ describe('Sequencer: stream tails after a failover', () => {
         { stream: A, addresses: [4] },
       ]),
     ).toMatchObject({ status: 'ERR_BAD_REQUEST', message: `STREAM_SEED names stream ${A} twice` });
-    expect(seq.handle(seed(0, 51, 60, false, []))).toMatchObject({ status: 'ERR_BAD_REQUEST', message: 'STREAM_SEED of [51, 60): nothing at or above the tail 50 is written' });
+    expect(seq.handle(seed(0, 51, 60, false, []))).toMatchObject({
+      op: 'STREAM_SEED',
+      status: 'ERR_BAD_REQUEST',
+      message: 'STREAM_SEED of [51, 60): nothing at or above the tail 50 is written',
+    });
     expect(seq.snapshot().streams).toEqual({ streams: 0, from: 50, recovered: false });
   });
 

@@ -210,6 +210,22 @@ describe('an append whose layout moved after its token', () => {
     expect(epochsOf('TAIL')).toEqual([2, 2, 2]);
   });
 
+  it('appends whose layout moved after their shared token ask the new sequencer for its tail once between them', async () => {
+    const c = await (await cluster()).connect();
+    tokenThenMove(5);
+    expect(await Promise.all([c.append(Buffer.from('a')), c.append(Buffer.from('b'))])).toEqual([0, 1]);
+    expect(fake.ops('TAIL').map((s) => `${s.to}@${s.req.epoch}`)).toEqual(['seq2:1@2']);
+    expect(c.stats.newTokens).toBe(0);
+  });
+
+  it('a TAIL the new sequencer refuses fails the append with its words', async () => {
+    const c = await (await cluster()).connect();
+    tokenThenMove(5);
+    const token = fake.answer!;
+    fake.answer = (to, req) => (req.op === 'TAIL' ? refuse(req, 'ERR_BAD_REQUEST', 'no') : token(to, req));
+    await expect(c.append(Buffer.from('mine'))).rejects.toMatchObject({ code: 'ERR_BAD_REQUEST', message: 'TAIL at seq2:1: no' });
+  });
+
   it('an address outside the new layout segments takes a new token there', async () => {
     const c = await (await cluster()).connect();
     fake.store.quiet = true;

@@ -28,6 +28,8 @@ async function cluster(startTail = 0): Promise<FakeCluster> {
 const text = (e: Entry): string => (e.kind === 'data' ? Buffer.from(e.payload).toString() : '<junk>');
 /** The addresses of every request of `op` that reached `to` (any unit when omitted). */
 const addressesOf = (op: 'READ' | 'FILL' | 'TRIM', to?: string): number[] => fake.ops(op).flatMap((s) => (s.req.op === op && (to === undefined || s.to === to) ? [...s.req.addresses] : []));
+/** One turn of the event loop (the in-memory links answer in a later turn). */
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const byte = (name: (typeof STATUS_NAMES)[number]): number => STATUS_NAMES.indexOf(name);
 
 async function all(range: AsyncIterable<Entry>): Promise<string[]> {
@@ -148,6 +150,45 @@ describe('tokens shared by concurrent appends', () => {
     expect(c.stats.tokens).toBe(3);
   });
 
+  it('appends that come while a TOKEN is in flight wait for it, then share the next one', async () => {
+    const c = await (await cluster()).connect();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    fake.answer = async (_to, req) => {
+      if (req.op === 'TOKEN' && fake.ops('TOKEN').length === 1) await held;
+      return undefined;
+    };
+    const first = c.append(Buffer.from('a'));
+    while (fake.ops('TOKEN').length === 0) await turn();
+    // Two more, in separate turns, while the first TOKEN has no answer yet.
+    const second = c.append(Buffer.from('b'));
+    await turn();
+    const third = c.append(Buffer.from('c'));
+    await turn();
+    expect(fake.ops('TOKEN').length).toBe(1);
+    release();
+    expect(await Promise.all([first, second, third])).toEqual([0, 1, 2]);
+    expect(fake.ops('TOKEN').map((s) => (s.req.op === 'TOKEN' ? s.req.count : 0))).toEqual([1, 2]);
+  });
+
+  it('a shared TOKEN lasts as long as its longest-lived waiter: one whose deadline passed does not end it for the others', async () => {
+    const c = await (await cluster()).connect();
+    const short = c.append(Buffer.from('a'), { deadlineMs: 20 });
+    const long = c.append(Buffer.from('b'), { deadlineMs: 5000 });
+    const shortEnded = short.then(
+      () => undefined,
+      () => undefined,
+    );
+    // The sequencer answers only once the short-lived append has ended.
+    fake.answer = async (_to, req) => {
+      if (req.op === 'TOKEN') await shortEnded;
+      return undefined;
+    };
+    await expect(short).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+    expect(await long).toBe(1);
+    expect(fake.ops('TOKEN').map((s) => (s.req.op === 'TOKEN' ? s.req.count : 0))).toEqual([2]);
+  });
+
   it('a refused TOKEN fails every append waiting on it with the sequencer words; the next append asks again', async () => {
     const c = await (await cluster()).connect();
     fake.answer = (_to, req) => (req.op === 'TOKEN' ? refuse(req, 'ERR_FULL', 'full') : undefined);
@@ -190,6 +231,35 @@ describe('readRange', () => {
     expect(fake.sent).toEqual([]);
   });
 
+  it('a consumer that stops early leaves no read ahead unhandled, even one that failed', async () => {
+    const c = await (await cluster()).connect({ readAhead: 4 });
+    await c.append(Buffer.from('a'));
+    const failed: string[] = [];
+    c.observeCalls((call, _seconds, failure) => {
+      if (call === 'read' && failure !== undefined) failed.push(failure);
+    });
+    // Addresses 1..3 are at or above the tail: their reads ahead fail, and are never yielded.
+    for await (const e of c.readRange(0, 4)) {
+      expect(text(e)).toBe('a');
+      break;
+    }
+    while (failed.length < 3) await turn();
+    expect(failed).toEqual(['ERR_UNWRITTEN', 'ERR_UNWRITTEN', 'ERR_UNWRITTEN']);
+    // A rejection nobody handled would be reported (and fail this file) once the turn ends.
+    await turn();
+  });
+
+  it('the tail a client knows does not go down: a lower answer (a slow one) leaves it where it was', async () => {
+    const c = await (await cluster()).connect();
+    for (const s of ['a', 'b', 'c']) await c.append(Buffer.from(s));
+    fake.answer = (_to, req) => (req.op === 'TAIL' ? { type: 'response', op: 'TAIL', requestId: req.requestId, epoch: req.epoch, status: 'OK', tail: 1 } : undefined);
+    expect(await c.tail()).toBe(1);
+    fake.answer = undefined;
+    await expect(c.read(3)).rejects.toMatchObject({ message: 'read 3: the address is at or above the tail (3); nothing was written' });
+    expect(text(await c.fill(2))).toBe('c');
+    expect(fake.ops('TAIL').length).toBe(2);
+  });
+
   it('reads at most readAhead addresses ahead of the consumer', async () => {
     const c = await (await cluster()).connect({ readAhead: 2 });
     for (const s of ['a', 'b', 'c', 'd', 'e', 'f']) await c.append(Buffer.from(s));
@@ -222,6 +292,10 @@ describe('trim and prefixTrim', () => {
     fake.answer = (_to, req) =>
       req.op === 'TRIM' ? { type: 'response', op: 'TRIM', requestId: req.requestId, epoch: req.epoch, status: 'OK', statuses: Uint8Array.of(byte('ERR_UNWRITTEN')) } : undefined;
     await c.trim(41);
+    fake.answer = (_to, req) =>
+      req.op === 'TRIM' ? { type: 'response', op: 'TRIM', requestId: req.requestId, epoch: req.epoch, status: 'OK', statuses: Uint8Array.of(byte('ERR_TRIMMED')) } : undefined;
+    await c.trim(0);
+    expect(fake.ops('TRIM').length).toBe(10);
   });
 
   it('trim: a unit that refuses the address fails it, naming the unit and the code, and goes no further down the chain', async () => {

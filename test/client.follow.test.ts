@@ -123,6 +123,21 @@ describe('follow: its options, its waits and its end', () => {
     expect(await next).toEqual({ done: true, value: undefined });
   });
 
+  it('a WAIT_TAIL the sequencer holds (its long poll) past pollMs, within pollMs and a request timeout, is not sent again', async () => {
+    const c = await written();
+    const follower = await fake.connect({ timeoutMs: 400 });
+    // The sequencer answers the first wait 200 ms later, after an append: past pollMs (100), within pollMs + timeoutMs.
+    fake.answer = async (to, req) => {
+      if (req.op !== 'WAIT_TAIL' || fake.ops('WAIT_TAIL').length > 1) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await c.append(Buffer.from('a'));
+      return fake.own(to, req);
+    };
+    expect(await firstEntries(follower.follow(0, { pollMs: 100 }), 1)).toEqual(['a']);
+    expect(waits()[0]).toBe('0/100@1');
+    expect(follower.stats.resends).toBe(0);
+  });
+
   it('a WAIT_TAIL refused ends it with the sequencer and its words; sealed, it waits again under the new epoch', async () => {
     const c = await written('a');
     fake.answer = (_to, req) => (req.op === 'WAIT_TAIL' ? refuse(req, 'ERR_BAD_REQUEST', 'no') : undefined);

@@ -105,6 +105,25 @@ describe('read and fill at the tail', () => {
   });
 });
 
+describe('a closed client, and a chain that stays sealed', () => {
+  it('refuses read, fill, readRange, follow, tail, trim and prefixTrim with ERR_CLOSED, sending nothing', async () => {
+    const c = await (await cluster()).connect();
+    await c.close();
+    const sent = fake.sent.length;
+    for (const call of [() => c.read(0), () => c.fill(0), () => c.tail(), () => c.trim(0), () => c.prefixTrim(0), () => all(c.readRange(0, 1)), () => all(c.follow(0))]) {
+      await expect(call()).rejects.toMatchObject({ code: 'ERR_CLOSED', message: 'the client is closed' });
+    }
+    expect(fake.sent.length).toBe(sent);
+  });
+
+  it('a read or fill sealed past maxRefreshes names the call and the address', async () => {
+    const c = await (await cluster(1)).connect({ maxRefreshes: 1, refreshDelayMs: 1 });
+    fake.answer = (_to, req) => (req.op === 'READ' || req.op === 'FILL' ? refuse(req, 'ERR_SEALED', 'sealed') : undefined);
+    await expect(c.read(0)).rejects.toMatchObject({ code: 'ERR_SEALED', message: 'read 0: sealed at epoch 1 and the store has no newer projection after 1 tries' });
+    await expect(c.fill(0)).rejects.toMatchObject({ code: 'ERR_SEALED', message: 'fill 0: sealed at epoch 1 and the store has no newer projection after 1 tries' });
+  });
+});
+
 describe('tail', () => {
   it('is the sequencer next token, asked under the current epoch each time', async () => {
     const c = await (await cluster(5)).connect();

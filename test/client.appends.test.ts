@@ -226,6 +226,39 @@ describe('an append whose layout moved after its token', () => {
     await expect(c.append(Buffer.from('mine'))).rejects.toMatchObject({ code: 'ERR_BAD_REQUEST', message: 'TAIL at seq2:1: no' });
   });
 
+  it('a refused TAIL is not kept: a later append of that epoch asks the sequencer again', async () => {
+    const c = await (await cluster()).connect();
+    fake.store.quiet = true;
+    let firstFailed!: () => void;
+    const failed = new Promise<void>((resolve) => (firstFailed = resolve));
+    let moved!: () => void;
+    const reconfigured = new Promise<void>((resolve) => (moved = resolve));
+    let tails = 0;
+    fake.answer = async (to, req) => {
+      if (req.op === 'TOKEN' && fake.ops('TOKEN').length === 2) {
+        // The second token is answered under epoch 1; then the layout moves (epoch 2, the same
+        // sequencer moved up to 5), and the answer arrives only after the first append failed.
+        const res = fake.sequencers.get(to)!.handle(req);
+        await fake.reconfigure({ epoch: 2, sequencer: 'seq:1', chain: CHAIN }, { startTail: 5 });
+        moved();
+        await failed;
+        return res;
+      }
+      // The first append's write reaches the units after the move: sealed.
+      if (req.op === 'WRITE' && req.epoch === 1) await reconfigured;
+      if (req.op === 'TAIL' && ++tails === 1) return refuse(req, 'ERR_BAD_REQUEST', 'no');
+      return undefined;
+    };
+    const first = c.append(Buffer.from('a'));
+    while (fake.ops('TOKEN').length === 0) await new Promise((resolve) => setImmediate(resolve));
+    const second = c.append(Buffer.from('b'));
+    await expect(first).rejects.toMatchObject({ message: 'TAIL at seq:1: no' });
+    firstFailed();
+    expect(await second).toBe(1);
+    expect(fake.ops('TOKEN').map((s) => `${s.to}@${s.req.epoch}`)).toEqual(['seq:1@1', 'seq:1@1']);
+    expect(epochsOf('TAIL')).toEqual([2, 2]);
+  });
+
   it('an address outside the new layout segments takes a new token there', async () => {
     const c = await (await cluster()).connect();
     fake.store.quiet = true;

@@ -114,6 +114,35 @@ describe('follow: its options, its waits and its end', () => {
     expect(await next).toEqual({ done: true, value: undefined });
   });
 
+  it('a consumer that stops ends the reads it left in flight at once (one waiting on a hole: ERR_ABORTED, not its deadline)', async () => {
+    const c = await written('a');
+    fake.sequencers.get('seq:1')!.take(1);
+    const reader = await fake.connect({ holeTimeoutMs: 60_000 });
+    const ended: string[] = [];
+    reader.observeCalls((call, _seconds, failure) => {
+      if (call === 'read') ended.push(failure ?? 'ok');
+    });
+    // Address 1 is a hole that will not be filled for a minute: its read waits.
+    expect(await firstEntries(reader.follow(0), 1)).toEqual(['a']);
+    while (ended.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    expect(ended).toEqual(['ok', 'ERR_ABORTED']);
+    expect(c.stats.fills).toBe(0);
+  });
+
+  it('reading far ahead does not warn about listeners on its signal', async () => {
+    const c = await written(...Array.from({ length: 20 }, (_, i) => `e${i}`));
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      expect(await firstEntries(c.follow(0), 20)).toHaveLength(20);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+
   it('a closed client ends it cleanly', async () => {
     const c = await written('a');
     const follower = c.follow(0, { pollMs: 50 });

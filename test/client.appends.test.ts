@@ -226,6 +226,17 @@ describe('an append whose layout moved after its token', () => {
     await expect(c.append(Buffer.from('mine'))).rejects.toMatchObject({ code: 'ERR_BAD_REQUEST', message: 'TAIL at seq2:1: no' });
   });
 
+  it('the TAIL asked for the new epoch runs on the client deadline, not the append one: a silent sequencer ends it there', async () => {
+    const c = await (await cluster()).connect({ deadlineMs: 100, timeoutMs: 20 });
+    tokenThenMove(5);
+    const token = fake.answer!;
+    fake.answer = (to, req) => (req.op === 'TAIL' ? 'silent' : token(to, req));
+    await expect(c.append(Buffer.from('mine'), { deadlineMs: 30_000 })).rejects.toMatchObject({
+      code: 'ERR_UNAVAILABLE',
+      message: expect.stringMatching(/^TAIL at epoch 2: no answer within its deadline of 100 ms/),
+    });
+  });
+
   it('a refused TAIL is not kept: a later append of that epoch asks the sequencer again', async () => {
     const c = await (await cluster()).connect();
     fake.store.quiet = true;

@@ -143,6 +143,13 @@ describe('follow: its options, its waits and its end', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('a follower behind a trim ends with ERR_TRIMMED', async () => {
+    const c = await written('a', 'b', 'c');
+    await c.prefixTrim(2);
+    await expect(firstEntries(c.follow(0), 3)).rejects.toMatchObject({ code: 'ERR_TRIMMED', message: 'read 0: the address is trimmed' });
+    expect(await firstEntries(c.follow(2), 1)).toEqual(['c']);
+  });
+
   it('a closed client ends it cleanly', async () => {
     const c = await written('a');
     const follower = c.follow(0, { pollMs: 50 });

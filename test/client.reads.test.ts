@@ -254,6 +254,15 @@ describe('readRange', () => {
     await expect(all(c.readRange(3, 5))).rejects.toMatchObject({ code: 'ERR_UNWRITTEN', message: 'read 4: the address is at or above the tail (4); nothing was written' });
   });
 
+  it('the options apply to each read: an aborted signal ends the range at its first read', async () => {
+    const c = await (await cluster()).connect();
+    await c.append(Buffer.from('a'));
+    const ac = new AbortController();
+    ac.abort();
+    await expect(all(c.readRange(0, 1, { signal: ac.signal }))).rejects.toMatchObject({ code: 'ERR_ABORTED', message: 'read 0: aborted' });
+    expect(addressesOf('READ')).toEqual([]);
+  });
+
   it('checks both bounds, naming them', async () => {
     const c = await (await cluster()).connect();
     await expect(all(c.readRange(-1, 3))).rejects.toMatchObject({ code: 'ERR_BAD_REQUEST', message: 'from must be a non-negative safe integer, got number -1' });

@@ -150,6 +150,31 @@ describe('follow: its options, its waits and its end', () => {
     expect(await firstEntries(c.follow(2), 1)).toEqual(['c']);
   });
 
+  it('behind the tail it reads on without waiting on the sequencer, readAhead addresses at first', async () => {
+    await written('a', 'b', 'c', 'd', 'e');
+    const follower = await fake.connect({ readAhead: 2 });
+    fake.sent.length = 0;
+    expect(await firstEntries(follower.follow(0), 5)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(waits()).toEqual(['0/10000@1']);
+    const first = fake.ops('READ')[0]!.req;
+    expect(first.op === 'READ' ? first.addresses : []).toEqual([0, 1]);
+  });
+
+  it('one signal for many followers in turn: each takes its listener off it when it ends', async () => {
+    const c = await written('a');
+    const ac = new AbortController();
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 12; i++) expect(await firstEntries(c.follow(0, { signal: ac.signal }), 1)).toEqual(['a']);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+
   it('a closed client ends it cleanly', async () => {
     const c = await written('a');
     const follower = c.follow(0, { pollMs: 50 });

@@ -306,6 +306,24 @@ describe('readRange', () => {
     await expect(c.read(3)).rejects.toMatchObject({ message: 'read 3: the address is at or above the tail (3); nothing was written' });
   });
 
+  it('starts with exactly readAhead reads: the first READ a unit gets asks for that many addresses', async () => {
+    fake = new FakeCluster();
+    await fake.install({ epoch: 1, sequencer: 'seq:1', chain: ['u1:1'] });
+    const c = await fake.connect({ readAhead: 2 });
+    for (const s of ['a', 'b', 'c', 'd']) await c.append(Buffer.from(s));
+    expect(await all(c.readRange(0, 4))).toEqual(['0:a', '1:b', '2:c', '3:d']);
+    const first = fake.ops('READ')[0]!.req;
+    expect(first.op === 'READ' ? first.addresses : []).toEqual([0, 1]);
+  });
+
+  it('fill: a signal already aborted fails it with its name, before anything is sent', async () => {
+    const c = await (await cluster()).connect();
+    const ac = new AbortController();
+    ac.abort();
+    await expect(c.fill(3, { signal: ac.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED', message: 'fill 3: aborted' });
+    expect(fake.sent).toEqual([]);
+  });
+
   it('reads at most readAhead addresses ahead of the consumer', async () => {
     const c = await (await cluster()).connect({ readAhead: 2 });
     for (const s of ['a', 'b', 'c', 'd', 'e', 'f']) await c.append(Buffer.from(s));

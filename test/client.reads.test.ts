@@ -117,6 +117,19 @@ describe('a closed client, and a chain that stays sealed', () => {
     expect(fake.sent.length).toBe(sent);
   });
 
+  it('tail, trim and prefixTrim with a signal already aborted fail by their names, sending nothing; the observer hears each', async () => {
+    const c = await (await cluster()).connect();
+    const heard: string[] = [];
+    c.observeCalls((call, _seconds, failure) => heard.push(`${call} ${failure ?? 'ok'}`));
+    const ac = new AbortController();
+    ac.abort();
+    await expect(c.tail({ signal: ac.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED', message: 'tail: aborted' });
+    await expect(c.trim(4, { signal: ac.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED', message: 'trim 4: aborted' });
+    await expect(c.prefixTrim(4, { signal: ac.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED', message: 'prefixTrim 4: aborted' });
+    expect(heard).toEqual(['tail ERR_ABORTED', 'trim ERR_ABORTED', 'prefixTrim ERR_ABORTED']);
+    expect(fake.sent).toEqual([]);
+  });
+
   it('a read or fill sealed past maxRefreshes names the call and the address', async () => {
     const c = await (await cluster(1)).connect({ maxRefreshes: 1, refreshDelayMs: 1 });
     fake.answer = (_to, req) => (req.op === 'READ' || req.op === 'FILL' ? refuse(req, 'ERR_SEALED', 'sealed') : undefined);

@@ -210,6 +210,82 @@ describe('an append whose layout moved after its token', () => {
     expect(epochsOf('TAIL')).toEqual([2, 2, 2]);
   });
 
+  it('appends whose layout moved after their shared token ask the new sequencer for its tail once between them', async () => {
+    const c = await (await cluster()).connect();
+    tokenThenMove(5);
+    expect(await Promise.all([c.append(Buffer.from('a')), c.append(Buffer.from('b'))])).toEqual([0, 1]);
+    expect(fake.ops('TAIL').map((s) => `${s.to}@${s.req.epoch}`)).toEqual(['seq2:1@2']);
+    expect(c.stats.newTokens).toBe(0);
+  });
+
+  it('a TAIL the new sequencer refuses fails the append with its words', async () => {
+    const c = await (await cluster()).connect();
+    tokenThenMove(5);
+    const token = fake.answer!;
+    fake.answer = (to, req) => (req.op === 'TAIL' ? refuse(req, 'ERR_BAD_REQUEST', 'no') : token(to, req));
+    await expect(c.append(Buffer.from('mine'))).rejects.toMatchObject({ code: 'ERR_BAD_REQUEST', message: 'TAIL at seq2:1: no' });
+  });
+
+  it('the TAIL asked for the new epoch runs on the client deadline, not the append one: a silent sequencer ends it there', async () => {
+    const c = await (await cluster()).connect({ deadlineMs: 100, timeoutMs: 20 });
+    tokenThenMove(5);
+    const token = fake.answer!;
+    fake.answer = (to, req) => (req.op === 'TAIL' ? 'silent' : token(to, req));
+    await expect(c.append(Buffer.from('mine'), { deadlineMs: 30_000 })).rejects.toMatchObject({
+      code: 'ERR_UNAVAILABLE',
+      message: expect.stringMatching(/^TAIL at epoch 2: no answer within its deadline of 100 ms/),
+    });
+  });
+
+  // Two appends with tokens of epoch 1 reach the new epoch one after the other: the first
+  // asks the TAIL (refused, or answered), the second's token arrives only after the first ended.
+  async function oneAfterTheOther(refuseFirstTail: boolean): Promise<{ first: Promise<number>; second: Promise<number>; firstEnded: () => void }> {
+    const c = await (await cluster()).connect();
+    fake.store.quiet = true;
+    let firstEnded!: () => void;
+    const ended = new Promise<void>((resolve) => (firstEnded = resolve));
+    let moved!: () => void;
+    const reconfigured = new Promise<void>((resolve) => (moved = resolve));
+    let tails = 0;
+    fake.answer = async (to, req) => {
+      if (req.op === 'TOKEN' && fake.ops('TOKEN').length === 2) {
+        // The second token is answered under epoch 1; then the layout moves (epoch 2, the same
+        // sequencer moved up to 5), and the answer arrives only after the first append ended.
+        const res = fake.sequencers.get(to)!.handle(req);
+        await fake.reconfigure({ epoch: 2, sequencer: 'seq:1', chain: CHAIN }, { startTail: 5 });
+        moved();
+        await ended;
+        return res;
+      }
+      // The first append's write reaches the units after the move: sealed.
+      if (req.op === 'WRITE' && req.epoch === 1) await reconfigured;
+      if (req.op === 'TAIL' && ++tails === 1 && refuseFirstTail) return refuse(req, 'ERR_BAD_REQUEST', 'no');
+      return undefined;
+    };
+    const first = c.append(Buffer.from('a'));
+    first.catch(() => undefined);
+    while (fake.ops('TOKEN').length === 0) await new Promise((resolve) => setImmediate(resolve));
+    const second = c.append(Buffer.from('b'));
+    return { first, second, firstEnded };
+  }
+
+  it('a refused TAIL is not kept: a later append of that epoch asks the sequencer again', async () => {
+    const { first, second, firstEnded } = await oneAfterTheOther(true);
+    await expect(first).rejects.toMatchObject({ message: 'TAIL at seq:1: no' });
+    firstEnded();
+    expect(await second).toBe(1);
+    expect(fake.ops('TOKEN').map((s) => `${s.to}@${s.req.epoch}`)).toEqual(['seq:1@1', 'seq:1@1']);
+    expect(epochsOf('TAIL')).toEqual([2, 2]);
+  });
+
+  it('an answered TAIL is kept: a later append of that epoch uses it without asking', async () => {
+    const { first, second, firstEnded } = await oneAfterTheOther(false);
+    expect(await first).toBe(0);
+    firstEnded();
+    expect(await second).toBe(1);
+    expect(epochsOf('TAIL')).toEqual([2]);
+  });
+
   it('an address outside the new layout segments takes a new token there', async () => {
     const c = await (await cluster()).connect();
     fake.store.quiet = true;

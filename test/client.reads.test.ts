@@ -7,7 +7,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import type { Entry } from '../src/client/client.js';
-import { MAX_TOKENS_PER_REQUEST } from '../src/wire/messages.js';
 import { STATUS_NAMES } from '../bindings/errors.js';
 import { FakeCluster, refuse } from './helpers/fake-cluster.js';
 
@@ -220,16 +219,6 @@ describe('tokens shared by concurrent appends', () => {
     await expect(short).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
     expect(await long).toBe(1);
     expect(fake.ops('TOKEN').map((s) => (s.req.op === 'TOKEN' ? s.req.count : 0))).toEqual([2]);
-  });
-
-  it('a waiter that would take a TOKEN past the most a request may carry goes in the next one', async () => {
-    const c = await (await cluster()).connect();
-    // Only the tokens matter here: every write is refused at once.
-    fake.answer = (_to, req) => (req.op === 'WRITE' ? refuse(req, 'ERR_BAD_REQUEST', 'not here') : undefined);
-    const most = Array.from({ length: MAX_TOKENS_PER_REQUEST - 1 }, () => Buffer.alloc(0));
-    const calls = [c.appendBatch(most), c.append(Buffer.from('a')), c.append(Buffer.from('b'))];
-    await Promise.allSettled(calls);
-    expect(fake.ops('TOKEN').map((s) => (s.req.op === 'TOKEN' ? s.req.count : 0))).toEqual([MAX_TOKENS_PER_REQUEST, 1]);
   });
 
   it('a TOKEN sealed with nothing newer in the store fails after maxRefreshes, naming TOKEN', async () => {

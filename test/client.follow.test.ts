@@ -189,8 +189,9 @@ describe('follow: its options, its waits and its end', () => {
 
   it('a WAIT_TAIL the sequencer holds (its long poll) past pollMs, within pollMs and a request timeout, is not sent again', async () => {
     const c = await written();
-    const follower = await fake.connect({ timeoutMs: 400 });
-    // The sequencer answers the first wait 200 ms later, after an append: past pollMs (100), within pollMs + timeoutMs.
+    const follower = await fake.connect({ timeoutMs: 5000 });
+    // The sequencer answers the first wait 200 ms later, after an append: past pollMs (100),
+    // well within pollMs + timeoutMs (so a stalled machine does not make it a resend).
     fake.answer = async (to, req) => {
       if (req.op !== 'WAIT_TAIL' || fake.ops('WAIT_TAIL').length > 1) return undefined;
       await new Promise((resolve) => setTimeout(resolve, 200));

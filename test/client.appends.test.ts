@@ -148,6 +148,18 @@ describe('an append whose layout moved after its token', () => {
       async () => void (await fake.reconfigure(next, { startTail })),
     );
   };
+  /** After `tokenThenMove`: `meanwhile` runs when the first TAIL arrives, before it is answered. */
+  const beforeFirstTail = (meanwhile: () => Promise<void> | void): void => {
+    const token = fake.answer!;
+    let moved = false;
+    fake.answer = async (to, req) => {
+      if (!moved && req.op === 'TAIL') {
+        moved = true;
+        await meanwhile();
+      }
+      return token(to, req);
+    };
+  };
 
   it('keeps its address when it is below the new sequencer tail, and writes it under the new epoch', async () => {
     const c = await (await cluster()).connect();
@@ -175,15 +187,7 @@ describe('an append whose layout moved after its token', () => {
   it('a new sequencer already past that layout: the client finds the newer one and asks its tail there', async () => {
     const c = await (await cluster()).connect();
     tokenThenMove(5);
-    const token = fake.answer!;
-    let moved = false;
-    fake.answer = async (to, req) => {
-      if (!moved && req.op === 'TAIL') {
-        moved = true;
-        await fake.reconfigure({ ...next, epoch: 3 }, { startTail: 5 });
-      }
-      return token(to, req);
-    };
+    beforeFirstTail(async () => void (await fake.reconfigure({ ...next, epoch: 3 }, { startTail: 5 })));
     expect(await c.append(Buffer.from('mine'))).toBe(0);
     expect(epochsOf('TAIL')).toEqual([2, 3]);
     expect(writes()).toEqual(['u1:1 0@1', 'u1:1 0@3', 'u2:1 0@3']);
@@ -192,17 +196,11 @@ describe('an append whose layout moved after its token', () => {
   it('a sequencer past the layout with nothing newer in the store: ERR_SEALED after maxRefreshes, naming the append', async () => {
     const c = await (await cluster()).connect({ maxRefreshes: 2, refreshDelayMs: 1 });
     tokenThenMove(5);
-    const token = fake.answer!;
-    let moved = false;
-    fake.answer = async (to, req) => {
-      if (!moved && req.op === 'TAIL') {
-        moved = true;
-        // Moved on without a projection in the store (a reconfiguration that stopped half-way).
-        const res = fake.sequencers.get('seq2:1')!.handle({ type: 'request', op: 'BOOTSTRAP', requestId: 0, epoch: 2, newEpoch: 3, startTail: 5, resetStreams: false });
-        expect(res.status).toBe('OK');
-      }
-      return token(to, req);
-    };
+    beforeFirstTail(() => {
+      // Moved on without a projection in the store (a reconfiguration that stopped half-way).
+      const res = fake.sequencers.get('seq2:1')!.handle({ type: 'request', op: 'BOOTSTRAP', requestId: 0, epoch: 2, newEpoch: 3, startTail: 5, resetStreams: false });
+      expect(res.status).toBe('OK');
+    });
     await expect(c.append(Buffer.from('mine'))).rejects.toMatchObject({
       code: 'ERR_SEALED',
       message: 'append at 0: sealed at epoch 2 and the store has no newer projection after 2 tries',

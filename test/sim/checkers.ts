@@ -152,7 +152,7 @@ export class Checkers {
   readonly violations: Violation[] = [];
   now: () => number = () => 0;
   disks: () => ReadonlyMap<string, Disk> = () => new Map();
-  /** One live unit's disk (checked on every observation: no map of them all built for it). */
+  /** One live unit's disk (looked up on every observation: no map of them all built for it). */
   diskOf: (unit: string) => Disk | undefined = () => undefined;
   /** The units of epoch `e`'s projection, when the store holds it. */
   unitsOf: (epoch: number) => readonly string[] | undefined = () => undefined;
@@ -365,7 +365,6 @@ export class Checkers {
           this.rebuilds += (t.rebuilding ?? []).filter((u) => after.chain.includes(u) && after.rebuilding?.includes(u) !== true).length;
       }),
     );
-    const disks = this.disks();
     for (const [address, { key, by }] of this.acked) {
       if (this.mayBeTrimmed(address)) continue;
       let was: ReturnType<typeof locate>;
@@ -380,7 +379,7 @@ export class Checkers {
       const stillRebuilding = p.segments[now.segmentIndex]!.stripes[now.stripeIndex]!.rebuilding ?? [];
       for (const unit of wasRebuilding) {
         if (!now.chain.includes(unit) || stillRebuilding.includes(unit)) continue;
-        const slot = disks.get(unit)?.valueAt(address);
+        const slot = this.diskOf(unit)?.valueAt(address);
         if (slot === undefined) continue;
         if (slot === 'unwritten' || slot.kind === 'trimmed' || !agree(keyOf(slot), key)) {
           this.fail('rebuild', `epoch ${p.epoch} makes ${unit} a whole replica of address ${address}, acknowledged to ${by} as ${show(key)}, but it durably holds ${held(slot)}`);

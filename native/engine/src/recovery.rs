@@ -128,13 +128,16 @@ const WINDOW_PAGES: u64 = 4096; // 16 MiB: four flushes of the largest size
 const READ_CHUNK_PAGES: u64 = 256; // 1 MiB per read op, all of a window in flight at once
 
 impl PageWindow {
-    fn new() -> Self {
-        PageWindow { buf: AlignedBuf::zeroed((WINDOW_PAGES as usize) * PAGE_BYTES), first_seq: 0, loaded: 0 }
+    /// No larger than the data region: a small store (a test's, a simulator's) does not
+    /// pay for zeroing 16 MiB on every open.
+    fn new(sb: &Superblock) -> Self {
+        let pages = WINDOW_PAGES.min(sb.data_pages) as usize;
+        PageWindow { buf: AlignedBuf::zeroed(pages * PAGE_BYTES), first_seq: 0, loaded: 0 }
     }
 
     /// Makes pages `[seq, seq + n)` resident and returns them.
     fn pages<D: Device>(&mut self, dev: &mut D, sb: &Superblock, seq: u64, n: u64) -> Result<&[u8]> {
-        assert!(n <= WINDOW_PAGES);
+        assert!(n as usize * PAGE_BYTES <= self.buf.len(), "a flush larger than the window");
         if seq < self.first_seq || seq + n > self.first_seq + self.loaded {
             self.load(dev, sb, seq)?;
         }
@@ -203,7 +206,7 @@ fn apply(r: &mut Recovered, sb: &Superblock, e: &SummaryEntry) {
 /// Scans whole flushes from `seq` until `stop_at` or the first flush that is not whole.
 /// Returns where it stopped. With `collect`, remembers records and flushes for the next summary.
 fn scan<D: Device>(dev: &mut D, sb: &Superblock, r: &mut Recovered, mut seq: u64, stop_at: u64, collect: bool) -> Result<u64> {
-    let mut window = PageWindow::new();
+    let mut window = PageWindow::new(sb);
     let mut header = [0u8; RECORD_HEADER_BYTES];
     while seq < stop_at && seq - sb.head_seq < sb.data_pages {
         let first = window.pages(dev, sb, seq, 1)?;

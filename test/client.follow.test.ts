@@ -203,6 +203,90 @@ describe('follow: its options, its waits and its end', () => {
     expect(follower.stats.resends).toBe(0);
   });
 
+  it("a stop while the sequencer holds its WAIT_TAIL ends it at once, not at the wait's deadline", { timeout: 10_000 }, async () => {
+    await written('a');
+    // Deadlines of a minute: only the signal can end the wait within the test's time.
+    const follower = await fake.connect({ timeoutMs: 60_000, deadlineMs: 60_000 });
+    const ac = new AbortController();
+    const f = follower.follow(0, { signal: ac.signal, pollMs: MAX_WAIT_TAIL_MS });
+    expect((await f.next()).value).toMatchObject({ address: 0 });
+    // From here the sequencer holds every wait (no answer).
+    fake.answer = (_to, req) => (req.op === 'WAIT_TAIL' ? 'silent' : undefined);
+    fake.sent.length = 0;
+    const next = f.next();
+    while (fake.ops('WAIT_TAIL').length === 0) await new Promise((resolve) => setImmediate(resolve));
+    ac.abort();
+    expect(await next).toEqual({ done: true, value: undefined });
+  });
+
+  it('a sequencer that dies while it holds a WAIT_TAIL: before the resend it looks for a new projection, and waits on the new sequencer', { timeout: 10_000 }, async () => {
+    await written('a');
+    const follower = await fake.connect({ timeoutMs: 200 });
+    // The store keeps the new projection from its watchers: only a refresh finds it.
+    fake.store.quiet = true;
+    await fake.reconfigure({ epoch: 2, sequencer: 'seq:2', chain: ['u1:1'] });
+    fake.sent.length = 0;
+    fake.answer = (to, req) => {
+      if (req.op !== 'WAIT_TAIL' || to !== 'seq:1') return undefined;
+      fake.down('seq:1');
+      return 'silent';
+    };
+    expect(await firstEntries(follower.follow(0, { pollMs: 50 }), 1)).toEqual(['a']);
+    expect(fake.ops('WAIT_TAIL').map((s) => s.to)).toContain('seq:2');
+    expect(waits()).toContain('0/50@2');
+  });
+
+  it('a WAIT_TAIL answered by a sequencer replaced meanwhile does not count: it waits on the new one, reading nothing above its tail', { timeout: 10_000 }, async () => {
+    const writer = await written('a');
+    const follower = await fake.connect({ holeTimeoutMs: 60_000 });
+    // The store keeps the new projection from its watchers: the follower learns of it only
+    // by the load it makes after a sequencer's answer.
+    fake.store.quiet = true;
+    let replaced = false;
+    fake.answer = async (to, req) => {
+      if (req.op !== 'WAIT_TAIL' || to !== 'seq:1' || replaced) return undefined;
+      replaced = true;
+      // While the wait is held the sequencer is replaced (the new one starts at the units'
+      // tail, 1); the old one had handed out 1..5, never written, and answers tail 6.
+      await fake.reconfigure({ epoch: 2, sequencer: 'seq:2', chain: ['u1:1'] });
+      fake.sequencers.get('seq:1')!.take(5);
+      return fake.own(to, req);
+    };
+    fake.sent.length = 0;
+    const f = follower.follow(1, { pollMs: 50 });
+    const got = f.next();
+    const readsOf1 = (): number => fake.ops('READ').filter((s) => s.req.op === 'READ' && s.req.addresses.includes(1)).length;
+    while (readsOf1() === 0 && !waits().includes('1/50@2')) await new Promise((resolve) => setImmediate(resolve));
+    expect(readsOf1()).toBe(0);
+    await writer.append(Buffer.from('x'));
+    expect((await got).value).toMatchObject({ address: 1 });
+    await f.return(undefined);
+  });
+
+  it('a tail it was told that a failover takes back (tokens handed out, never written): ERR_UNWRITTEN does not end it, it reads on once they are written', { timeout: 10_000 }, async () => {
+    const writer = await written('a');
+    fake.sequencers.get('seq:1')!.take(5); // addresses 1..5 handed out and never written: tail 6
+    const follower = await fake.connect({ holeTimeoutMs: 60_000 });
+    let unwritten = 0;
+    follower.observeCalls((call, _seconds, failure) => {
+      if (call === 'read' && failure === 'ERR_UNWRITTEN') unwritten++;
+    });
+    let failedOver = false;
+    fake.answer = async (_to, req) => {
+      if (req.op !== 'READ' || !req.addresses.includes(1) || failedOver) return undefined;
+      // Reading address 1 below the tail it was told (6), the sequencer fails over: its
+      // successor starts at the units' tail, 1, and 1..5 are above the tail again.
+      failedOver = true;
+      await fake.reconfigure({ epoch: 2, sequencer: 'seq:2', chain: ['u1:1'] });
+      return undefined;
+    };
+    const got = firstEntries(follower.follow(0, { pollMs: 50 }), 2);
+    got.catch(() => {}); // awaited below, after the append
+    while (unwritten === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    await writer.append(Buffer.from('x'));
+    expect(await got).toEqual(['a', 'x']);
+  });
+
   it('a WAIT_TAIL refused ends it with the sequencer and its words; sealed, it waits again under the new epoch', async () => {
     const c = await written('a');
     fake.answer = (_to, req) => (req.op === 'WAIT_TAIL' ? refuse(req, 'ERR_BAD_REQUEST', 'no') : undefined);

@@ -7,7 +7,8 @@
 // only a client's refresh after ERR_SEALED finds it.
 //
 // A test can answer any request itself first (`answer`): an error, a made-up INFO, or
-// 'silent' (no answer, as a hung server). Every request that reached a server is in `sent`.
+// 'silent' (no answer, as a hung server), or take a server `down` (a killed process).
+// Every request that reached a server is in `sent`.
 
 import type { ClientRuntime } from '../../src/client/runtime.js';
 import { CorfuClient, type ConnectOptions } from '../../src/client/index.js';
@@ -126,6 +127,9 @@ export class FakeCluster {
   destroyed = 0;
   readonly runtime: ClientRuntime;
   readonly #clients: CorfuClient[] = [];
+  /** Servers that are down: their links were closed and they refuse new ones. */
+  readonly #down = new Set<string>();
+  readonly #links = new Map<string, Set<() => void>>();
 
   constructor() {
     this.runtime = {
@@ -183,6 +187,12 @@ export class FakeCluster {
     return p;
   }
 
+  /** `name` goes down, as a killed process: its connections close, and it refuses new ones. */
+  down(name: string): void {
+    this.#down.add(name);
+    for (const close of [...(this.#links.get(name) ?? [])]) close();
+  }
+
   /** Writes `payload` at `address` on `unit` directly (another client's write, say). */
   async write(unit: string, epoch: number, address: number, payload: Uint8Array): Promise<void> {
     const res = await handleRequest(this.engines.get(unit)!, { type: 'request', op: 'WRITE', requestId: 0, epoch, entries: [{ address, payload }] });
@@ -228,13 +238,22 @@ export class FakeCluster {
         if (open) fn();
       });
     };
-    if (!this.engines.has(to) && !this.sequencers.has(to)) {
+    if ((!this.engines.has(to) && !this.sequencers.has(to)) || this.#down.has(to)) {
       open = false;
       setImmediate(() => handlers.onClose(Object.assign(new Error(`connect ECONNREFUSED ${to}`), { code: 'ECONNREFUSED' })));
       return { write: () => true, destroy: () => {} };
     }
     later(() => handlers.onConnect());
     const decoder = new FrameDecoder();
+    const links = this.#links.get(to) ?? new Set<() => void>();
+    this.#links.set(to, links);
+    const reset = (): void => {
+      if (!open) return;
+      open = false;
+      links.delete(reset);
+      setImmediate(() => handlers.onClose(Object.assign(new Error(`read ECONNRESET ${to}`), { code: 'ECONNRESET' })));
+    };
+    links.add(reset);
     return {
       write: (bytes) => {
         decoder.push(bytes);
@@ -248,6 +267,7 @@ export class FakeCluster {
       destroy: () => {
         if (!open) return;
         open = false;
+        links.delete(reset);
         this.destroyed++;
         setImmediate(() => handlers.onClose(undefined));
       },

@@ -31,7 +31,7 @@ describe('simulator determinism', () => {
     expect((await runSeed({ seed: 31337 })).traceHash).toBe(first.traceHash);
   }, 120_000);
 
-  it('no simulated code reads Date.now, performance.now, Math.random or sets a timer', async () => {
+  it('no simulated code reads Date.now, performance.now, Math.random, sets a timer or queues a tick', async () => {
     const calls: string[] = [];
     const ours = (stack: string | undefined): boolean => /[/\\](test[/\\]sim|src|bindings)[/\\]/.test(stack ?? '');
     const trap = <T extends object, K extends keyof T>(obj: T, key: K): (() => void) => {
@@ -45,7 +45,15 @@ describe('simulator determinism', () => {
         (obj as Record<K, unknown>)[key] = original;
       };
     };
-    const restore = [trap(Date, 'now'), trap(Math, 'random'), trap(performance, 'now'), trap(globalThis, 'setTimeout'), trap(globalThis, 'setImmediate'), trap(globalThis, 'setInterval')];
+    const restore = [
+      trap(Date, 'now'),
+      trap(Math, 'random'),
+      trap(performance, 'now'),
+      trap(globalThis, 'setTimeout'),
+      trap(globalThis, 'setImmediate'),
+      trap(globalThis, 'setInterval'),
+      trap(process, 'nextTick'),
+    ];
     try {
       for (const seed of [3, 5, 8]) await runSeed({ seed });
       await runSeed({ seed: 13 });

@@ -20,6 +20,7 @@ export default defineConfig({
       'test/client.appends.test.ts',
       'test/client.stream-calls.test.ts',
       'test/client.follow.test.ts',
+      'test/client.ping-close.test.ts',
       'test/client.reads.test.ts',
       'test/client.stream-reader.test.ts',
       'test/client.chain.test.ts',

@@ -1,0 +1,123 @@
+//! `format` and `Store::open` refusing what they must: a device too small or too large, a
+//! maximum entry size out of range, a device that already holds a unit (unless forced), and
+//! a device shorter than the one it was formatted on. The CLI's tests reach these through
+//! the addon; these pin them in the engine itself.
+
+mod common;
+
+use std::io;
+
+use common::fresh_sim;
+use corfu_engine::device::sim::SimDevice;
+use corfu_engine::device::{Batch, Device, DeviceInfo};
+use corfu_engine::layout::{DATA_START_BYTES, MAX_MAX_ENTRY_BYTES, MIN_DEVICE_BYTES, PAGE_BYTES, SUPERBLOCK_BYTES};
+use corfu_engine::{format, read_superblock, EngineError, FormatOptions, Store, SyncMode};
+
+/// A simulated device that reports `size_bytes` whatever it holds: a huge device (only its
+/// metadata is ever written here) or one shorter than it was formatted on.
+struct Resized {
+    inner: SimDevice,
+    size_bytes: u64,
+}
+
+impl Device for Resized {
+    fn info(&self) -> DeviceInfo {
+        DeviceInfo { size_bytes: self.size_bytes, ..self.inner.info() }
+    }
+
+    fn submit(&mut self, batch: Batch<'_, '_, '_>) -> io::Result<()> {
+        self.inner.submit(batch)
+    }
+}
+
+fn options(max_entry_bytes: u32, force: bool) -> FormatOptions {
+    FormatOptions { max_entry_bytes, cluster_id: [7; 16], unit_id: 1, force, format_id: 42, created_unix_ms: 0 }
+}
+
+const SIZE_BYTES: u64 = 2 * 1024 * 1024;
+
+#[test]
+fn a_device_below_the_minimum_is_refused_and_the_minimum_is_taken() {
+    let mut small = SimDevice::new(MIN_DEVICE_BYTES - PAGE_BYTES as u64, 1);
+    match format(&mut small, &options(4096, false)) {
+        Err(EngineError::DeviceTooSmall(m)) => assert!(m.contains(&format!("at least {MIN_DEVICE_BYTES}")), "{m}"),
+        other => panic!("expected DeviceTooSmall, got {other:?}"),
+    }
+    let mut exact = SimDevice::new(MIN_DEVICE_BYTES, 1);
+    let sb = format(&mut exact, &options(4096, false)).expect("the minimum size formats");
+    assert_eq!(sb.data_pages, (MIN_DEVICE_BYTES - DATA_START_BYTES) / PAGE_BYTES as u64);
+}
+
+#[test]
+fn the_maximum_entry_size_must_be_within_one_byte_and_the_limit() {
+    for bad in [0, MAX_MAX_ENTRY_BYTES + 1] {
+        let mut dev = SimDevice::new(SIZE_BYTES, 1);
+        match format(&mut dev, &options(bad, false)) {
+            Err(EngineError::BadRequest(m)) => assert!(m.contains(&format!("got {bad}")), "{m}"),
+            other => panic!("max entry {bad}: expected BadRequest, got {other:?}"),
+        }
+        assert!(read_superblock(&mut dev).unwrap().is_none(), "a refused format wrote nothing");
+    }
+    for good in [1, MAX_MAX_ENTRY_BYTES] {
+        let mut dev = SimDevice::new(SIZE_BYTES, 1);
+        assert_eq!(format(&mut dev, &options(good, false)).expect("in range").max_entry_bytes, good);
+    }
+}
+
+#[test]
+fn a_formatted_device_is_refused_unless_forced() {
+    let mut dev = fresh_sim(SIZE_BYTES, 3, 4096);
+    let first = read_superblock(&mut dev).unwrap().expect("formatted");
+    match format(&mut dev, &options(4096, false)) {
+        Err(EngineError::AlreadyFormatted(m)) => assert!(m.contains("--force"), "{m}"),
+        other => panic!("expected AlreadyFormatted, got {other:?}"),
+    }
+    // Refused: the unit it holds is untouched.
+    assert_eq!(read_superblock(&mut dev).unwrap().unwrap().format_id, first.format_id);
+    let again = format(&mut dev, &options(4096, true)).expect("forced");
+    assert_eq!(again.format_id, 42);
+    assert_eq!(read_superblock(&mut dev).unwrap().unwrap().format_id, 42);
+}
+
+#[test]
+fn a_damaged_superblock_is_refused_too_unless_forced() {
+    let mut dev = fresh_sim(SIZE_BYTES, 4, 4096);
+    // Both superblock copies damaged (their magic intact, a byte of each body flipped): not a
+    // unit that opens any more, not an empty device either.
+    let mut slots = corfu_engine::aligned::AlignedBuf::zeroed(2 * SUPERBLOCK_BYTES);
+    dev.read_at(0, &mut slots).unwrap();
+    slots[100] ^= 0xFF;
+    slots[SUPERBLOCK_BYTES + 100] ^= 0xFF;
+    dev.write_at(0, &slots, true).unwrap();
+    match format(&mut dev, &options(4096, false)) {
+        Err(EngineError::AlreadyFormatted(m)) => assert!(m.contains("damaged"), "{m}"),
+        other => panic!("expected AlreadyFormatted (damaged), got {other:?}"),
+    }
+    format(&mut dev, &options(4096, true)).expect("forced");
+}
+
+#[test]
+fn a_device_above_16_tib_is_refused_and_one_of_exactly_the_most_pages_is_taken() {
+    let most = DATA_START_BYTES + u32::MAX as u64 * PAGE_BYTES as u64;
+    let mut over = Resized { inner: SimDevice::new(SIZE_BYTES, 5), size_bytes: most + PAGE_BYTES as u64 };
+    match format(&mut over, &options(4096, false)) {
+        Err(EngineError::BadRequest(m)) => assert!(m.contains("16 TiB"), "{m}"),
+        other => panic!("expected BadRequest, got {other:?}"),
+    }
+    let mut exact = Resized { inner: SimDevice::new(SIZE_BYTES, 5), size_bytes: most };
+    assert_eq!(format(&mut exact, &options(4096, false)).expect("the most pages").data_pages, u32::MAX as u64);
+}
+
+#[test]
+fn a_device_shorter_than_it_was_formatted_on_does_not_open() {
+    let dev = fresh_sim(SIZE_BYTES, 6, 4096);
+    let opened = |size_bytes: u64| Store::open(Resized { inner: dev.clone(), size_bytes }, SyncMode::Always);
+    match opened(SIZE_BYTES - PAGE_BYTES as u64) {
+        Err(EngineError::Corrupt(m)) => assert!(m.contains(&format!("formatted for {SIZE_BYTES}")), "{m}"),
+        Err(e) => panic!("expected Corrupt, got {e:?}"),
+        Ok(_) => panic!("a truncated device opened"),
+    }
+    // As formatted, or grown since: it opens.
+    opened(SIZE_BYTES).expect("the size it was formatted on");
+    opened(SIZE_BYTES + 16 * PAGE_BYTES as u64).expect("a larger device");
+}

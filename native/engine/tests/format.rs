@@ -121,3 +121,13 @@ fn a_device_shorter_than_it_was_formatted_on_does_not_open() {
     opened(SIZE_BYTES).expect("the size it was formatted on");
     opened(SIZE_BYTES + 16 * PAGE_BYTES as u64).expect("a larger device");
 }
+
+#[test]
+fn an_open_store_reports_its_sync_mode_by_the_names_the_addon_shows() {
+    let dev = fresh_sim(SIZE_BYTES, 7, 4096);
+    for (sync, name, always) in [(SyncMode::Always, "always", true), (SyncMode::None, "none", false)] {
+        assert_eq!(sync.name(), name);
+        let store = Store::open(dev.clone(), sync).expect("open");
+        assert_eq!(store.stats().sync_always, always, "{name}");
+    }
+}

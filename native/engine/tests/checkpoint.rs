@@ -161,6 +161,7 @@ fn same_as_a_full_scan(dev: &SimDevice, what: &str) -> Store<SimDevice> {
         "{what}: log end, head, tail, trim mark, used pages"
     );
     assert_eq!(store.live_flushes(), scanned.live_flushes(), "{what}: the live flushes");
+    assert_eq!(store.live_flushes().is_empty(), a.used_pages == 0, "{what}: live flushes exactly when pages are used");
     let (ia, ib) = (store.shared(), scanned.shared());
     let (ia, ib) = (ia.index(), ib.index());
     for addr in a.trim_mark..a.tail + 4096 {

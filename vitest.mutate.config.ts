@@ -21,6 +21,7 @@ export default defineConfig({
       'test/client.stream-calls.test.ts',
       'test/client.follow.test.ts',
       'test/client.ping-close.test.ts',
+      'test/client.calls.test.ts',
       'test/client.reads.test.ts',
       'test/client.stream-reader.test.ts',
       'test/client.chain.test.ts',

@@ -1,0 +1,86 @@
+// How CorfuClient drives one request to a unit, against a cluster in this process
+// (helpers/fake-cluster.ts): a unit shedding load is asked again, a dead unit that a new
+// projection replaced is left for the new one, and the counters and call durations a
+// service exports come out right. No server, no process.
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { FakeCluster, refuse } from './helpers/fake-cluster.js';
+
+let fake: FakeCluster;
+
+afterEach(async () => {
+  await fake.closeAll();
+});
+
+const text = (payload: Uint8Array | undefined): string => Buffer.from(payload ?? []).toString();
+
+describe('one request to a unit', () => {
+  it('a READ answered ERR_OVERLOADED is sent again after a backoff, and the read succeeds', async () => {
+    fake = new FakeCluster();
+    await fake.install({ epoch: 1, sequencer: 'seq:1', chain: ['u1:1'] });
+    const c = await fake.connect();
+    await c.append(Buffer.from('a'));
+    let shed = 0;
+    fake.answer = (_to, req) => (req.op === 'READ' && shed++ < 2 ? refuse(req, 'ERR_OVERLOADED', 'queue full') : undefined);
+    const resends = c.stats.resends;
+    const entry = await c.read(0);
+    expect(entry.kind === 'data' ? text(entry.payload) : entry.kind).toBe('a');
+    expect(fake.ops('READ').length).toBe(3);
+    expect(c.stats.resends - resends).toBe(2);
+  });
+
+  it('a unit that died and that a new projection replaced: the read goes to the new unit once a refresh finds it', { timeout: 10_000 }, async () => {
+    fake = new FakeCluster();
+    await fake.install({ epoch: 1, sequencer: 'seq:1', chain: ['u1:1'] });
+    const c = await fake.connect({ timeoutMs: 200, deadlineMs: 60_000 });
+    await c.append(Buffer.from('a'));
+    // u1 dies; its replacement u2 holds the entry under epoch 2. The store keeps the new
+    // projection from its watchers: only the refresh after an unanswered request finds it.
+    fake.down('u1:1');
+    fake.store.quiet = true;
+    await fake.reconfigure({ epoch: 2, sequencer: 'seq:1', chain: ['u2:1'] });
+    await fake.write('u2:1', 2, 0, Buffer.from('a'));
+    fake.sent.length = 0;
+    const entry = await c.read(0);
+    expect(entry.kind === 'data' ? text(entry.payload) : entry.kind).toBe('a');
+    expect(fake.ops('READ').map((s) => `${s.to}@${s.req.epoch}`)).toEqual(['u2:1@2']);
+  });
+});
+
+describe('what a service exports', () => {
+  it('unitReads counts the READ requests sent to units', async () => {
+    fake = new FakeCluster();
+    await fake.install({ epoch: 1, sequencer: 'seq:1', chain: ['u1:1', 'u2:1'] });
+    const c = await fake.connect();
+    for (const s of ['a', 'b', 'c']) await c.append(Buffer.from(s));
+    const before = c.stats.unitReads;
+    for (const a of [0, 1, 2, 0]) await c.read(a);
+    expect(c.stats.unitReads - before).toBe(4);
+  });
+
+  it('the observer gets each call with its duration in seconds, and its failure code', async () => {
+    fake = new FakeCluster();
+    await fake.install({ epoch: 1, sequencer: 'seq:1', chain: ['u1:1'] });
+    const c = await fake.connect();
+    const seen: Array<{ call: string; seconds: number; failure: string | undefined }> = [];
+    c.observeCalls((call, seconds, failure) => seen.push({ call, seconds, failure }));
+    // The sequencer answers this append's TOKEN 50 ms late.
+    fake.answer = async (to, req) => {
+      if (req.op !== 'TOKEN') return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return fake.own(to, req);
+    };
+    const t0 = performance.now();
+    await c.append(Buffer.from('a'));
+    fake.answer = undefined;
+    await expect(c.read(5)).rejects.toMatchObject({ code: 'ERR_UNWRITTEN' });
+    const elapsedMs = performance.now() - t0;
+    expect(seen.map((s) => `${s.call}:${s.failure ?? 'ok'}`)).toEqual(['append:ok', 'read:ERR_UNWRITTEN']);
+    // Seconds, not milliseconds or a clock reading: the append at least the 50 ms it
+    // waited, and both within what the test itself saw pass around them.
+    expect(seen[0]!.seconds).toBeGreaterThanOrEqual(0.04);
+    expect(seen[1]!.seconds).toBeGreaterThanOrEqual(0);
+    expect((seen[0]!.seconds + seen[1]!.seconds) * 1000).toBeLessThanOrEqual(elapsedMs + 1);
+  });
+});

@@ -131,3 +131,14 @@ fn an_open_store_reports_its_sync_mode_by_the_names_the_addon_shows() {
         assert_eq!(store.stats().sync_always, always, "{name}");
     }
 }
+
+#[test]
+fn the_stats_count_the_entries_and_payload_bytes_written() {
+    let dev = fresh_sim(SIZE_BYTES, 8, 4096);
+    let mut store = Store::open(dev, SyncMode::Always).expect("open");
+    let epoch = store.superblock().epoch;
+    common::write(&mut store, epoch, &[(0, vec![1; 10]), (1, vec![2; 20])]);
+    common::write(&mut store, epoch, &[(2, vec![3; 30])]);
+    let stats = store.stats();
+    assert_eq!((stats.entries_written, stats.payload_bytes_written, stats.rounds), (3, 60, 2));
+}

@@ -47,3 +47,32 @@ fn a_cut_in_the_superblock_write_of_an_open_loses_nothing_the_previous_one_recor
     // seeds, 8 of the 16 did.
     assert!(torn >= 4, "only {torn} of 16 cuts tore the superblock slot");
 }
+
+#[test]
+fn a_cut_in_the_superblock_write_of_a_seal_keeps_the_seal_before_it() {
+    let mut torn = 0;
+    for seed in 0..16u64 {
+        let dev = fresh_sim(2 * 1024 * 1024, seed, 4096);
+        let mut store = open(&dev, SyncMode::Always);
+        match one(&mut store, Request::Seal { epoch: 5 }) {
+            Response::Seal(Ok(_)) => {}
+            other => panic!("seal: {other:?}"),
+        }
+        let newest = read_superblock(&mut dev.clone()).unwrap().expect("formatted");
+        // The next seal's only write is the superblock: the power goes out in it.
+        dev.arm_power_loss(0, LossMode::TornSectors);
+        assert!(matches!(one(&mut store, Request::Seal { epoch: 6 }), Response::Seal(Err(_))), "seed {seed}: the seal survived its cut");
+        drop(store);
+        let cut = dev.state.lock().unwrap().cut_write.clone().expect("the cut hit a write");
+        assert_eq!(cut.0, Superblock::slot_offset(newest.seq + 1), "seed {seed}: the seal wrote the slot the newest copy is not in");
+        dev.restart();
+        let mut slot = corfu_engine::aligned::AlignedBuf::zeroed(SUPERBLOCK_BYTES);
+        corfu_engine::device::Device::read_at(&mut dev.clone(), cut.0, &mut slot).unwrap();
+        if slot[..] != cut.1[..] {
+            torn += 1;
+        }
+        let store = open(&dev, SyncMode::Always);
+        assert!(store.superblock().epoch >= 5, "seed {seed}: the acknowledged seal at 5 was lost");
+    }
+    assert!(torn >= 4, "only {torn} of 16 cuts tore the superblock slot");
+}

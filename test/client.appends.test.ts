@@ -7,10 +7,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { decodeStreamEntry, streamHeaderBytes, streamId } from '../src/client/stream-entry.js';
-import type { CorfuClient, Entry } from '../src/client/client.js';
+import type { CorfuClient } from '../src/client/client.js';
 import type { Request } from '../src/wire/index.js';
 import { MAX_TOKENS_PER_REQUEST, STREAM_BACKPOINTERS } from '../src/wire/messages.js';
-import { FakeCluster, refuse } from './helpers/fake-cluster.js';
+import { FakeCluster, refuse, text, turn } from './helpers/fake-cluster.js';
 
 const CHAIN = ['u1:1', 'u2:1'];
 const LIMIT = 200;
@@ -27,7 +27,6 @@ async function cluster(maxEntryBytes: number | null = LIMIT): Promise<FakeCluste
   return fake;
 }
 
-const text = (e: Entry): string => (e.kind === 'data' ? Buffer.from(e.payload).toString() : '<junk>');
 const epochsOf = (op: Request['op']): number[] => fake.ops(op).map((s) => s.req.epoch);
 /** The addresses of the WRITEs each unit took, with their epoch: `u1:1 0@2`. */
 const writes = (): string[] => fake.ops('WRITE').flatMap((s) => (s.req.op === 'WRITE' ? s.req.entries.map((e) => `${s.to} ${e.address}@${s.req.epoch}`) : []));
@@ -262,7 +261,7 @@ describe('an append whose layout moved after its token', () => {
     };
     const first = c.append(Buffer.from('a'));
     first.catch(() => undefined);
-    while (fake.ops('TOKEN').length === 0) await new Promise((resolve) => setImmediate(resolve));
+    while (fake.ops('TOKEN').length === 0) await turn();
     const second = c.append(Buffer.from('b'));
     return { first, second, firstEnded };
   }

@@ -5,15 +5,13 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { FakeCluster, refuse } from './helpers/fake-cluster.js';
+import { FakeCluster, refuse, text } from './helpers/fake-cluster.js';
 
 let fake: FakeCluster;
 
 afterEach(async () => {
   await fake.closeAll();
 });
-
-const text = (payload: Uint8Array | undefined): string => Buffer.from(payload ?? []).toString();
 
 describe('one request to a unit', () => {
   it('a READ answered ERR_OVERLOADED is sent again after a backoff, and the read succeeds', async () => {
@@ -25,7 +23,7 @@ describe('one request to a unit', () => {
     fake.answer = (_to, req) => (req.op === 'READ' && shed++ < 2 ? refuse(req, 'ERR_OVERLOADED', 'queue full') : undefined);
     const resends = c.stats.resends;
     const entry = await c.read(0);
-    expect(entry.kind === 'data' ? text(entry.payload) : entry.kind).toBe('a');
+    expect(text(entry)).toBe('a');
     expect(fake.ops('READ').length).toBe(3);
     expect(c.stats.resends - resends).toBe(2);
   });
@@ -43,7 +41,7 @@ describe('one request to a unit', () => {
     await fake.write('u2:1', 2, 0, Buffer.from('a'));
     fake.sent.length = 0;
     const entry = await c.read(0);
-    expect(entry.kind === 'data' ? text(entry.payload) : entry.kind).toBe('a');
+    expect(text(entry)).toBe('a');
     expect(fake.ops('READ').map((s) => `${s.to}@${s.req.epoch}`)).toEqual(['u2:1@2']);
   });
 });

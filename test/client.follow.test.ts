@@ -6,15 +6,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import type { CorfuClient, Entry } from '../src/client/client.js';
 import { MAX_WAIT_TAIL_MS } from '../src/wire/messages.js';
-import { FakeCluster, refuse } from './helpers/fake-cluster.js';
+import { FakeCluster, refuse, text, turn } from './helpers/fake-cluster.js';
 
 let fake: FakeCluster;
 
 afterEach(async () => {
   await fake.closeAll();
 });
-
-const text = (e: Entry): string => (e.kind === 'data' ? Buffer.from(e.payload).toString() : '<junk>');
 
 /** The first `n` entries a follower from 0 delivers. */
 async function firstEntries(follower: AsyncGenerator<Entry>, n: number): Promise<string[]> {
@@ -127,7 +125,7 @@ describe('follow: its options, its waits and its end', () => {
     });
     // Address 1 is a hole that will not be filled for a minute: its read waits.
     expect(await firstEntries(reader.follow(0), 1)).toEqual(['a']);
-    while (ended.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    while (ended.length < 2) await turn();
     expect(ended).toEqual(['ok', 'ERR_ABORTED']);
     expect(c.stats.fills).toBe(0);
   });
@@ -139,7 +137,7 @@ describe('follow: its options, its waits and its end', () => {
     process.on('warning', onWarning);
     try {
       expect(await firstEntries(c.follow(0), 20)).toHaveLength(20);
-      await new Promise((resolve) => setImmediate(resolve));
+      await turn();
     } finally {
       process.off('warning', onWarning);
     }
@@ -171,7 +169,7 @@ describe('follow: its options, its waits and its end', () => {
     process.on('warning', onWarning);
     try {
       for (let i = 0; i < 12; i++) expect(await firstEntries(c.follow(0, { signal: ac.signal }), 1)).toEqual(['a']);
-      await new Promise((resolve) => setImmediate(resolve));
+      await turn();
     } finally {
       process.off('warning', onWarning);
     }
@@ -214,7 +212,7 @@ describe('follow: its options, its waits and its end', () => {
     fake.answer = (_to, req) => (req.op === 'WAIT_TAIL' ? 'silent' : undefined);
     fake.sent.length = 0;
     const next = f.next();
-    while (fake.ops('WAIT_TAIL').length === 0) await new Promise((resolve) => setImmediate(resolve));
+    while (fake.ops('WAIT_TAIL').length === 0) await turn();
     ac.abort();
     expect(await next).toEqual({ done: true, value: undefined });
   });
@@ -256,7 +254,7 @@ describe('follow: its options, its waits and its end', () => {
     const f = follower.follow(1, { pollMs: 50 });
     const got = f.next();
     const readsOf1 = (): number => fake.ops('READ').filter((s) => s.req.op === 'READ' && s.req.addresses.includes(1)).length;
-    while (readsOf1() === 0 && !waits().includes('1/50@2')) await new Promise((resolve) => setImmediate(resolve));
+    while (readsOf1() === 0 && !waits().includes('1/50@2')) await turn();
     expect(readsOf1()).toBe(0);
     await writer.append(Buffer.from('x'));
     expect((await got).value).toMatchObject({ address: 1 });

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { CorfuError } from '../bindings/errors.js';
-import { FakeCluster, refuse } from './helpers/fake-cluster.js';
+import { FakeCluster, refuse, turn } from './helpers/fake-cluster.js';
 
 let fake: FakeCluster;
 
@@ -93,7 +93,7 @@ describe('ping', () => {
     fake.answer = (_to, req) => (req.op === 'PING' ? 'silent' : undefined);
     const ac = new AbortController();
     const p = c.ping({ signal: ac.signal });
-    while (fake.ops('PING').length < 5) await new Promise((resolve) => setImmediate(resolve));
+    while (fake.ops('PING').length < 5) await turn();
     ac.abort();
     await expect(p).rejects.toMatchObject({ code: 'ERR_ABORTED' });
   });
@@ -108,10 +108,10 @@ describe('close', () => {
     const failure = (e: unknown): unknown => e;
     // Handled now: they fail during close(), before the expectations below look at them.
     const waiting = c.append(Buffer.from('b')).catch(failure);
-    while (fake.ops('TOKEN').length < 2) await new Promise((resolve) => setImmediate(resolve));
+    while (fake.ops('TOKEN').length < 2) await turn();
     // A second append waits behind the TOKEN in flight (one at a time).
     const queued = c.append(Buffer.from('c')).catch(failure);
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     const destroyed = fake.destroyed;
     await c.close();
     expect(await waiting).toMatchObject({ code: 'ERR_CLOSED' });

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import type { Entry } from '../src/client/client.js';
 import { STATUS_NAMES } from '../bindings/errors.js';
-import { FakeCluster, refuse } from './helpers/fake-cluster.js';
+import { FakeCluster, refuse, text, turn } from './helpers/fake-cluster.js';
 
 const CHAIN = ['u1:1', 'u2:1'];
 let fake: FakeCluster;
@@ -25,11 +25,8 @@ async function cluster(startTail = 0): Promise<FakeCluster> {
   return fake;
 }
 
-const text = (e: Entry): string => (e.kind === 'data' ? Buffer.from(e.payload).toString() : '<junk>');
 /** The addresses of every request of `op` that reached `to` (any unit when omitted). */
 const addressesOf = (op: 'READ' | 'FILL' | 'TRIM', to?: string): number[] => fake.ops(op).flatMap((s) => (s.req.op === op && (to === undefined || s.to === to) ? [...s.req.addresses] : []));
-/** One turn of the event loop (the in-memory links answer in a later turn). */
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const byte = (name: (typeof STATUS_NAMES)[number]): number => STATUS_NAMES.indexOf(name);
 
 async function all(range: AsyncIterable<Entry>): Promise<string[]> {

@@ -12,6 +12,7 @@
 
 import type { ClientRuntime } from '../../src/client/runtime.js';
 import { CorfuClient, type ConnectOptions } from '../../src/client/index.js';
+import type { Entry } from '../../src/client/client.js';
 import { parseProjection, type Projection } from '../../src/layout/index.js';
 import type { ProjectionStore, ProposeResult, WatchErrorHandler } from '../../src/layout/store.js';
 import { Sequencer } from '../../src/sequencer/state.js';
@@ -23,6 +24,12 @@ import { FrameDecoder, encodeResponse, errorResponse } from '../../src/wire/inde
 import type { Request, Response } from '../../src/wire/index.js';
 import { Bugs } from '../sim/bugs.js';
 import { Disk, MemEngine } from '../sim/engine.js';
+
+/** An entry's payload as text; '<junk>' for a filled hole. */
+export const text = (e: Entry): string => (e.kind === 'data' ? Buffer.from(e.payload).toString() : '<junk>');
+
+/** One turn of the event loop (the in-memory links answer in a later turn). */
+export const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The projection store in memory: write-once slots, watchers told of each new latest one unless `quiet`. */
 export class MemStore implements ProjectionStore {

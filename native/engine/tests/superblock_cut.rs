@@ -19,6 +19,16 @@ fn seal(store: &mut Store<SimDevice>, epoch: u64) -> Response {
     one(store, Request::Seal { epoch })
 }
 
+/// A fresh store sealed at epoch 5 (acknowledged), and the superblock copy that records it.
+fn sealed_at_5(seed: u64) -> (SimDevice, Store<SimDevice>, Superblock) {
+    let dev = fresh_sim(2 * 1024 * 1024, seed, 4096);
+    let mut store = open(&dev, SyncMode::Always);
+    assert!(matches!(seal(&mut store, 5), Response::Seal(Ok(_))));
+    let newest = read_superblock(&mut dev.clone()).unwrap().expect("formatted");
+    assert_eq!(newest.epoch, 5);
+    (dev, store, newest)
+}
+
 /// After a cut armed at a superblock write: checks that it hit the slot the newest copy
 /// (`newest_seq`) is not in, powers the device back on, and returns whether the slot was
 /// torn (what it holds differs from what was being written).
@@ -43,14 +53,9 @@ fn assert_torn_often(torn: u64) {
 fn a_cut_in_the_superblock_write_of_an_open_loses_nothing_the_previous_one_recorded() {
     let mut torn = 0;
     for seed in 0..SEEDS {
-        let dev = fresh_sim(2 * 1024 * 1024, seed, 4096);
-        {
-            let mut store = open(&dev, SyncMode::Always);
-            assert!(matches!(seal(&mut store, 5), Response::Seal(Ok(_))));
-            // Dropped without a close: a crash after the seal was acknowledged.
-        }
-        let newest = read_superblock(&mut dev.clone()).unwrap().expect("formatted");
-        assert_eq!(newest.epoch, 5);
+        let (dev, store, newest) = sealed_at_5(seed);
+        // Dropped without a close: a crash after the seal was acknowledged.
+        drop(store);
         // The next open's first write is its superblock: the power goes out in it, each
         // sector of it landing or not.
         dev.arm_power_loss(0, LossMode::TornSectors);
@@ -66,10 +71,7 @@ fn a_cut_in_the_superblock_write_of_an_open_loses_nothing_the_previous_one_recor
 fn a_cut_in_the_superblock_write_of_a_seal_keeps_the_seal_before_it() {
     let mut torn = 0;
     for seed in 0..SEEDS {
-        let dev = fresh_sim(2 * 1024 * 1024, seed, 4096);
-        let mut store = open(&dev, SyncMode::Always);
-        assert!(matches!(seal(&mut store, 5), Response::Seal(Ok(_))));
-        let newest = read_superblock(&mut dev.clone()).unwrap().expect("formatted");
+        let (dev, mut store, newest) = sealed_at_5(seed);
         // The next seal's only write is the superblock: the power goes out in it.
         dev.arm_power_loss(0, LossMode::TornSectors);
         assert!(matches!(seal(&mut store, 6), Response::Seal(Err(_))), "seed {seed}: the seal survived its cut");

@@ -142,3 +142,37 @@ fn the_stats_count_the_entries_and_payload_bytes_written() {
     let stats = store.stats();
     assert_eq!((stats.entries_written, stats.payload_bytes_written, stats.rounds), (3, 60, 2));
 }
+
+/// What `corfu status` and the unit's metrics show: the epoch after a seal, the open's
+/// generation, the index's memory and the newest checkpoint. Each is read live from the
+/// store, not from what the open saw.
+#[test]
+fn the_stats_say_the_epoch_generation_index_and_checkpoint() {
+    use corfu_engine::store::{Request, Response};
+    use corfu_engine::CheckpointTrigger;
+
+    let dev = fresh_sim(SIZE_BYTES, 9, 4096);
+    let mut store = Store::open(dev.clone(), SyncMode::Always).expect("open");
+    let fresh = store.stats();
+    assert_eq!((fresh.generation, fresh.checkpoints_written, fresh.checkpoint_bytes), (1, 0, 0));
+    let epoch = store.superblock().epoch;
+    let Response::Seal(Ok(_)) = store.execute::<Vec<u8>>(&[Request::Seal { epoch: epoch + 3 }]).pop().unwrap() else { panic!("seal failed") };
+    assert_eq!(store.stats().epoch, epoch + 3, "the epoch of the seal, not of the open");
+
+    store.set_checkpoint_trigger(CheckpointTrigger::EveryFlushes(1));
+    let empty_index_bytes = store.stats().index_bytes;
+    for round in 0..3u64 {
+        let entries: Vec<(u64, Vec<u8>)> = (0..50).map(|i| (round * 100 + i * 2, vec![round as u8; 100])).collect();
+        common::write(&mut store, epoch + 3, &entries);
+    }
+    let stats = store.stats();
+    assert!(stats.index_bytes > empty_index_bytes, "the index grew: {} -> {}", empty_index_bytes, stats.index_bytes);
+    assert_eq!(stats.checkpoints_written, 3, "one checkpoint after each of the three flushes");
+    let sb = store.superblock().clone();
+    assert!(sb.ckpt_bytes > 0);
+    assert_eq!((stats.checkpoint_seq, stats.checkpoint_bytes), (sb.ckpt_seq, sb.ckpt_bytes), "the newest checkpoint");
+
+    drop(store);
+    let store = Store::open(dev, SyncMode::Always).expect("reopen");
+    assert_eq!(store.stats().generation, 2, "each open is a new generation");
+}

@@ -199,3 +199,51 @@ fn a_read_error_on_a_summary_fails_the_open_with_err_io() {
     let mut store = open_chain(&dev);
     verify(&mut store, 0, next);
 }
+
+/// Appends `[from, from + n)` and returns the end of what was taken: a full circle takes a
+/// prefix of the batch and answers ERR_FULL for the rest, and for everything after it.
+fn append_until_full(store: &mut Store<SimDevice>, from: u64, n: u64) -> u64 {
+    let entries: Vec<(u64, Vec<u8>)> = (from..from + n).map(|a| (a, payload(a, 1, ENTRY))).collect();
+    let Response::Write(Ok(out)) = store.execute(&[write_req(store.superblock().epoch, &entries)]).pop().unwrap() else {
+        panic!("the round failed")
+    };
+    let taken = out.status.iter().take_while(|&&s| s == Code::Ok as u8).count();
+    assert!(out.status[taken..].iter().all(|&s| s == Code::Full as u8), "after a full answer only full ones: {:?}", out.status);
+    from + taken as u64
+}
+
+/// A summary that falls due while the circle has no room for it waits: the store answers
+/// ERR_FULL, never writes the summary over live pages, and writes it once a prefix trim
+/// frees pages. Several device sizes put the due summary at different distances from the
+/// full mark; on some of them it finds no room.
+#[test]
+fn a_summary_due_while_the_circle_is_full_waits_for_room() {
+    for size_mib in [3u64, 4, 5, 6, 7] {
+        let dev = fresh_sim(size_mib * 1024 * 1024 + 4096 * size_mib, size_mib, 4096);
+        let mut store = open_chain(&dev);
+        let mut next = 0;
+        loop {
+            let end = append_until_full(&mut store, next, 700);
+            if end < next + 700 {
+                next = end;
+                break;
+            }
+            next = end;
+        }
+        assert_eq!(append_until_full(&mut store, next, 10), next, "{size_mib} MiB: a full circle takes nothing");
+        verify(&mut store, 0, next);
+
+        let lo = next / 2;
+        let epoch = store.superblock().epoch;
+        match store.execute::<Vec<u8>>(&[Request::PrefixTrim { epoch, address: lo }]).pop().unwrap() {
+            Response::PrefixTrim(Ok(())) => {}
+            other => panic!("{other:?}"),
+        }
+        for _ in 0..20 {
+            next = append_until_full(&mut store, next, 700);
+        }
+        drop(store);
+        let mut store = open_chain(&dev);
+        verify(&mut store, lo, next);
+    }
+}

@@ -112,6 +112,31 @@ describe('appendBatch', () => {
     expect((await Promise.all([0, 1, 2, 3].map((a) => c.read(a)))).map(text)).toEqual(['a', '<junk>', 'c', 'b']);
     expect(c.stats.newTokens).toBe(1);
   });
+
+  it('the entries walk the chain together: one WRITE frame per replica for the whole batch', async () => {
+    const c = await (await cluster()).connect();
+    await c.appendBatch([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')]);
+    expect(fake.ops('WRITE').map((s) => `${s.to} ${s.req.op === 'WRITE' ? s.req.entries.map((e) => e.address).join(',') : ''}`)).toEqual(['u1:1 0,1,2', 'u2:1 0,1,2']);
+  });
+
+  it('a replica that refuses the walk once (ERR_OVERLOADED): its entries finish at their own addresses through the append protocol, no new token', async () => {
+    const c = await (await cluster()).connect();
+    let refused = false;
+    fake.answer = async (to, req) => {
+      if (refused || to !== 'u2:1' || req.op !== 'WRITE') return undefined;
+      refused = true;
+      return refuse(req, 'ERR_OVERLOADED', 'queue full');
+    };
+    expect(await c.appendBatch([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')])).toEqual([0, 1, 2]);
+    expect(fake.ops('TOKEN')).toHaveLength(1);
+    expect(c.stats.newTokens).toBe(0);
+    expect((await Promise.all([0, 1, 2].map((a) => c.read(a)))).map(text)).toEqual(['a', 'b', 'c']);
+    // Every replica holds each entry (the reads above came from the tail).
+    for (const unit of CHAIN) {
+      const held = await fake.engines.get(unit)!.read(1, Float64Array.of(0, 1, 2));
+      expect(held.map((r) => r.status)).toEqual(['OK', 'OK', 'OK']);
+    }
+  });
 });
 
 describe('appendTo', () => {

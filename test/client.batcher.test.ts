@@ -89,3 +89,35 @@ describe('UnitBatcher and a unit that defers part of a READ', () => {
     expect(unit.reads).toEqual([[1, 2, 3]]);
   });
 });
+
+describe('UnitBatcher.submitMany (appendBatch walks a chain with it)', () => {
+  it("answers each entry in its place, in the same frames as the tick's single submissions", async () => {
+    const unit = await deferringUnit((n) => Math.min(n, 7));
+    const batcher = batcherFor(unit.port);
+    const single = batcher.submit('READ', 4, 500);
+    const many = batcher.submitMany(
+      'READ',
+      4,
+      Array.from({ length: 20 }, (_, i) => ({ address: 600 + i })),
+    );
+    const [one, all] = await Promise.all([single, many]);
+    expect(one).toMatchObject({ kind: 'read', status: 0 });
+    expect(all).toHaveLength(20);
+    all.forEach((answer, i) => {
+      expect(answer.kind).toBe('read');
+      if (answer.kind !== 'read') return;
+      expect(Buffer.from(answer.payload!).equals(valueOf(600 + i))).toBe(true);
+    });
+    // The first frame held the single entry and the twenty.
+    expect(unit.reads[0]).toEqual([500, ...Array.from({ length: 20 }, (_, i) => 600 + i)]);
+  });
+
+  it('never rejects: an entry whose frame got no answer is lost, with the error submit would have thrown', async () => {
+    const unit = await deferringUnit(() => 0);
+    const batcher = batcherFor(unit.port);
+    const all = await batcher.submitMany('READ', 4, [{ address: 1 }, { address: 2 }]);
+    expect(all.map((a) => a.kind)).toEqual(['lost', 'lost']);
+    for (const a of all) expect(a.kind === 'lost' && isCorfuError(a.error, 'ERR_OVERLOADED')).toBe(true);
+    expect(await batcher.submitMany('READ', 4, [])).toEqual([]);
+  });
+});

@@ -44,9 +44,10 @@
 
 import { setMaxListeners } from 'node:events';
 
-import { CorfuError, codeName } from '../../bindings/errors.js';
+import { CorfuError, codeByte, codeName } from '../../bindings/errors.js';
 import type { ErrorCode } from '../../bindings/errors.js';
 import { InvariantError, invariant } from '../../bindings/invariant.js';
+import { locate } from '../layout/mapping.js';
 import { openProjectionStore } from '../layout/open.js';
 import type { Projection } from '../layout/projection.js';
 import type { ProjectionStore } from '../layout/store.js';
@@ -174,6 +175,8 @@ export interface FollowOptions {
 
 /** What #unlessLeft answers when the server left the layout while its request was in flight. */
 const LEFT = Symbol('left');
+
+const OK_BYTE = codeByte('OK');
 
 /** Codes a follower rides out (it waits and tries again) rather than ending on. */
 const FOLLOW_RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_UNAVAILABLE', 'ERR_TIMEOUT', 'ERR_SEALED', 'ERR_OVERLOADED', 'ERR_UNWRITTEN']);
@@ -453,8 +456,88 @@ export class CorfuClient {
     });
     return this.#withBudget('appendBatch', options, async (b) => {
       const { first, epoch } = await this.#token(payloads.length, b);
-      return Promise.all(payloads.map((payload: Uint8Array, i) => this.#appendAt({ first: first + i, epoch, payload }, async () => ({ ...(await this.#token(1, b)), payload }), b)));
+      return this.#appendMany(first, epoch, payloads, b);
     });
+  }
+
+  /**
+   * appendBatch's entries at `first`, `first + 1`, ... Each chain's entries walk it
+   * together: one submission per replica for all of them, one promise each, where
+   * driving every entry alone costs a chain machine and a dozen promises per replica.
+   * Only an entry that every replica answered OK is done here; any other answer (or
+   * none) hands that entry to #appendAt, the one append protocol, with what the walk
+   * learned (the head took it), exactly as if its own machine had got that far. A
+   * write is idempotent for the bytes it carries (a replica that holds them answers
+   * 'same'), so starting the machine over from the head repeats nothing harmful.
+   */
+  async #appendMany(first: number, epoch: number, payloads: readonly Uint8Array[], b: CallBudget): Promise<number[]> {
+    // Each entry's token, unless #appendAt takes it a new one.
+    const addresses = payloads.map((_, i) => first + i);
+    const appendOne = async (i: number, progress: AppendProgress): Promise<void> => {
+      const payload = payloads[i]!;
+      addresses[i] = await this.#appendAt({ first: first + i, epoch, payload }, async () => ({ ...(await this.#token(1, b)), payload }), b, progress);
+    };
+    const projection = this.#projection;
+    const walks: Promise<void>[] = [];
+    if (projection.epoch !== epoch) {
+      // The token's epoch is over: #appendAt decides whether each address still holds.
+      for (let i = 0; i < payloads.length; i++) walks.push(appendOne(i, { head: undefined }));
+      await Promise.all(walks);
+      return addresses;
+    }
+    const byChain = new Map<readonly string[], number[]>();
+    for (let i = 0; i < payloads.length; i++) {
+      let chain: readonly string[];
+      try {
+        chain = locate(projection, first + i).chain;
+      } catch (err) {
+        // Outside the projection's segments: #appendAt takes a new token for it.
+        if (err instanceof CorfuError && err.code === 'ERR_BAD_REQUEST') {
+          walks.push(appendOne(i, { head: undefined }));
+          continue;
+        }
+        throw err;
+      }
+      const group = byChain.get(chain);
+      if (group === undefined) byChain.set(chain, [i]);
+      else group.push(i);
+    }
+    for (const [chain, group] of byChain) {
+      walks.push(this.#walkChain(chain, epoch, first, payloads, group, b).then((fallen) => Promise.all(fallen.map(([i, progress]) => appendOne(i, progress))).then(() => {})));
+    }
+    await Promise.all(walks);
+    return addresses;
+  }
+
+  /**
+   * Writes entries `group` (indexes into `payloads`, at `first + i`) down `chain`, head
+   * first, under `epoch`: each replica gets those the one before it took. Returns the
+   * entries that did not get an OK from every replica, each with its progress for
+   * #appendAt; the others are done.
+   */
+  async #walkChain(chain: readonly string[], epoch: number, first: number, payloads: readonly Uint8Array[], group: number[], b: CallBudget): Promise<[number, AppendProgress][]> {
+    const fallen: [number, AppendProgress][] = [];
+    let live = group;
+    for (let r = 0; r < chain.length && live.length > 0; r++) {
+      const unit = chain[r]!;
+      // Past the head, the head took each entry still walking: the address is ours (AppendProgress).
+      const progress = (): AppendProgress => ({ head: r === 0 ? undefined : chain[0] });
+      b.mayHaveEffect = true;
+      const entries = live.map((i) => ({ address: first + i, payload: payloads[i]! }));
+      const answers = await b.race(this.#unlessLeft(unit, epoch, this.#batcher(unit).submitMany('WRITE', epoch, entries)));
+      if (answers === LEFT) {
+        for (const i of live) fallen.push([i, progress()]);
+        return fallen;
+      }
+      const next: number[] = [];
+      live.forEach((i, k) => {
+        const a = answers[k]!;
+        if (a.kind === 'write' && a.status === OK_BYTE) next.push(i);
+        else fallen.push([i, progress()]);
+      });
+      live = next;
+    }
+    return fallen;
   }
 
   /**
@@ -640,12 +723,14 @@ export class CorfuClient {
    * never reached a surviving head under e), so the new sequencer may hand it
    * out again and `tail()` may answer below it: take a new token instead
    * (the simulator's `address-outlives-epoch`, test/sim/known-issues.ts).
+   *
+   * `learned`: what an earlier walk of this address found (#walkChain: the head took it).
    */
-  async #appendAt(placed: Placed, newPlace: () => Promise<Placed>, b: CallBudget): Promise<number> {
+  async #appendAt(placed: Placed, newPlace: () => Promise<Placed>, b: CallBudget, learned: AppendProgress = { head: undefined }): Promise<number> {
     let { first: address, epoch: tokenEpoch, payload } = placed;
     const stream = placed.stream === true;
     // What this append learned about its address, across the AppendOps of successive projections.
-    let progress: AppendProgress = { head: undefined };
+    let progress: AppendProgress = learned;
     const renew = async (): Promise<void> => {
       ({ first: address, epoch: tokenEpoch, payload } = await newPlace());
       progress = { head: undefined };

@@ -24,6 +24,7 @@
 // backoff, takes over).
 
 import { CorfuError, codeByte } from '../../bindings/errors.js';
+import { invariant } from '../../bindings/invariant.js';
 import type { Connection } from '../transport/connection.js';
 import { MAX_ENTRIES, MAX_FRAME_BYTES } from '../wire/frame.js';
 import type { ErrorResponse, Response } from '../wire/messages.js';
@@ -36,15 +37,69 @@ export type EntryAnswer =
   /** `deferrals`: how many answers deferred this entry before the one that served it. */
   | { readonly kind: 'read'; readonly status: number; readonly entryKind: number; readonly payload: Uint8Array | null; readonly deferrals: number };
 
+/** One entry of a `submitMany` whose frame got no answer (timeout, lost link, ERR_OVERLOADED). */
+export interface EntryLost {
+  readonly kind: 'lost';
+  readonly error: unknown;
+}
+
 type Op = 'WRITE' | 'READ' | 'FILL' | 'TRIM';
+
+/** Where the answers of one submission go: `index` is the entry's place in it. */
+interface Sink {
+  answer(index: number, answer: EntryAnswer): void;
+  fail(index: number, err: unknown): void;
+}
 
 interface Pending {
   readonly address: number;
   readonly payload: Uint8Array | undefined;
-  readonly resolve: (answer: EntryAnswer) => void;
-  readonly reject: (err: unknown) => void;
+  readonly sink: Sink;
+  readonly index: number;
   /** READ answers that deferred this entry so far. */
   deferrals: number;
+}
+
+/** `submit`'s sink: one entry, one promise. */
+class OneAnswer implements Sink {
+  readonly #resolve: (answer: EntryAnswer) => void;
+  readonly #reject: (err: unknown) => void;
+
+  constructor(resolve: (answer: EntryAnswer) => void, reject: (err: unknown) => void) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  answer(_index: number, answer: EntryAnswer): void {
+    this.#resolve(answer);
+  }
+
+  fail(_index: number, err: unknown): void {
+    this.#reject(err);
+  }
+}
+
+/** `submitMany`'s sink: every entry's answer (or loss) in one array, one promise for all. */
+class AllAnswers implements Sink {
+  readonly answers: (EntryAnswer | EntryLost)[];
+  #left: number;
+  readonly #resolve: (answers: (EntryAnswer | EntryLost)[]) => void;
+
+  constructor(n: number, resolve: (answers: (EntryAnswer | EntryLost)[]) => void) {
+    this.answers = new Array<EntryAnswer | EntryLost>(n);
+    this.#left = n;
+    this.#resolve = resolve;
+  }
+
+  answer(index: number, answer: EntryAnswer | EntryLost): void {
+    invariant(this.answers[index] === undefined, 'unit batcher: an entry answered twice');
+    this.answers[index] = answer;
+    if (--this.#left === 0) this.#resolve(this.answers);
+  }
+
+  fail(index: number, error: unknown): void {
+    this.answer(index, { kind: 'lost', error });
+  }
 }
 
 interface Batch {
@@ -75,26 +130,41 @@ export class UnitBatcher {
 
   /** Queues one entry; resolves with its answer once its frame is answered. */
   submit(op: Op, epoch: number, address: number, payload?: Uint8Array): Promise<EntryAnswer> {
-    return new Promise<EntryAnswer>((resolve, reject) => {
-      const key = `${op}/${epoch}`;
-      let batch = this.#open.get(key);
-      const size = payload?.length ?? 0;
-      if (batch !== undefined && (batch.entries.length >= MAX_BATCH_ENTRIES || batch.bytes + size > MAX_BATCH_BYTES)) {
-        this.#open.delete(key);
-        this.#send(batch);
-        batch = undefined;
-      }
-      if (batch === undefined) {
-        batch = { op, epoch, entries: [], bytes: 0 };
-        this.#open.set(key, batch);
-      }
-      batch.entries.push({ address, payload, resolve, reject, deferrals: 0 });
-      batch.bytes += size;
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        this.#defer(() => this.#flush());
-      }
+    return new Promise<EntryAnswer>((resolve, reject) => this.#queue(op, epoch, address, payload, new OneAnswer(resolve, reject), 0));
+  }
+
+  /**
+   * Queues several entries of one op and epoch (in the same frames as everyone else's);
+   * resolves once each has its answer, in their order. Never rejects: an entry whose
+   * frame got no answer is `lost`, with the error `submit` would have rejected with.
+   */
+  submitMany(op: Op, epoch: number, entries: readonly { readonly address: number; readonly payload?: Uint8Array }[]): Promise<(EntryAnswer | EntryLost)[]> {
+    if (entries.length === 0) return Promise.resolve([]);
+    return new Promise<(EntryAnswer | EntryLost)[]>((resolve) => {
+      const sink = new AllAnswers(entries.length, resolve);
+      for (let i = 0; i < entries.length; i++) this.#queue(op, epoch, entries[i]!.address, entries[i]!.payload, sink, i);
     });
+  }
+
+  #queue(op: Op, epoch: number, address: number, payload: Uint8Array | undefined, sink: Sink, index: number): void {
+    const key = `${op}/${epoch}`;
+    let batch = this.#open.get(key);
+    const size = payload?.length ?? 0;
+    if (batch !== undefined && (batch.entries.length >= MAX_BATCH_ENTRIES || batch.bytes + size > MAX_BATCH_BYTES)) {
+      this.#open.delete(key);
+      this.#send(batch);
+      batch = undefined;
+    }
+    if (batch === undefined) {
+      batch = { op, epoch, entries: [], bytes: 0 };
+      this.#open.set(key, batch);
+    }
+    batch.entries.push({ address, payload, sink, index, deferrals: 0 });
+    batch.bytes += size;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      this.#defer(() => this.#flush());
+    }
   }
 
   #flush(): void {
@@ -116,13 +186,13 @@ export class UnitBatcher {
         if (deferred.length === 0) return;
         if (deferred.length === entries.length) {
           const err = new CorfuError('ERR_OVERLOADED', `the unit served none of a READ of ${entries.length} entries`);
-          for (const e of deferred) e.reject(err);
+          for (const e of deferred) e.sink.fail(e.index, err);
           return;
         }
         this.#send({ op, epoch, entries: deferred, bytes: 0 });
       },
       (err: unknown) => {
-        for (const e of entries) e.reject(err);
+        for (const e of entries) e.sink.fail(e.index, err);
       },
     );
   }
@@ -134,20 +204,20 @@ const DEFERRED = codeByte('ERR_OVERLOADED');
 function split(res: Response, entries: readonly Pending[]): Pending[] {
   const deferred: Pending[] = [];
   if (res.status !== 'OK') {
-    for (const e of entries) e.resolve({ kind: 'error', response: res });
+    for (const e of entries) e.sink.answer(e.index, { kind: 'error', response: res });
     return deferred;
   }
   const n = entries.length;
   if (res.op === 'WRITE' || res.op === 'FILL') {
     const w = res;
     if (w.statuses.length !== n) return mismatch(entries, res.op, w.statuses.length);
-    entries.forEach((e, i) => e.resolve({ kind: 'write', status: w.statuses[i]!, written: w.written[i]! }));
+    entries.forEach((e, i) => e.sink.answer(e.index, { kind: 'write', status: w.statuses[i]!, written: w.written[i]! }));
     return deferred;
   }
   if (res.op === 'TRIM') {
     const t = res;
     if (t.statuses.length !== n) return mismatch(entries, 'TRIM', t.statuses.length);
-    entries.forEach((e, i) => e.resolve({ kind: 'trim', status: t.statuses[i]! }));
+    entries.forEach((e, i) => e.sink.answer(e.index, { kind: 'trim', status: t.statuses[i]! }));
     return deferred;
   }
   if (res.op === 'READ') {
@@ -158,17 +228,17 @@ function split(res: Response, entries: readonly Pending[]): Pending[] {
         e.deferrals++;
         deferred.push(e);
       } else {
-        e.resolve({ kind: 'read', status: r.statuses[i]!, entryKind: r.kinds[i]!, payload: r.payloads[i] ?? null, deferrals: e.deferrals });
+        e.sink.answer(e.index, { kind: 'read', status: r.statuses[i]!, entryKind: r.kinds[i]!, payload: r.payloads[i] ?? null, deferrals: e.deferrals });
       }
     });
     return deferred;
   }
-  for (const e of entries) e.reject(new CorfuError('ERR_IO', `a vectored request was answered as ${res.op}`));
+  for (const e of entries) e.sink.fail(e.index, new CorfuError('ERR_IO', `a vectored request was answered as ${res.op}`));
   return deferred;
 }
 
 function mismatch(entries: readonly Pending[], op: string, got: number): Pending[] {
   const err = new CorfuError('ERR_IO', `${op} of ${entries.length} entries answered with ${got} statuses`);
-  for (const e of entries) e.reject(err);
+  for (const e of entries) e.sink.fail(e.index, err);
   return [];
 }

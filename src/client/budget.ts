@@ -66,6 +66,11 @@ export class CallBudget {
     return Math.max(0, this.deadline - this.#clock.now());
   }
 
+  /** Whether the budget has run out (or the call is over). */
+  get ended(): boolean {
+    return this.#error !== undefined;
+  }
+
   /** Throws the budget's error if it has run out. */
   check(): void {
     if (this.#error !== undefined) throw this.#error;

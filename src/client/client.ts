@@ -219,6 +219,30 @@ interface TokenWaiter {
   readonly reject: (error: unknown) => void;
 }
 
+/** One entry of a chain walk (#walk): its address, bytes, and the budget of the call it belongs to. */
+interface WalkEntry {
+  readonly address: number;
+  readonly payload: Uint8Array;
+  readonly budget: CallBudget;
+}
+
+/** What a chain walk tells #appendAt about an entry it could not finish. */
+interface Learned {
+  /** The unit that took the write as the chain's head (AppendProgress). */
+  readonly head: string | undefined;
+  /** A replica refused the walk's write as sealed under this epoch. */
+  readonly sealedAt: number | undefined;
+}
+
+const NOTHING_LEARNED: Learned = { head: undefined, sealedAt: undefined };
+
+/** A single append with its token, waiting to walk its chain with the others of its TOKEN request. */
+interface JoinedAppend extends WalkEntry {
+  readonly epoch: number;
+  readonly done: (address: number) => void;
+  readonly fail: (error: unknown) => void;
+}
+
 /** The longest backoff between resends of a request that got no answer. */
 const MAX_RESEND_BACKOFF_MS = 500;
 
@@ -304,6 +328,9 @@ export class CorfuClient {
   #tailSeen = { epoch: 0, tail: 0 };
 
   #tokenWaiters: TokenWaiter[] = [];
+  /** Single appends with their tokens, about to walk their chains together (#joinWalk). */
+  #walkers: JoinedAppend[] = [];
+  #walkScheduled = false;
   #tokenScheduled = false;
   #tokenInFlight = false;
 
@@ -438,10 +465,7 @@ export class CorfuClient {
     this.#checkOpen();
     if (!(payload instanceof Uint8Array)) throw new CorfuError('ERR_BAD_REQUEST', `append: payload must be a Uint8Array, got ${describeValue(payload)}`);
     this.#checkSize(payload, 'append');
-    return this.#withBudget('append', options, async (b) => {
-      const renew = async (): Promise<Placed> => ({ ...(await this.#token(1, b)), payload });
-      return this.#appendAt(await renew(), renew, b);
-    });
+    return this.#withBudget('append', options, (b) => this.#appendJoined(payload, b));
   }
 
   /** Appends several entries (one TOKEN for all of them, driven concurrently); resolves with their addresses in order. */
@@ -461,39 +485,108 @@ export class CorfuClient {
   }
 
   /**
-   * appendBatch's entries at `first`, `first + 1`, ... Each chain's entries walk it
-   * together: one submission per replica for all of them, one promise each, where
-   * driving every entry alone costs a chain machine and a dozen promises per replica.
-   * Only an entry that every replica answered OK is done here; any other answer (or
-   * none) hands that entry to #appendAt, the one append protocol, with what the walk
-   * learned (the head took it), exactly as if its own machine had got that far. A
-   * write is idempotent for the bytes it carries (a replica that holds them answers
-   * 'same'), so starting the machine over from the head repeats nothing harmful.
+   * appendBatch's entries at `first`, `first + 1`, ...: they walk their chains together
+   * (#walk), then any that did not finish there go on through #appendAt.
    */
   async #appendMany(first: number, epoch: number, payloads: readonly Uint8Array[], b: CallBudget): Promise<number[]> {
     // Each entry's token, unless #appendAt takes it a new one.
     const addresses = payloads.map((_, i) => first + i);
-    const appendOne = async (i: number, progress: AppendProgress): Promise<void> => {
+    const entries = payloads.map((payload, i): WalkEntry => ({ address: first + i, payload, budget: b }));
+    await this.#walk(entries, epoch, b, (i, learned) => {
       const payload = payloads[i]!;
-      addresses[i] = await this.#appendAt({ first: first + i, epoch, payload }, async () => ({ ...(await this.#token(1, b)), payload }), b, progress);
-    };
+      return this.#appendAt({ first: first + i, epoch, payload }, async () => ({ ...(await this.#token(1, b)), payload }), b, learned).then((address) => {
+        addresses[i] = address;
+      });
+    });
+    return addresses;
+  }
+
+  /** A single append: its token and its chain walk shared with the appends of its TOKEN request (#walkJoined). */
+  #appendJoined(payload: Uint8Array, b: CallBudget): Promise<number> {
+    return new Promise<number>((done, fail) => {
+      this.#tokenWaiters.push({
+        count: 1,
+        budget: b,
+        resolve: (token) => this.#joinWalk({ address: token.first, epoch: token.epoch, payload, budget: b, done, fail }),
+        reject: fail,
+      });
+      this.#scheduleTokens();
+    });
+  }
+
+  #joinWalk(append: JoinedAppend): void {
+    // A call already over leaves its token unwritten (a hole readers fill), as an abandoned #appendAt would.
+    if (append.budget.ended) return;
+    this.#walkers.push(append);
+    if (this.#walkScheduled) return;
+    this.#walkScheduled = true;
+    queueMicrotask(() => {
+      this.#walkScheduled = false;
+      const walkers = this.#walkers;
+      this.#walkers = [];
+      void this.#walkJoined(walkers);
+    });
+  }
+
+  /**
+   * Single appends that got their tokens together walk their chains together (#walk),
+   * under one budget as long as the longest of theirs (each call still ends at its own
+   * deadline: its own race). Each is answered as soon as its chain is walked; any
+   * that did not finish there goes on through #appendAt under its own budget.
+   */
+  async #walkJoined(walkers: JoinedAppend[]): Promise<void> {
+    const byEpoch = new Map<number, JoinedAppend[]>();
+    for (const w of walkers) {
+      const same = byEpoch.get(w.epoch);
+      if (same === undefined) byEpoch.set(w.epoch, [w]);
+      else same.push(w);
+    }
+    for (const [epoch, group] of byEpoch) {
+      const remaining = Math.max(...group.map((w) => w.budget.remaining()));
+      const budget = new CallBudget(this.#runtime.clock, `append walk of ${group.length}`, Math.max(1, Math.ceil(remaining)));
+      const on = (i: number, learned: Learned): Promise<void> => {
+        const w = group[i]!;
+        const renew = async (): Promise<Placed> => ({ ...(await this.#token(1, w.budget)), payload: w.payload });
+        return this.#appendAt({ first: w.address, epoch, payload: w.payload }, renew, w.budget, learned).then(w.done, w.fail);
+      };
+      void this.#walk(group, epoch, budget, on, (i) => group[i]!.done(group[i]!.address))
+        .catch((err: unknown) => {
+          for (const w of group) w.fail(err);
+        })
+        .finally(() => budget.done());
+    }
+  }
+
+  /**
+   * Appends `entries` (each at its own token's address) under `epoch` in one walk per
+   * chain (#walkChain): one batcher submission and one promise per replica for all of a
+   * chain's entries, where driving each entry alone costs a chain machine and a dozen
+   * promises per replica. Only an entry that every replica answered OK is done here
+   * (`done(i)`); any other answer (or none) hands it to `fallen(i, progress)`, which
+   * drives it through #appendAt, the one append protocol, with what the walk learned
+   * (the head took it), exactly as if its own machine had got that far. A write is
+   * idempotent for the bytes it carries (a replica that holds them answers 'same'), so
+   * starting the machine over from the head repeats nothing harmful. Resolves once
+   * every entry is done or fallen and driven to its end.
+   */
+  async #walk(entries: readonly WalkEntry[], epoch: number, b: CallBudget, fallen: (i: number, learned: Learned) => Promise<void>, done?: (i: number) => void): Promise<void> {
     const projection = this.#projection;
     const walks: Promise<void>[] = [];
     if (projection.epoch !== epoch) {
-      // The token's epoch is over: #appendAt decides whether each address still holds.
-      for (let i = 0; i < payloads.length; i++) walks.push(appendOne(i, { head: undefined }));
+      // The tokens' epoch is over: #appendAt decides whether each address still holds.
+      for (let i = 0; i < entries.length; i++) walks.push(fallen(i, NOTHING_LEARNED));
       await Promise.all(walks);
-      return addresses;
+      return;
     }
     const byChain = new Map<readonly string[], number[]>();
-    for (let i = 0; i < payloads.length; i++) {
+    for (let i = 0; i < entries.length; i++) {
       let chain: readonly string[];
       try {
-        chain = locate(projection, first + i).chain;
+        chain = locate(projection, entries[i]!.address).chain;
       } catch (err) {
         // Outside the projection's segments: #appendAt takes a new token for it.
         if (err instanceof CorfuError && err.code === 'ERR_BAD_REQUEST') {
-          walks.push(appendOne(i, { head: undefined }));
+          walks.push(fallen(i, NOTHING_LEARNED));
           continue;
         }
         throw err;
@@ -503,41 +596,47 @@ export class CorfuClient {
       else group.push(i);
     }
     for (const [chain, group] of byChain) {
-      walks.push(this.#walkChain(chain, epoch, first, payloads, group, b).then((fallen) => Promise.all(fallen.map(([i, progress]) => appendOne(i, progress))).then(() => {})));
+      walks.push(
+        this.#walkChain(chain, epoch, entries, group, b).then(({ walked, fell }) => {
+          if (done !== undefined) for (const i of walked) done(i);
+          return Promise.all(fell.map(([i, learned]) => fallen(i, learned))).then(() => {});
+        }),
+      );
     }
     await Promise.all(walks);
-    return addresses;
   }
 
   /**
-   * Writes entries `group` (indexes into `payloads`, at `first + i`) down `chain`, head
-   * first, under `epoch`: each replica gets those the one before it took. Returns the
-   * entries that did not get an OK from every replica, each with its progress for
-   * #appendAt; the others are done.
+   * Writes entries `group` (indexes into `entries`) down `chain`, head first, under
+   * `epoch`: each replica gets those the one before it took. `walked`: the entries every
+   * replica answered OK; `fell`: the others, each with what #appendAt should know.
    */
-  async #walkChain(chain: readonly string[], epoch: number, first: number, payloads: readonly Uint8Array[], group: number[], b: CallBudget): Promise<[number, AppendProgress][]> {
-    const fallen: [number, AppendProgress][] = [];
+  async #walkChain(chain: readonly string[], epoch: number, entries: readonly WalkEntry[], group: number[], b: CallBudget): Promise<{ walked: number[]; fell: [number, Learned][] }> {
+    const fell: [number, Learned][] = [];
     let live = group;
     for (let r = 0; r < chain.length && live.length > 0; r++) {
       const unit = chain[r]!;
       // Past the head, the head took each entry still walking: the address is ours (AppendProgress).
-      const progress = (): AppendProgress => ({ head: r === 0 ? undefined : chain[0] });
-      b.mayHaveEffect = true;
-      const entries = live.map((i) => ({ address: first + i, payload: payloads[i]! }));
-      const answers = await b.race(this.#unlessLeft(unit, epoch, this.#batcher(unit).submitMany('WRITE', epoch, entries)));
+      const progress = (sealed = false): Learned => ({ head: r === 0 ? undefined : chain[0], sealedAt: sealed ? epoch : undefined });
+      const frame = live.map((i) => {
+        const e = entries[i]!;
+        e.budget.mayHaveEffect = true;
+        return { address: e.address, payload: e.payload };
+      });
+      const answers = await b.race(this.#unlessLeft(unit, epoch, this.#batcher(unit).submitMany('WRITE', epoch, frame)));
       if (answers === LEFT) {
-        for (const i of live) fallen.push([i, progress()]);
-        return fallen;
+        for (const i of live) fell.push([i, progress()]);
+        return { walked: [], fell };
       }
       const next: number[] = [];
       live.forEach((i, k) => {
         const a = answers[k]!;
         if (a.kind === 'write' && a.status === OK_BYTE) next.push(i);
-        else fallen.push([i, progress()]);
+        else fell.push([i, progress(a.kind === 'error' && a.response.status === 'ERR_SEALED')]);
       });
       live = next;
     }
-    return fallen;
+    return { walked: live, fell };
   }
 
   /**
@@ -724,18 +823,19 @@ export class CorfuClient {
    * out again and `tail()` may answer below it: take a new token instead
    * (the simulator's `address-outlives-epoch`, test/sim/known-issues.ts).
    *
-   * `learned`: what an earlier walk of this address found (#walkChain: the head took it).
+   * `learned`: what a chain walk of this address found (#walkChain): the head took it, or
+   * a replica answered ERR_SEALED (then the machine starts where it would after that).
    */
-  async #appendAt(placed: Placed, newPlace: () => Promise<Placed>, b: CallBudget, learned: AppendProgress = { head: undefined }): Promise<number> {
+  async #appendAt(placed: Placed, newPlace: () => Promise<Placed>, b: CallBudget, learned: Learned = NOTHING_LEARNED): Promise<number> {
     let { first: address, epoch: tokenEpoch, payload } = placed;
     const stream = placed.stream === true;
     // What this append learned about its address, across the AppendOps of successive projections.
-    let progress: AppendProgress = learned;
+    let progress: AppendProgress = { head: learned.head };
     const renew = async (): Promise<void> => {
       ({ first: address, epoch: tokenEpoch, payload } = await newPlace());
       progress = { head: undefined };
     };
-    let stalls = 0;
+    let stalls = learned.sealedAt === undefined ? 0 : await this.#afterSealed(learned.sealedAt, 0, `append at ${address}`, b);
     for (;;) {
       const projection = this.#projection;
       if (projection.epoch > tokenEpoch && stream) {

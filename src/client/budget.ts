@@ -38,8 +38,8 @@ export class CallBudget {
   #timer: TimerHandle | undefined;
   #onAbort: (() => void) | undefined;
   #error: CorfuError | undefined;
-  /** The races in progress: each rejects when the budget ends. */
-  readonly #waiters = new Set<(err: CorfuError) => void>();
+  /** The races in progress: each rejects when the budget ends. (Made by the first race: most calls race once or never.) */
+  #waiters: Set<(err: CorfuError) => void> | undefined;
 
   constructor(clock: Clock, what: string, deadlineMs: number, signal?: AbortSignal) {
     this.what = what;
@@ -89,14 +89,15 @@ export class CallBudget {
       return Promise.reject(this.#error);
     }
     return new Promise<T>((resolve, reject) => {
-      this.#waiters.add(reject);
+      const waiters = (this.#waiters ??= new Set());
+      waiters.add(reject);
       p.then(
         (value) => {
-          this.#waiters.delete(reject);
+          waiters.delete(reject);
           resolve(value);
         },
         (err: unknown) => {
-          this.#waiters.delete(reject);
+          waiters.delete(reject);
           reject(err);
         },
       );
@@ -129,8 +130,8 @@ export class CallBudget {
     this.#onAbort = undefined;
     if (this.#error === undefined) {
       this.#error = CALL_OVER;
-      for (const reject of this.#waiters) reject(CALL_OVER);
-      this.#waiters.clear();
+      for (const reject of this.#waiters ?? []) reject(CALL_OVER);
+      this.#waiters?.clear();
     }
   }
 
@@ -138,8 +139,8 @@ export class CallBudget {
     if (this.#error !== undefined) return;
     this.#error = error;
     this.done();
-    for (const reject of this.#waiters) reject(error);
-    this.#waiters.clear();
+    for (const reject of this.#waiters ?? []) reject(error);
+    this.#waiters?.clear();
   }
 
   #aborted(): CorfuError {

@@ -25,6 +25,8 @@ export default defineConfig({
       'test/client.reads.test.ts',
       'test/client.stream-reader.test.ts',
       'test/client.chain.test.ts',
+      // The per-unit batcher against a tiny unit on a loopback socket in this process.
+      'test/client.batcher.test.ts',
       'test/client.reconfigure.test.ts',
       'test/sequencer.state.test.ts',
       'test/sequencer.streams.test.ts',

@@ -139,6 +139,57 @@ describe('appendBatch', () => {
   });
 });
 
+describe('single appends walk their chains together', () => {
+  it('appends called in one turn share one TOKEN and one WRITE frame per replica, each at its own address', async () => {
+    const c = await (await cluster()).connect();
+    expect(await Promise.all(['a', 'b', 'c'].map((p) => c.append(Buffer.from(p))))).toEqual([0, 1, 2]);
+    expect(fake.ops('TOKEN')).toHaveLength(1);
+    expect(fake.ops('WRITE').map((s) => `${s.to} ${s.req.op === 'WRITE' ? s.req.entries.map((e) => e.address).join(',') : ''}`)).toEqual(['u1:1 0,1,2', 'u2:1 0,1,2']);
+    expect((await Promise.all([0, 1, 2].map((a) => c.read(a)))).map(text)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('an append whose call ended before its token came writes nothing (its address stays a hole); the others of its TOKEN go on', async () => {
+    const c = await (await cluster()).connect({ holeTimeoutMs: 10 });
+    const controller = new AbortController();
+    let released!: () => void;
+    const hold = new Promise<void>((resolve) => (released = resolve));
+    fake.answer = async (to, req) => {
+      if (req.op !== 'TOKEN') return undefined;
+      await hold;
+      return fake.own(to, req);
+    };
+    const mine = c.append(Buffer.from('mine'), { signal: controller.signal });
+    const other = c.append(Buffer.from('other'));
+    await turn();
+    controller.abort();
+    await expect(mine).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    released();
+    expect(await other).toBe(1);
+    expect(writes()).toEqual(['u1:1 1@1', 'u2:1 1@1']);
+    // The aborted append's address is a hole below the tail: a reader fills it.
+    expect(text(await c.read(0))).toBe('<junk>');
+  });
+
+  it('each append keeps its own deadline while its walk waits on a silent replica', async () => {
+    // The walk's request waits longer than either call: only the deadlines end them.
+    const c = await (await cluster()).connect({ timeoutMs: 1_000 });
+    fake.answer = (to, req) => (to === 'u2:1' && req.op === 'WRITE' ? 'silent' : undefined);
+    const short = c.append(Buffer.from('short'), { deadlineMs: 100 });
+    const long = c.append(Buffer.from('long'), { deadlineMs: 400 });
+    const shortEnd = expect(short).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+    await shortEnd;
+    // The longer call is still going when the shorter one ended.
+    let longSettled = false;
+    void long.then(
+      () => (longSettled = true),
+      () => (longSettled = true),
+    );
+    await turn();
+    expect(longSettled).toBe(false);
+    await expect(long).rejects.toMatchObject({ code: 'ERR_TIMEOUT', message: expect.stringContaining('400 ms') });
+  });
+});
+
 describe('appendTo', () => {
   it('writes the stream header with the backpointers the sequencer gave, and counts the token', async () => {
     const c = await (await cluster()).connect();

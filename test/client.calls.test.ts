@@ -46,6 +46,26 @@ describe('one request to a unit', () => {
   });
 });
 
+describe('how a call that runs out says what the caller may assume', () => {
+  it('a fill sent to a unit that never answers: ERR_TIMEOUT, its effect unknown (a retry is not safe to assume)', async () => {
+    fake = new FakeCluster();
+    await fake.install({ epoch: 1, sequencer: 'seq:1', chain: ['u1:1'] });
+    const c = await fake.connect({ timeoutMs: 20 });
+    await c.append(Buffer.from('a'));
+    fake.answer = (_to, req) => (req.op === 'FILL' ? 'silent' : undefined);
+    await expect(c.fill(0, { deadlineMs: 150 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT', message: expect.stringContaining('may have taken effect') });
+  });
+
+  it('a read of a unit that never answers: ERR_UNAVAILABLE (nothing that changes state was sent: safe to retry)', async () => {
+    fake = new FakeCluster();
+    await fake.install({ epoch: 1, sequencer: 'seq:1', chain: ['u1:1'] });
+    const c = await fake.connect({ timeoutMs: 20 });
+    await c.append(Buffer.from('a'));
+    fake.answer = (_to, req) => (req.op === 'READ' ? 'silent' : undefined);
+    await expect(c.read(0, { deadlineMs: 150 })).rejects.toMatchObject({ code: 'ERR_UNAVAILABLE' });
+  });
+});
+
 describe('what a service exports', () => {
   it('unitReads counts the READ requests sent to units', async () => {
     fake = new FakeCluster();

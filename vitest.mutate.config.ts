@@ -22,6 +22,7 @@ export default defineConfig({
       'test/client.follow.test.ts',
       'test/client.ping-close.test.ts',
       'test/client.calls.test.ts',
+      'test/client.layout-moves.test.ts',
       'test/client.reads.test.ts',
       'test/client.stream-reader.test.ts',
       'test/client.chain.test.ts',

@@ -5,7 +5,11 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { codeByte } from '../bindings/errors.js';
+import { KIND } from '../src/wire/index.js';
 import { FakeCluster, refuse, text } from './helpers/fake-cluster.js';
+
+const DEFERRED = codeByte('ERR_OVERLOADED');
 
 let fake: FakeCluster;
 
@@ -46,7 +50,80 @@ describe('one request to a unit', () => {
   });
 });
 
+describe('a unit that defers a READ', () => {
+  it('serving none of a frame: the client backs off and asks again, and the read succeeds', async () => {
+    fake = new FakeCluster();
+    await fake.install({ epoch: 1, sequencer: 'seq:1', chain: ['u1:1'] });
+    const c = await fake.connect();
+    await c.append(Buffer.from('a'));
+    let deferred = false;
+    fake.answer = (_to, req) => {
+      if (req.op !== 'READ' || deferred) return undefined;
+      deferred = true;
+      const n = req.addresses.length;
+      return {
+        type: 'response',
+        op: 'READ',
+        requestId: req.requestId,
+        epoch: req.epoch,
+        status: 'OK',
+        statuses: new Uint8Array(n).fill(DEFERRED),
+        kinds: new Uint8Array(n).fill(KIND.NONE),
+        payloads: new Array<null>(n).fill(null),
+      };
+    };
+    const resends = c.stats.resends;
+    expect(text(await c.read(0))).toBe('a');
+    expect(fake.ops('READ')).toHaveLength(2);
+    expect(c.stats.resends - resends).toBe(1);
+  });
+
+  it('serving part of a frame: stats.readDeferrals counts each entry deferred before the answer that served it', async () => {
+    fake = new FakeCluster();
+    await fake.install({ epoch: 1, sequencer: 'seq:1', chain: ['u1:1'] });
+    const c = await fake.connect();
+    await c.appendBatch(['a', 'b', 'c', 'd'].map((p) => Buffer.from(p)));
+    // The first READ frame serves its first entry only; the rest come in the next frames.
+    let frames = 0;
+    fake.answer = async (to, req) => {
+      if (req.op !== 'READ' || frames++ > 0) return undefined;
+      const own = await fake.own(to, req);
+      if (own.op !== 'READ' || own.status !== 'OK') return own;
+      return {
+        ...own,
+        statuses: own.statuses.map((st, i) => (i === 0 ? st : DEFERRED)),
+        kinds: own.kinds.map((k, i) => (i === 0 ? k : KIND.NONE)),
+        payloads: own.payloads.map((p, i) => (i === 0 ? p : null)),
+      };
+    };
+    const entries = await Promise.all([0, 1, 2, 3].map((a) => c.read(a)));
+    expect(entries.map(text)).toEqual(['a', 'b', 'c', 'd']);
+    expect(c.stats.readDeferrals).toBe(3);
+  });
+});
+
 describe('how a call that runs out says what the caller may assume', () => {
+  it('a trim sent to a unit that never answers: ERR_TIMEOUT, its effect unknown', async () => {
+    fake = new FakeCluster();
+    await fake.install({ epoch: 1, sequencer: 'seq:1', chain: ['u1:1'] });
+    const c = await fake.connect({ timeoutMs: 20 });
+    await c.append(Buffer.from('a'));
+    fake.answer = (_to, req) => (req.op === 'TRIM' ? 'silent' : undefined);
+    await expect(c.trim(0, { deadlineMs: 150 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT', message: expect.stringContaining('may have taken effect') });
+  });
+
+  it('a call that failed fast leaves nothing running: its other branches stop resending', async () => {
+    fake = new FakeCluster();
+    await fake.install({ epoch: 1, sequencer: 'seq:1', chain: ['u1:1', 'u2:1'] });
+    const c = await fake.connect({ timeoutMs: 10, deadlineMs: 30_000 });
+    // u1 refuses the prefix trim at once; u2 never answers, so its branch resends.
+    fake.answer = (to, req) => (req.op !== 'PREFIX_TRIM' ? undefined : to === 'u1:1' ? refuse(req, 'ERR_IO', 'disk gone') : 'silent');
+    await expect(c.prefixTrim(1)).rejects.toMatchObject({ code: 'ERR_IO' });
+    const sent = fake.ops('PREFIX_TRIM').length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(fake.ops('PREFIX_TRIM').length).toBe(sent);
+  });
+
   it('a fill sent to a unit that never answers: ERR_TIMEOUT, its effect unknown (a retry is not safe to assume)', async () => {
     fake = new FakeCluster();
     await fake.install({ epoch: 1, sequencer: 'seq:1', chain: ['u1:1'] });
@@ -94,7 +171,8 @@ describe('what a service exports', () => {
     fake.answer = undefined;
     await expect(c.read(5)).rejects.toMatchObject({ code: 'ERR_UNWRITTEN' });
     const elapsedMs = performance.now() - t0;
-    expect(seen.map((s) => `${s.call}:${s.failure ?? 'ok'}`)).toEqual(['append:ok', 'read:ERR_UNWRITTEN']);
+    await c.ping();
+    expect(seen.map((s) => `${s.call}:${s.failure ?? 'ok'}`)).toEqual(['append:ok', 'read:ERR_UNWRITTEN', 'ping:ok']);
     // Seconds, not milliseconds or a clock reading: the append at least the 50 ms it
     // waited, and both within what the test itself saw pass around them.
     expect(seen[0]!.seconds).toBeGreaterThanOrEqual(0.04);

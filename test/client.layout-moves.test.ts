@@ -63,6 +63,7 @@ describe('the projection only moves forward', () => {
     expect(text(await c.read(0))).toBe('a');
     expect(c.epoch).toBe(2);
     expect(fake.ops('READ').map((s) => s.req.epoch)).toEqual([2, 2]);
+    expect(c.stats.refreshes).toBeGreaterThan(0);
   });
 });
 
@@ -114,5 +115,7 @@ describe('a sequencer that stops answering', () => {
     // The first resend goes to seq:2 under the old epoch, which it refuses as sealed; the
     // client then asks again under the new one.
     expect(fake.ops('TOKEN').map((s) => `${s.to}@${s.req.epoch}`)).toEqual(['seq:2@1', 'seq:2@2']);
+    // Each TOKEN seq:1 refused was sent again: counted.
+    expect(c.stats.resends).toBeGreaterThan(0);
   });
 });

@@ -99,6 +99,9 @@ describe('a unit that defers a READ', () => {
     const entries = await Promise.all([0, 1, 2, 3].map((a) => c.read(a)));
     expect(entries.map(text)).toEqual(['a', 'b', 'c', 'd']);
     expect(c.stats.readDeferrals).toBe(3);
+    // A fill's answer (a write's) adds nothing to it.
+    await c.fill(3);
+    expect(c.stats.readDeferrals).toBe(3);
   });
 });
 

@@ -401,13 +401,36 @@ describe('an append whose address is taken or refused', () => {
     expect(writes()).toEqual(['u1:1 0@2', 'u2:1 0@2']);
   });
 
+  // A failed store names the cause once, then refuses with other words (the engine's Failed):
+  // the append reports the first answer and does not ask again.
+  function failingOnce(): void {
+    let failures = 0;
+    fake.answer = (to, req) => {
+      if (to !== 'u2:1' || req.op !== 'WRITE') return undefined;
+      return refuse(req, 'ERR_IO', failures++ === 0 ? 'the disk is on fire' : 'refuses further work');
+    };
+  }
+
   it('a unit failing the write: the append fails with its code, naming the address, the unit and its words', async () => {
     const c = await (await cluster()).connect();
-    fake.answer = (to, req) => (to === 'u2:1' && req.op === 'WRITE' ? refuse(req, 'ERR_IO', 'the disk is on fire') : undefined);
+    failingOnce();
     await expect(c.append(Buffer.from('mine'))).rejects.toMatchObject({
       code: 'ERR_IO',
       message: 'append at 0: WRITE at u2:1 failed with ERR_IO (the disk is on fire)',
     });
+    expect(writes()).toEqual(['u1:1 0@1', 'u2:1 0@1']);
+  });
+
+  it('a unit failing a batch walk: every entry fails with its words, each written once', async () => {
+    const c = await (await cluster()).connect();
+    failingOnce();
+    const settled = await Promise.allSettled(['a', 'b'].map((p) => c.append(Buffer.from(p))));
+    expect(settled.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.value))).toEqual([
+      'append at 0: WRITE at u2:1 failed with ERR_IO (the disk is on fire)',
+      'append at 1: WRITE at u2:1 failed with ERR_IO (the disk is on fire)',
+    ]);
+    await expect(c.appendBatch([Buffer.from('c')])).rejects.toMatchObject({ message: 'append at 2: WRITE at u2:1 failed with ERR_IO (refuses further work)' });
+    expect(fake.ops('WRITE')).toHaveLength(4);
   });
 });
 

@@ -232,9 +232,19 @@ interface Learned {
   readonly head: string | undefined;
   /** A replica refused the walk's write as sealed under this epoch. */
   readonly sealedAt: number | undefined;
+  /**
+   * A replica answered the walk's write with an error the append machine ends on
+   * (ERR_IO, ERR_TOO_LARGE...): the append fails with it, as its machine would have,
+   * rather than asking again and failing with whatever a second request answers
+   * (a failed store's later answers no longer name the cause).
+   */
+  readonly failure?: CorfuError;
 }
 
 const NOTHING_LEARNED: Learned = { head: undefined, sealedAt: undefined };
+
+/** Error answers to a WRITE after which the append machine goes on (AppendOp): resend, or refresh on ERR_SEALED. */
+const RETRIED_WRITE_ERRORS: ReadonlySet<string> = new Set(['ERR_SEALED', 'ERR_OVERLOADED']);
 
 /** A single append with its token, waiting to walk its chain with the others of its TOKEN request. */
 interface JoinedAppend extends WalkEntry {
@@ -632,7 +642,11 @@ export class CorfuClient {
       live.forEach((i, k) => {
         const a = answers[k]!;
         if (a.kind === 'write' && a.status === OK_BYTE) next.push(i);
-        else fell.push([i, progress(a.kind === 'error' && a.response.status === 'ERR_SEALED')]);
+        else if (a.kind === 'error' && !RETRIED_WRITE_ERRORS.has(a.response.status)) {
+          const { status: code, message } = a.response;
+          const failed = message === undefined ? { unit, op: 'WRITE', code } : { unit, op: 'WRITE', code, message };
+          fell.push([i, { ...progress(), failure: this.#failure({ failed }, `append at ${entries[i]!.address}`) }]);
+        } else fell.push([i, progress(a.kind === 'error' && a.response.status === 'ERR_SEALED')]);
       });
       live = next;
     }
@@ -824,9 +838,11 @@ export class CorfuClient {
    * (the simulator's `address-outlives-epoch`, test/sim/known-issues.ts).
    *
    * `learned`: what a chain walk of this address found (#walkChain): the head took it, or
-   * a replica answered ERR_SEALED (then the machine starts where it would after that).
+   * a replica answered ERR_SEALED (then the machine starts where it would after that), or
+   * an error it ends on (then it ends at once, with that error).
    */
   async #appendAt(placed: Placed, newPlace: () => Promise<Placed>, b: CallBudget, learned: Learned = NOTHING_LEARNED): Promise<number> {
+    if (learned.failure !== undefined) throw learned.failure;
     let { first: address, epoch: tokenEpoch, payload } = placed;
     const stream = placed.stream === true;
     // What this append learned about its address, across the AppendOps of successive projections.

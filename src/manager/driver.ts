@@ -94,6 +94,8 @@ export class ManagerDriver {
   readonly #machine: Manager;
   #timer: TimerHandle | undefined;
   #stopped = false;
+  /** The last rebuild report's write: each waits for the one before, so an older report never lands over a newer one. */
+  #statusWritten: Promise<void> = Promise.resolve();
   #unwatch: (() => void) | undefined;
 
   private constructor(store: ProjectionStore, layout: Projection, options: ManagerDriverOptions) {
@@ -229,7 +231,7 @@ export class ManagerDriver {
           const now = this.#runtime.clock.now();
           if (now - statusAt >= (this.#options.rebuildStatusEveryMs ?? STATUS_EVERY_MS) || p.addressesDone === p.addressesTotal) {
             statusAt = now;
-            this.#status({ unit, epoch, addressesDone: p.addressesDone, addressesTotal: p.addressesTotal, bytesCopied: p.bytesCopied, done: false, resume: p.resume });
+            void this.#status({ unit, epoch, addressesDone: p.addressesDone, addressesTotal: p.addressesTotal, bytesCopied: p.bytesCopied, done: false, resume: p.resume });
           }
           if (p.addressesDone - reported < step && p.addressesDone < p.addressesTotal) return;
           reported = p.addressesDone;
@@ -241,7 +243,8 @@ export class ManagerDriver {
           });
         },
       }).run();
-      this.#status({ unit, epoch, addressesDone: r.addresses, addressesTotal: r.addresses, bytesCopied: r.bytes, done: true, resume: r.resume });
+      // Written before the layout says the unit is rebuilt, so `corfu status` never shows a finished rebuild as running.
+      await this.#status({ unit, epoch, addressesDone: r.addresses, addressesTotal: r.addresses, bytesCopied: r.bytes, done: true, resume: r.resume });
       ok = true;
       message = `${r.addresses} addresses, ${r.bytes} bytes copied${r.trimMark > 0 ? `, trimmed below ${r.trimMark}` : ''}${r.resumed > 0 ? `, ${r.resumed} copied by an earlier pass` : ''}`;
     } catch (err) {
@@ -253,10 +256,14 @@ export class ManagerDriver {
   }
 
   /** The rebuild's progress, for `corfu status` (best effort: a store that fails only loses a report). */
-  #status(value: RebuildStatus): void {
-    this.#store.putStatus(REBUILD_STATUS, { ...value, at: new Date(this.#runtime.clock.now()).toISOString() }).catch((err: unknown) => {
-      if (!(err instanceof CorfuError)) this.#fatal(err);
-    });
+  #status(value: RebuildStatus): Promise<void> {
+    const report = { ...value, at: new Date(this.#runtime.clock.now()).toISOString() };
+    this.#statusWritten = this.#statusWritten
+      .then(() => this.#store.putStatus(REBUILD_STATUS, report))
+      .catch((err: unknown) => {
+        if (!(err instanceof CorfuError)) this.#fatal(err);
+      });
+    return this.#statusWritten;
   }
 
   async #reseal(unit: string, epoch: number): Promise<void> {

@@ -203,6 +203,26 @@ export class Checkers {
    * `perMinute` in any minute of virtual time (the epoch count stays bounded
    * however the servers flap).
    */
+  /**
+   * A projection the manager proposes that ends a unit's rebuild comes after the manager
+   * recorded that rebuild as done (`corfu status` reads the record): an operator who sees
+   * the unit whole never sees its rebuild still running.
+   */
+  rebuildReported(before: Projection | undefined, proposed: Projection, report: unknown): void {
+    if (before === undefined) return;
+    const ended = new Set<string>();
+    before.segments.forEach((seg, i) =>
+      seg.stripes.forEach((t, j) => {
+        const after = proposed.segments[i]?.stripes[j];
+        for (const u of t.rebuilding ?? []) if (after?.chain.includes(u) === true && after.rebuilding?.includes(u) !== true) ended.add(u);
+      }),
+    );
+    const r = report as { unit?: unknown; done?: unknown } | undefined;
+    for (const unit of ended) {
+      if (r?.unit !== unit || r.done !== true) this.fail('rebuild-status', `epoch ${proposed.epoch} ends the rebuild of ${unit} while the stored rebuild report says ${JSON.stringify(report)}`);
+    }
+  }
+
   managerProposed(incarnation: number, perMinute: number): void {
     const now = this.now();
     if (incarnation !== this.#proposalsOf) {

@@ -7,7 +7,7 @@
 // timings are the real defaults scaled down to the simulator's clock.
 
 import { InvariantError } from '../../bindings/invariant.js';
-import { ManagerDriver } from '../../src/manager/driver.js';
+import { ManagerDriver, REBUILD_STATUS } from '../../src/manager/driver.js';
 import { MANAGER_DEFAULTS } from '../../src/manager/machine.js';
 import type { Cluster } from './cluster.js';
 import type { Prng } from './prng.js';
@@ -71,6 +71,7 @@ export class SimManager {
     const incarnation = this.incarnation;
     store.propose = (p) => {
       cl.check.managerProposed(incarnation, MAX_EPOCHS_PER_MINUTE);
+      cl.check.rebuildReported(cl.store.latestSync(), p, cl.store.statusSync(REBUILD_STATUS));
       return propose(p);
     };
     // Sometimes the manager dies right after it recorded a rebuild's progress: the next

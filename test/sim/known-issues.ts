@@ -338,4 +338,19 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       "stream/final: final#249 streamRead(blue) ended at the stream's end without 11 (c1#20 appendTo(c1.0.20), acknowledged before it began, above its position -1), " +
       'and ERR_TRIMMED named nothing at or above it (highest 5)',
   },
+  {
+    name: 'rebuild-report-after-layout',
+    where: 'src/manager/driver.ts #rebuild and #status (the rebuild report `corfu status` shows)',
+    what:
+      "The manager wrote a rebuild's progress reports without waiting for them, and proposed the projection that makes the unit whole without " +
+      'waiting for the last one: two writes in flight to the store could land out of order, so once the layout said the unit was whole the stored ' +
+      'report could still say the rebuild was running (found by CI on real processes, test/manager.cluster.test.ts; the simulator had no invariant for it).',
+    fix: "each report's write waits for the one before, and the last one (done) is written before the layout marks the unit whole",
+    fixedIn: '1fb1ffd',
+    seed: 41,
+    kind: 'rebuild-status',
+    hunted: 'seeds 1..41 with the revert, no other violation (41, 61, 74, 87 and 91 of 1..300 show it)',
+    showed:
+      'rebuild-status: epoch 3 ends the rebuild of s0:7000 while the stored rebuild report says {"unit":"s0:7000","epoch":2,"addressesDone":8,"addressesTotal":8,...,"done":false,...}',
+  },
 ];

@@ -350,7 +350,6 @@ export const FOUND_BUGS: readonly FoundBug[] = [
     seed: 41,
     kind: 'rebuild-status',
     hunted: 'seeds 1..41 with the revert, no other violation (41, 61, 74, 87 and 91 of 1..300 show it)',
-    showed:
-      'rebuild-status: epoch 3 ends the rebuild of s0:7000 while the stored rebuild report says {"unit":"s0:7000","epoch":2,"addressesDone":8,"addressesTotal":8,...,"done":false,...}',
+    showed: 'rebuild-status: epoch 3 ends the rebuild of s0:7000 while the stored rebuild report says {"unit":"s0:7000","epoch":2,"addressesDone":8,"addressesTotal":8,...,"done":false,...}',
   },
 ];

@@ -67,10 +67,10 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'while its TOKEN was in flight.',
     fix: "remember each token's epoch; under a newer projection keep the address only below the new sequencer's TAIL, else take a new token",
     fixedIn: '8ec2d36',
-    seed: 29,
+    seed: 40,
     kind: 'order',
-    hunted: 'seeds 1..29 at 919be60, no other violation (seed 14 before the merge of transactions into the simulator)',
-    showed: "order: c4#59 tail(): tail() answered 14, but address 16 was acknowledged before the call (the client is at epoch 3; the store's latest epoch is 3 with sequencer seq1:6000) (and 1 more)",
+    hunted: "seeds 1..40 at 1fb1ffd (the client's chain walk moved the old seed 29), no other violation",
+    showed: "order: c4#76 tail(): tail() answered 10, but address 11 was acknowledged before the call (the client is at epoch 3; the store's latest epoch is 3 with sequencer seq1:6000)",
   },
   {
     name: 'refresh-on-lost-sequencer',
@@ -95,10 +95,10 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'best-effort) still answered TAIL at the old epoch, below appends acknowledged under the new one (invariant 6).',
     fix: 'after the TAIL answer, reload the projection; the answer counts only if its epoch is still the latest',
     fixedIn: '8ec2d36',
-    seed: 3254,
+    seed: undefined,
     ops: 400,
     kind: 'order',
-    hunted: 'TODO',
+    hunted: "seeds 1..3000 --ops 400 at 1fb1ffd with the revert: no violation at all (seed 3254 showed it before the chain walk, which changed every seed's course)",
     showed: "order: tail() answered 74, but address 74 was acknowledged before the call (answered by seq8:6000 at epoch 16; the store's latest epoch is 17)",
   },
   {
@@ -110,10 +110,10 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'answered trimmed, a later read the value (invariant 1).',
     fix: 'treat a trim like a value decided at the head: copy it down the chain (TRIM each later replica) before answering trimmed',
     fixedIn: '8ec2d36',
-    seed: 822,
+    seed: 1033,
     kind: 'write-once',
-    hunted: 'seeds 1..822 at a356d08, no other violation (seed 496 before the projection check ran beside the sequencer request)',
-    showed: 'write-once: address 28: final#148 read(28) (invoked at 827.5999999999997) got junk after it read as trimmed at 508.7 (and 1 more)',
+    hunted: 'seeds 1..1033 at 1fb1ffd (the old seed 822 no longer showed it after the chain walk)',
+    showed: 'write-once: address 6: final#175 read(6) got data "c0.0.24" after it read as trimmed at 7069.7',
   },
   {
     name: 'bootstrap-after-seal',
@@ -143,9 +143,9 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'resend a lost TRIM or PREFIX_TRIM (bounded); and, for a client that dies half-way, a read or fill that meets ERR_TRIMMED at any ' +
       'replica trims the address on every replica of its chain before answering, so losing the trimmed replica brings nothing back',
     fixedIn: '8ec2d36, e7f19dd',
-    seed: 1067,
+    seed: undefined,
     kind: 'write-once',
-    hunted: 'seeds 1..1067 at a356d08, no other violation (seed 380 before the projection check ran beside the sequencer request)',
+    hunted: "seeds 1..1067 at a356d08 (seed 1067); seeds 1..3000 at 1fb1ffd with the revert: no violation at all (the chain walk changed every seed's course)",
     showed:
       'write-once: address 34: c2#158 streamRead(green) (invoked at 4839.000000000001) got stream entry "c1.0.38" (16477688 [], ba4788b2 [18 5]) after it read as trimmed at 4180.600000000002 (and 14 more)',
   },
@@ -157,12 +157,11 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       "a reader had already copied the value down and returned it: one payload at two addresses (found by test/check's linearizability checker).",
     fix: 'AppendProgress: once the head took the write, ERR_TRIMMED anywhere acknowledges the append at its address',
     fixedIn: '8ec2d36',
-    seed: 212,
+    seed: 160,
     wildTrims: true,
     kind: 'linearizability/payload-at-two-addresses',
-    hunted: 'seeds 1..212 at a356d08, no other violation (seed 12 before the projection check ran beside the sequencer request)',
-    showed:
-      'linearizability/payload-at-two-addresses: payload "c1.0.4" is at address 3 (#2 c1 append("c1.0.4") -> 3 [t 4.3..177.50000000000003]) and at address 0 (#1 c2 read(0) -> data "c1.0.4" [t 3.1..66.5]); one append lands at one address',
+    hunted: 'seeds 1..160 --wild-trims at 1fb1ffd (the old seed 212 no longer showed it after the chain walk)',
+    showed: 'linearizability/payload-at-two-addresses: payload "c4.0.25" is at address 10 (#22 c2 read(10)) and at address 18 (#97 final read(18)); one append lands at one address',
   },
   {
     name: 'append-acked-after-head-replaced',
@@ -189,12 +188,11 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'whole without the value a reader had been given: one more failure of the chain and a later reader could be given another value.',
     fix: 'a read served by a replica before others still being rebuilt copies the value onto them (WRITE or FILL) before it answers',
     fixedIn: 'b60d734',
-    seed: 2370,
+    seed: undefined,
     kind: 'durability',
     hunted:
-      'found by the clean campaign (seeds 1..10,000) in CI-sized runs at seed 3924; re-hunted with the revert at aaffd8b: seeds 1..727; ' +
-      'at 2d70ee6 seed 727 uses streams and no longer shows it: re-hunted, seeds 1..2370 (before it, with the revert: stream/missed, ' +
-      'stream/final and liveness in a few seeds, the same lost values seen by stream readers)',
+      'found by the clean campaign (seeds 1..10,000) in CI-sized runs at seed 3924, then re-hunted to seed 2370 at 2d70ee6; ' +
+      "seeds 1..3000 at 1fb1ffd with the revert: no violation at all (the chain walk changed every seed's course)",
     showed: 'durability: address 4: c0 follow(3) was given junk but replica s1:7000 durably holds nothing',
   },
   {
@@ -206,10 +204,10 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'backpointers listed it: readers never reached an acknowledged stream entry.',
     fix: 'a stream append keeps its old-epoch address only if its bytes already reached the head before the seal (a read shows them); otherwise it takes a new STREAM_TOKEN',
     fixedIn: '4b90a7c',
-    seed: 8997,
+    seed: 2341,
     kind: 'stream/missed',
-    hunted: 'seeds 8001..10000 at af67b03: 8997 (stream/missed), 9016, 9924 and 9048 (stream/final; 9048 kept an address its replaced head had acknowledged)',
-    showed: "stream/missed: c4#84 streamRead(red) ended at the stream's end without 35 (c1#82 appendTo(c1.0.66), acknowledged before it began, above its position -1)",
+    hunted: 'seeds 1..2341 at 1fb1ffd (the old seed 8997 no longer showed it after the chain walk)',
+    showed: "stream/missed: c2#97 streamRead(green) ended at the stream's end without 29 (c0#63 appendTo(c0.0.55), acknowledged before it began, above its position 19)",
   },
   {
     name: 'stream-call-deadline',
@@ -219,10 +217,10 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'that walked backpointers and waited on holes ran past the deadline of the call (found when streams joined the simulator).',
     fix: "a reader's call takes one deadline (its deadlineMs, else the client's) and gives each step what is left of it",
     fixedIn: '45932d8',
-    seed: 1,
+    seed: 6,
     kind: 'deadline',
-    hunted: 'seeds 1..1 at a356d08, no other violation (seed 5 before the projection check ran beside the sequencer request)',
-    showed: 'deadline: c1#90 streamRead(green): a readNext took 1002.8 ms, past its deadline of 1000 ms (and 2 more)',
+    hunted: 'seeds 1..6 at 1fb1ffd (seed 1 no longer showed it after the chain walk)',
+    showed: 'deadline: c0#70 streamRead(green): a readNext took 1031.1 ms, past its deadline of 1000 ms',
   },
   {
     name: 'stream-token-wakes-no-poll',
@@ -247,10 +245,10 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'under a budget that is over).',
     fix: 'done() ends the races still in progress and every later wait or request of the budget',
     fixedIn: '45932d8',
-    seed: 18,
+    seed: 26,
     kind: 'deadline',
-    hunted: 'seeds 1..18 at 55df4b9 (seed 47 at 2d70ee6 until the manager waited for suspects)',
-    showed: 'deadline: prefixTrim 3: a request was sent after the call returned (its budget was over)',
+    hunted: 'seeds 1..26 at 1fb1ffd (the old seed 18 no longer showed it after the chain walk)',
+    showed: 'deadline: prefixTrim 4: a request was sent after the call returned (its budget was over)',
   },
   {
     name: 'view-drops-batch',
@@ -277,12 +275,12 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'restarted below the trim and stopped with ERR_TRIMMED for good.',
     fix: 'checkpoint the state as of the address the sync reached; load the highest snapshot among the latest markers',
     fixedIn: '7d1fd08',
-    seed: 68,
+    seed: 115,
     transactions: true,
     kind: 'tx/liveness',
-    hunted: 'seeds 1..68 at a356d08, no other violation (seed 39 before the projection check ran beside the sequencer request)',
+    hunted: 'seeds 1..115 --transactions at 1fb1ffd (the old seed 68 no longer showed it after the chain walk)',
     showed:
-      'tx/liveness: the final runtime could not read the bank after every fault healed: ERR_TRIMMED object bank.a: its stream is trimmed past this view (applied through 18) and no newer checkpoint is there: stream corfu.object.bank.a: its entry at 19 was trimmed; load a checkpoint of what the stream holds, then seek past 19 to go on',
+      'tx/liveness: the final runtime could not read the bank after every fault healed: ERR_TRIMMED object bank.log: its stream is trimmed past this view (applied through 26) and no newer checkpoint is there',
   },
   {
     name: 'stream-forgotten-after-trim',
@@ -295,14 +293,11 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       "STREAM_TAILS answers the floor its tails were rebuilt from (the units' trim mark) and a reader not past it gets ERR_TRIMMED at floor - 1 " +
       '(af67b03; the first fix, 7d1fd08, read the address above and scanned down); readUpTo also throws for a trim found above its limit',
     fixedIn: 'af67b03, 7d1fd08',
-    seed: 178,
+    seed: 231,
     transactions: true,
     kind: 'tx/agreement',
-    hunted:
-      "seeds 1..214 with --transactions after merging main (the floor marker), with the revert of the floor marker and of readUpTo's throw; " +
-      'no other violation (214 at 69494fc too, 154 at d1d52c1). Reverting the throw alone shows in none of 1..1500',
-    showed:
-      'tx/agreement: the commit record at 10: c2.0 decided abort (it read key "b0" of bank.b before any write, and the write at 9 committed before it (its commit record is at 10)), c1.0 decided commit',
+    hunted: 'seeds 1..231 --transactions at 1fb1ffd (the old seed 178 no longer showed it after the chain walk)',
+    showed: 'tx/agreement: the commit record at 38: c2.0 decided abort (it read the whole object of bank.b at version 9, and the write at -1 committed before it), c0.0 decided commit',
   },
   {
     name: 'claims-outlive-failover',
@@ -331,9 +326,10 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'reader must throw ERR_TRIMMED naming it.',
     fix: 'scan below every cut of the walk (an entry whose backpointers hold no entry of the stream), down to the next entry found below it, not only below the lowest',
     fixedIn: '3a502bb',
-    seed: 1222823,
+    seed: undefined,
     kind: 'stream/final',
-    hunted: 'found by the clean campaign, seeds 1,222,001..1,223,000 at 9171606 (1 of the 1,000); not hunted from seed 1',
+    hunted:
+      'found by the clean campaign, seeds 1,222,001..1,223,000 at 9171606 (seed 1222823); after the chain walk that seed no longer shows it, and seeds 1..3000 at 1fb1ffd with the revert show nothing',
     showed:
       "stream/final: final#249 streamRead(blue) ended at the stream's end without 11 (c1#20 appendTo(c1.0.20), acknowledged before it began, above its position -1), " +
       'and ERR_TRIMMED named nothing at or above it (highest 5)',

@@ -132,6 +132,8 @@ describe('appendBatch', () => {
     expect(await c.appendBatch([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')])).toEqual([0, 1, 2]);
     expect(fake.ops('TOKEN')).toHaveLength(1);
     expect(c.stats.newTokens).toBe(0);
+    // A full queue is not a seal: the entries are sent again, the layout not looked up.
+    expect(c.stats.refreshes).toBe(0);
     expect((await Promise.all([0, 1, 2].map((a) => c.read(a)))).map(text)).toEqual(['a', 'b', 'c']);
     // Every replica holds each entry (the reads above came from the tail).
     for (const unit of CHAIN) {

@@ -148,6 +148,23 @@ interface StreamSync {
   trimmed: number;
 }
 
+/**
+ * The units `before` was rebuilding that `after` makes whole replicas of the same chain
+ * (same segment, same stripe), once per chain.
+ */
+function rebuildsEnded(before: Projection, after: Projection): string[] {
+  const ended: string[] = [];
+  before.segments.forEach((seg, i) => {
+    const now = after.segments[i];
+    if (now?.start !== seg.start || now.end !== seg.end) return;
+    seg.stripes.forEach((t, j) => {
+      const stripe = now.stripes[j];
+      if (stripe !== undefined) ended.push(...(t.rebuilding ?? []).filter((u) => stripe.chain.includes(u) && stripe.rebuilding?.includes(u) !== true));
+    });
+  });
+  return ended;
+}
+
 export class Checkers {
   readonly violations: Violation[] = [];
   now: () => number = () => 0;
@@ -199,30 +216,23 @@ export class Checkers {
   readonly #streamOrphans = new Map<string, Set<number>>();
 
   /**
-   * The manager proposed a projection: one incarnation of it proposes at most
-   * `perMinute` in any minute of virtual time (the epoch count stays bounded
-   * however the servers flap).
-   */
-  /**
    * A projection the manager proposes that ends a unit's rebuild comes after the manager
    * recorded that rebuild as done (`corfu status` reads the record): an operator who sees
    * the unit whole never sees its rebuild still running.
    */
   rebuildReported(before: Projection | undefined, proposed: Projection, report: unknown): void {
     if (before === undefined) return;
-    const ended = new Set<string>();
-    before.segments.forEach((seg, i) =>
-      seg.stripes.forEach((t, j) => {
-        const after = proposed.segments[i]?.stripes[j];
-        for (const u of t.rebuilding ?? []) if (after?.chain.includes(u) === true && after.rebuilding?.includes(u) !== true) ended.add(u);
-      }),
-    );
     const r = report as { unit?: unknown; done?: unknown } | undefined;
-    for (const unit of ended) {
+    for (const unit of new Set(rebuildsEnded(before, proposed))) {
       if (r?.unit !== unit || r.done !== true) this.fail('rebuild-status', `epoch ${proposed.epoch} ends the rebuild of ${unit} while the stored rebuild report says ${JSON.stringify(report)}`);
     }
   }
 
+  /**
+   * The manager proposed a projection: one incarnation of it proposes at most
+   * `perMinute` in any minute of virtual time (the epoch count stays bounded
+   * however the servers flap).
+   */
   managerProposed(incarnation: number, perMinute: number): void {
     const now = this.now();
     if (incarnation !== this.#proposalsOf) {
@@ -378,13 +388,7 @@ export class Checkers {
   #checkRebuilt(p: Projection): void {
     const before = this.#projectionOf.get(p.epoch - 1);
     if (before === undefined) return;
-    before.segments.forEach((seg, i) =>
-      seg.stripes.forEach((t, j) => {
-        const after = p.segments[i]?.stripes[j];
-        if (p.segments[i]?.start === seg.start && p.segments[i]?.end === seg.end && after !== undefined)
-          this.rebuilds += (t.rebuilding ?? []).filter((u) => after.chain.includes(u) && after.rebuilding?.includes(u) !== true).length;
-      }),
-    );
+    this.rebuilds += rebuildsEnded(before, p).length;
     for (const [address, { key, by }] of this.acked) {
       if (this.mayBeTrimmed(address)) continue;
       let was: ReturnType<typeof locate>;

@@ -14,6 +14,7 @@ export interface NativeFormatOptions {
   clusterId?: string;
   unitId?: number;
   force?: boolean;
+  zero?: boolean;
 }
 
 /** What a device's superblock says of it, read without recovery (`Store.identity`). */

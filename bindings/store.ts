@@ -27,6 +27,13 @@ export interface FormatOptions {
   unitId?: number;
   /** Overwrite an existing Corfu superblock. */
   force?: boolean;
+  /**
+   * Write zeros over a regular file first (refused for a block device). A file's blocks
+   * are reserved as unwritten extents, and the first write to each makes its sync commit
+   * the filesystem's journal too: zeroing pays that once, here, instead of on every
+   * first write until the log has gone once around the file.
+   */
+  zero?: boolean;
 }
 
 export interface OpenOptions {
@@ -85,6 +92,10 @@ function checkFormatOptions(options: unknown): NativeFormatOptions {
   if (o['force'] !== undefined) {
     if (typeof o['force'] !== 'boolean') throw new CorfuError('ERR_BAD_REQUEST', `force must be a boolean, got ${describe(o['force'])}`);
     out.force = o['force'];
+  }
+  if (o['zero'] !== undefined) {
+    if (typeof o['zero'] !== 'boolean') throw new CorfuError('ERR_BAD_REQUEST', `zero must be a boolean, got ${describe(o['zero'])}`);
+    out.zero = o['zero'];
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // Checks output, exit codes (0 ok, 1 CorfuError, 2 usage) and that expected
 // errors are one line without a stack trace.
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -25,6 +25,18 @@ describe('corfu format / inspect', () => {
     expect(r.stdout).toMatch(/unit id\s+4\n/);
     expect(r.stdout).toMatch(/max entry\s+16 KiB/);
     expect(r.stdout).toMatch(/device\s+8 MiB \(8,388,608 bytes\)/);
+  });
+
+  it('--zero writes zeros over a file before formatting it; a second --zero over the unit is refused without --force', () => {
+    const zeroed = join(dir, 'zeroed.img');
+    writeFileSync(zeroed, Buffer.alloc(4 * 1024 * 1024, 0x5a));
+    const r = corfu('format', zeroed, '--size', '8M', '--zero');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(zeroed).subarray(1024 * 1024).every((b) => b === 0)).toBe(true);
+    const again = corfu('format', zeroed, '--zero');
+    expect(again.code).toBe(1);
+    expect(oneLine(again.stderr)).toContain('ERR_ALREADY_FORMATTED');
   });
 
   it('inspects it as a table and as JSON', () => {

@@ -1,5 +1,8 @@
 // The Store contract on a regular file (O_DIRECT on the test machine's filesystem).
 
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+
 import { describe, expect, it } from 'vitest';
 
 import { Store } from '../bindings/index.js';
@@ -30,6 +33,54 @@ describe('Store on a regular file', () => {
     await store.close();
     expect(Store.identity(path)).toMatchObject({ epoch: 4, unitId: 6, formatId });
     throwsWith(() => Store.identity(devices.missing()), 'ERR_NO_DEVICE');
+    devices.release(path);
+  });
+
+  // What filefrag (e2fsprogs) calls unwritten: blocks fallocate reserved and nothing wrote,
+  // whose first write makes the sync commit the filesystem's journal. Undefined without filefrag.
+  function unwrittenExtents(path: string): number | undefined {
+    let out: string;
+    try {
+      out = execFileSync('filefrag', ['-v', path], { encoding: 'utf8' });
+    } catch {
+      return undefined;
+    }
+    return out.split('\n').filter((line) => /\bunwritten\b/.test(line)).length;
+  }
+
+  it('zero: writes zeros over the whole file before formatting it (no unwritten extents, old bytes gone), and the unit starts empty', async () => {
+    for (const zero of [false, true]) {
+      const path = devices.missing();
+      writeFileSync(path, Buffer.alloc(8 * MiB, 0xab));
+      Store.format(path, { sizeBytes: 16 * MiB, force: true, zero });
+      const bytes = readFileSync(path);
+      expect(bytes.length).toBe(16 * MiB);
+      // Past the superblocks: the old bytes stay without zero, are gone with it.
+      const tail = bytes.subarray(1 * MiB, 8 * MiB);
+      expect(tail.every((b) => b === 0)).toBe(zero);
+      const unwritten = unwrittenExtents(path);
+      if (unwritten !== undefined && !zero) expect(unwritten).toBeGreaterThan(0); // the grown part is fallocated
+      if (unwritten !== undefined && zero) expect(unwritten).toBe(0);
+      const store = Store.open(path);
+      expect(await store.tail(0)).toBe(0);
+      expect(await store.write(0, [{ address: 0, payload: Buffer.from('after zeroing') }])).toEqual([{ address: 0, status: 'OK' }]);
+      expect((await store.readOne(0, 0)) as { payload: Buffer }).toMatchObject({ kind: 'data', payload: Buffer.from('after zeroing') });
+      await store.close();
+      devices.release(path);
+    }
+  });
+
+  it('zero: refuses a formatted file without force and leaves it whole; refuses a zero that is not a boolean', async () => {
+    const path = devices.missing();
+    Store.format(path, { sizeBytes: 8 * MiB });
+    const store = Store.open(path);
+    await store.write(0, [{ address: 0, payload: Buffer.from('kept') }]);
+    await store.close();
+    throwsWith(() => Store.format(path, { zero: true }), 'ERR_ALREADY_FORMATTED');
+    const again = Store.open(path);
+    expect(await again.readOne(0, 0)).toMatchObject({ kind: 'data', payload: Buffer.from('kept') });
+    await again.close();
+    throwsWith(() => Store.format(path, { zero: 'yes' } as never), 'ERR_BAD_REQUEST');
     devices.release(path);
   });
 

@@ -90,6 +90,8 @@ export interface FormatOptions {
   clusterId?: string
   unitId?: number
   force?: boolean
+  /** Write zeros over a file before formatting it (files only). */
+  zero?: boolean
 }
 
 /**

@@ -55,7 +55,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
   try {
     const clusterId = randomBytes(16).toString('hex');
     const devices = Array.from({ length: o.units }, (_, i) => join(dir, `unit-${i}.img`));
-    for (const [i, path] of devices.entries()) Store.format(path, { sizeBytes: o.unitSizeBytes, clusterId, unitId: i });
+    for (const [i, path] of devices.entries()) Store.format(path, { sizeBytes: o.unitSizeBytes, clusterId, unitId: i, zero: true });
     const units = await Promise.all(devices.map((path, i) => startChild(`unit-${i}`, ['unit', '--device', path, '--listen', '127.0.0.1:0', '--sync', o.sync], dir, children)));
     const addresses = units.map((u) => u.address!);
     const sealed = await sealUnits(addresses, EPOCH);

@@ -18,6 +18,7 @@ export interface FormatFlags {
   clusterId?: string;
   unitId?: number;
   force?: boolean;
+  zero?: boolean;
 }
 
 /** "an ext4 filesystem", "a GPT partition table": acronyms by how their first letter sounds. */
@@ -58,6 +59,7 @@ export function formatVerb(path: string, flags: FormatFlags): void {
   if (flags.clusterId !== undefined) options.clusterId = flags.clusterId;
   if (flags.unitId !== undefined) options.unitId = flags.unitId;
   if (flags.force === true) options.force = true;
+  if (flags.zero === true) options.zero = true;
   const info = Store.format(path, options);
   const erased = found.length === 0 ? '' : ` (erased ${describe(found)})`;
   process.stdout.write(`formatted ${path}${erased}\n${superblockTable(path, info)}\n`);

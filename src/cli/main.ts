@@ -66,6 +66,7 @@ function buildProgram(): Command {
     .option('--cluster-id <hex>', 'cluster id, 32 hex digits, stamped on the device (random if omitted)', clusterIdArg)
     .option('--unit-id <n>', "this unit's id within the cluster", countArg)
     .option('--force', 'erase whatever the device holds: a Corfu unit, a filesystem, a partition table')
+    .option('--zero', "write zeros over a regular file first: its first pass of writes then syncs without committing the filesystem's journal (files only)")
     .action((path: string, flags: FormatFlags) => formatVerb(path, flags));
 
   program
@@ -163,6 +164,7 @@ function buildProgram(): Command {
     .option('--demo <n>', 'once up, append N entries, read them back, verify and print appends/s and latency', positiveCountArg)
     .option('--entry-bytes <b>', 'payload bytes per demo entry', sizeArg, 128)
     .option('--spares <n>', 'empty units the manager may replace a dead one with', countArg, 1)
+    .option('--no-zero', 'create device files without writing zeros over them (faster start, slower first pass of writes)')
     .option('--chaos', 'with --demo: kill -9 a unit halfway through the appends (the manager heals the cluster)')
     .option('--tls', 'mutual TLS everywhere, with the certificates of `corfu certs init DIR/certs` (made on the first run, reused after)')
     .action((flags: UpFlags) => upVerb(flags));

@@ -67,6 +67,8 @@ export interface UpFlags extends UpSecurityFlags {
   readonly entryBytes?: number;
   /** Empty units the manager may use to replace dead ones (DIR/spare-K.img). */
   readonly spares: number;
+  /** False with --no-zero: device files created now are not written with zeros first (FormatOptions.zero). */
+  readonly zero: boolean;
   /** With --demo: kill -9 a unit halfway through the appends (the manager heals the cluster). */
   readonly chaos?: boolean;
   /** Mutual TLS with the certificates of `corfu certs init DIR/certs` (made on the first run). */
@@ -293,7 +295,7 @@ export async function upVerb(flags: UpFlags): Promise<void> {
     } else if (existsSync(path)) {
       maxEpoch = Math.max(maxEpoch, (old ?? Store.identity(path)).epoch);
     } else {
-      Store.format(path, { sizeBytes: flags.size, clusterId, unitId: i, ...(flags.maxEntryBytes === undefined ? {} : { maxEntryBytes: flags.maxEntryBytes }) });
+      Store.format(path, { sizeBytes: flags.size, clusterId, unitId: i, zero: flags.zero, ...(flags.maxEntryBytes === undefined ? {} : { maxEntryBytes: flags.maxEntryBytes }) });
       process.stdout.write(`formatted ${path}\n`);
     }
   }

@@ -61,7 +61,8 @@ fn main() {
     };
     let fill: f64 = args.get(5).map_or(1.0, |s| s.parse().expect("fill fraction"));
     let size = if path.exists() { None } else { Some(1u64 << 30) };
-    format_path(&path, &FormatRequest { size_bytes: size, max_entry_bytes: None, cluster_id: None, unit_id: 0, force: true }).expect("format");
+    format_path(&path, &FormatRequest { size_bytes: size, max_entry_bytes: None, cluster_id: None, unit_id: 0, force: true, zero: false })
+        .expect("format");
     let mut store = open_store(&path, SyncMode::None).expect("open");
     let rss_empty = rss_bytes();
     const BATCH: u64 = 4096;

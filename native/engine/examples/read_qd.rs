@@ -22,7 +22,8 @@ fn main() {
     let path = std::path::PathBuf::from(args.get(1).expect("usage: read_qd DEVICE [SECONDS] [QUEUE_DEPTH]"));
     let seconds: u64 = args.get(2).map_or(5, |s| s.parse().expect("seconds"));
     let depth: u32 = args.get(3).map_or(32, |s| s.parse().expect("queue depth"));
-    format_path(&path, &FormatRequest { size_bytes: None, max_entry_bytes: None, cluster_id: None, unit_id: 0, force: true }).expect("format");
+    format_path(&path, &FormatRequest { size_bytes: None, max_entry_bytes: None, cluster_id: None, unit_id: 0, force: true, zero: false })
+        .expect("format");
     let mut store = open_store(&path, SyncMode::None).expect("open");
     let capacity = store.stats().data_pages * 95 / 100;
     let mut n = 0u64;

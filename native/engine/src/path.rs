@@ -18,6 +18,12 @@ pub struct FormatRequest {
     pub cluster_id: Option<[u8; 16]>,
     pub unit_id: u64,
     pub force: bool,
+    /// Write zeros over a regular file before formatting it. A file's blocks are reserved
+    /// with fallocate, as unwritten extents: the first write to each block makes its
+    /// fdatasync commit the filesystem's journal as well (fio on ext4 here: 214 µs per
+    /// sync against 43 µs on written blocks), until the log has gone once around the
+    /// device. Zeroing pays that once, at format. A block device has no such extents.
+    pub zero: bool,
 }
 
 pub fn random_u64() -> u64 {
@@ -53,6 +59,18 @@ pub fn format_path(path: &Path, req: &FormatRequest) -> Result<Superblock> {
         size_file(path, dev.file(), size, created)?;
         dev = dev.with_size(size);
     }
+    if req.zero {
+        if kind != DeviceKind::File {
+            return Err(EngineError::BadRequest(format!(
+                "zeroing is for files: {} is a block device, which has no unwritten extents to convert",
+                path.display()
+            )));
+        }
+        if !req.force && dev_size(&dev) >= 2 * SUPERBLOCK_BYTES as u64 {
+            refuse_formatted(&mut dev)?;
+        }
+        write_zeros(&mut dev).map_err(|e| EngineError::io(format!("cannot write zeros over {}", path.display()), e))?;
+    }
     if kind == DeviceKind::Block {
         if let Some(size) = req.size_bytes {
             if size > dev_size(&dev) {
@@ -78,6 +96,27 @@ pub fn format_path(path: &Path, req: &FormatRequest) -> Result<Superblock> {
         created_unix_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
     };
     format(&mut dev, &opts)
+}
+
+/// Zeros over the whole device in 1 MiB writes (a few in flight), then one data sync.
+fn write_zeros(dev: &mut UringDevice) -> std::io::Result<()> {
+    use crate::aligned::AlignedBuf;
+    use crate::device::{Batch, Device, WriteOp};
+    const CHUNK_BYTES: u64 = 1 << 20;
+    const CHUNKS_IN_FLIGHT: u64 = 8;
+    let size = dev_size(dev) / PAGE_BYTES as u64 * PAGE_BYTES as u64;
+    let zeros = AlignedBuf::zeroed(CHUNK_BYTES as usize);
+    let mut offset = 0u64;
+    while offset < size {
+        let writes: Vec<WriteOp<'_>> = (0..CHUNKS_IN_FLIGHT)
+            .map(|i| offset + i * CHUNK_BYTES)
+            .take_while(|&o| o < size)
+            .map(|o| WriteOp { offset: o, buf: &zeros[..(size - o).min(CHUNK_BYTES) as usize] })
+            .collect();
+        offset += writes.len() as u64 * CHUNK_BYTES;
+        dev.submit(Batch { reads: &mut [], writes: &writes, sync: offset >= size })?;
+    }
+    Ok(())
 }
 
 fn kind_is_block(path: &Path) -> bool {

@@ -16,8 +16,11 @@ use corfu_engine::{EngineError, ReadOutcome, SyncMode};
 fn answers_reads_as_they_complete() {
     let dir = tempfile::tempdir_in("/var/tmp").unwrap();
     let path = dir.path().join("unit.img");
-    format_path(&path, &FormatRequest { size_bytes: Some(16 << 20), max_entry_bytes: None, cluster_id: None, unit_id: 0, force: false })
-        .unwrap();
+    format_path(
+        &path,
+        &FormatRequest { size_bytes: Some(16 << 20), max_entry_bytes: None, cluster_id: None, unit_id: 0, force: false, zero: false },
+    )
+    .unwrap();
     let mut store = open_store(&path, SyncMode::Always).unwrap();
     let entries: Vec<u64> = (0..500).collect();
     let payload = |a: u64| vec![(a % 251) as u8; 10 + (a as usize * 37) % 5000];
@@ -139,7 +142,14 @@ fn a_read_of_large_entries_serves_what_fits_and_defers_the_rest() {
     let path = dir.path().join("unit.img");
     format_path(
         &path,
-        &FormatRequest { size_bytes: Some(48 << 20), max_entry_bytes: Some(MIB as u32), cluster_id: None, unit_id: 0, force: false },
+        &FormatRequest {
+            size_bytes: Some(48 << 20),
+            max_entry_bytes: Some(MIB as u32),
+            cluster_id: None,
+            unit_id: 0,
+            force: false,
+            zero: false,
+        },
     )
     .unwrap();
     let mut store = open_store(&path, SyncMode::Always).unwrap();

@@ -33,6 +33,8 @@ pub struct FormatOptions {
     pub cluster_id: Option<String>,
     pub unit_id: Option<f64>,
     pub force: Option<bool>,
+    /// Write zeros over a file before formatting it (files only).
+    pub zero: Option<bool>,
 }
 
 #[napi(object)]
@@ -121,13 +123,15 @@ fn parse_cluster_id(hex: &str) -> Result<[u8; 16]> {
 
 #[napi]
 pub fn format(path: String, options: Option<FormatOptions>) -> Result<SuperblockInfo> {
-    let o = options.unwrap_or(FormatOptions { size_bytes: None, max_entry_bytes: None, cluster_id: None, unit_id: None, force: None });
+    let o =
+        options.unwrap_or(FormatOptions { size_bytes: None, max_entry_bytes: None, cluster_id: None, unit_id: None, force: None, zero: None });
     let req = path::FormatRequest {
         size_bytes: o.size_bytes.map(|s| convert::to_u64("sizeBytes", s)).transpose()?,
         max_entry_bytes: o.max_entry_bytes,
         cluster_id: o.cluster_id.as_deref().map(parse_cluster_id).transpose()?,
         unit_id: o.unit_id.map(|u| convert::to_u64("unitId", u)).transpose()?.unwrap_or(0),
         force: o.force.unwrap_or(false),
+        zero: o.zero.unwrap_or(false),
     };
     let sb = path::format_path(Path::new(&path), &req).map_err(|e| js_error(&e))?;
     Ok(SuperblockInfo::new(&sb, kind_of(&path), Usage::default()))

@@ -1,5 +1,6 @@
 //! The real backend: one io_uring per store, O_DIRECT file descriptor, every read and
-//! write of a batch in flight at once (bounded by the ring), then one data sync.
+//! write of a batch in flight at once (bounded by the ring), then one data sync (a
+//! plain fdatasync: see `fdatasync`).
 
 use std::fs::File;
 use std::io;
@@ -98,21 +99,21 @@ impl UringDevice {
     }
 
     fn fdatasync(&mut self) -> io::Result<()> {
-        let fd = types::Fd(self.file.as_raw_fd());
-        let entry = opcode::Fsync::new(fd).flags(types::FsyncFlags::DATASYNC).build().user_data(u64::MAX);
-        // SAFETY: no buffers involved.
-        unsafe { self.ring.submission().push(&entry) }.expect("ring is empty between batches");
-        // The wait can end before the sync completes (a signal: see wait_one); wait again.
-        let cqe = loop {
-            self.wait_one()?;
-            if let Some(cqe) = self.ring.completion().next() {
-                break cqe;
+        // A plain syscall on this thread, not an io_uring Fsync: the ring cannot run a sync
+        // without blocking, so it hands every one to an io-wq worker thread, and the wake-ups
+        // of that hand-off cost more than the sync on a fast device (engine alone, 128-byte
+        // writes, QD1, zeroed file: p50 207 -> 146 us; 128 writers: 152K -> 227K writes/s).
+        // The writes of the batch have all completed before this call, as before.
+        loop {
+            // SAFETY: fdatasync on a valid fd.
+            if unsafe { libc::fdatasync(self.file.as_raw_fd()) } == 0 {
+                return Ok(());
             }
-        };
-        if cqe.result() < 0 {
-            return Err(io::Error::from_raw_os_error(-cqe.result()));
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(e);
+            }
         }
-        Ok(())
     }
 
     /// Submits what is queued and waits for at least one completion, or for a signal.

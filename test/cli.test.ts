@@ -33,7 +33,11 @@ describe('corfu format / inspect', () => {
     const r = corfu('format', zeroed, '--size', '8M', '--zero');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(readFileSync(zeroed).subarray(1024 * 1024).every((b) => b === 0)).toBe(true);
+    expect(
+      readFileSync(zeroed)
+        .subarray(1024 * 1024)
+        .every((b) => b === 0),
+    ).toBe(true);
     const again = corfu('format', zeroed, '--zero');
     expect(again.code).toBe(1);
     expect(oneLine(again.stderr)).toContain('ERR_ALREADY_FORMATTED');

@@ -54,6 +54,9 @@ export function sequencerAdmin(server: () => SequencerServer | undefined, startE
       if (res.status !== 'OK') errors.inc({ op: res.op, code: res.status });
       else if (res.op === 'BOOTSTRAP') bootstrapped = true;
     },
+    answeredTokens(n: number): void {
+      requests.inc({ op: 'TOKEN' }, n);
+    },
   };
   return {
     registry,

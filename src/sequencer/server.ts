@@ -38,6 +38,7 @@ import { NativeTokenSource } from './native-token-source.js';
 import { Sequencer } from './state.js';
 import type { TokenSource } from './state.js';
 import { TailWaiters, wakesWaiters } from './tail-waiters.js';
+import { answerTokenRun } from './token-run.js';
 import type { Request, Response, Role, WaitTailRequest } from '../wire/messages.js';
 import { noopLogger, type Logger } from '../log/logger.js';
 
@@ -73,6 +74,8 @@ export interface SequencerServerOptions extends ServerLimitOptions {
 /** Hears what the sequencer answers; called on the hot path, so it must be cheap. */
 export interface SequencerObserver {
   answered(res: Response): void;
+  /** `requests` TOKEN requests answered OK by the fast path (token-run.ts), which makes no Response objects. */
+  answeredTokens(requests: number): void;
 }
 
 /** The server could not listen (address in use, no such interface, no permission). */
@@ -216,8 +219,21 @@ export class SequencerServer {
       decoder.push(chunk);
       let progressed = false;
       socket.cork();
+      // TOKEN may be answered by the fast path when this connection may send it at all.
+      const fast = role !== undefined && (role === 'admin' || refusal(role, 'TOKEN') === undefined);
       try {
         for (;;) {
+          if (fast) {
+            const run = answerTokenRun(decoder.head(), this.sequencer);
+            if (run.count > 0) {
+              decoder.skip(run.consumed);
+              progressed = true;
+              this.#observer?.answeredTokens(run.count);
+              writeBatched(socket, run.answers);
+              this.#wakeWaiters();
+              continue;
+            }
+          }
           const r = decoder.pull();
           if (r.kind === 'need') break;
           if (r.kind === 'error' || r.frame.type !== 'request') {

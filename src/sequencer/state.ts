@@ -268,6 +268,20 @@ export class Sequencer {
     if (count > MAX_TOKENS_PER_REQUEST) {
       return new CorfuError('ERR_TOO_LARGE', `token count ${count}: at most ${MAX_TOKENS_PER_REQUEST} per request`);
     }
+    return this.#issue(count);
+  }
+
+  /**
+   * The tokens of a run of TOKEN requests answered together (token-run.ts): `total` is the
+   * sum of their counts, each already within 1..MAX_TOKENS_PER_REQUEST, and the caller
+   * hands the range out in request order. ERR_FULL when the whole run does not fit.
+   */
+  takeRun(total: number): number | CorfuError {
+    invariant(Number.isSafeInteger(total) && total >= 1, () => `sequencer: a run of ${total} tokens`);
+    return this.#issue(total);
+  }
+
+  #issue(count: number): number | CorfuError {
     if (this.#tokens.peek() + count > Number.MAX_SAFE_INTEGER) {
       return new CorfuError('ERR_FULL', 'the token space (2^53) is exhausted');
     }

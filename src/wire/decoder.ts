@@ -28,6 +28,8 @@ export type PullResult =
   | { readonly kind: 'need'; readonly bytes: number }
   | { readonly kind: 'error'; readonly error: CorfuError };
 
+const EMPTY = Buffer.alloc(0);
+
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   /** Offset of the first unconsumed byte in chunks[0]. */
@@ -56,6 +58,27 @@ export class FrameDecoder {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.chunks.push(buf);
     this.held += buf.length;
+  }
+
+  /**
+   * The unconsumed bytes of the first held chunk, in place: where a fast path may read a
+   * run of frames without decoding them (src/sequencer/token-run.ts). Empty after a failure.
+   */
+  head(): Buffer {
+    const first = this.chunks[0];
+    return first === undefined ? EMPTY : first.subarray(this.offset);
+  }
+
+  /** Consumes the first `n` bytes of head(): whole frames a fast path has answered. */
+  skip(n: number): void {
+    const first = this.chunks[0];
+    invariant(first !== undefined && n >= 0 && n <= first.length - this.offset, () => `FrameDecoder.skip(${n}) past its first chunk`);
+    this.offset += n;
+    this.held -= n;
+    if (this.offset === first.length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
   }
 
   /** The next whole frame, or how many more bytes it needs, or the (sticky) protocol error. */

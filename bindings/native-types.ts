@@ -168,6 +168,41 @@ export interface NativeTokenCounterClass {
   shared(name: string, start?: number): NativeTokenCounterInstance;
 }
 
+export interface NativeTokenLoadOptions {
+  host: string;
+  port: number;
+  epoch: number;
+  connections: number;
+  depth: number;
+  count: number;
+}
+
+/** One second of a native TOKEN load's window: latencies (whole µs) and how many had each. */
+export interface NativeTokenLoadSecond {
+  latencyUs: number[];
+  counts: number[];
+}
+
+export interface NativeTokenLoadResult {
+  ops: number;
+  seconds: NativeTokenLoadSecond[];
+  firstToken?: number;
+  tailAfter: number;
+  failure?: string;
+}
+
+/** The native TOKEN load generator (bench tooling: src/bench/native-tokens.ts). */
+export interface NativeTokenLoadInstance {
+  measured(): number;
+  failure(): string | null;
+  open(): void;
+  close(): NativeTokenLoadResult;
+}
+
+export interface NativeTokenLoadClass {
+  start(options: NativeTokenLoadOptions): NativeTokenLoadInstance;
+}
+
 /** The engine's limits TypeScript relies on too (test/limits.test.ts checks them). */
 export interface EngineLimits {
   wireMaxFrameBytes: number;
@@ -194,4 +229,5 @@ export interface NativeAddon {
   engineLimits(): EngineLimits;
   NativeStore: NativeStoreClass;
   TokenCounter: NativeTokenCounterClass;
+  TokenLoad: NativeTokenLoadClass;
 }

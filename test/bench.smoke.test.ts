@@ -123,18 +123,21 @@ describe('corfu bench workloads on a running cluster (--layout)', () => {
     expectReadBack(res);
   });
 
-  it('tokens: the sequencer alone, with the batch size', () => {
+  it('tokens: the sequencer alone, with the batch size, from the native generator', () => {
     const res = run('tokens', 'tokens', '--layout', layout, '--clients', '2', '--depth', '8', '--batch', '4', ...SHORT);
     expectComplete(res, 'tokens');
     const r = res.runs[0]!;
-    expect(r).toMatchObject({ op: 'token-request', items_per_op: 4 });
+    expect(r).toMatchObject({ op: 'token-request', items_per_op: 4, generator: 'native (one thread of this process)' });
+    // Every token it was answered lies in the range the run saw, four per request at least.
+    const extra = res.extra as { first_token: number; tail_after: number };
+    expect(extra.tail_after - extra.first_token).toBeGreaterThanOrEqual(r.ops * 4);
     expect(r.items_per_s).toBeCloseTo(r.ops_per_s * 4, 0);
     expect(res.config).toMatchObject({ connections: 2, depth: 8, batch: 4 });
     expect(res.verify).toBeNull();
   });
 
   it("tokens --procs 2: the load from two generator processes, merged, each one's CPU shown", () => {
-    const res = run('tokens-procs', 'tokens', '--layout', layout, '--clients', '2', '--depth', '8', '--procs', '2', ...SHORT);
+    const res = run('tokens-procs', 'tokens', '--layout', layout, '--clients', '2', '--depth', '8', '--generator', 'node', '--procs', '2', ...SHORT);
     const r = res.runs[0]!;
     expect(r.ops).toBeGreaterThan(0);
     expect(r.latency_us!.count).toBe(r.ops);
@@ -218,7 +221,10 @@ describe('corfu bench: bad flags are one line and a non-zero exit', () => {
     ['a layout store that holds no layout', ['append', '--layout', `file:${join(tmpdir(), 'corfu-bench-no-such-layout')}`], 1, /^error ERR_NO_LAYOUT: /],
     ['an entry too small to check', ['read', '--local', '--entry-size', '4'], 2, /--entry-size must be at least 8/],
     ['an unknown comparison', ['compare', '--pairs', 'engine,etcd'], 2, /--pairs/],
-    ['more generator processes than connections', ['tokens', '--local', '--clients', '2', '--procs', '3'], 2, /--procs \(3\) cannot exceed/],
+    ['more generator processes than connections', ['tokens', '--local', '--clients', '2', '--generator', 'node', '--procs', '3'], 2, /--procs \(3\) cannot exceed/],
+    ['generator processes with the native generator', ['tokens', '--local', '--clients', '4', '--procs', '2'], 2, /--procs 2 runs Node generator processes: add --generator node/],
+    ['a count with the native generator', ['tokens', '--local', '--count', '100'], 2, /--count needs --generator node/],
+    ['an unknown generator', ['tokens', '--local', '--generator', 'rust'], 2, /--generator/],
     ['a batch larger than one token range', ['append', '--local', '--batch', '65537'], 2, /--batch takes at most \d+ entries/],
     ['a batch of none', ['append', '--local', '--batch', '0'], 2, /--batch/],
   ])('%s', (_what, args, code, message) => {

@@ -36,6 +36,15 @@ export declare class TokenCounter {
   peek(): number
 }
 
+export declare class TokenLoad {
+  /** Connects and starts sending; throws when a connection cannot be made. */
+  static start(o: TokenLoadOptions): TokenLoad
+  measured(): number
+  failure(): string | null
+  open(): void
+  close(): TokenLoadResult
+}
+
 /** A byte and its name in one of the code tables (error, written, kind). */
 export interface CodeEntry {
   code: number
@@ -140,6 +149,29 @@ export interface SuperblockInfo {
   /** The index a unit opening the device now would hold: its heap bytes and addresses. */
   indexBytes: number
   addresses: number
+}
+
+export interface TokenLoadOptions {
+  host: string
+  port: number
+  epoch: number
+  connections: number
+  depth: number
+  count: number
+}
+
+export interface TokenLoadResult {
+  ops: number
+  seconds: Array<TokenLoadSecond>
+  firstToken?: number
+  tailAfter: number
+  failure?: string
+}
+
+/** One second of the window: latencies in whole microseconds and how many had each. */
+export interface TokenLoadSecond {
+  latencyUs: Array<number>
+  counts: Array<number>
 }
 
 /** The `written` bytes of a WRITE or FILL answer (entry_codes.rs), for the drift test. */

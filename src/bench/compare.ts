@@ -31,7 +31,7 @@ import { machineInfo, deviceInfo } from './machine.js';
 import { redisRun } from './redis-run.js';
 import { assemble, emit, type OutputFlags } from './result.js';
 import { describeTarget, withTarget } from './run.js';
-import { checkProcs } from './verbs.js';
+import { checkProcs, checkTokenGenerator, type TokenGenerator } from './verbs.js';
 import type { ComparisonRow, RunFigures, TargetFigures } from './schema.js';
 import type { TargetFlags } from './target.js';
 import { appendWorkload } from './workloads/append.js';
@@ -53,8 +53,10 @@ export interface CompareFlags extends OutputFlags {
   readonly seconds: number;
   readonly warmup: number;
   readonly queueDepth: number;
-  /** Load-generator processes of the sequencer and append pairs. */
+  /** Load-generator processes of the append pair, and of the sequencer pair with the node generator. */
   readonly procs: number;
+  /** The sequencer pair's generator. */
+  readonly generator: TokenGenerator;
   /** The engine pair's device or file (default: a temporary file of --device-size). */
   readonly device?: string;
   readonly deviceSize: number;
@@ -101,6 +103,7 @@ export function checkCompareFlags(f: CompareFlags): void {
     throw new UsageError(`${f.device} exists: the engine pair formats it and fio overwrites it; pass --force to erase it`);
   }
   if (f.pairs.has('sequencer') || f.pairs.has('append')) checkProcs(f.procs, f.clients);
+  if (f.pairs.has('sequencer')) checkTokenGenerator(f.generator, 1, { seconds: f.seconds });
   // Every peer before anything runs.
   requirePeers([...new Set([...f.pairs].flatMap((p) => NEEDS[p]))]);
 }
@@ -160,7 +163,8 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
       const ctx = { layout: t.layout, processes: t.processes, progress: f.progress };
       const same = `${f.clients} connection(s) x ${f.depth} in flight on each (redis-benchmark -c ${f.clients} -P ${f.depth}), ${f.seconds} s after ${f.warmup} s of warm-up`;
       if (f.pairs.has('sequencer')) {
-        const corfu = (await tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: 1, goal, warmupS: f.warmup, procs: f.procs })).runs[0]!;
+        const procs = f.generator === 'native' ? 1 : f.procs;
+        const corfu = (await tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: 1, goal, warmupS: f.warmup, procs, generator: f.generator })).runs[0]!;
         const { run: peer, version } = await redisRun({
           label: 'redis INCR',
           op: 'incr',
@@ -237,6 +241,7 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
         warmup_s: f.warmup,
         queue_depth: f.queueDepth,
         generator_processes: f.procs,
+        sequencer_generator: f.generator,
         device: f.device ?? null,
         device_size_bytes: f.device === undefined ? f.deviceSize : null,
         local: f.layout === undefined,

@@ -30,8 +30,8 @@ export function newHistogram(): hdr.Histogram {
 }
 
 /** Records one latency, rounded to whole microseconds (at least 1: the histogram's floor). */
-export function recordUs(h: hdr.Histogram, us: number): void {
-  h.recordValue(Math.min(HIGHEST_US, Math.max(1, Math.round(us))));
+export function recordUs(h: hdr.Histogram, us: number, count = 1): void {
+  h.recordValueWithCount(Math.min(HIGHEST_US, Math.max(1, Math.round(us))), count);
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;

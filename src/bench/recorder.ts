@@ -65,12 +65,12 @@ export class OpRecorder {
     this.recordLatency(t1, (t1 - t0) * 1000);
   }
 
-  /** A latency measured another way (append to delivery), ending at t1. */
-  recordLatency(t1: number, latencyUs: number): void {
+  /** A latency measured another way (append to delivery; `count` operations of a native generator), ending at t1. */
+  recordLatency(t1: number, latencyUs: number, count = 1): void {
     if (t1 < this.window.start || t1 > this.window.end) return;
-    this.ops++;
-    recordUs(this.#h, latencyUs);
-    this.#series.record(t1 - this.window.start, latencyUs);
+    this.ops += count;
+    recordUs(this.#h, latencyUs, count);
+    this.#series.record(t1 - this.window.start, latencyUs, count);
   }
 
   finish(): Recorded {

@@ -29,11 +29,11 @@ export class PerSecondSeries {
   #h: hdr.Histogram = newHistogram();
 
   /** `atMs`: milliseconds since the window opened. */
-  record(atMs: number, latencyUs: number): void {
+  record(atMs: number, latencyUs: number, count = 1): void {
     const bucket = Math.floor(atMs / 1000);
     while (bucket > this.#bucket) this.#roll(1);
-    this.#ops++;
-    recordUs(this.#h, latencyUs);
+    this.#ops += count;
+    recordUs(this.#h, latencyUs, count);
   }
 
   /** Closes the series at `endMs` (the window's length): empty seconds count as zeros. */

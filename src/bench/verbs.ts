@@ -5,6 +5,7 @@ import { cliConnectOptions } from '../cli/security.js';
 import { MAX_TOKENS_PER_REQUEST } from '../wire/messages.js';
 import { UsageError } from '../cli/usage-error.js';
 import { deviceWorkload, type DeviceFlags } from './device.js';
+import type { Goal } from './driver.js';
 import { deviceInfo, machineInfo } from './machine.js';
 import { STAMP_BYTES } from './payload.js';
 import { assemble, emit, type OutputFlags } from './result.js';
@@ -30,6 +31,17 @@ export interface MixedExtra {
 export interface TokensExtra {
   readonly batch: number;
   readonly procs: number;
+  readonly generator: TokenGenerator;
+}
+
+export type TokenGenerator = 'native' | 'node';
+
+/** What the native TOKEN generator cannot do, as usage errors: it is one thread, plain TCP, a seconds goal. */
+export function checkTokenGenerator(generator: TokenGenerator, procs: number, goal: Goal): void {
+  if (generator !== 'native') return;
+  if (procs > 1) throw new UsageError(`--procs ${procs} runs Node generator processes: add --generator node (the native generator is one thread and needs no more)`);
+  if (!('seconds' in goal)) throw new UsageError('--count needs --generator node: the native generator runs for --seconds');
+  if (Object.keys(cliConnectOptions()).length > 0) throw new UsageError('the native generator speaks plain TCP: leave out the TLS and token flags, or add --generator node');
 }
 
 function shape(f: WorkloadFlags): string {
@@ -100,6 +112,7 @@ export function checkProcs(procs: number, connections: number): void {
 export async function tokensVerb(f: WorkloadFlags & TokensExtra): Promise<void> {
   const goal = goalOf(f);
   checkProcs(f.procs, f.clients);
+  checkTokenGenerator(f.generator, f.procs, goal);
   await runCorfuWorkload(f, {
     workload: 'tokens',
     config: {
@@ -110,11 +123,11 @@ export async function tokensVerb(f: WorkloadFlags & TokensExtra): Promise<void> 
       ...('seconds' in goal ? { duration_s: goal.seconds, count: null } : { duration_s: null, count: goal.count }),
       warmup_s: f.warmup,
       local: f.local === true,
-      generator: f.procs > 1 ? `${f.procs} processes` : 'in-process',
+      generator: f.generator === 'native' ? 'native' : f.procs > 1 ? `${f.procs} processes` : 'in-process',
       generator_processes: f.procs,
     },
     heading: (t) => `bench tokens: ${f.clients} connection(s) x depth ${f.depth}, TOKEN(${f.batch}), ${describeTarget(t)}`,
-    run: (ctx) => tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: f.batch, goal, warmupS: f.warmup, procs: f.procs }),
+    run: (ctx) => tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: f.batch, goal, warmupS: f.warmup, procs: f.procs, generator: f.generator }),
   });
 }
 

@@ -111,7 +111,12 @@ export function addBenchCommands(program: Command): void {
     loadOptions(targetOptions(bench.command('tokens').description('the sequencer alone: TOKEN requests over --clients connections, --depth in flight each')), 'connections to the sequencer'),
   )
     .option('--batch <n>', 'tokens per TOKEN request', positiveCountArg, 1)
-    .option('--procs <n>', 'load-generator processes sharing the connections (1: this process)', positiveCountArg, 1)
+    .addOption(
+      new Option('--generator <kind>', "'native': the addon's load generator, one thread of this process; 'node': Node connections (--procs spreads them over processes)")
+        .choices(['native', 'node'])
+        .default('native'),
+    )
+    .option('--procs <n>', 'with --generator node: load-generator processes sharing the connections (1: this process)', positiveCountArg, 1)
     .action((flags: WorkloadFlags & TokensExtra) => tokensVerb(flags));
 
   outputOptions(
@@ -147,7 +152,8 @@ export function addBenchCommands(program: Command): void {
     .option('--depth <d>', 'requests in flight per connection (Redis: redis-benchmark -P)', positiveCountArg, 8)
     .option('--seconds <s>', 'measured seconds per run', secondsArg, 5)
     .option('--warmup <s>', 'warm-up before each Corfu run (Redis: a calibration run)', warmupArg, 1)
-    .option('--procs <n>', 'sequencer and append pairs: load-generator processes (1: this process)', positiveCountArg, 1)
+    .addOption(new Option('--generator <kind>', "sequencer pair: 'native' (the addon's TOKEN generator, one thread) or 'node' (Node connections)").choices(['native', 'node']).default('native'))
+    .option('--procs <n>', 'the append pair, and the sequencer pair with --generator node: load-generator processes (1: this process)', positiveCountArg, 1)
     .option('--queue-depth <n>', 'engine pair: calls in flight (fio --iodepth)', positiveCountArg, 32)
     .option('--device <path>', 'engine pair: the device or file (ERASED; default: a temporary file)')
     .option('--device-size <bytes>', 'engine pair: size of the temporary file', sizeArg, 1024 ** 3)

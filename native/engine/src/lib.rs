@@ -18,6 +18,7 @@ pub mod shared;
 pub mod store;
 pub mod summary;
 pub mod token;
+pub mod token_load;
 
 pub use entry_codes::{EntryKind, Written};
 pub use error::{Code, EngineError, Result};

@@ -6,6 +6,7 @@
 mod convert;
 mod io_thread;
 mod token;
+mod token_load;
 
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};

@@ -1,6 +1,8 @@
 // `tokens`: the sequencer alone. --clients connections to it, --depth TOKEN requests in
-// flight on each, --batch tokens per request, from a lean pipelined client (lean-link.ts)
-// so that the generator spends as little CPU per request as it can. Nothing is written: this measures how
+// flight on each, --batch tokens per request, from the addon's native generator
+// (native-tokens.ts; the default) or from a lean pipelined Node client (lean-link.ts,
+// `--generator node`, which --procs spreads over processes), so that the generator spends
+// as little CPU per request as it can. Nothing is written: this measures how
 // fast the sequencer hands out positions, and what each costs it. (The tokens are
 // never written, so on a cluster that is kept these addresses become holes, filled
 // with junk by the first reader that reaches one.)
@@ -8,12 +10,14 @@
 import { performance } from 'node:perf_hooks';
 
 import { CorfuError } from '../../../bindings/errors.js';
+import { invariant } from '../../../bindings/invariant.js';
 import { CorfuClient } from '../../client/client.js';
 import { cliConnectOptions, cliRuntime } from '../../cli/security.js';
 import { splitHostPort } from '../../transport/address.js';
 import { closedLoop, type Goal, type LoopResult } from '../driver.js';
 import { goalShare, runGenerators, share } from '../generators.js';
 import { LeanLink } from '../lean-link.js';
+import { nativeTokens } from '../native-tokens.js';
 import { OpRecorder, Window, type Recorded } from '../recorder.js';
 import type { RunFigures } from '../schema.js';
 import { toRun, type WorkloadContext, type WorkloadOutput, loopShape } from './common.js';
@@ -26,6 +30,8 @@ export interface TokensFlags {
   readonly warmupS: number;
   /** Load-generator processes: 1 runs the load in this process; more run it in children (generators.ts). */
   readonly procs: number;
+  /** `native`: the addon's TOKEN generator (native-tokens.ts; seconds goals, one process); `node`: LeanLinks. */
+  readonly generator: 'native' | 'node';
 }
 
 export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Promise<WorkloadOutput> {
@@ -33,6 +39,22 @@ export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Prom
   const { sequencer, epoch } = client.projection;
   await client.close();
   const { host, port } = splitHostPort(sequencer);
+  if (f.generator === 'native') {
+    invariant('seconds' in f.goal && f.procs === 1, 'the native TOKEN generator runs a seconds goal in this process (checked with the flags)');
+    const out = await nativeTokens({
+      host,
+      port,
+      epoch,
+      connections: f.connections,
+      depth: f.depth,
+      batch: f.batch,
+      seconds: f.goal.seconds,
+      warmupS: f.warmupS,
+      processes: ctx.processes,
+      progress: ctx.progress,
+    });
+    return { runs: [tokensRun(f, out.rec, out.loop, 'native (one thread of this process)')], verify: null, extra: { sequencer, epoch, first_token: out.firstToken, tail_after: out.tailAfter } };
+  }
   if (f.procs > 1) {
     const specs = Array.from({ length: f.procs }, (_, k) => ({
       kind: 'tokens' as const,

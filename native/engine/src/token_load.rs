@@ -1,0 +1,440 @@
+//! A native load generator for the sequencer's TOKEN, for `corfu bench tokens|compare
+//! --generator native`. Bench tooling, not storage: it lives in the core crate because
+//! that is where the project's Rust is, and it shares nothing with the engine.
+//!
+//! Why native: a Node generator spends 1-2 µs of CPU per TOKEN (a promise, a write and a
+//! decode each), more than the sequencer itself once its TOKEN path answers runs of frames
+//! in place (0.5-0.7 µs), so on two cores the generator, not the sequencer, set the figure.
+//! redis-benchmark, the peer's generator, is C. This one is one thread, one epoll set over
+//! `connections` non-blocking sockets, `depth` TOKEN frames sent together on each and the
+//! next `depth` once all are answered (what redis-benchmark -P does, so that both sides of
+//! `bench compare` see the same pipelining), latencies recorded as whole microseconds per
+//! second of the window (what the TypeScript side's histograms record anyway).
+//!
+//! Wire (docs/protocol.md): a TOKEN request is 24 bytes (length 20, version 1, opcode 8,
+//! flags 0, request id, epoch, count); its OK answer is 29 bytes (length 25, opcode 0x88,
+//! status 0, first token). Anything else ends the run with a failure that says what came.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::io::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+const REQUEST_BYTES: usize = 24;
+const ANSWER_BYTES: usize = 29;
+const TOKEN_ANSWER: u8 = 0x88;
+/// Latencies up to this many microseconds are counted in a dense array per second; longer
+/// ones in a map.
+const DENSE_US: usize = 100_000;
+/// How long one epoll wait may last: the loop notices `close` within this.
+const WAIT_MS: i32 = 10;
+const NOT_SET: u64 = u64::MAX;
+
+#[derive(Clone, Debug)]
+pub struct TokenLoadOptions {
+    pub host: String,
+    pub port: u16,
+    pub epoch: u64,
+    pub connections: usize,
+    /// TOKEN requests in flight on each connection.
+    pub depth: usize,
+    /// Tokens per request.
+    pub count: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct TokenLoadResult {
+    /// Requests answered inside the window (sent after it opened, answered before it closed).
+    pub ops: u64,
+    /// Per second of the window: (latency in whole µs, how many), ascending.
+    pub seconds: Vec<Vec<(u32, u32)>>,
+    pub first_token: Option<u64>,
+    /// Above every token answered.
+    pub tail_after: u64,
+    pub failure: Option<String>,
+}
+
+struct Shared {
+    measured: AtomicU64,
+    stop: AtomicBool,
+    /// Nanoseconds since `base` (NOT_SET until set).
+    window_start: AtomicU64,
+    window_end: AtomicU64,
+    base: Instant,
+    failure: Mutex<Option<String>>,
+}
+
+/// A running load: started by `start`, its window opened and closed by the caller.
+pub struct TokenLoad {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<TokenLoadResult>>,
+}
+
+impl TokenLoad {
+    /// Connects every connection (failing here if one cannot), then sends from a thread of
+    /// its own until `close`.
+    pub fn start(o: TokenLoadOptions) -> io::Result<TokenLoad> {
+        if o.connections == 0 || o.depth == 0 || o.count == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "connections, depth and count must be at least 1"));
+        }
+        let mut conns = Vec::with_capacity(o.connections);
+        for _ in 0..o.connections {
+            let s = TcpStream::connect((o.host.as_str(), o.port))?;
+            s.set_nodelay(true)?;
+            s.set_nonblocking(true)?;
+            conns.push(Conn::new(s));
+        }
+        let shared = Arc::new(Shared {
+            measured: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            window_start: AtomicU64::new(NOT_SET),
+            window_end: AtomicU64::new(NOT_SET),
+            base: Instant::now(),
+            failure: Mutex::new(None),
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new().name("corfu-token-load".into()).spawn(move || run(&s, conns, &o))?;
+        Ok(TokenLoad { shared, thread: Some(thread) })
+    }
+
+    /// Requests counted so far (inside the window).
+    pub fn measured(&self) -> u64 {
+        self.shared.measured.load(Ordering::Relaxed)
+    }
+
+    /// The first failure, once there is one (the thread has stopped sending).
+    pub fn failure(&self) -> Option<String> {
+        self.shared.failure.lock().expect("failure lock").clone()
+    }
+
+    /// From now on, requests sent are counted when answered.
+    pub fn open(&self) {
+        self.shared.window_start.store(self.shared.base.elapsed().as_nanos() as u64, Ordering::SeqCst);
+    }
+
+    /// Ends the window and the load; returns what was counted. Waits at most one epoll wait.
+    pub fn close(&mut self) -> TokenLoadResult {
+        self.shared.window_end.store(self.shared.base.elapsed().as_nanos() as u64, Ordering::SeqCst);
+        self.shared.stop.store(true, Ordering::SeqCst);
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|_| TokenLoadResult { failure: Some("the load thread panicked".into()), ..Default::default() }),
+            None => TokenLoadResult { failure: Some("the load was closed already".into()), ..Default::default() },
+        }
+    }
+}
+
+impl Drop for TokenLoad {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.close();
+        }
+    }
+}
+
+struct Conn {
+    stream: TcpStream,
+    inbuf: Vec<u8>,
+    outbuf: Vec<u8>,
+    /// When each request in flight was queued, oldest first (ns since base).
+    sent: VecDeque<u64>,
+    want_write: bool,
+}
+
+impl Conn {
+    fn new(stream: TcpStream) -> Self {
+        Conn { stream, inbuf: Vec::with_capacity(64 * 1024), outbuf: Vec::new(), sent: VecDeque::new(), want_write: false }
+    }
+
+    /// Writes what it can; true when something is left (wait for EPOLLOUT).
+    fn flush(&mut self) -> io::Result<bool> {
+        while !self.outbuf.is_empty() {
+            match self.stream.write(&self.outbuf) {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "the sequencer stopped reading")),
+                Ok(n) => {
+                    self.outbuf.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+}
+
+struct Recorder {
+    seconds: Vec<(Vec<u32>, BTreeMap<u32, u32>)>,
+    ops: u64,
+    first_token: Option<u64>,
+    tail_after: u64,
+}
+
+impl Recorder {
+    fn record(&mut self, shared: &Shared, t0: u64, t1: u64) {
+        let start = shared.window_start.load(Ordering::Relaxed);
+        let end = shared.window_end.load(Ordering::Relaxed);
+        if start == NOT_SET || t0 < start || t1 > end {
+            return;
+        }
+        let second = ((t1 - start) / 1_000_000_000) as usize;
+        while self.seconds.len() <= second {
+            self.seconds.push((vec![0; DENSE_US + 1], BTreeMap::new()));
+        }
+        let us = ((t1 - t0 + 500) / 1_000).max(1);
+        let (dense, sparse) = &mut self.seconds[second];
+        if (us as usize) <= DENSE_US {
+            dense[us as usize] += 1;
+        } else {
+            *sparse.entry(us.min(u32::MAX as u64) as u32).or_insert(0) += 1;
+        }
+        self.ops += 1;
+        shared.measured.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn finish(self, failure: Option<String>) -> TokenLoadResult {
+        let seconds = self
+            .seconds
+            .into_iter()
+            .map(|(dense, sparse)| {
+                let mut v: Vec<(u32, u32)> = dense.iter().enumerate().filter(|(_, &c)| c > 0).map(|(us, &c)| (us as u32, c)).collect();
+                v.extend(sparse);
+                v
+            })
+            .collect();
+        TokenLoadResult { ops: self.ops, seconds, first_token: self.first_token, tail_after: self.tail_after, failure }
+    }
+}
+
+fn request_frame(epoch: u64, count: u32) -> [u8; REQUEST_BYTES] {
+    let mut f = [0u8; REQUEST_BYTES];
+    f[0..4].copy_from_slice(&20u32.to_le_bytes());
+    f[4] = 1;
+    f[5] = 8;
+    f[8..12].copy_from_slice(&1u32.to_le_bytes());
+    f[12..20].copy_from_slice(&epoch.to_le_bytes());
+    f[20..24].copy_from_slice(&count.to_le_bytes());
+    f
+}
+
+/// What an answer that is not an OK TOKEN says: its status byte names the error.
+fn describe(frame: &[u8]) -> String {
+    if frame.len() >= 21 && frame[5] == TOKEN_ANSWER && frame[20] != 0 {
+        let len = if frame.len() >= 31 { u16::from_le_bytes([frame[29], frame[30]]) as usize } else { 0 };
+        let msg = frame.get(31..31 + len).map(|m| String::from_utf8_lossy(m).into_owned()).unwrap_or_default();
+        return format!(
+            "the sequencer answered TOKEN with error status {}{}",
+            frame[20],
+            if msg.is_empty() { String::new() } else { format!(": {msg}") }
+        );
+    }
+    format!(
+        "the sequencer sent a {}-byte frame with opcode 0x{:02x} where a TOKEN answer was expected",
+        frame.len(),
+        frame.get(5).copied().unwrap_or(0)
+    )
+}
+
+fn run(shared: &Shared, mut conns: Vec<Conn>, o: &TokenLoadOptions) -> TokenLoadResult {
+    let mut rec = Recorder { seconds: Vec::new(), ops: 0, first_token: None, tail_after: 0 };
+    let failure = drive(shared, &mut conns, o, &mut rec).err();
+    if let Some(f) = &failure {
+        *shared.failure.lock().expect("failure lock") = Some(f.clone());
+    }
+    rec.finish(failure)
+}
+
+fn drive(shared: &Shared, conns: &mut [Conn], o: &TokenLoadOptions, rec: &mut Recorder) -> Result<(), String> {
+    let frame = request_frame(o.epoch, o.count);
+    // SAFETY: epoll_create1 returns a new descriptor or -1.
+    let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if ep < 0 {
+        return Err(format!("epoll_create1: {}", io::Error::last_os_error()));
+    }
+    let _close_ep = CloseFd(ep);
+    let now = shared.base.elapsed().as_nanos() as u64;
+    for (i, c) in conns.iter_mut().enumerate() {
+        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: i as u64 };
+        // SAFETY: valid descriptors and a valid event.
+        if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, c.stream.as_raw_fd(), &mut ev) } != 0 {
+            return Err(format!("epoll_ctl: {}", io::Error::last_os_error()));
+        }
+        for _ in 0..o.depth {
+            c.outbuf.extend_from_slice(&frame);
+            c.sent.push_back(now);
+        }
+        c.want_write = c.flush().map_err(|e| format!("write to the sequencer: {e}"))?;
+        set_interest(ep, i, c)?;
+    }
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 64];
+    let mut read_buf = vec![0u8; 64 * 1024];
+    while !shared.stop.load(Ordering::Relaxed) {
+        // SAFETY: `events` has room for its length.
+        let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, WAIT_MS) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(format!("epoll_wait: {e}"));
+        }
+        let t1 = shared.base.elapsed().as_nanos() as u64;
+        for ev in &events[..n as usize] {
+            let i = ev.u64 as usize;
+            let c = &mut conns[i];
+            let mut answered = 0usize;
+            if ev.events & (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0 {
+                loop {
+                    match c.stream.read(&mut read_buf) {
+                        Ok(0) => return Err("the sequencer closed the connection".into()),
+                        Ok(k) => c.inbuf.extend_from_slice(&read_buf[..k]),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(format!("read from the sequencer: {e}")),
+                    }
+                }
+                let mut at = 0;
+                while c.inbuf.len() - at >= 4 {
+                    let len = u32::from_le_bytes(c.inbuf[at..at + 4].try_into().expect("4 bytes")) as usize + 4;
+                    if c.inbuf.len() - at < len {
+                        break;
+                    }
+                    let f = &c.inbuf[at..at + len];
+                    if len != ANSWER_BYTES || f[5] != TOKEN_ANSWER || f[20] != 0 {
+                        return Err(describe(f));
+                    }
+                    let first = u64::from_le_bytes(f[21..29].try_into().expect("8 bytes"));
+                    let t0 = c.sent.pop_front().ok_or("an answer to a request never sent")?;
+                    rec.record(shared, t0, t1);
+                    rec.first_token.get_or_insert(first);
+                    rec.tail_after = rec.tail_after.max(first + o.count as u64);
+                    answered += 1;
+                    at += len;
+                }
+                c.inbuf.drain(..at);
+            }
+            // Like redis-benchmark -P: the next `depth` requests leave together once all of
+            // the last ones are answered (refilling one by one would split the pipeline into
+            // more, smaller writes on both sides than the peer's generator makes).
+            if answered > 0 && c.sent.is_empty() && !shared.stop.load(Ordering::Relaxed) {
+                for _ in 0..o.depth {
+                    c.outbuf.extend_from_slice(&frame);
+                    c.sent.push_back(t1);
+                }
+            }
+            let was = c.want_write;
+            c.want_write = c.flush().map_err(|e| format!("write to the sequencer: {e}"))?;
+            if was != c.want_write {
+                set_interest(ep, i, c)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn set_interest(ep: i32, i: usize, c: &Conn) -> Result<(), String> {
+    let events = libc::EPOLLIN as u32 | if c.want_write { libc::EPOLLOUT as u32 } else { 0 };
+    let mut ev = libc::epoll_event { events, u64: i as u64 };
+    // SAFETY: valid descriptors and a valid event.
+    if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_MOD, c.stream.as_raw_fd(), &mut ev) } != 0 {
+        return Err(format!("epoll_ctl: {}", io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+struct CloseFd(i32);
+
+impl Drop for CloseFd {
+    fn drop(&mut self) {
+        // SAFETY: a descriptor this run opened.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A sequencer stand-in: answers each TOKEN with consecutive tokens from 100, or with
+    /// `refuse` as the status of every answer.
+    fn serve(refuse: u8) -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut next = 100u64;
+            for s in l.incoming() {
+                let mut s = s.unwrap();
+                let mut buf = vec![0u8; 0];
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let n = match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    buf.extend_from_slice(&chunk[..n]);
+                    let mut out = Vec::new();
+                    while buf.len() >= REQUEST_BYTES {
+                        let count = u32::from_le_bytes(buf[20..24].try_into().unwrap()) as u64;
+                        let mut a = [0u8; ANSWER_BYTES];
+                        a[0..4].copy_from_slice(&25u32.to_le_bytes());
+                        a[4] = 1;
+                        a[5] = TOKEN_ANSWER;
+                        a[8..20].copy_from_slice(&buf[8..20]);
+                        a[20] = refuse;
+                        a[21..29].copy_from_slice(&next.to_le_bytes());
+                        next += count;
+                        out.extend_from_slice(&a);
+                        buf.drain(..REQUEST_BYTES);
+                    }
+                    if s.write_all(&out).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn counts_what_the_window_saw_and_the_tokens_it_got() {
+        let port = serve(0);
+        let mut load =
+            TokenLoad::start(TokenLoadOptions { host: "127.0.0.1".into(), port, epoch: 7, connections: 3, depth: 4, count: 2 }).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let before = load.measured();
+        load.open();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let r = load.close();
+        assert_eq!(before, 0, "nothing counted before the window opened");
+        assert!(r.failure.is_none(), "{:?}", r.failure);
+        assert!(r.ops > 0);
+        assert_eq!(r.seconds.iter().flatten().map(|&(_, c)| c as u64).sum::<u64>(), r.ops);
+        assert_eq!(r.first_token, Some(100));
+        assert_eq!((r.tail_after - 100) % 2, 0);
+    }
+
+    #[test]
+    fn an_error_answer_ends_the_run_with_its_status() {
+        let port = serve(6);
+        let mut load =
+            TokenLoad::start(TokenLoadOptions { host: "127.0.0.1".into(), port, epoch: 1, connections: 1, depth: 1, count: 1 }).unwrap();
+        load.open();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(load.failure().is_some_and(|f| f.contains("error status 6")));
+        let r = load.close();
+        assert_eq!(r.ops, 0);
+    }
+
+    #[test]
+    fn refuses_zero_connections_and_an_unreachable_port() {
+        assert!(TokenLoad::start(TokenLoadOptions { host: "127.0.0.1".into(), port: 1, epoch: 1, connections: 0, depth: 1, count: 1 }).is_err());
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        assert!(TokenLoad::start(TokenLoadOptions { host: "127.0.0.1".into(), port, epoch: 1, connections: 1, depth: 1, count: 1 }).is_err());
+    }
+}

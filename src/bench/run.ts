@@ -154,5 +154,5 @@ export async function runCorfuWorkload(f: WorkloadFlags, spec: WorkloadSpec): Pr
 /** The first line of the text output: what ran against what. */
 export function describeTarget(t: Target): string {
   const i = t.info;
-  return `${i.stripes} stripe(s) x ${i.replicas} replica(s), sync ${i.sync} (${i.sync_source}), ${i.kind === 'local' ? `a local cluster in ${i.dir ?? '?'} (removed afterwards)` : i.layout}`;
+  return `${i.stripes} stripe(s) x ${i.replicas} replica(s), sync ${i.sync} (${i.sync_source}), ${i.kind === 'local' ? `a local cluster in ${i.dir ?? '?'} (device files zeroed at format, removed afterwards)` : i.layout}`;
 }

@@ -107,16 +107,21 @@ describe('close', () => {
     fake.answer = (_to, req) => (req.op === 'TOKEN' ? 'silent' : undefined);
     const failure = (e: unknown): unknown => e;
     // Handled now: they fail during close(), before the expectations below look at them.
-    const waiting = c.append(Buffer.from('b')).catch(failure);
-    while (fake.ops('TOKEN').length < 2) await turn();
-    // A second append waits behind the TOKEN in flight (one at a time).
-    const queued = c.append(Buffer.from('c')).catch(failure);
+    // Four appends in four turns: four TOKENs on the wire, the most a client keeps out.
+    const waiting: Promise<unknown>[] = [];
+    for (const s of ['b', 'c', 'd', 'e']) {
+      waiting.push(c.append(Buffer.from(s)).catch(failure));
+      const sent = fake.ops('TOKEN').length;
+      while (fake.ops('TOKEN').length === sent) await turn();
+    }
+    // A fifth waits behind them, not on the wire.
+    const queued = c.append(Buffer.from('f')).catch(failure);
     await turn();
     const destroyed = fake.destroyed;
     await c.close();
-    expect(await waiting).toMatchObject({ code: 'ERR_CLOSED' });
+    for (const w of waiting) expect(await w).toMatchObject({ code: 'ERR_CLOSED' });
     expect(await queued).toMatchObject({ code: 'ERR_CLOSED', message: 'the client was closed' });
-    expect(fake.ops('TOKEN').length).toBe(2);
+    expect(fake.ops('TOKEN').length).toBe(5);
     // Its connections: the sequencer's and the first chain's two units.
     expect(fake.destroyed - destroyed).toBe(3);
     expect(fake.store.closed).toBe(false);

@@ -179,25 +179,32 @@ describe('tokens shared by concurrent appends', () => {
     expect(c.stats.tokens).toBe(3);
   });
 
-  it('appends that come while a TOKEN is in flight wait for it, then share the next one', async () => {
-    const c = await (await cluster()).connect();
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    fake.answer = async (_to, req) => {
-      if (req.op === 'TOKEN' && fake.ops('TOKEN').length === 1) await held;
-      return undefined;
+  it('appends that want tokens while TOKEN requests are out go in the next one at once, up to four out; the rest wait and share one', async () => {
+    const f = await cluster();
+    const c = await f.connect();
+    const held: Array<() => void> = [];
+    let hold = true;
+    f.answer = async (to, req) => {
+      if (req.op !== 'TOKEN') return undefined;
+      const res = f.sequencers.get(to)!.handle(req);
+      if (hold) await new Promise<void>((resolve) => held.push(resolve));
+      return res;
     };
-    const first = c.append(Buffer.from('a'));
-    while (fake.ops('TOKEN').length === 0) await turn();
-    // Two more, in separate turns, while the first TOKEN has no answer yet.
-    const second = c.append(Buffer.from('b'));
-    await turn();
-    const third = c.append(Buffer.from('c'));
-    await turn();
-    expect(fake.ops('TOKEN').length).toBe(1);
-    release();
-    expect(await Promise.all([first, second, third])).toEqual([0, 1, 2]);
-    expect(fake.ops('TOKEN').map((s) => (s.req.op === 'TOKEN' ? s.req.count : 0))).toEqual([1, 2]);
+    const appends: Promise<number>[] = [];
+    for (let i = 0; i < 6; i++) {
+      appends.push(c.append(Buffer.from(`a${i}`)));
+      await turn();
+    }
+    const counts = (): number[] => f.ops('TOKEN').map((s) => (s.req.op === 'TOKEN' ? s.req.count : 0));
+    // Four on the wire, one append each; the fifth and sixth wait for one of them.
+    expect(counts()).toEqual([1, 1, 1, 1]);
+    hold = false;
+    for (const release of held.splice(0)) release();
+    const addresses = await Promise.all(appends);
+    expect(new Set(addresses).size).toBe(6);
+    // The two that waited left together, in one request.
+    expect(counts()).toEqual([1, 1, 1, 1, 2]);
+    for (const [i, a] of addresses.entries()) expect(text(await c.read(a))).toBe(`a${i}`);
   });
 
   it('a shared TOKEN lasts as long as its longest-lived waiter: one whose deadline passed does not end it for the others', async () => {

@@ -256,6 +256,13 @@ interface JoinedAppend extends WalkEntry {
 /** The longest backoff between resends of a request that got no answer. */
 const MAX_RESEND_BACKOFF_MS = 500;
 
+/**
+ * TOKEN requests one client keeps on the wire. Appends that want tokens while these are out
+ * go in the next request at once instead of waiting for an answer: with one in flight, an
+ * append waited half a sequencer round trip on average before its TOKEN even left.
+ */
+const MAX_TOKEN_REQUESTS_IN_FLIGHT = 4;
+
 interface Driveable<R> {
   readonly address: number;
   start(): ChainAction<R>[];
@@ -342,7 +349,8 @@ export class CorfuClient {
   #walkers: JoinedAppend[] = [];
   #walkScheduled = false;
   #tokenScheduled = false;
-  #tokenInFlight = false;
+  /** TOKEN requests on the wire (at most MAX_TOKEN_REQUESTS_IN_FLIGHT). */
+  #tokensInFlight = 0;
 
   /**
    * Counters, for tests and observers. `readDeferrals`: how many times a unit answered one of
@@ -975,7 +983,7 @@ export class CorfuClient {
   }
 
   #scheduleTokens(): void {
-    if (this.#tokenScheduled || this.#tokenInFlight || this.#tokenWaiters.length === 0) return;
+    if (this.#tokenScheduled || this.#tokensInFlight >= MAX_TOKEN_REQUESTS_IN_FLIGHT || this.#tokenWaiters.length === 0) return;
     this.#tokenScheduled = true;
     queueMicrotask(() => {
       this.#tokenScheduled = false;
@@ -984,7 +992,7 @@ export class CorfuClient {
   }
 
   async #flushTokens(): Promise<void> {
-    if (this.#tokenInFlight || this.#tokenWaiters.length === 0) return;
+    if (this.#tokensInFlight >= MAX_TOKEN_REQUESTS_IN_FLIGHT || this.#tokenWaiters.length === 0) return;
     // Take waiters up to MAX_TOKENS in all (a single waiter above it is refused by the sequencer).
     const batch: TokenWaiter[] = [];
     let total = 0;
@@ -997,7 +1005,7 @@ export class CorfuClient {
       total += w.count;
       remaining = Math.max(remaining, w.budget.remaining());
     }
-    this.#tokenInFlight = true;
+    this.#tokensInFlight++;
     // The shared request lives as long as its longest-lived waiter; each waiter still ends at its own deadline.
     const budget = new CallBudget(this.#runtime.clock, `TOKEN(${total})`, Math.max(1, Math.ceil(remaining)));
     try {
@@ -1025,7 +1033,7 @@ export class CorfuClient {
       for (const w of batch) w.reject(err);
     } finally {
       budget.done();
-      this.#tokenInFlight = false;
+      this.#tokensInFlight--;
       this.#scheduleTokens();
     }
   }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { cliHarness } from './helpers/cli.js';
+import { unwrittenExtents } from './helpers/devices.js';
 import { refusedAddress } from './helpers/ports.js';
 
 import { chainFor, headOf, tailOf, type Projection } from '../src/layout/index.js';
@@ -48,6 +49,8 @@ describe('corfu up', () => {
     const up = await startCorfu(['up', '--dir', cluster, '--units', '4', '--replicas', '2', '--size', '16M'], /^serving/);
     const text = up.out.join('\n');
     expect(text).toMatch(/^epoch\s+1$/m);
+    // The device files it made were written with zeros (format --zero): no unwritten extents.
+    for (const file of ['unit-0.img', 'unit-3.img', 'spare-0.img']) expect(unwrittenExtents(join(cluster, file)) ?? 0, file).toBe(0);
     const stripes = text.split('\n').filter((l) => /^\s+stripe \d+\s+\S+ -> \S+\s/.test(l));
     expect(stripes).toHaveLength(2);
     expect(text).toContain(`layout URL: ${store}`);
@@ -133,7 +136,10 @@ describe('corfu up', () => {
 
   it('when corfu up is killed outright (kill -9), its units and sequencer stop on their own', async () => {
     const orphanDir = join(dir, 'orphan');
-    const up = await startCorfu(['up', '--dir', orphanDir, '--units', '2', '--replicas', '1', '--size', '16M'], /^serving/);
+    // (--no-zero: its files are only reserved, as unwritten extents.)
+    const up = await startCorfu(['up', '--dir', orphanDir, '--units', '2', '--replicas', '1', '--size', '16M', '--no-zero'], /^serving/);
+    const unwritten = unwrittenExtents(join(orphanDir, 'unit-1.img'));
+    if (unwritten !== undefined) expect(unwritten).toBeGreaterThan(0);
     const p = showJson(`file:${join(orphanDir, 'layout')}`);
     for (const unit of p.units) expect(await refuses(unit)).toBe(false);
     up.proc.kill('SIGKILL');

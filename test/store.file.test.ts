@@ -1,12 +1,11 @@
 // The Store contract on a regular file (O_DIRECT on the test machine's filesystem).
 
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
 import { Store } from '../bindings/index.js';
-import { MiB, fileDevices } from './helpers/devices.js';
+import { MiB, fileDevices, unwrittenExtents } from './helpers/devices.js';
 import { throwsWith } from './helpers/expect-error.js';
 import { storeSuite } from './helpers/store-suite.js';
 
@@ -35,18 +34,6 @@ describe('Store on a regular file', () => {
     throwsWith(() => Store.identity(devices.missing()), 'ERR_NO_DEVICE');
     devices.release(path);
   });
-
-  // What filefrag (e2fsprogs) calls unwritten: blocks fallocate reserved and nothing wrote,
-  // whose first write makes the sync commit the filesystem's journal. Undefined without filefrag.
-  function unwrittenExtents(path: string): number | undefined {
-    let out: string;
-    try {
-      out = execFileSync('filefrag', ['-v', path], { encoding: 'utf8' });
-    } catch {
-      return undefined;
-    }
-    return out.split('\n').filter((line) => /\bunwritten\b/.test(line)).length;
-  }
 
   it('zero: writes zeros over the whole file before formatting it (no unwritten extents, old bytes gone), and the unit starts empty', async () => {
     for (const zero of [false, true]) {

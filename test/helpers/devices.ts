@@ -8,6 +8,21 @@ import { join } from 'node:path';
 
 export const MiB = 1024 * 1024;
 
+/**
+ * How many extents of `path` filefrag (e2fsprogs) calls unwritten: blocks fallocate
+ * reserved and nothing wrote, whose first write makes the sync commit the filesystem's
+ * journal too. Undefined where filefrag is missing.
+ */
+export function unwrittenExtents(path: string): number | undefined {
+  let out: string;
+  try {
+    out = execFileSync('filefrag', ['-v', path], { encoding: 'utf8' });
+  } catch {
+    return undefined;
+  }
+  return out.split('\n').filter((line) => /\bunwritten\b/.test(line)).length;
+}
+
 export interface DeviceProvider {
   readonly kind: 'file' | 'block';
   /** Why this provider cannot run here, or undefined when it can. */

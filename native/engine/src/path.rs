@@ -51,24 +51,21 @@ pub fn format_path(path: &Path, req: &FormatRequest) -> Result<Superblock> {
     };
     let create = if file_size.is_some() && !kind_is_block(path) { Create::File } else { Create::No };
     let (mut dev, kind, created) = device_for(path, create)?;
+    if req.zero && kind != DeviceKind::File {
+        return Err(EngineError::BadRequest(format!(
+            "zeroing is for files: {} is a block device, which has no unwritten extents to convert",
+            path.display()
+        )));
+    }
+    // Refuse a formatted file before resizing or zeroing it: a refused format leaves it as it was.
+    if kind == DeviceKind::File && (file_size.is_some() || req.zero) && !req.force && dev_size(&dev) >= 2 * SUPERBLOCK_BYTES as u64 {
+        refuse_formatted(&mut dev)?;
+    }
     if let (DeviceKind::File, Some(size)) = (kind, file_size) {
-        // Refuse a formatted file before resizing it: a refused format leaves it as it was.
-        if !req.force && dev_size(&dev) >= 2 * SUPERBLOCK_BYTES as u64 {
-            refuse_formatted(&mut dev)?;
-        }
         size_file(path, dev.file(), size, created)?;
         dev = dev.with_size(size);
     }
     if req.zero {
-        if kind != DeviceKind::File {
-            return Err(EngineError::BadRequest(format!(
-                "zeroing is for files: {} is a block device, which has no unwritten extents to convert",
-                path.display()
-            )));
-        }
-        if !req.force && dev_size(&dev) >= 2 * SUPERBLOCK_BYTES as u64 {
-            refuse_formatted(&mut dev)?;
-        }
         write_zeros(&mut dev).map_err(|e| EngineError::io(format!("cannot write zeros over {}", path.display()), e))?;
     }
     if kind == DeviceKind::Block {

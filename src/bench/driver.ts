@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 
 import { CpuMeter, type ProcessCpu, type ProcessRef, type CpuSecond } from './cpu.js';
-import { startProgress } from './progress.js';
+import { startProgress, type Progress } from './progress.js';
 import type { Window } from './recorder.js';
 
 export type Goal = { readonly seconds: number } | { readonly count: number };
@@ -39,10 +39,58 @@ export interface LoopResult {
 
 const TICK_MS = 250;
 
+/**
+ * What a run shows while it runs, and measures around its window: the progress bar every
+ * TICK_MS and, while the window is open, each process's share of a CPU once a second. The
+ * Node loops (closedLoop) and the native TOKEN generator (native-tokens.ts) share it.
+ */
+export class RunWatch {
+  readonly cpu: CpuMeter;
+  readonly #window: Window;
+  readonly #measured: () => number;
+  readonly #progress: Progress;
+  readonly #ticker: NodeJS.Timeout;
+  #lastCpuSample = 0;
+
+  constructor(o: { label: string; goal: Goal; progress: boolean; processes: readonly ProcessRef[]; window: Window; measured: () => number }) {
+    this.cpu = new CpuMeter(o.processes);
+    this.#window = o.window;
+    this.#measured = o.measured;
+    this.#progress = startProgress(o.label, o.goal, o.progress);
+    this.#ticker = setInterval(() => {
+      const now = performance.now();
+      this.#progress.update(this.#measured(), this.#window.seconds(now), this.#window.start === Infinity);
+      if (this.#window.isOpen && now - this.#lastCpuSample >= 1000) {
+        this.cpu.sample(now);
+        this.#lastCpuSample = now;
+      }
+    }, TICK_MS);
+  }
+
+  /** Opens the window at `now`: the CPU figures start there. */
+  open(now: number): void {
+    this.#window.open(now);
+    this.cpu.start(now);
+    this.#lastCpuSample = now;
+  }
+
+  /** Closes the window at `now`: each process's CPU over it, per operation of `ops`. */
+  close(now: number, ops: number): ProcessCpu[] {
+    this.#window.close(now);
+    return this.cpu.stop(now, ops);
+  }
+
+  /** Stops the ticker; the bar shows the last count. */
+  stop(): void {
+    clearInterval(this.#ticker);
+    this.#progress.update(this.#measured(), this.#window.seconds(performance.now()), false);
+    this.#progress.stop();
+  }
+}
+
 export async function closedLoop(o: LoopOptions): Promise<LoopResult> {
   const w = o.window;
-  const cpu = new CpuMeter(o.processes);
-  const progress = startProgress(o.label, o.goal, o.progress);
+  const watch = new RunWatch(o);
   const count = 'count' in o.goal ? o.goal.count : Infinity;
   let stopped = false;
   let issued = 0;
@@ -64,31 +112,17 @@ export async function closedLoop(o: LoopOptions): Promise<LoopResult> {
   const loops = Array.from({ length: o.workers }, (_, i) => loop(i).catch(fail));
   const background = (o.background ?? []).map((b) => b.run().catch(fail));
 
-  let lastCpuSample = 0;
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    progress.update(o.measured(), w.seconds(now), w.start === Infinity);
-    if (w.isOpen && now - lastCpuSample >= 1000) {
-      cpu.sample(now);
-      lastCpuSample = now;
-    }
-  }, TICK_MS);
   let rows: ProcessCpu[] = [];
   // The window ends when the time is up (or, with a count, when its last operation is
   // in): the CPU figures end there too, before stragglers and followers catch up.
   const closeWindow = (): void => {
     if (w.start === Infinity || w.end !== Infinity) return;
-    const now = performance.now();
-    w.close(now);
-    rows = cpu.stop(now, o.measured());
+    rows = watch.close(performance.now(), o.measured());
   };
   try {
     await Promise.race([sleep(o.warmupS * 1000), Promise.all(loops)]);
     if (!stopped) {
-      const now = performance.now();
-      w.open(now);
-      cpu.start(now);
-      lastCpuSample = now;
+      watch.open(performance.now());
       if ('seconds' in o.goal) {
         await Promise.race([sleep(o.goal.seconds * 1000), Promise.all(loops)]);
         closeWindow();
@@ -102,11 +136,9 @@ export async function closedLoop(o: LoopOptions): Promise<LoopResult> {
     for (const b of o.background ?? []) b.stop();
     await Promise.all(background);
     if (failure !== undefined) throw failure.err;
-    return { duration_s: Math.round(w.seconds(Infinity) * 1e6) / 1e6, cpu: rows, cpu_series: cpu.seconds };
+    return { duration_s: Math.round(w.seconds(Infinity) * 1e6) / 1e6, cpu: rows, cpu_series: watch.cpu.seconds };
   } finally {
-    clearInterval(ticker);
-    progress.update(o.measured(), w.seconds(performance.now()), false);
-    progress.stop();
+    watch.stop();
   }
 }
 

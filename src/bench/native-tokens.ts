@@ -2,7 +2,8 @@
 // addon's TokenLoad (native/engine/src/token_load.rs) keeps `depth` TOKEN requests in
 // flight on each of `connections` sockets from one thread of this process, and this
 // module runs its window the way closedLoop runs a Node one: a warm-up, the measured
-// seconds, the progress bar, a CPU sample of every process each second. Its latencies
+// seconds, and the same RunWatch (the progress bar, a CPU sample of every process each
+// second). Its latencies
 // come back per second as (whole µs, count) and go into the same recorder, so the JSON,
 // the report and the merge are the same as with the Node generator.
 //
@@ -16,9 +17,8 @@ import { performance } from 'node:perf_hooks';
 import { CorfuError } from '../../bindings/errors.js';
 import { loadNative } from '../../bindings/native.js';
 import type { NativeTokenLoadInstance } from '../../bindings/native-types.js';
-import { CpuMeter, type ProcessRef, type ProcessCpu } from './cpu.js';
-import type { LoopResult } from './driver.js';
-import { startProgress } from './progress.js';
+import type { ProcessRef } from './cpu.js';
+import { RunWatch, type LoopResult } from './driver.js';
 import { OpRecorder, Window, type Recorded } from './recorder.js';
 
 export interface NativeTokensOptions {
@@ -41,8 +41,6 @@ export interface NativeTokensOutput {
   readonly tailAfter: number;
 }
 
-const TICK_MS = 250;
-
 export async function nativeTokens(o: NativeTokensOptions): Promise<NativeTokensOutput> {
   let load: NativeTokenLoadInstance;
   try {
@@ -51,32 +49,17 @@ export async function nativeTokens(o: NativeTokensOptions): Promise<NativeTokens
     throw new CorfuError('ERR_UNAVAILABLE', `the native TOKEN generator cannot reach ${o.host}:${o.port}: ${err instanceof Error ? err.message : String(err)}`);
   }
   const window = new Window();
-  const cpu = new CpuMeter(o.processes);
-  const progress = startProgress('tokens', { seconds: o.seconds }, o.progress);
-  let rows: ProcessCpu[] = [];
-  let lastCpuSample = 0;
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    progress.update(load.measured(), window.seconds(now), window.start === Infinity);
-    if (window.isOpen && now - lastCpuSample >= 1000) {
-      cpu.sample(now);
-      lastCpuSample = now;
-    }
-  }, TICK_MS);
+  const watch = new RunWatch({ label: 'tokens', goal: { seconds: o.seconds }, progress: o.progress, processes: o.processes, window, measured: () => load.measured() });
   let closed = false;
   try {
     await sleepUnlessFailed(load, o.warmupS * 1000);
-    let now = performance.now();
     load.open();
-    window.open(now);
-    cpu.start(now);
-    lastCpuSample = now;
+    watch.open(performance.now());
     await sleepUnlessFailed(load, o.seconds * 1000);
-    now = performance.now();
+    const now = performance.now();
     const result = load.close();
     closed = true;
-    window.close(now);
-    rows = cpu.stop(now, result.ops);
+    const rows = watch.close(now, result.ops);
     if (result.failure !== undefined && result.failure !== null) throw new CorfuError('ERR_IO', `TOKEN(${o.batch}) at ${o.host}:${o.port}: ${result.failure}`);
     const rec = new OpRecorder(window);
     result.seconds.forEach((second, s) => {
@@ -86,15 +69,13 @@ export async function nativeTokens(o: NativeTokensOptions): Promise<NativeTokens
     });
     return {
       rec: rec.finish(),
-      loop: { duration_s: Math.round(window.seconds(Infinity) * 1e6) / 1e6, cpu: rows, cpu_series: cpu.seconds },
+      loop: { duration_s: Math.round(window.seconds(Infinity) * 1e6) / 1e6, cpu: rows, cpu_series: watch.cpu.seconds },
       firstToken: result.firstToken ?? null,
       tailAfter: result.tailAfter,
     };
   } finally {
     if (!closed) load.close();
-    clearInterval(ticker);
-    progress.update(load.measured(), window.seconds(performance.now()), false);
-    progress.stop();
+    watch.stop();
   }
 }
 

@@ -7,7 +7,8 @@
 // Why: a TOKEN costs the general path 2.6 µs of the sequencer's CPU (profile: decoding
 // into objects, a response object, an encoded buffer and a socket write per answer),
 // where Redis spends about 0.4 µs per pipelined INCR. The decision stays the state
-// machine's: every token comes from Sequencer.take(), with its invariants, and the epoch
+// machine's: every token comes from Sequencer.takeRun() (take(), frame by frame, near the
+// end of the token space), with take()'s invariants, and the epoch
 // check is the same comparison handle() makes. test/sequencer.token-run.test.ts feeds
 // the same random streams (valid TOKENs, wrong epochs, bad counts, other requests,
 // split at random points) to both paths and requires the same bytes out.

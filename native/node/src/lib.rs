@@ -232,7 +232,7 @@ impl NativeStore {
             epoch: convert::to_u64("epoch", epoch)?,
             addresses: addresses(&addresses_in)?,
             lengths: lengths.to_vec(),
-            data: Payload(data),
+            data: Payload(data.as_ref().into()),
         };
         self.send(id, req)
     }

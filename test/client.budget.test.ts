@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { CallBudget } from '../src/client/budget.js';
-import { systemClock } from '../src/transport/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../src/transport/clock.js';
 
 let unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown): void => {
@@ -68,5 +68,88 @@ describe('CallBudget.race', () => {
     reject(new Error('late'));
     await settle();
     expect(unhandled).toEqual([]);
+  });
+});
+
+/** A clock whose time moves only when told: timers fire in deadline order, and it counts them. */
+class ManualClock implements Clock {
+  #now = 0;
+  #nextId = 1;
+  readonly timers = new Map<number, { at: number; fn: () => void }>();
+  armed = 0;
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = this.#nextId++;
+    this.timers.set(id, { at: this.#now + ms, fn });
+    this.armed++;
+    return { id };
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    this.timers.delete((handle as { id: number }).id);
+  }
+
+  /** Moves time to `to`, firing every timer due on the way, earliest first. */
+  advance(to: number): void {
+    for (;;) {
+      let due: [number, { at: number; fn: () => void }] | undefined;
+      for (const t of this.timers) if (t[1].at <= to && (due === undefined || t[1].at < due[1].at)) due = t;
+      if (due === undefined) break;
+      this.timers.delete(due[0]);
+      this.#now = due[1].at;
+      due[1].fn();
+    }
+    this.#now = to;
+  }
+}
+
+describe('CallBudget deadlines', () => {
+  it('budgets of one length share one timer; each still ends at its own deadline, and one done in time never does', async () => {
+    const clock = new ManualClock();
+    const ended: [string, number, string][] = [];
+    const budgets: CallBudget[] = [];
+    for (let i = 0; i < 100; i++) {
+      clock.advance(i * 3); // made 3 ms apart: deadlines 1000, 1003, ..., 1297
+      const b = new CallBudget(clock, `call ${i}`, 1000);
+      b.onEnd((err) => ended.push([b.what, clock.now(), err.code]));
+      budgets.push(b);
+    }
+    expect(clock.armed).toBe(1);
+    for (let i = 0; i < 100; i += 2) budgets[i]!.done(); // the even calls finish in time
+    clock.advance(1150);
+    expect(ended).toEqual(
+      Array.from({ length: 25 }, (_, k) => 2 * k + 1)
+        .filter((i) => 1000 + 3 * i <= 1150)
+        .map((i) => [`call ${i}`, 1000 + 3 * i, 'ERR_TIMEOUT']),
+    );
+    clock.advance(5000);
+    expect(ended.map(([what]) => what)).toEqual(Array.from({ length: 50 }, (_, k) => `call ${2 * k + 1}`));
+    expect(ended.every(([what, at]) => at === 1000 + 3 * Number(what.slice(5)))).toBe(true);
+    // Nothing runs: the bucket let its timer go.
+    expect(clock.timers.size).toBe(0);
+    await settle();
+  });
+
+  it('holds no timer once every budget of a length is done, and arms one again for the next', () => {
+    const clock = new ManualClock();
+    const a = new CallBudget(clock, 'a', 500);
+    const b = new CallBudget(clock, 'b', 500);
+    expect(clock.timers.size).toBe(1);
+    a.done();
+    b.done();
+    expect(clock.timers.size).toBe(0);
+    const c = new CallBudget(clock, 'c', 500);
+    let error: string | undefined;
+    c.onEnd((err) => (error = err.message));
+    expect(clock.timers.size).toBe(1);
+    clock.advance(499);
+    expect(error).toBeUndefined();
+    clock.advance(500);
+    expect(error).toBe('c: its deadline of 500 ms passed');
+    expect(clock.timers.size).toBe(0);
   });
 });

@@ -24,6 +24,107 @@ export interface CallOptions {
 /** What a call's leftover work meets once the call is over (nobody waits for it: one shared error). */
 const CALL_OVER = new CorfuError('ERR_ABORTED', 'the call is over: its remaining work is abandoned');
 
+/**
+ * The deadline timers of one clock's budgets of one length (`deadlineMs`): one timer for
+ * all of them, not one per call. Budgets of one length are made in deadline order (the
+ * clock is monotonic), so they wait in a FIFO and the timer is armed for the first one
+ * still running; a budget done before its deadline stays in the FIFO until the timer
+ * passes it (or a compaction drops it). A setTimeout and a clearTimeout per call were a
+ * measurable share of the client's CPU per append at high depth (docs/benchmarks.md).
+ * With no budget running the bucket drops its timer and itself: an idle client holds
+ * no timer, and a running call keeps the process alive as its own timer did.
+ */
+class DeadlineBucket {
+  static readonly #byClock = new WeakMap<Clock, Map<number, DeadlineBucket>>();
+
+  static for(clock: Clock, deadlineMs: number): DeadlineBucket {
+    let buckets = DeadlineBucket.#byClock.get(clock);
+    if (buckets === undefined) DeadlineBucket.#byClock.set(clock, (buckets = new Map<number, DeadlineBucket>()));
+    let bucket = buckets.get(deadlineMs);
+    if (bucket === undefined) buckets.set(deadlineMs, (bucket = new DeadlineBucket(clock, deadlineMs, buckets)));
+    return bucket;
+  }
+
+  readonly #clock: Clock;
+  readonly #deadlineMs: number;
+  readonly #buckets: Map<number, DeadlineBucket>;
+  /** Budgets in deadline order from #head; those no longer held (done) are skipped, removed lazily. */
+  #items: CallBudget[] = [];
+  #head = 0;
+  /** Budgets added and neither done nor expired. */
+  #live = 0;
+  #timer: TimerHandle | undefined;
+  #firing = false;
+
+  private constructor(clock: Clock, deadlineMs: number, buckets: Map<number, DeadlineBucket>) {
+    this.#clock = clock;
+    this.#deadlineMs = deadlineMs;
+    this.#buckets = buckets;
+  }
+
+  add(budget: CallBudget): void {
+    this.#items.push(budget);
+    this.#live++;
+    if (this.#timer === undefined && !this.#firing) this.#arm(this.#deadlineMs);
+    else if (this.#items.length - this.#head > 2 * this.#live + 1024) this.#compact();
+  }
+
+  /** A budget that ended before its deadline. */
+  remove(): void {
+    this.#live--;
+    if (this.#live === 0 && !this.#firing) this.#idle();
+  }
+
+  #arm(delayMs: number): void {
+    this.#timer = this.#clock.setTimeout(() => this.#fire(), Math.max(1, Math.ceil(delayMs)));
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#firing = true;
+    const now = this.#clock.now();
+    let next: CallBudget | undefined;
+    while (this.#head < this.#items.length) {
+      const budget = this.#items[this.#head]!;
+      if (budget.held && budget.deadline > now) {
+        next = budget;
+        break;
+      }
+      this.#head++;
+      if (budget.held) {
+        this.#live--;
+        budget.expire();
+      }
+    }
+    this.#firing = false;
+    if (this.#live === 0) {
+      this.#idle();
+      return;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) this.#compact();
+    // Budgets added while expiring others come after `next` (later deadlines).
+    this.#arm((next ?? this.#items[this.#head]!).deadline - now);
+  }
+
+  #compact(): void {
+    const live: CallBudget[] = [];
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const budget = this.#items[i]!;
+      if (budget.held) live.push(budget);
+    }
+    this.#items = live;
+    this.#head = 0;
+  }
+
+  #idle(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#items = [];
+    this.#head = 0;
+    if (this.#buckets.get(this.#deadlineMs) === this) this.#buckets.delete(this.#deadlineMs);
+  }
+}
+
 export class CallBudget {
   readonly what: string;
   readonly deadlineMs: number;
@@ -35,11 +136,14 @@ export class CallBudget {
   lastUnavailable: CorfuError | undefined;
   readonly #clock: Clock;
   readonly #signal: AbortSignal | undefined;
-  #timer: TimerHandle | undefined;
+  /** Holds this budget until its deadline; undefined once it ended. */
+  #bucket: DeadlineBucket | undefined;
   #onAbort: (() => void) | undefined;
   #error: CorfuError | undefined;
   /** The races in progress: each rejects when the budget ends. (Made by the first race: most calls race once or never.) */
   #waiters: Set<(err: CorfuError) => void> | undefined;
+  /** The call's own end (onEnd): told when the budget runs out, dropped when the call is done. */
+  #onEnd: ((err: CorfuError) => void) | undefined;
 
   constructor(clock: Clock, what: string, deadlineMs: number, signal?: AbortSignal) {
     this.what = what;
@@ -51,14 +155,23 @@ export class CallBudget {
       this.#end(this.#aborted());
       return;
     }
-    this.#timer = clock.setTimeout(() => {
-      this.#timer = undefined;
-      this.#end(this.#expired());
-    }, deadlineMs);
+    this.#bucket = DeadlineBucket.for(clock, deadlineMs);
+    this.#bucket.add(this);
     if (signal !== undefined) {
       this.#onAbort = () => this.#end(this.#aborted());
       signal.addEventListener('abort', this.#onAbort, { once: true });
     }
+  }
+
+  /** Waits for its deadline in a DeadlineBucket (neither done nor expired). */
+  get held(): boolean {
+    return this.#bucket !== undefined;
+  }
+
+  /** Its deadline passed (DeadlineBucket, which has already let go of it). */
+  expire(): void {
+    this.#bucket = undefined;
+    this.#end(this.#expired());
   }
 
   /** Milliseconds left (0 once the deadline passed). */
@@ -104,6 +217,19 @@ export class CallBudget {
     });
   }
 
+  /**
+   * Tells `fn` the budget's error when it runs out (deadline, signal) before `done()`:
+   * what `race` does for a promise, for a call that settles its own promise (one per
+   * budget; `CorfuClient.append`). `done()` drops it without calling it.
+   */
+  onEnd(fn: (err: CorfuError) => void): void {
+    if (this.#error !== undefined) {
+      fn(this.#error);
+      return;
+    }
+    this.#onEnd = fn;
+  }
+
   /** Waits `ms`, or until the budget runs out (then rejects). */
   sleep(ms: number): Promise<void> {
     return this.race(new Promise<void>((resolve) => this.#clock.setTimeout(resolve, Math.min(ms, this.remaining()))));
@@ -116,7 +242,7 @@ export class CallBudget {
   }
 
   /**
-   * Releases the timer and the abort listener; call when the call is over. Whatever the
+   * Releases the deadline and the abort listener; call when the call is over. Whatever the
    * call still has running ends too: a branch of a Promise.all that failed fast (one unit
    * answered an error while another does not answer) has its waits rejected and sends
    * nothing more. Before, such a branch resent every millisecond forever: its deadline had
@@ -124,10 +250,11 @@ export class CallBudget {
    * `budget-outlives-call`).
    */
   done(): void {
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#bucket?.remove();
+    this.#bucket = undefined;
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#onAbort = undefined;
+    this.#onEnd = undefined;
     if (this.#error === undefined) {
       this.#error = CALL_OVER;
       for (const reject of this.#waiters ?? []) reject(CALL_OVER);
@@ -138,7 +265,9 @@ export class CallBudget {
   #end(error: CorfuError): void {
     if (this.#error !== undefined) return;
     this.#error = error;
+    const onEnd = this.#onEnd;
     this.done();
+    onEnd?.(error);
     for (const reject of this.#waiters ?? []) reject(error);
     this.#waiters?.clear();
   }

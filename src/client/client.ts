@@ -478,12 +478,55 @@ export class CorfuClient {
 
   // ---- append ----------------------------------------------------------------
 
-  /** Appends one entry; resolves with its address once every replica of its chain holds it. */
-  async append(payload: Uint8Array, options?: CallOptions): Promise<number> {
-    this.#checkOpen();
-    if (!(payload instanceof Uint8Array)) throw new CorfuError('ERR_BAD_REQUEST', `append: payload must be a Uint8Array, got ${describeValue(payload)}`);
-    this.#checkSize(payload, 'append');
-    return this.#withBudget('append', options, (b) => this.#appendJoined(payload, b));
+  /**
+   * Appends one entry; resolves with its address once every replica of its chain holds it.
+   * Its token and its chain walk are shared with the appends of its TOKEN request (#joinWalk).
+   *
+   * What #withBudget does for the other calls, done by hand: a single append is the call
+   * made hundreds of thousands of times a second, and the generic wrapper's async frames and
+   * race cost it three promises and a Set (the client's CPU per append is the limit at high
+   * depth). Same outcome: the budget's end (deadline, signal) rejects the call, its end
+   * releases the budget, the observer hears it once.
+   */
+  append(payload: Uint8Array, options?: CallOptions): Promise<number> {
+    let b: CallBudget;
+    try {
+      this.#checkOpen();
+      if (!(payload instanceof Uint8Array)) throw new CorfuError('ERR_BAD_REQUEST', `append: payload must be a Uint8Array, got ${describeValue(payload)}`);
+      this.#checkSize(payload, 'append');
+      b = this.#budgetFor('append', options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const observer = this.#callObserver;
+    const startedMs = observer === undefined ? 0 : this.#runtime.clock.now();
+    return new Promise<number>((resolve, reject) => {
+      let settled = false;
+      const done = (address: number): void => {
+        if (settled) return;
+        settled = true;
+        b.done();
+        observer?.('append', (this.#runtime.clock.now() - startedMs) / 1000, undefined);
+        resolve(address);
+      };
+      const fail = (err: unknown): void => {
+        if (settled) return;
+        settled = true;
+        b.done();
+        observer?.('append', (this.#runtime.clock.now() - startedMs) / 1000, err instanceof CorfuError ? err.code : 'unknown');
+        reject(err);
+      };
+      // A signal aborted before the call ends it here: nothing starts (no token is asked for).
+      b.onEnd(fail);
+      if (settled) return;
+      this.#tokenWaiters.push({
+        count: 1,
+        budget: b,
+        resolve: (token) => this.#joinWalk({ address: token.first, epoch: token.epoch, payload, budget: b, done, fail }),
+        reject: fail,
+      });
+      this.#scheduleTokens();
+    });
   }
 
   /** Appends several entries (one TOKEN for all of them, driven concurrently); resolves with their addresses in order. */
@@ -519,19 +562,6 @@ export class CorfuClient {
     return addresses;
   }
 
-  /** A single append: its token and its chain walk shared with the appends of its TOKEN request (#walkJoined). */
-  #appendJoined(payload: Uint8Array, b: CallBudget): Promise<number> {
-    return new Promise<number>((done, fail) => {
-      this.#tokenWaiters.push({
-        count: 1,
-        budget: b,
-        resolve: (token) => this.#joinWalk({ address: token.first, epoch: token.epoch, payload, budget: b, done, fail }),
-        reject: fail,
-      });
-      this.#scheduleTokens();
-    });
-  }
-
   #joinWalk(append: JoinedAppend): void {
     // A call already over leaves its token unwritten (a hole readers fill), as an abandoned #appendAt would.
     if (append.budget.ended) return;
@@ -560,8 +590,9 @@ export class CorfuClient {
       else same.push(w);
     }
     for (const [epoch, group] of byEpoch) {
-      const remaining = Math.max(...group.map((w) => w.budget.remaining()));
-      const budget = new CallBudget(this.#runtime.clock, `append walk of ${group.length}`, Math.max(1, Math.ceil(remaining)));
+      let latest = 0;
+      for (const w of group) latest = Math.max(latest, w.budget.deadline);
+      const budget = new CallBudget(this.#runtime.clock, `append walk of ${group.length}`, Math.max(1, Math.ceil(latest - this.#runtime.clock.now())));
       const on = (i: number, learned: Learned): Promise<void> => {
         const w = group[i]!;
         const renew = async (): Promise<Placed> => ({ ...(await this.#token(1, w.budget)), payload: w.payload });
@@ -996,18 +1027,18 @@ export class CorfuClient {
     // Take waiters up to MAX_TOKENS in all (a single waiter above it is refused by the sequencer).
     const batch: TokenWaiter[] = [];
     let total = 0;
-    let remaining = 0;
+    let latest = 0;
     while (this.#tokenWaiters.length > 0) {
       const w = this.#tokenWaiters[0]!;
       if (batch.length > 0 && total + w.count > MAX_TOKENS) break;
       this.#tokenWaiters.shift();
       batch.push(w);
       total += w.count;
-      remaining = Math.max(remaining, w.budget.remaining());
+      latest = Math.max(latest, w.budget.deadline);
     }
     this.#tokensInFlight++;
     // The shared request lives as long as its longest-lived waiter; each waiter still ends at its own deadline.
-    const budget = new CallBudget(this.#runtime.clock, `TOKEN(${total})`, Math.max(1, Math.ceil(remaining)));
+    const budget = new CallBudget(this.#runtime.clock, `TOKEN(${total})`, Math.max(1, Math.ceil(latest - this.#runtime.clock.now())));
     try {
       let stalls = 0;
       for (;;) {
@@ -1347,8 +1378,8 @@ export class CorfuClient {
 
   // ---- the driver -----------------------------------------------------------------
 
-  /** Runs `body` with the call's budget; releases the budget's timer however it ends. */
-  async #withBudget<T>(what: string, options: CallOptions | undefined, body: (b: CallBudget) => Promise<T>): Promise<T> {
+  /** The budget of a call from its options (deadlineMs, signal), checked. */
+  #budgetFor(what: string, options: CallOptions | undefined): CallBudget {
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
       throw new CorfuError('ERR_BAD_REQUEST', `${what}: options must be an object, got ${describeValue(options)}`);
     }
@@ -1357,7 +1388,12 @@ export class CorfuClient {
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new CorfuError('ERR_BAD_REQUEST', `${what}: signal must be an AbortSignal, got ${describeValue(signal)}`);
     }
-    const b = new CallBudget(this.#runtime.clock, what, deadlineMs, signal);
+    return new CallBudget(this.#runtime.clock, what, deadlineMs, signal);
+  }
+
+  /** Runs `body` with the call's budget; releases the budget's timer however it ends. */
+  async #withBudget<T>(what: string, options: CallOptions | undefined, body: (b: CallBudget) => Promise<T>): Promise<T> {
+    const b = this.#budgetFor(what, options);
     const space = what.indexOf(' ');
     const call = space < 0 ? what : what.slice(0, space);
     const observer = OBSERVED.has(call) ? this.#callObserver : undefined;

@@ -110,10 +110,11 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'answered trimmed, a later read the value (invariant 1).',
     fix: 'treat a trim like a value decided at the head: copy it down the chain (TRIM each later replica) before answering trimmed',
     fixedIn: '8ec2d36',
-    seed: 1033,
+    seed: 1308,
     kind: 'write-once',
-    hunted: 'seeds 1..1033 at 1fb1ffd (the old seed 822 no longer showed it after the chain walk)',
-    showed: 'write-once: address 6: final#175 read(6) got data "c0.0.24" after it read as trimmed at 7069.7',
+    hunted:
+      "seeds 1..1308 after append() settles its own promise (seed 1033 no longer showed it: fewer promise hops per append changed every seed's course; " + 'before that, 822 until the chain walk)',
+    showed: 'write-once: address 4: final#208 read(4) got data "c0.0.3" after it read as trimmed at 7417.1',
   },
   {
     name: 'bootstrap-after-seal',
@@ -217,10 +218,10 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'that walked backpointers and waited on holes ran past the deadline of the call (found when streams joined the simulator).',
     fix: "a reader's call takes one deadline (its deadlineMs, else the client's) and gives each step what is left of it",
     fixedIn: '45932d8',
-    seed: 6,
+    seed: 1,
     kind: 'deadline',
-    hunted: 'seeds 1..6 at 1fb1ffd (seed 1 no longer showed it after the chain walk)',
-    showed: 'deadline: c0#70 streamRead(green): a readNext took 1031.1 ms, past its deadline of 1000 ms',
+    hunted: 'seed 1 after append() settles its own promise (seed 6 no longer showed it; before that, seed 1 until the chain walk)',
+    showed: 'deadline: c1#94 streamRead(red): a readNext took 1248.3 ms, past its deadline of 1000 ms',
   },
   {
     name: 'stream-token-wakes-no-poll',

@@ -1391,7 +1391,7 @@ export class CorfuClient {
     return new CallBudget(this.#runtime.clock, what, deadlineMs, signal);
   }
 
-  /** Runs `body` with the call's budget; releases the budget's timer however it ends. */
+  /** Runs `body` with the call's budget; releases the budget however it ends. */
   async #withBudget<T>(what: string, options: CallOptions | undefined, body: (b: CallBudget) => Promise<T>): Promise<T> {
     const b = this.#budgetFor(what, options);
     const space = what.indexOf(' ');

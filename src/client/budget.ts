@@ -34,6 +34,9 @@ const CALL_OVER = new CorfuError('ERR_ABORTED', 'the call is over: its remaining
  * With no budget running the bucket drops its timer and itself: an idle client holds
  * no timer, and a running call keeps the process alive as its own timer did.
  */
+/** A deadline this close after the timer counts as reached: `deadline - now`, re-added by the clock, is not exact. */
+const FLOAT_SLACK_MS = 1e-6;
+
 class DeadlineBucket {
   static readonly #byClock = new WeakMap<Clock, Map<number, DeadlineBucket>>();
 
@@ -75,8 +78,9 @@ class DeadlineBucket {
     if (this.#live === 0 && !this.#firing) this.#idle();
   }
 
+  /** Not rounded up to whole ms: that, and float error in `deadline - now`, made calls end a ms late (the simulator's deadline check). */
   #arm(delayMs: number): void {
-    this.#timer = this.#clock.setTimeout(() => this.#fire(), Math.max(1, Math.ceil(delayMs)));
+    this.#timer = this.#clock.setTimeout(() => this.#fire(), Math.max(1, delayMs));
   }
 
   #fire(): void {
@@ -86,7 +90,7 @@ class DeadlineBucket {
     let next: CallBudget | undefined;
     while (this.#head < this.#items.length) {
       const budget = this.#items[this.#head]!;
-      if (budget.held && budget.deadline > now) {
+      if (budget.held && budget.deadline - now > FLOAT_SLACK_MS) {
         next = budget;
         break;
       }

@@ -218,10 +218,10 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'that walked backpointers and waited on holes ran past the deadline of the call (found when streams joined the simulator).',
     fix: "a reader's call takes one deadline (its deadlineMs, else the client's) and gives each step what is left of it",
     fixedIn: '45932d8',
-    seed: 1,
+    seed: 6,
     kind: 'deadline',
-    hunted: 'seed 1 after append() settles its own promise (seed 6 no longer showed it; before that, seed 1 until the chain walk)',
-    showed: 'deadline: c1#94 streamRead(red): a readNext took 1248.3 ms, past its deadline of 1000 ms',
+    hunted: 'seeds 1..6 after the deadline buckets (seed 1, briefly its seed, no longer showed it; seed 1 until the chain walk)',
+    showed: 'deadline: c1#69 streamRead(green): a readNext took 1003.3 ms, past its deadline of 1000 ms',
   },
   {
     name: 'stream-token-wakes-no-poll',

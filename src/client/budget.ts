@@ -24,6 +24,9 @@ export interface CallOptions {
 /** What a call's leftover work meets once the call is over (nobody waits for it: one shared error). */
 const CALL_OVER = new CorfuError('ERR_ABORTED', 'the call is over: its remaining work is abandoned');
 
+/** A deadline this close after the timer counts as reached: `deadline - now`, re-added by the clock, is not exact. */
+const FLOAT_SLACK_MS = 1e-6;
+
 /**
  * The deadline timers of one clock's budgets of one length (`deadlineMs`): one timer for
  * all of them, not one per call. Budgets of one length are made in deadline order (the
@@ -34,9 +37,6 @@ const CALL_OVER = new CorfuError('ERR_ABORTED', 'the call is over: its remaining
  * With no budget running the bucket drops its timer and itself: an idle client holds
  * no timer, and a running call keeps the process alive as its own timer did.
  */
-/** A deadline this close after the timer counts as reached: `deadline - now`, re-added by the clock, is not exact. */
-const FLOAT_SLACK_MS = 1e-6;
-
 class DeadlineBucket {
   static readonly #byClock = new WeakMap<Clock, Map<number, DeadlineBucket>>();
 

@@ -175,6 +175,8 @@ export interface NativeTokenLoadOptions {
   connections: number;
   depth: number;
   count: number;
+  /** Poll without sleeping (epoll with no timeout); default false. */
+  busyPoll?: boolean;
 }
 
 /** One second of a native TOKEN load's window: latencies (whole µs) and how many had each. */

@@ -136,6 +136,18 @@ describe('corfu bench workloads on a running cluster (--layout)', () => {
     expect(res.verify).toBeNull();
   });
 
+  it('tokens --busy-poll: the native generator polling without sleeping counts the same way and says so', () => {
+    const res = run('tokens-busy', 'tokens', '--layout', layout, '--clients', '2', '--depth', '8', '--busy-poll', ...SHORT);
+    expectComplete(res, 'tokens');
+    const r = res.runs[0]!;
+    expect(r.generator).toBe('native (one thread of this process, polling without sleeping)');
+    expect(r.ops).toBeGreaterThan(0);
+    const extra = res.extra as { first_token: number; tail_after: number };
+    expect(extra.tail_after - extra.first_token).toBeGreaterThanOrEqual(r.ops);
+    expect(res.config).toMatchObject({ busy_poll: true });
+    expect(r.notes.some((n) => n.startsWith('--busy-poll:'))).toBe(true);
+  });
+
   it("tokens --procs 2: the load from two generator processes, merged, each one's CPU shown", () => {
     const res = run('tokens-procs', 'tokens', '--layout', layout, '--clients', '2', '--depth', '8', '--generator', 'node', '--procs', '2', ...SHORT);
     const r = res.runs[0]!;
@@ -225,6 +237,7 @@ describe('corfu bench: bad flags are one line and a non-zero exit', () => {
     ['generator processes with the native generator', ['tokens', '--local', '--clients', '4', '--procs', '2'], 2, /--procs 2 runs Node generator processes: add --generator node/],
     ['a count with the native generator', ['tokens', '--local', '--count', '100'], 2, /--count needs --generator node/],
     ['an unknown generator', ['tokens', '--local', '--generator', 'rust'], 2, /--generator/],
+    ['--busy-poll with the node generator', ['tokens', '--local', '--generator', 'node', '--busy-poll'], 2, /--busy-poll is a mode of the native generator/],
     ['a batch larger than one token range', ['append', '--local', '--batch', '65537'], 2, /--batch takes at most \d+ entries/],
     ['a batch of none', ['append', '--local', '--batch', '0'], 2, /--batch/],
   ])('%s', (_what, args, code, message) => {

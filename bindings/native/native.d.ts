@@ -158,6 +158,8 @@ export interface TokenLoadOptions {
   connections: number
   depth: number
   count: number
+  /** Poll without sleeping (see corfu_engine::token_load); default false. */
+  busyPoll?: boolean
 }
 
 export interface TokenLoadResult {

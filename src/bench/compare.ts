@@ -57,6 +57,8 @@ export interface CompareFlags extends OutputFlags {
   readonly procs: number;
   /** The sequencer pair's generator. */
   readonly generator: TokenGenerator;
+  /** The sequencer pair's native generator polls without sleeping (`--busy-poll`). */
+  readonly busyPoll?: boolean;
   /** The engine pair's device or file (default: a temporary file of --device-size). */
   readonly device?: string;
   readonly deviceSize: number;
@@ -103,7 +105,7 @@ export function checkCompareFlags(f: CompareFlags): void {
     throw new UsageError(`${f.device} exists: the engine pair formats it and fio overwrites it; pass --force to erase it`);
   }
   if (f.pairs.has('sequencer') || f.pairs.has('append')) checkProcs(f.procs, f.clients);
-  if (f.pairs.has('sequencer')) checkTokenGenerator(f.generator, 1, { seconds: f.seconds });
+  if (f.pairs.has('sequencer')) checkTokenGenerator(f.generator, 1, { seconds: f.seconds }, f.busyPoll === true);
   // Every peer before anything runs.
   requirePeers([...new Set([...f.pairs].flatMap((p) => NEEDS[p]))]);
 }
@@ -164,7 +166,7 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
       const same = `${f.clients} connection(s) x ${f.depth} in flight on each (redis-benchmark -c ${f.clients} -P ${f.depth}), ${f.seconds} s after ${f.warmup} s of warm-up`;
       if (f.pairs.has('sequencer')) {
         const procs = f.generator === 'native' ? 1 : f.procs;
-        const corfu = (await tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: 1, goal, warmupS: f.warmup, procs, generator: f.generator })).runs[0]!;
+        const corfu = (await tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: 1, goal, warmupS: f.warmup, procs, generator: f.generator, busyPoll: f.busyPoll === true })).runs[0]!;
         const { run: peer, version } = await redisRun({
           label: 'redis INCR',
           op: 'incr',
@@ -242,6 +244,7 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
         queue_depth: f.queueDepth,
         generator_processes: f.procs,
         sequencer_generator: f.generator,
+        sequencer_busy_poll: f.busyPoll === true,
         device: f.device ?? null,
         device_size_bytes: f.device === undefined ? f.deviceSize : null,
         local: f.layout === undefined,

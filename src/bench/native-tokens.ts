@@ -28,6 +28,8 @@ export interface NativeTokensOptions {
   readonly connections: number;
   readonly depth: number;
   readonly batch: number;
+  /** Poll without sleeping: the sequencer's answers then seldom wake a sleeping thread. */
+  readonly busyPoll: boolean;
   readonly seconds: number;
   readonly warmupS: number;
   readonly processes: readonly ProcessRef[];
@@ -44,7 +46,7 @@ export interface NativeTokensOutput {
 export async function nativeTokens(o: NativeTokensOptions): Promise<NativeTokensOutput> {
   let load: NativeTokenLoadInstance;
   try {
-    load = loadNative().TokenLoad.start({ host: o.host, port: o.port, epoch: o.epoch, connections: o.connections, depth: o.depth, count: o.batch });
+    load = loadNative().TokenLoad.start({ host: o.host, port: o.port, epoch: o.epoch, connections: o.connections, depth: o.depth, count: o.batch, busyPoll: o.busyPoll });
   } catch (err) {
     throw new CorfuError('ERR_UNAVAILABLE', `the native TOKEN generator cannot reach ${o.host}:${o.port}: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -32,13 +32,18 @@ export interface TokensExtra {
   readonly batch: number;
   readonly procs: number;
   readonly generator: TokenGenerator;
+  /** `--busy-poll`: the native generator never sleeps (commander leaves it undefined when absent). */
+  readonly busyPoll?: boolean;
 }
 
 export type TokenGenerator = 'native' | 'node';
 
 /** What the native TOKEN generator cannot do, as usage errors: it is one thread, plain TCP, a seconds goal. */
-export function checkTokenGenerator(generator: TokenGenerator, procs: number, goal: Goal): void {
-  if (generator !== 'native') return;
+export function checkTokenGenerator(generator: TokenGenerator, procs: number, goal: Goal, busyPoll = false): void {
+  if (generator !== 'native') {
+    if (busyPoll) throw new UsageError('--busy-poll is a mode of the native generator: leave out --generator node');
+    return;
+  }
   if (procs > 1) throw new UsageError(`--procs ${procs} runs Node generator processes: add --generator node (the native generator is one thread and needs no more)`);
   if (!('seconds' in goal)) throw new UsageError('--count needs --generator node: the native generator runs for --seconds');
   if (Object.keys(cliConnectOptions()).length > 0) throw new UsageError('the native generator speaks plain TCP: leave out the TLS and token flags, or add --generator node');
@@ -112,7 +117,7 @@ export function checkProcs(procs: number, connections: number): void {
 export async function tokensVerb(f: WorkloadFlags & TokensExtra): Promise<void> {
   const goal = goalOf(f);
   checkProcs(f.procs, f.clients);
-  checkTokenGenerator(f.generator, f.procs, goal);
+  checkTokenGenerator(f.generator, f.procs, goal, f.busyPoll === true);
   await runCorfuWorkload(f, {
     workload: 'tokens',
     config: {
@@ -125,9 +130,10 @@ export async function tokensVerb(f: WorkloadFlags & TokensExtra): Promise<void> 
       local: f.local === true,
       generator: f.generator === 'native' ? 'native' : f.procs > 1 ? `${f.procs} processes` : 'in-process',
       generator_processes: f.procs,
+      busy_poll: f.busyPoll === true,
     },
     heading: (t) => `bench tokens: ${f.clients} connection(s) x depth ${f.depth}, TOKEN(${f.batch}), ${describeTarget(t)}`,
-    run: (ctx) => tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: f.batch, goal, warmupS: f.warmup, procs: f.procs, generator: f.generator }),
+    run: (ctx) => tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: f.batch, goal, warmupS: f.warmup, procs: f.procs, generator: f.generator, busyPoll: f.busyPoll === true }),
   });
 }
 

@@ -117,6 +117,10 @@ export function addBenchCommands(program: Command): void {
         .default('native'),
     )
     .option('--procs <n>', 'with --generator node: load-generator processes sharing the connections (1: this process)', positiveCountArg, 1)
+    .option(
+      '--busy-poll',
+      "with the native generator: poll without sleeping, so the sequencer's answers seldom wake a sleeping thread (as with a saturated redis-benchmark); the generator then uses a whole CPU",
+    )
     .action((flags: WorkloadFlags & TokensExtra) => tokensVerb(flags));
 
   outputOptions(
@@ -153,6 +157,10 @@ export function addBenchCommands(program: Command): void {
     .option('--seconds <s>', 'measured seconds per run', secondsArg, 5)
     .option('--warmup <s>', 'warm-up before each Corfu run (Redis: a calibration run)', warmupArg, 1)
     .addOption(new Option('--generator <kind>', "sequencer pair: 'native' (the addon's TOKEN generator, one thread) or 'node' (Node connections)").choices(['native', 'node']).default('native'))
+    .option(
+      '--busy-poll',
+      "sequencer pair, with the native generator: poll without sleeping, so the sequencer's answers seldom wake a sleeping thread (as with a saturated redis-benchmark); the generator then uses a whole CPU",
+    )
     .option('--procs <n>', 'the append pair, and the sequencer pair with --generator node: load-generator processes (1: this process)', positiveCountArg, 1)
     .option('--queue-depth <n>', 'engine pair: calls in flight (fio --iodepth)', positiveCountArg, 32)
     .option('--device <path>', 'engine pair: the device or file (ERASED; default: a temporary file)')

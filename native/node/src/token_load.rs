@@ -17,6 +17,8 @@ pub struct TokenLoadOptions {
     pub connections: u32,
     pub depth: u32,
     pub count: u32,
+    /// Poll without sleeping (see corfu_engine::token_load); default false.
+    pub busy_poll: Option<bool>,
 }
 
 /// One second of the window: latencies in whole microseconds and how many had each.
@@ -55,6 +57,7 @@ impl TokenLoad {
             connections: o.connections as usize,
             depth: o.depth as usize,
             count: o.count,
+            busy_poll: o.busy_poll.unwrap_or(false),
         };
         let inner = Load::start(options).map_err(|e| Error::new(Status::GenericFailure, format!("cannot start the TOKEN load: {e}")))?;
         Ok(TokenLoad { inner })

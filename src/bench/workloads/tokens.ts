@@ -32,6 +32,8 @@ export interface TokensFlags {
   readonly procs: number;
   /** `native`: the addon's TOKEN generator (native-tokens.ts; seconds goals, one process); `node`: LeanLinks. */
   readonly generator: 'native' | 'node';
+  /** The native generator polls without sleeping (`--busy-poll`). */
+  readonly busyPoll?: boolean;
 }
 
 export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Promise<WorkloadOutput> {
@@ -48,12 +50,14 @@ export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Prom
       connections: f.connections,
       depth: f.depth,
       batch: f.batch,
+      busyPoll: f.busyPoll === true,
       seconds: f.goal.seconds,
       warmupS: f.warmupS,
       processes: ctx.processes,
       progress: ctx.progress,
     });
-    return { runs: [tokensRun(f, out.rec, out.loop, 'native (one thread of this process)')], verify: null, extra: { sequencer, epoch, first_token: out.firstToken, tail_after: out.tailAfter } };
+    const generator = f.busyPoll === true ? 'native (one thread of this process, polling without sleeping)' : 'native (one thread of this process)';
+    return { runs: [tokensRun(f, out.rec, out.loop, generator)], verify: null, extra: { sequencer, epoch, first_token: out.firstToken, tail_after: out.tailAfter } };
   }
   if (f.procs > 1) {
     const specs = Array.from({ length: f.procs }, (_, k) => ({
@@ -108,7 +112,12 @@ function tokensRun(f: TokensFlags, rec: Recorded, loop: LoopResult, generator: s
       itemsPerOp: f.batch,
       bytesPerOp: null,
       generator,
-      notes: ['the tokens are not written: on a cluster that is kept they are holes, junk-filled by the first reader to reach one'],
+      notes: [
+        'the tokens are not written: on a cluster that is kept they are holes, junk-filled by the first reader to reach one',
+        ...(f.busyPoll === true
+          ? ["--busy-poll: the generator polls without sleeping, so its process is at ~100% of a CPU whatever the load: that share does not say it was the limit, the sequencer's does"]
+          : []),
+      ],
     },
     rec,
     loop,

@@ -35,7 +35,7 @@ import { checkProcs, checkTokenGenerator, type TokenGenerator } from './verbs.js
 import type { ComparisonRow, RunFigures, TargetFigures } from './schema.js';
 import type { TargetFlags } from './target.js';
 import { appendWorkload } from './workloads/append.js';
-import { tokensWorkload } from './workloads/tokens.js';
+import { BUSY_POLL_GENERATOR, tokensWorkload } from './workloads/tokens.js';
 
 export type ComparePair = 'engine' | 'sequencer' | 'append';
 export const COMPARE_PAIRS: readonly ComparePair[] = ['engine', 'sequencer', 'append'];
@@ -75,7 +75,10 @@ function generatorNote(run: RunFigures): string {
   const children = run.cpu.filter((c) => c.role === 'load-generator');
   const gen = children.length > 0 ? children : run.cpu.filter((c) => c.role === 'bench');
   if (gen.length === 0) return `${run.generator}: CPU not measured`;
-  return gen.map((g) => `${g.name} (load generator) at ${Math.round(g.cpu_share * 100)}% of a CPU${g.cpu_share >= 0.9 ? ', SATURATED: the figure is a lower bound' : ''}`).join(', ');
+  // A generator that polls without sleeping is at a whole CPU whatever the load (--busy-poll).
+  const spins = run.generator.includes(BUSY_POLL_GENERATOR);
+  const limit = (share: number): string => (spins ? ', polling without sleeping (a whole CPU at any load)' : share >= 0.9 ? ', SATURATED: the figure is a lower bound' : '');
+  return gen.map((g) => `${g.name} (load generator) at ${Math.round(g.cpu_share * 100)}% of a CPU${limit(g.cpu_share)}`).join(', ');
 }
 
 function row(pair: string, measure: string, corfu: RunFigures, peer: RunFigures, copies: { corfu: string; peer: string }, conditions: string): ComparisonRow {

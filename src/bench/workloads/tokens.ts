@@ -22,6 +22,9 @@ import { OpRecorder, Window, type Recorded } from '../recorder.js';
 import type { RunFigures } from '../schema.js';
 import { toRun, type WorkloadContext, type WorkloadOutput, loopShape } from './common.js';
 
+/** How a run's generator reads with `--busy-poll` (compare.ts keys its CPU note on it). */
+export const BUSY_POLL_GENERATOR = 'polling without sleeping';
+
 export interface TokensFlags {
   readonly connections: number;
   readonly depth: number;
@@ -56,7 +59,7 @@ export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Prom
       processes: ctx.processes,
       progress: ctx.progress,
     });
-    const generator = f.busyPoll === true ? 'native (one thread of this process, polling without sleeping)' : 'native (one thread of this process)';
+    const generator = f.busyPoll === true ? `native (one thread of this process, ${BUSY_POLL_GENERATOR})` : 'native (one thread of this process)';
     return { runs: [tokensRun(f, out.rec, out.loop, generator)], verify: null, extra: { sequencer, epoch, first_token: out.firstToken, tail_after: out.tailAfter } };
   }
   if (f.procs > 1) {

@@ -425,19 +425,15 @@ mod tests {
         }
     }
 
+    /// One connection, one TOKEN(1) in flight, epoch 1, sleeping between waits.
+    fn one_by_one(port: u16) -> TokenLoadOptions {
+        TokenLoadOptions { host: "127.0.0.1".into(), port, epoch: 1, connections: 1, depth: 1, count: 1, busy_poll: false }
+    }
+
     #[test]
     fn an_error_answer_ends_the_run_with_its_status() {
         let port = serve(6);
-        let mut load = TokenLoad::start(TokenLoadOptions {
-            host: "127.0.0.1".into(),
-            port,
-            epoch: 1,
-            connections: 1,
-            depth: 1,
-            count: 1,
-            busy_poll: false,
-        })
-        .unwrap();
+        let mut load = TokenLoad::start(one_by_one(port)).unwrap();
         load.open();
         std::thread::sleep(std::time::Duration::from_millis(100));
         assert!(load.failure().is_some_and(|f| f.contains("error status 6")));
@@ -447,28 +443,10 @@ mod tests {
 
     #[test]
     fn refuses_zero_connections_and_an_unreachable_port() {
-        assert!(TokenLoad::start(TokenLoadOptions {
-            host: "127.0.0.1".into(),
-            port: 1,
-            epoch: 1,
-            connections: 0,
-            depth: 1,
-            count: 1,
-            busy_poll: false
-        })
-        .is_err());
+        assert!(TokenLoad::start(TokenLoadOptions { connections: 0, ..one_by_one(1) }).is_err());
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         drop(l);
-        assert!(TokenLoad::start(TokenLoadOptions {
-            host: "127.0.0.1".into(),
-            port,
-            epoch: 1,
-            connections: 1,
-            depth: 1,
-            count: 1,
-            busy_poll: false
-        })
-        .is_err());
+        assert!(TokenLoad::start(one_by_one(port)).is_err());
     }
 }

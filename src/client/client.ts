@@ -506,14 +506,14 @@ export class CorfuClient {
         if (settled) return;
         settled = true;
         b.done();
-        observer?.('append', (this.#runtime.clock.now() - startedMs) / 1000, undefined);
+        this.#heard(observer, 'append', startedMs, false);
         resolve(address);
       };
       const fail = (err: unknown): void => {
         if (settled) return;
         settled = true;
         b.done();
-        observer?.('append', (this.#runtime.clock.now() - startedMs) / 1000, err instanceof CorfuError ? err.code : 'unknown');
+        this.#heard(observer, 'append', startedMs, true, err);
         reject(err);
       };
       // A signal aborted before the call ends it here: nothing starts (no token is asked for).
@@ -1391,6 +1391,12 @@ export class CorfuClient {
     return new CallBudget(this.#runtime.clock, what, deadlineMs, signal);
   }
 
+  /** Tells the call observer (metrics) that `call`, begun at `startedMs`, ended: failed with `err`, or not. */
+  #heard(observer: CallObserver | undefined, call: ObservedCall, startedMs: number, failed: boolean, err?: unknown): void {
+    if (observer === undefined) return;
+    observer(call, (this.#runtime.clock.now() - startedMs) / 1000, failed ? (err instanceof CorfuError ? err.code : 'unknown') : undefined);
+  }
+
   /** Runs `body` with the call's budget; releases the budget however it ends. */
   async #withBudget<T>(what: string, options: CallOptions | undefined, body: (b: CallBudget) => Promise<T>): Promise<T> {
     const b = this.#budgetFor(what, options);
@@ -1402,10 +1408,10 @@ export class CorfuClient {
       // A signal aborted before the call: nothing starts (no token is asked for).
       b.check();
       const value = await b.race(body(b));
-      observer?.(call as ObservedCall, (this.#runtime.clock.now() - startedMs) / 1000, undefined);
+      this.#heard(observer, call as ObservedCall, startedMs, false);
       return value;
     } catch (err) {
-      observer?.(call as ObservedCall, (this.#runtime.clock.now() - startedMs) / 1000, err instanceof CorfuError ? err.code : 'unknown');
+      this.#heard(observer, call as ObservedCall, startedMs, true, err);
       throw err;
     } finally {
       b.done();

@@ -23,6 +23,6 @@ pub mod token_load;
 pub use entry_codes::{EntryKind, Written};
 pub use error::{Code, EngineError, Result};
 pub use store::{
-    format, read_superblock, CheckpointTrigger, FormatOptions, ReadOutcome, Request, Response, Stats, Store, SyncMode, WriteOutcome,
+    format, read_superblock, CheckpointTrigger, FormatOptions, ReadOutcome, Request, Response, RoundId, Stats, Store, SyncMode, WriteOutcome,
 };
 pub use token::TokenCounter;

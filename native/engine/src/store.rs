@@ -1,16 +1,21 @@
-//! The write-once page store. Work arrives in rounds: `execute` takes every request that
-//! queued up while the previous round was on the device, stages all writes into one
+//! The write-once page store. Work arrives in rounds: a round takes every request that
+//! queued up while the previous one was on the device, stages all writes into one
 //! flush, submits that flush and all reads in one batch, syncs once (group commit), and
 //! only then answers. No answer leaves a round before everything it depends on is durable.
+//!
+//! Two rounds may be at the device at once (`begin`, then `finish`): a round of plain
+//! writes, fills and trims starts its flush and returns, so the next round's flush is
+//! written while this one's completes; its answers wait for its own flush (and sync).
+//! Rounds are answered in order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::aligned::AlignedBuf;
 use crate::checkpoint::{self, CheckpointHead, PART_BYTES};
-use crate::device::{Batch, Device, ReadOp, WriteOp};
+use crate::device::{Batch, Device, ReadOp, Ticket, WriteOp};
 use crate::entry_codes::Written;
 use crate::error::{Code, EngineError, Result};
 use crate::flush::FlushBuilder;
@@ -170,6 +175,29 @@ impl Hasher for AddressHasher {
 struct Staged {
     slot: Slot,
     stream_off: usize,
+    /// The first page of the flush that holds it: the open one or a started one.
+    flush_seq: u64,
+}
+
+/// Flushes started and not yet finished at most: two rounds at the device at once.
+pub const MAX_STARTED_FLUSHES: usize = 2;
+
+/// A round begun by `Store::begin`; `Store::finish` gives its answers.
+#[must_use = "a begun round is answered by finish"]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundId(u64);
+
+/// A flush at the device whose round waits for it. Its pages are claimed (`next_seq` is
+/// past them) but not booked: its records are still in `pending`, not in the index, and
+/// it is not yet a live flush.
+struct StartedFlush {
+    flush: FlushBuilder,
+    ticket: Ticket,
+    sync: bool,
+    /// The addresses it holds, in its order (see `Store::pending_order`).
+    order: Vec<u64>,
+    round: u64,
+    planned: Vec<Planned>,
 }
 
 /// What a request still needs after the round's I/O.
@@ -177,6 +205,23 @@ enum Planned {
     Done(Response),
     Read(ReadPlan),
     Write { outcome: WriteOutcome, compares: Vec<Compare> },
+}
+
+impl Planned {
+    /// The failure of the request this plan answers, in its kind of response.
+    fn failed(&self, e: impl Fn() -> EngineError) -> Response {
+        match self {
+            Planned::Write { .. } => Response::Write(Err(e())),
+            Planned::Read(_) => Response::Read(Err(e())),
+            Planned::Done(Response::Write(_)) => Response::Write(Err(e())),
+            Planned::Done(Response::Read(_)) => Response::Read(Err(e())),
+            Planned::Done(Response::Trim(_)) => Response::Trim(Err(e())),
+            Planned::Done(Response::PrefixTrim(_)) => Response::PrefixTrim(Err(e())),
+            Planned::Done(Response::Seal(_)) => Response::Seal(Err(e())),
+            Planned::Done(Response::Tail(_)) => Response::Tail(Err(e())),
+            Planned::Done(Response::Stats(_)) => Response::Stats(Stats::default()),
+        }
+    }
 }
 
 struct Compare {
@@ -277,6 +322,8 @@ pub fn format<D: Device>(dev: &mut D, opts: &FormatOptions) -> Result<Superblock
 }
 
 pub struct Store<D: Device> {
+    /// First, so that it drops first: a device waits for its started writes when
+    /// dropped, and their buffers are the started flushes' below.
     dev: D,
     /// The superblock as it will next be written: epoch, trim mark and head move here
     /// first and reach the device before the round that moved them answers.
@@ -308,6 +355,13 @@ pub struct Store<D: Device> {
     /// since it: what the trigger weighs.
     summary_bytes_since_checkpoint: u64,
     flushes_since_checkpoint: u64,
+    /// Flushes at the device, oldest first (at most `MAX_STARTED_FLUSHES`).
+    started: VecDeque<StartedFlush>,
+    /// Flush buffers to reuse: a started flush keeps its own until it finishes.
+    spare_flushes: Vec<FlushBuilder>,
+    /// Rounds answered (or failed) whose answers `finish` has not taken yet.
+    answered: Vec<(u64, Vec<Response>)>,
+    next_round: u64,
 }
 
 impl<D: Device> Store<D> {
@@ -359,6 +413,10 @@ impl<D: Device> Store<D> {
             checkpoint_trigger: CheckpointTrigger::Auto,
             summary_bytes_since_checkpoint: recovered.summary_bytes,
             flushes_since_checkpoint: 0,
+            started: VecDeque::new(),
+            spare_flushes: Vec::new(),
+            answered: Vec::new(),
+            next_round: 0,
         };
         store.assert_recovered(recovered.checkpoint_read);
         Ok(store)
@@ -398,6 +456,7 @@ impl<D: Device> Store<D> {
     /// round that succeeded; O(1) (the index walk only with debug assertions). A failure
     /// is a bug: it panics, and the addon aborts the process rather than answer.
     fn assert_invariants(&self) {
+        assert!(self.started.is_empty(), "the invariants hold between rounds, with no flush at the device");
         let (head, next, pages) = (self.sb.head_seq, self.next_seq, self.sb.data_pages);
         assert!(head <= next && next - head <= pages, "pages {head}..{next} are in use of {pages}");
         match (self.flushes.front(), self.flushes.back()) {
@@ -478,6 +537,7 @@ impl<D: Device> Store<D> {
     /// the next open's recovery to decide. Without a close (a crash, or a drop) the next
     /// open recovers from the last checkpoint, the summaries and the tail as ever.
     pub fn close(mut self) -> Result<D> {
+        self.finish_started();
         if self.failed {
             return Err(EngineError::Failed);
         }
@@ -510,7 +570,9 @@ impl<D: Device> Store<D> {
         &self.dev
     }
 
-    pub fn into_device(self) -> D {
+    pub fn into_device(mut self) -> D {
+        // The started flushes' buffers go with the store: their writes must be done first.
+        self.finish_started();
         self.dev
     }
 
@@ -536,10 +598,55 @@ impl<D: Device> Store<D> {
         self.next_seq - self.sb.head_seq
     }
 
-    /// Runs one round. Answers come back in request order.
+    /// Runs one round to its end. Answers come back in request order.
     pub fn execute<P: AsRef<[u8]>>(&mut self, requests: &[Request<P>]) -> Vec<Response> {
+        let round = self.begin(requests);
+        self.finish(round)
+    }
+
+    /// Plans a round and starts its I/O. A round of plain writes, fills and trims (no
+    /// reads, no superblock change, no index summary or checkpoint falling due) returns
+    /// once its flush is started: its answers wait for that flush while the next round
+    /// begins. Any other round first finishes every started flush and runs to its end
+    /// here. At most `MAX_STARTED_FLUSHES` are started: beginning another finishes the
+    /// oldest. `finish` gives the answers; the data of the requests is not needed after
+    /// this call.
+    pub fn begin<P: AsRef<[u8]>>(&mut self, requests: &[Request<P>]) -> RoundId {
+        let id = self.next_round;
+        self.next_round += 1;
+        if let Some(responses) = self.begin_round(id, requests) {
+            self.answered.push((id, responses));
+        }
+        RoundId(id)
+    }
+
+    /// The answers of a begun round, in request order: waits for its flush if it is
+    /// still at the device (and for every flush started before it).
+    pub fn finish(&mut self, round: RoundId) -> Vec<Response> {
+        loop {
+            if let Some(i) = self.answered.iter().position(|(id, _)| *id == round.0) {
+                return self.answered.swap_remove(i).1;
+            }
+            assert!(!self.started.is_empty(), "round {} was neither answered nor started", round.0);
+            self.finish_oldest();
+        }
+    }
+
+    /// Flushes at the device now: 0 when every begun round has been answered.
+    pub fn started_flushes(&self) -> usize {
+        self.started.len()
+    }
+
+    fn begin_round<P: AsRef<[u8]>>(&mut self, id: u64, requests: &[Request<P>]) -> Option<Vec<Response>> {
+        while self.started.len() >= MAX_STARTED_FLUSHES {
+            self.finish_oldest();
+        }
+        if requests.iter().any(|r| matches!(r, Request::Read { .. })) {
+            // Reads see what is durable: what the rounds before this one wrote, too.
+            self.finish_started();
+        }
         if self.failed {
-            return requests.iter().map(|r| Response::failed(r, || EngineError::Failed)).collect();
+            return Some(requests.iter().map(|r| Response::failed(r, || EngineError::Failed)).collect());
         }
         self.stats.rounds += 1;
         let mut reads = RecordReads::default();
@@ -549,17 +656,136 @@ impl<D: Device> Store<D> {
                 Ok(p) => planned.push(p),
                 Err(e) if self.failed => {
                     let msg = e.to_string();
-                    return requests.iter().map(|r| Response::failed(r, || EngineError::RoundFailed(msg.clone()))).collect();
+                    return Some(requests.iter().map(|r| Response::failed(r, || EngineError::RoundFailed(msg.clone()))).collect());
                 }
                 Err(e) => planned.push(Planned::Done(Response::failed(req, || clone_error(&e)))),
             }
         }
+        let only_the_flush = reads.is_empty()
+            && !self.sb_dirty
+            && self.staged_summary.is_none()
+            && !self.flush.is_empty()
+            && planned.iter().all(|p| !matches!(p, Planned::Read(_)))
+            && !self.due_after_started();
+        if only_the_flush {
+            return match self.start_flush(id, planned) {
+                Ok(()) => None,
+                Err(e) => {
+                    let msg = e.to_string();
+                    Some(requests.iter().map(|r| Response::failed(r, || EngineError::RoundFailed(msg.clone()))).collect())
+                }
+            };
+        }
         if let Err(e) = self.finish_round(&mut reads) {
             let msg = e.to_string();
-            return requests.iter().map(|r| Response::failed(r, || EngineError::RoundFailed(msg.clone()))).collect();
+            return Some(requests.iter().map(|r| Response::failed(r, || EngineError::RoundFailed(msg.clone()))).collect());
         }
         self.assert_invariants();
-        planned.into_iter().zip(requests).map(|(p, req)| self.answer(p, req, &reads)).collect()
+        Some(planned.into_iter().zip(requests).map(|(p, req)| self.answer(p, req, &reads)).collect())
+    }
+
+    /// Whether booking the started flushes and the open one would make an index summary
+    /// or checkpoint due (`commit`'s test, counted over all of them; an address staged
+    /// twice counts twice, which only errs towards finishing first). Those are written
+    /// by the round itself, after every flush before them is booked.
+    fn due_after_started(&self) -> bool {
+        let entries = self.since_entries.len() + self.started.iter().map(|f| f.order.len()).sum::<usize>() + self.pending_order.len();
+        let end = self.next_seq + self.flush.pages() as u64;
+        let summary_due = entries >= TRIGGER_ENTRIES || end - self.cover_from >= TRIGGER_PAGES;
+        summary_due
+            || match self.checkpoint_trigger {
+                CheckpointTrigger::Auto | CheckpointTrigger::OnCloseOnly => false,
+                CheckpointTrigger::EveryFlushes(n) => self.flushes_since_checkpoint + self.started.len() as u64 + 1 >= n,
+            }
+    }
+
+    /// Seals the open flush and starts its writes; the round's answers wait in the
+    /// started flush. Its pages are claimed at once: the next flush follows them.
+    fn start_flush(&mut self, round: u64, planned: Vec<Planned>) -> Result<()> {
+        let n = self.flush.pages() as u64;
+        let start_seq = self.flush.start_seq;
+        assert_eq!(start_seq, self.next_seq, "flushes are contiguous");
+        assert!(self.used_pages() + n <= self.sb.data_pages, "a flush never overwrites live pages");
+        if let Some(highest) = self.flush.max_addr {
+            assert!(highest < self.tail, "a flush holds address {highest} but the tail is {}", self.tail);
+        }
+        let sync = self.sync == SyncMode::Always;
+        let ticket = {
+            let bytes: &[u8] = self.flush.seal(self.sb.generation, self.sb.format_id);
+            let pos = start_seq % self.sb.data_pages;
+            let first = n.min(self.sb.data_pages - pos) as usize * PAGE_BYTES;
+            let mut writes = Vec::with_capacity(2);
+            writes.push(WriteOp { offset: self.sb.data_start + pos * PAGE_BYTES as u64, buf: &bytes[..first] });
+            if first < bytes.len() {
+                writes.push(WriteOp { offset: self.sb.data_start, buf: &bytes[first..] });
+            }
+            // SAFETY: the bytes are the open flush's buffer, which moves (as a heap
+            // allocation that stays put) into `started` below and is neither written nor
+            // freed until `finish_oldest` has finished this ticket; the device waits for
+            // started writes when dropped, and it drops before the store's buffers.
+            unsafe { self.dev.start_writes(&writes) }
+        };
+        let ticket = match ticket {
+            Ok(t) => t,
+            Err(e) => {
+                self.failed = true;
+                return Err(EngineError::io("flush failed", e));
+            }
+        };
+        self.next_seq += n;
+        let mut next = self.spare_flushes.pop().unwrap_or_else(|| FlushBuilder::new(self.next_seq));
+        next.reset(self.next_seq);
+        let flush = std::mem::replace(&mut self.flush, next);
+        let order = std::mem::take(&mut self.pending_order);
+        self.started.push_back(StartedFlush { flush, ticket, sync, order, round, planned });
+        Ok(())
+    }
+
+    /// Waits for the oldest started flush (and its sync), books it and answers its round.
+    /// After a failure (this flush's or an earlier one's) the round fails: what is at the
+    /// device is for the next open's recovery to decide.
+    fn finish_oldest(&mut self) {
+        let mut f = self.started.pop_front().expect("a started flush");
+        let done = self.dev.finish_writes(f.ticket, f.sync);
+        let responses: Vec<Response> = match done {
+            Ok(()) if !self.failed => {
+                let meta = FlushMeta { start_seq: f.flush.start_seq, pages: f.flush.pages() as u64, max_addr: f.flush.max_addr.unwrap_or(0) };
+                self.book_records(meta.start_seq, &mut f.order);
+                self.book_flush(meta);
+                f.planned
+                    .into_iter()
+                    .map(|p| match p {
+                        Planned::Done(r) => r,
+                        Planned::Write { outcome, compares } => {
+                            assert!(compares.is_empty(), "a round with reads is not left at the device");
+                            Response::Write(Ok(outcome))
+                        }
+                        Planned::Read(_) => unreachable!("a round with reads is not left at the device"),
+                    })
+                    .collect()
+            }
+            result => {
+                let msg = match result {
+                    Err(e) => EngineError::io("flush failed", e).to_string(),
+                    Ok(()) => EngineError::Failed.to_string(),
+                };
+                self.failed = true;
+                f.planned.iter().map(|p| p.failed(|| EngineError::RoundFailed(msg.clone()))).collect()
+            }
+        };
+        self.answered.push((f.round, responses));
+        self.spare_flushes.push(f.flush);
+        // Between rounds (not inside one that finishes what is started before it writes).
+        if self.started.is_empty() && !self.failed && self.pending_order.is_empty() && !self.sb_dirty {
+            self.assert_invariants();
+        }
+    }
+
+    /// Finishes every started flush (their rounds' answers wait in `answered`).
+    fn finish_started(&mut self) {
+        while !self.started.is_empty() {
+            self.finish_oldest();
+        }
     }
 
     fn plan<P: AsRef<[u8]>>(&mut self, req: &Request<P>, reads: &mut RecordReads) -> Result<Planned> {
@@ -657,6 +883,17 @@ impl<D: Device> Store<D> {
             let code = if kind == RecordKind::Trim { Code::Ok } else { Code::Trimmed };
             return Ok((code, Written::Na, None));
         }
+        if self.pending.get(&address).is_some_and(|s| s.flush_seq != self.flush.start_seq) {
+            // A record of a started flush: decide against the index once that flush is
+            // booked. A trim of it must not replace its record in `pending` before then
+            // (booking takes each address's record from there), and a rewrite compares
+            // with the open flush's bytes or the device's. Rare: a retry, or a trim, of
+            // an address the round before wrote.
+            self.finish_started();
+            if self.failed {
+                return Err(EngineError::Failed);
+            }
+        }
         let staged = self.pending.get(&address).copied();
         let existing = staged.map(|s| s.slot).unwrap_or_else(|| self.shared.index().get(address));
         match (existing.kind, kind) {
@@ -699,7 +936,7 @@ impl<D: Device> Store<D> {
                 RecordKind::End | RecordKind::Summary | RecordKind::Checkpoint => unreachable!("never staged as an entry"),
             },
         };
-        self.pending.insert(address, Staged { slot, stream_off: s });
+        self.pending.insert(address, Staged { slot, stream_off: s, flush_seq: self.flush.start_seq });
         self.pending_order.push(address);
         self.tail = self.tail.max(address + 1);
         self.stats.entries_written += 1;
@@ -709,6 +946,11 @@ impl<D: Device> Store<D> {
 
     /// Writes the staged flush (if any) and runs `reads`, in one submission with one sync.
     fn commit(&mut self, reads: &mut [ReadOp<'_>]) -> Result<()> {
+        // In page order: the started flushes are booked (or failed) before this one.
+        self.finish_started();
+        if self.failed {
+            return Err(EngineError::Failed);
+        }
         let has_flush = !self.flush.is_empty();
         if !has_flush && reads.is_empty() {
             return Ok(());
@@ -722,22 +964,9 @@ impl<D: Device> Store<D> {
                 // SEAL and TAIL answer the tail: it must count every record made durable.
                 assert!(highest < self.tail, "a flush holds address {highest} but the tail is {}", self.tail);
             }
-            let start_seq = self.flush.start_seq;
-            let mut index = self.shared.index_mut();
-            for address in self.pending_order.drain(..) {
-                // A trim of an address staged earlier in the round replaced its record in the
-                // map and comes again in the order: the first visit takes the latest record.
-                let Some(staged) = self.pending.remove(&address) else { continue };
-                index.set(address, staged.slot);
-                self.since_entries.push(SummaryEntry {
-                    address,
-                    seq: start_seq + (staged.stream_off / PAGE_BODY_BYTES) as u64,
-                    off: staged.slot.off,
-                    kind: staged.slot.kind,
-                    len: staged.slot.len,
-                });
-            }
-            drop(index);
+            let mut order = std::mem::take(&mut self.pending_order);
+            self.book_records(self.flush.start_seq, &mut order);
+            self.pending_order = order;
             self.flush_written();
             if let Some(p) = self.staged_summary.take() {
                 (self.sb.summary_seq, self.sb.summary_off, self.sb.summary_len) = (p.seq, p.off, p.len);
@@ -794,18 +1023,42 @@ impl<D: Device> Store<D> {
         Ok(())
     }
 
-    /// Books the flush just written: the live flushes, the next summary's, the next page.
-    fn flush_written(&mut self) {
-        let n = self.flush.pages() as u64;
-        let meta = FlushMeta { start_seq: self.flush.start_seq, pages: n, max_addr: self.flush.max_addr.unwrap_or(0) };
+    /// Moves the records of the flush at `flush_seq`, durable now, from `pending` to the
+    /// index (which answers reads) and the next summary's entries; drains `order`.
+    fn book_records(&mut self, flush_seq: u64, order: &mut Vec<u64>) {
+        let mut index = self.shared.index_mut();
+        for address in order.drain(..) {
+            // A trim of an address staged earlier in the flush replaced its record in the
+            // map and comes again in the order: the first visit takes the latest record.
+            let Some(staged) = self.pending.remove(&address) else { continue };
+            assert_eq!(staged.flush_seq, flush_seq, "address {address} of the flush at {flush_seq} is staged in another flush");
+            index.set(address, staged.slot);
+            self.since_entries.push(SummaryEntry {
+                address,
+                seq: flush_seq + (staged.stream_off / PAGE_BODY_BYTES) as u64,
+                off: staged.slot.off,
+                kind: staged.slot.kind,
+                len: staged.slot.len,
+            });
+        }
+    }
+
+    /// Books a flush just written: the live flushes and the next summary's.
+    fn book_flush(&mut self, meta: FlushMeta) {
         self.flushes.push(meta);
         self.since_flushes.push(meta);
         self.last_flush_generation = self.sb.generation;
-        self.next_seq += n;
-        self.flush.reset(self.next_seq);
         self.flushes_since_checkpoint += 1;
         self.stats.flushes += 1;
-        self.stats.pages_written += n;
+        self.stats.pages_written += meta.pages;
+    }
+
+    /// Books the open flush, just written, and opens the next one after it.
+    fn flush_written(&mut self) {
+        let n = self.flush.pages() as u64;
+        self.book_flush(FlushMeta { start_seq: self.flush.start_seq, pages: n, max_addr: self.flush.max_addr.unwrap_or(0) });
+        self.next_seq += n;
+        self.flush.reset(self.next_seq);
     }
 
     /// Writes an index checkpoint of everything below the next page (`checkpoint.rs`),

@@ -9,6 +9,11 @@
 //! - the round that was on the device when the power went is in doubt: each of its
 //!   entries appears whole, with exactly the bytes sent, or not at all — never torn;
 //! - the epoch is at least the last acknowledged seal; the reopened store accepts work.
+//!
+//! Half the rounds are begun before the one before them is finished, so cuts also land
+//! while two rounds' flushes are at the device (`Store::begin`, `Store::finish`); not in
+//! the checkpoint campaign, whose checkpoint after every one or two flushes keeps each
+//! round to itself.
 
 mod common;
 
@@ -18,7 +23,7 @@ use common::*;
 use corfu_engine::device::sim::{LossMode, SimDevice, SplitMix64};
 use corfu_engine::layout::{Superblock, PAGE_HEADER_BYTES, SUPERBLOCK_BYTES};
 use corfu_engine::store::{Request, Response};
-use corfu_engine::{CheckpointTrigger, Store, SyncMode};
+use corfu_engine::{CheckpointTrigger, RoundId, Store, SyncMode};
 
 #[derive(Clone, Debug, PartialEq)]
 enum V {
@@ -52,7 +57,10 @@ impl Truth {
     }
 }
 
-fn round(rng: &mut SplitMix64, next_addr: &mut u64, epoch: u64, t: &mut Truth) -> (Vec<Req>, Vec<Vec<(u64, V)>>) {
+/// What each request of a round sent: (address, value) per entry.
+type Sent = Vec<Vec<(u64, V)>>;
+
+fn round(rng: &mut SplitMix64, next_addr: &mut u64, epoch: u64, t: &mut Truth) -> (Vec<Req>, Sent) {
     let mut reqs = Vec::new();
     let mut sent = Vec::new();
     for _ in 0..1 + rng.below(4) {
@@ -160,6 +168,8 @@ struct Cuts {
     /// In another superblock write.
     superblock: usize,
     other: usize,
+    /// Stores that had two rounds' flushes at the device at once before their cut.
+    overlapped: usize,
 }
 
 /// What the write the power went out in was.
@@ -185,8 +195,41 @@ fn classify(dev: &SimDevice, cuts: &mut Cuts) {
 }
 
 /// Returns how many acknowledged trims its checks found holding.
-fn campaign(seed: u64, mode: LossMode) -> usize {
-    campaign_with(seed, mode, None, &mut Cuts::default())
+fn campaign(seed: u64, mode: LossMode, cuts: &mut Cuts) -> usize {
+    campaign_with(seed, mode, None, cuts)
+}
+
+/// Books a finished round's answers in the truth; false if it failed (the power is out).
+fn acknowledge(responses: Vec<Response>, reqs: &[Req], sent: &Sent, t: &mut Truth) -> bool {
+    let mut failed = false;
+    for ((resp, sent), req) in responses.iter().zip(sent).zip(reqs) {
+        match (resp, req) {
+            (Response::Write(Ok(out)), _) => {
+                for (i, (a, v)) in sent.iter().enumerate() {
+                    if out.status[i] == 0 {
+                        t.acked.insert(*a, v.clone());
+                    }
+                }
+            }
+            // OK: trimmed now or already (ERR_FULL would mean no room for the record).
+            (Response::Trim(Ok(status)), Request::Trim { addresses, .. }) => {
+                for (i, &a) in addresses.iter().enumerate() {
+                    if status[i] == 0 {
+                        t.trim_acked.insert(a);
+                    }
+                }
+            }
+            (Response::PrefixTrim(Ok(())), Request::PrefixTrim { address, .. }) => t.prefix_acked = t.prefix_acked.max(*address),
+            (Response::Write(Err(_)) | Response::Trim(Err(_)) | Response::PrefixTrim(Err(_)), _) => {
+                failed = true;
+                for (a, v) in sent {
+                    t.in_doubt.entry(*a).or_default().push(v.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    !failed
 }
 
 /// `checkpoints`: the cuts per run, and checkpoints after every one or two flushes (at
@@ -205,10 +248,19 @@ fn campaign_with(seed: u64, mode: LossMode, checkpoints: Option<u64>, cuts: &mut
         }
         dev.arm_power_loss(rng.below(40), mode);
         let mut epoch = store.superblock().epoch;
+        // A round begun and not yet finished: the next one is begun before it finishes.
+        let mut waiting: Option<(RoundId, Vec<Req>, Sent)> = None;
         for _ in 0..200 {
             if rng.below(25) == 0 {
                 t.issued_epoch = t.issued_epoch.max(epoch + 1);
-                match store.execute::<Vec<u8>>(&[Request::Seal { epoch: epoch + 1 }]).pop().unwrap() {
+                let seal = store.begin::<Vec<u8>>(&[Request::Seal { epoch: epoch + 1 }]);
+                if let Some((round, reqs, sent)) = waiting.take() {
+                    if !acknowledge(store.finish(round), &reqs, &sent, &mut t) {
+                        let _ = store.finish(seal);
+                        break;
+                    }
+                }
+                match store.finish(seal).pop().unwrap() {
                     Response::Seal(Ok(_)) => {
                         epoch += 1;
                         t.acked_epoch = epoch;
@@ -218,40 +270,26 @@ fn campaign_with(seed: u64, mode: LossMode, checkpoints: Option<u64>, cuts: &mut
                 continue;
             }
             let (reqs, sent) = round(&mut rng, &mut next_addr, epoch, &mut t);
-            let responses = store.execute(&reqs);
+            let this = store.begin(&reqs);
             let mut failed = false;
-            for ((resp, sent), req) in responses.iter().zip(&sent).zip(&reqs) {
-                match (resp, req) {
-                    (Response::Write(Ok(out)), _) => {
-                        for (i, (a, v)) in sent.iter().enumerate() {
-                            if out.status[i] == 0 {
-                                t.acked.insert(*a, v.clone());
-                            }
-                        }
-                    }
-                    // OK: trimmed now or already (ERR_FULL would mean no room for the record).
-                    (Response::Trim(Ok(status)), Request::Trim { addresses, .. }) => {
-                        for (i, &a) in addresses.iter().enumerate() {
-                            if status[i] == 0 {
-                                t.trim_acked.insert(a);
-                            }
-                        }
-                    }
-                    (Response::PrefixTrim(Ok(())), Request::PrefixTrim { address, .. }) => t.prefix_acked = t.prefix_acked.max(*address),
-                    (Response::Write(Err(_)) | Response::Trim(Err(_)) | Response::PrefixTrim(Err(_)), _) => {
-                        failed = true;
-                        for (a, v) in sent {
-                            t.in_doubt.entry(*a).or_default().push(v.clone());
-                        }
-                    }
-                    _ => {}
-                }
+            if let Some((round, reqs, sent)) = waiting.take() {
+                failed = !acknowledge(store.finish(round), &reqs, &sent, &mut t);
             }
-            if failed {
+            if rng.below(2) == 0 && !failed {
+                waiting = Some((this, reqs, sent));
+                continue;
+            }
+            let ok = acknowledge(store.finish(this), &reqs, &sent, &mut t);
+            if failed || !ok {
                 break;
             }
         }
+        if let Some((round, reqs, sent)) = waiting.take() {
+            acknowledge(store.finish(round), &reqs, &sent, &mut t);
+        }
         assert!(!dev.powered() || store.stats().rounds > 0);
+        assert_eq!(store.started_flushes(), 0, "seed {seed}: every begun round was finished");
+        cuts.overlapped += usize::from(dev.state.lock().unwrap().most_started >= 2);
         drop(store);
         classify(&dev, cuts);
         dev.restart();
@@ -277,16 +315,26 @@ fn campaign_with(seed: u64, mode: LossMode, checkpoints: Option<u64>, cuts: &mut
 #[test]
 fn power_loss_dropping_unsynced_writes() {
     let n = seeds(600);
-    let acked_trims: usize = (0..n).map(|seed| campaign(seed, LossMode::DropUnsynced)).sum();
+    let mut cuts = Cuts::default();
+    let acked_trims: usize = (0..n).map(|seed| campaign(seed, LossMode::DropUnsynced, &mut cuts)).sum();
     // The campaign did check trims that were acknowledged before a cut.
     assert!(acked_trims as u64 > n * 5 / 3, "only {acked_trims} acknowledged trims checked");
+    assert_overlapped(&cuts, 2 * n);
 }
 
 #[test]
 fn power_loss_tearing_unsynced_sectors() {
     let n = seeds(600);
-    let acked_trims: usize = (1000..1000 + n).map(|seed| campaign(seed, LossMode::TornSectors)).sum();
+    let mut cuts = Cuts::default();
+    let acked_trims: usize = (1000..1000 + n).map(|seed| campaign(seed, LossMode::TornSectors, &mut cuts)).sum();
     assert!(acked_trims as u64 > n * 5 / 3, "only {acked_trims} acknowledged trims checked");
+    assert_overlapped(&cuts, 2 * n);
+}
+
+/// Most stores did have two rounds' flushes at the device at once before their cut.
+fn assert_overlapped(cuts: &Cuts, stores: u64) {
+    eprintln!("{} of {stores} stores had two flushes started at once", cuts.overlapped);
+    assert!(cuts.overlapped as u64 * 2 >= stores, "only {} of {stores} stores overlapped two rounds", cuts.overlapped);
 }
 
 /// The campaign again with an index checkpoint after every one or two flushes, so that

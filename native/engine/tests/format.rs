@@ -9,7 +9,7 @@ use std::io;
 
 use common::fresh_sim;
 use corfu_engine::device::sim::SimDevice;
-use corfu_engine::device::{Batch, Device, DeviceInfo};
+use corfu_engine::device::{Batch, Device, DeviceInfo, Ticket, WriteOp};
 use corfu_engine::layout::{DATA_START_BYTES, MAX_MAX_ENTRY_BYTES, MIN_DEVICE_BYTES, PAGE_BYTES, SUPERBLOCK_BYTES};
 use corfu_engine::{format, read_superblock, EngineError, FormatOptions, Store, SyncMode};
 
@@ -27,6 +27,15 @@ impl Device for Resized {
 
     fn submit(&mut self, batch: Batch<'_, '_, '_>) -> io::Result<()> {
         self.inner.submit(batch)
+    }
+
+    unsafe fn start_writes(&mut self, writes: &[WriteOp<'_>]) -> io::Result<Ticket> {
+        // SAFETY: the caller's promise passes on unchanged.
+        unsafe { self.inner.start_writes(writes) }
+    }
+
+    fn finish_writes(&mut self, ticket: Ticket, sync: bool) -> io::Result<()> {
+        self.inner.finish_writes(ticket, sync)
     }
 }
 

@@ -13,6 +13,7 @@
 //!   UNIT:  empty            NUMBER: f64            STATS: JSON text
 //!   CLOSED: empty (the store is closed; the last reply this store sends)
 
+use std::collections::VecDeque;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -20,7 +21,7 @@ use std::thread::JoinHandle;
 use corfu_engine::read_service::{Next, ReadRequest, ReadService};
 
 use corfu_engine::device::uring::UringDevice;
-use corfu_engine::{Request, Response, Store};
+use corfu_engine::{Request, Response, RoundId, Store};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 
@@ -149,11 +150,33 @@ pub fn run_reads(mut service: ReadService, rx: Receiver<ReadRequest>, callback: 
     );
 }
 
+/// A panic is a broken invariant: crash the process loudly rather than leave every
+/// pending promise hanging on a dead thread.
+fn or_abort<T>(f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(_) => {
+            eprintln!("corfu: engine invariant violated; aborting (see the panic message above)");
+            std::process::abort();
+        }
+    }
+}
+
 pub fn run(mut store: Store<UringDevice>, rx: Receiver<Job>, callback: Arc<RoundCallback>) {
     let mut close: Option<(u32, Option<JoinHandle<()>>)> = None;
-    'rounds: while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_ROUND_REQUESTS {
+    // Rounds begun and not yet answered, oldest first: at most two, so that the next
+    // round's flush is at the device while this one's completes.
+    let mut begun: VecDeque<(RoundId, Vec<u32>)> = VecDeque::new();
+    loop {
+        // Wait for work only with nothing at the device; else take what has queued.
+        let mut jobs = Vec::new();
+        if begun.is_empty() && close.is_none() {
+            match rx.recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        while close.is_none() && jobs.len() < MAX_ROUND_REQUESTS {
             match rx.try_recv() {
                 Ok(job) => jobs.push(job),
                 Err(_) => break,
@@ -170,34 +193,33 @@ pub fn run(mut store: Store<UringDevice>, rx: Receiver<Job>, callback: Arc<Round
                 }
             }
         }
-        // A panic is a broken invariant: crash the process loudly rather than leave
-        // every pending promise hanging on a dead thread. Encoding is inside too: an
-        // answer that cannot cross to JS (a number above 2^53 - 1) must abort as well,
-        // not end this thread quietly and leave every later call on the store hanging.
-        let round = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let responses = store.execute(&requests);
-            let mut out = Out(Vec::with_capacity(64 * responses.len()));
-            for (id, response) in ids.into_iter().zip(responses) {
-                encode(&mut out, id, response);
-            }
-            out
-        }));
-        let out = match round {
-            Ok(out) => out,
-            Err(_) => {
-                eprintln!("corfu: engine invariant violated; aborting (see the panic message above)");
-                std::process::abort();
-            }
-        };
-        drop(requests);
-        if close.is_some() {
-            // Answer the round, then close the device, then say so.
+        let new_round = !requests.is_empty();
+        if new_round {
+            let round = or_abort(|| store.begin(&requests));
+            begun.push_back((round, ids));
+        }
+        // Answer the oldest round once a newer one is begun behind it, or when nothing
+        // new came to overlap it with. Encoding is inside the abort guard too: an answer
+        // that cannot cross to JS (a number above 2^53 - 1) must abort as well, not end
+        // this thread quietly and leave every later call on the store hanging.
+        if begun.len() >= 2 || (!new_round && !begun.is_empty()) {
+            let (round, ids) = begun.pop_front().expect("checked above");
+            let out = or_abort(|| {
+                let responses = store.finish(round);
+                let mut out = Out(Vec::with_capacity(64 * responses.len()));
+                for (id, response) in ids.into_iter().zip(responses) {
+                    encode(&mut out, id, response);
+                }
+                out
+            });
             if !out.0.is_empty() {
                 callback.call(out.0.into(), ThreadsafeFunctionCallMode::Blocking);
             }
-            break 'rounds;
         }
-        callback.call(out.0.into(), ThreadsafeFunctionCallMode::Blocking);
+        if close.is_some() && begun.is_empty() {
+            // Every round before the close is answered: close the device, then say so.
+            break;
+        }
     }
     if close.is_some() {
         // A clean close leaves an index checkpoint of the whole log: the next open reads

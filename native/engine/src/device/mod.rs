@@ -50,9 +50,27 @@ pub struct Batch<'r, 'w, 'b> {
     pub sync: bool,
 }
 
+/// Writes started by `Device::start_writes`, to finish with `Device::finish_writes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket(pub u64);
+
 pub trait Device: Send {
     fn info(&self) -> DeviceInfo;
+    /// Runs a batch to completion. No started writes may be unfinished (the store
+    /// finishes them first): their completions would mix with the batch's.
     fn submit(&mut self, batch: Batch<'_, '_, '_>) -> io::Result<()>;
+
+    /// Starts `writes` and returns without waiting, so that the next round's flush can
+    /// reach the device while this one is there. Tickets finish in the order started.
+    ///
+    /// # Safety
+    /// Every buffer stays allocated and unchanged until `finish_writes` of the returned
+    /// ticket has returned (or the device is dropped, which waits for them).
+    unsafe fn start_writes(&mut self, writes: &[WriteOp<'_>]) -> io::Result<Ticket>;
+
+    /// Waits for the writes of `ticket`, the oldest unfinished one, then, with `sync`, for
+    /// a data sync issued after they completed.
+    fn finish_writes(&mut self, ticket: Ticket, sync: bool) -> io::Result<()>;
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let mut reads = [ReadOp { offset, buf }];

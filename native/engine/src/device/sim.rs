@@ -6,7 +6,7 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use super::{Batch, Device, DeviceInfo, DeviceKind};
+use super::{Batch, Device, DeviceInfo, DeviceKind, Ticket, WriteOp};
 
 pub const SECTOR_BYTES: usize = 512;
 
@@ -50,6 +50,10 @@ pub struct SimState {
     pub failing_reads: Option<std::ops::Range<u64>>,
     /// The write the power went out in (offset, bytes), kept for tests to tell what a cut hit.
     pub cut_write: Option<(u64, Vec<u8>)>,
+    /// The most started writes unfinished at once since the device was made or restarted
+    /// (tests check that rounds did overlap).
+    pub most_started: u64,
+    next_ticket: u64,
 }
 
 impl SimState {
@@ -69,11 +73,18 @@ impl SimState {
     }
 }
 
-/// A handle the test keeps to arm a power cut and to restart the device.
-#[derive(Clone)]
+/// A handle the test keeps to arm a power cut and to restart the device. A clone shares
+/// the device; started writes are counted per handle (the store's).
 pub struct SimDevice {
     pub state: Arc<Mutex<SimState>>,
     size_bytes: u64,
+    started: u64,
+}
+
+impl Clone for SimDevice {
+    fn clone(&self) -> Self {
+        SimDevice { state: self.state.clone(), size_bytes: self.size_bytes, started: 0 }
+    }
 }
 
 impl SimDevice {
@@ -91,8 +102,11 @@ impl SimDevice {
                 read_bytes: 0,
                 failing_reads: None,
                 cut_write: None,
+                most_started: 0,
+                next_ticket: 0,
             })),
             size_bytes,
+            started: 0,
         }
     }
 
@@ -108,6 +122,7 @@ impl SimDevice {
         let mut s = self.state.lock().unwrap();
         s.cache.clear();
         s.cut_write = None;
+        s.most_started = 0;
         s.writes_until_power_loss = None;
         s.powered = true;
     }
@@ -127,26 +142,12 @@ impl Device for SimDevice {
     }
 
     fn submit(&mut self, batch: Batch<'_, '_, '_>) -> io::Result<()> {
+        assert_eq!(self.started, 0, "a synchronous batch while started writes are unfinished");
         let mut s = self.state.lock().unwrap();
         if !s.powered {
             return Err(power_off());
         }
-        for w in batch.writes {
-            assert!(w.offset % SECTOR_BYTES as u64 == 0 && w.buf.len() % SECTOR_BYTES == 0, "unaligned write");
-            assert!(w.offset + w.buf.len() as u64 <= self.size_bytes, "write past the device");
-            if let Some(n) = s.writes_until_power_loss {
-                if n == 0 {
-                    // The write in progress may itself be partly on the platter.
-                    s.cache.push((w.offset, w.buf.to_vec()));
-                    s.cut_write = Some((w.offset, w.buf.to_vec()));
-                    s.lose_power();
-                    return Err(power_off());
-                }
-                s.writes_until_power_loss = Some(n - 1);
-            }
-            s.writes += 1;
-            s.cache.push((w.offset, w.buf.to_vec()));
-        }
+        s.write_all(batch.writes, self.size_bytes)?;
         for r in batch.reads.iter_mut() {
             assert!(r.offset % SECTOR_BYTES as u64 == 0 && r.buf.len() % SECTOR_BYTES == 0, "unaligned read");
             if let Some(bad) = &s.failing_reads {
@@ -167,12 +168,67 @@ impl Device for SimDevice {
             }
         }
         if batch.sync && !batch.writes.is_empty() {
-            let cache = std::mem::take(&mut s.cache);
-            for (off, data) in cache {
-                s.durable[off as usize..off as usize + data.len()].copy_from_slice(&data);
-            }
-            s.syncs += 1;
+            s.sync();
         }
         Ok(())
+    }
+
+    /// A started write lands in the cache at once, as a real one may reach the disk's
+    /// cache before its completion: a power cut while two rounds' flushes are started
+    /// keeps any of their sectors (torn mode) or none.
+    unsafe fn start_writes(&mut self, writes: &[WriteOp<'_>]) -> io::Result<Ticket> {
+        let mut s = self.state.lock().unwrap();
+        if !s.powered {
+            return Err(power_off());
+        }
+        s.write_all(writes, self.size_bytes)?;
+        self.started += 1;
+        s.most_started = s.most_started.max(self.started);
+        s.next_ticket += 1;
+        Ok(Ticket(s.next_ticket))
+    }
+
+    fn finish_writes(&mut self, _ticket: Ticket, sync: bool) -> io::Result<()> {
+        assert!(self.started > 0, "finishing writes that were not started");
+        self.started -= 1;
+        let mut s = self.state.lock().unwrap();
+        if !s.powered {
+            return Err(power_off());
+        }
+        if sync {
+            s.sync();
+        }
+        Ok(())
+    }
+}
+
+impl SimState {
+    /// Puts `writes` in the cache, or loses power at the armed one.
+    fn write_all(&mut self, writes: &[WriteOp<'_>], size_bytes: u64) -> io::Result<()> {
+        for w in writes {
+            assert!(w.offset % SECTOR_BYTES as u64 == 0 && w.buf.len() % SECTOR_BYTES == 0, "unaligned write");
+            assert!(w.offset + w.buf.len() as u64 <= size_bytes, "write past the device");
+            if let Some(n) = self.writes_until_power_loss {
+                if n == 0 {
+                    // The write in progress may itself be partly on the platter.
+                    self.cache.push((w.offset, w.buf.to_vec()));
+                    self.cut_write = Some((w.offset, w.buf.to_vec()));
+                    self.lose_power();
+                    return Err(power_off());
+                }
+                self.writes_until_power_loss = Some(n - 1);
+            }
+            self.writes += 1;
+            self.cache.push((w.offset, w.buf.to_vec()));
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) {
+        let cache = std::mem::take(&mut self.cache);
+        for (off, data) in cache {
+            self.durable[off as usize..off as usize + data.len()].copy_from_slice(&data);
+        }
+        self.syncs += 1;
     }
 }

@@ -1,14 +1,16 @@
 //! The real backend: one io_uring per store, O_DIRECT file descriptor, every read and
 //! write of a batch in flight at once (bounded by the ring), then one data sync (a
-//! plain fdatasync: see `fdatasync`).
+//! plain fdatasync: see `fdatasync`). Flush writes may also be started and finished
+//! later (`start_writes`), so that two rounds' flushes are at the device at once.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::os::unix::io::AsRawFd;
 
 use io_uring::{opcode, types, IoUring};
 
-use super::{Batch, Device, DeviceInfo};
+use super::{Batch, Device, DeviceInfo, Ticket, WriteOp};
 
 /// Submission-queue entries: the most I/Os one store has in flight.
 pub const RING_ENTRIES: u32 = 256;
@@ -17,12 +19,33 @@ pub struct UringDevice {
     file: File,
     ring: IoUring,
     info: DeviceInfo,
+    /// Started writes not yet finished, oldest first.
+    started: VecDeque<Started>,
+    next_ticket: u64,
+    /// Entries of `started` in the ring or at the device.
+    started_in_flight: usize,
 }
 
 impl UringDevice {
     pub fn new(file: File, info: DeviceInfo) -> io::Result<Self> {
-        Ok(UringDevice { file, ring: IoUring::new(RING_ENTRIES)?, info })
+        Ok(UringDevice { file, ring: IoUring::new(RING_ENTRIES)?, info, started: VecDeque::new(), next_ticket: 1, started_in_flight: 0 })
     }
+}
+
+// SAFETY: the raw pointers in `started` point into buffers the store owns and keeps,
+// unchanged, until their ticket finishes; the device moves between threads only whole,
+// with its store.
+unsafe impl Send for UringDevice {}
+
+/// The writes of one ticket. Their completions carry `ticket << 32 | op index` (the
+/// synchronous batches use ticket 0: they never overlap started writes).
+struct Started {
+    ticket: u64,
+    ops: Vec<Pending>,
+    /// Ops to (re)submit: not yet submitted, or cut short or interrupted.
+    to_submit: Vec<usize>,
+    remaining: usize,
+    failed: Option<io::Error>,
 }
 
 /// One transfer still to do: what remains of a read or write after short completions.
@@ -98,6 +121,52 @@ impl UringDevice {
         Ok(())
     }
 
+    /// Puts every started op waiting for submission into the ring, oldest ticket first,
+    /// as far as the ring has room.
+    fn queue_started(&mut self) {
+        let fd = types::Fd(self.file.as_raw_fd());
+        let mut sq = self.ring.submission();
+        for s in self.started.iter_mut() {
+            while self.started_in_flight < RING_ENTRIES as usize {
+                let Some(i) = s.to_submit.pop() else { break };
+                let op = &s.ops[i];
+                let entry = opcode::Write::new(fd, op.ptr, op.len as u32).offset(op.offset).build().user_data(s.ticket << 32 | i as u64);
+                // SAFETY: the caller of start_writes keeps the buffers until finish_writes
+                // (or the drop, which waits for them).
+                unsafe { sq.push(&entry) }.expect("ring has room: started_in_flight is bounded");
+                self.started_in_flight += 1;
+            }
+        }
+    }
+
+    /// Books every completion of started writes that has arrived.
+    fn reap_started(&mut self) {
+        for cqe in self.ring.completion() {
+            self.started_in_flight -= 1;
+            let (ticket, i) = (cqe.user_data() >> 32, (cqe.user_data() & 0xffff_ffff) as usize);
+            let s = self.started.iter_mut().find(|s| s.ticket == ticket).expect("a completion belongs to a started ticket");
+            let res = cqe.result();
+            if res == -libc::EINTR || res == -libc::EAGAIN {
+                s.to_submit.push(i);
+            } else if res < 0 {
+                s.failed.get_or_insert(io::Error::from_raw_os_error(-res));
+                s.remaining -= 1;
+            } else if res == 0 {
+                s.failed.get_or_insert(io::Error::new(io::ErrorKind::UnexpectedEof, "transfer past the end of the device"));
+                s.remaining -= 1;
+            } else if (res as usize) < s.ops[i].len {
+                let op = &mut s.ops[i];
+                op.offset += res as u64;
+                // SAFETY: stays inside the original buffer.
+                op.ptr = unsafe { op.ptr.add(res as usize) };
+                op.len -= res as usize;
+                s.to_submit.push(i);
+            } else {
+                s.remaining -= 1;
+            }
+        }
+    }
+
     fn fdatasync(&mut self) -> io::Result<()> {
         // A plain syscall on this thread, not an io_uring Fsync: the ring cannot run a sync
         // without blocking, so it hands every one to an io-wq worker thread, and the wake-ups
@@ -138,6 +207,7 @@ impl Device for UringDevice {
     }
 
     fn submit(&mut self, batch: Batch<'_, '_, '_>) -> io::Result<()> {
+        assert!(self.started.is_empty(), "a synchronous batch while started writes are unfinished");
         let align = self.info.logical_block_bytes as u64;
         let mut ops = Vec::with_capacity(batch.reads.len() + batch.writes.len());
         for r in batch.reads.iter_mut() {
@@ -155,6 +225,59 @@ impl Device for UringDevice {
             self.fdatasync()?;
         }
         Ok(())
+    }
+
+    unsafe fn start_writes(&mut self, writes: &[WriteOp<'_>]) -> io::Result<Ticket> {
+        let align = self.info.logical_block_bytes as u64;
+        let ops: Vec<Pending> = writes
+            .iter()
+            .map(|w| {
+                debug_assert!(w.offset.is_multiple_of(align) && (w.buf.len() as u64).is_multiple_of(align));
+                Pending { write: true, offset: w.offset, ptr: w.buf.as_ptr() as *mut u8, len: w.buf.len() }
+            })
+            .collect();
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        let n = ops.len();
+        self.started.push_back(Started { ticket, ops, to_submit: (0..n).rev().collect(), remaining: n, failed: None });
+        self.queue_started();
+        // Interrupted by a signal, the entries stay queued and go with the next call.
+        match self.ring.submit() {
+            Ok(_) => Ok(Ticket(ticket)),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(Ticket(ticket)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn finish_writes(&mut self, ticket: Ticket, sync: bool) -> io::Result<()> {
+        assert_eq!(self.started.front().map(|s| s.ticket), Some(ticket.0), "started writes finish in the order started");
+        while self.started[0].remaining > 0 {
+            self.queue_started();
+            self.wait_one()?;
+            self.reap_started();
+        }
+        let s = self.started.pop_front().expect("checked above");
+        if let Some(e) = s.failed {
+            return Err(e);
+        }
+        if sync {
+            self.fdatasync()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for UringDevice {
+    /// Waits for started writes still at the device: their buffers belong to the store,
+    /// which frees them after its device (the kernel must not read freed memory).
+    fn drop(&mut self) {
+        while self.started_in_flight > 0 {
+            if let Err(e) = self.wait_one() {
+                eprintln!("corfu: cannot wait for writes in flight while closing the device: {e}");
+                std::process::abort();
+            }
+            self.reap_started();
+        }
     }
 }
 

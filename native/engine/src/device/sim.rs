@@ -50,6 +50,9 @@ pub struct SimState {
     pub failing_reads: Option<std::ops::Range<u64>>,
     /// The write the power went out in (offset, bytes), kept for tests to tell what a cut hit.
     pub cut_write: Option<(u64, Vec<u8>)>,
+    /// Writes from now until one fails with an I/O error (that write is lost, the power
+    /// stays on; a started one reports it when finished), if armed.
+    pub writes_until_write_error: Option<u64>,
     /// The most started writes unfinished at once since the device was made or restarted
     /// (tests check that rounds did overlap).
     pub most_started: u64,
@@ -79,11 +82,13 @@ pub struct SimDevice {
     pub state: Arc<Mutex<SimState>>,
     size_bytes: u64,
     started: u64,
+    /// Started tickets whose writes failed (`writes_until_write_error`).
+    failed_tickets: Vec<u64>,
 }
 
 impl Clone for SimDevice {
     fn clone(&self) -> Self {
-        SimDevice { state: self.state.clone(), size_bytes: self.size_bytes, started: 0 }
+        SimDevice { state: self.state.clone(), size_bytes: self.size_bytes, started: 0, failed_tickets: Vec::new() }
     }
 }
 
@@ -102,11 +107,13 @@ impl SimDevice {
                 read_bytes: 0,
                 failing_reads: None,
                 cut_write: None,
+                writes_until_write_error: None,
                 most_started: 0,
                 next_ticket: 0,
             })),
             size_bytes,
             started: 0,
+            failed_tickets: Vec::new(),
         }
     }
 
@@ -115,6 +122,11 @@ impl SimDevice {
         let mut s = self.state.lock().unwrap();
         s.writes_until_power_loss = Some(n);
         s.mode = mode;
+    }
+
+    /// The `n`th write from now (0: the next one) fails with an I/O error and is lost.
+    pub fn arm_write_error(&self, n: u64) {
+        self.state.lock().unwrap().writes_until_write_error = Some(n);
     }
 
     /// Power back on: the device holds exactly what was durable.
@@ -136,6 +148,10 @@ fn power_off() -> io::Error {
     io::Error::other("simulated power loss")
 }
 
+fn write_error() -> io::Error {
+    io::Error::from_raw_os_error(libc::EIO)
+}
+
 impl Device for SimDevice {
     fn info(&self) -> DeviceInfo {
         DeviceInfo { size_bytes: self.size_bytes, logical_block_bytes: SECTOR_BYTES as u32, kind: DeviceKind::Simulated }
@@ -147,7 +163,9 @@ impl Device for SimDevice {
         if !s.powered {
             return Err(power_off());
         }
-        s.write_all(batch.writes, self.size_bytes)?;
+        if s.write_all(batch.writes, self.size_bytes)? {
+            return Err(write_error());
+        }
         for r in batch.reads.iter_mut() {
             assert!(r.offset % SECTOR_BYTES as u64 == 0 && r.buf.len() % SECTOR_BYTES == 0, "unaligned read");
             if let Some(bad) = &s.failing_reads {
@@ -181,19 +199,26 @@ impl Device for SimDevice {
         if !s.powered {
             return Err(power_off());
         }
-        s.write_all(writes, self.size_bytes)?;
+        let failed = s.write_all(writes, self.size_bytes)?;
         self.started += 1;
         s.most_started = s.most_started.max(self.started);
         s.next_ticket += 1;
+        if failed {
+            self.failed_tickets.push(s.next_ticket);
+        }
         Ok(Ticket(s.next_ticket))
     }
 
-    fn finish_writes(&mut self, _ticket: Ticket, sync: bool) -> io::Result<()> {
+    fn finish_writes(&mut self, ticket: Ticket, sync: bool) -> io::Result<()> {
         assert!(self.started > 0, "finishing writes that were not started");
         self.started -= 1;
         let mut s = self.state.lock().unwrap();
         if !s.powered {
             return Err(power_off());
+        }
+        if let Some(i) = self.failed_tickets.iter().position(|&t| t == ticket.0) {
+            self.failed_tickets.swap_remove(i);
+            return Err(write_error());
         }
         if sync {
             s.sync();
@@ -203,8 +228,10 @@ impl Device for SimDevice {
 }
 
 impl SimState {
-    /// Puts `writes` in the cache, or loses power at the armed one.
-    fn write_all(&mut self, writes: &[WriteOp<'_>], size_bytes: u64) -> io::Result<()> {
+    /// Puts `writes` in the cache, or loses power at the armed one. True if one of them
+    /// failed with an I/O error (the armed one: not written).
+    fn write_all(&mut self, writes: &[WriteOp<'_>], size_bytes: u64) -> io::Result<bool> {
+        let mut failed = false;
         for w in writes {
             assert!(w.offset % SECTOR_BYTES as u64 == 0 && w.buf.len() % SECTOR_BYTES == 0, "unaligned write");
             assert!(w.offset + w.buf.len() as u64 <= size_bytes, "write past the device");
@@ -218,10 +245,19 @@ impl SimState {
                 }
                 self.writes_until_power_loss = Some(n - 1);
             }
+            match self.writes_until_write_error {
+                Some(0) => {
+                    self.writes_until_write_error = None;
+                    failed = true;
+                    continue;
+                }
+                Some(n) => self.writes_until_write_error = Some(n - 1),
+                None => {}
+            }
             self.writes += 1;
             self.cache.push((w.offset, w.buf.to_vec()));
         }
-        Ok(())
+        Ok(failed)
     }
 
     fn sync(&mut self) {

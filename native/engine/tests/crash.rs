@@ -6,7 +6,7 @@
 //!   acknowledged reads as trimmed; one whose trim was issued but not acknowledged may
 //!   read either way;
 //! - an address no request ever wrote reads as unwritten;
-//! - the round that was on the device when the power went is in doubt: each of its
+//! - the rounds that were on the device when the power went are in doubt: each of their
 //!   entries appears whole, with exactly the bytes sent, or not at all — never torn;
 //! - the epoch is at least the last acknowledged seal; the reopened store accepts work.
 //!

@@ -654,10 +654,7 @@ impl<D: Device> Store<D> {
         for req in requests {
             match self.plan(req, &mut reads) {
                 Ok(p) => planned.push(p),
-                Err(e) if self.failed => {
-                    let msg = e.to_string();
-                    return Some(requests.iter().map(|r| Response::failed(r, || EngineError::RoundFailed(msg.clone()))).collect());
-                }
+                Err(e) if self.failed => return Some(round_failed(requests, &e)),
                 Err(e) => planned.push(Planned::Done(Response::failed(req, || clone_error(&e)))),
             }
         }
@@ -668,17 +665,10 @@ impl<D: Device> Store<D> {
             && planned.iter().all(|p| !matches!(p, Planned::Read(_)))
             && !self.due_after_started();
         if only_the_flush {
-            return match self.start_flush(id, planned) {
-                Ok(()) => None,
-                Err(e) => {
-                    let msg = e.to_string();
-                    Some(requests.iter().map(|r| Response::failed(r, || EngineError::RoundFailed(msg.clone()))).collect())
-                }
-            };
+            return self.start_flush(id, planned).err().map(|e| round_failed(requests, &e));
         }
         if let Err(e) = self.finish_round(&mut reads) {
-            let msg = e.to_string();
-            return Some(requests.iter().map(|r| Response::failed(r, || EngineError::RoundFailed(msg.clone()))).collect());
+            return Some(round_failed(requests, &e));
         }
         self.assert_invariants();
         Some(planned.into_iter().zip(requests).map(|(p, req)| self.answer(p, req, &reads)).collect())
@@ -1241,6 +1231,12 @@ impl<D: Device> Store<D> {
             ..self.stats.clone()
         }
     }
+}
+
+/// Every request of a round the device failed in, answered with that failure.
+fn round_failed<P: AsRef<[u8]>>(requests: &[Request<P>], e: &EngineError) -> Vec<Response> {
+    let msg = e.to_string();
+    requests.iter().map(|r| Response::failed(r, || EngineError::RoundFailed(msg.clone()))).collect()
 }
 
 /// A request's refusal, for each response it answers. Planning refuses only these three;

@@ -592,7 +592,7 @@ export class CorfuClient {
     for (const [epoch, group] of byEpoch) {
       let latest = 0;
       for (const w of group) latest = Math.max(latest, w.budget.deadline);
-      const budget = new CallBudget(this.#runtime.clock, `append walk of ${group.length}`, Math.max(1, Math.ceil(latest - this.#runtime.clock.now())));
+      const budget = this.#budgetUntil(`append walk of ${group.length}`, latest);
       const on = (i: number, learned: Learned): Promise<void> => {
         const w = group[i]!;
         const renew = async (): Promise<Placed> => ({ ...(await this.#token(1, w.budget)), payload: w.payload });
@@ -1038,7 +1038,7 @@ export class CorfuClient {
     }
     this.#tokensInFlight++;
     // The shared request lives as long as its longest-lived waiter; each waiter still ends at its own deadline.
-    const budget = new CallBudget(this.#runtime.clock, `TOKEN(${total})`, Math.max(1, Math.ceil(latest - this.#runtime.clock.now())));
+    const budget = this.#budgetUntil(`TOKEN(${total})`, latest);
     try {
       let stalls = 0;
       for (;;) {
@@ -1389,6 +1389,11 @@ export class CorfuClient {
       throw new CorfuError('ERR_BAD_REQUEST', `${what}: signal must be an AbortSignal, got ${describeValue(signal)}`);
     }
     return new CallBudget(this.#runtime.clock, what, deadlineMs, signal);
+  }
+
+  /** A budget shared by calls, running to the latest of their deadlines (`latest`, clock time) or at least 1 ms; each call still ends at its own. */
+  #budgetUntil(what: string, latest: number): CallBudget {
+    return new CallBudget(this.#runtime.clock, what, Math.max(1, Math.ceil(latest - this.#runtime.clock.now())));
   }
 
   /** Tells the call observer (metrics) that `call`, begun at `startedMs`, ended: failed with `err`, or not. */

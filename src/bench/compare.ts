@@ -115,6 +115,7 @@ export function checkCompareFlags(f: CompareFlags): void {
 
 export async function compareVerb(f: CompareFlags): Promise<void> {
   checkCompareFlags(f);
+  const busyPoll = f.busyPoll === true;
   const startedAt = new Date();
   const machine = machineInfo([]);
   const runs: RunFigures[] = [];
@@ -169,7 +170,7 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
       const same = `${f.clients} connection(s) x ${f.depth} in flight on each (redis-benchmark -c ${f.clients} -P ${f.depth}), ${f.seconds} s after ${f.warmup} s of warm-up`;
       if (f.pairs.has('sequencer')) {
         const procs = f.generator === 'native' ? 1 : f.procs;
-        const corfu = (await tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: 1, goal, warmupS: f.warmup, procs, generator: f.generator, busyPoll: f.busyPoll === true })).runs[0]!;
+        const corfu = (await tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: 1, goal, warmupS: f.warmup, procs, generator: f.generator, busyPoll })).runs[0]!;
         const { run: peer, version } = await redisRun({
           label: 'redis INCR',
           op: 'incr',
@@ -247,7 +248,7 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
         queue_depth: f.queueDepth,
         generator_processes: f.procs,
         sequencer_generator: f.generator,
-        sequencer_busy_poll: f.busyPoll === true,
+        sequencer_busy_poll: busyPoll,
         device: f.device ?? null,
         device_size_bytes: f.device === undefined ? f.deviceSize : null,
         local: f.layout === undefined,

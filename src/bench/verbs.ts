@@ -39,7 +39,7 @@ export interface TokensExtra {
 export type TokenGenerator = 'native' | 'node';
 
 /** What the native TOKEN generator cannot do, as usage errors: it is one thread, plain TCP, a seconds goal. */
-export function checkTokenGenerator(generator: TokenGenerator, procs: number, goal: Goal, busyPoll = false): void {
+export function checkTokenGenerator(generator: TokenGenerator, procs: number, goal: Goal, busyPoll: boolean): void {
   if (generator !== 'native') {
     if (busyPoll) throw new UsageError('--busy-poll is a mode of the native generator: leave out --generator node');
     return;
@@ -116,8 +116,9 @@ export function checkProcs(procs: number, connections: number): void {
 
 export async function tokensVerb(f: WorkloadFlags & TokensExtra): Promise<void> {
   const goal = goalOf(f);
+  const busyPoll = f.busyPoll === true;
   checkProcs(f.procs, f.clients);
-  checkTokenGenerator(f.generator, f.procs, goal, f.busyPoll === true);
+  checkTokenGenerator(f.generator, f.procs, goal, busyPoll);
   await runCorfuWorkload(f, {
     workload: 'tokens',
     config: {
@@ -130,10 +131,10 @@ export async function tokensVerb(f: WorkloadFlags & TokensExtra): Promise<void> 
       local: f.local === true,
       generator: f.generator === 'native' ? 'native' : f.procs > 1 ? `${f.procs} processes` : 'in-process',
       generator_processes: f.procs,
-      busy_poll: f.busyPoll === true,
+      busy_poll: busyPoll,
     },
     heading: (t) => `bench tokens: ${f.clients} connection(s) x depth ${f.depth}, TOKEN(${f.batch}), ${describeTarget(t)}`,
-    run: (ctx) => tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: f.batch, goal, warmupS: f.warmup, procs: f.procs, generator: f.generator, busyPoll: f.busyPoll === true }),
+    run: (ctx) => tokensWorkload(ctx, { connections: f.clients, depth: f.depth, batch: f.batch, goal, warmupS: f.warmup, procs: f.procs, generator: f.generator, busyPoll }),
   });
 }
 

@@ -36,7 +36,7 @@ export interface TokensFlags {
   /** `native`: the addon's TOKEN generator (native-tokens.ts; seconds goals, one process); `node`: LeanLinks. */
   readonly generator: 'native' | 'node';
   /** The native generator polls without sleeping (`--busy-poll`). */
-  readonly busyPoll?: boolean;
+  readonly busyPoll: boolean;
 }
 
 export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Promise<WorkloadOutput> {
@@ -53,13 +53,13 @@ export async function tokensWorkload(ctx: WorkloadContext, f: TokensFlags): Prom
       connections: f.connections,
       depth: f.depth,
       batch: f.batch,
-      busyPoll: f.busyPoll === true,
+      busyPoll: f.busyPoll,
       seconds: f.goal.seconds,
       warmupS: f.warmupS,
       processes: ctx.processes,
       progress: ctx.progress,
     });
-    const generator = f.busyPoll === true ? `native (one thread of this process, ${BUSY_POLL_GENERATOR})` : 'native (one thread of this process)';
+    const generator = f.busyPoll ? `native (one thread of this process, ${BUSY_POLL_GENERATOR})` : 'native (one thread of this process)';
     return { runs: [tokensRun(f, out.rec, out.loop, generator)], verify: null, extra: { sequencer, epoch, first_token: out.firstToken, tail_after: out.tailAfter } };
   }
   if (f.procs > 1) {
@@ -117,7 +117,7 @@ function tokensRun(f: TokensFlags, rec: Recorded, loop: LoopResult, generator: s
       generator,
       notes: [
         'the tokens are not written: on a cluster that is kept they are holes, junk-filled by the first reader to reach one',
-        ...(f.busyPoll === true
+        ...(f.busyPoll
           ? ["--busy-poll: the generator polls without sleeping, so its process is at ~100% of a CPU whatever the load: that share does not say it was the limit, the sequencer's does"]
           : []),
       ],

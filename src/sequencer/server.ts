@@ -28,7 +28,7 @@
 
 import { ServerAuth, encodeAuthAnswer, refusal } from '../transport/auth.js';
 import { type ServerCredentials, type ServerTlsOptions, checkServerTls, createListener, reloadListenerTls } from '../transport/tls.js';
-import { writeBatched } from '../transport/write-batched.js';
+import { holdUntilTurnEnd, writeBatched } from '../transport/write-batched.js';
 import type { AddressInfo, Server, Socket } from 'node:net';
 
 import { FrameDeadline, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
@@ -218,66 +218,63 @@ export class SequencerServer {
     socket.on('data', (chunk: Buffer) => {
       decoder.push(chunk);
       let progressed = false;
-      socket.cork();
+      // Answered at the turn's end, with every other connection readable in this turn.
+      holdUntilTurnEnd(socket);
       // TOKEN may be answered by the fast path when this connection may send it at all.
       const fast = role !== undefined && (role === 'admin' || refusal(role, 'TOKEN') === undefined);
-      try {
-        for (;;) {
-          if (fast) {
-            const run = answerTokenRun(decoder.head(), this.sequencer);
-            if (run.count > 0) {
-              decoder.skip(run.consumed);
-              progressed = true;
-              this.#observer?.answeredTokens(run.count);
-              writeBatched(socket, run.answers);
-              this.#wakeWaiters();
-              continue;
-            }
-          }
-          const r = decoder.pull();
-          if (r.kind === 'need') break;
-          if (r.kind === 'error' || r.frame.type !== 'request') {
-            // The stream's framing is lost (or the peer is not a client): this connection only.
-            this.#log.warn({ conn }, `closing connection from ${conn}: protocol error: ${r.kind === 'error' ? r.error.message : `a ${r.frame.op} response sent to the sequencer`}`);
-            socket.destroy();
-            return;
-          }
-          progressed = true;
-          // An InvariantError propagates and crashes the process, by design.
-          const req = r.frame;
-          if (req.op === 'AUTH') {
-            const outcome = this.#auth.authenticate(role, req.token);
-            writeBatched(socket, encodeAuthAnswer(req, outcome));
-            if ('role' in outcome) {
-              role = outcome.role;
-              continue;
-            }
-            // One guess per connection.
-            this.#log.warn({ conn }, `closing connection from ${conn}: AUTH refused (${outcome.refused.message})`);
-            role = undefined;
-            socket.pause();
-            socket.end();
-            return;
-          }
-          // An admin may send anything: the open server's path stops at this comparison.
-          if (role !== 'admin') {
-            const refused = refusal(role, req.op);
-            if (refused !== undefined) {
-              writeBatched(socket, encodeResponse(errorResponse(req.op, req.requestId, req.epoch, refused)));
-              continue;
-            }
-          }
-          if (req.op === 'WAIT_TAIL') {
-            this.#waitTail(socket, req);
+      for (;;) {
+        if (fast) {
+          const run = answerTokenRun(decoder.head(), this.sequencer);
+          if (run.count > 0) {
+            decoder.skip(run.consumed);
+            progressed = true;
+            this.#observer?.answeredTokens(run.count);
+            writeBatched(socket, run.answers);
+            this.#wakeWaiters();
             continue;
           }
-          const res = this.sequencer.handle(req);
-          if (res.status !== 'OK' || req.op === 'SEAL' || req.op === 'BOOTSTRAP') this.#logAnswer(conn, req, res);
-          this.#send(socket, res);
-          if (wakesWaiters(req.op)) this.#wakeWaiters();
         }
-      } finally {
-        socket.uncork();
+        const r = decoder.pull();
+        if (r.kind === 'need') break;
+        if (r.kind === 'error' || r.frame.type !== 'request') {
+          // The stream's framing is lost (or the peer is not a client): this connection only.
+          this.#log.warn({ conn }, `closing connection from ${conn}: protocol error: ${r.kind === 'error' ? r.error.message : `a ${r.frame.op} response sent to the sequencer`}`);
+          socket.destroy();
+          return;
+        }
+        progressed = true;
+        // An InvariantError propagates and crashes the process, by design.
+        const req = r.frame;
+        if (req.op === 'AUTH') {
+          const outcome = this.#auth.authenticate(role, req.token);
+          writeBatched(socket, encodeAuthAnswer(req, outcome));
+          if ('role' in outcome) {
+            role = outcome.role;
+            continue;
+          }
+          // One guess per connection.
+          this.#log.warn({ conn }, `closing connection from ${conn}: AUTH refused (${outcome.refused.message})`);
+          role = undefined;
+          socket.pause();
+          socket.end();
+          return;
+        }
+        // An admin may send anything: the open server's path stops at this comparison.
+        if (role !== 'admin') {
+          const refused = refusal(role, req.op);
+          if (refused !== undefined) {
+            writeBatched(socket, encodeResponse(errorResponse(req.op, req.requestId, req.epoch, refused)));
+            continue;
+          }
+        }
+        if (req.op === 'WAIT_TAIL') {
+          this.#waitTail(socket, req);
+          continue;
+        }
+        const res = this.sequencer.handle(req);
+        if (res.status !== 'OK' || req.op === 'SEAL' || req.op === 'BOOTSTRAP') this.#logAnswer(conn, req, res);
+        this.#send(socket, res);
+        if (wakesWaiters(req.op)) this.#wakeWaiters();
       }
       if (socket.writableLength > this.#maxBuffered && !socket.isPaused()) {
         // Not reading until the peer reads its answers: that wait is not the peer's frame time.

@@ -667,10 +667,11 @@ export class CorfuClient {
       const unit = chain[r]!;
       // Past the head, the head took each entry still walking: the address is ours (AppendProgress).
       const progress = (sealed = false): Learned => ({ head: r === 0 ? undefined : chain[0], sealedAt: sealed ? epoch : undefined });
+      // The walk's entries are the frame's (address and payload): no copy per entry.
       const frame = live.map((i) => {
         const e = entries[i]!;
         e.budget.mayHaveEffect = true;
-        return { address: e.address, payload: e.payload };
+        return e;
       });
       const answers = await b.race(this.#unlessLeft(unit, epoch, this.#batcher(unit).submitMany('WRITE', epoch, frame)));
       if (answers === LEFT) {

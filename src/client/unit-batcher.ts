@@ -27,7 +27,7 @@ import { CorfuError, codeByte } from '../../bindings/errors.js';
 import { invariant } from '../../bindings/invariant.js';
 import type { Connection } from '../transport/connection.js';
 import { MAX_ENTRIES, MAX_FRAME_BYTES } from '../wire/frame.js';
-import type { ErrorResponse, Response } from '../wire/messages.js';
+import type { ErrorResponse, Response, WriteEntry } from '../wire/messages.js';
 
 /** One entry's share of a frame's answer. */
 export type EntryAnswer =
@@ -178,7 +178,7 @@ export class UnitBatcher {
     const { op, epoch, entries } = batch;
     const request =
       op === 'WRITE'
-        ? this.#connection.request({ type: 'request', op, epoch, entries: entries.map((e) => ({ address: e.address, payload: e.payload! })) }, { timeoutMs: this.#timeoutMs })
+        ? this.#connection.request({ type: 'request', op, epoch, entries: entries.map(writeEntry) }, { timeoutMs: this.#timeoutMs })
         : this.#connection.request({ type: 'request', op, epoch, addresses: entries.map((e) => e.address) }, { timeoutMs: this.#timeoutMs });
     request.then(
       (res) => {
@@ -200,6 +200,28 @@ export class UnitBatcher {
 
 const DEFERRED = codeByte('ERR_OVERLOADED');
 
+/** A WRITE's entry goes out as its Pending (it holds the address and the payload), not as a copy of them. */
+function writeEntry(e: Pending): WriteEntry {
+  invariant(e.payload !== undefined, () => `unit batcher: a WRITE of ${e.address} without a payload`);
+  return e as Pending & WriteEntry;
+}
+
+/**
+ * WRITE and FILL answers, one frozen object per (status, written) pair, shared: an
+ * answer is read, never changed, and a new object per entry per replica was garbage
+ * the client's collector paid for at every append.
+ */
+const writeAnswers = new Map<number, EntryAnswer>();
+function writeAnswer(status: number, written: number): EntryAnswer {
+  const key = status * 256 + written;
+  let answer = writeAnswers.get(key);
+  if (answer === undefined) {
+    answer = Object.freeze({ kind: 'write', status, written });
+    writeAnswers.set(key, answer);
+  }
+  return answer;
+}
+
 /** Resolves each entry with its share of the answer; returns the READ entries the unit deferred to a later frame. */
 function split(res: Response, entries: readonly Pending[]): Pending[] {
   const deferred: Pending[] = [];
@@ -211,7 +233,7 @@ function split(res: Response, entries: readonly Pending[]): Pending[] {
   if (res.op === 'WRITE' || res.op === 'FILL') {
     const w = res;
     if (w.statuses.length !== n) return mismatch(entries, res.op, w.statuses.length);
-    entries.forEach((e, i) => e.sink.answer(e.index, { kind: 'write', status: w.statuses[i]!, written: w.written[i]! }));
+    entries.forEach((e, i) => e.sink.answer(e.index, writeAnswer(w.statuses[i]!, w.written[i]!)));
     return deferred;
   }
   if (res.op === 'TRIM') {

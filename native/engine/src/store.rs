@@ -31,7 +31,8 @@ use crate::summary::{Summary, SummaryEntry, SummaryPtr, TRIGGER_ENTRIES, TRIGGER
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncMode {
-    /// An acknowledged write is on stable storage (fdatasync, shared by the round).
+    /// An acknowledged write is on stable storage (its round's flush written with
+    /// RWF_DSYNC, or an fdatasync after it: see `device::SyncCover`).
     Always,
     /// Benchmarks only: acknowledged writes may be lost on power failure.
     None,
@@ -193,7 +194,6 @@ pub struct RoundId(u64);
 struct StartedFlush {
     flush: FlushBuilder,
     ticket: Ticket,
-    sync: bool,
     /// The addresses it holds, in its order (see `Store::pending_order`).
     order: Vec<u64>,
     round: u64,
@@ -713,7 +713,7 @@ impl<D: Device> Store<D> {
             // allocation that stays put) into `started` below and is neither written nor
             // freed until `finish_oldest` has finished this ticket; the device waits for
             // started writes when dropped, and it drops before the store's buffers.
-            unsafe { self.dev.start_writes(&writes) }
+            unsafe { self.dev.start_writes(&writes, sync) }
         };
         let ticket = match ticket {
             Ok(t) => t,
@@ -727,7 +727,7 @@ impl<D: Device> Store<D> {
         next.reset(self.next_seq);
         let flush = std::mem::replace(&mut self.flush, next);
         let order = std::mem::take(&mut self.pending_order);
-        self.started.push_back(StartedFlush { flush, ticket, sync, order, round, planned });
+        self.started.push_back(StartedFlush { flush, ticket, order, round, planned });
         Ok(())
     }
 
@@ -736,7 +736,7 @@ impl<D: Device> Store<D> {
     /// device is for the next open's recovery to decide.
     fn finish_oldest(&mut self) {
         let mut f = self.started.pop_front().expect("a started flush");
-        let done = self.dev.finish_writes(f.ticket, f.sync);
+        let done = self.dev.finish_writes(f.ticket);
         let responses: Vec<Response> = match done {
             Ok(()) if !self.failed => {
                 let meta = FlushMeta { start_seq: f.flush.start_seq, pages: f.flush.pages() as u64, max_addr: f.flush.max_addr.unwrap_or(0) };

@@ -168,6 +168,9 @@ struct Cuts {
     /// In another superblock write.
     superblock: usize,
     other: usize,
+    /// Stores whose synced flushes were made durable by their own writes (RWF_DSYNC on a
+    /// real device), not by a data sync of everything, before their cut.
+    own_synced: usize,
     /// Stores that had two rounds' flushes at the device at once before their cut.
     overlapped: usize,
 }
@@ -243,6 +246,7 @@ fn campaign_with(seed: u64, mode: LossMode, checkpoints: Option<u64>, cuts: &mut
     // Two power cuts per run: the second one lands on a store that already recovered once.
     for _cut in 0..checkpoints.unwrap_or(2) {
         let mut store = open(&dev, SyncMode::Always);
+        let own_syncs_before = dev.state.lock().unwrap().own_syncs;
         if checkpoints.is_some() {
             store.set_checkpoint_trigger(CheckpointTrigger::EveryFlushes(1 + rng.below(2)));
         }
@@ -290,6 +294,7 @@ fn campaign_with(seed: u64, mode: LossMode, checkpoints: Option<u64>, cuts: &mut
         assert!(!dev.powered() || store.stats().rounds > 0);
         assert_eq!(store.started_flushes(), 0, "seed {seed}: every begun round was finished");
         cuts.overlapped += usize::from(dev.state.lock().unwrap().most_started >= 2);
+        cuts.own_synced += usize::from(dev.state.lock().unwrap().own_syncs > own_syncs_before);
         drop(store);
         classify(&dev, cuts);
         dev.restart();
@@ -335,6 +340,8 @@ fn power_loss_tearing_unsynced_sectors() {
 fn assert_overlapped(cuts: &Cuts, stores: u64) {
     eprintln!("{} of {stores} stores had two flushes started at once", cuts.overlapped);
     assert!(cuts.overlapped as u64 * 2 >= stores, "only {} of {stores} stores overlapped two rounds", cuts.overlapped);
+    eprintln!("{} of {stores} stores synced flushes by their own writes", cuts.own_synced);
+    assert!(cuts.own_synced as u64 * 2 >= stores, "only {} of {stores} stores synced a flush by its own writes", cuts.own_synced);
 }
 
 /// The campaign again with an index checkpoint after every one or two flushes, so that

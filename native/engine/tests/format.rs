@@ -29,13 +29,13 @@ impl Device for Resized {
         self.inner.submit(batch)
     }
 
-    unsafe fn start_writes(&mut self, writes: &[WriteOp<'_>]) -> io::Result<Ticket> {
+    unsafe fn start_writes(&mut self, writes: &[WriteOp<'_>], sync: bool) -> io::Result<Ticket> {
         // SAFETY: the caller's promise passes on unchanged.
-        unsafe { self.inner.start_writes(writes) }
+        unsafe { self.inner.start_writes(writes, sync) }
     }
 
-    fn finish_writes(&mut self, ticket: Ticket, sync: bool) -> io::Result<()> {
-        self.inner.finish_writes(ticket, sync)
+    fn finish_writes(&mut self, ticket: Ticket) -> io::Result<()> {
+        self.inner.finish_writes(ticket)
     }
 }
 

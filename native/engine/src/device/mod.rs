@@ -62,15 +62,18 @@ pub trait Device: Send {
 
     /// Starts `writes` and returns without waiting, so that the next round's flush can
     /// reach the device while this one is there. Tickets finish in the order started.
+    /// With `sync`, `finish_writes` returns only once these writes are durable, together
+    /// with every write that completed before this call (what a data sync after them
+    /// would give; `SyncCover` says when the writes' own durability is enough).
     ///
     /// # Safety
     /// Every buffer stays allocated and unchanged until `finish_writes` of the returned
     /// ticket has returned (or the device is dropped, which waits for them).
-    unsafe fn start_writes(&mut self, writes: &[WriteOp<'_>]) -> io::Result<Ticket>;
+    unsafe fn start_writes(&mut self, writes: &[WriteOp<'_>], sync: bool) -> io::Result<Ticket>;
 
-    /// Waits for the writes of `ticket`, the oldest unfinished one, then, with `sync`, for
-    /// a data sync issued after they completed.
-    fn finish_writes(&mut self, ticket: Ticket, sync: bool) -> io::Result<()>;
+    /// Waits for the writes of `ticket`, the oldest unfinished one (and, if it was started
+    /// with `sync`, for them to be durable).
+    fn finish_writes(&mut self, ticket: Ticket) -> io::Result<()>;
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let mut reads = [ReadOp { offset, buf }];
@@ -79,5 +82,55 @@ pub trait Device: Send {
 
     fn write_at(&mut self, offset: u64, buf: &[u8], sync: bool) -> io::Result<()> {
         self.submit(Batch { reads: &mut [], writes: &[WriteOp { offset, buf }], sync })
+    }
+}
+
+/// When a synced flush may be made durable by its own writes alone (written with
+/// RWF_DSYNC: each write is durable when it completes, the sync folded into the write)
+/// instead of a data sync of the whole file after them. A data sync also covers every
+/// write that completed before it, and callers rely on that after unsynced writes (the
+/// parts of an index checkpoint, the flushes of a store with sync "none"), so a flush
+/// syncs only itself while no unsynced write is outstanding.
+#[derive(Debug, Default)]
+pub struct SyncCover {
+    /// Some write completed or was started without a sync after it.
+    unsynced: bool,
+    /// Started tickets without sync, not finished yet.
+    unsynced_started: usize,
+}
+
+impl SyncCover {
+    /// A ticket is being started; true if, with `sync`, its own writes may be its sync.
+    pub fn start(&mut self, sync: bool) -> bool {
+        if !sync {
+            self.unsynced = true;
+            self.unsynced_started += 1;
+            return false;
+        }
+        !self.unsynced
+    }
+
+    /// A ticket started with `sync` and `own` (what `start` said) finished.
+    pub fn finish(&mut self, sync: bool, own: bool) {
+        if !sync {
+            self.unsynced_started -= 1;
+        } else if !own {
+            self.synced_all();
+        }
+    }
+
+    /// A synchronous batch wrote something, with or without a data sync after it.
+    pub fn submitted(&mut self, sync: bool) {
+        if sync {
+            self.synced_all();
+        } else {
+            self.unsynced = true;
+        }
+    }
+
+    /// A data sync ran: it covers every completed write, not those of unsynced tickets
+    /// still at the device.
+    fn synced_all(&mut self) {
+        self.unsynced = self.unsynced_started > 0;
     }
 }

@@ -4,10 +4,11 @@
 //! random, which is what a real disk may leave behind. A chosen write may instead fail
 //! with EIO, the power staying on (a started one reports it when finished).
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use super::{Batch, Device, DeviceInfo, DeviceKind, Ticket, WriteOp};
+use super::{Batch, Device, DeviceInfo, DeviceKind, SyncCover, Ticket, WriteOp};
 
 pub const SECTOR_BYTES: usize = 512;
 
@@ -38,13 +39,16 @@ pub enum LossMode {
 
 pub struct SimState {
     pub durable: Vec<u8>,
-    cache: Vec<(u64, Vec<u8>)>,
+    /// Unsynced writes: (offset, bytes, the ticket whose own writes are its sync, or 0).
+    cache: Vec<(u64, Vec<u8>, u64)>,
     writes_until_power_loss: Option<u64>,
     pub powered: bool,
     pub mode: LossMode,
     rng: SplitMix64,
     pub writes: u64,
     pub syncs: u64,
+    /// Synced flushes made durable by their own writes (RWF_DSYNC), without a data sync.
+    pub own_syncs: u64,
     /// Bytes read since the device was made (the recovery scan's cost, for its tests).
     pub read_bytes: u64,
     /// Device bytes whose reads fail with an I/O error (a bad sector), if any.
@@ -64,7 +68,7 @@ impl SimState {
     fn lose_power(&mut self) {
         let cache = std::mem::take(&mut self.cache);
         if self.mode == LossMode::TornSectors {
-            for (offset, data) in cache {
+            for (offset, data, _) in cache {
                 for (i, sector) in data.chunks(SECTOR_BYTES).enumerate() {
                     if self.rng.below(2) == 0 {
                         let at = offset as usize + i * SECTOR_BYTES;
@@ -85,11 +89,21 @@ pub struct SimDevice {
     started: u64,
     /// Started tickets whose writes failed (`writes_until_write_error`).
     failed_tickets: Vec<u64>,
+    /// Started tickets, oldest first: (ticket, sync, own sync), as `SyncCover` decided.
+    started_sync: VecDeque<(u64, bool, bool)>,
+    cover: SyncCover,
 }
 
 impl Clone for SimDevice {
     fn clone(&self) -> Self {
-        SimDevice { state: self.state.clone(), size_bytes: self.size_bytes, started: 0, failed_tickets: Vec::new() }
+        SimDevice {
+            state: self.state.clone(),
+            size_bytes: self.size_bytes,
+            started: 0,
+            failed_tickets: Vec::new(),
+            started_sync: VecDeque::new(),
+            cover: SyncCover::default(),
+        }
     }
 }
 
@@ -105,6 +119,7 @@ impl SimDevice {
                 rng: SplitMix64(seed),
                 writes: 0,
                 syncs: 0,
+                own_syncs: 0,
                 read_bytes: 0,
                 failing_reads: None,
                 cut_write: None,
@@ -115,6 +130,8 @@ impl SimDevice {
             size_bytes,
             started: 0,
             failed_tickets: Vec::new(),
+            started_sync: VecDeque::new(),
+            cover: SyncCover::default(),
         }
     }
 
@@ -164,7 +181,7 @@ impl Device for SimDevice {
         if !s.powered {
             return Err(power_off());
         }
-        if s.write_all(batch.writes, self.size_bytes)? {
+        if s.write_all(batch.writes, self.size_bytes, 0)? {
             return Err(write_error());
         }
         for r in batch.reads.iter_mut() {
@@ -178,7 +195,7 @@ impl Device for SimDevice {
             assert!(hi as u64 <= self.size_bytes, "read past the device");
             r.buf.copy_from_slice(&s.durable[lo..hi]);
             s.read_bytes += r.buf.len() as u64;
-            for (off, data) in &s.cache {
+            for (off, data, _) in &s.cache {
                 let (wlo, whi) = (*off as usize, *off as usize + data.len());
                 let (a, b) = (lo.max(wlo), hi.min(whi));
                 if a < b {
@@ -186,8 +203,11 @@ impl Device for SimDevice {
                 }
             }
         }
-        if batch.sync && !batch.writes.is_empty() {
-            s.sync();
+        if !batch.writes.is_empty() {
+            if batch.sync {
+                s.sync();
+            }
+            self.cover.submitted(batch.sync);
         }
         Ok(())
     }
@@ -195,24 +215,29 @@ impl Device for SimDevice {
     /// A started write lands in the cache at once, as a real one may reach the disk's
     /// cache before its completion: a power cut while two rounds' flushes are started
     /// keeps any of their sectors (torn mode) or none.
-    unsafe fn start_writes(&mut self, writes: &[WriteOp<'_>]) -> io::Result<Ticket> {
+    unsafe fn start_writes(&mut self, writes: &[WriteOp<'_>], sync: bool) -> io::Result<Ticket> {
         let mut s = self.state.lock().unwrap();
         if !s.powered {
             return Err(power_off());
         }
-        let failed = s.write_all(writes, self.size_bytes)?;
+        let ticket = s.next_ticket + 1;
+        let own_sync = self.cover.start(sync);
+        let failed = s.write_all(writes, self.size_bytes, if own_sync { ticket } else { 0 })?;
         self.started += 1;
         s.most_started = s.most_started.max(self.started);
-        s.next_ticket += 1;
+        s.next_ticket = ticket;
         if failed {
-            self.failed_tickets.push(s.next_ticket);
+            self.failed_tickets.push(ticket);
         }
-        Ok(Ticket(s.next_ticket))
+        self.started_sync.push_back((ticket, sync, own_sync));
+        Ok(Ticket(ticket))
     }
 
-    fn finish_writes(&mut self, ticket: Ticket, sync: bool) -> io::Result<()> {
+    fn finish_writes(&mut self, ticket: Ticket) -> io::Result<()> {
         assert!(self.started > 0, "finishing writes that were not started");
         self.started -= 1;
+        let (oldest, sync, own_sync) = self.started_sync.pop_front().expect("a started ticket");
+        assert_eq!(oldest, ticket.0, "started writes finish in the order started");
         let mut s = self.state.lock().unwrap();
         if !s.powered {
             return Err(power_off());
@@ -221,9 +246,12 @@ impl Device for SimDevice {
             self.failed_tickets.swap_remove(i);
             return Err(write_error());
         }
-        if sync {
+        if own_sync {
+            s.sync_own(ticket.0);
+        } else if sync {
             s.sync();
         }
+        self.cover.finish(sync, own_sync);
         Ok(())
     }
 }
@@ -231,7 +259,8 @@ impl Device for SimDevice {
 impl SimState {
     /// Puts `writes` in the cache, or loses power at the armed one. True if one of them
     /// failed with an I/O error (the armed one: not written).
-    fn write_all(&mut self, writes: &[WriteOp<'_>], size_bytes: u64) -> io::Result<bool> {
+    /// `own`: the started ticket whose sync these writes are themselves (RWF_DSYNC), or 0.
+    fn write_all(&mut self, writes: &[WriteOp<'_>], size_bytes: u64, own: u64) -> io::Result<bool> {
         let mut failed = false;
         for w in writes {
             assert!(w.offset % SECTOR_BYTES as u64 == 0 && w.buf.len() % SECTOR_BYTES == 0, "unaligned write");
@@ -239,7 +268,7 @@ impl SimState {
             if let Some(n) = self.writes_until_power_loss {
                 if n == 0 {
                     // The write in progress may itself be partly on the platter.
-                    self.cache.push((w.offset, w.buf.to_vec()));
+                    self.cache.push((w.offset, w.buf.to_vec(), own));
                     self.cut_write = Some((w.offset, w.buf.to_vec()));
                     self.lose_power();
                     return Err(power_off());
@@ -256,16 +285,30 @@ impl SimState {
                 None => {}
             }
             self.writes += 1;
-            self.cache.push((w.offset, w.buf.to_vec()));
+            self.cache.push((w.offset, w.buf.to_vec(), own));
         }
         Ok(failed)
     }
 
+    /// A data sync: every write in the cache becomes durable.
     fn sync(&mut self) {
         let cache = std::mem::take(&mut self.cache);
-        for (off, data) in cache {
+        for (off, data, _) in cache {
             self.durable[off as usize..off as usize + data.len()].copy_from_slice(&data);
         }
         self.syncs += 1;
+    }
+
+    /// The writes of a ticket written with RWF_DSYNC become durable, and nothing else.
+    fn sync_own(&mut self, ticket: u64) {
+        let cache = std::mem::take(&mut self.cache);
+        for (off, data, own) in cache {
+            if own == ticket {
+                self.durable[off as usize..off as usize + data.len()].copy_from_slice(&data);
+            } else {
+                self.cache.push((off, data, own));
+            }
+        }
+        self.own_syncs += 1;
     }
 }

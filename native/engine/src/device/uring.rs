@@ -1,7 +1,9 @@
 //! The real backend: one io_uring per store, O_DIRECT file descriptor, every read and
 //! write of a batch in flight at once (bounded by the ring), then one data sync (a
 //! plain fdatasync: see `fdatasync`). Flush writes may also be started and finished
-//! later (`start_writes`), so that two rounds' flushes are at the device at once.
+//! later (`start_writes`), so that two rounds' flushes are at the device at once; a
+//! synced one is written with RWF_DSYNC when that is enough (`SyncCover`), so its sync
+//! is part of its writes and two rounds' syncs overlap too.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -10,7 +12,7 @@ use std::os::unix::io::AsRawFd;
 
 use io_uring::{opcode, types, IoUring};
 
-use super::{Batch, Device, DeviceInfo, Ticket, WriteOp};
+use super::{Batch, Device, DeviceInfo, SyncCover, Ticket, WriteOp};
 
 /// Submission-queue entries: the most I/Os one store has in flight.
 pub const RING_ENTRIES: u32 = 256;
@@ -24,11 +26,20 @@ pub struct UringDevice {
     next_ticket: u64,
     /// Entries of `started` in the ring or at the device.
     started_in_flight: usize,
+    cover: SyncCover,
 }
 
 impl UringDevice {
     pub fn new(file: File, info: DeviceInfo) -> io::Result<Self> {
-        Ok(UringDevice { file, ring: IoUring::new(RING_ENTRIES)?, info, started: VecDeque::new(), next_ticket: 1, started_in_flight: 0 })
+        Ok(UringDevice {
+            file,
+            ring: IoUring::new(RING_ENTRIES)?,
+            info,
+            started: VecDeque::new(),
+            next_ticket: 1,
+            started_in_flight: 0,
+            cover: SyncCover::default(),
+        })
     }
 }
 
@@ -46,6 +57,9 @@ struct Started {
     to_submit: Vec<usize>,
     remaining: usize,
     failed: Option<io::Error>,
+    sync: bool,
+    /// Written with RWF_DSYNC: durable as each write completes, no data sync after.
+    own_sync: bool,
 }
 
 /// One transfer still to do: what remains of a read or write after short completions.
@@ -130,7 +144,9 @@ impl UringDevice {
             while self.started_in_flight < RING_ENTRIES as usize {
                 let Some(i) = s.to_submit.pop() else { break };
                 let op = &s.ops[i];
-                let entry = opcode::Write::new(fd, op.ptr, op.len as u32).offset(op.offset).build().user_data(s.ticket << 32 | i as u64);
+                let flags = if s.own_sync { libc::RWF_DSYNC } else { 0 };
+                let entry =
+                    opcode::Write::new(fd, op.ptr, op.len as u32).offset(op.offset).rw_flags(flags).build().user_data(s.ticket << 32 | i as u64);
                 // SAFETY: the caller of start_writes keeps the buffers until finish_writes
                 // (or the drop, which waits for them).
                 unsafe { sq.push(&entry) }.expect("ring has room: started_in_flight is bounded");
@@ -221,13 +237,16 @@ impl Device for UringDevice {
         if !ops.is_empty() {
             self.run(ops)?;
         }
-        if batch.sync && !batch.writes.is_empty() {
-            self.fdatasync()?;
+        if !batch.writes.is_empty() {
+            if batch.sync {
+                self.fdatasync()?;
+            }
+            self.cover.submitted(batch.sync);
         }
         Ok(())
     }
 
-    unsafe fn start_writes(&mut self, writes: &[WriteOp<'_>]) -> io::Result<Ticket> {
+    unsafe fn start_writes(&mut self, writes: &[WriteOp<'_>], sync: bool) -> io::Result<Ticket> {
         let align = self.info.logical_block_bytes as u64;
         let ops: Vec<Pending> = writes
             .iter()
@@ -239,7 +258,8 @@ impl Device for UringDevice {
         let ticket = self.next_ticket;
         self.next_ticket += 1;
         let n = ops.len();
-        self.started.push_back(Started { ticket, ops, to_submit: (0..n).rev().collect(), remaining: n, failed: None });
+        let own_sync = self.cover.start(sync);
+        self.started.push_back(Started { ticket, ops, to_submit: (0..n).rev().collect(), remaining: n, failed: None, sync, own_sync });
         self.queue_started();
         // Interrupted by a signal, the entries stay queued and go with the next call.
         match self.ring.submit() {
@@ -249,7 +269,7 @@ impl Device for UringDevice {
         }
     }
 
-    fn finish_writes(&mut self, ticket: Ticket, sync: bool) -> io::Result<()> {
+    fn finish_writes(&mut self, ticket: Ticket) -> io::Result<()> {
         assert_eq!(self.started.front().map(|s| s.ticket), Some(ticket.0), "started writes finish in the order started");
         while self.started[0].remaining > 0 {
             self.queue_started();
@@ -260,9 +280,10 @@ impl Device for UringDevice {
         if let Some(e) = s.failed {
             return Err(e);
         }
-        if sync {
+        if s.sync && !s.own_sync {
             self.fdatasync()?;
         }
+        self.cover.finish(s.sync, s.own_sync);
         Ok(())
     }
 }

@@ -1,9 +1,10 @@
 //! A simulated device for crash testing. Writes land in a volatile cache; a data sync
 //! makes them all durable, and a started flush synced by its own writes (RWF_DSYNC on a
 //! real device, as `SyncCover` decides) makes only its own durable. At a chosen write
-//! the power goes out: that write and every later call fail, and the cache is lost — either entirely, or (torn mode) sector by sector at
-//! random, which is what a real disk may leave behind. A chosen write may instead fail
-//! with EIO, the power staying on (a started one reports it when finished).
+//! the power goes out: that write and every later call fail, and the cache is lost —
+//! either entirely, or (torn mode) sector by sector at random, which is what a real disk
+//! may leave behind. A chosen write may instead fail with EIO, the power staying on (a
+//! started one reports it when finished).
 
 use std::collections::VecDeque;
 use std::io;

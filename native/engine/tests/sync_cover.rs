@@ -82,4 +82,12 @@ fn sync_cover_lets_a_flush_sync_itself_only_with_nothing_unsynced_behind_it() {
     c.finish(true, true);
     c.submitted(true);
     assert!(c.start(true));
+    c.finish(true, true);
+    // A data sync while an unsynced flush started after it is still at the device does
+    // not cover that flush, which will have completed before any later flush finishes.
+    c.submitted(false);
+    assert!(!c.start(true), "a data sync follows this one");
+    assert!(!c.start(false));
+    c.finish(true, false);
+    assert!(!c.start(true), "the unsynced flush was still at the device when that sync ran");
 }

@@ -27,6 +27,9 @@ pub struct UringDevice {
     /// Entries of `started` in the ring or at the device.
     started_in_flight: usize,
     cover: SyncCover,
+    /// Data syncs run (fdatasync), and synced flushes made durable by their own writes.
+    data_syncs: u64,
+    own_syncs: u64,
 }
 
 impl UringDevice {
@@ -39,7 +42,14 @@ impl UringDevice {
             next_ticket: 1,
             started_in_flight: 0,
             cover: SyncCover::default(),
+            data_syncs: 0,
+            own_syncs: 0,
         })
+    }
+
+    /// (data syncs run, synced flushes made durable by their own RWF_DSYNC writes).
+    pub fn syncs(&self) -> (u64, u64) {
+        (self.data_syncs, self.own_syncs)
     }
 }
 
@@ -192,6 +202,7 @@ impl UringDevice {
         loop {
             // SAFETY: fdatasync on a valid fd.
             if unsafe { libc::fdatasync(self.file.as_raw_fd()) } == 0 {
+                self.data_syncs += 1;
                 return Ok(());
             }
             let e = io::Error::last_os_error();
@@ -283,6 +294,7 @@ impl Device for UringDevice {
         if s.sync && !s.own_sync {
             self.fdatasync()?;
         }
+        self.own_syncs += u64::from(s.own_sync);
         self.cover.finish(s.sync, s.own_sync);
         Ok(())
     }

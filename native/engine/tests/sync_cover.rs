@@ -26,6 +26,12 @@ fn durable_at(dev: &SimDevice, offset: usize) -> u8 {
     dev.state.lock().unwrap().durable[offset]
 }
 
+/// (synced flushes made durable by their own writes, data syncs) so far.
+fn syncs(dev: &SimDevice) -> (u64, u64) {
+    let s = dev.state.lock().unwrap();
+    (s.own_syncs, s.syncs)
+}
+
 #[test]
 fn a_synced_flush_alone_is_made_durable_by_its_own_writes() {
     let dev = SimDevice::new(64 * SECTOR as u64, 1);
@@ -35,10 +41,7 @@ fn a_synced_flush_alone_is_made_durable_by_its_own_writes() {
     let first = unsafe { d.start_writes(&[WriteOp { offset: 0, buf: &a }], true) }.unwrap();
     let _second = unsafe { d.start_writes(&[WriteOp { offset: SECTOR as u64, buf: &b }], true) }.unwrap();
     d.finish_writes(first).unwrap();
-    {
-        let s = dev.state.lock().unwrap();
-        assert_eq!((s.own_syncs, s.syncs), (1, 0), "no data sync of the whole device");
-    }
+    assert_eq!(syncs(&dev), (1, 0), "no data sync of the whole device");
     cut_power(&dev);
     assert_eq!(durable_at(&dev, 0), 0xaa, "the finished flush is durable");
     assert_eq!(durable_at(&dev, SECTOR), 0, "the unfinished one is not: its sync was not the first's");
@@ -53,10 +56,7 @@ fn a_synced_flush_after_unsynced_writes_syncs_them_too() {
     // SAFETY: the buffer outlives the ticket.
     let t = unsafe { d.start_writes(&[WriteOp { offset: SECTOR as u64, buf: &b }], true) }.unwrap();
     d.finish_writes(t).unwrap();
-    {
-        let s = dev.state.lock().unwrap();
-        assert_eq!((s.own_syncs, s.syncs), (0, 1), "a data sync, not the flush's own writes");
-    }
+    assert_eq!(syncs(&dev), (0, 1), "a data sync, not the flush's own writes");
     cut_power(&dev);
     assert_eq!(durable_at(&dev, 0), 0xaa, "the unsynced write before the flush is durable");
     assert_eq!(durable_at(&dev, SECTOR), 0xbb);

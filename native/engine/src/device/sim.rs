@@ -84,28 +84,27 @@ impl SimState {
 }
 
 /// A handle the test keeps to arm a power cut and to restart the device. A clone shares
-/// the device; started writes are counted per handle (the store's).
+/// the device; started writes are kept per handle (the store's).
 pub struct SimDevice {
     pub state: Arc<Mutex<SimState>>,
     size_bytes: u64,
-    started: u64,
-    /// Started tickets whose writes failed (`writes_until_write_error`).
-    failed_tickets: Vec<u64>,
-    /// Started tickets, oldest first: (ticket, sync, own sync), as `SyncCover` decided.
-    started_sync: VecDeque<(u64, bool, bool)>,
+    /// Started tickets not finished yet, oldest first.
+    started: VecDeque<StartedTicket>,
     cover: SyncCover,
+}
+
+struct StartedTicket {
+    ticket: u64,
+    sync: bool,
+    /// Synced by its own writes, as `SyncCover` decided.
+    own_sync: bool,
+    /// One of its writes failed (`writes_until_write_error`): finishing it reports that.
+    failed: bool,
 }
 
 impl Clone for SimDevice {
     fn clone(&self) -> Self {
-        SimDevice {
-            state: self.state.clone(),
-            size_bytes: self.size_bytes,
-            started: 0,
-            failed_tickets: Vec::new(),
-            started_sync: VecDeque::new(),
-            cover: SyncCover::default(),
-        }
+        SimDevice { state: self.state.clone(), size_bytes: self.size_bytes, started: VecDeque::new(), cover: SyncCover::default() }
     }
 }
 
@@ -130,9 +129,7 @@ impl SimDevice {
                 next_ticket: 0,
             })),
             size_bytes,
-            started: 0,
-            failed_tickets: Vec::new(),
-            started_sync: VecDeque::new(),
+            started: VecDeque::new(),
             cover: SyncCover::default(),
         }
     }
@@ -178,7 +175,7 @@ impl Device for SimDevice {
     }
 
     fn submit(&mut self, batch: Batch<'_, '_, '_>) -> io::Result<()> {
-        assert_eq!(self.started, 0, "a synchronous batch while started writes are unfinished");
+        assert!(self.started.is_empty(), "a synchronous batch while started writes are unfinished");
         let mut s = self.state.lock().unwrap();
         if !s.powered {
             return Err(power_off());
@@ -225,27 +222,20 @@ impl Device for SimDevice {
         let ticket = s.next_ticket + 1;
         let own_sync = self.cover.start(sync);
         let failed = s.write_all(writes, self.size_bytes, if own_sync { ticket } else { 0 })?;
-        self.started += 1;
-        s.most_started = s.most_started.max(self.started);
+        self.started.push_back(StartedTicket { ticket, sync, own_sync, failed });
+        s.most_started = s.most_started.max(self.started.len() as u64);
         s.next_ticket = ticket;
-        if failed {
-            self.failed_tickets.push(ticket);
-        }
-        self.started_sync.push_back((ticket, sync, own_sync));
         Ok(Ticket(ticket))
     }
 
     fn finish_writes(&mut self, ticket: Ticket) -> io::Result<()> {
-        assert!(self.started > 0, "finishing writes that were not started");
-        self.started -= 1;
-        let (oldest, sync, own_sync) = self.started_sync.pop_front().expect("a started ticket");
+        let StartedTicket { ticket: oldest, sync, own_sync, failed } = self.started.pop_front().expect("finishing writes that were not started");
         assert_eq!(oldest, ticket.0, "started writes finish in the order started");
         let mut s = self.state.lock().unwrap();
         if !s.powered {
             return Err(power_off());
         }
-        if let Some(i) = self.failed_tickets.iter().position(|&t| t == ticket.0) {
-            self.failed_tickets.swap_remove(i);
+        if failed {
             return Err(write_error());
         }
         if own_sync {

@@ -251,7 +251,7 @@ export interface ReadFigure extends EngineFigure {
   prefillSeconds: number;
 }
 
-/** Prefills most of the device, then random single-entry reads, `qd` outstanding. */
+/** Prefills most of the device, then random single-entry reads (`readInto`, a buffer per worker), `qd` outstanding. */
 export async function onePageReads(target: Target, args: EngineArgs): Promise<ReadFigure> {
   const info = format(target);
   // Most of the device, capped so that a large disk does not take an hour to fill;
@@ -266,6 +266,9 @@ export async function onePageReads(target: Target, args: EngineArgs): Promise<Re
     await prefill(store, span);
     const prefillSeconds = (performance.now() - t0) / 1000;
     const addresses = Array.from({ length: args.queueDepth }, () => new Float64Array(1));
+    // Each worker reads into its own buffer, again and again (`readInto`), as fio reads
+    // into its own: no new memory per read for the garbage collector to chase.
+    const targets = Array.from({ length: args.queueDepth }, () => Buffer.alloc(ONE_PAGE_PAYLOAD));
     // xorshift32 per worker: cheap, deterministic, no Math.random in the loop.
     const seeds = Uint32Array.from({ length: args.queueDepth }, (_, w) => 0x9e3779b9 ^ ((w + 1) * 0x85ebca6b));
     let bad = 0;
@@ -283,7 +286,7 @@ export async function onePageReads(target: Target, args: EngineArgs): Promise<Re
         const address = (x >>> 0) % span;
         const addr = addresses[w]!;
         addr[0] = address;
-        const [outcome] = await store.read(EPOCH, addr);
+        const [outcome] = await store.readInto(EPOCH, addr, targets[w]!);
         const payload = outcome?.payload;
         if (outcome?.status !== 'OK' || payload === undefined || payload.length !== ONE_PAGE_PAYLOAD || payload.readDoubleLE(0) !== address) {
           bad++;

@@ -129,6 +129,7 @@ export interface NativeStoreInstance {
   write(epoch: number, addresses: Float64Array, lengths: Uint32Array, data: Buffer): Promise<NativeWriteResult>;
   fill(epoch: number, addresses: Float64Array): Promise<NativeWriteResult>;
   read(epoch: number, addresses: Float64Array): Promise<NativeReadResult>;
+  readInto(epoch: number, addresses: Float64Array, target: Buffer): Promise<NativeReadResult>;
   trim(epoch: number, addresses: Float64Array): Promise<Buffer>;
   prefixTrim(epoch: number, address: number): Promise<void>;
   seal(newEpoch: number): Promise<number>;
@@ -146,6 +147,8 @@ export interface RawNativeStore {
   write(id: number, epoch: number, addresses: Float64Array, lengths: Uint32Array, data: Buffer): void;
   fill(id: number, epoch: number, addresses: Float64Array): void;
   read(id: number, epoch: number, addresses: Float64Array): void;
+  /** As read, with the payloads written into `target` back to back; it must stay untouched until the answer. */
+  readInto(id: number, epoch: number, addresses: Float64Array, target: Buffer): void;
   trim(id: number, epoch: number, addresses: Float64Array): void;
   prefixTrim(id: number, epoch: number, address: number): void;
   seal(id: number, newEpoch: number): void;

@@ -14,6 +14,7 @@ const TAG_UNIT = 4;
 const TAG_NUMBER = 5;
 const TAG_STATS = 6;
 const TAG_CLOSED = 7;
+const TAG_READ_INTO = 8;
 const HEADER_BYTES = 12;
 /** Request ids wrap at 2^32; far more than could ever be outstanding (the queue holds 16 Ki). */
 const ID_LIMIT = 0x1_0000_0000;
@@ -23,22 +24,41 @@ function keepAliveTick(): void {}
 interface Pending {
   resolve(value: unknown): void;
   reject(err: unknown): void;
+  /**
+   * A readInto's target: held here until the answer, so the addon's read thread writes
+   * into memory that is still alive.
+   */
+  target?: Buffer;
 }
 
-function decode(tag: number, body: Buffer): unknown {
+/** A READ body's statuses, kinds and lengths; its payloads start at `dataAt`. */
+function readHead(body: Buffer): { status: Buffer; kinds: Buffer; lengths: Uint32Array; dataAt: number } {
+  const n = body.readUInt32LE(0);
+  const status = body.subarray(4, 4 + n);
+  const kinds = body.subarray(4 + n, 4 + 2 * n);
+  const lengthsAt = (4 + 2 * n + 3) & ~3;
+  const lengths = new Uint32Array(n);
+  for (let i = 0; i < n; i++) lengths[i] = body.readUInt32LE(lengthsAt + 4 * i);
+  return { status, kinds, lengths, dataAt: lengthsAt + 4 * n };
+}
+
+function decode(tag: number, body: Buffer, target: Buffer | undefined): unknown {
   switch (tag) {
     case TAG_WRITE: {
       const n = body.readUInt32LE(0);
       return { status: body.subarray(4, 4 + n), written: body.subarray(4 + n, 4 + 2 * n) } satisfies NativeWriteResult;
     }
     case TAG_READ: {
-      const n = body.readUInt32LE(0);
-      const status = body.subarray(4, 4 + n);
-      const kinds = body.subarray(4 + n, 4 + 2 * n);
-      const lengthsAt = (4 + 2 * n + 3) & ~3;
-      const lengths = new Uint32Array(n);
-      for (let i = 0; i < n; i++) lengths[i] = body.readUInt32LE(lengthsAt + 4 * i);
-      return { status, kinds, lengths, data: body.subarray(lengthsAt + 4 * n) } satisfies NativeReadResult;
+      const { status, kinds, lengths, dataAt } = readHead(body);
+      return { status, kinds, lengths, data: body.subarray(dataAt) } satisfies NativeReadResult;
+    }
+    case TAG_READ_INTO: {
+      invariant(target !== undefined, 'a READ_INTO answer for a call without a target');
+      const { status, kinds, lengths } = readHead(body);
+      let total = 0;
+      for (let i = 0; i < lengths.length; i++) total += lengths[i]!;
+      invariant(total <= target.length, () => `the addon wrote ${total} bytes into a target of ${target.length}`);
+      return { status, kinds, lengths, data: target.subarray(0, total) } satisfies NativeReadResult;
     }
     case TAG_TRIM:
       return body.subarray(4, 4 + body.readUInt32LE(0));
@@ -88,12 +108,12 @@ export class StoreChannel implements NativeStoreInstance {
         clearInterval(this.#keepAlive);
         this.#keepAlive = undefined;
       }
-      if (ok) p.resolve(decode(tag, body));
+      if (ok) p.resolve(decode(tag, body, p.target));
       else p.reject(new Error(body.toString('utf8')));
     }
   }
 
-  #call<T>(send: (raw: RawNativeStore, id: number) => void): Promise<T> {
+  #call<T>(send: (raw: RawNativeStore, id: number) => void, target?: Buffer): Promise<T> {
     const raw = this.#raw;
     invariant(raw !== undefined, 'store channel used before open');
     const id = this.#nextId;
@@ -101,7 +121,7 @@ export class StoreChannel implements NativeStoreInstance {
     // A synchronous throw (bad argument, ERR_OVERLOADED, ERR_CLOSED) becomes a rejection.
     return new Promise<T>((resolve, reject) => {
       send(raw, id);
-      this.#pending.set(id, { resolve: resolve, reject });
+      this.#pending.set(id, target === undefined ? { resolve: resolve, reject } : { resolve: resolve, reject, target });
       this.#keepAlive ??= setInterval(keepAliveTick, KEEP_ALIVE_MS);
     });
   }
@@ -114,6 +134,9 @@ export class StoreChannel implements NativeStoreInstance {
   }
   read(epoch: number, addresses: Float64Array): Promise<NativeReadResult> {
     return this.#call((raw, id) => raw.read(id, epoch, addresses));
+  }
+  readInto(epoch: number, addresses: Float64Array, target: Buffer): Promise<NativeReadResult> {
+    return this.#call((raw, id) => raw.readInto(id, epoch, addresses, target), target);
   }
   trim(epoch: number, addresses: Float64Array): Promise<Buffer> {
     return this.#call((raw, id) => raw.trim(id, epoch, addresses));

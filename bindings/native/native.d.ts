@@ -14,6 +14,12 @@ export declare class NativeStore {
   fill(id: number, epoch: number, addressesIn: Float64Array): void
   /** Reads go to the read service, not the write rounds: they never wait for a sync. */
   read(id: number, epoch: number, addressesIn: Float64Array): void
+  /**
+   * A read whose payloads go into `target`, back to back in request order, instead of
+   * the round buffer: no new memory per read. The caller keeps `target` alive and does
+   * not touch it until the answer (bindings/store-channel.ts does both).
+   */
+  readInto(id: number, epoch: number, addressesIn: Float64Array, target: Buffer): void
   trim(id: number, epoch: number, addressesIn: Float64Array): void
   prefixTrim(id: number, epoch: number, address: number): void
   /** Moves the unit to `epoch` durably; answers the unit's local tail. */

@@ -279,6 +279,70 @@ export function storeSuite(devices: DeviceProvider): void {
     });
   });
 
+  describe('readInto', () => {
+    it('answers what read answers, with the payloads back to back in the caller buffer and views of it', async () => {
+      const store = openStore(formatted());
+      await store.write(0, [entry(0, 10), entry(1, 3000), entry(3, 1)]);
+      await store.fill(0, [4]);
+      await store.trim(0, [3]);
+      const addresses = [1, 0, 2, 3, 4, 0];
+      const target = Buffer.alloc(8192, 0xee);
+      const into = await store.readInto(0, addresses, target);
+      const read = await store.read(0, addresses);
+      expect(into).toEqual(read);
+      expect(into.map((o) => o.status)).toEqual(['OK', 'OK', 'ERR_UNWRITTEN', 'ERR_TRIMMED', 'OK', 'OK']);
+      // Request order, back to back from the buffer's start, each a view (not a copy).
+      const expected = Buffer.concat([patternFor(1, 3000), patternFor(0, 10), patternFor(0, 10)]);
+      expect(target.subarray(0, expected.length).equals(expected)).toBe(true);
+      expect(target.subarray(expected.length).every((b) => b === 0xee)).toBe(true);
+      expect(into[0]?.payload?.buffer).toBe(target.buffer);
+      target.fill(0);
+      expect(into[0]?.payload?.every((b) => b === 0)).toBe(true);
+    });
+
+    it('many in flight, each into its own buffer, reused: every answer holds its own entry', async () => {
+      const store = openStore(formatted());
+      const n = 64;
+      await store.write(
+        0,
+        Array.from({ length: n }, (_, a) => entry(a, 100 + a)),
+      );
+      const targets = Array.from({ length: 16 }, () => Buffer.alloc(256));
+      for (let round = 0; round < 4; round++) {
+        const outcomes = await Promise.all(targets.map((t, w) => store.readInto(0, [(w * 7 + round * 13) % n], t)));
+        outcomes.forEach(([o], w) => {
+          const a = (w * 7 + round * 13) % n;
+          expect(o?.status).toBe('OK');
+          expect(o?.payload?.equals(patternFor(a, 100 + a))).toBe(true);
+        });
+      }
+    });
+
+    it('refuses payloads that do not fit with ERR_TOO_LARGE and writes nothing, not a byte past the buffer either', async () => {
+      const store = openStore(formatted());
+      await store.write(0, [entry(0, 600), entry(1, 600)]);
+      const whole = Buffer.alloc(2048, 0xee);
+      const target = whole.subarray(0, 1000);
+      await rejectsWith(store.readInto(0, [0, 1], target), 'ERR_TOO_LARGE');
+      expect(whole.every((b) => b === 0xee)).toBe(true);
+      // Either one fits: the store is fine and the buffer serves again.
+      const [o] = await store.readInto(0, [1], target);
+      expect(o?.payload?.equals(patternFor(1, 600))).toBe(true);
+      expect(whole.subarray(600).every((b) => b === 0xee)).toBe(true);
+    });
+
+    it('refuses a target that is not a Buffer, and a wrong epoch, as read does', async () => {
+      const store = openStore(formatted());
+      await store.write(0, [entry(0, 10)]);
+      await rejectsWith(store.readInto(0, [0], new Uint8Array(64) as Buffer), 'ERR_BAD_REQUEST');
+      await rejectsWith(store.readInto(0, [0], 'buffer' as unknown as Buffer), 'ERR_BAD_REQUEST');
+      await store.seal(2);
+      await rejectsWith(store.readInto(0, [0], Buffer.alloc(64)), 'ERR_SEALED');
+      const [o] = await store.readInto(2, [0], Buffer.alloc(64));
+      expect(o?.payload?.equals(patternFor(0, 10))).toBe(true);
+    });
+  });
+
   describe('trim', () => {
     it('trims single addresses: reads and writes there fail with ERR_TRIMMED', async () => {
       const store = openStore(formatted());

@@ -9,19 +9,20 @@
 //! An error body is the JSON error text (see convert::js_error_json). Bodies by tag:
 //!   WRITE: u32 n | status[n] | written[n]
 //!   READ:  u32 n | status[n] | kinds[n] | pad to 4 | u32 lengths[n] | data
+//!   READ_INTO: as READ without the data, which went into the caller's buffer
 //!   TRIM:  u32 n | status[n]
 //!   UNIT:  empty            NUMBER: f64            STATS: JSON text
 //!   CLOSED: empty (the store is closed; the last reply this store sends)
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::Receiver;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use corfu_engine::read_service::{Next, ReadRequest, ReadService};
 
 use corfu_engine::device::uring::UringDevice;
-use corfu_engine::{Request, Response, RoundId, Store};
+use corfu_engine::{EngineError, ReadOutcome, Request, Response, RoundId, Store};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 
@@ -37,6 +38,23 @@ pub const TAG_UNIT: u8 = 4;
 pub const TAG_NUMBER: u8 = 5;
 pub const TAG_STATS: u8 = 6;
 pub const TAG_CLOSED: u8 = 7;
+pub const TAG_READ_INTO: u8 = 8;
+
+/// Where a `readInto`'s payloads go: the caller's Buffer. The JS side holds that Buffer
+/// (and does not touch it) until the answer comes, so the bytes stay where they are.
+#[derive(Clone, Copy)]
+pub struct Dest {
+    pub ptr: *mut u8,
+    pub len: usize,
+}
+
+// SAFETY: the pointer is written by the read thread only, and only while the JS side
+// keeps its Buffer alive and untouched (bindings/store-channel.ts).
+unsafe impl Send for Dest {}
+
+/// readInto destinations by request id: put by the JS thread before the request is
+/// queued, taken by the read thread when it answers.
+pub type Dests = Arc<Mutex<HashMap<u32, Dest>>>;
 
 pub type RoundCallback = ThreadsafeFunction<Buffer, (), Buffer, Status, false, true>;
 
@@ -108,19 +126,7 @@ fn encode(out: &mut Out, id: u32, response: Response) {
             b.extend_from_slice(&o.written);
         }),
         Response::Read(Ok(o)) => out.reply(id, tag, true, |b| {
-            // Padding is relative to the start of this body: a round buffer holds many
-            // replies, and the decoder aligns within the body, not the buffer.
-            let body_start = b.len();
-            let n = o.status.len();
-            b.extend_from_slice(&(n as u32).to_le_bytes());
-            b.extend_from_slice(&o.status);
-            b.extend_from_slice(&o.kinds);
-            while (b.len() - body_start) % 4 != 0 {
-                b.push(0);
-            }
-            for l in &o.lengths {
-                b.extend_from_slice(&l.to_le_bytes());
-            }
+            read_head(b, &o);
             b.extend_from_slice(&o.data);
         }),
         Response::Trim(Ok(status)) => out.reply(id, tag, true, |b| {
@@ -135,15 +141,55 @@ fn encode(out: &mut Out, id: u32, response: Response) {
     }
 }
 
+/// A READ answer's body up to its data: n, statuses, kinds, padding, lengths.
+fn read_head(b: &mut Vec<u8>, o: &ReadOutcome) {
+    // Padding is relative to the start of this body: a round buffer holds many replies,
+    // and the decoder aligns within the body, not the buffer.
+    let body_start = b.len();
+    let n = o.status.len();
+    b.extend_from_slice(&(n as u32).to_le_bytes());
+    b.extend_from_slice(&o.status);
+    b.extend_from_slice(&o.kinds);
+    while !(b.len() - body_start).is_multiple_of(4) {
+        b.push(0);
+    }
+    for l in &o.lengths {
+        b.extend_from_slice(&l.to_le_bytes());
+    }
+}
+
+/// A `readInto`'s answer: the payloads go into the caller's buffer, the rest into the
+/// round buffer. Payloads that do not fit fail the request (ERR_TOO_LARGE): nothing is
+/// written past the buffer, and a read can simply be asked again with a larger one.
+fn encode_into(out: &mut Out, id: u32, result: corfu_engine::Result<ReadOutcome>, dest: Dest) {
+    match result {
+        Ok(o) if o.data.len() > dest.len => {
+            let e = EngineError::TooLarge(format!("the payloads read take {} bytes; the target buffer holds {}", o.data.len(), dest.len));
+            out.error(id, TAG_READ_INTO, &e);
+        }
+        Ok(o) => {
+            // SAFETY: dest is the caller's live Buffer of dest.len bytes (see Dest), and
+            // o.data.len() <= dest.len.
+            unsafe { std::ptr::copy_nonoverlapping(o.data.as_ptr(), dest.ptr, o.data.len()) };
+            out.reply(id, TAG_READ_INTO, true, |b| read_head(b, &o));
+        }
+        Err(e) => out.error(id, TAG_READ_INTO, &e),
+    }
+}
+
 /// The read service's thread: answers reads as they complete, batching whatever
 /// completed together into one round buffer.
-pub fn run_reads(mut service: ReadService, rx: Receiver<ReadRequest>, callback: Arc<RoundCallback>) {
+pub fn run_reads(mut service: ReadService, rx: Receiver<ReadRequest>, callback: Arc<RoundCallback>, dests: Dests) {
     service.run(
         || Next::from_channel(&rx),
         |done| {
             let mut out = Out(Vec::with_capacity(64 * done.len()));
             for (id, r) in done {
-                encode(&mut out, id, Response::Read(r));
+                let dest = dests.lock().expect("dests lock").remove(&id);
+                match dest {
+                    Some(dest) => encode_into(&mut out, id, r, dest),
+                    None => encode(&mut out, id, Response::Read(r)),
+                }
             }
             callback.call(out.0.into(), ThreadsafeFunctionCallMode::Blocking);
         },

@@ -20,7 +20,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use convert::{addresses, js_error, DeviceIdentity, SuperblockInfo, Usage};
-use io_thread::{Job, Payload, RoundCallback};
+use io_thread::{Dest, Dests, Job, Payload, RoundCallback};
 
 /// Requests queued to one store's I/O thread at most; beyond it calls fail fast with
 /// ERR_OVERLOADED instead of growing a queue without bound.
@@ -178,6 +178,7 @@ pub struct NativeStore {
     tx: Mutex<Option<SyncSender<Job>>>,
     reads: Mutex<Option<(SyncSender<ReadRequest>, JoinHandle<()>)>>,
     read_waker: Waker,
+    dests: Dests,
     sync_mode: &'static str,
 }
 
@@ -206,13 +207,15 @@ impl NativeStore {
         let spawn_failed = |e| js_error(&EngineError::io("cannot start an I/O thread", e));
         let (read_tx, read_rx) = sync_channel(MAX_QUEUED_REQUESTS);
         let read_callback = callback.clone();
+        let dests = Dests::default();
+        let read_dests = dests.clone();
         let reader = std::thread::Builder::new()
             .name("corfu-read".into())
-            .spawn(move || io_thread::run_reads(service, read_rx, read_callback))
+            .spawn(move || io_thread::run_reads(service, read_rx, read_callback, read_dests))
             .map_err(spawn_failed)?;
         let (tx, rx) = sync_channel(MAX_QUEUED_REQUESTS);
         std::thread::Builder::new().name("corfu-io".into()).spawn(move || io_thread::run(store, rx, callback)).map_err(spawn_failed)?;
-        Ok(NativeStore { tx: Mutex::new(Some(tx)), reads: Mutex::new(Some((read_tx, reader))), read_waker, sync_mode: sync.name() })
+        Ok(NativeStore { tx: Mutex::new(Some(tx)), reads: Mutex::new(Some((read_tx, reader))), read_waker, dests, sync_mode: sync.name() })
     }
 
     #[napi(getter)]
@@ -249,6 +252,25 @@ impl NativeStore {
         let guard = self.reads.lock().expect("reads lock");
         let Some((tx, _)) = guard.as_ref() else { return Err(js_error(&EngineError::Closed)) };
         enqueue(tx, req)?;
+        self.read_waker.wake();
+        Ok(())
+    }
+
+    /// A read whose payloads go into `target`, back to back in request order, instead of
+    /// the round buffer: no new memory per read. The caller keeps `target` alive and does
+    /// not touch it until the answer (bindings/store-channel.ts does both).
+    #[napi]
+    pub fn read_into(&self, id: u32, epoch: f64, addresses_in: Float64Array, mut target: BufferSlice) -> Result<()> {
+        let req = ReadRequest { id, epoch: convert::to_u64("epoch", epoch)?, addresses: addresses(&addresses_in)? };
+        let dest = Dest { ptr: target.as_mut_ptr(), len: target.len() };
+        let guard = self.reads.lock().expect("reads lock");
+        let Some((tx, _)) = guard.as_ref() else { return Err(js_error(&EngineError::Closed)) };
+        // Before the request is queued: the read thread looks for it when it answers.
+        self.dests.lock().expect("dests lock").insert(id, dest);
+        if let Err(e) = enqueue(tx, req) {
+            self.dests.lock().expect("dests lock").remove(&id);
+            return Err(e);
+        }
         self.read_waker.wake();
         Ok(())
     }

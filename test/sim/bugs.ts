@@ -46,7 +46,7 @@ export const BUGS: readonly BugInfo[] = [
   { name: 'seal-not-monotonic', firstSeed: 15, layer: 'engine', description: 'a seal to any epoch other than the current one is accepted, even a lower one', targets: ['epoch'], huntSeeds: 1000 },
   { name: 'lose-acked-write', firstSeed: 1, layer: 'engine', description: 'writes are acknowledged from a write-back cache; a crash loses what was not flushed', targets: ['durability'] },
   { name: 'seal-tail-off-by-one', firstSeed: 1, layer: 'engine', description: "a seal answers the unit's highest address instead of the address after it", targets: ['tokens', 'order'] },
-  { name: 'tail-ignores-junk', firstSeed: 21, layer: 'engine', description: "junk fills do not move the unit's tail", targets: ['tokens', 'order'] },
+  { name: 'tail-ignores-junk', firstSeed: 10, layer: 'engine', description: "junk fills do not move the unit's tail", targets: ['tokens', 'order'] },
   { name: 'write-ignores-trim', firstSeed: 12, layer: 'engine', description: 'writes and fills land in trimmed addresses', targets: ['write-once', 'linearizability'] },
   { name: 'read-ignores-trim-mark', firstSeed: 3, layer: 'engine', description: 'reads below the prefix-trim mark still return the old values', targets: ['write-once', 'linearizability'] },
   { name: 'trim-mark-not-durable', firstSeed: 18, layer: 'engine', description: 'a prefix trim moves the trim mark in memory only', targets: ['write-once', 'linearizability'] },
@@ -70,7 +70,7 @@ export const BUGS: readonly BugInfo[] = [
     description: 'STREAM_TOKEN and STREAM_TAILS are answered while the stream tails are being rebuilt (no ERR_RECOVERING)',
     targets: ['stream'],
   },
-  { name: 'backpointers-drop-newest', firstSeed: 5, layer: 'sequencer', description: "a STREAM_TOKEN's backpointers leave out each stream's newest address", targets: ['stream'] },
+  { name: 'backpointers-drop-newest', firstSeed: 46, layer: 'sequencer', description: "a STREAM_TOKEN's backpointers leave out each stream's newest address", targets: ['stream'] },
   {
     name: 'seed-skips-contiguity',
     firstSeed: 33,
@@ -176,7 +176,7 @@ export const BUGS: readonly BugInfo[] = [
   { name: 'rebuild-skip-copy', firstSeed: 5, layer: 'manager', description: 'a rebuild pass reports every chain copied without copying anything', targets: ['rebuild'] },
   {
     name: 'rebuild-resume-past-gap',
-    firstSeed: 61,
+    firstSeed: 26,
     layer: 'manager',
     description: "a rebuild's resume point follows the highest batch copied, not the lowest still copying: a pass started again skips what had not finished",
     targets: ['rebuild'],
@@ -196,7 +196,7 @@ export const BUGS: readonly BugInfo[] = [
   { name: 'epoch-storm', firstSeed: 1, layer: 'manager', description: 'the manager starts a new epoch at every tick, past its per-minute guard', targets: ['epoch-rate'] },
   {
     name: 'spare-not-empty',
-    firstSeed: 402,
+    firstSeed: 906,
     layer: 'manager',
     description: 'the manager takes any spare that answers, even one that still holds entries from an earlier life in the log',
     targets: ['write-once', 'durability', 'linearizability', 'rebuild', 'invariant'],

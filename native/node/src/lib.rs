@@ -229,6 +229,25 @@ impl NativeStore {
         enqueue(tx, Job::Request { id, request })
     }
 
+    /// Queues a read to the read service (`dest`: a readInto's target) and wakes it.
+    fn queue_read(&self, id: u32, epoch: f64, addresses_in: &Float64Array, dest: Option<Dest>) -> Result<()> {
+        let req = ReadRequest { id, epoch: convert::to_u64("epoch", epoch)?, addresses: addresses(addresses_in)? };
+        let guard = self.reads.lock().expect("reads lock");
+        let Some((tx, _)) = guard.as_ref() else { return Err(js_error(&EngineError::Closed)) };
+        if let Some(dest) = dest {
+            // Before the request is queued: the read thread looks for it when it answers.
+            self.dests.lock().expect("dests lock").insert(id, dest);
+        }
+        if let Err(e) = enqueue(tx, req) {
+            if dest.is_some() {
+                self.dests.lock().expect("dests lock").remove(&id);
+            }
+            return Err(e);
+        }
+        self.read_waker.wake();
+        Ok(())
+    }
+
     #[napi]
     pub fn write(&self, id: u32, epoch: f64, addresses_in: Float64Array, lengths: Uint32Array, data: Buffer) -> Result<()> {
         let req = Request::Write {
@@ -248,12 +267,7 @@ impl NativeStore {
     /// Reads go to the read service, not the write rounds: they never wait for a sync.
     #[napi]
     pub fn read(&self, id: u32, epoch: f64, addresses_in: Float64Array) -> Result<()> {
-        let req = ReadRequest { id, epoch: convert::to_u64("epoch", epoch)?, addresses: addresses(&addresses_in)? };
-        let guard = self.reads.lock().expect("reads lock");
-        let Some((tx, _)) = guard.as_ref() else { return Err(js_error(&EngineError::Closed)) };
-        enqueue(tx, req)?;
-        self.read_waker.wake();
-        Ok(())
+        self.queue_read(id, epoch, &addresses_in, None)
     }
 
     /// A read whose payloads go into `target`, back to back in request order, instead of
@@ -261,18 +275,7 @@ impl NativeStore {
     /// not touch it until the answer (bindings/store-channel.ts does both).
     #[napi]
     pub fn read_into(&self, id: u32, epoch: f64, addresses_in: Float64Array, mut target: BufferSlice) -> Result<()> {
-        let req = ReadRequest { id, epoch: convert::to_u64("epoch", epoch)?, addresses: addresses(&addresses_in)? };
-        let dest = Dest { ptr: target.as_mut_ptr(), len: target.len() };
-        let guard = self.reads.lock().expect("reads lock");
-        let Some((tx, _)) = guard.as_ref() else { return Err(js_error(&EngineError::Closed)) };
-        // Before the request is queued: the read thread looks for it when it answers.
-        self.dests.lock().expect("dests lock").insert(id, dest);
-        if let Err(e) = enqueue(tx, req) {
-            self.dests.lock().expect("dests lock").remove(&id);
-            return Err(e);
-        }
-        self.read_waker.wake();
-        Ok(())
+        self.queue_read(id, epoch, &addresses_in, Some(Dest { ptr: target.as_mut_ptr(), len: target.len() }))
     }
 
     #[napi]

@@ -284,23 +284,25 @@ impl SimState {
 
     /// A data sync: every write in the cache becomes durable.
     fn sync(&mut self) {
-        let cache = std::mem::take(&mut self.cache);
-        for (off, data, _) in cache {
-            self.durable[off as usize..off as usize + data.len()].copy_from_slice(&data);
-        }
+        self.make_durable(|_| true);
         self.syncs += 1;
     }
 
     /// The writes of a ticket written with RWF_DSYNC become durable, and nothing else.
     fn sync_own(&mut self, ticket: u64) {
+        self.make_durable(|own| own == ticket);
+        self.own_syncs += 1;
+    }
+
+    /// Moves the cached writes whose `own` ticket passes `which` to the durable bytes.
+    fn make_durable(&mut self, which: impl Fn(u64) -> bool) {
         let cache = std::mem::take(&mut self.cache);
         for (off, data, own) in cache {
-            if own == ticket {
+            if which(own) {
                 self.durable[off as usize..off as usize + data.len()].copy_from_slice(&data);
             } else {
                 self.cache.push((off, data, own));
             }
         }
-        self.own_syncs += 1;
     }
 }

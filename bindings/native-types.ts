@@ -208,6 +208,51 @@ export interface NativeTokenLoadClass {
   start(options: NativeTokenLoadOptions): NativeTokenLoadInstance;
 }
 
+export interface NativeSequencerFrontOptions {
+  host: string;
+  port: number;
+  epoch: number;
+  startTail: number;
+  maxConnections: number;
+  frameTimeoutMs: number;
+  maxBufferedBytes: number;
+  maxTokensPerRequest: number;
+  keepaliveIdleS: number;
+}
+
+/** What the sequencer's native front reports (src/sequencer/front.ts). */
+export interface NativeFrontEvent {
+  kind: string;
+  conn: number;
+  /** A frame's bytes (kind frame). */
+  bytes?: Buffer;
+  /** The peer's address (opened) or why the front closed it (closed). */
+  text?: string;
+}
+
+/** The sequencer's native TCP front: answers TOKEN itself, hands every other frame over. */
+export interface NativeSequencerFrontInstance {
+  readonly port: number;
+  readonly host: string;
+  reply(conn: number, bytes: Buffer, resume: boolean): void;
+  closeConnection(conn: number): void;
+  stop(graceMs: number): void;
+  setWaiters(any: boolean): void;
+  tailSeen(): void;
+  answered(): number;
+  tokens(): number;
+  connections(): number;
+  next(n: number): number;
+  peek(): number;
+  reset(start: number): void;
+  closeEpoch(): void;
+  openEpoch(epoch: number): void;
+}
+
+export interface NativeSequencerFrontClass {
+  start(options: NativeSequencerFrontOptions, onEvent: (event: NativeFrontEvent) => void): NativeSequencerFrontInstance;
+}
+
 /** The engine's limits TypeScript relies on too (test/limits.test.ts checks them). */
 export interface EngineLimits {
   wireMaxFrameBytes: number;
@@ -235,4 +280,5 @@ export interface NativeAddon {
   NativeStore: NativeStoreClass;
   TokenCounter: NativeTokenCounterClass;
   TokenLoad: NativeTokenLoadClass;
+  SequencerFront: NativeSequencerFrontClass;
 }

@@ -33,6 +33,33 @@ export declare class NativeStore {
   close(id: number): void
 }
 
+export declare class SequencerFront {
+  /**
+   * Binds and starts serving. A bind that fails throws an Error whose message starts
+   * with the errno's name (EADDRINUSE, EADDRNOTAVAIL, EACCES, ...).
+   */
+  static start(options: SequencerFrontOptions, onEvent: (event: FrontEvent) => void): SequencerFront
+  get port(): number
+  get host(): string
+  /** Sends `bytes` on `conn`; `resume`: its held frame is handled, go on. */
+  reply(conn: number, bytes: Buffer, resume: boolean): void
+  closeConnection(conn: number): void
+  stop(graceMs: number): void
+  setWaiters(any: boolean): void
+  tailSeen(): void
+  /** TOKEN requests answered by the front so far. */
+  answered(): number
+  tokens(): number
+  connections(): number
+  /** The first of `n` tokens (the state machine's TokenSource). */
+  next(n: number): number
+  peek(): number
+  reset(start: number): void
+  /** No TOKEN is answered by the front until `openEpoch` (around an epoch change). */
+  closeEpoch(): void
+  openEpoch(epoch: number): void
+}
+
 export declare class TokenCounter {
   constructor(start?: number | undefined | null)
   /** The process-wide counter called `name`, created at `start` on first use. */
@@ -109,6 +136,16 @@ export interface FormatOptions {
   zero?: boolean
 }
 
+/** One event: `kind` is opened | frame | closed | tail | full | stopped. */
+export interface FrontEvent {
+  kind: string
+  conn: number
+  /** A frame's bytes (kind frame). */
+  bytes?: Buffer
+  /** The peer's address (opened) or why the front closed it (closed). */
+  text?: string
+}
+
 /**
  * The superblock alone, without the recovery `inspect` runs: a unit reads it before it
  * opens the device, and an open already recovers once.
@@ -123,6 +160,18 @@ export declare function kindCodes(): Array<CodeEntry>
 export interface OpenOptions {
   /** "always" (default) or "none". */
   sync?: string
+}
+
+export interface SequencerFrontOptions {
+  host: string
+  port: number
+  epoch: number
+  startTail: number
+  maxConnections: number
+  frameTimeoutMs: number
+  maxBufferedBytes: number
+  maxTokensPerRequest: number
+  keepaliveIdleS: number
 }
 
 export interface SuperblockInfo {

@@ -22,14 +22,23 @@ export function sequencerAdmin(server: () => SequencerServer | undefined, startE
   const registry = serverRegistry();
   const registers = [registry];
   let bootstrapped = startEpoch > 0;
-  const requests = new Counter({ name: 'corfu_sequencer_requests_total', help: 'requests answered, by opcode', labelNames: ['op'], registers });
+  const requests = new Counter({
+    name: 'corfu_sequencer_requests_total',
+    help: 'requests answered, by opcode',
+    labelNames: ['op'],
+    registers,
+    // The native front counts its TOKENs on its own thread: bring them in before a scrape.
+    collect() {
+      server()?.syncObserver();
+    },
+  });
   const errors = new Counter({
     name: 'corfu_sequencer_request_errors_total',
     help: 'requests answered with an error (ERR_SEALED, ERR_FULL, ERR_RECOVERING, ...), by opcode and code',
     labelNames: ['op', 'code'],
     registers,
   });
-  mirroredCounter(registry, 'corfu_sequencer_tokens_total', 'tokens (log addresses) handed out since the process started', () => server()?.sequencer.snapshot().tokensIssued ?? 0);
+  mirroredCounter(registry, 'corfu_sequencer_tokens_total', 'tokens (log addresses) handed out since the process started', () => server()?.tokensIssued ?? 0);
   const gauge = (name: string, help: string, read: (s: SequencerServer) => number): Gauge =>
     new Gauge({
       name,
@@ -74,7 +83,7 @@ export function sequencerAdmin(server: () => SequencerServer | undefined, startE
         bootstrapped,
         epoch: snap?.epoch ?? null,
         tail: snap?.nextToken ?? null,
-        tokensIssued: snap?.tokensIssued ?? null,
+        tokensIssued: s?.tokensIssued ?? null,
         streams: snap?.streams.streams ?? null,
         streamTailsRecovered: snap?.streams.recovered ?? null,
         connections: s?.connections ?? 0,

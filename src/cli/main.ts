@@ -20,7 +20,7 @@ import { formatVerb, type FormatFlags } from './format.js';
 import { inspectVerb } from './inspect.js';
 import { managerVerb, type ManagerFlags } from './manager.js';
 import { hostPortArg, layoutInitVerb, layoutReconfigureVerb, layoutShowVerb, replaceArg, stripeArg, type LayoutInitFlags, type LayoutReconfigureFlags } from './layout.js';
-import { certHostArg, countArg, clusterIdArg, listenArg, positiveCountArg, sizeArg, storeUrlArg, syncArg } from './options.js';
+import { certHostArg, countArg, clusterIdArg, frontArg, listenArg, positiveCountArg, sizeArg, storeUrlArg, syncArg } from './options.js';
 import { kvDelVerb, kvDumpVerb, kvGetVerb, kvPutVerb, type KvFlags } from './kv.js';
 import { applySecurityOptions } from './security.js';
 import { ReportedError } from './log.js';
@@ -93,6 +93,7 @@ function buildProgram(): Command {
     .option('--epoch <e>', 'the epoch to start in', countArg, 0)
     .option('--start-tail <t>', 'the first token: above every address written on any unit', countArg, 0)
     .option('--max-streams <n>', 'the most streams it keeps tails for (a STREAM_TOKEN for one more is refused with ERR_FULL)', positiveCountArg, DEFAULT_MAX_STREAMS)
+    .option('--front <loop>', "'native' (TOKEN answered on the addon's own thread) or 'node' (Node's sockets); TLS and tokens always use 'node'", frontArg, 'native')
     .option(...adminOption)
     .option(...drainOption)
     .action((flags: SequencerFlags) => sequencerVerb(flags));

@@ -49,6 +49,12 @@ export function syncArg(value: string): 'always' | 'none' {
   return value;
 }
 
+/** `corfu sequencer --front`: which loop reads the sockets (src/sequencer/server.ts). */
+export function frontArg(value: string): 'native' | 'node' {
+  if (value !== 'native' && value !== 'node') throw new InvalidArgumentError("expected 'native' or 'node'.");
+  return value;
+}
+
 /**
  * `--listen`: `HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `PORT` (host 127.0.0.1:
  * servers listen on loopback unless told otherwise); port 0..65535, 0 for an

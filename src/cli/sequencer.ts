@@ -1,4 +1,4 @@
-// `corfu sequencer --listen HOST:PORT [--epoch E] [--start-tail T] [--max-streams N] [--admin HOST:PORT] [--drain MS]`:
+// `corfu sequencer --listen HOST:PORT [--epoch E] [--start-tail T] [--max-streams N] [--front native|node] [--admin HOST:PORT] [--drain MS]`:
 // serves tokens and stream tails over TCP until SIGTERM or SIGINT, then exits 0.
 // With --admin it prints `admin HOST:PORT` before `listening HOST:PORT`; on a
 // signal /readyz turns 503 and it serves on for --drain ms before closing.
@@ -23,6 +23,7 @@ export interface SequencerFlags extends AdminFlags, ServerSecurityFlags, LogFlag
   readonly epoch: number;
   readonly startTail: number;
   readonly maxStreams: number;
+  readonly front: 'native' | 'node';
 }
 
 export async function sequencerVerb(flags: SequencerFlags): Promise<void> {
@@ -39,7 +40,7 @@ export async function sequencerVerb(flags: SequencerFlags): Promise<void> {
     const listener = await startAdmin(flags, admin);
     try {
       try {
-        server = await SequencerServer.start({ ...listen, ...security, epoch: flags.epoch, startTail: flags.startTail, maxStreams: flags.maxStreams, observer: admin.observer, logger: log });
+        server = await SequencerServer.start({ ...listen, ...security, epoch: flags.epoch, startTail: flags.startTail, maxStreams: flags.maxStreams, front: flags.front, observer: admin.observer, logger: log });
       } catch (err) {
         if (err instanceof ListenError) throw new FatalError(err.message);
         throw err;
@@ -47,8 +48,8 @@ export async function sequencerVerb(flags: SequencerFlags): Promise<void> {
       const { host, port } = server.address;
       const address = formatHostPort(host, port);
       log.info(
-        { listen: address, epoch: flags.epoch, startTail: flags.startTail, maxStreams: flags.maxStreams },
-        `listening on ${address}: epoch ${flags.epoch}, start tail ${flags.startTail} (a reconfiguration bootstraps it to the layout's)`,
+        { listen: address, epoch: flags.epoch, startTail: flags.startTail, maxStreams: flags.maxStreams, front: server.front },
+        `listening on ${address}: epoch ${flags.epoch}, start tail ${flags.startTail} (a reconfiguration bootstraps it to the layout's), ${server.front} front`,
       );
       process.stdout.write(`listening ${address}\n`);
       const signal = await stopped;

@@ -22,6 +22,14 @@
 // BOOTSTRAP need admin) is answered ERR_UNAUTHORIZED without reaching the state
 // machine. AUTH is answered here.
 //
+// Two loops can own the sockets. By default the addon's native front
+// (front.ts, native/engine/src/seq_front) reads them on its own thread and answers
+// TOKEN there; every other frame comes here whole, in arrival order, and is answered by
+// the code below. With TLS, authentication or an injected TokenSource (tests, the
+// simulator's counter), or with `front: 'node'`, Node's net server reads them and
+// TOKEN runs take the TypeScript fast path (token-run.ts). Both apply the same limits
+// and answer the same bytes (test/sequencer.front.test.ts).
+//
 // Logs (a Logger, no-op by default): connections at debug, a SEAL or
 // BOOTSTRAP that moves the epoch at info (with the start tail), an error
 // answer at debug, a cut connection at warn.
@@ -31,9 +39,10 @@ import { type ServerCredentials, type ServerTlsOptions, checkServerTls, createLi
 import { holdUntilTurnEnd, writeBatched } from '../transport/write-batched.js';
 import type { AddressInfo, Server, Socket } from 'node:net';
 
-import { FrameDeadline, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
+import { FrameDeadline, KEEPALIVE_DELAY_MS, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
 import { encodeResponse, errorResponse } from '../wire/codec.js';
 import { FrameDecoder } from '../wire/decoder.js';
+import { FrontBindError, NativeFront } from './front.js';
 import { NativeTokenSource } from './native-token-source.js';
 import { Sequencer } from './state.js';
 import type { TokenSource } from './state.js';
@@ -41,6 +50,8 @@ import { TailWaiters, wakesWaiters } from './tail-waiters.js';
 import { answerTokenRun } from './token-run.js';
 import type { Request, Response, Role, WaitTailRequest } from '../wire/messages.js';
 import { noopLogger, type Logger } from '../log/logger.js';
+import { CorfuError } from '../../bindings/errors.js';
+import { invariant } from '../../bindings/invariant.js';
 
 /** Default bound on answers buffered per connection: ~9,000 TOKEN answers. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024;
@@ -69,12 +80,25 @@ export interface SequencerServerOptions extends ServerLimitOptions {
   readonly auth?: ServerAuth;
   /** Hears every answer sent (metrics). */
   readonly observer?: SequencerObserver;
+  /**
+   * Which loop reads the sockets: 'native' (default; the addon's front answers TOKEN on
+   * its own thread) or 'node'. TLS, authentication and an injected `tokens` need 'node'
+   * and get it.
+   */
+  readonly front?: 'native' | 'node';
 }
+
+/** Which loop a server's sockets are read by (see SequencerServerOptions.front). */
+export type FrontKind = 'native' | 'node';
 
 /** Hears what the sequencer answers; called on the hot path, so it must be cheap. */
 export interface SequencerObserver {
   answered(res: Response): void;
-  /** `requests` TOKEN requests answered OK by the fast path (token-run.ts), which makes no Response objects. */
+  /**
+   * `requests` TOKEN requests answered OK by a fast path (token-run.ts, or the native
+   * front), which makes no Response objects. The native front's are reported when
+   * SequencerServer.syncObserver() is called (the metrics do before each scrape).
+   */
   answeredTokens(requests: number): void;
 }
 
@@ -91,7 +115,13 @@ export class ListenError extends Error {
 
 export class SequencerServer {
   readonly sequencer: Sequencer;
-  readonly #server: Server;
+  /** Node's listener: undefined when the native front owns the sockets. */
+  readonly #server: Server | undefined;
+  readonly #front: NativeFront | undefined;
+  /** The front's connections by its id. */
+  readonly #frontPeers = new Map<number, FrontPeer>();
+  /** Front-answered TOKEN requests already told to the observer. */
+  #frontReported = 0;
   readonly #sockets = new Set<Socket>();
   /** WAIT_TAIL long polls parked until the tail moves (bounded). */
   readonly #waiters = new TailWaiters<Waiter>();
@@ -105,8 +135,18 @@ export class SequencerServer {
   #tls: ServerTlsOptions | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(sequencer: Sequencer, maxBuffered: number, limits: ServerLimits, log: Logger, tls: ServerTlsOptions | undefined, auth: ServerAuth, observer: SequencerObserver | undefined) {
+  private constructor(
+    sequencer: Sequencer,
+    front: NativeFront | undefined,
+    maxBuffered: number,
+    limits: ServerLimits,
+    log: Logger,
+    tls: ServerTlsOptions | undefined,
+    auth: ServerAuth,
+    observer: SequencerObserver | undefined,
+  ) {
     this.sequencer = sequencer;
+    this.#front = front;
     this.#observer = observer;
     this.#maxBuffered = maxBuffered;
     this.#limits = limits;
@@ -114,15 +154,21 @@ export class SequencerServer {
     this.#log = log;
     this.#debug = log.isLevelEnabled('debug');
     this.#tls = tls;
+    if (front !== undefined) {
+      this.#server = undefined;
+      return;
+    }
     this.#server = createListener(
       tls,
       limits.frameTimeoutMs,
       (socket) => this.#serve(socket),
       (err, remote) => log.warn({ remote }, `TLS handshake with ${remote} failed: ${err.message}`),
     );
-    capConnections(this.#server, limits.maxConnections, () =>
-      log.warn({ maxConnections: limits.maxConnections }, `${limits.maxConnections} connections open (the cap): closing new ones until one ends`),
-    );
+    capConnections(this.#server, limits.maxConnections, () => this.#logFull());
+  }
+
+  #logFull(): void {
+    this.#log.warn({ maxConnections: this.#limits.maxConnections }, `${this.#limits.maxConnections} connections open (the cap): closing new ones until one ends`);
   }
 
   /** Starts listening; rejects with ListenError if the address cannot be bound. */
@@ -130,37 +176,94 @@ export class SequencerServer {
     const limits = serverLimits(options);
     const log = options.logger ?? noopLogger;
     if (options.tls !== undefined) checkServerTls(options.tls);
-    const tokens = options.tokens ?? new NativeTokenSource(options.startTail ?? 0);
-    const sequencer = new Sequencer({ epoch: options.epoch ?? 0, startTail: options.startTail ?? 0, tokens, ...(options.maxStreams === undefined ? {} : { maxStreams: options.maxStreams }) });
-    const s = new SequencerServer(sequencer, options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, limits, log, options.tls, options.auth ?? new ServerAuth(), options.observer);
+    const auth = options.auth ?? new ServerAuth();
     const host = options.host ?? '127.0.0.1';
     const port = options.port ?? 0;
+    const epoch = options.epoch ?? 0;
+    const startTail = options.startTail ?? 0;
+    const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    const maxStreams = options.maxStreams === undefined ? {} : { maxStreams: options.maxStreams };
+    if (frontFor(options, auth) === 'native') {
+      let s: SequencerServer | undefined;
+      let front: NativeFront;
+      try {
+        front = NativeFront.start(
+          { host, port, epoch, startTail, maxConnections: limits.maxConnections, frameTimeoutMs: limits.frameTimeoutMs, maxBufferedBytes: maxBuffered, keepaliveIdleS: KEEPALIVE_DELAY_MS / 1000 },
+          {
+            // Events come from the front's thread through the event loop: after start() returned.
+            opened: (conn, remote) => {
+              if (s !== undefined) s.#frontOpened(conn, remote);
+            },
+            frame: (conn, bytes) => {
+              if (s !== undefined) s.#frontFrame(conn, bytes);
+            },
+            closed: (conn, why) => {
+              if (s !== undefined) s.#frontClosed(conn, why);
+            },
+            tailMoved: () => {
+              if (s !== undefined) s.#frontTailMoved();
+            },
+            full: () => {
+              if (s !== undefined) s.#logFull();
+            },
+          },
+        );
+      } catch (err) {
+        if (!(err instanceof FrontBindError)) throw err;
+        throw new ListenError(`cannot listen on ${formatHostPort(host, port)}: ${listenWhy(err.code, err.message)}`, err.code);
+      }
+      s = new SequencerServer(new Sequencer({ epoch, startTail, tokens: front, ...maxStreams }), front, maxBuffered, limits, log, undefined, auth, options.observer);
+      return s;
+    }
+    const tokens = options.tokens ?? new NativeTokenSource(startTail);
+    const sequencer = new Sequencer({ epoch, startTail, tokens, ...maxStreams });
+    const s = new SequencerServer(sequencer, undefined, maxBuffered, limits, log, options.tls, auth, options.observer);
+    const server = s.#server;
+    invariant(server !== undefined, 'a node-front sequencer without a listener');
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
-        const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EADDRNOTAVAIL' ? 'address not available' : err.message;
-        reject(new ListenError(`cannot listen on ${formatHostPort(host, port)}: ${why}`, err.code));
+        reject(new ListenError(`cannot listen on ${formatHostPort(host, port)}: ${listenWhy(err.code, err.message)}`, err.code));
       };
-      s.#server.once('error', onError);
-      s.#server.listen({ host, port, exclusive: true }, () => {
-        s.#server.off('error', onError);
+      server.once('error', onError);
+      server.listen({ host, port, exclusive: true }, () => {
+        server.off('error', onError);
         resolve();
       });
     });
     // A safeguard: an 'error' on a listener without a handler would crash the process.
     // (Node already absorbs running out of descriptors at accept, EMFILE.)
-    s.#server.on('error', (err) => log.error({ err: err.message }, `listener error: ${err.message}`));
+    server.on('error', (err) => log.error({ err: err.message }, `listener error: ${err.message}`));
     return s;
+  }
+
+  /** Which loop reads this server's sockets. */
+  get front(): FrontKind {
+    return this.#front === undefined ? 'node' : 'native';
+  }
+
+  /** Tokens handed out since start, by either path. */
+  get tokensIssued(): number {
+    return this.sequencer.snapshot().tokensIssued + (this.#front?.tokens ?? 0);
+  }
+
+  /** Tells the observer of the TOKEN requests the native front answered since the last call. */
+  syncObserver(): void {
+    if (this.#front === undefined || this.#observer === undefined) return;
+    const answered = this.#front.answered;
+    if (answered > this.#frontReported) this.#observer.answeredTokens(answered - this.#frontReported);
+    this.#frontReported = answered;
   }
 
   /** The bound address (the real port when started with port 0). */
   get address(): { host: string; port: number } {
-    const a = this.#server.address() as AddressInfo;
+    if (this.#front !== undefined) return { host: this.#front.host, port: this.#front.port };
+    const a = this.#server?.address() as AddressInfo;
     return { host: a.address, port: a.port };
   }
 
   /** Open client connections. */
   get connections(): number {
-    return this.#sockets.size;
+    return this.#front?.connections ?? this.#sockets.size;
   }
 
   /**
@@ -169,6 +272,7 @@ export class SequencerServer {
    * nothing, and so is a server started without TLS.
    */
   reloadTls(next: ServerCredentials): void {
+    if (this.#server === undefined) throw new CorfuError('ERR_BAD_REQUEST', 'this server was started without TLS: there is no certificate to reload');
     this.#tls = reloadListenerTls(this.#server, this.#tls, next);
   }
 
@@ -179,8 +283,15 @@ export class SequencerServer {
 
   /** Stops accepting, lets connections flush what they were sent, then closes them (cut after a grace). Idempotent. */
   close(): Promise<void> {
+    if (this.#front !== undefined) {
+      const front = this.#front;
+      this.#closing ??= front.stop(CLOSE_GRACE_MS).then(() => this.syncObserver());
+      return this.#closing;
+    }
+    const server = this.#server;
+    invariant(server !== undefined, 'a node-front sequencer without a listener');
     this.#closing ??= new Promise<void>((resolve) => {
-      this.#server.close(() => resolve());
+      server.close(() => resolve());
       for (const socket of this.#sockets) socket.end();
       const timer = setTimeout(() => {
         if (this.#sockets.size > 0)
@@ -205,11 +316,12 @@ export class SequencerServer {
       this.#log.warn({ conn }, `closing connection from ${conn}: no whole frame within ${this.#limits.frameTimeoutMs} ms of its first byte`);
       socket.destroy();
     });
+    const peer = new SocketPeer(socket, conn);
     socket.on('close', () => {
       if (this.#debug) this.#log.debug({ conn }, 'connection closed');
       deadline.clear();
       this.#sockets.delete(socket);
-      for (const p of this.#waiters.remove((w) => w.who.socket === socket)) clearTimeout(p.who.timer);
+      this.#dropWaiters(peer);
     });
     // A reset by the peer is its business; the socket closes either way.
     socket.on('error', () => {});
@@ -243,38 +355,9 @@ export class SequencerServer {
           return;
         }
         progressed = true;
-        // An InvariantError propagates and crashes the process, by design.
-        const req = r.frame;
-        if (req.op === 'AUTH') {
-          const outcome = this.#auth.authenticate(role, req.token);
-          writeBatched(socket, encodeAuthAnswer(req, outcome));
-          if ('role' in outcome) {
-            role = outcome.role;
-            continue;
-          }
-          // One guess per connection.
-          this.#log.warn({ conn }, `closing connection from ${conn}: AUTH refused (${outcome.refused.message})`);
-          role = undefined;
-          socket.pause();
-          socket.end();
-          return;
-        }
-        // An admin may send anything: the open server's path stops at this comparison.
-        if (role !== 'admin') {
-          const refused = refusal(role, req.op);
-          if (refused !== undefined) {
-            writeBatched(socket, encodeResponse(errorResponse(req.op, req.requestId, req.epoch, refused)));
-            continue;
-          }
-        }
-        if (req.op === 'WAIT_TAIL') {
-          this.#waitTail(socket, req);
-          continue;
-        }
-        const res = this.sequencer.handle(req);
-        if (res.status !== 'OK' || req.op === 'SEAL' || req.op === 'BOOTSTRAP') this.#logAnswer(conn, req, res);
-        this.#send(socket, res);
-        if (wakesWaiters(req.op)) this.#wakeWaiters();
+        const after = this.#answer(peer, role, r.frame);
+        if (after === CLOSED) return;
+        role = after;
       }
       if (socket.writableLength > this.#maxBuffered && !socket.isPaused()) {
         // Not reading until the peer reads its answers: that wait is not the peer's frame time.
@@ -288,6 +371,97 @@ export class SequencerServer {
       }
       deadline.update(decoder.buffered > 0, progressed);
     });
+  }
+
+  /**
+   * Answers one request of `peer`, whose role is `role`, by either loop. Returns the
+   * connection's role after it, or CLOSED when it ended the connection (a refused AUTH).
+   * An InvariantError propagates and crashes the process, by design.
+   */
+  #answer(peer: Peer, role: Role | undefined, req: Request): Role | undefined | typeof CLOSED {
+    if (req.op === 'AUTH') {
+      const outcome = this.#auth.authenticate(role, req.token);
+      peer.send(encodeAuthAnswer(req, outcome));
+      if ('role' in outcome) return outcome.role;
+      // One guess per connection.
+      this.#log.warn({ conn: peer.conn }, `closing connection from ${peer.conn}: AUTH refused (${outcome.refused.message})`);
+      peer.end();
+      return CLOSED;
+    }
+    // An admin may send anything: the open server's path stops at this comparison.
+    if (role !== 'admin') {
+      const refused = refusal(role, req.op);
+      if (refused !== undefined) {
+        peer.send(encodeResponse(errorResponse(req.op, req.requestId, req.epoch, refused)));
+        return role;
+      }
+    }
+    if (req.op === 'WAIT_TAIL') {
+      this.#waitTail(peer, req);
+      return role;
+    }
+    // The native front answers no TOKEN while the epoch changes (front.ts, gate.rs).
+    const epochChange = this.#front !== undefined && (req.op === 'SEAL' || req.op === 'BOOTSTRAP');
+    if (epochChange) this.#front?.closeEpoch();
+    let res: Response;
+    try {
+      res = this.sequencer.handle(req);
+    } finally {
+      if (epochChange) this.#front?.openEpoch(this.sequencer.epoch);
+    }
+    if (res.status !== 'OK' || req.op === 'SEAL' || req.op === 'BOOTSTRAP') this.#logAnswer(peer.conn, req, res);
+    this.#send(peer, res);
+    if (wakesWaiters(req.op)) this.#wakeWaiters();
+    return role;
+  }
+
+  #frontOpened(id: number, remote: string): void {
+    const front = this.#front;
+    invariant(front !== undefined, 'a front event without a front');
+    const peer = new FrontPeer(front, id, remote, this.#auth.initialRole({}));
+    this.#frontPeers.set(id, peer);
+    if (this.#debug) this.#log.debug({ conn: remote }, 'connection opened');
+  }
+
+  /** A frame the front did not answer: decoded and answered here, then its connection goes on. */
+  #frontFrame(id: number, bytes: Buffer): void {
+    const peer = this.#frontPeers.get(id);
+    invariant(peer !== undefined, () => `a frame from connection ${id}, which the front never opened`);
+    const decoder = new FrameDecoder();
+    decoder.push(bytes);
+    const r = decoder.pull();
+    if (r.kind !== 'frame' || r.frame.type !== 'request') {
+      const why = r.kind === 'error' ? r.error.message : r.kind === 'need' ? 'a frame shorter than its length field' : `a ${r.frame.op} response sent to the sequencer`;
+      this.#log.warn({ conn: peer.conn }, `closing connection from ${peer.conn}: protocol error: ${why}`);
+      peer.front.closeConnection(id);
+      return;
+    }
+    peer.collect();
+    const after = this.#answer(peer, peer.role, r.frame);
+    invariant(after !== CLOSED, 'the native front serves only servers without authentication: no AUTH is refused');
+    peer.role = after;
+    peer.front.reply(id, peer.collected(), true);
+  }
+
+  #frontClosed(id: number, why: string | undefined): void {
+    const peer = this.#frontPeers.get(id);
+    if (peer === undefined) return;
+    this.#frontPeers.delete(id);
+    peer.gone = true;
+    if (why !== undefined) this.#log.warn({ conn: peer.conn }, `closing connection from ${peer.conn}: ${why}`);
+    else if (this.#debug) this.#log.debug({ conn: peer.conn }, 'connection closed');
+    this.#dropWaiters(peer);
+  }
+
+  #frontTailMoved(): void {
+    // Seen before the tail is read: a token taken after this read sends another event.
+    this.#front?.tailSeen();
+    this.#wakeWaiters();
+  }
+
+  #dropWaiters(peer: Peer): void {
+    for (const p of this.#waiters.remove((w) => w.who.peer === peer)) clearTimeout(p.who.timer);
+    this.#front?.setWaiters(this.#waiters.size > 0);
   }
 
   #logAnswer(conn: string, req: Request, res: Response): void {
@@ -306,26 +480,24 @@ export class SequencerServer {
   }
 
   /** A long poll: answered now, or parked until a token moves the tail past it or its wait is over. */
-  #waitTail(socket: Socket, req: WaitTailRequest): void {
+  #waitTail(peer: Peer, req: WaitTailRequest): void {
     const now = this.sequencer.waitTail(req);
     if (now !== undefined) {
-      this.#send(socket, now);
+      this.#send(peer, now);
       return;
     }
-    const who: Waiter = { socket, timer: undefined };
+    const who: Waiter = { peer, timer: undefined };
     if (!this.#waiters.park(req, who)) {
       // Full: the poller learns the tail now and asks again.
-      this.#send(socket, this.sequencer.handle(req));
+      this.#send(peer, this.sequencer.handle(req));
       return;
     }
+    this.#front?.setWaiters(true);
     who.timer = setTimeout(() => {
       for (const p of this.#waiters.remove((w) => w.who === who)) {
-        if (!socket.destroyed) {
-          const res = this.sequencer.handle(p.req);
-          this.#observer?.answered(res);
-          socket.write(encodeResponse(res));
-        }
+        if (!peer.gone) this.#send(peer, this.sequencer.handle(p.req));
       }
+      this.#front?.setWaiters(this.#waiters.size > 0);
     }, req.waitMs);
   }
 
@@ -334,18 +506,95 @@ export class SequencerServer {
     if (this.#waiters.size === 0) return;
     for (const p of this.#waiters.ready(this.sequencer)) {
       clearTimeout(p.who.timer);
-      if (!p.who.socket.destroyed) this.#send(p.who.socket, p.res);
+      if (!p.who.peer.gone) this.#send(p.who.peer, p.res);
     }
+    this.#front?.setWaiters(this.#waiters.size > 0);
   }
 
-  #send(socket: Socket, res: Response): void {
+  #send(peer: Peer, res: Response): void {
     this.#observer?.answered(res);
-    writeBatched(socket, encodeResponse(res));
+    peer.send(encodeResponse(res));
   }
 }
 
+/** What #answer returns when it ended the connection. */
+const CLOSED = Symbol('closed');
+
+/** One client connection, whichever loop reads its socket. */
+interface Peer {
+  /** `host:port` of the client, for logs. */
+  readonly conn: string;
+  readonly gone: boolean;
+  send(bytes: Buffer): void;
+  /** Sends what is queued, then closes (after a refused AUTH). */
+  end(): void;
+}
+
+class SocketPeer implements Peer {
+  constructor(
+    readonly socket: Socket,
+    readonly conn: string,
+  ) {}
+
+  get gone(): boolean {
+    return this.socket.destroyed;
+  }
+
+  send(bytes: Buffer): void {
+    writeBatched(this.socket, bytes);
+  }
+
+  end(): void {
+    this.socket.pause();
+    this.socket.end();
+  }
+}
+
+/** A connection of the native front: answers to its held frame go back with the resume. */
+class FrontPeer implements Peer {
+  gone = false;
+  #collected: Buffer[] | undefined;
+
+  constructor(
+    readonly front: NativeFront,
+    readonly id: number,
+    readonly conn: string,
+    public role: Role | undefined,
+  ) {}
+
+  /** From now until collected(), answers are held to go with the frame's resume. */
+  collect(): void {
+    this.#collected = [];
+  }
+
+  collected(): Buffer {
+    const out = this.#collected ?? [];
+    this.#collected = undefined;
+    return out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
+  }
+
+  send(bytes: Buffer): void {
+    if (this.#collected !== undefined) this.#collected.push(bytes);
+    else if (!this.gone) this.front.reply(this.id, bytes, false);
+  }
+
+  end(): void {
+    invariant(false, 'the native front serves only servers without authentication');
+  }
+}
+
+/** The loop a server gets: the native front unless something needs Node's sockets. */
+function frontFor(options: SequencerServerOptions, auth: ServerAuth): FrontKind {
+  if (options.front === 'node' || options.tls !== undefined || auth.enforced || options.tokens !== undefined) return 'node';
+  return 'native';
+}
+
+function listenWhy(code: string | undefined, message: string): string {
+  return code === 'EADDRINUSE' ? 'address already in use' : code === 'EADDRNOTAVAIL' ? 'address not available' : message;
+}
+
 interface Waiter {
-  readonly socket: Socket;
+  readonly peer: Peer;
   timer: NodeJS.Timeout | undefined;
 }
 

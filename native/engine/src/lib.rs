@@ -16,6 +16,7 @@ pub mod reader;
 pub mod recovery;
 pub mod shared;
 pub mod store;
+pub mod seq_front;
 pub mod summary;
 pub mod token;
 pub mod token_load;

@@ -6,6 +6,7 @@
 mod convert;
 mod io_thread;
 mod token;
+mod seq_front;
 mod token_load;
 
 use std::path::Path;

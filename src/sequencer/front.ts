@@ -1,0 +1,169 @@
+// The sequencer's native front (native/engine/src/seq_front): the addon's TCP loop,
+// which answers TOKEN on its own thread and hands every other frame, whole, to this
+// process's JS thread. This module wraps the addon object: it starts it, turns its
+// events into calls on a handler, and is the state machine's TokenSource (the front's
+// gate holds the epoch and the counter, so a TOKEN it answers and a STREAM_TOKEN the
+// state machine answers take from the same counter).
+//
+// The server (server.ts) uses it when nothing needs Node's sockets: no TLS, no
+// authentication, no injected TokenSource. docs/architecture.md, "The sequencer's
+// native front", says why and what it measured.
+
+import { invariant } from '../../bindings/invariant.js';
+import { loadNative } from '../../bindings/native.js';
+import type { NativeFrontEvent, NativeSequencerFrontInstance } from '../../bindings/native-types.js';
+import { MAX_TOKENS_PER_REQUEST } from '../wire/messages.js';
+import type { TokenSource } from './state.js';
+
+export interface FrontOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly epoch: number;
+  readonly startTail: number;
+  readonly maxConnections: number;
+  readonly frameTimeoutMs: number;
+  readonly maxBufferedBytes: number;
+  readonly keepaliveIdleS: number;
+}
+
+/** What the front reports, on the JS thread. */
+export interface FrontHandler {
+  opened(conn: number, remote: string): void;
+  /** A whole frame the front does not answer; the connection waits for `reply(conn, …, true)`. */
+  frame(conn: number, bytes: Buffer): void;
+  /** `why`: the front closed it (a protocol error, a frame too slow). */
+  closed(conn: number, why: string | undefined): void;
+  /** TOKENs moved the tail while waiters were set. */
+  tailMoved(): void;
+  /** The connection cap was reached. */
+  full(): void;
+}
+
+/** The bind failed: `code` is the errno's name (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
+export class FrontBindError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'FrontBindError';
+  }
+}
+
+export class NativeFront implements TokenSource {
+  readonly #front: NativeSequencerFrontInstance;
+  readonly stopped: Promise<void>;
+  #stopping = false;
+
+  private constructor(front: NativeSequencerFrontInstance, stopped: Promise<void>) {
+    this.#front = front;
+    this.stopped = stopped;
+  }
+
+  static start(o: FrontOptions, handler: FrontHandler): NativeFront {
+    let onStopped!: () => void;
+    const stopped = new Promise<void>((resolve) => (onStopped = resolve));
+    const onEvent = (e: NativeFrontEvent): void => {
+      switch (e.kind) {
+        case 'frame':
+          handler.frame(e.conn, e.bytes ?? Buffer.alloc(0));
+          return;
+        case 'opened':
+          handler.opened(e.conn, e.text ?? '?');
+          return;
+        case 'closed':
+          handler.closed(e.conn, e.text);
+          return;
+        case 'tail':
+          handler.tailMoved();
+          return;
+        case 'full':
+          handler.full();
+          return;
+        case 'stopped':
+          onStopped();
+          return;
+        default:
+          invariant(false, () => `the sequencer's native front sent an unknown event ${e.kind}`);
+      }
+    };
+    let front: NativeSequencerFrontInstance;
+    try {
+      front = loadNative().SequencerFront.start({ ...o, maxTokensPerRequest: MAX_TOKENS_PER_REQUEST }, onEvent);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const code = /^(E[A-Z]+):/.exec(message)?.[1] ?? 'EIO';
+      throw new FrontBindError(message, code);
+    }
+    return new NativeFront(front, stopped);
+  }
+
+  get host(): string {
+    return this.#front.host;
+  }
+
+  get port(): number {
+    return this.#front.port;
+  }
+
+  get connections(): number {
+    return this.#front.connections();
+  }
+
+  /** TOKEN requests the front answered itself. */
+  get answered(): number {
+    return this.#front.answered();
+  }
+
+  /** Tokens those requests handed out. */
+  get tokens(): number {
+    return this.#front.tokens();
+  }
+
+  /** Sends `bytes` on `conn`; `resume` once the frame it holds is answered (or parked). */
+  reply(conn: number, bytes: Buffer, resume: boolean): void {
+    this.#front.reply(conn, bytes, resume);
+  }
+
+  closeConnection(conn: number): void {
+    this.#front.closeConnection(conn);
+  }
+
+  setWaiters(any: boolean): void {
+    this.#front.setWaiters(any);
+  }
+
+  tailSeen(): void {
+    this.#front.tailSeen();
+  }
+
+  /** Around an epoch change: no TOKEN is answered by the front in between. */
+  closeEpoch(): void {
+    this.#front.closeEpoch();
+  }
+
+  openEpoch(epoch: number): void {
+    this.#front.openEpoch(epoch);
+  }
+
+  /** Idempotent; `stopped` resolves when the loop has ended. */
+  stop(graceMs: number): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      this.#front.stop(graceMs);
+    }
+    return this.stopped;
+  }
+
+  next(n: number): number {
+    return this.#front.next(n);
+  }
+
+  peek(): number {
+    return this.#front.peek();
+  }
+
+  reset(start: number): void {
+    this.#front.reset(start);
+  }
+}

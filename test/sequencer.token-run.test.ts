@@ -1,5 +1,6 @@
-// The sequencer's TOKEN fast path (src/sequencer/token-run.ts) against its general path.
-// A real SequencerServer on loopback gets random streams of requests (TOKENs of its epoch
+// The sequencer's TOKEN fast paths (src/sequencer/token-run.ts on Node's sockets, and the
+// native front, native/engine/src/seq_front) against its general path.
+// A real SequencerServer on loopback, with either front, gets random streams of requests (TOKENs of its epoch
 // and of others, counts of 0, at the cap and above it, other requests, SEALs that move the
 // epoch under the run), cut into random chunks; its answer bytes must equal those of the
 // pure state machine (Sequencer.handle and the codec, request by request) fed the same
@@ -11,7 +12,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CounterTokenSource, Sequencer } from '../src/sequencer/state.js';
-import { SequencerServer } from '../src/sequencer/server.js';
+import { SequencerServer, type FrontKind } from '../src/sequencer/server.js';
 import { answerTokenRun } from '../src/sequencer/token-run.js';
 import { encodeRequest, encodeResponse } from '../src/wire/codec.js';
 import { FrameDecoder } from '../src/wire/decoder.js';
@@ -51,8 +52,9 @@ function expected(stream: Buffer): Buffer {
 }
 
 /** Sends `stream` to a fresh server in `cuts` pieces and collects `bytes` of answers. */
-async function served(stream: Buffer, cuts: readonly number[], bytes: number): Promise<Buffer> {
-  const server = await SequencerServer.start({ epoch: EPOCH, startTail: START, tokens: new CounterTokenSource(START) });
+async function served(front: FrontKind, stream: Buffer, cuts: readonly number[], bytes: number): Promise<Buffer> {
+  const server = await SequencerServer.start({ epoch: EPOCH, startTail: START, front, ...(front === 'node' ? { tokens: new CounterTokenSource(START) } : {}) });
+  expect(server.front).toBe(front);
   try {
     const socket = connect(server.address.port, '127.0.0.1');
     socket.setNoDelay(true);
@@ -84,7 +86,7 @@ async function served(stream: Buffer, cuts: readonly number[], bytes: number): P
   }
 }
 
-describe('the sequencer TOKEN fast path', () => {
+describe.each(['node', 'native'] as const)('the sequencer TOKEN fast path on the %s front', (front) => {
   it('answers every stream, cut anywhere, with the bytes of the general path', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -92,14 +94,16 @@ describe('the sequencer TOKEN fast path', () => {
         async ([frames, cuts]) => {
           const stream = Buffer.concat(frames);
           const want = expected(stream);
-          const got = await served(stream, cuts, want.length);
+          const got = await served(front, stream, cuts, want.length);
           expect(got.equals(want)).toBe(true);
         },
       ),
       { numRuns: 60 },
     );
   });
+});
 
+describe('the TypeScript TOKEN fast path (token-run.ts)', () => {
   it('leaves a run at the first frame that is not a plain TOKEN of its epoch, and takes the run in one range split in order', () => {
     const sequencer = new Sequencer({ epoch: EPOCH, startTail: START, tokens: new CounterTokenSource(START) });
     const token = (count: number, epoch = EPOCH): Buffer => encodeRequest({ type: 'request', op: 'TOKEN', requestId: count, epoch, count });
@@ -132,10 +136,10 @@ describe('the sequencer TOKEN fast path', () => {
   });
 });
 
-describe('a server with a malformed TOKEN', () => {
+describe.each(['node', 'native'] as const)('a server on the %s front with a malformed TOKEN', (front) => {
   let server: SequencerServer;
   beforeAll(async () => {
-    server = await SequencerServer.start({ epoch: EPOCH, startTail: START });
+    server = await SequencerServer.start({ epoch: EPOCH, startTail: START, front });
   });
   afterAll(() => server.close());
 

@@ -40,7 +40,16 @@ export async function sequencerVerb(flags: SequencerFlags): Promise<void> {
     const listener = await startAdmin(flags, admin);
     try {
       try {
-        server = await SequencerServer.start({ ...listen, ...security, epoch: flags.epoch, startTail: flags.startTail, maxStreams: flags.maxStreams, front: flags.front, observer: admin.observer, logger: log });
+        server = await SequencerServer.start({
+          ...listen,
+          ...security,
+          epoch: flags.epoch,
+          startTail: flags.startTail,
+          maxStreams: flags.maxStreams,
+          front: flags.front,
+          observer: admin.observer,
+          logger: log,
+        });
       } catch (err) {
         if (err instanceof ListenError) throw new FatalError(err.message);
         throw err;

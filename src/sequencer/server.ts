@@ -42,7 +42,7 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import { FrameDeadline, KEEPALIVE_DELAY_MS, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
 import { encodeResponse, errorResponse } from '../wire/codec.js';
 import { FrameDecoder } from '../wire/decoder.js';
-import { FrontBindError, NativeFront } from './front.js';
+import { FrontBindError, NativeFront, type FrontHandler } from './front.js';
 import { NativeTokenSource } from './native-token-source.js';
 import { Sequencer } from './state.js';
 import type { TokenSource } from './state.js';
@@ -184,35 +184,32 @@ export class SequencerServer {
     const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     const maxStreams = options.maxStreams === undefined ? {} : { maxStreams: options.maxStreams };
     if (frontFor(options, auth) === 'native') {
-      let s: SequencerServer | undefined;
+      // Events come from the front's thread through the event loop: after start() returned.
+      const late: { handler?: FrontHandler } = {};
       let front: NativeFront;
       try {
         front = NativeFront.start(
           { host, port, epoch, startTail, maxConnections: limits.maxConnections, frameTimeoutMs: limits.frameTimeoutMs, maxBufferedBytes: maxBuffered, keepaliveIdleS: KEEPALIVE_DELAY_MS / 1000 },
           {
-            // Events come from the front's thread through the event loop: after start() returned.
-            opened: (conn, remote) => {
-              if (s !== undefined) s.#frontOpened(conn, remote);
-            },
-            frame: (conn, bytes) => {
-              if (s !== undefined) s.#frontFrame(conn, bytes);
-            },
-            closed: (conn, why) => {
-              if (s !== undefined) s.#frontClosed(conn, why);
-            },
-            tailMoved: () => {
-              if (s !== undefined) s.#frontTailMoved();
-            },
-            full: () => {
-              if (s !== undefined) s.#logFull();
-            },
+            opened: (conn, remote) => late.handler?.opened(conn, remote),
+            frame: (conn, bytes) => late.handler?.frame(conn, bytes),
+            closed: (conn, why) => late.handler?.closed(conn, why),
+            tailMoved: () => late.handler?.tailMoved(),
+            full: () => late.handler?.full(),
           },
         );
       } catch (err) {
         if (!(err instanceof FrontBindError)) throw err;
         throw new ListenError(`cannot listen on ${formatHostPort(host, port)}: ${listenWhy(err.code, err.message)}`, err.code);
       }
-      s = new SequencerServer(new Sequencer({ epoch, startTail, tokens: front, ...maxStreams }), front, maxBuffered, limits, log, undefined, auth, options.observer);
+      const s = new SequencerServer(new Sequencer({ epoch, startTail, tokens: front, ...maxStreams }), front, maxBuffered, limits, log, undefined, auth, options.observer);
+      late.handler = {
+        opened: (conn, remote) => s.#frontOpened(conn, remote),
+        frame: (conn, bytes) => s.#frontFrame(conn, bytes),
+        closed: (conn, why) => s.#frontClosed(conn, why),
+        tailMoved: () => s.#frontTailMoved(),
+        full: () => s.#logFull(),
+      };
       return s;
     }
     const tokens = options.tokens ?? new NativeTokenSource(startTail);

@@ -5,8 +5,8 @@
 
 mod convert;
 mod io_thread;
-mod token;
 mod seq_front;
+mod token;
 mod token_load;
 
 use std::path::Path;

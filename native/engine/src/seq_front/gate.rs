@@ -28,15 +28,6 @@ pub struct Gate {
     state: Mutex<State>,
 }
 
-/// What `take_run` did with a run of counts.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Taken {
-    /// The first token of each of the first `firsts.len()` counts (maybe all of them).
-    Firsts(Vec<u64>),
-    /// The run's epoch is not the one in force (or the gate is closed): nothing taken.
-    WrongEpoch,
-}
-
 impl Gate {
     pub fn new(epoch: u64, next: u64) -> Self {
         assert!(next <= TOKEN_SPACE_END, "start tail {next} past the token space");
@@ -48,14 +39,16 @@ impl Gate {
     }
 
     /// Takes the tokens of the counts in order, while the epoch is `epoch` and while they
-    /// fit in the token space: the frames after the first that does not fit are left to
-    /// the state machine (it answers ERR_FULL, as taking frame by frame would).
-    pub fn take_run(&self, epoch: u64, counts: &[u32]) -> Taken {
+    /// fit in the token space, and puts the first of each into `firsts` (cleared first).
+    /// The frames after the first that does not fit are left to the state machine (it
+    /// answers ERR_FULL, as taking frame by frame would). Returns false, taking nothing,
+    /// when the epoch is not the one in force or the gate is closed.
+    pub fn take_run(&self, epoch: u64, counts: &[u32], firsts: &mut Vec<u64>) -> bool {
+        firsts.clear();
         let mut s = self.lock();
         if s.epoch != Some(epoch) {
-            return Taken::WrongEpoch;
+            return false;
         }
-        let mut firsts = Vec::with_capacity(counts.len());
         for &n in counts {
             assert!(n >= 1, "a TOKEN of 0 reached the gate");
             let end = s.next + u64::from(n);
@@ -65,7 +58,7 @@ impl Gate {
             firsts.push(s.next);
             s.next = end;
         }
-        Taken::Firsts(firsts)
+        true
     }
 
     /// The first of `n` tokens for the state machine (it checked the epoch and the space).
@@ -101,31 +94,38 @@ impl Gate {
 mod tests {
     use super::*;
 
+    /// The firsts of a run, or None when the gate refused it.
+    fn take(g: &Gate, epoch: u64, counts: &[u32]) -> Option<Vec<u64>> {
+        let mut firsts = vec![99];
+        g.take_run(epoch, counts, &mut firsts).then_some(firsts)
+    }
+
     #[test]
     fn a_run_takes_consecutive_ranges_in_order() {
         let g = Gate::new(3, 10);
-        assert_eq!(g.take_run(3, &[1, 5, 2]), Taken::Firsts(vec![10, 11, 16]));
+        assert_eq!(take(&g, 3, &[1, 5, 2]), Some(vec![10, 11, 16]));
         assert_eq!(g.peek(), 18);
         assert_eq!(g.next(4), 18);
-        assert_eq!(g.take_run(3, &[1]), Taken::Firsts(vec![22]));
+        assert_eq!(take(&g, 3, &[1]), Some(vec![22]));
     }
 
     #[test]
     fn a_wrong_or_closed_epoch_takes_nothing() {
         let g = Gate::new(3, 0);
-        assert_eq!(g.take_run(2, &[1]), Taken::WrongEpoch);
+        assert_eq!(take(&g, 2, &[1]), None);
         g.close_epoch();
-        assert_eq!(g.take_run(3, &[1]), Taken::WrongEpoch);
+        assert_eq!(take(&g, 3, &[1]), None);
         g.reset(100);
         g.open_epoch(4);
-        assert_eq!(g.take_run(3, &[1]), Taken::WrongEpoch);
-        assert_eq!(g.take_run(4, &[1]), Taken::Firsts(vec![100]));
+        assert_eq!(take(&g, 3, &[1]), None);
+        assert_eq!(take(&g, 4, &[1]), Some(vec![100]));
+        assert_eq!(g.peek(), 101);
     }
 
     #[test]
     fn a_run_stops_at_the_end_of_the_token_space() {
         let g = Gate::new(0, TOKEN_SPACE_END - 3);
-        assert_eq!(g.take_run(0, &[2, 2, 1]), Taken::Firsts(vec![TOKEN_SPACE_END - 3]));
+        assert_eq!(take(&g, 0, &[2, 2, 1]), Some(vec![TOKEN_SPACE_END - 3]));
         assert_eq!(g.peek(), TOKEN_SPACE_END - 1);
     }
 

@@ -38,10 +38,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use gate::Gate;
-use scan::{scan, Next};
+use scan::{scan, Next, Scratch};
 
 /// One read takes at most this; a connection that sent more is read again next turn.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// An empty input buffer larger than this is freed (a large frame passed through).
+const SHRINK_ABOVE_BYTES: usize = 4 * READ_CHUNK_BYTES;
 /// Bytes read from one connection in one turn at most, so one busy peer cannot starve the rest.
 const MAX_READ_PER_TURN_BYTES: usize = 256 * 1024;
 /// How long one epoll wait may last: frame deadlines are checked at least this often.
@@ -65,11 +67,20 @@ pub struct FrontOptions {
 /// What the front tells the JS side. Calls come from the front's thread.
 #[derive(Debug)]
 pub enum Event {
-    Opened { conn: u32, remote: String },
+    Opened {
+        conn: u32,
+        remote: String,
+    },
     /// A whole frame for the state machine; the connection is held until a reply resumes it.
-    Frame { conn: u32, bytes: Vec<u8> },
+    Frame {
+        conn: u32,
+        bytes: Vec<u8>,
+    },
     /// The connection is gone; `why` when the front closed it for a reason worth a log line.
-    Closed { conn: u32, why: Option<String> },
+    Closed {
+        conn: u32,
+        why: Option<String>,
+    },
     /// TOKENs were answered while the JS side said it has parked WAIT_TAILs.
     TailMoved,
     /// The connection cap was reached: new connections are being closed.
@@ -129,7 +140,10 @@ impl Front {
     /// Binds and starts serving. The error is the bind's (address in use, not available, no permission).
     pub fn start(o: FrontOptions, gate: Arc<Gate>, events: EventSink) -> io::Result<Front> {
         assert!(o.max_connections >= 1 && o.frame_timeout_ms >= 1 && o.max_tokens_per_request >= 1);
-        let addr = (o.host.as_str(), o.port).to_socket_addrs()?.next().ok_or_else(|| io::Error::new(ErrorKind::AddrNotAvailable, format!("{} resolves to no address", o.host)))?;
+        let addr = (o.host.as_str(), o.port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::new(ErrorKind::AddrNotAvailable, format!("{} resolves to no address", o.host)))?;
         let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
@@ -162,7 +176,7 @@ impl Front {
             dirty: Vec::new(),
             full: false,
             stop_by: None,
-            counts: Vec::new(),
+            scratch: Scratch::default(),
         };
         let thread = std::thread::Builder::new().name("corfu-seq-front".into()).spawn(move || lp.run())?;
         Ok(Front { shared, local, thread: Some(thread) })
@@ -259,9 +273,10 @@ impl Drop for Epoll {
 
 struct Conn {
     stream: TcpStream,
+    /// What the peer sent: `input[start..end]` is not consumed yet; the rest is room.
     input: Vec<u8>,
-    /// Bytes of `input` already consumed.
     start: usize,
+    end: usize,
     out: Vec<u8>,
     /// Bytes of `out` already sent.
     sent: usize,
@@ -281,7 +296,36 @@ struct Conn {
 
 impl Conn {
     fn buffered(&self) -> usize {
-        self.input.len() - self.start
+        self.end - self.start
+    }
+
+    /// One read into the room at the end of the input: consumed bytes are dropped from
+    /// the front first, and the buffer grows (zeroed once) only for a frame larger than it.
+    fn read_more(&mut self) -> io::Result<usize> {
+        if self.input.len() - self.end < READ_CHUNK_BYTES {
+            self.input.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if self.input.len() - self.end < READ_CHUNK_BYTES {
+                let grown = (self.input.len() * 2).max(self.end + READ_CHUNK_BYTES);
+                self.input.resize(grown, 0);
+            }
+        }
+        let k = self.stream.read(&mut self.input[self.end..])?;
+        self.end += k;
+        Ok(k)
+    }
+
+    /// After a pass over the input: empty, it starts again at 0 (and gives back the memory
+    /// a large frame took).
+    fn consumed_all(&mut self) {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            if self.input.len() > SHRINK_ABOVE_BYTES {
+                self.input = Vec::new();
+            }
+        }
     }
 
     fn unsent(&self) -> usize {
@@ -303,7 +347,7 @@ struct Loop {
     full: bool,
     /// Stopping: cut whatever is open at this instant.
     stop_by: Option<Instant>,
-    counts: Vec<u32>,
+    scratch: Scratch,
 }
 
 impl Loop {
@@ -370,10 +414,8 @@ impl Loop {
                 }
                 continue;
             }
-            if let Err(e) = self.adopt(stream, remote) {
-                // The socket died between accept and setup: nothing to serve.
-                let _ = e;
-            }
+            // An error here: the socket died between accept and setup, nothing to serve.
+            let _ = self.adopt(stream, remote);
         }
     }
 
@@ -385,7 +427,20 @@ impl Loop {
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let armed = libc::EPOLLIN as u32;
         self.ep.add(stream.as_raw_fd(), armed, u64::from(id))?;
-        let conn = Conn { stream, input: Vec::new(), start: 0, out: Vec::new(), sent: 0, held: false, paused: false, frame_since: None, armed, ended: false, peer_done: false };
+        let conn = Conn {
+            stream,
+            input: Vec::new(),
+            start: 0,
+            end: 0,
+            out: Vec::new(),
+            sent: 0,
+            held: false,
+            paused: false,
+            frame_since: None,
+            armed,
+            ended: false,
+            peer_done: false,
+        };
         assert!(self.conns.insert(id, conn).is_none(), "connection id {id} reused while open");
         self.shared.connections.store(self.conns.len(), Ordering::Relaxed);
         (self.events)(Event::Opened { conn: id, remote: remote.to_string() });
@@ -410,23 +465,14 @@ impl Loop {
         let mut ended = false;
         let mut failed = false;
         while taken < MAX_READ_PER_TURN_BYTES {
-            let len = c.input.len();
-            c.input.resize(len + READ_CHUNK_BYTES, 0);
-            match c.stream.read(&mut c.input[len..]) {
+            match c.read_more() {
                 Ok(0) => {
-                    c.input.truncate(len);
                     ended = true;
                     break;
                 }
-                Ok(k) => {
-                    c.input.truncate(len + k);
-                    taken += k;
-                }
+                Ok(k) => taken += k,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    c.input.truncate(len);
-                    if e.kind() == ErrorKind::Interrupted {
-                        continue;
-                    }
                     failed = e.kind() != ErrorKind::WouldBlock;
                     break;
                 }
@@ -434,8 +480,8 @@ impl Loop {
         }
         if stopping {
             // Ending: what arrives now is not answered.
-            c.input.clear();
-            c.start = 0;
+            c.start = c.end;
+            c.consumed_all();
         } else if taken > 0 {
             self.process(id);
         }
@@ -461,12 +507,12 @@ impl Loop {
         if c.held {
             return;
         }
-        let s = scan(&c.input[c.start..], &self.gate, self.o.max_tokens_per_request, &mut c.out, &mut self.counts);
+        let s = scan(&c.input[c.start..c.end], &self.gate, self.o.max_tokens_per_request, &mut c.out, &mut self.scratch);
         c.start += s.consumed;
         let mut progressed = s.answered > 0;
         if s.answered > 0 {
             self.shared.answered.fetch_add(s.answered as u64, Ordering::Relaxed);
-            self.shared.tokens.fetch_add(self.counts[..s.answered].iter().map(|&n| u64::from(n)).sum(), Ordering::Relaxed);
+            self.shared.tokens.fetch_add(self.scratch.counts[..s.answered].iter().map(|&n| u64::from(n)).sum(), Ordering::Relaxed);
             self.dirty.push(id);
             if self.shared.waiters.load(Ordering::SeqCst) && !self.shared.tail_pending.swap(true, Ordering::SeqCst) {
                 (self.events)(Event::TailMoved);
@@ -487,13 +533,7 @@ impl Loop {
             }
         }
         let c = self.conns.get_mut(&id).expect("still open");
-        if c.start == c.input.len() {
-            c.input.clear();
-            c.start = 0;
-        } else if c.start >= READ_CHUNK_BYTES {
-            c.input.drain(..c.start);
-            c.start = 0;
-        }
+        c.consumed_all();
         // The frame clock runs only while the peer owes us the rest of a frame.
         if c.held || c.buffered() == 0 {
             c.frame_since = None;
@@ -618,7 +658,8 @@ impl Loop {
 
     fn sweep(&mut self, now: Instant) {
         let limit = Duration::from_millis(self.o.frame_timeout_ms);
-        let late: Vec<u32> = self.conns.iter().filter(|(_, c)| c.frame_since.is_some_and(|t| now.duration_since(t) >= limit)).map(|(&id, _)| id).collect();
+        let late: Vec<u32> =
+            self.conns.iter().filter(|(_, c)| c.frame_since.is_some_and(|t| now.duration_since(t) >= limit)).map(|(&id, _)| id).collect();
         for id in late {
             let why = format!("no whole frame within {} ms of its first byte", self.o.frame_timeout_ms);
             self.close(id, Some(why));

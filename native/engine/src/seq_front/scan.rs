@@ -12,7 +12,7 @@
 //! flags 0, request id u32, epoch u64, count u32); its OK answer is 29 bytes (length 25,
 //! version 1, opcode 0x88, flags 0, request id, epoch, status 0, first token u64).
 
-use super::gate::{Gate, Taken};
+use super::gate::Gate;
 
 pub const WIRE_VERSION: u8 = 1;
 pub const HEADER_BYTES: usize = 20;
@@ -38,6 +38,13 @@ pub enum Next {
     Malformed(String),
 }
 
+/// Space a scan reuses from one call to the next: a run's counts and first tokens.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub counts: Vec<u32>,
+    pub firsts: Vec<u64>,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub struct Scan {
     /// Bytes answered (whole TOKEN frames).
@@ -54,7 +61,13 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 /// The epoch and count of the TOKEN request at the head of `b` if it is one this path
 /// may answer (the gate then checks the epoch).
 fn fast_token(b: &[u8], max_count: u32) -> Option<(u64, u32)> {
-    if b.len() < TOKEN_REQUEST_BYTES || u32_at(b, 0) != (TOKEN_REQUEST_BYTES - LENGTH_PREFIX_BYTES) as u32 || b[4] != WIRE_VERSION || b[5] != TOKEN_OPCODE || b[6] != 0 || b[7] != 0 {
+    if b.len() < TOKEN_REQUEST_BYTES
+        || u32_at(b, 0) != (TOKEN_REQUEST_BYTES - LENGTH_PREFIX_BYTES) as u32
+        || b[4] != WIRE_VERSION
+        || b[5] != TOKEN_OPCODE
+        || b[6] != 0
+        || b[7] != 0
+    {
         return None;
     }
     let high = u32_at(b, 16);
@@ -82,10 +95,11 @@ pub fn whole_frame(b: &[u8]) -> Result<Option<usize>, String> {
     Ok((b.len() >= whole).then_some(whole))
 }
 
-/// Answers what it can at the head of `input` into `out`; `counts` is scratch space. A
+/// Answers what it can at the head of `input` into `out`; `scratch` is reused space. A
 /// run is the TOKENs of one epoch (the first's) in a row, checked against the gate's
 /// under its lock.
-pub fn scan(input: &[u8], gate: &Gate, max_count: u32, out: &mut Vec<u8>, counts: &mut Vec<u32>) -> Scan {
+pub fn scan(input: &[u8], gate: &Gate, max_count: u32, out: &mut Vec<u8>, scratch: &mut Scratch) -> Scan {
+    let Scratch { counts, firsts } = scratch;
     let mut consumed = 0;
     let mut answered = 0;
     counts.clear();
@@ -99,10 +113,9 @@ pub fn scan(input: &[u8], gate: &Gate, max_count: u32, out: &mut Vec<u8>, counts
         at += TOKEN_REQUEST_BYTES;
     }
     if let Some(epoch) = epoch {
-        let firsts = match gate.take_run(epoch, counts) {
-            Taken::Firsts(f) => f,
-            Taken::WrongEpoch => Vec::new(),
-        };
+        if !gate.take_run(epoch, counts, firsts) {
+            firsts.clear();
+        }
         for (i, first) in firsts.iter().enumerate() {
             let from = i * TOKEN_REQUEST_BYTES;
             write_answer(out, &input[from..from + HEADER_BYTES], *first);
@@ -147,7 +160,7 @@ mod tests {
 
     fn run(input: &[u8], gate: &Gate) -> (Scan, Vec<u8>) {
         let mut out = Vec::new();
-        let s = scan(input, gate, 65_536, &mut out, &mut Vec::new());
+        let s = scan(input, gate, 65_536, &mut out, &mut Scratch::default());
         (s, out)
     }
 
@@ -171,7 +184,12 @@ mod tests {
     #[test]
     fn forwards_the_first_frame_it_does_not_answer() {
         let g = Gate::new(7, 0);
-        for (bad, why) in [(token(2, 6, 1), "wrong epoch"), (token(2, 7, 0), "count 0"), (token(2, 7, 65_537), "count too big"), (token(2, (1 << 53) + 7, 1), "unsafe epoch")] {
+        for (bad, why) in [
+            (token(2, 6, 1), "wrong epoch"),
+            (token(2, 7, 0), "count 0"),
+            (token(2, 7, 65_537), "count too big"),
+            (token(2, (1 << 53) + 7, 1), "unsafe epoch"),
+        ] {
             let input = [token(1, 7, 1), bad, token(3, 7, 1)].concat();
             let (s, out) = run(&input, &g);
             assert_eq!(s, Scan { consumed: 24, answered: 1, next: Next::Forward(24) }, "{why}");

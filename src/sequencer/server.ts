@@ -56,6 +56,8 @@ import { invariant } from '../../bindings/invariant.js';
 /** Default bound on answers buffered per connection: ~9,000 TOKEN answers. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024;
 
+const U32_MAX = 2 ** 32 - 1;
+
 /** How long close() lets connections finish sending before it cuts them. */
 const CLOSE_GRACE_MS = 1_000;
 
@@ -184,12 +186,24 @@ export class SequencerServer {
     const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     const maxStreams = options.maxStreams === undefined ? {} : { maxStreams: options.maxStreams };
     if (frontFor(options, auth) === 'native') {
+      // The options' checks (ERR_BAD_REQUEST) before anything binds, as on the Node path.
+      new Sequencer({ epoch, startTail, ...maxStreams });
       // Events come from the front's thread through the event loop: after start() returned.
       const late: { handler?: FrontHandler } = {};
       let front: NativeFront;
       try {
         front = NativeFront.start(
-          { host, port, epoch, startTail, maxConnections: limits.maxConnections, frameTimeoutMs: limits.frameTimeoutMs, maxBufferedBytes: maxBuffered, keepaliveIdleS: KEEPALIVE_DELAY_MS / 1000 },
+          {
+            host,
+            port,
+            epoch,
+            startTail,
+            // The front takes u32s: larger limits are as good as unlimited.
+            maxConnections: Math.min(limits.maxConnections, U32_MAX),
+            frameTimeoutMs: Math.min(limits.frameTimeoutMs, U32_MAX),
+            maxBufferedBytes: Math.min(maxBuffered, U32_MAX),
+            keepaliveIdleS: KEEPALIVE_DELAY_MS / 1000,
+          },
           {
             opened: (conn, remote) => late.handler?.opened(conn, remote),
             frame: (conn, bytes) => late.handler?.frame(conn, bytes),

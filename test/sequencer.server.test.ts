@@ -254,4 +254,11 @@ describe('corfu sequencer', () => {
     expect(r.status).toBe(2);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
+
+  it('refuses a bad --front as a usage error (exit 2), naming the two loops', () => {
+    const r = spawnSync(process.execPath, [CLI, 'sequencer', '--front', 'uring'], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain("expected 'native' or 'node'");
+  });
 });

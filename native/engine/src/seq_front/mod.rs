@@ -175,6 +175,7 @@ impl Front {
             events,
             dirty: Vec::new(),
             full: false,
+            accept_resting: false,
             stop_by: None,
             scratch: Scratch::default(),
         };
@@ -345,6 +346,8 @@ struct Loop {
     /// Connections with answers to write at the end of this turn.
     dirty: Vec<u32>,
     full: bool,
+    /// The listener is not watched until the next sweep (accept failed: out of descriptors).
+    accept_resting: bool,
     /// Stopping: cut whatever is open at this instant.
     stop_by: Option<Instant>,
     scratch: Scratch,
@@ -403,8 +406,17 @@ impl Loop {
             let (stream, remote) = match listener.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                // Out of descriptors and the like: not fatal, the peer retries (the TS server logs these).
-                Err(_) => return,
+                Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::ConnectionAborted) => continue,
+                Err(_) => {
+                    // Out of descriptors and the like: the listener stays readable, so stop
+                    // watching it until the next sweep instead of spinning (the peer waits
+                    // in the backlog or retries).
+                    let fd = listener.as_raw_fd();
+                    if self.ep.ctl(libc::EPOLL_CTL_MOD, fd, 0, KEY_LISTENER).is_ok() {
+                        self.accept_resting = true;
+                    }
+                    return;
+                }
             };
             if self.conns.len() >= self.o.max_connections {
                 drop(stream);
@@ -657,6 +669,12 @@ impl Loop {
     }
 
     fn sweep(&mut self, now: Instant) {
+        if self.accept_resting {
+            self.accept_resting = false;
+            if let Some(l) = &self.listener {
+                let _ = self.ep.ctl(libc::EPOLL_CTL_MOD, l.as_raw_fd(), libc::EPOLLIN as u32, KEY_LISTENER);
+            }
+        }
         let limit = Duration::from_millis(self.o.frame_timeout_ms);
         let late: Vec<u32> =
             self.conns.iter().filter(|(_, c)| c.frame_since.is_some_and(|t| now.duration_since(t) >= limit)).map(|(&id, _)| id).collect();

@@ -40,7 +40,7 @@ import { holdUntilTurnEnd, writeBatched } from '../transport/write-batched.js';
 import type { AddressInfo, Server, Socket } from 'node:net';
 
 import { FrameDeadline, KEEPALIVE_DELAY_MS, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
-import { encodeResponse, errorResponse } from '../wire/codec.js';
+import { decodeFrame, encodeResponse, errorResponse } from '../wire/codec.js';
 import { FrameDecoder } from '../wire/decoder.js';
 import { FrontBindError, NativeFront, type FrontHandler } from './front.js';
 import { NativeTokenSource } from './native-token-source.js';
@@ -438,9 +438,8 @@ export class SequencerServer {
   #frontFrame(id: number, bytes: Buffer): void {
     const peer = this.#frontPeers.get(id);
     invariant(peer !== undefined, () => `a frame from connection ${id}, which the front never opened`);
-    const decoder = new FrameDecoder();
-    decoder.push(bytes);
-    const r = decoder.pull();
+    // The front sends exactly one whole frame (by its length field).
+    const r = decodeFrame(bytes);
     if (r.kind !== 'frame' || r.frame.type !== 'request') {
       const why = r.kind === 'error' ? r.error.message : r.kind === 'need' ? 'a frame shorter than its length field' : `a ${r.frame.op} response sent to the sequencer`;
       this.#log.warn({ conn: peer.conn }, `closing connection from ${peer.conn}: protocol error: ${why}`);

@@ -24,9 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-const REQUEST_BYTES: usize = 24;
-const ANSWER_BYTES: usize = 29;
-const TOKEN_ANSWER: u8 = 0x88;
+use crate::seq_front::scan::{TOKEN_ANSWER_BYTES as ANSWER_BYTES, TOKEN_ANSWER_OPCODE as TOKEN_ANSWER, TOKEN_REQUEST_BYTES as REQUEST_BYTES};
 /// Latencies up to this many microseconds are counted in a dense array per second; longer
 /// ones in a map.
 const DENSE_US: usize = 100_000;

@@ -13,17 +13,17 @@
 //! version 1, opcode 0x88, flags 0, request id, epoch, status 0, first token u64).
 
 use super::gate::Gate;
+use crate::shared::WIRE_MAX_FRAME_BYTES;
 
 pub const WIRE_VERSION: u8 = 1;
 pub const HEADER_BYTES: usize = 20;
 pub const LENGTH_PREFIX_BYTES: usize = 4;
 pub const MIN_LENGTH_FIELD: u32 = (HEADER_BYTES - LENGTH_PREFIX_BYTES) as u32;
-/// 16 MiB + 64 KiB, the whole frame (src/wire/frame.ts MAX_FRAME_BYTES).
-pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024 + 64 * 1024;
-pub const MAX_LENGTH_FIELD: u32 = (MAX_FRAME_BYTES - LENGTH_PREFIX_BYTES) as u32;
+pub const MAX_LENGTH_FIELD: u32 = (WIRE_MAX_FRAME_BYTES as usize - LENGTH_PREFIX_BYTES) as u32;
 pub const TOKEN_OPCODE: u8 = 8;
 pub const TOKEN_REQUEST_BYTES: usize = HEADER_BYTES + 4;
 pub const TOKEN_ANSWER_BYTES: usize = HEADER_BYTES + 1 + 8;
+pub const TOKEN_ANSWER_OPCODE: u8 = 0x80 | TOKEN_OPCODE;
 /// An epoch's high 32 bits at most this: epochs are JavaScript safe integers.
 pub const MAX_SAFE_HIGH: u32 = 0x1f_ffff;
 
@@ -138,7 +138,7 @@ pub fn scan(input: &[u8], gate: &Gate, max_count: u32, out: &mut Vec<u8>, scratc
 /// An OK TOKEN answer to the request whose header is `head`.
 fn write_answer(out: &mut Vec<u8>, head: &[u8], first: u64) {
     out.extend_from_slice(&((TOKEN_ANSWER_BYTES - LENGTH_PREFIX_BYTES) as u32).to_le_bytes());
-    out.extend_from_slice(&[WIRE_VERSION, 0x80 | TOKEN_OPCODE, 0, 0]);
+    out.extend_from_slice(&[WIRE_VERSION, TOKEN_ANSWER_OPCODE, 0, 0]);
     out.extend_from_slice(&head[8..HEADER_BYTES]);
     out.push(0);
     out.extend_from_slice(&first.to_le_bytes());

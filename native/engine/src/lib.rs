@@ -6,6 +6,7 @@ pub mod aligned;
 pub mod checkpoint;
 pub mod device;
 pub mod entry_codes;
+pub mod epoll;
 pub mod error;
 pub mod flush;
 pub mod index;

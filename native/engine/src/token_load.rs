@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use crate::epoll::Epoll;
 use crate::seq_front::scan::{TOKEN_ANSWER_BYTES as ANSWER_BYTES, TOKEN_ANSWER_OPCODE as TOKEN_ANSWER, TOKEN_REQUEST_BYTES as REQUEST_BYTES};
 /// Latencies up to this many microseconds are counted in a dense array per second; longer
 /// ones in a map.
@@ -251,40 +252,23 @@ fn run(shared: &Shared, mut conns: Vec<Conn>, o: &TokenLoadOptions) -> TokenLoad
 
 fn drive(shared: &Shared, conns: &mut [Conn], o: &TokenLoadOptions, rec: &mut Recorder) -> Result<(), String> {
     let frame = request_frame(o.epoch, o.count);
-    // SAFETY: epoll_create1 returns a new descriptor or -1.
-    let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    if ep < 0 {
-        return Err(format!("epoll_create1: {}", io::Error::last_os_error()));
-    }
-    let _close_ep = CloseFd(ep);
+    let ep = Epoll::new().map_err(|e| format!("epoll_create1: {e}"))?;
     let now = shared.base.elapsed().as_nanos() as u64;
     for (i, c) in conns.iter_mut().enumerate() {
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: i as u64 };
-        // SAFETY: valid descriptors and a valid event.
-        if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, c.stream.as_raw_fd(), &mut ev) } != 0 {
-            return Err(format!("epoll_ctl: {}", io::Error::last_os_error()));
-        }
+        ep.add(c.stream.as_raw_fd(), libc::EPOLLIN as u32, i as u64).map_err(|e| format!("epoll_ctl: {e}"))?;
         for _ in 0..o.depth {
             c.outbuf.extend_from_slice(&frame);
             c.sent.push_back(now);
         }
         c.want_write = c.flush().map_err(|e| format!("write to the sequencer: {e}"))?;
-        set_interest(ep, i, c)?;
+        set_interest(&ep, i, c)?;
     }
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 64];
     let mut read_buf = vec![0u8; 64 * 1024];
     while !shared.stop.load(Ordering::Relaxed) {
-        // SAFETY: `events` has room for its length.
-        let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, if o.busy_poll { 0 } else { WAIT_MS }) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(format!("epoll_wait: {e}"));
-        }
+        let n = ep.wait(&mut events, if o.busy_poll { 0 } else { WAIT_MS }).map_err(|e| format!("epoll_wait: {e}"))?;
         let t1 = shared.base.elapsed().as_nanos() as u64;
-        for ev in &events[..n as usize] {
+        for ev in &events[..n] {
             let i = ev.u64 as usize;
             let c = &mut conns[i];
             let mut answered = 0usize;
@@ -330,30 +314,16 @@ fn drive(shared: &Shared, conns: &mut [Conn], o: &TokenLoadOptions, rec: &mut Re
             let was = c.want_write;
             c.want_write = c.flush().map_err(|e| format!("write to the sequencer: {e}"))?;
             if was != c.want_write {
-                set_interest(ep, i, c)?;
+                set_interest(&ep, i, c)?;
             }
         }
     }
     Ok(())
 }
 
-fn set_interest(ep: i32, i: usize, c: &Conn) -> Result<(), String> {
+fn set_interest(ep: &Epoll, i: usize, c: &Conn) -> Result<(), String> {
     let events = libc::EPOLLIN as u32 | if c.want_write { libc::EPOLLOUT as u32 } else { 0 };
-    let mut ev = libc::epoll_event { events, u64: i as u64 };
-    // SAFETY: valid descriptors and a valid event.
-    if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_MOD, c.stream.as_raw_fd(), &mut ev) } != 0 {
-        return Err(format!("epoll_ctl: {}", io::Error::last_os_error()));
-    }
-    Ok(())
-}
-
-struct CloseFd(i32);
-
-impl Drop for CloseFd {
-    fn drop(&mut self) {
-        // SAFETY: a descriptor this run opened.
-        unsafe { libc::close(self.0) };
-    }
+    ep.modify(c.stream.as_raw_fd(), events, i as u64).map_err(|e| format!("epoll_ctl: {e}"))
 }
 
 #[cfg(test)]

@@ -31,12 +31,13 @@ pub mod scan;
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::unix::io::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::epoll::Epoll;
 use gate::Gate;
 use scan::{scan, Next, Scratch};
 
@@ -99,7 +100,7 @@ enum Command {
 
 struct Shared {
     commands: Mutex<Vec<Command>>,
-    wake_fd: RawFd,
+    wake_fd: OwnedFd,
     waiters: AtomicBool,
     tail_pending: AtomicBool,
     answered: AtomicU64,
@@ -117,15 +118,8 @@ impl Shared {
         if was_empty {
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a live u64 to our eventfd; a full counter (EAGAIN) still wakes.
-            unsafe { libc::write(self.wake_fd, (&one as *const u64).cast(), 8) };
+            unsafe { libc::write(self.wake_fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
         }
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        // SAFETY: the eventfd is ours and closed once, here.
-        unsafe { libc::close(self.wake_fd) };
     }
 }
 
@@ -152,6 +146,8 @@ impl Front {
         if wake_fd < 0 {
             return Err(io::Error::last_os_error());
         }
+        // SAFETY: a descriptor just created and owned by nobody else.
+        let wake_fd = unsafe { OwnedFd::from_raw_fd(wake_fd) };
         let shared = Arc::new(Shared {
             commands: Mutex::new(Vec::new()),
             wake_fd,
@@ -163,7 +159,7 @@ impl Front {
         });
         let ep = Epoll::new()?;
         ep.add(listener.as_raw_fd(), libc::EPOLLIN as u32, KEY_LISTENER)?;
-        ep.add(wake_fd, libc::EPOLLIN as u32, KEY_WAKE)?;
+        ep.add(shared.wake_fd.as_raw_fd(), libc::EPOLLIN as u32, KEY_WAKE)?;
         let mut lp = Loop {
             ep,
             listener: Some(listener),
@@ -236,39 +232,6 @@ impl Drop for Front {
             self.stop(0);
             let _ = t.join();
         }
-    }
-}
-
-struct Epoll(RawFd);
-
-impl Epoll {
-    fn new() -> io::Result<Epoll> {
-        // SAFETY: returns a new descriptor or -1.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Epoll(fd))
-    }
-
-    fn ctl(&self, op: i32, fd: RawFd, events: u32, key: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event { events, u64: key };
-        // SAFETY: a valid epoll fd and a live event struct.
-        if unsafe { libc::epoll_ctl(self.0, op, fd, &mut ev) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    fn add(&self, fd: RawFd, events: u32, key: u64) -> io::Result<()> {
-        self.ctl(libc::EPOLL_CTL_ADD, fd, events, key)
-    }
-}
-
-impl Drop for Epoll {
-    fn drop(&mut self) {
-        // SAFETY: ours, closed once.
-        unsafe { libc::close(self.0) };
     }
 }
 
@@ -358,14 +321,11 @@ impl Loop {
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_WAIT];
         let mut last_sweep = Instant::now();
         loop {
-            // SAFETY: a valid epoll fd and a buffer of EVENTS_PER_WAIT events.
-            let n = unsafe { libc::epoll_wait(self.ep.0, events.as_mut_ptr(), EVENTS_PER_WAIT as i32, WAIT_MS) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                assert_eq!(e.kind(), ErrorKind::Interrupted, "epoll_wait: {e}");
-                continue;
-            }
-            for ev in &events[..n as usize] {
+            let n = match self.ep.wait(&mut events, WAIT_MS) {
+                Ok(n) => n,
+                Err(e) => panic!("epoll_wait: {e}"),
+            };
+            for ev in &events[..n] {
                 let (key, flags) = (ev.u64, ev.events);
                 match key {
                     KEY_LISTENER => self.accept_all(),
@@ -412,7 +372,7 @@ impl Loop {
                     // watching it until the next sweep instead of spinning (the peer waits
                     // in the backlog or retries).
                     let fd = listener.as_raw_fd();
-                    if self.ep.ctl(libc::EPOLL_CTL_MOD, fd, 0, KEY_LISTENER).is_ok() {
+                    if self.ep.modify(fd, 0, KEY_LISTENER).is_ok() {
                         self.accept_resting = true;
                     }
                     return;
@@ -558,7 +518,7 @@ impl Loop {
     fn run_commands(&mut self) {
         let mut buf = [0u8; 8];
         // SAFETY: reads 8 bytes into a live buffer from our eventfd (EAGAIN when already read).
-        unsafe { libc::read(self.shared.wake_fd, buf.as_mut_ptr().cast(), 8) };
+        unsafe { libc::read(self.shared.wake_fd.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
         let commands = std::mem::take(&mut *self.shared.commands.lock().expect("command queue lock"));
         for c in commands {
             match c {
@@ -593,7 +553,7 @@ impl Loop {
         }
         self.stop_by = Some(Instant::now() + Duration::from_millis(grace_ms));
         if let Some(l) = self.listener.take() {
-            let _ = self.ep.ctl(libc::EPOLL_CTL_DEL, l.as_raw_fd(), 0, 0);
+            let _ = self.ep.delete(l.as_raw_fd());
         }
         let ids: Vec<u32> = self.conns.keys().copied().collect();
         for id in ids {
@@ -662,7 +622,7 @@ impl Loop {
         }
         if want != c.armed {
             c.armed = want;
-            if self.ep.ctl(libc::EPOLL_CTL_MOD, c.stream.as_raw_fd(), want, u64::from(id)).is_err() {
+            if self.ep.modify(c.stream.as_raw_fd(), want, u64::from(id)).is_err() {
                 self.close(id, None);
             }
         }
@@ -672,7 +632,7 @@ impl Loop {
         if self.accept_resting {
             self.accept_resting = false;
             if let Some(l) = &self.listener {
-                let _ = self.ep.ctl(libc::EPOLL_CTL_MOD, l.as_raw_fd(), libc::EPOLLIN as u32, KEY_LISTENER);
+                let _ = self.ep.modify(l.as_raw_fd(), libc::EPOLLIN as u32, KEY_LISTENER);
             }
         }
         let limit = Duration::from_millis(self.o.frame_timeout_ms);
@@ -686,7 +646,7 @@ impl Loop {
 
     fn close(&mut self, id: u32, why: Option<String>) {
         let Some(c) = self.conns.remove(&id) else { return };
-        let _ = self.ep.ctl(libc::EPOLL_CTL_DEL, c.stream.as_raw_fd(), 0, 0);
+        let _ = self.ep.delete(c.stream.as_raw_fd());
         drop(c);
         self.full = false;
         self.shared.connections.store(self.conns.len(), Ordering::Relaxed);

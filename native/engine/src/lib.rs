@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod device;
 pub mod entry_codes;
 pub mod epoll;
+pub mod front;
 pub mod error;
 pub mod flush;
 pub mod index;
@@ -21,6 +22,7 @@ pub mod store;
 pub mod summary;
 pub mod token;
 pub mod token_load;
+pub mod unit_front;
 
 pub use entry_codes::{EntryKind, Written};
 pub use error::{Code, EngineError, Result};

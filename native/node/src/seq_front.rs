@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
+use corfu_engine::front::{Event, EventSink, FrontOptions};
 use corfu_engine::seq_front::gate::Gate;
-use corfu_engine::seq_front::{Event, Front, FrontOptions};
+use corfu_engine::seq_front::SeqFront;
 use corfu_engine::EngineError;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -27,7 +28,8 @@ pub struct SequencerFrontOptions {
     pub keepalive_idle_s: u32,
 }
 
-/// One event: `kind` is opened | frame | closed | tail | full | stopped.
+/// One event: `kind` is opened | frame | notice | closed | full | stopped, or the
+/// service's signal (the sequencer's: tail).
 #[napi(object)]
 pub struct FrontEvent {
     pub kind: String,
@@ -40,9 +42,34 @@ pub struct FrontEvent {
 
 type EventCallback = ThreadsafeFunction<FrontEvent, (), FrontEvent, Status, false, false>;
 
+/// The front's events as JS calls through one threadsafe function; `signal` names the
+/// service's Event::Signal for the JS side. The function keeps Node's event loop alive
+/// until the front's thread ends (after `stop`) and drops it.
+pub fn event_sink(on_event: Function<FrontEvent, ()>, signal: &'static str) -> Result<EventSink> {
+    let callback: EventCallback = on_event.build_threadsafe_function::<FrontEvent>().callee_handled::<false>().weak::<false>().build()?;
+    Ok(Box::new(move |e: Event| {
+        let (kind, conn, bytes, text) = match e {
+            Event::Opened { conn, remote } => ("opened", conn, None, Some(remote)),
+            Event::Frame { conn, bytes } => ("frame", conn, Some(Buffer::from(bytes)), None),
+            Event::Notice { conn, bytes } => ("notice", conn, Some(Buffer::from(bytes)), None),
+            Event::Closed { conn, why } => ("closed", conn, None, why),
+            Event::Signal => (signal, 0, None, None),
+            Event::Full => ("full", 0, None, None),
+            Event::Stopped => ("stopped", 0, None, None),
+        };
+        callback.call(FrontEvent { kind: kind.into(), conn, bytes, text }, ThreadsafeFunctionCallMode::Blocking);
+    }))
+}
+
+/// A bind that failed, as an Error whose message starts with the errno's name.
+pub fn bind_error(e: std::io::Error) -> Error {
+    let name = e.raw_os_error().map_or("EIO", errno_name);
+    Error::new(Status::GenericFailure, format!("{name}: {e}"))
+}
+
 #[napi]
 pub struct SequencerFront {
-    front: Front,
+    front: SeqFront,
     gate: Arc<Gate>,
 }
 
@@ -67,58 +94,45 @@ impl SequencerFront {
             return Err(bad(format!("startTail {start_tail} leaves no token to hand out")));
         }
         let gate = Arc::new(Gate::new(to_u64("epoch", o.epoch)?, start_tail));
-        let callback: EventCallback = on_event.build_threadsafe_function::<FrontEvent>().callee_handled::<false>().weak::<false>().build()?;
-        let sink = Box::new(move |e: Event| {
-            let (kind, conn, bytes, text) = match e {
-                Event::Opened { conn, remote } => ("opened", conn, None, Some(remote)),
-                Event::Frame { conn, bytes } => ("frame", conn, Some(Buffer::from(bytes)), None),
-                Event::Closed { conn, why } => ("closed", conn, None, why),
-                Event::TailMoved => ("tail", 0, None, None),
-                Event::Full => ("full", 0, None, None),
-                Event::Stopped => ("stopped", 0, None, None),
-            };
-            callback.call(FrontEvent { kind: kind.into(), conn, bytes, text }, ThreadsafeFunctionCallMode::Blocking);
-        });
+        let sink = event_sink(on_event, "tail")?;
         let options = FrontOptions {
             host: o.host,
             port: o.port as u16,
             max_connections: o.max_connections as usize,
             frame_timeout_ms: u64::from(o.frame_timeout_ms),
             max_buffered_bytes: o.max_buffered_bytes as usize,
-            max_tokens_per_request: o.max_tokens_per_request,
             keepalive_idle_s: o.keepalive_idle_s,
+            max_owed: 1,
+            thread_name: "corfu-seq-front".into(),
         };
-        let front = Front::start(options, gate.clone(), sink).map_err(|e| {
-            let name = e.raw_os_error().map_or("EIO", errno_name);
-            Error::new(Status::GenericFailure, format!("{name}: {e}"))
-        })?;
+        let front = SeqFront::start(options, gate.clone(), o.max_tokens_per_request, sink).map_err(bind_error)?;
         Ok(SequencerFront { front, gate })
     }
 
     #[napi(getter)]
     pub fn port(&self) -> u32 {
-        u32::from(self.front.local_addr().port())
+        u32::from(self.front.front.local_addr().port())
     }
 
     #[napi(getter)]
     pub fn host(&self) -> String {
-        self.front.local_addr().ip().to_string()
+        self.front.front.local_addr().ip().to_string()
     }
 
     /// Sends `bytes` on `conn`; `resume`: its held frame is handled, go on.
     #[napi]
     pub fn reply(&self, conn: u32, bytes: Buffer, resume: bool) {
-        self.front.reply(conn, bytes.to_vec(), resume);
+        self.front.front.reply(conn, bytes.to_vec(), resume);
     }
 
     #[napi]
     pub fn close_connection(&self, conn: u32) {
-        self.front.close(conn);
+        self.front.front.close(conn);
     }
 
     #[napi]
     pub fn stop(&self, grace_ms: u32) {
-        self.front.stop(u64::from(grace_ms));
+        self.front.front.stop(u64::from(grace_ms));
     }
 
     #[napi]
@@ -144,7 +158,7 @@ impl SequencerFront {
 
     #[napi]
     pub fn connections(&self) -> u32 {
-        self.front.connections() as u32
+        self.front.front.connections() as u32
     }
 
     /// The first of `n` tokens (the state machine's TokenSource).

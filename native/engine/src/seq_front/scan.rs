@@ -13,30 +13,13 @@
 //! version 1, opcode 0x88, flags 0, request id, epoch, status 0, first token u64).
 
 use super::gate::Gate;
-use crate::shared::WIRE_MAX_FRAME_BYTES;
+use crate::front::wire::{answer_header, safe_u64_at, u32_at, whole_frame, HEADER_BYTES, LENGTH_PREFIX_BYTES, WIRE_VERSION};
+use crate::front::Next;
 
-pub const WIRE_VERSION: u8 = 1;
-pub const HEADER_BYTES: usize = 20;
-pub const LENGTH_PREFIX_BYTES: usize = 4;
-pub const MIN_LENGTH_FIELD: u32 = (HEADER_BYTES - LENGTH_PREFIX_BYTES) as u32;
-pub const MAX_LENGTH_FIELD: u32 = (WIRE_MAX_FRAME_BYTES as usize - LENGTH_PREFIX_BYTES) as u32;
 pub const TOKEN_OPCODE: u8 = 8;
 pub const TOKEN_REQUEST_BYTES: usize = HEADER_BYTES + 4;
 pub const TOKEN_ANSWER_BYTES: usize = HEADER_BYTES + 1 + 8;
 pub const TOKEN_ANSWER_OPCODE: u8 = 0x80 | TOKEN_OPCODE;
-/// An epoch's high 32 bits at most this: epochs are JavaScript safe integers.
-pub const MAX_SAFE_HIGH: u32 = 0x1f_ffff;
-
-/// How the scan of a connection's bytes ended.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Next {
-    /// Everything whole was answered; the rest (maybe nothing) is part of a frame.
-    Need,
-    /// The frame of this many bytes at the head (after `consumed`) is the state machine's.
-    Forward(usize),
-    /// The stream's framing is lost: close the connection, saying why.
-    Malformed(String),
-}
 
 /// Space a scan reuses from one call to the next: a run's counts and first tokens.
 #[derive(Debug, Default)]
@@ -54,10 +37,6 @@ pub struct Scan {
     pub next: Next,
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-}
-
 /// The epoch and count of the TOKEN request at the head of `b` if it is one this path
 /// may answer (the gate then checks the epoch).
 fn fast_token(b: &[u8], max_count: u32) -> Option<(u64, u32)> {
@@ -70,29 +49,9 @@ fn fast_token(b: &[u8], max_count: u32) -> Option<(u64, u32)> {
     {
         return None;
     }
-    let high = u32_at(b, 16);
-    if high > MAX_SAFE_HIGH {
-        return None;
-    }
+    let epoch = safe_u64_at(b, 12)?;
     let n = u32_at(b, HEADER_BYTES);
-    (1..=max_count).contains(&n).then_some((u64::from(high) << 32 | u64::from(u32_at(b, 12)), n))
-}
-
-/// The whole frame at the head of `b`: Ok(Some(len)), Ok(None) when not all in yet, Err
-/// when its length field is out of bounds.
-pub fn whole_frame(b: &[u8]) -> Result<Option<usize>, String> {
-    if b.len() < LENGTH_PREFIX_BYTES {
-        return Ok(None);
-    }
-    let length = u32_at(b, 0);
-    if length > MAX_LENGTH_FIELD {
-        return Err(format!("frame length {length} exceeds the maximum {MAX_LENGTH_FIELD}"));
-    }
-    if length < MIN_LENGTH_FIELD {
-        return Err(format!("frame length {length} is below the header's {MIN_LENGTH_FIELD}"));
-    }
-    let whole = length as usize + LENGTH_PREFIX_BYTES;
-    Ok((b.len() >= whole).then_some(whole))
+    (1..=max_count).contains(&n).then_some((epoch, n))
 }
 
 /// Answers what it can at the head of `input` into `out`; `scratch` is reused space. A
@@ -137,9 +96,7 @@ pub fn scan(input: &[u8], gate: &Gate, max_count: u32, out: &mut Vec<u8>, scratc
 
 /// An OK TOKEN answer to the request whose header is `head`.
 fn write_answer(out: &mut Vec<u8>, head: &[u8], first: u64) {
-    out.extend_from_slice(&((TOKEN_ANSWER_BYTES - LENGTH_PREFIX_BYTES) as u32).to_le_bytes());
-    out.extend_from_slice(&[WIRE_VERSION, TOKEN_ANSWER_OPCODE, 0, 0]);
-    out.extend_from_slice(&head[8..HEADER_BYTES]);
+    answer_header(out, head, TOKEN_ANSWER_BYTES - HEADER_BYTES);
     out.push(0);
     out.extend_from_slice(&first.to_le_bytes());
 }
@@ -147,6 +104,7 @@ fn write_answer(out: &mut Vec<u8>, head: &[u8], first: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::front::wire::MAX_LENGTH_FIELD;
 
     fn token(id: u32, epoch: u64, n: u32) -> Vec<u8> {
         let mut f = Vec::new();

@@ -1,0 +1,274 @@
+//! A storage unit on a native front (crate::front): what is pure in it, no sockets and
+//! no store. WRITE, the unit's hot request, is read here and answered by the store's
+//! I/O thread straight to the connection; every other frame goes to the TypeScript
+//! server (src/unit/front.ts), which answers it as it always has.
+//!
+//! Only a WRITE this path can answer exactly as the TypeScript server would is taken: a
+//! well-formed frame (docs/protocol.md, WRITE) whose addresses are all at most
+//! `MAX_ADDRESS`. Anything else — a malformed WRITE, an address the unit refuses, any
+//! other opcode, a response sent to a unit — is forwarded whole, and the TypeScript
+//! decoder decides (answer, or close the connection saying why). So the malformed-input
+//! rules stay in one place.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{Code, EngineError};
+use crate::front::wire::{answer_header, safe_u64_at, u32_at, HEADER_BYTES, WIRE_VERSION};
+use crate::store::{WriteOutcome, MAX_ADDRESS};
+
+pub const WRITE_OPCODE: u8 = 1;
+/// Entries in one WRITE: 1 ..= this (docs/protocol.md, "Limits").
+pub const MAX_ENTRIES: usize = 65_536;
+/// Bytes per entry descriptor: address u64, length u32.
+const DESCRIPTOR_BYTES: usize = 12;
+/// An error message is cut at this many bytes (on a character boundary), as the
+/// TypeScript encoder cuts it.
+const MAX_MESSAGE_BYTES: usize = 65_535;
+
+/// A WRITE this path takes: where its parts are in the frame.
+#[derive(Debug, PartialEq, Eq)]
+pub struct WriteFrame {
+    pub epoch: u64,
+    pub addresses: Vec<u64>,
+    pub lengths: Vec<u32>,
+    /// The payloads, back to back, within the frame.
+    pub payloads: Range<usize>,
+}
+
+/// `frame` (one whole frame) as a WRITE this path may answer, or None: the TypeScript
+/// server's then.
+pub fn parse_write(frame: &[u8]) -> Option<WriteFrame> {
+    if frame.len() < HEADER_BYTES + 4 || frame[4] != WIRE_VERSION || frame[5] != WRITE_OPCODE || frame[6] != 0 || frame[7] != 0 {
+        return None;
+    }
+    let epoch = safe_u64_at(frame, 12)?;
+    let n = u32_at(frame, HEADER_BYTES) as usize;
+    let descriptors = HEADER_BYTES + 4;
+    if !(1..=MAX_ENTRIES).contains(&n) || frame.len() < descriptors + n * DESCRIPTOR_BYTES {
+        return None;
+    }
+    let mut addresses = Vec::with_capacity(n);
+    let mut lengths = Vec::with_capacity(n);
+    let mut total: usize = 0;
+    for i in 0..n {
+        let at = descriptors + i * DESCRIPTOR_BYTES;
+        let address = safe_u64_at(frame, at)?;
+        if address > MAX_ADDRESS {
+            return None;
+        }
+        let length = u32_at(frame, at + 8);
+        addresses.push(address);
+        lengths.push(length);
+        total += length as usize;
+    }
+    let start = descriptors + n * DESCRIPTOR_BYTES;
+    (frame.len() - start == total).then_some(WriteFrame { epoch, addresses, lengths, payloads: start..frame.len() })
+}
+
+/// The answer to the WRITE whose header is `head`, as the TypeScript server encodes it:
+/// statuses and `written` bytes, or the whole-request error (ERR_SEALED with the unit's
+/// epoch) with the engine's message.
+pub fn write_answer(out: &mut Vec<u8>, head: &[u8], result: &Result<WriteOutcome, EngineError>) {
+    match result {
+        Ok(o) => {
+            let n = o.status.len();
+            debug_assert_eq!(o.written.len(), n);
+            answer_header(out, head, 1 + 4 + 2 * n);
+            out.push(Code::Ok as u8);
+            out.extend_from_slice(&(n as u32).to_le_bytes());
+            out.extend_from_slice(&o.status);
+            out.extend_from_slice(&o.written);
+        }
+        Err(e) => error_answer(out, head, e),
+    }
+}
+
+/// A whole-request error answer to the request whose header is `head`.
+pub fn error_answer(out: &mut Vec<u8>, head: &[u8], e: &EngineError) {
+    let text = e.to_string();
+    let mut cut = text.len().min(MAX_MESSAGE_BYTES);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let message = &text.as_bytes()[..cut];
+    let unit_epoch = match e {
+        EngineError::Sealed { unit_epoch, .. } => *unit_epoch,
+        _ => 0,
+    };
+    answer_header(out, head, 1 + 8 + 2 + message.len());
+    out.push(e.code() as u8);
+    out.extend_from_slice(&unit_epoch.to_le_bytes());
+    out.extend_from_slice(&(message.len() as u16).to_le_bytes());
+    out.extend_from_slice(message);
+}
+
+/// Error codes that fit a status byte (docs/protocol.md, "Error codes").
+pub const CODES: usize = 24;
+
+/// What the WRITEs answered by this path add to the unit's metrics, read at scrape time
+/// (src/admin/unit.ts): the same counters and latency histogram the TypeScript server's
+/// answers feed. Written by the I/O thread only; read by the JS thread.
+pub struct WriteMetrics {
+    pub requests: AtomicU64,
+    pub entries: AtomicU64,
+    pub payload_bytes: AtomicU64,
+    /// Whole-request errors by code.
+    pub request_errors: [AtomicU64; CODES],
+    /// Entries answered with a non-OK status, by code.
+    pub entry_errors: [AtomicU64; CODES],
+    /// Latency bucket upper bounds, in nanoseconds (a histogram's `le`), ascending.
+    bounds_ns: Vec<u64>,
+    /// Observations at or below each bound (not cumulative), the last one past them all.
+    buckets: Vec<AtomicU64>,
+    pub latency_sum_ns: AtomicU64,
+}
+
+impl WriteMetrics {
+    pub fn new(bounds_ns: Vec<u64>) -> WriteMetrics {
+        assert!(bounds_ns.windows(2).all(|w| w[0] < w[1]), "latency bounds must ascend");
+        let buckets = (0..=bounds_ns.len()).map(|_| AtomicU64::new(0)).collect();
+        WriteMetrics {
+            requests: AtomicU64::new(0),
+            entries: AtomicU64::new(0),
+            payload_bytes: AtomicU64::new(0),
+            request_errors: std::array::from_fn(|_| AtomicU64::new(0)),
+            entry_errors: std::array::from_fn(|_| AtomicU64::new(0)),
+            bounds_ns,
+            buckets,
+            latency_sum_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// One answered WRITE: `payload_bytes` in `entries` entries, answered `result` after `latency_ns`.
+    /// As the TypeScript metrics: a refused request counts only as a request and its error.
+    pub fn record(&self, entries: usize, payload_bytes: usize, result: &Result<WriteOutcome, EngineError>, latency_ns: u64) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Err(e) => {
+                self.request_errors[e.code() as usize].fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(o) => {
+                self.entries.fetch_add(entries as u64, Ordering::Relaxed);
+                self.payload_bytes.fetch_add(payload_bytes as u64, Ordering::Relaxed);
+                for &s in &o.status {
+                    if s != 0 {
+                        self.entry_errors[usize::from(s).min(CODES - 1)].fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                let bucket = self.bounds_ns.partition_point(|&b| b < latency_ns);
+                self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+                self.latency_sum_ns.fetch_add(latency_ns, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Observations per bucket (not cumulative), the last past every bound.
+    pub fn buckets(&self) -> Vec<u64> {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(id: u32, epoch: u64, entries: &[(u64, &[u8])]) -> Vec<u8> {
+        let body: usize = 4 + entries.iter().map(|(_, p)| 12 + p.len()).sum::<usize>();
+        let mut f = Vec::new();
+        f.extend_from_slice(&((16 + body) as u32).to_le_bytes());
+        f.extend_from_slice(&[1, 1, 0, 0]);
+        f.extend_from_slice(&id.to_le_bytes());
+        f.extend_from_slice(&epoch.to_le_bytes());
+        f.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        for (a, p) in entries {
+            f.extend_from_slice(&a.to_le_bytes());
+            f.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        }
+        for (_, p) in entries {
+            f.extend_from_slice(p);
+        }
+        f
+    }
+
+    #[test]
+    fn takes_a_well_formed_write() {
+        let f = write(9, 3, &[(10, b"ab"), (11, b""), (12, b"xyz")]);
+        let w = parse_write(&f).expect("taken");
+        assert_eq!(w.epoch, 3);
+        assert_eq!(w.addresses, vec![10, 11, 12]);
+        assert_eq!(w.lengths, vec![2, 0, 3]);
+        assert_eq!(&f[w.payloads], b"abxyz");
+    }
+
+    #[test]
+    fn leaves_anything_odd_to_the_typescript_server() {
+        let good = write(1, 1, &[(5, b"p")]);
+        let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+        let mut f = good.clone();
+        f[4] = 2;
+        cases.push(("version", f));
+        let mut f = good.clone();
+        f[5] = 2;
+        cases.push(("opcode READ", f));
+        let mut f = good.clone();
+        f[5] = 0x81;
+        cases.push(("a response", f));
+        let mut f = good.clone();
+        f[6] = 1;
+        cases.push(("flags", f));
+        let mut f = good.clone();
+        f[19] = 0x80;
+        cases.push(("epoch above 2^53 - 1", f));
+        cases.push(("address 2^53 - 1", write(1, 1, &[((1 << 53) - 1, b"p")])));
+        let mut f = good.clone();
+        f[20..24].copy_from_slice(&0u32.to_le_bytes());
+        cases.push(("no entries", f));
+        let mut f = good.clone();
+        f[32] = 2;
+        cases.push(("lengths past the frame", f));
+        let mut f = good.clone();
+        f.push(0);
+        cases.push(("bytes after the payloads", f));
+        cases.push(("short", good[..22].to_vec()));
+        for (why, f) in cases {
+            assert_eq!(parse_write(&f), None, "{why}");
+        }
+    }
+
+    #[test]
+    fn answers_as_the_typescript_encoder() {
+        let head = write(7, 5, &[(1, b"a")]);
+        let mut out = Vec::new();
+        write_answer(&mut out, &head[..HEADER_BYTES], &Ok(WriteOutcome { status: vec![0, 1], written: vec![0, 2] }));
+        let mut want = vec![25, 0, 0, 0, 1, 0x81, 0, 0, 7, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0];
+        want.extend_from_slice(&[0, 2, 0, 0, 0, 0, 1, 0, 2]);
+        assert_eq!(out, want);
+
+        out.clear();
+        write_answer(&mut out, &head[..HEADER_BYTES], &Err(EngineError::Sealed { unit_epoch: 9, request_epoch: 5 }));
+        let message = b"unit is at epoch 9, request carried 5";
+        assert_eq!(u32_at(&out, 0) as usize, 16 + 11 + message.len());
+        assert_eq!(out[20], Code::Sealed as u8);
+        assert_eq!(&out[21..29], &9u64.to_le_bytes());
+        assert_eq!(&out[29..31], &(message.len() as u16).to_le_bytes());
+        assert_eq!(&out[31..], message);
+    }
+
+    #[test]
+    fn metrics_count_as_the_typescript_observer() {
+        let m = WriteMetrics::new(vec![1_000, 1_000_000]);
+        m.record(2, 10, &Ok(WriteOutcome { status: vec![0, 1], written: vec![0, 1] }), 500);
+        m.record(1, 4, &Ok(WriteOutcome { status: vec![0], written: vec![0] }), 1_000);
+        m.record(1, 4, &Ok(WriteOutcome { status: vec![0], written: vec![0] }), 2_000_000);
+        m.record(3, 9, &Err(EngineError::Sealed { unit_epoch: 2, request_epoch: 1 }), 50);
+        assert_eq!(m.requests.load(Ordering::Relaxed), 4);
+        assert_eq!(m.entries.load(Ordering::Relaxed), 4);
+        assert_eq!(m.payload_bytes.load(Ordering::Relaxed), 18);
+        assert_eq!(m.entry_errors[Code::Written as usize].load(Ordering::Relaxed), 1);
+        assert_eq!(m.request_errors[Code::Sealed as usize].load(Ordering::Relaxed), 1);
+        // A bound is inclusive (Prometheus's `le`).
+        assert_eq!(m.buckets(), vec![2, 0, 1]);
+        assert_eq!(m.latency_sum_ns.load(Ordering::Relaxed), 2_001_500);
+    }
+}

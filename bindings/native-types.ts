@@ -253,6 +253,45 @@ export interface NativeSequencerFrontClass {
   start(options: NativeSequencerFrontOptions, onEvent: (event: NativeFrontEvent) => void): NativeSequencerFrontInstance;
 }
 
+export interface NativeUnitFrontOptions {
+  host: string;
+  port: number;
+  maxConnections: number;
+  frameTimeoutMs: number;
+  maxBufferedBytes: number;
+  keepaliveIdleS: number;
+  maxInFlightPerConnection: number;
+  latencyBoundsSeconds: number[];
+}
+
+/** What the WRITEs a unit's native front answered add to its metrics, since it started. */
+export interface NativeUnitFrontMetrics {
+  requests: number;
+  entries: number;
+  payloadBytes: number;
+  /** By status byte. */
+  requestErrors: number[];
+  entryErrors: number[];
+  /** Per bucket of latencyBoundsSeconds (not cumulative), the last past every bound. */
+  latencyBuckets: number[];
+  latencySumSeconds: number;
+}
+
+/** A storage unit's native TCP front: WRITEs go straight to the store, every other frame is handed over. */
+export interface NativeUnitFrontInstance {
+  readonly port: number;
+  readonly host: string;
+  reply(conn: number, bytes: Buffer): void;
+  closeConnection(conn: number): void;
+  stop(graceMs: number): void;
+  connections(): number;
+  metrics(): NativeUnitFrontMetrics;
+}
+
+export interface NativeUnitFrontClass {
+  start(store: RawNativeStore, options: NativeUnitFrontOptions, onEvent: (event: NativeFrontEvent) => void): NativeUnitFrontInstance;
+}
+
 /** The engine's limits TypeScript relies on too (test/limits.test.ts checks them). */
 export interface EngineLimits {
   wireMaxFrameBytes: number;
@@ -281,4 +320,5 @@ export interface NativeAddon {
   TokenCounter: NativeTokenCounterClass;
   TokenLoad: NativeTokenLoadClass;
   SequencerFront: NativeSequencerFrontClass;
+  UnitFront: NativeUnitFrontClass;
 }

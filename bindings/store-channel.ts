@@ -92,6 +92,12 @@ export class StoreChannel implements NativeStoreInstance {
     return channel;
   }
 
+  /** The addon's store, for what talks to it without this channel (a unit's native front). */
+  get raw(): RawNativeStore {
+    invariant(this.#raw !== undefined, 'store channel used before open');
+    return this.#raw;
+  }
+
   #onRound(round: Buffer): void {
     let at = 0;
     while (at < round.length) {

@@ -12,7 +12,18 @@ import { InvariantError, invariant } from './invariant.js';
 import { loadNative } from './native.js';
 import { callAsync, callSync } from './native-errors.js';
 import { StoreChannel } from './store-channel.js';
-import type { DeviceIdentity, NativeFormatOptions, NativeReadResult, NativeStoreInstance, NativeWriteResult, StoreStats, SuperblockInfo, SyncMode } from './native-types.js';
+import type {
+  DeviceIdentity,
+  NativeFormatOptions,
+  NativeFrontEvent,
+  NativeReadResult,
+  NativeUnitFrontInstance,
+  NativeUnitFrontOptions,
+  NativeWriteResult,
+  StoreStats,
+  SuperblockInfo,
+  SyncMode,
+} from './native-types.js';
 import { checkBytes, checkPath, checkPosition, checkPositiveInt, describe, toAddressArray } from './validate.js';
 
 export type { DeviceIdentity, StoreStats, SuperblockInfo, SyncMode } from './native-types.js';
@@ -157,11 +168,11 @@ function asBuffer(bytes: Uint8Array): Buffer {
 
 /** One formatted device (block device or regular file), opened for I/O. */
 export class Store {
-  readonly #native: NativeStoreInstance;
+  readonly #native: StoreChannel;
   readonly path: string;
   readonly sync: SyncMode;
 
-  private constructor(native: NativeStoreInstance, path: string, sync: SyncMode) {
+  private constructor(native: StoreChannel, path: string, sync: SyncMode) {
     this.#native = native;
     this.path = path;
     this.sync = sync;
@@ -196,6 +207,15 @@ export class Store {
     const sync = checkSync(options);
     const native = callSync(() => StoreChannel.open((onRound) => loadNative().NativeStore.open(p, { sync }, onRound)));
     return new Store(native, p, sync);
+  }
+
+  /**
+   * Starts a storage unit's native front over this store (src/unit/front.ts): the WRITEs
+   * it reads go to this store's I/O thread and are answered from there, not through JS.
+   * Throws as the addon's bind does (the errno's name first).
+   */
+  startFront(options: NativeUnitFrontOptions, onEvent: (event: NativeFrontEvent) => void): NativeUnitFrontInstance {
+    return loadNative().UnitFront.start(this.#native.raw, options, onEvent);
   }
 
   /** Writes a batch; one status per entry, in order. Whole-request failures (ERR_SEALED, ...) reject. */

@@ -78,6 +78,26 @@ export declare class TokenLoad {
   close(): TokenLoadResult
 }
 
+export declare class UnitFront {
+  /**
+   * Binds and starts serving `store`. A bind that fails throws an Error whose message
+   * starts with the errno's name (EADDRINUSE, EADDRNOTAVAIL, EACCES, ...).
+   */
+  static start(store: NativeStore, options: UnitFrontOptions, onEvent: (event: FrontEvent) => void): UnitFront
+  get port(): number
+  get host(): string
+  /** Sends a forwarded frame's answer on `conn` (settling what it owed). */
+  reply(conn: number, bytes: Buffer): void
+  closeConnection(conn: number): void
+  /**
+   * Stops accepting; each connection gets every answer it is owed, then a FIN; those
+   * still open after `grace_ms` are cut; then the "stopped" event.
+   */
+  stop(graceMs: number): void
+  connections(): number
+  metrics(): UnitFrontMetrics
+}
+
 /** A byte and its name in one of the code tables (error, written, kind). */
 export interface CodeEntry {
   code: number
@@ -136,7 +156,10 @@ export interface FormatOptions {
   zero?: boolean
 }
 
-/** One event: `kind` is opened | frame | closed | tail | full | stopped. */
+/**
+ * One event: `kind` is opened | frame | notice | closed | full | stopped, or the
+ * service's signal (the sequencer's: tail).
+ */
 export interface FrontEvent {
   kind: string
   conn: number
@@ -229,6 +252,33 @@ export interface TokenLoadResult {
 export interface TokenLoadSecond {
   latencyUs: Array<number>
   counts: Array<number>
+}
+
+/** What the WRITEs answered by the front add to the unit's metrics, since it started. */
+export interface UnitFrontMetrics {
+  requests: number
+  entries: number
+  payloadBytes: number
+  /** Whole-request errors by status byte (index = code). */
+  requestErrors: Array<number>
+  /** Non-OK entry statuses by status byte. */
+  entryErrors: Array<number>
+  /** Observations per latency bucket (not cumulative), the last past every bound. */
+  latencyBuckets: Array<number>
+  latencySumSeconds: number
+}
+
+export interface UnitFrontOptions {
+  host: string
+  port: number
+  maxConnections: number
+  frameTimeoutMs: number
+  maxBufferedBytes: number
+  keepaliveIdleS: number
+  /** Requests of one connection with the store or the JS side at once. */
+  maxInFlightPerConnection: number
+  /** The WRITE latency histogram's bucket bounds, in seconds, ascending. */
+  latencyBoundsSeconds: Array<number>
 }
 
 /** The `written` bytes of a WRITE or FILL answer (entry_codes.rs), for the drift test. */

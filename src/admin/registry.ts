@@ -3,7 +3,7 @@
 // one test process, and a host service with several clients, must not share
 // counters or collide on names.
 
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics, type Metric, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client';
 
 export function serverRegistry(): Registry {
   const registry = new Registry();
@@ -36,4 +36,48 @@ export function mirroredCounter(registry: Registry, name: string, help: string, 
       this.inc(read());
     },
   });
+}
+
+/** Observations counted outside JS: per bucket of the histogram's bounds (not cumulative), the last past them all. */
+export interface OutsideObservations {
+  readonly buckets: readonly number[];
+  readonly sumSeconds: number;
+}
+
+/**
+ * A histogram (no labels) whose scrape adds observations counted elsewhere — a native
+ * front's, on its own thread — to those observed here. prom-client has no way to add
+ * bucket counts, so the registry gets this wrapper: it exports the inner histogram's
+ * values with `outside()`'s added to each cumulative bucket, the count and the sum.
+ */
+export function mergedHistogram(registry: Registry, o: { name: string; help: string; buckets: readonly number[] }, outside: () => OutsideObservations | undefined): Histogram {
+  const inner = new Histogram({ name: o.name, help: o.help, buckets: [...o.buckets], registers: [] });
+  const merged = {
+    name: o.name,
+    help: o.help,
+    type: 'histogram',
+    aggregator: 'sum',
+    reset: () => inner.reset(),
+    get: async (): Promise<MetricObjectWithValues<MetricValueWithName<string>>> => {
+      const data = await inner.get();
+      const more = outside();
+      if (more === undefined) return data;
+      const cumulative: number[] = [];
+      let total = 0;
+      for (const n of more.buckets) cumulative.push((total += n));
+      const values = data.values.map((v) => {
+        if (v.metricName === `${o.name}_bucket`) {
+          const le = v.labels.le;
+          const i = le === '+Inf' ? o.buckets.length : o.buckets.indexOf(Number(le));
+          return { ...v, value: v.value + (cumulative[i] ?? total) };
+        }
+        if (v.metricName === `${o.name}_sum`) return { ...v, value: v.value + more.sumSeconds };
+        if (v.metricName === `${o.name}_count`) return { ...v, value: v.value + total };
+        return v;
+      });
+      return { ...data, values };
+    },
+  };
+  registry.registerMetric(merged as unknown as Metric);
+  return inner;
 }

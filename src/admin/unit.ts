@@ -5,13 +5,13 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 import { codeName } from '../../bindings/errors.js';
-import type { StoreStats } from '../../bindings/native-types.js';
+import type { NativeUnitFrontMetrics, StoreStats } from '../../bindings/native-types.js';
 import type { UnitInfo } from '../unit/handler.js';
 import type { UnitObserver } from '../unit/server.js';
 import type { Request, Response } from '../wire/messages.js';
 import { SYNC } from '../wire/messages.js';
 import type { AdminSources } from './listener.js';
-import { LATENCY_BUCKETS_SECONDS, serverRegistry } from './registry.js';
+import { LATENCY_BUCKETS_SECONDS, mergedHistogram, serverRegistry } from './registry.js';
 
 export interface UnitAdminSource {
   /** What INFO answers; undefined while the store is not open. */
@@ -21,6 +21,8 @@ export interface UnitAdminSource {
   connections(): number;
   /** The engine's counters (the index's size, the last checkpoint); undefined while the store is not open. */
   stats?(): Promise<StoreStats> | undefined;
+  /** What the WRITEs the native front answered add up to so far; undefined without a native front. */
+  frontWrites?(): NativeUnitFrontMetrics | undefined;
 }
 
 /** The operations whose entries are counted and timed one by one. */
@@ -82,7 +84,7 @@ export function unitAdmin(source: UnitAdminSource): UnitAdmin {
     },
   });
 
-  const observer = new UnitMetrics(registry);
+  const observer = new UnitMetrics(registry, () => source.frontWrites?.());
   return {
     registry,
     observer,
@@ -153,8 +155,21 @@ function sharedRead<T>(get: () => Promise<T> | undefined): () => Promise<T | und
   };
 }
 
-/** Counts and times every answer; label values come only from the opcode and status tables. */
+/** Nothing answered yet: what a front's first snapshot is counted from. */
+function noFrontWrites(): NativeUnitFrontMetrics {
+  return { requests: 0, entries: 0, payloadBytes: 0, requestErrors: [], entryErrors: [], latencyBuckets: [], latencySumSeconds: 0 };
+}
+
+/**
+ * Counts and times every answer; label values come only from the opcode and status tables.
+ * The WRITEs a native front answered never reach JS: their counts are brought in at scrape
+ * time (the first counter's collect), and their latencies are added to the WRITE histogram's.
+ */
 class UnitMetrics implements UnitObserver {
+  readonly latencyBoundsSeconds = LATENCY_BUCKETS_SECONDS;
+  readonly #frontWrites: () => NativeUnitFrontMetrics | undefined;
+  /** The front's counts already added to the counters. */
+  #frontCounted = noFrontWrites();
   readonly #requests: Counter<'op'>;
   readonly #requestErrors: Counter<'op' | 'code'>;
   readonly #entryErrors: Counter<'op' | 'code'>;
@@ -163,9 +178,20 @@ class UnitMetrics implements UnitObserver {
   readonly #writeBytes: Counter;
   readonly #readBytes: Counter;
 
-  constructor(registry: Registry) {
+  constructor(registry: Registry, frontWrites: () => NativeUnitFrontMetrics | undefined) {
     const registers = [registry];
-    this.#requests = new Counter({ name: 'corfu_unit_requests_total', help: 'requests answered, by opcode', labelNames: ['op'], registers });
+    this.#frontWrites = frontWrites;
+    const sync = (): void => this.#countFront();
+    this.#requests = new Counter({
+      name: 'corfu_unit_requests_total',
+      help: 'requests answered, by opcode',
+      labelNames: ['op'],
+      registers,
+      // Registered before the other request metrics: a scrape collects them in order.
+      collect() {
+        sync();
+      },
+    });
     this.#requestErrors = new Counter({
       name: 'corfu_unit_request_errors_total',
       help: 'requests refused as a whole (ERR_SEALED, ERR_IO, ERR_BAD_REQUEST, ...), by opcode and code',
@@ -182,7 +208,11 @@ class UnitMetrics implements UnitObserver {
     this.#entries = { WRITE: entries('write', 'write'), READ: entries('read', 'read'), FILL: entries('fill', 'fill with junk'), TRIM: entries('trim', 'trim (single addresses)') };
     const latency = (op: string): Histogram =>
       new Histogram({ name: `corfu_unit_${op}_latency_seconds`, help: `${op.toUpperCase()} requests: from decoding to the answer`, buckets: LATENCY_BUCKETS_SECONDS, registers });
-    this.#latency = { WRITE: latency('write'), READ: latency('read'), FILL: latency('fill'), TRIM: latency('trim') };
+    const writeLatency = mergedHistogram(registry, { name: 'corfu_unit_write_latency_seconds', help: 'WRITE requests: from decoding to the answer', buckets: LATENCY_BUCKETS_SECONDS }, () => {
+      const m = frontWrites();
+      return m === undefined ? undefined : { buckets: m.latencyBuckets, sumSeconds: m.latencySumSeconds };
+    });
+    this.#latency = { WRITE: writeLatency, READ: latency('read'), FILL: latency('fill'), TRIM: latency('trim') };
     this.#writeBytes = new Counter({ name: 'corfu_unit_write_bytes_total', help: 'payload bytes of entries in answered WRITE requests', registers });
     this.#readBytes = new Counter({ name: 'corfu_unit_read_bytes_total', help: 'payload bytes of data entries answered to READ requests', registers });
   }
@@ -216,6 +246,27 @@ class UnitMetrics implements UnitObserver {
         return;
       default:
     }
+  }
+
+  /** Adds what the native front answered since the last scrape to the counters. */
+  #countFront(): void {
+    const now = this.#frontWrites();
+    if (now === undefined) return;
+    // A front started anew (a new server in this process) counts from zero again.
+    const before = now.requests < this.#frontCounted.requests ? noFrontWrites() : this.#frontCounted;
+    this.#frontCounted = now;
+    const delta = (a: number, b: number | undefined): number => a - (b ?? 0);
+    if (now.requests > before.requests) this.#requests.inc({ op: 'WRITE' }, delta(now.requests, before.requests));
+    if (now.entries > before.entries) this.#entries.WRITE.inc(delta(now.entries, before.entries));
+    if (now.payloadBytes > before.payloadBytes) this.#writeBytes.inc(delta(now.payloadBytes, before.payloadBytes));
+    now.requestErrors.forEach((n, code) => {
+      const d = delta(n, before.requestErrors[code]);
+      if (d > 0) this.#requestErrors.inc({ op: 'WRITE', code: codeName(code) }, d);
+    });
+    now.entryErrors.forEach((n, code) => {
+      const d = delta(n, before.entryErrors[code]);
+      if (d > 0) this.#entryErrors.inc({ op: 'WRITE', code: codeName(code) }, d);
+    });
   }
 
   #entry(op: EntryOp, count: number, seconds: number, res: Response): void {

@@ -120,6 +120,7 @@ function buildProgram(): Command {
     .requiredOption('--device <path>', 'formatted block device or file (see `corfu format`)')
     .requiredOption('--listen <host:port>', 'address to listen on; a bare PORT means 127.0.0.1, port 0 picks a free one', listenArg)
     .option('--sync <mode>', "'always' (durable before ack) or 'none' (benchmarks only)", syncArg, 'always')
+    .option('--front <loop>', "'native' (WRITE read and answered on the addon's own threads) or 'node' (Node's sockets); TLS and tokens always use 'node'", frontArg, 'native')
     .option(...adminOption)
     .option(...drainOption)
     .action((flags: UnitFlags) => unitVerb(flags));

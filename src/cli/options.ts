@@ -49,7 +49,7 @@ export function syncArg(value: string): 'always' | 'none' {
   return value;
 }
 
-/** `corfu sequencer --front`: which loop reads the sockets (src/sequencer/server.ts). */
+/** `corfu sequencer --front`, `corfu unit --front`: which loop reads the sockets (src/sequencer/server.ts, src/unit/server.ts). */
 export function frontArg(value: string): 'native' | 'node' {
   if (value !== 'native' && value !== 'node') throw new InvalidArgumentError("expected 'native' or 'node'.");
   return value;

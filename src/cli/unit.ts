@@ -1,4 +1,4 @@
-// `corfu unit --device PATH --listen HOST:PORT [--sync always|none] [--admin HOST:PORT] [--drain MS]`:
+// `corfu unit --device PATH --listen HOST:PORT [--sync always|none] [--front native|node] [--admin HOST:PORT] [--drain MS]`:
 // serve one formatted device over TCP until SIGTERM or SIGINT.
 //
 // Prints `listening HOST:PORT` (the actual port when 0 was asked for) on
@@ -17,7 +17,7 @@ import { exitWithParentIfAsked } from './exit-with-parent.js';
 
 import { Store, type SyncMode } from '../../bindings/index.js';
 import { unitAdmin } from '../admin/unit.js';
-import { UnitServer } from '../unit/server.js';
+import { UnitServer, type FrontKind } from '../unit/server.js';
 import { storeEngine } from '../unit/store-engine.js';
 import type { UnitEngine } from '../unit/handler.js';
 import { drain, startAdmin, type AdminFlags } from './admin.js';
@@ -30,6 +30,7 @@ export interface UnitFlags extends AdminFlags, ServerSecurityFlags, LogFlags {
   device: string;
   listen: { host: string; port: number };
   sync: SyncMode;
+  front: FrontKind;
 }
 
 export async function unitVerb(flags: UnitFlags): Promise<void> {
@@ -49,6 +50,7 @@ export async function unitVerb(flags: UnitFlags): Promise<void> {
       listening: () => server?.address(),
       connections: () => server?.connections ?? 0,
       stats: () => (engine === undefined ? undefined : opened?.stats()),
+      frontWrites: () => server?.frontWrites(),
     });
     const listener = await startAdmin(flags, admin);
     try {
@@ -60,7 +62,7 @@ export async function unitVerb(flags: UnitFlags): Promise<void> {
       engine = storeEngine(store, superblock);
       opened = store;
       try {
-        server = await UnitServer.listen(engine, { host: flags.listen.host, port: flags.listen.port, ...security, observer: admin.observer, logger: log });
+        server = await UnitServer.listen(engine, { host: flags.listen.host, port: flags.listen.port, front: flags.front, ...security, observer: admin.observer, logger: log });
       } catch (err) {
         engine = undefined;
         await store.close();
@@ -79,8 +81,9 @@ export async function unitVerb(flags: UnitFlags): Promise<void> {
           tail: stats.tail,
           trimMark: stats.trimMark,
           maxEntryBytes: superblock.maxEntryBytes,
+          front: server.front,
         },
-        `listening on ${shown}:${port}: device ${flags.device}, sync ${flags.sync}, cluster ${superblock.clusterId}, epoch ${stats.epoch}, tail ${stats.tail}`,
+        `listening on ${shown}:${port}: device ${flags.device}, sync ${flags.sync}, cluster ${superblock.clusterId}, epoch ${stats.epoch}, tail ${stats.tail}, ${server.front} front`,
       );
       process.stdout.write(`listening ${shown}:${port}\n`);
 

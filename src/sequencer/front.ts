@@ -9,9 +9,9 @@
 // authentication, no injected TokenSource. docs/architecture.md, "The sequencer's
 // native front", says why and what it measured.
 
-import { invariant } from '../../bindings/invariant.js';
 import { loadNative } from '../../bindings/native.js';
-import type { NativeFrontEvent, NativeSequencerFrontInstance } from '../../bindings/native-types.js';
+import type { NativeSequencerFrontInstance } from '../../bindings/native-types.js';
+import { bindFront, frontEvents, type FrontEvents } from '../transport/native-front.js';
 import { MAX_TOKENS_PER_REQUEST } from '../wire/messages.js';
 import type { TokenSource } from './state.js';
 
@@ -26,28 +26,12 @@ export interface FrontOptions {
   readonly keepaliveIdleS: number;
 }
 
-/** What the front reports, on the JS thread. */
-export interface FrontHandler {
-  opened(conn: number, remote: string): void;
-  /** A whole frame the front does not answer; the connection waits for `reply(conn, …, true)`. */
-  frame(conn: number, bytes: Buffer): void;
-  /** `why`: the front closed it (a protocol error, a frame too slow). */
-  closed(conn: number, why: string | undefined): void;
+export { FrontBindError } from '../transport/native-front.js';
+
+/** What the front reports, on the JS thread. A frame's connection waits for `reply(conn, …, true)`. */
+export interface FrontHandler extends FrontEvents {
   /** TOKENs moved the tail while waiters were set. */
   tailMoved(): void;
-  /** The connection cap was reached. */
-  full(): void;
-}
-
-/** The bind failed: `code` is the errno's name (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
-export class FrontBindError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-    this.name = 'FrontBindError';
-  }
 }
 
 export class NativeFront implements TokenSource {
@@ -63,38 +47,8 @@ export class NativeFront implements TokenSource {
   static start(o: FrontOptions, handler: FrontHandler): NativeFront {
     let onStopped!: () => void;
     const stopped = new Promise<void>((resolve) => (onStopped = resolve));
-    const onEvent = (e: NativeFrontEvent): void => {
-      switch (e.kind) {
-        case 'frame':
-          handler.frame(e.conn, e.bytes ?? Buffer.alloc(0));
-          return;
-        case 'opened':
-          handler.opened(e.conn, e.text ?? '?');
-          return;
-        case 'closed':
-          handler.closed(e.conn, e.text);
-          return;
-        case 'tail':
-          handler.tailMoved();
-          return;
-        case 'full':
-          handler.full();
-          return;
-        case 'stopped':
-          onStopped();
-          return;
-        default:
-          invariant(false, () => `the sequencer's native front sent an unknown event ${e.kind}`);
-      }
-    };
-    let front: NativeSequencerFrontInstance;
-    try {
-      front = loadNative().SequencerFront.start({ ...o, maxTokensPerRequest: MAX_TOKENS_PER_REQUEST }, onEvent);
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      const code = /^(E[A-Z]+):/.exec(message)?.[1] ?? 'EIO';
-      throw new FrontBindError(message, code);
-    }
+    const onEvent = frontEvents('sequencer', handler, onStopped, { tail: () => handler.tailMoved() });
+    const front = bindFront(() => loadNative().SequencerFront.start({ ...o, maxTokensPerRequest: MAX_TOKENS_PER_REQUEST }, onEvent));
     return new NativeFront(front, stopped);
   }
 

@@ -23,7 +23,7 @@
 import { writtenByte } from '../../bindings/entry-codes.js';
 import { CorfuError, codeByte } from '../../bindings/errors.js';
 import { InvariantError } from '../../bindings/invariant.js';
-import type { ReadOutcome, TrimOutcome, WriteOutcome } from '../../bindings/store.js';
+import type { ReadOutcome, Store, TrimOutcome, WriteOutcome } from '../../bindings/store.js';
 import { KIND, errorResponse } from '../wire/index.js';
 import type { AddressesRequest, InfoResponse, Request, Response, WriteRequest } from '../wire/index.js';
 
@@ -38,6 +38,11 @@ export interface UnitEngine {
   tail(epoch: number): Promise<number>;
   /** What INFO answers: the unit's identity, epoch, tail and space (at any epoch). */
   info(): Promise<UnitInfo>;
+  /**
+   * The Store these methods drive, when there is one: a native front (src/unit/front.ts)
+   * queues the WRITEs it reads to it directly, as `writePacked` would.
+   */
+  readonly store?: Store;
 }
 
 /** The body of an INFO answer. */

@@ -34,19 +34,32 @@
 //   cut connections at warn, and each SEAL that moves the unit's epoch at info.
 // - An observer (the admin listener's metrics) hears every answer with the
 //   time the request took; without one no clock is read.
+// - Two loops can own the sockets. By default, over a Store without TLS or
+//   authentication, the addon's native front (front.ts, native/engine/src/front
+//   and unit_front.rs) reads them on its own thread: a WRITE goes from the socket
+//   to the store's I/O thread and its answer back without JS, and every other
+//   frame comes here whole and is answered by the same handleRequest. With TLS,
+//   authentication, an engine without a Store (a simulator's) or `front:
+//   'node'`, Node's net server reads them as described above. The limits, the
+//   shutdown and the answers are the same (test/unit.front.test.ts).
 
 import type { Server, Socket } from 'node:net';
 import { writeBatched } from '../transport/write-batched.js';
+
+import type { NativeUnitFrontMetrics } from '../../bindings/native-types.js';
 
 import { CorfuError } from '../../bindings/errors.js';
 import { invariant } from '../../bindings/invariant.js';
 import { FrameDeadline, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
 import { ServerAuth, encodeAuthAnswer, refusal } from '../transport/auth.js';
 import { type ServerCredentials, type ServerTlsOptions, checkServerTls, createListener, reloadListenerTls } from '../transport/tls.js';
-import { FrameDecoder, encodeResponse, errorResponse } from '../wire/index.js';
+import { FrameDecoder, decodeFrame, encodeResponse, errorResponse } from '../wire/index.js';
+import { FrontBindError } from '../transport/native-front.js';
+import { KEEPALIVE_DELAY_MS } from '../transport/server-limits.js';
 import type { AuthRequest, Request, Response, Role } from '../wire/index.js';
 import { noopLogger, type Logger } from '../log/logger.js';
 import { handleRequest, type UnitEngine } from './handler.js';
+import { NativeUnitFront, type UnitFrontHandler } from './front.js';
 
 /** Default bound on answers waiting in one connection's socket before it stops being read. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -68,12 +81,23 @@ export interface UnitServerOptions extends ServerLimitOptions {
   readonly auth?: ServerAuth;
   /** Hears every answer sent (metrics). */
   readonly observer?: UnitObserver;
+  /**
+   * Which loop reads the sockets: 'native' (default; the addon's front, WRITEs answered
+   * without JS) or 'node'. TLS, authentication or an engine without a Store take
+   * 'node' whatever this says.
+   */
+  readonly front?: FrontKind;
 }
+
+/** Which loop a unit's sockets are read by (see UnitServerOptions.front). */
+export type FrontKind = 'native' | 'node';
 
 /** Hears what the unit answers; called on the hot path, so it must be cheap. */
 export interface UnitObserver {
   /** `seconds`: from the request's decoding to its answer. */
   answered(req: Request, res: Response, seconds: number): void;
+  /** The WRITE latency buckets (seconds) a native front counts into; default: the front counts none worth reading. */
+  readonly latencyBoundsSeconds?: readonly number[];
 }
 
 /** How long shutdown() waits for a connection's answers to drain before it cuts it, by default. */
@@ -105,9 +129,22 @@ class UnitConnection {
   ) {}
 }
 
+/** A connection of the native front, as this side knows it. */
+class FrontConnection {
+  constructor(
+    readonly name: string,
+    public role: Role | undefined,
+  ) {}
+}
+
+const U32_MAX = 0xffff_ffff;
+
 export class UnitServer {
   readonly #engine: UnitEngine;
-  readonly #server: Server;
+  /** Node's listener: undefined when the native front owns the sockets. */
+  readonly #server: Server | undefined;
+  readonly #front: NativeUnitFront | undefined;
+  readonly #frontConnections = new Map<number, FrontConnection>();
   readonly #maxInFlight: number;
   readonly #maxBuffered: number;
   readonly #limits: ServerLimits;
@@ -121,17 +158,21 @@ export class UnitServer {
   #tls: ServerTlsOptions | undefined;
   #shutdown: Promise<void> | undefined;
 
-  private constructor(engine: UnitEngine, options: UnitServerOptions, maxInFlight: number, maxBuffered: number, limits: ServerLimits, log: Logger) {
+  private constructor(engine: UnitEngine, options: UnitServerOptions, maxInFlight: number, maxBuffered: number, limits: ServerLimits, log: Logger, front: NativeUnitFront | undefined) {
     this.#engine = engine;
     this.#observer = options.observer;
     this.#auth = options.auth ?? new ServerAuth();
     this.#tls = options.tls;
-    this.#server = createListener(
-      options.tls,
-      limits.frameTimeoutMs,
-      (socket) => this.#accept(socket),
-      (err, remote) => log.warn({ remote }, `TLS handshake with ${remote} failed: ${err.message}`),
-    );
+    this.#front = front;
+    this.#server =
+      front !== undefined
+        ? undefined
+        : createListener(
+            options.tls,
+            limits.frameTimeoutMs,
+            (socket) => this.#accept(socket),
+            (err, remote) => log.warn({ remote }, `TLS handshake with ${remote} failed: ${err.message}`),
+          );
     this.#maxInFlight = maxInFlight;
     this.#maxBuffered = maxBuffered;
     this.#limits = limits;
@@ -149,14 +190,58 @@ export class UnitServer {
     const limits = serverLimits(options);
     const log = options.logger ?? noopLogger;
     if (options.tls !== undefined) checkServerTls(options.tls);
-    const unit = new UnitServer(engine, options, maxInFlight, maxBuffered, limits, log);
-    const server = unit.#server;
-    capConnections(server, limits.maxConnections, () => log.warn({ maxConnections: limits.maxConnections }, `${limits.maxConnections} connections open (the cap): closing new ones until one ends`));
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
-        reject(new CorfuError('ERR_IO', `cannot listen on ${host}:${options.port}: ${why}`, { cause: err }));
+    const listenError = (code: string | undefined, message: string, cause: unknown): CorfuError => {
+      const why = code === 'EADDRINUSE' ? 'the address is already in use' : code === 'EADDRNOTAVAIL' ? 'no such local address' : message;
+      return new CorfuError('ERR_IO', `cannot listen on ${host}:${options.port}: ${why}`, { cause });
+    };
+    const auth = options.auth ?? new ServerAuth();
+    const store = engine.store;
+    if (options.front !== 'node' && options.tls === undefined && !auth.enforced && store !== undefined) {
+      // Events come from the front's thread through the event loop: after start() returned.
+      const late: { handler?: UnitFrontHandler } = {};
+      let front: NativeUnitFront;
+      try {
+        front = NativeUnitFront.start(
+          store,
+          {
+            host,
+            port: options.port,
+            // The front takes u32s: larger limits are as good as unlimited.
+            maxConnections: Math.min(limits.maxConnections, U32_MAX),
+            frameTimeoutMs: Math.min(limits.frameTimeoutMs, U32_MAX),
+            maxBufferedBytes: Math.min(maxBuffered, U32_MAX),
+            keepaliveIdleS: KEEPALIVE_DELAY_MS / 1000,
+            maxInFlightPerConnection: Math.min(maxInFlight, U32_MAX),
+            latencyBoundsSeconds: options.observer?.latencyBoundsSeconds ?? [],
+          },
+          {
+            opened: (conn, remote) => late.handler?.opened(conn, remote),
+            frame: (conn, bytes) => late.handler?.frame(conn, bytes),
+            closed: (conn, why) => late.handler?.closed(conn, why),
+            refused: (conn, answer) => late.handler?.refused(conn, answer),
+            full: () => late.handler?.full(),
+          },
+        );
+      } catch (err) {
+        if (!(err instanceof FrontBindError)) throw err;
+        throw listenError(err.code, err.message, err);
+      }
+      const unit = new UnitServer(engine, options, maxInFlight, maxBuffered, limits, log, front);
+      late.handler = {
+        opened: (conn, remote) => unit.#frontOpened(conn, remote),
+        frame: (conn, bytes) => unit.#frontFrame(conn, bytes),
+        closed: (conn, why) => unit.#frontClosed(conn, why),
+        refused: (conn, answer) => unit.#frontRefused(conn, answer),
+        full: () => unit.#logFull(),
       };
+      return unit;
+    }
+    const unit = new UnitServer(engine, options, maxInFlight, maxBuffered, limits, log, undefined);
+    const server = unit.#server;
+    invariant(server !== undefined, 'a node-front unit without a listener');
+    capConnections(server, limits.maxConnections, () => unit.#logFull());
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => reject(listenError(err.code, err.message, err));
       server.once('error', onError);
       server.listen({ host, port: options.port, exclusive: true }, () => {
         server.off('error', onError);
@@ -169,13 +254,25 @@ export class UnitServer {
 
   /** Where the server listens (the actual port when 0 was asked for). */
   address(): { host: string; port: number } {
+    if (this.#front !== undefined) return { host: this.#front.host, port: this.#front.port };
+    invariant(this.#server !== undefined, 'a node-front unit without a listener');
     const a = this.#server.address();
     invariant(a !== null && typeof a !== 'string', 'unit server: not listening on TCP');
     return { host: a.address, port: a.port };
   }
 
   get connections(): number {
-    return this.#connections.size;
+    return this.#front?.connections ?? this.#connections.size;
+  }
+
+  /** Which loop reads the sockets. */
+  get front(): FrontKind {
+    return this.#front === undefined ? 'node' : 'native';
+  }
+
+  /** What the WRITEs the native front answered add up to (they never reach the observer); undefined without one. */
+  frontWrites(): NativeUnitFrontMetrics | undefined {
+    return this.#front?.metrics();
   }
 
   /**
@@ -184,6 +281,7 @@ export class UnitServer {
    * and so is a server started without TLS.
    */
   reloadTls(next: ServerCredentials): void {
+    if (this.#server === undefined) throw new CorfuError('ERR_BAD_REQUEST', 'this server was started without TLS: there is no certificate to reload');
     this.#tls = reloadListenerTls(this.#server, this.#tls, next);
   }
 
@@ -198,7 +296,12 @@ export class UnitServer {
   }
 
   async #doShutdown(graceMs: number): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    // The front stops reading, waits for every answer owed (the store's and this side's),
+    // sends them, ends each connection and cuts what is left after graceMs.
+    if (this.#front !== undefined) return this.#front.stop(graceMs);
+    const server = this.#server;
+    invariant(server !== undefined, 'a node-front unit without a listener');
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     const open = [...this.#connections];
     let cut = 0;
     const grace = setTimeout(() => {
@@ -315,17 +418,24 @@ export class UnitServer {
 
   #start(c: UnitConnection, req: Request): void {
     c.inFlight++;
+    this.#serve(req, c.name, (answer) => {
+      c.inFlight--;
+      if (!c.dead) writeBatched(c.socket, answer);
+      if (c.inFlight === 0) this.#wakeIdle(c);
+      if (!c.stopped) this.#drain(c);
+    });
+  }
+
+  /** Handles one request, tells the observer and the log, and hands its answer's frame to `send`. */
+  #serve(req: Request, conn: string, send: (answer: Buffer) => void): void {
     const observer = this.#observer;
     const startedMs = observer === undefined ? 0 : performance.now();
     handleRequest(this.#engine, req).then(
       (response) => {
-        c.inFlight--;
         observer?.answered(req, response, (performance.now() - startedMs) / 1000);
-        if (response.status !== 'OK') this.#logError(c, req, response);
-        else if (req.op === 'SEAL') this.#log.info({ epoch: req.newEpoch, conn: c.name, req: req.requestId }, `sealed to epoch ${req.newEpoch}`);
-        if (!c.dead) writeBatched(c.socket, encodeAnswer(req, response));
-        if (c.inFlight === 0) this.#wakeIdle(c);
-        if (!c.stopped) this.#drain(c);
+        if (response.status !== 'OK') this.#logError(conn, req, response);
+        else if (req.op === 'SEAL') this.#log.info({ epoch: req.newEpoch, conn, req: req.requestId }, `sealed to epoch ${req.newEpoch}`);
+        send(encodeAnswer(req, response));
       },
       (err: unknown) => {
         // Not a CorfuError: the engine broke its contract. Crash loudly.
@@ -334,6 +444,64 @@ export class UnitServer {
         });
       },
     );
+  }
+
+  // ---- the native front's events ------------------------------------------
+
+  #frontOpened(conn: number, remote: string): void {
+    this.#frontConnections.set(conn, new FrontConnection(remote, this.#auth.initialRole({})));
+    if (this.#debug) this.#log.debug({ conn: remote }, 'connection opened');
+  }
+
+  #frontClosed(conn: number, why: string | undefined): void {
+    const c = this.#frontConnections.get(conn);
+    this.#frontConnections.delete(conn);
+    const name = c?.name ?? `connection ${conn}`;
+    if (why !== undefined) this.#log.warn({ conn: name }, `closing connection from ${name}: ${why}`);
+    else if (this.#debug) this.#log.debug({ conn: name }, 'connection closed');
+  }
+
+  /** A frame the front does not answer (anything but a well-formed WRITE): decoded, checked and served here. */
+  #frontFrame(conn: number, bytes: Buffer): void {
+    const front = this.#front;
+    const c = this.#frontConnections.get(conn);
+    invariant(front !== undefined && c !== undefined, () => `a frame from connection ${conn}, which the front never opened`);
+    const kill = (reason: string): void => {
+      this.#log.warn({ conn: c.name }, `closing connection from ${c.name}: ${reason}`);
+      front.closeConnection(conn);
+    };
+    // The front hands over exactly one whole frame (by its length field).
+    const r = decodeFrame(bytes);
+    invariant(r.kind !== 'need', 'the native front handed over part of a frame');
+    if (r.kind === 'error') return kill(`protocol error: ${r.error.message}`);
+    if (r.frame.type !== 'request') return kill(`protocol error: a ${r.frame.op} response sent to a unit`);
+    const req = r.frame;
+    if (req.op === 'AUTH') {
+      const outcome = this.#auth.authenticate(c.role, req.token);
+      front.reply(conn, encodeAuthAnswer(req, outcome));
+      if ('role' in outcome) c.role = outcome.role;
+      else {
+        this.#log.warn({ conn: c.name }, `closing connection from ${c.name}: AUTH refused (${outcome.refused.message})`);
+        front.closeConnection(conn);
+      }
+      return;
+    }
+    // Every peer of a front is admin (no authentication on this path); the check stays for the invariant's sake.
+    invariant(c.role === 'admin', 'a native-front unit with a peer that is not admin');
+    this.#serve(req, c.name, (answer) => front.reply(conn, answer));
+  }
+
+  /** A WRITE the front answered with a whole-request error: logged as the Node path logs its own. */
+  #frontRefused(conn: number, answer: Buffer): void {
+    const r = decodeFrame(answer);
+    invariant(r.kind === 'frame' && r.frame.type === 'response', 'the native front noted an answer that does not decode');
+    const res = r.frame;
+    this.#logError(this.#frontConnections.get(conn)?.name ?? `connection ${conn}`, res, res);
+  }
+
+  #logFull(): void {
+    const max = this.#limits.maxConnections;
+    this.#log.warn({ maxConnections: max }, `${max} connections open (the cap): closing new ones until one ends`);
   }
 
   /** AUTH: the connection takes the role its token (or certificate) gives; a refused one is answered and closed. */
@@ -351,12 +519,12 @@ export class UnitServer {
     c.socket.end();
   }
 
-  #logError(c: UnitConnection, req: Request, response: Response): void {
+  #logError(conn: string, req: Pick<Request, 'op' | 'requestId' | 'epoch'>, response: Response): void {
     const routine = ROUTINE_ERRORS.has(response.status);
     if (routine && !this.#debug) return;
     const message = 'message' in response ? response.message : '';
     const fields = {
-      conn: c.name,
+      conn,
       req: req.requestId,
       op: req.op,
       epoch: req.epoch,

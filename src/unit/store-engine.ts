@@ -17,6 +17,7 @@ export function storeEngine(store: Store, superblock: DeviceIdentity): UnitEngin
     seal: (newEpoch) => store.seal(newEpoch),
     tail: (epoch) => store.tail(epoch),
     info: async () => unitInfo(await store.stats(), superblock),
+    store,
   };
 }
 

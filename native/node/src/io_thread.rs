@@ -18,6 +18,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Instant;
+
+use corfu_engine::front::{Replier, Reply};
+use corfu_engine::unit_front::{write_answer, WriteMetrics};
 
 use corfu_engine::read_service::{Next, ReadRequest, ReadService};
 
@@ -71,9 +75,32 @@ impl AsRef<[u8]> for Payload {
     }
 }
 
+/// Where a WRITE taken by a unit's native front (unit_front.rs) is answered: straight to
+/// its connection, encoded here, never through JS.
+pub struct FrontLink {
+    pub replier: Replier,
+    pub metrics: WriteMetrics,
+}
+
+/// A front WRITE's connection, its request header (echoed in the answer) and what its
+/// metrics need.
+pub struct FrontWrite {
+    pub link: Arc<FrontLink>,
+    pub conn: u32,
+    pub head: [u8; 20],
+    pub entries: usize,
+    pub payload_bytes: usize,
+    pub taken: Instant,
+}
+
 pub enum Job {
     Request {
         id: u32,
+        request: Request<Payload>,
+    },
+    /// A WRITE from a unit's native front.
+    Front {
+        write: FrontWrite,
         request: Request<Payload>,
     },
     /// Close the store once the read service (its own fd on the device) has stopped.
@@ -208,11 +235,46 @@ fn or_abort<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Who a request of a round is answered to.
+enum Route {
+    Js(u32),
+    Front(FrontWrite),
+}
+
+/// A front WRITE's answer, for the reply batch of its round.
+fn answer_front(w: FrontWrite, response: Response, replies: &mut Vec<(Arc<FrontLink>, Reply)>) {
+    let Response::Write(result) = response else { unreachable!("a front job is a WRITE") };
+    let mut bytes = Vec::with_capacity(32 + 2 * w.entries);
+    write_answer(&mut bytes, &w.head, &result);
+    let latency_ns = u64::try_from(w.taken.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    w.link.metrics.record(w.entries, w.payload_bytes, &result, latency_ns);
+    // A refused WRITE is worth the JS side's log line (it filters the routine ones).
+    replies.push((w.link, Reply { conn: w.conn, bytes, done: true, notice: result.is_err() }));
+}
+
+/// Sends a round's front answers, one batch (one wake-up) per front.
+fn send_front(replies: Vec<(Arc<FrontLink>, Reply)>) {
+    let mut batch: Vec<Reply> = Vec::with_capacity(replies.len());
+    let mut link: Option<Arc<FrontLink>> = None;
+    for (l, r) in replies {
+        if let Some(current) = &link {
+            if !Arc::ptr_eq(current, &l) {
+                current.replier.send(std::mem::take(&mut batch));
+            }
+        }
+        link = Some(l);
+        batch.push(r);
+    }
+    if let Some(l) = link {
+        l.replier.send(batch);
+    }
+}
+
 pub fn run(mut store: Store<UringDevice>, rx: Receiver<Job>, callback: Arc<RoundCallback>) {
     let mut close: Option<(u32, Option<JoinHandle<()>>)> = None;
     // Rounds begun and not yet answered, oldest first: at most two, so that the next
     // round's flush is at the device while this one's completes.
-    let mut begun: VecDeque<(RoundId, Vec<u32>)> = VecDeque::new();
+    let mut begun: VecDeque<(RoundId, Vec<Route>)> = VecDeque::new();
     loop {
         // Wait for work only with nothing at the device; else take what has queued.
         let mut jobs = Vec::new();
@@ -234,7 +296,11 @@ pub fn run(mut store: Store<UringDevice>, rx: Receiver<Job>, callback: Arc<Round
             match job {
                 Job::Close { id, reader } => close = Some((id, reader)),
                 Job::Request { id, request } => {
-                    ids.push(id);
+                    ids.push(Route::Js(id));
+                    requests.push(request);
+                }
+                Job::Front { write, request } => {
+                    ids.push(Route::Front(write));
                     requests.push(request);
                 }
             }
@@ -250,14 +316,19 @@ pub fn run(mut store: Store<UringDevice>, rx: Receiver<Job>, callback: Arc<Round
         // this thread quietly and leave every later call on the store hanging.
         if begun.len() >= 2 || (!new_round && !begun.is_empty()) {
             let (round, ids) = begun.pop_front().expect("checked above");
-            let out = or_abort(|| {
+            let (out, replies) = or_abort(|| {
                 let responses = store.finish(round);
                 let mut out = Out(Vec::with_capacity(64 * responses.len()));
-                for (id, response) in ids.into_iter().zip(responses) {
-                    encode(&mut out, id, response);
+                let mut replies = Vec::new();
+                for (route, response) in ids.into_iter().zip(responses) {
+                    match route {
+                        Route::Js(id) => encode(&mut out, id, response),
+                        Route::Front(w) => answer_front(w, response, &mut replies),
+                    }
                 }
-                out
+                (out, replies)
             });
+            send_front(replies);
             if !out.0.is_empty() {
                 callback.call(out.0.into(), ThreadsafeFunctionCallMode::Blocking);
             }

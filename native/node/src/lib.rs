@@ -8,6 +8,7 @@ mod io_thread;
 mod seq_front;
 mod token;
 mod token_load;
+mod unit_front;
 
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
@@ -25,7 +26,7 @@ use io_thread::{Dest, Dests, Job, Payload, RoundCallback};
 
 /// Requests queued to one store's I/O thread at most; beyond it calls fail fast with
 /// ERR_OVERLOADED instead of growing a queue without bound.
-const MAX_QUEUED_REQUESTS: usize = 16_384;
+pub(crate) const MAX_QUEUED_REQUESTS: usize = 16_384;
 
 #[napi(object)]
 pub struct FormatOptions {
@@ -222,6 +223,11 @@ impl NativeStore {
     #[napi(getter)]
     pub fn sync_mode(&self) -> &'static str {
         self.sync_mode
+    }
+
+    /// The I/O thread's queue, for a native front's WRITEs (unit_front.rs).
+    pub(crate) fn sender(&self) -> Result<SyncSender<Job>> {
+        self.tx.lock().expect("sender lock").clone().ok_or_else(|| js_error(&EngineError::Closed))
     }
 
     fn send(&self, id: u32, request: Request<Payload>) -> Result<()> {

@@ -195,6 +195,12 @@ pub struct Front {
 impl Front {
     /// Binds and starts serving. The error is the bind's (address in use, not available, no permission).
     pub fn start(o: FrontOptions, service: Box<dyn Service>, events: EventSink) -> io::Result<Front> {
+        Front::start_with(o, events, |_| (service, ())).map(|(front, ())| front)
+    }
+
+    /// As `start`, with the service made from the front's `Replier` (a service whose
+    /// answers come from another thread hands it there); `T` is whatever else `make` returns.
+    pub fn start_with<T>(o: FrontOptions, events: EventSink, make: impl FnOnce(Replier) -> (Box<dyn Service>, T)) -> io::Result<(Front, T)> {
         assert!(o.max_connections >= 1 && o.frame_timeout_ms >= 1 && o.max_owed >= 1);
         let addr = (o.host.as_str(), o.port)
             .to_socket_addrs()?
@@ -211,6 +217,7 @@ impl Front {
         // SAFETY: a descriptor just created and owned by nobody else.
         let wake_fd = unsafe { OwnedFd::from_raw_fd(wake_fd) };
         let shared = Arc::new(Shared { commands: Mutex::new(Vec::new()), wake_fd, connections: AtomicUsize::new(0) });
+        let (service, extra) = make(Replier(shared.clone()));
         let ep = Epoll::new()?;
         ep.add(listener.as_raw_fd(), libc::EPOLLIN as u32, KEY_LISTENER)?;
         ep.add(shared.wake_fd.as_raw_fd(), libc::EPOLLIN as u32, KEY_WAKE)?;
@@ -229,7 +236,7 @@ impl Front {
             stop_by: None,
         };
         let thread = std::thread::Builder::new().name(lp.o.thread_name.clone()).spawn(move || lp.run())?;
-        Ok(Front { shared, local, thread: Some(thread) })
+        Ok((Front { shared, local, thread: Some(thread) }, extra))
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -284,6 +291,8 @@ struct Conn {
     owed: u32,
     /// Too many answers unsent: not read until they are all sent.
     paused: bool,
+    /// Whole frames wait in the input for the answers to be sent (`process`).
+    stalled: bool,
     /// When the unfinished frame's clock started (its first byte, or the last whole frame).
     frame_since: Option<Instant>,
     /// The epoll events registered now.
@@ -448,6 +457,7 @@ impl Loop {
             sent: 0,
             owed: 0,
             paused: false,
+            stalled: false,
             frame_since: None,
             armed,
             ended: false,
@@ -517,9 +527,17 @@ impl Loop {
     /// Takes what the connection sent, while it may owe more answers.
     fn process(&mut self, id: u32) {
         let max_owed = self.o.max_owed;
+        let max_buffered = self.o.max_buffered_bytes;
         let Some(c) = self.conns.get_mut(&id) else { return };
         let mut progressed = false;
+        // No new request while its answers are over the bound (as the TypeScript server):
+        // the rest is taken once they are sent (`flush`).
+        c.stalled = false;
         while c.owed < max_owed && c.buffered() > 0 {
+            if c.unsent() > max_buffered {
+                c.stalled = true;
+                break;
+            }
             let t = self.service.take(id, &c.input[c.start..c.end], max_owed - c.owed, &mut c.out);
             debug_assert!(t.consumed <= c.buffered() && t.dispatched <= max_owed - c.owed);
             c.start += t.consumed;
@@ -615,14 +633,16 @@ impl Loop {
     }
 
     fn flush_dirty(&mut self) {
-        let mut dirty = std::mem::take(&mut self.dirty);
-        dirty.sort_unstable();
-        dirty.dedup();
-        for &id in &dirty {
-            self.flush(id);
+        // A flush can make more to flush (a drained connection takes the frames it had
+        // buffered), so until nothing is left.
+        while !self.dirty.is_empty() {
+            let mut dirty = std::mem::take(&mut self.dirty);
+            dirty.sort_unstable();
+            dirty.dedup();
+            for &id in &dirty {
+                self.flush(id);
+            }
         }
-        dirty.clear();
-        self.dirty = dirty;
     }
 
     /// Writes what the connection was answered; pauses or resumes its reading by what is left.
@@ -643,14 +663,18 @@ impl Loop {
         if c.unsent() == 0 {
             c.out.clear();
             c.sent = 0;
+            if c.out.capacity() > SHRINK_ABOVE_BYTES {
+                c.out = Vec::new();
+            }
             if c.peer_done && c.owed == 0 {
                 self.close(id, None);
                 return;
             }
-            if c.paused {
-                // Drained: read again, and answer what was buffered meanwhile (nothing: a
-                // pause follows a whole pass over the input).
-                c.paused = false;
+            c.paused = false;
+            if c.stalled && !stopping {
+                // Drained: take the frames left for the answers to go first.
+                self.process(id);
+                return;
             }
             if stopping && !c.ended && c.owed == 0 {
                 c.ended = true;

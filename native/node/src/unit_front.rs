@@ -1,0 +1,199 @@
+//! `UnitFront`: a storage unit's native TCP front (corfu_engine::front), driven by
+//! src/unit/front.ts. A WRITE is read here, queued to the store's I/O thread with its
+//! connection, and answered by that thread straight to the connection (io_thread.rs,
+//! `Job::Front`): no JS on the way. Every other frame goes to JS whole (FrontEvent
+//! "frame") and is answered with `reply`.
+
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::Instant;
+
+use corfu_engine::front::wire::{whole_frame, HEADER_BYTES};
+use corfu_engine::front::{Front, FrontOptions, Next, Service, Take};
+use corfu_engine::unit_front::{error_answer, parse_write, WriteMetrics, CODES};
+use corfu_engine::{EngineError, Request};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::convert::{js_error, to_js_number};
+use crate::io_thread::{FrontLink, FrontWrite, Job, Payload};
+use crate::seq_front::{bind_error, event_sink, FrontEvent};
+use crate::{NativeStore, MAX_QUEUED_REQUESTS};
+
+#[napi(object)]
+pub struct UnitFrontOptions {
+    pub host: String,
+    pub port: u32,
+    pub max_connections: u32,
+    pub frame_timeout_ms: u32,
+    pub max_buffered_bytes: u32,
+    pub keepalive_idle_s: u32,
+    /// Requests of one connection with the store or the JS side at once.
+    pub max_in_flight_per_connection: u32,
+    /// The WRITE latency histogram's bucket bounds, in seconds, ascending.
+    pub latency_bounds_seconds: Vec<f64>,
+}
+
+/// What the WRITEs answered by the front add to the unit's metrics, since it started.
+#[napi(object)]
+pub struct UnitFrontMetrics {
+    pub requests: f64,
+    pub entries: f64,
+    pub payload_bytes: f64,
+    /// Whole-request errors by status byte (index = code).
+    pub request_errors: Vec<f64>,
+    /// Non-OK entry statuses by status byte.
+    pub entry_errors: Vec<f64>,
+    /// Observations per latency bucket (not cumulative), the last past every bound.
+    pub latency_buckets: Vec<f64>,
+    pub latency_sum_seconds: f64,
+}
+
+/// The unit's service on the front: WRITEs to the store, the rest to JS.
+struct Writes {
+    tx: SyncSender<Job>,
+    link: Arc<FrontLink>,
+}
+
+impl Service for Writes {
+    fn take(&mut self, conn: u32, input: &[u8], room: u32, out: &mut Vec<u8>) -> Take {
+        let mut take = Take { consumed: 0, answered: false, dispatched: 0, signal: false, next: Next::Need };
+        while take.dispatched < room {
+            let at = take.consumed;
+            let len = match whole_frame(&input[at..]) {
+                Err(why) => {
+                    take.next = Next::Malformed(why);
+                    return take;
+                }
+                Ok(None) => return take,
+                Ok(Some(len)) => len,
+            };
+            let frame = &input[at..at + len];
+            let Some(w) = parse_write(frame) else {
+                take.next = Next::Forward(len);
+                return take;
+            };
+            let head: [u8; HEADER_BYTES] = frame[..HEADER_BYTES].try_into().expect("a whole frame holds its header");
+            let entries = w.addresses.len();
+            let payload_bytes = w.payloads.len();
+            let request = Request::Write { epoch: w.epoch, addresses: w.addresses, lengths: w.lengths, data: Payload(frame[w.payloads].into()) };
+            let write = FrontWrite { link: self.link.clone(), conn, head, entries, payload_bytes, taken: Instant::now() };
+            take.consumed += len;
+            match self.tx.try_send(Job::Front { write, request }) {
+                Ok(()) => take.dispatched += 1,
+                // As the TypeScript path answers a store that refuses the call.
+                Err(TrySendError::Full(_)) => {
+                    self.refuse(out, &head, entries, payload_bytes, EngineError::Overloaded(MAX_QUEUED_REQUESTS), &mut take)
+                }
+                Err(TrySendError::Disconnected(_)) => self.refuse(out, &head, entries, payload_bytes, EngineError::Closed, &mut take),
+            }
+        }
+        take.next = Next::Owing;
+        take
+    }
+}
+
+impl Writes {
+    /// Answers a WRITE the store's queue did not take, here and now.
+    fn refuse(&self, out: &mut Vec<u8>, head: &[u8], entries: usize, payload_bytes: usize, e: EngineError, take: &mut Take) {
+        error_answer(out, head, &e);
+        self.link.metrics.record(entries, payload_bytes, &Err(e), 0);
+        take.answered = true;
+    }
+}
+
+#[napi]
+pub struct UnitFront {
+    front: Front,
+    link: Arc<FrontLink>,
+}
+
+fn bad(what: String) -> Error {
+    js_error(&EngineError::BadRequest(what))
+}
+
+#[napi]
+impl UnitFront {
+    /// Binds and starts serving `store`. A bind that fails throws an Error whose message
+    /// starts with the errno's name (EADDRINUSE, EADDRNOTAVAIL, EACCES, ...).
+    #[napi(factory, ts_args_type = "store: NativeStore, options: UnitFrontOptions, onEvent: (event: FrontEvent) => void")]
+    pub fn start(store: &NativeStore, o: UnitFrontOptions, on_event: Function<FrontEvent, ()>) -> Result<UnitFront> {
+        if o.port > 65535 {
+            return Err(bad(format!("port must be 0..65535, got {}", o.port)));
+        }
+        if o.max_connections == 0 || o.frame_timeout_ms == 0 || o.max_buffered_bytes == 0 || o.max_in_flight_per_connection == 0 {
+            return Err(bad("maxConnections, frameTimeoutMs, maxBufferedBytes and maxInFlightPerConnection must be at least 1".into()));
+        }
+        let bounds = o.latency_bounds_seconds.iter().map(|&s| (s * 1e9).round() as u64).collect::<Vec<u64>>();
+        if o.latency_bounds_seconds.iter().any(|s| !s.is_finite() || *s <= 0.0) || !bounds.windows(2).all(|w| w[0] < w[1]) {
+            return Err(bad("latencyBoundsSeconds must be positive and ascending".into()));
+        }
+        let tx = store.sender()?;
+        let options = FrontOptions {
+            host: o.host,
+            port: o.port as u16,
+            max_connections: o.max_connections as usize,
+            frame_timeout_ms: u64::from(o.frame_timeout_ms),
+            max_buffered_bytes: o.max_buffered_bytes as usize,
+            keepalive_idle_s: o.keepalive_idle_s,
+            max_owed: o.max_in_flight_per_connection,
+            thread_name: "corfu-unit-front".into(),
+        };
+        let sink = event_sink(on_event, "signal")?;
+        // The I/O thread answers to the front's replier, which the front makes as it starts.
+        let (front, link) = Front::start_with(options, sink, |replier| {
+            let link = Arc::new(FrontLink { replier, metrics: WriteMetrics::new(bounds) });
+            (Box::new(Writes { tx, link: link.clone() }) as Box<dyn Service>, link)
+        })
+        .map_err(bind_error)?;
+        Ok(UnitFront { front, link })
+    }
+
+    #[napi(getter)]
+    pub fn port(&self) -> u32 {
+        u32::from(self.front.local_addr().port())
+    }
+
+    #[napi(getter)]
+    pub fn host(&self) -> String {
+        self.front.local_addr().ip().to_string()
+    }
+
+    /// Sends a forwarded frame's answer on `conn` (settling what it owed).
+    #[napi]
+    pub fn reply(&self, conn: u32, bytes: Buffer) {
+        self.front.reply(conn, bytes.to_vec(), true);
+    }
+
+    #[napi]
+    pub fn close_connection(&self, conn: u32) {
+        self.front.close(conn);
+    }
+
+    /// Stops accepting; each connection gets every answer it is owed, then a FIN; those
+    /// still open after `grace_ms` are cut; then the "stopped" event.
+    #[napi]
+    pub fn stop(&self, grace_ms: u32) {
+        self.front.stop(u64::from(grace_ms));
+    }
+
+    #[napi]
+    pub fn connections(&self) -> u32 {
+        self.front.connections() as u32
+    }
+
+    #[napi]
+    pub fn metrics(&self) -> UnitFrontMetrics {
+        let m = &self.link.metrics;
+        let load = |a: &std::sync::atomic::AtomicU64| to_js_number(a.load(std::sync::atomic::Ordering::Relaxed));
+        UnitFrontMetrics {
+            requests: load(&m.requests),
+            entries: load(&m.entries),
+            payload_bytes: load(&m.payload_bytes),
+            request_errors: (0..CODES).map(|i| load(&m.request_errors[i])).collect(),
+            entry_errors: (0..CODES).map(|i| load(&m.entry_errors[i])).collect(),
+            latency_buckets: m.buckets().into_iter().map(to_js_number).collect(),
+            latency_sum_seconds: m.latency_sum_ns.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9,
+        }
+    }
+}

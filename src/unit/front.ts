@@ -1,0 +1,89 @@
+// A storage unit's native front (native/engine/src/front + unit_front.rs): the addon's
+// TCP loop, which reads every connection on its own thread, queues each WRITE straight
+// to the store's I/O thread and sends the answer that thread encodes, and hands every
+// other frame, whole, to this process's JS thread. This module wraps the addon object:
+// it starts it over a Store and turns its events into calls on a handler.
+//
+// The server (server.ts) uses it when nothing needs Node's sockets: no TLS, no
+// authentication, and an engine that is a Store (a simulator's engine is not).
+// docs/architecture.md, "The native fronts", says why and what it measured.
+
+import type { NativeUnitFrontInstance, NativeUnitFrontMetrics } from '../../bindings/native-types.js';
+import type { Store } from '../../bindings/store.js';
+import { bindFront, frontEvents, type FrontEvents } from '../transport/native-front.js';
+
+export interface UnitFrontOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly maxConnections: number;
+  readonly frameTimeoutMs: number;
+  readonly maxBufferedBytes: number;
+  readonly keepaliveIdleS: number;
+  readonly maxInFlightPerConnection: number;
+  /** The WRITE latency histogram's bounds (seconds, ascending) the front counts into. */
+  readonly latencyBoundsSeconds: readonly number[];
+}
+
+/** What the front reports, on the JS thread. A frame's connection owes its answer until `reply`. */
+export interface UnitFrontHandler extends FrontEvents {
+  /** A WRITE the front answered with a whole-request error: the answer's frame, for the log. */
+  refused(conn: number, answer: Buffer): void;
+}
+
+export class NativeUnitFront {
+  readonly #front: NativeUnitFrontInstance;
+  readonly stopped: Promise<void>;
+  #stopping = false;
+
+  private constructor(front: NativeUnitFrontInstance, stopped: Promise<void>) {
+    this.#front = front;
+    this.stopped = stopped;
+  }
+
+  /** Binds and serves; a failed bind throws FrontBindError. */
+  static start(store: Store, o: UnitFrontOptions, handler: UnitFrontHandler): NativeUnitFront {
+    let onStopped!: () => void;
+    const stopped = new Promise<void>((resolve) => (onStopped = resolve));
+    const onEvent = frontEvents('unit', handler, onStopped, { notice: (e) => handler.refused(e.conn, e.bytes ?? Buffer.alloc(0)) });
+    const front = bindFront(() => store.startFront({ ...o, latencyBoundsSeconds: [...o.latencyBoundsSeconds] }, onEvent));
+    return new NativeUnitFront(front, stopped);
+  }
+
+  get host(): string {
+    return this.#front.host;
+  }
+
+  get port(): number {
+    return this.#front.port;
+  }
+
+  get connections(): number {
+    return this.#front.connections();
+  }
+
+  /** The answer to a frame the front handed over. */
+  reply(conn: number, bytes: Buffer): void {
+    this.#front.reply(conn, bytes);
+  }
+
+  closeConnection(conn: number): void {
+    this.#front.closeConnection(conn);
+  }
+
+  /** The WRITEs the front answered since it started (counts, errors, latency buckets). */
+  metrics(): NativeUnitFrontMetrics {
+    return this.#front.metrics();
+  }
+
+  /**
+   * Stops accepting; each connection gets every answer it is owed, then a FIN; those
+   * still open after `graceMs` are cut. Idempotent; resolves when the loop has ended.
+   */
+  stop(graceMs: number): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      this.#front.stop(graceMs);
+    }
+    return this.stopped;
+  }
+}

@@ -282,6 +282,7 @@ export interface NativeUnitFrontInstance {
   readonly port: number;
   readonly host: string;
   reply(conn: number, bytes: Buffer): void;
+  resume(conn: number): void;
   closeConnection(conn: number): void;
   stop(graceMs: number): void;
   connections(): number;

@@ -86,8 +86,10 @@ export declare class UnitFront {
   static start(store: NativeStore, options: UnitFrontOptions, onEvent: (event: FrontEvent) => void): UnitFront
   get port(): number
   get host(): string
-  /** Sends a forwarded frame's answer on `conn` (settling what it owed). */
+  /** Sends a handed-over frame's answer on `conn` (settling what it owed). */
   reply(conn: number, bytes: Buffer): void
+  /** The frames handed over in a "frame" event all decoded: `conn` is read again. */
+  resume(conn: number): void
   closeConnection(conn: number): void
   /**
    * Stops accepting; each connection gets every answer it is owed, then a FIN; those

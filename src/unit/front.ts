@@ -24,7 +24,11 @@ export interface UnitFrontOptions {
   readonly latencyBoundsSeconds: readonly number[];
 }
 
-/** What the front reports, on the JS thread. A frame's connection owes its answer until `reply`. */
+/**
+ * What the front reports, on the JS thread. A `frame` event carries one or more whole
+ * frames; the connection is not read until `resume` (they all decoded) or `closeConnection`,
+ * and owes each its answer until `reply`.
+ */
 export interface UnitFrontHandler extends FrontEvents {
   /** A WRITE the front answered with a whole-request error: the answer's frame, for the log. */
   refused(conn: number, answer: Buffer): void;
@@ -64,6 +68,11 @@ export class NativeUnitFront {
   /** The answer to a frame the front handed over. */
   reply(conn: number, bytes: Buffer): void {
     this.#front.reply(conn, bytes);
+  }
+
+  /** The frames of a `frame` event all decoded: read the connection again. */
+  resume(conn: number): void {
+    this.#front.resume(conn);
   }
 
   closeConnection(conn: number): void {

@@ -461,7 +461,11 @@ export class UnitServer {
     else if (this.#debug) this.#log.debug({ conn: name }, 'connection closed');
   }
 
-  /** A frame the front does not answer (anything but a well-formed WRITE): decoded, checked and served here. */
+  /**
+   * Frames the front does not answer (anything but a well-formed WRITE, and the frames
+   * that came after it): decoded in order and served here; the connection is read again
+   * once they all decoded. A malformed one ends the connection, and nothing after it runs.
+   */
   #frontFrame(conn: number, bytes: Buffer): void {
     const front = this.#front;
     const c = this.#frontConnections.get(conn);
@@ -470,25 +474,30 @@ export class UnitServer {
       this.#log.warn({ conn: c.name }, `closing connection from ${c.name}: ${reason}`);
       front.closeConnection(conn);
     };
-    // The front hands over exactly one whole frame (by its length field).
-    const r = decodeFrame(bytes);
-    invariant(r.kind !== 'need', 'the native front handed over part of a frame');
-    if (r.kind === 'error') return kill(`protocol error: ${r.error.message}`);
-    if (r.frame.type !== 'request') return kill(`protocol error: a ${r.frame.op} response sent to a unit`);
-    const req = r.frame;
-    if (req.op === 'AUTH') {
-      const outcome = this.#auth.authenticate(c.role, req.token);
-      front.reply(conn, encodeAuthAnswer(req, outcome));
-      if ('role' in outcome) c.role = outcome.role;
-      else {
-        this.#log.warn({ conn: c.name }, `closing connection from ${c.name}: AUTH refused (${outcome.refused.message})`);
-        front.closeConnection(conn);
+    // The front hands over whole frames only (by their length fields).
+    for (let at = 0; at < bytes.length;) {
+      const r = decodeFrame(bytes.subarray(at));
+      invariant(r.kind !== 'need', 'the native front handed over part of a frame');
+      if (r.kind === 'error') return kill(`protocol error: ${r.error.message}`);
+      at += r.bytes;
+      if (r.frame.type !== 'request') return kill(`protocol error: a ${r.frame.op} response sent to a unit`);
+      const req = r.frame;
+      if (req.op === 'AUTH') {
+        const outcome = this.#auth.authenticate(c.role, req.token);
+        front.reply(conn, encodeAuthAnswer(req, outcome));
+        if ('role' in outcome) c.role = outcome.role;
+        else {
+          this.#log.warn({ conn: c.name }, `closing connection from ${c.name}: AUTH refused (${outcome.refused.message})`);
+          front.closeConnection(conn);
+          return;
+        }
+        continue;
       }
-      return;
+      // Every peer of a front is admin (no authentication on this path); the check stays for the invariant's sake.
+      invariant(c.role === 'admin', 'a native-front unit with a peer that is not admin');
+      this.#serve(req, c.name, (answer) => front.reply(conn, answer));
     }
-    // Every peer of a front is admin (no authentication on this path); the check stays for the invariant's sake.
-    invariant(c.role === 'admin', 'a native-front unit with a peer that is not admin');
-    this.#serve(req, c.name, (answer) => front.reply(conn, answer));
+    front.resume(conn);
   }
 
   /** A WRITE the front answered with a whole-request error: logged as the Node path logs its own. */

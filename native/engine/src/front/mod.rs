@@ -75,6 +75,10 @@ pub enum Next {
     Need,
     /// The frame of this many bytes at the head (after `consumed`) is the JS side's.
     Forward(usize),
+    /// The `frames` whole frames in these bytes at the head are the JS side's, and the
+    /// connection is held (nothing more taken) until it says they decoded (`resume`): a
+    /// malformed one ends the connection, and nothing sent after it may run first.
+    ForwardHeld { bytes: usize, frames: u32 },
     /// As many frames were dispatched as the connection may owe: the rest waits.
     Owing,
     /// The stream's framing is lost: close the connection, saying why.
@@ -146,6 +150,7 @@ pub type EventSink = Box<dyn Fn(Event) + Send>;
 
 enum Command {
     Replies(Vec<Reply>),
+    Resume { conn: u32 },
     Close { conn: u32 },
     Stop { grace_ms: u64 },
 }
@@ -253,6 +258,11 @@ impl Front {
         Replier(self.shared.clone())
     }
 
+    /// The frames handed over held (`Next::ForwardHeld`) all decoded: go on reading `conn`.
+    pub fn resume(&self, conn: u32) {
+        self.shared.push(Command::Resume { conn });
+    }
+
     /// Closes `conn` now (a `Closed` event follows).
     pub fn close(&self, conn: u32) {
         self.shared.push(Command::Close { conn });
@@ -289,6 +299,8 @@ struct Conn {
     sent: usize,
     /// Answers owed by others (the JS side, the store): at `max_owed` the connection is not read.
     owed: u32,
+    /// Frames are with the JS side to decode (`Next::ForwardHeld`): not read until `resume`.
+    held: bool,
     /// Too many answers unsent: not read until they are all sent.
     paused: bool,
     /// Whole frames wait in the input for the answers to be sent (`process`).
@@ -341,9 +353,9 @@ impl Conn {
         self.out.len() - self.sent
     }
 
-    /// Not read now: too many answers owed, or too many unsent.
+    /// Not read now: frames held with the JS side, too many answers owed, or too many unsent.
     fn not_reading(&self, max_owed: u32) -> bool {
-        self.owed >= max_owed || self.paused
+        self.held || self.owed >= max_owed || self.paused
     }
 }
 
@@ -456,6 +468,7 @@ impl Loop {
             out: Vec::new(),
             sent: 0,
             owed: 0,
+            held: false,
             paused: false,
             stalled: false,
             frame_since: None,
@@ -533,7 +546,7 @@ impl Loop {
         // No new request while its answers are over the bound (as the TypeScript server):
         // the rest is taken once they are sent (`flush`).
         c.stalled = false;
-        while c.owed < max_owed && c.buffered() > 0 {
+        while !c.held && c.owed < max_owed && c.buffered() > 0 {
             if c.unsent() > max_buffered {
                 c.stalled = true;
                 break;
@@ -555,6 +568,15 @@ impl Loop {
                     let bytes = c.input[c.start..c.start + len].to_vec();
                     c.start += len;
                     c.owed += 1;
+                    progressed = true;
+                    (self.events)(Event::Frame { conn: id, bytes });
+                }
+                Next::ForwardHeld { bytes: len, frames } => {
+                    debug_assert!(frames >= 1 && c.owed + frames <= max_owed);
+                    let bytes = c.input[c.start..c.start + len].to_vec();
+                    c.start += len;
+                    c.owed += frames;
+                    c.held = true;
                     progressed = true;
                     (self.events)(Event::Frame { conn: id, bytes });
                 }
@@ -585,6 +607,15 @@ impl Loop {
                     for r in replies {
                         self.on_reply(r);
                     }
+                }
+                Command::Resume { conn } => {
+                    let Some(c) = self.conns.get_mut(&conn) else { continue };
+                    assert!(c.held, "a resume for connection {conn}, which holds no frames");
+                    c.held = false;
+                    if self.stop_by.is_none() {
+                        self.process(conn);
+                    }
+                    self.dirty.push(conn);
                 }
                 Command::Close { conn } => {
                     if self.conns.contains_key(&conn) {

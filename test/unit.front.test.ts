@@ -252,7 +252,7 @@ describe("a storage unit's native front", () => {
     expect(writes.some((r) => r.status === 'ERR_BAD_REQUEST')).toBe(true);
     expect(writes.some((r) => r.status === 'OK' && (r as WriteResponse).statuses.includes(1))).toBe(true);
     expect(writes.some((r) => r.status === 'OK' && (r as WriteResponse).statuses.includes(5))).toBe(true);
-    expect(statuses.some((r) => r.op === 'READ' && r.status === 'OK' && (r).statuses[0] === 0)).toBe(true);
+    expect(statuses.some((r) => r.op === 'READ' && r.status === 'OK' && r.statuses[0] === 0)).toBe(true);
     // Both paths ran: the front took WRITEs itself and handed the rest over.
     expect(native.server.frontWrites()!.requests).toBeGreaterThan(0);
     for (const p of peers) p.destroy();

@@ -46,16 +46,14 @@
 import type { Server, Socket } from 'node:net';
 import { writeBatched } from '../transport/write-batched.js';
 
-import type { NativeUnitFrontMetrics } from '../../bindings/native-types.js';
-
 import { CorfuError } from '../../bindings/errors.js';
 import { invariant } from '../../bindings/invariant.js';
-import { FrameDeadline, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
+import type { NativeUnitFrontMetrics } from '../../bindings/native-types.js';
+import { FrameDeadline, KEEPALIVE_DELAY_MS, type ServerLimitOptions, type ServerLimits, capConnections, serverLimits } from '../transport/server-limits.js';
 import { ServerAuth, encodeAuthAnswer, refusal } from '../transport/auth.js';
 import { type ServerCredentials, type ServerTlsOptions, checkServerTls, createListener, reloadListenerTls } from '../transport/tls.js';
 import { FrameDecoder, decodeFrame, encodeResponse, errorResponse } from '../wire/index.js';
 import { FrontBindError } from '../transport/native-front.js';
-import { KEEPALIVE_DELAY_MS } from '../transport/server-limits.js';
 import type { AuthRequest, Request, Response, Role } from '../wire/index.js';
 import { noopLogger, type Logger } from '../log/logger.js';
 import { handleRequest, type UnitEngine } from './handler.js';

@@ -2,7 +2,9 @@
 //! answer of the round back to JS in ONE buffer through ONE threadsafe call. Promises
 //! live on the JS side (bindings/store-channel.ts), keyed by request id: a per-call
 //! threadsafe function and per-result external buffers cost more than the I/O itself
-//! (perf: ~12 µs of CPU per single-entry call before this design).
+//! (perf: ~12 µs of CPU per single-entry call before this design). A WRITE a unit's
+//! native front queued (`Job::Front`) is answered to its connection instead: its wire
+//! answer is encoded here and the round's go to the front in one batch, never to JS.
 //!
 //! Round buffer: a sequence of replies, little-endian:
 //!   u32 id | u8 tag | u8 ok (1) or error (0) | u16 zero | u32 body_bytes | body

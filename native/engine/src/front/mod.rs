@@ -46,7 +46,8 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 const SHRINK_ABOVE_BYTES: usize = 4 * READ_CHUNK_BYTES;
 /// Bytes read from one connection in one turn at most, so one busy peer cannot starve the rest.
 const MAX_READ_PER_TURN_BYTES: usize = 256 * 1024;
-/// How long one epoll wait may last: frame deadlines are checked at least this often.
+/// How long one epoll wait may last while a frame deadline runs (or the listener rests, or
+/// a stop is pending): they are checked at least this often. Idle, the wait has no end.
 const WAIT_MS: i32 = 50;
 const EVENTS_PER_WAIT: usize = 256;
 const KEY_LISTENER: u64 = u64::MAX;
@@ -381,8 +382,9 @@ impl Loop {
     fn run(&mut self) {
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_WAIT];
         let mut last_sweep = Instant::now();
+        let mut wait_ms = WAIT_MS;
         loop {
-            let n = match self.ep.wait(&mut events, WAIT_MS) {
+            let n = match self.ep.wait(&mut events, wait_ms) {
                 Ok(n) => n,
                 Err(e) => panic!("epoll_wait: {e}"),
             };
@@ -413,6 +415,11 @@ impl Loop {
                     break;
                 }
             }
+            // A wait that ended with nothing to do, no frame clock running, the listener
+            // watched and no stop pending: sleep until something happens (an idle server
+            // costs no wake-ups); anything else is looked at again within WAIT_MS.
+            let idle = n == 0 && self.stop_by.is_none() && !self.accept_resting && self.conns.values().all(|c| c.frame_since.is_none());
+            wait_ms = if idle { -1 } else { WAIT_MS };
         }
         let ids: Vec<u32> = self.conns.keys().copied().collect();
         for id in ids {

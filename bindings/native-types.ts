@@ -264,10 +264,11 @@ export interface NativeUnitFrontOptions {
   latencyBoundsSeconds: number[];
 }
 
-/** What the WRITEs a unit's native front answered add to its metrics, since it started. */
-export interface NativeUnitFrontMetrics {
+/** What the WRITEs (or READs) a unit's native front answered add to its metrics, since it started. */
+export interface NativeFrontOpMetrics {
   requests: number;
   entries: number;
+  /** A WRITE's payloads; a READ's data answered. */
   payloadBytes: number;
   /** By status byte. */
   requestErrors: number[];
@@ -277,7 +278,12 @@ export interface NativeUnitFrontMetrics {
   latencySumSeconds: number;
 }
 
-/** A storage unit's native TCP front: WRITEs go straight to the store, every other frame is handed over. */
+export interface NativeUnitFrontMetrics {
+  write: NativeFrontOpMetrics;
+  read: NativeFrontOpMetrics;
+}
+
+/** A storage unit's native TCP front: WRITEs and READs go straight to the store, every other frame is handed over. */
 export interface NativeUnitFrontInstance {
   readonly port: number;
   readonly host: string;

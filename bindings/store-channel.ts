@@ -16,8 +16,12 @@ const TAG_STATS = 6;
 const TAG_CLOSED = 7;
 const TAG_READ_INTO = 8;
 const HEADER_BYTES = 12;
-/** Request ids wrap at 2^32; far more than could ever be outstanding (the queue holds 16 Ki). */
-const ID_LIMIT = 0x1_0000_0000;
+/**
+ * Request ids wrap at 2^31; far more than could ever be outstanding (the queue holds 16 Ki).
+ * The upper half is a unit's native front's (native/node/src/unit_front.rs), whose READs
+ * share the read service and its routes with these calls.
+ */
+const ID_LIMIT = 0x8000_0000;
 const KEEP_ALIVE_MS = 0x7fff_ffff;
 function keepAliveTick(): void {}
 

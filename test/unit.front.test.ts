@@ -1,6 +1,7 @@
 // A storage unit's native front (native/engine/src/front, unit_front.rs, src/unit/front.ts):
 // the addon reads the sockets, sends each WRITE from the socket to the store's I/O thread
-// and its answer back, and hands every other frame to the TypeScript handler. The
+// (each READ to its read service) and its answer back, and hands every other frame to the
+// TypeScript handler. The
 // unit's other suites (the CLI's, the hostile peers', the admin's) run on it too, since
 // it is the default; this file checks what a second path can break: the same bytes as
 // the Node path for the same requests, an epoch change racing WRITEs from other
@@ -254,7 +255,8 @@ describe("a storage unit's native front", () => {
     expect(writes.some((r) => r.status === 'OK' && (r as WriteResponse).statuses.includes(5))).toBe(true);
     expect(statuses.some((r) => r.op === 'READ' && r.status === 'OK' && r.statuses[0] === 0)).toBe(true);
     // Both paths ran: the front took WRITEs itself and handed the rest over.
-    expect(native.server.frontWrites()!.requests).toBeGreaterThan(0);
+    expect(native.server.frontAnswers()!.write.requests).toBeGreaterThan(0);
+    expect(native.server.frontAnswers()!.read.requests).toBeGreaterThan(0);
     for (const p of peers) p.destroy();
   });
 
@@ -335,9 +337,9 @@ describe("a storage unit's native front", () => {
     }
   });
 
-  it("counts the WRITEs it answers into the unit's metrics: requests, entries, bytes, errors and the latency histogram", async () => {
+  it("counts the WRITEs and READs it answers into the unit's metrics: requests, entries, bytes, errors and the latency histograms", async () => {
     const sources: { server?: UnitServer } = {};
-    const admin = unitAdmin({ info: () => undefined, listening: () => sources.server?.address(), connections: () => 0, frontWrites: () => sources.server?.frontWrites() });
+    const admin = unitAdmin({ info: () => undefined, listening: () => sources.server?.address(), connections: () => 0, frontAnswers: () => sources.server?.frontAnswers() });
     const { server } = await unit('native', { observer: admin.observer });
     sources.server = server;
     const p = await Raw.open(server.address().port);
@@ -390,6 +392,9 @@ describe("a storage unit's native front", () => {
     expect(value('corfu_unit_write_latency_seconds_count')).toBe(2);
     expect(value('corfu_unit_write_latency_seconds_bucket{le="+Inf"}')).toBe(2);
     expect(value('corfu_unit_write_latency_seconds_sum')).toBeGreaterThan(0);
+    expect(value('corfu_unit_read_entries_total')).toBe(1);
+    expect(value('corfu_unit_read_bytes_total')).toBe(100);
+    expect(value('corfu_unit_read_latency_seconds_count')).toBe(1);
     // A second scrape adds nothing new.
     expect(Number(/^corfu_unit_requests_total\{op="WRITE"\} (\S+)$/m.exec(await admin.registry.metrics())?.[1])).toBe(3);
     p.destroy();

@@ -97,6 +97,7 @@ export declare class UnitFront {
    */
   stop(graceMs: number): void
   connections(): number
+  /** What the WRITEs and READs the front answered add up to, since it started. */
   metrics(): UnitFrontMetrics
 }
 
@@ -169,6 +170,21 @@ export interface FrontEvent {
   bytes?: Buffer
   /** The peer's address (opened) or why the front closed it (closed). */
   text?: string
+}
+
+/** What the WRITEs (or READs) answered by the front add to the unit's metrics, since it started. */
+export interface FrontOpMetrics {
+  requests: number
+  entries: number
+  /** A WRITE's payloads; a READ's data answered. */
+  payloadBytes: number
+  /** Whole-request errors by status byte (index = code). */
+  requestErrors: Array<number>
+  /** Non-OK entry statuses by status byte. */
+  entryErrors: Array<number>
+  /** Observations per latency bucket (not cumulative), the last past every bound. */
+  latencyBuckets: Array<number>
+  latencySumSeconds: number
 }
 
 /**
@@ -256,18 +272,9 @@ export interface TokenLoadSecond {
   counts: Array<number>
 }
 
-/** What the WRITEs answered by the front add to the unit's metrics, since it started. */
 export interface UnitFrontMetrics {
-  requests: number
-  entries: number
-  payloadBytes: number
-  /** Whole-request errors by status byte (index = code). */
-  requestErrors: Array<number>
-  /** Non-OK entry statuses by status byte. */
-  entryErrors: Array<number>
-  /** Observations per latency bucket (not cumulative), the last past every bound. */
-  latencyBuckets: Array<number>
-  latencySumSeconds: number
+  write: FrontOpMetrics
+  read: FrontOpMetrics
 }
 
 export interface UnitFrontOptions {

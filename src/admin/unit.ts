@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 import { codeName } from '../../bindings/errors.js';
-import type { NativeUnitFrontMetrics, StoreStats } from '../../bindings/native-types.js';
+import type { NativeFrontOpMetrics, NativeUnitFrontMetrics, StoreStats } from '../../bindings/native-types.js';
 import type { UnitInfo } from '../unit/handler.js';
 import type { UnitObserver } from '../unit/server.js';
 import type { Request, Response } from '../wire/messages.js';
@@ -21,8 +21,8 @@ export interface UnitAdminSource {
   connections(): number;
   /** The engine's counters (the index's size, the last checkpoint); undefined while the store is not open. */
   stats?(): Promise<StoreStats> | undefined;
-  /** What the WRITEs the native front answered add up to so far; undefined without a native front. */
-  frontWrites?(): NativeUnitFrontMetrics | undefined;
+  /** What the WRITEs and READs the native front answered add up to so far; undefined without a native front. */
+  frontAnswers?(): NativeUnitFrontMetrics | undefined;
 }
 
 /** The operations whose entries are counted and timed one by one. */
@@ -84,7 +84,7 @@ export function unitAdmin(source: UnitAdminSource): UnitAdmin {
     },
   });
 
-  const observer = new UnitMetrics(registry, () => source.frontWrites?.());
+  const observer = new UnitMetrics(registry, () => source.frontAnswers?.());
   return {
     registry,
     observer,
@@ -156,20 +156,27 @@ function sharedRead<T>(get: () => Promise<T> | undefined): () => Promise<T | und
 }
 
 /** Nothing answered yet: what a front's first snapshot is counted from. */
-function noFrontWrites(): NativeUnitFrontMetrics {
+function nothingAnswered(): NativeFrontOpMetrics {
   return { requests: 0, entries: 0, payloadBytes: 0, requestErrors: [], entryErrors: [], latencyBuckets: [], latencySumSeconds: 0 };
 }
 
+/** The operations a native front answers itself. */
+const FRONT_OPS = [
+  ['WRITE', 'write'],
+  ['READ', 'read'],
+] as const;
+
 /**
  * Counts and times every answer; label values come only from the opcode and status tables.
- * The WRITEs a native front answered never reach JS: their counts are brought in at scrape
- * time (the first counter's collect), and their latencies are added to the WRITE histogram's.
+ * The WRITEs and READs a native front answered never reach JS: their counts are brought in
+ * at scrape time (the first counter's collect), and their latencies are added to the
+ * histograms' own.
  */
 class UnitMetrics implements UnitObserver {
   readonly latencyBoundsSeconds = LATENCY_BUCKETS_SECONDS;
-  readonly #frontWrites: () => NativeUnitFrontMetrics | undefined;
-  /** The front's counts already added to the counters. */
-  #frontCounted = noFrontWrites();
+  readonly #front: () => NativeUnitFrontMetrics | undefined;
+  /** The front's counts already added to the counters, by operation. */
+  #frontCounted = { write: nothingAnswered(), read: nothingAnswered() };
   readonly #requests: Counter<'op'>;
   readonly #requestErrors: Counter<'op' | 'code'>;
   readonly #entryErrors: Counter<'op' | 'code'>;
@@ -178,9 +185,9 @@ class UnitMetrics implements UnitObserver {
   readonly #writeBytes: Counter;
   readonly #readBytes: Counter;
 
-  constructor(registry: Registry, frontWrites: () => NativeUnitFrontMetrics | undefined) {
+  constructor(registry: Registry, front: () => NativeUnitFrontMetrics | undefined) {
     const registers = [registry];
-    this.#frontWrites = frontWrites;
+    this.#front = front;
     const sync = (): void => this.#countFront();
     this.#requests = new Counter({
       name: 'corfu_unit_requests_total',
@@ -208,11 +215,13 @@ class UnitMetrics implements UnitObserver {
     this.#entries = { WRITE: entries('write', 'write'), READ: entries('read', 'read'), FILL: entries('fill', 'fill with junk'), TRIM: entries('trim', 'trim (single addresses)') };
     const latency = (op: string): Histogram =>
       new Histogram({ name: `corfu_unit_${op}_latency_seconds`, help: `${op.toUpperCase()} requests: from decoding to the answer`, buckets: LATENCY_BUCKETS_SECONDS, registers });
-    const writeLatency = mergedHistogram(registry, { name: 'corfu_unit_write_latency_seconds', help: 'WRITE requests: from decoding to the answer', buckets: LATENCY_BUCKETS_SECONDS }, () => {
-      const m = frontWrites();
-      return m === undefined ? undefined : { buckets: m.latencyBuckets, sumSeconds: m.latencySumSeconds };
-    });
-    this.#latency = { WRITE: writeLatency, READ: latency('read'), FILL: latency('fill'), TRIM: latency('trim') };
+    // WRITE's and READ's latencies: prom-client's observations plus the front's buckets.
+    const frontLatency = (op: 'write' | 'read'): Histogram =>
+      mergedHistogram(registry, { name: `corfu_unit_${op}_latency_seconds`, help: `${op.toUpperCase()} requests: from decoding to the answer`, buckets: LATENCY_BUCKETS_SECONDS }, () => {
+        const m = front()?.[op];
+        return m === undefined ? undefined : { buckets: m.latencyBuckets, sumSeconds: m.latencySumSeconds };
+      });
+    this.#latency = { WRITE: frontLatency('write'), READ: frontLatency('read'), FILL: latency('fill'), TRIM: latency('trim') };
     this.#writeBytes = new Counter({ name: 'corfu_unit_write_bytes_total', help: 'payload bytes of entries in answered WRITE requests', registers });
     this.#readBytes = new Counter({ name: 'corfu_unit_read_bytes_total', help: 'payload bytes of data entries answered to READ requests', registers });
   }
@@ -250,23 +259,28 @@ class UnitMetrics implements UnitObserver {
 
   /** Adds what the native front answered since the last scrape to the counters. */
   #countFront(): void {
-    const now = this.#frontWrites();
+    const now = this.#front();
     if (now === undefined) return;
-    // A front started anew (a new server in this process) counts from zero again.
-    const before = now.requests < this.#frontCounted.requests ? noFrontWrites() : this.#frontCounted;
-    this.#frontCounted = now;
-    const delta = (a: number, b: number | undefined): number => a - (b ?? 0);
-    if (now.requests > before.requests) this.#requests.inc({ op: 'WRITE' }, delta(now.requests, before.requests));
-    if (now.entries > before.entries) this.#entries.WRITE.inc(delta(now.entries, before.entries));
-    if (now.payloadBytes > before.payloadBytes) this.#writeBytes.inc(delta(now.payloadBytes, before.payloadBytes));
-    now.requestErrors.forEach((n, code) => {
-      const d = delta(n, before.requestErrors[code]);
-      if (d > 0) this.#requestErrors.inc({ op: 'WRITE', code: codeName(code) }, d);
-    });
-    now.entryErrors.forEach((n, code) => {
-      const d = delta(n, before.entryErrors[code]);
-      if (d > 0) this.#entryErrors.inc({ op: 'WRITE', code: codeName(code) }, d);
-    });
+    for (const [op, key] of FRONT_OPS) {
+      const was = this.#frontCounted[key];
+      const is = now[key];
+      // A front started anew (a new server in this process) counts from zero again.
+      const before = is.requests < was.requests ? nothingAnswered() : was;
+      this.#frontCounted[key] = is;
+      const delta = (a: number, b: number | undefined): number => a - (b ?? 0);
+      if (is.requests > before.requests) this.#requests.inc({ op }, delta(is.requests, before.requests));
+      if (is.entries > before.entries) this.#entries[op].inc(delta(is.entries, before.entries));
+      const bytes = op === 'WRITE' ? this.#writeBytes : this.#readBytes;
+      if (is.payloadBytes > before.payloadBytes) bytes.inc(delta(is.payloadBytes, before.payloadBytes));
+      is.requestErrors.forEach((n, code) => {
+        const d = delta(n, before.requestErrors[code]);
+        if (d > 0) this.#requestErrors.inc({ op, code: codeName(code) }, d);
+      });
+      is.entryErrors.forEach((n, code) => {
+        const d = delta(n, before.entryErrors[code]);
+        if (d > 0) this.#entryErrors.inc({ op, code: codeName(code) }, d);
+      });
+    }
   }
 
   #entry(op: EntryOp, count: number, seconds: number, res: Response): void {

@@ -50,7 +50,7 @@ export async function unitVerb(flags: UnitFlags): Promise<void> {
       listening: () => server?.address(),
       connections: () => server?.connections ?? 0,
       stats: () => (engine === undefined ? undefined : opened?.stats()),
-      frontWrites: () => server?.frontWrites(),
+      frontAnswers: () => server?.frontAnswers(),
     });
     const listener = await startAdmin(flags, admin);
     try {

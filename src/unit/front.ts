@@ -1,7 +1,7 @@
 // A storage unit's native front (native/engine/src/front + unit_front.rs): the addon's
 // TCP loop, which reads every connection on its own thread, queues each WRITE straight
-// to the store's I/O thread and sends the answer that thread encodes, and hands every
-// other frame, whole, to this process's JS thread. This module wraps the addon object:
+// to the store's I/O thread (each READ to its read service) and sends the answer that
+// thread encodes, and hands every other frame, whole, to this process's JS thread. This module wraps the addon object:
 // it starts it over a Store and turns its events into calls on a handler.
 //
 // The server (server.ts) uses it when nothing needs Node's sockets: no TLS, no
@@ -30,7 +30,7 @@ export interface UnitFrontOptions {
  * and owes each its answer until `reply`.
  */
 export interface UnitFrontHandler extends FrontEvents {
-  /** A WRITE the front answered with a whole-request error: the answer's frame, for the log. */
+  /** A WRITE or READ the front answered with a whole-request error: the answer's frame, for the log. */
   refused(conn: number, answer: Buffer): void;
 }
 
@@ -79,7 +79,7 @@ export class NativeUnitFront {
     this.#front.closeConnection(conn);
   }
 
-  /** The WRITEs the front answered since it started (counts, errors, latency buckets). */
+  /** The WRITEs and READs the front answered since it started (counts, errors, latency buckets). */
   metrics(): NativeUnitFrontMetrics {
     return this.#front.metrics();
   }

@@ -37,8 +37,9 @@
 // - Two loops can own the sockets. By default, over a Store without TLS or
 //   authentication, the addon's native front (front.ts, native/engine/src/front
 //   and unit_front.rs) reads them on its own thread: a WRITE goes from the socket
-//   to the store's I/O thread and its answer back without JS, and every other
-//   frame comes here whole and is answered by the same handleRequest. With TLS,
+//   to the store's I/O thread (a READ to its read service) and its answer back
+//   without JS, and every other frame comes here whole and is answered by the same
+//   handleRequest. With TLS,
 //   authentication, an engine without a Store (a simulator's) or `front:
 //   'node'`, Node's net server reads them as described above. The limits, the
 //   shutdown and the answers are the same (test/unit.front.test.ts).
@@ -80,8 +81,8 @@ export interface UnitServerOptions extends ServerLimitOptions {
   /** Hears every answer sent (metrics). */
   readonly observer?: UnitObserver;
   /**
-   * Which loop reads the sockets: 'native' (default; the addon's front, WRITEs answered
-   * without JS) or 'node'. TLS, authentication or an engine without a Store take
+   * Which loop reads the sockets: 'native' (default; the addon's front, WRITEs and READs
+   * answered without JS) or 'node'. TLS, authentication or an engine without a Store take
    * 'node' whatever this says.
    */
   readonly front?: FrontKind;
@@ -268,8 +269,8 @@ export class UnitServer {
     return this.#front === undefined ? 'node' : 'native';
   }
 
-  /** What the WRITEs the native front answered add up to (they never reach the observer); undefined without one. */
-  frontWrites(): NativeUnitFrontMetrics | undefined {
+  /** What the WRITEs and READs the native front answered add up to (they never reach the observer); undefined without one. */
+  frontAnswers(): NativeUnitFrontMetrics | undefined {
     return this.#front?.metrics();
   }
 
@@ -460,8 +461,8 @@ export class UnitServer {
   }
 
   /**
-   * Frames the front does not answer (anything but a well-formed WRITE, and the frames
-   * that came after it): decoded in order and served here; the connection is read again
+   * Frames the front does not answer (anything but a well-formed WRITE or READ, and the
+   * frames that came after it): decoded in order and served here; the connection is read again
    * once they all decoded. A malformed one ends the connection, and nothing after it runs.
    */
   #frontFrame(conn: number, bytes: Buffer): void {
@@ -498,7 +499,7 @@ export class UnitServer {
     front.resume(conn);
   }
 
-  /** A WRITE the front answered with a whole-request error: logged as the Node path logs its own. */
+  /** A WRITE or READ the front answered with a whole-request error: logged as the Node path logs its own. */
   #frontRefused(conn: number, answer: Buffer): void {
     const r = decodeFrame(answer);
     invariant(r.kind === 'frame' && r.frame.type === 'response', 'the native front noted an answer that does not decode');

@@ -1,12 +1,13 @@
 //! A storage unit on a native front (crate::front): what is pure in it, no sockets and
-//! no store. WRITE, the unit's hot request, is read here and answered by the store's
-//! I/O thread straight to the connection; every other frame goes to the TypeScript
-//! server (src/unit/front.ts), which answers it as it always has.
+//! no store. WRITE and READ, the unit's hot requests, are read here and answered by the
+//! store's threads straight to the connection (WRITE by the I/O thread, READ by the read
+//! service's); every other frame goes to the TypeScript server (src/unit/front.ts),
+//! which answers it as it always has.
 //!
-//! Only a WRITE this path can answer exactly as the TypeScript server would is taken: a
-//! well-formed frame (docs/protocol.md, WRITE) whose addresses are all at most
-//! `MAX_ADDRESS`. Anything else — a malformed WRITE, an address the unit refuses, any
-//! other opcode, a response sent to a unit — is forwarded whole, and the TypeScript
+//! Only a request this path can answer exactly as the TypeScript server would is taken:
+//! a well-formed frame (docs/protocol.md, WRITE and READ), a WRITE's addresses all at
+//! most `MAX_ADDRESS`. Anything else — a malformed frame, an address the unit refuses,
+//! any other opcode, a response sent to a unit — is forwarded whole, and the TypeScript
 //! decoder decides (answer, or close the connection saying why). So the malformed-input
 //! rules stay in one place.
 
@@ -15,9 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Code, EngineError};
 use crate::front::wire::{answer_header, safe_u64_at, u32_at, HEADER_BYTES, WIRE_VERSION};
-use crate::store::{WriteOutcome, MAX_ADDRESS};
+use crate::store::{ReadOutcome, WriteOutcome, MAX_ADDRESS};
 
 pub const WRITE_OPCODE: u8 = 1;
+pub const READ_OPCODE: u8 = 2;
 /// Entries in one WRITE: 1 ..= this (docs/protocol.md, "Limits").
 pub const MAX_ENTRIES: usize = 65_536;
 /// Bytes per entry descriptor: address u64, length u32.
@@ -66,6 +68,50 @@ pub fn parse_write(frame: &[u8]) -> Option<WriteFrame> {
     (frame.len() - start == total).then_some(WriteFrame { epoch, addresses, lengths, payloads: start..frame.len() })
 }
 
+/// A READ this path takes: its epoch and addresses.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ReadFrame {
+    pub epoch: u64,
+    pub addresses: Vec<u64>,
+}
+
+/// `frame` (one whole frame) as a READ this path may answer, or None.
+pub fn parse_read(frame: &[u8]) -> Option<ReadFrame> {
+    if frame.len() < HEADER_BYTES + 4 || frame[4] != WIRE_VERSION || frame[5] != READ_OPCODE || frame[6] != 0 || frame[7] != 0 {
+        return None;
+    }
+    let epoch = safe_u64_at(frame, 12)?;
+    let n = u32_at(frame, HEADER_BYTES) as usize;
+    if !(1..=MAX_ENTRIES).contains(&n) || frame.len() != HEADER_BYTES + 4 + 8 * n {
+        return None;
+    }
+    let addresses = (0..n).map(|i| safe_u64_at(frame, HEADER_BYTES + 4 + 8 * i)).collect::<Option<Vec<u64>>>()?;
+    Some(ReadFrame { epoch, addresses })
+}
+
+/// The answer to the READ whose header is `head`, as the TypeScript server encodes it:
+/// statuses, kinds (the engine's bytes are the wire's: 0 none, 1 data, 2 junk), lengths,
+/// then the payloads; or the whole-request error.
+pub fn read_answer(out: &mut Vec<u8>, head: &[u8], result: &Result<ReadOutcome, EngineError>) {
+    match result {
+        Ok(o) => {
+            let n = o.status.len();
+            debug_assert!(o.kinds.len() == n && o.lengths.len() == n);
+            debug_assert_eq!(o.lengths.iter().map(|&l| l as usize).sum::<usize>(), o.data.len());
+            answer_header(out, head, 1 + 4 + 6 * n + o.data.len());
+            out.push(Code::Ok as u8);
+            out.extend_from_slice(&(n as u32).to_le_bytes());
+            out.extend_from_slice(&o.status);
+            out.extend_from_slice(&o.kinds);
+            for l in &o.lengths {
+                out.extend_from_slice(&l.to_le_bytes());
+            }
+            out.extend_from_slice(&o.data);
+        }
+        Err(e) => error_answer(out, head, e),
+    }
+}
+
 /// The answer to the WRITE whose header is `head`, as the TypeScript server encodes it:
 /// statuses and `written` bytes, or the whole-request error (ERR_SEALED with the unit's
 /// epoch) with the engine's message.
@@ -106,10 +152,10 @@ pub fn error_answer(out: &mut Vec<u8>, head: &[u8], e: &EngineError) {
 /// Error codes that fit a status byte (docs/protocol.md, "Error codes").
 pub const CODES: usize = 24;
 
-/// What the WRITEs answered by this path add to the unit's metrics, read at scrape time
-/// (src/admin/unit.ts): the same counters and latency histogram the TypeScript server's
-/// answers feed. Written by the I/O thread only; read by the JS thread.
-pub struct WriteMetrics {
+/// What the WRITEs (or the READs) answered by this path add to the unit's metrics, read at
+/// scrape time (src/admin/unit.ts): the same counters and latency histogram the TypeScript
+/// server's answers feed. Written by the store's threads; read by the JS thread.
+pub struct OpMetrics {
     pub requests: AtomicU64,
     pub entries: AtomicU64,
     pub payload_bytes: AtomicU64,
@@ -124,11 +170,11 @@ pub struct WriteMetrics {
     pub latency_sum_ns: AtomicU64,
 }
 
-impl WriteMetrics {
-    pub fn new(bounds_ns: Vec<u64>) -> WriteMetrics {
+impl OpMetrics {
+    pub fn new(bounds_ns: Vec<u64>) -> OpMetrics {
         assert!(bounds_ns.windows(2).all(|w| w[0] < w[1]), "latency bounds must ascend");
         let buckets = (0..=bounds_ns.len()).map(|_| AtomicU64::new(0)).collect();
-        WriteMetrics {
+        OpMetrics {
             requests: AtomicU64::new(0),
             entries: AtomicU64::new(0),
             payload_bytes: AtomicU64::new(0),
@@ -140,18 +186,20 @@ impl WriteMetrics {
         }
     }
 
-    /// One answered WRITE: `payload_bytes` in `entries` entries, answered `result` after `latency_ns`.
-    /// As the TypeScript metrics: a refused request counts only as a request and its error.
-    pub fn record(&self, entries: usize, payload_bytes: usize, result: &Result<WriteOutcome, EngineError>, latency_ns: u64) {
+    /// One answered request of `entries` entries: its entry statuses and `payload_bytes`
+    /// (a WRITE's payloads, a READ's data answered), or its whole-request error, after
+    /// `latency_ns`. As the TypeScript metrics: a refused request counts only as a request
+    /// and its error.
+    pub fn record(&self, entries: usize, payload_bytes: usize, result: Result<&[u8], &EngineError>, latency_ns: u64) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         match result {
             Err(e) => {
                 self.request_errors[e.code() as usize].fetch_add(1, Ordering::Relaxed);
             }
-            Ok(o) => {
+            Ok(statuses) => {
                 self.entries.fetch_add(entries as u64, Ordering::Relaxed);
                 self.payload_bytes.fetch_add(payload_bytes as u64, Ordering::Relaxed);
-                for &s in &o.status {
+                for &s in statuses {
                     if s != 0 {
                         self.entry_errors[usize::from(s).min(CODES - 1)].fetch_add(1, Ordering::Relaxed);
                     }
@@ -256,12 +304,39 @@ mod tests {
     }
 
     #[test]
+    fn takes_a_well_formed_read_and_answers_it_as_the_typescript_encoder() {
+        let mut f = Vec::new();
+        f.extend_from_slice(&(16u32 + 4 + 16).to_le_bytes());
+        f.extend_from_slice(&[1, 2, 0, 0]);
+        f.extend_from_slice(&4u32.to_le_bytes());
+        f.extend_from_slice(&6u64.to_le_bytes());
+        f.extend_from_slice(&2u32.to_le_bytes());
+        f.extend_from_slice(&7u64.to_le_bytes());
+        f.extend_from_slice(&9u64.to_le_bytes());
+        assert_eq!(parse_read(&f), Some(ReadFrame { epoch: 6, addresses: vec![7, 9] }));
+        let mut longer = f.clone();
+        longer.push(0);
+        assert_eq!(parse_read(&longer), None, "a body longer than its layout");
+        let mut unsafe_address = f.clone();
+        unsafe_address[39] = 0x20;
+        assert_eq!(parse_read(&unsafe_address), None, "an address above 2^53 - 1");
+
+        let mut out = Vec::new();
+        let o = ReadOutcome { status: vec![0, 2], kinds: vec![1, 0], lengths: vec![3, 0], data: b"abc".to_vec() };
+        read_answer(&mut out, &f[..HEADER_BYTES], &Ok(o));
+        let mut want = vec![16 + 5 + 12 + 3, 0, 0, 0, 1, 0x82, 0, 0, 4, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0];
+        want.extend_from_slice(&[0, 2, 0, 0, 0, 0, 2, 1, 0, 3, 0, 0, 0, 0, 0, 0, 0]);
+        want.extend_from_slice(b"abc");
+        assert_eq!(out, want);
+    }
+
+    #[test]
     fn metrics_count_as_the_typescript_observer() {
-        let m = WriteMetrics::new(vec![1_000, 1_000_000]);
-        m.record(2, 10, &Ok(WriteOutcome { status: vec![0, 1], written: vec![0, 1] }), 500);
-        m.record(1, 4, &Ok(WriteOutcome { status: vec![0], written: vec![0] }), 1_000);
-        m.record(1, 4, &Ok(WriteOutcome { status: vec![0], written: vec![0] }), 2_000_000);
-        m.record(3, 9, &Err(EngineError::Sealed { unit_epoch: 2, request_epoch: 1 }), 50);
+        let m = OpMetrics::new(vec![1_000, 1_000_000]);
+        m.record(2, 10, Ok(&[0, 1]), 500);
+        m.record(1, 4, Ok(&[0]), 1_000);
+        m.record(1, 4, Ok(&[0]), 2_000_000);
+        m.record(3, 9, Err(&EngineError::Sealed { unit_epoch: 2, request_epoch: 1 }), 50);
         assert_eq!(m.requests.load(Ordering::Relaxed), 4);
         assert_eq!(m.entries.load(Ordering::Relaxed), 4);
         assert_eq!(m.payload_bytes.load(Ordering::Relaxed), 18);

@@ -23,7 +23,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use corfu_engine::front::{Replier, Reply};
-use corfu_engine::unit_front::{write_answer, WriteMetrics};
+use corfu_engine::unit_front::{read_answer, write_answer, OpMetrics};
 
 use corfu_engine::read_service::{Next, ReadRequest, ReadService};
 
@@ -58,9 +58,16 @@ pub struct Dest {
 // keeps its Buffer alive and untouched (bindings/store-channel.ts).
 unsafe impl Send for Dest {}
 
-/// readInto destinations by request id: put by the JS thread before the request is
-/// queued, taken by the read thread when it answers.
-pub type Dests = Arc<Mutex<HashMap<u32, Dest>>>;
+/// Where a read is answered when not into the round buffer: a readInto's target, or a
+/// unit's native front (its READ, answered to the connection).
+pub enum ReadRoute {
+    Into(Dest),
+    Front(FrontRequest),
+}
+
+/// Read routes by request id: put before the request is queued, taken by the read thread
+/// when it answers.
+pub type ReadRoutes = Arc<Mutex<HashMap<u32, ReadRoute>>>;
 
 pub type RoundCallback = ThreadsafeFunction<Buffer, (), Buffer, Status, false, true>;
 
@@ -77,16 +84,17 @@ impl AsRef<[u8]> for Payload {
     }
 }
 
-/// Where a WRITE taken by a unit's native front (unit_front.rs) is answered: straight to
-/// its connection, encoded here, never through JS.
+/// Where a WRITE or READ taken by a unit's native front (unit_front.rs) is answered:
+/// straight to its connection, encoded here, never through JS.
 pub struct FrontLink {
     pub replier: Replier,
-    pub metrics: WriteMetrics,
+    pub writes: OpMetrics,
+    pub reads: OpMetrics,
 }
 
-/// A front WRITE's connection, its request header (echoed in the answer) and what its
+/// A front request's connection, its request header (echoed in the answer) and what its
 /// metrics need.
-pub struct FrontWrite {
+pub struct FrontRequest {
     pub link: Arc<FrontLink>,
     pub conn: u32,
     pub head: [u8; 20],
@@ -102,7 +110,7 @@ pub enum Job {
     },
     /// A WRITE from a unit's native front.
     Front {
-        write: FrontWrite,
+        write: FrontRequest,
         request: Request<Payload>,
     },
     /// Close the store once the read service (its own fd on the device) has stopped.
@@ -207,20 +215,25 @@ fn encode_into(out: &mut Out, id: u32, result: corfu_engine::Result<ReadOutcome>
 }
 
 /// The read service's thread: answers reads as they complete, batching whatever
-/// completed together into one round buffer.
-pub fn run_reads(mut service: ReadService, rx: Receiver<ReadRequest>, callback: Arc<RoundCallback>, dests: Dests) {
+/// completed together into one round buffer (and a front's into one batch of replies).
+pub fn run_reads(mut service: ReadService, rx: Receiver<ReadRequest>, callback: Arc<RoundCallback>, routes: ReadRoutes) {
     service.run(
         || Next::from_channel(&rx),
         |done| {
             let mut out = Out(Vec::with_capacity(64 * done.len()));
+            let mut replies = Vec::new();
             for (id, r) in done {
-                let dest = dests.lock().expect("dests lock").remove(&id);
-                match dest {
-                    Some(dest) => encode_into(&mut out, id, r, dest),
+                let route = routes.lock().expect("read routes lock").remove(&id);
+                match route {
+                    Some(ReadRoute::Into(dest)) => encode_into(&mut out, id, r, dest),
+                    Some(ReadRoute::Front(f)) => answer_front_read(f, r, &mut replies),
                     None => encode(&mut out, id, Response::Read(r)),
                 }
             }
-            callback.call(out.0.into(), ThreadsafeFunctionCallMode::Blocking);
+            send_front(replies);
+            if !out.0.is_empty() {
+                callback.call(out.0.into(), ThreadsafeFunctionCallMode::Blocking);
+            }
         },
     );
 }
@@ -240,18 +253,29 @@ fn or_abort<T>(f: impl FnOnce() -> T) -> T {
 /// Who a request of a round is answered to.
 enum Route {
     Js(u32),
-    Front(FrontWrite),
+    Front(FrontRequest),
+}
+
+fn elapsed_ns(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A front WRITE's answer, for the reply batch of its round.
-fn answer_front(w: FrontWrite, response: Response, replies: &mut Vec<(Arc<FrontLink>, Reply)>) {
+fn answer_front(w: FrontRequest, response: Response, replies: &mut Vec<(Arc<FrontLink>, Reply)>) {
     let Response::Write(result) = response else { unreachable!("a front job is a WRITE") };
     let mut bytes = Vec::with_capacity(32 + 2 * w.entries);
     write_answer(&mut bytes, &w.head, &result);
-    let latency_ns = u64::try_from(w.taken.elapsed().as_nanos()).unwrap_or(u64::MAX);
-    w.link.metrics.record(w.entries, w.payload_bytes, &result, latency_ns);
-    // A refused WRITE is worth the JS side's log line (it filters the routine ones).
+    w.link.writes.record(w.entries, w.payload_bytes, result.as_ref().map(|o| &o.status[..]), elapsed_ns(w.taken));
+    // A refused request is worth the JS side's log line (it filters the routine ones).
     replies.push((w.link, Reply { conn: w.conn, bytes, done: true, notice: result.is_err() }));
+}
+
+/// A front READ's answer, for the read thread's reply batch.
+fn answer_front_read(r: FrontRequest, result: corfu_engine::Result<ReadOutcome>, replies: &mut Vec<(Arc<FrontLink>, Reply)>) {
+    let mut bytes = Vec::with_capacity(32 + 6 * r.entries + result.as_ref().map_or(0, |o| o.data.len()));
+    read_answer(&mut bytes, &r.head, &result);
+    r.link.reads.record(r.entries, result.as_ref().map_or(0, |o| o.data.len()), result.as_ref().map(|o| &o.status[..]), elapsed_ns(r.taken));
+    replies.push((r.link, Reply { conn: r.conn, bytes, done: true, notice: result.is_err() }));
 }
 
 /// Sends a round's front answers, one batch (one wake-up) per front.

@@ -22,7 +22,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use convert::{addresses, js_error, DeviceIdentity, SuperblockInfo, Usage};
-use io_thread::{Dest, Dests, Job, Payload, RoundCallback};
+use io_thread::{Dest, Job, Payload, ReadRoute, ReadRoutes, RoundCallback};
 
 /// Requests queued to one store's I/O thread at most; beyond it calls fail fast with
 /// ERR_OVERLOADED instead of growing a queue without bound.
@@ -180,7 +180,7 @@ pub struct NativeStore {
     tx: Mutex<Option<SyncSender<Job>>>,
     reads: Mutex<Option<(SyncSender<ReadRequest>, JoinHandle<()>)>>,
     read_waker: Waker,
-    dests: Dests,
+    read_routes: ReadRoutes,
     sync_mode: &'static str,
 }
 
@@ -209,15 +209,15 @@ impl NativeStore {
         let spawn_failed = |e| js_error(&EngineError::io("cannot start an I/O thread", e));
         let (read_tx, read_rx) = sync_channel(MAX_QUEUED_REQUESTS);
         let read_callback = callback.clone();
-        let dests = Dests::default();
-        let read_dests = dests.clone();
+        let read_routes = ReadRoutes::default();
+        let thread_routes = read_routes.clone();
         let reader = std::thread::Builder::new()
             .name("corfu-read".into())
-            .spawn(move || io_thread::run_reads(service, read_rx, read_callback, read_dests))
+            .spawn(move || io_thread::run_reads(service, read_rx, read_callback, thread_routes))
             .map_err(spawn_failed)?;
         let (tx, rx) = sync_channel(MAX_QUEUED_REQUESTS);
         std::thread::Builder::new().name("corfu-io".into()).spawn(move || io_thread::run(store, rx, callback)).map_err(spawn_failed)?;
-        Ok(NativeStore { tx: Mutex::new(Some(tx)), reads: Mutex::new(Some((read_tx, reader))), read_waker, dests, sync_mode: sync.name() })
+        Ok(NativeStore { tx: Mutex::new(Some(tx)), reads: Mutex::new(Some((read_tx, reader))), read_waker, read_routes, sync_mode: sync.name() })
     }
 
     #[napi(getter)]
@@ -228,6 +228,14 @@ impl NativeStore {
     /// The I/O thread's queue, for a native front's WRITEs (unit_front.rs).
     pub(crate) fn sender(&self) -> Result<SyncSender<Job>> {
         self.tx.lock().expect("sender lock").clone().ok_or_else(|| js_error(&EngineError::Closed))
+    }
+
+    /// The read service's queue, its waker and the routes its answers take, for a native
+    /// front's READs (unit_front.rs).
+    pub(crate) fn read_queue(&self) -> Result<(SyncSender<ReadRequest>, Waker, ReadRoutes)> {
+        let guard = self.reads.lock().expect("reads lock");
+        let Some((tx, _)) = guard.as_ref() else { return Err(js_error(&EngineError::Closed)) };
+        Ok((tx.clone(), self.read_waker.clone(), self.read_routes.clone()))
     }
 
     fn send(&self, id: u32, request: Request<Payload>) -> Result<()> {
@@ -243,11 +251,11 @@ impl NativeStore {
         let Some((tx, _)) = guard.as_ref() else { return Err(js_error(&EngineError::Closed)) };
         if let Some(dest) = dest {
             // Before the request is queued: the read thread looks for it when it answers.
-            self.dests.lock().expect("dests lock").insert(id, dest);
+            self.read_routes.lock().expect("read routes lock").insert(id, ReadRoute::Into(dest));
         }
         if let Err(e) = enqueue(tx, req) {
             if dest.is_some() {
-                self.dests.lock().expect("dests lock").remove(&id);
+                self.read_routes.lock().expect("read routes lock").remove(&id);
             }
             return Err(e);
         }

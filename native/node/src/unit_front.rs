@@ -1,22 +1,25 @@
 //! `UnitFront`: a storage unit's native TCP front (corfu_engine::front), driven by
 //! src/unit/front.ts. A WRITE is read here, queued to the store's I/O thread with its
 //! connection, and answered by that thread straight to the connection (io_thread.rs,
-//! `Job::Front`): no JS on the way. Every other frame goes to JS whole (FrontEvent
-//! "frame") and is answered with `reply`.
+//! `Job::Front`); a READ likewise by the read service's thread (`ReadRoute::Front`): no
+//! JS on the way. Every other frame goes to JS whole (FrontEvent "frame") and is
+//! answered with `reply`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Instant;
 
 use corfu_engine::front::wire::{whole_frame, HEADER_BYTES};
 use corfu_engine::front::{Front, FrontOptions, Next, Service, Take};
-use corfu_engine::unit_front::{error_answer, parse_write, WriteMetrics, CODES};
+use corfu_engine::read_service::{ReadRequest, Waker};
+use corfu_engine::unit_front::{error_answer, parse_read, parse_write, OpMetrics, CODES};
 use corfu_engine::{EngineError, Request};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::{js_error, to_js_number};
-use crate::io_thread::{FrontLink, FrontWrite, Job, Payload};
+use crate::io_thread::{FrontLink, FrontRequest, Job, Payload, ReadRoute, ReadRoutes};
 use crate::seq_front::{bind_error, event_sink, FrontEvent};
 use crate::{NativeStore, MAX_QUEUED_REQUESTS};
 
@@ -34,11 +37,12 @@ pub struct UnitFrontOptions {
     pub latency_bounds_seconds: Vec<f64>,
 }
 
-/// What the WRITEs answered by the front add to the unit's metrics, since it started.
+/// What the WRITEs (or READs) answered by the front add to the unit's metrics, since it started.
 #[napi(object)]
-pub struct UnitFrontMetrics {
+pub struct FrontOpMetrics {
     pub requests: f64,
     pub entries: f64,
+    /// A WRITE's payloads; a READ's data answered.
     pub payload_bytes: f64,
     /// Whole-request errors by status byte (index = code).
     pub request_errors: Vec<f64>,
@@ -49,46 +53,104 @@ pub struct UnitFrontMetrics {
     pub latency_sum_seconds: f64,
 }
 
-/// The unit's service on the front: WRITEs to the store, the rest to JS.
-struct Writes {
+#[napi(object)]
+pub struct UnitFrontMetrics {
+    pub write: FrontOpMetrics,
+    pub read: FrontOpMetrics,
+}
+
+fn op_metrics(m: &OpMetrics) -> FrontOpMetrics {
+    let load = |a: &AtomicU64| to_js_number(a.load(Ordering::Relaxed));
+    FrontOpMetrics {
+        requests: load(&m.requests),
+        entries: load(&m.entries),
+        payload_bytes: load(&m.payload_bytes),
+        request_errors: (0..CODES).map(|i| load(&m.request_errors[i])).collect(),
+        entry_errors: (0..CODES).map(|i| load(&m.entry_errors[i])).collect(),
+        latency_buckets: m.buckets().into_iter().map(to_js_number).collect(),
+        latency_sum_seconds: m.latency_sum_ns.load(Ordering::Relaxed) as f64 / 1e9,
+    }
+}
+
+/// Request ids of the front's READs: the upper half of the u32s (bindings/store-channel.ts
+/// numbers the JS calls in the lower half), so the read thread's routes never mix them.
+const FRONT_READ_IDS: u32 = 0x8000_0000;
+
+/// The unit's service on the front: WRITEs to the I/O thread, READs to the read service,
+/// the rest to JS.
+struct Hot {
     tx: SyncSender<Job>,
+    /// Taken when the front ends (Drop), so that the read service sees its queue close.
+    reads: Option<SyncSender<ReadRequest>>,
+    read_waker: Waker,
+    routes: ReadRoutes,
+    next_read: u32,
     link: Arc<FrontLink>,
 }
 
-impl Service for Writes {
+impl Service for Hot {
     fn take(&mut self, conn: u32, input: &[u8], room: u32, out: &mut Vec<u8>) -> Take {
         let mut take = Take { consumed: 0, answered: false, dispatched: 0, signal: false, next: Next::Need };
+        let mut reads_queued = false;
         while take.dispatched < room {
             let at = take.consumed;
             let len = match whole_frame(&input[at..]) {
                 Err(why) => {
                     take.next = Next::Malformed(why);
-                    return take;
+                    break;
                 }
-                Ok(None) => return take,
+                Ok(None) => break,
                 Ok(Some(len)) => len,
             };
             let frame = &input[at..at + len];
-            let Some(w) = parse_write(frame) else {
-                take.next = forward_held(&input[at..], len, room - take.dispatched);
-                return take;
-            };
             let head: [u8; HEADER_BYTES] = frame[..HEADER_BYTES].try_into().expect("a whole frame holds its header");
-            let entries = w.addresses.len();
-            let payload_bytes = w.payloads.len();
-            let request = Request::Write { epoch: w.epoch, addresses: w.addresses, lengths: w.lengths, data: Payload(frame[w.payloads].into()) };
-            let write = FrontWrite { link: self.link.clone(), conn, head, entries, payload_bytes, taken: Instant::now() };
-            take.consumed += len;
-            match self.tx.try_send(Job::Front { write, request }) {
-                Ok(()) => take.dispatched += 1,
-                // As the TypeScript path answers a store that refuses the call.
-                Err(TrySendError::Full(_)) => {
-                    self.refuse(out, &head, entries, payload_bytes, EngineError::Overloaded(MAX_QUEUED_REQUESTS), &mut take)
+            let request = FrontRequest { link: self.link.clone(), conn, head, entries: 0, payload_bytes: 0, taken: Instant::now() };
+            if let Some(w) = parse_write(frame) {
+                let request = FrontRequest { entries: w.addresses.len(), payload_bytes: w.payloads.len(), ..request };
+                let write =
+                    Request::Write { epoch: w.epoch, addresses: w.addresses, lengths: w.lengths, data: Payload(frame[w.payloads].into()) };
+                take.consumed += len;
+                match self.tx.try_send(Job::Front { write: request, request: write }) {
+                    Ok(()) => take.dispatched += 1,
+                    Err(TrySendError::Full(Job::Front { write, .. })) => {
+                        self.refuse(out, write, EngineError::Overloaded(MAX_QUEUED_REQUESTS), &mut take)
+                    }
+                    Err(TrySendError::Disconnected(Job::Front { write, .. })) => self.refuse(out, write, EngineError::Closed, &mut take),
+                    Err(_) => unreachable!("the job sent is a front job"),
                 }
-                Err(TrySendError::Disconnected(_)) => self.refuse(out, &head, entries, payload_bytes, EngineError::Closed, &mut take),
+            } else if let Some(r) = parse_read(frame) {
+                let id = self.next_read;
+                self.next_read = if id == u32::MAX { FRONT_READ_IDS } else { id + 1 };
+                let request = FrontRequest { entries: r.addresses.len(), ..request };
+                take.consumed += len;
+                // The route before the request: the read thread looks for it when it answers.
+                self.routes.lock().expect("read routes lock").insert(id, ReadRoute::Front(request));
+                let reads = self.reads.as_ref().expect("the read queue lives as long as the front");
+                match reads.try_send(ReadRequest { id, epoch: r.epoch, addresses: r.addresses }) {
+                    Ok(()) => {
+                        take.dispatched += 1;
+                        reads_queued = true;
+                    }
+                    Err(e) => {
+                        let Some(ReadRoute::Front(request)) = self.routes.lock().expect("read routes lock").remove(&id) else {
+                            unreachable!("the route just put")
+                        };
+                        let why =
+                            if matches!(e, TrySendError::Full(_)) { EngineError::Overloaded(MAX_QUEUED_REQUESTS) } else { EngineError::Closed };
+                        self.refuse(out, request, why, &mut take);
+                    }
+                }
+            } else {
+                take.next = forward_held(&input[at..], len, room - take.dispatched);
+                break;
             }
         }
-        take.next = Next::Owing;
+        if reads_queued {
+            self.read_waker.wake();
+        }
+        if take.dispatched == room && take.next == Next::Need {
+            take.next = Next::Owing;
+        }
         take
     }
 }
@@ -116,11 +178,23 @@ fn forward_held(input: &[u8], first: usize, room: u32) -> Next {
     Next::ForwardHeld { bytes, frames }
 }
 
-impl Writes {
-    /// Answers a WRITE the store's queue did not take, here and now.
-    fn refuse(&self, out: &mut Vec<u8>, head: &[u8], entries: usize, payload_bytes: usize, e: EngineError, take: &mut Take) {
-        error_answer(out, head, &e);
-        self.link.metrics.record(entries, payload_bytes, &Err(e), 0);
+impl Drop for Hot {
+    /// The front's thread has ended: let go of the read queue and wake the read service,
+    /// which sleeps in its ring and stops only once every sender is gone (a store closed
+    /// while this one still lived would otherwise wait for it for ever).
+    fn drop(&mut self) {
+        drop(self.reads.take());
+        self.read_waker.wake();
+    }
+}
+
+impl Hot {
+    /// Answers a request the store's queue did not take, here and now, as the TypeScript
+    /// path answers a store that refuses the call.
+    fn refuse(&self, out: &mut Vec<u8>, r: FrontRequest, e: EngineError, take: &mut Take) {
+        error_answer(out, &r.head, &e);
+        let metrics = if r.head[5] == corfu_engine::unit_front::READ_OPCODE { &self.link.reads } else { &self.link.writes };
+        metrics.record(r.entries, r.payload_bytes, Err(&e), 0);
         take.answered = true;
     }
 }
@@ -152,6 +226,7 @@ impl UnitFront {
             return Err(bad("latencyBoundsSeconds must be positive and ascending".into()));
         }
         let tx = store.sender()?;
+        let (reads, read_waker, routes) = store.read_queue()?;
         let options = FrontOptions {
             host: o.host,
             port: o.port as u16,
@@ -165,8 +240,9 @@ impl UnitFront {
         let sink = event_sink(on_event, "signal")?;
         // The I/O thread answers to the front's replier, which the front makes as it starts.
         let (front, link) = Front::start_with(options, sink, |replier| {
-            let link = Arc::new(FrontLink { replier, metrics: WriteMetrics::new(bounds) });
-            (Box::new(Writes { tx, link: link.clone() }) as Box<dyn Service>, link)
+            let link = Arc::new(FrontLink { replier, writes: OpMetrics::new(bounds.clone()), reads: OpMetrics::new(bounds) });
+            let service = Hot { tx, reads: Some(reads), read_waker, routes, next_read: FRONT_READ_IDS, link: link.clone() };
+            (Box::new(service) as Box<dyn Service>, link)
         })
         .map_err(bind_error)?;
         Ok(UnitFront { front, link })
@@ -211,18 +287,9 @@ impl UnitFront {
         self.front.connections() as u32
     }
 
+    /// What the WRITEs and READs the front answered add up to, since it started.
     #[napi]
     pub fn metrics(&self) -> UnitFrontMetrics {
-        let m = &self.link.metrics;
-        let load = |a: &std::sync::atomic::AtomicU64| to_js_number(a.load(std::sync::atomic::Ordering::Relaxed));
-        UnitFrontMetrics {
-            requests: load(&m.requests),
-            entries: load(&m.entries),
-            payload_bytes: load(&m.payload_bytes),
-            request_errors: (0..CODES).map(|i| load(&m.request_errors[i])).collect(),
-            entry_errors: (0..CODES).map(|i| load(&m.entry_errors[i])).collect(),
-            latency_buckets: m.buckets().into_iter().map(to_js_number).collect(),
-            latency_sum_seconds: m.latency_sum_ns.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9,
-        }
+        UnitFrontMetrics { write: op_metrics(&self.link.writes), read: op_metrics(&self.link.reads) }
     }
 }

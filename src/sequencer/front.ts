@@ -11,7 +11,7 @@
 
 import { loadNative } from '../../bindings/native.js';
 import type { NativeSequencerFrontInstance } from '../../bindings/native-types.js';
-import { bindFront, frontEvents, type FrontEvents } from '../transport/native-front.js';
+import { NativeFrontBase, startFront, type FrontEvents } from '../transport/native-front.js';
 import { MAX_TOKENS_PER_REQUEST } from '../wire/messages.js';
 import type { TokenSource } from './state.js';
 
@@ -34,90 +34,54 @@ export interface FrontHandler extends FrontEvents {
   tailMoved(): void;
 }
 
-export class NativeFront implements TokenSource {
-  readonly #front: NativeSequencerFrontInstance;
-  readonly stopped: Promise<void>;
-  #stopping = false;
-
-  private constructor(front: NativeSequencerFrontInstance, stopped: Promise<void>) {
-    this.#front = front;
-    this.stopped = stopped;
-  }
-
+export class NativeFront extends NativeFrontBase<NativeSequencerFrontInstance> implements TokenSource {
   static start(o: FrontOptions, handler: FrontHandler): NativeFront {
-    let onStopped!: () => void;
-    const stopped = new Promise<void>((resolve) => (onStopped = resolve));
-    const onEvent = frontEvents('sequencer', handler, onStopped, { tail: () => handler.tailMoved() });
-    const front = bindFront(() => loadNative().SequencerFront.start({ ...o, maxTokensPerRequest: MAX_TOKENS_PER_REQUEST }, onEvent));
-    return new NativeFront(front, stopped);
-  }
-
-  get host(): string {
-    return this.#front.host;
-  }
-
-  get port(): number {
-    return this.#front.port;
-  }
-
-  get connections(): number {
-    return this.#front.connections();
+    return new NativeFront(
+      startFront('sequencer', handler, { tail: () => handler.tailMoved() }, (onEvent) => loadNative().SequencerFront.start({ ...o, maxTokensPerRequest: MAX_TOKENS_PER_REQUEST }, onEvent)),
+    );
   }
 
   /** TOKEN requests the front answered itself. */
   get answered(): number {
-    return this.#front.answered();
+    return this.front.answered();
   }
 
   /** Tokens those requests handed out. */
   get tokens(): number {
-    return this.#front.tokens();
+    return this.front.tokens();
   }
 
   /** Sends `bytes` on `conn`; `resume` once the frame it holds is answered (or parked). */
   reply(conn: number, bytes: Buffer, resume: boolean): void {
-    this.#front.reply(conn, bytes, resume);
-  }
-
-  closeConnection(conn: number): void {
-    this.#front.closeConnection(conn);
+    this.front.reply(conn, bytes, resume);
   }
 
   setWaiters(any: boolean): void {
-    this.#front.setWaiters(any);
+    this.front.setWaiters(any);
   }
 
   tailSeen(): void {
-    this.#front.tailSeen();
+    this.front.tailSeen();
   }
 
   /** Around an epoch change: no TOKEN is answered by the front in between. */
   closeEpoch(): void {
-    this.#front.closeEpoch();
+    this.front.closeEpoch();
   }
 
   openEpoch(epoch: number): void {
-    this.#front.openEpoch(epoch);
-  }
-
-  /** Idempotent; `stopped` resolves when the loop has ended. */
-  stop(graceMs: number): Promise<void> {
-    if (!this.#stopping) {
-      this.#stopping = true;
-      this.#front.stop(graceMs);
-    }
-    return this.stopped;
+    this.front.openEpoch(epoch);
   }
 
   next(n: number): number {
-    return this.#front.next(n);
+    return this.front.next(n);
   }
 
   peek(): number {
-    return this.#front.peek();
+    return this.front.peek();
   }
 
   reset(start: number): void {
-    this.#front.reset(start);
+    this.front.reset(start);
   }
 }

@@ -39,11 +39,78 @@ export interface FrontEvents {
   full(): void;
 }
 
+/** What every addon front object has. */
+export interface AddonFront {
+  readonly host: string;
+  readonly port: number;
+  connections(): number;
+  closeConnection(conn: number): void;
+  stop(graceMs: number): void;
+}
+
+/**
+ * Starts an addon front with `start(onEvent)`, its events going to `handler` (`extra`:
+ * the front's own kinds). `stopped` resolves once its loop has ended. A failed bind
+ * throws FrontBindError.
+ */
+export function startFront<F extends AddonFront>(
+  name: string,
+  handler: FrontEvents,
+  extra: Readonly<Record<string, (e: NativeFrontEvent) => void>>,
+  start: (onEvent: (e: NativeFrontEvent) => void) => F,
+): { front: F; stopped: Promise<void> } {
+  let onStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (onStopped = resolve));
+  const front = bindFront(() => start(frontEvents(name, handler, onStopped, extra)));
+  return { front, stopped };
+}
+
+/** A started front, as its server sees it: its address, its connections, its stop. */
+export class NativeFrontBase<F extends AddonFront> {
+  protected readonly front: F;
+  /** Resolves when the front's loop has ended. */
+  readonly stopped: Promise<void>;
+  #stopping = false;
+
+  protected constructor(started: { front: F; stopped: Promise<void> }) {
+    this.front = started.front;
+    this.stopped = started.stopped;
+  }
+
+  get host(): string {
+    return this.front.host;
+  }
+
+  get port(): number {
+    return this.front.port;
+  }
+
+  get connections(): number {
+    return this.front.connections();
+  }
+
+  closeConnection(conn: number): void {
+    this.front.closeConnection(conn);
+  }
+
+  /**
+   * Stops accepting; each connection gets every answer it is owed, then a FIN; those
+   * still open after `graceMs` are cut. Idempotent; resolves when the loop has ended.
+   */
+  stop(graceMs: number): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      this.front.stop(graceMs);
+    }
+    return this.stopped;
+  }
+}
+
 /**
  * The addon's event callback for `handler`; `extra` takes the front's own kinds (the
  * sequencer's "tail", the unit's "notice"). `stopped` is called once the loop has ended.
  */
-export function frontEvents(name: string, handler: FrontEvents, stopped: () => void, extra: Readonly<Record<string, (e: NativeFrontEvent) => void>> = {}): (e: NativeFrontEvent) => void {
+function frontEvents(name: string, handler: FrontEvents, stopped: () => void, extra: Readonly<Record<string, (e: NativeFrontEvent) => void>> = {}): (e: NativeFrontEvent) => void {
   return (e) => {
     switch (e.kind) {
       case 'frame':

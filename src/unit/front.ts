@@ -8,9 +8,9 @@
 // authentication, and an engine that is a Store (a simulator's engine is not).
 // docs/architecture.md, "The native fronts", says why and what it measured.
 
-import type { NativeUnitFrontInstance, NativeUnitFrontMetrics } from '../../bindings/native-types.js';
+import type { NativeFrontEvent, NativeUnitFrontInstance, NativeUnitFrontMetrics } from '../../bindings/native-types.js';
 import type { Store } from '../../bindings/store.js';
-import { bindFront, frontEvents, type FrontEvents } from '../transport/native-front.js';
+import { NativeFrontBase, startFront, type FrontEvents } from '../transport/native-front.js';
 
 export interface UnitFrontOptions {
   readonly host: string;
@@ -34,65 +34,25 @@ export interface UnitFrontHandler extends FrontEvents {
   refused(conn: number, answer: Buffer): void;
 }
 
-export class NativeUnitFront {
-  readonly #front: NativeUnitFrontInstance;
-  readonly stopped: Promise<void>;
-  #stopping = false;
-
-  private constructor(front: NativeUnitFrontInstance, stopped: Promise<void>) {
-    this.#front = front;
-    this.stopped = stopped;
-  }
-
+export class NativeUnitFront extends NativeFrontBase<NativeUnitFrontInstance> {
   /** Binds and serves; a failed bind throws FrontBindError. */
   static start(store: Store, o: UnitFrontOptions, handler: UnitFrontHandler): NativeUnitFront {
-    let onStopped!: () => void;
-    const stopped = new Promise<void>((resolve) => (onStopped = resolve));
-    const onEvent = frontEvents('unit', handler, onStopped, { notice: (e) => handler.refused(e.conn, e.bytes ?? Buffer.alloc(0)) });
-    const front = bindFront(() => store.startFront({ ...o, latencyBoundsSeconds: [...o.latencyBoundsSeconds] }, onEvent));
-    return new NativeUnitFront(front, stopped);
-  }
-
-  get host(): string {
-    return this.#front.host;
-  }
-
-  get port(): number {
-    return this.#front.port;
-  }
-
-  get connections(): number {
-    return this.#front.connections();
+    const notice = (e: NativeFrontEvent): void => handler.refused(e.conn, e.bytes ?? Buffer.alloc(0));
+    return new NativeUnitFront(startFront('unit', handler, { notice }, (onEvent) => store.startFront({ ...o, latencyBoundsSeconds: [...o.latencyBoundsSeconds] }, onEvent)));
   }
 
   /** The answer to a frame the front handed over. */
   reply(conn: number, bytes: Buffer): void {
-    this.#front.reply(conn, bytes);
+    this.front.reply(conn, bytes);
   }
 
   /** The frames of a `frame` event all decoded: read the connection again. */
   resume(conn: number): void {
-    this.#front.resume(conn);
-  }
-
-  closeConnection(conn: number): void {
-    this.#front.closeConnection(conn);
+    this.front.resume(conn);
   }
 
   /** The WRITEs and READs the front answered since it started (counts, errors, latency buckets). */
   metrics(): NativeUnitFrontMetrics {
-    return this.#front.metrics();
-  }
-
-  /**
-   * Stops accepting; each connection gets every answer it is owed, then a FIN; those
-   * still open after `graceMs` are cut. Idempotent; resolves when the loop has ended.
-   */
-  stop(graceMs: number): Promise<void> {
-    if (!this.#stopping) {
-      this.#stopping = true;
-      this.#front.stop(graceMs);
-    }
-    return this.stopped;
+    return this.front.metrics();
   }
 }

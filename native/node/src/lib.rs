@@ -4,6 +4,7 @@
 //! and a sync (group commit).
 
 mod convert;
+mod front;
 mod io_thread;
 mod seq_front;
 mod token;

@@ -11,16 +11,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use corfu_engine::front::wire::{whole_frame, HEADER_BYTES};
-use corfu_engine::front::{Front, FrontOptions, Next, Service, Take};
+use corfu_engine::front::{Front, Next, Service, Take};
 use corfu_engine::read_service::{ReadRequest, Waker};
 use corfu_engine::unit_front::{error_answer, parse_read, parse_write, OpMetrics, CODES};
 use corfu_engine::{EngineError, Request};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{js_error, to_js_number};
+use crate::convert::to_js_number;
+use crate::front::{bad, bind_error, event_sink, front_options, FrontEvent, Limits};
 use crate::io_thread::{FrontLink, FrontRequest, Job, Payload, ReadRoute, ReadRoutes};
-use crate::seq_front::{bind_error, event_sink, FrontEvent};
 use crate::{NativeStore, MAX_QUEUED_REQUESTS};
 
 #[napi(object)]
@@ -205,38 +205,26 @@ pub struct UnitFront {
     link: Arc<FrontLink>,
 }
 
-fn bad(what: String) -> Error {
-    js_error(&EngineError::BadRequest(what))
-}
-
 #[napi]
 impl UnitFront {
     /// Binds and starts serving `store`. A bind that fails throws an Error whose message
     /// starts with the errno's name (EADDRINUSE, EADDRNOTAVAIL, EACCES, ...).
     #[napi(factory, ts_args_type = "store: NativeStore, options: UnitFrontOptions, onEvent: (event: FrontEvent) => void")]
     pub fn start(store: &NativeStore, o: UnitFrontOptions, on_event: Function<FrontEvent, ()>) -> Result<UnitFront> {
-        if o.port > 65535 {
-            return Err(bad(format!("port must be 0..65535, got {}", o.port)));
-        }
-        if o.max_connections == 0 || o.frame_timeout_ms == 0 || o.max_buffered_bytes == 0 || o.max_in_flight_per_connection == 0 {
-            return Err(bad("maxConnections, frameTimeoutMs, maxBufferedBytes and maxInFlightPerConnection must be at least 1".into()));
-        }
+        let limits = Limits {
+            port: o.port,
+            max_connections: o.max_connections,
+            frame_timeout_ms: o.frame_timeout_ms,
+            max_buffered_bytes: o.max_buffered_bytes,
+            keepalive_idle_s: o.keepalive_idle_s,
+        };
+        let options = front_options(o.host, limits, o.max_in_flight_per_connection, "corfu-unit-front")?;
         let bounds = o.latency_bounds_seconds.iter().map(|&s| (s * 1e9).round() as u64).collect::<Vec<u64>>();
         if o.latency_bounds_seconds.iter().any(|s| !s.is_finite() || *s <= 0.0) || !bounds.windows(2).all(|w| w[0] < w[1]) {
             return Err(bad("latencyBoundsSeconds must be positive and ascending".into()));
         }
         let tx = store.sender()?;
         let (reads, read_waker, routes) = store.read_queue()?;
-        let options = FrontOptions {
-            host: o.host,
-            port: o.port as u16,
-            max_connections: o.max_connections as usize,
-            frame_timeout_ms: u64::from(o.frame_timeout_ms),
-            max_buffered_bytes: o.max_buffered_bytes as usize,
-            keepalive_idle_s: o.keepalive_idle_s,
-            max_owed: o.max_in_flight_per_connection,
-            thread_name: "corfu-unit-front".into(),
-        };
         let sink = event_sink(on_event, "signal")?;
         // The I/O thread answers to the front's replier, which the front makes as it starts.
         let (front, link) = Front::start_with(options, sink, |replier| {

@@ -161,7 +161,7 @@ const MAX_FORWARD_BYTES: usize = 1 << 20;
 /// The frame of `first` bytes at the head of `input` and the whole frames after it (up to
 /// `room` in all): the JS side's, in one event. It decodes them in order, so a malformed
 /// one ends the connection with nothing after it run, as on the Node path; one event
-/// for a run of READs costs one wake-up, not one each.
+/// for a run of FILLs or TRIMs costs one wake-up, not one each.
 fn forward_held(input: &[u8], first: usize, room: u32) -> Next {
     let mut bytes = first;
     let mut frames = 1;

@@ -639,8 +639,15 @@ impl Loop {
         let Reply { conn, bytes, done, notice } = r;
         let Some(c) = self.conns.get_mut(&conn) else { return };
         let was_blocked = c.owed >= max_owed;
+        let copy = notice.then(|| bytes.clone());
         if !bytes.is_empty() {
-            c.out.extend_from_slice(&bytes);
+            // Nothing waiting to be sent: the answer becomes the output, uncopied (a READ's
+            // can be megabytes).
+            if c.out.is_empty() {
+                c.out = bytes;
+            } else {
+                c.out.extend_from_slice(&bytes);
+            }
             self.dirty.push(conn);
         }
         if done {
@@ -651,7 +658,7 @@ impl Loop {
                 self.process(conn);
             }
         }
-        if notice {
+        if let Some(bytes) = copy {
             (self.events)(Event::Notice { conn, bytes });
         }
     }

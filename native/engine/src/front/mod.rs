@@ -641,9 +641,9 @@ impl Loop {
         let was_blocked = c.owed >= max_owed;
         let copy = notice.then(|| bytes.clone());
         if !bytes.is_empty() {
-            // Nothing waiting to be sent: the answer becomes the output, uncopied (a READ's
-            // can be megabytes).
-            if c.out.is_empty() {
+            // Nothing waiting to be sent and no room for it: the answer becomes the output,
+            // uncopied (a READ's can be megabytes); else the output's room is reused.
+            if c.out.is_empty() && bytes.len() > c.out.capacity() {
                 c.out = bytes;
             } else {
                 c.out.extend_from_slice(&bytes);

@@ -108,6 +108,20 @@ class ManualClock implements Clock {
 }
 
 describe('CallBudget deadlines', () => {
+  it('checkDeadline ends a budget whose deadline passed before its timer fired (ERR_TIMEOUT), and leaves one with time left alone', () => {
+    // A clock whose timers have not fired yet: the bucket runs late, as under load.
+    let now = 0;
+    const late: Clock = { now: () => now, setTimeout: () => ({}), clearTimeout: () => {} };
+    const b = new CallBudget(late, 'ping', 50);
+    now = 49;
+    expect(() => b.checkDeadline()).not.toThrow();
+    expect(b.ended).toBe(false);
+    now = 50;
+    expect(b.ended).toBe(false);
+    expect(() => b.checkDeadline()).toThrow(expect.objectContaining({ code: 'ERR_TIMEOUT', message: 'ping: its deadline of 50 ms passed' }));
+    expect(b.ended).toBe(true);
+  });
+
   it('budgets of one length share one timer; each still ends at its own deadline (not a ms later), and one done in time never does', async () => {
     const clock = new ManualClock();
     const ended: [number, number, string][] = [];

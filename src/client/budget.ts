@@ -194,6 +194,21 @@ export class CallBudget {
   }
 
   /**
+   * As `check`, and a deadline already past ends the budget now: its bucket's timer may
+   * fire a little after it, while a request timed to the deadline (`requestTimeout`)
+   * fails first. A call that reads such a failure as a server's must ask this first, or
+   * it reports the server where its deadline passed.
+   */
+  checkDeadline(): void {
+    if (this.#error === undefined && this.remaining() === 0) {
+      this.#bucket?.remove();
+      this.#bucket = undefined;
+      this.#end(this.#expired());
+    }
+    this.check();
+  }
+
+  /**
    * `p`, unless the budget runs out first. Not Promise.race with the pending end: each call
    * would leave a reaction on it for the budget's whole life (a long call that resends for
    * minutes piled up gigabytes in the simulator); a waiter is removed as soon as `p` settles.

@@ -1358,6 +1358,8 @@ export class CorfuClient {
         }),
       );
       if (silent.length > 0) {
+        // A request that timed out with the deadline is the deadline's, not a server's.
+        b.checkDeadline();
         throw new CorfuError('ERR_UNAVAILABLE', `ping: ${silent.length} of ${servers.length} servers did not answer: ${silent.join(', ')}`, { cause });
       }
     });

@@ -4,7 +4,7 @@
 //!
 //! Why: a request that crosses libuv and V8 costs the Node servers several times what
 //! the work itself costs (docs/architecture.md, "The native fronts"). The sequencer
-//! answers TOKEN here (seq_front), a storage unit WRITE (unit_front).
+//! answers TOKEN here (seq_front), a storage unit WRITE and READ (unit_front).
 //!
 //! One thread, one level-triggered epoll set: the listener, an eventfd woken when a
 //! command is queued (a reply from the JS side or the store's I/O thread), and the
@@ -253,10 +253,6 @@ impl Front {
     /// connection was owed (a forwarded frame's), so reading may go on.
     pub fn reply(&self, conn: u32, bytes: Vec<u8>, done: bool) {
         self.shared.push(Command::Replies(vec![Reply { conn, bytes, done, notice: false }]));
-    }
-
-    pub fn replier(&self) -> Replier {
-        Replier(self.shared.clone())
     }
 
     /// The frames handed over held (`Next::ForwardHeld`) all decoded: go on reading `conn`.
@@ -711,14 +707,17 @@ impl Loop {
             if c.out.capacity() > SHRINK_ABOVE_BYTES {
                 c.out = Vec::new();
             }
-            if c.peer_done && c.owed == 0 {
-                self.close(id, None);
-                return;
-            }
             c.paused = false;
             if c.stalled && !stopping {
-                // Drained: take the frames left for the answers to go first.
+                // Drained: take the frames left for the answers to go first (before a peer
+                // that has sent its FIN is closed: they are owed answers too), then look
+                // at this connection again.
                 self.process(id);
+                self.dirty.push(id);
+                return;
+            }
+            if c.peer_done && c.owed == 0 {
+                self.close(id, None);
                 return;
             }
             if stopping && !c.ended && c.owed == 0 {

@@ -15,7 +15,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Code, EngineError};
-use crate::front::wire::{answer_header, safe_u64_at, u32_at, HEADER_BYTES, WIRE_VERSION};
+use crate::front::wire::{answer_header, request_epoch, safe_u64_at, u32_at, HEADER_BYTES};
 use crate::store::{ReadOutcome, WriteOutcome, MAX_ADDRESS};
 
 pub const WRITE_OPCODE: u8 = 1;
@@ -38,16 +38,19 @@ pub struct WriteFrame {
     pub payloads: Range<usize>,
 }
 
+/// The epoch and entry count (1..=MAX_ENTRIES) of a vectored request with this opcode.
+fn vectored(frame: &[u8], opcode: u8) -> Option<(u64, usize)> {
+    let epoch = request_epoch(frame, opcode)?;
+    let n = u32_at(frame.get(..HEADER_BYTES + 4)?, HEADER_BYTES) as usize;
+    (1..=MAX_ENTRIES).contains(&n).then_some((epoch, n))
+}
+
 /// `frame` (one whole frame) as a WRITE this path may answer, or None: the TypeScript
 /// server's then.
 pub fn parse_write(frame: &[u8]) -> Option<WriteFrame> {
-    if frame.len() < HEADER_BYTES + 4 || frame[4] != WIRE_VERSION || frame[5] != WRITE_OPCODE || frame[6] != 0 || frame[7] != 0 {
-        return None;
-    }
-    let epoch = safe_u64_at(frame, 12)?;
-    let n = u32_at(frame, HEADER_BYTES) as usize;
+    let (epoch, n) = vectored(frame, WRITE_OPCODE)?;
     let descriptors = HEADER_BYTES + 4;
-    if !(1..=MAX_ENTRIES).contains(&n) || frame.len() < descriptors + n * DESCRIPTOR_BYTES {
+    if frame.len() < descriptors + n * DESCRIPTOR_BYTES {
         return None;
     }
     let mut addresses = Vec::with_capacity(n);
@@ -77,12 +80,8 @@ pub struct ReadFrame {
 
 /// `frame` (one whole frame) as a READ this path may answer, or None.
 pub fn parse_read(frame: &[u8]) -> Option<ReadFrame> {
-    if frame.len() < HEADER_BYTES + 4 || frame[4] != WIRE_VERSION || frame[5] != READ_OPCODE || frame[6] != 0 || frame[7] != 0 {
-        return None;
-    }
-    let epoch = safe_u64_at(frame, 12)?;
-    let n = u32_at(frame, HEADER_BYTES) as usize;
-    if !(1..=MAX_ENTRIES).contains(&n) || frame.len() != HEADER_BYTES + 4 + 8 * n {
+    let (epoch, n) = vectored(frame, READ_OPCODE)?;
+    if frame.len() != HEADER_BYTES + 4 + 8 * n {
         return None;
     }
     let addresses = (0..n).map(|i| safe_u64_at(frame, HEADER_BYTES + 4 + 8 * i)).collect::<Option<Vec<u64>>>()?;

@@ -24,6 +24,15 @@ pub fn safe_u64_at(b: &[u8], at: usize) -> Option<u64> {
     (high <= MAX_SAFE_HIGH).then(|| u64::from(high) << 32 | u64::from(u32_at(b, at)))
 }
 
+/// The epoch of the request at the head of `b` if it has this opcode, version 1, no flags
+/// and a safe epoch (every request a front answers itself starts so); None otherwise.
+pub fn request_epoch(b: &[u8], opcode: u8) -> Option<u64> {
+    if b.len() < HEADER_BYTES || b[4] != WIRE_VERSION || b[5] != opcode || b[6] != 0 || b[7] != 0 {
+        return None;
+    }
+    safe_u64_at(b, 12)
+}
+
 /// The whole frame at the head of `b`: Ok(Some(len)), Ok(None) when not all in yet, Err
 /// when its length field is out of bounds.
 pub fn whole_frame(b: &[u8]) -> Result<Option<usize>, String> {

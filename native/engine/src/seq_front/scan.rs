@@ -13,7 +13,7 @@
 //! version 1, opcode 0x88, flags 0, request id, epoch, status 0, first token u64).
 
 use super::gate::Gate;
-use crate::front::wire::{answer_header, safe_u64_at, u32_at, whole_frame, HEADER_BYTES, LENGTH_PREFIX_BYTES, WIRE_VERSION};
+use crate::front::wire::{answer_header, request_epoch, u32_at, whole_frame, HEADER_BYTES, LENGTH_PREFIX_BYTES};
 use crate::front::Next;
 
 pub const TOKEN_OPCODE: u8 = 8;
@@ -40,16 +40,10 @@ pub struct Scan {
 /// The epoch and count of the TOKEN request at the head of `b` if it is one this path
 /// may answer (the gate then checks the epoch).
 fn fast_token(b: &[u8], max_count: u32) -> Option<(u64, u32)> {
-    if b.len() < TOKEN_REQUEST_BYTES
-        || u32_at(b, 0) != (TOKEN_REQUEST_BYTES - LENGTH_PREFIX_BYTES) as u32
-        || b[4] != WIRE_VERSION
-        || b[5] != TOKEN_OPCODE
-        || b[6] != 0
-        || b[7] != 0
-    {
+    if b.len() < TOKEN_REQUEST_BYTES || u32_at(b, 0) != (TOKEN_REQUEST_BYTES - LENGTH_PREFIX_BYTES) as u32 {
         return None;
     }
-    let epoch = safe_u64_at(b, 12)?;
+    let epoch = request_epoch(b, TOKEN_OPCODE)?;
     let n = u32_at(b, HEADER_BYTES);
     (1..=max_count).contains(&n).then_some((epoch, n))
 }

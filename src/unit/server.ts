@@ -193,9 +193,8 @@ export class UnitServer {
       const why = code === 'EADDRINUSE' ? 'the address is already in use' : code === 'EADDRNOTAVAIL' ? 'no such local address' : message;
       return new CorfuError('ERR_IO', `cannot listen on ${host}:${options.port}: ${why}`, { cause });
     };
-    const auth = options.auth ?? new ServerAuth();
     const store = engine.store;
-    if (options.front !== 'node' && options.tls === undefined && !auth.enforced && store !== undefined) {
+    if (options.front !== 'node' && options.tls === undefined && options.auth?.enforced !== true && store !== undefined) {
       // Events come from the front's thread through the event loop: after start() returned.
       const late: { handler?: UnitFrontHandler } = {};
       let front: NativeUnitFront;
@@ -386,7 +385,12 @@ export class UnitServer {
       progressed = true;
       const req = r.frame;
       if (req.op === 'AUTH') {
-        this.#authenticate(c, req);
+        c.role = this.#authenticate(c.name, c.role, req, (answer) => writeBatched(c.socket, answer));
+        if (c.role === undefined) {
+          c.dead = true;
+          c.stopped = true;
+          c.socket.end();
+        }
         continue;
       }
       // An admin may send anything: the open server's path stops at this comparison.
@@ -482,14 +486,8 @@ export class UnitServer {
       if (r.frame.type !== 'request') return kill(`protocol error: a ${r.frame.op} response sent to a unit`);
       const req = r.frame;
       if (req.op === 'AUTH') {
-        const outcome = this.#auth.authenticate(c.role, req.token);
-        front.reply(conn, encodeAuthAnswer(req, outcome));
-        if ('role' in outcome) c.role = outcome.role;
-        else {
-          this.#log.warn({ conn: c.name }, `closing connection from ${c.name}: AUTH refused (${outcome.refused.message})`);
-          front.closeConnection(conn);
-          return;
-        }
+        c.role = this.#authenticate(c.name, c.role, req, (answer) => front.reply(conn, answer));
+        if (c.role === undefined) return front.closeConnection(conn);
         continue;
       }
       // Every peer of a front is admin (no authentication on this path); the check stays for the invariant's sake.
@@ -512,19 +510,13 @@ export class UnitServer {
     this.#log.warn({ maxConnections: max }, `${max} connections open (the cap): closing new ones until one ends`);
   }
 
-  /** AUTH: the connection takes the role its token (or certificate) gives; a refused one is answered and closed. */
-  #authenticate(c: UnitConnection, req: AuthRequest): void {
-    const outcome = this.#auth.authenticate(c.role, req.token);
-    writeBatched(c.socket, encodeAuthAnswer(req, outcome));
-    if ('role' in outcome) {
-      c.role = outcome.role;
-      return;
-    }
-    this.#log.warn({ conn: c.name }, `closing connection from ${c.name}: AUTH refused (${outcome.refused.message})`);
-    c.role = undefined;
-    c.dead = true;
-    c.stopped = true;
-    c.socket.end();
+  /** AUTH: answers it; the role its token (or certificate) gives, or undefined when refused (logged; the caller closes the connection). */
+  #authenticate(conn: string, role: Role | undefined, req: AuthRequest, send: (answer: Buffer) => void): Role | undefined {
+    const outcome = this.#auth.authenticate(role, req.token);
+    send(encodeAuthAnswer(req, outcome));
+    if ('role' in outcome) return outcome.role;
+    this.#log.warn({ conn }, `closing connection from ${conn}: AUTH refused (${outcome.refused.message})`);
+    return undefined;
   }
 
   #logError(conn: string, req: Pick<Request, 'op' | 'requestId' | 'epoch'>, response: Response): void {

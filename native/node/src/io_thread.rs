@@ -17,8 +17,9 @@
 //!   CLOSED: empty (the store is closed; the last reply this store sends)
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -240,7 +241,7 @@ pub fn run_reads(mut service: ReadService, rx: Receiver<ReadRequest>, callback: 
 
 /// A panic is a broken invariant: crash the process loudly rather than leave every
 /// pending promise hanging on a dead thread.
-fn or_abort<T>(f: impl FnOnce() -> T) -> T {
+pub fn or_abort<T>(f: impl FnOnce() -> T) -> T {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(v) => v,
         Err(_) => {
@@ -260,14 +261,14 @@ fn elapsed_ns(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// A front WRITE's answer, for the reply batch of its round.
-fn answer_front(w: FrontRequest, response: Response, replies: &mut Vec<(Arc<FrontLink>, Reply)>) {
+/// A front WRITE's answer (from the round the I/O thread or the front ran).
+pub fn front_write_reply(w: FrontRequest, response: Response) -> Reply {
     let Response::Write(result) = response else { unreachable!("a front job is a WRITE") };
     let mut bytes = Vec::with_capacity(32 + 2 * w.entries);
     write_answer(&mut bytes, &w.head, &result);
     w.link.writes.record(w.entries, w.payload_bytes, result.as_ref().map(|o| &o.status[..]), elapsed_ns(w.taken));
     // A refused request is worth the JS side's log line (it filters the routine ones).
-    replies.push((w.link, Reply { conn: w.conn, bytes, done: true, notice: result.is_err() }));
+    Reply { conn: w.conn, bytes, done: true, notice: result.is_err() }
 }
 
 /// A front READ's answer, for the read thread's reply batch.
@@ -296,15 +297,53 @@ fn send_front(replies: Vec<(Arc<FrontLink>, Reply)>) {
     }
 }
 
-pub fn run(mut store: Store<UringDevice>, rx: Receiver<Job>, callback: Arc<RoundCallback>) {
+/// The store, shared by its I/O thread and a unit's native front: whoever holds the
+/// lock runs rounds. The I/O thread holds it from the moment it takes a job until it has
+/// answered every round it began, and lets go only to wait for the next job; the front
+/// runs a turn's WRITEs itself when it gets the lock, and queues them here otherwise.
+/// The store is `None` once the I/O thread has closed it.
+pub struct StoreCell {
+    store: Mutex<Option<Store<UringDevice>>>,
+    /// The I/O thread waits for the lock: the front queues its WRITEs instead of taking
+    /// it (std's Mutex is not fair; a front busy with rounds could keep a SEAL waiting).
+    io_waiting: AtomicBool,
+}
+
+type StoreGuard<'a> = MutexGuard<'a, Option<Store<UringDevice>>>;
+
+impl StoreCell {
+    pub fn new(store: Store<UringDevice>) -> Arc<StoreCell> {
+        Arc::new(StoreCell { store: Mutex::new(Some(store)), io_waiting: AtomicBool::new(false) })
+    }
+
+    fn lock_for_io(&self) -> StoreGuard<'_> {
+        self.io_waiting.store(true, Ordering::SeqCst);
+        let guard = self.store.lock().expect("store lock");
+        self.io_waiting.store(false, Ordering::SeqCst);
+        guard
+    }
+
+    /// The store, if nobody holds it and the I/O thread is not waiting for it.
+    pub fn try_lock_for_front(&self) -> Option<StoreGuard<'_>> {
+        if self.io_waiting.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.store.try_lock().ok()
+    }
+}
+
+pub fn run(cell: Arc<StoreCell>, rx: Receiver<Job>, callback: Arc<RoundCallback>) {
     let mut close: Option<(u32, Option<JoinHandle<()>>)> = None;
     // Rounds begun and not yet answered, oldest first: at most two, so that the next
     // round's flush is at the device while this one's completes.
     let mut begun: VecDeque<(RoundId, Vec<Route>)> = VecDeque::new();
+    let mut held: Option<StoreGuard<'_>> = None;
     loop {
         // Wait for work only with nothing at the device; else take what has queued.
         let mut jobs = Vec::new();
         if begun.is_empty() && close.is_none() {
+            // Not while holding the store: a front may run rounds meanwhile.
+            drop(held.take());
             match rx.recv() {
                 Ok(job) => jobs.push(job),
                 Err(_) => break,
@@ -316,6 +355,7 @@ pub fn run(mut store: Store<UringDevice>, rx: Receiver<Job>, callback: Arc<Round
                 Err(_) => break,
             }
         }
+        let store = held.get_or_insert_with(|| cell.lock_for_io()).as_mut().expect("only this thread closes the store, after its last round");
         let mut ids = Vec::with_capacity(jobs.len());
         let mut requests = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -349,7 +389,7 @@ pub fn run(mut store: Store<UringDevice>, rx: Receiver<Job>, callback: Arc<Round
                 for (route, response) in ids.into_iter().zip(responses) {
                     match route {
                         Route::Js(id) => encode(&mut out, id, response),
-                        Route::Front(w) => answer_front(w, response, &mut replies),
+                        Route::Front(w) => replies.push((w.link.clone(), front_write_reply(w, response))),
                     }
                 }
                 (out, replies)
@@ -364,6 +404,13 @@ pub fn run(mut store: Store<UringDevice>, rx: Receiver<Job>, callback: Arc<Round
             break;
         }
     }
+    // Out of the cell, so that a front that still runs finds the store gone (and queues
+    // its WRITEs to a channel nobody reads: ERR_CLOSED once this thread has ended).
+    let store = match held.take() {
+        Some(mut guard) => guard.take(),
+        None => cell.lock_for_io().take(),
+    }
+    .expect("the store was open until now");
     if close.is_some() {
         // A clean close leaves an index checkpoint of the whole log: the next open reads
         // it instead of the summaries and the log. If it fails the store is still whole

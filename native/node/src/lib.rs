@@ -23,7 +23,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use convert::{addresses, js_error, DeviceIdentity, SuperblockInfo, Usage};
-use io_thread::{Dest, Job, Payload, ReadRoute, ReadRoutes, RoundCallback};
+use io_thread::{Dest, Job, Payload, ReadRoute, ReadRoutes, RoundCallback, StoreCell};
 
 /// Requests queued to one store's I/O thread at most; beyond it calls fail fast with
 /// ERR_OVERLOADED instead of growing a queue without bound.
@@ -179,6 +179,7 @@ fn enqueue<T>(tx: &SyncSender<T>, item: T) -> Result<()> {
 #[napi]
 pub struct NativeStore {
     tx: Mutex<Option<SyncSender<Job>>>,
+    cell: Arc<StoreCell>,
     reads: Mutex<Option<(SyncSender<ReadRequest>, JoinHandle<()>)>>,
     read_waker: Waker,
     read_routes: ReadRoutes,
@@ -217,8 +218,17 @@ impl NativeStore {
             .spawn(move || io_thread::run_reads(service, read_rx, read_callback, thread_routes))
             .map_err(spawn_failed)?;
         let (tx, rx) = sync_channel(MAX_QUEUED_REQUESTS);
-        std::thread::Builder::new().name("corfu-io".into()).spawn(move || io_thread::run(store, rx, callback)).map_err(spawn_failed)?;
-        Ok(NativeStore { tx: Mutex::new(Some(tx)), reads: Mutex::new(Some((read_tx, reader))), read_waker, read_routes, sync_mode: sync.name() })
+        let cell = StoreCell::new(store);
+        let thread_cell = cell.clone();
+        std::thread::Builder::new().name("corfu-io".into()).spawn(move || io_thread::run(thread_cell, rx, callback)).map_err(spawn_failed)?;
+        Ok(NativeStore {
+            tx: Mutex::new(Some(tx)),
+            cell,
+            reads: Mutex::new(Some((read_tx, reader))),
+            read_waker,
+            read_routes,
+            sync_mode: sync.name(),
+        })
     }
 
     #[napi(getter)]
@@ -229,6 +239,12 @@ impl NativeStore {
     /// The I/O thread's queue, for a native front's WRITEs (unit_front.rs).
     pub(crate) fn sender(&self) -> Result<SyncSender<Job>> {
         self.tx.lock().expect("sender lock").clone().ok_or_else(|| js_error(&EngineError::Closed))
+    }
+
+    /// The store itself, for a native front that runs rounds on its own thread when the
+    /// I/O thread is idle (unit_front.rs).
+    pub(crate) fn cell(&self) -> Arc<StoreCell> {
+        self.cell.clone()
     }
 
     /// The read service's queue, its waker and the routes its answers take, for a native

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use corfu_engine::front::wire::{whole_frame, HEADER_BYTES};
-use corfu_engine::front::{Front, Next, Service, Take};
+use corfu_engine::front::{Front, Next, Reply, Service, Take};
 use corfu_engine::read_service::{ReadRequest, Waker};
 use corfu_engine::unit_front::{error_answer, parse_read, parse_write, OpMetrics, CODES};
 use corfu_engine::{EngineError, Request};
@@ -20,7 +20,7 @@ use napi_derive::napi;
 
 use crate::convert::to_js_number;
 use crate::front::{bad, bind_error, event_sink, front_options, FrontEvent, Limits};
-use crate::io_thread::{FrontLink, FrontRequest, Job, Payload, ReadRoute, ReadRoutes};
+use crate::io_thread::{front_write_reply, or_abort, FrontLink, FrontRequest, Job, Payload, ReadRoute, ReadRoutes, StoreCell};
 use crate::{NativeStore, MAX_QUEUED_REQUESTS};
 
 #[napi(object)]
@@ -80,6 +80,9 @@ const FRONT_READ_IDS: u32 = 0x8000_0000;
 /// the rest to JS.
 struct Hot {
     tx: SyncSender<Job>,
+    store: Arc<StoreCell>,
+    /// The turn's WRITEs, for `end_turn`.
+    writes: Vec<(FrontRequest, Request<Payload>)>,
     /// Taken when the front ends (Drop), so that the read service sees its queue close.
     reads: Option<SyncSender<ReadRequest>>,
     read_waker: Waker,
@@ -110,14 +113,9 @@ impl Service for Hot {
                 let write =
                     Request::Write { epoch: w.epoch, addresses: w.addresses, lengths: w.lengths, data: Payload(frame[w.payloads].into()) };
                 take.consumed += len;
-                match self.tx.try_send(Job::Front { write: request, request: write }) {
-                    Ok(()) => take.dispatched += 1,
-                    Err(TrySendError::Full(Job::Front { write, .. })) => {
-                        self.refuse(out, write, EngineError::Overloaded(MAX_QUEUED_REQUESTS), &mut take)
-                    }
-                    Err(TrySendError::Disconnected(Job::Front { write, .. })) => self.refuse(out, write, EngineError::Closed, &mut take),
-                    Err(_) => unreachable!("the job sent is a front job"),
-                }
+                // Run (or queued) at the end of the turn, with every WRITE the turn brought.
+                self.writes.push((request, write));
+                take.dispatched += 1;
             } else if let Some(r) = parse_read(frame) {
                 let id = self.next_read;
                 self.next_read = if id == u32::MAX { FRONT_READ_IDS } else { id + 1 };
@@ -137,7 +135,9 @@ impl Service for Hot {
                         };
                         let why =
                             if matches!(e, TrySendError::Full(_)) { EngineError::Overloaded(MAX_QUEUED_REQUESTS) } else { EngineError::Closed };
-                        self.refuse(out, request, why, &mut take);
+                        // Answered here and now: nothing was dispatched, nothing is owed.
+                        out.extend_from_slice(&self.refusal(request, why).bytes);
+                        take.answered = true;
                     }
                 }
             } else {
@@ -152,6 +152,40 @@ impl Service for Hot {
             take.next = Next::Owing;
         }
         take
+    }
+
+    /// The turn's WRITEs as one round, run here when the store's I/O thread is idle: at
+    /// low load that saves a wake-up of that thread and one of this one per WRITE, which
+    /// on a VM cost more than the write (about 50 µs each). Queued to the I/O thread
+    /// when it is busy (JS's calls, or a round of ours it is still answering).
+    fn end_turn(&mut self) -> Option<Vec<Reply>> {
+        if self.writes.is_empty() {
+            return None;
+        }
+        let writes = std::mem::take(&mut self.writes);
+        if let Some(mut guard) = self.store.try_lock_for_front() {
+            if let Some(store) = guard.as_mut() {
+                let (routes, requests): (Vec<FrontRequest>, Vec<Request<Payload>>) = writes.into_iter().unzip();
+                let responses = or_abort(|| {
+                    let round = store.begin(&requests);
+                    store.finish(round)
+                });
+                drop(guard);
+                return Some(routes.into_iter().zip(responses).map(|(w, r)| front_write_reply(w, r)).collect());
+            }
+        }
+        let mut refused = Vec::new();
+        for (write, request) in writes {
+            match self.tx.try_send(Job::Front { write, request }) {
+                Ok(()) => {}
+                Err(TrySendError::Full(Job::Front { write, .. })) => {
+                    refused.push(self.refusal(write, EngineError::Overloaded(MAX_QUEUED_REQUESTS)))
+                }
+                Err(TrySendError::Disconnected(Job::Front { write, .. })) => refused.push(self.refusal(write, EngineError::Closed)),
+                Err(_) => unreachable!("the job sent is a front job"),
+            }
+        }
+        Some(refused)
     }
 }
 
@@ -189,13 +223,14 @@ impl Drop for Hot {
 }
 
 impl Hot {
-    /// Answers a request the store's queue did not take, here and now, as the TypeScript
-    /// path answers a store that refuses the call.
-    fn refuse(&self, out: &mut Vec<u8>, r: FrontRequest, e: EngineError, take: &mut Take) {
-        error_answer(out, &r.head, &e);
+    /// Answers a request the store's queue did not take, as the TypeScript path answers
+    /// a store that refuses the call.
+    fn refusal(&self, r: FrontRequest, e: EngineError) -> Reply {
+        let mut bytes = Vec::new();
+        error_answer(&mut bytes, &r.head, &e);
         let metrics = if r.head[5] == corfu_engine::unit_front::READ_OPCODE { &self.link.reads } else { &self.link.writes };
         metrics.record(r.entries, r.payload_bytes, Err(&e), 0);
-        take.answered = true;
+        Reply { conn: r.conn, bytes, done: true, notice: false }
     }
 }
 
@@ -224,12 +259,22 @@ impl UnitFront {
             return Err(bad("latencyBoundsSeconds must be positive and ascending".into()));
         }
         let tx = store.sender()?;
+        let cell = store.cell();
         let (reads, read_waker, routes) = store.read_queue()?;
         let sink = event_sink(on_event, "signal")?;
         // The I/O thread answers to the front's replier, which the front makes as it starts.
         let (front, link) = Front::start_with(options, sink, |replier| {
             let link = Arc::new(FrontLink { replier, writes: OpMetrics::new(bounds.clone()), reads: OpMetrics::new(bounds) });
-            let service = Hot { tx, reads: Some(reads), read_waker, routes, next_read: FRONT_READ_IDS, link: link.clone() };
+            let service = Hot {
+                tx,
+                store: cell,
+                writes: Vec::new(),
+                reads: Some(reads),
+                read_waker,
+                routes,
+                next_read: FRONT_READ_IDS,
+                link: link.clone(),
+            };
             (Box::new(service) as Box<dyn Service>, link)
         })
         .map_err(bind_error)?;

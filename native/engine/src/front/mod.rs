@@ -104,6 +104,15 @@ pub trait Service: Send + 'static {
     /// Takes what it can of the frames at the head of `input`, answering into `out` or
     /// dispatching at most `room` of them; stops at the first frame for the JS side.
     fn take(&mut self, conn: u32, input: &[u8], room: u32, out: &mut Vec<u8>) -> Take;
+
+    /// The turn's frames are all taken (every ready connection's) and its answers sent:
+    /// a service that gathered work over the turn (a unit's WRITEs, for one round) runs
+    /// or hands it off here and returns the answers it has now, each settling what its
+    /// connection owed; `None` when nothing was gathered. Called again until `None`, as
+    /// answers may let a connection's waiting frames be taken.
+    fn end_turn(&mut self) -> Option<Vec<Reply>> {
+        None
+    }
 }
 
 /// An answer for a connection, from the JS side or another thread.
@@ -400,7 +409,13 @@ impl Loop {
                     }
                 }
             }
-            self.flush_dirty();
+            loop {
+                self.flush_dirty();
+                let Some(replies) = self.service.end_turn() else { break };
+                for r in replies {
+                    self.on_reply(r);
+                }
+            }
             let now = Instant::now();
             if now.duration_since(last_sweep) >= Duration::from_millis(WAIT_MS as u64) {
                 last_sweep = now;

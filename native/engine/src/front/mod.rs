@@ -328,7 +328,8 @@ impl Conn {
 
     /// One read into the room at the end of the input: consumed bytes are dropped from
     /// the front first, and the buffer grows (zeroed once) only for a frame larger than it.
-    fn read_more(&mut self) -> io::Result<usize> {
+    /// Reads what fits; `Ok((k, true))` when the read filled the room it had (more may be waiting).
+    fn read_more(&mut self) -> io::Result<(usize, bool)> {
         if self.input.len() - self.end < READ_CHUNK_BYTES {
             self.input.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -338,9 +339,10 @@ impl Conn {
                 self.input.resize(grown, 0);
             }
         }
+        let room = self.input.len() - self.end;
         let k = self.stream.read(&mut self.input[self.end..])?;
         self.end += k;
-        Ok(k)
+        Ok((k, k == room))
     }
 
     /// After a pass over the input: empty, it starts again at 0 (and gives back the memory
@@ -520,11 +522,19 @@ impl Loop {
         let mut failed = false;
         while taken < MAX_READ_PER_TURN_BYTES {
             match c.read_more() {
-                Ok(0) => {
+                Ok((0, _)) => {
                     ended = true;
                     break;
                 }
-                Ok(k) => taken += k,
+                Ok((k, filled)) => {
+                    taken += k;
+                    // A short read emptied the socket: another would only say EAGAIN (a
+                    // syscall per turn); the level-triggered wait reports what comes next,
+                    // a FIN included.
+                    if !filled {
+                        break;
+                    }
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
                     failed = e.kind() != ErrorKind::WouldBlock;
@@ -799,5 +809,73 @@ fn set_keepalive(fd: RawFd, idle_s: u32) {
     unsafe {
         libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, (&on as *const libc::c_int).cast(), size);
         libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, (&idle as *const libc::c_int).cast(), size);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+
+    /// A service of lines: each is gathered over the turn and answered at its end, as a
+    /// unit's front runs a turn's WRITEs as one round.
+    struct Lines {
+        gathered: Vec<(u32, Vec<u8>)>,
+    }
+
+    impl Service for Lines {
+        fn take(&mut self, conn: u32, input: &[u8], room: u32, _out: &mut Vec<u8>) -> Take {
+            let mut take = Take { consumed: 0, answered: false, dispatched: 0, signal: false, next: Next::Need };
+            while take.dispatched < room {
+                let Some(end) = input[take.consumed..].iter().position(|&b| b == b'\n') else { break };
+                self.gathered.push((conn, input[take.consumed..take.consumed + end].to_vec()));
+                take.consumed += end + 1;
+                take.dispatched += 1;
+            }
+            if take.dispatched == room {
+                take.next = Next::Owing;
+            }
+            take
+        }
+
+        fn end_turn(&mut self) -> Option<Vec<Reply>> {
+            if self.gathered.is_empty() {
+                return None;
+            }
+            let replies = self.gathered.drain(..).map(|(conn, line)| Reply {
+                conn,
+                bytes: [b"ok ", &line[..], b"\n"].concat(),
+                done: true,
+                notice: false,
+            });
+            Some(replies.collect())
+        }
+    }
+
+    /// Lines sent at once past what a connection may owe: the answers of one turn's end
+    /// let the rest be taken, with no event from outside to wake the loop again.
+    #[test]
+    fn answers_from_the_end_of_a_turn_let_a_connection_owing_its_limit_go_on() {
+        let o = FrontOptions {
+            host: "127.0.0.1".into(),
+            port: 0,
+            max_connections: 4,
+            frame_timeout_ms: 10_000,
+            max_buffered_bytes: 1 << 20,
+            keepalive_idle_s: 60,
+            max_owed: 2,
+            thread_name: "front-test".into(),
+        };
+        let front = Front::start(o, Box::new(Lines { gathered: Vec::new() }), Box::new(|_| {})).unwrap();
+        let mut s = TcpStream::connect(front.local_addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let sent: String = (0..50).map(|i| format!("line {i}\n")).collect();
+        s.write_all(sent.as_bytes()).unwrap();
+        let mut answers = BufReader::new(s);
+        for i in 0..50 {
+            let mut a = String::new();
+            answers.read_line(&mut a).expect("every line is answered, in order, within the timeout");
+            assert_eq!(a, format!("ok line {i}\n"));
+        }
     }
 }

@@ -8,6 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -56,6 +57,11 @@ pub struct Waker {
 }
 
 impl Waker {
+    /// The service sleeps with nothing in flight.
+    pub fn is_idle(&self) -> bool {
+        self.idle.load(Ordering::SeqCst)
+    }
+
     /// Call after queueing a request (or closing the queue).
     pub fn wake(&self) {
         // Pairs with the service's "set idle, then look at the queue again" (SeqCst on
@@ -85,6 +91,26 @@ impl Next {
             Err(TryRecvError::Disconnected) => Next::Closed,
         }
     }
+}
+
+/// One read request served on the caller's thread with plain positioned reads, for a
+/// caller whose read would otherwise cross to the service's thread and back while the
+/// service has nothing else to do (a unit's front at low load: two wake-ups of sleeping
+/// threads, which on a VM cost more than the read). The same checks and the same outcome
+/// as the service's: the epoch, then the plan, then the device, then the answer.
+pub fn read_now(shared: &Shared, file: &File, epoch: u64, addresses: &[u64]) -> Result<ReadOutcome> {
+    let current = shared.epoch();
+    if epoch != current {
+        return Err(EngineError::Sealed { unit_epoch: current, request_epoch: epoch });
+    }
+    let mut reads = RecordReads::default();
+    let plan = shared.plan_read(shared.trim_mark(), addresses, &mut reads);
+    for op in reads.ops() {
+        // read_exact_at goes on after a short read and retries an interrupted one, as the
+        // service does; a read past the end is UnexpectedEof, as there.
+        file.read_exact_at(op.buf, op.offset).map_err(|e| EngineError::io("read failed", e))?;
+    }
+    Ok(shared.finish_read(plan, addresses, &reads))
 }
 
 const WAKE_UD: u64 = u64::MAX;

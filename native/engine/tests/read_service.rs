@@ -190,3 +190,50 @@ fn a_read_of_large_entries_serves_what_fits_and_defers_the_rest() {
     assert_prefix_served(o, fit, MIB as u64);
     assert!(o.data.len() as u64 + READ_ANSWER_ENTRY_BYTES * n as u64 <= MAX_READ_ANSWER_BYTES);
 }
+
+/// `read_now` (a front's read on its own thread) answers as the service does: bytes,
+/// statuses and kinds of written, unwritten, junk and trimmed addresses, and a request
+/// at another epoch refused with the unit's.
+#[test]
+fn a_read_on_the_callers_thread_answers_as_the_service_does() {
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let path = dir.path().join("unit.img");
+    format_path(
+        &path,
+        &FormatRequest { size_bytes: Some(16 << 20), max_entry_bytes: None, cluster_id: None, unit_id: 0, force: false, zero: false },
+    )
+    .unwrap();
+    let mut store = open_store(&path, SyncMode::Always).unwrap();
+    let entries: Vec<u64> = (0..200).collect();
+    let payload = |a: u64| vec![(a % 251) as u8; 1 + (a as usize * 53) % 9000];
+    let data: Vec<u8> = entries.iter().flat_map(|&a| payload(a)).collect();
+    let lengths: Vec<u32> = entries.iter().map(|&a| payload(a).len() as u32).collect();
+    store.execute(&[Request::Write { epoch: 0, addresses: entries, lengths, data }]);
+    store.execute::<Vec<u8>>(&[Request::Fill { epoch: 0, addresses: vec![300] }, Request::Trim { epoch: 0, addresses: vec![5] }]);
+
+    let file = store.device().file().try_clone().unwrap();
+    let mut service = ReadService::new(store.shared(), file.try_clone().unwrap()).unwrap();
+    let (tx, rx) = sync_channel::<ReadRequest>(64);
+    let (out_tx, out_rx) = channel();
+    let waker = service.waker();
+    let worker = std::thread::spawn(move || service.run(|| Next::from_channel(&rx), |done| out_tx.send(done).unwrap()));
+    let requests: Vec<Vec<u64>> = vec![vec![3], vec![0, 199, 5, 300, 4000], (0..64).map(|k| (k * 7) % 200).collect(), vec![150, 150]];
+    let shared = store.shared();
+    for (id, addresses) in requests.iter().enumerate() {
+        tx.send(ReadRequest { id: id as u32, epoch: 0, addresses: addresses.clone() }).unwrap();
+        waker.wake();
+        let (_, by_service) = out_rx.recv_timeout(Duration::from_secs(5)).unwrap().pop().unwrap();
+        let (s, here) = (by_service.unwrap(), corfu_engine::read_service::read_now(&shared, &file, 0, addresses).unwrap());
+        assert_eq!(
+            (&here.status, &here.kinds, &here.lengths, &here.data),
+            (&s.status, &s.kinds, &s.lengths, &s.data),
+            "addresses {addresses:?}"
+        );
+        assert!(!here.data.is_empty() || addresses.iter().all(|&a| a == 5 || a >= 200));
+    }
+    let e = corfu_engine::read_service::read_now(&shared, &file, 3, &[1]).unwrap_err();
+    assert!(matches!(e, EngineError::Sealed { unit_epoch: 0, request_epoch: 3 }), "{e:?}");
+    drop(tx);
+    waker.wake();
+    worker.join().unwrap();
+}

@@ -227,7 +227,7 @@ pub fn run_reads(mut service: ReadService, rx: Receiver<ReadRequest>, callback: 
                 let route = routes.lock().expect("read routes lock").remove(&id);
                 match route {
                     Some(ReadRoute::Into(dest)) => encode_into(&mut out, id, r, dest),
-                    Some(ReadRoute::Front(f)) => answer_front_read(f, r, &mut replies),
+                    Some(ReadRoute::Front(f)) => replies.push((f.link.clone(), front_read_reply(f, r))),
                     None => encode(&mut out, id, Response::Read(r)),
                 }
             }
@@ -271,12 +271,12 @@ pub fn front_write_reply(w: FrontRequest, response: Response) -> Reply {
     Reply { conn: w.conn, bytes, done: true, notice: result.is_err() }
 }
 
-/// A front READ's answer, for the read thread's reply batch.
-fn answer_front_read(r: FrontRequest, result: corfu_engine::Result<ReadOutcome>, replies: &mut Vec<(Arc<FrontLink>, Reply)>) {
+/// A front READ's answer (read by the read thread, or on the front's own thread).
+pub fn front_read_reply(r: FrontRequest, result: corfu_engine::Result<ReadOutcome>) -> Reply {
     let mut bytes = Vec::with_capacity(32 + 6 * r.entries + result.as_ref().map_or(0, |o| o.data.len()));
     read_answer(&mut bytes, &r.head, &result);
     r.link.reads.record(r.entries, result.as_ref().map_or(0, |o| o.data.len()), result.as_ref().map(|o| &o.status[..]), elapsed_ns(r.taken));
-    replies.push((r.link, Reply { conn: r.conn, bytes, done: true, notice: result.is_err() }));
+    Reply { conn: r.conn, bytes, done: true, notice: result.is_err() }
 }
 
 /// Sends a round's front answers, one batch (one wake-up) per front.

@@ -11,12 +11,14 @@ mod token;
 mod token_load;
 mod unit_front;
 
+use std::fs::File;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use corfu_engine::read_service::{ReadRequest, ReadService, Waker};
+use corfu_engine::shared::Shared;
 
 use corfu_engine::{path, Code, EngineError, EntryKind, Request, SyncMode, Written};
 use napi::bindgen_prelude::*;
@@ -180,6 +182,9 @@ fn enqueue<T>(tx: &SyncSender<T>, item: T) -> Result<()> {
 pub struct NativeStore {
     tx: Mutex<Option<SyncSender<Job>>>,
     cell: Arc<StoreCell>,
+    /// The store's shared state and a descriptor of its device, for a front's reads on
+    /// its own thread.
+    front_reader: (Arc<Shared>, File),
     reads: Mutex<Option<(SyncSender<ReadRequest>, JoinHandle<()>)>>,
     read_waker: Waker,
     read_routes: ReadRoutes,
@@ -205,7 +210,11 @@ impl NativeStore {
         let callback: Arc<RoundCallback> =
             Arc::new(on_round.build_threadsafe_function::<Buffer>().callee_handled::<false>().weak::<true>().build()?);
         let store = path::open_store(Path::new(&path), sync).map_err(|e| js_error(&e))?;
-        let file = store.device().file().try_clone().map_err(|e| js_error(&EngineError::io("cannot duplicate the device fd", e)))?;
+        let dup = |store: &corfu_engine::Store<corfu_engine::device::uring::UringDevice>| {
+            store.device().file().try_clone().map_err(|e| js_error(&EngineError::io("cannot duplicate the device fd", e)))
+        };
+        let file = dup(&store)?;
+        let front_reader = (store.shared(), dup(&store)?);
         let service = ReadService::new(store.shared(), file).map_err(|e| js_error(&EngineError::io("cannot set up io_uring", e)))?;
         let read_waker = service.waker();
         let spawn_failed = |e| js_error(&EngineError::io("cannot start an I/O thread", e));
@@ -224,6 +233,7 @@ impl NativeStore {
         Ok(NativeStore {
             tx: Mutex::new(Some(tx)),
             cell,
+            front_reader,
             reads: Mutex::new(Some((read_tx, reader))),
             read_waker,
             read_routes,
@@ -245,6 +255,13 @@ impl NativeStore {
     /// I/O thread is idle (unit_front.rs).
     pub(crate) fn cell(&self) -> Arc<StoreCell> {
         self.cell.clone()
+    }
+
+    /// The store's shared state and a descriptor of its device of its own, for a native
+    /// front that reads on its own thread (unit_front.rs).
+    pub(crate) fn reader(&self) -> Result<(Arc<Shared>, File)> {
+        let file = self.front_reader.1.try_clone().map_err(|e| js_error(&EngineError::io("cannot duplicate the device fd", e)))?;
+        Ok((self.front_reader.0.clone(), file))
     }
 
     /// The read service's queue, its waker and the routes its answers take, for a native

@@ -12,15 +12,17 @@ use std::time::Instant;
 
 use corfu_engine::front::wire::{whole_frame, HEADER_BYTES};
 use corfu_engine::front::{Front, Next, Reply, Service, Take};
-use corfu_engine::read_service::{ReadRequest, Waker};
+use corfu_engine::read_service::{read_now, ReadRequest, Waker};
+use corfu_engine::shared::Shared;
 use corfu_engine::unit_front::{error_answer, parse_read, parse_write, OpMetrics, CODES};
 use corfu_engine::{EngineError, Request};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use std::fs::File;
 
 use crate::convert::to_js_number;
 use crate::front::{bad, bind_error, event_sink, front_options, FrontEvent, Limits};
-use crate::io_thread::{front_write_reply, or_abort, FrontLink, FrontRequest, Job, Payload, ReadRoute, ReadRoutes, StoreCell};
+use crate::io_thread::{front_read_reply, front_write_reply, or_abort, FrontLink, FrontRequest, Job, Payload, ReadRoute, ReadRoutes, StoreCell};
 use crate::{NativeStore, MAX_QUEUED_REQUESTS};
 
 #[napi(object)]
@@ -83,6 +85,11 @@ struct Hot {
     store: Arc<StoreCell>,
     /// The turn's WRITEs, for `end_turn`.
     writes: Vec<(FrontRequest, Request<Payload>)>,
+    /// The turn's READs (request, epoch, addresses), for `end_turn`.
+    reads_taken: Vec<(FrontRequest, u64, Vec<u64>)>,
+    /// For a READ read on this thread: the store's shared state and its device.
+    shared: Arc<Shared>,
+    file: File,
     /// Taken when the front ends (Drop), so that the read service sees its queue close.
     reads: Option<SyncSender<ReadRequest>>,
     read_waker: Waker,
@@ -92,9 +99,8 @@ struct Hot {
 }
 
 impl Service for Hot {
-    fn take(&mut self, conn: u32, input: &[u8], room: u32, out: &mut Vec<u8>) -> Take {
+    fn take(&mut self, conn: u32, input: &[u8], room: u32, _out: &mut Vec<u8>) -> Take {
         let mut take = Take { consumed: 0, answered: false, dispatched: 0, signal: false, next: Next::Need };
-        let mut reads_queued = false;
         while take.dispatched < room {
             let at = take.consumed;
             let len = match whole_frame(&input[at..]) {
@@ -117,36 +123,14 @@ impl Service for Hot {
                 self.writes.push((request, write));
                 take.dispatched += 1;
             } else if let Some(r) = parse_read(frame) {
-                let id = self.next_read;
-                self.next_read = if id == u32::MAX { FRONT_READ_IDS } else { id + 1 };
-                let request = FrontRequest { entries: r.addresses.len(), ..request };
                 take.consumed += len;
-                // The route before the request: the read thread looks for it when it answers.
-                self.routes.lock().expect("read routes lock").insert(id, ReadRoute::Front(request));
-                let reads = self.reads.as_ref().expect("the read queue lives as long as the front");
-                match reads.try_send(ReadRequest { id, epoch: r.epoch, addresses: r.addresses }) {
-                    Ok(()) => {
-                        take.dispatched += 1;
-                        reads_queued = true;
-                    }
-                    Err(e) => {
-                        let Some(ReadRoute::Front(request)) = self.routes.lock().expect("read routes lock").remove(&id) else {
-                            unreachable!("the route just put")
-                        };
-                        let why =
-                            if matches!(e, TrySendError::Full(_)) { EngineError::Overloaded(MAX_QUEUED_REQUESTS) } else { EngineError::Closed };
-                        // Answered here and now: nothing was dispatched, nothing is owed.
-                        out.extend_from_slice(&self.refusal(request, why).bytes);
-                        take.answered = true;
-                    }
-                }
+                // Read here or queued to the read service at the end of the turn.
+                self.reads_taken.push((FrontRequest { entries: r.addresses.len(), ..request }, r.epoch, r.addresses));
+                take.dispatched += 1;
             } else {
                 take.next = forward_held(&input[at..], len, room - take.dispatched);
                 break;
             }
-        }
-        if reads_queued {
-            self.read_waker.wake();
         }
         if take.dispatched == room && take.next == Next::Need {
             take.next = Next::Owing;
@@ -159,8 +143,13 @@ impl Service for Hot {
     /// on a VM cost more than the write (about 50 µs each). Queued to the I/O thread
     /// when it is busy (JS's calls, or a round of ours it is still answering).
     fn end_turn(&mut self) -> Option<Vec<Reply>> {
-        if self.writes.is_empty() {
+        if self.writes.is_empty() && self.reads_taken.is_empty() {
             return None;
+        }
+        let mut replies = Vec::new();
+        self.end_reads(&mut replies);
+        if self.writes.is_empty() {
+            return Some(replies);
         }
         let writes = std::mem::take(&mut self.writes);
         if let Some(mut guard) = self.store.try_lock_for_front() {
@@ -171,21 +160,21 @@ impl Service for Hot {
                     store.finish(round)
                 });
                 drop(guard);
-                return Some(routes.into_iter().zip(responses).map(|(w, r)| front_write_reply(w, r)).collect());
+                replies.extend(routes.into_iter().zip(responses).map(|(w, r)| front_write_reply(w, r)));
+                return Some(replies);
             }
         }
-        let mut refused = Vec::new();
         for (write, request) in writes {
             match self.tx.try_send(Job::Front { write, request }) {
                 Ok(()) => {}
                 Err(TrySendError::Full(Job::Front { write, .. })) => {
-                    refused.push(self.refusal(write, EngineError::Overloaded(MAX_QUEUED_REQUESTS)))
+                    replies.push(self.refusal(write, EngineError::Overloaded(MAX_QUEUED_REQUESTS)))
                 }
-                Err(TrySendError::Disconnected(Job::Front { write, .. })) => refused.push(self.refusal(write, EngineError::Closed)),
+                Err(TrySendError::Disconnected(Job::Front { write, .. })) => replies.push(self.refusal(write, EngineError::Closed)),
                 Err(_) => unreachable!("the job sent is a front job"),
             }
         }
-        Some(refused)
+        Some(replies)
     }
 }
 
@@ -222,7 +211,51 @@ impl Drop for Hot {
     }
 }
 
+/// The most addresses a READ read on the front's own thread may name: its reads there go
+/// one after another, where the read service keeps many at the device at once.
+const READ_HERE_MAX_ADDRESSES: usize = 4;
+
 impl Hot {
+    /// The turn's READs: a lone small one, in a turn with no WRITE, while the read service
+    /// has nothing in flight, is read here and now (`read_now`): at depth 1 the hand-off
+    /// to the read thread and back is two wake-ups of sleeping threads, more than the
+    /// read. Anything else goes to the read service, which keeps the device busy with
+    /// many reads at once.
+    fn end_reads(&mut self, replies: &mut Vec<Reply>) {
+        if self.reads_taken.is_empty() {
+            return;
+        }
+        let mut reads = std::mem::take(&mut self.reads_taken);
+        if reads.len() == 1 && self.writes.is_empty() && reads[0].2.len() <= READ_HERE_MAX_ADDRESSES && self.read_waker.is_idle() {
+            let (request, epoch, addresses) = reads.pop().expect("one read");
+            let result = read_now(&self.shared, &self.file, epoch, &addresses);
+            replies.push(front_read_reply(request, result));
+            return;
+        }
+        let mut queued = false;
+        for (request, epoch, addresses) in reads {
+            let id = self.next_read;
+            self.next_read = if id == u32::MAX { FRONT_READ_IDS } else { id + 1 };
+            // The route before the request: the read thread looks for it when it answers.
+            self.routes.lock().expect("read routes lock").insert(id, ReadRoute::Front(request));
+            let queue = self.reads.as_ref().expect("the read queue lives as long as the front");
+            match queue.try_send(ReadRequest { id, epoch, addresses }) {
+                Ok(()) => queued = true,
+                Err(e) => {
+                    let Some(ReadRoute::Front(request)) = self.routes.lock().expect("read routes lock").remove(&id) else {
+                        unreachable!("the route just put")
+                    };
+                    let why =
+                        if matches!(e, TrySendError::Full(_)) { EngineError::Overloaded(MAX_QUEUED_REQUESTS) } else { EngineError::Closed };
+                    replies.push(self.refusal(request, why));
+                }
+            }
+        }
+        if queued {
+            self.read_waker.wake();
+        }
+    }
+
     /// Answers a request the store's queue did not take, as the TypeScript path answers
     /// a store that refuses the call.
     fn refusal(&self, r: FrontRequest, e: EngineError) -> Reply {
@@ -260,6 +293,7 @@ impl UnitFront {
         }
         let tx = store.sender()?;
         let cell = store.cell();
+        let (shared, file) = store.reader()?;
         let (reads, read_waker, routes) = store.read_queue()?;
         let sink = event_sink(on_event, "signal")?;
         // The I/O thread answers to the front's replier, which the front makes as it starts.
@@ -269,6 +303,9 @@ impl UnitFront {
                 tx,
                 store: cell,
                 writes: Vec::new(),
+                reads_taken: Vec::new(),
+                shared,
+                file,
                 reads: Some(reads),
                 read_waker,
                 routes,

@@ -337,6 +337,34 @@ describe("a storage unit's native front", () => {
     }
   });
 
+  it('lets go of the device when it stops: the store, closed right after, opens again at once with what was written and read through the front', async () => {
+    const path = join(dir, `unit-${devices++}.img`);
+    writeFileSync(path, '');
+    truncateSync(path, 32 * 1024 * 1024);
+    Store.format(path, { maxEntryBytes: MAX_ENTRY });
+    for (let round = 0; round < 5; round++) {
+      // The superblock before the open, which locks the device.
+      const identity = Store.identity(path);
+      const store = Store.open(path, { sync: 'always' });
+      const server = await UnitServer.listen(storeEngine(store, identity), { port: 0, front: 'native' });
+      const p = await Raw.open(server.address().port);
+      // One at a time: the WRITE runs on the front's thread, the READ is read there too.
+      await p.send(encodeRequest({ type: 'request', op: 'WRITE', requestId: 1, epoch: 0, entries: [{ address: round, payload: payload(round, 16) }] }));
+      await p.answers([1]);
+      expect((p.answer(1) as WriteResponse).statuses[0]).toBe(0);
+      await p.send(encodeRequest({ type: 'request', op: 'READ', requestId: 2, epoch: 0, addresses: [round] }));
+      await p.answers([2]);
+      expect(Buffer.from((p.answer(2) as ReadResponse).payloads[0]!)).toEqual(payload(round, 16));
+      p.destroy();
+      await server.shutdown(1_000);
+      await store.close();
+    }
+    const store = Store.open(path, { sync: 'none' });
+    const read = await store.read(0, [0, 1, 2, 3, 4]);
+    expect(read.map((r) => Buffer.from(r.payload!))).toEqual([0, 1, 2, 3, 4].map((a) => payload(a, 16)));
+    await store.close();
+  });
+
   it("counts the WRITEs and READs it answers into the unit's metrics: requests, entries, bytes, errors and the latency histograms", async () => {
     const sources: { server?: UnitServer } = {};
     const admin = unitAdmin({ info: () => undefined, listening: () => sources.server?.address(), connections: () => 0, frontAnswers: () => sources.server?.frontAnswers() });

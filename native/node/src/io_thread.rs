@@ -17,6 +17,7 @@
 //!   CLOSED: empty (the store is closed; the last reply this store sends)
 
 use std::collections::{HashMap, VecDeque};
+use std::fs::File;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,6 +28,7 @@ use corfu_engine::front::{Replier, Reply};
 use corfu_engine::unit_front::{read_answer, write_answer, OpMetrics};
 
 use corfu_engine::read_service::{Next, ReadRequest, ReadService};
+use corfu_engine::shared::Shared;
 
 use corfu_engine::device::uring::UringDevice;
 use corfu_engine::{EngineError, ReadOutcome, Request, Response, RoundId, Store};
@@ -321,6 +323,13 @@ impl StoreCell {
         let guard = self.store.lock().expect("store lock");
         self.io_waiting.store(false, Ordering::SeqCst);
         guard
+    }
+
+    /// The store's shared state and a new descriptor of its device; `None` once closed.
+    pub fn reader(&self) -> Option<(Arc<Shared>, std::io::Result<File>)> {
+        let guard = self.store.lock().expect("store lock");
+        let store = guard.as_ref()?;
+        Some((store.shared(), store.device().file().try_clone()))
     }
 
     /// The store, if nobody holds it and the I/O thread is not waiting for it.

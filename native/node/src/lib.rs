@@ -182,9 +182,6 @@ fn enqueue<T>(tx: &SyncSender<T>, item: T) -> Result<()> {
 pub struct NativeStore {
     tx: Mutex<Option<SyncSender<Job>>>,
     cell: Arc<StoreCell>,
-    /// The store's shared state and a descriptor of its device, for a front's reads on
-    /// its own thread.
-    front_reader: (Arc<Shared>, File),
     reads: Mutex<Option<(SyncSender<ReadRequest>, JoinHandle<()>)>>,
     read_waker: Waker,
     read_routes: ReadRoutes,
@@ -210,11 +207,7 @@ impl NativeStore {
         let callback: Arc<RoundCallback> =
             Arc::new(on_round.build_threadsafe_function::<Buffer>().callee_handled::<false>().weak::<true>().build()?);
         let store = path::open_store(Path::new(&path), sync).map_err(|e| js_error(&e))?;
-        let dup = |store: &corfu_engine::Store<corfu_engine::device::uring::UringDevice>| {
-            store.device().file().try_clone().map_err(|e| js_error(&EngineError::io("cannot duplicate the device fd", e)))
-        };
-        let file = dup(&store)?;
-        let front_reader = (store.shared(), dup(&store)?);
+        let file = store.device().file().try_clone().map_err(|e| js_error(&EngineError::io("cannot duplicate the device fd", e)))?;
         let service = ReadService::new(store.shared(), file).map_err(|e| js_error(&EngineError::io("cannot set up io_uring", e)))?;
         let read_waker = service.waker();
         let spawn_failed = |e| js_error(&EngineError::io("cannot start an I/O thread", e));
@@ -233,7 +226,6 @@ impl NativeStore {
         Ok(NativeStore {
             tx: Mutex::new(Some(tx)),
             cell,
-            front_reader,
             reads: Mutex::new(Some((read_tx, reader))),
             read_waker,
             read_routes,
@@ -259,9 +251,15 @@ impl NativeStore {
 
     /// The store's shared state and a descriptor of its device of its own, for a native
     /// front that reads on its own thread (unit_front.rs).
+    /// The descriptor lives as long as the front: a store's device stays locked until
+    /// every descriptor of it is closed, so none is kept here (a store closed and opened
+    /// again found its device "locked by another unit").
     pub(crate) fn reader(&self) -> Result<(Arc<Shared>, File)> {
-        let file = self.front_reader.1.try_clone().map_err(|e| js_error(&EngineError::io("cannot duplicate the device fd", e)))?;
-        Ok((self.front_reader.0.clone(), file))
+        match self.cell.reader() {
+            Some((shared, Ok(file))) => Ok((shared, file)),
+            Some((_, Err(e))) => Err(js_error(&EngineError::io("cannot duplicate the device fd", e))),
+            None => Err(js_error(&EngineError::Closed)),
+        }
     }
 
     /// The read service's queue, its waker and the routes its answers take, for a native

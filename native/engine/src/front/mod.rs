@@ -115,6 +115,15 @@ pub trait Service: Send + 'static {
     }
 }
 
+/// What a stopped loop holds instead of its service.
+struct Stopped;
+
+impl Service for Stopped {
+    fn take(&mut self, _conn: u32, _input: &[u8], _room: u32, _out: &mut Vec<u8>) -> Take {
+        Take { consumed: 0, answered: false, dispatched: 0, signal: false, next: Next::Need }
+    }
+}
+
 /// An answer for a connection, from the JS side or another thread.
 #[derive(Debug)]
 pub struct Reply {
@@ -438,6 +447,10 @@ impl Loop {
         for id in ids {
             self.close(id, None);
         }
+        // The service goes before the JS side hears the front stopped: what it holds (a
+        // unit's device descriptor, its read queue) is let go by then, so a store closed
+        // right after opens again (a device stays locked while any descriptor of it is open).
+        drop(std::mem::replace(&mut self.service, Box::new(Stopped)));
         (self.events)(Event::Stopped);
     }
 

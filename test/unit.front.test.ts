@@ -23,7 +23,7 @@ import type { UnitEngine } from '../src/unit/handler.js';
 import { UnitServer, type FrontKind, type UnitServerOptions } from '../src/unit/server.js';
 import { storeEngine } from '../src/unit/store-engine.js';
 import { decodeFrame, encodeRequest } from '../src/wire/codec.js';
-import type { ReadResponse, Request, Response, WriteResponse } from '../src/wire/messages.js';
+import type { ReadResponse, Request, Response, TailResponse, WriteResponse } from '../src/wire/messages.js';
 
 const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 const MAX_ENTRY = 1024;
@@ -335,6 +335,28 @@ describe("a storage unit's native front", () => {
       expect(statuses, front).toEqual([0, 2, 2]);
       q.destroy();
     }
+  });
+
+  it('runs a WRITE before the SEAL sent after it on the same connection, as the Node path does: the WRITE is OK and below the tail the SEAL answers', async () => {
+    const { server } = await unit('native');
+    const p = await Raw.open(server.address().port);
+    for (let epoch = 0; epoch < 40; epoch++) {
+      const [w, s] = [2 * epoch + 1, 2 * epoch + 2];
+      await p.send(
+        Buffer.concat([
+          encodeRequest({ type: 'request', op: 'WRITE', requestId: w, epoch, entries: [{ address: epoch, payload: payload(epoch, 32) }] }),
+          encodeRequest({ type: 'request', op: 'SEAL', requestId: s, epoch, newEpoch: epoch + 1 }),
+        ]),
+      );
+      await p.answers([w, s]);
+      const write = p.answer(w) as WriteResponse;
+      expect(write.status, `epoch ${epoch}`).toBe('OK');
+      expect(write.statuses[0]).toBe(0);
+      const seal = p.answer(s) as TailResponse;
+      expect(seal.status).toBe('OK');
+      expect(seal.tail).toBeGreaterThan(epoch);
+    }
+    p.destroy();
   });
 
   it('lets go of the device when it stops: the store, closed right after, opens again at once with what was written and read through the front', async () => {

@@ -1,9 +1,11 @@
 //! `UnitFront`: a storage unit's native TCP front (corfu_engine::front), driven by
-//! src/unit/front.ts. A WRITE is read here, queued to the store's I/O thread with its
-//! connection, and answered by that thread straight to the connection (io_thread.rs,
-//! `Job::Front`); a READ likewise by the read service's thread (`ReadRoute::Front`): no
-//! JS on the way. Every other frame goes to JS whole (FrontEvent "frame") and is
-//! answered with `reply`.
+//! src/unit/front.ts. The WRITEs of one turn of the loop run as one round at the turn's
+//! end, here when the store's I/O thread is idle, else queued to it with their
+//! connections (io_thread.rs, `Job::Front`) and answered by it straight to them; a lone
+//! small READ is read here when the read service is idle, others go to it
+//! (`ReadRoute::Front`): no JS on the way. Every other frame goes to JS whole (FrontEvent
+//! "frame") and is answered with `reply`; the WRITEs taken before it are queued first,
+//! so that it does not overtake them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
@@ -87,6 +89,8 @@ struct Hot {
     writes: Vec<(FrontRequest, Request<Payload>)>,
     /// The turn's READs (request, epoch, addresses), for `end_turn`.
     reads_taken: Vec<(FrontRequest, u64, Vec<u64>)>,
+    /// Answers ready before the turn's end (reads done here, requests a queue refused).
+    ready: Vec<Reply>,
     /// For a READ read on this thread: the store's shared state and its device.
     shared: Arc<Shared>,
     file: File,
@@ -128,6 +132,9 @@ impl Service for Hot {
                 self.reads_taken.push((FrontRequest { entries: r.addresses.len(), ..request }, r.epoch, r.addresses));
                 take.dispatched += 1;
             } else {
+                // A frame for JS (a SEAL, a FILL) must not overtake the WRITEs taken before
+                // it: they go to the I/O thread's channel now, ahead of JS's call.
+                self.queue_writes();
                 take.next = forward_held(&input[at..], len, room - take.dispatched);
                 break;
             }
@@ -138,23 +145,23 @@ impl Service for Hot {
         take
     }
 
-    /// The turn's WRITEs as one round, run here when the store's I/O thread is idle: at
-    /// low load that saves a wake-up of that thread and one of this one per WRITE, which
-    /// on a VM cost more than the write (about 50 µs each). Queued to the I/O thread
-    /// when it is busy (JS's calls, or a round of ours it is still answering).
+    /// The turn's READs (`end_reads`), then its WRITEs as one round, run here when the
+    /// store's I/O thread is idle: at low load that saves a wake-up of that thread and one
+    /// of this one per WRITE, which on a VM cost more than the write (about 50 µs each).
+    /// Queued to the I/O thread when it is busy (JS's calls, or a round of ours it is
+    /// still answering) or waiting for the store.
     fn end_turn(&mut self) -> Option<Vec<Reply>> {
-        if self.writes.is_empty() && self.reads_taken.is_empty() {
+        if self.writes.is_empty() && self.reads_taken.is_empty() && self.ready.is_empty() {
             return None;
         }
-        let mut replies = Vec::new();
-        self.end_reads(&mut replies);
+        self.end_reads();
+        let mut replies = std::mem::take(&mut self.ready);
         if self.writes.is_empty() {
             return Some(replies);
         }
-        let writes = std::mem::take(&mut self.writes);
         if let Some(mut guard) = self.store.try_lock_for_front() {
             if let Some(store) = guard.as_mut() {
-                let (routes, requests): (Vec<FrontRequest>, Vec<Request<Payload>>) = writes.into_iter().unzip();
+                let (routes, requests): (Vec<FrontRequest>, Vec<Request<Payload>>) = std::mem::take(&mut self.writes).into_iter().unzip();
                 let responses = or_abort(|| {
                     let round = store.begin(&requests);
                     store.finish(round)
@@ -164,16 +171,8 @@ impl Service for Hot {
                 return Some(replies);
             }
         }
-        for (write, request) in writes {
-            match self.tx.try_send(Job::Front { write, request }) {
-                Ok(()) => {}
-                Err(TrySendError::Full(Job::Front { write, .. })) => {
-                    replies.push(self.refusal(write, EngineError::Overloaded(MAX_QUEUED_REQUESTS)))
-                }
-                Err(TrySendError::Disconnected(Job::Front { write, .. })) => replies.push(self.refusal(write, EngineError::Closed)),
-                Err(_) => unreachable!("the job sent is a front job"),
-            }
-        }
+        self.queue_writes();
+        replies.append(&mut self.ready);
         Some(replies)
     }
 }
@@ -221,7 +220,7 @@ impl Hot {
     /// to the read thread and back is two wake-ups of sleeping threads, more than the
     /// read. Anything else goes to the read service, which keeps the device busy with
     /// many reads at once.
-    fn end_reads(&mut self, replies: &mut Vec<Reply>) {
+    fn end_reads(&mut self) {
         if self.reads_taken.is_empty() {
             return;
         }
@@ -229,7 +228,7 @@ impl Hot {
         if reads.len() == 1 && self.writes.is_empty() && reads[0].2.len() <= READ_HERE_MAX_ADDRESSES && self.read_waker.is_idle() {
             let (request, epoch, addresses) = reads.pop().expect("one read");
             let result = read_now(&self.shared, &self.file, epoch, &addresses);
-            replies.push(front_read_reply(request, result));
+            self.ready.push(front_read_reply(request, result));
             return;
         }
         let mut queued = false;
@@ -247,12 +246,28 @@ impl Hot {
                     };
                     let why =
                         if matches!(e, TrySendError::Full(_)) { EngineError::Overloaded(MAX_QUEUED_REQUESTS) } else { EngineError::Closed };
-                    replies.push(self.refusal(request, why));
+                    let refusal = self.refusal(request, why);
+                    self.ready.push(refusal);
                 }
             }
         }
         if queued {
             self.read_waker.wake();
+        }
+    }
+
+    /// The turn's WRITEs to the I/O thread's channel (the order JS's calls take too); one
+    /// the channel does not take is answered ERR_OVERLOADED (full) or ERR_CLOSED.
+    fn queue_writes(&mut self) {
+        for (write, request) in std::mem::take(&mut self.writes) {
+            let why = match self.tx.try_send(Job::Front { write, request }) {
+                Ok(()) => continue,
+                Err(TrySendError::Full(Job::Front { write, .. })) => (write, EngineError::Overloaded(MAX_QUEUED_REQUESTS)),
+                Err(TrySendError::Disconnected(Job::Front { write, .. })) => (write, EngineError::Closed),
+                Err(_) => unreachable!("the job sent is a front job"),
+            };
+            let refusal = self.refusal(why.0, why.1);
+            self.ready.push(refusal);
         }
     }
 
@@ -304,6 +319,7 @@ impl UnitFront {
                 store: cell,
                 writes: Vec::new(),
                 reads_taken: Vec::new(),
+                ready: Vec::new(),
                 shared,
                 file,
                 reads: Some(reads),

@@ -12,8 +12,11 @@ use corfu_engine::shared::{read_payload_budget, MAX_READ_ANSWER_BYTES, READ_ANSW
 use corfu_engine::store::{Request, Response};
 use corfu_engine::{EngineError, ReadOutcome, SyncMode};
 
-#[test]
-fn answers_reads_as_they_complete() {
+/// A fresh 16 MiB unit holding addresses 0..n, each with `payload(address)`.
+fn written_store(
+    n: u64,
+    payload: impl Fn(u64) -> Vec<u8>,
+) -> (tempfile::TempDir, corfu_engine::Store<corfu_engine::device::uring::UringDevice>) {
     let dir = tempfile::tempdir_in("/var/tmp").unwrap();
     let path = dir.path().join("unit.img");
     format_path(
@@ -22,12 +25,18 @@ fn answers_reads_as_they_complete() {
     )
     .unwrap();
     let mut store = open_store(&path, SyncMode::Always).unwrap();
-    let entries: Vec<u64> = (0..500).collect();
-    let payload = |a: u64| vec![(a % 251) as u8; 10 + (a as usize * 37) % 5000];
+    let entries: Vec<u64> = (0..n).collect();
     let data: Vec<u8> = entries.iter().flat_map(|&a| payload(a)).collect();
     let lengths: Vec<u32> = entries.iter().map(|&a| payload(a).len() as u32).collect();
-    let r = store.execute(&[Request::Write { epoch: 0, addresses: entries.clone(), lengths, data }]);
+    let r = store.execute(&[Request::Write { epoch: 0, addresses: entries, lengths, data }]);
     assert!(matches!(&r[0], Response::Write(Ok(o)) if o.status.iter().all(|&s| s == 0)));
+    (dir, store)
+}
+
+#[test]
+fn answers_reads_as_they_complete() {
+    let payload = |a: u64| vec![(a % 251) as u8; 10 + (a as usize * 37) % 5000];
+    let (_dir, mut store) = written_store(500, payload);
     let r = store.execute::<Vec<u8>>(&[Request::Fill { epoch: 0, addresses: vec![600] }, Request::Trim { epoch: 0, addresses: vec![7] }]);
     assert_eq!(r.len(), 2);
 
@@ -196,19 +205,7 @@ fn a_read_of_large_entries_serves_what_fits_and_defers_the_rest() {
 /// at another epoch refused with the unit's.
 #[test]
 fn a_read_on_the_callers_thread_answers_as_the_service_does() {
-    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
-    let path = dir.path().join("unit.img");
-    format_path(
-        &path,
-        &FormatRequest { size_bytes: Some(16 << 20), max_entry_bytes: None, cluster_id: None, unit_id: 0, force: false, zero: false },
-    )
-    .unwrap();
-    let mut store = open_store(&path, SyncMode::Always).unwrap();
-    let entries: Vec<u64> = (0..200).collect();
-    let payload = |a: u64| vec![(a % 251) as u8; 1 + (a as usize * 53) % 9000];
-    let data: Vec<u8> = entries.iter().flat_map(|&a| payload(a)).collect();
-    let lengths: Vec<u32> = entries.iter().map(|&a| payload(a).len() as u32).collect();
-    store.execute(&[Request::Write { epoch: 0, addresses: entries, lengths, data }]);
+    let (_dir, mut store) = written_store(200, |a| vec![(a % 251) as u8; 1 + (a as usize * 53) % 9000]);
     store.execute::<Vec<u8>>(&[Request::Fill { epoch: 0, addresses: vec![300] }, Request::Trim { epoch: 0, addresses: vec![5] }]);
 
     let file = store.device().file().try_clone().unwrap();

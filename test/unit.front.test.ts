@@ -1,11 +1,12 @@
 // A storage unit's native front (native/engine/src/front, unit_front.rs, src/unit/front.ts):
-// the addon reads the sockets, sends each WRITE from the socket to the store's I/O thread
-// (each READ to its read service) and its answer back, and hands every other frame to the
-// TypeScript handler. The
-// unit's other suites (the CLI's, the hostile peers', the admin's) run on it too, since
-// it is the default; this file checks what a second path can break: the same bytes as
-// the Node path for the same requests, an epoch change racing WRITEs from other
-// connections, a malformed WRITE, and the counts the metrics read.
+// the addon reads the sockets, runs a turn's WRITEs as one round on its own thread (or the
+// store's I/O thread when that one is busy), reads a lone READ there too (others go to the
+// read service), sends the answers back, and hands every other frame to the TypeScript
+// handler. The unit's other suites (the CLI's, the hostile peers', the admin's) run on it
+// too, since it is the default; this file checks what a second path can break: the same
+// bytes as the Node path for the same requests, an epoch change racing WRITEs from other
+// connections and following one on the same connection, a malformed WRITE, the device let
+// go when the front stops, and the counts the metrics read.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';

@@ -6,8 +6,9 @@
 // Corfu: a local cluster of one chain (a sequencer and two units, sync always, zeroed
 // device files, `corfu unit` on its native front), and one lean loop in this process that
 // sends TOKEN, then WRITE to the chain's head, then WRITE to its tail, each after the
-// previous answer, on three plain sockets: the protocol's three round trips and two
-// synced writes, and nothing else (no call budget, no retries, no batching).
+// previous answer, on three lean links (src/bench/lean-link.ts): the protocol's three
+// round trips and two synced writes, and nothing else (no call budget, no retries, no
+// batching).
 // Redis: redis-server with `appendonly yes` and `appendfsync always` (bench/peers/redis),
 // and the same kind of loop sending one XADD after another on one socket.
 //
@@ -16,11 +17,16 @@
 // what any client could do against these servers; `corfu bench compare --pairs append
 // --clients 1 --depth 1` measures the real client against XADD.
 
-import { createConnection, type Socket } from 'node:net';
+import { createConnection } from 'node:net';
 import { writeFileSync } from 'node:fs';
 
+import { LeanLink } from '../src/bench/lean-link.js';
 import { startLocalCluster } from '../src/bench/local-cluster.js';
-import { FrameDecoder, encodeRequest, type Request, type Response } from '../src/wire/index.js';
+import { spread } from '../src/bench/scaling.js';
+import { splitHostPort } from '../src/transport/address.js';
+import type { Spread } from '../src/bench/schema.js';
+import { tcpDialer } from '../src/transport/dialer.js';
+import type { Request } from '../src/wire/index.js';
 import { formatCount, parseFlags, positiveFlag, renderTable, runMain, sizeFlag } from './common.js';
 import { startRedis } from './peers/redis.js';
 
@@ -33,48 +39,12 @@ const USAGE = `usage: npm run bench:floor -- [--count N] [--runs K] [--entry-siz
 /** The epoch a fresh local cluster runs in (src/bench/local-cluster.ts). */
 const EPOCH = 1;
 
-/** One request at a time on one socket: its answer, decoded. */
-class Lean {
-  readonly #decoder = new FrameDecoder();
-  #waiting: ((r: Response) => void) | undefined;
-
-  private constructor(readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.#decoder.push(chunk);
-      for (let r = this.#decoder.pull(); r.kind !== 'need'; r = this.#decoder.pull()) {
-        if (r.kind === 'error' || r.frame.type !== 'response' || this.#waiting === undefined) throw new Error(`unexpected bytes from ${socket.remotePort}`);
-        const w = this.#waiting;
-        this.#waiting = undefined;
-        w(r.frame);
-      }
-    });
-  }
-
-  static async open(address: string): Promise<Lean> {
-    const [host, port] = splitAddress(address);
-    const socket = createConnection({ host, port, noDelay: true });
-    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    return new Lean(socket);
-  }
-
-  call(request: Request): Promise<Response> {
-    return new Promise<Response>((resolve) => {
-      this.#waiting = resolve;
-      this.socket.write(encodeRequest(request));
-    });
-  }
-}
-
-function splitAddress(address: string): [string, number] {
-  const at = address.lastIndexOf(':');
-  return [address.slice(0, at), Number(address.slice(at + 1))];
-}
-
 const microsSince = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1000;
 
-function p50(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1]!;
+/** A lean link (src/bench/lean-link.ts: no call budget, no retries) to `address`. */
+function lean(address: string): Promise<LeanLink> {
+  const { host, port } = splitHostPort(address);
+  return LeanLink.open(tcpDialer, host, port);
 }
 
 interface ChainRun {
@@ -86,43 +56,45 @@ interface ChainRun {
 
 async function corfuRun(count: number, payload: Buffer): Promise<ChainRun> {
   const cluster = await startLocalCluster({ units: 2, replicas: 2, sync: 'always', unitSizeBytes: 256 * 1024 * 1024 });
-  const links: Lean[] = [];
+  const links: LeanLink[] = [];
   try {
-    const sequencer = await Lean.open(cluster.sequencer.address);
-    const head = await Lean.open(cluster.units[0]!.address);
-    const tail = await Lean.open(cluster.units[1]!.address);
+    const sequencer = await lean(cluster.sequencer.address);
+    const head = await lean(cluster.units[0]!.address);
+    const tail = await lean(cluster.units[1]!.address);
     links.push(sequencer, head, tail);
+    /** A token, then the WRITE of `payload` there. */
+    const tokenAndWrite = async (requestId: number): Promise<Request> => {
+      const token = await sequencer.send({ type: 'request', op: 'TOKEN', requestId, epoch: EPOCH, count: 1 });
+      if (token.op !== 'TOKEN' || token.status !== 'OK') throw new Error(`TOKEN answered ${JSON.stringify(token)}`);
+      return { type: 'request', op: 'WRITE', requestId, epoch: EPOCH, entries: [{ address: token.first, payload }] };
+    };
+    const write = async (unit: LeanLink, request: Request): Promise<void> => {
+      const answer = await unit.send(request);
+      if (answer.op !== 'WRITE' || answer.status !== 'OK' || answer.statuses[0] !== 0) throw new Error(`WRITE answered ${JSON.stringify(answer)}`);
+    };
     const legs: number[][] = [[], [], [], []];
     for (let i = 0; i < count; i++) {
       const t0 = process.hrtime.bigint();
-      const token = await sequencer.call({ type: 'request', op: 'TOKEN', requestId: i + 1, epoch: EPOCH, count: 1 });
-      if (token.op !== 'TOKEN' || token.status !== 'OK') throw new Error(`TOKEN answered ${JSON.stringify(token)}`);
-      const t1 = process.hrtime.bigint();
-      const write: Request = { type: 'request', op: 'WRITE', requestId: i + 1, epoch: EPOCH, entries: [{ address: token.first, payload }] };
-      for (const unit of [head, tail]) {
-        const answer = await unit.call(write);
-        if (answer.op !== 'WRITE' || answer.status !== 'OK' || answer.statuses[0] !== 0) throw new Error(`WRITE answered ${JSON.stringify(answer)}`);
-      }
-      const t2 = process.hrtime.bigint();
-      legs[0]!.push(Number(t1 - t0) / 1000);
-      legs[3]!.push(Number(t2 - t0) / 1000);
+      const request = await tokenAndWrite(i + 1);
+      legs[0]!.push(microsSince(t0));
+      await write(head, request);
+      await write(tail, request);
+      legs[3]!.push(microsSince(t0));
     }
     // The two WRITEs apart, in a second pass (one clock read per leg above would add
     // to what the first pass times).
     for (let i = 0; i < count; i++) {
-      const token = await sequencer.call({ type: 'request', op: 'TOKEN', requestId: count + i + 1, epoch: EPOCH, count: 1 });
-      if (token.op !== 'TOKEN' || token.status !== 'OK') throw new Error(`TOKEN answered ${JSON.stringify(token)}`);
-      const write: Request = { type: 'request', op: 'WRITE', requestId: count + i + 1, epoch: EPOCH, entries: [{ address: token.first, payload }] };
+      const request = await tokenAndWrite(count + i + 1);
       for (const [k, unit] of [head, tail].entries()) {
         const t = process.hrtime.bigint();
-        const answer = await unit.call(write);
-        if (answer.op !== 'WRITE' || answer.status !== 'OK') throw new Error(`WRITE answered ${JSON.stringify(answer)}`);
+        await write(unit, request);
         legs[1 + k]!.push(microsSince(t));
       }
     }
+    const p50 = (leg: number[]): number => spread(leg).median;
     return { token_us: p50(legs[0]!), head_write_us: p50(legs[1]!), tail_write_us: p50(legs[2]!), append_us: p50(legs[3]!) };
   } finally {
-    for (const l of links) l.socket.destroy();
+    for (const l of links) l.close();
     await cluster.stop();
   }
 }
@@ -155,7 +127,7 @@ async function redisRun(count: number, payload: Buffer): Promise<number> {
       });
       times.push(microsSince(t));
     }
-    return p50(times);
+    return spread(times).median;
   } finally {
     socket.destroy();
     await redis.stop();
@@ -176,12 +148,7 @@ async function main(): Promise<void> {
     process.stderr.write(`run ${r + 1}/${runs}: append ${chain.append_us.toFixed(0)} µs, XADD ${xadd.toFixed(0)} µs\n`);
   }
   const fields = ['token_us', 'head_write_us', 'tail_write_us', 'append_us', 'xadd_us', 'ratio'] as const;
-  const summary = Object.fromEntries(
-    fields.map((f) => {
-      const v = results.map((x) => x[f]);
-      return [f, { median: p50(v), min: Math.min(...v), max: Math.max(...v) }];
-    }),
-  ) as Record<(typeof fields)[number], { median: number; min: number; max: number }>;
+  const summary = Object.fromEntries(fields.map((f) => [f, spread(results.map((x) => x[f]))])) as Record<(typeof fields)[number], Spread>;
   const show = (f: (typeof fields)[number], digits = 0): string => `${summary[f].median.toFixed(digits)} (${summary[f].min.toFixed(digits)}-${summary[f].max.toFixed(digits)})`;
   process.stdout.write(
     `Depth-1 floor: ${runs} runs of ${formatCount(count)} appends and ${formatCount(count)} XADDs, ${entryBytes}-byte payloads, lean loops (no client library), p50 per run; median (range)\n`,

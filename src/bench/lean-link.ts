@@ -1,5 +1,6 @@
 // A minimal pipelined client for one server, for load generation: the request is
-// encoded once and written again for every call, answers are taken in order (the
+// encoded once and written again for every call (`send` takes any other, for a lean
+// loop that needs a new one each time: bench/floor.ts), answers are taken in order (the
 // sequencer answers TOKEN requests in the order they came), and there is no per-call
 // timer, id map or retry. What a call costs the generator is a promise, a write and a
 // decode: the `tokens` workload measures the sequencer, not the client library's
@@ -7,6 +8,7 @@
 // CLI's dialer, so TLS flags apply.
 
 import { CorfuError } from '../../bindings/errors.js';
+import { invariant } from '../../bindings/invariant.js';
 import type { Dialer, Link } from '../transport/dialer.js';
 import { FrameDecoder, encodeRequest, type Request, type Response } from '../wire/index.js';
 
@@ -16,7 +18,8 @@ interface Waiter {
 }
 
 export class LeanLink {
-  readonly #frame: Buffer;
+  /** The request `call` sends, encoded once; a link opened without one only `send`s. */
+  readonly #frame: Buffer | undefined;
   readonly #link: Link;
   readonly #decoder = new FrameDecoder();
   /** Calls awaiting their answer, oldest first. */
@@ -25,8 +28,8 @@ export class LeanLink {
   #connected: Promise<void>;
   #closed: Error | undefined;
 
-  private constructor(dialer: Dialer, host: string, port: number, request: Request) {
-    this.#frame = encodeRequest(request);
+  private constructor(dialer: Dialer, host: string, port: number, request: Request | undefined) {
+    this.#frame = request === undefined ? undefined : encodeRequest(request);
     let connected!: () => void;
     let failed!: (e: Error) => void;
     this.#connected = new Promise<void>((res, rej) => {
@@ -48,18 +51,28 @@ export class LeanLink {
     });
   }
 
-  /** A link that sends `request` on every call; resolves once connected. */
-  static async open(dialer: Dialer, host: string, port: number, request: Request): Promise<LeanLink> {
+  /** A link that sends `request` on every call (and any other with `send`); resolves once connected. */
+  static async open(dialer: Dialer, host: string, port: number, request?: Request): Promise<LeanLink> {
     const l = new LeanLink(dialer, host, port, request);
     await l.#connected;
     return l;
   }
 
   call(): Promise<Response> {
+    invariant(this.#frame !== undefined, 'LeanLink.call on a link opened without a request');
+    return this.#write(this.#frame);
+  }
+
+  /** Sends `request`, encoded now; its answer comes in order with the others. */
+  send(request: Request): Promise<Response> {
+    return this.#write(encodeRequest(request));
+  }
+
+  #write(frame: Buffer): Promise<Response> {
     if (this.#closed !== undefined) return Promise.reject(this.#closed);
     return new Promise<Response>((resolve, reject) => {
       this.#waiting.push({ resolve, reject });
-      this.#link.write(this.#frame);
+      this.#link.write(frame);
     });
   }
 

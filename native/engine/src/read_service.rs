@@ -99,10 +99,7 @@ impl Next {
 /// threads, which on a VM cost more than the read). The same checks and the same outcome
 /// as the service's: the epoch, then the plan, then the device, then the answer.
 pub fn read_now(shared: &Shared, file: &File, epoch: u64, addresses: &[u64]) -> Result<ReadOutcome> {
-    let current = shared.epoch();
-    if epoch != current {
-        return Err(EngineError::Sealed { unit_epoch: current, request_epoch: epoch });
-    }
+    check_epoch(shared, epoch)?;
     let mut reads = RecordReads::default();
     let plan = shared.plan_read(shared.trim_mark(), addresses, &mut reads);
     for op in reads.ops() {
@@ -111,6 +108,16 @@ pub fn read_now(shared: &Shared, file: &File, epoch: u64, addresses: &[u64]) -> 
         file.read_exact_at(op.buf, op.offset).map_err(|e| EngineError::io("read failed", e))?;
     }
     Ok(shared.finish_read(plan, addresses, &reads))
+}
+
+/// A read is served only at the unit's epoch: ERR_SEALED with the unit's otherwise.
+fn check_epoch(shared: &Shared, epoch: u64) -> Result<()> {
+    let current = shared.epoch();
+    if epoch == current {
+        Ok(())
+    } else {
+        Err(EngineError::Sealed { unit_epoch: current, request_epoch: epoch })
+    }
 }
 
 const WAKE_UD: u64 = u64::MAX;
@@ -304,9 +311,8 @@ impl ReadService {
         queue: &mut VecDeque<Op>,
         done: &mut Vec<(u32, Result<ReadOutcome>)>,
     ) {
-        let epoch = self.shared.epoch();
-        if request.epoch != epoch {
-            done.push((request.id, Err(EngineError::Sealed { unit_epoch: epoch, request_epoch: request.epoch })));
+        if let Err(sealed) = check_epoch(&self.shared, request.epoch) {
+            done.push((request.id, Err(sealed)));
             return;
         }
         let mut reads = RecordReads::default();

@@ -208,6 +208,45 @@ export interface NativeTokenLoadClass {
   start(options: NativeTokenLoadOptions): NativeTokenLoadInstance;
 }
 
+/** The client's native append path (src/client/native-appends.ts; native/engine/src/appender). */
+export interface NativeAppenderOptions {
+  frameEntries: number;
+  framePayloadBytes: number;
+  tokensPerRequest: number;
+  maxEntries: number;
+  maxBytes: number;
+}
+
+/** A projection's last segment as the native append path takes it. */
+export interface NativeAppenderLayout {
+  epoch: number;
+  timeoutMs: number;
+  sequencer: string;
+  start: number;
+  /** Exclusive; absent for an open segment. */
+  end?: number;
+  /** Each stripe's chain, head first. */
+  chains: string[][];
+}
+
+/** One turn's outcomes: 24-byte records (native/node/src/appender.rs) and their messages. */
+export interface NativeAppendOutcomes {
+  records: Buffer;
+  messages: string[];
+  tokenRequests: number;
+}
+
+export interface NativeAppenderInstance {
+  layout(layout: NativeAppenderLayout): number;
+  forget(layout: number): void;
+  submit(layout: number, batch: number, payloads: Uint8Array[]): boolean;
+  stop(): void;
+}
+
+export interface NativeAppenderClass {
+  start(options: NativeAppenderOptions, onOutcomes: (outcomes: NativeAppendOutcomes) => void): NativeAppenderInstance;
+}
+
 export interface NativeSequencerFrontOptions {
   host: string;
   port: number;
@@ -326,6 +365,7 @@ export interface NativeAddon {
   NativeStore: NativeStoreClass;
   TokenCounter: NativeTokenCounterClass;
   TokenLoad: NativeTokenLoadClass;
+  NativeAppender: NativeAppenderClass;
   SequencerFront: NativeSequencerFrontClass;
   UnitFront: NativeUnitFrontClass;
 }

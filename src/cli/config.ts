@@ -31,8 +31,8 @@ import { UsageError } from './usage-error.js';
 
 export const SERVER_VERBS: readonly string[] = ['unit', 'sequencer', 'manager'];
 
-/** Variables Corfu sets for its own children: not options, never refused. */
-const RESERVED_ENV: ReadonlySet<string> = new Set(['CORFU_EXIT_WITH_PARENT']);
+/** Variables that are not options, never refused: Corfu's own for its children; CORFU_NATIVE_APPENDS=0 turns the client's native append path off (src/client/native-appends.ts). */
+const RESERVED_ENV: ReadonlySet<string> = new Set(['CORFU_EXIT_WITH_PARENT', 'CORFU_NATIVE_APPENDS']);
 
 /** Options that steer the configuration itself: not settable in the file. */
 const NOT_IN_FILE: ReadonlySet<string> = new Set(['config', 'print-config', 'help', 'version']);

@@ -71,6 +71,7 @@ import { encodeStreamEntry, streamHeaderBytes, streamId } from './stream-entry.j
 import { CallBudget, type CallOptions } from './budget.js';
 import { AppendOp, FillOp, ReadOp, writtenAs } from './chain.js';
 import type { AppendProgress, ChainAction, ChainEvent, TerminalAction, UnitRequest, UnitResponse } from './chain.js';
+import { FATE_NO_TOKEN, FATE_WRITTEN, NativeAppends } from './native-appends.js';
 import { nodeRuntime, type ClientRuntime } from './runtime.js';
 import { securedRuntime } from './secure-runtime.js';
 import type { ClientTlsOptions } from '../transport/tls.js';
@@ -140,6 +141,12 @@ export interface ConnectOptions {
   readonly shareConnections?: boolean;
   /** Check at connect that the sequencer and every unit answer (`ping()`); fail ERR_UNAVAILABLE otherwise. */
   readonly verify?: boolean;
+  /**
+   * Single appends take the process's native append path (src/client/native-appends.ts)
+   * when the addon loads, the runtime is Node's own and no TLS or token is configured.
+   * Default true; false keeps every append on the JS path.
+   */
+  readonly nativeAppends?: boolean;
   /**
    * Clock, timers and the way to reach servers. Default: Node's (TCP, the
    * system clock). The seeded simulator passes a virtual one.
@@ -253,6 +260,16 @@ interface JoinedAppend extends WalkEntry {
   readonly fail: (error: unknown) => void;
 }
 
+/** A single append on its way to the native path: what the JS path needs if it comes back. */
+interface NativeWaiter {
+  readonly payload: Uint8Array;
+  readonly budget: CallBudget;
+  readonly done: (address: number) => void;
+  readonly fail: (error: unknown) => void;
+  /** Its place in the JS path's TOKEN queue, should the native path take it no token. */
+  readonly tokenWaiter: TokenWaiter;
+}
+
 /** The longest backoff between resends of a request that got no answer. */
 const MAX_RESEND_BACKOFF_MS = 500;
 
@@ -345,6 +362,14 @@ export class CorfuClient {
   #tailSeen = { epoch: 0, tail: 0 };
 
   #tokenWaiters: TokenWaiter[] = [];
+  /** The native append path (native-appends.ts): undefined until the first append looks; null when off. */
+  #native: NativeAppends | null | undefined;
+  /** Its layout for #projection, registered on first use. */
+  #nativeLayout: { readonly projection: Projection; readonly handle: number | undefined } | undefined;
+  /** Single appends of this tick, about to be submitted to the native path together. */
+  #nativeWaiting: NativeWaiter[] = [];
+  #nativeScheduled = false;
+  readonly #nativeOption: boolean;
   /** Single appends with their tokens, about to walk their chains together (#joinWalk). */
   #walkers: JoinedAppend[] = [];
   #walkScheduled = false;
@@ -373,6 +398,8 @@ export class CorfuClient {
     streamTokens: 0,
     /** Addresses this client read to rebuild a sequencer's stream tails. */
     streamRecoveryReads: 0,
+    /** Single appends the native path wrote to every replica (the others took the JS path). */
+    nativeAppends: 0,
   };
   #callObserver: CallObserver | undefined;
 
@@ -392,6 +419,11 @@ export class CorfuClient {
     this.maxRefreshes = positive(options.maxRefreshes, 100, 'maxRefreshes');
     this.refreshDelayMs = positive(options.refreshDelayMs, 20, 'refreshDelayMs');
     this.maxInFlight = positive(options.maxInFlight, DEFAULT_MAX_IN_FLIGHT, 'maxInFlight');
+    if (options.nativeAppends !== undefined && typeof options.nativeAppends !== 'boolean') {
+      throw new CorfuError('ERR_BAD_REQUEST', `nativeAppends must be a boolean, got ${describeValue(options.nativeAppends)}`);
+    }
+    // Only Node's own runtime: the simulator's is virtual, and a secured one (TLS, a token) dials differently.
+    this.#nativeOption = options.nativeAppends !== false && runtime === nodeRuntime;
     this.#pool = options.shareConnections === false ? new ServerPool(this.#runtime) : sharedPool(this.#runtime);
     // A new epoch is known as soon as it is proposed, not only when a unit answers ERR_SEALED.
     // (Contact lost with the store is the store's to retry; a refresh reads it anyway.)
@@ -519,14 +551,114 @@ export class CorfuClient {
       // A signal aborted before the call ends it here: nothing starts (no token is asked for).
       b.onEnd(fail);
       if (settled) return;
-      this.#tokenWaiters.push({
+      const tokenWaiter: TokenWaiter = {
         count: 1,
         budget: b,
         resolve: (token) => this.#joinWalk({ address: token.first, epoch: token.epoch, payload, budget: b, done, fail }),
         reject: fail,
-      });
+      };
+      if (this.#nativePath() !== undefined) {
+        this.#nativeWaiting.push({ payload, budget: b, done, fail, tokenWaiter });
+        this.#scheduleNative();
+        return;
+      }
+      this.#tokenWaiters.push(tokenWaiter);
       this.#scheduleTokens();
     });
+  }
+
+  #nativePath(): NativeAppends | undefined {
+    if (this.#native === undefined) this.#native = this.#nativeOption ? (NativeAppends.shared() ?? null) : null;
+    return this.#native ?? undefined;
+  }
+
+  #scheduleNative(): void {
+    if (this.#nativeScheduled) return;
+    this.#nativeScheduled = true;
+    queueMicrotask(() => {
+      this.#nativeScheduled = false;
+      this.#submitNative();
+    });
+  }
+
+  /** This tick's single appends, as one submission to the native path (or, if it cannot take them, the JS path's). */
+  #submitNative(): void {
+    const waiting = this.#nativeWaiting.filter((w) => !w.budget.ended);
+    this.#nativeWaiting = [];
+    if (waiting.length === 0) return;
+    const native = this.#nativePath()!;
+    const projection = this.#projection;
+    let layout = this.#nativeLayout;
+    if (layout?.projection !== projection) {
+      if (layout?.handle !== undefined) native.forget(layout.handle);
+      layout = this.#nativeLayout = { projection, handle: native.layout(projection, this.timeoutMs) };
+    }
+    let counted = false;
+    const sink = {
+      outcome: (index: number, fate: number, address: number, replica: number, status: number, message: string | undefined): void => {
+        const w = waiting[index]!;
+        if (fate === FATE_NO_TOKEN) return this.#nativeNoToken(w);
+        if (!counted) {
+          counted = true;
+          this.stats.tokenRequests++;
+        }
+        this.stats.tokens++;
+        if (fate === FATE_WRITTEN) {
+          this.stats.nativeAppends++;
+          this.#sawTail(projection.epoch, address + 1);
+          return w.done(address);
+        }
+        this.#nativeFell(w, projection, address, replica, status, message);
+      },
+    };
+    if (
+      layout.handle === undefined ||
+      !native.submit(
+        layout.handle,
+        waiting.map((w) => w.payload),
+        sink,
+      )
+    ) {
+      for (const w of waiting) this.#nativeNoToken(w);
+      return;
+    }
+    // From here a write may land: a call that runs out ends ERR_TIMEOUT, not ERR_UNAVAILABLE.
+    for (const w of waiting) w.budget.mayHaveEffect = true;
+  }
+
+  /** The native path took no token for `w`: the JS path asks for one. */
+  #nativeNoToken(w: NativeWaiter): void {
+    if (w.budget.ended) return;
+    if (this.#closed) return w.fail(new CorfuError('ERR_CLOSED', 'the client was closed'));
+    this.#tokenWaiters.push(w.tokenWaiter);
+    this.#scheduleTokens();
+  }
+
+  /**
+   * The native walk of `w` at `address` stopped before `replica` answered OK: #appendAt
+   * goes on from there, with what the walk learned, as for an entry fallen out of #walk.
+   */
+  #nativeFell(w: NativeWaiter, projection: Projection, address: number, replica: number, status: number, message: string | undefined): void {
+    if (w.budget.ended) return;
+    if (this.#closed) return w.fail(new CorfuError('ERR_CLOSED', 'the client was closed'));
+    let learned = NOTHING_LEARNED;
+    if (replica > 0 || status !== 0) {
+      // The path only walks addresses inside the projection's last segment.
+      const chain = locate(projection, address).chain;
+      // A nonzero status byte is an error code.
+      const code = status === 0 ? undefined : (codeName(status) as ErrorCode);
+      const failure =
+        code !== undefined && !RETRIED_WRITE_ERRORS.has(code)
+          ? this.#failure({ failed: message === undefined ? { unit: chain[replica]!, op: 'WRITE', code } : { unit: chain[replica]!, op: 'WRITE', code, message } }, `append at ${address}`)
+          : undefined;
+      learned = {
+        head: replica === 0 ? undefined : chain[0],
+        sealedAt: code === 'ERR_SEALED' ? projection.epoch : undefined,
+        ...(failure === undefined ? {} : { failure }),
+      };
+    }
+    const renew = async (): Promise<Placed> => ({ ...(await this.#token(1, w.budget)), payload: w.payload });
+    this.#appendAt({ first: address, epoch: projection.epoch, payload: w.payload }, renew, w.budget, learned).then(w.done, w.fail);
   }
 
   /** Appends several entries (one TOKEN for all of them, driven concurrently); resolves with their addresses in order. */
@@ -1369,9 +1501,12 @@ export class CorfuClient {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const waiters = this.#tokenWaiters;
+    const waiters = [...this.#tokenWaiters, ...this.#nativeWaiting.map((w) => w.tokenWaiter)];
     this.#tokenWaiters = [];
+    this.#nativeWaiting = [];
     for (const w of waiters) w.reject(new CorfuError('ERR_CLOSED', 'the client was closed'));
+    if (this.#nativeLayout?.handle !== undefined) this.#native?.forget(this.#nativeLayout.handle);
+    this.#nativeLayout = undefined;
     this.#unwatch();
     const leases = [...this.#servers.values()];
     this.#servers.clear();

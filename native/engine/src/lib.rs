@@ -3,6 +3,7 @@
 //! region. No napi here: `cargo test` drives it directly.
 
 pub mod aligned;
+pub mod appender;
 pub mod checkpoint;
 pub mod device;
 pub mod entry_codes;

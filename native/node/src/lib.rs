@@ -3,6 +3,7 @@
 //! per batch) and it answers a whole round at a time, so concurrent calls share a flush
 //! and a sync (group commit).
 
+mod appender;
 mod convert;
 mod front;
 mod io_thread;

@@ -239,6 +239,7 @@ export interface NativeAppendOutcomes {
 export interface NativeAppenderInstance {
   layout(layout: NativeAppenderLayout): number;
   forget(layout: number): void;
+  abandon(servers: string[]): void;
   submit(layout: number, batch: number, payloads: Uint8Array[]): boolean;
   stop(): void;
 }

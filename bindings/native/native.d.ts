@@ -10,6 +10,8 @@ export declare class NativeAppender {
   /** Registers a layout; returns its number for `submit`. */
   layout(l: AppenderLayout): number
   forget(layout: number): void
+  /** Gives up on every request in flight to these servers (`host:port`s). */
+  abandon(servers: Array<string>): void
   /**
    * Queues `payloads` as batch `batch` under `layout`; false (nothing queued) for a
    * batch larger than the path's limits.

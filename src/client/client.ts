@@ -307,6 +307,16 @@ export function resendBackoffMs(attempt: number): number {
   return Math.min(MAX_RESEND_BACKOFF_MS, 10 * 2 ** Math.min(attempt, 16));
 }
 
+/** The chain of `address` under `projection`; undefined outside its segments. */
+function chainIn(projection: Projection, address: number): readonly string[] | undefined {
+  try {
+    return locate(projection, address).chain;
+  } catch (err) {
+    if (err instanceof CorfuError && err.code === 'ERR_BAD_REQUEST') return undefined;
+    throw err;
+  }
+}
+
 /** The ERR_SEALED of the sequencer or a unit, as a CorfuError. */
 class Sealed extends CorfuError {}
 
@@ -642,9 +652,10 @@ export class CorfuClient {
     if (w.budget.ended) return;
     if (this.#closed) return w.fail(new CorfuError('ERR_CLOSED', 'the client was closed'));
     let learned = NOTHING_LEARNED;
-    if (replica > 0 || status !== 0) {
-      // The path only walks addresses inside the projection's last segment.
-      const chain = locate(projection, address).chain;
+    const chain = chainIn(projection, address);
+    // Its walk stopped at a server a newer layout dropped (#adopt abandoned its requests there).
+    if (chain !== undefined && status === 0 && !this.#projection.units.includes(chain[replica]!)) this.stats.abandoned++;
+    if (chain !== undefined && (replica > 0 || status !== 0)) {
       // A nonzero status byte is an error code.
       const code = status === 0 ? undefined : (codeName(status) as ErrorCode);
       const failure =
@@ -761,16 +772,11 @@ export class CorfuClient {
     }
     const byChain = new Map<readonly string[], number[]>();
     for (let i = 0; i < entries.length; i++) {
-      let chain: readonly string[];
-      try {
-        chain = locate(projection, entries[i]!.address).chain;
-      } catch (err) {
+      const chain = chainIn(projection, entries[i]!.address);
+      if (chain === undefined) {
         // Outside the projection's segments: #appendAt takes a new token for it.
-        if (err instanceof CorfuError && err.code === 'ERR_BAD_REQUEST') {
-          walks.push(fallen(i, NOTHING_LEARNED));
-          continue;
-        }
-        throw err;
+        walks.push(fallen(i, NOTHING_LEARNED));
+        continue;
       }
       const group = byChain.get(chain);
       if (group === undefined) byChain.set(chain, [i]);
@@ -1724,7 +1730,10 @@ export class CorfuClient {
   /** Takes `p` if it is newer, and tells the requests waiting on servers it no longer has. */
   #adopt(p: Projection): void {
     if (p.epoch <= this.#projection.epoch) return;
+    const old = this.#projection;
     this.#projection = p;
+    // The native path's requests to a server the new layout drops end now, as #unlessLeft's do.
+    if (this.#native) this.#native.abandon([old.sequencer, ...old.units].filter((s) => s !== p.sequencer && !p.units.includes(s)));
     for (const w of [...this.#onNewProjection]) w();
   }
 

@@ -101,6 +101,11 @@ export class NativeAppends {
     this.#native.forget(layout);
   }
 
+  /** Gives up on every request in flight to `servers`: their entries come back to their clients at once. */
+  abandon(servers: string[]): void {
+    if (servers.length > 0) this.#native.abandon(servers);
+  }
+
   /** Queues `payloads` under `layout`; false (nothing queued) when the path cannot take them. */
   submit(layout: number, payloads: Uint8Array[], sink: NativeBatchSink): boolean {
     let batch = this.#nextBatch;

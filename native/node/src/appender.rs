@@ -114,6 +114,12 @@ impl NativeAppender {
         self.inner.forget(layout);
     }
 
+    /// Gives up on every request in flight to these servers (`host:port`s).
+    #[napi]
+    pub fn abandon(&self, servers: Vec<String>) {
+        self.inner.abandon(servers);
+    }
+
     /// Queues `payloads` as batch `batch` under `layout`; false (nothing queued) for a
     /// batch larger than the path's limits.
     #[napi]

@@ -58,6 +58,7 @@ pub struct LayoutSpec {
 enum Command {
     Layout(u32, LayoutSpec),
     Forget(u32),
+    Abandon(Vec<String>),
     Submit { layout: u32, batch: u32, payloads: Payloads },
 }
 
@@ -134,6 +135,13 @@ impl Appender {
     /// Drops a layout (entries already submitted under it keep it).
     pub fn forget(&self, layout: u32) {
         self.shared.push(Command::Forget(layout));
+    }
+
+    /// Gives up at once on every request in flight to these servers (a newer projection
+    /// no longer names them: waiting out a hung one's timeout would only delay the
+    /// client, which sends those entries again under the new layout).
+    pub fn abandon(&self, servers: Vec<String>) {
+        self.shared.push(Command::Abandon(servers));
     }
 
     /// Queues entries under a registered layout. False, nothing queued, for a submission
@@ -264,6 +272,14 @@ impl Loop {
                 }
                 Command::Forget(id) => {
                     self.layouts.remove(&id);
+                }
+                Command::Abandon(names) => {
+                    let now = self.now_ns();
+                    for name in names {
+                        if let Some(&server) = self.by_name.get(&name) {
+                            self.drop_conn(server, now);
+                        }
+                    }
                 }
                 Command::Submit { layout, batch, payloads } => {
                     let n = payloads.len();

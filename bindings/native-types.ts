@@ -244,6 +244,27 @@ export interface NativeAppenderInstance {
   stop(): void;
 }
 
+/** One frame the machine sends, to `server` (`host:port`). */
+export interface NativeMachineSend {
+  server: string;
+  frame: Buffer;
+}
+
+/** The append path's machine alone, no thread, no sockets (the simulator drives it: test/sim/append-path.ts). */
+export interface NativeAppendMachine {
+  layout(layout: NativeAppenderLayout): number;
+  forget(layout: number): void;
+  submit(layout: number, batch: number, payloads: Uint8Array[]): void;
+  turn(nowMs: number): void;
+  takeSends(): NativeMachineSend[];
+  /** A reason when the answer cannot be read (drop the link, then `lost`). */
+  answer(server: string, frame: Uint8Array): string | null | undefined;
+  lost(server: string): void;
+  expire(nowMs: number): string[];
+  nextDeadlineMs(): number | null | undefined;
+  takeOutcomes(): NativeAppendOutcomes;
+}
+
 export interface NativeAppenderClass {
   start(options: NativeAppenderOptions, onOutcomes: (outcomes: NativeAppendOutcomes) => void): NativeAppenderInstance;
 }
@@ -367,6 +388,7 @@ export interface NativeAddon {
   TokenCounter: NativeTokenCounterClass;
   TokenLoad: NativeTokenLoadClass;
   NativeAppender: NativeAppenderClass;
+  AppendMachine: new (options: NativeAppenderOptions) => NativeAppendMachine;
   SequencerFront: NativeSequencerFrontClass;
   UnitFront: NativeUnitFrontClass;
 }

@@ -71,7 +71,7 @@ import { encodeStreamEntry, streamHeaderBytes, streamId } from './stream-entry.j
 import { CallBudget, type CallOptions } from './budget.js';
 import { AppendOp, FillOp, ReadOp, writtenAs } from './chain.js';
 import type { AppendProgress, ChainAction, ChainEvent, TerminalAction, UnitRequest, UnitResponse } from './chain.js';
-import { FATE_NO_TOKEN, FATE_WRITTEN, NativeAppends } from './native-appends.js';
+import { FATE_NO_TOKEN, FATE_WRITTEN, type AppendPath } from './append-path.js';
 import { nodeRuntime, type ClientRuntime } from './runtime.js';
 import { securedRuntime } from './secure-runtime.js';
 import type { ClientTlsOptions } from '../transport/tls.js';
@@ -142,9 +142,9 @@ export interface ConnectOptions {
   /** Check at connect that the sequencer and every unit answer (`ping()`); fail ERR_UNAVAILABLE otherwise. */
   readonly verify?: boolean;
   /**
-   * Single appends take the process's native append path (src/client/native-appends.ts)
-   * when the addon loads, the runtime is Node's own and no TLS or token is configured.
-   * Default true; false keeps every append on the JS path.
+   * Single appends take the runtime's append path (src/client/append-path.ts): with
+   * Node's runtime, the addon's native thread, when the addon loads and no TLS or token
+   * is configured. Default true; false keeps every append on the JS path.
    */
   readonly nativeAppends?: boolean;
   /**
@@ -372,8 +372,8 @@ export class CorfuClient {
   #tailSeen = { epoch: 0, tail: 0 };
 
   #tokenWaiters: TokenWaiter[] = [];
-  /** The native append path (native-appends.ts): undefined until the first append looks; null when off. */
-  #native: NativeAppends | null | undefined;
+  /** The runtime's append path (append-path.ts): undefined until the first append looks; null when off. */
+  #native: AppendPath | null | undefined;
   /** Its layout for #projection, registered on first use. */
   #nativeLayout: { readonly projection: Projection; readonly handle: number | undefined } | undefined;
   /** Single appends of this tick, about to be submitted to the native path together. */
@@ -432,8 +432,7 @@ export class CorfuClient {
     if (options.nativeAppends !== undefined && typeof options.nativeAppends !== 'boolean') {
       throw new CorfuError('ERR_BAD_REQUEST', `nativeAppends must be a boolean, got ${describeValue(options.nativeAppends)}`);
     }
-    // Only Node's own runtime: the simulator's is virtual, and a secured one (TLS, a token) dials differently.
-    this.#nativeOption = options.nativeAppends !== false && runtime === nodeRuntime;
+    this.#nativeOption = options.nativeAppends !== false;
     this.#pool = options.shareConnections === false ? new ServerPool(this.#runtime) : sharedPool(this.#runtime);
     // A new epoch is known as soon as it is proposed, not only when a unit answers ERR_SEALED.
     // (Contact lost with the store is the store's to retry; a refresh reads it anyway.)
@@ -577,8 +576,8 @@ export class CorfuClient {
     });
   }
 
-  #nativePath(): NativeAppends | undefined {
-    if (this.#native === undefined) this.#native = this.#nativeOption ? (NativeAppends.shared() ?? null) : null;
+  #nativePath(): AppendPath | undefined {
+    if (this.#native === undefined) this.#native = this.#nativeOption ? (this.#runtime.appendPath?.() ?? null) : null;
     return this.#native ?? undefined;
   }
 

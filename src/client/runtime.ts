@@ -6,6 +6,8 @@
 
 import { systemClock, type Clock } from '../transport/clock.js';
 import { tcpDialer, type Dialer } from '../transport/dialer.js';
+import type { AppendPath } from './append-path.js';
+import { NativeAppends } from './native-appends.js';
 
 export interface ClientRuntime {
   readonly clock: Clock;
@@ -16,6 +18,13 @@ export interface ClientRuntime {
    * send through several awaits each, and one batch must catch them all.
    */
   defer(fn: () => void): void;
+  /**
+   * The append path for single appends (append-path.ts), asked once per client on its
+   * first append; absent or undefined: every append takes the JS path. Node's: the
+   * addon's thread, when the addon loads. A runtime with TLS or a token has none (the
+   * native path dials plain TCP).
+   */
+  appendPath?(): AppendPath | undefined;
 }
 
 export const nodeRuntime: ClientRuntime = {
@@ -24,4 +33,5 @@ export const nodeRuntime: ClientRuntime = {
   defer: (fn) => {
     setImmediate(fn);
   },
+  appendPath: () => NativeAppends.shared(),
 };

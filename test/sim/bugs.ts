@@ -144,6 +144,14 @@ export const BUGS: readonly BugInfo[] = [
   { name: 'tx-checkpoint-drops-versions', firstSeed: 3, layer: 'objects', description: 'a checkpoint loads with its state but every version at -1', targets: ['tx/agreement', 'tx/reads'] },
   // projection store
   { name: 'store-accepts-second', firstSeed: 2, layer: 'store', description: 'the store accepts a second proposal for an epoch, replacing the first', targets: ['projection'] },
+  // the client's append path (src/client/append-path.ts; its driver in the simulator, test/sim/append-path.ts)
+  {
+    name: 'native-ack-without-tail',
+    firstSeed: 1,
+    layer: 'client',
+    description: "the append path's driver answers its WRITEs to a chain's tail itself, OK, without sending them",
+    targets: ['durability'],
+  },
   // client chain driver
   { name: 'ack-after-head', firstSeed: 1, layer: 'client', description: 'an append is acknowledged once the head has it, before the rest of the chain', targets: ['durability'] },
   {

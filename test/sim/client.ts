@@ -101,11 +101,18 @@ export class SimClient {
 
   #newRuntime(): SimRuntime {
     const w = this.#w;
-    return new SimRuntime(this.node, w.queue, w.net, () => w.wake(), {
-      beforeSend: (to, bytes) => w.armedMidChain.has(this.node) && this.#belowHead(to, bytes) && w.crashMidChain(this.node),
-      beforeReceive: (_from, bytes) => w.armedAfterToken.has(this.node) && isToken(bytes) && w.crashAfterToken(this.node),
-      onCrash: () => this.#ended(),
-    });
+    return new SimRuntime(
+      this.node,
+      w.queue,
+      w.net,
+      () => w.wake(),
+      {
+        beforeSend: (to, bytes) => w.armedMidChain.has(this.node) && this.#belowHead(to, bytes) && w.crashMidChain(this.node),
+        beforeReceive: (_from, bytes) => w.armedAfterToken.has(this.node) && isToken(bytes) && w.crashAfterToken(this.node),
+        onCrash: () => this.#ended(),
+      },
+      w.nativeAppends ? { ackWithoutTail: w.bugs.has('native-ack-without-tail') } : undefined,
+    );
   }
 
   #connect(): Promise<CorfuClient> {

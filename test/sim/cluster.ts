@@ -31,6 +31,8 @@ export interface ClusterOptions {
   readonly keepTrace?: number;
   /** Transactions on (or off) whatever the seed draws (the planted transaction bugs are hunted with them on). */
   readonly transactions?: boolean;
+  /** Clients' single appends on the product's append path (append-path.ts), whatever the seed draws. */
+  readonly nativeAppends?: boolean;
 }
 
 export const TIMINGS: ClientTimings = { deadlineMs: 1000, timeoutMs: 40, holeTimeoutMs: 15, maxRefreshes: 100, refreshDelayMs: 5 };
@@ -95,6 +97,12 @@ export class Cluster implements World {
   readonly txProfile: TxProfile;
   readonly tx: TxChecks;
   readonly bank: Bank | undefined;
+  /**
+   * The clients' single appends take the product's append path, the addon's machine
+   * (append-path.ts), on about half the seeds: drawn from a stream forked off the seed,
+   * so a seed without it runs as it did before the path existed. Always with its planted bug.
+   */
+  readonly nativeAppends: boolean;
   readonly #miscRng: Prng;
   phase: Phase = 'workload';
   /** Reconfigurations running now, and started in all. */
@@ -131,6 +139,7 @@ export class Cluster implements World {
       (address) => this.check.reissued(address),
     );
     this.bank = this.txProfile.on ? new Bank(this.txProfile, this.txRng, this.tx, (kind, message) => this.check.fail(kind, message)) : undefined;
+    this.nativeAppends = options.nativeAppends ?? (this.workRng.fork(this.seed, 9).chance(0.5) || this.bugs.has('native-ack-without-tail'));
     this.#miscRng = new Prng(this.seed, 4);
     this.net = new Network(this.queue, new Prng(this.seed, 1), this.trace);
     this.store = new MemProjectionStore(this.bugs, this.check);
@@ -215,7 +224,8 @@ export class Cluster implements World {
       `reconfigs ${p.reconfigRate.toFixed(2)} /100ms; sequencer crash ${p.sequencerCrash > 0 ? 'yes' : 'no'}; trims ${p.trims ? 'yes' : 'no'}; ` +
       `follower ${this.follower === undefined ? 'no' : this.follower.node}; ${nSpares} spares, ${this.standbySequencers.length} standby sequencers; ` +
       `streams ${this.streams.on ? `${pct(this.streams.appendShare)} of appends, ${pct(this.streams.readShare)} of reads, recovery range ${this.streams.recoveryRange}` : 'no'}; ` +
-      `transactions ${this.txProfile.on ? `${pct(this.txProfile.share)} of operations, accounts ${this.txProfile.accounts.join(' ')}` : 'no'}`;
+      `transactions ${this.txProfile.on ? `${pct(this.txProfile.share)} of operations, accounts ${this.txProfile.accounts.join(' ')}` : 'no'}; ` +
+      `native appends ${this.nativeAppends ? 'yes' : 'no'}`;
   }
 
   // ---- helpers for the workload, the injector and the operator -----------------------

@@ -31,6 +31,8 @@ export interface World {
   readonly timings: ClientTimings;
   /** The clients' streamRecoveryRange (addresses per STREAM_SEED) this seed. */
   readonly streamRecoveryRange: number;
+  /** Whether clients' single appends take the product's append path (append-path.ts) this seed. */
+  readonly nativeAppends: boolean;
   /** Clients armed to crash right after a token / instead of writing below the head. */
   readonly armedAfterToken: ReadonlySet<string>;
   readonly armedMidChain: ReadonlySet<string>;

@@ -10,9 +10,11 @@
 // continuations it caused run to the end (microtasks: deterministic, FIFO) —
 // before the next event.
 
+import type { AppendPath } from '../../src/client/append-path.js';
 import type { ClientRuntime } from '../../src/client/runtime.js';
 import type { Clock, TimerHandle } from '../../src/transport/clock.js';
 import type { Dialer, Link, LinkHandlers } from '../../src/transport/dialer.js';
+import { SimAppendPath } from './append-path.js';
 import type { Envelope, Network } from './network.js';
 import type { EventQueue } from './queue.js';
 
@@ -62,9 +64,13 @@ export class SimRuntime implements ClientRuntime {
   readonly #hooks: SimProcessHooks;
   readonly #wake: () => void;
   readonly #links = new Map<number, ClientLink>();
+  /** Whether its clients' single appends take the product's append path (append-path.ts), and its planted bug. */
+  readonly #nativeAppends: { readonly ackWithoutTail: boolean } | undefined;
+  #appendPath: SimAppendPath | undefined;
 
-  constructor(node: string, queue: EventQueue, net: Network, wake: () => void, hooks: SimProcessHooks = {}) {
+  constructor(node: string, queue: EventQueue, net: Network, wake: () => void, hooks: SimProcessHooks = {}, nativeAppends?: { readonly ackWithoutTail: boolean }) {
     this.node = node;
+    this.#nativeAppends = nativeAppends;
     this.#wake = wake;
     this.#queue = queue;
     this.#net = net;
@@ -87,6 +93,12 @@ export class SimRuntime implements ClientRuntime {
 
   get alive(): boolean {
     return this.#alive;
+  }
+
+  /** One path per process incarnation, shared by its clients (as Node's appender thread is). */
+  appendPath(): AppendPath | undefined {
+    if (this.#nativeAppends === undefined) return undefined;
+    return (this.#appendPath ??= new SimAppendPath(this, this.#nativeAppends));
   }
 
   defer(fn: () => void): void {

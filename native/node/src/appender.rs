@@ -7,7 +7,7 @@
 //! fate u8 (0 written, 1 no token, 2 fell), replica u8, status u8, one unused byte, and
 //! the index of its message in `messages` as a u32 (0xffffffff: none).
 
-use corfu_engine::appender::{Appender, Fate, LayoutSpec, Limits, Outcome, Payloads};
+use corfu_engine::appender::{Appender, Directory, Fate, LayoutSpec, Limits, Machine, Outcome, Payloads};
 use corfu_engine::EngineError;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -65,17 +65,7 @@ impl NativeAppender {
     /// append waiting for its outcome holds its call's deadline timer, which does.
     #[napi(factory, ts_args_type = "options: AppenderOptions, onOutcomes: (outcomes: AppendOutcomes) => void")]
     pub fn start(options: AppenderOptions, on_outcomes: Function<AppendOutcomes, ()>) -> Result<NativeAppender> {
-        let o = &options;
-        if o.frame_entries == 0 || o.frame_payload_bytes == 0 || o.tokens_per_request == 0 || o.max_entries == 0 || o.max_bytes == 0 {
-            return Err(js_error(&EngineError::BadRequest("every appender limit must be at least 1".into())));
-        }
-        let limits = Limits {
-            frame_entries: o.frame_entries as usize,
-            frame_payload_bytes: o.frame_payload_bytes as usize,
-            tokens_per_request: o.tokens_per_request as usize,
-            max_entries: o.max_entries as usize,
-            max_bytes: o.max_bytes as usize,
-        };
+        let limits = limits(&options)?;
         let callback: OutcomeCallback =
             on_outcomes.build_threadsafe_function::<AppendOutcomes>().callee_handled::<false>().weak::<true>().build()?;
         let sink = Box::new(move |outcomes: Vec<Outcome>, token_requests: u64| {
@@ -92,21 +82,7 @@ impl NativeAppender {
     /// Registers a layout; returns its number for `submit`.
     #[napi]
     pub fn layout(&mut self, l: AppenderLayout) -> Result<u32> {
-        let end = match l.end {
-            Some(e) => Some(to_u64("end", e)?),
-            None => None,
-        };
-        if l.chains.is_empty() || l.chains.iter().any(|c| c.is_empty() || c.len() > 255) || l.timeout_ms == 0 {
-            return Err(js_error(&EngineError::BadRequest("a layout needs chains of 1 to 255 units and a timeout of at least 1 ms".into())));
-        }
-        Ok(self.inner.layout(LayoutSpec {
-            epoch: to_u64("epoch", l.epoch)?,
-            timeout_ms: u64::from(l.timeout_ms),
-            sequencer: l.sequencer,
-            start: to_u64("start", l.start)?,
-            end,
-            chains: l.chains,
-        }))
+        Ok(self.inner.layout(layout_spec(l)?))
     }
 
     #[napi]
@@ -133,6 +109,134 @@ impl NativeAppender {
     pub fn stop(&mut self) {
         self.inner.stop();
     }
+}
+
+fn limits(o: &AppenderOptions) -> Result<Limits> {
+    if o.frame_entries == 0 || o.frame_payload_bytes == 0 || o.tokens_per_request == 0 || o.max_entries == 0 || o.max_bytes == 0 {
+        return Err(js_error(&EngineError::BadRequest("every appender limit must be at least 1".into())));
+    }
+    Ok(Limits {
+        frame_entries: o.frame_entries as usize,
+        frame_payload_bytes: o.frame_payload_bytes as usize,
+        tokens_per_request: o.tokens_per_request as usize,
+        max_entries: o.max_entries as usize,
+        max_bytes: o.max_bytes as usize,
+    })
+}
+
+fn layout_spec(l: AppenderLayout) -> Result<LayoutSpec> {
+    let end = match l.end {
+        Some(e) => Some(to_u64("end", e)?),
+        None => None,
+    };
+    if l.chains.is_empty() || l.chains.iter().any(|c| c.is_empty() || c.len() > 255) || l.timeout_ms == 0 {
+        return Err(js_error(&EngineError::BadRequest("a layout needs chains of 1 to 255 units and a timeout of at least 1 ms".into())));
+    }
+    Ok(LayoutSpec {
+        epoch: to_u64("epoch", l.epoch)?,
+        timeout_ms: u64::from(l.timeout_ms),
+        sequencer: l.sequencer,
+        start: to_u64("start", l.start)?,
+        end,
+        chains: l.chains,
+    })
+}
+
+/// A frame the machine sends: to whom (`host:port`) and its bytes.
+#[napi(object)]
+pub struct MachineSend {
+    pub server: String,
+    pub frame: Buffer,
+}
+
+/// The native append path's machine alone, with no thread and no sockets: the seeded
+/// simulator (test/sim) drives it on virtual time over its simulated network, as the
+/// appender's thread drives it over TCP. Times are milliseconds on the caller's clock.
+#[napi]
+pub struct AppendMachine {
+    machine: Machine,
+    directory: Directory,
+    next_layout: u32,
+}
+
+#[napi]
+impl AppendMachine {
+    #[napi(constructor)]
+    pub fn new(options: AppenderOptions) -> Result<AppendMachine> {
+        Ok(AppendMachine { machine: Machine::new(limits(&options)?), directory: Directory::default(), next_layout: 1 })
+    }
+
+    #[napi]
+    pub fn layout(&mut self, l: AppenderLayout) -> Result<u32> {
+        let id = self.next_layout;
+        self.next_layout += 1;
+        self.directory.add_layout(id, &layout_spec(l)?);
+        Ok(id)
+    }
+
+    #[napi]
+    pub fn forget(&mut self, layout: u32) {
+        self.directory.forget(layout);
+    }
+
+    /// Takes a submission; one refused comes back as NoToken outcomes.
+    #[napi]
+    pub fn submit(&mut self, layout: u32, batch: u32, payloads: Vec<Uint8Array>) {
+        let parts: Vec<&[u8]> = payloads.iter().map(|p| p.as_ref()).collect();
+        self.machine.take(self.directory.layout(layout), batch, Payloads::new(&parts));
+    }
+
+    #[napi]
+    pub fn turn(&mut self, now_ms: f64) {
+        self.machine.turn(ns(now_ms));
+    }
+
+    /// The frames the last turns made, in order.
+    #[napi]
+    pub fn take_sends(&mut self) -> Vec<MachineSend> {
+        let sends = std::mem::take(&mut self.machine.sends);
+        sends.into_iter().map(|s| MachineSend { server: self.directory.name(s.server).to_string(), frame: s.frame.into() }).collect()
+    }
+
+    /// A whole answer frame from `server`; a string says why the connection is not to be
+    /// trusted (drop it, then call `lost`).
+    #[napi]
+    pub fn answer(&mut self, server: String, frame: Uint8Array) -> Option<String> {
+        let id = self.directory.find(&server)?;
+        self.machine.answer(id, frame.as_ref()).err()
+    }
+
+    #[napi]
+    pub fn lost(&mut self, server: String) {
+        if let Some(id) = self.directory.find(&server) {
+            self.machine.lost(id);
+        }
+    }
+
+    /// Gives up on requests past their deadline; returns the servers whose connections to drop.
+    #[napi]
+    pub fn expire(&mut self, now_ms: f64) -> Vec<String> {
+        let servers = self.machine.expire(ns(now_ms));
+        servers.into_iter().map(|s| self.directory.name(s).to_string()).collect()
+    }
+
+    #[napi]
+    pub fn next_deadline_ms(&self) -> Option<f64> {
+        self.machine.next_deadline_ns().map(|d| d as f64 / 1e6)
+    }
+
+    /// Outcomes since the last call, encoded as the appender's (the module's note).
+    #[napi]
+    pub fn take_outcomes(&mut self) -> AppendOutcomes {
+        let outcomes = std::mem::take(&mut self.machine.outcomes);
+        let (records, messages) = encode(&outcomes);
+        AppendOutcomes { records: records.into(), messages, token_requests: self.machine.token_requests as f64 }
+    }
+}
+
+/// Milliseconds (a virtual clock's, fractional) as the machine's nanoseconds.
+fn ns(ms: f64) -> u64 {
+    (ms.max(0.0) * 1e6).round() as u64
 }
 
 fn encode(outcomes: &[Outcome]) -> (Vec<u8>, Vec<String>) {

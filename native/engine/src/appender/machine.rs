@@ -12,7 +12,7 @@
 //! machine never retries, never refreshes a projection, never fills a hole: it cannot
 //! decide anything the client's append protocol would decide differently.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::codec::{self, Answer, STATUS_OK, TOKEN_OPCODE, WRITE_OPCODE};
@@ -157,9 +157,11 @@ pub struct Machine {
     limits: Limits,
     /// Entries waiting for a token, in submission order.
     waiting: Vec<Entry>,
-    /// Entries whose next WRITE leaves at the end of this turn, by (server, epoch).
-    bound: HashMap<(ServerId, u64), Vec<Entry>>,
-    in_flight: HashMap<(ServerId, u32), InFlight>,
+    /// Entries whose next WRITE leaves at the end of this turn, by (server, epoch). Ordered
+    /// maps, here and below: the simulator needs the same sends and outcomes in the same
+    /// order from the same inputs (a HashMap's order changes from process to process).
+    bound: BTreeMap<(ServerId, u64), Vec<Entry>>,
+    in_flight: BTreeMap<(ServerId, u32), InFlight>,
     next_request_id: u32,
     held_entries: usize,
     held_bytes: usize,
@@ -175,8 +177,8 @@ impl Machine {
         Machine {
             limits,
             waiting: Vec::new(),
-            bound: HashMap::new(),
-            in_flight: HashMap::new(),
+            bound: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
             next_request_id: 1,
             held_entries: 0,
             held_bytes: 0,
@@ -205,6 +207,17 @@ impl Machine {
             self.waiting.push(Entry { batch, index: index as u32, payloads: payloads.clone(), layout: layout.clone(), address: 0, replica: 0 });
         }
         true
+    }
+
+    /// As `submit`, for a submission under `layout` (None: one its client has forgotten);
+    /// one refused comes back at once, each entry NoToken, for its client to append.
+    pub fn take(&mut self, layout: Option<&Arc<Layout>>, batch: u32, payloads: Payloads) {
+        let n = payloads.len() as u32;
+        if !layout.is_some_and(|l| self.submit(l, batch, payloads)) {
+            for index in 0..n {
+                self.outcomes.push(Outcome { batch, index, address: None, fate: Fate::NoToken { status: 0 } });
+            }
+        }
     }
 
     /// The end of a turn: TOKENs for the entries waiting, WRITEs for the entries bound.
@@ -306,7 +319,7 @@ impl Machine {
 
     /// The connection to `server` is gone: nothing in flight on it will be answered.
     pub fn lost(&mut self, server: ServerId) {
-        let ids: Vec<(ServerId, u32)> = self.in_flight.keys().filter(|(s, _)| *s == server).copied().collect();
+        let ids: Vec<(ServerId, u32)> = self.in_flight.range((server, 0)..=(server, u32::MAX)).map(|(k, _)| *k).collect();
         for key in ids {
             let flight = self.in_flight.remove(&key).expect("listed");
             self.give_up(flight.what);

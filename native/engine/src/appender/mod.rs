@@ -17,9 +17,9 @@
 //! `RECONNECT_AFTER_MS`: those entries go back to the client at once).
 
 pub mod codec;
+pub mod directory;
 pub mod machine;
 
-use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -29,8 +29,8 @@ use std::time::Instant;
 
 use crate::epoll::Epoll;
 use crate::front::wire::whole_frame;
-use machine::Machine;
-pub use machine::{Fate, Layout, Limits, Outcome, Payloads, ServerId};
+pub use directory::{Directory, LayoutSpec};
+pub use machine::{Fate, Layout, Limits, Machine, Outcome, Payloads, ServerId};
 
 /// How long a server whose connection failed is left alone.
 const RECONNECT_AFTER_MS: u64 = 100;
@@ -43,17 +43,6 @@ const READ_CHUNK_BYTES: usize = 256 * 1024;
 /// What the loop tells its owner after a turn that ended entries: their outcomes, and
 /// how many TOKEN requests it has sent in all.
 pub type OutcomeSink = Box<dyn FnMut(Vec<Outcome>, u64) + Send>;
-
-/// A layout as the client names it: servers by `host:port`.
-#[derive(Debug, Clone)]
-pub struct LayoutSpec {
-    pub epoch: u64,
-    pub timeout_ms: u64,
-    pub sequencer: String,
-    pub start: u64,
-    pub end: Option<u64>,
-    pub chains: Vec<Vec<String>>,
-}
 
 enum Command {
     Layout(u32, LayoutSpec),
@@ -113,9 +102,8 @@ impl Appender {
             ep,
             shared: shared.clone(),
             machine: Machine::new(limits),
-            layouts: HashMap::new(),
+            directory: Directory::default(),
             servers: Vec::new(),
-            by_name: HashMap::new(),
             sink,
             base: Instant::now(),
             read_buf: vec![0; READ_CHUNK_BYTES],
@@ -179,8 +167,9 @@ struct Conn {
     want_write: bool,
 }
 
+/// A server's connection state, at its ServerId.
+#[derive(Default)]
 struct Server {
-    name: String,
     conn: Option<Conn>,
     /// No new connection before this (ns since base).
     rest_until_ns: u64,
@@ -190,9 +179,8 @@ struct Loop {
     ep: Epoll,
     shared: Arc<Shared>,
     machine: Machine,
-    layouts: HashMap<u32, Arc<Layout>>,
+    directory: Directory,
     servers: Vec<Server>,
-    by_name: HashMap<String, ServerId>,
     sink: OutcomeSink,
     base: Instant,
     read_buf: Vec<u8>,
@@ -267,51 +255,21 @@ impl Loop {
         for c in commands {
             match c {
                 Command::Layout(id, spec) => {
-                    let layout = self.resolve(spec);
-                    self.layouts.insert(id, Arc::new(layout));
+                    self.directory.add_layout(id, &spec);
+                    self.servers.resize_with(self.directory.servers(), Server::default);
                 }
-                Command::Forget(id) => {
-                    self.layouts.remove(&id);
-                }
+                Command::Forget(id) => self.directory.forget(id),
                 Command::Abandon(names) => {
                     let now = self.now_ns();
                     for name in names {
-                        if let Some(&server) = self.by_name.get(&name) {
+                        if let Some(server) = self.directory.find(&name) {
                             self.drop_conn(server, now);
                         }
                     }
                 }
-                Command::Submit { layout, batch, payloads } => {
-                    let n = payloads.len();
-                    let taken = match self.layouts.get(&layout) {
-                        Some(l) => self.machine.submit(&l.clone(), batch, payloads),
-                        None => false,
-                    };
-                    if !taken {
-                        // Full, or a layout already forgotten: the client appends them itself.
-                        for index in 0..n as u32 {
-                            self.machine.outcomes.push(Outcome { batch, index, address: None, fate: Fate::NoToken { status: 0 } });
-                        }
-                    }
-                }
+                Command::Submit { layout, batch, payloads } => self.machine.take(self.directory.layout(layout), batch, payloads),
             }
         }
-    }
-
-    fn server(&mut self, name: &str) -> ServerId {
-        if let Some(&id) = self.by_name.get(name) {
-            return id;
-        }
-        let id = self.servers.len();
-        self.servers.push(Server { name: name.to_string(), conn: None, rest_until_ns: 0 });
-        self.by_name.insert(name.to_string(), id);
-        id
-    }
-
-    fn resolve(&mut self, spec: LayoutSpec) -> Layout {
-        let sequencer = self.server(&spec.sequencer);
-        let chains = spec.chains.iter().map(|c| c.iter().map(|u| self.server(u)).collect()).collect();
-        Layout { epoch: spec.epoch, timeout_ns: spec.timeout_ms * 1_000_000, sequencer, start: spec.start, end: spec.end, chains }
     }
 
     fn send_all(&mut self, now: u64) {
@@ -347,7 +305,7 @@ impl Loop {
         if now < self.servers[server].rest_until_ns {
             return false;
         }
-        match start_connect(&self.servers[server].name) {
+        match start_connect(self.directory.name(server)) {
             Ok(stream) => {
                 let fd = stream.as_raw_fd();
                 self.servers[server].conn = Some(Conn { stream, connecting: true, inbuf: Vec::new(), outbuf: Vec::new(), want_write: true });

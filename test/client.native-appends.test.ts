@@ -1,0 +1,124 @@
+// Single appends on the client's native append path (src/client/append-path.ts, the
+// addon's thread) against real processes: what a service relies on when it calls
+// append() — each entry at its own address with its own bytes on every replica of its
+// chain, read back as written — with the path on (the default) and off, and across a
+// reconfiguration that replaces a chain's tail while appends are in flight (the path's
+// entries under the old epoch finish through the client's append protocol under the new
+// one). The machine's own cases are in native/engine (machine.rs, tests/appender.rs); the
+// seeded simulator drives the same machine on about half its seeds (test/sim).
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { CorfuClient } from '../src/client/index.js';
+import { reconfigure } from '../src/client/reconfigure-driver.js';
+import { FileProjectionStore } from '../src/layout/index.js';
+import { splitHostPort } from '../src/transport/address.js';
+import { Connection } from '../src/transport/connection.js';
+import { CLI } from './helpers/cli.js';
+import { startCluster, type TestCluster } from './helpers/cluster.js';
+import { Servers } from './helpers/servers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'corfu-native-appends-'));
+const servers = new Servers();
+const clients: CorfuClient[] = [];
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  cluster = await startCluster(servers, dir, { name: 'n', chains: 2, replicas: 2, size: '32M', host: '127.0.0.1' });
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  servers.killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function connect(nativeAppends?: boolean): Promise<CorfuClient> {
+  const c = await CorfuClient.connect({ layout: cluster.layout, ...(nativeAppends === undefined ? {} : { nativeAppends }) });
+  clients.push(c);
+  return c;
+}
+
+/** What `unit` holds at `addresses` (READ straight to it, under its current epoch). */
+async function held(unit: string, epoch: number, addresses: number[]): Promise<string[]> {
+  const conn = new Connection({ ...splitHostPort(unit), timeoutMs: 5000 });
+  try {
+    const res = await conn.call({ type: 'request', op: 'READ', epoch, addresses });
+    if (res.op !== 'READ' || res.status !== 'OK') throw new Error(`READ at ${unit} answered ${res.status}`);
+    return res.payloads.map((p) => (p === null ? '' : Buffer.from(p).toString()));
+  } finally {
+    await conn.close();
+  }
+}
+
+describe('single appends on the native append path', () => {
+  it('each entry lands at its own address with its bytes on every replica and reads back; with the path off, the same', async () => {
+    for (const nativeAppends of [undefined, false]) {
+      const [a, b] = [await connect(nativeAppends), await connect(nativeAppends)];
+      const tag = nativeAppends === false ? 'js' : 'native';
+      const payloads = Array.from({ length: 200 }, (_, i) => `${tag} ${i} ${'x'.repeat(i % 7 === 0 ? 3000 : i)}`);
+      const addresses = await Promise.all(payloads.map((p, i) => (i % 2 === 0 ? a : b).append(Buffer.from(p))));
+      expect(new Set(addresses).size).toBe(payloads.length);
+      const viaPath = a.stats.nativeAppends + b.stats.nativeAppends;
+      if (nativeAppends === false) expect(viaPath).toBe(0);
+      else expect(viaPath).toBe(payloads.length);
+      // Both replicas of each chain (chain c holds the addresses with address % 2 === c),
+      // looked at before any read: a read that met a missing copy would repair it.
+      const epoch = a.epoch;
+      for (const c of [0, 1]) {
+        const mine = addresses.map((address, i) => ({ address, payload: payloads[i]! })).filter((e) => e.address % 2 === c);
+        for (const unit of cluster.units.slice(c * 2, c * 2 + 2)) {
+          expect(
+            await held(
+              unit.address,
+              epoch,
+              mine.map((e) => e.address),
+            ),
+          ).toEqual(mine.map((e) => e.payload));
+        }
+      }
+      for (const [i, address] of addresses.entries()) {
+        const e = await a.read(address);
+        expect(e.kind === 'data' && Buffer.from(e.payload).toString()).toBe(payloads[i]);
+      }
+    }
+  }, 60_000);
+
+  it('a chain tail replaced while appends flow: every acknowledged append reads back, and the path carries appends before and after', async () => {
+    const c = await connect();
+    const spareDevice = join(dir, 'spare.img');
+    execFileSync(process.execPath, [CLI, 'format', spareDevice, '--size', '32M', '--unit-id', '9'], { stdio: 'ignore' });
+    const spare = await servers.start(['unit', '--device', spareDevice, '--listen', '127.0.0.1:0']);
+    const epochBefore = c.epoch;
+    const acked = new Map<number, string>();
+    let stop = false;
+    let n = 0;
+    const writer = async (): Promise<void> => {
+      while (!stop) {
+        const payload = `flow ${n++}`;
+        acked.set(await c.append(Buffer.from(payload)), payload);
+      }
+    };
+    const writers = Array.from({ length: 16 }, () => writer());
+    while (acked.size < 300) await new Promise((r) => setTimeout(r, 5));
+    const nativeBefore = c.stats.nativeAppends;
+    const tail = cluster.units[1]!.address;
+    await reconfigure(new FileProjectionStore(cluster.layoutDir), [{ kind: 'replace-unit', old: tail, replacement: spare.address }], { timeoutMs: 5000 });
+    const sizeAtChange = acked.size;
+    while (acked.size < sizeAtChange + 300) await new Promise((r) => setTimeout(r, 5));
+    stop = true;
+    await Promise.all(writers);
+    expect(c.epoch).toBeGreaterThan(epochBefore);
+    expect(nativeBefore).toBeGreaterThan(0);
+    expect(c.stats.nativeAppends).toBeGreaterThan(nativeBefore);
+    for (const [address, payload] of acked) {
+      const e = await c.read(address);
+      expect(e.kind === 'data' && Buffer.from(e.payload).toString()).toBe(payload);
+    }
+  }, 90_000);
+});

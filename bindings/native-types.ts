@@ -240,7 +240,8 @@ export interface NativeAppenderInstance {
   layout(layout: NativeAppenderLayout): number;
   forget(layout: number): void;
   abandon(servers: string[]): void;
-  submit(layout: number, batch: number, payloads: Uint8Array[]): boolean;
+  /** Submission i: batch `batches[i]` under `layouts[i]`, its `counts[i]` payloads next in `payloads`; returns the batches refused. */
+  submit(layouts: number[], batches: number[], counts: number[], payloads: Uint8Array[]): number[];
   stop(): void;
 }
 

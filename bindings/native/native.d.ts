@@ -40,10 +40,12 @@ export declare class NativeAppender {
   /** Gives up on every request in flight to these servers (`host:port`s). */
   abandon(servers: Array<string>): void
   /**
-   * Queues `payloads` as batch `batch` under `layout`; false (nothing queued) for a
-   * batch larger than the path's limits.
+   * Queues several submissions with one wake of the thread: submission i is batch
+   * `batches[i]` under `layouts[i]`, its `counts[i]` payloads the next ones in
+   * `payloads`. Returns the batches refused (larger than the path's limits; nothing
+   * of theirs queued).
    */
-  submit(layout: number, batch: number, payloads: Array<Uint8Array>): boolean
+  submit(layouts: Array<number>, batches: Array<number>, counts: Array<number>, payloads: Array<Uint8Array>): Array<number>
   /** Stops the thread; what it held comes back as lost in a last call of onOutcomes. */
   stop(): void
 }

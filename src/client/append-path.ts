@@ -46,7 +46,10 @@ export interface AppendPath {
   forget(layout: number): void;
   /** Gives up on every request in flight to `servers`: their entries come back at once. */
   abandon(servers: string[]): void;
-  /** Queues `payloads` under `layout`; false (nothing queued) when the path cannot take them. */
+  /**
+   * Queues `payloads` under `layout`; false (nothing queued) when the path cannot take
+   * them. One it takes and then cannot hold comes back as FATE_NO_TOKEN outcomes.
+   */
   submit(layout: number, payloads: Uint8Array[], sink: AppendPathSink): boolean;
 }
 
@@ -80,6 +83,14 @@ export class OutcomeRouter {
 
   open(batch: number, sink: AppendPathSink, entries: number): void {
     this.#batches.set(batch, { sink, left: entries });
+  }
+
+  /** Every entry of `batch` ends without a token (the path refused the batch). */
+  refuse(batch: number): void {
+    const open = this.#batches.get(batch);
+    invariant(open !== undefined, () => `append path: batch ${batch} refused, which is not open`);
+    this.#batches.delete(batch);
+    for (let i = 0; i < open.left; i++) open.sink.outcome(i, FATE_NO_TOKEN, -1, 0, 0, undefined);
   }
 
   /** Hands each record (native/node/src/appender.rs) to its batch's sink. */

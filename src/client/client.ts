@@ -260,14 +260,12 @@ interface JoinedAppend extends WalkEntry {
   readonly fail: (error: unknown) => void;
 }
 
-/** A single append on its way to the native path: what the JS path needs if it comes back. */
+/** A single append on its way to the append path: what the JS path needs if it comes back. */
 interface NativeWaiter {
   readonly payload: Uint8Array;
   readonly budget: CallBudget;
   readonly done: (address: number) => void;
   readonly fail: (error: unknown) => void;
-  /** Its place in the JS path's TOKEN queue, should the native path take it no token. */
-  readonly tokenWaiter: TokenWaiter;
 }
 
 /** The longest backoff between resends of a request that got no answer. */
@@ -560,20 +558,20 @@ export class CorfuClient {
       // A signal aborted before the call ends it here: nothing starts (no token is asked for).
       b.onEnd(fail);
       if (settled) return;
-      const tokenWaiter: TokenWaiter = {
-        count: 1,
-        budget: b,
-        resolve: (token) => this.#joinWalk({ address: token.first, epoch: token.epoch, payload, budget: b, done, fail }),
-        reject: fail,
-      };
       if (this.#nativePath() !== undefined) {
-        this.#nativeWaiting.push({ payload, budget: b, done, fail, tokenWaiter });
+        this.#nativeWaiting.push({ payload, budget: b, done, fail });
         this.#scheduleNative();
         return;
       }
-      this.#tokenWaiters.push(tokenWaiter);
-      this.#scheduleTokens();
+      this.#waitForToken({ payload, budget: b, done, fail });
     });
+  }
+
+  /** A single append's place in the JS path's TOKEN queue; its token starts its chain walk (#joinWalk). */
+  #waitForToken(w: NativeWaiter): void {
+    const { payload, budget, done, fail } = w;
+    this.#tokenWaiters.push({ count: 1, budget, resolve: (token) => this.#joinWalk({ address: token.first, epoch: token.epoch, payload, budget, done, fail }), reject: fail });
+    this.#scheduleTokens();
   }
 
   #nativePath(): AppendPath | undefined {
@@ -639,8 +637,7 @@ export class CorfuClient {
   #nativeNoToken(w: NativeWaiter): void {
     if (w.budget.ended) return;
     if (this.#closed) return w.fail(new CorfuError('ERR_CLOSED', 'the client was closed'));
-    this.#tokenWaiters.push(w.tokenWaiter);
-    this.#scheduleTokens();
+    this.#waitForToken(w);
   }
 
   /**
@@ -1506,10 +1503,10 @@ export class CorfuClient {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const waiters = [...this.#tokenWaiters, ...this.#nativeWaiting.map((w) => w.tokenWaiter)];
+    const waiters = [...this.#tokenWaiters.map((w) => w.reject), ...this.#nativeWaiting.map((w) => w.fail)];
     this.#tokenWaiters = [];
     this.#nativeWaiting = [];
-    for (const w of waiters) w.reject(new CorfuError('ERR_CLOSED', 'the client was closed'));
+    for (const reject of waiters) reject(new CorfuError('ERR_CLOSED', 'the client was closed'));
     if (this.#nativeLayout?.handle !== undefined) this.#native?.forget(this.#nativeLayout.handle);
     this.#nativeLayout = undefined;
     this.#unwatch();

@@ -1,7 +1,7 @@
 // Node's append path (append-path.ts): the machine on a native thread of the addon, with
 // its own connections, shared by the process's clients as their connections are
-// (server-pool.ts), so the single appends of one tick, of every client, share a TOKEN and
-// one WRITE frame per unit.
+// (server-pool.ts). The submissions of one tick, of every client, reach the thread in one
+// call and one wake-up, and share a TOKEN and one WRITE frame per unit.
 //
 // Loaded lazily, on a client's first append: the library works without the addon (a
 // process that cannot load it appends through the JS path, as clients with TLS or a token
@@ -34,6 +34,11 @@ export class NativeAppends implements AppendPath {
 
   readonly #native: NativeAppenderInstance;
   readonly #router = new OutcomeRouter();
+  /** This tick's submissions, handed to the thread together at its end. */
+  #layouts: number[] = [];
+  #batches: number[] = [];
+  #counts: number[] = [];
+  #payloads: Uint8Array[] = [];
 
   private constructor() {
     this.#native = loadNative().NativeAppender.start(APPEND_PATH_LIMITS, (o) => this.#router.route(o));
@@ -54,8 +59,22 @@ export class NativeAppends implements AppendPath {
 
   submit(layout: number, payloads: Uint8Array[], sink: AppendPathSink): boolean {
     const batch = this.#router.next();
-    if (!this.#native.submit(layout, batch, payloads)) return false;
     this.#router.open(batch, sink, payloads.length);
+    if (this.#batches.length === 0) queueMicrotask(() => this.#flush());
+    this.#layouts.push(layout);
+    this.#batches.push(batch);
+    this.#counts.push(payloads.length);
+    for (const p of payloads) this.#payloads.push(p);
     return true;
+  }
+
+  #flush(): void {
+    const refused = this.#native.submit(this.#layouts, this.#batches, this.#counts, this.#payloads);
+    this.#layouts = [];
+    this.#batches = [];
+    this.#counts = [];
+    this.#payloads = [];
+    // Larger than the path ever holds: each entry goes back to its client without a token.
+    for (const batch of refused) this.#router.refuse(batch);
   }
 }

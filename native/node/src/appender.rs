@@ -96,12 +96,30 @@ impl NativeAppender {
         self.inner.abandon(servers);
     }
 
-    /// Queues `payloads` as batch `batch` under `layout`; false (nothing queued) for a
-    /// batch larger than the path's limits.
+    /// Queues several submissions with one wake of the thread: submission i is batch
+    /// `batches[i]` under `layouts[i]`, its `counts[i]` payloads the next ones in
+    /// `payloads`. Returns the batches refused (larger than the path's limits; nothing
+    /// of theirs queued).
     #[napi]
-    pub fn submit(&self, layout: u32, batch: u32, payloads: Vec<Uint8Array>) -> bool {
-        let parts: Vec<&[u8]> = payloads.iter().map(|p| p.as_ref()).collect();
-        self.inner.submit(layout, batch, Payloads::new(&parts))
+    pub fn submit(&self, layouts: Vec<u32>, batches: Vec<u32>, counts: Vec<u32>, payloads: Vec<Uint8ArraySlice>) -> Result<Vec<u32>> {
+        let total: usize = counts.iter().map(|&c| c as usize).sum();
+        if layouts.len() != batches.len() || batches.len() != counts.len() || total != payloads.len() {
+            return Err(js_error(&EngineError::BadRequest(format!(
+                "submit: {} layouts, {} batches and {} counts adding up to {total}, for {} payloads",
+                layouts.len(),
+                batches.len(),
+                counts.len(),
+                payloads.len()
+            ))));
+        }
+        let mut at = 0;
+        let mut submissions = Vec::with_capacity(layouts.len());
+        for ((layout, batch), count) in layouts.into_iter().zip(batches).zip(counts) {
+            let parts: Vec<&[u8]> = payloads[at..at + count as usize].iter().map(|p| p.as_ref()).collect();
+            at += count as usize;
+            submissions.push((layout, batch, Payloads::new(&parts)));
+        }
+        Ok(self.inner.submit_many(submissions))
     }
 
     /// Stops the thread; what it held comes back as lost in a last call of onOutcomes.
@@ -181,7 +199,7 @@ impl AppendMachine {
 
     /// Takes a submission; one refused comes back as NoToken outcomes.
     #[napi]
-    pub fn submit(&mut self, layout: u32, batch: u32, payloads: Vec<Uint8Array>) {
+    pub fn submit(&mut self, layout: u32, batch: u32, payloads: Vec<Uint8ArraySlice>) {
         let parts: Vec<&[u8]> = payloads.iter().map(|p| p.as_ref()).collect();
         self.machine.take(self.directory.layout(layout), batch, Payloads::new(&parts));
     }

@@ -58,7 +58,11 @@ export async function appendWorkload(ctx: WorkloadContext, f: ClientFlags): Prom
       op: (w) => appendEntries(clients[w % f.clients]!, payloads, f.batch, () => seq++, rec, f.verify ? acked : undefined),
     });
     const verify = f.verify ? await readBack(clients[0]!, acked, payloads) : null;
-    const run = toRun({ label: 'corfu append', system: 'corfu', op: 'append', bytesPerOp: f.entrySizeBytes }, rec.finish(), loop);
+    const native = clients.reduce((n, c) => n + c.stats.nativeAppends, 0);
+    const notes = [
+      `${native.toLocaleString('en-US')} of ${seq.toLocaleString('en-US')} appends (warm-up included) were written by the client's native append path (src/client/append-path.ts; CORFU_NATIVE_APPENDS=0 turns it off), the rest by its JS path`,
+    ];
+    const run = toRun({ label: 'corfu append', system: 'corfu', op: 'append', bytesPerOp: f.entrySizeBytes, notes }, rec.finish(), loop);
     return { runs: [run], verify, extra: {} };
   } finally {
     await closeClients(clients);

@@ -59,10 +59,18 @@ struct Shared {
 
 impl Shared {
     fn push(&self, c: Command) {
+        self.push_all(vec![c]);
+    }
+
+    fn push_all(&self, cs: Vec<Command>) {
+        if cs.is_empty() {
+            return;
+        }
         let was_empty = {
             let mut q = self.commands.lock().expect("appender command lock");
-            q.push(c);
-            q.len() == 1
+            let was_empty = q.is_empty();
+            q.extend(cs);
+            was_empty
         };
         // The first command of a batch wakes the loop; it takes them all.
         if was_empty {
@@ -136,11 +144,23 @@ impl Appender {
     /// larger than the path ever holds at once; one that finds the path full is still
     /// taken, and its entries come back at once as NoToken.
     pub fn submit(&self, layout: u32, batch: u32, payloads: Payloads) -> bool {
-        if payloads.is_empty() || payloads.len() > self.limits.max_entries || payloads.total_bytes() > self.limits.max_bytes {
-            return false;
+        self.submit_many(vec![(layout, batch, payloads)]).is_empty()
+    }
+
+    /// As `submit` for several (layout, batch, payloads), with one wake of the thread for
+    /// all (one per JS tick, not one per client); returns the batches refused.
+    pub fn submit_many(&self, submissions: Vec<(u32, u32, Payloads)>) -> Vec<u32> {
+        let mut refused = Vec::new();
+        let mut commands = Vec::with_capacity(submissions.len());
+        for (layout, batch, payloads) in submissions {
+            if payloads.is_empty() || payloads.len() > self.limits.max_entries || payloads.total_bytes() > self.limits.max_bytes {
+                refused.push(batch);
+            } else {
+                commands.push(Command::Submit { layout, batch, payloads });
+            }
         }
-        self.shared.push(Command::Submit { layout, batch, payloads });
-        true
+        self.shared.push_all(commands);
+        refused
     }
 
     /// Ends the thread: what it held ends as lost (NoToken or Fell) in a last call of the sink.

@@ -260,8 +260,8 @@ interface JoinedAppend extends WalkEntry {
   readonly fail: (error: unknown) => void;
 }
 
-/** A single append on its way to the append path: what the JS path needs if it comes back. */
-interface NativeWaiter {
+/** A single append waiting for its path (the append path, or the JS path's TOKEN queue): what either needs. */
+interface SingleAppend {
   readonly payload: Uint8Array;
   readonly budget: CallBudget;
   readonly done: (address: number) => void;
@@ -375,7 +375,7 @@ export class CorfuClient {
   /** Its layout for #projection, registered on first use. */
   #nativeLayout: { readonly projection: Projection; readonly handle: number | undefined } | undefined;
   /** Single appends of this tick, about to be submitted to the native path together. */
-  #nativeWaiting: NativeWaiter[] = [];
+  #nativeWaiting: SingleAppend[] = [];
   #nativeScheduled = false;
   readonly #nativeOption: boolean;
   /** Single appends with their tokens, about to walk their chains together (#joinWalk). */
@@ -568,7 +568,7 @@ export class CorfuClient {
   }
 
   /** A single append's place in the JS path's TOKEN queue; its token starts its chain walk (#joinWalk). */
-  #waitForToken(w: NativeWaiter): void {
+  #waitForToken(w: SingleAppend): void {
     const { payload, budget, done, fail } = w;
     this.#tokenWaiters.push({ count: 1, budget, resolve: (token) => this.#joinWalk({ address: token.first, epoch: token.epoch, payload, budget, done, fail }), reject: fail });
     this.#scheduleTokens();
@@ -634,7 +634,7 @@ export class CorfuClient {
   }
 
   /** The native path took no token for `w`: the JS path asks for one. */
-  #nativeNoToken(w: NativeWaiter): void {
+  #nativeNoToken(w: SingleAppend): void {
     if (w.budget.ended) return;
     if (this.#closed) return w.fail(new CorfuError('ERR_CLOSED', 'the client was closed'));
     this.#waitForToken(w);
@@ -644,7 +644,7 @@ export class CorfuClient {
    * The native walk of `w` at `address` stopped before `replica` answered OK: #appendAt
    * goes on from there, with what the walk learned, as for an entry fallen out of #walk.
    */
-  #nativeFell(w: NativeWaiter, projection: Projection, address: number, replica: number, status: number, message: string | undefined): void {
+  #nativeFell(w: SingleAppend, projection: Projection, address: number, replica: number, status: number, message: string | undefined): void {
     if (w.budget.ended) return;
     if (this.#closed) return w.fail(new CorfuError('ERR_CLOSED', 'the client was closed'));
     let learned = NOTHING_LEARNED;

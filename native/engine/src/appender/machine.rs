@@ -453,8 +453,11 @@ mod tests {
         b
     }
 
-    /// The sends of the last turn, taken, with the entry count of each WRITE.
-    fn take(m: &mut Machine) -> Vec<(ServerId, u8, u32, Vec<u8>)> {
+    /// A send as the tests look at it: server, opcode, entry count (TOKEN: its count), frame.
+    type Sent = (ServerId, u8, u32, Vec<u8>);
+
+    /// The sends of the last turn, taken.
+    fn take(m: &mut Machine) -> Vec<Sent> {
         m.sends
             .drain(..)
             .map(|s| (s.server, s.frame[5], u32::from_le_bytes(s.frame[HEADER_BYTES..HEADER_BYTES + 4].try_into().unwrap()), s.frame))
@@ -465,6 +468,20 @@ mod tests {
         let parts: Vec<Vec<u8>> = (0..n).map(|i| vec![i as u8; 5]).collect();
         let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
         assert!(m.submit(&layout(), batch, Payloads::new(&refs)));
+    }
+
+    /// A fresh machine with `n` entries submitted as batch 1, their TOKEN answered from
+    /// `first`: returns it and the WRITEs of the next turn, by server.
+    fn tokened(limits: Limits, n: usize, first: u64) -> (Machine, Vec<Sent>) {
+        let mut m = Machine::new(limits);
+        submit(&mut m, 1, n);
+        m.turn(0);
+        let t = take(&mut m).remove(0).3;
+        m.answer(SEQ, &reply(&t, &token_ok(first))).unwrap();
+        m.turn(0);
+        let mut writes = take(&mut m);
+        writes.sort_by_key(|w| w.0);
+        (m, writes)
     }
 
     #[test]
@@ -504,14 +521,7 @@ mod tests {
 
     #[test]
     fn the_head_holds_each_entry_s_own_bytes() {
-        let mut m = Machine::new(limits());
-        submit(&mut m, 1, 2);
-        m.turn(0);
-        let t = take(&mut m).remove(0).3;
-        m.answer(SEQ, &reply(&t, &token_ok(0))).unwrap();
-        m.turn(0);
-        let mut w = take(&mut m);
-        w.sort_by_key(|w| w.0);
+        let (_, w) = tokened(limits(), 2, 0);
         // Address 0 on chain [1, 2] with payload [0; 5]; address 1 on [3, 4] with [1; 5].
         let body = &w[1].3[HEADER_BYTES..];
         assert_eq!(&body[4..12], &1u64.to_le_bytes());
@@ -520,27 +530,17 @@ mod tests {
 
     #[test]
     fn frames_split_at_the_entry_limit() {
-        let mut m = Machine::new(Limits { max_entries: 100, ..limits() });
-        submit(&mut m, 1, 8);
-        m.turn(0);
-        let t = take(&mut m).remove(0).3;
         // Tokens 0..8: the even ones (4) on chain [1, 2], in frames of at most 3.
-        m.answer(SEQ, &reply(&t, &token_ok(0))).unwrap();
-        m.turn(0);
-        let counts: Vec<(ServerId, u32)> = take(&mut m).iter().map(|w| (w.0, w.2)).collect();
+        let (_, writes) = tokened(Limits { max_entries: 100, ..limits() }, 8, 0);
+        let counts: Vec<(ServerId, u32)> = writes.iter().map(|w| (w.0, w.2)).collect();
         assert_eq!(counts.iter().filter(|c| c.0 == 1).map(|c| c.1).sum::<u32>(), 4);
         assert!(counts.iter().all(|c| c.1 <= 3), "{counts:?}");
     }
 
     #[test]
     fn an_error_or_a_refused_entry_ends_the_walk_with_what_it_learned() {
-        let mut m = Machine::new(limits());
-        submit(&mut m, 1, 2);
-        m.turn(0);
-        let t = take(&mut m).remove(0).3;
-        m.answer(SEQ, &reply(&t, &token_ok(0))).unwrap();
-        m.turn(0);
-        for (server, _, _, frame) in take(&mut m) {
+        let (mut m, writes) = tokened(limits(), 2, 0);
+        for (server, _, _, frame) in writes {
             if server == 1 {
                 m.answer(1, &reply(&frame, &write_ok(&[1]))).unwrap(); // ERR_WRITTEN for address 0
             } else {

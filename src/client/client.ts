@@ -654,10 +654,7 @@ export class CorfuClient {
     if (chain !== undefined && (replica > 0 || status !== 0)) {
       // A nonzero status byte is an error code.
       const code = status === 0 ? undefined : (codeName(status) as ErrorCode);
-      const failure =
-        code !== undefined && !RETRIED_WRITE_ERRORS.has(code)
-          ? this.#failure({ failed: message === undefined ? { unit: chain[replica]!, op: 'WRITE', code } : { unit: chain[replica]!, op: 'WRITE', code, message } }, `append at ${address}`)
-          : undefined;
+      const failure = code !== undefined && !RETRIED_WRITE_ERRORS.has(code) ? this.#writeFailure(chain[replica]!, code, message, address) : undefined;
       learned = {
         head: replica === 0 ? undefined : chain[0],
         sealedAt: code === 'ERR_SEALED' ? projection.epoch : undefined,
@@ -817,9 +814,7 @@ export class CorfuClient {
         const a = answers[k]!;
         if (a.kind === 'write' && a.status === OK_BYTE) next.push(i);
         else if (a.kind === 'error' && !RETRIED_WRITE_ERRORS.has(a.response.status)) {
-          const { status: code, message } = a.response;
-          const failed = message === undefined ? { unit, op: 'WRITE', code } : { unit, op: 'WRITE', code, message };
-          fell.push([i, { ...progress(), failure: this.#failure({ failed }, `append at ${entries[i]!.address}`) }]);
+          fell.push([i, { ...progress(), failure: this.#writeFailure(unit, a.response.status, a.response.message, entries[i]!.address) }]);
         } else fell.push([i, progress(a.kind === 'error' && a.response.status === 'ERR_SEALED')]);
       });
       live = next;
@@ -1821,6 +1816,12 @@ export class CorfuClient {
 
   #checkOpen(): void {
     if (this.#closed) throw new CorfuError('ERR_CLOSED', 'the client is closed');
+  }
+
+  /** A walk's WRITE at `unit` answered with an error the append machine ends on, as the append's failure. */
+  #writeFailure(unit: string, code: ErrorCode, message: string | undefined, address: number): CorfuError {
+    const failed = message === undefined ? { unit, op: 'WRITE', code } : { unit, op: 'WRITE', code, message };
+    return this.#failure({ failed }, `append at ${address}`);
   }
 
   #failure(outcome: { readonly failed: { unit: string; op: string; code: ErrorCode; message?: string } } | TerminalAction<unknown>, what: string): CorfuError {

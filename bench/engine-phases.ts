@@ -9,6 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 import { Store, TokenCounter, type FormatOptions, type StoreStats, type SuperblockInfo, type SyncMode } from '../bindings/index.js';
+import type { NativeReadLoadInstance } from '../bindings/native-types.js';
 import { UsageError, formatBytes, formatCount } from './common.js';
 
 // The engine's page layout (native/engine/src/layout.rs): a 4096-byte page is a
@@ -23,7 +24,7 @@ export const ONE_PAGE_PAYLOAD = PAGE_BODY_BYTES - RECORD_HEADER_BYTES;
 export const SMALL_ENTRY_BYTES = 128;
 const EPOCH = 0;
 
-export type EnginePhase = 'write' | 'read' | 'small-always' | 'small-none';
+export type EnginePhase = 'write' | 'read' | 'read-native' | 'small-always' | 'small-none';
 
 export interface EngineArgs {
   /** Block device or regular file; FORMATTED. */
@@ -249,6 +250,8 @@ export interface ReadFigure extends EngineFigure {
   span: number;
   spanBytes: number;
   prefillSeconds: number;
+  /** The same reads from the native read load (nativeReads). */
+  native: Run;
 }
 
 /** Prefills most of the device, then random single-entry reads (`readInto`, a buffer per worker), `qd` outstanding. */
@@ -297,10 +300,55 @@ export async function onePageReads(target: Target, args: EngineArgs): Promise<Re
       args.observe?.('read'),
     );
     if (bad > 0) throw new Error(`${bad} reads returned the wrong entry; first: ${firstBad}`);
+    const native = await nativeReads(store, span, args, args.observe?.('read-native'));
     const stats = await store.stats();
-    return { ...run, sync: 'none', trims: 0, stats, span, spanBytes: DATA_START_BYTES + span * PAGE_BYTES, prefillSeconds };
+    return { ...run, sync: 'none', trims: 0, stats, span, spanBytes: DATA_START_BYTES + span * PAGE_BYTES, prefillSeconds, native };
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * The same reads from the addon's read load (native/engine/src/read_load.rs): its own
+ * thread keeps `queueDepth` reads in flight on the engine's read service and replaces each
+ * as it completes, as a unit's native front feeds that service, with no JavaScript between
+ * a completion and the next read. Each read's status and kind are checked there, not its
+ * bytes (the JS loop above checks those). Its latencies come back per second and are
+ * replayed into the observer, so the run's figures are recorded as every phase's.
+ */
+async function nativeReads(store: Store, span: number, args: EngineArgs, observer?: LoopObserver): Promise<Run> {
+  const load = store.readLoad({ queueDepth: args.queueDepth, span, epoch: EPOCH, seed: 0x9e3779b9 });
+  const countFrom = performance.now() + args.warmup * 1000;
+  const end = countFrom + args.seconds * 1000;
+  observer?.window(countFrom, end);
+  const cpu0 = process.cpuUsage();
+  let result;
+  try {
+    await sleepUnlessFailed(load, countFrom);
+    load.open();
+    await sleepUnlessFailed(load, end);
+  } finally {
+    result = load.close();
+  }
+  if (result.failure !== undefined && result.failure !== null) throw new Error(`the native read load: ${result.failure}`);
+  result.seconds.forEach((second, s) => {
+    // Each second's reads, ending at its middle (or the window's end, for a last part-second).
+    const t1 = Math.min(countFrom + s * 1000 + 500, end);
+    second.latencyUs.forEach((us, i) => {
+      for (let k = 0; k < second.counts[i]!; k++) observer?.op(t1 - us / 1000, t1, 1);
+    });
+  });
+  observer?.done();
+  const cpu = process.cpuUsage(cpu0);
+  return { rate: result.ops / args.seconds, entries: result.ops, allEntries: result.ops, measuredSeconds: args.seconds, cpuUsPerEntry: (cpu.user + cpu.system) / Math.max(1, result.ops) };
+}
+
+/** Waits until `until` (performance.now() ms), or throws as soon as the load reports a failure. */
+async function sleepUnlessFailed(load: NativeReadLoadInstance, until: number): Promise<void> {
+  while (performance.now() < until) {
+    const failure = load.failure();
+    if (failure !== null) throw new Error(`the native read load: ${failure}`);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(100, until - performance.now())));
   }
 }
 

@@ -167,6 +167,8 @@ async function main(): Promise<void> {
     read_iops: opt(r?.rate),
     fio_read_iops: opt(fioR?.iops),
     read_ratio: r && fioR ? opt(ratio(r.rate, fioR.iops), 3) : null,
+    read_native_iops: opt(r?.native.rate),
+    read_native_ratio: r && fioR ? opt(ratio(r.native.rate, fioR.iops), 3) : null,
     small_appends_per_s_sync: opt(sSync?.rate),
     small_appends_per_s_nosync: opt(sNone?.rate),
   };
@@ -182,8 +184,10 @@ async function main(): Promise<void> {
   const small = `${SMALL_ENTRY_BYTES} B appends, ${args.batch}/call, ${args.inFlight} in flight (entries/s)`;
   if (w)
     rows.push([`4 KiB writes, QD ${args.queueDepth}, sequential (IOPS)`, 'none', count(w.rate), count(fioW?.iops), figures.write_ratio?.toFixed(3) ?? '', verdict(figures.write_ratio, 0.9, '>= 0.9')]);
-  if (r)
-    rows.push([`4 KiB random reads, QD ${args.queueDepth} (IOPS)`, 'n/a (reads)', count(r.rate), count(fioR?.iops), figures.read_ratio?.toFixed(3) ?? '', verdict(figures.read_ratio, 0.9, '>= 0.9')]);
+  if (r) {
+    rows.push([`4 KiB random reads, QD ${args.queueDepth}, from JS (IOPS)`, 'n/a (reads)', count(r.rate), count(fioR?.iops), figures.read_ratio?.toFixed(3) ?? '', verdict(figures.read_ratio, 0.9, '>= 0.9')]);
+    rows.push([`4 KiB random reads, QD ${args.queueDepth}, native reader (IOPS)`, 'n/a (reads)', count(r.native.rate), count(fioR?.iops), figures.read_native_ratio?.toFixed(3) ?? '', verdict(figures.read_native_ratio, 0.9, '>= 0.9')]);
+  }
   if (sSync) rows.push([small, 'always', count(sSync.rate), '', '', verdict(figures.small_appends_per_s_sync, 300_000, '>= 300,000')]);
   if (sNone) rows.push([small, 'none', count(sNone.rate), '', '', verdict(figures.small_appends_per_s_nosync, 1_000_000, '>= 1,000,000')]);
   out.push(renderTable(rows));
@@ -199,7 +203,8 @@ async function main(): Promise<void> {
   out.push(renderTable(grouping));
   const cpuRows: Row[] = [['CPU time per I/O (µs, user+system)', 'engine process', 'fio']];
   if (w) cpuRows.push(['4 KiB writes', w.cpuUsPerEntry.toFixed(2), fioW ? fioW.cpuUsPerIo.toFixed(2) : '']);
-  if (r) cpuRows.push(['4 KiB random reads', r.cpuUsPerEntry.toFixed(2), fioR ? fioR.cpuUsPerIo.toFixed(2) : '']);
+  if (r) cpuRows.push(['4 KiB random reads, from JS', r.cpuUsPerEntry.toFixed(2), fioR ? fioR.cpuUsPerIo.toFixed(2) : '']);
+  if (r) cpuRows.push(['4 KiB random reads, native reader', r.native.cpuUsPerEntry.toFixed(2), fioR ? fioR.cpuUsPerIo.toFixed(2) : '']);
   for (const s of [sSync, sNone]) if (s) cpuRows.push([`${SMALL_ENTRY_BYTES} B appends, sync ${s.sync} (per entry)`, s.cpuUsPerEntry.toFixed(3), '']);
   out.push('');
   out.push(renderTable(cpuRows));

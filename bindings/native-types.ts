@@ -155,6 +155,30 @@ export interface RawNativeStore {
   tail(id: number, epoch: number): void;
   stats(id: number): void;
   close(id: number): void;
+  /** A native read load on the device (bench tooling: native/engine/src/read_load.rs). */
+  readLoad(options: NativeReadLoadOptions): NativeReadLoadInstance;
+}
+
+export interface NativeReadLoadOptions {
+  queueDepth: number;
+  /** Reads go to addresses 0..span, every one written. */
+  span: number;
+  epoch: number;
+  seed: number;
+}
+
+export interface NativeReadLoadResult {
+  ops: number;
+  seconds: NativeTokenLoadSecond[];
+  failure?: string | null;
+}
+
+/** Reads at `queueDepth` from a thread of its own, each replaced as it completes; counted inside the window open..close. */
+export interface NativeReadLoadInstance {
+  measured(): number;
+  failure(): string | null;
+  open(): void;
+  close(): NativeReadLoadResult;
 }
 
 export interface NativeStoreClass {

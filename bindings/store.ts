@@ -16,6 +16,8 @@ import type {
   DeviceIdentity,
   NativeFormatOptions,
   NativeFrontEvent,
+  NativeReadLoadInstance,
+  NativeReadLoadOptions,
   NativeReadResult,
   NativeUnitFrontInstance,
   NativeUnitFrontOptions,
@@ -216,6 +218,16 @@ export class Store {
    */
   startFront(options: NativeUnitFrontOptions, onEvent: (event: NativeFrontEvent) => void): NativeUnitFrontInstance {
     return loadNative().UnitFront.start(this.#native.raw, options, onEvent);
+  }
+
+  /**
+   * A native read load on this store's device (bench tooling, `corfu bench device`):
+   * one-page reads of addresses 0..span from a thread and an io_uring of its own, at
+   * `queueDepth`, each replaced as it completes, as a unit's native front feeds the read
+   * service.
+   */
+  readLoad(options: NativeReadLoadOptions): NativeReadLoadInstance {
+    return callSync(() => this.#native.raw.readLoad(options));
   }
 
   /** Writes a batch; one status per entry, in order. Whole-request failures (ERR_SEALED, ...) reject. */

@@ -191,7 +191,8 @@ export async function deviceWorkload(f: DeviceFlags): Promise<DeviceOutput> {
   const observed = new Map<EnginePhase, Observed>();
   const labels: Record<EnginePhase, string> = {
     write: `engine 4 KiB writes QD ${f.queueDepth}`,
-    read: `engine 4 KiB random reads QD ${f.queueDepth}`,
+    read: `engine 4 KiB random reads QD ${f.queueDepth}, from JS`,
+    'read-native': `engine 4 KiB random reads QD ${f.queueDepth}, native reader`,
     'small-always': `engine ${SMALL_ENTRY_BYTES} B appends x${f.batch}, sync always`,
     'small-none': `engine ${SMALL_ENTRY_BYTES} B appends x${f.batch}, sync none`,
   };
@@ -233,14 +234,21 @@ export async function deviceWorkload(f: DeviceFlags): Promise<DeviceOutput> {
   }
   if (f.only.has('read')) {
     const r = await onePageReads(target, args);
-    const run = engineRun(labels.read, 'read', observed.get('read')!, 1, ONE_PAGE_PAYLOAD, [`uniformly random over ${r.span} prefilled entries, each checked`]);
-    runs.push(run);
+    const run = engineRun(labels.read, 'read', observed.get('read')!, 1, ONE_PAGE_PAYLOAD, [
+      `uniformly random over ${r.span} prefilled entries, each checked; through the JS binding (Store.readInto), one call per read`,
+    ]);
+    const native = engineRun(labels['read-native'], 'read', observed.get('read-native')!, 1, ONE_PAGE_PAYLOAD, [
+      `the same span and queue depth from the addon's read load: a thread feeding the engine's read service as a unit's native front does, each read replaced as it completes; status and kind checked`,
+    ]);
+    runs.push(run, native);
     extra['read_span_bytes'] = r.spanBytes;
     extra['read_prefill_s'] = round(r.prefillSeconds, 3);
     if (f.fio) {
       const fr = fioRun(`fio randread QD ${f.queueDepth}`, 'randread', runFio(target.path, 'randread', r.spanBytes, f.seconds, f.warmup, f.queueDepth, log));
       runs.push(fr);
-      comparison.push(pairRow('engine vs fio, 4 KiB random reads', run, fr, `${same}; over the same ${r.spanBytes} bytes (${DATA_START_BYTES} B of header and the prefilled pages)`));
+      const over = `over the same ${r.spanBytes} bytes (${DATA_START_BYTES} B of header and the prefilled pages)`;
+      comparison.push(pairRow('engine vs fio, 4 KiB random reads, native reader', native, fr, `${same}; ${over}; the engine fed by the addon's read load, as a unit's native front feeds it`));
+      comparison.push(pairRow('engine vs fio, 4 KiB random reads, from JS', run, fr, `${same}; ${over}; the engine through its JS binding, one Store.readInto per read`));
     }
   }
   if (f.only.has('small')) {

@@ -15,23 +15,18 @@
 //! flags 0, request id, epoch, count); its OK answer is 29 bytes (length 25, opcode 0x88,
 //! status 0, first token). Anything else ends the run with a failure that says what came.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::io::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 use crate::epoll::Epoll;
+use crate::load_window::{Recorder, Seconds, Window};
 use crate::seq_front::scan::{TOKEN_ANSWER_BYTES as ANSWER_BYTES, TOKEN_ANSWER_OPCODE as TOKEN_ANSWER, TOKEN_REQUEST_BYTES as REQUEST_BYTES};
-/// Latencies up to this many microseconds are counted in a dense array per second; longer
-/// ones in a map.
-const DENSE_US: usize = 100_000;
 /// How long one epoll wait may last: the loop notices `close` within this.
 const WAIT_MS: i32 = 10;
-const NOT_SET: u64 = u64::MAX;
 
 #[derive(Clone, Debug)]
 pub struct TokenLoadOptions {
@@ -54,26 +49,16 @@ pub struct TokenLoadResult {
     /// Requests answered inside the window (sent after it opened, answered before it closed).
     pub ops: u64,
     /// Per second of the window: (latency in whole µs, how many), ascending.
-    pub seconds: Vec<Vec<(u32, u32)>>,
+    pub seconds: Seconds,
     pub first_token: Option<u64>,
     /// Above every token answered.
     pub tail_after: u64,
     pub failure: Option<String>,
 }
 
-struct Shared {
-    measured: AtomicU64,
-    stop: AtomicBool,
-    /// Nanoseconds since `base` (NOT_SET until set).
-    window_start: AtomicU64,
-    window_end: AtomicU64,
-    base: Instant,
-    failure: Mutex<Option<String>>,
-}
-
 /// A running load: started by `start`, its window opened and closed by the caller.
 pub struct TokenLoad {
-    shared: Arc<Shared>,
+    shared: Arc<Window>,
     thread: Option<JoinHandle<TokenLoadResult>>,
 }
 
@@ -91,14 +76,7 @@ impl TokenLoad {
             s.set_nonblocking(true)?;
             conns.push(Conn::new(s));
         }
-        let shared = Arc::new(Shared {
-            measured: AtomicU64::new(0),
-            stop: AtomicBool::new(false),
-            window_start: AtomicU64::new(NOT_SET),
-            window_end: AtomicU64::new(NOT_SET),
-            base: Instant::now(),
-            failure: Mutex::new(None),
-        });
+        let shared = Arc::new(Window::default());
         let s = shared.clone();
         let thread = std::thread::Builder::new().name("corfu-token-load".into()).spawn(move || run(&s, conns, &o))?;
         Ok(TokenLoad { shared, thread: Some(thread) })
@@ -106,23 +84,22 @@ impl TokenLoad {
 
     /// Requests counted so far (inside the window).
     pub fn measured(&self) -> u64 {
-        self.shared.measured.load(Ordering::Relaxed)
+        self.shared.measured()
     }
 
     /// The first failure, once there is one (the thread has stopped sending).
     pub fn failure(&self) -> Option<String> {
-        self.shared.failure.lock().expect("failure lock").clone()
+        self.shared.failure()
     }
 
     /// From now on, requests sent are counted when answered.
     pub fn open(&self) {
-        self.shared.window_start.store(self.shared.base.elapsed().as_nanos() as u64, Ordering::SeqCst);
+        self.shared.open();
     }
 
     /// Ends the window and the load; returns what was counted. Waits at most one epoll wait.
     pub fn close(&mut self) -> TokenLoadResult {
-        self.shared.window_end.store(self.shared.base.elapsed().as_nanos() as u64, Ordering::SeqCst);
-        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.close();
         match self.thread.take() {
             Some(t) => t.join().unwrap_or_else(|_| TokenLoadResult { failure: Some("the load thread panicked".into()), ..Default::default() }),
             None => TokenLoadResult { failure: Some("the load was closed already".into()), ..Default::default() },
@@ -169,46 +146,17 @@ impl Conn {
     }
 }
 
-struct Recorder {
-    seconds: Vec<(Vec<u32>, BTreeMap<u32, u32>)>,
-    ops: u64,
+/// The window's latencies, and what the tokens said.
+#[derive(Default)]
+struct Tokens {
+    rec: Recorder,
     first_token: Option<u64>,
     tail_after: u64,
 }
 
-impl Recorder {
-    fn record(&mut self, shared: &Shared, t0: u64, t1: u64) {
-        let start = shared.window_start.load(Ordering::Relaxed);
-        let end = shared.window_end.load(Ordering::Relaxed);
-        if start == NOT_SET || t0 < start || t1 > end {
-            return;
-        }
-        let second = ((t1 - start) / 1_000_000_000) as usize;
-        while self.seconds.len() <= second {
-            self.seconds.push((vec![0; DENSE_US + 1], BTreeMap::new()));
-        }
-        let us = ((t1 - t0 + 500) / 1_000).max(1);
-        let (dense, sparse) = &mut self.seconds[second];
-        if (us as usize) <= DENSE_US {
-            dense[us as usize] += 1;
-        } else {
-            *sparse.entry(us.min(u32::MAX as u64) as u32).or_insert(0) += 1;
-        }
-        self.ops += 1;
-        shared.measured.fetch_add(1, Ordering::Relaxed);
-    }
-
+impl Tokens {
     fn finish(self, failure: Option<String>) -> TokenLoadResult {
-        let seconds = self
-            .seconds
-            .into_iter()
-            .map(|(dense, sparse)| {
-                let mut v: Vec<(u32, u32)> = dense.iter().enumerate().filter(|(_, &c)| c > 0).map(|(us, &c)| (us as u32, c)).collect();
-                v.extend(sparse);
-                v
-            })
-            .collect();
-        TokenLoadResult { ops: self.ops, seconds, first_token: self.first_token, tail_after: self.tail_after, failure }
+        TokenLoadResult { ops: self.rec.ops, seconds: self.rec.seconds(), first_token: self.first_token, tail_after: self.tail_after, failure }
     }
 }
 
@@ -241,19 +189,19 @@ fn describe(frame: &[u8]) -> String {
     )
 }
 
-fn run(shared: &Shared, mut conns: Vec<Conn>, o: &TokenLoadOptions) -> TokenLoadResult {
-    let mut rec = Recorder { seconds: Vec::new(), ops: 0, first_token: None, tail_after: 0 };
-    let failure = drive(shared, &mut conns, o, &mut rec).err();
+fn run(shared: &Window, mut conns: Vec<Conn>, o: &TokenLoadOptions) -> TokenLoadResult {
+    let mut tokens = Tokens::default();
+    let failure = drive(shared, &mut conns, o, &mut tokens).err();
     if let Some(f) = &failure {
-        *shared.failure.lock().expect("failure lock") = Some(f.clone());
+        shared.fail(f.clone());
     }
-    rec.finish(failure)
+    tokens.finish(failure)
 }
 
-fn drive(shared: &Shared, conns: &mut [Conn], o: &TokenLoadOptions, rec: &mut Recorder) -> Result<(), String> {
+fn drive(shared: &Window, conns: &mut [Conn], o: &TokenLoadOptions, tokens: &mut Tokens) -> Result<(), String> {
     let frame = request_frame(o.epoch, o.count);
     let ep = Epoll::new().map_err(|e| format!("epoll_create1: {e}"))?;
-    let now = shared.base.elapsed().as_nanos() as u64;
+    let now = shared.now_ns();
     for (i, c) in conns.iter_mut().enumerate() {
         ep.add(c.stream.as_raw_fd(), libc::EPOLLIN as u32, i as u64).map_err(|e| format!("epoll_ctl: {e}"))?;
         for _ in 0..o.depth {
@@ -265,9 +213,9 @@ fn drive(shared: &Shared, conns: &mut [Conn], o: &TokenLoadOptions, rec: &mut Re
     }
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 64];
     let mut read_buf = vec![0u8; 64 * 1024];
-    while !shared.stop.load(Ordering::Relaxed) {
+    while !shared.stopping() {
         let n = ep.wait(&mut events, if o.busy_poll { 0 } else { WAIT_MS }).map_err(|e| format!("epoll_wait: {e}"))?;
-        let t1 = shared.base.elapsed().as_nanos() as u64;
+        let t1 = shared.now_ns();
         for ev in &events[..n] {
             let i = ev.u64 as usize;
             let c = &mut conns[i];
@@ -294,9 +242,9 @@ fn drive(shared: &Shared, conns: &mut [Conn], o: &TokenLoadOptions, rec: &mut Re
                     }
                     let first = u64::from_le_bytes(f[21..29].try_into().expect("8 bytes"));
                     let t0 = c.sent.pop_front().ok_or("an answer to a request never sent")?;
-                    rec.record(shared, t0, t1);
-                    rec.first_token.get_or_insert(first);
-                    rec.tail_after = rec.tail_after.max(first + o.count as u64);
+                    tokens.rec.record(shared, t0, t1);
+                    tokens.first_token.get_or_insert(first);
+                    tokens.tail_after = tokens.tail_after.max(first + o.count as u64);
                     answered += 1;
                     at += len;
                 }
@@ -305,7 +253,7 @@ fn drive(shared: &Shared, conns: &mut [Conn], o: &TokenLoadOptions, rec: &mut Re
             // Like redis-benchmark -P: the next `depth` requests leave together once all of
             // the last ones are answered (refilling one by one would split the pipeline into
             // more, smaller writes on both sides than the peer's generator makes).
-            if answered > 0 && c.sent.is_empty() && !shared.stop.load(Ordering::Relaxed) {
+            if answered > 0 && c.sent.is_empty() && !shared.stopping() {
                 for _ in 0..o.depth {
                     c.outbuf.extend_from_slice(&frame);
                     c.sent.push_back(t1);

@@ -1,12 +1,14 @@
 //! The read service on a real file through io_uring: answers match the store's own
 //! reads, a request that needs no I/O is answered without waiting for another request,
-//! epochs are checked, and the service stops when its sender goes away.
+//! epochs are checked, and the service stops when its sender goes away; and the bench's
+//! native read load over it.
 
 use std::sync::mpsc::{channel, sync_channel};
 use std::time::Duration;
 
 use corfu_engine::error::Code;
 use corfu_engine::path::{format_path, open_store, FormatRequest};
+use corfu_engine::read_load::{ReadLoad, ReadLoadOptions};
 use corfu_engine::read_service::{Next, ReadRequest, ReadService};
 use corfu_engine::shared::{read_payload_budget, MAX_READ_ANSWER_BYTES, READ_ANSWER_ENTRY_BYTES};
 use corfu_engine::store::{Request, Response};
@@ -233,4 +235,26 @@ fn a_read_on_the_callers_thread_answers_as_the_service_does() {
     drop(tx);
     waker.wake();
     worker.join().unwrap();
+}
+
+/// The bench's native read load (read_load.rs) reads written entries at its queue depth
+/// until closed, and stops with a failure that says why when its span reaches past them.
+#[test]
+fn a_native_read_load_reads_written_entries_and_names_a_hole() {
+    let (_dir, store) = written_store(300, |a| vec![a as u8; 100]);
+    let file = || store.device().file().try_clone().unwrap();
+    let options = ReadLoadOptions { queue_depth: 8, span: 300, epoch: 0, seed: 7 };
+    let mut load = ReadLoad::start(store.shared(), file(), options.clone()).unwrap();
+    load.open();
+    std::thread::sleep(Duration::from_millis(200));
+    let r = load.close();
+    assert!(r.failure.is_none(), "{:?}", r.failure);
+    assert!(r.ops > 0);
+    assert_eq!(r.seconds.iter().flatten().map(|&(_, c)| u64::from(c)).sum::<u64>(), r.ops);
+
+    let mut past = ReadLoad::start(store.shared(), file(), ReadLoadOptions { span: 1_000_000, ..options }).unwrap();
+    past.open();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(past.failure().is_some_and(|f| f.contains("status")), "{:?}", past.failure());
+    assert!(past.close().failure.is_some());
 }

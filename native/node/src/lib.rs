@@ -7,6 +7,7 @@ mod appender;
 mod convert;
 mod front;
 mod io_thread;
+mod read_load;
 mod seq_front;
 mod token;
 mod token_load;
@@ -261,6 +262,14 @@ impl NativeStore {
             Some((_, Err(e))) => Err(js_error(&EngineError::io("cannot duplicate the device fd", e))),
             None => Err(js_error(&EngineError::Closed)),
         }
+    }
+
+    /// A native read load on this store's device (`corfu bench device`): reads of its
+    /// written addresses from a thread and a ring of its own.
+    #[napi]
+    pub fn read_load(&self, options: read_load::ReadLoadOptions) -> Result<read_load::ReadLoad> {
+        let (shared, file) = self.reader()?;
+        read_load::ReadLoad::start(shared, file, options)
     }
 
     /// The read service's queue, its waker and the routes its answers take, for a native

@@ -83,14 +83,15 @@ impl TokenLoad {
         let r = self.inner.close();
         TokenLoadResult {
             ops: to_js_number(r.ops),
-            seconds: r
-                .seconds
-                .into_iter()
-                .map(|s| TokenLoadSecond { latency_us: s.iter().map(|p| p.0).collect(), counts: s.iter().map(|p| p.1).collect() })
-                .collect(),
+            seconds: js_seconds(r.seconds),
             first_token: r.first_token.map(to_js_number),
             tail_after: to_js_number(r.tail_after),
             failure: r.failure,
         }
     }
+}
+
+/// A load's per-second latencies as JS takes them.
+pub fn js_seconds(seconds: corfu_engine::load_window::Seconds) -> Vec<TokenLoadSecond> {
+    seconds.into_iter().map(|s| TokenLoadSecond { latency_us: s.iter().map(|p| p.0).collect(), counts: s.iter().map(|p| p.1).collect() }).collect()
 }

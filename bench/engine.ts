@@ -185,8 +185,22 @@ async function main(): Promise<void> {
   if (w)
     rows.push([`4 KiB writes, QD ${args.queueDepth}, sequential (IOPS)`, 'none', count(w.rate), count(fioW?.iops), figures.write_ratio?.toFixed(3) ?? '', verdict(figures.write_ratio, 0.9, '>= 0.9')]);
   if (r) {
-    rows.push([`4 KiB random reads, QD ${args.queueDepth}, from JS (IOPS)`, 'n/a (reads)', count(r.rate), count(fioR?.iops), figures.read_ratio?.toFixed(3) ?? '', verdict(figures.read_ratio, 0.9, '>= 0.9')]);
-    rows.push([`4 KiB random reads, QD ${args.queueDepth}, native reader (IOPS)`, 'n/a (reads)', count(r.native.rate), count(fioR?.iops), figures.read_native_ratio?.toFixed(3) ?? '', verdict(figures.read_native_ratio, 0.9, '>= 0.9')]);
+    rows.push([
+      `4 KiB random reads, QD ${args.queueDepth}, from JS (IOPS)`,
+      'n/a (reads)',
+      count(r.rate),
+      count(fioR?.iops),
+      figures.read_ratio?.toFixed(3) ?? '',
+      verdict(figures.read_ratio, 0.9, '>= 0.9'),
+    ]);
+    rows.push([
+      `4 KiB random reads, QD ${args.queueDepth}, native reader (IOPS)`,
+      'n/a (reads)',
+      count(r.native.rate),
+      count(fioR?.iops),
+      figures.read_native_ratio?.toFixed(3) ?? '',
+      verdict(figures.read_native_ratio, 0.9, '>= 0.9'),
+    ]);
   }
   if (sSync) rows.push([small, 'always', count(sSync.rate), '', '', verdict(figures.small_appends_per_s_sync, 300_000, '>= 300,000')]);
   if (sNone) rows.push([small, 'none', count(sNone.rate), '', '', verdict(figures.small_appends_per_s_nosync, 1_000_000, '>= 1,000,000')]);

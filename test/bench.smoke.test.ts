@@ -213,11 +213,7 @@ describe('corfu bench device', () => {
     expect(res.machine.devices[0]).toMatchObject({ path: file, kind: 'file' });
     if (hasFio) {
       expect(res.runs.filter((r) => r.system === 'fio').map((r) => r.op)).toEqual(['write', 'randread']);
-      expect(res.comparison.map((c) => c.pair)).toEqual([
-        'engine vs fio, 4 KiB sequential writes',
-        'engine vs fio, 4 KiB random reads, native reader',
-        'engine vs fio, 4 KiB random reads, from JS',
-      ]);
+      expect(res.comparison.map((c) => c.pair)).toEqual(['engine vs fio, 4 KiB sequential writes', 'engine vs fio, 4 KiB random reads, native reader', 'engine vs fio, 4 KiB random reads, from JS']);
       for (const c of res.comparison) expect(c.ratio).toBeGreaterThan(0);
     }
     // A second run needs --force: the file exists now.

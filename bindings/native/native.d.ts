@@ -59,6 +59,11 @@ export declare class NativeStore {
    */
   static open(path: string, options: OpenOptions | undefined | null, onRound: (round: Buffer) => void): NativeStore
   get syncMode(): string
+  /**
+   * A native read load on this store's device (`corfu bench device`): reads of its
+   * written addresses from a thread and a ring of its own.
+   */
+  readLoad(options: ReadLoadOptions): ReadLoad
   write(id: number, epoch: number, addressesIn: Float64Array, lengths: Uint32Array, data: Buffer): void
   fill(id: number, epoch: number, addressesIn: Float64Array): void
   /** Reads go to the read service, not the write rounds: they never wait for a sync. */
@@ -80,6 +85,13 @@ export declare class NativeStore {
    * Later calls throw ERR_CLOSED.
    */
   close(id: number): void
+}
+
+export declare class ReadLoad {
+  measured(): number
+  failure(): string | null
+  open(): void
+  close(): ReadLoadResult
 }
 
 export declare class SequencerFront {
@@ -287,6 +299,20 @@ export interface MachineSend {
 export interface OpenOptions {
   /** "always" (default) or "none". */
   sync?: string
+}
+
+export interface ReadLoadOptions {
+  queueDepth: number
+  /** Reads go to addresses 0..span, every one of them written. */
+  span: number
+  epoch: number
+  seed: number
+}
+
+export interface ReadLoadResult {
+  ops: number
+  seconds: Array<TokenLoadSecond>
+  failure?: string
 }
 
 export interface SequencerFrontOptions {

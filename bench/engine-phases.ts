@@ -9,7 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 import { Store, TokenCounter, type FormatOptions, type StoreStats, type SuperblockInfo, type SyncMode } from '../bindings/index.js';
-import type { NativeReadLoadInstance } from '../bindings/native-types.js';
+import type { NativeTokenLoadSecond } from '../bindings/native-types.js';
 import { UsageError, formatBytes, formatCount } from './common.js';
 
 // The engine's page layout (native/engine/src/layout.rs): a 4096-byte page is a
@@ -24,7 +24,7 @@ export const ONE_PAGE_PAYLOAD = PAGE_BODY_BYTES - RECORD_HEADER_BYTES;
 export const SMALL_ENTRY_BYTES = 128;
 const EPOCH = 0;
 
-export type EnginePhase = 'write' | 'read' | 'read-native' | 'small-always' | 'small-none';
+export type EnginePhase = 'write' | 'write-native' | 'read' | 'read-native' | 'small-always' | 'small-none';
 
 export interface EngineArgs {
   /** Block device or regular file; FORMATTED. */
@@ -172,7 +172,7 @@ export function statusFailure(what: string, status: Buffer, addresses: Float64Ar
 }
 
 /** One-page entries, one per call, `qd` calls outstanding, sequential tokens. */
-export async function onePageWrites(target: Target, args: EngineArgs): Promise<EngineFigure> {
+export async function onePageWrites(target: Target, args: EngineArgs): Promise<WriteFigure> {
   const info = format(target);
   const store = Store.open(target.path, { sync: 'none' });
   const tokens = new TokenCounter(0);
@@ -215,7 +215,17 @@ export async function onePageWrites(target: Target, args: EngineArgs): Promise<E
       args.observe?.('write'),
     );
     trimmer.check();
-    return { ...run, sync: 'none', trims: trimmer.trims, stats: await store.stats() };
+    const stats = await store.stats();
+    const native = await nativeWrites(store, args, args.observe?.('write-native'));
+    const after = await store.stats();
+    const nativeStats = {
+      ...after,
+      rounds: after.rounds - stats.rounds,
+      entriesWritten: after.entriesWritten - stats.entriesWritten,
+      flushes: after.flushes - stats.flushes,
+      pagesWritten: after.pagesWritten - stats.pagesWritten,
+    };
+    return { ...run, sync: 'none', trims: trimmer.trims, stats, native: native.run, nativeTrims: native.trims, nativeStats };
   } finally {
     await store.close();
   }
@@ -244,6 +254,14 @@ export async function prefill(store: Store, count: number): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: inFlight }, loop));
+}
+
+export interface WriteFigure extends EngineFigure {
+  /** The same writes from the native write load (nativeWrites), on the same store after them. */
+  native: Run;
+  nativeTrims: number;
+  /** The store's counters over the native load alone (rounds, flushes, entries, pages). */
+  nativeStats: StoreStats;
 }
 
 export interface ReadFigure extends EngineFigure {
@@ -313,26 +331,49 @@ export async function onePageReads(target: Target, args: EngineArgs): Promise<Re
  * thread keeps `queueDepth` reads in flight on the engine's read service and replaces each
  * as it completes, as a unit's native front feeds that service, with no JavaScript between
  * a completion and the next read. Each read's status and kind are checked there, not its
- * bytes (the JS loop above checks those). Its latencies come back per second and are
- * replayed into the observer, so the run's figures are recorded as every phase's.
+ * bytes (the JS loop above checks those).
  */
 async function nativeReads(store: Store, span: number, args: EngineArgs, observer?: LoopObserver): Promise<Run> {
   const load = store.readLoad({ queueDepth: args.queueDepth, span, epoch: EPOCH, seed: 0x9e3779b9 });
+  return (await nativeWindow('read load', load, args, observer)).run;
+}
+
+/**
+ * The same writes from the addon's write load (native/engine/src/write_load.rs), on the
+ * same store from its tail: a thread holds the store and keeps `queueDepth` one-page
+ * writes in flight, beginning a round with the free ones before it finishes the oldest,
+ * as a unit's native front and I/O thread drive the store, with no JavaScript between an
+ * answer and the next write. Its prefix trims keep the span inside the device, as
+ * HeadTrimmer does for the JS loop.
+ */
+async function nativeWrites(store: Store, args: EngineArgs, observer?: LoopObserver): Promise<{ run: Run; trims: number }> {
+  const load = store.writeLoad({ queueDepth: args.queueDepth, epoch: EPOCH, payloadBytes: ONE_PAGE_PAYLOAD });
+  const { run, result } = await nativeWindow('write load', load, args, observer);
+  return { run, trims: result.trims };
+}
+
+/**
+ * Runs a native load through the warm-up and the measured window, and replays its
+ * latencies (whole microseconds per second of the window) into the observer, so that
+ * its figures are recorded as every phase's. CPU is the whole process's: the load's
+ * thread and the JS thread that waits for it.
+ */
+async function nativeWindow<R extends NativeLoadResult>(what: string, load: NativeLoad<R>, args: EngineArgs, observer?: LoopObserver): Promise<{ run: Run; result: R }> {
   const countFrom = performance.now() + args.warmup * 1000;
   const end = countFrom + args.seconds * 1000;
   observer?.window(countFrom, end);
   const cpu0 = process.cpuUsage();
-  let result;
+  let result: R;
   try {
-    await sleepUnlessFailed(load, countFrom);
+    await sleepUnlessFailed(what, load, countFrom);
     load.open();
-    await sleepUnlessFailed(load, end);
+    await sleepUnlessFailed(what, load, end);
   } finally {
     result = load.close();
   }
-  if (result.failure !== undefined && result.failure !== null) throw new Error(`the native read load: ${result.failure}`);
+  if (result.failure !== undefined && result.failure !== null) throw new Error(`the native ${what}: ${result.failure}`);
   result.seconds.forEach((second, s) => {
-    // Each second's reads, ending at its middle (or the window's end, for a last part-second).
+    // Each second's operations, ending at its middle (or the window's end, for a last part-second).
     const t1 = Math.min(countFrom + s * 1000 + 500, end);
     second.latencyUs.forEach((us, i) => {
       for (let k = 0; k < second.counts[i]!; k++) observer?.op(t1 - us / 1000, t1, 1);
@@ -340,14 +381,28 @@ async function nativeReads(store: Store, span: number, args: EngineArgs, observe
   });
   observer?.done();
   const cpu = process.cpuUsage(cpu0);
-  return { rate: result.ops / args.seconds, entries: result.ops, allEntries: result.ops, measuredSeconds: args.seconds, cpuUsPerEntry: (cpu.user + cpu.system) / Math.max(1, result.ops) };
+  const run = { rate: result.ops / args.seconds, entries: result.ops, allEntries: result.ops, measuredSeconds: args.seconds, cpuUsPerEntry: (cpu.user + cpu.system) / Math.max(1, result.ops) };
+  return { run, result };
+}
+
+/** What nativeWindow needs of the addon's read and write loads. */
+interface NativeLoadResult {
+  ops: number;
+  seconds: NativeTokenLoadSecond[];
+  failure?: string | null;
+}
+
+interface NativeLoad<R extends NativeLoadResult> {
+  failure(): string | null;
+  open(): void;
+  close(): R;
 }
 
 /** Waits until `until` (performance.now() ms), or throws as soon as the load reports a failure. */
-async function sleepUnlessFailed(load: NativeReadLoadInstance, until: number): Promise<void> {
+async function sleepUnlessFailed(what: string, load: NativeLoad<NativeLoadResult>, until: number): Promise<void> {
   while (performance.now() < until) {
     const failure = load.failure();
-    if (failure !== null) throw new Error(`the native read load: ${failure}`);
+    if (failure !== null) throw new Error(`the native ${what}: ${failure}`);
     await new Promise((resolve) => setTimeout(resolve, Math.min(100, until - performance.now())));
   }
 }

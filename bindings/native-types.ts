@@ -157,6 +157,35 @@ export interface RawNativeStore {
   close(id: number): void;
   /** A native read load on the device (bench tooling: native/engine/src/read_load.rs). */
   readLoad(options: NativeReadLoadOptions): NativeReadLoadInstance;
+  /** A native write load on the store, from its tail (bench tooling: native/engine/src/write_load.rs). */
+  writeLoad(options: NativeWriteLoadOptions): NativeWriteLoadInstance;
+}
+
+export interface NativeWriteLoadOptions {
+  queueDepth: number;
+  epoch: number;
+  payloadBytes: number;
+}
+
+export interface NativeWriteLoadResult {
+  ops: number;
+  seconds: NativeTokenLoadSecond[];
+  /** Every address written lies in firstAddress..nextAddress. */
+  firstAddress: number;
+  nextAddress: number;
+  trims: number;
+  failure?: string | null;
+}
+
+/**
+ * One-page writes at `queueDepth` from a thread that holds the store until `close` (a
+ * JS call on the store waits until then); counted inside the window open..close.
+ */
+export interface NativeWriteLoadInstance {
+  measured(): number;
+  failure(): string | null;
+  open(): void;
+  close(): NativeWriteLoadResult;
 }
 
 export interface NativeReadLoadOptions {

@@ -21,6 +21,8 @@ import type {
   NativeReadResult,
   NativeUnitFrontInstance,
   NativeUnitFrontOptions,
+  NativeWriteLoadInstance,
+  NativeWriteLoadOptions,
   NativeWriteResult,
   StoreStats,
   SuperblockInfo,
@@ -228,6 +230,16 @@ export class Store {
    */
   readLoad(options: NativeReadLoadOptions): NativeReadLoadInstance {
     return callSync(() => this.#native.raw.readLoad(options));
+  }
+
+  /**
+   * A native write load on this store (bench tooling, `corfu bench device`): one-page
+   * writes from its tail at `queueDepth`, from a thread that holds the store until the
+   * load is closed, as its I/O thread holds it while it runs rounds. Calls on the store
+   * meanwhile wait for the close.
+   */
+  writeLoad(options: NativeWriteLoadOptions): NativeWriteLoadInstance {
+    return callSync(() => this.#native.raw.writeLoad(options));
   }
 
   /** Writes a batch; one status per entry, in order. Whole-request failures (ERR_SEALED, ...) reject. */

@@ -62,7 +62,8 @@ describe('corfu bench compare', () => {
     expect(r.code, r.stdout).toBe(0);
     const res = resultSchema.parse(JSON.parse(readFileSync(json, 'utf8')));
     expect(res.comparison.map((c) => c.pair)).toEqual([
-      'engine vs fio, 4 KiB sequential writes',
+      'engine vs fio, 4 KiB sequential writes, native writer',
+      'engine vs fio, 4 KiB sequential writes, from JS',
       'engine vs fio, 4 KiB random reads, native reader',
       'engine vs fio, 4 KiB random reads, from JS',
       'sequencer vs Redis INCR',

@@ -208,12 +208,17 @@ describe('corfu bench device', () => {
     const file = join(dir, 'device.img');
     const res = run('device', 'device', file, '--size', '64M', '--seconds', '0.5', '--warmup', '0.1', ...(hasFio ? [] : ['--no-fio']));
     expect(res.workload).toBe('device');
-    expect(res.runs.filter((r) => r.system === 'corfu-engine').map((r) => r.op)).toEqual(['write', 'read', 'read', 'append-batch', 'append-batch']);
+    expect(res.runs.filter((r) => r.system === 'corfu-engine').map((r) => r.op)).toEqual(['write', 'write', 'read', 'read', 'append-batch', 'append-batch']);
     for (const r of res.runs) expect(r.ops, r.label).toBeGreaterThan(0);
     expect(res.machine.devices[0]).toMatchObject({ path: file, kind: 'file' });
     if (hasFio) {
       expect(res.runs.filter((r) => r.system === 'fio').map((r) => r.op)).toEqual(['write', 'randread']);
-      expect(res.comparison.map((c) => c.pair)).toEqual(['engine vs fio, 4 KiB sequential writes', 'engine vs fio, 4 KiB random reads, native reader', 'engine vs fio, 4 KiB random reads, from JS']);
+      expect(res.comparison.map((c) => c.pair)).toEqual([
+        'engine vs fio, 4 KiB sequential writes, native writer',
+        'engine vs fio, 4 KiB sequential writes, from JS',
+        'engine vs fio, 4 KiB random reads, native reader',
+        'engine vs fio, 4 KiB random reads, from JS',
+      ]);
       for (const c of res.comparison) expect(c.ratio).toBeGreaterThan(0);
     }
     // A second run needs --force: the file exists now.

@@ -64,6 +64,11 @@ export declare class NativeStore {
    * written addresses from a thread and a ring of its own.
    */
   readLoad(options: ReadLoadOptions): ReadLoad
+  /**
+   * A native write load on this store (`corfu bench device`): one-page writes from its
+   * tail, rounds begun and finished on a thread that holds the store until closed.
+   */
+  writeLoad(options: WriteLoadOptions): WriteLoad
   write(id: number, epoch: number, addressesIn: Float64Array, lengths: Uint32Array, data: Buffer): void
   fill(id: number, epoch: number, addressesIn: Float64Array): void
   /** Reads go to the read service, not the write rounds: they never wait for a sync. */
@@ -160,6 +165,17 @@ export declare class UnitFront {
   connections(): number
   /** What the WRITEs and READs the front answered add up to, since it started. */
   metrics(): UnitFrontMetrics
+}
+
+export declare class WriteLoad {
+  measured(): number
+  failure(): string | null
+  open(): void
+  /**
+   * Ends the window and the load (its rounds in flight are answered first); the store
+   * is free for JS's calls again.
+   */
+  close(): WriteLoadResult
 }
 
 export interface AppenderLayout {
@@ -400,6 +416,23 @@ export interface UnitFrontOptions {
   maxInFlightPerConnection: number
   /** The WRITE latency histogram's bucket bounds, in seconds, ascending. */
   latencyBoundsSeconds: Array<number>
+}
+
+export interface WriteLoadOptions {
+  queueDepth: number
+  epoch: number
+  /** Bytes of each entry's payload. */
+  payloadBytes: number
+}
+
+export interface WriteLoadResult {
+  ops: number
+  seconds: Array<TokenLoadSecond>
+  /** Every address the load wrote lies in firstAddress..nextAddress. */
+  firstAddress: number
+  nextAddress: number
+  trims: number
+  failure?: string
 }
 
 /** The `written` bytes of a WRITE or FILL answer (entry_codes.rs), for the drift test. */

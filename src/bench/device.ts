@@ -190,7 +190,8 @@ export async function deviceWorkload(f: DeviceFlags): Promise<DeviceOutput> {
   };
   const observed = new Map<EnginePhase, Observed>();
   const labels: Record<EnginePhase, string> = {
-    write: `engine 4 KiB writes QD ${f.queueDepth}`,
+    write: `engine 4 KiB writes QD ${f.queueDepth}, from JS`,
+    'write-native': `engine 4 KiB writes QD ${f.queueDepth}, native writer`,
     read: `engine 4 KiB random reads QD ${f.queueDepth}, from JS`,
     'read-native': `engine 4 KiB random reads QD ${f.queueDepth}, native reader`,
     'small-always': `engine ${SMALL_ENTRY_BYTES} B appends x${f.batch}, sync always`,
@@ -222,14 +223,23 @@ export async function deviceWorkload(f: DeviceFlags): Promise<DeviceOutput> {
   const same = `queue depth ${f.queueDepth} on both sides, O_DIRECT and io_uring on both, the same ${target.kind} ${f.path}; 4 KiB: the engine's one-page entry (4040 B payload + 56 B of headers) vs fio --bs=4k`;
   if (f.only.has('write')) {
     const w = await onePageWrites(target, args);
-    const run = engineRun(labels.write, 'write', observed.get('write')!, 1, ONE_PAGE_PAYLOAD, ['sync none: no fsync, like fio without --fsync']);
-    runs.push(run);
+    const run = engineRun(labels.write, 'write', observed.get('write')!, 1, ONE_PAGE_PAYLOAD, [
+      'sync none: no fsync, like fio without --fsync; through the JS binding (Store.writePacked), one call per write',
+    ]);
+    const native = engineRun(labels['write-native'], 'write', observed.get('write-native')!, 1, ONE_PAGE_PAYLOAD, [
+      "sync none; the same store from its tail, from the addon's write load: a thread that holds the store and begins a round with the free writes before it finishes the oldest, as a unit's native front and I/O thread drive it",
+    ]);
+    runs.push(run, native);
     extra['write_entries_per_round'] = round(perRound(w.stats), 1);
-    extra['write_prefix_trims'] = w.trims;
+    extra['write_native_entries_per_round'] = round(perRound(w.nativeStats), 1);
+    extra['write_native_pages_per_flush'] = round(pagesPerFlush(w.nativeStats), 1);
+    extra['write_prefix_trims'] = w.trims + w.nativeTrims;
     if (f.fio) {
       const fw = fioRun(`fio write QD ${f.queueDepth}`, 'write', runFio(target.path, 'write', first.deviceBytes, f.seconds, f.warmup, f.queueDepth, log));
       runs.push(fw);
-      comparison.push(pairRow('engine vs fio, 4 KiB sequential writes', run, fw, `${same}; no fsync on either side (engine sync none)`));
+      const both = `${same}; no fsync on either side (engine sync none)`;
+      comparison.push(pairRow('engine vs fio, 4 KiB sequential writes, native writer', native, fw, `${both}; the engine driven by the addon's write load, as a unit's native front drives it`));
+      comparison.push(pairRow('engine vs fio, 4 KiB sequential writes, from JS', run, fw, `${both}; the engine through its JS binding, one Store.writePacked per write`));
     }
   }
   if (f.only.has('read')) {

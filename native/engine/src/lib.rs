@@ -15,8 +15,8 @@ pub mod index;
 pub mod layout;
 pub mod load_window;
 pub mod path;
-pub mod read_service;
 pub mod read_load;
+pub mod read_service;
 pub mod reader;
 pub mod recovery;
 pub mod seq_front;
@@ -26,6 +26,7 @@ pub mod summary;
 pub mod token;
 pub mod token_load;
 pub mod unit_front;
+pub mod write_load;
 
 pub use entry_codes::{EntryKind, Written};
 pub use error::{Code, EngineError, Result};

@@ -72,7 +72,9 @@ impl ReadLoad {
     pub fn close(&mut self) -> ReadLoadResult {
         self.window.close();
         match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| ReadLoadResult { failure: Some("the read load thread panicked".into()), ..Default::default() }),
+            Some(t) => {
+                t.join().unwrap_or_else(|_| ReadLoadResult { failure: Some("the read load thread panicked".into()), ..Default::default() })
+            }
             None => ReadLoadResult { failure: Some("the load was closed already".into()), ..Default::default() },
         }
     }
@@ -119,7 +121,10 @@ fn run(mut service: ReadService, window: &Window, o: &ReadLoadOptions) -> ReadLo
                 match outcome {
                     Ok(r) if r.status[0] == 0 && r.kinds[0] == EntryKind::Data as u8 => rec.borrow_mut().record(window, t0, t1),
                     Ok(r) => {
-                        failure.borrow_mut().get_or_insert(format!("a read answered status {} kind {} (the span holds written entries)", r.status[0], r.kinds[0]));
+                        failure.borrow_mut().get_or_insert(format!(
+                            "a read answered status {} kind {} (the span holds written entries)",
+                            r.status[0], r.kinds[0]
+                        ));
                     }
                     Err(e) => {
                         failure.borrow_mut().get_or_insert(format!("a read failed: {e}"));

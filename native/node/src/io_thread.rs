@@ -311,7 +311,7 @@ pub struct StoreCell {
     io_waiting: AtomicBool,
 }
 
-type StoreGuard<'a> = MutexGuard<'a, Option<Store<UringDevice>>>;
+pub(crate) type StoreGuard<'a> = MutexGuard<'a, Option<Store<UringDevice>>>;
 
 impl StoreCell {
     pub fn new(store: Store<UringDevice>) -> Arc<StoreCell> {
@@ -323,6 +323,12 @@ impl StoreCell {
         let guard = self.store.lock().expect("store lock");
         self.io_waiting.store(false, Ordering::SeqCst);
         guard
+    }
+
+    /// The store for a bench load that runs rounds on a thread of its own (write_load.rs),
+    /// waited for as the I/O thread waits, and held until the load ends.
+    pub fn lock_for_load(&self) -> StoreGuard<'_> {
+        self.lock_for_io()
     }
 
     /// The store's shared state and a new descriptor of its device; `None` once closed.

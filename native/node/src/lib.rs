@@ -12,6 +12,7 @@ mod seq_front;
 mod token;
 mod token_load;
 mod unit_front;
+mod write_load;
 
 use std::fs::File;
 use std::path::Path;
@@ -270,6 +271,13 @@ impl NativeStore {
     pub fn read_load(&self, options: read_load::ReadLoadOptions) -> Result<read_load::ReadLoad> {
         let (shared, file) = self.reader()?;
         read_load::ReadLoad::start(shared, file, options)
+    }
+
+    /// A native write load on this store (`corfu bench device`): one-page writes from its
+    /// tail, rounds begun and finished on a thread that holds the store until closed.
+    #[napi]
+    pub fn write_load(&self, options: write_load::WriteLoadOptions) -> Result<write_load::WriteLoad> {
+        write_load::WriteLoad::start(self.cell.clone(), options)
     }
 
     /// The read service's queue, its waker and the routes its answers take, for a native

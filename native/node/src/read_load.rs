@@ -33,8 +33,14 @@ pub struct ReadLoad {
 
 impl ReadLoad {
     pub(crate) fn start(shared: std::sync::Arc<corfu_engine::shared::Shared>, file: std::fs::File, o: ReadLoadOptions) -> Result<ReadLoad> {
-        let options = LoadOptions { queue_depth: o.queue_depth as usize, span: to_u64("span", o.span)?, epoch: to_u64("epoch", o.epoch)?, seed: u64::from(o.seed) };
-        let inner = Load::start(shared, file, options).map_err(|e| Error::new(Status::GenericFailure, format!("cannot start the read load: {e}")))?;
+        let options = LoadOptions {
+            queue_depth: o.queue_depth as usize,
+            span: to_u64("span", o.span)?,
+            epoch: to_u64("epoch", o.epoch)?,
+            seed: u64::from(o.seed),
+        };
+        let inner =
+            Load::start(shared, file, options).map_err(|e| Error::new(Status::GenericFailure, format!("cannot start the read load: {e}")))?;
         Ok(ReadLoad { inner })
     }
 }

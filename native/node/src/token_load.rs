@@ -93,5 +93,8 @@ impl TokenLoad {
 
 /// A load's per-second latencies as JS takes them.
 pub fn js_seconds(seconds: corfu_engine::load_window::Seconds) -> Vec<TokenLoadSecond> {
-    seconds.into_iter().map(|s| TokenLoadSecond { latency_us: s.iter().map(|p| p.0).collect(), counts: s.iter().map(|p| p.1).collect() }).collect()
+    seconds
+        .into_iter()
+        .map(|s| TokenLoadSecond { latency_us: s.iter().map(|p| p.0).collect(), counts: s.iter().map(|p| p.1).collect() })
+        .collect()
 }

@@ -293,8 +293,12 @@ export interface NativeAppenderInstance {
   layout(layout: NativeAppenderLayout): number;
   forget(layout: number): void;
   abandon(servers: string[]): void;
-  /** Submission i: batch `batches[i]` under `layouts[i]`, its `counts[i]` payloads next in `payloads`; returns the batches refused. */
-  submit(layouts: number[], batches: number[], counts: number[], payloads: Uint8Array[]): number[];
+  /**
+   * Submission i: batch `batches[i]` under `layouts[i]`, its `counts[i]` entries the next
+   * ones of `lengths`, their payloads back to back in `bytes` (copied before it returns);
+   * returns the batches refused.
+   */
+  submit(layouts: Uint32Array, batches: Uint32Array, counts: Uint32Array, lengths: Uint32Array, bytes: Uint8Array): number[];
   stop(): void;
 }
 

@@ -89,6 +89,20 @@ describe('single appends on the native append path', () => {
     }
   }, 60_000);
 
+  it('a tick of appends larger than the path keeps between ticks (1 MiB), from two clients: each entry has its own bytes', async () => {
+    const [a, b] = [await connect(), await connect()];
+    const before = a.stats.nativeAppends + b.stats.nativeAppends;
+    // 40 entries of 60,000 bytes in one tick, each filled with its own byte: the first
+    // client's half fits the kept scratch, the second's grows it with the first's in it.
+    const payloads = Array.from({ length: 40 }, (_, i) => Buffer.alloc(60_000, 0x30 + i));
+    const addresses = await Promise.all(payloads.map((p, i) => (i < 20 ? a : b).append(p)));
+    expect(a.stats.nativeAppends + b.stats.nativeAppends - before).toBe(payloads.length);
+    for (const [i, address] of addresses.entries()) {
+      const e = await a.read(address);
+      expect(e.kind === 'data' && Buffer.from(e.payload).equals(payloads[i]!), `entry ${i} at ${address}`).toBe(true);
+    }
+  }, 60_000);
+
   it('a chain tail replaced while appends flow: every acknowledged append reads back, and the path carries appends before and after', async () => {
     const c = await connect();
     const spareDevice = join(dir, 'spare.img');

@@ -41,11 +41,13 @@ export declare class NativeAppender {
   abandon(servers: Array<string>): void
   /**
    * Queues several submissions with one wake of the thread: submission i is batch
-   * `batches[i]` under `layouts[i]`, its `counts[i]` payloads the next ones in
-   * `payloads`. Returns the batches refused (larger than the path's limits; nothing
-   * of theirs queued).
+   * `batches[i]` under `layouts[i]`, its `counts[i]` entries the next ones of `lengths`,
+   * their payloads back to back in `bytes`. Typed arrays, so that a tick's hundreds of
+   * appends cross N-API as five values, not one per entry. The bytes are copied before
+   * this returns: the caller may reuse its buffers. Returns the batches refused (larger
+   * than the path's limits; nothing of theirs queued).
    */
-  submit(layouts: Array<number>, batches: Array<number>, counts: Array<number>, payloads: Array<Uint8Array>): Array<number>
+  submit(layouts: Uint32Array, batches: Uint32Array, counts: Uint32Array, lengths: Uint32Array, bytes: Uint8Array): Array<number>
   /** Stops the thread; what it held comes back as lost in a last call of onOutcomes. */
   stop(): void
 }

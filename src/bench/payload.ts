@@ -24,10 +24,16 @@ export class Payloads {
   make(seq: number): Buffer {
     const out = Buffer.allocUnsafe(this.entryBytes);
     this.#template.copy(out);
-    const stamp = Buffer.allocUnsafe(STAMP_BYTES);
-    stamp.writeUInt32LE(this.runId, 0);
-    stamp.writeUInt32LE(seq >>> 0, 4);
-    stamp.copy(out, 0, 0, Math.min(STAMP_BYTES, this.entryBytes));
+    if (this.entryBytes >= STAMP_BYTES) {
+      out.writeUInt32LE(this.runId, 0);
+      out.writeUInt32LE(seq >>> 0, 4);
+    } else {
+      // Shorter than the stamp: as much of it as fits.
+      const stamp = Buffer.allocUnsafe(STAMP_BYTES);
+      stamp.writeUInt32LE(this.runId, 0);
+      stamp.writeUInt32LE(seq >>> 0, 4);
+      stamp.copy(out, 0, 0, this.entryBytes);
+    }
     return out;
   }
 

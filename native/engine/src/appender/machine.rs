@@ -62,6 +62,19 @@ impl Payloads {
         Payloads { bytes, spans }
     }
 
+    /// Entries packed back to back in `bytes`, `lengths[i]` bytes each (they add up to
+    /// `bytes.len()`; checked by the caller).
+    pub fn packed(bytes: &[u8], lengths: &[u32]) -> Payloads {
+        let mut spans = Vec::with_capacity(lengths.len());
+        let mut at = 0;
+        for &len in lengths {
+            spans.push((at, len as usize));
+            at += len as usize;
+        }
+        debug_assert_eq!(at, bytes.len());
+        Payloads { bytes: bytes.to_vec(), spans }
+    }
+
     pub fn len(&self) -> usize {
         self.spans.len()
     }

@@ -7,7 +7,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +15,7 @@ use std::sync::Arc;
 
 use io_uring::{opcode, types, IoUring};
 
+use crate::epoll::EventFd;
 use crate::error::{EngineError, Result};
 use crate::reader::RecordReads;
 use crate::shared::{ReadPlan, Shared};
@@ -52,7 +52,7 @@ struct Op {
 /// completion anyway, and a wake per request costs a syscall and a context switch.
 #[derive(Clone)]
 pub struct Waker {
-    fd: Arc<OwnedFd>,
+    fd: Arc<EventFd>,
     idle: Arc<AtomicBool>,
 }
 
@@ -67,9 +67,7 @@ impl Waker {
         // Pairs with the service's "set idle, then look at the queue again" (SeqCst on
         // both sides): either it sees our request, or we see it idle.
         if self.idle.swap(false, Ordering::SeqCst) {
-            let one: u64 = 1;
-            // SAFETY: an 8-byte write to an eventfd we own.
-            unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+            self.fd.signal();
         }
     }
 }
@@ -127,7 +125,7 @@ pub struct ReadService {
     shared: Arc<Shared>,
     file: File,
     ring: IoUring,
-    wake_fd: Arc<OwnedFd>,
+    wake_fd: Arc<EventFd>,
     wake_buf: Box<u64>,
     idle: Arc<AtomicBool>,
 }
@@ -138,13 +136,7 @@ unsafe impl Send for ReadService {}
 
 impl ReadService {
     pub fn new(shared: Arc<Shared>, file: File) -> io::Result<Self> {
-        // SAFETY: eventfd returns a new fd or -1.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh descriptor we own.
-        let wake_fd = Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
+        let wake_fd = Arc::new(EventFd::new()?);
         Ok(ReadService {
             shared,
             file,

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crate::epoll::Epoll;
+use crate::epoll::{Epoll, EventFd};
 use crate::front::wire::whole_frame;
 pub use directory::{Directory, LayoutSpec};
 pub use machine::{Fate, Layout, Limits, Machine, Outcome, Payloads, ServerId};
@@ -53,7 +53,7 @@ enum Command {
 
 struct Shared {
     commands: Mutex<Vec<Command>>,
-    wake: OwnedFd,
+    wake: EventFd,
     stop: std::sync::atomic::AtomicBool,
 }
 
@@ -79,9 +79,7 @@ impl Shared {
     }
 
     fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 to our eventfd; a full counter (EAGAIN) still wakes.
-        unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        self.wake.signal();
     }
 }
 
@@ -96,13 +94,7 @@ pub struct Appender {
 
 impl Appender {
     pub fn start(limits: Limits, sink: OutcomeSink) -> io::Result<Appender> {
-        // SAFETY: returns a new descriptor or -1.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a descriptor just created and owned by nobody else.
-        let wake = unsafe { OwnedFd::from_raw_fd(fd) };
+        let wake = EventFd::new()?;
         let shared = Arc::new(Shared { commands: Mutex::new(Vec::new()), wake, stop: false.into() });
         let ep = Epoll::new()?;
         ep.add(shared.wake.as_raw_fd(), libc::EPOLLIN as u32, KEY_WAKE)?;
@@ -268,9 +260,7 @@ impl Loop {
     }
 
     fn take_commands(&mut self) {
-        let mut buf = [0u8; 8];
-        // SAFETY: reads 8 bytes into a live buffer from our eventfd (EAGAIN when already read).
-        unsafe { libc::read(self.shared.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+        self.shared.wake.drain();
         let commands = std::mem::take(&mut *self.shared.commands.lock().expect("appender command lock"));
         for c in commands {
             match c {

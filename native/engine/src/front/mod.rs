@@ -30,7 +30,7 @@
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 pub mod wire;
 
-use crate::epoll::Epoll;
+use crate::epoll::{Epoll, EventFd};
 
 /// One read takes at most this; a connection that sent more is read again next turn.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
@@ -176,7 +176,7 @@ enum Command {
 
 struct Shared {
     commands: Mutex<Vec<Command>>,
-    wake_fd: OwnedFd,
+    wake_fd: EventFd,
     connections: AtomicUsize,
 }
 
@@ -189,9 +189,7 @@ impl Shared {
         };
         // Only the first command of a batch wakes the loop: it takes them all.
         if was_empty {
-            let one: u64 = 1;
-            // SAFETY: writes 8 bytes from a live u64 to our eventfd; a full counter (EAGAIN) still wakes.
-            unsafe { libc::write(self.wake_fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+            self.wake_fd.signal();
         }
     }
 }
@@ -233,13 +231,7 @@ impl Front {
         let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
-        // SAFETY: plain syscalls; each result is checked.
-        let wake_fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if wake_fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a descriptor just created and owned by nobody else.
-        let wake_fd = unsafe { OwnedFd::from_raw_fd(wake_fd) };
+        let wake_fd = EventFd::new()?;
         let shared = Arc::new(Shared { commands: Mutex::new(Vec::new()), wake_fd, connections: AtomicUsize::new(0) });
         let (service, extra) = make(Replier(shared.clone()));
         let ep = Epoll::new()?;
@@ -638,9 +630,7 @@ impl Loop {
     }
 
     fn run_commands(&mut self) {
-        let mut buf = [0u8; 8];
-        // SAFETY: reads 8 bytes into a live buffer from our eventfd (EAGAIN when already read).
-        unsafe { libc::read(self.shared.wake_fd.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+        self.shared.wake_fd.drain();
         let commands = std::mem::take(&mut *self.shared.commands.lock().expect("command queue lock"));
         for c in commands {
             match c {

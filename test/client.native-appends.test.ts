@@ -89,6 +89,35 @@ describe('single appends on the native append path', () => {
     }
   }, 60_000);
 
+  it('appendBatch takes the path: consecutive addresses in its order, each entry on every replica, single appends of the same tick beside it', async () => {
+    const c = await connect();
+    const before = c.stats.nativeAppends;
+    const batch = Array.from({ length: 50 }, (_, i) => Buffer.from(`batch ${i} ${'b'.repeat(i * 13)}`));
+    const singles = Array.from({ length: 5 }, (_, i) => Buffer.from(`single ${i}`));
+    // One tick: a single append, the batch, the other single appends.
+    const [first, addresses, ...rest] = await Promise.all([c.append(singles[0]!), c.appendBatch(batch), ...singles.slice(1).map((p) => c.append(p))]);
+    expect(c.stats.nativeAppends - before).toBe(batch.length + singles.length);
+    expect(addresses).toEqual(batch.map((_, i) => addresses[0]! + i));
+    expect(new Set([first, ...addresses, ...rest]).size).toBe(batch.length + singles.length);
+    const epoch = c.epoch;
+    for (const chain of [0, 1]) {
+      const mine = addresses.map((address, i) => ({ address, payload: batch[i]!.toString() })).filter((e) => e.address % 2 === chain);
+      for (const unit of cluster.units.slice(chain * 2, chain * 2 + 2)) {
+        expect(
+          await held(
+            unit.address,
+            epoch,
+            mine.map((e) => e.address),
+          ),
+        ).toEqual(mine.map((e) => e.payload));
+      }
+    }
+    for (const [i, address] of [first!, ...rest].entries()) {
+      const e = await c.read(address);
+      expect(e.kind === 'data' && Buffer.from(e.payload).toString()).toBe(singles[i]!.toString());
+    }
+  }, 60_000);
+
   it('a tick of appends larger than the path keeps between ticks (1 MiB), from two clients: each entry has its own bytes', async () => {
     const [a, b] = [await connect(), await connect()];
     const before = a.stats.nativeAppends + b.stats.nativeAppends;

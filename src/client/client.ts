@@ -676,8 +676,39 @@ export class CorfuClient {
       this.#checkSize(p, `appendBatch: payloads[${i}]`);
     });
     return this.#withBudget('appendBatch', options, async (b) => {
+      if (this.#nativePath() !== undefined) return this.#appendBatchNative(payloads, b);
       const { first, epoch } = await this.#token(payloads.length, b);
       return this.#appendMany(first, epoch, payloads, b);
+    });
+  }
+
+  /**
+   * appendBatch on the append path: its entries join this tick's single appends as
+   * entries of this client's one submission, under the call's budget. The path takes
+   * one token range for the tick's submissions and hands them out in order, so the
+   * batch's entries get consecutive addresses as from its own TOKEN; an entry that falls
+   * out of the path (no token, a replica that did not answer OK) goes on as a single
+   * append's does. The first entry that fails fails the call; the budget's end stops the
+   * others.
+   */
+  #appendBatchNative(payloads: readonly Uint8Array[], b: CallBudget): Promise<number[]> {
+    return new Promise<number[]>((resolve, reject) => {
+      const addresses = new Array<number>(payloads.length);
+      let left = payloads.length;
+      let failed = false;
+      const fail = (err: unknown): void => {
+        if (failed) return;
+        failed = true;
+        reject(err);
+      };
+      payloads.forEach((payload, i) => {
+        const done = (address: number): void => {
+          addresses[i] = address;
+          if (--left === 0 && !failed) resolve(addresses);
+        };
+        this.#nativeWaiting.push({ payload, budget: b, done, fail });
+      });
+      this.#scheduleNative();
     });
   }
 

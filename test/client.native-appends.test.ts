@@ -112,7 +112,7 @@ describe('single appends on the native append path', () => {
         ).toEqual(mine.map((e) => e.payload));
       }
     }
-    for (const [i, address] of [first!, ...rest].entries()) {
+    for (const [i, address] of [first, ...rest].entries()) {
       const e = await c.read(address);
       expect(e.kind === 'data' && Buffer.from(e.payload).toString()).toBe(singles[i]!.toString());
     }

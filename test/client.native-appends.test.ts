@@ -56,6 +56,26 @@ async function held(unit: string, epoch: number, addresses: number[]): Promise<s
   }
 }
 
+/**
+ * Both replicas of each chain hold `payloads[i]` at `addresses[i]` (chain c holds the
+ * addresses with address % 2 === c). Looked at before any read of them: a read that met
+ * a missing copy would repair it.
+ */
+async function expectOnEveryReplica(epoch: number, addresses: readonly number[], payloads: readonly string[]): Promise<void> {
+  for (const c of [0, 1]) {
+    const mine = addresses.map((address, i) => ({ address, payload: payloads[i]! })).filter((e) => e.address % 2 === c);
+    for (const unit of cluster.units.slice(c * 2, c * 2 + 2)) {
+      expect(
+        await held(
+          unit.address,
+          epoch,
+          mine.map((e) => e.address),
+        ),
+      ).toEqual(mine.map((e) => e.payload));
+    }
+  }
+}
+
 describe('single appends on the native append path', () => {
   it('each entry lands at its own address with its bytes on every replica and reads back; with the path off, the same', async () => {
     for (const nativeAppends of [undefined, false]) {
@@ -67,21 +87,7 @@ describe('single appends on the native append path', () => {
       const viaPath = a.stats.nativeAppends + b.stats.nativeAppends;
       if (nativeAppends === false) expect(viaPath).toBe(0);
       else expect(viaPath).toBe(payloads.length);
-      // Both replicas of each chain (chain c holds the addresses with address % 2 === c),
-      // looked at before any read: a read that met a missing copy would repair it.
-      const epoch = a.epoch;
-      for (const c of [0, 1]) {
-        const mine = addresses.map((address, i) => ({ address, payload: payloads[i]! })).filter((e) => e.address % 2 === c);
-        for (const unit of cluster.units.slice(c * 2, c * 2 + 2)) {
-          expect(
-            await held(
-              unit.address,
-              epoch,
-              mine.map((e) => e.address),
-            ),
-          ).toEqual(mine.map((e) => e.payload));
-        }
-      }
+      await expectOnEveryReplica(a.epoch, addresses, payloads);
       for (const [i, address] of addresses.entries()) {
         const e = await a.read(address);
         expect(e.kind === 'data' && Buffer.from(e.payload).toString()).toBe(payloads[i]);
@@ -99,19 +105,11 @@ describe('single appends on the native append path', () => {
     expect(c.stats.nativeAppends - before).toBe(batch.length + singles.length);
     expect(addresses).toEqual(batch.map((_, i) => addresses[0]! + i));
     expect(new Set([first, ...addresses, ...rest]).size).toBe(batch.length + singles.length);
-    const epoch = c.epoch;
-    for (const chain of [0, 1]) {
-      const mine = addresses.map((address, i) => ({ address, payload: batch[i]!.toString() })).filter((e) => e.address % 2 === chain);
-      for (const unit of cluster.units.slice(chain * 2, chain * 2 + 2)) {
-        expect(
-          await held(
-            unit.address,
-            epoch,
-            mine.map((e) => e.address),
-          ),
-        ).toEqual(mine.map((e) => e.payload));
-      }
-    }
+    await expectOnEveryReplica(
+      c.epoch,
+      addresses,
+      batch.map((p) => p.toString()),
+    );
     for (const [i, address] of [first, ...rest].entries()) {
       const e = await c.read(address);
       expect(e.kind === 'data' && Buffer.from(e.payload).toString()).toBe(singles[i]!.toString());

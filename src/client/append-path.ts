@@ -68,29 +68,52 @@ interface OpenBatch {
   left: number;
 }
 
-/** The open submissions of one machine, by batch number, and the routing of its outcome records to them. */
+/**
+ * The open submissions of one machine, by batch number, and the routing of its outcome
+ * records to them. A batch number is the submission's slot in an array, not a key in a
+ * Map: a Map's table is rebuilt as it grows and shrinks, and a table left behind in V8's
+ * old generation still points at the submissions it held until the next full collection.
+ * The scavenger takes those pointers as live, so every append's objects (its promise,
+ * closures, budget and payload) were promoted and the client's process ran in a mode of
+ * constant full collections (docs/benchmarks.md, "two modes"). A slot is cleared as its
+ * submission ends.
+ */
 export class OutcomeRouter {
-  readonly #batches = new Map<number, OpenBatch>();
-  #next = 1;
+  #slots: (OpenBatch | undefined)[] = new Array<OpenBatch | undefined>(64).fill(undefined);
+  #open = 0;
+  #next = 0;
 
-  /** A batch number not in use. */
+  /** A batch number not in use (the slots double when every one is). */
   next(): number {
+    if (this.#open === this.#slots.length) {
+      const old = this.#slots;
+      this.#slots = old.concat(new Array<OpenBatch | undefined>(old.length).fill(undefined));
+      // The old array may be in the old generation: empty it, so it points at nothing.
+      old.length = 0;
+    }
     let batch = this.#next;
-    while (this.#batches.has(batch)) batch = (batch + 1) >>> 0;
-    this.#next = (batch + 1) >>> 0;
+    while (this.#slots[batch] !== undefined) batch = (batch + 1) % this.#slots.length;
+    this.#next = (batch + 1) % this.#slots.length;
     return batch;
   }
 
   open(batch: number, sink: AppendPathSink, entries: number): void {
-    this.#batches.set(batch, { sink, left: entries });
+    invariant(this.#slots[batch] === undefined, () => `append path: batch ${batch} opened twice`);
+    this.#slots[batch] = { sink, left: entries };
+    this.#open++;
   }
 
   /** Every entry of `batch` ends without a token (the path refused the batch). */
   refuse(batch: number): void {
-    const open = this.#batches.get(batch);
+    const open = this.#slots[batch];
     invariant(open !== undefined, () => `append path: batch ${batch} refused, which is not open`);
-    this.#batches.delete(batch);
+    this.#close(batch);
     for (let i = 0; i < open.left; i++) open.sink.outcome(i, FATE_NO_TOKEN, -1, 0, 0, undefined);
+  }
+
+  #close(batch: number): void {
+    this.#slots[batch] = undefined;
+    this.#open--;
   }
 
   /** Hands each record (native/node/src/appender.rs) to its batch's sink. */
@@ -99,9 +122,9 @@ export class OutcomeRouter {
     const view = new DataView(r.buffer, r.byteOffset, r.byteLength);
     for (let at = 0; at < r.byteLength; at += RECORD_BYTES) {
       const batch = view.getUint32(at, true);
-      const open = this.#batches.get(batch);
+      const open = this.#slots[batch];
       invariant(open !== undefined, () => `append path: an outcome for batch ${batch}, which is not open`);
-      if (--open.left === 0) this.#batches.delete(batch);
+      if (--open.left === 0) this.#close(batch);
       const m = view.getUint32(at + 20, true);
       open.sink.outcome(view.getUint32(at + 4, true), r[at + 16]!, view.getFloat64(at + 8, true), r[at + 17]!, r[at + 18]!, m === NO_MESSAGE ? undefined : o.messages[m]);
     }

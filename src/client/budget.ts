@@ -116,6 +116,10 @@ class DeadlineBucket {
       const budget = this.#items[i]!;
       if (budget.held) live.push(budget);
     }
+    // The old array may be in the old generation, where its slots would keep the budgets
+    // they held (and what those still point to) alive through scavenges until the next
+    // full collection: empty it (OutcomeRouter in append-path.ts says why that matters).
+    this.#items.length = 0;
     this.#items = live;
     this.#head = 0;
   }
@@ -123,6 +127,7 @@ class DeadlineBucket {
   #idle(): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#items.length = 0;
     this.#items = [];
     this.#head = 0;
     if (this.#buckets.get(this.#deadlineMs) === this) this.#buckets.delete(this.#deadlineMs);

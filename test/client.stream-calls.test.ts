@@ -94,12 +94,19 @@ describe('streamTails', () => {
 });
 
 describe('the stream tails recovery after a sequencer failover', () => {
-  /** Three entries (stream s at 0 and 2, a plain one at 1), then a failover to seq2 that forgets the streams. */
+  /**
+   * Three entries (stream s at 0 and 2, a plain one at 1), then a failover to seq2 that
+   * forgets the streams; returns a client with `options`. The entries are written by a
+   * client with the default timeouts: one with a 10 ms request timeout could resend a
+   * STREAM_TOKEN on a loaded machine and take a second address.
+   */
   async function failedOver(options: Parameters<FakeCluster['connect']>[0] = {}): Promise<CorfuClient> {
-    const c = await (await cluster()).connect(options);
-    expect(await c.appendTo(['s'], Buffer.from('a'))).toBe(0);
-    expect(await c.append(Buffer.from('plain'))).toBe(1);
-    expect(await c.appendTo(['s'], Buffer.from('b'))).toBe(2);
+    const f = await cluster();
+    const writer = await f.connect();
+    expect(await writer.appendTo(['s'], Buffer.from('a'))).toBe(0);
+    expect(await writer.append(Buffer.from('plain'))).toBe(1);
+    expect(await writer.appendTo(['s'], Buffer.from('b'))).toBe(2);
+    const c = await f.connect(options);
     await fake.reconfigure({ epoch: 2, sequencer: 'seq2:1', chain: CHAIN }, { resetStreams: true });
     return c;
   }

@@ -72,11 +72,12 @@ interface OpenBatch {
  * The open submissions of one machine, by batch number, and the routing of its outcome
  * records to them. A batch number is the submission's slot in an array, not a key in a
  * Map: a Map's table is rebuilt as it grows and shrinks, and a table left behind in V8's
- * old generation still points at the submissions it held until the next full collection.
- * The scavenger takes those pointers as live, so every append's objects (its promise,
- * closures, budget and payload) were promoted and the client's process ran in a mode of
- * constant full collections (docs/benchmarks.md, "two modes"). A slot is cleared as its
- * submission ends.
+ * old generation keeps pointing at the submissions it held until the next full
+ * collection, pointers the scavenger takes as live. With a Map, every append's objects
+ * (its promise, closures, budget and payload) could end up promoted, and the client's
+ * process then ran in a mode of constant full collections; with the slots (and the
+ * deadline FIFO's arrays emptied, budget.ts) it did not (docs/benchmarks.md, "The busy
+ * mode found"). A slot is cleared as its submission ends.
  */
 export class OutcomeRouter {
   #slots: (OpenBatch | undefined)[] = new Array<OpenBatch | undefined>(64).fill(undefined);

@@ -75,9 +75,8 @@ interface OpenBatch {
  * old generation keeps pointing at the submissions it held until the next full
  * collection, pointers the scavenger takes as live. With a Map, every append's objects
  * (its promise, closures, budget and payload) could end up promoted, and the client's
- * process then ran in a mode of constant full collections; with the slots (and the
- * deadline FIFO's arrays emptied, budget.ts) it did not (docs/benchmarks.md, "The busy
- * mode found"). A slot is cleared as its submission ends.
+ * process then ran in a mode of constant full collections; with the slots it did not
+ * (docs/benchmarks.md, "The busy mode found"). A slot is cleared as its submission ends.
  */
 export class OutcomeRouter {
   #slots: (OpenBatch | undefined)[] = new Array<OpenBatch | undefined>(64).fill(undefined);

@@ -5,8 +5,10 @@
 //! anyway). Bench tooling, not storage.
 
 use std::collections::BTreeMap;
+use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 /// Latencies up to this many microseconds are counted in a dense array per second; longer
@@ -115,5 +117,59 @@ impl Recorder {
                 v
             })
             .collect()
+    }
+}
+
+/// What a load's thread returns: a result with room for the failure that ended it.
+pub trait LoadResult: Default + Send + 'static {
+    fn failed(why: String) -> Self;
+}
+
+/// A running load: its thread, and the window it counts in, opened and closed by the
+/// caller. Dropping it closes it (a load's thread may hold a store or sockets).
+pub struct LoadThread<R: LoadResult> {
+    window: Arc<Window>,
+    thread: Option<JoinHandle<R>>,
+}
+
+impl<R: LoadResult> LoadThread<R> {
+    /// Runs `body` on a thread named `name` until the window is closed.
+    pub fn spawn(name: &str, body: impl FnOnce(&Window) -> R + Send + 'static) -> io::Result<LoadThread<R>> {
+        let window = Arc::new(Window::default());
+        let w = window.clone();
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || body(&w))?;
+        Ok(LoadThread { window, thread: Some(thread) })
+    }
+
+    /// Operations counted so far (inside the window).
+    pub fn measured(&self) -> u64 {
+        self.window.measured()
+    }
+
+    /// The first failure, once there is one.
+    pub fn failure(&self) -> Option<String> {
+        self.window.failure()
+    }
+
+    /// From now on, operations started are counted when they end.
+    pub fn open(&self) {
+        self.window.open();
+    }
+
+    /// Ends the window and the load (what it has in flight ends first); returns what was counted.
+    pub fn close(&mut self) -> R {
+        self.window.close();
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|_| R::failed("the load thread panicked".into())),
+            None => R::failed("the load was closed already".into()),
+        }
+    }
+}
+
+impl<R: LoadResult> Drop for LoadThread<R> {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.close();
+        }
     }
 }

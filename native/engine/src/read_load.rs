@@ -12,9 +12,8 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
-use crate::load_window::{Recorder, Seconds, Window};
+use crate::load_window::{LoadResult, LoadThread, Recorder, Seconds, Window};
 use crate::read_service::{Next, ReadRequest, ReadService};
 use crate::shared::Shared;
 use crate::EntryKind;
@@ -36,11 +35,15 @@ pub struct ReadLoadResult {
     pub failure: Option<String>,
 }
 
-/// A running load: started by `start`, its window opened and closed by the caller.
-pub struct ReadLoad {
-    window: Arc<Window>,
-    thread: Option<JoinHandle<ReadLoadResult>>,
+impl LoadResult for ReadLoadResult {
+    fn failed(why: String) -> Self {
+        ReadLoadResult { failure: Some(why), ..Default::default() }
+    }
 }
+
+/// A running load: started by `start`, its window opened and closed by the caller (its
+/// reads in flight are answered before `close` returns).
+pub type ReadLoad = LoadThread<ReadLoadResult>;
 
 impl ReadLoad {
     /// Sets up the service's ring here (failing here if it cannot), then reads from a
@@ -50,41 +53,7 @@ impl ReadLoad {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "queue depth and span must be at least 1"));
         }
         let service = ReadService::new(shared, file)?;
-        let window = Arc::new(Window::default());
-        let w = window.clone();
-        let thread = std::thread::Builder::new().name("corfu-read-load".into()).spawn(move || run(service, &w, &o))?;
-        Ok(ReadLoad { window, thread: Some(thread) })
-    }
-
-    pub fn measured(&self) -> u64 {
-        self.window.measured()
-    }
-
-    pub fn failure(&self) -> Option<String> {
-        self.window.failure()
-    }
-
-    pub fn open(&self) {
-        self.window.open();
-    }
-
-    /// Ends the window and the load (its reads in flight are answered first); returns what was counted.
-    pub fn close(&mut self) -> ReadLoadResult {
-        self.window.close();
-        match self.thread.take() {
-            Some(t) => {
-                t.join().unwrap_or_else(|_| ReadLoadResult { failure: Some("the read load thread panicked".into()), ..Default::default() })
-            }
-            None => ReadLoadResult { failure: Some("the load was closed already".into()), ..Default::default() },
-        }
-    }
-}
-
-impl Drop for ReadLoad {
-    fn drop(&mut self) {
-        if self.thread.is_some() {
-            let _ = self.close();
-        }
+        LoadThread::spawn("corfu-read-load", move |w| run(service, w, &o))
     }
 }
 

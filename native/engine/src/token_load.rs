@@ -19,11 +19,9 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::io::AsRawFd;
-use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use crate::epoll::Epoll;
-use crate::load_window::{Recorder, Seconds, Window};
+use crate::load_window::{LoadResult, LoadThread, Recorder, Seconds, Window};
 use crate::seq_front::scan::{TOKEN_ANSWER_BYTES as ANSWER_BYTES, TOKEN_ANSWER_OPCODE as TOKEN_ANSWER, TOKEN_REQUEST_BYTES as REQUEST_BYTES};
 /// How long one epoll wait may last: the loop notices `close` within this.
 const WAIT_MS: i32 = 10;
@@ -56,11 +54,15 @@ pub struct TokenLoadResult {
     pub failure: Option<String>,
 }
 
-/// A running load: started by `start`, its window opened and closed by the caller.
-pub struct TokenLoad {
-    shared: Arc<Window>,
-    thread: Option<JoinHandle<TokenLoadResult>>,
+impl LoadResult for TokenLoadResult {
+    fn failed(why: String) -> Self {
+        TokenLoadResult { failure: Some(why), ..Default::default() }
+    }
 }
+
+/// A running load: started by `start`, its window opened and closed by the caller (its
+/// `close` waits at most one epoll wait).
+pub type TokenLoad = LoadThread<TokenLoadResult>;
 
 impl TokenLoad {
     /// Connects every connection (failing here if one cannot), then sends from a thread of
@@ -76,42 +78,7 @@ impl TokenLoad {
             s.set_nonblocking(true)?;
             conns.push(Conn::new(s));
         }
-        let shared = Arc::new(Window::default());
-        let s = shared.clone();
-        let thread = std::thread::Builder::new().name("corfu-token-load".into()).spawn(move || run(&s, conns, &o))?;
-        Ok(TokenLoad { shared, thread: Some(thread) })
-    }
-
-    /// Requests counted so far (inside the window).
-    pub fn measured(&self) -> u64 {
-        self.shared.measured()
-    }
-
-    /// The first failure, once there is one (the thread has stopped sending).
-    pub fn failure(&self) -> Option<String> {
-        self.shared.failure()
-    }
-
-    /// From now on, requests sent are counted when answered.
-    pub fn open(&self) {
-        self.shared.open();
-    }
-
-    /// Ends the window and the load; returns what was counted. Waits at most one epoll wait.
-    pub fn close(&mut self) -> TokenLoadResult {
-        self.shared.close();
-        match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| TokenLoadResult { failure: Some("the load thread panicked".into()), ..Default::default() }),
-            None => TokenLoadResult { failure: Some("the load was closed already".into()), ..Default::default() },
-        }
-    }
-}
-
-impl Drop for TokenLoad {
-    fn drop(&mut self) {
-        if self.thread.is_some() {
-            let _ = self.close();
-        }
+        LoadThread::spawn("corfu-token-load", move |w| run(w, conns, &o))
     }
 }
 

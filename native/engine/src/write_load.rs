@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::device::Device;
-use crate::load_window::{Recorder, Seconds, Window};
+use crate::load_window::{LoadResult, Recorder, Seconds, Window};
 use crate::store::{Request, Response, RoundId, Store};
 
 #[derive(Clone, Debug)]
@@ -31,6 +31,12 @@ pub struct WriteLoadResult {
     pub next_address: u64,
     pub trims: u64,
     pub failure: Option<String>,
+}
+
+impl LoadResult for WriteLoadResult {
+    fn failed(why: String) -> Self {
+        WriteLoadResult { failure: Some(why), ..Default::default() }
+    }
 }
 
 /// A round at the device: when it was begun and how many writes it holds.

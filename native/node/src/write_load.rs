@@ -8,9 +8,8 @@
 //! closed.
 
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
-use corfu_engine::load_window::Window;
+use corfu_engine::load_window::{LoadResult as _, LoadThread};
 use corfu_engine::write_load::{run, WriteLoadOptions as LoadOptions, WriteLoadResult as LoadResult};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -40,8 +39,7 @@ pub struct WriteLoadResult {
 
 #[napi]
 pub struct WriteLoad {
-    window: Arc<Window>,
-    thread: Option<JoinHandle<LoadResult>>,
+    inner: LoadThread<LoadResult>,
 }
 
 impl WriteLoad {
@@ -50,31 +48,19 @@ impl WriteLoad {
             return Err(Error::new(Status::InvalidArg, "queueDepth and payloadBytes must be at least 1"));
         }
         let options = LoadOptions { queue_depth: o.queue_depth as usize, epoch: to_u64("epoch", o.epoch)?, payload_bytes: o.payload_bytes };
-        let window = Arc::new(Window::default());
-        let w = window.clone();
-        let thread = std::thread::Builder::new()
-            .name("corfu-write-load".into())
-            .spawn(move || {
-                let mut guard = cell.lock_for_load();
-                match guard.as_mut() {
-                    Some(store) => run(store, &w, &options),
-                    None => {
-                        let failure = "the store is closed".to_string();
-                        w.fail(failure.clone());
-                        LoadResult { failure: Some(failure), ..Default::default() }
-                    }
+        let inner = LoadThread::spawn("corfu-write-load", move |w| {
+            let mut guard = cell.lock_for_load();
+            match guard.as_mut() {
+                Some(store) => run(store, w, &options),
+                None => {
+                    let failure = "the store is closed".to_string();
+                    w.fail(failure.clone());
+                    LoadResult::failed(failure)
                 }
-            })
-            .map_err(|e| Error::new(Status::GenericFailure, format!("cannot start the write load: {e}")))?;
-        Ok(WriteLoad { window, thread: Some(thread) })
-    }
-
-    fn end(&mut self) -> LoadResult {
-        self.window.close();
-        match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| LoadResult { failure: Some("the write load thread panicked".into()), ..Default::default() }),
-            None => LoadResult { failure: Some("the load was closed already".into()), ..Default::default() },
-        }
+            }
+        })
+        .map_err(|e| Error::new(Status::GenericFailure, format!("cannot start the write load: {e}")))?;
+        Ok(WriteLoad { inner })
     }
 }
 
@@ -82,24 +68,24 @@ impl WriteLoad {
 impl WriteLoad {
     #[napi]
     pub fn measured(&self) -> f64 {
-        to_js_number(self.window.measured())
+        to_js_number(self.inner.measured())
     }
 
     #[napi]
     pub fn failure(&self) -> Option<String> {
-        self.window.failure()
+        self.inner.failure()
     }
 
     #[napi]
     pub fn open(&self) {
-        self.window.open();
+        self.inner.open();
     }
 
     /// Ends the window and the load (its rounds in flight are answered first); the store
     /// is free for JS's calls again.
     #[napi]
     pub fn close(&mut self) -> WriteLoadResult {
-        let r = self.end();
+        let r = self.inner.close();
         WriteLoadResult {
             ops: to_js_number(r.ops),
             seconds: js_seconds(r.seconds),
@@ -107,15 +93,6 @@ impl WriteLoad {
             next_address: to_js_number(r.next_address),
             trims: to_js_number(r.trims),
             failure: r.failure,
-        }
-    }
-}
-
-impl Drop for WriteLoad {
-    /// A load dropped without `close` (JS let go of it) still ends: its thread holds the store.
-    fn drop(&mut self) {
-        if self.thread.is_some() {
-            let _ = self.end();
         }
     }
 }

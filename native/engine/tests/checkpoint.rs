@@ -444,14 +444,8 @@ fn a_read_error_on_a_checkpoint_fails_the_open_with_err_io() {
 /// that the next open reads alone, and every entry reads back.
 #[test]
 fn on_a_real_file_a_reopen_goes_through_the_checkpoint() {
-    use corfu_engine::path::{format_path, open_store, FormatRequest};
-    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
-    let path = dir.path().join("unit.img");
-    format_path(
-        &path,
-        &FormatRequest { size_bytes: Some(64 << 20), max_entry_bytes: None, cluster_id: None, unit_id: 0, force: false, zero: false },
-    )
-    .unwrap();
+    use corfu_engine::path::open_store;
+    let (_dir, path) = formatted_file(64 << 20, None);
     let mut store = open_store(&path, SyncMode::None).unwrap();
     let n = 150_000u64;
     for from in (0..n).step_by(5000) {

@@ -7,6 +7,24 @@ use corfu_engine::{format, FormatOptions, ReadOutcome, Store, SyncMode, WriteOut
 
 pub type Req = Request<Vec<u8>>;
 
+/// A freshly formatted unit file of `size_bytes` in a temporary directory under /var/tmp
+/// (a real file system: O_DIRECT and io_uring, unlike a tmpfs); the directory goes when
+/// the `TempDir` does, so keep it as long as the file.
+pub fn formatted_file(size_bytes: u64, max_entry_bytes: Option<u32>) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let path = dir.path().join("unit.img");
+    let request = corfu_engine::path::FormatRequest {
+        size_bytes: Some(size_bytes),
+        max_entry_bytes,
+        cluster_id: None,
+        unit_id: 0,
+        force: false,
+        zero: false,
+    };
+    corfu_engine::path::format_path(&path, &request).unwrap();
+    (dir, path)
+}
+
 /// How many seeds a seeded campaign runs: `full` times CORFU_TEST_SEED_SCALE (default 1, at
 /// least one seed). The mutation runs (native/mutants.sh) first test every mutant against a
 /// quarter of each campaign, then rerun the survivors against the whole one; CI runs it whole.

@@ -6,8 +6,11 @@
 use std::sync::mpsc::{channel, sync_channel};
 use std::time::Duration;
 
+mod common;
+use common::formatted_file;
+
 use corfu_engine::error::Code;
-use corfu_engine::path::{format_path, open_store, FormatRequest};
+use corfu_engine::path::open_store;
 use corfu_engine::read_load::{ReadLoad, ReadLoadOptions};
 use corfu_engine::read_service::{Next, ReadRequest, ReadService};
 use corfu_engine::shared::{read_payload_budget, MAX_READ_ANSWER_BYTES, READ_ANSWER_ENTRY_BYTES};
@@ -19,13 +22,7 @@ fn written_store(
     n: u64,
     payload: impl Fn(u64) -> Vec<u8>,
 ) -> (tempfile::TempDir, corfu_engine::Store<corfu_engine::device::uring::UringDevice>) {
-    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
-    let path = dir.path().join("unit.img");
-    format_path(
-        &path,
-        &FormatRequest { size_bytes: Some(16 << 20), max_entry_bytes: None, cluster_id: None, unit_id: 0, force: false, zero: false },
-    )
-    .unwrap();
+    let (dir, path) = formatted_file(16 << 20, None);
     let mut store = open_store(&path, SyncMode::Always).unwrap();
     let entries: Vec<u64> = (0..n).collect();
     let data: Vec<u8> = entries.iter().flat_map(|&a| payload(a)).collect();
@@ -149,20 +146,7 @@ fn read_all<D: corfu_engine::device::Device>(store: &mut corfu_engine::Store<D>,
 #[test]
 fn a_read_of_large_entries_serves_what_fits_and_defers_the_rest() {
     const MIB: usize = 1 << 20;
-    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
-    let path = dir.path().join("unit.img");
-    format_path(
-        &path,
-        &FormatRequest {
-            size_bytes: Some(48 << 20),
-            max_entry_bytes: Some(MIB as u32),
-            cluster_id: None,
-            unit_id: 0,
-            force: false,
-            zero: false,
-        },
-    )
-    .unwrap();
+    let (_dir, path) = formatted_file(48 << 20, Some(MIB as u32));
     let mut store = open_store(&path, SyncMode::Always).unwrap();
     // Addresses 0..20 hold 1 MiB entries, 20 holds junk; 21 is never written.
     let big = |a: u64| vec![(a * 7 + 3) as u8; MIB];

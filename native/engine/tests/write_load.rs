@@ -5,8 +5,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::formatted_file;
+
 use corfu_engine::load_window::Window;
-use corfu_engine::path::{format_path, open_store, FormatRequest};
+use corfu_engine::path::open_store;
 use corfu_engine::store::{Request, Response};
 use corfu_engine::write_load::{run, WriteLoadOptions};
 use corfu_engine::{EntryKind, SyncMode};
@@ -15,13 +18,7 @@ const PAYLOAD_BYTES: u32 = 4040;
 
 #[test]
 fn writes_in_order_from_the_tail_and_trims_to_stay_inside_the_device() {
-    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
-    let path = dir.path().join("unit.img");
-    format_path(
-        &path,
-        &FormatRequest { size_bytes: Some(16 << 20), max_entry_bytes: None, cluster_id: None, unit_id: 0, force: false, zero: false },
-    )
-    .unwrap();
+    let (_dir, path) = formatted_file(16 << 20, None);
     let mut store = open_store(&path, SyncMode::None).unwrap();
     // Something below the load's first address: it starts at the tail.
     let r = store.execute(&[Request::Write { epoch: 0, addresses: vec![0, 1, 2], lengths: vec![3, 3, 3], data: vec![9u8; 9] }]);

@@ -117,8 +117,10 @@ class DeadlineBucket {
       if (budget.held) live.push(budget);
     }
     // The old array may be in the old generation, where its slots would keep the budgets
-    // they held (and what those still point to) alive through scavenges until the next
-    // full collection: empty it (OutcomeRouter in append-path.ts says why that matters).
+    // they held alive through scavenges until the next full collection: the kind of
+    // pointer that put the client in a mode of constant full collections when the append
+    // path's Map left it (OutcomeRouter, append-path.ts). Measured alone, this one did not
+    // (docs/benchmarks.md, "The busy mode found"); emptying costs nothing.
     this.#items.length = 0;
     this.#items = live;
     this.#head = 0;

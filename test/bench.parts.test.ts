@@ -62,6 +62,27 @@ describe('the per-second series', () => {
     expect(points[2]!.ops_per_s).toBe(Math.round(21 / 1.03));
   });
 
+  it("makes the run's distribution from its seconds: every operation inside the window once, the sliver's too", () => {
+    const w = new Window();
+    w.open(0);
+    const rec = new OpRecorder(w);
+    const direct = newHistogram();
+    const ops: [number, number][] = [];
+    for (let i = 0; i < 3000; i++) ops.push([i + 0.5, 10 + ((i * 7919) % 5000)]);
+    ops.push([3010, 99_000]); // in the sliver after 3 s
+    ops.push([3050, 1]); // after the window closes: not counted
+    w.close(3020);
+    for (const [t1, us] of ops) {
+      rec.recordLatency(t1, us);
+      if (t1 <= 3020) recordUs(direct, us);
+    }
+    const out = rec.finish();
+    expect(out.ops).toBe(3001);
+    expect(out.latency_us).toEqual(summarize(direct));
+    expect(out.latency_us.max_us).toBe(99_000);
+    expect(out.percentiles).toEqual(percentileCurve(direct));
+  });
+
   it('keeps a last partial second of its own when it is long enough', () => {
     const s = new PerSecondSeries();
     s.record(500, 10);

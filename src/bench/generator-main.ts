@@ -59,9 +59,11 @@ async function appendLoad(spec: Extract<GeneratorSpec, { kind: 'append' }>): Pro
   const payloads = new Payloads(spec.entrySizeBytes);
   const acked = new Acked();
   let seq = 0;
+  const workers = spec.clients * spec.depth;
+  const bufs = Array.from({ length: workers }, () => Array.from({ length: spec.batch }, () => payloads.make(0)));
   return {
-    workers: spec.clients * spec.depth,
-    op: (w, rec) => appendEntries(clients[w % clients.length]!, payloads, spec.batch, () => seq++, rec, spec.verify ? acked : undefined),
+    workers,
+    op: (w, rec) => appendEntries(clients[w % clients.length]!, payloads, bufs[w]!, () => seq++, rec, spec.verify ? acked : undefined),
     after: async () => (spec.verify ? readBack(clients[0]!, acked, payloads) : null),
     close: () => closeClients(clients),
   };

@@ -6,7 +6,7 @@
 
 import type * as hdr from 'hdr-histogram-js';
 
-import { encodeHistogram, newHistogram, percentileCurve, recordUs, summarize, type LatencySummary, type PercentilePoint } from './histogram.js';
+import { encodeHistogram, newHistogram, percentileCurve, summarize, type LatencySummary, type PercentilePoint } from './histogram.js';
 import { PerSecondSeries, type SecondPoint } from './series.js';
 
 /** The measured window, in performance.now() milliseconds; `end` is Infinity while it is open. */
@@ -56,7 +56,7 @@ export class OpRecorder {
     readonly window: Window,
     keepSeconds = false,
   ) {
-    this.#series = new PerSecondSeries(keepSeconds);
+    this.#series = new PerSecondSeries(keepSeconds, this.#h);
   }
 
   /** An operation from t0 to t1 (performance.now() ms); counted only inside the window. */
@@ -69,16 +69,18 @@ export class OpRecorder {
   recordLatency(t1: number, latencyUs: number, count = 1): void {
     if (t1 < this.window.start || t1 > this.window.end) return;
     this.ops += count;
-    recordUs(this.#h, latencyUs, count);
+    // Into the second's histogram only: the series adds each second to #h as it ends.
     this.#series.record(t1 - this.window.start, latencyUs, count);
   }
 
   finish(): Recorded {
+    // First: it adds the last second to #h.
+    const series = this.#series.finish(this.window.seconds(Infinity) * 1000);
     const out = {
       ops: this.ops,
       latency_us: summarize(this.#h),
       percentiles: percentileCurve(this.#h),
-      series: this.#series.finish(this.window.seconds(Infinity) * 1000),
+      series,
       histogram_hdr: encodeHistogram(this.#h),
       ...(this.#series.keep ? { series_hdr: this.#series.encoded } : {}),
     };

@@ -20,21 +20,23 @@ import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadCon
 
 /**
  * One operation of the append workload on `client`: an append, or with `batch` > 1 one
- * appendBatch of that many entries. Each entry is recorded with its call's latency, and
- * pushed to `acked` (for the read-back) when given.
+ * appendBatch of that many entries, written from `bufs` (the loop's own, one per entry
+ * of an operation, restamped each time: the last operation's call has ended). Each entry
+ * is recorded with its call's latency, and pushed to `acked` (for the read-back) when given.
  */
-export async function appendEntries(client: CorfuClient, payloads: Payloads, batch: number, nextSeq: () => number, rec: OpRecorder, acked: Acked | undefined): Promise<void> {
+export async function appendEntries(client: CorfuClient, payloads: Payloads, bufs: readonly Buffer[], nextSeq: () => number, rec: OpRecorder, acked: Acked | undefined): Promise<void> {
+  const batch = bufs.length;
   if (batch === 1) {
     const s = nextSeq();
     const t0 = performance.now();
-    const address = await client.append(payloads.make(s));
+    const address = await client.append(payloads.restamp(bufs[0]!, s));
     rec.record(t0, performance.now());
     acked?.push(address, s);
     return;
   }
   const seqs = Array.from({ length: batch }, nextSeq);
   const t0 = performance.now();
-  const addresses = await client.appendBatch(seqs.map((s) => payloads.make(s)));
+  const addresses = await client.appendBatch(seqs.map((s, i) => payloads.restamp(bufs[i]!, s)));
   const t1 = performance.now();
   for (let i = 0; i < batch; i++) {
     rec.record(t0, t1);
@@ -51,11 +53,13 @@ export async function appendWorkload(ctx: WorkloadContext, f: ClientFlags): Prom
     const window = new Window();
     const rec = new OpRecorder(window);
     let seq = 0;
+    const workers = f.clients * f.depth;
+    const bufs = Array.from({ length: workers }, () => Array.from({ length: f.batch }, () => payloads.make(0)));
     const loop = await closedLoop({
-      ...loopShape(ctx, f, f.clients * f.depth, window),
+      ...loopShape(ctx, f, workers, window),
       label: 'append',
       measured: () => rec.ops,
-      op: (w) => appendEntries(clients[w % f.clients]!, payloads, f.batch, () => seq++, rec, f.verify ? acked : undefined),
+      op: (w) => appendEntries(clients[w % f.clients]!, payloads, bufs[w]!, () => seq++, rec, f.verify ? acked : undefined),
     });
     const verify = f.verify ? await readBack(clients[0]!, acked, payloads) : null;
     const native = clients.reduce((n, c) => n + c.stats.nativeAppends, 0);

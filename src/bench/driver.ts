@@ -23,8 +23,14 @@ export interface LoopOptions {
   readonly progress: boolean;
   /** Operations measured so far: the progress bar's count, and the CPU per operation. */
   readonly measured: () => number;
-  /** One operation of worker `w`. */
-  readonly op: (w: number) => Promise<void>;
+  /** One operation of worker `w` (this or `start`). */
+  readonly op?: (w: number) => Promise<void>;
+  /**
+   * One operation of worker `w`, which calls `ok` when it ends or `failed` (this or `op`):
+   * for a workload whose operation is so cheap that an async frame and its awaits per
+   * operation would be a visible part of the CPU the run reports (single appends).
+   */
+  readonly start?: (w: number, ok: () => void, failed: (err: unknown) => void) => void;
   /** Work beside the loops (a follower): started with them, told to stop at the end, awaited. */
   readonly background?: ReadonlyArray<{ run: () => Promise<void>; stop: () => void }>;
   /** Called once the loops have stopped and the window is closed: followers catch up here. */
@@ -100,16 +106,32 @@ export async function closedLoop(o: LoopOptions): Promise<LoopResult> {
     stopped = true;
   };
 
-  const loop = async (worker: number): Promise<void> => {
-    while (!stopped) {
-      if (w.isOpen) {
-        if (issued >= count) return;
-        issued++;
-      }
-      await o.op(worker);
+  /** Whether a worker starts another operation (one more toward a count goal). */
+  const another = (): boolean => {
+    if (stopped) return false;
+    if (w.isOpen) {
+      if (issued >= count) return false;
+      issued++;
     }
+    return true;
   };
-  const loops = Array.from({ length: o.workers }, (_, i) => loop(i).catch(fail));
+  const loop = async (op: (w: number) => Promise<void>, worker: number): Promise<void> => {
+    while (another()) await op(worker);
+  };
+  const chain = (start: NonNullable<LoopOptions['start']>, worker: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const next = (): void => {
+        if (!another()) return resolve();
+        try {
+          start(worker, next, reject);
+        } catch (err) {
+          reject(err);
+        }
+      };
+      next();
+    });
+  if ((o.op === undefined) === (o.start === undefined)) throw new Error('closedLoop: give exactly one of op and start');
+  const loops = Array.from({ length: o.workers }, (_, i) => (o.op !== undefined ? loop(o.op, i) : chain(o.start!, i)).catch(fail));
   const background = (o.background ?? []).map((b) => b.run().catch(fail));
 
   let rows: ProcessCpu[] = [];

@@ -29,10 +29,53 @@ export function newHistogram(): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 3 });
 }
 
-/** Records one latency, rounded to whole microseconds (at least 1: the histogram's floor). */
-export function recordUs(h: hdr.Histogram, us: number, count = 1): void {
-  h.recordValueWithCount(Math.min(HIGHEST_US, Math.max(1, Math.round(us))), count);
+/** A latency as the histogram records it: whole microseconds, at least 1 (its floor), at most HIGHEST_US. */
+export function wholeUs(us: number): number {
+  return Math.min(HIGHEST_US, Math.max(1, Math.round(us)));
 }
+
+/** Records one latency, rounded to whole microseconds (wholeUs). */
+export function recordUs(h: hdr.Histogram, us: number, count = 1): void {
+  h.recordValueWithCount(wholeUs(us), count);
+}
+
+/**
+ * Counts latencies below COUNTED_BELOW_US by the microsecond in a plain array, and records
+ * them into a histogram at `spill`: the same histogram as one record per value, at the
+ * cost of an increment per value instead of hdr-histogram-js's bucket arithmetic (at 300K
+ * operations a second, recording was a tenth of the load generator's CPU). Larger values
+ * are recorded directly.
+ */
+export class LatencyCounts {
+  readonly #counts = new Uint32Array(COUNTED_BELOW_US);
+  #any = false;
+
+  constructor(readonly h: hdr.Histogram) {}
+
+  record(us: number, count: number): void {
+    const v = wholeUs(us);
+    if (v < COUNTED_BELOW_US && count === 1) {
+      this.#counts[v]!++;
+      this.#any = true;
+    } else this.h.recordValueWithCount(v, count);
+  }
+
+  /** Moves what was counted into the histogram. */
+  spill(): void {
+    if (!this.#any) return;
+    const counts = this.#counts;
+    for (let v = 1; v < COUNTED_BELOW_US; v++) {
+      if (counts[v] !== 0) {
+        this.h.recordValueWithCount(v, counts[v]!);
+        counts[v] = 0;
+      }
+    }
+    this.#any = false;
+  }
+}
+
+/** 65.536 ms: a second of a run's latencies counted in 256 KiB. */
+const COUNTED_BELOW_US = 1 << 16;
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 

@@ -5,7 +5,7 @@
 
 import type * as hdr from 'hdr-histogram-js';
 
-import { encodeHistogram, newHistogram, recordUs } from './histogram.js';
+import { encodeHistogram, LatencyCounts, newHistogram } from './histogram.js';
 
 export interface SecondPoint {
   /** Seconds since the window opened (the second this bucket ends at). */
@@ -35,13 +35,15 @@ export class PerSecondSeries {
   #bucket = 0;
   #ops = 0;
   #h: hdr.Histogram = newHistogram();
+  /** This second's latencies, spilled into #h as it ends. */
+  readonly #counts = new LatencyCounts(this.#h);
 
   /** `atMs`: milliseconds since the window opened. */
   record(atMs: number, latencyUs: number, count = 1): void {
     const bucket = Math.floor(atMs / 1000);
     while (bucket > this.#bucket) this.#roll(1);
     this.#ops += count;
-    recordUs(this.#h, latencyUs, count);
+    this.#counts.record(latencyUs, count);
   }
 
   /** Closes the series at `endMs` (the window's length): empty seconds count as zeros. */
@@ -49,6 +51,7 @@ export class PerSecondSeries {
     const last = Math.max(0, Math.ceil(endMs / 1000) - 1);
     while (this.#bucket < last) this.#roll(1);
     const tail = endMs / 1000 - this.#bucket;
+    this.#counts.spill();
     const prev = this.#points.at(-1);
     if (tail < 0.1 && prev !== undefined) {
       // A sliver of a second at the end (timer slack): folded into the last whole second.
@@ -61,6 +64,7 @@ export class PerSecondSeries {
   }
 
   #roll(lengthS: number): void {
+    this.#counts.spill();
     const n = this.#h.totalCount;
     this.whole?.add(this.#h);
     if (this.keep) this.encoded.push(encodeHistogram(this.#h));

@@ -131,7 +131,7 @@ describe('CallBudget deadlines', () => {
     for (let i = 0; i < 100; i++) {
       clock.advance(madeAt(i));
       const b = new CallBudget(clock, `call ${i}`, 1000);
-      b.onEnd((err) => ended.push([i, clock.now(), err.code]));
+      b.onEnd({ fail: (err) => ended.push([i, clock.now(), err.code]) });
       budgets.push(b);
     }
     expect(clock.armed).toBe(1);
@@ -160,7 +160,7 @@ describe('CallBudget deadlines', () => {
     expect(clock.timers.size).toBe(0);
     const c = new CallBudget(clock, 'c', 500);
     let error: string | undefined;
-    c.onEnd((err) => (error = err.message));
+    c.onEnd({ fail: (err) => (error = err.message) });
     expect(clock.timers.size).toBe(1);
     clock.advance(499);
     expect(error).toBeUndefined();

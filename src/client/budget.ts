@@ -136,6 +136,11 @@ class DeadlineBucket {
   }
 }
 
+/** A call that settles its own promise (CallBudget.onEnd): an object, so the call needs no closure for it. */
+export interface CallEnd {
+  fail(err: CorfuError): void;
+}
+
 export class CallBudget {
   readonly what: string;
   readonly deadlineMs: number;
@@ -154,7 +159,7 @@ export class CallBudget {
   /** The races in progress: each rejects when the budget ends. (Made by the first race: most calls race once or never.) */
   #waiters: Set<(err: CorfuError) => void> | undefined;
   /** The call's own end (onEnd): told when the budget runs out, dropped when the call is done. */
-  #onEnd: ((err: CorfuError) => void) | undefined;
+  #onEnd: CallEnd | undefined;
 
   constructor(clock: Clock, what: string, deadlineMs: number, signal?: AbortSignal) {
     this.what = what;
@@ -244,16 +249,16 @@ export class CallBudget {
   }
 
   /**
-   * Tells `fn` the budget's error when it runs out (deadline, signal) before `done()`:
+   * Tells `call` the budget's error when it runs out (deadline, signal) before `done()`:
    * what `race` does for a promise, for a call that settles its own promise (one per
    * budget; `CorfuClient.append`). `done()` drops it without calling it.
    */
-  onEnd(fn: (err: CorfuError) => void): void {
+  onEnd(call: CallEnd): void {
     if (this.#error !== undefined) {
-      fn(this.#error);
+      call.fail(this.#error);
       return;
     }
-    this.#onEnd = fn;
+    this.#onEnd = call;
   }
 
   /** Waits `ms`, or until the budget runs out (then rejects). */
@@ -283,8 +288,11 @@ export class CallBudget {
     this.#onEnd = undefined;
     if (this.#error === undefined) {
       this.#error = CALL_OVER;
-      for (const reject of this.#waiters ?? []) reject(CALL_OVER);
-      this.#waiters?.clear();
+      // Not `?? []`: an array and its iterator per call, for the calls (most) that never raced.
+      if (this.#waiters !== undefined) {
+        for (const reject of this.#waiters) reject(CALL_OVER);
+        this.#waiters.clear();
+      }
     }
   }
 
@@ -293,7 +301,7 @@ export class CallBudget {
     this.#error = error;
     const onEnd = this.#onEnd;
     this.done();
-    onEnd?.(error);
+    onEnd?.fail(error);
     for (const reject of this.#waiters ?? []) reject(error);
     this.#waiters?.clear();
   }

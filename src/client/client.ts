@@ -73,6 +73,7 @@ import { AppendOp, FillOp, ReadOp, writtenAs } from './chain.js';
 import type { AppendProgress, ChainAction, ChainEvent, TerminalAction, UnitRequest, UnitResponse } from './chain.js';
 import { FATE_NO_TOKEN, FATE_WRITTEN, type AppendPath } from './append-path.js';
 import { nodeRuntime, type ClientRuntime } from './runtime.js';
+import type { Clock } from '../transport/clock.js';
 import { securedRuntime } from './secure-runtime.js';
 import type { ClientTlsOptions } from '../transport/tls.js';
 import type { EtcdTlsOptions } from '../layout/open.js';
@@ -253,19 +254,67 @@ const NOTHING_LEARNED: Learned = { head: undefined, sealedAt: undefined };
 /** Error answers to a WRITE after which the append machine goes on (AppendOp): resend, or refresh on ERR_SEALED. */
 const RETRIED_WRITE_ERRORS: ReadonlySet<string> = new Set(['ERR_SEALED', 'ERR_OVERLOADED']);
 
+/** The ends of a single append's call (append()'s AppendCall, or an entry of appendBatch on the path): called as methods. */
+interface AppendEnds {
+  done(address: number): void;
+  fail(error: unknown): void;
+}
+
 /** A single append with its token, waiting to walk its chain with the others of its TOKEN request. */
 interface JoinedAppend extends WalkEntry {
   readonly epoch: number;
-  readonly done: (address: number) => void;
-  readonly fail: (error: unknown) => void;
+  readonly call: AppendEnds;
 }
 
 /** A single append waiting for its path (the append path, or the JS path's TOKEN queue): what either needs. */
-interface SingleAppend {
+interface SingleAppend extends AppendEnds {
   readonly payload: Uint8Array;
   readonly budget: CallBudget;
-  readonly done: (address: number) => void;
-  readonly fail: (error: unknown) => void;
+}
+
+/**
+ * append()'s call: its payload and budget, and the ends of its promise, settled once. One
+ * object per call where there were four (a closure context, done, fail and the waiting
+ * record): append() is the call made hundreds of thousands of times a second. Same
+ * outcome as #withBudget: the call's end releases the budget, the observer hears it once.
+ */
+class AppendCall implements SingleAppend {
+  #settled = false;
+
+  constructor(
+    readonly payload: Uint8Array,
+    readonly budget: CallBudget,
+    private readonly resolve: (address: number) => void,
+    private readonly reject: (err: unknown) => void,
+    private readonly observer: CallObserver | undefined,
+    private readonly clock: Clock,
+    private readonly startedMs: number,
+  ) {}
+
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  done(address: number): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.budget.done();
+    if (this.observer !== undefined) heard(this.observer, this.clock, 'append', this.startedMs, false);
+    this.resolve(address);
+  }
+
+  fail(err: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.budget.done();
+    if (this.observer !== undefined) heard(this.observer, this.clock, 'append', this.startedMs, true, err);
+    this.reject(err);
+  }
+}
+
+/** Tells `observer` (metrics) that `call`, begun at `startedMs` on `clock`, ended: failed with `err`, or not. */
+function heard(observer: CallObserver, clock: Clock, call: ObservedCall, startedMs: number, failed: boolean, err?: unknown): void {
+  observer(call, (clock.now() - startedMs) / 1000, failed ? (err instanceof CorfuError ? err.code : 'unknown') : undefined);
 }
 
 /** The longest backoff between resends of a request that got no answer. */
@@ -538,39 +587,31 @@ export class CorfuClient {
       return Promise.reject(err);
     }
     const observer = this.#callObserver;
-    const startedMs = observer === undefined ? 0 : this.#runtime.clock.now();
-    return new Promise<number>((resolve, reject) => {
-      let settled = false;
-      const done = (address: number): void => {
-        if (settled) return;
-        settled = true;
-        b.done();
-        this.#heard(observer, 'append', startedMs, false);
-        resolve(address);
-      };
-      const fail = (err: unknown): void => {
-        if (settled) return;
-        settled = true;
-        b.done();
-        this.#heard(observer, 'append', startedMs, true, err);
-        reject(err);
-      };
-      // A signal aborted before the call ends it here: nothing starts (no token is asked for).
-      b.onEnd(fail);
-      if (settled) return;
-      if (this.#nativePath() !== undefined) {
-        this.#nativeWaiting.push({ payload, budget: b, done, fail });
-        this.#scheduleNative();
-        return;
-      }
-      this.#waitForToken({ payload, budget: b, done, fail });
+    const clock = this.#runtime.clock;
+    const startedMs = observer === undefined ? 0 : clock.now();
+    let call!: AppendCall;
+    const promise = new Promise<number>((resolve, reject) => {
+      call = new AppendCall(payload, b, resolve, reject, observer, clock, startedMs);
     });
+    // A signal aborted before the call ends it here: nothing starts (no token is asked for).
+    b.onEnd(call);
+    if (call.settled) return promise;
+    if (this.#nativePath() !== undefined) {
+      this.#nativeWaiting.push(call);
+      this.#scheduleNative();
+    } else this.#waitForToken(call);
+    return promise;
   }
 
   /** A single append's place in the JS path's TOKEN queue; its token starts its chain walk (#joinWalk). */
   #waitForToken(w: SingleAppend): void {
-    const { payload, budget, done, fail } = w;
-    this.#tokenWaiters.push({ count: 1, budget, resolve: (token) => this.#joinWalk({ address: token.first, epoch: token.epoch, payload, budget, done, fail }), reject: fail });
+    const { payload, budget } = w;
+    this.#tokenWaiters.push({
+      count: 1,
+      budget,
+      resolve: (token) => this.#joinWalk({ address: token.first, epoch: token.epoch, payload, budget, call: w }),
+      reject: (err) => w.fail(err),
+    });
     this.#scheduleTokens();
   }
 
@@ -662,7 +703,10 @@ export class CorfuClient {
       };
     }
     const renew = async (): Promise<Placed> => ({ ...(await this.#token(1, w.budget)), payload: w.payload });
-    this.#appendAt({ first: address, epoch: projection.epoch, payload: w.payload }, renew, w.budget, learned).then(w.done, w.fail);
+    this.#appendAt({ first: address, epoch: projection.epoch, payload: w.payload }, renew, w.budget, learned).then(
+      (a) => w.done(a),
+      (err: unknown) => w.fail(err),
+    );
   }
 
   /** Appends several entries (one TOKEN for all of them, driven concurrently); resolves with their addresses in order. */
@@ -763,11 +807,14 @@ export class CorfuClient {
       const on = (i: number, learned: Learned): Promise<void> => {
         const w = group[i]!;
         const renew = async (): Promise<Placed> => ({ ...(await this.#token(1, w.budget)), payload: w.payload });
-        return this.#appendAt({ first: w.address, epoch, payload: w.payload }, renew, w.budget, learned).then(w.done, w.fail);
+        return this.#appendAt({ first: w.address, epoch, payload: w.payload }, renew, w.budget, learned).then(
+          (a) => w.call.done(a),
+          (err: unknown) => w.call.fail(err),
+        );
       };
-      void this.#walk(group, epoch, budget, on, (i) => group[i]!.done(group[i]!.address))
+      void this.#walk(group, epoch, budget, on, (i) => group[i]!.call.done(group[i]!.address))
         .catch((err: unknown) => {
-          for (const w of group) w.fail(err);
+          for (const w of group) w.call.fail(err);
         })
         .finally(() => budget.done());
     }
@@ -1529,10 +1576,11 @@ export class CorfuClient {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const waiters = [...this.#tokenWaiters.map((w) => w.reject), ...this.#nativeWaiting.map((w) => w.fail)];
+    const [tokenWaiters, nativeWaiting] = [this.#tokenWaiters, this.#nativeWaiting];
     this.#tokenWaiters = [];
     this.#nativeWaiting = [];
-    for (const reject of waiters) reject(new CorfuError('ERR_CLOSED', 'the client was closed'));
+    for (const w of tokenWaiters) w.reject(new CorfuError('ERR_CLOSED', 'the client was closed'));
+    for (const w of nativeWaiting) w.fail(new CorfuError('ERR_CLOSED', 'the client was closed'));
     if (this.#nativeLayout?.handle !== undefined) this.#native?.forget(this.#nativeLayout.handle);
     this.#nativeLayout = undefined;
     this.#unwatch();
@@ -1564,8 +1612,7 @@ export class CorfuClient {
 
   /** Tells the call observer (metrics) that `call`, begun at `startedMs`, ended: failed with `err`, or not. */
   #heard(observer: CallObserver | undefined, call: ObservedCall, startedMs: number, failed: boolean, err?: unknown): void {
-    if (observer === undefined) return;
-    observer(call, (this.#runtime.clock.now() - startedMs) / 1000, failed ? (err instanceof CorfuError ? err.code : 'unknown') : undefined);
+    if (observer !== undefined) heard(observer, this.#runtime.clock, call, startedMs, failed, err);
   }
 
   /** Runs `body` with the call's budget; releases the budget however it ends. */

@@ -416,7 +416,8 @@ export class CorfuClient {
   /** The TAIL of the sequencer of one epoch, shared by the appends that outlived an older one. */
   #epochTail: { readonly epoch: number; readonly tail: Promise<number | undefined> } | undefined;
   /** A lower bound of the log's tail learned under one epoch (TOKEN and TAIL answers): below it, a hole is a hole. */
-  #tailSeen = { epoch: 0, tail: 0 };
+  #tailSeenEpoch = 0;
+  #tailSeen = 0;
 
   #tokenWaiters: TokenWaiter[] = [];
   /** The runtime's append path (append-path.ts): undefined until the first append looks; null when off. */
@@ -1197,7 +1198,11 @@ export class CorfuClient {
 
   /** Records that the log's tail under `epoch` is at least `tail`. */
   #sawTail(epoch: number, tail: number): void {
-    if (epoch > this.#tailSeen.epoch || (epoch === this.#tailSeen.epoch && tail > this.#tailSeen.tail)) this.#tailSeen = { epoch, tail };
+    // Two fields, not an { epoch, tail } object: every append moves it.
+    if (epoch > this.#tailSeenEpoch || (epoch === this.#tailSeenEpoch && tail > this.#tailSeen)) {
+      this.#tailSeenEpoch = epoch;
+      this.#tailSeen = tail;
+    }
   }
 
   /**
@@ -1207,7 +1212,7 @@ export class CorfuClient {
    * latest epoch does not settle it (an older answer is only a lower bound).
    */
   async #belowTail(address: number, b: CallBudget): Promise<boolean> {
-    if (this.#tailSeen.epoch === this.#projection.epoch && address < this.#tailSeen.tail) return true;
+    if (this.#tailSeenEpoch === this.#projection.epoch && address < this.#tailSeen) return true;
     return address < (await this.#freshTail(b));
   }
 
@@ -1324,7 +1329,7 @@ export class CorfuClient {
   }
 
   #pastTail(what: string, address: number): CorfuError {
-    return new CorfuError('ERR_UNWRITTEN', `${what} ${address}: the address is at or above the tail (${this.#tailSeen.tail}); nothing was written`);
+    return new CorfuError('ERR_UNWRITTEN', `${what} ${address}: the address is at or above the tail (${this.#tailSeen}); nothing was written`);
   }
 
   /**

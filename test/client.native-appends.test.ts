@@ -4,7 +4,8 @@
 // chain, read back as written — with the path on (the default) and off, and across a
 // reconfiguration that replaces a chain's tail while appends are in flight (the path's
 // entries under the old epoch finish through the client's append protocol under the new
-// one). The machine's own cases are in native/engine (machine.rs, tests/appender.rs); the
+// one), and an append whose path cannot start (it fails with that error, and nothing of it
+// is left to reject later). The machine's own cases are in native/engine (machine.rs, tests/appender.rs); the
 // seeded simulator drives the same machine on about half its seeds (test/sim).
 
 import { execFileSync } from 'node:child_process';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CorfuClient } from '../src/client/index.js';
+import { nodeRuntime } from '../src/client/runtime.js';
 import { reconfigure } from '../src/client/reconfigure-driver.js';
 import { FileProjectionStore } from '../src/layout/index.js';
 import { splitHostPort } from '../src/transport/address.js';
@@ -129,6 +131,32 @@ describe('single appends on the native append path', () => {
       expect(e.kind === 'data' && Buffer.from(e.payload).equals(payloads[i]!), `entry ${i} at ${address}`).toBe(true);
     }
   }, 60_000);
+
+  it('a path that cannot start fails the append with its error, at once, and its deadline rejects nothing later', async () => {
+    const broken = new Error('the append path cannot start here');
+    const c = await CorfuClient.connect({
+      layout: cluster.layout,
+      deadlineMs: 200,
+      runtime: {
+        ...nodeRuntime,
+        appendPath: () => {
+          throw broken;
+        },
+      },
+    });
+    clients.push(c);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await expect(c.append(Buffer.from('x'))).rejects.toBe(broken);
+      // Past the call's deadline: a budget left running would reject a promise nobody holds.
+      await new Promise((r) => setTimeout(r, 400));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  }, 30_000);
 
   it('a chain tail replaced while appends flow: every acknowledged append reads back, and the path carries appends before and after', async () => {
     const c = await connect();

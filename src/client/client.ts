@@ -597,10 +597,16 @@ export class CorfuClient {
     // A signal aborted before the call ends it here: nothing starts (no token is asked for).
     b.onEnd(call);
     if (call.settled) return promise;
-    if (this.#nativePath() !== undefined) {
-      this.#nativeWaiting.push(call);
-      this.#scheduleNative();
-    } else this.#waitForToken(call);
+    try {
+      if (this.#nativePath() !== undefined) {
+        this.#nativeWaiting.push(call);
+        this.#scheduleNative();
+      } else this.#waitForToken(call);
+    } catch (err) {
+      // As a throw inside the promise's executor would: the call fails with it (its budget,
+      // which would otherwise run out later and reject a promise nobody holds, is released).
+      call.fail(err);
+    }
     return promise;
   }
 

@@ -76,8 +76,10 @@ function failure(err: unknown): string {
 /** A compiled copy of the simulator with `bug`'s revert applied, in `dir`; returns its runSeed. */
 async function buildReverted(root: string, bug: FoundBug, dir: string): Promise<(o: RunOptions) => Promise<RunResult>> {
   for (const p of COPIED) {
-    // The simulator never loads the native addon: leave its binary behind.
-    cpSync(join(root, p), join(dir, p), { recursive: true, filter: (from) => !from.endsWith('.node') });
+    // The addon's binary too: the simulator drives the client's append path through its
+    // AppendMachine on about half its seeds. Without it, every append of those seeds failed
+    // in the reverted copy (and the seeds showed exceptions, not their bugs).
+    cpSync(join(root, p), join(dir, p), { recursive: true });
   }
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
   run('git', ['apply', join(root, revertFile(bug.name))], dir);

@@ -110,11 +110,12 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'answered trimmed, a later read the value (invariant 1).',
     fix: 'treat a trim like a value decided at the head: copy it down the chain (TRIM each later replica) before answering trimmed',
     fixedIn: '8ec2d36',
-    seed: 1308,
+    seed: 1033,
     kind: 'write-once',
     hunted:
-      "seeds 1..1308 after append() settles its own promise (seed 1033 no longer showed it: fewer promise hops per append changed every seed's course; " + 'before that, 822 until the chain walk)',
-    showed: 'write-once: address 4: final#208 read(4) got data "c0.0.3" after it read as trimmed at 7417.1',
+      'seeds 1..1033 at 5c088d9, the reverted copy loading the addon as the simulator does (hunts before then ran that copy without it, ' +
+      "so the append path's seeds failed every append there: 1308 was hunted so; 822 until the chain walk)",
+    showed: 'write-once: address 6: final#175 read(6) got data "c0.0.24" after it read as trimmed at 7069.7',
   },
   {
     name: 'bootstrap-after-seal',
@@ -158,11 +159,11 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       "a reader had already copied the value down and returned it: one payload at two addresses (found by test/check's linearizability checker).",
     fix: 'AppendProgress: once the head took the write, ERR_TRIMMED anywhere acknowledges the append at its address',
     fixedIn: '8ec2d36',
-    seed: 160,
+    seed: 352,
     wildTrims: true,
     kind: 'linearizability/payload-at-two-addresses',
-    hunted: 'seeds 1..160 --wild-trims at 1fb1ffd (the old seed 212 no longer showed it after the chain walk)',
-    showed: 'linearizability/payload-at-two-addresses: payload "c4.0.25" is at address 10 (#22 c2 read(10)) and at address 18 (#97 final read(18)); one append lands at one address',
+    hunted: 'seeds 1..352 --wild-trims at 5c088d9, the reverted copy loading the addon (160 was hunted without it; 212 before the chain walk)',
+    showed: 'linearizability/payload-at-two-addresses: payload "c3.0.1" is at address 3 (#0 c3 append) and at address 1 (#5 c2 read(1)); one append lands at one address',
   },
   {
     name: 'append-acked-after-head-replaced',
@@ -312,11 +313,11 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'stamp claims with the layout epoch and drop them (a fresh reader from the last entry) once the client is at a newer one, and do not let a wait ' +
       'count such a claim; a read at or past the new tail, and a read-only transaction during which the layout changed, throw ERR_CONFLICT',
     fixedIn: '7d1fd08, 69494fc',
-    seed: 160,
+    seed: 118,
     transactions: true,
     kind: 'tx/invariant',
-    hunted: 'seeds 1..160 at a356d08, no other violation (seed 154 before the projection check ran beside the sequencer request)',
-    showed: 'tx/invariant: c0#65 tx(transfer.c0.0.9): InvariantError: corfu invariant broken: object bank.log: entry 6 delivered after 6 was applied (and 3 more)',
+    hunted: 'seeds 1..118 at 5c088d9, the reverted copy loading the addon (160 at a356d08 without it; 154 before the projection check ran beside the sequencer request)',
+    showed: 'tx/invariant: c0#71 tx(transfer.c0.0.17): InvariantError: corfu invariant broken: object bank.log: entry 27 delivered after 28 was applied',
   },
   {
     name: 'reader-skips-rebuilt-gap',
@@ -345,9 +346,9 @@ export const FOUND_BUGS: readonly FoundBug[] = [
       'report could still say the rebuild was running (found by CI on real processes, test/manager.cluster.test.ts; the simulator had no invariant for it).',
     fix: "each report's write waits for the one before, and the last one (done) is written before the layout marks the unit whole",
     fixedIn: '1fb1ffd',
-    seed: 41,
+    seed: 10,
     kind: 'rebuild-status',
-    hunted: 'seeds 1..41 with the revert, no other violation (41, 61, 74, 87 and 91 of 1..300 show it)',
-    showed: 'rebuild-status: epoch 3 ends the rebuild of s0:7000 while the stored rebuild report says {"unit":"s0:7000","epoch":2,"addressesDone":8,"addressesTotal":8,...,"done":false,...}',
+    hunted: 'seeds 1..10 at 5c088d9, the reverted copy loading the addon, no other violation (41 was hunted without it)',
+    showed: 'rebuild-status: epoch 3 ends the rebuild of s0:7000 while the stored rebuild report says {"unit":"s0:7000","epoch":2,"addressesDone":4,"addressesTotal":4,...,"done":false,...}',
   },
 ];

@@ -1,16 +1,16 @@
 //! `NativeAppender`: the client's native append path (corfu_engine::appender), driven by
-//! src/client/native-appends.ts. Outcomes reach JS as one flat Buffer per turn of the
-//! path's loop (a record per entry, below), not an object per entry: at 16 x 32 the
-//! client ends a hundred thousand appends a second.
+//! src/client/native-appends.ts. Outcomes reach JS as one flat Buffer per delivery (the
+//! loop's turns since the last one, `Outbox`), a record per entry (below), not an object
+//! per entry: at 16 x 32 the client ends hundreds of thousands of appends a second.
 //!
 //! A record is 24 bytes, little-endian: batch u32, index u32, address f64 (-1: no token),
 //! fate u8 (0 written, 1 no token, 2 fell), replica u8, status u8, one unused byte, and
 //! the index of its message in `messages` as a u32 (0xffffffff: none).
 
-use corfu_engine::appender::{Appender, Directory, Fate, LayoutSpec, Limits, Machine, Outcome, Payloads};
-use corfu_engine::EngineError;
 use std::sync::{Arc, Mutex};
 
+use corfu_engine::appender::{Appender, Directory, Fate, LayoutSpec, Limits, Machine, Outcome, Payloads};
+use corfu_engine::EngineError;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -57,13 +57,11 @@ pub struct AppendOutcomes {
 /// A call of onOutcomes carries nothing: it takes what the outbox holds when it runs.
 type OutcomeCallback = ThreadsafeFunction<(), (), AppendOutcomes, Status, false, true>;
 
-/**
- * Outcomes the thread has encoded and JS has not taken yet. The thread queues a call of
- * onOutcomes only when none is on its way (`queued`); the call takes everything here. So
- * while the JS thread is busy, the loop's turns add to one delivery instead of queueing
- * one each: fewer wake-ups of the JS thread and fewer meetings of both threads on the
- * threadsafe function's lock, which the JS thread was often waiting for.
- */
+/// Outcomes the thread has encoded and JS has not taken yet. The thread queues a call of
+/// onOutcomes only when none is on its way (`queued`); the call takes everything here. So
+/// while the JS thread is busy, the loop's turns add to one delivery instead of queueing
+/// one each: fewer wake-ups of the JS thread and fewer meetings of both threads on the
+/// threadsafe function's lock, which the JS thread was often waiting for.
 #[derive(Default)]
 struct Outbox {
     records: Vec<u8>,

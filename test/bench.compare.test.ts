@@ -103,4 +103,42 @@ describe('corfu bench compare', () => {
     // The Redis servers and their directories are gone.
     expect(redisDirs()).toEqual(before);
   });
+
+  it.skipIf(!peers)('with --batch: Corfu appends in appendBatch calls, and Redis pipelines as many XADDs per connection', () => {
+    const json = join(dir, 'compare-batch.json');
+    const r = corfu(
+      'bench',
+      'compare',
+      '--pairs',
+      'append',
+      '--seconds',
+      '1',
+      '--warmup',
+      '0.2',
+      '--clients',
+      '2',
+      '--depth',
+      '2',
+      '--batch',
+      '8',
+      '--units',
+      '2',
+      '--unit-size',
+      '64M',
+      '--json',
+      json,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code, r.stdout).toBe(0);
+    const res = resultSchema.parse(JSON.parse(readFileSync(json, 'utf8')));
+    expect(res.config).toMatchObject({ clients: 2, depth: 2, batch_entries: 8 });
+    const [row] = res.comparison;
+    expect(row!.pair).toBe('appends vs Redis XADD');
+    expect(row!.ratio).toBeCloseTo(row!.corfu_per_s / row!.peer_per_s, 2);
+    // 2 x 2 x 8 entries in flight on each side.
+    expect(row!.conditions).toContain('32 in flight on both sides: Corfu 2 CorfuClient(s) x 2 appendBatch calls of 8 entries');
+    expect(row!.conditions).toContain('redis-benchmark -c 2 -P 16');
+    const xadd = res.runs.find((x) => x.op === 'xadd')!;
+    expect(xadd.notes.join('\n')).toContain('-c 2 -P 16');
+  });
 });

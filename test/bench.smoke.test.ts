@@ -245,6 +245,8 @@ describe('corfu bench: bad flags are one line and a non-zero exit', () => {
     ['--busy-poll with the node generator', ['tokens', '--local', '--generator', 'node', '--busy-poll'], 2, /--busy-poll is a mode of the native generator/],
     ['a batch larger than one token range', ['append', '--local', '--batch', '65537'], 2, /--batch takes at most \d+ entries/],
     ['a batch of none', ['append', '--local', '--batch', '0'], 2, /--batch/],
+    ['a compare batch without the append pair', ['compare', '--pairs', 'sequencer', '--batch', '4'], 2, /--batch applies to the append pair only/],
+    ['a compare batch larger than one token range', ['compare', '--pairs', 'append', '--batch', '65537'], 2, /--batch takes at most \d+ entries/],
   ])('%s', (_what, args, code, message) => {
     const r = corfu('bench', ...args);
     expect(oneLine(r.stderr)).toMatch(message);

@@ -10,7 +10,9 @@
 //              --depth, each durable before its answer (the units' sync always; Redis
 //              appendonly yes, appendfsync always). Redis keeps ONE copy on ONE node;
 //              Corfu keeps one per replica of the chain (two by default), each on its
-//              own unit.
+//              own unit. With --batch n each Corfu call is one appendBatch of n entries
+//              and Redis pipelines --depth x n XADDs per connection: the same entries in
+//              flight, each sent without waiting for the one before.
 //
 // Redis is driven by redis-benchmark, its own native load generator; Corfu by this
 // process. Every run shows the CPU of its load generator, so a reader sees whether
@@ -25,6 +27,7 @@ import { requirePeers, type PeerBinary } from '../../bench/peers/errors.js';
 import { FIO } from '../../bench/peers/fio.js';
 import { REDIS_BENCHMARK, REDIS_SERVER } from '../../bench/peers/redis.js';
 import { UsageError } from '../cli/usage-error.js';
+import { MAX_TOKENS_PER_REQUEST } from '../wire/messages.js';
 import { deviceWorkload } from './device.js';
 import type { Goal } from './driver.js';
 import { machineInfo, deviceInfo } from './machine.js';
@@ -55,6 +58,8 @@ export interface CompareFlags extends OutputFlags {
   readonly queueDepth: number;
   /** Load-generator processes of the append pair, and of the sequencer pair with the node generator. */
   readonly procs: number;
+  /** The append pair's entries per call (1: append; more: appendBatch). */
+  readonly batch: number;
   /** The sequencer pair's generator. */
   readonly generator: TokenGenerator;
   /** The sequencer pair's native generator polls without sleeping (`--busy-poll`). */
@@ -108,6 +113,8 @@ export function checkCompareFlags(f: CompareFlags): void {
     throw new UsageError(`${f.device} exists: the engine pair formats it and fio overwrites it; pass --force to erase it`);
   }
   if (f.pairs.has('sequencer') || f.pairs.has('append')) checkProcs(f.procs, f.clients);
+  if (f.batch > 1 && !f.pairs.has('append')) throw new UsageError('--batch applies to the append pair only; add append to --pairs');
+  if (f.batch > MAX_TOKENS_PER_REQUEST) throw new UsageError(`--batch takes at most ${MAX_TOKENS_PER_REQUEST} entries (one token range per call), got ${f.batch}`);
   if (f.pairs.has('sequencer')) checkTokenGenerator(f.generator, 1, { seconds: f.seconds }, f.busyPoll === true);
   // Every peer before anything runs.
   requirePeers([...new Set([...f.pairs].flatMap((p) => NEEDS[p]))]);
@@ -123,7 +130,7 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
   const extra: Record<string, unknown> = {};
   const devicePaths: string[] = [];
   let target: TargetFigures | null = null;
-  let heading = `bench compare: ${[...f.pairs].join(', ')}; ${f.clients} connection(s)/client(s) x depth ${f.depth}, ${f.entrySize}-byte entries, ${f.seconds} s per run (+${f.warmup} s warm-up)`;
+  let heading = `bench compare: ${[...f.pairs].join(', ')}; ${f.clients} connection(s)/client(s) x depth ${f.depth}${f.batch > 1 ? ` (the append pair: appendBatch of ${f.batch}, Redis -P ${f.depth * f.batch})` : ''}, ${f.entrySize}-byte entries, ${f.seconds} s per run (+${f.warmup} s warm-up)`;
   const goal: Goal = { seconds: f.seconds };
 
   // The engine pair first, before a cluster loads the machine.
@@ -198,14 +205,25 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
       if (f.pairs.has('append')) {
         const durable = t.info.sync === 'always';
         const corfu = (
-          await appendWorkload(ctx, { clients: f.clients, depth: f.depth, entrySizeBytes: f.entrySize, goal, warmupS: f.warmup, separateConnections: false, verify: false, procs: f.procs, batch: 1 })
+          await appendWorkload(ctx, {
+            clients: f.clients,
+            depth: f.depth,
+            entrySizeBytes: f.entrySize,
+            goal,
+            warmupS: f.warmup,
+            separateConnections: false,
+            verify: false,
+            procs: f.procs,
+            batch: f.batch,
+          })
         ).runs[0]!;
+        const pipeline = f.depth * f.batch;
         const { run: peer, version } = await redisRun({
           label: 'redis XADD',
           op: 'xadd',
           durability: durable ? 'aof-always' : 'none',
           clients: f.clients,
-          pipeline: f.depth,
+          pipeline,
           test: { command: ['XADD', 'corfu-bench', '*', 'e', 'x'.repeat(f.entrySize)] },
           seconds: f.seconds,
           bytesPerOp: f.entrySize,
@@ -227,7 +245,7 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
               corfu: `${r} ${r === 1 ? 'copy' : 'copies'} on ${r} ${r === 1 ? 'node' : 'nodes'} (a chain of ${r} unit${r === 1 ? '' : 's'}, ${durable ? 'each fsyncs before the ack' : 'sync none'})`,
               peer: `1 copy on 1 node (${durable ? 'appendonly yes, appendfsync always' : 'appendonly no'})`,
             },
-            `${f.clients * f.depth} in flight on both sides: Corfu ${f.clients} CorfuClient(s) x ${f.depth} appends (the clients of one process share one connection per server and their requests leave batched, one frame per unit per event-loop turn${f.procs > 1 ? `; split over ${f.procs} processes` : ''}), Redis ${f.clients} connection(s) x ${f.depth} pipelined (redis-benchmark -c ${f.clients} -P ${f.depth}); ${f.seconds} s after ${f.warmup} s of warm-up; ${durable ? 'durable on both sides' : 'not durable on either side (units sync none, Redis appendonly no)'}`,
+            `${f.clients * pipeline} in flight on both sides: Corfu ${f.clients} CorfuClient(s) x ${f.batch > 1 ? `${f.depth} appendBatch calls of ${f.batch} entries (each entry counts as an append, with its call's latency)` : `${f.depth} appends`} (the clients of one process share one connection per server and their requests leave batched, one frame per unit per event-loop turn${f.procs > 1 ? `; split over ${f.procs} processes` : ''}), Redis ${f.clients} connection(s) x ${pipeline} pipelined (redis-benchmark -c ${f.clients} -P ${pipeline}); ${f.seconds} s after ${f.warmup} s of warm-up; ${durable ? 'durable on both sides' : 'not durable on either side (units sync none, Redis appendonly no)'}`,
           ),
         );
       }
@@ -247,6 +265,7 @@ export async function compareVerb(f: CompareFlags): Promise<void> {
         warmup_s: f.warmup,
         queue_depth: f.queueDepth,
         generator_processes: f.procs,
+        batch_entries: f.batch,
         sequencer_generator: f.generator,
         sequencer_busy_poll: busyPoll,
         device: f.device ?? null,

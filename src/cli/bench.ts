@@ -162,6 +162,7 @@ export function addBenchCommands(program: Command): void {
       "sequencer pair, with the native generator: poll without sleeping, so the sequencer's answers seldom wake a sleeping thread (as with a saturated redis-benchmark); the generator then uses a whole CPU",
     )
     .option('--procs <n>', 'the append pair, and the sequencer pair with --generator node: load-generator processes (1: this process)', positiveCountArg, 1)
+    .option('--batch <n>', 'append pair: entries per call (more than 1: one appendBatch of n; Redis then pipelines depth x n XADDs per connection, redis-benchmark -P)', positiveCountArg, 1)
     .option('--queue-depth <n>', 'engine pair: calls in flight (fio --iodepth)', positiveCountArg, 32)
     .option('--device <path>', 'engine pair: the device or file (ERASED; default: a temporary file)')
     .option('--device-size <bytes>', 'engine pair: size of the temporary file', sizeArg, 1024 ** 3)

@@ -52,6 +52,8 @@ const WAIT_MS: i32 = 50;
 const EVENTS_PER_WAIT: usize = 256;
 const KEY_LISTENER: u64 = u64::MAX;
 const KEY_WAKE: u64 = u64::MAX - 1;
+/// Pending connections the kernel queues for accept (above std's 128; `start_with` says why).
+const LISTEN_BACKLOG: i32 = 4096;
 
 #[derive(Clone, Debug)]
 pub struct FrontOptions {
@@ -229,6 +231,15 @@ impl Front {
             .next()
             .ok_or_else(|| io::Error::new(ErrorKind::AddrNotAvailable, format!("{} resolves to no address", o.host)))?;
         let listener = TcpListener::bind(addr)?;
+        // std listens with a backlog of 128. A burst of connects past it (2,000 idle peers
+        // at once, the hostile tests) left peers the kernel had answered but not queued,
+        // waiting for SYN-ACK retransmits, seconds before the loop could close those past
+        // the cap; Node's servers listen with 511. A second listen() only changes the
+        // backlog (the kernel clamps it to net.core.somaxconn).
+        // SAFETY: listen on a valid, bound socket.
+        if unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
         let wake_fd = EventFd::new()?;

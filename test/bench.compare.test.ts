@@ -21,6 +21,9 @@ const { dir, corfu } = cliHarness('corfu-bench-compare-', { runTimeoutMs: 180_00
 const onPath = (p: string): boolean => spawnSync('/bin/sh', ['-c', `command -v ${p}`]).status === 0;
 const peers = ['fio', 'redis-server', 'redis-benchmark'].every(onPath);
 
+/** A second's run of 2 connections or clients, after a fifth of a second's warm-up. */
+const SHORT = ['--seconds', '1', '--warmup', '0.2', '--clients', '2'];
+
 const redisDirs = (): string[] => readdirSync(tmpdir()).filter((d) => d.startsWith('corfu-bench-redis-'));
 
 describe('corfu bench compare', () => {
@@ -35,12 +38,7 @@ describe('corfu bench compare', () => {
     const r = corfu(
       'bench',
       'compare',
-      '--seconds',
-      '1',
-      '--warmup',
-      '0.2',
-      '--clients',
-      '2',
+      ...SHORT,
       '--depth',
       '4',
       '--entry-size',
@@ -106,28 +104,7 @@ describe('corfu bench compare', () => {
 
   it.skipIf(!peers)('with --batch: Corfu appends in appendBatch calls, and Redis pipelines as many XADDs per connection', () => {
     const json = join(dir, 'compare-batch.json');
-    const r = corfu(
-      'bench',
-      'compare',
-      '--pairs',
-      'append',
-      '--seconds',
-      '1',
-      '--warmup',
-      '0.2',
-      '--clients',
-      '2',
-      '--depth',
-      '2',
-      '--batch',
-      '8',
-      '--units',
-      '2',
-      '--unit-size',
-      '64M',
-      '--json',
-      json,
-    );
+    const r = corfu('bench', 'compare', '--pairs', 'append', ...SHORT, '--depth', '2', '--batch', '8', '--units', '2', '--unit-size', '64M', '--json', json);
     expect(r.stderr).toBe('');
     expect(r.code, r.stdout).toBe(0);
     const res = resultSchema.parse(JSON.parse(readFileSync(json, 'utf8')));

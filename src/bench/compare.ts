@@ -27,14 +27,13 @@ import { requirePeers, type PeerBinary } from '../../bench/peers/errors.js';
 import { FIO } from '../../bench/peers/fio.js';
 import { REDIS_BENCHMARK, REDIS_SERVER } from '../../bench/peers/redis.js';
 import { UsageError } from '../cli/usage-error.js';
-import { MAX_TOKENS_PER_REQUEST } from '../wire/messages.js';
 import { deviceWorkload } from './device.js';
 import type { Goal } from './driver.js';
 import { machineInfo, deviceInfo } from './machine.js';
 import { redisRun } from './redis-run.js';
 import { assemble, emit, type OutputFlags } from './result.js';
 import { describeTarget, withTarget } from './run.js';
-import { checkProcs, checkTokenGenerator, type TokenGenerator } from './verbs.js';
+import { checkAppendBatch, checkProcs, checkTokenGenerator, type TokenGenerator } from './verbs.js';
 import type { ComparisonRow, RunFigures, TargetFigures } from './schema.js';
 import type { TargetFlags } from './target.js';
 import { appendWorkload } from './workloads/append.js';
@@ -114,7 +113,7 @@ export function checkCompareFlags(f: CompareFlags): void {
   }
   if (f.pairs.has('sequencer') || f.pairs.has('append')) checkProcs(f.procs, f.clients);
   if (f.batch > 1 && !f.pairs.has('append')) throw new UsageError('--batch applies to the append pair only; add append to --pairs');
-  if (f.batch > MAX_TOKENS_PER_REQUEST) throw new UsageError(`--batch takes at most ${MAX_TOKENS_PER_REQUEST} entries (one token range per call), got ${f.batch}`);
+  checkAppendBatch(f.batch);
   if (f.pairs.has('sequencer')) checkTokenGenerator(f.generator, 1, { seconds: f.seconds }, f.busyPoll === true);
   // Every peer before anything runs.
   requirePeers([...new Set([...f.pairs].flatMap((p) => NEEDS[p]))]);

@@ -11,13 +11,13 @@ import { createInterface } from 'node:readline';
 
 import { CorfuError } from '../../bindings/errors.js';
 import { tcpDialer } from '../transport/dialer.js';
-import { closedLoop, type Goal } from './driver.js';
+import { closedLoop, type Goal, type LoopOptions } from './driver.js';
 import { LeanLink } from './lean-link.js';
 import { Acked, Payloads } from './payload.js';
 import { OpRecorder, Window } from './recorder.js';
 import type { VerifyFigures } from './schema.js';
 import { readBack } from './verify.js';
-import { appendEntries } from './workloads/append.js';
+import { appendOps } from './workloads/append.js';
 import { closeClients, connectClients } from './workloads/common.js';
 
 export type GeneratorSpec = {
@@ -31,29 +31,32 @@ export type GeneratorSpec = {
 
 interface Load {
   readonly workers: number;
-  readonly op: (w: number, rec: OpRecorder) => Promise<void>;
+  /** Its operations, recording into the process's recorder. */
+  readonly ops: Pick<LoopOptions, 'op' | 'start'>;
   readonly after: () => Promise<VerifyFigures | null>;
   readonly close: () => Promise<void>;
 }
 
-async function tokensLoad(spec: Extract<GeneratorSpec, { kind: 'tokens' }>): Promise<Load> {
+async function tokensLoad(spec: Extract<GeneratorSpec, { kind: 'tokens' }>, rec: OpRecorder): Promise<Load> {
   const request = { type: 'request', op: 'TOKEN', requestId: 1, epoch: spec.epoch, count: spec.batch } as const;
   const links: LeanLink[] = [];
   for (let i = 0; i < spec.connections; i++) links.push(await LeanLink.open(tcpDialer, spec.host, spec.port, request));
   return {
     workers: spec.connections * spec.depth,
-    op: async (w, rec) => {
-      const t0 = performance.now();
-      const res = await links[w % links.length]!.call();
-      rec.record(t0, performance.now());
-      if (res.status !== 'OK') throw new CorfuError(res.status, `TOKEN(${spec.batch}) at ${spec.host}:${spec.port}: ${res.status}`);
+    ops: {
+      op: async (w) => {
+        const t0 = performance.now();
+        const res = await links[w % links.length]!.call();
+        rec.record(t0, performance.now());
+        if (res.status !== 'OK') throw new CorfuError(res.status, `TOKEN(${spec.batch}) at ${spec.host}:${spec.port}: ${res.status}`);
+      },
     },
     after: async () => null,
     close: async () => links.forEach((l) => l.close()),
   };
 }
 
-async function appendLoad(spec: Extract<GeneratorSpec, { kind: 'append' }>): Promise<Load> {
+async function appendLoad(spec: Extract<GeneratorSpec, { kind: 'append' }>, rec: OpRecorder): Promise<Load> {
   const clients = await connectClients(spec.layout, spec.clients, false);
   // Each process its own run id: the stamps of two processes never collide.
   const payloads = new Payloads(spec.entrySizeBytes);
@@ -63,7 +66,7 @@ async function appendLoad(spec: Extract<GeneratorSpec, { kind: 'append' }>): Pro
   const bufs = Array.from({ length: workers }, () => Array.from({ length: spec.batch }, () => payloads.make(0)));
   return {
     workers,
-    op: (w, rec) => appendEntries(clients[w % clients.length]!, payloads, bufs[w]!, () => seq++, rec, spec.verify ? acked : undefined),
+    ops: appendOps(clients, payloads, bufs, () => seq++, rec, spec.verify ? acked : undefined),
     after: async () => (spec.verify ? readBack(clients[0]!, acked, payloads) : null),
     close: () => closeClients(clients),
   };
@@ -71,7 +74,10 @@ async function appendLoad(spec: Extract<GeneratorSpec, { kind: 'append' }>): Pro
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]!) as GeneratorSpec;
-  const load = spec.kind === 'tokens' ? await tokensLoad(spec) : await appendLoad(spec);
+  // The recorder counts nothing until the loop opens the window.
+  const window = new Window();
+  const rec = new OpRecorder(window, true);
+  const load = spec.kind === 'tokens' ? await tokensLoad(spec, rec) : await appendLoad(spec, rec);
   const lines = createInterface({ input: process.stdin });
   let finished = false;
   const go = new Promise<void>((resolve) => lines.on('line', (l) => l === 'go' && resolve()));
@@ -79,8 +85,6 @@ async function main(): Promise<void> {
   lines.on('close', () => process.exit(finished ? 0 : 1));
   process.stdout.write('ready\n');
   await go;
-  const window = new Window();
-  const rec = new OpRecorder(window, true);
   const progress = setInterval(() => process.stdout.write(`progress ${rec.ops}\n`), 250);
   const loop = await closedLoop({
     label: 'generator',
@@ -91,7 +95,7 @@ async function main(): Promise<void> {
     processes: [],
     progress: false,
     measured: () => rec.ops,
-    op: (w) => load.op(w, rec),
+    ...load.ops,
   }).finally(() => clearInterval(progress));
   const verify = await load.after();
   await load.close();

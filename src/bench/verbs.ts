@@ -58,12 +58,17 @@ function checkEntrySize(f: WorkloadFlags, why: string): void {
   if (f.entrySize < STAMP_BYTES) throw new UsageError(`--entry-size must be at least ${STAMP_BYTES} bytes ${why} (each entry carries its run and sequence number)`);
 }
 
+/** An append workload's entries per call: one appendBatch takes one token range. */
+export function checkAppendBatch(batch: number): void {
+  if (batch > MAX_TOKENS_PER_REQUEST) throw new UsageError(`--batch takes at most ${MAX_TOKENS_PER_REQUEST} entries (one token range per call), got ${batch}`);
+}
+
 /** `append`'s flags checked, and its workload (`bench scaling` runs it too). */
 export function appendSpec(f: WorkloadFlags): WorkloadSpec {
   if (f.verify === true) checkEntrySize(f, 'with --verify');
   checkProcs(f.procs ?? 1, f.clients);
   const c = clientFlags(f);
-  if (c.batch > MAX_TOKENS_PER_REQUEST) throw new UsageError(`--batch takes at most ${MAX_TOKENS_PER_REQUEST} entries (one token range per call), got ${c.batch}`);
+  checkAppendBatch(c.batch);
   return {
     workload: 'append',
     config: { ...baseConfig(f, c), batch_entries: c.batch },

@@ -19,49 +19,43 @@ import { readBack } from '../verify.js';
 import { closeClients, connectClients, toRun, type ClientFlags, type WorkloadContext, type WorkloadOutput, loopShape } from './common.js';
 
 /**
- * One operation of the append workload on `client`: an append, or with `batch` > 1 one
- * appendBatch of that many entries, written from `bufs` (the loop's own, one per entry
- * of an operation, restamped each time: the last operation's call has ended). Each entry
- * is recorded with its call's latency, and pushed to `acked` (for the read-back) when given.
+ * The append workload's operations for closedLoop, written from `bufs` (each worker's
+ * own, one per entry of an operation, restamped each time: its last operation's call has
+ * ended): single appends as a callback chain (`start`), appendBatch calls of
+ * `bufs[w].length` entries as async operations (`op`). Each entry is recorded with its
+ * call's latency, and pushed to `acked` (for the read-back) when given. The in-process
+ * loop and each generator process (generator-main.ts) run the same ones.
  */
-export async function appendEntries(client: CorfuClient, payloads: Payloads, bufs: readonly Buffer[], nextSeq: () => number, rec: OpRecorder, acked: Acked | undefined): Promise<void> {
-  const batch = bufs.length;
-  if (batch === 1) {
-    const s = nextSeq();
-    const t0 = performance.now();
-    const address = await client.append(payloads.restamp(bufs[0]!, s));
-    rec.record(t0, performance.now());
-    acked?.push(address, s);
-    return;
-  }
-  const seqs = Array.from({ length: batch }, nextSeq);
-  const t0 = performance.now();
-  const addresses = await client.appendBatch(seqs.map((s, i) => payloads.restamp(bufs[i]!, s)));
-  const t1 = performance.now();
-  for (let i = 0; i < batch; i++) {
-    rec.record(t0, t1);
-    acked?.push(addresses[i]!, seqs[i]!);
-  }
-}
-
-/**
- * Single appends as closedLoop's `start`: each worker's state and callbacks are made once,
- * so an operation costs the client's promise and one reaction on it, where appendEntries
- * (async) costs two more promises and two awaits, CPU the run would report as the
- * client's. Same recording: the call's latency, its address to `acked`.
- */
-export function singleAppends(
+export function appendOps(
   clients: readonly CorfuClient[],
   payloads: Payloads,
   bufs: readonly (readonly Buffer[])[],
   nextSeq: () => number,
   rec: OpRecorder,
   acked: Acked | undefined,
-): NonNullable<LoopOptions['start']> {
-  const workers = bufs.map((b, w) => new AppendWorker(clients[w % clients.length]!, payloads, b[0]!, nextSeq, rec, acked));
-  return (w, ok, failed) => workers[w]!.start(ok, failed);
+): Pick<LoopOptions, 'op' | 'start'> {
+  const client = (w: number): CorfuClient => clients[w % clients.length]!;
+  if (bufs[0]!.length > 1) return { op: (w) => appendBatchOp(client(w), payloads, bufs[w]!, nextSeq, rec, acked) };
+  // Each worker's state and callbacks are made once, so a single append costs the
+  // client's promise and one reaction on it, where an async operation cost two more
+  // promises and two awaits, CPU the run would report as the client's.
+  const workers = bufs.map((b, w) => new AppendWorker(client(w), payloads, b[0]!, nextSeq, rec, acked));
+  return { start: (w, ok, failed) => workers[w]!.start(ok, failed) };
 }
 
+/** One appendBatch of `bufs.length` entries: each entry counts, with the call's latency. */
+async function appendBatchOp(client: CorfuClient, payloads: Payloads, bufs: readonly Buffer[], nextSeq: () => number, rec: OpRecorder, acked: Acked | undefined): Promise<void> {
+  const seqs = Array.from({ length: bufs.length }, nextSeq);
+  const t0 = performance.now();
+  const addresses = await client.appendBatch(seqs.map((s, i) => payloads.restamp(bufs[i]!, s)));
+  const t1 = performance.now();
+  for (let i = 0; i < bufs.length; i++) {
+    rec.record(t0, t1);
+    acked?.push(addresses[i]!, seqs[i]!);
+  }
+}
+
+/** One worker's single appends (appendOps' `start`). */
 class AppendWorker {
   #t0 = 0;
   #seq = 0;
@@ -104,9 +98,7 @@ export async function appendWorkload(ctx: WorkloadContext, f: ClientFlags): Prom
       ...loopShape(ctx, f, workers, window),
       label: 'append',
       measured: () => rec.ops,
-      ...(f.batch === 1
-        ? { start: singleAppends(clients, payloads, bufs, () => seq++, rec, f.verify ? acked : undefined) }
-        : { op: (w: number) => appendEntries(clients[w % f.clients]!, payloads, bufs[w]!, () => seq++, rec, f.verify ? acked : undefined) }),
+      ...appendOps(clients, payloads, bufs, () => seq++, rec, f.verify ? acked : undefined),
     });
     const verify = f.verify ? await readBack(clients[0]!, acked, payloads) : null;
     const native = clients.reduce((n, c) => n + c.stats.nativeAppends, 0);
